@@ -1,0 +1,37 @@
+// Build: AssemblyScript kernels -> build/*.wasm, host/ -> dist/ (ESM bundles + .d.ts).
+// The wasm bytes are embedded in the bundle (esbuild's binary loader) so that the core entry
+// loads the same way in Node, Deno, Bun, browsers and edge functions: no fetch, no file system.
+import { main as asc } from 'assemblyscript/asc';
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+
+const t0 = performance.now();
+mkdirSync('build', { recursive: true });
+
+async function compileWasm(args) {
+  const { error, stderr } = await asc(args);
+  if (error) {
+    console.error(stderr.toString());
+    throw new Error(`asc failed: ${error.message}`);
+  }
+}
+await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
+
+rmSync('dist', { recursive: true, force: true });
+await build({
+  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', cli: 'host/cli.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  external: ['node:*'],
+  loader: { '.wasm': 'binary' },
+  logLevel: 'warning',
+});
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+
+const kb = (f) => (statSync(f).size / 1024).toFixed(1);
+console.log(`built build/edgetune.wasm (${kb('build/edgetune.wasm')} KB), dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
