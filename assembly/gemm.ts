@@ -1,15 +1,308 @@
-// Placeholder scalar GEMM so the module builds; replaced by the packed f32x4 kernel.
-// c (M,N; row stride ldc) = [c +] a (M,K) . b (K,N)
-// a[i,p] at a + 4*(i*rsa + p*csa); b[p,j] at b + 4*(p*rsb + j*csb).
+// Packed f32 GEMM: c (M,N; row stride ldc floats) = [c +] a (M,K) . b (K,N).
+// a[i,p] at a + 4*(i*rsa + p*csa); b[p,j] at b + 4*(p*rsb + j*csb); all pointers are byte offsets.
+//
+// Blocking (BLIS order): for each NC-wide column block and KC-deep slice of k, b is packed once
+// into NR-wide, zero-padded, k-major panels; for each MR-row band, the KC slice of a is packed
+// MR-interleaved (rows past m alias the last row); then gemm_f32_4x8 runs over every panel.
+// Packing both operands means one microkernel serves every stride form (y = x.W, dX = dY.W^T,
+// dW = X^T.dY) and its inner loop is loads, muls and adds only.
+//
+// Scratch at `pack` (16-byte aligned), in floats, see host/gemm-scratch.ts:
+//   [ packed b: kcMax * roundUp(ncMax, NR) ][ packed a: kcMax * MR ]
+//   kcMax = min(k, KC), ncMax = min(n, NC).
+// Nothing else is written outside c.
+
+// These four must equal GEMM_MR, GEMM_NR, GEMM_KC, GEMM_NC in host/gemm-scratch.ts.
+const MR = 4;
+const NR = 8;
+const KC = 256;
+const NC = 128;
+
 export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, accumulate: i32, pack: usize): void {
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s: f32 = accumulate ? load<f32>(c + (<usize>(i * ldc + j) << 2)) : 0;
-      for (let p = 0; p < k; p++) {
-        s += load<f32>(a + (<usize>(i * rsa + p * csa) << 2)) * load<f32>(b + (<usize>(p * rsb + j * csb) << 2));
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) zeroMatrix(c, m, n, ldc);
+    return;
+  }
+  const kcMax = min(k, KC);
+  const ncMax = min(n, NC);
+  const packA = pack + (<usize>(kcMax * ((ncMax + NR - 1) & ~(NR - 1))) << 2);
+  const ldcBytes = <usize>ldc << 2;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      // Later k slices add onto what the first one wrote.
+      const acc = pc > 0 ? 1 : accumulate;
+      packB(pack, b + (<usize>(pc * rsb + jc * csb) << 2), kc, nc, rsb, csb);
+      for (let ic = 0; ic < m; ic += MR) {
+        const mr = min(MR, m - ic);
+        packAPanel(packA, a + (<usize>(ic * rsa + pc * csa) << 2), kc, mr, rsa, csa);
+        let cp = c + (<usize>(ic * ldc + jc) << 2);
+        let bp = pack;
+        const panelBytes = <usize>(kc * NR) << 2;
+        for (let jr = 0; jr < nc; jr += NR) {
+          gemm_f32_4x8(cp, ldcBytes, packA, bp, kc, mr, min(NR, nc - jr), acc);
+          cp += NR << 2;
+          bp += panelBytes;
+        }
       }
-      store<f32>(c + (<usize>(i * ldc + j) << 2), s);
     }
+  }
+}
+
+function zeroMatrix(c: usize, m: i32, n: i32, ldc: i32): void {
+  for (let i = 0; i < m; i++) {
+    const row = c + (<usize>(i * ldc) << 2);
+    for (let j = 0; j < n; j++) store<f32>(row + (<usize>j << 2), 0);
+  }
+}
+
+// dst (kc, roundUp(nc, NR)) as NR-wide k-major panels: panel q holds b[0..kc, q*NR .. q*NR+NR),
+// zero past nc so the microkernel never needs a column tail in its loop.
+function packB(dst: usize, b: usize, kc: i32, nc: i32, rsb: i32, csb: i32): void {
+  const rowBytes = <usize>rsb << 2;
+  const colBytes = <usize>csb << 2;
+  for (let j0 = 0; j0 < nc; j0 += NR) {
+    const cols = min(NR, nc - j0);
+    const src = b + <usize>j0 * colBytes;
+    if (ASC_FEATURE_SIMD) {
+      if (cols == NR && csb == 1) {
+        // b row-major (forward y = x.W, dW = X^T.dY): each panel row is 8 contiguous floats.
+        let s = src;
+        let d = dst;
+        for (let p = 0; p < kc; p++) {
+          v128.store(d, v128.load(s));
+          v128.store(d, v128.load(s, 16), 16);
+          s += rowBytes;
+          d += NR << 2;
+        }
+        dst += <usize>(kc * NR) << 2;
+        continue;
+      }
+      if (cols == NR && rsb == 1) {
+        // b = W^T (dX = dY.W^T): panel rows are columns of W; transpose 4x4 blocks.
+        let p = 0;
+        for (; p + 4 <= kc; p += 4) {
+          const s = src + (<usize>p << 2);
+          const d = dst + (<usize>(p * NR) << 2);
+          transpose4x4Store(d, s, colBytes);
+          transpose4x4Store(d + 16, s + 4 * colBytes, colBytes);
+        }
+        for (; p < kc; p++) {
+          const s = src + (<usize>p << 2);
+          const d = dst + (<usize>(p * NR) << 2);
+          for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), load<f32>(s + <usize>j * colBytes));
+        }
+        dst += <usize>(kc * NR) << 2;
+        continue;
+      }
+    }
+    for (let p = 0; p < kc; p++) {
+      const s = src + <usize>p * rowBytes;
+      const d = dst + (<usize>(p * NR) << 2);
+      let j = 0;
+      for (; j < cols; j++) store<f32>(d + (<usize>j << 2), load<f32>(s + <usize>j * colBytes));
+      for (; j < NR; j++) store<f32>(d + (<usize>j << 2), 0);
+    }
+    dst += <usize>(kc * NR) << 2;
+  }
+}
+
+// Reads four rows of four floats (row stride `stride` bytes) at s and writes them transposed as
+// four 16-byte rows at d, d+32, d+64, d+96 (the panel row pitch is NR floats).
+// @ts-ignore: decorator
+@inline
+function transpose4x4Store(d: usize, s: usize, stride: usize): void {
+  const r0 = v128.load(s);
+  const r1 = v128.load(s + stride);
+  const r2 = v128.load(s + 2 * stride);
+  const r3 = v128.load(s + 3 * stride);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), NR * 4);
+  v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), NR * 8);
+  v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), NR * 12);
+}
+
+// dst (kc, MR): dst[p*MR + r] = a[r, p] for r < mr; rows r >= mr alias row mr-1, so the
+// microkernel computes them redundantly instead of branching.
+function packAPanel(dst: usize, a: usize, kc: i32, mr: i32, rsa: i32, csa: i32): void {
+  const rowBytes = <usize>rsa << 2;
+  const colBytes = <usize>csa << 2;
+  const a0 = a;
+  const a1 = mr > 1 ? a0 + rowBytes : a0;
+  const a2 = mr > 2 ? a1 + rowBytes : a1;
+  const a3 = mr > 3 ? a2 + rowBytes : a2;
+  let p = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (mr == MR && rsa == 1) {
+      // a = X^T (dW = X^T.dY): the MR rows at one p are contiguous already.
+      for (; p < kc; p++) {
+        v128.store(dst + (<usize>(p * MR) << 2), v128.load(a0 + <usize>p * colBytes));
+      }
+      return;
+    }
+    if (mr == MR && csa == 1) {
+      // a row-major (forward, dX): transpose 4x4 blocks.
+      for (; p + 4 <= kc; p += 4) {
+        const s = a0 + (<usize>p << 2);
+        const r0 = v128.load(s);
+        const r1 = v128.load(s + rowBytes);
+        const r2 = v128.load(s + 2 * rowBytes);
+        const r3 = v128.load(s + 3 * rowBytes);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+        const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        const d = dst + (<usize>(p * MR) << 2);
+        v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+        v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
+        v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
+        v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+      }
+    }
+  }
+  for (; p < kc; p++) {
+    const o = <usize>p * colBytes;
+    const d = dst + (<usize>(p * MR) << 2);
+    store<f32>(d, load<f32>(a0 + o));
+    store<f32>(d, load<f32>(a1 + o), 4);
+    store<f32>(d, load<f32>(a2 + o), 8);
+    store<f32>(d, load<f32>(a3 + o), 12);
+  }
+}
+
+// c (4 rows of ldc bytes, nr <= 8 columns) = [c +] ap (kc, 4) . bp (kc, 8), both packed.
+// Rows past mr alias the last valid row (same packed a, same c address, so the same value is
+// stored twice); the column tail nr & 4, nr & 2, nr & 1 is handled when loading and storing c.
+// @ts-ignore: decorator
+@inline
+function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nr: i32, accumulate: i32): void {
+  const c0 = c;
+  const c1 = mr > 1 ? c0 + ldc : c0;
+  const c2 = mr > 2 ? c1 + ldc : c1;
+  const c3 = mr > 3 ? c2 + ldc : c2;
+  if (ASC_FEATURE_SIMD) {
+    let x00 = f32x4.splat(0), x01 = f32x4.splat(0);
+    let x10 = f32x4.splat(0), x11 = f32x4.splat(0);
+    let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
+    let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
+    // kc >= 1. A do-while on the end pointer keeps V8's loop to one compare (it then unrolls it).
+    const apEnd = ap + (<usize>kc << 4);
+    do {
+      const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(ap);
+      x00 = f32x4.add(x00, f32x4.mul(a, b0)); x01 = f32x4.add(x01, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 4);
+      x10 = f32x4.add(x10, f32x4.mul(a, b0)); x11 = f32x4.add(x11, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 8);
+      x20 = f32x4.add(x20, f32x4.mul(a, b0)); x21 = f32x4.add(x21, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 12);
+      x30 = f32x4.add(x30, f32x4.mul(a, b0)); x31 = f32x4.add(x31, f32x4.mul(a, b1));
+      ap += MR << 2;
+      bp += NR << 2;
+    } while (ap != apEnd);
+    if (accumulate) {
+      // All four rows read c before any row is written, so aliased rows stay correct.
+      if (nr == NR) {
+        x00 = f32x4.add(x00, v128.load(c0)); x01 = f32x4.add(x01, v128.load(c0, 16));
+        x10 = f32x4.add(x10, v128.load(c1)); x11 = f32x4.add(x11, v128.load(c1, 16));
+        x20 = f32x4.add(x20, v128.load(c2)); x21 = f32x4.add(x21, v128.load(c2, 16));
+        x30 = f32x4.add(x30, v128.load(c3)); x31 = f32x4.add(x31, v128.load(c3, 16));
+      } else {
+        const lo = min(nr, 4), hi = max(nr - 4, 0);
+        x00 = f32x4.add(x00, loadPartial(c0, lo)); x01 = f32x4.add(x01, loadPartial(c0 + 16, hi));
+        x10 = f32x4.add(x10, loadPartial(c1, lo)); x11 = f32x4.add(x11, loadPartial(c1 + 16, hi));
+        x20 = f32x4.add(x20, loadPartial(c2, lo)); x21 = f32x4.add(x21, loadPartial(c2 + 16, hi));
+        x30 = f32x4.add(x30, loadPartial(c3, lo)); x31 = f32x4.add(x31, loadPartial(c3 + 16, hi));
+      }
+    }
+    if (nr == NR) {
+      v128.store(c3, x30); v128.store(c3, x31, 16);
+      v128.store(c2, x20); v128.store(c2, x21, 16);
+      v128.store(c1, x10); v128.store(c1, x11, 16);
+      v128.store(c0, x00); v128.store(c0, x01, 16);
+    } else {
+      storeTail(c3, x30, x31, nr);
+      storeTail(c2, x20, x21, nr);
+      storeTail(c1, x10, x11, nr);
+      storeTail(c0, x00, x01, nr);
+    }
+  } else {
+    // Scalar: the 4x8 tile as two 4x4 halves (16 accumulators fit the register file).
+    for (let h = 0; h < NR; h += 4) {
+      if (h >= nr) break;
+      let s00: f32 = 0, s01: f32 = 0, s02: f32 = 0, s03: f32 = 0;
+      let s10: f32 = 0, s11: f32 = 0, s12: f32 = 0, s13: f32 = 0;
+      let s20: f32 = 0, s21: f32 = 0, s22: f32 = 0, s23: f32 = 0;
+      let s30: f32 = 0, s31: f32 = 0, s32: f32 = 0, s33: f32 = 0;
+      let pa = ap;
+      let pb = bp + (<usize>h << 2);
+      for (let p = 0; p < kc; p++) {
+        const b0 = load<f32>(pb), b1 = load<f32>(pb, 4), b2 = load<f32>(pb, 8), b3 = load<f32>(pb, 12);
+        let v = load<f32>(pa);
+        s00 += v * b0; s01 += v * b1; s02 += v * b2; s03 += v * b3;
+        v = load<f32>(pa, 4);
+        s10 += v * b0; s11 += v * b1; s12 += v * b2; s13 += v * b3;
+        v = load<f32>(pa, 8);
+        s20 += v * b0; s21 += v * b1; s22 += v * b2; s23 += v * b3;
+        v = load<f32>(pa, 12);
+        s30 += v * b0; s31 += v * b1; s32 += v * b2; s33 += v * b3;
+        pa += MR << 2;
+        pb += NR << 2;
+      }
+      const cols = min(nr - h, 4);
+      const o = <usize>h << 2;
+      // Read all four rows before writing any (aliased rows).
+      if (accumulate) {
+        s00 += load<f32>(c0 + o); s10 += load<f32>(c1 + o); s20 += load<f32>(c2 + o); s30 += load<f32>(c3 + o);
+        if (cols > 1) { s01 += load<f32>(c0 + o, 4); s11 += load<f32>(c1 + o, 4); s21 += load<f32>(c2 + o, 4); s31 += load<f32>(c3 + o, 4); }
+        if (cols > 2) { s02 += load<f32>(c0 + o, 8); s12 += load<f32>(c1 + o, 8); s22 += load<f32>(c2 + o, 8); s32 += load<f32>(c3 + o, 8); }
+        if (cols > 3) { s03 += load<f32>(c0 + o, 12); s13 += load<f32>(c1 + o, 12); s23 += load<f32>(c2 + o, 12); s33 += load<f32>(c3 + o, 12); }
+      }
+      store<f32>(c3 + o, s30); store<f32>(c2 + o, s20); store<f32>(c1 + o, s10); store<f32>(c0 + o, s00);
+      if (cols > 1) { store<f32>(c3 + o, s31, 4); store<f32>(c2 + o, s21, 4); store<f32>(c1 + o, s11, 4); store<f32>(c0 + o, s01, 4); }
+      if (cols > 2) { store<f32>(c3 + o, s32, 8); store<f32>(c2 + o, s22, 8); store<f32>(c1 + o, s12, 8); store<f32>(c0 + o, s02, 8); }
+      if (cols > 3) { store<f32>(c3 + o, s33, 12); store<f32>(c2 + o, s23, 12); store<f32>(c1 + o, s13, 12); store<f32>(c0 + o, s03, 12); }
+    }
+  }
+}
+
+// The first `count` (0..4) floats at p as a vector, zeros after.
+// @ts-ignore: decorator
+@inline
+function loadPartial(p: usize, count: i32): v128 {
+  if (count == 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  if (count & 2) {
+    v = v128.load64_zero(p);
+    if (count & 1) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  } else if (count & 1) {
+    v = v128.load32_zero(p);
+  }
+  return v;
+}
+
+// Stores the first nr (< 8) columns of the row (lo, hi) at p.
+// @ts-ignore: decorator
+@inline
+function storeTail(p: usize, lo: v128, hi: v128, nr: i32): void {
+  if (nr & 4) {
+    v128.store(p, lo);
+    lo = hi;
+    p += 16;
+  }
+  if (nr & 2) {
+    v128.store64_lane(p, lo, 0);
+    lo = v128.shuffle<f32>(lo, lo, 2, 3, 2, 3);
+    p += 8;
+  }
+  if (nr & 1) {
+    v128.store32_lane(p, lo, 0);
   }
 }

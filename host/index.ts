@@ -1,1 +1,30 @@
-export const version = "0.1.0";
+// edgetune: inference and on-device fine-tuning with Keras semantics, in one fixed wasm arena.
+// This entry has no platform imports: it runs in Node, Deno, Bun, browsers and edge functions.
+import { requireFileSystem } from './io';
+import type { Model } from './model';
+import { modelFromBytes } from './serialize';
+
+export { layers, Layer, type DenseOptions, type LayerOptions, type ActivationName } from './layers';
+export { Model, sequential, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult } from './model';
+export { optimizers, type OptimizerConfig, type SgdConfig, type AdamConfig } from './optimizers';
+export { type LossConfig, type LossName } from './losses';
+export { tensor, type Tensor } from './tensor';
+export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './plan';
+export { opFootprint, OP_SPECS, type PlanOp } from './ops';
+export { setSeed } from './random';
+export { ready } from './executor';
+export {
+  EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ModelFormatError, parseBytes, formatBytes,
+  type MemoryBreakdown,
+} from './errors';
+export { SafetensorsError, readSafetensors, writeSafetensors } from './safetensors';
+export { setFileSystem, type FileSystem } from './io';
+
+// Loads a model saved by model.save() / toBytes(): from bytes anywhere, from a path where there
+// is a file system. Every tensor is checked against the topology; errors name the tensor.
+export async function loadModel(source: Uint8Array | ArrayBuffer | string): Promise<Model> {
+  if (typeof source === 'string') return modelFromBytes(await requireFileSystem('loadModel(path)').readFile(source), source);
+  return modelFromBytes(source instanceof Uint8Array ? source : new Uint8Array(source));
+}
+
+export const version = '0.1.0';

@@ -1,1 +1,24 @@
-export * from "./index";
+// The Node entry (also Deno and Bun): everything in the core plus file access.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { setFileSystem } from './io';
+
+export * from './index';
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path) || '.', { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+setFileSystem({
+  readFile: async (path) => new Uint8Array(await readFile(path)),
+  writeFileAtomic,
+});

@@ -1,0 +1,130 @@
+// Elementwise and broadcast kernels: bias, activations, fills. f32, pointers are byte offsets.
+// Backward kernels take `accumulate`: 0 writes the gradient, 1 adds to it (fan-out in a DAG).
+// The vector loop is compiled only with SIMD; the scalar loop finishes the tail (or does all of it).
+
+// y (M,N) = broadcast b (N) over rows.
+export function bias_fill(y: usize, b: usize, m: i32, n: i32): void {
+  for (let i = 0; i < m; i++) {
+    const row = y + (<usize>(i * n) << 2);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; j + 4 <= n; j += 4) v128.store(row + (<usize>j << 2), v128.load(b + (<usize>j << 2)));
+    }
+    for (; j < n; j++) store<f32>(row + (<usize>j << 2), load<f32>(b + (<usize>j << 2)));
+  }
+}
+
+// db (N) [+]= sum over rows of dy (M,N).
+export function bias_backward(db: usize, dy: usize, m: i32, n: i32, accumulate: i32): void {
+  if (!accumulate) fill_f32(db, 0, n);
+  for (let i = 0; i < m; i++) {
+    const row = dy + (<usize>(i * n) << 2);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; j + 4 <= n; j += 4) {
+        const p = db + (<usize>j << 2);
+        v128.store(p, f32x4.add(v128.load(p), v128.load(row + (<usize>j << 2))));
+      }
+    }
+    for (; j < n; j++) {
+      const p = db + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(row + (<usize>j << 2)));
+    }
+  }
+}
+
+// y (n) = max(x, 0). y may equal x (in place).
+export function relu_forward(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(y + o, f32x4.max(v128.load(x + o), zero));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    store<f32>(y + o, v > 0 ? v : 0);
+  }
+}
+
+// dx (n) [+]= dy * (y > 0), with y the forward output.
+export function relu_backward(dx: usize, dy: usize, y: usize, n: i32, accumulate: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const g = v128.and(v128.load(dy + o), f32x4.gt(v128.load(y + o), zero));
+      v128.store(dx + o, accumulate ? f32x4.add(v128.load(dx + o), g) : g);
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const g: f32 = load<f32>(y + o) > 0 ? load<f32>(dy + o) : 0;
+    store<f32>(dx + o, accumulate ? load<f32>(dx + o) + g : g);
+  }
+}
+
+// y (M,N) = softmax of each row of x (M,N), max-subtracted. y may equal x.
+export function softmax_forward(y: usize, x: usize, m: i32, n: i32): void {
+  for (let i = 0; i < m; i++) {
+    const xr = x + (<usize>(i * n) << 2);
+    const yr = y + (<usize>(i * n) << 2);
+    let mx = load<f32>(xr);
+    for (let j = 1; j < n; j++) mx = max(mx, load<f32>(xr + (<usize>j << 2)));
+    let s: f32 = 0;
+    for (let j = 0; j < n; j++) {
+      const e = Mathf.exp(load<f32>(xr + (<usize>j << 2)) - mx);
+      store<f32>(yr + (<usize>j << 2), e);
+      s += e;
+    }
+    const inv: f32 = 1 / s;
+    for (let j = 0; j < n; j++) store<f32>(yr + (<usize>j << 2), load<f32>(yr + (<usize>j << 2)) * inv);
+  }
+}
+
+// dx (M,N) [+]= y * (dy - sum_j dy*y), per row; y is the forward softmax output.
+export function softmax_backward(dx: usize, dy: usize, y: usize, m: i32, n: i32, accumulate: i32): void {
+  for (let i = 0; i < m; i++) {
+    const o = <usize>(i * n) << 2;
+    let dot: f32 = 0;
+    for (let j = 0; j < n; j++) dot += load<f32>(dy + o + (<usize>j << 2)) * load<f32>(y + o + (<usize>j << 2));
+    for (let j = 0; j < n; j++) {
+      const p = o + (<usize>j << 2);
+      const g = load<f32>(y + p) * (load<f32>(dy + p) - dot);
+      store<f32>(dx + p, accumulate ? load<f32>(dx + p) + g : g);
+    }
+  }
+}
+
+// y (n) = value.
+export function fill_f32(y: usize, value: f32, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const v = f32x4.splat(value);
+    for (; i + 4 <= n; i += 4) v128.store(y + (<usize>i << 2), v);
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), value);
+}
+
+// y (n) [+]= x (n).
+export function copy_f32(y: usize, x: usize, n: i32, accumulate: i32): void {
+  if (!accumulate) {
+    memory.copy(y, x, <usize>n << 2);
+    return;
+  }
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
+  }
+}

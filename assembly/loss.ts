@@ -1,0 +1,104 @@
+// Losses and metrics over a batch of rows. Loss kernels add the batch's summed loss to an f64
+// accumulator (the mean is taken by whoever knows the sample count) and, when dx != 0, write the
+// gradient of (summed loss * scale) with respect to their input: scale = 1/batch gives the mean.
+
+// Log-sum-exp of row x (n), max-subtracted so that large logits do not overflow.
+// @ts-ignore: decorator
+@inline function row_lse(x: usize, n: i32): f32 {
+  let mx = load<f32>(x);
+  for (let j = 1; j < n; j++) mx = max(mx, load<f32>(x + (<usize>j << 2)));
+  let s: f32 = 0;
+  for (let j = 0; j < n; j++) s += Mathf.exp(load<f32>(x + (<usize>j << 2)) - mx);
+  return mx + Mathf.log(s);
+}
+
+// Cross-entropy from logits x (M,N) with integer labels (M): loss_i = lse(x_i) - x_i[label_i].
+// dx (M,N) = (softmax(x) - onehot(label)) * scale.
+export function softmax_xent_sparse(loss_sum: usize, dx: usize, x: usize, labels: usize, m: i32, n: i32, scale: f32): void {
+  let total: f64 = 0;
+  for (let i = 0; i < m; i++) {
+    const xr = x + (<usize>(i * n) << 2);
+    const label = load<i32>(labels + (<usize>i << 2));
+    const lse = row_lse(xr, n);
+    total += <f64>(lse - load<f32>(xr + (<usize>label << 2)));
+    if (dx) {
+      const dr = dx + (<usize>(i * n) << 2);
+      for (let j = 0; j < n; j++) {
+        const p = Mathf.exp(load<f32>(xr + (<usize>j << 2)) - lse);
+        store<f32>(dr + (<usize>j << 2), (j == label ? p - 1 : p) * scale);
+      }
+    }
+  }
+  store<f64>(loss_sum, load<f64>(loss_sum) + total);
+}
+
+// Cross-entropy from logits x (M,N) with target distributions y (M,N) (one-hot or soft):
+// loss_i = sum_j y_ij * (lse_i - x_ij); dx = (softmax(x) * sum_j y_ij - y) * scale.
+export function softmax_xent_dense(loss_sum: usize, dx: usize, x: usize, y: usize, m: i32, n: i32, scale: f32): void {
+  let total: f64 = 0;
+  for (let i = 0; i < m; i++) {
+    const o = <usize>(i * n) << 2;
+    const lse = row_lse(x + o, n);
+    let ysum: f32 = 0;
+    let row: f32 = 0;
+    for (let j = 0; j < n; j++) {
+      const yj = load<f32>(y + o + (<usize>j << 2));
+      ysum += yj;
+      row += yj * (lse - load<f32>(x + o + (<usize>j << 2)));
+    }
+    total += <f64>row;
+    if (dx) {
+      for (let j = 0; j < n; j++) {
+        const p = Mathf.exp(load<f32>(x + o + (<usize>j << 2)) - lse);
+        store<f32>(dx + o + (<usize>j << 2), (p * ysum - load<f32>(y + o + (<usize>j << 2))) * scale);
+      }
+    }
+  }
+  store<f64>(loss_sum, load<f64>(loss_sum) + total);
+}
+
+const P_MIN: f32 = 1e-7;
+const P_MAX: f32 = 1 - 1e-7;
+
+// Cross-entropy from probabilities p (M,N) (an output that is not a softmax we can fuse with):
+// Keras clips p to [1e-7, 1 - 1e-7]: loss_i = -sum_j y_ij * log(clip(p_ij)); the gradient is
+// -y/p inside the clip range and 0 where the clip is active. labels: integer (sparse != 0) or (M,N).
+export function xent_probs(loss_sum: usize, dx: usize, p: usize, y: usize, sparse: i32, m: i32, n: i32, scale: f32): void {
+  let total: f64 = 0;
+  for (let i = 0; i < m; i++) {
+    const o = <usize>(i * n) << 2;
+    const label = sparse ? load<i32>(y + (<usize>i << 2)) : -1;
+    for (let j = 0; j < n; j++) {
+      const yj: f32 = sparse ? (j == label ? 1 : 0) : load<f32>(y + o + (<usize>j << 2));
+      const pj = load<f32>(p + o + (<usize>j << 2));
+      const pc = min(max(pj, P_MIN), P_MAX);
+      total -= <f64>(yj * Mathf.log(pc));
+      if (dx) store<f32>(dx + o + (<usize>j << 2), pj > P_MIN && pj < P_MAX ? -yj / pj * scale : 0);
+    }
+  }
+  store<f64>(loss_sum, load<f64>(loss_sum) + total);
+}
+
+// Index of the first maximum of row x (n).
+// @ts-ignore: decorator
+@inline function row_argmax(x: usize, n: i32): i32 {
+  let best = 0;
+  let mx = load<f32>(x);
+  for (let j = 1; j < n; j++) {
+    const v = load<f32>(x + (<usize>j << 2));
+    if (v > mx) { mx = v; best = j; }
+  }
+  return best;
+}
+
+// correct (f64) += number of rows of x (M,N) whose argmax equals the label: integer labels (M)
+// when sparse != 0, else the argmax of target rows y (M,N).
+export function accuracy_count(correct: usize, x: usize, y: usize, sparse: i32, m: i32, n: i32): void {
+  let hits = 0;
+  for (let i = 0; i < m; i++) {
+    const o = <usize>(i * n) << 2;
+    const label = sparse ? load<i32>(y + (<usize>i << 2)) : row_argmax(y + o, n);
+    if (row_argmax(x + o, n) == label) hits++;
+  }
+  store<f64>(correct, load<f64>(correct) + <f64>hits);
+}

@@ -1,0 +1,29 @@
+// Opcodes of the plan's op stream. host/ops.ts holds the same table with argument names;
+// test/opcodes.test.ts checks that the two agree.
+export const OP_GEMM: i32 = 1;
+export const OP_BIAS_FILL: i32 = 2;
+export const OP_BIAS_BACKWARD: i32 = 3;
+export const OP_RELU_FORWARD: i32 = 4;
+export const OP_RELU_BACKWARD: i32 = 5;
+export const OP_SOFTMAX_FORWARD: i32 = 6;
+export const OP_SOFTMAX_BACKWARD: i32 = 7;
+export const OP_FILL: i32 = 8;
+export const OP_COPY: i32 = 9;
+export const OP_XENT_LOGITS_SPARSE: i32 = 10;
+export const OP_XENT_LOGITS_DENSE: i32 = 11;
+export const OP_XENT_PROBS: i32 = 12;
+export const OP_ACCURACY: i32 = 13;
+export const OP_CHECK_LOSS: i32 = 14;
+export const OP_GRAD_NORM: i32 = 15;
+export const OP_CHECK_GRADS: i32 = 16;
+export const OP_SGD: i32 = 17;
+export const OP_ADAM: i32 = 18;
+
+// Byte offsets inside the step header (the `scalars` region the host writes before a run).
+export const S_BATCH: usize = 0; // i32: rows in this batch (<= the planned batch)
+export const S_STEP: usize = 4; // i32: optimizer iteration t for this step, first update t = 1
+export const S_LR: usize = 8; // f32: learning rate for this step
+export const S_FAILED_OP: usize = 12; // i32: index of the op that stopped the run, else -1
+export const S_GRAD_NORM_SQ: usize = 16; // f64: sum of squared gradients (set by GRAD_NORM ops)
+export const S_LOSS_SUM: usize = 24; // f64: summed data loss over the rows run so far
+export const S_CORRECT: usize = 32; // f64: rows whose argmax matched the label

@@ -1,0 +1,98 @@
+// The plan interpreter: executes an op stream [opcode, nargs, args...] (i32 words) in one call,
+// so a whole training step (forward, loss, backward, update) costs one host -> wasm transition.
+// Sizes marked "per sample" are multiplied by the batch in the step header, so one static plan
+// serves any batch up to the planned one.
+import { gemm_f32 } from './gemm';
+import {
+  bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
+} from './elementwise';
+import { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
+import { sgd_update, adam_update, sumsq_f32 } from './optim';
+import {
+  OP_GEMM, OP_BIAS_FILL, OP_BIAS_BACKWARD, OP_RELU_FORWARD, OP_RELU_BACKWARD, OP_SOFTMAX_FORWARD,
+  OP_SOFTMAX_BACKWARD, OP_FILL, OP_COPY, OP_XENT_LOGITS_SPARSE, OP_XENT_LOGITS_DENSE, OP_XENT_PROBS,
+  OP_ACCURACY, OP_CHECK_LOSS, OP_GRAD_NORM, OP_CHECK_GRADS, OP_SGD, OP_ADAM,
+  S_BATCH, S_STEP, S_LR, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT,
+} from './opcodes';
+
+// @ts-ignore: decorator
+@inline function arg(p: usize, i: i32): i32 {
+  return load<i32>(p + (<usize>(i + 2) << 2));
+}
+// @ts-ignore: decorator
+@inline function argp(p: usize, i: i32): usize {
+  return <usize>load<u32>(p + (<usize>(i + 2) << 2));
+}
+// @ts-ignore: decorator
+@inline function argf(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>(i + 2) << 2));
+}
+
+// Runs `count` ops starting at byte offset `ops`. Returns 0, or 1 + the index of the op that found
+// a non-finite loss or gradient (nothing after it ran: no update touched the weights).
+export function run(ops: usize, count: i32, scalars: usize): i32 {
+  const batch = load<i32>(scalars + S_BATCH);
+  const lr = load<f32>(scalars + S_LR);
+  const scale: f32 = 1 / <f32>batch;
+  store<i32>(scalars + S_FAILED_OP, -1);
+  let p = ops;
+  for (let i = 0; i < count; i++) {
+    const op = load<i32>(p);
+    switch (op) {
+      case OP_GEMM: {
+        const flags = arg(p, 13);
+        const m = arg(p, 3) * (flags & 1 ? batch : 1);
+        const n = arg(p, 4) * (flags & 2 ? batch : 1);
+        const k = arg(p, 5) * (flags & 4 ? batch : 1);
+        gemm_f32(argp(p, 0), argp(p, 1), argp(p, 2), m, n, k, arg(p, 6), arg(p, 7), arg(p, 8), arg(p, 9),
+          arg(p, 10), arg(p, 11), argp(p, 12));
+        break;
+      }
+      case OP_BIAS_FILL: bias_fill(argp(p, 0), argp(p, 1), arg(p, 2) * batch, arg(p, 3)); break;
+      case OP_BIAS_BACKWARD: bias_backward(argp(p, 0), argp(p, 1), arg(p, 2) * batch, arg(p, 3), arg(p, 4)); break;
+      case OP_RELU_FORWARD: relu_forward(argp(p, 0), argp(p, 1), arg(p, 2) * batch); break;
+      case OP_RELU_BACKWARD: relu_backward(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4)); break;
+      case OP_SOFTMAX_FORWARD: softmax_forward(argp(p, 0), argp(p, 1), arg(p, 2) * batch, arg(p, 3)); break;
+      case OP_SOFTMAX_BACKWARD:
+        softmax_backward(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 5));
+        break;
+      case OP_FILL: fill_f32(argp(p, 0), argf(p, 1), arg(p, 2) * (arg(p, 3) ? batch : 1)); break;
+      case OP_COPY: copy_f32(argp(p, 0), argp(p, 1), arg(p, 2) * batch, arg(p, 3)); break;
+      case OP_XENT_LOGITS_SPARSE:
+        softmax_xent_sparse(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), scale);
+        break;
+      case OP_XENT_LOGITS_DENSE:
+        softmax_xent_dense(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), scale);
+        break;
+      case OP_XENT_PROBS:
+        xent_probs(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3), arg(p, 4) * batch, arg(p, 5), scale);
+        break;
+      case OP_ACCURACY: accuracy_count(scalars + S_CORRECT, argp(p, 0), argp(p, 1), arg(p, 2), arg(p, 3) * batch, arg(p, 4)); break;
+      case OP_CHECK_LOSS: {
+        if (!isFinite(load<f64>(scalars + S_LOSS_SUM))) { store<i32>(scalars + S_FAILED_OP, i); return i + 1; }
+        break;
+      }
+      case OP_GRAD_NORM: {
+        const s = scalars + S_GRAD_NORM_SQ;
+        store<f64>(s, load<f64>(s) + sumsq_f32(argp(p, 0), arg(p, 1)));
+        break;
+      }
+      case OP_CHECK_GRADS: {
+        if (!isFinite(load<f64>(scalars + S_GRAD_NORM_SQ))) { store<i32>(scalars + S_FAILED_OP, i); return i + 1; }
+        break;
+      }
+      case OP_SGD: sgd_update(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3), lr, argf(p, 4), arg(p, 5)); break;
+      case OP_ADAM:
+        adam_update(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), arg(p, 5), lr, argf(p, 6), argf(p, 7),
+          argf(p, 8), load<i32>(scalars + S_STEP));
+        break;
+      default: {
+        // An opcode this build does not know: stop before doing anything wrong.
+        store<i32>(scalars + S_FAILED_OP, i);
+        return -(i + 1);
+      }
+    }
+    p += <usize>(load<i32>(p + 4) + 2) << 2;
+  }
+  return 0;
+}

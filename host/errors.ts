@@ -1,0 +1,85 @@
+// Typed errors. Each says what was wrong and where (layer, tensor, file, shape), so a caller can
+// branch on the class or `code` and a person can act on the message.
+
+export class EdgetuneError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+// A tensor's shape does not match what a layer or the model expects.
+export class ShapeError extends EdgetuneError {
+  constructor(message: string, readonly layer?: string, readonly expected?: readonly (number | null)[], readonly actual?: readonly number[]) {
+    super('ShapeError', message);
+  }
+}
+
+// Bad data or arguments: NaN inputs, labels out of range, batch size 0, unknown names.
+export class InvalidArgumentError extends EdgetuneError {
+  constructor(message: string) {
+    super('InvalidArgument', message);
+  }
+}
+
+export interface MemoryBreakdown {
+  weights: number;
+  gradients: number;
+  optimizerState: number;
+  state: number;
+  activations: number;
+  scratch: number;
+  other: number;
+}
+
+// The planned arena does not fit the memory budget. Raised before any memory is allocated.
+export class MemoryBudgetError extends EdgetuneError {
+  constructor(readonly budget: number, readonly needed: number, readonly breakdown: MemoryBreakdown) {
+    super('MemoryBudget', `memory budget ${formatBytes(budget)} is too small: the plan needs ${formatBytes(needed)} ` +
+      `(${needed} bytes) = ${describeBreakdown(breakdown)}`);
+  }
+}
+
+// A training step produced a non-finite loss or gradient. The step's update did not run: the
+// weights and optimizer state are as they were before it.
+export class NonFiniteError extends EdgetuneError {
+  constructor(readonly what: 'loss' | 'gradients', readonly epoch: number, readonly batch: number, readonly step: number) {
+    super('NonFinite', `non-finite ${what} at epoch ${epoch + 1}, batch ${batch + 1} (step ${step}); ` +
+      `training stopped and the weights are those from before this step. ` +
+      (what === 'loss' ? 'Check the inputs and labels, or lower the learning rate.' : 'Lower the learning rate or clip gradients.'));
+  }
+}
+
+// A model file (safetensors topology or weights) is malformed or does not match its topology.
+export class ModelFormatError extends EdgetuneError {
+  constructor(message: string, readonly source?: string, readonly tensor?: string) {
+    super('ModelFormat', message);
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / (1024 * 1024)).toFixed(2)} MB`;
+}
+
+export function describeBreakdown(b: MemoryBreakdown): string {
+  return `weights ${formatBytes(b.weights)} + gradients ${formatBytes(b.gradients)} + optimizer state ` +
+    `${formatBytes(b.optimizerState)} + non-trainable state ${formatBytes(b.state)} + activations ` +
+    `${formatBytes(b.activations)} + scratch ${formatBytes(b.scratch)} + plan, I/O and kernel statics ${formatBytes(b.other)}`;
+}
+
+// '512KB', '1.5MB', '64KiB', 1048576 -> bytes. KB/MB/GB are binary (1024-based), as memory sizes are.
+export function parseBytes(value: number | string): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`memoryBudget must be a positive number of bytes, got ${value}`);
+    return Math.floor(value);
+  }
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(B|KB|KIB|K|MB|MIB|M|GB|GIB|G)?\s*$/i.exec(value);
+  if (!m) throw new InvalidArgumentError(`memoryBudget '${value}' is not a size: use bytes or a string such as '512KB' or '4MB'`);
+  const unit = (m[2] ?? 'B').toUpperCase();
+  const mult = unit.startsWith('K') ? 1024 : unit.startsWith('M') ? 1024 ** 2 : unit.startsWith('G') ? 1024 ** 3 : 1;
+  return Math.floor(parseFloat(m[1]) * mult);
+}

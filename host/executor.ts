@@ -1,0 +1,113 @@
+// The executor: one wasm memory sized exactly to a plan (initial = maximum, never grown), the
+// kernel instance over it, the plan's programs copied in, and one call per program run.
+import wasmBytes from '../build/edgetune.wasm';
+import { EdgetuneError } from './errors';
+import { encodeOps, HEADER } from './ops';
+import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from './plan';
+
+let compiled: WebAssembly.Module | null = null;
+let compiling: Promise<WebAssembly.Module> | null = null;
+
+function checkModule(module: WebAssembly.Module): WebAssembly.Module {
+  const probe = new WebAssembly.Instance(module, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 1 }) } });
+  const heapBase = (probe.exports.heap_base as () => number)();
+  if (heapBase > KERNEL_STATIC_BYTES) {
+    throw new EdgetuneError('KernelBuild', `kernel static data ends at ${heapBase}, past the ${KERNEL_STATIC_BYTES} bytes plans reserve for it`);
+  }
+  return module;
+}
+
+// Compiles the kernel module once per process, asynchronously (browsers' main threads refuse
+// to compile large modules synchronously). compile() falls back to a synchronous compile when
+// this was not awaited first, which Node, Deno, Bun and workers allow.
+export function ready(): Promise<WebAssembly.Module> {
+  if (compiled) return Promise.resolve(compiled);
+  compiling ??= WebAssembly.compile(wasmBytes as BufferSource).then((m) => (compiled = checkModule(m)));
+  return compiling;
+}
+
+export function kernelModule(): WebAssembly.Module {
+  compiled ??= checkModule(new WebAssembly.Module(wasmBytes as BufferSource));
+  return compiled;
+}
+
+let nextExecutorId = 1;
+
+export type KernelExports = Record<string, (...args: number[]) => number>;
+
+export class Executor {
+  readonly id = nextExecutorId++;
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: KernelExports;
+  // Views over the one memory, made once: it never grows, so they never detach.
+  readonly f32: Float32Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  private readonly programWords: Partial<Record<ProgramName, { offset: number; count: number }>> = {};
+
+  constructor(readonly plan: Plan) {
+    this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
+    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
+    this.kernels = instance.exports as unknown as KernelExports;
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
+    this.f64 = new Float64Array(this.memory.buffer);
+    for (const [name, program] of Object.entries(plan.programs) as [ProgramName, NonNullable<Plan['programs'][ProgramName]>][]) {
+      const words = encodeOps(program.ops);
+      const region = plan.regions[program.region];
+      if (words.byteLength > region.bytes) throw new EdgetuneError('PlanInvalid', `program ${name} needs ${words.byteLength} bytes, its region has ${region.bytes}`);
+      this.i32.set(words, region.offset / 4);
+      this.programWords[name] = { offset: region.offset, count: program.ops.length };
+    }
+  }
+
+  get headerOffset(): number {
+    return this.plan.regions[this.plan.header].offset;
+  }
+
+  // Writes the step header: rows in this batch, optimizer iteration and learning rate; clears
+  // the loss, accuracy and gradient-norm accumulators unless asked to keep them.
+  setStep(batch: number, step: number, lr: number, keepAccumulators = false): void {
+    const h = this.headerOffset;
+    this.i32[(h + HEADER.batch) / 4] = batch;
+    this.i32[(h + HEADER.step) / 4] = step;
+    this.f32[(h + HEADER.lr) / 4] = lr;
+    if (!keepAccumulators) {
+      this.f64[(h + HEADER.lossSum) / 8] = 0;
+      this.f64[(h + HEADER.correct) / 8] = 0;
+    }
+    this.f64[(h + HEADER.gradNormSq) / 8] = 0;
+  }
+
+  readHeader(): { lossSum: number; correct: number; gradNormSq: number; failedOp: number } {
+    const h = this.headerOffset;
+    return {
+      lossSum: this.f64[(h + HEADER.lossSum) / 8],
+      correct: this.f64[(h + HEADER.correct) / 8],
+      gradNormSq: this.f64[(h + HEADER.gradNormSq) / 8],
+      failedOp: this.i32[(h + HEADER.failedOp) / 4],
+    };
+  }
+
+  // Runs a whole program in one call into wasm. Returns 0, or 1 + the index of the op that
+  // stopped it (a non-finite loss or gradient, found before any update ran).
+  run(program: ProgramName): number {
+    const p = this.programWords[program];
+    if (!p) throw new EdgetuneError('PlanInvalid', `this plan has no '${program}' program (it was compiled for ${this.plan.mode})`);
+    return this.kernels.run(p.offset, p.count, this.headerOffset);
+  }
+
+  view(region: number, floats?: number): Float32Array {
+    const r = this.plan.regions[region];
+    return this.f32.subarray(r.offset / 4, r.offset / 4 + (floats ?? r.bytes / 4));
+  }
+
+  viewI32(region: number, count?: number): Int32Array {
+    const r = this.plan.regions[region];
+    return this.i32.subarray(r.offset / 4, r.offset / 4 + (count ?? r.bytes / 4));
+  }
+
+  get memoryBytes(): number {
+    return this.plan.pages * WASM_PAGE;
+  }
+}

@@ -1,0 +1,29 @@
+// Loss configuration with Keras names. The arithmetic is in assembly/loss.ts; a softmax output
+// followed by cross-entropy is fused into one stable log-softmax kernel (as Keras's TensorFlow
+// backend does through the softmax's logits).
+import { InvalidArgumentError } from './errors';
+
+export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy';
+export interface LossConfig {
+  className: LossName;
+  fromLogits: boolean;
+}
+
+const ALIASES: Record<string, LossName> = {
+  sparsecategoricalcrossentropy: 'sparseCategoricalCrossentropy',
+  sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
+  categoricalcrossentropy: 'categoricalCrossentropy',
+  categorical_crossentropy: 'categoricalCrossentropy',
+};
+
+export function resolveLoss(spec: LossName | string | Partial<LossConfig>): LossConfig {
+  const cfg: { className?: string; fromLogits?: boolean } = typeof spec === 'string' ? { className: spec } : spec;
+  const name = ALIASES[String(cfg.className).toLowerCase()];
+  if (!name) throw new InvalidArgumentError(`unknown loss '${cfg.className}' (known: sparseCategoricalCrossentropy, categoricalCrossentropy)`);
+  return { className: name, fromLogits: cfg.fromLogits ?? false };
+}
+
+// Integer class labels (sparse) or one target distribution per sample (dense).
+export function labelsAreSparse(loss: LossConfig): boolean {
+  return loss.className === 'sparseCategoricalCrossentropy';
+}

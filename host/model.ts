@@ -1,0 +1,413 @@
+// The Keras-style model: compile / fit / evaluate / predict / summary, over a compiled plan.
+// All numeric work runs inside wasm; this file moves batches in and numbers out.
+import { Executor } from './executor';
+import {
+  EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ShapeError, describeBreakdown, formatBytes, parseBytes,
+} from './errors';
+import { type Graph, sequentialGraph, sizeOf } from './graph';
+import type { Layer } from './layers';
+import { type LossConfig, type LossName, resolveLoss } from './losses';
+import { type OptimizerConfig, resolveOptimizer } from './optimizers';
+import { compilePlan, type Plan } from './plan';
+import { Random, nextSeed } from './random';
+import { requireFileSystem } from './io';
+import { modelToBytes } from './serialize';
+import { type Tensor } from './tensor';
+
+export interface CompileOptions {
+  optimizer: OptimizerConfig | 'sgd' | 'adam';
+  loss: LossName | string | Partial<LossConfig>;
+  metrics?: string[];
+  // Refuse plans whose arena (wasm memory) would be larger: bytes or '512KB', '4MB'.
+  memoryBudget?: number | string;
+  // Largest batch the plan is sized for (fit with a larger batchSize re-plans). Keras's default.
+  batchSize?: number;
+}
+
+export interface EpochLogs {
+  loss: number;
+  accuracy?: number;
+  val_loss?: number;
+  val_accuracy?: number;
+  [name: string]: number | undefined;
+}
+
+export interface FitOptions {
+  epochs?: number;
+  batchSize?: number;
+  validationData?: [Tensor, Tensor];
+  shuffle?: boolean;
+  seed?: number;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
+}
+
+export interface History {
+  epoch: number[];
+  history: Record<string, number[]>;
+}
+
+export interface EvaluateResult {
+  loss: number;
+  accuracy?: number;
+}
+
+interface CompiledConfig {
+  optimizer: OptimizerConfig;
+  loss: LossConfig;
+  metrics: string[];
+  memoryBudget?: number;
+  batchSize: number;
+}
+
+const METRICS = new Set(['accuracy', 'acc']);
+
+export class Model {
+  readonly name: string;
+  readonly layers: Layer[];
+  readonly graph: Graph;
+  private compiled: CompiledConfig | null = null;
+  private executor: Executor | null = null;
+  private trainableAtPlan = '';
+  // Optimizer iterations done (Keras optimizer.iterations): the next update uses t = iterations + 1.
+  iterations = 0;
+
+  constructor(layerList: Layer[], options: { name?: string; inputShape?: number[] } = {}) {
+    this.name = options.name ?? 'sequential';
+    this.layers = [...layerList];
+    this.graph = sequentialGraph(this.layers, options.inputShape ?? null);
+  }
+
+  get inputShape(): number[] {
+    return this.graph.nodes[this.graph.input].shape;
+  }
+
+  get outputShape(): number[] {
+    return this.graph.nodes[this.graph.output].shape;
+  }
+
+  get compileConfig(): Readonly<CompiledConfig> | null {
+    return this.compiled;
+  }
+
+  getLayer(name: string): Layer {
+    const l = this.layers.find((x) => x.name === name);
+    if (!l) throw new InvalidArgumentError(`model ${this.name} has no layer '${name}' (layers: ${this.layers.map((x) => x.name).join(', ')})`);
+    return l;
+  }
+
+  // Plans the training arena now, so its size is known (and checked against memoryBudget)
+  // before any memory is allocated or any data is seen.
+  compile(options: CompileOptions, planNow = true): void {
+    const metrics = options.metrics ?? [];
+    for (const m of metrics) if (!METRICS.has(m)) throw new InvalidArgumentError(`unknown metric '${m}' (known: accuracy)`);
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`compile: batchSize must be a positive integer, got ${batchSize}`);
+    this.compiled = {
+      optimizer: resolveOptimizer(options.optimizer),
+      loss: resolveLoss(options.loss),
+      metrics,
+      memoryBudget: options.memoryBudget === undefined ? undefined : parseBytes(options.memoryBudget),
+      batchSize,
+    };
+    this.iterations = 0;
+    if (planNow) this.replan(batchSize, 'training', true);
+  }
+
+  // The current plan as data: regions with offsets, sizes and live ranges; programs; breakdown.
+  get plan(): Plan {
+    if (!this.executor) throw new EdgetuneError('NotCompiled', `model ${this.name} has no plan yet: call compile() (or predict(), which plans for inference)`);
+    return this.executor.plan;
+  }
+
+  // Plans for inference only (no gradients, optimizer state or loss): what predict uses on a
+  // model that was never compiled, and what `inspect` reports.
+  planInference(batchSize = 32, memoryBudget?: number | string): Plan {
+    return compilePlan(this.graph, { batchSize, mode: 'inference', memoryBudget: memoryBudget === undefined ? undefined : parseBytes(memoryBudget) });
+  }
+
+  private trainableSignature(): string {
+    return this.layers.map((l) => (l.trainable ? '1' : '0')).join('');
+  }
+
+  private replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean): void {
+    const c = this.compiled;
+    const plan = mode === 'training'
+      ? compilePlan(this.graph, { batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget })
+      : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
+    const previous = this.executor;
+    const next = new Executor(plan);
+    this.bindWeights(next);
+    if (previous && !resetOptimizer) copyOptimizerState(previous, next);
+    this.executor = next;
+    this.trainableAtPlan = this.trainableSignature();
+  }
+
+  // Makes this model's arena hold the current weights of every layer (a layer shared with another
+  // model may have been trained there), and points the layers' weight arrays at it.
+  private bindWeights(exec: Executor): void {
+    for (const b of exec.plan.params) {
+      const layer = this.getLayer(b.layer);
+      if (layer.home === exec) continue;
+      const i = layer.weightSpecs.findIndex((s) => s.name === b.weight);
+      const view = exec.view(b.region, sizeOf(b.shape));
+      view.set(layer.values[i]);
+      layer.values[i] = view;
+    }
+    for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
+  }
+
+  // The executor for a run: re-plans when there is none, when training needs a training plan,
+  // when the batch outgrew the plan, or when layers were frozen or unfrozen since planning.
+  private executorFor(batchSize: number, training: boolean): Executor {
+    if (training && !this.compiled) throw new EdgetuneError('NotCompiled', `model ${this.name} must be compiled (optimizer, loss) before fit() or evaluate()`);
+    const e = this.executor;
+    const mode = training || e?.plan.mode === 'training' ? 'training' : 'inference';
+    const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize ||
+      (mode === 'training' && this.trainableAtPlan !== this.trainableSignature());
+    if (stale) this.replan(Math.max(batchSize, e && e.plan.mode === mode ? e.plan.batchSize : 0), mode, false);
+    else this.bindWeights(e);
+    return this.executor!;
+  }
+
+  /** @internal restores a saved training configuration without planning (loadModel). */
+  restoreCompileConfig(options: CompileOptions): void {
+    this.compile(options, false);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Input checking: every message names what was expected.
+
+  private checkInputs(x: Tensor, what: string): number {
+    const expected = this.inputShape;
+    const shape = x.shape;
+    const ok = shape.length === expected.length + 1 && expected.every((d, i) => shape[i + 1] === d);
+    if (!ok) {
+      throw new ShapeError(`${what}: input of shape [${shape}] does not match layer ${this.layers[0].name}, which expects [batch, ${expected.join(', ')}]`,
+        this.layers[0].name, [null, ...expected], shape);
+    }
+    if (!(x.data instanceof Float32Array)) throw new InvalidArgumentError(`${what}: inputs must be a Float32Array tensor`);
+    const n = shape[0];
+    if (n === 0) throw new InvalidArgumentError(`${what}: no samples (input batch dimension is 0)`);
+    const data = x.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        const per = sizeOf(expected);
+        throw new InvalidArgumentError(`${what}: input sample ${Math.floor(i / per)} has a non-finite value (${data[i]}) at element ${i % per}`);
+      }
+    }
+    return n;
+  }
+
+  // Labels in the plan's form: Int32 class indices (sparse losses) or float targets (dense);
+  // class indices given to a dense loss are one-hot encoded.
+  private prepareLabels(y: Tensor, n: number, what: string): Float32Array | Int32Array {
+    const c = this.compiled!;
+    const out = this.outputShape;
+    const classes = out[out.length - 1];
+    const rows = sizeOf(out.slice(0, -1));
+    const sparse = c.loss.className === 'sparseCategoricalCrossentropy';
+    if (y.shape[0] !== n) throw new ShapeError(`${what}: ${n} input samples but ${y.shape[0]} labels`, undefined, [n], y.shape);
+    const perSample = y.data.length / n;
+    const indices = perSample === rows && (y.data instanceof Int32Array || sparse);
+    if (indices) {
+      const labels = new Int32Array(y.data.length);
+      for (let i = 0; i < y.data.length; i++) {
+        const v = y.data[i];
+        if (!Number.isInteger(v) || v < 0 || v >= classes) {
+          throw new InvalidArgumentError(`${what}: label ${i} is ${v}, outside the ${classes} classes [0, ${classes - 1}] of layer ${this.layers[this.layers.length - 1].name}`);
+        }
+        labels[i] = v;
+      }
+      if (sparse) return labels;
+      const onehot = new Float32Array(labels.length * classes);
+      labels.forEach((l, i) => { onehot[i * classes + l] = 1; });
+      return onehot;
+    }
+    if (perSample !== rows * classes) {
+      throw new ShapeError(`${what}: labels of shape [${y.shape}] match neither class indices [${n}${rows > 1 ? `, ${rows}` : ''}] nor targets [${n}, ${out.join(', ')}] for output layer ${this.layers[this.layers.length - 1].name}`,
+        this.layers[this.layers.length - 1].name, [n, ...out], y.shape);
+    }
+    for (let i = 0; i < y.data.length; i++) {
+      if (!Number.isFinite(y.data[i])) throw new InvalidArgumentError(`${what}: target ${Math.floor(i / classes)} has a non-finite value`);
+    }
+    if (!sparse) return Float32Array.from(y.data);
+    const labels = new Int32Array(n * rows);
+    for (let r = 0; r < n * rows; r++) {
+      let best = 0;
+      let ones = 0;
+      for (let j = 0; j < classes; j++) {
+        const v = y.data[r * classes + j];
+        if (v !== 0 && v !== 1) throw new InvalidArgumentError(`${what}: sparseCategoricalCrossentropy needs class indices; got targets that are not one-hot (row ${r})`);
+        if (v === 1) { best = j; ones++; }
+      }
+      if (ones !== 1) throw new InvalidArgumentError(`${what}: target row ${r} is not one-hot`);
+      labels[r] = best;
+    }
+    return labels;
+  }
+
+  private loadBatch(exec: Executor, x: Float32Array, labels: Float32Array | Int32Array | null, order: Int32Array | null, start: number, count: number): void {
+    const plan = exec.plan;
+    const per = sizeOf(plan.inputShape);
+    const input = exec.view(plan.input);
+    if (!order) input.set(x.subarray(start * per, (start + count) * per));
+    else for (let j = 0; j < count; j++) { const r = order[start + j]; input.set(x.subarray(r * per, (r + 1) * per), j * per); }
+    if (!labels || plan.labelsRegion === null) return;
+    const lp = plan.labels!.floatsPerSample;
+    const dst = labels instanceof Int32Array ? exec.viewI32(plan.labelsRegion) : exec.view(plan.labelsRegion);
+    if (!order) dst.set(labels.subarray(start * lp, (start + count) * lp));
+    else for (let j = 0; j < count; j++) { const r = order[start + j]; dst.set(labels.subarray(r * lp, (r + 1) * lp), j * lp); }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+    const epochs = options.epochs ?? 1;
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
+    const n = this.checkInputs(x, 'fit');
+    const labels = this.prepareLabels(y, n, 'fit');
+    const xdata = x.data as Float32Array;
+    const c = this.compiled!;
+    const withAccuracy = c.metrics.length > 0;
+    const rows = sizeOf(this.outputShape.slice(0, -1));
+    const rng = new Random(options.seed ?? nextSeed());
+    const history: History = { epoch: [], history: {} };
+    const push = (k: string, v: number) => (history.history[k] ??= []).push(v);
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const exec = this.executorFor(batchSize, true);
+      const order = options.shuffle === false ? null : rng.permutation(n);
+      let lossSum = 0;
+      let correct = 0;
+      for (let start = 0, b = 0; start < n; start += batchSize, b++) {
+        const count = Math.min(batchSize, n - start);
+        this.loadBatch(exec, xdata, labels, order, start, count);
+        exec.setStep(count, this.iterations + 1, c.optimizer.learningRate);
+        const status = exec.run('train');
+        if (status !== 0) {
+          const failed = exec.plan.programs.train!.ops[status - 1];
+          throw new NonFiniteError(failed.op === 'check_loss' ? 'loss' : 'gradients', epoch, b, this.iterations + 1);
+        }
+        this.iterations++;
+        const h = exec.readHeader();
+        lossSum += h.lossSum;
+        correct += h.correct;
+      }
+      const logs: EpochLogs = { loss: lossSum / n };
+      if (withAccuracy) logs.accuracy = correct / (n * rows);
+      if (options.validationData) {
+        const v = this.evaluate(options.validationData[0], options.validationData[1], { batchSize });
+        logs.val_loss = v.loss;
+        if (withAccuracy) logs.val_accuracy = v.accuracy;
+      }
+      history.epoch.push(epoch);
+      for (const [k, v] of Object.entries(logs)) if (v !== undefined) push(k, v);
+      if (options.onEpochEnd) await options.onEpochEnd(epoch, logs);
+    }
+    return history;
+  }
+
+  evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): EvaluateResult {
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
+    const exec = this.executorFor(Math.min(batchSize, this.executor?.plan.batchSize ?? batchSize), true);
+    const n = this.checkInputs(x, 'evaluate');
+    const labels = this.prepareLabels(y, n, 'evaluate');
+    const step = exec.plan.batchSize;
+    for (let start = 0; start < n; start += step) {
+      const count = Math.min(step, n - start);
+      this.loadBatch(exec, x.data as Float32Array, labels, null, start, count);
+      exec.setStep(count, this.iterations, 0, start > 0);
+      exec.run('evaluate');
+    }
+    const h = exec.readHeader();
+    const rows = sizeOf(this.outputShape.slice(0, -1));
+    const result: EvaluateResult = { loss: h.lossSum / n };
+    if (this.compiled!.metrics.length) result.accuracy = h.correct / (n * rows);
+    return result;
+  }
+
+  predict(x: Tensor, options: { batchSize?: number } = {}): Tensor<Float32Array> {
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
+    const n = this.checkInputs(x, 'predict');
+    const exec = this.executorFor(this.executor ? Math.min(batchSize, this.executor.plan.batchSize) : batchSize, false);
+    const step = exec.plan.batchSize;
+    const per = sizeOf(this.outputShape);
+    const out = new Float32Array(n * per);
+    const program = exec.plan.programs.forward!;
+    for (let start = 0; start < n; start += step) {
+      const count = Math.min(step, n - start);
+      this.loadBatch(exec, x.data as Float32Array, null, null, start, count);
+      exec.setStep(count, this.iterations, 0);
+      exec.run('forward');
+      out.set(exec.view(program.output, count * per), start * per);
+    }
+    return { data: out, shape: [n, ...this.outputShape] };
+  }
+
+  // The model as safetensors bytes: weights, Keras-style topology and training config.
+  toBytes(): Uint8Array {
+    return modelToBytes(this);
+  }
+
+  // Writes toBytes() to `path` atomically (temporary file, then rename). Needs a file system.
+  async save(path: string): Promise<void> {
+    await requireFileSystem('model.save(path)').writeFileAtomic(path, modelToBytes(this));
+  }
+
+  countParams(): { total: number; trainable: number; nonTrainable: number } {
+    let total = 0;
+    let trainable = 0;
+    for (const l of this.layers) {
+      const c = l.countParams();
+      total += c;
+      if (l.trainable) trainable += c;
+    }
+    return { total, trainable, nonTrainable: total - trainable };
+  }
+
+  // Layers, output shapes, trainable and frozen parameter counts, and the planned arena.
+  summary(print: ((line: string) => void) | null = console.log): string {
+    const lines: string[] = [];
+    const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(28)}${b.padEnd(20)}${c.padStart(10)}  ${d}`;
+    lines.push(`Model: "${this.name}"`);
+    lines.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'));
+    lines.push('='.repeat(68));
+    for (const l of this.layers) {
+      const node = this.graph.nodes.find((nd) => nd.layer === l)!;
+      lines.push(row(`${l.name} (${l.kind})`, `(None, ${node.shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-'));
+    }
+    lines.push('='.repeat(68));
+    const p = this.countParams();
+    lines.push(`Total params: ${p.total}`, `Trainable params: ${p.trainable}`, `Non-trainable (frozen) params: ${p.nonTrainable}`);
+    const inference = this.planInference(this.executor?.plan.batchSize ?? 32);
+    lines.push(`Planned arena, inference (batch ${inference.batchSize}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
+    if (this.executor?.plan.mode === 'training') {
+      const t = this.executor.plan;
+      lines.push(`Planned arena, training (batch ${t.batchSize}): ${formatBytes(t.pages * 65536)} = ${describeBreakdown(t.breakdown)}`);
+    }
+    const text = lines.join('\n');
+    if (print) print(text);
+    return text;
+  }
+}
+
+function copyOptimizerState(from: Executor, to: Executor): void {
+  const key = (b: { layer: string; weight: string }) => `${b.layer}/${b.weight}`;
+  const old = new Map(from.plan.params.map((b) => [key(b), b]));
+  const sameOptimizer = JSON.stringify(from.plan.optimizer) === JSON.stringify(to.plan.optimizer);
+  if (!sameOptimizer) return;
+  for (const b of to.plan.params) {
+    const prev = old.get(key(b));
+    if (!prev || !prev.trainable || !b.trainable) continue;
+    b.slots.forEach((s, i) => to.view(s).set(from.view(prev.slots[i])));
+  }
+}
+
+export function sequential(layerList: Layer[], options: { name?: string; inputShape?: number[] } = {}): Model {
+  return new Model(layerList, options);
+}
+
+export { MemoryBudgetError };

@@ -1,0 +1,84 @@
+// GEMM throughput: GFLOP/s = 2*m*n*k / time for gemm_f32 from build/edgetune.wasm (or the wasm
+// given as the first argument), median of several timed runs after a warm-up.
+//   node scripts/bench-gemm.mjs [file.wasm] [--runs N]
+// Square row-major products are the ones compared with onnxruntime-web; the three MLP forms are
+// what a dense layer calls: forward y = x.W, dX = dY.W^T, dW = X^T.dY.
+import { readFileSync } from 'node:fs';
+import { transformSync } from 'esbuild';
+
+const args = process.argv.slice(2);
+const runsAt = args.indexOf('--runs');
+const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 9;
+const wasmPath = args[0] ?? new URL('../build/edgetune.wasm', import.meta.url);
+
+// The scratch size formula lives in host/gemm-scratch.ts; load it as the planner would.
+const scratchSource = readFileSync(new URL('../host/gemm-scratch.ts', import.meta.url), 'utf8');
+const { code } = transformSync(scratchSource, { loader: 'ts', format: 'esm' });
+const { gemmScratchBytes } = await import(`data:text/javascript,${encodeURIComponent(code)}`);
+
+const memory = new WebAssembly.Memory({ initial: 2048, maximum: 2048 }); // 128 MiB
+const { exports: kernels } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), { env: { memory } });
+const gemm = kernels.gemm_f32;
+
+let top = 1024;
+function alloc(floats) {
+  const ptr = top;
+  top += Math.ceil((floats * 4) / 64) * 64 + 64;
+  if (top > memory.buffer.byteLength) throw new Error('bench memory exhausted');
+  const view = new Float32Array(memory.buffer, ptr, floats);
+  for (let i = 0; i < floats; i++) view[i] = Math.random() - 0.5;
+  return ptr;
+}
+
+// Each case: name, m, n, k, the strides of a and b, and how many (a,b,c) sets to rotate through
+// so that small problems are not timed entirely out of L1.
+function bench({ name, m, n, k, rsa, csa, rsb, csb, accumulate = 0 }) {
+  top = 1024;
+  const bytes = m * k * 4 + k * n * 4 + m * n * 4;
+  const sets = Math.max(1, Math.min(8, Math.floor((8 << 20) / bytes)));
+  const bufs = [];
+  for (let s = 0; s < sets; s++) bufs.push({ a: alloc(m * k), b: alloc(k * n), c: alloc(m * n) });
+  const pack = alloc(gemmScratchBytes(m, n, k) / 4);
+  const flops = 2 * m * n * k;
+  // About 40 ms of work per timed run.
+  const reps = Math.max(1, Math.round(40e-3 * 20e9 / flops));
+  const once = () => {
+    for (let r = 0; r < reps; r++) {
+      const { a, b, c } = bufs[r % sets];
+      gemm(c, a, b, m, n, k, rsa, csa, rsb, csb, n, accumulate, pack);
+    }
+  };
+  for (let w = 0; w < 3; w++) once();
+  const wall = [];
+  const cpu = [];
+  for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    once();
+    const seconds = (performance.now() - t0) / 1e3;
+    const c1 = process.cpuUsage(c0);
+    wall.push((flops * reps) / seconds / 1e9);
+    cpu.push((flops * reps) / ((c1.user + c1.system) / 1e6) / 1e9);
+  }
+  const median = (xs) => xs.sort((x, y) => x - y)[xs.length >> 1];
+  const fmt = (x) => x.toFixed(1).padStart(6);
+  console.log(`${name.padEnd(36)} ${fmt(median(wall))} ${fmt(wall[0])} ${fmt(wall[wall.length - 1])} ${fmt(median(cpu))} ${(gemmScratchBytes(m, n, k) / 1024).toFixed(1).padStart(8)}`);
+}
+
+const cases = [];
+for (const s of [128, 256, 512, 1024]) {
+  cases.push({ name: `square ${s}`, m: s, n: s, k: s, rsa: s, csa: 1, rsb: s, csb: 1 });
+}
+// Dense 784 -> 256 -> 10 at batch 64.
+for (const [kin, kout] of [[784, 256], [256, 10]]) {
+  const batch = 64;
+  cases.push({ name: `forward x.W   ${batch}x${kin} . ${kin}x${kout}`, m: batch, n: kout, k: kin, rsa: kin, csa: 1, rsb: kout, csb: 1 });
+  cases.push({ name: `dX dY.W^T     ${batch}x${kout} . (${kin}x${kout})^T`, m: batch, n: kin, k: kout, rsa: kout, csa: 1, rsb: 1, csb: kout, accumulate: 1 });
+  cases.push({ name: `dW X^T.dY     (${batch}x${kin})^T . ${batch}x${kout}`, m: kin, n: kout, k: batch, rsa: 1, csa: kin, rsb: kout, csb: 1, accumulate: 1 });
+}
+
+// "cpu" divides by this process's CPU time instead of wall time: on a shared machine it is not
+// lowered by other processes taking the core, so it is the steadier number for comparing designs.
+console.log(`gemm_f32 from ${wasmPath}, GFLOP/s over ${runs} runs (wall: median, min, max; cpu: median)`);
+console.log(`${'case'.padEnd(36)} ${'wall'.padStart(6)} ${'min'.padStart(6)} ${'max'.padStart(6)} ${'cpu'.padStart(6)} ${'scratch KiB'.padStart(8)}`);
+for (const c of cases) bench(c);

@@ -1,0 +1,143 @@
+// Cold-start probe, run in a fresh process by bench-peers.mjs:
+//   node scripts/cold-start-peer.mjs tfjs-wasm|ort-web
+// Measures "import the library" -> "first prediction available" for the
+// 784-256-256-10 MLP (random init) at batch 1, single-threaded.
+// Prints exactly one JSON line on stdout; nothing else goes to stdout.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+const impl = process.argv[2];
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const NM = path.resolve(HERE, '..', 'node_modules');
+const SIZES = [784, 256, 256, 10];
+
+// Keep library chatter off stdout.
+const toErr = (...a) => process.stderr.write(a.map(String).join(' ') + '\n');
+console.log = console.info = console.debug = console.warn = toErr;
+
+// Record which wasm binary gets instantiated (byte length -> file name).
+const wasmSeen = [];
+const origInstantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = function (src, ...rest) {
+  if (src && typeof src.byteLength === 'number') wasmSeen.push(src.byteLength);
+  return origInstantiate.call(this, src, ...rest);
+};
+function nameBinary(dir) {
+  const bySize = new Map();
+  for (const f of fs.readdirSync(dir)) {
+    if (f.endsWith('.wasm')) bySize.set(fs.statSync(path.join(dir, f)).size, f);
+  }
+  return wasmSeen.map((s) => bySize.get(s) ?? `<unknown ${s} bytes>`).join(',') || '<none>';
+}
+function osThreads() {
+  try {
+    return Number(fs.readFileSync('/proc/self/status', 'utf8').match(/^Threads:\s+(\d+)/m)[1]);
+  } catch {
+    return null;
+  }
+}
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rnd = mulberry32(7);
+const sample = new Float32Array(SIZES[0]);
+for (let i = 0; i < sample.length; i++) sample[i] = rnd();
+
+async function tfjsWasm() {
+  const phases = {};
+  const t0 = performance.now();
+  const [tf, wasm, tfl] = await Promise.all([
+    import('@tensorflow/tfjs-core'),
+    import('@tensorflow/tfjs-backend-wasm'),
+    import('@tensorflow/tfjs-layers'),
+  ]);
+  const t1 = performance.now();
+  phases.import = t1 - t0;
+  tf.enableProdMode();
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  wasm.setThreadsCount(1);
+  wasm.setWasmPaths(path.join(NM, '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep);
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const t2 = performance.now();
+  phases.init = t2 - t1;
+  const model = tfl.sequential();
+  model.add(tfl.layers.dense({ inputShape: [SIZES[0]], units: SIZES[1], activation: 'relu' }));
+  model.add(tfl.layers.dense({ units: SIZES[2], activation: 'relu' }));
+  model.add(tfl.layers.dense({ units: SIZES[3], activation: 'softmax' }));
+  const t3 = performance.now();
+  phases.build = t3 - t2;
+  const x = tf.tensor2d(sample, [1, SIZES[0]]);
+  const y = model.predict(x);
+  const out = await y.data();
+  const t4 = performance.now();
+  phases.predict = t4 - t3;
+  if (out.length !== SIZES[3] || !Number.isFinite(out[0])) throw new Error('bad prediction');
+  return {
+    totalMs: t4 - t0, phases,
+    binary: nameBinary(path.join(NM, '@tensorflow', 'tfjs-backend-wasm', 'dist')),
+    threads: `xnnpack=${wasm.getThreadsCount()} os=${osThreads()}`,
+  };
+}
+
+async function ortWeb() {
+  // The model "file" exists before the clock starts (as if read from disk):
+  // glorot-uniform weights, zero biases, serialized with our ONNX writer.
+  const { mlpModel } = await import('./onnx-writer.mjs');
+  const weights = [];
+  const biases = [];
+  for (let l = 0; l < SIZES.length - 1; l++) {
+    const fanIn = SIZES[l], fanOut = SIZES[l + 1];
+    const lim = Math.sqrt(6 / (fanIn + fanOut));
+    const w = new Float32Array(fanIn * fanOut);
+    for (let i = 0; i < w.length; i++) w[i] = (2 * rnd() - 1) * lim;
+    weights.push(w);
+    biases.push(new Float32Array(fanOut));
+  }
+  const bytes = mlpModel(SIZES, { weights, biases }, { batch: 1 });
+  const wasmFile = path.join(NM, 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.wasm');
+
+  const phases = {};
+  const t0 = performance.now();
+  const ort = await import('onnxruntime-web');
+  const t1 = performance.now();
+  phases.import = t1 - t0;
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmPaths = { wasm: pathToFileURL(wasmFile).href };
+  ort.env.logLevel = 'error';
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3,
+  });
+  const t2 = performance.now();
+  phases.session = t2 - t1;
+  const res = await session.run({ input: new ort.Tensor('float32', sample, [1, SIZES[0]]) });
+  const out = res.output.data;
+  const t3 = performance.now();
+  phases.predict = t3 - t2;
+  if (out.length !== SIZES[3] || !Number.isFinite(out[0])) throw new Error('bad prediction');
+  return {
+    totalMs: t3 - t0, phases,
+    binary: nameBinary(path.join(NM, 'onnxruntime-web', 'dist')),
+    threads: `numThreads=${ort.env.wasm.numThreads} os=${osThreads()}`,
+  };
+}
+
+const runners = { 'tfjs-wasm': tfjsWasm, 'ort-web': ortWeb };
+if (!runners[impl]) {
+  toErr(`usage: node cold-start-peer.mjs ${Object.keys(runners).join('|')}`);
+  process.exit(2);
+}
+const result = await runners[impl]();
+// ORT/emscripten may keep handles alive; exit explicitly once the result is out.
+process.stdout.write(JSON.stringify({ impl, ...result }) + '\n', () => process.exit(0));
