@@ -28,3 +28,4 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string): Prom
 }
 
 export const version = '0.1.0';
+export { verifyPlan } from './plan-check';

@@ -31,6 +31,9 @@ export interface Region {
   // every other region is alive for the whole run of every program.
   program?: ProgramName;
   live?: [number, number];
+  // Parameter, gradient and slot regions belong to a slab ('trainable', 'frozen', 'grads',
+  // 'slot:m', ...): consecutive regions of one slab may be swept by one op.
+  slab?: string;
 }
 
 export interface PlanOpWithRegions extends PlanOp {
@@ -325,7 +328,7 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
     for (const l of layersInOrder) {
       if (isTrainable(l) !== pass || l.weightSpecs.length === 0) continue;
       paramRegions.set(l, l.weightSpecs.map((s) => {
-        const region = add({ name: `${l.name}/${s.name}`, kind: 'param', offset: -1, bytes: align16(sizeOf(s.shape) * 4) });
+        const region = add({ name: `${l.name}/${s.name}`, kind: 'param', offset: -1, bytes: align16(sizeOf(s.shape) * 4), slab: pass ? 'trainable' : 'frozen' });
         params.push({ layer: l.name, weight: s.name, shape: [...s.shape], trainable: pass, region, grad: null, slots: [] });
         return region;
       }));
@@ -333,7 +336,7 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
   }
   const trainableParams = params.filter((p) => p.trainable);
   for (const p of trainableParams) {
-    p.grad = add({ name: `grad ${p.layer}/${p.weight}`, kind: 'grad', offset: -1, bytes: regions[p.region].bytes });
+    p.grad = add({ name: `grad ${p.layer}/${p.weight}`, kind: 'grad', offset: -1, bytes: regions[p.region].bytes, slab: 'grads' });
   }
   for (const l of layersInOrder) {
     if (!isTrainable(l)) continue;
@@ -341,7 +344,7 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
   }
   const slotNames = training ? optimizerSlots(options.optimizer!) : [];
   for (const slot of slotNames) {
-    for (const p of trainableParams) p.slots.push(add({ name: `${slot} ${p.layer}/${p.weight}`, kind: 'slot', offset: -1, bytes: regions[p.region].bytes }));
+    for (const p of trainableParams) p.slots.push(add({ name: `${slot} ${p.layer}/${p.weight}`, kind: 'slot', offset: -1, bytes: regions[p.region].bytes, slab: `slot:${slot}` }));
   }
 
   const ctx: CompileContext = { graph, batch, regions, paramRegions, gradRegions, gradWritten: new Set(), scratchBytes: 0, fuseSoftmax };

@@ -146,7 +146,7 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
       throw fail('InvalidOffset', `${where}: ${why}`, e.name);
     }
     end = e.end;
-    // Fold in file order and fail on the first overflow, as the reference's checked_mul does.
+    // Multiply dimension by dimension and fail on the first overflow, as checked_mul in try_fold does.
     let count = 1n;
     for (const dim of e.shape) {
       count *= dim;
