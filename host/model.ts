@@ -158,8 +158,13 @@ export class Model {
 
   // The executor for a run: re-plans when there is none, when training needs a training plan,
   // when the batch outgrew the plan, or when layers were frozen or unfrozen since planning.
+  private requireCompiled(what: string): CompiledConfig {
+    if (!this.compiled) throw new EdgetuneError('NotCompiled', `model ${this.name} must be compiled (optimizer, loss) before ${what}()`);
+    return this.compiled;
+  }
+
   private executorFor(batchSize: number, training: boolean): Executor {
-    if (training && !this.compiled) throw new EdgetuneError('NotCompiled', `model ${this.name} must be compiled (optimizer, loss) before fit() or evaluate()`);
+    if (training) this.requireCompiled('fit');
     const e = this.executor;
     const mode = training || e?.plan.mode === 'training' ? 'training' : 'inference';
     const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize ||
@@ -266,6 +271,7 @@ export class Model {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
+    this.requireCompiled('fit');
     const n = this.checkInputs(x, 'fit');
     const labels = this.prepareLabels(y, n, 'fit');
     const xdata = x.data as Float32Array;
@@ -311,8 +317,9 @@ export class Model {
   evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): EvaluateResult {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
-    const exec = this.executorFor(Math.min(batchSize, this.executor?.plan.batchSize ?? batchSize), true);
+    this.requireCompiled('evaluate');
     const n = this.checkInputs(x, 'evaluate');
+    const exec = this.executorFor(Math.min(batchSize, this.executor?.plan.batchSize ?? batchSize), true);
     const labels = this.prepareLabels(y, n, 'evaluate');
     const step = exec.plan.batchSize;
     for (let start = 0; start < n; start += step) {
