@@ -39,14 +39,7 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
       for (let ic = 0; ic < m; ic += MR) {
         const mr = min(MR, m - ic);
         packAPanel(packA, a + (<usize>(ic * rsa + pc * csa) << 2), kc, mr, rsa, csa);
-        let cp = c + (<usize>(ic * ldc + jc) << 2);
-        let bp = pack;
-        const panelBytes = <usize>(kc * NR) << 2;
-        for (let jr = 0; jr < nc; jr += NR) {
-          gemm_f32_4x8(cp, ldcBytes, packA, bp, kc, mr, min(NR, nc - jr), acc);
-          cp += NR << 2;
-          bp += panelBytes;
-        }
+        gemm_f32_4x8(c + (<usize>(ic * ldc + jc) << 2), ldcBytes, packA, pack, kc, mr, nc, acc);
       }
     }
   }
@@ -177,98 +170,108 @@ function packAPanel(dst: usize, a: usize, kc: i32, mr: i32, rsa: i32, csa: i32):
   }
 }
 
-// c (4 rows of ldc bytes, nr <= 8 columns) = [c +] ap (kc, 4) . bp (kc, 8), both packed.
-// Rows past mr alias the last valid row (same packed a, same c address, so the same value is
-// stored twice); the column tail nr & 4, nr & 2, nr & 1 is handled when loading and storing c.
-// @ts-ignore: decorator
-@inline
-function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nr: i32, accumulate: i32): void {
+// c (mr <= 4 rows of ldc bytes, nc columns) = [c +] ap (kc, 4) . bp (kc, roundUp(nc, 8)), both
+// packed (bp as 8-wide k-major panels, kc * 8 floats apart). Loops over the panels itself, like
+// XNNPACK's microkernels, so its k loop sits two loops deep, which is what lets V8 unroll it.
+// Rows past mr alias the last valid row (the packed a repeats it, c points at it), so the same
+// value is stored twice; the column tail nc & 4, nc & 2, nc & 1 is handled when loading and
+// storing c.
+function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nc: i32, accumulate: i32): void {
   const c0 = c;
   const c1 = mr > 1 ? c0 + ldc : c0;
   const c2 = mr > 2 ? c1 + ldc : c1;
   const c3 = mr > 3 ? c2 + ldc : c2;
   if (ASC_FEATURE_SIMD) {
-    let x00 = f32x4.splat(0), x01 = f32x4.splat(0);
-    let x10 = f32x4.splat(0), x11 = f32x4.splat(0);
-    let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
-    let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
-    // kc >= 1. A do-while on the end pointer keeps V8's loop to one compare (it then unrolls it).
     const apEnd = ap + (<usize>kc << 4);
+    let o: usize = 0;
     do {
-      const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-      let a = v128.load32_splat(ap);
-      x00 = f32x4.add(x00, f32x4.mul(a, b0)); x01 = f32x4.add(x01, f32x4.mul(a, b1));
-      a = v128.load32_splat(ap, 4);
-      x10 = f32x4.add(x10, f32x4.mul(a, b0)); x11 = f32x4.add(x11, f32x4.mul(a, b1));
-      a = v128.load32_splat(ap, 8);
-      x20 = f32x4.add(x20, f32x4.mul(a, b0)); x21 = f32x4.add(x21, f32x4.mul(a, b1));
-      a = v128.load32_splat(ap, 12);
-      x30 = f32x4.add(x30, f32x4.mul(a, b0)); x31 = f32x4.add(x31, f32x4.mul(a, b1));
-      ap += MR << 2;
-      bp += NR << 2;
-    } while (ap != apEnd);
-    if (accumulate) {
-      // All four rows read c before any row is written, so aliased rows stay correct.
-      if (nr == NR) {
-        x00 = f32x4.add(x00, v128.load(c0)); x01 = f32x4.add(x01, v128.load(c0, 16));
-        x10 = f32x4.add(x10, v128.load(c1)); x11 = f32x4.add(x11, v128.load(c1, 16));
-        x20 = f32x4.add(x20, v128.load(c2)); x21 = f32x4.add(x21, v128.load(c2, 16));
-        x30 = f32x4.add(x30, v128.load(c3)); x31 = f32x4.add(x31, v128.load(c3, 16));
+      let x00 = f32x4.splat(0), x01 = f32x4.splat(0);
+      let x10 = f32x4.splat(0), x11 = f32x4.splat(0);
+      let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
+      let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
+      let a = ap;
+      // kc >= 1. A do-while on the end pointer keeps V8's loop to one compare.
+      do {
+        const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+        let va = v128.load32_splat(a);
+        x00 = f32x4.add(x00, f32x4.mul(va, b0)); x01 = f32x4.add(x01, f32x4.mul(va, b1));
+        va = v128.load32_splat(a, 4);
+        x10 = f32x4.add(x10, f32x4.mul(va, b0)); x11 = f32x4.add(x11, f32x4.mul(va, b1));
+        va = v128.load32_splat(a, 8);
+        x20 = f32x4.add(x20, f32x4.mul(va, b0)); x21 = f32x4.add(x21, f32x4.mul(va, b1));
+        va = v128.load32_splat(a, 12);
+        x30 = f32x4.add(x30, f32x4.mul(va, b0)); x31 = f32x4.add(x31, f32x4.mul(va, b1));
+        a += MR << 2;
+        bp += NR << 2;
+      } while (a != apEnd);
+      if (nc >= NR) {
+        if (accumulate) {
+          // All four rows read c before any row is written, so aliased rows stay correct.
+          x00 = f32x4.add(x00, v128.load(c0 + o)); x01 = f32x4.add(x01, v128.load(c0 + o, 16));
+          x10 = f32x4.add(x10, v128.load(c1 + o)); x11 = f32x4.add(x11, v128.load(c1 + o, 16));
+          x20 = f32x4.add(x20, v128.load(c2 + o)); x21 = f32x4.add(x21, v128.load(c2 + o, 16));
+          x30 = f32x4.add(x30, v128.load(c3 + o)); x31 = f32x4.add(x31, v128.load(c3 + o, 16));
+        }
+        v128.store(c3 + o, x30); v128.store(c3 + o, x31, 16);
+        v128.store(c2 + o, x20); v128.store(c2 + o, x21, 16);
+        v128.store(c1 + o, x10); v128.store(c1 + o, x11, 16);
+        v128.store(c0 + o, x00); v128.store(c0 + o, x01, 16);
       } else {
-        const lo = min(nr, 4), hi = max(nr - 4, 0);
-        x00 = f32x4.add(x00, loadPartial(c0, lo)); x01 = f32x4.add(x01, loadPartial(c0 + 16, hi));
-        x10 = f32x4.add(x10, loadPartial(c1, lo)); x11 = f32x4.add(x11, loadPartial(c1 + 16, hi));
-        x20 = f32x4.add(x20, loadPartial(c2, lo)); x21 = f32x4.add(x21, loadPartial(c2 + 16, hi));
-        x30 = f32x4.add(x30, loadPartial(c3, lo)); x31 = f32x4.add(x31, loadPartial(c3 + 16, hi));
+        if (accumulate) {
+          const lo = min(nc, 4), hi = max(nc - 4, 0);
+          x00 = f32x4.add(x00, loadPartial(c0 + o, lo)); x01 = f32x4.add(x01, loadPartial(c0 + o + 16, hi));
+          x10 = f32x4.add(x10, loadPartial(c1 + o, lo)); x11 = f32x4.add(x11, loadPartial(c1 + o + 16, hi));
+          x20 = f32x4.add(x20, loadPartial(c2 + o, lo)); x21 = f32x4.add(x21, loadPartial(c2 + o + 16, hi));
+          x30 = f32x4.add(x30, loadPartial(c3 + o, lo)); x31 = f32x4.add(x31, loadPartial(c3 + o + 16, hi));
+        }
+        storeTail(c3 + o, x30, x31, nc);
+        storeTail(c2 + o, x20, x21, nc);
+        storeTail(c1 + o, x10, x11, nc);
+        storeTail(c0 + o, x00, x01, nc);
       }
-    }
-    if (nr == NR) {
-      v128.store(c3, x30); v128.store(c3, x31, 16);
-      v128.store(c2, x20); v128.store(c2, x21, 16);
-      v128.store(c1, x10); v128.store(c1, x11, 16);
-      v128.store(c0, x00); v128.store(c0, x01, 16);
-    } else {
-      storeTail(c3, x30, x31, nr);
-      storeTail(c2, x20, x21, nr);
-      storeTail(c1, x10, x11, nr);
-      storeTail(c0, x00, x01, nr);
-    }
+      o += NR << 2;
+      nc -= NR;
+    } while (nc > 0);
   } else {
-    // Scalar: the 4x8 tile as two 4x4 halves (16 accumulators fit the register file).
-    for (let h = 0; h < NR; h += 4) {
-      if (h >= nr) break;
-      let s00: f32 = 0, s01: f32 = 0, s02: f32 = 0, s03: f32 = 0;
-      let s10: f32 = 0, s11: f32 = 0, s12: f32 = 0, s13: f32 = 0;
-      let s20: f32 = 0, s21: f32 = 0, s22: f32 = 0, s23: f32 = 0;
-      let s30: f32 = 0, s31: f32 = 0, s32: f32 = 0, s33: f32 = 0;
-      let pa = ap;
-      let pb = bp + (<usize>h << 2);
-      for (let p = 0; p < kc; p++) {
-        const b0 = load<f32>(pb), b1 = load<f32>(pb, 4), b2 = load<f32>(pb, 8), b3 = load<f32>(pb, 12);
-        let v = load<f32>(pa);
-        s00 += v * b0; s01 += v * b1; s02 += v * b2; s03 += v * b3;
-        v = load<f32>(pa, 4);
-        s10 += v * b0; s11 += v * b1; s12 += v * b2; s13 += v * b3;
-        v = load<f32>(pa, 8);
-        s20 += v * b0; s21 += v * b1; s22 += v * b2; s23 += v * b3;
-        v = load<f32>(pa, 12);
-        s30 += v * b0; s31 += v * b1; s32 += v * b2; s33 += v * b3;
-        pa += MR << 2;
-        pb += NR << 2;
+    // Scalar: each 4x8 tile as two 4x4 halves (16 accumulators fit the register file).
+    const panelBytes = <usize>(kc * NR) << 2;
+    for (let j0 = 0; j0 < nc; j0 += NR) {
+      const nr = min(NR, nc - j0);
+      for (let h = 0; h < nr; h += 4) {
+        let s00: f32 = 0, s01: f32 = 0, s02: f32 = 0, s03: f32 = 0;
+        let s10: f32 = 0, s11: f32 = 0, s12: f32 = 0, s13: f32 = 0;
+        let s20: f32 = 0, s21: f32 = 0, s22: f32 = 0, s23: f32 = 0;
+        let s30: f32 = 0, s31: f32 = 0, s32: f32 = 0, s33: f32 = 0;
+        let pa = ap;
+        let pb = bp + (<usize>h << 2);
+        for (let p = 0; p < kc; p++) {
+          const b0 = load<f32>(pb), b1 = load<f32>(pb, 4), b2 = load<f32>(pb, 8), b3 = load<f32>(pb, 12);
+          let v = load<f32>(pa);
+          s00 += v * b0; s01 += v * b1; s02 += v * b2; s03 += v * b3;
+          v = load<f32>(pa, 4);
+          s10 += v * b0; s11 += v * b1; s12 += v * b2; s13 += v * b3;
+          v = load<f32>(pa, 8);
+          s20 += v * b0; s21 += v * b1; s22 += v * b2; s23 += v * b3;
+          v = load<f32>(pa, 12);
+          s30 += v * b0; s31 += v * b1; s32 += v * b2; s33 += v * b3;
+          pa += MR << 2;
+          pb += NR << 2;
+        }
+        const cols = min(nr - h, 4);
+        const o = <usize>(j0 + h) << 2;
+        // Read all four rows before writing any (aliased rows).
+        if (accumulate) {
+          s00 += load<f32>(c0 + o); s10 += load<f32>(c1 + o); s20 += load<f32>(c2 + o); s30 += load<f32>(c3 + o);
+          if (cols > 1) { s01 += load<f32>(c0 + o, 4); s11 += load<f32>(c1 + o, 4); s21 += load<f32>(c2 + o, 4); s31 += load<f32>(c3 + o, 4); }
+          if (cols > 2) { s02 += load<f32>(c0 + o, 8); s12 += load<f32>(c1 + o, 8); s22 += load<f32>(c2 + o, 8); s32 += load<f32>(c3 + o, 8); }
+          if (cols > 3) { s03 += load<f32>(c0 + o, 12); s13 += load<f32>(c1 + o, 12); s23 += load<f32>(c2 + o, 12); s33 += load<f32>(c3 + o, 12); }
+        }
+        store<f32>(c3 + o, s30); store<f32>(c2 + o, s20); store<f32>(c1 + o, s10); store<f32>(c0 + o, s00);
+        if (cols > 1) { store<f32>(c3 + o, s31, 4); store<f32>(c2 + o, s21, 4); store<f32>(c1 + o, s11, 4); store<f32>(c0 + o, s01, 4); }
+        if (cols > 2) { store<f32>(c3 + o, s32, 8); store<f32>(c2 + o, s22, 8); store<f32>(c1 + o, s12, 8); store<f32>(c0 + o, s02, 8); }
+        if (cols > 3) { store<f32>(c3 + o, s33, 12); store<f32>(c2 + o, s23, 12); store<f32>(c1 + o, s13, 12); store<f32>(c0 + o, s03, 12); }
       }
-      const cols = min(nr - h, 4);
-      const o = <usize>h << 2;
-      // Read all four rows before writing any (aliased rows).
-      if (accumulate) {
-        s00 += load<f32>(c0 + o); s10 += load<f32>(c1 + o); s20 += load<f32>(c2 + o); s30 += load<f32>(c3 + o);
-        if (cols > 1) { s01 += load<f32>(c0 + o, 4); s11 += load<f32>(c1 + o, 4); s21 += load<f32>(c2 + o, 4); s31 += load<f32>(c3 + o, 4); }
-        if (cols > 2) { s02 += load<f32>(c0 + o, 8); s12 += load<f32>(c1 + o, 8); s22 += load<f32>(c2 + o, 8); s32 += load<f32>(c3 + o, 8); }
-        if (cols > 3) { s03 += load<f32>(c0 + o, 12); s13 += load<f32>(c1 + o, 12); s23 += load<f32>(c2 + o, 12); s33 += load<f32>(c3 + o, 12); }
-      }
-      store<f32>(c3 + o, s30); store<f32>(c2 + o, s20); store<f32>(c1 + o, s10); store<f32>(c0 + o, s00);
-      if (cols > 1) { store<f32>(c3 + o, s31, 4); store<f32>(c2 + o, s21, 4); store<f32>(c1 + o, s11, 4); store<f32>(c0 + o, s01, 4); }
-      if (cols > 2) { store<f32>(c3 + o, s32, 8); store<f32>(c2 + o, s22, 8); store<f32>(c1 + o, s12, 8); store<f32>(c0 + o, s02, 8); }
-      if (cols > 3) { store<f32>(c3 + o, s33, 12); store<f32>(c2 + o, s23, 12); store<f32>(c1 + o, s13, 12); store<f32>(c0 + o, s03, 12); }
+      bp += panelBytes;
     }
   }
 }

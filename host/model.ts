@@ -314,6 +314,24 @@ export class Model {
     return history;
   }
 
+  // One optimizer step on exactly this batch (Keras train_on_batch); returns the batch's loss.
+  trainOnBatch(x: Tensor, y: Tensor): EvaluateResult {
+    const c = this.requireCompiled('trainOnBatch');
+    const n = this.checkInputs(x, 'trainOnBatch');
+    const labels = this.prepareLabels(y, n, 'trainOnBatch');
+    const exec = this.executorFor(n, true);
+    this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
+    exec.setStep(n, this.iterations + 1, c.optimizer.learningRate);
+    const status = exec.run('train');
+    if (status !== 0) {
+      throw new NonFiniteError(exec.plan.programs.train!.ops[status - 1].op === 'check_loss' ? 'loss' : 'gradients', 0, 0, this.iterations + 1);
+    }
+    this.iterations++;
+    const h = exec.readHeader();
+    const rows = sizeOf(this.outputShape.slice(0, -1));
+    return c.metrics.length ? { loss: h.lossSum / n, accuracy: h.correct / (n * rows) } : { loss: h.lossSum / n };
+  }
+
   evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): EvaluateResult {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);

@@ -133,7 +133,30 @@ async function ortWeb() {
   };
 }
 
-const runners = { 'tfjs-wasm': tfjsWasm, 'ort-web': ortWeb };
+// edgetune: import the bundle, build the same MLP (glorot-uniform weights), plan it for inference
+// (one fixed arena), predict one sample.
+async function edgetune() {
+  const phases = {};
+  const t0 = performance.now();
+  const et = await import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'index.js')).href);
+  await et.ready();
+  const t1 = performance.now();
+  phases.import = t1 - t0;
+  const model = et.sequential([
+    et.layers.dense(SIZES[1], { activation: 'relu', inputShape: [SIZES[0]] }),
+    et.layers.dense(SIZES[2], { activation: 'relu' }),
+    et.layers.dense(SIZES[3], { activation: 'softmax' }),
+  ]);
+  const t2 = performance.now();
+  phases.build = t2 - t1;
+  const out = model.predict(et.tensor(sample, [1, SIZES[0]]), { batchSize: 1 }).data;
+  const t3 = performance.now();
+  phases.predict = t3 - t2;
+  if (out.length !== SIZES[3] || !Number.isFinite(out[0])) throw new Error('bad prediction');
+  return { totalMs: t3 - t0, phases, binary: 'build/edgetune.wasm (embedded)', threads: `os=${osThreads()}` };
+}
+
+const runners = { 'tfjs-wasm': tfjsWasm, 'ort-web': ortWeb, edgetune };
 if (!runners[impl]) {
   toErr(`usage: node cold-start-peer.mjs ${Object.keys(runners).join('|')}`);
   process.exit(2);

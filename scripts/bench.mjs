@@ -1,0 +1,111 @@
+// npm run bench [-- --json] [-- --quick]
+// edgetune beside its peers, in one process, single-threaded: TensorFlow.js (wasm and cpu
+// backends) and onnxruntime-web. Prints a table of medians and ratios; --json prints one JSON
+// array of {workload, impl, value, unit} records instead. The machine is shared and noisy:
+// every figure is a median of repeated runs, and ratios are taken within this one run.
+import { readFileSync } from 'node:fs';
+import { coldStartPeers, gemmPeers, log, mlpTrainPeers, randomF32, timeItSync } from './bench-peers.mjs';
+
+const args = new Set(process.argv.slice(2));
+const json = args.has('--json');
+const quick = args.has('--quick');
+const records = [];
+const add = (workload, impl, value, unit) => records.push({ workload, impl, value, unit });
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: the kernel itself, called with byte offsets exactly as the plan executor calls it.
+
+function edgetuneGemm(n) {
+  const bytes = readFileSync(new URL('../build/edgetune.wasm', import.meta.url));
+  const floats = n * n;
+  // Three matrices plus packing scratch (the kernel needs at most 132 KiB; 1 MiB is room to spare).
+  const need = 16384 + 4 * 3 * floats + 1048576;
+  const pages = Math.ceil(need / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+  const base = 16384;
+  const a = base;
+  const b = a + floats * 4;
+  const c = b + floats * 4;
+  const pack = c + floats * 4;
+  const f32 = new Float32Array(memory.buffer);
+  f32.set(randomF32(floats, 1, -1, 1), a / 4);
+  f32.set(randomF32(floats, 2, -1, 1), b / 4);
+  const run = () => k.gemm_f32(c, a, b, n, n, n, n, 1, n, 1, n, 0, pack);
+  // Check one element against a dot product before timing it.
+  run();
+  let ref = 0;
+  for (let p = 0; p < n; p++) ref += f32[a / 4 + 3 * n + p] * f32[b / 4 + p * n + 5];
+  const got = f32[c / 4 + 3 * n + 5];
+  if (Math.abs(got - ref) > 1e-3 * Math.max(1, Math.abs(ref))) throw new Error(`edgetune gemm ${n}: C[3,5] = ${got}, expected ${ref}`);
+  const ms = timeItSync(run, { warmup: 3, reps: quick ? 5 : 15, minMs: quick ? 100 : 400 });
+  return (2 * n ** 3) / (ms / 1000) / 1e9;
+}
+
+const sizes = [128, 256, 512, 1024];
+log('GEMM ...');
+for (const n of sizes) add(`gemm-${n}`, 'edgetune', edgetuneGemm(n), 'GFLOP/s');
+records.push(...(await gemmPeers(sizes)));
+
+// ---------------------------------------------------------------------------------------------
+// MLP training step: 784-256-256-10, Adam, batch 64, sparse categorical cross-entropy.
+log('MLP training step ...');
+const et = await import('../dist/node.js');
+{
+  et.setSeed(1234);
+  const model = et.sequential([
+    et.layers.dense(256, { activation: 'relu', inputShape: [784] }),
+    et.layers.dense(256, { activation: 'relu' }),
+    et.layers.dense(10, { activation: 'softmax' }),
+  ]);
+  model.compile({ optimizer: et.optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', batchSize: 64 });
+  const batches = 8;
+  const xs = [];
+  const ys = [];
+  for (let i = 0; i < batches; i++) {
+    xs.push(et.tensor(randomF32(64 * 784, 10 + i), [64, 784]));
+    ys.push(et.tensor(Int32Array.from({ length: 64 }, (_, j) => (j * 7 + i) % 10), [64]));
+  }
+  let step = 0;
+  const ms = timeItSync(() => { model.trainOnBatch(xs[step % batches], ys[step % batches]); step++; },
+    { warmup: 5, reps: quick ? 20 : 60, minMs: quick ? 200 : 1500 });
+  add('mlp-train-b64', 'edgetune', ms, 'ms/step');
+  add('mlp-train-b64-arena', 'edgetune', model.plan.pages * 65536, 'bytes');
+}
+records.push(...(await mlpTrainPeers()));
+
+// ---------------------------------------------------------------------------------------------
+// Import to first prediction, in fresh processes.
+log('cold start ...');
+records.push(...(await coldStartPeers({ runs: quick ? 3 : 7, impls: ['edgetune', 'tfjs-wasm', 'ort-web'] })));
+
+// ---------------------------------------------------------------------------------------------
+const get = (w, i) => records.find((r) => r.workload === w && r.impl === i)?.value;
+if (json) {
+  process.stdout.write(JSON.stringify(records, null, 1) + '\n');
+} else {
+  const fmt = (v) => (v === undefined ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2));
+  const lines = [];
+  lines.push(`edgetune bench (single thread, medians; ${new Date().toISOString().slice(0, 10)}, node ${process.version})`);
+  lines.push('');
+  lines.push('| workload | unit | edgetune | tfjs-wasm | tfjs-cpu | ort-web | edgetune vs best peer |');
+  lines.push('|---|---|---|---|---|---|---|');
+  const workloads = [...new Set(records.map((r) => r.workload))].filter((w) => !w.endsWith('-arena'));
+  for (const w of workloads) {
+    const unit = records.find((r) => r.workload === w).unit;
+    const higherIsBetter = unit === 'GFLOP/s';
+    const ours = get(w, 'edgetune');
+    const peers = ['tfjs-wasm', 'tfjs-cpu', 'ort-web'].map((i) => get(w, i)).filter((v) => v !== undefined);
+    const best = higherIsBetter ? Math.max(...peers) : Math.min(...peers);
+    const ratio = higherIsBetter ? ours / best : best / ours;
+    lines.push(`| ${w} | ${unit} | ${fmt(ours)} | ${fmt(get(w, 'tfjs-wasm'))} | ${fmt(get(w, 'tfjs-cpu'))} | ${fmt(get(w, 'ort-web'))} | ${ratio.toFixed(2)}x ${higherIsBetter ? 'the throughput' : 'faster'} |`);
+  }
+  lines.push('');
+  const r = (a, b) => (a / b).toFixed(2);
+  lines.push('Targets (ratios within this run):');
+  for (const n of [256, 512, 1024]) lines.push(`  gemm-${n}: edgetune / ort-web = ${r(get(`gemm-${n}`, 'edgetune'), get(`gemm-${n}`, 'ort-web'))}x (target >= 1.1x)`);
+  lines.push(`  mlp-train-b64: tfjs-wasm / edgetune = ${r(get('mlp-train-b64', 'tfjs-wasm'), get('mlp-train-b64', 'edgetune'))}x faster (target >= 5x)`);
+  lines.push(`  cold-start: tfjs-wasm / edgetune = ${r(get('cold-start', 'tfjs-wasm'), get('cold-start', 'edgetune'))}x faster (target >= 10x)`);
+  lines.push(`  MLP training arena (weights, gradients, Adam slots, activations, scratch): ${(get('mlp-train-b64-arena', 'edgetune') / 1048576).toFixed(2)} MB, fixed`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
