@@ -4,7 +4,8 @@
 //    only 50 labelled images per class; train the same network from scratch on the same images.
 // 3. Report the arena plans, test accuracy of each, and the time taken.
 import { formatBytes, describeBreakdown } from './errors';
-import { layers, loadModel, optimizers, sequential, setSeed, tensor, type Model } from './node';
+import { layers, loadModel, optimizers, sequential, setSeed, tensor, type Model } from './index';
+import './node-fs';
 import { loadMnist, selectDigits } from './mnist';
 
 export const BASE_MODEL_PATH = 'models/mnist-base-0to4.safetensors';

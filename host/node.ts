@@ -1,24 +1,8 @@
-// The Node entry (also Deno and Bun): everything in the core plus file access.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
-import { setFileSystem } from './io';
+// The Node entry (also Deno and Bun): everything in the core, plus file access, the bundled
+// MNIST digits and the demo.
+import './node-fs';
 
 export * from './index';
-
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path) || '.', { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-setFileSystem({
-  readFile: async (path) => new Uint8Array(await readFile(path)),
-  writeFileAtomic,
-});
+export { writeFileAtomic } from './node-fs';
+export { loadMnist, selectDigits, type Digits } from './mnist';
+export { runDemo, trainBase, baseModel, BASE_MODEL_PATH, type DemoResult } from './demo';
