@@ -27,7 +27,7 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   }
   const kcMax = min(k, KC);
   const ncMax = min(n, NC);
-  const packA = pack + 16 + (<usize>(kcMax * ((ncMax + NR - 1) & ~(NR - 1))) << 2);
+  const packA = pack + (<usize>(kcMax * ((ncMax + NR - 1) & ~(NR - 1))) << 2);
   const ldcBytes = <usize>ldc << 2;
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
