@@ -29,10 +29,13 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   const ncMax = min(n, NC);
   const packA = pack + (<usize>(kcMax * ((ncMax + NR - 1) & ~(NR - 1))) << 2);
   const ldcBytes = <usize>ldc << 2;
+  // Equal k slices (784 = 4 x 196 rather than 3 x 256 + 16): no short slice paying the
+  // per-tile load and store of c for a handful of k steps.
+  const kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = min(KC, k - pc);
+    for (let pc = 0; pc < k; pc += kcStep) {
+      const kc = min(kcStep, k - pc);
       // Later k slices add onto what the first one wrote.
       const acc = pc > 0 ? 1 : accumulate;
       packB(pack, b + (<usize>(pc * rsb + jc * csb) << 2), kc, nc, rsb, csb);

@@ -78,11 +78,13 @@ export function sumsq_f32(x: usize, n: i32): f64 {
   let s: f64 = 0;
   if (ASC_FEATURE_SIMD) {
     let acc0 = f64x2.splat(0), acc1 = f64x2.splat(0);
+    // Square in f64: an f32 square overflows for |x| > 1.8e19 where the f64 sum does not.
     for (; i + 4 <= n; i += 4) {
       const v = v128.load(x + (<usize>i << 2));
-      const sq = f32x4.mul(v, v);
-      acc0 = f64x2.add(acc0, f64x2.promote_low_f32x4(sq));
-      acc1 = f64x2.add(acc1, f64x2.promote_low_f32x4(v128.shuffle<f32>(sq, sq, 2, 3, 0, 1)));
+      const lo = f64x2.promote_low_f32x4(v);
+      const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+      acc0 = f64x2.add(acc0, f64x2.mul(lo, lo));
+      acc1 = f64x2.add(acc1, f64x2.mul(hi, hi));
     }
     const acc = f64x2.add(acc0, acc1);
     s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);

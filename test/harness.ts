@@ -21,7 +21,8 @@ export interface Harness {
 export function harness(pages = 256): Harness {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const instance = new WebAssembly.Instance(wasmModule, { env: { memory } });
-  let top = 1024;
+  // Test buffers start above the module's static data (the math tables behind exp, log, pow).
+  let top = Math.ceil((instance.exports.heap_base as () => number)() / 16) * 16 + 16;
   const alloc = (floats: number, fill = NaN) => {
     const ptr = top;
     top += Math.ceil((floats * 4) / 16) * 16 + 16;

@@ -35,14 +35,6 @@ interface Kit {
 function kit(pages = 64): Kit {
   const h = harness(pages);
   const memory = h.memory;
-  // The module's static data (the exp/log/pow tables behind Mathf.exp, Mathf.log and Math.pow) sits
-  // in [1024, heap_base), where harness() starts allocating: step over it, and undo the NaN fill.
-  const heapBase = h.k.heap_base();
-  if (heapBase > 1024) {
-    const statics = new Uint8Array(memory.buffer, 0, heapBase).slice();
-    h.alloc(Math.ceil((heapBase - 1024) / 4));
-    new Uint8Array(memory.buffer).set(statics);
-  }
   const buffers: Array<[number, number]> = [];
   const buf = (n: number, init?: ArrayLike<number>) => {
     const ptr = h.alloc(n + 2 * GUARD_WORDS, GUARD) + 4 * GUARD_WORDS;
