@@ -128,3 +128,9 @@ export function copy_f32(y: usize, x: usize, n: i32, accumulate: i32): void {
     store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
   }
 }
+
+// y (rows, cols; row stride ldy) [+]= x (rows, cols; row stride ldx): a column slice of a wider
+// matrix, for concatenation on the last axis and its backward.
+export function copy_strided_f32(y: usize, ldy: i32, x: usize, ldx: i32, rows: i32, cols: i32, accumulate: i32): void {
+  for (let i = 0; i < rows; i++) copy_f32(y + (<usize>(i * ldy) << 2), x + (<usize>(i * ldx) << 2), cols, accumulate);
+}

@@ -18,6 +18,32 @@ export const OP_GRAD_NORM: i32 = 15;
 export const OP_CHECK_GRADS: i32 = 16;
 export const OP_SGD: i32 = 17;
 export const OP_ADAM: i32 = 18;
+export const OP_ACT_FORWARD: i32 = 19;
+export const OP_ACT_BACKWARD: i32 = 20;
+export const OP_CONV2D_FORWARD: i32 = 21;
+export const OP_CONV2D_BACKWARD_FILTER: i32 = 22;
+export const OP_CONV2D_BACKWARD_INPUT: i32 = 23;
+export const OP_DEPTHWISE_FORWARD: i32 = 24;
+export const OP_DEPTHWISE_BACKWARD_INPUT: i32 = 25;
+export const OP_DEPTHWISE_BACKWARD_FILTER: i32 = 26;
+export const OP_MAXPOOL_FORWARD: i32 = 27;
+export const OP_MAXPOOL_BACKWARD: i32 = 28;
+export const OP_AVGPOOL_FORWARD: i32 = 29;
+export const OP_AVGPOOL_BACKWARD: i32 = 30;
+export const OP_GAP_FORWARD: i32 = 31;
+export const OP_GAP_BACKWARD: i32 = 32;
+export const OP_BN_FORWARD_TRAIN: i32 = 33;
+export const OP_BN_FORWARD_INFER: i32 = 34;
+export const OP_BN_BACKWARD_TRAIN: i32 = 35;
+export const OP_BN_BACKWARD_INFER: i32 = 36;
+export const OP_DROPOUT_FORWARD: i32 = 37;
+export const OP_DROPOUT_BACKWARD: i32 = 38;
+export const OP_COPY_STRIDED: i32 = 39;
+export const OP_REG_PENALTY: i32 = 40;
+export const OP_REG_GRADIENT: i32 = 41;
+export const OP_MAX_NORM: i32 = 42;
+export const OP_NON_NEG: i32 = 43;
+export const OP_UNIT_NORM: i32 = 44;
 
 // Byte offsets inside the step header (the `scalars` region the host writes before a run).
 export const S_BATCH: usize = 0; // i32: rows in this batch (<= the planned batch)
@@ -27,3 +53,4 @@ export const S_FAILED_OP: usize = 12; // i32: index of the op that stopped the r
 export const S_GRAD_NORM_SQ: usize = 16; // f64: sum of squared gradients (set by GRAD_NORM ops)
 export const S_LOSS_SUM: usize = 24; // f64: summed data loss over the rows run so far
 export const S_CORRECT: usize = 32; // f64: rows whose argmax matched the label
+export const S_PENALTY: usize = 40; // f64: summed regularization penalties (set by REG_PENALTY ops)

@@ -4,14 +4,24 @@
 // serves any batch up to the planned one.
 import { gemm_f32 } from './gemm';
 import {
-  bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
+  bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32, copy_strided_f32,
 } from './elementwise';
+import {
+  conv2d_forward, conv2d_backward_filter, conv2d_backward_input,
+  depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
+} from './conv';
+import {
+  max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward, global_avg_pool_forward, global_avg_pool_backward,
+} from './pool';
 import { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
 import { sgd_update, adam_update, sumsq_f32 } from './optim';
 import {
   OP_GEMM, OP_BIAS_FILL, OP_BIAS_BACKWARD, OP_RELU_FORWARD, OP_RELU_BACKWARD, OP_SOFTMAX_FORWARD,
   OP_SOFTMAX_BACKWARD, OP_FILL, OP_COPY, OP_XENT_LOGITS_SPARSE, OP_XENT_LOGITS_DENSE, OP_XENT_PROBS,
   OP_ACCURACY, OP_CHECK_LOSS, OP_GRAD_NORM, OP_CHECK_GRADS, OP_SGD, OP_ADAM,
+  OP_CONV2D_FORWARD, OP_CONV2D_BACKWARD_FILTER, OP_CONV2D_BACKWARD_INPUT, OP_DEPTHWISE_FORWARD, OP_DEPTHWISE_BACKWARD_INPUT,
+  OP_DEPTHWISE_BACKWARD_FILTER, OP_MAXPOOL_FORWARD, OP_MAXPOOL_BACKWARD, OP_AVGPOOL_FORWARD, OP_AVGPOOL_BACKWARD, OP_GAP_FORWARD,
+  OP_GAP_BACKWARD, OP_COPY_STRIDED,
   S_BATCH, S_STEP, S_LR, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT,
 } from './opcodes';
 
@@ -85,6 +95,57 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_ADAM:
         adam_update(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), arg(p, 5), lr, argf(p, 6), argf(p, 7),
           argf(p, 8), load<i32>(scalars + S_STEP));
+        break;
+      // Convolution geometry follows the pointers: h w c f|m kh kw sh sw dh dw pt pl oh ow (per sample).
+      case OP_CONV2D_FORWARD:
+        conv2d_forward(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7), arg(p, 8),
+          arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16), arg(p, 17), arg(p, 18),
+          argp(p, 19), argp(p, 20));
+        break;
+      case OP_CONV2D_BACKWARD_FILTER:
+        conv2d_backward_filter(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),
+          arg(p, 8), arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16), arg(p, 17),
+          arg(p, 18), argp(p, 19), argp(p, 20), arg(p, 21));
+        break;
+      case OP_CONV2D_BACKWARD_INPUT:
+        conv2d_backward_input(argp(p, 0), argp(p, 1), argp(p, 2), batch, arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),
+          arg(p, 8), arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16), arg(p, 17),
+          argp(p, 18), argp(p, 19), arg(p, 20));
+        break;
+      case OP_DEPTHWISE_FORWARD:
+        depthwise_conv2d_forward(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),
+          arg(p, 8), arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16), arg(p, 17));
+        break;
+      case OP_DEPTHWISE_BACKWARD_INPUT:
+        depthwise_conv2d_backward_input(argp(p, 0), argp(p, 1), argp(p, 2), batch, arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6),
+          arg(p, 7), arg(p, 8), arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16),
+          arg(p, 17));
+        break;
+      case OP_DEPTHWISE_BACKWARD_FILTER:
+        depthwise_conv2d_backward_filter(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6),
+          arg(p, 7), arg(p, 8), arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16),
+          arg(p, 17), arg(p, 18));
+        break;
+      // Pooling geometry: h w c kh kw sh sw pt pl oh ow.
+      case OP_MAXPOOL_FORWARD:
+        max_pool2d_forward(argp(p, 0), argp(p, 1), argp(p, 2), batch, arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7), arg(p, 8),
+          arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13));
+        break;
+      case OP_MAXPOOL_BACKWARD:
+        max_pool2d_backward(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4) * batch, arg(p, 5));
+        break;
+      case OP_AVGPOOL_FORWARD:
+        avg_pool2d_forward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7), arg(p, 8),
+          arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12));
+        break;
+      case OP_AVGPOOL_BACKWARD:
+        avg_pool2d_backward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7), arg(p, 8),
+          arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13));
+        break;
+      case OP_GAP_FORWARD: global_avg_pool_forward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3)); break;
+      case OP_GAP_BACKWARD: global_avg_pool_backward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4)); break;
+      case OP_COPY_STRIDED:
+        copy_strided_f32(argp(p, 0), arg(p, 1), argp(p, 2), arg(p, 3), arg(p, 4) * batch, arg(p, 5), arg(p, 6));
         break;
       default: {
         // An opcode this build does not know: stop before doing anything wrong.

@@ -77,12 +77,14 @@ export class Executor {
       this.f64[(h + HEADER.correct) / 8] = 0;
     }
     this.f64[(h + HEADER.gradNormSq) / 8] = 0;
+    this.f64[(h + HEADER.penalty) / 8] = 0; // recomputed by every run
   }
 
-  readHeader(): { lossSum: number; correct: number; gradNormSq: number; failedOp: number } {
+  readHeader(): { lossSum: number; penalty: number; correct: number; gradNormSq: number; failedOp: number } {
     const h = this.headerOffset;
     return {
       lossSum: this.f64[(h + HEADER.lossSum) / 8],
+      penalty: this.f64[(h + HEADER.penalty) / 8],
       correct: this.f64[(h + HEADER.correct) / 8],
       gradNormSq: this.f64[(h + HEADER.gradNormSq) / 8],
       failedOp: this.i32[(h + HEADER.failedOp) / 4],

@@ -1,7 +1,7 @@
 // The model graph: nodes in topological order, each a layer applied to earlier nodes' outputs.
-// A sequential model is the chain case; fan-out and merges need no other structure.
+// A sequential model is the chain case; functional models add fan-out, merges and shared layers.
 import { InvalidArgumentError, ShapeError } from './errors';
-import type { Layer } from './layers';
+import type { Layer, SymbolicTensor } from './layers';
 
 export interface GraphNode {
   id: number;
@@ -27,12 +27,43 @@ export function sequentialGraph(layerList: readonly Layer[], inputShape: readonl
   const seen = new Set<string>();
   for (const layer of layerList) {
     if (seen.has(layer.name)) throw new InvalidArgumentError(`layer name '${layer.name}' appears twice in the model; layer names must be unique`);
+    if (layer.kind === 'add' || layer.kind === 'concatenate') throw new InvalidArgumentError(`layer ${layer.name} (${layer.kind}) merges several inputs: use the functional API (input(), layer.apply(), model())`);
     seen.add(layer.name);
     const prev = nodes[nodes.length - 1];
-    layer.build(prev.shape);
-    nodes.push({ id: nodes.length, name: layer.name, layer, inputs: [prev.id], shape: layer.outputShape(prev.shape) });
+    layer.build([prev.shape]);
+    nodes.push({ id: nodes.length, name: layer.name, layer, inputs: [prev.id], shape: layer.outputShape([prev.shape]) });
   }
   return { nodes, input: 0, output: nodes.length - 1 };
+}
+
+// From symbolic tensors: every tensor reachable backwards from `output` becomes a node, inputs first.
+export function functionalGraph(input: SymbolicTensor, output: SymbolicTensor): Graph {
+  const nodes: GraphNode[] = [];
+  const ids = new Map<SymbolicTensor, number>();
+  const visiting = new Set<SymbolicTensor>();
+  const names = new Map<string, Layer>();
+  const visit = (t: SymbolicTensor): number => {
+    const known = ids.get(t);
+    if (known !== undefined) return known;
+    if (visiting.has(t)) throw new InvalidArgumentError(`the graph has a cycle through ${t.name}`);
+    visiting.add(t);
+    if (!t.layer && t !== input) throw new InvalidArgumentError(`the output depends on input '${t.name}', which is not the model's input`);
+    const inputs = t.inputs.map(visit);
+    if (t.layer) {
+      const other = names.get(t.layer.name);
+      if (other && other !== t.layer) throw new InvalidArgumentError(`two different layers are named '${t.layer.name}'; layer names must be unique`);
+      names.set(t.layer.name, t.layer);
+    }
+    const id = nodes.length;
+    const uses = t.layer ? nodes.filter((n) => n.layer === t.layer).length : 0;
+    nodes.push({ id, name: t.layer ? (uses ? `${t.layer.name}_${uses}` : t.layer.name) : 'input', layer: t.layer, inputs, shape: [...t.shape] });
+    ids.set(t, id);
+    visiting.delete(t);
+    return id;
+  };
+  const out = visit(output);
+  if (!ids.has(input)) throw new InvalidArgumentError(`the model's output does not depend on its input '${input.name}'`);
+  return { nodes, input: ids.get(input)!, output: out };
 }
 
 export function sizeOf(shape: readonly number[]): number {

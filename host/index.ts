@@ -4,8 +4,13 @@ import { requireFileSystem } from './io';
 import type { Model } from './model';
 import { modelFromBytes } from './serialize';
 
-export { layers, Layer, type DenseOptions, type LayerOptions, type ActivationName } from './layers';
-export { Model, sequential, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult } from './model';
+export {
+  layers, Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
+  type BatchNormalizationOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
+} from './layers';
+export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult } from './model';
+export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig } from './regularizers';
+export { type InitializerName, type InitializerConfig } from './initializers';
 export { optimizers, type OptimizerConfig, type SgdConfig, type AdamConfig } from './optimizers';
 export { type LossConfig, type LossName } from './losses';
 export { tensor, type Tensor } from './tensor';

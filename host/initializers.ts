@@ -1,10 +1,11 @@
 // Weight initializers with Keras names, defaults and fan rules (../shared/reference/numerics.md).
-// Uniform draws only use integer arithmetic plus one multiply, so a seed gives the same weights
-// on every engine.
+// Draws use integer arithmetic, IEEE-exact operations (+ - * / sqrt) and a logarithm built from
+// them, never Math.log: a seed gives the same weights on every engine.
 import { InvalidArgumentError } from './errors';
 import { Random } from './random';
 
-export type InitializerName = 'glorotUniform' | 'heUniform' | 'lecunUniform' | 'zeros' | 'ones' | 'constant';
+export type InitializerName =
+  | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'lecunUniform' | 'lecunNormal' | 'zeros' | 'ones' | 'constant';
 export interface InitializerConfig {
   className: InitializerName;
   value?: number; // constant
@@ -13,9 +14,9 @@ export interface InitializerConfig {
 export type InitializerSpec = InitializerName | InitializerConfig;
 
 const ALIASES: Record<string, InitializerName> = {
-  glorotuniform: 'glorotUniform', glorot_uniform: 'glorotUniform',
-  heuniform: 'heUniform', he_uniform: 'heUniform',
-  lecununiform: 'lecunUniform', lecun_uniform: 'lecunUniform',
+  glorotuniform: 'glorotUniform', glorot_uniform: 'glorotUniform', glorotnormal: 'glorotNormal', glorot_normal: 'glorotNormal',
+  heuniform: 'heUniform', he_uniform: 'heUniform', henormal: 'heNormal', he_normal: 'heNormal',
+  lecununiform: 'lecunUniform', lecun_uniform: 'lecunUniform', lecunnormal: 'lecunNormal', lecun_normal: 'lecunNormal',
   zeros: 'zeros', ones: 'ones', constant: 'constant',
 };
 
@@ -44,13 +45,58 @@ export function initialize(spec: InitializerConfig, shape: readonly number[], se
     const rng = new Random(spec.seed ?? seed);
     for (let i = 0; i < size; i++) out[i] = (2 * rng.uniform() - 1) * limit;
   };
+  // Keras VarianceScaling 'truncated_normal': stddev = sqrt(scale / fan) / 0.8796..., redraw beyond 2 sigma.
+  const truncatedNormal = (variance: number) => {
+    const rng = new Random(spec.seed ?? seed);
+    const stddev = Math.sqrt(variance) / 0.87962566103423978;
+    for (let i = 0; i < size; i++) {
+      let z: number;
+      do z = standardNormal(rng); while (z < -2 || z > 2);
+      out[i] = z * stddev;
+    }
+  };
   switch (spec.className) {
     case 'glorotUniform': uniform(Math.sqrt(6 / (fanIn + fanOut))); break;
+    case 'glorotNormal': truncatedNormal(2 / (fanIn + fanOut)); break;
     case 'heUniform': uniform(Math.sqrt(6 / fanIn)); break;
+    case 'heNormal': truncatedNormal(2 / fanIn); break;
     case 'lecunUniform': uniform(Math.sqrt(3 / fanIn)); break;
+    case 'lecunNormal': truncatedNormal(1 / fanIn); break;
     case 'zeros': break;
     case 'ones': out.fill(1); break;
     case 'constant': out.fill(spec.value ?? 0); break;
   }
   return out;
+}
+
+// Marsaglia's polar method: a standard normal draw from two uniforms.
+function standardNormal(rng: Random): number {
+  for (;;) {
+    const u = 2 * rng.uniform() - 1;
+    const v = 2 * rng.uniform() - 1;
+    const s = u * u + v * v;
+    if (s > 0 && s < 1) return u * Math.sqrt((-2 * exactLog(s)) / s);
+  }
+}
+
+const LN2 = 0.6931471805599453;
+const SQRT1_2 = 0.7071067811865476;
+const scratch = new DataView(new ArrayBuffer(8));
+
+// Natural log of a positive finite x from + - * / only (so every engine rounds it alike):
+// x = 2^k * m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1), |s| < 0.172.
+export function exactLog(x: number): number {
+  scratch.setFloat64(0, x);
+  const hi = scratch.getUint32(0);
+  let k = ((hi >>> 20) & 0x7ff) - 1023;
+  scratch.setUint32(0, (hi & 0x800fffff) | (1023 << 20));
+  let m = scratch.getFloat64(0);
+  if (k === -1023) return exactLog(x * 4503599627370496) - 52 * LN2; // subnormal: scale by 2^52
+  if (m < 2 * SQRT1_2) { /* m in [1, sqrt 2) */ } else { m /= 2; k += 1; }
+  if (m < SQRT1_2) { m *= 2; k -= 1; }
+  const s = (m - 1) / (m + 1);
+  const s2 = s * s;
+  let series = 1 / 21;
+  for (let d = 19; d >= 1; d -= 2) series = 1 / d + s2 * series;
+  return k * LN2 + 2 * s * series;
 }

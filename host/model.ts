@@ -4,8 +4,8 @@ import { Executor } from './executor';
 import {
   EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ShapeError, describeBreakdown, formatBytes, parseBytes,
 } from './errors';
-import { type Graph, sequentialGraph, sizeOf } from './graph';
-import type { Layer } from './layers';
+import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
+import type { Layer, SymbolicTensor } from './layers';
 import { type LossConfig, type LossName, resolveLoss } from './losses';
 import { type OptimizerConfig, resolveOptimizer } from './optimizers';
 import { compilePlan, type Plan } from './plan';
@@ -71,10 +71,22 @@ export class Model {
   // Optimizer iterations done (Keras optimizer.iterations): the next update uses t = iterations + 1.
   iterations = 0;
 
-  constructor(layerList: Layer[], options: { name?: string; inputShape?: number[] } = {}) {
-    this.name = options.name ?? 'sequential';
-    this.layers = [...layerList];
-    this.graph = sequentialGraph(this.layers, options.inputShape ?? null);
+  readonly isSequential: boolean;
+
+  // A sequential model from a layer list, or a functional one from its input and output tensors.
+  constructor(structure: Layer[] | { inputs: SymbolicTensor; outputs: SymbolicTensor }, options: { name?: string; inputShape?: number[] } = {}) {
+    if (Array.isArray(structure)) {
+      this.isSequential = true;
+      this.name = options.name ?? 'sequential';
+      this.layers = [...structure];
+      this.graph = sequentialGraph(this.layers, options.inputShape ?? null);
+    } else {
+      this.isSequential = false;
+      this.name = options.name ?? 'functional';
+      this.graph = functionalGraph(structure.inputs, structure.outputs);
+      this.layers = [];
+      for (const n of this.graph.nodes) if (n.layer && !this.layers.includes(n.layer)) this.layers.push(n.layer);
+    }
   }
 
   get inputShape(): number[] {
@@ -297,7 +309,7 @@ export class Model {
         }
         this.iterations++;
         const h = exec.readHeader();
-        lossSum += h.lossSum;
+        lossSum += h.lossSum + h.penalty * count;
         correct += h.correct;
       }
       const logs: EpochLogs = { loss: lossSum / n };
@@ -329,7 +341,8 @@ export class Model {
     this.iterations++;
     const h = exec.readHeader();
     const rows = sizeOf(this.outputShape.slice(0, -1));
-    return c.metrics.length ? { loss: h.lossSum / n, accuracy: h.correct / (n * rows) } : { loss: h.lossSum / n };
+    const loss = h.lossSum / n + h.penalty;
+    return c.metrics.length ? { loss, accuracy: h.correct / (n * rows) } : { loss };
   }
 
   evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): EvaluateResult {
@@ -348,7 +361,8 @@ export class Model {
     }
     const h = exec.readHeader();
     const rows = sizeOf(this.outputShape.slice(0, -1));
-    const result: EvaluateResult = { loss: h.lossSum / n };
+    // The data loss is a mean over samples; the regularization penalty is added once (Keras).
+    const result: EvaluateResult = { loss: h.lossSum / n + h.penalty };
     if (this.compiled!.metrics.length) result.accuracy = h.correct / (n * rows);
     return result;
   }
@@ -386,9 +400,8 @@ export class Model {
     let total = 0;
     let trainable = 0;
     for (const l of this.layers) {
-      const c = l.countParams();
-      total += c;
-      if (l.trainable) trainable += c;
+      total += l.countParams();
+      if (l.trainable) trainable += l.countTrainableParams();
     }
     return { total, trainable, nonTrainable: total - trainable };
   }
@@ -396,15 +409,16 @@ export class Model {
   // Layers, output shapes, trainable and frozen parameter counts, and the planned arena.
   summary(print: ((line: string) => void) | null = console.log): string {
     const lines: string[] = [];
-    const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(28)}${b.padEnd(20)}${c.padStart(10)}  ${d}`;
+    const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(36)}${b.padEnd(22)}${c.padStart(10)}  ${d}`;
     lines.push(`Model: "${this.name}"`);
     lines.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'));
-    lines.push('='.repeat(68));
+    lines.push('='.repeat(80));
     for (const l of this.layers) {
       const node = this.graph.nodes.find((nd) => nd.layer === l)!;
-      lines.push(row(`${l.name} (${l.kind})`, `(None, ${node.shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-'));
+      const kind = l.kind === 'activation' ? String(l.config.activation) : l.kind;
+      lines.push(row(`${l.name} (${kind})`, `(None, ${node.shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-'));
     }
-    lines.push('='.repeat(68));
+    lines.push('='.repeat(80));
     const p = this.countParams();
     lines.push(`Total params: ${p.total}`, `Trainable params: ${p.trainable}`, `Non-trainable (frozen) params: ${p.nonTrainable}`);
     const inference = this.planInference(this.executor?.plan.batchSize ?? 32);
@@ -433,6 +447,11 @@ function copyOptimizerState(from: Executor, to: Executor): void {
 
 export function sequential(layerList: Layer[], options: { name?: string; inputShape?: number[] } = {}): Model {
   return new Model(layerList, options);
+}
+
+// Functional model (Keras keras.Model(inputs, outputs)): one input, one output, any DAG between.
+export function model(options: { inputs: SymbolicTensor; outputs: SymbolicTensor; name?: string }): Model {
+  return new Model({ inputs: options.inputs, outputs: options.outputs }, { name: options.name });
 }
 
 export { MemoryBudgetError };

@@ -2,7 +2,13 @@
 // order, and which bytes it touches. Ops are plain records; `encodeOps` turns them into the i32 word
 // stream that assembly/run.ts executes, and `opFootprint` lets a test or a loader check that every
 // kernel call stays inside its regions without trusting the planner.
+import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import { gemmScratchBytes } from './gemm-scratch';
+
+// Per-sample convolution geometry; the batch comes from the step header at run time.
+const CONV_GEOMETRY = ['h', 'w_', 'c', 'f', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw_', 'pt', 'pl', 'oh', 'ow'] as const;
+const DEPTHWISE_GEOMETRY = ['h', 'w_', 'c', 'm', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw_', 'pt', 'pl', 'oh', 'ow'] as const;
+const POOL_GEOMETRY = ['h', 'w_', 'c', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl', 'oh', 'ow'] as const;
 
 export const OP_SPECS = {
   gemm: { code: 1, args: ['c', 'a', 'b', 'm', 'n', 'k', 'rsa', 'csa', 'rsb', 'csb', 'ldc', 'accumulate', 'pack', 'batchFlags'] },
@@ -23,15 +29,41 @@ export const OP_SPECS = {
   check_grads: { code: 16, args: [] },
   sgd: { code: 17, args: ['w', 'g', 'v', 'count', 'momentum', 'nesterov'] },
   adam: { code: 18, args: ['w', 'g', 'm', 'v', 'vhat', 'count', 'beta1', 'beta2', 'epsilon'] },
+  act_forward: { code: 19, args: ['kind', 'y', 'x', 'count', 'alpha'] },
+  act_backward: { code: 20, args: ['kind', 'dx', 'dy', 'x', 'y', 'count', 'alpha', 'accumulate'] },
+  conv2d_forward: { code: 21, args: ['y', 'x', 'w', 'b', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack'] },
+  conv2d_backward_filter: { code: 22, args: ['dw', 'db', 'x', 'dy', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
+  conv2d_backward_input: { code: 23, args: ['dx', 'dy', 'w', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
+  depthwise_forward: { code: 24, args: ['y', 'x', 'w', 'b', ...DEPTHWISE_GEOMETRY] },
+  depthwise_backward_input: { code: 25, args: ['dx', 'dy', 'w', ...DEPTHWISE_GEOMETRY, 'accumulate'] },
+  depthwise_backward_filter: { code: 26, args: ['dw', 'db', 'x', 'dy', ...DEPTHWISE_GEOMETRY, 'accumulate'] },
+  maxpool_forward: { code: 27, args: ['y', 'argmax', 'x', ...POOL_GEOMETRY] },
+  maxpool_backward: { code: 28, args: ['dx', 'dy', 'argmax', 'count', 'inputCount', 'accumulate'] },
+  avgpool_forward: { code: 29, args: ['y', 'x', ...POOL_GEOMETRY] },
+  avgpool_backward: { code: 30, args: ['dx', 'dy', ...POOL_GEOMETRY, 'accumulate'] },
+  gap_forward: { code: 31, args: ['y', 'x', 'hw', 'c'] },
+  gap_backward: { code: 32, args: ['dx', 'dy', 'hw', 'c', 'accumulate'] },
+  bn_forward_train: { code: 33, args: ['y', 'mean', 'invstd', 'movingMean', 'movingVar', 'x', 'gamma', 'beta', 'rows', 'c', 'momentum', 'epsilon'] },
+  bn_forward_infer: { code: 34, args: ['y', 'x', 'gamma', 'beta', 'movingMean', 'movingVar', 'rows', 'c', 'epsilon'] },
+  bn_backward_train: { code: 35, args: ['dx', 'dgamma', 'dbeta', 'dy', 'x', 'mean', 'invstd', 'gamma', 'rows', 'c', 'accumulate', 'accumulateParams'] },
+  bn_backward_infer: { code: 36, args: ['dx', 'dy', 'gamma', 'movingVar', 'rows', 'c', 'epsilon', 'accumulate'] },
+  dropout_forward: { code: 37, args: ['y', 'mask', 'x', 'count', 'rate', 'seed'] },
+  dropout_backward: { code: 38, args: ['dx', 'dy', 'mask', 'count', 'rate', 'accumulate'] },
+  copy_strided: { code: 39, args: ['y', 'ldy', 'x', 'ldx', 'rows', 'cols', 'accumulate'] },
+  reg_penalty: { code: 40, args: ['w', 'count', 'l1', 'l2'] },
+  reg_gradient: { code: 41, args: ['g', 'w', 'count', 'l1', 'l2'] },
+  max_norm: { code: 42, args: ['w', 'rows', 'cols', 'axis', 'maxValue'] },
+  non_neg: { code: 43, args: ['w', 'count'] },
+  unit_norm: { code: 44, args: ['w', 'rows', 'cols', 'axis'] },
 } as const;
 
 export type OpName = keyof typeof OP_SPECS;
 
 // Arguments stored as f32 bit patterns; every other argument is an i32 (byte offsets included).
-const FLOAT_ARGS = new Set(['value', 'momentum', 'beta1', 'beta2', 'epsilon']);
+const FLOAT_ARGS = new Set(['value', 'momentum', 'beta1', 'beta2', 'epsilon', 'alpha', 'rate', 'l1', 'l2', 'maxValue']);
 
 // Step-header layout (assembly/opcodes.ts S_*).
-export const HEADER = { batch: 0, step: 4, lr: 8, failedOp: 12, gradNormSq: 16, lossSum: 24, correct: 32, bytes: 64 } as const;
+export const HEADER = { batch: 0, step: 4, lr: 8, failedOp: 12, gradNormSq: 16, lossSum: 24, correct: 32, penalty: 40, bytes: 64 } as const;
 
 export interface PlanOp {
   op: OpName;
@@ -160,6 +192,122 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       span('m', a.count, true);
       span('v', a.count, true);
       span('vhat', a.count, true);
+      break;
+    case 'act_forward':
+      span('y', a.count * batch, true);
+      span('x', a.count * batch, false);
+      break;
+    case 'act_backward':
+      span('dx', a.count * batch, true);
+      span('dy', a.count * batch, false);
+      span('x', a.count * batch, false);
+      span('y', a.count * batch, false);
+      break;
+    case 'conv2d_forward':
+    case 'conv2d_backward_filter':
+    case 'conv2d_backward_input': {
+      const input = batch * a.h * a.w_ * a.c;
+      const output = batch * a.oh * a.ow * a.f;
+      const forward = op.op === 'conv2d_forward';
+      const filter = op.op === 'conv2d_backward_filter';
+      span(forward ? 'y' : 'dy', output, forward);
+      span(forward || filter ? 'x' : 'dx', input, op.op === 'conv2d_backward_input');
+      span(filter ? 'dw' : 'w', a.kh * a.kw * a.c * a.f, filter);
+      span(filter ? 'db' : 'b', forward || filter ? a.f : 0, filter);
+      const direct = a.kh === 1 && a.kw === 1 && a.sh === 1 && a.sw === 1 && a.pt === 0 && a.pl === 0;
+      if (!direct) out.push({ arg: 'cols', start: a.cols, bytes: convColsBytes(a.chunkRows, a.kh, a.kw, a.c), write: true });
+      out.push({ arg: 'pack', start: a.pack, bytes: conv2dPackBytes(a.chunkRows, a.kh, a.kw, a.c, a.f), write: true });
+      break;
+    }
+    case 'depthwise_forward':
+    case 'depthwise_backward_input':
+    case 'depthwise_backward_filter': {
+      const input = batch * a.h * a.w_ * a.c;
+      const output = batch * a.oh * a.ow * a.c * a.m;
+      const forward = op.op === 'depthwise_forward';
+      const filter = op.op === 'depthwise_backward_filter';
+      span(forward ? 'y' : 'dy', output, forward);
+      span(forward || filter ? 'x' : 'dx', input, op.op === 'depthwise_backward_input');
+      span(filter ? 'dw' : 'w', a.kh * a.kw * a.c * a.m, filter);
+      span(filter ? 'db' : 'b', forward || filter ? a.c * a.m : 0, filter);
+      break;
+    }
+    case 'maxpool_forward':
+      span('y', batch * a.oh * a.ow * a.c, true);
+      span('argmax', batch * a.oh * a.ow * a.c, true);
+      span('x', batch * a.h * a.w_ * a.c, false);
+      break;
+    case 'maxpool_backward':
+      span('dx', batch * a.inputCount, true);
+      span('dy', batch * a.count, false);
+      span('argmax', batch * a.count, false);
+      break;
+    case 'avgpool_forward':
+      span('y', batch * a.oh * a.ow * a.c, true);
+      span('x', batch * a.h * a.w_ * a.c, false);
+      break;
+    case 'avgpool_backward':
+      span('dx', batch * a.h * a.w_ * a.c, true);
+      span('dy', batch * a.oh * a.ow * a.c, false);
+      break;
+    case 'gap_forward':
+      span('y', batch * a.c, true);
+      span('x', batch * a.hw * a.c, false);
+      break;
+    case 'gap_backward':
+      span('dx', batch * a.hw * a.c, true);
+      span('dy', batch * a.c, false);
+      break;
+    case 'bn_forward_train':
+      span('y', a.rows * batch * a.c, true);
+      span('x', a.rows * batch * a.c, false);
+      for (const arg of ['mean', 'invstd', 'movingMean', 'movingVar']) span(arg, a.c, true);
+      for (const arg of ['gamma', 'beta']) span(arg, a.c, false);
+      break;
+    case 'bn_forward_infer':
+      span('y', a.rows * batch * a.c, true);
+      span('x', a.rows * batch * a.c, false);
+      for (const arg of ['gamma', 'beta', 'movingMean', 'movingVar']) span(arg, a.c, false);
+      break;
+    case 'bn_backward_train':
+      span('dx', a.rows * batch * a.c, true);
+      span('dy', a.rows * batch * a.c, false);
+      span('x', a.rows * batch * a.c, false);
+      for (const arg of ['dgamma', 'dbeta']) span(arg, a.c, true);
+      for (const arg of ['mean', 'invstd', 'gamma']) span(arg, a.c, false);
+      break;
+    case 'bn_backward_infer':
+      span('dx', a.rows * batch * a.c, true);
+      span('dy', a.rows * batch * a.c, false);
+      for (const arg of ['gamma', 'movingVar']) span(arg, a.c, false);
+      break;
+    case 'dropout_forward':
+      span('y', a.count * batch, true);
+      span('mask', a.count * batch, true);
+      span('x', a.count * batch, false);
+      break;
+    case 'dropout_backward':
+      span('dx', a.count * batch, true);
+      span('dy', a.count * batch, false);
+      span('mask', a.count * batch, false);
+      break;
+    case 'copy_strided':
+      span('y', (a.rows * batch - 1) * a.ldy + a.cols, true);
+      span('x', (a.rows * batch - 1) * a.ldx + a.cols, false);
+      break;
+    case 'reg_penalty':
+      span('w', a.count, false);
+      break;
+    case 'reg_gradient':
+      span('g', a.count, true);
+      span('w', a.count, false);
+      break;
+    case 'max_norm':
+    case 'unit_norm':
+      span('w', a.rows * a.cols, true);
+      break;
+    case 'non_neg':
+      span('w', a.count, true);
       break;
   }
   return out;

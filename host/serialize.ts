@@ -1,11 +1,13 @@
 // Models as safetensors: weights as F32 tensors named '<layer>/<weight>', the Keras-style topology
-// and the training config as JSON strings in __metadata__. Loading checks every tensor against
-// the topology before touching any layer, so a bad file changes nothing.
+// (Sequential or Functional, snake_case configs) and the training config as JSON strings in
+// __metadata__. Loading checks every tensor against the topology before touching any layer, so a
+// bad file changes nothing.
 import { ModelFormatError } from './errors';
 import { sizeOf } from './graph';
-import { type ActivationName, layers, type Layer } from './layers';
 import type { InitializerConfig } from './initializers';
+import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from './layers';
 import { Model } from './model';
+import type { ConstraintConfig, RegularizerConfig } from './regularizers';
 import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors } from './safetensors';
 
 export const MODEL_FORMAT = 'edgetune-model';
@@ -14,75 +16,251 @@ export const MODEL_FORMAT_VERSION = '1';
 interface LayerJson {
   class_name: string;
   config: Record<string, unknown>;
+  name?: string;
+  inbound_nodes?: [string, number, number, Record<string, never>][][];
 }
 
-function layerToJson(l: Layer, inputShape: number[] | null): LayerJson {
+const KERAS_ACTIVATION: Record<string, string> = { leakyRelu: 'leaky_relu', geluTanh: 'gelu_tanh', hardSigmoid: 'hard_sigmoid' };
+const kerasActivation = (a: unknown) => KERAS_ACTIVATION[a as string] ?? (a as string);
+
+function objectJson(c: InitializerConfig | RegularizerConfig | ConstraintConfig | null | unknown): unknown {
+  if (!c) return null;
+  const { className, ...config } = c as { className: string };
+  const snake: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) snake[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v;
+  const names: Record<string, string> = { l1l2: 'L1L2', maxNorm: 'MaxNorm', nonNeg: 'NonNeg', unitNorm: 'UnitNorm' };
+  return { class_name: names[className] ?? className, config: snake };
+}
+
+function objectFromJson(j: unknown): { className: string; [k: string]: unknown } | undefined {
+  if (!j) return undefined;
+  const o = j as { class_name: string; config?: Record<string, unknown> };
+  const config: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o.config ?? {})) config[k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())] = v;
+  const names: Record<string, string> = { L1L2: 'l1l2', MaxNorm: 'maxNorm', NonNeg: 'nonNeg', UnitNorm: 'unitNorm' };
+  return { className: names[o.class_name] ?? o.class_name, ...config };
+}
+
+function layerToJson(l: Layer): LayerJson {
+  const c = l.config;
   const base: Record<string, unknown> = { name: l.name, trainable: l.trainable };
-  if (inputShape) base.batch_input_shape = [null, ...inputShape];
+  const weights = (prefix: string) => ({
+    [`${prefix}_initializer`]: objectJson(c[`${prefix === 'depthwise' ? 'depthwise' : 'kernel'}Initializer`]),
+    bias_initializer: objectJson(c.biasInitializer),
+    [`${prefix}_regularizer`]: objectJson(c[`${prefix}Regularizer`]),
+    bias_regularizer: objectJson(c.biasRegularizer),
+    [`${prefix}_constraint`]: objectJson(c[`${prefix}Constraint`]),
+    bias_constraint: objectJson(c.biasConstraint),
+  });
   switch (l.kind) {
     case 'dense':
+      return { class_name: 'Dense', config: { ...base, units: c.units, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') } };
+    case 'conv2d':
       return {
-        class_name: 'Dense',
+        class_name: 'Conv2D',
+        config: { ...base, filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') },
+      };
+    case 'depthwiseConv2d':
+      return {
+        class_name: 'DepthwiseConv2D',
+        config: { ...base, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, depth_multiplier: c.depthMultiplier, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('depthwise') },
+      };
+    case 'maxPooling2d':
+    case 'averagePooling2d':
+      return { class_name: l.kind === 'maxPooling2d' ? 'MaxPooling2D' : 'AveragePooling2D', config: { ...base, pool_size: c.kernelSize, strides: c.strides, padding: c.padding } };
+    case 'globalAveragePooling2d':
+      return { class_name: 'GlobalAveragePooling2D', config: base };
+    case 'flatten':
+      return { class_name: 'Flatten', config: base };
+    case 'reshape':
+      return { class_name: 'Reshape', config: { ...base, target_shape: c.targetShape } };
+    case 'batchNormalization':
+      return {
+        class_name: 'BatchNormalization',
         config: {
-          ...base, units: l.config.units, activation: l.config.activation, use_bias: l.config.useBias,
-          kernel_initializer: initializerToJson(l.config.kernelInitializer as InitializerConfig),
-          bias_initializer: initializerToJson(l.config.biasInitializer as InitializerConfig),
+          ...base, axis: c.axis, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale,
+          beta_initializer: objectJson(c.betaInitializer), gamma_initializer: objectJson(c.gammaInitializer),
+          moving_mean_initializer: objectJson(c.movingMeanInitializer), moving_variance_initializer: objectJson(c.movingVarianceInitializer),
         },
       };
-    case 'relu':
-      return { class_name: 'ReLU', config: base };
-    case 'softmax':
-      return { class_name: 'Softmax', config: base };
+    case 'dropout':
+      return { class_name: 'Dropout', config: { ...base, rate: c.rate, seed: c.seed } };
+    case 'activation':
+      switch (c.activation) {
+        case 'relu': return { class_name: 'ReLU', config: base };
+        case 'softmax': return { class_name: 'Softmax', config: { ...base, axis: -1 } };
+        case 'leakyRelu': return { class_name: 'LeakyReLU', config: { ...base, negative_slope: c.alpha } };
+        case 'elu': if (c.alpha !== 1) return { class_name: 'ELU', config: { ...base, alpha: c.alpha } };
+      }
+      return { class_name: 'Activation', config: { ...base, activation: kerasActivation(c.activation) } };
+    case 'add':
+      return { class_name: 'Add', config: base };
+    case 'concatenate':
+      return { class_name: 'Concatenate', config: { ...base, axis: c.axis } };
   }
-}
-
-function initializerToJson(c: InitializerConfig): { class_name: string; config: Record<string, unknown> } {
-  const { className, ...config } = c;
-  return { class_name: className, config };
 }
 
 function layerFromJson(j: LayerJson, source: string): Layer {
   const c = j.config ?? {};
   const opts = { name: c.name as string, trainable: c.trainable as boolean | undefined };
+  const o = (k: string) => objectFromJson(c[k]) as never;
+  const weightOpts = (prefix: string) => ({
+    [`${prefix}Initializer`]: o(`${prefix === 'depthwise' ? 'depthwise' : 'kernel'}_initializer`),
+    biasInitializer: o('bias_initializer'),
+    [`${prefix}Regularizer`]: o(`${prefix}_regularizer`) ?? null,
+    biasRegularizer: o('bias_regularizer') ?? null,
+    [`${prefix}Constraint`]: o(`${prefix}_constraint`) ?? null,
+    biasConstraint: o('bias_constraint') ?? null,
+  });
   switch (j.class_name) {
-    case 'Dense': {
-      const init = (v: unknown) => {
-        const o = v as { class_name: string; config?: Record<string, unknown> } | undefined;
-        return o ? ({ className: o.class_name, ...(o.config ?? {}) } as InitializerConfig) : undefined;
-      };
-      return layers.dense(c.units as number, {
-        ...opts, activation: c.activation as ActivationName, useBias: c.use_bias as boolean,
-        kernelInitializer: init(c.kernel_initializer), biasInitializer: init(c.bias_initializer),
+    case 'Dense':
+      return layers.dense(c.units as number, { ...opts, activation: c.activation as string, useBias: c.use_bias as boolean, ...weightOpts('kernel') });
+    case 'Conv2D':
+      return layers.conv2d({
+        ...opts, filters: c.filters as number, kernelSize: c.kernel_size as [number, number], strides: c.strides as [number, number],
+        padding: c.padding as 'same', dilationRate: c.dilation_rate as [number, number], activation: c.activation as string, useBias: c.use_bias as boolean,
+        ...weightOpts('kernel'),
       });
-    }
+    case 'DepthwiseConv2D':
+      return layers.depthwiseConv2d({
+        ...opts, kernelSize: c.kernel_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same',
+        depthMultiplier: c.depth_multiplier as number, dilationRate: c.dilation_rate as [number, number], activation: c.activation as string,
+        useBias: c.use_bias as boolean, ...weightOpts('depthwise'),
+      });
+    case 'MaxPooling2D':
+      return layers.maxPooling2d({ ...opts, poolSize: c.pool_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same' });
+    case 'AveragePooling2D':
+      return layers.averagePooling2d({ ...opts, poolSize: c.pool_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same' });
+    case 'GlobalAveragePooling2D':
+      return layers.globalAveragePooling2d(opts);
+    case 'Flatten':
+      return layers.flatten(opts);
+    case 'Reshape':
+      return layers.reshape(c.target_shape as number[], opts);
+    case 'BatchNormalization':
+      return layers.batchNormalization({
+        ...opts, axis: c.axis as number, momentum: c.momentum as number, epsilon: c.epsilon as number, center: c.center as boolean, scale: c.scale as boolean,
+        betaInitializer: o('beta_initializer'), gammaInitializer: o('gamma_initializer'),
+        movingMeanInitializer: o('moving_mean_initializer'), movingVarianceInitializer: o('moving_variance_initializer'),
+      });
+    case 'Dropout':
+      return layers.dropout(c.rate as number, { ...opts, seed: c.seed as number | undefined });
     case 'ReLU':
       return layers.relu(opts);
     case 'Softmax':
       return layers.softmax(opts);
+    case 'LeakyReLU':
+      return layers.leakyRelu({ ...opts, negativeSlope: (c.negative_slope ?? c.alpha) as number | undefined });
+    case 'ELU':
+      return layers.elu({ ...opts, alpha: c.alpha as number | undefined });
+    case 'Activation':
+      return layers.activation(c.activation as string, opts);
+    case 'Add':
+      return layers.add(opts);
+    case 'Concatenate':
+      return layers.concatenate({ ...opts, axis: c.axis as number | undefined });
   }
   throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
 }
 
-export function modelToBytes(model: Model): Uint8Array {
-  const topology = {
-    class_name: 'Sequential',
-    config: { name: model.name, layers: model.layers.map((l, i) => layerToJson(l, i === 0 ? model.inputShape : null)) },
+function topologyOf(model: Model): unknown {
+  const g = model.graph;
+  if (model.isSequential) {
+    return {
+      class_name: 'Sequential',
+      config: {
+        name: model.name,
+        layers: model.layers.map((l, i) => {
+          const j = layerToJson(l);
+          if (i === 0) j.config.batch_input_shape = [null, ...model.inputShape];
+          return j;
+        }),
+      },
+    };
+  }
+  // Functional: each layer with its calls (a shared layer has several), Keras 2 inbound_nodes.
+  const inputName = 'input_layer';
+  const callIndex = new Map<number, [string, number]>(); // node id -> [layer name, call index]
+  const calls = new Map<string, number>();
+  const layerJson = new Map<string, LayerJson>();
+  for (const n of g.nodes) {
+    if (!n.layer) { callIndex.set(n.id, [inputName, 0]); continue; }
+    const k = calls.get(n.layer.name) ?? 0;
+    calls.set(n.layer.name, k + 1);
+    callIndex.set(n.id, [n.layer.name, k]);
+    let j = layerJson.get(n.layer.name);
+    if (!j) { j = { ...layerToJson(n.layer), name: n.layer.name, inbound_nodes: [] }; layerJson.set(n.layer.name, j); }
+    j.inbound_nodes!.push(n.inputs.map((i) => [...callIndex.get(i)!, 0, {}] as [string, number, number, Record<string, never>]));
+  }
+  const out = callIndex.get(g.output)!;
+  return {
+    class_name: 'Functional',
+    config: {
+      name: model.name,
+      layers: [
+        { class_name: 'InputLayer', name: inputName, config: { name: inputName, batch_input_shape: [null, ...model.inputShape] }, inbound_nodes: [] },
+        ...layerJson.values(),
+      ],
+      input_layers: [[inputName, 0, 0]],
+      output_layers: [[out[0], out[1], 0]],
+    },
   };
+}
+
+export function modelToBytes(model: Model): Uint8Array {
   const metadata: Record<string, string> = {
     format: MODEL_FORMAT,
     format_version: MODEL_FORMAT_VERSION,
-    topology: JSON.stringify(topology),
+    topology: JSON.stringify(topologyOf(model)),
   };
   const cfg = model.compileConfig;
   if (cfg) {
-    metadata.training_config = JSON.stringify({
-      optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize,
-    });
+    metadata.training_config = JSON.stringify({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize });
   }
   const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
     name: `${l.name}/${s.name}`, dtype: 'F32' as const, shape: s.shape, data: l.values[i],
   })));
   return writeSafetensors(tensors, metadata);
+}
+
+function modelFromTopology(topology: { class_name: string; config: Record<string, unknown> }, source: string): Model {
+  const config = topology.config ?? {};
+  const list = config.layers as LayerJson[] | undefined;
+  if (!Array.isArray(list)) throw new ModelFormatError(`${source}: topology has no layer list`, source);
+  if (topology.class_name === 'Sequential') {
+    const first = list[0]?.config?.batch_input_shape as (number | null)[] | undefined;
+    if (!first) throw new ModelFormatError(`${source}: the first layer has no batch_input_shape`, source);
+    return new Model(list.map((j) => layerFromJson(j, source)), { name: config.name as string, inputShape: first.slice(1) as number[] });
+  }
+  if (topology.class_name !== 'Functional' && topology.class_name !== 'Model') {
+    throw new ModelFormatError(`${source}: topology class '${topology.class_name}' is neither Sequential nor Functional`, source);
+  }
+  const outputs = new Map<string, SymbolicTensor[]>(); // layer name -> output of each call
+  let modelInput: SymbolicTensor | null = null;
+  for (const j of list) {
+    const name = (j.name ?? j.config?.name) as string;
+    if (j.class_name === 'InputLayer') {
+      const shape = (j.config.batch_input_shape ?? j.config.batch_shape) as (number | null)[];
+      modelInput = symbolicInput({ shape: shape.slice(1) as number[], name });
+      outputs.set(name, [modelInput]);
+      continue;
+    }
+    const layer = layerFromJson(j, source);
+    const results: SymbolicTensor[] = [];
+    for (const call of j.inbound_nodes ?? []) {
+      const ins = call.map(([from, k]) => {
+        const t = outputs.get(from)?.[k];
+        if (!t) throw new ModelFormatError(`${source}: layer '${name}' reads '${from}' call ${k}, which is not defined before it`, source);
+        return t;
+      });
+      results.push(layer.apply(ins.length === 1 ? ins[0] : ins));
+    }
+    outputs.set(name, results);
+  }
+  const [outName, outCall] = (config.output_layers as [string, number, number][])[0];
+  const output = outputs.get(outName)?.[outCall];
+  if (!modelInput || !output) throw new ModelFormatError(`${source}: the functional topology has no input layer or its output '${outName}' is undefined`, source);
+  return new Model({ inputs: modelInput, outputs: output }, { name: config.name as string });
 }
 
 export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
@@ -98,19 +276,13 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     throw new ModelFormatError(`${source}: not an edgetune model (metadata 'format' is ${JSON.stringify(meta.format)}, expected '${MODEL_FORMAT}'); ` +
       'convert other formats with `edgetune convert`', source);
   }
-  let topology: { class_name: string; config: { name?: string; layers: LayerJson[] } };
+  let topology: { class_name: string; config: Record<string, unknown> };
   try {
     topology = JSON.parse(meta.topology);
   } catch {
     throw new ModelFormatError(`${source}: metadata 'topology' is not valid JSON`, source);
   }
-  if (topology?.class_name !== 'Sequential' || !Array.isArray(topology.config?.layers)) {
-    throw new ModelFormatError(`${source}: topology must be a Sequential model with a layer list`, source);
-  }
-  const layerList = topology.config.layers.map((j) => layerFromJson(j, source));
-  const first = topology.config.layers[0]?.config?.batch_input_shape as (number | null)[] | undefined;
-  if (!first) throw new ModelFormatError(`${source}: the first layer has no batch_input_shape`, source);
-  const model = new Model(layerList, { name: topology.config.name, inputShape: first.slice(1) as number[] });
+  const model = modelFromTopology(topology, source);
 
   // Check everything first, then assign: a bad file leaves nothing half-loaded.
   const assignments: { layer: Layer; index: number; values: Float32Array }[] = [];

@@ -32,7 +32,7 @@ describe('save and load', () => {
     expect(JSON.parse(file.metadata.topology).class_name).toBe('Sequential');
     const loaded = await loadModel(bytes);
     expect(loaded.name).toBe('io_test');
-    expect(loaded.layers.map((l) => l.kind)).toEqual(['dense', 'relu', 'dense']);
+    expect(loaded.layers.map((l) => l.kind)).toEqual(['dense', 'activation', 'dense']);
     expect(loaded.compileConfig?.optimizer.className).toBe('adam');
     expect(loaded.predict(x).data).toEqual(m.predict(x).data);
     // a loaded model trains straight away with its saved training config

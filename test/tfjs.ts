@@ -14,8 +14,9 @@ export function tfjsCopy(model: Model): tfl.Sequential {
     const inputShape = i === 0 ? { inputShape: model.inputShape } : {};
     if (l.kind === 'dense') {
       out.add(tfl.layers.dense({ units: l.config.units as number, activation: l.config.activation as 'relu', useBias: l.config.useBias as boolean, ...inputShape }));
-    } else if (l.kind === 'relu') out.add(tfl.layers.reLU(inputShape));
-    else out.add(tfl.layers.softmax(inputShape));
+    } else if (l.kind === 'activation' && l.config.activation === 'relu') out.add(tfl.layers.reLU(inputShape));
+    else if (l.kind === 'activation' && l.config.activation === 'softmax') out.add(tfl.layers.softmax(inputShape));
+    else throw new Error(`tfjsCopy: no tfjs counterpart for ${l.name} (${l.kind})`);
   });
   model.layers.forEach((l, i) => {
     if (!l.weightSpecs.length) return;
