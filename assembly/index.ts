@@ -11,3 +11,19 @@ export { run } from './run';
 export function heap_base(): usize {
   return __heap_base;
 }
+export {
+  conv2d_forward, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
+  depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
+} from './conv';
+export {
+  max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
+  global_avg_pool_forward, global_avg_pool_backward,
+} from './pool';
+export {
+  activation_forward, activation_backward, ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY_RELU, ACT_ELU, ACT_SELU,
+  ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID,
+} from './activations';
+export {
+  batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,
+  batchnorm_backward_inference_params,
+} from './norm';

@@ -11,7 +11,9 @@ import type { Layer } from './layers';
 import { type LossConfig, labelsAreSparse } from './losses';
 import type { OpName } from './ops';
 
-export type ProgramName = 'train' | 'evaluate' | 'forward';
+// forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
+// gradients with respect to every trainable weight and the input, without an update.
+export type ProgramName = 'train' | 'evaluate' | 'forward' | 'gradients';
 export type RegionKind = 'static' | 'header' | 'program' | 'input' | 'labels' | 'param' | 'grad' | 'slot' | 'state' | 'scratch' | 'activation';
 
 export interface Region {
@@ -45,6 +47,8 @@ export const SCRATCH = -2;
 
 export class ProgramBuilder {
   readonly ops: SymbolicOp[] = [];
+  // Activation regions the host reads after the run: alive until the program ends.
+  readonly pinned: number[] = [];
   constructor(readonly name: ProgramName, readonly regions: Region[]) {}
 
   activation(name: string, floats: number): number {

@@ -68,6 +68,7 @@ export class Model {
   private compiled: CompiledConfig | null = null;
   private executor: Executor | null = null;
   private trainableAtPlan = '';
+  private planGradients = false;
   // Optimizer iterations done (Keras optimizer.iterations): the next update uses t = iterations + 1.
   iterations = 0;
 
@@ -144,7 +145,7 @@ export class Model {
   private replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean): void {
     const c = this.compiled;
     const plan = mode === 'training'
-      ? compilePlan(this.graph, { batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget })
+      ? compilePlan(this.graph, { batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients })
       : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
     const previous = this.executor;
     const next = new Executor(plan);
@@ -180,7 +181,8 @@ export class Model {
     const e = this.executor;
     const mode = training || e?.plan.mode === 'training' ? 'training' : 'inference';
     const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize ||
-      (mode === 'training' && this.trainableAtPlan !== this.trainableSignature());
+      (mode === 'training' && this.trainableAtPlan !== this.trainableSignature()) ||
+      (mode === 'training' && this.planGradients && !e.plan.programs.gradients);
     if (stale) this.replan(Math.max(batchSize, e && e.plan.mode === mode ? e.plan.batchSize : 0), mode, false);
     else this.bindWeights(e);
     return this.executor!;
@@ -343,6 +345,27 @@ export class Model {
     const rows = sizeOf(this.outputShape.slice(0, -1));
     const loss = h.lossSum / n + h.penalty;
     return c.metrics.length ? { loss, accuracy: h.correct / (n * rows) } : { loss };
+  }
+
+  // Gradients of the compiled loss (data loss + penalties) for this batch, in training mode,
+  // without updating anything: per trainable weight ('<layer>/<weight>') and for the input. For
+  // checking layers against other libraries and for watching gradients vanish or explode.
+  computeGradients(x: Tensor, y: Tensor): { loss: number; input: Float32Array; weights: Map<string, Float32Array> } {
+    this.requireCompiled('computeGradients');
+    const n = this.checkInputs(x, 'computeGradients');
+    const labels = this.prepareLabels(y, n, 'computeGradients');
+    this.planGradients = true;
+    const exec = this.executorFor(n, true);
+    this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
+    exec.setStep(n, this.iterations + 1, 0);
+    const status = exec.run('gradients');
+    if (status !== 0) throw new NonFiniteError('loss', 0, 0, this.iterations + 1);
+    const h = exec.readHeader();
+    const plan = exec.plan;
+    const weights = new Map<string, Float32Array>();
+    for (const b of plan.params) if (b.grad !== null) weights.set(`${b.layer}/${b.weight}`, exec.view(b.grad, sizeOf(b.shape)).slice());
+    const input = plan.inputGradient === null ? new Float32Array(n * sizeOf(this.inputShape)) : exec.view(plan.inputGradient, n * sizeOf(this.inputShape)).slice();
+    return { loss: h.lossSum / n + h.penalty, input, weights };
   }
 
   evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): EvaluateResult {

@@ -58,6 +58,7 @@ export interface Plan {
   optimizer: OptimizerConfig | null;
   regions: Region[];
   programs: Partial<Record<ProgramName, Program>>;
+  inputGradient: number | null; // region of d(loss)/d(input) after the gradients program
   params: ParamBinding[];
   header: number; // region index of the step header
   input: number;
@@ -74,13 +75,17 @@ export interface PlanOptions {
   loss?: LossConfig;
   optimizer?: OptimizerConfig;
   memoryBudget?: number;
-  // Bytes of im2col columns a convolution may use; by default the planner tries 1 MB, 256 KB,
-  // 64 KB and 16 KB until the plan fits memoryBudget.
+  // Bytes of im2col columns a convolution may use; by default the planner tries 256 KB,
+  // then 64 KB and 16 KB until the plan fits memoryBudget.
   convScratchLimit?: number;
+  // Also plan a 'gradients' program (model.computeGradients): loss gradients for every trainable
+  // weight and for the input, no update.
+  gradients?: boolean;
 }
 
-// Convolution column buffers the planner tries, largest first, until the plan fits the budget.
-const CONV_SCRATCH_LIMITS = [1 << 20, 256 << 10, 64 << 10, 16 << 10, 0];
+// Convolution column buffers the planner tries, largest first, until the plan fits the budget
+// (columns of about 256 KB are the fastest measured here: larger ones fall out of cache).
+const CONV_SCRATCH_LIMITS = [256 << 10, 64 << 10, 16 << 10, 0];
 
 export function compilePlan(graph: Graph, options: PlanOptions): Plan {
   let last: MemoryBudgetError | null = null;
@@ -188,15 +193,19 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     outputs.evaluate = out.region;
     builders.push(p);
   }
-  if (training) {
-    const p = new ProgramBuilder('train', regions);
+  // The backward half shared by train and gradients: loss, penalties, metrics, then the backward
+  // pass in reverse topological order. Returns the gradient state.
+  const backwardProgram = (p: ProgramBuilder, withInputGradient: boolean): { out: NodeValue; g: GradState } => {
     const values = forwardPass(p, true, fuseSoftmax);
     const out = values[graph.output];
     // Which nodes need a gradient of their output: those with trainable weights or with a
     // trainable node upstream. A frozen prefix gets no backward ops at all.
     const hasTrainable = (n: GraphNode) => !!n.layer && gradRegions.has(n.layer);
     const upstream = new Map<number, boolean>();
-    for (const n of graph.nodes) upstream.set(n.id, n.inputs.some((i) => hasTrainable(graph.nodes[i]) || upstream.get(i)!));
+    for (const n of graph.nodes) {
+      upstream.set(n.id, (withInputGradient && n.id !== graph.input && n.inputs.includes(graph.input)) ||
+        n.inputs.some((i) => hasTrainable(graph.nodes[i]) || upstream.get(i)!));
+    }
     const needsOutGrad = (n: GraphNode) => hasTrainable(n) || upstream.get(n.id)!;
     const g: GradState = { regions: new Map(), written: new Set() };
     const dlogits = needsOutGrad(outNode) ? outputGrad(p, g, outNode, sizeOf(out.shape) * batch) : null;
@@ -211,16 +220,33 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
       if (dy === undefined) continue; // nothing that needs a gradient uses this node's output
       backwardNode(ctx, p, g, n, values, upstream.get(n.id)!, dy, fuseSoftmax && n.id === graph.output);
     }
+    // Regularization gradients join the weight gradients before the norm and the update.
+    for (const l of layersInOrder) {
+      const grads = gradRegions.get(l);
+      if (!grads) continue;
+      l.weightSpecs.forEach((s, i) => {
+        if (!s.regularizer || grads[i] === null) return;
+        p.emit('reg_gradient', l.name, { g: grads[i]!, w: paramRegions.get(l)![i] }, { count: sizeOf(s.shape), l1: s.regularizer.l1, l2: s.regularizer.l2 });
+      });
+    }
+    return { out, g };
+  };
+
+  let inputGradient: number | null = null;
+  if (training && options.gradients) {
+    ctx.gradWritten = new Set();
+    const p = new ProgramBuilder('gradients', regions);
+    const { out, g } = backwardProgram(p, true);
+    inputGradient = g.regions.get(graph.input) ?? null;
+    if (inputGradient !== null) p.pinned.push(inputGradient);
+    outputs.gradients = out.region;
+    builders.push(p);
+  }
+  if (training) {
+    ctx.gradWritten = new Set();
+    const p = new ProgramBuilder('train', regions);
+    const { out } = backwardProgram(p, false);
     if (trainableParams.length > 0) {
-      // Regularization gradients join the weight gradients before the norm and the update.
-      for (const l of layersInOrder) {
-        const grads = gradRegions.get(l);
-        if (!grads) continue;
-        l.weightSpecs.forEach((s, i) => {
-          if (!s.regularizer || grads[i] === null) return;
-          p.emit('reg_gradient', l.name, { g: grads[i]!, w: paramRegions.get(l)![i] }, { count: sizeOf(s.shape), l1: s.regularizer.l1, l2: s.regularizer.l2 });
-        });
-      }
       // Parameters, gradients and slots share one layout, so one op sweeps each slab.
       const first = trainableParams[0];
       p.emit('grad_norm', 'optimizer', { g: first.grad! }, { count: -1 });
@@ -312,7 +338,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     format: PLAN_FORMAT, version: PLAN_VERSION, mode, batchSize: batch,
     inputShape: [...inNode.shape], outputShape: [...outNode.shape], labels: labelsInfo,
     loss, optimizer: options.optimizer ?? null,
-    regions, programs, params, header, input, labelsRegion, trainableSlab,
+    regions, programs, inputGradient, params, header, input, labelsRegion, trainableSlab,
     totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown,
   };
 }
@@ -336,6 +362,7 @@ function packActivations(regions: Region[], p: ProgramBuilder, base: number): nu
     }
   });
   for (const i of mine) if (!Number.isFinite(regions[i].live![0])) regions[i].live = [0, 0];
+  for (const i of p.pinned) regions[i].live = [regions[i].live![0], Math.max(p.ops.length - 1, regions[i].live![1])];
   const order = [...mine].sort((a, b) => regions[b].bytes - regions[a].bytes || regions[a].live![0] - regions[b].live![0]);
   const placed: number[] = [];
   let extent = 0;

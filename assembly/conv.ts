@@ -1,0 +1,409 @@
+// 2-D convolution, NHWC, Keras/TensorFlow semantics. f32; pointers are byte offsets.
+//
+// Geometry, one convention for this file, assembly/pool.ts and host/conv-scratch.ts (all i32):
+//   x (B, H, W, C) input, y (B, OH, OW, F) output; kernel KH x KW, strides SH, SW, dilations DH, DW.
+//   Output (oh, ow), tap (kh, kw) reads input row ih = oh*SH - PT + kh*DH, column iw = ow*SW - PL + kw*DW;
+//   rows and columns outside [0, H) x [0, W) read as 0. PT and PL (top, left padding) come from the
+//   host (conv2dOutputSize): 'valid' -> 0; 'same' -> floor(total/2), total = max((O-1)*S + (K-1)*D + 1 - I, 0).
+//   The bottom and right padding are implied by OH and OW.
+//   conv2d kernel w is HWIO (KH, KW, C, F), i.e. a (K, F) row-major matrix with K = KH*KW*C; bias b (F).
+//   Depthwise kernel w is (KH, KW, C, M), output channel c*M + m; bias b (C*M).
+//
+// conv2d is chunked im2col + GEMM so that its scratch is bounded: the N = B*OH*OW output positions,
+// flattened in (b, oh, ow) order, are taken chunkRows (>= 1) at a time; a chunk's patches are unfolded
+// into `cols` (chunkRows, K) and multiplied with gemm_f32. Scratch sizes (host/conv-scratch.ts):
+//   cols: convColsBytes(chunkRows, KH, KW, C) = 4*chunkRows*K;  pack: conv2dPackBytes(chunkRows, KH, KW, C, F).
+// A 1x1 kernel with stride 1 and no padding is one GEMM on x itself; cols is then unused.
+//
+// Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
+// wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
+import { gemm_f32 } from './gemm';
+import { bias_backward, bias_fill, fill_f32 } from './elementwise';
+
+// First tap t (of K, spacing D) with i0 + t*D >= 0.
+// @ts-ignore: decorator
+@inline
+function firstTap(i0: i32, d: i32, k: i32): i32 {
+  return i0 >= 0 ? 0 : min(k, (d - 1 - i0) / d);
+}
+
+// One past the last tap t (of K, spacing D) with i0 + t*D < size; never below `lo`.
+// @ts-ignore: decorator
+@inline
+function endTap(i0: i32, d: i32, size: i32, k: i32, lo: i32): i32 {
+  return i0 >= size ? lo : max(lo, min(k, (size - i0 + d - 1) / d));
+}
+
+// @ts-ignore: decorator
+@inline
+function copyFloats(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+// @ts-ignore: decorator
+@inline
+function zeroFloats(dst: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const z = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), z);
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
+// dst (n) += src (n).
+// @ts-ignore: decorator
+@inline
+function addFloats(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const p = dst + (<usize>i << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(src + (<usize>i << 2))));
+    }
+  }
+  for (; i < n; i++) {
+    const p = dst + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>i << 2)));
+  }
+}
+
+// A 1x1 kernel, stride 1, no padding: output position n reads exactly input position n.
+// @ts-ignore: decorator
+@inline
+function isPointwise(H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): bool {
+  return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
+}
+
+// cols (rows, KH*KW*C) = the patches of output positions row0 .. row0+rows-1 (flattened over
+// (B, OH, OW)); column (kh*KW + kw)*C + c holds x[b, ih, iw, c], or 0 outside the input.
+export function im2col_f32(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
+  const tapRow = KW * C;
+  const rowBytes = <usize>(KH * tapRow) << 2;
+  let ow = row0 % OW;
+  let t = row0 / OW;
+  let oh = t % OH;
+  let b = t / OH;
+  let dst = cols;
+  for (let r = 0; r < rows; r++) {
+    const ih0 = oh * SH - PT;
+    const iw0 = ow * SW - PL;
+    const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+    const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+    zeroFloats(dst, khLo * tapRow);
+    for (let kh = khLo; kh < khHi; kh++) {
+      const d = dst + (<usize>(kh * tapRow) << 2);
+      const src = x + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C) << 2);
+      zeroFloats(d, kwLo * C);
+      if (DW == 1) {
+        copyFloats(d + (<usize>(kwLo * C) << 2), src, (kwHi - kwLo) * C);
+      } else {
+        for (let kw = kwLo; kw < kwHi; kw++) {
+          copyFloats(d + (<usize>(kw * C) << 2), src + (<usize>((kw - kwLo) * DW * C) << 2), C);
+        }
+      }
+      zeroFloats(d + (<usize>(kwHi * C) << 2), (KW - kwHi) * C);
+    }
+    zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
+    dst += rowBytes;
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        b++;
+      }
+    }
+  }
+}
+
+// dx (B, H, W, C) += the adjoint of im2col_f32: every entry of cols (rows, KH*KW*C) is added to the
+// input element it was read from (entries for padded positions are dropped). Always adds: dx is
+// written by several chunks, so the caller zeroes it first.
+export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
+  const tapRow = KW * C;
+  const rowBytes = <usize>(KH * tapRow) << 2;
+  let ow = row0 % OW;
+  let t = row0 / OW;
+  let oh = t % OH;
+  let b = t / OH;
+  let src = cols;
+  for (let r = 0; r < rows; r++) {
+    const ih0 = oh * SH - PT;
+    const iw0 = ow * SW - PL;
+    const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+    const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+    for (let kh = khLo; kh < khHi; kh++) {
+      const s = src + (<usize>(kh * tapRow + kwLo * C) << 2);
+      const d = dx + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C) << 2);
+      if (DW == 1) {
+        addFloats(d, s, (kwHi - kwLo) * C);
+      } else {
+        for (let kw = 0; kw < kwHi - kwLo; kw++) {
+          addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * C) << 2), C);
+        }
+      }
+    }
+    src += rowBytes;
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        b++;
+      }
+    }
+  }
+}
+
+// y (B, OH, OW, F) = conv(x (B, H, W, C), w (KH, KW, C, F)) [+ b (F) when b != 0].
+// Scratch: cols (chunkRows, KH*KW*C) and pack (conv2dPackBytes).
+export function conv2d_forward(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize): void {
+  const N = B * OH * OW;
+  const K = KH * KW * C;
+  if (N <= 0 || F <= 0) return;
+  const withBias = b != 0 ? 1 : 0;
+  if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
+    if (withBias) bias_fill(y, b, N, F);
+    gemm_f32(y, x, w, N, F, C, C, 1, F, 1, F, withBias, pack);
+    return;
+  }
+  const chunk = min(max(chunkRows, 1), N);
+  for (let r0 = 0; r0 < N; r0 += chunk) {
+    const rows = min(chunk, N - r0);
+    const yc = y + (<usize>r0 * <usize>F << 2);
+    im2col_f32(cols, x, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+    // The bias goes in first and the GEMM adds onto it, while this chunk of y is in cache.
+    if (withBias) bias_fill(yc, b, rows, F);
+    gemm_f32(yc, cols, w, rows, F, K, K, 1, F, 1, F, withBias, pack);
+  }
+}
+
+// dw (KH, KW, C, F) [+]= im2col(x)^T . dy;  db (F) [+]= column sums of dy (B*OH*OW, F).
+// Either may be 0 (not wanted). Scratch as conv2d_forward.
+export function conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
+  const N = B * OH * OW;
+  const K = KH * KW * C;
+  if (db != 0) bias_backward(db, dy, N, F, accumulate);
+  if (dw == 0 || F <= 0) return;
+  if (N <= 0) {
+    if (!accumulate) fill_f32(dw, 0, K * F);
+    return;
+  }
+  const pointwise = isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW);
+  // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
+  const chunk = min(max(chunkRows, 1), N);
+  for (let r0 = 0; r0 < N; r0 += chunk) {
+    const rows = min(chunk, N - r0);
+    const dyc = dy + (<usize>r0 * <usize>F << 2);
+    const acc = r0 > 0 ? 1 : accumulate;
+    if (pointwise) {
+      gemm_f32(dw, x + (<usize>r0 * <usize>C << 2), dyc, C, F, rows, 1, C, F, 1, F, acc, pack);
+    } else {
+      im2col_f32(cols, x, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+      gemm_f32(dw, cols, dyc, K, F, rows, 1, K, F, 1, F, acc, pack);
+    }
+  }
+}
+
+// dx (B, H, W, C) [+]= col2im(dy (B*OH*OW, F) . w^T), w (KH*KW*C, F). dx == 0 does nothing.
+// Scratch as conv2d_forward.
+export function conv2d_backward_input(dx: usize, dy: usize, w: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
+  if (dx == 0) return;
+  const N = B * OH * OW;
+  const K = KH * KW * C;
+  if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
+    gemm_f32(dx, dy, w, N, C, F, F, 1, 1, F, C, accumulate, pack);
+    return;
+  }
+  if (!accumulate) fill_f32(dx, 0, B * H * W * C);
+  if (N <= 0) return;
+  const chunk = min(max(chunkRows, 1), N);
+  for (let r0 = 0; r0 < N; r0 += chunk) {
+    const rows = min(chunk, N - r0);
+    gemm_f32(cols, dy + (<usize>r0 * <usize>F << 2), w, rows, K, F, F, 1, 1, F, K, 0, pack);
+    col2im_f32(dx, cols, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise: direct loops over output positions and taps, vectorised over channels with f32x4:
+// forward and dw for M == 1 or M % 4 == 0, dx for M == 1 (M > 1 sums over m per input channel);
+// scalar otherwise and for the channel tail.
+
+// y (B, OH, OW, C*M) = depthwise conv(x (B, H, W, C), w (KH, KW, C, M)) [+ b (C*M) when b != 0].
+export function depthwise_conv2d_forward(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32): void {
+  const CM = C * M;
+  const tapBytes = <usize>CM << 2;
+  let yo = y;
+  for (let n = 0; n < B; n++) {
+    const xb = x + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+        let o = 0;
+        if (ASC_FEATURE_SIMD) {
+          if (M == 1) {
+            for (; o + 4 <= CM; o += 4) {
+              const oo = <usize>o << 2;
+              let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
+              for (let kh = khLo; kh < khHi; kh++) {
+                const xr = xb + (<usize>((ih0 + kh * DH) * W * C) << 2) + oo;
+                const wr = w + <usize>(kh * KW) * tapBytes + oo;
+                for (let kw = kwLo; kw < kwHi; kw++) {
+                  const xv = v128.load(xr + (<usize>((iw0 + kw * DW) * C) << 2));
+                  acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
+                }
+              }
+              v128.store(yo + oo, acc);
+            }
+          } else if ((M & 3) == 0) {
+            for (; o < CM; o += 4) {
+              const oo = <usize>o << 2;
+              const xc = xb + (<usize>(o / M) << 2);
+              let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
+              for (let kh = khLo; kh < khHi; kh++) {
+                const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
+                const wr = w + <usize>(kh * KW) * tapBytes + oo;
+                for (let kw = kwLo; kw < kwHi; kw++) {
+                  const xv = v128.load32_splat(xr + (<usize>((iw0 + kw * DW) * C) << 2));
+                  acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
+                }
+              }
+              v128.store(yo + oo, acc);
+            }
+          }
+        }
+        for (; o < CM; o++) {
+          const oo = <usize>o << 2;
+          const xc = xb + (<usize>(o / M) << 2);
+          let acc: f32 = b != 0 ? load<f32>(b + oo) : 0;
+          for (let kh = khLo; kh < khHi; kh++) {
+            const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
+            const wr = w + <usize>(kh * KW) * tapBytes + oo;
+            for (let kw = kwLo; kw < kwHi; kw++) {
+              acc += load<f32>(xr + (<usize>((iw0 + kw * DW) * C) << 2)) * load<f32>(wr + <usize>kw * tapBytes);
+            }
+          }
+          store<f32>(yo + oo, acc);
+        }
+        yo += tapBytes;
+      }
+    }
+  }
+}
+
+// dx (B, H, W, C) [+]= sum over output positions, taps and m of dy (B, OH, OW, C*M) * w (KH, KW, C, M),
+// scattered to the input element each tap read. dx == 0 does nothing.
+export function depthwise_conv2d_backward_input(dx: usize, dy: usize, w: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
+  if (dx == 0) return;
+  if (!accumulate) fill_f32(dx, 0, B * H * W * C);
+  const CM = C * M;
+  const tapBytes = <usize>CM << 2;
+  let dyo = dy;
+  for (let n = 0; n < B; n++) {
+    const dxb = dx + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+        for (let kh = khLo; kh < khHi; kh++) {
+          for (let kw = kwLo; kw < kwHi; kw++) {
+            const d = dxb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
+            const wt = w + <usize>(kh * KW + kw) * tapBytes;
+            let c = 0;
+            if (ASC_FEATURE_SIMD) {
+              if (M == 1) {
+                for (; c + 4 <= C; c += 4) {
+                  const cc = <usize>c << 2;
+                  const g = f32x4.mul(v128.load(dyo + cc), v128.load(wt + cc));
+                  v128.store(d + cc, f32x4.add(v128.load(d + cc), g));
+                }
+              }
+            }
+            for (; c < C; c++) {
+              let s: f32 = 0;
+              const o = <usize>(c * M) << 2;
+              for (let m = 0; m < M; m++) s += load<f32>(dyo + o + (<usize>m << 2)) * load<f32>(wt + o + (<usize>m << 2));
+              const p = d + (<usize>c << 2);
+              store<f32>(p, load<f32>(p) + s);
+            }
+          }
+        }
+        dyo += tapBytes;
+      }
+    }
+  }
+}
+
+// dw (KH, KW, C, M) [+]= sum over output positions of x (at the tap's input position, channel c) *
+// dy (B, OH, OW, C*M);  db (C*M) [+]= column sums of dy. Either may be 0 (not wanted).
+export function depthwise_conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
+  const CM = C * M;
+  if (db != 0) bias_backward(db, dy, B * OH * OW, CM, accumulate);
+  if (dw == 0) return;
+  if (!accumulate) fill_f32(dw, 0, KH * KW * CM);
+  const tapBytes = <usize>CM << 2;
+  let dyo = dy;
+  for (let n = 0; n < B; n++) {
+    const xb = x + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+        for (let kh = khLo; kh < khHi; kh++) {
+          for (let kw = kwLo; kw < kwHi; kw++) {
+            const xs = xb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
+            const d = dw + <usize>(kh * KW + kw) * tapBytes;
+            let o = 0;
+            if (ASC_FEATURE_SIMD) {
+              if (M == 1) {
+                for (; o + 4 <= CM; o += 4) {
+                  const oo = <usize>o << 2;
+                  const g = f32x4.mul(v128.load(xs + oo), v128.load(dyo + oo));
+                  v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
+                }
+              } else if ((M & 3) == 0) {
+                for (; o < CM; o += 4) {
+                  const oo = <usize>o << 2;
+                  const g = f32x4.mul(v128.load32_splat(xs + (<usize>(o / M) << 2)), v128.load(dyo + oo));
+                  v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
+                }
+              }
+            }
+            for (; o < CM; o++) {
+              const oo = <usize>o << 2;
+              store<f32>(d + oo, load<f32>(d + oo) + load<f32>(xs + (<usize>(o / M) << 2)) * load<f32>(dyo + oo));
+            }
+          }
+        }
+        dyo += tapBytes;
+      }
+    }
+  }
+}

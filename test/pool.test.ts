@@ -1,0 +1,317 @@
+// Max, average and global average pooling (assembly/pool.ts), forward and backward, against the direct
+// f64 twins in test/reference/conv.ts, for the SIMD build and for the same source with --disable simd.
+//
+// Sweep: batch 1-3, odd, even and 1x1 images, C in {1, 3, 4, 5, 8, 13} (every tail of the 4-wide
+// channel loop), windows 1x1, 2x2, 3x3, 3x2, strides 1, 2, 3, 'same' and 'valid'. Outputs start as
+// NaN (accumulate 0) or known values (accumulate 1); guard words after every buffer and the inputs
+// must come back unchanged. argmax must equal the reference exactly (first maximum in window order;
+// random inputs have no ties, and a separate test checks ties). Tolerance rtol 1e-5 with atol
+// 1e-5*(sqrt(L) + 1), L the number of terms summed.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main as asc } from 'assemblyscript/asc';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { harness, randomArray, worstError } from './harness';
+import {
+  ConvGeometry, avgPoolBackwardRef, avgPoolRef, globalAvgPoolRef, maxPoolBackwardRef, maxPoolRef,
+} from './reference/conv';
+import { conv2dOutputSize } from '../host/conv-scratch';
+
+type Fn = (...args: number[]) => number;
+const SENTINEL = -1234.5;
+const GUARD = 4;
+const ARENA_BYTES = 4 << 20;
+
+// A bump allocator over a kernel module's memory, reset for every case; each buffer is 16-byte
+// aligned and followed by GUARD sentinel floats.
+class Arena {
+  private top: number;
+  private guards: number[] = [];
+  constructor(readonly k: Record<string, Fn>, private memory: WebAssembly.Memory, private base: number) {
+    this.top = base;
+  }
+  private get f32() { return new Float32Array(this.memory.buffer); }
+  reset(): void {
+    this.top = this.base;
+    this.guards = [];
+  }
+  alloc(floats: number, fill = NaN): number {
+    const ptr = Math.ceil(this.top / 16) * 16;
+    this.top = ptr + 4 * (floats + GUARD);
+    if (this.top > this.base + ARENA_BYTES) throw new Error('arena exhausted');
+    this.f32.fill(fill, ptr / 4, ptr / 4 + floats);
+    this.f32.fill(SENTINEL, ptr / 4 + floats, ptr / 4 + floats + GUARD);
+    this.guards.push(ptr / 4 + floats);
+    return ptr;
+  }
+  write(ptr: number, data: ArrayLike<number>): void {
+    this.f32.set(data, ptr / 4);
+  }
+  put(data: ArrayLike<number>): number {
+    const ptr = this.alloc(data.length);
+    this.write(ptr, data);
+    return ptr;
+  }
+  putI32(data: ArrayLike<number>): number {
+    const ptr = this.alloc(data.length);
+    new Int32Array(this.memory.buffer).set(data, ptr / 4);
+    return ptr;
+  }
+  read(ptr: number, floats: number): Float32Array {
+    return this.f32.slice(ptr / 4, ptr / 4 + floats);
+  }
+  readI32(ptr: number, count: number): Int32Array {
+    return new Int32Array(this.memory.buffer).slice(ptr / 4, ptr / 4 + count);
+  }
+  // Everything below the arena's top, to show that a call with a 0 output wrote nothing anywhere.
+  snapshot(): Buffer {
+    return Buffer.from(new Uint8Array(this.memory.buffer).slice(0, this.top));
+  }
+  guardsIntact(): boolean {
+    const f = this.f32;
+    return this.guards.every((g) => f.subarray(g, g + GUARD).every((v) => v === SENTINEL));
+  }
+}
+
+function simdArena(): Arena {
+  const h = harness();
+  return new Arena(h.k, h.memory, h.alloc(ARENA_BYTES / 4 + 16));
+}
+
+let scalar: WebAssembly.Module;
+beforeAll(async () => {
+  let binary: Uint8Array | undefined;
+  const { error, stderr } = await asc([
+    'assembly/pool.ts', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--use', 'abort=',
+    '-O3', '--noAssert', '--disable', 'simd', '--outFile', 'pool-scalar.wasm',
+  ], {
+    writeFile(name, contents) {
+      if (name.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
+    },
+  });
+  if (error || !binary) throw new Error(`asc --disable simd failed: ${error?.message}\n${stderr.toString()}`);
+  scalar = new WebAssembly.Module(binary);
+});
+function scalarArena(): Arena {
+  const memory = new WebAssembly.Memory({ initial: 128, maximum: 128 });
+  const k = new WebAssembly.Instance(scalar, { env: { memory } }).exports as unknown as Record<string, Fn>;
+  return new Arena(k, memory, 65536);
+}
+
+type Padding = 'same' | 'valid';
+interface PoolCase { B: number; H: number; W: number; C: number; KH: number; KW: number; S: number; padding: Padding }
+
+function geometry(p: PoolCase): ConvGeometry | undefined {
+  const r = conv2dOutputSize(p.H, p.KH, p.S, 1, p.padding);
+  const c = conv2dOutputSize(p.W, p.KW, p.S, 1, p.padding);
+  if (r.out <= 0 || c.out <= 0) return undefined;
+  return { B: p.B, H: p.H, W: p.W, C: p.C, KH: p.KH, KW: p.KW, SH: p.S, SW: p.S, DH: 1, DW: 1, PT: r.padBefore, PL: c.padBefore, OH: r.out, OW: c.out };
+}
+
+const poolArgs = (g: ConvGeometry) => [g.B, g.H, g.W, g.C, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.OH, g.OW];
+const label = (g: ConvGeometry) => `B${g.B} ${g.H}x${g.W}x${g.C} window ${g.KH}x${g.KW} s${g.SH} pad ${g.PT},${g.PL} out ${g.OH}x${g.OW}`;
+const plus = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v + b[i]);
+
+function compare(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, terms: number): string {
+  const err = worstError(actual, expected, 1e-5, 1e-5 * (Math.sqrt(terms) + 1));
+  return err <= 1 ? '' : `${what}: worst error ${err.toFixed(2)} x tolerance`;
+}
+
+function sweepCases(): PoolCase[] {
+  const cases: PoolCase[] = [];
+  const channels = [1, 3, 4, 5, 8, 13];
+  let i = 0;
+  for (const [KH, KW] of [[1, 1], [2, 2], [3, 3], [3, 2]]) for (const S of [1, 2, 3]) for (const padding of ['same', 'valid'] as Padding[]) {
+    for (const [H, W] of [[5, 7], [8, 8], [1, 1], [6, 3]]) {
+      cases.push({ B: 1 + (i % 3), H, W, C: channels[i % 6], KH, KW, S, padding });
+      i++;
+    }
+  }
+  return cases;
+}
+
+function runPoolCase(a: Arena, p: PoolCase, seed: number): string[] {
+  const g = geometry(p);
+  if (!g) return [];
+  a.reset();
+  const k = a.k;
+  const inCount = g.B * g.H * g.W * g.C;
+  const outCount = g.B * g.OH * g.OW * g.C;
+  const window = g.KH * g.KW;
+  const x = randomArray(inCount, seed), dy = randomArray(outCount, seed + 1);
+  const xp = a.put(x), dyp = a.put(dy);
+  const fails: string[] = [];
+  const note = (f: string) => { if (f) fails.push(f); };
+  const name = (what: string) => `${label(g)} ${what}`;
+
+  const y = a.alloc(outCount), argmax = a.alloc(outCount);
+  k.max_pool2d_forward(y, argmax, xp, ...poolArgs(g));
+  const max = maxPoolRef(g, x);
+  note(compare(name('max forward'), a.read(y, outCount), max.y, 1));
+  const arg = a.readI32(argmax, outCount);
+  if (!arg.every((v, i) => v === max.argmax[i])) fails.push(name('max argmax'));
+  const argp = a.putI32(arg);
+
+  const avg = a.alloc(outCount);
+  k.avg_pool2d_forward(avg, xp, ...poolArgs(g));
+  note(compare(name('avg forward'), a.read(avg, outCount), avgPoolRef(g, x), window));
+
+  const maxBack = maxPoolBackwardRef(g, dy, max.argmax);
+  const avgBack = avgPoolBackwardRef(g, dy);
+  for (const acc of [0, 1]) {
+    const dx0 = randomArray(inCount, seed + 2);
+    const dxMax = acc ? a.put(dx0) : a.alloc(inCount);
+    const dxAvg = acc ? a.put(dx0) : a.alloc(inCount);
+    k.max_pool2d_backward(dxMax, dyp, argp, outCount, inCount, acc);
+    k.avg_pool2d_backward(dxAvg, dyp, ...poolArgs(g), acc);
+    // An input is in at most ceil(K/S) windows per axis.
+    note(compare(name(`max backward, accumulate ${acc}`), a.read(dxMax, inCount), acc ? plus(maxBack, dx0) : maxBack, window + acc));
+    note(compare(name(`avg backward, accumulate ${acc}`), a.read(dxAvg, inCount), acc ? plus(avgBack, dx0) : avgBack, window + acc));
+  }
+
+  if (!a.guardsIntact()) fails.push(name('wrote past a buffer'));
+  const same = (ptr: number, v: Float32Array) => a.read(ptr, v.length).every((e, i) => Object.is(e, v[i]));
+  if (!same(xp, x) || !same(dyp, dy)) fails.push(name('modified an input'));
+  return fails;
+}
+
+function runGlobalCase(a: Arena, B: number, HW: number, C: number, seed: number): string[] {
+  a.reset();
+  const x = randomArray(B * HW * C, seed), dy = randomArray(B * C, seed + 1), dx0 = randomArray(B * HW * C, seed + 2);
+  const xp = a.put(x), dyp = a.put(dy);
+  const fails: string[] = [];
+  const note = (f: string) => { if (f) fails.push(f); };
+  const name = `B${B} HW${HW} C${C}`;
+  const y = a.alloc(B * C);
+  a.k.global_avg_pool_forward(y, xp, B, HW, C);
+  note(compare(`${name} forward`, a.read(y, B * C), globalAvgPoolRef(x, B, HW, C), HW));
+  const back = new Float64Array(B * HW * C);
+  for (let b = 0; b < B; b++) for (let p = 0; p < HW; p++) for (let c = 0; c < C; c++) back[(b * HW + p) * C + c] = dy[b * C + c] / HW;
+  for (const acc of [0, 1]) {
+    const dx = acc ? a.put(dx0) : a.alloc(B * HW * C);
+    a.k.global_avg_pool_backward(dx, dyp, B, HW, C, acc);
+    note(compare(`${name} backward, accumulate ${acc}`, a.read(dx, B * HW * C), acc ? plus(back, dx0) : back, 1 + acc));
+  }
+  if (!a.guardsIntact()) fails.push(`${name}: wrote past a buffer`);
+  return fails;
+}
+
+for (const [buildName, arena] of [['SIMD build', simdArena], ['scalar build', scalarArena]] as const) {
+  describe(`pooling (${buildName})`, () => {
+    it('max and average pooling, forward and backward, over the geometry sweep', () => {
+      const a = arena();
+      const cases = sweepCases();
+      expect(cases.flatMap((c, i) => runPoolCase(a, c, 1 + 10 * i))).toEqual([]);
+      expect(cases.filter((c) => geometry(c)).length).toBeGreaterThan(80);
+    });
+
+    it('global average pooling, forward and backward, every channel tail', () => {
+      const a = arena();
+      const fails: string[] = [];
+      let seed = 1;
+      for (const B of [1, 2, 3]) for (const HW of [1, 7, 64]) for (const C of [1, 3, 4, 5, 16, 17, 35]) fails.push(...runGlobalCase(a, B, HW, C, seed++));
+      expect(fails).toEqual([]);
+    });
+
+    it('max pooling: ties go to the first position in window order; padding never wins', () => {
+      const a = arena();
+      // All inputs equal and negative: with padding read as 0 the pad would win; it must not.
+      const g = geometry({ B: 2, H: 5, W: 6, C: 5, KH: 3, KW: 3, S: 2, padding: 'same' })!;
+      const inCount = g.B * g.H * g.W * g.C, outCount = g.B * g.OH * g.OW * g.C;
+      const x = new Float32Array(inCount).fill(-3);
+      const y = a.alloc(outCount), argmax = a.alloc(outCount);
+      a.k.max_pool2d_forward(y, argmax, a.put(x), ...poolArgs(g));
+      expect(Array.from(a.read(y, outCount))).toEqual(new Array(outCount).fill(-3));
+      expect(Array.from(a.readI32(argmax, outCount))).toEqual(Array.from(maxPoolRef(g, x).argmax));
+    });
+
+    it('a 0 output pointer writes nothing', () => {
+      const a = arena();
+      const g = geometry({ B: 2, H: 5, W: 5, C: 4, KH: 2, KW: 2, S: 2, padding: 'same' })!;
+      const inCount = g.B * g.H * g.W * g.C, outCount = g.B * g.OH * g.OW * g.C;
+      const dyp = a.put(randomArray(outCount, 3)), argp = a.alloc(outCount, 0);
+      const before = a.snapshot();
+      a.k.max_pool2d_backward(0, dyp, argp, outCount, inCount, 0);
+      a.k.avg_pool2d_backward(0, dyp, ...poolArgs(g), 0);
+      a.k.global_avg_pool_backward(0, dyp, g.B, g.H * g.W, g.C, 0);
+      expect(a.snapshot().equals(before)).toBe(true);
+    });
+  });
+}
+
+describe('finite differences (average pooling; max pooling away from ties)', () => {
+  it('dx of avg, max and global average pooling', () => {
+    const a = simdArena();
+    const g = geometry({ B: 2, H: 5, W: 4, C: 3, KH: 3, KW: 2, S: 2, padding: 'same' })!;
+    const inCount = g.B * g.H * g.W * g.C, outCount = g.B * g.OH * g.OW * g.C;
+    const xp = a.put(randomArray(inCount, 1));
+    const r = randomArray(outCount, 2), rp = a.put(r);
+    const rg = randomArray(g.B * g.C, 3), rgp = a.put(rg);
+    const y = a.alloc(outCount), argmax = a.alloc(outCount), yg = a.alloc(g.B * g.C);
+    const losses = {
+      avg: () => { a.k.avg_pool2d_forward(y, xp, ...poolArgs(g)); return dot(a.read(y, outCount), r); },
+      max: () => { a.k.max_pool2d_forward(y, argmax, xp, ...poolArgs(g)); return dot(a.read(y, outCount), r); },
+      global: () => { a.k.global_avg_pool_forward(yg, xp, g.B, g.H * g.W, g.C); return dot(a.read(yg, g.B * g.C), rg); },
+    };
+    const dxAvg = a.alloc(inCount), dxMax = a.alloc(inCount), dxGlobal = a.alloc(inCount);
+    a.k.avg_pool2d_backward(dxAvg, rp, ...poolArgs(g), 0);
+    losses.max();
+    a.k.max_pool2d_backward(dxMax, rp, argmax, outCount, inCount, 0);
+    a.k.global_avg_pool_backward(dxGlobal, rgp, g.B, g.H * g.W, g.C, 0);
+    const grads = { avg: a.read(dxAvg, inCount), max: a.read(dxMax, inCount), global: a.read(dxGlobal, inCount) };
+    // h = 1e-4 is far below the gap between the two largest values of every window of this data,
+    // so no maximum changes hands.
+    const h = 1e-4;
+    const fails: string[] = [];
+    for (const kind of ['avg', 'max', 'global'] as const) {
+      for (let i = 0; i < inCount; i++) {
+        const v0 = a.read(xp + 4 * i, 1)[0];
+        a.write(xp + 4 * i, [v0 + h]);
+        const up = losses[kind]();
+        a.write(xp + 4 * i, [v0 - h]);
+        const down = losses[kind]();
+        a.write(xp + 4 * i, [v0]);
+        const fd = (up - down) / (2 * h);
+        if (!(Math.abs(fd - grads[kind][i]) <= 2e-2 * (1 + Math.abs(fd)))) fails.push(`${kind} dx[${i}]: finite difference ${fd}, kernel ${grads[kind][i]}`);
+      }
+    }
+    expect(fails).toEqual([]);
+  });
+});
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+describe('against TensorFlow.js', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('tf.maxPool and tf.avgPool agree on output size, padding split and the divisor at the edges', () => {
+    const a = simdArena();
+    const cases: PoolCase[] = [
+      { B: 2, H: 8, W: 7, C: 3, KH: 3, KW: 3, S: 2, padding: 'same' },
+      { B: 1, H: 6, W: 6, C: 5, KH: 2, KW: 2, S: 2, padding: 'same' },
+      { B: 1, H: 7, W: 5, C: 4, KH: 3, KW: 2, S: 1, padding: 'same' },
+      { B: 2, H: 7, W: 9, C: 2, KH: 3, KW: 3, S: 3, padding: 'valid' },
+    ];
+    for (const [n, p] of cases.entries()) {
+      const g = geometry(p)!;
+      a.reset();
+      const inCount = g.B * g.H * g.W * g.C, outCount = g.B * g.OH * g.OW * g.C;
+      const x = randomArray(inCount, 40 + n);
+      const xt = tf.tensor4d(x, [g.B, g.H, g.W, g.C]);
+      const wantMax = tf.maxPool(xt, [g.KH, g.KW], [g.SH, g.SW], p.padding);
+      const wantAvg = tf.avgPool(xt, [g.KH, g.KW], [g.SH, g.SW], p.padding);
+      expect(wantMax.shape).toEqual([g.B, g.OH, g.OW, g.C]);
+      const xp = a.put(x), y = a.alloc(outCount), argmax = a.alloc(outCount), avg = a.alloc(outCount);
+      a.k.max_pool2d_forward(y, argmax, xp, ...poolArgs(g));
+      a.k.avg_pool2d_forward(avg, xp, ...poolArgs(g));
+      expect(compare(`max ${label(g)}`, a.read(y, outCount), wantMax.dataSync(), 1)).toBe('');
+      expect(compare(`avg ${label(g)}`, a.read(avg, outCount), wantAvg.dataSync(), g.KH * g.KW)).toBe('');
+    }
+  });
+});
