@@ -7,6 +7,11 @@
 // Packing both operands means one microkernel serves every stride form (y = x.W, dX = dY.W^T,
 // dW = X^T.dY) and its inner loop is loads, muls and adds only.
 //
+// Summation order: k is cut into s = ceil(k / KC) slices of ceil(k / s) (the last one shorter
+// if need be); each c entry is the f32 sum of its products from p = 0 up within a slice (mul
+// then add, no FMA), added to c slice after slice. The scalar build (--disable simd) follows
+// the same order, so both give the same bits.
+//
 // Scratch at `pack` (16-byte aligned), in floats, see host/gemm-scratch.ts:
 //   [ packed b: kcMax * roundUp(ncMax, NR) ][ packed a: kcMax * MR ]
 //   kcMax = min(k, KC), ncMax = min(n, NC).
@@ -29,7 +34,7 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   const ncMax = min(n, NC);
   const packA = pack + (<usize>(kcMax * ((ncMax + NR - 1) & ~(NR - 1))) << 2);
   const ldcBytes = <usize>ldc << 2;
-  // Equal k slices (784 = 4 x 196 rather than 3 x 256 + 16): no short slice paying the
+  // Even k slices (784 = 4 x 196 rather than 3 x 256 + 16): no short slice paying the
   // per-tile load and store of c for a handful of k steps.
   const kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
   for (let jc = 0; jc < n; jc += NC) {
@@ -56,61 +61,77 @@ function zeroMatrix(c: usize, m: i32, n: i32, ldc: i32): void {
 }
 
 // dst (kc, roundUp(nc, NR)) as NR-wide k-major panels: panel q holds b[0..kc, q*NR .. q*NR+NR),
-// zero past nc so the microkernel never needs a column tail in its loop.
+// zero past nc so the microkernel never needs a column tail in its loop. Full panels of the two
+// dense-layer layouts go through SIMD; the last, partial panel and other strides are scalar.
 function packB(dst: usize, b: usize, kc: i32, nc: i32, rsb: i32, csb: i32): void {
   const rowBytes = <usize>rsb << 2;
   const colBytes = <usize>csb << 2;
-  for (let j0 = 0; j0 < nc; j0 += NR) {
-    const cols = min(NR, nc - j0);
-    const src = b + <usize>j0 * colBytes;
-    if (ASC_FEATURE_SIMD) {
-      if (cols == NR && csb == 1) {
-        // b row-major (forward y = x.W, dW = X^T.dY): each panel row is 8 contiguous floats.
-        let s = src;
-        let d = dst;
-        for (let p = 0; p < kc; p++) {
-          v128.store(d, v128.load(s));
-          v128.store(d, v128.load(s, 16), 16);
-          s += rowBytes;
-          d += NR << 2;
+  const panelBytes = <usize>(kc * NR) << 2;
+  const full = ASC_FEATURE_SIMD ? nc & ~(NR - 1) : 0;
+  if (ASC_FEATURE_SIMD && full > 0) {
+    if (csb == 1) {
+      // b row-major (forward y = x.W, dW = X^T.dY): read each row of the block front to back
+      // (a stream the prefetcher follows when b is not in cache) and deal it out to the panels.
+      let s = b;
+      let d = dst;
+      for (let p = 0; p < kc; p++) {
+        let sp = s;
+        let dp = d;
+        for (let j = 0; j < full; j += NR) {
+          v128.store(dp, v128.load(sp));
+          v128.store(dp, v128.load(sp, 16), 16);
+          sp += NR << 2;
+          dp += panelBytes;
         }
-        dst += <usize>(kc * NR) << 2;
-        continue;
+        s += rowBytes;
+        d += NR << 2;
       }
-      if (cols == NR && rsb == 1) {
-        // b = W^T (dX = dY.W^T): panel rows are columns of W; transpose 4x4 blocks.
+    } else if (rsb == 1) {
+      // b = W^T (dX = dY.W^T): panel rows are columns of W; transpose 4x4 blocks.
+      for (let j0 = 0; j0 < full; j0 += NR) {
+        const src = b + <usize>j0 * colBytes;
+        const d0 = dst + <usize>(j0 / NR) * panelBytes;
         let p = 0;
         for (; p + 4 <= kc; p += 4) {
           const s = src + (<usize>p << 2);
-          const d = dst + (<usize>(p * NR) << 2);
-          transpose4x4Store(d, s, colBytes);
-          transpose4x4Store(d + 16, s + 4 * colBytes, colBytes);
+          const d = d0 + (<usize>(p * NR) << 2);
+          transpose4x4(d, NR << 2, s, colBytes);
+          transpose4x4(d + 16, NR << 2, s + 4 * colBytes, colBytes);
         }
         for (; p < kc; p++) {
           const s = src + (<usize>p << 2);
-          const d = dst + (<usize>(p * NR) << 2);
+          const d = d0 + (<usize>(p * NR) << 2);
           for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), load<f32>(s + <usize>j * colBytes));
         }
-        dst += <usize>(kc * NR) << 2;
-        continue;
       }
+    } else {
+      packBScalar(dst, b, kc, 0, full, rowBytes, colBytes, panelBytes);
     }
+  }
+  packBScalar(dst, b, kc, full, nc, rowBytes, colBytes, panelBytes);
+}
+
+// Panels for columns j0 .. nc of b, any strides, zero-padded to a multiple of NR.
+function packBScalar(dst: usize, b: usize, kc: i32, j0: i32, nc: i32, rowBytes: usize, colBytes: usize, panelBytes: usize): void {
+  for (; j0 < nc; j0 += NR) {
+    const cols = min(NR, nc - j0);
+    const src = b + <usize>j0 * colBytes;
+    const d0 = dst + <usize>(j0 / NR) * panelBytes;
     for (let p = 0; p < kc; p++) {
       const s = src + <usize>p * rowBytes;
-      const d = dst + (<usize>(p * NR) << 2);
+      const d = d0 + (<usize>(p * NR) << 2);
       let j = 0;
       for (; j < cols; j++) store<f32>(d + (<usize>j << 2), load<f32>(s + <usize>j * colBytes));
       for (; j < NR; j++) store<f32>(d + (<usize>j << 2), 0);
     }
-    dst += <usize>(kc * NR) << 2;
   }
 }
 
-// Reads four rows of four floats (row stride `stride` bytes) at s and writes them transposed as
-// four 16-byte rows at d, d+32, d+64, d+96 (the panel row pitch is NR floats).
+// Reads four rows of four floats at s (row stride `stride` bytes) and writes their transpose as
+// four rows of four floats at d (row stride `pitch` bytes).
 // @ts-ignore: decorator
 @inline
-function transpose4x4Store(d: usize, s: usize, stride: usize): void {
+function transpose4x4(d: usize, pitch: usize, s: usize, stride: usize): void {
   const r0 = v128.load(s);
   const r1 = v128.load(s + stride);
   const r2 = v128.load(s + 2 * stride);
@@ -120,9 +141,9 @@ function transpose4x4Store(d: usize, s: usize, stride: usize): void {
   const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
   const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
   v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-  v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), NR * 4);
-  v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), NR * 8);
-  v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), NR * 12);
+  v128.store(d + pitch, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * pitch, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * pitch, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
 // dst (kc, MR): dst[p*MR + r] = a[r, p] for r < mr; rows r >= mr alias row mr-1, so the
@@ -146,20 +167,7 @@ function packAPanel(dst: usize, a: usize, kc: i32, mr: i32, rsa: i32, csa: i32):
     if (mr == MR && csa == 1) {
       // a row-major (forward, dX): transpose 4x4 blocks.
       for (; p + 4 <= kc; p += 4) {
-        const s = a0 + (<usize>p << 2);
-        const r0 = v128.load(s);
-        const r1 = v128.load(s + rowBytes);
-        const r2 = v128.load(s + 2 * rowBytes);
-        const r3 = v128.load(s + 3 * rowBytes);
-        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-        const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-        const d = dst + (<usize>(p * MR) << 2);
-        v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-        v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
-        v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
-        v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+        transpose4x4(dst + (<usize>(p * MR) << 2), MR << 2, a0 + (<usize>p << 2), rowBytes);
       }
     }
   }
@@ -175,10 +183,15 @@ function packAPanel(dst: usize, a: usize, kc: i32, mr: i32, rsa: i32, csa: i32):
 
 // c (mr <= 4 rows of ldc bytes, nc columns) = [c +] ap (kc, 4) . bp (kc, roundUp(nc, 8)), both
 // packed (bp as 8-wide k-major panels, kc * 8 floats apart). Loops over the panels itself, like
-// XNNPACK's microkernels, so its k loop sits two loops deep, which is what lets V8 unroll it.
-// Rows past mr alias the last valid row (the packed a repeats it, c points at it), so the same
-// value is stored twice; the column tail nc & 4, nc & 2, nc & 1 is handled when loading and
-// storing c.
+// XNNPACK's microkernels. Rows past mr alias the last valid row (the packed a repeats it, c points
+// at it), so the same value is stored twice; the column tail nc & 4, nc & 2, nc & 1 is handled
+// when loading and storing c.
+// Inlined into the driver on purpose: V8 unrolls a wasm loop only while it has at most
+// (depth + 1) * 50 graph nodes, depth being its loop nesting. Five loops deep here, the k loop
+// is unrolled 4x with one interrupt check per unrolled iteration; as a function of its own (two
+// loops deep) it was unrolled 2x, and as a per-panel function not at all.
+// @ts-ignore: decorator
+@inline
 function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nc: i32, accumulate: i32): void {
   const c0 = c;
   const c1 = mr > 1 ? c0 + ldc : c0;

@@ -27,3 +27,5 @@ export {
   batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,
   batchnorm_backward_inference_params,
 } from './norm';
+export { dropout_forward, dropout_backward } from './dropout';
+export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './regularize';

@@ -10,6 +10,10 @@ import {
   conv2d_forward, conv2d_backward_filter, conv2d_backward_input,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './conv';
+import { activation_forward, activation_backward } from './activations';
+import { batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference } from './norm';
+import { dropout_forward, dropout_backward } from './dropout';
+import { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './regularize';
 import {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward, global_avg_pool_forward, global_avg_pool_backward,
 } from './pool';
@@ -21,8 +25,10 @@ import {
   OP_ACCURACY, OP_CHECK_LOSS, OP_GRAD_NORM, OP_CHECK_GRADS, OP_SGD, OP_ADAM,
   OP_CONV2D_FORWARD, OP_CONV2D_BACKWARD_FILTER, OP_CONV2D_BACKWARD_INPUT, OP_DEPTHWISE_FORWARD, OP_DEPTHWISE_BACKWARD_INPUT,
   OP_DEPTHWISE_BACKWARD_FILTER, OP_MAXPOOL_FORWARD, OP_MAXPOOL_BACKWARD, OP_AVGPOOL_FORWARD, OP_AVGPOOL_BACKWARD, OP_GAP_FORWARD,
-  OP_GAP_BACKWARD, OP_COPY_STRIDED,
-  S_BATCH, S_STEP, S_LR, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT,
+  OP_GAP_BACKWARD, OP_COPY_STRIDED, OP_ACT_FORWARD, OP_ACT_BACKWARD, OP_BN_FORWARD_TRAIN, OP_BN_FORWARD_INFER,
+  OP_BN_BACKWARD_TRAIN, OP_BN_BACKWARD_INFER, OP_DROPOUT_FORWARD, OP_DROPOUT_BACKWARD, OP_REG_PENALTY, OP_REG_GRADIENT,
+  OP_MAX_NORM, OP_NON_NEG, OP_UNIT_NORM,
+  S_BATCH, S_STEP, S_LR, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY,
 } from './opcodes';
 
 // @ts-ignore: decorator
@@ -43,6 +49,7 @@ import {
 export function run(ops: usize, count: i32, scalars: usize): i32 {
   const batch = load<i32>(scalars + S_BATCH);
   const lr = load<f32>(scalars + S_LR);
+  const step = load<i32>(scalars + S_STEP);
   const scale: f32 = 1 / <f32>batch;
   store<i32>(scalars + S_FAILED_OP, -1);
   let p = ops;
@@ -94,7 +101,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_SGD: sgd_update(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3), lr, argf(p, 4), arg(p, 5)); break;
       case OP_ADAM:
         adam_update(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), arg(p, 5), lr, argf(p, 6), argf(p, 7),
-          argf(p, 8), load<i32>(scalars + S_STEP));
+          argf(p, 8), step);
         break;
       // Convolution geometry follows the pointers: h w c f|m kh kw sh sw dh dw pt pl oh ow (per sample).
       case OP_CONV2D_FORWARD:
@@ -147,6 +154,39 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_COPY_STRIDED:
         copy_strided_f32(argp(p, 0), arg(p, 1), argp(p, 2), arg(p, 3), arg(p, 4) * batch, arg(p, 5), arg(p, 6));
         break;
+      case OP_ACT_FORWARD: activation_forward(arg(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, argf(p, 4)); break;
+      case OP_ACT_BACKWARD:
+        activation_backward(arg(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), arg(p, 5) * batch, argf(p, 6), arg(p, 7));
+        break;
+      case OP_BN_FORWARD_TRAIN:
+        batchnorm_forward_train(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), argp(p, 6), argp(p, 7),
+          arg(p, 8) * batch, arg(p, 9), argf(p, 10), argf(p, 11));
+        break;
+      case OP_BN_FORWARD_INFER:
+        batchnorm_forward_inference(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), arg(p, 6) * batch,
+          arg(p, 7), argf(p, 8));
+        break;
+      case OP_BN_BACKWARD_TRAIN:
+        batchnorm_backward_train(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), argp(p, 6), argp(p, 7),
+          arg(p, 8) * batch, arg(p, 9), arg(p, 10), arg(p, 11));
+        break;
+      case OP_BN_BACKWARD_INFER:
+        batchnorm_backward_inference(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), arg(p, 4) * batch, arg(p, 5), argf(p, 6), arg(p, 7));
+        break;
+      // Dropout masks depend on (layer seed, optimizer step): reproducible, and new every step.
+      case OP_DROPOUT_FORWARD:
+        dropout_forward(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, argf(p, 4), arg(p, 5), step);
+        break;
+      case OP_DROPOUT_BACKWARD: dropout_backward(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, argf(p, 4), arg(p, 5)); break;
+      case OP_REG_PENALTY: {
+        const s = scalars + S_PENALTY;
+        store<f64>(s, load<f64>(s) + l1l2_penalty(argp(p, 0), arg(p, 1), argf(p, 2), argf(p, 3)));
+        break;
+      }
+      case OP_REG_GRADIENT: l1l2_gradient(argp(p, 0), argp(p, 1), arg(p, 2), argf(p, 3), argf(p, 4)); break;
+      case OP_MAX_NORM: max_norm(argp(p, 0), arg(p, 1), arg(p, 2), arg(p, 3), argf(p, 4)); break;
+      case OP_NON_NEG: non_neg(argp(p, 0), arg(p, 1)); break;
+      case OP_UNIT_NORM: unit_norm(argp(p, 0), arg(p, 1), arg(p, 2), arg(p, 3)); break;
       default: {
         // An opcode this build does not know: stop before doing anything wrong.
         store<i32>(scalars + S_FAILED_OP, i);

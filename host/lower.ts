@@ -266,7 +266,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       const rate = layer.config.rate as number;
       if (!training || rate === 0) return { region: x.region, shape };
       const y = p.activation(node.name, count * B);
-      const mask = p.activation(`${node.name}:mask`, count * B);
+      const mask = p.activation(`${node.name}:mask`, Math.ceil((count * B) / 4)); // one byte per element
       p.emit('dropout_forward', layer.name, { y, mask, x: x.region }, { count, rate, seed: (layer.config.seed as number) | 0 });
       return { region: y, shape, mask };
     }

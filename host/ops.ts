@@ -283,13 +283,13 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       break;
     case 'dropout_forward':
       span('y', a.count * batch, true);
-      span('mask', a.count * batch, true);
+      span('mask', (a.count * batch) / 4, true); // u8 mask
       span('x', a.count * batch, false);
       break;
     case 'dropout_backward':
       span('dx', a.count * batch, true);
       span('dy', a.count * batch, false);
-      span('mask', a.count * batch, false);
+      span('mask', (a.count * batch) / 4, false);
       break;
     case 'copy_strided':
       span('y', (a.rows * batch - 1) * a.ldy + a.cols, true);

@@ -1,0 +1,334 @@
+// Batch normalization over channel-last data: x (M,C), M = batch*H*W rows, one set of statistics
+// per channel (Keras BatchNormalization, axis -1; ../shared/reference/numerics.md). f32 buffers.
+//
+// Sums over rows run in f64 (batch variance from sums shifted by the channel's first value, so
+// nothing cancels); the per-element arithmetic is f32. Channels go four at a time, one f32x4
+// across channels walking down the rows; the channels past the last multiple of four take a
+// scalar path with the same operations in the same order, so a channel's result does not depend
+// on where it sits or on the build. Per-channel arithmetic lives in one scalar function per
+// kernel (`*_channel`), which returns its two f32 coefficients packed in a u64.
+//
+// gamma and beta may be 0 (scale / center false: gamma 1, beta 0). y may equal x; dx may equal dy.
+
+// y (M,C) = x*inv + (beta - mean*inv), inv = gamma/sqrt(var + eps), with the batch mean and biased
+// variance of each channel. Saves mean (C) and invstd (C) = 1/sqrt(var + eps) for the backward pass
+// and updates movingMean (C) = mm*momentum + mean*(1-momentum), movingVar (C) likewise with the
+// biased variance. mean, invstd, movingMean and movingVar may each be 0 (not wanted).
+export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, movingMean: usize, movingVar: usize,
+  x: usize, gamma: usize, beta: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
+  if (M <= 0 || C <= 0) return;
+  const stride = <usize>C << 2;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; c + 4 <= C; c += 4) {
+      const col = <usize>c << 2;
+      const k = v128.load(x + col);
+      const klo = lo_f64(k);
+      const khi = hi_f64(k);
+      let s1lo = f64x2.splat(0);
+      let s1hi = f64x2.splat(0);
+      let s2lo = f64x2.splat(0);
+      let s2hi = f64x2.splat(0);
+      let p = x + col;
+      for (let r = 0; r < M; r++, p += stride) {
+        const v = v128.load(p);
+        const dlo = f64x2.sub(lo_f64(v), klo);
+        const dhi = f64x2.sub(hi_f64(v), khi);
+        s1lo = f64x2.add(s1lo, dlo);
+        s1hi = f64x2.add(s1hi, dhi);
+        s2lo = f64x2.add(s2lo, f64x2.mul(dlo, dlo));
+        s2hi = f64x2.add(s2hi, f64x2.mul(dhi, dhi));
+      }
+      const c0 = train_channel(c, f64x2.extract_lane(s1lo, 0), f64x2.extract_lane(s2lo, 0), f64x2.extract_lane(klo, 0), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      const c1 = train_channel(c + 1, f64x2.extract_lane(s1lo, 1), f64x2.extract_lane(s2lo, 1), f64x2.extract_lane(klo, 1), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      const c2 = train_channel(c + 2, f64x2.extract_lane(s1hi, 0), f64x2.extract_lane(s2hi, 0), f64x2.extract_lane(khi, 0), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      const c3 = train_channel(c + 3, f64x2.extract_lane(s1hi, 1), f64x2.extract_lane(s2hi, 1), f64x2.extract_lane(khi, 1), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      scale_shift_tile(y + col, x + col, M, stride, firsts(c0, c1, c2, c3), seconds(c0, c1, c2, c3));
+    }
+  }
+  for (; c < C; c++) {
+    const col = <usize>c << 2;
+    const k = <f64>load<f32>(x + col);
+    let s1: f64 = 0;
+    let s2: f64 = 0;
+    let p = x + col;
+    for (let r = 0; r < M; r++, p += stride) {
+      const d = <f64>load<f32>(p) - k;
+      s1 += d;
+      s2 += d * d;
+    }
+    const cc = train_channel(c, s1, s2, k, M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
+    scale_shift_column(y + col, x + col, M, stride, first(cc), second(cc));
+  }
+}
+
+// y (M,C) = x*inv + (beta - movingMean*inv), inv = gamma/sqrt(movingVar + eps). Reads the moving
+// statistics only (inference, or a frozen layer in training).
+export function batchnorm_forward_inference(y: usize, x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize,
+  M: i32, C: i32, epsilon: f32): void {
+  if (M <= 0 || C <= 0) return;
+  const stride = <usize>C << 2;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; c + 4 <= C; c += 4) {
+      const c0 = inference_channel(c, gamma, beta, movingMean, movingVar, epsilon);
+      const c1 = inference_channel(c + 1, gamma, beta, movingMean, movingVar, epsilon);
+      const c2 = inference_channel(c + 2, gamma, beta, movingMean, movingVar, epsilon);
+      const c3 = inference_channel(c + 3, gamma, beta, movingMean, movingVar, epsilon);
+      const col = <usize>c << 2;
+      scale_shift_tile(y + col, x + col, M, stride, firsts(c0, c1, c2, c3), seconds(c0, c1, c2, c3));
+    }
+  }
+  for (; c < C; c++) {
+    const cc = inference_channel(c, gamma, beta, movingMean, movingVar, epsilon);
+    const col = <usize>c << 2;
+    scale_shift_column(y + col, x + col, M, stride, first(cc), second(cc));
+  }
+}
+
+// Training-mode backward with mean (C) and invstd (C) as saved by batchnorm_forward_train (both
+// required), xhat = (x - mean)*invstd:
+//   dbeta (C) [+]= sum(dy), dgamma (C) [+]= sum(dy*xhat)            (accumulateParams)
+//   dx (M,C) [+]= gamma*invstd*(dy - mean(dy) - xhat*mean(dy*xhat))  (accumulate)
+// Two flags because the two accumulate for different reasons: dx when x fans out in the graph,
+// dgamma/dbeta when gradients are summed over several passes. dx, dgamma and dbeta may each be 0
+// (first layer; frozen or not centred/scaled); gamma may be 0 (scale false: gamma 1).
+export function batchnorm_backward_train(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
+  gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32): void {
+  if (M <= 0 || C <= 0) return;
+  const stride = <usize>C << 2;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; c + 4 <= C; c += 4) {
+      const col = <usize>c << 2;
+      const mu = v128.load(mean + col);
+      const is = v128.load(invstd + col);
+      const mulo = lo_f64(mu);
+      const muhi = hi_f64(mu);
+      const islo = lo_f64(is);
+      const ishi = hi_f64(is);
+      let sglo = f64x2.splat(0);
+      let sghi = f64x2.splat(0);
+      let sxlo = f64x2.splat(0);
+      let sxhi = f64x2.splat(0);
+      let px = x + col;
+      let pg = dy + col;
+      for (let r = 0; r < M; r++, px += stride, pg += stride) {
+        const v = v128.load(px);
+        const g = v128.load(pg);
+        const glo = lo_f64(g);
+        const ghi = hi_f64(g);
+        sglo = f64x2.add(sglo, glo);
+        sghi = f64x2.add(sghi, ghi);
+        sxlo = f64x2.add(sxlo, f64x2.mul(glo, f64x2.mul(f64x2.sub(lo_f64(v), mulo), islo)));
+        sxhi = f64x2.add(sxhi, f64x2.mul(ghi, f64x2.mul(f64x2.sub(hi_f64(v), muhi), ishi)));
+      }
+      const c0 = train_grad_channel(c, f64x2.extract_lane(sglo, 0), f64x2.extract_lane(sxlo, 0), M, dgamma, dbeta, accumulateParams);
+      const c1 = train_grad_channel(c + 1, f64x2.extract_lane(sglo, 1), f64x2.extract_lane(sxlo, 1), M, dgamma, dbeta, accumulateParams);
+      const c2 = train_grad_channel(c + 2, f64x2.extract_lane(sghi, 0), f64x2.extract_lane(sxhi, 0), M, dgamma, dbeta, accumulateParams);
+      const c3 = train_grad_channel(c + 3, f64x2.extract_lane(sghi, 1), f64x2.extract_lane(sxhi, 1), M, dgamma, dbeta, accumulateParams);
+      if (!dx) continue;
+      const a = firsts(c0, c1, c2, c3);
+      const b = seconds(c0, c1, c2, c3);
+      const k = gamma ? f32x4.mul(v128.load(gamma + col), is) : is;
+      let pd = dx + col;
+      px = x + col;
+      pg = dy + col;
+      for (let r = 0; r < M; r++, px += stride, pg += stride, pd += stride) {
+        const xhat = f32x4.mul(f32x4.sub(v128.load(px), mu), is);
+        const d = f32x4.mul(k, f32x4.sub(f32x4.sub(v128.load(pg), a), f32x4.mul(xhat, b)));
+        v128.store(pd, accumulate ? f32x4.add(v128.load(pd), d) : d);
+      }
+    }
+  }
+  for (; c < C; c++) {
+    const col = <usize>c << 2;
+    const mu = load<f32>(mean + col);
+    const is = load<f32>(invstd + col);
+    const mu64 = <f64>mu;
+    const is64 = <f64>is;
+    let sg: f64 = 0;
+    let sx: f64 = 0;
+    let px = x + col;
+    let pg = dy + col;
+    for (let r = 0; r < M; r++, px += stride, pg += stride) {
+      const g = <f64>load<f32>(pg);
+      sg += g;
+      sx += g * ((<f64>load<f32>(px) - mu64) * is64);
+    }
+    const cc = train_grad_channel(c, sg, sx, M, dgamma, dbeta, accumulateParams);
+    if (!dx) continue;
+    const a = first(cc);
+    const b = second(cc);
+    const k = gamma ? load<f32>(gamma + col) * is : is;
+    let pd = dx + col;
+    px = x + col;
+    pg = dy + col;
+    for (let r = 0; r < M; r++, px += stride, pg += stride, pd += stride) {
+      const xhat = (load<f32>(px) - mu) * is;
+      const d = k * ((load<f32>(pg) - a) - xhat * b);
+      store<f32>(pd, accumulate ? load<f32>(pd) + d : d);
+    }
+  }
+}
+
+// Inference-mode backward: dx (M,C) [+]= dy * gamma/sqrt(movingVar + eps). The moving statistics
+// are constants here, so this is all of dx.
+export function batchnorm_backward_inference(dx: usize, dy: usize, gamma: usize, movingVar: usize, M: i32, C: i32,
+  epsilon: f32, accumulate: i32): void {
+  if (M <= 0 || C <= 0) return;
+  const stride = <usize>C << 2;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; c + 4 <= C; c += 4) {
+      const k = lanes(
+        inference_scale(c, gamma, movingVar, epsilon), inference_scale(c + 1, gamma, movingVar, epsilon),
+        inference_scale(c + 2, gamma, movingVar, epsilon), inference_scale(c + 3, gamma, movingVar, epsilon),
+      );
+      const col = <usize>c << 2;
+      let pg = dy + col;
+      let pd = dx + col;
+      for (let r = 0; r < M; r++, pg += stride, pd += stride) {
+        const d = f32x4.mul(v128.load(pg), k);
+        v128.store(pd, accumulate ? f32x4.add(v128.load(pd), d) : d);
+      }
+    }
+  }
+  for (; c < C; c++) {
+    const k = inference_scale(c, gamma, movingVar, epsilon);
+    const col = <usize>c << 2;
+    let pg = dy + col;
+    let pd = dx + col;
+    for (let r = 0; r < M; r++, pg += stride, pd += stride) {
+      const d = load<f32>(pg) * k;
+      store<f32>(pd, accumulate ? load<f32>(pd) + d : d);
+    }
+  }
+}
+
+// The parameter gradients of an inference-mode layer whose gamma/beta still train (Keras: a
+// trainable BatchNormalization called with training=False), xhat = (x - movingMean)/sqrt(movingVar + eps):
+// dbeta (C) [+]= sum(dy), dgamma (C) [+]= sum(dy*xhat). Either output may be 0.
+export function batchnorm_backward_inference_params(dgamma: usize, dbeta: usize, dy: usize, x: usize, movingMean: usize,
+  movingVar: usize, M: i32, C: i32, epsilon: f32, accumulate: i32): void {
+  if (M <= 0 || C <= 0) return;
+  const stride = <usize>C << 2;
+  for (let c = 0; c < C; c++) {
+    const col = <usize>c << 2;
+    const mu = <f64>load<f32>(movingMean + col);
+    const is = 1 / Math.sqrt(<f64>load<f32>(movingVar + col) + <f64>epsilon);
+    let sg: f64 = 0;
+    let sx: f64 = 0;
+    let px = x + col;
+    let pg = dy + col;
+    for (let r = 0; r < M; r++, px += stride, pg += stride) {
+      const g = <f64>load<f32>(pg);
+      sg += g;
+      sx += g * ((<f64>load<f32>(px) - mu) * is);
+    }
+    train_grad_channel(c, sg, sx, M, dgamma, dbeta, accumulate);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-channel arithmetic (f64), shared by the four-channel and the one-channel paths.
+
+// Channel c's statistics from sums shifted by k: s1 = sum(x - k), s2 = sum((x - k)^2) over m rows.
+// Stores mean, invstd and the moving statistics; returns (scale, shift) = (inv, beta - mean*inv).
+function train_channel(c: i32, s1: f64, s2: f64, k: f64, m: i32, mean: usize, invstd: usize, movingMean: usize,
+  movingVar: usize, gamma: usize, beta: usize, momentum: f32, epsilon: f32): u64 {
+  const fm = <f64>m;
+  const mu = k + s1 / fm;
+  const variance = max<f64>((s2 - (s1 * s1) / fm) / fm, 0);
+  const is = 1 / Math.sqrt(variance + <f64>epsilon);
+  const o = <usize>c << 2;
+  if (mean) store<f32>(mean + o, <f32>mu);
+  if (invstd) store<f32>(invstd + o, <f32>is);
+  const mom = <f64>momentum;
+  if (movingMean) store<f32>(movingMean + o, <f32>(<f64>load<f32>(movingMean + o) * mom + mu * (1 - mom)));
+  if (movingVar) store<f32>(movingVar + o, <f32>(<f64>load<f32>(movingVar + o) * mom + variance * (1 - mom)));
+  const scale = (gamma ? <f64>load<f32>(gamma + o) : 1) * is;
+  const shift = (beta ? <f64>load<f32>(beta + o) : 0) - mu * scale;
+  return pack(<f32>scale, <f32>shift);
+}
+
+// (scale, shift) = (gamma/sqrt(mv + eps), beta - mm*scale).
+function inference_channel(c: i32, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, epsilon: f32): u64 {
+  const o = <usize>c << 2;
+  const scale = (gamma ? <f64>load<f32>(gamma + o) : 1) / Math.sqrt(<f64>load<f32>(movingVar + o) + <f64>epsilon);
+  const shift = (beta ? <f64>load<f32>(beta + o) : 0) - <f64>load<f32>(movingMean + o) * scale;
+  return pack(<f32>scale, <f32>shift);
+}
+
+// gamma/sqrt(mv + eps), rounded once: the forward inference scale.
+function inference_scale(c: i32, gamma: usize, movingVar: usize, epsilon: f32): f32 {
+  const o = <usize>c << 2;
+  return <f32>((gamma ? <f64>load<f32>(gamma + o) : 1) / Math.sqrt(<f64>load<f32>(movingVar + o) + <f64>epsilon));
+}
+
+// From sg = sum(dy) and sx = sum(dy*xhat) over m rows: dbeta [+]= sg, dgamma [+]= sx (either
+// pointer may be 0); returns (mean(dy), mean(dy*xhat)).
+function train_grad_channel(c: i32, sg: f64, sx: f64, m: i32, dgamma: usize, dbeta: usize, accumulate: i32): u64 {
+  const o = <usize>c << 2;
+  if (dbeta) store<f32>(dbeta + o, <f32>(accumulate ? <f64>load<f32>(dbeta + o) + sg : sg));
+  if (dgamma) store<f32>(dgamma + o, <f32>(accumulate ? <f64>load<f32>(dgamma + o) + sx : sx));
+  const fm = <f64>m;
+  return pack(<f32>(sg / fm), <f32>(sx / fm));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+// y[r, 0..3] = x[r, 0..3]*scale + shift down the M rows of a four-channel column.
+function scale_shift_tile(y: usize, x: usize, M: i32, stride: usize, scale: v128, shift: v128): void {
+  for (let r = 0; r < M; r++, x += stride, y += stride) {
+    v128.store(y, f32x4.add(f32x4.mul(v128.load(x), scale), shift));
+  }
+}
+
+function scale_shift_column(y: usize, x: usize, M: i32, stride: usize, scale: f32, shift: f32): void {
+  for (let r = 0; r < M; r++, x += stride, y += stride) {
+    store<f32>(y, load<f32>(x) * scale + shift);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function pack(a: f32, b: f32): u64 {
+  return (<u64>reinterpret<u32>(b) << 32) | <u64>reinterpret<u32>(a);
+}
+
+// @ts-ignore: decorator
+@inline function first(p: u64): f32 {
+  return reinterpret<f32>(<u32>p);
+}
+
+// @ts-ignore: decorator
+@inline function second(p: u64): f32 {
+  return reinterpret<f32>(<u32>(p >> 32));
+}
+
+// @ts-ignore: decorator
+@inline function firsts(p0: u64, p1: u64, p2: u64, p3: u64): v128 {
+  return lanes(first(p0), first(p1), first(p2), first(p3));
+}
+
+// @ts-ignore: decorator
+@inline function seconds(p0: u64, p1: u64, p2: u64, p3: u64): v128 {
+  return lanes(second(p0), second(p1), second(p2), second(p3));
+}
+
+// @ts-ignore: decorator
+@inline function lanes(a: f32, b: f32, c: f32, d: f32): v128 {
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(a), 1, b), 2, c), 3, d);
+}
+
+// Lanes 0-1 and 2-3 of an f32x4, widened to f64x2.
+// @ts-ignore: decorator
+@inline function lo_f64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+// @ts-ignore: decorator
+@inline function hi_f64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+}
