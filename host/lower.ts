@@ -488,7 +488,13 @@ export function backwardNode(ctx: CompileContext, p: ProgramBuilder, g: GradStat
     }
     case 'add': {
       if (!needsInputGrad) return;
-      inputNodes.forEach((inp) => passGradient(ctx, p, g, layer.name, inp, dy, count));
+      // dy may become the gradient buffer of one input only: two inputs sharing it would let one
+      // branch's backward write into the buffer it reads (add([conv(h), h])).
+      inputNodes.forEach((inp, i) => {
+        if (i === 0) { passGradient(ctx, p, g, layer.name, inp, dy, count); return; }
+        const dx = gradTarget(p, g, inp, count * B);
+        p.emit('copy', layer.name, { y: dx.region, x: dy }, { count, accumulate: dx.accumulate });
+      });
       return;
     }
     case 'concatenate': {

@@ -6,3 +6,4 @@ export * from './index';
 export { writeFileAtomic } from './node-fs';
 export { loadMnist, selectDigits, type Digits } from './mnist';
 export { runDemo, trainBase, baseModel, BASE_MODEL_PATH, type DemoResult } from './demo';
+export { mnistCnn, trainMnistCnn } from './cnn-example';

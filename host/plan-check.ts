@@ -4,6 +4,23 @@
 import { opFootprint } from './ops';
 import { type Plan, type ProgramName, WASM_PAGE } from './plan';
 
+const DISJOINT: Record<string, [string, string][]> = {
+  gemm: [['c', 'a'], ['c', 'b']],
+  conv2d_forward: [['y', 'x']],
+  conv2d_backward_input: [['dx', 'dy']],
+  conv2d_backward_filter: [['dw', 'dy'], ['dw', 'x']],
+  depthwise_forward: [['y', 'x']],
+  depthwise_backward_input: [['dx', 'dy']],
+  maxpool_forward: [['y', 'x']],
+  maxpool_backward: [['dx', 'dy']],
+  avgpool_forward: [['y', 'x']],
+  avgpool_backward: [['dx', 'dy']],
+  gap_forward: [['y', 'x']],
+  gap_backward: [['dx', 'dy']],
+  bn_backward_train: [['dx', 'dy'], ['dx', 'x']],
+  copy_strided: [['y', 'x']],
+};
+
 export function verifyPlan(plan: Plan): string[] {
   const problems: string[] = [];
   const { regions } = plan;
@@ -32,6 +49,12 @@ export function verifyPlan(plan: Plan): string[] {
   }
   for (const [name, program] of Object.entries(plan.programs) as [ProgramName, NonNullable<Plan['programs'][ProgramName]>][]) {
     program.ops.forEach((op, at) => {
+      // Kernels that read one buffer while scattering into another must not get the same bytes.
+      for (const [w, r] of DISJOINT[op.op] ?? []) {
+        if (op.uses[w] !== undefined && op.uses[w] === op.uses[r]) {
+          problems.push(`${name} op ${at} (${op.op}, ${op.layer}) writes '${w}' into the region it reads as '${r}' ('${regions[op.uses[w]].name}')`);
+        }
+      }
       for (const access of opFootprint(op, plan.batchSize)) {
         const where = `${name} op ${at} (${op.op}, ${op.layer}) argument '${access.arg}'`;
         const first = op.uses[access.arg];

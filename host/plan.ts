@@ -166,11 +166,12 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     }
     return values;
   };
-  // Regularization penalties of every regularized weight (frozen ones too, as Keras counts them).
+  // Regularization penalties of the trainable weights (Keras 3 sums the regularizers of
+  // trainable_weights only: a frozen layer adds nothing).
   const penaltyOps = (p: ProgramBuilder) => {
     for (const l of layersInOrder) {
       l.weightSpecs.forEach((s, i) => {
-        if (!s.regularizer) return;
+        if (!s.regularizer || !s.trainable || !l.trainable) return;
         p.emit('reg_penalty', l.name, { w: paramRegions.get(l)![i] }, { count: sizeOf(s.shape), l1: s.regularizer.l1, l2: s.regularizer.l2 });
       });
     }

@@ -30,8 +30,11 @@ function alloc(floats) {
   return ptr;
 }
 
-// Each case: name, m, n, k, the strides of a and b, and how many (a,b,c) sets to rotate through
-// so that small problems are not timed entirely out of L1.
+// Median GFLOP/s of `runs` timed runs of ~40 ms each, after a warm-up (which also lets V8 tier up
+// from Liftoff to TurboFan). Runs alternate between the "hot" way (the same a, b, c every call,
+// as the square peers are timed) and the "rotated" way (up to 8 sets of a, b, c within 8 MiB,
+// one after the other, so each call starts with its operands out of L2, as a layer's weights are
+// in a training step), so that a slow stretch of a shared machine hits both alike.
 function bench({ name, m, n, k, rsa, csa, rsb, csb, accumulate = 0 }) {
   top = 1024;
   const bytes = m * k * 4 + k * n * 4 + m * n * 4;
@@ -40,29 +43,25 @@ function bench({ name, m, n, k, rsa, csa, rsb, csb, accumulate = 0 }) {
   for (let s = 0; s < sets; s++) bufs.push({ a: alloc(m * k), b: alloc(k * n), c: alloc(m * n) });
   const pack = alloc(gemmScratchBytes(m, n, k) / 4);
   const flops = 2 * m * n * k;
-  // About 40 ms of work per timed run.
   const reps = Math.max(1, Math.round(40e-3 * 20e9 / flops));
-  const once = () => {
+  const once = (rotate) => {
+    const t0 = performance.now();
     for (let r = 0; r < reps; r++) {
-      const { a, b, c } = bufs[r % sets];
+      const { a, b, c } = bufs[rotate ? r % sets : 0];
       gemm(c, a, b, m, n, k, rsa, csa, rsb, csb, n, accumulate, pack);
     }
+    return (flops * reps) / ((performance.now() - t0) / 1e3) / 1e9;
   };
-  for (let w = 0; w < 3; w++) once();
-  const wall = [];
-  const cpu = [];
+  for (let w = 0; w < 3; w++) { once(false); once(true); }
+  const hot = [];
+  const rotated = [];
   for (let r = 0; r < runs; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    once();
-    const seconds = (performance.now() - t0) / 1e3;
-    const c1 = process.cpuUsage(c0);
-    wall.push((flops * reps) / seconds / 1e9);
-    cpu.push((flops * reps) / ((c1.user + c1.system) / 1e6) / 1e9);
+    hot.push(once(false));
+    rotated.push(once(true));
   }
   const median = (xs) => xs.sort((x, y) => x - y)[xs.length >> 1];
   const fmt = (x) => x.toFixed(1).padStart(6);
-  console.log(`${name.padEnd(36)} ${fmt(median(wall))} ${fmt(wall[0])} ${fmt(wall[wall.length - 1])} ${fmt(median(cpu))} ${(gemmScratchBytes(m, n, k) / 1024).toFixed(1).padStart(8)}`);
+  console.log(`${name.padEnd(36)} ${fmt(median(hot))} ${fmt(hot[0])} ${fmt(hot[hot.length - 1])} ${fmt(median(rotated))} ${(gemmScratchBytes(m, n, k) / 1024).toFixed(1).padStart(8)}`);
 }
 
 const cases = [];
@@ -77,8 +76,6 @@ for (const [kin, kout] of [[784, 256], [256, 10]]) {
   cases.push({ name: `dW X^T.dY     (${batch}x${kin})^T . ${batch}x${kout}`, m: kin, n: kout, k: batch, rsa: 1, csa: kin, rsb: kout, csb: 1, accumulate: 1 });
 }
 
-// "cpu" divides by this process's CPU time instead of wall time: on a shared machine it is not
-// lowered by other processes taking the core, so it is the steadier number for comparing designs.
-console.log(`gemm_f32 from ${wasmPath}, GFLOP/s over ${runs} runs (wall: median, min, max; cpu: median)`);
-console.log(`${'case'.padEnd(36)} ${'wall'.padStart(6)} ${'min'.padStart(6)} ${'max'.padStart(6)} ${'cpu'.padStart(6)} ${'scratch KiB'.padStart(8)}`);
+console.log(`gemm_f32 from ${wasmPath}, GFLOP/s over ${runs} runs (hot: median, min, max; rotated: median)`);
+console.log(`${'case'.padEnd(36)} ${'hot'.padStart(6)} ${'min'.padStart(6)} ${'max'.padStart(6)} ${'rotated'.padStart(7)} ${'scratch KiB'.padStart(8)}`);
 for (const c of cases) bench(c);

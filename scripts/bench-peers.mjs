@@ -494,7 +494,7 @@ function buildTfCnn(tfl) {
  * convolution gradient is needed). The wasm backend cannot run a full training step: it has no
  * Conv2DBackpropFilter kernel; that record is left out and the reason logged.
  */
-export async function cnnPeers({ batch = 64, impls = ['tfjs-wasm', 'tfjs-cpu'], seed = 4321 } = {}) {
+export async function cnnPeers({ batch = 64, impls = ['tfjs-wasm', 'tfjs-cpu'], seed = 4321, quick = false } = {}) {
   const out = [];
   const xd = randomF32(batch * 784, seed, 0, 1);
   const yr = mulberry32(seed + 1);
@@ -537,7 +537,8 @@ export async function cnnPeers({ batch = 64, impls = ['tfjs-wasm', 'tfjs-cpu'], 
       const all = model.trainableWeights.map((w) => w.read());
       const full = stepWith(all, true);
       await full();
-      const tt = await timeItStats(full, slow ? { warmup: 1, reps: 3, minMs: 1000 } : { warmup: 2, reps: 5, minMs: 1000 });
+      // tfjs-cpu needs about a minute and a half per step here: one step after the first is all we time.
+      const tt = await timeItStats(full, slow ? { warmup: 0, reps: quick ? 1 : 2, minMs: 0 } : { warmup: 2, reps: 5, minMs: 1000 });
       out.push({ workload: `cnn-train-b${batch}`, impl, value: tt.median, unit: 'ms/step' });
     } catch (e) {
       log(`cnn-train-b${batch} ${impl}: cannot train (${String(e.message ?? e).split('\n')[0]})`);

@@ -4,7 +4,7 @@
 // array of {workload, impl, value, unit} records instead. The machine is shared and noisy:
 // every figure is a median of repeated runs, and ratios are taken within this one run.
 import { readFileSync } from 'node:fs';
-import { coldStartPeers, gemmPeers, log, mlpTrainPeers, randomF32, timeItSync } from './bench-peers.mjs';
+import { cnnPeers, coldStartPeers, gemmPeers, log, mlpTrainPeers, randomF32, timeItSync } from './bench-peers.mjs';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -75,6 +75,37 @@ const et = await import('../dist/node.js');
 records.push(...(await mlpTrainPeers()));
 
 // ---------------------------------------------------------------------------------------------
+// The CNN: conv3x3(32, same, no bias)-BN-ReLU-maxpool-conv3x3(64, same, no bias)-BN-ReLU-maxpool-
+// flatten-dense(10) on 28x28x1 at batch 64: inference, full training step, frozen-base fine-tuning.
+log('CNN ...');
+{
+  const { layers } = et;
+  const cnn = () => et.sequential([
+    layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', useBias: false, inputShape: [28, 28, 1] }),
+    layers.batchNormalization(), layers.relu(), layers.maxPooling2d({ poolSize: 2 }),
+    layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', useBias: false }),
+    layers.batchNormalization(), layers.relu(), layers.maxPooling2d({ poolSize: 2 }),
+    layers.flatten(), layers.dense(10, { activation: 'softmax' }),
+  ]);
+  const x = et.tensor(randomF32(64 * 784, 4321, 0, 1), [64, 28, 28, 1]);
+  const y = et.tensor(Int32Array.from({ length: 64 }, (_, i) => (i * 3) % 10), [64]);
+  const opts = { warmup: 2, reps: quick ? 5 : 12, minMs: quick ? 300 : 1500 };
+  const infer = cnn();
+  add('cnn-infer-b64', 'edgetune', timeItSync(() => infer.predict(x, { batchSize: 64 }), opts), 'ms');
+  add('cnn-arena-inference', 'edgetune', infer.planInference(64).pages * 65536, 'bytes');
+  const full = cnn();
+  full.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64 });
+  add('cnn-train-b64', 'edgetune', timeItSync(() => full.trainOnBatch(x, y), opts), 'ms/step');
+  add('cnn-arena-training', 'edgetune', full.plan.pages * 65536, 'bytes');
+  const tune = cnn();
+  for (const l of tune.layers.slice(0, -1)) l.trainable = false;
+  tune.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64 });
+  add('cnn-finetune-b64', 'edgetune', timeItSync(() => tune.trainOnBatch(x, y), opts), 'ms/step');
+  add('cnn-arena-finetune', 'edgetune', tune.plan.pages * 65536, 'bytes');
+}
+records.push(...(await cnnPeers({ quick })));
+
+// ---------------------------------------------------------------------------------------------
 // Import to first prediction, in fresh processes.
 log('cold start ...');
 records.push(...(await coldStartPeers({ runs: quick ? 3 : 7, impls: ['edgetune', 'tfjs-wasm', 'ort-web'] })));
@@ -90,7 +121,7 @@ if (json) {
   lines.push('');
   lines.push('| workload | unit | edgetune | tfjs-wasm | tfjs-cpu | ort-web | edgetune vs best peer |');
   lines.push('|---|---|---|---|---|---|---|');
-  const workloads = [...new Set(records.map((r) => r.workload))].filter((w) => !w.endsWith('-arena'));
+  const workloads = [...new Set(records.map((r) => r.workload))].filter((w) => !w.includes('-arena'));
   for (const w of workloads) {
     const unit = records.find((r) => r.workload === w).unit;
     const higherIsBetter = unit === 'GFLOP/s';
@@ -106,6 +137,12 @@ if (json) {
   for (const n of [256, 512, 1024]) lines.push(`  gemm-${n}: edgetune / ort-web = ${r(get(`gemm-${n}`, 'edgetune'), get(`gemm-${n}`, 'ort-web'))}x (target >= 1.1x)`);
   lines.push(`  mlp-train-b64: tfjs-wasm / edgetune = ${r(get('mlp-train-b64', 'tfjs-wasm'), get('mlp-train-b64', 'edgetune'))}x faster (target >= 5x)`);
   lines.push(`  cold-start: tfjs-wasm / edgetune = ${r(get('cold-start', 'tfjs-wasm'), get('cold-start', 'edgetune'))}x faster (target >= 10x)`);
-  lines.push(`  MLP training arena (weights, gradients, Adam slots, activations, scratch): ${(get('mlp-train-b64-arena', 'edgetune') / 1048576).toFixed(2)} MB, fixed`);
+  lines.push(`  cnn-infer-b64: tfjs-wasm / edgetune = ${r(get('cnn-infer-b64', 'tfjs-wasm'), get('cnn-infer-b64', 'edgetune'))}x faster (target >= 1.5x)`);
+  lines.push(`  cnn-finetune-b64: tfjs-wasm / edgetune = ${r(get('cnn-finetune-b64', 'tfjs-wasm'), get('cnn-finetune-b64', 'edgetune'))}x faster (target >= 2.5x)`);
+  lines.push(`  cnn-train-b64: tfjs-cpu / edgetune = ${r(get('cnn-train-b64', 'tfjs-cpu'), get('cnn-train-b64', 'edgetune'))}x faster (target >= 100x; tfjs-wasm cannot train convolutions)`);
+  lines.push('');
+  lines.push('Planned arenas (one fixed wasm memory each):');
+  lines.push(`  MLP 784-256-256-10, Adam, batch 64, training: ${(get('mlp-train-b64-arena', 'edgetune') / 1048576).toFixed(2)} MB`);
+  for (const mode of ['inference', 'training', 'finetune']) lines.push(`  CNN batch 64, ${mode}: ${(get(`cnn-arena-${mode}`, 'edgetune') / 1048576).toFixed(2)} MB`);
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -39,8 +39,9 @@ const ARENA_FLOATS = 3 << 20;
 
 interface Case { form: Form; m: number; n: number; k: number; ldc: number; accumulate: number }
 
-// Runs one product in the kernel's memory and returns a description of what went wrong, or ''.
-function runCase(kern: Kernel, { form, m, n, k, ldc, accumulate }: Case, seed: number): string {
+// Runs one product in the kernel's memory; returns a description of what went wrong ('' if
+// nothing) and the c region as the kernel left it.
+function runCase(kern: Kernel, { form, m, n, k, ldc, accumulate }: Case, seed: number): { failure: string; c: Float32Array } {
   const { rsa, csa, rsb, csb } = FORMS[form](m, n, k);
   const mem = new Float32Array(kern.memory.buffer);
   const base = kern.arena / 4;
@@ -88,21 +89,22 @@ function runCase(kern: Kernel, { form, m, n, k, ldc, accumulate }: Case, seed: n
     } else if (got[x] !== SENTINEL) untouched = false;
   }
   const label = `${form} m=${m} n=${n} k=${k} ldc=${ldc} acc=${accumulate}`;
+  const fail = (why: string) => ({ failure: `${label}: ${why}`, c: got });
   const err = worstError(actual, want, 1e-5, 1e-5 * (Math.sqrt(k) + 1));
-  if (!(err <= 1)) return `${label}: worst error ${err.toFixed(2)} x tolerance`;
-  if (!untouched) return `${label}: wrote outside c (row gap or past the end)`;
-  for (let x = packAt - 4; x < packAt; x++) if (mem[x] !== SENTINEL) return `${label}: wrote before scratch`;
-  for (let x = packAt + packLen; x < end; x++) if (mem[x] !== SENTINEL) return `${label}: wrote past gemmScratchBytes`;
-  for (let x = 0; x < aLen; x++) if (!Object.is(mem[aAt + x], a[x])) return `${label}: modified a`;
-  for (let x = 0; x < bLen; x++) if (!Object.is(mem[bAt + x], b[x])) return `${label}: modified b`;
-  return '';
+  if (!(err <= 1)) return fail(`worst error ${err.toFixed(2)} x tolerance`);
+  if (!untouched) return fail('wrote outside c (row gap or past the end)');
+  for (let x = packAt - 4; x < packAt; x++) if (mem[x] !== SENTINEL) return fail('wrote before scratch');
+  for (let x = packAt + packLen; x < end; x++) if (mem[x] !== SENTINEL) return fail('wrote past gemmScratchBytes');
+  for (let x = 0; x < aLen; x++) if (!Object.is(mem[aAt + x], a[x])) return fail('modified a');
+  for (let x = 0; x < bLen; x++) if (!Object.is(mem[bAt + x], b[x])) return fail('modified b');
+  return { failure: '', c: got };
 }
 
 function runAll(kern: Kernel, cases: Case[]): string[] {
   const failures: string[] = [];
   cases.forEach((c, i) => {
-    const f = runCase(kern, c, 1 + 7 * i);
-    if (f) failures.push(f);
+    const { failure } = runCase(kern, c, 1 + 7 * i);
+    if (failure) failures.push(failure);
   });
   return failures;
 }
@@ -167,33 +169,62 @@ function kernelSuite(name: string, load: () => Kernel): void {
   });
 }
 
-kernelSuite('gemm_f32 (SIMD build)', () => {
+function simdKernel(): Kernel {
   const h = harness();
   return { gemm: h.k.gemm_f32 as unknown as Gemm, memory: h.memory, arena: h.alloc(ARENA_FLOATS), arenaFloats: ARENA_FLOATS };
-});
+}
+
+kernelSuite('gemm_f32 (SIMD build)', simdKernel);
 
 // The same source without SIMD (the scalar branches of the ASC_FEATURE_SIMD guards).
 let scalarModule: WebAssembly.Module;
 beforeAll(async () => {
-  let binary: Uint8Array | undefined;
+  let binary: Uint8Array<ArrayBuffer> | undefined;
   const { error, stderr } = await asc([
     'assembly/gemm.ts', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--use', 'abort=',
     '-O3', '--noAssert', '--disable', 'simd', '--outFile', 'gemm-scalar.wasm',
   ], {
     writeFile(name, contents) {
-      if (name.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
+      if (name.endsWith('.wasm') && typeof contents !== 'string') binary = new Uint8Array(contents);
     },
   });
   if (error || !binary) throw new Error(`asc --disable simd failed: ${error?.message}\n${stderr.toString()}`);
   scalarModule = new WebAssembly.Module(binary);
 });
 
-kernelSuite('gemm_f32 (scalar build, --disable simd)', () => {
+// assembly/gemm.ts alone has no static data, so its buffers can start low.
+function scalarKernel(): Kernel {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 256 });
   const exports = new WebAssembly.Instance(scalarModule, { env: { memory } }).exports;
   const imports = WebAssembly.Module.imports(scalarModule).map((i) => i.name);
   expect(imports).toEqual(['memory']);
   return { gemm: exports.gemm_f32 as unknown as Gemm, memory, arena: 1024, arenaFloats: ARENA_FLOATS };
+}
+
+kernelSuite('gemm_f32 (scalar build, --disable simd)', scalarKernel);
+
+// Both builds add the same f32 products in the same order (k slices in turn, each summed from
+// p = 0 up, no FMA), so a model trains to the same bits with or without SIMD.
+describe('gemm_f32 SIMD and scalar builds', () => {
+  it('agree bit for bit', () => {
+    const simd = simdKernel();
+    const scalar = scalarKernel();
+    const cases: Case[] = [];
+    for (const form of Object.keys(FORMS) as Form[]) {
+      for (const accumulate of [0, 1]) {
+        cases.push(...wide(form, accumulate), { form, m: 13, n: 33, k: 97, ldc: 35, accumulate });
+      }
+    }
+    const differ: string[] = [];
+    cases.forEach((c, i) => {
+      const x = runCase(simd, c, 3 + i);
+      const y = runCase(scalar, c, 3 + i);
+      const xb = new Uint32Array(x.c.buffer, x.c.byteOffset, x.c.length);
+      const yb = new Uint32Array(y.c.buffer, y.c.byteOffset, y.c.length);
+      if (x.failure || y.failure || xb.some((v, j) => v !== yb[j])) differ.push(`${c.form} m=${c.m} n=${c.n} k=${c.k} acc=${c.accumulate}`);
+    });
+    expect(differ).toEqual([]);
+  });
 });
 
 describe('gemmScratchBytes', () => {

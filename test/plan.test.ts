@@ -2,7 +2,7 @@
 // inside its regions, freezing shrinks the arena and removes backward work, budgets are enforced
 // before allocation, and the wasm memory is exactly the planned size.
 import { describe, expect, it } from 'vitest';
-import { layers, sequential, optimizers, verifyPlan, MemoryBudgetError, type Plan, type Model } from '../dist/node.js';
+import { layers, sequential, model, input, optimizers, verifyPlan, MemoryBudgetError, type Plan, type Model } from '../dist/node.js';
 
 function mlp(sizes: number[], opts: { separateActivations?: boolean; softmaxLayer?: boolean } = {}): Model {
   const ls = [];
@@ -34,6 +34,17 @@ describe('plan', () => {
       return compileFor(m, 32);
     }],
     ['inference only', () => mlp([30, 20, 10]).planInference(16)],
+    ['residual CNN: conv, depthwise, BN, dropout, add, concatenate', () => {
+      const inp = input({ shape: [12, 12, 3] });
+      const h = layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(inp);
+      const r = layers.add().apply([layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }).apply(h), h]);
+      const b = layers.batchNormalization().apply(layers.dropout(0.3).apply(r));
+      const c = layers.concatenate().apply([layers.maxPooling2d().apply(b), layers.averagePooling2d().apply(h)]);
+      const out = layers.dense(4, { activation: 'softmax' }).apply(layers.globalAveragePooling2d().apply(c));
+      const m = model({ inputs: inp, outputs: out });
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 5 });
+      return m.plan;
+    }],
   ];
   for (const [name, make] of cases) {
     it(`is memory-safe: ${name}`, () => {

@@ -1,0 +1,5 @@
+// The MNIST CNN with BatchNormalization on the bundled digits (see host/cnn-example.ts).
+// node scripts/mnist-cnn.mjs [epochs]
+import { trainMnistCnn } from '../dist/node.js';
+
+await trainMnistCnn({ epochs: Number(process.argv[2] ?? 4) });
