@@ -6,7 +6,8 @@ const usage = `usage: edgetune <command>
 
 commands:
   demo         transfer learning on real MNIST digits (the main job of npm start)
-  train-base   train the bundled base model (digits 0-4) and write models/mnist-base-0to4.safetensors
+  train-base   train the bundled bases (digits 0-4) and write models/mnist-base-0to4.safetensors and
+               models/mnist-cnn-base-0to4.safetensors
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -16,7 +17,8 @@ async function main(argv: string[]): Promise<number> {
       await runDemo();
       return 0;
     case 'train-base':
-      await trainBase();
+      await trainBase(console.log, undefined, 'mlp');
+      await trainBase(console.log, undefined, 'cnn');
       return 0;
     case undefined:
     case '-h':

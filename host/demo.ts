@@ -2,27 +2,36 @@
 // 1. Train a base MLP on digits 0-4 and save it to models/.
 // 2. Load it, freeze the base, put a new softmax head on it for digits 5-9 and fine-tune with
 //    only 50 labelled images per class; train the same network from scratch on the same images.
-// 3. Report the arena plans, test accuracy of each, and the time taken.
+// 3. The same with a small convolutional base, whose features carry over to new digits far
+//    better than a dense network's.
+// 4. Report the arena plans, test accuracy of each, and the time taken.
 import { formatBytes, describeBreakdown } from './errors';
 import { layers, loadModel, optimizers, sequential, setSeed, tensor, type Model } from './index';
 import './node-fs';
 import { loadMnist, selectDigits } from './mnist';
 
 export const BASE_MODEL_PATH = 'models/mnist-base-0to4.safetensors';
+export const CNN_BASE_MODEL_PATH = 'models/mnist-cnn-base-0to4.safetensors';
 
-export interface DemoResult {
+export interface TransferResult {
   baseAccuracy: number;
   frozenAccuracy: number;
   transferAccuracy: number;
   scratchAccuracy: number;
+}
+
+export interface DemoResult {
+  mlp: TransferResult;
+  cnn: TransferResult;
   seconds: number;
 }
 
 function planLine(label: string, m: Model): string {
   const p = m.plan;
-  return `  ${label.padEnd(24)} ${formatBytes(p.pages * 65536).padStart(9)}  (${describeBreakdown(p.breakdown)})`;
+  return `  ${label.padEnd(26)} ${formatBytes(p.pages * 65536).padStart(9)}  (${describeBreakdown(p.breakdown)})`;
 }
 
+// The base MLP of the main job: 784-300-100-5.
 export function baseModel(): Model {
   return sequential([
     layers.dense(300, { activation: 'relu', inputShape: [784], name: 'base_dense_1' }),
@@ -31,25 +40,116 @@ export function baseModel(): Model {
   ], { name: 'mnist_base_0to4' });
 }
 
-// Step 1 on its own (scripts/train-base.mjs): deterministic, so it reproduces the committed file.
-export async function trainBase(log: (s: string) => void = console.log, path = BASE_MODEL_PATH): Promise<{ model: Model; accuracy: number }> {
+// A small convolutional base: conv3x3(16)-maxpool-conv3x3(32)-maxpool-flatten, then the head.
+function convLayers(prefix: string) {
+  return [
+    layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1], name: `${prefix}conv_1` }),
+    layers.maxPooling2d({ name: `${prefix}pool_1` }),
+    layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', name: `${prefix}conv_2` }),
+    layers.maxPooling2d({ name: `${prefix}pool_2` }),
+    layers.flatten({ name: `${prefix}flatten` }),
+  ];
+}
+
+export function cnnBaseModel(): Model {
+  return sequential([...convLayers('base_'), layers.dense(5, { activation: 'softmax', name: 'base_head' })], { name: 'mnist_cnn_base_0to4' });
+}
+
+interface BaseSpec {
+  kind: 'mlp' | 'cnn';
+  path: string;
+  build: () => Model;
+  epochs: number;
+  batchSize: number;
+  inputShape: number[];
+}
+
+const BASES: Record<'mlp' | 'cnn', BaseSpec> = {
+  mlp: { kind: 'mlp', path: BASE_MODEL_PATH, build: baseModel, epochs: 10, batchSize: 64, inputShape: [784] },
+  cnn: { kind: 'cnn', path: CNN_BASE_MODEL_PATH, build: cnnBaseModel, epochs: 6, batchSize: 32, inputShape: [28, 28, 1] },
+};
+
+// Trains a base on digits 0-4 and saves it (scripts/train-base.mjs). Deterministic: it reproduces
+// the committed files bit for bit.
+export async function trainBase(log: (s: string) => void = console.log, path?: string, kind: 'mlp' | 'cnn' = 'mlp'): Promise<{ model: Model; accuracy: number }> {
+  const spec = BASES[kind];
   setSeed(2024);
   const mnist = loadMnist();
   const train = selectDigits(mnist, [0, 1, 2, 3, 4], 'train');
   const test = selectDigits(mnist, [0, 1, 2, 3, 4], 'test');
-  const model = baseModel();
-  model.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 64 });
-  log(`Base model: digits 0-4, ${train.n} training and ${test.n} held-out images`);
+  const model = spec.build();
+  model.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: spec.batchSize });
+  log(`Base ${kind.toUpperCase()}: digits 0-4, ${train.n} training and ${test.n} held-out images`);
   log(planLine('training arena', model));
-  await model.fit(tensor(train.x, [train.n, 784]), tensor(train.y, [train.n]), {
-    epochs: 10, batchSize: 64, seed: 1,
+  await model.fit(tensor(train.x, [train.n, ...spec.inputShape]), tensor(train.y, [train.n]), {
+    epochs: spec.epochs, batchSize: spec.batchSize, seed: 1,
     onEpochEnd: (e, l) => log(`  epoch ${e + 1}: loss ${l.loss.toFixed(4)}, accuracy ${(100 * l.accuracy!).toFixed(2)}%`),
   });
-  const { accuracy } = model.evaluate(tensor(test.x, [test.n, 784]), tensor(test.y, [test.n]));
+  const { accuracy } = model.evaluate(tensor(test.x, [test.n, ...spec.inputShape]), tensor(test.y, [test.n]));
   log(`  held-out accuracy on digits 0-4: ${(100 * accuracy!).toFixed(2)}%`);
-  await model.save(path);
-  log(`  saved ${path}`);
+  const out = path ?? spec.path;
+  await model.save(out);
+  log(`  saved ${out}`);
   return { model, accuracy: accuracy! };
+}
+
+// Keras's two-phase recipe on digits 5-9 with few labels, against the same network from scratch:
+// the saved base frozen under a new head (phase 1), then the top base layer unfrozen at a lower
+// learning rate (phase 2).
+async function transferExperiment(kind: 'mlp' | 'cnn', baseAccuracy: number, perClass: number, epochs: number, log: (s: string) => void): Promise<TransferResult> {
+  const spec = BASES[kind];
+  const mnist = loadMnist();
+  const small = selectDigits(mnist, [5, 6, 7, 8, 9], 'train', { perClass, relabel: true });
+  const test = selectDigits(mnist, [5, 6, 7, 8, 9], 'test', { relabel: true });
+  const xs = tensor(small.x, [small.n, ...spec.inputShape]);
+  const ys = tensor(small.y, [small.n]);
+  const xt = tensor(test.x, [test.n, ...spec.inputShape]);
+  const yt = tensor(test.y, [test.n]);
+  log(`\n${kind.toUpperCase()} base, new task: digits 5-9 with ${perClass} labelled images per class (${small.n}), ${test.n} held out`);
+
+  setSeed(7);
+  const loaded = await loadModel(spec.path);
+  const reused = loaded.layers.slice(0, -1);
+  for (const l of reused) l.trainable = false;
+  const top = [...reused].reverse().find((l) => l.weightSpecs.length > 0)!;
+  const transfer = sequential([...reused, layers.dense(5, { activation: 'softmax', name: 'head_5to9' })], { name: `transfer_${kind}` });
+  transfer.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
+  const frozenPlan = transfer.plan;
+  const frozenBefore = reused.flatMap((l) => l.getWeights());
+  const fitLog = (name: string) => (e: number, l: { loss: number; accuracy?: number }) => {
+    if ((e + 1) % 10 === 0) log(`  ${name} epoch ${e + 1}: loss ${l.loss.toFixed(4)}, accuracy ${(100 * l.accuracy!).toFixed(1)}%`);
+  };
+  const half = Math.round(epochs / 2);
+  await transfer.fit(xs, ys, { epochs: half, batchSize: 25, seed: 3, onEpochEnd: fitLog('transfer, frozen base') });
+  const frozenAccuracy = transfer.evaluate(xt, yt).accuracy!;
+  const frozenAfter = reused.flatMap((l) => l.getWeights());
+  const frozenSame = frozenBefore.every((w, i) => w.every((v, j) => Object.is(v, frozenAfter[i][j])));
+  top.trainable = true;
+  transfer.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
+  await transfer.fit(xs, ys, { epochs: epochs - half, batchSize: 25, seed: 4, onEpochEnd: fitLog(`transfer, ${top.name} unfrozen`) });
+  const transferAccuracy = transfer.evaluate(xt, yt).accuracy!;
+
+  // From scratch: the same network, randomly initialised, every layer trained on the same images
+  // for the same number of epochs.
+  setSeed(7);
+  const fresh = spec.build();
+  const scratch = sequential([...(kind === 'mlp' ? fresh.layers.slice(0, -1) : convLayers('scratch_')), layers.dense(5, { activation: 'softmax' })], { name: `scratch_${kind}` });
+  scratch.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
+  await scratch.fit(xs, ys, { epochs, batchSize: 25, seed: 3, onEpochEnd: fitLog('scratch') });
+  const scratchAccuracy = scratch.evaluate(xt, yt).accuracy!;
+
+  log('  arena plans (one fixed wasm memory each, sized before training starts):');
+  log(`  ${'transfer, frozen base'.padEnd(26)} ${formatBytes(frozenPlan.pages * 65536).padStart(9)}  (${describeBreakdown(frozenPlan.breakdown)})`);
+  log(planLine(`transfer, ${top.name} unfrozen`, transfer));
+  log(planLine('scratch, full training', scratch));
+  log(`  held-out accuracy on digits 5-9:`);
+  log(`    transfer, phase 1 (frozen base + new head, ${half} epochs): ${(100 * frozenAccuracy).toFixed(2)}%`);
+  log(`    transfer, phase 2 (${top.name} unfrozen, ${epochs - half} more):    ${(100 * transferAccuracy).toFixed(2)}%`);
+  log(`    from scratch (${epochs} epochs):                          ${(100 * scratchAccuracy).toFixed(2)}%`);
+  log(`    frozen base weights unchanged by phase 1: ${frozenSame ? 'yes, bit for bit' : 'NO'}`);
+  const best = Math.max(frozenAccuracy, transferAccuracy);
+  log(`    transfer ${best > scratchAccuracy ? 'beats' : 'does not beat'} training from scratch (${(100 * (best - scratchAccuracy)).toFixed(2)} points)`);
+  return { baseAccuracy, frozenAccuracy, transferAccuracy, scratchAccuracy };
 }
 
 export async function runDemo(options: { log?: (s: string) => void; perClass?: number; epochs?: number } = {}): Promise<DemoResult> {
@@ -57,65 +157,17 @@ export async function runDemo(options: { log?: (s: string) => void; perClass?: n
   const perClass = options.perClass ?? 50;
   const epochs = options.epochs ?? 40;
   const t0 = performance.now();
-  const base = await trainBase(log);
-
-  const mnist = loadMnist();
-  const small = selectDigits(mnist, [5, 6, 7, 8, 9], 'train', { perClass, relabel: true });
-  const test = selectDigits(mnist, [5, 6, 7, 8, 9], 'test', { relabel: true });
-  const xs = tensor(small.x, [small.n, 784]);
-  const ys = tensor(small.y, [small.n]);
-  const xt = tensor(test.x, [test.n, 784]);
-  const yt = tensor(test.y, [test.n]);
-  log(`\nNew task: digits 5-9 with only ${perClass} labelled images per class (${small.n}), ${test.n} held-out images`);
-
-  // Transfer, Keras's two-phase recipe: the saved base frozen under a new head (phase 1), then the
-  // top base layer unfrozen at a lower learning rate (phase 2).
-  setSeed(7);
-  const loaded = await loadModel(BASE_MODEL_PATH);
-  const [b1, b2] = loaded.layers;
-  b1.trainable = false;
-  b2.trainable = false;
-  const transfer = sequential([b1, b2, layers.dense(5, { activation: 'softmax', name: 'head_5to9' })], { name: 'transfer_5to9' });
-  transfer.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
-  const frozenPlan = transfer.plan;
-  const frozenBefore = b1.getWeights()[0];
-  const fitLog = (name: string) => (e: number, l: { loss: number; accuracy?: number }) => {
-    if ((e + 1) % 10 === 0) log(`  ${name} epoch ${e + 1}: loss ${l.loss.toFixed(4)}, accuracy ${(100 * l.accuracy!).toFixed(1)}%`);
-  };
-  const half = Math.round(epochs / 2);
-  await transfer.fit(xs, ys, { epochs: half, batchSize: 25, seed: 3, onEpochEnd: fitLog('transfer, frozen base') });
-  const frozenAcc = transfer.evaluate(xt, yt).accuracy!;
-  const frozenSame = b1.getWeights()[0].every((v, i) => Object.is(v, frozenBefore[i]));
-  b2.trainable = true;
-  transfer.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
-  await transfer.fit(xs, ys, { epochs: epochs - half, batchSize: 25, seed: 4, onEpochEnd: fitLog('transfer, top unfrozen') });
-  const transferAcc = transfer.evaluate(xt, yt).accuracy!;
-
-  // From scratch: the same network, randomly initialised, all layers trained on the same images
-  // for the same number of epochs.
-  setSeed(7);
-  const scratch = sequential([
-    layers.dense(300, { activation: 'relu', inputShape: [784] }),
-    layers.dense(100, { activation: 'relu' }),
-    layers.dense(5, { activation: 'softmax' }),
-  ], { name: 'scratch_5to9' });
-  scratch.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
-  await scratch.fit(xs, ys, { epochs, batchSize: 25, seed: 3, onEpochEnd: fitLog('scratch') });
-  const scratchAcc = scratch.evaluate(xt, yt).accuracy!;
-
+  const mlpBase = await trainBase(log, undefined, 'mlp');
+  const mlp = await transferExperiment('mlp', mlpBase.accuracy, perClass, epochs, log);
+  log('');
+  const cnnBase = await trainBase(log, undefined, 'cnn');
+  const cnn = await transferExperiment('cnn', cnnBase.accuracy, perClass, epochs, log);
   const seconds = (performance.now() - t0) / 1000;
-  log('\nArena plans (one fixed wasm memory each, sized before training starts):');
-  log(planLine('base, full training', base.model));
-  log(`  ${'transfer, frozen base'.padEnd(24)} ${formatBytes(frozenPlan.pages * 65536).padStart(9)}  (${describeBreakdown(frozenPlan.breakdown)})`);
-  log(planLine('transfer, top unfrozen', transfer));
-  log(planLine('scratch, full training', scratch));
-  log(`\nHeld-out accuracy on digits 5-9 after ${epochs} epochs on ${small.n} images:`);
-  log(`  transfer, phase 1 (frozen base + new head, ${half} epochs): ${(100 * frozenAcc).toFixed(2)}%`);
-  log(`  transfer, phase 2 (top base layer unfrozen, ${epochs - half} more): ${(100 * transferAcc).toFixed(2)}%`);
-  log(`  from scratch (${epochs} epochs):                          ${(100 * scratchAcc).toFixed(2)}%`);
-  log(`  frozen base weights unchanged by phase 1: ${frozenSame ? 'yes, bit for bit' : 'NO'}`);
-  log(`  transfer ${transferAcc > scratchAcc ? 'beats' : 'does not beat'} training from scratch on this set` +
-    (transferAcc > scratchAcc ? '' : ' (dense features learned on digits 0-4 carry little to 5-9; see README)'));
-  log(`\nBase accuracy on digits 0-4: ${(100 * base.accuracy).toFixed(2)}%. Total time ${seconds.toFixed(1)} s.`);
-  return { baseAccuracy: base.accuracy, frozenAccuracy: frozenAcc, transferAccuracy: transferAcc, scratchAccuracy: scratchAcc, seconds };
+  log(`\nSummary (held-out accuracy, digits 5-9, ${perClass} labels per class):`);
+  for (const [name, r] of [['MLP base', mlp], ['CNN base', cnn]] as const) {
+    log(`  ${name} (${(100 * r.baseAccuracy).toFixed(2)}% on 0-4): frozen ${(100 * r.frozenAccuracy).toFixed(2)}%, ` +
+      `two-phase ${(100 * r.transferAccuracy).toFixed(2)}%, from scratch ${(100 * r.scratchAccuracy).toFixed(2)}%`);
+  }
+  log(`Total time ${seconds.toFixed(1)} s.`);
+  return { mlp, cnn, seconds };
 }
