@@ -18,7 +18,7 @@
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
 import { gemm_f32 } from './gemm';
-import { bias_backward, bias_fill, fill_f32 } from './elementwise';
+import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 
 // First tap t (of K, spacing D) with i0 + t*D >= 0.
 // @ts-ignore: decorator
@@ -167,6 +167,15 @@ export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i3
 export function conv2d_forward(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize): void {
+  conv2d_forward_relu(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, 0);
+}
+
+// conv2d_forward, then max(y, 0) on each chunk while it is still in cache when relu != 0: the
+// planner's fusion of (convolution, inference-mode batch norm folded into w and b, ReLU) saves
+// two passes over the output.
+export function conv2d_forward_relu(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32): void {
   const N = B * OH * OW;
   const K = KH * KW * C;
   if (N <= 0 || F <= 0) return;
@@ -174,6 +183,7 @@ export function conv2d_forward(y: usize, x: usize, w: usize, b: usize,
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
     if (withBias) bias_fill(y, b, N, F);
     gemm_f32(y, x, w, N, F, C, C, 1, F, 1, F, withBias, pack);
+    if (relu) relu_forward(y, y, N * F);
     return;
   }
   const chunk = min(max(chunkRows, 1), N);
@@ -184,6 +194,7 @@ export function conv2d_forward(y: usize, x: usize, w: usize, b: usize,
     // The bias goes in first and the GEMM adds onto it, while this chunk of y is in cache.
     if (withBias) bias_fill(yc, b, rows, F);
     gemm_f32(yc, cols, w, rows, F, K, K, 1, F, 1, F, withBias, pack);
+    if (relu) relu_forward(yc, yc, rows * F);
   }
 }
 

@@ -342,3 +342,21 @@ function scale_shift_column(y: usize, x: usize, M: i32, stride: usize, scale: f3
 @inline function hi_f64(v: v128): v128 {
   return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
 }
+
+// Folds an inference-mode batch normalization into the layer before it: with inv = gamma/sqrt(mv+eps),
+// wf (K,F) = w (K,F) * inv (per column) and bf (F) = (b - mm) * inv + beta, so that
+// conv(x, wf) + bf = BN(conv(x, w) + b). b, gamma and beta may be 0 (none, 1, 0). Runs at the start
+// of every program that uses it, so the folded copy always follows the current weights.
+export function batchnorm_fold(wf: usize, bf: usize, w: usize, b: usize, gamma: usize, beta: usize, movingMean: usize,
+  movingVar: usize, K: i32, F: i32, epsilon: f32): void {
+  for (let f = 0; f < F; f++) {
+    const o = <usize>f << 2;
+    const inv = <f32>((gamma ? <f64>load<f32>(gamma + o) : 1) / Math.sqrt(<f64>load<f32>(movingVar + o) + <f64>epsilon));
+    const bias: f32 = b ? load<f32>(b + o) : 0;
+    store<f32>(bf + o, (bias - load<f32>(movingMean + o)) * inv + (beta ? load<f32>(beta + o) : 0));
+    for (let k = 0; k < K; k++) {
+      const p = <usize>(k * F + f) << 2;
+      store<f32>(wf + p, load<f32>(w + p) * inv);
+    }
+  }
+}

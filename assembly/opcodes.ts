@@ -44,6 +44,7 @@ export const OP_REG_GRADIENT: i32 = 41;
 export const OP_MAX_NORM: i32 = 42;
 export const OP_NON_NEG: i32 = 43;
 export const OP_UNIT_NORM: i32 = 44;
+export const OP_BN_FOLD: i32 = 45;
 
 // Byte offsets inside the step header (the `scalars` region the host writes before a run).
 export const S_BATCH: usize = 0; // i32: rows in this batch (<= the planned batch)

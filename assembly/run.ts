@@ -7,11 +7,13 @@ import {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32, copy_strided_f32,
 } from './elementwise';
 import {
-  conv2d_forward, conv2d_backward_filter, conv2d_backward_input,
+  conv2d_forward_relu, conv2d_backward_filter, conv2d_backward_input,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './conv';
 import { activation_forward, activation_backward } from './activations';
-import { batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference } from './norm';
+import {
+  batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference, batchnorm_fold,
+} from './norm';
 import { dropout_forward, dropout_backward } from './dropout';
 import { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './regularize';
 import {
@@ -27,7 +29,7 @@ import {
   OP_DEPTHWISE_BACKWARD_FILTER, OP_MAXPOOL_FORWARD, OP_MAXPOOL_BACKWARD, OP_AVGPOOL_FORWARD, OP_AVGPOOL_BACKWARD, OP_GAP_FORWARD,
   OP_GAP_BACKWARD, OP_COPY_STRIDED, OP_ACT_FORWARD, OP_ACT_BACKWARD, OP_BN_FORWARD_TRAIN, OP_BN_FORWARD_INFER,
   OP_BN_BACKWARD_TRAIN, OP_BN_BACKWARD_INFER, OP_DROPOUT_FORWARD, OP_DROPOUT_BACKWARD, OP_REG_PENALTY, OP_REG_GRADIENT,
-  OP_MAX_NORM, OP_NON_NEG, OP_UNIT_NORM,
+  OP_MAX_NORM, OP_NON_NEG, OP_UNIT_NORM, OP_BN_FOLD,
   S_BATCH, S_STEP, S_LR, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY,
 } from './opcodes';
 
@@ -105,9 +107,13 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         break;
       // Convolution geometry follows the pointers: h w c f|m kh kw sh sw dh dw pt pl oh ow (per sample).
       case OP_CONV2D_FORWARD:
-        conv2d_forward(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7), arg(p, 8),
-          arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16), arg(p, 17), arg(p, 18),
-          argp(p, 19), argp(p, 20));
+        conv2d_forward_relu(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),
+          arg(p, 8), arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16), arg(p, 17),
+          arg(p, 18), argp(p, 19), argp(p, 20), arg(p, 21));
+        break;
+      case OP_BN_FOLD:
+        batchnorm_fold(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), argp(p, 6), argp(p, 7), arg(p, 8),
+          arg(p, 9), argf(p, 10));
         break;
       case OP_CONV2D_BACKWARD_FILTER:
         conv2d_backward_filter(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),

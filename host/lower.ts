@@ -49,6 +49,9 @@ export class ProgramBuilder {
   readonly ops: SymbolicOp[] = [];
   // Activation regions the host reads after the run: alive until the program ends.
   readonly pinned: number[] = [];
+  // Nodes whose work an earlier node's kernel already did (batch norm folded into a convolution,
+  // ReLU applied in its epilogue): their forward emits nothing and passes the region on.
+  readonly absorbed = new Set<number>();
   constructor(readonly name: ProgramName, readonly regions: Region[]) {}
 
   activation(name: string, floats: number): number {
@@ -83,6 +86,7 @@ export interface CompileContext {
   scratchBytes: number;
   convScratchLimit: number; // bytes of im2col columns a convolution may use
   fuseSoftmax: boolean; // output softmax + cross-entropy computed from logits
+  consumers: Map<number, number[]>; // node id -> ids of the nodes that read its output
 }
 
 const rowsOf = (shape: readonly number[]) => sizeOf(shape.slice(0, -1));
@@ -198,13 +202,36 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       return { region: y, shape, pre: y === z ? undefined : z };
     }
     case 'conv2d': {
-      const [w, b] = params;
+      let [w, b] = params;
       const g = geometry(layer, x.shape);
       const f = last(shape);
       const { chunkRows, colsBytes } = convChunk(ctx, g, f);
       const z = p.activation(node.name, count * B);
+      // An inference-mode batch norm that alone reads this linear convolution is folded into its
+      // weights, and a ReLU that alone reads that runs in the convolution's epilogue: two passes
+      // over the output saved. Backward still sees every node (the folded copy is forward-only).
+      const bnNode = fusibleBatchNorm(ctx, node, training);
+      let relu = 0;
+      if (bnNode) {
+        const bn = weightRegions(bnNode.layer!, ctx.paramRegions.get(bnNode.layer!)!);
+        const k = g.kh * g.kw * g.c;
+        const wf = p.activation(`${node.name}:folded_kernel`, k * f);
+        const bf = p.activation(`${node.name}:folded_bias`, f);
+        p.emit('bn_fold', bnNode.layer!.name, {
+          wf, bf, w, ...(b !== undefined ? { b } : {}), movingMean: bn.moving_mean, movingVar: bn.moving_variance,
+          ...(bn.gamma !== undefined ? { gamma: bn.gamma } : {}), ...(bn.beta !== undefined ? { beta: bn.beta } : {}),
+        }, { ...(b !== undefined ? {} : { b: 0 }), ...(bn.gamma !== undefined ? {} : { gamma: 0 }), ...(bn.beta !== undefined ? {} : { beta: 0 }), k, f, epsilon: bnNode.layer!.config.epsilon as number });
+        p.absorbed.add(bnNode.id);
+        [w, b] = [wf, bf];
+        const next = ctx.consumers.get(bnNode.id) ?? [];
+        const r = next.length === 1 ? ctx.graph.nodes[next[0]] : null;
+        if (r && r.layer?.kind === 'activation' && r.layer.config.activation === 'relu' && r.id !== ctx.graph.output) {
+          p.absorbed.add(r.id);
+          relu = 1;
+        }
+      }
       p.emit('conv2d_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
-        { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows });
+        { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows, relu });
       const y = activationForward(p, layer, node, z, shape, outputLogits, B, true);
       return { region: y, shape, pre: y === z ? undefined : z };
     }
@@ -242,6 +269,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
     case 'reshape':
       return { region: x.region, shape }; // same bytes, another shape
     case 'batchNormalization': {
+      if (p.absorbed.has(node.id)) return { region: x.region, shape, bnTraining: false };
       const c = last(shape);
       const rows = rowsOf(shape);
       const named = weightRegions(layer, params);
@@ -271,6 +299,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       return { region: y, shape, mask };
     }
     case 'activation': {
+      if (p.absorbed.has(node.id)) return { region: x.region, shape };
       const y = activationForward(p, layer, node, x.region, shape, outputLogits, B, false);
       return { region: y, shape, pre: x.region };
     }
@@ -291,6 +320,18 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       return { region: y, shape };
     }
   }
+}
+
+// The batch normalization node that alone reads `node` (a convolution with no activation), when
+// that BN runs in inference mode in this program (not training, or frozen) and is not the output.
+function fusibleBatchNorm(ctx: CompileContext, node: GraphNode, training: boolean): GraphNode | null {
+  if (node.layer!.config.activation !== 'linear') return null;
+  const next = ctx.consumers.get(node.id) ?? [];
+  if (next.length !== 1) return null;
+  const bn = ctx.graph.nodes[next[0]];
+  if (bn.layer?.kind !== 'batchNormalization' || bn.id === ctx.graph.output) return null;
+  if (training && bn.layer.trainable) return null;
+  return bn;
 }
 
 function weightRegions(layer: Layer, regions: number[]): Record<string, number> {

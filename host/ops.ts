@@ -31,7 +31,7 @@ export const OP_SPECS = {
   adam: { code: 18, args: ['w', 'g', 'm', 'v', 'vhat', 'count', 'beta1', 'beta2', 'epsilon'] },
   act_forward: { code: 19, args: ['kind', 'y', 'x', 'count', 'alpha'] },
   act_backward: { code: 20, args: ['kind', 'dx', 'dy', 'x', 'y', 'count', 'alpha', 'accumulate'] },
-  conv2d_forward: { code: 21, args: ['y', 'x', 'w', 'b', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack'] },
+  conv2d_forward: { code: 21, args: ['y', 'x', 'w', 'b', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'relu'] },
   conv2d_backward_filter: { code: 22, args: ['dw', 'db', 'x', 'dy', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
   conv2d_backward_input: { code: 23, args: ['dx', 'dy', 'w', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
   depthwise_forward: { code: 24, args: ['y', 'x', 'w', 'b', ...DEPTHWISE_GEOMETRY] },
@@ -55,6 +55,7 @@ export const OP_SPECS = {
   max_norm: { code: 42, args: ['w', 'rows', 'cols', 'axis', 'maxValue'] },
   non_neg: { code: 43, args: ['w', 'count'] },
   unit_norm: { code: 44, args: ['w', 'rows', 'cols', 'axis'] },
+  bn_fold: { code: 45, args: ['wf', 'bf', 'w', 'b', 'gamma', 'beta', 'movingMean', 'movingVar', 'k', 'f', 'epsilon'] },
 } as const;
 
 export type OpName = keyof typeof OP_SPECS;
@@ -308,6 +309,12 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       break;
     case 'non_neg':
       span('w', a.count, true);
+      break;
+    case 'bn_fold':
+      span('wf', a.k * a.f, true);
+      span('bf', a.f, true);
+      span('w', a.k * a.f, false);
+      for (const arg of ['b', 'gamma', 'beta', 'movingMean', 'movingVar']) span(arg, a.f, false);
       break;
   }
   return out;

@@ -154,7 +154,9 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     for (const p of trainableParams) p.slots.push(add({ name: `${slot} ${p.layer}/${p.weight}`, kind: 'slot', offset: -1, bytes: regions[p.region].bytes, slab: `slot:${slot}` }));
   }
 
-  const ctx: CompileContext = { graph, batch, regions, paramRegions, gradRegions, gradWritten: new Set(), scratchBytes: 0, convScratchLimit, fuseSoftmax };
+  const consumers = new Map<number, number[]>();
+  for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.id]);
+  const ctx: CompileContext = { graph, batch, regions, paramRegions, gradRegions, gradWritten: new Set(), scratchBytes: 0, convScratchLimit, fuseSoftmax, consumers };
   const builders: ProgramBuilder[] = [];
   const outputs: Partial<Record<ProgramName, number>> = {};
   const forwardPass = (p: ProgramBuilder, trainingMode: boolean, outputLogits: boolean): NodeValue[] => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 // Every kernel except gemm (test/gemm.test.ts) against its naive f64 twin in test/reference/kernels.ts,
 // called through the raw byte-offset exports. Outputs start as NaN (an element a kernel forgets stays
 // NaN and fails), every buffer has guard words on both sides that must survive, and sizes sweep the
@@ -1063,7 +1064,8 @@ describe('run (plan interpreter)', () => {
   });
 
   it('an unknown opcode returns -(1 + index), records the index, and runs nothing after it', () => {
-    for (const bad of [0, 45, 999, -1]) { // 45: one past the last opcode (assembly/opcodes.ts)
+    const codes = [...readFileSync(new URL('../assembly/opcodes.ts', import.meta.url), 'utf8').matchAll(/export const OP_\w+: i32 = (\d+);/g)].map((m) => Number(m[1]));
+    for (const bad of [0, Math.max(...codes) + 1, 999, -1]) {
       const t = kit();
       const a = t.buf(4);
       const c = t.buf(4);
