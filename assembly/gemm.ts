@@ -30,6 +30,12 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
     if (!accumulate) zeroMatrix(c, m, n, ldc);
     return;
   }
+  // Fewer rows than a tile with b row-major (batch-1 inference): packing b would cost more than
+  // the product itself, so stream b once, a row of c at a time.
+  if (m < MR && csb == 1) {
+    gemm_f32_rows(c, a, b, m, n, k, rsa, csa, rsb, ldc, accumulate);
+    return;
+  }
   const kcMax = min(k, KC);
   const ncMax = min(n, NC);
   const packA = pack + (<usize>(kcMax * ((ncMax + NR - 1) & ~(NR - 1))) << 2);
@@ -323,5 +329,33 @@ function storeTail(p: usize, lo: v128, hi: v128, nr: i32): void {
   }
   if (nr & 1) {
     v128.store32_lane(p, lo, 0);
+  }
+}
+
+// c (m,n) [+]= a (m,k) . b (k,n) for m < MR and b with unit column stride: per row of c, per k,
+// c[i, :] += a[i,k] * b[k, :], vectorised over n. Unpacked: b is read once per row.
+function gemm_f32_rows(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, rsb: i32, ldc: i32, accumulate: i32): void {
+  for (let i = 0; i < m; i++) {
+    const ci = c + (<usize>(i * ldc) << 2);
+    if (!accumulate) {
+      for (let j = 0; j < n; j++) store<f32>(ci + (<usize>j << 2), 0);
+    }
+    for (let p = 0; p < k; p++) {
+      const av = load<f32>(a + (<usize>(i * rsa + p * csa) << 2));
+      const bp = b + (<usize>(p * rsb) << 2);
+      let j = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vs = f32x4.splat(av);
+        for (; j + 4 <= n; j += 4) {
+          const o = <usize>j << 2;
+          v128.store(ci + o, f32x4.add(v128.load(ci + o), f32x4.mul(vs, v128.load(bp + o))));
+        }
+      }
+      for (; j < n; j++) {
+        const o = <usize>j << 2;
+        store<f32>(ci + o, load<f32>(ci + o) + av * load<f32>(bp + o));
+      }
+    }
   }
 }

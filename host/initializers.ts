@@ -43,7 +43,7 @@ export function initialize(spec: InitializerConfig, shape: readonly number[], se
   const { fanIn, fanOut } = fans(shape);
   const uniform = (limit: number) => {
     const rng = new Random(spec.seed ?? seed);
-    for (let i = 0; i < size; i++) out[i] = (2 * rng.uniform() - 1) * limit;
+    rng.fillUniform(out, limit);
   };
   // Keras VarianceScaling 'truncated_normal': stddev = sqrt(scale / fan) / 0.8796..., redraw beyond 2 sigma.
   const truncatedNormal = (variance: number) => {

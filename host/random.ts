@@ -21,6 +21,19 @@ export class Random {
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }
+  // Fills out[i] = (2u - 1) * limit with u = uniform(), in one tight loop (the same stream as
+  // calling uniform() n times; weight initialization is on the cold-start path).
+  fillUniform(out: Float32Array, limit: number): void {
+    let state = this.state;
+    for (let i = 0; i < out.length; i++) {
+      let t = (state = (state + 0x6d2b79f5) >>> 0);
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      out[i] = (2 * ((((t ^ (t >>> 14)) >>> 0) >>> 8) / 16777216) - 1) * limit;
+    }
+    this.state = state;
+  }
+
   // Fisher-Yates shuffle of indices 0..n-1.
   permutation(n: number): Int32Array {
     const p = new Int32Array(n);

@@ -1,4 +1,5 @@
 declare module '*.wasm' {
-  const bytes: Uint8Array;
-  export default bytes;
+  // The kernel module, base64 (esbuild's base64 loader).
+  const base64: string;
+  export default base64;
 }

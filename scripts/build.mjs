@@ -1,5 +1,5 @@
 // Build: AssemblyScript kernels -> build/*.wasm, host/ -> dist/ (ESM bundles + .d.ts).
-// The wasm bytes are embedded in the bundle (esbuild's binary loader) so that the core entry
+// The wasm bytes are embedded in the bundle (base64, decoded by host/executor.ts) so that the core entry
 // loads the same way in Node, Deno, Bun, browsers and edge functions: no fetch, no file system.
 import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
@@ -28,7 +28,7 @@ await build({
   platform: 'neutral',
   target: 'es2022',
   external: ['node:*'],
-  loader: { '.wasm': 'binary' },
+  loader: { '.wasm': 'base64' },
   logLevel: 'warning',
 });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
