@@ -1,6 +1,7 @@
 // Weight regularizers and constraints (Keras 3; ../shared/reference/numerics.md). f32 weights.
 // Penalties are added to the loss unscaled by the batch; their gradients are added to the data
 // gradient; constraints project the weights in place after the optimizer update.
+import { sumsq_f32 } from './optim';
 
 const NORM_EPSILON: f64 = 1e-7; // Keras backend.epsilon()
 
@@ -106,7 +107,7 @@ function rescale_by_norm(w: usize, rows: i32, cols: i32, axis: i32, maxValue: f6
   if (rows <= 0 || cols <= 0) return;
   const stride = <usize>cols << 2;
   if (axis == 1) {
-    for (let r = 0; r < rows; r++) scale_span(w + <usize>r * stride, cols, norm_factor(sum_squares(w + <usize>r * stride, cols), maxValue, unit));
+    for (let r = 0; r < rows; r++) scale_span(w + <usize>r * stride, cols, norm_factor(sumsq_f32(w + <usize>r * stride, cols), maxValue, unit));
     return;
   }
   if (axis != 0) unreachable();
@@ -145,30 +146,6 @@ function rescale_by_norm(w: usize, rows: i32, cols: i32, axis: i32, maxValue: f6
     p = col;
     for (let r = 0; r < rows; r++, p += stride) store<f32>(p, load<f32>(p) * f);
   }
-}
-
-// sum of squares of x (n) in f64.
-function sum_squares(x: usize, n: i32): f64 {
-  let ss: f64 = 0;
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    let lo = f64x2.splat(0);
-    let hi = f64x2.splat(0);
-    for (; i + 4 <= n; i += 4) {
-      const v = v128.load(x + (<usize>i << 2));
-      const vlo = f64x2.promote_low_f32x4(v);
-      const vhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
-      lo = f64x2.add(lo, f64x2.mul(vlo, vlo));
-      hi = f64x2.add(hi, f64x2.mul(vhi, vhi));
-    }
-    const s = f64x2.add(lo, hi);
-    ss = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
-  }
-  for (; i < n; i++) {
-    const v = <f64>load<f32>(x + (<usize>i << 2));
-    ss += v * v;
-  }
-  return ss;
 }
 
 // x (n) *= f.
