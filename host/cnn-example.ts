@@ -24,7 +24,7 @@ export function mnistCnn(): Model {
 
 export async function trainMnistCnn(options: { epochs?: number; batchSize?: number; log?: (s: string) => void } = {}): Promise<{ model: Model; accuracy: number; seconds: number }> {
   const log = options.log ?? console.log;
-  const epochs = options.epochs ?? 6;
+  const epochs = options.epochs ?? 9;
   const batchSize = options.batchSize ?? 32;
   const t0 = performance.now();
   setSeed(99);

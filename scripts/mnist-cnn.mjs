@@ -2,4 +2,4 @@
 // node scripts/mnist-cnn.mjs [epochs]
 import { trainMnistCnn } from '../dist/node.js';
 
-await trainMnistCnn({ epochs: Number(process.argv[2] ?? 4) });
+await trainMnistCnn({ epochs: Number(process.argv[2] ?? 9) });
