@@ -33,7 +33,7 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   // Fewer rows than a tile with b row-major (batch-1 inference): packing b would cost more than
   // the product itself, so stream b once, a row of c at a time.
   if (m < MR && csb == 1) {
-    gemm_f32_rows(c, a, b, m, n, k, rsa, csa, rsb, ldc, accumulate);
+    gemm_f32_rows(c, a, b, m, n, k, rsa, csa, rsb, ldc, accumulate, pack);
     return;
   }
   const kcMax = min(k, KC);
@@ -332,29 +332,42 @@ function storeTail(p: usize, lo: v128, hi: v128, nr: i32): void {
   }
 }
 
-// c (m,n) [+]= a (m,k) . b (k,n) for m < MR and b with unit column stride: per row of c, per k,
-// c[i, :] += a[i,k] * b[k, :], vectorised over n. Unpacked: b is read once per row.
+// c (m,n) [+]= a (m,k) . b (k,n) for m < MR and b with unit column stride: b is streamed once per
+// row instead of packed. Bit-identical to the packed path (a row's result does not depend on how
+// many rows share its call): the same NC column blocks and even k slices, each slice summed from
+// zero in k order into `tmp` (NC floats of the pack scratch), then added to c.
 function gemm_f32_rows(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
-  rsa: i32, csa: i32, rsb: i32, ldc: i32, accumulate: i32): void {
+  rsa: i32, csa: i32, rsb: i32, ldc: i32, accumulate: i32, tmp: usize): void {
+  const kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
   for (let i = 0; i < m; i++) {
     const ci = c + (<usize>(i * ldc) << 2);
-    if (!accumulate) {
-      for (let j = 0; j < n; j++) store<f32>(ci + (<usize>j << 2), 0);
-    }
-    for (let p = 0; p < k; p++) {
-      const av = load<f32>(a + (<usize>(i * rsa + p * csa) << 2));
-      const bp = b + (<usize>(p * rsb) << 2);
-      let j = 0;
-      if (ASC_FEATURE_SIMD) {
-        const vs = f32x4.splat(av);
-        for (; j + 4 <= n; j += 4) {
-          const o = <usize>j << 2;
-          v128.store(ci + o, f32x4.add(v128.load(ci + o), f32x4.mul(vs, v128.load(bp + o))));
+    for (let jc = 0; jc < n; jc += NC) {
+      const nc = min(NC, n - jc);
+      for (let pc = 0; pc < k; pc += kcStep) {
+        const kc = min(kcStep, k - pc);
+        for (let j = 0; j < nc; j++) store<f32>(tmp + (<usize>j << 2), 0);
+        for (let p = pc; p < pc + kc; p++) {
+          const av = load<f32>(a + (<usize>(i * rsa + p * csa) << 2));
+          const bp = b + (<usize>(p * rsb + jc) << 2);
+          let j = 0;
+          if (ASC_FEATURE_SIMD) {
+            const vs = f32x4.splat(av);
+            for (; j + 4 <= nc; j += 4) {
+              const o = <usize>j << 2;
+              v128.store(tmp + o, f32x4.add(v128.load(tmp + o), f32x4.mul(vs, v128.load(bp + o))));
+            }
+          }
+          for (; j < nc; j++) {
+            const o = <usize>j << 2;
+            store<f32>(tmp + o, load<f32>(tmp + o) + av * load<f32>(bp + o));
+          }
         }
-      }
-      for (; j < n; j++) {
-        const o = <usize>j << 2;
-        store<f32>(ci + o, load<f32>(ci + o) + av * load<f32>(bp + o));
+        const acc = pc > 0 ? 1 : accumulate;
+        const cj = ci + (<usize>jc << 2);
+        for (let j = 0; j < nc; j++) {
+          const o = <usize>j << 2;
+          store<f32>(cj + o, acc ? load<f32>(cj + o) + load<f32>(tmp + o) : load<f32>(tmp + o));
+        }
       }
     }
   }

@@ -246,3 +246,23 @@ describe('gemmScratchBytes', () => {
     expect(gemmScratchBytes(5, 5, 0)).toBe(0);
   });
 });
+
+describe('gemm_f32 row results do not depend on how many rows share the call', () => {
+  it('rows of a 1-, 2- and 3-row product equal the same rows of an 8-row product, bit for bit', () => {
+    for (const [n, k] of [[10, 784], [256, 300], [130, 7]]) {
+      const h = harness();
+      const m = 8;
+      const a = h.put(randomArray(m * k, 11, -1, 1));
+      const b = h.put(randomArray(k * n, 12, -1, 1));
+      const pack = h.alloc(gemmScratchBytes(m, n, k) / 4 + 4);
+      const full = h.alloc(m * n);
+      (h.k.gemm_f32 as (...x: number[]) => void)(full, a, b, m, n, k, k, 1, n, 1, n, 0, pack);
+      const whole = h.f32(full, m * n);
+      for (const rows of [1, 2, 3]) {
+        const c = h.alloc(rows * n);
+        (h.k.gemm_f32 as (...x: number[]) => void)(c, a + 4 * k * 2, b, rows, n, k, k, 1, n, 1, n, 0, pack);
+        expect(Array.from(h.f32(c, rows * n)), `m=${rows} n=${n} k=${k}`).toEqual(Array.from(whole.subarray(2 * n, (2 + rows) * n)));
+      }
+    }
+  });
+});
