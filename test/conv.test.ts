@@ -13,93 +13,29 @@
 // error ~u*L/4. atol = 1e-5*(sqrt(L) + 1) and rtol = 1e-5 are far above that and far below the
 // O(0.1) change a missing, doubled or misplaced term makes.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main as asc } from 'assemblyscript/asc';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { harness, randomArray, worstError } from './harness';
+import { randomArray, worstError } from './harness';
+import { Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
 import {
   ConvGeometry, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef,
   depthwiseBackwardFilterRef, depthwiseBackwardInputRef, depthwiseRef,
 } from './reference/conv';
 import { conv2dOutputSize, conv2dPackBytes, convColsBytes } from '../host/conv-scratch';
 
-type Fn = (...args: number[]) => number;
-const SENTINEL = -1234.5;
-const GUARD = 4;
 const ARENA_BYTES = 12 << 20;
 
-// A bump allocator over one region of a kernel module's memory, reset for every case. Every buffer
-// is 16-byte aligned and followed by GUARD sentinel floats.
-class Arena {
-  private top: number;
-  private guards: number[] = [];
-  constructor(readonly k: Record<string, Fn>, private memory: WebAssembly.Memory, private base: number) {
-    this.top = base;
-  }
-  private get f32() { return new Float32Array(this.memory.buffer); }
-  reset(): void {
-    this.top = this.base;
-    this.guards = [];
-  }
-  alloc(floats: number, fill = NaN): number {
-    const ptr = Math.ceil(this.top / 16) * 16;
-    this.top = ptr + 4 * (floats + GUARD);
-    if (this.top > this.base + ARENA_BYTES) throw new Error('arena exhausted');
-    this.f32.fill(fill, ptr / 4, ptr / 4 + floats);
-    this.f32.fill(SENTINEL, ptr / 4 + floats, ptr / 4 + floats + GUARD);
-    this.guards.push(ptr / 4 + floats);
-    return ptr;
-  }
-  put(data: ArrayLike<number>): number {
-    const ptr = this.alloc(data.length);
-    this.write(ptr, data);
-    return ptr;
-  }
-  write(ptr: number, data: ArrayLike<number>): void {
-    this.f32.set(data, ptr / 4);
-  }
-  read(ptr: number, floats: number): Float32Array {
-    return this.f32.slice(ptr / 4, ptr / 4 + floats);
-  }
-  guardsIntact(): boolean {
-    const f = this.f32;
-    return this.guards.every((g) => f.subarray(g, g + GUARD).every((v) => v === SENTINEL));
-  }
-}
 
 interface Kernels { name: string; arena: () => Arena }
 
-// The module compiled from the same sources without SIMD (the scalar branches).
-async function scalarModule(): Promise<WebAssembly.Module> {
-  let binary: Uint8Array | undefined;
-  const { error, stderr } = await asc([
-    'assembly/conv.ts', 'assembly/pool.ts', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--use', 'abort=',
-    '-O3', '--noAssert', '--disable', 'simd', '--outFile', 'conv-scalar.wasm',
-  ], {
-    writeFile(name, contents) {
-      if (name.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
-    },
-  });
-  if (error || !binary) throw new Error(`asc --disable simd failed: ${error?.message}\n${stderr.toString()}`);
-  return new WebAssembly.Module(binary);
-}
-
-function simdArena(): Arena {
-  const h = harness();
-  return new Arena(h.k, h.memory, h.alloc(ARENA_BYTES / 4 + 16));
-}
-
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule();
+  scalar = await scalarModule(['assembly/conv.ts', 'assembly/pool.ts'], 'conv-scalar.wasm');
 });
-function scalarArena(): Arena {
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256 });
-  const k = new WebAssembly.Instance(scalar, { env: { memory } }).exports as unknown as Record<string, Fn>;
-  return new Arena(k, memory, 65536);
-}
+const simd = () => simdArena(ARENA_BYTES);
+const scalarKernels = () => scalarArena(scalar, 256, ARENA_BYTES);
 
-const BUILDS: Kernels[] = [{ name: 'SIMD build', arena: simdArena }, { name: 'scalar build', arena: scalarArena }];
+const BUILDS: Kernels[] = [{ name: 'SIMD build', arena: simd }, { name: 'scalar build', arena: scalarKernels }];
 
 // ---------------------------------------------------------------------------------------------
 // Cases
@@ -387,7 +323,7 @@ describe('finite differences', () => {
   }
 
   it('conv2d: dx, dw and db (3x3, stride 2, same, asymmetric padding, chunkRows 5)', () => {
-    const a = simdArena();
+    const a = simd();
     const g = geometry({ B: 2, H: 6, W: 5, C: 3, KH: 3, KW: 3, S: 2, D: 1, padding: 'same' })!;
     const F = 4, N = g.B * g.OH * g.OW, K = g.KH * g.KW * g.C, inCount = g.B * g.H * g.W * g.C, chunkRows = 5;
     const xp = a.put(randomArray(inCount, 1)), wp = a.put(randomArray(K * F, 2)), bp = a.put(randomArray(F, 3));
@@ -406,7 +342,7 @@ describe('finite differences', () => {
   });
 
   it('depthwise conv2d: dx, dw and db (3x3, dilation 2, same, M = 2)', () => {
-    const a = simdArena();
+    const a = simd();
     const g = geometry({ B: 2, H: 5, W: 6, C: 3, KH: 3, KW: 3, S: 1, D: 2, padding: 'same' })!;
     const M = 2, CM = g.C * M, N = g.B * g.OH * g.OW, inCount = g.B * g.H * g.W * g.C;
     const xp = a.put(randomArray(inCount, 1)), wp = a.put(randomArray(9 * CM, 2)), bp = a.put(randomArray(CM, 3));
@@ -441,7 +377,7 @@ describe('against TensorFlow.js', () => {
   ];
 
   it('conv2d and depthwise conv2d forward match tf.conv2d and tf.depthwiseConv2d', () => {
-    const a = simdArena();
+    const a = simd();
     for (const [n, { s, F }] of tfCases.entries()) {
       const g = geometry(s)!;
       a.reset();

@@ -8,95 +8,23 @@
 // random inputs have no ties, and a separate test checks ties). Tolerance rtol 1e-5 with atol
 // 1e-5*(sqrt(L) + 1), L the number of terms summed.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main as asc } from 'assemblyscript/asc';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { harness, randomArray, worstError } from './harness';
+import { randomArray, worstError } from './harness';
+import { Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
 import {
   ConvGeometry, avgPoolBackwardRef, avgPoolRef, globalAvgPoolRef, maxPoolBackwardRef, maxPoolRef,
 } from './reference/conv';
 import { conv2dOutputSize } from '../host/conv-scratch';
 
-type Fn = (...args: number[]) => number;
-const SENTINEL = -1234.5;
-const GUARD = 4;
 const ARENA_BYTES = 4 << 20;
 
-// A bump allocator over a kernel module's memory, reset for every case; each buffer is 16-byte
-// aligned and followed by GUARD sentinel floats.
-class Arena {
-  private top: number;
-  private guards: number[] = [];
-  constructor(readonly k: Record<string, Fn>, private memory: WebAssembly.Memory, private base: number) {
-    this.top = base;
-  }
-  private get f32() { return new Float32Array(this.memory.buffer); }
-  reset(): void {
-    this.top = this.base;
-    this.guards = [];
-  }
-  alloc(floats: number, fill = NaN): number {
-    const ptr = Math.ceil(this.top / 16) * 16;
-    this.top = ptr + 4 * (floats + GUARD);
-    if (this.top > this.base + ARENA_BYTES) throw new Error('arena exhausted');
-    this.f32.fill(fill, ptr / 4, ptr / 4 + floats);
-    this.f32.fill(SENTINEL, ptr / 4 + floats, ptr / 4 + floats + GUARD);
-    this.guards.push(ptr / 4 + floats);
-    return ptr;
-  }
-  write(ptr: number, data: ArrayLike<number>): void {
-    this.f32.set(data, ptr / 4);
-  }
-  put(data: ArrayLike<number>): number {
-    const ptr = this.alloc(data.length);
-    this.write(ptr, data);
-    return ptr;
-  }
-  putI32(data: ArrayLike<number>): number {
-    const ptr = this.alloc(data.length);
-    new Int32Array(this.memory.buffer).set(data, ptr / 4);
-    return ptr;
-  }
-  read(ptr: number, floats: number): Float32Array {
-    return this.f32.slice(ptr / 4, ptr / 4 + floats);
-  }
-  readI32(ptr: number, count: number): Int32Array {
-    return new Int32Array(this.memory.buffer).slice(ptr / 4, ptr / 4 + count);
-  }
-  // Everything below the arena's top, to show that a call with a 0 output wrote nothing anywhere.
-  snapshot(): Buffer {
-    return Buffer.from(new Uint8Array(this.memory.buffer).slice(0, this.top));
-  }
-  guardsIntact(): boolean {
-    const f = this.f32;
-    return this.guards.every((g) => f.subarray(g, g + GUARD).every((v) => v === SENTINEL));
-  }
-}
-
-function simdArena(): Arena {
-  const h = harness();
-  return new Arena(h.k, h.memory, h.alloc(ARENA_BYTES / 4 + 16));
-}
-
+const simd = () => simdArena(ARENA_BYTES);
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  let binary: Uint8Array | undefined;
-  const { error, stderr } = await asc([
-    'assembly/pool.ts', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--use', 'abort=',
-    '-O3', '--noAssert', '--disable', 'simd', '--outFile', 'pool-scalar.wasm',
-  ], {
-    writeFile(name, contents) {
-      if (name.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
-    },
-  });
-  if (error || !binary) throw new Error(`asc --disable simd failed: ${error?.message}\n${stderr.toString()}`);
-  scalar = new WebAssembly.Module(binary);
+  scalar = await scalarModule(['assembly/pool.ts'], 'pool-scalar.wasm');
 });
-function scalarArena(): Arena {
-  const memory = new WebAssembly.Memory({ initial: 128, maximum: 128 });
-  const k = new WebAssembly.Instance(scalar, { env: { memory } }).exports as unknown as Record<string, Fn>;
-  return new Arena(k, memory, 65536);
-}
+const scalarKernels = () => scalarArena(scalar, 128, ARENA_BYTES);
 
 type Padding = 'same' | 'valid';
 interface PoolCase { B: number; H: number; W: number; C: number; KH: number; KW: number; S: number; padding: Padding }
@@ -196,7 +124,7 @@ function runGlobalCase(a: Arena, B: number, HW: number, C: number, seed: number)
   return fails;
 }
 
-for (const [buildName, arena] of [['SIMD build', simdArena], ['scalar build', scalarArena]] as const) {
+for (const [buildName, arena] of [['SIMD build', simd], ['scalar build', scalarKernels]] as const) {
   describe(`pooling (${buildName})`, () => {
     it('max and average pooling, forward and backward, over the geometry sweep', () => {
       const a = arena();
@@ -241,7 +169,7 @@ for (const [buildName, arena] of [['SIMD build', simdArena], ['scalar build', sc
 
 describe('finite differences (average pooling; max pooling away from ties)', () => {
   it('dx of avg, max and global average pooling', () => {
-    const a = simdArena();
+    const a = simd();
     const g = geometry({ B: 2, H: 5, W: 4, C: 3, KH: 3, KW: 2, S: 2, padding: 'same' })!;
     const inCount = g.B * g.H * g.W * g.C, outCount = g.B * g.OH * g.OW * g.C;
     const xp = a.put(randomArray(inCount, 1));
@@ -291,7 +219,7 @@ describe('against TensorFlow.js', () => {
   });
 
   it('tf.maxPool and tf.avgPool agree on output size, padding split and the divisor at the edges', () => {
-    const a = simdArena();
+    const a = simd();
     const cases: PoolCase[] = [
       { B: 2, H: 8, W: 7, C: 3, KH: 3, KW: 3, S: 2, padding: 'same' },
       { B: 1, H: 6, W: 6, C: 5, KH: 2, KW: 2, S: 2, padding: 'same' },
