@@ -176,6 +176,16 @@ export function conv2d_forward(y: usize, x: usize, w: usize, b: usize,
 export function conv2d_forward_relu(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32): void {
+  conv2d_forward_fused(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, 0, 0);
+}
+
+// conv2d_forward_relu, and with pool != 0 a 2x2 stride-2 max pooling of each chunk as well: the
+// chunk goes to `chunkOut` (chunkRows*F floats) and only the pooled (B, OH/2, OW/2, F) output is
+// written to y, so the full-size convolution output never touches memory. Needs OH and OW even,
+// chunkRows a multiple of 2*OW, and a kernel that is not pointwise (the planner checks).
+export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize): void {
   const N = B * OH * OW;
   const K = KH * KW * C;
   if (N <= 0 || F <= 0) return;
@@ -189,12 +199,44 @@ export function conv2d_forward_relu(y: usize, x: usize, w: usize, b: usize,
   const chunk = min(max(chunkRows, 1), N);
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
-    const yc = y + (<usize>r0 * <usize>F << 2);
+    const yc = pool ? chunkOut : y + (<usize>r0 * <usize>F << 2);
     im2col_f32(cols, x, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
     // The bias goes in first and the GEMM adds onto it, while this chunk of y is in cache.
     if (withBias) bias_fill(yc, b, rows, F);
     gemm_f32(yc, cols, w, rows, F, K, K, 1, F, 1, F, withBias, pack);
     if (relu) relu_forward(yc, yc, rows * F);
+    if (pool) max_pool_2x2_rows(y + (<usize>((r0 / (2 * OW)) * (OW >> 1) * F) << 2), yc, rows / (2 * OW), OW, F);
+  }
+}
+
+// out (pairs, OW/2, F) = 2x2 stride-2 max over `pairs` pairs of output rows of in (2*pairs, OW, F).
+function max_pool_2x2_rows(out: usize, src: usize, pairs: i32, OW: i32, F: i32): void {
+  const rowBytes = <usize>(OW * F) << 2;
+  const pixel = <usize>F << 2;
+  for (let q = 0; q < pairs; q++) {
+    const a = src + <usize>(2 * q) * rowBytes;
+    const c = a + rowBytes;
+    const o = out + <usize>(q * (OW >> 1)) * pixel;
+    for (let pw = 0; pw < OW >> 1; pw++) {
+      const a0 = a + <usize>(2 * pw) * pixel;
+      const c0 = c + <usize>(2 * pw) * pixel;
+      const op = o + <usize>pw * pixel;
+      let f = 0;
+      if (ASC_FEATURE_SIMD) {
+        for (; f + 4 <= F; f += 4) {
+          const fo = <usize>f << 2;
+          const m0 = f32x4.max(v128.load(a0 + fo), v128.load(a0 + pixel + fo));
+          const m1 = f32x4.max(v128.load(c0 + fo), v128.load(c0 + pixel + fo));
+          v128.store(op + fo, f32x4.max(m0, m1));
+        }
+      }
+      for (; f < F; f++) {
+        const fo = <usize>f << 2;
+        const m0 = max(load<f32>(a0 + fo), load<f32>(a0 + pixel + fo));
+        const m1 = max(load<f32>(c0 + fo), load<f32>(c0 + pixel + fo));
+        store<f32>(op + fo, max(m0, m1));
+      }
+    }
   }
 }
 

@@ -12,7 +12,7 @@ export function heap_base(): usize {
   return __heap_base;
 }
 export {
-  conv2d_forward, conv2d_forward_relu, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
+  conv2d_forward, conv2d_forward_relu, conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './conv';
 export {

@@ -7,7 +7,7 @@ import {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32, copy_strided_f32,
 } from './elementwise';
 import {
-  conv2d_forward_relu, conv2d_backward_filter, conv2d_backward_input,
+  conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './conv';
 import { activation_forward, activation_backward } from './activations';
@@ -107,9 +107,9 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         break;
       // Convolution geometry follows the pointers: h w c f|m kh kw sh sw dh dw pt pl oh ow (per sample).
       case OP_CONV2D_FORWARD:
-        conv2d_forward_relu(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),
+        conv2d_forward_fused(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),
           arg(p, 8), arg(p, 9), arg(p, 10), arg(p, 11), arg(p, 12), arg(p, 13), arg(p, 14), arg(p, 15), arg(p, 16), arg(p, 17),
-          arg(p, 18), argp(p, 19), argp(p, 20), arg(p, 21));
+          arg(p, 18), argp(p, 19), argp(p, 20), arg(p, 21), arg(p, 22), argp(p, 23));
         break;
       case OP_BN_FOLD:
         batchnorm_fold(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), argp(p, 6), argp(p, 7), arg(p, 8),

@@ -52,6 +52,9 @@ export class ProgramBuilder {
   // Nodes whose work an earlier node's kernel already did (batch norm folded into a convolution,
   // ReLU applied in its epilogue): their forward emits nothing and passes the region on.
   readonly absorbed = new Set<number>();
+  // Nodes whose output gradient the backward pass of this program computes (set before the
+  // forward is lowered, so fusions that drop intermediate values can avoid them).
+  readonly gradNodes = new Set<number>();
   constructor(readonly name: ProgramName, readonly regions: Region[]) {}
 
   activation(name: string, floats: number): number {
@@ -212,6 +215,8 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       // over the output saved. Backward still sees every node (the folded copy is forward-only).
       const bnNode = fusibleBatchNorm(ctx, node, training);
       let relu = 0;
+      let pool: GraphNode | null = null;
+      let chunk = chunkRows;
       if (bnNode) {
         const bn = weightRegions(bnNode.layer!, ctx.paramRegions.get(bnNode.layer!)!);
         const k = g.kh * g.kw * g.c;
@@ -228,10 +233,27 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
         if (r && r.layer?.kind === 'activation' && r.layer.config.activation === 'relu' && r.id !== ctx.graph.output) {
           p.absorbed.add(r.id);
           relu = 1;
+          pool = fusiblePool(ctx, p, node, r, g);
         }
       }
+      if (pool) {
+        // conv -> BN -> ReLU -> 2x2 max pooling with no gradient through any of them: each chunk
+        // is pooled in cache and only the pooled output is written. Chunks hold whole pairs of
+        // output rows.
+        p.absorbed.add(pool.id);
+        const pairRows = 2 * g.ow;
+        chunk = Math.max(pairRows, Math.floor(chunkRows / pairRows) * pairRows);
+        const cols = align16(convColsBytes(chunk, g.kh, g.kw, g.c));
+        const pack = align16(conv2dPackBytes(chunk, g.kh, g.kw, g.c, f));
+        needScratch(ctx, cols + pack + chunk * f * 4);
+        const pooled = p.activation(`${pool.name}`, (count / 4) * B);
+        p.emit('conv2d_forward', layer.name, {
+          y: pooled, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, cols], chunkOut: [SCRATCH, cols + pack],
+        }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows: chunk, relu: 1, pool: 1 });
+        return { region: pooled, shape };
+      }
       p.emit('conv2d_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
-        { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows, relu });
+        { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows: chunk, relu, pool: 0, chunkOut: 0 });
       const y = activationForward(p, layer, node, z, shape, outputLogits, B, true);
       return { region: y, shape, pre: y === z ? undefined : z };
     }
@@ -245,6 +267,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       return { region: y, shape, pre: y === z ? undefined : z };
     }
     case 'maxPooling2d': {
+      if (p.absorbed.has(node.id)) return { region: x.region, shape };
       const g = geometry(layer, x.shape);
       const { dh, dw_, ...pool } = g;
       void dh; void dw_;
@@ -332,6 +355,21 @@ function fusibleBatchNorm(ctx: CompileContext, node: GraphNode, training: boolea
   if (bn.layer?.kind !== 'batchNormalization' || bn.id === ctx.graph.output) return null;
   if (training && bn.layer.trainable) return null;
   return bn;
+}
+
+// The 2x2 stride-2 'valid' max pooling that alone reads `relu` (itself fused into `conv`), when no
+// gradient flows through the convolution in this program and the geometry pairs up evenly.
+function fusiblePool(ctx: CompileContext, p: ProgramBuilder, conv: GraphNode, relu: GraphNode, g: ConvGeometry): GraphNode | null {
+  if (p.gradNodes.has(conv.id) || g.oh % 2 !== 0 || g.ow % 2 !== 0) return null;
+  if (g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.pt === 0 && g.pl === 0) return null; // pointwise path
+  const next = ctx.consumers.get(relu.id) ?? [];
+  if (next.length !== 1) return null;
+  const pool = ctx.graph.nodes[next[0]];
+  const c = pool.layer?.config;
+  if (pool.layer?.kind !== 'maxPooling2d' || pool.id === ctx.graph.output || !c) return null;
+  const [kh, kw] = c.kernelSize as number[];
+  const [sh, sw] = c.strides as number[];
+  return kh === 2 && kw === 2 && sh === 2 && sw === 2 && c.padding === 'valid' ? pool : null;
 }
 
 function weightRegions(layer: Layer, regions: number[]): Record<string, number> {

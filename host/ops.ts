@@ -31,7 +31,7 @@ export const OP_SPECS = {
   adam: { code: 18, args: ['w', 'g', 'm', 'v', 'vhat', 'count', 'beta1', 'beta2', 'epsilon'] },
   act_forward: { code: 19, args: ['kind', 'y', 'x', 'count', 'alpha'] },
   act_backward: { code: 20, args: ['kind', 'dx', 'dy', 'x', 'y', 'count', 'alpha', 'accumulate'] },
-  conv2d_forward: { code: 21, args: ['y', 'x', 'w', 'b', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'relu'] },
+  conv2d_forward: { code: 21, args: ['y', 'x', 'w', 'b', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'relu', 'pool', 'chunkOut'] },
   conv2d_backward_filter: { code: 22, args: ['dw', 'db', 'x', 'dy', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
   conv2d_backward_input: { code: 23, args: ['dx', 'dy', 'w', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
   depthwise_forward: { code: 24, args: ['y', 'x', 'w', 'b', ...DEPTHWISE_GEOMETRY] },
@@ -211,7 +211,8 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       const output = batch * a.oh * a.ow * a.f;
       const forward = op.op === 'conv2d_forward';
       const filter = op.op === 'conv2d_backward_filter';
-      span(forward ? 'y' : 'dy', output, forward);
+      span(forward ? 'y' : 'dy', forward && a.pool ? output / 4 : output, forward);
+      if (forward && a.pool) span('chunkOut', a.chunkRows * a.f, true);
       span(forward || filter ? 'x' : 'dx', input, op.op === 'conv2d_backward_input');
       span(filter ? 'dw' : 'w', a.kh * a.kw * a.c * a.f, filter);
       span(filter ? 'db' : 'b', forward || filter ? a.f : 0, filter);

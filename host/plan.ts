@@ -199,8 +199,6 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   // The backward half shared by train and gradients: loss, penalties, metrics, then the backward
   // pass in reverse topological order. Returns the gradient state.
   const backwardProgram = (p: ProgramBuilder, withInputGradient: boolean): { out: NodeValue; g: GradState } => {
-    const values = forwardPass(p, true, fuseSoftmax);
-    const out = values[graph.output];
     // Which nodes need a gradient of their output: those with trainable weights or with a
     // trainable node upstream. A frozen prefix gets no backward ops at all.
     const hasTrainable = (n: GraphNode) => !!n.layer && gradRegions.has(n.layer);
@@ -210,6 +208,9 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
         n.inputs.some((i) => hasTrainable(graph.nodes[i]) || upstream.get(i)!));
     }
     const needsOutGrad = (n: GraphNode) => hasTrainable(n) || upstream.get(n.id)!;
+    for (const n of graph.nodes) if (needsOutGrad(n)) p.gradNodes.add(n.id);
+    const values = forwardPass(p, true, fuseSoftmax);
+    const out = values[graph.output];
     const g: GradState = { regions: new Map(), written: new Set() };
     const dlogits = needsOutGrad(outNode) ? outputGrad(p, g, outNode, sizeOf(out.shape) * batch) : null;
     lossOps(ctx, p, loss!, out, labelsRegion!, dlogits);

@@ -480,13 +480,13 @@ describe('constraints: after one SGD step the weight is the Keras projection of 
 });
 
 describe('conv + inference-mode batch norm + ReLU fusion', () => {
-  it('folds the batch norm into the convolution and matches the unfused layers', async () => {
+  it('folds the batch norm into the convolution, pools in its epilogue, and matches the unfused layers', async () => {
     const { layers: L, sequential: seq, tensor: T, setSeed: seed } = await import('../dist/node.js');
     const build = (fuse: boolean) => {
       seed(3);
       return seq([
-        L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', inputShape: [7, 5, 2] }), ...(fuse ? [] : [L.dropout(0)]),
-        L.batchNormalization(), L.relu(), L.flatten(), L.dense(3, { activation: 'softmax' }),
+        L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', inputShape: [8, 6, 2] }), ...(fuse ? [] : [L.dropout(0)]),
+        L.batchNormalization(), L.relu(), L.maxPooling2d(), L.flatten(), L.dense(3, { activation: 'softmax' }),
       ]);
     };
     const fused = build(true);
@@ -500,11 +500,13 @@ describe('conv + inference-mode batch norm + ReLU fusion', () => {
     ]);
     const weighted = (m: typeof fused) => m.layers.filter((l) => l.weightSpecs.length > 0);
     weighted(plain).forEach((l, i) => l.setWeights(weighted(fused)[i].getWeights()));
-    const x = T(Float32Array.from({ length: 4 * 70 }, (_, i) => Math.sin(i * 0.37)), [4, 7, 5, 2]);
+    const x = T(Float32Array.from({ length: 4 * 96 }, (_, i) => Math.sin(i * 0.37)), [4, 8, 6, 2]);
     const ops = (m: typeof fused) => m.planInference(4).programs.forward!.ops.map((o) => o.op);
     expect(ops(fused)).toContain('bn_fold');
     expect(ops(fused)).not.toContain('bn_forward_infer');
+    expect(ops(fused)).not.toContain('maxpool_forward'); // pooled in the convolution's epilogue
     expect(ops(plain)).toContain('bn_forward_infer');
+    expect(ops(plain)).toContain('maxpool_forward');
     const a = fused.predict(x).data;
     const b = plain.predict(x).data;
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-6 + 1e-5 * Math.abs(b[i]));
