@@ -209,7 +209,6 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       const g = geometry(layer, x.shape);
       const f = last(shape);
       const { chunkRows, colsBytes } = convChunk(ctx, g, f);
-      const z = p.activation(node.name, count * B);
       // An inference-mode batch norm that alone reads this linear convolution is folded into its
       // weights, and a ReLU that alone reads that runs in the convolution's epilogue: two passes
       // over the output saved. Backward still sees every node (the folded copy is forward-only).
@@ -252,6 +251,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
         }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows: chunk, relu: 1, pool: 1 });
         return { region: pooled, shape };
       }
+      const z = p.activation(node.name, count * B);
       p.emit('conv2d_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
         { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows: chunk, relu, pool: 0, chunkOut: 0 });
       const y = activationForward(p, layer, node, z, shape, outputLogits, B, true);
