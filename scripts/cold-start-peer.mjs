@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { mulberry32 } from './bench-peers.mjs';
 
 const impl = process.argv[2];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -40,15 +41,6 @@ function osThreads() {
   }
 }
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(7);
 const sample = new Float32Array(SIZES[0]);
 for (let i = 0; i < sample.length; i++) sample[i] = rnd();
