@@ -34,3 +34,4 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string): Prom
 
 export const version = '0.1.0';
 export { verifyPlan } from './plan-check';
+export { importOnnx } from './import/onnx';
