@@ -270,7 +270,19 @@ export class Layer {
     if (!multi && list.length !== 1) throw new InvalidArgumentError(`layer ${this.name} (${this.kind}) takes one input, got ${list.length}`);
     const shapes = list.map((t) => t.shape);
     this.build(shapes);
-    return new SymbolicTensor(this.outputShape(shapes), this, list, this.name);
+    const out = new SymbolicTensor(this.outputShape(shapes), this, list, this.name);
+    this.firstOutput ??= out;
+    return out;
+  }
+
+  /** @internal the output of the layer's first application (Keras: inbound node 0) */
+  firstOutput: SymbolicTensor | null = null;
+
+  // The symbolic output of this layer's first application, to build a model on part of another
+  // (Keras layer.output): model({ inputs: m.inputs, outputs: m.getLayer('x').output }).
+  get output(): SymbolicTensor {
+    if (!this.firstOutput) throw new InvalidArgumentError(`layer ${this.name} has not been applied to a tensor yet, so it has no output`);
+    return this.firstOutput;
   }
 
   countParams(): number {

@@ -5,7 +5,7 @@ import {
   EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ShapeError, describeBreakdown, formatBytes, parseBytes,
 } from './errors';
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
-import type { Layer, SymbolicTensor } from './layers';
+import { type Layer, SymbolicTensor } from './layers';
 import { type LossConfig, type LossName, resolveLoss } from './losses';
 import { type OptimizerConfig, resolveOptimizer } from './optimizers';
 import { compilePlan, type Plan } from './plan';
@@ -81,7 +81,9 @@ export class Model {
       this.name = options.name ?? 'sequential';
       this.layers = [...structure];
       this.graph = sequentialGraph(this.layers, options.inputShape ?? null);
+      this.symbolic = sequentialSymbolic(this.graph);
     } else {
+      this.symbolic = { inputs: structure.inputs, outputs: structure.outputs };
       this.isSequential = false;
       this.name = options.name ?? 'functional';
       this.graph = functionalGraph(structure.inputs, structure.outputs);
@@ -100,6 +102,27 @@ export class Model {
 
   get compileConfig(): Readonly<CompiledConfig> | null {
     return this.compiled;
+  }
+
+  private readonly symbolic: { inputs: SymbolicTensor; outputs: SymbolicTensor };
+
+  // The model's symbolic input and output (Keras model.inputs / model.outputs), for building
+  // models on parts of this one; they share its layers and weights.
+  get inputs(): SymbolicTensor {
+    return this.symbolic.inputs;
+  }
+
+  get outputs(): SymbolicTensor {
+    return this.symbolic.outputs;
+  }
+
+  // Freezes every layer up to and including `untilLayerName` (in the model's layer order) and
+  // makes every later layer trainable: the usual cut between a pretrained base and a new head.
+  freeze(untilLayerName: string): this {
+    const at = this.layers.findIndex((l) => l.name === untilLayerName);
+    if (at < 0) this.getLayer(untilLayerName); // throws, listing the layers
+    this.layers.forEach((l, i) => { l.trainable = i > at; });
+    return this;
   }
 
   getLayer(name: string): Layer {
@@ -454,6 +477,19 @@ export class Model {
     if (print) print(text);
     return text;
   }
+}
+
+// Symbolic tensors for a sequential model, so that its layers' `output` can be used like a
+// functional model's (a layer applied earlier elsewhere keeps its first output).
+function sequentialSymbolic(graph: Graph): { inputs: SymbolicTensor; outputs: SymbolicTensor } {
+  const tensors: SymbolicTensor[] = [];
+  for (const n of graph.nodes) {
+    if (!n.layer) { tensors[n.id] = new SymbolicTensor([...n.shape], null, [], 'input'); continue; }
+    const t = new SymbolicTensor([...n.shape], n.layer, n.inputs.map((i) => tensors[i]), n.layer.name);
+    n.layer.firstOutput ??= t;
+    tensors[n.id] = t;
+  }
+  return { inputs: tensors[graph.input], outputs: tensors[graph.output] };
 }
 
 function copyOptimizerState(from: Executor, to: Executor): void {
