@@ -4,6 +4,7 @@ export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
 } from './elementwise';
 export { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
+export { mse_loss, bce_logits_loss, bce_probs_loss } from './loss';
 export { sgd_update, adam_update, sumsq_f32 } from './optim';
 export { run } from './run';
 

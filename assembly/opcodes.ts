@@ -55,3 +55,8 @@ export const S_GRAD_NORM_SQ: usize = 16; // f64: sum of squared gradients (set b
 export const S_LOSS_SUM: usize = 24; // f64: summed data loss over the rows run so far
 export const S_CORRECT: usize = 32; // f64: rows whose argmax matched the label
 export const S_PENALTY: usize = 40; // f64: summed regularization penalties (set by REG_PENALTY ops)
+
+// Regression and binary losses (90-99: importers and reuse).
+export const OP_MSE: i32 = 90;
+export const OP_BCE_LOGITS: i32 = 91;
+export const OP_BCE_PROBS: i32 = 92;

@@ -20,6 +20,8 @@ import {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward, global_avg_pool_forward, global_avg_pool_backward,
 } from './pool';
 import { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
+import { mse_loss, bce_logits_loss, bce_probs_loss } from './loss';
+import { OP_MSE, OP_BCE_LOGITS, OP_BCE_PROBS } from './opcodes';
 import { sgd_update, adam_update, sumsq_f32 } from './optim';
 import {
   OP_GEMM, OP_BIAS_FILL, OP_BIAS_BACKWARD, OP_RELU_FORWARD, OP_RELU_BACKWARD, OP_SOFTMAX_FORWARD,
@@ -85,6 +87,15 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         break;
       case OP_XENT_PROBS:
         xent_probs(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3), arg(p, 4) * batch, arg(p, 5), scale);
+        break;
+      case OP_MSE:
+        mse_loss(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 3) * arg(p, 4), scale);
+        break;
+      case OP_BCE_LOGITS:
+        bce_logits_loss(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 3) * arg(p, 4), scale);
+        break;
+      case OP_BCE_PROBS:
+        bce_probs_loss(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 3) * arg(p, 4), scale);
         break;
       case OP_ACCURACY: accuracy_count(scalars + S_CORRECT, argp(p, 0), argp(p, 1), arg(p, 2), arg(p, 3) * batch, arg(p, 4)); break;
       case OP_CHECK_LOSS: {

@@ -8,7 +8,7 @@ import { gemmScratchBytes } from './gemm-scratch';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from './layers';
-import { type LossConfig, labelsAreSparse } from './losses';
+import { type LossConfig, isCategorical, labelsAreSparse } from './losses';
 import type { OpName } from './ops';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
@@ -600,6 +600,11 @@ export function lossOps(ctx: CompileContext, p: ProgramBuilder, loss: LossConfig
   const zero: Record<string, number> = dlogits !== null ? {} : { dx: 0 };
   const rows = rowsOf(out.shape);
   const n = last(out.shape);
+  if (!isCategorical(loss)) {
+    const op = loss.className === 'meanSquaredError' ? 'mse' : loss.fromLogits ? 'bce_logits' : 'bce_probs';
+    p.emit(op, 'loss', { ...refs, [op === 'bce_logits' ? 'x' : 'p']: out.region, y: labels }, { ...zero, rows, n });
+    return;
+  }
   if (ctx.fuseSoftmax || loss.fromLogits) {
     if (sparse) p.emit('xent_logits_sparse', 'loss', { ...refs, x: out.region, labels }, { ...zero, rows, n });
     else p.emit('xent_logits_dense', 'loss', { ...refs, x: out.region, y: labels }, { ...zero, rows, n });
@@ -609,5 +614,6 @@ export function lossOps(ctx: CompileContext, p: ProgramBuilder, loss: LossConfig
 }
 
 export function accuracyOp(p: ProgramBuilder, loss: LossConfig, out: NodeValue, labels: number): void {
+  if (!isCategorical(loss)) return; // compile() accepts the accuracy metric only for class outputs
   p.emit('accuracy', 'metrics', { x: out.region, y: labels }, { sparse: labelsAreSparse(loss) ? 1 : 0, rows: rowsOf(out.shape), n: last(out.shape) });
 }

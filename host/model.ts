@@ -6,7 +6,7 @@ import {
 } from './errors';
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
 import { type Layer, SymbolicTensor } from './layers';
-import { type LossConfig, type LossName, resolveLoss } from './losses';
+import { type LossConfig, type LossName, isCategorical, resolveLoss } from './losses';
 import { type OptimizerConfig, resolveOptimizer } from './optimizers';
 import { compilePlan, type Plan } from './plan';
 import { Random, nextSeed } from './random';
@@ -137,6 +137,7 @@ export class Model {
     const metrics = options.metrics ?? [];
     for (const m of metrics) if (!METRICS.has(m)) throw new InvalidArgumentError(`unknown metric '${m}' (known: accuracy)`);
     const batchSize = options.batchSize ?? 32;
+    if (metrics.length && !isCategorical(resolveLoss(options.loss))) throw new InvalidArgumentError(`the accuracy metric needs a categorical cross-entropy loss, not ${resolveLoss(options.loss).className}`);
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`compile: batchSize must be a positive integer, got ${batchSize}`);
     this.compiled = {
       optimizer: resolveOptimizer(options.optimizer),
@@ -249,6 +250,7 @@ export class Model {
     const rows = sizeOf(out.slice(0, -1));
     const sparse = c.loss.className === 'sparseCategoricalCrossentropy';
     if (y.shape[0] !== n) throw new ShapeError(`${what}: ${n} input samples but ${y.shape[0]} labels`, undefined, [n], y.shape);
+    if (!isCategorical(c.loss)) return regressionTargets(y, n, out, c.loss.className, what, this.layers[this.layers.length - 1].name);
     const perSample = y.data.length / n;
     const indices = perSample === rows && (y.data instanceof Int32Array || sparse);
     if (indices) {
@@ -477,6 +479,17 @@ export class Model {
     if (print) print(text);
     return text;
   }
+}
+
+// Targets for meanSquaredError / binaryCrossentropy: one float per output value.
+function regressionTargets(y: Tensor, n: number, out: number[], loss: string, what: string, layer: string): Float32Array {
+  if (y.data.length !== n * sizeOf(out)) {
+    throw new ShapeError(`${what}: targets of shape [${y.shape}] do not match the output [${n}, ${out.join(', ')}] of layer ${layer} (${loss})`, layer, [n, ...out], y.shape);
+  }
+  for (let i = 0; i < y.data.length; i++) {
+    if (!Number.isFinite(y.data[i])) throw new InvalidArgumentError(`${what}: target value ${i} is not finite (${y.data[i]})`);
+  }
+  return Float32Array.from(y.data);
 }
 
 // Symbolic tensors for a sequential model, so that its layers' `output` can be used like a

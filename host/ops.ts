@@ -56,6 +56,9 @@ export const OP_SPECS = {
   non_neg: { code: 43, args: ['w', 'count'] },
   unit_norm: { code: 44, args: ['w', 'rows', 'cols', 'axis'] },
   bn_fold: { code: 45, args: ['wf', 'bf', 'w', 'b', 'gamma', 'beta', 'movingMean', 'movingVar', 'k', 'f', 'epsilon'] },
+  mse: { code: 90, args: ['dx', 'p', 'y', 'rows', 'n'] },
+  bce_logits: { code: 91, args: ['dx', 'x', 'y', 'rows', 'n'] },
+  bce_probs: { code: 92, args: ['dx', 'p', 'y', 'rows', 'n'] },
 } as const;
 
 export type OpName = keyof typeof OP_SPECS;
@@ -171,6 +174,17 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       span('dx', a.rows * batch * a.n, true);
       span('p', a.rows * batch * a.n, false);
       span('y', a.rows * batch * (a.sparse ? 1 : a.n), false);
+      break;
+    case 'mse':
+    case 'bce_probs':
+      span('dx', a.rows * batch * a.n, true);
+      span('p', a.rows * batch * a.n, false);
+      span('y', a.rows * batch * a.n, false);
+      break;
+    case 'bce_logits':
+      span('dx', a.rows * batch * a.n, true);
+      span('x', a.rows * batch * a.n, false);
+      span('y', a.rows * batch * a.n, false);
       break;
     case 'accuracy':
       span('x', a.rows * batch * a.n, false);
