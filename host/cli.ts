@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The edgetune command line.
+import { runConvert, runInspect } from './convert-cli';
 import { runDemo, trainBase } from './demo';
 
 const usage = `usage: edgetune <command>
@@ -8,6 +9,11 @@ commands:
   demo         transfer learning on real MNIST digits (the main job of npm start)
   train-base   train the bundled bases (digits 0-4) and write models/mnist-base-0to4.safetensors and
                models/mnist-cnn-base-0to4.safetensors
+  convert      edgetune convert <input> <output> [--quantize float16] [--progress]
+               input: .onnx, .safetensors, TF.js model.json (layers or graph), .keras, .h5;
+               output: .safetensors, or a TF.js layers model (a directory or its model.json)
+  inspect      edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]
+               layers, output shapes, trainable/frozen parameters, planned arenas
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
       await trainBase(console.log, undefined, 'mlp');
       await trainBase(console.log, undefined, 'cnn');
       return 0;
+    case 'convert':
+      return runConvert(argv.slice(1));
+    case 'inspect':
+      return runInspect(argv.slice(1));
     case undefined:
     case '-h':
     case '--help':

@@ -163,7 +163,7 @@ function layerFromJson(j: LayerJson, source: string): Layer {
   throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
 }
 
-function topologyOf(model: Model): unknown {
+export function topologyOf(model: Model): unknown {
   const g = model.graph;
   if (model.isSequential) {
     return {
@@ -207,7 +207,8 @@ function topologyOf(model: Model): unknown {
   };
 }
 
-export function modelToBytes(model: Model): Uint8Array {
+// dtype F16 stores every weight as IEEE half (about half the size; loading widens to f32).
+export function modelToBytes(model: Model, options: { dtype?: 'F32' | 'F16' } = {}): Uint8Array {
   const metadata: Record<string, string> = {
     format: MODEL_FORMAT,
     format_version: MODEL_FORMAT_VERSION,
@@ -218,7 +219,7 @@ export function modelToBytes(model: Model): Uint8Array {
     metadata.training_config = JSON.stringify({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize });
   }
   const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
-    name: `${l.name}/${s.name}`, dtype: 'F32' as const, shape: s.shape, data: l.values[i],
+    name: `${l.name}/${s.name}`, dtype: options.dtype ?? 'F32', shape: s.shape, data: l.values[i],
   })));
   return writeSafetensors(tensors, metadata);
 }

@@ -1,7 +1,7 @@
 // The ONNX importer against onnxruntime-web executing the same files: outputs within 1e-4 for
 // batch 1 and batch 8; and the refusals (unsupported op, dynamic shape, mismatched weight).
 import { describe, expect, it } from 'vitest';
-import { ModelFormatError, importOnnx, tensor } from '../dist/node.js';
+import { ModelFormatError, UnsupportedOpError, importOnnx, tensor } from '../dist/node.js';
 import { randomArray } from './harness';
 import { badGemmWeight, groupedConv, mixedEncodings, pytorchCnn, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
@@ -55,7 +55,10 @@ describe('importOnnx refuses what it cannot express, naming file and node', () =
     expect(msg).toContain('bad.onnx');
     for (const p of parts) expect(msg).toMatch(p);
   };
-  it('an unsupported operator', () => refused(withNode('Erf'), "node 'my_erf' (Erf)", 'not supported'));
+  it('an unsupported operator', () => {
+    refused(withNode('Erf'), "node 'my_erf'", "op 'Erf'", 'does not support');
+    expect(() => importOnnx(withNode('Erf'), 'bad.onnx')).toThrow(UnsupportedOpError);
+  });
   it('a dynamic (non-batch) dimension', () => refused(withNode('Relu', {}, ['N', 'features']), "input 'x'", 'dynamic shape', "'features'"));
   it('a weight whose shape does not match the input', () => refused(badGemmWeight(), "node 'fc' (Gemm)", "weight 'W'", '[3,5]'));
   it('a grouped convolution that is neither ordinary nor depthwise', () => refused(groupedConv(), "node 'grouped' (Conv)", 'group 2'));

@@ -9,6 +9,7 @@
 import { ModelFormatError } from '../errors';
 import { type Layer, layers, input, type SymbolicTensor } from '../layers';
 import { type Model, model } from '../model';
+import { UnsupportedOpError } from './errors';
 import { ProtoError, type ProtoField, doubles, fields, floats, halfToFloat, ints, str } from './protobuf';
 
 // ONNX TensorProto.DataType
@@ -400,8 +401,8 @@ class OnnxConverter {
         return;
       }
       default:
-        throw this.fail(node, `operator ${op} is not supported (supported: Gemm, MatMul, Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, ` +
-          'MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Add, Mul, Concat, Softmax, Identity, Dropout, Constant)');
+        throw new UnsupportedOpError(op, node.name, this.file, 'supported: Gemm, MatMul, Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, ' +
+          'MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Add, Mul, Concat, Softmax, Identity, Dropout, Constant, Cast of constants');
     }
   }
 
