@@ -64,6 +64,10 @@ describe('edgetune convert', () => {
     const t32 = await tfjsLoad(join(dir, 'tfjs32'));
     expect(worst((t32.predict(tf.tensor(xs.data, xs.shape)) as tf.Tensor).dataSync(), ours)).toBeLessThan(1e-4);
 
+    // and back: the TF.js layers model -> safetensors (the TF.js layers importer) predicts the same
+    expect(cli('convert', join(dir, 'tfjs32', 'model.json'), join(dir, 'back.safetensors')).code).toBe(0);
+    expect(worst((await loadModel(join(dir, 'back.safetensors'))).predict(xs).data, ours)).toBeLessThan(1e-6);
+
     // float16: TF.js on the half weights agrees with our model on the same half weights
     expect(cli('convert', join(dir, 'cnn.safetensors'), join(dir, 'tfjs16', 'model.json'), '--quantize', 'float16').code).toBe(0);
     expect(cli('convert', join(dir, 'cnn.safetensors'), join(dir, 'cnn16.safetensors'), '--quantize=float16').code).toBe(0);

@@ -62,6 +62,6 @@ describe('pretraining example building blocks', () => {
   });
 
   it('table: aligned columns under a rule', () => {
-    expect(lib.table([['a', 'bb'], ['ccc', 'd']])).toBe('a     bb\n---  --\nccc    d');
+    expect(lib.table([['a', 'bb'], ['ccc', 'd']])).toBe('a    bb\n---  --\nccc   d');
   });
 });
