@@ -133,7 +133,9 @@ function nets(): [string, tfl.LayersModel, number[]][] {
   const a = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp) as tfl.SymbolicTensor;
   const b = tfl.layers.conv2d({ filters: 4, kernelSize: 1 }).apply(inp) as tfl.SymbolicTensor;
   const s = tfl.layers.add().apply([a, b]) as tfl.SymbolicTensor;
-  const c = tfl.layers.concatenate().apply([s, a]) as tfl.SymbolicTensor;
+  const gate = tfl.layers.multiply().apply([s, b]) as tfl.SymbolicTensor;
+  const padded = tfl.layers.zeroPadding2d({ padding: [[1, 0], [2, 1]] }).apply(gate) as tfl.SymbolicTensor;
+  const c = tfl.layers.concatenate().apply([padded, tfl.layers.zeroPadding2d({ padding: [[1, 0], [2, 1]] }).apply(a) as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
   const g = tfl.layers.globalAveragePooling2d({}).apply(c) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 4, activation: 'softmax' }).apply(g) as tfl.SymbolicTensor;
   const fn = tfl.model({ inputs: inp, outputs: out });
