@@ -56,6 +56,13 @@ export const S_LOSS_SUM: usize = 24; // f64: summed data loss over the rows run 
 export const S_CORRECT: usize = 32; // f64: rows whose argmax matched the label
 export const S_PENALTY: usize = 40; // f64: summed regularization penalties (set by REG_PENALTY ops)
 
+// Issue 6 (importers): merges and spatial re-layouts, 70-89.
+export const OP_AXPY: i32 = 70;
+export const OP_MUL: i32 = 71;
+export const OP_ZERO_PAD2D_FORWARD: i32 = 72;
+export const OP_ZERO_PAD2D_BACKWARD: i32 = 73;
+export const OP_RESIZE_BILINEAR_FORWARD: i32 = 74;
+export const OP_RESIZE_BILINEAR_BACKWARD: i32 = 75;
 // Regression and binary losses (90-99: importers and reuse).
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;

@@ -342,7 +342,33 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       }
       return { region: y, shape };
     }
+    case 'zeroPadding2d': {
+      const y = p.activation(node.name, count * B);
+      p.emit('zero_pad2d_forward', layer.name, { y, x: x.region }, { ...padGeometry(layer, x.shape) });
+      return { region: y, shape };
+    }
+    case 'resizing': {
+      const y = p.activation(node.name, count * B);
+      p.emit('resize_bilinear_forward', layer.name, { y, x: x.region }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: shape[0], ow: shape[1] });
+      return { region: y, shape };
+    }
+    case 'subtract': {
+      const y = p.activation(node.name, count * B);
+      p.emit('copy', layer.name, { y, x: inputs[0].region }, { count, accumulate: 0 });
+      p.emit('axpy', layer.name, { y, x: inputs[1].region }, { count, alpha: -1, accumulate: 1 });
+      return { region: y, shape };
+    }
+    case 'multiply': {
+      const y = p.activation(node.name, count * B);
+      p.emit('mul', layer.name, { y, a: inputs[0].region, b: inputs[1].region }, { count, accumulate: 0 });
+      return { region: y, shape };
+    }
   }
+}
+
+function padGeometry(layer: Layer, inShape: number[]): Record<string, number> {
+  const [[pt, pb], [pl, pr]] = layer.config.padding as number[][];
+  return { h: inShape[0], w_: inShape[1], c: inShape[2], pt, pb, pl, pr };
 }
 
 // The batch normalization node that alone reads `node` (a convolution with no activation), when
@@ -586,6 +612,36 @@ export function backwardNode(ctx: CompileContext, p: ProgramBuilder, g: GradStat
         p.emit('copy_strided', layer.name, { y: dx.region, x: [dy, col * 4] }, { ldy: cols, ldx: total, rows: rowsOf(v.shape), cols, accumulate: dx.accumulate });
         col += cols;
       }
+      return;
+    }
+    case 'zeroPadding2d': {
+      if (!needsInputGrad) return;
+      const dx = gradTarget(p, g, input, sizeOf(x.shape) * B);
+      p.emit('zero_pad2d_backward', layer.name, { dx: dx.region, dy }, { ...padGeometry(layer, x.shape), accumulate: dx.accumulate });
+      return;
+    }
+    case 'resizing': {
+      if (!needsInputGrad) return;
+      const dx = gradTarget(p, g, input, sizeOf(x.shape) * B);
+      p.emit('resize_bilinear_backward', layer.name, { dx: dx.region, dy }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: v.shape[0], ow: v.shape[1], accumulate: dx.accumulate });
+      return;
+    }
+    case 'subtract': {
+      if (!needsInputGrad) return;
+      // d(a - b): da += dy (dy may become a's buffer, as in add), db += -dy.
+      passGradient(ctx, p, g, layer.name, inputNodes[0], dy, count);
+      const db = gradTarget(p, g, inputNodes[1], count * B);
+      p.emit('axpy', layer.name, { y: db.region, x: dy }, { count, alpha: -1, accumulate: db.accumulate });
+      return;
+    }
+    case 'multiply': {
+      if (!needsInputGrad) return;
+      // d(a * b): da += dy * b, db += dy * a (fresh buffers: dy and the inputs are read throughout).
+      const [a, b] = inputNodes;
+      const da = gradTarget(p, g, a, count * B);
+      p.emit('mul', layer.name, { y: da.region, a: dy, b: values[b.id].region }, { count, accumulate: da.accumulate });
+      const db = gradTarget(p, g, b, count * B);
+      p.emit('mul', layer.name, { y: db.region, a: dy, b: values[a.id].region }, { count, accumulate: db.accumulate });
       return;
     }
   }

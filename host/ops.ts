@@ -56,6 +56,13 @@ export const OP_SPECS = {
   non_neg: { code: 43, args: ['w', 'count'] },
   unit_norm: { code: 44, args: ['w', 'rows', 'cols', 'axis'] },
   bn_fold: { code: 45, args: ['wf', 'bf', 'w', 'b', 'gamma', 'beta', 'movingMean', 'movingVar', 'k', 'f', 'epsilon'] },
+  // Merges and spatial re-layouts (importers: Subtract, Multiply, ZeroPadding2D, Resizing).
+  axpy: { code: 70, args: ['y', 'x', 'count', 'alpha', 'accumulate'] },
+  mul: { code: 71, args: ['y', 'a', 'b', 'count', 'accumulate'] },
+  zero_pad2d_forward: { code: 72, args: ['y', 'x', 'h', 'w_', 'c', 'pt', 'pb', 'pl', 'pr'] },
+  zero_pad2d_backward: { code: 73, args: ['dx', 'dy', 'h', 'w_', 'c', 'pt', 'pb', 'pl', 'pr', 'accumulate'] },
+  resize_bilinear_forward: { code: 74, args: ['y', 'x', 'h', 'w_', 'c', 'oh', 'ow'] },
+  resize_bilinear_backward: { code: 75, args: ['dx', 'dy', 'h', 'w_', 'c', 'oh', 'ow', 'accumulate'] },
   mse: { code: 90, args: ['dx', 'p', 'y', 'rows', 'n'] },
   bce_logits: { code: 91, args: ['dx', 'x', 'y', 'rows', 'n'] },
   bce_probs: { code: 92, args: ['dx', 'p', 'y', 'rows', 'n'] },
@@ -331,6 +338,31 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       span('w', a.k * a.f, false);
       for (const arg of ['b', 'gamma', 'beta', 'movingMean', 'movingVar']) span(arg, a.f, false);
       break;
+    case 'axpy':
+      span('y', a.count * batch, true);
+      span('x', a.count * batch, false);
+      break;
+    case 'mul':
+      span('y', a.count * batch, true);
+      span('a', a.count * batch, false);
+      span('b', a.count * batch, false);
+      break;
+    case 'zero_pad2d_forward':
+    case 'zero_pad2d_backward': {
+      const inner = batch * a.h * a.w_ * a.c;
+      const outer = batch * (a.h + a.pt + a.pb) * (a.w_ + a.pl + a.pr) * a.c;
+      const forward = op.op === 'zero_pad2d_forward';
+      span(forward ? 'y' : 'dy', outer, forward);
+      span(forward ? 'x' : 'dx', inner, !forward);
+      break;
+    }
+    case 'resize_bilinear_forward':
+    case 'resize_bilinear_backward': {
+      const forward = op.op === 'resize_bilinear_forward';
+      span(forward ? 'y' : 'dy', batch * a.oh * a.ow * a.c, forward);
+      span(forward ? 'x' : 'dx', batch * a.h * a.w_ * a.c, !forward);
+      break;
+    }
   }
   return out;
 }

@@ -97,6 +97,14 @@ function layerToJson(l: Layer): LayerJson {
       return { class_name: 'Add', config: base };
     case 'concatenate':
       return { class_name: 'Concatenate', config: { ...base, axis: c.axis } };
+    case 'zeroPadding2d':
+      return { class_name: 'ZeroPadding2D', config: { ...base, padding: c.padding, data_format: 'channels_last' } };
+    case 'subtract':
+      return { class_name: 'Subtract', config: base };
+    case 'multiply':
+      return { class_name: 'Multiply', config: base };
+    case 'resizing':
+      return { class_name: 'Resizing', config: { ...base, height: c.height, width: c.width, interpolation: c.interpolation, crop_to_aspect_ratio: false } };
   }
 }
 
@@ -159,6 +167,14 @@ function layerFromJson(j: LayerJson, source: string): Layer {
       return layers.add(opts);
     case 'Concatenate':
       return layers.concatenate({ ...opts, axis: c.axis as number | undefined });
+    case 'ZeroPadding2D':
+      return layers.zeroPadding2d({ ...opts, padding: c.padding as [[number, number], [number, number]] });
+    case 'Subtract':
+      return layers.subtract(opts);
+    case 'Multiply':
+      return layers.multiply(opts);
+    case 'Resizing':
+      return layers.resizing(c.height as number, c.width as number, { ...opts, interpolation: c.interpolation as 'bilinear' });
   }
   throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { importTfjsGraphModel, loadModel, ModelFormatError, optimizers, tensor, UnsupportedOpError } from '../dist/node.js';
+import { importTfjsGraphModel, loadModel, ModelFormatError, optimizers, tensor, UnsupportedOpError, verifyPlan } from '../dist/node.js';
 import { randomArray } from './harness';
 import { decodeWeights, runGraph } from './reference/tfjs-graph-exec';
 import { tf } from './tfjs';
@@ -138,5 +138,53 @@ describe('synthetic graph: the rest of the op set', () => {
     badShape.weightsManifest[0].weights.find((w) => w.name === 'm/fc/w')!.shape = [44, 20];
     await expect(importTfjsGraphModel(badShape, async () => bin, 'g.json')).rejects.toThrow(ModelFormatError);
     await expect(importTfjsGraphModel(badShape, async () => bin, 'g.json')).rejects.toThrow(/m\/fc\/w.*\[44,20\]/);
+  });
+});
+
+// Pad, a gate (Mul of two tensors), Sub of two tensors and ResizeBilinear become the new layers.
+function paddedGraph() {
+  const nodes: object[] = [];
+  const weights: { name: string; shape: number[]; dtype: string }[] = [];
+  const data: Buffer[] = [];
+  let seed = 300;
+  const konst = (name: string, shape: number[], values?: number[], dtype = 'float32') => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const v = values ?? Array.from(randomArray(n, seed++)).map((x) => x * 0.5);
+    nodes.push({ name, op: 'Const', attr: {} });
+    weights.push({ name, shape, dtype });
+    data.push(Buffer.from(dtype === 'int32' ? Int32Array.from(v).buffer : Float32Array.from(v).buffer));
+    return name;
+  };
+  const node = (name: string, op: string, input: string[], attr: object = {}) => { nodes.push({ name, op, input, attr }); return name; };
+  const conv = { strides: ints(1, 1, 1, 1), dilations: ints(1, 1, 1, 1), padding: { s: b64('VALID') } };
+  node('x', 'Placeholder', [], { shape: { shape: { dim: [{ size: '-1' }, { size: '6' }, { size: '5' }, { size: '2' }] } } });
+  const p = node('pad', 'Pad', ['x', konst('pad/p', [4, 2], [0, 0, 1, 2, 2, 0, 0, 0], 'int32')]);
+  const a = node('a', '_FusedConv2D', [p, konst('a/w', [3, 3, 2, 4]), konst('a/b', [4])], { ...conv, fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } });
+  const g = node('g', '_FusedConv2D', [p, konst('g/w', [3, 3, 2, 4]), konst('g/b', [4])], { ...conv, fused_ops: { list: { s: [b64('BiasAdd'), b64('Sigmoid')] } }, num_args: { i: '1' } });
+  const m = node('gate', 'Mul', [a, g]);
+  const s = node('diff', 'Sub', [m, g]);
+  const r = node('resize', 'ResizeBilinear', [s, konst('resize/size', [2], [9, 7], 'int32')], { half_pixel_centers: { b: true }, align_corners: { b: false } });
+  const mean = node('mean', 'Mean', [r, konst('mean/axes', [2], [1, 2], 'int32')], { keep_dims: { b: false } });
+  const fc = node('fc', '_FusedMatMul', [mean, konst('fc/w', [4, 3]), konst('fc/b', [3])], { fused_ops: { list: { s: [b64('BiasAdd')] } } });
+  node('out', 'Softmax', [fc]);
+  return { json: { format: 'graph-model', modelTopology: { node: nodes }, weightsManifest: [{ paths: ['w.bin'], weights }] }, bin: new Uint8Array(Buffer.concat(data)) };
+}
+
+describe('synthetic graph: Pad, Mul and Sub of tensors, ResizeBilinear', () => {
+  it.each([1, 8])('matches TF.js at batch %i; trains, saves and reloads', async (batch) => {
+    const { json, bin } = paddedGraph();
+    const model = await importTfjsGraphModel(json, async () => bin, 'padded.json');
+    expect(model.layers.map((l) => l.kind)).toEqual(['zeroPadding2d', 'conv2d', 'conv2d', 'multiply', 'subtract', 'resizing', 'globalAveragePooling2d', 'dense']);
+    const x = randomArray(batch * 6 * 5 * 2, 17);
+    const ours = model.predict(tensor(x, [batch, 6, 5, 2])).data;
+    const theirs = runGraph(json, decodeWeights(json, [[bin]]), tf.tensor(x, [batch, 6, 5, 2])).dataSync();
+    expect(maxDiff(ours, theirs)).toBeLessThan(1e-5);
+    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: batch });
+    const h = await model.fit(tensor(x, [batch, 6, 5, 2]), tensor(Int32Array.from({ length: batch }, (_, i) => i % 3), [batch]), { epochs: 2 });
+    expect(h.history.loss.every(Number.isFinite)).toBe(true);
+    expect(verifyPlan(model.plan)).toEqual([]);
+    const again = await loadModel(model.toBytes());
+    expect(again.layers.map((l) => l.kind)).toEqual(model.layers.map((l) => l.kind));
+    expect(again.predict(tensor(x, [batch, 6, 5, 2])).data).toEqual(model.predict(tensor(x, [batch, 6, 5, 2])).data);
   });
 });

@@ -133,6 +133,17 @@ export function layerFromKeras(j: KerasLayerJson, source: string): ImportedLayer
         return one(layers.add(base));
       case 'Concatenate':
         return { ...one(layers.concatenate({ ...base, axis: -1 })), axis: c.axis ?? -1 };
+      case 'Subtract':
+        return one(layers.subtract(base));
+      case 'Multiply':
+        return one(layers.multiply(base));
+      case 'ZeroPadding2D':
+        channelsLast(j, source);
+        return one(layers.zeroPadding2d({ ...base, padding: c.padding }));
+      case 'Resizing':
+        if (c.interpolation && c.interpolation !== 'bilinear') throw unsupported(`interpolation '${c.interpolation}' (only bilinear)`);
+        if (c.crop_to_aspect_ratio) throw unsupported('crop_to_aspect_ratio');
+        return one(layers.resizing(c.height, c.width, base));
     }
   } catch (e) {
     if (e instanceof ModelFormatError) throw e;

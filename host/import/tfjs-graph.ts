@@ -381,7 +381,10 @@ class GraphImporter {
             if (!same) throw new UnsupportedOpError(d.op, d.name, file, `broadcasting between two computed tensors [${a.p.shape}] and [${b.p.shape}]`);
             return this.add(d.name, layers.add({ name: this.layerName(d.name) }), [a.p, b.p]);
           }
-          throw new UnsupportedOpError(d.op, d.name, file, 'of two computed tensors (no subtract/multiply layer yet)');
+          const same = a.p.shape.length === b.p.shape.length && a.p.shape.every((x, i) => x === b.p.shape[i]);
+          if (!same || d.op === 'BiasAdd') throw new UnsupportedOpError(d.op, d.name, file, `broadcasting between two computed tensors [${a.p.shape}] and [${b.p.shape}]`);
+          const layer = d.op === 'Sub' ? layers.subtract({ name: this.layerName(d.name) }) : layers.multiply({ name: this.layerName(d.name) });
+          return this.add(d.name, layer, [a.p, b.p]);
         }
         if (a.kind === 'const' && b.kind === 'const') throw new UnsupportedOpError(d.op, d.name, file, 'of two constants (not folded by the converter)');
         const [x, c] = a.kind === 'tensor' ? [a.p, (b as { w: DecodedWeight }).w] : [(b as { p: Pending }).p, (a as { w: DecodedWeight }).w];
@@ -427,6 +430,22 @@ class GraphImporter {
         if (!target || target.length === 0) throw new UnsupportedOpError(d.op, d.name, file, `target shape [${shape}] (the first dimension must be the batch)`);
         const flat = target.length === 1 && (target[0] === -1 || target[0] === x.shape.reduce((m, n) => m * n, 1));
         return this.add(d.name, flat ? layers.flatten({ name: this.layerName(d.name) }) : layers.reshape(target, { name: this.layerName(d.name) }), [x]);
+      }
+      case 'Pad':
+      case 'PadV2': {
+        const x = this.tensorIn(d, ins, 0);
+        const pads = [...this.constIn(d, ins, 1, 'paddings').values];
+        if (d.op === 'PadV2' && this.constIn(d, ins, 2, 'constant value').values[0] !== 0) throw new UnsupportedOpError(d.op, d.name, file, 'a non-zero padding value');
+        if (x.shape.length !== 3 || pads.length !== 8 || pads[0] || pads[1] || pads[6] || pads[7]) {
+          throw new UnsupportedOpError(d.op, d.name, file, `paddings [${pads}] of [batch, ${x.shape}] (only zero padding of height and width in NHWC)`);
+        }
+        return this.add(d.name, layers.zeroPadding2d({ name: this.layerName(d.name), padding: [[pads[2], pads[3]], [pads[4], pads[5]]] }), [x]);
+      }
+      case 'ResizeBilinear': {
+        const x = this.tensorIn(d, ins, 0);
+        const size = [...this.constIn(d, ins, 1, 'size').values];
+        if (d.attr?.align_corners?.b || !d.attr?.half_pixel_centers?.b) throw new UnsupportedOpError(d.op, d.name, file, 'only half_pixel_centers without align_corners (Keras Resizing)');
+        return this.add(d.name, layers.resizing(size[0], size[1], { name: this.layerName(d.name) }), [x]);
       }
       case 'ConcatV2': {
         const n = ins.length - 1;

@@ -98,6 +98,11 @@ export function runGraph(json: any, weights: Map<string, T>, input: T): T {
       case 'Mean': y = tf.mean(ins[0], Array.from(ins[1].dataSync()), !!n.attr?.keep_dims?.b); break;
       case 'Reshape': y = tf.reshape(ins[0], Array.from(ins[1].dataSync())); break;
       case 'ConcatV2': y = tf.concat(ins.slice(0, -1), ins[ins.length - 1].dataSync()[0]); break;
+      case 'ResizeBilinear': {
+        const size = Array.from(ins[1].dataSync()) as [number, number];
+        y = tf.image.resizeBilinear(ins[0] as tf.Tensor4D, size, !!n.attr?.align_corners?.b, !!n.attr?.half_pixel_centers?.b);
+        break;
+      }
       case 'Pad': y = tf.pad(ins[0], tf.tensor(ins[1].dataSync(), ins[1].shape).arraySync() as [number, number][]); break;
       default: throw new Error(`oracle: op ${n.op}`);
     }
