@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError, UnsupportedOpError, importOnnx, tensor } from '../dist/node.js';
 import { randomArray } from './harness';
-import { badGemmWeight, groupedConv, mixedEncodings, pytorchCnn, pytorchMlp, withNode } from './onnx-models';
+import { badGemmWeight, groupedConv, mixedEncodings, pytorchCnn, pytorchExtras, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
 
 async function compare(bytes: Uint8Array, chw: number[], outNhwc: number[] | null = null) {
@@ -34,6 +34,14 @@ describe('importOnnx matches onnxruntime-web', () => {
   it('float16 (raw and typed), float_data, int64 shape, GlobalAveragePool, Reshape, MatMul+Add bias, Gemm alpha/beta', async () => {
     const m = await compare(mixedEncodings(), [2, 9, 9]);
     expect(m.layers.map((l) => l.name)).toEqual(['conv', 'relu', 'gap', 'matmul', 'sigmoid', 'gemm']);
+  });
+  it('PyTorch extras: explicit pads (zeroPadding2d), Mul/Add of constants folded, x * sigmoid(x), AveragePool counting pads', async () => {
+    const m = await compare(pytorchExtras(), [3, 12, 12]);
+    const kinds = m.layers.map((l) => l.kind);
+    expect(kinds.filter((k) => k === 'zeroPadding2d').length).toBe(2);
+    expect(kinds).toContain('multiply');
+    // the constants live in the conv's (new) bias and the batch norm's gamma/beta: no extra layers
+    expect(m.layers.map((l) => l.name)).toEqual(['c1_pad', 'c1', 'Sigmoid', 'Mul_1', 'AveragePool_pad', 'AveragePool', 'bn', 'GlobalAveragePool', 'fc']);
   });
   it('an MLP, and the imported model trains like any other', async () => {
     const m = await compare(pytorchMlp(), [12]);

@@ -113,3 +113,30 @@ export function pytorchMlp(): Uint8Array {
     outputs: [valueInfo('p', ['N', 4])],
   });
 }
+
+// What PyTorch exports beyond the Keras vocabulary: symmetric explicit pads on a stride-2
+// convolution (not Keras 'same': a zeroPadding2d in front), a bias-less conv followed by Mul and
+// Add of per-channel constants (folded into its weights), AveragePool counting its padding, a
+// product of two tensors (x * sigmoid(x)), and BatchNormalization then a constant scale.
+export function pytorchExtras(): Uint8Array {
+  seed = 303;
+  const nodes: unknown[] = [];
+  const inits: unknown[] = [];
+  inits.push(tensor('c1.weight', [6, 3, 3, 3], rnd(162)));
+  nodes.push(node('Conv', ['x', 'c1.weight'], ['c1'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] }, '/c1/Conv'));
+  inits.push(tensor('scale', [6, 1, 1], positive(6)), tensor('shift', [1, 6, 1, 1], rnd(6, 0.3)));
+  nodes.push(node('Mul', ['c1', 'scale'], ['scaled'], {}, '/Mul'));
+  nodes.push(node('Add', ['shift', 'scaled'], ['shifted'], {}, '/Add'));
+  nodes.push(node('Sigmoid', ['shifted'], ['gate'], {}, '/Sigmoid'));
+  nodes.push(node('Mul', ['shifted', 'gate'], ['swish'], {}, '/Mul_1'));
+  nodes.push(node('AveragePool', ['swish'], ['avg'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 1 }, '/AveragePool'));
+  inits.push(tensor('bn.weight', [6], positive(6)), tensor('bn.bias', [6], rnd(6, 0.2)), tensor('bn.mean', [6], rnd(6, 0.2)), tensor('bn.var', [6], positive(6)));
+  nodes.push(node('BatchNormalization', ['avg', 'bn.weight', 'bn.bias', 'bn.mean', 'bn.var'], ['bn'], { epsilon: { f: 1e-5 } }, '/bn/BatchNormalization'));
+  inits.push(tensor('half', [], [0.5]));
+  nodes.push(node('Mul', ['bn', 'half'], ['bnh'], {}, '/Mul_2'));
+  nodes.push(node('GlobalAveragePool', ['bnh'], ['gap'], {}, '/GlobalAveragePool'));
+  nodes.push(node('Flatten', ['gap'], ['flat'], {}, '/Flatten'));
+  inits.push(tensor('fc.weight', [4, 6], rnd(24)), tensor('fc.bias', [4], rnd(4, 0.1)));
+  nodes.push(node('Gemm', ['flat', 'fc.weight', 'fc.bias'], ['y'], { transB: 1 }, '/fc/Gemm'));
+  return onnxModel({ name: 'extras', nodes, initializers: inits, inputs: [valueInfo('x', ['N', 3, 12, 12])], outputs: [valueInfo('y', ['N', 4])] });
+}

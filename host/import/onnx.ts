@@ -469,7 +469,7 @@ class OnnxConverter {
       if (!(size === n || size === 1) || (ct.dims.length === 2 && ct.dims[0] !== 1)) throw this.fail(node, `bias '${ct.name}' has shape [${ct.dims}], expected [${n}]`, ct.name);
       bias = new Float32Array(n);
       for (let j = 0; j < n; j++) bias[j] = beta * ct.data[size === 1 ? 0 : j];
-    }
+    } else if (this.biasWanted(node.outputs[0])) bias = new Float32Array(n);
     this.dense(node, x, k, n, kernel, bias);
   }
 
@@ -496,10 +496,11 @@ class OnnxConverter {
       this.dense(node, x, k, n, bt.data, bias.data.slice(), add);
       return;
     }
-    this.dense(node, x, k, n, bt.data, null);
+    this.dense(node, x, k, n, bt.data.slice(), this.biasWanted(node.outputs[0]) ? new Float32Array(n) : null);
   }
 
-  private padding(node: OnnxNode, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number): 'same' | 'valid' {
+  // 'valid', Keras 'same', or explicit [top, left, bottom, right] pads that neither expresses.
+  private padding(node: OnnxNode, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number): 'same' | 'valid' | number[] {
     const autoPad = this.attr<string>(node, 'auto_pad', 'NOTSET');
     if (autoPad === 'VALID') return 'valid';
     if (autoPad === 'SAME_UPPER') return 'same';
@@ -518,7 +519,17 @@ class OnnxConverter {
     const [ht, hb] = same(h, kh, sh, dh);
     const [wl, wr] = same(w, kw, sw, dw);
     if (pads[0] === ht && pads[1] === wl && pads[2] === hb && pads[3] === wr) return 'same';
-    throw this.fail(node, `pads [${pads}] on a ${h}x${w} input are neither 'valid' nor Keras 'same' ([${ht}, ${wl}, ${hb}, ${wr}]); asymmetric explicit padding is not supported`);
+    if (pads.length !== 4 || !pads.every((p) => Number.isInteger(p) && p >= 0)) throw this.fail(node, `pads [${pads}] must be four non-negative integers`);
+    return pads;
+  }
+
+  // Explicit pads as a zeroPadding2d layer in front (exact for convolutions and for averages that
+  // count the padding); `padding` is then 'valid'.
+  private padded(node: OnnxNode, x: Value, pads: number[]): Value {
+    const [t, l, b, r] = pads;
+    const layer = layers.zeroPadding2d({ padding: [[t, b], [l, r]], name: this.layerName(node, '_pad') });
+    const y = this.apply(layer, [x.t]);
+    return { t: y, shape: [x.shape[0], x.shape[1] + t + b, x.shape[2] + l + r], layout: { kind: 'nhwc' } };
   }
 
   private conv(node: OnnxNode): void {
@@ -533,13 +544,15 @@ class OnnxConverter {
     if (ks[0] !== kh || ks[1] !== kw) throw this.fail(node, `kernel_shape [${ks}] does not match weight '${wt.name}' [${wt.dims}]`, wt.name);
     const [sh, sw] = this.attr<number[]>(node, 'strides', [1, 1]);
     const [dh, dw] = this.attr<number[]>(node, 'dilations', [1, 1]);
-    const padding = this.padding(node, h, w, kh, kw, sh, sw, dh, dw);
+    const pads = this.padding(node, h, w, kh, kw, sh, sw, dh, dw);
+    const input = Array.isArray(pads) ? this.padded(node, x, pads) : x;
+    const padding = Array.isArray(pads) ? 'valid' : pads;
     let bias: Float32Array | null = null;
     if (node.inputs[2]) {
       const bt = this.constant(node, 2, 'bias');
       if (bt.data.length !== m) throw this.fail(node, `bias '${bt.name}' has ${bt.data.length} values, expected ${m}`, bt.name);
       bias = bt.data.slice();
-    }
+    } else if (this.biasWanted(node.outputs[0])) bias = new Float32Array(m);
     const name = this.layerName(node);
     const common = { kernelSize: [kh, kw] as [number, number], strides: [sh, sw] as [number, number], dilationRate: [dh, dw] as [number, number], padding, useBias: bias !== null, name };
     let layer: Layer;
@@ -562,7 +575,7 @@ class OnnxConverter {
     } else {
       throw this.fail(node, `grouped convolution with group ${group} of ${c} channels: edgetune has ordinary (group 1) and depthwise (group = channels) convolutions only`);
     }
-    const t = this.apply(layer, [x.t], bias ? [kernel, bias] : [kernel]);
+    const t = this.apply(layer, [input.t], bias ? [kernel, bias] : [kernel]);
     this.set(node, { t, shape: [t.shape[2], t.shape[0], t.shape[1]], layout: { kind: 'nhwc' } });
   }
 
@@ -574,20 +587,31 @@ class OnnxConverter {
     const [sh, sw] = this.attr<number[]>(node, 'strides', [1, 1]);
     const [dh, dw] = this.attr<number[]>(node, 'dilations', [1, 1]);
     if (dh !== 1 || dw !== 1) throw this.fail(node, `dilations [${dh}, ${dw}] are not supported for pooling`);
-    const padding = this.padding(node, h, w, kh, kw, sh, sw, 1, 1);
+    const includePad = this.attr(node, 'count_include_pad', 0);
+    const rawPads = this.attr<number[]>(node, 'pads', [0, 0, 0, 0]);
+    // An average that counts its padding is a zero padding and a 'valid' average, even where the
+    // pads equal Keras 'same' (which averages over the taps inside the input only).
+    const countedPads = node.op === 'AveragePool' && includePad && this.attr<string>(node, 'auto_pad', 'NOTSET') === 'NOTSET' && rawPads.some((p) => p !== 0);
+    const pads = countedPads ? rawPads : this.padding(node, h, w, kh, kw, sh, sw, 1, 1);
+    if (Array.isArray(pads) && !(node.op === 'AveragePool' && includePad)) {
+      throw this.fail(node, `pads [${pads}] on a ${h}x${w} input are neither 'valid' nor Keras 'same'; explicit pooling pads are supported only for AveragePool with count_include_pad = 1`);
+    }
+    const input = Array.isArray(pads) ? this.padded(node, x, pads) : x;
+    const padding = Array.isArray(pads) ? 'valid' : pads;
     if (this.attr(node, 'ceil_mode', 0)) {
       const floorOut = (n: number, k: number, s: number) => Math.floor((n - k) / s) + 1;
       const ceilOut = (n: number, k: number, s: number) => Math.ceil((n - k) / s) + 1;
-      if (padding !== 'valid' || floorOut(h, kh, sh) !== ceilOut(h, kh, sh) || floorOut(w, kw, sw) !== ceilOut(w, kw, sw)) {
+      const [, ph, pw] = input.shape;
+      if (padding !== 'valid' || floorOut(ph, kh, sh) !== ceilOut(ph, kh, sh) || floorOut(pw, kw, sw) !== ceilOut(pw, kw, sw)) {
         throw this.fail(node, 'ceil_mode = 1 changes the output size here; not supported');
       }
     }
-    if (node.op === 'AveragePool' && padding === 'same' && this.attr(node, 'count_include_pad', 0)) {
+    if (node.op === 'AveragePool' && padding === 'same' && includePad) {
       throw this.fail(node, 'count_include_pad = 1 with padding: Keras averages over the taps inside the input only');
     }
     const options = { poolSize: [kh, kw] as [number, number], strides: [sh, sw] as [number, number], padding, name: this.layerName(node) };
     const layer = node.op === 'MaxPool' ? layers.maxPooling2d(options) : layers.averagePooling2d(options);
-    const t = this.apply(layer, [x.t]);
+    const t = this.apply(layer, [input.t]);
     this.set(node, { t, shape: [t.shape[2], t.shape[0], t.shape[1]], layout: { kind: 'nhwc' } });
   }
 
@@ -637,10 +661,62 @@ class OnnxConverter {
     this.set(node, { t, shape: resolved, layout });
   }
 
+  // Whether the layer that produces `name` should have a bias so that a later Add of a constant can
+  // be folded into it (through a chain of single-reader Mul/Add-with-constant nodes).
+  private biasWanted(name: string): boolean {
+    for (let cur = name; ;) {
+      const users = this.consumers.get(cur) ?? [];
+      if (users.length !== 1 || cur === this.g.outputs[0].name) return false;
+      const u = users[0];
+      if ((u.op !== 'Add' && u.op !== 'Mul') || !u.inputs.some((i) => this.consts.has(i) && i !== cur)) return false;
+      if (u.op === 'Add') return true;
+      cur = u.outputs[0];
+    }
+  }
+
+  // Add or Mul of a per-channel (or scalar) constant, folded into the weights of the layer that
+  // produced the tensor: a dense or convolution (bias, kernel columns) or a batch normalization
+  // (beta, gamma). The tensor must be read by this node alone.
+  private foldConstant(node: OnnxNode, tensorName: string, c: OnnxTensor): void {
+    const x = this.value(node, tensorName);
+    const layer = x.t.layer;
+    const channels = x.layout.kind === 'nhwc' ? x.shape[0] : x.shape[x.shape.length - 1];
+    const perChannel = c.data.length === 1 || (c.data.length === channels &&
+      (x.layout.kind === 'nhwc' ? c.dims.filter((d) => d !== 1).length <= 1 && c.dims.length >= 3 && c.dims[c.dims.length - 3] === channels
+        : c.dims[c.dims.length - 1] === channels));
+    if (!perChannel) throw this.fail(node, `constant '${c.name}' of shape [${c.dims}] does not broadcast per channel over [N, ${x.shape}]; not supported`, c.name);
+    const pending = this.pendingWeights.find(([l]) => l === layer);
+    const readers = this.consumers.get(tensorName)?.length ?? 0;
+    const foldable = !!layer && !!pending && readers === 1 && ['dense', 'conv2d', 'depthwiseConv2d', 'batchNormalization'].includes(layer.kind);
+    if (!foldable) {
+      throw this.fail(node, `${node.op} with constant '${c.name}' is folded into the weights of the layer before it, but '${tensorName}' is ` +
+        `${!layer ? 'the model input' : readers > 1 ? 'read by several nodes' : `the output of a ${layer.kind} layer`}`, c.name);
+    }
+    const v = (j: number) => c.data[c.data.length === 1 ? 0 : j];
+    const ws = pending![1];
+    if (layer!.kind === 'batchNormalization') {
+      const names = layer!.weightSpecs.map((s) => s.name);
+      const gamma = ws[names.indexOf('gamma')];
+      const beta = ws[names.indexOf('beta')];
+      for (let j = 0; j < channels; j++) {
+        if (node.op === 'Mul') { gamma[j] *= v(j); beta[j] *= v(j); } else beta[j] += v(j);
+      }
+    } else if (node.op === 'Mul') {
+      for (let i = 0; i < ws[0].length; i++) ws[0][i] *= v(i % channels);
+      if (ws[1]) for (let j = 0; j < channels; j++) ws[1][j] *= v(j);
+    } else {
+      if (!ws[1]) throw this.fail(node, `cannot fold constant '${c.name}' into layer ${layer!.name}, which has no bias`, c.name);
+      for (let j = 0; j < channels; j++) ws[1][j] += v(j);
+    }
+    this.set(node, x);
+  }
+
   private binary(node: OnnxNode): void {
     const [a, b] = node.inputs;
+    if (this.consts.has(a) && this.consts.has(b)) throw this.fail(node, `${node.op} of two constants is not supported`);
     if (this.consts.has(a) || this.consts.has(b)) {
-      throw this.fail(node, `${node.op} with a constant operand ('${this.consts.has(a) ? a : b}') is not supported (only two computed tensors of the same shape, or a MatMul's bias)`);
+      this.foldConstant(node, this.consts.has(a) ? b : a, this.consts.get(this.consts.has(a) ? a : b)!);
+      return;
     }
     const x = this.value(node, a);
     const y = this.value(node, b);
@@ -648,11 +724,7 @@ class OnnxConverter {
     if (!same) throw this.fail(node, `operands of shapes [N, ${x.shape}] and [N, ${y.shape}]: broadcasting is not supported`);
     let layer: Layer;
     if (node.op === 'Add') layer = layers.add({ name: this.layerName(node) });
-    else {
-      const multiply = (layers as unknown as Record<string, ((o: { name: string }) => Layer) | undefined>).multiply;
-      if (!multiply) throw this.fail(node, 'Mul of two tensors needs the multiply layer, which this build does not have');
-      layer = multiply({ name: this.layerName(node) });
-    }
+    else layer = layers.multiply({ name: this.layerName(node) });
     this.set(node, { ...x, t: this.apply(layer, [x.t, y.t]) });
   }
 }
