@@ -30,5 +30,5 @@ export {
 } from './norm';
 export { dropout_forward, dropout_backward } from './dropout';
 export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './regularize';
-export { axpy_f32, mul_f32 } from './merge';
+export { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './merge';
 export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './spatial';

@@ -63,6 +63,8 @@ export const OP_ZERO_PAD2D_FORWARD: i32 = 72;
 export const OP_ZERO_PAD2D_BACKWARD: i32 = 73;
 export const OP_RESIZE_BILINEAR_FORWARD: i32 = 74;
 export const OP_RESIZE_BILINEAR_BACKWARD: i32 = 75;
+export const OP_CHANNEL_AFFINE: i32 = 76;
+export const OP_CHANNEL_SCALE_BACKWARD: i32 = 77;
 // Regression and binary losses (90-99: importers and reuse).
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;

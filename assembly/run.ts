@@ -23,10 +23,11 @@ import { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } f
 import { mse_loss, bce_logits_loss, bce_probs_loss } from './loss';
 import { OP_MSE, OP_BCE_LOGITS, OP_BCE_PROBS } from './opcodes';
 import { sgd_update, adam_update, sumsq_f32 } from './optim';
-import { axpy_f32, mul_f32 } from './merge';
+import { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './merge';
 import { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './spatial';
 import {
   OP_AXPY, OP_MUL, OP_ZERO_PAD2D_FORWARD, OP_ZERO_PAD2D_BACKWARD, OP_RESIZE_BILINEAR_FORWARD, OP_RESIZE_BILINEAR_BACKWARD,
+  OP_CHANNEL_AFFINE, OP_CHANNEL_SCALE_BACKWARD,
 } from './opcodes';
 import {
   OP_GEMM, OP_BIAS_FILL, OP_BIAS_BACKWARD, OP_RELU_FORWARD, OP_RELU_BACKWARD, OP_SOFTMAX_FORWARD,
@@ -223,6 +224,10 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         break;
       case OP_RESIZE_BILINEAR_BACKWARD:
         resize_bilinear_backward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7));
+        break;
+      case OP_CHANNEL_AFFINE: channel_affine_f32(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), arg(p, 4) * batch, arg(p, 5)); break;
+      case OP_CHANNEL_SCALE_BACKWARD:
+        channel_scale_backward(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 5));
         break;
       default: {
         // An opcode this build does not know: stop before doing anything wrong.

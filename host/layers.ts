@@ -14,7 +14,7 @@ export type { ActivationName } from './activations';
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
   | 'flatten' | 'reshape' | 'batchNormalization' | 'dropout' | 'activation' | 'add' | 'concatenate'
-  | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing';
+  | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...
@@ -103,7 +103,7 @@ const SNAKE: Record<LayerKind, string> = {
   averagePooling2d: 'average_pooling2d', globalAveragePooling2d: 'global_average_pooling2d', flatten: 'flatten',
   reshape: 'reshape', batchNormalization: 'batch_normalization', dropout: 'dropout', activation: 'activation',
   add: 'add', concatenate: 'concatenate',
-  zeroPadding2d: 'zero_padding2d', subtract: 'subtract', multiply: 'multiply', resizing: 'resizing',
+  zeroPadding2d: 'zero_padding2d', subtract: 'subtract', multiply: 'multiply', resizing: 'resizing', rescaling: 'rescaling',
 };
 
 // The object whose arena currently holds a layer's weights (a compiled model's executor).
@@ -213,6 +213,14 @@ export class Layer {
         const [[t, b], [l, r]] = c.padding as [[number, number], [number, number]];
         return [s[0] + t + b, s[1] + l + r, s[2]];
       }
+      case 'rescaling': {
+        const ch = s[s.length - 1];
+        for (const k of ['scale', 'offset']) {
+          const v = c[k];
+          if (Array.isArray(v) && v.length !== ch) throw fail(`${k} has ${v.length} values for ${ch} channels`);
+        }
+        return [...s];
+      }
       case 'resizing':
         if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
         return [c.height as number, c.width as number, s[2]];
@@ -269,6 +277,18 @@ export class Layer {
         weight('moving_mean', [ch], c.movingMeanInitializer, null, null, false);
         weight('moving_variance', [ch], c.movingVarianceInitializer, null, null, false);
         break;
+      }
+      case 'rescaling': {
+        // The constants live in the arena as non-trainable state (no optimizer touches them).
+        const ch = s[s.length - 1];
+        const vec = (v: unknown) => (Array.isArray(v) ? v : new Array(ch).fill(v));
+        specs.push({ name: 'scale', shape: [ch], initializer: { className: 'constant', value: 0 } as InitializerConfig, trainable: false, regularizer: null, constraint: null });
+        specs.push({ name: 'offset', shape: [ch], initializer: { className: 'constant', value: 0 } as InitializerConfig, trainable: false, regularizer: null, constraint: null });
+        this.weightSpecs = specs;
+        this.values = [Float32Array.from(vec(c.scale)), Float32Array.from(vec(c.offset))];
+        this.home = null;
+        this.builtInputShapes = inputShapes.map((x) => [...x]);
+        return;
       }
       default:
         break;
@@ -503,6 +523,19 @@ export const layers = {
   // Keras Multiply of two inputs (same shapes), elementwise.
   multiply(options: LayerOptions = {}): Layer {
     return new Layer('multiply', {}, options);
+  },
+  // Keras Rescaling: y = x * scale + offset, scalars or one value per channel (last axis). The
+  // constants are non-trainable weights 'scale' and 'offset' (per channel) so that they live in
+  // the arena and are saved with the model; importers use it for constant Mul/Add/Sub operands.
+  rescaling(scale: number | number[], options: LayerOptions & { offset?: number | number[] } = {}): Layer {
+    const where = pending('rescaling', options);
+    const offset = options.offset ?? 0;
+    for (const v of [scale, offset]) {
+      if (!(typeof v === 'number' ? Number.isFinite(v) : Array.isArray(v) && v.length > 0 && v.every(Number.isFinite))) {
+        throw new InvalidArgumentError(`${where}: scale and offset must be finite numbers or non-empty lists of them, got ${JSON.stringify(v)}`);
+      }
+    }
+    return new Layer('rescaling', { scale: Array.isArray(scale) ? [...scale] : scale, offset: Array.isArray(offset) ? [...offset] : offset }, options);
   },
   // Keras Resizing(height, width, interpolation='bilinear'): TensorFlow's bilinear resize with
   // half-pixel centers and no antialiasing; trainable through (it has a backward pass).

@@ -352,6 +352,12 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       p.emit('resize_bilinear_forward', layer.name, { y, x: x.region }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: shape[0], ow: shape[1] });
       return { region: y, shape };
     }
+    case 'rescaling': {
+      const [scale, offset] = params;
+      const y = p.activation(node.name, count * B);
+      p.emit('channel_affine', layer.name, { y, x: x.region, scale, offset }, { rows: rowsOf(shape), c: last(shape) });
+      return { region: y, shape };
+    }
     case 'subtract': {
       const y = p.activation(node.name, count * B);
       p.emit('copy', layer.name, { y, x: inputs[0].region }, { count, accumulate: 0 });
@@ -624,6 +630,12 @@ export function backwardNode(ctx: CompileContext, p: ProgramBuilder, g: GradStat
       if (!needsInputGrad) return;
       const dx = gradTarget(p, g, input, sizeOf(x.shape) * B);
       p.emit('resize_bilinear_backward', layer.name, { dx: dx.region, dy }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: v.shape[0], ow: v.shape[1], accumulate: dx.accumulate });
+      return;
+    }
+    case 'rescaling': {
+      if (!needsInputGrad) return;
+      const dx = gradTarget(p, g, input, count * B);
+      p.emit('channel_scale_backward', layer.name, { dx: dx.region, dy, scale: params[0] }, { rows: rowsOf(v.shape), c: last(v.shape), accumulate: dx.accumulate });
       return;
     }
     case 'subtract': {

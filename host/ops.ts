@@ -63,6 +63,8 @@ export const OP_SPECS = {
   zero_pad2d_backward: { code: 73, args: ['dx', 'dy', 'h', 'w_', 'c', 'pt', 'pb', 'pl', 'pr', 'accumulate'] },
   resize_bilinear_forward: { code: 74, args: ['y', 'x', 'h', 'w_', 'c', 'oh', 'ow'] },
   resize_bilinear_backward: { code: 75, args: ['dx', 'dy', 'h', 'w_', 'c', 'oh', 'ow', 'accumulate'] },
+  channel_affine: { code: 76, args: ['y', 'x', 'scale', 'offset', 'rows', 'c'] },
+  channel_scale_backward: { code: 77, args: ['dx', 'dy', 'scale', 'rows', 'c', 'accumulate'] },
   mse: { code: 90, args: ['dx', 'p', 'y', 'rows', 'n'] },
   bce_logits: { code: 91, args: ['dx', 'x', 'y', 'rows', 'n'] },
   bce_probs: { code: 92, args: ['dx', 'p', 'y', 'rows', 'n'] },
@@ -356,6 +358,17 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       span(forward ? 'x' : 'dx', inner, !forward);
       break;
     }
+    case 'channel_affine':
+      span('y', a.rows * batch * a.c, true);
+      span('x', a.rows * batch * a.c, false);
+      span('scale', a.c, false);
+      span('offset', a.c, false);
+      break;
+    case 'channel_scale_backward':
+      span('dx', a.rows * batch * a.c, true);
+      span('dy', a.rows * batch * a.c, false);
+      span('scale', a.c, false);
+      break;
     case 'resize_bilinear_forward':
     case 'resize_bilinear_backward': {
       const forward = op.op === 'resize_bilinear_forward';

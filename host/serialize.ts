@@ -103,6 +103,8 @@ function layerToJson(l: Layer): LayerJson {
       return { class_name: 'Subtract', config: base };
     case 'multiply':
       return { class_name: 'Multiply', config: base };
+    case 'rescaling':
+      return { class_name: 'Rescaling', config: { ...base, scale: c.scale, offset: c.offset } };
     case 'resizing':
       return { class_name: 'Resizing', config: { ...base, height: c.height, width: c.width, interpolation: c.interpolation, crop_to_aspect_ratio: false } };
   }
@@ -173,6 +175,8 @@ function layerFromJson(j: LayerJson, source: string): Layer {
       return layers.subtract(opts);
     case 'Multiply':
       return layers.multiply(opts);
+    case 'Rescaling':
+      return layers.rescaling(c.scale as number | number[], { ...opts, offset: c.offset as number | number[] | undefined });
     case 'Resizing':
       return layers.resizing(c.height as number, c.width as number, { ...opts, interpolation: c.interpolation as 'bilinear' });
   }

@@ -158,11 +158,14 @@ function paddedGraph() {
   const node = (name: string, op: string, input: string[], attr: object = {}) => { nodes.push({ name, op, input, attr }); return name; };
   const conv = { strides: ints(1, 1, 1, 1), dilations: ints(1, 1, 1, 1), padding: { s: b64('VALID') } };
   node('x', 'Placeholder', [], { shape: { shape: { dim: [{ size: '-1' }, { size: '6' }, { size: '5' }, { size: '2' }] } } });
-  const p = node('pad', 'Pad', ['x', konst('pad/p', [4, 2], [0, 0, 1, 2, 2, 0, 0, 0], 'int32')]);
+  const centred = node('norm/sub', 'Sub', ['x', konst('norm/mean', [2], [0.25, -0.5])]);
+  const scaled = node('norm/mul', 'Mul', [konst('norm/inv_std', [1, 1, 1, 2], [2, 0.5]), centred]);
+  const p = node('pad', 'Pad', [scaled, konst('pad/p', [4, 2], [0, 0, 1, 2, 2, 0, 0, 0], 'int32')]);
   const a = node('a', '_FusedConv2D', [p, konst('a/w', [3, 3, 2, 4]), konst('a/b', [4])], { ...conv, fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } });
   const g = node('g', '_FusedConv2D', [p, konst('g/w', [3, 3, 2, 4]), konst('g/b', [4])], { ...conv, fused_ops: { list: { s: [b64('BiasAdd'), b64('Sigmoid')] } }, num_args: { i: '1' } });
   const m = node('gate', 'Mul', [a, g]);
-  const s = node('diff', 'Sub', [m, g]);
+  const s0 = node('diff', 'Sub', [m, g]);
+  const s = node('flip', 'Sub', [konst('flip/c', [], [0.5]), s0]); // c - x: a Rescaling of its own
   const r = node('resize', 'ResizeBilinear', [s, konst('resize/size', [2], [9, 7], 'int32')], { half_pixel_centers: { b: true }, align_corners: { b: false } });
   const mean = node('mean', 'Mean', [r, konst('mean/axes', [2], [1, 2], 'int32')], { keep_dims: { b: false } });
   const fc = node('fc', '_FusedMatMul', [mean, konst('fc/w', [4, 3]), konst('fc/b', [3])], { fused_ops: { list: { s: [b64('BiasAdd')] } } });
@@ -170,11 +173,13 @@ function paddedGraph() {
   return { json: { format: 'graph-model', modelTopology: { node: nodes }, weightsManifest: [{ paths: ['w.bin'], weights }] }, bin: new Uint8Array(Buffer.concat(data)) };
 }
 
-describe('synthetic graph: Pad, Mul and Sub of tensors, ResizeBilinear', () => {
+describe('synthetic graph: input normalization, Pad, Mul and Sub of tensors, ResizeBilinear', () => {
   it.each([1, 8])('matches TF.js at batch %i; trains, saves and reloads', async (batch) => {
     const { json, bin } = paddedGraph();
     const model = await importTfjsGraphModel(json, async () => bin, 'padded.json');
-    expect(model.layers.map((l) => l.kind)).toEqual(['zeroPadding2d', 'conv2d', 'conv2d', 'multiply', 'subtract', 'resizing', 'globalAveragePooling2d', 'dense']);
+    // input normalization (Sub then Mul by constants) becomes one Rescaling layer
+    expect(model.layers.map((l) => l.kind)).toEqual(['rescaling', 'zeroPadding2d', 'conv2d', 'conv2d', 'multiply', 'subtract', 'rescaling', 'resizing', 'globalAveragePooling2d', 'dense']);
+    expect(model.layers[0].getWeights().map((w) => Array.from(w))).toEqual([[2, 0.5], [-0.5, 0.25]]);
     const x = randomArray(batch * 6 * 5 * 2, 17);
     const ours = model.predict(tensor(x, [batch, 6, 5, 2])).data;
     const theirs = runGraph(json, decodeWeights(json, [[bin]]), tf.tensor(x, [batch, 6, 5, 2])).dataSync();

@@ -530,6 +530,9 @@ describe('finite differences: zeroPadding2D, subtract, multiply, resizing', () =
       return layers.multiply().apply([b, b]);
     }), { rtol: 3e-2 });
   });
+  it('rescaling per channel between two convs', () => {
+    fdCheck(problem([5, 7, 2], 2, (t) => tanhConv()(layers.rescaling([2, -0.5, 1.5], { offset: [0.1, 0.2, -0.3] }).apply(tanhConv({ padding: 'same' })(t)))));
+  });
   it('resizing 5x7 -> 9x4 between two convs (weights and input through the interpolation)', () => {
     fdCheck(problem([5, 7, 2], 2, (t) => tanhConv()(layers.resizing(9, 4).apply(tanhConv({ padding: 'same' })(t)))));
   });

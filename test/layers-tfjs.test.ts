@@ -359,6 +359,9 @@ describe('zeroPadding2D, subtract, multiply and resizing (bilinear, half-pixel) 
       under: (t) => layers.multiply().apply([conv({ filters: 3, kernelSize: 3, padding: 'same', activation: 'tanh' })(t), conv({ filters: 3, kernelSize: 1, activation: 'sigmoid' })(t)]),
     }],
     ['multiply(h, h): the same tensor twice', { under: (t) => { const h = conv({ filters: 2, kernelSize: 3, activation: 'tanh' })(t); return layers.multiply().apply([h, h]); } }],
+    ['rescaling per channel (input normalization) then a conv; scalar rescaling after it', {
+      under: (t) => layers.rescaling(0.5, { offset: -1 }).apply(conv({ filters: 2, kernelSize: 3 })(layers.rescaling([2, -0.5, 1.5], { offset: [0.1, 0.2, -0.3] }).apply(t))),
+    }],
     ['resizing 5x7 -> 11x4 (up and down) after a conv', { under: (t) => layers.resizing(11, 4).apply(conv({ filters: 2, kernelSize: 1, activation: 'tanh' })(t)) }],
     ['resizing directly on the input 5x7 -> 3x13, then a conv', { under: (t) => conv({ filters: 2, kernelSize: 3 })(layers.resizing(3, 13).apply(t)) }],
   ];

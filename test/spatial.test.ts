@@ -34,6 +34,22 @@ function suite(name: string, make: () => Arena) {
       }
     });
 
+    it('channel affine (Rescaling) forward and its backward, every channel tail', () => {
+      for (const c of [1, 3, 4, 5, 9]) for (const accumulate of [0, 1]) {
+        const a = make();
+        const rows = 7;
+        const x = randomArray(rows * c, c), sc = randomArray(c, c + 1), of = randomArray(c, c + 2), d0 = randomArray(rows * c, c + 3);
+        const py = a.alloc(rows * c);
+        const psc = a.put(sc);
+        a.k.channel_affine_f32(py, a.put(x), psc, a.put(of), rows, c);
+        expect(close(a.read(py, rows * c), Float64Array.from(x, (v, i) => v * sc[i % c] + of[i % c]))).toBeLessThanOrEqual(1);
+        const pdx = accumulate ? a.put(d0) : a.alloc(rows * c);
+        a.k.channel_scale_backward(pdx, a.put(x), psc, rows, c, accumulate);
+        expect(close(a.read(pdx, rows * c), Float64Array.from(x, (v, i) => (accumulate ? d0[i] : 0) + v * sc[i % c]))).toBeLessThanOrEqual(1);
+        expect(a.guardsIntact()).toBe(true);
+      }
+    });
+
     it('zero padding forward and backward, asymmetric, batch 1-3, channels 1-5', () => {
       let s = 0;
       for (const [h, w] of [[1, 1], [3, 5], [4, 4]]) for (const [pt, pb, pl, pr] of [[0, 0, 0, 0], [1, 1, 1, 1], [2, 0, 0, 3], [0, 1, 2, 0]]) for (const accumulate of [0, 1]) {

@@ -169,6 +169,10 @@ function counterpart(layer: Layer, asLogits: boolean, exactGradients: boolean): 
     // shapes). So resizing is built as Ry . X . Rx^T with TF's interpolation matrices, which tfjs
     // differentiates exactly; its forward is checked against tf.image.resizeBilinear.
     case 'subtract': return { weighted: null, call: (inputs) => tf.sub(inputs[0], inputs[1]), setWeights: () => {}, gradToEdgetune: (_i, g) => g };
+    case 'rescaling': {
+      // The constants as the layer holds them now (tests may have randomized them).
+      return { weighted: null, call: (inputs) => { const [sc, of] = layer.getWeights(); return tf.add(tf.mul(inputs[0], tf.tensor1d(sc)), tf.tensor1d(of)); }, setWeights: () => {}, gradToEdgetune: (_i, g) => g };
+    }
     case 'resizing':
       return { weighted: null, call: (inputs) => resizeBilinearByMatmul(inputs[0] as tf.Tensor4D, c.height as number, c.width as number), setWeights: () => {}, gradToEdgetune: (_i, g) => g };
     case 'activation': {
@@ -322,6 +326,8 @@ export function randomizeWeights(model: Model, seed: number): void {
         case 'bias': case 'beta': return randomArray(n, s, -0.2, 0.2);
         case 'gamma': case 'moving_variance': return randomArray(n, s, 0.5, 1.5);
         case 'moving_mean': return randomArray(n, s, -0.3, 0.3);
+        case 'scale': return randomArray(n, s, -1.5, 1.5); // rescaling constants
+        case 'offset': return randomArray(n, s, -0.5, 0.5);
         default: {
           const rf = spec.shape.length > 2 ? spec.shape.slice(0, -2).reduce((a, b) => a * b, 1) : 1;
           const fanIn = spec.shape[spec.shape.length - 2] * rf;

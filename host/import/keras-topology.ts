@@ -140,6 +140,8 @@ export function layerFromKeras(j: KerasLayerJson, source: string): ImportedLayer
       case 'ZeroPadding2D':
         channelsLast(j, source);
         return one(layers.zeroPadding2d({ ...base, padding: c.padding }));
+      case 'Rescaling':
+        return one(layers.rescaling(c.scale ?? 1, { ...base, offset: c.offset ?? 0 }));
       case 'Resizing':
         if (c.interpolation && c.interpolation !== 'bilinear') throw unsupported(`interpolation '${c.interpolation}' (only bilinear)`);
         if (c.crop_to_aspect_ratio) throw unsupported('crop_to_aspect_ratio');

@@ -248,7 +248,7 @@ class GraphImporter {
   private foldable(x: Pending, fusedOp: boolean): boolean {
     const l = x.layer;
     if (!l || !(fusedOp || this.readers.get(x.node) === 1)) return false;
-    return (WEIGHTED.has(l.kind) && l.config.activation === 'linear') || l.kind === 'batchNormalization';
+    return (WEIGHTED.has(l.kind) && l.config.activation === 'linear') || l.kind === 'batchNormalization' || l.kind === 'rescaling';
   }
 
   // Per-channel values of a constant broadcast against a (..., C) tensor: [C], [1, .., C] or a scalar.
@@ -267,7 +267,7 @@ class GraphImporter {
     const c = x.shape[x.shape.length - 1];
     const v = this.perChannel(d, w, c);
     if (!v) throw new ModelFormatError(`${this.file}: node '${d.name}': constant '${w.name}' of shape [${w.shape}] does not broadcast per channel over [${x.shape}]`, this.file, w.name);
-    const key = l.kind === 'batchNormalization' ? 'beta' : 'bias';
+    const key = l.kind === 'batchNormalization' ? 'beta' : l.kind === 'rescaling' ? 'offset' : 'bias';
     const bias = x.weights.get(key) ?? new Float32Array(c);
     for (let i = 0; i < c; i++) bias[i] += sign * v[i];
     x.weights.set(key, bias);
@@ -280,7 +280,7 @@ class GraphImporter {
     const c = x.shape[x.shape.length - 1];
     const s = this.perChannel(d, w, c);
     if (!s) throw new ModelFormatError(`${this.file}: node '${d.name}': constant '${w.name}' of shape [${w.shape}] does not broadcast per channel over [${x.shape}]`, this.file, w.name);
-    const keys = l.kind === 'batchNormalization' ? ['gamma', 'beta'] : [l.kind === 'depthwiseConv2d' ? 'depthwise_kernel' : 'kernel', 'bias'];
+    const keys = l.kind === 'batchNormalization' ? ['gamma', 'beta'] : l.kind === 'rescaling' ? ['scale', 'offset'] : [l.kind === 'depthwiseConv2d' ? 'depthwise_kernel' : 'kernel', 'bias'];
     for (const k of keys) {
       const a = x.weights.get(k);
       if (!a) continue;
@@ -388,9 +388,18 @@ class GraphImporter {
         }
         if (a.kind === 'const' && b.kind === 'const') throw new UnsupportedOpError(d.op, d.name, file, 'of two constants (not folded by the converter)');
         const [x, c] = a.kind === 'tensor' ? [a.p, (b as { w: DecodedWeight }).w] : [(b as { p: Pending }).p, (a as { w: DecodedWeight }).w];
-        if (d.op === 'Sub' && a.kind === 'const') throw new UnsupportedOpError(d.op, d.name, file, 'constant minus tensor');
-        if (!this.foldable(x, false)) {
-          throw new UnsupportedOpError(d.op, d.name, file, `a constant operand is folded into the layer before it, but '${x.node}' is ${x.layer ? `a ${x.layer.kind} layer${this.readers.get(x.node)! > 1 ? ' read by several nodes' : ' with an activation'}` : 'the model input'}`);
+        const negate = d.op === 'Sub' && a.kind === 'const'; // c - x = -1 * x + c
+        if (negate || !this.foldable(x, false)) {
+          // No layer to fold into (the model input, a layer with other readers or an activation):
+          // a Rescaling layer holds the constant, y = x * scale + offset.
+          const ch = x.shape[x.shape.length - 1];
+          const v = this.perChannel(d, c, ch);
+          if (!v) throw new ModelFormatError(`${file}: node '${d.name}': constant '${c.name}' of shape [${c.shape}] does not broadcast per channel over [${x.shape}]`, file, c.name);
+          const scale = d.op === 'Mul' ? v : new Float32Array(ch).fill(negate ? -1 : 1);
+          const offset = d.op === 'Mul' ? new Float32Array(ch) : d.op === 'Sub' && !negate ? v.map((t) => -t) : v;
+          const r = this.add(d.name, layers.rescaling(Array.from(scale), { name: this.layerName(d.name), offset: Array.from(offset) }), [x], { scale, offset });
+          (r as { p: Pending }).p.node = d.name;
+          return r;
         }
         if (d.op === 'Mul') this.foldScale(d, x, c);
         else this.foldBias(d, x, c, d.op === 'Sub' ? -1 : 1);
@@ -478,6 +487,10 @@ class GraphImporter {
     for (const p of this.created) {
       const layer = p.layer!;
       const ins = p.inputs.map(tensorOf);
+      if (layer.kind === 'rescaling') { // the topology keeps the folded constants too
+        layer.config.scale = Array.from(p.weights.get('scale')!);
+        layer.config.offset = Array.from(p.weights.get('offset')!);
+      }
       tensors.set(p, layer.apply(ins.length === 1 ? ins[0] : ins));
       const values = layer.weightSpecs.map((s) => {
         const v = p.weights.get(s.name);
