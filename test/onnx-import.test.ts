@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError, UnsupportedOpError, importOnnx, tensor } from '../dist/node.js';
 import { randomArray } from './harness';
-import { badGemmWeight, groupedConv, mixedEncodings, pytorchCnn, pytorchExtras, pytorchMlp, withNode } from './onnx-models';
+import { badGemmWeight, groupedConv, mixedEncodings, normalizedInput, pytorchCnn, pytorchExtras, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
 
 async function compare(bytes: Uint8Array, chw: number[], outNhwc: number[] | null = null) {
@@ -42,6 +42,10 @@ describe('importOnnx matches onnxruntime-web', () => {
     expect(kinds).toContain('multiply');
     // the constants live in the conv's (new) bias and the batch norm's gamma/beta: no extra layers
     expect(m.layers.map((l) => l.name)).toEqual(['c1_pad', 'c1', 'Sigmoid', 'Mul_1', 'AveragePool_pad', 'AveragePool', 'bn', 'GlobalAveragePool', 'fc']);
+  });
+  it('input normalization ((x - mean) / std as rescaling), constant minus tensor, Sub of tensors', async () => {
+    const m = await compare(normalizedInput(), [3, 8, 8]);
+    expect(m.layers.map((l) => l.kind)).toEqual(['rescaling', 'rescaling', 'conv2d', 'activation', 'rescaling', 'subtract', 'globalAveragePooling2d']);
   });
   it('an MLP, and the imported model trains like any other', async () => {
     const m = await compare(pytorchMlp(), [12]);

@@ -140,3 +140,22 @@ export function pytorchExtras(): Uint8Array {
   nodes.push(node('Gemm', ['flat', 'fc.weight', 'fc.bias'], ['y'], { transB: 1 }, '/fc/Gemm'));
   return onnxModel({ name: 'extras', nodes, initializers: inits, inputs: [valueInfo('x', ['N', 3, 12, 12])], outputs: [valueInfo('y', ['N', 4])] });
 }
+
+// Input normalization as exported graphs carry it: (x - mean) / std per channel on the input
+// (rescaling layers: nothing to fold into), a constant minus a tensor, and Sub of two tensors.
+export function normalizedInput(): Uint8Array {
+  seed = 404;
+  const nodes: unknown[] = [];
+  const inits: unknown[] = [];
+  inits.push(tensor('mean', [1, 3, 1, 1], [0.485, 0.456, 0.406]), tensor('std', [1, 3, 1, 1], [0.229, 0.224, 0.225]));
+  nodes.push(node('Sub', ['x', 'mean'], ['centered'], {}, '/Sub'));
+  nodes.push(node('Div', ['centered', 'std'], ['normed'], {}, '/Div'));
+  conv(nodes, inits, 'conv', 'normed', 3, 4, 3, { pads: [1, 1, 1, 1] });
+  nodes.push(node('Relu', ['conv'], ['r'], {}, '/Relu'));
+  inits.push(tensor('one', [], [1]));
+  nodes.push(node('Sub', ['one', 'r'], ['inv'], {}, '/Sub_1'));
+  nodes.push(node('Sub', ['r', 'inv'], ['diff'], {}, '/Sub_2'));
+  nodes.push(node('GlobalAveragePool', ['diff'], ['gap'], {}, '/GlobalAveragePool'));
+  nodes.push(node('Flatten', ['gap'], ['y'], {}, '/Flatten'));
+  return onnxModel({ name: 'normalized', nodes, initializers: inits, inputs: [valueInfo('x', ['N', 3, 8, 8])], outputs: [valueInfo('y', ['N', 4])] });
+}

@@ -385,7 +385,7 @@ class OnnxConverter {
         return;
       }
       case 'Reshape': return this.reshape(node);
-      case 'Add': case 'Mul': return this.binary(node);
+      case 'Add': case 'Mul': case 'Sub': case 'Div': return this.binary(node);
       case 'Concat': {
         const xs = node.inputs.map((i) => this.value(node, i));
         const rank = xs[0].shape.length + 1;
@@ -402,7 +402,7 @@ class OnnxConverter {
       }
       default:
         throw new UnsupportedOpError(op, node.name, this.file, 'supported: Gemm, MatMul, Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, ' +
-          'MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Add, Mul, Concat, Softmax, Identity, Dropout, Constant, Cast of constants');
+          'MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Add, Sub, Mul, Div (by a constant), Concat, Softmax, Identity, Dropout, Constant, Cast of constants');
     }
   }
 
@@ -668,8 +668,8 @@ class OnnxConverter {
       const users = this.consumers.get(cur) ?? [];
       if (users.length !== 1 || cur === this.g.outputs[0].name) return false;
       const u = users[0];
-      if ((u.op !== 'Add' && u.op !== 'Mul') || !u.inputs.some((i) => this.consts.has(i) && i !== cur)) return false;
-      if (u.op === 'Add') return true;
+      if (!['Add', 'Mul', 'Sub', 'Div'].includes(u.op) || !u.inputs.some((i) => this.consts.has(i) && i !== cur)) return false;
+      if (u.op === 'Add' || u.op === 'Sub') return u.inputs[0] === cur || u.op === 'Add';
       cur = u.outputs[0];
     }
   }
@@ -677,20 +677,27 @@ class OnnxConverter {
   // Add or Mul of a per-channel (or scalar) constant, folded into the weights of the layer that
   // produced the tensor: a dense or convolution (bias, kernel columns) or a batch normalization
   // (beta, gamma). The tensor must be read by this node alone.
-  private foldConstant(node: OnnxNode, tensorName: string, c: OnnxTensor): void {
+  // Folded into the producer when it can be; otherwise a rescaling layer (y = x * scale + offset).
+  private constantOperand(node: OnnxNode, tensorName: string, c: OnnxTensor, op: 'Add' | 'Mul' | 'Sub-from'): void {
     const x = this.value(node, tensorName);
     const layer = x.t.layer;
     const channels = x.layout.kind === 'nhwc' ? x.shape[0] : x.shape[x.shape.length - 1];
-    const perChannel = c.data.length === 1 || (c.data.length === channels &&
+    const perChannel = c.data.length === 1 || (x.layout.kind !== 'chwFlat' && c.data.length === channels &&
       (x.layout.kind === 'nhwc' ? c.dims.filter((d) => d !== 1).length <= 1 && c.dims.length >= 3 && c.dims[c.dims.length - 3] === channels
         : c.dims[c.dims.length - 1] === channels));
     if (!perChannel) throw this.fail(node, `constant '${c.name}' of shape [${c.dims}] does not broadcast per channel over [N, ${x.shape}]; not supported`, c.name);
     const pending = this.pendingWeights.find(([l]) => l === layer);
     const readers = this.consumers.get(tensorName)?.length ?? 0;
-    const foldable = !!layer && !!pending && readers === 1 && ['dense', 'conv2d', 'depthwiseConv2d', 'batchNormalization'].includes(layer.kind);
+    const foldable = op !== 'Sub-from' && !!layer && !!pending && readers === 1 && tensorName !== this.g.outputs[0].name &&
+      ['dense', 'conv2d', 'depthwiseConv2d', 'batchNormalization'].includes(layer.kind) && (op === 'Mul' || layer.kind === 'batchNormalization' || !!pending[1][1]);
+    const values = Array.from(c.data.length === 1 ? [c.data[0]] : c.data);
+    const one = (v: number[]) => (v.length === 1 ? v[0] : v);
     if (!foldable) {
-      throw this.fail(node, `${node.op} with constant '${c.name}' is folded into the weights of the layer before it, but '${tensorName}' is ` +
-        `${!layer ? 'the model input' : readers > 1 ? 'read by several nodes' : `the output of a ${layer.kind} layer`}`, c.name);
+      const scale = op === 'Mul' ? one(values) : op === 'Sub-from' ? -1 : 1;
+      const offset = op === 'Add' ? one(values) : op === 'Sub-from' ? one(values) : 0;
+      const t = this.apply(layers.rescaling(scale, { offset, name: this.layerName(node) }), [x.t]);
+      this.set(node, { ...x, t });
+      return;
     }
     const v = (j: number) => c.data[c.data.length === 1 ? 0 : j];
     const ws = pending![1];
@@ -699,13 +706,12 @@ class OnnxConverter {
       const gamma = ws[names.indexOf('gamma')];
       const beta = ws[names.indexOf('beta')];
       for (let j = 0; j < channels; j++) {
-        if (node.op === 'Mul') { gamma[j] *= v(j); beta[j] *= v(j); } else beta[j] += v(j);
+        if (op === 'Mul') { gamma[j] *= v(j); beta[j] *= v(j); } else beta[j] += v(j);
       }
-    } else if (node.op === 'Mul') {
+    } else if (op === 'Mul') {
       for (let i = 0; i < ws[0].length; i++) ws[0][i] *= v(i % channels);
       if (ws[1]) for (let j = 0; j < channels; j++) ws[1][j] *= v(j);
     } else {
-      if (!ws[1]) throw this.fail(node, `cannot fold constant '${c.name}' into layer ${layer!.name}, which has no bias`, c.name);
       for (let j = 0; j < channels; j++) ws[1][j] += v(j);
     }
     this.set(node, x);
@@ -715,15 +721,27 @@ class OnnxConverter {
     const [a, b] = node.inputs;
     if (this.consts.has(a) && this.consts.has(b)) throw this.fail(node, `${node.op} of two constants is not supported`);
     if (this.consts.has(a) || this.consts.has(b)) {
-      this.foldConstant(node, this.consts.has(a) ? b : a, this.consts.get(this.consts.has(a) ? a : b)!);
+      const constFirst = this.consts.has(a);
+      const c = this.consts.get(constFirst ? a : b)!;
+      const tensorName = constFirst ? b : a;
+      // x - c = x + (-c); x / c = x * (1/c); c - x = -x + c (a rescaling); c / x is refused.
+      if (node.op === 'Div' && constFirst) throw this.fail(node, `constant '${c.name}' divided by a tensor is not supported`, c.name);
+      if (node.op === 'Sub' && constFirst) {
+        this.constantOperand(node, tensorName, c, 'Sub-from');
+        return;
+      }
+      const data = node.op === 'Sub' ? c.data.map((v) => -v) : node.op === 'Div' ? c.data.map((v) => 1 / v) : c.data;
+      this.constantOperand(node, tensorName, { ...c, data }, node.op === 'Sub' ? 'Add' : node.op === 'Div' ? 'Mul' : node.op as 'Add' | 'Mul');
       return;
     }
+    if (node.op === 'Div') throw this.fail(node, 'division of two tensors is not supported');
     const x = this.value(node, a);
     const y = this.value(node, b);
     const same = x.layout.kind === y.layout.kind && x.shape.length === y.shape.length && x.shape.every((d, i) => d === y.shape[i]);
     if (!same) throw this.fail(node, `operands of shapes [N, ${x.shape}] and [N, ${y.shape}]: broadcasting is not supported`);
     let layer: Layer;
     if (node.op === 'Add') layer = layers.add({ name: this.layerName(node) });
+    else if (node.op === 'Sub') layer = layers.subtract({ name: this.layerName(node) });
     else layer = layers.multiply({ name: this.layerName(node) });
     this.set(node, { ...x, t: this.apply(layer, [x.t, y.t]) });
   }
