@@ -2,6 +2,7 @@
 // onnxruntime-web; safetensors -> TF.js layers model checked by TF.js loading it and predicting the
 // same outputs (float32 and float16); a real TF.js graph model through both steps; inspect's numbers;
 // and bad input: a typed error naming file and node, nothing written.
+import h5wasm from 'h5wasm';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,30 @@ async function tfjsLoad(dir: string): Promise<tfl.LayersModel> {
 }
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'edgetune-cli-'));
+
+// A legacy Keras 2 .h5 of a TF.js model (model_config attribute, model_weights/<layer>/<layer>/
+// <weight>:0), written with h5wasm as test/import-keras.test.ts does.
+async function legacyH5(m: tfl.LayersModel): Promise<Uint8Array> {
+  const { FS } = await h5wasm.ready;
+  const path = '/cli-test.h5';
+  const f = new h5wasm.File(path, 'w');
+  f.create_attribute('model_config', JSON.stringify(m.toJSON(undefined, false)));
+  f.create_attribute('keras_version', '2.15.0');
+  const root = f.create_group('model_weights')!;
+  root.create_attribute('layer_names', m.layers.map((l) => l.name));
+  for (const l of m.layers) {
+    const g = root.create_group(l.name)!;
+    const names = l.weights.map((w) => `${l.name}/${w.name.split('/').pop()}:0`);
+    if (!names.length) continue;
+    g.create_attribute('weight_names', names);
+    const inner = g.create_group(l.name)!;
+    l.getWeights().forEach((w, i) => inner.create_dataset({ name: names[i].split('/').pop()!, data: w.dataSync() as Float32Array, shape: w.shape, dtype: '<f' }));
+  }
+  f.close();
+  const bytes = FS.readFile(path) as Uint8Array;
+  FS.unlink(path);
+  return bytes;
+}
 
 describe('edgetune convert', () => {
   it('ONNX -> safetensors matches onnxruntime-web; -> TF.js layers (float32 and float16) matches TF.js', async () => {
@@ -98,6 +123,17 @@ describe('edgetune convert', () => {
       const ours = m.predict(x).data;
       expect(worst((t.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync(), ours), `batch ${n}`).toBeLessThan(1e-4);
     }
+  });
+
+  it('a legacy Keras .h5 -> safetensors matches TF.js on the same model', async () => {
+    const dir = tmp();
+    const km = tfl.sequential({ layers: [tfl.layers.dense({ units: 8, activation: 'relu', inputShape: [5], name: 'hidden' }), tfl.layers.dense({ units: 3, activation: 'softmax', name: 'probs' })] });
+    writeFileSync(join(dir, 'model.h5'), await legacyH5(km));
+    const r = cli('convert', join(dir, 'model.h5'), join(dir, 'model.safetensors'));
+    expect(r.code, r.stderr).toBe(0);
+    const m = await loadModel(join(dir, 'model.safetensors'));
+    const x = randomArray(8 * 5, 12);
+    expect(worst(m.predict(tensor(x, [8, 5])).data, (km.predict(tf.tensor(x, [8, 5])) as tf.Tensor).dataSync())).toBeLessThan(1e-5);
   });
 
   it('bad input: a typed error naming file and node or tensor; nothing written', () => {
