@@ -30,13 +30,28 @@ function tfjsLayerConfig(layer: { class_name: string; config: Record<string, unk
 }
 
 export function toTfjsLayersModel(model: Model, options: { quantize?: 'float16' | null; source?: string } = {}): TfjsLayersArtifacts {
+  const where = options.source ?? model.name;
+  // Layers TF.js cannot read as we hold them: refused by name rather than written and failing later.
+  for (const l of model.layers) {
+    if (l.kind === 'subtract') throw new ModelFormatError(`${where}: layer '${l.name}' (Subtract) has no TF.js layers counterpart; cannot export to a TF.js layers model`, options.source, l.name);
+    if (l.kind === 'rescaling' && !l.values.every((v) => v.every((x) => x === v[0]))) {
+      throw new ModelFormatError(`${where}: layer '${l.name}' (Rescaling) has per-channel constants; TF.js's Rescaling takes one scale and one offset`, options.source, l.name);
+    }
+  }
   const topology = topologyOf(model) as { class_name: string; config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
   for (const l of topology.config.layers) if (l.class_name !== 'InputLayer') tfjsLayerConfig(l);
+  // Rescaling's constants are config in TF.js (weights here, so that they live in the arena).
+  const byName = new Map(model.layers.map((l) => [l.name, l]));
+  for (const j of topology.config.layers) {
+    const l = byName.get(j.config.name as string);
+    if (l?.kind === 'rescaling') { j.config.scale = l.values[0][0]; j.config.offset = l.values[1][0]; }
+  }
   const half = options.quantize === 'float16';
   const weights: Record<string, unknown>[] = [];
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (const l of model.layers) {
+    if (l.kind === 'rescaling') continue;
     l.weightSpecs.forEach((s, i) => {
       const values = l.values[i];
       for (let j = 0; j < values.length; j++) {

@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModel, tensor, type Model } from '../dist/node.js';
+import { layers, loadModel, sequential, tensor, type Model } from '../dist/node.js';
 import { randomArray } from './harness';
-import { badGemmWeight, pytorchCnn, pytorchMlp, withNode } from './onnx-models';
+import { badGemmWeight, normalizedInput, pytorchCnn, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
 import { tf, tfl } from './tfjs';
 
@@ -134,6 +134,21 @@ describe('edgetune convert', () => {
     const m = await loadModel(join(dir, 'model.safetensors'));
     const x = randomArray(8 * 5, 12);
     expect(worst(m.predict(tensor(x, [8, 5])).data, (km.predict(tf.tensor(x, [8, 5])) as tf.Tensor).dataSync())).toBeLessThan(1e-5);
+  });
+
+  it('TF.js export: a scalar rescaling becomes config; layers TF.js cannot hold are refused by name, nothing written', async () => {
+    const dir = tmp();
+    const m = sequential([layers.rescaling(1 / 255, { offset: -0.5, inputShape: [6], name: 'scale_pixels' }), layers.dense(3, { name: 'out' })]);
+    await m.save(join(dir, 'r.safetensors'));
+    expect(cli('convert', join(dir, 'r.safetensors'), join(dir, 'r-tfjs')).code).toBe(0);
+    const x = tensor(randomArray(4 * 6, 5, 0, 255), [4, 6]);
+    const t = await tfjsLoad(join(dir, 'r-tfjs'));
+    expect(worst((t.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync(), m.predict(x).data)).toBeLessThan(1e-5);
+    writeFileSync(join(dir, 'norm.onnx'), normalizedInput());
+    const r = cli('convert', join(dir, 'norm.onnx'), join(dir, 'norm-tfjs'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/norm\.onnx: layer '(Sub|Div)' \(Rescaling\) has per-channel constants/);
+    expect(readdirSync(dir).sort()).toEqual(['norm.onnx', 'r-tfjs', 'r.safetensors']);
   });
 
   it('bad input: a typed error naming file and node or tensor; nothing written', () => {
