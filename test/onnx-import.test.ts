@@ -3,15 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError, UnsupportedOpError, importOnnx, tensor } from '../dist/node.js';
 import { randomArray } from './harness';
-import { badGemmWeight, groupedConv, mixedEncodings, normalizedInput, pytorchCnn, pytorchExtras, pytorchMlp, withNode } from './onnx-models';
+import { badGemmWeight, groupedConv, mixedEncodings, nhwcExport, normalizedInput, pytorchCnn, pytorchExtras, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
 
-async function compare(bytes: Uint8Array, chw: number[], outNhwc: number[] | null = null) {
+async function compare(bytes: Uint8Array, chw: number[], outNhwc: number[] | null = null, inputIsNhwc = false) {
   const m = importOnnx(bytes, 'model.onnx');
+  const image = chw.length === 3 && !inputIsNhwc;
   for (const n of [1, 8]) {
     const x = randomArray(n * chw.reduce((a, b) => a * b, 1), 100 + n, -1, 1);
     const ref = await ortRun(bytes, x, [n, ...chw]);
-    const ours = m.predict(tensor(chw.length === 3 ? toNhwc(x, n, chw[0], chw[1], chw[2]) : x, [n, ...(chw.length === 3 ? [chw[1], chw[2], chw[0]] : chw)]));
+    const ours = m.predict(tensor(image ? toNhwc(x, n, chw[0], chw[1], chw[2]) : x, [n, ...(image ? [chw[1], chw[2], chw[0]] : chw)]));
     const expected = outNhwc ? toNhwc(ref.data, n, outNhwc[0], outNhwc[1], outNhwc[2]) : ref.data;
     expect(ours.data.length).toBe(expected.length);
     let worst = 0;
@@ -46,6 +47,11 @@ describe('importOnnx matches onnxruntime-web', () => {
   it('input normalization ((x - mean) / std as rescaling), constant minus tensor, Sub of tensors', async () => {
     const m = await compare(normalizedInput(), [3, 8, 8]);
     expect(m.layers.map((l) => l.kind)).toEqual(['rescaling', 'rescaling', 'conv2d', 'activation', 'rescaling', 'subtract', 'globalAveragePooling2d']);
+  });
+  it('an NHWC (tf2onnx-style) export: its Transposes become relabellings, no ops', async () => {
+    const m = await compare(nhwcExport(), [10, 10, 3], null, true);
+    expect(m.inputShape).toEqual([10, 10, 3]);
+    expect(m.layers.map((l) => l.kind)).toEqual(['conv2d', 'activation', 'flatten', 'dense', 'activation']);
   });
   it('an MLP, and the imported model trains like any other', async () => {
     const m = await compare(pytorchMlp(), [12]);

@@ -159,3 +159,20 @@ export function normalizedInput(): Uint8Array {
   nodes.push(node('Flatten', ['gap'], ['y'], {}, '/Flatten'));
   return onnxModel({ name: 'normalized', nodes, initializers: inits, inputs: [valueInfo('x', ['N', 3, 8, 8])], outputs: [valueInfo('y', ['N', 4])] });
 }
+
+// A tf2onnx-style export of a Keras model: NHWC input transposed to NCHW for the convolution and
+// back to NHWC before the flatten (so the Gemm reads HWC order).
+export function nhwcExport(): Uint8Array {
+  seed = 505;
+  const nodes: unknown[] = [];
+  const inits: unknown[] = [];
+  nodes.push(node('Transpose', ['x'], ['x_nchw'], { perm: [0, 3, 1, 2] }, 'transpose_in'));
+  conv(nodes, inits, 'conv', 'x_nchw', 3, 5, 3, { pads: [1, 1, 1, 1] });
+  nodes.push(node('Relu', ['conv'], ['r'], {}, 'relu'));
+  nodes.push(node('Transpose', ['r'], ['r_nhwc'], { perm: [0, 2, 3, 1] }, 'transpose_out'));
+  nodes.push(node('Flatten', ['r_nhwc'], ['flat'], { axis: 1 }, 'flatten'));
+  inits.push(tensor('fc.kernel', [10 * 10 * 5, 4], rnd(2000, 0.1)), tensor('fc.bias', [4], rnd(4, 0.1)));
+  nodes.push(node('Gemm', ['flat', 'fc.kernel', 'fc.bias'], ['z'], {}, 'dense'));
+  nodes.push(node('Softmax', ['z'], ['p'], { axis: -1 }, 'softmax'));
+  return onnxModel({ name: 'keras_nhwc', nodes, initializers: inits, inputs: [valueInfo('x', ['unk__1', 10, 10, 3])], outputs: [valueInfo('p', ['unk__1', 4])] });
+}

@@ -2,7 +2,7 @@
 // against the formulas of the reference sheet in f64 (and finite differences of them), and a model's
 // loss and weight gradients against TensorFlow.js computing the same loss.
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, layers, optimizers, sequential, setSeed, tensor } from '../dist/node.js';
+import { InvalidArgumentError, layers, optimizers, sequential, setSeed, tensor, verifyPlan } from '../dist/node.js';
 import { harness, randomArray, worstError } from './harness';
 import { tf, tfl } from './tfjs';
 
@@ -99,6 +99,7 @@ describe('models with meanSquaredError / binaryCrossentropy agree with TensorFlo
         return tf.mean(tfl.metrics.binaryCrossentropy(yt, tf.sigmoid(z))) as tf.Scalar;
       }, vars);
       expect(Math.abs(ours.loss - value.dataSync()[0])).toBeLessThan(1e-5);
+      expect(() => verifyPlan(model.plan)).not.toThrow(); // the new loss ops stay inside their regions
       const names = ['dense/kernel', 'dense/bias', 'dense_1/kernel', 'dense_1/bias'].map((s, i) => [model.layers[i >> 1].name + s.slice(s.indexOf('/')), i] as const);
       for (const [key, i] of names) {
         expect(worstError(ours.weights.get(key)!, grads[vars[i].name].dataSync() as Float32Array, 1e-4, 1e-6), key).toBeLessThanOrEqual(1);

@@ -224,6 +224,9 @@ function parseValueInfo(buf: Uint8Array): OnnxValueInfo {
 // Graph conversion
 
 const IDENTITY_OPS = new Set(['Identity', 'Dropout']);
+const TO_NCHW = [0, 3, 1, 2];
+const TO_NHWC = [0, 2, 3, 1];
+const sameList = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const ACTIVATIONS: Record<string, 'relu' | 'sigmoid' | 'tanh'> = { Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh' };
 
 class OnnxConverter {
@@ -270,7 +273,11 @@ class OnnxConverter {
         (dynamic >= 0 ? ` (dimension ${dynamic + 1} is '${perSample[dynamic] ?? '?'}')` : ''), this.file, gi.name);
     }
     const shape = perSample as number[];
-    if (shape.length === 3) {
+    // An NHWC input that the graph transposes to NCHW first (tf2onnx exports of Keras models) is
+    // already our layout: the Transpose becomes a relabelling, no op.
+    const readers = this.consumers.get(gi.name) ?? [];
+    const nhwcInput = shape.length === 3 && readers.length > 0 && readers.every((n) => n.op === 'Transpose' && sameList(this.attr<number[]>(n, 'perm', []), TO_NCHW));
+    if (shape.length === 3 && !nhwcInput) {
       const [c, h, w] = shape;
       this.values.set(gi.name, { t: input({ shape: [h, w, c], name: gi.name }), shape, layout: { kind: 'nhwc' } });
     } else {
@@ -385,6 +392,21 @@ class OnnxConverter {
         return;
       }
       case 'Reshape': return this.reshape(node);
+      case 'Transpose': {
+        // Only the two layout changes, which cost nothing here: NHWC -> NCHW and back.
+        const x = this.value(node, node.inputs[0]);
+        const perm = this.attr<number[]>(node, 'perm', []);
+        if (x.layout.kind === 'plain' && x.shape.length === 3 && x.t.shape.length === 3 && sameList(perm, TO_NCHW)) {
+          const [h, w, c] = x.shape;
+          this.set(node, { t: x.t, shape: [c, h, w], layout: { kind: 'nhwc' } });
+        } else if (x.layout.kind === 'nhwc' && sameList(perm, TO_NHWC)) {
+          const [c, h, w] = x.shape;
+          this.set(node, { t: x.t, shape: [h, w, c], layout: { kind: 'plain' } });
+        } else {
+          throw this.fail(node, `Transpose with perm [${perm}] of [N, ${x.shape}]: only NHWC <-> NCHW ([0, 3, 1, 2] and [0, 2, 3, 1]) is supported`);
+        }
+        return;
+      }
       case 'Add': case 'Mul': case 'Sub': case 'Div': return this.binary(node);
       case 'Concat': {
         const xs = node.inputs.map((i) => this.value(node, i));
@@ -402,7 +424,7 @@ class OnnxConverter {
       }
       default:
         throw new UnsupportedOpError(op, node.name, this.file, 'supported: Gemm, MatMul, Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, ' +
-          'MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Add, Sub, Mul, Div (by a constant), Concat, Softmax, Identity, Dropout, Constant, Cast of constants');
+          'MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Transpose (NHWC <-> NCHW), Add, Sub, Mul, Div (by a constant), Concat, Softmax, Identity, Dropout, Constant, Cast of constants');
     }
   }
 
