@@ -1,0 +1,43 @@
+// The fine-tuned model in IndexedDB: one record holding model.toBytes() (safetensors: weights,
+// topology, training config) and what the page shows about it. A put is one transaction, so a
+// reader sees the old record or the new one, never half of one.
+export interface SavedModel {
+  bytes: Uint8Array;
+  digest: string; // FNV-1a of the head's weights (examples/shared/determinism.mjs)
+  savedAt: string;
+  examples: number;
+  runs: number; // trainings since the head was made (the next shuffle seed depends on it)
+  curve: { loss: number; acc: number }[]; // the last training's loss and held-out accuracy per epoch
+}
+
+const DB = 'edgetune-browser';
+const STORE = 'models';
+const KEY = 'head-5to9';
+
+function open(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function transaction<T>(mode: IDBTransactionMode, act: (s: IDBObjectStore) => IDBRequest | null): Promise<T | undefined> {
+  const db = await open();
+  try {
+    return await new Promise<T | undefined>((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = act(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req ? (req.result as T) : undefined);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export const loadSaved = () => transaction<SavedModel>('readonly', (s) => s.get(KEY));
+export const storeSaved = (m: SavedModel) => transaction<void>('readwrite', (s) => s.put(m, KEY));
+export const forgetSaved = () => transaction<void>('readwrite', (s) => s.delete(KEY));
