@@ -4,7 +4,7 @@
 // that the page's weights are the bits Node computes with the same recipe, that they come back
 // from IndexedDB after a reload and a browser restart, and that the cross-runtime determinism
 // scenario gives the same bits in the page's worker as here.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,29 @@ describe('drawing preprocessing (examples/browser/preprocess.ts)', () => {
     expect(accuracy(test.x)).toBeGreaterThan(0.97);
     expect(accuracy(x)).toBeGreaterThan(0.94);
     expect(toMnistInput(new Float32Array(W * W), W, W)).toBeNull();
+  });
+});
+
+describe('scripts/serve-browser.mjs', () => {
+  it('serves files of its directory only: 200 with a type, 404 outside or missing, 400 for a bad path, 405 for other methods', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'edgetune-serve-'));
+    writeFileSync(join(root, 'index.html'), '<p>hello</p>');
+    const { server, url } = await serveBrowser({ root });
+    try {
+      const home = await fetch(url);
+      expect(home.status).toBe(200);
+      expect(home.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(await home.text()).toBe('<p>hello</p>');
+      expect((await fetch(`${url}missing.js`)).status).toBe(404);
+      // '..%2f' survives URL normalisation and decodes to '../': outside the root, so not found.
+      expect((await fetch(`${url}..%2f..%2f..%2fetc%2fpasswd`)).status).toBe(404);
+      expect((await fetch(`${url}%E0%A4%A`)).status).toBe(400);
+      expect((await fetch(url, { method: 'POST', body: 'x' })).status).toBe(405);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
