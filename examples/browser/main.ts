@@ -13,6 +13,7 @@ const setState = (s: string) => { document.body.dataset.state = s; };
 let train: SampleSet;
 let heldOut: SampleSet;
 let current: Float32Array | null = null;
+let currentSample: number | undefined; // index of the bundled sample on the pad, if it is one
 const labelled: { x: Float32Array; digit: number; sample?: number }[] = [];
 let busy = false;
 
@@ -62,6 +63,7 @@ function clearPad() {
   padCtx.fillStyle = '#000';
   padCtx.fillRect(0, 0, pad.width, pad.height);
   current = null;
+  currentSample = undefined;
   paintDigit($('preview'), new Float32Array(784));
   showPrediction(null);
 }
@@ -87,7 +89,7 @@ function readPad() {
 let drawing = false;
 let last: [number, number] | null = null;
 let frame = 0;
-pad.addEventListener('pointerdown', (e) => { drawing = true; last = null; pad.setPointerCapture(e.pointerId); stroke(e); });
+pad.addEventListener('pointerdown', (e) => { drawing = true; last = null; currentSample = undefined; pad.setPointerCapture(e.pointerId); stroke(e); });
 pad.addEventListener('pointermove', (e) => { if (drawing) stroke(e); });
 pad.addEventListener('pointerup', () => { drawing = false; readPad(); });
 function stroke(e: PointerEvent) {
@@ -116,8 +118,6 @@ function loadSample(i: number) {
   currentSample = i;
   predictCurrent();
 }
-let currentSample: number | undefined;
-pad.addEventListener('pointerdown', () => { currentSample = undefined; });
 
 function addLabelled(x: Float32Array, digit: number, sample?: number) {
   labelled.push({ x: x.slice(), digit, sample });
