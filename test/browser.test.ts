@@ -237,11 +237,16 @@ describe('offline fine-tuning page in headless Chromium', () => {
     await page.context().setOffline(false);
   }, 240_000);
 
-  it('the fine-tuned weights survive a reload, a reload with the server gone and a browser restart', async () => {
+  it('the fine-tuned weights and the labels survive a reload, a reload with the server gone and a browser restart', async () => {
     expect(state.digest).toBeTruthy();
+    await page.waitForSelector('#labelled-count[data-saved="50"]', { timeout: 30_000 });
     await page.reload({ timeout: 60_000 });
     await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
     expect(await page.textContent('#status')).toContain('Restored');
+    expect(await page.textContent('#labelled-count')).toBe('50');
+    expect(await page.locator('#labelled canvas').count()).toBe(50);
+    expect(await page.locator('#samples canvas.labelled').count()).toBe(50);
+    expect(await page.isEnabled('#train')).toBe(true);
     let now = await hooks();
     expect(now.digest).toBe(state.digest);
     expect(now.heldOutProbs).toEqual(state.heldOutProbs);
@@ -265,6 +270,7 @@ describe('offline fine-tuning page in headless Chromium', () => {
     await launch();
     await open();
     now = await hooks();
+    expect(await page.textContent('#labelled-count')).toBe('50');
     expect(now.persisted?.runs).toBe(1);
     expect(now.digest).toBe(state.digest);
     expect(now.heldOutProbs).toEqual(state.heldOutProbs);

@@ -4,6 +4,7 @@ import { formatBytes } from '../../host/errors';
 import { toMnistInput } from './preprocess';
 import type { FromWorker, Persisted, PlanSummary, Prediction, ToWorker } from './protocol';
 import { decodeSamples, type SampleSet } from './samples';
+import { loadLabels, storeLabels } from './store';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -119,7 +120,20 @@ function loadSample(i: number) {
   predictCurrent();
 }
 
-function addLabelled(x: Float32Array, digit: number, sample?: number) {
+// The labelled set is saved (a moment after the last change) so a reload keeps it.
+let saveTimer = 0;
+function saveLabels() {
+  clearTimeout(saveTimer);
+  saveTimer = window.setTimeout(() => {
+    const x = new Float32Array(labelled.length * 784);
+    labelled.forEach((l, i) => x.set(l.x, i * 784));
+    storeLabels({ x, digits: Uint8Array.from(labelled, (l) => l.digit), samples: Int16Array.from(labelled, (l) => l.sample ?? -1) })
+      .then(() => { $('labelled-count').dataset.saved = String(labelled.length); })
+      .catch((e: Error) => { $('status').textContent = `Could not save the labels: ${e.message}`; });
+  }, 150);
+}
+
+function addLabelled(x: Float32Array, digit: number, sample?: number, save = true) {
   labelled.push({ x: x.slice(), digit, sample });
   const t = thumb(x);
   t.title = `labelled ${digit}`;
@@ -127,6 +141,7 @@ function addLabelled(x: Float32Array, digit: number, sample?: number) {
   if (sample !== undefined) $('samples').children[sample].classList.add('labelled');
   $('labelled-count').textContent = String(labelled.length);
   $<HTMLButtonElement>('train').disabled = busy || labelled.length === 0;
+  if (save) saveLabels();
 }
 
 for (const b of document.querySelectorAll<HTMLButtonElement>('#label-buttons button')) {
@@ -139,6 +154,7 @@ $('clear-labelled').onclick = () => {
   for (const c of $('samples').children) c.classList.remove('labelled');
   $('labelled-count').textContent = '0';
   $<HTMLButtonElement>('train').disabled = true;
+  saveLabels();
 };
 
 // ---- training, the curve, the held-out grid ------------------------------------------------------
@@ -320,6 +336,12 @@ async function start() {
     $('samples').append(c);
   }
   for (let i = 0; i < heldOut.n; i++) $('heldout').append(thumb(heldOut.x, i * 784));
+  const saved = await loadLabels().catch(() => undefined);
+  if (saved) {
+    for (let i = 0; i < saved.digits.length; i++) {
+      addLabelled(saved.x.subarray(i * 784, (i + 1) * 784), saved.digits[i], saved.samples[i] >= 0 ? saved.samples[i] : undefined, false);
+    }
+  }
   send({ type: 'init', heldOut: { x: heldOut.x, digits: heldOut.digits } });
 }
 // The service worker keeps a copy of the page so that it opens with the server gone.

@@ -1,6 +1,6 @@
-// The fine-tuned model in IndexedDB: one record holding model.toBytes() (safetensors: weights,
-// topology, training config) and what the page shows about it. A put is one transaction, so a
-// reader sees the old record or the new one, never half of one.
+// IndexedDB: the fine-tuned model (model.toBytes(): safetensors with weights, topology and training
+// config) with what the page shows about it, and the labelled images. A put is one transaction, so
+// a reader sees the old record or the new one, never half of one.
 export interface SavedModel {
   bytes: Uint8Array;
   digest: string; // FNV-1a of the head's weights (examples/shared/determinism.mjs)
@@ -13,6 +13,14 @@ export interface SavedModel {
 const DB = 'edgetune-browser';
 const STORE = 'models';
 const KEY = 'head-5to9';
+const LABELLED = 'labelled';
+
+// The labelled images, so that a reload keeps them as well as the weights.
+export interface SavedLabels {
+  x: Float32Array; // n x 784
+  digits: Uint8Array; // n, 5-9
+  samples: Int16Array; // n, index of the bundled sample or -1 for a drawing
+}
 
 function open(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
@@ -41,3 +49,5 @@ async function transaction<T>(mode: IDBTransactionMode, act: (s: IDBObjectStore)
 export const loadSaved = () => transaction<SavedModel>('readonly', (s) => s.get(KEY));
 export const storeSaved = (m: SavedModel) => transaction<void>('readwrite', (s) => s.put(m, KEY));
 export const forgetSaved = () => transaction<void>('readwrite', (s) => s.delete(KEY));
+export const loadLabels = () => transaction<SavedLabels>('readonly', (s) => s.get(LABELLED));
+export const storeLabels = (l: SavedLabels) => transaction<void>('readwrite', (s) => s.put(l, LABELLED));
