@@ -135,3 +135,30 @@ describe('bad schedules fail when they are made, saying what is wrong', () => {
     expect(() => model.compile({ optimizer: { ...optimizers.sgd(), learningRate: bad }, loss: 'sparseCategoricalCrossentropy' })).toThrow(/values must have one more element/);
   });
 });
+
+describe('history', () => {
+  it('records every step\'s rate, loss and (recordGradNorm) global gradient norm before clipping', async () => {
+    const model = tiny();
+    model.compile({ optimizer: optimizers.sgd({ learningRate: 0.5, globalClipnorm: 0.01 }), loss: 'sparseCategoricalCrossentropy', batchSize: N });
+    const expected: number[] = [];
+    const losses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const g = model.computeGradients(x, y);
+      let sq = 0;
+      for (const w of g.weights.values()) for (const v of w) sq += v * v;
+      expected.push(Math.sqrt(sq));
+      losses.push(g.loss);
+      model.trainOnBatch(x, y);
+    }
+    const again = tiny();
+    again.compile({ optimizer: optimizers.sgd({ learningRate: 0.5, globalClipnorm: 0.01 }), loss: 'sparseCategoricalCrossentropy', batchSize: N });
+    const h = await again.fit(x, y, { epochs: 3, batchSize: N, shuffle: false, recordGradNorm: true });
+    h.steps.gradNorm!.forEach((v, i) => expect(v / expected[i]).toBeCloseTo(1, 6));
+    h.steps.loss.forEach((v, i) => expect(v / losses[i]).toBeCloseTo(1, 6));
+    expect(h.steps.lr).toEqual([0.5, 0.5, 0.5]);
+    // The norm is reported before clipping: far above the clip threshold.
+    expect(Math.min(...h.steps.gradNorm!)).toBeGreaterThan(0.05);
+    const plain = await again.fit(x, y, { epochs: 1, batchSize: N });
+    expect(plain.steps.gradNorm).toBeUndefined();
+  });
+});
