@@ -7,7 +7,7 @@ import {
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
 import type { Layer, SymbolicTensor } from './layers';
 import { type LossConfig, type LossName, resolveLoss } from './losses';
-import { type OptimizerConfig, optimizerSlots, resolveOptimizer } from './optimizers';
+import { type OptimizerConfig, type OptimizerName, optimizerSlots, resolveOptimizer } from './optimizers';
 import { compilePlan, type Plan } from './plan';
 import { Random, nextSeed } from './random';
 import { requireFileSystem } from './io';
@@ -15,7 +15,8 @@ import { modelToBytes } from './serialize';
 import { type Tensor } from './tensor';
 
 export interface CompileOptions {
-  optimizer: OptimizerConfig | 'sgd' | 'adam';
+  // A config (optimizers.adam({...})) or a name with Keras defaults ('rmsprop', 'Nadam', ...).
+  optimizer: OptimizerConfig | OptimizerName | string;
   loss: LossName | string | Partial<LossConfig>;
   metrics?: string[];
   // Refuse plans whose arena (wasm memory) would be larger: bytes or '512KB', '4MB'.

@@ -417,7 +417,7 @@ describe('bad optimizer configurations fail at compile time', () => {
     expect(compileWith({ className: 'lion' })).toThrow(InvalidArgumentError);
     for (const name of ['sgd', 'Adagrad', 'RMSprop', 'adam', 'AdamW', 'Nadam', 'adamax']) {
       const m = model();
-      m.compile({ optimizer: name as 'adam', loss: 'sparseCategoricalCrossentropy' });
+      m.compile({ optimizer: name, loss: 'sparseCategoricalCrossentropy' });
       expect(m.compileConfig!.optimizer.className).toBe(name.toLowerCase());
     }
   });
