@@ -171,13 +171,16 @@ function edgetuneUpdate(name, clipnorm) {
 
 if (selected('update')) {
   log('optimizer updates ...');
+  // Each workload's peer right after it: on a shared machine the load drifts, and a ratio of
+  // two figures taken seconds apart is steadier than one of figures taken a minute apart.
   for (const name of UPDATE_OPTIMIZERS) {
     for (const clip of [false, true]) {
       const workload = `update-${name}${clip ? '-clipnorm' : ''}`;
-      if (selected(workload)) add(workload, 'edgetune', edgetuneUpdate(name, clip), 'Mparams/s');
+      if (!selected(workload)) continue;
+      add(workload, 'edgetune', edgetuneUpdate(name, clip), 'Mparams/s');
+      records.push(...(await updatePeers({ params: UPDATE_PARAMS, quick, selected: (w) => w === workload })));
     }
   }
-  records.push(...(await updatePeers({ params: UPDATE_PARAMS, quick, selected })));
 }
 
 // ---------------------------------------------------------------------------------------------
