@@ -1,10 +1,11 @@
-// npm run bench -- --runtimes [--json] [--quick] [--rounds N] [--only node,deno] [--v8-flags="..."]
+// npm run bench -- --runtimes [--json] [--quick] [--rounds N] [--only node,deno] [--v8-flags="..."] [--clock=cpu]
 // The same workloads under Node, Deno and Bun (scripts/bench-runtime-worker.mjs in a fresh process
 // of each): the register-only f32x4 loop and the 4x8 GEMM microkernel (scripts/wasm-probes.mjs),
 // gemm_f32 at 256 and 512, and the MLP training step (784-256-256-10, Adam, batch 64). Rounds
 // alternate the runtimes so that a busy stretch of a shared machine hits each alike; every figure
 // is the median over rounds of per-process medians, ratios are against Node within this run.
 // --v8-flags passes V8 flags to Node and Deno (e.g. "--no-liftoff"; Bun runs JavaScriptCore).
+// --clock=cpu times by process CPU time rather than the wall clock (for a busy shared machine).
 // Deno runs offline with read access to this repository only and its cache in a temporary dir.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,10 +27,11 @@ const quick = argv.includes('--quick');
 const rounds = Number(option('rounds') ?? (quick ? 1 : 3));
 const v8Flags = option('v8-flags');
 const runtimes = (option('only') ?? 'node,deno,bun').split(',');
+const clock = option('clock') ?? 'wall';
 const log = (...a) => process.stderr.write(`[bench-runtimes] ${a.join(' ')}\n`);
 
 function command(runtime, scratch) {
-  const args = quick ? ['--quick'] : [];
+  const args = [...(quick ? ['--quick'] : []), `--clock=${clock}`];
   const flags = v8Flags ? v8Flags.split(/\s+/).filter(Boolean) : [];
   if (runtime === 'node') return [process.execPath, [...flags, WORKER, ...args]];
   if (runtime === 'bun') return [join(ROOT, 'node_modules/.bin/bun'), [WORKER, ...args]];
@@ -98,7 +100,7 @@ const versions = Object.fromEntries(await Promise.all(runtimes.map(async (rt) =>
 const records = [];
 for (const [key, values] of samples) {
   const [runtime, workload] = key.split(' ');
-  records.push({ workload, impl: runtime, version: versions[runtime], value: median(values), unit: units.get(workload), rounds: values.length, ...(v8Flags ? { v8Flags } : {}) });
+  records.push({ workload, impl: runtime, version: versions[runtime], value: median(values), unit: units.get(workload), rounds: values.length, clock, ...(v8Flags ? { v8Flags } : {}) });
 }
 
 if (json) {
@@ -108,7 +110,7 @@ if (json) {
   const fmt = (v) => (v === undefined ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2));
   const others = runtimes.filter((rt) => rt !== 'node');
   const lines = [];
-  lines.push(`edgetune across runtimes (medians of ${rounds} round${rounds > 1 ? 's' : ''}; ${runtimes.map((rt) => `${rt} ${versions[rt]}`).join(', ')}${v8Flags ? `; V8 flags ${v8Flags}` : ''})`);
+  lines.push(`edgetune across runtimes (medians of ${rounds} round${rounds > 1 ? 's' : ''}, ${clock} clock; ${runtimes.map((rt) => `${rt} ${versions[rt]}`).join(', ')}${v8Flags ? `; V8 flags ${v8Flags}` : ''})`);
   lines.push('');
   lines.push(`| workload | unit | ${runtimes.join(' | ')} |${runtimes.includes('node') ? others.map((rt) => ` ${rt} vs node |`).join('') : ''}`);
   lines.push(`|---|---|${runtimes.map(() => '---|').join('')}${runtimes.includes('node') ? others.map(() => '---|').join('') : ''}`);
