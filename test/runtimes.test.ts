@@ -1,7 +1,7 @@
 // Deno and Bun run the package unmodified (local imports of dist/, model from bytes and from a
 // path) and give bit-identical fine-tuning results to this Node process: the same head weights,
 // byte for byte, and the same predicted probabilities.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as edgetune from '../dist/index.js';
@@ -38,7 +38,6 @@ describe('Deno and Bun smoke suite, determinism against Node', () => {
   for (const runtime of ['deno', 'bun'] as const) {
     it(`${runtime}: same head weights (bit for bit) and predictions as Node; save/load through its file system`, async () => {
       const dir = join(scratch.dir, runtime);
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(dir, { recursive: true });
       const out = JSON.parse((await runToEnd(runtime, SMOKE, [dir], scratch.dir, 90_000)).trim().split('\n').pop()!);
       expect(out.runtime).toMatch(new RegExp(`^${runtime} `));
@@ -47,7 +46,7 @@ describe('Deno and Bun smoke suite, determinism against Node', () => {
       expect(out.predictions).toEqual(expected.predictions);
       // The saved file reloads to the same weights, and those are the bundled model's.
       const bundled = await edgetune.loadModel(modelBytes);
-      expect(out.files.original).toBe(digestWeights(bundled.layers.flatMap((l) => l.getWeights())));
+      expect(out.files.original).toBe(digestWeights(bundled.layers.flatMap((l: { getWeights(): Float32Array[] }) => l.getWeights())));
       expect(out.files.reloaded).toBe(out.files.original);
     });
   }
