@@ -7,6 +7,11 @@ import { readFileSync } from 'node:fs';
 import { cnnPeers, coldStartPeers, gemmPeers, log, mlpTrainPeers, randomF32, timeItSync, updatePeers } from './bench-peers.mjs';
 
 const args = new Set(process.argv.slice(2));
+// npm run bench -- --runtimes: the Node / Deno / Bun comparison instead (scripts/bench-runtimes.mjs).
+if (args.has('--runtimes')) {
+  await import('./bench-runtimes.mjs');
+  process.exit(0);
+}
 const json = args.has('--json');
 const quick = args.has('--quick');
 // --only <prefix>: run just the workloads whose name starts with it (e.g. --only update, --only gemm).
