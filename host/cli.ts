@@ -2,6 +2,7 @@
 // The edgetune command line.
 import { runConvert, runInspect } from './convert-cli';
 import { runDemo, trainBase } from './demo';
+import { FIND_LR_USAGE, findLrCommand } from './lr-find-cli';
 
 const usage = `usage: edgetune <command>
 
@@ -14,6 +15,7 @@ commands:
                output: .safetensors, or a TF.js layers model (a directory or its model.json)
   inspect      edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]
                layers, output shapes, trainable/frozen parameters, planned arenas
+  find-lr      the learning-rate finder on MNIST digits, with an SVG plot (find-lr --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -30,6 +32,9 @@ async function main(argv: string[]): Promise<number> {
       return runConvert(argv.slice(1));
     case 'inspect':
       return runInspect(argv.slice(1));
+    case 'find-lr':
+      if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(FIND_LR_USAGE); return 0; }
+      return findLrCommand(argv.slice(1));
     case undefined:
     case '-h':
     case '--help':
