@@ -1,7 +1,7 @@
 // The ONNX importer against onnxruntime-web executing the same files: outputs within 1e-4 for
 // batch 1 and batch 8; and the refusals (unsupported op, dynamic shape, mismatched weight).
 import { describe, expect, it } from 'vitest';
-import { ModelFormatError, UnsupportedOpError, importOnnx, tensor } from '../dist/node.js';
+import { ModelFormatError, UnsupportedOpError, importOnnx, tensor, verifyPlan } from '../dist/node.js';
 import { randomArray } from './harness';
 import { badGemmWeight, groupedConv, mixedEncodings, nhwcExport, normalizedInput, pytorchCnn, pytorchExtras, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
@@ -61,6 +61,23 @@ describe('importOnnx matches onnxruntime-web', () => {
     const before = m.evaluate(x, y).loss;
     await m.fit(x, y, { epochs: 20, batchSize: 16 });
     expect(m.evaluate(x, y).loss).toBeLessThan(before);
+  });
+});
+
+describe('an imported CNN is an ordinary model', () => {
+  it('freeze up to a layer, fine-tune the rest: frozen weights bit-identical, loss down, plan verified', async () => {
+    const m = importOnnx(pytorchCnn(), 'cnn.onnx');
+    m.freeze('down');
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 8 });
+    expect(() => verifyPlan(m.plan)).not.toThrow();
+    const frozen = m.layers.filter((l) => !l.trainable).map((l) => l.getWeights());
+    const x = tensor(randomArray(16 * 12 * 12 * 3, 9), [16, 12, 12, 3]);
+    const y = tensor(Int32Array.from({ length: 16 }, (_, i) => i % 5), [16]);
+    const before = m.evaluate(x, y).loss;
+    await m.fit(x, y, { epochs: 15, batchSize: 8 });
+    expect(m.evaluate(x, y).loss).toBeLessThan(before);
+    m.layers.filter((l) => !l.trainable).forEach((l, i) => l.getWeights().forEach((w, j) => expect(Array.from(w)).toEqual(Array.from(frozen[i][j]))));
+    expect(m.layers.filter((l) => l.trainable && l.countParams() > 0).map((l) => l.name)).toEqual(['fc1', 'fc2']);
   });
 });
 
