@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The edgetune command line.
 import { runDemo, trainBase } from './demo';
+import { FIND_LR_USAGE, findLrCommand } from './lr-find-cli';
 
 const usage = `usage: edgetune <command>
 
@@ -8,6 +9,7 @@ commands:
   demo         transfer learning on real MNIST digits (the main job of npm start)
   train-base   train the bundled bases (digits 0-4) and write models/mnist-base-0to4.safetensors and
                models/mnist-cnn-base-0to4.safetensors
+  find-lr      the learning-rate finder on MNIST digits, with an SVG plot (find-lr --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +22,9 @@ async function main(argv: string[]): Promise<number> {
       await trainBase(console.log, undefined, 'mlp');
       await trainBase(console.log, undefined, 'cnn');
       return 0;
+    case 'find-lr':
+      if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(FIND_LR_USAGE); return 0; }
+      return findLrCommand(argv.slice(1));
     case undefined:
     case '-h':
     case '--help':
