@@ -9,7 +9,7 @@ import { randomArray } from './harness';
 import { decodeWeights, runGraph } from './reference/tfjs-graph-exec';
 import { tf } from './tfjs';
 
-const MODELS = new URL('../../shared/models/', import.meta.url).pathname;
+const MODELS = new URL('./fixtures/models/', import.meta.url).pathname;
 const reader = (dir: string) => async (p: string) => new Uint8Array(readFileSync(join(dir, p)));
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
