@@ -8,6 +8,9 @@ commands:
   demo         transfer learning on real MNIST digits (the main job of npm start)
   train-base   train the bundled bases (digits 0-4) and write models/mnist-base-0to4.safetensors and
                models/mnist-cnn-base-0to4.safetensors
+  compile      <model.safetensors> --train --batch 16 [--freeze <layer>] [--budget 256KB]
+               [--optimizer adam --lr 1e-3] -o model.plan   (a plan file for edgetune-wasi.wasm)
+  pack-data    <data.json> -o train.etd | --mnist --digits 5-9 --count N -o train.etd
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +23,10 @@ async function main(argv: string[]): Promise<number> {
       await trainBase(console.log, undefined, 'mlp');
       await trainBase(console.log, undefined, 'cnn');
       return 0;
+    case 'compile':
+      return (await import('./wasi-files')).compileCommand(argv.slice(1), console.log);
+    case 'pack-data':
+      return (await import('./wasi-files')).packDataCommand(argv.slice(1), console.log);
     case undefined:
     case '-h':
     case '--help':

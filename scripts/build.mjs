@@ -17,6 +17,11 @@ async function compileWasm(args) {
   }
 }
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
+// The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
+// without SIMD for engines that reject it (host/executor.ts picks one with WebAssembly.validate).
+await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
+await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
+await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
 
 rmSync('dist', { recursive: true, force: true });
 await build({
@@ -34,4 +39,5 @@ await build({
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 
 const kb = (f) => (statSync(f).size / 1024).toFixed(1);
-console.log(`built build/edgetune.wasm (${kb('build/edgetune.wasm')} KB), dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
+console.log(`built ${sizes}, dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
