@@ -86,11 +86,11 @@ const DATA_HEADER_BYTES: usize = 32;
 const ARENA_BASE: usize = 8192; // plans keep [0, 8192) for this module's static data
 const PAGE: usize = 65536;
 const MAX_PREOPENS = 16;
-const UNCHANGED = '; weights file unchanged';
-const OUTSIDE = 'plan: a region lies outside the file or the arena';
 
-// Boot area: [ARENA_BASE, PAGE) before the arena exists (zeroed before the arena is used).
-const BOOT_ARGV: usize = ARENA_BASE; // 64 argv pointers
+// Boot area: [BOOT_BASE, PAGE) before the arena exists (zeroed before the arena is used). It starts
+// above this module's static data, which passes ARENA_BASE (see reloc).
+const BOOT_BASE: usize = 16384;
+const BOOT_ARGV: usize = BOOT_BASE; // 64 argv pointers
 const BOOT_ARGS: usize = ARENA_BASE + 256; // argument strings, up to 16 KB
 const BOOT_ARGS_MAX: usize = 16384;
 const BOOT_PREOPENS: usize = BOOT_ARGS + BOOT_ARGS_MAX; // fd, name pointer, name length per preopen
@@ -104,12 +104,36 @@ let small: usize = BOOT_SMALL; // 256 bytes: iovec (8), count (8), filestat (64)
 let msg: usize = BOOT_MSG; // 1 KB message line
 let msgLen: i32 = 0;
 
+// ---- Static data -----------------------------------------------------------------------------
+// The kernels' math tables (exp, log, pow: the table-based versions of a shrink-level-0 build, the
+// same as build/edgetune.wasm's, so that both round alike) lie below ARENA_BASE. This driver's own
+// strings follow them and pass ARENA_BASE, into what becomes the arena: before the arena is set
+// up they are copied to the I/O region, and every read of a driver string goes through reloc.
+let staticCopy: usize = 0;
+// @ts-ignore: decorator
+@inline function reloc(a: usize): usize {
+  return a >= ARENA_BASE && staticCopy ? a - ARENA_BASE + staticCopy : a;
+}
+function len(s: string): i32 {
+  return <i32>(load<u32>(reloc(changetype<usize>(s) - 4)) >> 1);
+}
+function ch(s: string, i: i32): i32 {
+  return <i32>load<u16>(reloc(changetype<usize>(s) + (<usize>i << 1)));
+}
+// The first string compiled after the interpreter: everything before it (the math tables) must lie
+// below the arena, and the boot area above all of it.
+function checkStatics(): void {
+  if (changetype<usize>('static data: math tables reach the arena') > ARENA_BASE || __heap_base > BOOT_BASE) {
+    begin(); failWith('static data: math tables reach the arena');
+  }
+}
+
 // ---- Messages --------------------------------------------------------------------------------
 function putByte(b: i32): void {
   if (msgLen < 1000) { store<u8>(msg + <usize>msgLen, <u8>b); msgLen++; }
 }
 function put(s: string): void {
-  for (let i = 0; i < s.length; i++) putByte(s.charCodeAt(i));
+  for (let i = 0; i < len(s); i++) putByte(ch(s, i));
 }
 function putBytes(p: usize, n: i32): void {
   for (let i = 0; i < n; i++) putByte(load<u8>(p + <usize>i));
@@ -159,6 +183,12 @@ function fail(): void {
 function failWith(s: string): void {
   put(s);
   fail();
+}
+function unchanged(): void {
+  failWith('; weights file unchanged');
+}
+function outside(): void {
+  failWith('plan: a region lies outside the file or the arena');
 }
 function begin(): void {
   msgLen = 0;
@@ -249,7 +279,7 @@ function writeAll(fd: i32, p: usize, n: usize): void {
     store<u32>(small + 4, <u32>n);
     const err = fd_write(fd, small, 1, small + 8);
     const wrote = <usize>load<u32>(small + 8);
-    if (err || wrote == 0) { begin(); { put('write failed'); failWith(UNCHANGED); }; }
+    if (err || wrote == 0) { begin(); { put('write failed'); unchanged(); }; }
     p += wrote;
     n -= wrote;
   }
@@ -262,8 +292,8 @@ let argData: usize = 0;
 let epochs: i32 = 1;
 
 function argIs(p: usize, s: string): bool {
-  const n = s.length;
-  for (let i = 0; i < n; i++) if (<i32>load<u8>(p + <usize>i) != s.charCodeAt(i)) return false;
+  const n = len(s);
+  for (let i = 0; i < n; i++) if (<i32>load<u8>(p + <usize>i) != ch(s, i)) return false;
   return load<u8>(p + <usize>n) == 0;
 }
 
@@ -394,8 +424,8 @@ function skipValue(depth: i32): void {
   if (jp == start) badHeader();
 }
 function keyIs(s: string): bool {
-  if (strLen != s.length) return false;
-  for (let i = 0; i < strLen; i++) if (<i32>load<u8>(strStart + <usize>i) != s.charCodeAt(i)) return false;
+  if (strLen != len(s)) return false;
+  for (let i = 0; i < strLen; i++) if (<i32>load<u8>(strStart + <usize>i) != ch(s, i)) return false;
   return true;
 }
 
@@ -569,9 +599,11 @@ function beginStep(h: usize, rows: i32, t: i32, lr: f32): void {
 
 // ---- The command ------------------------------------------------------------------------------
 export function _start(): void {
-  if (memory.size() < 1) memory.grow(1);
+  // Never true (the memory has a page): compiles the interpreter, and the math tables its kernels
+  // read, before any string of this file, so that the tables come first in static data.
+  if (memory.size() == 0) run(0, 0, 0);
+  checkStatics();
   begin();
-  if (__heap_base > ARENA_BASE) failWith('static data past 8192');
   parseArgs();
   listPreopens();
   const planFd = openFile(argPlan, 'plan', false);
@@ -592,7 +624,7 @@ export function _start(): void {
   }
   if (<u64>load<u32>(planHead + P_FILE_BYTES) != planBytes) { begin(); failWith('plan: file is truncated'); }
   if (load<u32>(planHead + P_CONTRACT) != 1) { begin(); failWith('plan: unsupported step contract'); }
-  if (<usize>load<u32>(planHead + P_STATIC_BYTES) < __heap_base) { begin(); failWith('plan: static data reserve too small'); }
+  if (<usize>load<u32>(planHead + P_STATIC_BYTES) != ARENA_BASE) { begin(); failWith('plan: arena does not start at 8192'); }
   const arenaPages = <usize>load<u32>(planHead + P_PAGES);
   if (arenaPages < 1 || arenaPages > 32768) { begin(); failWith('plan: bad arena size'); }
 
@@ -622,7 +654,8 @@ export function _start(): void {
 
   // Size the memory once: arena, then the I/O region.
   const io = arenaPages * PAGE;
-  const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + 65536;
+  const staticBytes = (__heap_base - ARENA_BASE + 15) & ~15;
+  const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + staticBytes + 65536;
   const totalPages = (io + ioBytes + PAGE - 1) / PAGE;
   if (totalPages > 65536 || memory.grow(<i32>(totalPages - <usize>memory.size())) < 0) {
     begin(); put('cannot size the memory to '); putU64(<u64>totalPages); failWith(' pages');
@@ -645,7 +678,10 @@ export function _start(): void {
   memory.copy(tmpPath, relPath, <usize>relLen);
   tmpLen = relLen;
   const suffix = '.edgetune-tmp';
-  for (let i = 0; i < suffix.length; i++) { store<u8>(tmpPath + <usize>tmpLen, <u8>suffix.charCodeAt(i)); tmpLen++; }
+  for (let i = 0; i < len(suffix); i++) { store<u8>(tmpPath + <usize>tmpLen, <u8>ch(suffix, i)); tmpLen++; }
+  const staticAt = io + ioBytes - 2048 - staticBytes;
+  memory.copy(staticAt, ARENA_BASE, staticBytes);
+  staticCopy = staticAt;
   memory.fill(ARENA_BASE, 0, PAGE - ARENA_BASE);
 
   // The whole plan file, checked against the memory it describes.
@@ -665,7 +701,7 @@ export function _start(): void {
   const lr = load<f32>(plan + P_LR);
   if (batch < 1 || !inside(<u64>h, 64) || !inside(<u64>inputOffset, <u64>batch * <u64>inputFloats * 4) ||
     !inside(<u64>labelsOffset, <u64>batch * <u64>planLabelWords * 4)) {
-    begin(); failWith(OUTSIDE);
+    begin(); outside();
   }
   if (xFloats != inputFloats || labelWords != planLabelWords || labelKind != planLabelKind) {
     begin(); put('data: records of '); putU64(<u64>xFloats); put(' inputs and '); putU64(<u64>labelWords); put(labelKind ? ' f32 targets' : ' class labels');
@@ -680,17 +716,17 @@ export function _start(): void {
   bindingCount = <i32>pu(P_BINDINGS);
   for (let i = 0; i < bindingCount; i++) {
     const b = bindingAt(i);
-    if (b + 20 > planEnd || !inside(<u64>load<u32>(b), <u64>load<u32>(b + 4))) { begin(); failWith(OUTSIDE); }
+    if (b + 20 > planEnd || !inside(<u64>load<u32>(b), <u64>load<u32>(b + 4))) { begin(); outside(); }
   }
   const headerImage = bindingAt(bindingCount);
   const headerBytes = <usize>pu(P_HEADER_BYTES);
   words = headerImage + ((headerBytes + 3) & ~3);
-  if (words > planEnd || !inside(<u64>h, <u64>headerBytes)) { begin(); failWith(OUTSIDE); }
+  if (words > planEnd || !inside(<u64>h, <u64>headerBytes)) { begin(); outside(); }
   memory.copy(h, headerImage, headerBytes);
   for (let i = 0; i < programCount; i++, p += 16) {
     const offset = <usize>load<u32>(p + 4);
     const count = <usize>load<u32>(p + 12);
-    if (words + (count << 2) > planEnd || !inside(<u64>offset, <u64>count << 2)) { begin(); failWith(OUTSIDE); }
+    if (words + (count << 2) > planEnd || !inside(<u64>offset, <u64>count << 2)) { begin(); outside(); }
     memory.copy(offset, words, count << 2);
     if (load<u32>(p) == PROGRAM_TRAIN) { train = offset; trainOps = <i32>load<u32>(p + 8); }
     words += count << 2;
@@ -742,7 +778,7 @@ export function _start(): void {
         if (status < 0) put('plan: an opcode this module does not know');
         else put('non-finite loss or gradients');
         put(' at epoch '); putU64(<u64>(epoch + 1)); put(', batch '); putU64(<u64>(b + 1)); put(' (step '); putU64(<u64>(t + 1));
-        { put(')'); failWith(UNCHANGED); };
+        { put(')'); unchanged(); };
       }
       t++;
       lossSum += load<f64>(h + S_LOSS_SUM) + load<f64>(h + S_PENALTY) * <f64>count;
@@ -758,7 +794,7 @@ export function _start(): void {
   // Write back: the original header bytes, then every tensor from the arena in offset order, to a
   // temporary file in the same directory; then rename it over the original.
   const out = path_open(weightsDir, 0, tmpPath, tmpLen, OFLAG_CREAT | OFLAG_TRUNC, RIGHT_FD_WRITE | RIGHT_FD_SYNC | RIGHT_FD_SEEK, 0, 0, small + 8);
-  if (out) { begin(); put('cannot create temp file (errno '); putU64(<u64>out); { put(')'); failWith(UNCHANGED); }; }
+  if (out) { begin(); put('cannot create temp file (errno '); putU64(<u64>out); { put(')'); unchanged(); }; }
   const tmpFd = <i32>load<u32>(small + 8);
   tmpOpen = true;
   writeAll(tmpFd, stHeader, <usize>stHeaderBytes);
@@ -772,7 +808,7 @@ export function _start(): void {
   fd_sync(tmpFd); // best effort: some runtimes do not implement it
   fd_close(tmpFd);
   const moved = path_rename(weightsDir, tmpPath, tmpLen, weightsDir, relPath, relLen);
-  if (moved) { begin(); put('cannot rename temp file (errno '); putU64(<u64>moved); { put(')'); failWith(UNCHANGED); }; }
+  if (moved) { begin(); put('cannot rename temp file (errno '); putU64(<u64>moved); { put(')'); unchanged(); }; }
   tmpOpen = false;
   msgLen = 0;
   put('wrote '); putBytes(relPath, relLen); put(' after '); putU64(<u64>t); put(' steps');
