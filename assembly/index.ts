@@ -4,7 +4,11 @@ export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
 } from './elementwise';
 export { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
-export { sgd_update, adam_update, sumsq_f32 } from './optim';
+export {
+  sgd_update, adagrad_update, rmsprop_update, adam_update, nadam_update, adamax_update, nadam_u, sumsq_f32, apply_gradients, optimizer_init,
+  nadam_prep,
+} from './optim';
+export { schedule_lr } from './schedule';
 export { run } from './run';
 
 // End of the module's static data: plans keep their regions above it.

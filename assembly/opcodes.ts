@@ -16,8 +16,8 @@ export const OP_ACCURACY: i32 = 13;
 export const OP_CHECK_LOSS: i32 = 14;
 export const OP_GRAD_NORM: i32 = 15;
 export const OP_CHECK_GRADS: i32 = 16;
-export const OP_SGD: i32 = 17;
-export const OP_ADAM: i32 = 18;
+export const OP_APPLY_GRADIENTS: i32 = 17;
+export const OP_SCHEDULE: i32 = 18;
 export const OP_ACT_FORWARD: i32 = 19;
 export const OP_ACT_BACKWARD: i32 = 20;
 export const OP_CONV2D_FORWARD: i32 = 21;
@@ -45,13 +45,36 @@ export const OP_MAX_NORM: i32 = 42;
 export const OP_NON_NEG: i32 = 43;
 export const OP_UNIT_NORM: i32 = 44;
 export const OP_BN_FOLD: i32 = 45;
+export const OP_OPTIMIZER_INIT: i32 = 46;
+export const OP_STEP_DONE: i32 = 47;
+export const OP_NADAM_PREP: i32 = 48;
 
-// Byte offsets inside the step header (the `scalars` region the host writes before a run).
+// apply_gradients kinds and clip modes.
+export const OPT_SGD: i32 = 0;
+export const OPT_ADAGRAD: i32 = 1;
+export const OPT_RMSPROP: i32 = 2;
+export const OPT_ADAM: i32 = 3;
+export const OPT_NADAM: i32 = 4;
+export const OPT_ADAMAX: i32 = 5;
+export const CLIP_NONE: i32 = 0;
+export const CLIP_VALUE: i32 = 1;
+export const CLIP_NORM: i32 = 2; // per tensor: the op's own range
+export const CLIP_GLOBAL_NORM: i32 = 3; // from S_GRAD_NORM_SQ (the whole trainable slab)
+
+// Byte offsets inside the step header (128 bytes). Per step the driver (the JS host, or the WASI
+// module) writes S_BATCH and zeroes the accumulators; everything else is kept by the programs:
+// optimizer_init sets the optimizer scalars, schedule writes S_LR (and S_MOMENTUM for 1cycle), and
+// step_done counts the update in S_ITER.
 export const S_BATCH: usize = 0; // i32: rows in this batch (<= the planned batch)
-export const S_STEP: usize = 4; // i32: optimizer iteration t for this step, first update t = 1
-export const S_LR: usize = 8; // f32: learning rate for this step
+export const S_ITER: usize = 4; // i32: optimizer iterations done (Keras optimizer.iterations); this update's t = S_ITER + 1
+export const S_LR: usize = 8; // f32: learning rate for this step (written by the schedule op)
 export const S_FAILED_OP: usize = 12; // i32: index of the op that stopped the run, else -1
 export const S_GRAD_NORM_SQ: usize = 16; // f64: sum of squared gradients (set by GRAD_NORM ops)
 export const S_LOSS_SUM: usize = 24; // f64: summed data loss over the rows run so far
 export const S_CORRECT: usize = 32; // f64: rows whose argmax matched the label
 export const S_PENALTY: usize = 40; // f64: summed regularization penalties (set by REG_PENALTY ops)
+export const S_BASE_LR: usize = 48; // f32: the optimizer's learning-rate variable (constant schedule; callbacks set it)
+export const S_MOMENTUM: usize = 52; // f32: momentum (SGD, RMSprop) or beta_1 (Adam family) in effect; 1cycle cycles it
+export const S_NADAM_U: usize = 56; // f64: Nadam's running product of u_t
+export const S_LR_OVERRIDE: usize = 64; // f32: if > 0, the learning rate for every step (the LR finder)
+export const HEADER_BYTES: usize = 128;

@@ -20,17 +20,18 @@ import {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward, global_avg_pool_forward, global_avg_pool_backward,
 } from './pool';
 import { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
-import { sgd_update, adam_update, sumsq_f32 } from './optim';
+import { sumsq_f32, apply_gradients, optimizer_init, nadam_prep } from './optim';
+import { schedule_lr } from './schedule';
 import {
   OP_GEMM, OP_BIAS_FILL, OP_BIAS_BACKWARD, OP_RELU_FORWARD, OP_RELU_BACKWARD, OP_SOFTMAX_FORWARD,
   OP_SOFTMAX_BACKWARD, OP_FILL, OP_COPY, OP_XENT_LOGITS_SPARSE, OP_XENT_LOGITS_DENSE, OP_XENT_PROBS,
-  OP_ACCURACY, OP_CHECK_LOSS, OP_GRAD_NORM, OP_CHECK_GRADS, OP_SGD, OP_ADAM,
+  OP_ACCURACY, OP_CHECK_LOSS, OP_GRAD_NORM, OP_CHECK_GRADS, OP_APPLY_GRADIENTS, OP_SCHEDULE, OP_OPTIMIZER_INIT, OP_STEP_DONE, OP_NADAM_PREP,
   OP_CONV2D_FORWARD, OP_CONV2D_BACKWARD_FILTER, OP_CONV2D_BACKWARD_INPUT, OP_DEPTHWISE_FORWARD, OP_DEPTHWISE_BACKWARD_INPUT,
   OP_DEPTHWISE_BACKWARD_FILTER, OP_MAXPOOL_FORWARD, OP_MAXPOOL_BACKWARD, OP_AVGPOOL_FORWARD, OP_AVGPOOL_BACKWARD, OP_GAP_FORWARD,
   OP_GAP_BACKWARD, OP_COPY_STRIDED, OP_ACT_FORWARD, OP_ACT_BACKWARD, OP_BN_FORWARD_TRAIN, OP_BN_FORWARD_INFER,
   OP_BN_BACKWARD_TRAIN, OP_BN_BACKWARD_INFER, OP_DROPOUT_FORWARD, OP_DROPOUT_BACKWARD, OP_REG_PENALTY, OP_REG_GRADIENT,
   OP_MAX_NORM, OP_NON_NEG, OP_UNIT_NORM, OP_BN_FOLD,
-  S_BATCH, S_STEP, S_LR, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY,
+  S_BATCH, S_ITER, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY,
 } from './opcodes';
 
 // @ts-ignore: decorator
@@ -50,8 +51,8 @@ import {
 // a non-finite loss or gradient (nothing after it ran: no update touched the weights).
 export function run(ops: usize, count: i32, scalars: usize): i32 {
   const batch = load<i32>(scalars + S_BATCH);
-  const lr = load<f32>(scalars + S_LR);
-  const step = load<i32>(scalars + S_STEP);
+  // Dropout masks are keyed by this update's t (the step being taken).
+  const step = load<i32>(scalars + S_ITER) + 1;
   const scale: f32 = 1 / <f32>batch;
   store<i32>(scalars + S_FAILED_OP, -1);
   let p = ops;
@@ -100,11 +101,14 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         if (!isFinite(load<f64>(scalars + S_GRAD_NORM_SQ))) { store<i32>(scalars + S_FAILED_OP, i); return i + 1; }
         break;
       }
-      case OP_SGD: sgd_update(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3), lr, argf(p, 4), arg(p, 5)); break;
-      case OP_ADAM:
-        adam_update(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), arg(p, 5), lr, argf(p, 6), argf(p, 7),
-          argf(p, 8), step);
+      case OP_APPLY_GRADIENTS:
+        apply_gradients(scalars, arg(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), arg(p, 6), arg(p, 7), argf(p, 8),
+          argf(p, 9), argf(p, 10), argf(p, 11), arg(p, 12));
         break;
+      case OP_SCHEDULE: schedule_lr(scalars, arg(p, 0), p + 16, load<i32>(p + 4) - 1); break;
+      case OP_OPTIMIZER_INIT: optimizer_init(scalars, argf(p, 0), argf(p, 1)); break;
+      case OP_STEP_DONE: store<i32>(scalars + S_ITER, load<i32>(scalars + S_ITER) + 1); break;
+      case OP_NADAM_PREP: nadam_prep(scalars); break;
       // Convolution geometry follows the pointers: h w c f|m kh kw sh sw dh dw pt pl oh ow (per sample).
       case OP_CONV2D_FORWARD:
         conv2d_forward_fused(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), batch, arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7),

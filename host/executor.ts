@@ -114,25 +114,53 @@ export class Executor {
       this.i32.set(words, region.offset / 4);
       this.programWords[name] = { offset: region.offset, count: program.ops.length };
     }
+    // A fresh optimizer: iteration 0, its learning rate and momentum, every slot at its start value.
+    if (plan.programs.init) this.run('init');
   }
 
   get headerOffset(): number {
     return this.plan.regions[this.plan.header].offset;
   }
 
-  // Writes the step header: rows in this batch, optimizer iteration and learning rate; clears
-  // the loss, accuracy and gradient-norm accumulators unless asked to keep them.
-  setStep(batch: number, step: number, lr: number, keepAccumulators = false): void {
+  // Writes the rows in this batch and clears the loss, accuracy and gradient-norm accumulators
+  // (unless asked to keep loss and accuracy). That is all a driver does per step: the learning
+  // rate, the iteration count and the bias corrections are kept by the programs themselves.
+  setStep(batch: number, keepAccumulators = false): void {
     const h = this.headerOffset;
     this.i32[(h + HEADER.batch) / 4] = batch;
-    this.i32[(h + HEADER.step) / 4] = step;
-    this.f32[(h + HEADER.lr) / 4] = lr;
     if (!keepAccumulators) {
       this.f64[(h + HEADER.lossSum) / 8] = 0;
       this.f64[(h + HEADER.correct) / 8] = 0;
     }
     this.f64[(h + HEADER.gradNormSq) / 8] = 0;
     this.f64[(h + HEADER.penalty) / 8] = 0; // recomputed by every run
+  }
+
+  // The optimizer's header scalars: iterations done (Keras optimizer.iterations), the learning-rate
+  // variable, the rate the last step used, momentum (or beta_1) in effect, Nadam's product, and
+  // the LR finder's override.
+  get iterations(): number { return this.i32[(this.headerOffset + HEADER.iter) / 4]; }
+  set iterations(v: number) { this.i32[(this.headerOffset + HEADER.iter) / 4] = v; }
+  get baseLearningRate(): number { return this.f32[(this.headerOffset + HEADER.baseLr) / 4]; }
+  set baseLearningRate(v: number) { this.f32[(this.headerOffset + HEADER.baseLr) / 4] = v; }
+  get lastLearningRate(): number { return this.f32[(this.headerOffset + HEADER.lr) / 4]; }
+  get momentum(): number { return this.f32[(this.headerOffset + HEADER.momentum) / 4]; }
+  set learningRateOverride(v: number) { this.f32[(this.headerOffset + HEADER.lrOverride) / 4] = v; }
+
+  // The optimizer part of the header as bytes (iteration count .. LR override), for checkpoints
+  // and for carrying the optimizer across re-plans.
+  optimizerHeader(): Uint8Array {
+    const h = this.headerOffset;
+    const out = new Uint8Array(HEADER.bytes);
+    out.set(new Uint8Array(this.memory.buffer, h, HEADER.bytes));
+    return out;
+  }
+  setOptimizerHeader(bytes: Uint8Array): void {
+    const h = this.headerOffset;
+    const dst = new Uint8Array(this.memory.buffer, h, HEADER.bytes);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.i32[(h + HEADER.iter) / 4] = dv.getInt32(HEADER.iter, true);
+    dst.set(bytes.subarray(HEADER.baseLr, HEADER.lrOverride + 4), HEADER.baseLr);
   }
 
   readHeader(): { lossSum: number; penalty: number; correct: number; gradNormSq: number; failedOp: number } {

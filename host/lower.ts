@@ -13,7 +13,7 @@ import type { OpName } from './ops';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
 // gradients with respect to every trainable weight and the input, without an update.
-export type ProgramName = 'train' | 'evaluate' | 'forward' | 'gradients';
+export type ProgramName = 'train' | 'evaluate' | 'forward' | 'gradients' | 'init';
 export type RegionKind = 'static' | 'header' | 'program' | 'input' | 'labels' | 'param' | 'grad' | 'slot' | 'state' | 'scratch' | 'activation';
 
 export interface Region {
@@ -37,6 +37,7 @@ export interface SymbolicOp {
   op: OpName;
   layer: string;
   args: Record<string, number>;
+  tail?: number[];
   refs: Record<string, Ref>;
 }
 
@@ -62,8 +63,8 @@ export class ProgramBuilder {
     return this.regions.length - 1;
   }
 
-  emit(op: OpName, layer: string, refs: Record<string, Ref>, args: Record<string, number>): void {
-    this.ops.push({ op, layer, refs, args });
+  emit(op: OpName, layer: string, refs: Record<string, Ref>, args: Record<string, number>, tail?: number[]): void {
+    this.ops.push(tail ? { op, layer, refs, args, tail } : { op, layer, refs, args });
   }
 }
 

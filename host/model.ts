@@ -7,7 +7,7 @@ import {
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
 import type { Layer, SymbolicTensor } from './layers';
 import { type LossConfig, type LossName, resolveLoss } from './losses';
-import { type OptimizerConfig, resolveOptimizer } from './optimizers';
+import { type OptimizerConfig, optimizerSlots, resolveOptimizer } from './optimizers';
 import { compilePlan, type Plan } from './plan';
 import { Random, nextSeed } from './random';
 import { requireFileSystem } from './io';
@@ -39,11 +39,29 @@ export interface FitOptions {
   shuffle?: boolean;
   seed?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
+  // Keras-style callbacks (host/callbacks.ts): learningRateScheduler, reduceLROnPlateau,
+  // earlyStopping, modelCheckpoint, progress, or any object with these hooks.
+  callbacks?: Callback[];
+  // Record the global gradient norm (before clipping) of every step in history.steps.gradNorm.
+  recordGradNorm?: boolean;
+}
+
+export interface Callback {
+  setModel?(model: Model): void;
+  onTrainBegin?(): void | Promise<void>;
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: { loss: number; lr: number }): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: EpochLogs): void | Promise<void>;
+  onTrainEnd?(logs: EpochLogs | null): void | Promise<void>;
 }
 
 export interface History {
   epoch: number[];
+  // Per epoch: loss, metrics, validation, and the learning rate at the epoch's end ('learning_rate').
   history: Record<string, number[]>;
+  // Per optimizer step: the learning rate used, the batch loss and (recordGradNorm) the global
+  // gradient norm before clipping.
+  steps: { lr: number[]; loss: number[]; gradNorm?: number[] };
 }
 
 export interface EvaluateResult {
@@ -69,8 +87,10 @@ export class Model {
   private executor: Executor | null = null;
   private trainableAtPlan = '';
   private planGradients = false;
-  // Optimizer iterations done (Keras optimizer.iterations): the next update uses t = iterations + 1.
-  iterations = 0;
+  // Set by a callback to end fit() after the current epoch (Keras model.stop_training).
+  stopTraining = false;
+  // Optimizer state waiting for the next training plan (a checkpoint being restored).
+  private pendingOptimizer: OptimizerSnapshot | null = null;
 
   readonly isSequential: boolean;
 
@@ -122,8 +142,55 @@ export class Model {
       memoryBudget: options.memoryBudget === undefined ? undefined : parseBytes(options.memoryBudget),
       batchSize,
     };
-    this.iterations = 0;
+    this.pendingOptimizer = null;
+    if (this.executor?.plan.mode === 'training') this.executor = null;
     if (planNow) this.replan(batchSize, 'training', true);
+  }
+
+  // Optimizer iterations done (Keras optimizer.iterations): the next update uses t = iterations + 1.
+  // Kept in the arena's step header, where the training program counts them.
+  get iterations(): number {
+    if (this.executor?.plan.mode === 'training') return this.executor.iterations;
+    return this.pendingOptimizer?.iterations ?? 0;
+  }
+
+  // The optimizer's learning-rate variable (Keras optimizer.learning_rate): what a constant-rate
+  // optimizer uses for the next step, and what learningRateScheduler and reduceLROnPlateau change.
+  get learningRate(): number {
+    const c = this.requireCompiled('learningRate');
+    if (typeof c.optimizer.learningRate !== 'number') {
+      throw new InvalidArgumentError(`model ${this.name}: the optimizer's learning rate is a ${c.optimizer.learningRate.className} schedule, not a variable`);
+    }
+    return this.trainingExecutor().baseLearningRate;
+  }
+  set learningRate(v: number) {
+    const c = this.requireCompiled('learningRate');
+    if (typeof c.optimizer.learningRate !== 'number') {
+      throw new InvalidArgumentError(`model ${this.name}: cannot set the learning rate of an optimizer created with a ${c.optimizer.learningRate.className} schedule`);
+    }
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`learning rate must be a positive number, got ${v}`);
+    this.trainingExecutor().baseLearningRate = v;
+  }
+
+  /** @internal the training executor, planned now if needed (at the compiled batch size). */
+  trainingExecutor(): Executor {
+    const c = this.requireCompiled('fit');
+    return this.executorFor(this.executor?.plan.mode === 'training' ? this.executor.plan.batchSize : c.batchSize, true);
+  }
+
+  /** @internal optimizer slots and header scalars, for checkpoints and the LR finder. */
+  optimizerSnapshot(): OptimizerSnapshot {
+    const exec = this.trainingExecutor();
+    const slots = new Map<string, Float32Array>();
+    const names = optimizerSlots(exec.plan.optimizer!);
+    for (const b of exec.plan.params) b.slots.forEach((r, i) => slots.set(`${names[i]}/${b.layer}/${b.weight}`, exec.view(r, sizeOf(b.shape)).slice()));
+    return { iterations: exec.iterations, header: exec.optimizerHeader(), slots };
+  }
+
+  /** @internal restores optimizerSnapshot() output (now, or at the next training plan). */
+  restoreOptimizer(snapshot: OptimizerSnapshot): void {
+    if (this.executor?.plan.mode === 'training') applyOptimizerSnapshot(this.executor, snapshot);
+    else this.pendingOptimizer = snapshot;
   }
 
   // The current plan as data: regions with offsets, sizes and live ranges; programs; breakdown.
@@ -151,6 +218,10 @@ export class Model {
     const next = new Executor(plan);
     this.bindWeights(next);
     if (previous && !resetOptimizer) copyOptimizerState(previous, next);
+    if (mode === 'training' && this.pendingOptimizer) {
+      applyOptimizerSnapshot(next, this.pendingOptimizer);
+      this.pendingOptimizer = null;
+    }
     this.executor = next;
     this.trainableAtPlan = this.trainableSignature();
   }
@@ -293,26 +364,37 @@ export class Model {
     const withAccuracy = c.metrics.length > 0;
     const rows = sizeOf(this.outputShape.slice(0, -1));
     const rng = new Random(options.seed ?? nextSeed());
-    const history: History = { epoch: [], history: {} };
+    const steps: History['steps'] = { lr: [], loss: [], ...(options.recordGradNorm ? { gradNorm: [] } : {}) };
+    const history: History = { epoch: [], history: {}, steps };
     const push = (k: string, v: number) => (history.history[k] ??= []).push(v);
-    for (let epoch = 0; epoch < epochs; epoch++) {
+    const callbacks = options.callbacks ?? [];
+    this.stopTraining = false;
+    for (const cb of callbacks) cb.setModel?.(this);
+    for (const cb of callbacks) if (cb.onTrainBegin) await cb.onTrainBegin();
+    let last: EpochLogs | null = null;
+    for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
       const exec = this.executorFor(batchSize, true);
+      for (const cb of callbacks) if (cb.onEpochBegin) await cb.onEpochBegin(epoch);
       const order = options.shuffle === false ? null : rng.permutation(n);
       let lossSum = 0;
       let correct = 0;
       for (let start = 0, b = 0; start < n; start += batchSize, b++) {
         const count = Math.min(batchSize, n - start);
         this.loadBatch(exec, xdata, labels, order, start, count);
-        exec.setStep(count, this.iterations + 1, c.optimizer.learningRate);
+        exec.setStep(count);
         const status = exec.run('train');
         if (status !== 0) {
           const failed = exec.plan.programs.train!.ops[status - 1];
-          throw new NonFiniteError(failed.op === 'check_loss' ? 'loss' : 'gradients', epoch, b, this.iterations + 1);
+          throw new NonFiniteError(failed.op === 'check_loss' ? 'loss' : 'gradients', epoch, b, exec.iterations + 1);
         }
-        this.iterations++;
         const h = exec.readHeader();
         lossSum += h.lossSum + h.penalty * count;
         correct += h.correct;
+        const stepLoss = h.lossSum / count + h.penalty;
+        steps.lr.push(exec.lastLearningRate);
+        steps.loss.push(stepLoss);
+        if (steps.gradNorm) steps.gradNorm.push(Math.sqrt(h.gradNormSq));
+        for (const cb of callbacks) if (cb.onBatchEnd) await cb.onBatchEnd(b, { loss: stepLoss, lr: exec.lastLearningRate });
       }
       const logs: EpochLogs = { loss: lossSum / n };
       if (withAccuracy) logs.accuracy = correct / (n * rows);
@@ -321,10 +403,14 @@ export class Model {
         logs.val_loss = v.loss;
         if (withAccuracy) logs.val_accuracy = v.accuracy;
       }
+      logs.learning_rate = exec.lastLearningRate;
       history.epoch.push(epoch);
       for (const [k, v] of Object.entries(logs)) if (v !== undefined) push(k, v);
       if (options.onEpochEnd) await options.onEpochEnd(epoch, logs);
+      for (const cb of callbacks) if (cb.onEpochEnd) await cb.onEpochEnd(epoch, logs);
+      last = logs;
     }
+    for (const cb of callbacks) if (cb.onTrainEnd) await cb.onTrainEnd(last);
     return history;
   }
 
@@ -335,12 +421,11 @@ export class Model {
     const labels = this.prepareLabels(y, n, 'trainOnBatch');
     const exec = this.executorFor(n, true);
     this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
-    exec.setStep(n, this.iterations + 1, c.optimizer.learningRate);
+    exec.setStep(n);
     const status = exec.run('train');
     if (status !== 0) {
-      throw new NonFiniteError(exec.plan.programs.train!.ops[status - 1].op === 'check_loss' ? 'loss' : 'gradients', 0, 0, this.iterations + 1);
+      throw new NonFiniteError(exec.plan.programs.train!.ops[status - 1].op === 'check_loss' ? 'loss' : 'gradients', 0, 0, exec.iterations + 1);
     }
-    this.iterations++;
     const h = exec.readHeader();
     const rows = sizeOf(this.outputShape.slice(0, -1));
     const loss = h.lossSum / n + h.penalty;
@@ -357,7 +442,7 @@ export class Model {
     this.planGradients = true;
     const exec = this.executorFor(n, true);
     this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
-    exec.setStep(n, this.iterations + 1, 0);
+    exec.setStep(n);
     const status = exec.run('gradients');
     if (status !== 0) throw new NonFiniteError('loss', 0, 0, this.iterations + 1);
     const h = exec.readHeader();
@@ -379,7 +464,7 @@ export class Model {
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
       this.loadBatch(exec, x.data as Float32Array, labels, null, start, count);
-      exec.setStep(count, this.iterations, 0, start > 0);
+      exec.setStep(count, start > 0);
       exec.run('evaluate');
     }
     const h = exec.readHeader();
@@ -402,7 +487,7 @@ export class Model {
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
       this.loadBatch(exec, x.data as Float32Array, null, null, start, count);
-      exec.setStep(count, this.iterations, 0);
+      exec.setStep(count);
       exec.run('forward');
       out.set(exec.view(program.output, count * per), start * per);
     }
@@ -456,15 +541,36 @@ export class Model {
   }
 }
 
+// The optimizer's state outside the weights: the step header's optimizer scalars and every slot,
+// keyed '<slot>/<layer>/<weight>'.
+export interface OptimizerSnapshot {
+  iterations: number;
+  header: Uint8Array;
+  slots: Map<string, Float32Array>;
+}
+
 function copyOptimizerState(from: Executor, to: Executor): void {
+  if (from.plan.mode !== 'training' || to.plan.mode !== 'training') return;
   const key = (b: { layer: string; weight: string }) => `${b.layer}/${b.weight}`;
   const old = new Map(from.plan.params.map((b) => [key(b), b]));
   const sameOptimizer = JSON.stringify(from.plan.optimizer) === JSON.stringify(to.plan.optimizer);
   if (!sameOptimizer) return;
+  to.setOptimizerHeader(from.optimizerHeader());
   for (const b of to.plan.params) {
     const prev = old.get(key(b));
     if (!prev || !prev.trainable || !b.trainable) continue;
     b.slots.forEach((s, i) => to.view(s).set(from.view(prev.slots[i])));
+  }
+}
+
+function applyOptimizerSnapshot(exec: Executor, snap: OptimizerSnapshot): void {
+  exec.setOptimizerHeader(snap.header);
+  const names = optimizerSlots(exec.plan.optimizer!);
+  for (const b of exec.plan.params) {
+    b.slots.forEach((r, i) => {
+      const v = snap.slots.get(`${names[i]}/${b.layer}/${b.weight}`);
+      if (v) exec.view(r, sizeOf(b.shape)).set(v);
+    });
   }
 }
 

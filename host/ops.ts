@@ -27,8 +27,10 @@ export const OP_SPECS = {
   check_loss: { code: 14, args: [] },
   grad_norm: { code: 15, args: ['g', 'count'] },
   check_grads: { code: 16, args: [] },
-  sgd: { code: 17, args: ['w', 'g', 'v', 'count', 'momentum', 'nesterov'] },
-  adam: { code: 18, args: ['w', 'g', 'm', 'v', 'vhat', 'count', 'beta1', 'beta2', 'epsilon'] },
+  // One fused optimizer pass (clip, weight decay, update) over count parameters; see assembly/optim.ts.
+  apply_gradients: { code: 17, args: ['kind', 'w', 'g', 's1', 's2', 's3', 'count', 'clipMode', 'clip', 'weightDecay', 'h1', 'h2', 'flags'] },
+  // The step's learning rate from the iteration count; its parameters follow as a float tail.
+  schedule: { code: 18, args: ['kind'] },
   act_forward: { code: 19, args: ['kind', 'y', 'x', 'count', 'alpha'] },
   act_backward: { code: 20, args: ['kind', 'dx', 'dy', 'x', 'y', 'count', 'alpha', 'accumulate'] },
   conv2d_forward: { code: 21, args: ['y', 'x', 'w', 'b', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'relu', 'pool', 'chunkOut'] },
@@ -56,25 +58,37 @@ export const OP_SPECS = {
   non_neg: { code: 43, args: ['w', 'count'] },
   unit_norm: { code: 44, args: ['w', 'rows', 'cols', 'axis'] },
   bn_fold: { code: 45, args: ['wf', 'bf', 'w', 'b', 'gamma', 'beta', 'movingMean', 'movingVar', 'k', 'f', 'epsilon'] },
+  optimizer_init: { code: 46, args: ['baseLr', 'momentum'] },
+  step_done: { code: 47, args: [] },
+  nadam_prep: { code: 48, args: [] },
 } as const;
+
+// apply_gradients kinds and clip modes (assembly/opcodes.ts OPT_*, CLIP_*).
+export const OPT_KIND = { sgd: 0, adagrad: 1, rmsprop: 2, adam: 3, adamw: 3, nadam: 4, adamax: 5 } as const;
+export const CLIP_MODE = { none: 0, value: 1, norm: 2, globalNorm: 3 } as const;
 
 export type OpName = keyof typeof OP_SPECS;
 
 // Arguments stored as f32 bit patterns; every other argument is an i32 (byte offsets included).
-const FLOAT_ARGS = new Set(['value', 'momentum', 'beta1', 'beta2', 'epsilon', 'alpha', 'rate', 'l1', 'l2', 'maxValue']);
+const FLOAT_ARGS = new Set(['value', 'momentum', 'beta1', 'beta2', 'epsilon', 'alpha', 'rate', 'l1', 'l2', 'maxValue', 'clip', 'weightDecay', 'h1', 'h2', 'baseLr']);
 
 // Step-header layout (assembly/opcodes.ts S_*).
-export const HEADER = { batch: 0, step: 4, lr: 8, failedOp: 12, gradNormSq: 16, lossSum: 24, correct: 32, penalty: 40, bytes: 64 } as const;
+export const HEADER = {
+  batch: 0, iter: 4, lr: 8, failedOp: 12, gradNormSq: 16, lossSum: 24, correct: 32, penalty: 40,
+  baseLr: 48, momentum: 52, nadamU: 56, lrOverride: 64, bytes: 128,
+} as const;
 
 export interface PlanOp {
   op: OpName;
   args: Record<string, number>;
   // The layer (or 'loss', 'optimizer') this op belongs to, for messages and `inspect`.
   layer: string;
+  // f32 values after the named arguments (a schedule's parameters); counted in nargs.
+  tail?: number[];
 }
 
 export function opWords(op: PlanOp): number {
-  return 2 + OP_SPECS[op.op].args.length;
+  return 2 + OP_SPECS[op.op].args.length + (op.tail?.length ?? 0);
 }
 
 export function encodeOps(ops: readonly PlanOp[]): Int32Array {
@@ -86,13 +100,14 @@ export function encodeOps(ops: readonly PlanOp[]): Int32Array {
   for (const op of ops) {
     const spec = OP_SPECS[op.op];
     words[w++] = spec.code;
-    words[w++] = spec.args.length;
+    words[w++] = spec.args.length + (op.tail?.length ?? 0);
     for (const name of spec.args) {
       const v = op.args[name];
       if (v === undefined) throw new Error(`plan op ${op.op} (${op.layer}) is missing argument '${name}'`);
       if (FLOAT_ARGS.has(name)) f32[w++] = v;
       else words[w++] = v;
     }
+    for (const v of op.tail ?? []) f32[w++] = v;
   }
   return words;
 }
@@ -178,21 +193,20 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       break;
     case 'check_loss':
     case 'check_grads':
-      break;
+    case 'schedule':
+    case 'optimizer_init':
+    case 'step_done':
+    case 'nadam_prep':
+      break; // the step header only
     case 'grad_norm':
       span('g', a.count, false);
       break;
-    case 'sgd':
+    case 'apply_gradients':
       span('w', a.count, true);
       span('g', a.count, false);
-      span('v', a.count, true);
-      break;
-    case 'adam':
-      span('w', a.count, true);
-      span('g', a.count, false);
-      span('m', a.count, true);
-      span('v', a.count, true);
-      span('vhat', a.count, true);
+      span('s1', a.count, true);
+      span('s2', a.count, true);
+      span('s3', a.count, true);
       break;
     case 'act_forward':
       span('y', a.count * batch, true);

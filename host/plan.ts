@@ -13,7 +13,11 @@ import {
   outputGrad, ProgramBuilder, type ProgramName, type Ref, type Region, type RegionKind, SCRATCH,
 } from './lower';
 import { HEADER, type PlanOp, opWords } from './ops';
-import { type OptimizerConfig, optimizerSlots } from './optimizers';
+import {
+  type OptimizerConfig, baseLearningRate, hasMomentum, optimizerMomentum, optimizerSlots, slotInitialValue,
+} from './optimizers';
+import { CLIP_MODE, OPT_KIND } from './ops';
+import { scheduleOp } from './schedules';
 import { constraintView } from './regularizers';
 
 export const PLAN_FORMAT = 'edgetune-plan';
@@ -249,22 +253,29 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   if (training) {
     ctx.gradWritten = new Set();
     const p = new ProgramBuilder('train', regions);
+    const opt = options.optimizer!;
+    // The step's learning rate (and 1cycle's momentum), from the iteration count, in wasm.
+    const sched = scheduleOp(typeof opt.learningRate === 'number' ? null : opt.learningRate, hasMomentum(opt));
+    p.emit('schedule', 'optimizer', {}, { kind: sched.kind }, sched.tail);
     const { out } = backwardProgram(p, false);
     if (trainableParams.length > 0) {
-      // Parameters, gradients and slots share one layout, so one op sweeps each slab.
+      // Parameters, gradients and slots share one layout, so one op sweeps each slab; per-tensor
+      // clipnorm needs each tensor's own norm, so it gets one op per tensor.
       const first = trainableParams[0];
       p.emit('grad_norm', 'optimizer', { g: first.grad! }, { count: -1 });
       p.emit('check_grads', 'optimizer', {}, {});
-      const opt = options.optimizer!;
-      if (opt.className === 'sgd') {
-        const refs: Record<string, Ref> = { w: first.region, g: first.grad! };
-        if (opt.momentum > 0) refs.v = first.slots[0];
-        p.emit('sgd', 'optimizer', refs, { ...(opt.momentum > 0 ? {} : { v: 0 }), count: -1, momentum: opt.momentum, nesterov: opt.nesterov ? 1 : 0 });
-      } else {
-        const refs: Record<string, Ref> = { w: first.region, g: first.grad!, m: first.slots[0], v: first.slots[1] };
-        if (opt.amsgrad) refs.vhat = first.slots[2];
-        p.emit('adam', 'optimizer', refs, { ...(opt.amsgrad ? {} : { vhat: 0 }), count: -1, beta1: opt.beta1, beta2: opt.beta2, epsilon: opt.epsilon });
-      }
+      if (opt.className === 'nadam') p.emit('nadam_prep', 'optimizer', {}, {});
+      const clipMode = opt.clipvalue !== null ? CLIP_MODE.value : opt.clipnorm !== null ? CLIP_MODE.norm : opt.globalClipnorm !== null ? CLIP_MODE.globalNorm : CLIP_MODE.none;
+      const clip = opt.clipvalue ?? opt.clipnorm ?? opt.globalClipnorm ?? 0;
+      const h = updateHyperparameters(opt);
+      const update = (b: ParamBinding, count: number) => {
+        const refs: Record<string, Ref> = { w: b.region, g: b.grad! };
+        const args: Record<string, number> = { kind: OPT_KIND[opt.className], count, clipMode, clip, weightDecay: opt.weightDecay, h1: h.h1, h2: h.h2, flags: h.flags };
+        (['s1', 's2', 's3'] as const).forEach((name, i) => { if (h.slots[i] >= 0) refs[name] = b.slots[h.slots[i]]; else args[name] = 0; });
+        p.emit('apply_gradients', clipMode === CLIP_MODE.norm ? `${b.layer}/${b.weight}` : 'optimizer', refs, args);
+      };
+      if (clipMode === CLIP_MODE.norm) for (const b of trainableParams) update(b, sizeOf(b.shape));
+      else update(first, -1);
       // Constraints after the update (Keras order: clip, decay, update, constrain).
       for (const l of layersInOrder) {
         if (!gradRegions.has(l)) continue;
@@ -279,14 +290,25 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
         });
       }
     }
+    p.emit('step_done', 'optimizer', {}, {});
     outputs.train = out.region;
     builders.push(p);
+
+    // Run once for a fresh optimizer: the header's optimizer scalars and every slot's start value.
+    const init = new ProgramBuilder('init', regions);
+    init.emit('optimizer_init', 'optimizer', {}, { baseLr: baseLearningRate(opt), momentum: optimizerMomentum(opt) });
+    slotNames.forEach((name, s) => {
+      if (trainableParams.length === 0) return;
+      init.emit('fill', 'optimizer', { y: trainableParams[0].slots[s] }, { value: slotInitialValue(opt, name), count: -1, perSample: 0 });
+    });
+    outputs.init = header;
+    builders.push(init);
   }
 
   // Program words, then the layout.
   const programRegion: Partial<Record<ProgramName, number>> = {};
   for (const p of builders) {
-    const words = p.ops.reduce((n, o) => n + opWords({ op: o.op, args: {}, layer: '' }), 0);
+    const words = p.ops.reduce((n, o) => n + opWords({ op: o.op, args: {}, layer: '', tail: o.tail }), 0);
     programRegion[p.name] = add({ name: `program ${p.name}`, kind: 'program', offset: -1, bytes: align16(words * 4) });
   }
   const scratch = add({ name: 'scratch', kind: 'scratch', offset: -1, bytes: align16(ctx.scratchBytes) });
@@ -322,7 +344,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
         args[name] = regions[region].offset + offset;
       }
       if (args.count === -1) args.count = trainableSlab!.bytes / 4; // slab-wide optimizer ops
-      return { op: o.op, layer: o.layer, args, uses };
+      return o.tail ? { op: o.op, layer: o.layer, args, uses, tail: o.tail } : { op: o.op, layer: o.layer, args, uses };
     });
     programs[p.name] = { ops, region: programRegion[p.name]!, output: outputs[p.name]! };
   }
@@ -345,6 +367,22 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     regions, programs, inputGradient, params, header, input, labelsRegion, trainableSlab,
     totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown,
   };
+}
+
+// apply_gradients' optimizer-specific arguments: which slot fills s1..s3 (-1: none), h1 (rho or
+// beta_2), h2 (epsilon) and flags (bit 0: nesterov).
+function updateHyperparameters(opt: OptimizerConfig): { slots: number[]; h1: number; h2: number; flags: number } {
+  const names = optimizerSlots(opt);
+  const at = (n: string) => names.indexOf(n);
+  switch (opt.className) {
+    case 'sgd': return { slots: [at('momentum'), -1, -1], h1: 0, h2: 0, flags: opt.nesterov ? 1 : 0 };
+    case 'adagrad': return { slots: [at('accumulator'), -1, -1], h1: 0, h2: opt.epsilon, flags: 0 };
+    case 'rmsprop': return { slots: [at('velocity'), at('momentum'), at('average_gradient')], h1: opt.rho, h2: opt.epsilon, flags: 0 };
+    case 'adam':
+    case 'adamw': return { slots: [at('m'), at('v'), at('vhat')], h1: opt.beta2, h2: opt.epsilon, flags: 0 };
+    case 'nadam': return { slots: [at('m'), at('v'), -1], h1: opt.beta2, h2: opt.epsilon, flags: 0 };
+    case 'adamax': return { slots: [at('m'), at('u'), -1], h1: opt.beta2, h2: opt.epsilon, flags: 0 };
+  }
 }
 
 function regionEnd(regions: Region[], i: number): number {

@@ -670,7 +670,7 @@ describe('sgd_update', () => {
           const grad = randomArray(n, 1000 * step + n, -1, 1);
           new Float32Array(t.memory.buffer, g, n).set(grad);
           const lr = Math.fround(0.05 / (1 + 0.1 * step));
-          t.k.sgd_update(w, g, v, n, lr, mu, nesterov);
+          t.k.sgd_update(w, g, v, n, lr, mu, nesterov, ...NO_CLIP);
           sgdStepRef(ref.w, grad, ref.v, lr, mu, !!nesterov);
         }
         expectClose(t.read(w, n), ref.w, 1e-5, 1e-6, `w n=${n}`);
@@ -711,7 +711,7 @@ describe('adam_update', () => {
             const grad = gradient(n, step);
             new Float32Array(t.memory.buffer, g, n).set(grad);
             const lrStep = Math.fround(lr * (1 + 0.05 * step));
-            t.k.adam_update(w, g, m, v, vhat, n, lrStep, beta1, beta2, eps, t0 + step);
+            t.k.adam_update(w, g, m, v, vhat, n, lrStep, beta1, beta2, eps, t0 + step, ...NO_CLIP);
             adamStepRef(ref, grad, lrStep, beta1, beta2, eps, t0 + step);
           }
           expectClose(t.read(w, n), ref.w, 1e-5, 1e-6, `w n=${n}`);
@@ -739,7 +739,7 @@ describe('adam_update', () => {
       const g = t.buf(n);
       for (let step = 0; step < 10; step++) {
         new Float32Array(t.memory.buffer, g, n).set(gradient(n, step));
-        t.k.adam_update(w, g, m, v, vhat, n, lr, beta1, beta2, eps, step + 1);
+        t.k.adam_update(w, g, m, v, vhat, n, lr, beta1, beta2, eps, step + 1, ...NO_CLIP);
       }
       return t.read(w, n);
     };
@@ -753,7 +753,7 @@ describe('adam_update', () => {
     const n = 17;
     const grad = randomArray(n, 173, -1, 1).map((g) => Math.sign(g) * (0.5 + Math.abs(g)));
     const w = t.buf(n, new Float32Array(n));
-    t.k.adam_update(w, t.buf(n, grad), t.buf(n, new Float32Array(n)), t.buf(n, new Float32Array(n)), 0, n, lr, beta1, beta2, eps, 1);
+    t.k.adam_update(w, t.buf(n, grad), t.buf(n, new Float32Array(n)), t.buf(n, new Float32Array(n)), 0, n, lr, beta1, beta2, eps, 1, ...NO_CLIP);
     expectClose(t.read(w, n), Array.from(grad, (gi) => -lr * Math.sign(gi)), 1e-4, 1e-9, 'first step');
   });
 });
@@ -791,9 +791,14 @@ describe('sumsq_f32', () => {
 const OP = {
   GEMM: 1, BIAS_FILL: 2, BIAS_BACKWARD: 3, RELU_FORWARD: 4, RELU_BACKWARD: 5, SOFTMAX_FORWARD: 6,
   SOFTMAX_BACKWARD: 7, FILL: 8, COPY: 9, XENT_LOGITS_SPARSE: 10, XENT_LOGITS_DENSE: 11, XENT_PROBS: 12,
-  ACCURACY: 13, CHECK_LOSS: 14, GRAD_NORM: 15, CHECK_GRADS: 16, SGD: 17, ADAM: 18,
+  ACCURACY: 13, CHECK_LOSS: 14, GRAD_NORM: 15, CHECK_GRADS: 16, APPLY_GRADIENTS: 17, SCHEDULE: 18,
 } as const;
-const S = { BATCH: 0, STEP: 4, LR: 8, FAILED_OP: 12, GRAD_NORM_SQ: 16, LOSS_SUM: 24, CORRECT: 32, BYTES: 64 } as const;
+// apply_gradients kinds (assembly/opcodes.ts OPT_*); no clipping, no weight decay.
+const OPT = { SGD: 0, ADAM: 3 } as const;
+const NO_CLIP = [1, 1, -Infinity, Infinity, 0] as const;
+const sgdOp = (w: number, g: number, v: number, count: number, nesterov = 0): Word[] =>
+  [OP.APPLY_GRADIENTS, OPT.SGD, w, g, v, 0, 0, count, 0, f32arg(0), f32arg(0), f32arg(0), f32arg(0), nesterov];
+const S = { BATCH: 0, ITER: 4, LR: 8, FAILED_OP: 12, GRAD_NORM_SQ: 16, LOSS_SUM: 24, CORRECT: 32, MOMENTUM: 52, BYTES: 128 } as const;
 
 // An f32 argument (stored as its bit pattern), as opposed to an i32 word.
 interface F32Arg { f32: number }
@@ -816,17 +821,18 @@ function encode(ops: Word[][]): Int32Array {
   return Int32Array.from(words);
 }
 
-interface Header { batch: number; step?: number; lr?: number; lossSum?: number; gradNormSq?: number; correct?: number }
+interface Header { batch: number; step?: number; lr?: number; lossSum?: number; gradNormSq?: number; correct?: number; momentum?: number }
 
 function writeHeader(t: Kit, ptr: number, h: Header): void {
   const d = new DataView(t.memory.buffer, ptr, S.BYTES);
   d.setInt32(S.BATCH, h.batch, true);
-  d.setInt32(S.STEP, h.step ?? 1, true);
+  d.setInt32(S.ITER, (h.step ?? 1) - 1, true); // iterations done: this step's t - 1
   d.setFloat32(S.LR, h.lr ?? 0.01, true);
   d.setInt32(S.FAILED_OP, 12345, true);
   d.setFloat64(S.GRAD_NORM_SQ, h.gradNormSq ?? 0, true);
   d.setFloat64(S.LOSS_SUM, h.lossSum ?? 0, true);
   d.setFloat64(S.CORRECT, h.correct ?? 0, true);
+  d.setFloat32(S.MOMENTUM, h.momentum ?? 0, true);
 }
 
 const failedOp = (t: Kit, header: number) => new DataView(t.memory.buffer).getInt32(header + S.FAILED_OP, true);
@@ -911,6 +917,7 @@ describe('run (plan interpreter)', () => {
 
     interface Case {
       name: string;
+      momentum?: number; // the header's momentum (or beta_1) for apply_gradients
       words(b: Bufs): Word[];
       direct(t: Kit, b: Bufs): void;
     }
@@ -998,13 +1005,15 @@ describe('run (plan interpreter)', () => {
       { name: 'check_grads (finite: continues)', words: () => [OP.CHECK_GRADS], direct: () => {} },
       ...[[0, 0], [0.9, 0], [0.9, 1]].map(([mu, nesterov]): Case => ({
         name: `sgd momentum=${mu} nesterov=${nesterov} (lr from the header)`,
-        words: (b) => [OP.SGD, b.pw, b.pg, b.pv, b.P, f32arg(mu), nesterov],
-        direct: (t, b) => t.k.sgd_update(b.pw, b.pg, b.pv, b.P, LR, mu, nesterov),
+        momentum: mu,
+        words: (b) => sgdOp(b.pw, b.pg, mu ? b.pv : 0, b.P, nesterov),
+        direct: (t, b) => t.k.sgd_update(b.pw, b.pg, mu ? b.pv : 0, b.P, LR, mu, nesterov, ...NO_CLIP),
       })),
       ...[false, true].map((amsgrad): Case => ({
         name: `adam amsgrad=${amsgrad} (lr and t from the header)`,
-        words: (b) => [OP.ADAM, b.pw, b.pg, b.pm, b.pv, amsgrad ? b.pvhat : 0, b.P, f32arg(0.9), f32arg(0.999), f32arg(1e-7)],
-        direct: (t, b) => t.k.adam_update(b.pw, b.pg, b.pm, b.pv, amsgrad ? b.pvhat : 0, b.P, LR, 0.9, 0.999, 1e-7, STEP),
+        momentum: 0.9,
+        words: (b) => [OP.APPLY_GRADIENTS, OPT.ADAM, b.pw, b.pg, b.pm, b.pv, amsgrad ? b.pvhat : 0, b.P, 0, f32arg(0), f32arg(0), f32arg(0.999), f32arg(1e-7), 0],
+        direct: (t, b) => t.k.adam_update(b.pw, b.pg, b.pm, b.pv, amsgrad ? b.pvhat : 0, b.P, LR, 0.9, 0.999, 1e-7, STEP, ...NO_CLIP),
       })),
     ];
 
@@ -1016,7 +1025,7 @@ describe('run (plan interpreter)', () => {
         const bd = buffers(direct);
         expect(bd).toEqual(br);
         for (const [t, b] of [[viaRun, br], [direct, bd]] as const) {
-          writeHeader(t, b.header, { batch, step: STEP, lr: LR, lossSum: 0.75, gradNormSq: 0.5, correct: 1 });
+          writeHeader(t, b.header, { batch, step: STEP, lr: LR, lossSum: 0.75, gradNormSq: 0.5, correct: 1, momentum: c.momentum });
           new Int32Array(t.memory.buffer, b.ops, 64).set(encode([c.words(b)]));
         }
         expect(viaRun.k.run(br.ops, 1, br.header)).toBe(0);
@@ -1030,7 +1039,7 @@ describe('run (plan interpreter)', () => {
         // And the op did something (the comparison is not vacuous).
         const fresh = kit(8);
         const bf = buffers(fresh);
-        writeHeader(fresh, bf.header, { batch, step: STEP, lr: LR, lossSum: 0.75, gradNormSq: 0.5, correct: 1 });
+        writeHeader(fresh, bf.header, { batch, step: STEP, lr: LR, lossSum: 0.75, gradNormSq: 0.5, correct: 1, momentum: c.momentum });
         new Int32Array(fresh.memory.buffer, bf.ops, 64).set(encode([c.words(bf)]));
         new DataView(fresh.memory.buffer).setInt32(bf.header + S.FAILED_OP, -1, true);
         const untouched = changedBytes(new Uint8Array(fresh.memory.buffer), a, 0, 0).length === 0;
@@ -1098,7 +1107,7 @@ describe('run (plan interpreter)', () => {
     const stream = encode([
       [OP.XENT_LOGITS_SPARSE, dx, x, labels, 1, n],
       [OP.CHECK_LOSS],
-      [OP.SGD, w, g, 0, 4, f32arg(0), 0],
+      sgdOp(w, g, 0, 4),
       [OP.FILL, after, f32arg(3), 2, 0],
     ]);
     const ops = t.bufI32(stream);
@@ -1122,7 +1131,7 @@ describe('run (plan interpreter)', () => {
     // A finite loss: check_loss passes, everything runs, status 0, failed op -1.
     writeHeader(t, header, { batch, lr: 0.5, lossSum: 0 });
     const x2 = t.buf(batch * n, [0.5, 0.25, 1, 2, 0, -1]);
-    const ops3 = t.bufI32(encode([[OP.XENT_LOGITS_SPARSE, dx, x2, labels, 1, n], [OP.CHECK_LOSS], [OP.SGD, w, g, 0, 4, f32arg(0), 0], [OP.FILL, after, f32arg(3), 2, 0]]));
+    const ops3 = t.bufI32(encode([[OP.XENT_LOGITS_SPARSE, dx, x2, labels, 1, n], [OP.CHECK_LOSS], sgdOp(w, g, 0, 4), [OP.FILL, after, f32arg(3), 2, 0]]));
     expect(t.k.run(ops3, 4, header)).toBe(0);
     expect(failedOp(t, header)).toBe(-1);
     const want = softmaxXentSparseRef([0.5, 0.25, 1, 2, 0, -1], [1, 0], batch, n, 1).loss;
@@ -1139,13 +1148,13 @@ describe('run (plan interpreter)', () => {
     const w = t.buf(5, w0);
     const gOk = t.buf(5, [1, 2, 3, 4, 5]);
     const gBad = t.buf(5, [1, 2, Infinity, 4, 5]);
-    const ops = t.bufI32(encode([[OP.GRAD_NORM, gOk, 5], [OP.GRAD_NORM, gBad, 5], [OP.CHECK_GRADS], [OP.SGD, w, gOk, 0, 5, f32arg(0), 0]]));
+    const ops = t.bufI32(encode([[OP.GRAD_NORM, gOk, 5], [OP.GRAD_NORM, gBad, 5], [OP.CHECK_GRADS], sgdOp(w, gOk, 0, 5)]));
     writeHeader(t, header, { batch: 4, lr: 1 });
     expect(t.k.run(ops, 4, header)).toBe(3);
     expect(failedOp(t, header)).toBe(2);
     expectSame(t.read(w, 5), w0, 'no update after check_grads failed');
 
-    const ops2 = t.bufI32(encode([[OP.GRAD_NORM, gOk, 5], [OP.GRAD_NORM, gOk, 3], [OP.CHECK_GRADS], [OP.SGD, w, gOk, 0, 5, f32arg(0), 0]]));
+    const ops2 = t.bufI32(encode([[OP.GRAD_NORM, gOk, 5], [OP.GRAD_NORM, gOk, 3], [OP.CHECK_GRADS], sgdOp(w, gOk, 0, 5)]));
     writeHeader(t, header, { batch: 4, lr: 1, gradNormSq: 0.25 });
     expect(t.k.run(ops2, 4, header)).toBe(0);
     expect(new DataView(t.memory.buffer).getFloat64(header + S.GRAD_NORM_SQ, true)).toBe(0.25 + 55 + 14);
