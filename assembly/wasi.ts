@@ -10,7 +10,7 @@
 // lays it out (plan pages), then one I/O region (the plan file, the safetensors header, messages).
 // The memory grows once, after the plan's and the weights' headers are read; nothing allocates.
 import { run } from './run';
-import { S_BATCH, S_STEP, S_LR, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from './opcodes';
+import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from './opcodes';
 
 // ---- WASI preview1 imports ------------------------------------------------------------------
 // @ts-ignore: decorator
@@ -70,13 +70,13 @@ const P_LABELS_OFFSET: usize = 44;
 const P_LABEL_WORDS: usize = 48;
 const P_LABEL_KIND: usize = 52;
 const P_CLASSES: usize = 56;
-const P_LR: usize = 64;
 const P_PROGRAMS: usize = 68;
 const P_BINDINGS: usize = 72;
 const P_INPUT_RANK: usize = 76;
 const P_FIXED_BYTES: usize = 96;
 const PROGRAM_TRAIN: u32 = 1;
 const PROGRAM_INIT: u32 = 5;
+const STEP_CONTRACT: u32 = 2;
 
 // ---- Data file layout (host/data-file.ts) ----------------------------------------------------
 const DATA_MAGIC: u32 = 0x44535445; // 'ETSD'
@@ -91,7 +91,7 @@ const MAX_PREOPENS = 16;
 // above this module's static data, which passes ARENA_BASE (see reloc).
 const BOOT_BASE: usize = 16384;
 const BOOT_ARGV: usize = BOOT_BASE; // 64 argv pointers
-const BOOT_ARGS: usize = ARENA_BASE + 256; // argument strings, up to 16 KB
+const BOOT_ARGS: usize = BOOT_BASE + 256; // argument strings, up to 16 KB
 const BOOT_ARGS_MAX: usize = 16384;
 const BOOT_PREOPENS: usize = BOOT_ARGS + BOOT_ARGS_MAX; // fd, name pointer, name length per preopen
 const BOOT_NAMES: usize = BOOT_PREOPENS + MAX_PREOPENS * 12; // preopen names, up to 8 KB
@@ -585,12 +585,11 @@ function parseWeightsHeader(fileBytes: u64): void {
 }
 
 // ---- The step contract ------------------------------------------------------------------------
-// What the JS host does before each step (host/executor.ts setStep with fresh accumulators):
-// contract 1: the batch's rows, the optimizer iteration t and the learning rate.
-function beginStep(h: usize, rows: i32, t: i32, lr: f32): void {
+// What the JS host does before each step (host/executor.ts setStep with fresh accumulators): the
+// batch's rows, and the accumulators cleared. The learning rate (schedule), the iteration count and
+// the bias corrections are kept by the train program itself (step contract 2).
+function beginStep(h: usize, rows: i32): void {
   store<i32>(h + S_BATCH, rows);
-  store<i32>(h + S_STEP, t);
-  store<f32>(h + S_LR, lr);
   store<f64>(h + S_LOSS_SUM, 0);
   store<f64>(h + S_CORRECT, 0);
   store<f64>(h + S_GRAD_NORM_SQ, 0);
@@ -623,7 +622,7 @@ export function _start(): void {
     begin(); put('plan: file format version '); putU64(<u64>load<u32>(planHead + 4)); put(', this module reads version '); putU64(<u64>PLAN_VERSION); fail();
   }
   if (<u64>load<u32>(planHead + P_FILE_BYTES) != planBytes) { begin(); failWith('plan: file is truncated'); }
-  if (load<u32>(planHead + P_CONTRACT) != 1) { begin(); failWith('plan: unsupported step contract'); }
+  if (load<u32>(planHead + P_CONTRACT) != STEP_CONTRACT) { begin(); failWith('plan: unsupported step contract'); }
   if (<usize>load<u32>(planHead + P_STATIC_BYTES) != ARENA_BASE) { begin(); failWith('plan: arena does not start at 8192'); }
   const arenaPages = <usize>load<u32>(planHead + P_PAGES);
   if (arenaPages < 1 || arenaPages > 32768) { begin(); failWith('plan: bad arena size'); }
@@ -698,7 +697,6 @@ export function _start(): void {
   const planLabelWords = pu(P_LABEL_WORDS);
   const planLabelKind = pu(P_LABEL_KIND);
   const classes = <i32>pu(P_CLASSES);
-  const lr = load<f32>(plan + P_LR);
   if (batch < 1 || !inside(<u64>h, 64) || !inside(<u64>inputOffset, <u64>batch * <u64>inputFloats * 4) ||
     !inside(<u64>labelsOffset, <u64>batch * <u64>planLabelWords * 4)) {
     begin(); outside();
@@ -711,6 +709,8 @@ export function _start(): void {
   const programCount = <i32>pu(P_PROGRAMS);
   let train: usize = 0;
   let trainOps: i32 = 0;
+  let init: usize = 0;
+  let initOps: i32 = 0;
   let words = p + (<usize>programCount << 4);
   bindings = words;
   bindingCount = <i32>pu(P_BINDINGS);
@@ -729,6 +729,7 @@ export function _start(): void {
     if (words + (count << 2) > planEnd || !inside(<u64>offset, <u64>count << 2)) { begin(); outside(); }
     memory.copy(offset, words, count << 2);
     if (load<u32>(p) == PROGRAM_TRAIN) { train = offset; trainOps = <i32>load<u32>(p + 8); }
+    if (load<u32>(p) == PROGRAM_INIT) { init = offset; initOps = <i32>load<u32>(p + 8); }
     words += count << 2;
   }
   if (!train) { begin(); failWith('plan: no train program (compile with --train)'); }
@@ -743,6 +744,8 @@ export function _start(): void {
     readExact(weightsFd, <usize>load<u32>(b), <usize>load<u32>(b + 4), 'weights file');
   }
   fd_close(weightsFd);
+  // A fresh optimizer, as the JS executor starts one: iteration 0, its scalars, slot start values.
+  if (init && run(init, initOps, h) != 0) { begin(); failWith('plan: the init program failed'); }
 
   // Epochs over the records in file order, batches of the plan's batch, the last one partial.
   const n = <i32>records;
@@ -771,7 +774,7 @@ export function _start(): void {
           }
         }
       }
-      beginStep(h, count, t + 1, lr);
+      beginStep(h, count);
       const status = run(train, trainOps, h);
       if (status != 0) {
         begin();

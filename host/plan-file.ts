@@ -4,15 +4,17 @@
 // P_* constants in assembly/wasi.ts: change both and bump PLAN_FILE_VERSION together.
 import { EdgetuneError, InvalidArgumentError } from './errors';
 import { sizeOf } from './graph';
-import { encodeOps, HEADER } from './ops';
+import { encodeOps, HEADER, OPT_KIND } from './ops';
+import { baseLearningRate } from './optimizers';
 import { KERNEL_STATIC_BYTES, type Plan } from './plan';
 
 export const PLAN_FILE_MAGIC = 0x4c505445; // 'ETPL' read as a little-endian u32
 export const PLAN_FILE_VERSION = 1;
 export const PLAN_FILE_HEADER_BYTES = 96;
-// Which step contract the driver follows (see docs/wasi.md): 1 = the driver writes the optimizer
-// iteration (S_STEP) and the learning rate (S_LR) before every step, as host/executor.ts setStep does.
-export const STEP_CONTRACT = 1;
+// Which step contract the driver follows (docs/wasi.md): 2 = run `init` once, then per step write
+// S_BATCH and clear the accumulators; the train program computes the learning rate, bias corrections
+// and clipping and counts the iteration itself (host/executor.ts setStep).
+export const STEP_CONTRACT = 2;
 
 // Programs the WASI driver runs; 'init' joins when the plan has one.
 const FILE_PROGRAMS: string[] = ['train', 'init'];
@@ -76,8 +78,8 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   u32(plan.labels.floatsPerSample);
   u32(plan.labels.sparse ? 0 : 1);
   u32(outputShape[outputShape.length - 1]);
-  u32(plan.optimizer.className === 'sgd' ? 0 : 1);
-  view.setFloat32(at, plan.optimizer.learningRate, true); at += 4;
+  u32(OPT_KIND[plan.optimizer.className]);
+  view.setFloat32(at, baseLearningRate(plan.optimizer), true); at += 4;
   u32(programs.length);
   u32(bindings.length);
   u32(plan.inputShape.length);
@@ -92,7 +94,7 @@ export function planToFileBytes(plan: Plan): Uint8Array {
     bytes.set(b.name, at);
     at += pad4(b.name.length);
   }
-  at += pad4(headerRegion.bytes); // the step header's initial image: all zero for contract 1
+  at += pad4(headerRegion.bytes); // the step header's initial image: zero (the init program fills it)
   for (const p of programs) { bytes.set(new Uint8Array(p.words.buffer, p.words.byteOffset, p.words.byteLength), at); at += p.words.byteLength; }
   if (at !== size) throw new EdgetuneError('PlanInvalid', `plan file layout error: wrote ${at} of ${size} bytes`);
   return bytes;
