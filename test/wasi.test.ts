@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  compileModelFile, dataFromFileBytes, type Model, loadModel, mnistData, packDataFile, readPlanFileInfo, sequential, layers, tensor, setSeed,
+  compileModelFile, dataFromFileBytes, type Model, loadModel, mnistData, optimizers, packDataFile, readPlanFileInfo, readSafetensors, sequential, layers, tensor, setSeed,
   type TrainingData,
 } from '../dist/node.js';
 
@@ -110,6 +110,32 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
     }
     const host = await fitOnHost(cnnBytes, 'base_pool_1', 8, cnnData, 2);
     for (const [i, bytes] of results.entries()) expect(Buffer.compare(bytes, host.bytes), runs[i].name).toBe(0);
+  });
+
+  it('SGD with Nesterov momentum, a cosine schedule with warmup and clipnorm; batch norm state and dropout: bit-identical, state written back', async () => {
+    setSeed(11);
+    const fresh = sequential([
+      layers.dense(32, { activation: 'relu', inputShape: [784], name: 'd1' }),
+      layers.batchNormalization({ name: 'bn' }),
+      layers.dropout(0.25, { seed: 5, name: 'drop' }),
+      layers.dense(5, { activation: 'softmax', name: 'out' }),
+    ], { name: 'scheduled' });
+    const schedule = { className: 'cosineDecay', initialLearningRate: 0.001, decaySteps: 7, alpha: 0.1, warmupTarget: 0.05, warmupSteps: 3 };
+    fresh.compile({ optimizer: optimizers.sgd({ learningRate: schedule as never, momentum: 0.9, nesterov: true, clipnorm: 0.5 }), loss: 'sparseCategoricalCrossentropy', batchSize: 12 });
+    const bytes = fresh.toBytes();
+    const c = setup('scheduled', bytes);
+    await compileModelFile(c.weights, join(c.dir, 'p/model.plan'), { batch: 12 });
+    await packDataFile(join(c.dir, 'd/train.etd'), data);
+    const r = runWasi(c, trainArgs(3));
+    expect(r.stderr).toEqual([]);
+    expect(r.status).toBe(0);
+    const host = await fitOnHost(bytes, '', 12, data, 3);
+    const after = readFileSync(c.weights);
+    expect(Buffer.compare(after, host.bytes)).toBe(0);
+    expect(printedBits(r.stdout)).toEqual(host.losses.map(bitsHex));
+    // The moving statistics changed (state is written back, not only trainable weights).
+    const movingMean = (b: Uint8Array) => { const m = readSafetensors(b).tensors.get('bn/moving_mean')!; return Buffer.from(m.data); };
+    expect(movingMean(after).equals(movingMean(bytes))).toBe(false);
   });
 
   it('the CLI writes the plan and data files (edgetune compile / pack-data) and the data file reads back', () => {
