@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { Random } from '../host/random';
 import {
   compileModelFile, dataFromFileBytes, type Model, loadModel, mnistData, optimizers, packDataFile, readPlanFileInfo, readSafetensors, sequential, layers, tensor, setSeed,
   type TrainingData,
@@ -16,7 +17,6 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const RUNNER = join(ROOT, 'test/wasi/run-wasi.mjs');
 const BUN = join(ROOT, 'node_modules/.bin/bun');
 const work = mkdtempSync(join(tmpdir(), 'edgetune-wasi-'));
-afterAll(() => { /* left for inspection; the OS cleans tmp */ });
 
 interface Case {
   dir: string;
@@ -138,6 +138,34 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
     expect(movingMean(after).equals(movingMean(bytes))).toBe(false);
   });
 
+  it('the cross-runtime determinism scenario (examples/shared/determinism.mjs) gives the Node digest under WASI', async () => {
+    // The scenario shuffles with seed 3: the data file holds each epoch's rows in fit's order, one
+    // WASI epoch over the three permutations is the scenario's three epochs (64 rows, 4 full batches each).
+    const edgetune = await import('../dist/node.js');
+    const scenario = await import('../examples/shared/determinism.mjs');
+    const modelBytes = readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors'));
+    const expected = await scenario.runScenario(edgetune, modelBytes);
+    setSeed(7);
+    const base = await loadModel(modelBytes);
+    const reused = base.layers.slice(0, -1);
+    for (const l of reused) l.trainable = false;
+    const model = sequential([...reused, layers.dense(5, { activation: 'softmax', name: 'head' })], { name: 'determinism' });
+    model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', batchSize: 16 });
+    const c = setup('determinism', model.toBytes());
+    await compileModelFile(c.weights, join(c.dir, 'p/model.plan'), { batch: 16 });
+    const { x, y, n } = scenario.scenarioData();
+    const rng = new Random(3);
+    const order = [...rng.permutation(n), ...rng.permutation(n), ...rng.permutation(n)];
+    const xs = new Float32Array(order.length * 784);
+    order.forEach((r, i) => xs.set(x.subarray(r * 784, (r + 1) * 784), i * 784));
+    await packDataFile(join(c.dir, 'd/train.etd'), { x: xs, xFloats: 784, labels: Int32Array.from(order, (r) => y[r]), labelWords: 1 });
+    const r = runWasi(c, trainArgs(1));
+    expect(r.stderr).toEqual([]);
+    const tensors = readSafetensors(readFileSync(c.weights)).tensors;
+    const head = ['head/kernel', 'head/bias'].map((name) => new Float32Array(new Uint8Array(tensors.get(name)!.data).buffer));
+    expect(scenario.digestWeights(head)).toBe(expected.digest);
+  });
+
   it('the CLI writes the plan and data files (edgetune compile / pack-data) and the data file reads back', () => {
     const c = setup('cli', mlpBytes);
     const cli = join(ROOT, 'dist/cli.js');
@@ -183,8 +211,8 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
       await packDataFile(join(c.dir, 'd/train.etd'), data);
       return c;
     }
-    function expectRefused(c: Case, reason: RegExp) {
-      const r = runWasi(c, trainArgs(2));
+    function expectRefused(c: Case, reason: RegExp, runtime?: string) {
+      const r = runWasi(c, trainArgs(2), { runtime });
       expect(r.status).not.toBe(0);
       expect(r.stderr).toHaveLength(1);
       expect(r.stderr[0]).toMatch(reason);
@@ -199,6 +227,7 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
       bytes.writeUInt32LE(2, 4);
       writeFileSync(p, bytes);
       expectRefused(c, /^edgetune-wasi: plan: file format version 2, this module reads version 1$/);
+      expectRefused(c, /^edgetune-wasi: plan: file format version 2, this module reads version 1$/, BUN);
     });
 
     it('a truncated plan file and a truncated data file', async () => {
