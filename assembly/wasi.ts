@@ -123,8 +123,8 @@ function ch(s: string, i: i32): i32 {
 // The first string compiled after the interpreter: everything before it (the math tables) must lie
 // below the arena, and the boot area above all of it.
 function checkStatics(): void {
-  if (changetype<usize>('static data: math tables reach the arena') > ARENA_BASE || __heap_base > BOOT_BASE) {
-    begin(); failWith('static data: math tables reach the arena');
+  if (changetype<usize>('static data overlaps the arena') > ARENA_BASE || __heap_base > BOOT_BASE) {
+    begin(); failWith('static data overlaps the arena');
   }
 }
 
@@ -184,11 +184,17 @@ function failWith(s: string): void {
   put(s);
   fail();
 }
+function usage(): void {
+  failWith('usage: train --plan P --weights W --data D [--epochs N]');
+}
+function tempErrno(): void {
+  put(' temp file (errno ');
+}
 function unchanged(): void {
   failWith('; weights file unchanged');
 }
 function outside(): void {
-  failWith('plan: a region lies outside the file or the arena');
+  failWith('plan: region out of bounds');
 }
 function begin(): void {
   msgLen = 0;
@@ -302,13 +308,13 @@ function arg(i: i32): usize {
 }
 
 function parseArgs(): void {
-  if (args_sizes_get(small, small + 4)) failWith('cannot read the arguments');
+  if (args_sizes_get(small, small + 4)) usage();
   const argc = <i32>load<u32>(small);
   const size = <usize>load<u32>(small + 4);
-  if (argc > 64 || size > BOOT_ARGS_MAX) failWith('too many or too long arguments');
+  if (argc > 64 || size > BOOT_ARGS_MAX) usage();
   args_get(BOOT_ARGV, BOOT_ARGS);
   if (argc < 2 || !argIs(arg(1), 'train')) {
-    failWith('usage: train --plan P --weights W --data D [--epochs N]');
+    usage();
   }
   for (let i = 2; i < argc; i += 2) {
     const key = arg(i);
@@ -322,14 +328,14 @@ function parseArgs(): void {
       const len = cstrlen(value);
       for (let j = 0; j < len; j++) {
         const c = <i32>load<u8>(value + <usize>j);
-        if (c < 48 || c > 57 || n > 100000000) { begin(); put('bad --epochs '); putBytes(value, len); fail(); }
+        if (c < 48 || c > 57 || n > 100000000) usage();
         n = n * 10 + c - 48;
       }
-      if (len == 0) failWith('bad --epochs');
+      if (len == 0) usage();
       epochs = n;
     } else { begin(); put('unknown option '); putBytes(key, cstrlen(key)); fail(); }
   }
-  if (!argPlan || !argWeights || !argData) failWith('--plan, --weights, --data required');
+  if (!argPlan || !argWeights || !argData) usage();
 }
 
 function listPreopens(): void {
@@ -356,7 +362,7 @@ let strStart: usize = 0;
 let strLen: i32 = 0;
 
 function badHeader(): void {
-  begin(); failWith('weights: the safetensors header is not valid JSON');
+  begin(); failWith('weights: header is not valid JSON');
 }
 function ws(): void {
   while (jp < jend) {
@@ -614,31 +620,31 @@ export function _start(): void {
 
   // Headers first: they size the memory.
   const planHead = small + 128; // 96 bytes
-  const planBytes = fileSize(planFd, 'the plan file');
-  if (planBytes < <u64>P_FIXED_BYTES) { begin(); failWith('plan: file too short to be a plan'); }
+  const planBytes = fileSize(planFd, 'plan file');
+  if (planBytes < <u64>P_FIXED_BYTES) { begin(); failWith('plan: file is truncated'); }
   readExact(planFd, planHead, P_FIXED_BYTES, 'plan file');
-  if (load<u32>(planHead) != PLAN_MAGIC) { begin(); failWith('plan: not an edgetune plan file'); }
+  if (load<u32>(planHead) != PLAN_MAGIC) { begin(); failWith('plan: not a plan file'); }
   if (load<u32>(planHead + 4) != PLAN_VERSION) {
     begin(); put('plan: file format version '); putU64(<u64>load<u32>(planHead + 4)); put(', this module reads version '); putU64(<u64>PLAN_VERSION); fail();
   }
   if (<u64>load<u32>(planHead + P_FILE_BYTES) != planBytes) { begin(); failWith('plan: file is truncated'); }
   if (load<u32>(planHead + P_CONTRACT) != STEP_CONTRACT) { begin(); failWith('plan: unsupported step contract'); }
-  if (<usize>load<u32>(planHead + P_STATIC_BYTES) != ARENA_BASE) { begin(); failWith('plan: arena does not start at 8192'); }
+  if (<usize>load<u32>(planHead + P_STATIC_BYTES) != ARENA_BASE) { begin(); failWith('plan: bad arena'); }
   const arenaPages = <usize>load<u32>(planHead + P_PAGES);
-  if (arenaPages < 1 || arenaPages > 32768) { begin(); failWith('plan: bad arena size'); }
+  if (arenaPages < 1 || arenaPages > 32768) { begin(); failWith('plan: bad arena'); }
 
-  const weightsBytes = fileSize(weightsFd, 'the weights file');
-  if (weightsBytes < 8) { begin(); failWith('weights: file shorter than 8 bytes'); }
+  const weightsBytes = fileSize(weightsFd, 'weights file');
+  if (weightsBytes < 8) { begin(); failWith('weights: file is truncated'); }
   readExact(weightsFd, small + 224, 8, 'weights file');
   const jsonBytes = load<u64>(small + 224);
-  if (jsonBytes > 100000000 || 8 + jsonBytes > weightsBytes) { begin(); failWith('weights: bad safetensors header length'); }
+  if (jsonBytes > 100000000 || 8 + jsonBytes > weightsBytes) { begin(); failWith('weights: bad header length'); }
   stHeaderBytes = 8 + jsonBytes;
 
-  const dataBytes = fileSize(dataFd, 'the data file');
+  const dataBytes = fileSize(dataFd, 'data file');
   const dataHead = small + 232; // 32 bytes
-  if (dataBytes < <u64>DATA_HEADER_BYTES) { begin(); failWith('data: file shorter than its header'); }
+  if (dataBytes < <u64>DATA_HEADER_BYTES) { begin(); failWith('data: file is truncated'); }
   readExact(dataFd, dataHead, DATA_HEADER_BYTES, 'data file');
-  if (load<u32>(dataHead) != DATA_MAGIC) { begin(); failWith('data: not an edgetune training-data file'); }
+  if (load<u32>(dataHead) != DATA_MAGIC) { begin(); failWith('data: not an .etd file'); }
   if (load<u32>(dataHead + 4) != DATA_VERSION) { begin(); put('data: file format version '); putU64(<u64>load<u32>(dataHead + 4)); fail(); }
   const dataStart = <u64>load<u32>(dataHead + 8);
   const records = <u64>load<u32>(dataHead + 12);
@@ -657,7 +663,7 @@ export function _start(): void {
   const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + staticBytes + 65536;
   const totalPages = (io + ioBytes + PAGE - 1) / PAGE;
   if (totalPages > 65536 || memory.grow(<i32>(totalPages - <usize>memory.size())) < 0) {
-    begin(); put('cannot size the memory to '); putU64(<u64>totalPages); failWith(' pages');
+    begin(); failWith('out of memory');
   }
   // Move the small buffers and the message line out of the boot area, which becomes arena.
   const newSmall = io + ioBytes - 2048;
@@ -670,7 +676,7 @@ export function _start(): void {
   found = stHeader + <usize>((stHeaderBytes + 15) & ~15);
   relPath = found + 16384;
   // The weights path, relative to its directory, and the temporary name next to it.
-  if (weightsRelLen > 8000) failWith('weights path too long');
+  if (weightsRelLen > 8000) usage();
   memory.copy(relPath, weightsRel, <usize>weightsRelLen);
   relLen = weightsRelLen;
   tmpPath = relPath + <usize>relLen + 16;
@@ -732,7 +738,7 @@ export function _start(): void {
     if (load<u32>(p) == PROGRAM_INIT) { init = offset; initOps = <i32>load<u32>(p + 8); }
     words += count << 2;
   }
-  if (!train) { begin(); failWith('plan: no train program (compile with --train)'); }
+  if (!train) { begin(); failWith('plan: no train program'); }
 
   // The weights: the header into the I/O region, each tensor's data straight into its region.
   seek(weightsFd, 0);
@@ -745,7 +751,7 @@ export function _start(): void {
   }
   fd_close(weightsFd);
   // A fresh optimizer, as the JS executor starts one: iteration 0, its scalars, slot start values.
-  if (init && run(init, initOps, h) != 0) { begin(); failWith('plan: the init program failed'); }
+  if (init && run(init, initOps, h) != 0) { begin(); failWith('plan: init failed'); }
 
   // Epochs over the records in file order, batches of the plan's batch, the last one partial.
   const n = <i32>records;
@@ -778,7 +784,7 @@ export function _start(): void {
       const status = run(train, trainOps, h);
       if (status != 0) {
         begin();
-        if (status < 0) put('plan: an opcode this module does not know');
+        if (status < 0) put('plan: unknown opcode');
         else put('non-finite loss or gradients');
         put(' at epoch '); putU64(<u64>(epoch + 1)); put(', batch '); putU64(<u64>(b + 1)); put(' (step '); putU64(<u64>(t + 1));
         { put(')'); unchanged(); };
@@ -797,7 +803,7 @@ export function _start(): void {
   // Write back: the original header bytes, then every tensor from the arena in offset order, to a
   // temporary file in the same directory; then rename it over the original.
   const out = path_open(weightsDir, 0, tmpPath, tmpLen, OFLAG_CREAT | OFLAG_TRUNC, RIGHT_FD_WRITE | RIGHT_FD_SYNC | RIGHT_FD_SEEK, 0, 0, small + 8);
-  if (out) { begin(); put('cannot create temp file (errno '); putU64(<u64>out); { put(')'); unchanged(); }; }
+  if (out) { begin(); put('cannot create'); tempErrno(); putU64(<u64>out); { put(')'); unchanged(); }; }
   const tmpFd = <i32>load<u32>(small + 8);
   tmpOpen = true;
   writeAll(tmpFd, stHeader, <usize>stHeaderBytes);
@@ -811,7 +817,7 @@ export function _start(): void {
   fd_sync(tmpFd); // best effort: some runtimes do not implement it
   fd_close(tmpFd);
   const moved = path_rename(weightsDir, tmpPath, tmpLen, weightsDir, relPath, relLen);
-  if (moved) { begin(); put('cannot rename temp file (errno '); putU64(<u64>moved); { put(')'); unchanged(); }; }
+  if (moved) { begin(); put('cannot rename'); tempErrno(); putU64(<u64>moved); { put(')'); unchanged(); }; }
   tmpOpen = false;
   msgLen = 0;
   put('wrote '); putBytes(relPath, relLen); put(' after '); putU64(<u64>t); put(' steps');

@@ -4,7 +4,8 @@
 import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import binaryen from 'binaryen';
 
 const t0 = performance.now();
 mkdirSync('build', { recursive: true });
@@ -22,6 +23,21 @@ await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target',
 await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
 await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
+// The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
+// round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
+// float semantics.
+for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune-wasi-nosimd.wasm', false]]) {
+  const module = binaryen.readBinary(readFileSync(file));
+  // AssemblyScript's default features (plus SIMD): with more, binaryen would write newer encodings.
+  const F = binaryen.Features;
+  module.setFeatures(F.MVP | F.SignExt | F.MutableGlobals | F.NontrappingFPToInt | F.BulkMemory | (F.BulkMemoryOpt ?? 0) | (simd ? F.SIMD128 : 0));
+  if (!module.validate()) throw new Error(`${file}: binaryen validation failed`);
+  binaryen.setOptimizeLevel(2);
+  binaryen.setShrinkLevel(2);
+  module.optimize();
+  writeFileSync(file, module.emitBinary());
+  module.dispose();
+}
 
 rmSync('dist', { recursive: true, force: true });
 await build({
