@@ -652,6 +652,7 @@ export function _start(): void {
   const labelKind = load<u32>(dataHead + 20);
   const labelWords = load<u32>(dataHead + 24);
   const recordBytes = (<u64>xFloats + <u64>labelWords) << 2;
+  if (!records) { begin(); failWith('data: no records'); }
   if (dataStart + records * recordBytes != dataBytes) {
     begin(); put('data: '); putU64(records); put(' records need '); putU64(dataStart + records * recordBytes); put(' bytes, the file has ');
     putU64(dataBytes); put(' (truncated?)'); fail();
