@@ -105,7 +105,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         apply_gradients(scalars, arg(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), arg(p, 6), arg(p, 7), argf(p, 8),
           argf(p, 9), argf(p, 10), argf(p, 11), arg(p, 12));
         break;
-      case OP_SCHEDULE: schedule_lr(scalars, arg(p, 0), p + 16, load<i32>(p + 4) - 1); break;
+      case OP_SCHEDULE: schedule_lr(scalars, arg(p, 0), p + 12, load<i32>(p + 4) - 1); break; // parameters follow the kind
       case OP_OPTIMIZER_INIT: optimizer_init(scalars, argf(p, 0), argf(p, 1)); break;
       case OP_STEP_DONE: store<i32>(scalars + S_ITER, load<i32>(scalars + S_ITER) + 1); break;
       case OP_NADAM_PREP: nadam_prep(scalars); break;

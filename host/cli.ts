@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The edgetune command line.
 import { runDemo, trainBase } from './demo';
+import { FIND_LR_USAGE, findLrCommand } from './lr-find-cli';
 
 const usage = `usage: edgetune <command>
 
@@ -8,6 +9,7 @@ commands:
   demo         transfer learning on real MNIST digits (the main job of npm start)
   train-base   train the bundled bases (digits 0-4) and write models/mnist-base-0to4.safetensors and
                models/mnist-cnn-base-0to4.safetensors
+  find-lr      the learning-rate finder on MNIST digits, with an SVG plot (find-lr --help)
   compile      <model.safetensors> --train --batch 16 [--freeze <layer>] [--budget 256KB]
                [--optimizer adam --lr 1e-3] -o model.plan   (a plan file for edgetune-wasi.wasm)
   pack-data    <data.json> -o train.etd | --mnist --digits 5-9 --count N -o train.etd
@@ -23,6 +25,9 @@ async function main(argv: string[]): Promise<number> {
       await trainBase(console.log, undefined, 'mlp');
       await trainBase(console.log, undefined, 'cnn');
       return 0;
+    case 'find-lr':
+      if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(FIND_LR_USAGE); return 0; }
+      return findLrCommand(argv.slice(1));
     case 'compile':
       return (await import('./wasi-files')).compileCommand(argv.slice(1), console.log);
     case 'pack-data':

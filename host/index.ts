@@ -8,10 +8,19 @@ export {
   layers, Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
   type BatchNormalizationOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers';
-export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult } from './model';
+export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './model';
 export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig } from './regularizers';
 export { type InitializerName, type InitializerConfig } from './initializers';
-export { optimizers, type OptimizerConfig, type SgdConfig, type AdamConfig } from './optimizers';
+export {
+  optimizers, type OptimizerConfig, type OptimizerName, type CommonOptions, type SgdConfig, type AdagradConfig, type RmspropConfig, type AdamConfig,
+  type AdamWConfig, type NadamConfig, type AdamaxConfig,
+} from './optimizers';
+export { schedules, type LearningRateSchedule } from './schedules';
+export {
+  callbacks, LearningRateScheduler, ReduceLROnPlateau, EarlyStopping, ModelCheckpoint, Progress, type ReduceLROnPlateauOptions,
+  type EarlyStoppingOptions, type ModelCheckpointOptions,
+} from './callbacks';
+export { findLearningRate, lrFinderSvg, type LrFinderOptions, type LrFinderResult } from './lr-finder';
 export { type LossConfig, type LossName } from './losses';
 export { tensor, type Tensor } from './tensor';
 export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './plan';

@@ -7,7 +7,7 @@ import {
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
 import type { Layer, SymbolicTensor } from './layers';
 import { type LossConfig, type LossName, resolveLoss } from './losses';
-import { type OptimizerConfig, optimizerSlots, resolveOptimizer } from './optimizers';
+import { type OptimizerConfig, type OptimizerName, optimizerSlots, resolveOptimizer } from './optimizers';
 import { compilePlan, type Plan } from './plan';
 import { Random, nextSeed } from './random';
 import { requireFileSystem } from './io';
@@ -15,7 +15,7 @@ import { modelToBytes } from './serialize';
 import { type Tensor } from './tensor';
 
 export interface CompileOptions {
-  optimizer: OptimizerConfig | 'sgd' | 'adam';
+  optimizer: OptimizerConfig | OptimizerName | string;
   loss: LossName | string | Partial<LossConfig>;
   metrics?: string[];
   // Refuse plans whose arena (wasm memory) would be larger: bytes or '512KB', '4MB'.
@@ -172,10 +172,10 @@ export class Model {
     this.trainingExecutor().baseLearningRate = v;
   }
 
-  /** @internal the training executor, planned now if needed (at the compiled batch size). */
-  trainingExecutor(): Executor {
+  /** @internal the training executor, planned now if needed (for at least `batchSize` rows). */
+  trainingExecutor(batchSize?: number): Executor {
     const c = this.requireCompiled('fit');
-    return this.executorFor(this.executor?.plan.mode === 'training' ? this.executor.plan.batchSize : c.batchSize, true);
+    return this.executorFor(batchSize ?? (this.executor?.plan.mode === 'training' ? this.executor.plan.batchSize : c.batchSize), true);
   }
 
   /** @internal optimizer slots and header scalars, for checkpoints and the LR finder. */
@@ -494,14 +494,15 @@ export class Model {
     return { data: out, shape: [n, ...this.outputShape] };
   }
 
-  // The model as safetensors bytes: weights, Keras-style topology and training config.
-  toBytes(): Uint8Array {
-    return modelToBytes(this);
+  // The model as safetensors bytes: weights, Keras-style topology and training config; with
+  // includeOptimizer, also the optimizer's slots and step (a checkpoint to resume from).
+  toBytes(options: { includeOptimizer?: boolean } = {}): Uint8Array {
+    return modelToBytes(this, options);
   }
 
   // Writes toBytes() to `path` atomically (temporary file, then rename). Needs a file system.
-  async save(path: string): Promise<void> {
-    await requireFileSystem('model.save(path)').writeFileAtomic(path, modelToBytes(this));
+  async save(path: string, options: { includeOptimizer?: boolean } = {}): Promise<void> {
+    await requireFileSystem('model.save(path)').writeFileAtomic(path, modelToBytes(this, options));
   }
 
   countParams(): { total: number; trainable: number; nonTrainable: number } {

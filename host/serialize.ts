@@ -3,6 +3,7 @@
 // __metadata__. Loading checks every tensor against the topology before touching any layer, so a
 // bad file changes nothing.
 import { ModelFormatError } from './errors';
+import { HEADER } from './ops';
 import { sizeOf } from './graph';
 import type { InitializerConfig } from './initializers';
 import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from './layers';
@@ -207,7 +208,18 @@ function topologyOf(model: Model): unknown {
   };
 }
 
-export function modelToBytes(model: Model): Uint8Array {
+// What a checkpoint keeps of the optimizer besides its slots (tensors 'optimizer/<slot>/<layer>/
+// <weight>'): the iteration count (which is also the schedule's position), the learning-rate
+// variable, the momentum in effect and Nadam's running product. With these, loading and continuing
+// gives the same weights, bit for bit, as never having stopped.
+interface OptimizerStateJson {
+  iterations: number;
+  base_learning_rate: number;
+  momentum: number;
+  nadam_u_product: number;
+}
+
+export function modelToBytes(model: Model, options: { includeOptimizer?: boolean } = {}): Uint8Array {
   const metadata: Record<string, string> = {
     format: MODEL_FORMAT,
     format_version: MODEL_FORMAT_VERSION,
@@ -220,6 +232,22 @@ export function modelToBytes(model: Model): Uint8Array {
   const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
     name: `${l.name}/${s.name}`, dtype: 'F32' as const, shape: s.shape, data: l.values[i],
   })));
+  if (options.includeOptimizer && cfg) {
+    const snap = model.optimizerSnapshot();
+    const h = new DataView(snap.header.buffer, snap.header.byteOffset, snap.header.byteLength);
+    const state: OptimizerStateJson = {
+      iterations: snap.iterations,
+      base_learning_rate: h.getFloat32(HEADER.baseLr, true),
+      momentum: h.getFloat32(HEADER.momentum, true),
+      nadam_u_product: h.getFloat64(HEADER.nadamU, true),
+    };
+    metadata.optimizer_state = JSON.stringify(state);
+    const shapes = new Map<string, number[]>(model.layers.flatMap((l) => l.weightSpecs.map((s) => [`${l.name}/${s.name}`, [...s.shape]] as [string, number[]])));
+    for (const [key, data] of snap.slots) {
+      const weight = key.slice(key.indexOf('/') + 1);
+      tensors.push({ name: `optimizer/${key}`, dtype: 'F32' as const, shape: shapes.get(weight)!, data });
+    }
+  }
   return writeSafetensors(tensors, metadata);
 }
 
@@ -300,8 +328,32 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
       assignments.push({ layer: l, index, values });
     });
   }
-  for (const name of file.tensors.keys()) {
-    if (!expected.has(name)) throw new ModelFormatError(`${source}: tensor '${name}' matches no weight of the topology`, source, name);
+  // Optimizer slots of a checkpoint: each must match a weight's shape.
+  const slots = new Map<string, Float32Array>();
+  for (const [name, t] of file.tensors) {
+    if (expected.has(name)) continue;
+    const weight = name.startsWith('optimizer/') ? name.split('/').slice(2).join('/') : null;
+    if (weight === null || !expected.has(weight) || !meta.optimizer_state) {
+      throw new ModelFormatError(`${source}: tensor '${name}' matches no weight of the topology`, source, name);
+    }
+    const values = toFloat32(t);
+    const [layerName, weightName] = [weight.slice(0, weight.lastIndexOf('/')), weight.slice(weight.lastIndexOf('/') + 1)];
+    const spec = model.getLayer(layerName).weightSpecs.find((w) => w.name === weightName)!;
+    if (values.length !== sizeOf(spec.shape)) throw new ModelFormatError(`${source}: optimizer tensor '${name}' has ${values.length} values, weight '${weight}' has ${sizeOf(spec.shape)}`, source, name);
+    slots.set(name.slice('optimizer/'.length), values);
+  }
+  let optimizerState: OptimizerStateJson | null = null;
+  if (meta.optimizer_state) {
+    try {
+      optimizerState = JSON.parse(meta.optimizer_state);
+    } catch {
+      throw new ModelFormatError(`${source}: metadata 'optimizer_state' is not valid JSON`, source);
+    }
+    if (!meta.training_config) throw new ModelFormatError(`${source}: optimizer_state without a training_config`, source);
+    const st = optimizerState!;
+    if (!Number.isInteger(st.iterations) || st.iterations < 0 || ![st.base_learning_rate, st.momentum, st.nadam_u_product].every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      throw new ModelFormatError(`${source}: metadata 'optimizer_state' is malformed`, source);
+    }
   }
   for (const a of assignments) a.layer.values[a.index].set(a.values);
   if (meta.training_config) {
@@ -311,6 +363,15 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     } catch (e) {
       throw new ModelFormatError(`${source}: training_config cannot be restored: ${(e as Error).message}`, source);
     }
+  }
+  if (optimizerState) {
+    const header = new Uint8Array(HEADER.bytes);
+    const h = new DataView(header.buffer);
+    h.setInt32(HEADER.iter, optimizerState.iterations, true);
+    h.setFloat32(HEADER.baseLr, optimizerState.base_learning_rate, true);
+    h.setFloat32(HEADER.momentum, optimizerState.momentum, true);
+    h.setFloat64(HEADER.nadamU, optimizerState.nadam_u_product, true);
+    model.restoreOptimizer({ iterations: optimizerState.iterations, header, slots });
   }
   return model;
 }

@@ -611,3 +611,52 @@ export async function coldStartPeers({ runs = 5, impls = ['tfjs-wasm', 'ort-web'
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------
+// Optimizer update throughput (tfjs-wasm): optimizer.applyGradients on one variable of `params`
+// elements, the optimizers tfjs has (sgd with momentum, adagrad, rmsprop, adam, adamax). The
+// -clipnorm variants clip as a user would with tf ops first: g * c / max(||g||, c), c = 1.
+// Returns records in Mparams/s. `selected(workload)` filters, as bench.mjs --only does.
+// ---------------------------------------------------------------------------
+
+export async function updatePeers({ params = 1 << 20, quick = false, selected = () => true } = {}) {
+  const out = [];
+  const { tf } = await useTfBackend('wasm');
+  const make = {
+    sgd: () => tf.train.momentum(0.01, 0.9),
+    adagrad: () => tf.train.adagrad(0.001, 0.1),
+    rmsprop: () => tf.train.rmsprop(0.001, 0.9, 0, 1e-7),
+    adam: () => tf.train.adam(0.001, 0.9, 0.999, 1e-7),
+    adamax: () => tf.train.adamax(0.001, 0.9, 0.999, 1e-7),
+  };
+  for (const [name, create] of Object.entries(make)) {
+    for (const clip of [false, true]) {
+      const workload = `update-${name}${clip ? '-clipnorm' : ''}`;
+      if (!selected(workload)) continue;
+      const tensorsBefore = tf.memory().numTensors;
+      const v = tf.variable(tf.tensor1d(randomF32(params, 11, -1, 1)), true, `w_${workload}`);
+      const g = tf.tensor1d(randomF32(params, 12, -0.01, 0.01));
+      const c = tf.scalar(1);
+      const opt = create();
+      const step = clip
+        ? () => tf.tidy(() => opt.applyGradients({ [v.name]: tf.div(tf.mul(g, c), tf.maximum(tf.norm(g), c)) }))
+        : () => opt.applyGradients({ [v.name]: g });
+      const w0 = v.dataSync()[5];
+      step();
+      const w1 = v.dataSync()[5];
+      if (!(w1 !== w0 && Number.isFinite(w1))) throw new Error(`${workload} tfjs-wasm: the weights did not move`);
+      const st = timeItSyncStats(() => { step(); }, { warmup: 3, reps: quick ? 7 : 25, minMs: quick ? 200 : 800 });
+      v.dataSync(); // the wasm backend runs eagerly; read back once anyway before disposing
+      opt.dispose();
+      v.dispose();
+      g.dispose();
+      c.dispose();
+      const leaked = tf.memory().numTensors - tensorsBefore;
+      const value = params / (st.median / 1000) / 1e6;
+      log(`${workload} tfjs-wasm: median ${st.median.toFixed(3)} ms (min ${st.min.toFixed(3)}, n=${st.n}) -> ${value.toFixed(1)} Mparams/s` +
+        (leaked ? `; ${leaked} tensors leaked` : ''));
+      out.push({ workload, impl: 'tfjs-wasm', value, unit: 'Mparams/s' });
+    }
+  }
+  return out;
+}

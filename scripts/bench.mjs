@@ -1,14 +1,23 @@
-// npm run bench [-- --json] [-- --quick]
+// npm run bench [-- --json] [-- --quick] [-- --only <workload prefix>]
 // edgetune beside its peers, in one process, single-threaded: TensorFlow.js (wasm and cpu
 // backends) and onnxruntime-web. Prints a table of medians and ratios; --json prints one JSON
 // array of {workload, impl, value, unit} records instead. The machine is shared and noisy:
 // every figure is a median of repeated runs, and ratios are taken within this one run.
 import { readFileSync } from 'node:fs';
-import { cnnPeers, coldStartPeers, gemmPeers, log, mlpTrainPeers, randomF32, timeItSync } from './bench-peers.mjs';
+import { cnnPeers, coldStartPeers, gemmPeers, log, mlpTrainPeers, randomF32, timeItSync, updatePeers } from './bench-peers.mjs';
 
 const args = new Set(process.argv.slice(2));
+// npm run bench -- --runtimes: the Node / Deno / Bun comparison instead (scripts/bench-runtimes.mjs).
+if (args.has('--runtimes')) {
+  await import('./bench-runtimes.mjs');
+  process.exit(0);
+}
 const json = args.has('--json');
 const quick = args.has('--quick');
+// --only <prefix>: run just the workloads whose name starts with it (e.g. --only update, --only gemm).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : null;
+const selected = (workload) => only === null || workload.startsWith(only) || only.startsWith(workload);
 const records = [];
 const add = (workload, impl, value, unit) => records.push({ workload, impl, value, unit });
 
@@ -43,15 +52,17 @@ function edgetuneGemm(n) {
 }
 
 const sizes = [128, 256, 512, 1024];
+if (selected('gemm')) {
 log('GEMM ...');
 for (const n of sizes) add(`gemm-${n}`, 'edgetune', edgetuneGemm(n), 'GFLOP/s');
 records.push(...(await gemmPeers(sizes)));
+}
 
 // ---------------------------------------------------------------------------------------------
 // MLP training step: 784-256-256-10, Adam, batch 64, sparse categorical cross-entropy.
-log('MLP training step ...');
 const et = await import('../dist/node.js');
-{
+if (selected('mlp-train')) {
+log('MLP training step ...');
   et.setSeed(1234);
   const model = et.sequential([
     et.layers.dense(256, { activation: 'relu', inputShape: [784] }),
@@ -71,14 +82,14 @@ const et = await import('../dist/node.js');
     { warmup: 5, reps: quick ? 20 : 60, minMs: quick ? 200 : 1500 });
   add('mlp-train-b64', 'edgetune', ms, 'ms/step');
   add('mlp-train-b64-arena', 'edgetune', model.plan.pages * 65536, 'bytes');
-}
 records.push(...(await mlpTrainPeers()));
+}
 
 // ---------------------------------------------------------------------------------------------
 // The CNN: conv3x3(32, same, no bias)-BN-ReLU-maxpool-conv3x3(64, same, no bias)-BN-ReLU-maxpool-
 // flatten-dense(10) on 28x28x1 at batch 64: inference, full training step, frozen-base fine-tuning.
+if (selected('cnn')) {
 log('CNN ...');
-{
   const { layers } = et;
   const cnn = () => et.sequential([
     layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', useBias: false, inputShape: [28, 28, 1] }),
@@ -102,13 +113,80 @@ log('CNN ...');
   tune.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64 });
   add('cnn-finetune-b64', 'edgetune', timeItSync(() => tune.trainOnBatch(x, y), opts), 'ms/step');
   add('cnn-arena-finetune', 'edgetune', tune.plan.pages * 65536, 'bytes');
-}
 records.push(...(await cnnPeers({ quick })));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Import to first prediction, in fresh processes.
+if (selected('cold-start')) {
 log('cold start ...');
 records.push(...(await coldStartPeers({ runs: quick ? 3 : 7, impls: ['edgetune', 'tfjs-wasm', 'ort-web'] })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer update throughput on a 1M-parameter slab: one apply_gradients op (the fused clip,
+// weight decay and update pass; Nadam adds its nadam_prep word) run by the plan interpreter,
+// exactly as a training step runs it. `-clipnorm` clips the slab as one tensor by its own norm.
+const UPDATE_PARAMS = 1 << 20;
+const UPDATE_OPTIMIZERS = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'nadam', 'adamax'];
+
+function edgetuneUpdate(name, clipnorm) {
+  const bytes = readFileSync(new URL('../build/edgetune.wasm', import.meta.url));
+  const n = UPDATE_PARAMS;
+  const pages = Math.ceil((65536 + 4 * 5 * n + 65536) / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+  const base = Math.ceil(k.heap_base() / 64) * 64 + 64;
+  const header = base; // 128-byte step header
+  const ops = base + 128; // room for 64 words
+  const [w, g, s1, s2, s3] = [0, 1, 2, 3, 4].map((i) => base + 512 + i * 4 * n);
+  const f32 = new Float32Array(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
+  f32.set(randomF32(n, 11, -1, 1), w / 4);
+  f32.set(randomF32(n, 12, -0.01, 0.01), g / 4);
+  // Opcodes and argument order as host/ops.ts (OP_SPECS); kinds and slots as host/plan.ts.
+  const spec = {
+    sgd: { kind: 0, lr: 0.01, mu: 0.9, slots: [s1, 0, 0], h1: 0, h2: 0, wd: 0 },
+    adagrad: { kind: 1, lr: 0.001, mu: 0, slots: [s1, 0, 0], h1: 0, h2: 1e-7, wd: 0, fill: 0.1 },
+    rmsprop: { kind: 2, lr: 0.001, mu: 0, slots: [s1, 0, 0], h1: 0.9, h2: 1e-7, wd: 0 },
+    adam: { kind: 3, lr: 0.001, mu: 0.9, slots: [s1, s2, 0], h1: 0.999, h2: 1e-7, wd: 0 },
+    adamw: { kind: 3, lr: 0.001, mu: 0.9, slots: [s1, s2, 0], h1: 0.999, h2: 1e-7, wd: 0.004 },
+    nadam: { kind: 4, lr: 0.001, mu: 0.9, slots: [s1, s2, 0], h1: 0.999, h2: 1e-7, wd: 0 },
+    adamax: { kind: 5, lr: 0.001, mu: 0.9, slots: [s1, s2, 0], h1: 0.999, h2: 1e-7, wd: 0 },
+  }[name];
+  for (const s of spec.slots) if (s) f32.fill(spec.fill ?? 0, s / 4, s / 4 + n);
+  const bits = (v) => new Int32Array(Float32Array.of(v).buffer)[0];
+  const words = [
+    46, 2, bits(spec.lr), bits(spec.mu), // optimizer_init
+    ...(spec.kind === 4 ? [48, 0] : []), // nadam_prep
+    17, 13, spec.kind, w, g, ...spec.slots, n, clipnorm ? 2 : 0, bits(clipnorm ? 1 : 0), bits(spec.wd), bits(spec.h1), bits(spec.h2), 0,
+    47, 0, // step_done
+  ];
+  i32.set(words, ops / 4);
+  i32[header / 4] = 1; // batch
+  if (k.run(ops, 1, header) !== 0) throw new Error('optimizer_init failed');
+  const step = ops + 16; // skip optimizer_init
+  const count = spec.kind === 4 ? 3 : 2;
+  const w0 = f32[w / 4 + 5];
+  if (k.run(step, count, header) !== 0) throw new Error(`update-${name}: run failed`);
+  if (!(f32[w / 4 + 5] !== w0 && Number.isFinite(f32[w / 4 + 5]))) throw new Error(`update-${name}: the weights did not move`);
+  const ms = timeItSync(() => k.run(step, count, header), { warmup: 3, reps: quick ? 7 : 25, minMs: quick ? 200 : 800 });
+  return n / (ms / 1000) / 1e6;
+}
+
+if (selected('update')) {
+  log('optimizer updates ...');
+  // Each workload's peer right after it: on a shared machine the load drifts, and a ratio of
+  // two figures taken seconds apart is steadier than one of figures taken a minute apart.
+  for (const name of UPDATE_OPTIMIZERS) {
+    for (const clip of [false, true]) {
+      const workload = `update-${name}${clip ? '-clipnorm' : ''}`;
+      if (!selected(workload)) continue;
+      add(workload, 'edgetune', edgetuneUpdate(name, clip), 'Mparams/s');
+      records.push(...(await updatePeers({ params: UPDATE_PARAMS, quick, selected: (w) => w === workload })));
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 const get = (w, i) => records.find((r) => r.workload === w && r.impl === i)?.value;
@@ -124,9 +202,10 @@ if (json) {
   const workloads = [...new Set(records.map((r) => r.workload))].filter((w) => !w.includes('-arena'));
   for (const w of workloads) {
     const unit = records.find((r) => r.workload === w).unit;
-    const higherIsBetter = unit === 'GFLOP/s';
+    const higherIsBetter = unit === 'GFLOP/s' || unit === 'Mparams/s';
     const ours = get(w, 'edgetune');
     const peers = ['tfjs-wasm', 'tfjs-cpu', 'ort-web'].map((i) => get(w, i)).filter((v) => v !== undefined);
+    if (!peers.length) { lines.push(`| ${w} | ${unit} | ${fmt(ours)} | - | - | - | (no peer) |`); continue; }
     const best = higherIsBetter ? Math.max(...peers) : Math.min(...peers);
     const ratio = higherIsBetter ? ours / best : best / ours;
     lines.push(`| ${w} | ${unit} | ${fmt(ours)} | ${fmt(get(w, 'tfjs-wasm'))} | ${fmt(get(w, 'tfjs-cpu'))} | ${fmt(get(w, 'ort-web'))} | ${ratio.toFixed(2)}x ${higherIsBetter ? 'the throughput' : 'faster'} |`);
@@ -134,6 +213,10 @@ if (json) {
   lines.push('');
   const r = (a, b) => (a / b).toFixed(2);
   lines.push('Targets (ratios within this run):');
+  for (const w of workloads.filter((x) => x.startsWith('update-') && get(x, 'tfjs-wasm') !== undefined)) {
+    lines.push(`  ${w}: edgetune / tfjs-wasm = ${r(get(w, 'edgetune'), get(w, 'tfjs-wasm'))}x the parameters per second (target >= 3x)`);
+  }
+  if (only === null) {
   for (const n of [256, 512, 1024]) lines.push(`  gemm-${n}: edgetune / ort-web = ${r(get(`gemm-${n}`, 'edgetune'), get(`gemm-${n}`, 'ort-web'))}x (target >= 1.1x)`);
   lines.push(`  mlp-train-b64: tfjs-wasm / edgetune = ${r(get('mlp-train-b64', 'tfjs-wasm'), get('mlp-train-b64', 'edgetune'))}x faster (target >= 5x)`);
   lines.push(`  cold-start: tfjs-wasm / edgetune = ${r(get('cold-start', 'tfjs-wasm'), get('cold-start', 'edgetune'))}x faster (target >= 10x)`);
@@ -144,5 +227,6 @@ if (json) {
   lines.push('Planned arenas (one fixed wasm memory each):');
   lines.push(`  MLP 784-256-256-10, Adam, batch 64, training: ${(get('mlp-train-b64-arena', 'edgetune') / 1048576).toFixed(2)} MB`);
   for (const mode of ['inference', 'training', 'finetune']) lines.push(`  CNN batch 64, ${mode}: ${(get(`cnn-arena-${mode}`, 'edgetune') / 1048576).toFixed(2)} MB`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
 }

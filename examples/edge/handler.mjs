@@ -1,0 +1,216 @@
+// An edge function over edgetune: one fetch(Request) -> Response handler, no file system (the
+// model arrives as bytes), the same module under Deno.serve, Bun.serve, Node's http and any
+// platform that calls fetch handlers.
+//
+//   POST /predict               {"inputs": [[784 floats], ...], "tenant"?: "id"}
+//        -> {"model": "base" | id, "seq"?, "head"?, "predictions": [{"label", "probabilities"}]}
+//   POST /tenants/:id/train     {"inputs": [[784 floats], ...], "labels": [int, ...], "epochs"?: 1..20}
+//        -> {"tenant", "seq", "iterations", "loss": [per epoch], "head": fnv1a of the head's bytes}
+//   GET  /tenants/:id           -> {"tenant", "seq", "iterations", "head"}
+//   GET  /health                -> {"tenants", "maxTenants", "tenantArenaBytes", "baseArenaBytes"}
+//
+// Without a tenant, /predict uses the base model (digits 0-4). A tenant gets its own copy of the
+// base with the base frozen and a new softmax head of `classes` units, fine-tuned by its /train
+// calls (Adam, batch 16).
+//
+// Memory and concurrency: every tenant has its own model and so its own arena (one fixed wasm
+// memory, planned once at compile time under TENANT_MEMORY_BUDGET: 1.25 MB at batch 16, of which
+// 1.04 MB is its copy of the frozen base), and at most maxTenants tenants exist: the handler's
+// wasm memory is bounded by baseArena + maxTenants * tenantArena. No two tenants ever share an
+// arena. Requests for one tenant are serialised by a per-tenant queue (a promise chain), because
+// training yields to the event loop between epochs (so other tenants and base predictions are
+// served meanwhile) and two interleaved fits on one model would mix their steps. Each tenant
+// response carries `seq`, its position in that tenant's queue: replaying a tenant's requests one
+// after the other in seq order gives the same bytes.
+import { EdgetuneError, formatBytes, layers, loadModel, optimizers, ready, sequential, tensor } from '../../dist/index.js';
+
+export const TENANT_MEMORY_BUDGET = '1280KB';
+const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const INPUT_SIZE = 784;
+
+class RequestError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// FNV-1a over the bytes of the arrays: a short exact fingerprint of a head's weights.
+function fnv1a(arrays) {
+  let h = 0x811c9dc5 >>> 0;
+  for (const a of arrays) {
+    const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+// A seed per tenant id (the head's initial weights depend only on the id).
+function seedOf(id) {
+  let h = 0x811c9dc5 >>> 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+async function readJson(request, maxBodyBytes) {
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > maxBodyBytes) throw new RequestError(413, `request body of ${declared} bytes is over the ${maxBodyBytes}-byte limit`);
+  const text = await request.text();
+  if (text.length > maxBodyBytes) throw new RequestError(413, `request body is over the ${maxBodyBytes}-byte limit`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RequestError(400, 'request body is not JSON');
+  }
+}
+
+// inputs: an array of rows of 784 finite numbers -> a [n, 784] tensor.
+function inputTensor(inputs, maxBatch) {
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new RequestError(400, '"inputs" must be a non-empty array of rows of 784 numbers');
+  if (inputs.length > maxBatch) throw new RequestError(413, `"inputs" has ${inputs.length} rows, at most ${maxBatch} per request`);
+  const x = new Float32Array(inputs.length * INPUT_SIZE);
+  inputs.forEach((row, r) => {
+    if (!Array.isArray(row) || row.length !== INPUT_SIZE) throw new RequestError(400, `"inputs" row ${r} must have ${INPUT_SIZE} numbers`);
+    for (let i = 0; i < INPUT_SIZE; i++) {
+      if (typeof row[i] !== 'number' || !Number.isFinite(row[i])) throw new RequestError(400, `"inputs" row ${r} element ${i} is not a finite number`);
+      x[r * INPUT_SIZE + i] = row[i];
+    }
+  });
+  return tensor(x, [inputs.length, INPUT_SIZE]);
+}
+
+function predictions(model, x) {
+  const probs = model.predict(x, { batchSize: 16 });
+  const classes = probs.shape[1];
+  const out = [];
+  for (let r = 0; r < probs.shape[0]; r++) {
+    const p = Array.from(probs.data.subarray(r * classes, (r + 1) * classes));
+    let label = 0;
+    for (let j = 1; j < classes; j++) if (p[j] > p[label]) label = j;
+    out.push({ label, probabilities: p });
+  }
+  return out;
+}
+
+const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+// options: classes (units of a tenant head, default 10), maxTenants (8), maxBatch (rows per
+// request, 64), maxEpochs (20), learningRate (1e-2), maxBodyBytes (4 MB), and serializePerTenant
+// (true; false exists only so a test can show what the queue prevents).
+export async function createHandler(modelBytes, options = {}) {
+  const classes = options.classes ?? 10;
+  const maxTenants = options.maxTenants ?? 8;
+  const maxBatch = options.maxBatch ?? 64;
+  const maxEpochs = options.maxEpochs ?? 20;
+  const learningRate = options.learningRate ?? 1e-2;
+  const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const serialize = options.serializePerTenant ?? true;
+  const bytes = modelBytes instanceof Uint8Array ? modelBytes : new Uint8Array(modelBytes);
+
+  await ready(); // compile the kernels asynchronously once (edge platforms may refuse a sync compile)
+  const base = await loadModel(bytes);
+  base.predict(tensor(new Float32Array(INPUT_SIZE), [1, INPUT_SIZE]), { batchSize: 16 }); // plan its arena now
+  const baseArenaBytes = base.plan.pages * 65536;
+
+  const tenants = new Map(); // id -> Promise<tenant>
+  let tenantArenaBytes = null; // known once the first tenant is planned
+
+  async function newTenant(id) {
+    const own = await loadModel(bytes); // its own layers, so its own arena: nothing shared with other tenants
+    const frozen = own.layers.slice(0, -1);
+    for (const l of frozen) l.trainable = false;
+    const head = layers.dense(classes, { activation: 'softmax', name: 'head', kernelInitializer: { className: 'glorotUniform', seed: seedOf(id) } });
+    const model = sequential([...frozen, head], { name: `tenant-${id}` });
+    model.compile({ optimizer: optimizers.adam({ learningRate }), loss: 'sparseCategoricalCrossentropy', batchSize: 16, memoryBudget: TENANT_MEMORY_BUDGET });
+    tenantArenaBytes = model.plan.pages * 65536;
+    return { id, model, head, seq: 0, queue: Promise.resolve() };
+  }
+
+  function tenant(id, create) {
+    if (!TENANT_ID.test(id)) throw new RequestError(400, `tenant id '${id}' must be 1-64 letters, digits, '-' or '_'`);
+    let t = tenants.get(id);
+    if (!t) {
+      if (!create) throw new RequestError(404, `no tenant '${id}' (POST /tenants/${id}/train creates it)`);
+      if (tenants.size >= maxTenants) throw new RequestError(429, `tenant limit reached (${maxTenants} tenants of ${formatBytes(Number(tenantArenaBytes))} each)`);
+      t = newTenant(id);
+      tenants.set(id, t);
+      t.catch(() => tenants.delete(id));
+    }
+    return t;
+  }
+
+  // Runs fn on the tenant after every earlier request for it has finished; fn gets its seq.
+  async function onTenant(id, create, fn) {
+    const t = await tenant(id, create);
+    const seq = ++t.seq;
+    if (!serialize) return fn(t, seq);
+    const run = t.queue.then(() => fn(t, seq));
+    t.queue = run.catch(() => {});
+    return run;
+  }
+
+  const headDigest = (t) => fnv1a(t.head.getWeights());
+
+  async function train(id, body) {
+    const x = inputTensor(body.inputs, maxBatch);
+    const labels = body.labels;
+    if (!Array.isArray(labels) || labels.length !== x.shape[0]) throw new RequestError(400, `"labels" must be an array of ${x.shape[0]} class indices`);
+    labels.forEach((v, i) => {
+      if (!Number.isInteger(v) || v < 0 || v >= classes) throw new RequestError(400, `"labels"[${i}] is ${v}, not a class index in [0, ${classes - 1}]`);
+    });
+    const epochs = body.epochs ?? 5;
+    if (!Number.isInteger(epochs) || epochs < 1 || epochs > maxEpochs) throw new RequestError(400, `"epochs" must be an integer in [1, ${maxEpochs}]`);
+    const y = tensor(Int32Array.from(labels), [labels.length]);
+    return onTenant(id, true, async (t, seq) => {
+      const history = await t.model.fit(x, y, { epochs, batchSize: 16, shuffle: false, onEpochEnd: yieldToEventLoop });
+      return { tenant: id, seq, iterations: t.model.iterations, loss: history.history.loss, head: headDigest(t) };
+    });
+  }
+
+  async function predict(body) {
+    const x = inputTensor(body.inputs, maxBatch);
+    if (body.tenant === undefined) return { model: 'base', predictions: predictions(base, x) };
+    if (typeof body.tenant !== 'string') throw new RequestError(400, '"tenant" must be a string');
+    return onTenant(body.tenant, false, async (t, seq) => ({ model: t.id, seq, head: headDigest(t), predictions: predictions(t.model, x) }));
+  }
+
+  async function route(request) {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    if (request.method === 'GET' && path === '/health') {
+      return { tenants: tenants.size, maxTenants, tenantArenaBytes, baseArenaBytes, tenantMemoryBudget: TENANT_MEMORY_BUDGET };
+    }
+    if (path === '/predict') {
+      if (request.method !== 'POST') throw new RequestError(405, 'use POST /predict');
+      return predict(await readJson(request, maxBodyBytes));
+    }
+    const m = /^\/tenants\/([^/]+)(\/train)?$/.exec(path);
+    if (m) {
+      const id = decodeURIComponent(m[1]);
+      if (m[2]) {
+        if (request.method !== 'POST') throw new RequestError(405, `use POST /tenants/${id}/train`);
+        return train(id, await readJson(request, maxBodyBytes));
+      }
+      if (request.method !== 'GET') throw new RequestError(405, `use GET /tenants/${id}`);
+      return onTenant(id, false, async (t, seq) => ({ tenant: id, seq, iterations: t.model.iterations, head: headDigest(t) }));
+    }
+    throw new RequestError(404, `no route ${request.method} ${path}`);
+  }
+
+  return {
+    async fetch(request) {
+      try {
+        return json(200, await route(request));
+      } catch (e) {
+        if (e instanceof RequestError) return json(e.status, { error: e.message });
+        if (e instanceof EdgetuneError) return json(e.code === 'MemoryBudget' ? 507 : 400, { error: e.message, type: e.name });
+        return json(500, { error: String(e?.message ?? e) });
+      }
+    },
+    get tenantCount() {
+      return tenants.size;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// `edgetune find-lr`: the learning-rate finder on real MNIST digits, printing the curve's key
+// points and writing it as an SVG plot.
+import { baseModel } from './demo';
+import { InvalidArgumentError } from './errors';
+import { loadModel } from './index';
+import { findLearningRate } from './lr-finder';
+import { loadMnist, selectDigits } from './mnist';
+import type { Model } from './model';
+import { resolveOptimizer } from './optimizers';
+import { setSeed } from './random';
+import { tensor } from './tensor';
+
+export const FIND_LR_USAGE = `usage: edgetune find-lr [model.safetensors] [options]
+  Grows the learning rate exponentially over a few hundred steps on MNIST digits, records the loss,
+  restores the model, and suggests a rate. Without a model: a fresh 784-300-100-5 MLP on digits 0-4.
+  --digits 0-4        digits to train on (labels become 0..k-1)        --count N   images (default 3000)
+  --optimizer NAME    optimizer (default: the model's, else adam)      --batch N   batch size (default 32)
+  --steps N           steps (default 200)   --min LR (default 1e-4)   --max LR (default 1)
+  --svg FILE          write the plot (default lr-finder.svg)           --json      print the curve as JSON
+`;
+
+function parseDigits(s: string): number[] {
+  const m = /^(\d)-(\d)$/.exec(s);
+  const digits = m ? Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i) : s.split(',').map(Number);
+  if (digits.length < 2 || digits.some((d) => !Number.isInteger(d) || d < 0 || d > 9)) throw new InvalidArgumentError(`--digits: expected a range like 5-9 or a list like 1,7; got '${s}'`);
+  return digits;
+}
+
+export async function findLrCommand(args: string[]): Promise<number> {
+  const opts: Record<string, string> = {};
+  let modelPath: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--json') opts.json = '1';
+    else if (a.startsWith('--')) {
+      if (i + 1 >= args.length) throw new InvalidArgumentError(`find-lr: ${a} needs a value`);
+      opts[a.slice(2)] = args[++i];
+    } else if (modelPath === null) modelPath = a;
+    else throw new InvalidArgumentError(`find-lr: unexpected argument '${a}'`);
+  }
+  const known = new Set(['json', 'digits', 'count', 'optimizer', 'batch', 'steps', 'min', 'max', 'svg']);
+  for (const k of Object.keys(opts)) if (!known.has(k)) throw new InvalidArgumentError(`find-lr: unknown option --${k}\n${FIND_LR_USAGE}`);
+  const num = (k: string, d: number) => {
+    if (opts[k] === undefined) return d;
+    const v = Number(opts[k]);
+    if (!Number.isFinite(v)) throw new InvalidArgumentError(`find-lr: --${k} must be a number, got '${opts[k]}'`);
+    return v;
+  };
+  const digits = parseDigits(opts.digits ?? '0-4');
+  setSeed(1);
+  let model: Model;
+  if (modelPath) model = await loadModel(modelPath);
+  else model = baseModel();
+  const batchSize = num('batch', 32);
+  const optimizer = opts.optimizer ?? model.compileConfig?.optimizer ?? 'adam';
+  model.compile({ optimizer: typeof optimizer === 'string' ? resolveOptimizer(optimizer) : optimizer, loss: 'sparseCategoricalCrossentropy', batchSize });
+  const classes = model.outputShape[model.outputShape.length - 1];
+  if (classes < digits.length) throw new InvalidArgumentError(`find-lr: the model has ${classes} outputs, fewer than the ${digits.length} digits asked for`);
+  const data = selectDigits(loadMnist(), digits, 'train', { relabel: true });
+  const n = Math.min(num('count', 3000), data.n);
+  const x = tensor(data.x.subarray(0, n * 784), [n, ...model.inputShape]);
+  const y = tensor(Float32Array.from(data.y.subarray(0, n)), [n]);
+  const svgPath = opts.svg ?? 'lr-finder.svg';
+  const r = await findLearningRate(model, x, y, { minLr: num('min', 1e-4), maxLr: num('max', 1), steps: num('steps', 200), batchSize, seed: 1, svgPath });
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ lrs: r.lrs, losses: r.losses, smoothed: r.smoothed, minLossLr: r.minLossLr, suggestion: r.suggestion, stoppedEarly: r.stoppedEarly }) + '\n');
+    return 0;
+  }
+  const at = r.smoothed.indexOf(Math.min(...r.smoothed));
+  console.log(`find-lr: ${r.lrs.length} steps of batch ${batchSize} on ${n} images of digits ${digits.join(',')}, ${model.compileConfig!.optimizer.className}`);
+  console.log(`  loss ${r.smoothed[0].toFixed(4)} at lr ${r.lrs[0].toExponential(2)}, lowest ${r.smoothed[at].toFixed(4)} at lr ${r.minLossLr.toExponential(2)}` +
+    (r.stoppedEarly ? `, diverged by lr ${r.lrs[r.lrs.length - 1].toExponential(2)}` : ''));
+  console.log(`  suggested learning rate: ${r.suggestion.toExponential(2)}`);
+  console.log(`  plot: ${svgPath}`);
+  return 0;
+}
