@@ -86,6 +86,7 @@ const DATA_HEADER_BYTES: usize = 32;
 const ARENA_BASE: usize = 8192; // plans keep [0, 8192) for this module's static data
 const PAGE: usize = 65536;
 const MAX_PREOPENS = 16;
+const ERRNO = ' (errno ';
 
 // Boot area: [BOOT_BASE, PAGE) before the arena exists (zeroed before the arena is used). It starts
 // above this module's static data, which passes ARENA_BASE (see reloc).
@@ -123,8 +124,8 @@ function ch(s: string, i: i32): i32 {
 // The first string compiled after the interpreter: everything before it (the math tables) must lie
 // below the arena, and the boot area above all of it.
 function checkStatics(): void {
-  if (changetype<usize>('static data overlaps the arena') > ARENA_BASE || __heap_base > BOOT_BASE) {
-    begin(); failWith('static data overlaps the arena');
+  if (changetype<usize>('bad build') > ARENA_BASE || __heap_base > BOOT_BASE) {
+    begin(); failWith('bad build');
   }
 }
 
@@ -188,7 +189,7 @@ function usage(): void {
   failWith('usage: train --plan P --weights W --data D [--epochs N]');
 }
 function tempErrno(): void {
-  put(' temp file (errno ');
+  put(' temp file'); put(ERRNO);
 }
 function unchanged(): void {
   failWith('; weights file unchanged');
@@ -245,20 +246,20 @@ function resolve(path: usize, len: i32): bool {
 function openFile(path: usize, what: string, write: bool): i32 {
   const len = cstrlen(path);
   if (!resolve(path, len)) {
-    begin(); put(what); put(' '); putBytes(path, len); failWith(' is not inside a preopened directory');
+    begin(); put(what); put(' '); putBytes(path, len); failWith(' is not in a preopened directory');
   }
   const rights = write ? RIGHT_FD_WRITE | RIGHT_FD_SEEK | RIGHT_FD_SYNC | RIGHT_FD_FILESTAT_GET
     : RIGHT_FD_READ | RIGHT_FD_SEEK | RIGHT_FD_TELL | RIGHT_FD_FILESTAT_GET;
   const err = path_open(resolvedDir, 1, resolvedRel, resolvedRelLen, write ? OFLAG_CREAT | OFLAG_TRUNC : 0, rights, 0, 0, small + 8);
   if (err) {
-    begin(); put('cannot open '); put(what); put(' '); putBytes(path, len); put(' (WASI errno '); putU64(<u64>err); failWith(')');
+    begin(); put('cannot open '); put(what); put(' '); putBytes(path, len); put(ERRNO); putU64(<u64>err); failWith(')');
   }
   return <i32>load<u32>(small + 8);
 }
 
 function fileSize(fd: i32, what: string): u64 {
   const st = small + 16;
-  if (fd_filestat_get(fd, st)) { begin(); put('cannot stat '); failWith(what); }
+  if (fd_filestat_get(fd, st)) { begin(); put('cannot open '); failWith(what); }
   return load<u64>(st + 32);
 }
 
@@ -273,7 +274,7 @@ function readExact(fd: i32, p: usize, n: usize, what: string): void {
     store<u32>(small + 4, <u32>n);
     const err = fd_read(fd, small, 1, small + 8);
     const got = <usize>load<u32>(small + 8);
-    if (err || got == 0) { begin(); put(what); failWith(' is truncated or unreadable'); }
+    if (err || got == 0) { begin(); put(what); failWith(' is truncated'); }
     p += got;
     n -= got;
   }
@@ -318,7 +319,7 @@ function parseArgs(): void {
   }
   for (let i = 2; i < argc; i += 2) {
     const key = arg(i);
-    if (i + 1 >= argc) { begin(); putBytes(key, cstrlen(key)); failWith(' needs a value'); }
+    if (i + 1 >= argc) usage();
     const value = arg(i + 1);
     if (argIs(key, '--plan')) argPlan = value;
     else if (argIs(key, '--weights')) argWeights = value;
@@ -333,7 +334,7 @@ function parseArgs(): void {
       }
       if (len == 0) usage();
       epochs = n;
-    } else { begin(); put('unknown option '); putBytes(key, cstrlen(key)); fail(); }
+    } else usage();
   }
   if (!argPlan || !argWeights || !argData) usage();
 }
@@ -362,7 +363,7 @@ let strStart: usize = 0;
 let strLen: i32 = 0;
 
 function badHeader(): void {
-  begin(); failWith('weights: header is not valid JSON');
+  begin(); failWith('weights: bad header');
 }
 function ws(): void {
   while (jp < jend) {
@@ -541,7 +542,7 @@ function tensorEntry(nameStart: usize, nameLen: i32): void {
     put(', the plan expects '); putDims(b + 16, planRank); fail();
   }
   if (last < first || last - first != <u64>load<u32>(b + 4)) {
-    begin(); put('weights: tensor \''); putBindingName(b); failWith('\' has bad data offsets');
+    begin(); put('weights: tensor \''); putBindingName(b); failWith('\' has bad offsets');
   }
   const f = found + (<usize>index << 4);
   if (load<u32>(f + 8)) { begin(); put('weights: tensor \''); putBindingName(b); failWith('\' appears twice'); }
@@ -571,7 +572,7 @@ function parseWeightsHeader(fileBytes: u64): void {
   // writing them back in offset order reproduces every byte of the file's layout.
   for (let i = 0; i < bindingCount; i++) {
     const f = found + (<usize>i << 4);
-    if (!load<u32>(f + 8)) { begin(); put('weights: tensor \''); putBindingName(bindingAt(i)); failWith('\' of the plan is missing from the file'); }
+    if (!load<u32>(f + 8)) { begin(); put('weights: tensor \''); putBindingName(bindingAt(i)); failWith('\' is missing'); }
     store<u32>(f + 12, 0xffffffff);
   }
   let cursor: u64 = 0;
@@ -581,12 +582,12 @@ function parseWeightsHeader(fileBytes: u64): void {
       const f = found + (<usize>i << 4);
       if (load<u32>(f + 12) == 0xffffffff && load<u64>(f) == cursor) next = i;
     }
-    if (next < 0) { begin(); failWith('weights: tensors do not tile the data'); }
+    if (next < 0) { begin(); failWith('weights: bad offsets'); }
     cursor += <u64>load<u32>(bindingAt(next) + 4);
     store<u32>(found + (<usize>next << 4) + 12, <u32>n); // write order
   }
   if (stHeaderBytes + cursor != fileBytes) {
-    begin(); put('weights: the file has '); putU64(fileBytes); put(' bytes, its header describes '); putU64(stHeaderBytes + cursor); fail();
+    begin(); failWith('weights: file is truncated');
   }
 }
 
@@ -637,7 +638,7 @@ export function _start(): void {
   if (weightsBytes < 8) { begin(); failWith('weights: file is truncated'); }
   readExact(weightsFd, small + 224, 8, 'weights file');
   const jsonBytes = load<u64>(small + 224);
-  if (jsonBytes > 100000000 || 8 + jsonBytes > weightsBytes) { begin(); failWith('weights: bad header length'); }
+  if (jsonBytes > 100000000 || 8 + jsonBytes > weightsBytes) { begin(); failWith('weights: bad header'); }
   stHeaderBytes = 8 + jsonBytes;
 
   const dataBytes = fileSize(dataFd, 'data file');

@@ -35,6 +35,7 @@ for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune
   binaryen.setOptimizeLevel(2);
   binaryen.setShrinkLevel(2);
   module.optimize();
+  module.optimize(); // a second round still finds a few hundred bytes
   writeFileSync(file, module.emitBinary());
   module.dispose();
 }

@@ -274,7 +274,7 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
       const c = await prepared('outside');
       const r = runWasi(c, ['train', '--plan', '/etc/model.plan', '--weights', '/w/model.safetensors', '--data', '/d/train.etd']);
       expect(r.status).not.toBe(0);
-      expect(r.stderr).toEqual(['edgetune-wasi: plan /etc/model.plan is not inside a preopened directory']);
+      expect(r.stderr).toEqual(['edgetune-wasi: plan /etc/model.plan is not in a preopened directory']);
       expect(readFileSync(c.weights).equals(c.original)).toBe(true);
     });
   });
