@@ -138,6 +138,35 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
     expect(movingMean(after).equals(movingMean(bytes))).toBe(false);
   });
 
+  it('every optimizer kind (slot start values, Nadam\'s running product, weight decay, centered RMSprop, clipping modes) matches fit bit for bit', async () => {
+    const cases = {
+      adagrad: optimizers.adagrad({ learningRate: 0.05, initialAccumulatorValue: 0.2 }),
+      rmsprop: optimizers.rmsprop({ learningRate: 0.01, momentum: 0.5, centered: true, clipvalue: 0.1 }),
+      adamw: optimizers.adamw({ learningRate: 0.01, weightDecay: 0.05, amsgrad: true, globalClipnorm: 1 }),
+      nadam: optimizers.nadam({ learningRate: 0.01 }),
+      adamax: optimizers.adamax({ learningRate: 0.01 }),
+    };
+    const small = { ...data, x: data.x.slice(0, 21 * 784), labels: data.labels.slice(0, 21) };
+    for (const [name, optimizer] of Object.entries(cases)) {
+      setSeed(5);
+      const fresh = sequential([
+        layers.dense(16, { activation: 'tanh', inputShape: [784], name: 'd1' }),
+        layers.dense(5, { activation: 'softmax', name: 'out' }),
+      ], { name });
+      fresh.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', batchSize: 8 });
+      const bytes = fresh.toBytes();
+      const c = setup(`opt-${name}`, bytes);
+      await compileModelFile(c.weights, join(c.dir, 'p/model.plan'), { batch: 8 });
+      await packDataFile(join(c.dir, 'd/train.etd'), small);
+      const r = runWasi(c, trainArgs(2));
+      expect(r.stderr, name).toEqual([]);
+      const host = await fitOnHost(bytes, '', 8, small, 2);
+      expect(readFileSync(c.weights).equals(Buffer.from(bytes)), name).toBe(false);
+      expect(Buffer.compare(readFileSync(c.weights), host.bytes), name).toBe(0);
+      expect(printedBits(r.stdout), name).toEqual(host.losses.map(bitsHex));
+    }
+  });
+
   it('the cross-runtime determinism scenario (examples/shared/determinism.mjs) gives the Node digest under WASI', async () => {
     // The scenario shuffles with seed 3: the data file holds each epoch's rows in fit's order, one
     // WASI epoch over the three permutations is the scenario's three epochs (64 rows, 4 full batches each).
