@@ -4,6 +4,7 @@ export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
 } from './elementwise';
 export { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
+export { mse_loss, bce_logits_loss, bce_probs_loss } from './loss';
 export {
   sgd_update, adagrad_update, rmsprop_update, adam_update, nadam_update, adamax_update, nadam_u, sumsq_f32, apply_gradients, optimizer_init,
   nadam_prep,
@@ -33,3 +34,5 @@ export {
 } from './norm';
 export { dropout_forward, dropout_backward } from './dropout';
 export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './regularize';
+export { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './merge';
+export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './spatial';

@@ -102,3 +102,58 @@ export function accuracy_count(correct: usize, x: usize, y: usize, sparse: i32, 
   }
   store<f64>(correct, load<f64>(correct) + <f64>hits);
 }
+
+// Regression and binary losses, reduced as Keras reduces them: the mean over the last axis, then
+// over every other axis and the batch. `norm` is n * (rows per sample): the caller's scale
+// (1/batch) then turns the summed loss into that mean; loss_sum gets sum over rows / (rows per sample).
+
+// Mean squared error: loss = sum_ij (p - y)^2 / norm; dx = 2 (p - y) / norm * scale.
+export function mse_loss(loss_sum: usize, dx: usize, p: usize, y: usize, m: i32, n: i32, norm: i32, scale: f32): void {
+  let total: f64 = 0;
+  const inv: f32 = 1 / <f32>norm;
+  const count = m * n;
+  for (let i = 0; i < count; i++) {
+    const o = <usize>i << 2;
+    const e = load<f32>(p + o) - load<f32>(y + o);
+    total += <f64>(e * e);
+    if (dx) store<f32>(dx + o, 2 * e * inv * scale);
+  }
+  store<f64>(loss_sum, load<f64>(loss_sum) + total / <f64>norm);
+}
+
+// Binary cross-entropy from logits x with targets z, the stable form:
+// max(x, 0) - x z + log(1 + e^-|x|); dx = (sigmoid(x) - z) / norm * scale.
+export function bce_logits_loss(loss_sum: usize, dx: usize, x: usize, z: usize, m: i32, n: i32, norm: i32, scale: f32): void {
+  let total: f64 = 0;
+  const inv: f32 = 1 / <f32>norm;
+  const count = m * n;
+  for (let i = 0; i < count; i++) {
+    const o = <usize>i << 2;
+    const xv = load<f32>(x + o);
+    const zv = load<f32>(z + o);
+    const e = Mathf.exp(-Mathf.abs(xv));
+    total += <f64>(max(xv, 0) - xv * zv + Mathf.log(1 + e));
+    if (dx) {
+      const s: f32 = xv >= 0 ? 1 / (1 + e) : e / (1 + e);
+      store<f32>(dx + o, (s - zv) * inv * scale);
+    }
+  }
+  store<f64>(loss_sum, load<f64>(loss_sum) + total / <f64>norm);
+}
+
+// Binary cross-entropy from probabilities: p clipped to [1e-7, 1 - 1e-7] (Keras's epsilon),
+// -(z log p + (1 - z) log(1 - p)); the gradient is 0 where the clip is active.
+export function bce_probs_loss(loss_sum: usize, dx: usize, p: usize, z: usize, m: i32, n: i32, norm: i32, scale: f32): void {
+  let total: f64 = 0;
+  const inv: f32 = 1 / <f32>norm;
+  const count = m * n;
+  for (let i = 0; i < count; i++) {
+    const o = <usize>i << 2;
+    const pv = load<f32>(p + o);
+    const zv = load<f32>(z + o);
+    const pc = min(max(pv, P_MIN), P_MAX);
+    total -= <f64>(zv * Mathf.log(pc) + (1 - zv) * Mathf.log(1 - pc));
+    if (dx) store<f32>(dx + o, pv > P_MIN && pv < P_MAX ? (-zv / pv + (1 - zv) / (1 - pv)) * inv * scale : 0);
+  }
+  store<f64>(loss_sum, load<f64>(loss_sum) + total / <f64>norm);
+}

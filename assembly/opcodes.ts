@@ -78,3 +78,17 @@ export const S_MOMENTUM: usize = 52; // f32: momentum (SGD, RMSprop) or beta_1 (
 export const S_NADAM_U: usize = 56; // f64: Nadam's running product of u_t
 export const S_LR_OVERRIDE: usize = 64; // f32: if > 0, the learning rate for every step (the LR finder)
 export const HEADER_BYTES: usize = 128;
+
+// Issue 6 (importers): merges and spatial re-layouts, 70-89.
+export const OP_AXPY: i32 = 70;
+export const OP_MUL: i32 = 71;
+export const OP_ZERO_PAD2D_FORWARD: i32 = 72;
+export const OP_ZERO_PAD2D_BACKWARD: i32 = 73;
+export const OP_RESIZE_BILINEAR_FORWARD: i32 = 74;
+export const OP_RESIZE_BILINEAR_BACKWARD: i32 = 75;
+export const OP_CHANNEL_AFFINE: i32 = 76;
+export const OP_CHANNEL_SCALE_BACKWARD: i32 = 77;
+// Regression and binary losses (90-99: importers and reuse).
+export const OP_MSE: i32 = 90;
+export const OP_BCE_LOGITS: i32 = 91;
+export const OP_BCE_PROBS: i32 = 92;

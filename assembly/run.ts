@@ -20,6 +20,14 @@ import {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward, global_avg_pool_forward, global_avg_pool_backward,
 } from './pool';
 import { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
+import { mse_loss, bce_logits_loss, bce_probs_loss } from './loss';
+import { OP_MSE, OP_BCE_LOGITS, OP_BCE_PROBS } from './opcodes';
+import { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './merge';
+import { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './spatial';
+import {
+  OP_AXPY, OP_MUL, OP_ZERO_PAD2D_FORWARD, OP_ZERO_PAD2D_BACKWARD, OP_RESIZE_BILINEAR_FORWARD, OP_RESIZE_BILINEAR_BACKWARD,
+  OP_CHANNEL_AFFINE, OP_CHANNEL_SCALE_BACKWARD,
+} from './opcodes';
 import { sumsq_f32, apply_gradients, optimizer_init, nadam_prep } from './optim';
 import { schedule_lr } from './schedule';
 import {
@@ -86,6 +94,15 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         break;
       case OP_XENT_PROBS:
         xent_probs(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3), arg(p, 4) * batch, arg(p, 5), scale);
+        break;
+      case OP_MSE:
+        mse_loss(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 3) * arg(p, 4), scale);
+        break;
+      case OP_BCE_LOGITS:
+        bce_logits_loss(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 3) * arg(p, 4), scale);
+        break;
+      case OP_BCE_PROBS:
+        bce_probs_loss(scalars + S_LOSS_SUM, argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 3) * arg(p, 4), scale);
         break;
       case OP_ACCURACY: accuracy_count(scalars + S_CORRECT, argp(p, 0), argp(p, 1), arg(p, 2), arg(p, 3) * batch, arg(p, 4)); break;
       case OP_CHECK_LOSS: {
@@ -197,6 +214,25 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_MAX_NORM: max_norm(argp(p, 0), arg(p, 1), arg(p, 2), arg(p, 3), argf(p, 4)); break;
       case OP_NON_NEG: non_neg(argp(p, 0), arg(p, 1)); break;
       case OP_UNIT_NORM: unit_norm(argp(p, 0), arg(p, 1), arg(p, 2), arg(p, 3)); break;
+      // Merges and spatial re-layouts (importers). Sizes are per sample.
+      case OP_AXPY: axpy_f32(argp(p, 0), argp(p, 1), arg(p, 2) * batch, argf(p, 3), arg(p, 4)); break;
+      case OP_MUL: mul_f32(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4)); break;
+      case OP_ZERO_PAD2D_FORWARD:
+        zero_pad2d_forward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7), arg(p, 8));
+        break;
+      case OP_ZERO_PAD2D_BACKWARD:
+        zero_pad2d_backward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7), arg(p, 8), arg(p, 9));
+        break;
+      case OP_RESIZE_BILINEAR_FORWARD:
+        resize_bilinear_forward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6));
+        break;
+      case OP_RESIZE_BILINEAR_BACKWARD:
+        resize_bilinear_backward(argp(p, 0), argp(p, 1), batch, arg(p, 2), arg(p, 3), arg(p, 4), arg(p, 5), arg(p, 6), arg(p, 7));
+        break;
+      case OP_CHANNEL_AFFINE: channel_affine_f32(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), arg(p, 4) * batch, arg(p, 5)); break;
+      case OP_CHANNEL_SCALE_BACKWARD:
+        channel_scale_backward(argp(p, 0), argp(p, 1), argp(p, 2), arg(p, 3) * batch, arg(p, 4), arg(p, 5));
+        break;
       default: {
         // An opcode this build does not know: stop before doing anything wrong.
         store<i32>(scalars + S_FAILED_OP, i);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The edgetune command line.
+import { runConvert, runInspect } from './convert-cli';
 import { runDemo, trainBase } from './demo';
 import { FIND_LR_USAGE, findLrCommand } from './lr-find-cli';
 
@@ -9,6 +10,11 @@ commands:
   demo         transfer learning on real MNIST digits (the main job of npm start)
   train-base   train the bundled bases (digits 0-4) and write models/mnist-base-0to4.safetensors and
                models/mnist-cnn-base-0to4.safetensors
+  convert      edgetune convert <input> <output> [--quantize float16] [--progress]
+               input: .onnx, .safetensors, TF.js model.json (layers or graph), .keras, .h5;
+               output: .safetensors, or a TF.js layers model (a directory or its model.json)
+  inspect      edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]
+               layers, output shapes, trainable/frozen parameters, planned arenas
   find-lr      the learning-rate finder on MNIST digits, with an SVG plot (find-lr --help)
   compile      <model.safetensors> --train --batch 16 [--freeze <layer>] [--budget 256KB]
                [--optimizer adam --lr 1e-3] -o model.plan   (a plan file for edgetune-wasi.wasm)
@@ -25,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       await trainBase(console.log, undefined, 'mlp');
       await trainBase(console.log, undefined, 'cnn');
       return 0;
+    case 'convert':
+      return runConvert(argv.slice(1));
+    case 'inspect':
+      return runInspect(argv.slice(1));
     case 'find-lr':
       if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(FIND_LR_USAGE); return 0; }
       return findLrCommand(argv.slice(1));

@@ -13,7 +13,8 @@ export type { ActivationName } from './activations';
 
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
-  | 'flatten' | 'reshape' | 'batchNormalization' | 'dropout' | 'activation' | 'add' | 'concatenate';
+  | 'flatten' | 'reshape' | 'batchNormalization' | 'dropout' | 'activation' | 'add' | 'concatenate'
+  | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...
@@ -102,6 +103,7 @@ const SNAKE: Record<LayerKind, string> = {
   averagePooling2d: 'average_pooling2d', globalAveragePooling2d: 'global_average_pooling2d', flatten: 'flatten',
   reshape: 'reshape', batchNormalization: 'batch_normalization', dropout: 'dropout', activation: 'activation',
   add: 'add', concatenate: 'concatenate',
+  zeroPadding2d: 'zero_padding2d', subtract: 'subtract', multiply: 'multiply', resizing: 'resizing', rescaling: 'rescaling',
 };
 
 // The object whose arena currently holds a layer's weights (a compiled model's executor).
@@ -206,6 +208,29 @@ export class Layer {
         for (const t of inputShapes) if (t.length !== s.length || t.slice(0, -1).some((d, i) => d !== s[i])) throw fail(`inputs [${inputShapes.map((x) => `[${x}]`).join(', ')}] differ on an axis other than the last`);
         return [...s.slice(0, -1), inputShapes.reduce((n, t) => n + t[t.length - 1], 0)];
       }
+      case 'zeroPadding2d': {
+        if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
+        const [[t, b], [l, r]] = c.padding as [[number, number], [number, number]];
+        return [s[0] + t + b, s[1] + l + r, s[2]];
+      }
+      case 'rescaling': {
+        const ch = s[s.length - 1];
+        for (const k of ['scale', 'offset']) {
+          const v = c[k];
+          if (Array.isArray(v) && v.length !== ch) throw fail(`${k} has ${v.length} values for ${ch} channels`);
+        }
+        return [...s];
+      }
+      case 'resizing':
+        if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
+        return [c.height as number, c.width as number, s[2]];
+      case 'subtract':
+      case 'multiply': {
+        if (inputShapes.length !== 2) throw fail(`needs exactly two inputs, got ${inputShapes.length}`);
+        const t = inputShapes[1];
+        if (t.length !== s.length || t.some((d, i) => d !== s[i])) throw fail(`inputs have different shapes [${s}] and [${t}] (no broadcasting)`);
+        return [...s];
+      }
     }
   }
 
@@ -253,6 +278,18 @@ export class Layer {
         weight('moving_variance', [ch], c.movingVarianceInitializer, null, null, false);
         break;
       }
+      case 'rescaling': {
+        // The constants live in the arena as non-trainable state (no optimizer touches them).
+        const ch = s[s.length - 1];
+        const vec = (v: unknown) => (Array.isArray(v) ? v : new Array(ch).fill(v));
+        specs.push({ name: 'scale', shape: [ch], initializer: { className: 'constant', value: 0 } as InitializerConfig, trainable: false, regularizer: null, constraint: null });
+        specs.push({ name: 'offset', shape: [ch], initializer: { className: 'constant', value: 0 } as InitializerConfig, trainable: false, regularizer: null, constraint: null });
+        this.weightSpecs = specs;
+        this.values = [Float32Array.from(vec(c.scale)), Float32Array.from(vec(c.offset))];
+        this.home = null;
+        this.builtInputShapes = inputShapes.map((x) => [...x]);
+        return;
+      }
       default:
         break;
     }
@@ -266,11 +303,23 @@ export class Layer {
   apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     if (list.length === 0) throw new InvalidArgumentError(`layer ${this.name}: apply() needs an input`);
-    const multi = this.kind === 'add' || this.kind === 'concatenate';
+    const multi = this.kind === 'add' || this.kind === 'concatenate' || this.kind === 'subtract' || this.kind === 'multiply';
     if (!multi && list.length !== 1) throw new InvalidArgumentError(`layer ${this.name} (${this.kind}) takes one input, got ${list.length}`);
     const shapes = list.map((t) => t.shape);
     this.build(shapes);
-    return new SymbolicTensor(this.outputShape(shapes), this, list, this.name);
+    const out = new SymbolicTensor(this.outputShape(shapes), this, list, this.name);
+    this.firstOutput ??= out;
+    return out;
+  }
+
+  /** @internal the output of the layer's first application (Keras: inbound node 0) */
+  firstOutput: SymbolicTensor | null = null;
+
+  // The symbolic output of this layer's first application, to build a model on part of another
+  // (Keras layer.output): model({ inputs: m.inputs, outputs: m.getLayer('x').output }).
+  get output(): SymbolicTensor {
+    if (!this.firstOutput) throw new InvalidArgumentError(`layer ${this.name} has not been applied to a tensor yet, so it has no output`);
+    return this.firstOutput;
   }
 
   countParams(): number {
@@ -457,6 +506,44 @@ export const layers = {
   },
   concatenate(options: LayerOptions & { axis?: number } = {}): Layer {
     return new Layer('concatenate', { axis: options.axis ?? -1 }, options);
+  },
+  // Keras ZeroPadding2D: padding n, [rows, cols] or [[top, bottom], [left, right]].
+  zeroPadding2d(options: LayerOptions & { padding?: number | [number, number] | [[number, number], [number, number]] } = {}): Layer {
+    const where = pending('zeroPadding2d', options);
+    const p = options.padding ?? 1;
+    const pp: [[number, number], [number, number]] = typeof p === 'number' ? [[p, p], [p, p]]
+      : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1] as number, p[1] as number]] : [[...p[0]] as [number, number], [...(p[1] as [number, number])] as [number, number]];
+    if (!pp.flat().every((x) => Number.isInteger(x) && x >= 0)) throw new InvalidArgumentError(`${where}: padding must be non-negative integers, got ${JSON.stringify(p)}`);
+    return new Layer('zeroPadding2d', { padding: pp }, options);
+  },
+  // Keras Subtract: inputs[0] - inputs[1] (same shapes).
+  subtract(options: LayerOptions = {}): Layer {
+    return new Layer('subtract', {}, options);
+  },
+  // Keras Multiply of two inputs (same shapes), elementwise.
+  multiply(options: LayerOptions = {}): Layer {
+    return new Layer('multiply', {}, options);
+  },
+  // Keras Rescaling: y = x * scale + offset, scalars or one value per channel (last axis). The
+  // constants are non-trainable weights 'scale' and 'offset' (per channel) so that they live in
+  // the arena and are saved with the model; importers use it for constant Mul/Add/Sub operands.
+  rescaling(scale: number | number[], options: LayerOptions & { offset?: number | number[] } = {}): Layer {
+    const where = pending('rescaling', options);
+    const offset = options.offset ?? 0;
+    for (const v of [scale, offset]) {
+      if (!(typeof v === 'number' ? Number.isFinite(v) : Array.isArray(v) && v.length > 0 && v.every(Number.isFinite))) {
+        throw new InvalidArgumentError(`${where}: scale and offset must be finite numbers or non-empty lists of them, got ${JSON.stringify(v)}`);
+      }
+    }
+    return new Layer('rescaling', { scale: Array.isArray(scale) ? [...scale] : scale, offset: Array.isArray(offset) ? [...offset] : offset }, options);
+  },
+  // Keras Resizing(height, width, interpolation='bilinear'): TensorFlow's bilinear resize with
+  // half-pixel centers and no antialiasing; trainable through (it has a backward pass).
+  resizing(height: number, width: number, options: LayerOptions & { interpolation?: 'bilinear' } = {}): Layer {
+    const where = pending('resizing', options);
+    const interpolation = options.interpolation ?? 'bilinear';
+    if (interpolation !== 'bilinear') throw new InvalidArgumentError(`${where}: only interpolation 'bilinear' is supported, got '${interpolation}'`);
+    return new Layer('resizing', { height: positiveInt(where, 'height', height), width: positiveInt(where, 'width', width), interpolation }, options);
   },
 };
 

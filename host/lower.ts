@@ -8,7 +8,7 @@ import { gemmScratchBytes } from './gemm-scratch';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from './layers';
-import { type LossConfig, labelsAreSparse } from './losses';
+import { type LossConfig, isCategorical, labelsAreSparse } from './losses';
 import type { OpName } from './ops';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
@@ -343,7 +343,39 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
       }
       return { region: y, shape };
     }
+    case 'zeroPadding2d': {
+      const y = p.activation(node.name, count * B);
+      p.emit('zero_pad2d_forward', layer.name, { y, x: x.region }, { ...padGeometry(layer, x.shape) });
+      return { region: y, shape };
+    }
+    case 'resizing': {
+      const y = p.activation(node.name, count * B);
+      p.emit('resize_bilinear_forward', layer.name, { y, x: x.region }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: shape[0], ow: shape[1] });
+      return { region: y, shape };
+    }
+    case 'rescaling': {
+      const [scale, offset] = params;
+      const y = p.activation(node.name, count * B);
+      p.emit('channel_affine', layer.name, { y, x: x.region, scale, offset }, { rows: rowsOf(shape), c: last(shape) });
+      return { region: y, shape };
+    }
+    case 'subtract': {
+      const y = p.activation(node.name, count * B);
+      p.emit('copy', layer.name, { y, x: inputs[0].region }, { count, accumulate: 0 });
+      p.emit('axpy', layer.name, { y, x: inputs[1].region }, { count, alpha: -1, accumulate: 1 });
+      return { region: y, shape };
+    }
+    case 'multiply': {
+      const y = p.activation(node.name, count * B);
+      p.emit('mul', layer.name, { y, a: inputs[0].region, b: inputs[1].region }, { count, accumulate: 0 });
+      return { region: y, shape };
+    }
   }
+}
+
+function padGeometry(layer: Layer, inShape: number[]): Record<string, number> {
+  const [[pt, pb], [pl, pr]] = layer.config.padding as number[][];
+  return { h: inShape[0], w_: inShape[1], c: inShape[2], pt, pb, pl, pr };
 }
 
 // The batch normalization node that alone reads `node` (a convolution with no activation), when
@@ -589,6 +621,42 @@ export function backwardNode(ctx: CompileContext, p: ProgramBuilder, g: GradStat
       }
       return;
     }
+    case 'zeroPadding2d': {
+      if (!needsInputGrad) return;
+      const dx = gradTarget(p, g, input, sizeOf(x.shape) * B);
+      p.emit('zero_pad2d_backward', layer.name, { dx: dx.region, dy }, { ...padGeometry(layer, x.shape), accumulate: dx.accumulate });
+      return;
+    }
+    case 'resizing': {
+      if (!needsInputGrad) return;
+      const dx = gradTarget(p, g, input, sizeOf(x.shape) * B);
+      p.emit('resize_bilinear_backward', layer.name, { dx: dx.region, dy }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: v.shape[0], ow: v.shape[1], accumulate: dx.accumulate });
+      return;
+    }
+    case 'rescaling': {
+      if (!needsInputGrad) return;
+      const dx = gradTarget(p, g, input, count * B);
+      p.emit('channel_scale_backward', layer.name, { dx: dx.region, dy, scale: params[0] }, { rows: rowsOf(v.shape), c: last(v.shape), accumulate: dx.accumulate });
+      return;
+    }
+    case 'subtract': {
+      if (!needsInputGrad) return;
+      // d(a - b): da += dy (dy may become a's buffer, as in add), db += -dy.
+      passGradient(ctx, p, g, layer.name, inputNodes[0], dy, count);
+      const db = gradTarget(p, g, inputNodes[1], count * B);
+      p.emit('axpy', layer.name, { y: db.region, x: dy }, { count, alpha: -1, accumulate: db.accumulate });
+      return;
+    }
+    case 'multiply': {
+      if (!needsInputGrad) return;
+      // d(a * b): da += dy * b, db += dy * a (fresh buffers: dy and the inputs are read throughout).
+      const [a, b] = inputNodes;
+      const da = gradTarget(p, g, a, count * B);
+      p.emit('mul', layer.name, { y: da.region, a: dy, b: values[b.id].region }, { count, accumulate: da.accumulate });
+      const db = gradTarget(p, g, b, count * B);
+      p.emit('mul', layer.name, { y: db.region, a: dy, b: values[a.id].region }, { count, accumulate: db.accumulate });
+      return;
+    }
   }
 }
 
@@ -601,6 +669,11 @@ export function lossOps(ctx: CompileContext, p: ProgramBuilder, loss: LossConfig
   const zero: Record<string, number> = dlogits !== null ? {} : { dx: 0 };
   const rows = rowsOf(out.shape);
   const n = last(out.shape);
+  if (!isCategorical(loss)) {
+    const op = loss.className === 'meanSquaredError' ? 'mse' : loss.fromLogits ? 'bce_logits' : 'bce_probs';
+    p.emit(op, 'loss', { ...refs, [op === 'bce_logits' ? 'x' : 'p']: out.region, y: labels }, { ...zero, rows, n });
+    return;
+  }
   if (ctx.fuseSoftmax || loss.fromLogits) {
     if (sparse) p.emit('xent_logits_sparse', 'loss', { ...refs, x: out.region, labels }, { ...zero, rows, n });
     else p.emit('xent_logits_dense', 'loss', { ...refs, x: out.region, y: labels }, { ...zero, rows, n });
@@ -610,5 +683,6 @@ export function lossOps(ctx: CompileContext, p: ProgramBuilder, loss: LossConfig
 }
 
 export function accuracyOp(p: ProgramBuilder, loss: LossConfig, out: NodeValue, labels: number): void {
+  if (!isCategorical(loss)) return; // compile() accepts the accuracy metric only for class outputs
   p.emit('accuracy', 'metrics', { x: out.region, y: labels }, { sparse: labelsAreSparse(loss) ? 1 : 0, rows: rowsOf(out.shape), n: last(out.shape) });
 }

@@ -5,8 +5,8 @@ import {
   EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ShapeError, describeBreakdown, formatBytes, parseBytes,
 } from './errors';
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
-import type { Layer, SymbolicTensor } from './layers';
-import { type LossConfig, type LossName, resolveLoss } from './losses';
+import { type Layer, SymbolicTensor } from './layers';
+import { type LossConfig, type LossName, isCategorical, resolveLoss } from './losses';
 import { type OptimizerConfig, type OptimizerName, optimizerSlots, resolveOptimizer } from './optimizers';
 import { compilePlan, type Plan } from './plan';
 import { Random, nextSeed } from './random';
@@ -101,7 +101,9 @@ export class Model {
       this.name = options.name ?? 'sequential';
       this.layers = [...structure];
       this.graph = sequentialGraph(this.layers, options.inputShape ?? null);
+      this.symbolic = sequentialSymbolic(this.graph);
     } else {
+      this.symbolic = { inputs: structure.inputs, outputs: structure.outputs };
       this.isSequential = false;
       this.name = options.name ?? 'functional';
       this.graph = functionalGraph(structure.inputs, structure.outputs);
@@ -122,6 +124,27 @@ export class Model {
     return this.compiled;
   }
 
+  private readonly symbolic: { inputs: SymbolicTensor; outputs: SymbolicTensor };
+
+  // The model's symbolic input and output (Keras model.inputs / model.outputs), for building
+  // models on parts of this one; they share its layers and weights.
+  get inputs(): SymbolicTensor {
+    return this.symbolic.inputs;
+  }
+
+  get outputs(): SymbolicTensor {
+    return this.symbolic.outputs;
+  }
+
+  // Freezes every layer up to and including `untilLayerName` (in the model's layer order) and
+  // makes every later layer trainable: the usual cut between a pretrained base and a new head.
+  freeze(untilLayerName: string): this {
+    const at = this.layers.findIndex((l) => l.name === untilLayerName);
+    if (at < 0) this.getLayer(untilLayerName); // throws, listing the layers
+    this.layers.forEach((l, i) => { l.trainable = i > at; });
+    return this;
+  }
+
   getLayer(name: string): Layer {
     const l = this.layers.find((x) => x.name === name);
     if (!l) throw new InvalidArgumentError(`model ${this.name} has no layer '${name}' (layers: ${this.layers.map((x) => x.name).join(', ')})`);
@@ -134,6 +157,7 @@ export class Model {
     const metrics = options.metrics ?? [];
     for (const m of metrics) if (!METRICS.has(m)) throw new InvalidArgumentError(`unknown metric '${m}' (known: accuracy)`);
     const batchSize = options.batchSize ?? 32;
+    if (metrics.length && !isCategorical(resolveLoss(options.loss))) throw new InvalidArgumentError(`the accuracy metric needs a categorical cross-entropy loss, not ${resolveLoss(options.loss).className}`);
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`compile: batchSize must be a positive integer, got ${batchSize}`);
     this.compiled = {
       optimizer: resolveOptimizer(options.optimizer),
@@ -297,6 +321,7 @@ export class Model {
     const rows = sizeOf(out.slice(0, -1));
     const sparse = c.loss.className === 'sparseCategoricalCrossentropy';
     if (y.shape[0] !== n) throw new ShapeError(`${what}: ${n} input samples but ${y.shape[0]} labels`, undefined, [n], y.shape);
+    if (!isCategorical(c.loss)) return regressionTargets(y, n, out, c.loss.className, what, this.layers[this.layers.length - 1].name);
     const perSample = y.data.length / n;
     const indices = perSample === rows && (y.data instanceof Int32Array || sparse);
     if (indices) {
@@ -540,6 +565,30 @@ export class Model {
     if (print) print(text);
     return text;
   }
+}
+
+// Targets for meanSquaredError / binaryCrossentropy: one float per output value.
+function regressionTargets(y: Tensor, n: number, out: number[], loss: string, what: string, layer: string): Float32Array {
+  if (y.data.length !== n * sizeOf(out)) {
+    throw new ShapeError(`${what}: targets of shape [${y.shape}] do not match the output [${n}, ${out.join(', ')}] of layer ${layer} (${loss})`, layer, [n, ...out], y.shape);
+  }
+  for (let i = 0; i < y.data.length; i++) {
+    if (!Number.isFinite(y.data[i])) throw new InvalidArgumentError(`${what}: target value ${i} is not finite (${y.data[i]})`);
+  }
+  return Float32Array.from(y.data);
+}
+
+// Symbolic tensors for a sequential model, so that its layers' `output` can be used like a
+// functional model's (a layer applied earlier elsewhere keeps its first output).
+function sequentialSymbolic(graph: Graph): { inputs: SymbolicTensor; outputs: SymbolicTensor } {
+  const tensors: SymbolicTensor[] = [];
+  for (const n of graph.nodes) {
+    if (!n.layer) { tensors[n.id] = new SymbolicTensor([...n.shape], null, [], 'input'); continue; }
+    const t = new SymbolicTensor([...n.shape], n.layer, n.inputs.map((i) => tensors[i]), n.layer.name);
+    n.layer.firstOutput ??= t;
+    tensors[n.id] = t;
+  }
+  return { inputs: tensors[graph.input], outputs: tensors[graph.output] };
 }
 
 // The optimizer's state outside the weights: the step header's optimizer scalars and every slot,

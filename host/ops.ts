@@ -61,6 +61,18 @@ export const OP_SPECS = {
   optimizer_init: { code: 46, args: ['baseLr', 'momentum'] },
   step_done: { code: 47, args: [] },
   nadam_prep: { code: 48, args: [] },
+  // Merges and spatial re-layouts (importers: Subtract, Multiply, ZeroPadding2D, Resizing).
+  axpy: { code: 70, args: ['y', 'x', 'count', 'alpha', 'accumulate'] },
+  mul: { code: 71, args: ['y', 'a', 'b', 'count', 'accumulate'] },
+  zero_pad2d_forward: { code: 72, args: ['y', 'x', 'h', 'w_', 'c', 'pt', 'pb', 'pl', 'pr'] },
+  zero_pad2d_backward: { code: 73, args: ['dx', 'dy', 'h', 'w_', 'c', 'pt', 'pb', 'pl', 'pr', 'accumulate'] },
+  resize_bilinear_forward: { code: 74, args: ['y', 'x', 'h', 'w_', 'c', 'oh', 'ow'] },
+  resize_bilinear_backward: { code: 75, args: ['dx', 'dy', 'h', 'w_', 'c', 'oh', 'ow', 'accumulate'] },
+  channel_affine: { code: 76, args: ['y', 'x', 'scale', 'offset', 'rows', 'c'] },
+  channel_scale_backward: { code: 77, args: ['dx', 'dy', 'scale', 'rows', 'c', 'accumulate'] },
+  mse: { code: 90, args: ['dx', 'p', 'y', 'rows', 'n'] },
+  bce_logits: { code: 91, args: ['dx', 'x', 'y', 'rows', 'n'] },
+  bce_probs: { code: 92, args: ['dx', 'p', 'y', 'rows', 'n'] },
 } as const;
 
 // apply_gradients kinds and clip modes (assembly/opcodes.ts OPT_*, CLIP_*).
@@ -186,6 +198,17 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       span('dx', a.rows * batch * a.n, true);
       span('p', a.rows * batch * a.n, false);
       span('y', a.rows * batch * (a.sparse ? 1 : a.n), false);
+      break;
+    case 'mse':
+    case 'bce_probs':
+      span('dx', a.rows * batch * a.n, true);
+      span('p', a.rows * batch * a.n, false);
+      span('y', a.rows * batch * a.n, false);
+      break;
+    case 'bce_logits':
+      span('dx', a.rows * batch * a.n, true);
+      span('x', a.rows * batch * a.n, false);
+      span('y', a.rows * batch * a.n, false);
       break;
     case 'accuracy':
       span('x', a.rows * batch * a.n, false);
@@ -331,6 +354,42 @@ export function opFootprint(op: PlanOp, batch: number): Access[] {
       span('w', a.k * a.f, false);
       for (const arg of ['b', 'gamma', 'beta', 'movingMean', 'movingVar']) span(arg, a.f, false);
       break;
+    case 'axpy':
+      span('y', a.count * batch, true);
+      span('x', a.count * batch, false);
+      break;
+    case 'mul':
+      span('y', a.count * batch, true);
+      span('a', a.count * batch, false);
+      span('b', a.count * batch, false);
+      break;
+    case 'zero_pad2d_forward':
+    case 'zero_pad2d_backward': {
+      const inner = batch * a.h * a.w_ * a.c;
+      const outer = batch * (a.h + a.pt + a.pb) * (a.w_ + a.pl + a.pr) * a.c;
+      const forward = op.op === 'zero_pad2d_forward';
+      span(forward ? 'y' : 'dy', outer, forward);
+      span(forward ? 'x' : 'dx', inner, !forward);
+      break;
+    }
+    case 'channel_affine':
+      span('y', a.rows * batch * a.c, true);
+      span('x', a.rows * batch * a.c, false);
+      span('scale', a.c, false);
+      span('offset', a.c, false);
+      break;
+    case 'channel_scale_backward':
+      span('dx', a.rows * batch * a.c, true);
+      span('dy', a.rows * batch * a.c, false);
+      span('scale', a.c, false);
+      break;
+    case 'resize_bilinear_forward':
+    case 'resize_bilinear_backward': {
+      const forward = op.op === 'resize_bilinear_forward';
+      span(forward ? 'y' : 'dy', batch * a.oh * a.ow * a.c, forward);
+      span(forward ? 'x' : 'dx', batch * a.h * a.w_ * a.c, !forward);
+      break;
+    }
   }
   return out;
 }

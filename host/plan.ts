@@ -7,7 +7,7 @@ import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError } from '.
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from './layers';
-import { type LossConfig, labelsAreSparse } from './losses';
+import { type LossConfig, isCategorical, labelsAreSparse } from './losses';
 import {
   accuracyOp, align16, backwardNode, type CompileContext, forwardNode, type GradState, isSoftmaxOutput, lossOps, type NodeValue,
   outputGrad, ProgramBuilder, type ProgramName, type Ref, type Region, type RegionKind, SCRATCH,
@@ -109,7 +109,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   const outNode = graph.nodes[graph.output];
   const inNode = graph.nodes[graph.input];
   const loss = options.loss ?? null;
-  const fuseSoftmax = !!loss && !loss.fromLogits && isSoftmaxOutput(outNode);
+  const fuseSoftmax = !!loss && isCategorical(loss) && !loss.fromLogits && isSoftmaxOutput(outNode);
 
   const regions: Region[] = [];
   const add = (r: Region) => (regions.push(r), regions.length - 1);

@@ -98,6 +98,16 @@ function layerToJson(l: Layer): LayerJson {
       return { class_name: 'Add', config: base };
     case 'concatenate':
       return { class_name: 'Concatenate', config: { ...base, axis: c.axis } };
+    case 'zeroPadding2d':
+      return { class_name: 'ZeroPadding2D', config: { ...base, padding: c.padding, data_format: 'channels_last' } };
+    case 'subtract':
+      return { class_name: 'Subtract', config: base };
+    case 'multiply':
+      return { class_name: 'Multiply', config: base };
+    case 'rescaling':
+      return { class_name: 'Rescaling', config: { ...base, scale: c.scale, offset: c.offset } };
+    case 'resizing':
+      return { class_name: 'Resizing', config: { ...base, height: c.height, width: c.width, interpolation: c.interpolation, crop_to_aspect_ratio: false } };
   }
 }
 
@@ -160,11 +170,21 @@ function layerFromJson(j: LayerJson, source: string): Layer {
       return layers.add(opts);
     case 'Concatenate':
       return layers.concatenate({ ...opts, axis: c.axis as number | undefined });
+    case 'ZeroPadding2D':
+      return layers.zeroPadding2d({ ...opts, padding: c.padding as [[number, number], [number, number]] });
+    case 'Subtract':
+      return layers.subtract(opts);
+    case 'Multiply':
+      return layers.multiply(opts);
+    case 'Rescaling':
+      return layers.rescaling(c.scale as number | number[], { ...opts, offset: c.offset as number | number[] | undefined });
+    case 'Resizing':
+      return layers.resizing(c.height as number, c.width as number, { ...opts, interpolation: c.interpolation as 'bilinear' });
   }
   throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
 }
 
-function topologyOf(model: Model): unknown {
+export function topologyOf(model: Model): unknown {
   const g = model.graph;
   if (model.isSequential) {
     return {
@@ -219,7 +239,8 @@ interface OptimizerStateJson {
   nadam_u_product: number;
 }
 
-export function modelToBytes(model: Model, options: { includeOptimizer?: boolean } = {}): Uint8Array {
+// dtype F16 stores every weight as IEEE half (about half the size; loading widens to f32).
+export function modelToBytes(model: Model, options: { includeOptimizer?: boolean; dtype?: 'F32' | 'F16' } = {}): Uint8Array {
   const metadata: Record<string, string> = {
     format: MODEL_FORMAT,
     format_version: MODEL_FORMAT_VERSION,
@@ -230,7 +251,7 @@ export function modelToBytes(model: Model, options: { includeOptimizer?: boolean
     metadata.training_config = JSON.stringify({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize });
   }
   const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
-    name: `${l.name}/${s.name}`, dtype: 'F32' as const, shape: s.shape, data: l.values[i],
+    name: `${l.name}/${s.name}`, dtype: options.dtype ?? 'F32', shape: s.shape, data: l.values[i],
   })));
   if (options.includeOptimizer && cfg) {
     const snap = model.optimizerSnapshot();

@@ -168,7 +168,66 @@ function writeTensor(w, t) {
   for (const d of t.dims) w.fieldVarint(1, d);
   w.fieldVarint(2, t.dataType);
   if (t.name != null) w.fieldString(8, t.name);
-  w.fieldBytes(9, rawBytes(t.data));
+  if (t.typed) writeTypedData(w, t);
+  else w.fieldBytes(9, rawBytes(t.data));
+}
+
+// The typed (non-raw) fields, packed as proto3 writers do: float_data (4) for FLOAT, int32_data (5)
+// for INT32 and for FLOAT16 bit patterns, int64_data (7) for INT64.
+function writeTypedData(w, t) {
+  const packed = new ProtoWriter(64);
+  if (t.dataType === DataType.FLOAT) {
+    for (const f of t.data) { packed.ensure(4); new DataView(packed.buf.buffer, packed.len, 4).setFloat32(0, f, true); packed.len += 4; }
+    w.fieldBytes(4, packed.finish());
+  } else if (t.dataType === DataType.FLOAT16 || t.dataType === DataType.INT32) {
+    for (const v of t.data) packed.varint(Number(v));
+    w.fieldBytes(5, packed.finish());
+  } else if (t.dataType === DataType.INT64) {
+    for (const v of t.data) packed.varint(BigInt(v));
+    w.fieldBytes(7, packed.finish());
+  } else {
+    throw new Error(`tensor ${t.name}: no typed field for data type ${t.dataType}`);
+  }
+}
+
+/** float -> IEEE half bits (round to nearest even). */
+export function toHalf(f) {
+  const buf = new DataView(new ArrayBuffer(4));
+  buf.setFloat32(0, f, true);
+  const x = buf.getUint32(0, true);
+  const sign = (x >>> 16) & 0x8000;
+  let e = ((x >>> 23) & 0xff) - 127 + 15;
+  let m = x & 0x7fffff;
+  if (e >= 31) return sign | 0x7c00 | (((x >>> 23) & 0xff) === 0xff && m ? 0x200 : 0);
+  if (e <= 0) {
+    if (e < -10) return sign;
+    m |= 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1), half = 1 << (shift - 1);
+    if (rem > half || (rem === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (m >>> 13);
+  const rem = m & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  return sign | h;
+}
+
+/** A FLOAT16 initializer from float values (stored as half bits; raw_data unless typed). */
+export function float16Tensor(name, dims, values, { typed = false } = {}) {
+  const bits = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) bits[i] = toHalf(values[i]);
+  const t = tensor(name, dims, bits, DataType.FLOAT16);
+  t.typed = typed;
+  return t;
+}
+
+/** An initializer written in the typed fields (float_data, int32_data, int64_data) instead of raw_data. */
+export function typedTensor(name, dims, data, dataType) {
+  const t = tensor(name, dims, data, dataType);
+  t.typed = true;
+  return t;
 }
 
 /**

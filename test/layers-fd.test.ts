@@ -512,3 +512,28 @@ describe('conv + inference-mode batch norm + ReLU fusion', () => {
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-6 + 1e-5 * Math.abs(b[i]));
   });
 });
+
+describe('finite differences: zeroPadding2D, subtract, multiply, resizing', () => {
+  it('zeroPadding2d [[2, 0], [1, 1]] between two convs', () => {
+    fdCheck(problem([5, 7, 2], 2, (t) => tanhConv()(layers.zeroPadding2d({ padding: [[2, 0], [1, 1]] }).apply(tanhConv({ padding: 'same' })(t)))));
+  });
+  it('subtract of two branches, and of a branch and the input', () => {
+    fdCheck(problem([5, 7, 2], 2, (t) => {
+      const a = tanhConv({ padding: 'same', filters: 2 })(t);
+      return layers.subtract().apply([layers.subtract().apply([a, tanhConv({ padding: 'same', kernelSize: 1, filters: 2 })(a)]), t]);
+    }));
+  });
+  it('multiply of two branches and multiply(h, h)', () => {
+    fdCheck(problem([5, 7, 2], 2, (t) => {
+      const a = tanhConv({ padding: 'same' })(t);
+      const b = layers.multiply().apply([a, tanhConv({ padding: 'same', kernelSize: 1 })(t)]);
+      return layers.multiply().apply([b, b]);
+    }), { rtol: 3e-2 });
+  });
+  it('rescaling per channel between two convs', () => {
+    fdCheck(problem([5, 7, 2], 2, (t) => tanhConv()(layers.rescaling([2, -0.5, 1.5], { offset: [0.1, 0.2, -0.3] }).apply(tanhConv({ padding: 'same' })(t)))));
+  });
+  it('resizing 5x7 -> 9x4 between two convs (weights and input through the interpolation)', () => {
+    fdCheck(problem([5, 7, 2], 2, (t) => tanhConv()(layers.resizing(9, 4).apply(tanhConv({ padding: 'same' })(t)))));
+  });
+});

@@ -18,6 +18,7 @@ import { tf } from './tfjs';
 import {
   closeness, describeCloseness, mirror, randomizeWeights, sparseXent, tfjsGradients, tfjsPredict,
 } from './tfjs-layers';
+import { resizeBilinearByMatmul } from './tfjs-layers';
 
 const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -341,4 +342,43 @@ describe('dropout', () => {
     const fraction = zeros / g.input.length;
     expect(Math.abs(fraction - rate)).toBeLessThan(4 * Math.sqrt((rate * (1 - rate)) / g.input.length));
   });
+});
+
+describe('zeroPadding2D, subtract, multiply and resizing (bilinear, half-pixel) match tfjs', () => {
+  const cases: [string, Partial<Case> & Pick<Case, 'under'>][] = [
+    ['zeroPadding2d [[1, 2], [0, 3]] then a 3x3 valid conv', {
+      under: (t) => layers.conv2d({ filters: 2, kernelSize: 3, activation: 'tanh' }).apply(layers.zeroPadding2d({ padding: [[1, 2], [0, 3]] }).apply(t)),
+    }],
+    ['zeroPadding2d 1 after a conv, batch 1', { batch: 1, under: (t) => layers.zeroPadding2d().apply(conv({ filters: 2, kernelSize: 3, padding: 'same' })(t)) }],
+    ['subtract(conv(x), conv(x)) of two branches', {
+      under: (t) => layers.subtract().apply([conv({ filters: 3, kernelSize: 3, padding: 'same', activation: 'tanh' })(t), conv({ filters: 3, kernelSize: 1 })(t)]),
+    }],
+    ['subtract(h, x): the input itself as the second operand', { under: (t) => layers.subtract().apply([conv({ filters: 3, kernelSize: 3, padding: 'same' })(t), t]) }],
+    ['multiply of two branches (a gate), batch 5', {
+      batch: 5,
+      under: (t) => layers.multiply().apply([conv({ filters: 3, kernelSize: 3, padding: 'same', activation: 'tanh' })(t), conv({ filters: 3, kernelSize: 1, activation: 'sigmoid' })(t)]),
+    }],
+    ['multiply(h, h): the same tensor twice', { under: (t) => { const h = conv({ filters: 2, kernelSize: 3, activation: 'tanh' })(t); return layers.multiply().apply([h, h]); } }],
+    ['rescaling per channel (input normalization) then a conv; scalar rescaling after it', {
+      under: (t) => layers.rescaling(0.5, { offset: -1 }).apply(conv({ filters: 2, kernelSize: 3 })(layers.rescaling([2, -0.5, 1.5], { offset: [0.1, 0.2, -0.3] }).apply(t))),
+    }],
+    ['resizing 5x7 -> 11x4 (up and down) after a conv', { under: (t) => layers.resizing(11, 4).apply(conv({ filters: 2, kernelSize: 1, activation: 'tanh' })(t)) }],
+    ['resizing directly on the input 5x7 -> 3x13, then a conv', { under: (t) => conv({ filters: 2, kernelSize: 3 })(layers.resizing(3, 13).apply(t)) }],
+  ];
+  for (const [name, c] of cases) it(name, () => compareWithTfjs({ shape: [5, 7, 3], batch: 3, gradRtol: 1e-4, ...c }));
+  it('resizing forward equals tf.image.resizeBilinear(halfPixelCenters) and its matmul mirror, up and down, 4 sizes', () => {
+    for (const [h, w, oh, ow] of [[5, 7, 11, 4], [28, 28, 64, 64], [64, 64, 28, 28], [3, 1, 2, 5]]) {
+      const inp = input({ shape: [h, w, 2] });
+      const m = model({ inputs: inp, outputs: layers.resizing(oh, ow).apply(inp) });
+      const x = randomArray(3 * h * w * 2, h * w);
+      const ours = m.predict(tensor(x, [3, h, w, 2])).data;
+      const tfImage = tf.image.resizeBilinear(tf.tensor4d(x, [3, h, w, 2]), [oh, ow], false, true).dataSync();
+      const byMatmul = resizeBilinearByMatmul(tf.tensor4d(x, [3, h, w, 2]), oh, ow).dataSync();
+      expectClose(`resize ${h}x${w} -> ${oh}x${ow} vs tf.image`, ours, tfImage, 1e-5);
+      expectClose(`matmul mirror ${h}x${w} -> ${oh}x${ow} vs tf.image`, byMatmul, tfImage, 1e-5);
+    }
+  });
+  it('resizing 28x28 -> 64x64 (the MNIST-to-emotion adapter) on one channel', () => compareWithTfjs({
+    shape: [28, 28, 1], batch: 2, gradRtol: 1e-4, under: (t) => conv({ filters: 2, kernelSize: 3, strides: 4 })(layers.resizing(64, 64).apply(t)),
+  }));
 });

@@ -162,6 +162,19 @@ function counterpart(layer: Layer, asLogits: boolean, exactGradients: boolean): 
     case 'dropout': return plain(tfl.layers.dropout({ rate: c.rate as number }));
     case 'add': return plain(tfl.layers.add());
     case 'concatenate': return plain(tfl.layers.concatenate({ axis: -1 }));
+    case 'zeroPadding2d': return plain(tfl.layers.zeroPadding2d({ padding: c.padding as [[number, number], [number, number]] }));
+    case 'multiply': return plain(tfl.layers.multiply());
+    // tfjs-layers has no Subtract; its Resizing uses half_pixel_centers false (Keras/TF: true), and
+    // tfjs-backend-cpu's ResizeBilinearGrad ignores half-pixel centers (and swaps non-square
+    // shapes). So resizing is built as Ry . X . Rx^T with TF's interpolation matrices, which tfjs
+    // differentiates exactly; its forward is checked against tf.image.resizeBilinear.
+    case 'subtract': return { weighted: null, call: (inputs) => tf.sub(inputs[0], inputs[1]), setWeights: () => {}, gradToEdgetune: (_i, g) => g };
+    case 'rescaling': {
+      // The constants as the layer holds them now (tests may have randomized them).
+      return { weighted: null, call: (inputs) => { const [sc, of] = layer.getWeights(); return tf.add(tf.mul(inputs[0], tf.tensor1d(sc)), tf.tensor1d(of)); }, setWeights: () => {}, gradToEdgetune: (_i, g) => g };
+    }
+    case 'resizing':
+      return { weighted: null, call: (inputs) => resizeBilinearByMatmul(inputs[0] as tf.Tensor4D, c.height as number, c.width as number), setWeights: () => {}, gradToEdgetune: (_i, g) => g };
     case 'activation': {
       const name = c.activation as string;
       const alpha = c.alpha as number;
@@ -173,6 +186,27 @@ function counterpart(layer: Layer, asLogits: boolean, exactGradients: boolean): 
       return plain(tfl.layers.activation({ activation: KERAS3_ACTIVATIONS[name] as 'relu' }));
     }
   }
+}
+
+// TF's half-pixel bilinear interpolation as an (out, in) matrix: row i weighs the two source
+// pixels around (i + 0.5) * in / out - 0.5, clamped at the borders.
+function interpolationMatrix(out: number, size: number): tf.Tensor2D {
+  const m = new Float32Array(out * size);
+  for (let i = 0; i < out; i++) {
+    const f = (i + 0.5) * (size / out) - 0.5;
+    const lerp = f - Math.floor(f);
+    m[i * size + Math.max(Math.floor(f), 0)] += 1 - lerp;
+    m[i * size + Math.min(Math.ceil(f), size - 1)] += lerp;
+  }
+  return tf.tensor2d(m, [out, size]);
+}
+
+export function resizeBilinearByMatmul(x: tf.Tensor4D, oh: number, ow: number): T {
+  const [b, h, w, c] = x.shape;
+  const rows = tf.matMul(interpolationMatrix(oh, h), tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, b * w * c])); // (oh, b*w*c)
+  const cols = tf.transpose(tf.reshape(rows, [oh, b, w, c]), [2, 1, 0, 3]); // (w, b, oh, c)
+  const out = tf.matMul(interpolationMatrix(ow, w), tf.reshape(cols, [w, b * oh * c])); // (ow, b*oh*c)
+  return tf.transpose(tf.reshape(out, [ow, b, oh, c]), [1, 2, 0, 3]);
 }
 
 // TF's 'same' average pooling with a gradient tfjs gets right (see the header).
@@ -292,6 +326,8 @@ export function randomizeWeights(model: Model, seed: number): void {
         case 'bias': case 'beta': return randomArray(n, s, -0.2, 0.2);
         case 'gamma': case 'moving_variance': return randomArray(n, s, 0.5, 1.5);
         case 'moving_mean': return randomArray(n, s, -0.3, 0.3);
+        case 'scale': return randomArray(n, s, -1.5, 1.5); // rescaling constants
+        case 'offset': return randomArray(n, s, -0.5, 0.5);
         default: {
           const rf = spec.shape.length > 2 ? spec.shape.slice(0, -2).reduce((a, b) => a * b, 1) : 1;
           const fanIn = spec.shape[spec.shape.length - 2] * rf;

@@ -1,0 +1,167 @@
+// `edgetune convert` and `edgetune inspect`: any importer to our safetensors model or to a TF.js
+// layers model directory; a model's layers, parameters and planned arenas. Conversions happen in
+// memory first, then every file is written to a temporary name and renamed, model.json last: a
+// failure writes nothing (or removes what it wrote).
+import { readFile, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { InvalidArgumentError, describeBreakdown, formatBytes, type MemoryBreakdown } from './errors';
+import { toTfjsLayersModel } from './export-tfjs';
+import { importModelFile } from './import/index';
+import { resolveLoss } from './losses';
+import type { Model } from './model';
+import { writeFileAtomic } from './node-fs';
+import { resolveOptimizer } from './optimizers';
+import { compilePlan, type Plan } from './plan';
+import { modelToBytes } from './serialize';
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+function parseArgs(argv: string[], valued: string[], command: string): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) { positional.push(a); continue; }
+    const [name, inline] = a.slice(2).split('=', 2);
+    if (valued.includes(name)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new InvalidArgumentError(`${command}: --${name} needs a value`);
+      flags.set(name, v);
+    } else flags.set(name, true);
+  }
+  return { positional, flags };
+}
+
+// A progress bar on stderr, drawn only for a terminal (or with --progress).
+function progressBar(enabled: boolean) {
+  let last = '';
+  const draw = (phase: string, done: number, total: number) => {
+    if (!enabled) return;
+    const width = 30;
+    const line = total > 0
+      ? `${phase.padEnd(18)} [${'#'.repeat(Math.round((done / total) * width)).padEnd(width, '.')}] ${Math.round((done / total) * 100)}%`
+      : `${phase.padEnd(18)} ${done}`;
+    if (line === last) return;
+    last = line;
+    process.stderr.write(`\r${line}`);
+  };
+  return { draw, end: () => { if (enabled && last) process.stderr.write('\n'); last = ''; } };
+}
+
+const readLocal = async (path: string) => new Uint8Array(await readFile(path));
+
+export async function runConvert(argv: string[]): Promise<number> {
+  const { positional, flags } = parseArgs(argv, ['quantize'], 'convert');
+  if (positional.length !== 2) throw new InvalidArgumentError('usage: edgetune convert <input> <output> [--quantize float16] [--progress]');
+  const [input, output] = positional;
+  const quantize = flags.get('quantize');
+  if (quantize !== undefined && quantize !== 'float16') throw new InvalidArgumentError(`convert: --quantize supports float16 only, got '${quantize}'`);
+  const bar = progressBar(flags.has('progress') || !!process.stderr.isTTY);
+  const { model, format } = await importModelFile(input, readLocal, bar.draw);
+  bar.end();
+  const half = quantize === 'float16';
+  const lower = output.toLowerCase();
+  if (lower.endsWith('.safetensors')) {
+    const bytes = modelToBytes(model, { dtype: half ? 'F16' : 'F32' });
+    bar.draw('writing', 0, 1);
+    await writeFileAtomic(output, bytes);
+    bar.draw('writing', 1, 1);
+    bar.end();
+    process.stdout.write(`converted ${input} (${format}) -> ${output} (edgetune safetensors, ${half ? 'float16' : 'float32'}, ${formatBytes(bytes.length)})\n`);
+    return 0;
+  }
+  if (/\.(onnx|h5|keras|bin|hdf5)$/.test(lower)) throw new InvalidArgumentError(`convert: cannot write ${output}: outputs are .safetensors (edgetune) or a TF.js layers model (a directory or its model.json)`);
+  // A TF.js layers model: `output` is its model.json or the directory to hold it.
+  const dir = lower.endsWith('.json') ? dirname(output) : output;
+  const jsonName = lower.endsWith('.json') ? basename(output) : 'model.json';
+  const art = toTfjsLayersModel(model, { quantize: half ? 'float16' : null, source: input });
+  const json = new TextEncoder().encode(JSON.stringify(art.modelJson));
+  const written: string[] = [];
+  try {
+    for (let i = 0; i < art.shards.length; i++) {
+      bar.draw('writing shards', i, art.shards.length);
+      const p = join(dir, art.shards[i].path);
+      await writeFileAtomic(p, art.shards[i].bytes);
+      written.push(p);
+    }
+    bar.draw('writing shards', art.shards.length, art.shards.length);
+    await writeFileAtomic(join(dir, jsonName), json);
+  } catch (e) {
+    for (const p of written) await rm(p, { force: true });
+    throw e;
+  } finally {
+    bar.end();
+  }
+  const bytes = art.shards.reduce((n, s) => n + s.bytes.length, 0);
+  process.stdout.write(`converted ${input} (${format}) -> ${join(dir, jsonName)} (TF.js layers model, ${art.shards.length} shard${art.shards.length > 1 ? 's' : ''}, ` +
+    `${half ? 'float16' : 'float32'} weights ${formatBytes(bytes)})\n`);
+  return 0;
+}
+
+interface PlanReport {
+  mode: 'inference' | 'training';
+  batch: number;
+  bytes: number;
+  breakdown: MemoryBreakdown;
+  loss?: string;
+  optimizer?: string;
+}
+
+const report = (p: Plan): PlanReport => ({
+  mode: p.mode, batch: p.batchSize, bytes: p.pages * 65536, breakdown: p.breakdown,
+  ...(p.loss ? { loss: p.loss.className + (p.loss.fromLogits ? ' (from logits)' : '') } : {}),
+  ...(p.optimizer ? { optimizer: p.optimizer.className } : {}),
+});
+
+export async function runInspect(argv: string[]): Promise<number> {
+  const { positional, flags } = parseArgs(argv, ['batch', 'freeze'], 'inspect');
+  if (positional.length !== 1) throw new InvalidArgumentError('usage: edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]');
+  const batch = flags.has('batch') ? Number(flags.get('batch')) : 32;
+  if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`inspect: --batch must be a positive integer, got '${flags.get('batch')}'`);
+  const { model, format } = await importModelFile(positional[0], readLocal);
+  const freeze = flags.get('freeze');
+  if (typeof freeze === 'string') model.freeze(freeze);
+  const training = flags.has('train') || typeof freeze === 'string';
+  const inference = model.planInference(batch);
+  const train = training ? trainingPlan(model, batch) : null;
+  const layerRows = model.layers.map((l) => {
+    const node = model.graph.nodes.find((n) => n.layer === l)!;
+    return { name: l.name, kind: l.kind === 'activation' ? String(l.config.activation) : l.kind, outputShape: node.shape, params: l.countParams(), trainable: l.trainable };
+  });
+  const params = model.countParams();
+  if (flags.has('json')) {
+    process.stdout.write(`${JSON.stringify({
+      file: positional[0], format, name: model.name, inputShape: model.inputShape, outputShape: model.outputShape,
+      layers: layerRows, params, inference: report(inference), ...(train ? { training: report(train) } : {}),
+    }, null, 2)}\n`);
+    return 0;
+  }
+  const out: string[] = [];
+  out.push(`${positional[0]} (${format}): model "${model.name}", input [batch, ${model.inputShape.join(', ')}]`);
+  const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(40)}${b.padEnd(22)}${c.padStart(10)}  ${d}`;
+  out.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'), '='.repeat(84));
+  for (const l of layerRows) out.push(row(`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params), l.params ? (l.trainable ? 'yes' : 'frozen') : '-'));
+  out.push('='.repeat(84));
+  out.push(`Total params: ${params.total}  (trainable ${params.trainable}, frozen ${params.nonTrainable})`);
+  out.push(`Planned arena, inference (batch ${batch}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
+  if (train) {
+    out.push(`Planned arena, training (batch ${batch}, ${train.optimizer!.className}, ${train.loss!.className}${freeze ? `, frozen up to ${freeze}` : ''}): ` +
+      `${formatBytes(train.pages * 65536)} = ${describeBreakdown(train.breakdown)}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+// The training plan with the model's saved training configuration, or Adam and a loss that fits
+// the output (cross-entropy after a softmax, else mean squared error).
+function trainingPlan(model: Model, batch: number): Plan {
+  const cfg = model.compileConfig;
+  const last = model.graph.nodes[model.graph.output].layer;
+  const softmax = !!last && (last.config.activation === 'softmax');
+  const loss = cfg?.loss ?? resolveLoss(softmax ? 'sparseCategoricalCrossentropy' : 'meanSquaredError');
+  const optimizer = cfg?.optimizer ?? resolveOptimizer('adam');
+  return compilePlan(model.graph, { batchSize: batch, mode: 'training', loss, optimizer });
+}

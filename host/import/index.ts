@@ -1,0 +1,62 @@
+// One entry for every importer: the format is chosen by the file name (and, for .json, by its
+// "format" field), every importer returns an ordinary edgetune model.
+import { ModelFormatError } from '../errors';
+import type { Model } from '../model';
+import { modelFromBytes } from '../serialize';
+import { importKeras } from './keras';
+import { importOnnx } from './onnx';
+import { importTfjsGraphModel } from './tfjs-graph';
+import { importTfjsLayersModel } from './tfjs-layers';
+
+export type ModelFileFormat = 'onnx' | 'safetensors' | 'tfjs-layers' | 'tfjs-graph' | 'keras';
+
+export interface ImportProgress {
+  (phase: string, done: number, total: number): void;
+}
+
+function dirOf(path: string): string {
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return i < 0 ? '' : path.slice(0, i + 1);
+}
+
+export function formatOf(path: string): ModelFileFormat | 'json' {
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.onnx')) return 'onnx';
+  if (lower.endsWith('.safetensors')) return 'safetensors';
+  if (lower.endsWith('.keras') || lower.endsWith('.h5') || lower.endsWith('.hdf5')) return 'keras';
+  if (lower.endsWith('.json')) return 'json';
+  throw new ModelFormatError(`${path}: unknown model file type (expected .onnx, .safetensors, model.json (TF.js layers or graph model), .keras or .h5)`, path);
+}
+
+// Reads and imports the model at `path`; `readFile` reads a path (shards are read relative to a
+// model.json). Nothing is written.
+export async function importModelFile(path: string, readFile: (path: string) => Promise<Uint8Array>, progress?: ImportProgress): Promise<{ model: Model; format: ModelFileFormat }> {
+  const kind = formatOf(path);
+  progress?.('reading', 0, 1);
+  const bytes = await readFile(path);
+  progress?.('reading', 1, 1);
+  switch (kind) {
+    case 'onnx': return { model: importOnnx(bytes, path), format: 'onnx' };
+    case 'safetensors': return { model: modelFromBytes(bytes, path), format: 'safetensors' };
+    case 'keras': return { model: await importKeras(bytes, path), format: 'keras' };
+    default: {
+      let json: { format?: string; modelTopology?: { node?: unknown } };
+      try {
+        json = JSON.parse(new TextDecoder().decode(bytes));
+      } catch (e) {
+        throw new ModelFormatError(`${path}: not valid JSON (${(e as Error).message})`, path);
+      }
+      const dir = dirOf(path);
+      let shardsRead = 0;
+      const readShard = async (rel: string) => {
+        const b = await readFile(dir + rel);
+        progress?.('reading weights', ++shardsRead, 0);
+        return b;
+      };
+      const graph = json.format === 'graph-model' || (json.format === undefined && Array.isArray(json.modelTopology?.node));
+      if (graph) return { model: await importTfjsGraphModel(json, readShard, path), format: 'tfjs-graph' };
+      if (json.format === 'layers-model' || json.modelTopology) return { model: await importTfjsLayersModel(json, readShard, path), format: 'tfjs-layers' };
+      throw new ModelFormatError(`${path}: a JSON file that is neither a TF.js layers model nor a graph model (no "format" or "modelTopology")`, path);
+    }
+  }
+}

@@ -1,0 +1,312 @@
+// Keras topologies (the JSON of model.to_json(), TF.js model.json's modelTopology, a .keras
+// config.json, a legacy .h5 model_config) -> edgetune layers and a model. Sequential and
+// Functional; Keras 2 inbound_nodes ([[name, node, tensor, kwargs]]) and Keras 3 ones
+// ({args: [keras tensors], kwargs}). Weights are not read here: `assignWeights` takes a lookup
+// that each format implements (by '<layer>/<weight>' name, Keras 3 index, or h5 path).
+import { ModelFormatError } from '../errors';
+import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers';
+import { Model } from '../model';
+import { UnsupportedOpError } from './errors';
+
+export interface KerasLayerJson {
+  class_name: string;
+  config: Record<string, any>;
+  name?: string;
+  inbound_nodes?: unknown[];
+  module?: string;
+}
+
+// One Keras layer as edgetune layers: usually one; SeparableConv2D is a depthwise then a
+// pointwise convolution. `weights` lists the Keras weights in Keras order and where each goes.
+export interface ImportedLayer {
+  kerasName: string;
+  className: string;
+  layers: Layer[];
+  weights: { keras: string; layer: Layer; spec: string }[];
+  // A Keras axis (Softmax, Concatenate, BatchNormalization) that must be the last one: checked
+  // once the input rank is known.
+  axis?: number;
+}
+
+export interface ImportedModel {
+  model: Model;
+  imported: ImportedLayer[]; // in topology order, layers without weights included
+}
+
+// Unwraps {model_config: ...} (TF.js, legacy h5) and returns {class_name, config}.
+export function unwrapTopology(t: unknown, source: string): { class_name: string; config: any } {
+  let j = t as any;
+  if (j && typeof j === 'object' && j.model_config) j = j.model_config;
+  if (typeof j === 'string') {
+    try { j = JSON.parse(j); } catch { throw new ModelFormatError(`${source}: the model topology is not valid JSON`, source); }
+    if (j && j.model_config) j = j.model_config;
+  }
+  if (!j || typeof j !== 'object' || typeof j.class_name !== 'string') throw new ModelFormatError(`${source}: no Keras model topology ({class_name, config}) found`, source);
+  return j;
+}
+
+const pairOf = (v: unknown): [number, number] | undefined => (v === undefined || v === null ? undefined : typeof v === 'number' ? [v, v] : [(v as number[])[0], (v as number[])[1]]);
+
+function layerName(j: KerasLayerJson): string {
+  return (j.config?.name ?? j.name) as string;
+}
+
+function channelsLast(j: KerasLayerJson, source: string): void {
+  const f = j.config?.data_format;
+  if (f && f !== 'channels_last') throw new UnsupportedOpError(j.class_name, layerName(j), source, `data_format '${f}' (only channels_last)`);
+}
+
+// The edgetune layers for one Keras layer config.
+export function layerFromKeras(j: KerasLayerJson, source: string): ImportedLayer {
+  const c = j.config ?? {};
+  const name = layerName(j);
+  const base = { name, trainable: c.trainable !== false };
+  const one = (layer: Layer, weights: string[] = []): ImportedLayer => ({ kerasName: name, className: j.class_name, layers: [layer], weights: weights.map((w) => ({ keras: w, layer, spec: w })) });
+  const unsupported = (detail: string) => new UnsupportedOpError(j.class_name, name, source, detail);
+  const activation = (a: unknown) => (a === undefined || a === null ? 'linear' : String(a));
+  try {
+    switch (j.class_name) {
+      case 'Dense':
+        return one(layers.dense(c.units, { ...base, activation: activation(c.activation), useBias: c.use_bias !== false }), c.use_bias !== false ? ['kernel', 'bias'] : ['kernel']);
+      case 'Conv2D':
+        channelsLast(j, source);
+        if ((c.groups ?? 1) !== 1) throw unsupported(`groups ${c.groups}`);
+        return one(layers.conv2d({
+          ...base, filters: c.filters, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding,
+          dilationRate: pairOf(c.dilation_rate), activation: activation(c.activation), useBias: c.use_bias !== false,
+        }), c.use_bias !== false ? ['kernel', 'bias'] : ['kernel']);
+      case 'DepthwiseConv2D': {
+        channelsLast(j, source);
+        const l = layers.depthwiseConv2d({
+          ...base, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding, depthMultiplier: c.depth_multiplier ?? 1,
+          dilationRate: pairOf(c.dilation_rate), activation: activation(c.activation), useBias: c.use_bias !== false,
+        });
+        // Keras 3 names the depthwise weight 'kernel', Keras 2 and TF.js 'depthwise_kernel'
+        return { kerasName: name, className: j.class_name, layers: [l], weights: [{ keras: 'depthwise_kernel', layer: l, spec: 'depthwise_kernel' }, ...(c.use_bias !== false ? [{ keras: 'bias', layer: l, spec: 'bias' }] : [])] };
+      }
+      case 'SeparableConv2D': {
+        channelsLast(j, source);
+        const dw = layers.depthwiseConv2d({
+          name: `${name}_depthwise`, trainable: base.trainable, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding,
+          depthMultiplier: c.depth_multiplier ?? 1, dilationRate: pairOf(c.dilation_rate), useBias: false,
+        });
+        const pw = layers.conv2d({ ...base, filters: c.filters, kernelSize: 1, activation: activation(c.activation), useBias: c.use_bias !== false });
+        return {
+          kerasName: name, className: j.class_name, layers: [dw, pw],
+          weights: [{ keras: 'depthwise_kernel', layer: dw, spec: 'depthwise_kernel' }, { keras: 'pointwise_kernel', layer: pw, spec: 'kernel' },
+            ...(c.use_bias !== false ? [{ keras: 'bias', layer: pw, spec: 'bias' }] : [])],
+        };
+      }
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
+        channelsLast(j, source);
+        const o = { ...base, poolSize: pairOf(c.pool_size), strides: pairOf(c.strides) ?? null, padding: c.padding };
+        return one(j.class_name === 'MaxPooling2D' ? layers.maxPooling2d(o) : layers.averagePooling2d(o));
+      }
+      case 'GlobalAveragePooling2D':
+        channelsLast(j, source);
+        if (c.keepdims) throw unsupported('keepdims');
+        return one(layers.globalAveragePooling2d(base));
+      case 'Flatten':
+        return one(layers.flatten(base));
+      case 'Reshape':
+        return one(layers.reshape(c.target_shape, base));
+      case 'BatchNormalization': {
+        const l = layers.batchNormalization({ ...base, momentum: c.momentum, epsilon: c.epsilon, center: c.center !== false, scale: c.scale !== false });
+        return { ...one(l, [...(c.scale !== false ? ['gamma'] : []), ...(c.center !== false ? ['beta'] : []), 'moving_mean', 'moving_variance']), axis: Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1 };
+      }
+      case 'Dropout':
+        return one(layers.dropout(c.rate, { ...base, ...(typeof c.seed === 'number' ? { seed: c.seed } : {}) }));
+      case 'Activation':
+        return one(layers.activation(activation(c.activation), base));
+      case 'ReLU':
+        if (c.max_value === 6 && !c.negative_slope && !c.threshold) return one(layers.activation('relu6', base));
+        if ((c.max_value ?? null) !== null || c.negative_slope || c.threshold) throw unsupported(`max_value ${c.max_value}, negative_slope ${c.negative_slope}, threshold ${c.threshold} (plain ReLU or ReLU(6) only)`);
+        return one(layers.relu(base));
+      case 'Softmax':
+        return { ...one(layers.softmax(base)), axis: Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1 };
+      case 'LeakyReLU':
+        return one(layers.leakyRelu({ ...base, negativeSlope: c.negative_slope ?? c.alpha ?? 0.3 }));
+      case 'ELU':
+        return one(layers.elu({ ...base, alpha: c.alpha ?? 1 }));
+      case 'Add':
+        return one(layers.add(base));
+      case 'Concatenate':
+        return { ...one(layers.concatenate({ ...base, axis: -1 })), axis: c.axis ?? -1 };
+      case 'Subtract':
+        return one(layers.subtract(base));
+      case 'Multiply':
+        return one(layers.multiply(base));
+      case 'ZeroPadding2D':
+        channelsLast(j, source);
+        return one(layers.zeroPadding2d({ ...base, padding: c.padding }));
+      case 'Rescaling':
+        return one(layers.rescaling(c.scale ?? 1, { ...base, offset: c.offset ?? 0 }));
+      case 'Resizing':
+        if (c.interpolation && c.interpolation !== 'bilinear') throw unsupported(`interpolation '${c.interpolation}' (only bilinear)`);
+        if (c.crop_to_aspect_ratio) throw unsupported('crop_to_aspect_ratio');
+        return one(layers.resizing(c.height, c.width, base));
+    }
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw e;
+    throw new ModelFormatError(`${source}: layer '${name}' (${j.class_name}): ${(e as Error).message}`, source, name);
+  }
+  throw unsupported('no edgetune layer for this class');
+}
+
+function inputShapeOf(c: Record<string, any>): number[] | null {
+  const s = c.batch_input_shape ?? c.batch_shape;
+  if (Array.isArray(s)) return s.slice(1);
+  if (Array.isArray(c.input_shape)) return c.input_shape;
+  return null;
+}
+
+function checkShape(shape: (number | null)[] | null, where: string, source: string): number[] {
+  if (!shape || !shape.every((d) => typeof d === 'number' && d > 0)) {
+    throw new ModelFormatError(`${source}: ${where} has input shape [${shape}]; every dimension but the batch must be known`, source);
+  }
+  return shape as number[];
+}
+
+// The inbound tensors of each call: Keras 2 [[name, node, tensor, kwargs], ...] or Keras 3
+// {args: [...], kwargs}.
+function callsOf(j: KerasLayerJson): [string, number, number][][] {
+  return (j.inbound_nodes ?? []).map((call) => {
+    if (Array.isArray(call)) return (call as unknown[][]).map((r) => [r[0] as string, Number(r[1] ?? 0), Number(r[2] ?? 0)]);
+    const refs: [string, number, number][] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) { v.forEach(walk); return; }
+      if (v && typeof v === 'object') {
+        const h = (v as any).config?.keras_history;
+        if (Array.isArray(h)) refs.push([h[0], Number(h[1]), Number(h[2])]);
+      }
+    };
+    walk((call as { args?: unknown }).args);
+    return refs;
+  });
+}
+
+function refsOf(v: unknown): [string, number, number][] {
+  if (!Array.isArray(v)) return [];
+  if (typeof v[0] === 'string') return [[v[0], Number(v[1] ?? 0), Number(v[2] ?? 0)]];
+  return (v as unknown[]).flatMap(refsOf);
+}
+
+export function modelFromKeras(topology: unknown, source: string): ImportedModel {
+  const t = unwrapTopology(topology, source);
+  const cfg = t.config;
+  const imported: ImportedLayer[] = [];
+  if (t.class_name === 'Sequential') {
+    const list: KerasLayerJson[] = Array.isArray(cfg) ? cfg : cfg?.layers;
+    if (!Array.isArray(list)) throw new ModelFormatError(`${source}: Sequential topology has no layer list`, source);
+    let shape: number[] | null = null;
+    const all: Layer[] = [];
+    for (const j of list) {
+      if (j.class_name === 'InputLayer') { shape = checkShape(inputShapeOf(j.config), `input layer '${layerName(j)}'`, source); continue; }
+      if (!shape && all.length === 0) {
+        const s = inputShapeOf(j.config ?? {}) ?? (Array.isArray(cfg?.build_input_shape) ? cfg.build_input_shape.slice(1) : null);
+        shape = checkShape(s, `the first layer '${layerName(j)}'`, source);
+      }
+      const l = layerFromKeras(j, source);
+      imported.push(l);
+      all.push(...l.layers);
+    }
+    if (!shape) throw new ModelFormatError(`${source}: the Sequential model has no input shape`, source);
+    let model: Model;
+    try {
+      model = new Model(all, { name: cfg?.name ?? 'sequential', inputShape: shape });
+    } catch (e) {
+      throw new ModelFormatError(`${source}: ${(e as Error).message}`, source);
+    }
+    for (const l of imported) checkAxis(l, l.layers[0].builtInputShape!.length, source);
+    return { model, imported };
+  }
+  if (t.class_name !== 'Functional' && t.class_name !== 'Model') {
+    throw new UnsupportedOpError(t.class_name, cfg?.name ?? 'model', source, 'only Sequential and Functional models');
+  }
+  const list = cfg?.layers as KerasLayerJson[];
+  if (!Array.isArray(list)) throw new ModelFormatError(`${source}: Functional topology has no layer list`, source);
+  const inputs = refsOf(cfg.input_layers);
+  const outputs = refsOf(cfg.output_layers);
+  if (inputs.length !== 1 || outputs.length !== 1) {
+    throw new ModelFormatError(`${source}: the model has ${inputs.length} inputs and ${outputs.length} outputs; edgetune models have one of each`, source);
+  }
+  const produced = new Map<string, SymbolicTensor[]>();
+  let modelInput: SymbolicTensor | null = null;
+  const pending = list.slice();
+  // Keras lists layers in creation order, which is topological for the common cases; a layer
+  // whose inputs are not ready is retried after the others.
+  for (let progress = true; pending.length && progress;) {
+    progress = false;
+    for (let i = 0; i < pending.length; i++) {
+      const j = pending[i];
+      const name = layerName(j);
+      if (j.class_name === 'InputLayer') {
+        modelInput = symbolicInput({ shape: checkShape(inputShapeOf(j.config), `input layer '${name}'`, source), name });
+        produced.set(name, [modelInput]);
+      } else {
+        const calls = callsOf(j);
+        if (!calls.every((call) => call.every(([from, k]) => produced.get(from)?.[k]))) continue;
+        if (j.class_name === 'Functional' || j.class_name === 'Sequential' || j.class_name === 'Model') {
+          throw new UnsupportedOpError(j.class_name, name, source, 'nested models (flatten the model first)');
+        }
+        const l = layerFromKeras(j, source);
+        imported.push(l);
+        const results: SymbolicTensor[] = [];
+        for (const call of calls) {
+          const ins = call.map(([from, k]) => produced.get(from)![k]);
+          checkAxis(l, ins[0].shape.length, source);
+          try {
+            let x: SymbolicTensor | SymbolicTensor[] = ins.length === 1 ? ins[0] : ins;
+            for (const layer of l.layers) x = layer.apply(x);
+            results.push(x as SymbolicTensor);
+          } catch (e) {
+            throw new ModelFormatError(`${source}: layer '${name}' (${j.class_name}): ${(e as Error).message}`, source, name);
+          }
+        }
+        produced.set(name, results);
+      }
+      pending.splice(i--, 1);
+      progress = true;
+    }
+  }
+  if (pending.length) throw new ModelFormatError(`${source}: layers ${pending.map(layerName).join(', ')} read tensors that no layer produces`, source, layerName(pending[0]));
+  const [outName, outNode] = outputs[0];
+  const out = produced.get(outName)?.[outNode];
+  if (!modelInput || !out) throw new ModelFormatError(`${source}: the output '${outName}' is not produced by the topology`, source, outName);
+  try {
+    return { model: new Model({ inputs: modelInput, outputs: out }, { name: cfg.name ?? 'functional' }), imported };
+  } catch (e) {
+    throw new ModelFormatError(`${source}: ${(e as Error).message}`, source);
+  }
+}
+
+// Keras counts the batch axis: the last axis of a per-sample rank-r input is r (or -1).
+function checkAxis(l: ImportedLayer, rank: number, source: string): void {
+  if (l.axis === undefined || l.axis === -1 || l.axis === rank) return;
+  throw new UnsupportedOpError(l.className, l.kerasName, source, `axis ${l.axis} of a rank-${rank + 1} input (only the last axis)`);
+}
+
+export interface FoundWeight {
+  name: string; // for messages: the tensor's name or path in the file
+  shape: number[];
+  values: Float32Array;
+}
+
+// Checks every weight of the topology against the lookup, then assigns them all (a bad file
+// changes nothing). `lookup(layer, kerasWeight, index)` returns the weight or undefined.
+export function assignWeights(imp: ImportedModel, lookup: (layer: ImportedLayer, weight: string, index: number) => FoundWeight | undefined, source: string): void {
+  const plan: { layer: Layer; index: number; values: Float32Array }[] = [];
+  for (const il of imp.imported) {
+    il.weights.forEach((w, i) => {
+      const spec = w.layer.weightSpecs.findIndex((s) => s.name === w.spec);
+      const shape = w.layer.weightSpecs[spec].shape;
+      const found = lookup(il, w.keras, i);
+      if (!found) throw new ModelFormatError(`${source}: no weight for layer '${il.kerasName}' (${il.className}) '${w.keras}' [${shape}]`, source, `${il.kerasName}/${w.keras}`);
+      const same = found.shape.length === shape.length && found.shape.every((d, k) => d === shape[k]);
+      if (!same) throw new ModelFormatError(`${source}: weight '${found.name}' has shape [${found.shape}], but layer '${il.kerasName}' (${il.className}) expects '${w.keras}' of shape [${shape}]`, source, found.name);
+      plan.push({ layer: w.layer, index: spec, values: found.values });
+    });
+  }
+  for (const p of plan) p.layer.values[p.index].set(p.values);
+}
