@@ -6,9 +6,10 @@
 // writes the weights back atomically (temporary file in the same directory, then rename), every
 // byte other than the weights' data kept. Formats: docs/wasi.md.
 //
-// Memory: [0, 8192) this module's static data, then the plan's arena exactly as the JS executor
-// lays it out (plan pages), then one I/O region (the plan file, the safetensors header, messages).
-// The memory grows once, after the plan's and the weights' headers are read; nothing allocates.
+// Memory: the plan's arena exactly as the JS executor lays it out (plan pages; [0, 8192) holds
+// the kernels' math tables), then one I/O region (the plan file, the safetensors header, a copy
+// of this driver's strings, messages). The memory grows once, after the plan's and the weights'
+// headers are read; nothing allocates.
 import { run } from './run';
 import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from './opcodes';
 
@@ -101,7 +102,7 @@ const BOOT_SMALL: usize = BOOT_NAMES + BOOT_NAMES_MAX; // iovec, counts, stat bu
 const BOOT_MSG: usize = BOOT_SMALL + 1024;
 
 // Fixed places that move from the boot area to the I/O region once the memory is sized.
-let small: usize = BOOT_SMALL; // 256 bytes: iovec (8), count (8), filestat (64), seek result (8)
+let small: usize = BOOT_SMALL; // 512 bytes: iovec, counts, filestat, seek result, dims, file headers
 let msg: usize = BOOT_MSG; // 1 KB message line
 let msgLen: i32 = 0;
 
@@ -722,6 +723,7 @@ export function _start(): void {
   let words = p + (<usize>programCount << 4);
   bindings = words;
   bindingCount = <i32>pu(P_BINDINGS);
+  if (bindingCount > 1024) outside(); // the I/O region keeps 16 bytes per binding, 16 KB
   for (let i = 0; i < bindingCount; i++) {
     const b = bindingAt(i);
     if (b + 20 > planEnd || !inside(<u64>load<u32>(b), <u64>load<u32>(b + 4))) { begin(); outside(); }
