@@ -16,6 +16,9 @@ commands:
   inspect      edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]
                layers, output shapes, trainable/frozen parameters, planned arenas
   find-lr      the learning-rate finder on MNIST digits, with an SVG plot (find-lr --help)
+  compile      <model.safetensors> --train --batch 16 [--freeze <layer>] [--budget 256KB]
+               [--optimizer adam --lr 1e-3] -o model.plan   (a plan file for edgetune-wasi.wasm)
+  pack-data    <data.json> -o train.etd | --mnist --digits 5-9 --count N -o train.etd
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -35,6 +38,10 @@ async function main(argv: string[]): Promise<number> {
     case 'find-lr':
       if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(FIND_LR_USAGE); return 0; }
       return findLrCommand(argv.slice(1));
+    case 'compile':
+      return (await import('./wasi-files')).compileCommand(argv.slice(1), console.log);
+    case 'pack-data':
+      return (await import('./wasi-files')).packDataCommand(argv.slice(1), console.log);
     case undefined:
     case '-h':
     case '--help':

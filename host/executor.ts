@@ -1,6 +1,7 @@
 // The executor: one wasm memory sized exactly to a plan (initial = maximum, never grown), the
 // kernel instance over it, the plan's programs copied in, and one call per program run.
 import wasmBase64 from '../build/edgetune.wasm';
+import wasmScalarBase64 from '../build/edgetune-nosimd.wasm';
 import { EdgetuneError } from './errors';
 import { encodeOps, HEADER } from './ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from './plan';
@@ -16,9 +17,46 @@ function decodeBase64(text: string): Uint8Array {
   return out;
 }
 
+// Two builds of the kernels are embedded: with SIMD, and without it for engines that reject
+// SIMD (many IoT interpreters). 'auto' picks the SIMD build where WebAssembly.validate accepts it.
+// Both sum in the same order, so they give bit-identical results. EDGETUNE_SIMD=0 in the
+// environment (Node, Bun) or setKernelVariant('scalar') forces the scalar build.
+export type KernelVariant = 'auto' | 'simd' | 'scalar';
+let requestedVariant: KernelVariant = variantFromEnvironment();
+let chosenVariant: 'simd' | 'scalar' | null = null;
+
+function variantFromEnvironment(): KernelVariant {
+  if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined') return 'auto'; // env access would need a permission
+  try {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    return env?.EDGETUNE_SIMD === '0' ? 'scalar' : 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
+// Chooses the kernel build; only before the first model is planned or run (one module per process).
+export function setKernelVariant(variant: KernelVariant): void {
+  if (chosenVariant && variant !== 'auto' && variant !== chosenVariant) {
+    throw new EdgetuneError('KernelBuild', `the ${chosenVariant} kernels are already loaded in this process: call setKernelVariant('${variant}') before anything runs`);
+  }
+  requestedVariant = variant;
+}
+
+// Which kernel build this process runs ('simd' or 'scalar'); decides it if nothing ran yet.
+export function kernelVariant(): 'simd' | 'scalar' {
+  kernelBytes();
+  return chosenVariant!;
+}
+
 let wasmBytes: Uint8Array | null = null;
 function kernelBytes(): BufferSource {
-  wasmBytes ??= decodeBase64(wasmBase64);
+  if (!wasmBytes) {
+    const simd = decodeBase64(wasmBase64);
+    const scalar = requestedVariant === 'scalar' || (requestedVariant === 'auto' && !WebAssembly.validate(simd as BufferSource));
+    chosenVariant = scalar ? 'scalar' : 'simd';
+    wasmBytes = scalar ? decodeBase64(wasmScalarBase64) : simd;
+  }
   return wasmBytes as BufferSource;
 }
 

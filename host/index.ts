@@ -27,6 +27,7 @@ export { compilePlan, type Plan, type Region, type ParamBinding, type Program, t
 export { opFootprint, OP_SPECS, type PlanOp } from './ops';
 export { setSeed } from './random';
 export { ready } from './executor';
+export { setKernelVariant, kernelVariant, type KernelVariant } from './executor';
 export {
   EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ModelFormatError, parseBytes, formatBytes,
   type MemoryBreakdown,

@@ -7,3 +7,7 @@ export { writeFileAtomic } from './node-fs';
 export { loadMnist, selectDigits, type Digits } from './mnist';
 export { runDemo, trainBase, baseModel, cnnBaseModel, BASE_MODEL_PATH, CNN_BASE_MODEL_PATH, type DemoResult, type TransferResult } from './demo';
 export { mnistCnn, trainMnistCnn } from './cnn-example';
+// Fine-tuning with no JavaScript host (docs/wasi.md): plan and training-data files for edgetune-wasi.wasm.
+export { compileTrainPlan, compileModelFile, packDataFile, mnistData, dataFromJson } from './wasi-files';
+export { planToFileBytes, readPlanFileInfo, PLAN_FILE_VERSION } from './plan-file';
+export { dataToFileBytes, dataFromFileBytes, DATA_FILE_VERSION, type TrainingData } from './data-file';

@@ -4,7 +4,8 @@
 import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import binaryen from 'binaryen';
 
 const t0 = performance.now();
 mkdirSync('build', { recursive: true });
@@ -17,6 +18,27 @@ async function compileWasm(args) {
   }
 }
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
+// The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
+// without SIMD for engines that reject it (host/executor.ts picks one with WebAssembly.validate).
+await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
+await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
+await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
+// The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
+// round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
+// float semantics.
+for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune-wasi-nosimd.wasm', false]]) {
+  const module = binaryen.readBinary(readFileSync(file));
+  // AssemblyScript's default features (plus SIMD): with more, binaryen would write newer encodings.
+  const F = binaryen.Features;
+  module.setFeatures(F.MVP | F.SignExt | F.MutableGlobals | F.NontrappingFPToInt | F.BulkMemory | (F.BulkMemoryOpt ?? 0) | (simd ? F.SIMD128 : 0));
+  if (!module.validate()) throw new Error(`${file}: binaryen validation failed`);
+  binaryen.setOptimizeLevel(2);
+  binaryen.setShrinkLevel(2);
+  module.optimize();
+  module.optimize(); // a second round still finds a few hundred bytes
+  writeFileSync(file, module.emitBinary());
+  module.dispose();
+}
 
 rmSync('dist', { recursive: true, force: true });
 await build({
@@ -34,4 +56,5 @@ await build({
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 
 const kb = (f) => (statSync(f).size / 1024).toFixed(1);
-console.log(`built build/edgetune.wasm (${kb('build/edgetune.wasm')} KB), dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
+console.log(`built ${sizes}, dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
