@@ -2,143 +2,144 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 1247;
+export const TEXT_BYTES: usize = 1248;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
   return memory.data<u8>([
     15, 101, 100, 103, 101, 116, 117, 110, 101, 45, 119, 97, 115, 105, 58, 32, 9, 98, 97, 100, 32, 98, 117, 105,
-    108, 100, 55, 117, 115, 97, 103, 101, 58, 32, 116, 114, 97, 105, 110, 32, 45, 45, 112, 108, 97, 110, 32, 80,
-    32, 45, 45, 119, 101, 105, 103, 104, 116, 115, 32, 87, 32, 45, 45, 100, 97, 116, 97, 32, 68, 32, 91, 45,
-    45, 101, 112, 111, 99, 104, 115, 32, 78, 93, 5, 116, 114, 97, 105, 110, 6, 45, 45, 112, 108, 97, 110, 9,
-    45, 45, 119, 101, 105, 103, 104, 116, 115, 6, 45, 45, 100, 97, 116, 97, 8, 45, 45, 101, 112, 111, 99, 104,
-    115, 4, 112, 108, 97, 110, 7, 119, 101, 105, 103, 104, 116, 115, 4, 100, 97, 116, 97, 9, 112, 108, 97, 110,
-    32, 102, 105, 108, 101, 12, 119, 101, 105, 103, 104, 116, 115, 32, 102, 105, 108, 101, 9, 100, 97, 116, 97, 32,
-    102, 105, 108, 101, 1, 32, 32, 32, 105, 115, 32, 110, 111, 116, 32, 105, 110, 32, 97, 32, 112, 114, 101, 111,
-    112, 101, 110, 101, 100, 32, 100, 105, 114, 101, 99, 116, 111, 114, 121, 12, 99, 97, 110, 110, 111, 116, 32, 111,
-    112, 101, 110, 32, 8, 32, 40, 101, 114, 114, 110, 111, 32, 1, 41, 11, 115, 101, 101, 107, 32, 102, 97, 105,
-    108, 101, 100, 13, 32, 105, 115, 32, 116, 114, 117, 110, 99, 97, 116, 101, 100, 12, 119, 114, 105, 116, 101, 32,
-    102, 97, 105, 108, 101, 100, 13, 99, 97, 110, 110, 111, 116, 32, 99, 114, 101, 97, 116, 101, 13, 99, 97, 110,
-    110, 111, 116, 32, 114, 101, 110, 97, 109, 101, 10, 32, 116, 101, 109, 112, 32, 102, 105, 108, 101, 24, 59, 32,
-    119, 101, 105, 103, 104, 116, 115, 32, 102, 105, 108, 101, 32, 117, 110, 99, 104, 97, 110, 103, 101, 100, 13, 46,
-    101, 100, 103, 101, 116, 117, 110, 101, 45, 116, 109, 112, 13, 111, 117, 116, 32, 111, 102, 32, 109, 101, 109, 111,
-    114, 121, 23, 112, 108, 97, 110, 58, 32, 102, 105, 108, 101, 32, 105, 115, 32, 116, 114, 117, 110, 99, 97, 116,
-    101, 100, 21, 112, 108, 97, 110, 58, 32, 110, 111, 116, 32, 97, 32, 112, 108, 97, 110, 32, 102, 105, 108, 101,
-    26, 112, 108, 97, 110, 58, 32, 102, 105, 108, 101, 32, 102, 111, 114, 109, 97, 116, 32, 118, 101, 114, 115, 105,
-    111, 110, 32, 28, 44, 32, 116, 104, 105, 115, 32, 109, 111, 100, 117, 108, 101, 32, 114, 101, 97, 100, 115, 32,
-    118, 101, 114, 115, 105, 111, 110, 32, 31, 112, 108, 97, 110, 58, 32, 117, 110, 115, 117, 112, 112, 111, 114, 116,
-    101, 100, 32, 115, 116, 101, 112, 32, 99, 111, 110, 116, 114, 97, 99, 116, 15, 112, 108, 97, 110, 58, 32, 98,
-    97, 100, 32, 97, 114, 101, 110, 97, 26, 112, 108, 97, 110, 58, 32, 114, 101, 103, 105, 111, 110, 32, 111, 117,
-    116, 32, 111, 102, 32, 98, 111, 117, 110, 100, 115, 22, 112, 108, 97, 110, 58, 32, 110, 111, 32, 116, 114, 97,
-    105, 110, 32, 112, 114, 111, 103, 114, 97, 109, 17, 112, 108, 97, 110, 58, 32, 105, 110, 105, 116, 32, 102, 97,
-    105, 108, 101, 100, 26, 119, 101, 105, 103, 104, 116, 115, 58, 32, 102, 105, 108, 101, 32, 105, 115, 32, 116, 114,
-    117, 110, 99, 97, 116, 101, 100, 19, 119, 101, 105, 103, 104, 116, 115, 58, 32, 98, 97, 100, 32, 104, 101, 97,
-    100, 101, 114, 20, 119, 101, 105, 103, 104, 116, 115, 58, 32, 98, 97, 100, 32, 111, 102, 102, 115, 101, 116, 115,
-    17, 119, 101, 105, 103, 104, 116, 115, 58, 32, 116, 101, 110, 115, 111, 114, 32, 39, 20, 39, 32, 105, 115, 32,
-    110, 111, 116, 32, 105, 110, 32, 116, 104, 101, 32, 112, 108, 97, 110, 12, 39, 32, 105, 115, 32, 110, 111, 116,
-    32, 70, 51, 50, 12, 39, 32, 104, 97, 115, 32, 115, 104, 97, 112, 101, 32, 19, 44, 32, 116, 104, 101, 32,
-    112, 108, 97, 110, 32, 101, 120, 112, 101, 99, 116, 115, 32, 17, 39, 32, 104, 97, 115, 32, 98, 97, 100, 32,
-    111, 102, 102, 115, 101, 116, 115, 15, 39, 32, 97, 112, 112, 101, 97, 114, 115, 32, 116, 119, 105, 99, 101, 12,
-    39, 32, 105, 115, 32, 109, 105, 115, 115, 105, 110, 103, 12, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95,
-    95, 5, 100, 116, 121, 112, 101, 5, 115, 104, 97, 112, 101, 12, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101,
-    116, 115, 3, 70, 51, 50, 23, 100, 97, 116, 97, 58, 32, 102, 105, 108, 101, 32, 105, 115, 32, 116, 114, 117,
-    110, 99, 97, 116, 101, 100, 22, 100, 97, 116, 97, 58, 32, 110, 111, 116, 32, 97, 110, 32, 46, 101, 116, 100,
-    32, 102, 105, 108, 101, 26, 100, 97, 116, 97, 58, 32, 102, 105, 108, 101, 32, 102, 111, 114, 109, 97, 116, 32,
-    118, 101, 114, 115, 105, 111, 110, 32, 16, 100, 97, 116, 97, 58, 32, 110, 111, 32, 114, 101, 99, 111, 114, 100,
-    115, 6, 100, 97, 116, 97, 58, 32, 14, 32, 114, 101, 99, 111, 114, 100, 115, 32, 110, 101, 101, 100, 32, 21,
-    32, 98, 121, 116, 101, 115, 44, 32, 116, 104, 101, 32, 102, 105, 108, 101, 32, 104, 97, 115, 32, 13, 32, 40,
-    116, 114, 117, 110, 99, 97, 116, 101, 100, 63, 41, 17, 100, 97, 116, 97, 58, 32, 114, 101, 99, 111, 114, 100,
-    115, 32, 111, 102, 32, 12, 32, 105, 110, 112, 117, 116, 115, 32, 97, 110, 100, 32, 12, 32, 102, 51, 50, 32,
-    116, 97, 114, 103, 101, 116, 115, 13, 32, 99, 108, 97, 115, 115, 32, 108, 97, 98, 101, 108, 115, 22, 32, 100,
-    111, 32, 110, 111, 116, 32, 102, 105, 116, 32, 116, 104, 101, 32, 112, 108, 97, 110, 58, 32, 13, 100, 97, 116,
-    97, 58, 32, 114, 101, 99, 111, 114, 100, 32, 23, 32, 104, 97, 115, 32, 97, 32, 110, 111, 110, 45, 102, 105,
-    110, 105, 116, 101, 32, 105, 110, 112, 117, 116, 25, 32, 104, 97, 115, 32, 97, 32, 108, 97, 98, 101, 108, 32,
-    111, 117, 116, 115, 105, 100, 101, 32, 116, 104, 101, 32, 8, 32, 99, 108, 97, 115, 115, 101, 115, 20, 112, 108,
-    97, 110, 58, 32, 117, 110, 107, 110, 111, 119, 110, 32, 111, 112, 99, 111, 100, 101, 28, 110, 111, 110, 45, 102,
-    105, 110, 105, 116, 101, 32, 108, 111, 115, 115, 32, 111, 114, 32, 103, 114, 97, 100, 105, 101, 110, 116, 115, 10,
-    32, 97, 116, 32, 101, 112, 111, 99, 104, 32, 8, 44, 32, 98, 97, 116, 99, 104, 32, 7, 32, 40, 115, 116,
-    101, 112, 32, 6, 101, 112, 111, 99, 104, 32, 6, 32, 108, 111, 115, 115, 32, 7, 32, 102, 54, 52, 32, 48,
-    120, 6, 119, 114, 111, 116, 101, 32, 7, 32, 97, 102, 116, 101, 114, 32, 6, 32, 115, 116, 101, 112, 115,
+    108, 100, 0, 55, 117, 115, 97, 103, 101, 58, 32, 116, 114, 97, 105, 110, 32, 45, 45, 112, 108, 97, 110, 32,
+    80, 32, 45, 45, 119, 101, 105, 103, 104, 116, 115, 32, 87, 32, 45, 45, 100, 97, 116, 97, 32, 68, 32, 91,
+    45, 45, 101, 112, 111, 99, 104, 115, 32, 78, 93, 5, 116, 114, 97, 105, 110, 6, 45, 45, 112, 108, 97, 110,
+    9, 45, 45, 119, 101, 105, 103, 104, 116, 115, 6, 45, 45, 100, 97, 116, 97, 8, 45, 45, 101, 112, 111, 99,
+    104, 115, 4, 112, 108, 97, 110, 7, 119, 101, 105, 103, 104, 116, 115, 4, 100, 97, 116, 97, 9, 112, 108, 97,
+    110, 32, 102, 105, 108, 101, 12, 119, 101, 105, 103, 104, 116, 115, 32, 102, 105, 108, 101, 9, 100, 97, 116, 97,
+    32, 102, 105, 108, 101, 1, 32, 32, 32, 105, 115, 32, 110, 111, 116, 32, 105, 110, 32, 97, 32, 112, 114, 101,
+    111, 112, 101, 110, 101, 100, 32, 100, 105, 114, 101, 99, 116, 111, 114, 121, 12, 99, 97, 110, 110, 111, 116, 32,
+    111, 112, 101, 110, 32, 8, 32, 40, 101, 114, 114, 110, 111, 32, 1, 41, 11, 115, 101, 101, 107, 32, 102, 97,
+    105, 108, 101, 100, 13, 32, 105, 115, 32, 116, 114, 117, 110, 99, 97, 116, 101, 100, 12, 119, 114, 105, 116, 101,
+    32, 102, 97, 105, 108, 101, 100, 13, 99, 97, 110, 110, 111, 116, 32, 99, 114, 101, 97, 116, 101, 13, 99, 97,
+    110, 110, 111, 116, 32, 114, 101, 110, 97, 109, 101, 10, 32, 116, 101, 109, 112, 32, 102, 105, 108, 101, 24, 59,
+    32, 119, 101, 105, 103, 104, 116, 115, 32, 102, 105, 108, 101, 32, 117, 110, 99, 104, 97, 110, 103, 101, 100, 13,
+    46, 101, 100, 103, 101, 116, 117, 110, 101, 45, 116, 109, 112, 13, 111, 117, 116, 32, 111, 102, 32, 109, 101, 109,
+    111, 114, 121, 23, 112, 108, 97, 110, 58, 32, 102, 105, 108, 101, 32, 105, 115, 32, 116, 114, 117, 110, 99, 97,
+    116, 101, 100, 21, 112, 108, 97, 110, 58, 32, 110, 111, 116, 32, 97, 32, 112, 108, 97, 110, 32, 102, 105, 108,
+    101, 26, 112, 108, 97, 110, 58, 32, 102, 105, 108, 101, 32, 102, 111, 114, 109, 97, 116, 32, 118, 101, 114, 115,
+    105, 111, 110, 32, 28, 44, 32, 116, 104, 105, 115, 32, 109, 111, 100, 117, 108, 101, 32, 114, 101, 97, 100, 115,
+    32, 118, 101, 114, 115, 105, 111, 110, 32, 31, 112, 108, 97, 110, 58, 32, 117, 110, 115, 117, 112, 112, 111, 114,
+    116, 101, 100, 32, 115, 116, 101, 112, 32, 99, 111, 110, 116, 114, 97, 99, 116, 15, 112, 108, 97, 110, 58, 32,
+    98, 97, 100, 32, 97, 114, 101, 110, 97, 26, 112, 108, 97, 110, 58, 32, 114, 101, 103, 105, 111, 110, 32, 111,
+    117, 116, 32, 111, 102, 32, 98, 111, 117, 110, 100, 115, 22, 112, 108, 97, 110, 58, 32, 110, 111, 32, 116, 114,
+    97, 105, 110, 32, 112, 114, 111, 103, 114, 97, 109, 17, 112, 108, 97, 110, 58, 32, 105, 110, 105, 116, 32, 102,
+    97, 105, 108, 101, 100, 26, 119, 101, 105, 103, 104, 116, 115, 58, 32, 102, 105, 108, 101, 32, 105, 115, 32, 116,
+    114, 117, 110, 99, 97, 116, 101, 100, 19, 119, 101, 105, 103, 104, 116, 115, 58, 32, 98, 97, 100, 32, 104, 101,
+    97, 100, 101, 114, 20, 119, 101, 105, 103, 104, 116, 115, 58, 32, 98, 97, 100, 32, 111, 102, 102, 115, 101, 116,
+    115, 17, 119, 101, 105, 103, 104, 116, 115, 58, 32, 116, 101, 110, 115, 111, 114, 32, 39, 20, 39, 32, 105, 115,
+    32, 110, 111, 116, 32, 105, 110, 32, 116, 104, 101, 32, 112, 108, 97, 110, 12, 39, 32, 105, 115, 32, 110, 111,
+    116, 32, 70, 51, 50, 12, 39, 32, 104, 97, 115, 32, 115, 104, 97, 112, 101, 32, 19, 44, 32, 116, 104, 101,
+    32, 112, 108, 97, 110, 32, 101, 120, 112, 101, 99, 116, 115, 32, 17, 39, 32, 104, 97, 115, 32, 98, 97, 100,
+    32, 111, 102, 102, 115, 101, 116, 115, 15, 39, 32, 97, 112, 112, 101, 97, 114, 115, 32, 116, 119, 105, 99, 101,
+    12, 39, 32, 105, 115, 32, 109, 105, 115, 115, 105, 110, 103, 12, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97,
+    95, 95, 5, 100, 116, 121, 112, 101, 5, 115, 104, 97, 112, 101, 12, 100, 97, 116, 97, 95, 111, 102, 102, 115,
+    101, 116, 115, 3, 70, 51, 50, 23, 100, 97, 116, 97, 58, 32, 102, 105, 108, 101, 32, 105, 115, 32, 116, 114,
+    117, 110, 99, 97, 116, 101, 100, 22, 100, 97, 116, 97, 58, 32, 110, 111, 116, 32, 97, 110, 32, 46, 101, 116,
+    100, 32, 102, 105, 108, 101, 26, 100, 97, 116, 97, 58, 32, 102, 105, 108, 101, 32, 102, 111, 114, 109, 97, 116,
+    32, 118, 101, 114, 115, 105, 111, 110, 32, 16, 100, 97, 116, 97, 58, 32, 110, 111, 32, 114, 101, 99, 111, 114,
+    100, 115, 6, 100, 97, 116, 97, 58, 32, 14, 32, 114, 101, 99, 111, 114, 100, 115, 32, 110, 101, 101, 100, 32,
+    21, 32, 98, 121, 116, 101, 115, 44, 32, 116, 104, 101, 32, 102, 105, 108, 101, 32, 104, 97, 115, 32, 13, 32,
+    40, 116, 114, 117, 110, 99, 97, 116, 101, 100, 63, 41, 17, 100, 97, 116, 97, 58, 32, 114, 101, 99, 111, 114,
+    100, 115, 32, 111, 102, 32, 12, 32, 105, 110, 112, 117, 116, 115, 32, 97, 110, 100, 32, 12, 32, 102, 51, 50,
+    32, 116, 97, 114, 103, 101, 116, 115, 13, 32, 99, 108, 97, 115, 115, 32, 108, 97, 98, 101, 108, 115, 22, 32,
+    100, 111, 32, 110, 111, 116, 32, 102, 105, 116, 32, 116, 104, 101, 32, 112, 108, 97, 110, 58, 32, 13, 100, 97,
+    116, 97, 58, 32, 114, 101, 99, 111, 114, 100, 32, 23, 32, 104, 97, 115, 32, 97, 32, 110, 111, 110, 45, 102,
+    105, 110, 105, 116, 101, 32, 105, 110, 112, 117, 116, 25, 32, 104, 97, 115, 32, 97, 32, 108, 97, 98, 101, 108,
+    32, 111, 117, 116, 115, 105, 100, 101, 32, 116, 104, 101, 32, 8, 32, 99, 108, 97, 115, 115, 101, 115, 20, 112,
+    108, 97, 110, 58, 32, 117, 110, 107, 110, 111, 119, 110, 32, 111, 112, 99, 111, 100, 101, 28, 110, 111, 110, 45,
+    102, 105, 110, 105, 116, 101, 32, 108, 111, 115, 115, 32, 111, 114, 32, 103, 114, 97, 100, 105, 101, 110, 116, 115,
+    10, 32, 97, 116, 32, 101, 112, 111, 99, 104, 32, 8, 44, 32, 98, 97, 116, 99, 104, 32, 7, 32, 40, 115,
+    116, 101, 112, 32, 6, 101, 112, 111, 99, 104, 32, 6, 32, 108, 111, 115, 115, 32, 7, 32, 102, 54, 52, 32,
+    48, 120, 6, 119, 114, 111, 116, 101, 32, 7, 32, 97, 102, 116, 101, 114, 32, 6, 32, 115, 116, 101, 112, 115,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
 export const BAD_BUILD: Text = 16; // "bad build"
-export const USAGE: Text = 26; // "usage: train --plan P --weights W --data D [--epochs N]"
-export const TRAIN: Text = 82; // "train"
-export const ARG_PLAN: Text = 88; // "--plan"
-export const ARG_WEIGHTS: Text = 95; // "--weights"
-export const ARG_DATA: Text = 105; // "--data"
-export const ARG_EPOCHS: Text = 112; // "--epochs"
-export const PLAN: Text = 121; // "plan"
-export const WEIGHTS: Text = 126; // "weights"
-export const DATA: Text = 134; // "data"
-export const PLAN_FILE: Text = 139; // "plan file"
-export const WEIGHTS_FILE: Text = 149; // "weights file"
-export const DATA_FILE: Text = 162; // "data file"
-export const SPACE: Text = 172; // " "
-export const NOT_PREOPENED: Text = 174; // " is not in a preopened directory"
-export const CANNOT_OPEN: Text = 207; // "cannot open "
-export const ERRNO: Text = 220; // " (errno "
-export const CLOSE: Text = 229; // ")"
-export const SEEK_FAILED: Text = 231; // "seek failed"
-export const IS_TRUNCATED: Text = 243; // " is truncated"
-export const WRITE_FAILED: Text = 257; // "write failed"
-export const CANNOT_CREATE: Text = 270; // "cannot create"
-export const CANNOT_RENAME: Text = 284; // "cannot rename"
-export const TEMP_FILE: Text = 298; // " temp file"
-export const UNCHANGED: Text = 309; // "; weights file unchanged"
-export const TMP_SUFFIX: Text = 334; // ".edgetune-tmp"
-export const OUT_OF_MEMORY: Text = 348; // "out of memory"
-export const PLAN_TRUNCATED: Text = 362; // "plan: file is truncated"
-export const NOT_A_PLAN: Text = 386; // "plan: not a plan file"
-export const PLAN_VERSION_IS: Text = 408; // "plan: file format version "
-export const READS_VERSION: Text = 435; // ", this module reads version "
-export const BAD_CONTRACT: Text = 464; // "plan: unsupported step contract"
-export const BAD_ARENA: Text = 496; // "plan: bad arena"
-export const OUT_OF_BOUNDS: Text = 512; // "plan: region out of bounds"
-export const NO_TRAIN: Text = 539; // "plan: no train program"
-export const INIT_FAILED: Text = 562; // "plan: init failed"
-export const WEIGHTS_TRUNCATED: Text = 580; // "weights: file is truncated"
-export const BAD_HEADER: Text = 607; // "weights: bad header"
-export const BAD_OFFSETS: Text = 627; // "weights: bad offsets"
-export const TENSOR: Text = 648; // "weights: tensor '"
-export const NOT_IN_PLAN: Text = 666; // "' is not in the plan"
-export const NOT_F32: Text = 687; // "' is not F32"
-export const HAS_SHAPE: Text = 700; // "' has shape "
-export const PLAN_EXPECTS: Text = 713; // ", the plan expects "
-export const HAS_BAD_OFFSETS: Text = 733; // "' has bad offsets"
-export const APPEARS_TWICE: Text = 751; // "' appears twice"
-export const IS_MISSING: Text = 767; // "' is missing"
-export const KEY_METADATA: Text = 780; // "__metadata__"
-export const KEY_DTYPE: Text = 793; // "dtype"
-export const KEY_SHAPE: Text = 799; // "shape"
-export const KEY_OFFSETS: Text = 805; // "data_offsets"
-export const F32: Text = 818; // "F32"
-export const DATA_TRUNCATED: Text = 822; // "data: file is truncated"
-export const NOT_ETD: Text = 846; // "data: not an .etd file"
-export const DATA_VERSION_IS: Text = 869; // "data: file format version "
-export const NO_RECORDS: Text = 896; // "data: no records"
-export const DATA_COLON: Text = 913; // "data: "
-export const RECORDS_NEED: Text = 920; // " records need "
-export const BYTES_FILE_HAS: Text = 935; // " bytes, the file has "
-export const TRUNCATED_Q: Text = 957; // " (truncated?)"
-export const RECORDS_OF: Text = 971; // "data: records of "
-export const INPUTS_AND: Text = 989; // " inputs and "
-export const F32_TARGETS: Text = 1002; // " f32 targets"
-export const CLASS_LABELS: Text = 1015; // " class labels"
-export const DO_NOT_FIT: Text = 1029; // " do not fit the plan: "
-export const RECORD: Text = 1052; // "data: record "
-export const NON_FINITE_INPUT: Text = 1066; // " has a non-finite input"
-export const LABEL_OUTSIDE: Text = 1090; // " has a label outside the "
-export const CLASSES: Text = 1116; // " classes"
-export const UNKNOWN_OPCODE: Text = 1125; // "plan: unknown opcode"
-export const NON_FINITE: Text = 1146; // "non-finite loss or gradients"
-export const AT_EPOCH: Text = 1175; // " at epoch "
-export const COMMA_BATCH: Text = 1186; // ", batch "
-export const STEP: Text = 1195; // " (step "
-export const EPOCH: Text = 1203; // "epoch "
-export const LOSS: Text = 1210; // " loss "
-export const F64: Text = 1217; // " f64 0x"
-export const WROTE: Text = 1225; // "wrote "
-export const AFTER: Text = 1232; // " after "
-export const STEPS: Text = 1240; // " steps"
+export const EMPTY: Text = 26; // ""
+export const USAGE: Text = 27; // "usage: train --plan P --weights W --data D [--epochs N]"
+export const TRAIN: Text = 83; // "train"
+export const ARG_PLAN: Text = 89; // "--plan"
+export const ARG_WEIGHTS: Text = 96; // "--weights"
+export const ARG_DATA: Text = 106; // "--data"
+export const ARG_EPOCHS: Text = 113; // "--epochs"
+export const PLAN: Text = 122; // "plan"
+export const WEIGHTS: Text = 127; // "weights"
+export const DATA: Text = 135; // "data"
+export const PLAN_FILE: Text = 140; // "plan file"
+export const WEIGHTS_FILE: Text = 150; // "weights file"
+export const DATA_FILE: Text = 163; // "data file"
+export const SPACE: Text = 173; // " "
+export const NOT_PREOPENED: Text = 175; // " is not in a preopened directory"
+export const CANNOT_OPEN: Text = 208; // "cannot open "
+export const ERRNO: Text = 221; // " (errno "
+export const CLOSE: Text = 230; // ")"
+export const SEEK_FAILED: Text = 232; // "seek failed"
+export const IS_TRUNCATED: Text = 244; // " is truncated"
+export const WRITE_FAILED: Text = 258; // "write failed"
+export const CANNOT_CREATE: Text = 271; // "cannot create"
+export const CANNOT_RENAME: Text = 285; // "cannot rename"
+export const TEMP_FILE: Text = 299; // " temp file"
+export const UNCHANGED: Text = 310; // "; weights file unchanged"
+export const TMP_SUFFIX: Text = 335; // ".edgetune-tmp"
+export const OUT_OF_MEMORY: Text = 349; // "out of memory"
+export const PLAN_TRUNCATED: Text = 363; // "plan: file is truncated"
+export const NOT_A_PLAN: Text = 387; // "plan: not a plan file"
+export const PLAN_VERSION_IS: Text = 409; // "plan: file format version "
+export const READS_VERSION: Text = 436; // ", this module reads version "
+export const BAD_CONTRACT: Text = 465; // "plan: unsupported step contract"
+export const BAD_ARENA: Text = 497; // "plan: bad arena"
+export const OUT_OF_BOUNDS: Text = 513; // "plan: region out of bounds"
+export const NO_TRAIN: Text = 540; // "plan: no train program"
+export const INIT_FAILED: Text = 563; // "plan: init failed"
+export const WEIGHTS_TRUNCATED: Text = 581; // "weights: file is truncated"
+export const BAD_HEADER: Text = 608; // "weights: bad header"
+export const BAD_OFFSETS: Text = 628; // "weights: bad offsets"
+export const TENSOR: Text = 649; // "weights: tensor '"
+export const NOT_IN_PLAN: Text = 667; // "' is not in the plan"
+export const NOT_F32: Text = 688; // "' is not F32"
+export const HAS_SHAPE: Text = 701; // "' has shape "
+export const PLAN_EXPECTS: Text = 714; // ", the plan expects "
+export const HAS_BAD_OFFSETS: Text = 734; // "' has bad offsets"
+export const APPEARS_TWICE: Text = 752; // "' appears twice"
+export const IS_MISSING: Text = 768; // "' is missing"
+export const KEY_METADATA: Text = 781; // "__metadata__"
+export const KEY_DTYPE: Text = 794; // "dtype"
+export const KEY_SHAPE: Text = 800; // "shape"
+export const KEY_OFFSETS: Text = 806; // "data_offsets"
+export const F32: Text = 819; // "F32"
+export const DATA_TRUNCATED: Text = 823; // "data: file is truncated"
+export const NOT_ETD: Text = 847; // "data: not an .etd file"
+export const DATA_VERSION_IS: Text = 870; // "data: file format version "
+export const NO_RECORDS: Text = 897; // "data: no records"
+export const DATA_COLON: Text = 914; // "data: "
+export const RECORDS_NEED: Text = 921; // " records need "
+export const BYTES_FILE_HAS: Text = 936; // " bytes, the file has "
+export const TRUNCATED_Q: Text = 958; // " (truncated?)"
+export const RECORDS_OF: Text = 972; // "data: records of "
+export const INPUTS_AND: Text = 990; // " inputs and "
+export const F32_TARGETS: Text = 1003; // " f32 targets"
+export const CLASS_LABELS: Text = 1016; // " class labels"
+export const DO_NOT_FIT: Text = 1030; // " do not fit the plan: "
+export const RECORD: Text = 1053; // "data: record "
+export const NON_FINITE_INPUT: Text = 1067; // " has a non-finite input"
+export const LABEL_OUTSIDE: Text = 1091; // " has a label outside the "
+export const CLASSES: Text = 1117; // " classes"
+export const UNKNOWN_OPCODE: Text = 1126; // "plan: unknown opcode"
+export const NON_FINITE: Text = 1147; // "non-finite loss or gradients"
+export const AT_EPOCH: Text = 1176; // " at epoch "
+export const COMMA_BATCH: Text = 1187; // ", batch "
+export const STEP: Text = 1196; // " (step "
+export const EPOCH: Text = 1204; // "epoch "
+export const LOSS: Text = 1211; // " loss "
+export const F64: Text = 1218; // " f64 0x"
+export const WROTE: Text = 1226; // "wrote "
+export const AFTER: Text = 1233; // " after "
+export const STEPS: Text = 1241; // " steps"

@@ -183,16 +183,17 @@ function flush(fd: i32): void {
   fd_write(fd, err ? small : small + 8, err ? 2 : 1, small + 16);
   msgLen = 0;
 }
-// One line on stderr and a non-zero exit. The weights file is only replaced at the very end, by
-// a rename, so every failure before it leaves the file as it was.
-function fail(): void {
+// Ends the message with `t`: one line on stderr and a non-zero exit. The weights file is only
+// replaced at the very end, by a rename, so every failure before it leaves the file as it was.
+// (fail() calls this rather than the reverse: a body as small as fail's is inlined at each call.)
+function failWith(t: T.Text): void {
+  put(t);
   flush(2);
   if (tmpOpen) path_unlink_file(weightsDir, tmpPath, tmpLen);
   proc_exit(1);
 }
-function failWith(t: T.Text): void {
-  put(t);
-  fail();
+function fail(): void {
+  failWith(T.EMPTY);
 }
 function usage(): void {
   failWith(T.USAGE);

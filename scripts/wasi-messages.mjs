@@ -13,6 +13,7 @@ export const TEXTS = [
   // the first line of every message, and the build check
   ['PREFIX', 'edgetune-wasi: '],
   ['BAD_BUILD', 'bad build'],
+  ['EMPTY', ''],
   // arguments
   ['USAGE', 'usage: train --plan P --weights W --data D [--epochs N]'],
   ['TRAIN', 'train'],
@@ -107,7 +108,7 @@ export function messagesSource() {
   for (const [name, text] of TEXTS) {
     const utf8 = Buffer.from(text, 'utf8');
     if (names.has(name)) throw new Error(`wasi-messages: ${name} twice`);
-    if (utf8.length < 1 || utf8.length > 255) throw new Error(`wasi-messages: ${name} must be 1..255 bytes`);
+    if (utf8.length > 255) throw new Error(`wasi-messages: ${name} is longer than 255 bytes`);
     names.add(name);
     lines.push(`export const ${name}: Text = ${bytes.length}; // ${JSON.stringify(text)}`);
     bytes.push(utf8.length, ...utf8);
