@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import binaryen from 'binaryen';
+import { writeMessages } from './wasi-messages.mjs';
 
 const t0 = performance.now();
 mkdirSync('build', { recursive: true });
@@ -18,6 +19,8 @@ async function compileWasm(args) {
   }
 }
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
+// The WASI driver's texts as one UTF-8 blob (assembly/wasi-messages.ts, from scripts/wasi-messages.mjs).
+writeMessages();
 // The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
 // without SIMD for engines that reject it (host/executor.ts picks one with WebAssembly.validate).
 await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
