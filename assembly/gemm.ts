@@ -192,6 +192,12 @@ function packAPanel(dst: usize, a: usize, kc: i32, mr: i32, rsa: i32, csa: i32):
 // XNNPACK's microkernels. Rows past mr alias the last valid row (the packed a repeats it, c points
 // at it), so the same value is stored twice; the column tail nc & 4, nc & 2, nc & 1 is handled
 // when loading and storing c.
+// Which shape the microkernel's k loop takes (see gemm_f32_4x8); both give the same bits.
+let aShuffle: bool = false;
+export function gemm_set_a_broadcast(shuffle: i32): void {
+  aShuffle = shuffle != 0;
+}
+
 // Inlined into the driver on purpose: V8 unrolls a wasm loop only while it has at most
 // (depth + 1) * 50 graph nodes, depth being its loop nesting. Five loops deep here, the k loop
 // is unrolled 4x with one interrupt check per unrolled iteration; as a function of its own (two
@@ -212,26 +218,42 @@ function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i
       let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
       let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
       let a = ap;
-      // kc >= 1. A do-while on the end pointer keeps V8's loop to one compare.
-      // One load of the four a values and a lane broadcast per row, rather than four splat
-      // loads: three memory accesses per k step instead of six. Engines without trap-based
-      // bounds checks (Deno's V8) put a compare and branch on every access, and there this
-      // doubles the microkernel's throughput (docs/runtimes-and-edge.md); the products and sums
-      // are the same, in the same order.
-      do {
-        const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-        const a4 = v128.load(a);
-        let va = v128.shuffle<f32>(a4, a4, 0, 0, 0, 0);
-        x00 = f32x4.add(x00, f32x4.mul(va, b0)); x01 = f32x4.add(x01, f32x4.mul(va, b1));
-        va = v128.shuffle<f32>(a4, a4, 1, 1, 1, 1);
-        x10 = f32x4.add(x10, f32x4.mul(va, b0)); x11 = f32x4.add(x11, f32x4.mul(va, b1));
-        va = v128.shuffle<f32>(a4, a4, 2, 2, 2, 2);
-        x20 = f32x4.add(x20, f32x4.mul(va, b0)); x21 = f32x4.add(x21, f32x4.mul(va, b1));
-        va = v128.shuffle<f32>(a4, a4, 3, 3, 3, 3);
-        x30 = f32x4.add(x30, f32x4.mul(va, b0)); x31 = f32x4.add(x31, f32x4.mul(va, b1));
-        a += MR << 2;
-        bp += NR << 2;
-      } while (a != apEnd);
+      // kc >= 1. A do-while on the end pointer keeps V8's loop to one compare. Two shapes of the
+      // same products and sums, in the same order (the same bits): four splat loads of a per k
+      // step (fastest where bounds checks are free: Node's and Bun's V8 use guard pages), or one
+      // load and four lane broadcasts, three memory accesses per k step instead of six (fastest
+      // where every access is bounds-checked: Deno's V8 runs without the trap handler;
+      // docs/runtimes-and-edge.md). The host picks one with gemm_set_a_broadcast.
+      if (aShuffle) {
+        do {
+          const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+          const a4 = v128.load(a);
+          let va = v128.shuffle<f32>(a4, a4, 0, 0, 0, 0);
+          x00 = f32x4.add(x00, f32x4.mul(va, b0)); x01 = f32x4.add(x01, f32x4.mul(va, b1));
+          va = v128.shuffle<f32>(a4, a4, 1, 1, 1, 1);
+          x10 = f32x4.add(x10, f32x4.mul(va, b0)); x11 = f32x4.add(x11, f32x4.mul(va, b1));
+          va = v128.shuffle<f32>(a4, a4, 2, 2, 2, 2);
+          x20 = f32x4.add(x20, f32x4.mul(va, b0)); x21 = f32x4.add(x21, f32x4.mul(va, b1));
+          va = v128.shuffle<f32>(a4, a4, 3, 3, 3, 3);
+          x30 = f32x4.add(x30, f32x4.mul(va, b0)); x31 = f32x4.add(x31, f32x4.mul(va, b1));
+          a += MR << 2;
+          bp += NR << 2;
+        } while (a != apEnd);
+      } else {
+        do {
+          const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+          let va = v128.load32_splat(a);
+          x00 = f32x4.add(x00, f32x4.mul(va, b0)); x01 = f32x4.add(x01, f32x4.mul(va, b1));
+          va = v128.load32_splat(a, 4);
+          x10 = f32x4.add(x10, f32x4.mul(va, b0)); x11 = f32x4.add(x11, f32x4.mul(va, b1));
+          va = v128.load32_splat(a, 8);
+          x20 = f32x4.add(x20, f32x4.mul(va, b0)); x21 = f32x4.add(x21, f32x4.mul(va, b1));
+          va = v128.load32_splat(a, 12);
+          x30 = f32x4.add(x30, f32x4.mul(va, b0)); x31 = f32x4.add(x31, f32x4.mul(va, b1));
+          a += MR << 2;
+          bp += NR << 2;
+        } while (a != apEnd);
+      }
       if (nc >= NR) {
         if (accumulate) {
           // All four rows read c before any row is written, so aliased rows stay correct.

@@ -1,5 +1,5 @@
 // edgetune kernels: raw byte-offset exports over one imported memory. Nothing here allocates.
-export { gemm_f32 } from './gemm';
+export { gemm_f32, gemm_set_a_broadcast } from './gemm';
 export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
 } from './elementwise';

@@ -90,6 +90,15 @@ let nextExecutorId = 1;
 
 export type KernelExports = Record<string, (...args: number[]) => number>;
 
+// Deno's V8 runs wasm without the trap handler (guard pages), so each memory access carries an
+// explicit bounds check there (docs/runtimes-and-edge.md). Elsewhere EDGETUNE_GEMM_A=shuffle|splat
+// overrides (Deno is not asked: reading the environment needs a permission there).
+function boundsCheckedMemory(): boolean {
+  const g = globalThis as { Deno?: unknown; process?: { env?: Record<string, string | undefined> } };
+  if (g.Deno !== undefined) return true;
+  return g.process?.env?.EDGETUNE_GEMM_A === 'shuffle';
+}
+
 export class Executor {
   readonly id = nextExecutorId++;
   readonly memory: WebAssembly.Memory;
@@ -104,6 +113,9 @@ export class Executor {
     this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
     const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
+    // The GEMM microkernel's k-loop shape: fewer memory accesses where every access is
+    // bounds-checked (Deno), splat loads elsewhere. Same bits either way.
+    this.kernels.gemm_set_a_broadcast?.(boundsCheckedMemory() ? 1 : 0);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);

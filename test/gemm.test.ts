@@ -266,3 +266,25 @@ describe('gemm_f32 row results do not depend on how many rows share the call', (
     }
   });
 });
+
+describe('gemm_f32 microkernel loop shapes', () => {
+  it('splat loads and one load + lane broadcasts give the same bits (the host picks per engine)', () => {
+    for (const [m, n, k] of [[4, 8, 1], [7, 13, 5], [33, 40, 300], [64, 128, 257]]) {
+      const out: Float32Array[] = [];
+      for (const shuffle of [0, 1]) {
+        const h = harness();
+        h.k.gemm_set_a_broadcast(shuffle);
+        const a = h.put(randomArray(m * k, 3 * m + k));
+        const b = h.put(randomArray(k * n, 5 * n + k));
+        const c = h.alloc(m * n);
+        const pack = h.alloc(gemmScratchBytes(m, n, k) / 4 + 16);
+        h.k.gemm_f32(c, a, b, m, n, k, k, 1, n, 1, n, 0, pack);
+        out.push(h.f32(c, m * n));
+      }
+      expect(Buffer.from(out[1].buffer).equals(Buffer.from(out[0].buffer)), `${m}x${n}x${k}`).toBe(true);
+      const ref = new Float32Array(m * n);
+      gemmReference(ref, randomArray(m * k, 3 * m + k), randomArray(k * n, 5 * n + k), m, n, k, k, 1, n, 1, n, 0);
+      expect(worstError(out[0], ref, 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+    }
+  });
+});
