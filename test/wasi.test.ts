@@ -174,12 +174,7 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
     const scenario = await import('../examples/shared/determinism.mjs');
     const modelBytes = readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors'));
     const expected = await scenario.runScenario(edgetune, modelBytes);
-    setSeed(7);
-    const base = await loadModel(modelBytes);
-    const reused = base.layers.slice(0, -1);
-    for (const l of reused) l.trainable = false;
-    const model = sequential([...reused, layers.dense(5, { activation: 'softmax', name: 'head' })], { name: 'determinism' });
-    model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', batchSize: 16 });
+    const model = await scenario.scenarioModel(edgetune, modelBytes);
     const c = setup('determinism', model.toBytes());
     await compileModelFile(c.weights, join(c.dir, 'p/model.plan'), { batch: 16 });
     const { x, y, n } = scenario.scenarioData();

@@ -29,14 +29,21 @@ export function digestWeights(arrays) {
   return h.toString(16).padStart(8, '0');
 }
 
-export async function runScenario(edgetune, modelBytes) {
-  const { loadModel, sequential, layers, optimizers, setSeed, tensor } = edgetune;
+// The scenario's model, compiled: the base frozen under a new seeded head, Adam 1e-2, batch 16.
+export async function scenarioModel(edgetune, modelBytes) {
+  const { loadModel, sequential, layers, optimizers, setSeed } = edgetune;
   setSeed(7);
   const base = await loadModel(modelBytes);
   const reused = base.layers.slice(0, -1);
   for (const l of reused) l.trainable = false;
   const model = sequential([...reused, layers.dense(5, { activation: 'softmax', name: 'head' })], { name: 'determinism' });
   model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', batchSize: 16 });
+  return model;
+}
+
+export async function runScenario(edgetune, modelBytes) {
+  const { tensor } = edgetune;
+  const model = await scenarioModel(edgetune, modelBytes);
   const { x, y, n } = scenarioData();
   await model.fit(tensor(x, [n, 784]), tensor(y, [n]), { epochs: 3, batchSize: 16, seed: 3, shuffle: true });
   const head = model.layers[model.layers.length - 1].getWeights();
