@@ -42,28 +42,49 @@ import {
 export function sgd_update(w: usize, g: usize, v: usize, n: i32, lr: f32, momentum: f32, nesterov: i32,
   cmul: f32, cdiv: f32, lo: f32, hi: f32, wd: f32): void {
   let i = 0;
+  // Loop-invariant: a no-op clip (a divide) and decay are skipped, in the SIMD loops and the
+  // scalar tails alike, so both paths give the same bits for every input.
+  const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
   if (ASC_FEATURE_SIMD) {
-    // Loop-invariant: skipping a no-op clip (a divide) and decay is exact and ~15% faster.
-    const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
     const vlr = f32x4.splat(lr), vmu = f32x4.splat(momentum), vwd = f32x4.splat(wd);
     const vcm = f32x4.splat(cmul), vcd = f32x4.splat(cdiv), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      const gi = clipping ? clip4(v128.load(g + o), vcm, vcd, vlo, vhi) : v128.load(g + o);
-      const wi = decaying ? decay4(v128.load(w + o), vwd, vlr) : v128.load(w + o);
-      if (momentum == 0) {
+    // One loop per case (no per-element branches): SGD moves few bytes per parameter, so loop
+    // overhead shows.
+    if (momentum == 0) {
+      for (; i + 4 <= n; i += 4) {
+        const o = <usize>i << 2;
+        let gi = v128.load(g + o);
+        if (clipping) gi = clip4(gi, vcm, vcd, vlo, vhi); // a branch, not a select of both sides
+        let wi = v128.load(w + o);
+        if (decaying) wi = decay4(wi, vwd, vlr);
         v128.store(w + o, f32x4.sub(wi, f32x4.mul(vlr, gi)));
-      } else {
+      }
+    } else if (!nesterov && !clipping && !decaying) {
+      for (; i + 4 <= n; i += 4) {
+        const o = <usize>i << 2;
+        const gi = v128.load(g + o);
         const vi = f32x4.sub(f32x4.mul(vmu, v128.load(v + o)), f32x4.mul(vlr, gi));
         v128.store(v + o, vi);
-        v128.store(w + o, f32x4.add(wi, nesterov ? f32x4.sub(f32x4.mul(vmu, vi), f32x4.mul(vlr, gi)) : vi));
+        v128.store(w + o, f32x4.add(v128.load(w + o), vi));
+      }
+    } else {
+      for (; i + 4 <= n; i += 4) {
+        const o = <usize>i << 2;
+        let gi = v128.load(g + o);
+        if (clipping) gi = clip4(gi, vcm, vcd, vlo, vhi); // a branch, not a select of both sides
+        let wi = v128.load(w + o);
+        if (decaying) wi = decay4(wi, vwd, vlr);
+        const vi = f32x4.sub(f32x4.mul(vmu, v128.load(v + o)), f32x4.mul(vlr, gi));
+        v128.store(v + o, vi);
+        if (nesterov) v128.store(w + o, f32x4.add(wi, f32x4.sub(f32x4.mul(vmu, vi), f32x4.mul(vlr, gi))));
+        else v128.store(w + o, f32x4.add(wi, vi));
       }
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = clip1(load<f32>(g + o), cmul, cdiv, lo, hi);
-    const wi = decay1(load<f32>(w + o), wd, lr);
+    const gi = clipping ? clip1(load<f32>(g + o), cmul, cdiv, lo, hi) : load<f32>(g + o);
+    const wi = decaying ? decay1(load<f32>(w + o), wd, lr) : load<f32>(w + o);
     if (momentum == 0) {
       store<f32>(w + o, wi - lr * gi);
     } else {
@@ -79,15 +100,20 @@ export function sgd_update(w: usize, g: usize, v: usize, n: i32, lr: f32, moment
 export function adagrad_update(w: usize, g: usize, acc: usize, n: i32, lr: f32, epsilon: f32,
   cmul: f32, cdiv: f32, lo: f32, hi: f32, wd: f32): void {
   let i = 0;
+  // Loop-invariant: a no-op clip (a divide) and decay are skipped, in the SIMD loops and the
+  // scalar tails alike, so both paths give the same bits for every input.
+  const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
   if (ASC_FEATURE_SIMD) {
-    // Loop-invariant: skipping a no-op clip (a divide) and decay is exact and ~15% faster.
-    const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
     const vlr = f32x4.splat(lr), ve = f32x4.splat(epsilon), vwd = f32x4.splat(wd);
     const vcm = f32x4.splat(cmul), vcd = f32x4.splat(cdiv), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    // Branches, not `c ? x : y` on v128 values: that compiles to a select which evaluates both
+    // sides, and the divide of a no-op clip then cost 3-4x the update.
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      const gi = clipping ? clip4(v128.load(g + o), vcm, vcd, vlo, vhi) : v128.load(g + o);
-      const wi = decaying ? decay4(v128.load(w + o), vwd, vlr) : v128.load(w + o);
+      let gi = v128.load(g + o);
+      if (clipping) gi = clip4(gi, vcm, vcd, vlo, vhi);
+      let wi = v128.load(w + o);
+      if (decaying) wi = decay4(wi, vwd, vlr);
       const ai = f32x4.add(v128.load(acc + o), f32x4.mul(gi, gi));
       v128.store(acc + o, ai);
       v128.store(w + o, f32x4.sub(wi, f32x4.div(f32x4.mul(vlr, gi), f32x4.sqrt(f32x4.add(ai, ve)))));
@@ -95,8 +121,8 @@ export function adagrad_update(w: usize, g: usize, acc: usize, n: i32, lr: f32, 
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = clip1(load<f32>(g + o), cmul, cdiv, lo, hi);
-    const wi = decay1(load<f32>(w + o), wd, lr);
+    const gi = clipping ? clip1(load<f32>(g + o), cmul, cdiv, lo, hi) : load<f32>(g + o);
+    const wi = decaying ? decay1(load<f32>(w + o), wd, lr) : load<f32>(w + o);
     const ai = load<f32>(acc + o) + gi * gi;
     store<f32>(acc + o, ai);
     store<f32>(w + o, wi - (lr * gi) / Mathf.sqrt(ai + epsilon));
@@ -110,16 +136,21 @@ export function rmsprop_update(w: usize, g: usize, vel: usize, mom: usize, mg: u
   momentum: f32, epsilon: f32, cmul: f32, cdiv: f32, lo: f32, hi: f32, wd: f32): void {
   const c: f32 = 1 - rho;
   let i = 0;
+  // Loop-invariant: a no-op clip (a divide) and decay are skipped, in the SIMD loops and the
+  // scalar tails alike, so both paths give the same bits for every input.
+  const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
   if (ASC_FEATURE_SIMD) {
-    // Loop-invariant: skipping a no-op clip (a divide) and decay is exact and ~15% faster.
-    const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
     const vlr = f32x4.splat(lr), vrho = f32x4.splat(rho), vc = f32x4.splat(c), vmu = f32x4.splat(momentum);
     const ve = f32x4.splat(epsilon), vwd = f32x4.splat(wd);
     const vcm = f32x4.splat(cmul), vcd = f32x4.splat(cdiv), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    // Branches, not `c ? x : y` on v128 values: that compiles to a select which evaluates both
+    // sides, and the divide of a no-op clip then cost 3-4x the update.
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      const gi = clipping ? clip4(v128.load(g + o), vcm, vcd, vlo, vhi) : v128.load(g + o);
-      const wi = decaying ? decay4(v128.load(w + o), vwd, vlr) : v128.load(w + o);
+      let gi = v128.load(g + o);
+      if (clipping) gi = clip4(gi, vcm, vcd, vlo, vhi);
+      let wi = v128.load(w + o);
+      if (decaying) wi = decay4(wi, vwd, vlr);
       const vi = f32x4.add(f32x4.mul(vrho, v128.load(vel + o)), f32x4.mul(vc, f32x4.mul(gi, gi)));
       v128.store(vel + o, vi);
       let den: v128;
@@ -140,8 +171,8 @@ export function rmsprop_update(w: usize, g: usize, vel: usize, mom: usize, mg: u
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = clip1(load<f32>(g + o), cmul, cdiv, lo, hi);
-    const wi = decay1(load<f32>(w + o), wd, lr);
+    const gi = clipping ? clip1(load<f32>(g + o), cmul, cdiv, lo, hi) : load<f32>(g + o);
+    const wi = decaying ? decay1(load<f32>(w + o), wd, lr) : load<f32>(w + o);
     const vi = rho * load<f32>(vel + o) + c * (gi * gi);
     store<f32>(vel + o, vi);
     let den: f32;
@@ -170,16 +201,21 @@ export function adam_update(w: usize, g: usize, m: usize, v: usize, vhat: usize,
   const c1: f32 = 1 - beta1;
   const c2: f32 = 1 - beta2;
   let i = 0;
+  // Loop-invariant: a no-op clip (a divide) and decay are skipped, in the SIMD loops and the
+  // scalar tails alike, so both paths give the same bits for every input.
+  const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
   if (ASC_FEATURE_SIMD) {
-    // Loop-invariant: skipping a no-op clip (a divide) and decay is exact and ~15% faster.
-    const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
     const vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2), va = f32x4.splat(alpha), ve = f32x4.splat(epsilon);
     const vlr = f32x4.splat(lr), vwd = f32x4.splat(wd);
     const vcm = f32x4.splat(cmul), vcd = f32x4.splat(cdiv), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    // Branches, not `c ? x : y` on v128 values: that compiles to a select which evaluates both
+    // sides, and the divide of a no-op clip then cost 3-4x the update.
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      const gi = clipping ? clip4(v128.load(g + o), vcm, vcd, vlo, vhi) : v128.load(g + o);
-      const wi = decaying ? decay4(v128.load(w + o), vwd, vlr) : v128.load(w + o);
+      let gi = v128.load(g + o);
+      if (clipping) gi = clip4(gi, vcm, vcd, vlo, vhi);
+      let wi = v128.load(w + o);
+      if (decaying) wi = decay4(wi, vwd, vlr);
       let mi = v128.load(m + o);
       let vi = v128.load(v + o);
       mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), vc1));
@@ -196,8 +232,8 @@ export function adam_update(w: usize, g: usize, m: usize, v: usize, vhat: usize,
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = clip1(load<f32>(g + o), cmul, cdiv, lo, hi);
-    const wi = decay1(load<f32>(w + o), wd, lr);
+    const gi = clipping ? clip1(load<f32>(g + o), cmul, cdiv, lo, hi) : load<f32>(g + o);
+    const wi = decaying ? decay1(load<f32>(w + o), wd, lr) : load<f32>(w + o);
     let mi = load<f32>(m + o);
     let vi = load<f32>(v + o);
     mi += (gi - mi) * c1;
@@ -232,16 +268,21 @@ export function nadam_update(w: usize, g: usize, m: usize, v: usize, n: i32, lr:
   const c1: f32 = 1 - beta1;
   const c2: f32 = 1 - beta2;
   let i = 0;
+  // Loop-invariant: a no-op clip (a divide) and decay are skipped, in the SIMD loops and the
+  // scalar tails alike, so both paths give the same bits for every input.
+  const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
   if (ASC_FEATURE_SIMD) {
-    // Loop-invariant: skipping a no-op clip (a divide) and decay is exact and ~15% faster.
-    const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
     const vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2), ve = f32x4.splat(epsilon), vlr = f32x4.splat(lr), vwd = f32x4.splat(wd);
     const va = f32x4.splat(a), vda = f32x4.splat(da), vb = f32x4.splat(b), vdb = f32x4.splat(db), vdv = f32x4.splat(dv);
     const vcm = f32x4.splat(cmul), vcd = f32x4.splat(cdiv), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    // Branches, not `c ? x : y` on v128 values: that compiles to a select which evaluates both
+    // sides, and the divide of a no-op clip then cost 3-4x the update.
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      const gi = clipping ? clip4(v128.load(g + o), vcm, vcd, vlo, vhi) : v128.load(g + o);
-      const wi = decaying ? decay4(v128.load(w + o), vwd, vlr) : v128.load(w + o);
+      let gi = v128.load(g + o);
+      if (clipping) gi = clip4(gi, vcm, vcd, vlo, vhi);
+      let wi = v128.load(w + o);
+      if (decaying) wi = decay4(wi, vwd, vlr);
       let mi = v128.load(m + o);
       let vi = v128.load(v + o);
       mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), vc1));
@@ -255,8 +296,8 @@ export function nadam_update(w: usize, g: usize, m: usize, v: usize, n: i32, lr:
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = clip1(load<f32>(g + o), cmul, cdiv, lo, hi);
-    const wi = decay1(load<f32>(w + o), wd, lr);
+    const gi = clipping ? clip1(load<f32>(g + o), cmul, cdiv, lo, hi) : load<f32>(g + o);
+    const wi = decaying ? decay1(load<f32>(w + o), wd, lr) : load<f32>(w + o);
     let mi = load<f32>(m + o);
     let vi = load<f32>(v + o);
     mi += (gi - mi) * c1;
@@ -275,16 +316,21 @@ export function adamax_update(w: usize, g: usize, m: usize, u: usize, n: i32, lr
   const corr = <f32>(1 - Math.pow(<f64>beta1, t));
   const c1: f32 = 1 - beta1;
   let i = 0;
+  // Loop-invariant: a no-op clip (a divide) and decay are skipped, in the SIMD loops and the
+  // scalar tails alike, so both paths give the same bits for every input.
+  const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
   if (ASC_FEATURE_SIMD) {
-    // Loop-invariant: skipping a no-op clip (a divide) and decay is exact and ~15% faster.
-    const clipping = clips(cmul, cdiv, lo, hi), decaying = wd != 0;
     const vc1 = f32x4.splat(c1), vb2 = f32x4.splat(beta2), ve = f32x4.splat(epsilon), vlr = f32x4.splat(lr);
     const vcorr = f32x4.splat(corr), vwd = f32x4.splat(wd);
     const vcm = f32x4.splat(cmul), vcd = f32x4.splat(cdiv), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    // Branches, not `c ? x : y` on v128 values: that compiles to a select which evaluates both
+    // sides, and the divide of a no-op clip then cost 3-4x the update.
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      const gi = clipping ? clip4(v128.load(g + o), vcm, vcd, vlo, vhi) : v128.load(g + o);
-      const wi = decaying ? decay4(v128.load(w + o), vwd, vlr) : v128.load(w + o);
+      let gi = v128.load(g + o);
+      if (clipping) gi = clip4(gi, vcm, vcd, vlo, vhi);
+      let wi = v128.load(w + o);
+      if (decaying) wi = decay4(wi, vwd, vlr);
       let mi = v128.load(m + o);
       mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), vc1));
       const ui = f32x4.max(f32x4.mul(vb2, v128.load(u + o)), f32x4.abs(gi));
@@ -295,8 +341,8 @@ export function adamax_update(w: usize, g: usize, m: usize, u: usize, n: i32, lr
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = clip1(load<f32>(g + o), cmul, cdiv, lo, hi);
-    const wi = decay1(load<f32>(w + o), wd, lr);
+    const gi = clipping ? clip1(load<f32>(g + o), cmul, cdiv, lo, hi) : load<f32>(g + o);
+    const wi = decaying ? decay1(load<f32>(w + o), wd, lr) : load<f32>(w + o);
     let mi = load<f32>(m + o);
     mi += (gi - mi) * c1;
     const ui = max(beta2 * load<f32>(u + o), Mathf.abs(gi));
