@@ -8,31 +8,15 @@
 //    clipping the loss overflows within a few steps (NonFiniteError, weights left as they were
 //    before that step); with clipnorm or globalClipnorm every loss stays finite. The global
 //    gradient norm per step comes from fit({ recordGradNorm: true }).
-import { NonFiniteError, layers, loadMnist, optimizers, selectDigits, sequential, setSeed, tensor } from '../dist/node.js';
+import { NonFiniteError, loadMnist, optimizers, selectDigits, tensor } from '../dist/node.js';
+import { DEPTH, deepMlp } from './gradients-lib.mjs';
 
-const DEPTH = 8;
-const WIDTH = 64;
 const mnist = loadMnist();
 const train = selectDigits(mnist, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'train', { perClass: 200 });
 const X = tensor(train.x, [train.n, 784]);
 const Y = tensor(train.y, [train.n]);
 const probe = { x: tensor(train.x.slice(0, 128 * 784), [128, 784]), y: tensor(train.y.slice(0, 128), [128]) };
 
-function deep(kind) {
-  setSeed(42);
-  const ls = [];
-  for (let i = 0; i < DEPTH; i++) {
-    const first = i === 0 ? { inputShape: [784] } : {};
-    if (kind === 'sigmoid') ls.push(layers.dense(WIDTH, { activation: 'sigmoid', ...first }));
-    else if (kind === 'elu') ls.push(layers.dense(WIDTH, { activation: 'elu', kernelInitializer: 'heNormal', ...first }));
-    else {
-      ls.push(layers.dense(WIDTH, { kernelInitializer: 'heNormal', useBias: false, ...first }), layers.batchNormalization());
-      ls.push(kind === 'relu-bn' ? layers.relu() : layers.elu());
-    }
-  }
-  ls.push(layers.dense(10, { activation: 'softmax' }));
-  return sequential(ls);
-}
 
 function kernelGradNorms(m) {
   const g = m.computeGradients(probe.x, probe.y).weights;
@@ -52,7 +36,7 @@ const kinds = [
 const norms = {};
 const trained = {};
 for (const [kind] of kinds) {
-  const m = deep(kind);
+  const m = deepMlp(kind);
   m.compile({ optimizer: optimizers.sgd({ learningRate: 0.05, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 64 });
   norms[kind] = kernelGradNorms(m);
   const h = await m.fit(X, Y, { epochs: 3, batchSize: 64, seed: 1 });
@@ -72,7 +56,7 @@ console.log(`| accuracy   | ${kinds.map(([k]) => p(trained[k].accuracy.toFixed(3
 console.log('\n2. Exploding gradients: 8 hidden ELU layers, he_normal, no BN, SGD lr 0.2 momentum 0.9, 2 epochs\n');
 for (const clip of [{}, { clipnorm: 1 }, { globalClipnorm: 1 }]) {
   const name = Object.keys(clip).length ? `${Object.keys(clip)[0]} 1` : 'no clipping';
-  const m = deep('elu');
+  const m = deepMlp('elu');
   m.compile({ optimizer: optimizers.sgd({ learningRate: 0.2, momentum: 0.9, ...clip }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 64 });
   const losses = [];
   try {

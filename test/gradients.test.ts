@@ -9,7 +9,8 @@
 // Deterministic (setSeed, fit seed); the bounds are the measured values with wide margins
 // (measured values in the comments). examples/gradients.mjs prints the same numbers as a table.
 import { describe, expect, it } from 'vitest';
-import { NonFiniteError, layers, loadMnist, optimizers, selectDigits, sequential, setSeed, tensor, type Model } from '../dist/node.js';
+import { DEPTH, deepMlp } from '../examples/gradients-lib.mjs';
+import { NonFiniteError, loadMnist, optimizers, selectDigits, tensor, type Model } from '../dist/node.js';
 
 const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const mnist = loadMnist();
@@ -19,24 +20,7 @@ const Y = tensor(train.y, [train.n]);
 const probe = { x: tensor(train.x.slice(0, 128 * 784), [128, 784]), y: tensor(train.y.slice(0, 128), [128]) };
 
 type Kind = 'sigmoid' | 'relu-bn' | 'elu-bn' | 'elu';
-const DEPTH = 8;
-const WIDTH = 64;
 
-function deep(kind: Kind): Model {
-  setSeed(42);
-  const ls = [];
-  for (let i = 0; i < DEPTH; i++) {
-    const first = i === 0 ? { inputShape: [784] } : {};
-    if (kind === 'sigmoid') ls.push(layers.dense(WIDTH, { activation: 'sigmoid', ...first }));
-    else if (kind === 'elu') ls.push(layers.dense(WIDTH, { activation: 'elu', kernelInitializer: 'heNormal', ...first }));
-    else {
-      ls.push(layers.dense(WIDTH, { kernelInitializer: 'heNormal', useBias: false, ...first }), layers.batchNormalization());
-      ls.push(kind === 'relu-bn' ? layers.relu() : layers.elu());
-    }
-  }
-  ls.push(layers.dense(10, { activation: 'softmax' }));
-  return sequential(ls);
-}
 
 // L2 norm of every Dense kernel's gradient on one batch, input side first.
 function kernelGradNorms(m: Model): number[] {
@@ -49,7 +33,7 @@ describe('vanishing gradients: deep sigmoid MLP vs he init + BatchNorm + ReLU/EL
   const sgd = () => optimizers.sgd({ learningRate: 0.05, momentum: 0.9 });
   const results = new Map<Kind, { norms: number[]; loss: number; accuracy: number }>();
   async function measure(kind: Kind) {
-    const m = deep(kind);
+    const m = deepMlp(kind);
     m.compile({ optimizer: sgd(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 64 });
     const norms = kernelGradNorms(m);
     const h = await m.fit(X, Y, budget);
@@ -94,7 +78,7 @@ describe('exploding gradients: deep ELU MLP without BatchNorm, SGD lr 0.2 moment
   const opts = (clip: Record<string, number>) => optimizers.sgd({ learningRate: 0.2, momentum: 0.9, ...clip });
 
   it('without clipping the loss blows up within a few steps: NonFiniteError, weights from before the failing step', async () => {
-    const m = deep('elu');
+    const m = deepMlp('elu');
     m.compile({ optimizer: opts({}), loss: 'sparseCategoricalCrossentropy', batchSize: 64 });
     const losses: number[] = [];
     let lastGood: Float32Array[] = [];
@@ -115,7 +99,7 @@ describe('exploding gradients: deep ELU MLP without BatchNorm, SGD lr 0.2 moment
   for (const clip of [{ globalClipnorm: 1 }, { clipnorm: 1 }]) {
     const name = Object.keys(clip)[0];
     it(`${name} 1 keeps every step's loss finite over 2 epochs`, async () => {
-      const m = deep('elu');
+      const m = deepMlp('elu');
       m.compile({ optimizer: opts(clip), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 64 });
       const h = await m.fit(X, Y, { epochs: 2, batchSize: 64, seed: 1, recordGradNorm: true });
       expect(h.steps.loss).toHaveLength(64);
