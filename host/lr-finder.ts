@@ -43,7 +43,7 @@ export async function findLearningRate(model: Model, x: Tensor, y: Tensor, optio
   if (y.shape[0] !== n) throw new InvalidArgumentError(`findLearningRate: x has ${n} samples, y has ${y.shape[0]}`);
   if (n < batchSize) throw new InvalidArgumentError(`findLearningRate: need at least one full batch (${batchSize} samples), got ${n}`);
 
-  const exec0 = model.trainingExecutor(batchSize);
+  model.trainingExecutor(batchSize); // planned now, before the snapshot
   const weights = model.layers.map((l) => l.getWeights().map((w) => w.slice()));
   const optimizer = model.optimizerSnapshot();
   const perX = sizeOf(x.shape.slice(1));
@@ -66,7 +66,7 @@ export async function findLearningRate(model: Model, x: Tensor, y: Tensor, optio
       for (let j = 0; j < batchSize; j++) {
         const r = order[cursor + j];
         xb.set((x.data as Float32Array).subarray(r * perX, (r + 1) * perX), j * perX);
-        yb.set(Array.prototype.slice.call(y.data, r * perY, (r + 1) * perY) as number[], j * perY);
+        yb.set((y.data as Float32Array | Int32Array).subarray(r * perY, (r + 1) * perY), j * perY);
       }
       cursor += batchSize;
       const lr = minLr * Math.pow(factor, i);
@@ -92,7 +92,6 @@ export async function findLearningRate(model: Model, x: Tensor, y: Tensor, optio
     exec.learningRateOverride = 0;
     model.layers.forEach((l, i) => { if (l.weightSpecs.length) l.setWeights(weights[i]); });
     model.restoreOptimizer(optimizer);
-    void exec0;
   }
   if (lrs.length === 0) throw new NonFiniteError('loss', 0, 0, model.iterations + 1);
   let at = 0;
