@@ -1,39 +1,39 @@
 // edgetune: inference and on-device fine-tuning with Keras semantics, in one fixed wasm arena.
 // This entry has no platform imports: it runs in Node, Deno, Bun, browsers and edge functions.
-import { requireFileSystem } from './io';
-import type { Model } from './model';
-import { modelFromBytes } from './serialize';
+import { requireFileSystem } from './core/io';
+import type { Model } from './training/model';
+import { modelFromBytes } from './formats/serialize';
 
 export {
   layers, Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
   type BatchNormalizationOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
-} from './layers';
-export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './model';
-export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig } from './regularizers';
-export { type InitializerName, type InitializerConfig } from './initializers';
+} from './layers/layer';
+export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
+export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig } from './layers/regularizers';
+export { type InitializerName, type InitializerConfig } from './layers/initializers';
 export {
   optimizers, type OptimizerConfig, type OptimizerName, type CommonOptions, type SgdConfig, type AdagradConfig, type RmspropConfig, type AdamConfig,
   type AdamWConfig, type NadamConfig, type AdamaxConfig,
-} from './optimizers';
-export { schedules, type LearningRateSchedule } from './schedules';
+} from './training/optimizers';
+export { schedules, type LearningRateSchedule } from './training/schedules';
 export {
   callbacks, LearningRateScheduler, ReduceLROnPlateau, EarlyStopping, ModelCheckpoint, Progress, type ReduceLROnPlateauOptions,
   type EarlyStoppingOptions, type ModelCheckpointOptions,
-} from './callbacks';
-export { findLearningRate, lrFinderSvg, type LrFinderOptions, type LrFinderResult } from './lr-finder';
-export { type LossConfig, type LossName } from './losses';
-export { tensor, type Tensor } from './tensor';
-export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './plan';
-export { opFootprint, OP_SPECS, type PlanOp } from './ops';
-export { setSeed } from './random';
-export { ready } from './executor';
-export { setKernelVariant, kernelVariant, type KernelVariant } from './executor';
+} from './training/callbacks';
+export { findLearningRate, lrFinderSvg, type LrFinderOptions, type LrFinderResult } from './training/lr-finder';
+export { type LossConfig, type LossName } from './training/losses';
+export { tensor, type Tensor } from './core/tensor';
+export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './compile/plan';
+export { opFootprint, OP_SPECS, type PlanOp } from './compile/ops';
+export { setSeed } from './core/random';
+export { ready } from './runtime/executor';
+export { setKernelVariant, kernelVariant, type KernelVariant } from './runtime/executor';
 export {
   EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ModelFormatError, parseBytes, formatBytes,
   type MemoryBreakdown,
-} from './errors';
-export { SafetensorsError, readSafetensors, writeSafetensors } from './safetensors';
-export { setFileSystem, type FileSystem } from './io';
+} from './core/errors';
+export { SafetensorsError, readSafetensors, writeSafetensors } from './formats/safetensors';
+export { setFileSystem, type FileSystem } from './core/io';
 
 // Loads a model saved by model.save() / toBytes(): from bytes anywhere, from a path where there
 // is a file system. Every tensor is checked against the topology; errors name the tensor.
@@ -43,7 +43,7 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string): Prom
 }
 
 export const version = '0.1.0';
-export { verifyPlan } from './plan-check';
+export { verifyPlan } from './compile/plan-check';
 export { importOnnx } from './import/onnx';
 // Importers (issue 6): TF.js layers and graph models, Keras .keras/.h5, PyTorch safetensors.
 export { importTfjsLayersModel } from './import/tfjs-layers';

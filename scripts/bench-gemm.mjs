@@ -11,7 +11,7 @@ const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 9;
 const wasmPath = args[0] ?? new URL('../build/edgetune.wasm', import.meta.url);
 
-// The scratch size formula lives in host/gemm-scratch.ts; load it as the planner would.
+// The scratch size formula lives in host/compile/gemm-scratch.ts; load it as the planner would.
 const scratchSource = readFileSync(new URL('../host/gemm-scratch.ts', import.meta.url), 'utf8');
 const { code } = transformSync(scratchSource, { loader: 'ts', format: 'esm' });
 const { gemmScratchBytes } = await import(`data:text/javascript,${encodeURIComponent(code)}`);

@@ -78,7 +78,7 @@ function fill(view, seed) {
     const pages = Math.ceil((16384 + 12 * floats + 1048576) / 65536);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
-    // The microkernel's k-loop shape as host/executor.ts picks it for this engine.
+    // The microkernel's k-loop shape as host/runtime/executor.ts picks it for this engine.
     k.gemm_set_a_broadcast(typeof Deno !== 'undefined' || typeof Bun !== 'undefined' ? 1 : 0);
     const a = 16384;
     const b = a + 4 * floats;

@@ -144,7 +144,7 @@ function edgetuneUpdate(name, clipnorm) {
   const i32 = new Int32Array(memory.buffer);
   f32.set(randomF32(n, 11, -1, 1), w / 4);
   f32.set(randomF32(n, 12, -0.01, 0.01), g / 4);
-  // Opcodes and argument order as host/ops.ts (OP_SPECS); kinds and slots as host/plan.ts.
+  // Opcodes and argument order as host/compile/ops.ts (OP_SPECS); kinds and slots as host/compile/plan.ts.
   const spec = {
     sgd: { kind: 0, lr: 0.01, mu: 0.9, slots: [s1, 0, 0], h1: 0, h2: 0, wd: 0 },
     adagrad: { kind: 1, lr: 0.001, mu: 0, slots: [s1, 0, 0], h1: 0, h2: 1e-7, wd: 0, fill: 0.1 },

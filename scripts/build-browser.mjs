@@ -21,7 +21,7 @@ export const HELD_OUT_PER_CLASS = 40;
 //      three decimals, so v = k / 1000 in f64 then f32 is exactly the package's value)
 //   .. labels: u8 per image (the digit, 5-9), training images first, then held-out ones
 // Training images are the first TRAIN_PER_CLASS of each digit's file; held-out ones the first
-// HELD_OUT_PER_CLASS of the last 20% of it (host/mnist.ts's split), so they never overlap.
+// HELD_OUT_PER_CLASS of the last 20% of it (host/cli/mnist.ts's split), so they never overlap.
 export function sampleImages() {
   const require = createRequire(join(root, 'package.json'));
   const dir = dirname(require.resolve('mnist/src/digits/0.json'));

@@ -1,5 +1,5 @@
 // Build: AssemblyScript kernels -> build/*.wasm, host/ -> dist/ (ESM bundles + .d.ts).
-// The wasm bytes are embedded in the bundle (base64, decoded by host/executor.ts) so that the core entry
+// The wasm bytes are embedded in the bundle (base64, decoded by host/runtime/executor.ts) so that the core entry
 // loads the same way in Node, Deno, Bun, browsers and edge functions: no fetch, no file system.
 import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
@@ -22,7 +22,7 @@ await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target',
 // The WASI driver's texts as one UTF-8 blob (assembly/wasi-messages.ts, from scripts/wasi-messages.mjs).
 writeMessages();
 // The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
-// without SIMD for engines that reject it (host/executor.ts picks one with WebAssembly.validate).
+// without SIMD for engines that reject it (host/runtime/executor.ts picks one with WebAssembly.validate).
 await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
 await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
@@ -45,7 +45,7 @@ for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune
 
 rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', cli: 'host/cli.ts' },
+  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', cli: 'host/cli/main.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

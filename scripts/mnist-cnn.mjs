@@ -1,4 +1,4 @@
-// The MNIST CNN with BatchNormalization on the bundled digits (see host/cnn-example.ts).
+// The MNIST CNN with BatchNormalization on the bundled digits (see host/cli/cnn-example.ts).
 // node scripts/mnist-cnn.mjs [epochs]
 import { trainMnistCnn } from '../dist/node.js';
 

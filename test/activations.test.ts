@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { harness, randomArray, worstError } from './harness';
 import { ACT, activationGradRef, activationKinks, activationRef, guardedHeap, type ActName } from './reference/layers';
-import { ACTIVATION_KIND } from '../host/activations';
+import { ACTIVATION_KIND } from '../host/layers/activations';
 
 const KINDS = Object.keys(ACT) as ActName[];
 const SIZES = [1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100];

@@ -33,7 +33,7 @@ function argmax5(p: ArrayLike<number>, i: number): number {
   return best;
 }
 
-// The page's bundled held-out and training digits, straight from the mnist package (host/mnist.ts's
+// The page's bundled held-out and training digits, straight from the mnist package (host/cli/mnist.ts's
 // split: training rows are the first of each class, held-out rows the first of the last 20%).
 function mnistDigits5to9() {
   const m = loadMnist();

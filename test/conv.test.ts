@@ -21,7 +21,7 @@ import {
   ConvGeometry, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef,
   depthwiseBackwardFilterRef, depthwiseBackwardInputRef, depthwiseRef,
 } from './reference/conv';
-import { conv2dOutputSize, conv2dPackBytes, convColsBytes } from '../host/conv-scratch';
+import { conv2dOutputSize, conv2dPackBytes, convColsBytes } from '../host/compile/conv-scratch';
 
 const ARENA_BYTES = 12 << 20;
 

@@ -4,7 +4,7 @@
 // of dz, dx = dz.W^T. Each gradient is compared with central finite differences of the loss computed
 // in f64 by a naive forward in TypeScript. Odd sizes (B 3, K 7, N 5) keep every tail path in play.
 import { describe, expect, it } from 'vitest';
-import { gemmScratchBytes } from '../host/gemm-scratch';
+import { gemmScratchBytes } from '../host/compile/gemm-scratch';
 import { harness, randomArray, worstError } from './harness';
 
 const B = 3;

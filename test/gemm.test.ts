@@ -17,7 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main as asc } from 'assemblyscript/asc';
 import { harness, randomArray, worstError } from './harness';
 import { gemmReference } from './reference/gemm';
-import { GEMM_KC, GEMM_MR, GEMM_NC, GEMM_NR, gemmScratchBytes } from '../host/gemm-scratch';
+import { GEMM_KC, GEMM_MR, GEMM_NC, GEMM_NR, gemmScratchBytes } from '../host/compile/gemm-scratch';
 
 type Gemm = (c: number, a: number, b: number, m: number, n: number, k: number,
   rsa: number, csa: number, rsb: number, csb: number, ldc: number, accumulate: number, pack: number) => void;

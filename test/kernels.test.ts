@@ -787,7 +787,7 @@ describe('sumsq_f32', () => {
 
 // ---------------------------------------------------------------------------------------------
 // The interpreter: op words [opcode, nargs, args...]; opcodes and header offsets as in
-// assembly/opcodes.ts, argument order as in host/ops.ts OP_SPECS (written out here by hand).
+// assembly/opcodes.ts, argument order as in host/compile/ops.ts OP_SPECS (written out here by hand).
 const OP = {
   GEMM: 1, BIAS_FILL: 2, BIAS_BACKWARD: 3, RELU_FORWARD: 4, RELU_BACKWARD: 5, SOFTMAX_FORWARD: 6,
   SOFTMAX_BACKWARD: 7, FILL: 8, COPY: 9, XENT_LOGITS_SPARSE: 10, XENT_LOGITS_DENSE: 11, XENT_PROBS: 12,

@@ -213,7 +213,7 @@ describe('the issue\'s worked example: g = [0.9, 100.0]', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The interpreter: op words [opcode, nargs, args...] as in host/ops.ts OP_SPECS.
+// The interpreter: op words [opcode, nargs, args...] as in host/compile/ops.ts OP_SPECS.
 type Word = number | { f32: number };
 function encode(ops: Word[][]): Int32Array {
   const words: number[] = [];

@@ -15,7 +15,7 @@ import { Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
 import {
   ConvGeometry, avgPoolBackwardRef, avgPoolRef, globalAvgPoolRef, maxPoolBackwardRef, maxPoolRef,
 } from './reference/conv';
-import { conv2dOutputSize } from '../host/conv-scratch';
+import { conv2dOutputSize } from '../host/compile/conv-scratch';
 
 const ARENA_BYTES = 4 << 20;
 

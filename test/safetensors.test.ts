@@ -11,7 +11,7 @@ import {
   writeSafetensors,
   type SafetensorsErrorCode,
   type TensorEntry,
-} from '../host/safetensors';
+} from '../host/formats/safetensors';
 
 const utf8 = new TextEncoder();
 

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Random } from '../host/random';
+import { Random } from '../host/core/random';
 import {
   compileModelFile, dataFromFileBytes, type Model, loadModel, mnistData, optimizers, packDataFile, readPlanFileInfo, readSafetensors, sequential, layers, tensor, setSeed,
   type TrainingData,

@@ -1,6 +1,6 @@
 // The page: a drawing pad, the bundled samples, labelling, the loss curve, the held-out grid, what
 // is saved and the memory plan. The model lives in worker.ts; this thread only draws and talks.
-import { formatBytes } from '../../host/errors';
+import { formatBytes } from '../../host/core/errors';
 import { toMnistInput } from './preprocess';
 import type { FromWorker, Persisted, PlanSummary, Prediction, ToWorker } from './protocol';
 import { decodeSamples, type SampleSet } from './samples';

@@ -1,8 +1,8 @@
 // One entry for every importer: the format is chosen by the file name (and, for .json, by its
 // "format" field), every importer returns an ordinary edgetune model.
-import { ModelFormatError } from '../errors';
-import type { Model } from '../model';
-import { modelFromBytes } from '../serialize';
+import { ModelFormatError } from '../core/errors';
+import type { Model } from '../training/model';
+import { modelFromBytes } from '../formats/serialize';
 import { importKeras } from './keras';
 import { importOnnx } from './onnx';
 import { importTfjsGraphModel } from './tfjs-graph';

@@ -3,9 +3,9 @@
 // Functional; Keras 2 inbound_nodes ([[name, node, tensor, kwargs]]) and Keras 3 ones
 // ({args: [keras tensors], kwargs}). Weights are not read here: `assignWeights` takes a lookup
 // that each format implements (by '<layer>/<weight>' name, Keras 3 index, or h5 path).
-import { ModelFormatError } from '../errors';
-import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers';
-import { Model } from '../model';
+import { ModelFormatError } from '../core/errors';
+import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { Model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 
 export interface KerasLayerJson {

@@ -6,8 +6,8 @@
 //   model_weights/<layer>/, listed in order by the group's weight_names attribute.
 // HDF5 is read with h5wasm, loaded on first use so the core bundle stays small; the zip is
 // inflated with the platform's DecompressionStream('deflate-raw') (no Node modules).
-import { ModelFormatError } from '../errors';
-import type { Model } from '../model';
+import { ModelFormatError } from '../core/errors';
+import type { Model } from '../training/model';
 import { assignWeights, type FoundWeight, type ImportedLayer, modelFromKeras } from './keras-topology';
 
 type H5Module = typeof import('h5wasm');

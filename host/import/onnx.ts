@@ -6,9 +6,9 @@
 //
 // The batch dimension may be symbolic ('N'); any other symbolic or unknown dimension is refused.
 // Every refusal is a ModelFormatError naming the file and the node (or tensor).
-import { ModelFormatError } from '../errors';
-import { type Layer, layers, input, type SymbolicTensor } from '../layers';
-import { type Model, model } from '../model';
+import { ModelFormatError } from '../core/errors';
+import { type Layer, layers, input, type SymbolicTensor } from '../layers/layer';
+import { type Model, model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 import { ProtoError, type ProtoField, doubles, fields, floats, halfToFloat, ints, str } from './protobuf';
 

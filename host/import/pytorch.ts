@@ -13,11 +13,11 @@
 // `mapping['<layer>/<weight>']` a full tensor name; else the layer's own name is the prefix.
 // (There is no fallback by position: safetensors files are sorted by dtype and name, so module
 // registration order is lost.) Everything is checked before anything is written.
-import { ModelFormatError } from '../errors';
-import { sizeOf } from '../graph';
-import type { Layer } from '../layers';
-import type { Model } from '../model';
-import { readSafetensors, SafetensorsError, type TensorEntry, toFloat32 } from '../safetensors';
+import { ModelFormatError } from '../core/errors';
+import { sizeOf } from '../compile/graph';
+import type { Layer } from '../layers/layer';
+import type { Model } from '../training/model';
+import { readSafetensors, SafetensorsError, type TensorEntry, toFloat32 } from '../formats/safetensors';
 
 const TORCH_NAMES: Record<string, string> = {
   kernel: 'weight', depthwise_kernel: 'weight', bias: 'bias', gamma: 'weight', beta: 'bias', moving_mean: 'running_mean', moving_variance: 'running_var',

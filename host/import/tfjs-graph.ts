@@ -4,9 +4,9 @@
 // produces the other operand (bias += c, kernel and bias *= s per output channel), and a fused or
 // following activation becomes that layer's activation, when that layer has no other reader.
 // An op that cannot be expressed is an UnsupportedOpError naming the op, the node and the file.
-import { ModelFormatError } from '../errors';
-import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers';
-import { Model } from '../model';
+import { ModelFormatError } from '../core/errors';
+import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { Model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 import { checkShape, type DecodedWeight, readWeightsManifest } from './tfjs-weights';
 

@@ -2,8 +2,8 @@
 // an edgetune model. Weights are found by name: '<layer>/<weight>' (TF.js and Keras 2, possibly
 // under a scope such as 'model/dense/kernel'), or Keras 3 index names '<layer>/<i>'. Quantized
 // (uint8, uint16, float16) weights are dequantized to float32.
-import { ModelFormatError } from '../errors';
-import type { Model } from '../model';
+import { ModelFormatError } from '../core/errors';
+import type { Model } from '../training/model';
 import { assignWeights, type FoundWeight, modelFromKeras } from './keras-topology';
 import { type DecodedWeight, readWeightsManifest } from './tfjs-weights';
 

@@ -2,8 +2,8 @@
 // (raw little-endian, row-major, no padding), optionally quantized (uint8/uint16 with min and scale,
 // or float16). Shared by the layers-model and graph-model importers. Every error names the file and
 // the tensor; nothing is returned unless every listed weight was read whole.
-import { ModelFormatError } from '../errors';
-import { float16BitsToFloat32 } from '../safetensors';
+import { ModelFormatError } from '../core/errors';
+import { float16BitsToFloat32 } from '../formats/safetensors';
 
 export interface ManifestWeight {
   name: string;

@@ -3,7 +3,7 @@
 // (assembly/optim.ts): one fused pass per tensor or over the whole trainable slab does clipping,
 // weight decay and the update. The slots listed here are laid out in the arena with the same
 // layout as the parameters.
-import { InvalidArgumentError } from './errors';
+import { InvalidArgumentError } from '../core/errors';
 import { type LearningRateSchedule, resolveSchedule } from './schedules';
 
 // Options every optimizer takes (keras.optimizers.Optimizer): a learning rate or a schedule,

@@ -4,15 +4,15 @@
 // failure writes nothing (or removes what it wrote).
 import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InvalidArgumentError, describeBreakdown, formatBytes, type MemoryBreakdown } from './errors';
-import { toTfjsLayersModel } from './export-tfjs';
-import { importModelFile } from './import/index';
-import { resolveLoss } from './losses';
-import type { Model } from './model';
-import { writeFileAtomic } from './node-fs';
-import { resolveOptimizer } from './optimizers';
-import { compilePlan, type Plan } from './plan';
-import { modelToBytes } from './serialize';
+import { InvalidArgumentError, describeBreakdown, formatBytes, type MemoryBreakdown } from '../core/errors';
+import { toTfjsLayersModel } from '../formats/export-tfjs';
+import { importModelFile } from '../import/index';
+import { resolveLoss } from '../training/losses';
+import type { Model } from '../training/model';
+import { writeFileAtomic } from '../core/node-fs';
+import { resolveOptimizer } from '../training/optimizers';
+import { compilePlan, type Plan } from '../compile/plan';
+import { modelToBytes } from '../formats/serialize';
 
 interface Parsed {
   positional: string[];

@@ -2,8 +2,8 @@
 // learningRateScheduler, reduceLROnPlateau (performance scheduling), earlyStopping, modelCheckpoint
 // and a progress printer. Pass them to fit({ callbacks: [...] }). Arguments are checked when the
 // callback is made, before any training.
-import { InvalidArgumentError } from './errors';
-import { requireFileSystem } from './io';
+import { InvalidArgumentError } from '../core/errors';
+import { requireFileSystem } from '../core/io';
 import type { Callback, EpochLogs, Model } from './model';
 
 type Mode = 'auto' | 'min' | 'max';

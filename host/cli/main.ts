@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The edgetune command line.
-import { runConvert, runInspect } from './convert-cli';
+import { runConvert, runInspect } from './convert';
 import { runDemo, trainBase } from './demo';
-import { FIND_LR_USAGE, findLrCommand } from './lr-find-cli';
+import { FIND_LR_USAGE, findLrCommand } from './find-lr';
 
 const usage = `usage: edgetune <command>
 

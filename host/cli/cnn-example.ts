@@ -2,8 +2,8 @@
 // maxpool-conv3x3(64)-BN-ReLU-maxpool-flatten-dropout(0.5)-dense(10) trained on the bundled
 // digits. Split: per class, the first 80% of the `mnist` package's images train and the last 20%
 // are held out.
-import { formatBytes } from './errors';
-import { layers, optimizers, sequential, setSeed, tensor, type Model } from './index';
+import { formatBytes } from '../core/errors';
+import { layers, optimizers, sequential, setSeed, tensor, type Model } from '../index';
 import { loadMnist, selectDigits } from './mnist';
 
 export function mnistCnn(): Model {

@@ -3,7 +3,7 @@
 // it into one `schedule` op that computes each step's rate inside wasm from the optimizer's
 // iteration count (assembly/schedule.ts), so no engine's Math.pow or Math.cos is involved and a
 // checkpoint's iteration count is the schedule's position.
-import { InvalidArgumentError } from './errors';
+import { InvalidArgumentError } from '../core/errors';
 
 export interface ExponentialDecay {
   className: 'exponentialDecay';

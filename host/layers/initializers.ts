@@ -1,8 +1,8 @@
 // Weight initializers with Keras names, defaults and fan rules (../shared/reference/numerics.md).
 // Draws use integer arithmetic, IEEE-exact operations (+ - * / sqrt) and a logarithm built from
 // them, never Math.log: a seed gives the same weights on every engine.
-import { InvalidArgumentError } from './errors';
-import { Random } from './random';
+import { InvalidArgumentError } from '../core/errors';
+import { Random } from '../core/random';
 
 export type InitializerName =
   | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'lecunUniform' | 'lecunNormal' | 'zeros' | 'ones' | 'constant';

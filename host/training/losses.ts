@@ -1,7 +1,7 @@
 // Loss configuration with Keras names. The arithmetic is in assembly/loss.ts; a softmax output
 // followed by cross-entropy is fused into one stable log-softmax kernel (as Keras's TensorFlow
 // backend does through the softmax's logits).
-import { InvalidArgumentError } from './errors';
+import { InvalidArgumentError } from '../core/errors';
 
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError' | 'binaryCrossentropy';
 export interface LossConfig {

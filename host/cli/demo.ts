@@ -5,9 +5,9 @@
 // 3. The same with a small convolutional base, whose features carry over to new digits far
 //    better than a dense network's.
 // 4. Report the arena plans, test accuracy of each, and the time taken.
-import { formatBytes, describeBreakdown } from './errors';
-import { layers, loadModel, optimizers, sequential, setSeed, tensor, type Model } from './index';
-import './node-fs';
+import { formatBytes, describeBreakdown } from '../core/errors';
+import { layers, loadModel, optimizers, sequential, setSeed, tensor, type Model } from '../index';
+import '../core/node-fs';
 import { loadMnist, selectDigits } from './mnist';
 
 export const BASE_MODEL_PATH = 'models/mnist-base-0to4.safetensors';

@@ -1,10 +1,10 @@
 // The executor: one wasm memory sized exactly to a plan (initial = maximum, never grown), the
 // kernel instance over it, the plan's programs copied in, and one call per program run.
-import wasmBase64 from '../build/edgetune.wasm';
-import wasmScalarBase64 from '../build/edgetune-nosimd.wasm';
-import { EdgetuneError } from './errors';
-import { encodeOps, HEADER } from './ops';
-import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from './plan';
+import wasmBase64 from '../../build/edgetune.wasm';
+import wasmScalarBase64 from '../../build/edgetune-nosimd.wasm';
+import { EdgetuneError } from '../core/errors';
+import { encodeOps, HEADER } from '../compile/ops';
+import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
 
 // Native base64 decoding where the engine has it; atob (Node, Deno, Bun, browsers) otherwise.
 // Both are much faster on a cold start than a JavaScript decoding loop.

@@ -1,7 +1,7 @@
 // The model graph: nodes in topological order, each a layer applied to earlier nodes' outputs.
 // A sequential model is the chain case; functional models add fan-out, merges and shared layers.
-import { InvalidArgumentError, ShapeError } from './errors';
-import type { Layer, SymbolicTensor } from './layers';
+import { InvalidArgumentError, ShapeError } from '../core/errors';
+import type { Layer, SymbolicTensor } from '../layers/layer';
 
 export interface GraphNode {
   id: number;

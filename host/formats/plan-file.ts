@@ -2,18 +2,18 @@
 // it, with no JSON and no JavaScript. Little-endian; every field a u32 unless marked; every part
 // 4-byte aligned. The layout is documented field by field in docs/wasi.md and mirrored by the
 // P_* constants in assembly/wasi.ts: change both and bump PLAN_FILE_VERSION together.
-import { EdgetuneError, InvalidArgumentError } from './errors';
-import { sizeOf } from './graph';
-import { encodeOps, HEADER, OPT_KIND } from './ops';
-import { baseLearningRate } from './optimizers';
-import { KERNEL_STATIC_BYTES, type Plan } from './plan';
+import { EdgetuneError, InvalidArgumentError } from '../core/errors';
+import { sizeOf } from '../compile/graph';
+import { encodeOps, HEADER, OPT_KIND } from '../compile/ops';
+import { baseLearningRate } from '../training/optimizers';
+import { KERNEL_STATIC_BYTES, type Plan } from '../compile/plan';
 
 export const PLAN_FILE_MAGIC = 0x4c505445; // 'ETPL' read as a little-endian u32
 export const PLAN_FILE_VERSION = 1;
 export const PLAN_FILE_HEADER_BYTES = 96;
 // Which step contract the driver follows (docs/wasi.md): 2 = run `init` once, then per step write
 // S_BATCH and clear the accumulators; the train program computes the learning rate, bias corrections
-// and clipping and counts the iteration itself (host/executor.ts setStep).
+// and clipping and counts the iteration itself (host/runtime/executor.ts setStep).
 export const STEP_CONTRACT = 2;
 
 // Programs the WASI driver runs; 'init' joins when the plan has one.

@@ -1,6 +1,6 @@
 // Activation functions by Keras name. The arithmetic is in assembly/activations.ts (kinds below
 // must match its constants); softmax works on rows and has its own kernels.
-import { InvalidArgumentError } from './errors';
+import { InvalidArgumentError } from '../core/errors';
 
 export type ActivationName =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'elu' | 'selu' | 'gelu' | 'geluTanh' | 'swish'

@@ -2,12 +2,12 @@
 // exponentially from minLr to maxLr, record the loss of every step, then put the weights and the
 // optimizer back exactly as they were. The loss falls, flattens, then turns up; a good rate is a
 // little below where it turns up: we suggest the rate at the minimum of the smoothed curve / 10.
-import { InvalidArgumentError, NonFiniteError } from './errors';
-import { sizeOf } from './graph';
-import { requireFileSystem } from './io';
+import { InvalidArgumentError, NonFiniteError } from '../core/errors';
+import { sizeOf } from '../compile/graph';
+import { requireFileSystem } from '../core/io';
 import type { Model } from './model';
-import { Random, nextSeed } from './random';
-import type { Tensor } from './tensor';
+import { Random, nextSeed } from '../core/random';
+import type { Tensor } from '../core/tensor';
 
 export interface LrFinderOptions {
   minLr?: number; // first rate (default 1e-4)

@@ -1,14 +1,14 @@
 // `edgetune find-lr`: the learning-rate finder on real MNIST digits, printing the curve's key
 // points and writing it as an SVG plot.
 import { baseModel } from './demo';
-import { InvalidArgumentError } from './errors';
-import { loadModel } from './index';
-import { findLearningRate } from './lr-finder';
+import { InvalidArgumentError } from '../core/errors';
+import { loadModel } from '../index';
+import { findLearningRate } from '../training/lr-finder';
 import { loadMnist, selectDigits } from './mnist';
-import type { Model } from './model';
-import { resolveOptimizer } from './optimizers';
-import { setSeed } from './random';
-import { tensor } from './tensor';
+import type { Model } from '../training/model';
+import { resolveOptimizer } from '../training/optimizers';
+import { setSeed } from '../core/random';
+import { tensor } from '../core/tensor';
 
 export const FIND_LR_USAGE = `usage: edgetune find-lr [model.safetensors] [options]
   Grows the learning rate exponentially over a few hundred steps on MNIST digits, records the loss,

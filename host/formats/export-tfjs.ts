@@ -2,8 +2,8 @@
 // so that others can use weights fine-tuned here. The topology is the Keras one we save in
 // safetensors, adjusted where TF.js reads Keras configs differently; weights are float32 or, with
 // float16 quantization, IEEE half (TF.js widens them when loading).
-import { ModelFormatError } from './errors';
-import type { Model } from './model';
+import { ModelFormatError } from '../core/errors';
+import type { Model } from '../training/model';
 import { float32ToFloat16Bits } from './safetensors';
 import { topologyOf } from './serialize';
 

@@ -2,13 +2,13 @@
 // symbolically (region index, byte offset inside it); the plan compiler lays the regions out and
 // resolves them. Backward ops write a gradient the first time a buffer receives one and
 // accumulate afterwards, so fan-out in a DAG needs no extra pass.
-import { ACTIVATION_KIND, activationAlpha, activationNeedsInput, type ActivationName } from './activations';
+import { ACTIVATION_KIND, activationAlpha, activationNeedsInput, type ActivationName } from '../layers/activations';
 import { conv2dOutputSize, conv2dPackBytes, convColsBytes } from './conv-scratch';
 import { gemmScratchBytes } from './gemm-scratch';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
-import type { Layer } from './layers';
-import { type LossConfig, isCategorical, labelsAreSparse } from './losses';
+import type { Layer } from '../layers/layer';
+import { type LossConfig, isCategorical, labelsAreSparse } from '../training/losses';
 import type { OpName } from './ops';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
