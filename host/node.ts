@@ -3,7 +3,7 @@
 import './node-fs';
 
 export * from './index';
-export { writeFileAtomic } from './node-fs';
+export { shardReader, writeFileAtomic } from './node-fs';
 export { loadMnist, selectDigits, type Digits } from './mnist';
 export { runDemo, trainBase, baseModel, cnnBaseModel, BASE_MODEL_PATH, CNN_BASE_MODEL_PATH, type DemoResult, type TransferResult } from './demo';
 export { mnistCnn, trainMnistCnn } from './cnn-example';
