@@ -29,7 +29,7 @@ export { setSeed } from './random';
 export { ready } from './executor';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './executor';
 export {
-  EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ModelFormatError, parseBytes, formatBytes,
+  EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ModelFormatError, FileAccessError, parseBytes, formatBytes,
   type MemoryBreakdown,
 } from './errors';
 export { SafetensorsError, readSafetensors, writeSafetensors } from './safetensors';

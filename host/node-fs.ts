@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { setFileSystem } from './io';
+import { fileAccessError, setFileSystem } from './io';
 
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await mkdir(dirname(path) || '.', { recursive: true });
@@ -13,11 +13,19 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    throw fileAccessError(path, 'write', e);
+  }
+}
+
+async function readFileBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw fileAccessError(path, 'read', e);
   }
 }
 
 setFileSystem({
-  readFile: async (path) => new Uint8Array(await readFile(path)),
+  readFile: readFileBytes,
   writeFileAtomic,
 });

@@ -4,6 +4,7 @@
 // the tensor; nothing is returned unless every listed weight was read whole.
 import { ModelFormatError } from '../errors';
 import { float16BitsToFloat32 } from '../safetensors';
+import { ownEntry } from '../lookup';
 
 export interface ManifestWeight {
   name: string;
@@ -54,7 +55,7 @@ export async function readWeightsManifest(manifest: unknown, readFile: (relative
       }
       const count = w.shape.reduce((a, b) => a * b, 1);
       const stored = w.quantization?.dtype ?? w.dtype;
-      const size = BYTES[stored];
+      const size = ownEntry(BYTES, stored);
       if (size === undefined || !['float32', 'int32', 'bool'].includes(w.dtype)) {
         throw new ModelFormatError(`${fileName}: weight '${w.name}' has dtype '${w.dtype}'${w.quantization ? ` quantized as '${stored}'` : ''}, which is not supported (float32, int32, bool; quantized uint8, uint16, float16)`, fileName, w.name);
       }
