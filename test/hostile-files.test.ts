@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FileAccessError, importOnnx, importTfjsGraphModel, input, InvalidArgumentError, layers, loadModel, MemoryBudgetError, model,
-  ModelFormatError, sequential,
+  ModelFormatError, sequential, tensor, importTfjsLayersModel,
 } from '../dist/node.js';
 // @ts-expect-error: plain JavaScript module without types
 import { node, onnxModel, valueInfo } from '../scripts/onnx-writer.mjs';
@@ -102,6 +102,20 @@ describe('malformed safetensors topologies', () => {
   });
 });
 
+describe('malformed TF.js layers (Keras) topologies', () => {
+  const json = (config: object) => ({ format: 'layers-model', modelTopology: { class_name: 'Functional', config: { name: 'f', input_layers: [['in', 0, 0]], output_layers: [['d', 0, 0]], ...config } }, weightsManifest: [] });
+  const d = { class_name: 'Dense', name: 'd', config: { name: 'd', units: 2 }, inbound_nodes: [[['in', 0, 0, {}]]] };
+  it.each([
+    ['a null layer entry', { layers: [null, d] }, /layer 0 of the topology/],
+    ['an InputLayer without a config', { layers: [{ class_name: 'InputLayer', name: 'in' }, d] }, /input layer 'in' has input shape/],
+    ['inbound_nodes that are not a list', { layers: [{ class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_input_shape: [null, 3] } }, { ...d, inbound_nodes: 5 }] }, /layer 'd' has inbound_nodes 5/],
+  ])('%s: ModelFormatError', async (_, config, message) => {
+    const e = await refusal(importTfjsLayersModel(json(config), async () => new Uint8Array(0), 'm.json'));
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect(e.message).toMatch(message);
+  });
+});
+
 describe('plans too large for wasm memory are refused before allocating', () => {
   it('compile({ batchSize: 1e9 }) is a MemoryBudgetError with the figures', () => {
     const m = sequential([layers.dense(4, { inputShape: [8] })]);
@@ -133,6 +147,7 @@ describe('deep graphs', () => {
     expect(m.layers.length).toBe(5000);
     expect(m.graph.nodes.length).toBe(5001);
     expect(m.graph.nodes[5000].inputs).toEqual([4999]);
+    expect([...m.predict(tensor(new Float32Array([1, -2]), [1, 2])).data]).toEqual([1, 0]);
   });
 
   it('a 5,000-node ONNX chain imports', () => {
@@ -140,6 +155,7 @@ describe('deep graphs', () => {
     const bytes = onnxModel({ nodes, inputs: [valueInfo('x', ['N', 3])], outputs: [valueInfo('r4999', ['N', 3])] });
     const m = importOnnx(bytes, 'deep.onnx');
     expect(m.layers.length).toBe(5000);
+    expect([...m.predict(tensor(new Float32Array([0.5, -1, 2]), [1, 3])).data]).toEqual([0.5, 0, 2]);
   });
 });
 
