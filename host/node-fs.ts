@@ -24,7 +24,8 @@ function processRuns(pid: number): boolean {
     process.kill(pid, 0); // signal 0: only asks whether the process exists
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: it runs, as another user
+    // EPERM: it runs, as another user. Deno without --allow-run refuses to ask: assume it runs.
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

@@ -7,7 +7,7 @@
 //   POST /tenants/:id/train     {"inputs": [[784 floats], ...], "labels": [int, ...], "epochs"?: 1..20}
 //        -> {"tenant", "seq", "iterations", "loss": [per epoch], "head": fnv1a of the head's bytes}
 //   GET  /tenants/:id           -> {"tenant", "seq", "iterations", "head"}
-//   GET  /health                -> {"tenants", "maxTenants", "tenantArenaBytes", "baseArenaBytes"}
+//   GET  /health                -> {"tenants", "maxTenants", "evictions", "tenantArenaBytes", "baseArenaBytes", ...}
 //
 // Without a tenant, /predict uses the base model (digits 0-4). A tenant gets its own copy of the
 // base with the base frozen and a new softmax head of `classes` units, fine-tuned by its /train
@@ -23,7 +23,8 @@
 // Memory and concurrency: every tenant has its own model and so its own arena (one fixed wasm
 // memory, planned once at compile time under TENANT_MEMORY_BUDGET: 1.25 MB at batch 16, of which
 // 1.04 MB is its copy of the frozen base), and at most maxTenants tenants exist: the handler's
-// wasm memory is bounded by baseArena + maxTenants * tenantArena. No two tenants ever share an
+// wasm memory is bounded by baseArena + maxTenants * tenantArena (live tenants; an evicted one's
+// memory goes when its model is garbage collected). No two tenants ever share an
 // arena. Requests for one tenant are serialised by a per-tenant queue (a promise chain), because
 // training yields to the event loop between epochs (so other tenants and base predictions are
 // served meanwhile) and two interleaved fits on one model would mix their steps. Each tenant
