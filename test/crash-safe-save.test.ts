@@ -59,8 +59,10 @@ describe('crash-safe save', () => {
     expect(temporaries(dir)).toEqual([]);
     expect(readFileSync(dest).equals(sets[1])).toBe(true);
     expect(readdirSync(dir)).toEqual(['model.safetensors']);
-    // the kills did land mid-save, and both sets were on disk at times
-    expect(killedMidWrite, `${killedMidWrite} of ${kills} kills left their temporary`).toBeGreaterThanOrEqual(10);
+    // the kills did land mid-write, and both sets were on disk at times. This undercounts: the
+    // other lanes' savers often remove a killed saver's temporary before it is looked for (13 of
+    // 103 seen under heavy load here; the code before the clean-up left 24 behind at the end).
+    expect(killedMidWrite, `${killedMidWrite} of ${kills} kills left their temporary`).toBeGreaterThanOrEqual(5);
     expect(Math.min(...seen)).toBeGreaterThan(0);
   }, 240_000); // about 36 s of CPU: 18 s on 2 idle cores, 30-110 s on this shared machine
 
