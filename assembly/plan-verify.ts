@@ -8,6 +8,7 @@
 // statistics, never the input, labels, step header, program words or static data.
 // A refusal is left as a message (texts and numbers) at `note` for the driver to print.
 import * as T from './wasi-messages';
+import { S_BATCH } from './opcodes';
 import {
   BC_ADD, BC_AND, BC_B, BC_BIT, BC_CEIL, BC_DIV, BC_EQ, BC_GE, BC_GT, BC_LE, BC_LT, BC_MIN, BC_MUL, BC_OR, BC_SELECT, BC_SUB,
   BC_U16, BC_U32, BC_U8, OPCODE_MAX,
@@ -19,7 +20,7 @@ const K_HEADER: u32 = 1;
 const K_PROGRAM: u32 = 2;
 const K_INPUT: u32 = 3;
 const K_LABELS: u32 = 4;
-const K_PARAM: u32 = 5;
+export const K_PARAM: u32 = 5;
 const K_STATE: u32 = 6;
 const K_ACTIVATION: u32 = 10;
 const K_COUNT: u32 = 11;
@@ -105,8 +106,35 @@ export function hasRegion(offset: u64, bytes: u64, kind: u32): bool {
   return false;
 }
 
+// The parts the driver uses directly are regions of their kind: the step header (whose image
+// holds a batch no larger than the plan's), the input and labels (a batch of rows each).
+export function verifyParts(header: usize, headerBytes: usize, image: usize, input: usize, inputRow: u64, labels: usize, labelRow: u64,
+  batch: i32): bool {
+  if (!hasRegion(<u64>header, <u64>headerBytes, K_HEADER) || !hasRegion(<u64>input, <u64>batch * inputRow, K_INPUT) ||
+    !hasRegion(<u64>labels, <u64>batch * labelRow, K_LABELS)) {
+    text(T.V_PARTS); return false;
+  }
+  const rows = load<u32>(image + S_BATCH);
+  if (rows > <u32>batch) { text(T.V_BATCH); num(<u64>rows); text(T.V_EXCEEDS); num(<u64>batch); return false; }
+  return true;
+}
+
+// Every program (table entries of 16 bytes: id, arena offset, ops, words; the words follow in
+// order from `words`, the uses tables from `useTable`), its words in a program region.
+export function verifyPrograms(table: usize, count: i32, words: usize, useTable: usize, batch: i32): bool {
+  for (let i = 0; i < count; i++) {
+    const e = table + (<usize>i << 4);
+    const n = load<u32>(e + 12);
+    if (!hasRegion(<u64>load<u32>(e + 4), <u64>n << 2, K_PROGRAM)) { text(T.V_PARTS); return false; }
+    if (!verifyProgram(load<u32>(e), words, n, <i32>load<u32>(e + 8), useTable, batch)) return false;
+    words += <usize>n << 2;
+    useTable += <usize>n << 2;
+  }
+  return true;
+}
+
 // One program's words (as in the file) and its uses table (one word per op word: 1 + region).
-export function verifyProgram(id: u32, words: usize, wordCount: u32, ops: i32, useTable: usize, batch: i32): bool {
+function verifyProgram(id: u32, words: usize, wordCount: u32, ops: i32, useTable: usize, batch: i32): bool {
   program = id;
   const end = words + (<usize>wordCount << 2);
   let p = words;

@@ -14,7 +14,7 @@ import { run } from './run';
 import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from './opcodes';
 import * as T from './wasi-messages';
 import { FOOTPRINT_BYTES, footprintTable } from './op-footprints';
-import { hasRegion, noteCount, REGION_RECORD, verifyProgram, verifyRegions } from './plan-verify';
+import { hasRegion, K_PARAM, noteCount, REGION_RECORD, verifyParts, verifyPrograms, verifyRegions } from './plan-verify';
 
 // ---- WASI preview1 imports ------------------------------------------------------------------
 // @ts-ignore: decorator
@@ -765,24 +765,14 @@ export function _start(): void {
   let useTable = table + <usize>regionCount * REGION_RECORD;
   if (programCount > 8 || regionCount > 65536 || useTable + (table - words) != planEnd) { outside(); }
   const notes = text - 1024; // free I/O memory below the texts
-  if (!verifyRegions(notes, footprints, table, regionCount, <u64>ARENA_BASE, <u64>arenaEnd)) refuse(notes);
-  if (!hasRegion(<u64>h, <u64>headerBytes, 1) || !hasRegion(<u64>inputOffset, <u64>batch * <u64>inputFloats * 4, 3) ||
-    !hasRegion(<u64>labelsOffset, <u64>batch * <u64>planLabelWords * 4, 4)) outside();
+  if (!verifyRegions(notes, footprints, table, regionCount, <u64>ARENA_BASE, <u64>arenaEnd) ||
+    !verifyParts(h, headerBytes, headerImage, inputOffset, <u64>inputFloats << 2, labelsOffset, <u64>planLabelWords << 2, batch) ||
+    !verifyPrograms(p, programCount, words, useTable, batch)) {
+    refuse(notes);
+  }
   for (let i = 0; i < bindingCount; i++) {
     const b = bindingAt(i);
-    if (!hasRegion(<u64>load<u32>(b), <u64>load<u32>(b + 4), 5)) outside();
-  }
-  const headerBatch = load<i32>(headerImage + S_BATCH);
-  if (<u32>headerBatch > <u32>batch) { put(T.V_BATCH); putU64(<u64><u32>headerBatch); put(T.V_EXCEEDS); putU64(<u64>batch); fail(); }
-  let at = words;
-  for (let i = 0; i < programCount; i++) {
-    const e = p + (<usize>i << 4);
-    const count = load<u32>(e + 12);
-    if (!hasRegion(<u64>load<u32>(e + 4), <u64>count << 2, 2) || !verifyProgram(load<u32>(e), at, count, <i32>load<u32>(e + 8), useTable, batch)) {
-      refuse(notes);
-    }
-    at += <usize>count << 2;
-    useTable += <usize>count << 2;
+    if (!hasRegion(<u64>load<u32>(b), <u64>load<u32>(b + 4), K_PARAM)) outside(); // weights or state
   }
   memory.copy(h, headerImage, headerBytes);
   for (let i = 0; i < programCount; i++, p += 16) {

@@ -128,7 +128,8 @@ export const TEXTS = [
   ['V_OUTSIDE_OF', ') outside '],
   ['V_FROM', ' ['],
   ['V_SAME_AS', ' writes into the region it reads as \''],
-  ['V_BATCH', 'plan: step header batch '],
+  ['V_BATCH', 'step header batch '],
+  ['V_PARTS', 'the step header, input, labels or program words are not regions of their kind'],
   ['V_EXCEEDS', ' exceeds the planned batch '],
 ];
 
