@@ -168,7 +168,6 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
   // regions and ops): a plan file is data from anywhere.
   at += (u(32) + 3) & ~3;
   const wordsAt = programs.map((p) => { const w = at; at += 4 * p.words; return w; });
-  const regionsAt = at;
   const regions = [];
   for (let i = 0; i < u(84); i++, at += REGION_RECORD_BYTES) {
     const kind = REGION_KINDS[u(at + 8)];
@@ -203,7 +202,6 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
     at += 4 * p.words;
     planPrograms[PROGRAM_OF_ID[p.id]] = { ops, region: -1, output: -1 };
   });
-  void regionsAt;
   const problems = verifyPlan({ regions, programs: planPrograms, batchSize: u(24), pages: u(16), totalBytes: u(16) * WASM_PAGE } as unknown as Plan);
   if (problems.length) throw fail(`refused: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`);
   return { version: u(4), pages: u(16), batchSize: u(24), bindings, programs };
