@@ -12,7 +12,8 @@ import { DEPTHWISE_CONV2D, depthwiseConv2d } from './depthwise-conv2d';
 import { DROPOUT, dropout } from './dropout';
 import { FLATTEN, flatten } from './flatten';
 import { GLOBAL_AVERAGE_POOLING2D, globalAveragePooling2d } from './global-average-pooling2d';
-import type { LayerKind } from './layer';
+import type { Layer, LayerKind } from './layer';
+import type { LayerJson } from './keras-json';
 import { MULTIPLY, multiply } from './multiply';
 import { AVERAGE_POOLING2D, averagePooling2d, MAX_POOLING2D, maxPooling2d } from './pooling';
 import { RESCALING, rescaling } from './rescaling';
@@ -41,3 +42,13 @@ export const layers = {
   dense, conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, flatten, reshape, batchNormalization,
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
 };
+
+// One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no
+// record reads the class.
+export function layerFromKerasJson(j: LayerJson, source: string, own: boolean): Layer | undefined {
+  const def = layerDefForKerasClass(j.class_name);
+  if (!def) return undefined;
+  const c = j.config ?? {};
+  const name = (c.name ?? j.name) as string;
+  return def.fromKeras(c, { className: j.class_name, name, base: { name, trainable: c.trainable !== false }, own, source });
+}
