@@ -1,6 +1,7 @@
 // Keras layer JSON ({class_name, config}, snake_case keys) as the layer records read and write it.
 // One reader serves edgetune's own files (which also carry initializers, regularizers and
 // constraints) and foreign Keras / TF.js topologies (whose weights replace the initializers).
+import { ownEntry } from '../core/lookup';
 import { UnsupportedOpError } from '../import/errors';
 import type { InitializerConfig } from './initializers';
 import type { Layer } from './layer';
@@ -37,7 +38,7 @@ export function channelsLast(r: KerasReader, c: Record<string, any>): void {
 }
 
 const KERAS_ACTIVATION: Record<string, string> = { leakyRelu: 'leaky_relu', geluTanh: 'gelu_tanh', hardSigmoid: 'hard_sigmoid', hardSwish: 'hard_swish' };
-export const kerasActivation = (a: unknown) => KERAS_ACTIVATION[a as string] ?? (a as string);
+export const kerasActivation = (a: unknown) => ownEntry(KERAS_ACTIVATION, a) ?? (a as string);
 
 export function objectJson(c: InitializerConfig | RegularizerConfig | ConstraintConfig | null | unknown): unknown {
   if (!c) return null;
@@ -45,7 +46,7 @@ export function objectJson(c: InitializerConfig | RegularizerConfig | Constraint
   const snake: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) snake[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v;
   const names: Record<string, string> = { l1l2: 'L1L2', maxNorm: 'MaxNorm', nonNeg: 'NonNeg', unitNorm: 'UnitNorm' };
-  return { class_name: names[className] ?? className, config: snake };
+  return { class_name: ownEntry(names, className) ?? className, config: snake };
 }
 
 export function objectFromJson(j: unknown): { className: string; [k: string]: unknown } | undefined {
@@ -54,7 +55,7 @@ export function objectFromJson(j: unknown): { className: string; [k: string]: un
   const config: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o.config ?? {})) config[k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())] = v;
   const names: Record<string, string> = { L1L2: 'l1l2', MaxNorm: 'maxNorm', NonNeg: 'nonNeg', UnitNorm: 'unitNorm' };
-  return { className: names[o.class_name] ?? o.class_name, ...config };
+  return { className: ownEntry(names, o.class_name) ?? o.class_name, ...config };
 }
 
 // name and trainable, the keys every layer config starts with.

@@ -72,6 +72,9 @@ export class Layer {
   values: Float32Array[] = [];
   /** @internal the arena the values live in, or null for host arrays */
   home: WeightHome | null = null;
+  /** @internal called with the weight specs before any weight is allocated: a loader checks them
+   * against its file, so no array is ever sized from a topology's numbers alone */
+  checkWeights: ((specs: readonly WeightSpec[]) => void) | null = null;
 
   constructor(kind: LayerKind, config: Record<string, unknown>, options: LayerOptions) {
     this.kind = kind;
@@ -113,8 +116,10 @@ export class Layer {
     this.outputShape(inputShapes); // validates
     const def = LAYER_DEFS[this.kind];
     const s = inputShapes[0];
-    this.weightSpecs = def.weights?.(this, s) ?? [];
-    this.values = def.initialValues?.(this, s) ?? this.weightSpecs.map((w) => initialize(w.initializer, w.shape, nextSeed()));
+    const specs = def.weights?.(this, s) ?? [];
+    this.checkWeights?.(specs);
+    this.weightSpecs = specs;
+    this.values = def.initialValues?.(this, s) ?? specs.map((w) => initialize(w.initializer, w.shape, nextSeed()));
     this.home = null;
     this.builtInputShapes = inputShapes.map((x) => [...x]);
   }
