@@ -5,184 +5,25 @@
 import { ModelFormatError } from '../core/errors';
 import { HEADER } from '../compile/ops';
 import { sizeOf } from '../compile/graph';
-import type { InitializerConfig } from '../layers/initializers';
-import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from '../layers/layer';
+import { input as symbolicInput, type Layer, type SymbolicTensor } from '../layers/layer';
+import { LAYER_DEFS, layerFromKerasJson } from '../layers/index';
+import type { LayerJson } from '../layers/keras-json';
 import { Model } from '../training/model';
-import type { ConstraintConfig, RegularizerConfig } from '../layers/regularizers';
 import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors } from './safetensors';
-import { ownEntry } from '../core/lookup';
 
 export const MODEL_FORMAT = 'edgetune-model';
 export const MODEL_FORMAT_VERSION = '1';
 
-interface LayerJson {
-  class_name: string;
-  config: Record<string, unknown>;
-  name?: string;
-  inbound_nodes?: [string, number, number, Record<string, never>][][];
-}
-
-const KERAS_ACTIVATION: Record<string, string> = { leakyRelu: 'leaky_relu', geluTanh: 'gelu_tanh', hardSigmoid: 'hard_sigmoid' };
-const kerasActivation = (a: unknown) => ownEntry(KERAS_ACTIVATION, a) ?? (a as string);
-
-function objectJson(c: InitializerConfig | RegularizerConfig | ConstraintConfig | null | unknown): unknown {
-  if (!c) return null;
-  const { className, ...config } = c as { className: string };
-  const snake: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) snake[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v;
-  const names: Record<string, string> = { l1l2: 'L1L2', maxNorm: 'MaxNorm', nonNeg: 'NonNeg', unitNorm: 'UnitNorm' };
-  return { class_name: ownEntry(names, className) ?? className, config: snake };
-}
-
-function objectFromJson(j: unknown): { className: string; [k: string]: unknown } | undefined {
-  if (!j) return undefined;
-  const o = j as { class_name: string; config?: Record<string, unknown> };
-  const config: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o.config ?? {})) config[k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())] = v;
-  const names: Record<string, string> = { L1L2: 'l1l2', MaxNorm: 'maxNorm', NonNeg: 'nonNeg', UnitNorm: 'unitNorm' };
-  return { className: ownEntry(names, o.class_name) ?? o.class_name, ...config };
-}
-
+// A layer's Keras JSON is its record's (host/layers/<kind>.ts); edgetune's files carry the full
+// config (initializers, regularizers, constraints).
 function layerToJson(l: Layer): LayerJson {
-  const c = l.config;
-  const base: Record<string, unknown> = { name: l.name, trainable: l.trainable };
-  const weights = (prefix: string) => ({
-    [`${prefix}_initializer`]: objectJson(c[`${prefix === 'depthwise' ? 'depthwise' : 'kernel'}Initializer`]),
-    bias_initializer: objectJson(c.biasInitializer),
-    [`${prefix}_regularizer`]: objectJson(c[`${prefix}Regularizer`]),
-    bias_regularizer: objectJson(c.biasRegularizer),
-    [`${prefix}_constraint`]: objectJson(c[`${prefix}Constraint`]),
-    bias_constraint: objectJson(c.biasConstraint),
-  });
-  switch (l.kind) {
-    case 'dense':
-      return { class_name: 'Dense', config: { ...base, units: c.units, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') } };
-    case 'conv2d':
-      return {
-        class_name: 'Conv2D',
-        config: { ...base, filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') },
-      };
-    case 'depthwiseConv2d':
-      return {
-        class_name: 'DepthwiseConv2D',
-        config: { ...base, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, depth_multiplier: c.depthMultiplier, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('depthwise') },
-      };
-    case 'maxPooling2d':
-    case 'averagePooling2d':
-      return { class_name: l.kind === 'maxPooling2d' ? 'MaxPooling2D' : 'AveragePooling2D', config: { ...base, pool_size: c.kernelSize, strides: c.strides, padding: c.padding } };
-    case 'globalAveragePooling2d':
-      return { class_name: 'GlobalAveragePooling2D', config: base };
-    case 'flatten':
-      return { class_name: 'Flatten', config: base };
-    case 'reshape':
-      return { class_name: 'Reshape', config: { ...base, target_shape: c.targetShape } };
-    case 'batchNormalization':
-      return {
-        class_name: 'BatchNormalization',
-        config: {
-          ...base, axis: c.axis, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale,
-          beta_initializer: objectJson(c.betaInitializer), gamma_initializer: objectJson(c.gammaInitializer),
-          moving_mean_initializer: objectJson(c.movingMeanInitializer), moving_variance_initializer: objectJson(c.movingVarianceInitializer),
-        },
-      };
-    case 'dropout':
-      return { class_name: 'Dropout', config: { ...base, rate: c.rate, seed: c.seed } };
-    case 'activation':
-      switch (c.activation) {
-        case 'relu': return { class_name: 'ReLU', config: base };
-        case 'softmax': return { class_name: 'Softmax', config: { ...base, axis: -1 } };
-        case 'leakyRelu': return { class_name: 'LeakyReLU', config: { ...base, negative_slope: c.alpha } };
-        case 'elu': if (c.alpha !== 1) return { class_name: 'ELU', config: { ...base, alpha: c.alpha } };
-      }
-      return { class_name: 'Activation', config: { ...base, activation: kerasActivation(c.activation) } };
-    case 'add':
-      return { class_name: 'Add', config: base };
-    case 'concatenate':
-      return { class_name: 'Concatenate', config: { ...base, axis: c.axis } };
-    case 'zeroPadding2d':
-      return { class_name: 'ZeroPadding2D', config: { ...base, padding: c.padding, data_format: 'channels_last' } };
-    case 'subtract':
-      return { class_name: 'Subtract', config: base };
-    case 'multiply':
-      return { class_name: 'Multiply', config: base };
-    case 'rescaling':
-      return { class_name: 'Rescaling', config: { ...base, scale: c.scale, offset: c.offset } };
-    case 'resizing':
-      return { class_name: 'Resizing', config: { ...base, height: c.height, width: c.width, interpolation: c.interpolation, crop_to_aspect_ratio: false } };
-  }
+  return LAYER_DEFS[l.kind].toKeras(l);
 }
 
 function layerFromJson(j: LayerJson, source: string): Layer {
-  const c = j.config ?? {};
-  const opts = { name: c.name as string, trainable: c.trainable as boolean | undefined };
-  const o = (k: string) => objectFromJson(c[k]) as never;
-  const weightOpts = (prefix: string) => ({
-    [`${prefix}Initializer`]: o(`${prefix === 'depthwise' ? 'depthwise' : 'kernel'}_initializer`),
-    biasInitializer: o('bias_initializer'),
-    [`${prefix}Regularizer`]: o(`${prefix}_regularizer`) ?? null,
-    biasRegularizer: o('bias_regularizer') ?? null,
-    [`${prefix}Constraint`]: o(`${prefix}_constraint`) ?? null,
-    biasConstraint: o('bias_constraint') ?? null,
-  });
-  switch (j.class_name) {
-    case 'Dense':
-      return layers.dense(c.units as number, { ...opts, activation: c.activation as string, useBias: c.use_bias as boolean, ...weightOpts('kernel') });
-    case 'Conv2D':
-      return layers.conv2d({
-        ...opts, filters: c.filters as number, kernelSize: c.kernel_size as [number, number], strides: c.strides as [number, number],
-        padding: c.padding as 'same', dilationRate: c.dilation_rate as [number, number], activation: c.activation as string, useBias: c.use_bias as boolean,
-        ...weightOpts('kernel'),
-      });
-    case 'DepthwiseConv2D':
-      return layers.depthwiseConv2d({
-        ...opts, kernelSize: c.kernel_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same',
-        depthMultiplier: c.depth_multiplier as number, dilationRate: c.dilation_rate as [number, number], activation: c.activation as string,
-        useBias: c.use_bias as boolean, ...weightOpts('depthwise'),
-      });
-    case 'MaxPooling2D':
-      return layers.maxPooling2d({ ...opts, poolSize: c.pool_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same' });
-    case 'AveragePooling2D':
-      return layers.averagePooling2d({ ...opts, poolSize: c.pool_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same' });
-    case 'GlobalAveragePooling2D':
-      return layers.globalAveragePooling2d(opts);
-    case 'Flatten':
-      return layers.flatten(opts);
-    case 'Reshape':
-      return layers.reshape(c.target_shape as number[], opts);
-    case 'BatchNormalization':
-      return layers.batchNormalization({
-        ...opts, axis: c.axis as number, momentum: c.momentum as number, epsilon: c.epsilon as number, center: c.center as boolean, scale: c.scale as boolean,
-        betaInitializer: o('beta_initializer'), gammaInitializer: o('gamma_initializer'),
-        movingMeanInitializer: o('moving_mean_initializer'), movingVarianceInitializer: o('moving_variance_initializer'),
-      });
-    case 'Dropout':
-      return layers.dropout(c.rate as number, { ...opts, seed: c.seed as number | undefined });
-    case 'ReLU':
-      return layers.relu(opts);
-    case 'Softmax':
-      return layers.softmax(opts);
-    case 'LeakyReLU':
-      return layers.leakyRelu({ ...opts, negativeSlope: (c.negative_slope ?? c.alpha) as number | undefined });
-    case 'ELU':
-      return layers.elu({ ...opts, alpha: c.alpha as number | undefined });
-    case 'Activation':
-      return layers.activation(c.activation as string, opts);
-    case 'Add':
-      return layers.add(opts);
-    case 'Concatenate':
-      return layers.concatenate({ ...opts, axis: c.axis as number | undefined });
-    case 'ZeroPadding2D':
-      return layers.zeroPadding2d({ ...opts, padding: c.padding as [[number, number], [number, number]] });
-    case 'Subtract':
-      return layers.subtract(opts);
-    case 'Multiply':
-      return layers.multiply(opts);
-    case 'Rescaling':
-      return layers.rescaling(c.scale as number | number[], { ...opts, offset: c.offset as number | number[] | undefined });
-    case 'Resizing':
-      return layers.resizing(c.height as number, c.width as number, { ...opts, interpolation: c.interpolation as 'bilinear' });
-  }
-  throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
+  const layer = layerFromKerasJson(j, source, true);
+  if (!layer) throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${j.config?.name}')`, source);
+  return layer;
 }
 
 export function topologyOf(model: Model): unknown {
@@ -354,7 +195,7 @@ function buildModel(className: string, config: Record<string, unknown>, list: La
     }
     const layer = make(j);
     const results: SymbolicTensor[] = [];
-    for (const call of calls) {
+    for (const call of calls as [string, number, number][][]) {
       const ins = call.map(([from, k]) => {
         const t = outputs.get(from)?.[k];
         if (!t) throw new ModelFormatError(`${source}: layer '${name}' reads '${from}' call ${k}, which is not defined before it`, source);
