@@ -1,4 +1,4 @@
-// conv2d (chunked im2col + GEMM) and depthwise conv2d (assembly/conv.ts), forward and both backward
+// conv2d (chunked im2col + GEMM) and depthwise conv2d (assembly/kernels/conv.ts), forward and both backward
 // passes, against the direct f64 twins in test/reference/conv.ts, for the SIMD build
 // (build/edgetune.wasm) and for the same source compiled with --disable simd.
 //
@@ -30,7 +30,7 @@ interface Kernels { name: string; arena: () => Arena }
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/conv.ts', 'assembly/pool.ts'], 'conv-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/conv.ts', 'assembly/kernels/pool.ts'], 'conv-scalar.wasm');
 });
 const simd = () => simdArena(ARENA_BYTES);
 const scalarKernels = () => scalarArena(scalar, 256, ARENA_BYTES);

@@ -787,13 +787,13 @@ describe('sumsq_f32', () => {
 
 // ---------------------------------------------------------------------------------------------
 // The interpreter: op words [opcode, nargs, args...]; opcodes and header offsets as in
-// assembly/opcodes.ts, argument order as in host/compile/ops.ts OP_SPECS (written out here by hand).
+// assembly/interp/opcodes.ts, argument order as in host/compile/ops.ts OP_SPECS (written out here by hand).
 const OP = {
   GEMM: 1, BIAS_FILL: 2, BIAS_BACKWARD: 3, RELU_FORWARD: 4, RELU_BACKWARD: 5, SOFTMAX_FORWARD: 6,
   SOFTMAX_BACKWARD: 7, FILL: 8, COPY: 9, XENT_LOGITS_SPARSE: 10, XENT_LOGITS_DENSE: 11, XENT_PROBS: 12,
   ACCURACY: 13, CHECK_LOSS: 14, GRAD_NORM: 15, CHECK_GRADS: 16, APPLY_GRADIENTS: 17, SCHEDULE: 18,
 } as const;
-// apply_gradients kinds (assembly/opcodes.ts OPT_*); no clipping, no weight decay.
+// apply_gradients kinds (assembly/interp/opcodes.ts OPT_*); no clipping, no weight decay.
 const OPT = { SGD: 0, ADAM: 3 } as const;
 const NO_CLIP = [1, 1, -Infinity, Infinity, 0] as const;
 const sgdOp = (w: number, g: number, v: number, count: number, nesterov = 0): Word[] =>
@@ -1073,7 +1073,7 @@ describe('run (plan interpreter)', () => {
   });
 
   it('an unknown opcode returns -(1 + index), records the index, and runs nothing after it', () => {
-    const codes = [...readFileSync(new URL('../assembly/opcodes.ts', import.meta.url), 'utf8').matchAll(/export const OP_\w+: i32 = (\d+);/g)].map((m) => Number(m[1]));
+    const codes = [...readFileSync(new URL('../assembly/interp/opcodes.ts', import.meta.url), 'utf8').matchAll(/export const OP_\w+: i32 = (\d+);/g)].map((m) => Number(m[1]));
     for (const bad of [0, Math.max(...codes) + 1, 999, -1]) {
       const t = kit();
       const a = t.buf(4);

@@ -1,4 +1,4 @@
-// Batch normalization kernels (assembly/norm.ts) against the f64 twins in test/reference/layers.ts.
+// Batch normalization kernels (assembly/kernels/norm.ts) against the f64 twins in test/reference/layers.ts.
 //
 // Sizes sweep channels C in {1,3,4,5,8,13} (the four-wide tiles and every scalar tail) and rows M in
 // {1,2,5,16}; channels get offsets up to 100 and spreads down to 1e-2, so a naive sum of squares

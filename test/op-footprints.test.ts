@@ -1,6 +1,6 @@
 // The WASI module's plan verifier runs the host's op footprint table (host/compile/ops.ts OP_FOOTPRINTS):
 // the generated AssemblyScript files must be what the generator makes of today's table, and the
-// opcodes the table, the kernel interpreter (assembly/opcodes.ts) and the verifier use must agree.
+// opcodes the table, the kernel interpreter (assembly/interp/opcodes.ts) and the verifier use must agree.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,14 +13,14 @@ import { generatedSources } from '../scripts/wasi-messages.mjs';
 const ROOT = new URL('..', import.meta.url).pathname;
 
 describe('op footprints: one table for the host and the WASI verifier', () => {
-  it('assembly/op-footprints.ts and assembly/wasi-messages.ts are up to date with host/compile/ops.ts', async () => {
+  it('assembly/wasi/op-footprints.ts and assembly/wasi/wasi-messages.ts are up to date with host/compile/ops.ts', async () => {
     const { messages, footprints } = await generatedSources();
-    expect(readFileSync(join(ROOT, 'assembly/op-footprints.ts'), 'utf8')).toBe(footprints);
-    expect(readFileSync(join(ROOT, 'assembly/wasi-messages.ts'), 'utf8')).toBe(messages);
+    expect(readFileSync(join(ROOT, 'assembly/wasi/op-footprints.ts'), 'utf8')).toBe(footprints);
+    expect(readFileSync(join(ROOT, 'assembly/wasi/wasi-messages.ts'), 'utf8')).toBe(messages);
   });
 
   it('host and assembly opcodes agree, and the generated table knows exactly the host\'s ops', () => {
-    const source = readFileSync(join(ROOT, 'assembly/opcodes.ts'), 'utf8');
+    const source = readFileSync(join(ROOT, 'assembly/interp/opcodes.ts'), 'utf8');
     const asm = new Map([...source.matchAll(/export const OP_(\w+): i32 = (\d+);/g)].map((m) => [m[1].toLowerCase(), Number(m[2])]));
     for (const [name, spec] of Object.entries(OP_SPECS)) expect(asm.get(name), name).toBe(spec.code);
     expect(asm.size).toBe(Object.keys(OP_SPECS).length);

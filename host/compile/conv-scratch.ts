@@ -1,5 +1,5 @@
-// Output sizes, padding and scratch for the convolution kernels (assembly/conv.ts), so that the
-// planner can lay them out. Geometry convention: see the header of assembly/conv.ts.
+// Output sizes, padding and scratch for the convolution kernels (assembly/kernels/conv.ts), so that the
+// planner can lay them out. Geometry convention: see the header of assembly/kernels/conv.ts.
 import { callSize } from './size-expr';
 
 export type Padding = 'same' | 'valid';

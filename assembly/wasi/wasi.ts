@@ -10,8 +10,8 @@
 // the kernels' math tables), then one I/O region (the plan file, the safetensors header, a copy
 // of this driver's texts, messages). The memory grows once, after the plan's and the weights'
 // headers are read; nothing allocates.
-import { run } from './run';
-import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from './opcodes';
+import { run } from '../interp/run';
+import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from '../interp/opcodes';
 import * as T from './wasi-messages';
 import { FOOTPRINT_BYTES, footprintTable } from './op-footprints';
 import { hasRegion, K_PARAM, noteCount, REGION_RECORD, verifyParts, verifyPrograms, verifyRegions } from './plan-verify';

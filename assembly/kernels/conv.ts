@@ -1,6 +1,6 @@
 // 2-D convolution, NHWC, Keras/TensorFlow semantics. f32; pointers are byte offsets.
 //
-// Geometry, one convention for this file, assembly/pool.ts and host/compile/conv-scratch.ts (all i32):
+// Geometry, one convention for this file, assembly/kernels/pool.ts and host/compile/conv-scratch.ts (all i32):
 //   x (B, H, W, C) input, y (B, OH, OW, F) output; kernel KH x KW, strides SH, SW, dilations DH, DW.
 //   Output (oh, ow), tap (kh, kw) reads input row ih = oh*SH - PT + kh*DH, column iw = ow*SW - PL + kw*DW;
 //   rows and columns outside [0, H) x [0, W) read as 0. PT and PL (top, left padding) come from the
