@@ -14,7 +14,7 @@ import { randomArray, worstError } from './harness';
 import { Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
 import { type ReferenceSpec, ReferenceOptimizer, clipRef, l2norm, nadamU } from './reference/optimizers';
 
-// Constants straight from assembly/interp/opcodes.ts, so the words below are what the kernels read.
+// Constants from assembly/interp/opcodes.ts (generated from host/compile/op-table.ts), so the words below are what the kernels read.
 const opcodes = readFileSync(new URL('../assembly/interp/opcodes.ts', import.meta.url), 'utf8');
 const C: Record<string, number> = {};
 for (const m of opcodes.matchAll(/export const (\w+): (?:i32|usize) = (\d+);/g)) C[m[1]] = Number(m[2]);
