@@ -17,7 +17,7 @@ export function heap_base(): usize {
   return __heap_base;
 }
 export {
-  conv2d_forward, conv2d_forward_relu, conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
+  conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './kernels/conv';
 export {
@@ -30,7 +30,7 @@ export {
 } from './kernels/activations';
 export {
   batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,
-  batchnorm_backward_inference_params, batchnorm_fold,
+  batchnorm_fold,
 } from './kernels/norm';
 export { dropout_forward, dropout_backward } from './kernels/dropout';
 export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './kernels/regularize';

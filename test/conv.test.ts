@@ -118,7 +118,7 @@ function runConvCase(a: Arena, { s, F, chunk }: ConvCase, seed: number): string[
 
   const withBias = seed % 2 === 1;
   const y = a.alloc(N * F);
-  k.conv2d_forward(y, xp, wp, withBias ? bp : 0, ...geo, chunkRows, colsP, packP);
+  k.conv2d_forward_fused(y, xp, wp, withBias ? bp : 0, ...geo, chunkRows, colsP, packP, 0, 0, 0);
   note(compare(name(`forward${withBias ? ' + bias' : ''}`), a.read(y, N * F), conv2dRef(g, F, x, w, withBias ? bias : undefined), K));
 
   const dxRef = conv2dBackwardInputRef(g, F, dy, w);
@@ -333,7 +333,7 @@ describe('finite differences', () => {
     const dx = a.alloc(inCount), dw = a.alloc(K * F), db = a.alloc(F);
     a.k.conv2d_backward_input(dx, rp, wp, ...geo, chunkRows, cols, pack, 0);
     a.k.conv2d_backward_filter(dw, db, xp, rp, ...geo, chunkRows, cols, pack, 0);
-    const fails = fdCheck(a, (y) => a.k.conv2d_forward(y, xp, wp, bp, ...geo, chunkRows, cols, pack), N * F, r, [
+    const fails = fdCheck(a, (y) => a.k.conv2d_forward_fused(y, xp, wp, bp, ...geo, chunkRows, cols, pack, 0, 0, 0), N * F, r, [
       { name: 'dx', ptr: xp, count: inCount, grad: a.read(dx, inCount) },
       { name: 'dw', ptr: wp, count: K * F, grad: a.read(dw, K * F) },
       { name: 'db', ptr: bp, count: F, grad: a.read(db, F) },
@@ -388,7 +388,7 @@ describe('against TensorFlow.js', () => {
       expect(want.shape).toEqual([g.B, g.OH, g.OW, F]);
       const cols = a.alloc(convColsBytes(7, g.KH, g.KW, g.C) / 4), pack = a.alloc(conv2dPackBytes(7, g.KH, g.KW, g.C, F) / 4);
       const y = a.alloc(N * F);
-      a.k.conv2d_forward(y, a.put(x), a.put(w), 0, ...geomArgs(g, F), 7, cols, pack);
+      a.k.conv2d_forward_fused(y, a.put(x), a.put(w), 0, ...geomArgs(g, F), 7, cols, pack, 0, 0, 0);
       expect(compare(`conv2d ${label(g, '')}`, a.read(y, N * F), want.dataSync(), K)).toBe('');
 
       const M = F % 3 + 1;

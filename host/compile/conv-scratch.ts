@@ -22,7 +22,7 @@ export function convColsBytes(chunkRows: number, KH: number, KW: number, C: numb
   return callSize('convCols', [chunkRows, KH, KW, C]);
 }
 
-// Bytes of the GEMM `pack` scratch that conv2d_forward, conv2d_backward_filter and
+// Bytes of the GEMM `pack` scratch that conv2d_forward_fused, conv2d_backward_filter and
 // conv2d_backward_input need with this chunkRows: the largest of their three products,
 // (rows, F, K), (K, F, rows) and (rows, K, F), K = KH*KW*C. At most 132 KiB. Both formulas are
 // SIZE_FUNCTIONS in host/compile/size-expr.ts, which the WASI plan verifier runs too.
