@@ -23,7 +23,7 @@ export const STEP_CONTRACT = 2;
 const FILE_PROGRAMS: ProgramName[] = ['train', 'init'];
 // Every program has an id (regions name the program their activations belong to); the file holds
 // the words of train and init only.
-const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5 };
+export const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5 };
 const PROGRAM_OF_ID = Object.fromEntries(Object.entries(PROGRAM_ID_OF).map(([name, id]) => [id, name as ProgramName]));
 
 // Region kinds and slabs in the region table (assembly/wasi/plan-verify.ts K_*, SLAB_*).
