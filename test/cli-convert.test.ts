@@ -15,7 +15,7 @@ import { ortRun, toNhwc } from './ort';
 import { tf, tfl } from './tfjs';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
-const MODELS = new URL('./fixtures/models/', import.meta.url).pathname; // a copy of ../shared/models (a clean clone has no ../shared)
+const MODELS = new URL('./fixtures/models/', import.meta.url).pathname;
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

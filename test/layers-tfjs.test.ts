@@ -8,7 +8,7 @@
 // that are sums of cancelling terms); 1e-4 where reductions are long (convolution weight
 // gradients over many positions, batch-norm statistics) and summation order legitimately differs.
 // Where Keras 3 and TF.js differ (hardSigmoid's formula, a frozen BatchNormalization) we follow
-// Keras (../shared/reference/numerics.md) and the oracle is built from tfjs ops instead.
+// Keras (docs/numerics.md) and the oracle is built from tfjs ops instead.
 import { describe, expect, it } from 'vitest';
 import {
   input, layers, model, optimizers, setSeed, tensor, type Model, type SymbolicTensor,

@@ -1,5 +1,5 @@
 // The optimizer kernels (assembly/optim.ts) against their float64 twins (test/reference/optimizers.ts,
-// written from ../shared/reference/numerics.md): every update rule, several steps with a changing
+// written from docs/numerics.md): every update rule, several steps with a changing
 // learning rate, each clip mode and weight decay, driven through apply_gradients exactly as the
 // interpreter calls it (the clip factors are computed there). Outputs that a kernel must write are
 // compared after the steps; slots it must not touch stay NaN; guard words after every buffer must

@@ -1,5 +1,5 @@
 // Naive twins of the elementwise, loss and optimizer kernels (assembly/elementwise.ts, loss.ts,
-// optim.ts), written from the formulas in ../shared/reference/numerics.md and the kernels' header
+// optim.ts), written from the formulas in docs/numerics.md and the kernels' header
 // comments, not from their code. Everything is computed in f64 on plain arrays; inputs are the
 // f32 values the kernels see, so the only differences left are the kernels' own f32 roundings.
 // Matrices are row-major (M,N) flat arrays.

@@ -1,6 +1,6 @@
 // Naive twins of the activation, batch-normalization, dropout and regularizer kernels
 // (assembly/activations.ts, norm.ts, dropout.ts, regularize.ts), written from the formulas in
-// ../shared/reference/numerics.md, not from the kernels' code. Everything is f64 on plain arrays;
+// docs/numerics.md, not from the kernels' code. Everything is f64 on plain arrays;
 // inputs are the f32 values the kernels see. Matrices are row-major (M,C) flat arrays.
 // Where a textbook formula would cancel in f64 too (1 + erf(x) for x << 0, 1 - sigmoid), the twin
 // uses a standard identity (erfc, sigmoid(-x), sech^2) so that it stays a trustworthy oracle.
