@@ -48,7 +48,7 @@ describe('no-SIMD kernels', () => {
       expect(new Set(WebAssembly.Module.imports(m).map((i) => i.module))).toEqual(new Set(['wasi_snapshot_preview1']));
       expect(WebAssembly.Module.exports(m).map((e) => e.name).sort()).toEqual(['_start', 'memory']);
     }
-    // Sizes (docs/wasi.md lists each): the target, both WASI modules under 64 KB (65,536
+    // Sizes (docs/wasi.md lists each): the target is both WASI modules under 64 KB (65,536
     // bytes). The SIMD one is the tighter: 64,502 bytes with the driver's texts as one UTF-8 blob.
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(64 * 1024);
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(65_536);

@@ -18,7 +18,7 @@
 //    (the update itself to 1e-4 relative) + 1e-9.
 import { describe, expect, it } from 'vitest';
 import { layers, optimizers, sequential, tensor, type Model, type OptimizerConfig } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
 import { type ReferenceSpec, ReferenceOptimizer, l2norm } from './reference/optimizers';
 import { tf, tfjsCopy, tfjsWeights } from './tfjs';
 
