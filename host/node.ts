@@ -3,7 +3,7 @@
 import './core/node-fs';
 
 export * from './index';
-export { writeFileAtomic } from './core/node-fs';
+export { shardReader, writeFileAtomic } from './core/node-fs';
 export { loadMnist, selectDigits, type Digits } from './cli/mnist';
 export { runDemo, trainBase, baseModel, cnnBaseModel, BASE_MODEL_PATH, CNN_BASE_MODEL_PATH, type DemoResult, type TransferResult } from './cli/demo';
 export { mnistCnn, trainMnistCnn } from './cli/cnn-example';

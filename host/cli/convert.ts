@@ -9,7 +9,7 @@ import { toTfjsLayersModel } from '../formats/export-tfjs';
 import { importModelFile } from '../import/index';
 import { resolveLoss } from '../training/losses';
 import type { Model } from '../training/model';
-import { writeFileAtomic } from '../core/node-fs';
+import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
 import { compilePlan, type Plan } from '../compile/plan';
 import { modelToBytes } from '../formats/serialize';
@@ -31,7 +31,8 @@ function progressBar(enabled: boolean) {
   return { draw, end: () => { if (enabled && last) process.stderr.write('\n'); last = ''; } };
 }
 
-const readLocal = async (path: string) => new Uint8Array(await readFile(path));
+// Local files; a TF.js model's shards are kept inside its folder (see shardReader).
+const localFiles = { readFile: async (path: string) => new Uint8Array(await readFile(path)), shardReader };
 
 export async function runConvert(argv: string[]): Promise<number> {
   const { positional, flags } = parseCommandArgs('convert', argv);
@@ -40,7 +41,7 @@ export async function runConvert(argv: string[]): Promise<number> {
   const quantize = flags.quantize;
   if (quantize !== undefined && quantize !== 'float16') throw new InvalidArgumentError(`convert: --quantize supports float16 only, got '${quantize}'`);
   const bar = progressBar('progress' in flags || !!process.stderr.isTTY);
-  const { model, format } = await importModelFile(input, readLocal, bar.draw);
+  const { model, format } = await importModelFile(input, localFiles, bar.draw);
   bar.end();
   const half = quantize === 'float16';
   const lower = output.toLowerCase();
@@ -101,7 +102,7 @@ export async function runInspect(argv: string[]): Promise<number> {
   if (positional.length !== 1) throw new InvalidArgumentError(commandUsage('inspect'));
   const batch = 'batch' in flags ? Number(flags.batch) : 32;
   if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`inspect: --batch must be a positive integer, got '${flags.batch}'`);
-  const { model, format } = await importModelFile(positional[0], readLocal);
+  const { model, format } = await importModelFile(positional[0], localFiles);
   const freeze = flags.freeze;
   if (typeof freeze === 'string') model.freeze(freeze);
   const training = 'train' in flags || typeof freeze === 'string';
