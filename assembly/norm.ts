@@ -1,5 +1,5 @@
 // Batch normalization over channel-last data: x (M,C), M = batch*H*W rows, one set of statistics
-// per channel (Keras BatchNormalization, axis -1; ../shared/reference/numerics.md). f32 buffers.
+// per channel (Keras BatchNormalization, axis -1; docs/numerics.md). f32 buffers.
 //
 // Sums over rows run in f64 (batch variance from sums shifted by the channel's first value, so
 // nothing cancels); the per-element arithmetic is f32. Channels go four at a time, one f32x4

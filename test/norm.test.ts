@@ -10,9 +10,11 @@
 // of the magnitudes of their terms. Gradients are also checked against central differences of the
 // f64 forward (1e-4 of the largest gradient entry: the f64 difference itself is good to ~1e-9).
 import { describe, expect, it } from 'vitest';
-import { harness, randomArray, type Harness } from './harness';
+import { harness, randomArray, type Harness } from './support/harness';
+import { expectClose } from './support/close';
+import { centralDifference } from './support/finite-diff';
 import {
-  batchStatsRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, guardedHeap, normalizeRef, type GuardedHeap,
+  batchStatsRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, normalizeRef,
 } from './reference/layers';
 
 const CHANNELS = [1, 3, 4, 5, 8, 13];
@@ -45,13 +47,9 @@ function makeCase(m: number, c: number, seed: number): Case {
   };
 }
 
-// |got - want| <= RTOL*scale elementwise; reports the first failure.
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number> | number, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const s = typeof scale === 'number' ? scale : scale[i];
-    if (!(Math.abs(got[i] - want[i]) <= RTOL * s + 1e-30)) expect.fail(`${what} [${i}]: ${got[i]} vs ${want[i]} (scale ${s})`);
-  }
+// |got - want| <= RTOL*scale elementwise, scale the magnitude of the terms of each element.
+function expectScaled(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number> | number, what: string): void {
+  expectClose(got, want, 0, typeof scale === 'number' ? RTOL * scale + 1e-30 : Float64Array.from(scale, (s) => RTOL * s + 1e-30), what);
 }
 
 const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
@@ -70,7 +68,7 @@ function yScale(x: ArrayLike<number>, mean: ArrayLike<number>, variance: ArrayLi
 
 interface TrainRun { y: number; mean: number; invstd: number; movingMean: number; movingVar: number }
 
-function forwardTrain(h: Harness, g: GuardedHeap, t: Case, m: number, c: number, affine: boolean): TrainRun {
+function forwardTrain(h: Harness, g: Harness, t: Case, m: number, c: number, affine: boolean): TrainRun {
   const r = {
     y: g.buf(m * c), mean: g.buf(c), invstd: g.buf(c), movingMean: g.buf(c, t.movingMean), movingVar: g.buf(c, t.movingVar),
   };
@@ -84,7 +82,7 @@ function forwardTrain(h: Harness, g: GuardedHeap, t: Case, m: number, c: number,
 describe('batch normalization', () => {
   it('forward (training): batch statistics, y, saved mean/invstd and the moving-statistic update', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         for (const affine of [true, false]) {
@@ -93,12 +91,12 @@ describe('batch normalization', () => {
           const r = forwardTrain(h, g, t, m, c, affine);
           const want = bnForwardTrainRef(t.x, affine ? t.gamma : null, affine ? t.beta : null, t.movingMean, t.movingVar, m, c, MOMENTUM, EPSILON);
           const spread = Float64Array.from(want.variance, (v, j) => Math.sqrt(v) + 1e-6 * Math.abs(want.mean[j]));
-          expectClose(g.read(r.mean, c), want.mean, Float64Array.from(want.mean, (v, j) => Math.abs(v) + spread[j]), `${where} mean`);
-          expectClose(g.read(r.invstd, c), want.invstd, abs(want.invstd), `${where} invstd`);
-          expectClose(g.read(r.y, m * c), want.y, yScale(t.x, want.mean, want.variance, affine ? t.gamma : null, affine ? t.beta : null, m, c), `${where} y`);
-          expectClose(g.read(r.movingMean, c), want.movingMean,
+          expectScaled(g.read(r.mean, c), want.mean, Float64Array.from(want.mean, (v, j) => Math.abs(v) + spread[j]), `${where} mean`);
+          expectScaled(g.read(r.invstd, c), want.invstd, abs(want.invstd), `${where} invstd`);
+          expectScaled(g.read(r.y, m * c), want.y, yScale(t.x, want.mean, want.variance, affine ? t.gamma : null, affine ? t.beta : null, m, c), `${where} y`);
+          expectScaled(g.read(r.movingMean, c), want.movingMean,
             Float64Array.from(t.movingMean, (v, j) => Math.abs(v * MOMENTUM) + Math.abs(want.mean[j] * (1 - MOMENTUM))), `${where} moving mean`);
-          expectClose(g.read(r.movingVar, c), want.movingVar, abs(want.movingVar), `${where} moving variance`);
+          expectScaled(g.read(r.movingVar, c), want.movingVar, abs(want.movingVar), `${where} moving variance`);
         }
       }
     }
@@ -107,7 +105,7 @@ describe('batch normalization', () => {
 
   it('forward (training) in place, and with the optional outputs left out', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     const m = 5;
     const c = 13;
     const t = makeCase(m, c, 3);
@@ -142,15 +140,15 @@ describe('batch normalization', () => {
       };
       h.k.batchnorm_forward_train(one.y, one.mean, one.invstd, one.mm, one.mv, one.x, one.gamma, one.beta, m, 1, MOMENTUM, EPSILON);
       h.k.batchnorm_backward_train(one.dx, one.dg, one.db, one.dy, one.x, one.mean, one.invstd, one.gamma, m, 1, 0, 0);
-      expect(h.f32(one.y, m)).toEqual(col(h.f32(full.y, m * c), j, m, c));
-      expect(h.f32(one.dx, m)).toEqual(col(h.f32(full.dx, m * c), j, m, c));
-      for (const k of ['mean', 'invstd', 'mm', 'mv', 'dg', 'db'] as const) expect(h.f32(one[k], 1)[0], k).toBe(h.f32(full[k], c)[j]);
+      expect(h.read(one.y, m)).toEqual(col(h.read(full.y, m * c), j, m, c));
+      expect(h.read(one.dx, m)).toEqual(col(h.read(full.dx, m * c), j, m, c));
+      for (const k of ['mean', 'invstd', 'mm', 'mv', 'dg', 'db'] as const) expect(h.read(one[k], 1)[0], k).toBe(h.read(full[k], c)[j]);
     }
   });
 
   it('forward (inference) uses the moving statistics and leaves them untouched', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         for (const affine of [true, false]) {
@@ -163,7 +161,7 @@ describe('batch normalization', () => {
           const gamma = affine ? t.gamma : null;
           const beta = affine ? t.beta : null;
           const want = normalizeRef(t.x, t.movingMean, t.movingVar, gamma, beta, m, c, EPSILON);
-          expectClose(g.read(y, m * c), want, yScale(t.x, t.movingMean, t.movingVar, gamma, beta, m, c), where);
+          expectScaled(g.read(y, m * c), want, yScale(t.x, t.movingMean, t.movingVar, gamma, beta, m, c), where);
           expect(g.read(mm, c), `${where} moving mean`).toEqual(t.movingMean);
           expect(g.read(mv, c), `${where} moving variance`).toEqual(t.movingVar);
         }
@@ -174,7 +172,7 @@ describe('batch normalization', () => {
 
   it('backward (training): dx, dgamma, dbeta, each optional, with both accumulate flags', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         const t = makeCase(m, c, 5 * c + m);
@@ -196,7 +194,7 @@ describe('batch normalization', () => {
               h.k.batchnorm_backward_train(dx, dgamma, dbeta, dy, x, fwd.mean, fwd.invstd, affine ? g.buf(c, t.gamma) : 0, m, c, accumulate, accumulateParams);
               const base = (v: number, i: number, on: number, b: Float32Array) => (on ? b[i] : 0) + v;
               if (dx) {
-                expectClose(g.read(dx, m * c), want.dx.map((v, i) => base(v, i, accumulate, dx0)),
+                expectScaled(g.read(dx, m * c), want.dx.map((v, i) => base(v, i, accumulate, dx0)),
                   want.dxScale.map((s, i) => 2 * s + (accumulate ? Math.abs(dx0[i]) : 0)), `${where} dx`);
               }
               const paramScale = (terms: (i: number, j: number) => number) => Float64Array.from({ length: c }, (_, j) => {
@@ -204,9 +202,9 @@ describe('batch normalization', () => {
                 for (let i = 0; i < m; i++) s += Math.abs(terms(i, j));
                 return s + 1e-30;
               });
-              if (dbeta) expectClose(g.read(dbeta, c), want.dbeta.map((v, j) => base(v, j, accumulateParams, p0)), paramScale((i, j) => t.dy[i * c + j]), `${where} dbeta`);
+              if (dbeta) expectScaled(g.read(dbeta, c), want.dbeta.map((v, j) => base(v, j, accumulateParams, p0)), paramScale((i, j) => t.dy[i * c + j]), `${where} dbeta`);
               if (dgamma) {
-                expectClose(g.read(dgamma, c), want.dgamma.map((v, j) => base(v, j, accumulateParams, p0)),
+                expectScaled(g.read(dgamma, c), want.dgamma.map((v, j) => base(v, j, accumulateParams, p0)),
                   paramScale((i, j) => t.dy[i * c + j] * (t.x[i * c + j] - mean[j]) * invstd[j]), `${where} dgamma`);
               }
             }
@@ -219,7 +217,7 @@ describe('batch normalization', () => {
 
   it('backward (inference): dx, and the parameter gradients of a layer that trains gamma/beta in inference mode', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         const t = makeCase(m, c, 3 * c + m);
@@ -236,7 +234,7 @@ describe('batch normalization', () => {
             const dx = g.buf(m * c, accumulate ? dx0 : undefined);
             h.k.batchnorm_backward_inference(dx, dy, affine ? g.buf(c, t.gamma) : 0, mv, m, c, EPSILON, accumulate);
             const dxWant = want.dx.map((v, i) => v + (accumulate ? dx0[i] : 0));
-            expectClose(g.read(dx, m * c), dxWant, dxWant.map((v, i) => 2 * Math.abs(want.dx[i]) + (accumulate ? Math.abs(dx0[i]) : 0)), `${where} dx`);
+            expectScaled(g.read(dx, m * c), dxWant, dxWant.map((v, i) => 2 * Math.abs(want.dx[i]) + (accumulate ? Math.abs(dx0[i]) : 0)), `${where} dx`);
             const dgamma = g.buf(c, accumulate ? p0 : undefined);
             const dbeta = g.buf(c, accumulate ? p0 : undefined);
             h.k.batchnorm_backward_inference_params(dgamma, dbeta, dy, x, mm, mv, m, c, EPSILON, accumulate);
@@ -245,8 +243,8 @@ describe('batch normalization', () => {
               for (let i = 0; i < m; i++) s += Math.abs(f(i, j));
               return s;
             });
-            expectClose(g.read(dbeta, c), want.dbeta.map((v, j) => v + (accumulate ? p0[j] : 0)), sumAbs((i, j) => t.dy[i * c + j]), `${where} dbeta`);
-            expectClose(g.read(dgamma, c), want.dgamma.map((v, j) => v + (accumulate ? p0[j] : 0)),
+            expectScaled(g.read(dbeta, c), want.dbeta.map((v, j) => v + (accumulate ? p0[j] : 0)), sumAbs((i, j) => t.dy[i * c + j]), `${where} dbeta`);
+            expectScaled(g.read(dgamma, c), want.dgamma.map((v, j) => v + (accumulate ? p0[j] : 0)),
               sumAbs((i, j) => (t.dy[i * c + j] * (t.x[i * c + j] - t.movingMean[j])) / Math.sqrt(t.movingVar[j] + EPSILON)), `${where} dgamma`);
             expect(g.read(mm, c)).toEqual(t.movingMean);
             expect(g.read(mv, c)).toEqual(t.movingVar);
@@ -254,7 +252,7 @@ describe('batch normalization', () => {
           // Only one of the parameter gradients wanted.
           const only = g.buf(c);
           h.k.batchnorm_backward_inference_params(0, only, dy, x, mm, mv, m, c, EPSILON, 0);
-          expectClose(g.read(only, c), want.dbeta, 1 + m, `M ${m} C ${c} dbeta alone`);
+          expectScaled(g.read(only, c), want.dbeta, 1 + m, `M ${m} C ${c} dbeta alone`);
         }
       }
     }
@@ -274,16 +272,7 @@ describe('batch normalization', () => {
         const { mean, variance } = batchStatsRef(xx, m, c);
         return normalizeRef(xx, mean, variance, gg, bb, m, c, EPSILON).reduce((s, y, q) => s + w[q] * y, 0);
       };
-      const fd = (v: Float64Array, i: number, f: () => number) => {
-        const e = 1e-6;
-        const keep = v[i];
-        v[i] = keep + e;
-        const up = f();
-        v[i] = keep - e;
-        const down = f();
-        v[i] = keep;
-        return (up - down) / (2 * e);
-      };
+      const fd = (v: Float64Array, i: number, f: () => number) => centralDifference(f, () => v[i], (u) => { v[i] = u; }, 1e-6);
       const f = () => loss(x, gamma, beta);
       const fdX = x.map((_, i) => fd(x, i, f));
       const fdGamma = gamma.map((_, i) => fd(gamma, i, f));
@@ -299,14 +288,11 @@ describe('batch normalization', () => {
       const dbeta = h.alloc(c);
       h.k.batchnorm_backward_train(dx, dgamma, dbeta, h.put(w), xp, mean, invstd, gp, m, c, 0, 0);
       const check = (got: Float32Array, want: Float64Array, what: string) => {
-        const big = Math.max(1, ...Array.from(want, Math.abs));
-        for (let i = 0; i < want.length; i++) {
-          if (!(Math.abs(got[i] - want[i]) <= 1e-4 * big)) expect.fail(`M ${m} C ${c} ${what}[${i}]: ${got[i]} vs finite difference ${want[i]}`);
-        }
+        expectClose(got, want, 0, 1e-4 * Math.max(1, ...Array.from(want, Math.abs)), `M ${m} C ${c} ${what} vs finite differences`);
       };
-      check(h.f32(dx, m * c), fdX, 'dx');
-      check(h.f32(dgamma, c), fdGamma, 'dgamma');
-      check(h.f32(dbeta, c), fdBeta, 'dbeta');
+      check(h.read(dx, m * c), fdX, 'dx');
+      check(h.read(dgamma, c), fdGamma, 'dgamma');
+      check(h.read(dbeta, c), fdBeta, 'dbeta');
     }
   });
 
@@ -319,16 +305,7 @@ describe('batch normalization', () => {
     const gamma = Float64Array.from(t.gamma);
     const beta = Float64Array.from(t.beta);
     const loss = () => normalizeRef(x, t.movingMean, t.movingVar, gamma, beta, m, c, EPSILON).reduce((s, y, q) => s + t.dy[q] * y, 0);
-    const fd = (v: Float64Array, i: number) => {
-      const e = 1e-6 * Math.max(1, Math.abs(v[i]));
-      const keep = v[i];
-      v[i] = keep + e;
-      const up = loss();
-      v[i] = keep - e;
-      const down = loss();
-      v[i] = keep;
-      return (up - down) / (2 * e);
-    };
+    const fd = (v: Float64Array, i: number) => centralDifference(loss, () => v[i], (u) => { v[i] = u; }, 1e-6 * Math.max(1, Math.abs(v[i])));
     const dy = h.put(t.dy);
     const mm = h.put(t.movingMean);
     const mv = h.put(t.movingVar);
@@ -337,7 +314,7 @@ describe('batch normalization', () => {
     const dbeta = h.alloc(c);
     h.k.batchnorm_backward_inference(dx, dy, h.put(gamma), mv, m, c, EPSILON, 0);
     h.k.batchnorm_backward_inference_params(dgamma, dbeta, dy, h.put(x), mm, mv, m, c, EPSILON, 0);
-    const got = [h.f32(dx, m * c), h.f32(dgamma, c), h.f32(dbeta, c)];
+    const got = [h.read(dx, m * c), h.read(dgamma, c), h.read(dbeta, c)];
     const want = [x.map((_, i) => fd(x, i)), gamma.map((_, i) => fd(gamma, i)), beta.map((_, i) => fd(beta, i))];
     got.forEach((a, k) => a.forEach((v, i) => {
       if (!(Math.abs(v - want[k][i]) <= 1e-5 * Math.max(1, Math.abs(want[k][i])))) expect.fail(`${['dx', 'dgamma', 'dbeta'][k]}[${i}]: ${v} vs ${want[k][i]}`);
@@ -353,14 +330,14 @@ describe('batch normalization', () => {
     const mv = h.put([1, 1]);
     const y = h.alloc(m * c);
     h.k.batchnorm_forward_train(y, h.alloc(c), h.alloc(c), mm, mv, x, 0, 0, m, c, MOMENTUM, EPSILON);
-    const mmAfter = h.f32(mm, c);
+    const mmAfter = h.read(mm, c);
     expect(mmAfter[0]).toBeCloseTo(0.03, 6);
     expect(mmAfter[1]).toBeCloseTo(0.3, 6);
-    const mvAfter = h.f32(mv, c);
+    const mvAfter = h.read(mv, c);
     expect(mvAfter[0]).toBeCloseTo(0.99 + 3.5 * 0.01, 6);
     expect(mvAfter[1]).toBeCloseTo(0.99 + 350 * 0.01, 5);
-    const before = [h.f32(mm, c), h.f32(mv, c)];
+    const before = [h.read(mm, c), h.read(mv, c)];
     h.k.batchnorm_forward_inference(y, x, 0, 0, mm, mv, m, c, EPSILON);
-    expect([h.f32(mm, c), h.f32(mv, c)]).toEqual(before);
+    expect([h.read(mm, c), h.read(mv, c)]).toEqual(before);
   });
 });
