@@ -74,8 +74,12 @@ export const BATCH_NORMALIZATION: LayerDef = {
     if (bnTraining) {
       const mean = p.activation(`${node.name}:mean`, c);
       const invstd = p.activation(`${node.name}:invstd`, c);
-      p.emit('bn_forward_train', layer.name, { y, mean, invstd, movingMean: named.moving_mean, movingVar: named.moving_variance, x: x.region, ...refs },
-        { ...zeros, rows, c, momentum: layer.config.momentum as number, epsilon });
+      // New moving statistics go to pending buffers, committed after the step's checks.
+      const mm = p.updateState(named.moving_mean, c, layer.name);
+      const mv = p.updateState(named.moving_variance, c, layer.name);
+      p.emit('bn_forward_train', layer.name, {
+        y, mean, invstd, newMean: mm.write, newVar: mv.write, x: x.region, movingMean: mm.read, movingVar: mv.read, ...refs,
+      }, { ...zeros, rows, c, momentum: layer.config.momentum as number, epsilon });
       return { region: y, shape, mean, invstd, bnTraining };
     }
     p.emit('bn_forward_infer', layer.name, { y, x: x.region, movingMean: named.moving_mean, movingVar: named.moving_variance, ...refs }, { ...zeros, rows, c, epsilon });
