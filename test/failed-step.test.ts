@@ -8,15 +8,24 @@ import { layers, sequential, optimizers, regularizers, tensor, NonFiniteError, t
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
-interface Snapshot { weights: number[][][]; slots: Map<string, number[]>; iterations: number; predictions: number[] }
+interface Snapshot {
+  weights: number[][][]; slots: Map<string, number[]>; iterations: number; learningRate: number; header: number[]; predictions: number[];
+}
+
+// The step header's optimizer state as a checkpoint stores it: iterations (bytes 4-7) and base
+// learning rate, momentum, Nadam's product and the LR override (bytes 48-67; host/compile/ops.ts HEADER).
+const optimizerHeader = (h: Uint8Array) => [...h.subarray(4, 8), ...h.subarray(48, 68)];
 
 function snapshot(m: Model, probe: Tensor): Snapshot {
   const slots = new Map<string, number[]>();
-  for (const [k, v] of m.optimizerSnapshot().slots) slots.set(k, bits(v));
+  const optimizer = m.optimizerSnapshot();
+  for (const [k, v] of optimizer.slots) slots.set(k, bits(v));
   return {
     weights: m.layers.map((l) => l.getWeights().map(bits)),
     slots,
     iterations: m.iterations,
+    learningRate: m.learningRate,
+    header: optimizerHeader(optimizer.header),
     predictions: bits(m.predict(probe).data),
   };
 }
@@ -53,6 +62,8 @@ function expectUnchanged(m: Model, before: Snapshot): void {
   expect([...after.slots.keys()]).toEqual([...before.slots.keys()]);
   for (const [k, v] of before.slots) expect(after.slots.get(k), `slot ${k}`).toEqual(v);
   expect(after.iterations).toBe(before.iterations);
+  expect(after.learningRate).toBe(before.learningRate);
+  expect(after.header).toEqual(before.header);
   expect(after.predictions).toEqual(before.predictions);
 }
 
