@@ -5,7 +5,7 @@
 import { sizeOf } from '../compile/graph';
 import { gradTarget, last, paramGrad, rowsOf, weightRegions } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type LayerOptions, pending, positionalOrOptions } from './config';
+import { flag, type LayerOptions, pending, positionalOrOptions } from './config';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
 import { kerasBase, objectFromJson, objectJson } from './keras-json';
@@ -34,7 +34,7 @@ export function batchNormalization(axis?: number | BatchNormalizationOptions, op
   if (!(momentum >= 0 && momentum <= 1)) throw new InvalidArgumentError(`${where}: momentum must be in [0, 1], got ${momentum}`);
   if (!(epsilon > 0)) throw new InvalidArgumentError(`${where}: epsilon must be positive, got ${epsilon}`);
   return new Layer('batchNormalization', {
-    axis: ax, momentum, epsilon, center: o.center ?? true, scale: o.scale ?? true,
+    axis: ax, momentum, epsilon, center: flag(where, 'center', o.center, true), scale: flag(where, 'scale', o.scale, true),
     betaInitializer: normalizeInitializer(o.betaInitializer ?? 'zeros'),
     gammaInitializer: normalizeInitializer(o.gammaInitializer ?? 'ones'),
     movingMeanInitializer: normalizeInitializer(o.movingMeanInitializer ?? 'zeros'),
@@ -129,7 +129,7 @@ export const BATCH_NORMALIZATION: LayerDef = {
   fromKeras(c, r) {
     const init = (k: string) => (r.own ? (objectFromJson(c[k]) as never) : undefined);
     return batchNormalization({
-      ...r.base, ...(r.own ? { axis: c.axis } : {}), momentum: c.momentum, epsilon: c.epsilon, center: c.center !== false, scale: c.scale !== false,
+      ...r.base, ...(r.own ? { axis: c.axis } : {}), momentum: c.momentum, epsilon: c.epsilon, center: c.center ?? undefined, scale: c.scale ?? undefined,
       betaInitializer: init('beta_initializer'), gammaInitializer: init('gamma_initializer'),
       movingMeanInitializer: init('moving_mean_initializer'), movingVarianceInitializer: init('moving_variance_initializer'),
     });
