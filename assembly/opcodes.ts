@@ -48,6 +48,7 @@ export const OP_BN_FOLD: i32 = 45;
 export const OP_OPTIMIZER_INIT: i32 = 46;
 export const OP_STEP_DONE: i32 = 47;
 export const OP_NADAM_PREP: i32 = 48;
+export const OP_COMMIT_STATE: i32 = 49;
 
 // apply_gradients kinds and clip modes.
 export const OPT_SGD: i32 = 0;

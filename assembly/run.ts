@@ -38,7 +38,7 @@ import {
   OP_DEPTHWISE_BACKWARD_FILTER, OP_MAXPOOL_FORWARD, OP_MAXPOOL_BACKWARD, OP_AVGPOOL_FORWARD, OP_AVGPOOL_BACKWARD, OP_GAP_FORWARD,
   OP_GAP_BACKWARD, OP_COPY_STRIDED, OP_ACT_FORWARD, OP_ACT_BACKWARD, OP_BN_FORWARD_TRAIN, OP_BN_FORWARD_INFER,
   OP_BN_BACKWARD_TRAIN, OP_BN_BACKWARD_INFER, OP_DROPOUT_FORWARD, OP_DROPOUT_BACKWARD, OP_REG_PENALTY, OP_REG_GRADIENT,
-  OP_MAX_NORM, OP_NON_NEG, OP_UNIT_NORM, OP_BN_FOLD,
+  OP_MAX_NORM, OP_NON_NEG, OP_UNIT_NORM, OP_BN_FOLD, OP_COMMIT_STATE,
   S_BATCH, S_ITER, S_FAILED_OP, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY,
 } from './opcodes';
 
@@ -187,8 +187,10 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
         break;
       case OP_BN_FORWARD_TRAIN:
         batchnorm_forward_train(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), argp(p, 6), argp(p, 7),
-          arg(p, 8) * batch, arg(p, 9), argf(p, 10), argf(p, 11));
+          argp(p, 8), argp(p, 9), arg(p, 10) * batch, arg(p, 11), argf(p, 12), argf(p, 13));
         break;
+      // A layer's pending state (moving statistics), written after the step's checks passed.
+      case OP_COMMIT_STATE: copy_f32(argp(p, 0), argp(p, 1), arg(p, 2), 0); break;
       case OP_BN_FORWARD_INFER:
         batchnorm_forward_inference(argp(p, 0), argp(p, 1), argp(p, 2), argp(p, 3), argp(p, 4), argp(p, 5), arg(p, 6) * batch,
           arg(p, 7), argf(p, 8));

@@ -70,12 +70,17 @@ interface TrainRun { y: number; mean: number; invstd: number; movingMean: number
 
 function forwardTrain(h: Harness, g: Harness, t: Case, m: number, c: number, affine: boolean): TrainRun {
   const r = {
-    y: g.buf(m * c), mean: g.buf(c), invstd: g.buf(c), movingMean: g.buf(c, t.movingMean), movingVar: g.buf(c, t.movingVar),
+    y: g.buf(m * c), mean: g.buf(c), invstd: g.buf(c), movingMean: g.buf(c), movingVar: g.buf(c),
   };
   const x = g.buf(m * c, t.x);
+  // The updated statistics go to their own buffers (the training step's pending state).
+  const mm = g.buf(c, t.movingMean);
+  const mv = g.buf(c, t.movingVar);
   h.k.batchnorm_forward_train(r.y, r.mean, r.invstd, r.movingMean, r.movingVar, x,
-    affine ? g.buf(c, t.gamma) : 0, affine ? g.buf(c, t.beta) : 0, m, c, MOMENTUM, EPSILON);
+    affine ? g.buf(c, t.gamma) : 0, affine ? g.buf(c, t.beta) : 0, mm, mv, m, c, MOMENTUM, EPSILON);
   expect(g.read(x, m * c)).toEqual(t.x);
+  expect(g.read(mm, c)).toEqual(t.movingMean);
+  expect(g.read(mv, c)).toEqual(t.movingVar);
   return r;
 }
 
@@ -114,7 +119,7 @@ describe('batch normalization', () => {
     const beta = g.buf(c, t.beta);
     const inPlace = g.buf(m * c, t.x);
     const mm = g.buf(c, t.movingMean);
-    h.k.batchnorm_forward_train(inPlace, 0, 0, mm, 0, inPlace, gamma, beta, m, c, MOMENTUM, EPSILON);
+    h.k.batchnorm_forward_train(inPlace, 0, 0, mm, 0, inPlace, gamma, beta, mm, 0, m, c, MOMENTUM, EPSILON);
     expect(g.read(inPlace, m * c)).toEqual(g.read(r.y, m * c));
     expect(g.read(mm, c)).toEqual(g.read(r.movingMean, c));
     expect(g.guardsIntact()).toBe(true);
@@ -130,7 +135,7 @@ describe('batch normalization', () => {
       y: h.alloc(m * c), mean: h.alloc(c), invstd: h.alloc(c), mm: h.put(t.movingMean), mv: h.put(t.movingVar),
       x: h.put(t.x), gamma: h.put(t.gamma), beta: h.put(t.beta), dy: h.put(t.dy), dx: h.alloc(m * c), dg: h.alloc(c), db: h.alloc(c),
     };
-    h.k.batchnorm_forward_train(full.y, full.mean, full.invstd, full.mm, full.mv, full.x, full.gamma, full.beta, m, c, MOMENTUM, EPSILON);
+    h.k.batchnorm_forward_train(full.y, full.mean, full.invstd, full.mm, full.mv, full.x, full.gamma, full.beta, full.mm, full.mv, m, c, MOMENTUM, EPSILON);
     h.k.batchnorm_backward_train(full.dx, full.dg, full.db, full.dy, full.x, full.mean, full.invstd, full.gamma, m, c, 0, 0);
     for (const j of [2, 5]) {
       const one = {
@@ -138,7 +143,7 @@ describe('batch normalization', () => {
         x: h.put(col(t.x, j, m, c)), gamma: h.put([t.gamma[j]]), beta: h.put([t.beta[j]]), dy: h.put(col(t.dy, j, m, c)),
         dx: h.alloc(m), dg: h.alloc(1), db: h.alloc(1),
       };
-      h.k.batchnorm_forward_train(one.y, one.mean, one.invstd, one.mm, one.mv, one.x, one.gamma, one.beta, m, 1, MOMENTUM, EPSILON);
+      h.k.batchnorm_forward_train(one.y, one.mean, one.invstd, one.mm, one.mv, one.x, one.gamma, one.beta, one.mm, one.mv, m, 1, MOMENTUM, EPSILON);
       h.k.batchnorm_backward_train(one.dx, one.dg, one.db, one.dy, one.x, one.mean, one.invstd, one.gamma, m, 1, 0, 0);
       expect(h.read(one.y, m)).toEqual(col(h.read(full.y, m * c), j, m, c));
       expect(h.read(one.dx, m)).toEqual(col(h.read(full.dx, m * c), j, m, c));
@@ -282,7 +287,7 @@ describe('batch normalization', () => {
       const gp = h.put(gamma);
       const mean = h.alloc(c);
       const invstd = h.alloc(c);
-      h.k.batchnorm_forward_train(h.alloc(m * c), mean, invstd, 0, 0, xp, gp, h.put(beta), m, c, MOMENTUM, EPSILON);
+      h.k.batchnorm_forward_train(h.alloc(m * c), mean, invstd, 0, 0, xp, gp, h.put(beta), 0, 0, m, c, MOMENTUM, EPSILON);
       const dx = h.alloc(m * c);
       const dgamma = h.alloc(c);
       const dbeta = h.alloc(c);
@@ -329,7 +334,7 @@ describe('batch normalization', () => {
     const mm = h.put([0, 0]);
     const mv = h.put([1, 1]);
     const y = h.alloc(m * c);
-    h.k.batchnorm_forward_train(y, h.alloc(c), h.alloc(c), mm, mv, x, 0, 0, m, c, MOMENTUM, EPSILON);
+    h.k.batchnorm_forward_train(y, h.alloc(c), h.alloc(c), mm, mv, x, 0, 0, mm, mv, m, c, MOMENTUM, EPSILON);
     const mmAfter = h.read(mm, c);
     expect(mmAfter[0]).toBeCloseTo(0.03, 6);
     expect(mmAfter[1]).toBeCloseTo(0.3, 6);

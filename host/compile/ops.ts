@@ -44,7 +44,8 @@ export const OP_SPECS = {
   avgpool_backward: { code: 30, args: ['dx', 'dy', ...POOL_GEOMETRY, 'accumulate'] },
   gap_forward: { code: 31, args: ['y', 'x', 'hw', 'c'] },
   gap_backward: { code: 32, args: ['dx', 'dy', 'hw', 'c', 'accumulate'] },
-  bn_forward_train: { code: 33, args: ['y', 'mean', 'invstd', 'movingMean', 'movingVar', 'x', 'gamma', 'beta', 'rows', 'c', 'momentum', 'epsilon'] },
+  // Writes the updated moving statistics to newMean/newVar (pending), read from movingMean/movingVar.
+  bn_forward_train: { code: 33, args: ['y', 'mean', 'invstd', 'newMean', 'newVar', 'x', 'gamma', 'beta', 'movingMean', 'movingVar', 'rows', 'c', 'momentum', 'epsilon'] },
   bn_forward_infer: { code: 34, args: ['y', 'x', 'gamma', 'beta', 'movingMean', 'movingVar', 'rows', 'c', 'epsilon'] },
   bn_backward_train: { code: 35, args: ['dx', 'dgamma', 'dbeta', 'dy', 'x', 'mean', 'invstd', 'gamma', 'rows', 'c', 'accumulate', 'accumulateParams'] },
   bn_backward_infer: { code: 36, args: ['dx', 'dy', 'gamma', 'movingVar', 'rows', 'c', 'epsilon', 'accumulate'] },
@@ -60,6 +61,8 @@ export const OP_SPECS = {
   optimizer_init: { code: 46, args: ['baseLr', 'momentum'] },
   step_done: { code: 47, args: [] },
   nadam_prep: { code: 48, args: [] },
+  // y (count) = x (count), not per sample: a layer's pending state, committed after the checks.
+  commit_state: { code: 49, args: ['y', 'x', 'count'] },
   // Merges and spatial re-layouts (importers: Subtract, Multiply, ZeroPadding2D, Resizing).
   axpy: { code: 70, args: ['y', 'x', 'count', 'alpha', 'accumulate'] },
   mul: { code: 71, args: ['y', 'a', 'b', 'count', 'accumulate'] },
@@ -217,8 +220,8 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   gap_backward: { access: [['dx', 'B * hw * c', 'w'], ['dy', 'B * c', 'r']], disjoint: [['dx', 'dy']] },
   bn_forward_train: {
     access: [
-      ['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['mean', 'c', 'w'], ['invstd', 'c', 'w'], ['movingMean', 'c', 's'], ['movingVar', 'c', 's'],
-      ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'],
+      ['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['mean', 'c', 'w'], ['invstd', 'c', 'w'], ['newMean', 'c', 'w'], ['newVar', 'c', 'w'],
+      ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'], ['movingMean', 'c', 'r'], ['movingVar', 'c', 'r'],
     ],
   },
   bn_forward_infer: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'], ['movingMean', 'c', 'r'], ['movingVar', 'c', 'r']] },
@@ -247,6 +250,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   optimizer_init: { access: [] },
   step_done: { access: [] },
   nadam_prep: { access: [] },
+  commit_state: { access: [['y', 'count', 's'], ['x', 'count', 'r']], disjoint: [['y', 'x']] },
   axpy: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
   mul: { access: [['y', 'count * B', 'w'], ['a', 'count * B', 'r'], ['b', 'count * B', 'r']] },
   zero_pad2d_forward: { access: [['y', 'B * (h + pt + pb) * (w_ + pl + pr) * c', 'w'], ['x', CONV_IN, 'r']] },
