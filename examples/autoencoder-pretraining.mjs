@@ -1,4 +1,4 @@
-// Unsupervised pretraining (issue 6): a stacked denoising autoencoder learns to reconstruct 7,996
+// Unsupervised pretraining: a stacked denoising autoencoder learns to reconstruct 7,996
 // unlabelled MNIST digits; its encoder (cut after its first layer, or at the 64-unit code),
 // frozen, carries a new softmax head trained on a few labels per class. Compared with the same
 // network trained from scratch on the same few labels, for each cut.

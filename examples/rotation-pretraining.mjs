@@ -1,4 +1,4 @@
-// Pretraining on an auxiliary task (issue 6): a small CNN learns which of four rotations was applied
+// Pretraining on an auxiliary task: a small CNN learns which of four rotations was applied
 // to unlabelled MNIST digits (the labels come from the data itself); its convolutional layers,
 // taken with layers.slice() and frozen, carry a softmax head trained on a few labels per class.
 // Compared with the same network trained from scratch on the same few labels.

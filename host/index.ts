@@ -45,7 +45,7 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string): Prom
 export const version = '0.1.0';
 export { verifyPlan } from './compile/plan-check';
 export { importOnnx } from './import/onnx';
-// Importers (issue 6): TF.js layers and graph models, Keras .keras/.h5, PyTorch safetensors.
+// Importers: TF.js layers and graph models, Keras .keras/.h5, PyTorch safetensors.
 export { importTfjsLayersModel } from './import/tfjs-layers';
 export { importTfjsGraphModel } from './import/tfjs-graph';
 export { shardPathProblem, type ShardReader } from './import/tfjs-weights';

@@ -206,7 +206,7 @@ async function loadTfjs() {
   // Silence tfjs warnings (e.g. the "install tfjs-node" banner of the cpu backend).
   tf.enableProdMode();
   // Single-threaded XNNPACK and the non-threaded SIMD binary. In Node,
-  // WASM_HAS_MULTITHREAD_SUPPORT already evaluates to false (tfjs issue #3830),
+  // WASM_HAS_MULTITHREAD_SUPPORT already evaluates to false (https://github.com/tensorflow/tfjs/issues/3830),
   // we pin it anyway so the threaded binary can never be selected.
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   wasm.setThreadsCount(1);
@@ -469,7 +469,7 @@ export async function mlpTrainPeers({ batch = 64, impls = ['tfjs-wasm', 'tfjs-cp
 }
 
 // ---------------------------------------------------------------------------
-// 2b. The CNN of issue 3: conv3x3(32, same, no bias)-BN-ReLU-maxpool-conv3x3(64, same, no bias)-
+// 2b. The CNN benchmark: conv3x3(32, same, no bias)-BN-ReLU-maxpool-conv3x3(64, same, no bias)-
 //     BN-ReLU-maxpool-flatten-dense(10, softmax) on 28x28x1 at batch 64.
 // ---------------------------------------------------------------------------
 

@@ -9,8 +9,10 @@
 // Outputs start as NaN, buffers carry guard words, sizes sweep the SIMD body and every tail, and
 // gradients are checked by central differences of the twin.
 import { describe, expect, it } from 'vitest';
-import { harness, randomArray, worstError } from './harness';
-import { ACT, activationGradRef, activationKinks, activationRef, guardedHeap, type ActName } from './reference/layers';
+import { harness, randomArray } from './support/harness';
+import { expectClose } from './support/close';
+import { centralDifference } from './support/finite-diff';
+import { ACT, activationGradRef, activationKinks, activationRef, type ActName } from './reference/layers';
 import { ACTIVATION_KIND } from '../host/layers/activations';
 
 const KINDS = Object.keys(ACT) as ActName[];
@@ -60,7 +62,7 @@ describe('activations', () => {
     run(KINDS, (name, kind, alpha) => {
       h.k.activation_forward(kind, yp, xp, n, alpha);
       const want = Float64Array.from(x, (v) => activationRef(kind, v, alpha));
-      expect(worstError(h.f32(yp, n), want, RTOL, TINY), `${name} alpha ${alpha}`).toBeLessThanOrEqual(1);
+      expectClose(h.read(yp, n), want, RTOL, TINY, `${name} alpha ${alpha}`);
     });
   });
 
@@ -78,7 +80,7 @@ describe('activations', () => {
       for (const accumulate of [0, 1]) {
         new Float32Array(h.memory.buffer, dxp, n).set(accumulate ? dx0 : new Float32Array(n).fill(NaN));
         h.k.activation_backward(kind, dxp, dyp, xp, yp, n, alpha, accumulate);
-        const got = h.f32(dxp, n);
+        const got = h.read(dxp, n);
         let worst = 0;
         for (let i = 0; i < n; i++) {
           const { d, scale } = activationGradRef(kind, x[i], alpha);
@@ -105,7 +107,7 @@ describe('activations', () => {
         h.k.activation_forward(kind, vp, vp, n, alpha); // in place: only y is left
         new Float32Array(h.memory.buffer, dxp, n).fill(NaN);
         h.k.activation_backward(kind, dxp, dyp, inPlace ? vp : 0, vp, n, alpha, 0);
-        const got = h.f32(dxp, n);
+        const got = h.read(dxp, n);
         let worst = 0;
         for (let i = 0; i < n; i++) {
           const want = dy[i] * activationGradRef(kind, x[i], alpha).d;
@@ -134,7 +136,7 @@ describe('activations', () => {
 
   it('every size and alignment: all of y and dx written, nothing outside, in place allowed', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const n of SIZES) {
       for (const offset of [0, 1]) {
         const x = Float32Array.from(randomArray(n, n + 100 * offset, -8, 8), (v, i) => (i % 5 === 0 ? v * 6 : v));
@@ -146,7 +148,7 @@ describe('activations', () => {
           const xp = g.buf(n, x, offset);
           const yp = g.buf(n, undefined, offset);
           h.k.activation_forward(kind, yp, xp, n, alpha);
-          expect(worstError(g.read(yp, n), want, RTOL, TINY), where).toBeLessThanOrEqual(1);
+          expectClose(g.read(yp, n), want, RTOL, TINY, where);
           const ip = g.buf(n, x, offset);
           h.k.activation_forward(kind, ip, ip, n, alpha);
           expect(g.read(ip, n), `${where} in place`).toEqual(g.read(yp, n));
@@ -181,10 +183,10 @@ describe('activations', () => {
     run(KINDS, (name, kind, alpha) => {
       h.k.activation_forward(kind, all, xp, n, alpha);
       for (let i = 0; i < n; i++) h.k.activation_forward(kind, one + 4 * i, xp + 4 * i, 1, alpha);
-      expect(h.f32(one, n), `${name} forward`).toEqual(h.f32(all, n));
+      expect(h.read(one, n), `${name} forward`).toEqual(h.read(all, n));
       h.k.activation_backward(kind, all, dyp, xp, 0, n, alpha, 0);
       for (let i = 0; i < n; i++) h.k.activation_backward(kind, one + 4 * i, dyp + 4 * i, xp + 4 * i, 0, 1, alpha, 0);
-      expect(h.f32(one, n), `${name} backward`).toEqual(h.f32(all, n));
+      expect(h.read(one, n), `${name} backward`).toEqual(h.read(all, n));
     });
   });
 
@@ -196,11 +198,11 @@ describe('activations', () => {
     const dyp = h.put([1, 1, 1, 1, 1]);
     run(KINDS, (name, kind, alpha) => {
       h.k.activation_forward(kind, yp, xp, 5, alpha);
-      const y = h.f32(yp, 5);
+      const y = h.read(yp, 5);
       expect([y[0], y[2], y[4]].every(Number.isNaN), name).toBe(true);
       if (['linear', 'relu', 'leakyRelu', 'relu6', 'hardSigmoid'].includes(name)) return; // piecewise-constant f'
       h.k.activation_backward(kind, dxp, dyp, xp, yp, 5, alpha, 0);
-      const dx = h.f32(dxp, 5);
+      const dx = h.read(dxp, 5);
       expect([dx[0], dx[2], dx[4]].every(Number.isNaN), name).toBe(true);
     });
   });
@@ -215,13 +217,13 @@ describe('activations', () => {
       const dyp = h.put(new Float32Array(n).fill(1));
       const dxp = h.alloc(n);
       h.k.activation_backward(kind, dxp, dyp, xp, 0, n, alpha, 0);
-      const got = h.f32(dxp, n);
-      for (let i = 0; i < n; i++) {
-        const e = 1e-5 * Math.max(1, Math.abs(x[i]));
-        const fd = (activationRef(kind, x[i] + e, alpha) - activationRef(kind, x[i] - e, alpha)) / (2 * e);
-        const { scale } = activationGradRef(kind, x[i], alpha);
-        if (!(Math.abs(got[i] - fd) <= 1e-5 * scale + 1e-9)) expect.fail(`${name} alpha ${alpha} x ${x[i]}: ${got[i]} vs finite difference ${fd}`);
-      }
+      const got = h.read(dxp, n);
+      const fd = Float64Array.from(x, (xi) => {
+        let v = xi;
+        return centralDifference(() => activationRef(kind, v, alpha), () => v, (u) => { v = u; }, 1e-5 * Math.max(1, Math.abs(xi)));
+      });
+      const tol = Float64Array.from(x, (xi) => 1e-5 * activationGradRef(kind, xi, alpha).scale + 1e-9);
+      expectClose(got, fd, 0, tol, `${name} alpha ${alpha}: dx vs finite differences`);
     });
   });
 });

@@ -9,24 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { layers, loadModel, sequential, tensor, type Model } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { maxAbsDiff } from './support/close';
 import { badGemmWeight, normalizedInput, pytorchCnn, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
 import { tf, tfl } from './tfjs';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
-const MODELS = new URL('./fixtures/models/', import.meta.url).pathname; // a copy of ../shared/models (a clean clone has no ../shared)
+const MODELS = new URL('./fixtures/models/', import.meta.url).pathname;
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function worst(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let w = 0;
-  for (let i = 0; i < a.length; i++) w = Math.max(w, Math.abs(a[i] - b[i]));
-  return w;
 }
 
 // TF.js reads the directory's model.json and shards through an in-memory handler (tfjs-node's
@@ -83,15 +77,15 @@ describe('edgetune convert', () => {
     const x = randomArray(n * 3 * 12 * 12, 8);
     const xs = tensor(toNhwc(x, n, 3, 12, 12), [n, 12, 12, 3]);
     const ours = m.predict(xs).data;
-    expect(worst(ours, (await ortRun(bytes, x, [n, 3, 12, 12])).data)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(ours, (await ortRun(bytes, x, [n, 3, 12, 12])).data)).toBeLessThan(1e-4);
 
     expect(cli('convert', join(dir, 'cnn.safetensors'), join(dir, 'tfjs32')).code).toBe(0);
     const t32 = await tfjsLoad(join(dir, 'tfjs32'));
-    expect(worst((t32.predict(tf.tensor(xs.data, xs.shape)) as tf.Tensor).dataSync(), ours)).toBeLessThan(1e-4);
+    expect(maxAbsDiff((t32.predict(tf.tensor(xs.data, xs.shape)) as tf.Tensor).dataSync(), ours)).toBeLessThan(1e-4);
 
     // and back: the TF.js layers model -> safetensors (the TF.js layers importer) predicts the same
     expect(cli('convert', join(dir, 'tfjs32', 'model.json'), join(dir, 'back.safetensors')).code).toBe(0);
-    expect(worst((await loadModel(join(dir, 'back.safetensors'))).predict(xs).data, ours)).toBeLessThan(1e-6);
+    expect(maxAbsDiff((await loadModel(join(dir, 'back.safetensors'))).predict(xs).data, ours)).toBeLessThan(1e-6);
 
     // float16: TF.js on the half weights agrees with our model on the same half weights
     expect(cli('convert', join(dir, 'cnn.safetensors'), join(dir, 'tfjs16', 'model.json'), '--quantize', 'float16').code).toBe(0);
@@ -105,9 +99,9 @@ describe('edgetune convert', () => {
     const m16 = await loadModel(join(dir, 'cnn16.safetensors'));
     const ours16 = m16.predict(xs).data;
     const t16 = await tfjsLoad(join(dir, 'tfjs16'));
-    expect(worst((t16.predict(tf.tensor(xs.data, xs.shape)) as tf.Tensor).dataSync(), ours16)).toBeLessThan(1e-4);
-    expect(worst(ours16, ours)).toBeGreaterThan(0); // the weights really were rounded
-    expect(worst(ours16, ours)).toBeLessThan(1e-2);
+    expect(maxAbsDiff((t16.predict(tf.tensor(xs.data, xs.shape)) as tf.Tensor).dataSync(), ours16)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(ours16, ours)).toBeGreaterThan(0); // the weights really were rounded
+    expect(maxAbsDiff(ours16, ours)).toBeLessThan(1e-2);
   });
 
   it('a real TF.js graph model (emotion) -> safetensors -> TF.js layers, batch 1 and 8', async () => {
@@ -121,7 +115,7 @@ describe('edgetune convert', () => {
     for (const n of [1, 8]) {
       const x = tensor(randomArray(n * 64 * 64, 40 + n, 0, 1), [n, 64, 64, 1]);
       const ours = m.predict(x).data;
-      expect(worst((t.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync(), ours), `batch ${n}`).toBeLessThan(1e-4);
+      expect(maxAbsDiff((t.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync(), ours), `batch ${n}`).toBeLessThan(1e-4);
     }
   });
 
@@ -133,7 +127,7 @@ describe('edgetune convert', () => {
     expect(r.code, r.stderr).toBe(0);
     const m = await loadModel(join(dir, 'model.safetensors'));
     const x = randomArray(8 * 5, 12);
-    expect(worst(m.predict(tensor(x, [8, 5])).data, (km.predict(tf.tensor(x, [8, 5])) as tf.Tensor).dataSync())).toBeLessThan(1e-5);
+    expect(maxAbsDiff(m.predict(tensor(x, [8, 5])).data, (km.predict(tf.tensor(x, [8, 5])) as tf.Tensor).dataSync())).toBeLessThan(1e-5);
   });
 
   it('TF.js export: a scalar rescaling becomes config; layers TF.js cannot hold are refused by name, nothing written', async () => {
@@ -143,7 +137,7 @@ describe('edgetune convert', () => {
     expect(cli('convert', join(dir, 'r.safetensors'), join(dir, 'r-tfjs')).code).toBe(0);
     const x = tensor(randomArray(4 * 6, 5, 0, 255), [4, 6]);
     const t = await tfjsLoad(join(dir, 'r-tfjs'));
-    expect(worst((t.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync(), m.predict(x).data)).toBeLessThan(1e-5);
+    expect(maxAbsDiff((t.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync(), m.predict(x).data)).toBeLessThan(1e-5);
     writeFileSync(join(dir, 'norm.onnx'), normalizedInput());
     const r = cli('convert', join(dir, 'norm.onnx'), join(dir, 'norm-tfjs'));
     expect(r.code).toBe(1);

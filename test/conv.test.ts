@@ -15,8 +15,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { randomArray, worstError } from './harness';
-import { Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
+import { randomArray, simdArena } from './support/harness';
+import { closeness, describeCloseness } from './support/close';
+import { Arena, scalarArena, scalarModule } from './support/arena';
+import { centralDifference } from './support/finite-diff';
 import {
   ConvGeometry, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef,
   depthwiseBackwardFilterRef, depthwiseBackwardInputRef, depthwiseRef,
@@ -56,8 +58,8 @@ const label = (g: ConvGeometry, extra: string) =>
   `B${g.B} ${g.H}x${g.W}x${g.C} k${g.KH}x${g.KW} s${g.SH} d${g.DH} pad ${g.PT},${g.PL} out ${g.OH}x${g.OW} ${extra}`;
 
 function compare(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, reduction: number): string {
-  const err = worstError(actual, expected, 1e-5, 1e-5 * (Math.sqrt(reduction) + 1));
-  return err <= 1 ? '' : `${what}: worst error ${err.toFixed(2)} x tolerance`;
+  const c = closeness(actual, expected, 1e-5, 1e-5 * (Math.sqrt(reduction) + 1));
+  return c.ratio <= 1 ? '' : describeCloseness(what, c);
 }
 
 const plus = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v + b[i]);
@@ -308,14 +310,7 @@ describe('finite differences', () => {
     for (const p of params) {
       for (let i = 0; i < p.count; i++) {
         const at = p.ptr + 4 * i;
-        const v0 = a.read(at, 1)[0];
-        const set = (v: number) => a.write(at, [v]);
-        set(v0 + h);
-        const up = loss();
-        set(v0 - h);
-        const down = loss();
-        set(v0);
-        const fd = (up - down) / (2 * h);
+        const fd = centralDifference(loss, () => a.read(at, 1)[0], (v) => a.write(at, [v]), h);
         if (!(Math.abs(fd - p.grad[i]) <= 2e-3 * (1 + Math.abs(fd)))) fails.push(`${p.name}[${i}]: finite difference ${fd}, kernel ${p.grad[i]}`);
       }
     }

@@ -6,8 +6,10 @@
 // pass is checked against its twin with the forward's mask and by central differences of the
 // kernel's own forward, which is linear in x for a fixed (seed, step).
 import { describe, expect, it } from 'vitest';
-import { harness, randomArray, type Harness } from './harness';
-import { dropoutBackwardRef, guardedHeap } from './reference/layers';
+import { harness, randomArray, type Harness } from './support/harness';
+import { expectClose } from './support/close';
+import { centralDifference } from './support/finite-diff';
+import { dropoutBackwardRef } from './reference/layers';
 
 const SIZES = [1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100];
 
@@ -18,7 +20,7 @@ function forward(h: Harness, x: ArrayLike<number>, rate: number, seed: number, s
   const mp = h.alloc(Math.ceil(n / 4));
   new Uint8Array(h.memory.buffer, mp, n).fill(0xab); // neither 0 nor 1: an unwritten byte shows
   h.k.dropout_forward(yp, mp, xp, n, rate, seed, step);
-  return { y: h.f32(yp, n), mask: new Uint8Array(h.memory.buffer, mp, n).slice() };
+  return { y: h.read(yp, n), mask: new Uint8Array(h.memory.buffer, mp, n).slice() };
 }
 
 const fraction = (mask: Uint8Array) => mask.reduce((s, b) => s + b, 0) / mask.length;
@@ -72,7 +74,7 @@ describe('dropout', () => {
     expect(forward(h, x, 0.3, 5, 1).y).toEqual(base.y);
     // A prefix, or a call at another alignment, gets the same bits.
     for (const n of SIZES) expect(forward(h, x.subarray(0, n), 0.3, 5, 1).mask, `n ${n}`).toEqual(base.mask.subarray(0, n));
-    const g = guardedHeap(h);
+    const g = h;
     const xp = g.buf(1000, x, 1);
     const yp = g.buf(1000, undefined, 3);
     const mp = h.alloc(300) + 3;
@@ -95,7 +97,7 @@ describe('dropout', () => {
     // The mask may be left out; y is the same.
     const yOnly = h.alloc(1000);
     h.k.dropout_forward(yOnly, 0, h.put(x), 1000, 0.3, 5, 1);
-    expect(h.f32(yOnly, 1000)).toEqual(base.y);
+    expect(h.read(yOnly, 1000)).toEqual(base.y);
   });
 
   it('rate 0 is the identity and rate 1 gives zeros, forward and backward', () => {
@@ -113,17 +115,17 @@ describe('dropout', () => {
       new Uint8Array(h.memory.buffer, mp, 37).set(mask);
       const dx = h.alloc(37);
       h.k.dropout_backward(dx, h.put(dy), mp, 37, rate, 0);
-      expect(h.f32(dx, 37), `rate ${rate}`).toEqual(want);
+      expect(h.read(dx, 37), `rate ${rate}`).toEqual(want);
     }
     // In place.
     const xp = h.put(x);
     h.k.dropout_forward(xp, 0, xp, 37, 0, 1, 1);
-    expect(h.f32(xp, 37)).toEqual(x);
+    expect(h.read(xp, 37)).toEqual(x);
   });
 
   it('backward applies the forward mask and scale, every size, writing or accumulating', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const n of SIZES) {
       for (const rate of [0.2, 0.5]) {
         const r = Math.fround(rate);
@@ -138,10 +140,8 @@ describe('dropout', () => {
           const dx = g.buf(n, accumulate ? dx0 : undefined, n % 3);
           h.k.dropout_backward(dx, g.buf(n, dy, 1), mp, n, r, accumulate);
           const got = g.read(dx, n);
-          for (let i = 0; i < n; i++) {
-            const w = want[i] + (accumulate ? dx0[i] : 0);
-            if (!(Math.abs(got[i] - w) <= 1e-6 * (Math.abs(want[i]) + Math.abs(w)))) expect.fail(`n ${n} rate ${rate} accumulate ${accumulate} [${i}]: ${got[i]} vs ${w}`);
-          }
+          const w = Float64Array.from(want, (v, i) => v + (accumulate ? dx0[i] : 0));
+          expectClose(got, w, 1e-6, Float64Array.from(want, (v) => 1e-6 * Math.abs(v)), `n ${n} rate ${rate} accumulate ${accumulate}`);
         }
       }
     }
@@ -160,18 +160,9 @@ describe('dropout', () => {
     new Uint8Array(h.memory.buffer, mp, n).set(mask);
     const dx = h.alloc(n);
     h.k.dropout_backward(dx, h.put(w), mp, n, rate, 0);
-    const got = h.f32(dx, n);
-    for (let i = 0; i < n; i++) {
-      const e = 2 ** -10;
-      const keep = x[i];
-      x[i] = keep + e;
-      const up = loss();
-      x[i] = keep - e;
-      const down = loss();
-      x[i] = keep;
-      const fd = (up - down) / (2 * e);
-      if (!(Math.abs(got[i] - fd) <= 1e-3)) expect.fail(`[${i}]: ${got[i]} vs finite difference ${fd}`);
-    }
+    const got = h.read(dx, n);
+    const fd = Float64Array.from(x, (_, i) => centralDifference(loss, () => x[i], (v) => { x[i] = v; }, 2 ** -10));
+    expectClose(got, fd, 0, 1e-3, 'dx vs finite differences');
     expect(mask.some((b) => b === 0) && mask.some((b) => b === 1)).toBe(true);
   });
 });

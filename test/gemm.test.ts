@@ -15,7 +15,8 @@
 // that a missing, doubled or misplaced term makes.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main as asc } from 'assemblyscript/asc';
-import { harness, randomArray, worstError } from './harness';
+import { harness, randomArray } from './support/harness';
+import { closeness, describeCloseness, expectClose } from './support/close';
 import { gemmReference } from './reference/gemm';
 import { GEMM_KC, GEMM_MR, GEMM_NC, GEMM_NR, gemmScratchBytes } from '../host/compile/gemm-scratch';
 
@@ -90,8 +91,8 @@ function runCase(kern: Kernel, { form, m, n, k, ldc, accumulate }: Case, seed: n
   }
   const label = `${form} m=${m} n=${n} k=${k} ldc=${ldc} acc=${accumulate}`;
   const fail = (why: string) => ({ failure: `${label}: ${why}`, c: got });
-  const err = worstError(actual, want, 1e-5, 1e-5 * (Math.sqrt(k) + 1));
-  if (!(err <= 1)) return fail(`worst error ${err.toFixed(2)} x tolerance`);
+  const c = closeness(actual, want, 1e-5, 1e-5 * (Math.sqrt(k) + 1));
+  if (!(c.ratio <= 1)) return fail(describeCloseness('c', c));
   if (!untouched) return fail('wrote outside c (row gap or past the end)');
   for (let x = packAt - 4; x < packAt; x++) if (mem[x] !== SENTINEL) return fail('wrote before scratch');
   for (let x = packAt + packLen; x < end; x++) if (mem[x] !== SENTINEL) return fail('wrote past gemmScratchBytes');
@@ -257,11 +258,11 @@ describe('gemm_f32 row results do not depend on how many rows share the call', (
       const pack = h.alloc(gemmScratchBytes(m, n, k) / 4 + 4);
       const full = h.alloc(m * n);
       (h.k.gemm_f32 as (...x: number[]) => void)(full, a, b, m, n, k, k, 1, n, 1, n, 0, pack);
-      const whole = h.f32(full, m * n);
+      const whole = h.read(full, m * n);
       for (const rows of [1, 2, 3]) {
         const c = h.alloc(rows * n);
         (h.k.gemm_f32 as (...x: number[]) => void)(c, a + 4 * k * 2, b, rows, n, k, k, 1, n, 1, n, 0, pack);
-        expect(Array.from(h.f32(c, rows * n)), `m=${rows} n=${n} k=${k}`).toEqual(Array.from(whole.subarray(2 * n, (2 + rows) * n)));
+        expect(Array.from(h.read(c, rows * n)), `m=${rows} n=${n} k=${k}`).toEqual(Array.from(whole.subarray(2 * n, (2 + rows) * n)));
       }
     }
   });
@@ -279,12 +280,12 @@ describe('gemm_f32 microkernel loop shapes', () => {
         const c = h.alloc(m * n);
         const pack = h.alloc(gemmScratchBytes(m, n, k) / 4 + 16);
         h.k.gemm_f32(c, a, b, m, n, k, k, 1, n, 1, n, 0, pack);
-        out.push(h.f32(c, m * n));
+        out.push(h.read(c, m * n));
       }
       expect(Buffer.from(out[1].buffer).equals(Buffer.from(out[0].buffer)), `${m}x${n}x${k}`).toBe(true);
       const ref = new Float32Array(m * n);
       gemmReference(ref, randomArray(m * k, 3 * m + k), randomArray(k * n, 5 * n + k), m, n, k, k, 1, n, 1, n, 0);
-      expect(worstError(out[0], ref, 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+      expectClose(out[0], ref, 1e-4, 1e-5, `${m}x${n}x${k} vs the reference`);
     }
   });
 });

@@ -5,7 +5,8 @@ import h5wasm from 'h5wasm';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { importKeras, ModelFormatError, tensor, UnsupportedOpError } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { maxAbsDiff } from './support/close';
 import { tf, tfl } from './tfjs';
 
 const { FS } = await h5wasm.ready;
@@ -150,7 +151,6 @@ function nets(): [string, tfl.LayersModel, number[]][] {
   return [['sequential', seq, [10, 10, 2]], ['functional', fn, [8, 8, 3]]];
 }
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
 
 describe.each(nets())('%s Keras model', (_, m, shape) => {
   it.each([['.keras', keras3], ['.h5', legacyH5]] as const)('%s matches TF.js on the same topology and weights (batch 1 and 8)', async (ext, write) => {
@@ -160,7 +160,7 @@ describe.each(nets())('%s Keras model', (_, m, shape) => {
       const ours = model.predict(tensor(x, [batch, ...shape])).data;
       const theirs = (m.predict(tf.tensor(x, [batch, ...shape])) as tf.Tensor).dataSync();
       expect(ours.length).toBe(theirs.length);
-      expect(maxDiff(ours, theirs)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(ours, theirs)).toBeLessThan(1e-4);
     }
   });
 });

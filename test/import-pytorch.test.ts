@@ -3,7 +3,8 @@
 // definitions (no PyTorch on this machine): OIHW kernels, groups, (C, H, W) flattening, x W^T + b.
 import { describe, expect, it } from 'vitest';
 import { importPytorchSafetensors, input, layers, model, ModelFormatError, sequential, tensor, writeSafetensors } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { maxAbsDiff } from './support/close';
 
 const H = 7, W = 6, CI = 3, CO = 4, M = 2, OUT = 5;
 const OH = H - 2, OW = W - 2; // 3x3 valid
@@ -78,9 +79,7 @@ describe('PyTorch safetensors import', () => {
     const x = Float32Array.from(randomArray(n * CI * H * W, 20 + n));
     const ours = m.predict(tensor(nchwToNhwc(x, n), [n, H, W, CI])).data;
     const ref = torchForward(sd, x, n);
-    let d = 0;
-    for (let i = 0; i < ref.length; i++) d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    expect(d).toBeLessThan(1e-4);
+    expect(maxAbsDiff(ours, ref)).toBeLessThan(1e-4);
   });
 
   it('maps by layer name and by explicit mapping, in functional models too', () => {
@@ -95,7 +94,7 @@ describe('PyTorch safetensors import', () => {
     importPytorchSafetensors(writeSafetensors(stateDict()), fn, { mapping: { k1: 'features.0', k2: 'features.1', k3: 'features.3', 'k4/kernel': 'classifier.weight', 'k4/bias': 'classifier.bias' } }, 'b.safetensors');
     for (const m of [byName, fn]) {
       const ours = m.predict(tensor(nchwToNhwc(x, 2), [2, H, W, CI])).data;
-      expect(Math.max(...ref.map((v, i) => Math.abs(v - ours[i])))).toBeLessThan(1e-4);
+      expect(maxAbsDiff(ours, ref)).toBeLessThan(1e-4);
     }
   });
 

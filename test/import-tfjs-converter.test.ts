@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as tfconv from '@tensorflow/tfjs-converter';
 import { importTfjsGraphModel, tensor } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { maxAbsDiff } from './support/close';
 import { tf } from './tfjs';
 
 const MODELS = new URL('./fixtures/models/', import.meta.url).pathname;
@@ -24,10 +25,7 @@ describe.each(['emotion', 'gender'])('%s: tf.loadGraphModel as the oracle', (nam
     const x = randomArray(batch * 64 * 64, 101 + batch).map((v) => (v + 1) / 2);
     const theirs = (oracle.predict(tf.tensor(x, [batch, 64, 64, 1])) as ReturnType<typeof tf.tensor>).dataSync();
     const mine = ours.predict(tensor(x, [batch, 64, 64, 1]), { batchSize: batch }).data;
-    expect(mine.length).toBe(theirs.length);
-    let worst = 0;
-    for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i] - theirs[i]));
-    expect(worst).toBeLessThan(1e-4);
+    expect(maxAbsDiff(mine, theirs)).toBeLessThan(1e-4);
     // Real, spread-out probabilities (not a degenerate comparison of near-constant outputs).
     expect(Math.max(...theirs) - Math.min(...theirs)).toBeGreaterThan(0.05);
     oracle.dispose();

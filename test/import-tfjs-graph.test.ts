@@ -5,19 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importTfjsGraphModel, loadModel, ModelFormatError, optimizers, tensor, UnsupportedOpError, verifyPlan } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { maxAbsDiff } from './support/close';
 import { decodeWeights, runGraph } from './reference/tfjs-graph-exec';
 import { tf } from './tfjs';
 
 const MODELS = new URL('./fixtures/models/', import.meta.url).pathname;
 const reader = (dir: string) => async (p: string) => new Uint8Array(readFileSync(join(dir, p)));
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe.each(['emotion', 'gender'])('%s graph model', (name) => {
   const json = JSON.parse(readFileSync(join(MODELS, `${name}.json`), 'utf8'));
@@ -29,7 +23,7 @@ describe.each(['emotion', 'gender'])('%s graph model', (name) => {
     const x = randomArray(batch * 64 * 64, 11 + batch).map((v) => (v + 1) / 2); // [0, 1], like the scaled grey faces
     const ours = model.predict(tensor(x, [batch, 64, 64, 1]), { batchSize: batch }).data;
     const theirs = runGraph(json, oracleWeights, tf.tensor(x, [batch, 64, 64, 1])).dataSync();
-    const d = maxDiff(ours, theirs);
+    const d = maxAbsDiff(ours, theirs);
     expect(d).toBeLessThan(1e-4);
     // rows are distributions that differ between inputs (a broken model would not)
     expect(ours.slice(0, model.outputShape[0]).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
@@ -51,7 +45,7 @@ describe.each(['emotion', 'gender'])('%s graph model', (name) => {
     const h = await model.fit(x, y, { epochs: 2, batchSize: 4 });
     expect(h.history.loss.every(Number.isFinite)).toBe(true);
     expect(model.layers[1].getWeights()).toEqual(before); // frozen stays bit-identical
-    expect(maxDiff(last.getWeights()[0], lastBefore[0])).toBeGreaterThan(0);
+    expect(maxAbsDiff(last.getWeights()[0], lastBefore[0])).toBeGreaterThan(0);
     const again = await loadModel(model.toBytes());
     expect(again.predict(x).data).toEqual(model.predict(x).data);
   });
@@ -123,7 +117,7 @@ describe('synthetic graph: the rest of the op set', () => {
     const ours = model.predict(tensor(x, [batch, 9, 9, 3])).data;
     const ow = decodeWeights(json, [[bin]]);
     const theirs = runGraph(json, ow, tf.tensor(x, [batch, 9, 9, 3])).dataSync();
-    expect(maxDiff(ours, theirs)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(ours, theirs)).toBeLessThan(1e-5);
   });
 
   it('rejects bad graphs with typed errors naming the file and the node or tensor', async () => {
@@ -183,7 +177,7 @@ describe('synthetic graph: input normalization, Pad, Mul and Sub of tensors, Res
     const x = randomArray(batch * 6 * 5 * 2, 17);
     const ours = model.predict(tensor(x, [batch, 6, 5, 2])).data;
     const theirs = runGraph(json, decodeWeights(json, [[bin]]), tf.tensor(x, [batch, 6, 5, 2])).dataSync();
-    expect(maxDiff(ours, theirs)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(ours, theirs)).toBeLessThan(1e-5);
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: batch });
     const h = await model.fit(tensor(x, [batch, 6, 5, 2]), tensor(Int32Array.from({ length: batch }, (_, i) => i % 3), [batch]), { epochs: 2 });
     expect(h.history.loss.every(Number.isFinite)).toBe(true);

@@ -3,7 +3,8 @@
 // model must predict what TF.js predicts after loading the same artifacts (tf.loadLayersModel).
 import { describe, expect, it } from 'vitest';
 import { importTfjsLayersModel, loadModel, ModelFormatError, tensor, UnsupportedOpError } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { maxAbsDiff } from './support/close';
 import { tf, tfl } from './tfjs';
 
 type Artifacts = tf.io.ModelArtifacts;
@@ -105,7 +106,6 @@ async function perturb(m: tfl.LayersModel): Promise<void> {
   }
 }
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { expect(a.length).toBe(b.length); let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
 
 describe.each([['sequential CNN', sequentialCnn, [12, 12, 3]], ['functional net', functionalNet, [10, 10, 4]]] as const)('%s', (_, make, shape) => {
   it.each(['none', 'float16', 'uint8', 'uint16'] as const)('weights %s: matches tf.loadLayersModel at batch 1 and 8 within 1e-4', async (quantize) => {
@@ -119,7 +119,7 @@ describe.each([['sequential CNN', sequentialCnn, [12, 12, 3]], ['functional net'
       const x = randomArray(batch * shape.reduce((p, q) => p * q, 1), batch);
       const p = ours.predict(tensor(x, [batch, ...shape])).data;
       const q = (theirs.predict(tf.tensor(x, [batch, ...shape])) as tf.Tensor).dataSync();
-      expect(maxDiff(p, q)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(p, q)).toBeLessThan(1e-4);
     }
   });
 });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importTfjsGraphModel, importTfjsLayersModel, loadModel, ModelFormatError, shardPathProblem, shardReader, tensor } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { expectClose } from './support/close';
 import { tf, tfl } from './tfjs';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -104,7 +105,7 @@ describe('TF.js shard paths', () => {
       const model = await importTfjsLayersModel(f.withPath(p), (rel, max) => { asked.push(max); return read(rel, max); }, 'model.json');
       expect(asked).toEqual([81]); // 80 bytes of weights, + 1 to see extra bytes
       const got = model.predict(tensor(x, [3, 4])).data;
-      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-6);
+      expectClose(got, want, 0, 1e-6, `predictions vs TF.js, shards at ${p}`);
     }
     expect((await shardReader(f.dir)(SHARD, 10)).length).toBe(10); // stops at maxBytes
   });
@@ -187,6 +188,6 @@ describe('edgetune convert on a hostile TF.js manifest', () => {
     const x = randomArray(2 * 4, 3);
     const want = (f.m.predict(tf.tensor(x, [2, 4])) as tf.Tensor).dataSync();
     const got = (await loadModel(join(f.root, 'ok.safetensors'))).predict(tensor(x, [2, 4])).data;
-    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-6);
+    expectClose(got, want, 0, 1e-6, 'converted model vs TF.js');
   });
 });

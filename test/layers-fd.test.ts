@@ -11,7 +11,9 @@ import {
   constraints, input, layers, model, optimizers, regularizers, setSeed, tensor,
   type Layer, type Model, type SymbolicTensor,
 } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { expectClose } from './support/close';
+import { centralDifference } from './support/finite-diff';
 import { randomizeWeights } from './tfjs-layers';
 
 const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -78,32 +80,23 @@ function fdCheck(p: Problem, o: FdOptions = {}): ReturnType<Model['computeGradie
   };
   if (!o.skipInput) {
     const x = Float32Array.from(p.x);
-    check('input', g.input, sample(x.length, max), (i) => {
-      const keep = x[i];
-      x[i] = keep + h; const up = lossAt(x);
-      x[i] = keep - h; const down = lossAt(x);
-      x[i] = keep;
-      return (up - down) / (2 * h);
-    });
+    check('input', g.input, sample(x.length, max), (i) => centralDifference(() => lossAt(x), () => x[i], (v) => { x[i] = v; }, h));
   }
   const xt = tensor(p.x, p.xShape);
   for (const [key, analytic] of g.weights) {
     const [layerName, weightName] = key.split('/');
     const layer = p.model.getLayer(layerName);
     const j = layer.weightSpecs.findIndex((s) => s.name === weightName);
-    check(key, analytic, sample(analytic.length, max), (i) => {
-      const at = (delta: number) => {
+    check(key, analytic, sample(analytic.length, max), (i) => centralDifference(
+      () => p.model.computeGradients(xt, y).loss,
+      () => layer.getWeights()[j][i],
+      (v) => {
         const ws = layer.getWeights();
-        const keep = ws[j][i];
-        ws[j][i] = keep + delta;
+        ws[j][i] = v;
         layer.setWeights(ws);
-        const l = p.model.computeGradients(xt, y).loss;
-        ws[j][i] = keep;
-        layer.setWeights(ws);
-        return l;
-      };
-      return (at(h) - at(-h)) / (2 * h);
-    });
+      },
+      h,
+    ));
   }
   return g;
 }
@@ -252,10 +245,8 @@ describe('dropout', () => {
       dz.forEach((v, c) => { db[c] += v; });
     }
     expect(g.loss).toBeCloseTo(loss, 5);
-    const close = (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => {
-      const s = Math.max(...Array.from(e, Math.abs));
-      for (let i = 0; i < e.length; i++) expect(Math.abs(a[i] - e[i]), `${what}[${i}]`).toBeLessThanOrEqual(1e-5 * s + 1e-5 * Math.abs(e[i]));
-    };
+    const close = (a: ArrayLike<number>, e: ArrayLike<number>, what: string) =>
+      expectClose(a, e, 1e-5, 1e-5 * Math.max(...Array.from(e, Math.abs)), what);
     close(g.input, dx, 'input gradient');
     close(g.weights.get(`${dense.name}/kernel`)!, dw, 'kernel gradient');
     close(g.weights.get(`${dense.name}/bias`)!, db, 'bias gradient');
@@ -405,9 +396,7 @@ describe('constraints: after one SGD step the weight is the Keras projection of 
     const sgd = (w: Float32Array, gw: Float32Array) => Float64Array.from(w, (v, i) => Math.fround(v - Math.fround(Math.fround(lr) * gw[i])));
     return { target, before, after: target.getWeights(), grads: (name: string) => g.weights.get(`${target.name}/${name}`)!, sgd };
   };
-  const expectEqualish = (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => {
-    for (let i = 0; i < e.length; i++) expect(Math.abs(a[i] - e[i]), `${what}[${i}]: ${a[i]} vs ${e[i]}`).toBeLessThanOrEqual(2e-6 * Math.abs(e[i]) + 1e-7);
-  };
+  const expectEqualish = (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => expectClose(a, e, 2e-6, 1e-7, what);
 
   it('maxNorm({maxValue: 0.5}) on a dense kernel (axis 0: each unit\'s incoming weights); some columns active, some not', async () => {
     const s = await step((t) => layers.dense(5, { activation: 'tanh', kernelConstraint: constraints.maxNorm({ maxValue: 0.5 }) }).apply(t), [6], 1);
@@ -509,7 +498,7 @@ describe('conv + inference-mode batch norm + ReLU fusion', () => {
     expect(ops(plain)).toContain('maxpool_forward');
     const a = fused.predict(x).data;
     const b = plain.predict(x).data;
-    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-6 + 1e-5 * Math.abs(b[i]));
+    expectClose(a, b, 1e-5, 1e-6, 'fused vs plain predictions');
   });
 });
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   layers, sequential, tensor, loadModel, readSafetensors, writeSafetensors, ModelFormatError, type Model,
 } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
 
 function model(): Model {
   const m = sequential([

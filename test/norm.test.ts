@@ -10,9 +10,11 @@
 // of the magnitudes of their terms. Gradients are also checked against central differences of the
 // f64 forward (1e-4 of the largest gradient entry: the f64 difference itself is good to ~1e-9).
 import { describe, expect, it } from 'vitest';
-import { harness, randomArray, type Harness } from './harness';
+import { harness, randomArray, type Harness } from './support/harness';
+import { expectClose } from './support/close';
+import { centralDifference } from './support/finite-diff';
 import {
-  batchStatsRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, guardedHeap, normalizeRef, type GuardedHeap,
+  batchStatsRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, normalizeRef,
 } from './reference/layers';
 
 const CHANNELS = [1, 3, 4, 5, 8, 13];
@@ -45,13 +47,9 @@ function makeCase(m: number, c: number, seed: number): Case {
   };
 }
 
-// |got - want| <= RTOL*scale elementwise; reports the first failure.
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number> | number, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const s = typeof scale === 'number' ? scale : scale[i];
-    if (!(Math.abs(got[i] - want[i]) <= RTOL * s + 1e-30)) expect.fail(`${what} [${i}]: ${got[i]} vs ${want[i]} (scale ${s})`);
-  }
+// |got - want| <= RTOL*scale elementwise, scale the magnitude of the terms of each element.
+function expectScaled(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number> | number, what: string): void {
+  expectClose(got, want, 0, typeof scale === 'number' ? RTOL * scale + 1e-30 : Float64Array.from(scale, (s) => RTOL * s + 1e-30), what);
 }
 
 const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
@@ -70,21 +68,26 @@ function yScale(x: ArrayLike<number>, mean: ArrayLike<number>, variance: ArrayLi
 
 interface TrainRun { y: number; mean: number; invstd: number; movingMean: number; movingVar: number }
 
-function forwardTrain(h: Harness, g: GuardedHeap, t: Case, m: number, c: number, affine: boolean): TrainRun {
+function forwardTrain(h: Harness, g: Harness, t: Case, m: number, c: number, affine: boolean): TrainRun {
   const r = {
-    y: g.buf(m * c), mean: g.buf(c), invstd: g.buf(c), movingMean: g.buf(c, t.movingMean), movingVar: g.buf(c, t.movingVar),
+    y: g.buf(m * c), mean: g.buf(c), invstd: g.buf(c), movingMean: g.buf(c), movingVar: g.buf(c),
   };
   const x = g.buf(m * c, t.x);
+  // The updated statistics go to their own buffers (the training step's pending state).
+  const mm = g.buf(c, t.movingMean);
+  const mv = g.buf(c, t.movingVar);
   h.k.batchnorm_forward_train(r.y, r.mean, r.invstd, r.movingMean, r.movingVar, x,
-    affine ? g.buf(c, t.gamma) : 0, affine ? g.buf(c, t.beta) : 0, m, c, MOMENTUM, EPSILON);
+    affine ? g.buf(c, t.gamma) : 0, affine ? g.buf(c, t.beta) : 0, mm, mv, m, c, MOMENTUM, EPSILON);
   expect(g.read(x, m * c)).toEqual(t.x);
+  expect(g.read(mm, c)).toEqual(t.movingMean);
+  expect(g.read(mv, c)).toEqual(t.movingVar);
   return r;
 }
 
 describe('batch normalization', () => {
   it('forward (training): batch statistics, y, saved mean/invstd and the moving-statistic update', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         for (const affine of [true, false]) {
@@ -93,12 +96,12 @@ describe('batch normalization', () => {
           const r = forwardTrain(h, g, t, m, c, affine);
           const want = bnForwardTrainRef(t.x, affine ? t.gamma : null, affine ? t.beta : null, t.movingMean, t.movingVar, m, c, MOMENTUM, EPSILON);
           const spread = Float64Array.from(want.variance, (v, j) => Math.sqrt(v) + 1e-6 * Math.abs(want.mean[j]));
-          expectClose(g.read(r.mean, c), want.mean, Float64Array.from(want.mean, (v, j) => Math.abs(v) + spread[j]), `${where} mean`);
-          expectClose(g.read(r.invstd, c), want.invstd, abs(want.invstd), `${where} invstd`);
-          expectClose(g.read(r.y, m * c), want.y, yScale(t.x, want.mean, want.variance, affine ? t.gamma : null, affine ? t.beta : null, m, c), `${where} y`);
-          expectClose(g.read(r.movingMean, c), want.movingMean,
+          expectScaled(g.read(r.mean, c), want.mean, Float64Array.from(want.mean, (v, j) => Math.abs(v) + spread[j]), `${where} mean`);
+          expectScaled(g.read(r.invstd, c), want.invstd, abs(want.invstd), `${where} invstd`);
+          expectScaled(g.read(r.y, m * c), want.y, yScale(t.x, want.mean, want.variance, affine ? t.gamma : null, affine ? t.beta : null, m, c), `${where} y`);
+          expectScaled(g.read(r.movingMean, c), want.movingMean,
             Float64Array.from(t.movingMean, (v, j) => Math.abs(v * MOMENTUM) + Math.abs(want.mean[j] * (1 - MOMENTUM))), `${where} moving mean`);
-          expectClose(g.read(r.movingVar, c), want.movingVar, abs(want.movingVar), `${where} moving variance`);
+          expectScaled(g.read(r.movingVar, c), want.movingVar, abs(want.movingVar), `${where} moving variance`);
         }
       }
     }
@@ -107,7 +110,7 @@ describe('batch normalization', () => {
 
   it('forward (training) in place, and with the optional outputs left out', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     const m = 5;
     const c = 13;
     const t = makeCase(m, c, 3);
@@ -116,7 +119,7 @@ describe('batch normalization', () => {
     const beta = g.buf(c, t.beta);
     const inPlace = g.buf(m * c, t.x);
     const mm = g.buf(c, t.movingMean);
-    h.k.batchnorm_forward_train(inPlace, 0, 0, mm, 0, inPlace, gamma, beta, m, c, MOMENTUM, EPSILON);
+    h.k.batchnorm_forward_train(inPlace, 0, 0, mm, 0, inPlace, gamma, beta, mm, 0, m, c, MOMENTUM, EPSILON);
     expect(g.read(inPlace, m * c)).toEqual(g.read(r.y, m * c));
     expect(g.read(mm, c)).toEqual(g.read(r.movingMean, c));
     expect(g.guardsIntact()).toBe(true);
@@ -132,7 +135,7 @@ describe('batch normalization', () => {
       y: h.alloc(m * c), mean: h.alloc(c), invstd: h.alloc(c), mm: h.put(t.movingMean), mv: h.put(t.movingVar),
       x: h.put(t.x), gamma: h.put(t.gamma), beta: h.put(t.beta), dy: h.put(t.dy), dx: h.alloc(m * c), dg: h.alloc(c), db: h.alloc(c),
     };
-    h.k.batchnorm_forward_train(full.y, full.mean, full.invstd, full.mm, full.mv, full.x, full.gamma, full.beta, m, c, MOMENTUM, EPSILON);
+    h.k.batchnorm_forward_train(full.y, full.mean, full.invstd, full.mm, full.mv, full.x, full.gamma, full.beta, full.mm, full.mv, m, c, MOMENTUM, EPSILON);
     h.k.batchnorm_backward_train(full.dx, full.dg, full.db, full.dy, full.x, full.mean, full.invstd, full.gamma, m, c, 0, 0);
     for (const j of [2, 5]) {
       const one = {
@@ -140,17 +143,17 @@ describe('batch normalization', () => {
         x: h.put(col(t.x, j, m, c)), gamma: h.put([t.gamma[j]]), beta: h.put([t.beta[j]]), dy: h.put(col(t.dy, j, m, c)),
         dx: h.alloc(m), dg: h.alloc(1), db: h.alloc(1),
       };
-      h.k.batchnorm_forward_train(one.y, one.mean, one.invstd, one.mm, one.mv, one.x, one.gamma, one.beta, m, 1, MOMENTUM, EPSILON);
+      h.k.batchnorm_forward_train(one.y, one.mean, one.invstd, one.mm, one.mv, one.x, one.gamma, one.beta, one.mm, one.mv, m, 1, MOMENTUM, EPSILON);
       h.k.batchnorm_backward_train(one.dx, one.dg, one.db, one.dy, one.x, one.mean, one.invstd, one.gamma, m, 1, 0, 0);
-      expect(h.f32(one.y, m)).toEqual(col(h.f32(full.y, m * c), j, m, c));
-      expect(h.f32(one.dx, m)).toEqual(col(h.f32(full.dx, m * c), j, m, c));
-      for (const k of ['mean', 'invstd', 'mm', 'mv', 'dg', 'db'] as const) expect(h.f32(one[k], 1)[0], k).toBe(h.f32(full[k], c)[j]);
+      expect(h.read(one.y, m)).toEqual(col(h.read(full.y, m * c), j, m, c));
+      expect(h.read(one.dx, m)).toEqual(col(h.read(full.dx, m * c), j, m, c));
+      for (const k of ['mean', 'invstd', 'mm', 'mv', 'dg', 'db'] as const) expect(h.read(one[k], 1)[0], k).toBe(h.read(full[k], c)[j]);
     }
   });
 
   it('forward (inference) uses the moving statistics and leaves them untouched', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         for (const affine of [true, false]) {
@@ -163,7 +166,7 @@ describe('batch normalization', () => {
           const gamma = affine ? t.gamma : null;
           const beta = affine ? t.beta : null;
           const want = normalizeRef(t.x, t.movingMean, t.movingVar, gamma, beta, m, c, EPSILON);
-          expectClose(g.read(y, m * c), want, yScale(t.x, t.movingMean, t.movingVar, gamma, beta, m, c), where);
+          expectScaled(g.read(y, m * c), want, yScale(t.x, t.movingMean, t.movingVar, gamma, beta, m, c), where);
           expect(g.read(mm, c), `${where} moving mean`).toEqual(t.movingMean);
           expect(g.read(mv, c), `${where} moving variance`).toEqual(t.movingVar);
         }
@@ -174,7 +177,7 @@ describe('batch normalization', () => {
 
   it('backward (training): dx, dgamma, dbeta, each optional, with both accumulate flags', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         const t = makeCase(m, c, 5 * c + m);
@@ -196,7 +199,7 @@ describe('batch normalization', () => {
               h.k.batchnorm_backward_train(dx, dgamma, dbeta, dy, x, fwd.mean, fwd.invstd, affine ? g.buf(c, t.gamma) : 0, m, c, accumulate, accumulateParams);
               const base = (v: number, i: number, on: number, b: Float32Array) => (on ? b[i] : 0) + v;
               if (dx) {
-                expectClose(g.read(dx, m * c), want.dx.map((v, i) => base(v, i, accumulate, dx0)),
+                expectScaled(g.read(dx, m * c), want.dx.map((v, i) => base(v, i, accumulate, dx0)),
                   want.dxScale.map((s, i) => 2 * s + (accumulate ? Math.abs(dx0[i]) : 0)), `${where} dx`);
               }
               const paramScale = (terms: (i: number, j: number) => number) => Float64Array.from({ length: c }, (_, j) => {
@@ -204,9 +207,9 @@ describe('batch normalization', () => {
                 for (let i = 0; i < m; i++) s += Math.abs(terms(i, j));
                 return s + 1e-30;
               });
-              if (dbeta) expectClose(g.read(dbeta, c), want.dbeta.map((v, j) => base(v, j, accumulateParams, p0)), paramScale((i, j) => t.dy[i * c + j]), `${where} dbeta`);
+              if (dbeta) expectScaled(g.read(dbeta, c), want.dbeta.map((v, j) => base(v, j, accumulateParams, p0)), paramScale((i, j) => t.dy[i * c + j]), `${where} dbeta`);
               if (dgamma) {
-                expectClose(g.read(dgamma, c), want.dgamma.map((v, j) => base(v, j, accumulateParams, p0)),
+                expectScaled(g.read(dgamma, c), want.dgamma.map((v, j) => base(v, j, accumulateParams, p0)),
                   paramScale((i, j) => t.dy[i * c + j] * (t.x[i * c + j] - mean[j]) * invstd[j]), `${where} dgamma`);
               }
             }
@@ -219,7 +222,7 @@ describe('batch normalization', () => {
 
   it('backward (inference): dx, with and without gamma, accumulating or not; the moving statistics stay', () => {
     const h = harness(64);
-    const g = guardedHeap(h);
+    const g = h;
     for (const c of CHANNELS) {
       for (const m of ROWS) {
         const t = makeCase(m, c, 3 * c + m);
@@ -234,7 +237,7 @@ describe('batch normalization', () => {
             const dx = g.buf(m * c, accumulate ? dx0 : undefined);
             h.k.batchnorm_backward_inference(dx, dy, affine ? g.buf(c, t.gamma) : 0, mv, m, c, EPSILON, accumulate);
             const dxWant = want.dx.map((v, i) => v + (accumulate ? dx0[i] : 0));
-            expectClose(g.read(dx, m * c), dxWant, dxWant.map((v, i) => 2 * Math.abs(want.dx[i]) + (accumulate ? Math.abs(dx0[i]) : 0)), `${where} dx`);
+            expectScaled(g.read(dx, m * c), dxWant, dxWant.map((v, i) => 2 * Math.abs(want.dx[i]) + (accumulate ? Math.abs(dx0[i]) : 0)), `${where} dx`);
             expect(g.read(mm, c)).toEqual(t.movingMean);
             expect(g.read(mv, c)).toEqual(t.movingVar);
           }
@@ -257,16 +260,7 @@ describe('batch normalization', () => {
         const { mean, variance } = batchStatsRef(xx, m, c);
         return normalizeRef(xx, mean, variance, gg, bb, m, c, EPSILON).reduce((s, y, q) => s + w[q] * y, 0);
       };
-      const fd = (v: Float64Array, i: number, f: () => number) => {
-        const e = 1e-6;
-        const keep = v[i];
-        v[i] = keep + e;
-        const up = f();
-        v[i] = keep - e;
-        const down = f();
-        v[i] = keep;
-        return (up - down) / (2 * e);
-      };
+      const fd = (v: Float64Array, i: number, f: () => number) => centralDifference(f, () => v[i], (u) => { v[i] = u; }, 1e-6);
       const f = () => loss(x, gamma, beta);
       const fdX = x.map((_, i) => fd(x, i, f));
       const fdGamma = gamma.map((_, i) => fd(gamma, i, f));
@@ -276,20 +270,17 @@ describe('batch normalization', () => {
       const gp = h.put(gamma);
       const mean = h.alloc(c);
       const invstd = h.alloc(c);
-      h.k.batchnorm_forward_train(h.alloc(m * c), mean, invstd, 0, 0, xp, gp, h.put(beta), m, c, MOMENTUM, EPSILON);
+      h.k.batchnorm_forward_train(h.alloc(m * c), mean, invstd, 0, 0, xp, gp, h.put(beta), 0, 0, m, c, MOMENTUM, EPSILON);
       const dx = h.alloc(m * c);
       const dgamma = h.alloc(c);
       const dbeta = h.alloc(c);
       h.k.batchnorm_backward_train(dx, dgamma, dbeta, h.put(w), xp, mean, invstd, gp, m, c, 0, 0);
       const check = (got: Float32Array, want: Float64Array, what: string) => {
-        const big = Math.max(1, ...Array.from(want, Math.abs));
-        for (let i = 0; i < want.length; i++) {
-          if (!(Math.abs(got[i] - want[i]) <= 1e-4 * big)) expect.fail(`M ${m} C ${c} ${what}[${i}]: ${got[i]} vs finite difference ${want[i]}`);
-        }
+        expectClose(got, want, 0, 1e-4 * Math.max(1, ...Array.from(want, Math.abs)), `M ${m} C ${c} ${what} vs finite differences`);
       };
-      check(h.f32(dx, m * c), fdX, 'dx');
-      check(h.f32(dgamma, c), fdGamma, 'dgamma');
-      check(h.f32(dbeta, c), fdBeta, 'dbeta');
+      check(h.read(dx, m * c), fdX, 'dx');
+      check(h.read(dgamma, c), fdGamma, 'dgamma');
+      check(h.read(dbeta, c), fdBeta, 'dbeta');
     }
   });
 
@@ -302,22 +293,13 @@ describe('batch normalization', () => {
     const gamma = Float64Array.from(t.gamma);
     const beta = Float64Array.from(t.beta);
     const loss = () => normalizeRef(x, t.movingMean, t.movingVar, gamma, beta, m, c, EPSILON).reduce((s, y, q) => s + t.dy[q] * y, 0);
-    const fd = (v: Float64Array, i: number) => {
-      const e = 1e-6 * Math.max(1, Math.abs(v[i]));
-      const keep = v[i];
-      v[i] = keep + e;
-      const up = loss();
-      v[i] = keep - e;
-      const down = loss();
-      v[i] = keep;
-      return (up - down) / (2 * e);
-    };
+    const fd = (v: Float64Array, i: number) => centralDifference(loss, () => v[i], (u) => { v[i] = u; }, 1e-6 * Math.max(1, Math.abs(v[i])));
     const dy = h.put(t.dy);
     const mm = h.put(t.movingMean);
     const mv = h.put(t.movingVar);
     const dx = h.alloc(m * c);
     h.k.batchnorm_backward_inference(dx, dy, h.put(gamma), mv, m, c, EPSILON, 0);
-    const got = [h.f32(dx, m * c)];
+    const got = [h.read(dx, m * c)];
     const want = [x.map((_, i) => fd(x, i))];
     got.forEach((a, k) => a.forEach((v, i) => {
       if (!(Math.abs(v - want[k][i]) <= 1e-5 * Math.max(1, Math.abs(want[k][i])))) expect.fail(`${['dx', 'dgamma', 'dbeta'][k]}[${i}]: ${v} vs ${want[k][i]}`);
@@ -332,15 +314,15 @@ describe('batch normalization', () => {
     const mm = h.put([0, 0]);
     const mv = h.put([1, 1]);
     const y = h.alloc(m * c);
-    h.k.batchnorm_forward_train(y, h.alloc(c), h.alloc(c), mm, mv, x, 0, 0, m, c, MOMENTUM, EPSILON);
-    const mmAfter = h.f32(mm, c);
+    h.k.batchnorm_forward_train(y, h.alloc(c), h.alloc(c), mm, mv, x, 0, 0, mm, mv, m, c, MOMENTUM, EPSILON);
+    const mmAfter = h.read(mm, c);
     expect(mmAfter[0]).toBeCloseTo(0.03, 6);
     expect(mmAfter[1]).toBeCloseTo(0.3, 6);
-    const mvAfter = h.f32(mv, c);
+    const mvAfter = h.read(mv, c);
     expect(mvAfter[0]).toBeCloseTo(0.99 + 3.5 * 0.01, 6);
     expect(mvAfter[1]).toBeCloseTo(0.99 + 350 * 0.01, 5);
-    const before = [h.f32(mm, c), h.f32(mv, c)];
+    const before = [h.read(mm, c), h.read(mv, c)];
     h.k.batchnorm_forward_inference(y, x, 0, 0, mm, mv, m, c, EPSILON);
-    expect([h.f32(mm, c), h.f32(mv, c)]).toEqual(before);
+    expect([h.read(mm, c), h.read(mv, c)]).toEqual(before);
   });
 });

@@ -2,7 +2,7 @@
 // batch 1 and batch 8; and the refusals (unsupported op, dynamic shape, mismatched weight).
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError, UnsupportedOpError, importOnnx, tensor, verifyPlan } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
 import { badGemmWeight, groupedConv, mixedEncodings, nhwcExport, normalizedInput, pytorchCnn, pytorchExtras, pytorchMlp, withNode } from './onnx-models';
 import { ortRun, toNhwc } from './ort';
 

@@ -3,7 +3,7 @@
 // weights generated here.
 // @ts-expect-error: plain JavaScript module without types
 import { DataType, float16Tensor, node, onnxModel, tensor, typedTensor, valueInfo } from '../scripts/onnx-writer.mjs';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
 
 let seed = 1;
 const rnd = (n: number, scale = 0.5) => randomArray(n, seed++, -scale, scale);

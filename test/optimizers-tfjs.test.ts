@@ -1,6 +1,6 @@
 // Whole-model optimizer checks.
 // 1. Against TensorFlow.js (cpu backend, in this process) for the optimizers whose tfjs formula
-//    equals Keras's (numerics.md): sgd, sgd with momentum at a constant lr (tfjs keeps
+//    equals Keras's (docs/numerics.md): sgd, sgd with momentum at a constant lr (tfjs keeps
 //    a = mu*a + g and steps -lr*a; Keras v = mu*v - lr*g: the same sequence when lr is constant),
 //    adagrad, rmsprop plain and with momentum (not centered: tfjs subtracts eps there), adamax.
 //    Same 12-16-16-4 MLP (ReLU, softmax output, sparse categorical cross-entropy), same initial
@@ -8,7 +8,7 @@
 //    of a tensor W satisfies |w - w_tfjs| <= 1e-5 * (|w_tfjs| + max|W_tfjs|), i.e. 1e-5 relative
 //    to the weight, or to its tensor's largest weight for weights near zero (whose absolute
 //    error is set by the rounding of their larger neighbours' dot products).
-//    Adam is not compared with tfjs: tfjs puts epsilon after the bias correction (numerics.md).
+//    Adam is not compared with tfjs: tfjs puts epsilon after the bias correction (docs/numerics.md).
 // 2. Step by step against the float64 reference (test/reference/optimizers.ts) for Adam, AdamW,
 //    AMSGrad, Nadam, centered RMSprop (with and without momentum), and for clipping and weight
 //    decay on several optimizers: at each step the gradients come from model.computeGradients,
@@ -18,7 +18,7 @@
 //    (the update itself to 1e-4 relative) + 1e-9.
 import { describe, expect, it } from 'vitest';
 import { layers, optimizers, sequential, tensor, type Model, type OptimizerConfig } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
 import { type ReferenceSpec, ReferenceOptimizer, l2norm } from './reference/optimizers';
 import { tf, tfjsCopy, tfjsWeights } from './tfjs';
 

@@ -1,17 +1,18 @@
 // The optimizer kernels (assembly/kernels/optim.ts) against their float64 twins (test/reference/optimizers.ts,
-// written from ../shared/reference/numerics.md): every update rule, several steps with a changing
+// written from docs/numerics.md): every update rule, several steps with a changing
 // learning rate, each clip mode and weight decay, driven through apply_gradients exactly as the
 // interpreter calls it (the clip factors are computed there). Outputs that a kernel must write are
 // compared after the steps; slots it must not touch stay NaN; guard words after every buffer must
 // survive. The SIMD and the no-SIMD builds must agree bit for bit (assembly/kernels/optim.ts promises it).
 // Then the interpreter (`run`) with grad_norm, check_grads, nadam_prep, apply_gradients and
 // step_done words: Nadam's U_t across steps, global vs per-tensor clipnorm over two tensors; the
-// issue's worked example (kernel and real model); and the compile-time errors.
+// clipping example of docs/numerics.md, g = [0.9, 100.0] (kernel and real model); and the compile-time errors.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, layers, optimizers, sequential, tensor } from '../dist/node.js';
-import { randomArray, worstError } from './harness';
-import { Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
+import { randomArray, simdArena } from './support/harness';
+import { closeness, expectClose } from './support/close';
+import { Arena, scalarArena, scalarModule } from './support/arena';
 import { type ReferenceSpec, ReferenceOptimizer, clipRef, l2norm, nadamU } from './reference/optimizers';
 
 // Constants from assembly/interp/opcodes.ts (generated from host/compile/op-table.ts), so the words below are what the kernels read.
@@ -22,17 +23,6 @@ for (const m of opcodes.matchAll(/export const (\w+): (?:i32|usize) = (\d+);/g))
 const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 100];
 const STEPS = 12;
 const f = Math.fround;
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  if (worstError(actual, expected, rtol, atol) <= 1) return;
-  let worst = 0;
-  let at = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const e = Math.abs(actual[i] - expected[i]) / (atol + rtol * Math.abs(expected[i]));
-    if (!(e <= worst)) [worst, at] = [Number.isNaN(e) ? Infinity : e, i];
-  }
-  expect.fail(`${what}: ${worst.toPrecision(3)}x the tolerance at element ${at}: ${actual[at]}, expected ${expected[at]}`);
-}
 
 // One optimizer as apply_gradients sees it: kind, which reference slot fills s1..s3, h1 (rho or
 // beta_2), h2 (epsilon), flags (nesterov), and the header momentum (momentum or beta_1).
@@ -164,9 +154,9 @@ describe('apply_gradients against the float64 reference', () => {
     for (const o of OPTIMS) {
       const base = runKernel(a, o, 'none', 0, n).w;
       for (const clip of ['clipvalue', 'clipnorm', 'globalClipnorm'] as const) {
-        expect(worstError(runKernel(a, o, clip, 0, n).w, base, 1e-4, 1e-6), `${o.name} ${clip}`).toBeGreaterThan(1);
+        expect(closeness(runKernel(a, o, clip, 0, n).w, base, 1e-4, 1e-6).ratio, `${o.name} ${clip}`).toBeGreaterThan(1);
       }
-      expect(worstError(runKernel(a, o, 'none', f(0.05), n).w, base, 1e-4, 1e-6), `${o.name} weight decay`).toBeGreaterThan(1);
+      expect(closeness(runKernel(a, o, 'none', f(0.05), n).w, base, 1e-4, 1e-6).ratio, `${o.name} weight decay`).toBeGreaterThan(1);
     }
   });
 
@@ -180,7 +170,7 @@ describe('apply_gradients against the float64 reference', () => {
   });
 });
 
-describe('the issue\'s worked example: g = [0.9, 100.0]', () => {
+describe('the clipping example of docs/numerics.md: g = [0.9, 100.0]', () => {
   // SGD, lr 1, w = 0: the new weights are minus the clipped gradient.
   const clipped = (mode: number, c: number) => {
     const a = simdArena(1 << 12);
@@ -303,7 +293,7 @@ describe('run: a whole optimizer step over two tensors', () => {
       const global = stepRun(o, 'globalClipnorm', c, wd).w;
       const perTensor = stepRun(o, 'clipnorm', c, wd).w;
       // The two must differ (so the reference's distinction was really tested).
-      expect(worstError(global, perTensor, 1e-4, 1e-6)).toBeGreaterThan(1);
+      expect(closeness(global, perTensor, 1e-4, 1e-6).ratio).toBeGreaterThan(1);
     });
   }
 
@@ -356,7 +346,7 @@ describe('clipping through a real model', () => {
     expect(r.b).toEqual([-0.5, 0.5]);
   });
 
-  it('clipnorm 1: the kernel by the worked example / sqrt 2 (its own norm), the bias (norm 0.71 < 1) not at all', () => {
+  it('clipnorm 1: the kernel by the clipping example / sqrt 2 (its own norm), the bias (norm 0.71 < 1) not at all', () => {
     const r = run({ clipnorm: 1 });
     const s = Math.SQRT1_2;
     expectClose(r.k, [-0.00899964 * s, 0.00899964 * s, -0.9999595 * s, 0.9999595 * s], 1e-6, 1e-9, 'kernel');

@@ -10,8 +10,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { randomArray, worstError } from './harness';
-import { Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
+import { randomArray, simdArena } from './support/harness';
+import { closeness, describeCloseness } from './support/close';
+import { Arena, scalarArena, scalarModule } from './support/arena';
 import {
   ConvGeometry, avgPoolBackwardRef, avgPoolRef, globalAvgPoolRef, maxPoolBackwardRef, maxPoolRef,
 } from './reference/conv';
@@ -41,8 +42,8 @@ const label = (g: ConvGeometry) => `B${g.B} ${g.H}x${g.W}x${g.C} window ${g.KH}x
 const plus = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v + b[i]);
 
 function compare(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, terms: number): string {
-  const err = worstError(actual, expected, 1e-5, 1e-5 * (Math.sqrt(terms) + 1));
-  return err <= 1 ? '' : `${what}: worst error ${err.toFixed(2)} x tolerance`;
+  const c = closeness(actual, expected, 1e-5, 1e-5 * (Math.sqrt(terms) + 1));
+  return c.ratio <= 1 ? '' : describeCloseness(what, c);
 }
 
 function sweepCases(): PoolCase[] {

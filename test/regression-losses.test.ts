@@ -3,7 +3,9 @@
 // loss and weight gradients against TensorFlow.js computing the same loss.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, layers, optimizers, sequential, setSeed, tensor, verifyPlan } from '../dist/node.js';
-import { harness, randomArray, worstError } from './harness';
+import { harness, randomArray } from './support/harness';
+import { expectClose } from './support/close';
+import { numericGradient } from './support/finite-diff';
 import { tf, tfl } from './tfjs';
 
 // Keras clips in float32: [1e-7, 1 - 1e-7] as f32 values.
@@ -39,18 +41,9 @@ describe('regression and binary loss kernels', () => {
         h.k[KERNEL[kind]](slot, dx, h.put(p), h.put(y), m, n, n, scale);
         const got = new Float64Array(h.memory.buffer, slot, 1)[0] - 0.25;
         expect(Math.abs(got / m - lossRef(kind, p, y))).toBeLessThan(1e-6);
-        const g = h.f32(dx, m * n);
-        const numeric = new Float64Array(m * n);
-        const x64 = Float64Array.from(p);
-        for (let i = 0; i < m * n; i++) {
-          const d = 1e-4;
-          const save = x64[i];
-          x64[i] = save + d; const up = lossRef(kind, x64, y);
-          x64[i] = save - d; const down = lossRef(kind, x64, y);
-          x64[i] = save;
-          numeric[i] = (up - down) / (2 * d);
-        }
-        expect(worstError(g, numeric, 1e-3, 1e-6)).toBeLessThanOrEqual(1);
+        const g = h.read(dx, m * n);
+        const numeric = numericGradient((x64) => lossRef(kind, x64, y), p, 1e-4);
+        expectClose(g, numeric, 1e-3, 1e-6, 'gradient vs finite differences');
         // no gradient wanted: dx = 0 writes nothing, the loss is still added
         const slot2 = h.alloc(2, 0);
         new Float64Array(h.memory.buffer, slot2, 1)[0] = 0;
@@ -68,7 +61,7 @@ describe('regression and binary loss kernels', () => {
     const dx = h.alloc(4);
     h.k.bce_probs_loss(slot, dx, h.put(p), h.put(y), 1, 4, 4, 1);
     expect(new Float64Array(h.memory.buffer, slot, 1)[0]).toBeCloseTo(lossRef('bce_probs', Float32Array.from(p), y), 5);
-    expect(Array.from(h.f32(dx, 3))).toEqual([0, 0, 0]);
+    expect(Array.from(h.read(dx, 3))).toEqual([0, 0, 0]);
   });
 });
 
@@ -102,7 +95,7 @@ describe('models with meanSquaredError / binaryCrossentropy agree with TensorFlo
       expect(() => verifyPlan(model.plan)).not.toThrow(); // the new loss ops stay inside their regions
       const names = ['dense/kernel', 'dense/bias', 'dense_1/kernel', 'dense_1/bias'].map((s, i) => [model.layers[i >> 1].name + s.slice(s.indexOf('/')), i] as const);
       for (const [key, i] of names) {
-        expect(worstError(ours.weights.get(key)!, grads[vars[i].name].dataSync() as Float32Array, 1e-4, 1e-6), key).toBeLessThanOrEqual(1);
+        expectClose(ours.weights.get(key)!, grads[vars[i].name].dataSync() as Float32Array, 1e-4, 1e-6, key);
       }
     });
   }

@@ -3,7 +3,8 @@
 // checked against the dense formula computed here from the layers' weights.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, input, layers, model, optimizers, sequential, setSeed, tensor } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
+import { expectClose } from './support/close';
 
 // relu?(x . W + b) for x (n, k), W (k, m) row-major.
 function denseRef(x: Float32Array, n: number, w: Float32Array, b: Float32Array, relu: boolean): Float32Array {
@@ -27,10 +28,7 @@ function base() {
   return model({ inputs: x, outputs: out });
 }
 
-const close = (a: Float32Array, b: Float32Array) => {
-  expect(a.length).toBe(b.length);
-  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5);
-};
+const close = (a: Float32Array, b: Float32Array) => expectClose(a, b, 0, 1e-5, 'predictions vs the dense twin');
 
 describe('reuse API', () => {
   it('getLayer(name).output builds a sub-model that shares layers and weights', () => {

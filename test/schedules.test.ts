@@ -3,7 +3,7 @@
 // that the rate really drives the update (one SGD step moves w by exactly lr * g).
 import { describe, expect, it } from 'vitest';
 import { layers, optimizers, schedules, sequential, setSeed, tensor, type Model, type LearningRateSchedule } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
 import { cosineRef, exponentialRef, inverseTimeRef, oneCycleRef, piecewiseRef, polynomialRef, type ScheduleRef } from './reference/schedules';
 
 const N = 8;

@@ -3,8 +3,9 @@
 // same sources compiled with --disable simd. Outputs start as NaN (accumulate 0) or known values
 // (accumulate 1); guard words after every buffer and the inputs must come back unchanged.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { randomArray, worstError } from './harness';
-import { type Arena, scalarArena, scalarModule, simdArena } from './kernel-arena';
+import { randomArray, simdArena } from './support/harness';
+import { expectClose } from './support/close';
+import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
 
 const BYTES = 4 << 20;
@@ -13,7 +14,7 @@ beforeAll(async () => {
   scalar = await scalarModule(['assembly/kernels/merge.ts', 'assembly/kernels/spatial.ts'], 'spatial-scalar.wasm');
 });
 
-const close = (a: ArrayLike<number>, e: ArrayLike<number>) => worstError(a, e, 1e-5, 1e-6);
+const close = (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => expectClose(a, e, 1e-5, 1e-6, what);
 const plus = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v + b[i]);
 
 function suite(name: string, make: () => Arena) {
@@ -25,10 +26,10 @@ function suite(name: string, make: () => Arena) {
         const px = a.put(x), pz = a.put(z);
         const py = accumulate ? a.put(y0) : a.alloc(n);
         a.k.axpy_f32(py, px, n, -0.75, accumulate);
-        expect(close(a.read(py, n), Float64Array.from(x, (v, i) => (accumulate ? y0[i] : 0) + -0.75 * v))).toBeLessThanOrEqual(1);
+        close(a.read(py, n), Float64Array.from(x, (v, i) => (accumulate ? y0[i] : 0) + -0.75 * v), 'py');
         const pm = accumulate ? a.put(y0) : a.alloc(n);
         a.k.mul_f32(pm, px, pz, n, accumulate);
-        expect(close(a.read(pm, n), Float64Array.from(x, (v, i) => (accumulate ? y0[i] : 0) + v * z[i]))).toBeLessThanOrEqual(1);
+        close(a.read(pm, n), Float64Array.from(x, (v, i) => (accumulate ? y0[i] : 0) + v * z[i]), 'pm');
         expect(a.read(px, n)).toEqual(x);
         expect(a.guardsIntact()).toBe(true);
       }
@@ -42,10 +43,10 @@ function suite(name: string, make: () => Arena) {
         const py = a.alloc(rows * c);
         const psc = a.put(sc);
         a.k.channel_affine_f32(py, a.put(x), psc, a.put(of), rows, c);
-        expect(close(a.read(py, rows * c), Float64Array.from(x, (v, i) => v * sc[i % c] + of[i % c]))).toBeLessThanOrEqual(1);
+        close(a.read(py, rows * c), Float64Array.from(x, (v, i) => v * sc[i % c] + of[i % c]), 'py');
         const pdx = accumulate ? a.put(d0) : a.alloc(rows * c);
         a.k.channel_scale_backward(pdx, a.put(x), psc, rows, c, accumulate);
-        expect(close(a.read(pdx, rows * c), Float64Array.from(x, (v, i) => (accumulate ? d0[i] : 0) + v * sc[i % c]))).toBeLessThanOrEqual(1);
+        close(a.read(pdx, rows * c), Float64Array.from(x, (v, i) => (accumulate ? d0[i] : 0) + v * sc[i % c]), 'pdx');
         expect(a.guardsIntact()).toBe(true);
       }
     });
@@ -66,7 +67,7 @@ function suite(name: string, make: () => Arena) {
         const pdx = accumulate ? a.put(d0) : a.alloc(b * h * w * c);
         a.k.zero_pad2d_backward(pdx, a.put(dy), b, h, w, c, pt, pb, pl, pr, accumulate);
         const ref = padBackwardRef(dy, b, h, w, c, pt, pb, pl, pr);
-        expect(close(a.read(pdx, b * h * w * c), accumulate ? plus(ref, d0) : ref)).toBeLessThanOrEqual(1);
+        close(a.read(pdx, b * h * w * c), accumulate ? plus(ref, d0) : ref, 'pdx');
         expect(a.guardsIntact()).toBe(true);
       }
     });
@@ -79,13 +80,13 @@ function suite(name: string, make: () => Arena) {
         const x = randomArray(b * h * w * c, s);
         const py = a.alloc(b * oh * ow * c);
         a.k.resize_bilinear_forward(py, a.put(x), b, h, w, c, oh, ow);
-        expect(close(a.read(py, b * oh * ow * c), resizeRef(x, b, h, w, c, oh, ow))).toBeLessThanOrEqual(1);
+        close(a.read(py, b * oh * ow * c), resizeRef(x, b, h, w, c, oh, ow), 'py');
         const dy = randomArray(b * oh * ow * c, s + 70);
         const d0 = randomArray(b * h * w * c, s + 80);
         const pdx = accumulate ? a.put(d0) : a.alloc(b * h * w * c);
         a.k.resize_bilinear_backward(pdx, a.put(dy), b, h, w, c, oh, ow, accumulate);
         const ref = resizeBackwardRef(dy, b, h, w, c, oh, ow);
-        expect(close(a.read(pdx, b * h * w * c), accumulate ? plus(ref, d0) : ref)).toBeLessThanOrEqual(1);
+        close(a.read(pdx, b * h * w * c), accumulate ? plus(ref, d0) : ref, 'pdx');
         expect(a.guardsIntact()).toBe(true);
       }
     });

@@ -13,7 +13,7 @@
 //   gradient is wrong at the edges. With `exactGradients` the mirror computes the same average as
 //   avgPool_valid(zero-padded x) / avgPool_valid(zero-padded ones), whose gradient is right.
 import type { Layer, Model } from '../dist/node.js';
-import { randomArray } from './harness';
+import { randomArray } from './support/harness';
 import { tf, tfl } from './tfjs';
 
 type T = tf.Tensor;
@@ -338,32 +338,4 @@ export function randomizeWeights(model: Model, seed: number): void {
       }
     }));
   }
-}
-
-export interface Closeness {
-  worst: number; // max |a-b| / (rtol*|b| + rtol*max|b|): <= 1 passes
-  maxRel: number; // the largest elementwise |a-b|/|b| (for the report)
-  at: number;
-}
-
-// Elementwise relative error with a floor at rtol times the tensor's largest magnitude: a gradient
-// element that is the sum of cancelling terms is only as exact as its largest terms.
-export function closeness(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, floor = 1): Closeness {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  let worst = 0;
-  let maxRel = 0;
-  let at = -1;
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    const e = d / (rtol * Math.abs(expected[i]) + floor * rtol * scale + 1e-30);
-    if (!(e <= worst)) { worst = Number.isNaN(e) ? Infinity : e; at = i; }
-    if (expected[i] !== 0) maxRel = Math.max(maxRel, d / Math.abs(expected[i]));
-  }
-  return { worst, maxRel, at };
-}
-
-export function describeCloseness(what: string, c: Closeness, actual: ArrayLike<number>, expected: ArrayLike<number>): string {
-  return `${what}: worst ${c.worst.toExponential(2)} at ${c.at} (got ${actual[c.at]}, expected ${expected[c.at]}), max elementwise rel ${c.maxRel.toExponential(2)}`;
 }

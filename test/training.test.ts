@@ -4,7 +4,8 @@
 // rule is applied in plain TypeScript.
 import { describe, expect, it } from 'vitest';
 import { layers, sequential, optimizers, tensor, setSeed, NonFiniteError, type Model } from '../dist/node.js';
-import { randomArray, worstError } from './harness';
+import { randomArray } from './support/harness';
+import { expectClose } from './support/close';
 import { tf, tfjsCopy, tfjsWeights } from './tfjs';
 
 function data(n: number, features: number, classes: number, seed: number) {
@@ -23,7 +24,7 @@ function smallModel(): Model {
 
 function expectWeightsClose(model: Model, expected: Float32Array[][], rtol: number, atol: number) {
   model.layers.forEach((l, i) => l.getWeights().forEach((w, j) => {
-    expect(worstError(w, expected[i][j], rtol, atol), `${l.name} weight ${j}`).toBeLessThanOrEqual(1);
+    expectClose(w, expected[i][j], rtol, atol, `${l.name} weight ${j}`);
   }));
 }
 
@@ -50,7 +51,7 @@ describe('training matches TensorFlow.js', () => {
       const ours = model.predict(x, { batchSize: 32 });
       const theirs = (ref.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync();
       expect(ours.shape).toEqual([n, 4]);
-      expect(worstError(ours.data, theirs, 1e-5, 1e-7)).toBeLessThanOrEqual(1);
+      expectClose(ours.data, theirs, 1e-5, 1e-7, 'predictions');
       const ev = model.evaluate(x, y);
       const p = Array.from(theirs);
       let ce = 0;
@@ -117,7 +118,7 @@ describe('training matches TensorFlow.js', () => {
     b.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy', batchSize: 4 });
     await a.fit(x, y, { epochs: 2, batchSize: 4, shuffle: false });
     await b.fit(x, tensor(onehot, [16, 4]), { epochs: 2, batchSize: 4, shuffle: false });
-    a.layers.forEach((l, i) => l.getWeights().forEach((w, j) => expect(worstError(w, b.layers[i].getWeights()[j], 1e-6, 1e-7)).toBeLessThanOrEqual(1)));
+    a.layers.forEach((l, i) => l.getWeights().forEach((w, j) => expectClose(w, b.layers[i].getWeights()[j], 1e-6, 1e-7, `${l.name} weight ${j}`)));
   });
 });
 

@@ -63,6 +63,7 @@ import {
   OP_OPTIMIZER_INIT,
   OP_STEP_DONE,
   OP_NADAM_PREP,
+  OP_COMMIT_STATE,
   OP_AXPY,
   OP_MUL,
   OP_ZERO_PAD2D_FORWARD,
@@ -140,7 +141,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_AVGPOOL_BACKWARD: avg_pool2d_backward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13)); break;
       case OP_GAP_FORWARD: global_avg_pool_forward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3)); break;
       case OP_GAP_BACKWARD: global_avg_pool_backward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4)); break;
-      case OP_BN_FORWARD_TRAIN: batchnorm_forward_train(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), argp(at, 6), argp(at, 7), arg(at, 8) * batch, arg(at, 9), argf(at, 10), argf(at, 11)); break;
+      case OP_BN_FORWARD_TRAIN: batchnorm_forward_train(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), argp(at, 6), argp(at, 7), argp(at, 8), argp(at, 9), arg(at, 10) * batch, arg(at, 11), argf(at, 12), argf(at, 13)); break;
       case OP_BN_FORWARD_INFER: batchnorm_forward_inference(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), arg(at, 6) * batch, arg(at, 7), argf(at, 8)); break;
       case OP_BN_BACKWARD_TRAIN: batchnorm_backward_train(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), argp(at, 6), argp(at, 7), arg(at, 8) * batch, arg(at, 9), arg(at, 10), arg(at, 11)); break;
       case OP_BN_BACKWARD_INFER: batchnorm_backward_inference(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, arg(at, 5), argf(at, 6), arg(at, 7)); break;
@@ -156,6 +157,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_OPTIMIZER_INIT: optimizer_init(scalars, argf(at, 0), argf(at, 1)); break;
       case OP_STEP_DONE: store<i32>(scalars + S_ITER, load<i32>(scalars + S_ITER) + 1); break;
       case OP_NADAM_PREP: nadam_prep(scalars); break;
+      case OP_COMMIT_STATE: copy_f32(argp(at, 0), argp(at, 1), arg(at, 2), 0); break;
       case OP_AXPY: axpy_f32(argp(at, 0), argp(at, 1), arg(at, 2) * batch, argf(at, 3), arg(at, 4)); break;
       case OP_MUL: mul_f32(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4)); break;
       case OP_ZERO_PAD2D_FORWARD: zero_pad2d_forward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8)); break;

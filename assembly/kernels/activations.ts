@@ -1,5 +1,5 @@
 // Activation functions and their derivatives, elementwise over f32, chosen by an integer `kind`
-// (Keras 3 formulas, ../shared/reference/numerics.md). Pointers are byte offsets; y may equal x.
+// (Keras 3 formulas, docs/numerics.md). Pointers are byte offsets; y may equal x.
 //
 //   kind                 y = f(x)                                    alpha
 //   ACT_LINEAR       0   x

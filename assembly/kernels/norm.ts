@@ -1,5 +1,5 @@
 // Batch normalization over channel-last data: x (M,C), M = batch*H*W rows, one set of statistics
-// per channel (Keras BatchNormalization, axis -1; ../shared/reference/numerics.md). f32 buffers.
+// per channel (Keras BatchNormalization, axis -1; docs/numerics.md). f32 buffers.
 //
 // Sums over rows run in f64 (batch variance from sums shifted by the channel's first value, so
 // nothing cancels); the per-element arithmetic is f32. Channels go four at a time, one f32x4
@@ -12,10 +12,13 @@
 
 // y (M,C) = x*inv + (beta - mean*inv), inv = gamma/sqrt(var + eps), with the batch mean and biased
 // variance of each channel. Saves mean (C) and invstd (C) = 1/sqrt(var + eps) for the backward pass
-// and updates movingMean (C) = mm*momentum + mean*(1-momentum), movingVar (C) likewise with the
-// biased variance. mean, invstd, movingMean and movingVar may each be 0 (not wanted).
-export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, movingMean: usize, movingVar: usize,
-  x: usize, gamma: usize, beta: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
+// and writes the updated moving statistics newMean (C) = movingMean*momentum + mean*(1-momentum),
+// newVar (C) = movingVar*momentum + var*(1-momentum) (biased variance). The training step writes
+// them to a pending buffer that it commits only once the loss and gradients are known to be finite;
+// newMean may equal movingMean (in place). mean, invstd and newMean/newVar (with movingMean/movingVar)
+// may each be 0 (not wanted).
+export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
+  x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
   if (M <= 0 || C <= 0) return;
   const stride = <usize>C << 2;
   let c = 0;
@@ -39,10 +42,10 @@ export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, mo
         s2lo = f64x2.add(s2lo, f64x2.mul(dlo, dlo));
         s2hi = f64x2.add(s2hi, f64x2.mul(dhi, dhi));
       }
-      const c0 = train_channel(c, f64x2.extract_lane(s1lo, 0), f64x2.extract_lane(s2lo, 0), f64x2.extract_lane(klo, 0), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
-      const c1 = train_channel(c + 1, f64x2.extract_lane(s1lo, 1), f64x2.extract_lane(s2lo, 1), f64x2.extract_lane(klo, 1), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
-      const c2 = train_channel(c + 2, f64x2.extract_lane(s1hi, 0), f64x2.extract_lane(s2hi, 0), f64x2.extract_lane(khi, 0), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
-      const c3 = train_channel(c + 3, f64x2.extract_lane(s1hi, 1), f64x2.extract_lane(s2hi, 1), f64x2.extract_lane(khi, 1), M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      const c0 = train_channel(c, f64x2.extract_lane(s1lo, 0), f64x2.extract_lane(s2lo, 0), f64x2.extract_lane(klo, 0), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      const c1 = train_channel(c + 1, f64x2.extract_lane(s1lo, 1), f64x2.extract_lane(s2lo, 1), f64x2.extract_lane(klo, 1), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      const c2 = train_channel(c + 2, f64x2.extract_lane(s1hi, 0), f64x2.extract_lane(s2hi, 0), f64x2.extract_lane(khi, 0), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
+      const c3 = train_channel(c + 3, f64x2.extract_lane(s1hi, 1), f64x2.extract_lane(s2hi, 1), f64x2.extract_lane(khi, 1), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
       scale_shift_tile(y + col, x + col, M, stride, firsts(c0, c1, c2, c3), seconds(c0, c1, c2, c3));
     }
   }
@@ -57,7 +60,7 @@ export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, mo
       s1 += d;
       s2 += d * d;
     }
-    const cc = train_channel(c, s1, s2, k, M, mean, invstd, movingMean, movingVar, gamma, beta, momentum, epsilon);
+    const cc = train_channel(c, s1, s2, k, M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
     scale_shift_column(y + col, x + col, M, stride, first(cc), second(cc));
   }
 }
@@ -221,8 +224,8 @@ export function batchnorm_backward_inference(dx: usize, dy: usize, gamma: usize,
 
 // Channel c's statistics from sums shifted by k: s1 = sum(x - k), s2 = sum((x - k)^2) over m rows.
 // Stores mean, invstd and the moving statistics; returns (scale, shift) = (inv, beta - mean*inv).
-function train_channel(c: i32, s1: f64, s2: f64, k: f64, m: i32, mean: usize, invstd: usize, movingMean: usize,
-  movingVar: usize, gamma: usize, beta: usize, momentum: f32, epsilon: f32): u64 {
+function train_channel(c: i32, s1: f64, s2: f64, k: f64, m: i32, mean: usize, invstd: usize, newMean: usize, newVar: usize,
+  movingMean: usize, movingVar: usize, gamma: usize, beta: usize, momentum: f32, epsilon: f32): u64 {
   const fm = <f64>m;
   const mu = k + s1 / fm;
   const variance = max<f64>((s2 - (s1 * s1) / fm) / fm, 0);
@@ -231,8 +234,8 @@ function train_channel(c: i32, s1: f64, s2: f64, k: f64, m: i32, mean: usize, in
   if (mean) store<f32>(mean + o, <f32>mu);
   if (invstd) store<f32>(invstd + o, <f32>is);
   const mom = <f64>momentum;
-  if (movingMean) store<f32>(movingMean + o, <f32>(<f64>load<f32>(movingMean + o) * mom + mu * (1 - mom)));
-  if (movingVar) store<f32>(movingVar + o, <f32>(<f64>load<f32>(movingVar + o) * mom + variance * (1 - mom)));
+  if (newMean) store<f32>(newMean + o, <f32>(<f64>load<f32>(movingMean + o) * mom + mu * (1 - mom)));
+  if (newVar) store<f32>(newVar + o, <f32>(<f64>load<f32>(movingVar + o) * mom + variance * (1 - mom)));
   const scale = (gamma ? <f64>load<f32>(gamma + o) : 1) * is;
   const shift = (beta ? <f64>load<f32>(beta + o) : 0) - mu * scale;
   return pack(<f32>scale, <f32>shift);

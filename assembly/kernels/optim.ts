@@ -4,7 +4,7 @@ import {
 } from '../interp/opcodes';
 
 // Optimizer updates over a flat parameter slab w (n) with gradients g (n) and slots of the same
-// layout (Keras 3 formulas, ../shared/reference/numerics.md). Every update runs one pass that does,
+// layout (Keras 3 formulas, docs/numerics.md). Every update runs one pass that does,
 // per element and in Keras's order:
 //   1. clip:   g = clamp(g * cmul / cdiv, lo, hi)   (no clipping: 1, 1, -inf, +inf: g exactly)
 //   2. decay:  w = w - w * wd * lr                 (wd 0: w exactly)

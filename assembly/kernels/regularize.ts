@@ -1,4 +1,4 @@
-// Weight regularizers and constraints (Keras 3; ../shared/reference/numerics.md). f32 weights.
+// Weight regularizers and constraints (Keras 3; docs/numerics.md). f32 weights.
 // Penalties are added to the loss unscaled by the batch; their gradients are added to the data
 // gradient; constraints project the weights in place after the optimizer update.
 import { sumsq_f32 } from './optim';

@@ -13,27 +13,7 @@ import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
 import { compilePlan, type Plan } from '../compile/plan';
 import { modelToBytes } from '../formats/serialize';
-
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
-
-function parseArgs(argv: string[], valued: string[], command: string): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) { positional.push(a); continue; }
-    const [name, inline] = a.slice(2).split('=', 2);
-    if (valued.includes(name)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new InvalidArgumentError(`${command}: --${name} needs a value`);
-      flags.set(name, v);
-    } else flags.set(name, true);
-  }
-  return { positional, flags };
-}
+import { commandUsage, parseCommandArgs } from './commands';
 
 // A progress bar on stderr, drawn only for a terminal (or with --progress).
 function progressBar(enabled: boolean) {
@@ -55,12 +35,12 @@ function progressBar(enabled: boolean) {
 const localFiles = { readFile: async (path: string) => new Uint8Array(await readFile(path)), shardReader };
 
 export async function runConvert(argv: string[]): Promise<number> {
-  const { positional, flags } = parseArgs(argv, ['quantize'], 'convert');
-  if (positional.length !== 2) throw new InvalidArgumentError('usage: edgetune convert <input> <output> [--quantize float16] [--progress]');
+  const { positional, flags } = parseCommandArgs('convert', argv);
+  if (positional.length !== 2) throw new InvalidArgumentError(commandUsage('convert'));
   const [input, output] = positional;
-  const quantize = flags.get('quantize');
+  const quantize = flags.quantize;
   if (quantize !== undefined && quantize !== 'float16') throw new InvalidArgumentError(`convert: --quantize supports float16 only, got '${quantize}'`);
-  const bar = progressBar(flags.has('progress') || !!process.stderr.isTTY);
+  const bar = progressBar('progress' in flags || !!process.stderr.isTTY);
   const { model, format } = await importModelFile(input, localFiles, bar.draw);
   bar.end();
   const half = quantize === 'float16';
@@ -118,14 +98,14 @@ const report = (p: Plan): PlanReport => ({
 });
 
 export async function runInspect(argv: string[]): Promise<number> {
-  const { positional, flags } = parseArgs(argv, ['batch', 'freeze'], 'inspect');
-  if (positional.length !== 1) throw new InvalidArgumentError('usage: edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]');
-  const batch = flags.has('batch') ? Number(flags.get('batch')) : 32;
-  if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`inspect: --batch must be a positive integer, got '${flags.get('batch')}'`);
+  const { positional, flags } = parseCommandArgs('inspect', argv);
+  if (positional.length !== 1) throw new InvalidArgumentError(commandUsage('inspect'));
+  const batch = 'batch' in flags ? Number(flags.batch) : 32;
+  if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`inspect: --batch must be a positive integer, got '${flags.batch}'`);
   const { model, format } = await importModelFile(positional[0], localFiles);
-  const freeze = flags.get('freeze');
+  const freeze = flags.freeze;
   if (typeof freeze === 'string') model.freeze(freeze);
-  const training = flags.has('train') || typeof freeze === 'string';
+  const training = 'train' in flags || typeof freeze === 'string';
   const inference = model.planInference(batch);
   const train = training ? trainingPlan(model, batch) : null;
   const layerRows = model.layers.map((l) => {
@@ -133,7 +113,7 @@ export async function runInspect(argv: string[]): Promise<number> {
     return { name: l.name, kind: l.kind === 'activation' ? String(l.config.activation) : l.kind, outputShape: node.shape, params: l.countParams(), trainable: l.trainable };
   });
   const params = model.countParams();
-  if (flags.has('json')) {
+  if ('json' in flags) {
     process.stdout.write(`${JSON.stringify({
       file: positional[0], format, name: model.name, inputShape: model.inputShape, outputShape: model.outputShape,
       layers: layerRows, params, inference: report(inference), ...(train ? { training: report(train) } : {}),

@@ -9,15 +9,7 @@ import type { Model } from '../training/model';
 import { resolveOptimizer } from '../training/optimizers';
 import { setSeed } from '../core/random';
 import { tensor } from '../core/tensor';
-
-export const FIND_LR_USAGE = `usage: edgetune find-lr [model.safetensors] [options]
-  Grows the learning rate exponentially over a few hundred steps on MNIST digits, records the loss,
-  restores the model, and suggests a rate. Without a model: a fresh 784-300-100-5 MLP on digits 0-4.
-  --digits 0-4        digits to train on (labels become 0..k-1)        --count N   images (default 3000)
-  --optimizer NAME    optimizer (default: the model's, else adam)      --batch N   batch size (default 32)
-  --steps N           steps (default 200)   --min LR (default 1e-4)   --max LR (default 1)
-  --svg FILE          write the plot (default lr-finder.svg)           --json      print the curve as JSON
-`;
+import { parseCommandArgs } from './commands';
 
 function parseDigits(s: string): number[] {
   const m = /^(\d)-(\d)$/.exec(s);
@@ -27,19 +19,9 @@ function parseDigits(s: string): number[] {
 }
 
 export async function findLrCommand(args: string[]): Promise<number> {
-  const opts: Record<string, string> = {};
-  let modelPath: string | null = null;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--json') opts.json = '1';
-    else if (a.startsWith('--')) {
-      if (i + 1 >= args.length) throw new InvalidArgumentError(`find-lr: ${a} needs a value`);
-      opts[a.slice(2)] = args[++i];
-    } else if (modelPath === null) modelPath = a;
-    else throw new InvalidArgumentError(`find-lr: unexpected argument '${a}'`);
-  }
-  const known = new Set(['json', 'digits', 'count', 'optimizer', 'batch', 'steps', 'min', 'max', 'svg']);
-  for (const k of Object.keys(opts)) if (!known.has(k)) throw new InvalidArgumentError(`find-lr: unknown option --${k}\n${FIND_LR_USAGE}`);
+  const { positional, flags: opts } = parseCommandArgs('find-lr', args);
+  if (positional.length > 1) throw new InvalidArgumentError(`find-lr: unexpected argument '${positional[1]}'`);
+  const modelPath = positional[0] ?? null;
   const num = (k: string, d: number) => {
     if (opts[k] === undefined) return d;
     const v = Number(opts[k]);
@@ -62,7 +44,7 @@ export async function findLrCommand(args: string[]): Promise<number> {
   const y = tensor(Float32Array.from(data.y.subarray(0, n)), [n]);
   const svgPath = opts.svg ?? 'lr-finder.svg';
   const r = await findLearningRate(model, x, y, { minLr: num('min', 1e-4), maxLr: num('max', 1), steps: num('steps', 200), batchSize, seed: 1, svgPath });
-  if (opts.json) {
+  if ('json' in opts) {
     process.stdout.write(JSON.stringify({ lrs: r.lrs, losses: r.losses, smoothed: r.smoothed, minLossLr: r.minLossLr, suggestion: r.suggestion, stoppedEarly: r.stoppedEarly }) + '\n');
     return 0;
   }

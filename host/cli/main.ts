@@ -2,32 +2,24 @@
 // The edgetune command line.
 import { runConvert, runInspect } from './convert';
 import { runDemo, trainBase } from './demo';
-import { FIND_LR_USAGE, findLrCommand } from './find-lr';
+import { readFileSync } from 'node:fs';
+import { COMMANDS, commandUsage, isHelp, mainUsage, parseCommandArgs, type CommandName } from './commands';
+import { findLrCommand } from './find-lr';
 
-const usage = `usage: edgetune <command>
-
-commands:
-  demo         transfer learning on real MNIST digits (the main job of npm start)
-  train-base   train the bundled bases (digits 0-4) and write models/mnist-base-0to4.safetensors and
-               models/mnist-cnn-base-0to4.safetensors
-  convert      edgetune convert <input> <output> [--quantize float16] [--progress]
-               input: .onnx, .safetensors, TF.js model.json (layers or graph), .keras, .h5;
-               output: .safetensors, or a TF.js layers model (a directory or its model.json)
-  inspect      edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]
-               layers, output shapes, trainable/frozen parameters, planned arenas
-  find-lr      the learning-rate finder on MNIST digits, with an SVG plot (find-lr --help)
-  compile      <model.safetensors> --train --batch 16 [--freeze <layer>] [--budget 256KB]
-               [--optimizer adam --lr 1e-3] -o model.plan   (a plan file for edgetune-wasi.wasm)
-  pack-data    <data.json> -o train.etd | --mnist --digits 5-9 --count N -o train.etd
-`;
 
 async function main(argv: string[]): Promise<number> {
   const [command] = argv;
+  if (command !== undefined && Object.hasOwn(COMMANDS, command) && argv.slice(1).some(isHelp)) {
+    process.stdout.write(commandUsage(command as CommandName));
+    return 0;
+  }
   switch (command) {
     case 'demo':
+      parseCommandArgs('demo', argv.slice(1));
       await runDemo();
       return 0;
     case 'train-base':
+      parseCommandArgs('train-base', argv.slice(1));
       await trainBase(console.log, undefined, 'mlp');
       await trainBase(console.log, undefined, 'cnn');
       return 0;
@@ -36,21 +28,29 @@ async function main(argv: string[]): Promise<number> {
     case 'inspect':
       return runInspect(argv.slice(1));
     case 'find-lr':
-      if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(FIND_LR_USAGE); return 0; }
       return findLrCommand(argv.slice(1));
     case 'compile':
       return (await import('./wasi-files')).compileCommand(argv.slice(1), console.log);
     case 'pack-data':
       return (await import('./wasi-files')).packDataCommand(argv.slice(1), console.log);
+    case '--version':
+    case '-v':
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
     case undefined:
     case '-h':
     case '--help':
-      process.stdout.write(usage);
+      process.stdout.write(mainUsage());
       return command ? 0 : 1;
     default:
-      process.stderr.write(`edgetune: unknown command '${command}'\n${usage}`);
+      process.stderr.write(`edgetune: unknown command '${command}'\n${mainUsage()}`);
       return 2;
   }
+}
+
+// dist/cli.js sits next to the package's package.json, in the repository as in an installed package.
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {

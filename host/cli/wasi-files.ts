@@ -13,6 +13,7 @@ import { compilePlan, type Plan } from '../compile/plan';
 import { planToFileBytes } from '../formats/plan-file';
 import { modelFromBytes } from '../formats/serialize';
 import { writeFileAtomic } from '../core/node-fs';
+import { commandUsage, parseCommandArgs } from './commands';
 
 export interface CompileFileOptions {
   batch: number;
@@ -117,9 +118,8 @@ export async function packDataFile(outPath: string, data: TrainingData): Promise
 
 // `edgetune compile ...` and `edgetune pack-data ...`: parsed here so cli.ts only dispatches.
 export async function compileCommand(args: string[], log: (s: string) => void): Promise<number> {
-  // --epochs-hint is accepted for schedules that need the run's length; the current optimizers ignore it.
-  const { positional, flags } = parseFlags(args, ['train']);
-  if (positional.length !== 1 || !flags.o) throw new InvalidArgumentError('usage: edgetune compile <model.safetensors> --train --batch 16 [--freeze <layer>] [--budget 256KB] [--optimizer adam --lr 1e-3] [--loss name] -o model.plan');
+  const { positional, flags } = parseCommandArgs('compile', args);
+  if (positional.length !== 1 || !flags.o) throw new InvalidArgumentError(commandUsage('compile'));
   if (!('train' in flags)) throw new InvalidArgumentError('compile: only training plans are written to files: pass --train');
   const batch = flags.batch === undefined ? 32 : Number(flags.batch);
   const plan = await compileModelFile(positional[0], flags.o, {
@@ -131,8 +131,8 @@ export async function compileCommand(args: string[], log: (s: string) => void): 
 }
 
 export async function packDataCommand(args: string[], log: (s: string) => void): Promise<number> {
-  const { positional, flags } = parseFlags(args, ['mnist']);
-  if (!flags.o) throw new InvalidArgumentError('usage: edgetune pack-data <data.json> -o train.etd | edgetune pack-data --mnist --digits 5-9 --count 100 -o train.etd [--one-hot C]');
+  const { positional, flags } = parseCommandArgs('pack-data', args);
+  if (!flags.o) throw new InvalidArgumentError(commandUsage('pack-data'));
   const oneHot = flags['one-hot'] === undefined ? undefined : Number(flags['one-hot']);
   let data: TrainingData;
   if ('mnist' in flags) {
@@ -144,18 +144,4 @@ export async function packDataCommand(args: string[], log: (s: string) => void):
   const n = await packDataFile(flags.o, data);
   log(`wrote ${flags.o}: ${n} records of ${data.xFloats} inputs and ${data.labelWords} ${data.labels instanceof Int32Array ? 'class index' : 'f32 target'} word(s)`);
   return 0;
-}
-
-function parseFlags(args: string[], booleans: string[]): { positional: string[]; flags: Record<string, string> } {
-  const positional: string[] = [];
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!a.startsWith('-')) { positional.push(a); continue; }
-    const key = a.replace(/^--?/, '');
-    if (booleans.includes(key)) { flags[key] = ''; continue; }
-    if (i + 1 >= args.length) throw new InvalidArgumentError(`${a} needs a value`);
-    flags[key] = args[++i];
-  }
-  return { positional, flags };
 }

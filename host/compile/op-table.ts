@@ -107,9 +107,11 @@ export const OP_TABLE = {
   avgpool_backward: { code: 30, args: `dx:ptr dy:ptr ${POOL_GEOMETRY} accumulate`, run: `avg_pool2d_backward(dx, dy, batch, ${POOL_CALL}, accumulate)` },
   gap_forward: { code: 31, args: 'y:ptr x:ptr hw c', run: 'global_avg_pool_forward(y, x, batch, hw, c)' },
   gap_backward: { code: 32, args: 'dx:ptr dy:ptr hw c accumulate', run: 'global_avg_pool_backward(dx, dy, batch, hw, c, accumulate)' },
+  // Writes the updated moving statistics to newMean/newVar (pending), read from movingMean/movingVar.
   bn_forward_train: {
-    code: 33, args: 'y:ptr mean:ptr invstd:ptr movingMean:ptr movingVar:ptr x:ptr gamma:ptr beta:ptr rows c momentum:f32 epsilon:f32',
-    run: 'batchnorm_forward_train(y, mean, invstd, movingMean, movingVar, x, gamma, beta, rows * batch, c, momentum, epsilon)',
+    code: 33,
+    args: 'y:ptr mean:ptr invstd:ptr newMean:ptr newVar:ptr x:ptr gamma:ptr beta:ptr movingMean:ptr movingVar:ptr rows c momentum:f32 epsilon:f32',
+    run: 'batchnorm_forward_train(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, rows * batch, c, momentum, epsilon)',
   },
   bn_forward_infer: {
     code: 34, args: 'y:ptr x:ptr gamma:ptr beta:ptr movingMean:ptr movingVar:ptr rows c epsilon:f32',
@@ -146,6 +148,9 @@ export const OP_TABLE = {
   optimizer_init: { code: 46, args: 'baseLr:f32 momentum:f32', run: 'optimizer_init(scalars, baseLr, momentum)' },
   step_done: { code: 47, args: '', run: 'store<i32>(scalars + S_ITER, load<i32>(scalars + S_ITER) + 1)' },
   nadam_prep: { code: 48, args: '', run: 'nadam_prep(scalars)' },
+  // y (count) = x (count), not per sample: a layer's pending state (moving statistics), committed
+  // after check_loss and check_grads passed.
+  commit_state: { code: 49, args: 'y:ptr x:ptr count', run: 'copy_f32(y, x, count, 0)' },
   // Merges and spatial re-layouts (importers: Subtract, Multiply, ZeroPadding2D, Resizing), 70-89.
   axpy: { code: 70, args: 'y:ptr x:ptr count alpha:f32 accumulate', run: 'axpy_f32(y, x, count * batch, alpha, accumulate)' },
   mul: { code: 71, args: 'y:ptr a:ptr b:ptr count accumulate', run: 'mul_f32(y, a, b, count * batch, accumulate)' },

@@ -135,8 +135,8 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   gap_backward: { access: [['dx', 'B * hw * c', 'w'], ['dy', 'B * c', 'r']], disjoint: [['dx', 'dy']] },
   bn_forward_train: {
     access: [
-      ['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['mean', 'c', 'w'], ['invstd', 'c', 'w'], ['movingMean', 'c', 's'], ['movingVar', 'c', 's'],
-      ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'],
+      ['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['mean', 'c', 'w'], ['invstd', 'c', 'w'], ['newMean', 'c', 'w'], ['newVar', 'c', 'w'],
+      ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'], ['movingMean', 'c', 'r'], ['movingVar', 'c', 'r'],
     ],
   },
   bn_forward_infer: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'], ['movingMean', 'c', 'r'], ['movingVar', 'c', 'r']] },
@@ -165,6 +165,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   optimizer_init: { access: [] },
   step_done: { access: [] },
   nadam_prep: { access: [] },
+  commit_state: { access: [['y', 'count', 's'], ['x', 'count', 'r']], disjoint: [['y', 'x']] },
   axpy: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
   mul: { access: [['y', 'count * B', 'w'], ['a', 'count * B', 'r'], ['b', 'count * B', 'r']] },
   zero_pad2d_forward: { access: [['y', 'B * (h + pt + pb) * (w_ + pl + pr) * c', 'w'], ['x', CONV_IN, 'r']] },

@@ -253,6 +253,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     ctx.gradWritten = new Set();
     const p = new ProgramBuilder('gradients', regions);
     const { out, g } = backwardProgram(p, true);
+    p.commitState();
     inputGradient = g.regions.get(graph.input) ?? null;
     if (inputGradient !== null) p.pinned.push(inputGradient);
     outputs.gradients = out.region;
@@ -298,6 +299,8 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
         });
       }
     }
+    // Only now, with the loss and gradients known to be finite, the new moving statistics.
+    p.commitState();
     p.emit('step_done', 'optimizer', {}, {});
     outputs.train = out.region;
     builders.push(p);

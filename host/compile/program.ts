@@ -54,11 +54,29 @@ export class ProgramBuilder {
   // Nodes whose output gradient the backward pass of this program computes (set before the
   // forward is lowered, so fusions that drop intermediate values can avoid them).
   readonly gradNodes = new Set<number>();
+  // Non-trainable state that training-mode layers update (BatchNormalization's moving statistics):
+  // state region -> the activation region holding its new value until commitState() copies it
+  // back, after the step's finiteness checks, so that a failed step leaves the state untouched.
+  readonly pendingState = new Map<number, { pending: number; floats: number; layer: string }>();
   constructor(readonly name: ProgramName, readonly regions: Region[]) {}
 
   activation(name: string, floats: number): number {
     this.regions.push({ name: `${this.name}:${name}`, kind: 'activation', offset: -1, bytes: align16(floats * 4), program: this.name });
     return this.regions.length - 1;
+  }
+
+  // Where a layer reads a state tensor's current value (its pending value if a node of the same
+  // layer already updated it in this program) and where it writes the new one.
+  updateState(state: number, floats: number, layer: string): { read: number; write: number } {
+    const known = this.pendingState.get(state);
+    if (known) return { read: known.pending, write: known.pending };
+    const pending = this.activation(`pending ${this.regions[state].name}`, floats);
+    this.pendingState.set(state, { pending, floats, layer });
+    return { read: state, write: pending };
+  }
+
+  commitState(): void {
+    for (const [state, { pending, floats, layer }] of this.pendingState) this.emit('commit_state', layer, { y: state, x: pending }, { count: floats });
   }
 
   emit(op: OpName, layer: string, refs: Record<string, Ref>, args: Record<string, number>, tail?: number[]): void {

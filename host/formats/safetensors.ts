@@ -1,7 +1,7 @@
 // safetensors: [u64 little-endian N][N bytes of UTF-8 JSON header][data], on Uint8Array only so the
 // same code runs in browsers, Deno, workers and Node. The reader rejects exactly what the reference
 // reader (huggingface/safetensors, SafeTensors::read_metadata + Metadata::validate) rejects, with a
-// typed error that says what and where; nothing is returned unless the whole file is valid. The
+// typed error that says what and where (docs/formats.md); nothing is returned unless the whole file is valid. The
 // writer produces the reference writer's bytes: tensors sorted by dtype (larger alignment first)
 // then name, `__metadata__` first, header padded with spaces to a multiple of 8, so every tensor is
 // aligned to its element size and can be viewed in place.

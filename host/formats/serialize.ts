@@ -2,7 +2,7 @@
 // (Sequential or Functional, snake_case configs) and the training config as JSON strings in
 // __metadata__. Loading checks every tensor against the topology before touching any layer, so a
 // bad file changes nothing.
-import { ModelFormatError } from '../core/errors';
+import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { HEADER } from '../compile/ops';
 import { sizeOf } from '../compile/graph';
 import { input as symbolicInput, type Layer, type SymbolicTensor } from '../layers/layer';
@@ -10,6 +10,7 @@ import { LAYER_DEFS, layerFromKerasJson } from '../layers/index';
 import type { LayerJson } from '../layers/keras-json';
 import { Model } from '../training/model';
 import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors } from './safetensors';
+import { asF32, finiteInF32 } from '../core/tensor';
 
 export const MODEL_FORMAT = 'edgetune-model';
 export const MODEL_FORMAT_VERSION = '1';
@@ -20,8 +21,15 @@ function layerToJson(l: Layer): LayerJson {
   return LAYER_DEFS[l.kind].toKeras(l);
 }
 
+// A config the layer refuses (units 0, trainable "abc") is a malformed file, named with the layer.
 function layerFromJson(j: LayerJson, source: string): Layer {
-  const layer = layerFromKerasJson(j, source, true);
+  let layer: Layer | undefined;
+  try {
+    layer = layerFromKerasJson(j, source, true);
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    throw new ModelFormatError(`${source}: layer '${j.config?.name}' (${j.class_name}): ${e.message}`, source);
+  }
   if (!layer) throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${j.config?.name}')`, source);
   return layer;
 }
@@ -79,6 +87,24 @@ interface OptimizerStateJson {
   base_learning_rate: number;
   momentum: number;
   nadam_u_product: number;
+}
+
+// The step header keeps iterations as an i32 and this update's t = iterations + 1 must fit too;
+// the learning rate and momentum are f32 there, Nadam's product an f64.
+const MAX_ITERATIONS = 2 ** 31 - 2;
+function checkOptimizerState(st: OptimizerStateJson, source: string): void {
+  const bad = (field: string, v: unknown, want: string, note = '') =>
+    new ModelFormatError(`${source}: metadata 'optimizer_state' ${field} is ${JSON.stringify(v)}${note}; it must be ${want}`, source);
+  if (!st || typeof st !== 'object') throw new ModelFormatError(`${source}: metadata 'optimizer_state' is not an object`, source);
+  if (!Number.isInteger(st.iterations) || st.iterations < 0 || st.iterations > MAX_ITERATIONS) {
+    throw bad('iterations', st.iterations, `an integer from 0 to ${MAX_ITERATIONS}`);
+  }
+  // base_learning_rate is 0 when a schedule sets the rate.
+  for (const field of ['base_learning_rate', 'momentum'] as const) {
+    const v = st[field];
+    if (typeof v !== 'number' || !finiteInF32(v) || v < 0) throw bad(field, v, 'a non-negative number within f32 range', asF32(v));
+  }
+  if (typeof st.nadam_u_product !== 'number' || !Number.isFinite(st.nadam_u_product)) throw bad('nadam_u_product', st.nadam_u_product, 'a finite number');
 }
 
 // dtype F16 stores every weight as IEEE half (about half the size; loading widens to f32).
@@ -269,10 +295,7 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
       throw new ModelFormatError(`${source}: metadata 'optimizer_state' is not valid JSON`, source);
     }
     if (!meta.training_config) throw new ModelFormatError(`${source}: optimizer_state without a training_config`, source);
-    const st = optimizerState!;
-    if (!Number.isInteger(st.iterations) || st.iterations < 0 || ![st.base_learning_rate, st.momentum, st.nadam_u_product].every((v) => typeof v === 'number' && Number.isFinite(v))) {
-      throw new ModelFormatError(`${source}: metadata 'optimizer_state' is malformed`, source);
-    }
+    checkOptimizerState(optimizerState!, source);
   }
   for (const a of assignments) a.layer.values[a.index].set(a.values);
   if (meta.training_config) {

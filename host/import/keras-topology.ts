@@ -5,6 +5,7 @@
 // that each format implements (by '<layer>/<weight>' name, Keras 3 index, or h5 path).
 import { ModelFormatError } from '../core/errors';
 import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { flag } from '../layers/config';
 import { depthwiseOptionsFromKeras } from '../layers/depthwise-conv2d';
 import { LAYER_DEFS, layerFromKerasJson } from '../layers/index';
 import { activationOf, channelsLast, type LayerJson as KerasLayerJson } from '../layers/keras-json';
@@ -53,10 +54,10 @@ const AXIS_CLASSES = new Set(['BatchNormalization', 'Softmax', 'Concatenate']);
 function separableFromKeras(j: KerasLayerJson, source: string): ImportedLayer {
   const c = j.config ?? {};
   const name = layerName(j);
-  const r = { className: j.class_name, name, base: { name, trainable: c.trainable !== false }, own: false, source };
+  const r = { className: j.class_name, name, base: { name, trainable: flag(name, 'trainable', c.trainable ?? undefined, true) }, own: false, source };
   channelsLast(r, c);
   const dw = layers.depthwiseConv2d({ name: `${name}_depthwise`, trainable: r.base.trainable, ...depthwiseOptionsFromKeras(c), useBias: false });
-  const pw = layers.conv2d({ ...r.base, filters: c.filters, kernelSize: 1, activation: activationOf(c.activation), useBias: c.use_bias !== false });
+  const pw = layers.conv2d({ ...r.base, filters: c.filters, kernelSize: 1, activation: activationOf(c.activation), useBias: c.use_bias ?? undefined });
   return {
     kerasName: name, className: j.class_name, layers: [dw, pw],
     weights: [{ keras: 'depthwise_kernel', layer: dw, spec: 'depthwise_kernel' }, { keras: 'pointwise_kernel', layer: pw, spec: 'kernel' },

@@ -93,7 +93,7 @@ function parseModel(bytes: Uint8Array): OnnxGraph {
   for (const f of fields(graphBytes)) {
     if (f.wire !== 2) continue;
     if (f.field === 1) g.nodes.push(parseNode(f.bytes!, g.nodes.length));
-    else if (f.field === 5) { const t = parseTensor(f.bytes!); g.initializers.set(t.name, t); }
+    else if (f.field === 5) { const t = finiteInitializer(parseTensor(f.bytes!)); g.initializers.set(t.name, t); }
     else if (f.field === 11) g.inputs.push(parseValueInfo(f.bytes!));
     else if (f.field === 12) g.outputs.push(parseValueInfo(f.bytes!));
   }
@@ -146,6 +146,13 @@ function parseAttribute(buf: Uint8Array): [string, AttrValue] {
   // Writers that omit the type: infer it from what is present.
   const v = f1 ?? i1 ?? s1 ?? t1 ?? (fl.length ? fl : il);
   return [name, v];
+}
+
+// Weights and constants must be finite (as f32): a NaN or an infinity would train and predict NaN.
+function finiteInitializer(t: OnnxTensor): OnnxTensor {
+  const i = t.data.findIndex((v) => !Number.isFinite(v));
+  if (i >= 0) throw new ModelFormatError(`initializer '${t.name}' (dims [${t.dims}]) has a non-finite value (${t.data[i]}) at element ${i}`, undefined, t.name);
+  return t;
 }
 
 function parseTensor(buf: Uint8Array): OnnxTensor {

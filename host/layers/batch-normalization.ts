@@ -5,7 +5,7 @@
 import { sizeOf } from '../compile/graph';
 import { gradTarget, last, paramGrad, rowsOf, weightRegions } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type LayerOptions, pending, positionalOrOptions } from './config';
+import { flag, type LayerOptions, pending, positionalOrOptions } from './config';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
 import { kerasBase, objectFromJson, objectJson } from './keras-json';
@@ -34,7 +34,7 @@ export function batchNormalization(axis?: number | BatchNormalizationOptions, op
   if (!(momentum >= 0 && momentum <= 1)) throw new InvalidArgumentError(`${where}: momentum must be in [0, 1], got ${momentum}`);
   if (!(epsilon > 0)) throw new InvalidArgumentError(`${where}: epsilon must be positive, got ${epsilon}`);
   return new Layer('batchNormalization', {
-    axis: ax, momentum, epsilon, center: o.center ?? true, scale: o.scale ?? true,
+    axis: ax, momentum, epsilon, center: flag(where, 'center', o.center, true), scale: flag(where, 'scale', o.scale, true),
     betaInitializer: normalizeInitializer(o.betaInitializer ?? 'zeros'),
     gammaInitializer: normalizeInitializer(o.gammaInitializer ?? 'ones'),
     movingMeanInitializer: normalizeInitializer(o.movingMeanInitializer ?? 'zeros'),
@@ -74,8 +74,12 @@ export const BATCH_NORMALIZATION: LayerDef = {
     if (bnTraining) {
       const mean = p.activation(`${node.name}:mean`, c);
       const invstd = p.activation(`${node.name}:invstd`, c);
-      p.emit('bn_forward_train', layer.name, { y, mean, invstd, movingMean: named.moving_mean, movingVar: named.moving_variance, x: x.region, ...refs },
-        { ...zeros, rows, c, momentum: layer.config.momentum as number, epsilon });
+      // New moving statistics go to pending buffers, committed after the step's checks.
+      const mm = p.updateState(named.moving_mean, c, layer.name);
+      const mv = p.updateState(named.moving_variance, c, layer.name);
+      p.emit('bn_forward_train', layer.name, {
+        y, mean, invstd, newMean: mm.write, newVar: mv.write, x: x.region, movingMean: mm.read, movingVar: mv.read, ...refs,
+      }, { ...zeros, rows, c, momentum: layer.config.momentum as number, epsilon });
       return { region: y, shape, mean, invstd, bnTraining };
     }
     p.emit('bn_forward_infer', layer.name, { y, x: x.region, movingMean: named.moving_mean, movingVar: named.moving_variance, ...refs }, { ...zeros, rows, c, epsilon });
@@ -125,7 +129,7 @@ export const BATCH_NORMALIZATION: LayerDef = {
   fromKeras(c, r) {
     const init = (k: string) => (r.own ? (objectFromJson(c[k]) as never) : undefined);
     return batchNormalization({
-      ...r.base, ...(r.own ? { axis: c.axis } : {}), momentum: c.momentum, epsilon: c.epsilon, center: c.center !== false, scale: c.scale !== false,
+      ...r.base, ...(r.own ? { axis: c.axis } : {}), momentum: c.momentum, epsilon: c.epsilon, center: c.center ?? undefined, scale: c.scale ?? undefined,
       betaInitializer: init('beta_initializer'), gammaInitializer: init('gamma_initializer'),
       movingMeanInitializer: init('moving_mean_initializer'), movingVarianceInitializer: init('moving_variance_initializer'),
     });

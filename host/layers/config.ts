@@ -51,6 +51,14 @@ export function positiveInt(layer: string, arg: string, v: number): number {
   return v;
 }
 
+// A boolean option: true or false, or absent (the default). Anything else ("abc", [1], 0) is
+// refused rather than read as truthy; readers of Keras JSON pass null on as absent.
+export function flag(layer: string, arg: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(`${layer}: ${arg} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 // The name the layer will get, for messages raised before it exists.
 export function pending(snake: string, options: LayerOptions): string {
   return options.name ?? `${snake} layer`;

@@ -6,7 +6,7 @@ import { convChunk, type ConvGeometry, geometry } from '../compile/conv-lowering
 import { sizeOf } from '../compile/graph';
 import { type ForwardArgs, gradTarget, last, type NodeValue, paramGrad, type Ref, SCRATCH } from '../compile/program';
 import { type ActivationName, resolveActivation } from './activations';
-import { type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
+import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
 import type { LayerDef } from './def';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, unsupported, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
@@ -33,7 +33,7 @@ export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions)
     padding: padding(where, o.padding),
     dilationRate: pair(where, 'dilationRate', o.dilationRate, [1, 1]),
     activation: resolveActivation(o.activation, where),
-    useBias: o.useBias ?? true,
+    useBias: flag(where, 'useBias', o.useBias, true),
     ...weightConfig(where, o, 'glorotUniform'),
   }, o);
 }
@@ -98,7 +98,7 @@ export const CONV2D: LayerDef = {
     if ((c.groups ?? 1) !== 1) throw unsupported(r, `groups ${c.groups}`);
     return conv2d({
       ...r.base, filters: c.filters, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding,
-      dilationRate: pairOf(c.dilation_rate), activation: activationOf(c.activation), useBias: c.use_bias !== false, ...weightOptionsFromKeras(r, c, 'kernel'),
+      dilationRate: pairOf(c.dilation_rate), activation: activationOf(c.activation), useBias: c.use_bias ?? undefined, ...weightOptionsFromKeras(r, c, 'kernel'),
     });
   },
   kerasWeights: (c) => (c.useBias ? ['kernel', 'bias'] : ['kernel']),

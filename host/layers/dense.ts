@@ -3,7 +3,7 @@ import { activationForward, gradThroughActivation } from '../compile/activation-
 import { gemm, gradTarget, last, paramGrad, rowsOf } from '../compile/program';
 import { sizeOf } from '../compile/graph';
 import { type ActivationName, resolveActivation } from './activations';
-import { type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
+import { flag, type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
 import type { LayerDef } from './def';
 import { activationOf, kerasActivation, kerasBase, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
@@ -21,7 +21,7 @@ export function dense(units: number | DenseOptions, options?: DenseOptions): Lay
   return new Layer('dense', {
     units: positiveInt(where, 'units', o.units as number),
     activation: resolveActivation(o.activation, where),
-    useBias: o.useBias ?? true,
+    useBias: flag(where, 'useBias', o.useBias, true),
     ...weightConfig(where, o, 'glorotUniform'),
   }, o);
 }
@@ -79,7 +79,7 @@ export const DENSE: LayerDef = {
     return { class_name: 'Dense', config: { ...kerasBase(l), units: c.units, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weightOptionsToKeras(c, 'kernel') } };
   },
   fromKeras(c, r) {
-    return dense(c.units, { ...r.base, activation: activationOf(c.activation), useBias: c.use_bias !== false, ...weightOptionsFromKeras(r, c, 'kernel') });
+    return dense(c.units, { ...r.base, activation: activationOf(c.activation), useBias: c.use_bias ?? undefined, ...weightOptionsFromKeras(r, c, 'kernel') });
   },
   kerasWeights: (c) => (c.useBias ? ['kernel', 'bias'] : ['kernel']),
 };

@@ -5,7 +5,7 @@ import { geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { gradTarget, paramGrad } from '../compile/program';
 import { type ActivationName, resolveActivation } from './activations';
-import { type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt } from './config';
+import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt } from './config';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
@@ -40,7 +40,7 @@ export function depthwiseConv2d(kernelSize: number | [number, number] | Depthwis
     depthMultiplier: positiveInt(where, 'depthMultiplier', o.depthMultiplier ?? 1),
     dilationRate: pair(where, 'dilationRate', o.dilationRate, [1, 1]),
     activation: resolveActivation(o.activation, where),
-    useBias: o.useBias ?? true,
+    useBias: flag(where, 'useBias', o.useBias, true),
     depthwiseInitializer: normalizeInitializer(o.depthwiseInitializer ?? 'glorotUniform'),
     biasInitializer: normalizeInitializer(o.biasInitializer ?? 'zeros'),
     depthwiseRegularizer: resolveRegularizer(o.depthwiseRegularizer, `${where} depthwiseRegularizer`),
@@ -103,7 +103,7 @@ export const DEPTHWISE_CONV2D: LayerDef = {
   },
   fromKeras(c, r) {
     channelsLast(r, c);
-    return depthwiseConv2d({ ...r.base, ...depthwiseOptionsFromKeras(c), activation: activationOf(c.activation), useBias: c.use_bias !== false, ...weightOptionsFromKeras(r, c, 'depthwise') });
+    return depthwiseConv2d({ ...r.base, ...depthwiseOptionsFromKeras(c), activation: activationOf(c.activation), useBias: c.use_bias ?? undefined, ...weightOptionsFromKeras(r, c, 'depthwise') });
   },
   // Keras 3 names the depthwise weight 'kernel', Keras 2 and TF.js 'depthwise_kernel' (the
   // importers' lookups know both).

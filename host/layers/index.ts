@@ -6,6 +6,7 @@ import { ADD, add } from './add';
 import { BATCH_NORMALIZATION, batchNormalization } from './batch-normalization';
 import { CONCATENATE, concatenate } from './concatenate';
 import { CONV2D, conv2d } from './conv2d';
+import { flag } from './config';
 import type { LayerDef } from './def';
 import { DENSE, dense } from './dense';
 import { DEPTHWISE_CONV2D, depthwiseConv2d } from './depthwise-conv2d';
@@ -50,5 +51,5 @@ export function layerFromKerasJson(j: LayerJson, source: string, own: boolean): 
   if (!def) return undefined;
   const c = j.config ?? {};
   const name = (c.name ?? j.name) as string;
-  return def.fromKeras(c, { className: j.class_name, name, base: { name, trainable: c.trainable !== false }, own, source });
+  return def.fromKeras(c, { className: j.class_name, name, base: { name, trainable: flag(name, 'trainable', c.trainable ?? undefined, true) }, own, source });
 }

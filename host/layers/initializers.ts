@@ -1,4 +1,4 @@
-// Weight initializers with Keras names, defaults and fan rules (../shared/reference/numerics.md).
+// Weight initializers with Keras names, defaults and fan rules (docs/numerics.md).
 // Draws use integer arithmetic, IEEE-exact operations (+ - * / sqrt) and a logarithm built from
 // them, never Math.log: a seed gives the same weights on every engine.
 import { InvalidArgumentError } from '../core/errors';

@@ -9,7 +9,7 @@ import { LAYER_DEFS } from './index';
 import { type InitializerConfig, initialize } from './initializers';
 import { nextSeed } from '../core/random';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
-import type { LayerOptions } from './config';
+import { flag, type LayerOptions } from './config';
 
 export type { ActivationName } from './activations';
 export type { LayerOptions } from './config';
@@ -80,7 +80,7 @@ export class Layer {
     this.kind = kind;
     this.config = config;
     this.name = options.name ?? uniqueName(kind === 'activation' ? activationLayerBase(config) : LAYER_DEFS[kind].snake);
-    this.trainable = options.trainable ?? true;
+    this.trainable = flag(this.name, 'trainable', options.trainable, true);
     this.inputShape = options.inputShape ? [...options.inputShape] : null;
     if (this.inputShape && !this.inputShape.every((d) => Number.isInteger(d) && d > 0)) {
       throw new InvalidArgumentError(`layer ${this.name}: inputShape must be positive integers (no batch dimension), got [${this.inputShape}]`);

@@ -1,4 +1,4 @@
-// Weight regularizers and constraints, Keras names and defaults (numerics.md). The penalty joins
+// Weight regularizers and constraints, Keras names and defaults (docs/numerics.md). The penalty joins
 // the reported loss and its gradient the weight gradients; constraints run after every update.
 import { InvalidArgumentError } from '../core/errors';
 

@@ -12,7 +12,7 @@ import { compilePlan, type Plan } from '../compile/plan';
 import { Random, nextSeed } from '../core/random';
 import { requireFileSystem } from '../core/io';
 import { modelToBytes } from '../formats/serialize';
-import { type Tensor } from '../core/tensor';
+import { asF32, checkTensor, positiveInF32, type Tensor } from '../core/tensor';
 
 export interface CompileOptions {
   optimizer: OptimizerConfig | OptimizerName | string;
@@ -192,7 +192,7 @@ export class Model {
     if (typeof c.optimizer.learningRate !== 'number') {
       throw new InvalidArgumentError(`model ${this.name}: cannot set the learning rate of an optimizer created with a ${c.optimizer.learningRate.className} schedule`);
     }
-    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`learning rate must be a positive number, got ${v}`);
+    if (!(typeof v === 'number' && positiveInF32(v))) throw new InvalidArgumentError(`learning rate must be a positive number, got ${v}${asF32(v)}`);
     this.trainingExecutor().baseLearningRate = v;
   }
 
@@ -292,6 +292,7 @@ export class Model {
   // Input checking: every message names what was expected.
 
   private checkInputs(x: Tensor, what: string): number {
+    checkTensor(x, `${what} inputs`);
     const expected = this.inputShape;
     const shape = x.shape;
     const ok = shape.length === expected.length + 1 && expected.every((d, i) => shape[i + 1] === d);
@@ -320,6 +321,7 @@ export class Model {
     const classes = out[out.length - 1];
     const rows = sizeOf(out.slice(0, -1));
     const sparse = c.loss.className === 'sparseCategoricalCrossentropy';
+    checkTensor(y, `${what} labels`);
     if (y.shape[0] !== n) throw new ShapeError(`${what}: ${n} input samples but ${y.shape[0]} labels`, undefined, [n], y.shape);
     if (!isCategorical(c.loss)) return regressionTargets(y, n, out, c.loss.className, what, this.layers[this.layers.length - 1].name);
     const perSample = y.data.length / n;

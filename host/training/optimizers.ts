@@ -1,9 +1,10 @@
 // Optimizers as plain configuration records with Keras 3 names, defaults and formulas
-// (keras/src/optimizers/*.py; ../shared/reference/numerics.md). The update itself runs in wasm
+// (keras/src/optimizers/*.py; docs/numerics.md). The update itself runs in wasm
 // (assembly/kernels/optim.ts): one fused pass per tensor or over the whole trainable slab does clipping,
 // weight decay and the update. The slots listed here are laid out in the arena with the same
 // layout as the parameters.
 import { InvalidArgumentError } from '../core/errors';
+import { asF32, finiteInF32, positiveInF32 } from '../core/tensor';
 import { type LearningRateSchedule, resolveSchedule } from './schedules';
 
 // Options every optimizer takes (keras.optimizers.Optimizer): a learning rate or a schedule,
@@ -34,12 +35,13 @@ export type OptimizerConfig = SgdConfig | AdagradConfig | RmspropConfig | AdamCo
 export type OptimizerName = OptimizerConfig['className'];
 
 function check(opt: string, name: string, v: unknown, ok: (x: number) => boolean, what: string): number {
-  if (typeof v !== 'number' || Number.isNaN(v) || !ok(v)) throw new InvalidArgumentError(`${opt} ${name} must be ${what}, got ${v}`);
+  if (typeof v !== 'number' || Number.isNaN(v) || !ok(v)) throw new InvalidArgumentError(`${opt} ${name} must be ${what}, got ${v}${asF32(v)}`);
   return v;
 }
-const positive = (opt: string, name: string, v: unknown) => check(opt, name, v, (x) => Number.isFinite(x) && x > 0, 'a positive number');
-const nonNegative = (opt: string, name: string, v: unknown) => check(opt, name, v, (x) => Number.isFinite(x) && x >= 0, 'a non-negative number');
-const unit = (opt: string, name: string, v: unknown) => check(opt, name, v, (x) => x >= 0 && x < 1, 'in [0, 1)');
+// The kernels read these as f32, so the checks are on the f32 value (0.999999999 is 1 there).
+const positive = (opt: string, name: string, v: unknown) => check(opt, name, v, positiveInF32, 'a positive number');
+const nonNegative = (opt: string, name: string, v: unknown) => check(opt, name, v, (x) => finiteInF32(x) && x >= 0, 'a non-negative number');
+const unit = (opt: string, name: string, v: unknown) => check(opt, name, v, (x) => x >= 0 && Math.fround(x) < 1, 'in [0, 1)');
 function optionalPositive(opt: string, name: string, v: unknown): number | null {
   return v === undefined || v === null ? null : positive(opt, name, v);
 }

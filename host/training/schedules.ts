@@ -4,6 +4,7 @@
 // iteration count (assembly/kernels/schedule.ts), so no engine's Math.pow or Math.cos is involved and a
 // checkpoint's iteration count is the schedule's position.
 import { InvalidArgumentError } from '../core/errors';
+import { asF32, finiteInF32, positiveInF32 } from '../core/tensor';
 
 export interface ExponentialDecay {
   className: 'exponentialDecay';
@@ -59,12 +60,13 @@ export interface OneCycle {
 export type LearningRateSchedule = ExponentialDecay | PiecewiseConstantDecay | InverseTimeDecay | PolynomialDecay | CosineDecay | OneCycle;
 
 const where = (s: string) => `learning-rate schedule ${s}`;
+// Schedule parameters run as f32 in wasm (assembly/kernels/schedule.ts): they must stay finite there.
 function positive(s: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${where(s)}: ${name} must be a positive number, got ${v}`);
+  if (typeof v !== 'number' || !positiveInF32(v)) throw new InvalidArgumentError(`${where(s)}: ${name} must be a positive number, got ${v}${asF32(v)}`);
   return v;
 }
 function nonNegative(s: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${where(s)}: ${name} must be a non-negative number, got ${v}`);
+  if (typeof v !== 'number' || !finiteInF32(v) || v < 0) throw new InvalidArgumentError(`${where(s)}: ${name} must be a non-negative number, got ${v}${asF32(v)}`);
   return v;
 }
 function steps(s: string, name: string, v: unknown): number {

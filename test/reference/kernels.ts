@@ -1,5 +1,5 @@
 // Naive twins of the elementwise, loss and optimizer kernels (assembly/kernels/elementwise.ts, loss.ts,
-// optim.ts), written from the formulas in ../shared/reference/numerics.md and the kernels' header
+// optim.ts), written from the formulas in docs/numerics.md and the kernels' header
 // comments, not from their code. Everything is computed in f64 on plain arrays; inputs are the
 // f32 values the kernels see, so the only differences left are the kernels' own f32 roundings.
 // Matrices are row-major (M,N) flat arrays.
@@ -145,39 +145,4 @@ export function sumsqRef(x: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i] * x[i];
   return s;
-}
-
-// One Keras SGD step in place (numerics.md, Optimizers).
-export function sgdStepRef(w: Float64Array, g: ArrayLike<number>, v: Float64Array, lr: number, momentum: number, nesterov: boolean): void {
-  for (let i = 0; i < w.length; i++) {
-    if (momentum === 0) {
-      w[i] -= lr * g[i];
-      continue;
-    }
-    v[i] = momentum * v[i] - lr * g[i];
-    w[i] += nesterov ? momentum * v[i] - lr * g[i] : v[i];
-  }
-}
-
-export interface AdamState {
-  w: Float64Array;
-  m: Float64Array;
-  v: Float64Array;
-  // amsgrad only: running maximum of v.
-  vhat?: Float64Array;
-}
-
-// One Keras Adam step in place at iteration t (first update t = 1).
-export function adamStepRef(s: AdamState, g: ArrayLike<number>, lr: number, beta1: number, beta2: number, epsilon: number, t: number): void {
-  const alpha = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-  for (let i = 0; i < s.w.length; i++) {
-    s.m[i] += (g[i] - s.m[i]) * (1 - beta1);
-    s.v[i] += (g[i] * g[i] - s.v[i]) * (1 - beta2);
-    let vi = s.v[i];
-    if (s.vhat) {
-      s.vhat[i] = Math.max(s.vhat[i], s.v[i]);
-      vi = s.vhat[i];
-    }
-    s.w[i] -= (alpha * s.m[i]) / (Math.sqrt(vi) + epsilon);
-  }
 }

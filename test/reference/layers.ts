@@ -1,6 +1,6 @@
 // Naive twins of the activation, batch-normalization, dropout and regularizer kernels
 // (assembly/kernels/activations.ts, norm.ts, dropout.ts, regularize.ts), written from the formulas in
-// ../shared/reference/numerics.md, not from the kernels' code. Everything is f64 on plain arrays;
+// docs/numerics.md, not from the kernels' code. Everything is f64 on plain arrays;
 // inputs are the f32 values the kernels see. Matrices are row-major (M,C) flat arrays.
 // Where a textbook formula would cancel in f64 too (1 + erf(x) for x << 0, 1 - sigmoid), the twin
 // uses a standard identity (erfc, sigmoid(-x), sech^2) so that it stays a trustworthy oracle.
@@ -283,44 +283,4 @@ export function unitNormRef(w: ArrayLike<number>, rows: number, cols: number, ax
 
 export function nonNegRef(w: ArrayLike<number>): Float64Array {
   return Float64Array.from(w, (v) => Math.max(v, 0));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Test buffers (not a twin): f32 buffers between guard words, optionally one word off 16-byte
-// alignment, so that a kernel writing past either end, or forgetting an element, shows up.
-
-export const GUARD = -31337.25; // exactly representable; no kernel here produces it
-
-export interface GuardedHeap {
-  // n floats, `init` if given, else NaN; `offset` extra words shift the start off alignment.
-  buf(n: number, init?: ArrayLike<number>, offset?: number): number;
-  read(ptr: number, n: number): Float32Array;
-  write(ptr: number, data: ArrayLike<number>): void;
-  // The guard words around every buffer are intact.
-  guardsIntact(): boolean;
-}
-
-export function guardedHeap(h: { alloc(floats: number, fill?: number): number; memory: WebAssembly.Memory }): GuardedHeap {
-  const buffers: Array<[number, number]> = [];
-  const view = () => new Float32Array(h.memory.buffer);
-  return {
-    buf(n, init, offset = 0) {
-      const ptr = h.alloc(n + 8 + offset, GUARD) + 16 + 4 * offset;
-      const v = new Float32Array(h.memory.buffer, ptr, n);
-      if (init) v.set(init);
-      else v.fill(NaN);
-      buffers.push([ptr, n]);
-      return ptr;
-    },
-    read: (ptr, n) => new Float32Array(h.memory.buffer, ptr, n).slice(),
-    write: (ptr, data) => new Float32Array(h.memory.buffer, ptr, data.length).set(data),
-    guardsIntact() {
-      const f = view();
-      return buffers.every(([ptr, n]) => {
-        const i = ptr / 4;
-        for (let g = 1; g <= 4; g++) if (f[i - g] !== GUARD || f[i + n - 1 + g] !== GUARD) return false;
-        return true;
-      });
-    },
-  };
 }

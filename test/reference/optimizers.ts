@@ -1,5 +1,5 @@
 // Naive float64 twins of the optimizer kernels (assembly/kernels/optim.ts), written from the formulas in
-// ../shared/reference/numerics.md and nothing else: clipping, decoupled weight decay and the update
+// docs/numerics.md and nothing else: clipping, decoupled weight decay and the update
 // rules of SGD, Adagrad, RMSprop, Adam/AdamW (amsgrad), Nadam and Adamax. Per-tensor functions
 // update their arguments in place; ReferenceOptimizer composes them into one Keras step over a
 // list of tensors (clip, weight decay, update, iterations += 1).

@@ -1,4 +1,4 @@
-// Plain-TypeScript twins of the learning-rate schedules (Keras 3 formulas, numerics.md; 1cycle as in
+// Plain-TypeScript twins of the learning-rate schedules (Keras 3 formulas, docs/numerics.md; 1cycle as in
 // Géron's OneCycleScheduler), in float64. step = optimizer iterations before the update.
 export type ScheduleRef = (step: number) => number;
 
