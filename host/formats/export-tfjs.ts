@@ -4,7 +4,7 @@
 // float16 quantization, IEEE half (TF.js widens them when loading).
 import { ModelFormatError } from '../core/errors';
 import type { Model } from '../training/model';
-import { float32ToFloat16Bits } from './safetensors';
+import { float32ToFloat16Bits } from '../core/float16';
 import { topologyOf } from './serialize';
 
 export interface TfjsLayersArtifacts {

@@ -3,7 +3,7 @@
 // or float16). Shared by the layers-model and graph-model importers. Every error names the file and
 // the tensor; nothing is returned unless every listed weight was read whole.
 import { ModelFormatError } from '../core/errors';
-import { float16BitsToFloat32 } from '../formats/safetensors';
+import { float16BitsToFloat32 } from '../core/float16';
 
 export interface ManifestWeight {
   name: string;
