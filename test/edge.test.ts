@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMnist, selectDigits } from '../dist/node.js';
+import { loadMnist, selectDigits } from '../dist/examples.js';
 import { createHandler } from '../examples/edge/handler.mjs';
 import { ROOT, RUNTIMES, scratchDir, startServer, stop } from './runtime-spawn';
 
