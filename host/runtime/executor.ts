@@ -5,6 +5,7 @@ import wasmScalarBase64 from '../../build/edgetune-nosimd.wasm';
 import { EdgetuneError } from '../core/errors';
 import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
+import { gemmLoadShape } from './engine';
 
 // Native base64 decoding where the engine has it; atob (Node, Deno, Bun, browsers) otherwise.
 // Both are much faster on a cold start than a JavaScript decoding loop.
@@ -90,17 +91,6 @@ let nextExecutorId = 1;
 
 export type KernelExports = Record<string, (...args: number[]) => number>;
 
-// Deno's V8 runs wasm without the trap handler (guard pages), so each memory access carries an
-// explicit bounds check there (docs/runtimes-and-edge.md); Bun's JavaScriptCore also runs the
-// fewer-loads shape faster (microkernel 22.7 vs 18.2 GFLOP/s in npm run bench -- --runtimes).
-// Node keeps splat loads; EDGETUNE_GEMM_A=shuffle overrides there (Deno is not asked: reading the
-// environment needs a permission).
-function boundsCheckedMemory(): boolean {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { env?: Record<string, string | undefined> } };
-  if (g.Deno !== undefined || g.Bun !== undefined) return true;
-  return g.process?.env?.EDGETUNE_GEMM_A === 'shuffle';
-}
-
 export class Executor {
   readonly id = nextExecutorId++;
   readonly memory: WebAssembly.Memory;
@@ -115,9 +105,7 @@ export class Executor {
     this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
     const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
-    // The GEMM microkernel's k-loop shape: fewer memory accesses where every access is
-    // bounds-checked (Deno), splat loads elsewhere. Same bits either way.
-    this.kernels.gemm_set_a_broadcast?.(boundsCheckedMemory() ? 1 : 0);
+    this.kernels.gemm_set_a_broadcast?.(gemmLoadShape() === 'broadcast' ? 1 : 0);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
