@@ -12,7 +12,7 @@ import type { Model } from '../training/model';
 import { writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
 import { compilePlan, type Plan } from '../compile/plan';
-import { modelToBytes } from '../formats/serialize';
+import { modelToBytes } from '../formats/save';
 
 interface Parsed {
   positional: string[];

@@ -5,7 +5,7 @@
 import { ModelFormatError } from '../core/errors';
 import type { Model } from '../training/model';
 import { float32ToFloat16Bits } from '../core/float16';
-import { topologyOf } from './serialize';
+import { topologyOf } from './save';
 
 export interface TfjsLayersArtifacts {
   modelJson: Record<string, unknown>;

@@ -1,37 +1,12 @@
-// Models as safetensors: weights as F32 tensors named '<layer>/<weight>', the Keras-style topology
-// (Sequential or Functional, snake_case configs) and the training config as JSON strings in
-// __metadata__. Loading checks every tensor against the topology before touching any layer, so a
-// bad file changes nothing.
+// Loading a model saved as safetensors (save.ts writes it: weights, Keras-style topology, training
+// config and optimizer state). Loading checks every tensor against the topology before touching
+// any layer, so a bad file changes nothing.
 import { ModelFormatError } from '../core/errors';
-import { HEADER } from '../compile/ops';
 import { sizeOf } from '../compile/graph';
-import type { InitializerConfig } from '../layers/initializers';
 import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from '../layers/layer';
 import { Model } from '../training/model';
-import type { ConstraintConfig, RegularizerConfig } from '../layers/regularizers';
-import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors } from './safetensors';
-
-export const MODEL_FORMAT = 'edgetune-model';
-export const MODEL_FORMAT_VERSION = '1';
-
-interface LayerJson {
-  class_name: string;
-  config: Record<string, unknown>;
-  name?: string;
-  inbound_nodes?: [string, number, number, Record<string, never>][][];
-}
-
-const KERAS_ACTIVATION: Record<string, string> = { leakyRelu: 'leaky_relu', geluTanh: 'gelu_tanh', hardSigmoid: 'hard_sigmoid' };
-const kerasActivation = (a: unknown) => KERAS_ACTIVATION[a as string] ?? (a as string);
-
-function objectJson(c: InitializerConfig | RegularizerConfig | ConstraintConfig | null | unknown): unknown {
-  if (!c) return null;
-  const { className, ...config } = c as { className: string };
-  const snake: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) snake[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v;
-  const names: Record<string, string> = { l1l2: 'L1L2', maxNorm: 'MaxNorm', nonNeg: 'NonNeg', unitNorm: 'UnitNorm' };
-  return { class_name: names[className] ?? className, config: snake };
-}
+import { type LayerJson, MODEL_FORMAT, type OptimizerStateJson } from './save';
+import { readSafetensors, SafetensorsError, toFloat32 } from './safetensors';
 
 function objectFromJson(j: unknown): { className: string; [k: string]: unknown } | undefined {
   if (!j) return undefined;
@@ -40,75 +15,6 @@ function objectFromJson(j: unknown): { className: string; [k: string]: unknown }
   for (const [k, v] of Object.entries(o.config ?? {})) config[k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())] = v;
   const names: Record<string, string> = { L1L2: 'l1l2', MaxNorm: 'maxNorm', NonNeg: 'nonNeg', UnitNorm: 'unitNorm' };
   return { className: names[o.class_name] ?? o.class_name, ...config };
-}
-
-function layerToJson(l: Layer): LayerJson {
-  const c = l.config;
-  const base: Record<string, unknown> = { name: l.name, trainable: l.trainable };
-  const weights = (prefix: string) => ({
-    [`${prefix}_initializer`]: objectJson(c[`${prefix === 'depthwise' ? 'depthwise' : 'kernel'}Initializer`]),
-    bias_initializer: objectJson(c.biasInitializer),
-    [`${prefix}_regularizer`]: objectJson(c[`${prefix}Regularizer`]),
-    bias_regularizer: objectJson(c.biasRegularizer),
-    [`${prefix}_constraint`]: objectJson(c[`${prefix}Constraint`]),
-    bias_constraint: objectJson(c.biasConstraint),
-  });
-  switch (l.kind) {
-    case 'dense':
-      return { class_name: 'Dense', config: { ...base, units: c.units, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') } };
-    case 'conv2d':
-      return {
-        class_name: 'Conv2D',
-        config: { ...base, filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') },
-      };
-    case 'depthwiseConv2d':
-      return {
-        class_name: 'DepthwiseConv2D',
-        config: { ...base, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, depth_multiplier: c.depthMultiplier, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('depthwise') },
-      };
-    case 'maxPooling2d':
-    case 'averagePooling2d':
-      return { class_name: l.kind === 'maxPooling2d' ? 'MaxPooling2D' : 'AveragePooling2D', config: { ...base, pool_size: c.kernelSize, strides: c.strides, padding: c.padding } };
-    case 'globalAveragePooling2d':
-      return { class_name: 'GlobalAveragePooling2D', config: base };
-    case 'flatten':
-      return { class_name: 'Flatten', config: base };
-    case 'reshape':
-      return { class_name: 'Reshape', config: { ...base, target_shape: c.targetShape } };
-    case 'batchNormalization':
-      return {
-        class_name: 'BatchNormalization',
-        config: {
-          ...base, axis: c.axis, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale,
-          beta_initializer: objectJson(c.betaInitializer), gamma_initializer: objectJson(c.gammaInitializer),
-          moving_mean_initializer: objectJson(c.movingMeanInitializer), moving_variance_initializer: objectJson(c.movingVarianceInitializer),
-        },
-      };
-    case 'dropout':
-      return { class_name: 'Dropout', config: { ...base, rate: c.rate, seed: c.seed } };
-    case 'activation':
-      switch (c.activation) {
-        case 'relu': return { class_name: 'ReLU', config: base };
-        case 'softmax': return { class_name: 'Softmax', config: { ...base, axis: -1 } };
-        case 'leakyRelu': return { class_name: 'LeakyReLU', config: { ...base, negative_slope: c.alpha } };
-        case 'elu': if (c.alpha !== 1) return { class_name: 'ELU', config: { ...base, alpha: c.alpha } };
-      }
-      return { class_name: 'Activation', config: { ...base, activation: kerasActivation(c.activation) } };
-    case 'add':
-      return { class_name: 'Add', config: base };
-    case 'concatenate':
-      return { class_name: 'Concatenate', config: { ...base, axis: c.axis } };
-    case 'zeroPadding2d':
-      return { class_name: 'ZeroPadding2D', config: { ...base, padding: c.padding, data_format: 'channels_last' } };
-    case 'subtract':
-      return { class_name: 'Subtract', config: base };
-    case 'multiply':
-      return { class_name: 'Multiply', config: base };
-    case 'rescaling':
-      return { class_name: 'Rescaling', config: { ...base, scale: c.scale, offset: c.offset } };
-    case 'resizing':
-      return { class_name: 'Resizing', config: { ...base, height: c.height, width: c.width, interpolation: c.interpolation, crop_to_aspect_ratio: false } };
-  }
 }
 
 function layerFromJson(j: LayerJson, source: string): Layer {
@@ -182,94 +88,6 @@ function layerFromJson(j: LayerJson, source: string): Layer {
       return layers.resizing(c.height as number, c.width as number, { ...opts, interpolation: c.interpolation as 'bilinear' });
   }
   throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
-}
-
-export function topologyOf(model: Model): unknown {
-  const g = model.graph;
-  if (model.isSequential) {
-    return {
-      class_name: 'Sequential',
-      config: {
-        name: model.name,
-        layers: model.layers.map((l, i) => {
-          const j = layerToJson(l);
-          if (i === 0) j.config.batch_input_shape = [null, ...model.inputShape];
-          return j;
-        }),
-      },
-    };
-  }
-  // Functional: each layer with its calls (a shared layer has several), Keras 2 inbound_nodes.
-  const inputName = 'input_layer';
-  const callIndex = new Map<number, [string, number]>(); // node id -> [layer name, call index]
-  const calls = new Map<string, number>();
-  const layerJson = new Map<string, LayerJson>();
-  for (const n of g.nodes) {
-    if (!n.layer) { callIndex.set(n.id, [inputName, 0]); continue; }
-    const k = calls.get(n.layer.name) ?? 0;
-    calls.set(n.layer.name, k + 1);
-    callIndex.set(n.id, [n.layer.name, k]);
-    let j = layerJson.get(n.layer.name);
-    if (!j) { j = { ...layerToJson(n.layer), name: n.layer.name, inbound_nodes: [] }; layerJson.set(n.layer.name, j); }
-    j.inbound_nodes!.push(n.inputs.map((i) => [...callIndex.get(i)!, 0, {}] as [string, number, number, Record<string, never>]));
-  }
-  const out = callIndex.get(g.output)!;
-  return {
-    class_name: 'Functional',
-    config: {
-      name: model.name,
-      layers: [
-        { class_name: 'InputLayer', name: inputName, config: { name: inputName, batch_input_shape: [null, ...model.inputShape] }, inbound_nodes: [] },
-        ...layerJson.values(),
-      ],
-      input_layers: [[inputName, 0, 0]],
-      output_layers: [[out[0], out[1], 0]],
-    },
-  };
-}
-
-// What a checkpoint keeps of the optimizer besides its slots (tensors 'optimizer/<slot>/<layer>/
-// <weight>'): the iteration count (which is also the schedule's position), the learning-rate
-// variable, the momentum in effect and Nadam's running product. With these, loading and continuing
-// gives the same weights, bit for bit, as never having stopped.
-interface OptimizerStateJson {
-  iterations: number;
-  base_learning_rate: number;
-  momentum: number;
-  nadam_u_product: number;
-}
-
-// dtype F16 stores every weight as IEEE half (about half the size; loading widens to f32).
-export function modelToBytes(model: Model, options: { includeOptimizer?: boolean; dtype?: 'F32' | 'F16' } = {}): Uint8Array {
-  const metadata: Record<string, string> = {
-    format: MODEL_FORMAT,
-    format_version: MODEL_FORMAT_VERSION,
-    topology: JSON.stringify(topologyOf(model)),
-  };
-  const cfg = model.compileConfig;
-  if (cfg) {
-    metadata.training_config = JSON.stringify({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize });
-  }
-  const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
-    name: `${l.name}/${s.name}`, dtype: options.dtype ?? 'F32', shape: s.shape, data: l.values[i],
-  })));
-  if (options.includeOptimizer && cfg) {
-    const snap = model.optimizerSnapshot();
-    const h = new DataView(snap.header.buffer, snap.header.byteOffset, snap.header.byteLength);
-    const state: OptimizerStateJson = {
-      iterations: snap.iterations,
-      base_learning_rate: h.getFloat32(HEADER.baseLr, true),
-      momentum: h.getFloat32(HEADER.momentum, true),
-      nadam_u_product: h.getFloat64(HEADER.nadamU, true),
-    };
-    metadata.optimizer_state = JSON.stringify(state);
-    const shapes = new Map<string, number[]>(model.layers.flatMap((l) => l.weightSpecs.map((s) => [`${l.name}/${s.name}`, [...s.shape]] as [string, number[]])));
-    for (const [key, data] of snap.slots) {
-      const weight = key.slice(key.indexOf('/') + 1);
-      tensors.push({ name: `optimizer/${key}`, dtype: 'F32' as const, shape: shapes.get(weight)!, data });
-    }
-  }
-  return writeSafetensors(tensors, metadata);
 }
 
 function modelFromTopology(topology: { class_name: string; config: Record<string, unknown> }, source: string): Model {
@@ -386,13 +204,10 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     }
   }
   if (optimizerState) {
-    const header = new Uint8Array(HEADER.bytes);
-    const h = new DataView(header.buffer);
-    h.setInt32(HEADER.iter, optimizerState.iterations, true);
-    h.setFloat32(HEADER.baseLr, optimizerState.base_learning_rate, true);
-    h.setFloat32(HEADER.momentum, optimizerState.momentum, true);
-    h.setFloat64(HEADER.nadamU, optimizerState.nadam_u_product, true);
-    model.restoreOptimizer({ iterations: optimizerState.iterations, header, slots });
+    model.restoreOptimizer({
+      iterations: optimizerState.iterations, baseLearningRate: optimizerState.base_learning_rate, momentum: optimizerState.momentum,
+      nadamUProduct: optimizerState.nadam_u_product, learningRateOverride: 0, slots,
+    });
   }
   return model;
 }

@@ -7,11 +7,12 @@ import {
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from '../compile/graph';
 import { type Layer, SymbolicTensor } from '../layers/layer';
 import { type LossConfig, type LossName, isCategorical, resolveLoss } from './losses';
-import { type OptimizerConfig, type OptimizerName, optimizerSlots, resolveOptimizer } from './optimizers';
+import { type OptimizerConfig, type OptimizerName, resolveOptimizer } from './optimizers';
+import { applyOptimizerSnapshot, copyOptimizerState, type OptimizerSnapshot, takeOptimizerSnapshot } from './optimizer-state';
 import { compilePlan, type Plan } from '../compile/plan';
 import { Random, nextSeed } from '../core/random';
 import { requireFileSystem } from '../core/io';
-import { modelToBytes } from '../formats/serialize';
+import { modelToBytes } from '../formats/save';
 import { type Tensor } from '../core/tensor';
 
 export interface CompileOptions {
@@ -204,11 +205,7 @@ export class Model {
 
   /** @internal optimizer slots and header scalars, for checkpoints and the LR finder. */
   optimizerSnapshot(): OptimizerSnapshot {
-    const exec = this.trainingExecutor();
-    const slots = new Map<string, Float32Array>();
-    const names = optimizerSlots(exec.plan.optimizer!);
-    for (const b of exec.plan.params) b.slots.forEach((r, i) => slots.set(`${names[i]}/${b.layer}/${b.weight}`, exec.view(r, sizeOf(b.shape)).slice()));
-    return { iterations: exec.iterations, header: exec.optimizerHeader(), slots };
+    return takeOptimizerSnapshot(this.trainingExecutor());
   }
 
   /** @internal restores optimizerSnapshot() output (now, or at the next training plan). */
@@ -407,11 +404,8 @@ export class Model {
         const count = Math.min(batchSize, n - start);
         this.loadBatch(exec, xdata, labels, order, start, count);
         exec.setStep(count);
-        const status = exec.run('train');
-        if (status !== 0) {
-          const failed = exec.plan.programs.train!.ops[status - 1];
-          throw new NonFiniteError(failed.op === 'check_loss' ? 'loss' : 'gradients', epoch, b, exec.iterations + 1);
-        }
+        const { nonFinite } = exec.run('train');
+        if (nonFinite) throw new NonFiniteError(nonFinite, epoch, b, exec.iterations + 1);
         const h = exec.readHeader();
         lossSum += h.lossSum + h.penalty * count;
         correct += h.correct;
@@ -447,10 +441,8 @@ export class Model {
     const exec = this.executorFor(n, true);
     this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
     exec.setStep(n);
-    const status = exec.run('train');
-    if (status !== 0) {
-      throw new NonFiniteError(exec.plan.programs.train!.ops[status - 1].op === 'check_loss' ? 'loss' : 'gradients', 0, 0, exec.iterations + 1);
-    }
+    const { nonFinite } = exec.run('train');
+    if (nonFinite) throw new NonFiniteError(nonFinite, 0, 0, exec.iterations + 1);
     const h = exec.readHeader();
     const rows = sizeOf(this.outputShape.slice(0, -1));
     const loss = h.lossSum / n + h.penalty;
@@ -468,8 +460,8 @@ export class Model {
     const exec = this.executorFor(n, true);
     this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
     exec.setStep(n);
-    const status = exec.run('gradients');
-    if (status !== 0) throw new NonFiniteError('loss', 0, 0, this.iterations + 1);
+    const { nonFinite } = exec.run('gradients');
+    if (nonFinite) throw new NonFiniteError(nonFinite, 0, 0, this.iterations + 1);
     const h = exec.readHeader();
     const plan = exec.plan;
     const weights = new Map<string, Float32Array>();
@@ -589,39 +581,6 @@ function sequentialSymbolic(graph: Graph): { inputs: SymbolicTensor; outputs: Sy
     tensors[n.id] = t;
   }
   return { inputs: tensors[graph.input], outputs: tensors[graph.output] };
-}
-
-// The optimizer's state outside the weights: the step header's optimizer scalars and every slot,
-// keyed '<slot>/<layer>/<weight>'.
-export interface OptimizerSnapshot {
-  iterations: number;
-  header: Uint8Array;
-  slots: Map<string, Float32Array>;
-}
-
-function copyOptimizerState(from: Executor, to: Executor): void {
-  if (from.plan.mode !== 'training' || to.plan.mode !== 'training') return;
-  const key = (b: { layer: string; weight: string }) => `${b.layer}/${b.weight}`;
-  const old = new Map(from.plan.params.map((b) => [key(b), b]));
-  const sameOptimizer = JSON.stringify(from.plan.optimizer) === JSON.stringify(to.plan.optimizer);
-  if (!sameOptimizer) return;
-  to.setOptimizerHeader(from.optimizerHeader());
-  for (const b of to.plan.params) {
-    const prev = old.get(key(b));
-    if (!prev || !prev.trainable || !b.trainable) continue;
-    b.slots.forEach((s, i) => to.view(s).set(from.view(prev.slots[i])));
-  }
-}
-
-function applyOptimizerSnapshot(exec: Executor, snap: OptimizerSnapshot): void {
-  exec.setOptimizerHeader(snap.header);
-  const names = optimizerSlots(exec.plan.optimizer!);
-  for (const b of exec.plan.params) {
-    b.slots.forEach((r, i) => {
-      const v = snap.slots.get(`${names[i]}/${b.layer}/${b.weight}`);
-      if (v) exec.view(r, sizeOf(b.shape)).set(v);
-    });
-  }
 }
 
 export function sequential(layerList: Layer[], options: { name?: string; inputShape?: number[] } = {}): Model {
