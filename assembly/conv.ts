@@ -1,6 +1,6 @@
 // 2-D convolution, NHWC, Keras/TensorFlow semantics. f32; pointers are byte offsets.
 //
-// Geometry, one convention for this file, assembly/pool.ts and host/conv-scratch.ts (all i32):
+// Geometry, one convention for this file, assembly/pool.ts and host/compile/conv-scratch.ts (all i32):
 //   x (B, H, W, C) input, y (B, OH, OW, F) output; kernel KH x KW, strides SH, SW, dilations DH, DW.
 //   Output (oh, ow), tap (kh, kw) reads input row ih = oh*SH - PT + kh*DH, column iw = ow*SW - PL + kw*DW;
 //   rows and columns outside [0, H) x [0, W) read as 0. PT and PL (top, left padding) come from the
@@ -11,7 +11,7 @@
 //
 // conv2d is chunked im2col + GEMM so that its scratch is bounded: the N = B*OH*OW output positions,
 // flattened in (b, oh, ow) order, are taken chunkRows (>= 1) at a time; a chunk's patches are unfolded
-// into `cols` (chunkRows, K) and multiplied with gemm_f32. Scratch sizes (host/conv-scratch.ts):
+// into `cols` (chunkRows, K) and multiplied with gemm_f32. Scratch sizes (host/compile/conv-scratch.ts):
 //   cols: convColsBytes(chunkRows, KH, KW, C) = 4*chunkRows*K;  pack: conv2dPackBytes(chunkRows, KH, KW, C, F).
 // A 1x1 kernel with stride 1 and no padding is one GEMM on x itself; cols is then unused.
 //

@@ -12,12 +12,12 @@
 // then add, no FMA), added to c slice after slice. The scalar build (--disable simd) follows
 // the same order, so both give the same bits.
 //
-// Scratch at `pack` (16-byte aligned), in floats, see host/gemm-scratch.ts:
+// Scratch at `pack` (16-byte aligned), in floats, see host/compile/gemm-scratch.ts:
 //   [ packed b: kcMax * roundUp(ncMax, NR) ][ packed a: kcMax * MR ]
 //   kcMax = min(k, KC), ncMax = min(n, NC).
 // Nothing else is written outside c.
 
-// These four must equal GEMM_MR, GEMM_NR, GEMM_KC, GEMM_NC in host/gemm-scratch.ts.
+// These four must equal GEMM_MR, GEMM_NR, GEMM_KC, GEMM_NC in host/compile/gemm-scratch.ts.
 const MR = 4;
 const NR = 8;
 const KC = 256;

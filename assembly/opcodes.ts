@@ -1,4 +1,4 @@
-// Opcodes of the plan's op stream. host/ops.ts holds the same table with argument names;
+// Opcodes of the plan's op stream. host/compile/ops.ts holds the same table with argument names;
 // test/opcodes.test.ts checks that the two agree.
 export const OP_GEMM: i32 = 1;
 export const OP_BIAS_FILL: i32 = 2;

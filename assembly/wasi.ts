@@ -1,7 +1,7 @@
 // The WASI command module (build/edgetune-wasi.wasm): fine-tuning with no JavaScript host.
 //   edgetune-wasi.wasm train --plan /p/model.plan --weights /w/model.safetensors --data /d/train.etd --epochs 3
-// Reads a compiled plan (host/plan-file.ts), the model's safetensors weights and a training-data
-// file (host/data-file.ts) from preopened directories, runs the plan's train program once per
+// Reads a compiled plan (host/formats/plan-file.ts), the model's safetensors weights and a training-data
+// file (host/formats/data-file.ts) from preopened directories, runs the plan's train program once per
 // batch through the same interpreter as the JS host (run.ts), prints the mean loss per epoch and
 // writes the weights back atomically (temporary file in the same directory, then rename), every
 // byte other than the weights' data kept. Formats: docs/wasi.md.
@@ -56,7 +56,7 @@ const RIGHT_FD_FILESTAT_GET: i64 = 1 << 21;
 const OFLAG_CREAT: i32 = 1;
 const OFLAG_TRUNC: i32 = 8;
 
-// ---- Plan file layout (host/plan-file.ts; docs/wasi.md) --------------------------------------
+// ---- Plan file layout (host/formats/plan-file.ts; docs/wasi.md) --------------------------------------
 const PLAN_MAGIC: u32 = 0x4c505445; // 'ETPL'
 const PLAN_VERSION: u32 = 1;
 const P_FILE_BYTES: usize = 8;
@@ -80,7 +80,7 @@ const PROGRAM_TRAIN: u32 = 1;
 const PROGRAM_INIT: u32 = 5;
 const STEP_CONTRACT: u32 = 2;
 
-// ---- Data file layout (host/data-file.ts) ----------------------------------------------------
+// ---- Data file layout (host/formats/data-file.ts) ----------------------------------------------------
 const DATA_MAGIC: u32 = 0x44535445; // 'ETSD'
 const DATA_VERSION: u32 = 1;
 const DATA_HEADER_BYTES: usize = 32;
@@ -602,7 +602,7 @@ function parseWeightsHeader(fileBytes: u64): void {
 }
 
 // ---- The step contract ------------------------------------------------------------------------
-// What the JS host does before each step (host/executor.ts setStep with fresh accumulators): the
+// What the JS host does before each step (host/runtime/executor.ts setStep with fresh accumulators): the
 // batch's rows, and the accumulators cleared. The learning rate (schedule), the iteration count and
 // the bias corrections are kept by the train program itself (step contract 2).
 function beginStep(h: usize, rows: i32): void {

@@ -48,6 +48,7 @@ export { importOnnx } from './import/onnx';
 // Importers (issue 6): TF.js layers and graph models, Keras .keras/.h5, PyTorch safetensors.
 export { importTfjsLayersModel } from './import/tfjs-layers';
 export { importTfjsGraphModel } from './import/tfjs-graph';
+export { shardPathProblem, type ShardReader } from './import/tfjs-weights';
 export { importKeras } from './import/keras';
 export { importPytorchSafetensors } from './import/pytorch';
 export { UnsupportedOpError } from './import/errors';

@@ -3,7 +3,7 @@
 import './core/node-fs';
 
 export * from './index';
-export { writeFileAtomic } from './core/node-fs';
+export { shardReader, writeFileAtomic } from './core/node-fs';
 // Fine-tuning with no JavaScript host (docs/wasi.md): plan and training-data files for edgetune-wasi.wasm.
 export { compileTrainPlan, compileModelFile, packDataFile, dataFromJson } from './cli/wasi-files';
 export { planToFileBytes, readPlanFileInfo, PLAN_FILE_VERSION } from './formats/plan-file';

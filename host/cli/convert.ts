@@ -9,7 +9,7 @@ import { toTfjsLayersModel } from '../formats/export-tfjs';
 import { importModelFile } from '../import/index';
 import { resolveLoss } from '../training/losses';
 import type { Model } from '../training/model';
-import { writeFileAtomic } from '../core/node-fs';
+import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
 import { compilePlan, type Plan } from '../compile/plan';
 import { modelToBytes } from '../formats/save';
@@ -51,7 +51,8 @@ function progressBar(enabled: boolean) {
   return { draw, end: () => { if (enabled && last) process.stderr.write('\n'); last = ''; } };
 }
 
-const readLocal = async (path: string) => new Uint8Array(await readFile(path));
+// Local files; a TF.js model's shards are kept inside its folder (see shardReader).
+const localFiles = { readFile: async (path: string) => new Uint8Array(await readFile(path)), shardReader };
 
 export async function runConvert(argv: string[]): Promise<number> {
   const { positional, flags } = parseArgs(argv, ['quantize'], 'convert');
@@ -60,7 +61,7 @@ export async function runConvert(argv: string[]): Promise<number> {
   const quantize = flags.get('quantize');
   if (quantize !== undefined && quantize !== 'float16') throw new InvalidArgumentError(`convert: --quantize supports float16 only, got '${quantize}'`);
   const bar = progressBar(flags.has('progress') || !!process.stderr.isTTY);
-  const { model, format } = await importModelFile(input, readLocal, bar.draw);
+  const { model, format } = await importModelFile(input, localFiles, bar.draw);
   bar.end();
   const half = quantize === 'float16';
   const lower = output.toLowerCase();
@@ -121,7 +122,7 @@ export async function runInspect(argv: string[]): Promise<number> {
   if (positional.length !== 1) throw new InvalidArgumentError('usage: edgetune inspect <model> [--batch N] [--train] [--freeze <layer>] [--json]');
   const batch = flags.has('batch') ? Number(flags.get('batch')) : 32;
   if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`inspect: --batch must be a positive integer, got '${flags.get('batch')}'`);
-  const { model, format } = await importModelFile(positional[0], readLocal);
+  const { model, format } = await importModelFile(positional[0], localFiles);
   const freeze = flags.get('freeze');
   if (typeof freeze === 'string') model.freeze(freeze);
   const training = flags.has('train') || typeof freeze === 'string';

@@ -7,6 +7,7 @@ import { importKeras } from './keras';
 import { importOnnx } from './onnx';
 import { importTfjsGraphModel } from './tfjs-graph';
 import { importTfjsLayersModel } from './tfjs-layers';
+import type { ShardReader } from './tfjs-weights';
 
 export type ModelFileFormat = 'onnx' | 'safetensors' | 'tfjs-layers' | 'tfjs-graph' | 'keras';
 
@@ -28,12 +29,18 @@ export function formatOf(path: string): ModelFileFormat | 'json' {
   throw new ModelFormatError(`${path}: unknown model file type (expected .onnx, .safetensors, model.json (TF.js layers or graph model), .keras or .h5)`, path);
 }
 
-// Reads and imports the model at `path`; `readFile` reads a path (shards are read relative to a
-// model.json). Nothing is written.
-export async function importModelFile(path: string, readFile: (path: string) => Promise<Uint8Array>, progress?: ImportProgress): Promise<{ model: Model; format: ModelFileFormat }> {
+export interface ModelFileAccess {
+  readFile(path: string): Promise<Uint8Array>;
+  // Reads the shards of a TF.js model in `dir` (Node: shardReader, which keeps them inside `dir`);
+  // without it, shards are read with readFile(dir + path).
+  shardReader?(dir: string): ShardReader;
+}
+
+// Reads and imports the model at `path` (shards are read relative to a model.json). Nothing is written.
+export async function importModelFile(path: string, files: ModelFileAccess, progress?: ImportProgress): Promise<{ model: Model; format: ModelFileFormat }> {
   const kind = formatOf(path);
   progress?.('reading', 0, 1);
-  const bytes = await readFile(path);
+  const bytes = await files.readFile(path);
   progress?.('reading', 1, 1);
   switch (kind) {
     case 'onnx': return { model: importOnnx(bytes, path), format: 'onnx' };
@@ -47,9 +54,10 @@ export async function importModelFile(path: string, readFile: (path: string) => 
         throw new ModelFormatError(`${path}: not valid JSON (${(e as Error).message})`, path);
       }
       const dir = dirOf(path);
+      const read: ShardReader = files.shardReader?.(dir) ?? ((rel) => files.readFile(dir + rel));
       let shardsRead = 0;
-      const readShard = async (rel: string) => {
-        const b = await readFile(dir + rel);
+      const readShard: ShardReader = async (rel, maxBytes) => {
+        const b = await read(rel, maxBytes);
         progress?.('reading weights', ++shardsRead, 0);
         return b;
       };

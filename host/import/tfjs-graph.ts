@@ -8,7 +8,7 @@ import { ModelFormatError } from '../core/errors';
 import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
 import { Model } from '../training/model';
 import { UnsupportedOpError } from './errors';
-import { checkShape, type DecodedWeight, readWeightsManifest } from './tfjs-weights';
+import { checkShape, type DecodedWeight, readWeightsManifest, type ShardReader } from './tfjs-weights';
 
 interface GraphNodeDef {
   name: string;
@@ -43,7 +43,7 @@ const WEIGHTED = new Set(['dense', 'conv2d', 'depthwiseConv2d']);
 
 const decode = (s: string | undefined): string => (s === undefined ? '' : typeof atob === 'function' ? atob(s) : s);
 
-export async function importTfjsGraphModel(modelJson: unknown, readFile: (relativePath: string) => Promise<Uint8Array>, fileName: string): Promise<Model> {
+export async function importTfjsGraphModel(modelJson: unknown, readFile: ShardReader, fileName: string): Promise<Model> {
   const json = parseJson(modelJson, fileName) as { format?: string; modelTopology?: { node?: GraphNodeDef[] }; weightsManifest?: unknown };
   const defs = json.modelTopology?.node;
   if (!Array.isArray(defs)) {
@@ -201,6 +201,7 @@ class GraphImporter {
     const p = (v as { p: Pending }).p;
     if (f.bias) {
       const b = this.constIn(d, ins, argBase, 'bias');
+      checkShape(b, [p.shape[p.shape.length - 1]], `the fused bias of node '${d.name}'`, this.file);
       this.foldBias(d, p, b, 1);
     }
     let out = v;
@@ -251,9 +252,11 @@ class GraphImporter {
     return (WEIGHTED.has(l.kind) && l.config.activation === 'linear') || l.kind === 'batchNormalization' || l.kind === 'rescaling';
   }
 
-  // Per-channel values of a constant broadcast against a (..., C) tensor: [C], [1, .., C] or a scalar.
-  private perChannel(d: GraphNodeDef, w: DecodedWeight, c: number): Float32Array | null {
+  // Per-channel values of a constant broadcast against a (batch, ..., C) tensor: [C], [1, .., C] or
+  // a scalar, of no higher rank than the tensor (a higher one would change the output's rank).
+  private perChannel(d: GraphNodeDef, w: DecodedWeight, c: number, rank: number): Float32Array | null {
     const n = w.values.length;
+    if (w.shape.length > rank) return null;
     const dims = w.shape.filter((x) => x !== 1);
     if (n === 1) return new Float32Array(c).fill(w.values[0]);
     if (dims.length === 1 && dims[0] === c && w.shape[w.shape.length - 1] === c) return Float32Array.from(w.values);
@@ -265,7 +268,7 @@ class GraphImporter {
   private foldBias(d: GraphNodeDef, x: Pending, w: DecodedWeight, sign: number): void {
     const l = x.layer!;
     const c = x.shape[x.shape.length - 1];
-    const v = this.perChannel(d, w, c);
+    const v = this.perChannel(d, w, c, x.shape.length + 1);
     if (!v) throw new ModelFormatError(`${this.file}: node '${d.name}': constant '${w.name}' of shape [${w.shape}] does not broadcast per channel over [${x.shape}]`, this.file, w.name);
     const key = l.kind === 'batchNormalization' ? 'beta' : l.kind === 'rescaling' ? 'offset' : 'bias';
     const bias = x.weights.get(key) ?? new Float32Array(c);
@@ -278,7 +281,7 @@ class GraphImporter {
   private foldScale(d: GraphNodeDef, x: Pending, w: DecodedWeight): void {
     const l = x.layer!;
     const c = x.shape[x.shape.length - 1];
-    const s = this.perChannel(d, w, c);
+    const s = this.perChannel(d, w, c, x.shape.length + 1);
     if (!s) throw new ModelFormatError(`${this.file}: node '${d.name}': constant '${w.name}' of shape [${w.shape}] does not broadcast per channel over [${x.shape}]`, this.file, w.name);
     const keys = l.kind === 'batchNormalization' ? ['gamma', 'beta'] : l.kind === 'rescaling' ? ['scale', 'offset'] : [l.kind === 'depthwiseConv2d' ? 'depthwise_kernel' : 'kernel', 'bias'];
     for (const k of keys) {
@@ -388,12 +391,13 @@ class GraphImporter {
         }
         if (a.kind === 'const' && b.kind === 'const') throw new UnsupportedOpError(d.op, d.name, file, 'of two constants (not folded by the converter)');
         const [x, c] = a.kind === 'tensor' ? [a.p, (b as { w: DecodedWeight }).w] : [(b as { p: Pending }).p, (a as { w: DecodedWeight }).w];
+        if (d.op === 'BiasAdd') checkShape(c, [x.shape[x.shape.length - 1]], `the bias of node '${d.name}'`, file);
         const negate = d.op === 'Sub' && a.kind === 'const'; // c - x = -1 * x + c
         if (negate || !this.foldable(x, false)) {
           // No layer to fold into (the model input, a layer with other readers or an activation):
           // a Rescaling layer holds the constant, y = x * scale + offset.
           const ch = x.shape[x.shape.length - 1];
-          const v = this.perChannel(d, c, ch);
+          const v = this.perChannel(d, c, ch, x.shape.length + 1);
           if (!v) throw new ModelFormatError(`${file}: node '${d.name}': constant '${c.name}' of shape [${c.shape}] does not broadcast per channel over [${x.shape}]`, file, c.name);
           const scale = d.op === 'Mul' ? v : new Float32Array(ch).fill(negate ? -1 : 1);
           const offset = d.op === 'Mul' ? new Float32Array(ch) : d.op === 'Sub' && !negate ? v.map((t) => -t) : v;

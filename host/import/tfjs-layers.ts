@@ -5,9 +5,9 @@
 import { ModelFormatError } from '../core/errors';
 import type { Model } from '../training/model';
 import { assignWeights, type FoundWeight, modelFromKeras } from './keras-topology';
-import { type DecodedWeight, readWeightsManifest } from './tfjs-weights';
+import { type DecodedWeight, readWeightsManifest, type ShardReader } from './tfjs-weights';
 
-export async function importTfjsLayersModel(modelJson: unknown, readFile: (relativePath: string) => Promise<Uint8Array>, fileName: string): Promise<Model> {
+export async function importTfjsLayersModel(modelJson: unknown, readFile: ShardReader, fileName: string): Promise<Model> {
   let j = modelJson as any;
   if (j instanceof Uint8Array) j = new TextDecoder().decode(j);
   if (typeof j === 'string') {
