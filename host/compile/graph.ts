@@ -37,33 +37,42 @@ export function sequentialGraph(layerList: readonly Layer[], inputShape: readonl
 }
 
 // From symbolic tensors: every tensor reachable backwards from `output` becomes a node, inputs first.
+// The walk keeps its own stack (a depth-first post-order), so a chain of any length fits.
 export function functionalGraph(input: SymbolicTensor, output: SymbolicTensor): Graph {
   const nodes: GraphNode[] = [];
   const ids = new Map<SymbolicTensor, number>();
   const visiting = new Set<SymbolicTensor>();
   const names = new Map<string, Layer>();
-  const visit = (t: SymbolicTensor): number => {
-    const known = ids.get(t);
-    if (known !== undefined) return known;
-    if (visiting.has(t)) throw new InvalidArgumentError(`the graph has a cycle through ${t.name}`);
-    visiting.add(t);
-    if (!t.layer && t !== input) throw new InvalidArgumentError(`the output depends on input '${t.name}', which is not the model's input`);
-    const inputs = t.inputs.map(visit);
+  const calls = new Map<Layer, number>(); // how many nodes each layer has so far (shared layers)
+  const stack: { t: SymbolicTensor; next: number }[] = [{ t: output, next: 0 }];
+  visiting.add(output);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const t = top.t;
+    if (top.next === 0 && !t.layer && t !== input) throw new InvalidArgumentError(`the output depends on input '${t.name}', which is not the model's input`);
+    if (top.next < t.inputs.length) {
+      const child = t.inputs[top.next++];
+      if (ids.has(child)) continue;
+      if (visiting.has(child)) throw new InvalidArgumentError(`the graph has a cycle through ${child.name}`);
+      visiting.add(child);
+      stack.push({ t: child, next: 0 });
+      continue;
+    }
+    stack.pop();
     if (t.layer) {
       const other = names.get(t.layer.name);
       if (other && other !== t.layer) throw new InvalidArgumentError(`two different layers are named '${t.layer.name}'; layer names must be unique`);
       names.set(t.layer.name, t.layer);
     }
     const id = nodes.length;
-    const uses = t.layer ? nodes.filter((n) => n.layer === t.layer).length : 0;
-    nodes.push({ id, name: t.layer ? (uses ? `${t.layer.name}_${uses}` : t.layer.name) : 'input', layer: t.layer, inputs, shape: [...t.shape] });
+    const uses = t.layer ? calls.get(t.layer) ?? 0 : 0;
+    if (t.layer) calls.set(t.layer, uses + 1);
+    nodes.push({ id, name: t.layer ? (uses ? `${t.layer.name}_${uses}` : t.layer.name) : 'input', layer: t.layer, inputs: t.inputs.map((i) => ids.get(i)!), shape: [...t.shape] });
     ids.set(t, id);
     visiting.delete(t);
-    return id;
-  };
-  const out = visit(output);
+  }
   if (!ids.has(input)) throw new InvalidArgumentError(`the model's output does not depend on its input '${input.name}'`);
-  return { nodes, input: ids.get(input)!, output: out };
+  return { nodes, input: ids.get(input)!, output: ids.get(output)! };
 }
 
 export function sizeOf(shape: readonly number[]): number {

@@ -26,6 +26,8 @@ export const PLAN_VERSION = 1;
 // The loader checks the module's heap base against it.
 export const KERNEL_STATIC_BYTES = 8192;
 export const WASM_PAGE = 65536;
+// The most pages one wasm32 memory can have (4 GiB).
+export const WASM_MAX_PAGES = 65536;
 
 export type { ProgramName, RegionKind, Region } from './lower';
 
@@ -92,11 +94,17 @@ export interface PlanOptions {
 const CONV_SCRATCH_LIMITS = [256 << 10, 64 << 10, 16 << 10, 0];
 
 export function compilePlan(graph: Graph, options: PlanOptions): Plan {
+  // No arena may outgrow one wasm32 memory: refused here, with the figures, rather than by
+  // `new WebAssembly.Memory` with a RangeError.
+  const wasmLimit = WASM_MAX_PAGES * WASM_PAGE;
+  const userBound = options.memoryBudget !== undefined && options.memoryBudget <= wasmLimit;
+  const budget = userBound ? options.memoryBudget! : wasmLimit;
+  const label = userBound ? 'memory budget' : `wasm memory limit (${WASM_MAX_PAGES} pages of 64 KiB)`;
   let last: MemoryBudgetError | null = null;
   for (const limit of options.convScratchLimit !== undefined ? [options.convScratchLimit] : CONV_SCRATCH_LIMITS) {
     const plan = compileWithLimit(graph, options, limit);
-    if (options.memoryBudget === undefined || plan.pages * WASM_PAGE <= options.memoryBudget) return plan;
-    last = new MemoryBudgetError(options.memoryBudget, plan.pages * WASM_PAGE, plan.breakdown);
+    if (plan.pages * WASM_PAGE <= budget) return plan;
+    last = new MemoryBudgetError(budget, plan.pages * WASM_PAGE, plan.breakdown, label);
     if (plan.breakdown.scratch <= (16 << 10)) break; // smaller columns cannot help any more
   }
   throw last!;

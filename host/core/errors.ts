@@ -35,9 +35,10 @@ export interface MemoryBreakdown {
 }
 
 // The planned arena does not fit the memory budget. Raised before any memory is allocated.
+// `limit` names what set the budget: the caller's memoryBudget or the wasm32 memory limit.
 export class MemoryBudgetError extends EdgetuneError {
-  constructor(readonly budget: number, readonly needed: number, readonly breakdown: MemoryBreakdown) {
-    super('MemoryBudget', `memory budget ${formatBytes(budget)} is too small: the plan needs ${formatBytes(needed)} ` +
+  constructor(readonly budget: number, readonly needed: number, readonly breakdown: MemoryBreakdown, limit = 'memory budget') {
+    super('MemoryBudget', `${limit} ${formatBytes(budget)} is too small: the plan needs ${formatBytes(needed)} ` +
       `(${needed} bytes) = ${describeBreakdown(breakdown)}`);
   }
 }
@@ -65,6 +66,15 @@ export class KernelStatusError extends EdgetuneError {
 export class ModelFormatError extends EdgetuneError {
   constructor(message: string, readonly source?: string, readonly tensor?: string) {
     super('ModelFormat', message);
+  }
+}
+
+// A model or data file could not be read or written (missing, a directory, no permission).
+// `cause` is the platform's own error.
+export class FileAccessError extends EdgetuneError {
+  constructor(readonly path: string, readonly reason: string, cause: unknown) {
+    super('FileAccess', `${path}: ${reason}`);
+    this.cause = cause;
   }
 }
 

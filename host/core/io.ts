@@ -1,6 +1,6 @@
 // File access is plugged in by the Node entry (edgetune/node); the core never imports a
 // platform module, so it bundles unchanged for browsers and edge functions.
-import { EdgetuneError } from './errors';
+import { EdgetuneError, FileAccessError } from './errors';
 
 export interface FileSystem {
   readFile(path: string): Promise<Uint8Array>;
@@ -20,4 +20,16 @@ export function requireFileSystem(what: string): FileSystem {
       'in browsers and edge functions use model.toBytes() and loadModel(bytes)');
   }
   return fileSystem;
+}
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such file', EISDIR: 'is a directory, not a file', ENOTDIR: 'a parent of this path is not a directory',
+  EACCES: 'permission denied', EPERM: 'operation not permitted', EMFILE: 'too many open files', ENOSPC: 'no space left on the device',
+};
+
+// A platform I/O error as a FileAccessError naming the path (Node's code -> words; others keep their message).
+export function fileAccessError(path: string, action: 'read' | 'write', e: unknown): FileAccessError {
+  const code = (e as { code?: unknown })?.code;
+  const reason = typeof code === 'string' && Object.hasOwn(REASONS, code) ? `${REASONS[code]} (${code})` : (e as Error)?.message ?? String(e);
+  return new FileAccessError(path, `cannot ${action}: ${reason}`, e);
 }

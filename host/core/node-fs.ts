@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename, isAbsolute, join, relative, sep } from 'node:path';
-import { setFileSystem } from './io';
+import { fileAccessError, setFileSystem } from './io';
 import type { ShardReader } from '../import/tfjs-weights';
 
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
@@ -15,7 +15,15 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    throw fileAccessError(path, 'write', e);
+  }
+}
+
+async function readFileBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw fileAccessError(path, 'read', e);
   }
 }
 
@@ -46,6 +54,6 @@ export function shardReader(dir: string): ShardReader {
 }
 
 setFileSystem({
-  readFile: async (path) => new Uint8Array(await readFile(path)),
+  readFile: readFileBytes,
   writeFileAtomic,
 });

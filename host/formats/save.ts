@@ -8,6 +8,7 @@ import type { InitializerConfig } from '../layers/initializers';
 import type { Layer } from '../layers/layer';
 import type { ConstraintConfig, RegularizerConfig } from '../layers/regularizers';
 import type { OptimizerSnapshot } from '../training/optimizer-state';
+import { ownEntry } from '../core/lookup';
 import { writeSafetensors } from './safetensors';
 
 // What saving reads of a model (the Model class has all of it).
@@ -32,7 +33,7 @@ export interface LayerJson {
 }
 
 const KERAS_ACTIVATION: Record<string, string> = { leakyRelu: 'leaky_relu', geluTanh: 'gelu_tanh', hardSigmoid: 'hard_sigmoid' };
-const kerasActivation = (a: unknown) => KERAS_ACTIVATION[a as string] ?? (a as string);
+const kerasActivation = (a: unknown) => ownEntry(KERAS_ACTIVATION, a) ?? (a as string);
 
 function objectJson(c: InitializerConfig | RegularizerConfig | ConstraintConfig | null | unknown): unknown {
   if (!c) return null;
@@ -40,7 +41,7 @@ function objectJson(c: InitializerConfig | RegularizerConfig | ConstraintConfig 
   const snake: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) snake[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v;
   const names: Record<string, string> = { l1l2: 'L1L2', maxNorm: 'MaxNorm', nonNeg: 'NonNeg', unitNorm: 'UnitNorm' };
-  return { class_name: names[className] ?? className, config: snake };
+  return { class_name: ownEntry(names, className) ?? className, config: snake };
 }
 
 function layerToJson(l: Layer): LayerJson {

@@ -7,6 +7,7 @@ import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from 
 import { Model } from '../training/model';
 import { type LayerJson, MODEL_FORMAT, type OptimizerStateJson } from './save';
 import { readSafetensors, SafetensorsError, toFloat32 } from './safetensors';
+import { ownEntry } from '../core/lookup';
 
 function objectFromJson(j: unknown): { className: string; [k: string]: unknown } | undefined {
   if (!j) return undefined;
@@ -14,7 +15,7 @@ function objectFromJson(j: unknown): { className: string; [k: string]: unknown }
   const config: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o.config ?? {})) config[k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())] = v;
   const names: Record<string, string> = { L1L2: 'l1l2', MaxNorm: 'maxNorm', NonNeg: 'nonNeg', UnitNorm: 'unitNorm' };
-  return { className: names[o.class_name] ?? o.class_name, ...config };
+  return { className: ownEntry(names, o.class_name) ?? o.class_name, ...config };
 }
 
 function layerFromJson(j: LayerJson, source: string): Layer {
@@ -90,31 +91,88 @@ function layerFromJson(j: LayerJson, source: string): Layer {
   throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
 }
 
-function modelFromTopology(topology: { class_name: string; config: Record<string, unknown> }, source: string): Model {
-  const config = topology.config ?? {};
+// [null, d1, ...] with every per-sample dimension a positive integer; anything else is refused.
+function batchShapeOf(v: unknown, where: string, source: string): number[] {
+  if (!Array.isArray(v) || v.length < 2 || !v.slice(1).every((d) => Number.isInteger(d) && d > 0)) {
+    throw new ModelFormatError(`${source}: ${where} has batch_input_shape ${JSON.stringify(v) ?? 'undefined'}; expected [null, d1, ...] with positive integer dimensions`, source);
+  }
+  return v.slice(1) as number[];
+}
+
+// A Keras 2 reference [layer name, call index, tensor index, kwargs?].
+function isRef(r: unknown): r is [string, number, number] {
+  return Array.isArray(r) && typeof r[0] === 'string' && Number.isInteger(r[1]) && r[1] >= 0;
+}
+
+// The tensor a layer's weight loads from, checked against the spec before the layer allocates it.
+type TensorTable = ReturnType<typeof readSafetensors>['tensors'];
+function weightTensor(tensors: TensorTable, layer: string, spec: { name: string; shape: readonly number[] }, source: string) {
+  const name = `${layer}/${spec.name}`;
+  const t = tensors.get(name);
+  if (!t) throw new ModelFormatError(`${source}: tensor '${name}' (shape [${spec.shape}]) is missing`, source, name);
+  const same = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]);
+  if (!same) throw new ModelFormatError(`${source}: tensor '${name}' has shape [${t.shape}], layer ${layer} expects [${spec.shape}]`, source, name);
+  return t;
+}
+
+// Layers are built from the topology with each weight checked against the file's tensor table
+// first (Layer.checkWeights): a topology declaring more than the file holds allocates nothing.
+function modelFromTopology(topology: unknown, tensors: TensorTable, source: string): Model {
+  const top = topology as { class_name?: unknown; config?: Record<string, unknown> } | null;
+  if (!top || typeof top !== 'object' || typeof top.class_name !== 'string') {
+    throw new ModelFormatError(`${source}: metadata 'topology' is not a {class_name, config} object`, source);
+  }
+  const config = top.config ?? {};
   const list = config.layers as LayerJson[] | undefined;
   if (!Array.isArray(list)) throw new ModelFormatError(`${source}: topology has no layer list`, source);
-  if (topology.class_name === 'Sequential') {
-    const first = list[0]?.config?.batch_input_shape as (number | null)[] | undefined;
-    if (!first) throw new ModelFormatError(`${source}: the first layer has no batch_input_shape`, source);
-    return new Model(list.map((j) => layerFromJson(j, source)), { name: config.name as string, inputShape: first.slice(1) as number[] });
+  list.forEach((j, i) => {
+    if (!j || typeof j !== 'object' || typeof j.class_name !== 'string') throw new ModelFormatError(`${source}: layer ${i} of the topology is not a {class_name, config} object`, source);
+  });
+  const built: Layer[] = [];
+  const make = (j: LayerJson): Layer => {
+    let layer: Layer;
+    try {
+      layer = layerFromJson(j, source);
+    } catch (e) {
+      if (e instanceof ModelFormatError) throw e;
+      throw new ModelFormatError(`${source}: layer '${j.name ?? j.config?.name}' (${j.class_name}): ${(e as Error).message}`, source);
+    }
+    layer.checkWeights = (specs) => { for (const s of specs) weightTensor(tensors, layer.name, s, source); };
+    built.push(layer);
+    return layer;
+  };
+  try {
+    return buildModel(top.class_name, config, list, make, source);
+  } finally {
+    for (const l of built) l.checkWeights = null;
   }
-  if (topology.class_name !== 'Functional' && topology.class_name !== 'Model') {
-    throw new ModelFormatError(`${source}: topology class '${topology.class_name}' is neither Sequential nor Functional`, source);
+}
+
+function buildModel(className: string, config: Record<string, unknown>, list: LayerJson[], make: (j: LayerJson) => Layer, source: string): Model {
+  if (className === 'Sequential') {
+    const shape = batchShapeOf(list[0]?.config?.batch_input_shape, 'the first layer', source);
+    return new Model(list.map(make), { name: config.name as string, inputShape: shape });
+  }
+  if (className !== 'Functional' && className !== 'Model') {
+    throw new ModelFormatError(`${source}: topology class '${className}' is neither Sequential nor Functional`, source);
   }
   const outputs = new Map<string, SymbolicTensor[]>(); // layer name -> output of each call
   let modelInput: SymbolicTensor | null = null;
   for (const j of list) {
     const name = (j.name ?? j.config?.name) as string;
     if (j.class_name === 'InputLayer') {
-      const shape = (j.config.batch_input_shape ?? j.config.batch_shape) as (number | null)[];
-      modelInput = symbolicInput({ shape: shape.slice(1) as number[], name });
+      const shape = batchShapeOf(j.config?.batch_input_shape ?? j.config?.batch_shape, `input layer '${name}'`, source);
+      modelInput = symbolicInput({ shape, name });
       outputs.set(name, [modelInput]);
       continue;
     }
-    const layer = layerFromJson(j, source);
+    const calls = j.inbound_nodes ?? [];
+    if (!Array.isArray(calls) || !calls.every((call) => Array.isArray(call) && call.every(isRef))) {
+      throw new ModelFormatError(`${source}: layer '${name}' has inbound_nodes that are not lists of [layer, call, tensor] references`, source);
+    }
+    const layer = make(j);
     const results: SymbolicTensor[] = [];
-    for (const call of j.inbound_nodes ?? []) {
+    for (const call of calls) {
       const ins = call.map(([from, k]) => {
         const t = outputs.get(from)?.[k];
         if (!t) throw new ModelFormatError(`${source}: layer '${name}' reads '${from}' call ${k}, which is not defined before it`, source);
@@ -124,7 +182,9 @@ function modelFromTopology(topology: { class_name: string; config: Record<string
     }
     outputs.set(name, results);
   }
-  const [outName, outCall] = (config.output_layers as [string, number, number][])[0];
+  const out = (config.output_layers as unknown[] | undefined)?.[0];
+  if (!isRef(out)) throw new ModelFormatError(`${source}: the functional topology has no output_layers [[name, call, tensor]] (got ${JSON.stringify(config.output_layers) ?? 'undefined'})`, source);
+  const [outName, outCall] = out;
   const output = outputs.get(outName)?.[outCall];
   if (!modelInput || !output) throw new ModelFormatError(`${source}: the functional topology has no input layer or its output '${outName}' is undefined`, source);
   return new Model({ inputs: modelInput, outputs: output }, { name: config.name as string });
@@ -143,13 +203,13 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     throw new ModelFormatError(`${source}: not an edgetune model (metadata 'format' is ${JSON.stringify(meta.format)}, expected '${MODEL_FORMAT}'); ` +
       'convert other formats with `edgetune convert`', source);
   }
-  let topology: { class_name: string; config: Record<string, unknown> };
+  let topology: unknown;
   try {
     topology = JSON.parse(meta.topology);
   } catch {
     throw new ModelFormatError(`${source}: metadata 'topology' is not valid JSON`, source);
   }
-  const model = modelFromTopology(topology, source);
+  const model = modelFromTopology(topology, file.tensors, source);
 
   // Check everything first, then assign: a bad file leaves nothing half-loaded.
   const assignments: { layer: Layer; index: number; values: Float32Array }[] = [];
@@ -158,10 +218,7 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     l.weightSpecs.forEach((s, index) => {
       const name = `${l.name}/${s.name}`;
       expected.add(name);
-      const t = file.tensors.get(name);
-      if (!t) throw new ModelFormatError(`${source}: tensor '${name}' (shape [${s.shape}]) is missing`, source, name);
-      const same = t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]);
-      if (!same) throw new ModelFormatError(`${source}: tensor '${name}' has shape [${t.shape}], layer ${l.name} expects [${s.shape}]`, source, name);
+      const t = weightTensor(file.tensors, l.name, s, source);
       const values = toFloat32(t);
       if (values.length !== sizeOf(s.shape)) throw new ModelFormatError(`${source}: tensor '${name}' has ${values.length} values`, source, name);
       assignments.push({ layer: l, index, values });

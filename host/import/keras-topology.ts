@@ -170,8 +170,10 @@ function checkShape(shape: (number | null)[] | null, where: string, source: stri
 
 // The inbound tensors of each call: Keras 2 [[name, node, tensor, kwargs], ...] or Keras 3
 // {args: [...], kwargs}.
-function callsOf(j: KerasLayerJson): [string, number, number][][] {
-  return (j.inbound_nodes ?? []).map((call) => {
+function callsOf(j: KerasLayerJson, source: string): [string, number, number][][] {
+  const nodes = j.inbound_nodes ?? [];
+  if (!Array.isArray(nodes)) throw new ModelFormatError(`${source}: layer '${layerName(j)}' has inbound_nodes ${JSON.stringify(nodes).slice(0, 80)}, not a list of calls`, source, layerName(j));
+  return nodes.map((call) => {
     if (Array.isArray(call)) return (call as unknown[][]).map((r) => [r[0] as string, Number(r[1] ?? 0), Number(r[2] ?? 0)]);
     const refs: [string, number, number][] = [];
     const walk = (v: unknown) => {
@@ -196,13 +198,19 @@ export function modelFromKeras(topology: unknown, source: string): ImportedModel
   const t = unwrapTopology(topology, source);
   const cfg = t.config;
   const imported: ImportedLayer[] = [];
+  const entries: unknown = Array.isArray(cfg) ? cfg : cfg?.layers;
+  if (Array.isArray(entries)) {
+    entries.forEach((j, i) => {
+      if (!j || typeof j !== 'object' || typeof j.class_name !== 'string') throw new ModelFormatError(`${source}: layer ${i} of the topology is not a {class_name, config} object`, source);
+    });
+  }
   if (t.class_name === 'Sequential') {
     const list: KerasLayerJson[] = Array.isArray(cfg) ? cfg : cfg?.layers;
     if (!Array.isArray(list)) throw new ModelFormatError(`${source}: Sequential topology has no layer list`, source);
     let shape: number[] | null = null;
     const all: Layer[] = [];
     for (const j of list) {
-      if (j.class_name === 'InputLayer') { shape = checkShape(inputShapeOf(j.config), `input layer '${layerName(j)}'`, source); continue; }
+      if (j.class_name === 'InputLayer') { shape = checkShape(inputShapeOf(j.config ?? {}), `input layer '${layerName(j)}'`, source); continue; }
       if (!shape && all.length === 0) {
         const s = inputShapeOf(j.config ?? {}) ?? (Array.isArray(cfg?.build_input_shape) ? cfg.build_input_shape.slice(1) : null);
         shape = checkShape(s, `the first layer '${layerName(j)}'`, source);
@@ -242,10 +250,10 @@ export function modelFromKeras(topology: unknown, source: string): ImportedModel
       const j = pending[i];
       const name = layerName(j);
       if (j.class_name === 'InputLayer') {
-        modelInput = symbolicInput({ shape: checkShape(inputShapeOf(j.config), `input layer '${name}'`, source), name });
+        modelInput = symbolicInput({ shape: checkShape(inputShapeOf(j.config ?? {}), `input layer '${name}'`, source), name });
         produced.set(name, [modelInput]);
       } else {
-        const calls = callsOf(j);
+        const calls = callsOf(j, source);
         if (!calls.every((call) => call.every(([from, k]) => produced.get(from)?.[k]))) continue;
         if (j.class_name === 'Functional' || j.class_name === 'Sequential' || j.class_name === 'Model') {
           throw new UnsupportedOpError(j.class_name, name, source, 'nested models (flatten the model first)');

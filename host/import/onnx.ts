@@ -141,8 +141,14 @@ class OnnxConverter {
     return t;
   }
 
+  // An attribute of the fallback's type: a file giving another (pads as an INT) is refused by name.
   private attr<T extends AttrValue>(node: OnnxNode, name: string, fallback: T): T {
-    return (node.attrs.has(name) ? node.attrs.get(name) : fallback) as T;
+    if (!node.attrs.has(name)) return fallback;
+    const v = node.attrs.get(name)!;
+    const expected = Array.isArray(fallback) ? 'a list of ints' : typeof fallback === 'number' ? 'a number' : typeof fallback === 'string' ? 'a string' : 'a tensor';
+    const ok = Array.isArray(fallback) ? Array.isArray(v) : typeof v === typeof fallback && Array.isArray(v) === Array.isArray(fallback);
+    if (!ok) throw this.fail(node, `attribute '${name}' is ${Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a tensor' : `${typeof v} ${JSON.stringify(v)}`}, expected ${expected}`);
+    return v as T;
   }
 
   private convertNode(node: OnnxNode): void {

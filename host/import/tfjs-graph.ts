@@ -9,6 +9,7 @@ import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from 
 import { Model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 import { checkShape, type DecodedWeight, readWeightsManifest, type ShardReader } from './tfjs-weights';
+import { ownEntry } from '../core/lookup';
 
 interface GraphNodeDef {
   name: string;
@@ -40,8 +41,6 @@ type Value = { kind: 'tensor'; p: Pending } | { kind: 'const'; w: DecodedWeight;
 
 const ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', LeakyRelu: 'leakyRelu', Softmax: 'softmax' };
 const WEIGHTED = new Set(['dense', 'conv2d', 'depthwiseConv2d']);
-
-const decode = (s: string | undefined): string => (s === undefined ? '' : typeof atob === 'function' ? atob(s) : s);
 
 export async function importTfjsGraphModel(modelJson: unknown, readFile: ShardReader, fileName: string): Promise<Model> {
   const json = parseJson(modelJson, fileName) as { format?: string; modelTopology?: { node?: GraphNodeDef[] }; weightsManifest?: unknown };
@@ -78,6 +77,9 @@ class GraphImporter {
   constructor(private readonly defs: GraphNodeDef[], private readonly weights: Map<string, DecodedWeight>, private readonly file: string) {
     for (const d of defs) {
       if (!d || typeof d.name !== 'string' || typeof d.op !== 'string') throw new ModelFormatError(`${file}: a node has no name or op: ${JSON.stringify(d).slice(0, 200)}`, file);
+      if (d.input !== undefined && !(Array.isArray(d.input) && d.input.every((s) => typeof s === 'string'))) {
+        throw new ModelFormatError(`${file}: node '${d.name}': input is ${JSON.stringify(d.input).slice(0, 80)}, not a list of strings`, file, d.name);
+      }
       this.byName.set(d.name, d);
     }
     for (const d of defs) for (const i of this.dataInputs(d)) this.readers.set(i.name, (this.readers.get(i.name) ?? 0) + 1);
@@ -154,12 +156,23 @@ class GraphImporter {
     return { kind: 'tensor', p };
   }
 
+  // A string attribute, base64 in the JSON; one that is not base64 is refused by name.
+  private text(d: GraphNodeDef, key: string, s: unknown): string {
+    if (s === undefined) return '';
+    try {
+      if (typeof s !== 'string') throw new TypeError();
+      return typeof atob === 'function' ? atob(s) : s;
+    } catch {
+      throw new ModelFormatError(`${this.file}: node '${d.name}': attribute '${key}' is ${JSON.stringify(s).slice(0, 80)}, not a base64 string`, this.file, d.name);
+    }
+  }
+
   private attrInts(d: GraphNodeDef, key: string): number[] | undefined {
     return d.attr?.[key]?.list?.i?.map(Number);
   }
 
   private padding(d: GraphNodeDef): 'same' | 'valid' {
-    const p = decode(d.attr?.padding?.s);
+    const p = this.text(d, 'padding', d.attr?.padding?.s);
     if (p === 'SAME') return 'same';
     if (p === 'VALID') return 'valid';
     if (p === 'EXPLICIT') {
@@ -170,7 +183,7 @@ class GraphImporter {
   }
 
   private nhwc(d: GraphNodeDef): void {
-    const f = decode(d.attr?.data_format?.s);
+    const f = this.text(d, 'data_format', d.attr?.data_format?.s);
     if (f && f !== 'NHWC') throw new UnsupportedOpError(d.op, d.name, this.file, `data_format '${f}' (only NHWC)`);
   }
 
@@ -182,14 +195,16 @@ class GraphImporter {
 
   // The fused ops of _FusedConv2D / FusedDepthwiseConv2dNative / _FusedMatMul.
   private fused(d: GraphNodeDef): { bias: boolean; batchNorm: boolean; activation: string | null; alpha: number } {
-    const ops = (d.attr?.fused_ops?.list?.s ?? []).map(decode);
+    const list = d.attr?.fused_ops?.list?.s ?? [];
+    if (!Array.isArray(list)) throw new ModelFormatError(`${this.file}: node '${d.name}': attribute 'fused_ops' is not a list of strings`, this.file, d.name);
+    const ops = list.map((s) => this.text(d, 'fused_ops', s));
     let bias = false;
     let batchNorm = false;
     let activation: string | null = null;
     for (const [k, op] of ops.entries()) {
       if (k === 0 && op === 'BiasAdd') bias = true;
       else if (k === 0 && op === 'FusedBatchNorm') batchNorm = true;
-      else if (k === ops.length - 1 && ACTIVATIONS[op] && op !== 'Softmax') activation = op;
+      else if (k === ops.length - 1 && ownEntry(ACTIVATIONS, op) && op !== 'Softmax') activation = op;
       else throw new UnsupportedOpError(d.op, d.name, this.file, `fused ops [${ops.join(', ')}] (supported: BiasAdd or FusedBatchNorm, then Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh)`);
     }
     const alpha = d.attr?.leakyrelu_alpha?.f ?? 0.2;
@@ -228,7 +243,7 @@ class GraphImporter {
   // An activation op: fused into the layer that produced x when x is that layer's only reader and
   // linear, else an activation layer of its own.
   private activation(d: GraphNodeDef, x: Pending, op: string, alpha: number, node: string, fusedOp: boolean): Value {
-    const name = ACTIVATIONS[op];
+    const name = ACTIVATIONS[op]; // callers pass only its keys
     const l = x.layer;
     const soleReader = fusedOp || this.readers.get(x.node) === 1;
     const fusable = l && soleReader && WEIGHTED.has(l.kind) && l.config.activation === 'linear' && (name !== 'leakyRelu' || Math.abs(alpha - 0.2) < 1e-7) &&

@@ -9,6 +9,7 @@
 // bytes) and the shards must hold exactly that many.
 import { ModelFormatError } from '../core/errors';
 import { float16BitsToFloat32 } from '../core/float16';
+import { ownEntry } from '../core/lookup';
 
 export interface ManifestWeight {
   name: string;
@@ -86,7 +87,7 @@ function planManifest(manifest: unknown, fileName: string): PlannedGroup[] {
         throw new ModelFormatError(`${fileName}: weightsManifest entry ${JSON.stringify(w)?.slice(0, 200)} needs a name and a shape of non-negative integers`, fileName);
       }
       const stored = w.quantization?.dtype ?? w.dtype;
-      const size = BYTES[stored];
+      const size = ownEntry(BYTES, stored);
       if (size === undefined || !['float32', 'int32', 'bool'].includes(w.dtype)) {
         throw new ModelFormatError(`${fileName}: weight '${w.name}' has dtype '${w.dtype}'${w.quantization ? ` quantized as '${stored}'` : ''}, which is not supported (float32, int32, bool; quantized uint8, uint16, float16)`, fileName, w.name);
       }

@@ -1,6 +1,7 @@
 // Activation functions by Keras name. The arithmetic is in assembly/activations.ts (kinds below
 // must match its constants); softmax works on rows and has its own kernels.
 import { InvalidArgumentError } from '../core/errors';
+import { ownEntry } from '../core/lookup';
 
 export type ActivationName =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'elu' | 'selu' | 'gelu' | 'geluTanh' | 'swish'
@@ -19,7 +20,7 @@ const ALIASES: Record<string, ActivationName> = {
 
 export function resolveActivation(name: string | null | undefined, where: string): ActivationName {
   if (name === null || name === undefined) return 'linear';
-  const a = ALIASES[String(name).toLowerCase()] ?? ALIASES[String(name)];
+  const a = ownEntry(ALIASES, String(name).toLowerCase()) ?? ownEntry(ALIASES, String(name));
   if (!a) throw new InvalidArgumentError(`${where}: unknown activation '${name}' (known: ${Object.keys(ACTIVATION_KIND).join(', ')}, softmax)`);
   return a;
 }

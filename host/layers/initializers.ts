@@ -3,6 +3,7 @@
 // them, never Math.log: a seed gives the same weights on every engine.
 import { InvalidArgumentError } from '../core/errors';
 import { Random } from '../core/random';
+import { ownEntry } from '../core/lookup';
 
 export type InitializerName =
   | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'lecunUniform' | 'lecunNormal' | 'zeros' | 'ones' | 'constant';
@@ -22,7 +23,7 @@ const ALIASES: Record<string, InitializerName> = {
 
 export function normalizeInitializer(spec: InitializerSpec | string): InitializerConfig {
   const cfg = typeof spec === 'string' ? { className: spec } : spec;
-  const name = ALIASES[String(cfg.className).toLowerCase()] ?? ALIASES[String(cfg.className)];
+  const name = ownEntry(ALIASES, String(cfg.className).toLowerCase()) ?? ownEntry(ALIASES, String(cfg.className));
   if (!name) throw new InvalidArgumentError(`unknown initializer '${cfg.className}' (known: ${[...new Set(Object.values(ALIASES))].join(', ')})`);
   return { ...cfg, className: name } as InitializerConfig;
 }

@@ -130,6 +130,9 @@ export class Layer {
   values: Float32Array[] = [];
   /** @internal the arena the values live in, or null for host arrays */
   home: WeightHome | null = null;
+  /** @internal called with the weight specs before any weight is allocated: a loader checks them
+   * against its file, so no array is ever sized from a topology's numbers alone */
+  checkWeights: ((specs: readonly WeightSpec[]) => void) | null = null;
 
   constructor(kind: LayerKind, config: Record<string, unknown>, options: LayerOptions) {
     this.kind = kind;
@@ -284,6 +287,7 @@ export class Layer {
         const vec = (v: unknown) => (Array.isArray(v) ? v : new Array(ch).fill(v));
         specs.push({ name: 'scale', shape: [ch], initializer: { className: 'constant', value: 0 } as InitializerConfig, trainable: false, regularizer: null, constraint: null });
         specs.push({ name: 'offset', shape: [ch], initializer: { className: 'constant', value: 0 } as InitializerConfig, trainable: false, regularizer: null, constraint: null });
+        this.checkWeights?.(specs);
         this.weightSpecs = specs;
         this.values = [Float32Array.from(vec(c.scale)), Float32Array.from(vec(c.offset))];
         this.home = null;
@@ -293,6 +297,7 @@ export class Layer {
       default:
         break;
     }
+    this.checkWeights?.(specs);
     this.weightSpecs = specs;
     this.values = specs.map((w) => initialize(w.initializer, w.shape, nextSeed()));
     this.home = null;

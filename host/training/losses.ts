@@ -2,6 +2,7 @@
 // followed by cross-entropy is fused into one stable log-softmax kernel (as Keras's TensorFlow
 // backend does through the softmax's logits).
 import { InvalidArgumentError } from '../core/errors';
+import { ownEntry } from '../core/lookup';
 
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError' | 'binaryCrossentropy';
 export interface LossConfig {
@@ -23,7 +24,7 @@ const ALIASES: Record<string, LossName> = {
 
 export function resolveLoss(spec: LossName | string | Partial<LossConfig>): LossConfig {
   const cfg: { className?: string; fromLogits?: boolean } = typeof spec === 'string' ? { className: spec } : spec;
-  const name = ALIASES[String(cfg.className).toLowerCase()];
+  const name = ownEntry(ALIASES, String(cfg.className).toLowerCase());
   if (!name) throw new InvalidArgumentError(`unknown loss '${cfg.className}' (known: sparseCategoricalCrossentropy, categoricalCrossentropy, meanSquaredError, binaryCrossentropy)`);
   return { className: name, fromLogits: cfg.fromLogits ?? false };
 }
