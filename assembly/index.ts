@@ -26,7 +26,7 @@ export {
 } from './pool';
 export {
   activation_forward, activation_backward, ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY_RELU, ACT_ELU, ACT_SELU,
-  ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID,
+  ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID, ACT_HARD_SWISH,
 } from './activations';
 export {
   batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,

@@ -86,13 +86,14 @@ export function max_pool2d_forward(y: usize, argmax: usize, x: usize, B: i32, H:
 }
 
 // dx (inputCount) [+]= scatter of dy (count) to the input elements argmax (count, i32) names.
-// Entries of argmax below 0 (empty windows) are skipped.
+// Entries of argmax below 0 (empty windows) are skipped, and so are entries past inputCount: argmax
+// is data, and the plan verifier can only bound the buffers, so the scatter bounds itself.
 export function max_pool2d_backward(dx: usize, dy: usize, argmax: usize, count: i32, inputCount: i32, accumulate: i32): void {
   if (dx == 0) return;
   if (!accumulate) fill_f32(dx, 0, inputCount);
   for (let i = 0; i < count; i++) {
     const at = load<i32>(argmax + (<usize>i << 2));
-    if (at < 0) continue;
+    if (<u32>at >= <u32>inputCount) continue;
     const p = dx + (<usize>at << 2);
     store<f32>(p, load<f32>(p) + load<f32>(dy + (<usize>i << 2)));
   }

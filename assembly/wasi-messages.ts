@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 1248;
+export const TEXT_BYTES: usize = 2911;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -59,6 +59,76 @@ export function textBlob(): usize {
     10, 32, 97, 116, 32, 101, 112, 111, 99, 104, 32, 8, 44, 32, 98, 97, 116, 99, 104, 32, 7, 32, 40, 115,
     116, 101, 112, 32, 6, 101, 112, 111, 99, 104, 32, 6, 32, 108, 111, 115, 115, 32, 7, 32, 102, 54, 52, 32,
     48, 120, 6, 119, 114, 111, 116, 101, 32, 7, 32, 97, 102, 116, 101, 114, 32, 6, 32, 115, 116, 101, 112, 115,
+    6, 112, 108, 97, 110, 58, 32, 20, 58, 32, 114, 101, 99, 111, 109, 112, 105, 108, 101, 32, 116, 104, 101, 32,
+    112, 108, 97, 110, 7, 114, 101, 103, 105, 111, 110, 32, 35, 32, 105, 115, 32, 109, 105, 115, 97, 108, 105, 103,
+    110, 101, 100, 32, 111, 114, 32, 111, 117, 116, 115, 105, 100, 101, 32, 116, 104, 101, 32, 97, 114, 101, 110, 97,
+    8, 114, 101, 103, 105, 111, 110, 115, 32, 5, 32, 97, 110, 100, 32, 29, 32, 111, 118, 101, 114, 108, 97, 112,
+    32, 119, 104, 105, 108, 101, 32, 98, 111, 116, 104, 32, 97, 114, 101, 32, 97, 108, 105, 118, 101, 9, 116, 114,
+    97, 105, 110, 32, 111, 112, 32, 8, 105, 110, 105, 116, 32, 111, 112, 32, 2, 32, 40, 11, 32, 97, 114, 103,
+    117, 109, 101, 110, 116, 32, 39, 1, 39, 39, 112, 114, 111, 103, 114, 97, 109, 32, 119, 111, 114, 100, 115, 32,
+    100, 111, 32, 110, 111, 116, 32, 109, 97, 116, 99, 104, 32, 105, 116, 115, 32, 111, 112, 32, 99, 111, 117, 110,
+    116, 17, 58, 32, 117, 110, 107, 110, 111, 119, 110, 32, 111, 112, 99, 111, 100, 101, 32, 2, 58, 32, 21, 32,
+    97, 114, 103, 117, 109, 101, 110, 116, 115, 44, 32, 101, 120, 112, 101, 99, 116, 101, 100, 32, 5, 32, 105, 115,
+    32, 45, 12, 44, 32, 110, 111, 116, 32, 97, 32, 115, 105, 122, 101, 20, 32, 112, 111, 105, 110, 116, 115, 32,
+    97, 116, 32, 110, 111, 32, 114, 101, 103, 105, 111, 110, 13, 32, 109, 97, 121, 32, 110, 111, 116, 32, 117, 115,
+    101, 32, 15, 32, 109, 97, 121, 32, 110, 111, 116, 32, 119, 114, 105, 116, 101, 32, 44, 32, 105, 115, 32, 117,
+    115, 101, 100, 32, 111, 117, 116, 115, 105, 100, 101, 32, 105, 116, 115, 32, 112, 114, 111, 103, 114, 97, 109, 32,
+    111, 114, 32, 108, 105, 118, 101, 32, 114, 97, 110, 103, 101, 58, 32, 10, 32, 116, 111, 117, 99, 104, 101, 115,
+    32, 91, 2, 44, 32, 10, 41, 32, 111, 117, 116, 115, 105, 100, 101, 32, 2, 32, 91, 37, 32, 119, 114, 105,
+    116, 101, 115, 32, 105, 110, 116, 111, 32, 116, 104, 101, 32, 114, 101, 103, 105, 111, 110, 32, 105, 116, 32, 114,
+    101, 97, 100, 115, 32, 97, 115, 32, 39, 18, 115, 116, 101, 112, 32, 104, 101, 97, 100, 101, 114, 32, 98, 97,
+    116, 99, 104, 32, 77, 116, 104, 101, 32, 115, 116, 101, 112, 32, 104, 101, 97, 100, 101, 114, 44, 32, 105, 110,
+    112, 117, 116, 44, 32, 108, 97, 98, 101, 108, 115, 32, 111, 114, 32, 112, 114, 111, 103, 114, 97, 109, 32, 119,
+    111, 114, 100, 115, 32, 97, 114, 101, 32, 110, 111, 116, 32, 114, 101, 103, 105, 111, 110, 115, 32, 111, 102, 32,
+    116, 104, 101, 105, 114, 32, 107, 105, 110, 100, 27, 32, 101, 120, 99, 101, 101, 100, 115, 32, 116, 104, 101, 32,
+    112, 108, 97, 110, 110, 101, 100, 32, 98, 97, 116, 99, 104, 32, 4, 103, 101, 109, 109, 9, 98, 105, 97, 115,
+    95, 102, 105, 108, 108, 13, 98, 105, 97, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 114, 101, 108, 117,
+    95, 102, 111, 114, 119, 97, 114, 100, 13, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 15, 115,
+    111, 102, 116, 109, 97, 120, 95, 102, 111, 114, 119, 97, 114, 100, 16, 115, 111, 102, 116, 109, 97, 120, 95, 98,
+    97, 99, 107, 119, 97, 114, 100, 4, 102, 105, 108, 108, 4, 99, 111, 112, 121, 18, 120, 101, 110, 116, 95, 108,
+    111, 103, 105, 116, 115, 95, 115, 112, 97, 114, 115, 101, 17, 120, 101, 110, 116, 95, 108, 111, 103, 105, 116, 115,
+    95, 100, 101, 110, 115, 101, 10, 120, 101, 110, 116, 95, 112, 114, 111, 98, 115, 8, 97, 99, 99, 117, 114, 97,
+    99, 121, 10, 99, 104, 101, 99, 107, 95, 108, 111, 115, 115, 9, 103, 114, 97, 100, 95, 110, 111, 114, 109, 11,
+    99, 104, 101, 99, 107, 95, 103, 114, 97, 100, 115, 15, 97, 112, 112, 108, 121, 95, 103, 114, 97, 100, 105, 101,
+    110, 116, 115, 8, 115, 99, 104, 101, 100, 117, 108, 101, 11, 97, 99, 116, 95, 102, 111, 114, 119, 97, 114, 100,
+    12, 97, 99, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114,
+    119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108,
+    116, 101, 114, 21, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117,
+    116, 17, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 24, 100, 101, 112, 116,
+    104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 25, 100, 101, 112,
+    116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 15, 109,
+    97, 120, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 109, 97, 120, 112, 111, 111, 108, 95, 98,
+    97, 99, 107, 119, 97, 114, 100, 15, 97, 118, 103, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16,
+    97, 118, 103, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97, 114, 100, 11, 103, 97, 112, 95, 102, 111, 114,
+    119, 97, 114, 100, 12, 103, 97, 112, 95, 98, 97, 99, 107, 119, 97, 114, 100, 16, 98, 110, 95, 102, 111, 114,
+    119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 110,
+    102, 101, 114, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 17, 98, 110,
+    95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114, 15, 100, 114, 111, 112, 111, 117, 116, 95,
+    102, 111, 114, 119, 97, 114, 100, 16, 100, 114, 111, 112, 111, 117, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100,
+    12, 99, 111, 112, 121, 95, 115, 116, 114, 105, 100, 101, 100, 11, 114, 101, 103, 95, 112, 101, 110, 97, 108, 116,
+    121, 12, 114, 101, 103, 95, 103, 114, 97, 100, 105, 101, 110, 116, 8, 109, 97, 120, 95, 110, 111, 114, 109, 7,
+    110, 111, 110, 95, 110, 101, 103, 9, 117, 110, 105, 116, 95, 110, 111, 114, 109, 7, 98, 110, 95, 102, 111, 108,
+    100, 14, 111, 112, 116, 105, 109, 105, 122, 101, 114, 95, 105, 110, 105, 116, 9, 115, 116, 101, 112, 95, 100, 111,
+    110, 101, 10, 110, 97, 100, 97, 109, 95, 112, 114, 101, 112, 4, 97, 120, 112, 121, 3, 109, 117, 108, 18, 122,
+    101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 19, 122, 101, 114, 111, 95, 112,
+    97, 100, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 23, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108,
+    105, 110, 101, 97, 114, 95, 102, 111, 114, 119, 97, 114, 100, 24, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108,
+    105, 110, 101, 97, 114, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 104, 97, 110, 110, 101, 108, 95, 97,
+    102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110, 101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99, 107,
+    119, 97, 114, 100, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95,
+    112, 114, 111, 98, 115, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97,
+    1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99,
+    4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 100, 98, 2, 100, 121, 5, 99, 111, 117, 110, 116,
+    1, 120, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112,
+    6, 115, 112, 97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111,
+    108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107,
+    82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2,
+    115, 119, 2, 112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116,
+    67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 10, 109, 111, 118,
+    105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4,
+    98, 101, 116, 97, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108,
+    100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 2, 112, 98, 2, 112, 114, 5, 115, 99, 97, 108, 101,
+    6, 111, 102, 102, 115, 101, 116,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -143,3 +213,157 @@ export const F64: Text = 1218; // " f64 0x"
 export const WROTE: Text = 1226; // "wrote "
 export const AFTER: Text = 1233; // " after "
 export const STEPS: Text = 1241; // " steps"
+export const V_PLAN: Text = 1248; // "plan: "
+export const V_RECOMPILE: Text = 1255; // ": recompile the plan"
+export const V_REGION: Text = 1276; // "region "
+export const V_OUTSIDE: Text = 1284; // " is misaligned or outside the arena"
+export const V_REGIONS: Text = 1320; // "regions "
+export const V_AND: Text = 1329; // " and "
+export const V_OVERLAP: Text = 1335; // " overlap while both are alive"
+export const V_TRAIN: Text = 1365; // "train op "
+export const V_INIT: Text = 1375; // "init op "
+export const V_OPEN: Text = 1384; // " ("
+export const V_ARGUMENT: Text = 1387; // " argument '"
+export const V_QUOTE: Text = 1399; // "'"
+export const V_PROGRAM: Text = 1401; // "program words do not match its op count"
+export const V_UNKNOWN: Text = 1441; // ": unknown opcode "
+export const V_COLON: Text = 1459; // ": "
+export const V_ARGS: Text = 1462; // " arguments, expected "
+export const V_IS: Text = 1484; // " is -"
+export const V_NOT_SIZE: Text = 1490; // ", not a size"
+export const V_NO_REGION: Text = 1503; // " points at no region"
+export const V_MAY_NOT_USE: Text = 1524; // " may not use "
+export const V_MAY_NOT_WRITE: Text = 1538; // " may not write "
+export const V_NOT_LIVE: Text = 1554; // " is used outside its program or live range: "
+export const V_TOUCHES: Text = 1599; // " touches ["
+export const V_COMMA: Text = 1610; // ", "
+export const V_OUTSIDE_OF: Text = 1613; // ") outside "
+export const V_FROM: Text = 1624; // " ["
+export const V_SAME_AS: Text = 1627; // " writes into the region it reads as '"
+export const V_BATCH: Text = 1665; // "step header batch "
+export const V_PARTS: Text = 1684; // "the step header, input, labels or program words are not regions of their kind"
+export const V_EXCEEDS: Text = 1762; // " exceeds the planned batch "
+export const OPN_gemm: Text = 1790; // "gemm"
+export const OPN_bias_fill: Text = 1795; // "bias_fill"
+export const OPN_bias_backward: Text = 1805; // "bias_backward"
+export const OPN_relu_forward: Text = 1819; // "relu_forward"
+export const OPN_relu_backward: Text = 1832; // "relu_backward"
+export const OPN_softmax_forward: Text = 1846; // "softmax_forward"
+export const OPN_softmax_backward: Text = 1862; // "softmax_backward"
+export const OPN_fill: Text = 1879; // "fill"
+export const OPN_copy: Text = 1884; // "copy"
+export const OPN_xent_logits_sparse: Text = 1889; // "xent_logits_sparse"
+export const OPN_xent_logits_dense: Text = 1908; // "xent_logits_dense"
+export const OPN_xent_probs: Text = 1926; // "xent_probs"
+export const OPN_accuracy: Text = 1937; // "accuracy"
+export const OPN_check_loss: Text = 1946; // "check_loss"
+export const OPN_grad_norm: Text = 1957; // "grad_norm"
+export const OPN_check_grads: Text = 1967; // "check_grads"
+export const OPN_apply_gradients: Text = 1979; // "apply_gradients"
+export const OPN_schedule: Text = 1995; // "schedule"
+export const OPN_act_forward: Text = 2004; // "act_forward"
+export const OPN_act_backward: Text = 2016; // "act_backward"
+export const OPN_conv2d_forward: Text = 2029; // "conv2d_forward"
+export const OPN_conv2d_backward_filter: Text = 2044; // "conv2d_backward_filter"
+export const OPN_conv2d_backward_input: Text = 2067; // "conv2d_backward_input"
+export const OPN_depthwise_forward: Text = 2089; // "depthwise_forward"
+export const OPN_depthwise_backward_input: Text = 2107; // "depthwise_backward_input"
+export const OPN_depthwise_backward_filter: Text = 2132; // "depthwise_backward_filter"
+export const OPN_maxpool_forward: Text = 2158; // "maxpool_forward"
+export const OPN_maxpool_backward: Text = 2174; // "maxpool_backward"
+export const OPN_avgpool_forward: Text = 2191; // "avgpool_forward"
+export const OPN_avgpool_backward: Text = 2207; // "avgpool_backward"
+export const OPN_gap_forward: Text = 2224; // "gap_forward"
+export const OPN_gap_backward: Text = 2236; // "gap_backward"
+export const OPN_bn_forward_train: Text = 2249; // "bn_forward_train"
+export const OPN_bn_forward_infer: Text = 2266; // "bn_forward_infer"
+export const OPN_bn_backward_train: Text = 2283; // "bn_backward_train"
+export const OPN_bn_backward_infer: Text = 2301; // "bn_backward_infer"
+export const OPN_dropout_forward: Text = 2319; // "dropout_forward"
+export const OPN_dropout_backward: Text = 2335; // "dropout_backward"
+export const OPN_copy_strided: Text = 2352; // "copy_strided"
+export const OPN_reg_penalty: Text = 2365; // "reg_penalty"
+export const OPN_reg_gradient: Text = 2377; // "reg_gradient"
+export const OPN_max_norm: Text = 2390; // "max_norm"
+export const OPN_non_neg: Text = 2399; // "non_neg"
+export const OPN_unit_norm: Text = 2407; // "unit_norm"
+export const OPN_bn_fold: Text = 2417; // "bn_fold"
+export const OPN_optimizer_init: Text = 2425; // "optimizer_init"
+export const OPN_step_done: Text = 2440; // "step_done"
+export const OPN_nadam_prep: Text = 2450; // "nadam_prep"
+export const OPN_axpy: Text = 2461; // "axpy"
+export const OPN_mul: Text = 2466; // "mul"
+export const OPN_zero_pad2d_forward: Text = 2470; // "zero_pad2d_forward"
+export const OPN_zero_pad2d_backward: Text = 2489; // "zero_pad2d_backward"
+export const OPN_resize_bilinear_forward: Text = 2509; // "resize_bilinear_forward"
+export const OPN_resize_bilinear_backward: Text = 2533; // "resize_bilinear_backward"
+export const OPN_channel_affine: Text = 2558; // "channel_affine"
+export const OPN_channel_scale_backward: Text = 2573; // "channel_scale_backward"
+export const OPN_mse: Text = 2596; // "mse"
+export const OPN_bce_logits: Text = 2600; // "bce_logits"
+export const OPN_bce_probs: Text = 2611; // "bce_probs"
+export const ARGN_a: Text = 2621; // "a"
+export const ARGN_batchFlags: Text = 2623; // "batchFlags"
+export const ARGN_m: Text = 2634; // "m"
+export const ARGN_rsa: Text = 2636; // "rsa"
+export const ARGN_k: Text = 2640; // "k"
+export const ARGN_csa: Text = 2642; // "csa"
+export const ARGN_b: Text = 2646; // "b"
+export const ARGN_rsb: Text = 2648; // "rsb"
+export const ARGN_n: Text = 2652; // "n"
+export const ARGN_csb: Text = 2654; // "csb"
+export const ARGN_c: Text = 2658; // "c"
+export const ARGN_ldc: Text = 2660; // "ldc"
+export const ARGN_pack: Text = 2664; // "pack"
+export const ARGN_y: Text = 2669; // "y"
+export const ARGN_rows: Text = 2671; // "rows"
+export const ARGN_db: Text = 2676; // "db"
+export const ARGN_dy: Text = 2679; // "dy"
+export const ARGN_count: Text = 2682; // "count"
+export const ARGN_x: Text = 2688; // "x"
+export const ARGN_dx: Text = 2690; // "dx"
+export const ARGN_perSample: Text = 2693; // "perSample"
+export const ARGN_labels: Text = 2703; // "labels"
+export const ARGN_p: Text = 2710; // "p"
+export const ARGN_sparse: Text = 2712; // "sparse"
+export const ARGN_g: Text = 2719; // "g"
+export const ARGN_w: Text = 2721; // "w"
+export const ARGN_s1: Text = 2723; // "s1"
+export const ARGN_s2: Text = 2726; // "s2"
+export const ARGN_s3: Text = 2729; // "s3"
+export const ARGN_pool: Text = 2732; // "pool"
+export const ARGN_oh: Text = 2737; // "oh"
+export const ARGN_ow: Text = 2740; // "ow"
+export const ARGN_f: Text = 2743; // "f"
+export const ARGN_chunkOut: Text = 2745; // "chunkOut"
+export const ARGN_chunkRows: Text = 2754; // "chunkRows"
+export const ARGN_h: Text = 2764; // "h"
+export const ARGN_w_: Text = 2766; // "w_"
+export const ARGN_kh: Text = 2769; // "kh"
+export const ARGN_kw: Text = 2772; // "kw"
+export const ARGN_cols: Text = 2775; // "cols"
+export const ARGN_sh: Text = 2780; // "sh"
+export const ARGN_sw: Text = 2783; // "sw"
+export const ARGN_pt: Text = 2786; // "pt"
+export const ARGN_pl: Text = 2789; // "pl"
+export const ARGN_dw: Text = 2792; // "dw"
+export const ARGN_argmax: Text = 2795; // "argmax"
+export const ARGN_inputCount: Text = 2802; // "inputCount"
+export const ARGN_hw: Text = 2813; // "hw"
+export const ARGN_mean: Text = 2816; // "mean"
+export const ARGN_invstd: Text = 2821; // "invstd"
+export const ARGN_movingMean: Text = 2828; // "movingMean"
+export const ARGN_movingVar: Text = 2839; // "movingVar"
+export const ARGN_gamma: Text = 2849; // "gamma"
+export const ARGN_beta: Text = 2855; // "beta"
+export const ARGN_dgamma: Text = 2860; // "dgamma"
+export const ARGN_dbeta: Text = 2867; // "dbeta"
+export const ARGN_mask: Text = 2873; // "mask"
+export const ARGN_ldy: Text = 2878; // "ldy"
+export const ARGN_ldx: Text = 2882; // "ldx"
+export const ARGN_wf: Text = 2886; // "wf"
+export const ARGN_bf: Text = 2889; // "bf"
+export const ARGN_pb: Text = 2892; // "pb"
+export const ARGN_pr: Text = 2895; // "pr"
+export const ARGN_scale: Text = 2898; // "scale"
+export const ARGN_offset: Text = 2904; // "offset"

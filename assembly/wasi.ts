@@ -13,6 +13,8 @@
 import { run } from './run';
 import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from './opcodes';
 import * as T from './wasi-messages';
+import { FOOTPRINT_BYTES, footprintTable } from './op-footprints';
+import { hasRegion, K_PARAM, noteCount, REGION_RECORD, verifyParts, verifyPrograms, verifyRegions } from './plan-verify';
 
 // ---- WASI preview1 imports ------------------------------------------------------------------
 // @ts-ignore: decorator
@@ -58,7 +60,7 @@ const OFLAG_TRUNC: i32 = 8;
 
 // ---- Plan file layout (host/formats/plan-file.ts; docs/wasi.md) --------------------------------------
 const PLAN_MAGIC: u32 = 0x4c505445; // 'ETPL'
-const PLAN_VERSION: u32 = 1;
+const PLAN_VERSION: u32 = 2;
 const P_FILE_BYTES: usize = 8;
 const P_CONTRACT: usize = 12;
 const P_PAGES: usize = 16;
@@ -75,6 +77,7 @@ const P_CLASSES: usize = 56;
 const P_PROGRAMS: usize = 68;
 const P_BINDINGS: usize = 72;
 const P_INPUT_RANK: usize = 76;
+const P_REGIONS: usize = 84;
 const P_FIXED_BYTES: usize = 96;
 const PROGRAM_TRAIN: u32 = 1;
 const PROGRAM_INIT: u32 = 5;
@@ -113,6 +116,7 @@ let msgLen: i32 = 0;
 // and may pass ARENA_BASE, into what becomes the arena: before the arena is set up the blob is
 // copied to the I/O region, and `text` moves with it.
 let text: usize = 0;
+let footprints: usize = 0; // the plan verifier's op table (op-footprints.ts), placed before the texts
 // @ts-ignore: decorator
 @inline function textAt(t: T.Text): usize {
   return text + <usize>t + 1;
@@ -121,11 +125,13 @@ let text: usize = 0;
 @inline function textLen(t: T.Text): i32 {
   return <i32>load<u8>(text + <usize>t);
 }
-// The blob is compiled after the interpreter and is the last static data: everything before it
-// (the math tables) must lie below the arena, and the boot area above all of it.
+// The op table and then the blob are compiled after the interpreter and are the last static
+// data: everything before them (the math tables) must lie below the arena, and the boot area
+// above all of it. Both move to the I/O region.
 function checkStatics(): void {
+  footprints = footprintTable();
   text = T.textBlob();
-  if (text > ARENA_BASE || text + T.TEXT_BYTES + 16 <= __heap_base || __heap_base > BOOT_BASE) {
+  if (footprints > ARENA_BASE || text < footprints || text + T.TEXT_BYTES + 16 <= __heap_base || __heap_base > BOOT_BASE) {
     failWith(T.BAD_BUILD);
   }
 }
@@ -206,6 +212,16 @@ function unchanged(): void {
 }
 function outside(): void {
   failWith(T.OUT_OF_BOUNDS);
+}
+// The verifier's refusal (plan-verify.ts): texts and numbers, one line.
+function refuse(notes: usize): void {
+  put(T.V_PLAN);
+  for (let i = 0, n = noteCount(); i < n; i++) {
+    const v = load<u64>(notes + (<usize>i << 4) + 8);
+    if (load<u32>(notes + (<usize>i << 4))) putU64(v);
+    else put(<T.Text>v);
+  }
+  fail();
 }
 
 // ---- Files -----------------------------------------------------------------------------------
@@ -635,7 +651,7 @@ export function _start(): void {
   readExact(planFd, planHead, P_FIXED_BYTES, T.PLAN_FILE);
   if (load<u32>(planHead) != PLAN_MAGIC) { failWith(T.NOT_A_PLAN); }
   if (load<u32>(planHead + 4) != PLAN_VERSION) {
-    put(T.PLAN_VERSION_IS); putU64(<u64>load<u32>(planHead + 4)); put(T.READS_VERSION); putU64(<u64>PLAN_VERSION); fail();
+    put(T.PLAN_VERSION_IS); putU64(<u64>load<u32>(planHead + 4)); put(T.READS_VERSION); putU64(<u64>PLAN_VERSION); put(T.V_RECOMPILE); fail();
   }
   if (<u64>load<u32>(planHead + P_FILE_BYTES) != planBytes) { failWith(T.PLAN_TRUNCATED); }
   if (load<u32>(planHead + P_CONTRACT) != STEP_CONTRACT) { failWith(T.BAD_CONTRACT); }
@@ -670,7 +686,7 @@ export function _start(): void {
 
   // Size the memory once: arena, then the I/O region.
   const io = arenaPages * PAGE;
-  const textBytes = (T.TEXT_BYTES + 15) & ~15;
+  const textBytes = ((T.TEXT_BYTES + 15) & ~15) + ((FOOTPRINT_BYTES + 15) & ~15);
   const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + textBytes + 65536;
   const totalPages = (io + ioBytes + PAGE - 1) / PAGE;
   if (totalPages > 65536 || memory.grow(<i32>(totalPages - <usize>memory.size())) < 0) {
@@ -698,6 +714,9 @@ export function _start(): void {
   const textCopy = io + ioBytes - 2048 - textBytes;
   memory.copy(textCopy, text, T.TEXT_BYTES);
   text = textCopy;
+  const footprintsCopy = textCopy + ((T.TEXT_BYTES + 15) & ~15);
+  memory.copy(footprintsCopy, footprints, FOOTPRINT_BYTES);
+  footprints = footprintsCopy;
   memory.fill(ARENA_BASE, 0, PAGE - ARENA_BASE);
 
   // The whole plan file, checked against the memory it describes.
@@ -739,12 +758,26 @@ export function _start(): void {
   const headerImage = bindingAt(bindingCount);
   const headerBytes = <usize>pu(P_HEADER_BYTES);
   words = headerImage + ((headerBytes + 3) & ~3);
-  if (words > planEnd || !inside(<u64>h, <u64>headerBytes)) { outside(); }
+  // Every region and every op checked before anything is copied or run (plan-verify.ts).
+  const regionCount = pu(P_REGIONS);
+  let table = words;
+  for (let i = 0; i < programCount; i++) table += <usize>load<u32>(p + (<usize>i << 4) + 12) << 2;
+  let useTable = table + <usize>regionCount * REGION_RECORD;
+  if (programCount > 8 || regionCount > 65536 || useTable + (table - words) != planEnd) { outside(); }
+  const notes = text - 1024; // free I/O memory below the texts
+  if (!verifyRegions(notes, footprints, table, regionCount, <u64>ARENA_BASE, <u64>arenaEnd) ||
+    !verifyParts(h, headerBytes, headerImage, inputOffset, <u64>inputFloats << 2, labelsOffset, <u64>planLabelWords << 2, batch) ||
+    !verifyPrograms(p, programCount, words, useTable, batch)) {
+    refuse(notes);
+  }
+  for (let i = 0; i < bindingCount; i++) {
+    const b = bindingAt(i);
+    if (!hasRegion(<u64>load<u32>(b), <u64>load<u32>(b + 4), K_PARAM)) outside(); // weights or state
+  }
   memory.copy(h, headerImage, headerBytes);
   for (let i = 0; i < programCount; i++, p += 16) {
     const offset = <usize>load<u32>(p + 4);
     const count = <usize>load<u32>(p + 12);
-    if (words + (count << 2) > planEnd || !inside(<u64>offset, <u64>count << 2)) { outside(); }
     memory.copy(offset, words, count << 2);
     if (load<u32>(p) == PROGRAM_TRAIN) { train = offset; trainOps = <i32>load<u32>(p + 8); }
     if (load<u32>(p) == PROGRAM_INIT) { init = offset; initOps = <i32>load<u32>(p + 8); }

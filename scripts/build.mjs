@@ -20,7 +20,8 @@ async function compileWasm(args) {
 }
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
 // The WASI driver's texts as one UTF-8 blob (assembly/wasi-messages.ts, from scripts/wasi-messages.mjs).
-writeMessages();
+// With them, the plan verifier's op table (assembly/op-footprints.ts, from host/compile/ops.ts).
+await writeMessages();
 // The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
 // without SIMD for engines that reject it (host/runtime/executor.ts picks one with WebAssembly.validate).
 await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);

@@ -8,6 +8,7 @@
 // offset of the length byte in the blob (wasi.ts: put, keyIs, argIs). Order is free.
 import { writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FOOTPRINTS_FILE, footprintsSource, footprintTexts, loadTables } from './op-footprints.mjs';
 
 export const TEXTS = [
   // the first line of every message, and the build check
@@ -99,17 +100,49 @@ export const TEXTS = [
   ['WROTE', 'wrote '],
   ['AFTER', ' after '],
   ['STEPS', ' steps'],
+  // the plan verifier (assembly/plan-verify.ts)
+  ['V_PLAN', 'plan: '],
+  ['V_RECOMPILE', ': recompile the plan'],
+  ['V_REGION', 'region '],
+  ['V_OUTSIDE', ' is misaligned or outside the arena'],
+  ['V_REGIONS', 'regions '],
+  ['V_AND', ' and '],
+  ['V_OVERLAP', ' overlap while both are alive'],
+  ['V_TRAIN', 'train op '],
+  ['V_INIT', 'init op '],
+  ['V_OPEN', ' ('],
+  ['V_ARGUMENT', ' argument \''],
+  ['V_QUOTE', '\''],
+  ['V_PROGRAM', 'program words do not match its op count'],
+  ['V_UNKNOWN', ': unknown opcode '],
+  ['V_COLON', ': '],
+  ['V_ARGS', ' arguments, expected '],
+  ['V_IS', ' is -'],
+  ['V_NOT_SIZE', ', not a size'],
+  ['V_NO_REGION', ' points at no region'],
+  ['V_MAY_NOT_USE', ' may not use '],
+  ['V_MAY_NOT_WRITE', ' may not write '],
+  ['V_NOT_LIVE', ' is used outside its program or live range: '],
+  ['V_TOUCHES', ' touches ['],
+  ['V_COMMA', ', '],
+  ['V_OUTSIDE_OF', ') outside '],
+  ['V_FROM', ' ['],
+  ['V_SAME_AS', ' writes into the region it reads as \''],
+  ['V_BATCH', 'step header batch '],
+  ['V_PARTS', 'the step header, input, labels or program words are not regions of their kind'],
+  ['V_EXCEEDS', ' exceeds the planned batch '],
 ];
 
-export function messagesSource() {
+export function messagesSource(extra = [], offsets = new Map()) {
   const bytes = [];
   const lines = [];
   const names = new Set();
-  for (const [name, text] of TEXTS) {
+  for (const [name, text] of [...TEXTS, ...extra]) {
     const utf8 = Buffer.from(text, 'utf8');
     if (names.has(name)) throw new Error(`wasi-messages: ${name} twice`);
     if (utf8.length > 255) throw new Error(`wasi-messages: ${name} is longer than 255 bytes`);
     names.add(name);
+    offsets.set(name, bytes.length);
     lines.push(`export const ${name}: Text = ${bytes.length}; // ${JSON.stringify(text)}`);
     bytes.push(utf8.length, ...utf8);
   }
@@ -134,11 +167,23 @@ ${lines.join('\n')}
 export const MESSAGES_FILE = fileURLToPath(new URL('../assembly/wasi-messages.ts', import.meta.url));
 
 // Writes the file only when it changes (keeps its timestamp and a clean tree otherwise).
-export function writeMessages() {
-  const source = messagesSource();
-  let old = '';
-  try { old = readFileSync(MESSAGES_FILE, 'utf8'); } catch { /* first run */ }
-  if (old !== source) writeFileSync(MESSAGES_FILE, source);
+// Both generated files: the texts (with the names of ops and arguments the plan verifier prints)
+// and the verifier's op table (scripts/op-footprints.mjs), which refers to texts by offset. Each is
+// written only when it changes (keeps its timestamp and a clean tree otherwise).
+export async function generatedSources() {
+  const t = await loadTables();
+  const offsets = new Map();
+  const messages = messagesSource(footprintTexts(t), offsets);
+  return { messages, footprints: footprintsSource(t, (name) => offsets.get(name)) };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) writeMessages();
+export async function writeMessages() {
+  const { messages, footprints } = await generatedSources();
+  for (const [file, source] of [[MESSAGES_FILE, messages], [FOOTPRINTS_FILE, footprints]]) {
+    let old = '';
+    try { old = readFileSync(file, 'utf8'); } catch { /* first run */ }
+    if (old !== source) writeFileSync(file, source);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await writeMessages();

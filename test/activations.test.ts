@@ -18,7 +18,7 @@ const SIZES = [1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100];
 const FROM_OUTPUT: ActName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'leakyRelu', 'elu', 'selu', 'relu6', 'hardSigmoid'];
 const ALPHAS: Record<ActName, number[]> = {
   linear: [0], relu: [0], sigmoid: [0], tanh: [0], leakyRelu: [0.3, 0.2, 0], elu: [1, 0.5], selu: [0], gelu: [0],
-  geluTanh: [0], swish: [0], relu6: [0], hardSigmoid: [0],
+  geluTanh: [0], swish: [0], relu6: [0], hardSigmoid: [0], hardSwish: [0],
 };
 const RTOL = 1e-6;
 const TINY = 1e-38;
@@ -43,6 +43,7 @@ describe('activations', () => {
     const wasmName: Record<ActName, string> = {
       linear: 'ACT_LINEAR', relu: 'ACT_RELU', sigmoid: 'ACT_SIGMOID', tanh: 'ACT_TANH', leakyRelu: 'ACT_LEAKY_RELU', elu: 'ACT_ELU',
       selu: 'ACT_SELU', gelu: 'ACT_GELU', geluTanh: 'ACT_GELU_TANH', swish: 'ACT_SWISH', relu6: 'ACT_RELU6', hardSigmoid: 'ACT_HARD_SIGMOID',
+      hardSwish: 'ACT_HARD_SWISH',
     };
     for (const name of KINDS) {
       expect(exported[wasmName[name]].value, name).toBe(ACT[name]);
@@ -123,11 +124,11 @@ describe('activations', () => {
     const h = harness(16);
     const p = h.put([1, 2, 3, 4]);
     const q = h.alloc(4);
-    for (const name of ['gelu', 'geluTanh', 'swish'] as ActName[]) {
+    for (const name of ['gelu', 'geluTanh', 'swish', 'hardSwish'] as ActName[]) {
       expect(() => h.k.activation_backward(ACT[name], q, p, 0, p, 4, 0, 0), name).toThrow(WebAssembly.RuntimeError);
       expect(() => h.k.activation_backward(ACT[name], q, p, p, p, 4, 0, 0), name).toThrow(WebAssembly.RuntimeError);
     }
-    expect(() => h.k.activation_forward(12, q, p, 4, 0)).toThrow(WebAssembly.RuntimeError);
+    expect(() => h.k.activation_forward(13, q, p, 4, 0)).toThrow(WebAssembly.RuntimeError);
     expect(() => h.k.activation_backward(-1, q, p, p, q, 4, 0, 0)).toThrow(WebAssembly.RuntimeError);
   });
 

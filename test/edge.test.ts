@@ -3,11 +3,13 @@
 // the same handler; 20 requests in flight across 3 tenants give what the same requests give one
 // after the other (per tenant, in the order the server ran them); without the per-tenant queue,
 // interleaved training does not.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMnist, selectDigits } from '../dist/examples.js';
 import { createHandler } from '../examples/edge/handler.mjs';
+import { bearerTokens } from '../examples/edge/launch.mjs';
 import { ROOT, RUNTIMES, scratchDir, startServer, stop } from './runtime-spawn';
 
 const modelBytes = new Uint8Array(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
@@ -28,17 +30,44 @@ function batch(part: 'train' | 'test', perClass: number, offset: number): { inpu
   return { inputs, labels };
 }
 
-async function inProcess(handler: Handler, r: Req): Promise<{ status: number; body: any }> {
-  const response = await handler.fetch(new Request(`http://edge.test${r.path}`, { method: r.method, body: r.body === undefined ? undefined : JSON.stringify(r.body) }));
+async function inProcess(handler: Handler, r: Req, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await handler.fetch(new Request(`http://edge.test${r.path}`, { method: r.method, headers, body: r.body === undefined ? undefined : JSON.stringify(r.body) }));
   return { status: response.status, body: await response.json() };
 }
 
-async function overHttp(port: number, r: Req): Promise<{ status: number; body: any }> {
+async function overHttp(port: number, r: Req, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const response = await fetch(`http://127.0.0.1:${port}${r.path}`, {
-    method: r.method, body: r.body === undefined ? undefined : JSON.stringify(r.body), signal: AbortSignal.timeout(30_000),
+    method: r.method, headers, body: r.body === undefined ? undefined : JSON.stringify(r.body), signal: AbortSignal.timeout(30_000),
   });
   return { status: response.status, body: await response.json() };
 }
+
+// Streams `megabytes` MB (1 MB chunks, chunked encoding: no content-length to refuse early),
+// never holding more than one chunk, until the answer comes; meanwhile samples() runs every 10 ms.
+function streamBody(port: number, path: string, megabytes: number, sample: () => void): Promise<{ status: number; body: any; sentMB: number }> {
+  const chunk = Buffer.alloc(1 << 20, 0x20);
+  const timer = setInterval(sample, 10);
+  return new Promise<{ status: number; body: any; sentMB: number }>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/json' } });
+    let sentMB = 0;
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => { req.destroy(); resolve({ status: res.statusCode!, body: JSON.parse(text), sentMB }); });
+    });
+    req.on('error', reject);
+    const pump = () => {
+      while (sentMB < megabytes) {
+        sentMB++;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  }).finally(() => clearInterval(timer));
+}
+
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 const held = batch('test', 4, 0); // 20 held-out digits
 const train1 = batch('train', 12, 0); // 60 labelled digits
@@ -118,7 +147,74 @@ describe('edge function', () => {
     expect((await bad({ method: 'POST', path: '/tenants/a/train', body: { inputs: train1.inputs.slice(0, 2), labels: [5, 10] } })).body.error).toMatch(/"labels"\[1\] is 10/);
     expect((await bad({ method: 'POST', path: '/predict', body: { inputs: held.inputs.slice(0, 1), tenant: 'nobody' } })).status).toBe(404);
     expect((await bad({ method: 'POST', path: '/tenants/a/train', body: { inputs: train1.inputs.slice(0, 2), labels: [5, 6] } })).status).toBe(200);
-    expect((await bad({ method: 'POST', path: '/tenants/b/train', body: { inputs: train1.inputs.slice(0, 2), labels: [5, 6] } })).status).toBe(429);
+  });
+
+  it('answers malformed bodies, ids and overflowing inputs with 400 and a JSON reason, never 500 or NaN', async () => {
+    const h = await createHandler(modelBytes);
+    const call = (r: Req) => inProcess(h, r);
+    const two = { inputs: train1.inputs.slice(0, 2), labels: [5, 6] };
+    for (const body of [null, 7, [1], 'x']) {
+      expect(await call({ method: 'POST', path: '/predict', body })).toEqual({ status: 400, body: { error: 'request body must be a JSON object' } });
+      expect((await call({ method: 'POST', path: '/tenants/a/train', body })).status).toBe(400);
+    }
+    expect(await call({ method: 'POST', path: '/tenants/%E0%A4%A/train', body: two })).toEqual({ status: 400, body: { error: 'tenant id "%E0%A4%A" in the path is not valid percent-encoding' } });
+    expect((await call({ method: 'GET', path: '/tenants/%E0%A4%A' })).status).toBe(400);
+    for (const path of ['/tenants/..%2Fx/train', '/tenants/a%2Fb/train', '/tenants/a/b/train', '/tenants/..%2F..%2Fetc/train']) {
+      const res = await call({ method: 'POST', path, body: two });
+      expect(res.status, path).toBe(400);
+      expect(res.body.error, path).toMatch(/must be 1-64 letters, digits/);
+    }
+    expect((await call({ method: 'POST', path: '/predict', body: { inputs: held.inputs.slice(0, 1), tenant: '../x' } })).status).toBe(400);
+    const huge = Array(784).fill(3e38); // finite float32s whose products overflow
+    const overflow = await call({ method: 'POST', path: '/predict', body: { inputs: [held.inputs[0], huge] } });
+    expect(overflow).toEqual({ status: 400, body: { error: '"inputs" row 1 overflows the model: its probabilities are not finite (pixels are expected in [0, 1])' } });
+    expect((await call({ method: 'POST', path: '/predict', body: { inputs: [Array(784).fill(1e39)] } })).body.error).toBe('"inputs" row 0 element 0 is not a finite float32');
+    const before = (await call({ method: 'POST', path: '/tenants/a/train', body: { ...two, epochs: 1 } })).body.head;
+    const poisoned = await call({ method: 'POST', path: '/tenants/a/train', body: { inputs: [huge, huge], labels: [5, 6], epochs: 1 } });
+    expect(poisoned.status).toBe(400);
+    expect(poisoned.body.type).toBe('NonFiniteError');
+    expect((await call({ method: 'GET', path: '/tenants/a' })).body.head).toBe(before); // the refused step changed nothing
+    expect((await call({ method: 'GET', path: '/health' })).body.tenants).toBe(1);
+  });
+
+  it('evicts the least recently used idle tenant for a new one; 429 only while every tenant is busy', async () => {
+    const h = await createHandler(modelBytes, { maxTenants: 2 });
+    const train = (id: string, epochs = 1) => inProcess(h, { method: 'POST', path: `/tenants/${id}/train`, body: { inputs: train1.inputs.slice(0, 2), labels: [5, 6], epochs } });
+    const exists = async (id: string) => (await inProcess(h, { method: 'GET', path: `/tenants/${id}` })).status === 200;
+    expect((await train('a')).status).toBe(200);
+    expect((await train('b')).status).toBe(200);
+    expect(await exists('a')).toBe(true); // a is now more recently used than b
+    expect((await train('c')).status).toBe(200); // evicts b
+    expect([await exists('a'), await exists('b'), await exists('c')]).toEqual([true, false, true]);
+    for (let i = 0; i < 12; i++) expect((await train(`junk-${i}`)).status).toBe(200); // junk ids never lock tenants out
+    const health = (await inProcess(h, { method: 'GET', path: '/health' })).body;
+    expect(health).toMatchObject({ tenants: 2, maxTenants: 2, evictions: 13 });
+
+    // busy tenants are not evicted: with both training, a third gets 429; once one is idle, it fits
+    const busy = [train('junk-10', 20), train('junk-11', 20)];
+    const refused = await train('late');
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatch(/all 2 tenants .* are busy/);
+    for (const res of await Promise.all(busy)) expect(res.status).toBe(200);
+    expect((await train('late')).status).toBe(200);
+  });
+
+  it('an authorize hook refuses with 401/403 before anything changes (bearerTokens from launch.mjs)', async () => {
+    const h = await createHandler(modelBytes, { authorize: bearerTokens({ alpha: 's3cret' }) });
+    const as = (token: string | null, r: Req) => inProcess(h, r, token === null ? {} : { authorization: `Bearer ${token}` });
+    const trainAlpha: Req = { method: 'POST', path: '/tenants/alpha/train', body: { inputs: train1.inputs.slice(0, 4), labels: [5, 6, 7, 8], epochs: 2 } };
+    const first = await as('s3cret', trainAlpha);
+    expect(first.status).toBe(200);
+    const unauthenticated = await h.fetch(new Request('http://edge.test/tenants/alpha/train', { method: 'POST', body: JSON.stringify(trainAlpha.body) }));
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await unauthenticated.json()).toEqual({ error: 'credentials required for tenant "alpha"' });
+    expect(await as('wrong', trainAlpha)).toEqual({ status: 403, body: { error: 'not allowed to use tenant "alpha"' } });
+    expect((await as('s3cret', { method: 'POST', path: '/tenants/mallory/train', body: trainAlpha.body })).status).toBe(403);
+    expect((await as('wrong', { method: 'POST', path: '/predict', body: { inputs: held.inputs.slice(0, 1), tenant: 'alpha' } })).status).toBe(403);
+    expect((await as(null, { method: 'POST', path: '/predict', body: { inputs: held.inputs.slice(0, 1) } })).status).toBe(200); // the base model is open
+    expect(await as('s3cret', { method: 'GET', path: '/tenants/alpha' })).toEqual({ status: 200, body: { tenant: 'alpha', seq: 2, iterations: 2, head: first.body.head } });
+    expect((await as(null, { method: 'GET', path: '/health' })).body.tenants).toBe(1); // mallory was never created
   });
 
   it('the per-tenant queue is what keeps concurrent training equal to a sequential run', async () => {
@@ -153,6 +249,34 @@ describe('edge function', () => {
         const responses = await Promise.all(requests.map((r) => overHttp(port, r)));
         for (const res of responses) expect(res.status).toBe(200);
         await expectSequentialEquivalent(requests, responses);
+      } finally {
+        await stop(child);
+      }
+    });
+
+    it(`${runtime}: stops reading a streamed body at the 4 MB limit (413, memory bounded); --tokens guards the tenants`, async () => {
+      const tokens = join(scratch.dir, 'tokens.json');
+      writeFileSync(tokens, JSON.stringify({ alpha: 's3cret' }));
+      const { port, child } = await startServer(runtime, join(ROOT, 'examples/edge', LAUNCHER[runtime]), ['0', `--tokens=${tokens}`], scratch.dir);
+      try {
+        const LIMIT = 4 * 1024 * 1024;
+        const overLimit = { status: 413, body: { error: `request body is over the ${LIMIT}-byte limit` } };
+        expect(await streamBody(port, '/predict', 8, () => {})).toMatchObject(overLimit); // warm-up: the same path once
+        const before = rssOf(child.pid!);
+        let peak = before;
+        const big = await streamBody(port, '/predict', runtime === 'node' ? 200 : 50, () => { peak = Math.max(peak, rssOf(child.pid!)); });
+        expect(big).toMatchObject(overLimit);
+        expect(big.sentMB).toBeLessThan(40); // the server stopped reading (socket buffers hold the rest)
+        expect(peak - before, `RSS ${before} -> ${peak}`).toBeLessThan(2 * LIMIT);
+
+        const trainAlpha: Req = { method: 'POST', path: '/tenants/alpha/train', body: { inputs: train1.inputs.slice(0, 4), labels: [5, 6, 7, 8], epochs: 2 } };
+        const trained = await overHttp(port, trainAlpha, { authorization: 'Bearer s3cret' });
+        expect(trained.status).toBe(200);
+        expect((await overHttp(port, trainAlpha)).status).toBe(401);
+        expect(await overHttp(port, trainAlpha, { authorization: 'Bearer wrong' })).toEqual({ status: 403, body: { error: 'not allowed to use tenant "alpha"' } });
+        expect((await overHttp(port, { ...trainAlpha, path: '/tenants/mallory/train' }, { authorization: 'Bearer s3cret' })).status).toBe(403);
+        expect(await overHttp(port, { method: 'GET', path: '/tenants/alpha' }, { authorization: 'Bearer s3cret' })).toEqual({ status: 200, body: { tenant: 'alpha', seq: 2, iterations: 2, head: trained.body.head } });
+        expect((await overHttp(port, { method: 'GET', path: '/health' })).body.tenants).toBe(1);
       } finally {
         await stop(child);
       }

@@ -167,8 +167,8 @@ describe('finite differences: merges and fan-out', () => {
 });
 
 describe('finite differences: dense and activations', () => {
-  const kinks: Record<string, number[]> = { relu: [0], leakyRelu: [0], elu: [0], selu: [0], relu6: [0, 6], hardSigmoid: [-3, 3] };
-  const names = ['linear', 'relu', 'sigmoid', 'tanh', 'leakyRelu', 'elu', 'selu', 'gelu', 'geluTanh', 'swish', 'relu6', 'hardSigmoid', 'softmax'] as const;
+  const kinks: Record<string, number[]> = { relu: [0], leakyRelu: [0], elu: [0], selu: [0], relu6: [0, 6], hardSigmoid: [-3, 3], hardSwish: [-3, 3] };
+  const names = ['linear', 'relu', 'sigmoid', 'tanh', 'leakyRelu', 'elu', 'selu', 'gelu', 'geluTanh', 'swish', 'relu6', 'hardSigmoid', 'hardSwish', 'softmax'] as const;
   for (const name of names) {
     it(`layers.activation('${name}') on inputs in [-7, 7] kept 0.1 away from kinks`, () => {
       const x = randomArray(3 * 8, 41, -7, 7).map((v) => {
@@ -178,7 +178,7 @@ describe('finite differences: dense and activations', () => {
       fdCheck(problem([8], 3, (t) => layers.activation(name).apply(t), { x }), { maxPerTensor: 24 });
     });
   }
-  for (const name of ['sigmoid', 'tanh', 'elu', 'selu', 'gelu', 'geluTanh', 'swish', 'softmax'] as const) {
+  for (const name of ['sigmoid', 'tanh', 'elu', 'selu', 'gelu', 'geluTanh', 'swish', 'hardSwish', 'softmax'] as const) {
     it(`dense activation '${name}', batch 3`, () => fdCheck(problem([5], 3, (t) => layers.dense(4, { activation: name }).apply(t), { lo: -2, hi: 2 })));
   }
   it('layers.leakyRelu() and layers.elu({alpha: 0.5}) after the input (kinks avoided)', () => {

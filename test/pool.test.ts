@@ -164,6 +164,24 @@ for (const [buildName, arena] of [['SIMD build', simd], ['scalar build', scalarK
       a.k.global_avg_pool_backward(0, dyp, g.B, g.H * g.W, g.C, 0);
       expect(a.snapshot().equals(before)).toBe(true);
     });
+
+    it('max pooling backward skips argmax entries outside dx (argmax is data a hostile plan can fill)', () => {
+      const a = arena();
+      const dx = a.alloc(8, 0);
+      const dyp = a.put([1, 2, 4, 8, 16]);
+      const argp = a.alloc(5, 0);
+      a.write(argp, new Float32Array(Int32Array.from([3, 8, 1 << 20, -1, 0x7fffffff]).buffer));
+      const before = a.snapshot();
+      a.k.max_pool2d_backward(dx, dyp, argp, 5, 8, 1);
+      expect(Array.from(a.read(dx, 8))).toEqual([0, 0, 0, 1, 0, 0, 0, 0]);
+      expect(a.guardsIntact()).toBe(true);
+      // Nothing but dx[3] changed anywhere in memory.
+      const after = a.snapshot();
+      let changed = 0;
+      for (let i = 0; i < after.length; i++) if (after[i] !== before[i]) changed++;
+      expect(changed).toBeGreaterThan(0);
+      expect(changed).toBeLessThanOrEqual(4);
+    });
   });
 }
 

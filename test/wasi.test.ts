@@ -249,10 +249,10 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
       const c = await prepared('bad-version');
       const p = join(c.dir, 'p/model.plan');
       const bytes = readFileSync(p);
-      bytes.writeUInt32LE(2, 4);
+      bytes.writeUInt32LE(3, 4);
       writeFileSync(p, bytes);
-      expectRefused(c, /^edgetune-wasi: plan: file format version 2, this module reads version 1$/);
-      expectRefused(c, /^edgetune-wasi: plan: file format version 2, this module reads version 1$/, BUN);
+      expectRefused(c, /^edgetune-wasi: plan: file format version 3, this module reads version 2: recompile the plan$/);
+      expectRefused(c, /^edgetune-wasi: plan: file format version 3, this module reads version 2: recompile the plan$/, BUN);
     });
 
     it('a truncated plan file and a truncated data file', async () => {

@@ -1,10 +1,9 @@
-// Bun launcher: bun examples/edge/serve-bun.mjs [port] [model.safetensors]
-// Port 0 (the default) picks a free one; the first stdout line says which.
-import { createHandler } from './handler.mjs';
+// Bun launcher: bun examples/edge/serve-bun.mjs [port] [model.safetensors] [--tokens=tokens.json]
+// Port 0 (the default) picks a free one; the first stdout line says which. Options: launch.mjs.
+import { handlerFromArgs } from './launch.mjs';
 
-const [port = '0', modelPath] = Bun.argv.slice(2);
-const modelBytes = new Uint8Array(await Bun.file(modelPath ?? new URL('../../models/mnist-base-0to4.safetensors', import.meta.url)).arrayBuffer());
-const handler = await createHandler(modelBytes);
+const { port, handler } = await handlerFromArgs(Bun.argv.slice(2), async (path) => new Uint8Array(await Bun.file(path).arrayBuffer()));
 
-const server = Bun.serve({ hostname: '127.0.0.1', port: Number(port), fetch: (request) => handler.fetch(request) });
+// The handler stops reading a body at its limit; Bun's own limit (128 MB by default) is far above it.
+const server = Bun.serve({ hostname: '127.0.0.1', port, fetch: (request) => handler.fetch(request) });
 console.log(`listening ${server.port}`);

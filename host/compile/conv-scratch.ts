@@ -1,6 +1,6 @@
 // Output sizes, padding and scratch for the convolution kernels (assembly/conv.ts), so that the
 // planner can lay them out. Geometry convention: see the header of assembly/conv.ts.
-import { gemmScratchBytes } from './gemm-scratch';
+import { callSize } from './size-expr';
 
 export type Padding = 'same' | 'valid';
 
@@ -19,13 +19,13 @@ export function conv2dOutputSize(inSize: number, k: number, stride: number, dila
 
 // Bytes of the im2col buffer `cols`: chunkRows output positions by KH*KW*C patch values.
 export function convColsBytes(chunkRows: number, KH: number, KW: number, C: number): number {
-  return 4 * chunkRows * KH * KW * C;
+  return callSize('convCols', [chunkRows, KH, KW, C]);
 }
 
 // Bytes of the GEMM `pack` scratch that conv2d_forward, conv2d_backward_filter and
 // conv2d_backward_input need with this chunkRows: the largest of their three products,
-// (rows, F, K), (K, F, rows) and (rows, K, F), K = KH*KW*C. At most 132 KiB.
+// (rows, F, K), (K, F, rows) and (rows, K, F), K = KH*KW*C. At most 132 KiB. Both formulas are
+// SIZE_FUNCTIONS in host/compile/size-expr.ts, which the WASI plan verifier runs too.
 export function conv2dPackBytes(chunkRows: number, KH: number, KW: number, C: number, F: number): number {
-  const K = KH * KW * C;
-  return Math.max(gemmScratchBytes(chunkRows, F, K), gemmScratchBytes(K, F, chunkRows), gemmScratchBytes(chunkRows, K, F));
+  return callSize('convPack', [chunkRows, KH, KW, C, F]);
 }

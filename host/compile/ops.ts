@@ -2,8 +2,7 @@
 // order, and which bytes it touches. Ops are plain records; `encodeOps` turns them into the i32 word
 // stream that assembly/run.ts executes, and `opFootprint` lets a test or a loader check that every
 // kernel call stays inside its regions without trusting the planner.
-import { conv2dPackBytes, convColsBytes } from './conv-scratch';
-import { gemmScratchBytes } from './gemm-scratch';
+import { evalSize, parseSize } from './size-expr';
 
 // Per-sample convolution geometry; the batch comes from the step header at run time.
 const CONV_GEOMETRY = ['h', 'w_', 'c', 'f', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw_', 'pt', 'pl', 'oh', 'ow'] as const;
@@ -131,265 +130,147 @@ export interface Access {
   write: boolean;
 }
 
-// The byte ranges an op reads and writes when run with `batch` rows, derived from its arguments
-// alone (the same arithmetic the kernels do). A pointer argument of 0 means "not wanted".
+// What each op touches, as data (one source for the host's opFootprint and verifyPlan and for the
+// WASI module's verifier, which scripts/op-footprints.mjs generates from this table). Per pointer
+// argument: its name, the floats it spans as a size expression over the op's arguments and the
+// batch B (host/compile/size-expr.ts; the arithmetic the kernels do), and its access:
+//   'r' read; 'w' write (never weights or state); 'p' write that may update trainable weights
+//   (the optimizer and constraints); 's' write that may update non-trainable state (BN moving
+//   statistics). A trailing '?' on the name: 0 means "not wanted" and the kernel skips it;
+//   any other pointer of 0 is refused. `disjoint`: [written, read] pairs that must not share a
+//   region (kernels that read one buffer while scattering into another).
+export type AccessMode = 'r' | 'w' | 'p' | 's';
+export interface OpFootprintSpec {
+  access: [arg: string, floats: string, mode: AccessMode][];
+  disjoint?: [string, string][];
+}
+
+const ROWS_N = 'rows * B * n';
+const ROWS_C = 'rows * B * c';
+const CONV_IN = 'B * h * w_ * c';
+const CONV_OUT = 'B * oh * ow * f';
+const POOL_IN = 'B * h * w_ * c';
+const POOL_OUT = 'B * oh * ow * c';
+const DEPTH_OUT = 'B * oh * ow * c * m';
+const CONV_DIRECT = 'kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0';
+const CONV_SCRATCH: OpFootprintSpec['access'] = [
+  ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'],
+  ['pack', 'convPack(chunkRows, kh, kw, c, f) / 4', 'w'],
+];
+const LOSS = (p: string): OpFootprintSpec => ({ access: [['dx?', ROWS_N, 'w'], [p, ROWS_N, 'r'], ['y', ROWS_N, 'r']] });
+const GM = '(batchFlags & 1 ? m * B : m)';
+const GN = '(batchFlags & 2 ? n * B : n)';
+const GK = '(batchFlags & 4 ? k * B : k)';
+
+export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
+  gemm: {
+    access: [
+      ['a', `(${GM} - 1) * rsa + (${GK} - 1) * csa + 1`, 'r'],
+      ['b', `(${GK} - 1) * rsb + (${GN} - 1) * csb + 1`, 'r'],
+      ['c', `(${GM} - 1) * ldc + ${GN}`, 'w'],
+      ['pack', `gemmScratch(${GM}, ${GN}, ${GK}) / 4`, 'w'],
+    ],
+    disjoint: [['c', 'a'], ['c', 'b']],
+  },
+  bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
+  bias_backward: { access: [['db', 'n', 'w'], ['dy', ROWS_N, 'r']] },
+  relu_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
+  relu_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['y', 'count * B', 'r']] },
+  softmax_forward: { access: [['y', ROWS_N, 'w'], ['x', ROWS_N, 'r']] },
+  softmax_backward: { access: [['dx', ROWS_N, 'w'], ['dy', ROWS_N, 'r'], ['y', ROWS_N, 'r']] },
+  fill: { access: [['y', 'perSample ? count * B : count', 'w']] },
+  copy: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
+  xent_logits_sparse: { access: [['dx?', ROWS_N, 'w'], ['x', ROWS_N, 'r'], ['labels', 'rows * B', 'r']] },
+  xent_logits_dense: LOSS('x'),
+  xent_probs: { access: [['dx?', ROWS_N, 'w'], ['p', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r']] },
+  accuracy: { access: [['x', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r']] },
+  check_loss: { access: [] },
+  grad_norm: { access: [['g', 'count', 'r']] },
+  check_grads: { access: [] },
+  apply_gradients: { access: [['w', 'count', 'p'], ['g', 'count', 'r'], ['s1?', 'count', 'w'], ['s2?', 'count', 'w'], ['s3?', 'count', 'w']] },
+  schedule: { access: [] },
+  act_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
+  act_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['x?', 'count * B', 'r'], ['y?', 'count * B', 'r']] },
+  conv2d_forward: {
+    access: [
+      ['y', `pool ? ${CONV_OUT} / 4 : ${CONV_OUT}`, 'w'], ['chunkOut', 'pool ? chunkRows * f : 0', 'w'], ['x', CONV_IN, 'r'],
+      ['w', 'kh * kw * c * f', 'r'], ['b?', 'f', 'r'], ...CONV_SCRATCH,
+    ],
+    disjoint: [['y', 'x']],
+  },
+  conv2d_backward_filter: {
+    access: [['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * f', 'w'], ['db?', 'f', 'w'], ...CONV_SCRATCH],
+    disjoint: [['dw', 'dy'], ['dw', 'x']],
+  },
+  conv2d_backward_input: {
+    access: [['dy', CONV_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', 'kh * kw * c * f', 'r'], ...CONV_SCRATCH],
+    disjoint: [['dx', 'dy']],
+  },
+  depthwise_forward: { access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * m', 'r'], ['b?', 'c * m', 'r']], disjoint: [['y', 'x']] },
+  depthwise_backward_input: { access: [['dy', DEPTH_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', 'kh * kw * c * m', 'r']], disjoint: [['dx', 'dy']] },
+  depthwise_backward_filter: { access: [['dy', DEPTH_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * m', 'w'], ['db?', 'c * m', 'w']] },
+  maxpool_forward: { access: [['y', POOL_OUT, 'w'], ['argmax', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
+  maxpool_backward: { access: [['dx?', 'B * inputCount', 'w'], ['dy', 'B * count', 'r'], ['argmax', 'B * count', 'r']], disjoint: [['dx', 'dy']] },
+  avgpool_forward: { access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
+  avgpool_backward: { access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },
+  gap_forward: { access: [['y', 'B * c', 'w'], ['x', 'B * hw * c', 'r']], disjoint: [['y', 'x']] },
+  gap_backward: { access: [['dx', 'B * hw * c', 'w'], ['dy', 'B * c', 'r']], disjoint: [['dx', 'dy']] },
+  bn_forward_train: {
+    access: [
+      ['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['mean', 'c', 'w'], ['invstd', 'c', 'w'], ['movingMean', 'c', 's'], ['movingVar', 'c', 's'],
+      ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'],
+    ],
+  },
+  bn_forward_infer: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['gamma?', 'c', 'r'], ['beta?', 'c', 'r'], ['movingMean', 'c', 'r'], ['movingVar', 'c', 'r']] },
+  bn_backward_train: {
+    access: [
+      ['dx?', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['x', ROWS_C, 'r'], ['dgamma?', 'c', 'w'], ['dbeta?', 'c', 'w'], ['mean', 'c', 'r'],
+      ['invstd', 'c', 'r'], ['gamma?', 'c', 'r'],
+    ],
+    disjoint: [['dx', 'dy'], ['dx', 'x']],
+  },
+  bn_backward_infer: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['gamma?', 'c', 'r'], ['movingVar', 'c', 'r']] },
+  dropout_forward: { access: [['y', 'count * B', 'w'], ['mask', 'count * B / 4', 'w'], ['x', 'count * B', 'r']] },
+  dropout_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['mask', 'count * B / 4', 'r']] },
+  copy_strided: { access: [['y', '(rows * B - 1) * ldy + cols', 'w'], ['x', '(rows * B - 1) * ldx + cols', 'r']], disjoint: [['y', 'x']] },
+  reg_penalty: { access: [['w', 'count', 'r']] },
+  reg_gradient: { access: [['g', 'count', 'w'], ['w', 'count', 'r']] },
+  max_norm: { access: [['w', 'rows * cols', 'p']] },
+  non_neg: { access: [['w', 'count', 'p']] },
+  unit_norm: { access: [['w', 'rows * cols', 'p']] },
+  bn_fold: {
+    access: [
+      ['wf', 'k * f', 'w'], ['bf', 'f', 'w'], ['w', 'k * f', 'r'], ['b?', 'f', 'r'], ['gamma?', 'f', 'r'], ['beta?', 'f', 'r'],
+      ['movingMean', 'f', 'r'], ['movingVar', 'f', 'r'],
+    ],
+  },
+  optimizer_init: { access: [] },
+  step_done: { access: [] },
+  nadam_prep: { access: [] },
+  axpy: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
+  mul: { access: [['y', 'count * B', 'w'], ['a', 'count * B', 'r'], ['b', 'count * B', 'r']] },
+  zero_pad2d_forward: { access: [['y', 'B * (h + pt + pb) * (w_ + pl + pr) * c', 'w'], ['x', CONV_IN, 'r']] },
+  zero_pad2d_backward: { access: [['dy', 'B * (h + pt + pb) * (w_ + pl + pr) * c', 'r'], ['dx', CONV_IN, 'w']] },
+  resize_bilinear_forward: { access: [['y', POOL_OUT, 'w'], ['x', CONV_IN, 'r']] },
+  resize_bilinear_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']] },
+  channel_affine: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['scale', 'c', 'r'], ['offset', 'c', 'r']] },
+  channel_scale_backward: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['scale', 'c', 'r']] },
+  mse: LOSS('p'),
+  bce_logits: LOSS('x'),
+  bce_probs: LOSS('p'),
+};
+
+// The byte ranges an op reads and writes when run with `batch` rows, from its arguments alone
+// (OP_FOOTPRINTS). A pointer argument of 0 means "not wanted" (access omitted); an access of no
+// bytes is omitted too.
 export function opFootprint(op: PlanOp, batch: number): Access[] {
   const a = op.args;
+  const env = (name: string) => (name === 'B' ? batch : a[name]);
   const out: Access[] = [];
-  const span = (arg: string, floats: number, write: boolean) => {
-    if (a[arg] !== 0 && floats > 0) out.push({ arg, start: a[arg], bytes: floats * 4, write });
-  };
-  switch (op.op) {
-    case 'gemm': {
-      const m = a.m * (a.batchFlags & 1 ? batch : 1);
-      const n = a.n * (a.batchFlags & 2 ? batch : 1);
-      const k = a.k * (a.batchFlags & 4 ? batch : 1);
-      span('a', (m - 1) * a.rsa + (k - 1) * a.csa + 1, false);
-      span('b', (k - 1) * a.rsb + (n - 1) * a.csb + 1, false);
-      span('c', (m - 1) * a.ldc + n, true);
-      const scratch = gemmScratchBytes(m, n, k);
-      if (scratch > 0) out.push({ arg: 'pack', start: a.pack, bytes: scratch, write: true });
-      break;
-    }
-    case 'bias_fill':
-      span('y', a.rows * batch * a.n, true);
-      span('b', a.n, false);
-      break;
-    case 'bias_backward':
-      span('db', a.n, true);
-      span('dy', a.rows * batch * a.n, false);
-      break;
-    case 'relu_forward':
-      span('y', a.count * batch, true);
-      span('x', a.count * batch, false);
-      break;
-    case 'relu_backward':
-      span('dx', a.count * batch, true);
-      span('dy', a.count * batch, false);
-      span('y', a.count * batch, false);
-      break;
-    case 'softmax_forward':
-      span('y', a.rows * batch * a.n, true);
-      span('x', a.rows * batch * a.n, false);
-      break;
-    case 'softmax_backward':
-      span('dx', a.rows * batch * a.n, true);
-      span('dy', a.rows * batch * a.n, false);
-      span('y', a.rows * batch * a.n, false);
-      break;
-    case 'fill':
-      span('y', a.count * (a.perSample ? batch : 1), true);
-      break;
-    case 'copy':
-      span('y', a.count * batch, true);
-      span('x', a.count * batch, false);
-      break;
-    case 'xent_logits_sparse':
-      span('dx', a.rows * batch * a.n, true);
-      span('x', a.rows * batch * a.n, false);
-      span('labels', a.rows * batch, false);
-      break;
-    case 'xent_logits_dense':
-      span('dx', a.rows * batch * a.n, true);
-      span('x', a.rows * batch * a.n, false);
-      span('y', a.rows * batch * a.n, false);
-      break;
-    case 'xent_probs':
-      span('dx', a.rows * batch * a.n, true);
-      span('p', a.rows * batch * a.n, false);
-      span('y', a.rows * batch * (a.sparse ? 1 : a.n), false);
-      break;
-    case 'mse':
-    case 'bce_probs':
-      span('dx', a.rows * batch * a.n, true);
-      span('p', a.rows * batch * a.n, false);
-      span('y', a.rows * batch * a.n, false);
-      break;
-    case 'bce_logits':
-      span('dx', a.rows * batch * a.n, true);
-      span('x', a.rows * batch * a.n, false);
-      span('y', a.rows * batch * a.n, false);
-      break;
-    case 'accuracy':
-      span('x', a.rows * batch * a.n, false);
-      span('y', a.rows * batch * (a.sparse ? 1 : a.n), false);
-      break;
-    case 'check_loss':
-    case 'check_grads':
-    case 'schedule':
-    case 'optimizer_init':
-    case 'step_done':
-    case 'nadam_prep':
-      break; // the step header only
-    case 'grad_norm':
-      span('g', a.count, false);
-      break;
-    case 'apply_gradients':
-      span('w', a.count, true);
-      span('g', a.count, false);
-      span('s1', a.count, true);
-      span('s2', a.count, true);
-      span('s3', a.count, true);
-      break;
-    case 'act_forward':
-      span('y', a.count * batch, true);
-      span('x', a.count * batch, false);
-      break;
-    case 'act_backward':
-      span('dx', a.count * batch, true);
-      span('dy', a.count * batch, false);
-      span('x', a.count * batch, false);
-      span('y', a.count * batch, false);
-      break;
-    case 'conv2d_forward':
-    case 'conv2d_backward_filter':
-    case 'conv2d_backward_input': {
-      const input = batch * a.h * a.w_ * a.c;
-      const output = batch * a.oh * a.ow * a.f;
-      const forward = op.op === 'conv2d_forward';
-      const filter = op.op === 'conv2d_backward_filter';
-      span(forward ? 'y' : 'dy', forward && a.pool ? output / 4 : output, forward);
-      if (forward && a.pool) span('chunkOut', a.chunkRows * a.f, true);
-      span(forward || filter ? 'x' : 'dx', input, op.op === 'conv2d_backward_input');
-      span(filter ? 'dw' : 'w', a.kh * a.kw * a.c * a.f, filter);
-      span(filter ? 'db' : 'b', forward || filter ? a.f : 0, filter);
-      const direct = a.kh === 1 && a.kw === 1 && a.sh === 1 && a.sw === 1 && a.pt === 0 && a.pl === 0;
-      if (!direct) out.push({ arg: 'cols', start: a.cols, bytes: convColsBytes(a.chunkRows, a.kh, a.kw, a.c), write: true });
-      out.push({ arg: 'pack', start: a.pack, bytes: conv2dPackBytes(a.chunkRows, a.kh, a.kw, a.c, a.f), write: true });
-      break;
-    }
-    case 'depthwise_forward':
-    case 'depthwise_backward_input':
-    case 'depthwise_backward_filter': {
-      const input = batch * a.h * a.w_ * a.c;
-      const output = batch * a.oh * a.ow * a.c * a.m;
-      const forward = op.op === 'depthwise_forward';
-      const filter = op.op === 'depthwise_backward_filter';
-      span(forward ? 'y' : 'dy', output, forward);
-      span(forward || filter ? 'x' : 'dx', input, op.op === 'depthwise_backward_input');
-      span(filter ? 'dw' : 'w', a.kh * a.kw * a.c * a.m, filter);
-      span(filter ? 'db' : 'b', forward || filter ? a.c * a.m : 0, filter);
-      break;
-    }
-    case 'maxpool_forward':
-      span('y', batch * a.oh * a.ow * a.c, true);
-      span('argmax', batch * a.oh * a.ow * a.c, true);
-      span('x', batch * a.h * a.w_ * a.c, false);
-      break;
-    case 'maxpool_backward':
-      span('dx', batch * a.inputCount, true);
-      span('dy', batch * a.count, false);
-      span('argmax', batch * a.count, false);
-      break;
-    case 'avgpool_forward':
-      span('y', batch * a.oh * a.ow * a.c, true);
-      span('x', batch * a.h * a.w_ * a.c, false);
-      break;
-    case 'avgpool_backward':
-      span('dx', batch * a.h * a.w_ * a.c, true);
-      span('dy', batch * a.oh * a.ow * a.c, false);
-      break;
-    case 'gap_forward':
-      span('y', batch * a.c, true);
-      span('x', batch * a.hw * a.c, false);
-      break;
-    case 'gap_backward':
-      span('dx', batch * a.hw * a.c, true);
-      span('dy', batch * a.c, false);
-      break;
-    case 'bn_forward_train':
-      span('y', a.rows * batch * a.c, true);
-      span('x', a.rows * batch * a.c, false);
-      for (const arg of ['mean', 'invstd', 'movingMean', 'movingVar']) span(arg, a.c, true);
-      for (const arg of ['gamma', 'beta']) span(arg, a.c, false);
-      break;
-    case 'bn_forward_infer':
-      span('y', a.rows * batch * a.c, true);
-      span('x', a.rows * batch * a.c, false);
-      for (const arg of ['gamma', 'beta', 'movingMean', 'movingVar']) span(arg, a.c, false);
-      break;
-    case 'bn_backward_train':
-      span('dx', a.rows * batch * a.c, true);
-      span('dy', a.rows * batch * a.c, false);
-      span('x', a.rows * batch * a.c, false);
-      for (const arg of ['dgamma', 'dbeta']) span(arg, a.c, true);
-      for (const arg of ['mean', 'invstd', 'gamma']) span(arg, a.c, false);
-      break;
-    case 'bn_backward_infer':
-      span('dx', a.rows * batch * a.c, true);
-      span('dy', a.rows * batch * a.c, false);
-      for (const arg of ['gamma', 'movingVar']) span(arg, a.c, false);
-      break;
-    case 'dropout_forward':
-      span('y', a.count * batch, true);
-      span('mask', (a.count * batch) / 4, true); // u8 mask
-      span('x', a.count * batch, false);
-      break;
-    case 'dropout_backward':
-      span('dx', a.count * batch, true);
-      span('dy', a.count * batch, false);
-      span('mask', (a.count * batch) / 4, false);
-      break;
-    case 'copy_strided':
-      span('y', (a.rows * batch - 1) * a.ldy + a.cols, true);
-      span('x', (a.rows * batch - 1) * a.ldx + a.cols, false);
-      break;
-    case 'reg_penalty':
-      span('w', a.count, false);
-      break;
-    case 'reg_gradient':
-      span('g', a.count, true);
-      span('w', a.count, false);
-      break;
-    case 'max_norm':
-    case 'unit_norm':
-      span('w', a.rows * a.cols, true);
-      break;
-    case 'non_neg':
-      span('w', a.count, true);
-      break;
-    case 'bn_fold':
-      span('wf', a.k * a.f, true);
-      span('bf', a.f, true);
-      span('w', a.k * a.f, false);
-      for (const arg of ['b', 'gamma', 'beta', 'movingMean', 'movingVar']) span(arg, a.f, false);
-      break;
-    case 'axpy':
-      span('y', a.count * batch, true);
-      span('x', a.count * batch, false);
-      break;
-    case 'mul':
-      span('y', a.count * batch, true);
-      span('a', a.count * batch, false);
-      span('b', a.count * batch, false);
-      break;
-    case 'zero_pad2d_forward':
-    case 'zero_pad2d_backward': {
-      const inner = batch * a.h * a.w_ * a.c;
-      const outer = batch * (a.h + a.pt + a.pb) * (a.w_ + a.pl + a.pr) * a.c;
-      const forward = op.op === 'zero_pad2d_forward';
-      span(forward ? 'y' : 'dy', outer, forward);
-      span(forward ? 'x' : 'dx', inner, !forward);
-      break;
-    }
-    case 'channel_affine':
-      span('y', a.rows * batch * a.c, true);
-      span('x', a.rows * batch * a.c, false);
-      span('scale', a.c, false);
-      span('offset', a.c, false);
-      break;
-    case 'channel_scale_backward':
-      span('dx', a.rows * batch * a.c, true);
-      span('dy', a.rows * batch * a.c, false);
-      span('scale', a.c, false);
-      break;
-    case 'resize_bilinear_forward':
-    case 'resize_bilinear_backward': {
-      const forward = op.op === 'resize_bilinear_forward';
-      span(forward ? 'y' : 'dy', batch * a.oh * a.ow * a.c, forward);
-      span(forward ? 'x' : 'dx', batch * a.h * a.w_ * a.c, !forward);
-      break;
-    }
+  for (const [name, floats, mode] of OP_FOOTPRINTS[op.op].access) {
+    const arg = name.replace('?', '');
+    const bytes = 4 * evalSize(parseSize(floats), env);
+    if (a[arg] !== 0 && bytes > 0) out.push({ arg, start: a[arg], bytes, write: mode !== 'r' });
   }
   return out;
 }

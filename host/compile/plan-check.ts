@@ -1,25 +1,23 @@
 // Independent checks of a plan's memory safety, from the plan data alone: regions are aligned
 // and inside the arena, no two regions alive at the same time overlap, and every kernel call
 // (its footprint, computed from its arguments) stays inside the regions it was given.
-import { opFootprint } from './ops';
+import { type AccessMode, OP_FOOTPRINTS, opFootprint } from './ops';
+import type { RegionKind } from './lower';
+import { evalSize, parseSize, sizeNames } from './size-expr';
 import { type Plan, type ProgramName, WASM_PAGE } from './plan';
 
-const DISJOINT: Record<string, [string, string][]> = {
-  gemm: [['c', 'a'], ['c', 'b']],
-  conv2d_forward: [['y', 'x']],
-  conv2d_backward_input: [['dx', 'dy']],
-  conv2d_backward_filter: [['dw', 'dy'], ['dw', 'x']],
-  depthwise_forward: [['y', 'x']],
-  depthwise_backward_input: [['dx', 'dy']],
-  maxpool_forward: [['y', 'x']],
-  maxpool_backward: [['dx', 'dy']],
-  avgpool_forward: [['y', 'x']],
-  avgpool_backward: [['dx', 'dy']],
-  gap_forward: [['y', 'x']],
-  gap_backward: [['dx', 'dy']],
-  bn_backward_train: [['dx', 'dy'], ['dx', 'x']],
-  copy_strided: [['y', 'x']],
-};
+// Which region kinds an access may use, by its mode (host/compile/ops.ts OP_FOOTPRINTS): weights only
+// through the optimizer and constraints ('p', trainable ones only), state only through BN's
+// moving statistics ('s'); the input and labels are read-only; the kernels' statics, the step
+// header and the program words are never an op's operand (the header's scalars are reached
+// through fixed offsets, not pointers).
+export function accessAllowed(mode: AccessMode, kind: RegionKind, slab: string | undefined): boolean {
+  if (kind === 'static' || kind === 'header' || kind === 'program') return false;
+  if (mode === 'r') return true;
+  if (kind === 'param') return mode === 'p' && slab === 'trainable';
+  if (kind === 'state') return mode === 's';
+  return kind !== 'input' && kind !== 'labels';
+}
 
 export function verifyPlan(plan: Plan): string[] {
   const problems: string[] = [];
@@ -49,20 +47,38 @@ export function verifyPlan(plan: Plan): string[] {
   }
   for (const [name, program] of Object.entries(plan.programs) as [ProgramName, NonNullable<Plan['programs'][ProgramName]>][]) {
     program.ops.forEach((op, at) => {
+      const spec = OP_FOOTPRINTS[op.op];
+      const where = (arg: string) => `${name} op ${at} (${op.op}, ${op.layer}) argument '${arg}'`;
+      // Sizes are products of the integer arguments: a negative one would make a range wrap.
+      for (const [arg, floats] of spec.access) {
+        for (const n of sizeNames(parseSize(floats))) {
+          if (n !== 'B' && !(op.args[n] >= 0 && op.args[n] < 2 ** 31)) problems.push(`${where(n)} is ${op.args[n]}, not a size`);
+        }
+        const pointer = arg.replace('?', '');
+        if (!(op.args[pointer] >= 0 && op.args[pointer] < 2 ** 32)) problems.push(`${where(pointer)} is ${op.args[pointer]}, not an offset`);
+      }
       // Kernels that read one buffer while scattering into another must not get the same bytes.
-      for (const [w, r] of DISJOINT[op.op] ?? []) {
+      for (const [w, r] of spec.disjoint ?? []) {
         if (op.uses[w] !== undefined && op.uses[w] === op.uses[r]) {
           problems.push(`${name} op ${at} (${op.op}, ${op.layer}) writes '${w}' into the region it reads as '${r}' ('${regions[op.uses[w]].name}')`);
         }
       }
+      const required = new Set(spec.access.filter(([arg]) => !arg.endsWith('?')).map(([arg]) => arg));
+      for (const [arg, floats] of spec.access) {
+        const bytes = 4 * evalSize(parseSize(floats), (n) => (n === 'B' ? plan.batchSize : op.args[n]));
+        if (required.has(arg) && op.args[arg] === 0 && bytes > 0) problems.push(`${where(arg)} is 0 but the kernel touches ${bytes} bytes there`);
+      }
       for (const access of opFootprint(op, plan.batchSize)) {
-        const where = `${name} op ${at} (${op.op}, ${op.layer}) argument '${access.arg}'`;
         const first = op.uses[access.arg];
-        if (first === undefined) { problems.push(`${where} points at no region`); continue; }
+        if (first === undefined || !regions[first]) { problems.push(`${where(access.arg)} points at no region`); continue; }
         const r = regions[first];
+        const mode = spec.access.find(([arg]) => arg.replace('?', '') === access.arg)![2];
+        if (!accessAllowed(mode, r.kind, r.slab)) {
+          problems.push(`${where(access.arg)} may not ${mode === 'r' ? 'use' : 'write'} '${r.name}' (${r.slab ?? r.kind})`);
+        }
         if (r.kind === 'activation') {
-          if (r.program !== name) problems.push(`${where} uses '${r.name}' of another program`);
-          else if (at < r.live![0] || at > r.live![1]) problems.push(`${where} uses '${r.name}' outside its live range [${r.live}]`);
+          if (r.program !== name) problems.push(`${where(access.arg)} uses '${r.name}' of another program`);
+          else if (at < r.live![0] || at > r.live![1]) problems.push(`${where(access.arg)} uses '${r.name}' outside its live range [${r.live}]`);
         }
         // A slab-wide op may run over consecutive regions of one slab (the trainable parameters,
         // their gradients, one optimizer slot).
@@ -72,7 +88,7 @@ export function verifyPlan(plan: Plan): string[] {
           for (const q of slab) if (q.offset === end && access.start + access.bytes > end) end = q.offset + q.bytes;
         }
         if (access.start < r.offset || access.start + access.bytes > end) {
-          problems.push(`${where} touches [${access.start}, ${access.start + access.bytes}) outside '${r.name}' [${r.offset}, ${end})`);
+          problems.push(`${where(access.arg)} touches [${access.start}, ${access.start + access.bytes}) outside '${r.name}' [${r.offset}, ${end})`);
         }
       }
     });

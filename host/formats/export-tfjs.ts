@@ -6,6 +6,8 @@ import { ModelFormatError } from '../core/errors';
 import type { Model } from '../training/model';
 import { float32ToFloat16Bits } from '../core/float16';
 import { topologyOf } from './save';
+import { LAYER_DEFS } from '../layers/index';
+import type { LayerJson } from '../layers/keras-json';
 
 export interface TfjsLayersArtifacts {
   modelJson: Record<string, unknown>;
@@ -25,34 +27,28 @@ function tfjsLayerConfig(layer: { class_name: string; config: Record<string, unk
     if (k.endsWith('_initializer') || ((k.endsWith('_regularizer') || k.endsWith('_constraint')) && c[k] === null)) delete c[k];
   }
   if (typeof c.activation === 'string') c.activation = TFJS_ACTIVATIONS[c.activation] ?? c.activation;
-  if (layer.class_name === 'LeakyReLU') c.alpha = c.negative_slope;
-  if (layer.class_name === 'Dropout' && c.seed === undefined) c.seed = null;
 }
 
 export function toTfjsLayersModel(model: Model, options: { quantize?: 'float16' | null; source?: string } = {}): TfjsLayersArtifacts {
   const where = options.source ?? model.name;
-  // Layers TF.js cannot read as we hold them: refused by name rather than written and failing later.
-  for (const l of model.layers) {
-    if (l.kind === 'subtract') throw new ModelFormatError(`${where}: layer '${l.name}' (Subtract) has no TF.js layers counterpart; cannot export to a TF.js layers model`, options.source, l.name);
-    if (l.kind === 'rescaling' && !l.values.every((v) => v.every((x) => x === v[0]))) {
-      throw new ModelFormatError(`${where}: layer '${l.name}' (Rescaling) has per-channel constants; TF.js's Rescaling takes one scale and one offset`, options.source, l.name);
-    }
-  }
-  const topology = topologyOf(model) as { class_name: string; config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
-  for (const l of topology.config.layers) if (l.class_name !== 'InputLayer') tfjsLayerConfig(l);
-  // Rescaling's constants are config in TF.js (weights here, so that they live in the arena).
+  const topology = topologyOf(model) as { class_name: string; config: { layers: LayerJson[] } };
+  // Each record adjusts its config where TF.js reads it differently, or refuses the layer.
   const byName = new Map(model.layers.map((l) => [l.name, l]));
   for (const j of topology.config.layers) {
-    const l = byName.get(j.config.name as string);
-    if (l?.kind === 'rescaling') { j.config.scale = l.values[0][0]; j.config.offset = l.values[1][0]; }
+    if (j.class_name === 'InputLayer') continue;
+    tfjsLayerConfig(j);
+    const l = byName.get(j.config.name as string)!;
+    LAYER_DEFS[l.kind].toTfjs?.(l, j, where, options.source);
   }
   const half = options.quantize === 'float16';
   const weights: Record<string, unknown>[] = [];
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (const l of model.layers) {
-    if (l.kind === 'rescaling') continue;
+    // Only the weights Keras has (rescaling's constants are config there).
+    const kerasWeights = LAYER_DEFS[l.kind].kerasWeights?.(l.config) ?? [];
     l.weightSpecs.forEach((s, i) => {
+      if (!kerasWeights.includes(s.name)) return;
       const values = l.values[i];
       for (let j = 0; j < values.length; j++) {
         if (!Number.isFinite(values[j])) throw new ModelFormatError(`${options.source ?? model.name}: weight '${l.name}/${s.name}' has a non-finite value at ${j}; refusing to export it`, options.source, `${l.name}/${s.name}`);

@@ -4,12 +4,15 @@
 // P_* constants in assembly/wasi.ts: change both and bump PLAN_FILE_VERSION together.
 import { EdgetuneError, InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { encodeOps, HEADER, OPT_KIND } from '../compile/ops';
+import { encodeOps, HEADER, OP_SPECS, type OpName, OPT_KIND } from '../compile/ops';
+import { verifyPlan } from '../compile/plan-check';
 import { baseLearningRate } from '../training/optimizers';
-import { KERNEL_STATIC_BYTES, type Plan } from '../compile/plan';
+import { KERNEL_STATIC_BYTES, WASM_PAGE, type Plan, type PlanOpWithRegions, type ProgramName, type RegionKind } from '../compile/plan';
 
 export const PLAN_FILE_MAGIC = 0x4c505445; // 'ETPL' read as a little-endian u32
-export const PLAN_FILE_VERSION = 1;
+// Version 2 added the region table and each op's region uses (the WASI module verifies every op
+// against them before it runs anything); version-1 files are refused: recompile the plan.
+export const PLAN_FILE_VERSION = 2;
 export const PLAN_FILE_HEADER_BYTES = 96;
 // Which step contract the driver follows (docs/wasi.md): 2 = run `init` once, then per step write
 // S_BATCH and clear the accumulators; the train program computes the learning rate, bias corrections
@@ -17,8 +20,16 @@ export const PLAN_FILE_HEADER_BYTES = 96;
 export const STEP_CONTRACT = 2;
 
 // Programs the WASI driver runs; 'init' joins when the plan has one.
-const FILE_PROGRAMS: string[] = ['train', 'init'];
-const PROGRAM_ID_OF: Record<string, number> = { train: 1, init: 5 };
+const FILE_PROGRAMS: ProgramName[] = ['train', 'init'];
+// Every program has an id (regions name the program their activations belong to); the file holds
+// the words of train and init only.
+const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5 };
+const PROGRAM_OF_ID = Object.fromEntries(Object.entries(PROGRAM_ID_OF).map(([name, id]) => [id, name as ProgramName]));
+
+// Region kinds and slabs in the region table (assembly/plan-verify.ts K_*, SLAB_*).
+export const REGION_KINDS: RegionKind[] = ['static', 'header', 'program', 'input', 'labels', 'param', 'state', 'grad', 'slot', 'scratch', 'activation'];
+const FIXED_SLABS = ['', 'trainable', 'frozen', 'state', 'grads'];
+export const REGION_RECORD_BYTES = 28;
 
 export const BINDING_TRAINABLE = 1;
 export const BINDING_STATE = 2;
@@ -29,6 +40,25 @@ export interface PlanFileInfo {
   batchSize: number;
   bindings: { name: string; offset: number; bytes: number; flags: number; shape: number[] }[];
   programs: { id: number; offset: number; ops: number; words: number }[];
+}
+
+const slabId = (slab: string | undefined, slots: string[]) => {
+  if (!slab) return 0;
+  const fixed = FIXED_SLABS.indexOf(slab);
+  if (fixed > 0) return fixed;
+  if (!slots.includes(slab)) slots.push(slab);
+  return FIXED_SLABS.length + slots.indexOf(slab);
+};
+
+// Per program: one word per op word, 1 + the region index a pointer argument uses, else 0.
+function encodeUses(ops: PlanOpWithRegions[], words: Int32Array): Uint32Array {
+  const uses = new Uint32Array(words.length);
+  let w = 0;
+  for (const op of ops) {
+    OP_SPECS[op.op].args.forEach((name, i) => { if (op.uses[name] !== undefined) uses[w + 2 + i] = op.uses[name] + 1; });
+    w += 2 + words[w + 1];
+  }
+  return uses;
 }
 
 function pad4(n: number): number {
@@ -43,7 +73,8 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   const programs = FILE_PROGRAMS.filter((name) => (plan.programs as Record<string, unknown>)[name])
     .map((name) => {
       const p = (plan.programs as Record<string, NonNullable<Plan['programs']['train']>>)[name];
-      return { id: PROGRAM_ID_OF[name], offset: plan.regions[p.region].offset, ops: p.ops.length, words: encodeOps(p.ops) };
+      const words = encodeOps(p.ops);
+      return { id: PROGRAM_ID_OF[name], offset: plan.regions[p.region].offset, ops: p.ops.length, words, uses: encodeUses(p.ops, words) };
     });
   const bindings = plan.params.map((b) => ({
     name: enc.encode(`${b.layer}/${b.weight}`),
@@ -56,7 +87,8 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   let size = PLAN_FILE_HEADER_BYTES + 4 * plan.inputShape.length + 16 * programs.length;
   for (const b of bindings) size += 16 + 4 * b.shape.length + 4 + pad4(b.name.length);
   size += pad4(headerRegion.bytes);
-  for (const p of programs) size += p.words.byteLength;
+  for (const p of programs) size += 2 * p.words.byteLength;
+  size += REGION_RECORD_BYTES * plan.regions.length;
 
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
@@ -84,6 +116,7 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   u32(bindings.length);
   u32(plan.inputShape.length);
   u32(HEADER.bytes);
+  u32(plan.regions.length);
   at = PLAN_FILE_HEADER_BYTES; // the rest of the fixed header is reserved (zero)
   for (const d of plan.inputShape) u32(d);
   for (const p of programs) { u32(p.id); u32(p.offset); u32(p.ops); u32(p.words.length); }
@@ -96,6 +129,13 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   }
   at += pad4(headerRegion.bytes); // the step header's initial image: zero (the init program fills it)
   for (const p of programs) { bytes.set(new Uint8Array(p.words.buffer, p.words.byteOffset, p.words.byteLength), at); at += p.words.byteLength; }
+  const slots: string[] = [];
+  for (const r of plan.regions) {
+    const live = r.kind === 'activation' ? r.live! : [0, 0];
+    u32(r.offset); u32(r.bytes); u32(REGION_KINDS.indexOf(r.kind)); u32(r.program ? PROGRAM_ID_OF[r.program] : 0);
+    u32(live[0]); u32(live[1]); u32(slabId(r.slab, slots));
+  }
+  for (const p of programs) for (const u of p.uses) u32(u);
   if (at !== size) throw new EdgetuneError('PlanInvalid', `plan file layout error: wrote ${at} of ${size} bytes`);
   return bytes;
 }
@@ -107,7 +147,7 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u = (o: number) => view.getUint32(o, true);
   if (u(0) !== PLAN_FILE_MAGIC) throw fail('not an edgetune plan file (bad magic)');
-  if (u(4) !== PLAN_FILE_VERSION) throw fail(`plan file version ${u(4)}, this build reads version ${PLAN_FILE_VERSION}`);
+  if (u(4) !== PLAN_FILE_VERSION) throw fail(`plan file version ${u(4)}, this build reads version ${PLAN_FILE_VERSION}: recompile the plan (edgetune compile)`);
   if (u(8) !== bytes.length) throw fail(`header says ${u(8)} bytes, the file has ${bytes.length}`);
   let at = PLAN_FILE_HEADER_BYTES + 4 * u(76);
   const programs = [];
@@ -124,5 +164,45 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
     bindings.push({ name: dec.decode(bytes.subarray(at, at + len)), offset, bytes: nbytes, flags, shape });
     at += pad4(len);
   }
+  // The same checks the WASI module makes before it runs anything (verifyPlan over the file's
+  // regions and ops): a plan file is data from anywhere.
+  at += (u(32) + 3) & ~3;
+  const wordsAt = programs.map((p) => { const w = at; at += 4 * p.words; return w; });
+  const regions = [];
+  for (let i = 0; i < u(84); i++, at += REGION_RECORD_BYTES) {
+    const kind = REGION_KINDS[u(at + 8)];
+    regions.push({
+      name: `region ${i}`, offset: u(at), bytes: u(at + 4), kind, program: PROGRAM_OF_ID[u(at + 12)],
+      live: kind === 'activation' ? [u(at + 16), u(at + 20)] as [number, number] : undefined, slab: u(at + 24) ? `slab ${u(at + 24)}` : undefined,
+    });
+    if (u(at + 24) === 1) regions[i].slab = 'trainable';
+  }
+  if (at + 4 * programs.reduce((n, p) => n + p.words, 0) !== bytes.length) throw fail('bad region or program tables');
+  const byCode = new Map(Object.entries(OP_SPECS).map(([name, spec]) => [spec.code as number, name as OpName]));
+  const planPrograms: Partial<Plan['programs']> = {};
+  programs.forEach((p, pi) => {
+    const ops: PlanOpWithRegions[] = [];
+    for (let w = 0, n = 0; n < p.ops; n++) {
+      const code = view.getInt32(wordsAt[pi] + 4 * w, true);
+      const name = byCode.get(code);
+      const nargs = u(wordsAt[pi] + 4 * w + 4);
+      if (!name) throw fail(`${PROGRAM_OF_ID[p.id]} op ${n}: unknown opcode ${code}`);
+      const spec = OP_SPECS[name].args;
+      if (nargs !== spec.length && !(name === 'schedule' && nargs >= spec.length)) throw fail(`${PROGRAM_OF_ID[p.id]} op ${n} (${name}): ${nargs} arguments, expected ${spec.length}`);
+      const args: Record<string, number> = {};
+      const uses: Record<string, number> = {};
+      spec.forEach((arg, i) => {
+        args[arg] = view.getInt32(wordsAt[pi] + 4 * (w + 2 + i), true);
+        const use = u(at + 4 * (w + 2 + i));
+        if (use) uses[arg] = use - 1;
+      });
+      ops.push({ op: name, layer: `op ${n}`, args, uses });
+      w += 2 + nargs;
+    }
+    at += 4 * p.words;
+    planPrograms[PROGRAM_OF_ID[p.id]] = { ops, region: -1, output: -1 };
+  });
+  const problems = verifyPlan({ regions, programs: planPrograms, batchSize: u(24), pages: u(16), totalBytes: u(16) * WASM_PAGE } as unknown as Plan);
+  if (problems.length) throw fail(`refused: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`);
   return { version: u(4), pages: u(16), batchSize: u(24), bindings, programs };
 }

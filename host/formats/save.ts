@@ -4,11 +4,10 @@
 // 'optimizer/<slot>/<layer>/<weight>'. serialize.ts loads them back. This file works on what a
 // model exposes (SavableModel), so the Model class can save itself without an import cycle.
 import type { Graph } from '../compile/graph';
-import type { InitializerConfig } from '../layers/initializers';
 import type { Layer } from '../layers/layer';
-import type { ConstraintConfig, RegularizerConfig } from '../layers/regularizers';
+import { LAYER_DEFS } from '../layers/index';
+import type { LayerJson } from '../layers/keras-json';
 import type { OptimizerSnapshot } from '../training/optimizer-state';
-import { ownEntry } from '../core/lookup';
 import { writeSafetensors } from './safetensors';
 
 // What saving reads of a model (the Model class has all of it).
@@ -25,92 +24,10 @@ export interface SavableModel {
 export const MODEL_FORMAT = 'edgetune-model';
 export const MODEL_FORMAT_VERSION = '1';
 
-export interface LayerJson {
-  class_name: string;
-  config: Record<string, unknown>;
-  name?: string;
-  inbound_nodes?: [string, number, number, Record<string, never>][][];
-}
-
-const KERAS_ACTIVATION: Record<string, string> = { leakyRelu: 'leaky_relu', geluTanh: 'gelu_tanh', hardSigmoid: 'hard_sigmoid' };
-const kerasActivation = (a: unknown) => ownEntry(KERAS_ACTIVATION, a) ?? (a as string);
-
-function objectJson(c: InitializerConfig | RegularizerConfig | ConstraintConfig | null | unknown): unknown {
-  if (!c) return null;
-  const { className, ...config } = c as { className: string };
-  const snake: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) snake[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v;
-  const names: Record<string, string> = { l1l2: 'L1L2', maxNorm: 'MaxNorm', nonNeg: 'NonNeg', unitNorm: 'UnitNorm' };
-  return { class_name: ownEntry(names, className) ?? className, config: snake };
-}
-
+// A layer's Keras JSON is its record's (host/layers/<kind>.ts); edgetune's files carry the full
+// config (initializers, regularizers, constraints).
 function layerToJson(l: Layer): LayerJson {
-  const c = l.config;
-  const base: Record<string, unknown> = { name: l.name, trainable: l.trainable };
-  const weights = (prefix: string) => ({
-    [`${prefix}_initializer`]: objectJson(c[`${prefix === 'depthwise' ? 'depthwise' : 'kernel'}Initializer`]),
-    bias_initializer: objectJson(c.biasInitializer),
-    [`${prefix}_regularizer`]: objectJson(c[`${prefix}Regularizer`]),
-    bias_regularizer: objectJson(c.biasRegularizer),
-    [`${prefix}_constraint`]: objectJson(c[`${prefix}Constraint`]),
-    bias_constraint: objectJson(c.biasConstraint),
-  });
-  switch (l.kind) {
-    case 'dense':
-      return { class_name: 'Dense', config: { ...base, units: c.units, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') } };
-    case 'conv2d':
-      return {
-        class_name: 'Conv2D',
-        config: { ...base, filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('kernel') },
-      };
-    case 'depthwiseConv2d':
-      return {
-        class_name: 'DepthwiseConv2D',
-        config: { ...base, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, depth_multiplier: c.depthMultiplier, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weights('depthwise') },
-      };
-    case 'maxPooling2d':
-    case 'averagePooling2d':
-      return { class_name: l.kind === 'maxPooling2d' ? 'MaxPooling2D' : 'AveragePooling2D', config: { ...base, pool_size: c.kernelSize, strides: c.strides, padding: c.padding } };
-    case 'globalAveragePooling2d':
-      return { class_name: 'GlobalAveragePooling2D', config: base };
-    case 'flatten':
-      return { class_name: 'Flatten', config: base };
-    case 'reshape':
-      return { class_name: 'Reshape', config: { ...base, target_shape: c.targetShape } };
-    case 'batchNormalization':
-      return {
-        class_name: 'BatchNormalization',
-        config: {
-          ...base, axis: c.axis, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale,
-          beta_initializer: objectJson(c.betaInitializer), gamma_initializer: objectJson(c.gammaInitializer),
-          moving_mean_initializer: objectJson(c.movingMeanInitializer), moving_variance_initializer: objectJson(c.movingVarianceInitializer),
-        },
-      };
-    case 'dropout':
-      return { class_name: 'Dropout', config: { ...base, rate: c.rate, seed: c.seed } };
-    case 'activation':
-      switch (c.activation) {
-        case 'relu': return { class_name: 'ReLU', config: base };
-        case 'softmax': return { class_name: 'Softmax', config: { ...base, axis: -1 } };
-        case 'leakyRelu': return { class_name: 'LeakyReLU', config: { ...base, negative_slope: c.alpha } };
-        case 'elu': if (c.alpha !== 1) return { class_name: 'ELU', config: { ...base, alpha: c.alpha } };
-      }
-      return { class_name: 'Activation', config: { ...base, activation: kerasActivation(c.activation) } };
-    case 'add':
-      return { class_name: 'Add', config: base };
-    case 'concatenate':
-      return { class_name: 'Concatenate', config: { ...base, axis: c.axis } };
-    case 'zeroPadding2d':
-      return { class_name: 'ZeroPadding2D', config: { ...base, padding: c.padding, data_format: 'channels_last' } };
-    case 'subtract':
-      return { class_name: 'Subtract', config: base };
-    case 'multiply':
-      return { class_name: 'Multiply', config: base };
-    case 'rescaling':
-      return { class_name: 'Rescaling', config: { ...base, scale: c.scale, offset: c.offset } };
-    case 'resizing':
-      return { class_name: 'Resizing', config: { ...base, height: c.height, width: c.width, interpolation: c.interpolation, crop_to_aspect_ratio: false } };
-  }
+  return LAYER_DEFS[l.kind].toKeras(l);
 }
 
 export function topologyOf(model: SavableModel): unknown {

@@ -3,92 +3,17 @@
 // any layer, so a bad file changes nothing.
 import { ModelFormatError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { input as symbolicInput, type Layer, layers, type SymbolicTensor } from '../layers/layer';
+import { input as symbolicInput, type Layer, type SymbolicTensor } from '../layers/layer';
+import { layerFromKerasJson } from '../layers/index';
+import type { LayerJson } from '../layers/keras-json';
 import { Model } from '../training/model';
-import { type LayerJson, MODEL_FORMAT, type OptimizerStateJson } from './save';
+import { MODEL_FORMAT, type OptimizerStateJson } from './save';
 import { readSafetensors, SafetensorsError, toFloat32 } from './safetensors';
-import { ownEntry } from '../core/lookup';
-
-function objectFromJson(j: unknown): { className: string; [k: string]: unknown } | undefined {
-  if (!j) return undefined;
-  const o = j as { class_name: string; config?: Record<string, unknown> };
-  const config: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o.config ?? {})) config[k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())] = v;
-  const names: Record<string, string> = { L1L2: 'l1l2', MaxNorm: 'maxNorm', NonNeg: 'nonNeg', UnitNorm: 'unitNorm' };
-  return { className: ownEntry(names, o.class_name) ?? o.class_name, ...config };
-}
 
 function layerFromJson(j: LayerJson, source: string): Layer {
-  const c = j.config ?? {};
-  const opts = { name: c.name as string, trainable: c.trainable as boolean | undefined };
-  const o = (k: string) => objectFromJson(c[k]) as never;
-  const weightOpts = (prefix: string) => ({
-    [`${prefix}Initializer`]: o(`${prefix === 'depthwise' ? 'depthwise' : 'kernel'}_initializer`),
-    biasInitializer: o('bias_initializer'),
-    [`${prefix}Regularizer`]: o(`${prefix}_regularizer`) ?? null,
-    biasRegularizer: o('bias_regularizer') ?? null,
-    [`${prefix}Constraint`]: o(`${prefix}_constraint`) ?? null,
-    biasConstraint: o('bias_constraint') ?? null,
-  });
-  switch (j.class_name) {
-    case 'Dense':
-      return layers.dense(c.units as number, { ...opts, activation: c.activation as string, useBias: c.use_bias as boolean, ...weightOpts('kernel') });
-    case 'Conv2D':
-      return layers.conv2d({
-        ...opts, filters: c.filters as number, kernelSize: c.kernel_size as [number, number], strides: c.strides as [number, number],
-        padding: c.padding as 'same', dilationRate: c.dilation_rate as [number, number], activation: c.activation as string, useBias: c.use_bias as boolean,
-        ...weightOpts('kernel'),
-      });
-    case 'DepthwiseConv2D':
-      return layers.depthwiseConv2d({
-        ...opts, kernelSize: c.kernel_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same',
-        depthMultiplier: c.depth_multiplier as number, dilationRate: c.dilation_rate as [number, number], activation: c.activation as string,
-        useBias: c.use_bias as boolean, ...weightOpts('depthwise'),
-      });
-    case 'MaxPooling2D':
-      return layers.maxPooling2d({ ...opts, poolSize: c.pool_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same' });
-    case 'AveragePooling2D':
-      return layers.averagePooling2d({ ...opts, poolSize: c.pool_size as [number, number], strides: c.strides as [number, number], padding: c.padding as 'same' });
-    case 'GlobalAveragePooling2D':
-      return layers.globalAveragePooling2d(opts);
-    case 'Flatten':
-      return layers.flatten(opts);
-    case 'Reshape':
-      return layers.reshape(c.target_shape as number[], opts);
-    case 'BatchNormalization':
-      return layers.batchNormalization({
-        ...opts, axis: c.axis as number, momentum: c.momentum as number, epsilon: c.epsilon as number, center: c.center as boolean, scale: c.scale as boolean,
-        betaInitializer: o('beta_initializer'), gammaInitializer: o('gamma_initializer'),
-        movingMeanInitializer: o('moving_mean_initializer'), movingVarianceInitializer: o('moving_variance_initializer'),
-      });
-    case 'Dropout':
-      return layers.dropout(c.rate as number, { ...opts, seed: c.seed as number | undefined });
-    case 'ReLU':
-      return layers.relu(opts);
-    case 'Softmax':
-      return layers.softmax(opts);
-    case 'LeakyReLU':
-      return layers.leakyRelu({ ...opts, negativeSlope: (c.negative_slope ?? c.alpha) as number | undefined });
-    case 'ELU':
-      return layers.elu({ ...opts, alpha: c.alpha as number | undefined });
-    case 'Activation':
-      return layers.activation(c.activation as string, opts);
-    case 'Add':
-      return layers.add(opts);
-    case 'Concatenate':
-      return layers.concatenate({ ...opts, axis: c.axis as number | undefined });
-    case 'ZeroPadding2D':
-      return layers.zeroPadding2d({ ...opts, padding: c.padding as [[number, number], [number, number]] });
-    case 'Subtract':
-      return layers.subtract(opts);
-    case 'Multiply':
-      return layers.multiply(opts);
-    case 'Rescaling':
-      return layers.rescaling(c.scale as number | number[], { ...opts, offset: c.offset as number | number[] | undefined });
-    case 'Resizing':
-      return layers.resizing(c.height as number, c.width as number, { ...opts, interpolation: c.interpolation as 'bilinear' });
-  }
-  throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${c.name}')`, source);
+  const layer = layerFromKerasJson(j, source, true);
+  if (!layer) throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${j.config?.name}')`, source);
+  return layer;
 }
 
 // [null, d1, ...] with every per-sample dimension a positive integer; anything else is refused.
@@ -172,7 +97,7 @@ function buildModel(className: string, config: Record<string, unknown>, list: La
     }
     const layer = make(j);
     const results: SymbolicTensor[] = [];
-    for (const call of calls) {
+    for (const call of calls as [string, number, number][][]) {
       const ins = call.map(([from, k]) => {
         const t = outputs.get(from)?.[k];
         if (!t) throw new ModelFormatError(`${source}: layer '${name}' reads '${from}' call ${k}, which is not defined before it`, source);

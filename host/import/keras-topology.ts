@@ -5,16 +5,13 @@
 // that each format implements (by '<layer>/<weight>' name, Keras 3 index, or h5 path).
 import { ModelFormatError } from '../core/errors';
 import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { depthwiseOptionsFromKeras } from '../layers/depthwise-conv2d';
+import { LAYER_DEFS, layerFromKerasJson } from '../layers/index';
+import { activationOf, channelsLast, type LayerJson as KerasLayerJson } from '../layers/keras-json';
 import { Model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 
-export interface KerasLayerJson {
-  class_name: string;
-  config: Record<string, any>;
-  name?: string;
-  inbound_nodes?: unknown[];
-  module?: string;
-}
+export type { LayerJson as KerasLayerJson } from '../layers/keras-json';
 
 // One Keras layer as edgetune layers: usually one; SeparableConv2D is a depthwise then a
 // pointwise convolution. `weights` lists the Keras weights in Keras order and where each goes.
@@ -45,113 +42,45 @@ export function unwrapTopology(t: unknown, source: string): { class_name: string
   return j;
 }
 
-const pairOf = (v: unknown): [number, number] | undefined => (v === undefined || v === null ? undefined : typeof v === 'number' ? [v, v] : [(v as number[])[0], (v as number[])[1]]);
-
 function layerName(j: KerasLayerJson): string {
   return (j.config?.name ?? j.name) as string;
 }
 
-function channelsLast(j: KerasLayerJson, source: string): void {
-  const f = j.config?.data_format;
-  if (f && f !== 'channels_last') throw new UnsupportedOpError(j.class_name, layerName(j), source, `data_format '${f}' (only channels_last)`);
+// Keras axes that edgetune supports only as the last one: checked once the input rank is known.
+const AXIS_CLASSES = new Set(['BatchNormalization', 'Softmax', 'Concatenate']);
+
+// SeparableConv2D: a depthwise then a pointwise convolution.
+function separableFromKeras(j: KerasLayerJson, source: string): ImportedLayer {
+  const c = j.config ?? {};
+  const name = layerName(j);
+  const r = { className: j.class_name, name, base: { name, trainable: c.trainable !== false }, own: false, source };
+  channelsLast(r, c);
+  const dw = layers.depthwiseConv2d({ name: `${name}_depthwise`, trainable: r.base.trainable, ...depthwiseOptionsFromKeras(c), useBias: false });
+  const pw = layers.conv2d({ ...r.base, filters: c.filters, kernelSize: 1, activation: activationOf(c.activation), useBias: c.use_bias !== false });
+  return {
+    kerasName: name, className: j.class_name, layers: [dw, pw],
+    weights: [{ keras: 'depthwise_kernel', layer: dw, spec: 'depthwise_kernel' }, { keras: 'pointwise_kernel', layer: pw, spec: 'kernel' },
+      ...(c.use_bias !== false ? [{ keras: 'bias', layer: pw, spec: 'bias' }] : [])],
+  };
 }
 
-// The edgetune layers for one Keras layer config.
+// The edgetune layers for one Keras layer config: its record's reader (host/layers/<kind>.ts).
 export function layerFromKeras(j: KerasLayerJson, source: string): ImportedLayer {
   const c = j.config ?? {};
   const name = layerName(j);
-  const base = { name, trainable: c.trainable !== false };
-  const one = (layer: Layer, weights: string[] = []): ImportedLayer => ({ kerasName: name, className: j.class_name, layers: [layer], weights: weights.map((w) => ({ keras: w, layer, spec: w })) });
-  const unsupported = (detail: string) => new UnsupportedOpError(j.class_name, name, source, detail);
-  const activation = (a: unknown) => (a === undefined || a === null ? 'linear' : String(a));
   try {
-    switch (j.class_name) {
-      case 'Dense':
-        return one(layers.dense(c.units, { ...base, activation: activation(c.activation), useBias: c.use_bias !== false }), c.use_bias !== false ? ['kernel', 'bias'] : ['kernel']);
-      case 'Conv2D':
-        channelsLast(j, source);
-        if ((c.groups ?? 1) !== 1) throw unsupported(`groups ${c.groups}`);
-        return one(layers.conv2d({
-          ...base, filters: c.filters, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding,
-          dilationRate: pairOf(c.dilation_rate), activation: activation(c.activation), useBias: c.use_bias !== false,
-        }), c.use_bias !== false ? ['kernel', 'bias'] : ['kernel']);
-      case 'DepthwiseConv2D': {
-        channelsLast(j, source);
-        const l = layers.depthwiseConv2d({
-          ...base, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding, depthMultiplier: c.depth_multiplier ?? 1,
-          dilationRate: pairOf(c.dilation_rate), activation: activation(c.activation), useBias: c.use_bias !== false,
-        });
-        // Keras 3 names the depthwise weight 'kernel', Keras 2 and TF.js 'depthwise_kernel'
-        return { kerasName: name, className: j.class_name, layers: [l], weights: [{ keras: 'depthwise_kernel', layer: l, spec: 'depthwise_kernel' }, ...(c.use_bias !== false ? [{ keras: 'bias', layer: l, spec: 'bias' }] : [])] };
-      }
-      case 'SeparableConv2D': {
-        channelsLast(j, source);
-        const dw = layers.depthwiseConv2d({
-          name: `${name}_depthwise`, trainable: base.trainable, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding,
-          depthMultiplier: c.depth_multiplier ?? 1, dilationRate: pairOf(c.dilation_rate), useBias: false,
-        });
-        const pw = layers.conv2d({ ...base, filters: c.filters, kernelSize: 1, activation: activation(c.activation), useBias: c.use_bias !== false });
-        return {
-          kerasName: name, className: j.class_name, layers: [dw, pw],
-          weights: [{ keras: 'depthwise_kernel', layer: dw, spec: 'depthwise_kernel' }, { keras: 'pointwise_kernel', layer: pw, spec: 'kernel' },
-            ...(c.use_bias !== false ? [{ keras: 'bias', layer: pw, spec: 'bias' }] : [])],
-        };
-      }
-      case 'MaxPooling2D':
-      case 'AveragePooling2D': {
-        channelsLast(j, source);
-        const o = { ...base, poolSize: pairOf(c.pool_size), strides: pairOf(c.strides) ?? null, padding: c.padding };
-        return one(j.class_name === 'MaxPooling2D' ? layers.maxPooling2d(o) : layers.averagePooling2d(o));
-      }
-      case 'GlobalAveragePooling2D':
-        channelsLast(j, source);
-        if (c.keepdims) throw unsupported('keepdims');
-        return one(layers.globalAveragePooling2d(base));
-      case 'Flatten':
-        return one(layers.flatten(base));
-      case 'Reshape':
-        return one(layers.reshape(c.target_shape, base));
-      case 'BatchNormalization': {
-        const l = layers.batchNormalization({ ...base, momentum: c.momentum, epsilon: c.epsilon, center: c.center !== false, scale: c.scale !== false });
-        return { ...one(l, [...(c.scale !== false ? ['gamma'] : []), ...(c.center !== false ? ['beta'] : []), 'moving_mean', 'moving_variance']), axis: Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1 };
-      }
-      case 'Dropout':
-        return one(layers.dropout(c.rate, { ...base, ...(typeof c.seed === 'number' ? { seed: c.seed } : {}) }));
-      case 'Activation':
-        return one(layers.activation(activation(c.activation), base));
-      case 'ReLU':
-        if (c.max_value === 6 && !c.negative_slope && !c.threshold) return one(layers.activation('relu6', base));
-        if ((c.max_value ?? null) !== null || c.negative_slope || c.threshold) throw unsupported(`max_value ${c.max_value}, negative_slope ${c.negative_slope}, threshold ${c.threshold} (plain ReLU or ReLU(6) only)`);
-        return one(layers.relu(base));
-      case 'Softmax':
-        return { ...one(layers.softmax(base)), axis: Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1 };
-      case 'LeakyReLU':
-        return one(layers.leakyRelu({ ...base, negativeSlope: c.negative_slope ?? c.alpha ?? 0.3 }));
-      case 'ELU':
-        return one(layers.elu({ ...base, alpha: c.alpha ?? 1 }));
-      case 'Add':
-        return one(layers.add(base));
-      case 'Concatenate':
-        return { ...one(layers.concatenate({ ...base, axis: -1 })), axis: c.axis ?? -1 };
-      case 'Subtract':
-        return one(layers.subtract(base));
-      case 'Multiply':
-        return one(layers.multiply(base));
-      case 'ZeroPadding2D':
-        channelsLast(j, source);
-        return one(layers.zeroPadding2d({ ...base, padding: c.padding }));
-      case 'Rescaling':
-        return one(layers.rescaling(c.scale ?? 1, { ...base, offset: c.offset ?? 0 }));
-      case 'Resizing':
-        if (c.interpolation && c.interpolation !== 'bilinear') throw unsupported(`interpolation '${c.interpolation}' (only bilinear)`);
-        if (c.crop_to_aspect_ratio) throw unsupported('crop_to_aspect_ratio');
-        return one(layers.resizing(c.height, c.width, base));
-    }
+    if (j.class_name === 'SeparableConv2D') return separableFromKeras(j, source);
+    const layer = layerFromKerasJson(j, source, false);
+    if (!layer) throw new UnsupportedOpError(j.class_name, name, source, 'no edgetune layer for this class');
+    const names = LAYER_DEFS[layer.kind].kerasWeights?.(layer.config) ?? [];
+    return {
+      kerasName: name, className: j.class_name, layers: [layer], weights: names.map((w) => ({ keras: w, layer, spec: w })),
+      ...(AXIS_CLASSES.has(j.class_name) ? { axis: Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1 } : {}),
+    };
   } catch (e) {
     if (e instanceof ModelFormatError) throw e;
     throw new ModelFormatError(`${source}: layer '${name}' (${j.class_name}): ${(e as Error).message}`, source, name);
   }
-  throw unsupported('no edgetune layer for this class');
 }
 
 function inputShapeOf(c: Record<string, any>): number[] | null {

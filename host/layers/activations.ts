@@ -5,17 +5,18 @@ import { ownEntry } from '../core/lookup';
 
 export type ActivationName =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'elu' | 'selu' | 'gelu' | 'geluTanh' | 'swish'
-  | 'relu6' | 'hardSigmoid' | 'softmax';
+  | 'relu6' | 'hardSigmoid' | 'hardSwish' | 'softmax';
 
 // Kernel kinds (assembly/activations.ts).
 export const ACTIVATION_KIND: Record<Exclude<ActivationName, 'softmax'>, number> = {
-  linear: 0, relu: 1, sigmoid: 2, tanh: 3, leakyRelu: 4, elu: 5, selu: 6, gelu: 7, geluTanh: 8, swish: 9, relu6: 10, hardSigmoid: 11,
+  linear: 0, relu: 1, sigmoid: 2, tanh: 3, leakyRelu: 4, elu: 5, selu: 6, gelu: 7, geluTanh: 8, swish: 9, relu6: 10, hardSigmoid: 11, hardSwish: 12,
 };
 
 const ALIASES: Record<string, ActivationName> = {
   linear: 'linear', relu: 'relu', sigmoid: 'sigmoid', tanh: 'tanh', leakyrelu: 'leakyRelu', leaky_relu: 'leakyRelu',
   elu: 'elu', selu: 'selu', gelu: 'gelu', gelutanh: 'geluTanh', gelu_tanh: 'geluTanh', gelu_new: 'geluTanh',
-  swish: 'swish', silu: 'swish', relu6: 'relu6', hardsigmoid: 'hardSigmoid', hard_sigmoid: 'hardSigmoid', softmax: 'softmax',
+  swish: 'swish', silu: 'swish', relu6: 'relu6', hardsigmoid: 'hardSigmoid', hard_sigmoid: 'hardSigmoid',
+  hardswish: 'hardSwish', hard_swish: 'hardSwish', softmax: 'softmax',
 };
 
 export function resolveActivation(name: string | null | undefined, where: string): ActivationName {
@@ -36,5 +37,5 @@ export function activationAlpha(name: ActivationName): number {
 // Whether the backward pass needs the activation's input (not just its output): the output can
 // then not overwrite the input in place.
 export function activationNeedsInput(name: ActivationName): boolean {
-  return name === 'gelu' || name === 'geluTanh' || name === 'swish';
+  return name === 'gelu' || name === 'geluTanh' || name === 'swish' || name === 'hardSwish';
 }

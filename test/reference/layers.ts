@@ -7,7 +7,7 @@
 
 // Activation kinds, as documented in assembly/activations.ts.
 export const ACT = {
-  linear: 0, relu: 1, sigmoid: 2, tanh: 3, leakyRelu: 4, elu: 5, selu: 6, gelu: 7, geluTanh: 8, swish: 9, relu6: 10, hardSigmoid: 11,
+  linear: 0, relu: 1, sigmoid: 2, tanh: 3, leakyRelu: 4, elu: 5, selu: 6, gelu: 7, geluTanh: 8, swish: 9, relu6: 10, hardSigmoid: 11, hardSwish: 12,
 } as const;
 export type ActName = keyof typeof ACT;
 
@@ -68,6 +68,7 @@ export function activationRef(kind: number, x: number, alpha: number): number {
     case ACT.swish: return x * sigmoidRef(x);
     case ACT.relu6: return Math.min(Math.max(x, 0), 6);
     case ACT.hardSigmoid: return Math.min(Math.max(x + 3, 0), 6) / 6;
+    case ACT.hardSwish: return (x * Math.min(Math.max(x + 3, 0), 6)) / 6; // Keras 3 hard_swish, PyTorch Hardswish
   }
   throw new Error(`unknown activation kind ${kind}`);
 }
@@ -110,6 +111,12 @@ export function activationGradRef(kind: number, x: number, alpha: number): Deriv
     }
     case ACT.relu6: return one(x > 0 && x < 6 ? 1 : 0);
     case ACT.hardSigmoid: return one(x + 3 > 0 && x + 3 < 6 ? 1 / 6 : 0);
+    case ACT.hardSwish: {
+      // relu6(x + 3)/6 + x/6 inside (-3, 3): TF's derivative of the product (f'(-3) = 0, f'(3) = 1)
+      const a = Math.min(Math.max(x + 3, 0), 6) / 6;
+      const b = x + 3 > 0 && x + 3 < 6 ? x / 6 : 0;
+      return { d: a + b, scale: Math.abs(a) + Math.abs(b) };
+    }
   }
   throw new Error(`unknown activation kind ${kind}`);
 }
@@ -119,7 +126,7 @@ export function activationKinks(kind: number): number[] {
   switch (kind) {
     case ACT.relu: case ACT.leakyRelu: case ACT.elu: case ACT.selu: return [0];
     case ACT.relu6: return [0, 6];
-    case ACT.hardSigmoid: return [-3, 3];
+    case ACT.hardSigmoid: case ACT.hardSwish: return [-3, 3];
   }
   return [];
 }

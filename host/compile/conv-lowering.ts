@@ -1,0 +1,46 @@
+// Convolution and pooling geometry in a program, and how a convolution's im2col work is chunked
+// to fit the scratch limit.
+import { conv2dOutputSize, conv2dPackBytes, convColsBytes } from './conv-scratch';
+import type { Layer } from '../layers/layer';
+import { align16, type CompileContext, needScratch } from './program';
+
+export interface ConvGeometry {
+  h: number; w_: number; c: number; kh: number; kw: number; sh: number; sw: number; dh: number; dw_: number;
+  pt: number; pl: number; oh: number; ow: number;
+}
+
+export function geometry(layer: Layer, inShape: number[]): ConvGeometry {
+  const [h, w, c] = inShape;
+  const [kh, kw] = layer.config.kernelSize as number[];
+  const [sh, sw] = layer.config.strides as number[];
+  const [dh, dw] = (layer.config.dilationRate as number[] | undefined) ?? [1, 1];
+  const pad = layer.config.padding as 'same' | 'valid';
+  const y = conv2dOutputSize(h, kh, sh, dh, pad);
+  const x = conv2dOutputSize(w, kw, sw, dw, pad);
+  return { h, w_: w, c, kh, kw, sh, sw, dh, dw_: dw, pt: y.padBefore, pl: x.padBefore, oh: y.out, ow: x.out };
+}
+
+// Pooling geometry: the convolution's without dilation.
+export function poolGeometry(layer: Layer, inShape: number[]): Omit<ConvGeometry, 'dh' | 'dw_'> {
+  const { dh, dw_, ...pool } = geometry(layer, inShape);
+  void dh; void dw_;
+  return pool;
+}
+
+// A 1x1 stride-1 unpadded convolution reads its input directly (no im2col).
+export function isPointwise(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.pt === 0 && g.pl === 0;
+}
+
+// Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM
+// tile height), at least 4. The scratch holds the columns, then the GEMM packing buffer.
+export function convChunk(ctx: CompileContext, g: ConvGeometry, f: number): { chunkRows: number; colsBytes: number } {
+  const k = g.kh * g.kw * g.c;
+  const rows = ctx.batch * g.oh * g.ow;
+  const direct = isPointwise(g);
+  let chunkRows = direct ? rows : Math.min(rows, Math.max(4, Math.floor(ctx.convScratchLimit / (4 * k) / 4) * 4));
+  if (chunkRows < 1) chunkRows = 1;
+  const colsBytes = direct ? 0 : align16(convColsBytes(chunkRows, g.kh, g.kw, g.c));
+  needScratch(ctx, colsBytes + conv2dPackBytes(chunkRows, g.kh, g.kw, g.c, f));
+  return { chunkRows, colsBytes };
+}

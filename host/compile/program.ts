@@ -1,0 +1,200 @@
+// The program builder and what lowering works with: regions referred to symbolically (region
+// index, byte offset inside it; the plan compiler lays them out), the per-node values a forward
+// leaves behind, the compile context, and the helpers that emit into gradient buffers. Backward ops
+// write a gradient the first time a buffer receives one and accumulate afterwards, so fan-out in
+// a DAG needs no extra pass.
+import { gemmScratchBytes } from './gemm-scratch';
+import type { Graph, GraphNode } from './graph';
+import { sizeOf } from './graph';
+import type { Layer } from '../layers/layer';
+import type { OpName } from './ops';
+
+// forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
+// gradients with respect to every trainable weight and the input, without an update.
+export type ProgramName = 'train' | 'evaluate' | 'forward' | 'gradients' | 'init';
+export type RegionKind = 'static' | 'header' | 'program' | 'input' | 'labels' | 'param' | 'grad' | 'slot' | 'state' | 'scratch' | 'activation';
+
+export interface Region {
+  name: string;
+  kind: RegionKind;
+  offset: number;
+  bytes: number;
+  // Activations belong to one program and are alive from op live[0] to op live[1] (inclusive);
+  // every other region is alive for the whole run of every program.
+  program?: ProgramName;
+  live?: [number, number];
+  // Parameter, gradient, slot and state regions belong to a slab ('trainable', 'frozen', 'grads',
+  // 'slot:m', 'state'): consecutive regions of one slab may be swept by one op.
+  slab?: string;
+}
+
+// A pointer argument: a region, or a region and a byte offset inside it.
+export type Ref = number | [number, number];
+
+export interface SymbolicOp {
+  op: OpName;
+  layer: string;
+  args: Record<string, number>;
+  tail?: number[];
+  refs: Record<string, Ref>;
+}
+
+export const align16 = (n: number) => Math.ceil(n / 16) * 16;
+
+// Placeholder region index for the shared scratch region, resolved at layout.
+export const SCRATCH = -2;
+
+export class ProgramBuilder {
+  readonly ops: SymbolicOp[] = [];
+  // Activation regions the host reads after the run: alive until the program ends.
+  readonly pinned: number[] = [];
+  // Nodes whose work an earlier node's kernel already did (batch norm folded into a convolution,
+  // ReLU applied in its epilogue): their forward emits nothing and passes the region on.
+  readonly absorbed = new Set<number>();
+  // Nodes whose output gradient the backward pass of this program computes (set before the
+  // forward is lowered, so fusions that drop intermediate values can avoid them).
+  readonly gradNodes = new Set<number>();
+  constructor(readonly name: ProgramName, readonly regions: Region[]) {}
+
+  activation(name: string, floats: number): number {
+    this.regions.push({ name: `${this.name}:${name}`, kind: 'activation', offset: -1, bytes: align16(floats * 4), program: this.name });
+    return this.regions.length - 1;
+  }
+
+  emit(op: OpName, layer: string, refs: Record<string, Ref>, args: Record<string, number>, tail?: number[]): void {
+    this.ops.push(tail ? { op, layer, refs, args, tail } : { op, layer, refs, args });
+  }
+}
+
+// What a node's forward leaves behind in one program.
+export interface NodeValue {
+  region: number; // output (post-activation; logits for a fused softmax output)
+  shape: number[]; // per sample
+  pre?: number; // pre-activation, kept when the activation's backward needs its input
+  mean?: number; // batch normalization: saved batch mean and 1/sqrt(var + eps)
+  invstd?: number;
+  mask?: number; // dropout mask
+  argmax?: number; // max pooling: flat index of each output's maximum
+  bnTraining?: boolean;
+}
+
+export interface CompileContext {
+  graph: Graph;
+  batch: number;
+  regions: Region[];
+  paramRegions: Map<Layer, number[]>; // layer -> region per weight (Keras order)
+  gradRegions: Map<Layer, (number | null)[]>; // trainable layers: gradient region per weight
+  gradWritten: Set<number>; // parameter-gradient regions already written this step
+  scratchBytes: number;
+  convScratchLimit: number; // bytes of im2col columns a convolution may use
+  fuseSoftmax: boolean; // output softmax + cross-entropy computed from logits
+  consumers: Map<number, number[]>; // node id -> ids of the nodes that read its output
+}
+
+// What a layer record's forward lowering gets: the node, its input values, and where its
+// weights live. `training` selects Keras training-mode behaviour (batch statistics for trainable
+// BatchNormalization, active dropout); `outputLogits` leaves a softmax output as logits for the
+// fused loss.
+export interface ForwardArgs {
+  ctx: CompileContext;
+  p: ProgramBuilder;
+  node: GraphNode;
+  layer: Layer;
+  inputs: NodeValue[];
+  x: NodeValue; // inputs[0]
+  shape: number[]; // output shape per sample
+  count: number; // output floats per sample
+  params: number[]; // region per weight (Keras order)
+  training: boolean;
+  outputLogits: boolean;
+}
+
+// What a layer record's backward lowering gets: dy, the gradient of the node's output.
+// needsInputGrad: some node upstream has trainable weights. fusedOutput: dy is already the
+// gradient of the logits.
+export interface BackwardArgs {
+  ctx: CompileContext;
+  p: ProgramBuilder;
+  g: GradState;
+  node: GraphNode;
+  layer: Layer;
+  values: NodeValue[];
+  v: NodeValue; // this node's forward value
+  inputNodes: GraphNode[];
+  input: GraphNode; // inputNodes[0]
+  x: NodeValue; // the value of inputNodes[0]
+  count: number; // output floats per sample
+  grads: (number | null)[] | undefined; // gradient region per weight, for a trainable layer
+  params: number[];
+  needsInputGrad: boolean;
+  dy: number;
+  fusedOutput: boolean;
+}
+
+export const rowsOf = (shape: readonly number[]) => sizeOf(shape.slice(0, -1));
+export const last = (shape: readonly number[]) => shape[shape.length - 1];
+
+export function needScratch(ctx: CompileContext, bytes: number): void {
+  ctx.scratchBytes = Math.max(ctx.scratchBytes, align16(bytes));
+}
+
+export function gemm(ctx: CompileContext, p: ProgramBuilder, layer: string, c: number, a: number, b: number,
+  dims: { m: number; n: number; k: number; rsa: number; csa: number; rsb: number; csb: number; ldc: number; accumulate: number; batchFlags: number }): void {
+  const bm = dims.m * (dims.batchFlags & 1 ? ctx.batch : 1);
+  const bn = dims.n * (dims.batchFlags & 2 ? ctx.batch : 1);
+  const bk = dims.k * (dims.batchFlags & 4 ? ctx.batch : 1);
+  needScratch(ctx, gemmScratchBytes(bm, bn, bk));
+  p.emit('gemm', layer, { c, a, b, pack: SCRATCH }, dims);
+}
+
+export function weightRegions(layer: Layer, regions: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  layer.weightSpecs.forEach((s, i) => { out[s.name] = regions[i]; });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient buffers
+
+export interface GradState {
+  regions: Map<number, number>; // node id -> gradient region of its output
+  written: Set<number>; // gradient regions already written (later contributions accumulate)
+}
+
+export function gradTarget(p: ProgramBuilder, g: GradState, node: GraphNode, floats: number): { region: number; accumulate: number } {
+  let region = g.regions.get(node.id);
+  if (region === undefined) {
+    region = p.activation(`d${node.name}`, floats);
+    g.regions.set(node.id, region);
+  }
+  const accumulate = g.written.has(region) ? 1 : 0;
+  g.written.add(region);
+  return { region, accumulate };
+}
+
+export function outputGrad(p: ProgramBuilder, g: GradState, node: GraphNode, floats: number): number {
+  return gradTarget(p, g, node, floats).region;
+}
+
+// The gradient buffer of the node's first input, sized for that input.
+export function inputGrad(a: BackwardArgs): { region: number; accumulate: number } {
+  return gradTarget(a.p, a.g, a.input, sizeOf(a.x.shape) * a.ctx.batch);
+}
+
+// Passes dy on to an input unchanged (reshape, add, identity dropout): the input's gradient
+// becomes the same buffer when it has none yet, else dy is added to it.
+export function passGradient(ctx: CompileContext, p: ProgramBuilder, g: GradState, layer: string, input: GraphNode, dy: number, count: number): void {
+  if (!g.regions.has(input.id)) {
+    g.regions.set(input.id, dy);
+    g.written.add(dy);
+    return;
+  }
+  const dx = gradTarget(p, g, input, count * ctx.batch);
+  p.emit('copy', layer, { y: dx.region, x: dy }, { count, accumulate: dx.accumulate });
+}
+
+export function paramGrad(ctx: CompileContext, region: number): { region: number; accumulate: number } {
+  const accumulate = ctx.gradWritten.has(region) ? 1 : 0;
+  ctx.gradWritten.add(region);
+  return { region, accumulate };
+}

@@ -1,0 +1,68 @@
+// Shared pieces of the layer factories: argument normalisation and validation, and Keras's two
+// call forms (a positional first argument, or one options object).
+import { InvalidArgumentError } from '../core/errors';
+import { type InitializerSpec, normalizeInitializer } from './initializers';
+import { type ConstraintConfig, type RegularizerConfig, resolveConstraint, resolveRegularizer } from './regularizers';
+
+export interface LayerOptions {
+  inputShape?: number[];
+  name?: string;
+  trainable?: boolean;
+}
+
+export interface WeightOptions {
+  kernelInitializer?: InitializerSpec;
+  biasInitializer?: InitializerSpec;
+  kernelRegularizer?: RegularizerConfig | string | null;
+  biasRegularizer?: RegularizerConfig | string | null;
+  kernelConstraint?: ConstraintConfig | string | null;
+  biasConstraint?: ConstraintConfig | string | null;
+}
+
+const isOptionsObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// `first` is either Keras's positional argument (dense(10), conv2d(32, {...})) or the whole
+// options object (dense({ units: 10 })). Returns the options with the positional value under `key`.
+export function positionalOrOptions<O>(factory: string, key: string, first: unknown, rest: object | undefined): O {
+  if (isOptionsObject(first)) {
+    if (rest !== undefined) throw new InvalidArgumentError(`layers.${factory}: give either ${factory}(${key}, options) or ${factory}(options), not two option objects`);
+    return first as O;
+  }
+  if (rest !== undefined && key in rest && (rest as Record<string, unknown>)[key] !== undefined) {
+    throw new InvalidArgumentError(`layers.${factory}: ${key} is given twice (positionally and in the options)`);
+  }
+  return { ...(rest ?? {}), ...(first === undefined ? {} : { [key]: first }) } as O;
+}
+
+export function pair(layer: string, arg: string, v: number | [number, number] | undefined, fallback: [number, number]): [number, number] {
+  const p: [number, number] = v === undefined ? fallback : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((x) => Number.isInteger(x) && x > 0)) throw new InvalidArgumentError(`${layer}: ${arg} must be positive integers, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+export function padding(layer: string, p: string | undefined): 'same' | 'valid' {
+  const v = (p ?? 'valid').toLowerCase();
+  if (v !== 'same' && v !== 'valid') throw new InvalidArgumentError(`${layer}: padding must be 'valid' or 'same', got '${p}'`);
+  return v;
+}
+
+export function positiveInt(layer: string, arg: string, v: number): number {
+  if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${layer}: ${arg} must be a positive integer, got ${v}`);
+  return v;
+}
+
+// The name the layer will get, for messages raised before it exists.
+export function pending(snake: string, options: LayerOptions): string {
+  return options.name ?? `${snake} layer`;
+}
+
+export function weightConfig(where: string, o: WeightOptions, kernelDefault: InitializerSpec): Record<string, unknown> {
+  return {
+    kernelInitializer: normalizeInitializer(o.kernelInitializer ?? kernelDefault),
+    biasInitializer: normalizeInitializer(o.biasInitializer ?? 'zeros'),
+    kernelRegularizer: resolveRegularizer(o.kernelRegularizer, `${where} kernelRegularizer`),
+    biasRegularizer: resolveRegularizer(o.biasRegularizer, `${where} biasRegularizer`),
+    kernelConstraint: resolveConstraint(o.kernelConstraint, `${where} kernelConstraint`),
+    biasConstraint: resolveConstraint(o.biasConstraint, `${where} biasConstraint`),
+  };
+}

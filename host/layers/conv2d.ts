@@ -1,0 +1,105 @@
+// Keras Conv2D (NHWC, kernel [kh, kw, in, filters]): im2col in chunks that fit the scratch limit,
+// then a GEMM; 1x1 stride-1 convolutions read the input directly. Folding a following batch norm
+// and ReLU / max pooling into the kernel is cross-layer fusion, in host/compile/lower.ts.
+import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
+import { convChunk, type ConvGeometry, geometry } from '../compile/conv-lowering';
+import { sizeOf } from '../compile/graph';
+import { type ForwardArgs, gradTarget, last, type NodeValue, paramGrad, type Ref, SCRATCH } from '../compile/program';
+import { type ActivationName, resolveActivation } from './activations';
+import { type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
+import type { LayerDef } from './def';
+import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, unsupported, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
+import { Layer, weightSpec } from './layer';
+import { spatialOutputShape } from './pooling';
+
+export interface Conv2dOptions extends LayerOptions, WeightOptions {
+  filters?: number;
+  kernelSize?: number | [number, number];
+  strides?: number | [number, number];
+  padding?: 'valid' | 'same';
+  dilationRate?: number | [number, number];
+  activation?: ActivationName | string | null;
+  useBias?: boolean;
+}
+
+// conv2d(32, { kernelSize: 3 }) or conv2d({ filters: 32, kernelSize: 3 })
+export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions): Layer {
+  const o = positionalOrOptions<Conv2dOptions>('conv2d', 'filters', filters, options);
+  const where = pending('conv2d', o);
+  return new Layer('conv2d', {
+    filters: positiveInt(where, 'filters', o.filters as number),
+    kernelSize: pair(where, 'kernelSize', o.kernelSize, [1, 1]),
+    strides: pair(where, 'strides', o.strides, [1, 1]),
+    padding: padding(where, o.padding),
+    dilationRate: pair(where, 'dilationRate', o.dilationRate, [1, 1]),
+    activation: resolveActivation(o.activation, where),
+    useBias: o.useBias ?? true,
+    ...weightConfig(where, o, 'glorotUniform'),
+  }, o);
+}
+
+// The convolution's forward with kernel w and bias b (possibly folded with a batch norm), relu 1
+// to apply a ReLU in the epilogue.
+export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, g: ConvGeometry, chunkRows: number, colsBytes: number, relu: number): NodeValue {
+  const { ctx, p, node, layer, x, shape, count } = a;
+  const z = p.activation(node.name, count * ctx.batch);
+  p.emit('conv2d_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
+    { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, relu, pool: 0, chunkOut: 0 });
+  const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
+  return { region: y, shape, pre: y === z ? undefined : z };
+}
+
+export const CONV2D: LayerDef = {
+  kind: 'conv2d',
+  snake: 'conv2d',
+  outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, layer.config.filters as number),
+  weights({ config: c }, s) {
+    const [kh, kw] = c.kernelSize as number[];
+    return [
+      weightSpec('kernel', [kh, kw, s[2], c.filters as number], c.kernelInitializer, c.kernelRegularizer, c.kernelConstraint),
+      ...(c.useBias ? [weightSpec('bias', [c.filters as number], c.biasInitializer, c.biasRegularizer, c.biasConstraint)] : []),
+    ];
+  },
+  forward(a) {
+    const [w, b] = a.params;
+    const g = geometry(a.layer, a.x.shape);
+    const { chunkRows, colsBytes } = convChunk(a.ctx, g, last(a.shape));
+    return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
+  },
+  backward(a) {
+    const { ctx, p, g, layer, v, x, grads, params, input } = a;
+    const dz = gradThroughActivation(a);
+    const geo = geometry(layer, x.shape);
+    const f = last(v.shape);
+    const { chunkRows, colsBytes } = convChunk(ctx, geo, f);
+    const scratch = { cols: [SCRATCH, 0] as Ref, pack: [SCRATCH, colsBytes] as Ref };
+    if (grads) {
+      const dw = paramGrad(ctx, grads[0]!);
+      const db = grads[1] !== undefined && grads[1] !== null ? paramGrad(ctx, grads[1]) : null;
+      if (db && db.accumulate !== dw.accumulate) throw new Error(`internal: ${layer.name} kernel and bias gradients disagree on accumulation`);
+      p.emit('conv2d_backward_filter', layer.name, { dw: dw.region, ...(db ? { db: db.region } : {}), x: x.region, dy: dz, ...scratch },
+        { ...(db ? {} : { db: 0 }), ...geo, f, chunkRows, accumulate: dw.accumulate });
+    }
+    if (a.needsInputGrad) {
+      const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
+      p.emit('conv2d_backward_input', layer.name, { dx: dx.region, dy: dz, w: params[0], ...scratch }, { ...geo, f, chunkRows, accumulate: dx.accumulate });
+    }
+  },
+  kerasClasses: ['Conv2D'],
+  toKeras(l) {
+    const c = l.config;
+    return {
+      class_name: 'Conv2D',
+      config: { ...kerasBase(l), filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weightOptionsToKeras(c, 'kernel') },
+    };
+  },
+  fromKeras(c, r) {
+    channelsLast(r, c);
+    if ((c.groups ?? 1) !== 1) throw unsupported(r, `groups ${c.groups}`);
+    return conv2d({
+      ...r.base, filters: c.filters, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding,
+      dilationRate: pairOf(c.dilation_rate), activation: activationOf(c.activation), useBias: c.use_bias !== false, ...weightOptionsFromKeras(r, c, 'kernel'),
+    });
+  },
+  kerasWeights: (c) => (c.useBias ? ['kernel', 'bias'] : ['kernel']),
+};

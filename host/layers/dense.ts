@@ -1,0 +1,85 @@
+// Keras Dense: y = activation(x . kernel + bias), on the last axis of x.
+import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
+import { gemm, gradTarget, last, paramGrad, rowsOf } from '../compile/program';
+import { sizeOf } from '../compile/graph';
+import { type ActivationName, resolveActivation } from './activations';
+import { type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
+import type { LayerDef } from './def';
+import { activationOf, kerasActivation, kerasBase, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
+import { Layer, weightSpec } from './layer';
+
+export interface DenseOptions extends LayerOptions, WeightOptions {
+  units?: number;
+  activation?: ActivationName | string | null;
+  useBias?: boolean;
+}
+
+// dense(10, options) or dense({ units: 10, ... })
+export function dense(units: number | DenseOptions, options?: DenseOptions): Layer {
+  const o = positionalOrOptions<DenseOptions>('dense', 'units', units, options);
+  const where = pending('dense', o);
+  return new Layer('dense', {
+    units: positiveInt(where, 'units', o.units as number),
+    activation: resolveActivation(o.activation, where),
+    useBias: o.useBias ?? true,
+    ...weightConfig(where, o, 'glorotUniform'),
+  }, o);
+}
+
+export const DENSE: LayerDef = {
+  kind: 'dense',
+  snake: 'dense',
+  outputShape(layer, [s], fail) {
+    if (s.length < 1) throw fail('needs an input of rank >= 1 per sample');
+    return [...s.slice(0, -1), layer.config.units as number];
+  },
+  weights({ config: c }, s) {
+    return [
+      weightSpec('kernel', [s[s.length - 1], c.units as number], c.kernelInitializer, c.kernelRegularizer, c.kernelConstraint),
+      ...(c.useBias ? [weightSpec('bias', [c.units as number], c.biasInitializer, c.biasRegularizer, c.biasConstraint)] : []),
+    ];
+  },
+  forward({ ctx, p, node, layer, x, shape, count, params, outputLogits }) {
+    const [w, b] = params;
+    const rows = rowsOf(shape);
+    const features = last(shape);
+    const z = p.activation(node.name, count * ctx.batch);
+    if (b !== undefined) p.emit('bias_fill', layer.name, { y: z, b }, { rows, n: features });
+    gemm(ctx, p, layer.name, z, x.region, w, {
+      m: rows, n: features, k: last(x.shape), rsa: last(x.shape), csa: 1, rsb: features, csb: 1, ldc: features,
+      accumulate: b !== undefined ? 1 : 0, batchFlags: 1,
+    });
+    const y = activationForward(p, layer, node, z, shape, outputLogits, ctx.batch, true);
+    return { region: y, shape, pre: y === z ? undefined : z };
+  },
+  backward(a) {
+    const { ctx, p, g, layer, v, x, grads, params, input } = a;
+    const dz = gradThroughActivation(a);
+    const rows = rowsOf(v.shape);
+    const n = last(v.shape);
+    const k = last(x.shape);
+    if (grads) {
+      const dw = paramGrad(ctx, grads[0]!);
+      // dW (K,N) += X^T (K, B*rows) . dZ (B*rows, N)
+      gemm(ctx, p, layer.name, dw.region, x.region, dz, { m: k, n, k: rows, rsa: 1, csa: k, rsb: n, csb: 1, ldc: n, accumulate: dw.accumulate, batchFlags: 4 });
+      if (grads[1] !== undefined && grads[1] !== null) {
+        const db = paramGrad(ctx, grads[1]);
+        p.emit('bias_backward', layer.name, { db: db.region, dy: dz }, { rows, n, accumulate: db.accumulate });
+      }
+    }
+    if (a.needsInputGrad) {
+      const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
+      // dX (B*rows, K) += dZ (B*rows, N) . W^T (N, K)
+      gemm(ctx, p, layer.name, dx.region, dz, params[0], { m: rows, n: k, k: n, rsa: n, csa: 1, rsb: 1, csb: n, ldc: k, accumulate: dx.accumulate, batchFlags: 1 });
+    }
+  },
+  kerasClasses: ['Dense'],
+  toKeras(l) {
+    const c = l.config;
+    return { class_name: 'Dense', config: { ...kerasBase(l), units: c.units, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weightOptionsToKeras(c, 'kernel') } };
+  },
+  fromKeras(c, r) {
+    return dense(c.units, { ...r.base, activation: activationOf(c.activation), useBias: c.use_bias !== false, ...weightOptionsFromKeras(r, c, 'kernel') });
+  },
+  kerasWeights: (c) => (c.useBias ? ['kernel', 'bias'] : ['kernel']),
+};

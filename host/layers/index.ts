@@ -1,0 +1,54 @@
+// Every layer kind's record (host/layers/<kind>.ts), and the `layers` factories. Adding a layer
+// kind: one file with its factory and record, one line in each table below, its kernels and its
+// tests.
+import { ACTIVATION, activation, elu, leakyRelu, relu, softmax } from './activation';
+import { ADD, add } from './add';
+import { BATCH_NORMALIZATION, batchNormalization } from './batch-normalization';
+import { CONCATENATE, concatenate } from './concatenate';
+import { CONV2D, conv2d } from './conv2d';
+import type { LayerDef } from './def';
+import { DENSE, dense } from './dense';
+import { DEPTHWISE_CONV2D, depthwiseConv2d } from './depthwise-conv2d';
+import { DROPOUT, dropout } from './dropout';
+import { FLATTEN, flatten } from './flatten';
+import { GLOBAL_AVERAGE_POOLING2D, globalAveragePooling2d } from './global-average-pooling2d';
+import type { Layer, LayerKind } from './layer';
+import type { LayerJson } from './keras-json';
+import { MULTIPLY, multiply } from './multiply';
+import { AVERAGE_POOLING2D, averagePooling2d, MAX_POOLING2D, maxPooling2d } from './pooling';
+import { RESCALING, rescaling } from './rescaling';
+import { RESHAPE, reshape } from './reshape';
+import { RESIZING, resizing } from './resizing';
+import { SUBTRACT, subtract } from './subtract';
+import { ZERO_PADDING2D, zeroPadding2d } from './zero-padding2d';
+
+export type { LayerDef } from './def';
+
+export const LAYER_DEFS: Record<LayerKind, LayerDef> = {
+  dense: DENSE, conv2d: CONV2D, depthwiseConv2d: DEPTHWISE_CONV2D, maxPooling2d: MAX_POOLING2D, averagePooling2d: AVERAGE_POOLING2D,
+  globalAveragePooling2d: GLOBAL_AVERAGE_POOLING2D, flatten: FLATTEN, reshape: RESHAPE, batchNormalization: BATCH_NORMALIZATION,
+  dropout: DROPOUT, activation: ACTIVATION, add: ADD, concatenate: CONCATENATE, zeroPadding2d: ZERO_PADDING2D, subtract: SUBTRACT,
+  multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING,
+};
+
+// The record that reads a Keras class name, or undefined.
+export function layerDefForKerasClass(className: string): LayerDef | undefined {
+  return Object.values(LAYER_DEFS).find((d) => d.kerasClasses.includes(className));
+}
+
+// Keras-style factories: Keras's positional first argument where Keras has one, or one options
+// object (layers.dense(10) and layers.dense({ units: 10 })).
+export const layers = {
+  dense, conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, flatten, reshape, batchNormalization,
+  dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
+};
+
+// One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no
+// record reads the class.
+export function layerFromKerasJson(j: LayerJson, source: string, own: boolean): Layer | undefined {
+  const def = layerDefForKerasClass(j.class_name);
+  if (!def) return undefined;
+  const c = j.config ?? {};
+  const name = (c.name ?? j.name) as string;
+  return def.fromKeras(c, { className: j.class_name, name, base: { name, trainable: c.trainable !== false }, own, source });
+}

@@ -1,0 +1,196 @@
+// Hostile plan files: the WASI module verifies every region and every op of a plan against the
+// rules of verifyPlan before it runs anything (assembly/plan-verify.ts, from host/compile/ops.ts
+// OP_FOOTPRINTS). Each crafted plan must exit 1 with one line naming what is wrong, quickly, and
+// leave every file byte-identical; the host's reader of plan files refuses them too.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileModelFile, mnistData, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const RUNNER = join(ROOT, 'test/wasi/run-wasi.mjs');
+const FIXTURES = join(ROOT, 'test/fixtures/wasi-hostile');
+const work = mkdtempSync(join(tmpdir(), 'edgetune-wasi-hostile-'));
+const ARGS = ['train', '--plan', '/p/model.plan', '--weights', '/w/model.safetensors', '--data', '/d/train.etd', '--epochs', '1'];
+
+// Every file under the case's directory, by name, with its SHA-256.
+function hashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of ['p', 'w', 'd']) {
+    for (const f of readdirSync(join(dir, d))) out[`${d}/${f}`] = createHash('sha256').update(readFileSync(join(dir, d, f))).digest('hex');
+  }
+  return out;
+}
+
+function run(dir: string) {
+  const preopens = { '/p': join(dir, 'p'), '/w': join(dir, 'w'), '/d': join(dir, 'd') };
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [RUNNER, join(ROOT, 'build/edgetune-wasi.wasm'), JSON.stringify(preopens), ...ARGS], { encoding: 'utf8', timeout: 60_000 });
+  const stderr = r.stderr.split('\n').filter((l) => l && !/ExperimentalWarning|--trace-warnings/.test(l));
+  return { status: r.status, stdout: r.stdout, stderr, ms: performance.now() - t0 };
+}
+
+// The plan file's parts (host/formats/plan-file.ts, version 2): where each op of each program and its
+// uses words are, the region table and the bindings.
+interface Op { program: number; index: number; name: string; at: number; uses: number; nargs: number }
+function layout(bytes: Buffer) {
+  const u = (o: number) => bytes.readUInt32LE(o);
+  let at = 96 + 4 * u(76);
+  const programs: { id: number; ops: number; words: number }[] = [];
+  for (let i = 0; i < u(68); i++, at += 16) programs.push({ id: u(at), ops: u(at + 8), words: u(at + 12) });
+  const bindings: { name: string; offset: number; bytes: number; flags: number }[] = [];
+  for (let i = 0; i < u(72); i++) {
+    const rank = u(at + 12);
+    const len = u(at + 16 + 4 * rank);
+    bindings.push({ offset: u(at), bytes: u(at + 4), flags: u(at + 8), name: bytes.toString('utf8', at + 20 + 4 * rank, at + 20 + 4 * rank + len) });
+    at += 20 + 4 * rank + ((len + 3) & ~3);
+  }
+  const headerImage = at;
+  at += (u(32) + 3) & ~3;
+  const regions = at + 4 * programs.reduce((n, p) => n + p.words, 0);
+  let uses = regions + 28 * u(84);
+  const byCode = new Map(Object.entries(OP_SPECS).map(([name, s]) => [s.code as number, name]));
+  const ops: Op[] = [];
+  for (const p of programs) {
+    let w = 0;
+    for (let i = 0; i < p.ops; i++) {
+      const nargs = u(at + 4 * w + 4);
+      ops.push({ program: p.id, index: i, name: byCode.get(u(at + 4 * w))!, at: at + 4 * w, uses: uses + 4 * w, nargs });
+      w += 2 + nargs;
+    }
+    at += 4 * p.words;
+    uses += 4 * p.words;
+  }
+  const region = (i: number) => ({ offset: u(regions + 28 * i), bytes: u(regions + 28 * i + 4), kind: u(regions + 28 * i + 8), at: regions + 28 * i });
+  const regionAt = (offset: number) => { for (let i = 0; i < u(84); i++) if (region(i).offset === offset && region(i).bytes) return i; return -1; };
+  return { ops, bindings, region, regionAt, headerImage, arenaEnd: u(16) * 65536, regionCount: u(84) };
+}
+const argIndex = (op: string, arg: string) => (OP_SPECS as Record<string, { args: readonly string[] }>)[op].args.indexOf(arg);
+function setArg(bytes: Buffer, op: Op, arg: string, value: number, region?: number) {
+  const i = argIndex(op.name, arg);
+  bytes.writeInt32LE(value | 0, op.at + 8 + 4 * i);
+  if (region !== undefined) bytes.writeUInt32LE(region + 1, op.uses + 8 + 4 * i);
+}
+
+describe('WASI module: hostile plan files are refused before anything runs', () => {
+  let base = '';
+  let plan: Buffer;
+  beforeAll(async () => {
+    // The repro's valid set: the 784-300-100-5 MLP frozen up to base_dense_1, 4 MB budget.
+    base = join(work, 'base');
+    for (const d of ['p', 'w', 'd']) mkdirSync(join(base, d), { recursive: true });
+    cpSync(join(FIXTURES, 'w'), join(base, 'w'), { recursive: true });
+    await compileModelFile(join(base, 'w/model.safetensors'), join(base, 'p/model.plan'), { batch: 16, freeze: 'base_dense_1', budget: '4MB' });
+    await packDataFile(join(base, 'd/train.etd'), mnistData([5, 6, 7, 8, 9], 40));
+    plan = readFileSync(join(base, 'p/model.plan'));
+  });
+
+  // A copy of the valid set with the plan mutated; the module must refuse it with one line.
+  function refused(name: string, mutate: (bytes: Buffer, l: ReturnType<typeof layout>) => void, reason: RegExp, planBytes?: Buffer) {
+    const dir = join(work, name);
+    cpSync(base, dir, { recursive: true });
+    const bytes = planBytes ?? Buffer.from(plan);
+    if (!planBytes) mutate(bytes, layout(bytes));
+    writeFileSync(join(dir, 'p/model.plan'), bytes);
+    const before = hashes(dir);
+    const r = run(dir);
+    expect(r.stderr, name).toHaveLength(1);
+    expect(r.stderr[0], name).toMatch(reason);
+    expect(r.status, name).toBe(1);
+    expect(r.stdout, name).toBe('');
+    expect(hashes(dir), name).toEqual(before);
+    expect(r.ms, name).toBeLessThan(5000);
+    return bytes;
+  }
+  const initFill = (l: ReturnType<typeof layout>) => l.ops.find((o) => o.program === 5 && o.name === 'fill')!;
+  const trainOp = (l: ReturnType<typeof layout>, name: string) => l.ops.find((o) => o.program === 1 && o.name === name)!;
+  const frozen = (l: ReturnType<typeof layout>) => l.bindings.find((b) => b.name === 'base_dense_1/kernel')!;
+
+  it('the valid plan runs (the mutations below are all that differ)', () => {
+    const dir = join(work, 'valid');
+    cpSync(base, dir, { recursive: true });
+    const r = run(dir);
+    expect(r.stderr).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^wrote model\.safetensors after 3 steps$/m);
+  });
+
+  it('a fill aimed at the I/O region (the safetensors header written back, the output path)', () => {
+    let io = 0;
+    const bytes = refused('fill-io', (b, l) => { io = l.arenaEnd + 1024; setArg(b, initFill(l), 'y', io); setArg(b, initFill(l), 'count', 4); },
+      /^edgetune-wasi: plan: init op \d+ \(fill\) argument 'y' touches \[\d+, \d+\) outside region \d+ \[\d+, \d+\)$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/init op \d+ \(fill, op \d+\) argument 'y' touches \[/);
+    expect(io).toBeGreaterThan(0);
+  });
+
+  it('the rename-target plan: a fill writing "other" over the output path; the sibling file is untouched', () => {
+    refused('rename', (b, l) => {
+      const fill = initFill(l);
+      setArg(b, fill, 'y', l.arenaEnd + 65536);
+      b.writeUInt32LE(0x6568746f, fill.at + 8 + 4 * argIndex('fill', 'value')); // 'othe'
+    }, /^edgetune-wasi: plan: init op \d+ \(fill\) argument 'y' touches /);
+    // (the copied set holds w/other.safetensors: hashes() covered it)
+    expect(readdirSync(join(work, 'rename/w')).sort()).toEqual(['model.safetensors', 'other.safetensors']);
+  });
+
+  it('a fill zeroing frozen weights, with the uses table pointed at their region too', () => {
+    refused('fill-frozen', (b, l) => {
+      const w = frozen(l);
+      setArg(b, initFill(l), 'y', w.offset, l.regionAt(w.offset));
+      setArg(b, initFill(l), 'count', 1000);
+      b.writeFloatLE(0, initFill(l).at + 8 + 4 * argIndex('fill', 'value'));
+    }, /^edgetune-wasi: plan: init op \d+ \(fill\) argument 'y' may not write region \d+$/);
+  });
+
+  it('an op of the train program writing a frozen weight (a gemm output aimed at base_dense_1/kernel)', () => {
+    refused('gemm-frozen', (b, l) => {
+      const w = frozen(l);
+      setArg(b, trainOp(l, 'gemm'), 'c', w.offset, l.regionAt(w.offset));
+    }, /^edgetune-wasi: plan: train op \d+ \(gemm\) argument 'c' may not write region \d+$/);
+  });
+
+  it('a pointer past the end of memory', () => {
+    refused('oom', (b, l) => setArg(b, initFill(l), 'y', 0x7ffffff0), /^edgetune-wasi: plan: init op \d+ \(fill\) argument 'y' touches \[2147483632, /);
+  });
+
+  it('a GEMM with k = 2^31-1 (would run for minutes): its ranges are computed without wrapping', () => {
+    refused('gemm-k', (b, l) => setArg(b, trainOp(l, 'gemm'), 'k', 0x7fffffff), /^edgetune-wasi: plan: train op \d+ \(gemm\) argument '[abc]' touches \[\d+, \d+\) outside/);
+  });
+
+  it('an absurd count and a negative count', () => {
+    refused('count-huge', (b, l) => setArg(b, trainOp(l, 'relu_forward') ?? trainOp(l, 'act_forward'), 'count', 0x7fffffff), /argument '[xy]' touches \[\d+, \d+\) outside region/);
+    refused('count-negative', (b, l) => setArg(b, trainOp(l, 'bias_fill'), 'n', -5), /^edgetune-wasi: plan: train op \d+ \(bias_fill\) argument 'n' is -5, not a size$/);
+  });
+
+  it('an out-of-arena read (a gemm input past the arena)', () => {
+    refused('read-outside', (b, l) => setArg(b, trainOp(l, 'gemm'), 'b', l.arenaEnd + 64), /^edgetune-wasi: plan: train op \d+ \(gemm\) argument 'b' touches \[\d+, \d+\) outside region/);
+  });
+
+  it('overlapping regions: a gradient region moved onto the trainable weights', () => {
+    refused('overlap', (b, l) => {
+      let grad = -1;
+      let param = -1;
+      for (let i = 0; i < l.regionCount; i++) {
+        if (l.region(i).kind === 7 && grad < 0) grad = i;
+        if (l.region(i).kind === 5 && param < 0) param = i;
+      }
+      b.writeUInt32LE(l.region(param).offset, l.region(grad).at);
+    }, /^edgetune-wasi: plan: regions \d+ and \d+ overlap while both are alive$/);
+  });
+
+  it('an unknown opcode, a wrong argument count, and a step header batch above the planned batch', () => {
+    refused('opcode', (b, l) => b.writeUInt32LE(99, trainOp(l, 'gemm').at), /^edgetune-wasi: plan: train op \d+: unknown opcode 99$/);
+    refused('nargs', (b, l) => b.writeUInt32LE(13, trainOp(l, 'gemm').at + 4), /^edgetune-wasi: plan: train op \d+ \(gemm\): 13 arguments, expected 14$/);
+    refused('batch', (b, l) => b.writeUInt32LE(1000, l.headerImage), /^edgetune-wasi: plan: step header batch 1000 exceeds the planned batch 16$/);
+  });
+
+  it('the version-1 reproductions (test/fixtures/wasi-hostile) are refused: recompile the plan', () => {
+    for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.plan'))) {
+      refused(`v1-${f}`, () => {}, /^edgetune-wasi: plan: file format version 1, this module reads version 2: recompile the plan$/, readFileSync(join(FIXTURES, f)));
+      expect(() => readPlanFileInfo(readFileSync(join(FIXTURES, f)))).toThrow(/version 1, this build reads version 2: recompile the plan/);
+    }
+  });
+});
