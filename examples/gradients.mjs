@@ -8,7 +8,8 @@
 //    clipping the loss overflows within a few steps (NonFiniteError, weights left as they were
 //    before that step); with clipnorm or globalClipnorm every loss stays finite. The global
 //    gradient norm per step comes from fit({ recordGradNorm: true }).
-import { NonFiniteError, loadMnist, optimizers, selectDigits, tensor } from '../dist/node.js';
+import { NonFiniteError, optimizers, tensor } from '../dist/node.js';
+import { loadMnist, selectDigits } from '../dist/examples.js';
 import { DEPTH, deepMlp } from './gradients-lib.mjs';
 
 const mnist = loadMnist();

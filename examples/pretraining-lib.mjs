@@ -1,6 +1,7 @@
 // Building blocks shared by the two pretraining examples (and their tests): the MNIST split, the
 // few-label subset, rotations for the self-supervised task, the models, and a comparison table.
-import { input, layers, loadMnist, model, optimizers, selectDigits, sequential, tensor } from '../dist/node.js';
+import { input, layers, model, optimizers, sequential, tensor } from '../dist/node.js';
+import { loadMnist, selectDigits } from '../dist/examples.js';
 
 const ALL = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 

@@ -13,8 +13,9 @@
 // Usage: npm run build && node examples/transfer-emotion.mjs [models dir] [labels per class]
 import { readFile } from 'node:fs/promises';
 import {
-  importTfjsGraphModel, input, layers, loadMnist, model, optimizers, selectDigits, setSeed, tensor,
+  importTfjsGraphModel, input, layers, model, optimizers, setSeed, tensor,
 } from '../dist/node.js';
+import { loadMnist, selectDigits } from '../dist/examples.js';
 
 const dir = process.argv[2] ?? new URL('../test/fixtures/models/', import.meta.url).pathname;
 const perClass = Number(process.argv[3] ?? 20);

@@ -29,7 +29,7 @@ export { setSeed } from './core/random';
 export { ready } from './runtime/executor';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './runtime/executor';
 export {
-  EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ModelFormatError, FileAccessError, parseBytes, formatBytes,
+  EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, KernelStatusError, ModelFormatError, FileAccessError, parseBytes, formatBytes,
   type MemoryBreakdown,
 } from './core/errors';
 export { SafetensorsError, readSafetensors, writeSafetensors } from './formats/safetensors';

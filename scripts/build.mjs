@@ -49,7 +49,7 @@ for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune
 
 rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', cli: 'host/cli/main.ts' },
+  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as edgetune from '../dist/index.js';
-import { loadMnist, selectDigits } from '../dist/node.js';
+import { loadMnist, selectDigits } from '../dist/examples.js';
 import { toMnistInput } from '../examples/browser/preprocess';
 import { decodeSamples } from '../examples/browser/samples';
 import { fitOptions, headDigest, toClassIndices, transferModel } from '../examples/browser/recipe';

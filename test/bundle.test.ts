@@ -33,6 +33,20 @@ describe('bundle', () => {
     expect(nodeExternal.length).toBeGreaterThan(0);
   });
 
+  it('the MNIST demos are not library API: only the non-public dist/examples.js entry has them', async () => {
+    const demos = ['loadMnist', 'selectDigits', 'runDemo', 'trainBase', 'baseModel', 'cnnBaseModel', 'BASE_MODEL_PATH', 'CNN_BASE_MODEL_PATH', 'mnistCnn', 'trainMnistCnn', 'mnistData'];
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { exports: Record<string, Record<string, string>> };
+    const publicFiles = new Set(Object.values(pkg.exports).flatMap((e) => Object.values(e)).filter((f) => f.endsWith('.js')));
+    expect([...publicFiles].sort()).toEqual(['./dist/index.js', './dist/node.js']);
+    expect(publicFiles.has('./dist/examples.js')).toBe(false);
+    for (const file of publicFiles) {
+      const entry = (await import(new URL(file, new URL('../', import.meta.url)).href)) as Record<string, unknown>;
+      expect(demos.filter((name) => name in entry), file).toEqual([]);
+    }
+    const examples = (await import('../dist/examples.js')) as Record<string, unknown>;
+    expect(demos.filter((name) => typeof examples[name] === 'undefined')).toEqual([]);
+  });
+
   it('host/compile/ops.ts and assembly/interp/opcodes.ts agree on every opcode', () => {
     const text = readFileSync(new URL('../assembly/interp/opcodes.ts', import.meta.url), 'utf8');
     const asc = new Map([...text.matchAll(/export const OP_([A-Z0-9_]+): i32 = (\d+);/g)].map((m) => [m[1].toLowerCase(), Number(m[2])]));

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModel, loadMnist, selectDigits, tensor, trainBase, BASE_MODEL_PATH, CNN_BASE_MODEL_PATH } from '../dist/node.js';
+import { loadModel, tensor } from '../dist/node.js';
+import { loadMnist, selectDigits, trainBase, BASE_MODEL_PATH, CNN_BASE_MODEL_PATH } from '../dist/examples.js';
 import { tf, tfjsCopy } from './tfjs';
 
 describe('bundled base model', () => {

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMnist, selectDigits } from '../dist/node.js';
+import { loadMnist, selectDigits } from '../dist/examples.js';
 import { createHandler } from '../examples/edge/handler.mjs';
 import { bearerTokens } from '../examples/edge/launch.mjs';
 import { ROOT, RUNTIMES, scratchDir, startServer, stop } from './runtime-spawn';

@@ -12,9 +12,17 @@ interface Snapshot {
   weights: number[][][]; slots: Map<string, number[]>; iterations: number; learningRate: number; header: number[]; predictions: number[];
 }
 
-// The step header's optimizer state as a checkpoint stores it: iterations (bytes 4-7) and base
-// learning rate, momentum, Nadam's product and the LR override (bytes 48-67; host/compile/ops.ts HEADER).
-const optimizerHeader = (h: Uint8Array) => [...h.subarray(4, 8), ...h.subarray(48, 68)];
+// The optimizer's scalars as a checkpoint stores them, as bits (i32 iterations, f32 base learning
+// rate, momentum and LR override, f64 Nadam product: their widths in the step header).
+function optimizerHeader(s: { iterations: number; baseLearningRate: number; momentum: number; nadamUProduct: number; learningRateOverride: number }): number[] {
+  const v = new DataView(new ArrayBuffer(24));
+  v.setInt32(0, s.iterations, true);
+  v.setFloat32(4, s.baseLearningRate, true);
+  v.setFloat32(8, s.momentum, true);
+  v.setFloat64(12, s.nadamUProduct, true);
+  v.setFloat32(20, s.learningRateOverride, true);
+  return [...new Uint8Array(v.buffer)];
+}
 
 function snapshot(m: Model, probe: Tensor): Snapshot {
   const slots = new Map<string, number[]>();
@@ -25,7 +33,7 @@ function snapshot(m: Model, probe: Tensor): Snapshot {
     slots,
     iterations: m.iterations,
     learningRate: m.learningRate,
-    header: optimizerHeader(optimizer.header),
+    header: optimizerHeader(optimizer),
     predictions: bits(m.predict(probe).data),
   };
 }

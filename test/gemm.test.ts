@@ -18,6 +18,7 @@ import { main as asc } from 'assemblyscript/asc';
 import { harness, randomArray } from './support/harness';
 import { closeness, describeCloseness, expectClose } from './support/close';
 import { gemmReference } from './reference/gemm';
+import { boundsCheckedMemory, gemmLoadShape } from '../host/runtime/engine';
 import { GEMM_KC, GEMM_MR, GEMM_NC, GEMM_NR, gemmScratchBytes } from '../host/compile/gemm-scratch';
 
 type Gemm = (c: number, a: number, b: number, m: number, n: number, k: number,
@@ -287,5 +288,18 @@ describe('gemm_f32 microkernel loop shapes', () => {
       gemmReference(ref, randomArray(m * k, 3 * m + k), randomArray(k * n, 5 * n + k), m, n, k, k, 1, n, 1, n, 0);
       expectClose(out[0], ref, 1e-4, 1e-5, `${m}x${n}x${k} vs the reference`);
     }
+  });
+});
+
+describe('the GEMM loop shape per engine', () => {
+  it('only Deno counts as bounds-checked memory; Deno and Bun get the broadcast loop, Node splat loads unless EDGETUNE_GEMM_A=shuffle', () => {
+    expect(boundsCheckedMemory({ Deno: {} })).toBe(true);
+    expect(boundsCheckedMemory({ Bun: {}, process: { env: {} } })).toBe(false);
+    expect(boundsCheckedMemory({ process: { env: {} } })).toBe(false);
+    expect(gemmLoadShape({ Deno: {} })).toBe('broadcast');
+    expect(gemmLoadShape({ Bun: {}, process: { env: {} } })).toBe('broadcast');
+    expect(gemmLoadShape({ process: { env: {} } })).toBe('splat');
+    expect(gemmLoadShape({ process: { env: { EDGETUNE_GEMM_A: 'shuffle' } } })).toBe('broadcast');
+    expect(gemmLoadShape({})).toBe('splat');
   });
 });

@@ -10,7 +10,8 @@
 // (measured values in the comments). examples/gradients.mjs prints the same numbers as a table.
 import { describe, expect, it } from 'vitest';
 import { DEPTH, deepMlp } from '../examples/gradients-lib.mjs';
-import { NonFiniteError, loadMnist, optimizers, selectDigits, tensor, type Model } from '../dist/node.js';
+import { NonFiniteError, optimizers, tensor, type Model } from '../dist/node.js';
+import { loadMnist, selectDigits } from '../dist/examples.js';
 
 const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const mnist = loadMnist();

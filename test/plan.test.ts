@@ -125,7 +125,8 @@ describe('plan', () => {
   it('sizes the wasm memory exactly to the plan, and it cannot grow', async () => {
     const m = mlp([50, 30, 10]);
     const plan = compileFor(m, 16);
-    const exec = (m as unknown as { executor: { memory: WebAssembly.Memory } }).executor;
+    const exec = m.trainingExecutor();
+    expect(exec.plan).toBe(plan);
     expect(exec.memory.buffer.byteLength).toBe(plan.pages * 65536);
     expect(plan.pages).toBe(Math.ceil(plan.totalBytes / 65536));
     expect(() => exec.memory.grow(1)).toThrow();

@@ -4,14 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   SafetensorsError,
-  float16BitsToFloat32,
-  float32ToFloat16Bits,
   readSafetensors,
   toFloat32,
   writeSafetensors,
   type SafetensorsErrorCode,
   type TensorEntry,
 } from '../host/formats/safetensors';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../host/core/float16';
 
 const utf8 = new TextEncoder();
 

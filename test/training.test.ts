@@ -3,7 +3,7 @@
 // differs from Keras (Adam's epsilon), tfjs supplies only the gradients and the Keras update
 // rule is applied in plain TypeScript.
 import { describe, expect, it } from 'vitest';
-import { layers, sequential, optimizers, tensor, setSeed, NonFiniteError, type Model } from '../dist/node.js';
+import { layers, sequential, optimizers, tensor, setSeed, KernelStatusError, NonFiniteError, type Model } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { expectClose } from './support/close';
 import { tf, tfjsCopy, tfjsWeights } from './tfjs';
@@ -185,5 +185,27 @@ describe('reproducibility and failure', () => {
     expect((error as NonFiniteError).message).toMatch(/epoch 1, batch 1/);
     model.layers.forEach((l, i) => l.getWeights().forEach((w, j) => expect(w).toEqual(before[i][j])));
     expect(model.iterations).toBe(iterations);
+  });
+
+  it('an opcode the kernels do not know stops the step with a KernelStatusError naming the status, program and op', async () => {
+    const model = smallModel();
+    model.compile({ optimizer: optimizers.sgd({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', batchSize: 4 });
+    const good = data(8, 12, 4, 4);
+    const exec = model.trainingExecutor(4);
+    const train = exec.plan.programs.train!;
+    const at = 2; // the third op of the train program gets an opcode no build has
+    let word = exec.plan.regions[train.region].offset / 4;
+    for (let i = 0; i < at; i++) word += 2 + exec.i32[word + 1]; // [opcode, nargs, args...]
+    exec.i32[word] = 0x7fff;
+    let error: unknown;
+    try {
+      await model.fit(good.x, good.y, { epochs: 1, batchSize: 4, shuffle: false });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(KernelStatusError);
+    const e = error as KernelStatusError;
+    expect([e.program, e.status, e.op, e.opName]).toEqual(['train', -(at + 1), at, train.ops[at].op]);
+    expect(e.message).toMatch(/program 'train' stopped with status -3 at op 2 .*an opcode this kernel build does not know/);
   });
 });

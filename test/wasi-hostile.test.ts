@@ -8,7 +8,8 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileModelFile, mnistData, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
+import { compileModelFile, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
+import { mnistData } from '../dist/examples.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const RUNNER = join(ROOT, 'test/wasi/run-wasi.mjs');

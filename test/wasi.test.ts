@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../host/core/random';
 import {
-  compileModelFile, dataFromFileBytes, type Model, loadModel, mnistData, optimizers, packDataFile, readPlanFileInfo, readSafetensors, sequential, layers, tensor, setSeed,
+  compileModelFile, dataFromFileBytes, type Model, loadModel, optimizers, packDataFile, readPlanFileInfo, readSafetensors, sequential, layers, tensor, setSeed,
   type TrainingData,
 } from '../dist/node.js';
+import { mnistData } from '../dist/examples.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const RUNNER = join(ROOT, 'test/wasi/run-wasi.mjs');

@@ -12,7 +12,7 @@ import type { Model } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
 import { compilePlan, type Plan } from '../compile/plan';
-import { modelToBytes } from '../formats/serialize';
+import { modelToBytes } from '../formats/save';
 import { commandUsage, parseCommandArgs } from './commands';
 
 // A progress bar on stderr, drawn only for a terminal (or with --progress).

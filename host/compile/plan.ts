@@ -110,6 +110,36 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
   throw last!;
 }
 
+// What the steps of one compilation share: the graph, the arena's regions as they are added, and
+// where the I/O, weights, gradients and optimizer slots landed.
+interface PlanBuild {
+  graph: Graph;
+  batch: number;
+  training: boolean;
+  loss: LossConfig | null;
+  fuseSoftmax: boolean;
+  regions: Region[];
+  header: number;
+  input: number;
+  labelsRegion: number | null;
+  labelsInfo: Plan['labels'];
+  layersInOrder: Layer[];
+  params: ParamBinding[];
+  trainableParams: ParamBinding[];
+  paramRegions: Map<Layer, number[]>;
+  gradRegions: Map<Layer, (number | null)[]>;
+  slotNames: string[];
+  ctx: CompileContext;
+}
+
+// The programs of a plan, before layout: their builders in order and the region each leaves its
+// output in.
+interface BuiltPrograms {
+  builders: ProgramBuilder[];
+  outputs: Partial<Record<ProgramName, number>>;
+  inputGradient: number | null;
+}
+
 function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: number): Plan {
   const { batchSize: batch, mode } = options;
   if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batch}`);
@@ -118,26 +148,66 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   const inNode = graph.nodes[graph.input];
   const loss = options.loss ?? null;
   const fuseSoftmax = !!loss && isCategorical(loss) && !loss.fromLogits && isSoftmaxOutput(outNode);
+  const training = mode === 'training';
 
   const regions: Region[] = [];
-  const add = (r: Region) => (regions.push(r), regions.length - 1);
-  add({ name: 'kernel statics', kind: 'static', offset: 0, bytes: KERNEL_STATIC_BYTES });
-  const header = add({ name: 'step header', kind: 'header', offset: -1, bytes: HEADER.bytes });
-  const input = add({ name: 'input', kind: 'input', offset: -1, bytes: align16(batch * sizeOf(inNode.shape) * 4) });
+  addRegion(regions, { name: 'kernel statics', kind: 'static', offset: 0, bytes: KERNEL_STATIC_BYTES });
+  const io = ioRegions(regions, graph, batch, loss);
+  const weights = weightRegions(regions, graph, training, options.optimizer);
+  const consumers = new Map<number, number[]>();
+  for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.id]);
+  const ctx: CompileContext = {
+    graph, batch, regions, paramRegions: weights.paramRegions, gradRegions: weights.gradRegions, gradWritten: new Set(),
+    scratchBytes: 0, convScratchLimit, fuseSoftmax, consumers,
+  };
+  const b: PlanBuild = { graph, batch, training, loss, fuseSoftmax, regions, ...io, ...weights, ctx };
+
+  const built = buildPrograms(b, options);
+  const { programRegion, scratch, activationBytes, totalBytes } = layoutArena(b, built.builders);
+  const { params, trainableParams } = b;
+  const trainableSlab = trainableParams.length
+    ? { offset: regions[trainableParams[0].region].offset, bytes: regionEnd(regions, trainableParams[trainableParams.length - 1].region) - regions[trainableParams[0].region].offset }
+    : null;
+  const programs: Partial<Record<ProgramName, Program>> = {};
+  for (const p of built.builders) {
+    programs[p.name] = { ops: resolveOps(regions, p, scratch, trainableSlab), region: programRegion[p.name]!, output: built.outputs[p.name]! };
+  }
+  return {
+    format: PLAN_FORMAT, version: PLAN_VERSION, mode, batchSize: batch,
+    inputShape: [...inNode.shape], outputShape: [...outNode.shape], labels: b.labelsInfo,
+    loss, optimizer: options.optimizer ?? null,
+    regions, programs, inputGradient: built.inputGradient, params, header: b.header, input: b.input, labelsRegion: b.labelsRegion, trainableSlab,
+    totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown: memoryBreakdown(regions, activationBytes, totalBytes),
+  };
+}
+
+function addRegion(regions: Region[], r: Region): number {
+  regions.push(r);
+  return regions.length - 1;
+}
+
+// The step header, the input batch and (with a loss) the labels batch.
+function ioRegions(regions: Region[], graph: Graph, batch: number, loss: LossConfig | null) {
+  const outNode = graph.nodes[graph.output];
+  const header = addRegion(regions, { name: 'step header', kind: 'header', offset: -1, bytes: HEADER.bytes });
+  const input = addRegion(regions, { name: 'input', kind: 'input', offset: -1, bytes: align16(batch * sizeOf(graph.nodes[graph.input].shape) * 4) });
   let labelsRegion: number | null = null;
   let labelsInfo: Plan['labels'] = null;
   if (loss) {
     const sparse = labelsAreSparse(loss);
     const rows = sizeOf(outNode.shape.slice(0, -1));
     labelsInfo = { sparse, floatsPerSample: sparse ? rows : sizeOf(outNode.shape) };
-    labelsRegion = add({ name: 'labels', kind: 'labels', offset: -1, bytes: align16(batch * labelsInfo.floatsPerSample * 4) });
+    labelsRegion = addRegion(regions, { name: 'labels', kind: 'labels', offset: -1, bytes: align16(batch * labelsInfo.floatsPerSample * 4) });
   }
+  return { header, input, labelsRegion, labelsInfo };
+}
 
-  // Weights: trainable parameters first (one contiguous slab the optimizer sweeps), then frozen
-  // parameters, then non-trainable state (BatchNormalization's moving statistics).
+// Weights: trainable parameters first (one contiguous slab the optimizer sweeps), then frozen
+// parameters, then non-trainable state (BatchNormalization's moving statistics); then a gradient
+// per trainable parameter and, for training, each optimizer slot, in the same layout.
+function weightRegions(regions: Region[], graph: Graph, training: boolean, optimizer: OptimizerConfig | undefined) {
   const layersInOrder: Layer[] = [];
   for (const n of graph.nodes) if (n.layer && !layersInOrder.includes(n.layer)) layersInOrder.push(n.layer);
-  const training = mode === 'training';
   const params: ParamBinding[] = [];
   const paramRegions = new Map<Layer, number[]>();
   const slabOf = (l: Layer, trainableWeight: boolean) => (!trainableWeight ? 'state' : training && l.trainable ? 'trainable' : 'frozen');
@@ -145,7 +215,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     for (const l of layersInOrder) {
       l.weightSpecs.forEach((s, i) => {
         if (slabOf(l, s.trainable) !== slab) return;
-        const region = add({ name: `${l.name}/${s.name}`, kind: slab === 'state' ? 'state' : 'param', offset: -1, bytes: align16(sizeOf(s.shape) * 4), slab });
+        const region = addRegion(regions, { name: `${l.name}/${s.name}`, kind: slab === 'state' ? 'state' : 'param', offset: -1, bytes: align16(sizeOf(s.shape) * 4), slab });
         if (!paramRegions.has(l)) paramRegions.set(l, []);
         paramRegions.get(l)![i] = region;
         params.push({ layer: l.name, weight: s.name, shape: [...s.shape], trainable: slab === 'trainable', region, grad: null, slots: [] });
@@ -154,212 +224,239 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   }
   const trainableParams = params.filter((p) => p.trainable);
   for (const p of trainableParams) {
-    p.grad = add({ name: `grad ${p.layer}/${p.weight}`, kind: 'grad', offset: -1, bytes: regions[p.region].bytes, slab: 'grads' });
+    p.grad = addRegion(regions, { name: `grad ${p.layer}/${p.weight}`, kind: 'grad', offset: -1, bytes: regions[p.region].bytes, slab: 'grads' });
   }
   const gradRegions = new Map<Layer, (number | null)[]>();
   for (const l of layersInOrder) {
     if (!trainableParams.some((p) => p.layer === l.name)) continue;
     gradRegions.set(l, l.weightSpecs.map((s) => trainableParams.find((p) => p.layer === l.name && p.weight === s.name)?.grad ?? null));
   }
-  const slotNames = training ? optimizerSlots(options.optimizer!) : [];
+  const slotNames = training ? optimizerSlots(optimizer!) : [];
   for (const slot of slotNames) {
-    for (const p of trainableParams) p.slots.push(add({ name: `${slot} ${p.layer}/${p.weight}`, kind: 'slot', offset: -1, bytes: regions[p.region].bytes, slab: `slot:${slot}` }));
+    for (const p of trainableParams) p.slots.push(addRegion(regions, { name: `${slot} ${p.layer}/${p.weight}`, kind: 'slot', offset: -1, bytes: regions[p.region].bytes, slab: `slot:${slot}` }));
   }
+  return { layersInOrder, params, trainableParams, paramRegions, gradRegions, slotNames };
+}
 
-  const consumers = new Map<number, number[]>();
-  for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.id]);
-  const ctx: CompileContext = { graph, batch, regions, paramRegions, gradRegions, gradWritten: new Set(), scratchBytes: 0, convScratchLimit, fuseSoftmax, consumers };
+// forward (predict), evaluate (with a loss), gradients (when asked for), train and init, in that order.
+function buildPrograms(b: PlanBuild, options: PlanOptions): BuiltPrograms {
+  const { graph, regions, loss, labelsRegion } = b;
   const builders: ProgramBuilder[] = [];
   const outputs: Partial<Record<ProgramName, number>> = {};
-  const forwardPass = (p: ProgramBuilder, trainingMode: boolean, outputLogits: boolean): NodeValue[] => {
-    const values: NodeValue[] = [];
-    for (const node of graph.nodes) {
-      values[node.id] = node.layer
-        ? forwardNode(ctx, p, node, node.inputs.map((i) => values[i]), trainingMode, outputLogits && node.id === graph.output)
-        : { region: input, shape: node.shape };
-    }
-    return values;
-  };
-  // Regularization penalties of the trainable weights (Keras 3 sums the regularizers of
-  // trainable_weights only: a frozen layer adds nothing).
-  const penaltyOps = (p: ProgramBuilder) => {
-    for (const l of layersInOrder) {
-      l.weightSpecs.forEach((s, i) => {
-        if (!s.regularizer || !s.trainable || !l.trainable) return;
-        p.emit('reg_penalty', l.name, { w: paramRegions.get(l)![i] }, { count: sizeOf(s.shape), l1: s.regularizer.l1, l2: s.regularizer.l2 });
-      });
-    }
-  };
-
   // forward: inference-mode outputs (predict).
   {
     const p = new ProgramBuilder('forward', regions);
-    const values = forwardPass(p, false, false);
+    const values = forwardPass(b, p, false, false);
     outputs.forward = values[graph.output].region;
     builders.push(p);
   }
   if (loss && labelsRegion !== null) {
     // evaluate: inference-mode forward, data loss, penalties and accuracy over a batch.
     const p = new ProgramBuilder('evaluate', regions);
-    const out = forwardPass(p, false, fuseSoftmax)[graph.output];
-    lossOps(ctx, p, loss, out, labelsRegion, null);
-    penaltyOps(p);
+    const out = forwardPass(b, p, false, b.fuseSoftmax)[graph.output];
+    lossOps(b.ctx, p, loss, out, labelsRegion, null);
+    penaltyOps(b, p);
     accuracyOp(p, loss, out, labelsRegion);
     outputs.evaluate = out.region;
     builders.push(p);
   }
-  // The backward half shared by train and gradients: loss, penalties, metrics, then the backward
-  // pass in reverse topological order. Returns the gradient state.
-  const backwardProgram = (p: ProgramBuilder, withInputGradient: boolean): { out: NodeValue; g: GradState } => {
-    // Which nodes need a gradient of their output: those with trainable weights or with a
-    // trainable node upstream. A frozen prefix gets no backward ops at all.
-    const hasTrainable = (n: GraphNode) => !!n.layer && gradRegions.has(n.layer);
-    const upstream = new Map<number, boolean>();
-    for (const n of graph.nodes) {
-      upstream.set(n.id, (withInputGradient && n.id !== graph.input && n.inputs.includes(graph.input)) ||
-        n.inputs.some((i) => hasTrainable(graph.nodes[i]) || upstream.get(i)!));
-    }
-    const needsOutGrad = (n: GraphNode) => hasTrainable(n) || upstream.get(n.id)!;
-    for (const n of graph.nodes) if (needsOutGrad(n)) p.gradNodes.add(n.id);
-    const values = forwardPass(p, true, fuseSoftmax);
-    const out = values[graph.output];
-    const g: GradState = { regions: new Map(), written: new Set() };
-    const dlogits = needsOutGrad(outNode) ? outputGrad(p, g, outNode, sizeOf(out.shape) * batch) : null;
-    lossOps(ctx, p, loss!, out, labelsRegion!, dlogits);
-    penaltyOps(p);
-    accuracyOp(p, loss!, out, labelsRegion!);
-    p.emit('check_loss', 'loss', {}, {});
-    for (let i = graph.nodes.length - 1; i >= 0; i--) {
-      const n = graph.nodes[i];
-      if (!n.layer || !needsOutGrad(n)) continue;
-      const dy = g.regions.get(n.id);
-      if (dy === undefined) continue; // nothing that needs a gradient uses this node's output
-      backwardNode(ctx, p, g, n, values, upstream.get(n.id)!, dy, fuseSoftmax && n.id === graph.output);
-    }
-    // Regularization gradients join the weight gradients before the norm and the update.
-    for (const l of layersInOrder) {
-      const grads = gradRegions.get(l);
-      if (!grads) continue;
-      l.weightSpecs.forEach((s, i) => {
-        if (!s.regularizer || grads[i] === null) return;
-        p.emit('reg_gradient', l.name, { g: grads[i]!, w: paramRegions.get(l)![i] }, { count: sizeOf(s.shape), l1: s.regularizer.l1, l2: s.regularizer.l2 });
-      });
-    }
-    return { out, g };
-  };
-
   let inputGradient: number | null = null;
-  if (training && options.gradients) {
-    ctx.gradWritten = new Set();
+  if (b.training && options.gradients) {
+    b.ctx.gradWritten = new Set();
     const p = new ProgramBuilder('gradients', regions);
-    const { out, g } = backwardProgram(p, true);
+    const { out, g } = backwardProgram(b, p, true);
     p.commitState();
     inputGradient = g.regions.get(graph.input) ?? null;
     if (inputGradient !== null) p.pinned.push(inputGradient);
     outputs.gradients = out.region;
     builders.push(p);
   }
-  if (training) {
-    ctx.gradWritten = new Set();
-    const p = new ProgramBuilder('train', regions);
+  if (b.training) {
     const opt = options.optimizer!;
-    // The step's learning rate (and 1cycle's momentum), from the iteration count, in wasm.
-    const sched = scheduleOp(typeof opt.learningRate === 'number' ? null : opt.learningRate, hasMomentum(opt));
-    p.emit('schedule', 'optimizer', {}, { kind: sched.kind }, sched.tail);
-    const { out } = backwardProgram(p, false);
-    if (trainableParams.length > 0) {
-      // Parameters, gradients and slots share one layout, so one op sweeps each slab; per-tensor
-      // clipnorm needs each tensor's own norm, so it gets one op per tensor.
-      const first = trainableParams[0];
-      p.emit('grad_norm', 'optimizer', { g: first.grad! }, { count: -1 });
-      p.emit('check_grads', 'optimizer', {}, {});
-      if (opt.className === 'nadam') p.emit('nadam_prep', 'optimizer', {}, {});
-      const clipMode = opt.clipvalue !== null ? CLIP_MODE.value : opt.clipnorm !== null ? CLIP_MODE.norm : opt.globalClipnorm !== null ? CLIP_MODE.globalNorm : CLIP_MODE.none;
-      const clip = opt.clipvalue ?? opt.clipnorm ?? opt.globalClipnorm ?? 0;
-      const h = updateHyperparameters(opt);
-      const update = (b: ParamBinding, count: number) => {
-        const refs: Record<string, Ref> = { w: b.region, g: b.grad! };
-        const args: Record<string, number> = { kind: OPT_KIND[opt.className], count, clipMode, clip, weightDecay: opt.weightDecay, h1: h.h1, h2: h.h2, flags: h.flags };
-        (['s1', 's2', 's3'] as const).forEach((name, i) => { if (h.slots[i] >= 0) refs[name] = b.slots[h.slots[i]]; else args[name] = 0; });
-        p.emit('apply_gradients', clipMode === CLIP_MODE.norm ? `${b.layer}/${b.weight}` : 'optimizer', refs, args);
-      };
-      if (clipMode === CLIP_MODE.norm) for (const b of trainableParams) update(b, sizeOf(b.shape));
-      else update(first, -1);
-      // Constraints after the update (Keras order: clip, decay, update, constrain).
-      for (const l of layersInOrder) {
-        if (!gradRegions.has(l)) continue;
-        l.weightSpecs.forEach((s, i) => {
-          const c = s.constraint;
-          if (!c || !s.trainable) return;
-          const w = paramRegions.get(l)![i];
-          if (c.className === 'nonNeg') { p.emit('non_neg', l.name, { w }, { count: sizeOf(s.shape) }); return; }
-          const view = constraintView(s.shape, c.axis, `layer ${l.name} ${s.name} ${c.className}`);
-          if (c.className === 'maxNorm') p.emit('max_norm', l.name, { w }, { rows: view.rows, cols: view.cols, axis: view.normAxis, maxValue: c.maxValue });
-          else p.emit('unit_norm', l.name, { w }, { rows: view.rows, cols: view.cols, axis: view.normAxis });
-        });
-      }
-    }
-    // Only now, with the loss and gradients known to be finite, the new moving statistics.
-    p.commitState();
-    p.emit('step_done', 'optimizer', {}, {});
-    outputs.train = out.region;
-    builders.push(p);
-
-    // Run once for a fresh optimizer: the header's optimizer scalars and every slot's start value.
-    const init = new ProgramBuilder('init', regions);
-    init.emit('optimizer_init', 'optimizer', {}, { baseLr: baseLearningRate(opt), momentum: optimizerMomentum(opt) });
-    slotNames.forEach((name, s) => {
-      if (trainableParams.length === 0) return;
-      init.emit('fill', 'optimizer', { y: trainableParams[0].slots[s] }, { value: slotInitialValue(opt, name), count: -1, perSample: 0 });
-    });
-    outputs.init = header;
+    const train = trainProgram(b, opt);
+    outputs.train = train.output;
+    builders.push(train.p);
+    const init = initProgram(b, opt);
+    outputs.init = b.header;
     builders.push(init);
   }
+  return { builders, outputs, inputGradient };
+}
 
-  // Program words, then the layout.
+function forwardPass(b: PlanBuild, p: ProgramBuilder, trainingMode: boolean, outputLogits: boolean): NodeValue[] {
+  const { graph } = b;
+  const values: NodeValue[] = [];
+  for (const node of graph.nodes) {
+    values[node.id] = node.layer
+      ? forwardNode(b.ctx, p, node, node.inputs.map((i) => values[i]), trainingMode, outputLogits && node.id === graph.output)
+      : { region: b.input, shape: node.shape };
+  }
+  return values;
+}
+
+// Regularization penalties of the trainable weights (Keras 3 sums the regularizers of
+// trainable_weights only: a frozen layer adds nothing).
+function penaltyOps(b: PlanBuild, p: ProgramBuilder): void {
+  for (const l of b.layersInOrder) {
+    l.weightSpecs.forEach((s, i) => {
+      if (!s.regularizer || !s.trainable || !l.trainable) return;
+      p.emit('reg_penalty', l.name, { w: b.paramRegions.get(l)![i] }, { count: sizeOf(s.shape), l1: s.regularizer.l1, l2: s.regularizer.l2 });
+    });
+  }
+}
+
+// The backward half shared by train and gradients: loss, penalties, metrics, then the backward
+// pass in reverse topological order. Returns the gradient state.
+function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boolean): { out: NodeValue; g: GradState } {
+  const { graph, loss, labelsRegion, fuseSoftmax } = b;
+  const outNode = graph.nodes[graph.output];
+  // Which nodes need a gradient of their output: those with trainable weights or with a
+  // trainable node upstream. A frozen prefix gets no backward ops at all.
+  const hasTrainable = (n: GraphNode) => !!n.layer && b.gradRegions.has(n.layer);
+  const upstream = new Map<number, boolean>();
+  for (const n of graph.nodes) {
+    upstream.set(n.id, (withInputGradient && n.id !== graph.input && n.inputs.includes(graph.input)) ||
+      n.inputs.some((i) => hasTrainable(graph.nodes[i]) || upstream.get(i)!));
+  }
+  const needsOutGrad = (n: GraphNode) => hasTrainable(n) || upstream.get(n.id)!;
+  for (const n of graph.nodes) if (needsOutGrad(n)) p.gradNodes.add(n.id);
+  const values = forwardPass(b, p, true, fuseSoftmax);
+  const out = values[graph.output];
+  const g: GradState = { regions: new Map(), written: new Set() };
+  const dlogits = needsOutGrad(outNode) ? outputGrad(p, g, outNode, sizeOf(out.shape) * b.batch) : null;
+  lossOps(b.ctx, p, loss!, out, labelsRegion!, dlogits);
+  penaltyOps(b, p);
+  accuracyOp(p, loss!, out, labelsRegion!);
+  p.emit('check_loss', 'loss', {}, {});
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i];
+    if (!n.layer || !needsOutGrad(n)) continue;
+    const dy = g.regions.get(n.id);
+    if (dy === undefined) continue; // nothing that needs a gradient uses this node's output
+    backwardNode(b.ctx, p, g, n, values, upstream.get(n.id)!, dy, fuseSoftmax && n.id === graph.output);
+  }
+  regularizerGradientOps(b, p);
+  return { out, g };
+}
+
+// Regularization gradients join the weight gradients before the norm and the update.
+function regularizerGradientOps(b: PlanBuild, p: ProgramBuilder): void {
+  for (const l of b.layersInOrder) {
+    const grads = b.gradRegions.get(l);
+    if (!grads) continue;
+    l.weightSpecs.forEach((s, i) => {
+      if (!s.regularizer || grads[i] === null) return;
+      p.emit('reg_gradient', l.name, { g: grads[i]!, w: b.paramRegions.get(l)![i] }, { count: sizeOf(s.shape), l1: s.regularizer.l1, l2: s.regularizer.l2 });
+    });
+  }
+}
+
+// train: the step's schedule, the backward half, the optimizer update and the constraints.
+function trainProgram(b: PlanBuild, opt: OptimizerConfig): { p: ProgramBuilder; output: number } {
+  b.ctx.gradWritten = new Set();
+  const p = new ProgramBuilder('train', b.regions);
+  // The step's learning rate (and 1cycle's momentum), from the iteration count, in wasm.
+  const sched = scheduleOp(typeof opt.learningRate === 'number' ? null : opt.learningRate, hasMomentum(opt));
+  p.emit('schedule', 'optimizer', {}, { kind: sched.kind }, sched.tail);
+  const { out } = backwardProgram(b, p, false);
+  if (b.trainableParams.length > 0) {
+    updateOps(b, p, opt);
+    constraintOps(b, p);
+  }
+  // Only now, with the loss and gradients known to be finite, the new moving statistics.
+  p.commitState();
+  p.emit('step_done', 'optimizer', {}, {});
+  return { p, output: out.region };
+}
+
+// Parameters, gradients and slots share one layout, so one op sweeps each slab; per-tensor
+// clipnorm needs each tensor's own norm, so it gets one op per tensor.
+function updateOps(b: PlanBuild, p: ProgramBuilder, opt: OptimizerConfig): void {
+  const first = b.trainableParams[0];
+  p.emit('grad_norm', 'optimizer', { g: first.grad! }, { count: -1 });
+  p.emit('check_grads', 'optimizer', {}, {});
+  if (opt.className === 'nadam') p.emit('nadam_prep', 'optimizer', {}, {});
+  const clipMode = opt.clipvalue !== null ? CLIP_MODE.value : opt.clipnorm !== null ? CLIP_MODE.norm : opt.globalClipnorm !== null ? CLIP_MODE.globalNorm : CLIP_MODE.none;
+  const clip = opt.clipvalue ?? opt.clipnorm ?? opt.globalClipnorm ?? 0;
+  const h = updateHyperparameters(opt);
+  const update = (binding: ParamBinding, count: number) => {
+    const refs: Record<string, Ref> = { w: binding.region, g: binding.grad! };
+    const args: Record<string, number> = { kind: OPT_KIND[opt.className], count, clipMode, clip, weightDecay: opt.weightDecay, h1: h.h1, h2: h.h2, flags: h.flags };
+    (['s1', 's2', 's3'] as const).forEach((name, i) => { if (h.slots[i] >= 0) refs[name] = binding.slots[h.slots[i]]; else args[name] = 0; });
+    p.emit('apply_gradients', clipMode === CLIP_MODE.norm ? `${binding.layer}/${binding.weight}` : 'optimizer', refs, args);
+  };
+  if (clipMode === CLIP_MODE.norm) for (const binding of b.trainableParams) update(binding, sizeOf(binding.shape));
+  else update(first, -1);
+}
+
+// Constraints after the update (Keras order: clip, decay, update, constrain).
+function constraintOps(b: PlanBuild, p: ProgramBuilder): void {
+  for (const l of b.layersInOrder) {
+    if (!b.gradRegions.has(l)) continue;
+    l.weightSpecs.forEach((s, i) => {
+      const c = s.constraint;
+      if (!c || !s.trainable) return;
+      const w = b.paramRegions.get(l)![i];
+      if (c.className === 'nonNeg') { p.emit('non_neg', l.name, { w }, { count: sizeOf(s.shape) }); return; }
+      const view = constraintView(s.shape, c.axis, `layer ${l.name} ${s.name} ${c.className}`);
+      if (c.className === 'maxNorm') p.emit('max_norm', l.name, { w }, { rows: view.rows, cols: view.cols, axis: view.normAxis, maxValue: c.maxValue });
+      else p.emit('unit_norm', l.name, { w }, { rows: view.rows, cols: view.cols, axis: view.normAxis });
+    });
+  }
+}
+
+// init: run once for a fresh optimizer: the header's optimizer scalars and every slot's start value.
+function initProgram(b: PlanBuild, opt: OptimizerConfig): ProgramBuilder {
+  const init = new ProgramBuilder('init', b.regions);
+  init.emit('optimizer_init', 'optimizer', {}, { baseLr: baseLearningRate(opt), momentum: optimizerMomentum(opt) });
+  b.slotNames.forEach((name, s) => {
+    if (b.trainableParams.length === 0) return;
+    init.emit('fill', 'optimizer', { y: b.trainableParams[0].slots[s] }, { value: slotInitialValue(opt, name), count: -1, perSample: 0 });
+  });
+  return init;
+}
+
+// Program words, then the layout. Fixed slabs in a fixed order: header, programs, I/O, parameters
+// (trainable, frozen), state, gradients, optimizer slots, scratch; then the packed activations.
+function layoutArena(b: PlanBuild, builders: ProgramBuilder[]) {
+  const { regions } = b;
   const programRegion: Partial<Record<ProgramName, number>> = {};
   for (const p of builders) {
     const words = p.ops.reduce((n, o) => n + opWords({ op: o.op, args: {}, layer: '', tail: o.tail }), 0);
-    programRegion[p.name] = add({ name: `program ${p.name}`, kind: 'program', offset: -1, bytes: align16(words * 4) });
+    programRegion[p.name] = addRegion(regions, { name: `program ${p.name}`, kind: 'program', offset: -1, bytes: align16(words * 4) });
   }
-  const scratch = add({ name: 'scratch', kind: 'scratch', offset: -1, bytes: align16(ctx.scratchBytes) });
+  const scratch = addRegion(regions, { name: 'scratch', kind: 'scratch', offset: -1, bytes: align16(b.ctx.scratchBytes) });
 
-  // Fixed slabs in a fixed order: header, programs, I/O, parameters (trainable, frozen), state,
-  // gradients, optimizer slots, scratch; then the packed activations.
   let cursor = KERNEL_STATIC_BYTES;
   const place = (i: number) => { regions[i].offset = cursor; cursor += regions[i].bytes; };
   for (const kind of ['header', 'program', 'input', 'labels'] as const) regions.forEach((r, i) => { if (r.kind === kind) place(i); });
-  for (const p of params) place(p.region);
-  for (const p of trainableParams) place(p.grad!);
-  slotNames.forEach((_, s) => { for (const p of trainableParams) place(p.slots[s]); });
+  for (const p of b.params) place(p.region);
+  for (const p of b.trainableParams) place(p.grad!);
+  b.slotNames.forEach((_, s) => { for (const p of b.trainableParams) place(p.slots[s]); });
   place(scratch);
   const activationBase = cursor;
   let activationBytes = 0;
   for (const p of builders) activationBytes = Math.max(activationBytes, packActivations(regions, p, activationBase));
-  const totalBytes = activationBase + activationBytes;
+  return { programRegion, scratch, activationBytes, totalBytes: activationBase + activationBytes };
+}
 
-  const trainableSlab = trainableParams.length
-    ? { offset: regions[trainableParams[0].region].offset, bytes: regionEnd(regions, trainableParams[trainableParams.length - 1].region) - regions[trainableParams[0].region].offset }
-    : null;
+// Resolve symbolic references into byte offsets.
+function resolveOps(regions: Region[], p: ProgramBuilder, scratch: number, trainableSlab: Plan['trainableSlab']): PlanOpWithRegions[] {
+  return p.ops.map((o) => {
+    const args = { ...o.args };
+    const uses: Record<string, number> = {};
+    for (const [name, ref] of Object.entries(o.refs)) {
+      const [r, offset] = typeof ref === 'number' ? [ref, 0] : ref;
+      const region = r === SCRATCH ? scratch : r;
+      uses[name] = region;
+      args[name] = regions[region].offset + offset;
+    }
+    if (args.count === -1) args.count = trainableSlab!.bytes / 4; // slab-wide optimizer ops
+    return o.tail ? { op: o.op, layer: o.layer, args, uses, tail: o.tail } : { op: o.op, layer: o.layer, args, uses };
+  });
+}
 
-  // Resolve symbolic references into byte offsets.
-  const programs: Partial<Record<ProgramName, Program>> = {};
-  for (const p of builders) {
-    const ops: PlanOpWithRegions[] = p.ops.map((o) => {
-      const args = { ...o.args };
-      const uses: Record<string, number> = {};
-      for (const [name, ref] of Object.entries(o.refs)) {
-        const [r, offset] = typeof ref === 'number' ? [ref, 0] : ref;
-        const region = r === SCRATCH ? scratch : r;
-        uses[name] = region;
-        args[name] = regions[region].offset + offset;
-      }
-      if (args.count === -1) args.count = trainableSlab!.bytes / 4; // slab-wide optimizer ops
-      return o.tail ? { op: o.op, layer: o.layer, args, uses, tail: o.tail } : { op: o.op, layer: o.layer, args, uses };
-    });
-    programs[p.name] = { ops, region: programRegion[p.name]!, output: outputs[p.name]! };
-  }
-
+function memoryBreakdown(regions: Region[], activationBytes: number, totalBytes: number): MemoryBreakdown {
   const sum = (kind: RegionKind) => regions.filter((r) => r.kind === kind).reduce((n, r) => n + r.bytes, 0);
   const breakdown: MemoryBreakdown = {
     weights: sum('param'),
@@ -371,13 +468,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     other: 0,
   };
   breakdown.other = totalBytes - breakdown.weights - breakdown.gradients - breakdown.optimizerState - breakdown.state - breakdown.activations - breakdown.scratch;
-  return {
-    format: PLAN_FORMAT, version: PLAN_VERSION, mode, batchSize: batch,
-    inputShape: [...inNode.shape], outputShape: [...outNode.shape], labels: labelsInfo,
-    loss, optimizer: options.optimizer ?? null,
-    regions, programs, inputGradient, params, header, input, labelsRegion, trainableSlab,
-    totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown,
-  };
+  return breakdown;
 }
 
 // apply_gradients' optimizer-specific arguments: which slot fills s1..s3 (-1: none), h1 (rho or

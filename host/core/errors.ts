@@ -53,6 +53,15 @@ export class NonFiniteError extends EdgetuneError {
   }
 }
 
+// A program run ended with a status the plan does not allow: an opcode this kernel build does not
+// know (status -(1 + op)), or a stop at an op that cannot stop a run. The plan and the kernels
+// disagree; nothing after that op ran.
+export class KernelStatusError extends EdgetuneError {
+  constructor(readonly program: string, readonly status: number, readonly op: number, readonly opName: string | undefined, reason: string) {
+    super('KernelStatus', `program '${program}' stopped with status ${status} at op ${op}${opName === undefined ? '' : ` (${opName})`}: ${reason}`);
+  }
+}
+
 // A model file (safetensors topology or weights) is malformed or does not match its topology.
 export class ModelFormatError extends EdgetuneError {
   constructor(message: string, readonly source?: string, readonly tensor?: string) {

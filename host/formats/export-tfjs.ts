@@ -4,8 +4,8 @@
 // float16 quantization, IEEE half (TF.js widens them when loading).
 import { ModelFormatError } from '../core/errors';
 import type { Model } from '../training/model';
-import { float32ToFloat16Bits } from './safetensors';
-import { topologyOf } from './serialize';
+import { float32ToFloat16Bits } from '../core/float16';
+import { topologyOf } from './save';
 import { LAYER_DEFS } from '../layers/index';
 import type { LayerJson } from '../layers/keras-json';
 

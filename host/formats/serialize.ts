@@ -1,25 +1,15 @@
-// Models as safetensors: weights as F32 tensors named '<layer>/<weight>', the Keras-style topology
-// (Sequential or Functional, snake_case configs) and the training config as JSON strings in
-// __metadata__. Loading checks every tensor against the topology before touching any layer, so a
-// bad file changes nothing.
+// Loading a model saved as safetensors (save.ts writes it: weights, Keras-style topology, training
+// config and optimizer state). Loading checks every tensor against the topology before touching
+// any layer, so a bad file changes nothing.
 import { InvalidArgumentError, ModelFormatError } from '../core/errors';
-import { HEADER } from '../compile/ops';
 import { sizeOf } from '../compile/graph';
 import { input as symbolicInput, type Layer, type SymbolicTensor } from '../layers/layer';
-import { LAYER_DEFS, layerFromKerasJson } from '../layers/index';
+import { layerFromKerasJson } from '../layers/index';
 import type { LayerJson } from '../layers/keras-json';
 import { Model } from '../training/model';
-import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors } from './safetensors';
+import { MODEL_FORMAT, type OptimizerStateJson } from './save';
+import { readSafetensors, SafetensorsError, toFloat32 } from './safetensors';
 import { asF32, finiteInF32 } from '../core/tensor';
-
-export const MODEL_FORMAT = 'edgetune-model';
-export const MODEL_FORMAT_VERSION = '1';
-
-// A layer's Keras JSON is its record's (host/layers/<kind>.ts); edgetune's files carry the full
-// config (initializers, regularizers, constraints).
-function layerToJson(l: Layer): LayerJson {
-  return LAYER_DEFS[l.kind].toKeras(l);
-}
 
 // A config the layer refuses (units 0, trainable "abc") is a malformed file, named with the layer.
 function layerFromJson(j: LayerJson, source: string): Layer {
@@ -32,112 +22,6 @@ function layerFromJson(j: LayerJson, source: string): Layer {
   }
   if (!layer) throw new ModelFormatError(`${source}: unknown layer class '${j.class_name}' (layer '${j.config?.name}')`, source);
   return layer;
-}
-
-export function topologyOf(model: Model): unknown {
-  const g = model.graph;
-  if (model.isSequential) {
-    return {
-      class_name: 'Sequential',
-      config: {
-        name: model.name,
-        layers: model.layers.map((l, i) => {
-          const j = layerToJson(l);
-          if (i === 0) j.config.batch_input_shape = [null, ...model.inputShape];
-          return j;
-        }),
-      },
-    };
-  }
-  // Functional: each layer with its calls (a shared layer has several), Keras 2 inbound_nodes.
-  const inputName = 'input_layer';
-  const callIndex = new Map<number, [string, number]>(); // node id -> [layer name, call index]
-  const calls = new Map<string, number>();
-  const layerJson = new Map<string, LayerJson>();
-  for (const n of g.nodes) {
-    if (!n.layer) { callIndex.set(n.id, [inputName, 0]); continue; }
-    const k = calls.get(n.layer.name) ?? 0;
-    calls.set(n.layer.name, k + 1);
-    callIndex.set(n.id, [n.layer.name, k]);
-    let j = layerJson.get(n.layer.name);
-    if (!j) { j = { ...layerToJson(n.layer), name: n.layer.name, inbound_nodes: [] }; layerJson.set(n.layer.name, j); }
-    j.inbound_nodes!.push(n.inputs.map((i) => [...callIndex.get(i)!, 0, {}] as [string, number, number, Record<string, never>]));
-  }
-  const out = callIndex.get(g.output)!;
-  return {
-    class_name: 'Functional',
-    config: {
-      name: model.name,
-      layers: [
-        { class_name: 'InputLayer', name: inputName, config: { name: inputName, batch_input_shape: [null, ...model.inputShape] }, inbound_nodes: [] },
-        ...layerJson.values(),
-      ],
-      input_layers: [[inputName, 0, 0]],
-      output_layers: [[out[0], out[1], 0]],
-    },
-  };
-}
-
-// What a checkpoint keeps of the optimizer besides its slots (tensors 'optimizer/<slot>/<layer>/
-// <weight>'): the iteration count (which is also the schedule's position), the learning-rate
-// variable, the momentum in effect and Nadam's running product. With these, loading and continuing
-// gives the same weights, bit for bit, as never having stopped.
-interface OptimizerStateJson {
-  iterations: number;
-  base_learning_rate: number;
-  momentum: number;
-  nadam_u_product: number;
-}
-
-// The step header keeps iterations as an i32 and this update's t = iterations + 1 must fit too;
-// the learning rate and momentum are f32 there, Nadam's product an f64.
-const MAX_ITERATIONS = 2 ** 31 - 2;
-function checkOptimizerState(st: OptimizerStateJson, source: string): void {
-  const bad = (field: string, v: unknown, want: string, note = '') =>
-    new ModelFormatError(`${source}: metadata 'optimizer_state' ${field} is ${JSON.stringify(v)}${note}; it must be ${want}`, source);
-  if (!st || typeof st !== 'object') throw new ModelFormatError(`${source}: metadata 'optimizer_state' is not an object`, source);
-  if (!Number.isInteger(st.iterations) || st.iterations < 0 || st.iterations > MAX_ITERATIONS) {
-    throw bad('iterations', st.iterations, `an integer from 0 to ${MAX_ITERATIONS}`);
-  }
-  // base_learning_rate is 0 when a schedule sets the rate.
-  for (const field of ['base_learning_rate', 'momentum'] as const) {
-    const v = st[field];
-    if (typeof v !== 'number' || !finiteInF32(v) || v < 0) throw bad(field, v, 'a non-negative number within f32 range', asF32(v));
-  }
-  if (typeof st.nadam_u_product !== 'number' || !Number.isFinite(st.nadam_u_product)) throw bad('nadam_u_product', st.nadam_u_product, 'a finite number');
-}
-
-// dtype F16 stores every weight as IEEE half (about half the size; loading widens to f32).
-export function modelToBytes(model: Model, options: { includeOptimizer?: boolean; dtype?: 'F32' | 'F16' } = {}): Uint8Array {
-  const metadata: Record<string, string> = {
-    format: MODEL_FORMAT,
-    format_version: MODEL_FORMAT_VERSION,
-    topology: JSON.stringify(topologyOf(model)),
-  };
-  const cfg = model.compileConfig;
-  if (cfg) {
-    metadata.training_config = JSON.stringify({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize });
-  }
-  const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
-    name: `${l.name}/${s.name}`, dtype: options.dtype ?? 'F32', shape: s.shape, data: l.values[i],
-  })));
-  if (options.includeOptimizer && cfg) {
-    const snap = model.optimizerSnapshot();
-    const h = new DataView(snap.header.buffer, snap.header.byteOffset, snap.header.byteLength);
-    const state: OptimizerStateJson = {
-      iterations: snap.iterations,
-      base_learning_rate: h.getFloat32(HEADER.baseLr, true),
-      momentum: h.getFloat32(HEADER.momentum, true),
-      nadam_u_product: h.getFloat64(HEADER.nadamU, true),
-    };
-    metadata.optimizer_state = JSON.stringify(state);
-    const shapes = new Map<string, number[]>(model.layers.flatMap((l) => l.weightSpecs.map((s) => [`${l.name}/${s.name}`, [...s.shape]] as [string, number[]])));
-    for (const [key, data] of snap.slots) {
-      const weight = key.slice(key.indexOf('/') + 1);
-      tensors.push({ name: `optimizer/${key}`, dtype: 'F32' as const, shape: shapes.get(weight)!, data });
-    }
-  }
-  return writeSafetensors(tensors, metadata);
 }
 
 // [null, d1, ...] with every per-sample dimension a positive integer; anything else is refused.
@@ -239,6 +123,24 @@ function buildModel(className: string, config: Record<string, unknown>, list: La
   return new Model({ inputs: modelInput, outputs: output }, { name: config.name as string });
 }
 
+// The step header keeps iterations as an i32 and this update's t = iterations + 1 must fit too;
+// the learning rate and momentum are f32 there, Nadam's product an f64.
+const MAX_ITERATIONS = 2 ** 31 - 2;
+function checkOptimizerState(st: OptimizerStateJson, source: string): void {
+  const bad = (field: string, v: unknown, want: string, note = '') =>
+    new ModelFormatError(`${source}: metadata 'optimizer_state' ${field} is ${JSON.stringify(v)}${note}; it must be ${want}`, source);
+  if (!st || typeof st !== 'object') throw new ModelFormatError(`${source}: metadata 'optimizer_state' is not an object`, source);
+  if (!Number.isInteger(st.iterations) || st.iterations < 0 || st.iterations > MAX_ITERATIONS) {
+    throw bad('iterations', st.iterations, `an integer from 0 to ${MAX_ITERATIONS}`);
+  }
+  // base_learning_rate is 0 when a schedule sets the rate.
+  for (const field of ['base_learning_rate', 'momentum'] as const) {
+    const v = st[field];
+    if (typeof v !== 'number' || !finiteInF32(v) || v < 0) throw bad(field, v, 'a non-negative number within f32 range', asF32(v));
+  }
+  if (typeof st.nadam_u_product !== 'number' || !Number.isFinite(st.nadam_u_product)) throw bad('nadam_u_product', st.nadam_u_product, 'a finite number');
+}
+
 export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
   let file;
   try {
@@ -307,13 +209,10 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     }
   }
   if (optimizerState) {
-    const header = new Uint8Array(HEADER.bytes);
-    const h = new DataView(header.buffer);
-    h.setInt32(HEADER.iter, optimizerState.iterations, true);
-    h.setFloat32(HEADER.baseLr, optimizerState.base_learning_rate, true);
-    h.setFloat32(HEADER.momentum, optimizerState.momentum, true);
-    h.setFloat64(HEADER.nadamU, optimizerState.nadam_u_product, true);
-    model.restoreOptimizer({ iterations: optimizerState.iterations, header, slots });
+    model.restoreOptimizer({
+      iterations: optimizerState.iterations, baseLearningRate: optimizerState.base_learning_rate, momentum: optimizerState.momentum,
+      nadamUProduct: optimizerState.nadam_u_product, learningRateOverride: 0, slots,
+    });
   }
   return model;
 }

@@ -8,7 +8,7 @@
 // manifest before any shard is read, a reader is asked for at most that many bytes (+1, to see extra
 // bytes) and the shards must hold exactly that many.
 import { ModelFormatError } from '../core/errors';
-import { float16BitsToFloat32 } from '../formats/safetensors';
+import { float16BitsToFloat32 } from '../core/float16';
 import { ownEntry } from '../core/lookup';
 
 export interface ManifestWeight {

@@ -2,9 +2,10 @@
 // kernel instance over it, the plan's programs copied in, and one call per program run.
 import wasmBase64 from '../../build/edgetune.wasm';
 import wasmScalarBase64 from '../../build/edgetune-nosimd.wasm';
-import { EdgetuneError } from '../core/errors';
+import { EdgetuneError, KernelStatusError } from '../core/errors';
 import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
+import { gemmLoadShape } from './engine';
 
 // Native base64 decoding where the engine has it; atob (Node, Deno, Bun, browsers) otherwise.
 // Both are much faster on a cold start than a JavaScript decoding loop.
@@ -86,20 +87,34 @@ export function kernelModule(): WebAssembly.Module {
   return compiled;
 }
 
+// The optimizer's scalars kept in the step header (the rest of the header is per step): Keras's
+// optimizer.iterations, the learning-rate variable, the momentum (or beta_1) in effect, Nadam's
+// running product of momenta, and the LR finder's rate override (0: none).
+export interface OptimizerScalars {
+  iterations: number;
+  baseLearningRate: number;
+  momentum: number;
+  nadamUProduct: number;
+  learningRateOverride: number;
+}
+
+// How a program run ended: ran to the end (nonFinite null), or stopped at op `op` by a
+// non-finite loss or gradient.
+export type RunResult = { nonFinite: null } | { nonFinite: 'loss' | 'gradients'; op: number };
+
+export function runResult(program: string, status: number, ops: readonly { op: string }[]): RunResult {
+  if (status === 0) return { nonFinite: null };
+  const op = Math.abs(status) - 1;
+  const name = ops[op]?.op;
+  if (status < 0) throw new KernelStatusError(program, status, op, name, 'an opcode this kernel build does not know');
+  if (name === 'check_loss') return { nonFinite: 'loss', op };
+  if (name === 'check_grads') return { nonFinite: 'gradients', op };
+  throw new KernelStatusError(program, status, op, name, name === undefined ? `the program has ${ops.length} ops` : 'only check_loss and check_grads can stop a run');
+}
+
 let nextExecutorId = 1;
 
 export type KernelExports = Record<string, (...args: number[]) => number>;
-
-// Deno's V8 runs wasm without the trap handler (guard pages), so each memory access carries an
-// explicit bounds check there (docs/runtimes-and-edge.md); Bun's JavaScriptCore also runs the
-// fewer-loads shape faster (microkernel 22.7 vs 18.2 GFLOP/s in npm run bench -- --runtimes).
-// Node keeps splat loads; EDGETUNE_GEMM_A=shuffle overrides there (Deno is not asked: reading the
-// environment needs a permission).
-function boundsCheckedMemory(): boolean {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { env?: Record<string, string | undefined> } };
-  if (g.Deno !== undefined || g.Bun !== undefined) return true;
-  return g.process?.env?.EDGETUNE_GEMM_A === 'shuffle';
-}
 
 export class Executor {
   readonly id = nextExecutorId++;
@@ -115,9 +130,7 @@ export class Executor {
     this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
     const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
-    // The GEMM microkernel's k-loop shape: fewer memory accesses where every access is
-    // bounds-checked (Deno), splat loads elsewhere. Same bits either way.
-    this.kernels.gemm_set_a_broadcast?.(boundsCheckedMemory() ? 1 : 0);
+    this.kernels.gemm_set_a_broadcast?.(gemmLoadShape() === 'broadcast' ? 1 : 0);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
@@ -161,20 +174,25 @@ export class Executor {
   get momentum(): number { return this.f32[(this.headerOffset + HEADER.momentum) / 4]; }
   set learningRateOverride(v: number) { this.f32[(this.headerOffset + HEADER.lrOverride) / 4] = v; }
 
-  // The optimizer part of the header as bytes (iteration count .. LR override), for checkpoints
-  // and for carrying the optimizer across re-plans.
-  optimizerHeader(): Uint8Array {
+  // The optimizer's scalars in the header, for checkpoints and for carrying the optimizer across
+  // re-plans.
+  optimizerScalars(): OptimizerScalars {
     const h = this.headerOffset;
-    const out = new Uint8Array(HEADER.bytes);
-    out.set(new Uint8Array(this.memory.buffer, h, HEADER.bytes));
-    return out;
+    return {
+      iterations: this.i32[(h + HEADER.iter) / 4],
+      baseLearningRate: this.f32[(h + HEADER.baseLr) / 4],
+      momentum: this.f32[(h + HEADER.momentum) / 4],
+      nadamUProduct: this.f64[(h + HEADER.nadamU) / 8],
+      learningRateOverride: this.f32[(h + HEADER.lrOverride) / 4],
+    };
   }
-  setOptimizerHeader(bytes: Uint8Array): void {
+  setOptimizerScalars(s: OptimizerScalars): void {
     const h = this.headerOffset;
-    const dst = new Uint8Array(this.memory.buffer, h, HEADER.bytes);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.i32[(h + HEADER.iter) / 4] = dv.getInt32(HEADER.iter, true);
-    dst.set(bytes.subarray(HEADER.baseLr, HEADER.lrOverride + 4), HEADER.baseLr);
+    this.i32[(h + HEADER.iter) / 4] = s.iterations;
+    this.f32[(h + HEADER.baseLr) / 4] = s.baseLearningRate;
+    this.f32[(h + HEADER.momentum) / 4] = s.momentum;
+    this.f64[(h + HEADER.nadamU) / 8] = s.nadamUProduct;
+    this.f32[(h + HEADER.lrOverride) / 4] = s.learningRateOverride;
   }
 
   readHeader(): { lossSum: number; penalty: number; correct: number; gradNormSq: number; failedOp: number } {
@@ -188,12 +206,14 @@ export class Executor {
     };
   }
 
-  // Runs a whole program in one call into wasm. Returns 0, or 1 + the index of the op that
-  // stopped it (a non-finite loss or gradient, found before any update ran).
-  run(program: ProgramName): number {
+  // Runs a whole program in one call into wasm. The kernels' status word: 0, it ran to the end;
+  // 1 + i, op i (a check_loss or check_grads) found a non-finite loss or gradient before any
+  // update ran, returned as `nonFinite`; -(1 + i), op i has an opcode this kernel build does not
+  // know, thrown as a KernelStatusError (as is a stop at any other op).
+  run(program: ProgramName): RunResult {
     const p = this.programWords[program];
     if (!p) throw new EdgetuneError('PlanInvalid', `this plan has no '${program}' program (it was compiled for ${this.plan.mode})`);
-    return this.kernels.run(p.offset, p.count, this.headerOffset);
+    return runResult(program, this.kernels.run(p.offset, p.count, this.headerOffset), this.plan.programs[program]!.ops);
   }
 
   view(region: number, floats?: number): Float32Array {

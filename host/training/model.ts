@@ -1,18 +1,23 @@
 // The Keras-style model: compile / fit / evaluate / predict / summary, over a compiled plan.
-// All numeric work runs inside wasm; this file moves batches in and numbers out.
-import { Executor } from '../runtime/executor';
-import {
-  EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, ShapeError, describeBreakdown, formatBytes, parseBytes,
-} from '../core/errors';
+// All numeric work runs inside wasm; this file is the API, its plan and its weights. The jobs
+// behind it: inputs.ts (input and label checks, batches into the arena), fit.ts (the fit loop),
+// arena.ts (planning, re-planning, weight binding), optimizer-state.ts (snapshots, carrying the
+// optimizer across re-plans), summary.ts.
+import type { Executor } from '../runtime/executor';
+import { EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, parseBytes } from '../core/errors';
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from '../compile/graph';
 import { type Layer, SymbolicTensor } from '../layers/layer';
 import { type LossConfig, type LossName, isCategorical, resolveLoss } from './losses';
-import { type OptimizerConfig, type OptimizerName, optimizerSlots, resolveOptimizer } from './optimizers';
+import { type OptimizerConfig, type OptimizerName, resolveOptimizer } from './optimizers';
+import { applyOptimizerSnapshot, type OptimizerSnapshot, takeOptimizerSnapshot } from './optimizer-state';
+import { ModelArena } from './arena';
 import { compilePlan, type Plan } from '../compile/plan';
-import { Random, nextSeed } from '../core/random';
 import { requireFileSystem } from '../core/io';
-import { modelToBytes } from '../formats/serialize';
-import { asF32, checkTensor, positiveInF32, type Tensor } from '../core/tensor';
+import { modelToBytes } from '../formats/save';
+import { asF32, positiveInF32, type Tensor } from '../core/tensor';
+import { checkInputs, loadBatch, prepareLabels } from './inputs';
+import { fitLoop } from './fit';
+import { countParams, modelSummary } from './summary';
 
 export interface CompileOptions {
   optimizer: OptimizerConfig | OptimizerName | string;
@@ -84,13 +89,10 @@ export class Model {
   readonly layers: Layer[];
   readonly graph: Graph;
   private compiled: CompiledConfig | null = null;
-  private executor: Executor | null = null;
-  private trainableAtPlan = '';
-  private planGradients = false;
+  // The plan and executor, re-planned on demand, with the layers' weights bound into its arena.
+  private readonly arena: ModelArena;
   // Set by a callback to end fit() after the current epoch (Keras model.stop_training).
   stopTraining = false;
-  // Optimizer state waiting for the next training plan (a checkpoint being restored).
-  private pendingOptimizer: OptimizerSnapshot | null = null;
 
   readonly isSequential: boolean;
 
@@ -110,6 +112,7 @@ export class Model {
       this.layers = [];
       for (const n of this.graph.nodes) if (n.layer && !this.layers.includes(n.layer)) this.layers.push(n.layer);
     }
+    this.arena = new ModelArena(this.graph, this.layers, (name) => this.getLayer(name));
   }
 
   get inputShape(): number[] {
@@ -166,16 +169,16 @@ export class Model {
       memoryBudget: options.memoryBudget === undefined ? undefined : parseBytes(options.memoryBudget),
       batchSize,
     };
-    this.pendingOptimizer = null;
-    if (this.executor?.plan.mode === 'training') this.executor = null;
-    if (planNow) this.replan(batchSize, 'training', true);
+    this.arena.pendingOptimizer = null;
+    if (this.arena.executor?.plan.mode === 'training') this.arena.executor = null;
+    if (planNow) this.arena.replan(batchSize, 'training', true, this.compiled);
   }
 
   // Optimizer iterations done (Keras optimizer.iterations): the next update uses t = iterations + 1.
   // Kept in the arena's step header, where the training program counts them.
   get iterations(): number {
-    if (this.executor?.plan.mode === 'training') return this.executor.iterations;
-    return this.pendingOptimizer?.iterations ?? 0;
+    if (this.arena.executor?.plan.mode === 'training') return this.arena.executor.iterations;
+    return this.arena.pendingOptimizer?.iterations ?? 0;
   }
 
   // The optimizer's learning-rate variable (Keras optimizer.learning_rate): what a constant-rate
@@ -199,28 +202,24 @@ export class Model {
   /** @internal the training executor, planned now if needed (for at least `batchSize` rows). */
   trainingExecutor(batchSize?: number): Executor {
     const c = this.requireCompiled('fit');
-    return this.executorFor(batchSize ?? (this.executor?.plan.mode === 'training' ? this.executor.plan.batchSize : c.batchSize), true);
+    return this.executorFor(batchSize ?? (this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan.batchSize : c.batchSize), true);
   }
 
   /** @internal optimizer slots and header scalars, for checkpoints and the LR finder. */
   optimizerSnapshot(): OptimizerSnapshot {
-    const exec = this.trainingExecutor();
-    const slots = new Map<string, Float32Array>();
-    const names = optimizerSlots(exec.plan.optimizer!);
-    for (const b of exec.plan.params) b.slots.forEach((r, i) => slots.set(`${names[i]}/${b.layer}/${b.weight}`, exec.view(r, sizeOf(b.shape)).slice()));
-    return { iterations: exec.iterations, header: exec.optimizerHeader(), slots };
+    return takeOptimizerSnapshot(this.trainingExecutor());
   }
 
   /** @internal restores optimizerSnapshot() output (now, or at the next training plan). */
   restoreOptimizer(snapshot: OptimizerSnapshot): void {
-    if (this.executor?.plan.mode === 'training') applyOptimizerSnapshot(this.executor, snapshot);
-    else this.pendingOptimizer = snapshot;
+    if (this.arena.executor?.plan.mode === 'training') applyOptimizerSnapshot(this.arena.executor, snapshot);
+    else this.arena.pendingOptimizer = snapshot;
   }
 
   // The current plan as data: regions with offsets, sizes and live ranges; programs; breakdown.
   get plan(): Plan {
-    if (!this.executor) throw new EdgetuneError('NotCompiled', `model ${this.name} has no plan yet: call compile() (or predict(), which plans for inference)`);
-    return this.executor.plan;
+    if (!this.arena.executor) throw new EdgetuneError('NotCompiled', `model ${this.name} has no plan yet: call compile() (or predict(), which plans for inference)`);
+    return this.arena.executor.plan;
   }
 
   // Plans for inference only (no gradients, optimizer state or loss): what predict uses on a
@@ -229,43 +228,6 @@ export class Model {
     return compilePlan(this.graph, { batchSize, mode: 'inference', memoryBudget: memoryBudget === undefined ? undefined : parseBytes(memoryBudget) });
   }
 
-  private trainableSignature(): string {
-    return this.layers.map((l) => (l.trainable ? '1' : '0')).join('');
-  }
-
-  private replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean): void {
-    const c = this.compiled;
-    const plan = mode === 'training'
-      ? compilePlan(this.graph, { batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients })
-      : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
-    const previous = this.executor;
-    const next = new Executor(plan);
-    this.bindWeights(next);
-    if (previous && !resetOptimizer) copyOptimizerState(previous, next);
-    if (mode === 'training' && this.pendingOptimizer) {
-      applyOptimizerSnapshot(next, this.pendingOptimizer);
-      this.pendingOptimizer = null;
-    }
-    this.executor = next;
-    this.trainableAtPlan = this.trainableSignature();
-  }
-
-  // Makes this model's arena hold the current weights of every layer (a layer shared with another
-  // model may have been trained there), and points the layers' weight arrays at it.
-  private bindWeights(exec: Executor): void {
-    for (const b of exec.plan.params) {
-      const layer = this.getLayer(b.layer);
-      if (layer.home === exec) continue;
-      const i = layer.weightSpecs.findIndex((s) => s.name === b.weight);
-      const view = exec.view(b.region, sizeOf(b.shape));
-      view.set(layer.values[i]);
-      layer.values[i] = view;
-    }
-    for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
-  }
-
-  // The executor for a run: re-plans when there is none, when training needs a training plan,
-  // when the batch outgrew the plan, or when layers were frozen or unfrozen since planning.
   private requireCompiled(what: string): CompiledConfig {
     if (!this.compiled) throw new EdgetuneError('NotCompiled', `model ${this.name} must be compiled (optimizer, loss) before ${what}()`);
     return this.compiled;
@@ -273,14 +235,7 @@ export class Model {
 
   private executorFor(batchSize: number, training: boolean): Executor {
     if (training) this.requireCompiled('fit');
-    const e = this.executor;
-    const mode = training || e?.plan.mode === 'training' ? 'training' : 'inference';
-    const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize ||
-      (mode === 'training' && this.trainableAtPlan !== this.trainableSignature()) ||
-      (mode === 'training' && this.planGradients && !e.plan.programs.gradients);
-    if (stale) this.replan(Math.max(batchSize, e && e.plan.mode === mode ? e.plan.batchSize : 0), mode, false);
-    else this.bindWeights(e);
-    return this.executor!;
+    return this.arena.executorFor(batchSize, training, this.compiled);
   }
 
   /** @internal restores a saved training configuration without planning (loadModel). */
@@ -288,95 +243,9 @@ export class Model {
     this.compile(options, false);
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Input checking: every message names what was expected.
-
-  private checkInputs(x: Tensor, what: string): number {
-    checkTensor(x, `${what} inputs`);
-    const expected = this.inputShape;
-    const shape = x.shape;
-    const ok = shape.length === expected.length + 1 && expected.every((d, i) => shape[i + 1] === d);
-    if (!ok) {
-      throw new ShapeError(`${what}: input of shape [${shape}] does not match layer ${this.layers[0].name}, which expects [batch, ${expected.join(', ')}]`,
-        this.layers[0].name, [null, ...expected], shape);
-    }
-    if (!(x.data instanceof Float32Array)) throw new InvalidArgumentError(`${what}: inputs must be a Float32Array tensor`);
-    const n = shape[0];
-    if (n === 0) throw new InvalidArgumentError(`${what}: no samples (input batch dimension is 0)`);
-    const data = x.data;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) {
-        const per = sizeOf(expected);
-        throw new InvalidArgumentError(`${what}: input sample ${Math.floor(i / per)} has a non-finite value (${data[i]}) at element ${i % per}`);
-      }
-    }
-    return n;
+  private labelsFor(y: Tensor, n: number, what: string): Float32Array | Int32Array {
+    return prepareLabels(y, n, this.compiled!.loss, this.outputShape, this.layers[this.layers.length - 1].name, what);
   }
-
-  // Labels in the plan's form: Int32 class indices (sparse losses) or float targets (dense);
-  // class indices given to a dense loss are one-hot encoded.
-  private prepareLabels(y: Tensor, n: number, what: string): Float32Array | Int32Array {
-    const c = this.compiled!;
-    const out = this.outputShape;
-    const classes = out[out.length - 1];
-    const rows = sizeOf(out.slice(0, -1));
-    const sparse = c.loss.className === 'sparseCategoricalCrossentropy';
-    checkTensor(y, `${what} labels`);
-    if (y.shape[0] !== n) throw new ShapeError(`${what}: ${n} input samples but ${y.shape[0]} labels`, undefined, [n], y.shape);
-    if (!isCategorical(c.loss)) return regressionTargets(y, n, out, c.loss.className, what, this.layers[this.layers.length - 1].name);
-    const perSample = y.data.length / n;
-    const indices = perSample === rows && (y.data instanceof Int32Array || sparse);
-    if (indices) {
-      const labels = new Int32Array(y.data.length);
-      for (let i = 0; i < y.data.length; i++) {
-        const v = y.data[i];
-        if (!Number.isInteger(v) || v < 0 || v >= classes) {
-          throw new InvalidArgumentError(`${what}: label ${i} is ${v}, outside the ${classes} classes [0, ${classes - 1}] of layer ${this.layers[this.layers.length - 1].name}`);
-        }
-        labels[i] = v;
-      }
-      if (sparse) return labels;
-      const onehot = new Float32Array(labels.length * classes);
-      labels.forEach((l, i) => { onehot[i * classes + l] = 1; });
-      return onehot;
-    }
-    if (perSample !== rows * classes) {
-      throw new ShapeError(`${what}: labels of shape [${y.shape}] match neither class indices [${n}${rows > 1 ? `, ${rows}` : ''}] nor targets [${n}, ${out.join(', ')}] for output layer ${this.layers[this.layers.length - 1].name}`,
-        this.layers[this.layers.length - 1].name, [n, ...out], y.shape);
-    }
-    for (let i = 0; i < y.data.length; i++) {
-      if (!Number.isFinite(y.data[i])) throw new InvalidArgumentError(`${what}: target ${Math.floor(i / classes)} has a non-finite value`);
-    }
-    if (!sparse) return Float32Array.from(y.data);
-    const labels = new Int32Array(n * rows);
-    for (let r = 0; r < n * rows; r++) {
-      let best = 0;
-      let ones = 0;
-      for (let j = 0; j < classes; j++) {
-        const v = y.data[r * classes + j];
-        if (v !== 0 && v !== 1) throw new InvalidArgumentError(`${what}: sparseCategoricalCrossentropy needs class indices; got targets that are not one-hot (row ${r})`);
-        if (v === 1) { best = j; ones++; }
-      }
-      if (ones !== 1) throw new InvalidArgumentError(`${what}: target row ${r} is not one-hot`);
-      labels[r] = best;
-    }
-    return labels;
-  }
-
-  private loadBatch(exec: Executor, x: Float32Array, labels: Float32Array | Int32Array | null, order: Int32Array | null, start: number, count: number): void {
-    const plan = exec.plan;
-    const per = sizeOf(plan.inputShape);
-    const input = exec.view(plan.input);
-    if (!order) input.set(x.subarray(start * per, (start + count) * per));
-    else for (let j = 0; j < count; j++) { const r = order[start + j]; input.set(x.subarray(r * per, (r + 1) * per), j * per); }
-    if (!labels || plan.labelsRegion === null) return;
-    const lp = plan.labels!.floatsPerSample;
-    const dst = labels instanceof Int32Array ? exec.viewI32(plan.labelsRegion) : exec.view(plan.labelsRegion);
-    if (!order) dst.set(labels.subarray(start * lp, (start + count) * lp));
-    else for (let j = 0; j < count; j++) { const r = order[start + j]; dst.set(labels.subarray(r * lp, (r + 1) * lp), j * lp); }
-  }
-
-  // ---------------------------------------------------------------------------------------------
 
   async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
     const epochs = options.epochs ?? 1;
@@ -384,75 +253,21 @@ export class Model {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
     this.requireCompiled('fit');
-    const n = this.checkInputs(x, 'fit');
-    const labels = this.prepareLabels(y, n, 'fit');
-    const xdata = x.data as Float32Array;
-    const c = this.compiled!;
-    const withAccuracy = c.metrics.length > 0;
-    const rows = sizeOf(this.outputShape.slice(0, -1));
-    const rng = new Random(options.seed ?? nextSeed());
-    const steps: History['steps'] = { lr: [], loss: [], ...(options.recordGradNorm ? { gradNorm: [] } : {}) };
-    const history: History = { epoch: [], history: {}, steps };
-    const push = (k: string, v: number) => (history.history[k] ??= []).push(v);
-    const callbacks = options.callbacks ?? [];
-    this.stopTraining = false;
-    for (const cb of callbacks) cb.setModel?.(this);
-    for (const cb of callbacks) if (cb.onTrainBegin) await cb.onTrainBegin();
-    let last: EpochLogs | null = null;
-    for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
-      const exec = this.executorFor(batchSize, true);
-      for (const cb of callbacks) if (cb.onEpochBegin) await cb.onEpochBegin(epoch);
-      const order = options.shuffle === false ? null : rng.permutation(n);
-      let lossSum = 0;
-      let correct = 0;
-      for (let start = 0, b = 0; start < n; start += batchSize, b++) {
-        const count = Math.min(batchSize, n - start);
-        this.loadBatch(exec, xdata, labels, order, start, count);
-        exec.setStep(count);
-        const status = exec.run('train');
-        if (status !== 0) {
-          const failed = exec.plan.programs.train!.ops[status - 1];
-          throw new NonFiniteError(failed.op === 'check_loss' ? 'loss' : 'gradients', epoch, b, exec.iterations + 1);
-        }
-        const h = exec.readHeader();
-        lossSum += h.lossSum + h.penalty * count;
-        correct += h.correct;
-        const stepLoss = h.lossSum / count + h.penalty;
-        steps.lr.push(exec.lastLearningRate);
-        steps.loss.push(stepLoss);
-        if (steps.gradNorm) steps.gradNorm.push(Math.sqrt(h.gradNormSq));
-        for (const cb of callbacks) if (cb.onBatchEnd) await cb.onBatchEnd(b, { loss: stepLoss, lr: exec.lastLearningRate });
-      }
-      const logs: EpochLogs = { loss: lossSum / n };
-      if (withAccuracy) logs.accuracy = correct / (n * rows);
-      if (options.validationData) {
-        const v = this.evaluate(options.validationData[0], options.validationData[1], { batchSize });
-        logs.val_loss = v.loss;
-        if (withAccuracy) logs.val_accuracy = v.accuracy;
-      }
-      logs.learning_rate = exec.lastLearningRate;
-      history.epoch.push(epoch);
-      for (const [k, v] of Object.entries(logs)) if (v !== undefined) push(k, v);
-      if (options.onEpochEnd) await options.onEpochEnd(epoch, logs);
-      for (const cb of callbacks) if (cb.onEpochEnd) await cb.onEpochEnd(epoch, logs);
-      last = logs;
-    }
-    for (const cb of callbacks) if (cb.onTrainEnd) await cb.onTrainEnd(last);
-    return history;
+    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'fit');
+    const labels = this.labelsFor(y, n, 'fit');
+    return fitLoop(this, (batch) => this.executorFor(batch, true), x.data as Float32Array, labels, n, batchSize, epochs, options);
   }
 
   // One optimizer step on exactly this batch (Keras train_on_batch); returns the batch's loss.
   trainOnBatch(x: Tensor, y: Tensor): EvaluateResult {
     const c = this.requireCompiled('trainOnBatch');
-    const n = this.checkInputs(x, 'trainOnBatch');
-    const labels = this.prepareLabels(y, n, 'trainOnBatch');
+    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'trainOnBatch');
+    const labels = this.labelsFor(y, n, 'trainOnBatch');
     const exec = this.executorFor(n, true);
-    this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
+    loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
     exec.setStep(n);
-    const status = exec.run('train');
-    if (status !== 0) {
-      throw new NonFiniteError(exec.plan.programs.train!.ops[status - 1].op === 'check_loss' ? 'loss' : 'gradients', 0, 0, exec.iterations + 1);
-    }
+    const { nonFinite } = exec.run('train');
+    if (nonFinite) throw new NonFiniteError(nonFinite, 0, 0, exec.iterations + 1);
     const h = exec.readHeader();
     const rows = sizeOf(this.outputShape.slice(0, -1));
     const loss = h.lossSum / n + h.penalty;
@@ -464,14 +279,14 @@ export class Model {
   // checking layers against other libraries and for watching gradients vanish or explode.
   computeGradients(x: Tensor, y: Tensor): { loss: number; input: Float32Array; weights: Map<string, Float32Array> } {
     this.requireCompiled('computeGradients');
-    const n = this.checkInputs(x, 'computeGradients');
-    const labels = this.prepareLabels(y, n, 'computeGradients');
-    this.planGradients = true;
+    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'computeGradients');
+    const labels = this.labelsFor(y, n, 'computeGradients');
+    this.arena.planGradients = true;
     const exec = this.executorFor(n, true);
-    this.loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
+    loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
     exec.setStep(n);
-    const status = exec.run('gradients');
-    if (status !== 0) throw new NonFiniteError('loss', 0, 0, this.iterations + 1);
+    const { nonFinite } = exec.run('gradients');
+    if (nonFinite) throw new NonFiniteError(nonFinite, 0, 0, this.iterations + 1);
     const h = exec.readHeader();
     const plan = exec.plan;
     const weights = new Map<string, Float32Array>();
@@ -484,13 +299,13 @@ export class Model {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
     this.requireCompiled('evaluate');
-    const n = this.checkInputs(x, 'evaluate');
-    const exec = this.executorFor(Math.min(batchSize, this.executor?.plan.batchSize ?? batchSize), true);
-    const labels = this.prepareLabels(y, n, 'evaluate');
+    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'evaluate');
+    const exec = this.executorFor(Math.min(batchSize, this.arena.executor?.plan.batchSize ?? batchSize), true);
+    const labels = this.labelsFor(y, n, 'evaluate');
     const step = exec.plan.batchSize;
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
-      this.loadBatch(exec, x.data as Float32Array, labels, null, start, count);
+      loadBatch(exec, x.data as Float32Array, labels, null, start, count);
       exec.setStep(count, start > 0);
       exec.run('evaluate');
     }
@@ -505,15 +320,15 @@ export class Model {
   predict(x: Tensor, options: { batchSize?: number } = {}): Tensor<Float32Array> {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
-    const n = this.checkInputs(x, 'predict');
-    const exec = this.executorFor(this.executor ? Math.min(batchSize, this.executor.plan.batchSize) : batchSize, false);
+    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'predict');
+    const exec = this.executorFor(this.arena.executor ? Math.min(batchSize, this.arena.executor.plan.batchSize) : batchSize, false);
     const step = exec.plan.batchSize;
     const per = sizeOf(this.outputShape);
     const out = new Float32Array(n * per);
     const program = exec.plan.programs.forward!;
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
-      this.loadBatch(exec, x.data as Float32Array, null, null, start, count);
+      loadBatch(exec, x.data as Float32Array, null, null, start, count);
       exec.setStep(count);
       exec.run('forward');
       out.set(exec.view(program.output, count * per), start * per);
@@ -533,51 +348,14 @@ export class Model {
   }
 
   countParams(): { total: number; trainable: number; nonTrainable: number } {
-    let total = 0;
-    let trainable = 0;
-    for (const l of this.layers) {
-      total += l.countParams();
-      if (l.trainable) trainable += l.countTrainableParams();
-    }
-    return { total, trainable, nonTrainable: total - trainable };
+    return countParams(this.layers);
   }
 
   // Layers, output shapes, trainable and frozen parameter counts, and the planned arena.
   summary(print: ((line: string) => void) | null = console.log): string {
-    const lines: string[] = [];
-    const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(36)}${b.padEnd(22)}${c.padStart(10)}  ${d}`;
-    lines.push(`Model: "${this.name}"`);
-    lines.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'));
-    lines.push('='.repeat(80));
-    for (const l of this.layers) {
-      const node = this.graph.nodes.find((nd) => nd.layer === l)!;
-      const kind = l.kind === 'activation' ? String(l.config.activation) : l.kind;
-      lines.push(row(`${l.name} (${kind})`, `(None, ${node.shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-'));
-    }
-    lines.push('='.repeat(80));
-    const p = this.countParams();
-    lines.push(`Total params: ${p.total}`, `Trainable params: ${p.trainable}`, `Non-trainable (frozen) params: ${p.nonTrainable}`);
-    const inference = this.planInference(this.executor?.plan.batchSize ?? 32);
-    lines.push(`Planned arena, inference (batch ${inference.batchSize}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
-    if (this.executor?.plan.mode === 'training') {
-      const t = this.executor.plan;
-      lines.push(`Planned arena, training (batch ${t.batchSize}): ${formatBytes(t.pages * 65536)} = ${describeBreakdown(t.breakdown)}`);
-    }
-    const text = lines.join('\n');
-    if (print) print(text);
-    return text;
+    const training = this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan : null;
+    return modelSummary(this, this.planInference(this.arena.executor?.plan.batchSize ?? 32), training, print);
   }
-}
-
-// Targets for meanSquaredError / binaryCrossentropy: one float per output value.
-function regressionTargets(y: Tensor, n: number, out: number[], loss: string, what: string, layer: string): Float32Array {
-  if (y.data.length !== n * sizeOf(out)) {
-    throw new ShapeError(`${what}: targets of shape [${y.shape}] do not match the output [${n}, ${out.join(', ')}] of layer ${layer} (${loss})`, layer, [n, ...out], y.shape);
-  }
-  for (let i = 0; i < y.data.length; i++) {
-    if (!Number.isFinite(y.data[i])) throw new InvalidArgumentError(`${what}: target value ${i} is not finite (${y.data[i]})`);
-  }
-  return Float32Array.from(y.data);
 }
 
 // Symbolic tensors for a sequential model, so that its layers' `output` can be used like a
@@ -591,39 +369,6 @@ function sequentialSymbolic(graph: Graph): { inputs: SymbolicTensor; outputs: Sy
     tensors[n.id] = t;
   }
   return { inputs: tensors[graph.input], outputs: tensors[graph.output] };
-}
-
-// The optimizer's state outside the weights: the step header's optimizer scalars and every slot,
-// keyed '<slot>/<layer>/<weight>'.
-export interface OptimizerSnapshot {
-  iterations: number;
-  header: Uint8Array;
-  slots: Map<string, Float32Array>;
-}
-
-function copyOptimizerState(from: Executor, to: Executor): void {
-  if (from.plan.mode !== 'training' || to.plan.mode !== 'training') return;
-  const key = (b: { layer: string; weight: string }) => `${b.layer}/${b.weight}`;
-  const old = new Map(from.plan.params.map((b) => [key(b), b]));
-  const sameOptimizer = JSON.stringify(from.plan.optimizer) === JSON.stringify(to.plan.optimizer);
-  if (!sameOptimizer) return;
-  to.setOptimizerHeader(from.optimizerHeader());
-  for (const b of to.plan.params) {
-    const prev = old.get(key(b));
-    if (!prev || !prev.trainable || !b.trainable) continue;
-    b.slots.forEach((s, i) => to.view(s).set(from.view(prev.slots[i])));
-  }
-}
-
-function applyOptimizerSnapshot(exec: Executor, snap: OptimizerSnapshot): void {
-  exec.setOptimizerHeader(snap.header);
-  const names = optimizerSlots(exec.plan.optimizer!);
-  for (const b of exec.plan.params) {
-    b.slots.forEach((r, i) => {
-      const v = snap.slots.get(`${names[i]}/${b.layer}/${b.weight}`);
-      if (v) exec.view(r, sizeOf(b.shape)).set(v);
-    });
-  }
 }
 
 export function sequential(layerList: Layer[], options: { name?: string; inputShape?: number[] } = {}): Model {

@@ -1,0 +1,118 @@
+// Models as safetensors: weights as F32 (or F16) tensors named '<layer>/<weight>', the Keras-style
+// topology (Sequential or Functional, snake_case configs), the training config and, for a
+// checkpoint, the optimizer's state as JSON strings in __metadata__ and its slots as tensors
+// 'optimizer/<slot>/<layer>/<weight>'. serialize.ts loads them back. This file works on what a
+// model exposes (SavableModel), so the Model class can save itself without an import cycle.
+import type { Graph } from '../compile/graph';
+import type { Layer } from '../layers/layer';
+import { LAYER_DEFS } from '../layers/index';
+import type { LayerJson } from '../layers/keras-json';
+import type { OptimizerSnapshot } from '../training/optimizer-state';
+import { writeSafetensors } from './safetensors';
+
+// What saving reads of a model (the Model class has all of it).
+export interface SavableModel {
+  readonly name: string;
+  readonly layers: Layer[];
+  readonly graph: Graph;
+  readonly isSequential: boolean;
+  readonly inputShape: number[];
+  readonly compileConfig: Readonly<{ optimizer: unknown; loss: unknown; metrics: unknown; batchSize: number }> | null;
+  optimizerSnapshot(): OptimizerSnapshot;
+}
+
+export const MODEL_FORMAT = 'edgetune-model';
+export const MODEL_FORMAT_VERSION = '1';
+
+// A layer's Keras JSON is its record's (host/layers/<kind>.ts); edgetune's files carry the full
+// config (initializers, regularizers, constraints).
+function layerToJson(l: Layer): LayerJson {
+  return LAYER_DEFS[l.kind].toKeras(l);
+}
+
+export function topologyOf(model: SavableModel): unknown {
+  const g = model.graph;
+  if (model.isSequential) {
+    return {
+      class_name: 'Sequential',
+      config: {
+        name: model.name,
+        layers: model.layers.map((l, i) => {
+          const j = layerToJson(l);
+          if (i === 0) j.config.batch_input_shape = [null, ...model.inputShape];
+          return j;
+        }),
+      },
+    };
+  }
+  // Functional: each layer with its calls (a shared layer has several), Keras 2 inbound_nodes.
+  const inputName = 'input_layer';
+  const callIndex = new Map<number, [string, number]>(); // node id -> [layer name, call index]
+  const calls = new Map<string, number>();
+  const layerJson = new Map<string, LayerJson>();
+  for (const n of g.nodes) {
+    if (!n.layer) { callIndex.set(n.id, [inputName, 0]); continue; }
+    const k = calls.get(n.layer.name) ?? 0;
+    calls.set(n.layer.name, k + 1);
+    callIndex.set(n.id, [n.layer.name, k]);
+    let j = layerJson.get(n.layer.name);
+    if (!j) { j = { ...layerToJson(n.layer), name: n.layer.name, inbound_nodes: [] }; layerJson.set(n.layer.name, j); }
+    j.inbound_nodes!.push(n.inputs.map((i) => [...callIndex.get(i)!, 0, {}] as [string, number, number, Record<string, never>]));
+  }
+  const out = callIndex.get(g.output)!;
+  return {
+    class_name: 'Functional',
+    config: {
+      name: model.name,
+      layers: [
+        { class_name: 'InputLayer', name: inputName, config: { name: inputName, batch_input_shape: [null, ...model.inputShape] }, inbound_nodes: [] },
+        ...layerJson.values(),
+      ],
+      input_layers: [[inputName, 0, 0]],
+      output_layers: [[out[0], out[1], 0]],
+    },
+  };
+}
+
+// What a checkpoint keeps of the optimizer besides its slots (tensors 'optimizer/<slot>/<layer>/
+// <weight>'): the iteration count (which is also the schedule's position), the learning-rate
+// variable, the momentum in effect and Nadam's running product. With these, loading and continuing
+// gives the same weights, bit for bit, as never having stopped.
+export interface OptimizerStateJson {
+  iterations: number;
+  base_learning_rate: number;
+  momentum: number;
+  nadam_u_product: number;
+}
+
+// dtype F16 stores every weight as IEEE half (about half the size; loading widens to f32).
+export function modelToBytes(model: SavableModel, options: { includeOptimizer?: boolean; dtype?: 'F32' | 'F16' } = {}): Uint8Array {
+  const metadata: Record<string, string> = {
+    format: MODEL_FORMAT,
+    format_version: MODEL_FORMAT_VERSION,
+    topology: JSON.stringify(topologyOf(model)),
+  };
+  const cfg = model.compileConfig;
+  if (cfg) {
+    metadata.training_config = JSON.stringify({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize });
+  }
+  const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
+    name: `${l.name}/${s.name}`, dtype: options.dtype ?? 'F32', shape: s.shape, data: l.values[i],
+  })));
+  if (options.includeOptimizer && cfg) {
+    const snap = model.optimizerSnapshot();
+    const state: OptimizerStateJson = {
+      iterations: snap.iterations,
+      base_learning_rate: snap.baseLearningRate,
+      momentum: snap.momentum,
+      nadam_u_product: snap.nadamUProduct,
+    };
+    metadata.optimizer_state = JSON.stringify(state);
+    const shapes = new Map<string, number[]>(model.layers.flatMap((l) => l.weightSpecs.map((s) => [`${l.name}/${s.name}`, [...s.shape]] as [string, number[]])));
+    for (const [key, data] of snap.slots) {
+      const weight = key.slice(key.indexOf('/') + 1);
+      tensors.push({ name: `optimizer/${key}`, dtype: 'F32' as const, shape: shapes.get(weight)!, data });
+    }
+  }
+  return writeSafetensors(tensors, metadata);
+}

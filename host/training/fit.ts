@@ -1,0 +1,63 @@
+// The fit loop (Keras model.fit): epochs of shuffled batches, one train program run per batch,
+// per-step and per-epoch logs, validation, and the callbacks' hooks in Keras's order. The inputs
+// and labels arrive checked; `executorFor` re-plans when a callback froze layers or the batch grew.
+import { NonFiniteError } from '../core/errors';
+import { sizeOf } from '../compile/graph';
+import { Random, nextSeed } from '../core/random';
+import type { Executor } from '../runtime/executor';
+import { loadBatch } from './inputs';
+import type { EpochLogs, FitOptions, History, Model } from './model';
+
+export async function fitLoop(
+  model: Model, executorFor: (batchSize: number) => Executor, xdata: Float32Array, labels: Float32Array | Int32Array,
+  n: number, batchSize: number, epochs: number, options: FitOptions,
+): Promise<History> {
+  const withAccuracy = model.compileConfig!.metrics.length > 0;
+  const rows = sizeOf(model.outputShape.slice(0, -1));
+  const rng = new Random(options.seed ?? nextSeed());
+  const steps: History['steps'] = { lr: [], loss: [], ...(options.recordGradNorm ? { gradNorm: [] } : {}) };
+  const history: History = { epoch: [], history: {}, steps };
+  const push = (k: string, v: number) => (history.history[k] ??= []).push(v);
+  const callbacks = options.callbacks ?? [];
+  model.stopTraining = false;
+  for (const cb of callbacks) cb.setModel?.(model);
+  for (const cb of callbacks) if (cb.onTrainBegin) await cb.onTrainBegin();
+  let last: EpochLogs | null = null;
+  for (let epoch = 0; epoch < epochs && !model.stopTraining; epoch++) {
+    const exec = executorFor(batchSize);
+    for (const cb of callbacks) if (cb.onEpochBegin) await cb.onEpochBegin(epoch);
+    const order = options.shuffle === false ? null : rng.permutation(n);
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0, b = 0; start < n; start += batchSize, b++) {
+      const count = Math.min(batchSize, n - start);
+      loadBatch(exec, xdata, labels, order, start, count);
+      exec.setStep(count);
+      const { nonFinite } = exec.run('train');
+      if (nonFinite) throw new NonFiniteError(nonFinite, epoch, b, exec.iterations + 1);
+      const h = exec.readHeader();
+      lossSum += h.lossSum + h.penalty * count;
+      correct += h.correct;
+      const stepLoss = h.lossSum / count + h.penalty;
+      steps.lr.push(exec.lastLearningRate);
+      steps.loss.push(stepLoss);
+      if (steps.gradNorm) steps.gradNorm.push(Math.sqrt(h.gradNormSq));
+      for (const cb of callbacks) if (cb.onBatchEnd) await cb.onBatchEnd(b, { loss: stepLoss, lr: exec.lastLearningRate });
+    }
+    const logs: EpochLogs = { loss: lossSum / n };
+    if (withAccuracy) logs.accuracy = correct / (n * rows);
+    if (options.validationData) {
+      const v = model.evaluate(options.validationData[0], options.validationData[1], { batchSize });
+      logs.val_loss = v.loss;
+      if (withAccuracy) logs.val_accuracy = v.accuracy;
+    }
+    logs.learning_rate = exec.lastLearningRate;
+    history.epoch.push(epoch);
+    for (const [k, v] of Object.entries(logs)) if (v !== undefined) push(k, v);
+    if (options.onEpochEnd) await options.onEpochEnd(epoch, logs);
+    for (const cb of callbacks) if (cb.onEpochEnd) await cb.onEpochEnd(epoch, logs);
+    last = logs;
+  }
+  for (const cb of callbacks) if (cb.onTrainEnd) await cb.onTrainEnd(last);
+  return history;
+}

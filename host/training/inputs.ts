@@ -1,0 +1,103 @@
+// What fit, evaluate, trainOnBatch, computeGradients and predict check and copy in: inputs against
+// the model's input shape, labels in the plan's form, and batches into the arena. Every message
+// names what was expected.
+import { InvalidArgumentError, ShapeError } from '../core/errors';
+import { sizeOf } from '../compile/graph';
+import { checkTensor, type Tensor } from '../core/tensor';
+import type { Executor } from '../runtime/executor';
+import { type LossConfig, isCategorical } from './losses';
+
+// The batch size of `x`, after checking it against the model's input: shape, type, finite values.
+export function checkInputs(x: Tensor, expected: readonly number[], firstLayer: string, what: string): number {
+  checkTensor(x, `${what} inputs`);
+  const shape = x.shape;
+  const ok = shape.length === expected.length + 1 && expected.every((d, i) => shape[i + 1] === d);
+  if (!ok) {
+    throw new ShapeError(`${what}: input of shape [${shape}] does not match layer ${firstLayer}, which expects [batch, ${expected.join(', ')}]`,
+      firstLayer, [null, ...expected], shape);
+  }
+  if (!(x.data instanceof Float32Array)) throw new InvalidArgumentError(`${what}: inputs must be a Float32Array tensor`);
+  const n = shape[0];
+  if (n === 0) throw new InvalidArgumentError(`${what}: no samples (input batch dimension is 0)`);
+  const data = x.data;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const per = sizeOf(expected);
+      throw new InvalidArgumentError(`${what}: input sample ${Math.floor(i / per)} has a non-finite value (${data[i]}) at element ${i % per}`);
+    }
+  }
+  return n;
+}
+
+// Labels in the plan's form: Int32 class indices (sparse losses) or float targets (dense);
+// class indices given to a dense loss are one-hot encoded.
+export function prepareLabels(y: Tensor, n: number, loss: LossConfig, out: number[], outputLayer: string, what: string): Float32Array | Int32Array {
+  const classes = out[out.length - 1];
+  const rows = sizeOf(out.slice(0, -1));
+  const sparse = loss.className === 'sparseCategoricalCrossentropy';
+  checkTensor(y, `${what} labels`);
+  if (y.shape[0] !== n) throw new ShapeError(`${what}: ${n} input samples but ${y.shape[0]} labels`, undefined, [n], y.shape);
+  if (!isCategorical(loss)) return regressionTargets(y, n, out, loss.className, what, outputLayer);
+  const perSample = y.data.length / n;
+  const indices = perSample === rows && (y.data instanceof Int32Array || sparse);
+  if (indices) {
+    const labels = new Int32Array(y.data.length);
+    for (let i = 0; i < y.data.length; i++) {
+      const v = y.data[i];
+      if (!Number.isInteger(v) || v < 0 || v >= classes) {
+        throw new InvalidArgumentError(`${what}: label ${i} is ${v}, outside the ${classes} classes [0, ${classes - 1}] of layer ${outputLayer}`);
+      }
+      labels[i] = v;
+    }
+    if (sparse) return labels;
+    const onehot = new Float32Array(labels.length * classes);
+    labels.forEach((l, i) => { onehot[i * classes + l] = 1; });
+    return onehot;
+  }
+  if (perSample !== rows * classes) {
+    throw new ShapeError(`${what}: labels of shape [${y.shape}] match neither class indices [${n}${rows > 1 ? `, ${rows}` : ''}] nor targets [${n}, ${out.join(', ')}] for output layer ${outputLayer}`,
+      outputLayer, [n, ...out], y.shape);
+  }
+  for (let i = 0; i < y.data.length; i++) {
+    if (!Number.isFinite(y.data[i])) throw new InvalidArgumentError(`${what}: target ${Math.floor(i / classes)} has a non-finite value`);
+  }
+  if (!sparse) return Float32Array.from(y.data);
+  const labels = new Int32Array(n * rows);
+  for (let r = 0; r < n * rows; r++) {
+    let best = 0;
+    let ones = 0;
+    for (let j = 0; j < classes; j++) {
+      const v = y.data[r * classes + j];
+      if (v !== 0 && v !== 1) throw new InvalidArgumentError(`${what}: sparseCategoricalCrossentropy needs class indices; got targets that are not one-hot (row ${r})`);
+      if (v === 1) { best = j; ones++; }
+    }
+    if (ones !== 1) throw new InvalidArgumentError(`${what}: target row ${r} is not one-hot`);
+    labels[r] = best;
+  }
+  return labels;
+}
+
+// Rows start..start+count of the inputs (and labels), in `order` if shuffled, into the arena.
+export function loadBatch(exec: Executor, x: Float32Array, labels: Float32Array | Int32Array | null, order: Int32Array | null, start: number, count: number): void {
+  const plan = exec.plan;
+  const per = sizeOf(plan.inputShape);
+  const input = exec.view(plan.input);
+  if (!order) input.set(x.subarray(start * per, (start + count) * per));
+  else for (let j = 0; j < count; j++) { const r = order[start + j]; input.set(x.subarray(r * per, (r + 1) * per), j * per); }
+  if (!labels || plan.labelsRegion === null) return;
+  const lp = plan.labels!.floatsPerSample;
+  const dst = labels instanceof Int32Array ? exec.viewI32(plan.labelsRegion) : exec.view(plan.labelsRegion);
+  if (!order) dst.set(labels.subarray(start * lp, (start + count) * lp));
+  else for (let j = 0; j < count; j++) { const r = order[start + j]; dst.set(labels.subarray(r * lp, (r + 1) * lp), j * lp); }
+}
+
+// Targets for meanSquaredError / binaryCrossentropy: one float per output value.
+function regressionTargets(y: Tensor, n: number, out: number[], loss: string, what: string, layer: string): Float32Array {
+  if (y.data.length !== n * sizeOf(out)) {
+    throw new ShapeError(`${what}: targets of shape [${y.shape}] do not match the output [${n}, ${out.join(', ')}] of layer ${layer} (${loss})`, layer, [n, ...out], y.shape);
+  }
+  for (let i = 0; i < y.data.length; i++) {
+    if (!Number.isFinite(y.data[i])) throw new InvalidArgumentError(`${what}: target value ${i} is not finite (${y.data[i]})`);
+  }
+  return Float32Array.from(y.data);
+}
