@@ -1,5 +1,6 @@
-// Activation functions by Keras name. The arithmetic is in assembly/kernels/activations.ts (kinds below
-// must match its constants); softmax works on rows and has its own kernels.
+// Activation functions by Keras name. The kernels are assembly/kernels/activations.ts (kinds below
+// must match its constants; the arithmetic is in activation-kinds.ts); softmax works on rows and has
+// its own kernels.
 import { InvalidArgumentError } from '../core/errors';
 import { ownEntry } from '../core/lookup';
 
