@@ -1,4 +1,4 @@
-// Activation functions by Keras name. The arithmetic is in assembly/activations.ts (kinds below
+// Activation functions by Keras name. The arithmetic is in assembly/kernels/activations.ts (kinds below
 // must match its constants); softmax works on rows and has its own kernels.
 import { InvalidArgumentError } from '../core/errors';
 import { ownEntry } from '../core/lookup';
@@ -10,7 +10,7 @@ export type ActivationName =
 // pass any string; resolveActivation refuses an unknown one).
 export type ActivationSpec = ActivationName | 'leaky_relu' | 'gelu_tanh' | 'gelu_new' | 'silu' | 'hard_sigmoid' | 'hard_swish';
 
-// Kernel kinds (assembly/activations.ts).
+// Kernel kinds (assembly/kernels/activations.ts).
 export const ACTIVATION_KIND: Record<Exclude<ActivationName, 'softmax'>, number> = {
   linear: 0, relu: 1, sigmoid: 2, tanh: 3, leakyRelu: 4, elu: 5, selu: 6, gelu: 7, geluTanh: 8, swish: 9, relu6: 10, hardSigmoid: 11, hardSwish: 12,
 };
