@@ -9,7 +9,8 @@ export {
   type BatchNormalizationOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
 export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
-export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig } from './layers/regularizers';
+export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig, type RegularizerName, type ConstraintName } from './layers/regularizers';
+export { type ActivationSpec } from './layers/activations';
 export { type InitializerName, type InitializerConfig } from './layers/initializers';
 export {
   optimizers, type OptimizerConfig, type OptimizerName, type CommonOptions, type SgdConfig, type AdagradConfig, type RmspropConfig, type AdamConfig,
@@ -18,10 +19,10 @@ export {
 export { schedules, type LearningRateSchedule } from './training/schedules';
 export {
   callbacks, LearningRateScheduler, ReduceLROnPlateau, EarlyStopping, ModelCheckpoint, Progress, type ReduceLROnPlateauOptions,
-  type EarlyStoppingOptions, type ModelCheckpointOptions,
+  type EarlyStoppingOptions, type ModelCheckpointOptions, type MonitorName,
 } from './training/callbacks';
 export { findLearningRate, lrFinderSvg, type LrFinderOptions, type LrFinderResult } from './training/lr-finder';
-export { type LossConfig, type LossName } from './training/losses';
+export { type LossConfig, type LossName, type LossSpec } from './training/losses';
 export { tensor, type Tensor } from './core/tensor';
 export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './compile/plan';
 export { opFootprint, OP_SPECS, type PlanOp } from './compile/ops';
@@ -30,7 +31,7 @@ export { ready } from './runtime/executor';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './runtime/executor';
 export {
   EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, KernelStatusError, ModelFormatError, FileAccessError, parseBytes, formatBytes,
-  type MemoryBreakdown,
+  type MemoryBreakdown, type ByteSize,
 } from './core/errors';
 export { SafetensorsError, readSafetensors, writeSafetensors } from './formats/safetensors';
 export { setFileSystem, type FileSystem } from './core/io';
@@ -45,10 +46,10 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string): Prom
 export const version = '0.1.0';
 export { verifyPlan } from './compile/plan-check';
 export { importOnnx } from './import/onnx';
-// Importers: TF.js layers and graph models, Keras .keras/.h5, PyTorch safetensors.
+// Importers: TF.js layers and graph models, PyTorch safetensors. Keras .keras/.h5 is imported from
+// 'edgetune/import/keras' (it brings h5wasm, 5.7 MB, loaded only when a Keras file is read).
 export { importTfjsLayersModel } from './import/tfjs-layers';
 export { importTfjsGraphModel } from './import/tfjs-graph';
 export { shardPathProblem, type ShardReader } from './import/tfjs-weights';
-export { importKeras } from './import/keras';
 export { importPytorchSafetensors } from './import/pytorch';
 export { UnsupportedOpError } from './import/errors';

@@ -4,7 +4,8 @@
 import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import binaryen from 'binaryen';
 import { writeMessages } from './wasi-messages.mjs';
 import { writeOps } from './gen-ops.mjs';
@@ -49,7 +50,9 @@ for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune
 
 rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts' },
+  // The Keras importer is an entry of its own (edgetune/import/keras): it is the only code that loads
+  // h5wasm (one copy, bundled into a chunk it imports on first use), so the core entry never reaches it.
+  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', 'import/keras': 'host/import/keras.ts', cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -61,6 +64,28 @@ await build({
   logLevel: 'warning',
 });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+fullySpecifyDeclarations('dist/types');
+
+// host/ imports without extensions (bundler resolution); under NodeNext and Node16 a relative
+// import in a .d.ts needs the file it names. Each relative specifier gets the `.js` (or `/index.js`)
+// of the declaration file it resolves to; one that resolves to none fails the build.
+function fullySpecifyDeclarations(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) { fullySpecifyDeclarations(path); continue; }
+    if (!entry.name.endsWith('.d.ts')) continue;
+    const text = readFileSync(path, 'utf8');
+    const fixed = text.replace(/(\bfrom\s*|\bimport\s*\(\s*|^import\s*)(['"])(\.{1,2}\/[^'"]*)\2/gm, (_, lead, quote, spec) => {
+      const base = join(dirname(path), spec.replace(/\.js$/, ''));
+      let resolved;
+      if (existsSync(`${base}.d.ts`)) resolved = spec.endsWith('.js') ? spec : `${spec}.js`;
+      else if (existsSync(join(base, 'index.d.ts'))) resolved = `${spec.replace(/\/$/, '')}/index.js`;
+      else throw new Error(`${path}: import '${spec}' names no declaration file`);
+      return `${lead}${quote}${resolved}${quote}`;
+    });
+    if (fixed !== text) writeFileSync(path, fixed);
+  }
+}
 
 const kb = (f) => (statSync(f).size / 1024).toFixed(1);
 const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');

@@ -4,7 +4,8 @@
 import h5wasm from 'h5wasm';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { importKeras, ModelFormatError, tensor, UnsupportedOpError } from '../dist/node.js';
+import { ModelFormatError, tensor, UnsupportedOpError } from '../dist/node.js';
+import { importKeras } from '../dist/import/keras.js';
 import { randomArray } from './support/harness';
 import { maxAbsDiff } from './support/close';
 import { tf, tfl } from './tfjs';

@@ -90,6 +90,9 @@ export function describeBreakdown(b: MemoryBreakdown): string {
     `${formatBytes(b.activations)} + scratch ${formatBytes(b.scratch)} + plan, I/O and kernel statics ${formatBytes(b.other)}`;
 }
 
+// A memory size: bytes, or a string such as '512KB', '1.5 MB', '64KiB' (parseBytes also takes lower case).
+export type ByteSize = number | `${number}${'' | ' '}${'B' | 'K' | 'KB' | 'KiB' | 'M' | 'MB' | 'MiB' | 'G' | 'GB' | 'GiB'}`;
+
 // '512KB', '1.5MB', '64KiB', 1048576 -> bytes. KB/MB/GB are binary (1024-based), as memory sizes are.
 export function parseBytes(value: number | string): number {
   if (typeof value === 'number') {

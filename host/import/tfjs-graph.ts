@@ -10,6 +10,7 @@ import { Model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 import { checkShape, type DecodedWeight, readWeightsManifest, type ShardReader } from './tfjs-weights';
 import { ownEntry } from '../core/lookup';
+import type { ActivationName } from '../layers/activations';
 
 interface GraphNodeDef {
   name: string;
@@ -39,7 +40,7 @@ interface Pending {
 }
 type Value = { kind: 'tensor'; p: Pending } | { kind: 'const'; w: DecodedWeight; node: string };
 
-const ACTIVATIONS: Record<string, string> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', LeakyRelu: 'leakyRelu', Softmax: 'softmax' };
+const ACTIVATIONS: Record<string, ActivationName> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', LeakyRelu: 'leakyRelu', Softmax: 'softmax' };
 const WEIGHTED = new Set(['dense', 'conv2d', 'depthwiseConv2d']);
 
 export async function importTfjsGraphModel(modelJson: unknown, readFile: ShardReader, fileName: string): Promise<Model> {

@@ -3,14 +3,14 @@
 import { activationBackward, activationForward } from '../compile/activation-lowering';
 import { gradTarget, passGradient } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type ActivationName, resolveActivation } from './activations';
+import { type ActivationName, type ActivationSpec, resolveActivation } from './activations';
 import { type LayerOptions, pending, positionalOrOptions } from './config';
 import type { LayerDef } from './def';
 import { activationOf, kerasActivation, kerasBase, type LayerJson, unsupported } from './keras-json';
 import { Layer } from './layer';
 
 export interface ActivationOptions extends LayerOptions {
-  activation?: ActivationName | string;
+  activation?: ActivationSpec;
 }
 
 function activationLayer(activation: ActivationName, alpha: number, options: LayerOptions): Layer {
@@ -18,7 +18,7 @@ function activationLayer(activation: ActivationName, alpha: number, options: Lay
 }
 
 // activation('relu') or activation({ activation: 'relu' })
-export function activation(name: ActivationName | string | ActivationOptions, options?: LayerOptions): Layer {
+export function activation(name: ActivationSpec | ActivationOptions, options?: LayerOptions): Layer {
   const o = positionalOrOptions<ActivationOptions>('activation', 'activation', name, options);
   const a = resolveActivation(o.activation, pending('activation', o));
   return activationLayer(a, a === 'leakyRelu' ? 0.2 : a === 'elu' ? 1 : 0, o);

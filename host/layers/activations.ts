@@ -7,6 +7,9 @@ import { ownEntry } from '../core/lookup';
 export type ActivationName =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'elu' | 'selu' | 'gelu' | 'geluTanh' | 'swish'
   | 'relu6' | 'hardSigmoid' | 'hardSwish' | 'softmax';
+// The names an activation option accepts: ours and Keras's snake_case ones (JavaScript callers may
+// pass any string; resolveActivation refuses an unknown one).
+export type ActivationSpec = ActivationName | 'leaky_relu' | 'gelu_tanh' | 'gelu_new' | 'silu' | 'hard_sigmoid' | 'hard_swish';
 
 // Kernel kinds (assembly/kernels/activations.ts).
 export const ACTIVATION_KIND: Record<Exclude<ActivationName, 'softmax'>, number> = {

@@ -2,7 +2,7 @@
 // call forms (a positional first argument, or one options object).
 import { InvalidArgumentError } from '../core/errors';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
-import { type ConstraintConfig, type RegularizerConfig, resolveConstraint, resolveRegularizer } from './regularizers';
+import { type ConstraintConfig, type ConstraintName, type RegularizerConfig, type RegularizerName, resolveConstraint, resolveRegularizer } from './regularizers';
 
 export interface LayerOptions {
   inputShape?: number[];
@@ -13,10 +13,10 @@ export interface LayerOptions {
 export interface WeightOptions {
   kernelInitializer?: InitializerSpec;
   biasInitializer?: InitializerSpec;
-  kernelRegularizer?: RegularizerConfig | string | null;
-  biasRegularizer?: RegularizerConfig | string | null;
-  kernelConstraint?: ConstraintConfig | string | null;
-  biasConstraint?: ConstraintConfig | string | null;
+  kernelRegularizer?: RegularizerName | RegularizerConfig | null;
+  biasRegularizer?: RegularizerName | RegularizerConfig | null;
+  kernelConstraint?: ConstraintName | ConstraintConfig | null;
+  biasConstraint?: ConstraintName | ConstraintConfig | null;
 }
 
 const isOptionsObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -5,7 +5,7 @@ import { activationForward, gradThroughActivation } from '../compile/activation-
 import { convChunk, type ConvGeometry, geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { type ForwardArgs, gradTarget, last, type NodeValue, paramGrad, type Ref, SCRATCH } from '../compile/program';
-import { type ActivationName, resolveActivation } from './activations';
+import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
 import type { LayerDef } from './def';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, unsupported, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
@@ -18,7 +18,7 @@ export interface Conv2dOptions extends LayerOptions, WeightOptions {
   strides?: number | [number, number];
   padding?: 'valid' | 'same';
   dilationRate?: number | [number, number];
-  activation?: ActivationName | string | null;
+  activation?: ActivationSpec | null;
   useBias?: boolean;
 }
 

@@ -2,7 +2,7 @@
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { gemm, gradTarget, last, paramGrad, rowsOf } from '../compile/program';
 import { sizeOf } from '../compile/graph';
-import { type ActivationName, resolveActivation } from './activations';
+import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
 import type { LayerDef } from './def';
 import { activationOf, kerasActivation, kerasBase, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
@@ -10,7 +10,7 @@ import { Layer, weightSpec } from './layer';
 
 export interface DenseOptions extends LayerOptions, WeightOptions {
   units?: number;
-  activation?: ActivationName | string | null;
+  activation?: ActivationSpec | null;
   useBias?: boolean;
 }
 

@@ -4,14 +4,14 @@ import { activationForward, gradThroughActivation } from '../compile/activation-
 import { geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { gradTarget, paramGrad } from '../compile/program';
-import { type ActivationName, resolveActivation } from './activations';
+import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt } from './config';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
 import { spatialOutputShape } from './pooling';
-import { type ConstraintConfig, type RegularizerConfig, resolveConstraint, resolveRegularizer } from './regularizers';
+import { type ConstraintConfig, type ConstraintName, type RegularizerConfig, type RegularizerName, resolveConstraint, resolveRegularizer } from './regularizers';
 
 export interface DepthwiseConv2dOptions extends LayerOptions {
   kernelSize?: number | [number, number];
@@ -19,14 +19,14 @@ export interface DepthwiseConv2dOptions extends LayerOptions {
   padding?: 'valid' | 'same';
   depthMultiplier?: number;
   dilationRate?: number | [number, number];
-  activation?: ActivationName | string | null;
+  activation?: ActivationSpec | null;
   useBias?: boolean;
   depthwiseInitializer?: InitializerSpec;
   biasInitializer?: InitializerSpec;
-  depthwiseRegularizer?: RegularizerConfig | string | null;
-  biasRegularizer?: RegularizerConfig | string | null;
-  depthwiseConstraint?: ConstraintConfig | string | null;
-  biasConstraint?: ConstraintConfig | string | null;
+  depthwiseRegularizer?: RegularizerConfig | RegularizerName | null;
+  biasRegularizer?: RegularizerConfig | RegularizerName | null;
+  depthwiseConstraint?: ConstraintConfig | ConstraintName | null;
+  biasConstraint?: ConstraintConfig | ConstraintName | null;
 }
 
 // depthwiseConv2d(3, { ... }) or depthwiseConv2d({ kernelSize: 3, ... })

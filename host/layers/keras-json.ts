@@ -6,6 +6,7 @@ import { UnsupportedOpError } from '../import/errors';
 import type { InitializerConfig } from './initializers';
 import type { Layer } from './layer';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
+import type { ActivationSpec } from './activations';
 
 export interface LayerJson {
   class_name: string;
@@ -26,7 +27,8 @@ export interface KerasReader {
 }
 
 export const pairOf = (v: unknown): [number, number] | undefined => (v === undefined || v === null ? undefined : typeof v === 'number' ? [v, v] : [(v as number[])[0], (v as number[])[1]]);
-export const activationOf = (a: unknown) => (a === undefined || a === null ? 'linear' : String(a));
+// A file's activation name, as an option value: the layer factory refuses an unknown one.
+export const activationOf = (a: unknown) => (a === undefined || a === null ? 'linear' : String(a)) as ActivationSpec;
 
 export function unsupported(r: KerasReader, detail: string): UnsupportedOpError {
   return new UnsupportedOpError(r.className, r.name, r.source, detail);

@@ -2,6 +2,11 @@
 // the reported loss and its gradient the weight gradients; constraints run after every update.
 import { InvalidArgumentError } from '../core/errors';
 
+// The names a regularizer or constraint option accepts (resolveRegularizer and resolveConstraint
+// refuse an unknown string from JavaScript callers).
+export type RegularizerName = 'l1' | 'l2' | 'l1l2' | 'l1_l2';
+export type ConstraintName = 'maxNorm' | 'nonNeg' | 'unitNorm' | 'max_norm' | 'non_neg' | 'unit_norm';
+
 export interface RegularizerConfig {
   className: 'l1l2';
   l1: number;

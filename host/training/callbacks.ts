@@ -56,8 +56,11 @@ export class LearningRateScheduler extends BaseCallback {
   }
 }
 
+// The values a callback can watch (the keys of EpochLogs).
+export type MonitorName = 'loss' | 'accuracy' | 'val_loss' | 'val_accuracy';
+
 export interface ReduceLROnPlateauOptions {
-  monitor?: string;
+  monitor?: MonitorName;
   factor?: number;
   patience?: number;
   mode?: Mode;
@@ -142,7 +145,7 @@ export class ReduceLROnPlateau extends BaseCallback {
 }
 
 export interface EarlyStoppingOptions {
-  monitor?: string;
+  monitor?: MonitorName;
   minDelta?: number;
   patience?: number;
   mode?: Mode;
@@ -230,7 +233,7 @@ export class EarlyStopping extends BaseCallback {
 export interface ModelCheckpointOptions {
   // Where to save; '{epoch}' (or '{epoch:02d}') is replaced by the 1-based epoch number.
   filepath: string;
-  monitor?: string;
+  monitor?: MonitorName;
   saveBestOnly?: boolean;
   mode?: Mode;
   // Keep the optimizer's slots and step, so that training can resume bit for bit (default true).

@@ -5,6 +5,8 @@ import { InvalidArgumentError } from '../core/errors';
 import { ownEntry } from '../core/lookup';
 
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError' | 'binaryCrossentropy';
+// The names a loss option accepts: ours and Keras's snake_case ones.
+export type LossSpec = LossName | 'sparse_categorical_crossentropy' | 'categorical_crossentropy' | 'mean_squared_error' | 'mse' | 'binary_crossentropy';
 export interface LossConfig {
   className: LossName;
   fromLogits: boolean;

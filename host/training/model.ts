@@ -4,10 +4,10 @@
 // arena.ts (planning, re-planning, weight binding), optimizer-state.ts (snapshots, carrying the
 // optimizer across re-plans), summary.ts.
 import type { Executor } from '../runtime/executor';
-import { EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, parseBytes } from '../core/errors';
+import { type ByteSize, EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, parseBytes } from '../core/errors';
 import { functionalGraph, type Graph, sequentialGraph, sizeOf } from '../compile/graph';
 import { type Layer, SymbolicTensor } from '../layers/layer';
-import { type LossConfig, type LossName, isCategorical, resolveLoss } from './losses';
+import { type LossConfig, type LossSpec, isCategorical, resolveLoss } from './losses';
 import { type OptimizerConfig, type OptimizerName, resolveOptimizer } from './optimizers';
 import { applyOptimizerSnapshot, type OptimizerSnapshot, takeOptimizerSnapshot } from './optimizer-state';
 import { ModelArena } from './arena';
@@ -20,11 +20,11 @@ import { fitLoop } from './fit';
 import { countParams, modelSummary } from './summary';
 
 export interface CompileOptions {
-  optimizer: OptimizerConfig | OptimizerName | string;
-  loss: LossName | string | Partial<LossConfig>;
-  metrics?: string[];
+  optimizer: OptimizerConfig | OptimizerName;
+  loss: LossSpec | Partial<LossConfig>;
+  metrics?: ('accuracy' | 'acc')[];
   // Refuse plans whose arena (wasm memory) would be larger: bytes or '512KB', '4MB'.
-  memoryBudget?: number | string;
+  memoryBudget?: ByteSize;
   // Largest batch the plan is sized for (fit with a larger batchSize re-plans). Keras's default.
   batchSize?: number;
 }
@@ -224,7 +224,7 @@ export class Model {
 
   // Plans for inference only (no gradients, optimizer state or loss): what predict uses on a
   // model that was never compiled, and what `inspect` reports.
-  planInference(batchSize = 32, memoryBudget?: number | string): Plan {
+  planInference(batchSize = 32, memoryBudget?: ByteSize): Plan {
     return compilePlan(this.graph, { batchSize, mode: 'inference', memoryBudget: memoryBudget === undefined ? undefined : parseBytes(memoryBudget) });
   }
 
