@@ -29,6 +29,10 @@ export function editDistance(a: string, b: string): number {
 export function nearest(word: string, candidates: readonly string[], aliases: Readonly<Record<string, string>> = {}): string | null {
   const alias = aliases[word];
   if (alias !== undefined && candidates.includes(alias)) return alias;
+  // A shortened or lengthened name (saveBest for saveBestOnly) is a likely slip too.
+  const lower = word.toLowerCase();
+  const stem = candidates.find((c) => lower.length >= 4 && (c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase())));
+  if (stem !== undefined) return stem;
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const c of candidates) {
