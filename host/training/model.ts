@@ -266,6 +266,9 @@ export class Model {
   }
 
   async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+    for (const k of ['classWeight', 'sampleWeight']) {
+      if (options && k in options) throw new InvalidArgumentError(`fit: ${k} is not supported yet (the loss kernels take no per-sample weights); refusing it rather than training unweighted`);
+    }
     checkOptions('fit', options, FIT_OPTIONS);
     const epochs = options.epochs ?? 1;
     const batchSize = options.batchSize ?? 32;
