@@ -242,7 +242,7 @@ export async function createHandler(modelBytes, options = {}) {
     if (!Number.isInteger(epochs) || epochs < 1 || epochs > maxEpochs) throw new RequestError(400, `"epochs" must be an integer in [1, ${maxEpochs}]`);
     const y = tensor(Int32Array.from(labels), [labels.length]);
     return onTenant(id, true, async (t, seq) => {
-      const history = await t.model.fit(x, y, { epochs, batchSize: 16, shuffle: false, onEpochEnd: yieldToEventLoop });
+      const history = await t.model.fit(x, y, { epochs, batchSize: 16, shuffle: false, verbose: 0, onEpochEnd: yieldToEventLoop });
       return { tenant: id, seq, iterations: t.model.iterations, loss: history.history.loss, head: headDigest(t) };
     });
   }

@@ -45,7 +45,7 @@ export async function runScenario(edgetune, modelBytes) {
   const { tensor } = edgetune;
   const model = await scenarioModel(edgetune, modelBytes);
   const { x, y, n } = scenarioData();
-  await model.fit(tensor(x, [n, 784]), tensor(y, [n]), { epochs: 3, batchSize: 16, seed: 3, shuffle: true });
+  await model.fit(tensor(x, [n, 784]), tensor(y, [n]), { epochs: 3, batchSize: 16, seed: 3, shuffle: true, verbose: 0 });
   const head = model.layers[model.layers.length - 1].getWeights();
   const probs = await model.predict(tensor(x.subarray(0, 4 * 784), [4, 784]));
   const predictions = Array.from(probs.data ?? probs);

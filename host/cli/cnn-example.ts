@@ -45,9 +45,9 @@ export async function trainMnistCnn(options: { epochs?: number; batchSize?: numb
   // Step decay: the last third of the epochs at a tenth of the learning rate (recompiling keeps
   // the weights and starts fresh Adam slots, as a new Keras optimizer would).
   const slow = Math.max(1, Math.round(epochs / 3));
-  await model.fit(x, y, { epochs: epochs - slow, batchSize, seed: 5, validationData: [xt, yt], onEpochEnd: onEpochEnd(0) });
+  await model.fit(x, y, { epochs: epochs - slow, batchSize, seed: 5, verbose: 0, validationData: [xt, yt], onEpochEnd: onEpochEnd(0) });
   model.compile({ optimizer: optimizers.adam({ learningRate: 1e-4 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize });
-  await model.fit(x, y, { epochs: slow, batchSize, seed: 6, validationData: [xt, yt], onEpochEnd: onEpochEnd(epochs - slow) });
+  await model.fit(x, y, { epochs: slow, batchSize, seed: 6, verbose: 0, validationData: [xt, yt], onEpochEnd: onEpochEnd(epochs - slow) });
   const accuracy = model.evaluate(xt, yt).accuracy!;
   const seconds = (performance.now() - t0) / 1000;
   log(`  held-out accuracy ${(100 * accuracy).toFixed(2)}% after ${epochs} epochs, ${seconds.toFixed(0)} s`);

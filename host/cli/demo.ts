@@ -82,6 +82,7 @@ export async function trainBase(log: (s: string) => void = console.log, path?: s
   log(`Base ${kind.toUpperCase()}: digits 0-4, ${train.n} training and ${test.n} held-out images`);
   log(planLine('training arena', model));
   await model.fit(tensor(train.x, [train.n, ...spec.inputShape]), tensor(train.y, [train.n]), {
+    verbose: 0,
     epochs: spec.epochs, batchSize: spec.batchSize, seed: 1,
     onEpochEnd: (e, l) => log(`  epoch ${e + 1}: loss ${l.loss.toFixed(4)}, accuracy ${(100 * l.accuracy!).toFixed(2)}%`),
   });
@@ -120,13 +121,13 @@ async function transferExperiment(kind: 'mlp' | 'cnn', baseAccuracy: number, per
     if ((e + 1) % 10 === 0) log(`  ${name} epoch ${e + 1}: loss ${l.loss.toFixed(4)}, accuracy ${(100 * l.accuracy!).toFixed(1)}%`);
   };
   const half = Math.round(epochs / 2);
-  await transfer.fit(xs, ys, { epochs: half, batchSize: 25, seed: 3, onEpochEnd: fitLog('transfer, frozen base') });
+  await transfer.fit(xs, ys, { epochs: half, batchSize: 25, seed: 3, verbose: 0, onEpochEnd: fitLog('transfer, frozen base') });
   const frozenAccuracy = transfer.evaluate(xt, yt).accuracy!;
   const frozenAfter = reused.flatMap((l) => l.getWeights());
   const frozenSame = frozenBefore.every((w, i) => w.every((v, j) => Object.is(v, frozenAfter[i][j])));
   top.trainable = true;
   transfer.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
-  await transfer.fit(xs, ys, { epochs: epochs - half, batchSize: 25, seed: 4, onEpochEnd: fitLog(`transfer, ${top.name} unfrozen`) });
+  await transfer.fit(xs, ys, { epochs: epochs - half, batchSize: 25, seed: 4, verbose: 0, onEpochEnd: fitLog(`transfer, ${top.name} unfrozen`) });
   const transferAccuracy = transfer.evaluate(xt, yt).accuracy!;
 
   // From scratch: the same network, randomly initialised, every layer trained on the same images
@@ -135,7 +136,7 @@ async function transferExperiment(kind: 'mlp' | 'cnn', baseAccuracy: number, per
   const fresh = spec.build();
   const scratch = sequential([...(kind === 'mlp' ? fresh.layers.slice(0, -1) : convLayers('scratch_')), layers.dense(5, { activation: 'softmax' })], { name: `scratch_${kind}` });
   scratch.compile({ optimizer: optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 25 });
-  await scratch.fit(xs, ys, { epochs, batchSize: 25, seed: 3, onEpochEnd: fitLog('scratch') });
+  await scratch.fit(xs, ys, { epochs, batchSize: 25, seed: 3, verbose: 0, onEpochEnd: fitLog('scratch') });
   const scratchAccuracy = scratch.evaluate(xt, yt).accuracy!;
 
   log('  arena plans (one fixed wasm memory each, sized before training starts):');

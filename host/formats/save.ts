@@ -3,6 +3,7 @@
 // checkpoint, the optimizer's state as JSON strings in __metadata__ and its slots as tensors
 // 'optimizer/<slot>/<layer>/<weight>'. serialize.ts loads them back. This file works on what a
 // model exposes (SavableModel), so the Model class can save itself without an import cycle.
+import { checkOptions, optionNames } from '../core/options';
 import type { Graph } from '../compile/graph';
 import type { Layer } from '../layers/layer';
 import { LAYER_DEFS } from '../layers/index';
@@ -86,7 +87,14 @@ export interface OptimizerStateJson {
 }
 
 // dtype F16 stores every weight as IEEE half (about half the size; loading widens to f32).
-export function modelToBytes(model: SavableModel, options: { includeOptimizer?: boolean; dtype?: 'F32' | 'F16' } = {}): Uint8Array {
+export interface SaveOptions {
+  includeOptimizer?: boolean;
+  dtype?: 'F32' | 'F16';
+}
+const SAVE_OPTIONS = optionNames<SaveOptions>()(['includeOptimizer', 'dtype']);
+
+export function modelToBytes(model: SavableModel, options: SaveOptions = {}, where = 'toBytes'): Uint8Array {
+  checkOptions(where, options, SAVE_OPTIONS);
   const metadata: Record<string, string> = {
     format: MODEL_FORMAT,
     format_version: MODEL_FORMAT_VERSION,

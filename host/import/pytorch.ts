@@ -13,6 +13,7 @@
 // `mapping['<layer>/<weight>']` a full tensor name; else the layer's own name is the prefix.
 // (There is no fallback by position: safetensors files are sorted by dtype and name, so module
 // registration order is lost.) Everything is checked before anything is written.
+import { checkOptions, optionNames } from '../core/options';
 import { ModelFormatError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import type { Layer } from '../layers/layer';
@@ -23,7 +24,14 @@ const TORCH_NAMES: Record<string, string> = {
   kernel: 'weight', depthwise_kernel: 'weight', bias: 'bias', gamma: 'weight', beta: 'bias', moving_mean: 'running_mean', moving_variance: 'running_var',
 };
 
-export function importPytorchSafetensors(bytes: Uint8Array, model: Model, options: { mapping?: Record<string, string>; strict?: boolean }, fileName: string): Model {
+export interface PytorchImportOptions {
+  mapping?: Record<string, string>;
+  strict?: boolean;
+}
+const PYTORCH_OPTIONS = optionNames<PytorchImportOptions>()(['mapping', 'strict']);
+
+export function importPytorchSafetensors(bytes: Uint8Array, model: Model, options: PytorchImportOptions, fileName: string): Model {
+  checkOptions('importPytorchSafetensors', options, PYTORCH_OPTIONS);
   let file;
   try {
     file = readSafetensors(bytes, fileName);

@@ -1,10 +1,11 @@
 // Keras Activation, ReLU, Softmax, LeakyReLU and ELU layers: one kind with an activation name and
 // its parameter alpha (LeakyReLU's negative slope, ELU's alpha).
+import { optionNames } from '../core/options';
 import { activationBackward, activationForward } from '../compile/activation-lowering';
 import { gradTarget, passGradient } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
 import { type ActivationName, type ActivationSpec, resolveActivation } from './activations';
-import { type LayerOptions, pending, positionalOrOptions } from './config';
+import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { activationOf, kerasActivation, kerasBase, type LayerJson, unsupported } from './keras-json';
 import { Layer } from './layer';
@@ -79,6 +80,7 @@ function fromKeras(c: Record<string, any>, r: Parameters<LayerDef['fromKeras']>[
 export const ACTIVATION: LayerDef = {
   kind: 'activation',
   snake: 'activation',
+  options: optionNames<ActivationOptions & LeakyReluOptions>()([...LAYER_OPTION_NAMES, 'activation', 'alpha', 'negativeSlope']),
   outputShape: (_layer, [s]) => [...s],
   forward({ ctx, p, node, layer, x, shape, outputLogits }) {
     const y = activationForward(p, layer, node, x.region, shape, outputLogits, ctx.batch, false);

@@ -1,4 +1,6 @@
 // Keras Add: the elementwise sum of two or more inputs of one shape.
+import { LAYER_OPTION_NAMES } from './config';
+import { optionNames } from '../core/options';
 import { gradTarget, passGradient } from '../compile/program';
 import type { LayerOptions } from './config';
 import type { LayerDef, Shapes } from './def';
@@ -26,6 +28,7 @@ export function sameShapes(inputShapes: Shapes, fail: (what: string) => Error, e
 export const ADD: LayerDef = {
   kind: 'add',
   snake: 'add',
+  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
   multiInput: true,
   outputShape: (_layer, shapes, fail) => sameShapes(shapes, fail),
   forward({ ctx, p, node, layer, inputs, shape, count }) {

@@ -2,10 +2,11 @@
 // training when trainable, the moving statistics otherwise. gamma and beta are trainable;
 // moving_mean and moving_variance are state that no optimizer touches. In inference a batch norm
 // that alone reads a convolution is folded into it (host/compile/lower.ts).
+import { optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { gradTarget, last, paramGrad, rowsOf, weightRegions } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { flag, type LayerOptions, pending, positionalOrOptions } from './config';
+import { flag, type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
 import { kerasBase, objectFromJson, objectJson } from './keras-json';
@@ -53,6 +54,7 @@ function gammaBeta(named: Record<string, number>): { refs: Record<string, number
 export const BATCH_NORMALIZATION: LayerDef = {
   kind: 'batchNormalization',
   snake: 'batch_normalization',
+  options: optionNames<BatchNormalizationOptions>()([...LAYER_OPTION_NAMES, 'axis', 'momentum', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer', 'movingMeanInitializer', 'movingVarianceInitializer']),
   outputShape: (_layer, [s]) => [...s],
   weights({ config: c }, s) {
     const ch = s[s.length - 1];

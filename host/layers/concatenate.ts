@@ -1,7 +1,8 @@
 // Keras Concatenate on the last axis.
+import { optionNames } from '../core/options';
 import { gradTarget, last, rowsOf } from '../compile/program';
 import { sizeOf } from '../compile/graph';
-import { type LayerOptions, positionalOrOptions } from './config';
+import { type LayerOptions, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { kerasBase } from './keras-json';
 import { Layer } from './layer';
@@ -17,6 +18,7 @@ export function concatenate(axis?: number | ConcatenateOptions, options?: Concat
 export const CONCATENATE: LayerDef = {
   kind: 'concatenate',
   snake: 'concatenate',
+  options: optionNames<ConcatenateOptions>()([...LAYER_OPTION_NAMES, 'axis']),
   multiInput: true,
   outputShape(layer, inputShapes, fail) {
     const [s] = inputShapes;

@@ -10,6 +10,10 @@ export interface LayerOptions {
   trainable?: boolean;
 }
 
+// The option names every layer factory takes, and those of layers with a kernel and a bias.
+export const LAYER_OPTION_NAMES = ['inputShape', 'name', 'trainable'] as const;
+export const WEIGHT_OPTION_NAMES = ['kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'kernelConstraint', 'biasConstraint'] as const;
+
 export interface WeightOptions {
   kernelInitializer?: InitializerSpec;
   biasInitializer?: InitializerSpec;

@@ -1,12 +1,13 @@
 // Keras Conv2D (NHWC, kernel [kh, kw, in, filters]): im2col in chunks that fit the scratch limit,
 // then a GEMM; 1x1 stride-1 convolutions read the input directly. Folding a following batch norm
 // and ReLU / max pooling into the kernel is cross-layer fusion, in host/compile/lower.ts.
+import { optionNames } from '../core/options';
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { convChunk, type ConvGeometry, geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { type ForwardArgs, gradTarget, last, type NodeValue, paramGrad, type Ref, SCRATCH } from '../compile/program';
 import { type ActivationSpec, resolveActivation } from './activations';
-import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
+import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, unsupported, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
@@ -52,6 +53,7 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
   snake: 'conv2d',
+  options: optionNames<Conv2dOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', 'useBias']),
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, layer.config.filters as number),
   weights({ config: c }, s) {
     const [kh, kw] = c.kernelSize as number[];

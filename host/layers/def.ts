@@ -12,6 +12,9 @@ export interface LayerDef {
   kind: LayerKind;
   // Keras's snake_case name: default layer names ('dense', 'dense_1', ...) and messages.
   snake: string;
+  // The names its factory's options object may hold (LayerOptions and its own); any other key is
+  // refused when the layer is made.
+  options: readonly string[];
   // Layers that take a list of inputs (add, concatenate, ...); the others take exactly one.
   multiInput?: boolean;
   // Output shape per sample for these input shapes; throws a ShapeError (via `fail`) or an

@@ -1,9 +1,10 @@
 // Keras Dense: y = activation(x . kernel + bias), on the last axis of x.
+import { optionNames } from '../core/options';
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { gemm, gradTarget, last, paramGrad, rowsOf } from '../compile/program';
 import { sizeOf } from '../compile/graph';
 import { type ActivationSpec, resolveActivation } from './activations';
-import { flag, type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions } from './config';
+import { flag, type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { activationOf, kerasActivation, kerasBase, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
@@ -29,6 +30,7 @@ export function dense(units: number | DenseOptions, options?: DenseOptions): Lay
 export const DENSE: LayerDef = {
   kind: 'dense',
   snake: 'dense',
+  options: optionNames<DenseOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'units', 'activation', 'useBias']),
   outputShape(layer, [s], fail) {
     if (s.length < 1) throw fail('needs an input of rank >= 1 per sample');
     return [...s.slice(0, -1), layer.config.units as number];

@@ -1,11 +1,12 @@
 // Keras DepthwiseConv2D (NHWC, kernel [kh, kw, in, depthMultiplier]): each input channel
 // convolved with its own depthMultiplier filters.
+import { optionNames } from '../core/options';
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { gradTarget, paramGrad } from '../compile/program';
 import { type ActivationSpec, resolveActivation } from './activations';
-import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt } from './config';
+import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
@@ -61,6 +62,7 @@ export function depthwiseOptionsFromKeras(c: Record<string, any>): DepthwiseConv
 export const DEPTHWISE_CONV2D: LayerDef = {
   kind: 'depthwiseConv2d',
   snake: 'depthwise_conv2d',
+  options: optionNames<DepthwiseConv2dOptions>()([...LAYER_OPTION_NAMES, 'kernelSize', 'strides', 'padding', 'depthMultiplier', 'dilationRate', 'activation', 'useBias', 'depthwiseInitializer', 'biasInitializer', 'depthwiseRegularizer', 'biasRegularizer', 'depthwiseConstraint', 'biasConstraint']),
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2] * (layer.config.depthMultiplier as number)),
   weights({ config: c }, s) {
     const [kh, kw] = c.kernelSize as number[];

@@ -1,9 +1,10 @@
 // Keras Dropout: inverted dropout, active only in training (the identity otherwise).
+import { optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { gradTarget, passGradient } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
 import { nextSeed } from '../core/random';
-import { type LayerOptions, pending, positionalOrOptions } from './config';
+import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { kerasBase } from './keras-json';
 import { Layer } from './layer';
@@ -25,6 +26,7 @@ export function dropout(rate: number | DropoutOptions, options?: DropoutOptions)
 export const DROPOUT: LayerDef = {
   kind: 'dropout',
   snake: 'dropout',
+  options: optionNames<DropoutOptions>()([...LAYER_OPTION_NAMES, 'rate', 'seed']),
   outputShape: (_layer, [s]) => [...s],
   forward({ ctx, p, node, layer, x, shape, count, training }) {
     const rate = layer.config.rate as number;

@@ -1,4 +1,6 @@
 // Keras Flatten: the same bytes as one vector per sample.
+import { LAYER_OPTION_NAMES } from './config';
+import { optionNames } from '../core/options';
 import { passGradient } from '../compile/program';
 import type { LayerOptions } from './config';
 import type { LayerDef } from './def';
@@ -12,6 +14,7 @@ export function flatten(options: LayerOptions = {}): Layer {
 export const FLATTEN: LayerDef = {
   kind: 'flatten',
   snake: 'flatten',
+  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
   outputShape: (_layer, [s]) => [s.reduce((a, b) => a * b, 1)],
   forward: ({ x, shape }) => ({ region: x.region, shape }), // same bytes, another shape
   backward({ ctx, p, g, layer, input, dy, count, needsInputGrad }) {

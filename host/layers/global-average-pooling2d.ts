@@ -1,4 +1,6 @@
 // Keras GlobalAveragePooling2D: the mean over height and width, per channel.
+import { LAYER_OPTION_NAMES } from './config';
+import { optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
 import type { LayerOptions } from './config';
@@ -13,6 +15,7 @@ export function globalAveragePooling2d(options: LayerOptions = {}): Layer {
 export const GLOBAL_AVERAGE_POOLING2D: LayerDef = {
   kind: 'globalAveragePooling2d',
   snake: 'global_average_pooling2d',
+  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
   outputShape(_layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     return [s[2]];

@@ -10,6 +10,7 @@ import { type InitializerConfig, initialize } from './initializers';
 import { nextSeed } from '../core/random';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
 import { flag, type LayerOptions } from './config';
+import { checkOptions } from '../core/options';
 
 export type { ActivationName } from './activations';
 export type { LayerOptions } from './config';
@@ -77,6 +78,7 @@ export class Layer {
   checkWeights: ((specs: readonly WeightSpec[]) => void) | null = null;
 
   constructor(kind: LayerKind, config: Record<string, unknown>, options: LayerOptions) {
+    checkOptions(`layers.${kind}`, options, LAYER_DEFS[kind].options);
     this.kind = kind;
     this.config = config;
     this.name = options.name ?? uniqueName(kind === 'activation' ? activationLayerBase(config) : LAYER_DEFS[kind].snake);

@@ -1,4 +1,6 @@
 // Keras Multiply of two inputs (same shapes), elementwise.
+import { LAYER_OPTION_NAMES } from './config';
+import { optionNames } from '../core/options';
 import { gradTarget } from '../compile/program';
 import type { LayerOptions } from './config';
 import { sameShapes } from './add';
@@ -13,6 +15,7 @@ export function multiply(options: LayerOptions = {}): Layer {
 export const MULTIPLY: LayerDef = {
   kind: 'multiply',
   snake: 'multiply',
+  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
   multiInput: true,
   outputShape: (_layer, shapes, fail) => sameShapes(shapes, fail, 2),
   forward({ ctx, p, node, layer, inputs, shape, count }) {

@@ -1,11 +1,12 @@
 // Keras MaxPooling2D and AveragePooling2D (NHWC). Max pooling keeps the flat index of each
 // output's maximum for its backward pass.
+import { optionNames } from '../core/options';
 import { poolGeometry } from '../compile/conv-lowering';
 import { conv2dOutputSize } from '../compile/conv-scratch';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type LayerOptions, pair, padding, pending, positionalOrOptions } from './config';
+import { type LayerOptions, pair, padding, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { channelsLast, kerasBase, pairOf } from './keras-json';
 import { Layer } from './layer';
@@ -64,6 +65,7 @@ function optionsFromKeras(c: Record<string, any>, base: LayerOptions): Pooling2d
 export const MAX_POOLING2D: LayerDef = {
   kind: 'maxPooling2d',
   snake: 'max_pooling2d',
+  options: optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding']),
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);
@@ -87,6 +89,7 @@ export const MAX_POOLING2D: LayerDef = {
 export const AVERAGE_POOLING2D: LayerDef = {
   kind: 'averagePooling2d',
   snake: 'average_pooling2d',
+  options: optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding']),
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);

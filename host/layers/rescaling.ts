@@ -2,9 +2,10 @@
 // constants are non-trainable weights 'scale' and 'offset' (per channel) so that they live in
 // the arena and are saved with the model; importers use it for constant Mul/Add/Sub operands.
 // In Keras and TF.js they are config, not weights.
+import { optionNames } from '../core/options';
 import { gradTarget, last, rowsOf } from '../compile/program';
 import { InvalidArgumentError, ModelFormatError } from '../core/errors';
-import { type LayerOptions, pending, positionalOrOptions } from './config';
+import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import type { InitializerConfig } from './initializers';
 import { kerasBase } from './keras-json';
@@ -34,6 +35,7 @@ const constant = { className: 'constant', value: 0 } as InitializerConfig;
 export const RESCALING: LayerDef = {
   kind: 'rescaling',
   snake: 'rescaling',
+  options: optionNames<RescalingOptions>()([...LAYER_OPTION_NAMES, 'scale', 'offset']),
   outputShape(layer, [s], fail) {
     const ch = s[s.length - 1];
     for (const k of ['scale', 'offset']) {

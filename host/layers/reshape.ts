@@ -1,7 +1,8 @@
 // Keras Reshape(target_shape): the same bytes in another per-sample shape; one -1 is inferred.
+import { optionNames } from '../core/options';
 import { passGradient } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type LayerOptions, pending, positionalOrOptions } from './config';
+import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { kerasBase } from './keras-json';
 import { Layer } from './layer';
@@ -24,6 +25,7 @@ export function reshape(targetShape: number[] | ReshapeOptions, options?: LayerO
 export const RESHAPE: LayerDef = {
   kind: 'reshape',
   snake: 'reshape',
+  options: optionNames<ReshapeOptions>()([...LAYER_OPTION_NAMES, 'targetShape']),
   outputShape(layer, [s], fail) {
     const c = layer.config;
     const target = [...(c.targetShape as number[])];

@@ -1,9 +1,10 @@
 // Keras Resizing(height, width, interpolation='bilinear'): TensorFlow's bilinear resize with
 // half-pixel centers and no antialiasing; trainable through (it has a backward pass).
+import { optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type LayerOptions, pending, positiveInt } from './config';
+import { type LayerOptions, pending, positiveInt, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { kerasBase, unsupported } from './keras-json';
 import { Layer } from './layer';
@@ -32,6 +33,7 @@ function invalid(): never {
 export const RESIZING: LayerDef = {
   kind: 'resizing',
   snake: 'resizing',
+  options: optionNames<ResizingOptions>()([...LAYER_OPTION_NAMES, 'height', 'width', 'interpolation']),
   outputShape(layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     return [layer.config.height as number, layer.config.width as number, s[2]];

@@ -1,4 +1,6 @@
 // Keras Subtract: inputs[0] - inputs[1] (same shapes).
+import { LAYER_OPTION_NAMES } from './config';
+import { optionNames } from '../core/options';
 import { gradTarget, passGradient } from '../compile/program';
 import type { LayerOptions } from './config';
 import { sameShapes } from './add';
@@ -14,6 +16,7 @@ export function subtract(options: LayerOptions = {}): Layer {
 export const SUBTRACT: LayerDef = {
   kind: 'subtract',
   snake: 'subtract',
+  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
   multiInput: true,
   outputShape: (_layer, shapes, fail) => sameShapes(shapes, fail, 2),
   forward({ ctx, p, node, layer, inputs, shape, count }) {

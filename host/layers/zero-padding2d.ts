@@ -1,8 +1,9 @@
 // Keras ZeroPadding2D: padding n, [rows, cols] or [[top, bottom], [left, right]] (NHWC).
+import { optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type LayerOptions, pending, positionalOrOptions } from './config';
+import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { channelsLast, kerasBase } from './keras-json';
 import { Layer } from './layer';
@@ -29,6 +30,7 @@ function padGeometry(layer: Layer, inShape: readonly number[]): Record<string, n
 export const ZERO_PADDING2D: LayerDef = {
   kind: 'zeroPadding2d',
   snake: 'zero_padding2d',
+  options: optionNames<ZeroPadding2dOptions>()([...LAYER_OPTION_NAMES, 'padding']),
   outputShape(layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     const [[t, b], [l, r]] = layer.config.padding as [[number, number], [number, number]];

@@ -4,6 +4,7 @@
 // callback is made, before any training.
 import { InvalidArgumentError } from '../core/errors';
 import { requireFileSystem } from '../core/io';
+import { checkOptions, optionNames } from '../core/options';
 import type { Callback, EpochLogs, Model } from './model';
 
 type Mode = 'auto' | 'min' | 'max';
@@ -88,6 +89,7 @@ export class ReduceLROnPlateau extends BaseCallback {
   constructor(o: ReduceLROnPlateauOptions = {}) {
     super();
     const w = 'reduceLROnPlateau';
+    checkOptions(`callbacks.${w}`, o, optionNames<ReduceLROnPlateauOptions>()(['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr', 'verbose']));
     this.monitor = o.monitor ?? 'val_loss';
     const factor = o.factor ?? 0.1;
     if (typeof factor !== 'number' || !(factor > 0) || factor >= 1) throw new InvalidArgumentError(`${w}: factor must be in (0, 1): the learning rate is multiplied by it; got ${factor}`);
@@ -175,6 +177,7 @@ export class EarlyStopping extends BaseCallback {
   constructor(o: EarlyStoppingOptions = {}) {
     super();
     const w = 'earlyStopping';
+    checkOptions(`callbacks.${w}`, o, optionNames<EarlyStoppingOptions>()(['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch', 'verbose']));
     this.monitor = o.monitor ?? 'val_loss';
     this.minDelta = Math.abs(nonNegative(w, 'minDelta', o.minDelta ?? 0));
     this.patience = count(w, 'patience', o.patience ?? 0);
@@ -258,6 +261,7 @@ export class ModelCheckpoint extends BaseCallback {
     super();
     const w = 'modelCheckpoint';
     if (!o || typeof o.filepath !== 'string' || o.filepath.length === 0) throw new InvalidArgumentError(`${w}: filepath is required`);
+    checkOptions(`callbacks.${w}`, o, optionNames<ModelCheckpointOptions>()(['filepath', 'monitor', 'saveBestOnly', 'mode', 'includeOptimizer', 'verbose']));
     this.filepath = o.filepath;
     this.monitor = o.monitor ?? 'val_loss';
     this.saveBestOnly = o.saveBestOnly ?? false;
@@ -314,10 +318,18 @@ export class Progress extends BaseCallback {
   }
 }
 
+export interface ProgressOptions {
+  print?: (line: string) => void;
+  everySteps?: number;
+}
+
 export const callbacks = {
   learningRateScheduler: (schedule: (epoch: number, lr: number) => number) => new LearningRateScheduler(schedule),
   reduceLROnPlateau: (options: ReduceLROnPlateauOptions = {}) => new ReduceLROnPlateau(options),
   earlyStopping: (options: EarlyStoppingOptions = {}) => new EarlyStopping(options),
   modelCheckpoint: (options: ModelCheckpointOptions) => new ModelCheckpoint(options),
-  progress: (options: { print?: (line: string) => void; everySteps?: number } = {}) => new Progress(options.print, options.everySteps ?? 0),
+  progress: (options: ProgressOptions = {}) => {
+    checkOptions('callbacks.progress', options, optionNames<ProgressOptions>()(['print', 'everySteps']));
+    return new Progress(options.print, options.everySteps ?? 0);
+  },
 };

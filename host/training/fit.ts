@@ -1,12 +1,14 @@
 // The fit loop (Keras model.fit): epochs of shuffled batches, one train program run per batch,
 // per-step and per-epoch logs, validation, and the callbacks' hooks in Keras's order. The inputs
 // and labels arrive checked; `executorFor` re-plans when a callback froze layers or the batch grew.
-import { NonFiniteError } from '../core/errors';
+import { InvalidArgumentError, NonFiniteError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import { Random, nextSeed } from '../core/random';
 import type { Executor } from '../runtime/executor';
 import { loadBatch } from './inputs';
-import type { EpochLogs, FitOptions, History, Model } from './model';
+import { fitProgress, resolveVerbose } from './fit-progress';
+import { checkOptions } from '../core/options';
+import type { Callback, EpochLogs, FitOptions, History, Model } from './model';
 
 export async function fitLoop(
   model: Model, executorFor: (batchSize: number) => Executor, xdata: Float32Array, labels: Float32Array | Int32Array,
@@ -18,12 +20,14 @@ export async function fitLoop(
   const steps: History['steps'] = { lr: [], loss: [], ...(options.recordGradNorm ? { gradNorm: [] } : {}) };
   const history: History = { epoch: [], history: {}, steps };
   const push = (k: string, v: number) => (history.history[k] ??= []).push(v);
-  const callbacks = options.callbacks ?? [];
+  const verbose = resolveVerbose(options.verbose);
+  const printer = fitProgress(verbose, epochs, Math.ceil(n / batchSize));
+  const callbacks = [...(printer ? [printer] : []), ...callbackList(options.callbacks)];
   model.stopTraining = false;
   for (const cb of callbacks) cb.setModel?.(model);
   for (const cb of callbacks) if (cb.onTrainBegin) await cb.onTrainBegin();
   let last: EpochLogs | null = null;
-  for (let epoch = 0; epoch < epochs && !model.stopTraining; epoch++) {
+  for (let epoch = options.initialEpoch ?? 0; epoch < epochs && !model.stopTraining; epoch++) {
     const exec = executorFor(batchSize);
     for (const cb of callbacks) if (cb.onEpochBegin) await cb.onEpochBegin(epoch);
     const order = options.shuffle === false ? null : rng.permutation(n);
@@ -60,4 +64,18 @@ export async function fitLoop(
   }
   for (const cb of callbacks) if (cb.onTrainEnd) await cb.onTrainEnd(last);
   return history;
+}
+
+// The hooks fit calls. A plain object (TF.js's `callbacks: { onEpochEnd }` form) may hold only
+// these; a class instance may hold anything else besides.
+const HOOKS = ['setModel', 'onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+
+function callbackList(c: FitOptions['callbacks']): Callback[] {
+  if (c === undefined || c === null) return [];
+  const list = Array.isArray(c) ? c : [c];
+  list.forEach((cb, i) => {
+    if (typeof cb !== 'object' || cb === null) throw new InvalidArgumentError(`fit: callbacks[${i}] must be an object with hooks (${HOOKS.join(', ')}), got ${String(cb)}`);
+    if (Object.getPrototypeOf(cb) === Object.prototype) checkOptions(`fit callbacks${Array.isArray(c) ? `[${i}]` : ''}`, cb, HOOKS);
+  });
+  return list;
 }

@@ -3,6 +3,7 @@
 // optimizer back exactly as they were. The loss falls, flattens, then turns up; a good rate is a
 // little below where it turns up: we suggest the rate at the minimum of the smoothed curve / 10.
 import { InvalidArgumentError, NonFiniteError } from '../core/errors';
+import { checkOptions, optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { requireFileSystem } from '../core/io';
 import type { Model } from './model';
@@ -29,7 +30,10 @@ export interface LrFinderResult {
   svg: string;
 }
 
+const LR_FINDER_OPTIONS = optionNames<LrFinderOptions>()(['minLr', 'maxLr', 'steps', 'batchSize', 'seed', 'stopFactor', 'svgPath']);
+
 export async function findLearningRate(model: Model, x: Tensor, y: Tensor, options: LrFinderOptions = {}): Promise<LrFinderResult> {
+  checkOptions('findLearningRate', options, LR_FINDER_OPTIONS);
   const minLr = options.minLr ?? 1e-4;
   const maxLr = options.maxLr ?? 1;
   const steps = options.steps ?? 200;

@@ -18,6 +18,7 @@ import { asF32, positiveInF32, type Tensor } from '../core/tensor';
 import { checkInputs, loadBatch, prepareLabels } from './inputs';
 import { fitLoop } from './fit';
 import { countParams, modelSummary } from './summary';
+import { checkOptions, optionNames } from '../core/options';
 
 export interface CompileOptions {
   optimizer: OptimizerConfig | OptimizerName;
@@ -45,11 +46,27 @@ export interface FitOptions {
   seed?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
   // Keras-style callbacks (host/training/callbacks.ts): learningRateScheduler, reduceLROnPlateau,
-  // earlyStopping, modelCheckpoint, progress, or any object with these hooks.
-  callbacks?: Callback[];
+  // earlyStopping, modelCheckpoint, progress, or any object with these hooks; or (the TF.js form)
+  // one object of hooks, { onEpochEnd }.
+  callbacks?: Callback[] | Callback;
   // Record the global gradient norm (before clipping) of every step in history.steps.gradNorm.
   recordGradNorm?: boolean;
+  // Keras: hold out the LAST fraction of x and y (before any shuffling) as validation data;
+  // ignored when validationData is given.
+  validationSplit?: number;
+  // Keras: the epoch to start at (resuming); epochs is the index to stop at, not a count.
+  initialEpoch?: number;
+  // Keras: 0 silent, 1 a live progress bar, 2 one line per epoch; 'auto' (the default) is 1 on a
+  // terminal, 2 on other output streams, and 0 where there is no process (browsers).
+  verbose?: 'auto' | 0 | 1 | 2;
 }
+
+// The documented option names of each method (the compiler holds them equal to the types).
+const FIT_OPTIONS = optionNames<FitOptions>()([
+  'epochs', 'batchSize', 'validationData', 'shuffle', 'seed', 'onEpochEnd', 'callbacks', 'recordGradNorm', 'validationSplit', 'initialEpoch', 'verbose',
+]);
+const COMPILE_OPTIONS = optionNames<CompileOptions>()(['optimizer', 'loss', 'metrics', 'memoryBudget', 'batchSize']);
+const BATCH_OPTIONS = optionNames<{ batchSize?: number }>()(['batchSize']);
 
 export interface Callback {
   setModel?(model: Model): void;
@@ -157,6 +174,7 @@ export class Model {
   // Plans the training arena now, so its size is known (and checked against memoryBudget)
   // before any memory is allocated or any data is seen.
   compile(options: CompileOptions, planNow = true): void {
+    checkOptions('compile', options, COMPILE_OPTIONS);
     const metrics = options.metrics ?? [];
     for (const m of metrics) if (!METRICS.has(m)) throw new InvalidArgumentError(`unknown metric '${m}' (known: accuracy)`);
     const batchSize = options.batchSize ?? 32;
@@ -248,14 +266,23 @@ export class Model {
   }
 
   async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+    for (const k of ['classWeight', 'sampleWeight']) {
+      if (options && k in options) throw new InvalidArgumentError(`fit: ${k} is not supported yet (the loss kernels take no per-sample weights); refusing it rather than training unweighted`);
+    }
+    checkOptions('fit', options, FIT_OPTIONS);
     const epochs = options.epochs ?? 1;
     const batchSize = options.batchSize ?? 32;
+    const initialEpoch = options.initialEpoch ?? 0;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new InvalidArgumentError(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
     this.requireCompiled('fit');
-    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'fit');
-    const labels = this.labelsFor(y, n, 'fit');
-    return fitLoop(this, (batch) => this.executorFor(batch, true), x.data as Float32Array, labels, n, batchSize, epochs, options);
+    const all = checkInputs(x, this.inputShape, this.layers[0].name, 'fit');
+    const labels = this.labelsFor(y, all, 'fit');
+    const { n, validationData } = splitValidation(x, y, all, options);
+    const lp = labels.length / all;
+    return fitLoop(this, (batch) => this.executorFor(batch, true), x.data as Float32Array, labels.subarray(0, n * lp), n, batchSize, epochs,
+      { ...options, validationData, initialEpoch });
   }
 
   // One optimizer step on exactly this batch (Keras train_on_batch); returns the batch's loss.
@@ -296,6 +323,7 @@ export class Model {
   }
 
   evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): EvaluateResult {
+    checkOptions('evaluate', options, BATCH_OPTIONS);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
     this.requireCompiled('evaluate');
@@ -318,6 +346,7 @@ export class Model {
   }
 
   predict(x: Tensor, options: { batchSize?: number } = {}): Tensor<Float32Array> {
+    checkOptions('predict', options, BATCH_OPTIONS);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
     const n = checkInputs(x, this.inputShape, this.layers[0].name, 'predict');
@@ -339,12 +368,12 @@ export class Model {
   // The model as safetensors bytes: weights, Keras-style topology and training config; with
   // includeOptimizer, also the optimizer's slots and step (a checkpoint to resume from).
   toBytes(options: { includeOptimizer?: boolean } = {}): Uint8Array {
-    return modelToBytes(this, options);
+    return modelToBytes(this, options, 'toBytes');
   }
 
   // Writes toBytes() to `path` atomically (temporary file, then rename). Needs a file system.
   async save(path: string, options: { includeOptimizer?: boolean } = {}): Promise<void> {
-    await requireFileSystem('model.save(path)').writeFileAtomic(path, modelToBytes(this, options));
+    await requireFileSystem('model.save(path)').writeFileAtomic(path, modelToBytes(this, options, 'save'));
   }
 
   countParams(): { total: number; trainable: number; nonTrainable: number } {
@@ -356,6 +385,22 @@ export class Model {
     const training = this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan : null;
     return modelSummary(this, this.planInference(this.arena.executor?.plan.batchSize ?? 32), training, print);
   }
+}
+
+// Keras's validation_split: training keeps the first floor(n * (1 - split)) samples and the rest
+// are the validation data, cut before any shuffling (keras/src/trainers/data_adapters/
+// data_adapter_utils.py, train_validation_split). validationData, when given, wins (as in Keras).
+function splitValidation(x: Tensor, y: Tensor, n: number, options: FitOptions): { n: number; validationData?: [Tensor, Tensor] } {
+  const split = options.validationSplit;
+  if (split === undefined || options.validationData) return { n, validationData: options.validationData };
+  if (typeof split !== 'number' || !(split > 0 && split < 1)) throw new InvalidArgumentError(`fit: validationSplit must be a number in (0, 1), got ${split}`);
+  const at = Math.floor(n * (1 - split));
+  if (at === 0 || at === n) throw new InvalidArgumentError(`fit: validationSplit ${split} of ${n} samples leaves ${at === 0 ? 'no training' : 'no validation'} samples`);
+  const tail = (t: Tensor): Tensor => {
+    const per = t.data.length / n;
+    return { data: t.data.subarray(at * per), shape: [n - at, ...t.shape.slice(1)] } as Tensor;
+  };
+  return { n: at, validationData: [tail(x), tail(y)] };
 }
 
 // Symbolic tensors for a sequential model, so that its layers' `output` can be used like a

@@ -4,6 +4,7 @@
 // weight decay and the update. The slots listed here are laid out in the arena with the same
 // layout as the parameters.
 import { InvalidArgumentError } from '../core/errors';
+import { checkOptions, optionNames } from '../core/options';
 import { asF32, finiteInF32, positiveInF32 } from '../core/tensor';
 import { type LearningRateSchedule, resolveSchedule } from './schedules';
 
@@ -63,21 +64,54 @@ function common(opt: string, o: CommonOptions, defaultLr: number, defaultDecay: 
 
 type Opts<T> = CommonOptions & Partial<Omit<T, 'className' | keyof Common>>;
 
+const COMMON = ['learningRate', 'weightDecay', 'clipvalue', 'clipnorm', 'globalClipnorm'] as const;
+// Each optimizer's option names (the compiler holds them equal to its options type).
+const OPTION_NAMES = {
+  sgd: optionNames<Opts<SgdConfig>>()([...COMMON, 'momentum', 'nesterov']),
+  adagrad: optionNames<Opts<AdagradConfig>>()([...COMMON, 'initialAccumulatorValue', 'epsilon']),
+  rmsprop: optionNames<Opts<RmspropConfig>>()([...COMMON, 'rho', 'momentum', 'epsilon', 'centered']),
+  adam: optionNames<Opts<AdamConfig>>()([...COMMON, 'beta1', 'beta2', 'epsilon', 'amsgrad']),
+  adamw: optionNames<Opts<AdamWConfig>>()([...COMMON, 'beta1', 'beta2', 'epsilon', 'amsgrad']),
+  nadam: optionNames<Opts<NadamConfig>>()([...COMMON, 'beta1', 'beta2', 'epsilon']),
+  adamax: optionNames<Opts<AdamaxConfig>>()([...COMMON, 'beta1', 'beta2', 'epsilon']),
+};
+
+// The TF.js call form: positional numbers, the first the learning rate (tf.train.adam(0.01),
+// tf.train.sgd(0.1), tf.train.adam(lr, beta1, beta2, epsilon)), or Keras's one options object.
+// `positional` names the arguments after the learning rate, in TF.js's order.
+function options<T>(opt: OptimizerName, first: unknown, rest: unknown[], positional: readonly string[]): Opts<T> {
+  if (typeof first !== 'number') {
+    if (rest.some((r) => r !== undefined)) throw new InvalidArgumentError(`optimizers.${opt}: give either ${opt}(learningRate, ...) or ${opt}(options), not both`);
+    checkOptions(`optimizers.${opt}`, first, OPTION_NAMES[opt]);
+    return (first ?? {}) as Opts<T>;
+  }
+  if (rest.length > positional.length) throw new InvalidArgumentError(`optimizers.${opt} takes at most ${positional.length + 1} positional arguments (learningRate, ${positional.join(', ')}), got ${rest.length + 1}`);
+  const o: Record<string, unknown> = { learningRate: first };
+  rest.forEach((v, i) => { if (v !== undefined) o[positional[i]] = v; });
+  return o as Opts<T>;
+}
+
+type Rest = (number | boolean | undefined)[];
+
 export const optimizers = {
-  // keras.optimizers.SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
-  sgd(o: Opts<SgdConfig> = {}): SgdConfig {
+  // keras.optimizers.SGD(learning_rate=0.01, momentum=0.0, nesterov=False); tf.train.sgd(lr)
+  sgd(first: number | Opts<SgdConfig> = {}, ...rest: Rest): SgdConfig {
+    const o = options<SgdConfig>('sgd', first, rest, ['momentum', 'nesterov']);
     return { className: 'sgd', ...common('sgd', o, 0.01, 0), momentum: unit('sgd', 'momentum', o.momentum ?? 0), nesterov: !!o.nesterov };
   },
   // keras.optimizers.Adagrad(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7)
-  adagrad(o: Opts<AdagradConfig> = {}): AdagradConfig {
+  adagrad(first: number | Opts<AdagradConfig> = {}, ...rest: Rest): AdagradConfig {
+    const o = options<AdagradConfig>('adagrad', first, rest, ['initialAccumulatorValue']);
     return {
       className: 'adagrad', ...common('adagrad', o, 0.001, 0),
       initialAccumulatorValue: nonNegative('adagrad', 'initialAccumulatorValue', o.initialAccumulatorValue ?? 0.1),
       epsilon: positive('adagrad', 'epsilon', o.epsilon ?? 1e-7),
     };
   },
-  // keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False)
-  rmsprop(o: Opts<RmspropConfig> = {}): RmspropConfig {
+  // keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False);
+  // tf.train.rmsprop(lr, decay, momentum, epsilon, centered), TF.js's decay being Keras's rho
+  rmsprop(first: number | Opts<RmspropConfig> = {}, ...rest: Rest): RmspropConfig {
+    const o = options<RmspropConfig>('rmsprop', first, rest, ['rho', 'momentum', 'epsilon', 'centered']);
     return {
       className: 'rmsprop', ...common('rmsprop', o, 0.001, 0),
       rho: unit('rmsprop', 'rho', o.rho ?? 0.9), momentum: unit('rmsprop', 'momentum', o.momentum ?? 0),
@@ -85,22 +119,28 @@ export const optimizers = {
     };
   },
   // keras.optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False)
-  adam(o: Opts<AdamConfig> = {}): AdamConfig {
+  adam(first: number | Opts<AdamConfig> = {}, ...rest: Rest): AdamConfig {
+    const o = options<AdamConfig>('adam', first, rest, ADAM_POSITIONAL);
     return { className: 'adam', ...common('adam', o, 0.001, 0), ...adamFamily('adam', o), amsgrad: !!o.amsgrad };
   },
   // keras.optimizers.AdamW(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False)
-  adamw(o: Opts<AdamWConfig> = {}): AdamWConfig {
+  adamw(first: number | Opts<AdamWConfig> = {}, ...rest: Rest): AdamWConfig {
+    const o = options<AdamWConfig>('adamw', first, rest, ADAM_POSITIONAL);
     return { className: 'adamw', ...common('adamw', o, 0.001, 0.004), ...adamFamily('adamw', o), amsgrad: !!o.amsgrad };
   },
   // keras.optimizers.Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
-  nadam(o: Opts<NadamConfig> = {}): NadamConfig {
+  nadam(first: number | Opts<NadamConfig> = {}, ...rest: Rest): NadamConfig {
+    const o = options<NadamConfig>('nadam', first, rest, ADAM_POSITIONAL);
     return { className: 'nadam', ...common('nadam', o, 0.001, 0), ...adamFamily('nadam', o) };
   },
   // keras.optimizers.Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
-  adamax(o: Opts<AdamaxConfig> = {}): AdamaxConfig {
+  adamax(first: number | Opts<AdamaxConfig> = {}, ...rest: Rest): AdamaxConfig {
+    const o = options<AdamaxConfig>('adamax', first, rest, ADAM_POSITIONAL);
     return { className: 'adamax', ...common('adamax', o, 0.001, 0), ...adamFamily('adamax', o) };
   },
 };
+
+const ADAM_POSITIONAL = ['beta1', 'beta2', 'epsilon'];
 
 function adamFamily(opt: string, o: { beta1?: number; beta2?: number; epsilon?: number }) {
   return { beta1: unit(opt, 'beta1', o.beta1 ?? 0.9), beta2: unit(opt, 'beta2', o.beta2 ?? 0.999), epsilon: positive(opt, 'epsilon', o.epsilon ?? 1e-7) };
@@ -115,7 +155,9 @@ export function resolveOptimizer(spec: OptimizerConfig | string): OptimizerConfi
   if (typeof name !== 'string' || !NAMES.includes(name as OptimizerName)) {
     throw new InvalidArgumentError(`unknown optimizer '${typeof spec === 'string' ? spec : String(name)}' (known: ${NAMES.join(', ')})`);
   }
-  return optimizers[name as OptimizerName](typeof spec === 'string' ? {} : (spec as never));
+  if (typeof spec === 'string') return optimizers[name as OptimizerName]();
+  const { className: _, ...rest } = spec as unknown as Record<string, unknown>;
+  return optimizers[name as OptimizerName](rest as never);
 }
 
 // Names of the per-parameter slots, each a slab with the trainable parameters' layout.

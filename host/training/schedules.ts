@@ -5,6 +5,7 @@
 // checkpoint's iteration count is the schedule's position.
 import { InvalidArgumentError } from '../core/errors';
 import { asF32, finiteInF32, positiveInF32 } from '../core/tensor';
+import { checkOptions, optionNames } from '../core/options';
 
 export interface ExponentialDecay {
   className: 'exponentialDecay';
@@ -78,10 +79,26 @@ function required<T>(s: string, name: string, v: T | undefined): T {
   return v;
 }
 
+type Args<T> = Omit<T, 'className'>;
+// Each schedule's option names (the compiler holds them equal to its record).
+const OPTION_NAMES: Record<LearningRateSchedule['className'], readonly string[]> = {
+  exponentialDecay: optionNames<Args<ExponentialDecay>>()(['initialLearningRate', 'decaySteps', 'decayRate', 'staircase']),
+  piecewiseConstantDecay: optionNames<Args<PiecewiseConstantDecay>>()(['boundaries', 'values']),
+  inverseTimeDecay: optionNames<Args<InverseTimeDecay>>()(['initialLearningRate', 'decaySteps', 'decayRate', 'staircase', 'power']),
+  polynomialDecay: optionNames<Args<PolynomialDecay>>()(['initialLearningRate', 'decaySteps', 'endLearningRate', 'power', 'cycle']),
+  cosineDecay: optionNames<Args<CosineDecay>>()(['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps']),
+  oneCycle: optionNames<Args<OneCycle>>()(['iterations', 'maxLearningRate', 'startLearningRate', 'lastLearningRate', 'maxMomentum', 'minMomentum']),
+};
+function known(s: LearningRateSchedule['className'], o: unknown): void {
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(`${where(s)}: needs an options object, got ${JSON.stringify(o)}`);
+  checkOptions(`schedules.${s}`, o, OPTION_NAMES[s]);
+}
+
 export const schedules = {
   // keras.optimizers.schedules.ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)
   exponentialDecay(o: { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean }): ExponentialDecay {
     const s = 'exponentialDecay';
+    known(s, o);
     return {
       className: s,
       initialLearningRate: positive(s, 'initialLearningRate', required(s, 'initialLearningRate', o.initialLearningRate)),
@@ -93,6 +110,7 @@ export const schedules = {
   // keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
   piecewiseConstantDecay(o: { boundaries: number[]; values: number[] }): PiecewiseConstantDecay {
     const s = 'piecewiseConstantDecay';
+    known(s, o);
     const b = required(s, 'boundaries', o.boundaries);
     const v = required(s, 'values', o.values);
     if (!Array.isArray(b) || !Array.isArray(v)) throw new InvalidArgumentError(`${where(s)}: boundaries and values must be arrays`);
@@ -109,6 +127,7 @@ export const schedules = {
   // keras.optimizers.schedules.InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)
   inverseTimeDecay(o: { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean; power?: number }): InverseTimeDecay {
     const s = 'inverseTimeDecay';
+    known(s, o);
     return {
       className: s,
       initialLearningRate: positive(s, 'initialLearningRate', required(s, 'initialLearningRate', o.initialLearningRate)),
@@ -121,6 +140,7 @@ export const schedules = {
   // keras.optimizers.schedules.PolynomialDecay(initial_learning_rate, decay_steps, end_learning_rate=1e-4, power=1.0, cycle=False)
   polynomialDecay(o: { initialLearningRate: number; decaySteps: number; endLearningRate?: number; power?: number; cycle?: boolean }): PolynomialDecay {
     const s = 'polynomialDecay';
+    known(s, o);
     return {
       className: s,
       initialLearningRate: positive(s, 'initialLearningRate', required(s, 'initialLearningRate', o.initialLearningRate)),
@@ -133,6 +153,7 @@ export const schedules = {
   // keras.optimizers.schedules.CosineDecay(initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None, warmup_steps=0)
   cosineDecay(o: { initialLearningRate: number; decaySteps: number; alpha?: number; warmupTarget?: number | null; warmupSteps?: number }): CosineDecay {
     const s = 'cosineDecay';
+    known(s, o);
     const warmupTarget = o.warmupTarget ?? null;
     const warmupSteps = o.warmupSteps ?? 0;
     if (warmupTarget !== null) positive(s, 'warmupTarget', warmupTarget);
@@ -150,6 +171,7 @@ export const schedules = {
   // 1cycle over `iterations` optimizer steps (usually epochs * steps per epoch).
   oneCycle(o: { iterations: number; maxLearningRate: number; startLearningRate?: number; lastLearningRate?: number; maxMomentum?: number; minMomentum?: number }): OneCycle {
     const s = 'oneCycle';
+    known(s, o);
     const iterations = steps(s, 'iterations', required(s, 'iterations', o.iterations));
     const maxLearningRate = positive(s, 'maxLearningRate', required(s, 'maxLearningRate', o.maxLearningRate));
     const startLearningRate = positive(s, 'startLearningRate', o.startLearningRate ?? maxLearningRate / 10);
@@ -170,7 +192,8 @@ export function resolveSchedule(spec: unknown): LearningRateSchedule {
   if (typeof name !== 'string' || !(name in FACTORIES)) {
     throw new InvalidArgumentError(`unknown learning-rate schedule '${String(name)}' (known: ${Object.keys(FACTORIES).join(', ')})`);
   }
-  return FACTORIES[name as LearningRateSchedule['className']](spec as never);
+  const { className: _, ...args } = spec as Record<string, unknown>;
+  return FACTORIES[name as LearningRateSchedule['className']](args as never);
 }
 
 // The schedule op's kind and parameters (assembly/kernels/schedule.ts SCHEDULE_*). `cycleMomentum`: the

@@ -25,7 +25,7 @@ const x = new Float32Array(n * 13 * 11 * 3);
 let s = 12345;
 for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; x[i] = (s >>> 8) / 16777216 - 0.5; }
 const y = Int32Array.from({ length: n }, (_, i) => (i * 7) % 4);
-const history = await model.fit(tensor(x, [n, 13, 11, 3]), tensor(y, [n]), { epochs: 3, batchSize: 7, seed: 1 });
+const history = await model.fit(tensor(x, [n, 13, 11, 3]), tensor(y, [n]), { epochs: 3, batchSize: 7, seed: 1, verbose: 0 });
 const out = model.predict(tensor(x.subarray(0, 5 * 13 * 11 * 3), [5, 13, 11, 3]));
 const hash = createHash('sha256').update(model.toBytes()).update(new Uint8Array(out.data.buffer)).digest('hex');
 console.log(JSON.stringify({ variant: kernelVariant(), hash, loss: history.history.loss }));
