@@ -21,6 +21,7 @@ export {
   type EarlyStoppingOptions, type ModelCheckpointOptions,
 } from './training/callbacks';
 export { findLearningRate, lrFinderSvg, type LrFinderOptions, type LrFinderResult } from './training/lr-finder';
+export { plotHistory } from './training/plot-history';
 export { type LossConfig, type LossName } from './training/losses';
 export { tensor, type Tensor, type NestedNumbers } from './core/tensor';
 export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './compile/plan';
