@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../core/errors';
 import type { History } from './model';
 import { axes, escapeXml, type PlotArea, svgPage } from './svg';
 
-const W = 640, PANEL = 240, L = 70, R = 130, T = 40, GAP = 60;
+const W = 680, PANEL = 240, L = 70, R = 160, T = 40, GAP = 60;
 const COLORS = ['#08519c', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
 
 // The panels: each quantity with its validation twin. The learning rate is not plotted.
