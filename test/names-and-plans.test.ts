@@ -54,6 +54,13 @@ describe('plans', () => {
     m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' }, false);
     m.evaluate(tensor(randomArray(10, 4), [2, 5]), tensor(new Int32Array([0, 2]), [2]));
     expect(m.plan.batchSize).toBe(2);
+    // after a one-row predict (an inference plan for 1), evaluating 10 rows plans for 16, not 1
+    const fresh = sequential([layers.dense(3, { inputShape: [5], activation: 'softmax' })]);
+    fresh.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' }, false);
+    fresh.predict(tensor(randomArray(5, 5), [1, 5]));
+    expect(fresh.plan.batchSize).toBe(1);
+    fresh.evaluate(tensor(randomArray(50, 6), [10, 5]), tensor(new Int32Array(10), [10]));
+    expect(fresh.plan.batchSize).toBe(16);
   });
 
   it('a compile refused by the memory budget leaves the previous configuration and plan in use', () => {

@@ -247,6 +247,12 @@ export class Model {
     return this.arena.executorFor(batchSize, training, this.compiled);
   }
 
+  // Predict and evaluate use a training plan as it is (re-planning it would move the optimizer's
+  // state); an inference plan too small for the call is re-planned.
+  private trainingPlanBatch(): number {
+    return this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan.batchSize : Infinity;
+  }
+
   /** @internal restores a saved training configuration without planning (loadModel). */
   restoreCompileConfig(options: CompileOptions): void {
     this.compile(options, false);
@@ -309,7 +315,7 @@ export class Model {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
     this.requireCompiled('evaluate');
     const n = checkInputs(x, this.inputShape, this.layers[0].name, 'evaluate');
-    const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.arena.executor?.plan.batchSize ?? Infinity), true);
+    const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), true);
     const labels = this.labelsFor(y, n, 'evaluate');
     const step = exec.plan.batchSize;
     for (let start = 0; start < n; start += step) {
@@ -330,10 +336,7 @@ export class Model {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
     const n = checkInputs(x, this.inputShape, this.layers[0].name, 'predict');
-    // A training plan is used as it is (re-planning it would move the optimizer's state); an
-    // inference plan too small for this call is re-planned.
-    const trainingPlan = this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan.batchSize : Infinity;
-    const exec = this.executorFor(Math.min(planBatch(batchSize, n), trainingPlan), false);
+    const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), false);
     const step = exec.plan.batchSize;
     const per = sizeOf(this.outputShape);
     const out = new Float32Array(n * per);
