@@ -1,38 +1,38 @@
 // edgetune kernels: raw byte-offset exports over one imported memory. Nothing here allocates.
-export { gemm_f32, gemm_set_a_broadcast } from './gemm';
+export { gemm_f32, gemm_set_a_broadcast } from './kernels/gemm';
 export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
-} from './elementwise';
-export { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './loss';
-export { mse_loss, bce_logits_loss, bce_probs_loss } from './loss';
+} from './kernels/elementwise';
+export { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './kernels/loss';
+export { mse_loss, bce_logits_loss, bce_probs_loss } from './kernels/loss';
 export {
   sgd_update, adagrad_update, rmsprop_update, adam_update, nadam_update, adamax_update, nadam_u, sumsq_f32, apply_gradients, optimizer_init,
   nadam_prep,
-} from './optim';
-export { schedule_lr } from './schedule';
-export { run } from './run';
+} from './kernels/optim';
+export { schedule_lr } from './kernels/schedule';
+export { run } from './interp/run';
 
 // End of the module's static data: plans keep their regions above it.
 export function heap_base(): usize {
   return __heap_base;
 }
 export {
-  conv2d_forward, conv2d_forward_relu, conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
+  conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
-} from './conv';
+} from './kernels/conv';
 export {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
   global_avg_pool_forward, global_avg_pool_backward,
-} from './pool';
+} from './kernels/pool';
 export {
   activation_forward, activation_backward, ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY_RELU, ACT_ELU, ACT_SELU,
   ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID, ACT_HARD_SWISH,
-} from './activations';
+} from './kernels/activations';
 export {
   batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,
-  batchnorm_backward_inference_params, batchnorm_fold,
-} from './norm';
-export { dropout_forward, dropout_backward } from './dropout';
-export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './regularize';
-export { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './merge';
-export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './spatial';
+  batchnorm_fold,
+} from './kernels/norm';
+export { dropout_forward, dropout_backward } from './kernels/dropout';
+export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './kernels/regularize';
+export { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './kernels/merge';
+export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './kernels/spatial';

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import binaryen from 'binaryen';
 import { writeMessages } from './wasi-messages.mjs';
+import { writeOps } from './gen-ops.mjs';
 
 const t0 = performance.now();
 mkdirSync('build', { recursive: true });
@@ -18,15 +19,17 @@ async function compileWasm(args) {
     throw new Error(`asc failed: ${error.message}`);
   }
 }
+// The interpreter's opcodes, step header and dispatch (assembly/interp/, from host/compile/op-table.ts).
+await writeOps();
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
-// The WASI driver's texts as one UTF-8 blob (assembly/wasi-messages.ts, from scripts/wasi-messages.mjs).
-// With them, the plan verifier's op table (assembly/op-footprints.ts, from host/compile/ops.ts).
+// The WASI driver's texts as one UTF-8 blob (assembly/wasi/wasi-messages.ts, from scripts/wasi-messages.mjs).
+// With them, the plan verifier's op table (assembly/wasi/op-footprints.ts, from host/compile/ops.ts).
 await writeMessages();
 // The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
 // without SIMD for engines that reject it (host/runtime/executor.ts picks one with WebAssembly.validate).
-await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
+await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
-await compileWasm(['assembly/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
+await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
 // The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
 // round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
 // float semantics.

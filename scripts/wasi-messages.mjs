@@ -1,5 +1,5 @@
-// The WASI driver's texts (assembly/wasi.ts: its messages, argument names and the safetensors keys
-// it matches) as one static blob of UTF-8 bytes: writes assembly/wasi-messages.ts. As ~100 separate
+// The WASI driver's texts (assembly/wasi/wasi.ts: its messages, argument names and the safetensors keys
+// it matches) as one static blob of UTF-8 bytes: writes assembly/wasi/wasi-messages.ts. As ~100 separate
 // AssemblyScript string literals (UTF-16, each with its object header and its own data segments)
 // they cost ~5 KB of the WASI module; as one blob, ~1.5 KB. scripts/build.mjs runs this before
 // compiling; run it by hand (`node scripts/wasi-messages.mjs`) after editing the list.
@@ -100,7 +100,7 @@ export const TEXTS = [
   ['WROTE', 'wrote '],
   ['AFTER', ' after '],
   ['STEPS', ' steps'],
-  // the plan verifier (assembly/plan-verify.ts)
+  // the plan verifier (assembly/wasi/plan-verify.ts)
   ['V_PLAN', 'plan: '],
   ['V_RECOMPILE', ': recompile the plan'],
   ['V_REGION', 'region '],
@@ -164,7 +164,7 @@ ${lines.join('\n')}
 `;
 }
 
-export const MESSAGES_FILE = fileURLToPath(new URL('../assembly/wasi-messages.ts', import.meta.url));
+export const MESSAGES_FILE = fileURLToPath(new URL('../assembly/wasi/wasi-messages.ts', import.meta.url));
 
 // Writes the file only when it changes (keeps its timestamp and a clean tree otherwise).
 // Both generated files: the texts (with the names of ops and arguments the plan verifier prints)

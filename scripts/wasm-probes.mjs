@@ -2,7 +2,7 @@
 // isolate what the engines do differently, with no compiler of ours in between.
 //   regLoop(iters) -> f32: 8 f32x4 accumulators, acc = acc * m + c, no memory access at all.
 //   kernel4x8Splat(ap, bp, kc, reps) -> f32: the register-blocked 4x8 GEMM microkernel over packed
-//     panels in L1 (as assembly/gemm.ts), A broadcast with v128.load32_splat: per k step two
+//     panels in L1 (as assembly/kernels/gemm.ts), A broadcast with v128.load32_splat: per k step two
 //     v128 loads of B and four 4-byte splat loads of A, six memory accesses for 16 SIMD ops.
 //   kernel4x8Shuffle: the same products and sums in the same order, A read as one v128 per k
 //     step and broadcast by lane shuffles: three memory accesses per k step.

@@ -1,4 +1,4 @@
-// activation_forward / activation_backward (assembly/activations.ts) against the f64 twins in
+// activation_forward / activation_backward (assembly/kernels/activations.ts) against the f64 twins in
 // test/reference/layers.ts.
 //
 // Accuracy: every kind is checked to a relative 1e-6 of the exact value (rtol) on a grid that

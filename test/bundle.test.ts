@@ -47,8 +47,8 @@ describe('bundle', () => {
     expect(demos.filter((name) => typeof examples[name] === 'undefined')).toEqual([]);
   });
 
-  it('host/compile/ops.ts and assembly/opcodes.ts agree on every opcode', () => {
-    const text = readFileSync(new URL('../assembly/opcodes.ts', import.meta.url), 'utf8');
+  it('host/compile/ops.ts and assembly/interp/opcodes.ts agree on every opcode', () => {
+    const text = readFileSync(new URL('../assembly/interp/opcodes.ts', import.meta.url), 'utf8');
     const asc = new Map([...text.matchAll(/export const OP_([A-Z0-9_]+): i32 = (\d+);/g)].map((m) => [m[1].toLowerCase(), Number(m[2])]));
     const host = new Map(Object.entries(OP_SPECS).map(([name, spec]) => [name, spec.code]));
     expect(asc).toEqual(host);

@@ -1,4 +1,4 @@
-// conv2d (chunked im2col + GEMM) and depthwise conv2d (assembly/conv.ts), forward and both backward
+// conv2d (chunked im2col + GEMM) and depthwise conv2d (assembly/kernels/conv.ts), forward and both backward
 // passes, against the direct f64 twins in test/reference/conv.ts, for the SIMD build
 // (build/edgetune.wasm) and for the same source compiled with --disable simd.
 //
@@ -32,7 +32,7 @@ interface Kernels { name: string; arena: () => Arena }
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/conv.ts', 'assembly/pool.ts'], 'conv-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/conv.ts', 'assembly/kernels/pool.ts'], 'conv-scalar.wasm');
 });
 const simd = () => simdArena(ARENA_BYTES);
 const scalarKernels = () => scalarArena(scalar, 256, ARENA_BYTES);
@@ -120,7 +120,7 @@ function runConvCase(a: Arena, { s, F, chunk }: ConvCase, seed: number): string[
 
   const withBias = seed % 2 === 1;
   const y = a.alloc(N * F);
-  k.conv2d_forward(y, xp, wp, withBias ? bp : 0, ...geo, chunkRows, colsP, packP);
+  k.conv2d_forward_fused(y, xp, wp, withBias ? bp : 0, ...geo, chunkRows, colsP, packP, 0, 0, 0);
   note(compare(name(`forward${withBias ? ' + bias' : ''}`), a.read(y, N * F), conv2dRef(g, F, x, w, withBias ? bias : undefined), K));
 
   const dxRef = conv2dBackwardInputRef(g, F, dy, w);
@@ -328,7 +328,7 @@ describe('finite differences', () => {
     const dx = a.alloc(inCount), dw = a.alloc(K * F), db = a.alloc(F);
     a.k.conv2d_backward_input(dx, rp, wp, ...geo, chunkRows, cols, pack, 0);
     a.k.conv2d_backward_filter(dw, db, xp, rp, ...geo, chunkRows, cols, pack, 0);
-    const fails = fdCheck(a, (y) => a.k.conv2d_forward(y, xp, wp, bp, ...geo, chunkRows, cols, pack), N * F, r, [
+    const fails = fdCheck(a, (y) => a.k.conv2d_forward_fused(y, xp, wp, bp, ...geo, chunkRows, cols, pack, 0, 0, 0), N * F, r, [
       { name: 'dx', ptr: xp, count: inCount, grad: a.read(dx, inCount) },
       { name: 'dw', ptr: wp, count: K * F, grad: a.read(dw, K * F) },
       { name: 'db', ptr: bp, count: F, grad: a.read(db, F) },
@@ -383,7 +383,7 @@ describe('against TensorFlow.js', () => {
       expect(want.shape).toEqual([g.B, g.OH, g.OW, F]);
       const cols = a.alloc(convColsBytes(7, g.KH, g.KW, g.C) / 4), pack = a.alloc(conv2dPackBytes(7, g.KH, g.KW, g.C, F) / 4);
       const y = a.alloc(N * F);
-      a.k.conv2d_forward(y, a.put(x), a.put(w), 0, ...geomArgs(g, F), 7, cols, pack);
+      a.k.conv2d_forward_fused(y, a.put(x), a.put(w), 0, ...geomArgs(g, F), 7, cols, pack, 0, 0, 0);
       expect(compare(`conv2d ${label(g, '')}`, a.read(y, N * F), want.dataSync(), K)).toBe('');
 
       const M = F % 3 + 1;

@@ -1,4 +1,4 @@
-// dropout_forward / dropout_backward (assembly/dropout.ts). Masks cannot match another library's
+// dropout_forward / dropout_backward (assembly/kernels/dropout.ts). Masks cannot match another library's
 // random stream, so the forward pass is tested by its statistics and its invariants: the kept
 // fraction within 5 sigma of 1 - rate (sigma = sqrt(n p (1-p))), the mean preserved, kept values
 // exactly f32(x * f32(1/(1-rate))), the mask a function of (seed, step, index) only (the same for

@@ -1,4 +1,4 @@
-// gemm_f32 (assembly/gemm.ts) against its naive twin (test/reference/gemm.ts), for the SIMD build
+// gemm_f32 (assembly/kernels/gemm.ts) against its naive twin (test/reference/gemm.ts), for the SIMD build
 // (build/edgetune.wasm) and for the same kernel compiled with --disable simd.
 //
 // Sweeps m < MR and m % MR, every n % NR tail, prime and KC-crossing k, n past NC, the three stride
@@ -183,7 +183,7 @@ let scalarModule: WebAssembly.Module;
 beforeAll(async () => {
   let binary: Uint8Array<ArrayBuffer> | undefined;
   const { error, stderr } = await asc([
-    'assembly/gemm.ts', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--use', 'abort=',
+    'assembly/kernels/gemm.ts', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--use', 'abort=',
     '-O3', '--noAssert', '--disable', 'simd', '--outFile', 'gemm-scalar.wasm',
   ], {
     writeFile(name, contents) {
@@ -194,7 +194,7 @@ beforeAll(async () => {
   scalarModule = new WebAssembly.Module(binary);
 });
 
-// assembly/gemm.ts alone has no static data, so its buffers can start low.
+// assembly/kernels/gemm.ts alone has no static data, so its buffers can start low.
 function scalarKernel(): Kernel {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 256 });
   const exports = new WebAssembly.Instance(scalarModule, { env: { memory } }).exports;

@@ -1,28 +1,25 @@
-// The plan interpreter `run` (assembly/run.ts): op words [opcode, nargs, args...] read from a program,
+// The plan interpreter `run` (assembly/interp/run.ts): op words [opcode, nargs, args...] read from a program,
 // each opcode checked against a direct call of its kernel, the stream advancing by nargs, and the
 // failure statuses (unknown opcode, non-finite loss or gradients) with nothing run after them.
-// The opcode numbers, argument orders and step-header offsets below are written out by hand, in this
-// one place: OP, OPT, S.
-import { readFileSync } from 'node:fs';
+// Opcode numbers and step-header offsets come from the op table (host/compile/op-table.ts, which
+// generates assembly/interp/); the op words below spell out each op's arguments in its order.
 import { describe, expect, it } from 'vitest';
+import { HEADER, OP_SPECS, OPT_KIND, type OpName } from '../host/compile/ops';
 import { harness, randomArray, type Harness } from './support/harness';
 import { expectClose, expectSame, expectNear } from './support/close';
 import { labelsFor, softTargets, changedBytes, NO_CLIP } from './support/kernel-cases';
 import { biasFillRef, reluRef, softmaxRef, softmaxXentSparseRef } from './reference/kernels';
 
 // ---------------------------------------------------------------------------------------------
-// The interpreter: op words [opcode, nargs, args...]; opcodes and header offsets as in
-// assembly/opcodes.ts, argument order as in host/compile/ops.ts OP_SPECS (written out here by hand).
-const OP = {
-  GEMM: 1, BIAS_FILL: 2, BIAS_BACKWARD: 3, RELU_FORWARD: 4, RELU_BACKWARD: 5, SOFTMAX_FORWARD: 6,
-  SOFTMAX_BACKWARD: 7, FILL: 8, COPY: 9, XENT_LOGITS_SPARSE: 10, XENT_LOGITS_DENSE: 11, XENT_PROBS: 12,
-  ACCURACY: 13, CHECK_LOSS: 14, GRAD_NORM: 15, CHECK_GRADS: 16, APPLY_GRADIENTS: 17, SCHEDULE: 18,
-} as const;
-// apply_gradients kinds (assembly/opcodes.ts OPT_*); no clipping, no weight decay.
-const OPT = { SGD: 0, ADAM: 3 } as const;
+const OP = Object.fromEntries(Object.entries(OP_SPECS).map(([name, spec]) => [name.toUpperCase(), spec.code])) as Record<Uppercase<OpName>, number>;
+// apply_gradients kinds; no clipping, no weight decay.
+const OPT = { SGD: OPT_KIND.sgd, ADAM: OPT_KIND.adam } as const;
 const sgdOp = (w: number, g: number, v: number, count: number, nesterov = 0): Word[] =>
   [OP.APPLY_GRADIENTS, OPT.SGD, w, g, v, 0, 0, count, 0, f32arg(0), f32arg(0), f32arg(0), f32arg(0), nesterov];
-const S = { BATCH: 0, ITER: 4, LR: 8, FAILED_OP: 12, GRAD_NORM_SQ: 16, LOSS_SUM: 24, CORRECT: 32, MOMENTUM: 52, BYTES: 128 } as const;
+const S = {
+  BATCH: HEADER.batch, ITER: HEADER.iter, LR: HEADER.lr, FAILED_OP: HEADER.failedOp, GRAD_NORM_SQ: HEADER.gradNormSq,
+  LOSS_SUM: HEADER.lossSum, CORRECT: HEADER.correct, MOMENTUM: HEADER.momentum, BYTES: HEADER.bytes,
+} as const;
 
 // An f32 argument (stored as its bit pattern), as opposed to an i32 word.
 interface F32Arg { f32: number }
@@ -297,7 +294,7 @@ describe('run (plan interpreter)', () => {
   });
 
   it('an unknown opcode returns -(1 + index), records the index, and runs nothing after it', () => {
-    const codes = [...readFileSync(new URL('../assembly/opcodes.ts', import.meta.url), 'utf8').matchAll(/export const OP_\w+: i32 = (\d+);/g)].map((m) => Number(m[1]));
+    const codes = Object.values(OP_SPECS).map((spec) => spec.code);
     for (const bad of [0, Math.max(...codes) + 1, 999, -1]) {
       const t = harness(64);
       const a = t.buf(4);

@@ -49,7 +49,7 @@ describe('no-SIMD kernels', () => {
       expect(WebAssembly.Module.exports(m).map((e) => e.name).sort()).toEqual(['_start', 'memory']);
     }
     // Sizes (docs/wasi.md lists each). Both WASI modules were under 64 KB until the plan verifier
-    // (assembly/plan-verify.ts: every op checked before anything runs, with its 3.6 KB op table
+    // (assembly/wasi/plan-verify.ts: every op checked before anything runs, with its 3.6 KB op table
     // generated from host/compile/ops.ts and the op and argument names it prints) took the SIMD module
     // from 64,699 to 72,927 bytes (measured), so its limit is 72 KiB; the no-SIMD one, 54,406.
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(64 * 1024);

@@ -1,9 +1,9 @@
-// The optimizer kernels (assembly/optim.ts) against their float64 twins (test/reference/optimizers.ts,
+// The optimizer kernels (assembly/kernels/optim.ts) against their float64 twins (test/reference/optimizers.ts,
 // written from docs/numerics.md): every update rule, several steps with a changing
 // learning rate, each clip mode and weight decay, driven through apply_gradients exactly as the
 // interpreter calls it (the clip factors are computed there). Outputs that a kernel must write are
 // compared after the steps; slots it must not touch stay NaN; guard words after every buffer must
-// survive. The SIMD and the no-SIMD builds must agree bit for bit (assembly/optim.ts promises it).
+// survive. The SIMD and the no-SIMD builds must agree bit for bit (assembly/kernels/optim.ts promises it).
 // Then the interpreter (`run`) with grad_norm, check_grads, nadam_prep, apply_gradients and
 // step_done words: Nadam's U_t across steps, global vs per-tensor clipnorm over two tensors; the
 // clipping example of docs/numerics.md, g = [0.9, 100.0] (kernel and real model); and the compile-time errors.
@@ -15,8 +15,8 @@ import { closeness, expectClose } from './support/close';
 import { Arena, scalarArena, scalarModule } from './support/arena';
 import { type ReferenceSpec, ReferenceOptimizer, clipRef, l2norm, nadamU } from './reference/optimizers';
 
-// Constants straight from assembly/opcodes.ts, so the words below are what the kernels read.
-const opcodes = readFileSync(new URL('../assembly/opcodes.ts', import.meta.url), 'utf8');
+// Constants from assembly/interp/opcodes.ts (generated from host/compile/op-table.ts), so the words below are what the kernels read.
+const opcodes = readFileSync(new URL('../assembly/interp/opcodes.ts', import.meta.url), 'utf8');
 const C: Record<string, number> = {};
 for (const m of opcodes.matchAll(/export const (\w+): (?:i32|usize) = (\d+);/g)) C[m[1]] = Number(m[2]);
 
@@ -121,7 +121,7 @@ function runReference(o: Optim, clip: ClipName, wd: number, n: number) {
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/optim.ts'], 'optim-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/optim.ts'], 'optim-scalar.wasm');
 });
 
 describe('apply_gradients against the float64 reference', () => {

@@ -1,4 +1,4 @@
-// Max, average and global average pooling (assembly/pool.ts), forward and backward, against the direct
+// Max, average and global average pooling (assembly/kernels/pool.ts), forward and backward, against the direct
 // f64 twins in test/reference/conv.ts, for the SIMD build and for the same source with --disable simd.
 //
 // Sweep: batch 1-3, odd, even and 1x1 images, C in {1, 3, 4, 5, 8, 13} (every tail of the 4-wide
@@ -23,7 +23,7 @@ const ARENA_BYTES = 4 << 20;
 const simd = () => simdArena(ARENA_BYTES);
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/pool.ts'], 'pool-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/pool.ts'], 'pool-scalar.wasm');
 });
 const scalarKernels = () => scalarArena(scalar, 128, ARENA_BYTES);
 

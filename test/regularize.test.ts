@@ -1,4 +1,4 @@
-// Regularizers and constraints (assembly/regularize.ts) against the f64 twins in
+// Regularizers and constraints (assembly/kernels/regularize.ts) against the f64 twins in
 // test/reference/layers.ts. The penalty is summed in f64 from f32 weights, so it must agree with
 // the twin to 1e-12 (relative to the sum of its terms); gradients and constraints are a few f32
 // operations per element: 1e-6 of the magnitude of their terms. l1 and l2 are f32 arguments, so

@@ -1,4 +1,4 @@
-// assembly/merge.ts (axpy, mul) and assembly/spatial.ts (zero padding, bilinear resize), forward
+// assembly/kernels/merge.ts (axpy, mul) and assembly/kernels/spatial.ts (zero padding, bilinear resize), forward
 // and backward, against the f64 twins in test/reference/spatial.ts, for the SIMD build and the
 // same sources compiled with --disable simd. Outputs start as NaN (accumulate 0) or known values
 // (accumulate 1); guard words after every buffer and the inputs must come back unchanged.
@@ -11,7 +11,7 @@ import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './referenc
 const BYTES = 4 << 20;
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/merge.ts', 'assembly/spatial.ts'], 'spatial-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/merge.ts', 'assembly/kernels/spatial.ts'], 'spatial-scalar.wasm');
 });
 
 const close = (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => expectClose(a, e, 1e-5, 1e-6, what);

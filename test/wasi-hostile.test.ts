@@ -1,5 +1,5 @@
 // Hostile plan files: the WASI module verifies every region and every op of a plan against the
-// rules of verifyPlan before it runs anything (assembly/plan-verify.ts, from host/compile/ops.ts
+// rules of verifyPlan before it runs anything (assembly/wasi/plan-verify.ts, from host/compile/ops.ts
 // OP_FOOTPRINTS). Each crafted plan must exit 1 with one line naming what is wrong, quickly, and
 // leave every file byte-identical; the host's reader of plan files refuses them too.
 import { spawnSync } from 'node:child_process';

@@ -1,5 +1,5 @@
-// Output sizes, padding and scratch for the convolution kernels (assembly/conv.ts), so that the
-// planner can lay them out. Geometry convention: see the header of assembly/conv.ts.
+// Output sizes, padding and scratch for the convolution kernels (assembly/kernels/conv.ts), so that the
+// planner can lay them out. Geometry convention: see the header of assembly/kernels/conv.ts.
 import { callSize } from './size-expr';
 
 export type Padding = 'same' | 'valid';
@@ -22,7 +22,7 @@ export function convColsBytes(chunkRows: number, KH: number, KW: number, C: numb
   return callSize('convCols', [chunkRows, KH, KW, C]);
 }
 
-// Bytes of the GEMM `pack` scratch that conv2d_forward, conv2d_backward_filter and
+// Bytes of the GEMM `pack` scratch that conv2d_forward_fused, conv2d_backward_filter and
 // conv2d_backward_input need with this chunkRows: the largest of their three products,
 // (rows, F, K), (K, F, rows) and (rows, K, F), K = KH*KW*C. At most 132 KiB. Both formulas are
 // SIZE_FUNCTIONS in host/compile/size-expr.ts, which the WASI plan verifier runs too.

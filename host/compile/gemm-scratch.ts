@@ -1,5 +1,5 @@
-// Scratch the packed GEMM (assembly/gemm.ts, gemm_f32) needs at its `pack` argument.
-// The constants must equal MR, NR, KC, NC in assembly/gemm.ts; test/gemm.test.ts checks that
+// Scratch the packed GEMM (assembly/kernels/gemm.ts, gemm_f32) needs at its `pack` argument.
+// The constants must equal MR, NR, KC, NC in assembly/kernels/gemm.ts; test/gemm.test.ts checks that
 // the kernel writes nothing past this size.
 import { callSize } from './size-expr';
 

@@ -1,96 +1,11 @@
-// The plan's op vocabulary: for each kernel op, its opcode (assembly/opcodes.ts), its arguments in
-// order, and which bytes it touches. Ops are plain records; `encodeOps` turns them into the i32 word
-// stream that assembly/run.ts executes, and `opFootprint` lets a test or a loader check that every
+// The plan's ops: the op table (op-table.ts: opcode, typed arguments, kernel call) plus which bytes
+// each op touches (OP_FOOTPRINTS). Ops are plain records; `encodeOps` turns them into the i32 word
+// stream that assembly/interp/run.ts executes, and `opFootprint` lets a test or a loader check that every
 // kernel call stays inside its regions without trusting the planner.
 import { evalSize, parseSize } from './size-expr';
+import { OP_SPECS, type OpName } from './op-table';
 
-// Per-sample convolution geometry; the batch comes from the step header at run time.
-const CONV_GEOMETRY = ['h', 'w_', 'c', 'f', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw_', 'pt', 'pl', 'oh', 'ow'] as const;
-const DEPTHWISE_GEOMETRY = ['h', 'w_', 'c', 'm', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw_', 'pt', 'pl', 'oh', 'ow'] as const;
-const POOL_GEOMETRY = ['h', 'w_', 'c', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl', 'oh', 'ow'] as const;
-
-export const OP_SPECS = {
-  gemm: { code: 1, args: ['c', 'a', 'b', 'm', 'n', 'k', 'rsa', 'csa', 'rsb', 'csb', 'ldc', 'accumulate', 'pack', 'batchFlags'] },
-  bias_fill: { code: 2, args: ['y', 'b', 'rows', 'n'] },
-  bias_backward: { code: 3, args: ['db', 'dy', 'rows', 'n', 'accumulate'] },
-  relu_forward: { code: 4, args: ['y', 'x', 'count'] },
-  relu_backward: { code: 5, args: ['dx', 'dy', 'y', 'count', 'accumulate'] },
-  softmax_forward: { code: 6, args: ['y', 'x', 'rows', 'n'] },
-  softmax_backward: { code: 7, args: ['dx', 'dy', 'y', 'rows', 'n', 'accumulate'] },
-  fill: { code: 8, args: ['y', 'value', 'count', 'perSample'] },
-  copy: { code: 9, args: ['y', 'x', 'count', 'accumulate'] },
-  xent_logits_sparse: { code: 10, args: ['dx', 'x', 'labels', 'rows', 'n'] },
-  xent_logits_dense: { code: 11, args: ['dx', 'x', 'y', 'rows', 'n'] },
-  xent_probs: { code: 12, args: ['dx', 'p', 'y', 'sparse', 'rows', 'n'] },
-  accuracy: { code: 13, args: ['x', 'y', 'sparse', 'rows', 'n'] },
-  check_loss: { code: 14, args: [] },
-  grad_norm: { code: 15, args: ['g', 'count'] },
-  check_grads: { code: 16, args: [] },
-  // One fused optimizer pass (clip, weight decay, update) over count parameters; see assembly/optim.ts.
-  apply_gradients: { code: 17, args: ['kind', 'w', 'g', 's1', 's2', 's3', 'count', 'clipMode', 'clip', 'weightDecay', 'h1', 'h2', 'flags'] },
-  // The step's learning rate from the iteration count; its parameters follow as a float tail.
-  schedule: { code: 18, args: ['kind'] },
-  act_forward: { code: 19, args: ['kind', 'y', 'x', 'count', 'alpha'] },
-  act_backward: { code: 20, args: ['kind', 'dx', 'dy', 'x', 'y', 'count', 'alpha', 'accumulate'] },
-  conv2d_forward: { code: 21, args: ['y', 'x', 'w', 'b', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'relu', 'pool', 'chunkOut'] },
-  conv2d_backward_filter: { code: 22, args: ['dw', 'db', 'x', 'dy', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
-  conv2d_backward_input: { code: 23, args: ['dx', 'dy', 'w', ...CONV_GEOMETRY, 'chunkRows', 'cols', 'pack', 'accumulate'] },
-  depthwise_forward: { code: 24, args: ['y', 'x', 'w', 'b', ...DEPTHWISE_GEOMETRY] },
-  depthwise_backward_input: { code: 25, args: ['dx', 'dy', 'w', ...DEPTHWISE_GEOMETRY, 'accumulate'] },
-  depthwise_backward_filter: { code: 26, args: ['dw', 'db', 'x', 'dy', ...DEPTHWISE_GEOMETRY, 'accumulate'] },
-  maxpool_forward: { code: 27, args: ['y', 'argmax', 'x', ...POOL_GEOMETRY] },
-  maxpool_backward: { code: 28, args: ['dx', 'dy', 'argmax', 'count', 'inputCount', 'accumulate'] },
-  avgpool_forward: { code: 29, args: ['y', 'x', ...POOL_GEOMETRY] },
-  avgpool_backward: { code: 30, args: ['dx', 'dy', ...POOL_GEOMETRY, 'accumulate'] },
-  gap_forward: { code: 31, args: ['y', 'x', 'hw', 'c'] },
-  gap_backward: { code: 32, args: ['dx', 'dy', 'hw', 'c', 'accumulate'] },
-  // Writes the updated moving statistics to newMean/newVar (pending), read from movingMean/movingVar.
-  bn_forward_train: { code: 33, args: ['y', 'mean', 'invstd', 'newMean', 'newVar', 'x', 'gamma', 'beta', 'movingMean', 'movingVar', 'rows', 'c', 'momentum', 'epsilon'] },
-  bn_forward_infer: { code: 34, args: ['y', 'x', 'gamma', 'beta', 'movingMean', 'movingVar', 'rows', 'c', 'epsilon'] },
-  bn_backward_train: { code: 35, args: ['dx', 'dgamma', 'dbeta', 'dy', 'x', 'mean', 'invstd', 'gamma', 'rows', 'c', 'accumulate', 'accumulateParams'] },
-  bn_backward_infer: { code: 36, args: ['dx', 'dy', 'gamma', 'movingVar', 'rows', 'c', 'epsilon', 'accumulate'] },
-  dropout_forward: { code: 37, args: ['y', 'mask', 'x', 'count', 'rate', 'seed'] },
-  dropout_backward: { code: 38, args: ['dx', 'dy', 'mask', 'count', 'rate', 'accumulate'] },
-  copy_strided: { code: 39, args: ['y', 'ldy', 'x', 'ldx', 'rows', 'cols', 'accumulate'] },
-  reg_penalty: { code: 40, args: ['w', 'count', 'l1', 'l2'] },
-  reg_gradient: { code: 41, args: ['g', 'w', 'count', 'l1', 'l2'] },
-  max_norm: { code: 42, args: ['w', 'rows', 'cols', 'axis', 'maxValue'] },
-  non_neg: { code: 43, args: ['w', 'count'] },
-  unit_norm: { code: 44, args: ['w', 'rows', 'cols', 'axis'] },
-  bn_fold: { code: 45, args: ['wf', 'bf', 'w', 'b', 'gamma', 'beta', 'movingMean', 'movingVar', 'k', 'f', 'epsilon'] },
-  optimizer_init: { code: 46, args: ['baseLr', 'momentum'] },
-  step_done: { code: 47, args: [] },
-  nadam_prep: { code: 48, args: [] },
-  // y (count) = x (count), not per sample: a layer's pending state, committed after the checks.
-  commit_state: { code: 49, args: ['y', 'x', 'count'] },
-  // Merges and spatial re-layouts (importers: Subtract, Multiply, ZeroPadding2D, Resizing).
-  axpy: { code: 70, args: ['y', 'x', 'count', 'alpha', 'accumulate'] },
-  mul: { code: 71, args: ['y', 'a', 'b', 'count', 'accumulate'] },
-  zero_pad2d_forward: { code: 72, args: ['y', 'x', 'h', 'w_', 'c', 'pt', 'pb', 'pl', 'pr'] },
-  zero_pad2d_backward: { code: 73, args: ['dx', 'dy', 'h', 'w_', 'c', 'pt', 'pb', 'pl', 'pr', 'accumulate'] },
-  resize_bilinear_forward: { code: 74, args: ['y', 'x', 'h', 'w_', 'c', 'oh', 'ow'] },
-  resize_bilinear_backward: { code: 75, args: ['dx', 'dy', 'h', 'w_', 'c', 'oh', 'ow', 'accumulate'] },
-  channel_affine: { code: 76, args: ['y', 'x', 'scale', 'offset', 'rows', 'c'] },
-  channel_scale_backward: { code: 77, args: ['dx', 'dy', 'scale', 'rows', 'c', 'accumulate'] },
-  mse: { code: 90, args: ['dx', 'p', 'y', 'rows', 'n'] },
-  bce_logits: { code: 91, args: ['dx', 'x', 'y', 'rows', 'n'] },
-  bce_probs: { code: 92, args: ['dx', 'p', 'y', 'rows', 'n'] },
-} as const;
-
-// apply_gradients kinds and clip modes (assembly/opcodes.ts OPT_*, CLIP_*).
-export const OPT_KIND = { sgd: 0, adagrad: 1, rmsprop: 2, adam: 3, adamw: 3, nadam: 4, adamax: 5 } as const;
-export const CLIP_MODE = { none: 0, value: 1, norm: 2, globalNorm: 3 } as const;
-
-export type OpName = keyof typeof OP_SPECS;
-
-// Arguments stored as f32 bit patterns; every other argument is an i32 (byte offsets included).
-const FLOAT_ARGS = new Set(['value', 'momentum', 'beta1', 'beta2', 'epsilon', 'alpha', 'rate', 'l1', 'l2', 'maxValue', 'clip', 'weightDecay', 'h1', 'h2', 'baseLr']);
-
-// Step-header layout (assembly/opcodes.ts S_*).
-export const HEADER = {
-  batch: 0, iter: 4, lr: 8, failedOp: 12, gradNormSq: 16, lossSum: 24, correct: 32, penalty: 40,
-  baseLr: 48, momentum: 52, nadamU: 56, lrOverride: 64, bytes: 128,
-} as const;
+export { CLIP_MODE, HEADER, OP_SPECS, OPT_KIND, type OpName } from './op-table';
 
 export interface PlanOp {
   op: OpName;
@@ -115,12 +30,12 @@ export function encodeOps(ops: readonly PlanOp[]): Int32Array {
     const spec = OP_SPECS[op.op];
     words[w++] = spec.code;
     words[w++] = spec.args.length + (op.tail?.length ?? 0);
-    for (const name of spec.args) {
+    spec.args.forEach((name, i) => {
       const v = op.args[name];
       if (v === undefined) throw new Error(`plan op ${op.op} (${op.layer}) is missing argument '${name}'`);
-      if (FLOAT_ARGS.has(name)) f32[w++] = v;
+      if (spec.types[i] === 'f32') f32[w++] = v;
       else words[w++] = v;
-    }
+    });
     for (const v of op.tail ?? []) f32[w++] = v;
   }
   return words;

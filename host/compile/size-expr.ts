@@ -1,14 +1,14 @@
 // Size expressions: the small arithmetic language in which host/compile/ops.ts states how many floats each
 // pointer argument of an op touches, and in which the GEMM and convolution scratch sizes are
 // defined. The host evaluates them here (opFootprint, the planner's scratch sizes);
-// scripts/op-footprints.mjs compiles the same text into AssemblyScript (assembly/op-footprints.ts)
+// scripts/op-footprints.mjs compiles the same text into AssemblyScript (assembly/wasi/op-footprints.ts)
 // for the WASI module's plan verifier, so both sides run one definition.
 //
 // Grammar: numbers, names (an op's arguments, B = the batch), + - * /, comparisons (< <= > >= ==),
 // && ||, & (integer bit test), c ? a : b, parentheses, and calls of min, max, ceil and the
 // functions of SIZE_FUNCTIONS. Values are f64: a product of i32 arguments never wraps.
 
-// The GEMM kernel's blocking (assembly/gemm.ts MR, NR, KC, NC; re-exported by gemm-scratch.ts).
+// The GEMM kernel's blocking (assembly/kernels/gemm.ts MR, NR, KC, NC; re-exported by gemm-scratch.ts).
 export const GEMM_MR = 4;
 export const GEMM_NR = 8;
 export const GEMM_KC = 256;

@@ -1,5 +1,5 @@
 // The training-data file (`.etd`): a 32-byte header, then one fixed-size record per sample, in the
-// order fine-tuning visits them. Little-endian. Layout in docs/wasi.md; read by assembly/wasi.ts.
+// order fine-tuning visits them. Little-endian. Layout in docs/wasi.md; read by assembly/wasi/wasi.ts.
 import { EdgetuneError, InvalidArgumentError } from '../core/errors';
 
 export const DATA_FILE_MAGIC = 0x44535445; // 'ETSD' read as a little-endian u32

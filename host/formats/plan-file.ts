@@ -1,7 +1,7 @@
-// The compiled-plan file (`.plan`): a train-mode Plan as the WASI module (assembly/wasi.ts) reads
+// The compiled-plan file (`.plan`): a train-mode Plan as the WASI module (assembly/wasi/wasi.ts) reads
 // it, with no JSON and no JavaScript. Little-endian; every field a u32 unless marked; every part
 // 4-byte aligned. The layout is documented field by field in docs/wasi.md and mirrored by the
-// P_* constants in assembly/wasi.ts: change both and bump PLAN_FILE_VERSION together.
+// P_* constants in assembly/wasi/wasi.ts: change both and bump PLAN_FILE_VERSION together.
 import { EdgetuneError, InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import { encodeOps, HEADER, OP_SPECS, type OpName, OPT_KIND } from '../compile/ops';
@@ -23,10 +23,10 @@ export const STEP_CONTRACT = 2;
 const FILE_PROGRAMS: ProgramName[] = ['train', 'init'];
 // Every program has an id (regions name the program their activations belong to); the file holds
 // the words of train and init only.
-const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5 };
+export const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5 };
 const PROGRAM_OF_ID = Object.fromEntries(Object.entries(PROGRAM_ID_OF).map(([name, id]) => [id, name as ProgramName]));
 
-// Region kinds and slabs in the region table (assembly/plan-verify.ts K_*, SLAB_*).
+// Region kinds and slabs in the region table (assembly/wasi/plan-verify.ts K_*, SLAB_*).
 export const REGION_KINDS: RegionKind[] = ['static', 'header', 'program', 'input', 'labels', 'param', 'state', 'grad', 'slot', 'scratch', 'activation'];
 const FIXED_SLABS = ['', 'trainable', 'frozen', 'state', 'grads'];
 export const REGION_RECORD_BYTES = 28;

@@ -1,5 +1,6 @@
-// Activation functions by Keras name. The arithmetic is in assembly/activations.ts (kinds below
-// must match its constants); softmax works on rows and has its own kernels.
+// Activation functions by Keras name. The kernels are assembly/kernels/activations.ts (kinds below
+// must match its constants; the arithmetic is in activation-kinds.ts); softmax works on rows and has
+// its own kernels.
 import { InvalidArgumentError } from '../core/errors';
 import { ownEntry } from '../core/lookup';
 
@@ -7,7 +8,7 @@ export type ActivationName =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'elu' | 'selu' | 'gelu' | 'geluTanh' | 'swish'
   | 'relu6' | 'hardSigmoid' | 'hardSwish' | 'softmax';
 
-// Kernel kinds (assembly/activations.ts).
+// Kernel kinds (assembly/kernels/activations.ts).
 export const ACTIVATION_KIND: Record<Exclude<ActivationName, 'softmax'>, number> = {
   linear: 0, relu: 1, sigmoid: 2, tanh: 3, leakyRelu: 4, elu: 5, selu: 6, gelu: 7, geluTanh: 8, swish: 9, relu6: 10, hardSigmoid: 11, hardSwish: 12,
 };

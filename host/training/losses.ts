@@ -1,4 +1,4 @@
-// Loss configuration with Keras names. The arithmetic is in assembly/loss.ts; a softmax output
+// Loss configuration with Keras names. The arithmetic is in assembly/kernels/loss.ts; a softmax output
 // followed by cross-entropy is fused into one stable log-softmax kernel (as Keras's TensorFlow
 // backend does through the softmax's logits).
 import { InvalidArgumentError } from '../core/errors';

@@ -1,6 +1,6 @@
 // Optimizers as plain configuration records with Keras 3 names, defaults and formulas
 // (keras/src/optimizers/*.py; docs/numerics.md). The update itself runs in wasm
-// (assembly/optim.ts): one fused pass per tensor or over the whole trainable slab does clipping,
+// (assembly/kernels/optim.ts): one fused pass per tensor or over the whole trainable slab does clipping,
 // weight decay and the update. The slots listed here are laid out in the arena with the same
 // layout as the parameters.
 import { InvalidArgumentError } from '../core/errors';

@@ -1,7 +1,7 @@
 // Learning-rate schedules with Keras 3 names, arguments and formulas (keras/src/optimizers/
 // schedules/learning_rate_schedule.py), plus 1cycle. A schedule is a plain record; the plan turns
 // it into one `schedule` op that computes each step's rate inside wasm from the optimizer's
-// iteration count (assembly/schedule.ts), so no engine's Math.pow or Math.cos is involved and a
+// iteration count (assembly/kernels/schedule.ts), so no engine's Math.pow or Math.cos is involved and a
 // checkpoint's iteration count is the schedule's position.
 import { InvalidArgumentError } from '../core/errors';
 import { asF32, finiteInF32, positiveInF32 } from '../core/tensor';
@@ -60,7 +60,7 @@ export interface OneCycle {
 export type LearningRateSchedule = ExponentialDecay | PiecewiseConstantDecay | InverseTimeDecay | PolynomialDecay | CosineDecay | OneCycle;
 
 const where = (s: string) => `learning-rate schedule ${s}`;
-// Schedule parameters run as f32 in wasm (assembly/schedule.ts): they must stay finite there.
+// Schedule parameters run as f32 in wasm (assembly/kernels/schedule.ts): they must stay finite there.
 function positive(s: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !positiveInF32(v)) throw new InvalidArgumentError(`${where(s)}: ${name} must be a positive number, got ${v}${asF32(v)}`);
   return v;
@@ -173,7 +173,7 @@ export function resolveSchedule(spec: unknown): LearningRateSchedule {
   return FACTORIES[name as LearningRateSchedule['className']](spec as never);
 }
 
-// The schedule op's kind and parameters (assembly/schedule.ts SCHEDULE_*). `cycleMomentum`: the
+// The schedule op's kind and parameters (assembly/kernels/schedule.ts SCHEDULE_*). `cycleMomentum`: the
 // optimizer has a momentum (or beta_1) for 1cycle to cycle.
 export function scheduleOp(s: LearningRateSchedule | null, cycleMomentum: boolean): { kind: number; tail: number[] } {
   if (s === null) return { kind: 0, tail: [] };

@@ -1,7 +1,7 @@
-// Naive twins of the convolution and pooling kernels (assembly/conv.ts, assembly/pool.ts), written
+// Naive twins of the convolution and pooling kernels (assembly/kernels/conv.ts, assembly/kernels/pool.ts), written
 // straight from the definitions (not from im2col), in f64 on plain arrays. Layout NHWC, conv kernel
 // HWIO (KH, KW, C, F), depthwise kernel (KH, KW, C, M) with output channel c*M + m. Geometry as in
-// the header of assembly/conv.ts: output (oh, ow), tap (kh, kw) reads input row oh*SH - PT + kh*DH,
+// the header of assembly/kernels/conv.ts: output (oh, ow), tap (kh, kw) reads input row oh*SH - PT + kh*DH,
 // column ow*SW - PL + kw*DW, and positions outside the input read as 0.
 // The backward twins are the transposes of the forward sums, looped over the same (output, tap) pairs.
 

@@ -1,4 +1,4 @@
-// Naive twin of gemm_f32 (assembly/gemm.ts): c (M,N; row stride ldc) = [c +] a (M,K) . b (K,N).
+// Naive twin of gemm_f32 (assembly/kernels/gemm.ts): c (M,N; row stride ldc) = [c +] a (M,K) . b (K,N).
 // Same strided addressing, a[i,p] = a[i*rsa + p*csa] and b[p,j] = b[p*rsb + j*csb], but on
 // Float32Array views whose index 0 is the matrix origin, and summed in f64 so that the only f32
 // rounding is the final store.

@@ -1,4 +1,4 @@
-// Naive twins of the elementwise, loss and optimizer kernels (assembly/elementwise.ts, loss.ts,
+// Naive twins of the elementwise, loss and optimizer kernels (assembly/kernels/elementwise.ts, loss.ts,
 // optim.ts), written from the formulas in docs/numerics.md and the kernels' header
 // comments, not from their code. Everything is computed in f64 on plain arrays; inputs are the
 // f32 values the kernels see, so the only differences left are the kernels' own f32 roundings.

@@ -1,11 +1,11 @@
 // Naive twins of the activation, batch-normalization, dropout and regularizer kernels
-// (assembly/activations.ts, norm.ts, dropout.ts, regularize.ts), written from the formulas in
+// (assembly/kernels/activations.ts, norm.ts, dropout.ts, regularize.ts), written from the formulas in
 // docs/numerics.md, not from the kernels' code. Everything is f64 on plain arrays;
 // inputs are the f32 values the kernels see. Matrices are row-major (M,C) flat arrays.
 // Where a textbook formula would cancel in f64 too (1 + erf(x) for x << 0, 1 - sigmoid), the twin
 // uses a standard identity (erfc, sigmoid(-x), sech^2) so that it stays a trustworthy oracle.
 
-// Activation kinds, as documented in assembly/activations.ts.
+// Activation kinds, as documented in assembly/kernels/activations.ts.
 export const ACT = {
   linear: 0, relu: 1, sigmoid: 2, tanh: 3, leakyRelu: 4, elu: 5, selu: 6, gelu: 7, geluTanh: 8, swish: 9, relu6: 10, hardSigmoid: 11, hardSwish: 12,
 } as const;

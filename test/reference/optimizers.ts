@@ -1,4 +1,4 @@
-// Naive float64 twins of the optimizer kernels (assembly/optim.ts), written from the formulas in
+// Naive float64 twins of the optimizer kernels (assembly/kernels/optim.ts), written from the formulas in
 // docs/numerics.md and nothing else: clipping, decoupled weight decay and the update
 // rules of SGD, Adagrad, RMSprop, Adam/AdamW (amsgrad), Nadam and Adamax. Per-tensor functions
 // update their arguments in place; ReferenceOptimizer composes them into one Keras step over a

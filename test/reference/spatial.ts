@@ -1,4 +1,4 @@
-// Naive f64 twins of assembly/merge.ts and assembly/spatial.ts, written from the definitions.
+// Naive f64 twins of assembly/kernels/merge.ts and assembly/kernels/spatial.ts, written from the definitions.
 
 // TF resize_bilinear, half_pixel_centers: the (lower, upper, weight of upper) source of index i.
 function source(i: number, size: number, out: number): [number, number, number] {

@@ -1,6 +1,6 @@
 // 2-D convolution, NHWC, Keras/TensorFlow semantics. f32; pointers are byte offsets.
 //
-// Geometry, one convention for this file, assembly/pool.ts and host/compile/conv-scratch.ts (all i32):
+// Geometry, one convention for this file, assembly/kernels/pool.ts and host/compile/conv-scratch.ts (all i32):
 //   x (B, H, W, C) input, y (B, OH, OW, F) output; kernel KH x KW, strides SH, SW, dilations DH, DW.
 //   Output (oh, ow), tap (kh, kw) reads input row ih = oh*SH - PT + kh*DH, column iw = ow*SW - PL + kw*DW;
 //   rows and columns outside [0, H) x [0, W) read as 0. PT and PL (top, left padding) come from the
@@ -164,22 +164,9 @@ export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i3
 
 // y (B, OH, OW, F) = conv(x (B, H, W, C), w (KH, KW, C, F)) [+ b (F) when b != 0].
 // Scratch: cols (chunkRows, KH*KW*C) and pack (conv2dPackBytes).
-export function conv2d_forward(y: usize, x: usize, w: usize, b: usize,
-  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize): void {
-  conv2d_forward_relu(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, 0);
-}
-
-// conv2d_forward, then max(y, 0) on each chunk while it is still in cache when relu != 0: the
-// planner's fusion of (convolution, inference-mode batch norm folded into w and b, ReLU) saves
-// two passes over the output.
-export function conv2d_forward_relu(y: usize, x: usize, w: usize, b: usize,
-  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32): void {
-  conv2d_forward_fused(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, 0, 0);
-}
-
-// conv2d_forward_relu, and with pool != 0 a 2x2 stride-2 max pooling of each chunk as well: the
+// With relu != 0, max(y, 0) on each chunk while it is still in cache: the planner's fusion of
+// (convolution, inference-mode batch norm folded into w and b, ReLU) saves two passes over the output.
+// With pool != 0 a 2x2 stride-2 max pooling of each chunk as well: the
 // chunk goes to `chunkOut` (chunkRows*F floats) and only the pooled (B, OH/2, OW/2, F) output is
 // written to y, so the full-size convolution output never touches memory. Needs OH and OW even,
 // chunkRows a multiple of 2*OW, and a kernel that is not pointwise (the planner checks).
@@ -241,7 +228,7 @@ function max_pool_2x2_rows(out: usize, src: usize, pairs: i32, OW: i32, F: i32):
 }
 
 // dw (KH, KW, C, F) [+]= im2col(x)^T . dy;  db (F) [+]= column sums of dy (B*OH*OW, F).
-// Either may be 0 (not wanted). Scratch as conv2d_forward.
+// Either may be 0 (not wanted). Scratch as conv2d_forward_fused.
 export function conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
@@ -270,7 +257,7 @@ export function conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize
 }
 
 // dx (B, H, W, C) [+]= col2im(dy (B*OH*OW, F) . w^T), w (KH*KW*C, F). dx == 0 does nothing.
-// Scratch as conv2d_forward.
+// Scratch as conv2d_forward_fused.
 export function conv2d_backward_input(dx: usize, dy: usize, w: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {

@@ -1,7 +1,7 @@
 import {
   S_LR, S_MOMENTUM, S_ITER, S_GRAD_NORM_SQ, S_NADAM_U, S_BASE_LR, S_LR_OVERRIDE, CLIP_VALUE, CLIP_NORM, CLIP_GLOBAL_NORM,
   OPT_SGD, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM, OPT_NADAM, OPT_ADAMAX,
-} from './opcodes';
+} from '../interp/opcodes';
 
 // Optimizer updates over a flat parameter slab w (n) with gradients g (n) and slots of the same
 // layout (Keras 3 formulas, docs/numerics.md). Every update runs one pass that does,
@@ -9,7 +9,7 @@ import {
 //   1. clip:   g = clamp(g * cmul / cdiv, lo, hi)   (no clipping: 1, 1, -inf, +inf: g exactly)
 //   2. decay:  w = w - w * wd * lr                 (wd 0: w exactly)
 //   3. update: the optimizer's rule.
-// The clip factors come from the interpreter (assembly/run.ts): clipvalue v gives (1, 1, -v, v);
+// The clip factors come from the interpreter (assembly/interp/run.ts): clipvalue v gives (1, 1, -v, v);
 // clipnorm c gives (c, max(||g||, c), -inf, inf) for this tensor; global_clipnorm c gives
 // (c / max(N, c), 1, -inf, inf). Per-step scalars (bias corrections, Nadam's products) are computed
 // here, in wasm, so that every engine rounds them the same way. The SIMD body and the scalar tail

@@ -219,30 +219,6 @@ export function batchnorm_backward_inference(dx: usize, dy: usize, gamma: usize,
   }
 }
 
-// The parameter gradients of an inference-mode layer whose gamma/beta still train (Keras: a
-// trainable BatchNormalization called with training=False), xhat = (x - movingMean)/sqrt(movingVar + eps):
-// dbeta (C) [+]= sum(dy), dgamma (C) [+]= sum(dy*xhat). Either output may be 0.
-export function batchnorm_backward_inference_params(dgamma: usize, dbeta: usize, dy: usize, x: usize, movingMean: usize,
-  movingVar: usize, M: i32, C: i32, epsilon: f32, accumulate: i32): void {
-  if (M <= 0 || C <= 0) return;
-  const stride = <usize>C << 2;
-  for (let c = 0; c < C; c++) {
-    const col = <usize>c << 2;
-    const mu = <f64>load<f32>(movingMean + col);
-    const is = 1 / Math.sqrt(<f64>load<f32>(movingVar + col) + <f64>epsilon);
-    let sg: f64 = 0;
-    let sx: f64 = 0;
-    let px = x + col;
-    let pg = dy + col;
-    for (let r = 0; r < M; r++, px += stride, pg += stride) {
-      const g = <f64>load<f32>(pg);
-      sg += g;
-      sx += g * ((<f64>load<f32>(px) - mu) * is);
-    }
-    train_grad_channel(c, sg, sx, M, dgamma, dbeta, accumulate);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Per-channel arithmetic (f64), shared by the four-channel and the one-channel paths.
 

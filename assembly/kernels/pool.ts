@@ -1,6 +1,6 @@
 // Pooling, NHWC, Keras/TensorFlow semantics. f32 (argmax i32); pointers are byte offsets.
 //
-// Geometry as in assembly/conv.ts, without dilation: x (B, H, W, C), y (B, OH, OW, C); window
+// Geometry as in assembly/kernels/conv.ts, without dilation: x (B, H, W, C), y (B, OH, OW, C); window
 // KH x KW, strides SH, SW; output (oh, ow), tap (kh, kw) reads ih = oh*SH - PT + kh, iw = ow*SW - PL + kw.
 // Padded positions take no part: a max never comes from padding, and an average divides by the number
 // of window positions inside the input (TF's 'same' pooling). A window with no position inside the

@@ -2,7 +2,7 @@
 // optimizer's iteration count (Keras: step = iterations, the first update uses step 0), so that
 // every engine (and the WASI module, which has no JS at all) computes the same rate. Math in f64,
 // the result rounded once to f32. Parameters p (np f32 values) live in the op stream.
-import { S_ITER, S_LR, S_BASE_LR, S_MOMENTUM, S_LR_OVERRIDE } from './opcodes';
+import { S_ITER, S_LR, S_BASE_LR, S_MOMENTUM, S_LR_OVERRIDE } from '../interp/opcodes';
 
 export const SCHEDULE_CONSTANT: i32 = 0; // the optimizer's learning-rate variable (header S_BASE_LR)
 export const SCHEDULE_EXPONENTIAL: i32 = 1; // lr0, decaySteps, decayRate, staircase

@@ -2,13 +2,13 @@
 // program in a plan file (host/formats/plan-file.ts, version 2) is checked by the rules of the host's
 // verifyPlan (host/compile/plan-check.ts): regions aligned and inside the arena, no two regions alive
 // together overlap, every op known, with its argument count, its sizes non-negative and each
-// pointer argument's bytes (the table of assembly/op-footprints.ts, generated from host/compile/ops.ts) inside the
+// pointer argument's bytes (the table of assembly/wasi/op-footprints.ts, generated from host/compile/ops.ts) inside the
 // region the plan says it uses, in that region's live range, and allowed to write there: weights
 // only by the optimizer and constraints (trainable ones only), state only by BN's moving
 // statistics, never the input, labels, step header, program words or static data.
 // A refusal is left as a message (texts and numbers) at `note` for the driver to print.
 import * as T from './wasi-messages';
-import { S_BATCH } from './opcodes';
+import { S_BATCH } from '../interp/opcodes';
 import {
   BC_ADD, BC_AND, BC_B, BC_BIT, BC_CEIL, BC_DIV, BC_EQ, BC_GE, BC_GT, BC_LE, BC_LT, BC_MIN, BC_MUL, BC_OR, BC_SELECT, BC_SUB,
   BC_U16, BC_U32, BC_U8, OPCODE_MAX,

@@ -1,0 +1,315 @@
+// The activation kinds of activations.ts: one zero-size class per kind whose @inline methods hold its
+// arithmetic, f (fv, fs), f' from x (dxv, dxs) and f' from y (dyv, dys), each for f32x4 and f32 with
+// the same operations in the same order; gelu and gelu_tanh in f64 (f, df). Formulas: docs/numerics.md.
+
+import { exp_neg_s, exp_neg_v, expm1_neg_s, expm1_neg_v } from './exp-f32';
+import { erfc } from './erfc';
+
+const SELU_SCALE: f32 = 1.0507009873554805;
+const SELU_SCALE_ALPHA: f32 = <f32>(1.0507009873554805 * 1.6732632423543772);
+const SIXTH: f32 = <f32>(1.0 / 6.0);
+
+// @ts-ignore: decorator
+@final @unmanaged export class Linear {
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 { return f32x4.splat(1); }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 { return 1; }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 { return f32x4.splat(1); }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return 1; }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Relu {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 { return f32x4.max(x, f32x4.splat(0)); }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 { return max<f32>(x, 0); }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 { return v128.and(f32x4.splat(1), f32x4.gt(x, f32x4.splat(0))); }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 { return x > 0 ? 1 : 0; }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 { return this.dxv(y, a); }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return this.dxs(y, a); }
+}
+
+// 1/(1+t) for x >= 0, t/(1+t) below, t = e^-|x| <= 1; f' = t/(1+t)^2.
+// @ts-ignore: decorator
+@final @unmanaged export class Sigmoid {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 {
+    const one = f32x4.splat(1);
+    const t = exp_neg_v(f32x4.neg(f32x4.abs(x)));
+    return f32x4.div(v128.bitselect(one, t, f32x4.ge(x, f32x4.splat(0))), f32x4.add(one, t));
+  }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 {
+    const t = exp_neg_s(-abs<f32>(x));
+    return (x >= 0 ? <f32>1 : t) / (1 + t);
+  }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    const t = exp_neg_v(f32x4.neg(f32x4.abs(x)));
+    const d = f32x4.add(f32x4.splat(1), t);
+    return f32x4.div(t, f32x4.mul(d, d));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 {
+    const t = exp_neg_s(-abs<f32>(x));
+    const d: f32 = 1 + t;
+    return t / (d * d);
+  }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 { return f32x4.mul(y, f32x4.sub(f32x4.splat(1), y)); }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return y * (1 - y); }
+}
+
+// tanh|x| = -m/(2 + m), m = e^-2|x| - 1, with the sign of x; f' = 4t/(1+t)^2, t = e^-2|x|.
+// @ts-ignore: decorator
+@final @unmanaged export class Tanh {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 {
+    const m = expm1_neg_v(f32x4.mul(f32x4.abs(x), f32x4.splat(-2)));
+    const t = f32x4.div(f32x4.neg(m), f32x4.add(f32x4.splat(2), m));
+    return v128.bitselect(x, t, f32x4.splat(-0.0));
+  }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 {
+    const m = expm1_neg_s(abs<f32>(x) * -2);
+    return copysign<f32>(-m / (2 + m), x);
+  }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    const t = exp_neg_v(f32x4.mul(f32x4.abs(x), f32x4.splat(-2)));
+    const d = f32x4.add(f32x4.splat(1), t);
+    return f32x4.div(f32x4.mul(t, f32x4.splat(4)), f32x4.mul(d, d));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 {
+    const t = exp_neg_s(abs<f32>(x) * -2);
+    const d: f32 = 1 + t;
+    return (t * 4) / (d * d);
+  }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 { return f32x4.sub(f32x4.splat(1), f32x4.mul(y, y)); }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return 1 - y * y; }
+}
+
+// x > 0 ? x : a*x, a >= 0 (so that y > 0 exactly when x > 0).
+// @ts-ignore: decorator
+@final @unmanaged export class LeakyRelu {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 { return v128.bitselect(x, f32x4.mul(a, x), f32x4.gt(x, f32x4.splat(0))); }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 { return x > 0 ? x : a * x; }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 { return v128.bitselect(f32x4.splat(1), a, f32x4.gt(x, f32x4.splat(0))); }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 { return x > 0 ? 1 : a; }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 { return this.dxv(y, a); }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return this.dxs(y, a); }
+}
+
+// x > 0 ? x : a(e^x - 1), a > 0; f' = a e^x = y + a below 0.
+// @ts-ignore: decorator
+@final @unmanaged export class Elu {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 {
+    const zero = f32x4.splat(0);
+    return v128.bitselect(x, f32x4.mul(a, expm1_neg_v(f32x4.min(x, zero))), f32x4.gt(x, zero));
+  }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 { return x > 0 ? x : a * expm1_neg_s(min<f32>(x, 0)); }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    const zero = f32x4.splat(0);
+    return v128.bitselect(f32x4.splat(1), f32x4.mul(a, exp_neg_v(f32x4.min(x, zero))), f32x4.gt(x, zero));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 { return x > 0 ? 1 : a * exp_neg_s(min<f32>(x, 0)); }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 { return v128.bitselect(f32x4.splat(1), f32x4.add(y, a), f32x4.gt(y, f32x4.splat(0))); }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return y > 0 ? 1 : y + a; }
+}
+
+// lambda*x above 0, lambda*alpha*(e^x - 1) below (the product lambda*alpha rounded once).
+// @ts-ignore: decorator
+@final @unmanaged export class Selu {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 {
+    const zero = f32x4.splat(0);
+    const neg = f32x4.mul(f32x4.splat(SELU_SCALE_ALPHA), expm1_neg_v(f32x4.min(x, zero)));
+    return v128.bitselect(f32x4.mul(f32x4.splat(SELU_SCALE), x), neg, f32x4.gt(x, zero));
+  }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 { return x > 0 ? SELU_SCALE * x : SELU_SCALE_ALPHA * expm1_neg_s(min<f32>(x, 0)); }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    const zero = f32x4.splat(0);
+    const neg = f32x4.mul(f32x4.splat(SELU_SCALE_ALPHA), exp_neg_v(f32x4.min(x, zero)));
+    return v128.bitselect(f32x4.splat(SELU_SCALE), neg, f32x4.gt(x, zero));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 { return x > 0 ? SELU_SCALE : SELU_SCALE_ALPHA * exp_neg_s(min<f32>(x, 0)); }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 {
+    return v128.bitselect(f32x4.splat(SELU_SCALE), f32x4.add(y, f32x4.splat(SELU_SCALE_ALPHA)), f32x4.gt(y, f32x4.splat(0)));
+  }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return y > 0 ? SELU_SCALE : y + SELU_SCALE_ALPHA; }
+}
+
+// x s(x); f' = s(1 + x(1-s)) = p(d + x q)/d^2 with t = e^-|x|, d = 1+t, s = p/d, 1-s = q/d.
+// @ts-ignore: decorator
+@final @unmanaged export class Swish {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 {
+    const one = f32x4.splat(1);
+    const t = exp_neg_v(f32x4.neg(f32x4.abs(x)));
+    return f32x4.mul(x, f32x4.div(v128.bitselect(one, t, f32x4.ge(x, f32x4.splat(0))), f32x4.add(one, t)));
+  }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 {
+    const t = exp_neg_s(-abs<f32>(x));
+    return x * ((x >= 0 ? <f32>1 : t) / (1 + t));
+  }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    const one = f32x4.splat(1);
+    const t = exp_neg_v(f32x4.neg(f32x4.abs(x)));
+    const d = f32x4.add(one, t);
+    const pos = f32x4.ge(x, f32x4.splat(0));
+    const p = v128.bitselect(one, t, pos);
+    const q = v128.bitselect(t, one, pos);
+    return f32x4.div(f32x4.mul(p, f32x4.add(d, f32x4.mul(x, q))), f32x4.mul(d, d));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 {
+    const t = exp_neg_s(-abs<f32>(x));
+    const d: f32 = 1 + t;
+    const pos = x >= 0;
+    const p = pos ? <f32>1 : t;
+    const q = pos ? t : <f32>1;
+    return (p * (d + x * q)) / (d * d);
+  }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Relu6 {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 { return f32x4.min(f32x4.max(x, f32x4.splat(0)), f32x4.splat(6)); }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 { return min<f32>(max<f32>(x, 0), 6); }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    return v128.and(f32x4.splat(1), v128.and(f32x4.gt(x, f32x4.splat(0)), f32x4.lt(x, f32x4.splat(6))));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 { return x > 0 && x < 6 ? 1 : 0; }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 { return this.dxv(y, a); }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return this.dxs(y, a); }
+}
+
+// relu6(x + 3)/6, as Keras 3 computes it (f32 sum, then a division); f' = 1/6 where 0 < x+3 < 6.
+// @ts-ignore: decorator
+@final @unmanaged export class HardSigmoid {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 {
+    const six = f32x4.splat(6);
+    return f32x4.div(f32x4.min(f32x4.max(f32x4.add(x, f32x4.splat(3)), f32x4.splat(0)), six), six);
+  }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 { return min<f32>(max<f32>(x + 3, 0), 6) / 6; }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    const s = f32x4.add(x, f32x4.splat(3));
+    return v128.and(f32x4.splat(SIXTH), v128.and(f32x4.gt(s, f32x4.splat(0)), f32x4.lt(s, f32x4.splat(6))));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 {
+    const s = x + 3;
+    return s > 0 && s < 6 ? SIXTH : 0;
+  }
+  // @ts-ignore: decorator
+  @inline dyv(y: v128, a: v128): v128 {
+    return v128.and(f32x4.splat(SIXTH), v128.and(f32x4.gt(y, f32x4.splat(0)), f32x4.lt(y, f32x4.splat(1))));
+  }
+  // @ts-ignore: decorator
+  @inline dys(y: f32, a: f32): f32 { return y > 0 && y < 1 ? SIXTH : 0; }
+}
+
+// x*relu6(x + 3)/6. f' = relu6(x + 3)/6 + x/6 inside (-3, 3), as TF's autodiff of that product
+// gives it (f'(-3) = 0, f'(3) = 1). Not invertible (it dips below 0 on (-3, 0)): from the input only.
+// @ts-ignore: decorator
+@final @unmanaged export class HardSwish {
+  // @ts-ignore: decorator
+  @inline fv(x: v128, a: v128): v128 {
+    const six = f32x4.splat(6);
+    return f32x4.div(f32x4.mul(x, f32x4.min(f32x4.max(f32x4.add(x, f32x4.splat(3)), f32x4.splat(0)), six)), six);
+  }
+  // @ts-ignore: decorator
+  @inline fs(x: f32, a: f32): f32 { return (x * min<f32>(max<f32>(x + 3, 0), 6)) / 6; }
+  // @ts-ignore: decorator
+  @inline dxv(x: v128, a: v128): v128 {
+    const s = f32x4.add(x, f32x4.splat(3));
+    const inside = v128.and(f32x4.gt(s, f32x4.splat(0)), f32x4.lt(s, f32x4.splat(6)));
+    const r = f32x4.mul(f32x4.min(f32x4.max(s, f32x4.splat(0)), f32x4.splat(6)), f32x4.splat(SIXTH));
+    return f32x4.add(r, v128.and(f32x4.mul(x, f32x4.splat(SIXTH)), inside));
+  }
+  // @ts-ignore: decorator
+  @inline dxs(x: f32, a: f32): f32 {
+    const s = x + 3;
+    const r = min<f32>(max<f32>(s, 0), 6) * SIXTH;
+    return r + (s > 0 && s < 6 ? x * SIXTH : 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// gelu and gelu_tanh in f64: their arguments (x/sqrt 2, the cubic) are computed, and in f32 their
+// rounding alone would cost more than 1e-6 in the tails.
+
+const SQRT1_2: f64 = 0.70710678118654752440;
+const INV_SQRT_2PI: f64 = 0.39894228040143267794;
+const SQRT_2_OVER_PI: f64 = 0.79788456080286535588;
+const GELU_C: f64 = 0.044715;
+
+// x Phi(x) = 0.5 x erfc(-x/sqrt 2): erfc keeps its relative accuracy where 1 + erf would cancel.
+// f' = Phi(x) + x phi(x).
+// @ts-ignore: decorator
+@final @unmanaged export class Gelu {
+  // @ts-ignore: decorator
+  @inline f(x: f64): f64 { return 0.5 * x * erfc(-x * SQRT1_2); }
+  // @ts-ignore: decorator
+  @inline df(x: f64): f64 { return 0.5 * erfc(-x * SQRT1_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x); }
+}
+
+// 0.5x(1 + tanh u) = x s(2u), u = sqrt(2/pi)(x + 0.044715x^3); f' = s(2u) + 2x s(2u) s(-2u) u'.
+// @ts-ignore: decorator
+@final @unmanaged export class GeluTanh {
+  // @ts-ignore: decorator
+  @inline f(x: f64): f64 {
+    const u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+    const e = Math.exp(-2 * Math.abs(u));
+    return x * ((u >= 0 ? 1 : e) / (1 + e));
+  }
+  // @ts-ignore: decorator
+  @inline df(x: f64): f64 {
+    const u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+    const e = Math.exp(-2 * Math.abs(u));
+    const d = 1 + e;
+    const s = (u >= 0 ? 1 : e) / d;
+    const du = SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
+    return e == 0 ? s : s + (2 * x * du * e) / (d * d);
+  }
+}

@@ -1,0 +1,222 @@
+// The plan's op table: the one place that says, per kernel op, its opcode, its arguments in order
+// with their types, and how the interpreter calls the kernel. scripts/gen-ops.mjs writes
+// assembly/interp/opcodes.ts (OP_*, S_*, OPT_*, CLIP_*) and the dispatch of assembly/interp/run.ts
+// from it; host/compile/ops.ts encodes plans with it and adds each op's footprint (OP_FOOTPRINTS).
+//
+// `args`: space-separated names in word order; `name:ptr` is a byte offset into the arena,
+// `name:f32` an f32 stored as its bit pattern, a bare name an i32. `run`: the kernel call (or a short
+// statement) as AssemblyScript, where each argument name stands for its decoded word and the
+// interpreter's locals are in scope: `batch` (rows in this step), `invBatch` (1 / batch), `step`
+// (this update's t), `scalars` (the step header), `index` (the op's index), `tail` and `tailCount`
+// (the f32 values after the named arguments, for a schedule's parameters), and the S_* offsets.
+// Sizes marked "per sample" are multiplied by the batch here, so one static plan serves any batch
+// up to the planned one.
+
+export type ArgType = 'ptr' | 'i32' | 'f32';
+export interface OpRow { code: number; args: string; run: string }
+
+// Per-sample convolution geometry; the batch comes from the step header at run time.
+const CONV_GEOMETRY = 'h w_ c f kh kw sh sw dh dw_ pt pl oh ow';
+const DEPTHWISE_GEOMETRY = 'h w_ c m kh kw sh sw dh dw_ pt pl oh ow';
+const POOL_GEOMETRY = 'h w_ c kh kw sh sw pt pl oh ow';
+const CONV_CALL = CONV_GEOMETRY.split(' ').join(', ');
+const DEPTHWISE_CALL = DEPTHWISE_GEOMETRY.split(' ').join(', ');
+const POOL_CALL = POOL_GEOMETRY.split(' ').join(', ');
+const LOSS_ARGS = (p: string) => `dx:ptr ${p}:ptr y:ptr rows n`;
+const LOSS_CALL = (kernel: string, p: string) => `${kernel}(scalars + S_LOSS_SUM, dx, ${p}, y, rows * batch, n, rows * n, invBatch)`;
+
+export const OP_TABLE = {
+  gemm: {
+    code: 1,
+    args: 'c:ptr a:ptr b:ptr m n k rsa csa rsb csb ldc accumulate pack:ptr batchFlags',
+    // batchFlags bits 0, 1, 2: m, n, k are per sample.
+    run: 'gemm_f32(c, a, b, m * (batchFlags & 1 ? batch : 1), n * (batchFlags & 2 ? batch : 1), k * (batchFlags & 4 ? batch : 1), rsa, csa, rsb, csb, ldc, accumulate, pack)',
+  },
+  bias_fill: { code: 2, args: 'y:ptr b:ptr rows n', run: 'bias_fill(y, b, rows * batch, n)' },
+  bias_backward: { code: 3, args: 'db:ptr dy:ptr rows n accumulate', run: 'bias_backward(db, dy, rows * batch, n, accumulate)' },
+  relu_forward: { code: 4, args: 'y:ptr x:ptr count', run: 'relu_forward(y, x, count * batch)' },
+  relu_backward: { code: 5, args: 'dx:ptr dy:ptr y:ptr count accumulate', run: 'relu_backward(dx, dy, y, count * batch, accumulate)' },
+  softmax_forward: { code: 6, args: 'y:ptr x:ptr rows n', run: 'softmax_forward(y, x, rows * batch, n)' },
+  softmax_backward: { code: 7, args: 'dx:ptr dy:ptr y:ptr rows n accumulate', run: 'softmax_backward(dx, dy, y, rows * batch, n, accumulate)' },
+  fill: { code: 8, args: 'y:ptr value:f32 count perSample', run: 'fill_f32(y, value, count * (perSample ? batch : 1))' },
+  copy: { code: 9, args: 'y:ptr x:ptr count accumulate', run: 'copy_f32(y, x, count * batch, accumulate)' },
+  xent_logits_sparse: {
+    code: 10, args: 'dx:ptr x:ptr labels:ptr rows n',
+    run: 'softmax_xent_sparse(scalars + S_LOSS_SUM, dx, x, labels, rows * batch, n, invBatch)',
+  },
+  xent_logits_dense: {
+    code: 11, args: 'dx:ptr x:ptr y:ptr rows n', run: 'softmax_xent_dense(scalars + S_LOSS_SUM, dx, x, y, rows * batch, n, invBatch)',
+  },
+  xent_probs: {
+    code: 12, args: 'dx:ptr p:ptr y:ptr sparse rows n', run: 'xent_probs(scalars + S_LOSS_SUM, dx, p, y, sparse, rows * batch, n, invBatch)',
+  },
+  accuracy: { code: 13, args: 'x:ptr y:ptr sparse rows n', run: 'accuracy_count(scalars + S_CORRECT, x, y, sparse, rows * batch, n)' },
+  // A non-finite loss or gradient stops the run before anything after it (no update touches the weights).
+  check_loss: {
+    code: 14, args: '',
+    run: 'if (!isFinite(load<f64>(scalars + S_LOSS_SUM))) { store<i32>(scalars + S_FAILED_OP, index); return index + 1; }',
+  },
+  grad_norm: {
+    code: 15, args: 'g:ptr count', run: 'store<f64>(scalars + S_GRAD_NORM_SQ, load<f64>(scalars + S_GRAD_NORM_SQ) + sumsq_f32(g, count))',
+  },
+  check_grads: {
+    code: 16, args: '',
+    run: 'if (!isFinite(load<f64>(scalars + S_GRAD_NORM_SQ))) { store<i32>(scalars + S_FAILED_OP, index); return index + 1; }',
+  },
+  // One fused optimizer pass (clip, weight decay, update) over count parameters; see assembly/kernels/optim.ts.
+  apply_gradients: {
+    code: 17, args: 'kind w:ptr g:ptr s1:ptr s2:ptr s3:ptr count clipMode clip:f32 weightDecay:f32 h1:f32 h2:f32 flags',
+    run: 'apply_gradients(scalars, kind, w, g, s1, s2, s3, count, clipMode, clip, weightDecay, h1, h2, flags)',
+  },
+  // The step's learning rate from the iteration count; its parameters follow as a float tail.
+  schedule: { code: 18, args: 'kind', run: 'schedule_lr(scalars, kind, tail, tailCount)' },
+  act_forward: { code: 19, args: 'kind y:ptr x:ptr count alpha:f32', run: 'activation_forward(kind, y, x, count * batch, alpha)' },
+  act_backward: {
+    code: 20, args: 'kind dx:ptr dy:ptr x:ptr y:ptr count alpha:f32 accumulate',
+    run: 'activation_backward(kind, dx, dy, x, y, count * batch, alpha, accumulate)',
+  },
+  conv2d_forward: {
+    code: 21, args: `y:ptr x:ptr w:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr relu pool chunkOut:ptr`,
+    run: `conv2d_forward_fused(y, x, w, b, batch, ${CONV_CALL}, chunkRows, cols, pack, relu, pool, chunkOut)`,
+  },
+  conv2d_backward_filter: {
+    code: 22, args: `dw:ptr db:ptr x:ptr dy:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr accumulate`,
+    run: `conv2d_backward_filter(dw, db, x, dy, batch, ${CONV_CALL}, chunkRows, cols, pack, accumulate)`,
+  },
+  conv2d_backward_input: {
+    code: 23, args: `dx:ptr dy:ptr w:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr accumulate`,
+    run: `conv2d_backward_input(dx, dy, w, batch, ${CONV_CALL}, chunkRows, cols, pack, accumulate)`,
+  },
+  depthwise_forward: {
+    code: 24, args: `y:ptr x:ptr w:ptr b:ptr ${DEPTHWISE_GEOMETRY}`, run: `depthwise_conv2d_forward(y, x, w, b, batch, ${DEPTHWISE_CALL})`,
+  },
+  depthwise_backward_input: {
+    code: 25, args: `dx:ptr dy:ptr w:ptr ${DEPTHWISE_GEOMETRY} accumulate`,
+    run: `depthwise_conv2d_backward_input(dx, dy, w, batch, ${DEPTHWISE_CALL}, accumulate)`,
+  },
+  depthwise_backward_filter: {
+    code: 26, args: `dw:ptr db:ptr x:ptr dy:ptr ${DEPTHWISE_GEOMETRY} accumulate`,
+    run: `depthwise_conv2d_backward_filter(dw, db, x, dy, batch, ${DEPTHWISE_CALL}, accumulate)`,
+  },
+  maxpool_forward: { code: 27, args: `y:ptr argmax:ptr x:ptr ${POOL_GEOMETRY}`, run: `max_pool2d_forward(y, argmax, x, batch, ${POOL_CALL})` },
+  maxpool_backward: {
+    code: 28, args: 'dx:ptr dy:ptr argmax:ptr count inputCount accumulate',
+    run: 'max_pool2d_backward(dx, dy, argmax, count * batch, inputCount * batch, accumulate)',
+  },
+  avgpool_forward: { code: 29, args: `y:ptr x:ptr ${POOL_GEOMETRY}`, run: `avg_pool2d_forward(y, x, batch, ${POOL_CALL})` },
+  avgpool_backward: { code: 30, args: `dx:ptr dy:ptr ${POOL_GEOMETRY} accumulate`, run: `avg_pool2d_backward(dx, dy, batch, ${POOL_CALL}, accumulate)` },
+  gap_forward: { code: 31, args: 'y:ptr x:ptr hw c', run: 'global_avg_pool_forward(y, x, batch, hw, c)' },
+  gap_backward: { code: 32, args: 'dx:ptr dy:ptr hw c accumulate', run: 'global_avg_pool_backward(dx, dy, batch, hw, c, accumulate)' },
+  // Writes the updated moving statistics to newMean/newVar (pending), read from movingMean/movingVar.
+  bn_forward_train: {
+    code: 33,
+    args: 'y:ptr mean:ptr invstd:ptr newMean:ptr newVar:ptr x:ptr gamma:ptr beta:ptr movingMean:ptr movingVar:ptr rows c momentum:f32 epsilon:f32',
+    run: 'batchnorm_forward_train(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, rows * batch, c, momentum, epsilon)',
+  },
+  bn_forward_infer: {
+    code: 34, args: 'y:ptr x:ptr gamma:ptr beta:ptr movingMean:ptr movingVar:ptr rows c epsilon:f32',
+    run: 'batchnorm_forward_inference(y, x, gamma, beta, movingMean, movingVar, rows * batch, c, epsilon)',
+  },
+  bn_backward_train: {
+    code: 35, args: 'dx:ptr dgamma:ptr dbeta:ptr dy:ptr x:ptr mean:ptr invstd:ptr gamma:ptr rows c accumulate accumulateParams',
+    run: 'batchnorm_backward_train(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, rows * batch, c, accumulate, accumulateParams)',
+  },
+  bn_backward_infer: {
+    code: 36, args: 'dx:ptr dy:ptr gamma:ptr movingVar:ptr rows c epsilon:f32 accumulate',
+    run: 'batchnorm_backward_inference(dx, dy, gamma, movingVar, rows * batch, c, epsilon, accumulate)',
+  },
+  // Dropout masks depend on (layer seed, optimizer step): reproducible, and new every step.
+  dropout_forward: { code: 37, args: 'y:ptr mask:ptr x:ptr count rate:f32 seed', run: 'dropout_forward(y, mask, x, count * batch, rate, seed, step)' },
+  dropout_backward: {
+    code: 38, args: 'dx:ptr dy:ptr mask:ptr count rate:f32 accumulate', run: 'dropout_backward(dx, dy, mask, count * batch, rate, accumulate)',
+  },
+  copy_strided: {
+    code: 39, args: 'y:ptr ldy x:ptr ldx rows cols accumulate', run: 'copy_strided_f32(y, ldy, x, ldx, rows * batch, cols, accumulate)',
+  },
+  reg_penalty: {
+    code: 40, args: 'w:ptr count l1:f32 l2:f32',
+    run: 'store<f64>(scalars + S_PENALTY, load<f64>(scalars + S_PENALTY) + l1l2_penalty(w, count, l1, l2))',
+  },
+  reg_gradient: { code: 41, args: 'g:ptr w:ptr count l1:f32 l2:f32', run: 'l1l2_gradient(g, w, count, l1, l2)' },
+  max_norm: { code: 42, args: 'w:ptr rows cols axis maxValue:f32', run: 'max_norm(w, rows, cols, axis, maxValue)' },
+  non_neg: { code: 43, args: 'w:ptr count', run: 'non_neg(w, count)' },
+  unit_norm: { code: 44, args: 'w:ptr rows cols axis', run: 'unit_norm(w, rows, cols, axis)' },
+  bn_fold: {
+    code: 45, args: 'wf:ptr bf:ptr w:ptr b:ptr gamma:ptr beta:ptr movingMean:ptr movingVar:ptr k f epsilon:f32',
+    run: 'batchnorm_fold(wf, bf, w, b, gamma, beta, movingMean, movingVar, k, f, epsilon)',
+  },
+  optimizer_init: { code: 46, args: 'baseLr:f32 momentum:f32', run: 'optimizer_init(scalars, baseLr, momentum)' },
+  step_done: { code: 47, args: '', run: 'store<i32>(scalars + S_ITER, load<i32>(scalars + S_ITER) + 1)' },
+  nadam_prep: { code: 48, args: '', run: 'nadam_prep(scalars)' },
+  // y (count) = x (count), not per sample: a layer's pending state (moving statistics), committed
+  // after check_loss and check_grads passed.
+  commit_state: { code: 49, args: 'y:ptr x:ptr count', run: 'copy_f32(y, x, count, 0)' },
+  // Merges and spatial re-layouts (importers: Subtract, Multiply, ZeroPadding2D, Resizing), 70-89.
+  axpy: { code: 70, args: 'y:ptr x:ptr count alpha:f32 accumulate', run: 'axpy_f32(y, x, count * batch, alpha, accumulate)' },
+  mul: { code: 71, args: 'y:ptr a:ptr b:ptr count accumulate', run: 'mul_f32(y, a, b, count * batch, accumulate)' },
+  zero_pad2d_forward: { code: 72, args: 'y:ptr x:ptr h w_ c pt pb pl pr', run: 'zero_pad2d_forward(y, x, batch, h, w_, c, pt, pb, pl, pr)' },
+  zero_pad2d_backward: {
+    code: 73, args: 'dx:ptr dy:ptr h w_ c pt pb pl pr accumulate', run: 'zero_pad2d_backward(dx, dy, batch, h, w_, c, pt, pb, pl, pr, accumulate)',
+  },
+  resize_bilinear_forward: { code: 74, args: 'y:ptr x:ptr h w_ c oh ow', run: 'resize_bilinear_forward(y, x, batch, h, w_, c, oh, ow)' },
+  resize_bilinear_backward: {
+    code: 75, args: 'dx:ptr dy:ptr h w_ c oh ow accumulate', run: 'resize_bilinear_backward(dx, dy, batch, h, w_, c, oh, ow, accumulate)',
+  },
+  channel_affine: { code: 76, args: 'y:ptr x:ptr scale:ptr offset:ptr rows c', run: 'channel_affine_f32(y, x, scale, offset, rows * batch, c)' },
+  channel_scale_backward: {
+    code: 77, args: 'dx:ptr dy:ptr scale:ptr rows c accumulate', run: 'channel_scale_backward(dx, dy, scale, rows * batch, c, accumulate)',
+  },
+  // Regression and binary losses, 90-99.
+  mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
+  bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },
+  bce_probs: { code: 92, args: LOSS_ARGS('p'), run: LOSS_CALL('bce_probs_loss', 'p') },
+} satisfies Record<string, OpRow>;
+
+export type OpName = keyof typeof OP_TABLE;
+
+export interface OpSpec {
+  code: number;
+  args: readonly string[];
+  types: readonly ArgType[];
+}
+
+function spec(row: OpRow): OpSpec {
+  const words = row.args.split(' ').filter((w) => w !== '');
+  return {
+    code: row.code,
+    args: words.map((w) => w.split(':')[0]),
+    types: words.map((w) => (w.split(':')[1] ?? 'i32') as ArgType),
+  };
+}
+
+export const OP_SPECS = Object.fromEntries(Object.entries(OP_TABLE).map(([name, row]) => [name, spec(row)])) as Record<OpName, OpSpec>;
+
+// apply_gradients kinds and clip modes (assembly/interp/opcodes.ts OPT_*, CLIP_*).
+export const OPT_KIND = { sgd: 0, adagrad: 1, rmsprop: 2, adam: 3, adamw: 3, nadam: 4, adamax: 5 } as const;
+export const CLIP_MODE = { none: 0, value: 1, norm: 2, globalNorm: 3 } as const;
+
+// The step header: [byte offset, type, what]. Per step the driver (the JS host, or the WASI module)
+// writes batch and zeroes the accumulators; everything else is kept by the programs: optimizer_init
+// sets the optimizer scalars, schedule writes lr (and momentum for 1cycle), and step_done counts the
+// update in iter.
+export const HEADER_FIELDS = {
+  batch: [0, 'i32', 'rows in this batch (<= the planned batch)'],
+  iter: [4, 'i32', 'optimizer iterations done (Keras optimizer.iterations); this update\'s t = S_ITER + 1'],
+  lr: [8, 'f32', 'learning rate for this step (written by the schedule op)'],
+  failedOp: [12, 'i32', 'index of the op that stopped the run, else -1'],
+  gradNormSq: [16, 'f64', 'sum of squared gradients (set by GRAD_NORM ops)'],
+  lossSum: [24, 'f64', 'summed data loss over the rows run so far'],
+  correct: [32, 'f64', 'rows whose argmax matched the label'],
+  penalty: [40, 'f64', 'summed regularization penalties (set by REG_PENALTY ops)'],
+  baseLr: [48, 'f32', 'the optimizer\'s learning-rate variable (constant schedule; callbacks set it)'],
+  momentum: [52, 'f32', 'momentum (SGD, RMSprop) or beta_1 (Adam family) in effect; 1cycle cycles it'],
+  nadamU: [56, 'f64', 'Nadam\'s running product of u_t'],
+  lrOverride: [64, 'f32', 'if > 0, the learning rate for every step (the LR finder)'],
+} as const;
+export const HEADER_BYTES = 128;
+
+// Step-header byte offsets by name, and its size.
+export const HEADER = {
+  ...(Object.fromEntries(Object.entries(HEADER_FIELDS).map(([k, [at]]) => [k, at])) as { [K in keyof typeof HEADER_FIELDS]: number }),
+  bytes: HEADER_BYTES,
+};

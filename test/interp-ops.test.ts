@@ -1,0 +1,470 @@
+// Every op of the op table (host/compile/op-table.ts) through the interpreter: plan ops encoded by
+// encodeOps exactly as a compiled plan is, run by the kernel module's `run` with a batch of 2 (so
+// every "per sample" size is multiplied), and compared with the kernel's naive twin in
+// test/reference/ (or a few lines of f64 arithmetic where the kernel is that simple). An op added
+// to the table without a case here fails the first test.
+import { describe, expect, it } from 'vitest';
+import { encodeOps, HEADER, OP_SPECS, OPT_KIND, type OpName } from '../host/compile/ops';
+import { expectClose } from './support/close';
+import { harness, randomArray, type Harness } from './support/harness';
+import { gemmReference } from './reference/gemm';
+import {
+  accuracyCountRef, biasBackwardRef, biasFillRef, reluBackwardRef, reluRef, softmaxBackwardRef, softmaxRef, softmaxXentDenseRef,
+  softmaxXentSparseRef, sumsqRef, xentProbsRef,
+} from './reference/kernels';
+import {
+  avgPoolBackwardRef, avgPoolRef, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef, type ConvGeometry, depthwiseBackwardFilterRef,
+  depthwiseBackwardInputRef, depthwiseRef, globalAvgPoolRef, maxPoolBackwardRef, maxPoolRef,
+} from './reference/conv';
+import {
+  ACT, activationGradRef, activationRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, dropoutBackwardRef, l1l2GradientRef,
+  l1l2PenaltyRef, maxNormRef, nonNegRef, normalizeRef, unitNormRef,
+} from './reference/layers';
+import { nadamU, sgdRef } from './reference/optimizers';
+import { exponentialRef } from './reference/schedules';
+import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
+
+const B = 2;
+type Nums = ArrayLike<number>;
+
+class Ctx {
+  h: Harness = harness(64);
+  header = this.h.alloc(HEADER.bytes / 4, 0);
+  private seed = 1;
+  checks: [string, Nums, Nums][] = [];
+  input(n: number, lo = -1, hi = 1): { p: number; v: Float32Array } {
+    const v = randomArray(n, this.seed++, lo, hi);
+    return { p: this.h.put(v), v };
+  }
+  out(n: number): number { return this.h.alloc(n); }
+  f32(p: number, n: number): Float32Array { return this.h.read(p, n); }
+  i32(p: number, n: number): Int32Array { return new Int32Array(this.h.memory.buffer, p, n).slice(); }
+  putI32(data: ArrayLike<number>): number {
+    const p = this.h.alloc(data.length);
+    new Int32Array(this.h.memory.buffer, p, data.length).set(data);
+    return p;
+  }
+  f64At(field: keyof typeof HEADER): number { return new DataView(this.h.memory.buffer).getFloat64(this.header + HEADER[field], true); }
+  f32At(field: keyof typeof HEADER): number { return new DataView(this.h.memory.buffer).getFloat32(this.header + HEADER[field], true); }
+  i32At(field: keyof typeof HEADER): number { return new DataView(this.h.memory.buffer).getInt32(this.header + HEADER[field], true); }
+  setF32(field: keyof typeof HEADER, v: number): void { new DataView(this.h.memory.buffer).setFloat32(this.header + HEADER[field], v, true); }
+  setF64(field: keyof typeof HEADER, v: number): void { new DataView(this.h.memory.buffer).setFloat64(this.header + HEADER[field], v, true); }
+  setI32(field: keyof typeof HEADER, v: number): void { new DataView(this.h.memory.buffer).setInt32(this.header + HEADER[field], v, true); }
+  // Runs one op through encodeOps and `run`; returns run's status.
+  run(op: OpName, args: Record<string, number>, tail?: number[]): number {
+    this.setI32('batch', B);
+    const words = encodeOps([{ op, args, layer: 'test', tail }]);
+    const p = this.h.alloc(words.length, 0);
+    new Int32Array(this.h.memory.buffer, p, words.length).set(words);
+    return this.h.k.run(p, 1, this.header);
+  }
+  expect(what: string, actual: Nums, expected: Nums): void { this.checks.push([what, actual, expected]); }
+}
+
+const geometry = (o: Partial<ConvGeometry> & { H: number; W: number; KH: number; KW: number }): ConvGeometry => {
+  const g = { B, C: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 0, OW: 0, ...o };
+  g.OH ||= Math.floor((g.H + 2 * g.PT - g.DH * (g.KH - 1) - 1) / g.SH) + 1;
+  g.OW ||= Math.floor((g.W + 2 * g.PL - g.DW * (g.KW - 1) - 1) / g.SW) + 1;
+  return g;
+};
+const convArgs = (g: ConvGeometry, f: number, key: 'f' | 'm' = 'f') => ({
+  h: g.H, w_: g.W, c: g.C, [key]: f, kh: g.KH, kw: g.KW, sh: g.SH, sw: g.SW, dh: g.DH, dw_: g.DW, pt: g.PT, pl: g.PL, oh: g.OH, ow: g.OW,
+});
+const poolArgs = (g: ConvGeometry) => ({ h: g.H, w_: g.W, c: g.C, kh: g.KH, kw: g.KW, sh: g.SH, sw: g.SW, pt: g.PT, pl: g.PL, oh: g.OH, ow: g.OW });
+const CONV = geometry({ H: 5, W: 4, KH: 3, KW: 3, PT: 1, PL: 1 });
+const POOL = geometry({ H: 4, W: 6, KH: 2, KW: 2, SH: 2, SW: 2 });
+const SCRATCH = 8192; // floats, ample for these shapes' cols and GEMM packing
+const nIn = (g: ConvGeometry) => g.B * g.H * g.W * g.C;
+const nOut = (g: ConvGeometry, f: number) => g.B * g.OH * g.OW * f;
+const perChannel = (n: number, c: number, f: (i: number, ch: number) => number) => Float64Array.from({ length: n }, (_, i) => f(i, i % c));
+const EPS = 1e-3;
+
+// Regression and binary losses over rows (per sample) x n: [loss term, d term / d input] per element.
+function lossCase(c: Ctx, op: 'mse' | 'bce_logits' | 'bce_probs', term: (p: number, z: number) => [number, number]): void {
+  const rows = 2, n = 3, m = rows * B;
+  const p = op === 'bce_logits' ? c.input(m * n, -3, 3) : c.input(m * n, 0.05, 0.95);
+  const y = c.input(m * n, 0, 1);
+  const dx = c.out(m * n);
+  c.run(op, { dx, [op === 'bce_logits' ? 'x' : 'p']: p.p, y: y.p, rows, n });
+  const norm = rows * n;
+  let loss = 0;
+  const want = Array.from(p.v, (v, i) => { const [l, d] = term(v, y.v[i]); loss += l / norm; return d / norm / B; });
+  c.expect(`${op} dx`, c.f32(dx, m * n), want);
+  c.expect(`${op} loss`, [c.f64At('lossSum')], [loss]);
+}
+
+const CASES: Record<OpName, (c: Ctx) => void> = {
+  gemm(c) {
+    const m = 3, n = 5, k = 4;
+    const a = c.input(m * B * k), b = c.input(k * n);
+    const y = c.out(m * B * n);
+    c.run('gemm', { c: y, a: a.p, b: b.p, m, n, k, rsa: k, csa: 1, rsb: n, csb: 1, ldc: n, accumulate: 0, pack: c.out(SCRATCH), batchFlags: 1 });
+    const want = new Float32Array(m * B * n);
+    gemmReference(want, a.v, b.v, m * B, n, k, k, 1, n, 1, n, 0);
+    c.expect('c', c.f32(y, m * B * n), want);
+  },
+  bias_fill(c) {
+    const b = c.input(5), y = c.out(3 * B * 5);
+    c.run('bias_fill', { y, b: b.p, rows: 3, n: 5 });
+    c.expect('y', c.f32(y, 3 * B * 5), biasFillRef(b.v, 3 * B, 5));
+  },
+  bias_backward(c) {
+    const dy = c.input(3 * B * 5), db = c.out(5);
+    c.run('bias_backward', { db, dy: dy.p, rows: 3, n: 5, accumulate: 0 });
+    c.expect('db', c.f32(db, 5), biasBackwardRef(dy.v, 3 * B, 5));
+  },
+  relu_forward(c) {
+    const x = c.input(7 * B), y = c.out(7 * B);
+    c.run('relu_forward', { y, x: x.p, count: 7 });
+    c.expect('y', c.f32(y, 7 * B), reluRef(x.v));
+  },
+  relu_backward(c) {
+    const dy = c.input(7 * B), y = c.input(7 * B, -1, 1), dx = c.out(7 * B);
+    const yv = Float32Array.from(y.v, (v) => Math.max(v, 0));
+    new Float32Array(c.h.memory.buffer, y.p, 7 * B).set(yv);
+    c.run('relu_backward', { dx, dy: dy.p, y: y.p, count: 7, accumulate: 0 });
+    c.expect('dx', c.f32(dx, 7 * B), reluBackwardRef(dy.v, yv));
+  },
+  softmax_forward(c) {
+    const x = c.input(3 * B * 5), y = c.out(3 * B * 5);
+    c.run('softmax_forward', { y, x: x.p, rows: 3, n: 5 });
+    c.expect('y', c.f32(y, 3 * B * 5), softmaxRef(x.v, 3 * B, 5));
+  },
+  softmax_backward(c) {
+    const yv = Float32Array.from(softmaxRef(randomArray(3 * B * 5, 99), 3 * B, 5));
+    const dy = c.input(3 * B * 5), dx = c.out(3 * B * 5);
+    c.run('softmax_backward', { dx, dy: dy.p, y: c.h.put(yv), rows: 3, n: 5, accumulate: 0 });
+    c.expect('dx', c.f32(dx, 3 * B * 5), softmaxBackwardRef(dy.v, yv, 3 * B, 5));
+  },
+  fill(c) {
+    const y = c.out(5 * B);
+    c.run('fill', { y, value: 2.5, count: 5, perSample: 1 });
+    c.expect('y', c.f32(y, 5 * B), new Array(5 * B).fill(2.5));
+  },
+  copy(c) {
+    const x = c.input(7 * B), y = c.out(7 * B);
+    c.run('copy', { y, x: x.p, count: 7, accumulate: 0 });
+    c.expect('y', c.f32(y, 7 * B), x.v);
+  },
+  xent_logits_sparse(c) {
+    const x = c.input(3 * B * 5), dx = c.out(3 * B * 5), labels = [0, 4, 2, 1, 3, 3];
+    c.run('xent_logits_sparse', { dx, x: x.p, labels: c.putI32(labels), rows: 3, n: 5 });
+    const want = softmaxXentSparseRef(x.v, labels, 3 * B, 5, 1 / B);
+    c.expect('dx', c.f32(dx, 3 * B * 5), want.dx);
+    c.expect('loss', [c.f64At('lossSum')], [want.loss]);
+  },
+  xent_logits_dense(c) {
+    const x = c.input(3 * B * 5), t = Float32Array.from(softmaxRef(randomArray(3 * B * 5, 7), 3 * B, 5)), dx = c.out(3 * B * 5);
+    c.run('xent_logits_dense', { dx, x: x.p, y: c.h.put(t), rows: 3, n: 5 });
+    const want = softmaxXentDenseRef(x.v, t, 3 * B, 5, 1 / B);
+    c.expect('dx', c.f32(dx, 3 * B * 5), want.dx);
+    c.expect('loss', [c.f64At('lossSum')], [want.loss]);
+  },
+  xent_probs(c) {
+    const p = Float32Array.from(softmaxRef(randomArray(3 * B * 5, 5), 3 * B, 5));
+    const t = Float32Array.from(softmaxRef(randomArray(3 * B * 5, 6), 3 * B, 5));
+    const dx = c.out(3 * B * 5);
+    c.run('xent_probs', { dx, p: c.h.put(p), y: c.h.put(t), sparse: 0, rows: 3, n: 5 });
+    const want = xentProbsRef(p, t, 3 * B, 5, 1 / B);
+    c.expect('dx', c.f32(dx, 3 * B * 5), want.dx);
+    c.expect('loss', [c.f64At('lossSum')], [want.loss]);
+  },
+  accuracy(c) {
+    const x = c.input(3 * B * 5), labels = [0, 4, 2, 1, 3, 3];
+    c.run('accuracy', { x: x.p, y: c.putI32(labels), sparse: 1, rows: 3, n: 5 });
+    c.expect('correct', [c.f64At('correct')], [accuracyCountRef(x.v, labels, true, 3 * B, 5)]);
+  },
+  check_loss(c) {
+    c.setF64('lossSum', 1.5);
+    const finite = c.run('check_loss', {});
+    c.setF64('lossSum', NaN);
+    c.expect('status (finite, NaN), failed op', [finite, c.run('check_loss', {}), c.i32At('failedOp')], [0, 1, 0]);
+  },
+  grad_norm(c) {
+    const g = c.input(9);
+    c.setF64('gradNormSq', 0.25);
+    c.run('grad_norm', { g: g.p, count: 9 });
+    c.expect('gradNormSq', [c.f64At('gradNormSq')], [0.25 + sumsqRef(g.v)]);
+  },
+  check_grads(c) {
+    c.setF64('gradNormSq', 2);
+    const finite = c.run('check_grads', {});
+    c.setF64('gradNormSq', Infinity);
+    c.expect('status (finite, inf), failed op', [finite, c.run('check_grads', {}), c.i32At('failedOp')], [0, 1, 0]);
+  },
+  apply_gradients(c) {
+    const w = c.input(9), g = c.input(9);
+    c.setF32('lr', 0.125);
+    c.run('apply_gradients', {
+      kind: OPT_KIND.sgd, w: w.p, g: g.p, s1: 0, s2: 0, s3: 0, count: 9, clipMode: 0, clip: 0, weightDecay: 0, h1: 0, h2: 0, flags: 0,
+    });
+    const want = Float64Array.from(w.v);
+    sgdRef(want, g.v, null, 0.125, 0, false);
+    c.expect('w', c.f32(w.p, 9), want);
+  },
+  schedule(c) {
+    c.setI32('iter', 7);
+    c.run('schedule', { kind: 1 }, [0.5, 3, 0.75, 0]);
+    c.expect('lr', [c.f32At('lr')], [exponentialRef(0.5, 3, 0.75, false)(7)]);
+  },
+  act_forward(c) {
+    const x = c.input(7 * B, -3, 3), y = c.out(7 * B);
+    c.run('act_forward', { kind: ACT.elu, y, x: x.p, count: 7, alpha: 0.5 });
+    c.expect('y', c.f32(y, 7 * B), Array.from(x.v, (v) => activationRef(ACT.elu, v, 0.5)));
+  },
+  act_backward(c) {
+    const x = c.input(7 * B, -3, 3), dy = c.input(7 * B), dx = c.out(7 * B);
+    c.run('act_backward', { kind: ACT.tanh, dx, dy: dy.p, x: x.p, y: 0, count: 7, alpha: 0, accumulate: 0 });
+    c.expect('dx', c.f32(dx, 7 * B), Array.from(x.v, (v, i) => dy.v[i] * activationGradRef(ACT.tanh, v, 0).d));
+  },
+  conv2d_forward(c) {
+    const f = 2, x = c.input(nIn(CONV)), w = c.input(9 * CONV.C * f), b = c.input(f), y = c.out(nOut(CONV, f));
+    c.run('conv2d_forward', {
+      y, x: x.p, w: w.p, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), relu: 0, pool: 0, chunkOut: 0,
+    });
+    c.expect('y', c.f32(y, nOut(CONV, f)), conv2dRef(CONV, f, x.v, w.v, b.v));
+  },
+  conv2d_backward_filter(c) {
+    const f = 2, x = c.input(nIn(CONV)), dy = c.input(nOut(CONV, f)), dw = c.out(9 * CONV.C * f), db = c.out(f);
+    c.run('conv2d_backward_filter', {
+      dw, db, x: x.p, dy: dy.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), accumulate: 0,
+    });
+    const want = conv2dBackwardFilterRef(CONV, f, x.v, dy.v);
+    c.expect('dw', c.f32(dw, 9 * CONV.C * f), want.dw);
+    c.expect('db', c.f32(db, f), want.db);
+  },
+  conv2d_backward_input(c) {
+    const f = 2, w = c.input(9 * CONV.C * f), dy = c.input(nOut(CONV, f)), dx = c.out(nIn(CONV));
+    c.run('conv2d_backward_input', { dx, dy: dy.p, w: w.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), accumulate: 0 });
+    c.expect('dx', c.f32(dx, nIn(CONV)), conv2dBackwardInputRef(CONV, f, dy.v, w.v));
+  },
+  depthwise_forward(c) {
+    const m = 2, x = c.input(nIn(CONV)), w = c.input(9 * CONV.C * m), b = c.input(CONV.C * m), y = c.out(nOut(CONV, CONV.C * m));
+    c.run('depthwise_forward', { y, x: x.p, w: w.p, b: b.p, ...convArgs(CONV, m, 'm') });
+    c.expect('y', c.f32(y, nOut(CONV, CONV.C * m)), depthwiseRef(CONV, m, x.v, w.v, b.v));
+  },
+  depthwise_backward_input(c) {
+    const m = 2, w = c.input(9 * CONV.C * m), dy = c.input(nOut(CONV, CONV.C * m)), dx = c.out(nIn(CONV));
+    c.run('depthwise_backward_input', { dx, dy: dy.p, w: w.p, ...convArgs(CONV, m, 'm'), accumulate: 0 });
+    c.expect('dx', c.f32(dx, nIn(CONV)), depthwiseBackwardInputRef(CONV, m, dy.v, w.v));
+  },
+  depthwise_backward_filter(c) {
+    const m = 2, x = c.input(nIn(CONV)), dy = c.input(nOut(CONV, CONV.C * m)), dw = c.out(9 * CONV.C * m), db = c.out(CONV.C * m);
+    c.run('depthwise_backward_filter', { dw, db, x: x.p, dy: dy.p, ...convArgs(CONV, m, 'm'), accumulate: 0 });
+    const want = depthwiseBackwardFilterRef(CONV, m, x.v, dy.v);
+    c.expect('dw', c.f32(dw, 9 * CONV.C * m), want.dw);
+    c.expect('db', c.f32(db, CONV.C * m), want.db);
+  },
+  maxpool_forward(c) {
+    const x = c.input(nIn(POOL)), y = c.out(nOut(POOL, POOL.C)), argmax = c.out(nOut(POOL, POOL.C));
+    c.run('maxpool_forward', { y, argmax, x: x.p, ...poolArgs(POOL) });
+    const want = maxPoolRef(POOL, x.v);
+    c.expect('y', c.f32(y, nOut(POOL, POOL.C)), want.y);
+    c.expect('argmax', c.i32(argmax, nOut(POOL, POOL.C)), want.argmax);
+  },
+  maxpool_backward(c) {
+    const argmax = maxPoolRef(POOL, randomArray(nIn(POOL), 3)).argmax;
+    const count = nOut(POOL, POOL.C) / B, dy = c.input(count * B), dx = c.out(nIn(POOL));
+    c.run('maxpool_backward', { dx, dy: dy.p, argmax: c.putI32(argmax), count, inputCount: nIn(POOL) / B, accumulate: 0 });
+    c.expect('dx', c.f32(dx, nIn(POOL)), maxPoolBackwardRef(POOL, dy.v, argmax));
+  },
+  avgpool_forward(c) {
+    const x = c.input(nIn(POOL)), y = c.out(nOut(POOL, POOL.C));
+    c.run('avgpool_forward', { y, x: x.p, ...poolArgs(POOL) });
+    c.expect('y', c.f32(y, nOut(POOL, POOL.C)), avgPoolRef(POOL, x.v));
+  },
+  avgpool_backward(c) {
+    const dy = c.input(nOut(POOL, POOL.C)), dx = c.out(nIn(POOL));
+    c.run('avgpool_backward', { dx, dy: dy.p, ...poolArgs(POOL), accumulate: 0 });
+    c.expect('dx', c.f32(dx, nIn(POOL)), avgPoolBackwardRef(POOL, dy.v));
+  },
+  gap_forward(c) {
+    const x = c.input(B * 6 * 3), y = c.out(B * 3);
+    c.run('gap_forward', { y, x: x.p, hw: 6, c: 3 });
+    c.expect('y', c.f32(y, B * 3), globalAvgPoolRef(x.v, B, 6, 3));
+  },
+  gap_backward(c) {
+    const dy = c.input(B * 3), dx = c.out(B * 6 * 3);
+    c.run('gap_backward', { dx, dy: dy.p, hw: 6, c: 3, accumulate: 0 });
+    c.expect('dx', c.f32(dx, B * 18), Array.from({ length: B * 18 }, (_, i) => dy.v[Math.floor(i / 18) * 3 + (i % 3)] / 6));
+  },
+  bn_forward_train(c) {
+    const rows = 3, ch = 4, m = rows * B, x = c.input(m * ch), gamma = c.input(ch), beta = c.input(ch);
+    const mm = c.input(ch), mv = c.input(ch, 0.5, 2), want = bnForwardTrainRef(x.v, gamma.v, beta.v, mm.v, mv.v, m, ch, 0.99, EPS);
+    const y = c.out(m * ch), mean = c.out(ch), invstd = c.out(ch), newMean = c.out(ch), newVar = c.out(ch);
+    c.run('bn_forward_train', {
+      y, mean, invstd, newMean, newVar, x: x.p, gamma: gamma.p, beta: beta.p, movingMean: mm.p, movingVar: mv.p, rows, c: ch, momentum: 0.99, epsilon: EPS,
+    });
+    c.expect('y', c.f32(y, m * ch), want.y);
+    c.expect('mean', c.f32(mean, ch), want.mean);
+    c.expect('invstd', c.f32(invstd, ch), want.invstd);
+    c.expect('newMean', c.f32(newMean, ch), want.movingMean);
+    c.expect('newVar', c.f32(newVar, ch), want.movingVar);
+    c.expect('the moving statistics themselves (committed later)', [...c.f32(mm.p, ch), ...c.f32(mv.p, ch)], [...mm.v, ...mv.v]);
+  },
+  bn_forward_infer(c) {
+    const rows = 3, ch = 4, m = rows * B, x = c.input(m * ch), gamma = c.input(ch), beta = c.input(ch), mm = c.input(ch), mv = c.input(ch, 0.5, 2);
+    const y = c.out(m * ch);
+    c.run('bn_forward_infer', { y, x: x.p, gamma: gamma.p, beta: beta.p, movingMean: mm.p, movingVar: mv.p, rows, c: ch, epsilon: EPS });
+    c.expect('y', c.f32(y, m * ch), normalizeRef(x.v, mm.v, mv.v, gamma.v, beta.v, m, ch, EPS));
+  },
+  bn_backward_train(c) {
+    const rows = 3, ch = 4, m = rows * B, x = c.input(m * ch), dy = c.input(m * ch), gamma = c.input(ch);
+    const fwd = bnForwardTrainRef(x.v, gamma.v, null, new Float32Array(ch), new Float32Array(ch).fill(1), m, ch, 0.99, EPS);
+    const mean = Float32Array.from(fwd.mean), invstd = Float32Array.from(fwd.invstd);
+    const dx = c.out(m * ch), dgamma = c.out(ch), dbeta = c.out(ch);
+    c.run('bn_backward_train', {
+      dx, dgamma, dbeta, dy: dy.p, x: x.p, mean: c.h.put(mean), invstd: c.h.put(invstd), gamma: gamma.p, rows, c: ch, accumulate: 0, accumulateParams: 0,
+    });
+    const want = bnBackwardTrainRef(dy.v, x.v, mean, invstd, gamma.v, m, ch);
+    c.expect('dx', c.f32(dx, m * ch), want.dx);
+    c.expect('dgamma', c.f32(dgamma, ch), want.dgamma);
+    c.expect('dbeta', c.f32(dbeta, ch), want.dbeta);
+  },
+  bn_backward_infer(c) {
+    const rows = 3, ch = 4, m = rows * B, dy = c.input(m * ch), gamma = c.input(ch), mv = c.input(ch, 0.5, 2), dx = c.out(m * ch);
+    c.run('bn_backward_infer', { dx, dy: dy.p, gamma: gamma.p, movingVar: mv.p, rows, c: ch, epsilon: EPS, accumulate: 0 });
+    c.expect('dx', c.f32(dx, m * ch), bnBackwardInferenceRef(dy.v, new Float32Array(m * ch), gamma.v, new Float32Array(ch), mv.v, m, ch, EPS).dx);
+  },
+  dropout_forward(c) {
+    const n = 40, x = c.input(n * B), y = c.out(n * B), mask = c.out(n * B / 4);
+    c.run('dropout_forward', { y, mask, x: x.p, count: n, rate: 0.25, seed: 5 });
+    const kept = new Uint8Array(c.h.memory.buffer, mask, n * B).slice();
+    expect(kept.some((k) => k === 0) && kept.some((k) => k === 1)).toBe(true);
+    c.expect('y', c.f32(y, n * B), dropoutBackwardRef(x.v, kept, 0.25));
+  },
+  dropout_backward(c) {
+    const n = 8, dy = c.input(n * B), dx = c.out(n * B), kept = Uint8Array.from({ length: n * B }, (_, i) => (i * 5) % 3 === 0 ? 0 : 1);
+    const mask = c.out(n * B / 4);
+    new Uint8Array(c.h.memory.buffer, mask, n * B).set(kept);
+    c.run('dropout_backward', { dx, dy: dy.p, mask, count: n, rate: 0.25, accumulate: 0 });
+    c.expect('dx', c.f32(dx, n * B), dropoutBackwardRef(dy.v, kept, 0.25));
+  },
+  copy_strided(c) {
+    const rows = 3, cols = 4, x = c.input(rows * B * 5), y = c.out(rows * B * 6);
+    c.run('copy_strided', { y, ldy: 6, x: x.p, ldx: 5, rows, cols, accumulate: 0 });
+    const got = c.f32(y, rows * B * 6);
+    c.expect('y', Array.from({ length: rows * B * cols }, (_, i) => got[Math.floor(i / cols) * 6 + (i % cols)]),
+      Array.from({ length: rows * B * cols }, (_, i) => x.v[Math.floor(i / cols) * 5 + (i % cols)]));
+  },
+  reg_penalty(c) {
+    const w = c.input(9);
+    c.run('reg_penalty', { w: w.p, count: 9, l1: 0.01, l2: 0.02 });
+    c.expect('penalty', [c.f64At('penalty')], [l1l2PenaltyRef(w.v, Math.fround(0.01), Math.fround(0.02))]);
+  },
+  reg_gradient(c) {
+    const w = c.input(9), g = c.input(9);
+    c.run('reg_gradient', { g: g.p, w: w.p, count: 9, l1: 0.01, l2: 0.02 });
+    c.expect('g', c.f32(g.p, 9), l1l2GradientRef(w.v, Math.fround(0.01), Math.fround(0.02)).map((d, i) => d + g.v[i]));
+  },
+  max_norm(c) {
+    const w = c.input(12, -2, 2);
+    c.run('max_norm', { w: w.p, rows: 3, cols: 4, axis: 0, maxValue: 1 });
+    c.expect('w', c.f32(w.p, 12), maxNormRef(w.v, 3, 4, 0, 1));
+  },
+  non_neg(c) {
+    const w = c.input(9);
+    c.run('non_neg', { w: w.p, count: 9 });
+    c.expect('w', c.f32(w.p, 9), nonNegRef(w.v));
+  },
+  unit_norm(c) {
+    const w = c.input(12);
+    c.run('unit_norm', { w: w.p, rows: 3, cols: 4, axis: 1 });
+    c.expect('w', c.f32(w.p, 12), unitNormRef(w.v, 3, 4, 1));
+  },
+  bn_fold(c) {
+    const k = 3, f = 4, w = c.input(k * f), b = c.input(f), gamma = c.input(f), beta = c.input(f), mm = c.input(f), mv = c.input(f, 0.5, 2);
+    const wf = c.out(k * f), bf = c.out(f);
+    c.run('bn_fold', { wf, bf, w: w.p, b: b.p, gamma: gamma.p, beta: beta.p, movingMean: mm.p, movingVar: mv.p, k, f, epsilon: EPS });
+    const s = (j: number) => gamma.v[j] / Math.sqrt(mv.v[j] + Math.fround(EPS));
+    c.expect('wf', c.f32(wf, k * f), perChannel(k * f, f, (i, j) => w.v[i] * s(j)));
+    c.expect('bf', c.f32(bf, f), perChannel(f, f, (j) => (b.v[j] - mm.v[j]) * s(j) + beta.v[j]));
+  },
+  optimizer_init(c) {
+    c.setI32('iter', 9);
+    c.run('optimizer_init', { baseLr: 0.25, momentum: 0.875 });
+    c.expect('iter, baseLr, lr, momentum, nadamU', [c.i32At('iter'), c.f32At('baseLr'), c.f32At('lr'), c.f32At('momentum'), c.f64At('nadamU')],
+      [0, 0.25, 0.25, 0.875, 1]);
+  },
+  commit_state(c) {
+    const x = c.input(7), y = c.out(7 * B);
+    c.run('commit_state', { y, x: x.p, count: 7 });
+    const got = c.f32(y, 7 * B);
+    c.expect('y (count, not per sample)', got.subarray(0, 7), x.v);
+    expect(Array.from(got.subarray(7)).every(Number.isNaN), 'nothing past count').toBe(true);
+  },
+  step_done(c) {
+    c.setI32('iter', 41);
+    c.run('step_done', {});
+    c.expect('iter', [c.i32At('iter')], [42]);
+  },
+  nadam_prep(c) {
+    c.setI32('iter', 2);
+    c.setF32('momentum', 0.875);
+    c.setF64('nadamU', 0.5);
+    c.run('nadam_prep', {});
+    c.expect('nadamU', [c.f64At('nadamU')], [0.5 * nadamU(0.875, 3)]);
+  },
+  axpy(c) {
+    const x = c.input(7 * B), y = c.input(7 * B);
+    c.run('axpy', { y: y.p, x: x.p, count: 7, alpha: -0.5, accumulate: 1 });
+    c.expect('y', c.f32(y.p, 7 * B), Array.from(y.v, (v, i) => v - 0.5 * x.v[i]));
+  },
+  mul(c) {
+    const a = c.input(7 * B), b = c.input(7 * B), y = c.out(7 * B);
+    c.run('mul', { y, a: a.p, b: b.p, count: 7, accumulate: 0 });
+    c.expect('y', c.f32(y, 7 * B), Array.from(a.v, (v, i) => v * b.v[i]));
+  },
+  zero_pad2d_forward(c) {
+    const [h, w, ch] = [3, 4, 2], x = c.input(B * h * w * ch), y = c.out(B * (h + 3) * (w + 1) * ch);
+    c.run('zero_pad2d_forward', { y, x: x.p, h, w_: w, c: ch, pt: 1, pb: 2, pl: 0, pr: 1 });
+    c.expect('y', c.f32(y, B * (h + 3) * (w + 1) * ch), padRef(x.v, B, h, w, ch, 1, 2, 0, 1));
+  },
+  zero_pad2d_backward(c) {
+    const [h, w, ch] = [3, 4, 2], dy = c.input(B * (h + 3) * (w + 1) * ch), dx = c.out(B * h * w * ch);
+    c.run('zero_pad2d_backward', { dx, dy: dy.p, h, w_: w, c: ch, pt: 1, pb: 2, pl: 0, pr: 1, accumulate: 0 });
+    c.expect('dx', c.f32(dx, B * h * w * ch), padBackwardRef(dy.v, B, h, w, ch, 1, 2, 0, 1));
+  },
+  resize_bilinear_forward(c) {
+    const [h, w, ch, oh, ow] = [3, 4, 2, 5, 7], x = c.input(B * h * w * ch), y = c.out(B * oh * ow * ch);
+    c.run('resize_bilinear_forward', { y, x: x.p, h, w_: w, c: ch, oh, ow });
+    c.expect('y', c.f32(y, B * oh * ow * ch), resizeRef(x.v, B, h, w, ch, oh, ow));
+  },
+  resize_bilinear_backward(c) {
+    const [h, w, ch, oh, ow] = [3, 4, 2, 5, 7], dy = c.input(B * oh * ow * ch), dx = c.out(B * h * w * ch);
+    c.run('resize_bilinear_backward', { dx, dy: dy.p, h, w_: w, c: ch, oh, ow, accumulate: 0 });
+    c.expect('dx', c.f32(dx, B * h * w * ch), resizeBackwardRef(dy.v, B, h, w, ch, oh, ow));
+  },
+  channel_affine(c) {
+    const rows = 3, ch = 4, x = c.input(rows * B * ch), scale = c.input(ch), offset = c.input(ch), y = c.out(rows * B * ch);
+    c.run('channel_affine', { y, x: x.p, scale: scale.p, offset: offset.p, rows, c: ch });
+    c.expect('y', c.f32(y, rows * B * ch), perChannel(rows * B * ch, ch, (i, j) => x.v[i] * scale.v[j] + offset.v[j]));
+  },
+  channel_scale_backward(c) {
+    const rows = 3, ch = 4, dy = c.input(rows * B * ch), scale = c.input(ch), dx = c.out(rows * B * ch);
+    c.run('channel_scale_backward', { dx, dy: dy.p, scale: scale.p, rows, c: ch, accumulate: 0 });
+    c.expect('dx', c.f32(dx, rows * B * ch), perChannel(rows * B * ch, ch, (i, j) => dy.v[i] * scale.v[j]));
+  },
+  mse: (c) => lossCase(c, 'mse', (p, z) => [(p - z) ** 2, 2 * (p - z)]),
+  bce_logits: (c) => lossCase(c, 'bce_logits', (x, z) => [Math.max(x, 0) - x * z + Math.log1p(Math.exp(-Math.abs(x))), 1 / (1 + Math.exp(-x)) - z]),
+  bce_probs: (c) => lossCase(c, 'bce_probs', (p, z) => [-(z * Math.log(p) + (1 - z) * Math.log(1 - p)), (p - z) / (p * (1 - p))]),
+};
+
+describe('the interpreter runs every op of the op table like its naive twin', () => {
+  it('every op in the table has a case here', () => {
+    expect(Object.keys(CASES).sort()).toEqual(Object.keys(OP_SPECS).sort());
+  });
+
+  for (const name of Object.keys(OP_SPECS) as OpName[]) {
+    it(name, () => {
+      const c = new Ctx();
+      CASES[name](c);
+      expect(c.checks.length, 'the case checks something').toBeGreaterThan(0);
+      for (const [what, actual, expected] of c.checks) {
+        expect(actual.length, `${name} ${what}: length`).toBe(expected.length);
+        expectClose(actual, expected, 1e-5, 1e-6, `${name} ${what}`);
+      }
+      expect(c.h.brokenGuards(), 'guard words after every buffer').toEqual([]);
+    });
+  }
+});
