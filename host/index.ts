@@ -22,8 +22,9 @@ export {
   type EarlyStoppingOptions, type ModelCheckpointOptions, type MonitorName,
 } from './training/callbacks';
 export { findLearningRate, lrFinderSvg, type LrFinderOptions, type LrFinderResult } from './training/lr-finder';
+export { plotHistory } from './training/plot-history';
 export { type LossConfig, type LossName, type LossSpec } from './training/losses';
-export { tensor, type Tensor } from './core/tensor';
+export { tensor, type Tensor, type NestedNumbers } from './core/tensor';
 export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './compile/plan';
 export { opFootprint, OP_SPECS, type PlanOp } from './compile/ops';
 export { setSeed } from './core/random';

@@ -25,8 +25,9 @@ function progressBar(enabled: boolean) {
       ? `${phase.padEnd(18)} [${'#'.repeat(Math.round((done / total) * width)).padEnd(width, '.')}] ${Math.round((done / total) * 100)}%`
       : `${phase.padEnd(18)} ${done}`;
     if (line === last) return;
+    // Padded to the line it replaces: a shorter line leaves nothing of the longer one behind.
+    process.stderr.write(`\r${line.padEnd(last.length)}`);
     last = line;
-    process.stderr.write(`\r${line}`);
   };
   return { draw, end: () => { if (enabled && last) process.stderr.write('\n'); last = ''; } };
 }

@@ -6,10 +6,51 @@ export interface Tensor<T extends Float32Array | Int32Array = Float32Array | Int
   shape: number[];
 }
 
-export function tensor<T extends Float32Array | Int32Array>(data: T | number[], shape: number[]): Tensor<T> {
-  const arr = (Array.isArray(data) ? Float32Array.from(data) : data) as T;
+// Numbers nested as a tensor's rows (TF.js tf.tensor([[1, 2], [3, 4]])).
+export type NestedNumbers = readonly (number | NestedNumbers)[];
+
+// A tensor from a typed array, or from numbers flat or nested (copied to a Float32Array). Without
+// a shape, flat data is one dimension [n] and nested data has the shape of its nesting.
+export function tensor<T extends Float32Array | Int32Array>(data: T | NestedNumbers, shape?: number[]): Tensor<T> {
+  let arr: T;
+  let inferred: number[];
+  if (data instanceof Float32Array || data instanceof Int32Array) {
+    [arr, inferred] = [data, [data.length]];
+  } else if (Array.isArray(data)) {
+    inferred = nestedShape(data);
+    arr = Float32Array.from(data.flat(Infinity) as number[]) as T;
+  } else {
+    throw new InvalidArgumentError(`tensor: data must be a Float32Array, an Int32Array or an array of numbers (flat or nested), got ${describe(data)}`);
+  }
+  if (shape === undefined) shape = inferred;
+  if (!Array.isArray(shape)) throw new InvalidArgumentError(`tensor: shape must be an array of non-negative integers, got ${describe(shape)}`);
   checkShape(arr.length, shape, '');
   return { data: arr, shape: [...shape] };
+}
+
+// The shape of nested arrays of numbers; ragged nesting or a non-number is refused with its index.
+function nestedShape(data: NestedNumbers): number[] {
+  const shape: number[] = [];
+  for (let level: unknown = data; Array.isArray(level); level = level[0]) shape.push(level.length);
+  const walk = (v: unknown, depth: number, at: string): void => {
+    if (depth === shape.length) {
+      if (typeof v !== 'number') throw new InvalidArgumentError(`tensor: data${at} is ${describe(v)}, not a number`);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) {
+      const got = Array.isArray(v) ? `has ${v.length} entries` : `is ${describe(v)}`;
+      throw new ShapeError(`tensor: nested data is ragged: data${at} ${got}, expected an array of ${shape[depth]} (inferred shape [${shape}])`, undefined, shape);
+    }
+    v.forEach((x, i) => walk(x, depth + 1, `${at}[${i}]`));
+  };
+  walk(data, 0, '');
+  return shape;
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null || typeof v !== 'object') return typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return v.constructor?.name ?? 'an object';
 }
 
 // A tensor record made by hand ({ data, shape }) gets the checks tensor() makes: a typed array

@@ -141,12 +141,46 @@ function checkOptimizerState(st: OptimizerStateJson, source: string): void {
   if (typeof st.nadam_u_product !== 'number' || !Number.isFinite(st.nadam_u_product)) throw bad('nadam_u_product', st.nadam_u_product, 'a finite number');
 }
 
+const ascii = (bytes: Uint8Array, from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
+
+// What a file that is not safetensors is, by its first bytes, and the importer that reads it.
+function otherModelFormat(bytes: Uint8Array): { what: string; importer: string } | null {
+  if (ascii(bytes, 0, 8) === '\x89HDF\r\n\x1a\n') return { what: 'a Keras HDF5 file (.h5)', importer: 'importKeras(bytes)' };
+  if (ascii(bytes, 0, 4) === 'PK\x03\x04') {
+    // Both are zip archives; a .keras holds config.json, a PyTorch checkpoint data.pkl.
+    const names = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(bytes.length, 1 << 20)));
+    if (names.includes('data.pkl')) return { what: 'a PyTorch checkpoint (.pt/.pth)', importer: 'importOnnx after torch.onnx.export, or importPytorchSafetensors on its state_dict saved as safetensors' };
+    return { what: 'a zip archive (a Keras 3 .keras file?)', importer: 'importKeras(bytes)' };
+  }
+  const first = bytes.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  if (first >= 0 && bytes[first] === 0x7b) { // '{': JSON
+    let json: { format?: unknown; modelTopology?: { node?: unknown } } | null = null;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch { /* not JSON after all */ }
+    if (json?.format === 'graph-model' || Array.isArray(json?.modelTopology?.node)) {
+      return { what: 'a TF.js graph model (model.json)', importer: 'importTfjsGraphModel(json, readShard, name)' };
+    }
+    if (json?.format === 'layers-model' || json?.modelTopology) {
+      return { what: 'a TF.js layers model (model.json)', importer: 'importTfjsLayersModel(json, readShard, name)' };
+    }
+    if (json) return { what: 'a JSON file', importer: 'the importer for its format (importTfjsLayersModel, importTfjsGraphModel)' };
+  }
+  // ONNX ModelProto: field 1 (ir_version, a small varint) first, as every exporter writes it.
+  if (bytes[0] === 0x08 && bytes[1] > 0 && bytes[1] < 0x20) return { what: 'an ONNX model', importer: 'importOnnx(bytes)' };
+  return null;
+}
+
 export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
   let file;
   try {
     file = readSafetensors(bytes, source);
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new ModelFormatError(e.message, source, e.tensor);
+    if (e instanceof SafetensorsError) {
+      const other = otherModelFormat(bytes);
+      if (other) throw new ModelFormatError(`${source}: this is ${other.what}, not an edgetune (safetensors) model; import it with ${other.importer}, or convert it once with \`edgetune convert ${source} model.safetensors\``, source);
+      throw new ModelFormatError(e.message, source, e.tensor);
+    }
     throw e;
   }
   const meta = file.metadata;

@@ -42,11 +42,24 @@ export function weightSpec(name: string, shape: number[], init: unknown, reg: un
 }
 
 const nameCounters = new Map<string, number>();
-// Keras naming: the first dense layer is 'dense', then 'dense_1', 'dense_2', ...
+// Every layer and input name given out or taken this session: loaded and imported models name
+// their layers explicitly, and an auto-name must not collide with them.
+const namesInUse = new Set<string>();
+
+/** @internal records an explicit name so that later auto-names skip it. */
+export function reserveName(name: string): string {
+  namesInUse.add(name);
+  return name;
+}
+
+// Keras naming: the first dense layer is 'dense', then 'dense_1', 'dense_2', ..., unique in the
+// session and skipping names already in use (a loaded model's 'dense').
 export function uniqueName(base: string): string {
-  const n = nameCounters.get(base) ?? 0;
+  let n = nameCounters.get(base) ?? 0;
+  let name = n === 0 ? base : `${base}_${n}`;
+  while (namesInUse.has(name)) name = `${base}_${++n}`;
   nameCounters.set(base, n + 1);
-  return n === 0 ? base : `${base}_${n}`;
+  return reserveName(name);
 }
 
 // The object whose arena currently holds a layer's weights (a compiled model's executor).
@@ -81,7 +94,7 @@ export class Layer {
     checkOptions(`layers.${kind}`, options, LAYER_DEFS[kind].options);
     this.kind = kind;
     this.config = config;
-    this.name = options.name ?? uniqueName(kind === 'activation' ? activationLayerBase(config) : LAYER_DEFS[kind].snake);
+    this.name = options.name !== undefined ? reserveName(options.name) : uniqueName(kind === 'activation' ? activationLayerBase(config) : LAYER_DEFS[kind].snake);
     this.trainable = flag(this.name, 'trainable', options.trainable, true);
     this.inputShape = options.inputShape ? [...options.inputShape] : null;
     if (this.inputShape && !this.inputShape.every((d) => Number.isInteger(d) && d > 0)) {
@@ -182,5 +195,5 @@ export class Layer {
 // Functional API: a model input (Keras keras.Input(shape)).
 export function input(options: { shape: number[]; name?: string }): SymbolicTensor {
   if (!options.shape.every((d) => Number.isInteger(d) && d > 0)) throw new InvalidArgumentError(`input: shape must be positive integers (no batch dimension), got [${options.shape}]`);
-  return new SymbolicTensor([...options.shape], null, [], options.name ?? uniqueName('input_layer'));
+  return new SymbolicTensor([...options.shape], null, [], options.name !== undefined ? reserveName(options.name) : uniqueName('input_layer'));
 }

@@ -9,6 +9,7 @@ import { requireFileSystem } from '../core/io';
 import type { Model } from './model';
 import { Random, nextSeed } from '../core/random';
 import type { Tensor } from '../core/tensor';
+import { axes, labelBeside, svgPage } from './svg';
 
 export interface LrFinderOptions {
   minLr?: number; // first rate (default 1e-4)
@@ -131,18 +132,14 @@ export function lrFinderSvg(r: Pick<LrFinderResult, 'lrs' | 'losses' | 'smoothed
     const Y = py(v).toFixed(1);
     ticks.push(`<line x1="${L}" y1="${Y}" x2="${W - R}" y2="${Y}" stroke="#eee"/><text x="${L - 8}" y="${Y}" text-anchor="end" dominant-baseline="middle">${v.toPrecision(3)}</text>`);
   }
-  const sx = px(r.suggestion).toFixed(1);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">
-<rect width="${W}" height="${H}" fill="white"/>
-<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Learning-rate finder: loss against learning rate</text>
-${ticks.join('\n')}
-<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>
-<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">learning rate (log scale)</text>
-<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">loss</text>
-<path d="${path(r.losses)}" fill="none" stroke="#9ecae1" stroke-width="1"/>
-<path d="${path(r.smoothed)}" fill="none" stroke="#08519c" stroke-width="2"/>
-<line x1="${sx}" y1="${T}" x2="${sx}" y2="${H - B}" stroke="#d62728" stroke-dasharray="4 3"/>
-<text x="${Number(sx) + 4}" y="${T + 14}" fill="#d62728">suggested ${r.suggestion.toExponential(2)}</text>
-</svg>
-`;
+  const area = { x: L, y: T, w: W - L - R, h: H - T - B };
+  const sx = px(r.suggestion);
+  return svgPage(W, H, 'Learning-rate finder: loss against learning rate', [
+    ...ticks,
+    axes(area, 'learning rate (log scale)', 'loss', 16),
+    `<path d="${path(r.losses)}" fill="none" stroke="#9ecae1" stroke-width="1"/>`,
+    `<path d="${path(r.smoothed)}" fill="none" stroke="#08519c" stroke-width="2"/>`,
+    `<line x1="${sx.toFixed(1)}" y1="${T}" x2="${sx.toFixed(1)}" y2="${H - B}" stroke="#d62728" stroke-dasharray="4 3"/>`,
+    labelBeside(area, sx, T + 14, `suggested ${r.suggestion.toExponential(2)}`, '#d62728'),
+  ]);
 }

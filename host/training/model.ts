@@ -180,6 +180,7 @@ export class Model {
     const batchSize = options.batchSize ?? 32;
     if (metrics.length && !isCategorical(resolveLoss(options.loss))) throw new InvalidArgumentError(`the accuracy metric needs a categorical cross-entropy loss, not ${resolveLoss(options.loss).className}`);
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`compile: batchSize must be a positive integer, got ${batchSize}`);
+    const previous = [this.compiled, this.arena.executor, this.arena.pendingOptimizer] as const;
     this.compiled = {
       optimizer: resolveOptimizer(options.optimizer),
       loss: resolveLoss(options.loss),
@@ -189,7 +190,15 @@ export class Model {
     };
     this.arena.pendingOptimizer = null;
     if (this.arena.executor?.plan.mode === 'training') this.arena.executor = null;
-    if (planNow) this.arena.replan(batchSize, 'training', true, this.compiled);
+    if (!planNow) return;
+    try {
+      this.arena.replan(batchSize, 'training', true, this.compiled);
+    } catch (e) {
+      // A refused plan (MemoryBudgetError) leaves the model as it was: its previous
+      // configuration, plan and optimizer state still in use.
+      [this.compiled, this.arena.executor, this.arena.pendingOptimizer] = previous;
+      throw e;
+    }
   }
 
   // Optimizer iterations done (Keras optimizer.iterations): the next update uses t = iterations + 1.
@@ -254,6 +263,12 @@ export class Model {
   private executorFor(batchSize: number, training: boolean): Executor {
     if (training) this.requireCompiled('fit');
     return this.arena.executorFor(batchSize, training, this.compiled);
+  }
+
+  // Predict and evaluate use a training plan as it is (re-planning it would move the optimizer's
+  // state); an inference plan too small for the call is re-planned.
+  private trainingPlanBatch(): number {
+    return this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan.batchSize : Infinity;
   }
 
   /** @internal restores a saved training configuration without planning (loadModel). */
@@ -328,7 +343,7 @@ export class Model {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
     this.requireCompiled('evaluate');
     const n = checkInputs(x, this.inputShape, this.layers[0].name, 'evaluate');
-    const exec = this.executorFor(Math.min(batchSize, this.arena.executor?.plan.batchSize ?? batchSize), true);
+    const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), true);
     const labels = this.labelsFor(y, n, 'evaluate');
     const step = exec.plan.batchSize;
     for (let start = 0; start < n; start += step) {
@@ -350,7 +365,7 @@ export class Model {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
     const n = checkInputs(x, this.inputShape, this.layers[0].name, 'predict');
-    const exec = this.executorFor(this.arena.executor ? Math.min(batchSize, this.arena.executor.plan.batchSize) : batchSize, false);
+    const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), false);
     const step = exec.plan.batchSize;
     const per = sizeOf(this.outputShape);
     const out = new Float32Array(n * per);
@@ -401,6 +416,14 @@ function splitValidation(x: Tensor, y: Tensor, n: number, options: FitOptions): 
     return { data: t.data.subarray(at * per), shape: [n - at, ...t.shape.slice(1)] } as Tensor;
   };
   return { n: at, validationData: [tail(x), tail(y)] };
+}
+
+// The batch predict and evaluate plan for when no plan is large enough: the rows they are given
+// (at most batchSize), rounded up to a power of two so that similar calls share one plan. One
+// sample plans for one row, not for compile's batch of 32.
+function planBatch(batchSize: number, rows: number): number {
+  const want = Math.max(1, Math.min(batchSize, rows));
+  return Math.min(batchSize, 2 ** Math.ceil(Math.log2(want)));
 }
 
 // Symbolic tensors for a sequential model, so that its layers' `output` can be used like a

@@ -17,17 +17,17 @@ export function countParams(layers: readonly Layer[]): { total: number; trainabl
 
 // Layers, output shapes, trainable and frozen parameter counts, and the planned arena.
 export function modelSummary(model: Model, inference: Plan, training: Plan | null, print: ((line: string) => void) | null): string {
-  const lines: string[] = [];
-  const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(36)}${b.padEnd(22)}${c.padStart(10)}  ${d}`;
-  lines.push(`Model: "${model.name}"`);
-  lines.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'));
-  lines.push('='.repeat(80));
+  const cells = [['Layer (type)', 'Output Shape', 'Param #', 'Trainable']];
   for (const l of model.layers) {
     const node = model.graph.nodes.find((nd) => nd.layer === l)!;
     const kind = l.kind === 'activation' ? String(l.config.activation) : l.kind;
-    lines.push(row(`${l.name} (${kind})`, `(None, ${node.shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-'));
+    cells.push([`${l.name} (${kind})`, `(None, ${node.shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-']);
   }
-  lines.push('='.repeat(80));
+  // Each column as wide as its longest cell (long layer names never run into the shapes).
+  const width = [0, 1, 2, 3].map((c) => Math.max(...cells.map((r) => r[c].length)));
+  const row = ([a, b, c, d]: string[]) => `${a.padEnd(width[0] + 2)}${b.padEnd(width[1] + 2)}${c.padStart(width[2])}  ${d}`;
+  const rule = '='.repeat(Math.max(80, width[0] + width[1] + width[2] + width[3] + 6));
+  const lines = [`Model: "${model.name}"`, row(cells[0]), rule, ...cells.slice(1).map(row), rule];
   const p = countParams(model.layers);
   lines.push(`Total params: ${p.total}`, `Trainable params: ${p.trainable}`, `Non-trainable (frozen) params: ${p.nonTrainable}`);
   lines.push(`Planned arena, inference (batch ${inference.batchSize}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
