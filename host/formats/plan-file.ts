@@ -145,7 +145,10 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
   const fail = (why: string) => new EdgetuneError('PlanFile', `${source}: ${why}`);
   if (bytes.length < PLAN_FILE_HEADER_BYTES) throw fail(`${bytes.length} bytes, shorter than the ${PLAN_FILE_HEADER_BYTES}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u = (o: number) => view.getUint32(o, true);
+  // Every read is checked: counts and lengths in a crafted header point anywhere.
+  const inside = (o: number) => { if (!(o >= 0 && o + 4 <= bytes.length)) throw fail(`truncated: a table entry at byte ${o} is past the end (${bytes.length} bytes)`); return o; };
+  const u = (o: number) => view.getUint32(inside(o), true);
+  const i32 = (o: number) => view.getInt32(inside(o), true);
   if (u(0) !== PLAN_FILE_MAGIC) throw fail('not an edgetune plan file (bad magic)');
   if (u(4) !== PLAN_FILE_VERSION) throw fail(`plan file version ${u(4)}, this build reads version ${PLAN_FILE_VERSION}: recompile the plan (edgetune compile)`);
   if (u(8) !== bytes.length) throw fail(`header says ${u(8)} bytes, the file has ${bytes.length}`);
@@ -183,7 +186,7 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
   programs.forEach((p, pi) => {
     const ops: PlanOpWithRegions[] = [];
     for (let w = 0, n = 0; n < p.ops; n++) {
-      const code = view.getInt32(wordsAt[pi] + 4 * w, true);
+      const code = i32(wordsAt[pi] + 4 * w);
       const name = byCode.get(code);
       const nargs = u(wordsAt[pi] + 4 * w + 4);
       if (!name) throw fail(`${PROGRAM_OF_ID[p.id]} op ${n}: unknown opcode ${code}`);
@@ -192,7 +195,7 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
       const args: Record<string, number> = {};
       const uses: Record<string, number> = {};
       spec.forEach((arg, i) => {
-        args[arg] = view.getInt32(wordsAt[pi] + 4 * (w + 2 + i), true);
+        args[arg] = i32(wordsAt[pi] + 4 * (w + 2 + i));
         const use = u(at + 4 * (w + 2 + i));
         if (use) uses[arg] = use - 1;
       });

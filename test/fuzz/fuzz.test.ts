@@ -1,0 +1,49 @@
+// The mutation fuzzer over every loader (test/fuzz/targets.ts): FUZZ_N cases per format (200 in
+// `npm test`; `npm run fuzz -- --n 10000` for the long run). Every refusal must be a typed error
+// (an EdgetuneError subclass), no input may take over 5 s, and an accepted input must give a model
+// that runs (for safetensors: weights equal to the file's bytes). FUZZ_REPORT names a JSON file
+// for the per-format counts that test/fuzz/run.mjs prints.
+import { writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { EdgetuneError } from '../../dist/node.js';
+import { rng } from './mutate';
+import { targets } from './targets';
+
+const LONG = process.env.FUZZ_N ? Number(process.env.FUZZ_N) : undefined;
+const SLOW_MS = 5000;
+const only = process.env.FUZZ_ONLY?.split(',');
+const all = (await targets()).filter((t) => (only ? only.includes(t.name) : LONG !== undefined || t.smoke !== 0));
+const report: Record<string, unknown> = {};
+
+describe('mutation fuzzer', () => {
+  for (const t of all) {
+    const N = LONG ?? t.smoke ?? 200;
+    it(`${t.name}: ${N} mutations give typed errors or models that run`, async () => {
+      const untyped: string[] = [];
+      const slow: string[] = [];
+      let typed = 0;
+      let accepted = 0;
+      const rss0 = process.memoryUsage().rss;
+      for (let i = 0; i < N; i++) {
+        const input = t.mutate(rng(i + 1));
+        if (process.env.FUZZ_TRACE) writeFileSync(process.env.FUZZ_TRACE, `${t.name} case ${i + 1}\n`);
+        const t0 = performance.now();
+        try {
+          if ((await t.run(input)) === 'refused') typed++;
+          else accepted++;
+        } catch (e) {
+          if (e instanceof EdgetuneError) typed++;
+          else untyped.push(`case ${i + 1}: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? e}`);
+        }
+        const ms = performance.now() - t0;
+        if (ms > SLOW_MS) slow.push(`case ${i + 1}: ${ms.toFixed(0)} ms`);
+      }
+      const rssGrowthMB = (process.memoryUsage().rss - rss0) / 2 ** 20;
+      report[t.name] = { tried: N, typed, accepted, untyped: untyped.length, slow: slow.length, rssGrowthMB: Math.round(rssGrowthMB), examples: [...untyped, ...slow].slice(0, 5) };
+      if (process.env.FUZZ_REPORT) writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(report, null, 1));
+      expect(untyped.slice(0, 5)).toEqual([]);
+      expect(slow).toEqual([]);
+      expect(typed + accepted).toBe(N);
+    }, 600_000);
+  }
+});
