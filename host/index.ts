@@ -4,8 +4,9 @@ import { requireFileSystem } from './core/io';
 import type { Model } from './training/model';
 import { modelFromBytes } from './formats/serialize';
 
+export { layers } from './layers/index';
 export {
-  layers, Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
+  Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
   type BatchNormalizationOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
 export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';

@@ -15,7 +15,7 @@ import { loadMnist, selectDigits } from '../dist/examples.js';
 import { toMnistInput } from '../examples/browser/preprocess';
 import { decodeSamples } from '../examples/browser/samples';
 import { fitOptions, headDigest, toClassIndices, transferModel } from '../examples/browser/recipe';
-import { runScenario } from '../examples/shared/determinism.mjs';
+import { runScenario } from '../examples/common/determinism.mjs';
 import { buildBrowser, HELD_OUT_PER_CLASS, TRAIN_PER_CLASS } from '../scripts/build-browser.mjs';
 import { serveBrowser } from '../scripts/serve-browser.mjs';
 import { tf, tfjsCopy } from './tfjs';

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as edgetune from '../dist/index.js';
-import { digestWeights, runScenario } from '../examples/shared/determinism.mjs';
+import { digestWeights, runScenario } from '../examples/common/determinism.mjs';
 import { ROOT, runToEnd, scratchDir } from './runtime-spawn';
 
 const SMOKE = join(ROOT, 'examples/runtimes/smoke.mjs');

@@ -168,11 +168,11 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
     }
   });
 
-  it('the cross-runtime determinism scenario (examples/shared/determinism.mjs) gives the Node digest under WASI', async () => {
+  it('the cross-runtime determinism scenario (examples/common/determinism.mjs) gives the Node digest under WASI', async () => {
     // The scenario shuffles with seed 3: the data file holds each epoch's rows in fit's order, one
     // WASI epoch over the three permutations is the scenario's three epochs (64 rows, 4 full batches each).
     const edgetune = await import('../dist/node.js');
-    const scenario = await import('../examples/shared/determinism.mjs');
+    const scenario = await import('../examples/common/determinism.mjs');
     const modelBytes = readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors'));
     const expected = await scenario.runScenario(edgetune, modelBytes);
     const model = await scenario.scenarioModel(edgetune, modelBytes);

@@ -2,7 +2,7 @@
 // (which repeats a page run and expects the same bits): the bundled base (784-300-100-5, digits
 // 0-4) frozen under a new softmax head for digits 5-9, Adam, a fixed seed for the head and the shuffle.
 import type * as Edgetune from '../../host/index';
-import { digestWeights } from '../shared/determinism.mjs';
+import { digestWeights } from '../common/determinism.mjs';
 
 export type EdgetuneModule = typeof Edgetune;
 export type Model = Edgetune.Model;

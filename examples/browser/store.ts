@@ -3,7 +3,7 @@
 // a reader sees the old record or the new one, never half of one.
 export interface SavedModel {
   bytes: Uint8Array;
-  digest: string; // FNV-1a of the head's weights (examples/shared/determinism.mjs)
+  digest: string; // FNV-1a of the head's weights (examples/common/determinism.mjs)
   savedAt: string;
   examples: number;
   runs: number; // trainings since the head was made (the next shuffle seed depends on it)

@@ -4,7 +4,7 @@
 // labelled drawings and samples, reports loss and predictions after every epoch and saves the
 // result to IndexedDB.
 import * as edgetune from '../../host/index';
-import { runScenario } from '../shared/determinism.mjs';
+import { runScenario } from '../common/determinism.mjs';
 import type { FromWorker, PlanSummary, Prediction, ToWorker } from './protocol';
 import { fitOptions, headDigest, type Model, toClassIndices, transferModel } from './recipe';
 import { forgetSaved, loadSaved, type SavedModel, storeSaved } from './store';

@@ -10,7 +10,7 @@ import process from 'node:process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runScenario, digestWeights } from '../shared/determinism.mjs';
+import { runScenario, digestWeights } from '../common/determinism.mjs';
 
 const core = await import('../../dist/index.js');
 const withFiles = await import('../../dist/node.js');

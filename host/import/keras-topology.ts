@@ -4,7 +4,8 @@
 // ({args: [keras tensors], kwargs}). Weights are not read here: `assignWeights` takes a lookup
 // that each format implements (by '<layer>/<weight>' name, Keras 3 index, or h5 path).
 import { ModelFormatError } from '../core/errors';
-import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { type Layer, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { layers } from '../layers/index';
 import { flag } from '../layers/config';
 import { depthwiseOptionsFromKeras } from '../layers/depthwise-conv2d';
 import { LAYER_DEFS, layerFromKerasJson } from '../layers/index';

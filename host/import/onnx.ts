@@ -7,7 +7,8 @@
 // The batch dimension may be symbolic ('N'); any other symbolic or unknown dimension is refused.
 // Every refusal is a ModelFormatError naming the file and the node (or tensor).
 import { ModelFormatError } from '../core/errors';
-import { type Layer, layers, input, type SymbolicTensor } from '../layers/layer';
+import { type Layer, input, type SymbolicTensor } from '../layers/layer';
+import { layers } from '../layers/index';
 import { type Model, model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 import { type AttrValue, DTYPE_NAMES, FLOAT, type OnnxGraph, type OnnxNode, type OnnxTensor, parseOnnxModel } from './onnx-proto';

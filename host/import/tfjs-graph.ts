@@ -5,7 +5,8 @@
 // following activation becomes that layer's activation, when that layer has no other reader.
 // An op that cannot be expressed is an UnsupportedOpError naming the op, the node and the file.
 import { ModelFormatError } from '../core/errors';
-import { type Layer, layers, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { type Layer, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
+import { layers } from '../layers/index';
 import { Model } from '../training/model';
 import { UnsupportedOpError } from './errors';
 import { checkShape, type DecodedWeight, readWeightsManifest, type ShardReader } from './tfjs-weights';

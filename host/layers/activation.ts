@@ -15,7 +15,7 @@ export interface ActivationOptions extends LayerOptions {
 }
 
 function activationLayer(activation: ActivationName, alpha: number, options: LayerOptions): Layer {
-  return new Layer('activation', { activation, alpha }, options);
+  return new Layer(ACTIVATION, { activation, alpha }, options);
 }
 
 // activation('relu') or activation({ activation: 'relu' })
@@ -78,6 +78,7 @@ function fromKeras(c: Record<string, any>, r: Parameters<LayerDef['fromKeras']>[
 }
 
 export const ACTIVATION: LayerDef = {
+  nameBase: activationLayerBase,
   kind: 'activation',
   snake: 'activation',
   options: optionNames<ActivationOptions & LeakyReluOptions>()([...LAYER_OPTION_NAMES, 'activation', 'alpha', 'negativeSlope']),

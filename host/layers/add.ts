@@ -8,7 +8,7 @@ import { kerasBase } from './keras-json';
 import { Layer } from './layer';
 
 export function add(options: LayerOptions = {}): Layer {
-  return new Layer('add', {}, options);
+  return new Layer(ADD, {}, options);
 }
 
 // Inputs of one shape (add, subtract, multiply): `exactly` fixes their number.

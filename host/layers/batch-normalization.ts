@@ -34,7 +34,7 @@ export function batchNormalization(axis?: number | BatchNormalizationOptions, op
   const epsilon = o.epsilon ?? 1e-3;
   if (!(momentum >= 0 && momentum <= 1)) throw new InvalidArgumentError(`${where}: momentum must be in [0, 1], got ${momentum}`);
   if (!(epsilon > 0)) throw new InvalidArgumentError(`${where}: epsilon must be positive, got ${epsilon}`);
-  return new Layer('batchNormalization', {
+  return new Layer(BATCH_NORMALIZATION, {
     axis: ax, momentum, epsilon, center: flag(where, 'center', o.center, true), scale: flag(where, 'scale', o.scale, true),
     betaInitializer: normalizeInitializer(o.betaInitializer ?? 'zeros'),
     gammaInitializer: normalizeInitializer(o.gammaInitializer ?? 'ones'),

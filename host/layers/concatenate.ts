@@ -12,7 +12,7 @@ export interface ConcatenateOptions extends LayerOptions { axis?: number }
 // concatenate(), concatenate(-1) or concatenate({ axis: -1 })
 export function concatenate(axis?: number | ConcatenateOptions, options?: ConcatenateOptions): Layer {
   const o = positionalOrOptions<ConcatenateOptions>('concatenate', 'axis', axis, options);
-  return new Layer('concatenate', { axis: o.axis ?? -1 }, o);
+  return new Layer(CONCATENATE, { axis: o.axis ?? -1 }, o);
 }
 
 export const CONCATENATE: LayerDef = {

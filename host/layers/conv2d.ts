@@ -27,7 +27,7 @@ export interface Conv2dOptions extends LayerOptions, WeightOptions {
 export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions): Layer {
   const o = positionalOrOptions<Conv2dOptions>('conv2d', 'filters', filters, options);
   const where = pending('conv2d', o);
-  return new Layer('conv2d', {
+  return new Layer(CONV2D, {
     filters: positiveInt(where, 'filters', o.filters as number),
     kernelSize: pair(where, 'kernelSize', o.kernelSize, [1, 1]),
     strides: pair(where, 'strides', o.strides, [1, 1]),

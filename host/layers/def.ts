@@ -12,6 +12,8 @@ export interface LayerDef {
   kind: LayerKind;
   // Keras's snake_case name: default layer names ('dense', 'dense_1', ...) and messages.
   snake: string;
+  // The base of default names when it depends on the config (activation layers: 're_lu', ...).
+  nameBase?: (config: Record<string, unknown>) => string;
   // The names its factory's options object may hold (LayerOptions and its own); any other key is
   // refused when the layer is made.
   options: readonly string[];

@@ -19,7 +19,7 @@ export interface DenseOptions extends LayerOptions, WeightOptions {
 export function dense(units: number | DenseOptions, options?: DenseOptions): Layer {
   const o = positionalOrOptions<DenseOptions>('dense', 'units', units, options);
   const where = pending('dense', o);
-  return new Layer('dense', {
+  return new Layer(DENSE, {
     units: positiveInt(where, 'units', o.units as number),
     activation: resolveActivation(o.activation, where),
     useBias: flag(where, 'useBias', o.useBias, true),

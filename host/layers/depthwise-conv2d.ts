@@ -34,7 +34,7 @@ export interface DepthwiseConv2dOptions extends LayerOptions {
 export function depthwiseConv2d(kernelSize: number | [number, number] | DepthwiseConv2dOptions, options?: DepthwiseConv2dOptions): Layer {
   const o = positionalOrOptions<DepthwiseConv2dOptions>('depthwiseConv2d', 'kernelSize', kernelSize, options);
   const where = pending('depthwise_conv2d', o);
-  return new Layer('depthwiseConv2d', {
+  return new Layer(DEPTHWISE_CONV2D, {
     kernelSize: pair(where, 'kernelSize', o.kernelSize, [1, 1]),
     strides: pair(where, 'strides', o.strides, [1, 1]),
     padding: padding(where, o.padding),

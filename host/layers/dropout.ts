@@ -20,7 +20,7 @@ export function dropout(rate: number | DropoutOptions, options?: DropoutOptions)
   const where = pending('dropout', o);
   const r = o.rate;
   if (!(typeof r === 'number' && r >= 0 && r < 1)) throw new InvalidArgumentError(`${where}: rate must be in [0, 1), got ${r}`);
-  return new Layer('dropout', { rate: r, seed: o.seed ?? nextSeed() }, o);
+  return new Layer(DROPOUT, { rate: r, seed: o.seed ?? nextSeed() }, o);
 }
 
 export const DROPOUT: LayerDef = {

@@ -8,7 +8,7 @@ import { kerasBase } from './keras-json';
 import { Layer } from './layer';
 
 export function flatten(options: LayerOptions = {}): Layer {
-  return new Layer('flatten', {}, options);
+  return new Layer(FLATTEN, {}, options);
 }
 
 export const FLATTEN: LayerDef = {

@@ -9,7 +9,7 @@ import { channelsLast, kerasBase, unsupported } from './keras-json';
 import { Layer } from './layer';
 
 export function globalAveragePooling2d(options: LayerOptions = {}): Layer {
-  return new Layer('globalAveragePooling2d', {}, options);
+  return new Layer(GLOBAL_AVERAGE_POOLING2D, {}, options);
 }
 
 export const GLOBAL_AVERAGE_POOLING2D: LayerDef = {

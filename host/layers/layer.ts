@@ -3,9 +3,8 @@
 // host/layers/<kind>.ts, collected in LAYER_DEFS (host/layers/index.ts); the class dispatches
 // through it. Weights are host arrays until a model is compiled, then views into that model's
 // arena (the arena is the single copy the kernels update).
-import { activationLayerBase } from './activation';
 import { InvalidArgumentError, ShapeError } from '../core/errors';
-import { LAYER_DEFS } from './index';
+import type { LayerDef } from './def';
 import { type InitializerConfig, initialize } from './initializers';
 import { nextSeed } from '../core/random';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
@@ -19,7 +18,6 @@ export type { Conv2dOptions } from './conv2d';
 export type { DepthwiseConv2dOptions } from './depthwise-conv2d';
 export type { Pooling2dOptions } from './pooling';
 export type { BatchNormalizationOptions } from './batch-normalization';
-export { layers } from './index';
 
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
@@ -90,11 +88,14 @@ export class Layer {
    * against its file, so no array is ever sized from a topology's numbers alone */
   checkWeights: ((specs: readonly WeightSpec[]) => void) | null = null;
 
-  constructor(kind: LayerKind, config: Record<string, unknown>, options: LayerOptions) {
-    checkOptions(`layers.${kind}`, options, LAYER_DEFS[kind].options);
+  // The kind's record comes with the layer (the record's factory passes itself), so this class
+  // needs no table of kinds and the records can import it without a cycle.
+  constructor(readonly def: LayerDef, config: Record<string, unknown>, options: LayerOptions) {
+    const kind = def.kind;
+    checkOptions(`layers.${kind}`, options, def.options);
     this.kind = kind;
     this.config = config;
-    this.name = options.name !== undefined ? reserveName(options.name) : uniqueName(kind === 'activation' ? activationLayerBase(config) : LAYER_DEFS[kind].snake);
+    this.name = options.name !== undefined ? reserveName(options.name) : uniqueName(def.nameBase?.(config) ?? def.snake);
     this.trainable = flag(this.name, 'trainable', options.trainable, true);
     this.inputShape = options.inputShape ? [...options.inputShape] : null;
     if (this.inputShape && !this.inputShape.every((d) => Number.isInteger(d) && d > 0)) {
@@ -114,7 +115,7 @@ export class Layer {
   // Shape (per sample, no batch dimension) of the output for the given input shapes.
   outputShape(inputShapes: readonly (readonly number[])[]): number[] {
     const fail = (what: string) => new ShapeError(`layer ${this.name} (${this.kind}): ${what}`, this.name);
-    return LAYER_DEFS[this.kind].outputShape(this, inputShapes, fail);
+    return this.def.outputShape(this, inputShapes, fail);
   }
 
   // Creates the weights for these input shapes (once; a built layer checks the shapes instead).
@@ -129,7 +130,7 @@ export class Layer {
       return;
     }
     this.outputShape(inputShapes); // validates
-    const def = LAYER_DEFS[this.kind];
+    const def = this.def;
     const s = inputShapes[0];
     const specs = def.weights?.(this, s) ?? [];
     this.checkWeights?.(specs);
@@ -143,7 +144,7 @@ export class Layer {
   apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     if (list.length === 0) throw new InvalidArgumentError(`layer ${this.name}: apply() needs an input`);
-    const multi = LAYER_DEFS[this.kind].multiInput === true;
+    const multi = this.def.multiInput === true;
     if (!multi && list.length !== 1) throw new InvalidArgumentError(`layer ${this.name} (${this.kind}) takes one input, got ${list.length}`);
     const shapes = list.map((t) => t.shape);
     this.build(shapes);

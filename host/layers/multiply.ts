@@ -9,7 +9,7 @@ import { kerasBase } from './keras-json';
 import { Layer } from './layer';
 
 export function multiply(options: LayerOptions = {}): Layer {
-  return new Layer('multiply', {}, options);
+  return new Layer(MULTIPLY, {}, options);
 }
 
 export const MULTIPLY: LayerDef = {

@@ -37,7 +37,7 @@ function pooling(kind: 'maxPooling2d' | 'averagePooling2d', poolSize: number | [
   const o = positionalOrOptions<Pooling2dOptions>(kind, 'poolSize', poolSize, options);
   const where = pending(kind === 'maxPooling2d' ? 'max_pooling2d' : 'average_pooling2d', o);
   const size = pair(where, 'poolSize', o.poolSize, [2, 2]);
-  return new Layer(kind, {
+  return new Layer(kind === 'maxPooling2d' ? MAX_POOLING2D : AVERAGE_POOLING2D, {
     kernelSize: size,
     strides: o.strides === null || o.strides === undefined ? size : pair(where, 'strides', o.strides, size),
     padding: padding(where, o.padding),

@@ -27,7 +27,7 @@ export function rescaling(scale: number | number[] | RescalingOptions, options?:
       throw new InvalidArgumentError(`${where}: scale and offset must be finite numbers or non-empty lists of them, got ${JSON.stringify(v)}`);
     }
   }
-  return new Layer('rescaling', { scale: Array.isArray(s) ? [...s] : s, offset: Array.isArray(offset) ? [...offset] : offset }, o);
+  return new Layer(RESCALING, { scale: Array.isArray(s) ? [...s] : s, offset: Array.isArray(offset) ? [...offset] : offset }, o);
 }
 
 const constant = { className: 'constant', value: 0 } as InitializerConfig;

@@ -19,7 +19,7 @@ export function reshape(targetShape: number[] | ReshapeOptions, options?: LayerO
   if (!Array.isArray(t) || !t.every((d) => d === -1 || (Number.isInteger(d) && d > 0)) || t.filter((d) => d === -1).length > 1) {
     throw new InvalidArgumentError(`${where}: targetShape must be positive integers with at most one -1, got ${Array.isArray(t) ? `[${t}]` : String(t)}`);
   }
-  return new Layer('reshape', { targetShape: [...t] }, o);
+  return new Layer(RESHAPE, { targetShape: [...t] }, o);
 }
 
 export const RESHAPE: LayerDef = {

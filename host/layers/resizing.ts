@@ -23,7 +23,7 @@ export function resizing(height: number | ResizingOptions, width?: number, optio
   const where = pending('resizing', o);
   const interpolation = o.interpolation ?? 'bilinear';
   if (interpolation !== 'bilinear') throw new InvalidArgumentError(`${where}: only interpolation 'bilinear' is supported, got '${interpolation}'`);
-  return new Layer('resizing', { height: positiveInt(where, 'height', o.height as number), width: positiveInt(where, 'width', o.width as number), interpolation }, o);
+  return new Layer(RESIZING, { height: positiveInt(where, 'height', o.height as number), width: positiveInt(where, 'width', o.width as number), interpolation }, o);
 }
 
 function invalid(): never {

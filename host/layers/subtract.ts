@@ -10,7 +10,7 @@ import { Layer } from './layer';
 import { ModelFormatError } from '../core/errors';
 
 export function subtract(options: LayerOptions = {}): Layer {
-  return new Layer('subtract', {}, options);
+  return new Layer(SUBTRACT, {}, options);
 }
 
 export const SUBTRACT: LayerDef = {

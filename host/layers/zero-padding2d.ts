@@ -19,7 +19,7 @@ export function zeroPadding2d(padding?: Padding2d | ZeroPadding2dOptions, option
   const pp: [[number, number], [number, number]] = typeof p === 'number' ? [[p, p], [p, p]]
     : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1] as number, p[1] as number]] : [[...p[0]] as [number, number], [...(p[1] as [number, number])] as [number, number]];
   if (!pp.flat().every((x) => Number.isInteger(x) && x >= 0)) throw new InvalidArgumentError(`${where}: padding must be non-negative integers, got ${JSON.stringify(p)}`);
-  return new Layer('zeroPadding2d', { padding: pp }, o);
+  return new Layer(ZERO_PADDING2D, { padding: pp }, o);
 }
 
 function padGeometry(layer: Layer, inShape: readonly number[]): Record<string, number> {

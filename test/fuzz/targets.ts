@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WASI } from 'node:wasi';
 import {
-  compileTrainPlan, dataFromFileBytes, dataToFileBytes, importKeras, importOnnx, importPytorchSafetensors, importTfjsGraphModel, importTfjsLayersModel,
+  compileTrainPlan, dataFromFileBytes, dataToFileBytes, importOnnx, importPytorchSafetensors, importTfjsGraphModel, importTfjsLayersModel,
   layers, loadModel, type Model, optimizers, planToFileBytes, readPlanFileInfo, readSafetensors, sequential, tensor, writeSafetensors,
 } from '../../dist/node.js';
+import { importKeras } from '../../dist/import/keras.js';
 import { toTfjsLayersModel } from '../../host/formats/export-tfjs';
 import { pytorchCnn } from '../onnx-models';
 import { keras3, legacyH5 } from '../support/keras-files';
