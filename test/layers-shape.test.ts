@@ -6,7 +6,7 @@
 // for bad configs.
 import { describe, expect, it } from 'vitest';
 import {
-  InvalidArgumentError, input, layers, loadModel, model, optimizers, ShapeError, tensor, verifyPlan, type Layer, type SymbolicTensor,
+  InvalidArgumentError, input, layers, loadModel, model, optimizers, readSafetensors, ShapeError, tensor, verifyPlan, type Layer, type SymbolicTensor,
 } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { expectClose } from './support/close';
@@ -154,5 +154,87 @@ describe('forward and input gradient against TensorFlow.js (batch 3 of a plan fo
       const t = tf.tensor(target, ref.shape);
       expectClose(g.input, tf.grad((v: tf.Tensor) => tf.mean(tf.square(tf.sub(f(v), t))))(xt).dataSync(), 1e-5, 1e-7, `axis ${axis}`);
     }
+  });
+});
+
+// A model through every shape layer: conv -> depthToSpace (CRD) -> spaceToDepth -> pad reflect ->
+// slice -> permute -> tile -> gather -> concatenate on height -> pad constant -> dense readout.
+function everyShapeLayer(): { m: ReturnType<typeof model>; x: Float32Array } {
+  const inp = input({ shape: [4, 4, 3] });
+  let t = layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(inp);
+  t = layers.depthToSpace({ blockSize: 2, mode: 'CRD' }).apply(t);
+  t = layers.spaceToDepth(2).apply(t);
+  t = layers.pad({ paddings: [[1, 2], [2, 1], [0, 0]], mode: 'reflect' }).apply(t);
+  t = layers.slice({ begin: [0, 1, 0], end: [7, 7, 8], strides: [2, 1, 3] }).apply(t);
+  t = layers.permute([2, 1, 3]).apply(t);
+  t = layers.tile([1, 2, 1]).apply(t);
+  t = layers.gather({ indices: [2, 0, 2], axis: -1 }).apply(t);
+  t = layers.concatenate({ axis: 1 }).apply([t, layers.gather({ indices: [-1], axis: 1 }).apply(t)]);
+  t = layers.pad({ paddings: [[0, 1], [1, 0], [0, 0]], constantValue: -0.5 }).apply(t);
+  const out = layers.dense(3, { activation: 'softmax' }).apply(layers.flatten().apply(t));
+  const m = model({ inputs: inp, outputs: out });
+  m.compile({ optimizer: optimizers.sgd({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', batchSize: 4 });
+  return { m, x: randomArray(5 * 48, 21) };
+}
+
+describe('save, load, train', () => {
+  it('a model through every shape layer round-trips its Keras JSON and predicts the same; its plan verifies', async () => {
+    const { m, x } = everyShapeLayer();
+    expect(verifyPlan(m.plan)).toEqual([]);
+    const bytes = m.toBytes();
+    const topology = readSafetensors(bytes).metadata.topology;
+    for (const c of ['"Permute"', '"edgetune>Slice"', '"edgetune>Pad"', '"edgetune>DepthToSpace"', '"edgetune>SpaceToDepth"', '"edgetune>Tile"', '"edgetune>Gather"', '"Concatenate"']) {
+      expect(topology).toContain(c);
+    }
+    const loaded = await loadModel(bytes);
+    expect(loaded.layers.map((l) => [l.kind, l.config])).toEqual(m.layers.map((l) => [l.kind, l.config]));
+    const xt = tensor(x, [5, 4, 4, 3]);
+    expect(loaded.predict(xt).data).toEqual(m.predict(xt).data);
+  });
+
+  it('trains through them: fit lowers the loss on a small problem (batch 5 in plans for 4)', async () => {
+    const { m, x } = everyShapeLayer();
+    const y = tensor(new Int32Array([0, 1, 2, 0, 1]), [5]);
+    const h = await m.fit(tensor(x, [5, 4, 4, 3]), y, { epochs: 15, batchSize: 4, shuffle: false });
+    const loss = h.history.loss;
+    expect(loss[loss.length - 1]).toBeLessThan(0.7 * loss[0]);
+  });
+});
+
+describe('bad configs: typed errors naming the layer', () => {
+  const on = (shape: number[], l: Layer) => () => l.apply(input({ shape }));
+  it('refused when made (InvalidArgumentError)', () => {
+    const bad: [() => unknown, RegExp][] = [
+      [() => layers.permute([1, 1, 2], { name: 'p1' }), /p1: dims must be a permutation of 1\.\.n/],
+      [() => layers.permute({ dims: [1, 2], nmae: 'x' } as never), /unknown option 'nmae' for layers\.permute; did you mean 'name'/],
+      [() => layers.slice({ name: 's1', begin: [0, 0], end: [1] }), /s1: begin, end and strides need one entry per per-sample axis/],
+      [() => layers.slice({ name: 's2', begin: [0], end: [1], strides: [0] }), /s2: strides must be a list of positive integers, got \[0\]/],
+      [() => layers.pad({ name: 'pd', paddings: [[1, -1]] }), /pd: paddings must be a list of non-negative integers/],
+      [() => layers.pad({ name: 'pm', paddings: [[1, 1]], mode: 'wrap' as never }), /pm: mode must be one of constant, reflect, symmetric, edge/],
+      [() => layers.pad({ name: 'pv', paddings: [[1, 1]], mode: 'reflect', constantValue: 1 }), /pv: constantValue is for mode 'constant'/],
+      [() => layers.depthToSpace({ name: 'd1', blockSize: 2, mode: 'RDC' as never }), /d1: mode must be 'DCR' or 'CRD'/],
+      [() => layers.spaceToDepth(0, { name: 's0' }), /s0: blockSize must be a positive integer/],
+      [() => layers.tile([2, 0], { name: 't0' }), /t0: multiples must be a list of positive integers/],
+      [() => layers.gather({ name: 'g0', indices: [0], axis: 0 }), /g0: axis must be a non-batch axis \(not 0\)/],
+      [() => layers.gather({ name: 'g1', indices: [0.5] }), /g1: indices must be a list of integers/],
+      [() => layers.concatenate({ name: 'c0', axis: 0 }), /c0: axis must be a non-batch axis \(not 0\)/],
+    ];
+    for (const [f, message] of bad) expect(f).toThrow(InvalidArgumentError), expect(f).toThrow(message);
+  });
+  it('refused when applied to a shape that does not fit (ShapeError)', () => {
+    const bad: [() => unknown, RegExp][] = [
+      [on([2, 3], layers.permute([2, 1, 3], { name: 'p2' })), /p2 \(permute\): dims \[2,1,3\] permute 3 axes but the input has 2/],
+      [on([4, 4], layers.slice({ name: 's3', begin: [5, 0], end: [9, 4] })), /s3 \(slice\): the slice of \[4,4\] is empty/],
+      [on([3, 4], layers.pad({ name: 'pr', paddings: [[3, 0], [0, 0]], mode: 'reflect' })), /pr \(pad\): mode 'reflect' pads axis 1 of size 3 by at most 2 per side/],
+      [on([2, 2, 6], layers.depthToSpace(2, { name: 'd2' })), /d2 \(depthToSpace\): needs a \(height, width, channels\) input with channels a multiple of 4/],
+      [on([3, 4, 1], layers.spaceToDepth(2, { name: 's4' })), /s4 \(spaceToDepth\): needs a \(height, width, channels\) input with height and width multiples of 2/],
+      [on([2, 3], layers.tile([2], { name: 't1' })), /t1 \(tile\): multiples \[2\] has 1 entries/],
+      [on([2, 3], layers.gather({ name: 'g2', indices: [3], axis: -1 })), /g2 \(gather\): index 3 is out of range for axis -1 of size 3/],
+      [on([2, 3], layers.gather({ name: 'g3', indices: [0], axis: 3 })), /g3 \(gather\): axis 3 is not a per-sample axis/],
+    ];
+    for (const [f, message] of bad) expect(f).toThrow(ShapeError), expect(f).toThrow(message);
+    const t = input({ shape: [2, 3] });
+    expect(() => layers.concatenate({ name: 'c1', axis: 1 }).apply([t, input({ shape: [2, 4] })])).toThrow(/c1 \(concatenate\): inputs \[\[2,3\], \[2,4\]\] differ on an axis other than 1/);
+    expect(() => layers.concatenate({ name: 'c2', axis: 3 }).apply([t, t])).toThrow(ShapeError);
   });
 });
