@@ -11,7 +11,8 @@ import {
 import { randomArray } from './support/harness';
 import { expectClose } from './support/close';
 import { fdCheck, problem } from './support/layer-fd';
-import { tf } from './tfjs';
+import { tf, tfl } from './tfjs';
+import { toTfjsLayersModel } from '../host/formats/export-tfjs';
 
 type Sym = SymbolicTensor;
 const tanhConv = (filters = 3) => (t: Sym) => layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(t);
@@ -198,6 +199,25 @@ describe('save, load, train', () => {
     const h = await m.fit(tensor(x, [5, 4, 4, 3]), y, { epochs: 15, batchSize: 4, shuffle: false });
     const loss = h.history.loss;
     expect(loss[loss.length - 1]).toBeLessThan(0.7 * loss[0]);
+  });
+});
+
+describe('TF.js layers export', () => {
+  it('Permute and Concatenate on axis 1 load in tfjs-layers and predict the same; edgetune-only kinds are refused by name', async () => {
+    const inp = input({ shape: [2, 3, 4] });
+    const p = layers.permute([3, 1, 2]).apply(inp);
+    const out = layers.concatenate({ axis: 1 }).apply([p, layers.permute([2, 1, 3]).apply(layers.permute([1, 3, 2]).apply(inp))]);
+    const m = model({ inputs: inp, outputs: out, name: 'perm' });
+    const art = toTfjsLayersModel(m as never);
+    const manifest = (art.modelJson.weightsManifest as { weights: tf.io.WeightsManifestEntry[] }[]).flatMap((g) => g.weights);
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(art.modelJson.modelTopology as object, manifest, new ArrayBuffer(0)));
+    const x = randomArray(2 * 24, 3);
+    expect(Array.from(m.predict(tensor(x, [2, 2, 3, 4])).data)).toEqual(Array.from((loaded.predict(tf.tensor(x, [2, 2, 3, 4])) as tf.Tensor).dataSync()));
+    for (const l of [layers.slice({ begin: [0, 0, 0], end: [1, 3, 4] }), layers.pad({ paddings: [[1, 1], [0, 0], [0, 0]] }), layers.tile([1, 1, 2]), layers.gather({ indices: [0] }), layers.spaceToDepth(1), layers.depthToSpace(1)]) {
+      const i2 = input({ shape: [2, 3, 4] });
+      const m2 = model({ inputs: i2, outputs: l.apply(i2) });
+      expect(() => toTfjsLayersModel(m2 as never)).toThrow(new RegExp(`layer '${l.name}' \\(edgetune>\\w+\\) has no TF.js layers counterpart`));
+    }
   });
 });
 

@@ -3,6 +3,7 @@
 // constraints) and foreign Keras / TF.js topologies (whose weights replace the initializers).
 import { ownEntry } from '../core/lookup';
 import { UnsupportedOpError } from '../import/errors';
+import { ModelFormatError } from '../core/errors';
 import type { InitializerConfig } from './initializers';
 import type { Layer } from './layer';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
@@ -32,6 +33,13 @@ export const activationOf = (a: unknown) => (a === undefined || a === null ? 'li
 
 export function unsupported(r: KerasReader, detail: string): UnsupportedOpError {
   return new UnsupportedOpError(r.className, r.name, r.source, detail);
+}
+
+// The toTfjs of a kind that TF.js layers has no class for (edgetune>Slice, ...): exporting it is refused.
+export function noTfjsCounterpart(className: string) {
+  return (l: Layer, _j: LayerJson, where: string, source: string | undefined): never => {
+    throw new ModelFormatError(`${where}: layer '${l.name}' (${className}) has no TF.js layers counterpart; cannot export to a TF.js layers model`, source, l.name);
+  };
 }
 
 export function channelsLast(r: KerasReader, c: Record<string, any>): void {
