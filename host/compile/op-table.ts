@@ -22,6 +22,7 @@ const POOL_GEOMETRY = 'h w_ c kh kw sh sw pt pl oh ow';
 const CONV_CALL = CONV_GEOMETRY.split(' ').join(', ');
 const DEPTHWISE_CALL = DEPTHWISE_GEOMETRY.split(' ').join(', ');
 const POOL_CALL = POOL_GEOMETRY.split(' ').join(', ');
+const BROADCAST_STRIDES = ['sy', 'sa', 'sb'].map((o) => [0, 1, 2, 3, 4, 5].map((i) => `${o}${i}`).join(' ')).join(' ');
 const LOSS_ARGS = (p: string) => `dx:ptr ${p}:ptr y:ptr rows n`;
 const LOSS_CALL = (kernel: string, p: string) => `${kernel}(scalars + S_LOSS_SUM, dx, ${p}, y, rows * batch, n, rows * n, invBatch)`;
 
@@ -165,6 +166,17 @@ export const OP_TABLE = {
   channel_affine: { code: 76, args: 'y:ptr x:ptr scale:ptr offset:ptr rows c', run: 'channel_affine_f32(y, x, scale, offset, rows * batch, c)' },
   channel_scale_backward: {
     code: 77, args: 'dx:ptr dy:ptr scale:ptr rows c accumulate', run: 'channel_scale_backward(dx, dy, scale, rows * batch, c, accumulate)',
+  },
+  // Broadcasting arithmetic, reductions and softmax on an inner axis (assembly/kernels/broadcast.ts,
+  // softmax-axis.ts), 120-139. broadcast's index space is [batch, n1..n5]; sy*, sa*, sb* are the
+  // strides of y, a, b per axis (0 = broadcast; sy 0 = reduced), g is contiguous over it.
+  broadcast: {
+    code: 120, args: `op y:ptr g:ptr a:ptr b:ptr n1 n2 n3 n4 n5 ${BROADCAST_STRIDES} alpha:f32 accumulate`,
+    run: `broadcast_f32(op, y, g, a, b, batch, n1, n2, n3, n4, n5, ${BROADCAST_STRIDES.split(' ').join(', ')}, alpha, accumulate)`,
+  },
+  softmax_axis_forward: { code: 121, args: 'y:ptr x:ptr outer n inner', run: 'softmax_axis_forward(y, x, outer * batch, n, inner)' },
+  softmax_axis_backward: {
+    code: 122, args: 'dx:ptr dy:ptr y:ptr outer n inner accumulate', run: 'softmax_axis_backward(dx, dy, y, outer * batch, n, inner, accumulate)',
   },
   // Regression and binary losses, 90-99.
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
