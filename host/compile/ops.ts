@@ -76,6 +76,8 @@ const CONV_SCRATCH: OpFootprintSpec['access'] = [
   ['pack', 'convPack(chunkRows, kh, kw, c, f) / 4', 'w'],
 ];
 const LOSS = (p: string): OpFootprintSpec => ({ access: [['dx?', ROWS_N, 'w'], [p, ROWS_N, 'r'], ['y', ROWS_N, 'r']] });
+// The floats a strided operand of broadcast spans over [B, n1..n5].
+const STRIDED = (s: string) => `(B - 1) * ${s}0 + (n1 - 1) * ${s}1 + (n2 - 1) * ${s}2 + (n3 - 1) * ${s}3 + (n4 - 1) * ${s}4 + (n5 - 1) * ${s}5 + 1`;
 const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
@@ -178,6 +180,9 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   channel_affine: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['scale', 'c', 'r'], ['offset', 'c', 'r']] },
   channel_scale_backward: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['scale', 'c', 'r']] },
   nd_copy: { access: [['y', ND_EXTENT('ys'), 'w'], ['x', ND_EXTENT('xs'), 'r']] },
+  broadcast: { access: [['y', STRIDED('sy'), 'w'], ['g?', 'B * n1 * n2 * n3 * n4 * n5', 'r'], ['a?', STRIDED('sa'), 'r'], ['b?', STRIDED('sb'), 'r']] },
+  softmax_axis_forward: { access: [['y', 'outer * B * n * inner', 'w'], ['x', 'outer * B * n * inner', 'r']] },
+  softmax_axis_backward: { access: [['dx', 'outer * B * n * inner', 'w'], ['dy', 'outer * B * n * inner', 'r'], ['y', 'outer * B * n * inner', 'r']] },
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),
