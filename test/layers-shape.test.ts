@@ -79,6 +79,7 @@ const mirror = (name: string, mode: 'reflect' | 'symmetric', shape: number[], p:
 });
 const CASES: Case[] = [
   { name: 'permute [3, 1, 2]', shape: [3, 4, 5], layer: () => layers.permute([3, 1, 2]), tf: (x) => tf.transpose(x, [0, 3, 1, 2]) },
+  { name: 'permute [5, 3, 1, 4, 2] (rank 5)', shape: [2, 1, 3, 2, 2], layer: () => layers.permute([5, 3, 1, 4, 2]), tf: (x) => tf.transpose(x, [0, 5, 3, 1, 4, 2]) },
   { name: 'permute [2, 4, 3, 1] (rank 4)', shape: [2, 3, 4, 2], layer: () => layers.permute([2, 4, 3, 1]), tf: (x) => tf.transpose(x, [0, 2, 4, 3, 1]) },
   {
     name: 'slice', shape: [6, 5, 4], layer: () => layers.slice({ begin: [1, -4, 0], end: [6, 100, 3], strides: [2, 1, 2] }),
@@ -191,6 +192,22 @@ describe('save, load, train', () => {
     expect(loaded.layers.map((l) => [l.kind, l.config])).toEqual(m.layers.map((l) => [l.kind, l.config]));
     const xt = tensor(x, [5, 4, 4, 3]);
     expect(loaded.predict(xt).data).toEqual(m.predict(xt).data);
+  });
+
+  it('the plan checker holds nd_copy to its footprint: a stride walking out of its region, or a negative box size, is refused', () => {
+    const { m } = everyShapeLayer();
+    const ops = m.plan.programs.train!.ops;
+    // The reflected borders: an x stride that walks backwards.
+    const at = ops.findIndex((o) => o.op === 'nd_copy' && [1, 2, 3, 4, 5].some((k) => o.args[`xs${k}`] < 0));
+    expect(at).toBeGreaterThanOrEqual(0);
+    const keep = { ...ops[at].args };
+    const k = [1, 2, 3, 4, 5].find((j) => keep[`xs${j}`] < 0)!;
+    ops[at].args[`xs${k}`] = -1_000_000;
+    expect(verifyPlan(m.plan).join('\n')).toMatch(new RegExp(`train op ${at} \\(nd_copy, .*\\) argument 'x' touches`));
+    ops[at].args = { ...keep, d1: -1 };
+    expect(verifyPlan(m.plan).join('\n')).toMatch(new RegExp(`train op ${at} \\(nd_copy, .*\\) argument 'd1' is -1, not a size`));
+    ops[at].args = keep;
+    expect(verifyPlan(m.plan)).toEqual([]);
   });
 
   it('trains through them: fit lowers the loss on a small problem (batch 5 in plans for 4)', async () => {
