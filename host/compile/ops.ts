@@ -76,6 +76,8 @@ const CONV_SCRATCH: OpFootprintSpec['access'] = [
   ['pack', 'convPack(chunkRows, kh, kw, c, f) / 4', 'w'],
 ];
 const LOSS = (p: string): OpFootprintSpec => ({ access: [['dx?', ROWS_N, 'w'], [p, ROWS_N, 'r'], ['y', ROWS_N, 'r']] });
+const PRELU_X = 'B * d0 * d1 * d2 * d3';
+const PRELU_ALPHA = '(shared & 1 ? 1 : d0) * (shared & 2 ? 1 : d1) * (shared & 4 ? 1 : d2) * (shared & 8 ? 1 : d3)';
 const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
@@ -174,6 +176,15 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   resize_bilinear_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']] },
   channel_affine: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['scale', 'c', 'r'], ['offset', 'c', 'r']] },
   channel_scale_backward: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['scale', 'c', 'r']] },
+  unary_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
+  unary_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['x', 'count * B', 'r']] },
+  resize_forward: { access: [['y', POOL_OUT, 'w'], ['x', CONV_IN, 'r']], disjoint: [['y', 'x']] },
+  resize_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']], disjoint: [['dx', 'dy']] },
+  prelu_forward: { access: [['y', PRELU_X, 'w'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']] },
+  prelu_backward: {
+    access: [['dx?', PRELU_X, 'w'], ['dalpha?', PRELU_ALPHA, 'w'], ['dy', PRELU_X, 'r'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']],
+    disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],
+  },
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),

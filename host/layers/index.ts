@@ -21,6 +21,9 @@ import { RESCALING, rescaling } from './rescaling';
 import { RESHAPE, reshape } from './reshape';
 import { RESIZING, resizing } from './resizing';
 import { SUBTRACT, subtract } from './subtract';
+import { CLIP, clip, UNARY, unary } from './unary';
+import { UP_SAMPLING2D, upSampling2d } from './up-sampling2d';
+import { PRELU, prelu } from './prelu';
 import { ZERO_PADDING2D, zeroPadding2d } from './zero-padding2d';
 
 export type { LayerDef } from './def';
@@ -29,7 +32,7 @@ export const LAYER_DEFS: Record<LayerKind, LayerDef> = {
   dense: DENSE, conv2d: CONV2D, depthwiseConv2d: DEPTHWISE_CONV2D, maxPooling2d: MAX_POOLING2D, averagePooling2d: AVERAGE_POOLING2D,
   globalAveragePooling2d: GLOBAL_AVERAGE_POOLING2D, flatten: FLATTEN, reshape: RESHAPE, batchNormalization: BATCH_NORMALIZATION,
   dropout: DROPOUT, activation: ACTIVATION, add: ADD, concatenate: CONCATENATE, zeroPadding2d: ZERO_PADDING2D, subtract: SUBTRACT,
-  multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING,
+  multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING, unary: UNARY, clip: CLIP, prelu: PRELU, upSampling2d: UP_SAMPLING2D,
 };
 
 // The record that reads a Keras class name, or undefined.
@@ -42,6 +45,7 @@ export function layerDefForKerasClass(className: string): LayerDef | undefined {
 export const layers = {
   dense, conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, flatten, reshape, batchNormalization,
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
+  unary, clip, prelu, upSampling2d,
 };
 
 // One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no
