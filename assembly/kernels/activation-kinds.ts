@@ -321,6 +321,22 @@ const GELU_C: f64 = 0.044715;
 // TF give (abs'(0) = 0, clip'(min) = clip'(max) = 1).
 
 const TWO_OVER_SQRT_PI: f64 = 1.12837916709551257390;
+const LN2: f64 = 0.69314718055994530942;
+
+// ln x as e ln 2 + log1p(m - 1), x = m 2^e with m in [sqrt(1/2), sqrt 2) (m - 1 is exact): within
+// an f64 ulp or two, without the 4 KB of tables of AssemblyScript's Math.log (the kernels' static
+// data must stay below host/compile/plan.ts KERNEL_STATIC_BYTES).
+function log_f64(x: f64): f64 {
+  if (!(x > 0) || x == Infinity) return Math.log1p(x - 1); // -inf at 0, NaN below, inf, NaN
+  const bits = reinterpret<u64>(x);
+  let e = <i32>((bits >> 52) & 0x7ff) - 1023;
+  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000);
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    e += 1;
+  }
+  return <f64>e * LN2 + Math.log1p(m - 1);
+}
 
 // erf: its Taylor series below 0.5 (1 - erfc would lose the relative accuracy there), else from erfc.
 function erf(x: f64): f64 {
@@ -388,7 +404,7 @@ function erf(x: f64): f64 {
 // @ts-ignore: decorator
 @final @unmanaged export class Log {
   // @ts-ignore: decorator
-  @inline f(x: f64, a: f64, b: f64): f64 { return Math.log(x); }
+  @inline f(x: f64, a: f64, b: f64): f64 { return log_f64(x); }
   // @ts-ignore: decorator
   @inline df(x: f64, a: f64, b: f64): f64 { return 1 / x; }
 }

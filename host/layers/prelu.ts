@@ -73,7 +73,7 @@ export const PRELU: LayerDef = {
   snake: 'p_re_lu',
   options: optionNames<PreluOptions>()([...LAYER_OPTION_NAMES, 'sharedAxes', 'alphaInitializer', 'alphaRegularizer', 'alphaConstraint']),
   outputShape(layer, [s]) {
-    sharedSet(layer, s.length);
+    collapsedDims(layer, s); // refuses shared axes outside the rank or that the kernel cannot express
     return [...s];
   },
   weights: (layer, s) => [weightSpec('alpha', alphaShape(layer, s), layer.config.alphaInitializer, layer.config.alphaRegularizer, layer.config.alphaConstraint)],
