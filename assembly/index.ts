@@ -26,8 +26,10 @@ export {
 } from './kernels/pool';
 export {
   activation_forward, activation_backward, ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY_RELU, ACT_ELU, ACT_SELU,
-  ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID, ACT_HARD_SWISH,
+  ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID, ACT_HARD_SWISH, unary_forward, unary_backward,
 } from './kernels/activations';
+export { resize2d_forward, resize2d_backward } from './kernels/resize';
+export { prelu_forward, prelu_backward } from './kernels/prelu';
 export {
   batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,
   batchnorm_fold,

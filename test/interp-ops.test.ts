@@ -25,6 +25,7 @@ import { exponentialRef } from './reference/schedules';
 import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
 import { ndCopyRef } from './reference/nd-copy';
 import { BC, bcStrides, broadcastRef, softmaxAxisBackwardRef, softmaxAxisRef } from './reference/broadcast';
+import { preluBackwardRef, preluRef, resize2dBackwardRef, resize2dRef, UNARY_KIND_REF, unaryGradRef, unaryRef } from './reference/pointwise';
 
 const B = 2;
 type Nums = ArrayLike<number>;
@@ -475,6 +476,38 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     const [outer, n, inner] = [3, 4, 5], count = outer * B * n * inner, dy = c.input(count), y = c.input(count, 0.01, 0.3), dx = c.out(count);
     c.run('softmax_axis_backward', { dx, dy: dy.p, y: y.p, outer, n, inner, accumulate: 0 });
     c.expect('dx', c.f32(dx, count), softmaxAxisBackwardRef(dy.v, y.v, outer * B, n, inner));
+  },
+  unary_forward(c) {
+    const x = c.input(7 * B, -3, 3), y = c.out(7 * B);
+    c.run('unary_forward', { kind: UNARY_KIND_REF.hardSigmoid, y, x: x.p, count: 7, alpha: 0.25, beta: 0.4 });
+    c.expect('y', c.f32(y, 7 * B), Array.from(x.v, (v) => unaryRef('hardSigmoid', v, 0.25, Math.fround(0.4))));
+  },
+  unary_backward(c) {
+    const x = c.input(7 * B, -3, 3), dy = c.input(7 * B), dx = c.out(7 * B);
+    c.run('unary_backward', { kind: UNARY_KIND_REF.clip, dx, dy: dy.p, x: x.p, count: 7, alpha: -1, beta: 2, accumulate: 0 });
+    c.expect('dx', c.f32(dx, 7 * B), Array.from(x.v, (v, i) => dy.v[i] * unaryGradRef('clip', v, -1, 2)));
+  },
+  resize_forward(c) {
+    const g = { b: B, h: 3, w: 4, c: 2, oh: 7, ow: 5, mode: 0, transform: 0, nearestMode: 1 }, x = c.input(B * 3 * 4 * 2), y = c.out(B * 7 * 5 * 2);
+    c.run('resize_forward', { y, x: x.p, h: g.h, w_: g.w, c: g.c, oh: g.oh, ow: g.ow, mode: g.mode, transform: g.transform, nearestMode: g.nearestMode });
+    c.expect('y', c.f32(y, B * 7 * 5 * 2), resize2dRef(x.v, g));
+  },
+  resize_backward(c) {
+    const g = { b: B, h: 3, w: 4, c: 2, oh: 7, ow: 5, mode: 1, transform: 1, nearestMode: 0 }, dy = c.input(B * 7 * 5 * 2), dx = c.out(B * 3 * 4 * 2);
+    c.run('resize_backward', { dx, dy: dy.p, h: g.h, w_: g.w, c: g.c, oh: g.oh, ow: g.ow, mode: g.mode, transform: g.transform, nearestMode: g.nearestMode, accumulate: 0 });
+    c.expect('dx', c.f32(dx, B * 3 * 4 * 2), resize2dBackwardRef(dy.v, g));
+  },
+  prelu_forward(c) {
+    const x = c.input(B * 12, -2, 2), alpha = c.input(4), y = c.out(B * 12);
+    c.run('prelu_forward', { y, x: x.p, alpha: alpha.p, d0: 1, d1: 1, d2: 3, d3: 4, shared: 4 });
+    c.expect('y', c.f32(y, B * 12), preluRef(x.v, alpha.v, [3, 4], [1, 4]));
+  },
+  prelu_backward(c) {
+    const x = c.input(B * 12, -2, 2), alpha = c.input(3), dy = c.input(B * 12), dx = c.out(B * 12), da = c.out(3);
+    c.run('prelu_backward', { dx, dalpha: da, dy: dy.p, x: x.p, alpha: alpha.p, d0: 1, d1: 1, d2: 3, d3: 4, shared: 8, accumulate: 0, accumulateAlpha: 0 });
+    const want = preluBackwardRef(dy.v, x.v, alpha.v, [3, 4], [3, 1]);
+    c.expect('dx', c.f32(dx, B * 12), want.dx);
+    c.expect('dalpha', c.f32(da, 3), want.dalpha);
   },
   mse: (c) => lossCase(c, 'mse', (p, z) => [(p - z) ** 2, 2 * (p - z)]),
   bce_logits: (c) => lossCase(c, 'bce_logits', (x, z) => [Math.max(x, 0) - x * z + Math.log1p(Math.exp(-Math.abs(x))), 1 / (1 + Math.exp(-x)) - z]),

@@ -191,6 +191,27 @@ export const OP_TABLE = {
   softmax_axis_backward: {
     code: 122, args: 'dx:ptr dy:ptr y:ptr outer n inner accumulate', run: 'softmax_axis_backward(dx, dy, y, outer * batch, n, inner, accumulate)',
   },
+  // Pointwise ops with two parameters, resizing and PReLU (layers unary, clip, resizing,
+  // upSampling2d, prelu), 160-179. Resize modes and coordinate transforms: assembly/kernels/resize.ts;
+  // PReLU's collapsed dims and shared-axis bits: assembly/kernels/prelu.ts.
+  unary_forward: { code: 160, args: 'kind y:ptr x:ptr count alpha:f32 beta:f32', run: 'unary_forward(kind, y, x, count * batch, alpha, beta)' },
+  unary_backward: {
+    code: 161, args: 'kind dx:ptr dy:ptr x:ptr count alpha:f32 beta:f32 accumulate',
+    run: 'unary_backward(kind, dx, dy, x, count * batch, alpha, beta, accumulate)',
+  },
+  resize_forward: {
+    code: 162, args: 'y:ptr x:ptr h w_ c oh ow mode transform nearestMode',
+    run: 'resize2d_forward(y, x, batch, h, w_, c, oh, ow, mode, transform, nearestMode)',
+  },
+  resize_backward: {
+    code: 163, args: 'dx:ptr dy:ptr h w_ c oh ow mode transform nearestMode accumulate',
+    run: 'resize2d_backward(dx, dy, batch, h, w_, c, oh, ow, mode, transform, nearestMode, accumulate)',
+  },
+  prelu_forward: { code: 164, args: 'y:ptr x:ptr alpha:ptr d0 d1 d2 d3 shared', run: 'prelu_forward(y, x, alpha, batch, d0, d1, d2, d3, shared)' },
+  prelu_backward: {
+    code: 165, args: 'dx:ptr dalpha:ptr dy:ptr x:ptr alpha:ptr d0 d1 d2 d3 shared accumulate accumulateAlpha',
+    run: 'prelu_backward(dx, dalpha, dy, x, alpha, batch, d0, d1, d2, d3, shared, accumulate, accumulateAlpha)',
+  },
   // Regression and binary losses, 90-99.
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
   bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },

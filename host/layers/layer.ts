@@ -27,7 +27,8 @@ export type LayerKind =
   | 'flatten' | 'reshape' | 'batchNormalization' | 'dropout' | 'activation' | 'add' | 'concatenate'
   | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling'
   | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather'
-  | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp';
+  | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp'
+  | 'unary' | 'clip' | 'prelu' | 'upSampling2d';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...
