@@ -3,7 +3,7 @@
 import { describeBreakdown, formatBytes } from '../core/errors';
 import type { Plan } from '../compile/plan';
 import type { Layer } from '../layers/layer';
-import type { Model } from './model';
+import type { Model, Prediction } from './model';
 
 export function countParams(layers: readonly Layer[]): { total: number; trainable: number; nonTrainable: number } {
   let total = 0;
@@ -16,7 +16,7 @@ export function countParams(layers: readonly Layer[]): { total: number; trainabl
 }
 
 // Layers, output shapes, trainable and frozen parameter counts, and the planned arena.
-export function modelSummary(model: Model, inference: Plan, training: Plan | null, print: ((line: string) => void) | null): string {
+export function modelSummary(model: Model<Prediction>, inference: Plan, training: Plan | null, print: ((line: string) => void) | null): string {
   const cells = [['Layer (type)', 'Output Shape', 'Param #', 'Trainable']];
   for (const l of model.layers) {
     const node = model.graph.nodes.find((nd) => nd.layer === l)!;
