@@ -6,7 +6,8 @@ import { modelFromBytes } from './formats/serialize';
 
 export { layers } from './layers/index';
 export {
-  Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
+  Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type Conv2dTransposeOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
+  type AveragePooling2dOptions,
   type BatchNormalizationOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
 export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';

@@ -6,6 +6,7 @@ import { ADD, add } from './add';
 import { BATCH_NORMALIZATION, batchNormalization } from './batch-normalization';
 import { CONCATENATE, concatenate } from './concatenate';
 import { CONV2D, conv2d } from './conv2d';
+import { CONV2D_TRANSPOSE, conv2dTranspose } from './conv2d-transpose';
 import { flag } from './config';
 import type { LayerDef } from './def';
 import { DENSE, dense } from './dense';
@@ -29,7 +30,7 @@ export const LAYER_DEFS: Record<LayerKind, LayerDef> = {
   dense: DENSE, conv2d: CONV2D, depthwiseConv2d: DEPTHWISE_CONV2D, maxPooling2d: MAX_POOLING2D, averagePooling2d: AVERAGE_POOLING2D,
   globalAveragePooling2d: GLOBAL_AVERAGE_POOLING2D, flatten: FLATTEN, reshape: RESHAPE, batchNormalization: BATCH_NORMALIZATION,
   dropout: DROPOUT, activation: ACTIVATION, add: ADD, concatenate: CONCATENATE, zeroPadding2d: ZERO_PADDING2D, subtract: SUBTRACT,
-  multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING,
+  multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING, conv2dTranspose: CONV2D_TRANSPOSE,
 };
 
 // The record that reads a Keras class name, or undefined.
@@ -42,6 +43,7 @@ export function layerDefForKerasClass(className: string): LayerDef | undefined {
 export const layers = {
   dense, conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, flatten, reshape, batchNormalization,
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
+  conv2dTranspose,
 };
 
 // One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no
