@@ -4,7 +4,6 @@
 import { ownEntry } from '../core/lookup';
 import { ModelFormatError } from '../core/errors';
 import { UnsupportedOpError } from '../import/errors';
-import { ModelFormatError } from '../core/errors';
 import type { InitializerConfig } from './initializers';
 import type { Layer } from './layer';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
