@@ -26,7 +26,9 @@ export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
   | 'flatten' | 'reshape' | 'batchNormalization' | 'dropout' | 'activation' | 'add' | 'concatenate'
   | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling'
-  | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp';
+  | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather'
+  | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp'
+  | 'unary' | 'clip' | 'prelu' | 'upSampling2d';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...
