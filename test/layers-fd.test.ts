@@ -14,10 +14,7 @@ import {
 import { randomArray } from './support/harness';
 import { expectClose } from './support/close';
 import { randomizeWeights } from './tfjs-layers';
-
-import { fdCheck, problem } from './support/fd-model';
-
-const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+import { fdCheck, problem, sizeOf } from './support/layer-fd';
 
 const tanhConv = (o: Partial<Parameters<typeof layers.conv2d>[0]> = {}) => (t: SymbolicTensor) =>
   layers.conv2d({ filters: 3, kernelSize: 3, activation: 'tanh', ...o }).apply(t);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, input, layers, loadModel, model, sequential, tensor, type SymbolicTensor } from '../dist/node.js';
 import { toTfjsLayersModel } from '../host/formats/export-tfjs';
 import { expectClose } from './support/close';
-import { fdCheck, problem } from './support/fd-model';
+import { fdCheck, problem } from './support/layer-fd';
 import { randomArray } from './support/harness';
 import { tf, tfl } from './tfjs';
 

@@ -2,12 +2,14 @@
 // The interpreter: runs a program of op words [opcode, nargs, args...] (i32 words) in one call, so a
 // whole training step (forward, loss, backward, update) costs one host -> wasm transition.
 import { activation_backward, activation_forward, unary_backward, unary_forward } from '../kernels/activations';
+import { broadcast_f32 } from '../kernels/broadcast';
 import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
 import { gemm_f32 } from '../kernels/gemm';
 import { accuracy_count, bce_logits_loss, bce_probs_loss, mse_loss, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
+import { nd_copy_f32 } from '../kernels/nd-copy';
 import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold, batchnorm_forward_inference, batchnorm_forward_train } from '../kernels/norm';
 import { apply_gradients, nadam_prep, optimizer_init, sumsq_f32 } from '../kernels/optim';
 import { avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward, global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward } from '../kernels/pool';
@@ -15,6 +17,7 @@ import { prelu_backward, prelu_forward } from '../kernels/prelu';
 import { l1l2_gradient, l1l2_penalty, max_norm, non_neg, unit_norm } from '../kernels/regularize';
 import { resize2d_backward, resize2d_forward } from '../kernels/resize';
 import { schedule_lr } from '../kernels/schedule';
+import { softmax_axis_backward, softmax_axis_forward } from '../kernels/softmax-axis';
 import { resize_bilinear_backward, resize_bilinear_forward, zero_pad2d_backward, zero_pad2d_forward } from '../kernels/spatial';
 import {
   OP_GEMM,
@@ -74,6 +77,10 @@ import {
   OP_RESIZE_BILINEAR_BACKWARD,
   OP_CHANNEL_AFFINE,
   OP_CHANNEL_SCALE_BACKWARD,
+  OP_ND_COPY,
+  OP_BROADCAST,
+  OP_SOFTMAX_AXIS_FORWARD,
+  OP_SOFTMAX_AXIS_BACKWARD,
   OP_UNARY_FORWARD,
   OP_UNARY_BACKWARD,
   OP_RESIZE_FORWARD,
@@ -174,6 +181,10 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_RESIZE_BILINEAR_BACKWARD: resize_bilinear_backward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7)); break;
       case OP_CHANNEL_AFFINE: channel_affine_f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, arg(at, 5)); break;
       case OP_CHANNEL_SCALE_BACKWARD: channel_scale_backward(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 5)); break;
+      case OP_ND_COPY: nd_copy_f32(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19)); break;
+      case OP_BROADCAST: broadcast_f32(arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), arg(at, 20), arg(at, 21), arg(at, 22), arg(at, 23), arg(at, 24), arg(at, 25), arg(at, 26), arg(at, 27), argf(at, 28), arg(at, 29)); break;
+      case OP_SOFTMAX_AXIS_FORWARD: softmax_axis_forward(argp(at, 0), argp(at, 1), arg(at, 2) * batch, arg(at, 3), arg(at, 4)); break;
+      case OP_SOFTMAX_AXIS_BACKWARD: softmax_axis_backward(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 5), arg(at, 6)); break;
       case OP_UNARY_FORWARD: unary_forward(arg(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, argf(at, 4), argf(at, 5)); break;
       case OP_UNARY_BACKWARD: unary_backward(arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, argf(at, 5), argf(at, 6), arg(at, 7)); break;
       case OP_RESIZE_FORWARD: resize2d_forward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9)); break;

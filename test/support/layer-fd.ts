@@ -1,14 +1,13 @@
-// The finite-difference harness of the layer tests (test/layers-fd.test.ts and the per-kind
-// files): a model input -> layers under test -> flatten -> dense softmax, its loss from
-// computeGradients().loss, and central differences of it against computeGradients()'s own
-// gradients, for the input and every trainable weight.
+// The finite-difference harness of the layer tests: a small model around the layers under test
+// (a softmax readout unless told otherwise), and fdCheck, which compares computeGradients()'s
+// gradients of the input and every trainable weight with central differences of its loss.
 import { expect } from 'vitest';
 import { input, layers, model, optimizers, setSeed, tensor, type Model, type SymbolicTensor } from '../../dist/node.js';
 import { randomArray } from './harness';
 import { centralDifference } from './finite-diff';
 import { randomizeWeights } from '../tfjs-layers';
 
-const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+export const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 export interface Problem {
   model: Model;
