@@ -93,6 +93,12 @@ describe('multi-output models', () => {
     expectClose('aux_loss', history.history.aux_loss.map((v) => 0.3 * v), h.history.aux_loss as number[]);
     expect(history.history.loss[0]).toBeCloseTo(history.history.main_loss[0] + 0.3 * history.history.aux_loss[0], 5);
     expect(Object.keys(history.history)).toEqual(['loss', 'main_loss', 'main_accuracy', 'aux_loss', 'learning_rate']);
+    // The training plan: a labels region per output, the metrics region alive to the end, memory-safe.
+    const plan = aux.plan;
+    expect(verifyPlan(plan)).toEqual([]);
+    expect(plan.outputs.map((o) => plan.regions[o.labelsRegion!].name)).toEqual(['labels main', 'labels aux']);
+    const train = plan.programs.train!;
+    expect(plan.regions[train.metrics!].live![1]).toBe(train.ops.length - 1);
     // evaluate reports the same figures by name, over several batches too.
     const e1 = aux.evaluate(x, { main: tensor(classes, [N]), aux: targets }, { batchSize: N });
     const e2 = aux.evaluate(x, [tensor(classes, [N]), targets], { batchSize: 4 });
