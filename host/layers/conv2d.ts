@@ -20,7 +20,7 @@ export interface Conv2dOptions extends LayerOptions, WeightOptions {
   filters?: number;
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
-  padding?: ConvPadding;
+  padding?: 'valid' | 'same' | [[number, number], [number, number]];
   dilationRate?: number | [number, number];
   // Keras 3 Conv2D groups: input and output channels in this many independent groups.
   groups?: number;
