@@ -95,7 +95,7 @@ describe('bad layer configurations fail at build time, naming the layer and the 
     expect(() => sequential([layers.reshape([5, 5], { name: 'rs', inputShape: [24] })])).toThrow(/rs \(reshape\): cannot reshape \[24\]/);
     const a = input({ shape: [4] });
     const b = layers.dense(3).apply(a);
-    expect(() => layers.add({ name: 'sum' }).apply([a, b])).toThrow(/sum \(add\): inputs have different shapes/);
+    expect(() => layers.add({ name: 'sum' }).apply([a, b])).toThrow(/sum \(add\): inputs of shapes \[4\] and \[3\] do not broadcast/);
     expect(() => model({ inputs: a, outputs: layers.add().apply([b, b]) })).not.toThrow();
   });
 });

@@ -82,17 +82,17 @@ import {
   OP_BROADCAST,
   OP_SOFTMAX_AXIS_FORWARD,
   OP_SOFTMAX_AXIS_BACKWARD,
-  OP_CONV2D_GROUPED_FORWARD,
-  OP_CONV2D_GROUPED_BACKWARD_FILTER,
-  OP_CONV2D_GROUPED_BACKWARD_INPUT,
-  OP_AVGPOOL_INCLUDE_PAD_FORWARD,
-  OP_AVGPOOL_INCLUDE_PAD_BACKWARD,
   OP_UNARY_FORWARD,
   OP_UNARY_BACKWARD,
   OP_RESIZE_FORWARD,
   OP_RESIZE_BACKWARD,
   OP_PRELU_FORWARD,
   OP_PRELU_BACKWARD,
+  OP_CONV2D_GROUPED_FORWARD,
+  OP_CONV2D_GROUPED_BACKWARD_FILTER,
+  OP_CONV2D_GROUPED_BACKWARD_INPUT,
+  OP_AVGPOOL_INCLUDE_PAD_FORWARD,
+  OP_AVGPOOL_INCLUDE_PAD_BACKWARD,
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
@@ -192,17 +192,17 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_BROADCAST: broadcast_f32(arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), arg(at, 20), arg(at, 21), arg(at, 22), arg(at, 23), arg(at, 24), arg(at, 25), arg(at, 26), arg(at, 27), argf(at, 28), arg(at, 29)); break;
       case OP_SOFTMAX_AXIS_FORWARD: softmax_axis_forward(argp(at, 0), argp(at, 1), arg(at, 2) * batch, arg(at, 3), arg(at, 4)); break;
       case OP_SOFTMAX_AXIS_BACKWARD: softmax_axis_backward(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 5), arg(at, 6)); break;
-      case OP_CONV2D_GROUPED_FORWARD: conv2d_grouped_forward(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22)); break;
-      case OP_CONV2D_GROUPED_BACKWARD_FILTER: conv2d_grouped_backward_filter(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22)); break;
-      case OP_CONV2D_GROUPED_BACKWARD_INPUT: conv2d_grouped_backward_input(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20), arg(at, 21)); break;
-      case OP_AVGPOOL_INCLUDE_PAD_FORWARD: avg_pool2d_forward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14)); break;
-      case OP_AVGPOOL_INCLUDE_PAD_BACKWARD: avg_pool2d_backward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15)); break;
       case OP_UNARY_FORWARD: unary_forward(arg(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, argf(at, 4), argf(at, 5)); break;
       case OP_UNARY_BACKWARD: unary_backward(arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, argf(at, 5), argf(at, 6), arg(at, 7)); break;
       case OP_RESIZE_FORWARD: resize2d_forward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9)); break;
       case OP_RESIZE_BACKWARD: resize2d_backward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10)); break;
       case OP_PRELU_FORWARD: prelu_forward(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7)); break;
       case OP_PRELU_BACKWARD: prelu_backward(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11)); break;
+      case OP_CONV2D_GROUPED_FORWARD: conv2d_grouped_forward(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22)); break;
+      case OP_CONV2D_GROUPED_BACKWARD_FILTER: conv2d_grouped_backward_filter(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22)); break;
+      case OP_CONV2D_GROUPED_BACKWARD_INPUT: conv2d_grouped_backward_input(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20), arg(at, 21)); break;
+      case OP_AVGPOOL_INCLUDE_PAD_FORWARD: avg_pool2d_forward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14)); break;
+      case OP_AVGPOOL_INCLUDE_PAD_BACKWARD: avg_pool2d_backward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15)); break;
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;

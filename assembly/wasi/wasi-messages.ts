@@ -118,17 +118,17 @@ export function textBlob(): usize {
     101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110, 101, 108, 95, 115, 99, 97, 108, 101, 95,
     98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111, 112, 121, 9, 98, 114, 111, 97, 100, 99, 97,
     115, 116, 20, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 102, 111, 114, 119, 97, 114, 100, 21,
-    115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 22, 99, 111,
-    110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 102, 111, 114, 119, 97, 114, 100, 30, 99, 111, 110,
-    118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108,
-    116, 101, 114, 29, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119,
-    97, 114, 100, 95, 105, 110, 112, 117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100,
-    101, 95, 112, 97, 100, 95, 102, 111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110,
-    99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 117, 110, 97, 114, 121,
-    95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110, 97, 114, 121, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14,
-    114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119, 97, 114, 100, 15, 114, 101, 115, 105, 122, 101, 95, 98, 97,
-    99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 14, 112, 114, 101,
-    108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105,
+    115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 117, 110,
+    97, 114, 121, 95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110, 97, 114, 121, 95, 98, 97, 99, 107, 119, 97,
+    114, 100, 14, 114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119, 97, 114, 100, 15, 114, 101, 115, 105, 122, 101,
+    95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 14,
+    112, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 103, 114,
+    111, 117, 112, 101, 100, 95, 102, 111, 114, 119, 97, 114, 100, 30, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111,
+    117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 29, 99, 111, 110,
+    118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112,
+    117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 102,
+    111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112,
+    97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105,
     116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103,
     115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115,
     98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 100, 98, 2, 100,
@@ -147,8 +147,8 @@ export function textBlob(): usize {
     3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115,
     97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115,
     98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114,
-    5, 105, 110, 110, 101, 114, 6, 103, 114, 111, 117, 112, 115, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115,
-    104, 97, 114, 101, 100, 6, 100, 97, 108, 112, 104, 97,
+    5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 6, 100,
+    97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -325,17 +325,17 @@ export const OPN_nd_copy: Text = 2624; // "nd_copy"
 export const OPN_broadcast: Text = 2632; // "broadcast"
 export const OPN_softmax_axis_forward: Text = 2642; // "softmax_axis_forward"
 export const OPN_softmax_axis_backward: Text = 2663; // "softmax_axis_backward"
-export const OPN_conv2d_grouped_forward: Text = 2685; // "conv2d_grouped_forward"
-export const OPN_conv2d_grouped_backward_filter: Text = 2708; // "conv2d_grouped_backward_filter"
-export const OPN_conv2d_grouped_backward_input: Text = 2739; // "conv2d_grouped_backward_input"
-export const OPN_avgpool_include_pad_forward: Text = 2769; // "avgpool_include_pad_forward"
-export const OPN_avgpool_include_pad_backward: Text = 2797; // "avgpool_include_pad_backward"
-export const OPN_unary_forward: Text = 2826; // "unary_forward"
-export const OPN_unary_backward: Text = 2840; // "unary_backward"
-export const OPN_resize_forward: Text = 2855; // "resize_forward"
-export const OPN_resize_backward: Text = 2870; // "resize_backward"
-export const OPN_prelu_forward: Text = 2886; // "prelu_forward"
-export const OPN_prelu_backward: Text = 2900; // "prelu_backward"
+export const OPN_unary_forward: Text = 2685; // "unary_forward"
+export const OPN_unary_backward: Text = 2699; // "unary_backward"
+export const OPN_resize_forward: Text = 2714; // "resize_forward"
+export const OPN_resize_backward: Text = 2729; // "resize_backward"
+export const OPN_prelu_forward: Text = 2745; // "prelu_forward"
+export const OPN_prelu_backward: Text = 2759; // "prelu_backward"
+export const OPN_conv2d_grouped_forward: Text = 2774; // "conv2d_grouped_forward"
+export const OPN_conv2d_grouped_backward_filter: Text = 2797; // "conv2d_grouped_backward_filter"
+export const OPN_conv2d_grouped_backward_input: Text = 2828; // "conv2d_grouped_backward_input"
+export const OPN_avgpool_include_pad_forward: Text = 2858; // "avgpool_include_pad_forward"
+export const OPN_avgpool_include_pad_backward: Text = 2886; // "avgpool_include_pad_backward"
 export const OPN_mse: Text = 2915; // "mse"
 export const OPN_bce_logits: Text = 2919; // "bce_logits"
 export const OPN_bce_probs: Text = 2930; // "bce_probs"
@@ -437,8 +437,8 @@ export const ARGN_sb4: Text = 3346; // "sb4"
 export const ARGN_sb5: Text = 3350; // "sb5"
 export const ARGN_outer: Text = 3354; // "outer"
 export const ARGN_inner: Text = 3360; // "inner"
-export const ARGN_groups: Text = 3366; // "groups"
-export const ARGN_d0: Text = 3373; // "d0"
-export const ARGN_alpha: Text = 3376; // "alpha"
-export const ARGN_shared: Text = 3382; // "shared"
-export const ARGN_dalpha: Text = 3389; // "dalpha"
+export const ARGN_d0: Text = 3366; // "d0"
+export const ARGN_alpha: Text = 3369; // "alpha"
+export const ARGN_shared: Text = 3375; // "shared"
+export const ARGN_dalpha: Text = 3382; // "dalpha"
+export const ARGN_groups: Text = 3389; // "groups"
