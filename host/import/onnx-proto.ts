@@ -36,6 +36,7 @@ export interface OnnxGraph {
   initializers: Map<string, OnnxTensor>;
   inputs: OnnxValueInfo[];
   outputs: OnnxValueInfo[];
+  valueInfo: OnnxValueInfo[]; // shapes of intermediate tensors, when the exporter recorded them
   opset: number;
 }
 
@@ -55,13 +56,14 @@ export function parseOnnxModel(bytes: Uint8Array): OnnxGraph {
     }
   }
   if (!graphBytes) throw new ModelFormatError('no graph (ModelProto field 7) in the file');
-  const g: OnnxGraph = { nodes: [], initializers: new Map(), inputs: [], outputs: [], opset: opset || 13 };
+  const g: OnnxGraph = { nodes: [], initializers: new Map(), inputs: [], outputs: [], valueInfo: [], opset: opset || 13 };
   for (const f of fields(graphBytes)) {
     if (f.wire !== 2) continue;
     if (f.field === 1) g.nodes.push(parseNode(f.bytes!, g.nodes.length));
     else if (f.field === 5) { const t = finiteInitializer(parseTensor(f.bytes!)); g.initializers.set(t.name, t); }
     else if (f.field === 11) g.inputs.push(parseValueInfo(f.bytes!));
     else if (f.field === 12) g.outputs.push(parseValueInfo(f.bytes!));
+    else if (f.field === 13) g.valueInfo.push(parseValueInfo(f.bytes!));
   }
   return g;
 }
