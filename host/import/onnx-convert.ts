@@ -263,8 +263,15 @@ export class Converter {
     });
     const ins = inputNames.map((n) => this.values.get(n)!.t);
     const name = this.file.replace(/^.*[\\/]/, '').replace(/\.onnx$/i, '');
-    const m = ins.length === 1 && outputs.length === 1 ? model({ inputs: ins[0], outputs: outputs[0], name })
-      : (model as unknown as (o: { inputs: SymbolicTensor[]; outputs: SymbolicTensor[]; name: string }) => Model)({ inputs: ins, outputs, name });
+    let m: Model;
+    try {
+      m = ins.length === 1 && outputs.length === 1 ? model({ inputs: ins[0], outputs: outputs[0], name })
+        : (model as unknown as (o: { inputs: SymbolicTensor[]; outputs: SymbolicTensor[]; name: string }) => Model)({ inputs: ins, outputs, name });
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      throw this.fail(null, `${ins.length} inputs (${inputNames.join(', ')}) and ${outputs.length} outputs (${this.outputNames.join(', ')}): ${e.message}; ` +
+        "choose one of each with the 'inputs' and 'outputs' import options");
+    }
     for (const [layer, ws] of this.pendingWeights) layer.setWeights(ws);
     return m;
   }

@@ -17,6 +17,8 @@ function factory<O>(kind: string, positional = false): (options: O & { name: str
       // an option of issue 11 that this build's layer does not take yet
       const unknown = e instanceof InvalidArgumentError && /^unknown option '([^']+)'/.exec(e.message);
       if (unknown) throw new MissingLayerError(`no '${unknown[1]}' option on the '${kind}' layer`);
+      // a factory that predates an option's new form (explicit pads as arrays) fails reading it
+      if (e instanceof TypeError) throw new MissingLayerError(`no '${kind}' layer taking ${JSON.stringify({ ...options, name: undefined })}`);
       throw e;
     }
   };

@@ -148,7 +148,7 @@ const pool: OpFn = (c, node) => {
   if (!ceil && (pads === 'valid' || (pads === 'same' && !includePad))) {
     layer = avg ? layers.averagePooling2d({ ...base, padding: pads }) : layers.maxPooling2d({ ...base, padding: pads });
   } else {
-    const extra = ceil ? { ceilMode: true } : {};
+    const extra = { ceilMode: ceil };
     layer = avg ? L.averagePooling2d({ ...base, padding: explicit, ...extra, countIncludePad: includePad }) : L.maxPooling2d({ ...base, padding: explicit, ...extra });
   }
   c.set(node, imageOut(c, c.apply(layer, [input.t])));
