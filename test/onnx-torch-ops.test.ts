@@ -46,7 +46,7 @@ const PROBES: Record<string, () => boolean> = {
   'conv2d-groups': () => tryOr(() => call('conv2d', { filters: 2, kernelSize: 1, groups: 2 }).apply(input({ shape: [2, 2, 2] }))),
   'pool-pads': () => tryOr(() => {
     const y = call('maxPooling2d', { poolSize: 2, padding: [[1, 1], [1, 1]], ceilMode: true }).apply(input({ shape: [3, 3, 1] }));
-    if (y.shape[0] !== 3) throw new Error('pads ignored');
+    if (y.shape[0] !== 2) throw new Error('pads ignored');
   }),
   resizing: () => tryOr(() => call('resizing', { height: 2, width: 2, interpolation: 'bilinear', coordinateTransform: 'align_corners' })),
   'multi-io': () => tryOr(() => { const a = input({ shape: [2] }); (model as (o: unknown) => unknown)({ inputs: [a, input({ shape: [2] })], outputs: [a, a] }); }),

@@ -90,6 +90,7 @@ const transpose: OpFn = (c, node) => {
 
 const concat: OpFn = (c, node) => {
   const xs = node.inputs.filter((i) => i).map((i) => c.value(node, i));
+  if (xs.length === 1) return c.set(node, xs[0]); // DenseNet's first layer concatenates one tensor
   const a = sampleAxis(c, node, c.attr(node, 'axis', 1), xs[0].shape.length);
   const [first, j] = single(c, node, xs[0], a);
   // the others in the first one's layout (its entries, the concatenated axis at its own size)

@@ -92,6 +92,7 @@ CASES = {
     'upsample_bilinear': (nn.Sequential(conv(4, 3), nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)), [IMG], 13, ['resizing']),
     'upsample_align_corners': (nn.Upsample(size=(11, 13), mode='bilinear', align_corners=True), [IMG], 13, ['resizing']),
     'softmax_axes': (Fn(lambda m, x: torch.softmax(x, 1) + torch.softmax(x, 2)), [IMG], 13, ['softmax-axis']),
+    'concat_one': (Fn(lambda m, x: m[0](torch.cat([x], 1)), conv(4, 4)), [IMG], 13, []),
     'concat_h': (Fn(lambda m, x: torch.cat([x, m[0](x)], 2), conv(4, 4)), [IMG], 13, ['concatenate-axis']),
     'broadcast_binary': (Fn(lambda m, x: (x - x.mean(1, keepdim=True)) / (x.amax((2, 3), keepdim=True).abs() + 1) + torch.maximum(x, x[:, :1]) - torch.minimum(x, x[:, 1:2])),
                          [IMG], 13, ['reduce', 'divide', 'maximum', 'minimum']),
