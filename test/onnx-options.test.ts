@@ -19,12 +19,12 @@ const conv = (inits: unknown[], name: string, cin: number, cout: number, seed: n
 };
 
 // Conv whose weight is an Identity of an initializer (PyTorch's deduplication), then a Reshape whose
-// target is computed from Shape -> Gather -> Unsqueeze -> Concat (torch.flatten's old export) with a
-// Cast and a constant Mul on the way; a second output taps the convolution; `H` and `W` are symbolic.
+// target is computed from Shape -> Gather -> Unsqueeze -> Concat (torch.flatten's old export) with
+// Casts and int64 arithmetic on the way (Div truncates, as exporters' shape arithmetic relies on); a second output taps the convolution; `H` and `W` are symbolic.
 function foldingGraph(hw: (number | string)[] = [6, 6]): Uint8Array {
   const inits: unknown[] = [];
   conv(inits, 'c', 3, 4, 5);
-  inits.push(tensor('zero', [1], i64([0])), tensor('four', [1], i64([4])), tensor('two', [], i64([2])));
+  inits.push(tensor('zero', [1], i64([0])), tensor('eight', [1], i64([8])), tensor('one', [1], i64([1])), tensor('two1', [1], i64([2])), tensor('two', [], i64([2])));
   inits.push(tensor('fc.w', [5, 4 * 36], randomArray(5 * 144, 9, -0.2, 0.2)), tensor('fc.b', [5], randomArray(5, 10, -0.1, 0.1)));
   const nodes = [
     node('Identity', ['c.w'], ['c.w.dup'], {}, '/Identity'),
@@ -36,7 +36,9 @@ function foldingGraph(hw: (number | string)[] = [6, 6]): Uint8Array {
     node('Cast', ['hf'], ['hi'], { to: 7 }, '/Cast_1'),
     node('Mul', ['hi', 'hi'], ['hh'], {}, '/Mul'),
     node('Unsqueeze', ['hh', 'zero'], ['hh1'], {}, '/Unsqueeze'),
-    node('Mul', ['hh1', 'four'], ['features'], {}, '/Mul_1'),
+    node('Mul', ['hh1', 'eight'], ['twice'], {}, '/Mul_1'),
+    node('Add', ['twice', 'one'], ['odd'], {}, '/Add'),
+    node('Div', ['odd', 'two1'], ['features'], {}, '/Div'), // int64: (2 * 144 + 1) / 2 = 144
     node('Concat', ['zero', 'features'], ['target'], { axis: 0 }, '/Concat'),
     node('Reshape', ['r', 'target'], ['flat'], {}, '/Reshape'),
     node('Gemm', ['flat', 'fc.w', 'fc.b'], ['y'], { transB: 1 }, '/fc/Gemm'),

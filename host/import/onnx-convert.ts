@@ -186,9 +186,9 @@ export class Converter {
     const name = node.outputs[0];
     const data = t && typeof t === 'object' && !Array.isArray(t) ? t
       : typeof f === 'number' ? { name, dims: [], data: Float32Array.of(f) }
-      : typeof i === 'number' ? { name, dims: [], data: Float32Array.of(i) }
+      : typeof i === 'number' ? { name, dims: [], data: Float32Array.of(i), dtype: 7 }
       : Array.isArray(fs) ? { name, dims: [fs.length], data: Float32Array.from(fs) }
-      : Array.isArray(is) ? { name, dims: [is.length], data: Float32Array.from(is) } : null;
+      : Array.isArray(is) ? { name, dims: [is.length], data: Float32Array.from(is), dtype: 7 } : null;
     if (!data) throw this.fail(node, 'only tensor, float(s) and int(s) values are supported');
     this.consts.set(name, { ...data, name });
   }

@@ -24,7 +24,10 @@ export interface FoldContext {
 }
 
 const size = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
-const tensor = (name: string, dims: number[], data: ArrayLike<number>): OnnxTensor => ({ name, dims, data: Float32Array.from(data) });
+const tensor = (name: string, dims: number[], data: ArrayLike<number>, dtype?: number): OnnxTensor => ({ name, dims, data: Float32Array.from(data), dtype });
+const INT64 = 7, BOOL = 9;
+// Integer types divide with truncation (ONNX Div on int64, as exporters use for shape arithmetic).
+export const isFloatType = (dtype: number | undefined) => dtype === undefined || dtype === FLOAT || dtype === FLOAT16 || dtype === DOUBLE || dtype === 16;
 
 // Row-major strides of `dims`.
 export function strides(dims: readonly number[]): number[] {
@@ -158,18 +161,25 @@ function reshapeTarget(target: number[], dims: readonly number[], allowZero: boo
 // Evaluates `node`; null when it is not foldable (an input is not constant, or the op is not one
 // the evaluator knows).
 export function foldNode(node: OnnxNode, c: FoldContext): OnnxTensor[] | null {
+  const out = evaluate(node, c);
+  // outputs keep the first input's type unless the op set another
+  const first = node.inputs[0] ? c.input(0)?.dtype : undefined;
+  return out && out.map((t) => (t.dtype === undefined ? { ...t, dtype: first } : t));
+}
+
+function evaluate(node: OnnxNode, c: FoldContext): OnnxTensor[] | null {
   const op = node.op;
   const out = node.outputs[0];
   if (!FOLDABLE.has(op)) return null;
   if (op === 'Shape' || op === 'Size') {
     const s = c.input(0)?.dims ?? c.shapeOf(0);
     if (!s) return null;
-    if (op === 'Size') return [tensor(out, [], [size(s)])];
+    if (op === 'Size') return [tensor(out, [], [size(s)], INT64)];
     const r = s.length;
     const start = normClamp(c.attr('start', 0), r);
     const end = normClamp(c.attr('end', r), r);
     const dims = s.slice(start, end);
-    return [tensor(out, [dims.length], dims)];
+    return [tensor(out, [dims.length], dims, INT64)];
   }
   if (op === 'Constant') return null; // read by the converter (it knows the attribute forms)
   const ins = node.inputs.map((name, i) => (name ? c.input(i) : undefined));
@@ -182,21 +192,23 @@ export function foldNode(node: OnnxNode, c: FoldContext): OnnxTensor[] | null {
     if (!dims) throw c.fail(`shapes [${x.dims}] and [${y.dims}] do not broadcast`);
     const a = broadcastTo(x, dims);
     const b = broadcastTo(y, dims);
-    const f = BINARY[op];
-    return [tensor(out, dims, a.map((v, i) => f(v, b[i])))];
+    const integer = !isFloatType(x.dtype) && !isFloatType(y.dtype);
+    const f = op === 'Div' && integer ? (p: number, q: number) => Math.trunc(p / q) : BINARY[op];
+    const compare = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or'].includes(op);
+    return [tensor(out, dims, a.map((v, i) => f(v, b[i])), compare ? BOOL : undefined)];
   }
   switch (op) {
     case 'Cast': {
       const to = c.attr('to', FLOAT);
       const float = to === FLOAT || to === FLOAT16 || to === DOUBLE || to === 16;
       if (!float && !DTYPE_NAMES[to]) throw c.fail(`Cast to unknown type ${to}`);
-      return [tensor(out, [...x.dims], float ? x.data : Array.from(x.data, (v) => (to === 9 ? +!!v : Math.trunc(v))))];
+      return [tensor(out, [...x.dims], float ? x.data : Array.from(x.data, (v) => (to === BOOL ? +!!v : Math.trunc(v))), to)];
     }
     case 'ConstantOfShape': {
       const v = c.attr<OnnxTensor | undefined>('value', undefined);
       const dims = Array.from(x.data);
       if (!dims.every((d) => Number.isInteger(d) && d >= 0)) throw c.fail(`shape [${dims}] is not static (it depends on the batch size)`);
-      return [tensor(out, dims, new Float32Array(size(dims)).fill(v ? v.data[0] : 0))];
+      return [tensor(out, dims, new Float32Array(size(dims)).fill(v ? v.data[0] : 0), v?.dtype ?? FLOAT)];
     }
     case 'Gather': return [gather(x, ins[1]!, c.attr('axis', 0), out, c.fail)];
     case 'Unsqueeze': {
@@ -258,7 +270,7 @@ export function foldNode(node: OnnxNode, c: FoldContext): OnnxTensor[] | null {
       const dims = broadcastShapes(broadcastShapes(x.dims, ins[1]!.dims) ?? [], ins[2]!.dims);
       if (!dims) throw c.fail('operands do not broadcast');
       const [k, a, b] = [x, ins[1]!, ins[2]!].map((t) => broadcastTo(t, dims));
-      return [tensor(out, dims, k.map((v, i) => (v ? a[i] : b[i])))];
+      return [tensor(out, dims, k.map((v, i) => (v ? a[i] : b[i])), ins[1]!.dtype)];
     }
     default: return foldReduce(op, x, c, out);
   }

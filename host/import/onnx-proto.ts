@@ -13,6 +13,7 @@ export interface OnnxTensor {
   name: string;
   dims: number[];
   data: Float32Array; // every supported type is converted to float (integers are exact up to 2^24)
+  dtype?: number; // the file's type (TensorProto.DataType), for constant folding's integer arithmetic
 }
 
 export type AttrValue = number | number[] | string | OnnxTensor;
@@ -165,7 +166,7 @@ function parseTensor(buf: Uint8Array): OnnxTensor {
         case DOUBLE: out[i] = v.getFloat64(i * 8, true); break;
       }
     }
-    return { name, dims, data: out };
+    return { name, dims, data: out, dtype };
   }
   // Typed fields: float_data for FLOAT; int32_data for INT32 and (as bit patterns) FLOAT16.
   const src = dtype === FLOAT ? floatData : dtype === INT32 ? int32Data : dtype === FLOAT16 ? int32Data.map(float16BitsToFloat32)
@@ -173,7 +174,7 @@ function parseTensor(buf: Uint8Array): OnnxTensor {
   if (!src) throw fail('unsupported data type');
   if (src.length !== count) throw fail(`has ${src.length} values, expected ${count}`);
   out.set(src);
-  return { name, dims, data: out };
+  return { name, dims, data: out, dtype };
 }
 
 function parseValueInfo(buf: Uint8Array): OnnxValueInfo {
