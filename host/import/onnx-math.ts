@@ -6,7 +6,7 @@ import { layers } from '../layers/index';
 import type { Layer } from '../layers/layer';
 import type { Converter, OpFn, Value } from './onnx-convert';
 import { axesOf, broadcastShapes, normAxis } from './onnx-fold';
-import { broadcastLayout, compact, constantInLayout, ourAxis, ourShape, sameList, withLeadingAxes } from './onnx-layout';
+import { broadcastLayout, canonical, compact, constantInLayout, ourAxis, ourShape, preferredPerm, sameList, withLeadingAxes } from './onnx-layout';
 import { L } from './onnx-layers';
 import type { OnnxNode, OnnxTensor } from './onnx-proto';
 import { DTYPE_NAMES, FLOAT } from './onnx-proto';
@@ -181,14 +181,15 @@ const binary: OpFn = (c, node) => {
     const aligned = { ...v, shape: [...Array(n).fill(1), ...v.shape], layout: withLeadingAxes(v.layout, n) };
     return c.relayout(node, aligned, broadcastLayout(r.layout, aligned.shape));
   };
-  if (ref === 'x') { x = { ...x, t: c.exact(node, x) }; y = follow(y, x); }
-  else if (ref === 'y') { y = { ...y, t: c.exact(node, y) }; x = follow(x, y); }
-  else { x = c.inCanonical(node, x, x.shape.map((_, i) => i)); y = c.inCanonical(node, y, y.shape.map((_, i) => i)); }
+  // neither has the output's shape ([1, H, W] + [C, H, 1]): both follow the output's preferred layout
+  const target: Value = ref === 'x' ? x : ref === 'y' ? y : { t: x.t, shape: out, layout: canonical(out, preferredPerm(out)) };
+  if (ref !== 'x') x = follow(x, target); else x = { ...x, t: c.exact(node, x) };
+  if (ref !== 'y') y = follow(y, target); else y = { ...y, t: c.exact(node, y) };
   const name = c.layerName(node);
   const layer = node.op === 'Add' ? layers.add({ name }) : node.op === 'Sub' ? layers.subtract({ name }) : node.op === 'Mul' ? layers.multiply({ name })
     : node.op === 'Div' ? L.divide({ name }) : node.op === 'Max' ? L.maximum({ name }) : L.minimum({ name });
   const t = c.apply(layer, [x.t, y.t]);
-  c.set(node, ref === 'y' ? { ...y, t } : ref === 'x' ? { ...x, t } : c.make(t, out, out.map((_, i) => i)));
+  c.set(node, { ...target, t });
 };
 
 // The per-sample axes (0-based) of a node's ONNX axes, the batch refused.

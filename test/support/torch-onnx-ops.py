@@ -95,7 +95,7 @@ CASES = {
     'concat_one': (Fn(lambda m, x: m[0](torch.cat([x], 1)), conv(4, 4)), [IMG], 13, []),
     'concat_h': (Fn(lambda m, x: torch.cat([x, m[0](x)], 2), conv(4, 4)), [IMG], 13, ['concatenate-axis']),
     'broadcast_binary': (Fn(lambda m, x: (x - x.mean(1, keepdim=True)) / (x.amax((2, 3), keepdim=True).abs() + 1) + torch.maximum(x, x[:, :1]) - torch.minimum(x, x[:, 1:2])),
-                         [IMG], 13, ['reduce', 'divide', 'maximum', 'minimum']),
+                         [IMG], 13, ['reduce', 'divide', 'maximum', 'minimum', 'unary']),
     'matmul_rank3': (Fn(lambda m, x: m[0](x) @ torch.ones(3, 2), nn.Linear(6, 3)), [[5, 6]], 13, []),
     'multi_io': (Fn(lambda m, a, b: (m[0](a) + b, m[1](a).flatten(1)), conv(4, 4), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4, 3, 1))), [IMG, IMG], 13, ['multi-io']),
 }
