@@ -49,7 +49,10 @@ const PROBES: Record<string, () => boolean> = {
     if (y.shape[0] !== 2) throw new Error('pads ignored');
   }),
   resizing: () => tryOr(() => call('resizing', { height: 2, width: 2, interpolation: 'bilinear', coordinateTransform: 'align_corners' })),
-  'multi-io': () => tryOr(() => { const a = input({ shape: [2] }); (model as (o: unknown) => unknown)({ inputs: [a, input({ shape: [2] })], outputs: [a, a] }); }),
+  'multi-io': () => tryOr(() => {
+    const [a, b] = [input({ shape: [2] }), input({ shape: [2] })];
+    (model as (o: unknown) => unknown)({ inputs: [a, b], outputs: [layers.add().apply([a, b]), layers.dense(1).apply(a)] });
+  }),
 };
 const available = (need: string) => (PROBES[need] ? PROBES[need]() : has(need));
 
