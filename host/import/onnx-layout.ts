@@ -111,10 +111,9 @@ export function reshaped(l: Layout, shape: readonly number[]): Layout | null {
   const pieces = commonRefinement(l.dims, shape);
   if (!pieces) return null;
   const perm = l.perm.flatMap((e) => pieces.flatMap((p, k) => (p.ia === e ? [k] : [])));
-  const next = compact({ dims: pieces.map((p) => p.size), axisOf: pieces.map((p) => p.ib), perm });
-  // every ONNX axis must keep its entries in order in our memory (a merged axis whose parts are
-  // reversed, as in a channel shuffle, is another memory order)
-  return next;
+  // an ONNX axis whose entries are out of order in our memory (a channel shuffle's merged axis) is
+  // fine here: the consumer that needs the axis whole moves the data (conversion)
+  return compact({ dims: pieces.map((p) => p.size), axisOf: pieces.map((p) => p.ib), perm });
 }
 
 // ONNX Transpose: new axis k is old axis p[k]. No data moves.

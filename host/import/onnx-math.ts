@@ -126,7 +126,6 @@ function constantOperand(c: Converter, node: OnnxNode, tensorName: string, k: On
     return;
   }
   const values = Array.from(k.data);
-  const v = (j: number) => values[values.length === 1 ? 0 : j];
   const data = op === 'sub' ? values.map((a) => -a) : op === 'div' ? values.map((a) => 1 / a) : values;
   const kind = op === 'sub' || op === 'add' ? 'add' : op === 'rsub' ? 'rsub' : 'mul';
   const layer = x.t.layer;
@@ -154,7 +153,6 @@ function constantOperand(c: Converter, node: OnnxNode, tensorName: string, k: On
   } else {
     for (let j = 0; j < channels; j++) ws[1][j] += d(j);
   }
-  void v;
   c.set(node, x);
 }
 

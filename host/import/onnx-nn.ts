@@ -6,7 +6,7 @@
 import { layers } from '../layers/index';
 import type { Layer } from '../layers/layer';
 import type { Converter, OpFn, Value } from './onnx-convert';
-import { canonical, IMAGE_PERM, isCanonical, memoryOrder, sizeOf } from './onnx-layout';
+import { canonical, IMAGE_PERM, isCanonical, memoryOrder } from './onnx-layout';
 import { L, type ResizeMode } from './onnx-layers';
 import { biasWanted } from './onnx-math';
 import type { OnnxNode } from './onnx-proto';
@@ -257,7 +257,7 @@ const resize: OpFn = (c, node) => {
   let oh: number, ow: number;
   if (sizes && sizes.data.length === 4) {
     [oh, ow] = [sizes.data[2], sizes.data[3]];
-    if (!Number.isNaN(sizes.data[0]) && sizes.data[1] !== ch) throw c.fail(node, `sizes [${Array.from(sizes.data)}] change the batch or channels`);
+    if (sizes.data[1] !== ch) throw c.fail(node, `sizes [${Array.from(sizes.data)}] change the channels`);
   } else if (scales && scales.data.length === 4) {
     if (scales.data[0] !== 1 || scales.data[1] !== 1) throw c.fail(node, `scales [${Array.from(scales.data)}] scale the batch or channels`);
     [oh, ow] = [Math.floor(h * scales.data[2]), Math.floor(w * scales.data[3])];
@@ -274,7 +274,6 @@ const resize: OpFn = (c, node) => {
     ? L.upSampling2d({ size: [oh / h, ow / w], interpolation: 'nearest', name })
     : L.resizing({ height: oh, width: ow, interpolation, coordinateTransform: transform as ResizeMode, ...(interpolation === 'nearest' ? { nearestMode } : {}), name });
   c.set(node, imageOut(c, c.apply(layer, [x.t])));
-  void sizeOf;
 };
 
 export const NN_OPS: Record<string, OpFn> = {
