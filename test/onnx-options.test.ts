@@ -2,8 +2,8 @@
 // weights, the import options (outputs / inputs cuts, inputShape for a dynamic H/W, strict names),
 // several inputs and outputs, and the refusals (data-dependent ops, dynamic shapes, external data,
 // malformed attributes), each naming file, node and op. References: onnxruntime-web on the same file.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -123,6 +123,35 @@ describe('refusals name the file, the node and the op', () => {
         "m = onnx.load(p + '/m.onnx'); onnx.save(m, p + '/ext.onnx', save_as_external_data=True, all_tensors_to_one_file=True, location='w.bin', size_threshold=0)",
       ].join('\n'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
       refusal(() => importOnnx(readFileSync(join(dir, 'ext.onnx')), 'ext.onnx'), ModelFormatError, 'ext.onnx', 'external file', 'save_as_external_data=False');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the CLI passes the import options', () => {
+  const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  it('inspect --outputs lists the cut output; convert refuses a data-dependent op, writing nothing, and converts with the cut', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-cli-'));
+    try {
+      writeFileSync(join(dir, 'fold.onnx'), foldingGraph(['H', 'W']));
+      const r = cli('inspect', join(dir, 'fold.onnx'), '--outputs', 'r', '--input-shape', '3,6,6');
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('input [batch, 6, 6, 3], output [batch, 6, 6, 4]');
+      const det = onnxModel({
+        name: 'det', initializers: [tensor('k', [1], i64([2]))],
+        nodes: [node('Relu', ['x'], ['r'], {}, '/Relu'), node('TopK', ['r', 'k'], ['y', 'i'], { axis: 1 }, '/TopK')],
+        inputs: [valueInfo('x', ['N', 6])], outputs: [valueInfo('y', ['N', 2])],
+      });
+      writeFileSync(join(dir, 'det.onnx'), det);
+      const bad = cli('convert', join(dir, 'det.onnx'), join(dir, 'det.safetensors'));
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain("node '/TopK' uses op 'TopK'");
+      expect(readdirSync(dir).sort()).toEqual(['det.onnx', 'fold.onnx']);
+      const ok = cli('convert', join(dir, 'det.onnx'), join(dir, 'det.safetensors'), '--outputs', 'r');
+      expect(ok.stderr).toBe('');
+      expect(readdirSync(dir).sort()).toEqual(['det.onnx', 'det.safetensors', 'fold.onnx']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
