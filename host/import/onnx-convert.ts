@@ -259,7 +259,11 @@ export class Converter {
       if (!v) throw this.fail(null, `output '${name}' is ${this.consts.has(name) ? 'a constant' : 'not computed from the inputs'}`, name);
       // images are returned NHWC; everything else in ONNX's order
       const node = this.g.nodes.find((n) => n.outputs.includes(name)) ?? { name, op: 'Output', domain: '', inputs: [], outputs: [name], attrs: new Map() };
-      return this.inCanonical(node, v, preferredPerm(v.shape)).t;
+      try {
+        return this.inCanonical(node, v, preferredPerm(v.shape)).t;
+      } catch (e) {
+        throw this.wrap(node, e);
+      }
     });
     const ins = inputNames.map((n) => this.values.get(n)!.t);
     const name = this.file.replace(/^.*[\\/]/, '').replace(/\.onnx$/i, '');

@@ -96,6 +96,13 @@ CASES = {
     'concat_h': (Fn(lambda m, x: torch.cat([x, m[0](x)], 2), conv(4, 4)), [IMG], 13, ['concatenate-axis']),
     'broadcast_binary': (Fn(lambda m, x: (x - x.mean(1, keepdim=True)) / (x.amax((2, 3), keepdim=True).abs() + 1) + torch.maximum(x, x[:, :1]) - torch.minimum(x, x[:, 1:2])),
                          [IMG], 13, ['reduce', 'divide', 'maximum', 'minimum', 'unary']),
+    'gelu_softplus': (Fn(lambda m, x: F.gelu(x) + F.softplus(x)), [IMG], 13, ['unary']),
+    'flatten_axis2_matmul': (Fn(lambda m, x: m[0](x.flatten(2)), nn.Linear(64, 3)), [IMG], 13, ['permute']),
+    'squeeze_unsqueeze': (Fn(lambda m, x: x.mean((2, 3)).unsqueeze(-1).unsqueeze(-1) * x + x[:, :1].squeeze(1).unsqueeze(1)), [IMG], 13, ['multiply-broadcast', 'slice']),
+    'transpose_5d': (Fn(lambda m, x: x.view(x.size(0), 2, 2, 8, 8).permute(0, 2, 1, 4, 3).reshape(x.size(0), 4, 8, 8)), [IMG], 13, ['permute']),
+    'softmax_last_axis': (Fn(lambda m, x: torch.softmax(x, -1)), [IMG], 13, ['softmax-axis']),
+    'softmax_opset11': (nn.Sequential(nn.Flatten(), nn.Linear(256, 10), nn.Softmax(1)), [IMG], 11, []),
+    'resize_nearest_sizes': (Fn(lambda m, x: F.interpolate(x, size=(12, 13), mode='nearest')), [IMG], 13, ['resizing']),
     'matmul_rank3': (Fn(lambda m, x: m[0](x) @ torch.ones(3, 2), nn.Linear(6, 3)), [[5, 6]], 13, []),
     'multi_io': (Fn(lambda m, a, b: (m[0](a) + b, m[1](a).flatten(1)), conv(4, 4), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4, 3, 1))), [IMG, IMG], 13, ['multi-io']),
 }
