@@ -44,9 +44,18 @@ export function pair(layer: string, arg: string, v: number | [number, number] | 
   return p;
 }
 
-export function padding(layer: string, p: string | undefined): 'same' | 'valid' {
-  const v = (p ?? 'valid').toLowerCase();
-  if (v !== 'same' && v !== 'valid') throw new InvalidArgumentError(`${layer}: padding must be 'valid' or 'same', got '${p}'`);
+// 'valid', 'same', or explicit [[top, bottom], [left, right]] zeros (TF's EXPLICIT padding, ONNX
+// pads, PyTorch's padding argument), each a non-negative integer.
+export type ConvPadding = 'same' | 'valid' | [[number, number], [number, number]];
+
+export function padding(layer: string, p: string | readonly (readonly number[])[] | undefined): ConvPadding {
+  if (Array.isArray(p)) {
+    const ok = p.length === 2 && p.every((a) => Array.isArray(a) && a.length === 2 && a.every((v) => Number.isInteger(v) && v >= 0));
+    if (!ok) throw new InvalidArgumentError(`${layer}: explicit padding must be [[top, bottom], [left, right]] of non-negative integers, got ${JSON.stringify(p)}`);
+    return [[p[0][0], p[0][1]], [p[1][0], p[1][1]]];
+  }
+  const v = (typeof p === 'string' ? p : p === undefined ? 'valid' : String(p)).toLowerCase();
+  if (v !== 'same' && v !== 'valid') throw new InvalidArgumentError(`${layer}: padding must be 'valid', 'same' or [[top, bottom], [left, right]], got ${JSON.stringify(p)}`);
   return v;
 }
 
@@ -77,4 +86,20 @@ export function weightConfig(where: string, o: WeightOptions, kernelDefault: Ini
     kernelConstraint: resolveConstraint(o.kernelConstraint, `${where} kernelConstraint`),
     biasConstraint: resolveConstraint(o.biasConstraint, `${where} biasConstraint`),
   };
+}
+
+// A list of integers, each at least `min` (begin/end of a slice, multiples, block sizes...).
+export function intList(where: string, arg: string, v: unknown, min = -Infinity): number[] {
+  if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d) && d >= min)) {
+    const what = min === -Infinity ? 'integers' : min === 0 ? 'non-negative integers' : min === 1 ? 'positive integers' : `integers >= ${min}`;
+    throw new InvalidArgumentError(`${where}: ${arg} must be a list of ${what}, got ${JSON.stringify(v)}`);
+  }
+  return [...v];
+}
+
+// A Keras axis argument (0 the batch, negative from the end) as a per-sample axis of a tensor of
+// `rank` per-sample axes, or null when it names the batch or no axis.
+export function sampleAxis(axis: number, rank: number): number | null {
+  const a = axis < 0 ? rank + 1 + axis : axis;
+  return Number.isInteger(a) && a >= 1 && a <= rank ? a - 1 : null;
 }
