@@ -80,7 +80,7 @@ export class Converter {
     if (!node.attrs.has(name)) return fallback as Widen<T>;
     const v = node.attrs.get(name)!;
     if (fallback === undefined) return v as Widen<T>;
-    const expected = Array.isArray(fallback) ? 'a list' : typeof fallback === 'number' ? 'a number' : typeof fallback === 'string' ? 'a string' : 'a tensor';
+    const expected = Array.isArray(fallback) ? 'a list of ints' : typeof fallback === 'number' ? 'a number' : typeof fallback === 'string' ? 'a string' : 'a tensor';
     const ok = Array.isArray(fallback) ? Array.isArray(v) : typeof v === typeof fallback && Array.isArray(v) === Array.isArray(fallback);
     if (!ok) throw this.fail(node, `attribute '${name}' is ${Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a tensor' : `${typeof v} ${JSON.stringify(v)}`}, expected ${expected}`);
     return v as Widen<T>;
