@@ -50,6 +50,7 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string): Prom
 export const version = '0.1.0';
 export { verifyPlan } from './compile/plan-check';
 export { importOnnx } from './import/onnx';
+export type { OnnxImportOptions } from './import/onnx';
 // Importers: TF.js layers and graph models, PyTorch safetensors. Keras .keras/.h5 is imported from
 // 'edgetune/import/keras' (it brings h5wasm, 5.7 MB, loaded only when a Keras file is read).
 export { importTfjsLayersModel } from './import/tfjs-layers';

@@ -148,7 +148,7 @@ describe('edgetune convert', () => {
   it('bad input: a typed error naming file and node or tensor; nothing written', () => {
     const dir = tmp();
     const cases: [Uint8Array, RegExp[]][] = [
-      [withNode('Erf'), [/node 'my_erf'/, /'Erf'/]],
+      [withNode('LpNormalization'), [/node 'my_lpnormalization'/, /'LpNormalization'/]],
       [withNode('Relu', {}, ['N', 'features']), [/input 'x'/, /dynamic shape/]],
       [badGemmWeight(), [/node 'fc' \(Gemm\)/, /weight 'W'/]],
     ];

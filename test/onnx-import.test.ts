@@ -91,11 +91,11 @@ describe('importOnnx refuses what it cannot express, naming file and node', () =
     for (const p of parts) expect(msg).toMatch(p);
   };
   it('an unsupported operator', () => {
-    refused(withNode('Erf'), "node 'my_erf'", "op 'Erf'", 'does not support');
-    expect(() => importOnnx(withNode('Erf'), 'bad.onnx')).toThrow(UnsupportedOpError);
+    refused(withNode('LpNormalization'), "node 'my_lpnormalization'", "op 'LpNormalization'", 'does not support');
+    expect(() => importOnnx(withNode('LpNormalization'), 'bad.onnx')).toThrow(UnsupportedOpError);
   });
   it('a dynamic (non-batch) dimension', () => refused(withNode('Relu', {}, ['N', 'features']), "input 'x'", 'dynamic shape', "'features'"));
   it('a weight whose shape does not match the input', () => refused(badGemmWeight(), "node 'fc' (Gemm)", "weight 'W'", '[3,5]'));
-  it('a grouped convolution that is neither ordinary nor depthwise', () => refused(groupedConv(), "node 'grouped' (Conv)", 'group 2'));
+  it('a grouped convolution whose group does not divide the input channels', () => refused(groupedConv(), "node 'grouped' (Conv)", 'group 3', '4 channels'));
   it('bytes that are not ONNX', () => refused(new Uint8Array([0x0a, 0xff, 0xff, 0xff]), 'not a readable ONNX model'));
 });

@@ -91,10 +91,10 @@ export function badGemmWeight(): Uint8Array {
 
 export function groupedConv(): Uint8Array {
   return onnxModel({
-    nodes: [node('Conv', ['x', 'W'], ['y'], { kernel_shape: [1, 1], group: 2 }, 'grouped')],
-    initializers: [tensor('W', [4, 2, 1, 1], rnd(8))],
+    nodes: [node('Conv', ['x', 'W'], ['y'], { kernel_shape: [1, 1], group: 3 }, 'grouped')],
+    initializers: [tensor('W', [3, 2, 1, 1], rnd(6))],
     inputs: [valueInfo('x', ['N', 4, 5, 5])],
-    outputs: [valueInfo('y', ['N', 4, 5, 5])],
+    outputs: [valueInfo('y', ['N', 3, 5, 5])],
   });
 }
 

@@ -34,6 +34,9 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     options: [
       { flag: '--quantize', value: 'float16', help: 'store the weights as float16' },
       { flag: '--progress', help: 'draw a progress bar on stderr even when it is not a terminal' },
+      { flag: '--outputs', value: 'NAMES', help: 'ONNX: return these tensors (comma-separated), cutting the graph there' },
+      { flag: '--inputs', value: 'NAMES', help: 'ONNX: start the graph at these tensors (comma-separated)' },
+      { flag: '--input-shape', value: 'D,D,D', help: 'ONNX: per-sample input shape (ONNX order, no batch) for a dynamic height/width' },
     ],
   },
   inspect: {
@@ -44,6 +47,9 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       { flag: '--train', help: 'plan for training, not inference' },
       { flag: '--freeze', value: '<layer>', help: 'freeze every layer up to and including this one (implies --train)' },
       { flag: '--json', help: 'print the report as JSON' },
+      { flag: '--outputs', value: 'NAMES', help: 'ONNX: return these tensors (comma-separated), cutting the graph there' },
+      { flag: '--inputs', value: 'NAMES', help: 'ONNX: start the graph at these tensors (comma-separated)' },
+      { flag: '--input-shape', value: 'D,D,D', help: 'ONNX: per-sample input shape (ONNX order, no batch) for a dynamic height/width' },
     ],
   },
   'find-lr': {

@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { InvalidArgumentError, describeBreakdown, formatBytes, type MemoryBreakdown } from '../core/errors';
 import { toTfjsLayersModel } from '../formats/export-tfjs';
 import { importModelFile } from '../import/index';
+import type { OnnxImportOptions } from '../import/onnx';
 import { resolveLoss } from '../training/losses';
 import type { Model } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
@@ -32,6 +33,20 @@ function progressBar(enabled: boolean) {
   return { draw, end: () => { if (enabled && last) process.stderr.write('\n'); last = ''; } };
 }
 
+// The importer options given as flags (--outputs a,b --inputs x --input-shape 3,224,224).
+function importOptions(flags: Record<string, string>): OnnxImportOptions {
+  const names = (v: string) => v.split(',').map((n) => n.trim()).filter((n) => n);
+  const o: OnnxImportOptions = {};
+  if (flags.outputs !== undefined) o.outputs = names(flags.outputs);
+  if (flags.inputs !== undefined) o.inputs = names(flags.inputs);
+  if (flags['input-shape'] !== undefined) {
+    const dims = flags['input-shape'].split(',').map(Number);
+    if (!dims.every((d) => Number.isInteger(d) && d > 0)) throw new InvalidArgumentError(`--input-shape must be positive integers separated by commas (ONNX order, no batch), got '${flags['input-shape']}'`);
+    o.inputShape = dims;
+  }
+  return o;
+}
+
 // Local files; a TF.js model's shards are kept inside its folder (see shardReader).
 const localFiles = { readFile: async (path: string) => new Uint8Array(await readFile(path)), shardReader };
 
@@ -42,7 +57,7 @@ export async function runConvert(argv: string[]): Promise<number> {
   const quantize = flags.quantize;
   if (quantize !== undefined && quantize !== 'float16') throw new InvalidArgumentError(`convert: --quantize supports float16 only, got '${quantize}'`);
   const bar = progressBar('progress' in flags || !!process.stderr.isTTY);
-  const { model, format } = await importModelFile(input, localFiles, bar.draw);
+  const { model, format } = await importModelFile(input, localFiles, bar.draw, importOptions(flags));
   bar.end();
   const half = quantize === 'float16';
   const lower = output.toLowerCase();
@@ -103,7 +118,7 @@ export async function runInspect(argv: string[]): Promise<number> {
   if (positional.length !== 1) throw new InvalidArgumentError(commandUsage('inspect'));
   const batch = 'batch' in flags ? Number(flags.batch) : 32;
   if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`inspect: --batch must be a positive integer, got '${flags.batch}'`);
-  const { model, format } = await importModelFile(positional[0], localFiles);
+  const { model, format } = await importModelFile(positional[0], localFiles, undefined, importOptions(flags));
   const freeze = flags.freeze;
   if (typeof freeze === 'string') model.freeze(freeze);
   const training = 'train' in flags || typeof freeze === 'string';
@@ -124,8 +139,9 @@ export async function runInspect(argv: string[]): Promise<number> {
     return 0;
   }
   const out: string[] = [];
-  out.push(`${positional[0]} (${format}): model "${model.name}", input [batch, ${model.inputShape.join(', ')}]`);
-  if (model.inputNames.length > 1 || model.outputNames.length > 1) {
+  const multi = model.inputNames.length > 1 || model.outputNames.length > 1;
+  out.push(`${positional[0]} (${format}): model "${model.name}", input [batch, ${model.inputShape.join(', ')}]` + (multi ? '' : `, output [batch, ${model.outputShape.join(', ')}]`));
+  if (multi) {
     const list = (names: string[], shapes: number[][]) => names.map((n, i) => `${n} [batch, ${shapes[i].join(', ')}]`).join(', ');
     out.push(`inputs: ${list(model.inputNames, model.inputShapes)}; outputs: ${list(model.outputNames, model.outputShapes)}`);
   }

@@ -1,10 +1,10 @@
 // One entry for every importer: the format is chosen by the file name (and, for .json, by its
 // "format" field), every importer returns an ordinary edgetune model.
-import { ModelFormatError } from '../core/errors';
+import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import type { Model } from '../training/model';
 import { modelFromBytes } from '../formats/serialize';
 import { importKeras } from './keras';
-import { importOnnx } from './onnx';
+import { importOnnx, type OnnxImportOptions } from './onnx';
 import { importTfjsGraphModel } from './tfjs-graph';
 import { importTfjsLayersModel } from './tfjs-layers';
 import type { ShardReader } from './tfjs-weights';
@@ -37,13 +37,15 @@ export interface ModelFileAccess {
 }
 
 // Reads and imports the model at `path` (shards are read relative to a model.json). Nothing is written.
-export async function importModelFile(path: string, files: ModelFileAccess, progress?: ImportProgress): Promise<{ model: Model; format: ModelFileFormat }> {
+// `options` (graph cuts, input shapes) are ONNX's import options.
+export async function importModelFile(path: string, files: ModelFileAccess, progress?: ImportProgress, options?: OnnxImportOptions): Promise<{ model: Model; format: ModelFileFormat }> {
   const kind = formatOf(path);
+  if (options && Object.keys(options).length && kind !== 'onnx') throw new InvalidArgumentError(`${path}: --inputs, --outputs and --input-shape apply to ONNX models only`);
   progress?.('reading', 0, 1);
   const bytes = await files.readFile(path);
   progress?.('reading', 1, 1);
   switch (kind) {
-    case 'onnx': return { model: importOnnx(bytes, path), format: 'onnx' };
+    case 'onnx': return { model: importOnnx(bytes, path, options), format: 'onnx' };
     case 'safetensors': return { model: modelFromBytes(bytes, path), format: 'safetensors' };
     case 'keras': return { model: await importKeras(bytes, path), format: 'keras' };
     default: {

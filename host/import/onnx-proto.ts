@@ -13,6 +13,7 @@ export interface OnnxTensor {
   name: string;
   dims: number[];
   data: Float32Array; // every supported type is converted to float (integers are exact up to 2^24)
+  dtype?: number; // the file's type (TensorProto.DataType), for constant folding's integer arithmetic
 }
 
 export type AttrValue = number | number[] | string | OnnxTensor;
@@ -36,6 +37,7 @@ export interface OnnxGraph {
   initializers: Map<string, OnnxTensor>;
   inputs: OnnxValueInfo[];
   outputs: OnnxValueInfo[];
+  valueInfo: OnnxValueInfo[]; // shapes of intermediate tensors, when the exporter recorded them
   opset: number;
 }
 
@@ -55,13 +57,14 @@ export function parseOnnxModel(bytes: Uint8Array): OnnxGraph {
     }
   }
   if (!graphBytes) throw new ModelFormatError('no graph (ModelProto field 7) in the file');
-  const g: OnnxGraph = { nodes: [], initializers: new Map(), inputs: [], outputs: [], opset: opset || 13 };
+  const g: OnnxGraph = { nodes: [], initializers: new Map(), inputs: [], outputs: [], valueInfo: [], opset: opset || 13 };
   for (const f of fields(graphBytes)) {
     if (f.wire !== 2) continue;
     if (f.field === 1) g.nodes.push(parseNode(f.bytes!, g.nodes.length));
     else if (f.field === 5) { const t = finiteInitializer(parseTensor(f.bytes!)); g.initializers.set(t.name, t); }
     else if (f.field === 11) g.inputs.push(parseValueInfo(f.bytes!));
     else if (f.field === 12) g.outputs.push(parseValueInfo(f.bytes!));
+    else if (f.field === 13) g.valueInfo.push(parseValueInfo(f.bytes!));
   }
   return g;
 }
@@ -163,7 +166,7 @@ function parseTensor(buf: Uint8Array): OnnxTensor {
         case DOUBLE: out[i] = v.getFloat64(i * 8, true); break;
       }
     }
-    return { name, dims, data: out };
+    return { name, dims, data: out, dtype };
   }
   // Typed fields: float_data for FLOAT; int32_data for INT32 and (as bit patterns) FLOAT16.
   const src = dtype === FLOAT ? floatData : dtype === INT32 ? int32Data : dtype === FLOAT16 ? int32Data.map(float16BitsToFloat32)
@@ -171,7 +174,7 @@ function parseTensor(buf: Uint8Array): OnnxTensor {
   if (!src) throw fail('unsupported data type');
   if (src.length !== count) throw fail(`has ${src.length} values, expected ${count}`);
   out.set(src);
-  return { name, dims, data: out };
+  return { name, dims, data: out, dtype };
 }
 
 function parseValueInfo(buf: Uint8Array): OnnxValueInfo {
