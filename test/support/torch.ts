@@ -26,9 +26,8 @@ let found: string | undefined;
 
 // The first interpreter that imports torch, torchvision and onnx: $EDGETUNE_PYTHON, then Debian's
 // /usr/bin/python3 (a pyenv or venv `python3` on PATH usually has no torch), then python3.
-export function torchPython(): string {
+export function torchPython(candidates = [process.env.EDGETUNE_PYTHON, '/usr/bin/python3', 'python3'].filter((c): c is string => !!c)): string {
   if (found) return found;
-  const candidates = [process.env.EDGETUNE_PYTHON, '/usr/bin/python3', 'python3'].filter((c): c is string => !!c);
   const tried: string[] = [];
   for (const python of candidates) {
     try {

@@ -42,7 +42,14 @@ export interface ZooResult {
   maxDiff: number | null; // max |ours - reference| / max |reference|, worst over outputs, batches and references
   importMs: number | null;
   referenceMs: number | null; // PyTorch export + reference runs, or TF.js load + run
+  refusedAt?: { op: string; node: string; dataDependent: boolean }; // status 'refused'
   error?: unknown;
+}
+
+function refusal(error: unknown, importMs: number): Pick<ZooResult, 'status' | 'reason' | 'maxDiff' | 'importMs' | 'refusedAt' | 'error'> {
+  const refused = error instanceof UnsupportedOpError;
+  const refusedAt = refused ? { op: error.op, node: error.node, dataDependent: DATA_DEPENDENT_OPS.has(error.op) } : undefined;
+  return { status: refused ? 'refused' : 'fails', reason: failure(error), maxDiff: null, importMs, refusedAt, error };
 }
 
 type Tensorish = { data: Float32Array; shape: number[] };
@@ -76,13 +83,14 @@ export async function runTorchvision(e: TorchExport): Promise<ZooResult & { diff
     ort[n] = (await ortRun(e.onnx, e.inputs[n], [n, c, h, w])).data;
     diffs[n] = [NaN, NaN, relativeDiff(ort[n], e.outputs[n])];
   }
-  const base = { model: e.name, format: 'ONNX' as const, referenceMs: Math.round(e.exportSeconds * 1000) + ms(t0), diffs };
+  const exportMs = Math.round(e.exportSeconds * 1000);
+  const base = { model: e.name, format: 'ONNX' as const, exportMs, referenceMs: exportMs + ms(t0), diffs };
   t0 = performance.now();
   let model;
   try {
     model = importOnnx(e.onnx, `${e.name}.onnx`);
   } catch (error) {
-    return { ...base, status: error instanceof UnsupportedOpError ? 'refused' : 'fails', reason: failure(error), maxDiff: null, importMs: ms(t0), error };
+    return { ...base, ...refusal(error, ms(t0)) };
   }
   const importMs = ms(t0);
   let worst = 0;
@@ -169,8 +177,7 @@ export async function runHuman(entry: HumanEntry): Promise<ZooResult & { outputs
   try {
     model = await (importTfjsGraphModel as ImportWithOptions)(json, shardReader(HUMAN_DIR), `${entry.name}.json`, entry.importOptions);
   } catch (error) {
-    const status = error instanceof UnsupportedOpError ? 'refused' : 'fails';
-    return { ...base, status, reason: failure(error), maxDiff: null, importMs: ms(t0), error };
+    return { ...base, ...refusal(error, ms(t0)) };
   }
   const importMs = ms(t0);
   if (!input) return { ...base, status: 'fails', reason: 'imports, but it has data-dependent ops and was to be refused', maxDiff: null, importMs };
