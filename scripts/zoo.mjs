@@ -70,9 +70,10 @@ export function summary(zoo, statusOf) {
 export function table(zoo, rows) {
   const lines = ['| Model | Format | Status | Max difference | Import time | Reference time |', '| --- | --- | --- | --- | --- | --- |'];
   const statuses = new Map();
-  const add = (model, format, st, m) => {
+  const add = (model, format, st, m, tolerance) => {
     statuses.set(model, st);
-    lines.push(`| ${cell(model)} | ${format} | ${cell(st)} | ${diff(m?.maxDiff)} | ${time(m?.importMs)} | ${time(m?.referenceMs)} |`);
+    const d = m?.maxDiff === null || m?.maxDiff === undefined || !tolerance ? diff(m?.maxDiff) : `${diff(m.maxDiff)} (tolerance ${tolerance})`;
+    lines.push(`| ${cell(model)} | ${format} | ${cell(st)} | ${d} | ${time(m?.importMs)} | ${time(m?.referenceMs)} |`);
   };
   const required = new Set(zoo.torchvision.required);
   for (const spec of [...zoo.torchvision.required, ...zoo.torchvision.more]) {
@@ -80,8 +81,9 @@ export function table(zoo, rows) {
     add(name, 'ONNX', status(rows.get(name), required.has(name) ? 'imports' : 'either'), rows.get(name));
   }
   for (const [name, why] of Object.entries(zoo.torchvision.notRun)) add(name, 'ONNX', `not run: ${why}`, null);
-  for (const e of zoo.human) add(e.name, 'TF.js graph', status(rows.get(e.name), e.expect, e.reason), rows.get(e.name));
-  return { summary: summary(zoo, (m) => statuses.get(m) ?? ''), lines };
+  for (const e of zoo.human) add(e.name, 'TF.js graph', status(rows.get(e.name), e.expect, e.reason), rows.get(e.name), e.tolerance);
+  const notes = zoo.human.filter((e) => e.tolerance).map((e) => `- ${e.name}: tolerance ${e.tolerance} instead of 1e-4: ${e.toleranceWhy}.`);
+  return { summary: summary(zoo, (m) => statuses.get(m) ?? ''), lines, notes };
 }
 
 export function section(zoo, rows, seconds) {
@@ -105,6 +107,8 @@ export function section(zoo, rows, seconds) {
     t.summary,
     '',
     ...t.lines,
+    '',
+    ...t.notes,
     END,
   ].join('\n');
 }

