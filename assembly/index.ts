@@ -1,7 +1,7 @@
 // edgetune kernels: raw byte-offset exports over one imported memory. Nothing here allocates.
 export { gemm_f32, gemm_set_a_broadcast } from './kernels/gemm';
 export {
-  bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32,
+  bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32, copy_strided_f32,
 } from './kernels/elementwise';
 export { softmax_xent_sparse, softmax_xent_dense, xent_probs, accuracy_count } from './kernels/loss';
 export { mse_loss, bce_logits_loss, bce_probs_loss } from './kernels/loss';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, layers, loadModel, model, input, sequential, tensor, type Model } from '../dist/node.js';
+import { InvalidArgumentError, layers, loadModel, model, input, sequential, tensor, verifyPlan, type Model } from '../dist/node.js';
 import { importKeras } from '../dist/import/keras.js';
 import { randomArray } from './support/harness';
 import { maxAbsDiff } from './support/close';
@@ -27,7 +27,7 @@ describe('Keras 3 files: Conv2D groups and Conv2DTranspose match TF.js', () => {
     h = tfl.layers.conv2dTranspose({ filters: 3, kernelSize: [2, 3], strides: [2, 1], padding: 'valid', useBias: false }).apply(h) as tfl.SymbolicTensor;
     const tm = tfl.model({ inputs: inp, outputs: h });
     for (const l of tm.layers) l.setWeights(l.getWeights().map((w, i) => tf.tensor(randomArray(w.size, 31 + i), w.shape)));
-    const m = await importKeras(keras3(tm), { source: 'transpose.keras' });
+    const m = await importKeras(keras3(tm), 'transpose.keras');
     expect(m.outputShape).toEqual(tm.outputs[0].shape.slice(1));
     const x = randomArray(2 * 5 * 4 * 3, 3);
     const want = (tm.predict(tf.tensor(x, [2, 5, 4, 3])) as tf.Tensor).dataSync();
@@ -45,7 +45,7 @@ describe('Keras 3 files: Conv2D groups and Conv2DTranspose match TF.js', () => {
         if (l.class_name === 'Conv2D') l.config.groups = 2;
       }
     });
-    const m = await importKeras(file, { source: 'grouped.keras' });
+    const m = await importKeras(file, 'grouped.keras');
     const conv = m.layers.find((l) => l.kind === 'conv2d')!;
     expect(conv.config.groups).toBe(2);
     const x = randomArray(2 * 5 * 6 * 4, 9);
@@ -74,6 +74,17 @@ describe('our files: explicit pads, ceilMode, countIncludePad, groups and Conv2D
     for (const l of m.layers) expect(back.getLayer(l.name).config, l.name).toEqual(l.config);
     expect(back.outputShape).toEqual(m.outputShape);
     expect(maxAbsDiff(back.predict(x).data, m.predict(x).data)).toBe(0);
+  });
+
+  it('plans every variant memory-safely for training, frozen or not', () => {
+    for (const freeze of [false, true]) {
+      const m = everyVariant();
+      if (freeze) m.freeze('dw');
+      m.compile({ optimizer: 'adam', loss: 'meanSquaredError', batchSize: 3 });
+      expect(verifyPlan(m.plan)).toEqual([]);
+      const x = tensor(randomArray(3 * 9 * 8 * 4, 5), [3, 9, 8, 4]);
+      expect(Number.isFinite(m.trainOnBatch(x, tensor(randomArray(3 * sizeOf(m.outputShape), 6), [3, ...m.outputShape])).loss)).toBe(true);
+    }
   });
 
   it('refuses a TF.js layers export (edgetune convert) of what TF.js lacks, naming the layer; writes nothing', async () => {

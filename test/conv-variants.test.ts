@@ -63,7 +63,7 @@ function runGrouped(a: Arena, { g, F, G, chunk }: GroupedCase, seed: number): st
   const x = randomArray(inCount, seed), w = randomArray(Kg * F, seed + 1), bias = randomArray(F, seed + 2), dy = randomArray(N * F, seed + 3);
   const xp = a.put(x), wp = a.put(w), bp = a.put(bias), dyp = a.put(dy);
   const rows = Math.min(chunk, N);
-  const cols = a.alloc(convColsBytes(rows, KH, KW, C) / 4), pack = a.alloc(conv2dPackBytes(rows, KH, KW, C, F) / 4);
+  const cols = a.alloc(convColsBytes(rows, KH, KW, C / G) / 4), pack = a.alloc(conv2dPackBytes(rows, KH, KW, C / G, F / G) / 4);
   const geo = [B, H, W, C, F, G, KH, KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW];
   const name = (what: string) => `B${B} ${H}x${W}x${C} F${F} G${G} k${KH}x${KW} s${g.SH} d${g.DH} pads ${g.PT},${g.PL} out ${g.OH}x${g.OW} chunk ${rows} ${what}`;
   const fails: string[] = [];

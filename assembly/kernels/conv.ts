@@ -86,18 +86,17 @@ function isPointwise(H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32
 export function im2col_f32(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
-  im2colGroups(cols, x, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+  im2colChannels(cols, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
 }
 
-// im2col_f32 for G channel groups of Cg = C/G channels: column ((g*KH + kh)*KW + kw)*Cg + j holds
-// x[b, ih, iw, g*Cg + j], so that group g's patches are the Kg = KH*KW*Cg columns from g*Kg on and
-// its GEMM reads them in place (row stride G*Kg). G == 1 is im2col_f32's layout.
-function im2colGroups(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, G: i32,
+// im2col_f32 of the Cg channels c0 .. c0+Cg-1 of x (a grouped convolution's group): cols (rows,
+// KH*KW*Cg), column (kh*KW + kw)*Cg + j holding x[b, ih, iw, c0 + j].
+function im2colChannels(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
-  const Cg = C / G;
   const tapRow = KW * Cg;
-  const groupBytes = <usize>(KH * tapRow) << 2;
+  const rowBytes = <usize>(KH * tapRow) << 2;
+  const runs = DW == 1 && Cg == C; // a tap row's channels are one contiguous run of the input
   let ow = row0 % OW;
   let t = row0 / OW;
   let oh = t % OH;
@@ -108,24 +107,22 @@ function im2colGroups(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, G: 
     const iw0 = ow * SW - PL;
     const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
     const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-    for (let g = 0; g < G; g++) {
-      zeroFloats(dst, khLo * tapRow);
-      for (let kh = khLo; kh < khHi; kh++) {
-        const d = dst + (<usize>(kh * tapRow) << 2);
-        const src = x + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C + g * Cg) << 2);
-        zeroFloats(d, kwLo * Cg);
-        if (DW == 1 && G == 1) {
-          copyFloats(d + (<usize>(kwLo * C) << 2), src, (kwHi - kwLo) * C);
-        } else {
-          for (let kw = kwLo; kw < kwHi; kw++) {
-            copyFloats(d + (<usize>(kw * Cg) << 2), src + (<usize>((kw - kwLo) * DW * C) << 2), Cg);
-          }
+    zeroFloats(dst, khLo * tapRow);
+    for (let kh = khLo; kh < khHi; kh++) {
+      const d = dst + (<usize>(kh * tapRow) << 2);
+      const src = x + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C + c0) << 2);
+      zeroFloats(d, kwLo * Cg);
+      if (runs) {
+        copyFloats(d + (<usize>(kwLo * C) << 2), src, (kwHi - kwLo) * C);
+      } else {
+        for (let kw = kwLo; kw < kwHi; kw++) {
+          copyFloats(d + (<usize>(kw * Cg) << 2), src + (<usize>((kw - kwLo) * DW * C) << 2), Cg);
         }
-        zeroFloats(d + (<usize>(kwHi * Cg) << 2), (KW - kwHi) * Cg);
       }
-      zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
-      dst += groupBytes;
+      zeroFloats(d + (<usize>(kwHi * Cg) << 2), (KW - kwHi) * Cg);
     }
+    zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
+    dst += rowBytes;
     if (++ow == OW) {
       ow = 0;
       if (++oh == OH) {
@@ -142,16 +139,16 @@ function im2colGroups(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, G: 
 export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
-  col2imGroups(dx, cols, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+  col2imChannels(dx, cols, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
 }
 
-// The adjoint of im2colGroups (its column layout).
-function col2imGroups(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, G: i32,
+// The adjoint of im2colChannels: into channels c0 .. c0+Cg-1 of dx.
+function col2imChannels(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
-  const Cg = C / G;
   const tapRow = KW * Cg;
-  const groupBytes = <usize>(KH * tapRow) << 2;
+  const rowBytes = <usize>(KH * tapRow) << 2;
+  const runs = DW == 1 && Cg == C;
   let ow = row0 % OW;
   let t = row0 / OW;
   let oh = t % OH;
@@ -162,20 +159,18 @@ function col2imGroups(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, G:
     const iw0 = ow * SW - PL;
     const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
     const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-    for (let g = 0; g < G; g++) {
-      for (let kh = khLo; kh < khHi; kh++) {
-        const s = src + (<usize>(kh * tapRow + kwLo * Cg) << 2);
-        const d = dx + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C + g * Cg) << 2);
-        if (DW == 1 && G == 1) {
-          addFloats(d, s, (kwHi - kwLo) * C);
-        } else {
-          for (let kw = 0; kw < kwHi - kwLo; kw++) {
-            addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * Cg) << 2), Cg);
-          }
+    for (let kh = khLo; kh < khHi; kh++) {
+      const s = src + (<usize>(kh * tapRow + kwLo * Cg) << 2);
+      const d = dx + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C + c0) << 2);
+      if (runs) {
+        addFloats(d, s, (kwHi - kwLo) * C);
+      } else {
+        for (let kw = 0; kw < kwHi - kwLo; kw++) {
+          addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * Cg) << 2), Cg);
         }
       }
-      src += groupBytes;
     }
+    src += rowBytes;
     if (++ow == OW) {
       ow = 0;
       if (++oh == OH) {
@@ -203,7 +198,9 @@ export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
 // Grouped convolution (Keras Conv2D groups, ONNX group): G groups, Cg = C/G input and Fg = F/G
 // output channels each; w (KH, KW, Cg, F), output channel f reads input channels of group f / Fg.
 // y (B, OH, OW, F) = conv(x) [+ b (F) when b != 0], or with accumulate != 0 y += conv(x) (b must
-// be 0 then). One im2col per chunk (group-major columns) and one GEMM per group, in place.
+// be 0 then). Per chunk and group, an im2col of that group's channels (cols (chunkRows, KH*KW*Cg))
+// and a GEMM writing its filters' columns of y in place: no copies of the groups' channels.
+// Scratch: convColsBytes(chunkRows, KH, KW, C/G), conv2dPackBytes(chunkRows, KH, KW, C/G, F/G).
 export function conv2d_grouped_forward(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
@@ -217,7 +214,6 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
   if (N <= 0 || F <= 0 || G <= 0) return;
   const Cg = C / G, Fg = F / G;
   const Kg = KH * KW * Cg;
-  const K = G * Kg;
   const withBias = b != 0 ? 1 : 0;
   const acc = withBias | accumulate;
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
@@ -232,11 +228,12 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
     const yc = pool ? chunkOut : y + (<usize>r0 * <usize>F << 2);
-    im2colGroups(cols, x, B, H, W, C, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
     // The bias goes in first and the GEMM adds onto it, while this chunk of y is in cache.
     if (withBias) bias_fill(yc, b, rows, F);
+    // One group at a time: its patches (rows, Kg) stay in cache for its GEMM.
     for (let g = 0; g < G; g++) {
-      gemm_f32(yc + (<usize>(g * Fg) << 2), cols + (<usize>(g * Kg) << 2), w + (<usize>(g * Fg) << 2), rows, Fg, Kg, K, 1, F, 1, F, acc, pack);
+      im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+      gemm_f32(yc + (<usize>(g * Fg) << 2), cols, w + (<usize>(g * Fg) << 2), rows, Fg, Kg, Kg, 1, F, 1, F, acc, pack);
     }
     if (relu) relu_forward(yc, yc, rows * F);
     if (pool) max_pool_2x2_rows(y + (<usize>((r0 / (2 * OW)) * (OW >> 1) * F) << 2), yc, rows / (2 * OW), OW, F);
@@ -291,7 +288,6 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
   if (dw == 0 || F <= 0 || G <= 0) return;
   const Cg = C / G, Fg = F / G;
   const Kg = KH * KW * Cg;
-  const K = G * Kg;
   if (N <= 0) {
     if (!accumulate) fill_f32(dw, 0, Kg * F);
     return;
@@ -303,14 +299,14 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
     const rows = min(chunk, N - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
     const acc = r0 > 0 ? 1 : accumulate;
-    if (!pointwise) im2colGroups(cols, x, B, H, W, C, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
     for (let g = 0; g < G; g++) {
       const dwg = dw + (<usize>(g * Fg) << 2);
       const dyg = dyc + (<usize>(g * Fg) << 2);
       if (pointwise) {
         gemm_f32(dwg, x + ((<usize>r0 * <usize>C + <usize>(g * Cg)) << 2), dyg, Cg, Fg, rows, 1, C, F, 1, F, acc, pack);
       } else {
-        gemm_f32(dwg, cols + (<usize>(g * Kg) << 2), dyg, Kg, Fg, rows, 1, K, F, 1, F, acc, pack);
+        im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+        gemm_f32(dwg, cols, dyg, Kg, Fg, rows, 1, Kg, F, 1, F, acc, pack);
       }
     }
   }
@@ -332,7 +328,6 @@ export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
   const N = B * OH * OW;
   const Cg = C / G, Fg = F / G;
   const Kg = KH * KW * Cg;
-  const K = G * Kg;
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
     for (let g = 0; g < G; g++) {
       gemm_f32(dx + (<usize>(g * Cg) << 2), dy + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), N, Cg, Fg, F, 1, 1, F, C, accumulate, pack);
@@ -346,9 +341,9 @@ export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
     const rows = min(chunk, N - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
     for (let g = 0; g < G; g++) {
-      gemm_f32(cols + (<usize>(g * Kg) << 2), dyc + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), rows, Kg, Fg, F, 1, 1, F, K, 0, pack);
+      gemm_f32(cols, dyc + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), rows, Kg, Fg, F, 1, 1, F, Kg, 0, pack);
+      col2imChannels(dx, cols, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
     }
-    col2imGroups(dx, cols, B, H, W, C, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
   }
 }
 

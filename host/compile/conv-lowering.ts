@@ -45,14 +45,16 @@ export function isPointwise(g: ConvGeometry): boolean {
 }
 
 // Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM
-// tile height), at least 4. The scratch holds the columns, then the GEMM packing buffer.
-export function convChunk(ctx: CompileContext, g: ConvGeometry, f: number): { chunkRows: number; colsBytes: number } {
-  const k = g.kh * g.kw * g.c;
+// tile height), at least 4. The scratch holds the columns, then the GEMM packing buffer. A grouped
+// convolution unfolds one group's C/groups channels at a time.
+export function convChunk(ctx: CompileContext, g: ConvGeometry, f: number, groups = 1): { chunkRows: number; colsBytes: number } {
+  const c = g.c / groups;
+  const k = g.kh * g.kw * c;
   const rows = ctx.batch * g.oh * g.ow;
   const direct = isPointwise(g);
   let chunkRows = direct ? rows : Math.min(rows, Math.max(4, Math.floor(ctx.convScratchLimit / (4 * k) / 4) * 4));
   if (chunkRows < 1) chunkRows = 1;
-  const colsBytes = direct ? 0 : align16(convColsBytes(chunkRows, g.kh, g.kw, g.c));
-  needScratch(ctx, colsBytes + conv2dPackBytes(chunkRows, g.kh, g.kw, g.c, f));
+  const colsBytes = direct ? 0 : align16(convColsBytes(chunkRows, g.kh, g.kw, c));
+  needScratch(ctx, colsBytes + conv2dPackBytes(chunkRows, g.kh, g.kw, c, f / groups));
   return { chunkRows, colsBytes };
 }

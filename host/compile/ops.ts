@@ -73,6 +73,11 @@ const DEPTH_OUT = 'B * oh * ow * c * m';
 const CONV_DIRECT = 'kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w_';
 // A grouped kernel (KH, KW, C/G, F); the kernels read floor(C/G) input channels per group.
 const GROUPED_W = 'kh * kw * c / groups * f';
+// A grouped convolution unfolds one group's channels at a time (host/compile/conv-lowering.ts convChunk).
+const GROUPED_SCRATCH: OpFootprintSpec['access'] = [
+  ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c / groups) / 4`, 'w'],
+  ['pack', 'convPack(chunkRows, kh, kw, c / groups, f / groups) / 4', 'w'],
+];
 const CONV_SCRATCH: OpFootprintSpec['access'] = [
   ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'],
   ['pack', 'convPack(chunkRows, kh, kw, c, f) / 4', 'w'],
@@ -198,15 +203,15 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],
   },
   conv2d_grouped_forward: {
-    access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', GROUPED_W, 'r'], ['b?', 'f', 'r'], ...CONV_SCRATCH],
+    access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', GROUPED_W, 'r'], ['b?', 'f', 'r'], ...GROUPED_SCRATCH],
     disjoint: [['y', 'x']],
   },
   conv2d_grouped_backward_filter: {
-    access: [['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', GROUPED_W, 'w'], ['db?', 'f', 'w'], ...CONV_SCRATCH],
+    access: [['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', GROUPED_W, 'w'], ['db?', 'f', 'w'], ...GROUPED_SCRATCH],
     disjoint: [['dw', 'dy'], ['dw', 'x']],
   },
   conv2d_grouped_backward_input: {
-    access: [['dy', CONV_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', GROUPED_W, 'r'], ...CONV_SCRATCH],
+    access: [['dy', CONV_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', GROUPED_W, 'r'], ...GROUPED_SCRATCH],
     disjoint: [['dx', 'dy']],
   },
   avgpool_include_pad_forward: { access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },

@@ -28,7 +28,7 @@ export interface Conv2dTransposeOptions extends LayerOptions, WeightOptions {
   filters?: number;
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
-  padding?: ConvPadding;
+  padding?: 'valid' | 'same' | [[number, number], [number, number]];
   // Extra rows and columns at the bottom and right, each below its stride (or dilation); null or
   // absent: Keras's default output size.
   outputPadding?: number | [number, number] | null;

@@ -20,7 +20,7 @@ export interface Conv2dOptions extends LayerOptions, WeightOptions {
   filters?: number;
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
-  padding?: ConvPadding;
+  padding?: 'valid' | 'same' | [[number, number], [number, number]];
   dilationRate?: number | [number, number];
   // Keras 3 Conv2D groups: input and output channels in this many independent groups.
   groups?: number;
@@ -78,8 +78,8 @@ export const CONV2D: LayerDef = {
   forward(a) {
     const [w, b] = a.params;
     const g = geometry(a.layer, a.x.shape);
-    const { chunkRows, colsBytes } = convChunk(a.ctx, g, last(a.shape));
     const groups = a.layer.config.groups as number;
+    const { chunkRows, colsBytes } = convChunk(a.ctx, g, last(a.shape), groups);
     if (groups === 1) return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
     const { ctx, p, node, layer, x, shape, count } = a;
     const z = p.activation(node.name, count * ctx.batch);
@@ -94,7 +94,7 @@ export const CONV2D: LayerDef = {
     const geo = geometry(layer, x.shape);
     const f = last(v.shape);
     const groups = layer.config.groups as number;
-    const { chunkRows, colsBytes } = convChunk(ctx, geo, f);
+    const { chunkRows, colsBytes } = convChunk(ctx, geo, f, groups);
     const scratch = { cols: [SCRATCH, 0] as Ref, pack: [SCRATCH, colsBytes] as Ref };
     const sizes = groups === 1 ? { ...geo, f, chunkRows } : { ...geo, f, groups, chunkRows };
     if (grads) {

@@ -18,7 +18,7 @@ import { type ConstraintConfig, type ConstraintName, type RegularizerConfig, typ
 export interface DepthwiseConv2dOptions extends LayerOptions {
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
-  padding?: ConvPadding;
+  padding?: 'valid' | 'same' | [[number, number], [number, number]];
   depthMultiplier?: number;
   dilationRate?: number | [number, number];
   activation?: ActivationSpec | null;

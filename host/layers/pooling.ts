@@ -15,7 +15,7 @@ import { Layer } from './layer';
 export interface Pooling2dOptions extends LayerOptions {
   poolSize?: number | [number, number];
   strides?: number | [number, number] | null;
-  padding?: ConvPadding;
+  padding?: 'valid' | 'same' | [[number, number], [number, number]];
   // PyTorch's ceil_mode: the output size rounds up, but the last window starts inside the input
   // or its top/left padding. Not with 'same'.
   ceilMode?: boolean;
