@@ -38,8 +38,12 @@ function axisOf(g: GraphContext, d: GraphNodeDef, axis: number, rank: number): n
   return a;
 }
 
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((s, i) => s === b[i]);
+
+// A reshape of x; one that follows another reshape read by nothing else replaces it.
 const reshapeTo = (g: GraphContext, d: GraphNodeDef, x: Pending, shape: number[], node = d.name): Value => {
-  if (shape.length === x.shape.length && shape.every((s, i) => s === x.shape[i])) return tensor(x);
+  if (x.layer && (x.layer.kind === 'reshape' || x.layer.kind === 'flatten') && g.readerCount(x.node) === 1) x = x.inputs[0];
+  if (sameShape(shape, x.shape)) return tensor(x);
   const layer = shape.length === 1 ? layers.flatten({ name: g.layerName(node) }) : layers.reshape(shape, { name: g.layerName(node) });
   return tensor(g.add(node, layer, [x]));
 };
