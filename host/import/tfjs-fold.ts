@@ -292,6 +292,30 @@ export function foldOp(d: GraphNodeDef, ins: Const[], file: string): Const[] | n
       if (!shape) throw fail(`[${x.shape}] does not broadcast to [${ints(1)}]`);
       return one(shape, broadcastTo(x.values, x.shape, shape));
     }
+    case 'Where': { // the indices of the non-zero entries, [n, rank]
+      const rows: number[] = [];
+      x.values.forEach((v, k) => {
+        if (!v) return;
+        const idx = new Array<number>(x.shape.length);
+        for (let i = x.shape.length - 1, r = k; i >= 0; i--) { idx[i] = r % x.shape[i]; r = Math.floor(r / x.shape[i]); }
+        rows.push(...idx);
+      });
+      return one([rows.length / Math.max(x.shape.length, 1), x.shape.length], rows, 'int32');
+    }
+    case 'SparseToDense': {
+      const shape = ints(1);
+      const [idx, vals, fill] = [ins[0], ins[2], ins[3].values[0]];
+      const out = new Float64Array(sizeOf(shape)).fill(fill);
+      const st = stridesOf(shape);
+      const rank = idx.shape.length === 2 ? idx.shape[1] : 1;
+      const n = idx.shape.length === 0 ? 1 : idx.shape[0];
+      for (let r = 0; r < n; r++) {
+        let o = 0;
+        for (let j = 0; j < rank; j++) o += idx.values[r * rank + j] * st[j];
+        out[o] = vals.values.length === 1 ? vals.values[0] : vals.values[r];
+      }
+      return one(shape, out, vals.dtype);
+    }
     case 'Select': case 'SelectV2': {
       const shape = broadcastShapes(broadcastShapes(ins[0].shape, ins[1].shape) ?? [], ins[2].shape);
       if (!shape) throw fail('shapes do not broadcast');
@@ -329,12 +353,13 @@ function splitConst(d: GraphNodeDef, x: Const, axis: number, sizes: number[], sq
 
 // The data-dependent ops: their output shape or control flow depends on the data, so they have no
 // static layer form. The message suggests the `outputs` cut before them.
-const DATA_DEPENDENT = /^(NonMaxSuppression|TopK|Where|GatherNd|ArgMax|ArgMin|Unique|Bincount|TensorArray|TensorList|Switch|Merge|Enter|Exit|LoopCond|NextIteration|While|StatelessWhile|If|StatelessIf|Case|SparseToDense|ScatterNd|DenseBincount|CropAndResize|NonZero)/;
+const DATA_DEPENDENT = /^(NonMaxSuppression|TopK|Where|ArgMax|ArgMin|Unique|Bincount|TensorArray|TensorList|Switch|Merge|Enter|Exit|LoopCond|NextIteration|While|StatelessWhile|If|StatelessIf|Case|SparseToDense|ScatterNd|DenseBincount|CropAndResize|NonZero)/;
 
-export const isDataDependent = (d: GraphNodeDef): boolean => DATA_DEPENDENT.test(d.op);
+// Control flow: its graph has cycles, so it is refused before it is walked.
+export const isLoop = (d: GraphNodeDef): boolean => /^(Switch|Merge|Enter|Exit|LoopCond|NextIteration|TensorArray|TensorList)/.test(d.op);
 
-export function refuseDataDependent(d: GraphNodeDef, file: string, inputs: string[]): void {
-  if (!isDataDependent(d)) return;
+export function refuseDataDependent(d: GraphNodeDef, file: string, inputs: string[], always = false): void {
+  if (!always && !DATA_DEPENDENT.test(d.op)) return;
   const before = inputs.length ? ` (e.g. { outputs: [${inputs.map((n) => `'${n}'`).join(', ')}] })` : '';
   throw new UnsupportedOpError(d.op, d.name, file, `its result depends on the input data (post-processing such as non-max suppression, top-k or a loop has no static layer form); import the network up to the node before it with the 'outputs' option${before}`);
 }

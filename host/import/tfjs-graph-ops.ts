@@ -10,7 +10,8 @@ import { UnsupportedOpError } from './errors';
 import { attrBool, attrInt, attrInts, attrText, factory, type GraphNodeDef, paddingAttr, requireNhwc, spatialAttr } from './tfjs-graph-attrs';
 import type { GraphContext, Pending, Value } from './tfjs-graph';
 import { constIn, foldable, foldBias, foldScale, perChannel, tensor, tensorIn } from './tfjs-graph-conv';
-import { type Const, sizeOf, stridedSliceMasks, stridedSliceSpec } from './tfjs-fold';
+import { type Const, refuseDataDependent, sizeOf, stridedSliceMasks, stridedSliceSpec, stridesOf } from './tfjs-fold';
+import { dataInputs } from './tfjs-graph-attrs';
 
 type Factory = Record<string, unknown>;
 const BATCH = 2 ** 30; // the batch size in a static shape computation (unknown, never sliced)
@@ -139,6 +140,8 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       const shape = [...x.shape.slice(0, axis - 1), ...idx.shape, ...x.shape.slice(axis)];
       return reshapeTo(g, d, gathered.p, shape, `${d.name}/reshape`);
     }
+    case 'GatherNd':
+      return gatherNd(g, d, ins);
     case 'Transpose': {
       const x = tensorIn(g, d, ins, 0);
       const perm = Array.from(constIn(g, d, ins, 1, 'perm').values);
@@ -180,7 +183,12 @@ function binary(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
   if (d.op === 'BiasAdd') requireNhwc(d, g.file);
   if (a.kind === 'tensor' && b.kind === 'tensor') {
     const [x, y] = [tensorIn(g, d, ins, 0), tensorIn(g, d, ins, 1)];
-    if (x.shape.length !== y.shape.length) throw new UnsupportedOpError(d.op, d.name, g.file, `broadcasting [batch, ${x.shape}] with [batch, ${y.shape}] (ranks differ, so the batch axes would not line up)`);
+    // Ranks that differ put the lower one's batch against an axis of the other: per sample only when
+    // that axis has size 1, and then TF's result equals the per-sample broadcast at batch 1 only.
+    const [hi, lo] = x.shape.length > y.shape.length ? [x, y] : [y, x];
+    if (hi.shape.length !== lo.shape.length && ((g.fixedBatch ?? 1) !== 1 || hi.shape[hi.shape.length - lo.shape.length - 1] !== 1)) {
+      throw new UnsupportedOpError(d.op, d.name, g.file, `broadcasting [batch, ${x.shape}] with [batch, ${y.shape}] (ranks differ, so the batch axes would not line up)`);
+    }
     if (d.op === 'SquaredDifference') {
       const diff = g.add(`${d.name}/sub`, make(g, { ...d, name: `${d.name}/sub` }, 'subtract', {}), [x, y]);
       return layerOf(g, d, 'unary', { op: 'square' }, [diff]);
@@ -333,4 +341,29 @@ function split(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value[] {
     const out = d.op === 'Unpack' ? sliced.filter((_, i) => i !== axis - 1) : sliced;
     return tensor(sliceTo(g, d, x, begin, end, begin.map(() => 1), out.length ? out : [1], `${d.name}:${k}`));
   });
+}
+
+// GatherNd with constant indices: TF indexes from the batch axis, so every row must pick sample 0 of
+// a batch fixed to 1 in the file; the rest of each row is a static per-sample position (a gather
+// over the flattened leading axes).
+function gatherNd(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
+  if (ins[1]?.kind !== 'const') refuseDataDependent(d, g.file, dataInputs(d).map((i) => i.name), true);
+  const x = tensorIn(g, d, ins, 0);
+  const idx = constIn(g, d, ins, 1, 'indices');
+  const k = idx.shape[idx.shape.length - 1];
+  const rows = idx.values.length / Math.max(k, 1);
+  const lead = x.shape.slice(0, k - 1);
+  const picks: number[] = [];
+  const st = stridesOf(lead);
+  for (let r = 0; r < rows; r++) {
+    if (idx.values[r * k] !== 0) picks.push(-1);
+    else picks.push(lead.reduce((o, s, j) => o + idx.values[r * k + 1 + j] * st[j], 0));
+  }
+  if (g.fixedBatch !== 1 || k < 2 || k - 1 > x.shape.length || picks.includes(-1)) {
+    throw new UnsupportedOpError(d.op, d.name, g.file, `indices [${idx.shape}] that do not all pick sample 0 of a batch fixed to 1, then a static position`);
+  }
+  const flat = (reshapeTo(g, d, x, [sizeOf(lead), ...x.shape.slice(k - 1)], `${d.name}/flat`) as { p: Pending }).p;
+  const gathered = (layerOf(g, d, 'gather', { indices: picks, axis: 1 }, [flat]) as { p: Pending }).p;
+  const rowsShape = idx.shape.length > 2 && idx.shape[0] === 1 ? idx.shape.slice(1, -1) : idx.shape.slice(0, -1);
+  return reshapeTo(g, d, gathered, [...rowsShape, ...x.shape.slice(k - 1)], `${d.name}/reshape`);
 }

@@ -13,7 +13,7 @@ import { UnsupportedOpError } from './errors';
 import { dataInputs, type GraphNodeDef, parseInputRef } from './tfjs-graph-attrs';
 import { convertWeighted } from './tfjs-graph-conv';
 import { convertTensorOp } from './tfjs-graph-ops';
-import { type Const, foldOp, isDataDependent, refuseDataDependent } from './tfjs-fold';
+import { type Const, foldOp, isLoop, refuseDataDependent } from './tfjs-fold';
 import { checkShape, type DecodedWeight, readWeightsManifest, type ShardReader } from './tfjs-weights';
 
 export interface TfjsGraphImportOptions {
@@ -41,6 +41,7 @@ export type Value = { kind: 'tensor'; p: Pending } | { kind: 'const'; w: Const }
 // What the op converters use of the importer.
 export interface GraphContext {
   readonly file: string;
+  readonly fixedBatch: number | null;
   readerCount(node: string): number;
   consumers(node: string): GraphNodeDef[];
   nodeDef(name: string): GraphNodeDef | undefined;
@@ -131,6 +132,12 @@ class GraphImporter implements GraphContext {
     return this.defs.filter((d) => !read.has(d.name) && d.op !== 'Const' && d.op !== 'NoOp').map((d) => `${d.name}:0`);
   }
 
+  // The batch size when every input fixes it in the file (e.g. [1, 256, 256, 3]), else null.
+  get fixedBatch(): number | null {
+    const sizes = this.inputRefs.map((r) => this.byName.get(parseInputRef(r).name)?.attr?.shape?.shape?.dim?.[0]?.size).map((v) => (v === undefined ? -1 : Number(v)));
+    return sizes.length && sizes.every((v) => v > 0 && v === sizes[0]) ? sizes[0] : null;
+  }
+
   readerCount(node: string): number { return this.readers.get(node) ?? 0; }
   consumers(node: string): GraphNodeDef[] { return this.readersOf.get(node) ?? []; }
   nodeDef(name: string): GraphNodeDef | undefined { return this.byName.get(name); }
@@ -178,7 +185,7 @@ class GraphImporter implements GraphContext {
           if (state.get(d.name) === 2) { stack.pop(); continue; }
           state.set(d.name, 1);
         }
-        const ins = stops.has(d.name) || isDataDependent(d) ? [] : dataInputs(d); // a loop is refused, not walked
+        const ins = stops.has(d.name) || isLoop(d) ? [] : dataInputs(d); // a loop is refused, not walked
         if (top.next < ins.length) {
           const next = ins[top.next++].name;
           if (state.get(next) === 1) throw new ModelFormatError(`${this.file}: the graph has a cycle through '${next}'`, this.file, next);
@@ -218,12 +225,13 @@ class GraphImporter implements GraphContext {
   }
 
   private convertNode(d: GraphNodeDef): Value[] {
-    refuseDataDependent(d, this.file, dataInputs(d).map((i) => i.name));
-    const ins = dataInputs(d).map((i) => {
-      const v = this.outputs.get(i.name)?.[i.index];
-      if (!v) throw new UnsupportedOpError(d.op, d.name, this.file, `it reads output ${i.index} of '${i.name}', which has no such output`);
-      return v;
-    });
+    const ins = dataInputs(d).map((i) => this.outputs.get(i.name)?.[i.index]) as Value[];
+    if (ins.some((v) => !v || v.kind === 'tensor')) refuseDataDependent(d, this.file, dataInputs(d).map((i) => i.name)); // of constants it folds
+    const missing = ins.findIndex((v) => !v);
+    if (missing >= 0) {
+      const i = dataInputs(d)[missing];
+      throw new UnsupportedOpError(d.op, d.name, this.file, `it reads output ${i.index} of '${i.name}', which has no such output`);
+    }
     if (d.op === 'Const') {
       const w = this.weights.get(d.name);
       if (!w) throw new ModelFormatError(`${this.file}: constant '${d.name}' has no entry in weightsManifest`, this.file, d.name);
@@ -234,9 +242,9 @@ class GraphImporter implements GraphContext {
       const folded = foldOp(d, ins.map((v) => (v as { w: Const }).w), this.file);
       if (folded) return folded.map((w) => ({ kind: 'const', w }));
     }
-    // The static shape of a computed tensor (batch unknown: -1).
+    // The static shape of a computed tensor (the batch: the file's fixed size, else -1).
     if ((d.op === 'Shape' || d.op === 'Size' || d.op === 'Rank') && ins[0]?.kind === 'tensor') {
-      const full = [-1, ...ins[0].p.shape];
+      const full = [this.fixedBatch ?? -1, ...ins[0].p.shape];
       return foldOp(d, [{ name: d.name, shape: full, dtype: 'float32', values: new Float32Array(0) }], this.file)!.map((w) => ({ kind: 'const', w }));
     }
     const v = convertWeighted(this, d, ins) ?? convertTensorOp(this, d, ins);
