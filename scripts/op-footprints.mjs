@@ -23,7 +23,7 @@ const MODES = { r: 0, w: 1, p: 2, s: 3 };
 export const BC = {
   B: 64, U8: 65, U16: 66, U32: 67,
   '+': 70, '-': 71, '*': 72, '/': 73, '<': 74, '<=': 75, '>': 76, '>=': 77, '==': 78, '&&': 79, '||': 80, '&': 81,
-  min: 82, max: 83, ceil: 84, select: 85,
+  min: 82, max: 83, ceil: 84, select: 85, abs: 86,
 };
 
 function bytecode(t, e, argIndex, out = []) {

@@ -23,6 +23,7 @@ import {
 import { nadamU, sgdRef } from './reference/optimizers';
 import { exponentialRef } from './reference/schedules';
 import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
+import { ndCopyRef } from './reference/nd-copy';
 
 const B = 2;
 type Nums = ArrayLike<number>;
@@ -346,6 +347,14 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     const got = c.f32(y, rows * B * 6);
     c.expect('y', Array.from({ length: rows * B * cols }, (_, i) => got[Math.floor(i / cols) * 6 + (i % cols)]),
       Array.from({ length: rows * B * cols }, (_, i) => x.v[Math.floor(i / cols) * 5 + (i % cols)]));
+  },
+  nd_copy(c) {
+    // x (B, 3, 4) transposed to y (B, 4, 3) with its last axis reversed; every float of y written.
+    const x = c.input(B * 12), y = c.out(B * 12);
+    const dims = [B, 1, 1, 1, 4, 3], ys = [12, 0, 0, 0, 3, -1], xs = [12, 0, 0, 0, 1, 4];
+    c.run('nd_copy', { y, x: x.p, d1: 1, d2: 1, d3: 1, d4: 4, d5: 3, ...Object.fromEntries(ys.map((s, k) => [`ys${k}`, s])),
+      ...Object.fromEntries(xs.map((s, k) => [`xs${k}`, s])), accumulate: 0 });
+    c.expect('y', c.f32(y, B * 12), ndCopyRef(new Float64Array(B * 12), 0, ys, x.v, 0, xs, dims, 0));
   },
   reg_penalty(c) {
     const w = c.input(9);

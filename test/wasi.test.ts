@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../host/core/random';
 import {
-  compileModelFile, dataFromFileBytes, type Model, loadModel, optimizers, packDataFile, readPlanFileInfo, readSafetensors, sequential, layers, tensor, setSeed,
+  compileModelFile, dataFromFileBytes, input, model, type Model, loadModel, optimizers, packDataFile, readPlanFileInfo, readSafetensors, sequential, layers, tensor, setSeed,
   type TrainingData,
 } from '../dist/node.js';
 import { mnistData } from '../dist/examples.js';
@@ -137,6 +137,30 @@ describe('WASI fine-tuning (no JavaScript host)', () => {
     // The moving statistics changed (state is written back, not only trainable weights).
     const movingMean = (b: Uint8Array) => { const m = readSafetensors(b).tensors.get('bn/moving_mean')!; return Buffer.from(m.data); };
     expect(movingMean(after).equals(movingMean(bytes))).toBe(false);
+  });
+
+  it('shape layers on the strided N-D copy (reflected and edge borders: negative and zero strides) pass the WASI verifier and train bit-identically', async () => {
+    setSeed(12);
+    const inp = input({ shape: [28, 28, 1] });
+    let t = layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, activation: 'tanh', name: 'nd_conv' }).apply(inp);
+    t = layers.pad({ paddings: [[2, 1], [1, 2], [0, 0]], mode: 'reflect' }).apply(t);
+    t = layers.pad({ paddings: [[1, 0], [0, 1], [1, 1]], mode: 'edge' }).apply(t);
+    t = layers.slice({ begin: [0, 0, 0], end: [16, 17, 6], strides: [2, 3, 1] }).apply(t);
+    t = layers.permute([2, 1, 3]).apply(t);
+    t = layers.depthToSpace(2).apply(layers.gather({ indices: [5, 0, 3, 3], axis: -1 }).apply(t));
+    t = layers.concatenate({ axis: 2 }).apply([t, layers.tile([1, 2, 1]).apply(t)]);
+    const fresh = model({ inputs: inp, outputs: layers.dense(5, { activation: 'softmax', name: 'nd_out' }).apply(layers.flatten().apply(t)), name: 'shapes' });
+    fresh.compile({ optimizer: optimizers.sgd({ learningRate: 0.05 }), loss: 'sparseCategoricalCrossentropy', batchSize: 16 });
+    const bytes = fresh.toBytes();
+    const c = setup('shapes', bytes);
+    await compileModelFile(c.weights, join(c.dir, 'p/model.plan'), { batch: 16 });
+    await packDataFile(join(c.dir, 'd/train.etd'), data);
+    const r = runWasi(c, trainArgs(2));
+    expect(r.stderr).toEqual([]);
+    expect(r.status).toBe(0);
+    const host = await fitOnHost(bytes, '', 16, data, 2);
+    expect(Buffer.compare(readFileSync(c.weights), host.bytes)).toBe(0);
+    expect(printedBits(r.stdout)).toEqual(host.losses.map(bitsHex));
   });
 
   it('every optimizer kind (slot start values, Nadam\'s running product, weight decay, centered RMSprop, clipping modes) matches fit bit for bit', async () => {

@@ -57,6 +57,7 @@ export const OP_RESIZE_BILINEAR_FORWARD: i32 = 74;
 export const OP_RESIZE_BILINEAR_BACKWARD: i32 = 75;
 export const OP_CHANNEL_AFFINE: i32 = 76;
 export const OP_CHANNEL_SCALE_BACKWARD: i32 = 77;
+export const OP_ND_COPY: i32 = 100;
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;

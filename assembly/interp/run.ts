@@ -8,6 +8,7 @@ import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_ba
 import { gemm_f32 } from '../kernels/gemm';
 import { accuracy_count, bce_logits_loss, bce_probs_loss, mse_loss, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
+import { nd_copy_f32 } from '../kernels/nd-copy';
 import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold, batchnorm_forward_inference, batchnorm_forward_train } from '../kernels/norm';
 import { apply_gradients, nadam_prep, optimizer_init, sumsq_f32 } from '../kernels/optim';
 import { avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward, global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward } from '../kernels/pool';
@@ -72,6 +73,7 @@ import {
   OP_RESIZE_BILINEAR_BACKWARD,
   OP_CHANNEL_AFFINE,
   OP_CHANNEL_SCALE_BACKWARD,
+  OP_ND_COPY,
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
@@ -166,6 +168,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_RESIZE_BILINEAR_BACKWARD: resize_bilinear_backward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7)); break;
       case OP_CHANNEL_AFFINE: channel_affine_f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, arg(at, 5)); break;
       case OP_CHANNEL_SCALE_BACKWARD: channel_scale_backward(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 5)); break;
+      case OP_ND_COPY: nd_copy_f32(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19)); break;
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;

@@ -10,7 +10,7 @@
 import * as T from './wasi-messages';
 import { S_BATCH } from '../interp/opcodes';
 import {
-  BC_ADD, BC_AND, BC_B, BC_BIT, BC_CEIL, BC_DIV, BC_EQ, BC_GE, BC_GT, BC_LE, BC_LT, BC_MIN, BC_MUL, BC_OR, BC_SELECT, BC_SUB,
+  BC_ABS, BC_ADD, BC_AND, BC_B, BC_BIT, BC_CEIL, BC_DIV, BC_EQ, BC_GE, BC_GT, BC_LE, BC_LT, BC_MIN, BC_MUL, BC_OR, BC_SELECT, BC_SUB,
   BC_U16, BC_U32, BC_U8, OPCODE_MAX,
 } from './op-footprints';
 
@@ -189,6 +189,7 @@ function evaluate(code: usize, len: usize, batch: f64): f64 {
     else if (c == BC_U16) { v = <f64>load<u16>(code); code += 2; }
     else if (c == BC_U32) { v = <f64>load<u32>(code); code += 4; }
     else if (c == BC_CEIL) { sp -= 8; v = Math.ceil(load<f64>(sp)); }
+    else if (c == BC_ABS) { sp -= 8; v = Math.abs(load<f64>(sp)); }
     else if (c == BC_SELECT) { sp -= 24; v = load<f64>(sp) != 0 ? load<f64>(sp + 8) : load<f64>(sp + 16); }
     else {
       sp -= 16;

@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 2939;
+export const TEXT_BYTES: usize = 2962;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -115,21 +115,22 @@ export function textBlob(): usize {
     114, 100, 23, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 102, 111, 114, 119, 97,
     114, 100, 24, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 98, 97, 99, 107, 119,
     97, 114, 100, 14, 99, 104, 97, 110, 110, 101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110,
-    101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 3, 109, 115, 101, 10, 98, 99,
-    101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 1, 97, 10, 98, 97, 116,
-    99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115,
-    98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119,
-    115, 2, 100, 98, 2, 100, 121, 5, 99, 111, 117, 110, 116, 1, 120, 2, 100, 120, 9, 112, 101, 114, 83, 97,
-    109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 1, 119,
-    2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99,
-    104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107,
-    104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 2, 100, 119,
-    6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101,
-    97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114,
-    5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109,
-    111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97,
-    115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 2, 112, 98, 2, 112, 114, 5, 115,
-    99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116,
+    101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111, 112,
+    121, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111,
+    98, 115, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3,
+    99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97,
+    99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 100, 98, 2, 100, 121, 5, 99, 111, 117, 110, 116, 1, 120, 2,
+    100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112,
+    97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111,
+    104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119,
+    115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2,
+    112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117,
+    110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97,
+    110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105,
+    110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5,
+    100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102,
+    2, 112, 98, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100,
+    50, 2, 100, 51, 2, 100, 52, 2, 100, 53,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -301,73 +302,79 @@ export const OPN_resize_bilinear_forward: Text = 2522; // "resize_bilinear_forwa
 export const OPN_resize_bilinear_backward: Text = 2546; // "resize_bilinear_backward"
 export const OPN_channel_affine: Text = 2571; // "channel_affine"
 export const OPN_channel_scale_backward: Text = 2586; // "channel_scale_backward"
-export const OPN_mse: Text = 2609; // "mse"
-export const OPN_bce_logits: Text = 2613; // "bce_logits"
-export const OPN_bce_probs: Text = 2624; // "bce_probs"
-export const ARGN_a: Text = 2634; // "a"
-export const ARGN_batchFlags: Text = 2636; // "batchFlags"
-export const ARGN_m: Text = 2647; // "m"
-export const ARGN_rsa: Text = 2649; // "rsa"
-export const ARGN_k: Text = 2653; // "k"
-export const ARGN_csa: Text = 2655; // "csa"
-export const ARGN_b: Text = 2659; // "b"
-export const ARGN_rsb: Text = 2661; // "rsb"
-export const ARGN_n: Text = 2665; // "n"
-export const ARGN_csb: Text = 2667; // "csb"
-export const ARGN_c: Text = 2671; // "c"
-export const ARGN_ldc: Text = 2673; // "ldc"
-export const ARGN_pack: Text = 2677; // "pack"
-export const ARGN_y: Text = 2682; // "y"
-export const ARGN_rows: Text = 2684; // "rows"
-export const ARGN_db: Text = 2689; // "db"
-export const ARGN_dy: Text = 2692; // "dy"
-export const ARGN_count: Text = 2695; // "count"
-export const ARGN_x: Text = 2701; // "x"
-export const ARGN_dx: Text = 2703; // "dx"
-export const ARGN_perSample: Text = 2706; // "perSample"
-export const ARGN_labels: Text = 2716; // "labels"
-export const ARGN_p: Text = 2723; // "p"
-export const ARGN_sparse: Text = 2725; // "sparse"
-export const ARGN_g: Text = 2732; // "g"
-export const ARGN_w: Text = 2734; // "w"
-export const ARGN_s1: Text = 2736; // "s1"
-export const ARGN_s2: Text = 2739; // "s2"
-export const ARGN_s3: Text = 2742; // "s3"
-export const ARGN_pool: Text = 2745; // "pool"
-export const ARGN_oh: Text = 2750; // "oh"
-export const ARGN_ow: Text = 2753; // "ow"
-export const ARGN_f: Text = 2756; // "f"
-export const ARGN_chunkOut: Text = 2758; // "chunkOut"
-export const ARGN_chunkRows: Text = 2767; // "chunkRows"
-export const ARGN_h: Text = 2777; // "h"
-export const ARGN_w_: Text = 2779; // "w_"
-export const ARGN_kh: Text = 2782; // "kh"
-export const ARGN_kw: Text = 2785; // "kw"
-export const ARGN_cols: Text = 2788; // "cols"
-export const ARGN_sh: Text = 2793; // "sh"
-export const ARGN_sw: Text = 2796; // "sw"
-export const ARGN_pt: Text = 2799; // "pt"
-export const ARGN_pl: Text = 2802; // "pl"
-export const ARGN_dw: Text = 2805; // "dw"
-export const ARGN_argmax: Text = 2808; // "argmax"
-export const ARGN_inputCount: Text = 2815; // "inputCount"
-export const ARGN_hw: Text = 2826; // "hw"
-export const ARGN_mean: Text = 2829; // "mean"
-export const ARGN_invstd: Text = 2834; // "invstd"
-export const ARGN_newMean: Text = 2841; // "newMean"
-export const ARGN_newVar: Text = 2849; // "newVar"
-export const ARGN_gamma: Text = 2856; // "gamma"
-export const ARGN_beta: Text = 2862; // "beta"
-export const ARGN_movingMean: Text = 2867; // "movingMean"
-export const ARGN_movingVar: Text = 2878; // "movingVar"
-export const ARGN_dgamma: Text = 2888; // "dgamma"
-export const ARGN_dbeta: Text = 2895; // "dbeta"
-export const ARGN_mask: Text = 2901; // "mask"
-export const ARGN_ldy: Text = 2906; // "ldy"
-export const ARGN_ldx: Text = 2910; // "ldx"
-export const ARGN_wf: Text = 2914; // "wf"
-export const ARGN_bf: Text = 2917; // "bf"
-export const ARGN_pb: Text = 2920; // "pb"
-export const ARGN_pr: Text = 2923; // "pr"
-export const ARGN_scale: Text = 2926; // "scale"
-export const ARGN_offset: Text = 2932; // "offset"
+export const OPN_nd_copy: Text = 2609; // "nd_copy"
+export const OPN_mse: Text = 2617; // "mse"
+export const OPN_bce_logits: Text = 2621; // "bce_logits"
+export const OPN_bce_probs: Text = 2632; // "bce_probs"
+export const ARGN_a: Text = 2642; // "a"
+export const ARGN_batchFlags: Text = 2644; // "batchFlags"
+export const ARGN_m: Text = 2655; // "m"
+export const ARGN_rsa: Text = 2657; // "rsa"
+export const ARGN_k: Text = 2661; // "k"
+export const ARGN_csa: Text = 2663; // "csa"
+export const ARGN_b: Text = 2667; // "b"
+export const ARGN_rsb: Text = 2669; // "rsb"
+export const ARGN_n: Text = 2673; // "n"
+export const ARGN_csb: Text = 2675; // "csb"
+export const ARGN_c: Text = 2679; // "c"
+export const ARGN_ldc: Text = 2681; // "ldc"
+export const ARGN_pack: Text = 2685; // "pack"
+export const ARGN_y: Text = 2690; // "y"
+export const ARGN_rows: Text = 2692; // "rows"
+export const ARGN_db: Text = 2697; // "db"
+export const ARGN_dy: Text = 2700; // "dy"
+export const ARGN_count: Text = 2703; // "count"
+export const ARGN_x: Text = 2709; // "x"
+export const ARGN_dx: Text = 2711; // "dx"
+export const ARGN_perSample: Text = 2714; // "perSample"
+export const ARGN_labels: Text = 2724; // "labels"
+export const ARGN_p: Text = 2731; // "p"
+export const ARGN_sparse: Text = 2733; // "sparse"
+export const ARGN_g: Text = 2740; // "g"
+export const ARGN_w: Text = 2742; // "w"
+export const ARGN_s1: Text = 2744; // "s1"
+export const ARGN_s2: Text = 2747; // "s2"
+export const ARGN_s3: Text = 2750; // "s3"
+export const ARGN_pool: Text = 2753; // "pool"
+export const ARGN_oh: Text = 2758; // "oh"
+export const ARGN_ow: Text = 2761; // "ow"
+export const ARGN_f: Text = 2764; // "f"
+export const ARGN_chunkOut: Text = 2766; // "chunkOut"
+export const ARGN_chunkRows: Text = 2775; // "chunkRows"
+export const ARGN_h: Text = 2785; // "h"
+export const ARGN_w_: Text = 2787; // "w_"
+export const ARGN_kh: Text = 2790; // "kh"
+export const ARGN_kw: Text = 2793; // "kw"
+export const ARGN_cols: Text = 2796; // "cols"
+export const ARGN_sh: Text = 2801; // "sh"
+export const ARGN_sw: Text = 2804; // "sw"
+export const ARGN_pt: Text = 2807; // "pt"
+export const ARGN_pl: Text = 2810; // "pl"
+export const ARGN_dw: Text = 2813; // "dw"
+export const ARGN_argmax: Text = 2816; // "argmax"
+export const ARGN_inputCount: Text = 2823; // "inputCount"
+export const ARGN_hw: Text = 2834; // "hw"
+export const ARGN_mean: Text = 2837; // "mean"
+export const ARGN_invstd: Text = 2842; // "invstd"
+export const ARGN_newMean: Text = 2849; // "newMean"
+export const ARGN_newVar: Text = 2857; // "newVar"
+export const ARGN_gamma: Text = 2864; // "gamma"
+export const ARGN_beta: Text = 2870; // "beta"
+export const ARGN_movingMean: Text = 2875; // "movingMean"
+export const ARGN_movingVar: Text = 2886; // "movingVar"
+export const ARGN_dgamma: Text = 2896; // "dgamma"
+export const ARGN_dbeta: Text = 2903; // "dbeta"
+export const ARGN_mask: Text = 2909; // "mask"
+export const ARGN_ldy: Text = 2914; // "ldy"
+export const ARGN_ldx: Text = 2918; // "ldx"
+export const ARGN_wf: Text = 2922; // "wf"
+export const ARGN_bf: Text = 2925; // "bf"
+export const ARGN_pb: Text = 2928; // "pb"
+export const ARGN_pr: Text = 2931; // "pr"
+export const ARGN_scale: Text = 2934; // "scale"
+export const ARGN_offset: Text = 2940; // "offset"
+export const ARGN_d1: Text = 2947; // "d1"
+export const ARGN_d2: Text = 2950; // "d2"
+export const ARGN_d3: Text = 2953; // "d3"
+export const ARGN_d4: Text = 2956; // "d4"
+export const ARGN_d5: Text = 2959; // "d5"

@@ -25,6 +25,11 @@ const POOL_CALL = POOL_GEOMETRY.split(' ').join(', ');
 const LOSS_ARGS = (p: string) => `dx:ptr ${p}:ptr y:ptr rows n`;
 const LOSS_CALL = (kernel: string, p: string) => `${kernel}(scalars + S_LOSS_SUM, dx, ${p}, y, rows * batch, n, rows * n, invBatch)`;
 
+// The strided copy's box: d1..d5 per sample (the batch is axis 0), and a stride per axis of each side.
+export const ND_AXES = 6;
+const ND_DIMS = 'd1 d2 d3 d4 d5';
+const ND_STRIDES = (side: string) => Array.from({ length: ND_AXES }, (_, k) => `${side}${k}`).join(' ');
+
 export const OP_TABLE = {
   gemm: {
     code: 1,
@@ -165,6 +170,14 @@ export const OP_TABLE = {
   channel_affine: { code: 76, args: 'y:ptr x:ptr scale:ptr offset:ptr rows c', run: 'channel_affine_f32(y, x, scale, offset, rows * batch, c)' },
   channel_scale_backward: {
     code: 77, args: 'dx:ptr dy:ptr scale:ptr rows c accumulate', run: 'channel_scale_backward(dx, dy, scale, rows * batch, c, accumulate)',
+  },
+  // Shape and re-layout layers (permute, slice, pad, concatenate, depthToSpace, tile, gather), 100-119:
+  // y [+]= x over the box (batch, d1..d5) at per-axis strides in floats, axis 0 the batch; a
+  // negative stride walks its axis backwards and each pointer is its lowest address
+  // (assembly/kernels/nd-copy.ts).
+  nd_copy: {
+    code: 100, args: `y:ptr x:ptr ${ND_DIMS} ${ND_STRIDES('ys')} ${ND_STRIDES('xs')} accumulate`,
+    run: `nd_copy_f32(y, x, batch, ${ND_DIMS.split(' ').join(', ')}, ${ND_STRIDES('ys').split(' ').join(', ')}, ${ND_STRIDES('xs').split(' ').join(', ')}, accumulate)`,
   },
   // Regression and binary losses, 90-99.
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },

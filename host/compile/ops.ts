@@ -80,6 +80,9 @@ const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
 
+// A strided access of the N-D copy: sum over the axes of (d_k - 1) * |s_k|, plus one.
+const ND_EXTENT = (side: string) => ['(B - 1) * abs(' + side + '0)', ...[1, 2, 3, 4, 5].map((k) => `(d${k} - 1) * abs(${side}${k})`), '1'].join(' + ');
+
 export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   gemm: {
     access: [
@@ -174,6 +177,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   resize_bilinear_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']] },
   channel_affine: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['scale', 'c', 'r'], ['offset', 'c', 'r']] },
   channel_scale_backward: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['scale', 'c', 'r']] },
+  nd_copy: { access: [['y', ND_EXTENT('ys'), 'w'], ['x', ND_EXTENT('xs'), 'r']] },
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),

@@ -5,8 +5,10 @@
 // for the WASI module's plan verifier, so both sides run one definition.
 //
 // Grammar: numbers, names (an op's arguments, B = the batch), + - * /, comparisons (< <= > >= ==),
-// && ||, & (integer bit test), c ? a : b, parentheses, and calls of min, max, ceil and the
-// functions of SIZE_FUNCTIONS. Values are f64: a product of i32 arguments never wraps.
+// && ||, & (integer bit test), c ? a : b, parentheses, and calls of min, max, ceil, abs and the
+// functions of SIZE_FUNCTIONS. Values are f64: a product of i32 arguments never wraps. A name read
+// only inside abs() is a signed argument (a stride that may walk backwards); every other name is a
+// size, which the verifiers require to be non-negative.
 
 // The GEMM kernel's blocking (assembly/kernels/gemm.ts MR, NR, KC, NC; re-exported by gemm-scratch.ts).
 export const GEMM_MR = 4;
@@ -81,12 +83,13 @@ export function parseSize(text: string): Expr {
   return e;
 }
 
-// The names an expression reads (an op's arguments and B), each once.
+// The size names an expression reads (an op's arguments and B), each once; names read only
+// inside abs() are signed arguments, not sizes.
 export function sizeNames(e: Expr, into = new Set<string>()): Set<string> {
   if (e.k === 'name') into.add(e.n);
   else if (e.k === 'bin') { sizeNames(e.l, into); sizeNames(e.r, into); }
   else if (e.k === 'cond') { sizeNames(e.c, into); sizeNames(e.t, into); sizeNames(e.f, into); }
-  else if (e.k === 'call') for (const a of e.args) sizeNames(a, into);
+  else if (e.k === 'call' && e.f !== 'abs') for (const a of e.args) sizeNames(a, into);
   return into;
 }
 
@@ -100,6 +103,7 @@ export function evalSize(e: Expr, env: (name: string) => number): number {
       if (e.f === 'min') return Math.min(v[0], v[1]);
       if (e.f === 'max') return Math.max(v[0], v[1]);
       if (e.f === 'ceil') return Math.ceil(v[0]);
+      if (e.f === 'abs') return Math.abs(v[0]);
       return callSize(e.f, v);
     }
     case 'bin': {

@@ -78,3 +78,19 @@ export function weightConfig(where: string, o: WeightOptions, kernelDefault: Ini
     biasConstraint: resolveConstraint(o.biasConstraint, `${where} biasConstraint`),
   };
 }
+
+// A list of integers, each at least `min` (begin/end of a slice, multiples, block sizes...).
+export function intList(where: string, arg: string, v: unknown, min = -Infinity): number[] {
+  if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d) && d >= min)) {
+    const what = min === -Infinity ? 'integers' : min === 0 ? 'non-negative integers' : min === 1 ? 'positive integers' : `integers >= ${min}`;
+    throw new InvalidArgumentError(`${where}: ${arg} must be a list of ${what}, got ${JSON.stringify(v)}`);
+  }
+  return [...v];
+}
+
+// A Keras axis argument (0 the batch, negative from the end) as a per-sample axis of a tensor of
+// `rank` per-sample axes, or null when it names the batch or no axis.
+export function sampleAxis(axis: number, rank: number): number | null {
+  const a = axis < 0 ? rank + 1 + axis : axis;
+  return Number.isInteger(a) && a >= 1 && a <= rank ? a - 1 : null;
+}

@@ -9,18 +9,24 @@ import { CONV2D, conv2d } from './conv2d';
 import { flag } from './config';
 import type { LayerDef } from './def';
 import { DENSE, dense } from './dense';
+import { DEPTH_TO_SPACE, depthToSpace, SPACE_TO_DEPTH, spaceToDepth } from './depth-to-space';
 import { DEPTHWISE_CONV2D, depthwiseConv2d } from './depthwise-conv2d';
 import { DROPOUT, dropout } from './dropout';
 import { FLATTEN, flatten } from './flatten';
+import { GATHER, gather } from './gather';
 import { GLOBAL_AVERAGE_POOLING2D, globalAveragePooling2d } from './global-average-pooling2d';
 import type { Layer, LayerKind } from './layer';
 import type { LayerJson } from './keras-json';
 import { MULTIPLY, multiply } from './multiply';
+import { PAD, pad } from './pad';
+import { PERMUTE, permute } from './permute';
 import { AVERAGE_POOLING2D, averagePooling2d, MAX_POOLING2D, maxPooling2d } from './pooling';
 import { RESCALING, rescaling } from './rescaling';
 import { RESHAPE, reshape } from './reshape';
 import { RESIZING, resizing } from './resizing';
+import { SLICE, slice } from './slice';
 import { SUBTRACT, subtract } from './subtract';
+import { TILE, tile } from './tile';
 import { ZERO_PADDING2D, zeroPadding2d } from './zero-padding2d';
 
 export type { LayerDef } from './def';
@@ -29,7 +35,8 @@ export const LAYER_DEFS: Record<LayerKind, LayerDef> = {
   dense: DENSE, conv2d: CONV2D, depthwiseConv2d: DEPTHWISE_CONV2D, maxPooling2d: MAX_POOLING2D, averagePooling2d: AVERAGE_POOLING2D,
   globalAveragePooling2d: GLOBAL_AVERAGE_POOLING2D, flatten: FLATTEN, reshape: RESHAPE, batchNormalization: BATCH_NORMALIZATION,
   dropout: DROPOUT, activation: ACTIVATION, add: ADD, concatenate: CONCATENATE, zeroPadding2d: ZERO_PADDING2D, subtract: SUBTRACT,
-  multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING,
+  multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING, permute: PERMUTE, slice: SLICE, pad: PAD, depthToSpace: DEPTH_TO_SPACE,
+  spaceToDepth: SPACE_TO_DEPTH, tile: TILE, gather: GATHER,
 };
 
 // The record that reads a Keras class name, or undefined.
@@ -42,6 +49,7 @@ export function layerDefForKerasClass(className: string): LayerDef | undefined {
 export const layers = {
   dense, conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, flatten, reshape, batchNormalization,
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
+  permute, slice, pad, depthToSpace, spaceToDepth, tile, gather,
 };
 
 // One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no

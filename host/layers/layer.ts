@@ -22,7 +22,8 @@ export type { BatchNormalizationOptions } from './batch-normalization';
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
   | 'flatten' | 'reshape' | 'batchNormalization' | 'dropout' | 'activation' | 'add' | 'concatenate'
-  | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling';
+  | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling'
+  | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...

@@ -1,0 +1,53 @@
+// The strided N-D copy under the shape layers (permute, slice, pad, concatenate on any axis,
+// depthToSpace / spaceToDepth, tile, gather) and their backward passes. f32, pointers are byte
+// offsets; `accumulate` 0 writes, 1 adds.
+import { copy_f32 } from './elementwise';
+
+// y [+]= x over the box (batch, d1, d2, d3, d4, d5), the batch outermost. Element (i0, ..., i5)
+// of y is at y + 4 * sum_k (ys_k >= 0 ? i_k * ys_k : (n_k - 1 - i_k) * -ys_k), n_0 = batch,
+// n_k = d_k, and likewise for x: a negative stride walks its axis from the far end, so each
+// pointer is the lowest address its side touches and spans sum_k (n_k - 1) * |s_k| + 1 floats
+// (host/compile/ops.ts). Elements are visited in row-major order of the box, so a stride of 0 on
+// y with accumulate adds every x it meets (scatter-add of repeated indices); y and x may share a
+// buffer when the elements they touch do not overlap. Innermost stride 1 on both sides runs
+// copy_f32 (memory.copy, or 4 wide when accumulating).
+export function nd_copy_f32(y: usize, x: usize, batch: i32, d1: i32, d2: i32, d3: i32, d4: i32, d5: i32,
+  ys0: i32, ys1: i32, ys2: i32, ys3: i32, ys4: i32, ys5: i32, xs0: i32, xs1: i32, xs2: i32, xs3: i32, xs4: i32, xs5: i32,
+  accumulate: i32): void {
+  if (batch <= 0 || d1 <= 0 || d2 <= 0 || d3 <= 0 || d4 <= 0 || d5 <= 0) return;
+  const y0 = far(batch, ys0) + far(d1, ys1) + far(d2, ys2) + far(d3, ys3) + far(d4, ys4) + far(d5, ys5);
+  const x0 = far(batch, xs0) + far(d1, xs1) + far(d2, xs2) + far(d3, xs3) + far(d4, xs4) + far(d5, xs5);
+  const contiguous = ys5 == 1 && xs5 == 1;
+  for (let n = 0, yn = y0, xn = x0; n < batch; n++, yn += ys0, xn += xs0) {
+    for (let a = 0, ya = yn, xa = xn; a < d1; a++, ya += ys1, xa += xs1) {
+      for (let b = 0, yb = ya, xb = xa; b < d2; b++, yb += ys2, xb += xs2) {
+        for (let c = 0, yc = yb, xc = xb; c < d3; c++, yc += ys3, xc += xs3) {
+          for (let d = 0, yd = yc, xd = xc; d < d4; d++, yd += ys4, xd += xs4) {
+            const py = y + (<usize>yd << 2);
+            const px = x + (<usize>xd << 2);
+            if (contiguous) copy_f32(py, px, d5, accumulate);
+            else run(py, px, d5, ys5, xs5, accumulate);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The offset of index 0 on an axis of n elements and stride s: (n - 1) * |s| when s walks backwards.
+// @ts-ignore: decorator
+@inline function far(n: i32, s: i32): i32 {
+  return s < 0 ? (n - 1) * -s : 0;
+}
+
+// y [+]= x over n elements at strides sy, sx (in floats; either may be 0 or negative).
+function run(y: usize, x: usize, n: i32, sy: i32, sx: i32, accumulate: i32): void {
+  const by = <isize>sy << 2;
+  const bx = <isize>sx << 2;
+  let py = <isize>y, px = <isize>x;
+  if (accumulate) {
+    for (let i = 0; i < n; i++, py += by, px += bx) store<f32>(py, load<f32>(py) + load<f32>(px));
+  } else {
+    for (let i = 0; i < n; i++, py += by, px += bx) store<f32>(py, load<f32>(px));
+  }
+}
