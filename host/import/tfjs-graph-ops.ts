@@ -262,7 +262,8 @@ function reshapeOp(g: GraphContext, d: GraphNodeDef, x: Pending, target: number[
 function pad(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
   const x = tensorIn(g, d, ins, 0);
   const p = Array.from(constIn(g, d, ins, 1, 'paddings').values);
-  const value = d.op === 'PadV2' ? constIn(g, d, ins, 2, 'constant value').values[0] : 0;
+  // -inf (before a max pool, as ONNX exports write it) becomes the lowest float: the same maximum.
+  const value = d.op === 'PadV2' ? Math.min(Math.max(constIn(g, d, ins, 2, 'constant value').values[0], -3.4028234663852886e38), 3.4028234663852886e38) : 0;
   const mode = d.op === 'MirrorPad' ? attrText(d, 'mode', g.file).toLowerCase() : 'constant';
   if (p.length !== 2 * (x.shape.length + 1) || p[0] || p[1]) throw new UnsupportedOpError(d.op, d.name, g.file, `paddings [${p}] of [batch, ${x.shape}] (the batch cannot be padded)`);
   const pairs = x.shape.map((_, i) => [p[2 * i + 2], p[2 * i + 3]] as [number, number]);
