@@ -271,7 +271,7 @@ function pad(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
   if (x.shape.length === 3 && mode === 'constant' && value === 0 && !pairs[2][0] && !pairs[2][1]) {
     return tensor(g.add(d.name, layers.zeroPadding2d({ name: g.layerName(d.name), padding: [pairs[0], pairs[1]] }), [x]));
   }
-  return layerOf(g, d, 'pad', { paddings: pairs, constantValue: value, mode }, [x]);
+  return layerOf(g, d, 'pad', { paddings: pairs, mode, ...(mode === 'constant' ? { constantValue: value } : {}) }, [x]);
 }
 
 function resize(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
