@@ -26,8 +26,10 @@ export {
 } from './kernels/pool';
 export {
   activation_forward, activation_backward, ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY_RELU, ACT_ELU, ACT_SELU,
-  ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID, ACT_HARD_SWISH,
+  ACT_GELU, ACT_GELU_TANH, ACT_SWISH, ACT_RELU6, ACT_HARD_SIGMOID, ACT_HARD_SWISH, unary_forward, unary_backward,
 } from './kernels/activations';
+export { resize2d_forward, resize2d_backward } from './kernels/resize';
+export { prelu_forward, prelu_backward } from './kernels/prelu';
 export {
   batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,
   batchnorm_fold,
@@ -37,3 +39,5 @@ export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './ker
 export { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './kernels/merge';
 export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './kernels/spatial';
 export { nd_copy_f32 } from './kernels/nd-copy';
+export { broadcast_f32 } from './kernels/broadcast';
+export { softmax_axis_forward, softmax_axis_backward } from './kernels/softmax-axis';

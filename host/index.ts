@@ -7,7 +7,7 @@ import { modelFromBytes } from './formats/serialize';
 export { layers } from './layers/index';
 export {
   Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
-  type BatchNormalizationOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
+  type BatchNormalizationOptions, type SoftmaxOptions, type ReduceOptions, type ConstantOpOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
 export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
 export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig, type RegularizerName, type ConstraintName } from './layers/regularizers';

@@ -24,6 +24,8 @@ import { nadamU, sgdRef } from './reference/optimizers';
 import { exponentialRef } from './reference/schedules';
 import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
 import { ndCopyRef } from './reference/nd-copy';
+import { BC, bcStrides, broadcastRef, softmaxAxisBackwardRef, softmaxAxisRef } from './reference/broadcast';
+import { preluBackwardRef, preluRef, resize2dBackwardRef, resize2dRef, UNARY_KIND_REF, unaryGradRef, unaryRef } from './reference/pointwise';
 
 const B = 2;
 type Nums = ArrayLike<number>;
@@ -453,6 +455,59 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     const rows = 3, ch = 4, dy = c.input(rows * B * ch), scale = c.input(ch), dx = c.out(rows * B * ch);
     c.run('channel_scale_backward', { dx, dy: dy.p, scale: scale.p, rows, c: ch, accumulate: 0 });
     c.expect('dx', c.f32(dx, rows * B * ch), perChannel(rows * B * ch, ch, (i, j) => dy.v[i] * scale.v[j]));
+  },
+  broadcast(c) {
+    // The SE block's multiply, x [3, 2, 4] * s [1, 1, 4] per sample, then ds = sum of dy * x over h, w.
+    const space = [B, 1, 1, 3, 2, 4], sShape = [B, 1, 1, 1, 1, 4];
+    const x = c.input(B * 24), s = c.input(B * 4), y = c.out(B * 24), ds = c.out(B * 4);
+    const strides = (name: string, shape: number[]) => Object.fromEntries(bcStrides(shape, space).map((v, i) => [`${name}${i}`, v]));
+    const dims = { n1: 1, n2: 1, n3: 3, n4: 2, n5: 4 };
+    c.run('broadcast', { op: BC.mul, y, g: 0, a: x.p, b: s.p, ...dims, ...strides('sy', space), ...strides('sa', space), ...strides('sb', sShape), alpha: 1, accumulate: 0 });
+    c.expect('y', c.f32(y, B * 24), broadcastRef(BC.mul, space, space, null, x.v, space, s.v, sShape, 1, null));
+    c.run('broadcast', { op: BC.gMul, y: ds, g: y, a: x.p, b: 0, ...dims, ...strides('sy', sShape), ...strides('sa', space), ...strides('sb', sShape), alpha: 1, accumulate: 0 });
+    c.expect('ds', c.f32(ds, B * 4), broadcastRef(BC.gMul, space, sShape, c.f32(y, B * 24), x.v, space, null, sShape, 1, null));
+  },
+  softmax_axis_forward(c) {
+    const [outer, n, inner] = [3, 4, 5], x = c.input(outer * B * n * inner), y = c.out(outer * B * n * inner);
+    c.run('softmax_axis_forward', { y, x: x.p, outer, n, inner });
+    c.expect('y', c.f32(y, outer * B * n * inner), softmaxAxisRef(x.v, outer * B, n, inner));
+  },
+  softmax_axis_backward(c) {
+    const [outer, n, inner] = [3, 4, 5], count = outer * B * n * inner, dy = c.input(count), y = c.input(count, 0.01, 0.3), dx = c.out(count);
+    c.run('softmax_axis_backward', { dx, dy: dy.p, y: y.p, outer, n, inner, accumulate: 0 });
+    c.expect('dx', c.f32(dx, count), softmaxAxisBackwardRef(dy.v, y.v, outer * B, n, inner));
+  },
+  unary_forward(c) {
+    const x = c.input(7 * B, -3, 3), y = c.out(7 * B);
+    c.run('unary_forward', { kind: UNARY_KIND_REF.hardSigmoid, y, x: x.p, count: 7, alpha: 0.25, beta: 0.4 });
+    c.expect('y', c.f32(y, 7 * B), Array.from(x.v, (v) => unaryRef('hardSigmoid', v, 0.25, Math.fround(0.4))));
+  },
+  unary_backward(c) {
+    const x = c.input(7 * B, -3, 3), dy = c.input(7 * B), dx = c.out(7 * B);
+    c.run('unary_backward', { kind: UNARY_KIND_REF.clip, dx, dy: dy.p, x: x.p, count: 7, alpha: -1, beta: 2, accumulate: 0 });
+    c.expect('dx', c.f32(dx, 7 * B), Array.from(x.v, (v, i) => dy.v[i] * unaryGradRef('clip', v, -1, 2)));
+  },
+  resize_forward(c) {
+    const g = { b: B, h: 3, w: 4, c: 2, oh: 7, ow: 5, mode: 0, transform: 0, nearestMode: 1 }, x = c.input(B * 3 * 4 * 2), y = c.out(B * 7 * 5 * 2);
+    c.run('resize_forward', { y, x: x.p, h: g.h, w_: g.w, c: g.c, oh: g.oh, ow: g.ow, mode: g.mode, transform: g.transform, nearestMode: g.nearestMode });
+    c.expect('y', c.f32(y, B * 7 * 5 * 2), resize2dRef(x.v, g));
+  },
+  resize_backward(c) {
+    const g = { b: B, h: 3, w: 4, c: 2, oh: 7, ow: 5, mode: 1, transform: 1, nearestMode: 0 }, dy = c.input(B * 7 * 5 * 2), dx = c.out(B * 3 * 4 * 2);
+    c.run('resize_backward', { dx, dy: dy.p, h: g.h, w_: g.w, c: g.c, oh: g.oh, ow: g.ow, mode: g.mode, transform: g.transform, nearestMode: g.nearestMode, accumulate: 0 });
+    c.expect('dx', c.f32(dx, B * 3 * 4 * 2), resize2dBackwardRef(dy.v, g));
+  },
+  prelu_forward(c) {
+    const x = c.input(B * 12, -2, 2), alpha = c.input(4), y = c.out(B * 12);
+    c.run('prelu_forward', { y, x: x.p, alpha: alpha.p, d0: 1, d1: 1, d2: 3, d3: 4, shared: 4 });
+    c.expect('y', c.f32(y, B * 12), preluRef(x.v, alpha.v, [3, 4], [1, 4]));
+  },
+  prelu_backward(c) {
+    const x = c.input(B * 12, -2, 2), alpha = c.input(3), dy = c.input(B * 12), dx = c.out(B * 12), da = c.out(3);
+    c.run('prelu_backward', { dx, dalpha: da, dy: dy.p, x: x.p, alpha: alpha.p, d0: 1, d1: 1, d2: 3, d3: 4, shared: 8, accumulate: 0, accumulateAlpha: 0 });
+    const want = preluBackwardRef(dy.v, x.v, alpha.v, [3, 4], [3, 1]);
+    c.expect('dx', c.f32(dx, B * 12), want.dx);
+    c.expect('dalpha', c.f32(da, 3), want.dalpha);
   },
   mse: (c) => lossCase(c, 'mse', (p, z) => [(p - z) ** 2, 2 * (p - z)]),
   bce_logits: (c) => lossCase(c, 'bce_logits', (x, z) => [Math.max(x, 0) - x * z + Math.log1p(Math.exp(-Math.abs(x))), 1 / (1 + Math.exp(-x)) - z]),

@@ -13,10 +13,8 @@ import {
 } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { expectClose } from './support/close';
-import { fdCheck, problem, type Problem } from './support/layer-fd';
 import { randomizeWeights } from './tfjs-layers';
-
-const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+import { fdCheck, problem, sizeOf } from './support/layer-fd';
 
 const tanhConv = (o: Partial<Parameters<typeof layers.conv2d>[0]> = {}) => (t: SymbolicTensor) =>
   layers.conv2d({ filters: 3, kernelSize: 3, activation: 'tanh', ...o }).apply(t);

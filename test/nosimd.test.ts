@@ -51,8 +51,10 @@ describe('no-SIMD kernels', () => {
     // Sizes (docs/wasi.md lists each). Both WASI modules were under 64 KB until the plan verifier
     // (assembly/wasi/plan-verify.ts: every op checked before anything runs, with its 3.6 KB op table
     // generated from host/compile/ops.ts and the op and argument names it prints) took the SIMD module
-    // from 64,699 to 72,927 bytes (measured), so its limit is 72 KiB; the no-SIMD one, 54,406.
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(64 * 1024);
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(72 * 1024);
+    // from 64,699 to 72,927 bytes (measured); issue 11's operators (the strided copy and broadcast
+    // kernels, resize, pointwise, grouped and transposed convolution) add to both, so the limits
+    // are the measured sizes after them plus about 10%.
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(80 * 1024);
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(96 * 1024);
   });
 });

@@ -319,10 +319,11 @@ export function randomizeWeights(model: Model, seed: number): void {
   let s = seed;
   for (const l of model.layers) {
     if (!l.weightSpecs.length) continue;
-    l.setWeights(l.weightSpecs.map((spec) => {
+    l.setWeights(l.weightSpecs.map((spec, i) => {
       const n = spec.shape.reduce((a, b) => a * b, 1);
       s += 101;
       switch (spec.name) {
+        case 'value': return l.getWeights()[i]; // constantOp's constant stays as given
         case 'bias': case 'beta': return randomArray(n, s, -0.2, 0.2);
         case 'gamma': case 'moving_variance': return randomArray(n, s, 0.5, 1.5);
         case 'moving_mean': return randomArray(n, s, -0.3, 0.3);

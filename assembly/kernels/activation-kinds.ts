@@ -313,3 +313,210 @@ const GELU_C: f64 = 0.044715;
     return e == 0 ? s : s + (2 * x * du * e) / (d * d);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The pointwise kinds of the `unary` and `clip` layers (activations.ts unary_forward): f64, one
+// element at a time, f(x, a, b) and f'(x, a, b) with a and b the kind's two parameters. Where f'
+// is 0 almost everywhere (floor, ceil, round, sign) it is 0; at a kink it is the value PyTorch and
+// TF give (abs'(0) = 0, clip'(min) = clip'(max) = 1).
+
+const TWO_OVER_SQRT_PI: f64 = 1.12837916709551257390;
+const LN2: f64 = 0.69314718055994530942;
+
+// ln x as e ln 2 + log1p(m - 1), x = m 2^e with m in [sqrt(1/2), sqrt 2) (m - 1 is exact): within
+// an f64 ulp or two, without the 4 KB of tables of AssemblyScript's Math.log (the kernels' static
+// data must stay below host/compile/plan.ts KERNEL_STATIC_BYTES).
+function log_f64(x: f64): f64 {
+  if (!(x > 0) || x == Infinity) return Math.log1p(x - 1); // -inf at 0, NaN below, inf, NaN
+  const bits = reinterpret<u64>(x);
+  let e = <i32>((bits >> 52) & 0x7ff) - 1023;
+  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000);
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    e += 1;
+  }
+  return <f64>e * LN2 + Math.log1p(m - 1);
+}
+
+// erf: its Taylor series below 0.5 (1 - erfc would lose the relative accuracy there), else from erfc.
+function erf(x: f64): f64 {
+  const ax = Math.abs(x);
+  if (ax >= 0.5) return x > 0 ? 1 - erfc(x) : erfc(-x) - 1;
+  const x2 = x * x;
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 14; n++) {
+    term *= -x2 / <f64>n;
+    sum += term / <f64>(2 * n + 1);
+  }
+  return TWO_OVER_SQRT_PI * sum;
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Abs {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.abs(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return x > 0 ? 1 : x < 0 ? -1 : 0; }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Neg {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return -x; }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return -1; }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Square {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return x * x; }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return 2 * x; }
+}
+
+// sqrt'(0) = +inf, as in PyTorch and TF.
+// @ts-ignore: decorator
+@final @unmanaged export class Sqrt {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.sqrt(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return 0.5 / Math.sqrt(x); }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Rsqrt {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return 1 / Math.sqrt(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return -0.5 / (x * Math.sqrt(x)); }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Exp {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.exp(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return Math.exp(x); }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Log {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return log_f64(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return 1 / x; }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Reciprocal {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return 1 / x; }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return -1 / (x * x); }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Floor {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.floor(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return 0; }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Ceil {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.ceil(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return 0; }
+}
+
+// Halves to even (ONNX Round, TF Round, torch.round).
+// @ts-ignore: decorator
+@final @unmanaged export class Round {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return nearest<f64>(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return 0; }
+}
+
+// sign(+-0) = +-0, sign(NaN) = NaN.
+// @ts-ignore: decorator
+@final @unmanaged export class Sign {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return x > 0 ? 1 : x < 0 ? -1 : x; }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return 0; }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Sin {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.sin(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return Math.cos(x); }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Cos {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.cos(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return -Math.sin(x); }
+}
+
+// log(1 + e^x) = max(x, 0) + log1p(e^-|x|); f' = sigmoid(x).
+// @ts-ignore: decorator
+@final @unmanaged export class Softplus {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 {
+    const t = Math.exp(-Math.abs(x));
+    return (x >= 0 ? 1 : t) / (1 + t);
+  }
+}
+
+// x/(1 + |x|); f' = 1/(1 + |x|)^2.
+// @ts-ignore: decorator
+@final @unmanaged export class Softsign {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return x / (1 + Math.abs(x)); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 {
+    const d = 1 + Math.abs(x);
+    return 1 / (d * d);
+  }
+}
+
+// @ts-ignore: decorator
+@final @unmanaged export class Erf {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return erf(x); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return TWO_OVER_SQRT_PI * Math.exp(-x * x); }
+}
+
+// ONNX HardSigmoid: clip(a x + b, 0, 1); f' = a strictly inside (PyTorch's and TF's convention at
+// the kinks: 0 there).
+// @ts-ignore: decorator
+@final @unmanaged export class HardSigmoidLinear {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.min(Math.max(a * x + b, 0), 1); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 {
+    const v = a * x + b;
+    return v > 0 && v < 1 ? a : 0;
+  }
+}
+
+// min(max(x, a), b), a <= b; f' = 1 on [a, b] including its ends (torch.clamp, TF ClipByValue).
+// @ts-ignore: decorator
+@final @unmanaged export class Clip {
+  // @ts-ignore: decorator
+  @inline f(x: f64, a: f64, b: f64): f64 { return Math.min(Math.max(x, a), b); }
+  // @ts-ignore: decorator
+  @inline df(x: f64, a: f64, b: f64): f64 { return x >= a && x <= b ? 1 : 0; }
+}

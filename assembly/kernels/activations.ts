@@ -16,6 +16,14 @@
 //   ACT_HARD_SIGMOID 11   relu6(x + 3)/6 (Keras 3)
 //   ACT_HARD_SWISH  12   x*relu6(x + 3)/6 (Keras 3 hard_swish, PyTorch Hardswish)
 //
+// The pointwise ops of the `unary` and `clip` layers continue the numbering; they run through
+// unary_forward / unary_backward, which take a second parameter beta, compute in f64 and need x:
+//   ACT_ABS 13, ACT_NEG 14, ACT_SQUARE 15, ACT_SQRT 16, ACT_RSQRT 17, ACT_EXP 18, ACT_LOG 19,
+//   ACT_RECIPROCAL 20, ACT_FLOOR 21, ACT_CEIL 22, ACT_ROUND 23 (halves to even), ACT_SIGN 24,
+//   ACT_SIN 25, ACT_COS 26, ACT_SOFTPLUS 27, ACT_SOFTSIGN 28, ACT_ERF 29,
+//   ACT_HARD_SIGMOID_LINEAR 30   clip(alpha*x + beta, 0, 1) (ONNX HardSigmoid)
+//   ACT_CLIP                31   min(max(x, alpha), beta)
+//
 // Accuracy: within a few f32 ulps of the exact value wherever it is a normal f32 (measured: under
 // 3e-7 relative for f and f' over 460k points with |x| <= 50), including the saturated tails: sigmoid, tanh and swish use e^-|x| so nothing cancels,
 // elu and selu use e^x - 1 computed without cancellation, gelu and gelu_tanh run in f64.
@@ -26,6 +34,7 @@
 
 import {
   Elu, Gelu, GeluTanh, HardSigmoid, HardSwish, LeakyRelu, Linear, Relu, Relu6, Selu, Sigmoid, Swish, Tanh,
+  Abs, Ceil, Clip, Cos, Erf, Exp, Floor, HardSigmoidLinear, Log, Neg, Reciprocal, Round, Rsqrt, Sign, Sin, Softplus, Softsign, Sqrt, Square,
 } from './activation-kinds';
 
 export const ACT_LINEAR: i32 = 0;
@@ -41,6 +50,25 @@ export const ACT_SWISH: i32 = 9;
 export const ACT_RELU6: i32 = 10;
 export const ACT_HARD_SIGMOID: i32 = 11;
 export const ACT_HARD_SWISH: i32 = 12;
+export const ACT_ABS: i32 = 13;
+export const ACT_NEG: i32 = 14;
+export const ACT_SQUARE: i32 = 15;
+export const ACT_SQRT: i32 = 16;
+export const ACT_RSQRT: i32 = 17;
+export const ACT_EXP: i32 = 18;
+export const ACT_LOG: i32 = 19;
+export const ACT_RECIPROCAL: i32 = 20;
+export const ACT_FLOOR: i32 = 21;
+export const ACT_CEIL: i32 = 22;
+export const ACT_ROUND: i32 = 23;
+export const ACT_SIGN: i32 = 24;
+export const ACT_SIN: i32 = 25;
+export const ACT_COS: i32 = 26;
+export const ACT_SOFTPLUS: i32 = 27;
+export const ACT_SOFTSIGN: i32 = 28;
+export const ACT_ERF: i32 = 29;
+export const ACT_HARD_SIGMOID_LINEAR: i32 = 30;
+export const ACT_CLIP: i32 = 31;
 
 // y (n) = f(x (n)). alpha is read by leaky_relu and elu only. An unknown kind traps.
 export function activation_forward(kind: i32, y: usize, x: usize, n: i32, alpha: f32): void {
@@ -104,6 +132,66 @@ export function activation_backward(kind: i32, dx: usize, dy: usize, x: usize, y
       case ACT_RELU6: { backward_from_output<Relu6>(dx, dy, y, n, alpha, accumulate); return; }
       case ACT_HARD_SIGMOID: { backward_from_output<HardSigmoid>(dx, dy, y, n, alpha, accumulate); return; }
     }
+  }
+  unreachable();
+}
+
+// y (n) = f(x (n)) for the kinds of the unary and clip layers (ACT_ABS and above); alpha and beta
+// are the parameters of hard_sigmoid_linear and clip. An unknown kind traps.
+export function unary_forward(kind: i32, y: usize, x: usize, n: i32, alpha: f32, beta: f32): void {
+  if (n <= 0) return;
+  const a = <f64>alpha;
+  const b = <f64>beta;
+  switch (kind) {
+    case ACT_ABS: { forward_ab<Abs>(y, x, n, a, b); return; }
+    case ACT_NEG: { forward_ab<Neg>(y, x, n, a, b); return; }
+    case ACT_SQUARE: { forward_ab<Square>(y, x, n, a, b); return; }
+    case ACT_SQRT: { forward_ab<Sqrt>(y, x, n, a, b); return; }
+    case ACT_RSQRT: { forward_ab<Rsqrt>(y, x, n, a, b); return; }
+    case ACT_EXP: { forward_ab<Exp>(y, x, n, a, b); return; }
+    case ACT_LOG: { forward_ab<Log>(y, x, n, a, b); return; }
+    case ACT_RECIPROCAL: { forward_ab<Reciprocal>(y, x, n, a, b); return; }
+    case ACT_FLOOR: { forward_ab<Floor>(y, x, n, a, b); return; }
+    case ACT_CEIL: { forward_ab<Ceil>(y, x, n, a, b); return; }
+    case ACT_ROUND: { forward_ab<Round>(y, x, n, a, b); return; }
+    case ACT_SIGN: { forward_ab<Sign>(y, x, n, a, b); return; }
+    case ACT_SIN: { forward_ab<Sin>(y, x, n, a, b); return; }
+    case ACT_COS: { forward_ab<Cos>(y, x, n, a, b); return; }
+    case ACT_SOFTPLUS: { forward_ab<Softplus>(y, x, n, a, b); return; }
+    case ACT_SOFTSIGN: { forward_ab<Softsign>(y, x, n, a, b); return; }
+    case ACT_ERF: { forward_ab<Erf>(y, x, n, a, b); return; }
+    case ACT_HARD_SIGMOID_LINEAR: { forward_ab<HardSigmoidLinear>(y, x, n, a, b); return; }
+    case ACT_CLIP: { forward_ab<Clip>(y, x, n, a, b); return; }
+  }
+  unreachable();
+}
+
+// dx (n) [+]= dy (n) * f'(x (n)) for those kinds; x is the forward input (never the output).
+export function unary_backward(kind: i32, dx: usize, dy: usize, x: usize, n: i32, alpha: f32, beta: f32, accumulate: i32): void {
+  if (n <= 0) return;
+  if (x == 0) unreachable();
+  const a = <f64>alpha;
+  const b = <f64>beta;
+  switch (kind) {
+    case ACT_ABS: { backward_ab<Abs>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_NEG: { backward_ab<Neg>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_SQUARE: { backward_ab<Square>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_SQRT: { backward_ab<Sqrt>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_RSQRT: { backward_ab<Rsqrt>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_EXP: { backward_ab<Exp>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_LOG: { backward_ab<Log>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_RECIPROCAL: { backward_ab<Reciprocal>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_FLOOR: { backward_ab<Floor>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_CEIL: { backward_ab<Ceil>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_ROUND: { backward_ab<Round>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_SIGN: { backward_ab<Sign>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_SIN: { backward_ab<Sin>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_COS: { backward_ab<Cos>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_SOFTPLUS: { backward_ab<Softplus>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_SOFTSIGN: { backward_ab<Softsign>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_ERF: { backward_ab<Erf>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_HARD_SIGMOID_LINEAR: { backward_ab<HardSigmoidLinear>(dx, dy, x, n, a, b, accumulate); return; }
+    case ACT_CLIP: { backward_ab<Clip>(dx, dy, x, n, a, b, accumulate); return; }
   }
   unreachable();
 }
@@ -180,6 +268,25 @@ function backward_f64<K>(dx: usize, dy: usize, x: usize, n: i32, accumulate: i32
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const g = <f32>(<f64>load<f32>(dy + o) * k.df(<f64>load<f32>(x + o)));
+    store<f32>(dx + o, accumulate ? load<f32>(dx + o) + g : g);
+  }
+}
+
+// The unary kinds, in f64 with two parameters: f (f) and f' from x (df). Where f' is infinite
+// (sqrt'(0)) the product is formed as PyTorch and TF form it (0 * inf = NaN).
+function forward_ab<K>(y: usize, x: usize, n: i32, a: f64, b: f64): void {
+  const k = changetype<K>(0);
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, <f32>k.f(<f64>load<f32>(x + o), a, b));
+  }
+}
+
+function backward_ab<K>(dx: usize, dy: usize, x: usize, n: i32, a: f64, b: f64, accumulate: i32): void {
+  const k = changetype<K>(0);
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const g = <f32>(<f64>load<f32>(dy + o) * k.df(<f64>load<f32>(x + o), a, b));
     store<f32>(dx + o, accumulate ? load<f32>(dx + o) + g : g);
   }
 }

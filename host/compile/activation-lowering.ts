@@ -13,9 +13,20 @@ function activationOf(layer: Layer): { name: ActivationName; alpha: number } {
   return { name, alpha };
 }
 
+// A Softmax layer's axis other than the last (Keras's axis, 0 the batch) as the softmax_axis
+// kernels' (outer, n, inner) view of the per-sample shape; null for the last axis.
+export function softmaxInnerAxis(layer: Layer, shape: readonly number[]): { outer: number; n: number; inner: number } | null {
+  const axis = layer.kind === 'activation' ? (layer.config.axis as number | undefined) ?? -1 : -1;
+  const k = axis < 0 ? shape.length + axis : axis - 1;
+  if (k === shape.length - 1) return null;
+  return { outer: sizeOf(shape.slice(0, k)), n: shape[k], inner: sizeOf(shape.slice(k + 1)) };
+}
+
+// A last-axis softmax output, whose loss the fused softmax cross-entropy computes from the logits.
 export function isSoftmaxOutput(node: GraphNode): boolean {
   const l = node.layer;
-  return !!l && l.config.activation === 'softmax' && (l.kind === 'dense' || l.kind === 'conv2d' || l.kind === 'depthwiseConv2d' || l.kind === 'activation');
+  return !!l && l.config.activation === 'softmax' && (l.kind === 'dense' || l.kind === 'conv2d' || l.kind === 'depthwiseConv2d' || l.kind === 'activation') &&
+    softmaxInnerAxis(l, node.shape) === null;
 }
 
 // Applies the activation to `z` (count floats per sample). Returns the output region: `z` itself
@@ -26,6 +37,7 @@ export function activationForward(p: ProgramBuilder, layer: Layer, node: GraphNo
   if (name === 'linear' || (name === 'softmax' && outputLogits)) return z;
   const y = inPlace && !activationNeedsInput(name) ? z : p.activation(`${node.name}:act`, count * batch);
   if (name === 'relu') p.emit('relu_forward', layer.name, { y, x: z }, { count });
+  else if (name === 'softmax' && softmaxInnerAxis(layer, shape)) p.emit('softmax_axis_forward', layer.name, { y, x: z }, softmaxInnerAxis(layer, shape)!);
   else if (name === 'softmax') p.emit('softmax_forward', layer.name, { y, x: z }, { rows: rowsOf(shape), n: last(shape) });
   else p.emit('act_forward', layer.name, { y, x: z }, { kind: ACTIVATION_KIND[name], count, alpha });
   return y;
@@ -37,7 +49,9 @@ export function activationBackward(p: ProgramBuilder, layer: Layer, dz: number, 
   const count = sizeOf(v.shape);
   const x = v.pre ?? v.region;
   if (name === 'relu') p.emit('relu_backward', layer.name, { dx: dz, dy, y: v.region }, { count, accumulate });
-  else if (name === 'softmax') p.emit('softmax_backward', layer.name, { dx: dz, dy, y: v.region }, { rows: rowsOf(v.shape), n: last(v.shape), accumulate });
+  else if (name === 'softmax' && softmaxInnerAxis(layer, v.shape)) {
+    p.emit('softmax_axis_backward', layer.name, { dx: dz, dy, y: v.region }, { ...softmaxInnerAxis(layer, v.shape)!, accumulate });
+  } else if (name === 'softmax') p.emit('softmax_backward', layer.name, { dx: dz, dy, y: v.region }, { rows: rowsOf(v.shape), n: last(v.shape), accumulate });
   else p.emit('act_backward', layer.name, { dx: dz, dy, x, y: v.region }, { kind: ACTIVATION_KIND[name], count, alpha, accumulate });
 }
 

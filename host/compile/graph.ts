@@ -27,7 +27,7 @@ export function sequentialGraph(layerList: readonly Layer[], inputShape: readonl
   const seen = new Set<string>();
   for (const layer of layerList) {
     if (seen.has(layer.name)) throw new InvalidArgumentError(`layer name '${layer.name}' appears twice in the model; layer names must be unique`);
-    if (layer.kind === 'add' || layer.kind === 'concatenate' || layer.kind === 'subtract' || layer.kind === 'multiply') throw new InvalidArgumentError(`layer ${layer.name} (${layer.kind}) merges several inputs: use the functional API (input(), layer.apply(), model())`);
+    if (layer.def.multiInput) throw new InvalidArgumentError(`layer ${layer.name} (${layer.kind}) merges several inputs: use the functional API (input(), layer.apply(), model())`);
     seen.add(layer.name);
     const prev = nodes[nodes.length - 1];
     layer.build([prev.shape]);

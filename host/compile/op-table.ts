@@ -22,6 +22,7 @@ const POOL_GEOMETRY = 'h w_ c kh kw sh sw pt pl oh ow';
 const CONV_CALL = CONV_GEOMETRY.split(' ').join(', ');
 const DEPTHWISE_CALL = DEPTHWISE_GEOMETRY.split(' ').join(', ');
 const POOL_CALL = POOL_GEOMETRY.split(' ').join(', ');
+const BROADCAST_STRIDES = ['sy', 'sa', 'sb'].map((o) => [0, 1, 2, 3, 4, 5].map((i) => `${o}${i}`).join(' ')).join(' ');
 const LOSS_ARGS = (p: string) => `dx:ptr ${p}:ptr y:ptr rows n`;
 const LOSS_CALL = (kernel: string, p: string) => `${kernel}(scalars + S_LOSS_SUM, dx, ${p}, y, rows * batch, n, rows * n, invBatch)`;
 
@@ -178,6 +179,38 @@ export const OP_TABLE = {
   nd_copy: {
     code: 100, args: `y:ptr x:ptr ${ND_DIMS} ${ND_STRIDES('ys')} ${ND_STRIDES('xs')} accumulate`,
     run: `nd_copy_f32(y, x, batch, ${ND_DIMS.split(' ').join(', ')}, ${ND_STRIDES('ys').split(' ').join(', ')}, ${ND_STRIDES('xs').split(' ').join(', ')}, accumulate)`,
+  },
+  // Broadcasting arithmetic, reductions and softmax on an inner axis (assembly/kernels/broadcast.ts,
+  // softmax-axis.ts), 120-139. broadcast's index space is [batch, n1..n5]; sy*, sa*, sb* are the
+  // strides of y, a, b per axis (0 = broadcast; sy 0 = reduced), g is contiguous over it.
+  broadcast: {
+    code: 120, args: `op y:ptr g:ptr a:ptr b:ptr n1 n2 n3 n4 n5 ${BROADCAST_STRIDES} alpha:f32 accumulate`,
+    run: `broadcast_f32(op, y, g, a, b, batch, n1, n2, n3, n4, n5, ${BROADCAST_STRIDES.split(' ').join(', ')}, alpha, accumulate)`,
+  },
+  softmax_axis_forward: { code: 121, args: 'y:ptr x:ptr outer n inner', run: 'softmax_axis_forward(y, x, outer * batch, n, inner)' },
+  softmax_axis_backward: {
+    code: 122, args: 'dx:ptr dy:ptr y:ptr outer n inner accumulate', run: 'softmax_axis_backward(dx, dy, y, outer * batch, n, inner, accumulate)',
+  },
+  // Pointwise ops with two parameters, resizing and PReLU (layers unary, clip, resizing,
+  // upSampling2d, prelu), 160-179. Resize modes and coordinate transforms: assembly/kernels/resize.ts;
+  // PReLU's collapsed dims and shared-axis bits: assembly/kernels/prelu.ts.
+  unary_forward: { code: 160, args: 'kind y:ptr x:ptr count alpha:f32 beta:f32', run: 'unary_forward(kind, y, x, count * batch, alpha, beta)' },
+  unary_backward: {
+    code: 161, args: 'kind dx:ptr dy:ptr x:ptr count alpha:f32 beta:f32 accumulate',
+    run: 'unary_backward(kind, dx, dy, x, count * batch, alpha, beta, accumulate)',
+  },
+  resize_forward: {
+    code: 162, args: 'y:ptr x:ptr h w_ c oh ow mode transform nearestMode',
+    run: 'resize2d_forward(y, x, batch, h, w_, c, oh, ow, mode, transform, nearestMode)',
+  },
+  resize_backward: {
+    code: 163, args: 'dx:ptr dy:ptr h w_ c oh ow mode transform nearestMode accumulate',
+    run: 'resize2d_backward(dx, dy, batch, h, w_, c, oh, ow, mode, transform, nearestMode, accumulate)',
+  },
+  prelu_forward: { code: 164, args: 'y:ptr x:ptr alpha:ptr d0 d1 d2 d3 shared', run: 'prelu_forward(y, x, alpha, batch, d0, d1, d2, d3, shared)' },
+  prelu_backward: {
+    code: 165, args: 'dx:ptr dalpha:ptr dy:ptr x:ptr alpha:ptr d0 d1 d2 d3 shared accumulate accumulateAlpha',
+    run: 'prelu_backward(dx, dalpha, dy, x, alpha, batch, d0, d1, d2, d3, shared, accumulate, accumulateAlpha)',
   },
   // Regression and binary losses, 90-99.
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },

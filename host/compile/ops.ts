@@ -76,6 +76,10 @@ const CONV_SCRATCH: OpFootprintSpec['access'] = [
   ['pack', 'convPack(chunkRows, kh, kw, c, f) / 4', 'w'],
 ];
 const LOSS = (p: string): OpFootprintSpec => ({ access: [['dx?', ROWS_N, 'w'], [p, ROWS_N, 'r'], ['y', ROWS_N, 'r']] });
+// The floats a strided operand of broadcast spans over [B, n1..n5].
+const STRIDED = (s: string) => `(B - 1) * ${s}0 + (n1 - 1) * ${s}1 + (n2 - 1) * ${s}2 + (n3 - 1) * ${s}3 + (n4 - 1) * ${s}4 + (n5 - 1) * ${s}5 + 1`;
+const PRELU_X = 'B * d0 * d1 * d2 * d3';
+const PRELU_ALPHA = '(shared & 1 ? 1 : d0) * (shared & 2 ? 1 : d1) * (shared & 4 ? 1 : d2) * (shared & 8 ? 1 : d3)';
 const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
@@ -178,6 +182,18 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   channel_affine: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['scale', 'c', 'r'], ['offset', 'c', 'r']] },
   channel_scale_backward: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['scale', 'c', 'r']] },
   nd_copy: { access: [['y', ND_EXTENT('ys'), 'w'], ['x', ND_EXTENT('xs'), 'r']] },
+  broadcast: { access: [['y', STRIDED('sy'), 'w'], ['g?', 'B * n1 * n2 * n3 * n4 * n5', 'r'], ['a?', STRIDED('sa'), 'r'], ['b?', STRIDED('sb'), 'r']] },
+  softmax_axis_forward: { access: [['y', 'outer * B * n * inner', 'w'], ['x', 'outer * B * n * inner', 'r']] },
+  softmax_axis_backward: { access: [['dx', 'outer * B * n * inner', 'w'], ['dy', 'outer * B * n * inner', 'r'], ['y', 'outer * B * n * inner', 'r']] },
+  unary_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
+  unary_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['x', 'count * B', 'r']] },
+  resize_forward: { access: [['y', POOL_OUT, 'w'], ['x', CONV_IN, 'r']], disjoint: [['y', 'x']] },
+  resize_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']], disjoint: [['dx', 'dy']] },
+  prelu_forward: { access: [['y', PRELU_X, 'w'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']] },
+  prelu_backward: {
+    access: [['dx?', PRELU_X, 'w'], ['dalpha?', PRELU_ALPHA, 'w'], ['dy', PRELU_X, 'r'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']],
+    disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],
+  },
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),

@@ -9,19 +9,25 @@ import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } f
 import type { LayerDef } from './def';
 import { activationOf, kerasActivation, kerasBase, type LayerJson, unsupported } from './keras-json';
 import { Layer } from './layer';
+import { checkAxes, perSampleAxes } from './reduce';
 
 export interface ActivationOptions extends LayerOptions {
   activation?: ActivationSpec;
 }
 
-function activationLayer(activation: ActivationName, alpha: number, options: LayerOptions): Layer {
-  return new Layer(ACTIVATION, { activation, alpha }, options);
+function activationLayer(activation: ActivationName, alpha: number, options: LayerOptions, extra: Record<string, unknown> = {}): Layer {
+  return new Layer(ACTIVATION, { activation, alpha, ...extra }, options);
 }
 
 // activation('relu') or activation({ activation: 'relu' })
 export function activation(name: ActivationSpec | ActivationOptions, options?: LayerOptions): Layer {
   const o = positionalOrOptions<ActivationOptions>('activation', 'activation', name, options);
   const a = resolveActivation(o.activation, pending('activation', o));
+  const axis = (o as SoftmaxOptions).axis;
+  if (axis !== undefined) {
+    if (a !== 'softmax') throw new InvalidArgumentError(`${pending('activation', o)}: axis applies to softmax only, not '${a}'`);
+    return softmax({ ...o, axis } as SoftmaxOptions);
+  }
   return activationLayer(a, a === 'leakyRelu' ? 0.2 : a === 'elu' ? 1 : 0, o);
 }
 
@@ -29,8 +35,16 @@ export function relu(options: LayerOptions = {}): Layer {
   return activationLayer('relu', 0, options);
 }
 
-export function softmax(options: LayerOptions = {}): Layer {
-  return activationLayer('softmax', 0, options);
+export interface SoftmaxOptions extends LayerOptions {
+  // Keras's axis (0 is the batch, negative counts from the end); default -1, the last.
+  axis?: number;
+}
+
+// softmax() or softmax({ axis: 1 }): the last-axis case keeps its own kernels (and the fused loss).
+export function softmax(options: SoftmaxOptions = {}): Layer {
+  const axis = options.axis ?? -1;
+  if (axis !== -1) checkAxes(pending('softmax', options), axis);
+  return activationLayer('softmax', 0, options, axis === -1 ? {} : { axis });
 }
 
 export interface LeakyReluOptions extends LayerOptions { alpha?: number; negativeSlope?: number }
@@ -57,7 +71,7 @@ function toKeras(l: Layer): LayerJson {
   const base = kerasBase(l);
   switch (c.activation) {
     case 'relu': return { class_name: 'ReLU', config: base };
-    case 'softmax': return { class_name: 'Softmax', config: { ...base, axis: -1 } };
+    case 'softmax': return { class_name: 'Softmax', config: { ...base, axis: c.axis ?? -1 } };
     case 'leakyRelu': return { class_name: 'LeakyReLU', config: { ...base, negative_slope: c.alpha } };
     case 'elu': if (c.alpha !== 1) return { class_name: 'ELU', config: { ...base, alpha: c.alpha } };
   }
@@ -70,7 +84,11 @@ function fromKeras(c: Record<string, any>, r: Parameters<LayerDef['fromKeras']>[
       if (c.max_value === 6 && !c.negative_slope && !c.threshold) return activation('relu6', r.base);
       if ((c.max_value ?? null) !== null || c.negative_slope || c.threshold) throw unsupported(r, `max_value ${c.max_value}, negative_slope ${c.negative_slope}, threshold ${c.threshold} (plain ReLU or ReLU(6) only)`);
       return relu(r.base);
-    case 'Softmax': return softmax(r.base);
+    case 'Softmax': {
+      // A foreign file's axis is checked against the input rank by the importer.
+      const axis = r.own && c.axis !== undefined ? (Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : c.axis) : -1;
+      return softmax({ ...r.base, axis });
+    }
     case 'LeakyReLU': return leakyRelu({ ...r.base, negativeSlope: c.negative_slope ?? c.alpha ?? 0.3 });
     case 'ELU': return elu({ ...r.base, alpha: c.alpha ?? 1 });
     default: return activation(activationOf(c.activation), r.base);
@@ -81,8 +99,11 @@ export const ACTIVATION: LayerDef = {
   nameBase: activationLayerBase,
   kind: 'activation',
   snake: 'activation',
-  options: optionNames<ActivationOptions & LeakyReluOptions>()([...LAYER_OPTION_NAMES, 'activation', 'alpha', 'negativeSlope']),
-  outputShape: (_layer, [s]) => [...s],
+  options: optionNames<ActivationOptions & LeakyReluOptions & SoftmaxOptions>()([...LAYER_OPTION_NAMES, 'activation', 'alpha', 'negativeSlope', 'axis']),
+  outputShape(layer, [s], fail) {
+    if (layer.config.axis !== undefined) perSampleAxes([layer.config.axis as number], s.length, fail);
+    return [...s];
+  },
   forward({ ctx, p, node, layer, x, shape, outputLogits }) {
     const y = activationForward(p, layer, node, x.region, shape, outputLogits, ctx.batch, false);
     return { region: y, shape, pre: x.region };

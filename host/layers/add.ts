@@ -1,9 +1,10 @@
-// Keras Add: the elementwise sum of two or more inputs of one shape.
+// Keras Add: the elementwise sum of two or more inputs, broadcast to one shape (NumPy rules).
 import { LAYER_OPTION_NAMES } from './config';
 import { optionNames } from '../core/options';
 import { gradTarget, passGradient } from '../compile/program';
 import type { LayerOptions } from './config';
-import type { LayerDef, Shapes } from './def';
+import type { LayerDef } from './def';
+import { allSameShape, mergeShape, sumBackward, sumForward } from './broadcast-merge';
 import { kerasBase } from './keras-json';
 import { Layer } from './layer';
 
@@ -11,32 +12,22 @@ export function add(options: LayerOptions = {}): Layer {
   return new Layer(ADD, {}, options);
 }
 
-// Inputs of one shape (add, subtract, multiply): `exactly` fixes their number.
-export function sameShapes(inputShapes: Shapes, fail: (what: string) => Error, exactly?: number): number[] {
-  const [s] = inputShapes;
-  if (exactly !== undefined) {
-    if (inputShapes.length !== exactly) throw fail(`needs exactly two inputs, got ${inputShapes.length}`);
-    const t = inputShapes[1];
-    if (t.length !== s.length || t.some((d, i) => d !== s[i])) throw fail(`inputs have different shapes [${s}] and [${t}] (no broadcasting)`);
-    return [...s];
-  }
-  if (inputShapes.length < 2) throw fail('needs at least two inputs');
-  for (const t of inputShapes) if (t.length !== s.length || t.some((d, i) => d !== s[i])) throw fail(`inputs have different shapes [${inputShapes.map((x) => `[${x}]`).join(', ')}]`);
-  return [...s];
-}
-
 export const ADD: LayerDef = {
   kind: 'add',
   snake: 'add',
   options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
   multiInput: true,
-  outputShape: (_layer, shapes, fail) => sameShapes(shapes, fail),
-  forward({ ctx, p, node, layer, inputs, shape, count }) {
+  outputShape: (_layer, shapes, fail) => mergeShape(shapes, fail),
+  forward(args) {
+    const { ctx, p, node, layer, inputs, shape, count } = args;
+    if (!allSameShape(inputs.map((v) => v.shape))) return sumForward(args, 1);
     const y = p.activation(node.name, count * ctx.batch);
     inputs.forEach((v, i) => p.emit('copy', layer.name, { y, x: v.region }, { count, accumulate: i === 0 ? 0 : 1 }));
     return { region: y, shape };
   },
-  backward({ ctx, p, g, layer, inputNodes, dy, count, needsInputGrad }) {
+  backward(args) {
+    const { ctx, p, g, layer, inputNodes, dy, count, needsInputGrad } = args;
+    if (!allSameShape(inputNodes.map((n) => n.shape))) { sumBackward(args, 1); return; }
     if (!needsInputGrad) return;
     // dy may become the gradient buffer of one input only: two inputs sharing it would let one
     // branch's backward write into the buffer it reads (add([conv(h), h])).

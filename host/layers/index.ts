@@ -4,6 +4,8 @@
 import { ACTIVATION, activation, elu, leakyRelu, relu, softmax } from './activation';
 import { ADD, add } from './add';
 import { BATCH_NORMALIZATION, batchNormalization } from './batch-normalization';
+import { AVERAGE, average, DIVIDE, divide, MAXIMUM, maximum, MINIMUM, minimum } from './broadcast-merge';
+import { CONSTANT_OP, constantOp } from './constant-op';
 import { CONCATENATE, concatenate } from './concatenate';
 import { CONV2D, conv2d } from './conv2d';
 import { flag } from './config';
@@ -21,12 +23,16 @@ import { MULTIPLY, multiply } from './multiply';
 import { PAD, pad } from './pad';
 import { PERMUTE, permute } from './permute';
 import { AVERAGE_POOLING2D, averagePooling2d, MAX_POOLING2D, maxPooling2d } from './pooling';
+import { REDUCE, reduce } from './reduce';
 import { RESCALING, rescaling } from './rescaling';
 import { RESHAPE, reshape } from './reshape';
 import { RESIZING, resizing } from './resizing';
 import { SLICE, slice } from './slice';
 import { SUBTRACT, subtract } from './subtract';
 import { TILE, tile } from './tile';
+import { CLIP, clip, UNARY, unary } from './unary';
+import { UP_SAMPLING2D, upSampling2d } from './up-sampling2d';
+import { PRELU, prelu } from './prelu';
 import { ZERO_PADDING2D, zeroPadding2d } from './zero-padding2d';
 
 export type { LayerDef } from './def';
@@ -37,6 +43,8 @@ export const LAYER_DEFS: Record<LayerKind, LayerDef> = {
   dropout: DROPOUT, activation: ACTIVATION, add: ADD, concatenate: CONCATENATE, zeroPadding2d: ZERO_PADDING2D, subtract: SUBTRACT,
   multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING, permute: PERMUTE, slice: SLICE, pad: PAD, depthToSpace: DEPTH_TO_SPACE,
   spaceToDepth: SPACE_TO_DEPTH, tile: TILE, gather: GATHER,
+  maximum: MAXIMUM, minimum: MINIMUM, average: AVERAGE, divide: DIVIDE, reduce: REDUCE, constantOp: CONSTANT_OP,
+  unary: UNARY, clip: CLIP, prelu: PRELU, upSampling2d: UP_SAMPLING2D,
 };
 
 // The record that reads a Keras class name, or undefined.
@@ -50,6 +58,8 @@ export const layers = {
   dense, conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, flatten, reshape, batchNormalization,
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
   permute, slice, pad, depthToSpace, spaceToDepth, tile, gather,
+  maximum, minimum, average, divide, reduce, constantOp,
+  unary, clip, prelu, upSampling2d,
 };
 
 // One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no

@@ -18,12 +18,17 @@ export type { Conv2dOptions } from './conv2d';
 export type { DepthwiseConv2dOptions } from './depthwise-conv2d';
 export type { Pooling2dOptions } from './pooling';
 export type { BatchNormalizationOptions } from './batch-normalization';
+export type { SoftmaxOptions } from './activation';
+export type { ReduceOptions } from './reduce';
+export type { ConstantOpOptions } from './constant-op';
 
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
   | 'flatten' | 'reshape' | 'batchNormalization' | 'dropout' | 'activation' | 'add' | 'concatenate'
   | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling'
-  | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather';
+  | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather'
+  | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp'
+  | 'unary' | 'clip' | 'prelu' | 'upSampling2d';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...

@@ -1,18 +1,88 @@
-// Keras Resizing(height, width, interpolation='bilinear'): TensorFlow's bilinear resize with
-// half-pixel centers and no antialiasing; trainable through (it has a backward pass).
+// Keras Resizing(height, width, interpolation): nearest or bilinear, no antialiasing, with ONNX
+// Resize's coordinate transforms and nearest modes (the kernel: assembly/kernels/resize.ts);
+// trainable through (nearest scatters the gradient back, bilinear applies the transposed weights).
+// Keras's own Resizing is TF's resize with half-pixel centers: bilinear 'half_pixel', nearest
+// 'half_pixel' rounding halves up. Keras UpSampling2D is in up-sampling2d.ts.
+//
+// How the importers map onto these options (interpolation, coordinateTransform, nearestMode):
+// - ONNX Resize, mode 'nearest' | 'linear' (4-D, spatial axes only): 'nearest' | 'bilinear',
+//   coordinate_transformation_mode as is ('half_pixel', 'align_corners', 'asymmetric',
+//   'pytorch_half_pixel'), nearest_mode as is. The scale is output/input size, which is ONNX's
+//   when `sizes` is given or the scales give whole output sizes (others are refused).
+// - TF ResizeBilinear: align_corners -> 'align_corners'; half_pixel_centers -> 'half_pixel';
+//   neither -> 'asymmetric'.
+// - TF ResizeNearestNeighbor: align_corners -> 'align_corners' + 'round_prefer_ceil' (TF rounds
+//   half away from zero); half_pixel_centers -> 'half_pixel' + 'round_prefer_ceil' (TF's
+//   floor((i + 0.5) * scale) is that coordinate + 0.5, floored); neither -> 'asymmetric' + 'floor'.
+// - PyTorch F.interpolate: 'nearest' -> 'asymmetric' + 'floor'; 'nearest-exact' -> 'half_pixel' +
+//   'round_prefer_ceil'; 'bilinear' align_corners=False -> 'pytorch_half_pixel', True ->
+//   'align_corners' (what torch.onnx.export writes).
 import { optionNames } from '../core/options';
+import { ownEntry } from '../core/lookup';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
 import { type LayerOptions, pending, positiveInt, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { kerasBase, unsupported } from './keras-json';
+import { channelsLast, kerasBase, type KerasReader, unsupported } from './keras-json';
 import { Layer } from './layer';
 
-export interface ResizingOptions extends LayerOptions {
+export type Interpolation = 'nearest' | 'bilinear';
+export type CoordinateTransform = 'half_pixel' | 'align_corners' | 'asymmetric' | 'pytorch_half_pixel';
+export type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil';
+
+// Kernel constants (assembly/kernels/resize.ts RESIZE_*).
+const MODE: Record<Interpolation, number> = { nearest: 0, bilinear: 1 };
+const TRANSFORM: Record<CoordinateTransform, number> = { half_pixel: 0, align_corners: 1, asymmetric: 2, pytorch_half_pixel: 3 };
+const NEAREST_MODE: Record<NearestMode, number> = { round_prefer_floor: 0, round_prefer_ceil: 1, floor: 2, ceil: 3 };
+
+export interface ResizeModeOptions {
+  interpolation?: Interpolation;
+  coordinateTransform?: CoordinateTransform;
+  // interpolation 'nearest' only
+  nearestMode?: NearestMode;
+}
+
+export interface ResizingOptions extends LayerOptions, ResizeModeOptions {
   height?: number;
   width?: number;
-  interpolation?: 'bilinear';
+}
+
+function choice<T extends string>(where: string, what: string, table: Record<T, number>, v: unknown): T {
+  if (typeof v !== 'string' || ownEntry(table, v) === undefined) throw new InvalidArgumentError(`${where}: ${what} must be one of ${Object.keys(table).map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+// The checked interpolation config; `defaults` are the layer's Keras behaviour for each interpolation.
+export function resizeMode(where: string, o: ResizeModeOptions, defaults: Record<Interpolation, [CoordinateTransform, NearestMode]>): Required<ResizeModeOptions> {
+  const interpolation = choice(where, 'interpolation', MODE, o.interpolation ?? 'bilinear');
+  const [transform, nearestMode] = defaults[interpolation];
+  if (interpolation !== 'nearest' && o.nearestMode !== undefined) throw new InvalidArgumentError(`${where}: nearestMode applies to interpolation 'nearest' only`);
+  return {
+    interpolation,
+    coordinateTransform: choice(where, 'coordinateTransform', TRANSFORM, o.coordinateTransform ?? transform),
+    nearestMode: choice(where, 'nearestMode', NEAREST_MODE, o.nearestMode ?? nearestMode),
+  };
+}
+
+export const RESIZING_DEFAULTS: Record<Interpolation, [CoordinateTransform, NearestMode]> = {
+  bilinear: ['half_pixel', 'round_prefer_ceil'], nearest: ['half_pixel', 'round_prefer_ceil'],
+};
+
+// Whether a config is what the Keras class computes (else it is written as 'edgetune>...').
+export function isKerasMode(c: Record<string, unknown>, defaults: Record<Interpolation, [CoordinateTransform, NearestMode]>): boolean {
+  const [t, n] = defaults[c.interpolation as Interpolation];
+  return c.coordinateTransform === t && (c.interpolation !== 'nearest' || c.nearestMode === n);
+}
+
+// The extra keys of the 'edgetune>' form, and their reading.
+export const modeToKeras = (c: Record<string, unknown>) => ({ coordinate_transform: c.coordinateTransform, ...(c.interpolation === 'nearest' ? { nearest_mode: c.nearestMode } : {}) });
+export function modeFromKeras(c: Record<string, any>, r: KerasReader): ResizeModeOptions {
+  if (c.antialias) throw unsupported(r, 'antialias');
+  channelsLast(r, c);
+  const interpolation = c.interpolation ?? undefined;
+  if (interpolation !== undefined && interpolation !== 'nearest' && interpolation !== 'bilinear') throw unsupported(r, `interpolation '${interpolation}' (only nearest and bilinear)`);
+  return { interpolation, coordinateTransform: c.coordinate_transform ?? undefined, nearestMode: c.nearest_mode ?? undefined };
 }
 
 // resizing(64, 64) or resizing({ height: 64, width: 64 })
@@ -21,38 +91,55 @@ export function resizing(height: number | ResizingOptions, width?: number, optio
     ? (width === undefined && options === undefined ? height : invalid())
     : { ...(options ?? {}), height, width };
   const where = pending('resizing', o);
-  const interpolation = o.interpolation ?? 'bilinear';
-  if (interpolation !== 'bilinear') throw new InvalidArgumentError(`${where}: only interpolation 'bilinear' is supported, got '${interpolation}'`);
-  return new Layer(RESIZING, { height: positiveInt(where, 'height', o.height as number), width: positiveInt(where, 'width', o.width as number), interpolation }, o);
+  return new Layer(RESIZING, {
+    height: positiveInt(where, 'height', o.height as number), width: positiveInt(where, 'width', o.width as number), ...resizeMode(where, o, RESIZING_DEFAULTS),
+  }, o);
 }
 
 function invalid(): never {
   throw new InvalidArgumentError('layers.resizing: give either resizing(height, width, options) or resizing(options)');
 }
 
-export const RESIZING: LayerDef = {
-  kind: 'resizing',
-  snake: 'resizing',
-  options: optionNames<ResizingOptions>()([...LAYER_OPTION_NAMES, 'height', 'width', 'interpolation']),
-  outputShape(layer, [s], fail) {
-    if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
-    return [layer.config.height as number, layer.config.width as number, s[2]];
-  },
+// The forward and backward lowering of both resize kinds: x (h, w, c) -> (shape[0], shape[1], c).
+export const RESIZE_LOWERING: Pick<LayerDef, 'forward' | 'backward'> = {
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);
-    p.emit('resize_bilinear_forward', layer.name, { y, x: x.region }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: shape[0], ow: shape[1] });
+    p.emit('resize_forward', layer.name, { y, x: x.region }, resizeArgs(layer, x.shape, shape));
     return { region: y, shape };
   },
   backward({ ctx, p, g, layer, v, x, input, dy, needsInputGrad }) {
     if (!needsInputGrad) return;
     const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
-    p.emit('resize_bilinear_backward', layer.name, { dx: dx.region, dy }, { h: x.shape[0], w_: x.shape[1], c: x.shape[2], oh: v.shape[0], ow: v.shape[1], accumulate: dx.accumulate });
+    p.emit('resize_backward', layer.name, { dx: dx.region, dy }, { ...resizeArgs(layer, x.shape, v.shape), accumulate: dx.accumulate });
   },
-  kerasClasses: ['Resizing'],
-  toKeras: (l) => ({ class_name: 'Resizing', config: { ...kerasBase(l), height: l.config.height, width: l.config.width, interpolation: l.config.interpolation, crop_to_aspect_ratio: false } }),
+};
+
+function resizeArgs(layer: Layer, s: readonly number[], out: readonly number[]): Record<string, number> {
+  const c = layer.config;
+  return {
+    h: s[0], w_: s[1], c: s[2], oh: out[0], ow: out[1], mode: MODE[c.interpolation as Interpolation],
+    transform: TRANSFORM[c.coordinateTransform as CoordinateTransform], nearestMode: NEAREST_MODE[c.nearestMode as NearestMode],
+  };
+}
+
+export const RESIZING: LayerDef = {
+  kind: 'resizing',
+  snake: 'resizing',
+  options: optionNames<ResizingOptions>()([...LAYER_OPTION_NAMES, 'height', 'width', 'interpolation', 'coordinateTransform', 'nearestMode']),
+  outputShape(layer, [s], fail) {
+    if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
+    return [layer.config.height as number, layer.config.width as number, s[2]];
+  },
+  ...RESIZE_LOWERING,
+  kerasClasses: ['Resizing', 'edgetune>Resizing'],
+  toKeras(l) {
+    const c = l.config;
+    const base = { ...kerasBase(l), height: c.height, width: c.width, interpolation: c.interpolation, crop_to_aspect_ratio: false };
+    return isKerasMode(c, RESIZING_DEFAULTS) ? { class_name: 'Resizing', config: base } : { class_name: 'edgetune>Resizing', config: { ...base, ...modeToKeras(c) } };
+  },
   fromKeras(c, r) {
-    if (c.interpolation && c.interpolation !== 'bilinear') throw unsupported(r, `interpolation '${c.interpolation}' (only bilinear)`);
     if (c.crop_to_aspect_ratio) throw unsupported(r, 'crop_to_aspect_ratio');
-    return resizing(c.height, c.width, r.base);
+    if (c.pad_to_aspect_ratio) throw unsupported(r, 'pad_to_aspect_ratio');
+    return resizing(c.height, c.width, { ...r.base, ...modeFromKeras(c, r) });
   },
 };

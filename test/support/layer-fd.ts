@@ -1,14 +1,14 @@
-// The finite-difference gradient check of the layer tests (test/layers-fd.test.ts,
-// test/layers-shape.test.ts), through the public API only: a model of the layers under test and a
-// softmax readout, its loss computeGradients().loss, perturbed one input or weight element at a
-// time by a central difference.
+// The finite-difference harness of the layer tests: a small model around the layers under test
+// (a softmax readout unless told otherwise), and fdCheck, which compares computeGradients()'s
+// gradients of the input and every trainable weight with central differences of its loss.
 import { expect } from 'vitest';
 import { input, layers, model, optimizers, setSeed, tensor, type Model, type SymbolicTensor } from '../../dist/node.js';
 import { randomArray } from './harness';
 import { centralDifference } from './finite-diff';
 import { randomizeWeights } from '../tfjs-layers';
 
-const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+export const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
 export interface Problem {
   model: Model;
   x: Float32Array;
@@ -36,7 +36,7 @@ export function problem(shape: number[], batch: number, under: (t: SymbolicTenso
 }
 
 // Evenly spread indices, at most `max` of them.
-function sample(n: number, max: number): number[] {
+export function sample(n: number, max: number): number[] {
   const step = Math.max(1, Math.ceil(n / max));
   const out: number[] = [];
   for (let i = Math.floor(step / 2) % n; i < n; i += step) out.push(i);

@@ -1,0 +1,167 @@
+// Broadcasting arithmetic, reductions and their gradients (Keras Add / Subtract / Multiply /
+// Maximum / Minimum / Average with NumPy broadcasting, edgetune Divide, Reduce and ConstantOp),
+// as one strided loop over a 6-axis index space L = [batch, n1, n2, n3, n4, n5] (row-major).
+//
+// Operands: g is contiguous over L (dy, or the tensor being reduced); y, a and b are strided, one
+// stride (in floats) per axis of L, 0 on an axis they are broadcast along. Each point of L gives a
+// value v = f(op, g, a, b); y[i] = alpha * v, or y[i] += alpha * v when `accumulate` is 1 or when y
+// has stride 0 along an axis of extent > 1 (y is then a reduction, filled with the op's identity
+// first unless accumulating). That one rule gives: a broadcast binary op (y contiguous); the sum
+// (mean: alpha = 1/n) of dy over the axes an operand was broadcast along (its gradient); reductions
+// (y strided with 0s; REDUCE_MAX/MIN keep y = max(y, g)); and max/min's tie-aware backward.
+// The host merges adjacent axes first, so the innermost axis is long; with SIMD it runs 4 wide when
+// y's innermost stride is 1 and a's and b's are 0 or 1. Pointers are byte offsets, f32.
+import { fill_f32 } from './elementwise';
+
+// Binary ops, f(a, b).
+export const BC_ADD: i32 = 0;
+export const BC_SUB: i32 = 1;
+export const BC_MUL: i32 = 2;
+export const BC_DIV: i32 = 3;
+export const BC_MAX: i32 = 4;
+export const BC_MIN: i32 = 5;
+export const BC_SQDIFF: i32 = 6; // (a - b)^2
+export const BC_COPY: i32 = 7; // a (a reduction's gradient broadcast back; n-ary add)
+// Reductions and gradients, with g.
+export const BC_SUM: i32 = 8; // g
+export const BC_G_MUL: i32 = 9; // g * a (multiply's gradients)
+export const BC_G_DIV: i32 = 10; // g / a (divide's numerator gradient)
+export const BC_G_DIV_GRAD: i32 = 11; // g * a / (b * b) (divide's denominator gradient, with alpha -1)
+export const BC_G_GE: i32 = 12; // a >= b ? g : 0 (maximum's first operand, TF's tie rule)
+export const BC_G_LT: i32 = 13; // a < b ? g : 0
+export const BC_G_LE: i32 = 14; // a <= b ? g : 0 (minimum's first operand)
+export const BC_G_GT: i32 = 15; // a > b ? g : 0
+export const BC_G_SQDIFF: i32 = 16; // 2 * g * (a - b)
+export const BC_EQ_COUNT: i32 = 17; // g == a ? 1 : 0 (ties of a max/min reduction)
+export const BC_EQ_SELECT: i32 = 18; // g == a ? b : 0 (a max/min reduction's backward: b = dy / ties)
+export const BC_REDUCE_MAX: i32 = 19; // y = max(y, g)
+export const BC_REDUCE_MIN: i32 = 20; // y = min(y, g)
+
+// @ts-ignore: decorator
+@inline function needsG(op: i32): bool { return op >= BC_SUM; }
+// @ts-ignore: decorator
+@inline function needsA(op: i32): bool { return op <= BC_COPY || (op >= BC_G_MUL && op <= BC_EQ_SELECT); }
+// @ts-ignore: decorator
+@inline function needsB(op: i32): bool { return op <= BC_SQDIFF || (op >= BC_G_DIV_GRAD && op <= BC_G_SQDIFF) || op == BC_EQ_SELECT; }
+
+// @ts-ignore: decorator
+@inline function scalarOp(op: i32, g: f32, a: f32, b: f32): f32 {
+  switch (op) {
+    case BC_ADD: return a + b;
+    case BC_SUB: return a - b;
+    case BC_MUL: return a * b;
+    case BC_DIV: return a / b;
+    case BC_MAX: return max<f32>(a, b);
+    case BC_MIN: return min<f32>(a, b);
+    case BC_SQDIFF: { const d = a - b; return d * d; }
+    case BC_COPY: return a;
+    case BC_SUM: return g;
+    case BC_G_MUL: return g * a;
+    case BC_G_DIV: return g / a;
+    case BC_G_DIV_GRAD: return (g * a) / (b * b);
+    case BC_G_GE: return a >= b ? g : 0;
+    case BC_G_LT: return a < b ? g : 0;
+    case BC_G_LE: return a <= b ? g : 0;
+    case BC_G_GT: return a > b ? g : 0;
+    case BC_G_SQDIFF: return (g * (a - b)) * 2;
+    case BC_EQ_COUNT: return g == a ? 1 : 0;
+    case BC_EQ_SELECT: return g == a ? b : 0;
+    default: return g;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function vectorOp(op: i32, g: v128, a: v128, b: v128): v128 {
+  switch (op) {
+    case BC_ADD: return f32x4.add(a, b);
+    case BC_SUB: return f32x4.sub(a, b);
+    case BC_MUL: return f32x4.mul(a, b);
+    case BC_DIV: return f32x4.div(a, b);
+    case BC_MAX: return f32x4.max(a, b);
+    case BC_MIN: return f32x4.min(a, b);
+    case BC_SQDIFF: { const d = f32x4.sub(a, b); return f32x4.mul(d, d); }
+    case BC_COPY: return a;
+    case BC_SUM: return g;
+    case BC_G_MUL: return f32x4.mul(g, a);
+    case BC_G_DIV: return f32x4.div(g, a);
+    case BC_G_DIV_GRAD: return f32x4.div(f32x4.mul(g, a), f32x4.mul(b, b));
+    case BC_G_GE: return v128.and(g, f32x4.ge(a, b));
+    case BC_G_LT: return v128.and(g, f32x4.lt(a, b));
+    case BC_G_LE: return v128.and(g, f32x4.le(a, b));
+    case BC_G_GT: return v128.and(g, f32x4.gt(a, b));
+    case BC_G_SQDIFF: return f32x4.mul(f32x4.mul(g, f32x4.sub(a, b)), f32x4.splat(2));
+    case BC_EQ_COUNT: return v128.and(f32x4.splat(1), f32x4.eq(g, a));
+    case BC_EQ_SELECT: return v128.and(b, f32x4.eq(g, a));
+    default: return g;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function combine(op: i32, y: f32, v: f32, alpha: f32, into: bool): f32 {
+  if (op == BC_REDUCE_MAX) return into ? max<f32>(y, v) : v;
+  if (op == BC_REDUCE_MIN) return into ? min<f32>(y, v) : v;
+  return into ? y + alpha * v : alpha * v;
+}
+
+// One innermost run of n points: y, g, a, b advance by their strides (g's is 1, or 0 when unread).
+function broadcastRow(op: i32, y: usize, sy: i32, g: usize, sg: i32, a: usize, sa: i32, b: usize, sb: i32, n: i32, alpha: f32, into: bool): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (sy == 1 && sa <= 1 && sb <= 1) {
+      const al = f32x4.splat(alpha);
+      const g0 = f32x4.splat(load<f32>(g));
+      const a0 = f32x4.splat(load<f32>(a));
+      const b0 = f32x4.splat(load<f32>(b));
+      for (; j + 4 <= n; j += 4) {
+        const o = <usize>j << 2;
+        const v = vectorOp(op, sg ? v128.load(g + o) : g0, sa ? v128.load(a + o) : a0, sb ? v128.load(b + o) : b0);
+        let r: v128;
+        if (op == BC_REDUCE_MAX) r = into ? f32x4.max(v128.load(y + o), v) : v;
+        else if (op == BC_REDUCE_MIN) r = into ? f32x4.min(v128.load(y + o), v) : v;
+        else r = into ? f32x4.add(v128.load(y + o), f32x4.mul(al, v)) : f32x4.mul(al, v);
+        v128.store(y + o, r);
+      }
+    }
+  }
+  for (; j < n; j++) {
+    const py = y + (<usize>(j * sy) << 2);
+    const v = scalarOp(op, load<f32>(g + (<usize>(j * sg) << 2)), load<f32>(a + (<usize>(j * sa) << 2)), load<f32>(b + (<usize>(j * sb) << 2)));
+    store<f32>(py, combine(op, load<f32>(py), v, alpha, into));
+  }
+}
+
+// y, a, b strided over L = [batch, n1..n5] (strides in floats, 0 = broadcast); g contiguous over L.
+// A pointer the op does not read may be 0; a pointer it reads may not (the call does nothing).
+export function broadcast_f32(
+  op: i32, y: usize, g: usize, a: usize, b: usize, batch: i32, n1: i32, n2: i32, n3: i32, n4: i32, n5: i32,
+  sy0: i32, sy1: i32, sy2: i32, sy3: i32, sy4: i32, sy5: i32, sa0: i32, sa1: i32, sa2: i32, sa3: i32, sa4: i32, sa5: i32,
+  sb0: i32, sb1: i32, sb2: i32, sb3: i32, sb4: i32, sb5: i32, alpha: f32, accumulate: i32,
+): void {
+  if (op < 0 || op > BC_REDUCE_MIN || y == 0 || (needsG(op) && g == 0) || (needsA(op) && a == 0) || (needsB(op) && b == 0)) return;
+  if (batch < 1 || n1 < 1 || n2 < 1 || n3 < 1 || n4 < 1 || n5 < 1) return;
+  if ((sy0 | sy1 | sy2 | sy3 | sy4 | sy5 | sa0 | sa1 | sa2 | sa3 | sa4 | sa5 | sb0 | sb1 | sb2 | sb3 | sb4 | sb5) < 0) return;
+  // An operand the op does not read stays put (its pointer may be 0).
+  if (!needsA(op)) { sa0 = 0; sa1 = 0; sa2 = 0; sa3 = 0; sa4 = 0; sa5 = 0; }
+  if (!needsB(op)) { sb0 = 0; sb1 = 0; sb2 = 0; sb3 = 0; sb4 = 0; sb5 = 0; }
+  const reduced = (batch > 1 && sy0 == 0) || (n1 > 1 && sy1 == 0) || (n2 > 1 && sy2 == 0) || (n3 > 1 && sy3 == 0) || (n4 > 1 && sy4 == 0) || (n5 > 1 && sy5 == 0);
+  if (reduced && !accumulate) {
+    const extent = (batch - 1) * sy0 + (n1 - 1) * sy1 + (n2 - 1) * sy2 + (n3 - 1) * sy3 + (n4 - 1) * sy4 + (n5 - 1) * sy5 + 1;
+    fill_f32(y, op == BC_REDUCE_MAX ? -Infinity : op == BC_REDUCE_MIN ? Infinity : 0, extent);
+  }
+  const into = reduced || accumulate != 0;
+  const sg = needsG(op) ? 1 : 0;
+  let gi: usize = g;
+  const gRow = <usize>(n5 * sg) << 2;
+  for (let i0 = 0; i0 < batch; i0++) for (let i1 = 0; i1 < n1; i1++) for (let i2 = 0; i2 < n2; i2++) for (let i3 = 0; i3 < n3; i3++) {
+    const yo = i0 * sy0 + i1 * sy1 + i2 * sy2 + i3 * sy3;
+    const ao = i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3;
+    const bo = i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3;
+    for (let i4 = 0; i4 < n4; i4++) {
+      const yp = y + (<usize>(yo + i4 * sy4) << 2);
+      const ap = a + (<usize>(ao + i4 * sa4) << 2);
+      const bp = b + (<usize>(bo + i4 * sb4) << 2);
+      broadcastRow(op, yp, sy5, gi, sg, ap, sa5, bp, sb5, n5, alpha, into);
+      gi += gRow;
+    }
+  }
+}
