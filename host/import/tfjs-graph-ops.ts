@@ -228,7 +228,8 @@ function withConstant(g: GraphContext, d: GraphNodeDef, op: string, x: Pending, 
   const kind = CONST_OPS[op];
   if (!kind) throw new UnsupportedOpError(d.op, d.name, g.file, `a constant operand '${c.name}'`);
   const shape = constShape(g, d, c, x);
-  return layerOf(g, d, 'constantOp', { op: kind[constFirst ? 1 : 0], value: Float32Array.from(c.values), shape }, [x]);
+  const value = Float32Array.from(c.values);
+  return layerOf(g, d, 'constantOp', { op: kind[constFirst ? 1 : 0], value, shape }, [x], { value }); // a weight too (non-trainable)
 }
 
 function reduce(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
