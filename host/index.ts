@@ -9,7 +9,7 @@ export {
   Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
   type BatchNormalizationOptions, type SoftmaxOptions, type ReduceOptions, type ConstantOpOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
-export { Model, sequential, model, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
+export { Model, sequential, model, type Prediction, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
 export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig, type RegularizerName, type ConstraintName } from './layers/regularizers';
 export { type ActivationSpec } from './layers/activations';
 export { type InitializerName, type InitializerConfig } from './layers/initializers';
@@ -25,6 +25,7 @@ export {
 export { findLearningRate, lrFinderSvg, type LrFinderOptions, type LrFinderResult } from './training/lr-finder';
 export { plotHistory } from './training/plot-history';
 export { type LossConfig, type LossName, type LossSpec } from './training/losses';
+export { type TensorArgs, type LossesArg } from './training/model-io';
 export { tensor, type Tensor, type NestedNumbers } from './core/tensor';
 export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './compile/plan';
 export { opFootprint, OP_SPECS, type PlanOp } from './compile/ops';

@@ -183,6 +183,19 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.setF64('lossSum', NaN);
     c.expect('status (finite, NaN), failed op', [finite, c.run('check_loss', {}), c.i32At('failedOp')], [0, 1, 0]);
   },
+  output_metrics(c) {
+    // Two outputs: after each one's loss ops the header holds its sums; m gets them and the
+    // weighted total, which the header's loss sum holds after the last.
+    const m = c.out(2 + 4 * 2);
+    const f64 = () => Array.from(new Float64Array(c.h.memory.buffer, m, 5));
+    c.setF64('lossSum', 3.5); c.setF64('correct', 2);
+    c.run('output_metrics', { m, output: 0, weight: 0.5, last: 0 });
+    const afterFirst = [...f64().slice(0, 3), c.f64At('lossSum'), c.f64At('correct')];
+    c.setF64('lossSum', 1.25); c.setF64('correct', 1);
+    c.run('output_metrics', { m, output: 1, weight: 2, last: 1 });
+    c.expect('after output 0: total, loss 0, correct 0, header loss and correct', afterFirst, [1.75, 3.5, 2, 0, 0]);
+    c.expect('after output 1: m and header', [...f64(), c.f64At('lossSum'), c.f64At('correct')], [1.75 + 2.5, 3.5, 2, 1.25, 1, 4.25, 0]);
+  },
   grad_norm(c) {
     const g = c.input(9);
     c.setF64('gradNormSq', 0.25);

@@ -49,6 +49,7 @@ export const OP_OPTIMIZER_INIT: i32 = 46;
 export const OP_STEP_DONE: i32 = 47;
 export const OP_NADAM_PREP: i32 = 48;
 export const OP_COMMIT_STATE: i32 = 49;
+export const OP_OUTPUT_METRICS: i32 = 50;
 export const OP_AXPY: i32 = 70;
 export const OP_MUL: i32 = 71;
 export const OP_ZERO_PAD2D_FORWARD: i32 = 72;

@@ -7,7 +7,7 @@ import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, de
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
 import { gemm_f32 } from '../kernels/gemm';
-import { accuracy_count, bce_logits_loss, bce_probs_loss, mse_loss, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
+import { accuracy_count, bce_logits_loss, bce_probs_loss, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
 import { nd_copy_f32 } from '../kernels/nd-copy';
 import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold, batchnorm_forward_inference, batchnorm_forward_train } from '../kernels/norm';
@@ -69,6 +69,7 @@ import {
   OP_STEP_DONE,
   OP_NADAM_PREP,
   OP_COMMIT_STATE,
+  OP_OUTPUT_METRICS,
   OP_AXPY,
   OP_MUL,
   OP_ZERO_PAD2D_FORWARD,
@@ -173,6 +174,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_STEP_DONE: store<i32>(scalars + S_ITER, load<i32>(scalars + S_ITER) + 1); break;
       case OP_NADAM_PREP: nadam_prep(scalars); break;
       case OP_COMMIT_STATE: copy_f32(argp(at, 0), argp(at, 1), arg(at, 2), 0); break;
+      case OP_OUTPUT_METRICS: output_metrics(scalars + S_LOSS_SUM, scalars + S_CORRECT, argp(at, 0), arg(at, 1), argf(at, 2), arg(at, 3)); break;
       case OP_AXPY: axpy_f32(argp(at, 0), argp(at, 1), arg(at, 2) * batch, argf(at, 3), arg(at, 4)); break;
       case OP_MUL: mul_f32(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4)); break;
       case OP_ZERO_PAD2D_FORWARD: zero_pad2d_forward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8)); break;

@@ -157,3 +157,18 @@ export function bce_probs_loss(loss_sum: usize, dx: usize, p: usize, z: usize, m
   }
   store<f64>(loss_sum, load<f64>(loss_sum) + total / <f64>norm);
 }
+
+// A multi-output model's per-output metrics. m (f64): [weighted total, loss 0, correct 0, loss 1,
+// correct 1, ...]. Moves the loss and correct sums (f64) that output `output`'s ops just added
+// into its slots, adds weight * loss to the total (output 0 starts it) and clears both sums; with
+// `last`, the loss sum becomes the weighted total.
+export function output_metrics(loss_sum: usize, correct: usize, m: usize, output: i32, weight: f32, last: i32): void {
+  const loss = load<f64>(loss_sum);
+  const slot = m + 8 + (<usize>output << 4);
+  store<f64>(slot, loss);
+  store<f64>(slot + 8, load<f64>(correct));
+  const total = (output == 0 ? 0 : load<f64>(m)) + <f64>weight * loss;
+  store<f64>(m, total);
+  store<f64>(loss_sum, last ? total : 0);
+  store<f64>(correct, 0);
+}

@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 3226;
+export const TEXT_BYTES: usize = 3248;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -110,38 +110,39 @@ export function textBlob(): usize {
     110, 111, 110, 95, 110, 101, 103, 9, 117, 110, 105, 116, 95, 110, 111, 114, 109, 7, 98, 110, 95, 102, 111, 108,
     100, 14, 111, 112, 116, 105, 109, 105, 122, 101, 114, 95, 105, 110, 105, 116, 9, 115, 116, 101, 112, 95, 100, 111,
     110, 101, 10, 110, 97, 100, 97, 109, 95, 112, 114, 101, 112, 12, 99, 111, 109, 109, 105, 116, 95, 115, 116, 97,
-    116, 101, 4, 97, 120, 112, 121, 3, 109, 117, 108, 18, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 102,
-    111, 114, 119, 97, 114, 100, 19, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 98, 97, 99, 107, 119, 97,
-    114, 100, 23, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 102, 111, 114, 119, 97,
-    114, 100, 24, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 98, 97, 99, 107, 119,
-    97, 114, 100, 14, 99, 104, 97, 110, 110, 101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110,
-    101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111, 112,
-    121, 9, 98, 114, 111, 97, 100, 99, 97, 115, 116, 20, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115,
-    95, 102, 111, 114, 119, 97, 114, 100, 21, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98, 97,
-    99, 107, 119, 97, 114, 100, 13, 117, 110, 97, 114, 121, 95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110, 97,
-    114, 121, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119, 97,
-    114, 100, 15, 114, 101, 115, 105, 122, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108, 117,
-    95, 102, 111, 114, 119, 97, 114, 100, 14, 112, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 3,
-    109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115,
-    1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115,
-    97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107,
-    1, 121, 4, 114, 111, 119, 115, 2, 100, 98, 2, 100, 121, 5, 99, 111, 117, 110, 116, 1, 120, 2, 100, 120,
-    9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114,
-    115, 101, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111, 104, 2,
-    111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1,
-    104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116,
-    2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116,
-    2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6,
-    110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103,
-    77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98,
-    101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 2, 112,
-    98, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2,
-    100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115,
-    121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3,
-    115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3,
-    115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5,
-    111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97,
-    114, 101, 100, 6, 100, 97, 108, 112, 104, 97,
+    116, 101, 14, 111, 117, 116, 112, 117, 116, 95, 109, 101, 116, 114, 105, 99, 115, 4, 97, 120, 112, 121, 3, 109,
+    117, 108, 18, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 19, 122, 101,
+    114, 111, 95, 112, 97, 100, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 23, 114, 101, 115, 105, 122, 101,
+    95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 102, 111, 114, 119, 97, 114, 100, 24, 114, 101, 115, 105, 122, 101,
+    95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 104, 97, 110, 110,
+    101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110, 101, 108, 95, 115, 99, 97, 108, 101, 95,
+    98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111, 112, 121, 9, 98, 114, 111, 97, 100, 99, 97,
+    115, 116, 20, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 102, 111, 114, 119, 97, 114, 100, 21,
+    115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 117, 110,
+    97, 114, 121, 95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110, 97, 114, 121, 95, 98, 97, 99, 107, 119, 97,
+    114, 100, 14, 114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119, 97, 114, 100, 15, 114, 101, 115, 105, 122, 101,
+    95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 14,
+    112, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108,
+    111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 1, 97, 10, 98, 97, 116, 99, 104, 70,
+    108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110,
+    3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 100,
+    98, 2, 100, 121, 5, 99, 111, 117, 110, 116, 1, 120, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108,
+    101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49,
+    2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110,
+    107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107,
+    119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114,
+    103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6,
+    105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97,
+    109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105,
+    110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3,
+    108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 98, 2,
+    112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51,
+    2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50,
+    2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97,
+    48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98,
+    48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117,
+    116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101,
+    100, 6, 100, 97, 108, 112, 104, 97,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -305,125 +306,127 @@ export const OPN_optimizer_init: Text = 2425; // "optimizer_init"
 export const OPN_step_done: Text = 2440; // "step_done"
 export const OPN_nadam_prep: Text = 2450; // "nadam_prep"
 export const OPN_commit_state: Text = 2461; // "commit_state"
-export const OPN_axpy: Text = 2474; // "axpy"
-export const OPN_mul: Text = 2479; // "mul"
-export const OPN_zero_pad2d_forward: Text = 2483; // "zero_pad2d_forward"
-export const OPN_zero_pad2d_backward: Text = 2502; // "zero_pad2d_backward"
-export const OPN_resize_bilinear_forward: Text = 2522; // "resize_bilinear_forward"
-export const OPN_resize_bilinear_backward: Text = 2546; // "resize_bilinear_backward"
-export const OPN_channel_affine: Text = 2571; // "channel_affine"
-export const OPN_channel_scale_backward: Text = 2586; // "channel_scale_backward"
-export const OPN_nd_copy: Text = 2609; // "nd_copy"
-export const OPN_broadcast: Text = 2617; // "broadcast"
-export const OPN_softmax_axis_forward: Text = 2627; // "softmax_axis_forward"
-export const OPN_softmax_axis_backward: Text = 2648; // "softmax_axis_backward"
-export const OPN_unary_forward: Text = 2670; // "unary_forward"
-export const OPN_unary_backward: Text = 2684; // "unary_backward"
-export const OPN_resize_forward: Text = 2699; // "resize_forward"
-export const OPN_resize_backward: Text = 2714; // "resize_backward"
-export const OPN_prelu_forward: Text = 2730; // "prelu_forward"
-export const OPN_prelu_backward: Text = 2744; // "prelu_backward"
-export const OPN_mse: Text = 2759; // "mse"
-export const OPN_bce_logits: Text = 2763; // "bce_logits"
-export const OPN_bce_probs: Text = 2774; // "bce_probs"
-export const ARGN_a: Text = 2784; // "a"
-export const ARGN_batchFlags: Text = 2786; // "batchFlags"
-export const ARGN_m: Text = 2797; // "m"
-export const ARGN_rsa: Text = 2799; // "rsa"
-export const ARGN_k: Text = 2803; // "k"
-export const ARGN_csa: Text = 2805; // "csa"
-export const ARGN_b: Text = 2809; // "b"
-export const ARGN_rsb: Text = 2811; // "rsb"
-export const ARGN_n: Text = 2815; // "n"
-export const ARGN_csb: Text = 2817; // "csb"
-export const ARGN_c: Text = 2821; // "c"
-export const ARGN_ldc: Text = 2823; // "ldc"
-export const ARGN_pack: Text = 2827; // "pack"
-export const ARGN_y: Text = 2832; // "y"
-export const ARGN_rows: Text = 2834; // "rows"
-export const ARGN_db: Text = 2839; // "db"
-export const ARGN_dy: Text = 2842; // "dy"
-export const ARGN_count: Text = 2845; // "count"
-export const ARGN_x: Text = 2851; // "x"
-export const ARGN_dx: Text = 2853; // "dx"
-export const ARGN_perSample: Text = 2856; // "perSample"
-export const ARGN_labels: Text = 2866; // "labels"
-export const ARGN_p: Text = 2873; // "p"
-export const ARGN_sparse: Text = 2875; // "sparse"
-export const ARGN_g: Text = 2882; // "g"
-export const ARGN_w: Text = 2884; // "w"
-export const ARGN_s1: Text = 2886; // "s1"
-export const ARGN_s2: Text = 2889; // "s2"
-export const ARGN_s3: Text = 2892; // "s3"
-export const ARGN_pool: Text = 2895; // "pool"
-export const ARGN_oh: Text = 2900; // "oh"
-export const ARGN_ow: Text = 2903; // "ow"
-export const ARGN_f: Text = 2906; // "f"
-export const ARGN_chunkOut: Text = 2908; // "chunkOut"
-export const ARGN_chunkRows: Text = 2917; // "chunkRows"
-export const ARGN_h: Text = 2927; // "h"
-export const ARGN_w_: Text = 2929; // "w_"
-export const ARGN_kh: Text = 2932; // "kh"
-export const ARGN_kw: Text = 2935; // "kw"
-export const ARGN_cols: Text = 2938; // "cols"
-export const ARGN_sh: Text = 2943; // "sh"
-export const ARGN_sw: Text = 2946; // "sw"
-export const ARGN_pt: Text = 2949; // "pt"
-export const ARGN_pl: Text = 2952; // "pl"
-export const ARGN_dw: Text = 2955; // "dw"
-export const ARGN_argmax: Text = 2958; // "argmax"
-export const ARGN_inputCount: Text = 2965; // "inputCount"
-export const ARGN_hw: Text = 2976; // "hw"
-export const ARGN_mean: Text = 2979; // "mean"
-export const ARGN_invstd: Text = 2984; // "invstd"
-export const ARGN_newMean: Text = 2991; // "newMean"
-export const ARGN_newVar: Text = 2999; // "newVar"
-export const ARGN_gamma: Text = 3006; // "gamma"
-export const ARGN_beta: Text = 3012; // "beta"
-export const ARGN_movingMean: Text = 3017; // "movingMean"
-export const ARGN_movingVar: Text = 3028; // "movingVar"
-export const ARGN_dgamma: Text = 3038; // "dgamma"
-export const ARGN_dbeta: Text = 3045; // "dbeta"
-export const ARGN_mask: Text = 3051; // "mask"
-export const ARGN_ldy: Text = 3056; // "ldy"
-export const ARGN_ldx: Text = 3060; // "ldx"
-export const ARGN_wf: Text = 3064; // "wf"
-export const ARGN_bf: Text = 3067; // "bf"
-export const ARGN_pb: Text = 3070; // "pb"
-export const ARGN_pr: Text = 3073; // "pr"
-export const ARGN_scale: Text = 3076; // "scale"
-export const ARGN_offset: Text = 3082; // "offset"
-export const ARGN_d1: Text = 3089; // "d1"
-export const ARGN_d2: Text = 3092; // "d2"
-export const ARGN_d3: Text = 3095; // "d3"
-export const ARGN_d4: Text = 3098; // "d4"
-export const ARGN_d5: Text = 3101; // "d5"
-export const ARGN_sy0: Text = 3104; // "sy0"
-export const ARGN_n1: Text = 3108; // "n1"
-export const ARGN_sy1: Text = 3111; // "sy1"
-export const ARGN_n2: Text = 3115; // "n2"
-export const ARGN_sy2: Text = 3118; // "sy2"
-export const ARGN_n3: Text = 3122; // "n3"
-export const ARGN_sy3: Text = 3125; // "sy3"
-export const ARGN_n4: Text = 3129; // "n4"
-export const ARGN_sy4: Text = 3132; // "sy4"
-export const ARGN_n5: Text = 3136; // "n5"
-export const ARGN_sy5: Text = 3139; // "sy5"
-export const ARGN_sa0: Text = 3143; // "sa0"
-export const ARGN_sa1: Text = 3147; // "sa1"
-export const ARGN_sa2: Text = 3151; // "sa2"
-export const ARGN_sa3: Text = 3155; // "sa3"
-export const ARGN_sa4: Text = 3159; // "sa4"
-export const ARGN_sa5: Text = 3163; // "sa5"
-export const ARGN_sb0: Text = 3167; // "sb0"
-export const ARGN_sb1: Text = 3171; // "sb1"
-export const ARGN_sb2: Text = 3175; // "sb2"
-export const ARGN_sb3: Text = 3179; // "sb3"
-export const ARGN_sb4: Text = 3183; // "sb4"
-export const ARGN_sb5: Text = 3187; // "sb5"
-export const ARGN_outer: Text = 3191; // "outer"
-export const ARGN_inner: Text = 3197; // "inner"
-export const ARGN_d0: Text = 3203; // "d0"
-export const ARGN_alpha: Text = 3206; // "alpha"
-export const ARGN_shared: Text = 3212; // "shared"
-export const ARGN_dalpha: Text = 3219; // "dalpha"
+export const OPN_output_metrics: Text = 2474; // "output_metrics"
+export const OPN_axpy: Text = 2489; // "axpy"
+export const OPN_mul: Text = 2494; // "mul"
+export const OPN_zero_pad2d_forward: Text = 2498; // "zero_pad2d_forward"
+export const OPN_zero_pad2d_backward: Text = 2517; // "zero_pad2d_backward"
+export const OPN_resize_bilinear_forward: Text = 2537; // "resize_bilinear_forward"
+export const OPN_resize_bilinear_backward: Text = 2561; // "resize_bilinear_backward"
+export const OPN_channel_affine: Text = 2586; // "channel_affine"
+export const OPN_channel_scale_backward: Text = 2601; // "channel_scale_backward"
+export const OPN_nd_copy: Text = 2624; // "nd_copy"
+export const OPN_broadcast: Text = 2632; // "broadcast"
+export const OPN_softmax_axis_forward: Text = 2642; // "softmax_axis_forward"
+export const OPN_softmax_axis_backward: Text = 2663; // "softmax_axis_backward"
+export const OPN_unary_forward: Text = 2685; // "unary_forward"
+export const OPN_unary_backward: Text = 2699; // "unary_backward"
+export const OPN_resize_forward: Text = 2714; // "resize_forward"
+export const OPN_resize_backward: Text = 2729; // "resize_backward"
+export const OPN_prelu_forward: Text = 2745; // "prelu_forward"
+export const OPN_prelu_backward: Text = 2759; // "prelu_backward"
+export const OPN_mse: Text = 2774; // "mse"
+export const OPN_bce_logits: Text = 2778; // "bce_logits"
+export const OPN_bce_probs: Text = 2789; // "bce_probs"
+export const ARGN_a: Text = 2799; // "a"
+export const ARGN_batchFlags: Text = 2801; // "batchFlags"
+export const ARGN_m: Text = 2812; // "m"
+export const ARGN_rsa: Text = 2814; // "rsa"
+export const ARGN_k: Text = 2818; // "k"
+export const ARGN_csa: Text = 2820; // "csa"
+export const ARGN_b: Text = 2824; // "b"
+export const ARGN_rsb: Text = 2826; // "rsb"
+export const ARGN_n: Text = 2830; // "n"
+export const ARGN_csb: Text = 2832; // "csb"
+export const ARGN_c: Text = 2836; // "c"
+export const ARGN_ldc: Text = 2838; // "ldc"
+export const ARGN_pack: Text = 2842; // "pack"
+export const ARGN_y: Text = 2847; // "y"
+export const ARGN_rows: Text = 2849; // "rows"
+export const ARGN_db: Text = 2854; // "db"
+export const ARGN_dy: Text = 2857; // "dy"
+export const ARGN_count: Text = 2860; // "count"
+export const ARGN_x: Text = 2866; // "x"
+export const ARGN_dx: Text = 2868; // "dx"
+export const ARGN_perSample: Text = 2871; // "perSample"
+export const ARGN_labels: Text = 2881; // "labels"
+export const ARGN_p: Text = 2888; // "p"
+export const ARGN_sparse: Text = 2890; // "sparse"
+export const ARGN_g: Text = 2897; // "g"
+export const ARGN_w: Text = 2899; // "w"
+export const ARGN_s1: Text = 2901; // "s1"
+export const ARGN_s2: Text = 2904; // "s2"
+export const ARGN_s3: Text = 2907; // "s3"
+export const ARGN_pool: Text = 2910; // "pool"
+export const ARGN_oh: Text = 2915; // "oh"
+export const ARGN_ow: Text = 2918; // "ow"
+export const ARGN_f: Text = 2921; // "f"
+export const ARGN_chunkOut: Text = 2923; // "chunkOut"
+export const ARGN_chunkRows: Text = 2932; // "chunkRows"
+export const ARGN_h: Text = 2942; // "h"
+export const ARGN_w_: Text = 2944; // "w_"
+export const ARGN_kh: Text = 2947; // "kh"
+export const ARGN_kw: Text = 2950; // "kw"
+export const ARGN_cols: Text = 2953; // "cols"
+export const ARGN_sh: Text = 2958; // "sh"
+export const ARGN_sw: Text = 2961; // "sw"
+export const ARGN_pt: Text = 2964; // "pt"
+export const ARGN_pl: Text = 2967; // "pl"
+export const ARGN_dw: Text = 2970; // "dw"
+export const ARGN_argmax: Text = 2973; // "argmax"
+export const ARGN_inputCount: Text = 2980; // "inputCount"
+export const ARGN_hw: Text = 2991; // "hw"
+export const ARGN_mean: Text = 2994; // "mean"
+export const ARGN_invstd: Text = 2999; // "invstd"
+export const ARGN_newMean: Text = 3006; // "newMean"
+export const ARGN_newVar: Text = 3014; // "newVar"
+export const ARGN_gamma: Text = 3021; // "gamma"
+export const ARGN_beta: Text = 3027; // "beta"
+export const ARGN_movingMean: Text = 3032; // "movingMean"
+export const ARGN_movingVar: Text = 3043; // "movingVar"
+export const ARGN_dgamma: Text = 3053; // "dgamma"
+export const ARGN_dbeta: Text = 3060; // "dbeta"
+export const ARGN_mask: Text = 3066; // "mask"
+export const ARGN_ldy: Text = 3071; // "ldy"
+export const ARGN_ldx: Text = 3075; // "ldx"
+export const ARGN_wf: Text = 3079; // "wf"
+export const ARGN_bf: Text = 3082; // "bf"
+export const ARGN_output: Text = 3085; // "output"
+export const ARGN_pb: Text = 3092; // "pb"
+export const ARGN_pr: Text = 3095; // "pr"
+export const ARGN_scale: Text = 3098; // "scale"
+export const ARGN_offset: Text = 3104; // "offset"
+export const ARGN_d1: Text = 3111; // "d1"
+export const ARGN_d2: Text = 3114; // "d2"
+export const ARGN_d3: Text = 3117; // "d3"
+export const ARGN_d4: Text = 3120; // "d4"
+export const ARGN_d5: Text = 3123; // "d5"
+export const ARGN_sy0: Text = 3126; // "sy0"
+export const ARGN_n1: Text = 3130; // "n1"
+export const ARGN_sy1: Text = 3133; // "sy1"
+export const ARGN_n2: Text = 3137; // "n2"
+export const ARGN_sy2: Text = 3140; // "sy2"
+export const ARGN_n3: Text = 3144; // "n3"
+export const ARGN_sy3: Text = 3147; // "sy3"
+export const ARGN_n4: Text = 3151; // "n4"
+export const ARGN_sy4: Text = 3154; // "sy4"
+export const ARGN_n5: Text = 3158; // "n5"
+export const ARGN_sy5: Text = 3161; // "sy5"
+export const ARGN_sa0: Text = 3165; // "sa0"
+export const ARGN_sa1: Text = 3169; // "sa1"
+export const ARGN_sa2: Text = 3173; // "sa2"
+export const ARGN_sa3: Text = 3177; // "sa3"
+export const ARGN_sa4: Text = 3181; // "sa4"
+export const ARGN_sa5: Text = 3185; // "sa5"
+export const ARGN_sb0: Text = 3189; // "sb0"
+export const ARGN_sb1: Text = 3193; // "sb1"
+export const ARGN_sb2: Text = 3197; // "sb2"
+export const ARGN_sb3: Text = 3201; // "sb3"
+export const ARGN_sb4: Text = 3205; // "sb4"
+export const ARGN_sb5: Text = 3209; // "sb5"
+export const ARGN_outer: Text = 3213; // "outer"
+export const ARGN_inner: Text = 3219; // "inner"
+export const ARGN_d0: Text = 3225; // "d0"
+export const ARGN_alpha: Text = 3228; // "alpha"
+export const ARGN_shared: Text = 3234; // "shared"
+export const ARGN_dalpha: Text = 3241; // "dalpha"

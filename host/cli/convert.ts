@@ -141,9 +141,11 @@ export async function runInspect(argv: string[]): Promise<number> {
 // the output (cross-entropy after a softmax, else mean squared error).
 function trainingPlan(model: Model, batch: number): Plan {
   const cfg = model.compileConfig;
-  const last = model.graph.nodes[model.graph.output].layer;
-  const softmax = !!last && (last.config.activation === 'softmax');
-  const loss = cfg?.loss ?? resolveLoss(softmax ? 'sparseCategoricalCrossentropy' : 'meanSquaredError');
+  const defaults = model.graph.outputs.map((id) => {
+    const last = model.graph.nodes[id].layer;
+    return resolveLoss(last?.config.activation === 'softmax' ? 'sparseCategoricalCrossentropy' : 'meanSquaredError');
+  });
+  const loss = cfg?.loss ?? (defaults.length === 1 ? defaults[0] : defaults);
   const optimizer = cfg?.optimizer ?? resolveOptimizer('adam');
-  return compilePlan(model.graph, { batchSize: batch, mode: 'training', loss, optimizer });
+  return compilePlan(model.graph, { batchSize: batch, mode: 'training', loss, optimizer, ...(cfg?.lossWeights ? { lossWeights: cfg.lossWeights } : {}) });
 }

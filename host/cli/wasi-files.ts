@@ -28,6 +28,10 @@ export interface CompileFileOptions {
 // and the same freezing: the WASI module runs exactly its train program.
 export function compileTrainPlan(model: Model, options: CompileFileOptions): Plan {
   const saved = model.compileConfig;
+  // The WASI runner feeds one input and one labels batch per step (docs/wasi.md).
+  if (model.graph.inputs.length !== 1 || model.graph.outputs.length !== 1) {
+    throw new InvalidArgumentError(`model ${model.name} has ${model.graph.inputs.length} inputs and ${model.graph.outputs.length} outputs; the WASI runner trains models with one input and one output`);
+  }
   if (options.freeze !== undefined) {
     const at = model.layers.findIndex((l) => l.name === options.freeze);
     if (at < 0) throw new InvalidArgumentError(`--freeze: model ${model.name} has no layer '${options.freeze}' (layers: ${model.layers.map((l) => l.name).join(', ')})`);

@@ -1,8 +1,9 @@
 // The loss and metric ops at the end of a program.
 import { type LossConfig, isCategorical, labelsAreSparse } from '../training/losses';
-import { type CompileContext, last, type NodeValue, type ProgramBuilder, type Ref, rowsOf } from './program';
+import { last, type NodeValue, type ProgramBuilder, type Ref, rowsOf } from './program';
 
-export function lossOps(ctx: CompileContext, p: ProgramBuilder, loss: LossConfig, out: NodeValue, labels: number, dlogits: number | null): void {
+// fused: `out` holds the logits of a softmax output (the loss applies the softmax itself).
+export function lossOps(p: ProgramBuilder, loss: LossConfig, out: NodeValue, labels: number, dlogits: number | null, fused: boolean): void {
   const sparse = labelsAreSparse(loss) ? 1 : 0;
   const refs: Record<string, Ref> = dlogits !== null ? { dx: dlogits } : {};
   const zero: Record<string, number> = dlogits !== null ? {} : { dx: 0 };
@@ -13,7 +14,7 @@ export function lossOps(ctx: CompileContext, p: ProgramBuilder, loss: LossConfig
     p.emit(op, 'loss', { ...refs, [op === 'bce_logits' ? 'x' : 'p']: out.region, y: labels }, { ...zero, rows, n });
     return;
   }
-  if (ctx.fuseSoftmax || loss.fromLogits) {
+  if (fused || loss.fromLogits) {
     if (sparse) p.emit('xent_logits_sparse', 'loss', { ...refs, x: out.region, labels }, { ...zero, rows, n });
     else p.emit('xent_logits_dense', 'loss', { ...refs, x: out.region, y: labels }, { ...zero, rows, n });
   } else {

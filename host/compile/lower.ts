@@ -2,7 +2,7 @@
 // backward, is in its record (host/layers/<kind>.ts); here is the dispatch and the fusion across
 // layers: an inference-mode batch norm folded into the convolution it alone reads, and a ReLU and
 // 2x2 max pooling after that run in the convolution's epilogue.
-import { type GraphNode, sizeOf } from './graph';
+import { type GraphNode, isOutput, sizeOf } from './graph';
 import { LAYER_DEFS } from '../layers/index';
 import { conv2dForward } from '../layers/conv2d';
 import { convChunk, type ConvGeometry, geometry, isPointwise } from './conv-lowering';
@@ -66,7 +66,7 @@ function convForwardWithFusion(a: ForwardArgs): NodeValue {
   [w, b] = foldBatchNorm(ctx, p, node, bnNode, g, f, w, b);
   const next = ctx.consumers.get(bnNode.id) ?? [];
   const r = next.length === 1 ? ctx.graph.nodes[next[0]] : null;
-  if (!(r && r.layer?.kind === 'activation' && r.layer.config.activation === 'relu' && r.id !== ctx.graph.output)) {
+  if (!(r && r.layer?.kind === 'activation' && r.layer.config.activation === 'relu' && !isOutput(ctx.graph, r.id))) {
     return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
   }
   p.absorbed.add(r.id);
@@ -107,11 +107,12 @@ function foldBatchNorm(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, 
 // The batch normalization node that alone reads `node` (a convolution with no activation), when
 // that BN runs in inference mode in this program (not training, or frozen) and is not the output.
 function fusibleBatchNorm(ctx: CompileContext, node: GraphNode, training: boolean): GraphNode | null {
-  if (node.layer!.config.activation !== 'linear') return null;
+  // A model output keeps its own value, so nothing may be folded into it.
+  if (node.layer!.config.activation !== 'linear' || isOutput(ctx.graph, node.id)) return null;
   const next = ctx.consumers.get(node.id) ?? [];
   if (next.length !== 1) return null;
   const bn = ctx.graph.nodes[next[0]];
-  if (bn.layer?.kind !== 'batchNormalization' || bn.id === ctx.graph.output) return null;
+  if (bn.layer?.kind !== 'batchNormalization' || isOutput(ctx.graph, bn.id)) return null;
   if (training && bn.layer.trainable) return null;
   return bn;
 }
@@ -125,7 +126,7 @@ function fusiblePool(ctx: CompileContext, p: ProgramBuilder, conv: GraphNode, re
   if (next.length !== 1) return null;
   const pool = ctx.graph.nodes[next[0]];
   const c = pool.layer?.config;
-  if (pool.layer?.kind !== 'maxPooling2d' || pool.id === ctx.graph.output || !c) return null;
+  if (pool.layer?.kind !== 'maxPooling2d' || isOutput(ctx.graph, pool.id) || !c) return null;
   const [kh, kw] = c.kernelSize as number[];
   const [sh, sw] = c.strides as number[];
   return kh === 2 && kw === 2 && sh === 2 && sw === 2 && c.padding === 'valid' ? pool : null;

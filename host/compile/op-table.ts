@@ -157,6 +157,14 @@ export const OP_TABLE = {
   // y (count) = x (count), not per sample: a layer's pending state (moving statistics), committed
   // after check_loss and check_grads passed.
   commit_state: { code: 49, args: 'y:ptr x:ptr count', run: 'copy_f32(y, x, count, 0)' },
+  // A multi-output model's losses, after output `output`'s loss and accuracy ops: moves the header's
+  // loss and correct-row sums into m (f64: [weighted total, loss 0, correct 0, loss 1, ...]), adds
+  // weight * loss to the total and clears both sums; after the last output (last = 1) the header's
+  // loss sum becomes the weighted total (what check_loss tests and fit reports as `loss`).
+  output_metrics: {
+    code: 50, args: 'm:ptr output weight:f32 last',
+    run: 'output_metrics(scalars + S_LOSS_SUM, scalars + S_CORRECT, m, output, weight, last)',
+  },
   // Merges and spatial re-layouts (importers: Subtract, Multiply, ZeroPadding2D, Resizing), 70-89.
   axpy: { code: 70, args: 'y:ptr x:ptr count alpha:f32 accumulate', run: 'axpy_f32(y, x, count * batch, alpha, accumulate)' },
   mul: { code: 71, args: 'y:ptr a:ptr b:ptr count accumulate', run: 'mul_f32(y, a, b, count * batch, accumulate)' },

@@ -173,6 +173,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   step_done: { access: [] },
   nadam_prep: { access: [] },
   commit_state: { access: [['y', 'count', 's'], ['x', 'count', 'r']], disjoint: [['y', 'x']] },
+  output_metrics: { access: [['m', '4 * output + 6', 'w']] },
   axpy: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
   mul: { access: [['y', 'count * B', 'w'], ['a', 'count * B', 'r'], ['b', 'count * B', 'r']] },
   zero_pad2d_forward: { access: [['y', 'B * (h + pt + pb) * (w_ + pl + pr) * c', 'w'], ['x', CONV_IN, 'r']] },

@@ -7,11 +7,12 @@ import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError } from '.
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
-import { type LossConfig, isCategorical, labelsAreSparse } from '../training/losses';
+import type { LossConfig } from '../training/losses';
 import {
-  accuracyOp, align16, backwardNode, type CompileContext, forwardNode, type GradState, isSoftmaxOutput, lossOps, type NodeValue,
+  align16, backwardNode, type CompileContext, forwardNode, type GradState, type NodeValue,
   outputGrad, ProgramBuilder, type ProgramName, type Ref, type Region, type RegionKind, SCRATCH,
 } from './lower';
+import { ioRegions, lossesPerOutput, outputLossOps, type PlanInput, type PlanOutput } from './plan-io';
 import { HEADER, type PlanOp, opWords } from './ops';
 import {
   type OptimizerConfig, baseLearningRate, hasMomentum, optimizerMomentum, optimizerSlots, slotInitialValue,
@@ -30,6 +31,7 @@ export const WASM_PAGE = 65536;
 export const WASM_MAX_PAGES = 65536;
 
 export type { ProgramName, RegionKind, Region } from './lower';
+export type { PlanInput, PlanOutput } from './plan-io';
 
 export interface PlanOpWithRegions extends PlanOp {
   // Pointer argument -> index of the region it points into.
@@ -39,7 +41,11 @@ export interface PlanOpWithRegions extends PlanOp {
 export interface Program {
   ops: PlanOpWithRegions[];
   region: number; // where its encoded words live
-  output: number; // region holding the model output after a run
+  output: number; // region holding the (first) model output after a run
+  outputs: number[]; // region of each model output after a run, in output order
+  // Several outputs (or a weighted loss): f64 [weighted total loss, loss 0, correct rows 0, loss 1,
+  // ...] after a run (plan-io.ts); else null.
+  metrics: number | null;
 }
 
 export interface ParamBinding {
@@ -57,14 +63,19 @@ export interface Plan {
   version: typeof PLAN_VERSION;
   mode: 'inference' | 'training';
   batchSize: number;
+  // The first input's and first output's shapes, labels and loss (a single-input single-output
+  // model has only those); `inputs` and `outputs` list every one, in the model's order.
   inputShape: number[];
   outputShape: number[];
   labels: { sparse: boolean; floatsPerSample: number } | null;
   loss: LossConfig | null;
+  inputs: PlanInput[];
+  outputs: PlanOutput[];
   optimizer: OptimizerConfig | null;
   regions: Region[];
   programs: Partial<Record<ProgramName, Program>>;
-  inputGradient: number | null; // region of d(loss)/d(input) after the gradients program
+  inputGradient: number | null; // region of d(loss)/d(first input) after the gradients program
+  inputGradients: (number | null)[]; // per input
   params: ParamBinding[];
   header: number; // region index of the step header
   input: number;
@@ -78,7 +89,10 @@ export interface Plan {
 export interface PlanOptions {
   batchSize: number;
   mode: 'inference' | 'training';
-  loss?: LossConfig;
+  // One loss for every output, or one per output (in output order).
+  loss?: LossConfig | LossConfig[];
+  // Keras loss_weights, one per output: the loss trained and reported is sum(weight * loss).
+  lossWeights?: number[];
   optimizer?: OptimizerConfig;
   memoryBudget?: number;
   // Bytes of im2col columns a convolution may use; by default the planner tries 256 KB,
@@ -116,13 +130,11 @@ interface PlanBuild {
   graph: Graph;
   batch: number;
   training: boolean;
-  loss: LossConfig | null;
-  fuseSoftmax: boolean;
+  losses: LossConfig[] | null;
   regions: Region[];
   header: number;
-  input: number;
-  labelsRegion: number | null;
-  labelsInfo: Plan['labels'];
+  inputs: PlanInput[];
+  outputs: PlanOutput[];
   layersInOrder: Layer[];
   params: ParamBinding[];
   trainableParams: ParamBinding[];
@@ -136,31 +148,30 @@ interface PlanBuild {
 // output in.
 interface BuiltPrograms {
   builders: ProgramBuilder[];
-  outputs: Partial<Record<ProgramName, number>>;
-  inputGradient: number | null;
+  outputs: Partial<Record<ProgramName, { output: number; outputs: number[]; metrics: number | null }>>;
+  inputGradients: (number | null)[];
 }
 
 function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: number): Plan {
   const { batchSize: batch, mode } = options;
   if (!Number.isInteger(batch) || batch <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batch}`);
   if (mode === 'training' && (!options.loss || !options.optimizer)) throw new InvalidArgumentError('a training plan needs a loss and an optimizer');
-  const outNode = graph.nodes[graph.output];
-  const inNode = graph.nodes[graph.input];
-  const loss = options.loss ?? null;
-  const fuseSoftmax = !!loss && isCategorical(loss) && !loss.fromLogits && isSoftmaxOutput(outNode);
+  const { losses, weights: lossWeights } = lossesPerOutput(graph, options.loss, options.lossWeights);
   const training = mode === 'training';
 
   const regions: Region[] = [];
   addRegion(regions, { name: 'kernel statics', kind: 'static', offset: 0, bytes: KERNEL_STATIC_BYTES });
-  const io = ioRegions(regions, graph, batch, loss);
-  const weights = weightRegions(regions, graph, training, options.optimizer);
+  const header = addRegion(regions, { name: 'step header', kind: 'header', offset: -1, bytes: HEADER.bytes });
   const consumers = new Map<number, number[]>();
   for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.id]);
+  const io = ioRegions(regions, graph, batch, losses, lossWeights, consumers);
+  const weights = weightRegions(regions, graph, training, options.optimizer);
+  const fusedOutputs = new Set(io.outputs.filter((o) => o.fused).map((o) => o.node));
   const ctx: CompileContext = {
     graph, batch, regions, paramRegions: weights.paramRegions, gradRegions: weights.gradRegions, gradWritten: new Set(),
-    scratchBytes: 0, convScratchLimit, fuseSoftmax, consumers,
+    scratchBytes: 0, convScratchLimit, fusedOutputs, consumers,
   };
-  const b: PlanBuild = { graph, batch, training, loss, fuseSoftmax, regions, ...io, ...weights, ctx };
+  const b: PlanBuild = { graph, batch, training, losses, regions, header, ...io, ...weights, ctx };
 
   const built = buildPrograms(b, options);
   const { programRegion, scratch, activationBytes, totalBytes } = layoutArena(b, built.builders);
@@ -170,13 +181,15 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     : null;
   const programs: Partial<Record<ProgramName, Program>> = {};
   for (const p of built.builders) {
-    programs[p.name] = { ops: resolveOps(regions, p, scratch, trainableSlab), region: programRegion[p.name]!, output: built.outputs[p.name]! };
+    programs[p.name] = { ops: resolveOps(regions, p, scratch, trainableSlab), region: programRegion[p.name]!, ...built.outputs[p.name]! };
   }
+  const [in0, out0] = [b.inputs[0], b.outputs[0]];
   return {
     format: PLAN_FORMAT, version: PLAN_VERSION, mode, batchSize: batch,
-    inputShape: [...inNode.shape], outputShape: [...outNode.shape], labels: b.labelsInfo,
-    loss, optimizer: options.optimizer ?? null,
-    regions, programs, inputGradient: built.inputGradient, params, header: b.header, input: b.input, labelsRegion: b.labelsRegion, trainableSlab,
+    inputShape: [...in0.shape], outputShape: [...out0.shape], labels: out0.labels,
+    loss: out0.loss, inputs: b.inputs, outputs: b.outputs, optimizer: options.optimizer ?? null,
+    regions, programs, inputGradient: built.inputGradients[0], inputGradients: built.inputGradients, params, header: b.header,
+    input: in0.region, labelsRegion: out0.labelsRegion, trainableSlab,
     totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown: memoryBreakdown(regions, activationBytes, totalBytes),
   };
 }
@@ -184,22 +197,6 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
 function addRegion(regions: Region[], r: Region): number {
   regions.push(r);
   return regions.length - 1;
-}
-
-// The step header, the input batch and (with a loss) the labels batch.
-function ioRegions(regions: Region[], graph: Graph, batch: number, loss: LossConfig | null) {
-  const outNode = graph.nodes[graph.output];
-  const header = addRegion(regions, { name: 'step header', kind: 'header', offset: -1, bytes: HEADER.bytes });
-  const input = addRegion(regions, { name: 'input', kind: 'input', offset: -1, bytes: align16(batch * sizeOf(graph.nodes[graph.input].shape) * 4) });
-  let labelsRegion: number | null = null;
-  let labelsInfo: Plan['labels'] = null;
-  if (loss) {
-    const sparse = labelsAreSparse(loss);
-    const rows = sizeOf(outNode.shape.slice(0, -1));
-    labelsInfo = { sparse, floatsPerSample: sparse ? rows : sizeOf(outNode.shape) };
-    labelsRegion = addRegion(regions, { name: 'labels', kind: 'labels', offset: -1, bytes: align16(batch * labelsInfo.floatsPerSample * 4) });
-  }
-  return { header, input, labelsRegion, labelsInfo };
 }
 
 // Weights: trainable parameters first (one contiguous slab the optimizer sweeps), then frozen
@@ -240,56 +237,62 @@ function weightRegions(regions: Region[], graph: Graph, training: boolean, optim
 
 // forward (predict), evaluate (with a loss), gradients (when asked for), train and init, in that order.
 function buildPrograms(b: PlanBuild, options: PlanOptions): BuiltPrograms {
-  const { graph, regions, loss, labelsRegion } = b;
+  const { graph, regions } = b;
   const builders: ProgramBuilder[] = [];
-  const outputs: Partial<Record<ProgramName, number>> = {};
+  const outputs: BuiltPrograms['outputs'] = {};
   // forward: inference-mode outputs (predict).
   {
     const p = new ProgramBuilder('forward', regions);
-    const values = forwardPass(b, p, false, false);
-    outputs.forward = values[graph.output].region;
+    outputs.forward = { ...outputRegions(b, p, forwardPass(b, p, false, false)), metrics: null };
     builders.push(p);
   }
-  if (loss && labelsRegion !== null) {
+  if (b.losses) {
     // evaluate: inference-mode forward, data loss, penalties and accuracy over a batch.
     const p = new ProgramBuilder('evaluate', regions);
-    const out = forwardPass(b, p, false, b.fuseSoftmax)[graph.output];
-    lossOps(b.ctx, p, loss, out, labelsRegion, null);
-    penaltyOps(b, p);
-    accuracyOp(p, loss, out, labelsRegion);
-    outputs.evaluate = out.region;
+    const values = forwardPass(b, p, false, true);
+    const metrics = outputLossOps(p, b.outputs, values, () => null, () => penaltyOps(b, p));
+    outputs.evaluate = { ...outputRegions(b, p, values), metrics };
     builders.push(p);
   }
-  let inputGradient: number | null = null;
+  let inputGradients: (number | null)[] = graph.inputs.map(() => null);
   if (b.training && options.gradients) {
     b.ctx.gradWritten = new Set();
     const p = new ProgramBuilder('gradients', regions);
-    const { out, g } = backwardProgram(b, p, true);
+    const { values, g, metrics } = backwardProgram(b, p, true);
     p.commitState();
-    inputGradient = g.regions.get(graph.input) ?? null;
-    if (inputGradient !== null) p.pinned.push(inputGradient);
-    outputs.gradients = out.region;
+    inputGradients = graph.inputs.map((id) => g.regions.get(id) ?? null);
+    for (const r of inputGradients) if (r !== null) p.pinned.push(r);
+    outputs.gradients = { ...outputRegions(b, p, values), metrics };
     builders.push(p);
   }
   if (b.training) {
     const opt = options.optimizer!;
     const train = trainProgram(b, opt);
-    outputs.train = train.output;
+    outputs.train = { ...outputRegions(b, train.p, train.values), metrics: train.metrics };
     builders.push(train.p);
     const init = initProgram(b, opt);
-    outputs.init = b.header;
+    outputs.init = { output: b.header, outputs: [b.header], metrics: null };
     builders.push(init);
   }
-  return { builders, outputs, inputGradient };
+  return { builders, outputs, inputGradients };
 }
 
+// Where a program leaves each model output. With several outputs every one stays alive to the
+// end of the program (an output may be an intermediate node whose buffer would be reused).
+function outputRegions(b: PlanBuild, p: ProgramBuilder, values: NodeValue[]): { output: number; outputs: number[] } {
+  const regions = b.outputs.map((o) => values[o.node].region);
+  if (regions.length > 1) for (const r of regions) if (b.regions[r].kind === 'activation') p.pinned.push(r);
+  return { output: regions[0], outputs: regions };
+}
+
+// outputLogits: fused softmax outputs (plan-io.ts) stay logits.
 function forwardPass(b: PlanBuild, p: ProgramBuilder, trainingMode: boolean, outputLogits: boolean): NodeValue[] {
   const { graph } = b;
   const values: NodeValue[] = [];
   for (const node of graph.nodes) {
     values[node.id] = node.layer
-      ? forwardNode(b.ctx, p, node, node.inputs.map((i) => values[i]), trainingMode, outputLogits && node.id === graph.output)
-      : { region: b.input, shape: node.shape };
+      ? forwardNode(b.ctx, p, node, node.inputs.map((i) => values[i]), trainingMode, outputLogits && b.ctx.fusedOutputs.has(node.id))
+      : { region: b.inputs[graph.inputs.indexOf(node.id)].region, shape: node.shape };
   }
   return values;
 }
@@ -306,37 +309,38 @@ function penaltyOps(b: PlanBuild, p: ProgramBuilder): void {
 }
 
 // The backward half shared by train and gradients: loss, penalties, metrics, then the backward
-// pass in reverse topological order. Returns the gradient state.
-function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boolean): { out: NodeValue; g: GradState } {
-  const { graph, loss, labelsRegion, fuseSoftmax } = b;
-  const outNode = graph.nodes[graph.output];
+// pass in reverse topological order. Returns the forward values, the gradient state and the
+// metrics region (plan-io.ts).
+function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boolean): { values: NodeValue[]; g: GradState; metrics: number | null } {
+  const { graph } = b;
+  const fused = b.ctx.fusedOutputs;
   // Which nodes need a gradient of their output: those with trainable weights or with a
   // trainable node upstream. A frozen prefix gets no backward ops at all.
   const hasTrainable = (n: GraphNode) => !!n.layer && b.gradRegions.has(n.layer);
   const upstream = new Map<number, boolean>();
   for (const n of graph.nodes) {
-    upstream.set(n.id, (withInputGradient && n.id !== graph.input && n.inputs.includes(graph.input)) ||
+    upstream.set(n.id, (withInputGradient && !!n.layer && n.inputs.some((i) => graph.inputs.includes(i))) ||
       n.inputs.some((i) => hasTrainable(graph.nodes[i]) || upstream.get(i)!));
   }
   const needsOutGrad = (n: GraphNode) => hasTrainable(n) || upstream.get(n.id)!;
   for (const n of graph.nodes) if (needsOutGrad(n)) p.gradNodes.add(n.id);
-  const values = forwardPass(b, p, true, fuseSoftmax);
-  const out = values[graph.output];
+  const values = forwardPass(b, p, true, true);
   const g: GradState = { regions: new Map(), written: new Set() };
-  const dlogits = needsOutGrad(outNode) ? outputGrad(p, g, outNode, sizeOf(out.shape) * b.batch) : null;
-  lossOps(b.ctx, p, loss!, out, labelsRegion!, dlogits);
-  penaltyOps(b, p);
-  accuracyOp(p, loss!, out, labelsRegion!);
+  const dlogits = (i: number) => {
+    const node = graph.nodes[b.outputs[i].node];
+    return needsOutGrad(node) ? outputGrad(p, g, node, sizeOf(values[node.id].shape) * b.batch) : null;
+  };
+  const metrics = outputLossOps(p, b.outputs, values, dlogits, () => penaltyOps(b, p));
   p.emit('check_loss', 'loss', {}, {});
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
     const n = graph.nodes[i];
     if (!n.layer || !needsOutGrad(n)) continue;
     const dy = g.regions.get(n.id);
     if (dy === undefined) continue; // nothing that needs a gradient uses this node's output
-    backwardNode(b.ctx, p, g, n, values, upstream.get(n.id)!, dy, fuseSoftmax && n.id === graph.output);
+    backwardNode(b.ctx, p, g, n, values, upstream.get(n.id)!, dy, fused.has(n.id));
   }
   regularizerGradientOps(b, p);
-  return { out, g };
+  return { values, g, metrics };
 }
 
 // Regularization gradients join the weight gradients before the norm and the update.
@@ -352,13 +356,13 @@ function regularizerGradientOps(b: PlanBuild, p: ProgramBuilder): void {
 }
 
 // train: the step's schedule, the backward half, the optimizer update and the constraints.
-function trainProgram(b: PlanBuild, opt: OptimizerConfig): { p: ProgramBuilder; output: number } {
+function trainProgram(b: PlanBuild, opt: OptimizerConfig): { p: ProgramBuilder; values: NodeValue[]; metrics: number | null } {
   b.ctx.gradWritten = new Set();
   const p = new ProgramBuilder('train', b.regions);
   // The step's learning rate (and 1cycle's momentum), from the iteration count, in wasm.
   const sched = scheduleOp(typeof opt.learningRate === 'number' ? null : opt.learningRate, hasMomentum(opt));
   p.emit('schedule', 'optimizer', {}, { kind: sched.kind }, sched.tail);
-  const { out } = backwardProgram(b, p, false);
+  const { values, metrics } = backwardProgram(b, p, false);
   if (b.trainableParams.length > 0) {
     updateOps(b, p, opt);
     constraintOps(b, p);
@@ -366,7 +370,7 @@ function trainProgram(b: PlanBuild, opt: OptimizerConfig): { p: ProgramBuilder; 
   // Only now, with the loss and gradients known to be finite, the new moving statistics.
   p.commitState();
   p.emit('step_done', 'optimizer', {}, {});
-  return { p, output: out.region };
+  return { p, values, metrics };
 }
 
 // Parameters, gradients and slots share one layout, so one op sweeps each slab; per-tensor

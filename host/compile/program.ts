@@ -105,7 +105,7 @@ export interface CompileContext {
   gradWritten: Set<number>; // parameter-gradient regions already written this step
   scratchBytes: number;
   convScratchLimit: number; // bytes of im2col columns a convolution may use
-  fuseSoftmax: boolean; // output softmax + cross-entropy computed from logits
+  fusedOutputs: Set<number>; // output nodes whose softmax + cross-entropy is computed from logits
   consumers: Map<number, number[]>; // node id -> ids of the nodes that read its output
 }
 

@@ -69,6 +69,10 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   if (plan.mode !== 'training' || !plan.programs.train || plan.labelsRegion === null || !plan.labels || !plan.optimizer) {
     throw new InvalidArgumentError('a plan file needs a training plan (compile with --train): it has no train program, labels or optimizer');
   }
+  // The WASI driver feeds one input and one labels batch per step and reads one loss.
+  if (plan.inputs.length !== 1 || plan.outputs.length !== 1 || plan.programs.train.metrics !== null) {
+    throw new InvalidArgumentError(`a plan file (the WASI runner) takes a model with one input and one output and an unweighted loss; this plan has ${plan.inputs.length} inputs (${plan.inputs.map((i) => i.name).join(', ')}) and ${plan.outputs.length} outputs (${plan.outputs.map((o) => o.name).join(', ')})`);
+  }
   const enc = new TextEncoder();
   const programs = FILE_PROGRAMS.filter((name) => (plan.programs as Record<string, unknown>)[name])
     .map((name) => {
@@ -203,7 +207,7 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
       w += 2 + nargs;
     }
     at += 4 * p.words;
-    planPrograms[PROGRAM_OF_ID[p.id]] = { ops, region: -1, output: -1 };
+    planPrograms[PROGRAM_OF_ID[p.id]] = { ops, region: -1, output: -1, outputs: [], metrics: null };
   });
   const problems = verifyPlan({ regions, programs: planPrograms, batchSize: u(24), pages: u(16), totalBytes: u(16) * WASM_PAGE } as unknown as Plan);
   if (problems.length) throw fail(`refused: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`);

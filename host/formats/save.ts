@@ -18,7 +18,7 @@ export interface SavableModel {
   readonly graph: Graph;
   readonly isSequential: boolean;
   readonly inputShape: number[];
-  readonly compileConfig: Readonly<{ optimizer: unknown; loss: unknown; metrics: unknown; batchSize: number }> | null;
+  readonly compileConfig: Readonly<{ optimizer: unknown; loss: unknown; lossWeights?: number[]; metrics: unknown; batchSize: number }> | null;
   optimizerSnapshot(): OptimizerSnapshot;
 }
 
@@ -46,13 +46,14 @@ export function topologyOf(model: SavableModel): unknown {
       },
     };
   }
-  // Functional: each layer with its calls (a shared layer has several), Keras 2 inbound_nodes.
-  const inputName = 'input_layer';
+  // Functional: an InputLayer per input, each layer with its calls (a shared layer has several),
+  // Keras 2 inbound_nodes; the inputs and outputs in the model's order.
+  const inputNames = g.inputs.length === 1 ? ['input_layer'] : g.inputs.map((id) => g.nodes[id].name);
   const callIndex = new Map<number, [string, number]>(); // node id -> [layer name, call index]
   const calls = new Map<string, number>();
   const layerJson = new Map<string, LayerJson>();
   for (const n of g.nodes) {
-    if (!n.layer) { callIndex.set(n.id, [inputName, 0]); continue; }
+    if (!n.layer) { callIndex.set(n.id, [inputNames[g.inputs.indexOf(n.id)], 0]); continue; }
     const k = calls.get(n.layer.name) ?? 0;
     calls.set(n.layer.name, k + 1);
     callIndex.set(n.id, [n.layer.name, k]);
@@ -60,17 +61,18 @@ export function topologyOf(model: SavableModel): unknown {
     if (!j) { j = { ...layerToJson(n.layer), name: n.layer.name, inbound_nodes: [] }; layerJson.set(n.layer.name, j); }
     j.inbound_nodes!.push(n.inputs.map((i) => [...callIndex.get(i)!, 0, {}] as [string, number, number, Record<string, never>]));
   }
-  const out = callIndex.get(g.output)!;
   return {
     class_name: 'Functional',
     config: {
       name: model.name,
       layers: [
-        { class_name: 'InputLayer', name: inputName, config: { name: inputName, batch_input_shape: [null, ...model.inputShape] }, inbound_nodes: [] },
+        ...inputNames.map((name, i) => ({
+          class_name: 'InputLayer', name, config: { name, batch_input_shape: [null, ...g.nodes[g.inputs[i]].shape] }, inbound_nodes: [],
+        })),
         ...layerJson.values(),
       ],
-      input_layers: [[inputName, 0, 0]],
-      output_layers: [[out[0], out[1], 0]],
+      input_layers: inputNames.map((name) => [name, 0, 0]),
+      output_layers: g.outputs.map((id) => [...callIndex.get(id)!, 0]),
     },
   };
 }
@@ -102,7 +104,9 @@ export function modelToBytes(model: SavableModel, options: SaveOptions = {}, whe
   };
   const cfg = model.compileConfig;
   if (cfg) {
-    metadata.training_config = JSON.stringify({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batch_size: cfg.batchSize });
+    metadata.training_config = JSON.stringify({
+      optimizer: cfg.optimizer, loss: cfg.loss, ...(cfg.lossWeights ? { loss_weights: cfg.lossWeights } : {}), metrics: cfg.metrics, batch_size: cfg.batchSize,
+    });
   }
   const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
     name: `${l.name}/${s.name}`, dtype: options.dtype ?? 'F32', shape: s.shape, data: l.values[i],

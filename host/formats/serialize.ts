@@ -90,13 +90,14 @@ function buildModel(className: string, config: Record<string, unknown>, list: La
     throw new ModelFormatError(`${source}: topology class '${className}' is neither Sequential nor Functional`, source);
   }
   const outputs = new Map<string, SymbolicTensor[]>(); // layer name -> output of each call
-  let modelInput: SymbolicTensor | null = null;
+  const inputLayers: SymbolicTensor[] = [];
   for (const j of list) {
     const name = (j.name ?? j.config?.name) as string;
     if (j.class_name === 'InputLayer') {
       const shape = batchShapeOf(j.config?.batch_input_shape ?? j.config?.batch_shape, `input layer '${name}'`, source);
-      modelInput = symbolicInput({ shape, name });
-      outputs.set(name, [modelInput]);
+      const t = symbolicInput({ shape, name });
+      inputLayers.push(t);
+      outputs.set(name, [t]);
       continue;
     }
     const calls = j.inbound_nodes ?? [];
@@ -115,12 +116,24 @@ function buildModel(className: string, config: Record<string, unknown>, list: La
     }
     outputs.set(name, results);
   }
-  const out = (config.output_layers as unknown[] | undefined)?.[0];
-  if (!isRef(out)) throw new ModelFormatError(`${source}: the functional topology has no output_layers [[name, call, tensor]] (got ${JSON.stringify(config.output_layers) ?? 'undefined'})`, source);
-  const [outName, outCall] = out;
-  const output = outputs.get(outName)?.[outCall];
-  if (!modelInput || !output) throw new ModelFormatError(`${source}: the functional topology has no input layer or its output '${outName}' is undefined`, source);
-  return new Model({ inputs: modelInput, outputs: output }, { name: config.name as string });
+  // Keras lists the model's inputs and outputs in order: [[layer, call, tensor], ...].
+  const refs = (key: 'input_layers' | 'output_layers'): SymbolicTensor[] | null => {
+    const list = config[key];
+    if (list === undefined && key === 'input_layers') return null;
+    if (!Array.isArray(list) || list.length === 0 || !list.every(isRef)) {
+      throw new ModelFormatError(`${source}: the functional topology has no ${key} [[name, call, tensor]] (got ${JSON.stringify(list) ?? 'undefined'})`, source);
+    }
+    return (list as [string, number, number][]).map(([name, call]) => {
+      const t = outputs.get(name)?.[call];
+      if (!t) throw new ModelFormatError(`${source}: the functional topology's ${key} names '${name}' call ${call}, which is undefined`, source);
+      return t;
+    });
+  };
+  const modelOutputs = refs('output_layers')!;
+  const modelInputs = refs('input_layers') ?? inputLayers;
+  if (modelInputs.length === 0) throw new ModelFormatError(`${source}: the functional topology has no input layer`, source);
+  const one = <T>(list: T[]) => (list.length === 1 ? list[0] : list);
+  return new Model({ inputs: one(modelInputs), outputs: one(modelOutputs) }, { name: config.name as string });
 }
 
 // The step header keeps iterations as an i32 and this update's t = iterations + 1 must fit too;
@@ -237,7 +250,9 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
   if (meta.training_config) {
     try {
       const tc = JSON.parse(meta.training_config);
-      model.restoreCompileConfig({ optimizer: tc.optimizer, loss: tc.loss, metrics: tc.metrics, batchSize: tc.batch_size });
+      model.restoreCompileConfig({
+        optimizer: tc.optimizer, loss: tc.loss, metrics: tc.metrics, batchSize: tc.batch_size, ...(tc.loss_weights ? { lossWeights: tc.loss_weights } : {}),
+      });
     } catch (e) {
       throw new ModelFormatError(`${source}: training_config cannot be restored: ${(e as Error).message}`, source);
     }

@@ -13,7 +13,8 @@ import { applyOptimizerSnapshot, copyOptimizerState, type OptimizerSnapshot } fr
 // What planning needs of a model's compile configuration.
 export interface TrainingSetup {
   optimizer: OptimizerConfig;
-  loss: LossConfig;
+  loss: LossConfig | LossConfig[]; // one for every output, or one per output
+  lossWeights?: number[];
   memoryBudget?: number;
 }
 
@@ -33,7 +34,10 @@ export class ModelArena {
 
   replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean, c: TrainingSetup | null): void {
     const plan = mode === 'training'
-      ? compilePlan(this.graph, { batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients })
+      ? compilePlan(this.graph, {
+        batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients,
+        ...(c!.lossWeights ? { lossWeights: c!.lossWeights } : {}),
+      })
       : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
     const previous = this.executor;
     const next = new Executor(plan);

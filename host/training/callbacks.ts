@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../core/errors';
 import { requireFileSystem } from '../core/io';
 import { checkOptions, optionNames } from '../core/options';
-import type { Callback, EpochLogs, Model } from './model';
+import type { Callback, EpochLogs, Model, Prediction } from './model';
 
 type Mode = 'auto' | 'min' | 'max';
 
@@ -36,8 +36,8 @@ function monitored(where: string, logs: EpochLogs, monitor: string): number | un
 const warned = new Set<string>();
 
 abstract class BaseCallback implements Callback {
-  protected model!: Model;
-  setModel(model: Model): void {
+  protected model!: Model<Prediction>;
+  setModel(model: Model<Prediction>): void {
     this.model = model;
   }
 }

@@ -2,20 +2,18 @@
 // per-step and per-epoch logs, validation, and the callbacks' hooks in Keras's order. The inputs
 // and labels arrive checked; `executorFor` re-plans when a callback froze layers or the batch grew.
 import { InvalidArgumentError, NonFiniteError } from '../core/errors';
-import { sizeOf } from '../compile/graph';
 import { Random, nextSeed } from '../core/random';
 import type { Executor } from '../runtime/executor';
 import { loadBatch } from './inputs';
+import { readOutputMetrics } from './model-io';
 import { fitProgress, resolveVerbose } from './fit-progress';
 import { checkOptions } from '../core/options';
-import type { Callback, EpochLogs, FitOptions, History, Model } from './model';
+import type { Callback, EpochLogs, FitOptions, History, Model, Prediction } from './model';
 
 export async function fitLoop(
-  model: Model, executorFor: (batchSize: number) => Executor, xdata: Float32Array, labels: Float32Array | Int32Array,
+  model: Model<Prediction>, executorFor: (batchSize: number) => Executor, xs: Float32Array[], labels: (Float32Array | Int32Array)[],
   n: number, batchSize: number, epochs: number, options: FitOptions,
 ): Promise<History> {
-  const withAccuracy = model.compileConfig!.metrics.length > 0;
-  const rows = sizeOf(model.outputShape.slice(0, -1));
   const rng = new Random(options.seed ?? nextSeed());
   const steps: History['steps'] = { lr: [], loss: [], ...(options.recordGradNorm ? { gradNorm: [] } : {}) };
   const history: History = { epoch: [], history: {}, steps };
@@ -31,29 +29,35 @@ export async function fitLoop(
     const exec = executorFor(batchSize);
     for (const cb of callbacks) if (cb.onEpochBegin) await cb.onEpochBegin(epoch);
     const order = options.shuffle === false ? null : rng.permutation(n);
+    // The epoch's sums: the logs are means over samples (Keras), with the penalty of each step
+    // counted once per sample of it.
     let lossSum = 0;
     let correct = 0;
+    let perOutput: { loss: number[]; correct: number[] } | null = null;
     for (let start = 0, b = 0; start < n; start += batchSize, b++) {
       const count = Math.min(batchSize, n - start);
-      loadBatch(exec, xdata, labels, order, start, count);
+      loadBatch(exec, xs, labels, order, start, count);
       exec.setStep(count);
       const { nonFinite } = exec.run('train');
       if (nonFinite) throw new NonFiniteError(nonFinite, epoch, b, exec.iterations + 1);
       const h = exec.readHeader();
       lossSum += h.lossSum + h.penalty * count;
       correct += h.correct;
+      const m = readOutputMetrics(exec, 'train');
+      if (m) {
+        perOutput ??= { loss: m.loss.map(() => 0), correct: m.loss.map(() => 0) };
+        m.loss.forEach((v, i) => { perOutput!.loss[i] += v; perOutput!.correct[i] += m.correct[i]; });
+      }
       const stepLoss = h.lossSum / count + h.penalty;
       steps.lr.push(exec.lastLearningRate);
       steps.loss.push(stepLoss);
       if (steps.gradNorm) steps.gradNorm.push(Math.sqrt(h.gradNormSq));
       for (const cb of callbacks) if (cb.onBatchEnd) await cb.onBatchEnd(b, { loss: stepLoss, lr: exec.lastLearningRate });
     }
-    const logs: EpochLogs = { loss: lossSum / n };
-    if (withAccuracy) logs.accuracy = correct / (n * rows);
+    const logs: EpochLogs = { ...model.results(n, lossSum, 0, correct, perOutput) } as EpochLogs;
     if (options.validationData) {
       const v = model.evaluate(options.validationData[0], options.validationData[1], { batchSize });
-      logs.val_loss = v.loss;
-      if (withAccuracy) logs.val_accuracy = v.accuracy;
+      for (const [k, value] of Object.entries(v)) if (value !== undefined) logs[`val_${k}`] = value;
     }
     logs.learning_rate = exec.lastLearningRate;
     history.epoch.push(epoch);

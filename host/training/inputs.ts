@@ -77,18 +77,21 @@ export function prepareLabels(y: Tensor, n: number, loss: LossConfig, out: numbe
   return labels;
 }
 
-// Rows start..start+count of the inputs (and labels), in `order` if shuffled, into the arena.
-export function loadBatch(exec: Executor, x: Float32Array, labels: Float32Array | Int32Array | null, order: Int32Array | null, start: number, count: number): void {
+// Rows start..start+count of the inputs (and labels), in `order` if shuffled, into the arena:
+// one array per model input and per output, in the plan's order.
+export function loadBatch(exec: Executor, xs: readonly Float32Array[], labels: readonly (Float32Array | Int32Array)[] | null, order: Int32Array | null,
+  start: number, count: number): void {
   const plan = exec.plan;
-  const per = sizeOf(plan.inputShape);
-  const input = exec.view(plan.input);
-  if (!order) input.set(x.subarray(start * per, (start + count) * per));
-  else for (let j = 0; j < count; j++) { const r = order[start + j]; input.set(x.subarray(r * per, (r + 1) * per), j * per); }
-  if (!labels || plan.labelsRegion === null) return;
-  const lp = plan.labels!.floatsPerSample;
-  const dst = labels instanceof Int32Array ? exec.viewI32(plan.labelsRegion) : exec.view(plan.labelsRegion);
-  if (!order) dst.set(labels.subarray(start * lp, (start + count) * lp));
-  else for (let j = 0; j < count; j++) { const r = order[start + j]; dst.set(labels.subarray(r * lp, (r + 1) * lp), j * lp); }
+  const rows = (src: Float32Array | Int32Array, dst: Float32Array | Int32Array, per: number) => {
+    if (!order) dst.set(src.subarray(start * per, (start + count) * per));
+    else for (let j = 0; j < count; j++) { const r = order[start + j]; dst.set(src.subarray(r * per, (r + 1) * per), j * per); }
+  };
+  plan.inputs.forEach((input, i) => rows(xs[i], exec.view(input.region), sizeOf(input.shape)));
+  if (!labels) return;
+  plan.outputs.forEach((o, i) => {
+    if (o.labelsRegion === null) return;
+    rows(labels[i], labels[i] instanceof Int32Array ? exec.viewI32(o.labelsRegion) : exec.view(o.labelsRegion), o.labels!.floatsPerSample);
+  });
 }
 
 // Targets for meanSquaredError / binaryCrossentropy: one float per output value.

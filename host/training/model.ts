@@ -4,10 +4,10 @@
 // arena.ts (planning, re-planning, weight binding), optimizer-state.ts (snapshots, carrying the
 // optimizer across re-plans), summary.ts.
 import type { Executor } from '../runtime/executor';
-import { type ByteSize, EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, parseBytes } from '../core/errors';
-import { functionalGraph, type Graph, sequentialGraph, sizeOf } from '../compile/graph';
+import { type ByteSize, EdgetuneError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, parseBytes, ShapeError } from '../core/errors';
+import { functionalGraph, type Graph, outputNames, sequentialGraph, sizeOf } from '../compile/graph';
 import { type Layer, SymbolicTensor } from '../layers/layer';
-import { type LossConfig, type LossSpec, isCategorical, resolveLoss } from './losses';
+import { type LossConfig, isCategorical } from './losses';
 import { type OptimizerConfig, type OptimizerName, resolveOptimizer } from './optimizers';
 import { applyOptimizerSnapshot, type OptimizerSnapshot, takeOptimizerSnapshot } from './optimizer-state';
 import { ModelArena } from './arena';
@@ -16,13 +16,18 @@ import { requireFileSystem } from '../core/io';
 import { modelToBytes } from '../formats/save';
 import { asF32, positiveInF32, type Tensor } from '../core/tensor';
 import { checkInputs, loadBatch, prepareLabels } from './inputs';
+import { commonRows, type LossesArg, lossOf, readOutputMetrics, resolveLosses, sliceRows, type TensorArgs, tensorList } from './model-io';
 import { fitLoop } from './fit';
 import { countParams, modelSummary } from './summary';
 import { checkOptions, optionNames } from '../core/options';
 
 export interface CompileOptions {
   optimizer: OptimizerConfig | OptimizerName;
-  loss: LossSpec | Partial<LossConfig>;
+  // One loss for every output, or (several outputs) one per output: an array in output order or
+  // a {outputName: loss} map.
+  loss: LossesArg;
+  // Keras loss_weights (several outputs): the loss trained and reported is sum(weight * loss).
+  lossWeights?: number[] | Record<string, number>;
   metrics?: ('accuracy' | 'acc')[];
   // Refuse plans whose arena (wasm memory) would be larger: bytes or '512KB', '4MB'.
   memoryBudget?: ByteSize;
@@ -30,6 +35,8 @@ export interface CompileOptions {
   batchSize?: number;
 }
 
+// With several outputs, also '<output>_loss' (unweighted) and '<output>_accuracy' per output
+// (Keras's names), and their 'val_' forms.
 export interface EpochLogs {
   loss: number;
   accuracy?: number;
@@ -41,7 +48,7 @@ export interface EpochLogs {
 export interface FitOptions {
   epochs?: number;
   batchSize?: number;
-  validationData?: [Tensor, Tensor];
+  validationData?: [TensorArgs, TensorArgs];
   shuffle?: boolean;
   seed?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
@@ -65,11 +72,11 @@ export interface FitOptions {
 const FIT_OPTIONS = optionNames<FitOptions>()([
   'epochs', 'batchSize', 'validationData', 'shuffle', 'seed', 'onEpochEnd', 'callbacks', 'recordGradNorm', 'validationSplit', 'initialEpoch', 'verbose',
 ]);
-const COMPILE_OPTIONS = optionNames<CompileOptions>()(['optimizer', 'loss', 'metrics', 'memoryBudget', 'batchSize']);
+const COMPILE_OPTIONS = optionNames<CompileOptions>()(['optimizer', 'loss', 'lossWeights', 'metrics', 'memoryBudget', 'batchSize']);
 const BATCH_OPTIONS = optionNames<{ batchSize?: number }>()(['batchSize']);
 
 export interface Callback {
-  setModel?(model: Model): void;
+  setModel?(model: Model<Prediction>): void;
   onTrainBegin?(): void | Promise<void>;
   onEpochBegin?(epoch: number): void | Promise<void>;
   onBatchEnd?(batch: number, logs: { loss: number; lr: number }): void | Promise<void>;
@@ -86,14 +93,17 @@ export interface History {
   steps: { lr: number[]; loss: number[]; gradNorm?: number[] };
 }
 
+// With several outputs, also '<output>_loss' and '<output>_accuracy' per output.
 export interface EvaluateResult {
   loss: number;
   accuracy?: number;
+  [metric: string]: number | undefined;
 }
 
 interface CompiledConfig {
   optimizer: OptimizerConfig;
-  loss: LossConfig;
+  loss: LossConfig | LossConfig[]; // one for every output, or one per output
+  lossWeights?: number[];
   metrics: string[];
   memoryBudget?: number;
   batchSize: number;
@@ -101,7 +111,15 @@ interface CompiledConfig {
 
 const METRICS = new Set(['accuracy', 'acc']);
 
-export class Model {
+// What predict returns: one tensor per output, or the tensor of a single-output model.
+export type Prediction = Tensor<Float32Array> | Tensor<Float32Array>[];
+
+// A model's inputs and outputs as given: one symbolic tensor, or a list (Keras functional API).
+type Symbolic = SymbolicTensor | SymbolicTensor[];
+const listOf = (t: Symbolic): SymbolicTensor[] => (Array.isArray(t) ? t : [t]);
+
+// Out: what predict returns (a model built with several outputs returns one tensor per output).
+export class Model<Out extends Prediction = Tensor<Float32Array>> {
   readonly name: string;
   readonly layers: Layer[];
   readonly graph: Graph;
@@ -114,7 +132,7 @@ export class Model {
   readonly isSequential: boolean;
 
   // A sequential model from a layer list, or a functional one from its input and output tensors.
-  constructor(structure: Layer[] | { inputs: SymbolicTensor; outputs: SymbolicTensor }, options: { name?: string; inputShape?: number[] } = {}) {
+  constructor(structure: Layer[] | { inputs: Symbolic; outputs: Symbolic }, options: { name?: string; inputShape?: number[] } = {}) {
     if (Array.isArray(structure)) {
       this.isSequential = true;
       this.name = options.name ?? 'sequential';
@@ -125,34 +143,53 @@ export class Model {
       this.symbolic = { inputs: structure.inputs, outputs: structure.outputs };
       this.isSequential = false;
       this.name = options.name ?? 'functional';
-      this.graph = functionalGraph(structure.inputs, structure.outputs);
+      this.graph = functionalGraph(listOf(structure.inputs), listOf(structure.outputs));
       this.layers = [];
       for (const n of this.graph.nodes) if (n.layer && !this.layers.includes(n.layer)) this.layers.push(n.layer);
     }
     this.arena = new ModelArena(this.graph, this.layers, (name) => this.getLayer(name));
   }
 
+  // The first input's and output's shapes (per sample); inputShapes / outputShapes list all.
   get inputShape(): number[] {
-    return this.graph.nodes[this.graph.input].shape;
+    return this.graph.nodes[this.graph.inputs[0]].shape;
   }
 
   get outputShape(): number[] {
-    return this.graph.nodes[this.graph.output].shape;
+    return this.graph.nodes[this.graph.outputs[0]].shape;
+  }
+
+  get inputShapes(): number[][] {
+    return this.graph.inputs.map((id) => this.graph.nodes[id].shape);
+  }
+
+  get outputShapes(): number[][] {
+    return this.graph.outputs.map((id) => this.graph.nodes[id].shape);
+  }
+
+  // Keras model.input_names / model.output_names: the input tensors' names, the output layers'.
+  get inputNames(): string[] {
+    return listOf(this.symbolic.inputs).map((t) => t.name);
+  }
+
+  get outputNames(): string[] {
+    return outputNames(this.graph);
   }
 
   get compileConfig(): Readonly<CompiledConfig> | null {
     return this.compiled;
   }
 
-  private readonly symbolic: { inputs: SymbolicTensor; outputs: SymbolicTensor };
+  private readonly symbolic: { inputs: Symbolic; outputs: Symbolic };
 
-  // The model's symbolic input and output (Keras model.inputs / model.outputs), for building
-  // models on parts of this one; they share its layers and weights.
-  get inputs(): SymbolicTensor {
+  // The model's symbolic inputs and outputs as it was built from them (one tensor or a list; Keras
+  // model.inputs / model.outputs), for building models on parts of this one; they share its
+  // layers and weights.
+  get inputs(): Symbolic {
     return this.symbolic.inputs;
   }
 
-  get outputs(): SymbolicTensor {
+  get outputs(): Symbolic {
     return this.symbolic.outputs;
   }
 
@@ -178,12 +215,16 @@ export class Model {
     const metrics = options.metrics ?? [];
     for (const m of metrics) if (!METRICS.has(m)) throw new InvalidArgumentError(`unknown metric '${m}' (known: accuracy)`);
     const batchSize = options.batchSize ?? 32;
-    if (metrics.length && !isCategorical(resolveLoss(options.loss))) throw new InvalidArgumentError(`the accuracy metric needs a categorical cross-entropy loss, not ${resolveLoss(options.loss).className}`);
+    const { loss, lossWeights } = resolveLosses(options.loss, options.lossWeights, this.outputNames);
+    // Keras computes accuracy for every output it fits (several outputs: those with a class loss).
+    const categorical = this.outputNames.map((_, i) => isCategorical(lossOf(loss, i)));
+    if (metrics.length && !categorical.some((c) => c)) throw new InvalidArgumentError(`the accuracy metric needs a categorical cross-entropy loss, not ${lossOf(loss, 0).className}`);
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`compile: batchSize must be a positive integer, got ${batchSize}`);
     const previous = [this.compiled, this.arena.executor, this.arena.pendingOptimizer] as const;
     this.compiled = {
       optimizer: resolveOptimizer(options.optimizer),
-      loss: resolveLoss(options.loss),
+      loss,
+      ...(lossWeights ? { lossWeights } : {}),
       metrics,
       memoryBudget: options.memoryBudget === undefined ? undefined : parseBytes(options.memoryBudget),
       batchSize,
@@ -276,11 +317,49 @@ export class Model {
     this.compile(options, false);
   }
 
-  private labelsFor(y: Tensor, n: number, what: string): Float32Array | Int32Array {
-    return prepareLabels(y, n, this.compiled!.loss, this.outputShape, this.layers[this.layers.length - 1].name, what);
+  // x as one checked array per input (model order) and the number of samples.
+  private inputData(x: TensorArgs, what: string): { xs: Float32Array[]; n: number } {
+    const names = this.inputNames;
+    const list = tensorList(x, names, 'input', what);
+    const n = commonRows(list, names, 'input', what);
+    const single = list.length === 1;
+    list.forEach((t, i) => checkInputs(t, this.inputShapes[i], single ? this.layers[0].name : names[i], what));
+    return { xs: list.map((t) => t.data as Float32Array), n };
   }
 
-  async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+  // y as labels in each output's plan form (model order), for n samples.
+  private labelsFor(y: TensorArgs, n: number, what: string): (Float32Array | Int32Array)[] {
+    const names = this.outputNames;
+    const list = tensorList(y, names, 'target', what);
+    const single = list.length === 1;
+    return list.map((t, i) => prepareLabels(t, n, lossOf(this.compiled!.loss, i), this.outputShapes[i], single ? this.layers[this.layers.length - 1].name : names[i], what));
+  }
+
+  // Loss and accuracy from summed figures over n samples: the data loss (weighted total) is a
+  // mean over samples and the regularization penalty is added once (Keras); several outputs add
+  // '<output>_loss' and '<output>_accuracy'.
+  /** @internal */
+  results(n: number, lossSum: number, penalty: number, correct: number, perOutput: { loss: number[]; correct: number[] } | null): EvaluateResult {
+    const result: EvaluateResult = { loss: lossSum / n + penalty };
+    const withAccuracy = this.compiled!.metrics.length > 0;
+    if (!perOutput) {
+      if (withAccuracy) result.accuracy = correct / (n * sizeOf(this.outputShape.slice(0, -1)));
+      return result;
+    }
+    this.outputNames.forEach((name, i) => {
+      result[`${name}_loss`] = perOutput.loss[i] / n;
+      if (withAccuracy && isCategorical(lossOf(this.compiled!.loss, i))) result[`${name}_accuracy`] = perOutput.correct[i] / (n * sizeOf(this.outputShapes[i].slice(0, -1)));
+    });
+    return result;
+  }
+
+  // results() of the last run of `program` over n samples.
+  private runResults(exec: Executor, program: 'train' | 'evaluate', n: number): EvaluateResult {
+    const h = exec.readHeader();
+    return this.results(n, h.lossSum, h.penalty, h.correct, readOutputMetrics(exec, program));
+  }
+
+  async fit(x: TensorArgs, y: TensorArgs, options: FitOptions = {}): Promise<History> {
     for (const k of ['classWeight', 'sampleWeight']) {
       if (options && k in options) throw new InvalidArgumentError(`fit: ${k} is not supported yet (the loss kernels take no per-sample weights); refusing it rather than training unweighted`);
     }
@@ -292,40 +371,37 @@ export class Model {
     if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new InvalidArgumentError(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
     this.requireCompiled('fit');
-    const all = checkInputs(x, this.inputShape, this.layers[0].name, 'fit');
+    const { xs, n: all } = this.inputData(x, 'fit');
     const labels = this.labelsFor(y, all, 'fit');
     const { n, validationData } = splitValidation(x, y, all, options);
-    const lp = labels.length / all;
-    return fitLoop(this, (batch) => this.executorFor(batch, true), x.data as Float32Array, labels.subarray(0, n * lp), n, batchSize, epochs,
+    return fitLoop(this as Model<Prediction>, (batch) => this.executorFor(batch, true), xs, labels, n, batchSize, epochs,
       { ...options, validationData, initialEpoch });
   }
 
   // One optimizer step on exactly this batch (Keras train_on_batch); returns the batch's loss.
-  trainOnBatch(x: Tensor, y: Tensor): EvaluateResult {
-    const c = this.requireCompiled('trainOnBatch');
-    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'trainOnBatch');
+  trainOnBatch(x: TensorArgs, y: TensorArgs): EvaluateResult {
+    this.requireCompiled('trainOnBatch');
+    const { xs, n } = this.inputData(x, 'trainOnBatch');
     const labels = this.labelsFor(y, n, 'trainOnBatch');
     const exec = this.executorFor(n, true);
-    loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
+    loadBatch(exec, xs, labels, null, 0, n);
     exec.setStep(n);
     const { nonFinite } = exec.run('train');
     if (nonFinite) throw new NonFiniteError(nonFinite, 0, 0, exec.iterations + 1);
-    const h = exec.readHeader();
-    const rows = sizeOf(this.outputShape.slice(0, -1));
-    const loss = h.lossSum / n + h.penalty;
-    return c.metrics.length ? { loss, accuracy: h.correct / (n * rows) } : { loss };
+    return this.runResults(exec, 'train', n);
   }
 
   // Gradients of the compiled loss (data loss + penalties) for this batch, in training mode,
-  // without updating anything: per trainable weight ('<layer>/<weight>') and for the input. For
-  // checking layers against other libraries and for watching gradients vanish or explode.
-  computeGradients(x: Tensor, y: Tensor): { loss: number; input: Float32Array; weights: Map<string, Float32Array> } {
+  // without updating anything: per trainable weight ('<layer>/<weight>') and for the input (the
+  // first input; `inputs` has one per input). For checking layers against other libraries and for
+  // watching gradients vanish or explode.
+  computeGradients(x: TensorArgs, y: TensorArgs): { loss: number; input: Float32Array; inputs: Float32Array[]; weights: Map<string, Float32Array> } {
     this.requireCompiled('computeGradients');
-    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'computeGradients');
+    const { xs, n } = this.inputData(x, 'computeGradients');
     const labels = this.labelsFor(y, n, 'computeGradients');
     this.arena.planGradients = true;
     const exec = this.executorFor(n, true);
-    loadBatch(exec, x.data as Float32Array, labels, null, 0, n);
+    loadBatch(exec, xs, labels, null, 0, n);
     exec.setStep(n);
     const { nonFinite } = exec.run('gradients');
     if (nonFinite) throw new NonFiniteError(nonFinite, 0, 0, this.iterations + 1);
@@ -333,51 +409,60 @@ export class Model {
     const plan = exec.plan;
     const weights = new Map<string, Float32Array>();
     for (const b of plan.params) if (b.grad !== null) weights.set(`${b.layer}/${b.weight}`, exec.view(b.grad, sizeOf(b.shape)).slice());
-    const input = plan.inputGradient === null ? new Float32Array(n * sizeOf(this.inputShape)) : exec.view(plan.inputGradient, n * sizeOf(this.inputShape)).slice();
-    return { loss: h.lossSum / n + h.penalty, input, weights };
+    const inputs = plan.inputGradients.map((r, i) => (r === null ? new Float32Array(n * sizeOf(this.inputShapes[i])) : exec.view(r, n * sizeOf(this.inputShapes[i])).slice()));
+    return { loss: h.lossSum / n + h.penalty, input: inputs[0], inputs, weights };
   }
 
-  evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): EvaluateResult {
+  evaluate(x: TensorArgs, y: TensorArgs, options: { batchSize?: number } = {}): EvaluateResult {
     checkOptions('evaluate', options, BATCH_OPTIONS);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
     this.requireCompiled('evaluate');
-    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'evaluate');
+    const { xs, n } = this.inputData(x, 'evaluate');
     const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), true);
     const labels = this.labelsFor(y, n, 'evaluate');
     const step = exec.plan.batchSize;
+    // One output: the header sums over every batch. Several: each batch's figures are read from
+    // the metrics region (its output_metrics ops start from the batch's own sums).
+    const multi = exec.plan.programs.evaluate!.metrics !== null;
+    const sum = { lossSum: 0, correct: 0, loss: exec.plan.outputs.map(() => 0), outCorrect: exec.plan.outputs.map(() => 0) };
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
-      loadBatch(exec, x.data as Float32Array, labels, null, start, count);
-      exec.setStep(count, start > 0);
+      loadBatch(exec, xs, labels, null, start, count);
+      exec.setStep(count, !multi && start > 0);
       exec.run('evaluate');
+      const m = readOutputMetrics(exec, 'evaluate');
+      if (m) {
+        sum.lossSum += exec.readHeader().lossSum;
+        m.loss.forEach((v, i) => { sum.loss[i] += v; sum.outCorrect[i] += m.correct[i]; });
+      }
     }
     const h = exec.readHeader();
-    const rows = sizeOf(this.outputShape.slice(0, -1));
-    // The data loss is a mean over samples; the regularization penalty is added once (Keras).
-    const result: EvaluateResult = { loss: h.lossSum / n + h.penalty };
-    if (this.compiled!.metrics.length) result.accuracy = h.correct / (n * rows);
-    return result;
+    if (!multi) return this.results(n, h.lossSum, h.penalty, h.correct, null);
+    return this.results(n, sum.lossSum, h.penalty, 0, { loss: sum.loss, correct: sum.outCorrect });
   }
 
-  predict(x: Tensor, options: { batchSize?: number } = {}): Tensor<Float32Array> {
+  // Keras predict: a single-output model gives one tensor, a model with several outputs one
+  // tensor per output, in output order.
+  predict(x: TensorArgs, options: { batchSize?: number } = {}): Out {
     checkOptions('predict', options, BATCH_OPTIONS);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
-    const n = checkInputs(x, this.inputShape, this.layers[0].name, 'predict');
+    const { xs, n } = this.inputData(x, 'predict');
     const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), false);
     const step = exec.plan.batchSize;
-    const per = sizeOf(this.outputShape);
-    const out = new Float32Array(n * per);
+    const per = this.outputShapes.map(sizeOf);
+    const outs = per.map((p) => new Float32Array(n * p));
     const program = exec.plan.programs.forward!;
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
-      loadBatch(exec, x.data as Float32Array, null, null, start, count);
+      loadBatch(exec, xs, null, null, start, count);
       exec.setStep(count);
       exec.run('forward');
-      out.set(exec.view(program.output, count * per), start * per);
+      program.outputs.forEach((r, i) => outs[i].set(exec.view(r, count * per[i]), start * per[i]));
     }
-    return { data: out, shape: [n, ...this.outputShape] };
+    const tensors = outs.map((data, i) => ({ data, shape: [n, ...this.outputShapes[i]] }));
+    return (tensors.length === 1 ? tensors[0] : tensors) as Out;
   }
 
   // The model as safetensors bytes: weights, Keras-style topology and training config; with
@@ -405,17 +490,13 @@ export class Model {
 // Keras's validation_split: training keeps the first floor(n * (1 - split)) samples and the rest
 // are the validation data, cut before any shuffling (keras/src/trainers/data_adapters/
 // data_adapter_utils.py, train_validation_split). validationData, when given, wins (as in Keras).
-function splitValidation(x: Tensor, y: Tensor, n: number, options: FitOptions): { n: number; validationData?: [Tensor, Tensor] } {
+function splitValidation(x: TensorArgs, y: TensorArgs, n: number, options: FitOptions): { n: number; validationData?: [TensorArgs, TensorArgs] } {
   const split = options.validationSplit;
   if (split === undefined || options.validationData) return { n, validationData: options.validationData };
   if (typeof split !== 'number' || !(split > 0 && split < 1)) throw new InvalidArgumentError(`fit: validationSplit must be a number in (0, 1), got ${split}`);
   const at = Math.floor(n * (1 - split));
   if (at === 0 || at === n) throw new InvalidArgumentError(`fit: validationSplit ${split} of ${n} samples leaves ${at === 0 ? 'no training' : 'no validation'} samples`);
-  const tail = (t: Tensor): Tensor => {
-    const per = t.data.length / n;
-    return { data: t.data.subarray(at * per), shape: [n - at, ...t.shape.slice(1)] } as Tensor;
-  };
-  return { n: at, validationData: [tail(x), tail(y)] };
+  return { n: at, validationData: [sliceRows(x, at, n), sliceRows(y, at, n)] };
 }
 
 // The batch predict and evaluate plan for when no plan is large enough: the rows they are given
@@ -436,16 +517,20 @@ function sequentialSymbolic(graph: Graph): { inputs: SymbolicTensor; outputs: Sy
     n.layer.firstOutput ??= t;
     tensors[n.id] = t;
   }
-  return { inputs: tensors[graph.input], outputs: tensors[graph.output] };
+  return { inputs: tensors[graph.inputs[0]], outputs: tensors[graph.outputs[0]] };
 }
 
 export function sequential(layerList: Layer[], options: { name?: string; inputShape?: number[] } = {}): Model {
   return new Model(layerList, options);
 }
 
-// Functional model (Keras keras.Model(inputs, outputs)): one input, one output, any DAG between.
-export function model(options: { inputs: SymbolicTensor; outputs: SymbolicTensor; name?: string }): Model {
-  return new Model({ inputs: options.inputs, outputs: options.outputs }, { name: options.name });
+// Functional model (Keras keras.Model(inputs, outputs)): one or several inputs and outputs, any DAG
+// between. Built from a list of outputs, predict returns a list (one tensor when the list has one).
+export function model(options: { inputs: Symbolic; outputs: SymbolicTensor; name?: string }): Model;
+export function model(options: { inputs: Symbolic; outputs: SymbolicTensor[]; name?: string }): Model<Prediction>;
+export function model(options: { inputs: Symbolic; outputs: Symbolic; name?: string }): Model<Prediction>;
+export function model(options: { inputs: Symbolic; outputs: Symbolic; name?: string }): Model<Prediction> {
+  return new Model<Prediction>({ inputs: options.inputs, outputs: options.outputs }, { name: options.name });
 }
 
 export { MemoryBudgetError };

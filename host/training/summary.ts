@@ -3,7 +3,7 @@
 import { describeBreakdown, formatBytes } from '../core/errors';
 import type { Plan } from '../compile/plan';
 import type { Layer } from '../layers/layer';
-import type { Model } from './model';
+import type { Model, Prediction } from './model';
 
 export function countParams(layers: readonly Layer[]): { total: number; trainable: number; nonTrainable: number } {
   let total = 0;
@@ -15,18 +15,35 @@ export function countParams(layers: readonly Layer[]): { total: number; trainabl
   return { total, trainable, nonTrainable: total - trainable };
 }
 
-// Layers, output shapes, trainable and frozen parameter counts, and the planned arena.
-export function modelSummary(model: Model, inference: Plan, training: Plan | null, print: ((line: string) => void) | null): string {
-  const cells = [['Layer (type)', 'Output Shape', 'Param #', 'Trainable']];
+// Layers, output shapes, trainable and frozen parameter counts, and the planned arena. A
+// functional model lists its inputs too and, as Keras does, what each layer is connected to
+// ('<layer>[call][0]', one entry per input of each call).
+export function modelSummary(model: Model<Prediction>, inference: Plan, training: Plan | null, print: ((line: string) => void) | null): string {
+  const functional = !model.isSequential;
+  const g = model.graph;
+  const cells = [['Layer (type)', 'Output Shape', 'Param #', 'Trainable', ...(functional ? ['Connected to'] : [])]];
+  // node id -> '<layer>[call][0]' (Keras's inbound-node reference)
+  const refs = new Map<number, string>();
+  const calls = new Map<string, number>();
+  for (const n of g.nodes) {
+    const name = n.layer?.name ?? model.inputNames[g.inputs.indexOf(n.id)];
+    const k = calls.get(name) ?? 0;
+    calls.set(name, k + 1);
+    refs.set(n.id, `${name}[${k}][0]`);
+  }
+  if (functional) {
+    g.inputs.forEach((id, i) => cells.push([`${model.inputNames[i]} (InputLayer)`, `(None, ${g.nodes[id].shape.join(', ')})`, '0', '-', '-']));
+  }
   for (const l of model.layers) {
-    const node = model.graph.nodes.find((nd) => nd.layer === l)!;
+    const nodes = g.nodes.filter((nd) => nd.layer === l);
     const kind = l.kind === 'activation' ? String(l.config.activation) : l.kind;
-    cells.push([`${l.name} (${kind})`, `(None, ${node.shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-']);
+    const connected = functional ? [nodes.flatMap((nd) => nd.inputs.map((i) => refs.get(i)!)).join(', ')] : [];
+    cells.push([`${l.name} (${kind})`, `(None, ${nodes[0].shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-', ...connected]);
   }
   // Each column as wide as its longest cell (long layer names never run into the shapes).
-  const width = [0, 1, 2, 3].map((c) => Math.max(...cells.map((r) => r[c].length)));
-  const row = ([a, b, c, d]: string[]) => `${a.padEnd(width[0] + 2)}${b.padEnd(width[1] + 2)}${c.padStart(width[2])}  ${d}`;
-  const rule = '='.repeat(Math.max(80, width[0] + width[1] + width[2] + width[3] + 6));
+  const width = cells[0].map((_, c) => Math.max(...cells.map((r) => r[c].length)));
+  const row = ([a, b, c, d, e]: string[]) => `${a.padEnd(width[0] + 2)}${b.padEnd(width[1] + 2)}${c.padStart(width[2])}  ${e === undefined ? d : `${d.padEnd(width[3] + 2)}${e}`}`;
+  const rule = '='.repeat(Math.max(80, width[0] + width[1] + width[2] + width[3] + 6 + (functional ? width[4] + 2 : 0)));
   const lines = [`Model: "${model.name}"`, row(cells[0]), rule, ...cells.slice(1).map(row), rule];
   const p = countParams(model.layers);
   lines.push(`Total params: ${p.total}`, `Trainable params: ${p.trainable}`, `Non-trainable (frozen) params: ${p.nonTrainable}`);
