@@ -1,7 +1,7 @@
 // One entry for every importer: the format is chosen by the file name (and, for .json, by its
 // "format" field), every importer returns an ordinary edgetune model.
 import { ModelFormatError } from '../core/errors';
-import type { Model } from '../training/model';
+import type { Model, Prediction } from '../training/model';
 import { modelFromBytes } from '../formats/serialize';
 import { importKeras } from './keras';
 import { importOnnx } from './onnx';
@@ -37,7 +37,7 @@ export interface ModelFileAccess {
 }
 
 // Reads and imports the model at `path` (shards are read relative to a model.json). Nothing is written.
-export async function importModelFile(path: string, files: ModelFileAccess, progress?: ImportProgress): Promise<{ model: Model; format: ModelFileFormat }> {
+export async function importModelFile(path: string, files: ModelFileAccess, progress?: ImportProgress): Promise<{ model: Model<Prediction>; format: ModelFileFormat }> {
   const kind = formatOf(path);
   progress?.('reading', 0, 1);
   const bytes = await files.readFile(path);

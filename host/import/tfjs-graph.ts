@@ -8,7 +8,7 @@
 import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { checkOptions, optionNames } from '../core/options';
 import { type Layer, input as symbolicInput, type SymbolicTensor } from '../layers/layer';
-import { Model, model as functionalModel } from '../training/model';
+import { Model, type Prediction } from '../training/model';
 import { UnsupportedOpError } from './errors';
 import { dataInputs, type GraphNodeDef, parseInputRef } from './tfjs-graph-attrs';
 import { convertWeighted } from './tfjs-graph-conv';
@@ -49,7 +49,7 @@ export interface GraphContext {
   layerName(node: string): string;
 }
 
-export async function importTfjsGraphModel(modelJson: unknown, readFile: ShardReader, fileName: string, options: TfjsGraphImportOptions = {}): Promise<Model> {
+export async function importTfjsGraphModel(modelJson: unknown, readFile: ShardReader, fileName: string, options: TfjsGraphImportOptions = {}): Promise<Model<Prediction>> {
   checkOptions('importTfjsGraphModel', options, OPTIONS);
   for (const key of ['inputs', 'outputs'] as const) {
     const v = options[key];
@@ -142,7 +142,7 @@ class GraphImporter implements GraphContext {
   consumers(node: string): GraphNodeDef[] { return this.readersOf.get(node) ?? []; }
   nodeDef(name: string): GraphNodeDef | undefined { return this.byName.get(name); }
 
-  run(): Model {
+  run(): Model<Prediction> {
     const cutInputs = new Set(this.inputRefs.map((r) => parseInputRef(r).name));
     const order = this.topologicalOrder(this.outputRefs.map((r) => parseInputRef(r).name), cutInputs);
     for (const d of order) {
@@ -275,7 +275,7 @@ class GraphImporter implements GraphContext {
 
   // Applies the layers in creation order and sets the weights (a missing bias created by folding
   // nothing stays zero).
-  private build(inputs: Pending[], outputs: Pending[]): Model {
+  private build(inputs: Pending[], outputs: Pending[]): Model<Prediction> {
     const tensors = new Map<Pending, SymbolicTensor>();
     for (const p of inputs) tensors.set(p, symbolicInput({ shape: p.shape, name: p.node.replace(/[^A-Za-z0-9_.-]+/g, '_') }));
     const tensorOf = (p: Pending): SymbolicTensor => {
@@ -301,9 +301,8 @@ class GraphImporter implements GraphContext {
     if (!used.length) throw new ModelFormatError(`${this.file}: the outputs do not depend on any input`, this.file);
     const ins = used.map(tensorOf);
     const outs = outputs.map(tensorOf);
-    if (ins.length === 1 && outs.length === 1) return new Model({ inputs: ins[0], outputs: outs[0] }, { name: 'graph_model' });
-    // Several inputs or outputs: the multi-io functional model (predict returns one tensor per output).
-    return (functionalModel as unknown as (o: { inputs: SymbolicTensor[]; outputs: SymbolicTensor[]; name: string }) => Model)({ inputs: ins, outputs: outs, name: 'graph_model' });
+    // One output: predict returns a tensor; several: one tensor per output, in order.
+    return new Model<Prediction>({ inputs: ins.length === 1 ? ins[0] : ins, outputs: outs.length === 1 ? outs[0] : outs }, { name: 'graph_model' });
   }
 
   private setWeights(p: Pending, layer: Layer): void {
