@@ -18,10 +18,12 @@ export function heap_base(): usize {
 }
 export {
   conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
+  conv2d_grouped_forward, conv2d_grouped_backward_filter, conv2d_grouped_backward_input,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './kernels/conv';
 export {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
+  avg_pool2d_forward_include_pad, avg_pool2d_backward_include_pad,
   global_avg_pool_forward, global_avg_pool_backward,
 } from './kernels/pool';
 export {

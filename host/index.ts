@@ -6,8 +6,9 @@ import { modelFromBytes } from './formats/serialize';
 
 export { layers } from './layers/index';
 export {
-  Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
-  type BatchNormalizationOptions, type SoftmaxOptions, type ReduceOptions, type ConstantOpOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
+  Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type Conv2dTransposeOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
+  type AveragePooling2dOptions, type BatchNormalizationOptions, type SoftmaxOptions, type ReduceOptions, type ConstantOpOptions, type LayerOptions,
+  type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
 export { Model, sequential, model, type Prediction, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
 export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig, type RegularizerName, type ConstraintName } from './layers/regularizers';

@@ -14,7 +14,8 @@ import {
 } from './reference/kernels';
 import {
   avgPoolBackwardRef, avgPoolRef, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef, type ConvGeometry, depthwiseBackwardFilterRef,
-  depthwiseBackwardInputRef, depthwiseRef, globalAvgPoolRef, maxPoolBackwardRef, maxPoolRef,
+  depthwiseBackwardInputRef, depthwiseRef, globalAvgPoolRef, groupedConv2dBackwardFilterRef, groupedConv2dBackwardInputRef, groupedConv2dRef,
+  maxPoolBackwardRef, maxPoolRef,
 } from './reference/conv';
 import {
   ACT, activationGradRef, activationRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, dropoutBackwardRef, l1l2GradientRef,
@@ -76,6 +77,10 @@ const convArgs = (g: ConvGeometry, f: number, key: 'f' | 'm' = 'f') => ({
 const poolArgs = (g: ConvGeometry) => ({ h: g.H, w_: g.W, c: g.C, kh: g.KH, kw: g.KW, sh: g.SH, sw: g.SW, pt: g.PT, pl: g.PL, oh: g.OH, ow: g.OW });
 const CONV = geometry({ H: 5, W: 4, KH: 3, KW: 3, PT: 1, PL: 1 });
 const POOL = geometry({ H: 4, W: 6, KH: 2, KW: 2, SH: 2, SW: 2 });
+// 3x2 kernel over 4 channels in 2 groups, stride 2, pads top 1 / left 0 and an output row that
+// overhangs the bottom (explicit pads); a 3x3 stride-2 ceil-mode window with top/left padding 1.
+const GROUPED = geometry({ H: 5, W: 6, C: 4, KH: 3, KW: 2, SH: 2, SW: 1, PT: 1, PL: 0, OH: 3, OW: 5 });
+const PADDED_POOL = geometry({ H: 5, W: 6, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1, OH: 3, OW: 3 });
 const SCRATCH = 8192; // floats, ample for these shapes' cols and GEMM packing
 const nIn = (g: ConvGeometry) => g.B * g.H * g.W * g.C;
 const nOut = (g: ConvGeometry, f: number) => g.B * g.OH * g.OW * f;
@@ -293,6 +298,39 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     const dy = c.input(nOut(POOL, POOL.C)), dx = c.out(nIn(POOL));
     c.run('avgpool_backward', { dx, dy: dy.p, ...poolArgs(POOL), accumulate: 0 });
     c.expect('dx', c.f32(dx, nIn(POOL)), avgPoolBackwardRef(POOL, dy.v));
+  },
+  conv2d_grouped_forward(c) {
+    const f = 4, groups = 2, x = c.input(nIn(GROUPED)), w = c.input(6 * 2 * f), b = c.input(f), y = c.out(nOut(GROUPED, f));
+    c.run('conv2d_grouped_forward', {
+      y, x: x.p, w: w.p, b: b.p, ...convArgs(GROUPED, f), groups, chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), accumulate: 0,
+    });
+    c.expect('y', c.f32(y, nOut(GROUPED, f)), groupedConv2dRef(GROUPED, f, groups, x.v, w.v, b.v));
+  },
+  conv2d_grouped_backward_filter(c) {
+    const f = 4, groups = 2, x = c.input(nIn(GROUPED)), dy = c.input(nOut(GROUPED, f)), dw = c.out(6 * 2 * f), db = c.out(f);
+    c.run('conv2d_grouped_backward_filter', {
+      dw, db, x: x.p, dy: dy.p, ...convArgs(GROUPED, f), groups, chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), accumulate: 0,
+    });
+    const want = groupedConv2dBackwardFilterRef(GROUPED, f, groups, x.v, dy.v);
+    c.expect('dw', c.f32(dw, 6 * 2 * f), want.dw);
+    c.expect('db', c.f32(db, f), want.db);
+  },
+  conv2d_grouped_backward_input(c) {
+    const f = 4, groups = 2, w = c.input(6 * 2 * f), dy = c.input(nOut(GROUPED, f)), dx = c.out(nIn(GROUPED));
+    c.run('conv2d_grouped_backward_input', {
+      dx, dy: dy.p, w: w.p, ...convArgs(GROUPED, f), groups, chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), accumulate: 0,
+    });
+    c.expect('dx', c.f32(dx, nIn(GROUPED)), groupedConv2dBackwardInputRef(GROUPED, f, groups, dy.v, w.v));
+  },
+  avgpool_include_pad_forward(c) {
+    const x = c.input(nIn(PADDED_POOL)), y = c.out(nOut(PADDED_POOL, PADDED_POOL.C));
+    c.run('avgpool_include_pad_forward', { y, x: x.p, ...poolArgs(PADDED_POOL), pb: 0, pr: 1 });
+    c.expect('y', c.f32(y, nOut(PADDED_POOL, PADDED_POOL.C)), avgPoolRef(PADDED_POOL, x.v, { PB: 0, PR: 1 }));
+  },
+  avgpool_include_pad_backward(c) {
+    const dy = c.input(nOut(PADDED_POOL, PADDED_POOL.C)), dx = c.out(nIn(PADDED_POOL));
+    c.run('avgpool_include_pad_backward', { dx, dy: dy.p, ...poolArgs(PADDED_POOL), pb: 1, pr: 0, accumulate: 0 });
+    c.expect('dx', c.f32(dx, nIn(PADDED_POOL)), avgPoolBackwardRef(PADDED_POOL, dy.v, { PB: 1, PR: 0 }));
   },
   gap_forward(c) {
     const x = c.input(B * 6 * 3), y = c.out(B * 3);

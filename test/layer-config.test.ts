@@ -73,7 +73,7 @@ describe('bad layer configurations fail at build time, naming the layer and the 
   it.each([
     [() => layers.conv2d({ filters: 0, kernelSize: 3, name: 'c1' }), /c1: filters must be a positive integer, got 0/],
     [() => layers.conv2d({ filters: 2, kernelSize: [3, 0], name: 'c2' }), /c2: kernelSize must be positive integers/],
-    [() => layers.conv2d({ filters: 2, kernelSize: 3, padding: 'full' as 'same', name: 'c3' }), /c3: padding must be 'valid' or 'same'/],
+    [() => layers.conv2d({ filters: 2, kernelSize: 3, padding: 'full' as 'same', name: 'c3' }), /c3: padding must be 'valid', 'same' or \[\[top, bottom\], \[left, right\]\]/],
     [() => layers.dropout(1, { name: 'd1' }), /d1: rate must be in \[0, 1\), got 1/],
     [() => layers.dropout(-0.1), /rate must be in \[0, 1\)/],
     [() => layers.dense(4, { activation: 'sigmoidal', name: 'h' }), /h: unknown activation 'sigmoidal'/],
@@ -95,7 +95,7 @@ describe('bad layer configurations fail at build time, naming the layer and the 
     expect(() => sequential([layers.reshape([5, 5], { name: 'rs', inputShape: [24] })])).toThrow(/rs \(reshape\): cannot reshape \[24\]/);
     const a = input({ shape: [4] });
     const b = layers.dense(3).apply(a);
-    expect(() => layers.add({ name: 'sum' }).apply([a, b])).toThrow(/sum \(add\): inputs have different shapes/);
+    expect(() => layers.add({ name: 'sum' }).apply([a, b])).toThrow(/sum \(add\): inputs of shapes \[4\] and \[3\] do not broadcast/);
     expect(() => model({ inputs: a, outputs: layers.add().apply([b, b]) })).not.toThrow();
   });
 });

@@ -3,7 +3,7 @@
 // whole training step (forward, loss, backward, update) costs one host -> wasm transition.
 import { activation_backward, activation_forward, unary_backward, unary_forward } from '../kernels/activations';
 import { broadcast_f32 } from '../kernels/broadcast';
-import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
+import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, conv2d_grouped_backward_filter, conv2d_grouped_backward_input, conv2d_grouped_forward, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
 import { gemm_f32 } from '../kernels/gemm';
@@ -12,7 +12,7 @@ import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '.
 import { nd_copy_f32 } from '../kernels/nd-copy';
 import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold, batchnorm_forward_inference, batchnorm_forward_train } from '../kernels/norm';
 import { apply_gradients, nadam_prep, optimizer_init, sumsq_f32 } from '../kernels/optim';
-import { avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward, global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward } from '../kernels/pool';
+import { avg_pool2d_backward, avg_pool2d_backward_include_pad, avg_pool2d_forward, avg_pool2d_forward_include_pad, global_avg_pool_backward, global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward } from '../kernels/pool';
 import { prelu_backward, prelu_forward } from '../kernels/prelu';
 import { l1l2_gradient, l1l2_penalty, max_norm, non_neg, unit_norm } from '../kernels/regularize';
 import { resize2d_backward, resize2d_forward } from '../kernels/resize';
@@ -88,6 +88,11 @@ import {
   OP_RESIZE_BACKWARD,
   OP_PRELU_FORWARD,
   OP_PRELU_BACKWARD,
+  OP_CONV2D_GROUPED_FORWARD,
+  OP_CONV2D_GROUPED_BACKWARD_FILTER,
+  OP_CONV2D_GROUPED_BACKWARD_INPUT,
+  OP_AVGPOOL_INCLUDE_PAD_FORWARD,
+  OP_AVGPOOL_INCLUDE_PAD_BACKWARD,
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
@@ -193,6 +198,11 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_RESIZE_BACKWARD: resize2d_backward(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10)); break;
       case OP_PRELU_FORWARD: prelu_forward(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7)); break;
       case OP_PRELU_BACKWARD: prelu_backward(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11)); break;
+      case OP_CONV2D_GROUPED_FORWARD: conv2d_grouped_forward(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22)); break;
+      case OP_CONV2D_GROUPED_BACKWARD_FILTER: conv2d_grouped_backward_filter(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22)); break;
+      case OP_CONV2D_GROUPED_BACKWARD_INPUT: conv2d_grouped_backward_input(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20), arg(at, 21)); break;
+      case OP_AVGPOOL_INCLUDE_PAD_FORWARD: avg_pool2d_forward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14)); break;
+      case OP_AVGPOOL_INCLUDE_PAD_BACKWARD: avg_pool2d_backward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15)); break;
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;

@@ -8,6 +8,8 @@
 //   The bottom and right padding are implied by OH and OW.
 //   conv2d kernel w is HWIO (KH, KW, C, F), i.e. a (K, F) row-major matrix with K = KH*KW*C; bias b (F).
 //   Depthwise kernel w is (KH, KW, C, M), output channel c*M + m; bias b (C*M).
+//   Grouped conv2d (G groups): w is (KH, KW, C/G, F); output channel f sees input channels
+//   [g*C/G, (g+1)*C/G) of its group g = f / (F/G). G == 1 is the plain convolution.
 //
 // conv2d is chunked im2col + GEMM so that its scratch is bounded: the N = B*OH*OW output positions,
 // flattened in (b, oh, ow) order, are taken chunkRows (>= 1) at a time; a chunk's patches are unfolded
@@ -84,8 +86,18 @@ function isPointwise(H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32
 export function im2col_f32(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
-  const tapRow = KW * C;
-  const rowBytes = <usize>(KH * tapRow) << 2;
+  im2colGroups(cols, x, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+}
+
+// im2col_f32 for G channel groups of Cg = C/G channels: column ((g*KH + kh)*KW + kw)*Cg + j holds
+// x[b, ih, iw, g*Cg + j], so that group g's patches are the Kg = KH*KW*Cg columns from g*Kg on and
+// its GEMM reads them in place (row stride G*Kg). G == 1 is im2col_f32's layout.
+function im2colGroups(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, G: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
+  const Cg = C / G;
+  const tapRow = KW * Cg;
+  const groupBytes = <usize>(KH * tapRow) << 2;
   let ow = row0 % OW;
   let t = row0 / OW;
   let oh = t % OH;
@@ -96,22 +108,24 @@ export function im2col_f32(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32
     const iw0 = ow * SW - PL;
     const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
     const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-    zeroFloats(dst, khLo * tapRow);
-    for (let kh = khLo; kh < khHi; kh++) {
-      const d = dst + (<usize>(kh * tapRow) << 2);
-      const src = x + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C) << 2);
-      zeroFloats(d, kwLo * C);
-      if (DW == 1) {
-        copyFloats(d + (<usize>(kwLo * C) << 2), src, (kwHi - kwLo) * C);
-      } else {
-        for (let kw = kwLo; kw < kwHi; kw++) {
-          copyFloats(d + (<usize>(kw * C) << 2), src + (<usize>((kw - kwLo) * DW * C) << 2), C);
+    for (let g = 0; g < G; g++) {
+      zeroFloats(dst, khLo * tapRow);
+      for (let kh = khLo; kh < khHi; kh++) {
+        const d = dst + (<usize>(kh * tapRow) << 2);
+        const src = x + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C + g * Cg) << 2);
+        zeroFloats(d, kwLo * Cg);
+        if (DW == 1 && G == 1) {
+          copyFloats(d + (<usize>(kwLo * C) << 2), src, (kwHi - kwLo) * C);
+        } else {
+          for (let kw = kwLo; kw < kwHi; kw++) {
+            copyFloats(d + (<usize>(kw * Cg) << 2), src + (<usize>((kw - kwLo) * DW * C) << 2), Cg);
+          }
         }
+        zeroFloats(d + (<usize>(kwHi * Cg) << 2), (KW - kwHi) * Cg);
       }
-      zeroFloats(d + (<usize>(kwHi * C) << 2), (KW - kwHi) * C);
+      zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
+      dst += groupBytes;
     }
-    zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
-    dst += rowBytes;
     if (++ow == OW) {
       ow = 0;
       if (++oh == OH) {
@@ -128,8 +142,16 @@ export function im2col_f32(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32
 export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
-  const tapRow = KW * C;
-  const rowBytes = <usize>(KH * tapRow) << 2;
+  col2imGroups(dx, cols, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+}
+
+// The adjoint of im2colGroups (its column layout).
+function col2imGroups(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, G: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
+  const Cg = C / G;
+  const tapRow = KW * Cg;
+  const groupBytes = <usize>(KH * tapRow) << 2;
   let ow = row0 % OW;
   let t = row0 / OW;
   let oh = t % OH;
@@ -140,18 +162,20 @@ export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i3
     const iw0 = ow * SW - PL;
     const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
     const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-    for (let kh = khLo; kh < khHi; kh++) {
-      const s = src + (<usize>(kh * tapRow + kwLo * C) << 2);
-      const d = dx + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C) << 2);
-      if (DW == 1) {
-        addFloats(d, s, (kwHi - kwLo) * C);
-      } else {
-        for (let kw = 0; kw < kwHi - kwLo; kw++) {
-          addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * C) << 2), C);
+    for (let g = 0; g < G; g++) {
+      for (let kh = khLo; kh < khHi; kh++) {
+        const s = src + (<usize>(kh * tapRow + kwLo * Cg) << 2);
+        const d = dx + (<usize>(((b * H + ih0 + kh * DH) * W + iw0 + kwLo * DW) * C + g * Cg) << 2);
+        if (DW == 1 && G == 1) {
+          addFloats(d, s, (kwHi - kwLo) * C);
+        } else {
+          for (let kw = 0; kw < kwHi - kwLo; kw++) {
+            addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * Cg) << 2), Cg);
+          }
         }
       }
+      src += groupBytes;
     }
-    src += rowBytes;
     if (++ow == OW) {
       ow = 0;
       if (++oh == OH) {
@@ -173,13 +197,34 @@ export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i3
 export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize): void {
+  conv2dGroups(y, x, w, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0);
+}
+
+// Grouped convolution (Keras Conv2D groups, ONNX group): G groups, Cg = C/G input and Fg = F/G
+// output channels each; w (KH, KW, Cg, F), output channel f reads input channels of group f / Fg.
+// y (B, OH, OW, F) = conv(x) [+ b (F) when b != 0], or with accumulate != 0 y += conv(x) (b must
+// be 0 then). One im2col per chunk (group-major columns) and one GEMM per group, in place.
+export function conv2d_grouped_forward(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
+  conv2dGroups(y, x, w, accumulate ? 0 : b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, 0, 0, 0, accumulate);
+}
+
+function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32): void {
   const N = B * OH * OW;
-  const K = KH * KW * C;
-  if (N <= 0 || F <= 0) return;
+  if (N <= 0 || F <= 0 || G <= 0) return;
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
+  const K = G * Kg;
   const withBias = b != 0 ? 1 : 0;
+  const acc = withBias | accumulate;
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
     if (withBias) bias_fill(y, b, N, F);
-    gemm_f32(y, x, w, N, F, C, C, 1, F, 1, F, withBias, pack);
+    for (let g = 0; g < G; g++) {
+      gemm_f32(y + (<usize>(g * Fg) << 2), x + (<usize>(g * Cg) << 2), w + (<usize>(g * Fg) << 2), N, Fg, Cg, C, 1, F, 1, F, acc, pack);
+    }
     if (relu) relu_forward(y, y, N * F);
     return;
   }
@@ -187,10 +232,12 @@ export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
     const yc = pool ? chunkOut : y + (<usize>r0 * <usize>F << 2);
-    im2col_f32(cols, x, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+    im2colGroups(cols, x, B, H, W, C, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
     // The bias goes in first and the GEMM adds onto it, while this chunk of y is in cache.
     if (withBias) bias_fill(yc, b, rows, F);
-    gemm_f32(yc, cols, w, rows, F, K, K, 1, F, 1, F, withBias, pack);
+    for (let g = 0; g < G; g++) {
+      gemm_f32(yc + (<usize>(g * Fg) << 2), cols + (<usize>(g * Kg) << 2), w + (<usize>(g * Fg) << 2), rows, Fg, Kg, K, 1, F, 1, F, acc, pack);
+    }
     if (relu) relu_forward(yc, yc, rows * F);
     if (pool) max_pool_2x2_rows(y + (<usize>((r0 / (2 * OW)) * (OW >> 1) * F) << 2), yc, rows / (2 * OW), OW, F);
   }
@@ -232,12 +279,21 @@ function max_pool_2x2_rows(out: usize, src: usize, pairs: i32, OW: i32, F: i32):
 export function conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
+  conv2d_grouped_backward_filter(dw, db, x, dy, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, accumulate);
+}
+
+// The grouped convolution's dw (KH, KW, C/G, F) [+]= per group, im2col(x)^T . dy; db as above.
+export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
   const N = B * OH * OW;
-  const K = KH * KW * C;
   if (db != 0) bias_backward(db, dy, N, F, accumulate);
-  if (dw == 0 || F <= 0) return;
+  if (dw == 0 || F <= 0 || G <= 0) return;
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
+  const K = G * Kg;
   if (N <= 0) {
-    if (!accumulate) fill_f32(dw, 0, K * F);
+    if (!accumulate) fill_f32(dw, 0, Kg * F);
     return;
   }
   const pointwise = isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW);
@@ -247,11 +303,15 @@ export function conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize
     const rows = min(chunk, N - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
     const acc = r0 > 0 ? 1 : accumulate;
-    if (pointwise) {
-      gemm_f32(dw, x + (<usize>r0 * <usize>C << 2), dyc, C, F, rows, 1, C, F, 1, F, acc, pack);
-    } else {
-      im2col_f32(cols, x, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-      gemm_f32(dw, cols, dyc, K, F, rows, 1, K, F, 1, F, acc, pack);
+    if (!pointwise) im2colGroups(cols, x, B, H, W, C, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+    for (let g = 0; g < G; g++) {
+      const dwg = dw + (<usize>(g * Fg) << 2);
+      const dyg = dyc + (<usize>(g * Fg) << 2);
+      if (pointwise) {
+        gemm_f32(dwg, x + ((<usize>r0 * <usize>C + <usize>(g * Cg)) << 2), dyg, Cg, Fg, rows, 1, C, F, 1, F, acc, pack);
+      } else {
+        gemm_f32(dwg, cols + (<usize>(g * Kg) << 2), dyg, Kg, Fg, rows, 1, K, F, 1, F, acc, pack);
+      }
     }
   }
 }
@@ -261,11 +321,22 @@ export function conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize
 export function conv2d_backward_input(dx: usize, dy: usize, w: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
-  if (dx == 0) return;
+  conv2d_grouped_backward_input(dx, dy, w, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, accumulate);
+}
+
+// The grouped convolution's dx [+]= per group, col2im(dy[:, group] . w[:, group]^T).
+export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
+  if (dx == 0 || G <= 0) return;
   const N = B * OH * OW;
-  const K = KH * KW * C;
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
+  const K = G * Kg;
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
-    gemm_f32(dx, dy, w, N, C, F, F, 1, 1, F, C, accumulate, pack);
+    for (let g = 0; g < G; g++) {
+      gemm_f32(dx + (<usize>(g * Cg) << 2), dy + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), N, Cg, Fg, F, 1, 1, F, C, accumulate, pack);
+    }
     return;
   }
   if (!accumulate) fill_f32(dx, 0, B * H * W * C);
@@ -273,8 +344,11 @@ export function conv2d_backward_input(dx: usize, dy: usize, w: usize,
   const chunk = min(max(chunkRows, 1), N);
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
-    gemm_f32(cols, dy + (<usize>r0 * <usize>F << 2), w, rows, K, F, F, 1, 1, F, K, 0, pack);
-    col2im_f32(dx, cols, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+    const dyc = dy + (<usize>r0 * <usize>F << 2);
+    for (let g = 0; g < G; g++) {
+      gemm_f32(cols + (<usize>(g * Kg) << 2), dyc + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), rows, Kg, Fg, F, 1, 1, F, K, 0, pack);
+    }
+    col2imGroups(dx, cols, B, H, W, C, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
   }
 }
 

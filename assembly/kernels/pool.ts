@@ -3,8 +3,9 @@
 // Geometry as in assembly/kernels/conv.ts, without dilation: x (B, H, W, C), y (B, OH, OW, C); window
 // KH x KW, strides SH, SW; output (oh, ow), tap (kh, kw) reads ih = oh*SH - PT + kh, iw = ow*SW - PL + kw.
 // Padded positions take no part: a max never comes from padding, and an average divides by the number
-// of window positions inside the input (TF's 'same' pooling). A window with no position inside the
-// input (impossible with TF's padding rule) gives 0, and argmax -1.
+// of window positions inside the input (TF's 'same' pooling; the _include_pad variants count the
+// padding as well). A window with no position inside the input (impossible with TF's padding rule
+// and with the host's checks on explicit pads) gives 0, and argmax -1.
 // Every kernel is vectorised over channels (f32x4) with a scalar tail.
 // Backward kernels take `accumulate` (0 = write, 1 = add); dx == 0 does nothing.
 import { fill_f32 } from './elementwise';
@@ -102,6 +103,28 @@ export function max_pool2d_backward(dx: usize, dy: usize, argmax: usize, count: 
 // y (B, OH, OW, C) = mean of x (B, H, W, C) over the window positions inside the input.
 export function avg_pool2d_forward(y: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  avgPoolForward(y, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, 0, 0, 0);
+}
+
+// As avg_pool2d_forward, but the divisor counts the padded positions too (count_include_pad):
+// the window clipped to the input plus its declared bottom and right padding PB, PR, which a
+// ceil-mode window can overhang (PyTorch's and ONNX's divisor).
+export function avg_pool2d_forward_include_pad(y: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32, PB: i32, PR: i32): void {
+  avgPoolForward(y, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, PB, PR, 1);
+}
+
+// The divisor of the window at (ih0, iw0): its taps inside the input, or with includePad inside
+// the input and its padding (at least 1: the window starts before the input's end).
+// @ts-ignore: decorator
+@inline
+function windowDivisor(ih0: i32, iw0: i32, taps: i32, H: i32, W: i32, KH: i32, KW: i32, PB: i32, PR: i32, includePad: i32): f32 {
+  if (!includePad) return <f32>taps;
+  return <f32>max(1, (min(ih0 + KH, H + PB) - ih0) * (min(iw0 + KW, W + PR) - iw0));
+}
+
+function avgPoolForward(y: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32, PB: i32, PR: i32, includePad: i32): void {
   const rowBytes = <usize>C << 2;
   let yo = y;
   for (let n = 0; n < B; n++) {
@@ -116,7 +139,7 @@ export function avg_pool2d_forward(y: usize, x: usize, B: i32, H: i32, W: i32, C
           fill_f32(yo, 0, C);
         } else {
           const first = x + (<usize>(((n * H + ih0 + khLo) * W + iw0 + kwLo) * C) << 2);
-          const divisor = <f32>count;
+          const divisor = windowDivisor(ih0, iw0, count, H, W, KH, KW, PB, PR, includePad);
           let c = 0;
           if (ASC_FEATURE_SIMD) {
             const dv = f32x4.splat(divisor);
@@ -153,6 +176,17 @@ export function avg_pool2d_forward(y: usize, x: usize, B: i32, H: i32, W: i32, C
 // dx (B, H, W, C) [+]= dy (B, OH, OW, C) / count, spread over each window's positions inside the input.
 export function avg_pool2d_backward(dx: usize, dy: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
+  avgPoolBackward(dx, dy, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, 0, 0, 0, accumulate);
+}
+
+// The backward pass of avg_pool2d_forward_include_pad.
+export function avg_pool2d_backward_include_pad(dx: usize, dy: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32, PB: i32, PR: i32, accumulate: i32): void {
+  avgPoolBackward(dx, dy, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, PB, PR, 1, accumulate);
+}
+
+function avgPoolBackward(dx: usize, dy: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32, PB: i32, PR: i32, includePad: i32, accumulate: i32): void {
   if (dx == 0) return;
   if (!accumulate) fill_f32(dx, 0, B * H * W * C);
   const rowBytes = <usize>C << 2;
@@ -167,7 +201,7 @@ export function avg_pool2d_backward(dx: usize, dy: usize, B: i32, H: i32, W: i32
         const count = (khHi - khLo) * (kwHi - kwLo);
         if (count > 0) {
           const first = dx + (<usize>(((n * H + ih0 + khLo) * W + iw0 + kwLo) * C) << 2);
-          const divisor = <f32>count;
+          const divisor = windowDivisor(ih0, iw0, count, H, W, KH, KW, PB, PR, includePad);
           let c = 0;
           if (ASC_FEATURE_SIMD) {
             const dv = f32x4.splat(divisor);

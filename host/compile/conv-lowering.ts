@@ -1,6 +1,7 @@
 // Convolution and pooling geometry in a program, and how a convolution's im2col work is chunked
 // to fit the scratch limit.
-import { conv2dOutputSize, conv2dPackBytes, convColsBytes } from './conv-scratch';
+import { conv2dPackBytes, convColsBytes, windowAxis } from './conv-scratch';
+import type { ConvPadding } from '../layers/config';
 import type { Layer } from '../layers/layer';
 import { align16, type CompileContext, needScratch } from './program';
 
@@ -9,27 +10,38 @@ export interface ConvGeometry {
   pt: number; pl: number; oh: number; ow: number;
 }
 
-export function geometry(layer: Layer, inShape: number[]): ConvGeometry {
+// The output size and padding of both spatial axes for a layer's kernelSize, strides, dilationRate,
+// padding ('valid', 'same' or [[top, bottom], [left, right]]) and ceilMode (pooling).
+export function windowAxes(config: Record<string, unknown>, h: number, w: number): { y: ReturnType<typeof windowAxis>; x: ReturnType<typeof windowAxis> } {
+  const [kh, kw] = config.kernelSize as number[];
+  const [sh, sw] = config.strides as number[];
+  const [dh, dw] = (config.dilationRate as number[] | undefined) ?? [1, 1];
+  const pad = config.padding as ConvPadding;
+  const ceil = config.ceilMode === true;
+  if (typeof pad === 'string') return { y: windowAxis(h, kh, sh, dh, pad, ceil), x: windowAxis(w, kw, sw, dw, pad, ceil) };
+  return { y: windowAxis(h, kh, sh, dh, pad[0], ceil), x: windowAxis(w, kw, sw, dw, pad[1], ceil) };
+}
+
+export function geometry(layer: Layer, inShape: readonly number[]): ConvGeometry {
   const [h, w, c] = inShape;
   const [kh, kw] = layer.config.kernelSize as number[];
   const [sh, sw] = layer.config.strides as number[];
   const [dh, dw] = (layer.config.dilationRate as number[] | undefined) ?? [1, 1];
-  const pad = layer.config.padding as 'same' | 'valid';
-  const y = conv2dOutputSize(h, kh, sh, dh, pad);
-  const x = conv2dOutputSize(w, kw, sw, dw, pad);
+  const { y, x } = windowAxes(layer.config, h, w);
   return { h, w_: w, c, kh, kw, sh, sw, dh, dw_: dw, pt: y.padBefore, pl: x.padBefore, oh: y.out, ow: x.out };
 }
 
 // Pooling geometry: the convolution's without dilation.
-export function poolGeometry(layer: Layer, inShape: number[]): Omit<ConvGeometry, 'dh' | 'dw_'> {
+export function poolGeometry(layer: Layer, inShape: readonly number[]): Omit<ConvGeometry, 'dh' | 'dw_'> {
   const { dh, dw_, ...pool } = geometry(layer, inShape);
   void dh; void dw_;
   return pool;
 }
 
-// A 1x1 stride-1 unpadded convolution reads its input directly (no im2col).
+// A 1x1 stride-1 unpadded convolution reads its input directly (no im2col); explicit bottom or
+// right padding makes its output larger than its input, so that one is not direct.
 export function isPointwise(g: ConvGeometry): boolean {
-  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.pt === 0 && g.pl === 0;
+  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.pt === 0 && g.pl === 0 && g.oh === g.h && g.ow === g.w_;
 }
 
 // Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM

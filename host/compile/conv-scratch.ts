@@ -17,6 +17,31 @@ export function conv2dOutputSize(inSize: number, k: number, stride: number, dila
   return { out, padBefore: Math.floor(total / 2) };
 }
 
+// Explicit padding of one axis: [before, after] rows or columns of zeros.
+export type AxisPads = readonly [number, number];
+
+// One spatial axis of a windowed layer with 'valid', 'same' or explicit [before, after] padding.
+// Explicit pads: out = floor((I + before + after - span)/S) + 1; with ceilMode, PyTorch's rule:
+// ceil instead of floor, then one fewer if the last window would start past the input and its
+// before-padding ((out-1)*S >= I + before). padAfter is the padding the caller declared ('same':
+// total - before); the kernels need only padBefore and out, and read outside the input as absent.
+export function windowAxis(inSize: number, k: number, stride: number, dilation: number, padding: Padding | AxisPads, ceilMode = false):
+  { out: number; padBefore: number; padAfter: number } {
+  const span = (k - 1) * dilation + 1;
+  if (typeof padding === 'string') {
+    const { out, padBefore } = conv2dOutputSize(inSize, k, stride, dilation, padding);
+    const total = padding === 'same' ? Math.max((out - 1) * stride + span - inSize, 0) : 0;
+    if (padding === 'valid' && ceilMode) return windowAxis(inSize, k, stride, dilation, [0, 0], true);
+    return { out, padBefore, padAfter: total - padBefore };
+  }
+  const [before, after] = padding;
+  const room = inSize + before + after - span;
+  if (room < 0) return { out: 0, padBefore: before, padAfter: after };
+  let out = Math.floor((room + (ceilMode ? stride - 1 : 0)) / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= inSize + before) out--;
+  return { out, padBefore: before, padAfter: after };
+}
+
 // Bytes of the im2col buffer `cols`: chunkRows output positions by KH*KW*C patch values.
 export function convColsBytes(chunkRows: number, KH: number, KW: number, C: number): number {
   return callSize('convCols', [chunkRows, KH, KW, C]);

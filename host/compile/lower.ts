@@ -31,7 +31,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
   };
   // A node whose work an earlier kernel already did passes its input's region on.
   if (p.absorbed.has(node.id)) return { region: a.x.region, shape: a.shape };
-  if (layer.kind === 'conv2d') return convForwardWithFusion(a);
+  if (layer.kind === 'conv2d' && layer.config.groups === 1) return convForwardWithFusion(a);
   return LAYER_DEFS[layer.kind].forward(a);
 }
 

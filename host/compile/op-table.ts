@@ -19,10 +19,12 @@ export interface OpRow { code: number; args: string; run: string }
 const CONV_GEOMETRY = 'h w_ c f kh kw sh sw dh dw_ pt pl oh ow';
 const DEPTHWISE_GEOMETRY = 'h w_ c m kh kw sh sw dh dw_ pt pl oh ow';
 const POOL_GEOMETRY = 'h w_ c kh kw sh sw pt pl oh ow';
+const GROUPED_GEOMETRY = 'h w_ c f groups kh kw sh sw dh dw_ pt pl oh ow';
 const CONV_CALL = CONV_GEOMETRY.split(' ').join(', ');
 const DEPTHWISE_CALL = DEPTHWISE_GEOMETRY.split(' ').join(', ');
 const POOL_CALL = POOL_GEOMETRY.split(' ').join(', ');
 const BROADCAST_STRIDES = ['sy', 'sa', 'sb'].map((o) => [0, 1, 2, 3, 4, 5].map((i) => `${o}${i}`).join(' ')).join(' ');
+const GROUPED_CALL = GROUPED_GEOMETRY.split(' ').join(', ');
 const LOSS_ARGS = (p: string) => `dx:ptr ${p}:ptr y:ptr rows n`;
 const LOSS_CALL = (kernel: string, p: string) => `${kernel}(scalars + S_LOSS_SUM, dx, ${p}, y, rows * batch, n, rows * n, invBatch)`;
 
@@ -219,6 +221,27 @@ export const OP_TABLE = {
   prelu_backward: {
     code: 165, args: 'dx:ptr dalpha:ptr dy:ptr x:ptr alpha:ptr d0 d1 d2 d3 shared accumulate accumulateAlpha',
     run: 'prelu_backward(dx, dalpha, dy, x, alpha, batch, d0, d1, d2, d3, shared, accumulate, accumulateAlpha)',
+  },
+  // Convolution and pooling variants (grouped convolution, transposed convolution's backward
+  // input, count_include_pad average pooling), 140-159.
+  conv2d_grouped_forward: {
+    code: 140, args: `y:ptr x:ptr w:ptr b:ptr ${GROUPED_GEOMETRY} chunkRows cols:ptr pack:ptr accumulate`,
+    run: `conv2d_grouped_forward(y, x, w, b, batch, ${GROUPED_CALL}, chunkRows, cols, pack, accumulate)`,
+  },
+  conv2d_grouped_backward_filter: {
+    code: 141, args: `dw:ptr db:ptr x:ptr dy:ptr ${GROUPED_GEOMETRY} chunkRows cols:ptr pack:ptr accumulate`,
+    run: `conv2d_grouped_backward_filter(dw, db, x, dy, batch, ${GROUPED_CALL}, chunkRows, cols, pack, accumulate)`,
+  },
+  conv2d_grouped_backward_input: {
+    code: 142, args: `dx:ptr dy:ptr w:ptr ${GROUPED_GEOMETRY} chunkRows cols:ptr pack:ptr accumulate`,
+    run: `conv2d_grouped_backward_input(dx, dy, w, batch, ${GROUPED_CALL}, chunkRows, cols, pack, accumulate)`,
+  },
+  avgpool_include_pad_forward: {
+    code: 143, args: `y:ptr x:ptr ${POOL_GEOMETRY} pb pr`, run: `avg_pool2d_forward_include_pad(y, x, batch, ${POOL_CALL}, pb, pr)`,
+  },
+  avgpool_include_pad_backward: {
+    code: 144, args: `dx:ptr dy:ptr ${POOL_GEOMETRY} pb pr accumulate`,
+    run: `avg_pool2d_backward_include_pad(dx, dy, batch, ${POOL_CALL}, pb, pr, accumulate)`,
   },
   // Regression and binary losses, 90-99.
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },

@@ -70,7 +70,9 @@ const CONV_OUT = 'B * oh * ow * f';
 const POOL_IN = 'B * h * w_ * c';
 const POOL_OUT = 'B * oh * ow * c';
 const DEPTH_OUT = 'B * oh * ow * c * m';
-const CONV_DIRECT = 'kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0';
+const CONV_DIRECT = 'kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w_';
+// A grouped kernel (KH, KW, C/G, F); the kernels read floor(C/G) input channels per group.
+const GROUPED_W = 'kh * kw * c / groups * f';
 const CONV_SCRATCH: OpFootprintSpec['access'] = [
   ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'],
   ['pack', 'convPack(chunkRows, kh, kw, c, f) / 4', 'w'],
@@ -195,6 +197,20 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     access: [['dx?', PRELU_X, 'w'], ['dalpha?', PRELU_ALPHA, 'w'], ['dy', PRELU_X, 'r'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']],
     disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],
   },
+  conv2d_grouped_forward: {
+    access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', GROUPED_W, 'r'], ['b?', 'f', 'r'], ...CONV_SCRATCH],
+    disjoint: [['y', 'x']],
+  },
+  conv2d_grouped_backward_filter: {
+    access: [['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', GROUPED_W, 'w'], ['db?', 'f', 'w'], ...CONV_SCRATCH],
+    disjoint: [['dw', 'dy'], ['dw', 'x']],
+  },
+  conv2d_grouped_backward_input: {
+    access: [['dy', CONV_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', GROUPED_W, 'r'], ...CONV_SCRATCH],
+    disjoint: [['dx', 'dy']],
+  },
+  avgpool_include_pad_forward: { access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
+  avgpool_include_pad_backward: { access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),

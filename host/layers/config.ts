@@ -44,9 +44,18 @@ export function pair(layer: string, arg: string, v: number | [number, number] | 
   return p;
 }
 
-export function padding(layer: string, p: string | undefined): 'same' | 'valid' {
-  const v = (p ?? 'valid').toLowerCase();
-  if (v !== 'same' && v !== 'valid') throw new InvalidArgumentError(`${layer}: padding must be 'valid' or 'same', got '${p}'`);
+// 'valid', 'same', or explicit [[top, bottom], [left, right]] zeros (TF's EXPLICIT padding, ONNX
+// pads, PyTorch's padding argument), each a non-negative integer.
+export type ConvPadding = 'same' | 'valid' | [[number, number], [number, number]];
+
+export function padding(layer: string, p: string | readonly (readonly number[])[] | undefined): ConvPadding {
+  if (Array.isArray(p)) {
+    const ok = p.length === 2 && p.every((a) => Array.isArray(a) && a.length === 2 && a.every((v) => Number.isInteger(v) && v >= 0));
+    if (!ok) throw new InvalidArgumentError(`${layer}: explicit padding must be [[top, bottom], [left, right]] of non-negative integers, got ${JSON.stringify(p)}`);
+    return [[p[0][0], p[0][1]], [p[1][0], p[1][1]]];
+  }
+  const v = (typeof p === 'string' ? p : p === undefined ? 'valid' : String(p)).toLowerCase();
+  if (v !== 'same' && v !== 'valid') throw new InvalidArgumentError(`${layer}: padding must be 'valid', 'same' or [[top, bottom], [left, right]], got ${JSON.stringify(p)}`);
   return v;
 }
 

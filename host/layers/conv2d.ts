@@ -1,15 +1,18 @@
-// Keras Conv2D (NHWC, kernel [kh, kw, in, filters]): im2col in chunks that fit the scratch limit,
-// then a GEMM; 1x1 stride-1 convolutions read the input directly. Folding a following batch norm
-// and ReLU / max pooling into the kernel is cross-layer fusion, in host/compile/lower.ts.
+// Keras Conv2D (NHWC, kernel [kh, kw, in / groups, filters]): im2col in chunks that fit the scratch
+// limit, then a GEMM (one per group); 1x1 stride-1 convolutions read the input directly. Padding is
+// 'valid', 'same' or explicit [[top, bottom], [left, right]] (PyTorch, ONNX, TF EXPLICIT). Folding a
+// following batch norm and ReLU / max pooling into the kernel is cross-layer fusion, in
+// host/compile/lower.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { convChunk, type ConvGeometry, geometry } from '../compile/conv-lowering';
+import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import { type ForwardArgs, gradTarget, last, type NodeValue, paramGrad, type Ref, SCRATCH } from '../compile/program';
 import { type ActivationSpec, resolveActivation } from './activations';
-import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
+import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, unsupported, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
+import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, paddingFromKeras, paddingToKeras, refuseTfjsExtensions, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
 import { spatialOutputShape } from './pooling';
 
@@ -17,8 +20,10 @@ export interface Conv2dOptions extends LayerOptions, WeightOptions {
   filters?: number;
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
-  padding?: 'valid' | 'same';
+  padding?: ConvPadding;
   dilationRate?: number | [number, number];
+  // Keras 3 Conv2D groups: input and output channels in this many independent groups.
+  groups?: number;
   activation?: ActivationSpec | null;
   useBias?: boolean;
 }
@@ -33,6 +38,7 @@ export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions)
     strides: pair(where, 'strides', o.strides, [1, 1]),
     padding: padding(where, o.padding),
     dilationRate: pair(where, 'dilationRate', o.dilationRate, [1, 1]),
+    groups: positiveInt(where, 'groups', o.groups ?? 1),
     activation: resolveActivation(o.activation, where),
     useBias: flag(where, 'useBias', o.useBias, true),
     ...weightConfig(where, o, 'glorotUniform'),
@@ -53,12 +59,19 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
   snake: 'conv2d',
-  options: optionNames<Conv2dOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', 'useBias']),
-  outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, layer.config.filters as number),
+  options: optionNames<Conv2dOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias']),
+  outputShape(layer, [s], fail) {
+    const out = spatialOutputShape(layer, s, fail, layer.config.filters as number);
+    const groups = layer.config.groups as number;
+    if (s[2] % groups !== 0 || out[2] % groups !== 0) {
+      throw new InvalidArgumentError(`layer ${layer.name} (conv2d): groups ${groups} must divide the input channels (${s[2]}) and filters (${out[2]})`);
+    }
+    return out;
+  },
   weights({ config: c }, s) {
     const [kh, kw] = c.kernelSize as number[];
     return [
-      weightSpec('kernel', [kh, kw, s[2], c.filters as number], c.kernelInitializer, c.kernelRegularizer, c.kernelConstraint),
+      weightSpec('kernel', [kh, kw, s[2] / (c.groups as number), c.filters as number], c.kernelInitializer, c.kernelRegularizer, c.kernelConstraint),
       ...(c.useBias ? [weightSpec('bias', [c.filters as number], c.biasInitializer, c.biasRegularizer, c.biasConstraint)] : []),
     ];
   },
@@ -66,25 +79,35 @@ export const CONV2D: LayerDef = {
     const [w, b] = a.params;
     const g = geometry(a.layer, a.x.shape);
     const { chunkRows, colsBytes } = convChunk(a.ctx, g, last(a.shape));
-    return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
+    const groups = a.layer.config.groups as number;
+    if (groups === 1) return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
+    const { ctx, p, node, layer, x, shape, count } = a;
+    const z = p.activation(node.name, count * ctx.batch);
+    p.emit('conv2d_grouped_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
+      { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), groups, chunkRows, accumulate: 0 });
+    const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
+    return { region: y, shape, pre: y === z ? undefined : z };
   },
   backward(a) {
     const { ctx, p, g, layer, v, x, grads, params, input } = a;
     const dz = gradThroughActivation(a);
     const geo = geometry(layer, x.shape);
     const f = last(v.shape);
+    const groups = layer.config.groups as number;
     const { chunkRows, colsBytes } = convChunk(ctx, geo, f);
     const scratch = { cols: [SCRATCH, 0] as Ref, pack: [SCRATCH, colsBytes] as Ref };
+    const sizes = groups === 1 ? { ...geo, f, chunkRows } : { ...geo, f, groups, chunkRows };
     if (grads) {
       const dw = paramGrad(ctx, grads[0]!);
       const db = grads[1] !== undefined && grads[1] !== null ? paramGrad(ctx, grads[1]) : null;
       if (db && db.accumulate !== dw.accumulate) throw new Error(`internal: ${layer.name} kernel and bias gradients disagree on accumulation`);
-      p.emit('conv2d_backward_filter', layer.name, { dw: dw.region, ...(db ? { db: db.region } : {}), x: x.region, dy: dz, ...scratch },
-        { ...(db ? {} : { db: 0 }), ...geo, f, chunkRows, accumulate: dw.accumulate });
+      p.emit(groups === 1 ? 'conv2d_backward_filter' : 'conv2d_grouped_backward_filter', layer.name,
+        { dw: dw.region, ...(db ? { db: db.region } : {}), x: x.region, dy: dz, ...scratch }, { ...(db ? {} : { db: 0 }), ...sizes, accumulate: dw.accumulate });
     }
     if (a.needsInputGrad) {
       const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
-      p.emit('conv2d_backward_input', layer.name, { dx: dx.region, dy: dz, w: params[0], ...scratch }, { ...geo, f, chunkRows, accumulate: dx.accumulate });
+      p.emit(groups === 1 ? 'conv2d_backward_input' : 'conv2d_grouped_backward_input', layer.name,
+        { dx: dx.region, dy: dz, w: params[0], ...scratch }, { ...sizes, accumulate: dx.accumulate });
     }
   },
   kerasClasses: ['Conv2D'],
@@ -92,16 +115,20 @@ export const CONV2D: LayerDef = {
     const c = l.config;
     return {
       class_name: 'Conv2D',
-      config: { ...kerasBase(l), filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weightOptionsToKeras(c, 'kernel') },
+      config: {
+        ...kerasBase(l), filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, ...paddingToKeras(c.padding as ConvPadding),
+        dilation_rate: c.dilationRate, ...(c.groups !== 1 ? { groups: c.groups } : {}), activation: kerasActivation(c.activation), use_bias: c.useBias, ...weightOptionsToKeras(c, 'kernel'),
+      },
     };
   },
   fromKeras(c, r) {
     channelsLast(r, c);
-    if ((c.groups ?? 1) !== 1) throw unsupported(r, `groups ${c.groups}`);
     return conv2d({
-      ...r.base, filters: c.filters, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding,
-      dilationRate: pairOf(c.dilation_rate), activation: activationOf(c.activation), useBias: c.use_bias ?? undefined, ...weightOptionsFromKeras(r, c, 'kernel'),
+      ...r.base, filters: c.filters, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: paddingFromKeras(c),
+      dilationRate: pairOf(c.dilation_rate), groups: c.groups ?? undefined, activation: activationOf(c.activation), useBias: c.use_bias ?? undefined,
+      ...weightOptionsFromKeras(r, c, 'kernel'),
     });
   },
   kerasWeights: (c) => (c.useBias ? ['kernel', 'bias'] : ['kernel']),
+  toTfjs: refuseTfjsExtensions,
 };

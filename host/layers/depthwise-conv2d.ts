@@ -1,15 +1,16 @@
 // Keras DepthwiseConv2D (NHWC, kernel [kh, kw, in, depthMultiplier]): each input channel
-// convolved with its own depthMultiplier filters.
+// convolved with its own depthMultiplier filters. Padding 'valid', 'same' or explicit
+// [[top, bottom], [left, right]].
 import { optionNames } from '../core/options';
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { gradTarget, paramGrad } from '../compile/program';
 import { type ActivationSpec, resolveActivation } from './activations';
-import { flag, type LayerOptions, pair, padding, pending, positionalOrOptions, positiveInt, LAYER_OPTION_NAMES } from './config';
+import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
-import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
+import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, paddingFromKeras, paddingToKeras, refuseTfjsExtensions, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
 import { spatialOutputShape } from './pooling';
 import { type ConstraintConfig, type ConstraintName, type RegularizerConfig, type RegularizerName, resolveConstraint, resolveRegularizer } from './regularizers';
@@ -17,7 +18,7 @@ import { type ConstraintConfig, type ConstraintName, type RegularizerConfig, typ
 export interface DepthwiseConv2dOptions extends LayerOptions {
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
-  padding?: 'valid' | 'same';
+  padding?: ConvPadding;
   depthMultiplier?: number;
   dilationRate?: number | [number, number];
   activation?: ActivationSpec | null;
@@ -54,7 +55,7 @@ export function depthwiseConv2d(kernelSize: number | [number, number] | Depthwis
 // Keras reads depthwise_* keys; SeparableConv2D's depthwise half reuses this.
 export function depthwiseOptionsFromKeras(c: Record<string, any>): DepthwiseConv2dOptions {
   return {
-    kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: c.padding, depthMultiplier: c.depth_multiplier ?? 1,
+    kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: paddingFromKeras(c), depthMultiplier: c.depth_multiplier ?? 1,
     dilationRate: pairOf(c.dilation_rate),
   };
 }
@@ -100,7 +101,7 @@ export const DEPTHWISE_CONV2D: LayerDef = {
     const c = l.config;
     return {
       class_name: 'DepthwiseConv2D',
-      config: { ...kerasBase(l), kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, depth_multiplier: c.depthMultiplier, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weightOptionsToKeras(c, 'depthwise') },
+      config: { ...kerasBase(l), kernel_size: c.kernelSize, strides: c.strides, ...paddingToKeras(c.padding as ConvPadding), depth_multiplier: c.depthMultiplier, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias, ...weightOptionsToKeras(c, 'depthwise') },
     };
   },
   fromKeras(c, r) {
@@ -110,4 +111,5 @@ export const DEPTHWISE_CONV2D: LayerDef = {
   // Keras 3 names the depthwise weight 'kernel', Keras 2 and TF.js 'depthwise_kernel' (the
   // importers' lookups know both).
   kerasWeights: (c) => (c.useBias ? ['depthwise_kernel', 'bias'] : ['depthwise_kernel']),
+  toTfjs: refuseTfjsExtensions,
 };

@@ -8,6 +8,7 @@ import { AVERAGE, average, DIVIDE, divide, MAXIMUM, maximum, MINIMUM, minimum } 
 import { CONSTANT_OP, constantOp } from './constant-op';
 import { CONCATENATE, concatenate } from './concatenate';
 import { CONV2D, conv2d } from './conv2d';
+import { CONV2D_TRANSPOSE, conv2dTranspose } from './conv2d-transpose';
 import { flag } from './config';
 import type { LayerDef } from './def';
 import { DENSE, dense } from './dense';
@@ -44,7 +45,7 @@ export const LAYER_DEFS: Record<LayerKind, LayerDef> = {
   multiply: MULTIPLY, resizing: RESIZING, rescaling: RESCALING, permute: PERMUTE, slice: SLICE, pad: PAD, depthToSpace: DEPTH_TO_SPACE,
   spaceToDepth: SPACE_TO_DEPTH, tile: TILE, gather: GATHER,
   maximum: MAXIMUM, minimum: MINIMUM, average: AVERAGE, divide: DIVIDE, reduce: REDUCE, constantOp: CONSTANT_OP,
-  unary: UNARY, clip: CLIP, prelu: PRELU, upSampling2d: UP_SAMPLING2D,
+  unary: UNARY, clip: CLIP, prelu: PRELU, upSampling2d: UP_SAMPLING2D, conv2dTranspose: CONV2D_TRANSPOSE,
 };
 
 // The record that reads a Keras class name, or undefined.
@@ -59,7 +60,7 @@ export const layers = {
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
   permute, slice, pad, depthToSpace, spaceToDepth, tile, gather,
   maximum, minimum, average, divide, reduce, constantOp,
-  unary, clip, prelu, upSampling2d,
+  unary, clip, prelu, upSampling2d, conv2dTranspose,
 };
 
 // One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no

@@ -2,6 +2,7 @@
 // One reader serves edgetune's own files (which also carry initializers, regularizers and
 // constraints) and foreign Keras / TF.js topologies (whose weights replace the initializers).
 import { ownEntry } from '../core/lookup';
+import { ModelFormatError } from '../core/errors';
 import { UnsupportedOpError } from '../import/errors';
 import type { InitializerConfig } from './initializers';
 import type { Layer } from './layer';
@@ -89,4 +90,31 @@ export function weightOptionsFromKeras(r: KerasReader, c: Record<string, any>, p
     [`${prefix}Constraint`]: o(`${prefix}_constraint`) ?? null,
     biasConstraint: o('bias_constraint') ?? null,
   };
+}
+
+// Explicit [[top, bottom], [left, right]] padding has no Keras spelling: our files write padding
+// 'explicit' (which Keras itself refuses, rather than misreading the shapes) and the pads under
+// explicit_padding, TF's name for them.
+export function paddingToKeras(p: string | readonly (readonly number[])[]): Record<string, unknown> {
+  return typeof p === 'string' ? { padding: p } : { padding: 'explicit', explicit_padding: p };
+}
+
+// (A file with padding 'explicit' and no explicit_padding keeps 'explicit', which the factory refuses.)
+export function paddingFromKeras(c: Record<string, any>): any {
+  return c.padding === 'explicit' && c.explicit_padding !== undefined ? c.explicit_padding : c.padding;
+}
+
+// TF.js layers has no groups, explicit pads, ceil mode or count_include_pad: a layer using any of
+// them is refused on export rather than written as something TF.js would compute differently.
+export function refuseTfjsExtensions(l: Layer, j: LayerJson, where: string, source: string | undefined): void {
+  const c = j.config;
+  const extra = [
+    c.padding === 'explicit' && `explicit padding ${JSON.stringify(c.explicit_padding)}`,
+    (c.groups ?? 1) !== 1 && `groups ${c.groups}`,
+    c.ceil_mode === true && 'ceilMode',
+    c.count_include_pad === true && 'countIncludePad',
+  ].filter(Boolean);
+  if (extra.length > 0) {
+    throw new ModelFormatError(`${where}: layer '${l.name}' (${j.class_name}) uses ${extra.join(', ')}, which TF.js layers lacks; cannot export to a TF.js layers model`, source, l.name);
+  }
 }

@@ -15,8 +15,9 @@ export type { ActivationName } from './activations';
 export type { LayerOptions } from './config';
 export type { DenseOptions } from './dense';
 export type { Conv2dOptions } from './conv2d';
+export type { Conv2dTransposeOptions } from './conv2d-transpose';
 export type { DepthwiseConv2dOptions } from './depthwise-conv2d';
-export type { Pooling2dOptions } from './pooling';
+export type { AveragePooling2dOptions, Pooling2dOptions } from './pooling';
 export type { BatchNormalizationOptions } from './batch-normalization';
 export type { SoftmaxOptions } from './activation';
 export type { ReduceOptions } from './reduce';
@@ -28,7 +29,7 @@ export type LayerKind =
   | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling'
   | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather'
   | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp'
-  | 'unary' | 'clip' | 'prelu' | 'upSampling2d';
+  | 'unary' | 'clip' | 'prelu' | 'upSampling2d' | 'conv2dTranspose';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...

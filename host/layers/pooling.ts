@@ -1,20 +1,29 @@
 // Keras MaxPooling2D and AveragePooling2D (NHWC). Max pooling keeps the flat index of each
-// output's maximum for its backward pass.
+// output's maximum for its backward pass. Beyond Keras (PyTorch / ONNX pooling): explicit padding
+// [[top, bottom], [left, right]] (padded taps never win a max and, by default, are not counted in
+// an average), ceilMode (PyTorch's output size rule) and, for average pooling, countIncludePad.
 import { optionNames } from '../core/options';
-import { poolGeometry } from '../compile/conv-lowering';
-import { conv2dOutputSize } from '../compile/conv-scratch';
+import { poolGeometry, windowAxes } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
 import { InvalidArgumentError } from '../core/errors';
-import { type LayerOptions, pair, padding, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
+import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { channelsLast, kerasBase, pairOf } from './keras-json';
+import { channelsLast, kerasBase, pairOf, paddingFromKeras, paddingToKeras, refuseTfjsExtensions, type KerasReader } from './keras-json';
 import { Layer } from './layer';
 
 export interface Pooling2dOptions extends LayerOptions {
   poolSize?: number | [number, number];
   strides?: number | [number, number] | null;
-  padding?: 'valid' | 'same';
+  padding?: ConvPadding;
+  // PyTorch's ceil_mode: the output size rounds up, but the last window starts inside the input
+  // or its top/left padding. Not with 'same'.
+  ceilMode?: boolean;
+}
+
+export interface AveragePooling2dOptions extends Pooling2dOptions {
+  // PyTorch's and ONNX's count_include_pad: padded positions count in the divisor.
+  countIncludePad?: boolean;
 }
 
 // (oh, ow, channels) of a windowed layer (convolution, depthwise convolution, pooling) on a
@@ -23,24 +32,32 @@ export function spatialOutputShape(layer: Layer, s: readonly number[], fail: (wh
   if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
   const c = layer.config;
   const [kh, kw] = c.kernelSize as number[];
-  const [sh, sw] = c.strides as number[];
   const [dh, dw] = (c.dilationRate as number[] | undefined) ?? [1, 1];
-  const oh = conv2dOutputSize(s[0], kh, sh, dh, c.padding as 'same' | 'valid').out;
-  const ow = conv2dOutputSize(s[1], kw, sw, dw, c.padding as 'same' | 'valid').out;
-  if (oh <= 0 || ow <= 0) {
-    throw new InvalidArgumentError(`layer ${layer.name} (${layer.kind}): kernelSize [${kh}, ${kw}] (dilation [${dh}, ${dw}]) is larger than its ${c.padding}-padded input [${s[0]}, ${s[1]}]`);
+  const { y, x } = windowAxes(c, s[0], s[1]);
+  if (y.out <= 0 || x.out <= 0) {
+    throw new InvalidArgumentError(`layer ${layer.name} (${layer.kind}): kernelSize [${kh}, ${kw}] (dilation [${dh}, ${dw}]) is larger than its ${typeof c.padding === 'string' ? c.padding : JSON.stringify(c.padding)}-padded input [${s[0]}, ${s[1]}]`);
   }
-  return [oh, ow, channels];
+  return [y.out, x.out, channels];
 }
 
-function pooling(kind: 'maxPooling2d' | 'averagePooling2d', poolSize: number | [number, number] | Pooling2dOptions | undefined, options: Pooling2dOptions | undefined): Layer {
-  const o = positionalOrOptions<Pooling2dOptions>(kind, 'poolSize', poolSize, options);
+function pooling(kind: 'maxPooling2d' | 'averagePooling2d', poolSize: number | [number, number] | AveragePooling2dOptions | undefined,
+  options: AveragePooling2dOptions | undefined): Layer {
+  const o = positionalOrOptions<AveragePooling2dOptions>(kind, 'poolSize', poolSize, options);
   const where = pending(kind === 'maxPooling2d' ? 'max_pooling2d' : 'average_pooling2d', o);
   const size = pair(where, 'poolSize', o.poolSize, [2, 2]);
+  const pad = padding(where, o.padding);
+  const ceilMode = flag(where, 'ceilMode', o.ceilMode, false);
+  if (ceilMode && pad === 'same') throw new InvalidArgumentError(`${where}: ceilMode needs 'valid' or explicit padding, not 'same'`);
+  // A pad as wide as the window would give windows of padding alone (no value to pool).
+  if (typeof pad !== 'string' && pad.some((p, axis) => p[0] >= size[axis] || p[1] >= size[axis])) {
+    throw new InvalidArgumentError(`${where}: explicit padding ${JSON.stringify(pad)} must be smaller than poolSize [${size}] on each side`);
+  }
   return new Layer(kind === 'maxPooling2d' ? MAX_POOLING2D : AVERAGE_POOLING2D, {
     kernelSize: size,
     strides: o.strides === null || o.strides === undefined ? size : pair(where, 'strides', o.strides, size),
-    padding: padding(where, o.padding),
+    padding: pad,
+    ceilMode,
+    ...(kind === 'averagePooling2d' ? { countIncludePad: flag(where, 'countIncludePad', o.countIncludePad, false) } : {}),
   }, o);
 }
 
@@ -49,23 +66,33 @@ export function maxPooling2d(poolSize?: number | [number, number] | Pooling2dOpt
   return pooling('maxPooling2d', poolSize, options);
 }
 
-export function averagePooling2d(poolSize?: number | [number, number] | Pooling2dOptions, options?: Pooling2dOptions): Layer {
+export function averagePooling2d(poolSize?: number | [number, number] | AveragePooling2dOptions, options?: AveragePooling2dOptions): Layer {
   return pooling('averagePooling2d', poolSize, options);
 }
 
+// ceil_mode and count_include_pad are written only when set: our own keys, which Keras ignores.
 function toKeras(l: Layer) {
   const c = l.config;
-  return { class_name: l.kind === 'maxPooling2d' ? 'MaxPooling2D' : 'AveragePooling2D', config: { ...kerasBase(l), pool_size: c.kernelSize, strides: c.strides, padding: c.padding } };
+  return {
+    class_name: l.kind === 'maxPooling2d' ? 'MaxPooling2D' : 'AveragePooling2D',
+    config: {
+      ...kerasBase(l), pool_size: c.kernelSize, strides: c.strides, ...paddingToKeras(c.padding as ConvPadding),
+      ...(c.ceilMode ? { ceil_mode: true } : {}), ...(c.countIncludePad ? { count_include_pad: true } : {}),
+    },
+  };
 }
 
-function optionsFromKeras(c: Record<string, any>, base: LayerOptions): Pooling2dOptions {
-  return { ...base, poolSize: pairOf(c.pool_size), strides: pairOf(c.strides) ?? null, padding: c.padding };
+function optionsFromKeras(c: Record<string, any>, r: KerasReader): AveragePooling2dOptions {
+  return {
+    ...r.base, poolSize: pairOf(c.pool_size), strides: pairOf(c.strides) ?? null, padding: paddingFromKeras(c), ceilMode: c.ceil_mode ?? undefined,
+    ...(c.count_include_pad !== undefined && c.count_include_pad !== null ? { countIncludePad: c.count_include_pad } : {}),
+  };
 }
 
 export const MAX_POOLING2D: LayerDef = {
   kind: 'maxPooling2d',
   snake: 'max_pooling2d',
-  options: optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding']),
+  options: optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode']),
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);
@@ -82,30 +109,46 @@ export const MAX_POOLING2D: LayerDef = {
   toKeras,
   fromKeras(c, r) {
     channelsLast(r, c);
-    return maxPooling2d(optionsFromKeras(c, r.base));
+    const { countIncludePad, ...o } = optionsFromKeras(c, r);
+    if (countIncludePad !== undefined) throw new InvalidArgumentError(`layer ${r.name} (MaxPooling2D): count_include_pad is for average pooling`);
+    return maxPooling2d(o);
   },
+  toTfjs: refuseTfjsExtensions,
 };
 
 export const AVERAGE_POOLING2D: LayerDef = {
   kind: 'averagePooling2d',
   snake: 'average_pooling2d',
-  options: optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding']),
+  options: optionNames<AveragePooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode', 'countIncludePad']),
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);
-    p.emit('avgpool_forward', layer.name, { y, x: x.region }, poolGeometry(layer, x.shape));
+    const pool = poolGeometry(layer, x.shape);
+    if (layer.config.countIncludePad) p.emit('avgpool_include_pad_forward', layer.name, { y, x: x.region }, { ...pool, ...declaredPads(layer, x.shape) });
+    else p.emit('avgpool_forward', layer.name, { y, x: x.region }, pool);
     return { region: y, shape };
   },
   backward({ ctx, p, g, layer, x, input, dy, needsInputGrad }) {
     if (!needsInputGrad) return;
     const pool = poolGeometry(layer, x.shape);
     const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
-    p.emit('avgpool_backward', layer.name, { dx: dx.region, dy }, { ...pool, accumulate: dx.accumulate });
+    if (layer.config.countIncludePad) {
+      p.emit('avgpool_include_pad_backward', layer.name, { dx: dx.region, dy }, { ...pool, ...declaredPads(layer, x.shape), accumulate: dx.accumulate });
+    } else {
+      p.emit('avgpool_backward', layer.name, { dx: dx.region, dy }, { ...pool, accumulate: dx.accumulate });
+    }
   },
   kerasClasses: ['AveragePooling2D'],
   toKeras,
   fromKeras(c, r) {
     channelsLast(r, c);
-    return averagePooling2d(optionsFromKeras(c, r.base));
+    return averagePooling2d(optionsFromKeras(c, r));
   },
+  toTfjs: refuseTfjsExtensions,
 };
+
+// The bottom and right padding as declared (a ceil-mode window may overhang it; the divisor stops there).
+function declaredPads(layer: Layer, inShape: readonly number[]): { pb: number; pr: number } {
+  const { y, x } = windowAxes(layer.config, inShape[0], inShape[1]);
+  return { pb: y.padAfter, pr: x.padAfter };
+}

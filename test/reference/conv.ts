@@ -133,31 +133,85 @@ export function maxPoolRef(g: ConvGeometry, x: ArrayLike<number>): { y: Float64A
   return { y, argmax };
 }
 
-// Average over the window positions inside the input (TF 'same' pooling divides by that count).
-function windowCounts(g: ConvGeometry): Int32Array {
-  const counts = new Int32Array(outCount(g));
-  forEachTap(g, (o) => counts[o]++);
+// Average over the window positions inside the input (TF 'same' pooling divides by that count),
+// or with `includePad` (count_include_pad, PyTorch / ONNX) over the window clipped to the input
+// and its declared bottom and right padding PB, PR.
+export interface IncludePad { PB: number; PR: number }
+
+function windowCounts(g: ConvGeometry, includePad?: IncludePad): Float64Array {
+  const counts = new Float64Array(outCount(g));
+  if (!includePad) {
+    forEachTap(g, (o) => counts[o]++);
+    return counts;
+  }
+  for (let o = 0; o < outCount(g); o++) {
+    const oh = Math.floor(o / g.OW) % g.OH, ow = o % g.OW;
+    const ih0 = oh * g.SH - g.PT, iw0 = ow * g.SW - g.PL;
+    counts[o] = (Math.min(ih0 + g.KH, g.H + includePad.PB) - ih0) * (Math.min(iw0 + g.KW, g.W + includePad.PR) - iw0);
+  }
   return counts;
 }
 
-export function avgPoolRef(g: ConvGeometry, x: ArrayLike<number>): Float64Array {
+export function avgPoolRef(g: ConvGeometry, x: ArrayLike<number>, includePad?: IncludePad): Float64Array {
   const { C } = g;
   const y = new Float64Array(outCount(g) * C);
-  const counts = windowCounts(g);
+  const counts = windowCounts(g, includePad);
   forEachTap(g, (o, i) => {
     for (let c = 0; c < C; c++) y[o * C + c] += x[i * C + c] / counts[o];
   });
   return y;
 }
 
-export function avgPoolBackwardRef(g: ConvGeometry, dy: ArrayLike<number>): Float64Array {
+export function avgPoolBackwardRef(g: ConvGeometry, dy: ArrayLike<number>, includePad?: IncludePad): Float64Array {
   const { C } = g;
   const dx = new Float64Array(g.B * g.H * g.W * C);
-  const counts = windowCounts(g);
+  const counts = windowCounts(g, includePad);
   forEachTap(g, (o, i) => {
     for (let c = 0; c < C; c++) dx[i * C + c] += dy[o * C + c] / counts[o];
   });
   return dx;
+}
+
+// Grouped convolution, G groups: w (KH, KW, C/G, F); output channel f reads the input channels of
+// group floor(f / (F/G)). y[o, f] = b[f] + sum over taps, j of x[i, g*Cg + j] * w[t, j, f].
+export function groupedConv2dRef(g: ConvGeometry, F: number, G: number, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>): Float64Array {
+  const { C } = g, Cg = C / G, Fg = F / G;
+  const y = new Float64Array(outCount(g) * F);
+  if (bias) for (let o = 0; o < outCount(g); o++) for (let f = 0; f < F; f++) y[o * F + f] = bias[f];
+  forEachTap(g, (o, i, t) => {
+    for (let f = 0; f < F; f++) {
+      const c0 = Math.floor(f / Fg) * Cg;
+      for (let j = 0; j < Cg; j++) y[o * F + f] += x[i * C + c0 + j] * w[(t * Cg + j) * F + f];
+    }
+  });
+  return y;
+}
+
+// The transposes of groupedConv2dRef: dx, and dw with db.
+export function groupedConv2dBackwardInputRef(g: ConvGeometry, F: number, G: number, dy: ArrayLike<number>, w: ArrayLike<number>): Float64Array {
+  const { C } = g, Cg = C / G, Fg = F / G;
+  const dx = new Float64Array(g.B * g.H * g.W * C);
+  forEachTap(g, (o, i, t) => {
+    for (let f = 0; f < F; f++) {
+      const c0 = Math.floor(f / Fg) * Cg;
+      for (let j = 0; j < Cg; j++) dx[i * C + c0 + j] += dy[o * F + f] * w[(t * Cg + j) * F + f];
+    }
+  });
+  return dx;
+}
+
+export function groupedConv2dBackwardFilterRef(g: ConvGeometry, F: number, G: number, x: ArrayLike<number>, dy: ArrayLike<number>): { dw: Float64Array; db: Float64Array } {
+  const { C } = g, Cg = C / G, Fg = F / G;
+  const dw = new Float64Array(g.KH * g.KW * Cg * F);
+  const db = new Float64Array(F);
+  for (let o = 0; o < outCount(g); o++) for (let f = 0; f < F; f++) db[f] += dy[o * F + f];
+  forEachTap(g, (o, i, t) => {
+    for (let f = 0; f < F; f++) {
+      const c0 = Math.floor(f / Fg) * Cg;
+      for (let j = 0; j < Cg; j++) dw[(t * Cg + j) * F + f] += x[i * C + c0 + j] * dy[o * F + f];
+    }
+  });
+  return { dw, db };
 }
 
 export function maxPoolBackwardRef(g: ConvGeometry, dy: ArrayLike<number>, argmax: ArrayLike<number>): Float64Array {

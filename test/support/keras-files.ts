@@ -61,8 +61,9 @@ export function h5(build: (f: InstanceType<typeof h5wasm.File>, group: (path: st
 
 const snake = (n: string) => n.replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 
-// Keras 3 config.json and model.weights.h5 for a tfjs model (its Keras 2 topology re-expressed).
-export function keras3(m: tfl.LayersModel): Uint8Array {
+// Keras 3 config.json and model.weights.h5 for a tfjs model (its Keras 2 topology re-expressed);
+// `patch` may edit the Keras 3 model config first (Keras 3 options that TF.js lacks).
+export function keras3(m: tfl.LayersModel, patch?: (config: any) => void): Uint8Array {
   const topo = (m.toJSON(undefined, false) as any);
   const cfg = structuredClone(topo.config);
   const kt = (name: string, node: number, t: number) => ({ class_name: '__keras_tensor__', config: { shape: null, dtype: 'float32', keras_history: [name, node, t] } });
@@ -81,6 +82,7 @@ export function keras3(m: tfl.LayersModel): Uint8Array {
     delete first.config.batch_shape;
   }
   const config = { module: 'keras', class_name: topo.class_name === 'Model' ? 'Functional' : topo.class_name, config: cfg, build_config: {}, compile_config: null };
+  patch?.(config);
   const used = new Map<string, number>();
   const weights = h5((_f, group) => {
     for (const l of m.layers) {
