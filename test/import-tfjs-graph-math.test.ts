@@ -53,6 +53,14 @@ const CASES: [string, (g: GraphBuilder, x: string) => void, number[], string[]][
     const t = g.node('msq', 'Squeeze', [mean(g, 'mean', s, [2])], { squeeze_dims: { list: { i: ['3'] } } }); // [4, 1]
     g.node('o', 'Softmax', [g.node('a', 'AddV2', [g.node('b', 'Mul', [m, n]), t])]);
   }, [4, 3], ['reduce']],
+  ['Conv2DBackpropInput SAME stride 2 and VALID stride 1, bias and scale folded in', (g, x) => {
+    const batch = g.node('n', 'StridedSlice', [g.node('shape', 'Shape', [x], { out_type: type('DT_INT32') }), g.ints('n/b', [0]), g.ints('n/e', [1]), g.ints('n/s', [1])], { shrink_axis_mask: int(1), begin_mask: int(0), end_mask: int(0), ellipsis_mask: int(0), new_axis_mask: int(0), T: type('DT_INT32') });
+    const size = (name: string, dims: number[]) => g.node(name, 'Pack', [batch, ...dims.map((d, i) => g.ints(`${name}/${i}`, [d], []))], { axis: int(0), N: int(4), T: type('DT_INT32') });
+    const t1 = g.node('t1', 'Conv2DBackpropInput', [size('t1/size', [8, 12, 4]), g.konst('t1/w', [3, 3, 4, 3]), x], { ...conv2dAttrs('SAME'), strides: { list: { i: ['1', '2', '2', '1'] } } });
+    const b1 = g.node('b1', 'BiasAdd', [t1, g.konst('b1/b', [4])], { data_format: str('NHWC') });
+    const m1 = g.node('m1', 'Mul', [b1, g.konst('m1/s', [4], [0.5, -1, 2, 3])]);
+    g.node('t2', 'Conv2DBackpropInput', [size('t2/size', [9, 13, 2]), g.konst('t2/w', [2, 2, 2, 4]), g.node('r', 'Relu', [m1])], conv2dAttrs('VALID'));
+  }, [9, 13, 2], ['conv2dTranspose']],
   ['ResizeBilinear align_corners and asymmetric, ResizeNearestNeighbor in all three modes', (g, x) => {
     const size = (n: string, h: number, w: number) => g.ints(n, [h, w]);
     const a = g.node('a', 'ResizeBilinear', [x, size('a/s', 7, 9)], { align_corners: { b: true }, half_pixel_centers: { b: false } });

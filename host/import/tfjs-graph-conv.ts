@@ -15,7 +15,7 @@ import { type Const, sizeOf } from './tfjs-fold';
 import { checkShape } from './tfjs-weights';
 
 export const ACTIVATIONS: Record<string, ActivationName> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Sigmoid: 'sigmoid', Tanh: 'tanh', LeakyRelu: 'leakyRelu', Softmax: 'softmax' };
-const WEIGHTED = new Set(['dense', 'conv2d', 'depthwiseConv2d']);
+const WEIGHTED = new Set(['dense', 'conv2d', 'depthwiseConv2d', 'conv2dTranspose']);
 
 interface Fused { bias: boolean; batchNorm: boolean; activation: string | null; alpha: number }
 const NONE: Fused = { bias: false, batchNorm: false, activation: null, alpha: 0.2 };
@@ -25,7 +25,7 @@ interface SpaceToBatch { x: Pending; block: [number, number]; pads: [[number, nu
 const spaceToBatch = new WeakMap<object, SpaceToBatch>();
 // A convolution read through SpaceToBatchND: BatchToSpaceND's crops trim its padding.
 interface DilatedConv { s2b: SpaceToBatch; pad: Pending | null; conv: Pending; chain: Pending[] }
-const dilated = new Map<Pending, DilatedConv>();
+const dilated = new WeakMap<Pending, DilatedConv>(); // keyed by this import's own records: nothing outlives it
 
 export const tensor = (p: Pending): Value => ({ kind: 'tensor', p });
 
@@ -324,11 +324,14 @@ export function foldScale(g: GraphContext, d: GraphNodeDef, x: Pending, s: Float
   const l = x.layer!;
   const c = x.shape[x.shape.length - 1];
   const keys = l.kind === 'batchNormalization' ? ['gamma', 'beta'] : l.kind === 'rescaling' ? ['scale', 'offset'] : [l.kind === 'depthwiseConv2d' ? 'depthwise_kernel' : 'kernel', 'bias'];
+  // A transposed convolution's kernel is [kh, kw, filters, in]: its output channel is not the last axis.
+  const inner = l.kind === 'conv2dTranspose' ? x.inputs[0].shape[x.inputs[0].shape.length - 1] : 1;
   for (const k of keys) {
     const a = x.weights.get(k);
     if (!a) continue;
     const scaled = a.slice();
-    for (let i = 0; i < scaled.length; i++) scaled[i] *= s[i % c];
+    const stride = k === 'kernel' ? inner : 1;
+    for (let i = 0; i < scaled.length; i++) scaled[i] *= s[Math.floor(i / stride) % c];
     x.weights.set(k, scaled);
   }
   void d;
