@@ -7,7 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { simdArena } from './support/harness';
 import { expectClose } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
+import { readFileSync } from 'node:fs';
 import { BC, bcStrides, broadcastRef, softmaxAxisBackwardRef, softmaxAxisRef } from './reference/broadcast';
+import { BC_OP } from '../host/compile/broadcast-lowering';
 
 const BYTES = 4 << 20;
 let scalar: WebAssembly.Module;
@@ -90,6 +92,13 @@ function suite(name: string, make: () => Arena) {
     });
   });
 }
+
+it('the op codes of the kernel (BC_*), the host (BC_OP) and the twin (BC) agree', () => {
+  const source = readFileSync('assembly/kernels/broadcast.ts', 'utf8');
+  const kernel = Object.fromEntries([...source.matchAll(/^export const BC_(\w+): i32 = (\d+);/gm)].map((m) => [m[1].toLowerCase().replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), Number(m[2])]));
+  expect(kernel).toEqual({ ...BC_OP });
+  expect({ ...BC }).toEqual({ ...BC_OP });
+});
 
 suite('SIMD build', () => simdArena(BYTES));
 suite('scalar build (--disable simd)', () => scalarArena(scalar, 80, BYTES));

@@ -1,11 +1,15 @@
 // The unary, clip, prelu, resizing and upSampling2d layers through the public API: finite
 // differences of the training loss for every op and resize mode, zero gradients where the
 // derivative is 0 almost everywhere, PReLU's trainable alpha, Keras JSON round trips (Keras classes
-// where Keras has them, 'edgetune>...' otherwise), strict options and typed errors.
+// where Keras has them, 'edgetune>...' otherwise), TF.js layers export (written where TF.js
+// computes the same, refused where it would not), strict options and typed errors.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, input, layers, loadModel, model, sequential, tensor, type SymbolicTensor } from '../dist/node.js';
+import { toTfjsLayersModel } from '../host/formats/export-tfjs';
+import { expectClose } from './support/close';
 import { fdCheck, problem } from './support/layer-fd';
 import { randomArray } from './support/harness';
+import { tf, tfl } from './tfjs';
 
 const tanhConv = (t: SymbolicTensor) => layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(t);
 
@@ -140,5 +144,43 @@ describe('options and errors', () => {
     expect(() => layers.prelu({ sharedAxes: [3], name: 'pr' }).apply(inp)).toThrow(/pr: shared axis 3 is outside the 2 axes/);
     expect(() => layers.upSampling2d({ name: 'up' }).apply(inp)).toThrow(/up.*\(height, width, channels\)/);
     expect(() => layers.prelu({ sharedAxes: [2, 4] }).apply(input({ shape: [2, 3, 4, 5, 6] }))).toThrow(/alternate more than 4 times/);
+  });
+});
+
+describe('TF.js layers export', () => {
+  async function inTfjs(m: ReturnType<typeof model>) {
+    const art = toTfjsLayersModel(m);
+    const manifest = (art.modelJson.weightsManifest as { weights: tfl.io.WeightsManifestEntry[] }[])[0];
+    const data = new Uint8Array(art.shards.reduce((n, s) => n + s.bytes.length, 0));
+    let at = 0;
+    for (const s of art.shards) { data.set(s.bytes, at); at += s.bytes.length; }
+    return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: art.modelJson.modelTopology as object, weightSpecs: manifest.weights, weightData: data.buffer }));
+  }
+
+  it('nearest upSampling2d and per-channel prelu (with its alpha) compute the same in TF.js', async () => {
+    const inp = input({ shape: [3, 5, 2] });
+    const pr = layers.prelu({ sharedAxes: [1, 2] });
+    const out = pr.apply(layers.upSampling2d([2, 3]).apply(inp));
+    const m = model({ inputs: inp, outputs: out });
+    pr.setWeights([Float32Array.from([0.3, -0.2])]);
+    const x = randomArray(2 * 30, 4);
+    const want = m.predict(tensor(x, [2, 3, 5, 2])).data;
+    const t = await inTfjs(m);
+    const got = (t.predict(tf.tensor(x, [2, 3, 5, 2])) as tf.Tensor).dataSync();
+    expectClose(got, want, 1e-6, 1e-6, 'TF.js vs edgetune');
+  });
+
+  it('refuses what TF.js would compute differently (bilinear UpSampling2D), fail on (Resizing) or cannot load (unary, clip)', () => {
+    const one = (l: () => ReturnType<typeof layers.unary>) => {
+      const inp = input({ shape: [4, 4, 1] });
+      return model({ inputs: inp, outputs: l().apply(inp) });
+    };
+    expect(() => toTfjsLayersModel(one(() => layers.resizing(8, 8, { name: 'rs' })))).toThrow(/layer 'rs' \(Resizing\) cannot be exported to TF.js layers/);
+    // Why: TF.js's own Resizing layer fails inside a model.
+    const tfResizing = tfl.sequential({ layers: [tfl.layers.resizing({ height: 4, width: 4, inputShape: [2, 2, 1] })] });
+    expect(() => tfResizing.predict(tf.ones([1, 2, 2, 1]))).toThrow(/resizeBilinear/);
+    expect(() => toTfjsLayersModel(one(() => layers.upSampling2d({ interpolation: 'bilinear' })))).toThrow(/TF.js's UpSampling2D computes asymmetric/);
+    expect(() => toTfjsLayersModel(one(() => layers.unary('abs')))).toThrow(/edgetune>Unary\) has no TF.js layers class/);
+    expect(() => toTfjsLayersModel(one(() => layers.clip({ max: 6 })))).toThrow(/edgetune>Clip\) has no TF.js layers class/);
   });
 });

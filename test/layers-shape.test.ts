@@ -11,7 +11,8 @@ import {
 import { randomArray } from './support/harness';
 import { expectClose } from './support/close';
 import { fdCheck, problem } from './support/layer-fd';
-import { tf } from './tfjs';
+import { tf, tfl } from './tfjs';
+import { toTfjsLayersModel } from '../host/formats/export-tfjs';
 
 type Sym = SymbolicTensor;
 const tanhConv = (filters = 3) => (t: Sym) => layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(t);
@@ -78,6 +79,7 @@ const mirror = (name: string, mode: 'reflect' | 'symmetric', shape: number[], p:
 });
 const CASES: Case[] = [
   { name: 'permute [3, 1, 2]', shape: [3, 4, 5], layer: () => layers.permute([3, 1, 2]), tf: (x) => tf.transpose(x, [0, 3, 1, 2]) },
+  { name: 'permute [5, 3, 1, 4, 2] (rank 5)', shape: [2, 1, 3, 2, 2], layer: () => layers.permute([5, 3, 1, 4, 2]), tf: (x) => tf.transpose(x, [0, 5, 3, 1, 4, 2]) },
   { name: 'permute [2, 4, 3, 1] (rank 4)', shape: [2, 3, 4, 2], layer: () => layers.permute([2, 4, 3, 1]), tf: (x) => tf.transpose(x, [0, 2, 4, 3, 1]) },
   {
     name: 'slice', shape: [6, 5, 4], layer: () => layers.slice({ begin: [1, -4, 0], end: [6, 100, 3], strides: [2, 1, 2] }),
@@ -192,12 +194,47 @@ describe('save, load, train', () => {
     expect(loaded.predict(xt).data).toEqual(m.predict(xt).data);
   });
 
+  it('the plan checker holds nd_copy to its footprint: a stride walking out of its region, or a negative box size, is refused', () => {
+    const { m } = everyShapeLayer();
+    const ops = m.plan.programs.train!.ops;
+    // The reflected borders: an x stride that walks backwards.
+    const at = ops.findIndex((o) => o.op === 'nd_copy' && [1, 2, 3, 4, 5].some((k) => o.args[`xs${k}`] < 0));
+    expect(at).toBeGreaterThanOrEqual(0);
+    const keep = { ...ops[at].args };
+    const k = [1, 2, 3, 4, 5].find((j) => keep[`xs${j}`] < 0)!;
+    ops[at].args[`xs${k}`] = -1_000_000;
+    expect(verifyPlan(m.plan).join('\n')).toMatch(new RegExp(`train op ${at} \\(nd_copy, .*\\) argument 'x' touches`));
+    ops[at].args = { ...keep, d1: -1 };
+    expect(verifyPlan(m.plan).join('\n')).toMatch(new RegExp(`train op ${at} \\(nd_copy, .*\\) argument 'd1' is -1, not a size`));
+    ops[at].args = keep;
+    expect(verifyPlan(m.plan)).toEqual([]);
+  });
+
   it('trains through them: fit lowers the loss on a small problem (batch 5 in plans for 4)', async () => {
     const { m, x } = everyShapeLayer();
     const y = tensor(new Int32Array([0, 1, 2, 0, 1]), [5]);
     const h = await m.fit(tensor(x, [5, 4, 4, 3]), y, { epochs: 15, batchSize: 4, shuffle: false });
     const loss = h.history.loss;
     expect(loss[loss.length - 1]).toBeLessThan(0.7 * loss[0]);
+  });
+});
+
+describe('TF.js layers export', () => {
+  it('Permute and Concatenate on axis 1 load in tfjs-layers and predict the same; edgetune-only kinds are refused by name', async () => {
+    const inp = input({ shape: [2, 3, 4] });
+    const p = layers.permute([3, 1, 2]).apply(inp);
+    const out = layers.concatenate({ axis: 1 }).apply([p, layers.permute([2, 1, 3]).apply(layers.permute([1, 3, 2]).apply(inp))]);
+    const m = model({ inputs: inp, outputs: out, name: 'perm' });
+    const art = toTfjsLayersModel(m as never);
+    const manifest = (art.modelJson.weightsManifest as { weights: tf.io.WeightsManifestEntry[] }[]).flatMap((g) => g.weights);
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(art.modelJson.modelTopology as object, manifest, new ArrayBuffer(0)));
+    const x = randomArray(2 * 24, 3);
+    expect(Array.from(m.predict(tensor(x, [2, 2, 3, 4])).data)).toEqual(Array.from((loaded.predict(tf.tensor(x, [2, 2, 3, 4])) as tf.Tensor).dataSync()));
+    for (const l of [layers.slice({ begin: [0, 0, 0], end: [1, 3, 4] }), layers.pad({ paddings: [[1, 1], [0, 0], [0, 0]] }), layers.tile([1, 1, 2]), layers.gather({ indices: [0] }), layers.spaceToDepth(1), layers.depthToSpace(1)]) {
+      const i2 = input({ shape: [2, 3, 4] });
+      const m2 = model({ inputs: i2, outputs: l.apply(i2) });
+      expect(() => toTfjsLayersModel(m2 as never)).toThrow(new RegExp(`layer '${l.name}' \\(edgetune>\\w+\\) has no TF.js layers counterpart`));
+    }
   });
 });
 

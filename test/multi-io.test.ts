@@ -6,7 +6,7 @@
 // Tolerance: 1e-5 relative, with a floor at 1e-5 of the tensor's largest magnitude.
 import { describe, expect, it } from 'vitest';
 import {
-  input, InvalidArgumentError, layers, loadModel, model, optimizers, planToFileBytes, setSeed, tensor, verifyPlan, type Model, type Prediction,
+  compileTrainPlan, input, InvalidArgumentError, layers, loadModel, model, optimizers, planToFileBytes, setSeed, tensor, verifyPlan, type Model, type Prediction,
   type Tensor,
 } from '../dist/node.js';
 import { randomArray } from './support/harness';
@@ -93,11 +93,56 @@ describe('multi-output models', () => {
     expectClose('aux_loss', history.history.aux_loss.map((v) => 0.3 * v), h.history.aux_loss as number[]);
     expect(history.history.loss[0]).toBeCloseTo(history.history.main_loss[0] + 0.3 * history.history.aux_loss[0], 5);
     expect(Object.keys(history.history)).toEqual(['loss', 'main_loss', 'main_accuracy', 'aux_loss', 'learning_rate']);
+    // The training plan: a labels region per output, the metrics region alive to the end, memory-safe.
+    const plan = aux.plan;
+    expect(verifyPlan(plan)).toEqual([]);
+    expect(plan.outputs.map((o) => plan.regions[o.labelsRegion!].name)).toEqual(['labels main', 'labels aux']);
+    const train = plan.programs.train!;
+    expect(plan.regions[train.metrics!].live![1]).toBe(train.ops.length - 1);
     // evaluate reports the same figures by name, over several batches too.
     const e1 = aux.evaluate(x, { main: tensor(classes, [N]), aux: targets }, { batchSize: N });
     const e2 = aux.evaluate(x, [tensor(classes, [N]), targets], { batchSize: 4 });
     for (const k of ['loss', 'main_loss', 'aux_loss', 'main_accuracy']) expect(e2[k]).toBeCloseTo(e1[k]!, 6);
     expect(e1.loss).toBeCloseTo(e1.main_loss! + 0.3 * e1.aux_loss!, 6);
+  });
+
+  it('an intermediate output keeps its own value: nothing is fused into a convolution or softmax that is an output', () => {
+    // conv -> BN -> ReLU -> 2x2 max pooling fuses into one kernel when nothing reads the middle;
+    // here the convolution is an output, and the softmax output is also read by a dense layer.
+    setSeed(3);
+    const x = input({ shape: [6, 6, 2] });
+    const conv = layers.conv2d(3, { kernelSize: 3, padding: 'same', name: 'conv' }).apply(x);
+    const bn = layers.batchNormalization({ name: 'bn' }).apply(conv);
+    const pool = layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(layers.relu({ name: 'act' }).apply(bn));
+    const probs = layers.dense(4, { activation: 'softmax', name: 'probs' }).apply(layers.flatten({ name: 'flat' }).apply(pool));
+    const after = layers.dense(2, { name: 'after' }).apply(probs);
+    const m = model({ inputs: x, outputs: [conv, pool, probs, after] });
+    for (const l of m.layers) l.setWeights(l.getWeights().map((w, i) => randomArray(w.length, 40 + i + l.name.length, l.name === 'bn' && i === 3 ? 0.5 : -0.8, 1.2)));
+    const tx = tfl.input({ shape: [6, 6, 2] });
+    const tconv = tfl.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'conv' }).apply(tx) as tfl.SymbolicTensor;
+    const tbn = tfl.layers.batchNormalization({ name: 'bn' }).apply(tconv) as tfl.SymbolicTensor;
+    const tpool = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(tfl.layers.reLU().apply(tbn)) as tfl.SymbolicTensor;
+    const tprobs = tfl.layers.dense({ units: 4, activation: 'softmax', name: 'probs' }).apply(tfl.layers.flatten().apply(tpool)) as tfl.SymbolicTensor;
+    const tafter = tfl.layers.dense({ units: 2, name: 'after' }).apply(tprobs) as tfl.SymbolicTensor;
+    const t = tfl.model({ inputs: tx, outputs: [tconv, tpool, tprobs, tafter] });
+    copyWeights(m, t);
+    const xs = data([2, 6, 6, 2], 21);
+    const theirs = t.predict(tf.tensor(xs.data, xs.shape)) as tf.Tensor[];
+    (m.predict(xs) as Tensor<Float32Array>[]).forEach((o, i) => expectClose(`output ${i}`, o.data, theirs[i].dataSync()));
+    // Training with a loss on the softmax output that another layer reads: gradients equal TF.js's.
+    m.compile({ optimizer: 'sgd', loss: ['mse', 'mse', 'categoricalCrossentropy', 'mse'], lossWeights: [0, 0, 1, 0.5] });
+    const ys = [data([2, 6, 6, 3], 22), data([2, 3, 3, 3], 23), tensor(Float32Array.from([0, 1, 0, 0, 0, 0, 0, 1]), [2, 4]), data([2, 2], 24)];
+    const ours = m.computeGradients(xs, ys);
+    const vars = t.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { grads } = tf.variableGrads(() => {
+      const [, , p, a] = t.apply(tf.tensor(xs.data, xs.shape), { training: true }) as tf.Tensor[];
+      const xent = tf.mean(tfl.metrics.categoricalCrossentropy(tf.tensor(ys[2].data, ys[2].shape), p));
+      return tf.add(xent, tf.mul(0.5, tf.mean(tfl.metrics.meanSquaredError(tf.tensor(ys[3].data, ys[3].shape), a)))) as tf.Scalar;
+    }, vars);
+    for (const name of ['probs/kernel', 'after/kernel', 'conv/kernel']) {
+      const v = t.trainableWeights.find((w) => w.originalName.startsWith(`${name.split('/')[0]}/${name.split('/')[1]}`))!;
+      expectClose(`d ${name}`, ours.weights.get(name)!, grads[v.name].dataSync(), 1e-4);
+    }
   });
 
   it('save/load keeps the outputs, their order and the per-output training configuration', async () => {
@@ -200,6 +245,7 @@ describe('multi-input models', () => {
     expect(() => aux.evaluate(x, [data([2, 3], 15), data([2, 2], 16)])).toThrow(/expected 3 targets \(main, aux, trunk\), got an array of 2/);
     expect(() => aux.evaluate(x, data([2, 3], 15))).toThrow(/3 targets \(main, aux, trunk\): pass an array/);
     expect(() => planToFileBytes(aux.plan)).toThrow(/one input and one output.*3 outputs \(main, aux, trunk\)/);
+    expect(() => compileTrainPlan(aux, { batch: 2 })).toThrow(/1 inputs and 3 outputs; the WASI runner trains models with one input and one output/);
     const a = input({ shape: [2], name: 'used' });
     const b = input({ shape: [2], name: 'unused' });
     expect(() => model({ inputs: [a, b], outputs: layers.dense(1).apply(a) })).toThrow(/input 'unused' is not connected to any of the model's outputs/);

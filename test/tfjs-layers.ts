@@ -238,11 +238,11 @@ function isSoftmaxLayer(l: Layer | null): boolean {
 // workarounds above that make tfjs's gradients right (else the plain tfjs-layers layers).
 export function mirror(model: Model, options: { exactGradients?: boolean } = {}): Mirror {
   const graph = model.graph;
-  const outNode = graph.nodes[graph.output];
+  const outNode = graph.nodes[graph.outputs[0]];
   const outputSoftmax = isSoftmaxLayer(outNode.layer);
   const parts = new Map<Layer, Counterpart>();
   for (const n of graph.nodes) {
-    if (n.layer && !parts.has(n.layer)) parts.set(n.layer, counterpart(n.layer, outputSoftmax && n.id === graph.output, !!options.exactGradients));
+    if (n.layer && !parts.has(n.layer)) parts.set(n.layer, counterpart(n.layer, outputSoftmax && n.id === graph.outputs[0], !!options.exactGradients));
   }
   const forward = (x: T, training: boolean) => {
     const values: T[] = [];
@@ -251,7 +251,7 @@ export function mirror(model: Model, options: { exactGradients?: boolean } = {})
       values[n.id] = n.layer ? parts.get(n.layer)!.call(n.inputs.map((i) => values[i]), training) : x;
       nodes.set(n.name, values[n.id]);
     }
-    return { out: values[graph.output], nodes };
+    return { out: values[graph.outputs[0]], nodes };
   };
   // Build the tfjs layers with one sample, then copy the weights in.
   tf.tidy(() => { forward(tf.zeros([1, ...model.inputShape]), false); });

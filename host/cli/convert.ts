@@ -117,12 +117,18 @@ export async function runInspect(argv: string[]): Promise<number> {
   if ('json' in flags) {
     process.stdout.write(`${JSON.stringify({
       file: positional[0], format, name: model.name, inputShape: model.inputShape, outputShape: model.outputShape,
+      inputs: model.inputNames.map((name, i) => ({ name, shape: model.inputShapes[i] })),
+      outputs: model.outputNames.map((name, i) => ({ name, shape: model.outputShapes[i] })),
       layers: layerRows, params, inference: report(inference), ...(train ? { training: report(train) } : {}),
     }, null, 2)}\n`);
     return 0;
   }
   const out: string[] = [];
   out.push(`${positional[0]} (${format}): model "${model.name}", input [batch, ${model.inputShape.join(', ')}]`);
+  if (model.inputNames.length > 1 || model.outputNames.length > 1) {
+    const list = (names: string[], shapes: number[][]) => names.map((n, i) => `${n} [batch, ${shapes[i].join(', ')}]`).join(', ');
+    out.push(`inputs: ${list(model.inputNames, model.inputShapes)}; outputs: ${list(model.outputNames, model.outputShapes)}`);
+  }
   const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(40)}${b.padEnd(22)}${c.padStart(10)}  ${d}`;
   out.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'), '='.repeat(84));
   for (const l of layerRows) out.push(row(`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params), l.params ? (l.trainable ? 'yes' : 'frozen') : '-'));
@@ -130,7 +136,7 @@ export async function runInspect(argv: string[]): Promise<number> {
   out.push(`Total params: ${params.total}  (trainable ${params.trainable}, frozen ${params.nonTrainable})`);
   out.push(`Planned arena, inference (batch ${batch}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
   if (train) {
-    out.push(`Planned arena, training (batch ${batch}, ${train.optimizer!.className}, ${train.loss!.className}${freeze ? `, frozen up to ${freeze}` : ''}): ` +
+    out.push(`Planned arena, training (batch ${batch}, ${train.optimizer!.className}, ${train.outputs.map((o) => o.loss!.className).join(' + ')}${freeze ? `, frozen up to ${freeze}` : ''}): ` +
       `${formatBytes(train.pages * 65536)} = ${describeBreakdown(train.breakdown)}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);

@@ -8,7 +8,7 @@ import { type CopyStep, relayoutBackward, relayoutForward, type Relayout, rowMaj
 import { InvalidArgumentError } from '../core/errors';
 import { intList, type LayerOptions, pending, sampleAxis, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { kerasBase } from './keras-json';
+import { kerasBase, noTfjsCounterpart } from './keras-json';
 import { Layer } from './layer';
 
 export interface GatherOptions extends LayerOptions {
@@ -65,6 +65,7 @@ export const GATHER: LayerDef = {
   forward: (a) => relayoutForward(a, selection(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, selection(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>Gather'],
+  toTfjs: noTfjsCounterpart('edgetune>Gather'),
   toKeras: (l) => ({
     class_name: 'edgetune>Gather',
     config: { ...kerasBase(l), indices: l.config.keepAxis ? l.config.indices : (l.config.indices as number[])[0], axis: l.config.axis },

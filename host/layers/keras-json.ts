@@ -35,6 +35,13 @@ export function unsupported(r: KerasReader, detail: string): UnsupportedOpError 
   return new UnsupportedOpError(r.className, r.name, r.source, detail);
 }
 
+// The toTfjs of a kind that TF.js layers has no class for (edgetune>Slice, ...): exporting it is refused.
+export function noTfjsCounterpart(className: string) {
+  return (l: Layer, _j: LayerJson, where: string, source: string | undefined): never => {
+    throw new ModelFormatError(`${where}: layer '${l.name}' (${className}) has no TF.js layers counterpart; cannot export to a TF.js layers model`, source, l.name);
+  };
+}
+
 export function channelsLast(r: KerasReader, c: Record<string, any>): void {
   const f = c.data_format;
   if (f && f !== 'channels_last') throw unsupported(r, `data_format '${f}' (only channels_last)`);

@@ -20,8 +20,8 @@ export type { DepthwiseConv2dOptions } from './depthwise-conv2d';
 export type { AveragePooling2dOptions, Pooling2dOptions } from './pooling';
 export type { BatchNormalizationOptions } from './batch-normalization';
 export type { SoftmaxOptions } from './activation';
-export type { ReduceOptions } from './reduce';
-export type { ConstantOpOptions } from './constant-op';
+export type { ReduceOptions, ReduceOp } from './reduce';
+export type { ConstantOpOptions, ConstantOpName } from './constant-op';
 
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'

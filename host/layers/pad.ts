@@ -8,7 +8,7 @@ import { type CopyStep, relayoutBackward, relayoutForward, type Relayout, rowMaj
 import { InvalidArgumentError } from '../core/errors';
 import { intList, type LayerOptions, pending, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { kerasBase } from './keras-json';
+import { kerasBase, noTfjsCounterpart } from './keras-json';
 import { Layer } from './layer';
 
 export type PadMode = 'constant' | 'reflect' | 'symmetric' | 'edge';
@@ -95,6 +95,7 @@ export const PAD: LayerDef = {
   forward: (a) => relayoutForward(a, padding(a.layer, a.x.shape, a.shape)),
   backward: (a) => relayoutBackward(a, padding(a.layer, a.x.shape, a.v.shape)),
   kerasClasses: ['edgetune>Pad'],
+  toTfjs: noTfjsCounterpart('edgetune>Pad'),
   toKeras: (l) => ({ class_name: 'edgetune>Pad', config: { ...kerasBase(l), paddings: l.config.paddings, constant_value: l.config.constantValue, mode: l.config.mode } }),
   fromKeras: (c, r) => pad({ ...r.base, paddings: c.paddings, mode: c.mode, ...(c.mode === undefined || c.mode === 'constant' ? { constantValue: c.constant_value } : {}) }),
 };

@@ -108,4 +108,5 @@ export const PRELU: LayerDef = {
     } : {};
     return prelu({ ...r.base, sharedAxes: c.shared_axes ?? null, ...own });
   },
+  kerasWeights: () => ['alpha'],
 };

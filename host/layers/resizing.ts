@@ -21,10 +21,10 @@ import { optionNames } from '../core/options';
 import { ownEntry } from '../core/lookup';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
-import { InvalidArgumentError } from '../core/errors';
+import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { type LayerOptions, pending, positiveInt, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { channelsLast, kerasBase, type KerasReader, unsupported } from './keras-json';
+import { channelsLast, kerasBase, type KerasReader, type LayerJson, unsupported } from './keras-json';
 import { Layer } from './layer';
 
 export type Interpolation = 'nearest' | 'bilinear';
@@ -85,6 +85,21 @@ export function modeFromKeras(c: Record<string, any>, r: KerasReader): ResizeMod
   return { interpolation, coordinateTransform: c.coordinate_transform ?? undefined, nearestMode: c.nearest_mode ?? undefined };
 }
 
+// TF.js layers compute their own resize: UpSampling2D calls resizeBilinear / resizeNearestNeighbor
+// with both flags false (asymmetric, floor). An export writes the Keras class when TF.js computes
+// the layer's mode and refuses it otherwise (it would load and compute something else).
+export function tfjsResize(l: Layer, j: LayerJson, where: string, source: string | undefined, tfjs: [CoordinateTransform, NearestMode]): void {
+  const c = l.config;
+  const [t, n] = tfjs;
+  if (c.coordinateTransform !== t || (c.interpolation === 'nearest' && c.nearestMode !== n)) {
+    const mode = c.interpolation === 'nearest' ? `${c.coordinateTransform} + ${c.nearestMode}` : c.coordinateTransform;
+    throw new ModelFormatError(`${where}: layer '${l.name}' resizes with ${c.interpolation} ${mode}; TF.js's ${j.class_name.replace('edgetune>', '')} computes ${t}${c.interpolation === 'nearest' ? ` + ${n}` : ''} instead`, source, l.name);
+  }
+  j.class_name = j.class_name.replace('edgetune>', '');
+  delete j.config.coordinate_transform;
+  delete j.config.nearest_mode;
+}
+
 // resizing(64, 64) or resizing({ height: 64, width: 64 })
 export function resizing(height: number | ResizingOptions, width?: number, options?: ResizingOptions): Layer {
   const o: ResizingOptions = typeof height === 'object' && height !== null
@@ -141,5 +156,10 @@ export const RESIZING: LayerDef = {
     if (c.crop_to_aspect_ratio) throw unsupported(r, 'crop_to_aspect_ratio');
     if (c.pad_to_aspect_ratio) throw unsupported(r, 'pad_to_aspect_ratio');
     return resizing(c.height, c.width, { ...r.base, ...modeFromKeras(c, r) });
+  },
+  // tfjs-layers 4.22's Resizing fails inside a model (it hands its input list to resizeBilinear)
+  // and would align corners (it passes !cropToAspectRatio as alignCorners): refused.
+  toTfjs(l, _j, where, source) {
+    throw new ModelFormatError(`${where}: layer '${l.name}' (Resizing) cannot be exported to TF.js layers: TF.js's Resizing fails inside a model and aligns corners`, source, l.name);
   },
 };

@@ -7,7 +7,7 @@ import { relayoutBackward, relayoutForward, type Relayout, rowMajor } from '../c
 import { InvalidArgumentError } from '../core/errors';
 import { intList, type LayerOptions, pending, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { kerasBase } from './keras-json';
+import { kerasBase, noTfjsCounterpart } from './keras-json';
 import { Layer } from './layer';
 
 export interface SliceOptions extends LayerOptions {
@@ -64,6 +64,7 @@ export const SLICE: LayerDef = {
   forward: (a) => relayoutForward(a, window(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, window(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>Slice'],
+  toTfjs: noTfjsCounterpart('edgetune>Slice'),
   toKeras: (l) => ({ class_name: 'edgetune>Slice', config: { ...kerasBase(l), begin: l.config.begin, end: l.config.end, strides: l.config.strides } }),
   fromKeras: (c, r) => slice({ ...r.base, begin: c.begin, end: c.end, strides: c.strides }),
 };

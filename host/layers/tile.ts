@@ -5,7 +5,7 @@ import { relayoutBackward, relayoutForward, type Relayout, rowMajor } from '../c
 import { InvalidArgumentError } from '../core/errors';
 import { intList, type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
-import { kerasBase } from './keras-json';
+import { kerasBase, noTfjsCounterpart } from './keras-json';
 import { Layer } from './layer';
 
 export interface TileOptions extends LayerOptions { multiples?: number[] }
@@ -44,6 +44,7 @@ export const TILE: LayerDef = {
   forward: (a) => relayoutForward(a, tiling(a.layer, a.x.shape, a.shape)),
   backward: (a) => relayoutBackward(a, tiling(a.layer, a.x.shape, a.v.shape)),
   kerasClasses: ['edgetune>Tile'],
+  toTfjs: noTfjsCounterpart('edgetune>Tile'),
   toKeras: (l) => ({ class_name: 'edgetune>Tile', config: { ...kerasBase(l), multiples: l.config.multiples } }),
   fromKeras: (c, r) => tile({ ...r.base, multiples: c.multiples }),
 };

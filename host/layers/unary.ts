@@ -6,7 +6,7 @@ import { optionNames } from '../core/options';
 import { ownEntry } from '../core/lookup';
 import { gradTarget } from '../compile/program';
 import { sizeOf } from '../compile/graph';
-import { InvalidArgumentError } from '../core/errors';
+import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
 import { kerasBase, unsupported } from './keras-json';
@@ -103,7 +103,12 @@ export const UNARY: LayerDef = {
     if (typeof op !== 'string' || ownEntry(UNARY_KIND, op) === undefined || op === 'clip') throw unsupported(r, `op ${JSON.stringify(c.op)}`);
     return unary({ ...r.base, op: op as UnaryOp, alpha: c.alpha ?? undefined, beta: c.beta ?? undefined });
   },
+  toTfjs: noTfjs,
 };
+
+function noTfjs(l: Layer, j: { class_name: string }, where: string, source: string | undefined): never {
+  throw new ModelFormatError(`${where}: layer '${l.name}' (${j.class_name}) has no TF.js layers class; TF.js could not load the model`, source, l.name);
+}
 
 // Keras JSON has no infinities: an absent bound is written as null.
 const bound = (v: unknown) => (Number.isFinite(v) ? v : null);
@@ -116,4 +121,5 @@ export const CLIP: LayerDef = {
   kerasClasses: ['edgetune>Clip'],
   toKeras: (l) => ({ class_name: 'edgetune>Clip', config: { ...kerasBase(l), min: bound(l.config.min), max: bound(l.config.max) } }),
   fromKeras: (c, r) => clip({ ...r.base, min: c.min ?? undefined, max: c.max ?? undefined }),
+  toTfjs: noTfjs,
 };

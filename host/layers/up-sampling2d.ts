@@ -9,7 +9,7 @@ import { kerasBase, pairOf } from './keras-json';
 import { Layer } from './layer';
 import {
   type CoordinateTransform, type Interpolation, isKerasMode, modeFromKeras, modeToKeras, type NearestMode, RESIZE_LOWERING, type ResizeModeOptions,
-  resizeMode,
+  resizeMode, tfjsResize,
 } from './resizing';
 
 export interface UpSampling2dOptions extends LayerOptions, ResizeModeOptions {
@@ -44,4 +44,5 @@ export const UP_SAMPLING2D: LayerDef = {
     return isKerasMode(c, DEFAULTS) ? { class_name: 'UpSampling2D', config: base } : { class_name: 'edgetune>UpSampling2D', config: { ...base, ...modeToKeras(c) } };
   },
   fromKeras: (c, r) => upSampling2d({ ...r.base, size: pairOf(c.size), ...modeFromKeras(c, r) }),
+  toTfjs: (l, j, where, source) => tfjsResize(l, j, where, source, ['asymmetric', 'floor']),
 };
