@@ -64,6 +64,18 @@ describe('cutting the graph and reading any output', () => {
     expect(err.message).toMatch(/^cut\.json: node 'top' uses op 'TopKV2'.*depends on the input data.*'outputs' option \(e\.g\. \{ outputs: \['flat'/);
   });
 
+  it('refuses a boolean mask of computed tensors (a peak mask: Equal(maxpool(h), h)) the same way', async () => {
+    const g = new GraphBuilder();
+    const h = g.node('heat', 'Conv2D', [g.placeholder('x', [-1, 5, 5, 2]), g.konst('heat/w', [1, 1, 2, 2])], conv2dAttrs());
+    const pool = g.node('pool', 'MaxPool', [h], { ksize: ints(1, 3, 3, 1), strides: ints(1, 1, 1, 1), padding: str('SAME'), data_format: str('NHWC') });
+    const peak = g.node('peak', 'Cast', [g.node('eq', 'Equal', [pool, h])], { SrcT: { type: 'DT_BOOL' }, DstT: type('DT_FLOAT') });
+    g.node('out', 'Mul', [h, peak]);
+    const graph = g.build();
+    const err = await importTfjsGraphModel(graph.json, reader(graph.bin), 'peaks.json').catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedOpError);
+    expect(err.message).toMatch(/^peaks\.json: node 'eq' uses op 'Equal'.*boolean mask of computed tensors.*\{ outputs: \['pool', 'heat'\] \}/);
+  });
+
   it.each([1, 2])('outputs: [flat] imports the network before it; IdentityN:1 is its second input (batch %i)', async (batch) => {
     const graph = cutGraph();
     const model = await importTfjsGraphModel(graph.json, reader(graph.bin), 'cut.json', { outputs: ['flat'] });

@@ -54,6 +54,8 @@ const BINARY: Record<string, (a: number, b: number, int: boolean) => number> = {
   RealDiv: (a, b) => a / b, Div: (a, b, int) => (int ? Math.trunc(a / b) : a / b), FloorDiv: (a, b) => Math.floor(a / b),
   FloorMod: (a, b) => a - Math.floor(a / b) * b, Maximum: (a, b) => Math.max(a, b), Minimum: (a, b) => Math.min(a, b), Pow: (a, b) => Math.pow(a, b),
   SquaredDifference: (a, b) => (a - b) * (a - b),
+  Equal: (a, b) => +(a === b), NotEqual: (a, b) => +(a !== b), Greater: (a, b) => +(a > b), GreaterEqual: (a, b) => +(a >= b),
+  Less: (a, b) => +(a < b), LessEqual: (a, b) => +(a <= b), LogicalAnd: (a, b) => +(!!a && !!b), LogicalOr: (a, b) => +(!!a || !!b),
 };
 const UNARY: Record<string, (a: number) => number> = {
   Neg: (a) => -a, Abs: Math.abs, Square: (a) => a * a, Sqrt: Math.sqrt, Rsqrt: (a) => 1 / Math.sqrt(a), Exp: Math.exp, Log: Math.log,
@@ -143,13 +145,14 @@ export function foldOp(d: GraphNodeDef, ins: Const[], file: string): Const[] | n
   const ints = (k: number) => Array.from(ins[k].values);
   const [x] = ins;
   if (ownKey(BINARY, d.op) && ins.length === 2) {
+    const mask = /Equal|Greater|Less|Logical/.test(d.op);
     const shape = broadcastShapes(ins[0].shape, ins[1].shape);
     if (!shape) throw fail(`shapes [${ins[0].shape}] and [${ins[1].shape}] do not broadcast`);
     const a = broadcastTo(ins[0].values, ins[0].shape, shape);
     const b = broadcastTo(ins[1].values, ins[1].shape, shape);
     const int = x.dtype === 'int32';
     const f = BINARY[d.op];
-    return one(shape, a.map((v, i) => f(v, b[i], int)));
+    return one(shape, a.map((v, i) => f(v, b[i], int)), mask ? 'int32' : x.dtype);
   }
   if (ownKey(UNARY, d.op)) return one(x.shape, Array.from(x.values, UNARY[d.op]));
   if (ownKey(REDUCE, d.op)) {
@@ -358,9 +361,15 @@ const DATA_DEPENDENT = /^(NonMaxSuppression|TopK|Where|ArgMax|ArgMin|Unique|Binc
 // Control flow: its graph has cycles, so it is refused before it is walked.
 export const isLoop = (d: GraphNodeDef): boolean => /^(Switch|Merge|Enter|Exit|LoopCond|NextIteration|TensorArray|TensorList)/.test(d.op);
 
+// Comparisons and logic of computed tensors: boolean masks, as post-processing builds them.
+const MASKS = /^(Equal|NotEqual|Greater|GreaterEqual|Less|LessEqual|LogicalAnd|LogicalOr|LogicalNot|IsNan|IsInf|IsFinite)$/;
+
 export function refuseDataDependent(d: GraphNodeDef, file: string, inputs: string[], always = false): void {
-  if (!always && !DATA_DEPENDENT.test(d.op)) return;
   const before = inputs.length ? ` (e.g. { outputs: [${inputs.map((n) => `'${n}'`).join(', ')}] })` : '';
+  if (MASKS.test(d.op)) {
+    throw new UnsupportedOpError(d.op, d.name, file, `a boolean mask of computed tensors (post-processing; it has no gradient); import the network up to the node before it with the 'outputs' option${before}`);
+  }
+  if (!always && !DATA_DEPENDENT.test(d.op)) return;
   throw new UnsupportedOpError(d.op, d.name, file, `its result depends on the input data (post-processing such as non-max suppression, top-k or a loop has no static layer form); import the network up to the node before it with the 'outputs' option${before}`);
 }
 
