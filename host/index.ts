@@ -54,7 +54,7 @@ export type { OnnxImportOptions } from './import/onnx';
 // Importers: TF.js layers and graph models, PyTorch safetensors. Keras .keras/.h5 is imported from
 // 'edgetune/import/keras' (it brings h5wasm, 5.7 MB, loaded only when a Keras file is read).
 export { importTfjsLayersModel } from './import/tfjs-layers';
-export { importTfjsGraphModel } from './import/tfjs-graph';
+export { importTfjsGraphModel, type TfjsGraphImportOptions } from './import/tfjs-graph';
 export { shardPathProblem, type ShardReader } from './import/tfjs-weights';
 export { importPytorchSafetensors } from './import/pytorch';
 export { UnsupportedOpError } from './import/errors';

@@ -9,7 +9,7 @@ import { toTfjsLayersModel } from '../formats/export-tfjs';
 import { importModelFile } from '../import/index';
 import type { OnnxImportOptions } from '../import/onnx';
 import { resolveLoss } from '../training/losses';
-import type { Model } from '../training/model';
+import type { Model, Prediction } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
 import { compilePlan, type Plan } from '../compile/plan';
@@ -161,7 +161,7 @@ export async function runInspect(argv: string[]): Promise<number> {
 
 // The training plan with the model's saved training configuration, or Adam and a loss that fits
 // the output (cross-entropy after a softmax, else mean squared error).
-function trainingPlan(model: Model, batch: number): Plan {
+function trainingPlan(model: Model<Prediction>, batch: number): Plan {
   const cfg = model.compileConfig;
   const defaults = model.graph.outputs.map((id) => {
     const last = model.graph.nodes[id].layer;

@@ -3,7 +3,7 @@
 // safetensors, adjusted where TF.js reads Keras configs differently; weights are float32 or, with
 // float16 quantization, IEEE half (TF.js widens them when loading).
 import { ModelFormatError } from '../core/errors';
-import type { Model } from '../training/model';
+import type { Model, Prediction } from '../training/model';
 import { float32ToFloat16Bits } from '../core/float16';
 import { topologyOf } from './save';
 import { LAYER_DEFS } from '../layers/index';
@@ -29,7 +29,7 @@ function tfjsLayerConfig(layer: { class_name: string; config: Record<string, unk
   if (typeof c.activation === 'string') c.activation = TFJS_ACTIVATIONS[c.activation] ?? c.activation;
 }
 
-export function toTfjsLayersModel(model: Model, options: { quantize?: 'float16' | null; source?: string } = {}): TfjsLayersArtifacts {
+export function toTfjsLayersModel(model: Model<Prediction>, options: { quantize?: 'float16' | null; source?: string } = {}): TfjsLayersArtifacts {
   const where = options.source ?? model.name;
   const topology = topologyOf(model) as { class_name: string; config: { layers: LayerJson[] } };
   // Each record adjusts its config where TF.js reads it differently, or refuses the layer.

@@ -1,7 +1,7 @@
 // One entry for every importer: the format is chosen by the file name (and, for .json, by its
 // "format" field), every importer returns an ordinary edgetune model.
 import { InvalidArgumentError, ModelFormatError } from '../core/errors';
-import type { Model } from '../training/model';
+import type { Model, Prediction } from '../training/model';
 import { modelFromBytes } from '../formats/serialize';
 import { importKeras } from './keras';
 import { importOnnx, type OnnxImportOptions } from './onnx';
@@ -37,10 +37,11 @@ export interface ModelFileAccess {
 }
 
 // Reads and imports the model at `path` (shards are read relative to a model.json). Nothing is written.
-// `options` (graph cuts, input shapes) are ONNX's import options.
-export async function importModelFile(path: string, files: ModelFileAccess, progress?: ImportProgress, options?: OnnxImportOptions): Promise<{ model: Model; format: ModelFileFormat }> {
+// `options` (graph cuts, input shapes) are the ONNX and TF.js graph importers' options.
+export async function importModelFile(path: string, files: ModelFileAccess, progress?: ImportProgress, options?: OnnxImportOptions): Promise<{ model: Model<Prediction>; format: ModelFileFormat }> {
   const kind = formatOf(path);
-  if (options && Object.keys(options).length && kind !== 'onnx') throw new InvalidArgumentError(`${path}: --inputs, --outputs and --input-shape apply to ONNX models only`);
+  const cut = options && Object.keys(options).length > 0;
+  if (cut && kind !== 'onnx' && kind !== 'json') throw new InvalidArgumentError(`${path}: --inputs, --outputs and --input-shape apply to ONNX and TF.js graph models only`);
   progress?.('reading', 0, 1);
   const bytes = await files.readFile(path);
   progress?.('reading', 1, 1);
@@ -64,7 +65,8 @@ export async function importModelFile(path: string, files: ModelFileAccess, prog
         return b;
       };
       const graph = json.format === 'graph-model' || (json.format === undefined && Array.isArray(json.modelTopology?.node));
-      if (graph) return { model: await importTfjsGraphModel(json, readShard, path), format: 'tfjs-graph' };
+      if (graph) return { model: await importTfjsGraphModel(json, readShard, path, options), format: 'tfjs-graph' };
+      if (cut) throw new InvalidArgumentError(`${path}: --inputs, --outputs and --input-shape apply to ONNX and TF.js graph models only`);
       if (json.format === 'layers-model' || json.modelTopology) return { model: await importTfjsLayersModel(json, readShard, path), format: 'tfjs-layers' };
       throw new ModelFormatError(`${path}: a JSON file that is neither a TF.js layers model nor a graph model (no "format" or "modelTopology")`, path);
     }
