@@ -47,7 +47,7 @@ async function emotionBase(randomize) {
 // The emotion network replayed on a new input, up to (not including) its classifier convolution.
 function cutBeforeClassifier(base, x) {
   const g = base.graph;
-  const outputs = new Map([[g.input, x]]);
+  const outputs = new Map([[g.inputs[0], x]]);
   const classifier = g.nodes.filter((n) => n.layer?.kind === 'conv2d').at(-1);
   for (const n of g.nodes) {
     if (!n.layer) continue;

@@ -82,7 +82,7 @@ export function table(zoo, rows) {
     add(name, 'ONNX', status(rows.get(name), required.has(name) ? 'imports' : 'either'), rows.get(name));
   }
   for (const [name, why] of Object.entries(zoo.torchvision.notRun)) add(name, 'ONNX', `not run: ${why}`, null);
-  for (const e of zoo.human) add(e.name, 'TF.js graph', status(rows.get(e.name), e.expect, e.reason), rows.get(e.name), e.tolerance);
+  for (const e of zoo.human) add(e.name, 'TF.js graph', status(rows.get(e.name), e.expect, e.expect === 'gap' ? e.gap : e.reason), rows.get(e.name), e.tolerance);
   const notes = zoo.human.filter((e) => e.tolerance).map((e) => `- ${e.name}: tolerance ${e.tolerance} instead of 1e-4: ${e.toleranceWhy}.`);
   return { summary: summary(zoo, (m) => statuses.get(m) ?? ''), lines, notes };
 }
