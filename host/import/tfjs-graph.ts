@@ -35,6 +35,7 @@ export interface Pending {
   shape: number[]; // per sample
   weights: Map<string, Float32Array>;
   node: string; // the node whose value this is (moves to the consumer when one is folded in)
+  scalar?: boolean; // shape [1] stands for a rank-0 value per sample (TF.js shape [batch])
 }
 export type Value = { kind: 'tensor'; p: Pending } | { kind: 'const'; w: Const };
 
@@ -273,6 +274,8 @@ class GraphImporter implements GraphContext {
       throw new ModelFormatError(`${this.file}: node '${node}': ${(e as Error).message}`, this.file, node);
     }
     const p: Pending = { layer, inputs, shape, weights: new Map(Object.entries(weights)), node };
+    // An elementwise op of per-sample scalars is one (a reshape says its shape outright).
+    if (shape.length === 1 && shape[0] === 1 && inputs.length && inputs.every((x) => x.scalar) && layer.kind !== 'reshape' && layer.kind !== 'flatten') p.scalar = true;
     this.created.push(p);
     return p;
   }
