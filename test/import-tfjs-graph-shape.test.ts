@@ -16,6 +16,10 @@ const expand = (g: GraphBuilder, name: string, x: string, axis: number) => g.nod
 const CASES: [string, (g: GraphBuilder, x: string) => void, number[]][] = [
   ['StridedSlice with begin/end masks and strides', (g, x) => slice(g, 'ss', x, [0, 1, 0, 2], [0, 4, 6, 8], [1, 1, 2, 3], { begin_mask: 1, end_mask: 1 }), [3, 3, 2]],
   ['StridedSlice x[..., -1] (ellipsis, shrink), then ExpandDims', (g, x) => expand(g, 'e', slice(g, 'ss', x, [0, -1], [0, 0], [1, 1], { ellipsis_mask: 1, shrink_axis_mask: 2 }), -1), [4, 6, 1]],
+  ['StridedSlice x[:, 0, 0, 0] (one value per sample), squared, then ExpandDims: [batch, 1]', (g, x) => {
+    const ss = slice(g, 'ss', x, [0, 0, 0, 0], [0, 1, 1, 1], [1, 1, 1, 1], { begin_mask: 1, end_mask: 1, shrink_axis_mask: 14 });
+    expand(g, 'e', g.node('m', 'Mul', [ss, ss]), -1);
+  }, [1]],
   ['StridedSlice x[:, newaxis, 1:3] (new axis)', (g, x) => slice(g, 'ss', x, [0, 0, 1], [0, 0, 3], [1, 1, 1], { begin_mask: 1, end_mask: 1, new_axis_mask: 2 }), [1, 2, 6, 8]],
   ['StridedSlice with negative begin and a clamped end', (g, x) => slice(g, 'ss', x, [0, -3, 2, 0], [0, 100, -1, 8], [1, 1, 1, 2], { begin_mask: 1, end_mask: 1 }), [3, 3, 4]],
   ['Slice with size -1', (g, x) => g.node('sl', 'Slice', [x, g.ints('sl/b', [0, 1, 2, 0]), g.ints('sl/s', [-1, 2, 3, -1])], { Index: type('DT_INT32') }), [2, 3, 8]],

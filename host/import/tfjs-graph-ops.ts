@@ -49,6 +49,13 @@ const reshapeTo = (g: GraphContext, d: GraphNodeDef, x: Pending, shape: number[]
   return tensor(g.add(node, layer, [x]));
 };
 
+// A value of node d with no per-sample axes left, held as shape [1]: marked so that ExpandDims
+// gives it one axis, as TF.js does, not two (only a pending this node created is marked).
+const scalarOf = (d: GraphNodeDef, v: Value): Value => {
+  if (v.kind === 'tensor' && sameShape(v.p.shape, [1]) && v.p.node.startsWith(d.name)) v.p.scalar = true;
+  return v;
+};
+
 const CONST_OPS: Record<string, [string, string]> = { // op -> [constantOp op for x (.) c, for c (.) x]
   Add: ['add', 'add'], AddV2: ['add', 'add'], BiasAdd: ['add', 'add'], Sub: ['sub', 'rsub'], Mul: ['mul', 'mul'],
   RealDiv: ['div', 'rdiv'], Div: ['div', 'rdiv'], Maximum: ['max', 'max'], Minimum: ['min', 'min'],
@@ -92,7 +99,8 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       return reshapeOp(g, d, tensorIn(g, d, ins, 0), Array.from(constIn(g, d, ins, 1, 'shape').values));
     case 'ExpandDims': {
       const x = tensorIn(g, d, ins, 0);
-      const a = axisOf(g, d, constIn(g, d, ins, 1, 'axis').values[0], x.shape.length + 2);
+      const a = axisOf(g, d, constIn(g, d, ins, 1, 'axis').values[0], (x.scalar ? 0 : x.shape.length) + 2);
+      if (x.scalar) return tensor(g.add(d.name, layers.flatten({ name: g.layerName(d.name) }), [x])); // [batch] -> [batch, 1]
       const shape = [...x.shape];
       shape.splice(a - 1, 0, 1);
       return reshapeTo(g, d, x, shape);
@@ -104,7 +112,7 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       const axes = (attrInts(d, 'squeeze_dims') ?? []).map((a) => (a < 0 ? a + rank : a)).filter((a) => a !== 0);
       const shape = x.shape.filter((s, i) => (axes.length ? !axes.includes(i + 1) : s !== 1));
       if (axes.some((a) => x.shape[a - 1] !== 1)) throw new ModelFormatError(`${file}: node '${d.name}': squeezes axes [${axes}] of [batch, ${x.shape}], not all of size 1`, file, d.name);
-      return reshapeTo(g, d, x, shape.length ? shape : [1]);
+      return shape.length ? reshapeTo(g, d, x, shape) : scalarOf(d, reshapeTo(g, d, x, [1]));
     }
     case 'Pad': case 'PadV2': case 'MirrorPad':
       return pad(g, d, ins);
@@ -316,7 +324,8 @@ function slice(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
   if (!batchKept || spec.strides.some((s) => s < 0)) throw new UnsupportedOpError(d.op, d.name, g.file, `a slice of the batch axis or a negative stride (begin [${spec.begin}], strides [${spec.strides}] of [batch, ${x.shape}])`);
   // A shrunk batch (x[0] of a fixed batch of 1) keeps its batch axis: the same values.
   const out = spec.out[0] === BATCH ? spec.out.slice(1) : spec.out;
-  return tensor(sliceTo(g, d, x, spec.begin.slice(1), spec.end.slice(1), spec.strides.slice(1), out.length ? out : [1]));
+  const y = tensor(sliceTo(g, d, x, spec.begin.slice(1), spec.end.slice(1), spec.strides.slice(1), out.length ? out : [1]));
+  return out.length ? y : scalarOf(d, y);
 }
 
 function split(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value[] {

@@ -35,6 +35,7 @@ export interface Pending {
   shape: number[]; // per sample
   weights: Map<string, Float32Array>;
   node: string; // the node whose value this is (moves to the consumer when one is folded in)
+  scalar?: boolean; // shape [1] stands for a rank-0 value per sample (TF.js shape [batch])
 }
 export type Value = { kind: 'tensor'; p: Pending } | { kind: 'const'; w: Const };
 
@@ -57,13 +58,15 @@ export async function importTfjsGraphModel(modelJson: unknown, readFile: ShardRe
       throw new InvalidArgumentError(`importTfjsGraphModel: option '${key}' must be a non-empty list of node names, got ${JSON.stringify(v)}`);
     }
   }
-  const json = parseJson(modelJson, fileName) as { format?: string; modelTopology?: { node?: GraphNodeDef[] }; weightsManifest?: unknown; signature?: Signature };
+  const json = parseJson(modelJson, fileName) as { format?: string; modelTopology?: { node?: GraphNodeDef[] }; weightsManifest?: unknown; signature?: Signature; userDefinedMetadata?: { signature?: Signature } };
   const defs = json.modelTopology?.node;
   if (!Array.isArray(defs)) {
     throw new ModelFormatError(`${fileName}: not a TF.js graph model (no modelTopology.node list${json.format ? `; format is '${json.format}'` : ''})`, fileName);
   }
   const weights = await readWeightsManifest(json.weightsManifest, readFile, fileName);
-  return new GraphImporter(defs, weights, fileName, json.signature, options).run();
+  // As tf.loadGraphModel: a signature in userDefinedMetadata (older converters put it there) wins.
+  const signature = json.userDefinedMetadata?.signature ?? json.signature;
+  return new GraphImporter(defs, weights, fileName, signature, options).run();
 }
 
 interface Signature { inputs?: Record<string, { name?: string }>; outputs?: Record<string, { name?: string }> }
@@ -82,13 +85,15 @@ function parseJson(modelJson: unknown, fileName: string): unknown {
   return j;
 }
 
-// Signature entries name tensors ('Identity:0'); TF.js keeps their order and drops repeats and
-// names of nodes the graph lacks.
+// Signature entries name tensors ('Identity:0'); TF.js keys an object by those names and takes its
+// keys in order (so integer-like names first, repeats once), then drops names the graph lacks.
 function signatureRefs(entries: Signature['inputs'], byName: Map<string, GraphNodeDef>): string[] {
+  const named: Record<string, true> = {};
+  for (const e of Object.values(entries ?? {})) if (typeof e?.name === 'string') named[e.name] = true;
   const out: string[] = [];
-  for (const e of Object.values(entries ?? {})) {
-    if (typeof e?.name !== 'string' || !byName.has(parseInputRef(e.name).name)) continue;
-    const ref = e.name.includes(':') ? e.name : `${e.name}:0`;
+  for (const name of Object.keys(named)) {
+    if (!byName.has(parseInputRef(name).name)) continue;
+    const ref = name.includes(':') ? name : `${name}:0`;
     if (!out.includes(ref)) out.push(ref);
   }
   return out;
@@ -269,6 +274,8 @@ class GraphImporter implements GraphContext {
       throw new ModelFormatError(`${this.file}: node '${node}': ${(e as Error).message}`, this.file, node);
     }
     const p: Pending = { layer, inputs, shape, weights: new Map(Object.entries(weights)), node };
+    // An elementwise op of per-sample scalars is one (a reshape says its shape outright).
+    if (shape.length === 1 && shape[0] === 1 && inputs.length && inputs.every((x) => x.scalar) && layer.kind !== 'reshape' && layer.kind !== 'flatten') p.scalar = true;
     this.created.push(p);
     return p;
   }
