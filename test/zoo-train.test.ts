@@ -16,11 +16,14 @@ import { toNhwc } from './ort';
 import { closeness, describeCloseness } from './support/close';
 import { type TorchFineTune, torchFineTune } from './support/torch';
 
-// The modules fine-tuned, by PyTorch module name prefix.
-const MODELS: Record<string, string[]> = {
-  mobilenet_v2: ['features.16', 'features.17', 'features.18', 'classifier'],
-  efficientnet_b0: ['features.7', 'features.8', 'classifier'],
-  shufflenet_v2_x0_5: ['stage4', 'conv5', 'fc'],
+// The modules fine-tuned, by PyTorch module name prefix, and the layer a user freezes up to: the last
+// one of the block below them in model.layers (summary() lists them; a block's residual Add carries
+// the block's name). Layers without weights may sit between it and the first trained one.
+const MODELS: Record<string, { prefixes: string[]; freezeUntil: string }> = {
+  mobilenet_v2: { prefixes: ['features.16', 'features.17', 'features.18', 'classifier'], freezeUntil: 'features_features.15' },
+  efficientnet_b0: { prefixes: ['features.7', 'features.8', 'classifier'], freezeUntil: 'features_features.6_features.6.3' },
+  // stage3's last unit ends in a concatenation; its channel shuffle is a reshape named after the next node.
+  shufflenet_v2_x0_5: { prefixes: ['stage4', 'conv5', 'fc'], freezeUntil: 'stage3_stage3.7_2' },
 };
 const SIZE = 64;
 const BATCH = 2;
@@ -87,7 +90,7 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
 describe('imported torchvision CNNs fine-tune their top blocks as PyTorch does (one SGD step)', () => {
   let refs: Map<string, TorchFineTune>;
   beforeAll(() => {
-    refs = torchFineTune(Object.entries(MODELS).map(([name, prefixes]) => `${name}=${prefixes.join(',')}`));
+    refs = torchFineTune(Object.entries(MODELS).map(([name, { prefixes }]) => `${name}=${prefixes.join(',')}`));
   }, 300_000);
 
   it.each(Object.keys(MODELS))('%s: freeze() below the top blocks, then loss, gradients, updated weights and moving statistics', (name) => {
@@ -106,8 +109,11 @@ describe('imported torchvision CNNs fine-tune their top blocks as PyTorch does (
     for (const l of m.layers) l.trainable = trainedLayers.has(l);
     expect(m.countParams().trainable).toBe(ref.trainableParams);
     const first = m.layers.findIndex((l) => trainedLayers.has(l));
+    const cut = m.layers.findIndex((l) => l.name === MODELS[name].freezeUntil);
+    expect(cut).toBeGreaterThanOrEqual(0);
+    expect(m.layers.slice(cut + 1, first).filter((l) => l.weightSpecs.length > 0).map((l) => l.name)).toEqual([]);
     for (const l of m.layers) l.trainable = true;
-    m.freeze(m.layers[first - 1].name);
+    m.freeze(MODELS[name].freezeUntil);
     expect(weighted.filter((l) => l.trainable).map((l) => l.name)).toEqual(weighted.filter((l) => trainedLayers.has(l)).map((l) => l.name));
     expect(m.countParams().trainable).toBe(ref.trainableParams);
 
