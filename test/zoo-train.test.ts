@@ -5,11 +5,13 @@
 // Trained BatchNorms use batch statistics, frozen ones their moving statistics (Keras, and PyTorch's
 // eval() on the frozen modules). Dropout is off on both sides: PyTorch keeps the Dropout (and
 // StochasticDepth) modules in eval mode, and the eval-mode export has no Dropout node.
-// Compared, each within 1e-5 relative to the largest magnitude of the tensor: the imported weights
-// (the mapping itself), the loss, every trained parameter's gradient and updated value, and the
-// BatchNorm moving statistics after the step. PyTorch moves running_var by the unbiased batch
-// variance, ONNX and Keras by the biased one: ours is compared with PyTorch's update with
-// Bessel's factor undone (docs/importers.md).
+// Compared: the imported weights (bit-identical: the mapping itself), the loss, every trained
+// parameter's gradient and updated value, the BatchNorm moving statistics, and the frozen layers
+// (unchanged), within 1e-5 relative to the largest magnitude of each tensor, except where PyTorch's
+// own float32 run of the same step is further than that from float64: then within 4 times PyTorch's
+// float32 error (see expectClose). PyTorch moves running_var by the unbiased batch variance, ONNX
+// and Keras by the biased one: ours is compared with PyTorch's update with Bessel's factor undone
+// (docs/importers.md).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { importOnnx, type Layer, type Model, optimizers, tensor } from '../dist/node.js';
 import { toNhwc } from './ort';
@@ -67,7 +69,8 @@ function pairs(m: Model, ref: TorchFineTune): Pair[] {
 // tensor if that is larger: in these stacks of training-mode BatchNorms over 8 values per channel
 // (batch 2 at 2x2) float32 rounding alone moves gradients by up to ~1e-4 of their scale, in PyTorch
 // as here, and a gradient that is exactly 0 (a bias whose output only feeds training-mode
-// BatchNorms through linear ops) is all rounding. A wrong backward pass or mapping is off by far more.
+// BatchNorms through linear ops) is all rounding. Measured: ours is at most 2.5 times PyTorch's float32
+// error; a wrong backward pass is off by far more (gamma left out of BatchNorm's dx: > 2000x the tolerance).
 const F32_SLACK = 4;
 function maxAbs(a: ArrayLike<number>, b?: ArrayLike<number>): number {
   let m = 0;
