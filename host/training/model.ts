@@ -392,7 +392,8 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
   }
 
   // Gradients of the compiled loss (data loss + penalties) for this batch, in training mode,
-  // without updating anything: per trainable weight ('<layer>/<weight>') and for the input (the
+  // without updating any weight (trainable BatchNorms' moving statistics do move, as in any
+  // training-mode pass): per trainable weight ('<layer>/<weight>') and for the input (the
   // first input; `inputs` has one per input). For checking layers against other libraries and for
   // watching gradients vanish or explode.
   computeGradients(x: TensorArgs, y: TensorArgs): { loss: number; input: Float32Array; inputs: Float32Array[]; weights: Map<string, Float32Array> } {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const EXPORT_SCRIPT = new URL('../torch/export.py', import.meta.url).pathname;
+const TRAIN_SCRIPT = new URL('../torch/zoo_train.py', import.meta.url).pathname;
 const PROBE = 'import torch, torchvision, onnx; print(torch.__version__, torchvision.__version__, onnx.__version__)';
 
 export interface TorchExport {
@@ -51,23 +52,12 @@ export function torchPython(candidates = [process.env.EDGETUNE_PYTHON, '/usr/bin
 // and removes the folder. A spec is a torchvision builder name, optionally ':SIZE' (input side,
 // 64 by default).
 export function exportTorchvision(specs: string[]): Map<string, TorchExport> {
-  const python = torchPython();
-  const dir = mkdtempSync(join(tmpdir(), 'edgetune-torch-'));
-  try {
-    try {
-      execFileSync(python, [EXPORT_SCRIPT, dir, ...specs], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 1_200_000, maxBuffer: 64 << 20 });
-    } catch (e) {
-      const err = e as { stderr?: Buffer; message: string };
-      throw new Error(`test/torch/export.py ${specs.join(' ')} failed: ${err.stderr?.toString().trim().split('\n').slice(-8).join('\n') ?? err.message}`);
-    }
+  return inTorchDir(EXPORT_SCRIPT, specs, (dir) => {
     const out = new Map<string, TorchExport>();
     for (const spec of specs) {
       const name = spec.split(':')[0];
       const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
-      const f32 = (file: string) => {
-        const b = readFileSync(join(dir, file));
-        return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
-      };
+      const f32 = (file: string) => readF32(join(dir, file));
       out.set(name, {
         ...meta,
         onnx: new Uint8Array(readFileSync(join(dir, `${name}.onnx`))),
@@ -76,7 +66,61 @@ export function exportTorchvision(specs: string[]): Map<string, TorchExport> {
       });
     }
     return out;
+  });
+}
+
+const readF32 = (path: string) => {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+};
+
+// Runs a script of test/torch/ as `script DIR ...args` in a fresh temporary folder, reads its files
+// with `read` and removes the folder.
+function inTorchDir<T>(script: string, args: string[], read: (dir: string) => T): T {
+  const python = torchPython();
+  const dir = mkdtempSync(join(tmpdir(), 'edgetune-torch-'));
+  try {
+    try {
+      execFileSync(python, [script, dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 1_200_000, maxBuffer: 64 << 20 });
+    } catch (e) {
+      const err = e as { stderr?: Buffer; message: string };
+      throw new Error(`test/torch/${script.split('/').at(-1)} ${args.join(' ')} failed: ${err.stderr?.toString().trim().split('\n').slice(-8).join('\n') ?? err.message}`);
+    }
+    return read(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// One fine-tuning step in PyTorch (test/torch/zoo_train.py): the export it imports and the step's
+// loss, gradients, updated parameters and BatchNorm running statistics, keyed by PyTorch's names
+// ('features.16.conv.0.0.weight:grad', 'features.18.1.running_mean:after'; see the script).
+export interface TorchFineTune {
+  name: string;
+  onnx: Uint8Array;
+  labels: number[];
+  lr: number;
+  loss: number;
+  trainableParams: number;
+  norms: Record<string, number>; // trained BatchNorm module -> values per channel in its batch statistics
+  nodes: { node: string; op: 'Conv' | 'Gemm' | 'BatchNormalization'; inputs: string[] }[]; // the ONNX nodes holding trained parameters
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+// specs: 'NAME=PREFIX,PREFIX' with the module-name prefixes to fine-tune.
+export function torchFineTune(specs: string[]): Map<string, TorchFineTune> {
+  return inTorchDir(TRAIN_SCRIPT, specs, (dir) => {
+    const out = new Map<string, TorchFineTune>();
+    for (const spec of specs) {
+      const name = spec.split('=')[0];
+      const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
+      const blob = readF32(join(dir, `${name}.bin`));
+      const tensors: TorchFineTune['tensors'] = {};
+      for (const [k, { shape, offset }] of Object.entries(meta.tensors as Record<string, { shape: number[]; offset: number }>)) {
+        tensors[k] = { shape, data: blob.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)) };
+      }
+      out.set(name, { ...meta, tensors, onnx: new Uint8Array(readFileSync(join(dir, `${name}.onnx`))) });
+    }
+    return out;
+  });
 }
