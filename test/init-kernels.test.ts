@@ -51,11 +51,11 @@ describe('weight initialisation kernels', () => {
   });
 
   it('every initializer through the public API gives the JavaScript values, seeded or from setSeed, and the kernels drew them', () => {
-    // The kernels draw through one scratch instance over an 8-page memory: count its creation.
+    // The kernels draw through one scratch instance over a 2-page memory: count its creation.
     const Original = WebAssembly.Instance;
     let scratchInstances = 0;
     WebAssembly.Instance = function (module: WebAssembly.Module, imports?: { env?: { memory?: WebAssembly.Memory } }) {
-      if (imports?.env?.memory?.buffer.byteLength === 8 * 65536) scratchInstances++;
+      if (imports?.env?.memory?.buffer.byteLength === 2 * 65536) scratchInstances++;
       return new Original(module, imports as WebAssembly.Imports);
     } as unknown as typeof WebAssembly.Instance;
     try {

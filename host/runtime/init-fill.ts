@@ -5,7 +5,7 @@
 import type { KernelExports } from './executor';
 import { kernelModuleIfLoadable } from './kernel-source';
 
-const SCRATCH_PAGES = 8;
+const SCRATCH_PAGES = 2;
 let scratch: { kernels: KernelExports; f32: Float32Array; base: number; floats: number } | null = null;
 
 function scratchKernels(): typeof scratch {
