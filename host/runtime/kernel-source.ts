@@ -31,8 +31,12 @@ export function readFileUrl(url: URL): Uint8Array | null {
   if (url.protocol !== 'file:') return null;
   const g = globalThis as FileGlobals;
   const fs = g.process?.getBuiltinModule?.('node:fs');
-  if (fs) return fs.readFileSync(url);
-  if (g.Deno) return g.Deno.readFileSync(url);
+  try {
+    if (fs) return fs.readFileSync(url);
+    if (g.Deno) return g.Deno.readFileSync(url);
+  } catch (e) {
+    throw new EdgetuneError('KernelBuild', `could not read the kernels from ${url.href}: ${(e as Error).message}`);
+  }
   return null;
 }
 
