@@ -43,3 +43,4 @@ export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resiz
 export { nd_copy_f32 } from './kernels/nd-copy';
 export { broadcast_f32 } from './kernels/broadcast';
 export { softmax_axis_forward, softmax_axis_backward } from './kernels/softmax-axis';
+export { init_uniform, init_truncated_normal } from './kernels/init';

@@ -49,12 +49,7 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string): Prom
 
 export const version = '0.1.0';
 export { verifyPlan } from './compile/plan-check';
-export { importOnnx } from './import/onnx';
-export type { OnnxImportOptions } from './import/onnx';
-// Importers: TF.js layers and graph models, PyTorch safetensors. Keras .keras/.h5 is imported from
-// 'edgetune/import/keras' (it brings h5wasm, 5.7 MB, loaded only when a Keras file is read).
-export { importTfjsLayersModel } from './import/tfjs-layers';
-export { importTfjsGraphModel, type TfjsGraphImportOptions } from './import/tfjs-graph';
-export { shardPathProblem, type ShardReader } from './import/tfjs-weights';
-export { importPytorchSafetensors } from './import/pytorch';
+// Importers (ONNX, TF.js layers and graph models, PyTorch safetensors) are in 'edgetune/import'
+// (and the Node entry): an app that only builds, trains and runs models never loads them.
+// Keras .keras/.h5 is imported from 'edgetune/import/keras' (it brings h5wasm, 5.7 MB).
 export { UnsupportedOpError } from './import/errors';

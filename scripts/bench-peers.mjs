@@ -557,10 +557,10 @@ export async function cnnPeers({ batch = 64, impls = ['tfjs-wasm', 'tfjs-cpu'], 
 
 const COLD_SCRIPT = path.join(HERE, 'cold-start-peer.mjs');
 
-function runChild(impl) {
+function runChild(impl, model = 'mlp') {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [COLD_SCRIPT, impl], {
+    const child = spawn(process.execPath, [COLD_SCRIPT, impl, model], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
@@ -591,12 +591,14 @@ function runChild(impl) {
  * the 784-256-256-10 MLP at batch 1. One extra untimed run per impl first
  * warms the OS file cache, so this is a "warm disk, cold process" number.
  */
-export async function coldStartPeers({ runs = 5, impls = ['tfjs-wasm', 'ort-web'] } = {}) {
+// model: 'mlp' (workload cold-start) or 'emotion' (cold-start-emotion); see cold-start-peer.mjs.
+export async function coldStartPeers({ runs = 5, impls = ['tfjs-wasm', 'ort-web'], model = 'mlp' } = {}) {
+  const workload = model === 'mlp' ? 'cold-start' : `cold-start-${model}`;
   const results = Object.fromEntries(impls.map((i) => [i, []]));
-  for (const impl of impls) await runChild(impl); // page-cache warm-up, discarded
+  for (const impl of impls) await runChild(impl, model); // page-cache warm-up, discarded
   // Interleave impls so machine noise spreads evenly.
   for (let r = 0; r < runs; r++) {
-    for (const impl of impls) results[impl].push(await runChild(impl));
+    for (const impl of impls) results[impl].push(await runChild(impl, model));
   }
   const out = [];
   for (const impl of impls) {
@@ -604,10 +606,10 @@ export async function coldStartPeers({ runs = 5, impls = ['tfjs-wasm', 'ort-web'
     const value = median(rs.map((x) => x.totalMs));
     const phases = Object.keys(rs[0].phases)
       .map((k) => `${k} ${median(rs.map((x) => x.phases[k])).toFixed(1)}`).join(', ');
-    log(`cold-start ${impl}: median ${value.toFixed(1)} ms [${rs.map((x) => x.totalMs.toFixed(0)).join(' ')}] ` +
+    log(`${workload} ${impl}: median ${value.toFixed(1)} ms [${rs.map((x) => x.totalMs.toFixed(0)).join(' ')}] ` +
       `(${phases}); process wall incl. node boot ${median(rs.map((x) => x.wallMs)).toFixed(0)} ms; ` +
       `binary ${rs[0].binary}; threads ${rs[0].threads}`);
-    out.push({ workload: 'cold-start', impl, value, unit: 'ms' });
+    out.push({ workload, impl, value, unit: 'ms' });
   }
   return out;
 }

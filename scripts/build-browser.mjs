@@ -1,5 +1,6 @@
 // Builds the offline fine-tuning page (examples/browser/) into examples/browser/dist/: the page and
-// its worker bundled by esbuild (the kernels embedded as base64, as in dist/), the bundled base model
+// its worker bundled by esbuild, the two kernel builds beside the worker (it loads the one the engine
+// runs, as dist/ does: host/runtime/kernel-source.ts), the bundled base model
 // and samples.bin, real MNIST digits 5-9 from the `mnist` package, and a service worker that keeps
 // them for offline use. Everything the page loads is in that one directory, served from one origin.
 import { build } from 'esbuild';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BROWSER_DIST = join(root, 'examples/browser/dist');
+const KERNEL_FILES = ['edgetune.wasm', 'edgetune-nosimd.wasm'];
 export const SAMPLE_DIGITS = [5, 6, 7, 8, 9];
 export const TRAIN_PER_CLASS = 10;
 export const HELD_OUT_PER_CLASS = 40;
@@ -65,7 +67,7 @@ function writeAtomic(path, data) {
 
 export async function buildBrowser({ outdir = BROWSER_DIST, minify = true } = {}) {
   const wasm = join(root, 'build/edgetune.wasm');
-  if (!existsSync(wasm)) throw new Error(`${wasm} is missing: run \`npm run build\` first (it compiles the kernels the page embeds)`);
+  if (!existsSync(wasm)) throw new Error(`${wasm} is missing: run \`npm run build\` first (it compiles the kernels the page loads)`);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const src = join(root, 'examples/browser');
@@ -78,15 +80,15 @@ export async function buildBrowser({ outdir = BROWSER_DIST, minify = true } = {}
     target: 'es2022',
     minify,
     sourcemap: false,
-    loader: { '.wasm': 'base64' },
     logLevel: 'warning',
   });
   for (const f of ['index.html', 'style.css']) copyFileSync(join(src, f), join(outdir, f));
+  for (const f of KERNEL_FILES) copyFileSync(join(root, 'build', f), join(outdir, f));
   copyFileSync(join(root, 'models/mnist-base-0to4.safetensors'), join(outdir, 'mnist-base-0to4.safetensors'));
   writeAtomic(join(outdir, 'samples.bin'), encodeSamples(sampleImages()));
   // The service worker's cache is named after the assets it keeps, so each build gets its own.
   const hash = createHash('sha256');
-  for (const f of ['index.html', 'style.css', 'main.js', 'worker.js', 'samples.bin', 'mnist-base-0to4.safetensors']) hash.update(readFileSync(join(outdir, f)));
+  for (const f of ['index.html', 'style.css', 'main.js', 'worker.js', ...KERNEL_FILES, 'samples.bin', 'mnist-base-0to4.safetensors']) hash.update(readFileSync(join(outdir, f)));
   writeFileSync(join(outdir, 'sw.js'), readFileSync(join(src, 'sw.js'), 'utf8').replace('__BUILD__', hash.digest('hex').slice(0, 12)));
   return outdir;
 }

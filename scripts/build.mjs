@@ -1,10 +1,10 @@
 // Build: AssemblyScript kernels -> build/*.wasm, host/ -> dist/ (ESM bundles + .d.ts).
-// The wasm bytes are embedded in the bundle (base64, decoded by host/runtime/executor.ts) so that the core entry
-// loads the same way in Node, Deno, Bun, browsers and edge functions: no fetch, no file system.
+// The kernel modules are copied beside the bundles (dist/edgetune.wasm, dist/edgetune-nosimd.wasm) and
+// loaded from there by host/runtime/kernel-source.ts: only the build the engine needs is read or fetched.
 import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import binaryen from 'binaryen';
 import { writeMessages } from './wasi-messages.mjs';
@@ -20,51 +20,34 @@ async function compileWasm(args) {
     throw new Error(`asc failed: ${error.message}`);
   }
 }
-// The interpreter's opcodes, step header and dispatch (assembly/interp/, from host/compile/op-table.ts).
-await writeOps();
-await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
-// The WASI driver's texts as one UTF-8 blob (assembly/wasi/wasi-messages.ts, from scripts/wasi-messages.mjs).
-// With them, the plan verifier's op table (assembly/wasi/op-footprints.ts, from host/compile/ops.ts).
-await writeMessages();
-// The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
-// without SIMD for engines that reject it (host/runtime/executor.ts picks one with WebAssembly.validate).
-await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
-await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
-await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
-// The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
-// round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
-// float semantics.
-for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune-wasi-nosimd.wasm', false]]) {
-  const module = binaryen.readBinary(readFileSync(file));
-  // AssemblyScript's default features (plus SIMD): with more, binaryen would write newer encodings.
-  const F = binaryen.Features;
-  module.setFeatures(F.MVP | F.SignExt | F.MutableGlobals | F.NontrappingFPToInt | F.BulkMemory | (F.BulkMemoryOpt ?? 0) | (simd ? F.SIMD128 : 0));
-  if (!module.validate()) throw new Error(`${file}: binaryen validation failed`);
-  binaryen.setOptimizeLevel(2);
-  binaryen.setShrinkLevel(2);
-  module.optimize();
-  module.optimize(); // a second round still finds a few hundred bytes
-  writeFileSync(file, module.emitBinary());
-  module.dispose();
-}
-
+// `node scripts/build.mjs --host`: dist/ only, over the kernels already in build/ (after host-only edits).
+if (!process.argv.includes('--host')) await buildKernels();
 rmSync('dist', { recursive: true, force: true });
-await build({
-  // The Keras importer is an entry of its own (edgetune/import/keras): it is the only code that loads
-  // h5wasm (one copy, bundled into a chunk it imports on first use), so the core entry never reaches it.
-  entryPoints: { index: 'host/index.ts', node: 'host/node.ts', 'import/keras': 'host/import/keras.ts', cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts' },
-  outdir: 'dist',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'neutral',
-  target: 'es2022',
-  external: ['node:*'],
-  loader: { '.wasm': 'base64' },
-  logLevel: 'warning',
-});
+await buildDist();
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 fullySpecifyDeclarations('dist/types');
+
+// The host bundles and, beside them, the two kernel builds they load (host/runtime/kernel-source.ts).
+async function buildDist() {
+  await build({
+    // The Keras importer is an entry of its own (edgetune/import/keras): it is the only code that loads
+    // h5wasm (one copy, bundled into a chunk it imports on first use), so the core entry never reaches it.
+    // The importers are an entry of their own (edgetune/import), so the core entry carries none.
+    entryPoints: {
+      index: 'host/index.ts', node: 'host/node.ts', 'import/index': 'host/import/public.ts', 'import/keras': 'host/import/keras.ts',
+      cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts',
+    },
+    outdir: 'dist',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    external: ['node:*'],
+    logLevel: 'warning',
+  });
+  for (const file of ['edgetune.wasm', 'edgetune-nosimd.wasm']) copyFileSync(`build/${file}`, `dist/${file}`);
+}
 
 // host/ imports without extensions (bundler resolution); under NodeNext and Node16 a relative
 // import in a .d.ts needs the file it names. Each relative specifier gets the `.js` (or `/index.js`)
@@ -90,3 +73,34 @@ function fullySpecifyDeclarations(dir) {
 const kb = (f) => (statSync(f).size / 1024).toFixed(1);
 const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
 console.log(`built ${sizes}, dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+// The kernel modules: build/edgetune.wasm and the WASI command module, each with and without SIMD.
+async function buildKernels() {
+  // The interpreter's opcodes, step header and dispatch (assembly/interp/, from host/compile/op-table.ts).
+  await writeOps();
+  await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
+  // The WASI driver's texts as one UTF-8 blob (assembly/wasi/wasi-messages.ts, from scripts/wasi-messages.mjs).
+  // With them, the plan verifier's op table (assembly/wasi/op-footprints.ts, from host/compile/ops.ts).
+  await writeMessages();
+  // The WASI command module (fine-tuning with no JavaScript host, docs/wasi.md), and both modules
+  // without SIMD for engines that reject it (host/runtime/executor.ts picks one with WebAssembly.validate).
+  await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
+  await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
+  await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
+  // The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
+  // round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
+  // float semantics.
+  for (const [file, simd] of [['build/edgetune-wasi.wasm', true], ['build/edgetune-wasi-nosimd.wasm', false]]) {
+    const module = binaryen.readBinary(readFileSync(file));
+    // AssemblyScript's default features (plus SIMD): with more, binaryen would write newer encodings.
+    const F = binaryen.Features;
+    module.setFeatures(F.MVP | F.SignExt | F.MutableGlobals | F.NontrappingFPToInt | F.BulkMemory | (F.BulkMemoryOpt ?? 0) | (simd ? F.SIMD128 : 0));
+    if (!module.validate()) throw new Error(`${file}: binaryen validation failed`);
+    binaryen.setOptimizeLevel(2);
+    binaryen.setShrinkLevel(2);
+    module.optimize();
+    module.optimize(); // a second round still finds a few hundred bytes
+    writeFileSync(file, module.emitBinary());
+    module.dispose();
+  }
+}

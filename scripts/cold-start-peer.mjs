@@ -1,7 +1,8 @@
 // Cold-start probe, run in a fresh process by bench-peers.mjs:
-//   node scripts/cold-start-peer.mjs tfjs-wasm|ort-web
-// Measures "import the library" -> "first prediction available" for the
-// 784-256-256-10 MLP (random init) at batch 1, single-threaded.
+//   node scripts/cold-start-peer.mjs edgetune|tfjs-wasm|ort-web [mlp|emotion]
+// Measures "import the library" -> "first prediction available", single-threaded, at batch 1:
+// mlp, the 784-256-256-10 MLP (random init); emotion, the TF.js graph model (mini-Xception,
+// 64x64x1; edgetune imports it, TF.js runs tf.loadGraphModel), its files read before the clock.
 // Prints exactly one JSON line on stdout; nothing else goes to stdout.
 
 import fs from 'node:fs';
@@ -11,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { mulberry32 } from './bench-peers.mjs';
 
 const impl = process.argv[2];
+const workload = process.argv[3] ?? 'mlp';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const NM = path.resolve(HERE, '..', 'node_modules');
 const SIZES = [784, 256, 256, 10];
@@ -145,12 +147,77 @@ async function edgetune() {
   const t3 = performance.now();
   phases.predict = t3 - t2;
   if (out.length !== SIZES[3] || !Number.isFinite(out[0])) throw new Error('bad prediction');
-  return { totalMs: t3 - t0, phases, binary: 'build/edgetune.wasm (embedded)', threads: `os=${osThreads()}` };
+  return { totalMs: t3 - t0, phases, binary: 'dist/edgetune.wasm', threads: `os=${osThreads()}` };
 }
 
-const runners = { 'tfjs-wasm': tfjsWasm, 'ort-web': ortWeb, edgetune };
-if (!runners[impl]) {
-  toErr(`usage: node cold-start-peer.mjs ${Object.keys(runners).join('|')}`);
+// The emotion model's files, read before the clock starts (as if fetched), and one input.
+function emotionFiles() {
+  const dir = path.resolve(HERE, '..', 'test', 'fixtures', 'models');
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'emotion.json'), 'utf8'));
+  const shards = new Map(json.weightsManifest.flatMap((g) => g.paths).map((p) => [p, new Uint8Array(fs.readFileSync(path.join(dir, p)))]));
+  const input = new Float32Array(64 * 64);
+  for (let i = 0; i < input.length; i++) input[i] = rnd();
+  return { json, shards, input };
+}
+
+async function edgetuneEmotion() {
+  const { json, shards, input } = emotionFiles();
+  const phases = {};
+  const t0 = performance.now();
+  const [et, importers] = await Promise.all([
+    import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'index.js')).href),
+    import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'import', 'index.js')).href),
+  ]);
+  await et.ready();
+  const t1 = performance.now();
+  phases.import = t1 - t0;
+  const model = await importers.importTfjsGraphModel(json, async (p) => shards.get(p), 'emotion.json');
+  const t2 = performance.now();
+  phases.load = t2 - t1;
+  const out = model.predict(et.tensor(input, [1, 64, 64, 1]), { batchSize: 1 }).data;
+  const t3 = performance.now();
+  phases.predict = t3 - t2;
+  if (out.length !== 7 || !Number.isFinite(out[0])) throw new Error('bad prediction');
+  return { totalMs: t3 - t0, phases, binary: 'dist/edgetune.wasm', threads: `os=${osThreads()}` };
+}
+
+async function tfjsWasmEmotion() {
+  const { json, shards, input } = emotionFiles();
+  const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
+  const parts = [...shards.values()];
+  const weightData = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  parts.reduce((o, b) => { weightData.set(b, o); return o + b.length; }, 0);
+  const phases = {};
+  const t0 = performance.now();
+  const [tf, wasm, tfconv] = await Promise.all([
+    import('@tensorflow/tfjs-core'),
+    import('@tensorflow/tfjs-backend-wasm'),
+    import('@tensorflow/tfjs-converter'),
+  ]);
+  tf.enableProdMode();
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  wasm.setThreadsCount(1);
+  wasm.setWasmPaths(path.join(NM, '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep);
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const t1 = performance.now();
+  phases.import = t1 - t0;
+  const model = await tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: 'graph-model' }));
+  const t2 = performance.now();
+  phases.load = t2 - t1;
+  const out = await model.predict(tf.tensor(input, [1, 64, 64, 1])).data();
+  const t3 = performance.now();
+  phases.predict = t3 - t2;
+  if (out.length !== 7 || !Number.isFinite(out[0])) throw new Error('bad prediction');
+  return { totalMs: t3 - t0, phases, binary: nameBinary(path.join(NM, '@tensorflow', 'tfjs-backend-wasm', 'dist')), threads: `xnnpack=${wasm.getThreadsCount()} os=${osThreads()}` };
+}
+
+const runners = {
+  mlp: { 'tfjs-wasm': tfjsWasm, 'ort-web': ortWeb, edgetune },
+  emotion: { 'tfjs-wasm': tfjsWasmEmotion, edgetune: edgetuneEmotion },
+}[workload];
+if (!runners?.[impl]) {
+  toErr('usage: node cold-start-peer.mjs edgetune|tfjs-wasm|ort-web [mlp|emotion] (emotion: edgetune|tfjs-wasm)');
   process.exit(2);
 }
 const result = await runners[impl]();

@@ -9,7 +9,7 @@ import { BROWSER_DIST, buildBrowser } from './build-browser.mjs';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.safetensors': 'application/octet-stream', '.bin': 'application/octet-stream', '.png': 'image/png',
+  '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream', '.bin': 'application/octet-stream', '.png': 'image/png',
 };
 
 // Resolves with { server, url } once listening on 127.0.0.1.

@@ -1,6 +1,7 @@
 // The shipped bundle: the core entry reaches no platform module (it must load in browsers and
 // edge functions), the opcode tables of the kernels and the host agree, and the kernel module
 // imports nothing but its memory.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -41,7 +42,7 @@ describe('bundle', () => {
     // conditions nest ({ node: { types, default } }): every file they name
     const targets = (e: unknown): string[] => (typeof e === 'string' ? [e] : Object.values(e as object).flatMap(targets));
     const publicFiles = new Set(targets(pkg.exports).filter((f) => f.endsWith('.js')));
-    expect([...publicFiles].sort()).toEqual(['./dist/import/keras.js', './dist/index.js', './dist/node.js']);
+    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/index.js', './dist/node.js']);
     expect(publicFiles.has('./dist/examples.js')).toBe(false);
     for (const file of publicFiles) {
       const entry = (await import(new URL(file, new URL('../', import.meta.url)).href)) as Record<string, unknown>;
@@ -70,6 +71,52 @@ describe('bundle', () => {
     expect(core.length).toBeLessThan(1_000_000);
     const keras = await bundle("import { importKeras } from './import/keras.js'; console.log(importKeras);");
     expect(keras).toContain('h5wasm');
+  });
+
+  it('the core entry carries no importer: they are in edgetune/import, which the Node entry re-exports', async () => {
+    const reached = [...importGraph('index.js').keys()].map((f) => readFileSync(new URL(`../dist/${f}`, import.meta.url), 'utf8')).join('\n');
+    // function names of the ONNX, TF.js graph and layers, and PyTorch importers
+    for (const name of ['function importOnnx', 'function importTfjsGraphModel', 'function importTfjsLayersModel', 'function importPytorchSafetensors', 'function parseOnnxModel']) {
+      expect(reached.includes(name), name).toBe(false);
+    }
+    const importers = (await import('../dist/import/index.js')) as Record<string, unknown>;
+    const node = (await import('../dist/node.js')) as Record<string, unknown>;
+    const core = (await import('../dist/index.js')) as Record<string, unknown>;
+    for (const name of ['importOnnx', 'importTfjsGraphModel', 'importTfjsLayersModel', 'importPytorchSafetensors', 'shardPathProblem', 'UnsupportedOpError']) {
+      expect(typeof importers[name], name).toBe('function');
+      expect(node[name], name).toBe(importers[name]);
+    }
+    expect(core.importOnnx).toBeUndefined();
+    expect(core.UnsupportedOpError).toBe(importers.UnsupportedOpError); // the error class stays in the core (layer configs throw it)
+  });
+
+  it('the kernels ship as .wasm files beside the bundles, not inlined as base64', () => {
+    for (const file of ['edgetune.wasm', 'edgetune-nosimd.wasm']) {
+      expect(readFileSync(new URL(`../dist/${file}`, import.meta.url)).equals(readFileSync(new URL(`../build/${file}`, import.meta.url))), file).toBe(true);
+    }
+    // "\0asm\1\0\0\0" in base64
+    const inlined = readdirSync(new URL('../dist/', import.meta.url)).filter((f) => f.endsWith('.js') && readFileSync(new URL(`../dist/${f}`, import.meta.url), 'latin1').includes('AGFzbQEAAAA'));
+    expect(inlined.filter((f) => !f.startsWith('hdf5_hl'))).toEqual([]); // h5wasm inlines its own module
+  });
+
+  it('a process reads only the kernel build its engine runs, once', () => {
+    // A fresh Node process records every .wasm file read while it builds and runs a model.
+    const script = `
+      import fs from 'node:fs';
+      const read = fs.readFileSync, seen = [];
+      fs.readFileSync = function (p, ...rest) { if (String(p).endsWith('.wasm')) seen.push(String(p).split('/').pop()); return read.call(this, p, ...rest); };
+      const et = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      await et.ready();
+      const m = et.sequential([et.layers.dense(3, { inputShape: [2] })]);
+      m.predict(et.tensor(new Float32Array(2), [1, 2]));
+      console.log(JSON.stringify({ seen, variant: et.kernelVariant() }));`;
+    const run = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout) as { seen: string[]; variant: string };
+    };
+    expect(run({ EDGETUNE_SIMD: '' })).toEqual({ seen: ['edgetune.wasm'], variant: 'simd' });
+    expect(run({ EDGETUNE_SIMD: '0' })).toEqual({ seen: ['edgetune-nosimd.wasm'], variant: 'scalar' });
   });
 
   it('host/compile/ops.ts and assembly/interp/opcodes.ts agree on every opcode', () => {

@@ -17,7 +17,8 @@ let app = '';
 let packed: { files: { path: string; size: number }[]; size: number; unpackedSize: number };
 
 // Free names the README's snippets use without defining them (data and models the reader has).
-const README_GLOBALS = `import type { Model, Tensor, importTfjsGraphModel } from 'edgetune';
+const README_GLOBALS = `import type { Model, Tensor } from 'edgetune';
+import type { importTfjsGraphModel } from 'edgetune/import';
 declare global {
   const xData: Float32Array, labels: Int32Array, sample: Float32Array, n: number;
   const model: Model, epochs: number, stepsPerEpoch: number;

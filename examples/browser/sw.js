@@ -3,7 +3,7 @@
 // cache, filled at install, when the network fails. Same-origin GETs only. __BUILD__ is replaced by
 // scripts/build-browser.mjs with a digest of the assets, so a new build replaces the old cache.
 const CACHE = 'edgetune-browser-__BUILD__';
-const ASSETS = ['./', 'index.html', 'style.css', 'main.js', 'worker.js', 'samples.bin', 'mnist-base-0to4.safetensors'];
+const ASSETS = ['./', 'index.html', 'style.css', 'main.js', 'worker.js', 'edgetune.wasm', 'edgetune-nosimd.wasm', 'samples.bin', 'mnist-base-0to4.safetensors'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS)).then(() => self.skipWaiting()));

@@ -1,9 +1,12 @@
 // Weight initializers with Keras names, defaults and fan rules (docs/numerics.md).
 // Draws use integer arithmetic, IEEE-exact operations (+ - * / sqrt) and a logarithm built from
-// them, never Math.log: a seed gives the same weights on every engine.
+// them, never Math.log: a seed gives the same weights on every engine. The kernels make the same
+// draws (assembly/kernels/init.ts, much faster on a cold start); this code is the reference, and
+// the fallback where the kernels are not loaded yet.
 import { InvalidArgumentError } from '../core/errors';
 import { Random } from '../core/random';
 import { ownEntry } from '../core/lookup';
+import { fillWithKernels } from '../runtime/init-fill';
 
 export type InitializerName =
   | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'lecunUniform' | 'lecunNormal' | 'zeros' | 'ones' | 'constant';
@@ -43,13 +46,13 @@ export function initialize(spec: InitializerConfig, shape: readonly number[], se
   const out = new Float32Array(size);
   const { fanIn, fanOut } = fans(shape);
   const uniform = (limit: number) => {
-    const rng = new Random(spec.seed ?? seed);
-    rng.fillUniform(out, limit);
+    if (fillWithKernels('uniform', out, (spec.seed ?? seed) >>> 0, limit) === null) new Random(spec.seed ?? seed).fillUniform(out, limit);
   };
   // Keras VarianceScaling 'truncated_normal': stddev = sqrt(scale / fan) / 0.8796..., redraw beyond 2 sigma.
   const truncatedNormal = (variance: number) => {
-    const rng = new Random(spec.seed ?? seed);
     const stddev = Math.sqrt(variance) / 0.87962566103423978;
+    if (fillWithKernels('truncatedNormal', out, (spec.seed ?? seed) >>> 0, stddev) !== null) return;
+    const rng = new Random(spec.seed ?? seed);
     for (let i = 0; i < size; i++) {
       let z: number;
       do z = standardNormal(rng); while (z < -2 || z > 2);

@@ -1,90 +1,35 @@
 // The executor: one wasm memory sized exactly to a plan (initial = maximum, never grown), the
 // kernel instance over it, the plan's programs copied in, and one call per program run.
-import wasmBase64 from '../../build/edgetune.wasm';
-import wasmScalarBase64 from '../../build/edgetune-nosimd.wasm';
 import { EdgetuneError, KernelStatusError } from '../core/errors';
 import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
 import { gemmLoadShape } from './engine';
+import { compileKernelModule, kernelModuleSync } from './kernel-source';
+export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 
-// Native base64 decoding where the engine has it; atob (Node, Deno, Bun, browsers) otherwise.
-// Both are much faster on a cold start than a JavaScript decoding loop.
-function decodeBase64(text: string): Uint8Array {
-  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
-  if (native) return native(text);
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
-}
-
-// Two builds of the kernels are embedded: with SIMD, and without it for engines that reject
-// SIMD (many IoT interpreters). 'auto' picks the SIMD build where WebAssembly.validate accepts it.
-// Both sum in the same order, so they give bit-identical results. EDGETUNE_SIMD=0 in the
-// environment (Node, Bun) or setKernelVariant('scalar') forces the scalar build.
-export type KernelVariant = 'auto' | 'simd' | 'scalar';
-let requestedVariant: KernelVariant = variantFromEnvironment();
-let chosenVariant: 'simd' | 'scalar' | null = null;
-
-function variantFromEnvironment(): KernelVariant {
-  if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined') return 'auto'; // env access would need a permission
-  try {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-    return env?.EDGETUNE_SIMD === '0' ? 'scalar' : 'auto';
-  } catch {
-    return 'auto';
-  }
-}
-
-// Chooses the kernel build; only before the first model is planned or run (one module per process).
-export function setKernelVariant(variant: KernelVariant): void {
-  if (chosenVariant && variant !== 'auto' && variant !== chosenVariant) {
-    throw new EdgetuneError('KernelBuild', `the ${chosenVariant} kernels are already loaded in this process: call setKernelVariant('${variant}') before anything runs`);
-  }
-  requestedVariant = variant;
-}
-
-// Which kernel build this process runs ('simd' or 'scalar'); decides it if nothing ran yet.
-export function kernelVariant(): 'simd' | 'scalar' {
-  kernelBytes();
-  return chosenVariant!;
-}
-
-let wasmBytes: Uint8Array | null = null;
-function kernelBytes(): BufferSource {
-  if (!wasmBytes) {
-    const simd = decodeBase64(wasmBase64);
-    const scalar = requestedVariant === 'scalar' || (requestedVariant === 'auto' && !WebAssembly.validate(simd as BufferSource));
-    chosenVariant = scalar ? 'scalar' : 'simd';
-    wasmBytes = scalar ? decodeBase64(wasmScalarBase64) : simd;
-  }
-  return wasmBytes as BufferSource;
-}
-
-let compiled: WebAssembly.Module | null = null;
-let compiling: Promise<WebAssembly.Module> | null = null;
+let checked: WebAssembly.Module | null = null;
 
 function checkModule(module: WebAssembly.Module): WebAssembly.Module {
+  if (module === checked) return module;
   const probe = new WebAssembly.Instance(module, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 1 }) } });
   const heapBase = (probe.exports.heap_base as () => number)();
   if (heapBase > KERNEL_STATIC_BYTES) {
     throw new EdgetuneError('KernelBuild', `kernel static data ends at ${heapBase}, past the ${KERNEL_STATIC_BYTES} bytes plans reserve for it`);
   }
-  return module;
+  return (checked = module);
 }
 
 // Compiles the kernel module once per process, asynchronously (browsers' main threads refuse
-// to compile large modules synchronously). compile() falls back to a synchronous compile when
-// this was not awaited first, which Node, Deno, Bun and workers allow.
-export function ready(): Promise<WebAssembly.Module> {
-  if (compiled) return Promise.resolve(compiled);
-  compiling ??= WebAssembly.compile(kernelBytes()).then((m) => (compiled = checkModule(m)));
-  return compiling;
+// to compile large modules synchronously, and cannot read a file synchronously). `source` is
+// where the chosen build's .wasm file is served when a bundler did not keep it beside the code
+// (default: new URL('./edgetune.wasm', import.meta.url), or edgetune-nosimd.wasm). Without it
+// awaited, the first model compiles the kernels synchronously, which Node, Deno and Bun allow.
+export function ready(source?: URL | string): Promise<WebAssembly.Module> {
+  return compileKernelModule(source).then(checkModule);
 }
 
 export function kernelModule(): WebAssembly.Module {
-  compiled ??= checkModule(new WebAssembly.Module(kernelBytes()));
-  return compiled;
+  return checkModule(kernelModuleSync());
 }
 
 // The optimizer's scalars kept in the step header (the rest of the header is per step): Keras's

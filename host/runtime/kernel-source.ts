@@ -1,0 +1,119 @@
+// Where the kernel module's bytes come from: the .wasm file shipped beside this bundle
+// (dist/edgetune.wasm, or dist/edgetune-nosimd.wasm for engines that reject SIMD), found with
+// new URL(file, import.meta.url), which Vite, webpack and Parcel also follow when they bundle.
+// Only the build the engine runs is read. Node, Deno and Bun read the file; elsewhere it is
+// fetched and compiled while it streams in.
+import { EdgetuneError } from '../core/errors';
+
+export type KernelBuild = 'simd' | 'scalar';
+export const KERNEL_FILES: Record<KernelBuild, string> = { simd: 'edgetune.wasm', scalar: 'edgetune-nosimd.wasm' };
+
+// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): valid only where the
+// engine has SIMD, so validating it decides the build without reading either file.
+const SIMD_PROBE = Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11);
+
+export function engineHasSimd(): boolean {
+  return WebAssembly.validate(SIMD_PROBE);
+}
+
+export function kernelUrl(build: KernelBuild): URL {
+  return new URL(`./${KERNEL_FILES[build]}`, import.meta.url);
+}
+
+interface FileGlobals {
+  process?: { getBuiltinModule?: (id: string) => { readFileSync(path: URL): Uint8Array } | undefined };
+  Deno?: { readFileSync(path: URL): Uint8Array };
+}
+
+// The bytes of a file: URL where the runtime can read files without an import (Node >= 20.16
+// and Bun through process.getBuiltinModule, Deno through Deno.readFileSync); null elsewhere.
+export function readFileUrl(url: URL): Uint8Array | null {
+  if (url.protocol !== 'file:') return null;
+  const g = globalThis as FileGlobals;
+  const fs = g.process?.getBuiltinModule?.('node:fs');
+  try {
+    if (fs) return fs.readFileSync(url);
+    if (g.Deno) return g.Deno.readFileSync(url);
+  } catch (e) {
+    throw new EdgetuneError('KernelBuild', `could not read the kernels from ${url.href}: ${(e as Error).message}`);
+  }
+  return null;
+}
+
+// The kernel bytes for a synchronous compile; browsers and edge platforms cannot read a file
+// synchronously, so there the kernels must be compiled by `await ready()` first.
+export function kernelBytesSync(build: KernelBuild): Uint8Array {
+  const url = kernelUrl(build);
+  const bytes = readFileUrl(url);
+  if (!bytes) throw new EdgetuneError('KernelBuild', `the kernels (${url.href}) are not compiled yet and cannot be read synchronously here: await ready() before building or running a model`);
+  return bytes;
+}
+
+// Compiles the kernels from a URL: read as a file where that is possible, else fetched and
+// compiled as the bytes arrive (WebAssembly.compileStreaming needs the application/wasm type).
+export async function compileKernels(url: URL): Promise<WebAssembly.Module> {
+  const bytes = readFileUrl(url);
+  if (bytes) return WebAssembly.compile(bytes as BufferSource);
+  const response = await fetch(url);
+  if (!response.ok) throw new EdgetuneError('KernelBuild', `could not load the kernels from ${url.href}: HTTP ${response.status}`);
+  const streaming = typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.split(';')[0].trim() === 'application/wasm';
+  return streaming ? WebAssembly.compileStreaming(response) : WebAssembly.compile(await response.arrayBuffer());
+}
+
+// Two builds of the kernels ship: with SIMD, and without it for engines that reject SIMD (many
+// IoT interpreters). 'auto' picks the SIMD build where the engine validates a SIMD probe; only
+// the chosen file is read. Both sum in the same order, so they give bit-identical results.
+// EDGETUNE_SIMD=0 in the environment (Node, Bun) or setKernelVariant('scalar') forces the scalar build.
+export type KernelVariant = 'auto' | 'simd' | 'scalar';
+let requestedVariant: KernelVariant = variantFromEnvironment();
+let chosenVariant: KernelBuild | null = null;
+
+function variantFromEnvironment(): KernelVariant {
+  if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined') return 'auto'; // env access would need a permission
+  try {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    return env?.EDGETUNE_SIMD === '0' ? 'scalar' : 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
+// Chooses the kernel build; only before the first model is planned or run (one module per process).
+export function setKernelVariant(variant: KernelVariant): void {
+  if (chosenVariant && variant !== 'auto' && variant !== chosenVariant) {
+    throw new EdgetuneError('KernelBuild', `the ${chosenVariant} kernels are already loaded in this process: call setKernelVariant('${variant}') before anything runs`);
+  }
+  requestedVariant = variant;
+}
+
+// Which kernel build this process runs ('simd' or 'scalar'); decides it if nothing ran yet.
+export function kernelVariant(): KernelBuild {
+  chosenVariant ??= requestedVariant === 'scalar' || (requestedVariant === 'auto' && !engineHasSimd()) ? 'scalar' : 'simd';
+  return chosenVariant;
+}
+
+// The kernel module, compiled once per process (host/runtime/executor.ts checks it before use).
+let compiled: WebAssembly.Module | null = null;
+let compiling: Promise<WebAssembly.Module> | null = null;
+
+export function compileKernelModule(source?: URL | string): Promise<WebAssembly.Module> {
+  if (compiled) return Promise.resolve(compiled);
+  const url = source === undefined ? kernelUrl(kernelVariant()) : new URL(source, (globalThis as { location?: { href: string } }).location?.href);
+  compiling ??= compileKernels(url).then((m) => (compiled ??= m));
+  return compiling;
+}
+
+export function kernelModuleSync(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(kernelBytesSync(kernelVariant()) as BufferSource);
+  return compiled;
+}
+
+// The kernel module where it is compiled or can be compiled synchronously here; null where it
+// cannot (a browser before ready(), host sources run without the .wasm files beside them).
+export function kernelModuleIfLoadable(): WebAssembly.Module | null {
+  try {
+    return kernelModuleSync();
+  } catch {
+    return null;
+  }
+}

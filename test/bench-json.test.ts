@@ -1,0 +1,33 @@
+// npm run bench -- --json: stdout is the JSON array of records and nothing else (the build's
+// summary line goes to stderr), and the bundle-gz row is what scripts/size.mjs measures.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { bundleSize } from '../scripts/size.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+describe('bench --json', () => {
+  it('the bench script sends the build line to stderr, so stdout is only the JSON array', () => {
+    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.bench).toMatch(/^npm run build --silent >&2 && node scripts\/bench\.mjs$/);
+    const r = spawnSync(process.execPath, ['scripts/bench.mjs', '--json', '--only', 'bundle-gz'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trimStart().startsWith('[')).toBe(true);
+    const records = JSON.parse(r.stdout) as { workload: string; impl: string; value: number; unit: string }[];
+    expect(records.map((x) => [x.workload, x.impl, x.unit])).toEqual([['bundle-gz', 'edgetune', 'KB']]);
+    expect(r.stderr).toContain('bundle: JS');
+  });
+
+  it('bundle-gz: the minified browser bundle of the core entry plus the SIMD kernels, each gzipped', async () => {
+    const size = await bundleSize();
+    const wasm = readFileSync(`${ROOT}dist/edgetune.wasm`);
+    expect(size.wasmBytes).toBe(wasm.length);
+    expect(size.wasmGz).toBe(gzipSync(wasm, { level: 9 }).length);
+    expect(size.totalGz).toBe(size.jsGz + size.wasmGz);
+    // the JS is a real bundle of the library (the MLP app's code alone is a few hundred bytes)
+    expect(size.jsBytes).toBeGreaterThan(10_000);
+    expect(size.jsGz).toBeLessThan(size.jsBytes);
+  });
+});

@@ -1,0 +1,81 @@
+// Initial weights drawn by the kernels (assembly/kernels/init.ts) are bit-for-bit the values of the
+// JavaScript generator they replace on the cold-start path (host/core/random.ts mulberry32,
+// host/layers/initializers.ts draws): called directly in chunks, and through the public API for
+// every initializer.
+import { describe, expect, it } from 'vitest';
+import * as et from '../dist/index.js';
+import { Random } from '../host/core/random';
+import { initialize, type InitializerName, normalizeInitializer } from '../host/layers/initializers';
+import { kernelModuleIfLoadable } from '../host/runtime/kernel-source';
+import { harness } from './support/harness';
+
+const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+const SEEDS = [0, 1, 1234, 0x7fffffff, 0xfffffffe];
+
+describe('weight initialisation kernels', () => {
+  it('host sources here draw in JavaScript (no .wasm beside host/runtime), so they are the reference', () => {
+    expect(kernelModuleIfLoadable()).toBeNull();
+  });
+
+  it('init_uniform: the bits of Random.fillUniform, and the state continues the stream across chunks', () => {
+    const h = harness(64);
+    for (const seed of SEEDS) {
+      for (const [n, limit] of [[1, 1], [7, 0.05], [1000, Math.sqrt(6 / 1234)], [4099, 3]] as const) {
+        const js = new Float32Array(n);
+        new Random(seed).fillUniform(js, limit);
+        const y = h.alloc(n);
+        // two chunks: the second starts from the state the first returned
+        const cut = n >> 1;
+        const state = h.k.init_uniform(y, cut, seed, limit) >>> 0;
+        h.k.init_uniform(y + 4 * cut, n - cut, state, limit);
+        expect(bits(h.read(y, n)), `seed ${seed}, n ${n}`).toEqual(bits(js));
+        expect(h.brokenGuards()).toEqual([]);
+        h.reset();
+      }
+    }
+  });
+
+  it('init_truncated_normal: the bits of the JavaScript polar method with its exact logarithm', () => {
+    const h = harness(64);
+    for (const seed of SEEDS) {
+      const n = 2000;
+      const stddev = 1 / 0.87962566103423978; // heNormal over fanIn 2: sqrt(2 / 2) / 0.8796...
+      const js = initialize({ className: 'heNormal', seed }, [2, n / 2], 0);
+      const y = h.alloc(n);
+      const state = h.k.init_truncated_normal(y, 999, seed, stddev) >>> 0;
+      h.k.init_truncated_normal(y + 4 * 999, n - 999, state, stddev);
+      expect(bits(h.read(y, n)), `seed ${seed}`).toEqual(bits(js));
+      expect(Math.max(...js.map(Math.abs))).toBeLessThanOrEqual(2 * stddev * (1 + 1e-6));
+      h.reset();
+    }
+  });
+
+  it('every initializer through the public API gives the JavaScript values, seeded or from setSeed, and the kernels drew them', () => {
+    // The kernels draw through one scratch instance over a 2-page memory: count its creation.
+    const Original = WebAssembly.Instance;
+    let scratchInstances = 0;
+    WebAssembly.Instance = function (module: WebAssembly.Module, imports?: { env?: { memory?: WebAssembly.Memory } }) {
+      if (imports?.env?.memory?.buffer.byteLength === 2 * 65536) scratchInstances++;
+      return new Original(module, imports as WebAssembly.Imports);
+    } as unknown as typeof WebAssembly.Instance;
+    try {
+      const names: InitializerName[] = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'zeros', 'ones', 'constant'];
+      for (const className of names) {
+        // 400 x 330 = 132000 floats, more than one chunk of the scratch memory, for the first two
+        const shape = className.startsWith('glorot') ? [400, 330] : [37, 29];
+        const spec = { className, seed: 77, ...(className === 'constant' ? { value: 0.25 } : {}) };
+        const layer = et.layers.dense(shape[1], { kernelInitializer: spec, inputShape: [shape[0]] });
+        et.sequential([layer]);
+        expect(bits(layer.getWeights()[0]), className).toEqual(bits(initialize(normalizeInitializer(spec), shape, 0)));
+      }
+      et.setSeed(99);
+      const layer = et.layers.dense(29, { kernelInitializer: 'heUniform', inputShape: [37] });
+      et.sequential([layer]);
+      const seed = new Random(99).nextU32();
+      expect(bits(layer.getWeights()[0])).toEqual(bits(initialize({ className: 'heUniform' }, [37, 29], seed)));
+    } finally {
+      WebAssembly.Instance = Original;
+    }
+    expect(scratchInstances).toBe(1);
+  });
+});
