@@ -187,9 +187,17 @@ describe('edgetune inspect', () => {
     expect(j.training.breakdown.gradients).toBe(64 * 4 + 16);
     expect(j.training.breakdown.optimizerState).toBe(2 * (64 * 4 + 16)); // Adam: m and v
     expect(j.training.breakdown.weights).toBe(j.inference.breakdown.weights);
+    // The live-set lower bound next to each arena: no more than the arena, no less than its fixed slabs.
+    for (const p of [j.inference, j.training]) {
+      const fixed = p.breakdown.weights + p.breakdown.gradients + p.breakdown.optimizerState + p.breakdown.scratch + p.breakdown.other;
+      expect(p.lowerBound.bytes).toBeGreaterThan(fixed);
+      expect(p.lowerBound.bytes).toBeLessThanOrEqual(p.bytes);
+      expect(p.lowerBound.ratio).toBeGreaterThanOrEqual(1);
+    }
     const text = cli('inspect', input, '--train');
     expect(text.stdout).toMatch(/Planned arena, training \(batch 32, adam, sparseCategoricalCrossentropy\)/);
     expect(text.stdout).toMatch(/Total params: 276 {2}\(trainable 276, frozen 0\)/);
+    expect(text.stdout).toMatch(/lower bound [\d.]+ KB \(largest live set of activations [\d.]+ KB, at train op#\d+ .*\); planned \/ bound = 1\.\d\dx/);
     const bad = cli('inspect', input, '--freeze', 'nope');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no layer 'nope'/);

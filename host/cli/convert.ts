@@ -12,7 +12,7 @@ import { resolveLoss } from '../training/losses';
 import type { Model, Prediction } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
-import { compilePlan, type Plan } from '../compile/plan';
+import { compilePlan, describeLowerBound, type LiveSetBound, type Plan } from '../compile/plan';
 import { modelToBytes } from '../formats/save';
 import { commandUsage, parseCommandArgs } from './commands';
 
@@ -103,12 +103,13 @@ interface PlanReport {
   batch: number;
   bytes: number;
   breakdown: MemoryBreakdown;
+  lowerBound: LiveSetBound;
   loss?: string;
   optimizer?: string;
 }
 
 const report = (p: Plan): PlanReport => ({
-  mode: p.mode, batch: p.batchSize, bytes: p.pages * 65536, breakdown: p.breakdown,
+  mode: p.mode, batch: p.batchSize, bytes: p.pages * 65536, breakdown: p.breakdown, lowerBound: p.lowerBound,
   ...(p.loss ? { loss: p.loss.className + (p.loss.fromLogits ? ' (from logits)' : '') } : {}),
   ...(p.optimizer ? { optimizer: p.optimizer.className } : {}),
 });
@@ -151,9 +152,11 @@ export async function runInspect(argv: string[]): Promise<number> {
   out.push('='.repeat(84));
   out.push(`Total params: ${params.total}  (trainable ${params.trainable}, frozen ${params.nonTrainable})`);
   out.push(`Planned arena, inference (batch ${batch}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
+  out.push(`  ${describeLowerBound(inference.lowerBound)}`);
   if (train) {
     out.push(`Planned arena, training (batch ${batch}, ${train.optimizer!.className}, ${train.outputs.map((o) => o.loss!.className).join(' + ')}${freeze ? `, frozen up to ${freeze}` : ''}): ` +
       `${formatBytes(train.pages * 65536)} = ${describeBreakdown(train.breakdown)}`);
+    out.push(`  ${describeLowerBound(train.lowerBound)}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;

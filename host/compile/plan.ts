@@ -3,7 +3,7 @@
 // fixed arena. Parameters, gradients, optimizer slots and non-trainable state are slabs; the
 // activations of each program are packed by live range so buffers never alive together share
 // bytes. Everything is 16-byte aligned. Nothing here touches wasm: the executor only copies it in.
-import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError } from '../core/errors';
+import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError, formatBytes } from '../core/errors';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
@@ -84,6 +84,17 @@ export interface Plan {
   totalBytes: number; // bytes the arena needs
   pages: number; // wasm pages allocated: ceil(totalBytes / 64 KiB)
   breakdown: MemoryBreakdown;
+  lowerBound: LiveSetBound;
+}
+
+// The bytes any layout of this plan's regions needs: every region that lives for the whole run
+// (weights, gradients, optimizer slots, state, I/O, scratch, programs, statics) plus the largest
+// set of activations alive at one op of one program. `ratio` = totalBytes / bytes (1 is optimal).
+export interface LiveSetBound {
+  bytes: number;
+  liveActivations: number;
+  at: string; // where that largest live set is: 'program op#index op-name layer'
+  ratio: number;
 }
 
 export interface PlanOptions {
@@ -191,6 +202,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     regions, programs, inputGradient: built.inputGradients[0], inputGradients: built.inputGradients, params, header: b.header,
     input: in0.region, labelsRegion: out0.labelsRegion, trainableSlab,
     totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown: memoryBreakdown(regions, activationBytes, totalBytes),
+    lowerBound: liveSetBound(regions, built.builders, totalBytes),
   };
 }
 
@@ -493,6 +505,34 @@ function updateHyperparameters(opt: OptimizerConfig): { slots: number[]; h1: num
 
 function regionEnd(regions: Region[], i: number): number {
   return regions[i].offset + regions[i].bytes;
+}
+
+export function describeLowerBound(b: LiveSetBound): string {
+  return `lower bound ${formatBytes(b.bytes)} (largest live set of activations ${formatBytes(b.liveActivations)}, at ${b.at}); ` +
+    `planned / bound = ${b.ratio.toFixed(2)}x`;
+}
+
+// Activations sum at each op over those alive there (live ranges are set by packActivations);
+// everything else is alive throughout.
+function liveSetBound(regions: Region[], builders: ProgramBuilder[], totalBytes: number): LiveSetBound {
+  const fixed = regions.reduce((n, r) => (r.kind === 'activation' ? n : n + r.bytes), 0);
+  let liveActivations = 0;
+  let at = 'none';
+  for (const p of builders) {
+    const alive = new Float64Array(p.ops.length + 1); // bytes starting minus ending at each op
+    regions.forEach((r) => {
+      if (r.kind !== 'activation' || r.program !== p.name) return;
+      alive[r.live![0]] += r.bytes;
+      alive[r.live![1] + 1] -= r.bytes;
+    });
+    let sum = 0;
+    for (let i = 0; i < p.ops.length; i++) {
+      sum += alive[i];
+      if (sum > liveActivations) { liveActivations = sum; at = `${p.name} op#${i} ${p.ops[i].op} ${p.ops[i].layer}`; }
+    }
+  }
+  const bytes = fixed + liveActivations;
+  return { bytes, liveActivations, at, ratio: totalBytes / bytes };
 }
 
 // Greedy packing by live range (largest first, lowest offset that overlaps nothing alive at the
