@@ -102,4 +102,5 @@ export const S_BASE_LR: usize = 48; // f32: the optimizer's learning-rate variab
 export const S_MOMENTUM: usize = 52; // f32: momentum (SGD, RMSprop) or beta_1 (Adam family) in effect; 1cycle cycles it
 export const S_NADAM_U: usize = 56; // f64: Nadam's running product of u_t
 export const S_LR_OVERRIDE: usize = 64; // f32: if > 0, the learning rate for every step (the LR finder)
+export const S_LOSS_SCALE: usize = 68; // f32: if > 0, the loss gradient's scale in place of 1 / batch (micro-batches: 1 / the whole batch)
 export const HEADER_BYTES: usize = 128;

@@ -101,6 +101,7 @@ import {
   S_FAILED_OP,
   S_GRAD_NORM_SQ,
   S_ITER,
+  S_LOSS_SCALE,
   S_LOSS_SUM,
   S_PENALTY,
 } from './opcodes';
@@ -125,7 +126,9 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
   const batch = load<i32>(scalars + S_BATCH);
   // Dropout masks are keyed by this update's t (the step being taken).
   const step = load<i32>(scalars + S_ITER) + 1;
-  const invBatch: f32 = 1 / <f32>batch;
+  // The loss gradient's scale: 1 / rows, or for a micro-batch 1 / the rows of the whole batch.
+  const lossScale = load<f32>(scalars + S_LOSS_SCALE);
+  const invBatch: f32 = lossScale > 0 ? lossScale : 1 / <f32>batch;
   store<i32>(scalars + S_FAILED_OP, -1);
   let at = ops;
   for (let index = 0; index < count; index++) {

@@ -85,6 +85,7 @@ export interface Plan {
   pages: number; // wasm pages allocated: ceil(totalBytes / 64 KiB)
   breakdown: MemoryBreakdown;
   lowerBound: LiveSetBound;
+  microBatching: boolean; // PlanOptions.microBatching
 }
 
 // The bytes any layout of this plan's regions needs: every region that lives for the whole run
@@ -112,6 +113,11 @@ export interface PlanOptions {
   // Also plan a 'gradients' program (model.computeGradients): loss gradients for every trainable
   // weight and for the input, no update.
   gradients?: boolean;
+  // Micro-batching (fit's microBatch): 'gradients' adds each micro-batch's loss gradients into the
+  // gradient slab (the host zeroes it per batch and sets the loss scale to 1 / the batch's rows) and
+  // 'train' only applies them: regularization gradients, the update and the constraints, once.
+  // batchSize is then the micro-batch's. Replaces the `gradients` option's program.
+  microBatching?: boolean;
 }
 
 // Convolution column buffers the planner tries, largest first, until the plan fits the budget
@@ -203,6 +209,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     input: in0.region, labelsRegion: out0.labelsRegion, trainableSlab,
     totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown: memoryBreakdown(regions, activationBytes, totalBytes),
     lowerBound: liveSetBound(regions, built.builders, totalBytes),
+    microBatching: training && !!options.microBatching,
   };
 }
 
@@ -267,7 +274,11 @@ function buildPrograms(b: PlanBuild, options: PlanOptions): BuiltPrograms {
     builders.push(p);
   }
   let inputGradients: (number | null)[] = graph.inputs.map(() => null);
-  if (b.training && options.gradients) {
+  if (b.training && options.microBatching) {
+    const micro = microBatchPrograms(b, options.optimizer!);
+    builders.push(...micro.builders);
+    Object.assign(outputs, micro.outputs);
+  } else if (b.training && options.gradients) {
     b.ctx.gradWritten = new Set();
     const p = new ProgramBuilder('gradients', regions);
     const { values, g, metrics } = backwardProgram(b, p, true);
@@ -279,9 +290,11 @@ function buildPrograms(b: PlanBuild, options: PlanOptions): BuiltPrograms {
   }
   if (b.training) {
     const opt = options.optimizer!;
-    const train = trainProgram(b, opt);
-    outputs.train = { ...outputRegions(b, train.p, train.values), metrics: train.metrics };
-    builders.push(train.p);
+    if (!options.microBatching) {
+      const train = trainProgram(b, opt);
+      outputs.train = { ...outputRegions(b, train.p, train.values), metrics: train.metrics };
+      builders.push(train.p);
+    }
     const init = initProgram(b, opt);
     outputs.init = { output: b.header, outputs: [b.header], metrics: null };
     builders.push(init);
@@ -323,7 +336,7 @@ function penaltyOps(b: PlanBuild, p: ProgramBuilder): void {
 // The backward half shared by train and gradients: loss, penalties, metrics, then the backward
 // pass in reverse topological order. Returns the forward values, the gradient state and the
 // metrics region (plan-io.ts).
-function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boolean): { values: NodeValue[]; g: GradState; metrics: number | null } {
+function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boolean, regularize = true): { values: NodeValue[]; g: GradState; metrics: number | null } {
   const { graph } = b;
   const fused = b.ctx.fusedOutputs;
   // Which nodes need a gradient of their output: those with trainable weights or with a
@@ -351,7 +364,7 @@ function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boo
     if (dy === undefined) continue; // nothing that needs a gradient uses this node's output
     backwardNode(b.ctx, p, g, n, values, upstream.get(n.id)!, dy, fused.has(n.id));
   }
-  regularizerGradientOps(b, p);
+  if (regularize) regularizerGradientOps(b, p);
   return { values, g, metrics };
 }
 
@@ -383,6 +396,29 @@ function trainProgram(b: PlanBuild, opt: OptimizerConfig): { p: ProgramBuilder; 
   p.commitState();
   p.emit('step_done', 'optimizer', {}, {});
   return { p, values, metrics };
+}
+
+// Micro-batching's programs: 'gradients' accumulates every micro-batch's loss gradients (each
+// backward op adds into the gradient slab) and commits the moving statistics each time; 'train'
+// adds the regularization gradients once, then updates as trainProgram does.
+function microBatchPrograms(b: PlanBuild, opt: OptimizerConfig): Pick<BuiltPrograms, 'builders' | 'outputs'> {
+  b.ctx.gradWritten = new Set(b.trainableParams.map((t) => t.grad!));
+  const accumulate = new ProgramBuilder('gradients', b.regions);
+  const { values, metrics } = backwardProgram(b, accumulate, false, false);
+  accumulate.commitState();
+  const apply = new ProgramBuilder('train', b.regions);
+  const sched = scheduleOp(typeof opt.learningRate === 'number' ? null : opt.learningRate, hasMomentum(opt));
+  apply.emit('schedule', 'optimizer', {}, { kind: sched.kind }, sched.tail);
+  if (b.trainableParams.length > 0) {
+    regularizerGradientOps(b, apply);
+    updateOps(b, apply, opt);
+    constraintOps(b, apply);
+  }
+  apply.emit('step_done', 'optimizer', {}, {});
+  return {
+    builders: [accumulate, apply],
+    outputs: { gradients: { ...outputRegions(b, accumulate, values), metrics }, train: { output: b.header, outputs: [b.header], metrics: null } },
+  };
 }
 
 // Parameters, gradients and slots share one layout, so one op sweeps each slab; per-tensor

@@ -32,10 +32,10 @@ export class ModelArena {
     return this.layers.map((l) => (l.trainable ? '1' : '0')).join('');
   }
 
-  replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean, c: TrainingSetup | null): void {
+  replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean, c: TrainingSetup | null, microBatching = false): void {
     const plan = mode === 'training'
       ? compilePlan(this.graph, {
-        batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients,
+        batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients, microBatching,
         ...(c!.lossWeights ? { lossWeights: c!.lossWeights } : {}),
       })
       : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
@@ -65,14 +65,19 @@ export class ModelArena {
     for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
   }
 
-  // The executor for a run (training needs `c`), re-planned if stale, weights bound.
-  executorFor(batchSize: number, training: boolean, c: TrainingSetup | null): Executor {
+  // The executor for a run (training needs `c`), re-planned if stale, weights bound. microBatching:
+  // true for fit's micro-batches (planned at exactly batchSize rows), false for runs of the whole
+  // 'train' or 'gradients' program, undefined for runs that either plan serves (evaluate, predict).
+  executorFor(batchSize: number, training: boolean, c: TrainingSetup | null, microBatching?: boolean): Executor {
     const e = this.executor;
     const mode = training || e?.plan.mode === 'training' ? 'training' : 'inference';
-    const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize ||
+    const micro = mode === 'training' && (microBatching ?? e?.plan.microBatching ?? false);
+    const switched = mode === 'training' && !!e && e.plan.mode === mode && e.plan.microBatching !== micro;
+    const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize || switched ||
       (mode === 'training' && this.trainableAtPlan !== this.trainableSignature()) ||
-      (mode === 'training' && this.planGradients && !e.plan.programs.gradients);
-    if (stale) this.replan(Math.max(batchSize, e && e.plan.mode === mode ? e.plan.batchSize : 0), mode, false, c);
+      (mode === 'training' && this.planGradients && !micro && !e.plan.programs.gradients);
+    const keep = e && e.plan.mode === mode && !switched ? e.plan.batchSize : 0;
+    if (stale) this.replan(Math.max(batchSize, keep), mode, false, c, micro);
     else this.bindWeights(e);
     return this.executor!;
   }
