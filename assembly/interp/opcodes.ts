@@ -76,6 +76,7 @@ export const OP_AVGPOOL_INCLUDE_PAD_BACKWARD: i32 = 144;
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;
+export const OP_DEQUANTIZE_I8: i32 = 220;
 
 // apply_gradients kinds and clip modes.
 export const OPT_SGD: i32 = 0;

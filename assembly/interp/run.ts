@@ -14,6 +14,7 @@ import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold,
 import { apply_gradients, nadam_prep, optimizer_init, sumsq_f32 } from '../kernels/optim';
 import { avg_pool2d_backward, avg_pool2d_backward_include_pad, avg_pool2d_forward, avg_pool2d_forward_include_pad, global_avg_pool_backward, global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward } from '../kernels/pool';
 import { prelu_backward, prelu_forward } from '../kernels/prelu';
+import { dequantize_i8 } from '../kernels/quantize';
 import { l1l2_gradient, l1l2_penalty, max_norm, non_neg, unit_norm } from '../kernels/regularize';
 import { resize2d_backward, resize2d_forward } from '../kernels/resize';
 import { schedule_lr } from '../kernels/schedule';
@@ -96,6 +97,7 @@ import {
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
+  OP_DEQUANTIZE_I8,
   S_BATCH,
   S_CORRECT,
   S_FAILED_OP,
@@ -209,6 +211,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
+      case OP_DEQUANTIZE_I8: dequantize_i8(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3), arg(at, 4)); break;
       default: {
         store<i32>(scalars + S_FAILED_OP, index);
         return -(index + 1);

@@ -247,6 +247,8 @@ export const OP_TABLE = {
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
   bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },
   bce_probs: { code: 92, args: LOSS_ARGS('p'), run: LOSS_CALL('bce_probs_loss', 'p') },
+  // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
+  dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
 } satisfies Record<string, OpRow>;
 
 export type OpName = keyof typeof OP_TABLE;

@@ -56,6 +56,7 @@ export interface ParamBinding {
   region: number;
   grad: number | null;
   slots: number[]; // one region per optimizer slot, in optimizerSlots() order
+  int8Scale?: number; // an int8 kernel (region of shape's bytes): the region of its f32 scales
 }
 
 export interface Plan {
@@ -185,7 +186,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   const weights = weightRegions(regions, graph, training, options.optimizer);
   const fusedOutputs = new Set(io.outputs.filter((o) => o.fused).map((o) => o.node));
   const ctx: CompileContext = {
-    graph, batch, regions, paramRegions: weights.paramRegions, gradRegions: weights.gradRegions, gradWritten: new Set(),
+    graph, batch, regions, paramRegions: weights.paramRegions, gradRegions: weights.gradRegions, gradWritten: new Set(), int8Kernels: weights.int8Kernels,
     scratchBytes: 0, convScratchLimit, fusedOutputs, consumers,
   };
   const b: PlanBuild = { graph, batch, training, losses, regions, header, ...io, ...weights, ctx };
@@ -226,15 +227,24 @@ function weightRegions(regions: Region[], graph: Graph, training: boolean, optim
   for (const n of graph.nodes) if (n.layer && !layersInOrder.includes(n.layer)) layersInOrder.push(n.layer);
   const params: ParamBinding[] = [];
   const paramRegions = new Map<Layer, number[]>();
+  const int8Kernels: CompileContext['int8Kernels'] = new Map();
   const slabOf = (l: Layer, trainableWeight: boolean) => (!trainableWeight ? 'state' : training && l.trainable ? 'trainable' : 'frozen');
   for (const slab of ['trainable', 'frozen', 'state']) {
     for (const l of layersInOrder) {
       l.weightSpecs.forEach((s, i) => {
         if (slabOf(l, s.trainable) !== slab) return;
-        const region = addRegion(regions, { name: `${l.name}/${s.name}`, kind: slab === 'state' ? 'state' : 'param', offset: -1, bytes: align16(sizeOf(s.shape) * 4), slab });
+        const int8 = l.int8 !== null && i === 0;
+        if (int8 && slab === 'trainable') throw new InvalidArgumentError(`layer ${l.name} has an int8 kernel and cannot train; keep it frozen (layer.trainable = false)`);
+        const bytes = align16(sizeOf(s.shape) * (int8 ? 1 : 4));
+        const region = addRegion(regions, { name: `${l.name}/${s.name}`, kind: slab === 'state' ? 'state' : 'param', offset: -1, bytes, slab });
         if (!paramRegions.has(l)) paramRegions.set(l, []);
         paramRegions.get(l)![i] = region;
-        params.push({ layer: l.name, weight: s.name, shape: [...s.shape], trainable: slab === 'trainable', region, grad: null, slots: [] });
+        const binding: ParamBinding = { layer: l.name, weight: s.name, shape: [...s.shape], trainable: slab === 'trainable', region, grad: null, slots: [] };
+        if (int8) {
+          binding.int8Scale = addRegion(regions, { name: `${l.name}/${s.name}_scale`, kind: 'param', offset: -1, bytes: align16(l.int8!.scale.length * 4), slab });
+          int8Kernels.set(region, { scale: binding.int8Scale, ch: l.int8!.scale.length, rows: sizeOf(s.shape) / l.int8!.scale.length });
+        }
+        params.push(binding);
       });
     }
   }
@@ -251,7 +261,7 @@ function weightRegions(regions: Region[], graph: Graph, training: boolean, optim
   for (const slot of slotNames) {
     for (const p of trainableParams) p.slots.push(addRegion(regions, { name: `${slot} ${p.layer}/${p.weight}`, kind: 'slot', offset: -1, bytes: regions[p.region].bytes, slab: `slot:${slot}` }));
   }
-  return { layersInOrder, params, trainableParams, paramRegions, gradRegions, slotNames };
+  return { layersInOrder, params, trainableParams, paramRegions, gradRegions, slotNames, int8Kernels };
 }
 
 // forward (predict), evaluate (with a loss), gradients (when asked for), train and init, in that order.
@@ -482,7 +492,7 @@ function layoutArena(b: PlanBuild, builders: ProgramBuilder[]) {
   let cursor = KERNEL_STATIC_BYTES;
   const place = (i: number) => { regions[i].offset = cursor; cursor += regions[i].bytes; };
   for (const kind of ['header', 'program', 'input', 'labels'] as const) regions.forEach((r, i) => { if (r.kind === kind) place(i); });
-  for (const p of b.params) place(p.region);
+  for (const p of b.params) { place(p.region); if (p.int8Scale !== undefined) place(p.int8Scale); }
   for (const p of b.trainableParams) place(p.grad!);
   b.slotNames.forEach((_, s) => { for (const p of b.trainableParams) place(p.slots[s]); });
   place(scratch);

@@ -19,6 +19,7 @@ import { checkInputs, loadBatch, prepareLabels } from './inputs';
 import { commonRows, type LossesArg, lossOf, readOutputMetrics, resolveLosses, sliceRows, type TensorArgs, tensorList } from './model-io';
 import { fitLoop } from './fit';
 import { checkMicroBatch } from './micro-batch';
+import { canQuantize, quantizeLayer } from '../layers/quantize';
 import { countParams, modelSummary } from './summary';
 import { checkOptions, optionNames } from '../core/options';
 
@@ -207,6 +208,21 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     const at = this.layers.findIndex((l) => l.name === untilLayerName);
     if (at < 0) this.getLayer(untilLayerName); // throws, listing the layers
     this.layers.forEach((l, i) => { l.trainable = i > at; });
+    return this;
+  }
+
+  // Keras 3 model.quantize('int8') for the frozen layers: every frozen dense, conv2d and
+  // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
+  // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
+  // as before. The next run re-plans; nothing changes if any named layer is refused.
+  quantize(mode: 'int8', options: { layers?: string[] } = {}): this {
+    if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
+    const chosen = options.layers ? options.layers.map((n) => this.getLayer(n)) : this.layers.filter((l) => canQuantize(l) && !l.trainable);
+    if (chosen.length === 0) {
+      throw new InvalidArgumentError(`model ${this.name} quantize: no frozen dense, conv2d or depthwiseConv2d layer to quantize; freeze the base first (model.freeze(name))`);
+    }
+    for (const l of chosen) if (!canQuantize(l) || l.trainable) quantizeLayer(l, `model ${this.name} quantize`); // throws
+    for (const l of chosen) l.quantize('int8');
     return this;
   }
 
