@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { harness, randomArray } from './support/harness';
 import { expectClose, expectSame } from './support/close';
 import { SIZES, ROWS } from './support/kernel-cases';
-import { layers, sequential, optimizers, tensor, setSeed, InvalidArgumentError, type Model } from '../dist/node.js';
+import { layers, sequential, optimizers, tensor, setSeed, loadModel, readSafetensors, writeSafetensors, InvalidArgumentError, ModelFormatError, type Model } from '../dist/node.js';
 
 describe('dequantize_i8', () => {
   it('y = q / scale per output channel, exactly n values written, for every tail', () => {
@@ -107,5 +107,33 @@ describe("model.quantize('int8')", () => {
     m.quantize('int8');
     m.getLayer('d1').trainable = true;
     await expect(m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 })).rejects.toThrow(/layer d1 has an int8 kernel and cannot train/);
+  });
+
+  it('saves I8 kernels with F32 <kernel>_scale tensors and loads them back bit for bit; a bad int8 file is refused', async () => {
+    const m = base();
+    const floatBytes = m.toBytes();
+    m.quantize('int8');
+    const bytes = m.toBytes();
+    const file = readSafetensors(bytes);
+    expect(file.tensors.get('c1/kernel')!.dtype).toBe('I8');
+    expect(file.tensors.get('dw/depthwise_kernel')!.dtype).toBe('I8');
+    expect(file.tensors.get('c1/kernel_scale')!.shape).toEqual([6]);
+    expect(file.tensors.get('head/kernel')!.dtype).toBe('F32');
+    const kernels = 3 * 3 * 2 * 6 + 3 * 3 * 6 * 2 + 5 * 5 * 12 * 10;
+    expect(floatBytes.length - bytes.length).toBeGreaterThan(3 * kernels - 1024);
+    const back = await loadModel(bytes);
+    for (const name of ['c1', 'dw', 'd1']) {
+      const [a, b] = [m.getLayer(name), back.getLayer(name)] as unknown as { int8: { q: Int8Array; scale: Float32Array } }[];
+      expect(b.int8.q).toEqual(a.int8.q);
+      expect(b.int8.scale).toEqual(a.int8.scale);
+    }
+    expect(back.predict(x).data).toEqual(m.predict(x).data);
+    // I8 on the trainable head, and an I8 kernel without its scales.
+    const tensors = [...file.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: t.data }));
+    const headQ = tensors.map((t) => (t.name === 'head/kernel' ? { ...t, dtype: 'I8' as const, data: new Uint8Array(t.data.length / 4) } : t));
+    await expect(loadModel(writeSafetensors(headQ, file.metadata))).rejects.toThrow(ModelFormatError);
+    await expect(loadModel(writeSafetensors(headQ, file.metadata))).rejects.toThrow(/'head\/kernel' is I8, but only the kernel of a frozen/);
+    const noScale = tensors.filter((t) => t.name !== 'd1/kernel_scale');
+    await expect(loadModel(writeSafetensors(noScale, file.metadata))).rejects.toThrow(/int8 tensor 'd1\/kernel' needs an F32 tensor 'd1\/kernel_scale' of shape \[10\]/);
   });
 });
