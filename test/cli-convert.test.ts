@@ -169,6 +169,25 @@ describe('edgetune convert', () => {
   });
 });
 
+describe('edgetune convert --quantize int8', () => {
+  it('quantizes the frozen base of the bundled CNN to I8 kernels, inspect shows them; nothing frozen is refused and nothing written', () => {
+    const dir = tmp();
+    const base = new URL('../models/mnist-cnn-base-0to4.safetensors', import.meta.url).pathname;
+    const out = join(dir, 'base-int8.safetensors');
+    const r = cli('convert', base, out, '--quantize', 'int8', '--freeze', 'base_conv_2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/int8 kernels in base_conv_1, base_conv_2, float32 otherwise/);
+    expect(readFileSync(base).length - readFileSync(out).length).toBeGreaterThan(3 * (144 + 4608) - 512);
+    const j = JSON.parse(cli('inspect', out, '--json').stdout);
+    expect(j.layers.filter((l: { int8: boolean }) => l.int8).map((l: { name: string }) => l.name)).toEqual(['base_conv_1', 'base_conv_2']);
+    expect(cli('inspect', out).stdout).toMatch(/base_conv_2 \(conv2d\) .* frozen, int8/);
+    const bad = cli('convert', base, join(dir, 'none.safetensors'), '--quantize', 'int8');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/no frozen dense, conv2d or depthwiseConv2d layer to quantize/);
+    expect(readdirSync(dir)).toEqual(['base-int8.safetensors']);
+  });
+});
+
 describe('edgetune inspect', () => {
   it('layers, parameters and the planned arenas, with freezing', () => {
     const dir = tmp();
