@@ -137,3 +137,18 @@ describe("model.quantize('int8')", () => {
     await expect(loadModel(writeSafetensors(noScale, file.metadata))).rejects.toThrow(/int8 tensor 'd1\/kernel' needs an F32 tensor 'd1\/kernel_scale' of shape \[10\]/);
   });
 });
+
+describe('the 256 KB fine-tune (examples/mcu)', () => {
+  it('an int8 MNIST base and a new head at effective batch 16 (microBatch 1) train inside one 256 KB arena', async () => {
+    // @ts-expect-error: plain JavaScript module without types
+    const { mcuFinetune, ARENA_BUDGET } = await import('../examples/mcu/finetune-lib.mjs');
+    const r = await mcuFinetune({ epochs: 3 });
+    expect(r.plan.pages * 65536).toBeLessThanOrEqual(ARENA_BUDGET);
+    expect(r.plan.totalBytes).toBeLessThanOrEqual(256 * 1024);
+    expect(r.plan.microBatching).toBe(true);
+    expect(r.plan.params.filter((p: { int8Scale?: number }) => p.int8Scale !== undefined).map((p: { layer: string }) => p.layer)).toEqual(['base_conv_1', 'base_conv_2']);
+    const loss = r.history.history.loss as number[];
+    expect(loss[2]).toBeLessThan(loss[0] / 2);
+    expect(r.accuracy).toBeGreaterThan(0.8);
+  }, 120_000);
+});
