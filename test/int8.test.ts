@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { harness, randomArray } from './support/harness';
 import { expectClose, expectSame } from './support/close';
 import { SIZES, ROWS } from './support/kernel-cases';
-import { layers, sequential, optimizers, tensor, setSeed, loadModel, readSafetensors, writeSafetensors, InvalidArgumentError, ModelFormatError, type Model } from '../dist/node.js';
+import { layers, sequential, optimizers, tensor, setSeed, loadModel, verifyPlan, readSafetensors, writeSafetensors, InvalidArgumentError, ModelFormatError, type Model } from '../dist/node.js';
 
 describe('dequantize_i8', () => {
   it('y = q / scale per output channel, exactly n values written, for every tail', () => {
@@ -91,6 +91,7 @@ describe("model.quantize('int8')", () => {
     }
     expect(q.plan.breakdown.weights).toBeLessThan(floatWeights - 2.5 * kernels.reduce((a, b) => a + b, 0));
     expect(q.plan.programs.forward!.ops.filter((o) => o.op === 'dequantize_i8').map((o) => o.layer)).toEqual(['c1', 'dw', 'd1']);
+    expect(verifyPlan(q.plan)).toEqual([]);
   });
 
   it('refuses a trainable layer, a layer with no int8 kernel and a model with nothing frozen; an int8 layer cannot be unfrozen', async () => {

@@ -4,7 +4,7 @@
 // the batch is bit-identical even with a trainable BN; the arena shrinks to a micro-batch's
 // activations; bad microBatch values are refused before anything trains.
 import { describe, expect, it } from 'vitest';
-import { layers, sequential, model, input, optimizers, regularizers, tensor, setSeed, InvalidArgumentError, type Model } from '../dist/node.js';
+import { layers, sequential, model, input, optimizers, verifyPlan, regularizers, tensor, setSeed, InvalidArgumentError, type Model } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { expectClose } from './support/close';
 
@@ -106,6 +106,7 @@ describe('fit with microBatch', () => {
     expect(micro.plan.microBatching).toBe(true);
     expect(micro.plan.batchSize).toBe(1);
     expect(micro.plan.breakdown.activations * 8).toBeLessThan(fullActivations);
+    expect(verifyPlan(micro.plan)).toEqual([]);
     expect(h.history.loss.every(Number.isFinite)).toBe(true);
     micro.layers.forEach((l, i) => l.getWeights().forEach((w, j) => expectClose(w, full.layers[i].getWeights()[j], 2e-5, 1e-6, `${l.name} weight ${j}`)));
     // Afterwards a whole-batch step re-plans (the micro plan's 'train' only applies gradients).
