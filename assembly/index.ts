@@ -11,6 +11,7 @@ export {
 } from './kernels/optim';
 export { schedule_lr } from './kernels/schedule';
 export { run } from './interp/run';
+export { dequantize_i8 } from './kernels/quantize';
 
 // End of the module's static data: plans keep their regions above it.
 export function heap_base(): usize {

@@ -65,7 +65,7 @@ function caseLine(t, name, kernels, used) {
 
 export function runSource(t) {
   const kernels = kernelFiles();
-  const used = { kernels: new Set(), header: new Set(['S_BATCH', 'S_ITER', 'S_FAILED_OP']) };
+  const used = { kernels: new Set(), header: new Set(['S_BATCH', 'S_ITER', 'S_FAILED_OP', 'S_LOSS_SCALE']) };
   const cases = Object.keys(t.OP_SPECS).map((name) => caseLine(t, name, kernels, used));
   const byFile = new Map();
   for (const k of [...used.kernels].sort()) byFile.set(kernels.get(k), [...(byFile.get(kernels.get(k)) ?? []), k]);
@@ -99,7 +99,9 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
   const batch = load<i32>(scalars + S_BATCH);
   // Dropout masks are keyed by this update's t (the step being taken).
   const step = load<i32>(scalars + S_ITER) + 1;
-  const invBatch: f32 = 1 / <f32>batch;
+  // The loss gradient's scale: 1 / rows, or for a micro-batch 1 / the rows of the whole batch.
+  const lossScale = load<f32>(scalars + S_LOSS_SCALE);
+  const invBatch: f32 = lossScale > 0 ? lossScale : 1 / <f32>batch;
   store<i32>(scalars + S_FAILED_OP, -1);
   let at = ops;
   for (let index = 0; index < count; index++) {

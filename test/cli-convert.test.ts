@@ -169,6 +169,25 @@ describe('edgetune convert', () => {
   });
 });
 
+describe('edgetune convert --quantize int8', () => {
+  it('quantizes the frozen base of the bundled CNN to I8 kernels, inspect shows them; nothing frozen is refused and nothing written', () => {
+    const dir = tmp();
+    const base = new URL('../models/mnist-cnn-base-0to4.safetensors', import.meta.url).pathname;
+    const out = join(dir, 'base-int8.safetensors');
+    const r = cli('convert', base, out, '--quantize', 'int8', '--freeze', 'base_conv_2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/int8 kernels in base_conv_1, base_conv_2, float32 otherwise/);
+    expect(readFileSync(base).length - readFileSync(out).length).toBeGreaterThan(3 * (144 + 4608) - 512);
+    const j = JSON.parse(cli('inspect', out, '--json').stdout);
+    expect(j.layers.filter((l: { int8: boolean }) => l.int8).map((l: { name: string }) => l.name)).toEqual(['base_conv_1', 'base_conv_2']);
+    expect(cli('inspect', out).stdout).toMatch(/base_conv_2 \(conv2d\) .* frozen, int8/);
+    const bad = cli('convert', base, join(dir, 'none.safetensors'), '--quantize', 'int8');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/no frozen dense, conv2d or depthwiseConv2d layer to quantize/);
+    expect(readdirSync(dir)).toEqual(['base-int8.safetensors']);
+  });
+});
+
 describe('edgetune inspect', () => {
   it('layers, parameters and the planned arenas, with freezing', () => {
     const dir = tmp();
@@ -187,9 +206,17 @@ describe('edgetune inspect', () => {
     expect(j.training.breakdown.gradients).toBe(64 * 4 + 16);
     expect(j.training.breakdown.optimizerState).toBe(2 * (64 * 4 + 16)); // Adam: m and v
     expect(j.training.breakdown.weights).toBe(j.inference.breakdown.weights);
+    // The live-set lower bound next to each arena: no more than the arena, no less than its fixed slabs.
+    for (const p of [j.inference, j.training]) {
+      const fixed = p.breakdown.weights + p.breakdown.gradients + p.breakdown.optimizerState + p.breakdown.scratch + p.breakdown.other;
+      expect(p.lowerBound.bytes).toBeGreaterThan(fixed);
+      expect(p.lowerBound.bytes).toBeLessThanOrEqual(p.bytes);
+      expect(p.lowerBound.ratio).toBeGreaterThanOrEqual(1);
+    }
     const text = cli('inspect', input, '--train');
     expect(text.stdout).toMatch(/Planned arena, training \(batch 32, adam, sparseCategoricalCrossentropy\)/);
     expect(text.stdout).toMatch(/Total params: 276 {2}\(trainable 276, frozen 0\)/);
+    expect(text.stdout).toMatch(/lower bound [\d.]+ KB \(largest live set of activations [\d.]+ KB, at train op#\d+ .*\); planned \/ bound = 1\.\d\dx/);
     const bad = cli('inspect', input, '--freeze', 'nope');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no layer 'nope'/);

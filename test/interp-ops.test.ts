@@ -563,6 +563,14 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
   mse: (c) => lossCase(c, 'mse', (p, z) => [(p - z) ** 2, 2 * (p - z)]),
   bce_logits: (c) => lossCase(c, 'bce_logits', (x, z) => [Math.max(x, 0) - x * z + Math.log1p(Math.exp(-Math.abs(x))), 1 / (1 + Math.exp(-x)) - z]),
   bce_probs: (c) => lossCase(c, 'bce_probs', (p, z) => [-(z * Math.log(p) + (1 - z) * Math.log(1 - p)), (p - z) / (p * (1 - p))]),
+  dequantize_i8(c) {
+    const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3
+    const qp = c.out(4);
+    new Int8Array(c.h.memory.buffer, qp, q.length).set(q);
+    const scale = c.input(3, 10, 200), y = c.out(15);
+    c.run('dequantize_i8', { y, q: qp, scale: scale.p, rows: 5, ch: 3 });
+    c.expect('y', c.f32(y, 15), Array.from(q, (v, i) => v / scale.v[i % 3]));
+  },
 };
 
 describe('the interpreter runs every op of the op table like its naive twin', () => {
@@ -582,4 +590,13 @@ describe('the interpreter runs every op of the op table like its naive twin', ()
       expect(c.h.brokenGuards(), 'guard words after every buffer').toEqual([]);
     });
   }
+
+  // Micro-batches: a positive lossScale in the header replaces 1 / batch as the loss gradient's scale.
+  it('a header lossScale > 0 scales the loss gradient in place of 1 / batch', () => {
+    const c = new Ctx();
+    const x = c.input(3 * B * 5), dx = c.out(3 * B * 5), labels = [0, 4, 2, 1, 3, 3];
+    c.setF32('lossScale', 0.125);
+    c.run('xent_logits_sparse', { dx, x: x.p, labels: c.putI32(labels), rows: 3, n: 5 });
+    expectClose(c.f32(dx, 3 * B * 5), softmaxXentSparseRef(x.v, labels, 3 * B, 5, 0.125).dx, 1e-6, 1e-7, 'dx');
+  });
 });

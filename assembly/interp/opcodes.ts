@@ -76,6 +76,7 @@ export const OP_AVGPOOL_INCLUDE_PAD_BACKWARD: i32 = 144;
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;
+export const OP_DEQUANTIZE_I8: i32 = 220;
 
 // apply_gradients kinds and clip modes.
 export const OPT_SGD: i32 = 0;
@@ -102,4 +103,5 @@ export const S_BASE_LR: usize = 48; // f32: the optimizer's learning-rate variab
 export const S_MOMENTUM: usize = 52; // f32: momentum (SGD, RMSprop) or beta_1 (Adam family) in effect; 1cycle cycles it
 export const S_NADAM_U: usize = 56; // f64: Nadam's running product of u_t
 export const S_LR_OVERRIDE: usize = 64; // f32: if > 0, the learning rate for every step (the LR finder)
+export const S_LOSS_SCALE: usize = 68; // f32: if > 0, the loss gradient's scale in place of 1 / batch (micro-batches: 1 / the whole batch)
 export const HEADER_BYTES: usize = 128;

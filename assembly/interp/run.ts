@@ -14,6 +14,7 @@ import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold,
 import { apply_gradients, nadam_prep, optimizer_init, sumsq_f32 } from '../kernels/optim';
 import { avg_pool2d_backward, avg_pool2d_backward_include_pad, avg_pool2d_forward, avg_pool2d_forward_include_pad, global_avg_pool_backward, global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward } from '../kernels/pool';
 import { prelu_backward, prelu_forward } from '../kernels/prelu';
+import { dequantize_i8 } from '../kernels/quantize';
 import { l1l2_gradient, l1l2_penalty, max_norm, non_neg, unit_norm } from '../kernels/regularize';
 import { resize2d_backward, resize2d_forward } from '../kernels/resize';
 import { schedule_lr } from '../kernels/schedule';
@@ -96,11 +97,13 @@ import {
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
+  OP_DEQUANTIZE_I8,
   S_BATCH,
   S_CORRECT,
   S_FAILED_OP,
   S_GRAD_NORM_SQ,
   S_ITER,
+  S_LOSS_SCALE,
   S_LOSS_SUM,
   S_PENALTY,
 } from './opcodes';
@@ -125,7 +128,9 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
   const batch = load<i32>(scalars + S_BATCH);
   // Dropout masks are keyed by this update's t (the step being taken).
   const step = load<i32>(scalars + S_ITER) + 1;
-  const invBatch: f32 = 1 / <f32>batch;
+  // The loss gradient's scale: 1 / rows, or for a micro-batch 1 / the rows of the whole batch.
+  const lossScale = load<f32>(scalars + S_LOSS_SCALE);
+  const invBatch: f32 = lossScale > 0 ? lossScale : 1 / <f32>batch;
   store<i32>(scalars + S_FAILED_OP, -1);
   let at = ops;
   for (let index = 0; index < count; index++) {
@@ -206,6 +211,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
+      case OP_DEQUANTIZE_I8: dequantize_i8(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3), arg(at, 4)); break;
       default: {
         store<i32>(scalars + S_FAILED_OP, index);
         return -(index + 1);

@@ -32,7 +32,8 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     args: '<input> <output>',
     summary: 'convert a model. input: .onnx, .safetensors, TF.js model.json (layers or graph), .keras, .h5; output: .safetensors, or a TF.js layers model (a directory or its model.json)',
     options: [
-      { flag: '--quantize', value: 'float16', help: 'store the weights as float16' },
+      { flag: '--quantize', value: 'float16|int8', help: 'store the weights as float16, or the frozen dense/conv kernels as int8 (with --freeze)' },
+      { flag: '--freeze', value: '<layer>', help: 'freeze every layer up to and including this one (what --quantize int8 quantizes)' },
       { flag: '--progress', help: 'draw a progress bar on stderr even when it is not a terminal' },
       { flag: '--outputs', value: 'NAMES', help: 'ONNX: return these tensors (comma-separated), cutting the graph there' },
       { flag: '--inputs', value: 'NAMES', help: 'ONNX: start the graph at these tensors (comma-separated)' },

@@ -12,7 +12,7 @@ import { resolveLoss } from '../training/losses';
 import type { Model, Prediction } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
-import { compilePlan, type Plan } from '../compile/plan';
+import { compilePlan, describeLowerBound, type LiveSetBound, type Plan } from '../compile/plan';
 import { modelToBytes } from '../formats/save';
 import { commandUsage, parseCommandArgs } from './commands';
 
@@ -55,10 +55,13 @@ export async function runConvert(argv: string[]): Promise<number> {
   if (positional.length !== 2) throw new InvalidArgumentError(commandUsage('convert'));
   const [input, output] = positional;
   const quantize = flags.quantize;
-  if (quantize !== undefined && quantize !== 'float16') throw new InvalidArgumentError(`convert: --quantize supports float16 only, got '${quantize}'`);
+  if (quantize !== undefined && quantize !== 'float16' && quantize !== 'int8') throw new InvalidArgumentError(`convert: --quantize takes float16 or int8, got '${quantize}'`);
+  if (quantize === 'int8' && !output.toLowerCase().endsWith('.safetensors')) throw new InvalidArgumentError(`convert: --quantize int8 writes .safetensors only, got ${output}`);
   const bar = progressBar('progress' in flags || !!process.stderr.isTTY);
   const { model, format } = await importModelFile(input, localFiles, bar.draw, importOptions(flags));
   bar.end();
+  if (typeof flags.freeze === 'string') model.freeze(flags.freeze);
+  if (quantize === 'int8') model.quantize('int8'); // every frozen dense/conv kernel, or a typed error
   const half = quantize === 'float16';
   const lower = output.toLowerCase();
   if (lower.endsWith('.safetensors')) {
@@ -67,7 +70,9 @@ export async function runConvert(argv: string[]): Promise<number> {
     await writeFileAtomic(output, bytes);
     bar.draw('writing', 1, 1);
     bar.end();
-    process.stdout.write(`converted ${input} (${format}) -> ${output} (edgetune safetensors, ${half ? 'float16' : 'float32'}, ${formatBytes(bytes.length)})\n`);
+    const int8 = model.layers.filter((l) => l.int8).map((l) => l.name);
+    const dtype = half ? 'float16' : int8.length ? `int8 kernels in ${int8.join(', ')}, float32 otherwise` : 'float32';
+    process.stdout.write(`converted ${input} (${format}) -> ${output} (edgetune safetensors, ${dtype}, ${formatBytes(bytes.length)})\n`);
     return 0;
   }
   if (/\.(onnx|h5|keras|bin|hdf5)$/.test(lower)) throw new InvalidArgumentError(`convert: cannot write ${output}: outputs are .safetensors (edgetune) or a TF.js layers model (a directory or its model.json)`);
@@ -103,12 +108,13 @@ interface PlanReport {
   batch: number;
   bytes: number;
   breakdown: MemoryBreakdown;
+  lowerBound: LiveSetBound;
   loss?: string;
   optimizer?: string;
 }
 
 const report = (p: Plan): PlanReport => ({
-  mode: p.mode, batch: p.batchSize, bytes: p.pages * 65536, breakdown: p.breakdown,
+  mode: p.mode, batch: p.batchSize, bytes: p.pages * 65536, breakdown: p.breakdown, lowerBound: p.lowerBound,
   ...(p.loss ? { loss: p.loss.className + (p.loss.fromLogits ? ' (from logits)' : '') } : {}),
   ...(p.optimizer ? { optimizer: p.optimizer.className } : {}),
 });
@@ -126,7 +132,7 @@ export async function runInspect(argv: string[]): Promise<number> {
   const train = training ? trainingPlan(model, batch) : null;
   const layerRows = model.layers.map((l) => {
     const node = model.graph.nodes.find((n) => n.layer === l)!;
-    return { name: l.name, kind: l.kind === 'activation' ? String(l.config.activation) : l.kind, outputShape: node.shape, params: l.countParams(), trainable: l.trainable };
+    return { name: l.name, kind: l.kind === 'activation' ? String(l.config.activation) : l.kind, outputShape: node.shape, params: l.countParams(), trainable: l.trainable, int8: l.int8 !== null };
   });
   const params = model.countParams();
   if ('json' in flags) {
@@ -147,13 +153,15 @@ export async function runInspect(argv: string[]): Promise<number> {
   }
   const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(40)}${b.padEnd(22)}${c.padStart(10)}  ${d}`;
   out.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'), '='.repeat(84));
-  for (const l of layerRows) out.push(row(`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params), l.params ? (l.trainable ? 'yes' : 'frozen') : '-'));
+  for (const l of layerRows) out.push(row(`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params), l.params ? (l.trainable ? 'yes' : l.int8 ? 'frozen, int8' : 'frozen') : '-'));
   out.push('='.repeat(84));
   out.push(`Total params: ${params.total}  (trainable ${params.trainable}, frozen ${params.nonTrainable})`);
   out.push(`Planned arena, inference (batch ${batch}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
+  out.push(`  ${describeLowerBound(inference.lowerBound)}`);
   if (train) {
     out.push(`Planned arena, training (batch ${batch}, ${train.optimizer!.className}, ${train.outputs.map((o) => o.loss!.className).join(' + ')}${freeze ? `, frozen up to ${freeze}` : ''}): ` +
       `${formatBytes(train.pages * 65536)} = ${describeBreakdown(train.breakdown)}`);
+    out.push(`  ${describeLowerBound(train.lowerBound)}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;

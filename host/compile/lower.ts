@@ -4,6 +4,7 @@
 // 2x2 max pooling after that run in the convolution's epilogue.
 import { type GraphNode, isOutput, sizeOf } from './graph';
 import { LAYER_DEFS } from '../layers/index';
+import type { Layer } from '../layers/layer';
 import { conv2dForward } from '../layers/conv2d';
 import { convChunk, type ConvGeometry, geometry, isPointwise } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
@@ -25,12 +26,12 @@ export { isSoftmaxOutput } from './activation-lowering';
 // output as logits for the fused loss.
 export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[], training: boolean, outputLogits: boolean): NodeValue {
   const layer = node.layer!;
+  // A node whose work an earlier kernel already did passes its input's region on.
+  if (p.absorbed.has(node.id)) return { region: inputs[0].region, shape: node.shape };
   const a: ForwardArgs = {
     ctx, p, node, layer, inputs, x: inputs[0], shape: node.shape, count: sizeOf(node.shape),
-    params: ctx.paramRegions.get(layer) ?? [], training, outputLogits,
+    params: floatParams(ctx, p, layer), training, outputLogits,
   };
-  // A node whose work an earlier kernel already did passes its input's region on.
-  if (p.absorbed.has(node.id)) return { region: a.x.region, shape: a.shape };
   if (layer.kind === 'conv2d' && layer.config.groups === 1) return convForwardWithFusion(a);
   return LAYER_DEFS[layer.kind].forward(a);
 }
@@ -44,9 +45,22 @@ export function backwardNode(ctx: CompileContext, p: ProgramBuilder, g: GradStat
   const inputNodes = node.inputs.map((i) => ctx.graph.nodes[i]);
   const a: BackwardArgs = {
     ctx, p, g, node, layer, values, v, inputNodes, input: inputNodes[0], x: values[inputNodes[0].id], count: sizeOf(v.shape),
-    grads: ctx.gradRegions.get(layer), params: ctx.paramRegions.get(layer) ?? [], needsInputGrad, dy, fusedOutput,
+    grads: ctx.gradRegions.get(layer), params: needsInputGrad ? floatParams(ctx, p, layer) : ctx.paramRegions.get(layer) ?? [], needsInputGrad, dy, fusedOutput,
   };
   LAYER_DEFS[layer.kind].backward(a);
+}
+
+// A layer's weight regions, an int8 kernel unpacked into a f32 activation first (alive from here
+// to the layer's kernels that read it).
+function floatParams(ctx: CompileContext, p: ProgramBuilder, layer: Layer): number[] {
+  const params = ctx.paramRegions.get(layer) ?? [];
+  return params.map((r) => {
+    const k = ctx.int8Kernels.get(r);
+    if (!k) return r;
+    const y = p.activation(`${layer.name} kernel f32`, k.rows * k.ch);
+    p.emit('dequantize_i8', layer.name, { y, q: r, scale: k.scale }, { rows: k.rows, ch: k.ch });
+    return y;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

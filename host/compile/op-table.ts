@@ -6,7 +6,7 @@
 // `args`: space-separated names in word order; `name:ptr` is a byte offset into the arena,
 // `name:f32` an f32 stored as its bit pattern, a bare name an i32. `run`: the kernel call (or a short
 // statement) as AssemblyScript, where each argument name stands for its decoded word and the
-// interpreter's locals are in scope: `batch` (rows in this step), `invBatch` (1 / batch), `step`
+// interpreter's locals are in scope: `batch` (rows in this step), `invBatch` (1 / batch, or S_LOSS_SCALE when that is > 0), `step`
 // (this update's t), `scalars` (the step header), `index` (the op's index), `tail` and `tailCount`
 // (the f32 values after the named arguments, for a schedule's parameters), and the S_* offsets.
 // Sizes marked "per sample" are multiplied by the batch here, so one static plan serves any batch
@@ -247,6 +247,8 @@ export const OP_TABLE = {
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
   bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },
   bce_probs: { code: 92, args: LOSS_ARGS('p'), run: LOSS_CALL('bce_probs_loss', 'p') },
+  // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
+  dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
 } satisfies Record<string, OpRow>;
 
 export type OpName = keyof typeof OP_TABLE;
@@ -289,6 +291,7 @@ export const HEADER_FIELDS = {
   momentum: [52, 'f32', 'momentum (SGD, RMSprop) or beta_1 (Adam family) in effect; 1cycle cycles it'],
   nadamU: [56, 'f64', 'Nadam\'s running product of u_t'],
   lrOverride: [64, 'f32', 'if > 0, the learning rate for every step (the LR finder)'],
+  lossScale: [68, 'f32', 'if > 0, the loss gradient\'s scale in place of 1 / batch (micro-batches: 1 / the whole batch)'],
 } as const;
 export const HEADER_BYTES = 128;
 

@@ -198,6 +198,8 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   resize_forward: { access: [['y', POOL_OUT, 'w'], ['x', CONV_IN, 'r']], disjoint: [['y', 'x']] },
   resize_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']], disjoint: [['dx', 'dy']] },
   prelu_forward: { access: [['y', PRELU_X, 'w'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']] },
+  // q is int8: rows * ch bytes.
+  dequantize_i8: { access: [['y', 'rows * ch', 'w'], ['q', 'rows * ch / 4', 'r'], ['scale', 'ch', 'r']] },
   prelu_backward: {
     access: [['dx?', PRELU_X, 'w'], ['dalpha?', PRELU_ALPHA, 'w'], ['dy', PRELU_X, 'r'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']],
     disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],

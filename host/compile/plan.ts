@@ -3,7 +3,7 @@
 // fixed arena. Parameters, gradients, optimizer slots and non-trainable state are slabs; the
 // activations of each program are packed by live range so buffers never alive together share
 // bytes. Everything is 16-byte aligned. Nothing here touches wasm: the executor only copies it in.
-import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError } from '../core/errors';
+import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError, formatBytes } from '../core/errors';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
@@ -56,6 +56,7 @@ export interface ParamBinding {
   region: number;
   grad: number | null;
   slots: number[]; // one region per optimizer slot, in optimizerSlots() order
+  int8Scale?: number; // an int8 kernel (region of shape's bytes): the region of its f32 scales
 }
 
 export interface Plan {
@@ -84,6 +85,18 @@ export interface Plan {
   totalBytes: number; // bytes the arena needs
   pages: number; // wasm pages allocated: ceil(totalBytes / 64 KiB)
   breakdown: MemoryBreakdown;
+  lowerBound: LiveSetBound;
+  microBatching: boolean; // PlanOptions.microBatching
+}
+
+// The bytes any layout of this plan's regions needs: every region that lives for the whole run
+// (weights, gradients, optimizer slots, state, I/O, scratch, programs, statics) plus the largest
+// set of activations alive at one op of one program. `ratio` = totalBytes / bytes (1 is optimal).
+export interface LiveSetBound {
+  bytes: number;
+  liveActivations: number;
+  at: string; // where that largest live set is: 'program op#index op-name layer'
+  ratio: number;
 }
 
 export interface PlanOptions {
@@ -101,6 +114,11 @@ export interface PlanOptions {
   // Also plan a 'gradients' program (model.computeGradients): loss gradients for every trainable
   // weight and for the input, no update.
   gradients?: boolean;
+  // Micro-batching (fit's microBatch): 'gradients' adds each micro-batch's loss gradients into the
+  // gradient slab (the host zeroes it per batch and sets the loss scale to 1 / the batch's rows) and
+  // 'train' only applies them: regularization gradients, the update and the constraints, once.
+  // batchSize is then the micro-batch's. Replaces the `gradients` option's program.
+  microBatching?: boolean;
 }
 
 // Convolution column buffers the planner tries, largest first, until the plan fits the budget
@@ -168,7 +186,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   const weights = weightRegions(regions, graph, training, options.optimizer);
   const fusedOutputs = new Set(io.outputs.filter((o) => o.fused).map((o) => o.node));
   const ctx: CompileContext = {
-    graph, batch, regions, paramRegions: weights.paramRegions, gradRegions: weights.gradRegions, gradWritten: new Set(),
+    graph, batch, regions, paramRegions: weights.paramRegions, gradRegions: weights.gradRegions, gradWritten: new Set(), int8Kernels: weights.int8Kernels,
     scratchBytes: 0, convScratchLimit, fusedOutputs, consumers,
   };
   const b: PlanBuild = { graph, batch, training, losses, regions, header, ...io, ...weights, ctx };
@@ -191,6 +209,8 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     regions, programs, inputGradient: built.inputGradients[0], inputGradients: built.inputGradients, params, header: b.header,
     input: in0.region, labelsRegion: out0.labelsRegion, trainableSlab,
     totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown: memoryBreakdown(regions, activationBytes, totalBytes),
+    lowerBound: liveSetBound(regions, built.builders, totalBytes),
+    microBatching: training && !!options.microBatching,
   };
 }
 
@@ -207,15 +227,24 @@ function weightRegions(regions: Region[], graph: Graph, training: boolean, optim
   for (const n of graph.nodes) if (n.layer && !layersInOrder.includes(n.layer)) layersInOrder.push(n.layer);
   const params: ParamBinding[] = [];
   const paramRegions = new Map<Layer, number[]>();
+  const int8Kernels: CompileContext['int8Kernels'] = new Map();
   const slabOf = (l: Layer, trainableWeight: boolean) => (!trainableWeight ? 'state' : training && l.trainable ? 'trainable' : 'frozen');
   for (const slab of ['trainable', 'frozen', 'state']) {
     for (const l of layersInOrder) {
       l.weightSpecs.forEach((s, i) => {
         if (slabOf(l, s.trainable) !== slab) return;
-        const region = addRegion(regions, { name: `${l.name}/${s.name}`, kind: slab === 'state' ? 'state' : 'param', offset: -1, bytes: align16(sizeOf(s.shape) * 4), slab });
+        const int8 = l.int8 !== null && i === 0;
+        if (int8 && slab === 'trainable') throw new InvalidArgumentError(`layer ${l.name} has an int8 kernel and cannot train; keep it frozen (layer.trainable = false)`);
+        const bytes = align16(sizeOf(s.shape) * (int8 ? 1 : 4));
+        const region = addRegion(regions, { name: `${l.name}/${s.name}`, kind: slab === 'state' ? 'state' : 'param', offset: -1, bytes, slab });
         if (!paramRegions.has(l)) paramRegions.set(l, []);
         paramRegions.get(l)![i] = region;
-        params.push({ layer: l.name, weight: s.name, shape: [...s.shape], trainable: slab === 'trainable', region, grad: null, slots: [] });
+        const binding: ParamBinding = { layer: l.name, weight: s.name, shape: [...s.shape], trainable: slab === 'trainable', region, grad: null, slots: [] };
+        if (int8) {
+          binding.int8Scale = addRegion(regions, { name: `${l.name}/${s.name}_scale`, kind: 'param', offset: -1, bytes: align16(l.int8!.scale.length * 4), slab });
+          int8Kernels.set(region, { scale: binding.int8Scale, ch: l.int8!.scale.length, rows: sizeOf(s.shape) / l.int8!.scale.length });
+        }
+        params.push(binding);
       });
     }
   }
@@ -232,7 +261,7 @@ function weightRegions(regions: Region[], graph: Graph, training: boolean, optim
   for (const slot of slotNames) {
     for (const p of trainableParams) p.slots.push(addRegion(regions, { name: `${slot} ${p.layer}/${p.weight}`, kind: 'slot', offset: -1, bytes: regions[p.region].bytes, slab: `slot:${slot}` }));
   }
-  return { layersInOrder, params, trainableParams, paramRegions, gradRegions, slotNames };
+  return { layersInOrder, params, trainableParams, paramRegions, gradRegions, slotNames, int8Kernels };
 }
 
 // forward (predict), evaluate (with a loss), gradients (when asked for), train and init, in that order.
@@ -255,7 +284,11 @@ function buildPrograms(b: PlanBuild, options: PlanOptions): BuiltPrograms {
     builders.push(p);
   }
   let inputGradients: (number | null)[] = graph.inputs.map(() => null);
-  if (b.training && options.gradients) {
+  if (b.training && options.microBatching) {
+    const micro = microBatchPrograms(b, options.optimizer!);
+    builders.push(...micro.builders);
+    Object.assign(outputs, micro.outputs);
+  } else if (b.training && options.gradients) {
     b.ctx.gradWritten = new Set();
     const p = new ProgramBuilder('gradients', regions);
     const { values, g, metrics } = backwardProgram(b, p, true);
@@ -267,9 +300,11 @@ function buildPrograms(b: PlanBuild, options: PlanOptions): BuiltPrograms {
   }
   if (b.training) {
     const opt = options.optimizer!;
-    const train = trainProgram(b, opt);
-    outputs.train = { ...outputRegions(b, train.p, train.values), metrics: train.metrics };
-    builders.push(train.p);
+    if (!options.microBatching) {
+      const train = trainProgram(b, opt);
+      outputs.train = { ...outputRegions(b, train.p, train.values), metrics: train.metrics };
+      builders.push(train.p);
+    }
     const init = initProgram(b, opt);
     outputs.init = { output: b.header, outputs: [b.header], metrics: null };
     builders.push(init);
@@ -311,7 +346,7 @@ function penaltyOps(b: PlanBuild, p: ProgramBuilder): void {
 // The backward half shared by train and gradients: loss, penalties, metrics, then the backward
 // pass in reverse topological order. Returns the forward values, the gradient state and the
 // metrics region (plan-io.ts).
-function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boolean): { values: NodeValue[]; g: GradState; metrics: number | null } {
+function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boolean, regularize = true): { values: NodeValue[]; g: GradState; metrics: number | null } {
   const { graph } = b;
   const fused = b.ctx.fusedOutputs;
   // Which nodes need a gradient of their output: those with trainable weights or with a
@@ -339,7 +374,7 @@ function backwardProgram(b: PlanBuild, p: ProgramBuilder, withInputGradient: boo
     if (dy === undefined) continue; // nothing that needs a gradient uses this node's output
     backwardNode(b.ctx, p, g, n, values, upstream.get(n.id)!, dy, fused.has(n.id));
   }
-  regularizerGradientOps(b, p);
+  if (regularize) regularizerGradientOps(b, p);
   return { values, g, metrics };
 }
 
@@ -371,6 +406,29 @@ function trainProgram(b: PlanBuild, opt: OptimizerConfig): { p: ProgramBuilder; 
   p.commitState();
   p.emit('step_done', 'optimizer', {}, {});
   return { p, values, metrics };
+}
+
+// Micro-batching's programs: 'gradients' accumulates every micro-batch's loss gradients (each
+// backward op adds into the gradient slab) and commits the moving statistics each time; 'train'
+// adds the regularization gradients once, then updates as trainProgram does.
+function microBatchPrograms(b: PlanBuild, opt: OptimizerConfig): Pick<BuiltPrograms, 'builders' | 'outputs'> {
+  b.ctx.gradWritten = new Set(b.trainableParams.map((t) => t.grad!));
+  const accumulate = new ProgramBuilder('gradients', b.regions);
+  const { values, metrics } = backwardProgram(b, accumulate, false, false);
+  accumulate.commitState();
+  const apply = new ProgramBuilder('train', b.regions);
+  const sched = scheduleOp(typeof opt.learningRate === 'number' ? null : opt.learningRate, hasMomentum(opt));
+  apply.emit('schedule', 'optimizer', {}, { kind: sched.kind }, sched.tail);
+  if (b.trainableParams.length > 0) {
+    regularizerGradientOps(b, apply);
+    updateOps(b, apply, opt);
+    constraintOps(b, apply);
+  }
+  apply.emit('step_done', 'optimizer', {}, {});
+  return {
+    builders: [accumulate, apply],
+    outputs: { gradients: { ...outputRegions(b, accumulate, values), metrics }, train: { output: b.header, outputs: [b.header], metrics: null } },
+  };
 }
 
 // Parameters, gradients and slots share one layout, so one op sweeps each slab; per-tensor
@@ -434,7 +492,7 @@ function layoutArena(b: PlanBuild, builders: ProgramBuilder[]) {
   let cursor = KERNEL_STATIC_BYTES;
   const place = (i: number) => { regions[i].offset = cursor; cursor += regions[i].bytes; };
   for (const kind of ['header', 'program', 'input', 'labels'] as const) regions.forEach((r, i) => { if (r.kind === kind) place(i); });
-  for (const p of b.params) place(p.region);
+  for (const p of b.params) { place(p.region); if (p.int8Scale !== undefined) place(p.int8Scale); }
   for (const p of b.trainableParams) place(p.grad!);
   b.slotNames.forEach((_, s) => { for (const p of b.trainableParams) place(p.slots[s]); });
   place(scratch);
@@ -493,6 +551,34 @@ function updateHyperparameters(opt: OptimizerConfig): { slots: number[]; h1: num
 
 function regionEnd(regions: Region[], i: number): number {
   return regions[i].offset + regions[i].bytes;
+}
+
+export function describeLowerBound(b: LiveSetBound): string {
+  return `lower bound ${formatBytes(b.bytes)} (largest live set of activations ${formatBytes(b.liveActivations)}, at ${b.at}); ` +
+    `planned / bound = ${b.ratio.toFixed(2)}x`;
+}
+
+// Activations sum at each op over those alive there (live ranges are set by packActivations);
+// everything else is alive throughout.
+function liveSetBound(regions: Region[], builders: ProgramBuilder[], totalBytes: number): LiveSetBound {
+  const fixed = regions.reduce((n, r) => (r.kind === 'activation' ? n : n + r.bytes), 0);
+  let liveActivations = 0;
+  let at = 'none';
+  for (const p of builders) {
+    const alive = new Float64Array(p.ops.length + 1); // bytes starting minus ending at each op
+    regions.forEach((r) => {
+      if (r.kind !== 'activation' || r.program !== p.name) return;
+      alive[r.live![0]] += r.bytes;
+      alive[r.live![1] + 1] -= r.bytes;
+    });
+    let sum = 0;
+    for (let i = 0; i < p.ops.length; i++) {
+      sum += alive[i];
+      if (sum > liveActivations) { liveActivations = sum; at = `${p.name} op#${i} ${p.ops[i].op} ${p.ops[i].layer}`; }
+    }
+  }
+  const bytes = fixed + liveActivations;
+  return { bytes, liveActivations, at, ratio: totalBytes / bytes };
 }
 
 // Greedy packing by live range (largest first, lowest offset that overlaps nothing alive at the

@@ -103,6 +103,8 @@ export interface CompileContext {
   paramRegions: Map<Layer, number[]>; // layer -> region per weight (Keras order)
   gradRegions: Map<Layer, (number | null)[]>; // trainable layers: gradient region per weight
   gradWritten: Set<number>; // parameter-gradient regions already written this step
+  // int8 kernel regions (q, rows * ch bytes) -> the region of their ch f32 scales.
+  int8Kernels: Map<number, { scale: number; rows: number; ch: number }>;
   scratchBytes: number;
   convScratchLimit: number; // bytes of im2col columns a convolution may use
   fusedOutputs: Set<number>; // output nodes whose softmax + cross-entropy is computed from logits

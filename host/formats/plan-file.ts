@@ -73,6 +73,9 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   if (plan.inputs.length !== 1 || plan.outputs.length !== 1 || plan.programs.train.metrics !== null) {
     throw new InvalidArgumentError(`a plan file (the WASI runner) takes a model with one input and one output and an unweighted loss; this plan has ${plan.inputs.length} inputs (${plan.inputs.map((i) => i.name).join(', ')}) and ${plan.outputs.length} outputs (${plan.outputs.map((o) => o.name).join(', ')})`);
   }
+  const int8 = plan.params.find((b) => b.int8Scale !== undefined);
+  if (int8) throw new InvalidArgumentError(`a plan file's weights are float32; layer ${int8.layer} has an int8 kernel (the WASI runner does not load int8 weights yet)`);
+  if (plan.microBatching) throw new InvalidArgumentError('a plan file holds a whole-batch train program; this plan is micro-batched');
   const enc = new TextEncoder();
   const programs = FILE_PROGRAMS.filter((name) => (plan.programs as Record<string, unknown>)[name])
     .map((name) => {

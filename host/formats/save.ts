@@ -9,7 +9,7 @@ import type { Layer } from '../layers/layer';
 import { LAYER_DEFS } from '../layers/index';
 import type { LayerJson } from '../layers/keras-json';
 import type { OptimizerSnapshot } from '../training/optimizer-state';
-import { writeSafetensors } from './safetensors';
+import { type TensorToWrite, writeSafetensors } from './safetensors';
 
 // What saving reads of a model (the Model class has all of it).
 export interface SavableModel {
@@ -108,9 +108,17 @@ export function modelToBytes(model: SavableModel, options: SaveOptions = {}, whe
       optimizer: cfg.optimizer, loss: cfg.loss, ...(cfg.lossWeights ? { loss_weights: cfg.lossWeights } : {}), metrics: cfg.metrics, batch_size: cfg.batchSize,
     });
   }
-  const tensors = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
+  const tensors: TensorToWrite[] = model.layers.flatMap((l) => l.weightSpecs.map((s, i) => ({
     name: `${l.name}/${s.name}`, dtype: options.dtype ?? 'F32', shape: s.shape, data: l.values[i],
   })));
+  // An int8 kernel (Keras 3): I8 '<layer>/<kernel>' and F32 '<layer>/<kernel>_scale', one per output channel.
+  for (const l of model.layers) {
+    if (!l.int8) continue;
+    const name = `${l.name}/${l.weightSpecs[0].name}`;
+    const at = tensors.findIndex((t) => t.name === name);
+    tensors[at] = { name, dtype: 'I8', shape: l.weightSpecs[0].shape, data: new Uint8Array(l.int8.q.buffer, l.int8.q.byteOffset, l.int8.q.length) };
+    tensors.push({ name: `${name}_scale`, dtype: 'F32', shape: [l.int8.scale.length], data: l.int8.scale });
+  }
   if (options.includeOptimizer && cfg) {
     const snap = model.optimizerSnapshot();
     const state: OptimizerStateJson = {
@@ -123,7 +131,7 @@ export function modelToBytes(model: SavableModel, options: SaveOptions = {}, whe
     const shapes = new Map<string, number[]>(model.layers.flatMap((l) => l.weightSpecs.map((s) => [`${l.name}/${s.name}`, [...s.shape]] as [string, number[]])));
     for (const [key, data] of snap.slots) {
       const weight = key.slice(key.indexOf('/') + 1);
-      tensors.push({ name: `optimizer/${key}`, dtype: 'F32' as const, shape: shapes.get(weight)!, data });
+      tensors.push({ name: `optimizer/${key}`, dtype: 'F32', shape: shapes.get(weight)!, data });
     }
   }
   return writeSafetensors(tensors, metadata);

@@ -10,6 +10,7 @@ import { Model } from '../training/model';
 import { MODEL_FORMAT, type OptimizerStateJson } from './save';
 import { readSafetensors, SafetensorsError, toFloat32 } from './safetensors';
 import { asF32, finiteInF32 } from '../core/tensor';
+import { canQuantize, dequantizeKernel, type Int8Kernel, outputChannels } from '../layers/quantize';
 
 // A config the layer refuses (units 0, trainable "abc") is a malformed file, named with the layer.
 function layerFromJson(j: LayerJson, source: string): Layer {
@@ -39,6 +40,23 @@ function isRef(r: unknown): r is [string, number, number] {
 
 // The tensor a layer's weight loads from, checked against the spec before the layer allocates it.
 type TensorTable = ReturnType<typeof readSafetensors>['tensors'];
+// An I8 kernel and its F32 '<kernel>_scale' (host/formats/save.ts): only a frozen layer with an
+// int8 kernel, one scale per output channel.
+function int8Kernel(tensors: TensorTable, l: Layer, index: number, data: Uint8Array, source: string): Int8Kernel {
+  const name = `${l.name}/${l.weightSpecs[index].name}`;
+  if (index !== 0 || !canQuantize(l) || l.trainable) {
+    throw new ModelFormatError(`${source}: tensor '${name}' is I8, but only the kernel of a frozen dense, conv2d or depthwiseConv2d layer can be int8 (layer ${l.name} is ${l.trainable ? 'trainable ' : ''}${l.kind})`, source, name);
+  }
+  const ch = outputChannels(l);
+  const s = tensors.get(`${name}_scale`);
+  if (!s || s.dtype !== 'F32' || s.shape.length !== 1 || s.shape[0] !== ch) {
+    throw new ModelFormatError(`${source}: int8 tensor '${name}' needs an F32 tensor '${name}_scale' of shape [${ch}]${s ? `, got ${s.dtype} [${s.shape}]` : ''}`, source, name);
+  }
+  const scale = toFloat32(s);
+  if (!scale.every((v) => Number.isFinite(v) && v > 0)) throw new ModelFormatError(`${source}: '${name}_scale' must hold finite positive scales`, source, `${name}_scale`);
+  return { q: new Int8Array(data.slice().buffer), scale };
+}
+
 function weightTensor(tensors: TensorTable, layer: string, spec: { name: string; shape: readonly number[] }, source: string) {
   const name = `${layer}/${spec.name}`;
   const t = tensors.get(name);
@@ -211,12 +229,20 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
 
   // Check everything first, then assign: a bad file leaves nothing half-loaded.
   const assignments: { layer: Layer; index: number; values: Float32Array }[] = [];
+  const int8: { layer: Layer; kernel: Int8Kernel }[] = [];
   const expected = new Set<string>();
   for (const l of model.layers) {
     l.weightSpecs.forEach((s, index) => {
       const name = `${l.name}/${s.name}`;
       expected.add(name);
       const t = weightTensor(file.tensors, l.name, s, source);
+      if (t.dtype === 'I8') {
+        const kernel = int8Kernel(file.tensors, l, index, t.data, source);
+        expected.add(`${name}_scale`);
+        int8.push({ layer: l, kernel });
+        assignments.push({ layer: l, index, values: dequantizeKernel(kernel) });
+        return;
+      }
       const values = toFloat32(t);
       if (values.length !== sizeOf(s.shape)) throw new ModelFormatError(`${source}: tensor '${name}' has ${values.length} values`, source, name);
       assignments.push({ layer: l, index, values });
@@ -247,6 +273,7 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     checkOptimizerState(optimizerState!, source);
   }
   for (const a of assignments) a.layer.values[a.index].set(a.values);
+  for (const { layer, kernel } of int8) layer.int8 = kernel;
   if (meta.training_config) {
     try {
       const tc = JSON.parse(meta.training_config);

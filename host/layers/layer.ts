@@ -10,6 +10,7 @@ import { nextSeed } from '../core/random';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
 import { flag, type LayerOptions } from './config';
 import { checkOptions } from '../core/options';
+import { type Int8Kernel, dequantizeKernel, outputChannels, quantizeKernel, quantizeLayer } from './quantize';
 
 export type { ActivationName } from './activations';
 export type { LayerOptions } from './config';
@@ -91,6 +92,8 @@ export class Layer {
   values: Float32Array[] = [];
   /** @internal the arena the values live in, or null for host arrays */
   home: WeightHome | null = null;
+  /** @internal the int8 kernel (weight 0) after quantize('int8'); values[0] then holds q / scale */
+  int8: Int8Kernel | null = null;
   /** @internal called with the weight specs before any weight is allocated: a loader checks them
    * against its file, so no array is ever sized from a topology's numbers alone */
   checkWeights: ((specs: readonly WeightSpec[]) => void) | null = null;
@@ -197,6 +200,19 @@ export class Layer {
       }
     });
     weights.forEach((w, i) => this.values[i].set(w));
+    if (this.int8) {
+      this.int8 = quantizeKernel(this.values[0], outputChannels(this));
+      this.values[0].set(dequantizeKernel(this.int8));
+      this.home = null; // the arena's copy is stale
+    }
+  }
+
+  // Keras 3 quantize('int8') for this frozen dense, conv2d or depthwiseConv2d layer: its kernel
+  // becomes per-output-channel int8 with f32 scales (host/layers/quantize.ts); a typed error for a
+  // trainable layer or another kind. A model re-plans before its next run.
+  quantize(mode: 'int8'): void {
+    if (mode !== 'int8') throw new InvalidArgumentError(`layer ${this.name}: quantize mode must be 'int8', got '${String(mode)}'`);
+    quantizeLayer(this, `layer ${this.name} quantize`);
   }
 }
 

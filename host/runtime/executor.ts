@@ -106,6 +106,19 @@ export class Executor {
     }
     this.f64[(h + HEADER.gradNormSq) / 8] = 0;
     this.f64[(h + HEADER.penalty) / 8] = 0; // recomputed by every run
+    this.f32[(h + HEADER.lossScale) / 4] = 0; // 1 / rows, unless a micro-batch step sets it
+  }
+
+  // The loss gradient's scale for this run in place of 1 / rows (a micro-batch: 1 / the batch's rows).
+  set lossScale(v: number) { this.f32[(this.headerOffset + HEADER.lossScale) / 4] = v; }
+
+  // Zeroes the gradient slab (micro-batches add into it).
+  zeroGradients(): void {
+    const slab = this.plan.trainableSlab;
+    const first = this.plan.params.find((p) => p.grad !== null);
+    if (!slab || !first) return;
+    const at = this.plan.regions[first.grad!].offset / 4;
+    this.f32.fill(0, at, at + slab.bytes / 4);
   }
 
   // The optimizer's header scalars: iterations done (Keras optimizer.iterations), the learning-rate

@@ -25,6 +25,7 @@ export class ModelArena {
   // Optimizer state waiting for the next training plan (a checkpoint being restored).
   pendingOptimizer: OptimizerSnapshot | null = null;
   private trainableAtPlan = '';
+  private int8AtPlan = '';
 
   constructor(private readonly graph: Graph, private readonly layers: readonly Layer[], private readonly layerNamed: (name: string) => Layer) {}
 
@@ -32,10 +33,15 @@ export class ModelArena {
     return this.layers.map((l) => (l.trainable ? '1' : '0')).join('');
   }
 
-  replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean, c: TrainingSetup | null): void {
+  // Which layers hold int8 kernels (their regions differ in size: any plan is stale after quantize).
+  private int8Signature(): string {
+    return this.layers.map((l) => (l.int8 ? 'q' : '-')).join('');
+  }
+
+  replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean, c: TrainingSetup | null, microBatching = false): void {
     const plan = mode === 'training'
       ? compilePlan(this.graph, {
-        batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients,
+        batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients, microBatching,
         ...(c!.lossWeights ? { lossWeights: c!.lossWeights } : {}),
       })
       : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
@@ -49,6 +55,7 @@ export class ModelArena {
     }
     this.executor = next;
     this.trainableAtPlan = this.trainableSignature();
+    this.int8AtPlan = this.int8Signature();
   }
 
   // Makes this model's arena hold the current weights of every layer (a layer shared with another
@@ -57,6 +64,11 @@ export class ModelArena {
     for (const b of exec.plan.params) {
       const layer = this.layerNamed(b.layer);
       if (layer.home === exec) continue;
+      if (b.int8Scale !== undefined) { // frozen: the layer keeps its host arrays
+        new Int8Array(exec.memory.buffer, exec.plan.regions[b.region].offset, layer.int8!.q.length).set(layer.int8!.q);
+        exec.view(b.int8Scale, layer.int8!.scale.length).set(layer.int8!.scale);
+        continue;
+      }
       const i = layer.weightSpecs.findIndex((s) => s.name === b.weight);
       const view = exec.view(b.region, sizeOf(b.shape));
       view.set(layer.values[i]);
@@ -65,14 +77,19 @@ export class ModelArena {
     for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
   }
 
-  // The executor for a run (training needs `c`), re-planned if stale, weights bound.
-  executorFor(batchSize: number, training: boolean, c: TrainingSetup | null): Executor {
+  // The executor for a run (training needs `c`), re-planned if stale, weights bound. microBatching:
+  // true for fit's micro-batches (planned at exactly batchSize rows), false for runs of the whole
+  // 'train' or 'gradients' program, undefined for runs that either plan serves (evaluate, predict).
+  executorFor(batchSize: number, training: boolean, c: TrainingSetup | null, microBatching?: boolean): Executor {
     const e = this.executor;
     const mode = training || e?.plan.mode === 'training' ? 'training' : 'inference';
-    const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize ||
+    const micro = mode === 'training' && (microBatching ?? e?.plan.microBatching ?? false);
+    const switched = mode === 'training' && !!e && e.plan.mode === mode && e.plan.microBatching !== micro;
+    const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize || switched || this.int8AtPlan !== this.int8Signature() ||
       (mode === 'training' && this.trainableAtPlan !== this.trainableSignature()) ||
-      (mode === 'training' && this.planGradients && !e.plan.programs.gradients);
-    if (stale) this.replan(Math.max(batchSize, e && e.plan.mode === mode ? e.plan.batchSize : 0), mode, false, c);
+      (mode === 'training' && this.planGradients && !micro && !e.plan.programs.gradients);
+    const keep = e && e.plan.mode === mode && !switched ? e.plan.batchSize : 0;
+    if (stale) this.replan(Math.max(batchSize, keep), mode, false, c, micro);
     else this.bindWeights(e);
     return this.executor!;
   }

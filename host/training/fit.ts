@@ -6,6 +6,7 @@ import { Random, nextSeed } from '../core/random';
 import type { Executor } from '../runtime/executor';
 import { loadBatch } from './inputs';
 import { readOutputMetrics } from './model-io';
+import { microBatchStep, type StepFigures } from './micro-batch';
 import { fitProgress, resolveVerbose } from './fit-progress';
 import { checkOptions } from '../core/options';
 import type { Callback, EpochLogs, FitOptions, History, Model, Prediction } from './model';
@@ -27,6 +28,7 @@ export async function fitLoop(
   let last: EpochLogs | null = null;
   for (let epoch = options.initialEpoch ?? 0; epoch < epochs && !model.stopTraining; epoch++) {
     const exec = executorFor(batchSize);
+    const microBatch = exec.plan.microBatching;
     for (const cb of callbacks) if (cb.onEpochBegin) await cb.onEpochBegin(epoch);
     const order = options.shuffle === false ? null : rng.permutation(n);
     // The epoch's sums: the logs are means over samples (Keras), with the penalty of each step
@@ -36,14 +38,12 @@ export async function fitLoop(
     let perOutput: { loss: number[]; correct: number[] } | null = null;
     for (let start = 0, b = 0; start < n; start += batchSize, b++) {
       const count = Math.min(batchSize, n - start);
-      loadBatch(exec, xs, labels, order, start, count);
-      exec.setStep(count);
-      const { nonFinite } = exec.run('train');
+      const h = microBatch ? microBatchStep(exec, xs, labels, order, start, count) : trainStep(exec, xs, labels, order, start, count);
+      const { nonFinite } = h.result;
       if (nonFinite) throw new NonFiniteError(nonFinite, epoch, b, exec.iterations + 1);
-      const h = exec.readHeader();
       lossSum += h.lossSum + h.penalty * count;
       correct += h.correct;
-      const m = readOutputMetrics(exec, 'train');
+      const m = h.perOutput;
       if (m) {
         perOutput ??= { loss: m.loss.map(() => 0), correct: m.loss.map(() => 0) };
         m.loss.forEach((v, i) => { perOutput!.loss[i] += v; perOutput!.correct[i] += m.correct[i]; });
@@ -68,6 +68,16 @@ export async function fitLoop(
   }
   for (const cb of callbacks) if (cb.onTrainEnd) await cb.onTrainEnd(last);
   return history;
+}
+
+// One whole-batch 'train' run.
+function trainStep(exec: Executor, xs: readonly Float32Array[], labels: readonly (Float32Array | Int32Array)[],
+  order: Int32Array | null, start: number, count: number): StepFigures {
+  loadBatch(exec, xs, labels, order, start, count);
+  exec.setStep(count);
+  const result = exec.run('train');
+  const h = exec.readHeader();
+  return { result, lossSum: h.lossSum, penalty: h.penalty, correct: h.correct, gradNormSq: h.gradNormSq, perOutput: readOutputMetrics(exec, 'train') };
 }
 
 // The hooks fit calls. A plain object (TF.js's `callbacks: { onEpochEnd }` form) may hold only

@@ -18,6 +18,8 @@ import { asF32, positiveInF32, type Tensor } from '../core/tensor';
 import { checkInputs, loadBatch, prepareLabels } from './inputs';
 import { commonRows, type LossesArg, lossOf, readOutputMetrics, resolveLosses, sliceRows, type TensorArgs, tensorList } from './model-io';
 import { fitLoop } from './fit';
+import { checkMicroBatch } from './micro-batch';
+import { canQuantize, quantizeLayer } from '../layers/quantize';
 import { countParams, modelSummary } from './summary';
 import { checkOptions, optionNames } from '../core/options';
 
@@ -66,11 +68,18 @@ export interface FitOptions {
   // Keras: 0 silent, 1 a live progress bar, 2 one line per epoch; 'auto' (the default) is 1 on a
   // terminal, 2 on other output streams, and 0 where there is no process (browsers).
   verbose?: 'auto' | 0 | 1 | 2;
+  // Gradient accumulation: run each batch's forward and backward microBatch rows at a time (the
+  // arena holds the activations of microBatch rows), add up the gradients and update once per
+  // batch. Must divide batchSize. Without BatchNormalization in training mode (trainable BN
+  // normalizes each micro-batch by its own statistics) or dropout, the weights are those of the
+  // whole batch up to float summation order; host/training/micro-batch.ts says what differs.
+  microBatch?: number;
 }
 
 // The documented option names of each method (the compiler holds them equal to the types).
 const FIT_OPTIONS = optionNames<FitOptions>()([
   'epochs', 'batchSize', 'validationData', 'shuffle', 'seed', 'onEpochEnd', 'callbacks', 'recordGradNorm', 'validationSplit', 'initialEpoch', 'verbose',
+  'microBatch',
 ]);
 const COMPILE_OPTIONS = optionNames<CompileOptions>()(['optimizer', 'loss', 'lossWeights', 'metrics', 'memoryBudget', 'batchSize']);
 const BATCH_OPTIONS = optionNames<{ batchSize?: number }>()(['batchSize']);
@@ -202,6 +211,21 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     return this;
   }
 
+  // Keras 3 model.quantize('int8') for the frozen layers: every frozen dense, conv2d and
+  // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
+  // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
+  // as before. The next run re-plans; nothing changes if any named layer is refused.
+  quantize(mode: 'int8', options: { layers?: string[] } = {}): this {
+    if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
+    const chosen = options.layers ? options.layers.map((n) => this.getLayer(n)) : this.layers.filter((l) => canQuantize(l) && !l.trainable);
+    if (chosen.length === 0) {
+      throw new InvalidArgumentError(`model ${this.name} quantize: no frozen dense, conv2d or depthwiseConv2d layer to quantize; freeze the base first (model.freeze(name))`);
+    }
+    for (const l of chosen) if (!canQuantize(l) || l.trainable) quantizeLayer(l, `model ${this.name} quantize`); // throws
+    for (const l of chosen) l.quantize('int8');
+    return this;
+  }
+
   getLayer(name: string): Layer {
     const l = this.layers.find((x) => x.name === name);
     if (!l) throw new InvalidArgumentError(`model ${this.name} has no layer '${name}' (layers: ${this.layers.map((x) => x.name).join(', ')})`);
@@ -268,9 +292,11 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
   }
 
   /** @internal the training executor, planned now if needed (for at least `batchSize` rows). */
+  // Given a batch size, it is for running whole 'train' steps (the LR finder): not micro-batched.
   trainingExecutor(batchSize?: number): Executor {
     const c = this.requireCompiled('fit');
-    return this.executorFor(batchSize ?? (this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan.batchSize : c.batchSize), true);
+    return this.executorFor(batchSize ?? (this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan.batchSize : c.batchSize), true,
+      batchSize === undefined ? undefined : false);
   }
 
   /** @internal optimizer slots and header scalars, for checkpoints and the LR finder. */
@@ -301,9 +327,9 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     return this.compiled;
   }
 
-  private executorFor(batchSize: number, training: boolean): Executor {
+  private executorFor(batchSize: number, training: boolean, microBatching?: boolean): Executor {
     if (training) this.requireCompiled('fit');
-    return this.arena.executorFor(batchSize, training, this.compiled);
+    return this.arena.executorFor(batchSize, training, this.compiled, microBatching);
   }
 
   // Predict and evaluate use a training plan as it is (re-planning it would move the optimizer's
@@ -370,11 +396,13 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new InvalidArgumentError(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
+    const microBatch = checkMicroBatch(options.microBatch, batchSize);
     this.requireCompiled('fit');
     const { xs, n: all } = this.inputData(x, 'fit');
     const labels = this.labelsFor(y, all, 'fit');
     const { n, validationData } = splitValidation(x, y, all, options);
-    return fitLoop(this as Model<Prediction>, (batch) => this.executorFor(batch, true), xs, labels, n, batchSize, epochs,
+    const executor = (batch: number) => (microBatch ? this.executorFor(microBatch, true, true) : this.executorFor(batch, true, false));
+    return fitLoop(this as Model<Prediction>, executor, xs, labels, n, batchSize, epochs,
       { ...options, validationData, initialEpoch });
   }
 
@@ -383,7 +411,7 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     this.requireCompiled('trainOnBatch');
     const { xs, n } = this.inputData(x, 'trainOnBatch');
     const labels = this.labelsFor(y, n, 'trainOnBatch');
-    const exec = this.executorFor(n, true);
+    const exec = this.executorFor(n, true, false);
     loadBatch(exec, xs, labels, null, 0, n);
     exec.setStep(n);
     const { nonFinite } = exec.run('train');
@@ -401,7 +429,7 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     const { xs, n } = this.inputData(x, 'computeGradients');
     const labels = this.labelsFor(y, n, 'computeGradients');
     this.arena.planGradients = true;
-    const exec = this.executorFor(n, true);
+    const exec = this.executorFor(n, true, false);
     loadBatch(exec, xs, labels, null, 0, n);
     exec.setStep(n);
     const { nonFinite } = exec.run('gradients');

@@ -1,7 +1,7 @@
 // A model's parameter counts and its Keras-style summary: layers, output shapes, trainable and
 // frozen parameters, and the planned arenas.
 import { describeBreakdown, formatBytes } from '../core/errors';
-import type { Plan } from '../compile/plan';
+import { describeLowerBound, type Plan } from '../compile/plan';
 import type { Layer } from '../layers/layer';
 import type { Model, Prediction } from './model';
 
@@ -48,9 +48,11 @@ export function modelSummary(model: Model<Prediction>, inference: Plan, training
   const p = countParams(model.layers);
   lines.push(`Total params: ${p.total}`, `Trainable params: ${p.trainable}`, `Non-trainable (frozen) params: ${p.nonTrainable}`);
   lines.push(`Planned arena, inference (batch ${inference.batchSize}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
+  lines.push(`  ${describeLowerBound(inference.lowerBound)}`);
   if (training) {
     const t = training;
     lines.push(`Planned arena, training (batch ${t.batchSize}): ${formatBytes(t.pages * 65536)} = ${describeBreakdown(t.breakdown)}`);
+    lines.push(`  ${describeLowerBound(t.lowerBound)}`);
   }
   const text = lines.join('\n');
   if (print) print(text);
