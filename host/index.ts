@@ -10,7 +10,8 @@ export {
   type AveragePooling2dOptions, type BatchNormalizationOptions, type SoftmaxOptions, type ReduceOptions, type ReduceOp, type ConstantOpOptions,
   type ConstantOpName, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
-export { Model, sequential, model, type Prediction, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
+export { Model, sequential, model, type Prediction, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback, type EvaluateOptions, type TrainOnBatchOptions } from './training/model';
+export type { SampleWeightArg, SampleWeightArray, ClassWeightArg } from './training/sample-weights';
 export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig, type RegularizerName, type ConstraintName } from './layers/regularizers';
 export { type ActivationSpec } from './layers/activations';
 export { type InitializerName, type InitializerConfig } from './layers/initializers';

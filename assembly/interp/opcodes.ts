@@ -12,6 +12,7 @@ export const OP_COPY: i32 = 9;
 export const OP_XENT_LOGITS_SPARSE: i32 = 10;
 export const OP_XENT_LOGITS_DENSE: i32 = 11;
 export const OP_XENT_PROBS: i32 = 12;
+export const OP_LOSS_WEIGHTED: i32 = 51;
 export const OP_ACCURACY: i32 = 13;
 export const OP_CHECK_LOSS: i32 = 14;
 export const OP_GRAD_NORM: i32 = 15;

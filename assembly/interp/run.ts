@@ -7,7 +7,7 @@ import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, co
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
 import { gemm_f32 } from '../kernels/gemm';
-import { accuracy_count, bce_logits_loss, bce_probs_loss, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
+import { accuracy_count, bce_logits_loss, bce_probs_loss, loss_sample_weighted, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
 import { nd_copy_f32 } from '../kernels/nd-copy';
 import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold, batchnorm_forward_inference, batchnorm_forward_train } from '../kernels/norm';
@@ -32,6 +32,7 @@ import {
   OP_XENT_LOGITS_SPARSE,
   OP_XENT_LOGITS_DENSE,
   OP_XENT_PROBS,
+  OP_LOSS_WEIGHTED,
   OP_ACCURACY,
   OP_CHECK_LOSS,
   OP_GRAD_NORM,
@@ -142,6 +143,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_XENT_LOGITS_SPARSE: softmax_xent_sparse(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), invBatch); break;
       case OP_XENT_LOGITS_DENSE: softmax_xent_dense(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), invBatch); break;
       case OP_XENT_PROBS: xent_probs(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3), arg(at, 4) * batch, arg(at, 5), invBatch); break;
+      case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       case OP_ACCURACY: accuracy_count(scalars + S_CORRECT, argp(at, 0), argp(at, 1), arg(at, 2), arg(at, 3) * batch, arg(at, 4)); break;
       case OP_CHECK_LOSS: if (!isFinite(load<f64>(scalars + S_LOSS_SUM))) { store<i32>(scalars + S_FAILED_OP, index); return index + 1; } break;
       case OP_GRAD_NORM: store<f64>(scalars + S_GRAD_NORM_SQ, load<f64>(scalars + S_GRAD_NORM_SQ) + sumsq_f32(argp(at, 0), arg(at, 1))); break;

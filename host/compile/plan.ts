@@ -101,6 +101,9 @@ export interface PlanOptions {
   // Also plan a 'gradients' program (model.computeGradients): loss gradients for every trainable
   // weight and for the input, no update.
   gradients?: boolean;
+  // Give each output with a loss a per-sample weights region that its loss ops scale by (Keras
+  // sample_weight / class_weight).
+  sampleWeights?: boolean;
 }
 
 // Convolution column buffers the planner tries, largest first, until the plan fits the budget
@@ -164,7 +167,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   const header = addRegion(regions, { name: 'step header', kind: 'header', offset: -1, bytes: HEADER.bytes });
   const consumers = new Map<number, number[]>();
   for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.id]);
-  const io = ioRegions(regions, graph, batch, losses, lossWeights, consumers);
+  const io = ioRegions(regions, graph, batch, losses, lossWeights, consumers, options.sampleWeights ?? false);
   const weights = weightRegions(regions, graph, training, options.optimizer);
   const fusedOutputs = new Set(io.outputs.filter((o) => o.fused).map((o) => o.node));
   const ctx: CompileContext = {

@@ -22,6 +22,8 @@ export class ModelArena {
   executor: Executor | null = null;
   // Also plan the gradients program (model.computeGradients).
   planGradients = false;
+  // Also plan per-sample weights regions (sampleWeight / classWeight was given once).
+  planSampleWeights = false;
   // Optimizer state waiting for the next training plan (a checkpoint being restored).
   pendingOptimizer: OptimizerSnapshot | null = null;
   private trainableAtPlan = '';
@@ -36,6 +38,7 @@ export class ModelArena {
     const plan = mode === 'training'
       ? compilePlan(this.graph, {
         batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients,
+        sampleWeights: this.planSampleWeights,
         ...(c!.lossWeights ? { lossWeights: c!.lossWeights } : {}),
       })
       : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
@@ -71,7 +74,8 @@ export class ModelArena {
     const mode = training || e?.plan.mode === 'training' ? 'training' : 'inference';
     const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize ||
       (mode === 'training' && this.trainableAtPlan !== this.trainableSignature()) ||
-      (mode === 'training' && this.planGradients && !e.plan.programs.gradients);
+      (mode === 'training' && this.planGradients && !e.plan.programs.gradients) ||
+      (mode === 'training' && this.planSampleWeights && !e.plan.outputs.some((o) => o.weightsRegion !== null));
     if (stale) this.replan(Math.max(batchSize, e && e.plan.mode === mode ? e.plan.batchSize : 0), mode, false, c);
     else this.bindWeights(e);
     return this.executor!;
