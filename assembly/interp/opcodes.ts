@@ -12,7 +12,6 @@ export const OP_COPY: i32 = 9;
 export const OP_XENT_LOGITS_SPARSE: i32 = 10;
 export const OP_XENT_LOGITS_DENSE: i32 = 11;
 export const OP_XENT_PROBS: i32 = 12;
-export const OP_LOSS_WEIGHTED: i32 = 51;
 export const OP_ACCURACY: i32 = 13;
 export const OP_CHECK_LOSS: i32 = 14;
 export const OP_GRAD_NORM: i32 = 15;
@@ -77,6 +76,7 @@ export const OP_AVGPOOL_INCLUDE_PAD_BACKWARD: i32 = 144;
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;
+export const OP_LOSS_WEIGHTED: i32 = 51;
 
 // apply_gradients kinds and clip modes.
 export const OPT_SGD: i32 = 0;

@@ -32,7 +32,6 @@ import {
   OP_XENT_LOGITS_SPARSE,
   OP_XENT_LOGITS_DENSE,
   OP_XENT_PROBS,
-  OP_LOSS_WEIGHTED,
   OP_ACCURACY,
   OP_CHECK_LOSS,
   OP_GRAD_NORM,
@@ -97,6 +96,7 @@ import {
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
+  OP_LOSS_WEIGHTED,
   S_BATCH,
   S_CORRECT,
   S_FAILED_OP,
@@ -143,7 +143,6 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_XENT_LOGITS_SPARSE: softmax_xent_sparse(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), invBatch); break;
       case OP_XENT_LOGITS_DENSE: softmax_xent_dense(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), invBatch); break;
       case OP_XENT_PROBS: xent_probs(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3), arg(at, 4) * batch, arg(at, 5), invBatch); break;
-      case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       case OP_ACCURACY: accuracy_count(scalars + S_CORRECT, argp(at, 0), argp(at, 1), arg(at, 2), arg(at, 3) * batch, arg(at, 4)); break;
       case OP_CHECK_LOSS: if (!isFinite(load<f64>(scalars + S_LOSS_SUM))) { store<i32>(scalars + S_FAILED_OP, index); return index + 1; } break;
       case OP_GRAD_NORM: store<f64>(scalars + S_GRAD_NORM_SQ, load<f64>(scalars + S_GRAD_NORM_SQ) + sumsq_f32(argp(at, 0), arg(at, 1))); break;
@@ -208,6 +207,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
+      case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       default: {
         store<i32>(scalars + S_FAILED_OP, index);
         return -(index + 1);

@@ -87,56 +87,56 @@ export function textBlob(): usize {
     111, 102, 116, 109, 97, 120, 95, 102, 111, 114, 119, 97, 114, 100, 16, 115, 111, 102, 116, 109, 97, 120, 95, 98,
     97, 99, 107, 119, 97, 114, 100, 4, 102, 105, 108, 108, 4, 99, 111, 112, 121, 18, 120, 101, 110, 116, 95, 108,
     111, 103, 105, 116, 115, 95, 115, 112, 97, 114, 115, 101, 17, 120, 101, 110, 116, 95, 108, 111, 103, 105, 116, 115,
-    95, 100, 101, 110, 115, 101, 10, 120, 101, 110, 116, 95, 112, 114, 111, 98, 115, 13, 108, 111, 115, 115, 95, 119,
-    101, 105, 103, 104, 116, 101, 100, 8, 97, 99, 99, 117, 114, 97, 99, 121, 10, 99, 104, 101, 99, 107, 95, 108,
-    111, 115, 115, 9, 103, 114, 97, 100, 95, 110, 111, 114, 109, 11, 99, 104, 101, 99, 107, 95, 103, 114, 97, 100,
-    115, 15, 97, 112, 112, 108, 121, 95, 103, 114, 97, 100, 105, 101, 110, 116, 115, 8, 115, 99, 104, 101, 100, 117,
-    108, 101, 11, 97, 99, 116, 95, 102, 111, 114, 119, 97, 114, 100, 12, 97, 99, 116, 95, 98, 97, 99, 107, 119,
-    97, 114, 100, 14, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 22, 99, 111, 110, 118, 50,
-    100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 21, 99, 111, 110, 118, 50, 100,
-    95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 17, 100, 101, 112, 116, 104, 119, 105, 115,
-    101, 95, 102, 111, 114, 119, 97, 114, 100, 24, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107,
-    119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 25, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99,
-    107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 15, 109, 97, 120, 112, 111, 111, 108, 95, 102, 111, 114,
-    119, 97, 114, 100, 16, 109, 97, 120, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97, 114, 100, 15, 97, 118,
-    103, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 97, 118, 103, 112, 111, 111, 108, 95, 98, 97,
-    99, 107, 119, 97, 114, 100, 11, 103, 97, 112, 95, 102, 111, 114, 119, 97, 114, 100, 12, 103, 97, 112, 95, 98,
-    97, 99, 107, 119, 97, 114, 100, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110,
-    16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114, 17, 98, 110, 95, 98, 97, 99,
-    107, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95,
-    105, 110, 102, 101, 114, 15, 100, 114, 111, 112, 111, 117, 116, 95, 102, 111, 114, 119, 97, 114, 100, 16, 100, 114,
-    111, 112, 111, 117, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 99, 111, 112, 121, 95, 115, 116, 114, 105,
-    100, 101, 100, 11, 114, 101, 103, 95, 112, 101, 110, 97, 108, 116, 121, 12, 114, 101, 103, 95, 103, 114, 97, 100,
-    105, 101, 110, 116, 8, 109, 97, 120, 95, 110, 111, 114, 109, 7, 110, 111, 110, 95, 110, 101, 103, 9, 117, 110,
-    105, 116, 95, 110, 111, 114, 109, 7, 98, 110, 95, 102, 111, 108, 100, 14, 111, 112, 116, 105, 109, 105, 122, 101,
-    114, 95, 105, 110, 105, 116, 9, 115, 116, 101, 112, 95, 100, 111, 110, 101, 10, 110, 97, 100, 97, 109, 95, 112,
-    114, 101, 112, 12, 99, 111, 109, 109, 105, 116, 95, 115, 116, 97, 116, 101, 14, 111, 117, 116, 112, 117, 116, 95,
-    109, 101, 116, 114, 105, 99, 115, 4, 97, 120, 112, 121, 3, 109, 117, 108, 18, 122, 101, 114, 111, 95, 112, 97,
-    100, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 19, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 98,
-    97, 99, 107, 119, 97, 114, 100, 23, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95,
-    102, 111, 114, 119, 97, 114, 100, 24, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95,
-    98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 104, 97, 110, 110, 101, 108, 95, 97, 102, 102, 105, 110, 101, 22,
-    99, 104, 97, 110, 110, 101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 7, 110,
-    100, 95, 99, 111, 112, 121, 9, 98, 114, 111, 97, 100, 99, 97, 115, 116, 20, 115, 111, 102, 116, 109, 97, 120,
-    95, 97, 120, 105, 115, 95, 102, 111, 114, 119, 97, 114, 100, 21, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120,
-    105, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 117, 110, 97, 114, 121, 95, 102, 111, 114, 119, 97, 114,
-    100, 14, 117, 110, 97, 114, 121, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 114, 101, 115, 105, 122, 101, 95,
-    102, 111, 114, 119, 97, 114, 100, 15, 114, 101, 115, 105, 122, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13,
-    112, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 14, 112, 114, 101, 108, 117, 95, 98, 97, 99, 107,
-    119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 102, 111, 114, 119,
-    97, 114, 100, 30, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119,
-    97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 29, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101,
-    100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 27, 97, 118, 103, 112, 111, 111, 108,
-    95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 102, 111, 114, 119, 97, 114, 100, 28, 97, 118, 103,
-    112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 98, 97, 99, 107, 119, 97, 114,
-    100, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111,
-    98, 115, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3,
+    95, 100, 101, 110, 115, 101, 10, 120, 101, 110, 116, 95, 112, 114, 111, 98, 115, 8, 97, 99, 99, 117, 114, 97,
+    99, 121, 10, 99, 104, 101, 99, 107, 95, 108, 111, 115, 115, 9, 103, 114, 97, 100, 95, 110, 111, 114, 109, 11,
+    99, 104, 101, 99, 107, 95, 103, 114, 97, 100, 115, 15, 97, 112, 112, 108, 121, 95, 103, 114, 97, 100, 105, 101,
+    110, 116, 115, 8, 115, 99, 104, 101, 100, 117, 108, 101, 11, 97, 99, 116, 95, 102, 111, 114, 119, 97, 114, 100,
+    12, 97, 99, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114,
+    119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108,
+    116, 101, 114, 21, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117,
+    116, 17, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 24, 100, 101, 112, 116,
+    104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 25, 100, 101, 112,
+    116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 15, 109,
+    97, 120, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 109, 97, 120, 112, 111, 111, 108, 95, 98,
+    97, 99, 107, 119, 97, 114, 100, 15, 97, 118, 103, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16,
+    97, 118, 103, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97, 114, 100, 11, 103, 97, 112, 95, 102, 111, 114,
+    119, 97, 114, 100, 12, 103, 97, 112, 95, 98, 97, 99, 107, 119, 97, 114, 100, 16, 98, 110, 95, 102, 111, 114,
+    119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 110,
+    102, 101, 114, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 17, 98, 110,
+    95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114, 15, 100, 114, 111, 112, 111, 117, 116, 95,
+    102, 111, 114, 119, 97, 114, 100, 16, 100, 114, 111, 112, 111, 117, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100,
+    12, 99, 111, 112, 121, 95, 115, 116, 114, 105, 100, 101, 100, 11, 114, 101, 103, 95, 112, 101, 110, 97, 108, 116,
+    121, 12, 114, 101, 103, 95, 103, 114, 97, 100, 105, 101, 110, 116, 8, 109, 97, 120, 95, 110, 111, 114, 109, 7,
+    110, 111, 110, 95, 110, 101, 103, 9, 117, 110, 105, 116, 95, 110, 111, 114, 109, 7, 98, 110, 95, 102, 111, 108,
+    100, 14, 111, 112, 116, 105, 109, 105, 122, 101, 114, 95, 105, 110, 105, 116, 9, 115, 116, 101, 112, 95, 100, 111,
+    110, 101, 10, 110, 97, 100, 97, 109, 95, 112, 114, 101, 112, 12, 99, 111, 109, 109, 105, 116, 95, 115, 116, 97,
+    116, 101, 14, 111, 117, 116, 112, 117, 116, 95, 109, 101, 116, 114, 105, 99, 115, 4, 97, 120, 112, 121, 3, 109,
+    117, 108, 18, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 19, 122, 101,
+    114, 111, 95, 112, 97, 100, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 23, 114, 101, 115, 105, 122, 101,
+    95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 102, 111, 114, 119, 97, 114, 100, 24, 114, 101, 115, 105, 122, 101,
+    95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 104, 97, 110, 110,
+    101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110, 101, 108, 95, 115, 99, 97, 108, 101, 95,
+    98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111, 112, 121, 9, 98, 114, 111, 97, 100, 99, 97,
+    115, 116, 20, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 102, 111, 114, 119, 97, 114, 100, 21,
+    115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 117, 110,
+    97, 114, 121, 95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110, 97, 114, 121, 95, 98, 97, 99, 107, 119, 97,
+    114, 100, 14, 114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119, 97, 114, 100, 15, 114, 101, 115, 105, 122, 101,
+    95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 14,
+    112, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 103, 114,
+    111, 117, 112, 101, 100, 95, 102, 111, 114, 119, 97, 114, 100, 30, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111,
+    117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 29, 99, 111, 110,
+    118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112,
+    117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 102,
+    111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112,
+    97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105,
+    116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116,
+    101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3,
     99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97,
     99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 100, 98, 2, 100, 121, 5, 99, 111, 117, 110, 116, 1, 120, 2,
     100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112,
-    97, 114, 115, 101, 2, 115, 119, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111,
-    108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107,
-    82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2,
+    97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111,
+    104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119,
+    115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2,
     112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117,
     110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97,
     110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105,
@@ -276,71 +276,71 @@ export const OPN_copy: Text = 1884; // "copy"
 export const OPN_xent_logits_sparse: Text = 1889; // "xent_logits_sparse"
 export const OPN_xent_logits_dense: Text = 1908; // "xent_logits_dense"
 export const OPN_xent_probs: Text = 1926; // "xent_probs"
-export const OPN_loss_weighted: Text = 1937; // "loss_weighted"
-export const OPN_accuracy: Text = 1951; // "accuracy"
-export const OPN_check_loss: Text = 1960; // "check_loss"
-export const OPN_grad_norm: Text = 1971; // "grad_norm"
-export const OPN_check_grads: Text = 1981; // "check_grads"
-export const OPN_apply_gradients: Text = 1993; // "apply_gradients"
-export const OPN_schedule: Text = 2009; // "schedule"
-export const OPN_act_forward: Text = 2018; // "act_forward"
-export const OPN_act_backward: Text = 2030; // "act_backward"
-export const OPN_conv2d_forward: Text = 2043; // "conv2d_forward"
-export const OPN_conv2d_backward_filter: Text = 2058; // "conv2d_backward_filter"
-export const OPN_conv2d_backward_input: Text = 2081; // "conv2d_backward_input"
-export const OPN_depthwise_forward: Text = 2103; // "depthwise_forward"
-export const OPN_depthwise_backward_input: Text = 2121; // "depthwise_backward_input"
-export const OPN_depthwise_backward_filter: Text = 2146; // "depthwise_backward_filter"
-export const OPN_maxpool_forward: Text = 2172; // "maxpool_forward"
-export const OPN_maxpool_backward: Text = 2188; // "maxpool_backward"
-export const OPN_avgpool_forward: Text = 2205; // "avgpool_forward"
-export const OPN_avgpool_backward: Text = 2221; // "avgpool_backward"
-export const OPN_gap_forward: Text = 2238; // "gap_forward"
-export const OPN_gap_backward: Text = 2250; // "gap_backward"
-export const OPN_bn_forward_train: Text = 2263; // "bn_forward_train"
-export const OPN_bn_forward_infer: Text = 2280; // "bn_forward_infer"
-export const OPN_bn_backward_train: Text = 2297; // "bn_backward_train"
-export const OPN_bn_backward_infer: Text = 2315; // "bn_backward_infer"
-export const OPN_dropout_forward: Text = 2333; // "dropout_forward"
-export const OPN_dropout_backward: Text = 2349; // "dropout_backward"
-export const OPN_copy_strided: Text = 2366; // "copy_strided"
-export const OPN_reg_penalty: Text = 2379; // "reg_penalty"
-export const OPN_reg_gradient: Text = 2391; // "reg_gradient"
-export const OPN_max_norm: Text = 2404; // "max_norm"
-export const OPN_non_neg: Text = 2413; // "non_neg"
-export const OPN_unit_norm: Text = 2421; // "unit_norm"
-export const OPN_bn_fold: Text = 2431; // "bn_fold"
-export const OPN_optimizer_init: Text = 2439; // "optimizer_init"
-export const OPN_step_done: Text = 2454; // "step_done"
-export const OPN_nadam_prep: Text = 2464; // "nadam_prep"
-export const OPN_commit_state: Text = 2475; // "commit_state"
-export const OPN_output_metrics: Text = 2488; // "output_metrics"
-export const OPN_axpy: Text = 2503; // "axpy"
-export const OPN_mul: Text = 2508; // "mul"
-export const OPN_zero_pad2d_forward: Text = 2512; // "zero_pad2d_forward"
-export const OPN_zero_pad2d_backward: Text = 2531; // "zero_pad2d_backward"
-export const OPN_resize_bilinear_forward: Text = 2551; // "resize_bilinear_forward"
-export const OPN_resize_bilinear_backward: Text = 2575; // "resize_bilinear_backward"
-export const OPN_channel_affine: Text = 2600; // "channel_affine"
-export const OPN_channel_scale_backward: Text = 2615; // "channel_scale_backward"
-export const OPN_nd_copy: Text = 2638; // "nd_copy"
-export const OPN_broadcast: Text = 2646; // "broadcast"
-export const OPN_softmax_axis_forward: Text = 2656; // "softmax_axis_forward"
-export const OPN_softmax_axis_backward: Text = 2677; // "softmax_axis_backward"
-export const OPN_unary_forward: Text = 2699; // "unary_forward"
-export const OPN_unary_backward: Text = 2713; // "unary_backward"
-export const OPN_resize_forward: Text = 2728; // "resize_forward"
-export const OPN_resize_backward: Text = 2743; // "resize_backward"
-export const OPN_prelu_forward: Text = 2759; // "prelu_forward"
-export const OPN_prelu_backward: Text = 2773; // "prelu_backward"
-export const OPN_conv2d_grouped_forward: Text = 2788; // "conv2d_grouped_forward"
-export const OPN_conv2d_grouped_backward_filter: Text = 2811; // "conv2d_grouped_backward_filter"
-export const OPN_conv2d_grouped_backward_input: Text = 2842; // "conv2d_grouped_backward_input"
-export const OPN_avgpool_include_pad_forward: Text = 2872; // "avgpool_include_pad_forward"
-export const OPN_avgpool_include_pad_backward: Text = 2900; // "avgpool_include_pad_backward"
-export const OPN_mse: Text = 2929; // "mse"
-export const OPN_bce_logits: Text = 2933; // "bce_logits"
-export const OPN_bce_probs: Text = 2944; // "bce_probs"
+export const OPN_accuracy: Text = 1937; // "accuracy"
+export const OPN_check_loss: Text = 1946; // "check_loss"
+export const OPN_grad_norm: Text = 1957; // "grad_norm"
+export const OPN_check_grads: Text = 1967; // "check_grads"
+export const OPN_apply_gradients: Text = 1979; // "apply_gradients"
+export const OPN_schedule: Text = 1995; // "schedule"
+export const OPN_act_forward: Text = 2004; // "act_forward"
+export const OPN_act_backward: Text = 2016; // "act_backward"
+export const OPN_conv2d_forward: Text = 2029; // "conv2d_forward"
+export const OPN_conv2d_backward_filter: Text = 2044; // "conv2d_backward_filter"
+export const OPN_conv2d_backward_input: Text = 2067; // "conv2d_backward_input"
+export const OPN_depthwise_forward: Text = 2089; // "depthwise_forward"
+export const OPN_depthwise_backward_input: Text = 2107; // "depthwise_backward_input"
+export const OPN_depthwise_backward_filter: Text = 2132; // "depthwise_backward_filter"
+export const OPN_maxpool_forward: Text = 2158; // "maxpool_forward"
+export const OPN_maxpool_backward: Text = 2174; // "maxpool_backward"
+export const OPN_avgpool_forward: Text = 2191; // "avgpool_forward"
+export const OPN_avgpool_backward: Text = 2207; // "avgpool_backward"
+export const OPN_gap_forward: Text = 2224; // "gap_forward"
+export const OPN_gap_backward: Text = 2236; // "gap_backward"
+export const OPN_bn_forward_train: Text = 2249; // "bn_forward_train"
+export const OPN_bn_forward_infer: Text = 2266; // "bn_forward_infer"
+export const OPN_bn_backward_train: Text = 2283; // "bn_backward_train"
+export const OPN_bn_backward_infer: Text = 2301; // "bn_backward_infer"
+export const OPN_dropout_forward: Text = 2319; // "dropout_forward"
+export const OPN_dropout_backward: Text = 2335; // "dropout_backward"
+export const OPN_copy_strided: Text = 2352; // "copy_strided"
+export const OPN_reg_penalty: Text = 2365; // "reg_penalty"
+export const OPN_reg_gradient: Text = 2377; // "reg_gradient"
+export const OPN_max_norm: Text = 2390; // "max_norm"
+export const OPN_non_neg: Text = 2399; // "non_neg"
+export const OPN_unit_norm: Text = 2407; // "unit_norm"
+export const OPN_bn_fold: Text = 2417; // "bn_fold"
+export const OPN_optimizer_init: Text = 2425; // "optimizer_init"
+export const OPN_step_done: Text = 2440; // "step_done"
+export const OPN_nadam_prep: Text = 2450; // "nadam_prep"
+export const OPN_commit_state: Text = 2461; // "commit_state"
+export const OPN_output_metrics: Text = 2474; // "output_metrics"
+export const OPN_axpy: Text = 2489; // "axpy"
+export const OPN_mul: Text = 2494; // "mul"
+export const OPN_zero_pad2d_forward: Text = 2498; // "zero_pad2d_forward"
+export const OPN_zero_pad2d_backward: Text = 2517; // "zero_pad2d_backward"
+export const OPN_resize_bilinear_forward: Text = 2537; // "resize_bilinear_forward"
+export const OPN_resize_bilinear_backward: Text = 2561; // "resize_bilinear_backward"
+export const OPN_channel_affine: Text = 2586; // "channel_affine"
+export const OPN_channel_scale_backward: Text = 2601; // "channel_scale_backward"
+export const OPN_nd_copy: Text = 2624; // "nd_copy"
+export const OPN_broadcast: Text = 2632; // "broadcast"
+export const OPN_softmax_axis_forward: Text = 2642; // "softmax_axis_forward"
+export const OPN_softmax_axis_backward: Text = 2663; // "softmax_axis_backward"
+export const OPN_unary_forward: Text = 2685; // "unary_forward"
+export const OPN_unary_backward: Text = 2699; // "unary_backward"
+export const OPN_resize_forward: Text = 2714; // "resize_forward"
+export const OPN_resize_backward: Text = 2729; // "resize_backward"
+export const OPN_prelu_forward: Text = 2745; // "prelu_forward"
+export const OPN_prelu_backward: Text = 2759; // "prelu_backward"
+export const OPN_conv2d_grouped_forward: Text = 2774; // "conv2d_grouped_forward"
+export const OPN_conv2d_grouped_backward_filter: Text = 2797; // "conv2d_grouped_backward_filter"
+export const OPN_conv2d_grouped_backward_input: Text = 2828; // "conv2d_grouped_backward_input"
+export const OPN_avgpool_include_pad_forward: Text = 2858; // "avgpool_include_pad_forward"
+export const OPN_avgpool_include_pad_backward: Text = 2886; // "avgpool_include_pad_backward"
+export const OPN_mse: Text = 2915; // "mse"
+export const OPN_bce_logits: Text = 2919; // "bce_logits"
+export const OPN_bce_probs: Text = 2930; // "bce_probs"
+export const OPN_loss_weighted: Text = 2940; // "loss_weighted"
 export const ARGN_a: Text = 2954; // "a"
 export const ARGN_batchFlags: Text = 2956; // "batchFlags"
 export const ARGN_m: Text = 2967; // "m"
@@ -365,24 +365,24 @@ export const ARGN_perSample: Text = 3026; // "perSample"
 export const ARGN_labels: Text = 3036; // "labels"
 export const ARGN_p: Text = 3043; // "p"
 export const ARGN_sparse: Text = 3045; // "sparse"
-export const ARGN_sw: Text = 3052; // "sw"
-export const ARGN_g: Text = 3055; // "g"
-export const ARGN_w: Text = 3057; // "w"
-export const ARGN_s1: Text = 3059; // "s1"
-export const ARGN_s2: Text = 3062; // "s2"
-export const ARGN_s3: Text = 3065; // "s3"
-export const ARGN_pool: Text = 3068; // "pool"
-export const ARGN_oh: Text = 3073; // "oh"
-export const ARGN_ow: Text = 3076; // "ow"
-export const ARGN_f: Text = 3079; // "f"
-export const ARGN_chunkOut: Text = 3081; // "chunkOut"
-export const ARGN_chunkRows: Text = 3090; // "chunkRows"
-export const ARGN_h: Text = 3100; // "h"
-export const ARGN_w_: Text = 3102; // "w_"
-export const ARGN_kh: Text = 3105; // "kh"
-export const ARGN_kw: Text = 3108; // "kw"
-export const ARGN_cols: Text = 3111; // "cols"
-export const ARGN_sh: Text = 3116; // "sh"
+export const ARGN_g: Text = 3052; // "g"
+export const ARGN_w: Text = 3054; // "w"
+export const ARGN_s1: Text = 3056; // "s1"
+export const ARGN_s2: Text = 3059; // "s2"
+export const ARGN_s3: Text = 3062; // "s3"
+export const ARGN_pool: Text = 3065; // "pool"
+export const ARGN_oh: Text = 3070; // "oh"
+export const ARGN_ow: Text = 3073; // "ow"
+export const ARGN_f: Text = 3076; // "f"
+export const ARGN_chunkOut: Text = 3078; // "chunkOut"
+export const ARGN_chunkRows: Text = 3087; // "chunkRows"
+export const ARGN_h: Text = 3097; // "h"
+export const ARGN_w_: Text = 3099; // "w_"
+export const ARGN_kh: Text = 3102; // "kh"
+export const ARGN_kw: Text = 3105; // "kw"
+export const ARGN_cols: Text = 3108; // "cols"
+export const ARGN_sh: Text = 3113; // "sh"
+export const ARGN_sw: Text = 3116; // "sw"
 export const ARGN_pt: Text = 3119; // "pt"
 export const ARGN_pl: Text = 3122; // "pl"
 export const ARGN_dw: Text = 3125; // "dw"

@@ -58,12 +58,6 @@ export const OP_TABLE = {
   xent_probs: {
     code: 12, args: 'dx:ptr p:ptr y:ptr sparse rows n', run: 'xent_probs(scalars + S_LOSS_SUM, dx, p, y, sparse, rows * batch, n, invBatch)',
   },
-  // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
-  // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
-  loss_weighted: {
-    code: 51, args: 'kind dx:ptr x:ptr y:ptr sw:ptr sparse rows n',
-    run: 'loss_sample_weighted(scalars + S_LOSS_SUM, kind, dx, x, y, sw, sparse, rows, n, batch, invBatch)',
-  },
   accuracy: { code: 13, args: 'x:ptr y:ptr sparse rows n', run: 'accuracy_count(scalars + S_CORRECT, x, y, sparse, rows * batch, n)' },
   // A non-finite loss or gradient stops the run before anything after it (no update touches the weights).
   check_loss: {
@@ -253,6 +247,12 @@ export const OP_TABLE = {
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
   bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },
   bce_probs: { code: 92, args: LOSS_ARGS('p'), run: LOSS_CALL('bce_probs_loss', 'p') },
+  // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
+  // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
+  loss_weighted: {
+    code: 51, args: 'kind dx:ptr x:ptr y:ptr sw:ptr sparse rows n',
+    run: 'loss_sample_weighted(scalars + S_LOSS_SUM, kind, dx, x, y, sw, sparse, rows, n, batch, invBatch)',
+  },
 } satisfies Record<string, OpRow>;
 
 export type OpName = keyof typeof OP_TABLE;

@@ -115,7 +115,6 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   xent_logits_sparse: { access: [['dx?', ROWS_N, 'w'], ['x', ROWS_N, 'r'], ['labels', 'rows * B', 'r']] },
   xent_logits_dense: LOSS('x'),
   xent_probs: { access: [['dx?', ROWS_N, 'w'], ['p', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r']] },
-  loss_weighted: { access: [['dx?', ROWS_N, 'w'], ['x', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r'], ['sw', 'B', 'r']] },
   accuracy: { access: [['x', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r']] },
   check_loss: { access: [] },
   grad_norm: { access: [['g', 'count', 'r']] },
@@ -220,6 +219,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),
+  loss_weighted: { access: [['dx?', ROWS_N, 'w'], ['x', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r'], ['sw', 'B', 'r']] },
 };
 
 // The byte ranges an op reads and writes when run with `batch` rows, from its arguments alone
