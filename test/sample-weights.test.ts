@@ -195,6 +195,15 @@ describe('evaluate and validation with sample weights', () => {
     const rb = b.trainOnBatch(x, y, { sampleWeight: Array.from(labels, (l) => [2, 1, 0.5][l]) });
     expect(ra.loss).toBe(rb.loss);
     weightsOf(a).forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(weightsOf(b)[i])));
+    // and the weights count: the loss is sum(w * loss) / n of the unweighted step's per-sample losses
+    const plain = net(s);
+    const p = plain.predict(x).data;
+    let weighted = 0;
+    for (let i = 0; i < N; i++) weighted += [2, 1, 0.5][labels[i]] * -Math.log(p[i * 3 + labels[i]]);
+    expect(Math.abs(ra.loss - weighted / N)).toBeLessThan(1e-5);
+    const rp = plain.trainOnBatch(x, y);
+    expect(Math.abs(rp.loss - ra.loss)).toBeGreaterThan(1e-3);
+    expect(Array.from(weightsOf(plain)[0])).not.toEqual(Array.from(weightsOf(a)[0]));
   });
 });
 
