@@ -2,13 +2,11 @@
 // its bytes: ONNX (bytes or a path) and TF.js layers or graph models (a model.json path, whose
 // weight shards are read next to it) go to their importers with the options that apply to them.
 // Keras files (edgetune/import/keras, which brings h5wasm) and anything else are refused with the
-// importer to use (serialize.ts otherModelFormat).
+// importer to use (serialize.ts otherModelFormat). The importers are loaded only when such a file
+// is read, so a bundle that only loads edgetune models does not carry them.
 import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { requireFileSystem } from '../core/io';
 import { checkOptions, optionNames } from '../core/options';
-import { importOnnx } from '../import/onnx';
-import { importTfjsGraphModel } from '../import/tfjs-graph';
-import { importTfjsLayersModel } from '../import/tfjs-layers';
 import type { ShardReader } from '../import/tfjs-weights';
 import type { Model } from '../training/model';
 import { modelFromBytes, otherModelFormat } from './serialize';
@@ -53,7 +51,7 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string, optio
     throw new InvalidArgumentError(`loadModel: ${name} is ${other?.what ?? 'an edgetune (safetensors) model'}; option${given.length > 1 ? 's' : ''} ${given.map((k) => `'${k}'`).join(', ')} appl${given.length > 1 ? 'y' : 'ies'} to ONNX and TF.js graph models only`);
   }
   let model: Model;
-  if (format === 'onnx') model = importOnnx(bytes, name, graphOptions);
+  if (format === 'onnx') model = (await import('../import/onnx')).importOnnx(bytes, name, graphOptions);
   else if (format === 'tfjs-graph' || format === 'tfjs-layers') {
     if (path === null) {
       throw new ModelFormatError(`${name}: this is ${other!.what}; loadModel reads one from its path (its weight shards are files next to it), or import it with ${other!.importer}`, name);
@@ -62,7 +60,9 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string, optio
     const fs = requireFileSystem('loadModel(path)');
     const dir = dirOf(path);
     const readShard: ShardReader = fs.shardReader?.(dir) ?? ((rel) => fs.readFile(dir + rel));
-    model = format === 'tfjs-graph' ? await importTfjsGraphModel(json, readShard, path, graphOptions) as Model : await importTfjsLayersModel(json, readShard, path);
+    model = format === 'tfjs-graph'
+      ? await (await import('../import/tfjs-graph')).importTfjsGraphModel(json, readShard, path, graphOptions) as Model
+      : await (await import('../import/tfjs-layers')).importTfjsLayersModel(json, readShard, path);
   } else model = modelFromBytes(bytes, name);
   if (options.trainable !== undefined) for (const l of model.layers) l.trainable = options.trainable;
   return model;
