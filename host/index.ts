@@ -1,8 +1,5 @@
 // edgetune: inference and on-device fine-tuning with Keras semantics, in one fixed wasm arena.
 // This entry has no platform imports: it runs in Node, Deno, Bun, browsers and edge functions.
-import { requireFileSystem } from './core/io';
-import type { Model } from './training/model';
-import { modelFromBytes } from './formats/serialize';
 
 export { layers } from './layers/index';
 export {
@@ -10,7 +7,8 @@ export {
   type AveragePooling2dOptions, type BatchNormalizationOptions, type SoftmaxOptions, type ReduceOptions, type ReduceOp, type ConstantOpOptions,
   type ConstantOpName, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
-export { Model, sequential, model, type Prediction, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback } from './training/model';
+export { Model, sequential, model, type Prediction, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback, type EvaluateOptions, type TrainOnBatchOptions } from './training/model';
+export type { SampleWeightArg, SampleWeightArray, ClassWeightArg } from './training/sample-weights';
 export { regularizers, constraints, type RegularizerConfig, type ConstraintConfig, type RegularizerName, type ConstraintName } from './layers/regularizers';
 export { type ActivationSpec } from './layers/activations';
 export { type InitializerName, type InitializerConfig } from './layers/initializers';
@@ -40,12 +38,10 @@ export {
 export { SafetensorsError, readSafetensors, writeSafetensors } from './formats/safetensors';
 export { setFileSystem, type FileSystem } from './core/io';
 
-// Loads a model saved by model.save() / toBytes(): from bytes anywhere, from a path where there
-// is a file system. Every tensor is checked against the topology; errors name the tensor.
-export async function loadModel(source: Uint8Array | ArrayBuffer | string): Promise<Model> {
-  if (typeof source === 'string') return modelFromBytes(await requireFileSystem('loadModel(path)').readFile(source), source);
-  return modelFromBytes(source instanceof Uint8Array ? source : new Uint8Array(source));
-}
+// Loads a model saved by model.save() / toBytes(), or an ONNX or TF.js model (host/formats/
+// load-model.ts): from bytes anywhere, from a path where there is a file system. Every tensor is
+// checked against the topology; errors name the tensor.
+export { loadModel, type LoadModelOptions } from './formats/load-model';
 
 export const version = '0.1.0';
 export { verifyPlan } from './compile/plan-check';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const FACTORIES = ['layers', 'optimizers', 'schedules', 'callbacks', 'regularizers', 'constraints'];
-const OPTION_TYPES = ['CompileOptions', 'FitOptions', 'LrFinderOptions'];
+const OPTION_TYPES = ['CompileOptions', 'FitOptions', 'EvaluateOptions', 'TrainOnBatchOptions', 'LoadModelOptions', 'LrFinderOptions'];
 const NAMES = ['ActivationName', 'ActivationSpec', 'InitializerName', 'RegularizerName', 'ConstraintName', 'LossName', 'LossSpec', 'OptimizerName', 'MonitorName', 'ByteSize'];
 
 export function apiMarkdown() {

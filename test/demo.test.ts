@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel, tensor } from '../dist/node.js';
-import { loadMnist, selectDigits, trainBase, BASE_MODEL_PATH, CNN_BASE_MODEL_PATH } from '../dist/examples.js';
+import { loadBundledMnist, loadMnist, selectDigits, trainBase, BASE_MODEL_PATH, CNN_BASE_MODEL_PATH } from '../dist/examples.js';
 import { tf, tfjsCopy } from './tfjs';
 
 describe('bundled base model', () => {
@@ -25,5 +25,28 @@ describe('bundled base model', () => {
     const { accuracy } = await trainBase(() => {}, path, kind);
     expect(accuracy).toBeGreaterThanOrEqual(0.97);
     expect(Buffer.compare(readFileSync(path), readFileSync(committed))).toBe(0);
+  });
+});
+
+describe('the bundled MNIST subset (data/mnist-subset.bin.gz)', () => {
+  it("holds the mnist package's images exactly, and splits them as the full set does", () => {
+    const full = loadMnist();
+    const sub = loadBundledMnist();
+    expect(sub.labels.length).toBe(1100);
+    expect(Array.from(sub.classCounts)).toEqual(Array.from(full.classCounts));
+    const start = new Map<number, number>();
+    full.labels.forEach((l, i) => { if (!start.has(l)) start.set(l, i); });
+    for (let k = 0; k < sub.labels.length; k++) {
+      const i = start.get(sub.labels[k])! + sub.indexInClass[k];
+      expect(full.labels[i]).toBe(sub.labels[k]);
+      const same = sub.images.subarray(k * 784, (k + 1) * 784).every((v, j) => Object.is(v, full.images[i * 784 + j]));
+      if (!same) expect.fail(`subset image ${k} (digit ${sub.labels[k]}, index ${sub.indexInClass[k]}) differs from the mnist package's`);
+    }
+    // the subset's training and held-out images are the full set's first ones of each part
+    const t = selectDigits(sub, [5, 6, 7, 8, 9], 'train', { perClass: 50 });
+    const f = selectDigits(full, [5, 6, 7, 8, 9], 'train', { perClass: 50 });
+    expect(t.n).toBe(250);
+    expect(Buffer.compare(Buffer.from(t.x.buffer), Buffer.from(f.x.buffer))).toBe(0);
+    expect(selectDigits(sub, [0, 1, 2, 3, 4], 'test').n).toBe(300);
   });
 });

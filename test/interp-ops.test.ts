@@ -177,6 +177,21 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.expect('dx', c.f32(dx, 3 * B * 5), want.dx);
     c.expect('loss', [c.f64At('lossSum')], [want.loss]);
   },
+  loss_weighted(c) {
+    // Sparse cross-entropy from logits (kind 0), 3 rows per sample: each sample's rows as the
+    // unweighted twin with its gradient scaled by w / B, the loss summed as w * loss.
+    const x = c.input(3 * B * 5), dx = c.out(3 * B * 5), labels = [0, 4, 2, 1, 3, 3], w = [0.5, 2];
+    c.run('loss_weighted', { kind: 0, dx, x: x.p, y: c.putI32(labels), sw: c.h.put(Float32Array.from(w)), sparse: 1, rows: 3, n: 5 });
+    const per = [0, 1].map((b) => softmaxXentSparseRef(x.v.subarray(b * 15, b * 15 + 15), labels.slice(b * 3, b * 3 + 3), 3, 5, w[b] / B));
+    c.expect('xent dx', c.f32(dx, 3 * B * 5), [...per[0].dx, ...per[1].dx]);
+    c.expect('xent loss', [c.f64At('lossSum')], [w[0] * per[0].loss + w[1] * per[1].loss]);
+    // Mean squared error (kind 3), 2 rows of 3 per sample, no gradient wanted (dx 0).
+    c.setF64('lossSum', 0);
+    const p = c.input(2 * 3 * B), y = c.input(2 * 3 * B);
+    c.run('loss_weighted', { kind: 3, dx: 0, x: p.p, y: y.p, sw: c.h.put(Float32Array.from(w)), sparse: 0, rows: 2, n: 3 });
+    const mse = (b: number) => p.v.subarray(b * 6, b * 6 + 6).reduce((a, v, i) => a + (v - y.v[b * 6 + i]) ** 2, 0) / 6;
+    c.expect('mse loss', [c.f64At('lossSum')], [w[0] * mse(0) + w[1] * mse(1)]);
+  },
   accuracy(c) {
     const x = c.input(3 * B * 5), labels = [0, 4, 2, 1, 3, 3];
     c.run('accuracy', { x: x.p, y: c.putI32(labels), sparse: 1, rows: 3, n: 5 });

@@ -77,6 +77,7 @@ export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;
 export const OP_DEQUANTIZE_I8: i32 = 220;
+export const OP_LOSS_WEIGHTED: i32 = 51;
 
 // apply_gradients kinds and clip modes.
 export const OPT_SGD: i32 = 0;

@@ -7,7 +7,7 @@ import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, co
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
 import { gemm_f32 } from '../kernels/gemm';
-import { accuracy_count, bce_logits_loss, bce_probs_loss, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
+import { accuracy_count, bce_logits_loss, bce_probs_loss, loss_sample_weighted, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
 import { nd_copy_f32 } from '../kernels/nd-copy';
 import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold, batchnorm_forward_inference, batchnorm_forward_train } from '../kernels/norm';
@@ -98,6 +98,7 @@ import {
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
   OP_DEQUANTIZE_I8,
+  OP_LOSS_WEIGHTED,
   S_BATCH,
   S_CORRECT,
   S_FAILED_OP,
@@ -212,6 +213,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_DEQUANTIZE_I8: dequantize_i8(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3), arg(at, 4)); break;
+      case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       default: {
         store<i32>(scalars + S_FAILED_OP, index);
         return -(index + 1);

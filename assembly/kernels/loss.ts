@@ -158,6 +158,40 @@ export function bce_probs_loss(loss_sum: usize, dx: usize, p: usize, z: usize, m
   store<f64>(loss_sum, load<f64>(loss_sum) + total / <f64>norm);
 }
 
+// The losses loss_sample_weighted runs (host/compile/loss-ops.ts WEIGHTED_LOSS_KIND).
+const KIND_XENT_SPARSE = 0;
+const KIND_XENT_DENSE = 1;
+const KIND_XENT_PROBS = 2;
+const KIND_MSE = 3;
+const KIND_BCE_LOGITS = 4;
+
+// Keras sample weights: sample b's loss (its `rows` rows of x (B*rows, N)) times sw[b] (B), still
+// reduced over the batch size, not over the weights' sum; its gradient is scaled the same. Runs
+// the unweighted kernel one sample at a time with scale = sw[b] / batch, using loss_sum itself
+// as the sample's accumulator. Labels y: integer (sparse != 0, B*rows) or (B*rows, N).
+export function loss_sample_weighted(loss_sum: usize, kind: i32, dx: usize, x: usize, y: usize, sw: usize, sparse: i32,
+  rows: i32, n: i32, batch: i32, scale: f32): void {
+  let total = load<f64>(loss_sum);
+  const xStep = <usize>(rows * n) << 2;
+  const yStep = sparse ? <usize>rows << 2 : xStep;
+  for (let b = 0; b < batch; b++) {
+    const w = load<f32>(sw + (<usize>b << 2));
+    const xb = x + <usize>b * xStep;
+    const yb = y + <usize>b * yStep;
+    const db = dx ? dx + <usize>b * xStep : 0;
+    const s = w * scale;
+    store<f64>(loss_sum, 0);
+    if (kind == KIND_XENT_SPARSE) softmax_xent_sparse(loss_sum, db, xb, yb, rows, n, s);
+    else if (kind == KIND_XENT_DENSE) softmax_xent_dense(loss_sum, db, xb, yb, rows, n, s);
+    else if (kind == KIND_XENT_PROBS) xent_probs(loss_sum, db, xb, yb, sparse, rows, n, s);
+    else if (kind == KIND_MSE) mse_loss(loss_sum, db, xb, yb, rows, n, rows * n, s);
+    else if (kind == KIND_BCE_LOGITS) bce_logits_loss(loss_sum, db, xb, yb, rows, n, rows * n, s);
+    else bce_probs_loss(loss_sum, db, xb, yb, rows, n, rows * n, s);
+    total += <f64>w * load<f64>(loss_sum);
+  }
+  store<f64>(loss_sum, total);
+}
+
 // A multi-output model's per-output metrics. m (f64): [weighted total, loss 0, correct 0, loss 1,
 // correct 1, ...]. Moves the loss and correct sums (f64) that output `output`'s ops just added
 // into its slots, adds weight * loss to the total (output 0 starts it) and clears both sums; with

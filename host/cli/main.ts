@@ -15,8 +15,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'demo':
-      parseCommandArgs('demo', argv.slice(1));
-      await runDemo();
+      await runDemo({ quick: 'quick' in parseCommandArgs('demo', argv.slice(1)).flags });
       return 0;
     case 'train-base':
       parseCommandArgs('train-base', argv.slice(1));

@@ -249,6 +249,12 @@ export const OP_TABLE = {
   bce_probs: { code: 92, args: LOSS_ARGS('p'), run: LOSS_CALL('bce_probs_loss', 'p') },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
+  // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
+  // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
+  loss_weighted: {
+    code: 51, args: 'kind dx:ptr x:ptr y:ptr sw:ptr sparse rows n',
+    run: 'loss_sample_weighted(scalars + S_LOSS_SUM, kind, dx, x, y, sw, sparse, rows, n, batch, invBatch)',
+  },
 } satisfies Record<string, OpRow>;
 
 export type OpName = keyof typeof OP_TABLE;

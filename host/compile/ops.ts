@@ -221,6 +221,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),
+  loss_weighted: { access: [['dx?', ROWS_N, 'w'], ['x', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r'], ['sw', 'B', 'r']] },
 };
 
 // The byte ranges an op reads and writes when run with `batch` rows, from its arguments alone

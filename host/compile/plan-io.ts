@@ -25,6 +25,8 @@ export interface PlanOutput {
   weight: number; // Keras loss_weights (1 unless given)
   labels: { sparse: boolean; floatsPerSample: number } | null;
   labelsRegion: number | null;
+  // One f32 weight per sample (Keras sample_weight, which fit fills per batch); planned on demand.
+  weightsRegion: number | null;
   // Softmax output whose cross-entropy is computed from its logits (it has no other reader).
   fused: boolean;
 }
@@ -46,7 +48,8 @@ export function lossesPerOutput(graph: Graph, loss: LossConfig | readonly LossCo
 }
 
 // The input regions, then the labels regions (one per output with a loss), after the step header.
-export function ioRegions(regions: Region[], graph: Graph, batch: number, losses: LossConfig[] | null, weights: number[], consumers: Map<number, number[]>): { inputs: PlanInput[]; outputs: PlanOutput[] } {
+export function ioRegions(regions: Region[], graph: Graph, batch: number, losses: LossConfig[] | null, weights: number[], consumers: Map<number, number[]>,
+  sampleWeights = false): { inputs: PlanInput[]; outputs: PlanOutput[] } {
   const single = graph.inputs.length === 1;
   const inputs = graph.inputs.map((id) => {
     const node = graph.nodes[id];
@@ -59,15 +62,17 @@ export function ioRegions(regions: Region[], graph: Graph, batch: number, losses
     const loss = losses ? losses[i] : null;
     let labels: PlanOutput['labels'] = null;
     let labelsRegion: number | null = null;
+    let weightsRegion: number | null = null;
     if (loss) {
       const sparse = labelsAreSparse(loss);
       labels = { sparse, floatsPerSample: sparse ? sizeOf(node.shape.slice(0, -1)) : sizeOf(node.shape) };
       const name = graph.outputs.length === 1 ? 'labels' : `labels ${names[i]}`;
       labelsRegion = addRegion(regions, { name, kind: 'labels', offset: -1, bytes: align16(batch * labels.floatsPerSample * 4) });
+      if (sampleWeights) weightsRegion = addRegion(regions, { name: `sample weights${graph.outputs.length === 1 ? '' : ` ${names[i]}`}`, kind: 'labels', offset: -1, bytes: align16(batch * 4) });
     }
     const fused = !!loss && isCategorical(loss) && !loss.fromLogits && isSoftmaxOutput(node) && !(consumers.get(id)?.length) &&
       graph.outputs.filter((x) => x === id).length === 1;
-    return { name: names[i], node: id, shape: [...node.shape], loss, weight: weights[i], labels, labelsRegion, fused };
+    return { name: names[i], node: id, shape: [...node.shape], loss, weight: weights[i], labels, labelsRegion, weightsRegion, fused };
   });
   return { inputs, outputs };
 }
@@ -86,7 +91,7 @@ export function outputLossOps(p: ProgramBuilder, outputs: readonly PlanOutput[],
   dlogits: (i: number) => number | null, penalties: () => void): number | null {
   if (!hasOutputMetrics(outputs)) {
     const [o] = outputs;
-    lossOps(p, o.loss!, values[o.node], o.labelsRegion!, dlogits(0), o.fused);
+    lossOps(p, o.loss!, values[o.node], o.labelsRegion!, dlogits(0), o.fused, o.weightsRegion);
     penalties();
     accuracyOp(p, o.loss!, values[o.node], o.labelsRegion!);
     return null;
@@ -96,7 +101,7 @@ export function outputLossOps(p: ProgramBuilder, outputs: readonly PlanOutput[],
   outputs.forEach((o, i) => {
     const out = values[o.node];
     const dl = dlogits(i);
-    lossOps(p, o.loss!, out, o.labelsRegion!, dl, o.fused);
+    lossOps(p, o.loss!, out, o.labelsRegion!, dl, o.fused, o.weightsRegion);
     if (dl !== null && o.weight !== 1) p.emit('axpy', 'loss', { y: dl, x: dl }, { count: sizeOf(out.shape), alpha: o.weight, accumulate: 0 });
     accuracyOp(p, o.loss!, out, o.labelsRegion!);
     p.emit('output_metrics', 'loss', { m: metrics }, { output: i, weight: o.weight, last: i === outputs.length - 1 ? 1 : 0 });

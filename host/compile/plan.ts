@@ -119,6 +119,9 @@ export interface PlanOptions {
   // 'train' only applies them: regularization gradients, the update and the constraints, once.
   // batchSize is then the micro-batch's. Replaces the `gradients` option's program.
   microBatching?: boolean;
+  // Give each output with a loss a per-sample weights region that its loss ops scale by (Keras
+  // sample_weight / class_weight).
+  sampleWeights?: boolean;
 }
 
 // Convolution column buffers the planner tries, largest first, until the plan fits the budget
@@ -182,7 +185,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   const header = addRegion(regions, { name: 'step header', kind: 'header', offset: -1, bytes: HEADER.bytes });
   const consumers = new Map<number, number[]>();
   for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n.id]);
-  const io = ioRegions(regions, graph, batch, losses, lossWeights, consumers);
+  const io = ioRegions(regions, graph, batch, losses, lossWeights, consumers, options.sampleWeights ?? false);
   const weights = weightRegions(regions, graph, training, options.optimizer);
   const fusedOutputs = new Set(io.outputs.filter((o) => o.fused).map((o) => o.node));
   const ctx: CompileContext = {

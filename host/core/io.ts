@@ -6,6 +6,9 @@ export interface FileSystem {
   readFile(path: string): Promise<Uint8Array>;
   // Writes to a temporary name in the same directory, then renames: readers never see half a file.
   writeFileAtomic(path: string, bytes: Uint8Array): Promise<void>;
+  // Reads the weight shards of a TF.js model.json in `dir`, kept inside it (Node: node-fs.ts
+  // shardReader); without it loadModel reads them with readFile(dir + name).
+  shardReader?(dir: string): (relativePath: string, maxBytes: number) => Promise<Uint8Array>;
 }
 
 let fileSystem: FileSystem | null = null;

@@ -124,4 +124,5 @@ export function shardReader(dir: string): ShardReader {
 setFileSystem({
   readFile: readFileBytes,
   writeFileAtomic,
+  shardReader,
 });

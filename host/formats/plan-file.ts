@@ -70,6 +70,9 @@ export function planToFileBytes(plan: Plan): Uint8Array {
     throw new InvalidArgumentError('a plan file needs a training plan (compile with --train): it has no train program, labels or optimizer');
   }
   // The WASI driver feeds one input and one labels batch per step and reads one loss.
+  if (plan.outputs.some((o) => o.weightsRegion !== null)) {
+    throw new InvalidArgumentError('a plan file (the WASI runner) feeds no sample weights; this plan was made for sampleWeight / classWeight');
+  }
   if (plan.inputs.length !== 1 || plan.outputs.length !== 1 || plan.programs.train.metrics !== null) {
     throw new InvalidArgumentError(`a plan file (the WASI runner) takes a model with one input and one output and an unweighted loss; this plan has ${plan.inputs.length} inputs (${plan.inputs.map((i) => i.name).join(', ')}) and ${plan.outputs.length} outputs (${plan.outputs.map((o) => o.name).join(', ')})`);
   }

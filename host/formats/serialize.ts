@@ -175,7 +175,8 @@ function checkOptimizerState(st: OptimizerStateJson, source: string): void {
 const ascii = (bytes: Uint8Array, from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
 
 // What a file that is not safetensors is, by its first bytes, and the importer that reads it.
-function otherModelFormat(bytes: Uint8Array): { what: string; importer: string } | null {
+// `format`: the formats loadModel imports itself.
+export function otherModelFormat(bytes: Uint8Array): { what: string; importer: string; format?: 'onnx' | 'tfjs-graph' | 'tfjs-layers' } | null {
   if (ascii(bytes, 0, 8) === '\x89HDF\r\n\x1a\n') return { what: 'a Keras HDF5 file (.h5)', importer: 'importKeras(bytes)' };
   if (ascii(bytes, 0, 4) === 'PK\x03\x04') {
     // Both are zip archives; a .keras holds config.json, a PyTorch checkpoint data.pkl.
@@ -190,15 +191,15 @@ function otherModelFormat(bytes: Uint8Array): { what: string; importer: string }
       json = JSON.parse(new TextDecoder().decode(bytes));
     } catch { /* not JSON after all */ }
     if (json?.format === 'graph-model' || Array.isArray(json?.modelTopology?.node)) {
-      return { what: 'a TF.js graph model (model.json)', importer: 'importTfjsGraphModel(json, readShard, name)' };
+      return { what: 'a TF.js graph model (model.json)', importer: 'importTfjsGraphModel(json, readShard, name)', format: 'tfjs-graph' };
     }
     if (json?.format === 'layers-model' || json?.modelTopology) {
-      return { what: 'a TF.js layers model (model.json)', importer: 'importTfjsLayersModel(json, readShard, name)' };
+      return { what: 'a TF.js layers model (model.json)', importer: 'importTfjsLayersModel(json, readShard, name)', format: 'tfjs-layers' };
     }
     if (json) return { what: 'a JSON file', importer: 'the importer for its format (importTfjsLayersModel, importTfjsGraphModel)' };
   }
   // ONNX ModelProto: field 1 (ir_version, a small varint) first, as every exporter writes it.
-  if (bytes[0] === 0x08 && bytes[1] > 0 && bytes[1] < 0x20) return { what: 'an ONNX model', importer: 'importOnnx(bytes)' };
+  if (bytes[0] === 0x08 && bytes[1] > 0 && bytes[1] < 0x20) return { what: 'an ONNX model', importer: 'importOnnx(bytes)', format: 'onnx' };
   return null;
 }
 

@@ -22,6 +22,8 @@ export class ModelArena {
   executor: Executor | null = null;
   // Also plan the gradients program (model.computeGradients).
   planGradients = false;
+  // Also plan per-sample weights regions (sampleWeight / classWeight was given once).
+  planSampleWeights = false;
   // Optimizer state waiting for the next training plan (a checkpoint being restored).
   pendingOptimizer: OptimizerSnapshot | null = null;
   private trainableAtPlan = '';
@@ -42,6 +44,7 @@ export class ModelArena {
     const plan = mode === 'training'
       ? compilePlan(this.graph, {
         batchSize, mode, loss: c!.loss, optimizer: c!.optimizer, memoryBudget: c!.memoryBudget, gradients: this.planGradients, microBatching,
+        sampleWeights: this.planSampleWeights,
         ...(c!.lossWeights ? { lossWeights: c!.lossWeights } : {}),
       })
       : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
@@ -87,7 +90,8 @@ export class ModelArena {
     const switched = mode === 'training' && !!e && e.plan.mode === mode && e.plan.microBatching !== micro;
     const stale = !e || e.plan.mode !== mode || e.plan.batchSize < batchSize || switched || this.int8AtPlan !== this.int8Signature() ||
       (mode === 'training' && this.trainableAtPlan !== this.trainableSignature()) ||
-      (mode === 'training' && this.planGradients && !micro && !e.plan.programs.gradients);
+      (mode === 'training' && this.planGradients && !micro && !e.plan.programs.gradients) ||
+      (mode === 'training' && this.planSampleWeights && !e.plan.outputs.some((o) => o.weightsRegion !== null));
     const keep = e && e.plan.mode === mode && !switched ? e.plan.batchSize : 0;
     if (stale) this.replan(Math.max(batchSize, keep), mode, false, c, micro);
     else this.bindWeights(e);

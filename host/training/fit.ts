@@ -13,7 +13,7 @@ import type { Callback, EpochLogs, FitOptions, History, Model, Prediction } from
 
 export async function fitLoop(
   model: Model<Prediction>, executorFor: (batchSize: number) => Executor, xs: Float32Array[], labels: (Float32Array | Int32Array)[],
-  n: number, batchSize: number, epochs: number, options: FitOptions,
+  n: number, batchSize: number, epochs: number, options: FitOptions, weights: Float32Array[] | null,
 ): Promise<History> {
   const rng = new Random(options.seed ?? nextSeed());
   const steps: History['steps'] = { lr: [], loss: [], ...(options.recordGradNorm ? { gradNorm: [] } : {}) };
@@ -38,7 +38,9 @@ export async function fitLoop(
     let perOutput: { loss: number[]; correct: number[] } | null = null;
     for (let start = 0, b = 0; start < n; start += batchSize, b++) {
       const count = Math.min(batchSize, n - start);
-      const h = microBatch ? microBatchStep(exec, xs, labels, order, start, count) : trainStep(exec, xs, labels, order, start, count);
+      const h = microBatch
+        ? microBatchStep(exec, xs, labels, order, start, count, weights)
+        : trainStep(exec, xs, labels, order, start, count, weights);
       const { nonFinite } = h.result;
       if (nonFinite) throw new NonFiniteError(nonFinite, epoch, b, exec.iterations + 1);
       lossSum += h.lossSum + h.penalty * count;
@@ -56,7 +58,8 @@ export async function fitLoop(
     }
     const logs: EpochLogs = { ...model.results(n, lossSum, 0, correct, perOutput) } as EpochLogs;
     if (options.validationData) {
-      const v = model.evaluate(options.validationData[0], options.validationData[1], { batchSize });
+      const [vx, vy, sampleWeight] = options.validationData;
+      const v = model.evaluate(vx, vy, { batchSize, ...(sampleWeight !== undefined ? { sampleWeight } : {}) });
       for (const [k, value] of Object.entries(v)) if (value !== undefined) logs[`val_${k}`] = value;
     }
     logs.learning_rate = exec.lastLearningRate;
@@ -72,8 +75,8 @@ export async function fitLoop(
 
 // One whole-batch 'train' run.
 function trainStep(exec: Executor, xs: readonly Float32Array[], labels: readonly (Float32Array | Int32Array)[],
-  order: Int32Array | null, start: number, count: number): StepFigures {
-  loadBatch(exec, xs, labels, order, start, count);
+  order: Int32Array | null, start: number, count: number, weights: readonly Float32Array[] | null): StepFigures {
+  loadBatch(exec, xs, labels, order, start, count, weights);
   exec.setStep(count);
   const result = exec.run('train');
   const h = exec.readHeader();

@@ -77,10 +77,11 @@ export function prepareLabels(y: Tensor, n: number, loss: LossConfig, out: numbe
   return labels;
 }
 
-// Rows start..start+count of the inputs (and labels), in `order` if shuffled, into the arena:
-// one array per model input and per output, in the plan's order.
+// Rows start..start+count of the inputs (and labels, and per-sample weights), in `order` if
+// shuffled, into the arena: one array per model input and per output, in the plan's order. A plan
+// with weights regions and no weights given weighs every sample 1.
 export function loadBatch(exec: Executor, xs: readonly Float32Array[], labels: readonly (Float32Array | Int32Array)[] | null, order: Int32Array | null,
-  start: number, count: number): void {
+  start: number, count: number, weights: readonly Float32Array[] | null = null): void {
   const plan = exec.plan;
   const rows = (src: Float32Array | Int32Array, dst: Float32Array | Int32Array, per: number) => {
     if (!order) dst.set(src.subarray(start * per, (start + count) * per));
@@ -91,6 +92,9 @@ export function loadBatch(exec: Executor, xs: readonly Float32Array[], labels: r
   plan.outputs.forEach((o, i) => {
     if (o.labelsRegion === null) return;
     rows(labels[i], labels[i] instanceof Int32Array ? exec.viewI32(o.labelsRegion) : exec.view(o.labelsRegion), o.labels!.floatsPerSample);
+    if (o.weightsRegion === null) return;
+    if (weights) rows(weights[i], exec.view(o.weightsRegion), 1);
+    else exec.view(o.weightsRegion).fill(1);
   });
 }
 

@@ -41,7 +41,7 @@ export interface StepFigures {
 // One optimizer step over rows [start, start + count) of `order`, micro-batched by the plan's
 // batch size. Stops at the first run that finds a non-finite loss or gradient.
 export function microBatchStep(exec: Executor, xs: readonly Float32Array[], labels: readonly (Float32Array | Int32Array)[],
-  order: Int32Array | null, start: number, count: number): StepFigures {
+  order: Int32Array | null, start: number, count: number, weights: readonly Float32Array[] | null = null): StepFigures {
   const micro = exec.plan.batchSize;
   let perOutput: StepFigures['perOutput'] = null;
   let lossSum = 0;
@@ -49,7 +49,7 @@ export function microBatchStep(exec: Executor, xs: readonly Float32Array[], labe
   exec.zeroGradients();
   for (let at = 0; at < count; at += micro) {
     const rows = Math.min(micro, count - at);
-    loadBatch(exec, xs, labels, order, start + at, rows);
+    loadBatch(exec, xs, labels, order, start + at, rows, weights);
     exec.setStep(rows); // each run's sums start at 0 (several outputs' metrics need that); added here
     exec.lossScale = 1 / count;
     const result = exec.run('gradients');

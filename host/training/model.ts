@@ -22,6 +22,7 @@ import { checkMicroBatch } from './micro-batch';
 import { canQuantize, quantizeLayer } from '../layers/quantize';
 import { countParams, modelSummary } from './summary';
 import { checkOptions, optionNames } from '../core/options';
+import { type ClassWeightArg, type SampleWeightArg, sampleWeightsFor } from './sample-weights';
 
 export interface CompileOptions {
   optimizer: OptimizerConfig | OptimizerName;
@@ -50,7 +51,8 @@ export interface EpochLogs {
 export interface FitOptions {
   epochs?: number;
   batchSize?: number;
-  validationData?: [TensorArgs, TensorArgs];
+  // Data to evaluate after every epoch (never trained on); with a third entry, its sample weights.
+  validationData?: [TensorArgs, TensorArgs] | [TensorArgs, TensorArgs, SampleWeightArg];
   shuffle?: boolean;
   seed?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
@@ -74,15 +76,34 @@ export interface FitOptions {
   // normalizes each micro-batch by its own statistics) or dropout, the weights are those of the
   // whole batch up to float summation order; host/training/micro-batch.ts says what differs.
   microBatch?: number;
+  // Keras sample_weight: each sample's loss (and gradient) times its weight; the loss stays a mean
+  // over the batch size. One array of n weights, or one per output (in order or by name).
+  // With validationSplit, the held-out samples keep their weights.
+  sampleWeight?: SampleWeightArg;
+  // Keras class_weight (one output): each sample's loss times the weight of its label's class
+  // ({class index: weight}; a class without an entry weighs 1); multiplies sampleWeight.
+  classWeight?: ClassWeightArg;
 }
 
 // The documented option names of each method (the compiler holds them equal to the types).
 const FIT_OPTIONS = optionNames<FitOptions>()([
   'epochs', 'batchSize', 'validationData', 'shuffle', 'seed', 'onEpochEnd', 'callbacks', 'recordGradNorm', 'validationSplit', 'initialEpoch', 'verbose',
-  'microBatch',
+  'microBatch', 'sampleWeight', 'classWeight',
 ]);
 const COMPILE_OPTIONS = optionNames<CompileOptions>()(['optimizer', 'loss', 'lossWeights', 'metrics', 'memoryBudget', 'batchSize']);
 const BATCH_OPTIONS = optionNames<{ batchSize?: number }>()(['batchSize']);
+export interface EvaluateOptions {
+  batchSize?: number;
+  // Keras sample_weight, as for fit: the reported loss is the weighted mean; accuracy is not weighted.
+  sampleWeight?: SampleWeightArg;
+}
+const EVALUATE_OPTIONS = optionNames<EvaluateOptions>()(['batchSize', 'sampleWeight']);
+// Keras train_on_batch's sample_weight and class_weight, as for fit.
+export interface TrainOnBatchOptions {
+  sampleWeight?: SampleWeightArg;
+  classWeight?: ClassWeightArg;
+}
+const TRAIN_ON_BATCH_OPTIONS = optionNames<TrainOnBatchOptions>()(['sampleWeight', 'classWeight']);
 
 export interface Callback {
   setModel?(model: Model<Prediction>): void;
@@ -379,6 +400,16 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     return result;
   }
 
+  // Keras sample_weight / class_weight as one weight array per output (null: neither given); the
+  // plans from now on have weights regions.
+  private sampleWeights(sampleWeight: SampleWeightArg | undefined, classWeight: ClassWeightArg | undefined,
+    labels: readonly (Float32Array | Int32Array)[], n: number, what: string): Float32Array[] | null {
+    const outputs = this.outputNames.map((name, i) => ({ name, shape: this.outputShapes[i], loss: lossOf(this.compiled!.loss, i) }));
+    const weights = sampleWeightsFor(sampleWeight, classWeight, labels, outputs, n, what);
+    if (weights) this.arena.planSampleWeights = true;
+    return weights;
+  }
+
   // results() of the last run of `program` over n samples.
   private runResults(exec: Executor, program: 'train' | 'evaluate', n: number): EvaluateResult {
     const h = exec.readHeader();
@@ -386,9 +417,6 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
   }
 
   async fit(x: TensorArgs, y: TensorArgs, options: FitOptions = {}): Promise<History> {
-    for (const k of ['classWeight', 'sampleWeight']) {
-      if (options && k in options) throw new InvalidArgumentError(`fit: ${k} is not supported yet (the loss kernels take no per-sample weights); refusing it rather than training unweighted`);
-    }
     checkOptions('fit', options, FIT_OPTIONS);
     const epochs = options.epochs ?? 1;
     const batchSize = options.batchSize ?? 32;
@@ -400,19 +428,24 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     this.requireCompiled('fit');
     const { xs, n: all } = this.inputData(x, 'fit');
     const labels = this.labelsFor(y, all, 'fit');
-    const { n, validationData } = splitValidation(x, y, all, options);
+    const weights = this.sampleWeights(options.sampleWeight, options.classWeight, labels, all, 'fit');
+    // Keras splits the sample weights with the data; class weights apply to training only.
+    const heldOutWeights = options.classWeight === undefined ? weights : this.sampleWeights(options.sampleWeight, undefined, labels, all, 'fit');
+    const { n, validationData } = splitValidation(x, y, all, options, heldOutWeights);
     const executor = (batch: number) => (microBatch ? this.executorFor(microBatch, true, true) : this.executorFor(batch, true, false));
     return fitLoop(this as Model<Prediction>, executor, xs, labels, n, batchSize, epochs,
-      { ...options, validationData, initialEpoch });
+      { ...options, validationData, initialEpoch }, weights);
   }
 
   // One optimizer step on exactly this batch (Keras train_on_batch); returns the batch's loss.
-  trainOnBatch(x: TensorArgs, y: TensorArgs): EvaluateResult {
+  trainOnBatch(x: TensorArgs, y: TensorArgs, options: TrainOnBatchOptions = {}): EvaluateResult {
+    checkOptions('trainOnBatch', options, TRAIN_ON_BATCH_OPTIONS);
     this.requireCompiled('trainOnBatch');
     const { xs, n } = this.inputData(x, 'trainOnBatch');
     const labels = this.labelsFor(y, n, 'trainOnBatch');
+    const weights = this.sampleWeights(options.sampleWeight, options.classWeight, labels, n, 'trainOnBatch');
     const exec = this.executorFor(n, true, false);
-    loadBatch(exec, xs, labels, null, 0, n);
+    loadBatch(exec, xs, labels, null, 0, n, weights);
     exec.setStep(n);
     const { nonFinite } = exec.run('train');
     if (nonFinite) throw new NonFiniteError(nonFinite, 0, 0, exec.iterations + 1);
@@ -442,14 +475,15 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     return { loss: h.lossSum / n + h.penalty, input: inputs[0], inputs, weights };
   }
 
-  evaluate(x: TensorArgs, y: TensorArgs, options: { batchSize?: number } = {}): EvaluateResult {
-    checkOptions('evaluate', options, BATCH_OPTIONS);
+  evaluate(x: TensorArgs, y: TensorArgs, options: EvaluateOptions = {}): EvaluateResult {
+    checkOptions('evaluate', options, EVALUATE_OPTIONS);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
     this.requireCompiled('evaluate');
     const { xs, n } = this.inputData(x, 'evaluate');
-    const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), true);
     const labels = this.labelsFor(y, n, 'evaluate');
+    const weights = this.sampleWeights(options.sampleWeight, undefined, labels, n, 'evaluate');
+    const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), true);
     const step = exec.plan.batchSize;
     // One output: the header sums over every batch. Several: each batch's figures are read from
     // the metrics region (its output_metrics ops start from the batch's own sums).
@@ -457,7 +491,7 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     const sum = { lossSum: 0, correct: 0, loss: exec.plan.outputs.map(() => 0), outCorrect: exec.plan.outputs.map(() => 0) };
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
-      loadBatch(exec, xs, labels, null, start, count);
+      loadBatch(exec, xs, labels, null, start, count, weights);
       exec.setStep(count, !multi && start > 0);
       exec.run('evaluate');
       const m = readOutputMetrics(exec, 'evaluate');
@@ -519,13 +553,14 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
 // Keras's validation_split: training keeps the first floor(n * (1 - split)) samples and the rest
 // are the validation data, cut before any shuffling (keras/src/trainers/data_adapters/
 // data_adapter_utils.py, train_validation_split). validationData, when given, wins (as in Keras).
-function splitValidation(x: TensorArgs, y: TensorArgs, n: number, options: FitOptions): { n: number; validationData?: [TensorArgs, TensorArgs] } {
+function splitValidation(x: TensorArgs, y: TensorArgs, n: number, options: FitOptions, weights: Float32Array[] | null): { n: number; validationData?: FitOptions['validationData'] } {
   const split = options.validationSplit;
   if (split === undefined || options.validationData) return { n, validationData: options.validationData };
   if (typeof split !== 'number' || !(split > 0 && split < 1)) throw new InvalidArgumentError(`fit: validationSplit must be a number in (0, 1), got ${split}`);
   const at = Math.floor(n * (1 - split));
   if (at === 0 || at === n) throw new InvalidArgumentError(`fit: validationSplit ${split} of ${n} samples leaves ${at === 0 ? 'no training' : 'no validation'} samples`);
-  return { n: at, validationData: [sliceRows(x, at, n), sliceRows(y, at, n)] };
+  const [vx, vy] = [sliceRows(x, at, n), sliceRows(y, at, n)];
+  return { n: at, validationData: weights ? [vx, vy, weights.map((w) => w.subarray(at))] : [vx, vy] };
 }
 
 // The batch predict and evaluate plan for when no plan is large enough: the rows they are given
