@@ -48,6 +48,26 @@ describe('finite differences: broadcasting merges', () => {
   });
 });
 
+describe('finite differences: matMul and atan2 of two computed tensors', () => {
+  const flatDense = (units: number, shape: number[]) => (t: SymbolicTensor) => layers.reshape(shape).apply(tanhDense(units)(layers.flatten().apply(t)));
+  it('matMul [4, 3] . [3, 2], and each transposed', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul().apply([tanhDense(3)(t), flatDense(6, [3, 2])(t)])));
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul({ transposeA: true, transposeB: true }).apply([tanhDense(3)(t), flatDense(8, [2, 4])(t)])));
+  });
+  it('matMul of a tensor with itself transposed (x . x^T: both gradients into one buffer)', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul({ transposeB: true }).apply([tanhDense(3)(t), tanhDense(3)(t)])));
+    fdCheck(problem([4, 3], 2, (t) => { const h = tanhDense(3)(t); return layers.matMul({ transposeB: true }).apply([h, h]); }));
+  });
+  it('matMul with broadcast leading axes: [2, 1, 3, 2] . [3, 2, 2] -> [2, 3, 3, 2], and [3, 2] . [2, 2, 3]', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul().apply([flatDense(12, [2, 1, 3, 2])(t), flatDense(12, [3, 2, 2])(t)])));
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul().apply([flatDense(6, [3, 2])(t), flatDense(12, [2, 2, 3])(t)])));
+  });
+  it('atan2 [4, 3] with [3] and [4, 1] with [4, 3] (all four quadrants)', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.atan2().apply([tanhDense(3)(t), flatDense(3, [3])(t)])));
+    fdCheck(problem([4, 3], 2, (t) => layers.atan2().apply([flatDense(4, [4, 1])(t), tanhDense(3)(t)])));
+  });
+});
+
 describe('finite differences: reduce, constantOp, softmax on an inner axis', () => {
   for (const op of ['mean', 'sum'] as const) {
     it(`reduce ${op} over axes [1, 2] keepdims, and over -1`, () => {

@@ -60,7 +60,7 @@ const CONST_OPS: Record<string, [string, string]> = { // op -> [constantOp op fo
   Add: ['add', 'add'], AddV2: ['add', 'add'], BiasAdd: ['add', 'add'], Sub: ['sub', 'rsub'], Mul: ['mul', 'mul'],
   RealDiv: ['div', 'rdiv'], Div: ['div', 'rdiv'], Maximum: ['max', 'max'], Minimum: ['min', 'min'],
 };
-const TENSOR_OPS: Record<string, string> = { Add: 'add', AddV2: 'add', Sub: 'subtract', Mul: 'multiply', RealDiv: 'divide', Div: 'divide', Maximum: 'maximum', Minimum: 'minimum' };
+const TENSOR_OPS: Record<string, string> = { Add: 'add', AddV2: 'add', Sub: 'subtract', Mul: 'multiply', RealDiv: 'divide', Div: 'divide', Maximum: 'maximum', Minimum: 'minimum', Atan2: 'atan2' };
 const UNARY: Record<string, string> = {
   Abs: 'abs', Square: 'square', Sqrt: 'sqrt', Rsqrt: 'rsqrt', Exp: 'exp', Log: 'log', Reciprocal: 'reciprocal', Inv: 'reciprocal', Floor: 'floor',
   Ceil: 'ceil', Round: 'round', Sign: 'sign', Sin: 'sin', Cos: 'cos', Softplus: 'softplus', Softsign: 'softsign', Erf: 'erf',
@@ -80,7 +80,7 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       if (/FLOAT|HALF|DOUBLE/.test(to) || !/FLOAT|HALF|DOUBLE/.test(from)) return tensor(tensorIn(g, d, ins, 0)); // the model computes in float32
       throw new UnsupportedOpError(d.op, d.name, file, `a cast of a computed float tensor to ${to} (rounding has no gradient)`);
     }
-    case 'Add': case 'AddV2': case 'BiasAdd': case 'Sub': case 'Mul': case 'RealDiv': case 'Div': case 'Maximum': case 'Minimum': case 'SquaredDifference':
+    case 'Add': case 'AddV2': case 'BiasAdd': case 'Sub': case 'Mul': case 'RealDiv': case 'Div': case 'Maximum': case 'Minimum': case 'SquaredDifference': case 'Atan2':
       return binary(g, d, ins);
     case 'AddN': {
       const xs = ins.map((_, i) => tensorIn(g, d, ins, i));

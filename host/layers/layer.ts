@@ -29,7 +29,7 @@ export type LayerKind =
   | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling'
   | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather'
   | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp'
-  | 'unary' | 'clip' | 'prelu' | 'upSampling2d' | 'conv2dTranspose';
+  | 'unary' | 'clip' | 'prelu' | 'upSampling2d' | 'conv2dTranspose' | 'matMul' | 'atan2';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...
