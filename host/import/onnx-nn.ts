@@ -229,8 +229,23 @@ const gemm: OpFn = (c, node) => {
   dense(c, node, x, kernel, n, bias);
 };
 
+// MatMul of two computed tensors of one rank (NumPy's matmul, leading axes broadcast): a matMul
+// layer on both in ONNX's axis order. Ranks that differ would line one's batch up against an axis
+// of the other: refused.
+function tensorProduct(c: Converter, node: OnnxNode): void {
+  const [x, y] = [0, 1].map((i) => c.value(node, node.inputs[i]));
+  if (x.shape.length !== y.shape.length || x.shape.length < 2) {
+    throw c.fail(node, `a product of two computed tensors [N, ${x.shape}] and [N, ${y.shape}]: only operands of one rank, at least [N, M, K], are supported (the batch axes must line up)`);
+  }
+  const onnxOrder = x.shape.map((_, i) => i);
+  const [xt, yt] = [x, y].map((v) => c.inCanonical(node, v, onnxOrder).t);
+  const t = c.apply(layers.matMul({ name: c.layerName(node) }), [xt, yt]);
+  c.set(node, c.make(t, [...t.shape], onnxOrder));
+}
+
 // MatMul with a constant [K, N]; a following Add of a constant [N] becomes the dense bias.
 const matmul: OpFn = (c, node) => {
+  if (!c.isConst(node.inputs[1])) return tensorProduct(c, node);
   const x = c.value(node, node.inputs[0]);
   const k = x.shape[x.shape.length - 1];
   const bt = c.constant(node, 1, 'weight');

@@ -103,6 +103,8 @@ CASES = {
     'softmax_last_axis': (Fn(lambda m, x: torch.softmax(x, -1)), [IMG], 13, ['softmax-axis']),
     'softmax_opset11': (nn.Sequential(nn.Flatten(), nn.Linear(256, 10), nn.Softmax(1)), [IMG], 11, []),
     'resize_nearest_sizes': (Fn(lambda m, x: F.interpolate(x, size=(12, 13), mode='nearest')), [IMG], 13, ['resizing']),
+    'matmul_computed': (Fn(lambda m, x: m[0](x) @ m[1](x).transpose(1, 2), nn.Linear(6, 3), nn.Linear(6, 3)), [[5, 6]], 13, ['matMul']),
+    'matmul_image_stack': (Fn(lambda m, x: (x @ m[0](x).transpose(2, 3), x.flatten(2) @ x.flatten(2).transpose(1, 2) @ x.flatten(2)), conv(4, 4)), [IMG], 13, ['matMul', 'multi-io']),
     'matmul_rank3': (Fn(lambda m, x: m[0](x) @ torch.ones(3, 2), nn.Linear(6, 3)), [[5, 6]], 13, []),
     'multi_io': (Fn(lambda m, a, b: (m[0](a) + b, m[1](a).flatten(1)), conv(4, 4), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4, 3, 1))), [IMG, IMG], 13, ['multi-io']),
 }
