@@ -78,6 +78,7 @@ CASES = {
     'global_pools': (Fn(lambda m, x: F.adaptive_avg_pool2d(x, 1) + F.adaptive_max_pool2d(x, 1)), [IMG], 13, []),
     'grouped_conv': (nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=2), bn(6)), [IMG], 13, ['conv2d-groups']),
     'conv_transpose': (nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), [IMG], 13, ['conv2dTranspose']),
+    'conv_transpose_groups': (nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2), nn.ConvTranspose2d(6, 6, 2, stride=2, groups=6, bias=False)), [IMG], 13, ['conv2dTranspose-groups']),
     'reduce_mean_hw': (Fn(lambda m, x: m[0](x).mean((2, 3)), conv(4, 5)), [IMG], 13, []),
     'reduce_channel': (Fn(lambda m, x: x.sum(1, keepdim=True) * x.amax(1, keepdim=True) + x.mean(-1)[..., None]), [IMG], 13, ['reduce', 'multiply-broadcast']),
     'unary': (Fn(lambda m, x: torch.sqrt(x.abs() + 1) + torch.reciprocal(x.abs() + 1) - torch.exp(-x) + x.pow(2) + (x * x + 1).pow(0.5)), [IMG], 13, ['unary']),
