@@ -22,6 +22,7 @@ export type { BatchNormalizationOptions } from './batch-normalization';
 export type { SoftmaxOptions } from './activation';
 export type { ReduceOptions, ReduceOp } from './reduce';
 export type { ConstantOpOptions, ConstantOpName } from './constant-op';
+export type { MatMulOptions } from './mat-mul';
 
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
