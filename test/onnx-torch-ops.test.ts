@@ -43,7 +43,6 @@ const PROBES: Record<string, () => boolean> = {
     const y = call('maxPooling2d', { poolSize: 2, padding: [[1, 1], [1, 1]], ceilMode: true }).apply(input({ shape: [3, 3, 1] }));
     if (y.shape[0] !== 2) throw new Error('pads ignored');
   }),
-  'conv2dTranspose-groups': () => tryOr(() => call('conv2dTranspose', { filters: 4, kernelSize: 2, groups: 2 }).apply(input({ shape: [2, 2, 2] }))),
   resizing: () => tryOr(() => call('resizing', { height: 2, width: 2, interpolation: 'bilinear', coordinateTransform: 'align_corners' })),
   'multi-io': () => tryOr(() => {
     const [a, b] = [input({ shape: [2] }), input({ shape: [2] })];
