@@ -5,7 +5,7 @@ export { layers } from './layers/index';
 export {
   Layer, input, SymbolicTensor, type DenseOptions, type Conv2dOptions, type Conv2dTransposeOptions, type DepthwiseConv2dOptions, type Pooling2dOptions,
   type AveragePooling2dOptions, type BatchNormalizationOptions, type SoftmaxOptions, type ReduceOptions, type ReduceOp, type ConstantOpOptions,
-  type ConstantOpName, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
+  type ConstantOpName, type MatMulOptions, type LayerOptions, type ActivationName, type LayerKind, type WeightSpec,
 } from './layers/layer';
 export { Model, sequential, model, type Prediction, type CompileOptions, type FitOptions, type History, type EpochLogs, type EvaluateResult, type Callback, type EvaluateOptions, type TrainOnBatchOptions } from './training/model';
 export type { SampleWeightArg, SampleWeightArray, ClassWeightArg } from './training/sample-weights';

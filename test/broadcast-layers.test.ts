@@ -48,6 +48,26 @@ describe('finite differences: broadcasting merges', () => {
   });
 });
 
+describe('finite differences: matMul and atan2 of two computed tensors', () => {
+  const flatDense = (units: number, shape: number[]) => (t: SymbolicTensor) => layers.reshape(shape).apply(tanhDense(units)(layers.flatten().apply(t)));
+  it('matMul [4, 3] . [3, 2], and each transposed', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul().apply([tanhDense(3)(t), flatDense(6, [3, 2])(t)])));
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul({ transposeA: true, transposeB: true }).apply([tanhDense(3)(t), flatDense(8, [2, 4])(t)])));
+  });
+  it('matMul of a tensor with itself transposed (x . x^T: both gradients into one buffer)', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul({ transposeB: true }).apply([tanhDense(3)(t), tanhDense(3)(t)])));
+    fdCheck(problem([4, 3], 2, (t) => { const h = tanhDense(3)(t); return layers.matMul({ transposeB: true }).apply([h, h]); }));
+  });
+  it('matMul with broadcast leading axes: [2, 1, 3, 2] . [3, 2, 2] -> [2, 3, 3, 2], and [3, 2] . [2, 2, 3]', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul().apply([flatDense(12, [2, 1, 3, 2])(t), flatDense(12, [3, 2, 2])(t)])));
+    fdCheck(problem([4, 3], 2, (t) => layers.matMul().apply([flatDense(6, [3, 2])(t), flatDense(12, [2, 2, 3])(t)])));
+  });
+  it('atan2 [4, 3] with [3] and [4, 1] with [4, 3] (all four quadrants)', () => {
+    fdCheck(problem([4, 3], 2, (t) => layers.atan2().apply([tanhDense(3)(t), flatDense(3, [3])(t)])));
+    fdCheck(problem([4, 3], 2, (t) => layers.atan2().apply([flatDense(4, [4, 1])(t), tanhDense(3)(t)])));
+  });
+});
+
 describe('finite differences: reduce, constantOp, softmax on an inner axis', () => {
   for (const op of ['mean', 'sum'] as const) {
     it(`reduce ${op} over axes [1, 2] keepdims, and over -1`, () => {
@@ -128,6 +148,33 @@ describe('the SE block trains; save/load; a smaller batch', () => {
     expect(Array.from(loaded.getLayer('cop').getWeights()[0])).toEqual([2, 3]);
     const x = tensor(randomArray(2 * 24, 6), [2, 3, 4, 2]);
     expect(loaded.predict(x).data).toEqual(m.predict(x).data);
+  });
+});
+
+describe('matMul, atan2 and grouped conv2dTranspose: save/load and typed errors', () => {
+  it('save/load round-trips them (config and weights); predictions are bit-identical', async () => {
+    setSeed(4);
+    const inp = input({ shape: [3, 4, 2] });
+    const up = layers.conv2dTranspose({ filters: 4, kernelSize: 2, strides: 2, groups: 2, name: 'upg' }).apply(inp); // [6, 8, 4]
+    const q = layers.reshape([6, 32]).apply(up);
+    const gram = layers.matMul({ transposeB: true, name: 'gram' }).apply([q, q]); // [6, 6]
+    const angle = layers.atan2({ name: 'ang' }).apply([gram, layers.constantOp({ op: 'add', value: 0.5 }).apply(gram)]);
+    const m = model({ inputs: inp, outputs: angle });
+    const loaded = await loadModel(m.toBytes());
+    expect(loaded.getLayer('gram').config).toEqual({ transposeA: false, transposeB: true });
+    expect(loaded.getLayer('upg').config.groups).toBe(2);
+    expect(loaded.getLayer('upg').weightSpecs[0].shape).toEqual([2, 2, 2, 2]);
+    expect(loaded.getLayer('ang').kind).toBe('atan2');
+    const x = tensor(randomArray(2 * 24, 8), [2, 3, 4, 2]);
+    expect(loaded.predict(x).data).toEqual(m.predict(x).data);
+  });
+  it('inner sizes that differ, leading axes that do not broadcast, groups that do not divide: typed errors naming the layer', () => {
+    const a = input({ shape: [4, 3] });
+    expect(() => layers.matMul({ name: 'mm1' }).apply([a, input({ shape: [4, 2] })])).toThrow(/mm1.*inner sizes differ: \[4,3\] \. \[4,2\] \(3 vs 4\)/);
+    expect(() => layers.matMul({ name: 'mm2' }).apply([input({ shape: [2, 4, 3] }), input({ shape: [3, 3, 2] })])).toThrow(ShapeError);
+    expect(() => layers.matMul({ name: 'mm3' }).apply([input({ shape: [3] }), a])).toThrow(/mm3.*at least two axes/);
+    expect(() => layers.matMul({ transposeA: 'yes' as never })).toThrow(InvalidArgumentError);
+    expect(() => layers.conv2dTranspose({ filters: 3, kernelSize: 2, groups: 2, name: 'ctg' }).apply(input({ shape: [4, 4, 2] }))).toThrow(/ctg.*groups 2 must divide/);
   });
 });
 

@@ -2,7 +2,8 @@
 // x [B, 4, 3] -> a = dense(x) [4, 3] and b = reshape(dense(flatten(x))) of a broadcastable shape ->
 // the op -> mean squared error against a fixed target. Forward output, loss and the gradients of
 // the input and every weight (model.computeGradients) against tf.grads of the same function built
-// from tf ops (tf.add / sub / mul / div / maximum / minimum broadcast; tf.mean / sum / max / min
+// from tf ops (tf.add / sub / mul / div / maximum / minimum / atan2 broadcast; tf.matMul with its
+// transposes and leading axes broadcast; tf.mean / sum / max / min
 // with keepDims; tf.softmax on an inner axis via a transpose). Tolerance 1e-5 relative, floored at
 // 1e-5 of the tensor's largest element and at 1e-8 (softmax's bias gradient is 0 up to rounding).
 import { describe, it } from 'vitest';
@@ -103,6 +104,7 @@ const explicit = (op: TfOp): TfOp => (a, b) => op(tf.broadcastTo(a, shapeOf(a, b
 const binary: [string, () => Layer, TfOp][] = [
   ['add', () => layers.add(), tf.add], ['subtract', () => layers.subtract(), tf.sub], ['multiply', () => layers.multiply(), tf.mul],
   ['maximum', () => layers.maximum(), explicit(tf.maximum)], ['minimum', () => layers.minimum(), explicit(tf.minimum)],
+  ['atan2', () => layers.atan2(), tf.atan2],
 ];
 
 describe('TF.js parity: broadcasting merges (forward loss and every gradient)', () => {
@@ -112,6 +114,22 @@ describe('TF.js parity: broadcasting merges (forward loss and every gradient)', 
   it('divide [4, 3] / [4, 1] (divisor offset by 3)', () => compare({ name: 'divide41', bShape: [4, 1], layer: () => layers.divide(), tfOp: tf.div, bOffset: 3 }));
   it('divide [4, 3] / [3]', () => compare({ name: 'divide3', bShape: [3], layer: () => layers.divide(), tfOp: tf.div, bOffset: 3 }));
   it('average [4, 3] and [1, 3]', () => compare({ name: 'average13', bShape: [1, 3], layer: () => layers.average(), tfOp: (a, b) => tf.div(tf.add(a, b), 2) }));
+});
+
+describe('TF.js parity: matMul of two computed tensors (tf.matMul, its broadcasting and transposes)', () => {
+  const cases: [string, number[], boolean, boolean][] = [
+    ['[4, 3] . [3, 2]', [3, 2], false, false], ['[4, 3] . [2, 3] transposeB', [2, 3], false, true],
+    ['[4, 3] transposeA . [4, 2]', [4, 2], true, false], ['[4, 3] transposeA . [5, 4] transposeB', [5, 4], true, true],
+    ['[4, 3] . [2, 3, 2] (a broadcast over b\'s stack)', [2, 3, 2], false, false],
+  ];
+  // tf.matMul's gradient does not sum over broadcast leading axes either: broadcast them first.
+  const lead = (a: tf.Tensor, b: tf.Tensor) => [...shapeOf(a, b).slice(0, -2), ...a.shape.slice(-2)];
+  cases.forEach(([title, bShape, transposeA, transposeB], i) => {
+    it(title, () => compare({
+      name: `matmul${i}`, bShape, layer: () => layers.matMul({ transposeA, transposeB }),
+      tfOp: (a, b) => tf.matMul(tf.broadcastTo(a, lead(a, b)), tf.broadcastTo(b, lead(b, a)), transposeA, transposeB),
+    }));
+  });
 });
 
 describe('TF.js parity: reductions and softmax on an inner axis', () => {

@@ -23,9 +23,9 @@ function lcg(seed: number): () => number {
 }
 const quarters = (n: number, rnd: () => number) => Float32Array.from({ length: n }, () => (rnd() < 0.5 ? -1 : 1) * (1 + Math.floor(rnd() * 4)) / 4);
 const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
-const READS_G = (op: number) => op >= BC.sum;
-const READS_A = (op: number) => op <= BC.copy || (op >= BC.gMul && op <= BC.eqSelect);
-const READS_B = (op: number) => op <= BC.sqdiff || (op >= BC.gDivGrad && op <= BC.gSqdiff) || op === BC.eqSelect;
+const READS_G = (op: number) => (op >= BC.sum && op <= BC.reduceMin) || op === BC.gAtan2;
+const READS_A = (op: number) => op <= BC.copy || (op >= BC.gMul && op <= BC.eqSelect) || op >= BC.atan2;
+const READS_B = (op: number) => op <= BC.sqdiff || (op >= BC.gDivGrad && op <= BC.gSqdiff) || op === BC.eqSelect || op >= BC.atan2;
 
 // One call of broadcast_f32 and its reference; y is reduced when `reduce` (random axes set to 1).
 function check(k: Arena, op: number, rnd: () => number, trial: number) {
@@ -46,7 +46,7 @@ function check(k: Arena, op: number, rnd: () => number, trial: number) {
   const py = k.buf(y0.length, accumulate ? y0 : undefined, (off + 3) % 4);
   const [sy, sa, sb] = [yShape, aShape, bShape].map((s) => bcStrides(s, space));
   k.k.broadcast_f32(op, py, pg, pa, pb, space[0], ...space.slice(1), ...sy, ...sa, ...sb, alpha, accumulate);
-  const ref = broadcastRef(op, space, yShape, READS_G(op) ? g : null, a, aShape, b, bShape, op >= BC.reduceMax ? 1 : alpha, accumulate ? y0 : null);
+  const ref = broadcastRef(op, space, yShape, READS_G(op) ? g : null, a, aShape, b, bShape, op === BC.reduceMax || op === BC.reduceMin ? 1 : alpha, accumulate ? y0 : null);
   expectClose(k.read(py, y0.length), ref, 1e-5, 1e-5, `op ${op} space [${space}] y [${yShape}] a [${aShape}] b [${bShape}] acc ${accumulate}`);
   if (pa) expect(k.read(pa, a.length)).toEqual(a);
   expect(k.brokenGuards()).toEqual([]);

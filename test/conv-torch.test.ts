@@ -1,7 +1,7 @@
 // The convolution and pooling variants of issue 11 against PyTorch (test/torch/conv_ops.py, run with
 // Debian's /usr/bin/python3 and its python3-torch, or $EDGETUNE_PYTHON): grouped conv2d
 // (F.conv2d groups), explicit asymmetric pads on conv2d and depthwiseConv2d (F.pad, then an unpadded
-// convolution), conv2dTranspose (F.conv_transpose2d with padding and output_padding, and Keras's
+// convolution), conv2dTranspose (F.conv_transpose2d with padding, output_padding and groups, and Keras's
 // 'same'/'valid' as a cropped full transposed convolution), max/average pooling with padding,
 // ceil_mode and count_include_pad. For each: the output, the mean-squared-error loss, its gradients
 // for the input and every weight, and the weights after one SGD step, within 1e-5 relative to the
@@ -69,6 +69,18 @@ const CASES: Case[] = [
     layer: () => layers.conv2dTranspose({ filters: 3, kernelSize: [2, 3], strides: [2, 1], dilationRate: [1, 2], useBias: false }),
     xShape: [1, 3, 4, 2],
     torch: { op: 'torch_conv_transpose', strides: [2, 1], padding: 0, outputPadding: 0, dilation: [1, 2] },
+  },
+  {
+    name: 'conv2dTranspose groups 2, 3x3 stride 2, PyTorch padding 1 and output_padding 1 (ONNX ConvTranspose group)',
+    layer: () => layers.conv2dTranspose({ filters: 6, kernelSize: 3, strides: 2, padding: pads(1, 1, 1, 1), outputPadding: 1, groups: 2 }),
+    xShape: [2, 4, 3, 4],
+    torch: { op: 'torch_conv_transpose', strides: 2, padding: 1, outputPadding: 1, dilation: 1, groups: 2 },
+  },
+  {
+    name: 'conv2dTranspose groups 3 (one channel each), 2x2 stride 2, no bias',
+    layer: () => layers.conv2dTranspose({ filters: 3, kernelSize: 2, strides: 2, groups: 3, useBias: false }),
+    xShape: [1, 3, 2, 3],
+    torch: { op: 'torch_conv_transpose', strides: 2, padding: 0, outputPadding: 0, dilation: 1, groups: 3 },
   },
   // Keras 'same', 4x4 stride 2: output 2I, TF pads max(k - s, 0) = 2 split 1 / 1.
   {

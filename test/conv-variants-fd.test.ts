@@ -41,6 +41,9 @@ describe('finite differences: conv2dTranspose', () => {
   it("Keras 'valid' 2x3 strides [2, 1], outputPadding [1, 0], after a conv", () => {
     fdCheck(problem([3, 3, 2], 2, (t) => layers.conv2dTranspose({ filters: 3, kernelSize: [2, 3], strides: [2, 1], outputPadding: [1, 0], activation: 'tanh' }).apply(tanhConv(2)(t))));
   });
+  it('groups 2 (4 -> 6 channels), explicit pads [[1, 1], [0, 1]], stride 2, outputPadding 1, after a conv', () => {
+    fdCheck(problem([3, 3, 4], 2, (t) => layers.conv2dTranspose({ filters: 6, kernelSize: 3, strides: 2, padding: [[1, 1], [0, 1]], outputPadding: 1, groups: 2, activation: 'tanh' }).apply(tanhConv(4)(t))));
+  });
   it('explicit pads [[1, 0], [0, 1]], stride 2, dilation 2, no bias', () => {
     fdCheck(problem([3, 3, 3], 3, (t) => layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, dilationRate: 2, padding: [[1, 0], [0, 1]], useBias: false, activation: 'tanh' }).apply(t)));
   });

@@ -114,7 +114,8 @@ describe('our files: explicit pads, ceilMode, countIncludePad, groups and Conv2D
 
 describe('options are strict and impossible geometry is a typed error naming the layer', () => {
   it('refuses unknown and misplaced options', () => {
-    expect(() => layers.conv2dTranspose({ filters: 2, kernelSize: 3, groups: 2 } as never)).toThrow(InvalidArgumentError);
+    expect(() => layers.conv2dTranspose({ filters: 2, kernelSize: 3, ceilMode: true } as never)).toThrow(InvalidArgumentError);
+    expect(() => layers.conv2dTranspose({ filters: 2, kernelSize: 3, groups: 0, name: 't' })).toThrow(/t: groups must be a positive integer/);
     expect(() => layers.maxPooling2d({ poolSize: 2, countIncludePad: true } as never)).toThrow(InvalidArgumentError);
     expect(() => layers.averagePooling2d({ poolSize: 2, ceilMode: 1 as never, name: 'ap' })).toThrow(/ap: ceilMode must be true or false/);
     expect(() => layers.conv2d({ filters: 2, kernelSize: 3, groups: 0, name: 'c' })).toThrow(/c: groups must be a positive integer/);

@@ -1,7 +1,7 @@
 // TF.js graph import of the arithmetic ops on the nd-math and pointwise layers: broadcasting between
 // computed tensors (the squeeze-and-excitation gate), constants that do not fold (constantOp), unary
-// ops, PReLU (as an op and fused into a convolution), reductions, softmax and the resize variants;
-// one small graph per case against tf.loadGraphModel.
+// ops, PReLU (as an op and fused into a convolution), reductions, softmax, the resize variants,
+// and BatchMatMulV2 / Atan2 of two computed tensors; one small graph per case against tf.loadGraphModel.
 import { describe, expect, it } from 'vitest';
 import { importTfjsGraphModel, tensor } from '../dist/node.js';
 import { randomArray } from './support/harness';
@@ -61,6 +61,12 @@ const CASES: [string, (g: GraphBuilder, x: string) => void, number[], string[]][
     const m1 = g.node('m1', 'Mul', [b1, g.konst('m1/s', [4], [0.5, -1, 2, 3])]);
     g.node('t2', 'Conv2DBackpropInput', [size('t2/size', [9, 13, 2]), g.konst('t2/w', [2, 2, 2, 4]), g.node('r', 'Relu', [m1])], conv2dAttrs('VALID'));
   }, [9, 13, 2], ['conv2dTranspose']],
+  ['BatchMatMulV2 of two computed tensors: x . x^T (adj_y), adj_x, and Atan2 of computed tensors', (g, x) => {
+    const y = g.node('y', 'Tanh', [x]); // [4, 6, 3]
+    const gram = g.node('gram', 'BatchMatMulV2', [x, y], { adj_x: { b: false }, adj_y: { b: true } }); // [4, 6, 6]
+    const back = g.node('back', 'BatchMatMulV2', [gram, x], { adj_x: { b: true }, adj_y: { b: false } }); // [4, 6, 3]
+    g.node('ang', 'Atan2', [back, g.node('m', 'Mean', [y, g.ints('m/a', [2])], keep(true))]); // [4, 6, 3] with [4, 1, 3]
+  }, [4, 6, 3], ['matMul', 'atan2']],
   ['ResizeBilinear align_corners and asymmetric, ResizeNearestNeighbor in all three modes', (g, x) => {
     const size = (n: string, h: number, w: number) => g.ints(n, [h, w]);
     const a = g.node('a', 'ResizeBilinear', [x, size('a/s', 7, 9)], { align_corners: { b: true }, half_pixel_centers: { b: false } });

@@ -1,10 +1,11 @@
 // TF.js graph import of the shape ops (StridedSlice with every mask, Slice, Pad on any axis,
 // MirrorPad, ConcatV2 on any axis, Pack, Unpack, Split, SplitV, GatherV2, GatherNd, Transpose, Tile,
-// BroadcastTo, DepthToSpace), one small graph per case, against tf.loadGraphModel.
+// BroadcastTo, DepthToSpace; Unpack and Squeeze of a batch fixed to 1), one small graph per case, against
+// tf.loadGraphModel.
 import { describe, expect, it } from 'vitest';
 import { importTfjsGraphModel, tensor } from '../dist/node.js';
 import { randomArray } from './support/harness';
-import { GraphBuilder, int, relDiff, str, tfjsOutputs, type } from './support/tfjs-graph-builder';
+import { GraphBuilder, int, ints, relDiff, str, tfjsOutputs, type } from './support/tfjs-graph-builder';
 
 const slice = (g: GraphBuilder, name: string, x: string, b: number[], e: number[], s: number[], masks: Partial<Record<'begin_mask' | 'end_mask' | 'ellipsis_mask' | 'new_axis_mask' | 'shrink_axis_mask', number>>) => {
   const m = Object.fromEntries(['begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask'].map((k) => [k, int(masks[k as keyof typeof masks] ?? 0)]));
@@ -69,6 +70,32 @@ describe.each(CASES)('%s', (_, build, shape) => {
     const x = randomArray(batch * 192, 31 + batch);
     const [theirs] = await tfjsOutputs(graph, { x: { data: x, shape: [batch, 4, 6, 8] } });
     expect(relDiff(model.predict(tensor(x, [batch, 4, 6, 8])).data, theirs)).toBe(0); // pure data movement: exact
+  });
+});
+
+// movenet's preprocessing: its input has a batch fixed to 1, unpacked to the one image, resized,
+// squeezed and expanded back. Any other batch cannot be unpacked per sample: refused by name.
+describe('Unpack and Squeeze on the batch axis of a batch fixed to 1', () => {
+  const build = (batch: number) => {
+    const g = new GraphBuilder();
+    const u = g.node('u', 'Unpack', [g.placeholder('x', [batch, 4, 6, 8])], { axis: int(0), num: int(batch) });
+    const e = g.node('e', 'ExpandDims', [u, g.ints('e/a', [0], [])]);
+    const r = g.node('r', 'ResizeBilinear', [e, g.ints('r/s', [5, 7])], { align_corners: { b: false }, half_pixel_centers: { b: true } });
+    const q = g.node('q', 'Squeeze', [r], { squeeze_dims: ints(0) });
+    g.node('y', 'ExpandDims', [q, g.ints('y/a', [-4], [])]);
+    return g.build();
+  };
+  it('is the one sample: matches tf.loadGraphModel', async () => {
+    const graph = build(1);
+    const model = await importTfjsGraphModel(graph.json, async () => graph.bin, 'unpack.json');
+    expect(model.outputShape).toEqual([5, 7, 8]);
+    const x = randomArray(192, 37);
+    const [theirs] = await tfjsOutputs(graph, { x: { data: x, shape: [1, 4, 6, 8] } });
+    expect(relDiff(model.predict(tensor(x, [1, 4, 6, 8])).data, theirs)).toBeLessThan(1e-6);
+  });
+  it('a batch of 2 unpacked into two tensors is refused, naming the node', async () => {
+    const graph = build(2);
+    await expect(importTfjsGraphModel(graph.json, async () => graph.bin, 'unpack2.json')).rejects.toThrow(/unpack2\.json.*'u'.*Unpack.*unpacks the batch axis of \[2, 4,6,8\] into 2 tensors/);
   });
 });
 

@@ -111,6 +111,24 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     gemmReference(want, a.v, b.v, m * B, n, k, k, 1, n, 1, n, 0);
     c.expect('c', c.f32(y, m * B * n), want);
   },
+  batched_gemm(c) {
+    // Per sample 3 products (5,2) = a (5,4) transposed-stored . b (4,2), b broadcast over the
+    // stack; then the sum of the three into one matrix (c stride 0), as a broadcast operand's gradient.
+    const count = 3, m = 5, n = 2, k = 4;
+    const a = c.input(B * count * k * m), b = c.input(B * k * n);
+    const y = c.out(B * count * m * n), sum = c.out(B * m * n);
+    const args = { count, m, n, k, rsa: 1, csa: m, rsb: n, csb: 1, ldc: n, sa: k * m, sb: 0, pa: count * k * m, pb: k * n, accumulate: 0 };
+    c.run('batched_gemm', { c: y, a: a.p, b: b.p, pack: c.out(SCRATCH), ...args, sc: m * n, pc: count * m * n });
+    c.run('batched_gemm', { c: sum, a: a.p, b: b.p, pack: c.out(SCRATCH), ...args, sc: 0, pc: m * n });
+    const want = new Float32Array(B * count * m * n), wantSum = new Float32Array(B * m * n);
+    for (let s = 0; s < B; s++) for (let l = 0; l < count; l++) {
+      const av = a.v.subarray((s * count + l) * k * m), bv = b.v.subarray(s * k * n);
+      gemmReference(want.subarray((s * count + l) * m * n), av, bv, m, n, k, 1, m, n, 1, n, 0);
+      gemmReference(wantSum.subarray(s * m * n), av, bv, m, n, k, 1, m, n, 1, n, l > 0 ? 1 : 0);
+    }
+    c.expect('c', c.f32(y, B * count * m * n), want);
+    c.expect('sum', c.f32(sum, B * m * n), wantSum);
+  },
   bias_fill(c) {
     const b = c.input(5), y = c.out(3 * B * 5);
     c.run('bias_fill', { y, b: b.p, rows: 3, n: 5 });

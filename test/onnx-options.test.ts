@@ -70,10 +70,21 @@ describe('constant folding and import options', () => {
     const ours = m.predict(etTensor(toNhwc(x, 2, 3, 6, 6), [2, 6, 6, 3]));
     expect(maxDiff(ours.data, ref.data)).toBeLessThan(1e-5);
   });
-  it('outputs cuts the graph at any tensor (an NHWC feature map)', () => {
-    const m = importOnnx(foldingGraph(), 'fold.onnx', { outputs: ['r'] });
-    expect(m.outputShape).toEqual([6, 6, 4]);
-    expect(m.layers.map((l) => l.kind)).toEqual(['conv2d', 'activation']);
+  it('outputs cuts the graph at any tensor: a feature map comes back NCHW as in the file (onnxruntime\'s values), or NHWC with outputLayout', async () => {
+    const bytes = foldingGraph();
+    const m = importOnnx(bytes, 'fold.onnx', { outputs: ['r'] });
+    expect(m.outputShape).toEqual([4, 6, 6]);
+    expect(m.layers.map((l) => l.kind)).toEqual(['conv2d', 'activation', 'reshape', 'permute', 'reshape']); // [36, 4] -> [4, 36]
+    const x = randomArray(2 * 3 * 36, 5, -1, 1);
+    const ref = await ortRun(bytes, x, [2, 3, 6, 6], 'r');
+    const nchw = m.predict(etTensor(toNhwc(x, 2, 3, 6, 6), [2, 6, 6, 3]));
+    expect(nchw.shape).toEqual([2, 4, 6, 6]);
+    expect(maxDiff(nchw.data, ref.data)).toBeLessThan(1e-5);
+    const nhwc = importOnnx(bytes, 'fold.onnx', { outputs: ['r'], outputLayout: 'nhwc' });
+    expect(nhwc.outputShape).toEqual([6, 6, 4]);
+    expect(nhwc.layers.map((l) => l.kind)).toEqual(['conv2d', 'activation']);
+    expect(maxDiff(nhwc.predict(etTensor(toNhwc(x, 2, 3, 6, 6), [2, 6, 6, 3])).data, toNhwc(ref.data, 2, 4, 6, 6))).toBeLessThan(1e-5);
+    refusal(() => importOnnx(bytes, 'fold.onnx', { outputLayout: 'NHWC' as never }), InvalidArgumentError, 'fold.onnx', "outputLayout must be 'nchw' or 'nhwc'");
   });
   it('inputs starts the graph at an inner tensor', () => {
     const m = importOnnx(foldingGraph(), 'fold.onnx', { inputs: ['r'], outputs: ['y'], inputShape: [4, 6, 6] });
@@ -132,13 +143,16 @@ describe('refusals name the file, the node and the op', () => {
 describe('the CLI passes the import options', () => {
   const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
   const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  it('inspect --outputs lists the cut output; convert refuses a data-dependent op, writing nothing, and converts with the cut', () => {
+  it('inspect --outputs lists the cut output (NCHW, or NHWC with --output-layout); convert refuses a data-dependent op, writing nothing, and converts with the cut', () => {
     const dir = mkdtempSync(join(tmpdir(), 'onnx-cli-'));
     try {
       writeFileSync(join(dir, 'fold.onnx'), foldingGraph(['H', 'W']));
       const r = cli('inspect', join(dir, 'fold.onnx'), '--outputs', 'r', '--input-shape', '3,6,6');
       expect(r.stderr).toBe('');
-      expect(r.stdout).toContain('input [batch, 6, 6, 3], output [batch, 6, 6, 4]');
+      expect(r.stdout).toContain('input [batch, 6, 6, 3], output [batch, 4, 6, 6]');
+      const nhwc = cli('inspect', join(dir, 'fold.onnx'), '--outputs', 'r', '--input-shape', '3,6,6', '--output-layout', 'nhwc');
+      expect(nhwc.stderr).toBe('');
+      expect(nhwc.stdout).toContain('input [batch, 6, 6, 3], output [batch, 6, 6, 4]');
       const det = onnxModel({
         name: 'det', initializers: [tensor('k', [1], i64([2]))],
         nodes: [node('Relu', ['x'], ['r'], {}, '/Relu'), node('TopK', ['r', 'k'], ['y', 'i'], { axis: 1 }, '/TopK')],

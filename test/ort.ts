@@ -13,10 +13,11 @@ ort.env.wasm.wasmPaths = { wasm: pathToFileURL(ORT_WASM).href };
 ort.env.logLevel = 'error';
 
 // Runs the model on one input and returns its (only) output.
-export async function ortRun(bytes: Uint8Array, x: Float32Array, shape: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+// The first graph output, or the one named `output`.
+export async function ortRun(bytes: Uint8Array, x: Float32Array, shape: number[], output?: string): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, shape) });
-  const t = out[session.outputNames[0]];
+  const t = out[output ?? session.outputNames[0]];
   await session.release();
   return { data: t.data as Float32Array, dims: t.dims };
 }

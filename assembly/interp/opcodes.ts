@@ -73,6 +73,7 @@ export const OP_CONV2D_GROUPED_BACKWARD_FILTER: i32 = 141;
 export const OP_CONV2D_GROUPED_BACKWARD_INPUT: i32 = 142;
 export const OP_AVGPOOL_INCLUDE_PAD_FORWARD: i32 = 143;
 export const OP_AVGPOOL_INCLUDE_PAD_BACKWARD: i32 = 144;
+export const OP_BATCHED_GEMM: i32 = 180;
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;

@@ -6,7 +6,7 @@ import { broadcast_f32 } from '../kernels/broadcast';
 import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, conv2d_grouped_backward_filter, conv2d_grouped_backward_input, conv2d_grouped_forward, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
-import { gemm_f32 } from '../kernels/gemm';
+import { batched_gemm_f32, gemm_f32 } from '../kernels/gemm';
 import { accuracy_count, bce_logits_loss, bce_probs_loss, loss_sample_weighted, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
 import { nd_copy_f32 } from '../kernels/nd-copy';
@@ -94,6 +94,7 @@ import {
   OP_CONV2D_GROUPED_BACKWARD_INPUT,
   OP_AVGPOOL_INCLUDE_PAD_FORWARD,
   OP_AVGPOOL_INCLUDE_PAD_BACKWARD,
+  OP_BATCHED_GEMM,
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
@@ -209,6 +210,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_CONV2D_GROUPED_BACKWARD_INPUT: conv2d_grouped_backward_input(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20), arg(at, 21)); break;
       case OP_AVGPOOL_INCLUDE_PAD_FORWARD: avg_pool2d_forward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14)); break;
       case OP_AVGPOOL_INCLUDE_PAD_BACKWARD: avg_pool2d_backward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15)); break;
+      case OP_BATCHED_GEMM: batched_gemm_f32(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19)); break;
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;

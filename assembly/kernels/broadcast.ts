@@ -1,5 +1,5 @@
 // Broadcasting arithmetic, reductions and their gradients (Keras Add / Subtract / Multiply /
-// Maximum / Minimum / Average with NumPy broadcasting, edgetune Divide, Reduce and ConstantOp),
+// Maximum / Minimum / Average with NumPy broadcasting, edgetune Divide, Atan2, Reduce and ConstantOp),
 // as one strided loop over a 6-axis index space L = [batch, n1, n2, n3, n4, n5] (row-major).
 //
 // Operands: g is contiguous over L (dy, or the tensor being reduced); y, a and b are strided, one
@@ -36,13 +36,16 @@ export const BC_EQ_COUNT: i32 = 17; // g == a ? 1 : 0 (ties of a max/min reducti
 export const BC_EQ_SELECT: i32 = 18; // g == a ? b : 0 (a max/min reduction's backward: b = dy / ties)
 export const BC_REDUCE_MAX: i32 = 19; // y = max(y, g)
 export const BC_REDUCE_MIN: i32 = 20; // y = min(y, g)
+// atan2 and its gradient (scalar only: no SIMD arctangent).
+export const BC_ATAN2: i32 = 21; // atan2(a, b): the angle of the point (x = b, y = a)
+export const BC_G_ATAN2: i32 = 22; // g * b / (a^2 + b^2) (d/da; d/db with a and b swapped and alpha -1)
 
 // @ts-ignore: decorator
-@inline function needsG(op: i32): bool { return op >= BC_SUM; }
+@inline function needsG(op: i32): bool { return (op >= BC_SUM && op <= BC_REDUCE_MIN) || op == BC_G_ATAN2; }
 // @ts-ignore: decorator
-@inline function needsA(op: i32): bool { return op <= BC_COPY || (op >= BC_G_MUL && op <= BC_EQ_SELECT); }
+@inline function needsA(op: i32): bool { return op <= BC_COPY || (op >= BC_G_MUL && op <= BC_EQ_SELECT) || op >= BC_ATAN2; }
 // @ts-ignore: decorator
-@inline function needsB(op: i32): bool { return op <= BC_SQDIFF || (op >= BC_G_DIV_GRAD && op <= BC_G_SQDIFF) || op == BC_EQ_SELECT; }
+@inline function needsB(op: i32): bool { return op <= BC_SQDIFF || (op >= BC_G_DIV_GRAD && op <= BC_G_SQDIFF) || op == BC_EQ_SELECT || op >= BC_ATAN2; }
 
 // @ts-ignore: decorator
 @inline function scalarOp(op: i32, g: f32, a: f32, b: f32): f32 {
@@ -66,6 +69,8 @@ export const BC_REDUCE_MIN: i32 = 20; // y = min(y, g)
     case BC_G_SQDIFF: return (g * (a - b)) * 2;
     case BC_EQ_COUNT: return g == a ? 1 : 0;
     case BC_EQ_SELECT: return g == a ? b : 0;
+    case BC_ATAN2: return Mathf.atan2(a, b);
+    case BC_G_ATAN2: return (g * b) / (a * a + b * b);
     default: return g;
   }
 }
@@ -107,7 +112,7 @@ export const BC_REDUCE_MIN: i32 = 20; // y = min(y, g)
 function broadcastRow(op: i32, y: usize, sy: i32, g: usize, sg: i32, a: usize, sa: i32, b: usize, sb: i32, n: i32, alpha: f32, into: bool): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    if (sy == 1 && sa <= 1 && sb <= 1) {
+    if (op < BC_ATAN2 && sy == 1 && sa <= 1 && sb <= 1) {
       const al = f32x4.splat(alpha);
       const g0 = f32x4.splat(load<f32>(g));
       const a0 = f32x4.splat(load<f32>(a));
@@ -137,7 +142,7 @@ export function broadcast_f32(
   sy0: i32, sy1: i32, sy2: i32, sy3: i32, sy4: i32, sy5: i32, sa0: i32, sa1: i32, sa2: i32, sa3: i32, sa4: i32, sa5: i32,
   sb0: i32, sb1: i32, sb2: i32, sb3: i32, sb4: i32, sb5: i32, alpha: f32, accumulate: i32,
 ): void {
-  if (op < 0 || op > BC_REDUCE_MIN || y == 0 || (needsG(op) && g == 0) || (needsA(op) && a == 0) || (needsB(op) && b == 0)) return;
+  if (op < 0 || op > BC_G_ATAN2 || y == 0 || (needsG(op) && g == 0) || (needsA(op) && a == 0) || (needsB(op) && b == 0)) return;
   if (batch < 1 || n1 < 1 || n2 < 1 || n3 < 1 || n4 < 1 || n5 < 1) return;
   if ((sy0 | sy1 | sy2 | sy3 | sy4 | sy5 | sa0 | sa1 | sa2 | sa3 | sa4 | sa5 | sb0 | sb1 | sb2 | sb3 | sb4 | sb5) < 0) return;
   // An operand the op does not read stays put (its pointer may be 0).

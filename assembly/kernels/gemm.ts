@@ -400,3 +400,20 @@ function gemm_f32_rows(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
     }
   }
 }
+
+// A stack of products c_l = [c_l +] a_l . b_l (the MatMul layer of two computed tensors): for each
+// of `batch` samples and `count` matrices per sample, matrix l of sample s of x (a, b or c) starts
+// at x + 4*(s*px + l*sx). A stride sa or sb of 0 broadcasts that operand over the stack; a c
+// stride of 0 (sc, or pc) sums the products into one matrix (a broadcast operand's gradient):
+// every product after the first accumulates. Scratch at `pack` as for one (m,n,k) gemm_f32.
+export function batched_gemm_f32(c: usize, a: usize, b: usize, batch: i32, count: i32, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, sa: i32, sb: i32, sc: i32, pa: i32, pb: i32, pc: i32,
+  accumulate: i32, pack: usize): void {
+  for (let s = 0; s < batch; s++) {
+    for (let l = 0; l < count; l++) {
+      const into = accumulate != 0 || (l > 0 && sc == 0) || (s > 0 && pc == 0);
+      gemm_f32(c + (<usize>(s * pc + l * sc) << 2), a + (<usize>(s * pa + l * sa) << 2), b + (<usize>(s * pb + l * sb) << 2),
+        m, n, k, rsa, csa, rsb, csb, ldc, into ? 1 : 0, pack);
+    }
+  }
+}

@@ -40,6 +40,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       { flag: '--outputs', value: 'NAMES', help: 'ONNX: return these tensors (comma-separated), cutting the graph there' },
       { flag: '--inputs', value: 'NAMES', help: 'ONNX: start the graph at these tensors (comma-separated)' },
       { flag: '--input-shape', value: 'D,D,D', help: 'ONNX: per-sample input shape (ONNX order, no batch) for a dynamic height/width' },
+      { flag: '--output-layout', value: 'nchw|nhwc', help: "ONNX: image outputs as in the file (nchw, the default) or NHWC without the final permute" },
     ],
   },
   inspect: {
@@ -53,6 +54,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       { flag: '--outputs', value: 'NAMES', help: 'ONNX: return these tensors (comma-separated), cutting the graph there' },
       { flag: '--inputs', value: 'NAMES', help: 'ONNX: start the graph at these tensors (comma-separated)' },
       { flag: '--input-shape', value: 'D,D,D', help: 'ONNX: per-sample input shape (ONNX order, no batch) for a dynamic height/width' },
+      { flag: '--output-layout', value: 'nchw|nhwc', help: "ONNX: image outputs as in the file (nchw, the default) or NHWC without the final permute" },
     ],
   },
   'find-lr': {

@@ -33,7 +33,7 @@ function progressBar(enabled: boolean) {
   return { draw, end: () => { if (enabled && last) process.stderr.write('\n'); last = ''; } };
 }
 
-// The importer options given as flags (--outputs a,b --inputs x --input-shape 3,224,224).
+// The importer options given as flags (--outputs a,b --inputs x --input-shape 3,224,224 --output-layout nhwc).
 function importOptions(flags: Record<string, string>): OnnxImportOptions {
   const names = (v: string) => v.split(',').map((n) => n.trim()).filter((n) => n);
   const o: OnnxImportOptions = {};
@@ -44,6 +44,7 @@ function importOptions(flags: Record<string, string>): OnnxImportOptions {
     if (!dims.every((d) => Number.isInteger(d) && d > 0)) throw new InvalidArgumentError(`--input-shape must be positive integers separated by commas (ONNX order, no batch), got '${flags['input-shape']}'`);
     o.inputShape = dims;
   }
+  if (flags['output-layout'] !== undefined) o.outputLayout = flags['output-layout'] as OnnxImportOptions['outputLayout']; // importOnnx checks it
   return o;
 }
 

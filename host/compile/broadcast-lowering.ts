@@ -10,9 +10,10 @@ import { type ProgramBuilder, type Ref } from './program';
 export const BC_OP = {
   add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, sqdiff: 6, copy: 7, sum: 8, gMul: 9, gDiv: 10, gDivGrad: 11,
   gGe: 12, gLt: 13, gLe: 14, gGt: 15, gSqdiff: 16, eqCount: 17, eqSelect: 18, reduceMax: 19, reduceMin: 20,
+  atan2: 21, gAtan2: 22,
 } as const;
 export type BcOp = keyof typeof BC_OP;
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'atan2';
 
 // Per-sample axes the kernel loops over after merging (the batch is the sixth).
 export const MAX_BROADCAST_AXES = 5;
@@ -118,5 +119,7 @@ export function emitBinaryGrad(p: ProgramBuilder, layer: string, op: BinaryOp, w
     // TF's rule (Keras's backends): a tie sends the gradient to the first operand.
     case 'max': return which === 0 ? emit('gGe', a, b) : emit('gLt', a, b);
     case 'min': return which === 0 ? emit('gLe', a, b) : emit('gGt', a, b);
+    // atan2(a, b): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
+    case 'atan2': return which === 0 ? emit('gAtan2', a, b) : emit('gAtan2', b, a, -1);
   }
 }

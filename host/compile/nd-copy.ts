@@ -50,7 +50,7 @@ function simplify(box: CopyBox): CopyBox {
   return { dims, y: { offset: box.y.offset, strides: ys }, x: { offset: box.x.offset, strides: xs } };
 }
 
-const at = (ref: Ref, floats: number): Ref => (typeof ref === 'number' ? [ref, 4 * floats] : [ref[0], ref[1] + 4 * floats]);
+export const at = (ref: Ref, floats: number): Ref => (typeof ref === 'number' ? [ref, 4 * floats] : [ref[0], ref[1] + 4 * floats]);
 
 // Emits y [+]= x over the box for every sample of the batch; ySample and xSample are the floats
 // per sample of each side's buffer (its batch stride). Boxes of more per-sample axes than the op

@@ -243,6 +243,13 @@ export const OP_TABLE = {
     code: 144, args: `dx:ptr dy:ptr ${POOL_GEOMETRY} pb pr accumulate`,
     run: `avg_pool2d_backward_include_pad(dx, dy, batch, ${POOL_CALL}, pb, pr, accumulate)`,
   },
+  // Products of two computed tensors (the matMul layer), 180-189: `count` (m,n,k) products per
+  // sample; matrix l of sample s of x starts at x + 4*(s*px + l*sx), a stride of 0 broadcasts
+  // (assembly/kernels/gemm.ts, batched_gemm_f32).
+  batched_gemm: {
+    code: 180, args: 'c:ptr a:ptr b:ptr count m n k rsa csa rsb csb ldc sa sb sc pa pb pc accumulate pack:ptr',
+    run: 'batched_gemm_f32(c, a, b, batch, count, m, n, k, rsa, csa, rsb, csb, ldc, sa, sb, sc, pa, pb, pc, accumulate, pack)',
+  },
   // Regression and binary losses, 90-99.
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
   bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },

@@ -105,6 +105,15 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     disjoint: [['c', 'a'], ['c', 'b']],
   },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
+  batched_gemm: {
+    access: [
+      ['a', '(B - 1) * pa + (count - 1) * sa + (m - 1) * rsa + (k - 1) * csa + 1', 'r'],
+      ['b', '(B - 1) * pb + (count - 1) * sb + (k - 1) * rsb + (n - 1) * csb + 1', 'r'],
+      ['c', '(B - 1) * pc + (count - 1) * sc + (m - 1) * ldc + n', 'w'],
+      ['pack', 'gemmScratch(m, n, k) / 4', 'w'],
+    ],
+    disjoint: [['c', 'a'], ['c', 'b']],
+  },
   bias_backward: { access: [['db', 'n', 'w'], ['dy', ROWS_N, 'r']] },
   relu_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
   relu_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['y', 'count * B', 'r']] },

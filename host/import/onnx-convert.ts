@@ -27,6 +27,10 @@ export interface OnnxImportOptions {
   // per-sample shape (ONNX order, no batch) for inputs whose shape is dynamic; one shape for a
   // single-input model or { name: shape }
   inputShape?: number[] | Record<string, number[]>;
+  // the memory order of image outputs ([N, C, H, W] in the file): 'nchw' (the default) returns
+  // them as the file and onnxruntime do, through a final permute; 'nhwc' returns the NHWC maps the
+  // layers compute (no permute: cheaper, and what a new head on a feature map wants)
+  outputLayout?: 'nchw' | 'nhwc';
 }
 
 export type OpFn = (c: Converter, node: OnnxNode) => void;
@@ -254,13 +258,16 @@ export class Converter {
         throw this.wrap(node, e);
       }
     }
+    const layout = this.options.outputLayout ?? 'nchw';
+    if (layout !== 'nchw' && layout !== 'nhwc') throw new InvalidArgumentError(`${this.file}: outputLayout must be 'nchw' or 'nhwc', got ${JSON.stringify(layout)}`);
+    const nhwc = layout === 'nhwc';
     const outputs = this.outputNames.map((name) => {
       const v = this.values.get(name);
       if (!v) throw this.fail(null, `output '${name}' is ${this.consts.has(name) ? 'a constant' : 'not computed from the inputs'}`, name);
-      // images are returned NHWC; everything else in ONNX's order
+      // in ONNX's order, or images NHWC when asked
       const node = this.g.nodes.find((n) => n.outputs.includes(name)) ?? { name, op: 'Output', domain: '', inputs: [], outputs: [name], attrs: new Map() };
       try {
-        return this.inCanonical(node, v, preferredPerm(v.shape)).t;
+        return this.inCanonical(node, v, nhwc ? preferredPerm(v.shape) : v.shape.map((_, i) => i)).t;
       } catch (e) {
         throw this.wrap(node, e);
       }

@@ -52,7 +52,7 @@ export const L = {
   clip: factory<{ min: number; max: number }>('clip'),
   prelu: factory<{ sharedAxes?: number[] }>('prelu'),
   conv2dTranspose: factory<{ filters: number; kernelSize: [number, number]; strides: [number, number]; padding: Pads | 'valid'; outputPadding?: [number, number];
-    dilationRate?: [number, number]; useBias: boolean }>('conv2dTranspose'),
+    dilationRate?: [number, number]; useBias: boolean; groups?: number }>('conv2dTranspose'),
   upSampling2d: factory<{ size: [number, number]; interpolation: 'nearest' | 'bilinear' }>('upSampling2d'),
   resizing: factory<{ height: number; width: number; interpolation: 'nearest' | 'bilinear'; coordinateTransform?: ResizeMode; nearestMode?: string }>('resizing'),
   // existing kinds with options from issue 11 (groups, explicit pads, ceil mode)

@@ -90,13 +90,15 @@ const conv: OpFn = (c, node) => {
   c.set(node, imageOut(c, c.apply(layer, [input.t], bias ? [kernel, bias] : [kernel])));
 };
 
-// ConvTranspose: weight [C, M/group, kH, kW] -> Keras Conv2DTranspose [kH, kW, M, C].
+// ConvTranspose: weight [C, M/group, kH, kW] -> Conv2DTranspose [kH, kW, M/group, C] (with group > 1
+// input channel i of group g = floor(i / (C/group)) feeds outputs g*M/group .. (g+1)*M/group - 1).
 const convTranspose: OpFn = (c, node) => {
   const x = c.image(node, c.value(node, node.inputs[0]));
   const wt = c.constant(node, 1, 'weight');
   if (wt.dims.length !== 4) throw c.fail(node, `weight '${wt.name}' has shape [${wt.dims}], expected [C, M/group, kH, kW]`, wt.name);
   const [ci, m, kh, kw] = wt.dims;
-  if (c.attr(node, 'group', 1) !== 1) throw c.fail(node, 'grouped ConvTranspose is not supported');
+  const groups = c.attr(node, 'group', 1);
+  if (!Number.isInteger(groups) || groups < 1 || ci % groups !== 0) throw c.fail(node, `group ${groups} does not divide the ${ci} input channels`);
   if (ci !== x.shape[0]) throw c.fail(node, `weight '${wt.name}' [${wt.dims}] does not match the input's ${x.shape[0]} channels`, wt.name);
   if (c.attr<number[] | undefined>(node, 'output_shape', undefined)) throw c.fail(node, 'output_shape is not supported; export with pads and output_padding');
   const strides = pair(c, node, 'strides', [1, 1]);
@@ -108,8 +110,11 @@ const convTranspose: OpFn = (c, node) => {
   for (let i = 0; i < ci; i++) for (let o = 0; o < m; o++) for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) {
     kernel[((y * kw + z) * m + o) * ci + i] = wt.data[((i * m + o) * kh + y) * kw + z];
   }
-  const bias = biasOf(c, node, 2, m);
-  const layer = L.conv2dTranspose({ filters: m, kernelSize: [kh, kw], strides, dilationRate, padding: [[p[0], p[2]], [p[1], p[3]]], outputPadding, useBias: bias !== null, name: c.layerName(node) });
+  const bias = biasOf(c, node, 2, m * groups);
+  const layer = L.conv2dTranspose({
+    filters: m * groups, kernelSize: [kh, kw], strides, dilationRate, padding: [[p[0], p[2]], [p[1], p[3]]], outputPadding, useBias: bias !== null,
+    ...(groups > 1 ? { groups } : {}), name: c.layerName(node),
+  });
   c.set(node, imageOut(c, c.apply(layer, [x.t], bias ? [kernel, bias] : [kernel])));
 };
 
@@ -229,8 +234,23 @@ const gemm: OpFn = (c, node) => {
   dense(c, node, x, kernel, n, bias);
 };
 
+// MatMul of two computed tensors of one rank (NumPy's matmul, leading axes broadcast): a matMul
+// layer on both in ONNX's axis order. Ranks that differ would line one's batch up against an axis
+// of the other: refused.
+function tensorProduct(c: Converter, node: OnnxNode): void {
+  const [x, y] = [0, 1].map((i) => c.value(node, node.inputs[i]));
+  if (x.shape.length !== y.shape.length || x.shape.length < 2) {
+    throw c.fail(node, `a product of two computed tensors [N, ${x.shape}] and [N, ${y.shape}]: only operands of one rank, at least [N, M, K], are supported (the batch axes must line up)`);
+  }
+  const onnxOrder = x.shape.map((_, i) => i);
+  const [xt, yt] = [x, y].map((v) => c.inCanonical(node, v, onnxOrder).t);
+  const t = c.apply(layers.matMul({ name: c.layerName(node) }), [xt, yt]);
+  c.set(node, c.make(t, [...t.shape], onnxOrder));
+}
+
 // MatMul with a constant [K, N]; a following Add of a constant [N] becomes the dense bias.
 const matmul: OpFn = (c, node) => {
+  if (!c.isConst(node.inputs[1])) return tensorProduct(c, node);
   const x = c.value(node, node.inputs[0]);
   const k = x.shape[x.shape.length - 1];
   const bt = c.constant(node, 1, 'weight');

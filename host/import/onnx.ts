@@ -6,8 +6,9 @@
 // ONNX computes NCHW; images are kept NHWC here, and the layout of every value is tracked so that
 // Reshape / Transpose / Flatten move no data unless the memory order cannot express their result
 // (then one permute layer does). Convolution weights are transposed once (OIHW -> HWIO) and a dense
-// layer after a Flatten of an image gets its rows permuted. Image outputs are returned NHWC, other
-// outputs in ONNX's order.
+// layer after a Flatten of an image gets its rows permuted. Outputs are returned in ONNX's order
+// (images NCHW, as onnxruntime returns them; a final permute), or images NHWC with the import
+// option outputLayout: 'nhwc'. Inputs are taken NHWC.
 //
 // The batch dimension may be symbolic ('N'); another dynamic dimension needs the inputShape import
 // option. Every refusal is a ModelFormatError (UnsupportedOpError for an op) naming the file and
@@ -24,7 +25,7 @@ import { ProtoError } from './protobuf';
 
 export type { OnnxImportOptions } from './onnx-convert';
 
-const OPTION_NAMES = optionNames<OnnxImportOptions>()(['inputs', 'outputs', 'inputShape']);
+const OPTION_NAMES = optionNames<OnnxImportOptions>()(['inputs', 'outputs', 'inputShape', 'outputLayout']);
 const OPS = { ...NN_OPS, ...MATH_OPS, ...SHAPE_OPS };
 
 export function importOnnx(bytes: Uint8Array, fileName: string, options: OnnxImportOptions = {}): Model {

@@ -182,12 +182,22 @@ function batchToSpace(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
   return tensor(y);
 }
 
+// BatchMatMul(V2) of two computed tensors of one rank: a matMul layer (adj_x, adj_y its
+// transposes), the batch axes lined up. MatMul's operands are 2-D, so a second computed operand
+// would have the batch as its rows: refused, as is a fused epilogue on such a product.
+function tensorProduct(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
+  const [x, y] = [tensorIn(g, d, ins, 0), tensorIn(g, d, ins, 1)];
+  const what = `a product of two computed tensors [batch, ${x.shape}] and [batch, ${y.shape}]`;
+  if (!d.op.startsWith('Batch')) throw new UnsupportedOpError(d.op, d.name, g.file, `${what} (${d.op}'s operands are matrices: the second one's rows would be the batch)`);
+  if (x.shape.length !== y.shape.length || x.shape.length < 2) throw new UnsupportedOpError(d.op, d.name, g.file, `${what} (ranks differ, so the batch axes would not line up)`);
+  const layer = layers.matMul({ name: g.layerName(d.name), transposeA: attrBool(d, 'adj_x'), transposeB: attrBool(d, 'adj_y') });
+  return tensor(g.add(d.name, layer, [x, y]));
+}
+
 // MatMul / BatchMatMul with a constant right-hand side: a dense layer on the last axis.
 function matMul(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
   const file = g.file;
-  if (ins[0]?.kind === 'tensor' && ins[1]?.kind === 'tensor') {
-    throw new UnsupportedOpError(d.op, d.name, file, `a product of two computed tensors [batch, ${ins[0].p.shape}] and [batch, ${ins[1].p.shape}] (only a constant right-hand side: a dense layer)`);
-  }
+  if (ins[0]?.kind === 'tensor' && ins[1]?.kind === 'tensor') return tensorProduct(g, d, ins);
   const x = tensorIn(g, d, ins, 0);
   const w = constIn(g, d, ins, 1, 'weights');
   const batched = d.op.startsWith('Batch');

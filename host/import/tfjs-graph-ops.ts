@@ -56,11 +56,16 @@ const scalarOf = (d: GraphNodeDef, v: Value): Value => {
   return v;
 };
 
+// Values whose TF shape lost the batch axis of a batch the file fixes to 1 (Unpack or Squeeze on
+// axis 0: the one sample). They keep their batch axis here (the same values), and an ExpandDims
+// on axis 0 gives TF's batch axis back: nothing to do.
+const batchDropped = new WeakSet<Value>();
+
 const CONST_OPS: Record<string, [string, string]> = { // op -> [constantOp op for x (.) c, for c (.) x]
   Add: ['add', 'add'], AddV2: ['add', 'add'], BiasAdd: ['add', 'add'], Sub: ['sub', 'rsub'], Mul: ['mul', 'mul'],
   RealDiv: ['div', 'rdiv'], Div: ['div', 'rdiv'], Maximum: ['max', 'max'], Minimum: ['min', 'min'],
 };
-const TENSOR_OPS: Record<string, string> = { Add: 'add', AddV2: 'add', Sub: 'subtract', Mul: 'multiply', RealDiv: 'divide', Div: 'divide', Maximum: 'maximum', Minimum: 'minimum' };
+const TENSOR_OPS: Record<string, string> = { Add: 'add', AddV2: 'add', Sub: 'subtract', Mul: 'multiply', RealDiv: 'divide', Div: 'divide', Maximum: 'maximum', Minimum: 'minimum', Atan2: 'atan2' };
 const UNARY: Record<string, string> = {
   Abs: 'abs', Square: 'square', Sqrt: 'sqrt', Rsqrt: 'rsqrt', Exp: 'exp', Log: 'log', Reciprocal: 'reciprocal', Inv: 'reciprocal', Floor: 'floor',
   Ceil: 'ceil', Round: 'round', Sign: 'sign', Sin: 'sin', Cos: 'cos', Softplus: 'softplus', Softsign: 'softsign', Erf: 'erf',
@@ -80,7 +85,7 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       if (/FLOAT|HALF|DOUBLE/.test(to) || !/FLOAT|HALF|DOUBLE/.test(from)) return tensor(tensorIn(g, d, ins, 0)); // the model computes in float32
       throw new UnsupportedOpError(d.op, d.name, file, `a cast of a computed float tensor to ${to} (rounding has no gradient)`);
     }
-    case 'Add': case 'AddV2': case 'BiasAdd': case 'Sub': case 'Mul': case 'RealDiv': case 'Div': case 'Maximum': case 'Minimum': case 'SquaredDifference':
+    case 'Add': case 'AddV2': case 'BiasAdd': case 'Sub': case 'Mul': case 'RealDiv': case 'Div': case 'Maximum': case 'Minimum': case 'SquaredDifference': case 'Atan2':
       return binary(g, d, ins);
     case 'AddN': {
       const xs = ins.map((_, i) => tensorIn(g, d, ins, i));
@@ -99,6 +104,8 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       return reshapeOp(g, d, tensorIn(g, d, ins, 0), Array.from(constIn(g, d, ins, 1, 'shape').values));
     case 'ExpandDims': {
       const x = tensorIn(g, d, ins, 0);
+      const at = constIn(g, d, ins, 1, 'axis').values[0];
+      if (batchDropped.has(ins[0]) && (at === 0 || at === -(x.shape.length + 1))) return tensor(x);
       const a = axisOf(g, d, constIn(g, d, ins, 1, 'axis').values[0], (x.scalar ? 0 : x.shape.length) + 2);
       if (x.scalar) return tensor(g.add(d.name, layers.flatten({ name: g.layerName(d.name) }), [x])); // [batch] -> [batch, 1]
       const shape = [...x.shape];
@@ -112,7 +119,9 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       const axes = (attrInts(d, 'squeeze_dims') ?? []).map((a) => (a < 0 ? a + rank : a)).filter((a) => a !== 0);
       const shape = x.shape.filter((s, i) => (axes.length ? !axes.includes(i + 1) : s !== 1));
       if (axes.some((a) => x.shape[a - 1] !== 1)) throw new ModelFormatError(`${file}: node '${d.name}': squeezes axes [${axes}] of [batch, ${x.shape}], not all of size 1`, file, d.name);
-      return shape.length ? reshapeTo(g, d, x, shape) : scalarOf(d, reshapeTo(g, d, x, [1]));
+      const y = shape.length ? reshapeTo(g, d, x, shape) : scalarOf(d, reshapeTo(g, d, x, [1]));
+      if ((attrInts(d, 'squeeze_dims') ?? []).some((a) => a === 0 || a === -rank)) batchDropped.add(y);
+      return y;
     }
     case 'Pad': case 'PadV2': case 'MirrorPad':
       return pad(g, d, ins);
@@ -328,10 +337,23 @@ function slice(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value {
   return out.length ? y : scalarOf(d, y);
 }
 
+// Unpack on the batch axis: the samples as separate tensors. Per sample that is the sample itself
+// when the file fixes the batch to 1 (movenet reads its one image so); any other batch is refused.
+function unpackBatch(g: GraphContext, d: GraphNodeDef, x: Pending): Value[] {
+  const num = attrInt(d, 'num', 1);
+  if (g.fixedBatch !== 1 || num !== 1) {
+    throw new UnsupportedOpError(d.op, d.name, g.file, `unpacks the batch axis of [${g.fixedBatch ?? 'batch'}, ${x.shape}] into ${num} tensors (a layer acts per sample; only a batch the file fixes to 1 unpacks to its one sample)`);
+  }
+  const v = tensor(x);
+  batchDropped.add(v);
+  return [v];
+}
+
 function split(g: GraphContext, d: GraphNodeDef, ins: Value[]): Value[] {
   const xi = d.op === 'Split' ? 1 : 0;
   const x = tensorIn(g, d, ins, xi);
   const rank = x.shape.length + 1;
+  if (d.op === 'Unpack' && [0, -rank].includes(attrInt(d, 'axis', 0))) return unpackBatch(g, d, x);
   const axis = axisOf(g, d, d.op === 'Unpack' ? attrInt(d, 'axis', 0) : constIn(g, d, ins, d.op === 'Split' ? 0 : 2, 'axis').values[0], rank);
   const dim = x.shape[axis - 1];
   let sizes: number[];

@@ -68,7 +68,7 @@ export function noTfjs(className: string): LayerDef['toTfjs'] {
 }
 
 // A two-input broadcasting merge layer of one binary op.
-function binaryMergeDef(kind: 'maximum' | 'minimum' | 'divide', op: BinaryOp, className: string, make: (o: LayerOptions) => Layer, tfjs: boolean): LayerDef {
+function binaryMergeDef(kind: 'maximum' | 'minimum' | 'divide' | 'atan2', op: BinaryOp, className: string, make: (o: LayerOptions) => Layer, tfjs: boolean): LayerDef {
   return {
     kind,
     snake: kind,
@@ -96,6 +96,12 @@ export function minimum(options: LayerOptions = {}): Layer {
 export function divide(options: LayerOptions = {}): Layer {
   return new Layer(DIVIDE, {}, options);
 }
+// atan2(inputs[0], inputs[1]): the angle of the point (x = inputs[1], y = inputs[0]) in (-pi, pi],
+// TF's Atan2(y, x) and keras.ops.arctan2 (no Keras layer: saved as edgetune>Atan2). Gradients
+// d/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2).
+export function atan2(options: LayerOptions = {}): Layer {
+  return new Layer(ATAN2, {}, options);
+}
 // Keras Average: the mean of two or more inputs.
 export function average(options: LayerOptions = {}): Layer {
   return new Layer(AVERAGE, {}, options);
@@ -104,6 +110,7 @@ export function average(options: LayerOptions = {}): Layer {
 export const MAXIMUM = binaryMergeDef('maximum', 'max', 'Maximum', maximum, true);
 export const MINIMUM = binaryMergeDef('minimum', 'min', 'Minimum', minimum, true);
 export const DIVIDE = binaryMergeDef('divide', 'div', 'edgetune>Divide', divide, false);
+export const ATAN2 = binaryMergeDef('atan2', 'atan2', 'edgetune>Atan2', atan2, false);
 
 export const AVERAGE: LayerDef = {
   kind: 'average',

@@ -4,7 +4,10 @@
 // filter gradient with the roles of input and output gradient swapped (assembly/kernels/conv.ts).
 // Padding 'valid' | 'same' (Keras, TF's Conv2DBackpropInput) or explicit [[top, bottom], [left,
 // right]] (PyTorch padding, ONNX ConvTranspose pads); outputPadding adds rows/columns at the
-// bottom/right, as in Keras, PyTorch and ONNX.
+// bottom/right, as in Keras, PyTorch and ONNX. `groups` (PyTorch / ONNX ConvTranspose group; Keras
+// 3's Conv2DTranspose has none) splits input and output channels into independent groups: the
+// kernel is [kh, kw, filters / groups, in], the adjoint of the grouped convolution's, and the
+// grouped kernels of conv2d serve its three passes.
 import { optionNames } from '../core/options';
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { convChunk, type ConvGeometry } from '../compile/conv-lowering';
@@ -35,6 +38,7 @@ export interface Conv2dTransposeOptions extends LayerOptions, WeightOptions {
   dilationRate?: number | [number, number];
   activation?: ActivationSpec | null;
   useBias?: boolean;
+  groups?: number;
 }
 
 // conv2dTranspose(16, { kernelSize: 3, strides: 2 }) or conv2dTranspose({ filters: 16, ... })
@@ -60,6 +64,7 @@ export function conv2dTranspose(filters: number | Conv2dTransposeOptions, option
     dilationRate,
     activation: resolveActivation(o.activation, where),
     useBias: flag(where, 'useBias', o.useBias, true),
+    groups: positiveInt(where, 'groups', o.groups ?? 1),
     ...weightConfig(where, o, 'glorotUniform'),
   }, o);
 }
@@ -99,17 +104,21 @@ export const CONV2D_TRANSPOSE: LayerDef = {
   kind: 'conv2dTranspose',
   snake: 'conv2d_transpose',
   options: optionNames<Conv2dTransposeOptions>()([
-    ...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'outputPadding', 'dilationRate', 'activation', 'useBias',
+    ...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'outputPadding', 'dilationRate', 'activation', 'useBias', 'groups',
   ]),
   outputShape(layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
+    const groups = layer.config.groups as number;
+    if (s[2] % groups !== 0 || (layer.config.filters as number) % groups !== 0) {
+      throw new InvalidArgumentError(`layer ${layer.name} (conv2dTranspose): groups ${groups} must divide the input channels (${s[2]}) and filters (${layer.config.filters})`);
+    }
     const g = transposedGeometry(layer, s);
     return [g.h, g.w_, g.c];
   },
   weights({ config: c }, s) {
     const [kh, kw] = c.kernelSize as number[];
     return [
-      weightSpec('kernel', [kh, kw, c.filters as number, s[2]], c.kernelInitializer, c.kernelRegularizer, c.kernelConstraint),
+      weightSpec('kernel', [kh, kw, (c.filters as number) / (c.groups as number), s[2]], c.kernelInitializer, c.kernelRegularizer, c.kernelConstraint),
       ...(c.useBias ? [weightSpec('bias', [c.filters as number], c.biasInitializer, c.biasRegularizer, c.biasConstraint)] : []),
     ];
   },
@@ -117,11 +126,12 @@ export const CONV2D_TRANSPOSE: LayerDef = {
     const [w, b] = params;
     const g = transposedGeometry(layer, x.shape);
     const f = last(x.shape);
-    const { chunkRows, colsBytes } = convChunk(ctx, g, f);
+    const groups = layer.config.groups as number;
+    const { chunkRows, colsBytes } = convChunk(ctx, g, f, groups);
     const z = p.activation(node.name, count * ctx.batch);
     if (b !== undefined) p.emit('bias_fill', layer.name, { y: z, b }, { rows: g.h * g.w_, n: g.c });
-    p.emit('conv2d_backward_input', layer.name, { dx: z, dy: x.region, w, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
-      { ...g, f, chunkRows, accumulate: b !== undefined ? 1 : 0 });
+    p.emit(groups === 1 ? 'conv2d_backward_input' : 'conv2d_grouped_backward_input', layer.name, { dx: z, dy: x.region, w, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
+      { ...g, f, ...(groups === 1 ? {} : { groups }), chunkRows, accumulate: b !== undefined ? 1 : 0 });
     const y = activationForward(p, layer, node, z, shape, outputLogits, ctx.batch, true);
     return { region: y, shape, pre: y === z ? undefined : z };
   },
@@ -130,11 +140,13 @@ export const CONV2D_TRANSPOSE: LayerDef = {
     const dz = gradThroughActivation(a);
     const geo = transposedGeometry(layer, x.shape);
     const f = last(x.shape);
-    const { chunkRows, colsBytes } = convChunk(ctx, geo, f);
+    const groups = layer.config.groups as number;
+    const { chunkRows, colsBytes } = convChunk(ctx, geo, f, groups);
     const scratch = { cols: [SCRATCH, 0] as Ref, pack: [SCRATCH, colsBytes] as Ref };
     if (grads) {
       const dw = paramGrad(ctx, grads[0]!);
-      p.emit('conv2d_backward_filter', layer.name, { dw: dw.region, x: dz, dy: x.region, ...scratch }, { db: 0, ...geo, f, chunkRows, accumulate: dw.accumulate });
+      p.emit(groups === 1 ? 'conv2d_backward_filter' : 'conv2d_grouped_backward_filter', layer.name, { dw: dw.region, x: dz, dy: x.region, ...scratch },
+        { db: 0, ...geo, f, ...(groups === 1 ? {} : { groups }), chunkRows, accumulate: dw.accumulate });
       if (grads[1] !== undefined && grads[1] !== null) {
         const db = paramGrad(ctx, grads[1]);
         p.emit('bias_backward', layer.name, { db: db.region, dy: dz }, { rows: geo.h * geo.w_, n: geo.c, accumulate: db.accumulate });
@@ -143,7 +155,7 @@ export const CONV2D_TRANSPOSE: LayerDef = {
     if (a.needsInputGrad) {
       const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
       p.emit('conv2d_grouped_forward', layer.name, { y: dx.region, x: dz, w: params[0], ...scratch },
-        { b: 0, ...geo, f, groups: 1, chunkRows, accumulate: dx.accumulate });
+        { b: 0, ...geo, f, groups, chunkRows, accumulate: dx.accumulate });
     }
   },
   kerasClasses: ['Conv2DTranspose'],
@@ -153,7 +165,7 @@ export const CONV2D_TRANSPOSE: LayerDef = {
       class_name: 'Conv2DTranspose',
       config: {
         ...kerasBase(l), filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, ...paddingToKeras(c.padding as ConvPadding),
-        output_padding: c.outputPadding, dilation_rate: c.dilationRate, activation: kerasActivation(c.activation), use_bias: c.useBias,
+        output_padding: c.outputPadding, dilation_rate: c.dilationRate, ...(c.groups !== 1 ? { groups: c.groups } : {}), activation: kerasActivation(c.activation), use_bias: c.useBias,
         ...weightOptionsToKeras(c, 'kernel'),
       },
     };
@@ -163,7 +175,7 @@ export const CONV2D_TRANSPOSE: LayerDef = {
     return conv2dTranspose({
       ...r.base, filters: c.filters, kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides), padding: paddingFromKeras(c),
       outputPadding: pairOf(c.output_padding) ?? null, dilationRate: pairOf(c.dilation_rate), activation: activationOf(c.activation),
-      useBias: c.use_bias ?? undefined, ...weightOptionsFromKeras(r, c, 'kernel'),
+      useBias: c.use_bias ?? undefined, groups: c.groups ?? undefined, ...weightOptionsFromKeras(r, c, 'kernel'),
     });
   },
   kerasWeights: (c) => (c.useBias ? ['kernel', 'bias'] : ['kernel']),

@@ -4,7 +4,7 @@
 import { ACTIVATION, activation, elu, leakyRelu, relu, softmax } from './activation';
 import { ADD, add } from './add';
 import { BATCH_NORMALIZATION, batchNormalization } from './batch-normalization';
-import { AVERAGE, average, DIVIDE, divide, MAXIMUM, maximum, MINIMUM, minimum } from './broadcast-merge';
+import { ATAN2, atan2, AVERAGE, average, DIVIDE, divide, MAXIMUM, maximum, MINIMUM, minimum } from './broadcast-merge';
 import { CONSTANT_OP, constantOp } from './constant-op';
 import { CONCATENATE, concatenate } from './concatenate';
 import { CONV2D, conv2d } from './conv2d';
@@ -20,6 +20,7 @@ import { GATHER, gather } from './gather';
 import { GLOBAL_AVERAGE_POOLING2D, globalAveragePooling2d } from './global-average-pooling2d';
 import type { Layer, LayerKind } from './layer';
 import type { LayerJson } from './keras-json';
+import { MAT_MUL, matMul } from './mat-mul';
 import { MULTIPLY, multiply } from './multiply';
 import { PAD, pad } from './pad';
 import { PERMUTE, permute } from './permute';
@@ -46,6 +47,7 @@ export const LAYER_DEFS: Record<LayerKind, LayerDef> = {
   spaceToDepth: SPACE_TO_DEPTH, tile: TILE, gather: GATHER,
   maximum: MAXIMUM, minimum: MINIMUM, average: AVERAGE, divide: DIVIDE, reduce: REDUCE, constantOp: CONSTANT_OP,
   unary: UNARY, clip: CLIP, prelu: PRELU, upSampling2d: UP_SAMPLING2D, conv2dTranspose: CONV2D_TRANSPOSE,
+  matMul: MAT_MUL, atan2: ATAN2,
 };
 
 // The record that reads a Keras class name, or undefined.
@@ -60,7 +62,7 @@ export const layers = {
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
   permute, slice, pad, depthToSpace, spaceToDepth, tile, gather,
   maximum, minimum, average, divide, reduce, constantOp,
-  unary, clip, prelu, upSampling2d, conv2dTranspose,
+  unary, clip, prelu, upSampling2d, conv2dTranspose, matMul, atan2,
 };
 
 // One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no

