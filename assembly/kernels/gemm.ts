@@ -69,7 +69,7 @@ function zeroMatrix(c: usize, m: i32, n: i32, ldc: i32): void {
 // dst (kc, roundUp(nc, NR)) as NR-wide k-major panels: panel q holds b[0..kc, q*NR .. q*NR+NR),
 // zero past nc so the microkernel never needs a column tail in its loop. Full panels of the two
 // dense-layer layouts go through SIMD; the last, partial panel and other strides are scalar.
-function packB(dst: usize, b: usize, kc: i32, nc: i32, rsb: i32, csb: i32): void {
+export function packB(dst: usize, b: usize, kc: i32, nc: i32, rsb: i32, csb: i32): void {
   const rowBytes = <usize>rsb << 2;
   const colBytes = <usize>csb << 2;
   const panelBytes = <usize>(kc * NR) << 2;
@@ -329,7 +329,7 @@ function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i
 // The first `count` (0..4) floats at p as a vector, zeros after.
 // @ts-ignore: decorator
 @inline
-function loadPartial(p: usize, count: i32): v128 {
+export function loadPartial(p: usize, count: i32): v128 {
   if (count == 4) return v128.load(p);
   let v = f32x4.splat(0);
   if (count & 2) {
@@ -344,7 +344,7 @@ function loadPartial(p: usize, count: i32): v128 {
 // Stores the first nr (< 8) columns of the row (lo, hi) at p.
 // @ts-ignore: decorator
 @inline
-function storeTail(p: usize, lo: v128, hi: v128, nr: i32): void {
+export function storeTail(p: usize, lo: v128, hi: v128, nr: i32): void {
   if (nr & 4) {
     v128.store(p, lo);
     lo = hi;

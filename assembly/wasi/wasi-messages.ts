@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 3396;
+export const TEXT_BYTES: usize = 3439;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -128,27 +128,29 @@ export function textBlob(): usize {
     118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112,
     117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 102,
     111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112,
-    97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105,
-    116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103,
-    115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115,
-    98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 100, 98, 2, 100,
-    121, 5, 99, 111, 117, 110, 116, 1, 120, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108,
-    97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50,
-    2, 115, 51, 4, 112, 111, 111, 108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117,
-    116, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99,
-    111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97,
-    120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118,
-    115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97,
-    4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86,
-    97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121,
-    3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 98, 2, 112, 114, 5,
-    115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52,
-    2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51,
-    3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115,
-    97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115,
-    98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114,
-    5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 6, 100,
-    97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115,
+    97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 23, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111,
+    114, 119, 97, 114, 100, 95, 99, 108, 97, 109, 112, 13, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99,
+    116, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111,
+    98, 115, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3,
+    99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97,
+    99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 100, 98, 2, 100, 121, 5, 99, 111, 117, 110, 116, 1, 120, 2,
+    100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112,
+    97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111,
+    104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119,
+    115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2,
+    112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117,
+    110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97,
+    110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105,
+    110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5,
+    100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102,
+    6, 111, 117, 116, 112, 117, 116, 2, 112, 98, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115,
+    101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49,
+    3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121,
+    52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51,
+    3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51,
+    3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5,
+    97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117,
+    112, 115, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -336,109 +338,112 @@ export const OPN_conv2d_grouped_backward_filter: Text = 2797; // "conv2d_grouped
 export const OPN_conv2d_grouped_backward_input: Text = 2828; // "conv2d_grouped_backward_input"
 export const OPN_avgpool_include_pad_forward: Text = 2858; // "avgpool_include_pad_forward"
 export const OPN_avgpool_include_pad_backward: Text = 2886; // "avgpool_include_pad_backward"
-export const OPN_mse: Text = 2915; // "mse"
-export const OPN_bce_logits: Text = 2919; // "bce_logits"
-export const OPN_bce_probs: Text = 2930; // "bce_probs"
-export const ARGN_a: Text = 2940; // "a"
-export const ARGN_batchFlags: Text = 2942; // "batchFlags"
-export const ARGN_m: Text = 2953; // "m"
-export const ARGN_rsa: Text = 2955; // "rsa"
-export const ARGN_k: Text = 2959; // "k"
-export const ARGN_csa: Text = 2961; // "csa"
-export const ARGN_b: Text = 2965; // "b"
-export const ARGN_rsb: Text = 2967; // "rsb"
-export const ARGN_n: Text = 2971; // "n"
-export const ARGN_csb: Text = 2973; // "csb"
-export const ARGN_c: Text = 2977; // "c"
-export const ARGN_ldc: Text = 2979; // "ldc"
-export const ARGN_pack: Text = 2983; // "pack"
-export const ARGN_y: Text = 2988; // "y"
-export const ARGN_rows: Text = 2990; // "rows"
-export const ARGN_db: Text = 2995; // "db"
-export const ARGN_dy: Text = 2998; // "dy"
-export const ARGN_count: Text = 3001; // "count"
-export const ARGN_x: Text = 3007; // "x"
-export const ARGN_dx: Text = 3009; // "dx"
-export const ARGN_perSample: Text = 3012; // "perSample"
-export const ARGN_labels: Text = 3022; // "labels"
-export const ARGN_p: Text = 3029; // "p"
-export const ARGN_sparse: Text = 3031; // "sparse"
-export const ARGN_g: Text = 3038; // "g"
-export const ARGN_w: Text = 3040; // "w"
-export const ARGN_s1: Text = 3042; // "s1"
-export const ARGN_s2: Text = 3045; // "s2"
-export const ARGN_s3: Text = 3048; // "s3"
-export const ARGN_pool: Text = 3051; // "pool"
-export const ARGN_oh: Text = 3056; // "oh"
-export const ARGN_ow: Text = 3059; // "ow"
-export const ARGN_f: Text = 3062; // "f"
-export const ARGN_chunkOut: Text = 3064; // "chunkOut"
-export const ARGN_chunkRows: Text = 3073; // "chunkRows"
-export const ARGN_h: Text = 3083; // "h"
-export const ARGN_w_: Text = 3085; // "w_"
-export const ARGN_kh: Text = 3088; // "kh"
-export const ARGN_kw: Text = 3091; // "kw"
-export const ARGN_cols: Text = 3094; // "cols"
-export const ARGN_sh: Text = 3099; // "sh"
-export const ARGN_sw: Text = 3102; // "sw"
-export const ARGN_pt: Text = 3105; // "pt"
-export const ARGN_pl: Text = 3108; // "pl"
-export const ARGN_dw: Text = 3111; // "dw"
-export const ARGN_argmax: Text = 3114; // "argmax"
-export const ARGN_inputCount: Text = 3121; // "inputCount"
-export const ARGN_hw: Text = 3132; // "hw"
-export const ARGN_mean: Text = 3135; // "mean"
-export const ARGN_invstd: Text = 3140; // "invstd"
-export const ARGN_newMean: Text = 3147; // "newMean"
-export const ARGN_newVar: Text = 3155; // "newVar"
-export const ARGN_gamma: Text = 3162; // "gamma"
-export const ARGN_beta: Text = 3168; // "beta"
-export const ARGN_movingMean: Text = 3173; // "movingMean"
-export const ARGN_movingVar: Text = 3184; // "movingVar"
-export const ARGN_dgamma: Text = 3194; // "dgamma"
-export const ARGN_dbeta: Text = 3201; // "dbeta"
-export const ARGN_mask: Text = 3207; // "mask"
-export const ARGN_ldy: Text = 3212; // "ldy"
-export const ARGN_ldx: Text = 3216; // "ldx"
-export const ARGN_wf: Text = 3220; // "wf"
-export const ARGN_bf: Text = 3223; // "bf"
-export const ARGN_output: Text = 3226; // "output"
-export const ARGN_pb: Text = 3233; // "pb"
-export const ARGN_pr: Text = 3236; // "pr"
-export const ARGN_scale: Text = 3239; // "scale"
-export const ARGN_offset: Text = 3245; // "offset"
-export const ARGN_d1: Text = 3252; // "d1"
-export const ARGN_d2: Text = 3255; // "d2"
-export const ARGN_d3: Text = 3258; // "d3"
-export const ARGN_d4: Text = 3261; // "d4"
-export const ARGN_d5: Text = 3264; // "d5"
-export const ARGN_sy0: Text = 3267; // "sy0"
-export const ARGN_n1: Text = 3271; // "n1"
-export const ARGN_sy1: Text = 3274; // "sy1"
-export const ARGN_n2: Text = 3278; // "n2"
-export const ARGN_sy2: Text = 3281; // "sy2"
-export const ARGN_n3: Text = 3285; // "n3"
-export const ARGN_sy3: Text = 3288; // "sy3"
-export const ARGN_n4: Text = 3292; // "n4"
-export const ARGN_sy4: Text = 3295; // "sy4"
-export const ARGN_n5: Text = 3299; // "n5"
-export const ARGN_sy5: Text = 3302; // "sy5"
-export const ARGN_sa0: Text = 3306; // "sa0"
-export const ARGN_sa1: Text = 3310; // "sa1"
-export const ARGN_sa2: Text = 3314; // "sa2"
-export const ARGN_sa3: Text = 3318; // "sa3"
-export const ARGN_sa4: Text = 3322; // "sa4"
-export const ARGN_sa5: Text = 3326; // "sa5"
-export const ARGN_sb0: Text = 3330; // "sb0"
-export const ARGN_sb1: Text = 3334; // "sb1"
-export const ARGN_sb2: Text = 3338; // "sb2"
-export const ARGN_sb3: Text = 3342; // "sb3"
-export const ARGN_sb4: Text = 3346; // "sb4"
-export const ARGN_sb5: Text = 3350; // "sb5"
-export const ARGN_outer: Text = 3354; // "outer"
-export const ARGN_inner: Text = 3360; // "inner"
-export const ARGN_d0: Text = 3366; // "d0"
-export const ARGN_alpha: Text = 3369; // "alpha"
-export const ARGN_shared: Text = 3375; // "shared"
-export const ARGN_dalpha: Text = 3382; // "dalpha"
-export const ARGN_groups: Text = 3389; // "groups"
+export const OPN_depthwise_forward_clamp: Text = 2915; // "depthwise_forward_clamp"
+export const OPN_conv2d_direct: Text = 2939; // "conv2d_direct"
+export const OPN_mse: Text = 2953; // "mse"
+export const OPN_bce_logits: Text = 2957; // "bce_logits"
+export const OPN_bce_probs: Text = 2968; // "bce_probs"
+export const ARGN_a: Text = 2978; // "a"
+export const ARGN_batchFlags: Text = 2980; // "batchFlags"
+export const ARGN_m: Text = 2991; // "m"
+export const ARGN_rsa: Text = 2993; // "rsa"
+export const ARGN_k: Text = 2997; // "k"
+export const ARGN_csa: Text = 2999; // "csa"
+export const ARGN_b: Text = 3003; // "b"
+export const ARGN_rsb: Text = 3005; // "rsb"
+export const ARGN_n: Text = 3009; // "n"
+export const ARGN_csb: Text = 3011; // "csb"
+export const ARGN_c: Text = 3015; // "c"
+export const ARGN_ldc: Text = 3017; // "ldc"
+export const ARGN_pack: Text = 3021; // "pack"
+export const ARGN_y: Text = 3026; // "y"
+export const ARGN_rows: Text = 3028; // "rows"
+export const ARGN_db: Text = 3033; // "db"
+export const ARGN_dy: Text = 3036; // "dy"
+export const ARGN_count: Text = 3039; // "count"
+export const ARGN_x: Text = 3045; // "x"
+export const ARGN_dx: Text = 3047; // "dx"
+export const ARGN_perSample: Text = 3050; // "perSample"
+export const ARGN_labels: Text = 3060; // "labels"
+export const ARGN_p: Text = 3067; // "p"
+export const ARGN_sparse: Text = 3069; // "sparse"
+export const ARGN_g: Text = 3076; // "g"
+export const ARGN_w: Text = 3078; // "w"
+export const ARGN_s1: Text = 3080; // "s1"
+export const ARGN_s2: Text = 3083; // "s2"
+export const ARGN_s3: Text = 3086; // "s3"
+export const ARGN_pool: Text = 3089; // "pool"
+export const ARGN_oh: Text = 3094; // "oh"
+export const ARGN_ow: Text = 3097; // "ow"
+export const ARGN_f: Text = 3100; // "f"
+export const ARGN_chunkOut: Text = 3102; // "chunkOut"
+export const ARGN_chunkRows: Text = 3111; // "chunkRows"
+export const ARGN_h: Text = 3121; // "h"
+export const ARGN_w_: Text = 3123; // "w_"
+export const ARGN_kh: Text = 3126; // "kh"
+export const ARGN_kw: Text = 3129; // "kw"
+export const ARGN_cols: Text = 3132; // "cols"
+export const ARGN_sh: Text = 3137; // "sh"
+export const ARGN_sw: Text = 3140; // "sw"
+export const ARGN_pt: Text = 3143; // "pt"
+export const ARGN_pl: Text = 3146; // "pl"
+export const ARGN_dw: Text = 3149; // "dw"
+export const ARGN_argmax: Text = 3152; // "argmax"
+export const ARGN_inputCount: Text = 3159; // "inputCount"
+export const ARGN_hw: Text = 3170; // "hw"
+export const ARGN_mean: Text = 3173; // "mean"
+export const ARGN_invstd: Text = 3178; // "invstd"
+export const ARGN_newMean: Text = 3185; // "newMean"
+export const ARGN_newVar: Text = 3193; // "newVar"
+export const ARGN_gamma: Text = 3200; // "gamma"
+export const ARGN_beta: Text = 3206; // "beta"
+export const ARGN_movingMean: Text = 3211; // "movingMean"
+export const ARGN_movingVar: Text = 3222; // "movingVar"
+export const ARGN_dgamma: Text = 3232; // "dgamma"
+export const ARGN_dbeta: Text = 3239; // "dbeta"
+export const ARGN_mask: Text = 3245; // "mask"
+export const ARGN_ldy: Text = 3250; // "ldy"
+export const ARGN_ldx: Text = 3254; // "ldx"
+export const ARGN_wf: Text = 3258; // "wf"
+export const ARGN_bf: Text = 3261; // "bf"
+export const ARGN_output: Text = 3264; // "output"
+export const ARGN_pb: Text = 3271; // "pb"
+export const ARGN_pr: Text = 3274; // "pr"
+export const ARGN_scale: Text = 3277; // "scale"
+export const ARGN_offset: Text = 3283; // "offset"
+export const ARGN_d1: Text = 3290; // "d1"
+export const ARGN_d2: Text = 3293; // "d2"
+export const ARGN_d3: Text = 3296; // "d3"
+export const ARGN_d4: Text = 3299; // "d4"
+export const ARGN_d5: Text = 3302; // "d5"
+export const ARGN_sy0: Text = 3305; // "sy0"
+export const ARGN_n1: Text = 3309; // "n1"
+export const ARGN_sy1: Text = 3312; // "sy1"
+export const ARGN_n2: Text = 3316; // "n2"
+export const ARGN_sy2: Text = 3319; // "sy2"
+export const ARGN_n3: Text = 3323; // "n3"
+export const ARGN_sy3: Text = 3326; // "sy3"
+export const ARGN_n4: Text = 3330; // "n4"
+export const ARGN_sy4: Text = 3333; // "sy4"
+export const ARGN_n5: Text = 3337; // "n5"
+export const ARGN_sy5: Text = 3340; // "sy5"
+export const ARGN_sa0: Text = 3344; // "sa0"
+export const ARGN_sa1: Text = 3348; // "sa1"
+export const ARGN_sa2: Text = 3352; // "sa2"
+export const ARGN_sa3: Text = 3356; // "sa3"
+export const ARGN_sa4: Text = 3360; // "sa4"
+export const ARGN_sa5: Text = 3364; // "sa5"
+export const ARGN_sb0: Text = 3368; // "sb0"
+export const ARGN_sb1: Text = 3372; // "sb1"
+export const ARGN_sb2: Text = 3376; // "sb2"
+export const ARGN_sb3: Text = 3380; // "sb3"
+export const ARGN_sb4: Text = 3384; // "sb4"
+export const ARGN_sb5: Text = 3388; // "sb5"
+export const ARGN_outer: Text = 3392; // "outer"
+export const ARGN_inner: Text = 3398; // "inner"
+export const ARGN_d0: Text = 3404; // "d0"
+export const ARGN_alpha: Text = 3407; // "alpha"
+export const ARGN_shared: Text = 3413; // "shared"
+export const ARGN_dalpha: Text = 3420; // "dalpha"
+export const ARGN_groups: Text = 3427; // "groups"
+export const ARGN_zero: Text = 3434; // "zero"
