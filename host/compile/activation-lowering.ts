@@ -30,7 +30,7 @@ export function isSoftmaxOutput(node: GraphNode): boolean {
 }
 
 // [lo, hi] of the activations that are a clamp, for kernels that apply it in their epilogue
-// (depthwise_forward_clamp, pointwise_conv): linear, relu, relu6; null for the others.
+// (depthwise_forward_clamp, conv2d_direct): linear, relu, relu6; null for the others.
 export type Clamp = [lo: number, hi: number];
 export function activationClamp(name: unknown): Clamp | null {
   if (name === 'linear') return [-Infinity, Infinity];

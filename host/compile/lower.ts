@@ -1,7 +1,8 @@
 // Lowering: the walk from graph nodes to program ops. What each layer kind emits, forward and
 // backward, is in its record (host/layers/<kind>.ts); here is the dispatch and the fusion across
 // layers: an inference-mode batch norm folded into the convolution it alone reads, and a ReLU and
-// 2x2 max pooling after that run in the convolution's epilogue.
+// 2x2 max pooling after that run in the convolution's epilogue; a ReLU / ReLU6 activation layer
+// after a convolution or depthwise convolution (no gradient through them) runs in its epilogue.
 import { type GraphNode, isOutput, sizeOf } from './graph';
 import { LAYER_DEFS } from '../layers/index';
 import { conv2dForward } from '../layers/conv2d';
@@ -136,7 +137,8 @@ function fusiblePool(ctx: CompileContext, p: ProgramBuilder, conv: GraphNode, re
 
 // A ReLU or ReLU6 activation layer that alone reads `node` (linear, not an output), when no
 // gradient flows through either in this program: marked absorbed, its clamp returned for the
-// kernel's epilogue. A non-pointwise conv2d_forward can only apply a ReLU.
+// kernel's epilogue. anyClamp: the kernel takes any clamp (conv2d_direct; conv2d_forward only
+// has a ReLU flag).
 function absorbClamp(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, anyClamp: boolean): Clamp | null {
   if ((node.layer!.config.activation ?? 'linear') !== 'linear' || isOutput(ctx.graph, node.id) || p.gradNodes.has(node.id)) return null;
   const next = ctx.consumers.get(node.id) ?? [];
