@@ -16,7 +16,7 @@
 // each output sums its products from zero in (kh, kw, c) order, mul then add, then adds the bias.
 // A padded tap adds 0*w = +-0, which leaves a sum that is never -0 unchanged, so the scalar build
 // skips those taps and still gives the same bits.
-import { loadPartial, storeTail } from './gemm';
+import { loadPartial, storeTail } from './vector-tail';
 
 export function conv2d_direct_f32_4x8(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
