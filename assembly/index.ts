@@ -22,6 +22,8 @@ export {
   conv2d_grouped_forward, conv2d_grouped_backward_filter, conv2d_grouped_backward_input,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './kernels/conv';
+export { depthwise_conv2d_forward_clamp } from './kernels/depthwise';
+export { conv2d_direct_f32_4x8 } from './kernels/conv-direct';
 export {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
   avg_pool2d_forward_include_pad, avg_pool2d_backward_include_pad,

@@ -216,7 +216,7 @@ async function loadTfjs() {
   return tfjs;
 }
 
-async function useTfBackend(name) {
+export async function useTfBackend(name) {
   const { tf, wasm } = await loadTfjs();
   if (name === 'wasm' && !tfjsWasmInfo) {
     const threadsBefore = osThreadCount();
@@ -273,7 +273,7 @@ const ORT_SESSION_OPTS = {
   logSeverityLevel: 3,
 };
 
-async function ortSession(bytes) {
+export async function ortSession(bytes) {
   const ort = await loadOrt();
   if (!ortInfo) {
     const threadsBefore = osThreadCount();

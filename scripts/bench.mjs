@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only <workload prefix>]
+// npm run bench [-- --json] [-- --quick] [-- --only <workload prefix>] [-- --profile]
 // edgetune beside its peers, in one process, single-threaded: TensorFlow.js (wasm and cpu
 // backends) and onnxruntime-web. Prints a table of medians and ratios; --json prints one JSON
 // array of {workload, impl, value, unit} records instead. The machine is shared and noisy:
@@ -120,6 +120,15 @@ records.push(...(await cnnPeers({ quick })));
 }
 
 // ---------------------------------------------------------------------------------------------
+// Real models at batch 1 and 8 against the peer that runs the same file (scripts/bench-models.mjs);
+// --profile prints edgetune's time per op kind for each.
+if (selected('model-')) {
+  log('real models ...');
+  const { modelRows } = await import('./bench-models.mjs');
+  records.push(...(await modelRows(et, { quick, profile: args.has('--profile'), selected })));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Import to first prediction, in fresh processes: the MLP, and the emotion model (TF.js graph).
 if (selected('cold-start')) {
   log('cold start ...');
@@ -227,6 +236,10 @@ if (json) {
   lines.push('');
   const r = (a, b) => (a / b).toFixed(2);
   lines.push('Targets (ratios within this run):');
+  for (const w of workloads.filter((x) => x.startsWith('model-'))) {
+    const peer = get(w, 'tfjs-wasm') !== undefined ? 'tfjs-wasm' : 'ort-web';
+    if (get(w, peer) !== undefined) lines.push(`  ${w}: ${peer} / edgetune = ${r(get(w, peer), get(w, 'edgetune'))}x faster (target >= 1.5x)`);
+  }
   for (const w of workloads.filter((x) => x.startsWith('update-') && get(x, 'tfjs-wasm') !== undefined)) {
     lines.push(`  ${w}: edgetune / tfjs-wasm = ${r(get(w, 'edgetune'), get(w, 'tfjs-wasm'))}x the parameters per second (target >= 3x)`);
   }

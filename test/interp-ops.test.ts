@@ -297,6 +297,16 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.run('depthwise_forward', { y, x: x.p, w: w.p, b: b.p, ...convArgs(CONV, m, 'm') });
     c.expect('y', c.f32(y, nOut(CONV, CONV.C * m)), depthwiseRef(CONV, m, x.v, w.v, b.v));
   },
+  depthwise_forward_clamp(c) {
+    const x = c.input(nIn(CONV), -3, 3), w = c.input(9 * CONV.C), b = c.input(CONV.C), y = c.out(nOut(CONV, CONV.C));
+    c.run('depthwise_forward_clamp', { y, x: x.p, w: w.p, b: b.p, ...convArgs(CONV, 1, 'm'), lo: 0, hi: 0.5 });
+    c.expect('y', c.f32(y, nOut(CONV, CONV.C)), Array.from(depthwiseRef(CONV, 1, x.v, w.v, b.v), (v) => Math.min(Math.max(v, 0), 0.5)));
+  },
+  conv2d_direct(c) {
+    const f = 3, x = c.input(nIn(CONV), -3, 3), w = c.input(9 * CONV.C * f), b = c.input(f), y = c.out(nOut(CONV, f));
+    c.run('conv2d_direct', { y, x: x.p, w: w.p, b: b.p, ...convArgs(CONV, f), lo: 0, hi: 6, zero: c.out(CONV.C) });
+    c.expect('y', c.f32(y, nOut(CONV, f)), Array.from(conv2dRef(CONV, f, x.v, w.v, b.v), (v) => Math.min(Math.max(v, 0), 6)));
+  },
   depthwise_backward_input(c) {
     const m = 2, w = c.input(9 * CONV.C * m), dy = c.input(nOut(CONV, CONV.C * m)), dx = c.out(nIn(CONV));
     c.run('depthwise_backward_input', { dx, dy: dy.p, w: w.p, ...convArgs(CONV, m, 'm'), accumulate: 0 });

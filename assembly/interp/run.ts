@@ -4,6 +4,8 @@
 import { activation_backward, activation_forward, unary_backward, unary_forward } from '../kernels/activations';
 import { broadcast_f32 } from '../kernels/broadcast';
 import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, conv2d_grouped_backward_filter, conv2d_grouped_backward_input, conv2d_grouped_forward, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
+import { conv2d_direct_f32_4x8 } from '../kernels/conv-direct';
+import { depthwise_conv2d_forward_clamp } from '../kernels/depthwise';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
 import { batched_gemm_f32, gemm_f32 } from '../kernels/gemm';
@@ -95,6 +97,8 @@ import {
   OP_AVGPOOL_INCLUDE_PAD_FORWARD,
   OP_AVGPOOL_INCLUDE_PAD_BACKWARD,
   OP_BATCHED_GEMM,
+  OP_DEPTHWISE_FORWARD_CLAMP,
+  OP_CONV2D_DIRECT,
   OP_MSE,
   OP_BCE_LOGITS,
   OP_BCE_PROBS,
@@ -211,6 +215,8 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_AVGPOOL_INCLUDE_PAD_FORWARD: avg_pool2d_forward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14)); break;
       case OP_AVGPOOL_INCLUDE_PAD_BACKWARD: avg_pool2d_backward_include_pad(argp(at, 0), argp(at, 1), batch, arg(at, 2), arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15)); break;
       case OP_BATCHED_GEMM: batched_gemm_f32(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19)); break;
+      case OP_DEPTHWISE_FORWARD_CLAMP: depthwise_conv2d_forward_clamp(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), argf(at, 18), argf(at, 19)); break;
+      case OP_CONV2D_DIRECT: conv2d_direct_f32_4x8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), argf(at, 18), argf(at, 19), argp(at, 20)); break;
       case OP_MSE: mse_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_LOGITS: bce_logits_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;
       case OP_BCE_PROBS: bce_probs_loss(scalars + S_LOSS_SUM, argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3) * batch, arg(at, 4), arg(at, 3) * arg(at, 4), invBatch); break;

@@ -21,6 +21,7 @@
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
 import { gemm_f32 } from './gemm';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
+import { depthwise_conv2d_forward_clamp } from './depthwise';
 
 // First tap t (of K, spacing D) with i0 + t*D >= 0.
 // @ts-ignore: decorator
@@ -349,74 +350,15 @@ export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
 
 // ---------------------------------------------------------------------------------------------
 // Depthwise: direct loops over output positions and taps, vectorised over channels with f32x4:
-// forward and dw for M == 1 or M % 4 == 0, dx for M == 1 (M > 1 sums over m per input channel);
-// scalar otherwise and for the channel tail.
+// dw for M == 1 or M % 4 == 0, dx for M == 1 (M > 1 sums over m per input channel); scalar
+// otherwise and for the channel tail. The forward pass is in assembly/kernels/depthwise.ts.
 
-// y (B, OH, OW, C*M) = depthwise conv(x (B, H, W, C), w (KH, KW, C, M)) [+ b (C*M) when b != 0].
+// y (B, OH, OW, C*M) = depthwise conv(x (B, H, W, C), w (KH, KW, C, M)) [+ b (C*M) when b != 0]:
+// depthwise_conv2d_forward_clamp (assembly/kernels/depthwise.ts) with no clamp.
 export function depthwise_conv2d_forward(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32): void {
-  const CM = C * M;
-  const tapBytes = <usize>CM << 2;
-  let yo = y;
-  for (let n = 0; n < B; n++) {
-    const xb = x + (<usize>(n * H * W * C) << 2);
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * SH - PT;
-      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
-      for (let ow = 0; ow < OW; ow++) {
-        const iw0 = ow * SW - PL;
-        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-        let o = 0;
-        if (ASC_FEATURE_SIMD) {
-          if (M == 1) {
-            for (; o + 4 <= CM; o += 4) {
-              const oo = <usize>o << 2;
-              let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
-              for (let kh = khLo; kh < khHi; kh++) {
-                const xr = xb + (<usize>((ih0 + kh * DH) * W * C) << 2) + oo;
-                const wr = w + <usize>(kh * KW) * tapBytes + oo;
-                for (let kw = kwLo; kw < kwHi; kw++) {
-                  const xv = v128.load(xr + (<usize>((iw0 + kw * DW) * C) << 2));
-                  acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
-                }
-              }
-              v128.store(yo + oo, acc);
-            }
-          } else if ((M & 3) == 0) {
-            for (; o < CM; o += 4) {
-              const oo = <usize>o << 2;
-              const xc = xb + (<usize>(o / M) << 2);
-              let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
-              for (let kh = khLo; kh < khHi; kh++) {
-                const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
-                const wr = w + <usize>(kh * KW) * tapBytes + oo;
-                for (let kw = kwLo; kw < kwHi; kw++) {
-                  const xv = v128.load32_splat(xr + (<usize>((iw0 + kw * DW) * C) << 2));
-                  acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
-                }
-              }
-              v128.store(yo + oo, acc);
-            }
-          }
-        }
-        for (; o < CM; o++) {
-          const oo = <usize>o << 2;
-          const xc = xb + (<usize>(o / M) << 2);
-          let acc: f32 = b != 0 ? load<f32>(b + oo) : 0;
-          for (let kh = khLo; kh < khHi; kh++) {
-            const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
-            const wr = w + <usize>(kh * KW) * tapBytes + oo;
-            for (let kw = kwLo; kw < kwHi; kw++) {
-              acc += load<f32>(xr + (<usize>((iw0 + kw * DW) * C) << 2)) * load<f32>(wr + <usize>kw * tapBytes);
-            }
-          }
-          store<f32>(yo + oo, acc);
-        }
-        yo += tapBytes;
-      }
-    }
-  }
+  depthwise_conv2d_forward_clamp(y, x, w, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, <f32>-Infinity, <f32>Infinity);
 }
 
 // dx (B, H, W, C) [+]= sum over output positions, taps and m of dy (B, OH, OW, C*M) * w (KH, KW, C, M),

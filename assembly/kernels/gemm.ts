@@ -17,6 +17,8 @@
 //   kcMax = min(k, KC), ncMax = min(n, NC).
 // Nothing else is written outside c.
 
+import { loadPartial, storeTail } from './vector-tail';
+
 // These four must equal GEMM_MR, GEMM_NR, GEMM_KC, GEMM_NC in host/compile/gemm-scratch.ts.
 const MR = 4;
 const NR = 8;
@@ -323,40 +325,6 @@ function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i
       }
       bp += panelBytes;
     }
-  }
-}
-
-// The first `count` (0..4) floats at p as a vector, zeros after.
-// @ts-ignore: decorator
-@inline
-function loadPartial(p: usize, count: i32): v128 {
-  if (count == 4) return v128.load(p);
-  let v = f32x4.splat(0);
-  if (count & 2) {
-    v = v128.load64_zero(p);
-    if (count & 1) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
-  } else if (count & 1) {
-    v = v128.load32_zero(p);
-  }
-  return v;
-}
-
-// Stores the first nr (< 8) columns of the row (lo, hi) at p.
-// @ts-ignore: decorator
-@inline
-function storeTail(p: usize, lo: v128, hi: v128, nr: i32): void {
-  if (nr & 4) {
-    v128.store(p, lo);
-    lo = hi;
-    p += 16;
-  }
-  if (nr & 2) {
-    v128.store64_lane(p, lo, 0);
-    lo = v128.shuffle<f32>(lo, lo, 2, 3, 2, 3);
-    p += 8;
-  }
-  if (nr & 1) {
-    v128.store32_lane(p, lo, 0);
   }
 }
 

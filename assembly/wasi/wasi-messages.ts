@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 3457;
+export const TEXT_BYTES: usize = 3500;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -129,29 +129,30 @@ export function textBlob(): usize {
     117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 102,
     111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112,
     97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 98, 97, 116, 99, 104, 101, 100, 95, 103, 101, 109, 109,
-    3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98,
-    115, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105,
-    103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97,
-    1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99,
-    4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97,
-    2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 1, 120, 2, 100, 120, 9,
-    112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115,
-    101, 1, 103, 1, 119, 2, 115, 49, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111, 104, 2, 111,
-    119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 104,
-    2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2,
-    112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2,
-    104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110,
-    101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77,
-    101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101,
-    116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117,
-    116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 2, 100, 49, 2,
-    100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110,
-    50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115,
-    121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115,
-    97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115,
-    98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6,
-    115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112,
-    115,
+    23, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 99, 108, 97, 109, 112,
+    13, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108,
+    111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 13, 100, 101, 113, 117, 97, 110, 116, 105,
+    122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97,
+    116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114,
+    115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 1, 121, 4, 114, 111,
+    119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2,
+    115, 99, 2, 100, 98, 2, 100, 121, 1, 120, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6,
+    108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 2, 115,
+    50, 2, 115, 51, 4, 112, 111, 111, 108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79,
+    117, 116, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4,
+    99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109,
+    97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110,
+    118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109,
+    97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103,
+    86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100,
+    121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99,
+    97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100,
+    53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115,
+    121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49,
+    3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49,
+    3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105,
+    110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1,
+    113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -340,118 +341,121 @@ export const OPN_conv2d_grouped_backward_input: Text = 2828; // "conv2d_grouped_
 export const OPN_avgpool_include_pad_forward: Text = 2858; // "avgpool_include_pad_forward"
 export const OPN_avgpool_include_pad_backward: Text = 2886; // "avgpool_include_pad_backward"
 export const OPN_batched_gemm: Text = 2915; // "batched_gemm"
-export const OPN_mse: Text = 2928; // "mse"
-export const OPN_bce_logits: Text = 2932; // "bce_logits"
-export const OPN_bce_probs: Text = 2943; // "bce_probs"
-export const OPN_dequantize_i8: Text = 2953; // "dequantize_i8"
-export const OPN_loss_weighted: Text = 2967; // "loss_weighted"
-export const ARGN_a: Text = 2981; // "a"
-export const ARGN_batchFlags: Text = 2983; // "batchFlags"
-export const ARGN_m: Text = 2994; // "m"
-export const ARGN_rsa: Text = 2996; // "rsa"
-export const ARGN_k: Text = 3000; // "k"
-export const ARGN_csa: Text = 3002; // "csa"
-export const ARGN_b: Text = 3006; // "b"
-export const ARGN_rsb: Text = 3008; // "rsb"
-export const ARGN_n: Text = 3012; // "n"
-export const ARGN_csb: Text = 3014; // "csb"
-export const ARGN_c: Text = 3018; // "c"
-export const ARGN_ldc: Text = 3020; // "ldc"
-export const ARGN_pack: Text = 3024; // "pack"
-export const ARGN_y: Text = 3029; // "y"
-export const ARGN_rows: Text = 3031; // "rows"
-export const ARGN_pa: Text = 3036; // "pa"
-export const ARGN_count: Text = 3039; // "count"
-export const ARGN_sa: Text = 3045; // "sa"
-export const ARGN_pb: Text = 3048; // "pb"
-export const ARGN_sb: Text = 3051; // "sb"
-export const ARGN_pc: Text = 3054; // "pc"
-export const ARGN_sc: Text = 3057; // "sc"
-export const ARGN_db: Text = 3060; // "db"
-export const ARGN_dy: Text = 3063; // "dy"
-export const ARGN_x: Text = 3066; // "x"
-export const ARGN_dx: Text = 3068; // "dx"
-export const ARGN_perSample: Text = 3071; // "perSample"
-export const ARGN_labels: Text = 3081; // "labels"
-export const ARGN_p: Text = 3088; // "p"
-export const ARGN_sparse: Text = 3090; // "sparse"
-export const ARGN_g: Text = 3097; // "g"
-export const ARGN_w: Text = 3099; // "w"
-export const ARGN_s1: Text = 3101; // "s1"
-export const ARGN_s2: Text = 3104; // "s2"
-export const ARGN_s3: Text = 3107; // "s3"
-export const ARGN_pool: Text = 3110; // "pool"
-export const ARGN_oh: Text = 3115; // "oh"
-export const ARGN_ow: Text = 3118; // "ow"
-export const ARGN_f: Text = 3121; // "f"
-export const ARGN_chunkOut: Text = 3123; // "chunkOut"
-export const ARGN_chunkRows: Text = 3132; // "chunkRows"
-export const ARGN_h: Text = 3142; // "h"
-export const ARGN_w_: Text = 3144; // "w_"
-export const ARGN_kh: Text = 3147; // "kh"
-export const ARGN_kw: Text = 3150; // "kw"
-export const ARGN_cols: Text = 3153; // "cols"
-export const ARGN_sh: Text = 3158; // "sh"
-export const ARGN_sw: Text = 3161; // "sw"
-export const ARGN_pt: Text = 3164; // "pt"
-export const ARGN_pl: Text = 3167; // "pl"
-export const ARGN_dw: Text = 3170; // "dw"
-export const ARGN_argmax: Text = 3173; // "argmax"
-export const ARGN_inputCount: Text = 3180; // "inputCount"
-export const ARGN_hw: Text = 3191; // "hw"
-export const ARGN_mean: Text = 3194; // "mean"
-export const ARGN_invstd: Text = 3199; // "invstd"
-export const ARGN_newMean: Text = 3206; // "newMean"
-export const ARGN_newVar: Text = 3214; // "newVar"
-export const ARGN_gamma: Text = 3221; // "gamma"
-export const ARGN_beta: Text = 3227; // "beta"
-export const ARGN_movingMean: Text = 3232; // "movingMean"
-export const ARGN_movingVar: Text = 3243; // "movingVar"
-export const ARGN_dgamma: Text = 3253; // "dgamma"
-export const ARGN_dbeta: Text = 3260; // "dbeta"
-export const ARGN_mask: Text = 3266; // "mask"
-export const ARGN_ldy: Text = 3271; // "ldy"
-export const ARGN_ldx: Text = 3275; // "ldx"
-export const ARGN_wf: Text = 3279; // "wf"
-export const ARGN_bf: Text = 3282; // "bf"
-export const ARGN_output: Text = 3285; // "output"
-export const ARGN_pr: Text = 3292; // "pr"
-export const ARGN_scale: Text = 3295; // "scale"
-export const ARGN_offset: Text = 3301; // "offset"
-export const ARGN_d1: Text = 3308; // "d1"
-export const ARGN_d2: Text = 3311; // "d2"
-export const ARGN_d3: Text = 3314; // "d3"
-export const ARGN_d4: Text = 3317; // "d4"
-export const ARGN_d5: Text = 3320; // "d5"
-export const ARGN_sy0: Text = 3323; // "sy0"
-export const ARGN_n1: Text = 3327; // "n1"
-export const ARGN_sy1: Text = 3330; // "sy1"
-export const ARGN_n2: Text = 3334; // "n2"
-export const ARGN_sy2: Text = 3337; // "sy2"
-export const ARGN_n3: Text = 3341; // "n3"
-export const ARGN_sy3: Text = 3344; // "sy3"
-export const ARGN_n4: Text = 3348; // "n4"
-export const ARGN_sy4: Text = 3351; // "sy4"
-export const ARGN_n5: Text = 3355; // "n5"
-export const ARGN_sy5: Text = 3358; // "sy5"
-export const ARGN_sa0: Text = 3362; // "sa0"
-export const ARGN_sa1: Text = 3366; // "sa1"
-export const ARGN_sa2: Text = 3370; // "sa2"
-export const ARGN_sa3: Text = 3374; // "sa3"
-export const ARGN_sa4: Text = 3378; // "sa4"
-export const ARGN_sa5: Text = 3382; // "sa5"
-export const ARGN_sb0: Text = 3386; // "sb0"
-export const ARGN_sb1: Text = 3390; // "sb1"
-export const ARGN_sb2: Text = 3394; // "sb2"
-export const ARGN_sb3: Text = 3398; // "sb3"
-export const ARGN_sb4: Text = 3402; // "sb4"
-export const ARGN_sb5: Text = 3406; // "sb5"
-export const ARGN_outer: Text = 3410; // "outer"
-export const ARGN_inner: Text = 3416; // "inner"
-export const ARGN_d0: Text = 3422; // "d0"
-export const ARGN_alpha: Text = 3425; // "alpha"
-export const ARGN_shared: Text = 3431; // "shared"
-export const ARGN_ch: Text = 3438; // "ch"
-export const ARGN_q: Text = 3441; // "q"
-export const ARGN_dalpha: Text = 3443; // "dalpha"
-export const ARGN_groups: Text = 3450; // "groups"
+export const OPN_depthwise_forward_clamp: Text = 2928; // "depthwise_forward_clamp"
+export const OPN_conv2d_direct: Text = 2952; // "conv2d_direct"
+export const OPN_mse: Text = 2966; // "mse"
+export const OPN_bce_logits: Text = 2970; // "bce_logits"
+export const OPN_bce_probs: Text = 2981; // "bce_probs"
+export const OPN_dequantize_i8: Text = 2991; // "dequantize_i8"
+export const OPN_loss_weighted: Text = 3005; // "loss_weighted"
+export const ARGN_a: Text = 3019; // "a"
+export const ARGN_batchFlags: Text = 3021; // "batchFlags"
+export const ARGN_m: Text = 3032; // "m"
+export const ARGN_rsa: Text = 3034; // "rsa"
+export const ARGN_k: Text = 3038; // "k"
+export const ARGN_csa: Text = 3040; // "csa"
+export const ARGN_b: Text = 3044; // "b"
+export const ARGN_rsb: Text = 3046; // "rsb"
+export const ARGN_n: Text = 3050; // "n"
+export const ARGN_csb: Text = 3052; // "csb"
+export const ARGN_c: Text = 3056; // "c"
+export const ARGN_ldc: Text = 3058; // "ldc"
+export const ARGN_pack: Text = 3062; // "pack"
+export const ARGN_y: Text = 3067; // "y"
+export const ARGN_rows: Text = 3069; // "rows"
+export const ARGN_pa: Text = 3074; // "pa"
+export const ARGN_count: Text = 3077; // "count"
+export const ARGN_sa: Text = 3083; // "sa"
+export const ARGN_pb: Text = 3086; // "pb"
+export const ARGN_sb: Text = 3089; // "sb"
+export const ARGN_pc: Text = 3092; // "pc"
+export const ARGN_sc: Text = 3095; // "sc"
+export const ARGN_db: Text = 3098; // "db"
+export const ARGN_dy: Text = 3101; // "dy"
+export const ARGN_x: Text = 3104; // "x"
+export const ARGN_dx: Text = 3106; // "dx"
+export const ARGN_perSample: Text = 3109; // "perSample"
+export const ARGN_labels: Text = 3119; // "labels"
+export const ARGN_p: Text = 3126; // "p"
+export const ARGN_sparse: Text = 3128; // "sparse"
+export const ARGN_g: Text = 3135; // "g"
+export const ARGN_w: Text = 3137; // "w"
+export const ARGN_s1: Text = 3139; // "s1"
+export const ARGN_s2: Text = 3142; // "s2"
+export const ARGN_s3: Text = 3145; // "s3"
+export const ARGN_pool: Text = 3148; // "pool"
+export const ARGN_oh: Text = 3153; // "oh"
+export const ARGN_ow: Text = 3156; // "ow"
+export const ARGN_f: Text = 3159; // "f"
+export const ARGN_chunkOut: Text = 3161; // "chunkOut"
+export const ARGN_chunkRows: Text = 3170; // "chunkRows"
+export const ARGN_h: Text = 3180; // "h"
+export const ARGN_w_: Text = 3182; // "w_"
+export const ARGN_kh: Text = 3185; // "kh"
+export const ARGN_kw: Text = 3188; // "kw"
+export const ARGN_cols: Text = 3191; // "cols"
+export const ARGN_sh: Text = 3196; // "sh"
+export const ARGN_sw: Text = 3199; // "sw"
+export const ARGN_pt: Text = 3202; // "pt"
+export const ARGN_pl: Text = 3205; // "pl"
+export const ARGN_dw: Text = 3208; // "dw"
+export const ARGN_argmax: Text = 3211; // "argmax"
+export const ARGN_inputCount: Text = 3218; // "inputCount"
+export const ARGN_hw: Text = 3229; // "hw"
+export const ARGN_mean: Text = 3232; // "mean"
+export const ARGN_invstd: Text = 3237; // "invstd"
+export const ARGN_newMean: Text = 3244; // "newMean"
+export const ARGN_newVar: Text = 3252; // "newVar"
+export const ARGN_gamma: Text = 3259; // "gamma"
+export const ARGN_beta: Text = 3265; // "beta"
+export const ARGN_movingMean: Text = 3270; // "movingMean"
+export const ARGN_movingVar: Text = 3281; // "movingVar"
+export const ARGN_dgamma: Text = 3291; // "dgamma"
+export const ARGN_dbeta: Text = 3298; // "dbeta"
+export const ARGN_mask: Text = 3304; // "mask"
+export const ARGN_ldy: Text = 3309; // "ldy"
+export const ARGN_ldx: Text = 3313; // "ldx"
+export const ARGN_wf: Text = 3317; // "wf"
+export const ARGN_bf: Text = 3320; // "bf"
+export const ARGN_output: Text = 3323; // "output"
+export const ARGN_pr: Text = 3330; // "pr"
+export const ARGN_scale: Text = 3333; // "scale"
+export const ARGN_offset: Text = 3339; // "offset"
+export const ARGN_d1: Text = 3346; // "d1"
+export const ARGN_d2: Text = 3349; // "d2"
+export const ARGN_d3: Text = 3352; // "d3"
+export const ARGN_d4: Text = 3355; // "d4"
+export const ARGN_d5: Text = 3358; // "d5"
+export const ARGN_sy0: Text = 3361; // "sy0"
+export const ARGN_n1: Text = 3365; // "n1"
+export const ARGN_sy1: Text = 3368; // "sy1"
+export const ARGN_n2: Text = 3372; // "n2"
+export const ARGN_sy2: Text = 3375; // "sy2"
+export const ARGN_n3: Text = 3379; // "n3"
+export const ARGN_sy3: Text = 3382; // "sy3"
+export const ARGN_n4: Text = 3386; // "n4"
+export const ARGN_sy4: Text = 3389; // "sy4"
+export const ARGN_n5: Text = 3393; // "n5"
+export const ARGN_sy5: Text = 3396; // "sy5"
+export const ARGN_sa0: Text = 3400; // "sa0"
+export const ARGN_sa1: Text = 3404; // "sa1"
+export const ARGN_sa2: Text = 3408; // "sa2"
+export const ARGN_sa3: Text = 3412; // "sa3"
+export const ARGN_sa4: Text = 3416; // "sa4"
+export const ARGN_sa5: Text = 3420; // "sa5"
+export const ARGN_sb0: Text = 3424; // "sb0"
+export const ARGN_sb1: Text = 3428; // "sb1"
+export const ARGN_sb2: Text = 3432; // "sb2"
+export const ARGN_sb3: Text = 3436; // "sb3"
+export const ARGN_sb4: Text = 3440; // "sb4"
+export const ARGN_sb5: Text = 3444; // "sb5"
+export const ARGN_outer: Text = 3448; // "outer"
+export const ARGN_inner: Text = 3454; // "inner"
+export const ARGN_d0: Text = 3460; // "d0"
+export const ARGN_alpha: Text = 3463; // "alpha"
+export const ARGN_shared: Text = 3469; // "shared"
+export const ARGN_ch: Text = 3476; // "ch"
+export const ARGN_q: Text = 3479; // "q"
+export const ARGN_dalpha: Text = 3481; // "dalpha"
+export const ARGN_groups: Text = 3488; // "groups"
+export const ARGN_zero: Text = 3495; // "zero"

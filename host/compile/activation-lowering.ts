@@ -29,6 +29,16 @@ export function isSoftmaxOutput(node: GraphNode): boolean {
     softmaxInnerAxis(l, node.shape) === null;
 }
 
+// [lo, hi] of the activations that are a clamp, for kernels that apply it in their epilogue
+// (depthwise_forward_clamp, conv2d_direct): linear, relu, relu6; null for the others.
+export type Clamp = [lo: number, hi: number];
+export function activationClamp(name: unknown): Clamp | null {
+  if (name === 'linear') return [-Infinity, Infinity];
+  if (name === 'relu') return [0, Infinity];
+  if (name === 'relu6') return [0, 6];
+  return null;
+}
+
 // Applies the activation to `z` (count floats per sample). Returns the output region: `z` itself
 // when it can be overwritten, else a new one (the input is then kept for the backward pass).
 export function activationForward(p: ProgramBuilder, layer: Layer, node: GraphNode, z: number, shape: number[], outputLogits: boolean, batch: number, inPlace: boolean): number {

@@ -1,12 +1,14 @@
 // Lowering: the walk from graph nodes to program ops. What each layer kind emits, forward and
 // backward, is in its record (host/layers/<kind>.ts); here is the dispatch and the fusion across
 // layers: an inference-mode batch norm folded into the convolution it alone reads, and a ReLU and
-// 2x2 max pooling after that run in the convolution's epilogue.
+// 2x2 max pooling after that run in the convolution's epilogue; a ReLU / ReLU6 activation layer
+// after a convolution or depthwise convolution (no gradient through them) runs in its epilogue.
 import { type GraphNode, isOutput, sizeOf } from './graph';
 import { LAYER_DEFS } from '../layers/index';
 import type { Layer } from '../layers/layer';
 import { conv2dForward } from '../layers/conv2d';
-import { convChunk, type ConvGeometry, geometry, isPointwise } from './conv-lowering';
+import { activationClamp, type Clamp } from './activation-lowering';
+import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import {
   align16, type BackwardArgs, type CompileContext, type ForwardArgs, type GradState, last, needScratch, type NodeValue,
@@ -33,6 +35,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
     params: floatParams(ctx, p, layer), training, outputLogits,
   };
   if (layer.kind === 'conv2d' && layer.config.groups === 1) return convForwardWithFusion(a);
+  if (layer.kind === 'depthwiseConv2d') return depthwiseForwardWithClamp(a);
   return LAYER_DEFS[layer.kind].forward(a);
 }
 
@@ -76,16 +79,16 @@ function convForwardWithFusion(a: ForwardArgs): NodeValue {
   const f = last(a.shape);
   const { chunkRows, colsBytes } = convChunk(ctx, g, f);
   const bnNode = fusibleBatchNorm(ctx, node, a.training);
-  if (!bnNode) return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
+  if (!bnNode) return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, node, usesDirectConv(g, f)));
   [w, b] = foldBatchNorm(ctx, p, node, bnNode, g, f, w, b);
   const next = ctx.consumers.get(bnNode.id) ?? [];
   const r = next.length === 1 ? ctx.graph.nodes[next[0]] : null;
   if (!(r && r.layer?.kind === 'activation' && r.layer.config.activation === 'relu' && !isOutput(ctx.graph, r.id))) {
-    return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
+    return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, bnNode, usesDirectConv(g, f)));
   }
   p.absorbed.add(r.id);
   const pool = fusiblePool(ctx, p, node, r, g);
-  if (!pool) return conv2dForward(a, w, b, g, chunkRows, colsBytes, 1);
+  if (!pool) return conv2dForward(a, w, b, g, chunkRows, colsBytes, [0, Infinity]);
   // conv -> BN -> ReLU -> 2x2 max pooling with no gradient through any of them: each chunk is
   // pooled in cache and only the pooled output is written. Chunks hold whole pairs of output rows.
   p.absorbed.add(pool.id);
@@ -144,4 +147,34 @@ function fusiblePool(ctx: CompileContext, p: ProgramBuilder, conv: GraphNode, re
   const [kh, kw] = c.kernelSize as number[];
   const [sh, sw] = c.strides as number[];
   return kh === 2 && kw === 2 && sh === 2 && sw === 2 && c.padding === 'valid' ? pool : null;
+}
+
+// A ReLU or ReLU6 activation layer that alone reads `node` (linear, not an output), when no
+// gradient flows through either in this program: marked absorbed, its clamp returned for the
+// kernel's epilogue. anyClamp: the kernel takes any clamp (conv2d_direct; conv2d_forward only
+// has a ReLU flag).
+function absorbClamp(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, anyClamp: boolean): Clamp | null {
+  if ((node.layer!.config.activation ?? 'linear') !== 'linear' || isOutput(ctx.graph, node.id) || p.gradNodes.has(node.id)) return null;
+  const next = ctx.consumers.get(node.id) ?? [];
+  if (next.length !== 1) return null;
+  const act = ctx.graph.nodes[next[0]];
+  if (act.layer?.kind !== 'activation' || act.layer.config.activation === 'linear' || isOutput(ctx.graph, act.id) || p.gradNodes.has(act.id)) return null;
+  const clamp = activationClamp(act.layer.config.activation);
+  if (!clamp || (!anyClamp && clamp[1] !== Infinity)) return null;
+  p.absorbed.add(act.id);
+  return clamp;
+}
+
+// Depthwise convolution with its bias and a clamp in the epilogue: the layer's own ReLU / ReLU6,
+// or an absorbed ReLU / ReLU6 layer after it (host/layers/depthwise-conv2d.ts otherwise).
+function depthwiseForwardWithClamp(a: ForwardArgs): NodeValue {
+  const { ctx, p, node, layer, x, shape, count } = a;
+  const own = layer.config.activation === 'linear' ? null : activationClamp(layer.config.activation);
+  const clamp = own ?? (layer.config.activation === 'linear' ? absorbClamp(ctx, p, node, true) : null);
+  if (!clamp) return LAYER_DEFS[layer.kind].forward(a);
+  const [w, b] = a.params;
+  const z = p.activation(node.name, count * ctx.batch);
+  p.emit('depthwise_forward_clamp', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}) },
+    { ...(b !== undefined ? {} : { b: 0 }), ...geometry(layer, x.shape), m: layer.config.depthMultiplier as number, lo: clamp[0], hi: clamp[1] });
+  return { region: z, shape };
 }

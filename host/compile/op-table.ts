@@ -250,6 +250,17 @@ export const OP_TABLE = {
     code: 180, args: 'c:ptr a:ptr b:ptr count m n k rsa csa rsb csb ldc sa sb sc pa pb pc accumulate pack:ptr',
     run: 'batched_gemm_f32(c, a, b, batch, count, m, n, k, rsa, csa, rsb, csb, ldc, sa, sb, sc, pa, pb, pc, accumulate, pack)',
   },
+  // Convolution-family kernels with the bias and the activation's clamp in their epilogue, 200-219
+  // (issue 12): lo/hi are [0, inf) for ReLU, [0, 6] for ReLU6, +-inf for none.
+  depthwise_forward_clamp: {
+    code: 200, args: `y:ptr x:ptr w:ptr b:ptr ${DEPTHWISE_GEOMETRY} lo:f32 hi:f32`,
+    run: `depthwise_conv2d_forward_clamp(y, x, w, b, batch, ${DEPTHWISE_CALL}, lo, hi)`,
+  },
+  // Direct convolution for a short reduction (kh * kw * c <= 256): no im2col; zero: c floats of scratch.
+  conv2d_direct: {
+    code: 202, args: `y:ptr x:ptr w:ptr b:ptr ${CONV_GEOMETRY} lo:f32 hi:f32 zero:ptr`,
+    run: `conv2d_direct_f32_4x8(y, x, w, b, batch, ${CONV_CALL}, lo, hi, zero)`,
+  },
   // Regression and binary losses, 90-99.
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
   bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },

@@ -227,6 +227,13 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   },
   avgpool_include_pad_forward: { access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
   avgpool_include_pad_backward: { access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },
+  depthwise_forward_clamp: {
+    access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * m', 'r'], ['b?', 'c * m', 'r']], disjoint: [['y', 'x']],
+  },
+  conv2d_direct: {
+    access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * f', 'r'], ['b?', 'f', 'r'], ['zero', 'c', 'w']],
+    disjoint: [['y', 'x']],
+  },
   mse: LOSS('p'),
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),

@@ -4,8 +4,8 @@
 // following batch norm and ReLU / max pooling into the kernel is cross-layer fusion, in
 // host/compile/lower.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
-import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
-import { convChunk, type ConvGeometry, geometry } from '../compile/conv-lowering';
+import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
+import { convChunk, type ConvGeometry, geometry, usesDirectConv } from '../compile/conv-lowering';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import { type ForwardArgs, gradTarget, last, type NodeValue, paramGrad, type Ref, SCRATCH } from '../compile/program';
@@ -45,13 +45,26 @@ export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions)
   }, o);
 }
 
-// The convolution's forward with kernel w and bias b (possibly folded with a batch norm), relu 1
-// to apply a ReLU in the epilogue.
-export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, g: ConvGeometry, chunkRows: number, colsBytes: number, relu: number): NodeValue {
+// The convolution's forward with kernel w and bias b (possibly folded with a batch norm).
+// `fused`: the clamp of a ReLU or ReLU6 the caller absorbed, run in the epilogue; without one,
+// the layer's own ReLU (or ReLU6, on the direct kernel) runs there instead of in a pass of its
+// own. Few channels and filters (usesDirectConv: first layers) run as conv2d_direct.
+export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, g: ConvGeometry, chunkRows: number, colsBytes: number, fused: Clamp | null): NodeValue {
   const { ctx, p, node, layer, x, shape, count } = a;
   const z = p.activation(node.name, count * ctx.batch);
-  p.emit('conv2d_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
-    { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, relu, pool: 0, chunkOut: 0 });
+  const direct = usesDirectConv(g, last(shape));
+  const own = fused ? null : activationClamp(layer.config.activation);
+  const clamp = fused ?? (own && (direct || own[1] === Infinity) ? own : null);
+  const bias: Record<string, number> = b !== undefined ? { b } : {};
+  if (direct) {
+    const [lo, hi] = clamp ?? [-Infinity, Infinity];
+    p.emit('conv2d_direct', layer.name, { y: z, x: x.region, w, ...bias, zero: [SCRATCH, 0] }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), lo, hi });
+  } else {
+    const relu = clamp && clamp[0] === 0 && clamp[1] === Infinity ? 1 : 0;
+    p.emit('conv2d_forward', layer.name, { y: z, x: x.region, w, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
+      { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, relu, pool: 0, chunkOut: 0 });
+  }
+  if (clamp) return { region: z, shape };
   const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
   return { region: y, shape, pre: y === z ? undefined : z };
 }
@@ -80,7 +93,7 @@ export const CONV2D: LayerDef = {
     const g = geometry(a.layer, a.x.shape);
     const groups = a.layer.config.groups as number;
     const { chunkRows, colsBytes } = convChunk(a.ctx, g, last(a.shape), groups);
-    if (groups === 1) return conv2dForward(a, w, b, g, chunkRows, colsBytes, 0);
+    if (groups === 1) return conv2dForward(a, w, b, g, chunkRows, colsBytes, null);
     const { ctx, p, node, layer, x, shape, count } = a;
     const z = p.activation(node.name, count * ctx.batch);
     p.emit('conv2d_grouped_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },

@@ -1,0 +1,162 @@
+// Depthwise convolution forward, NHWC (geometry as assembly/kernels/conv.ts), with the layer's
+// bias and a clamp (ReLU: [0, inf), ReLU6: [0, 6], none: +-inf) applied before the one store.
+// f32; pointers are byte offsets.
+//
+// y (B, OH, OW, C*M) = clamp(depthwise conv(x (B, H, W, C), w (KH, KW, C, M)) [+ b (C*M)], lo, hi).
+//
+// Output pixels whose whole 3x3 or 5x5 window (dilation 1, M = 1, any stride) lies inside the
+// image, nearly all of them in a mobile network, take a direct path with the taps unrolled and
+// four channels per vector (XNNPACK's dwconv up9 / up25 shape: the channels are the vector, the
+// taps the unrolled loop); the weights are read in place, their (KH, KW, C) layout already being
+// tap-major with contiguous channels. Border pixels and other shapes take the general loop.
+// Every output sums bias first, then taps in (kh, kw) order, mul then add; the scalar build and
+// the channel tail sum in the same order, so all paths give the same bits.
+
+// The general path for one output pixel: taps kh in [khLo, khHi), kw in [kwLo, kwHi) (those inside
+// the image), vectorised over channels for M == 1 or M % 4 == 0.
+// @ts-ignore: decorator
+@inline
+function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32, M: i32, KW: i32, DH: i32, DW: i32,
+  ih0: i32, iw0: i32, khLo: i32, khHi: i32, kwLo: i32, kwHi: i32, lo: f32, hi: f32): void {
+  const CM = C * M;
+  const tapBytes = <usize>CM << 2;
+  let o = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    if (M == 1) {
+      for (; o + 4 <= CM; o += 4) {
+        const oo = <usize>o << 2;
+        let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
+        for (let kh = khLo; kh < khHi; kh++) {
+          const xr = xb + (<usize>((ih0 + kh * DH) * W * C) << 2) + oo;
+          const wr = w + <usize>(kh * KW) * tapBytes + oo;
+          for (let kw = kwLo; kw < kwHi; kw++) {
+            const xv = v128.load(xr + (<usize>((iw0 + kw * DW) * C) << 2));
+            acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
+          }
+        }
+        v128.store(yo + oo, f32x4.min(f32x4.max(acc, vlo), vhi));
+      }
+    } else if ((M & 3) == 0) {
+      for (; o < CM; o += 4) {
+        const oo = <usize>o << 2;
+        const xc = xb + (<usize>(o / M) << 2);
+        let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
+        for (let kh = khLo; kh < khHi; kh++) {
+          const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
+          const wr = w + <usize>(kh * KW) * tapBytes + oo;
+          for (let kw = kwLo; kw < kwHi; kw++) {
+            const xv = v128.load32_splat(xr + (<usize>((iw0 + kw * DW) * C) << 2));
+            acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
+          }
+        }
+        v128.store(yo + oo, f32x4.min(f32x4.max(acc, vlo), vhi));
+      }
+    }
+  }
+  for (; o < CM; o++) {
+    const oo = <usize>o << 2;
+    const xc = xb + (<usize>(o / M) << 2);
+    let acc: f32 = b != 0 ? load<f32>(b + oo) : 0;
+    for (let kh = khLo; kh < khHi; kh++) {
+      const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
+      const wr = w + <usize>(kh * KW) * tapBytes + oo;
+      for (let kw = kwLo; kw < kwHi; kw++) {
+        acc += load<f32>(xr + (<usize>((iw0 + kw * DW) * C) << 2)) * load<f32>(wr + <usize>kw * tapBytes);
+      }
+    }
+    store<f32>(yo + oo, min<f32>(max<f32>(acc, lo), hi));
+  }
+}
+
+// acc + the K (3 or 5) taps of one kernel row, four channels: x at xp, xp + step, ...; w at wp,
+// wp + step, ... (a pixel and a tap are both C floats apart when M == 1).
+// @ts-ignore: decorator
+@inline
+function tapRow(acc: v128, xp: usize, wp: usize, step: usize, K: i32): v128 {
+  acc = f32x4.add(acc, f32x4.mul(v128.load(xp), v128.load(wp)));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(xp + step), v128.load(wp + step)));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(xp + 2 * step), v128.load(wp + 2 * step)));
+  if (K == 5) {
+    acc = f32x4.add(acc, f32x4.mul(v128.load(xp + 3 * step), v128.load(wp + 3 * step)));
+    acc = f32x4.add(acc, f32x4.mul(v128.load(xp + 4 * step), v128.load(wp + 4 * step)));
+  }
+  return acc;
+}
+
+// One interior output pixel of a K x K (3 or 5) window, M = 1, dilation 1: x0 is the window's
+// top-left input pixel. The channel tail (C % 4) goes through depthwisePixel's scalar loop.
+// @ts-ignore: decorator
+@inline
+function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, K: i32, lo: f32, hi: f32): void {
+  const step = <usize>C << 2;
+  const rowBytes = <usize>(W * C) << 2;
+  const wRow = <usize>K * step;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      let acc = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      const xp = x0 + o, wp = w + o;
+      acc = tapRow(acc, xp, wp, step, K);
+      acc = tapRow(acc, xp + rowBytes, wp + wRow, step, K);
+      acc = tapRow(acc, xp + 2 * rowBytes, wp + 2 * wRow, step, K);
+      if (K == 5) {
+        acc = tapRow(acc, xp + 3 * rowBytes, wp + 3 * wRow, step, K);
+        acc = tapRow(acc, xp + 4 * rowBytes, wp + 4 * wRow, step, K);
+      }
+      v128.store(yo + o, f32x4.min(f32x4.max(acc, vlo), vhi));
+    }
+  }
+  for (; c < C; c++) {
+    const o = <usize>c << 2;
+    let acc: f32 = b != 0 ? load<f32>(b + o) : 0;
+    for (let kh = 0; kh < K; kh++) {
+      const xr = x0 + o + <usize>kh * rowBytes;
+      const wr = w + o + <usize>kh * wRow;
+      for (let kw = 0; kw < K; kw++) acc += load<f32>(xr + <usize>kw * step) * load<f32>(wr + <usize>kw * step);
+    }
+    store<f32>(yo + o, min<f32>(max<f32>(acc, lo), hi));
+  }
+}
+
+// First tap t (of K, spacing D) with i0 + t*D >= 0 (as conv.ts).
+// @ts-ignore: decorator
+@inline
+function firstTap(i0: i32, d: i32, k: i32): i32 {
+  return i0 >= 0 ? 0 : min(k, (d - 1 - i0) / d);
+}
+
+// One past the last tap t (of K, spacing D) with i0 + t*D < size; never below `lo`.
+// @ts-ignore: decorator
+@inline
+function endTap(i0: i32, d: i32, size: i32, k: i32, lo: i32): i32 {
+  return i0 >= size ? lo : max(lo, min(k, (size - i0 + d - 1) / d));
+}
+
+export function depthwise_conv2d_forward_clamp(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): void {
+  const tapBytes = <usize>(C * M) << 2;
+  const direct = ASC_FEATURE_SIMD && M == 1 && DH == 1 && DW == 1 && KH == KW && (KH == 3 || KH == 5);
+  let yo = y;
+  for (let n = 0; n < B; n++) {
+    const xb = x + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+      const rowInside = direct && khLo == 0 && khHi == KH;
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+        if (rowInside && kwLo == 0 && kwHi == KW) {
+          interiorPixel(yo, xb + (<usize>((ih0 * W + iw0) * C) << 2), w, b, W, C, KH, lo, hi);
+        } else {
+          depthwisePixel(yo, xb, w, b, W, C, M, KW, DH, DW, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
+        }
+        yo += tapBytes;
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+// Real models in the bench (issue 12): `model-<name>-b1` and `-b8`, edgetune's import of a file
+// beside the peer that runs the same file, single-threaded, inference only.
+//   - emotion, gender (TF.js graph models, test/fixtures/models): tf.loadGraphModel on tfjs-wasm.
+//   - torchvision exports at 224x224 (test/torch/export.py with /usr/bin/python3, cached in
+//     $EDGETUNE_BENCH_CACHE or <tmpdir>/edgetune-bench-models): onnxruntime-web. Without PyTorch
+//     they are skipped, and the reason printed.
+// With `profile`, edgetune's time per op kind is printed for each model (opProfile below).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { log, ortSession, randomF32, timeIt, timeItSync, useTfBackend } from './bench-peers.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const GRAPH_DIR = join(ROOT, 'test/fixtures/models');
+export const GRAPH_MODELS = ['emotion', 'gender'];
+export const TORCHVISION_MODELS = ['mobilenet_v2', 'mobilenet_v3_small', 'efficientnet_b0', 'resnet18', 'squeezenet1_1', 'shufflenet_v2_x0_5'];
+const BATCHES = [1, 8];
+
+// The ONNX files, exported once into the cache folder; null and a reason when PyTorch is missing.
+function torchvisionFiles(names) {
+  const dir = process.env.EDGETUNE_BENCH_CACHE ?? join(tmpdir(), 'edgetune-bench-models');
+  mkdirSync(dir, { recursive: true });
+  const missing = names.filter((n) => !existsSync(join(dir, `${n}.onnx`)));
+  if (missing.length) {
+    const python = process.env.EDGETUNE_PYTHON ?? '/usr/bin/python3';
+    try {
+      execFileSync(python, ['-c', 'import torch, torchvision, onnx'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      return { files: null, reason: `${python} cannot import torch, torchvision and onnx (${String(e.stderr ?? e.message).trim().split('\n').at(-1)})` };
+    }
+    log(`exporting ${missing.join(', ')} at 224x224 into ${dir} ...`);
+    execFileSync(python, [join(ROOT, 'test/torch/export.py'), dir, ...missing.map((n) => `${n}:224`)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_800_000 });
+  }
+  return { files: new Map(names.map((n) => [n, readFileSync(join(dir, `${n}.onnx`))])), reason: '' };
+}
+
+// Time per op kind of one forward run: each op of the program run alone through the interpreter's
+// `run(offset, 1, header)`, the program's words walked as [opcode, nargs, args...].
+export function opProfile(model, reps = 5) {
+  const exec = model.arena.executor;
+  const program = exec.plan.programs.forward;
+  const region = exec.plan.regions[program.region];
+  const header = exec.headerOffset;
+  const offsets = [];
+  let at = region.offset;
+  for (let i = 0; i < program.ops.length; i++) {
+    offsets.push(at);
+    at += 4 * (2 + exec.i32[at / 4 + 1]);
+  }
+  const byKind = new Map();
+  for (let i = 0; i < offsets.length; i++) {
+    const samples = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      exec.kernels.run(offsets[i], 1, header);
+      samples.push(performance.now() - t0);
+    }
+    samples.sort((a, b) => a - b);
+    const kind = program.ops[i].op;
+    const k = byKind.get(kind) ?? { ms: 0, count: 0 };
+    k.ms += samples[reps >> 1];
+    k.count++;
+    byKind.set(kind, k);
+  }
+  return [...byKind].sort((a, b) => b[1].ms - a[1].ms);
+}
+
+function printProfile(workload, profile) {
+  const total = profile.reduce((s, [, k]) => s + k.ms, 0);
+  log(`${workload}: edgetune op profile, ${total.toFixed(2)} ms summed over ops`);
+  for (const [kind, k] of profile) log(`  ${kind.padEnd(28)} ${k.ms.toFixed(3).padStart(8)} ms ${(100 * k.ms / total).toFixed(1).padStart(5)}%  x${k.count}`);
+}
+
+const timing = (quick) => ({ warmup: 2, reps: quick ? 5 : 15, minMs: quick ? 200 : 1000 });
+
+async function graphModelRows(et, name, { quick, profile, selected }) {
+  const out = [];
+  const json = JSON.parse(readFileSync(join(GRAPH_DIR, `${name}.json`), 'utf8'));
+  const paths = json.weightsManifest.flatMap((g) => g.paths);
+  const shards = paths.map((p) => readFileSync(join(GRAPH_DIR, p)));
+  const weightData = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
+  shards.reduce((o, s) => (weightData.set(s, o), o + s.length), 0);
+  const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
+  const model = await et.importTfjsGraphModel(json, async (p) => new Uint8Array(readFileSync(join(GRAPH_DIR, p))), `${name}.json`);
+  const { tf } = await useTfBackend('wasm');
+  const tfconv = await import('@tensorflow/tfjs-converter');
+  const oracle = await tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: 'graph-model' }));
+  for (const batch of BATCHES) {
+    const workload = `model-${name}-b${batch}`;
+    if (!selected(workload)) continue;
+    const xd = randomF32(batch * 64 * 64, 500 + batch, 0, 1);
+    const x = et.tensor(xd, [batch, 64, 64, 1]);
+    const mine = model.predict(x, { batchSize: batch }).data;
+    const tx = tf.tensor(xd, [batch, 64, 64, 1]);
+    const theirs = oracle.predict(tx).dataSync();
+    checkClose(workload, mine, theirs);
+    out.push({ workload, impl: 'edgetune', value: timeItSync(() => model.predict(x, { batchSize: batch }), timing(quick)), unit: 'ms' });
+    if (profile) printProfile(workload, opProfile(model));
+    out.push({ workload, impl: 'tfjs-wasm', value: await timeIt(async () => { const y = oracle.predict(tx); await y.data(); y.dispose(); }, timing(quick)), unit: 'ms' });
+    tx.dispose();
+  }
+  oracle.dispose();
+  return out;
+}
+
+async function torchvisionRows(et, name, onnx, { quick, profile, selected }) {
+  const out = [];
+  const model = et.importOnnx(onnx, `${name}.onnx`);
+  const session = await ortSession(onnx);
+  const ort = await import('onnxruntime-web');
+  for (const batch of BATCHES) {
+    const workload = `model-${name}-b${batch}`;
+    if (!selected(workload)) continue;
+    const xd = randomF32(batch * 3 * 224 * 224, 700 + batch, -1, 1);
+    const nhwc = new Float32Array(xd.length);
+    for (let b = 0; b < batch; b++) for (let c = 0; c < 3; c++) for (let p = 0; p < 224 * 224; p++) nhwc[(b * 224 * 224 + p) * 3 + c] = xd[(b * 3 + c) * 224 * 224 + p];
+    const x = et.tensor(nhwc, [batch, 224, 224, 3]);
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', xd, [batch, 3, 224, 224]) };
+    const mine = model.predict(x, { batchSize: batch }).data;
+    const theirs = (await session.run(feeds))[session.outputNames[0]].data;
+    checkClose(workload, mine, theirs);
+    const opts = { ...timing(quick), warmup: 1, reps: quick ? 3 : 7 };
+    out.push({ workload, impl: 'edgetune', value: timeItSync(() => model.predict(x, { batchSize: batch }), opts), unit: 'ms' });
+    if (profile) printProfile(workload, opProfile(model, 3));
+    out.push({ workload, impl: 'ort-web', value: await timeIt(() => session.run(feeds), opts), unit: 'ms' });
+  }
+  await session.release();
+  return out;
+}
+
+// The two runtimes must agree before either is timed (1e-4 of the largest output magnitude).
+function checkClose(workload, mine, theirs) {
+  let worst = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < theirs.length; i++) {
+    worst = Math.max(worst, Math.abs(mine[i] - theirs[i]));
+    scale = Math.max(scale, Math.abs(theirs[i]));
+  }
+  if (mine.length !== theirs.length || !(worst <= 1e-4 * scale)) throw new Error(`${workload}: edgetune and its peer differ by ${worst} (scale ${scale}, ${mine.length} vs ${theirs.length} outputs)`);
+}
+
+export async function modelRows(et, { quick = false, profile = false, selected = () => true } = {}) {
+  const out = [];
+  const opts = { quick, profile, selected };
+  for (const name of GRAPH_MODELS) {
+    if (BATCHES.some((b) => selected(`model-${name}-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
+  }
+  const wanted = TORCHVISION_MODELS.filter((n) => BATCHES.some((b) => selected(`model-${n}-b${b}`)));
+  if (!wanted.length) return out;
+  const { files, reason } = torchvisionFiles(wanted);
+  if (!files) {
+    log(`skipping the torchvision rows: ${reason}`);
+    return out;
+  }
+  for (const name of wanted) out.push(...(await torchvisionRows(et, name, files.get(name), opts)));
+  return out;
+}
