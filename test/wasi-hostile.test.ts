@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileModelFile, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
+import { compileModelFile, EdgetuneError, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
 import { mnistData } from '../dist/examples.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -200,6 +200,23 @@ describe('WASI module: hostile plan files are refused before anything runs', () 
     refused('opcode', (b, l) => b.writeUInt32LE(99, trainOp(l, 'gemm').at), /^edgetune-wasi: plan: train op \d+: unknown opcode 99$/);
     refused('nargs', (b, l) => b.writeUInt32LE(13, trainOp(l, 'gemm').at + 4), /^edgetune-wasi: plan: train op \d+ \(gemm\): 13 arguments, expected 14$/);
     refused('batch', (b, l) => b.writeUInt32LE(1000, l.headerImage), /^edgetune-wasi: plan: step header batch 1000 exceeds the planned batch 16$/);
+  });
+
+  it("counts and lengths of the file's parts past its end (fuzz: 7 of 2000 mutations trapped reading there)", () => {
+    const bindingAt = (b: Buffer) => 96 + 4 * b.readUInt32LE(76) + 16 * b.readUInt32LE(68);
+    const cases: [string, (b: Buffer, l: ReturnType<typeof layout>) => void][] = [
+      ['binding-rank', (b) => b.writeUInt32LE(0x80001, bindingAt(b) + 12)], // fuzz case 844
+      ['binding-name', (b) => b.writeUInt32LE(0x7ffffff0, bindingAt(b) + 16 + 4 * b.readUInt32LE(bindingAt(b) + 12))],
+      ['input-rank', (b) => b.writeUInt32LE(0x20000000, 76)], // fuzz case 1994
+      ['program-count', (b) => b.writeUInt32LE(0x7fffffff, 68)], // fuzz case 971
+      ['binding-count', (b) => b.writeUInt32LE(1000, 72)],
+      ['header-bytes', (b) => b.writeUInt32LE(0xfffffff0, 32)],
+      ['program-words', (b) => b.writeUInt32LE(0x40000000, 96 + 4 * b.readUInt32LE(76) + 12)], // x4 wraps to 0 in 32 bits
+    ];
+    for (const [name, mutate] of cases) {
+      const bytes = refused(name, mutate, /^edgetune-wasi: plan: region out of bounds$/);
+      expect(() => readPlanFileInfo(bytes), name).toThrow(EdgetuneError);
+    }
   });
 
   it('the version-1 reproductions (test/fixtures/wasi-hostile) are refused: recompile the plan', () => {
