@@ -219,6 +219,21 @@ describe('WASI module: hostile plan files are refused before anything runs', () 
     }
   });
 
+  it("an optimizer's slot passed as 0 (Adam's moments would be updated at address 0)", () => {
+    const bytes = refused('slot-zero', (b, l) => {
+      const op = trainOp(l, 'apply_gradients');
+      setArg(b, op, 'kind', 3); // Adam: slots 1 and 2 required
+      setArg(b, op, 's1', 0, -1);
+      setArg(b, op, 's2', 0, -1);
+    }, /^edgetune-wasi: plan: train op \d+ \(apply_gradients\) argument 's1' points at no region$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/argument 's1' is 0 but the kernel touches \d+ bytes there/);
+  });
+
+  it("a class count in the header above the loss op's (a label would read a logit past its row)", () => {
+    refused('classes', (b) => b.writeUInt32LE(1_000_000, 56),
+      /^edgetune-wasi: plan: train op \d+ \(xent_logits_sparse\): \d+ classes, fewer than the header's 1000000$/);
+  });
+
   it('the version-1 reproductions (test/fixtures/wasi-hostile) are refused: recompile the plan', () => {
     for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.plan'))) {
       refused(`v1-${f}`, () => {}, /^edgetune-wasi: plan: file format version 1, this module reads version 2: recompile the plan$/, readFileSync(join(FIXTURES, f)));

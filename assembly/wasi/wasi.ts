@@ -346,7 +346,7 @@ export function _start(): void {
   const notes = text - 1024; // free I/O memory below the texts
   if (!verifyRegions(notes, footprints, table, regionCount, <u64>ARENA_BASE, <u64>arenaEnd) ||
     !verifyParts(h, headerBytes, headerImage, inputOffset, <u64>inputFloats << 2, labelsOffset, <u64>planLabelWords << 2, batch) ||
-    !verifyPrograms(p, programCount, words, useTable, batch)) {
+    !verifyPrograms(p, programCount, words, useTable, batch, planLabelKind == 0 ? classes : 0)) {
     refuse(notes);
   }
   for (let i = 0; i < bindingCount; i++) {
