@@ -21,12 +21,25 @@ const report: Record<string, unknown> = {};
 describe('mutation fuzzer', () => {
   afterAll(closeSandbox);
 
-  // Of 2000 wasi-plan mutations these 7 trapped ("memory access out of bounds") reading past the
-  // plan's end through a count or length (test/wasi-hostile.test.ts has one of each kind).
-  it('wasi-plan: the mutations that once trapped exit 1', async () => {
-    const t = every.find((x) => x.name === 'wasi-plan')!;
-    for (const i of [214, 686, 844, 971, 1000, 1987, 1994]) expect(await t.run(t.mutate(rng(i))), `case ${i}`).toBe('refused');
-  });
+  // Cases the long runs found, each refused with a typed error (or a clean exit 1) now. wasi-plan:
+  // 7 of 2000 trapped ("memory access out of bounds") reading past the plan's end through a count
+  // or length (test/wasi-hostile.test.ts has one of each kind). tfjs-graph: a list attribute that
+  // is not a list (TypeError), a dilation of 1e308 (a divide-by-zero trap in the conv kernel).
+  // onnx: a folded op without its input (TypeError).
+  const PINNED: Record<string, number[]> = {
+    'wasi-plan': [214, 686, 844, 971, 1000, 1987, 1994],
+    'tfjs-graph': [112, 263, 1347, 1384, 1680],
+    onnx: [8592],
+  };
+  for (const [name, cases] of Object.entries(PINNED)) {
+    it(`${name}: the cases the long run found are refused with typed errors`, async () => {
+      const t = every.find((x) => x.name === name)!;
+      for (const i of cases) {
+        const outcome = await t.run(t.mutate(rng(i))).then((r) => r ?? 'accepted', (e) => (e instanceof EdgetuneError ? 'typed' : String(e?.stack ?? e)));
+        expect(['refused', 'typed'], `case ${i}: ${outcome}`).toContain(outcome);
+      }
+    });
+  }
   for (const t of all) {
     const N = LONG ?? t.smoke ?? 200;
     it(`${t.name}: ${N} mutations give typed errors or models that run`, async () => {
