@@ -28,7 +28,7 @@ async function handle(m) {
     try {
       return { code: wasiExit(m.args, m.preopens) };
     } catch (e) {
-      return { trap: String(e?.message ?? e) }; // a wasm trap: the module failed to refuse the input
+      return { trap: String(e?.message ?? e) }; // a wasm trap (the module failed to refuse the input), or node:wasi failed
     }
   }
   try {

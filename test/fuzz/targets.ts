@@ -91,7 +91,7 @@ const sandbox = new Sandbox();
 export const closeSandbox = () => sandbox.close();
 async function wasiExit(args: string[], preopens: Record<string, string>): Promise<number> {
   const r = await sandbox.value({ kind: 'wasi', args, preopens });
-  if (r.trap) throw new Error(`the WASI module trapped: ${r.trap}`);
+  if (r.trap) throw new Error(`the WASI run threw (a trap?): ${r.trap}`);
   return r.code;
 }
 async function kerasRun(bytes: Uint8Array, name: string): Promise<void> {
@@ -178,8 +178,8 @@ export async function targets(): Promise<Target[]> {
     { name: 'keras-h5', smoke: 0, mutate: (r) => mutateBytes(h5, r).bytes, run: (b) => kerasRun(b, 'fuzz.h5') },
     { name: 'pytorch-safetensors', mutate: (r) => mutateSafetensors(torch, r), run: async (b) => runs(importPytorchSafetensors(b, torchModel(), {}, 'fuzz.safetensors')) },
     { name: 'plan-js', mutate: (r) => mutateBytes(plan, r).bytes, run: async (b) => void readPlanFileInfo(b, 'fuzz.plan') },
-    { name: 'wasi-plan', smoke: 60, mutate: (r) => ({ plan: mutateBytes(plan, r).bytes, data: etd }), run: wasiRun },
-    { name: 'wasi-etd', smoke: 60, mutate: (r) => ({ plan, data: mutateBytes(etd, r).bytes }), run: wasiRun },
+    { name: 'wasi-plan', smoke: 200, mutate: (r) => ({ plan: mutateBytes(plan, r).bytes, data: etd }), run: wasiRun },
+    { name: 'wasi-etd', smoke: 200, mutate: (r) => ({ plan, data: mutateBytes(etd, r).bytes }), run: wasiRun },
     {
       name: 'edge-requests', smoke: 100,
       mutate: (r) => {
