@@ -101,7 +101,9 @@ export async function runEdgeLoad({ requests = 2000, concurrency = 32, tenants =
       return { kind: 'train', tenant: `t${i}`, rows, labels, method: 'POST', path: `/tenants/t${i}/train`, body: JSON.stringify({ inputs: rows, labels, epochs: 1 }) };
     });
     for (const r of creations) log.push({ r, ...(await call(r)) });
-    const planned = (await call({ method: 'GET', path: '/health' })).json;
+    const health = await fetch(`${server.base}/health`);
+    const planned = await health.json();
+    const keepAlive = health.headers.get('keep-alive');
 
     const queue = Array.from({ length: requests }, () => requestOf(next, tenants, malformed));
     let at = 0;
@@ -112,7 +114,7 @@ export async function runEdgeLoad({ requests = 2000, concurrency = 32, tenants =
         try {
           log.push({ r, ...(await call(r)) });
         } catch (e) {
-          problems.push(`${r.method} ${r.path}: ${e?.message ?? e} (connection failed: the server crashed?)`);
+          problems.push(`${r.method} ${r.path}: ${e?.message ?? e} (${e?.cause?.code ?? e?.cause?.message ?? "no cause"}; ${r.kind})`);
         }
       }
     }));
@@ -155,7 +157,7 @@ export async function runEdgeLoad({ requests = 2000, concurrency = 32, tenants =
     const statuses = {};
     for (const e of log) statuses[e.status] = (statuses[e.status] ?? 0) + 1;
     return {
-      problems, requests: log.length, seconds, statuses, latency,
+      problems, requests: log.length, seconds, statuses, latency, keepAlive,
       memory: { rssBeforeTenants, peak, bound, tenantArenaBytes: planned.tenantArenaBytes, baseArenaBytes: planned.baseArenaBytes, overheadBytes: OVERHEAD_BYTES },
       serverStderr: server.stderr(),
     };
