@@ -131,6 +131,7 @@ export const TEXTS = [
   ['V_BATCH', 'step header batch '],
   ['V_PARTS', 'the step header, input, labels or program words are not regions of their kind'],
   ['V_EXCEEDS', ' exceeds the planned batch '],
+  ['V_CLASSES_FEWER', ' classes, fewer than the header\'s '],
 ];
 
 export function messagesSource(extra = [], offsets = new Map()) {

@@ -73,6 +73,8 @@ describe('bad layer configurations fail at build time, naming the layer and the 
   it.each([
     [() => layers.conv2d({ filters: 0, kernelSize: 3, name: 'c1' }), /c1: filters must be a positive integer, got 0/],
     [() => layers.conv2d({ filters: 2, kernelSize: [3, 0], name: 'c2' }), /c2: kernelSize must be positive integers/],
+    // 1e308 is an integer to JS and 0 as a kernel's i32: a mutated TF.js graph got a divide-by-zero trap
+    [() => layers.conv2d({ filters: 2, kernelSize: 3, dilationRate: [1, 1e308], name: 'c4' }), /c4: dilationRate must be positive integers up to 32768, got \[1,1e\+308\]/],
     [() => layers.conv2d({ filters: 2, kernelSize: 3, padding: 'full' as 'same', name: 'c3' }), /c3: padding must be 'valid', 'same' or \[\[top, bottom\], \[left, right\]\]/],
     [() => layers.dropout(1, { name: 'd1' }), /d1: rate must be in \[0, 1\), got 1/],
     [() => layers.dropout(-0.1), /rate must be in \[0, 1\)/],

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileModelFile, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
+import { compileModelFile, EdgetuneError, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
 import { mnistData } from '../dist/examples.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -119,6 +119,20 @@ describe('WASI module: hostile plan files are refused before anything runs', () 
     expect(r.stdout).toMatch(/^wrote model\.safetensors after 3 steps$/m);
   });
 
+  it('a valid plan with an arena past 32 MB runs to the end (Node 20 node:wasi aborted there: run-wasi.mjs)', () => {
+    // The same plan with 600 pages (37.5 MB) of arena: only room added, every region unchanged.
+    const dir = join(work, 'big-arena');
+    cpSync(base, dir, { recursive: true });
+    const bytes = Buffer.from(plan);
+    expect(bytes.readUInt32LE(16)).toBeLessThan(600);
+    bytes.writeUInt32LE(600, 16);
+    writeFileSync(join(dir, 'p/model.plan'), bytes);
+    const r = run(dir);
+    expect(r.stderr).toEqual([]);
+    expect(r.status).toBe(0); // was 134 (SIGABRT in uvwasi_destroy) or 139 with fast API calls on
+    expect(r.stdout).toMatch(/^wrote model\.safetensors after 3 steps$/m);
+  });
+
   it('a fill aimed at the I/O region (the safetensors header written back, the output path)', () => {
     let io = 0;
     const bytes = refused('fill-io', (b, l) => { io = l.arenaEnd + 1024; setArg(b, initFill(l), 'y', io); setArg(b, initFill(l), 'count', 4); },
@@ -186,6 +200,38 @@ describe('WASI module: hostile plan files are refused before anything runs', () 
     refused('opcode', (b, l) => b.writeUInt32LE(99, trainOp(l, 'gemm').at), /^edgetune-wasi: plan: train op \d+: unknown opcode 99$/);
     refused('nargs', (b, l) => b.writeUInt32LE(13, trainOp(l, 'gemm').at + 4), /^edgetune-wasi: plan: train op \d+ \(gemm\): 13 arguments, expected 14$/);
     refused('batch', (b, l) => b.writeUInt32LE(1000, l.headerImage), /^edgetune-wasi: plan: step header batch 1000 exceeds the planned batch 16$/);
+  });
+
+  it("counts and lengths of the file's parts past its end (fuzz: 7 of 2000 mutations trapped reading there)", () => {
+    const bindingAt = (b: Buffer) => 96 + 4 * b.readUInt32LE(76) + 16 * b.readUInt32LE(68);
+    const cases: [string, (b: Buffer, l: ReturnType<typeof layout>) => void][] = [
+      ['binding-rank', (b) => b.writeUInt32LE(0x80001, bindingAt(b) + 12)], // fuzz case 844
+      ['binding-name', (b) => b.writeUInt32LE(0x7ffffff0, bindingAt(b) + 16 + 4 * b.readUInt32LE(bindingAt(b) + 12))],
+      ['input-rank', (b) => b.writeUInt32LE(0x20000000, 76)], // fuzz case 1994
+      ['program-count', (b) => b.writeUInt32LE(0x7fffffff, 68)], // fuzz case 971
+      ['binding-count', (b) => b.writeUInt32LE(1000, 72)],
+      ['header-bytes', (b) => b.writeUInt32LE(0xfffffff0, 32)],
+      ['program-words', (b) => b.writeUInt32LE(0x40000000, 96 + 4 * b.readUInt32LE(76) + 12)], // x4 wraps to 0 in 32 bits
+    ];
+    for (const [name, mutate] of cases) {
+      const bytes = refused(name, mutate, /^edgetune-wasi: plan: region out of bounds$/);
+      expect(() => readPlanFileInfo(bytes), name).toThrow(EdgetuneError);
+    }
+  });
+
+  it("an optimizer's slot passed as 0 (Adam's moments would be updated at address 0)", () => {
+    const bytes = refused('slot-zero', (b, l) => {
+      const op = trainOp(l, 'apply_gradients');
+      setArg(b, op, 'kind', 3); // Adam: slots 1 and 2 required
+      setArg(b, op, 's1', 0, -1);
+      setArg(b, op, 's2', 0, -1);
+    }, /^edgetune-wasi: plan: train op \d+ \(apply_gradients\) argument 's1' points at no region$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/argument 's1' is 0 but the kernel touches \d+ bytes there/);
+  });
+
+  it("a class count in the header above the loss op's (a label would read a logit past its row)", () => {
+    refused('classes', (b) => b.writeUInt32LE(1_000_000, 56),
+      /^edgetune-wasi: plan: train op \d+ \(xent_logits_sparse\): \d+ classes, fewer than the header's 1000000$/);
   });
 
   it('the version-1 reproductions (test/fixtures/wasi-hostile) are refused: recompile the plan', () => {

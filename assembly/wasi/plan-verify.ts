@@ -8,7 +8,7 @@
 // statistics, never the input, labels, step header, program words or static data.
 // A refusal is left as a message (texts and numbers) at `note` for the driver to print.
 import * as T from './wasi-messages';
-import { S_BATCH } from '../interp/opcodes';
+import { OP_XENT_LOGITS_SPARSE, S_BATCH } from '../interp/opcodes';
 import {
   BC_ABS, BC_ADD, BC_AND, BC_B, BC_BIT, BC_CEIL, BC_DIV, BC_EQ, BC_GE, BC_GT, BC_LE, BC_LT, BC_MIN, BC_MUL, BC_OR, BC_SELECT, BC_SUB,
   BC_U16, BC_U32, BC_U8, OPCODE_MAX,
@@ -120,8 +120,12 @@ export function verifyParts(header: usize, headerBytes: usize, image: usize, inp
 }
 
 // Every program (table entries of 16 bytes: id, arena offset, ops, words; the words follow in
-// order from `words`, the uses tables from `useTable`), its words in a program region.
-export function verifyPrograms(table: usize, count: i32, words: usize, useTable: usize, batch: i32): bool {
+// order from `words`, the uses tables from `useTable`), its words in a program region. `classes`
+// bounds the data file's sparse labels (0 for dense targets): a sparse cross-entropy op over fewer
+// classes would read a label's logit past its row.
+let labelClasses: i32 = 0;
+export function verifyPrograms(table: usize, count: i32, words: usize, useTable: usize, batch: i32, classes: i32): bool {
+  labelClasses = classes;
   for (let i = 0; i < count; i++) {
     const e = table + (<usize>i << 4);
     const n = load<u32>(e + 12);
@@ -151,6 +155,9 @@ function verifyProgram(id: u32, words: usize, wordCount: u32, ops: i32, useTable
       opNote(-1); text(T.V_COLON); num(<u64><u32>nargs); text(T.V_ARGS); num(<u64>expected); return false;
     }
     if (!checkOp(rec, <f64>batch)) return false;
+    if (code == OP_XENT_LOGITS_SPARSE && load<i32>(p + 8 + 16) < labelClasses) { // argument n
+      opNote(-1); text(T.V_COLON); num(<u64>load<i32>(p + 8 + 16)); text(T.V_CLASSES_FEWER); num(<u64>labelClasses); return false;
+    }
     p += 8 + (<usize>nargs << 2);
   }
   if (p != end) { text(T.V_PROGRAM); return false; }

@@ -308,33 +308,45 @@ export function _start(): void {
     put(T.RECORDS_OF); putU64(<u64>xFloats); put(T.INPUTS_AND); putU64(<u64>labelWords); put(labelKind ? T.F32_TARGETS : T.CLASS_LABELS);
     put(T.DO_NOT_FIT); putU64(<u64>inputFloats); put(T.INPUTS_AND); putU64(<u64>planLabelWords); put(planLabelKind ? T.F32_TARGETS : T.CLASS_LABELS); fail();
   }
-  let p = plan + P_FIXED_BYTES + (<usize>pu(P_INPUT_RANK) << 2);
+  // The file's parts follow one another; each count and length is checked against the file's end
+  // (in u64: a wrapped 32-bit sum would point back inside) before anything past it is read.
   const programCount = <i32>pu(P_PROGRAMS);
+  bindingCount = <i32>pu(P_BINDINGS);
+  const regionCount = pu(P_REGIONS);
+  // the I/O region keeps 16 bytes per binding, 16 KB
+  if (<u32>programCount > 8 || <u32>bindingCount > 1024 || regionCount > 65536) outside();
+  if (<u64>P_FIXED_BYTES + (<u64>pu(P_INPUT_RANK) << 2) + (<u64>programCount << 4) > planBytes) outside();
+  let p = plan + P_FIXED_BYTES + (<usize>pu(P_INPUT_RANK) << 2);
   let train: usize = 0;
   let trainOps: i32 = 0;
   let init: usize = 0;
   let initOps: i32 = 0;
   let words = p + (<usize>programCount << 4);
   bindings = words;
-  bindingCount = <i32>pu(P_BINDINGS);
-  if (bindingCount > 1024) outside(); // the I/O region keeps 16 bytes per binding, 16 KB
+  let b = bindings;
   for (let i = 0; i < bindingCount; i++) {
-    const b = bindingAt(i);
-    if (b + 20 > planEnd || !inside(<u64>load<u32>(b), <u64>load<u32>(b + 4))) { outside(); }
+    if (<u64>b + 20 > <u64>planEnd || !inside(<u64>load<u32>(b), <u64>load<u32>(b + 4))) { outside(); }
+    const rank = <u64>load<u32>(b + 12);
+    if (<u64>b + 20 + (rank << 2) > <u64>planEnd) outside();
+    const nameLen = <u64>load<u32>(b + 16 + (<usize>rank << 2));
+    if (<u64>b + 20 + (rank << 2) + ((nameLen + 3) & ~3) > <u64>planEnd) outside();
+    b = nextBinding(b);
   }
-  const headerImage = bindingAt(bindingCount);
+  const headerImage = b;
   const headerBytes = <usize>pu(P_HEADER_BYTES);
+  if (<u64>headerImage + ((<u64>headerBytes + 3) & ~3) > <u64>planEnd) outside();
   words = headerImage + ((headerBytes + 3) & ~3);
   // Every region and every op checked before anything is copied or run (plan-verify.ts).
-  const regionCount = pu(P_REGIONS);
-  let table = words;
-  for (let i = 0; i < programCount; i++) table += <usize>load<u32>(p + (<usize>i << 4) + 12) << 2;
-  let useTable = table + <usize>regionCount * REGION_RECORD;
-  if (programCount > 8 || regionCount > 65536 || useTable + (table - words) != planEnd) { outside(); }
+  let tableAt = <u64>words;
+  for (let i = 0; i < programCount; i++) tableAt += <u64>load<u32>(p + (<usize>i << 4) + 12) << 2;
+  const useTableAt = tableAt + <u64>regionCount * REGION_RECORD;
+  if (useTableAt + (tableAt - <u64>words) != <u64>planEnd) { outside(); }
+  let table = <usize>tableAt;
+  let useTable = <usize>useTableAt;
   const notes = text - 1024; // free I/O memory below the texts
   if (!verifyRegions(notes, footprints, table, regionCount, <u64>ARENA_BASE, <u64>arenaEnd) ||
     !verifyParts(h, headerBytes, headerImage, inputOffset, <u64>inputFloats << 2, labelsOffset, <u64>planLabelWords << 2, batch) ||
-    !verifyPrograms(p, programCount, words, useTable, batch)) {
+    !verifyPrograms(p, programCount, words, useTable, batch, planLabelKind == 0 ? classes : 0)) {
     refuse(notes);
   }
   for (let i = 0; i < bindingCount; i++) {

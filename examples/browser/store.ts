@@ -35,7 +35,9 @@ async function transaction<T>(mode: IDBTransactionMode, act: (s: IDBObjectStore)
   const db = await open();
   try {
     return await new Promise<T | undefined>((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
+      // 'strict': 'complete' only after the browser has the record on persistent storage, not
+      // merely handed to the OS (the default in some browsers); see docs/browser.md.
+      const tx = db.transaction(STORE, mode, { durability: 'strict' });
       const req = act(tx.objectStore(STORE));
       tx.oncomplete = () => resolve(req ? (req.result as T) : undefined);
       tx.onerror = () => reject(tx.error);

@@ -46,4 +46,8 @@ const server = createServer(async (req, res) => {
     res.end(JSON.stringify({ error: String(e?.message ?? e) }));
   }
 });
+// An idle kept-alive connection stays open 65 s, not Node's 5 s: with the default, a loaded
+// server closed connections the client was just reusing, and those requests failed in transit
+// (3 of 2,000 in scripts/edge-load.mjs, 'other side closed'; the client never saw an answer).
+server.keepAliveTimeout = 65_000;
 server.listen(port, '127.0.0.1', () => console.log(`listening ${server.address().port}`));

@@ -128,7 +128,16 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   check_loss: { access: [] },
   grad_norm: { access: [['g', 'count', 'r']] },
   check_grads: { access: [] },
-  apply_gradients: { access: [['w', 'count', 'p'], ['g', 'count', 'r'], ['s1?', 'count', 'w'], ['s2?', 'count', 'w'], ['s3?', 'count', 'w']] },
+  // The slots a kind needs may not be 0 (the kernel would update memory from address 0): slot 1
+  // is optional only for SGD (no momentum), slot 2 for RMSprop (no momentum) and SGD/Adagrad (unused),
+  // slot 3 always (RMSprop's centered mean, Adam's amsgrad maximum). Kinds: assembly/interp/opcodes.ts OPT_*.
+  apply_gradients: {
+    access: [
+      ['w', 'count', 'p'], ['g', 'count', 'r'],
+      ['s1?', 'kind == 0 ? count : 0', 'w'], ['s1', 'kind == 0 ? 0 : count', 'w'],
+      ['s2?', 'kind <= 2 ? count : 0', 'w'], ['s2', 'kind <= 2 ? 0 : count', 'w'], ['s3?', 'count', 'w'],
+    ],
+  },
   schedule: { access: [] },
   act_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
   act_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['x?', 'count * B', 'r'], ['y?', 'count * B', 'r']] },

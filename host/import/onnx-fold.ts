@@ -184,6 +184,9 @@ function evaluate(node: OnnxNode, c: FoldContext): OnnxTensor[] | null {
   if (op === 'Constant') return null; // read by the converter (it knows the attribute forms)
   const ins = node.inputs.map((name, i) => (name ? c.input(i) : undefined));
   if (node.inputs.some((name, i) => name && !ins[i])) return null;
+  // A mutated or hand-made file can leave out an input every op below reads.
+  const required = op in BINARY ? 2 : 1;
+  if (ins.length < required || ins.slice(0, required).some((t) => !t)) throw c.fail(`needs ${required} input${required > 1 ? 's' : ''}, has ${ins.filter((t) => t).length}`);
   const x = ins[0]!;
   if (op in UNARY) return [tensor(out, [...x.dims], Array.from(x.data, UNARY[op]))];
   if (op in BINARY) {

@@ -142,7 +142,10 @@ const axisOf = (a: number, rank: number) => (a < 0 ? a + rank : a);
 export function foldOp(d: GraphNodeDef, ins: Const[], file: string): Const[] | null {
   const fail = (what: string) => new ModelFormatError(`${file}: node '${d.name}' (${d.op}): ${what}`, file, d.name);
   const one = (shape: number[], values: ArrayLike<number>, dtype = ins[0]?.dtype ?? 'float32') => [makeConst(d.name, shape, values, dtype)];
-  const ints = (k: number) => Array.from(ins[k].values);
+  const ints = (k: number) => {
+    if (!ins[k]) throw fail(`needs input ${k}, has ${ins.length} inputs`);
+    return Array.from(ins[k].values);
+  };
   const [x] = ins;
   if (ownKey(BINARY, d.op) && ins.length === 2) {
     const mask = /Equal|Greater|Less|Logical/.test(d.op);

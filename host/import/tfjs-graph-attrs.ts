@@ -43,8 +43,11 @@ export function attrText(d: GraphNodeDef, key: string, file: string, s: unknown 
   }
 }
 
-export function attrInts(d: GraphNodeDef, key: string): number[] | undefined {
-  return d.attr?.[key]?.list?.i?.map(Number);
+export function attrInts(d: GraphNodeDef, key: string, file = ''): number[] | undefined {
+  const v: unknown = d.attr?.[key]?.list?.i;
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) throw new ModelFormatError(`${file ? `${file}: ` : ''}node '${d.name}': attribute '${key}' is ${JSON.stringify(v)?.slice(0, 80)}, not a list of ints`, file, d.name);
+  return v.map(Number);
 }
 
 export function attrInt(d: GraphNodeDef, key: string, fallback: number): number {
@@ -68,7 +71,7 @@ export function requireNhwc(d: GraphNodeDef, file: string): void {
 
 // [height, width] of a 4-entry NHWC attribute (strides, dilations, ksize).
 export function spatialAttr(d: GraphNodeDef, key: string, file: string): [number, number] {
-  const v = attrInts(d, key) ?? [1, 1, 1, 1];
+  const v = attrInts(d, key, file) ?? [1, 1, 1, 1];
   if (v.length !== 4 || v[0] !== 1 || v[3] !== 1) throw new UnsupportedOpError(d.op, d.name, file, `${key} [${v}] (batch and channel entries must be 1)`);
   return [v[1], v[2]];
 }
@@ -79,7 +82,7 @@ export function paddingAttr(d: GraphNodeDef, file: string): 'same' | 'valid' | [
   if (p === 'SAME') return 'same';
   if (p === 'VALID') return 'valid';
   if (p === 'EXPLICIT') {
-    const e = attrInts(d, 'explicit_paddings') ?? [];
+    const e = attrInts(d, 'explicit_paddings', file) ?? [];
     if (e.length !== 8 || e[0] || e[1] || e[6] || e[7]) throw new UnsupportedOpError(d.op, d.name, file, `explicit_paddings [${e}] (only height and width of NHWC)`);
     return e.every((x) => x === 0) ? 'valid' : [[e[2], e[3]], [e[4], e[5]]];
   }

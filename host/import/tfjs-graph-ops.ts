@@ -116,7 +116,7 @@ export function convertTensorOp(g: GraphContext, d: GraphNodeDef, ins: Value[]):
       const x = tensorIn(g, d, ins, 0);
       const rank = x.shape.length + 1;
       // The batch axis is kept even when the graph squeezes it (a fixed batch of 1): same values.
-      const axes = (attrInts(d, 'squeeze_dims') ?? []).map((a) => (a < 0 ? a + rank : a)).filter((a) => a !== 0);
+      const axes = (attrInts(d, 'squeeze_dims', file) ?? []).map((a) => (a < 0 ? a + rank : a)).filter((a) => a !== 0);
       const shape = x.shape.filter((s, i) => (axes.length ? !axes.includes(i + 1) : s !== 1));
       if (axes.some((a) => x.shape[a - 1] !== 1)) throw new ModelFormatError(`${file}: node '${d.name}': squeezes axes [${axes}] of [batch, ${x.shape}], not all of size 1`, file, d.name);
       const y = shape.length ? reshapeTo(g, d, x, shape) : scalarOf(d, reshapeTo(g, d, x, [1]));

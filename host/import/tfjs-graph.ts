@@ -212,8 +212,10 @@ class GraphImporter implements GraphContext {
     if (given && !Array.isArray(given) && typeof given === 'object') {
       for (const k of Object.keys(given)) if (!this.inputRefs.some((r) => parseInputRef(r).name === k)) throw new InvalidArgumentError(`importTfjsGraphModel: inputShape names '${k}', which is not an input (inputs: ${this.inputRefs.join(', ')})`);
     }
-    const dims = d.op === 'Placeholder' ? d.attr?.shape?.shape?.dim?.map((x) => Number(x.size ?? -1)) : undefined;
     const where = `${this.file}: input '${d.name}'`;
+    const dimList: unknown = d.op === 'Placeholder' ? d.attr?.shape?.shape?.dim : undefined;
+    if (dimList !== undefined && !Array.isArray(dimList)) throw new ModelFormatError(`${where}: its shape's dim is ${JSON.stringify(dimList)?.slice(0, 80)}, not a list`, this.file, d.name);
+    const dims = Array.isArray(dimList) ? dimList.map((x: { size?: string | number } | null) => Number(x?.size ?? -1)) : undefined;
     if (named !== undefined) {
       if (!Array.isArray(named) || named.length === 0 || !named.every((n) => Number.isInteger(n) && n > 0)) throw new InvalidArgumentError(`importTfjsGraphModel: inputShape for '${d.name}' must be a list of positive integers (the shape of one sample, no batch), got ${JSON.stringify(named)}`);
       if (dims && (dims.length !== named.length + 1 || dims.slice(1).some((x, i) => x > 0 && x !== named[i]))) {
@@ -225,6 +227,10 @@ class GraphImporter implements GraphContext {
     if (dims.length < 2) throw new ModelFormatError(`${where} has shape [${dims}], with no batch axis (scalar inputs are not supported)`, this.file, d.name);
     if (dims.slice(1).some((x) => !(x > 0))) {
       throw new ModelFormatError(`${where} has shape [${dims}]; its unknown sizes (-1) need the inputShape option, e.g. { inputShape: [${dims.slice(1).map((x) => (x > 0 ? x : 224))}] }`, this.file, d.name);
+    }
+    // No wasm32 arena holds a sample of 2^31 floats (a mutated file declared 2^37).
+    if (!dims.slice(1).every((x) => Number.isInteger(x)) || dims.slice(1).reduce((a, b) => a * b, 1) >= 2 ** 31) {
+      throw new ModelFormatError(`${where} has shape [${dims}]: not integer sizes, or 2^31 or more floats per sample`, this.file, d.name);
     }
     return { layer: null, inputs: [], shape: dims.slice(1), weights: new Map(), node: d.name };
   }

@@ -40,7 +40,8 @@ export function positionalOrOptions<O>(factory: string, key: string, first: unkn
 
 export function pair(layer: string, arg: string, v: number | [number, number] | undefined, fallback: [number, number]): [number, number] {
   const p: [number, number] = v === undefined ? fallback : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((x) => Number.isInteger(x) && x > 0)) throw new InvalidArgumentError(`${layer}: ${arg} must be positive integers, got ${JSON.stringify(v)}`);
+  // At most 2^15: kernels multiply these in 32 bits (1e308, an integer to JS, became 0 there).
+  if (!p.every((x) => Number.isInteger(x) && x > 0 && x <= 32768)) throw new InvalidArgumentError(`${layer}: ${arg} must be positive integers up to 32768, got ${JSON.stringify(v)}`);
   return p;
 }
 

@@ -1,0 +1,43 @@
+// The sandbox's child process (test/fuzz/sandbox.ts): runs one fuzz case per IPC message and
+// answers with its outcome. Cases that can crash the process, hang or exhaust memory run here:
+// the WASI module (node:wasi) and the Keras readers (h5wasm).
+//   { kind: 'wasi', args, preopens }  -> { code }     (the module's exit code) or { trap }
+//   { kind: 'keras', bytes, name }    -> { accepted } or { error, typed }
+import { openSync, readFileSync } from 'node:fs';
+import { WASI } from 'node:wasi';
+import { EdgetuneError } from '../../dist/node.js';
+import { importKeras } from '../../dist/import/keras.js';
+import { runs } from './accepted.mjs';
+
+const wasiModule = new WebAssembly.Module(readFileSync(new URL('../../build/edgetune-wasi.wasm', import.meta.url)));
+const devNull = openSync('/dev/null', 'w');
+const live = new Set(); // a WASI object must stay reachable while its instance runs
+
+function wasiExit(args, preopens) {
+  const wasi = new WASI({ version: 'preview1', args: ['edgetune-wasi.wasm', ...args], env: {}, preopens, returnOnExit: true, stdout: devNull, stderr: devNull });
+  live.add(wasi);
+  try {
+    return wasi.start(new WebAssembly.Instance(wasiModule, wasi.getImportObject())) ?? 0;
+  } finally {
+    live.delete(wasi);
+  }
+}
+
+async function handle(m) {
+  if (m.kind === 'wasi') {
+    try {
+      return { code: wasiExit(m.args, m.preopens) };
+    } catch (e) {
+      return { trap: String(e?.message ?? e) }; // a wasm trap (the module failed to refuse the input), or node:wasi failed
+    }
+  }
+  try {
+    runs(await importKeras(m.bytes, m.name));
+    return { accepted: true };
+  } catch (e) {
+    return { error: String(e?.stack ?? e).split('\n').slice(0, 3).join(' | '), typed: e instanceof EdgetuneError };
+  }
+}
+
+process.on('message', (m) => handle(m).then((r) => process.send(r)));
+process.send({ ready: true });
