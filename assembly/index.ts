@@ -11,6 +11,7 @@ export {
 } from './kernels/optim';
 export { schedule_lr } from './kernels/schedule';
 export { run } from './interp/run';
+export { threads_attach, threads_run, threads_region_bytes } from './kernels/threads';
 
 // End of the module's static data: plans keep their regions above it.
 export function heap_base(): usize {

@@ -23,6 +23,9 @@ async function compileWasm(args) {
 // The interpreter's opcodes, step header and dispatch (assembly/interp/, from host/compile/op-table.ts).
 await writeOps();
 await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
+// The threads build (docs/threads.md): the same kernels on a shared imported memory, for the
+// executor and its workers when a model runs on more than one thread.
+await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536', '--outFile', 'build/edgetune-threads.wasm', '--textFile', 'build/edgetune-threads.wat']);
 // The WASI driver's texts as one UTF-8 blob (assembly/wasi/wasi-messages.ts, from scripts/wasi-messages.mjs).
 // With them, the plan verifier's op table (assembly/wasi/op-footprints.ts, from host/compile/ops.ts).
 await writeMessages();
@@ -88,5 +91,5 @@ function fullySpecifyDeclarations(dir) {
 }
 
 const kb = (f) => (statSync(f).size / 1024).toFixed(1);
-const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
+const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-threads', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
 console.log(`built ${sizes}, dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -18,7 +18,8 @@ export function countParams(layers: readonly Layer[]): { total: number; trainabl
 // Layers, output shapes, trainable and frozen parameter counts, and the planned arena. A
 // functional model lists its inputs too and, as Keras does, what each layer is connected to
 // ('<layer>[call][0]', one entry per input of each call).
-export function modelSummary(model: Model<Prediction>, inference: Plan, training: Plan | null, print: ((line: string) => void) | null): string {
+export function modelSummary(model: Model<Prediction>, inference: Plan, training: Plan | null, print: ((line: string) => void) | null,
+  threads?: { threads: number; asked: number; fallback: string | null }): string {
   const functional = !model.isSequential;
   const g = model.graph;
   const cells = [['Layer (type)', 'Output Shape', 'Param #', 'Trainable', ...(functional ? ['Connected to'] : [])]];
@@ -52,6 +53,7 @@ export function modelSummary(model: Model<Prediction>, inference: Plan, training
     const t = training;
     lines.push(`Planned arena, training (batch ${t.batchSize}): ${formatBytes(t.pages * 65536)} = ${describeBreakdown(t.breakdown)}`);
   }
+  if (threads) lines.push(`Threads: ${threads.threads}${threads.fallback ? ` (asked for ${threads.asked}; one thread because ${threads.fallback})` : ''}`);
   const text = lines.join('\n');
   if (print) print(text);
   return text;
