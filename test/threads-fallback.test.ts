@@ -1,6 +1,7 @@
 // A worker that cannot start (Node's permission model without --allow-worker refuses
 // `new Worker`) leaves the model usable on one thread, with a warning naming the cause, and
-// summary() saying why. Run in a child process: the failure is process-wide and final.
+// summary() saying why. Run in a child process: the failure is process-wide and final. And a
+// process whose model ran on two threads exits on its own (its workers must not hold it).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './runtime-spawn';
@@ -28,5 +29,17 @@ describe('threads: a worker that fails to start', () => {
     expect(out.summary).toMatch(/^Threads: 1 \(asked for 2; one thread because thread worker 1 failed to start/);
     expect(out.loss).toHaveLength(3);
     for (const l of out.loss) expect(Number.isFinite(l)).toBe(true);
+  });
+});
+
+describe('threads: the pool does not keep a process alive', () => {
+  it('a script that trained on 2 threads exits by itself', () => {
+    const script = SCRIPT.replace("'--no-warnings'", '');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.signal, 'killed by the 30 s timeout: the process did not exit').toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(out.threads).toEqual({ threads: 2, asked: 2, fallback: null, workerTiles: out.threads.workerTiles });
+    expect(out.summary).toBe('Threads: 2');
   });
 });

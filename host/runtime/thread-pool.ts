@@ -76,11 +76,15 @@ interface PoolWorker { post(message: unknown): void }
 // Loads of the wake word a worker spins through before it parks: a step's next GEMM usually comes
 // sooner than a wake-up from Atomics.wait would.
 const SPINS = 100000;
+// Idle 1 ms waits before a worker parks in its event loop.
+const IDLE_WAITS = 20;
 
 // The worker's whole program: wait for an attach message, instantiate the threads build on that
 // memory, then until the pool moves on (the epoch word changes): spin briefly for the next job,
-// park in Atomics.wait, and run the tiles it can claim (threads_run). Control words: WAKE 8,
-// EPOCH 20, ATTACHED 24 (assembly/kernels/threads.ts).
+// wait for it (Atomics.wait, 1 ms at a time), and run the tiles it can claim (threads_run). After
+// ${IDLE_WAITS} idle waits it parks with Atomics.waitAsync, back in its event loop: a worker held
+// in a synchronous loop keeps Node from exiting. Control words: WAKE 8, EPOCH 20, ATTACHED 24
+// (assembly/kernels/threads.ts).
 const WORKER_BODY = `
 const attach = (m) => {
   const x = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
@@ -90,13 +94,26 @@ const attach = (m) => {
   let seen = Atomics.load(i32, wake);
   Atomics.add(i32, attached, 1);
   x.threads_run(m.ctl, m.worker);
-  while (Atomics.load(i32, epoch) === m.epoch) {
-    for (let spin = 0; spin < ${SPINS} && Atomics.load(i32, wake) === seen; spin++);
-    if (Atomics.load(i32, wake) === seen) { Atomics.wait(i32, wake, seen, 100); continue; }
-    seen = Atomics.load(i32, wake);
-    x.threads_run(m.ctl, m.worker);
-  }
-  Atomics.sub(i32, attached, 1);
+  const loop = () => {
+    let idle = 0;
+    while (Atomics.load(i32, epoch) === m.epoch) {
+      for (let spin = 0; spin < ${SPINS} && Atomics.load(i32, wake) === seen; spin++);
+      if (Atomics.load(i32, wake) === seen) {
+        if (++idle > ${IDLE_WAITS} && typeof Atomics.waitAsync === 'function') {
+          const parked = Atomics.waitAsync(i32, wake, seen);
+          if (parked.async) { parked.value.then(loop); return; }
+        } else {
+          Atomics.wait(i32, wake, seen, 1);
+        }
+        continue;
+      }
+      idle = 0;
+      seen = Atomics.load(i32, wake);
+      x.threads_run(m.ctl, m.worker);
+    }
+    Atomics.sub(i32, attached, 1);
+  };
+  loop();
 };`;
 const NODE_WORKER = `const { parentPort } = require('node:worker_threads');${WORKER_BODY}
 parentPort.on('message', attach);
@@ -124,10 +141,12 @@ function workerFactory(): Factory | null {
     exitHooked = true;
     return (onReady, onError) => {
       const w = new threads.Worker(NODE_WORKER, { eval: true });
-      w.unref();
       w.on('message', (m) => { if (m === 'ready') onReady(); });
       w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
       w.on('exit', (code) => onError(`the worker exited with code ${code}`));
+      // After the listeners: adding a 'message' listener refs the worker again, and a referenced
+      // worker keeps Node from exiting.
+      w.unref();
       return { post: (m) => w.postMessage(m) };
     };
   }
