@@ -17,6 +17,8 @@ export function checkThreads(n: unknown, where: string): number {
 }
 
 interface Globals {
+  Deno?: unknown;
+  Bun?: unknown;
   SharedArrayBuffer?: unknown;
   crossOriginIsolated?: boolean;
   navigator?: { hardwareConcurrency?: number };
@@ -56,6 +58,7 @@ export function threadsUnavailable(threadsBuildValid: () => boolean): string | n
   if (unavailable !== undefined) return unavailable;
   if (typeof g.SharedArrayBuffer !== 'function') unavailable = 'this engine has no SharedArrayBuffer';
   else if (g.crossOriginIsolated === false) unavailable = 'the page is not cross-origin isolated (serve it with COOP/COEP headers)';
+  else if (g.Deno !== undefined || g.Bun !== undefined) unavailable = 'the thread pool is not wired for Deno and Bun yet';
   else if (!workerFactory()) unavailable = 'this engine has no workers';
   else if (!threadsBuildValid()) unavailable = 'this engine rejects wasm threads';
   else unavailable = null;
@@ -154,7 +157,7 @@ function workerFactory(): Factory | null {
     const WorkerClass = g.Worker;
     const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
     return (onReady, onError) => {
-      const w = new WorkerClass(url);
+      const w = new WorkerClass(url, { type: 'module' });
       w.addEventListener('message', (e) => { if (e.data === 'ready') onReady(); });
       w.addEventListener('error', (e) => onError(e.message ?? String(e.error)));
       return { post: (m) => w.postMessage(m) };
