@@ -190,6 +190,8 @@ describe('edgetune inspect', () => {
     const text = cli('inspect', input, '--train');
     expect(text.stdout).toMatch(/Planned arena, training \(batch 32, adam, sparseCategoricalCrossentropy\)/);
     expect(text.stdout).toMatch(/Total params: 276 {2}\(trainable 276, frozen 0\)/);
+    // The threads its models run on (docs/threads.md): the cores reported here, up to 8.
+    expect(text.stdout).toMatch(/^Threads: [1-8]$/m);
     const bad = cli('inspect', input, '--freeze', 'nope');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no layer 'nope'/);

@@ -12,6 +12,7 @@ import { resolveLoss } from '../training/losses';
 import type { Model, Prediction } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
+import { threadsLine } from '../training/summary';
 import { compilePlan, type Plan } from '../compile/plan';
 import { modelToBytes } from '../formats/save';
 import { commandUsage, parseCommandArgs } from './commands';
@@ -155,6 +156,7 @@ export async function runInspect(argv: string[]): Promise<number> {
     out.push(`Planned arena, training (batch ${batch}, ${train.optimizer!.className}, ${train.outputs.map((o) => o.loss!.className).join(' + ')}${freeze ? `, frozen up to ${freeze}` : ''}): ` +
       `${formatBytes(train.pages * 65536)} = ${describeBreakdown(train.breakdown)}`);
   }
+  out.push(threadsLine(model.threads));
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

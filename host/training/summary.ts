@@ -53,8 +53,13 @@ export function modelSummary(model: Model<Prediction>, inference: Plan, training
     const t = training;
     lines.push(`Planned arena, training (batch ${t.batchSize}): ${formatBytes(t.pages * 65536)} = ${describeBreakdown(t.breakdown)}`);
   }
-  if (threads) lines.push(`Threads: ${threads.threads}${threads.fallback ? ` (asked for ${threads.asked}; one thread because ${threads.fallback})` : ''}`);
+  if (threads) lines.push(threadsLine(threads));
   const text = lines.join('\n');
   if (print) print(text);
   return text;
+}
+
+// The summary's and inspect's line on threads: the count, and why one where more were asked.
+export function threadsLine(t: { threads: number; asked: number; fallback: string | null }): string {
+  return `Threads: ${t.threads}${t.fallback ? ` (asked for ${t.asked}; one thread because ${t.fallback})` : ''}`;
 }
