@@ -134,7 +134,7 @@ export function osThreadCount() {
  * Run `fn` with console.log/info/debug/warn redirected to stderr so library
  * chatter can never end up in the stdout table.
  */
-async function quietly(fn) {
+export async function quietly(fn) {
   const saved = { log: console.log, info: console.info, debug: console.debug, warn: console.warn };
   const toErr = (...a) => process.stderr.write(`[peer-lib] ${a.map(String).join(' ')}\n`);
   console.log = console.info = console.debug = console.warn = toErr;

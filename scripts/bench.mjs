@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only <workload prefix>] [-- --profile]
+// npm run bench [-- --json] [-- --quick] [-- --only <workload prefix>] [-- --profile] [-- --threads N]
 // edgetune beside its peers, in one process, single-threaded: TensorFlow.js (wasm and cpu
 // backends) and onnxruntime-web. Prints a table of medians and ratios; --json prints one JSON
 // array of {workload, impl, value, unit} records instead. The machine is shared and noisy:
@@ -11,6 +11,11 @@ const args = new Set(process.argv.slice(2));
 // npm run bench -- --runtimes: the Node / Deno / Bun comparison instead (scripts/bench-runtimes.mjs).
 if (args.has('--runtimes')) {
   await import('./bench-runtimes.mjs');
+  process.exit(0);
+}
+// npm run bench -- --threads N: edgetune on 1 and N threads beside ort-web (scripts/bench-threads.mjs).
+if (args.has('--threads')) {
+  await import('./bench-threads.mjs');
   process.exit(0);
 }
 const json = args.has('--json');
@@ -64,6 +69,8 @@ records.push(...(await gemmPeers(sizes)));
 // ---------------------------------------------------------------------------------------------
 // MLP training step: 784-256-256-10, Adam, batch 64, sparse categorical cross-entropy.
 const et = await import('../dist/node.js');
+// This table is single-threaded (--threads N compares thread counts).
+et.setThreads(1);
 if (selected('mlp-train')) {
 log('MLP training step ...');
   et.setSeed(1234);

@@ -1,5 +1,5 @@
 // Build: AssemblyScript kernels -> build/*.wasm, host/ -> dist/ (ESM bundles + .d.ts).
-// The kernel modules are copied beside the bundles (dist/edgetune.wasm, dist/edgetune-nosimd.wasm) and
+// The kernel modules are copied beside the bundles (dist/edgetune.wasm, dist/edgetune-nosimd.wasm, and dist/edgetune-threads.wasm for threads) and
 // loaded from there by host/runtime/kernel-source.ts: only the build the engine needs is read or fetched.
 import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
@@ -46,7 +46,7 @@ async function buildDist() {
     external: ['node:*'],
     logLevel: 'warning',
   });
-  for (const file of ['edgetune.wasm', 'edgetune-nosimd.wasm']) copyFileSync(`build/${file}`, `dist/${file}`);
+  for (const file of ['edgetune.wasm', 'edgetune-nosimd.wasm', 'edgetune-threads.wasm']) copyFileSync(`build/${file}`, `dist/${file}`);
 }
 
 // host/ imports without extensions (bundler resolution); under NodeNext and Node16 a relative
@@ -71,7 +71,7 @@ function fullySpecifyDeclarations(dir) {
 }
 
 const kb = (f) => (statSync(f).size / 1024).toFixed(1);
-const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
+const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-threads', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
 console.log(`built ${sizes}, dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // The kernel modules: build/edgetune.wasm and the WASI command module, each with and without SIMD.
@@ -79,6 +79,9 @@ async function buildKernels() {
   // The interpreter's opcodes, step header and dispatch (assembly/interp/, from host/compile/op-table.ts).
   await writeOps();
   await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
+  // The threads build (docs/threads.md): the same kernels on a shared imported memory, for the
+  // executor and its workers when a model runs on more than one thread.
+  await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536', '--outFile', 'build/edgetune-threads.wasm', '--textFile', 'build/edgetune-threads.wat']);
   // The WASI driver's texts as one UTF-8 blob (assembly/wasi/wasi-messages.ts, from scripts/wasi-messages.mjs).
   // With them, the plan verifier's op table (assembly/wasi/op-footprints.ts, from host/compile/ops.ts).
   await writeMessages();

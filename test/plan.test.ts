@@ -3,6 +3,7 @@
 // before allocation, and the wasm memory is exactly the planned size.
 import { describe, expect, it } from 'vitest';
 import { layers, sequential, model, input, optimizers, verifyPlan, MemoryBudgetError, type Plan, type Model } from '../dist/node.js';
+import { GEMM_KC, GEMM_MR, GEMM_NC } from '../host/compile/gemm-scratch';
 
 function mlp(sizes: number[], opts: { separateActivations?: boolean; softmaxLayer?: boolean } = {}): Model {
   const ls = [];
@@ -124,12 +125,22 @@ describe('plan', () => {
 
   it('sizes the wasm memory exactly to the plan, and it cannot grow', async () => {
     const m = mlp([50, 30, 10]);
-    const plan = compileFor(m, 16);
+    m.compile({ optimizer: optimizers.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 16, threads: 1 });
+    const plan = m.plan;
     const exec = m.trainingExecutor();
     expect(exec.plan).toBe(plan);
     expect(exec.memory.buffer.byteLength).toBe(plan.pages * 65536);
     expect(plan.pages).toBe(Math.ceil(plan.totalBytes / 65536));
     expect(() => exec.memory.grow(1)).toThrow();
+    // On 3 threads (docs/threads.md): the plan, then a 128-byte control block and each of the
+    // two workers' GEMM packing scratch (4 * (KC * NC + KC * MR) bytes), to the page; shared,
+    // and still never grown.
+    m.compile({ optimizer: optimizers.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 16, threads: 3 });
+    const threaded = m.trainingExecutor();
+    expect(threaded.threads).toBe(3);
+    expect(threaded.memory.buffer.byteLength).toBe((m.plan.pages + Math.ceil((128 + 2 * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR)) / 65536)) * 65536);
+    expect(threaded.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(() => threaded.memory.grow(1)).toThrow();
   });
 
   it('is plain serialisable data', () => {

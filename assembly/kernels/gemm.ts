@@ -18,15 +18,21 @@
 // Nothing else is written outside c.
 
 import { loadPartial, storeTail } from './vector-tail';
+import { gemm_split } from './threads';
 
 // These four must equal GEMM_MR, GEMM_NR, GEMM_KC, GEMM_NC in host/compile/gemm-scratch.ts.
+
 const MR = 4;
 const NR = 8;
 const KC = 256;
 const NC = 128;
+// The largest packing scratch any call needs, in floats (a thread's own scratch, threads.ts).
+export const GEMM_SCRATCH_FLOATS: i32 = KC * NC + KC * MR;
 
 export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, accumulate: i32, pack: usize): void {
+  // With a thread pool attached, a large call is cut into output tiles run by every thread.
+  if (ASC_FEATURE_THREADS && gemm_split(c, a, b, m, n, k, rsa, csa, rsb, csb, ldc, accumulate, pack)) return;
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (!accumulate) zeroMatrix(c, m, n, ldc);

@@ -12,6 +12,7 @@ import { resolveLoss } from '../training/losses';
 import type { Model, Prediction } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
+import { threadsLine } from '../training/summary';
 import { compilePlan, describeLowerBound, type LiveSetBound, type Plan } from '../compile/plan';
 import { modelToBytes } from '../formats/save';
 import { commandUsage, parseCommandArgs } from './commands';
@@ -164,6 +165,7 @@ export async function runInspect(argv: string[]): Promise<number> {
       `${formatBytes(train.pages * 65536)} = ${describeBreakdown(train.breakdown)}`);
     out.push(`  ${describeLowerBound(train.lowerBound)}`);
   }
+  out.push(threadsLine(model.threads));
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

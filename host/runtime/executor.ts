@@ -4,8 +4,10 @@ import { EdgetuneError, KernelStatusError } from '../core/errors';
 import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
 import { gemmLoadShape } from './engine';
-import { compileKernelModule, kernelModuleSync } from './kernel-source';
+import { compileKernelModule, kernelModuleSync, kernelVariant, threadsKernelBytes } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
+import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
+import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, poolFailure, type PoolTarget, threadsUnavailable } from './thread-pool';
 
 let checked: WebAssembly.Module | null = null;
 
@@ -30,6 +32,34 @@ export function ready(source?: URL | string): Promise<WebAssembly.Module> {
 
 export function kernelModule(): WebAssembly.Module {
   return checkModule(kernelModuleSync());
+}
+
+// The threads build (SIMD only: every engine with wasm threads has SIMD), read and compiled on
+// first use where the file can be read synchronously (Node, Deno, Bun); elsewhere (a browser page)
+// models run on one thread.
+let threadsBytes: Uint8Array | null = null;
+let threadsCompiled: WebAssembly.Module | null = null;
+function threadsBuildValid(): boolean {
+  if (kernelVariant() !== 'simd') return false;
+  threadsBytes ??= threadsKernelBytes();
+  return threadsBytes !== null && WebAssembly.validate(threadsBytes as BufferSource);
+}
+function threadsModule(): WebAssembly.Module {
+  threadsBuildValid();
+  threadsCompiled ??= new WebAssembly.Module(threadsBytes as BufferSource);
+  return threadsCompiled;
+}
+
+// Why a model asking for `threads` runs on one (null: it gets them): no threads in this engine,
+// or a worker failed to start.
+export function threadsFallback(threads: number): string | null {
+  return threads > 1 ? threadsUnavailable(threadsBuildValid) ?? poolFailure() : null;
+}
+
+// The bytes past the plan a threaded executor adds: the control block and each worker's GEMM
+// packing scratch (threads_region_bytes in assembly/kernels/threads.ts).
+export function threadsRegionBytes(threads: number): number {
+  return 128 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
 }
 
 // The optimizer's scalars kept in the step header (the rest of the header is per step): Keras's
@@ -71,11 +101,32 @@ export class Executor {
   readonly f64: Float64Array;
   private readonly programWords: Partial<Record<ProgramName, { offset: number; count: number }>> = {};
 
-  constructor(readonly plan: Plan) {
-    this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
-    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
-    this.kernels = instance.exports as unknown as KernelExports;
-    this.kernels.gemm_set_a_broadcast?.(gemmLoadShape() === 'broadcast' ? 1 : 0);
+  // Threads this executor runs on (1: the single-threaded build, no shared memory), and why it
+  // got fewer than asked (null: it got them).
+  threads: number;
+  threadsNote: string | null;
+  private pool: PoolTarget | null = null;
+
+  constructor(readonly plan: Plan, threads = defaultThreads()) {
+    this.threadsNote = threadsFallback(threads);
+    this.threads = this.threadsNote ? 1 : threads;
+    const aShuffle = gemmLoadShape() === 'broadcast' ? 1 : 0;
+    if (this.threads > 1) {
+      // The plan's arena, then the pool's control block and scratch; shared, never grown.
+      const pages = plan.pages + Math.ceil(threadsRegionBytes(this.threads) / WASM_PAGE);
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      const module = threadsModule();
+      const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+      this.kernels = instance.exports as unknown as KernelExports;
+      const ctl = plan.pages * WASM_PAGE;
+      this.kernels.threads_attach(ctl, this.threads);
+      this.pool = { module, memory: this.memory, ctl, threads: this.threads, aShuffle };
+    } else {
+      this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
+      const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
+      this.kernels = instance.exports as unknown as KernelExports;
+    }
+    this.kernels.gemm_set_a_broadcast?.(aShuffle);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
@@ -171,7 +222,31 @@ export class Executor {
   run(program: ProgramName): RunResult {
     const p = this.programWords[program];
     if (!p) throw new EdgetuneError('PlanInvalid', `this plan has no '${program}' program (it was compiled for ${this.plan.mode})`);
+    if (this.pool) {
+      attachPool(this.pool);
+      const failed = poolFailure();
+      if (failed) this.dropThreads(failed);
+    }
     return runResult(program, this.kernels.run(p.offset, p.count, this.headerOffset), this.plan.programs[program]!.ops);
+  }
+
+  // A worker failed to start: this executor goes on alone (its driver runs every tile).
+  private dropThreads(cause: string): void {
+    detach(this.pool!);
+    this.pool = null;
+    this.kernels.threads_attach(0, 1);
+    this.threads = 1;
+    this.threadsNote = cause;
+  }
+
+  // Workers running tiles for this executor right now (they join after their first attach).
+  get workersAttached(): number {
+    return this.pool ? attachedWorkers(this.pool) : 0;
+  }
+
+  // Tiles the workers ran for this executor (0 on one thread).
+  get workerTiles(): number {
+    return this.pool ? workerTiles(this.pool) : 0;
   }
 
   view(region: number, floats?: number): Float32Array {

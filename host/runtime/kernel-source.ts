@@ -49,6 +49,16 @@ export function kernelBytesSync(build: KernelBuild): Uint8Array {
   return bytes;
 }
 
+// The threads build's bytes (dist/edgetune-threads.wasm, docs/threads.md) where the file can be
+// read synchronously; null elsewhere or when it is missing (the model then runs on one thread).
+export function threadsKernelBytes(): Uint8Array | null {
+  try {
+    return readFileUrl(new URL('./edgetune-threads.wasm', import.meta.url));
+  } catch {
+    return null;
+  }
+}
+
 // Compiles the kernels from a URL: read as a file where that is possible, else fetched and
 // compiled as the bytes arrive (WebAssembly.compileStreaming needs the application/wasm type).
 export async function compileKernels(url: URL): Promise<WebAssembly.Module> {

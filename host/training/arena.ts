@@ -6,6 +6,7 @@ import { sizeOf, type Graph } from '../compile/graph';
 import { compilePlan } from '../compile/plan';
 import type { Layer } from '../layers/layer';
 import { Executor } from '../runtime/executor';
+import { defaultThreads } from '../runtime/thread-pool';
 import type { LossConfig } from './losses';
 import type { OptimizerConfig } from './optimizers';
 import { applyOptimizerSnapshot, copyOptimizerState, type OptimizerSnapshot } from './optimizer-state';
@@ -28,6 +29,8 @@ export class ModelArena {
   pendingOptimizer: OptimizerSnapshot | null = null;
   private trainableAtPlan = '';
   private int8AtPlan = '';
+  // This model's thread count (compile or planInference `threads`); null: setThreads's.
+  threads: number | null = null;
 
   constructor(private readonly graph: Graph, private readonly layers: readonly Layer[], private readonly layerNamed: (name: string) => Layer) {}
 
@@ -49,7 +52,7 @@ export class ModelArena {
       })
       : compilePlan(this.graph, { batchSize, mode, memoryBudget: c?.memoryBudget });
     const previous = this.executor;
-    const next = new Executor(plan);
+    const next = new Executor(plan, this.threads ?? defaultThreads());
     this.bindWeights(next);
     if (previous && !resetOptimizer) copyOptimizerState(previous, next);
     if (mode === 'training' && this.pendingOptimizer) {

@@ -23,6 +23,8 @@ import { canQuantize, quantizeLayer } from '../layers/quantize';
 import { countParams, modelSummary } from './summary';
 import { checkOptions, optionNames } from '../core/options';
 import { type ClassWeightArg, type SampleWeightArg, sampleWeightsFor } from './sample-weights';
+import { checkThreads, defaultThreads } from '../runtime/thread-pool';
+import { threadsFallback } from '../runtime/executor';
 
 export interface CompileOptions {
   optimizer: OptimizerConfig | OptimizerName;
@@ -36,6 +38,8 @@ export interface CompileOptions {
   memoryBudget?: ByteSize;
   // Largest batch the plan is sized for (fit with a larger batchSize re-plans). Keras's default.
   batchSize?: number;
+  // Threads this model runs on (default: setThreads, else the cores reported); docs/threads.md.
+  threads?: number;
 }
 
 // With several outputs, also '<output>_loss' (unweighted) and '<output>_accuracy' per output
@@ -90,7 +94,7 @@ const FIT_OPTIONS = optionNames<FitOptions>()([
   'epochs', 'batchSize', 'validationData', 'shuffle', 'seed', 'onEpochEnd', 'callbacks', 'recordGradNorm', 'validationSplit', 'initialEpoch', 'verbose',
   'microBatch', 'sampleWeight', 'classWeight',
 ]);
-const COMPILE_OPTIONS = optionNames<CompileOptions>()(['optimizer', 'loss', 'lossWeights', 'metrics', 'memoryBudget', 'batchSize']);
+const COMPILE_OPTIONS = optionNames<CompileOptions>()(['optimizer', 'loss', 'lossWeights', 'metrics', 'memoryBudget', 'batchSize', 'threads']);
 const BATCH_OPTIONS = optionNames<{ batchSize?: number }>()(['batchSize']);
 export interface EvaluateOptions {
   batchSize?: number;
@@ -265,6 +269,7 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     const categorical = this.outputNames.map((_, i) => isCategorical(lossOf(loss, i)));
     if (metrics.length && !categorical.some((c) => c)) throw new InvalidArgumentError(`the accuracy metric needs a categorical cross-entropy loss, not ${lossOf(loss, 0).className}`);
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`compile: batchSize must be a positive integer, got ${batchSize}`);
+    if (options.threads !== undefined) this.arena.threads = checkThreads(options.threads, `compile (model ${this.name})`);
     const previous = [this.compiled, this.arena.executor, this.arena.pendingOptimizer] as const;
     this.compiled = {
       optimizer: resolveOptimizer(options.optimizer),
@@ -339,7 +344,12 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
 
   // Plans for inference only (no gradients, optimizer state or loss): what predict uses on a
   // model that was never compiled, and what `inspect` reports.
-  planInference(batchSize = 32, memoryBudget?: ByteSize): Plan {
+  // `threads` sets the threads this model runs on from its next plan (as compile's option does).
+  planInference(batchSize = 32, memoryBudget?: ByteSize, threads?: number): Plan {
+    if (threads !== undefined) {
+      this.arena.threads = checkThreads(threads, `planInference (model ${this.name})`);
+      if (this.arena.executor?.plan.mode === 'inference' && this.arena.executor.threads !== this.arena.threads) this.arena.executor = null;
+    }
     return compilePlan(this.graph, { batchSize, mode: 'inference', memoryBudget: memoryBudget === undefined ? undefined : parseBytes(memoryBudget) });
   }
 
@@ -543,10 +553,22 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     return countParams(this.layers);
   }
 
+  // The threads this model runs on, and why fewer than asked (null: it got them): this engine
+  // has no threads (no SharedArrayBuffer, a page without cross-origin isolation), or a worker
+  // failed to start. Before the first plan, what its plan would get.
+  // `workerTiles`: GEMM tiles its workers ran so far in the current plan.
+  get threads(): { threads: number; asked: number; fallback: string | null; workerTiles: number } {
+    const asked = this.arena.threads ?? defaultThreads();
+    const e = this.arena.executor;
+    if (e) return { threads: e.threads, asked, fallback: e.threadsNote, workerTiles: e.workerTiles };
+    const fallback = threadsFallback(asked);
+    return { threads: fallback ? 1 : asked, asked, fallback, workerTiles: 0 };
+  }
+
   // Layers, output shapes, trainable and frozen parameter counts, and the planned arena.
   summary(print: ((line: string) => void) | null = console.log): string {
     const training = this.arena.executor?.plan.mode === 'training' ? this.arena.executor.plan : null;
-    return modelSummary(this, this.planInference(this.arena.executor?.plan.batchSize ?? 32), training, print);
+    return modelSummary(this, this.planInference(this.arena.executor?.plan.batchSize ?? 32), training, print, this.threads);
   }
 }
 

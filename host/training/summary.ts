@@ -18,7 +18,8 @@ export function countParams(layers: readonly Layer[]): { total: number; trainabl
 // Layers, output shapes, trainable and frozen parameter counts, and the planned arena. A
 // functional model lists its inputs too and, as Keras does, what each layer is connected to
 // ('<layer>[call][0]', one entry per input of each call).
-export function modelSummary(model: Model<Prediction>, inference: Plan, training: Plan | null, print: ((line: string) => void) | null): string {
+export function modelSummary(model: Model<Prediction>, inference: Plan, training: Plan | null, print: ((line: string) => void) | null,
+  threads?: { threads: number; asked: number; fallback: string | null }): string {
   const functional = !model.isSequential;
   const g = model.graph;
   const cells = [['Layer (type)', 'Output Shape', 'Param #', 'Trainable', ...(functional ? ['Connected to'] : [])]];
@@ -54,7 +55,13 @@ export function modelSummary(model: Model<Prediction>, inference: Plan, training
     lines.push(`Planned arena, training (batch ${t.batchSize}): ${formatBytes(t.pages * 65536)} = ${describeBreakdown(t.breakdown)}`);
     lines.push(`  ${describeLowerBound(t.lowerBound)}`);
   }
+  if (threads) lines.push(threadsLine(threads));
   const text = lines.join('\n');
   if (print) print(text);
   return text;
+}
+
+// The summary's and inspect's line on threads: the count, and why one where more were asked.
+export function threadsLine(t: { threads: number; asked: number; fallback: string | null }): string {
+  return `Threads: ${t.threads}${t.fallback ? ` (asked for ${t.asked}; one thread because ${t.fallback})` : ''}`;
 }

@@ -1,0 +1,254 @@
+// Threads (docs/threads.md): the process-wide thread count, whether this engine can have threads
+// at all, and the pool of workers. Each worker runs the threads build of the kernels
+// (build/edgetune-threads.wasm) on the shared memory of the executor that is running, parked in
+// wasm's atomic wait between ops (assembly/kernels/threads.ts). One pool serves every model: it
+// is attached to an executor when that executor runs, and leaves the previous one.
+import { InvalidArgumentError } from '../core/errors';
+
+// More threads than this buy little for the op sizes edgetune plans, and each costs a worker.
+export const MAX_THREADS = 8;
+
+// Checks a thread count given by a caller (setThreads, compile, planInference).
+export function checkThreads(n: unknown, where: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`${where}: threads must be a whole number >= 1 (1: no workers), got ${typeof n === 'number' ? n : typeof n}`);
+  }
+  return Math.min(n, MAX_THREADS);
+}
+
+interface Globals {
+  Deno?: unknown;
+  Bun?: unknown;
+  SharedArrayBuffer?: unknown;
+  crossOriginIsolated?: boolean;
+  navigator?: { hardwareConcurrency?: number };
+  process?: { versions?: { node?: string }; getBuiltinModule?: (name: string) => unknown };
+  Worker?: new (url: string | URL, options?: { type?: string }) => WebWorker;
+  window?: unknown;
+  document?: unknown;
+  Blob?: new (parts: string[], options: { type: string }) => unknown;
+  URL?: { createObjectURL(blob: unknown): string };
+}
+const g = globalThis as unknown as Globals;
+
+// The cores the engine reports (navigator.hardwareConcurrency; os.availableParallelism on Node 20).
+export function reportedCores(): number {
+  const fromNavigator = g.navigator?.hardwareConcurrency;
+  if (fromNavigator && fromNavigator > 0) return fromNavigator;
+  const os = g.process?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
+  return os?.availableParallelism?.() ?? 1;
+}
+
+let requested: number | null = null;
+
+// The thread count of every model planned from now on that does not name its own (compile or
+// planInference `threads`). Default: the cores the engine reports, at most MAX_THREADS. 1 is the
+// single-threaded runtime: no workers, no shared memory.
+export function setThreads(n: number): void {
+  requested = checkThreads(n, 'setThreads');
+}
+
+export function defaultThreads(): number {
+  return requested ?? Math.min(reportedCores(), MAX_THREADS);
+}
+
+// Why this engine cannot have threads (null: it can). Decided once per process.
+let unavailable: string | null | undefined;
+export function threadsUnavailable(threadsBuildValid: () => boolean): string | null {
+  if (unavailable !== undefined) return unavailable;
+  if (typeof g.SharedArrayBuffer !== 'function') unavailable = 'this engine has no SharedArrayBuffer';
+  else if (g.crossOriginIsolated === false) unavailable = 'the page is not cross-origin isolated (serve it with COOP/COEP headers)';
+  else if (g.Deno !== undefined || g.Bun !== undefined) unavailable = 'the thread pool is not wired for Deno and Bun yet';
+  else if (!workerFactory()) unavailable = 'this engine has no workers';
+  else if (!threadsBuildValid()) unavailable = 'this engine rejects wasm threads';
+  else unavailable = null;
+  return unavailable;
+}
+
+interface WebWorker {
+  postMessage(message: unknown): void;
+  addEventListener(type: string, listener: (event: { data?: unknown; message?: string; error?: unknown }) => void): void;
+}
+interface NodeWorker {
+  postMessage(message: unknown): void;
+  on(event: string, listener: (value: unknown) => void): void;
+  unref(): void;
+}
+interface PoolWorker { post(message: unknown): void }
+
+// Loads of the wake word a worker spins through before it parks: a step's next GEMM usually comes
+// sooner than a wake-up from Atomics.wait would.
+const SPINS = 100000;
+// Idle 1 ms waits before a worker parks in its event loop.
+const IDLE_WAITS = 20;
+
+// The worker's whole program: wait for an attach message, instantiate the threads build on that
+// memory, then until the pool moves on (the epoch word changes): spin briefly for the next job,
+// wait for it (Atomics.wait, 1 ms at a time), and run the tiles it can claim (threads_run). After
+// ${IDLE_WAITS} idle waits it parks with Atomics.waitAsync, back in its event loop: a worker held
+// in a synchronous loop keeps Node from exiting. Control words: WAKE 8, EPOCH 20, ATTACHED 24
+// (assembly/kernels/threads.ts).
+const WORKER_BODY = `
+const attach = (m) => {
+  const x = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
+  x.gemm_set_a_broadcast(m.aShuffle);
+  const i32 = new Int32Array(m.memory.buffer);
+  const wake = (m.ctl + 8) >> 2, epoch = (m.ctl + 20) >> 2, attached = (m.ctl + 24) >> 2;
+  let seen = Atomics.load(i32, wake);
+  Atomics.add(i32, attached, 1);
+  x.threads_run(m.ctl, m.worker);
+  const loop = () => {
+    let idle = 0;
+    while (Atomics.load(i32, epoch) === m.epoch) {
+      for (let spin = 0; spin < ${SPINS} && Atomics.load(i32, wake) === seen; spin++);
+      if (Atomics.load(i32, wake) === seen) {
+        if (++idle > ${IDLE_WAITS} && typeof Atomics.waitAsync === 'function') {
+          const parked = Atomics.waitAsync(i32, wake, seen);
+          if (parked.async) { parked.value.then(loop); return; }
+        } else {
+          Atomics.wait(i32, wake, seen, 1);
+        }
+        continue;
+      }
+      idle = 0;
+      seen = Atomics.load(i32, wake);
+      x.threads_run(m.ctl, m.worker);
+    }
+    Atomics.sub(i32, attached, 1);
+  };
+  loop();
+};`;
+const NODE_WORKER = `const { parentPort } = require('node:worker_threads');${WORKER_BODY}
+parentPort.on('message', attach);
+parentPort.postMessage('ready');`;
+const WEB_WORKER = `${WORKER_BODY}
+self.onmessage = (e) => attach(e.data);
+self.postMessage('ready');`;
+
+type Factory = (onReady: () => void, onError: (cause: string) => void) => PoolWorker;
+
+let factoryOverride: Factory | null = null;
+let exitHooked = false;
+// Replaces how workers are made (tests: a worker that fails to start).
+export function setWorkerFactory(f: Factory | null): void {
+  factoryOverride = f;
+}
+
+function workerFactory(): Factory | null {
+  if (factoryOverride) return factoryOverride;
+  const threads = g.process?.versions?.node ? g.process.getBuiltinModule?.('node:worker_threads') as
+    { Worker: new (code: string, options: { eval: boolean }) => NodeWorker } | undefined : undefined;
+  if (threads) {
+    // At exit, send the workers back to JavaScript so the engine can stop them at once.
+    if (!exitHooked) (g.process as { once?: (e: string, f: () => void) => void }).once?.('exit', () => { if (attached) detach(attached); });
+    exitHooked = true;
+    return (onReady, onError) => {
+      const w = new threads.Worker(NODE_WORKER, { eval: true });
+      w.on('message', (m) => { if (m === 'ready') onReady(); });
+      w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
+      w.on('exit', (code) => onError(`the worker exited with code ${code}`));
+      // After the listeners: adding a 'message' listener refs the worker again, and a referenced
+      // worker keeps Node from exiting.
+      w.unref();
+      return { post: (m) => w.postMessage(m) };
+    };
+  }
+  if (g.Worker && g.Blob && g.URL) {
+    const WorkerClass = g.Worker;
+    const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
+    return (onReady, onError) => {
+      const w = new WorkerClass(url, { type: 'module' });
+      w.addEventListener('message', (e) => { if (e.data === 'ready') onReady(); });
+      w.addEventListener('error', (e) => onError(e.message ?? String(e.error)));
+      return { post: (m) => w.postMessage(m) };
+    };
+  }
+  return null;
+}
+
+// What a worker needs to join an executor.
+export interface PoolTarget {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ctl: number; // byte offset of the control block
+  threads: number;
+  aShuffle: number;
+}
+
+// Control-block words the host touches (assembly/kernels/threads.ts).
+const WAKE = 8;
+const EPOCH = 20;
+const ATTACHED = 24;
+const WORKER_TILES = 96;
+
+const workers: PoolWorker[] = [];
+let started = 0;
+let readyCount = 0;
+let failure: string | null = null;
+let attached: PoolTarget | null = null;
+const readyWaiters: (() => void)[] = [];
+
+// Why the pool could not start a worker (null: every worker started). Set once; then every
+// model runs on one thread (the warning names the cause).
+export function poolFailure(): string | null {
+  return failure;
+}
+
+function startWorkers(count: number): void {
+  const make = workerFactory();
+  while (started < count && !failure && make) {
+    const index = started++;
+    try {
+      workers[index] = make(() => { readyCount++; if (readyCount === started) readyWaiters.splice(0).forEach((f) => f()); }, (cause) => fail(index, cause));
+    } catch (e) {
+      fail(index, e instanceof Error ? e.message : String(e));
+    }
+  }
+}
+
+function fail(index: number, cause: string): void {
+  if (failure) return;
+  failure = `thread worker ${index + 1} failed to start: ${cause}`;
+  console.warn(`edgetune: ${failure}; running on one thread`);
+  readyWaiters.splice(0).forEach((f) => f());
+}
+
+// Attaches the pool to `target` (its driver is about to run): the previous executor's workers
+// leave it, and `threads - 1` workers join this one. Workers join whenever they are ready; a
+// tile is claimed by whoever comes first, so the bits do not depend on when they arrive.
+export function attachPool(target: PoolTarget): void {
+  if (attached === target) return;
+  if (attached) detach(attached);
+  attached = target;
+  startWorkers(target.threads - 1);
+  const i32 = new Int32Array(target.memory.buffer);
+  const epoch = Atomics.load(i32, (target.ctl + EPOCH) >> 2);
+  for (let w = 0; w < target.threads - 1 && w < workers.length; w++) {
+    workers[w]?.post({ module: target.module, memory: target.memory, ctl: target.ctl, worker: w, epoch, aShuffle: target.aShuffle });
+  }
+}
+
+// Sends the workers of `target` back to JavaScript: a new epoch, and a wake-up to notice it.
+export function detach(target: PoolTarget): void {
+  const i32 = new Int32Array(target.memory.buffer);
+  Atomics.add(i32, (target.ctl + EPOCH) >> 2, 1);
+  Atomics.add(i32, (target.ctl + WAKE) >> 2, 1);
+  Atomics.notify(i32, (target.ctl + WAKE) >> 2);
+  if (attached === target) attached = null;
+}
+
+// Workers attached to `target` right now (for tests and inspect).
+export function attachedWorkers(target: PoolTarget): number {
+  return Atomics.load(new Int32Array(target.memory.buffer), (target.ctl + ATTACHED) >> 2);
+}
+
+// Tiles the workers ran for `target` since it was made.
+export function workerTiles(target: PoolTarget): number {
+  return Atomics.load(new Int32Array(target.memory.buffer), (target.ctl + WORKER_TILES) >> 2);
+}
+
+// Resolves once every worker started so far is ready (or one failed).
+export function poolReady(): Promise<void> {
+  if (readyCount >= started || failure) return Promise.resolve();
+  return new Promise((resolve) => readyWaiters.push(resolve));
+}

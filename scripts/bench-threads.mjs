@@ -1,0 +1,114 @@
+// npm run bench -- --threads N [--quick]: edgetune on 1 and N threads (setThreads / compile
+// `threads`, docs/threads.md) beside onnxruntime-web with env.wasm.numThreads = N and = 1, in one
+// table: GEMM-1024 (a 1024-unit dense layer, batch 1024, no bias: one 1024^3 GEMM), the MLP and
+// CNN training steps of scripts/bench.mjs. ORT initializes its thread pool once per process, so
+// its 1-thread figure comes from a child process (`--ort-gemm 1`). The machine is shared: every
+// figure is a median, and the ratios are within this run.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { log, ORT_WASM_FILE, quietly, randomF32, timeItStats, timeItSync } from './bench-peers.mjs';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const N = 1024;
+
+// ORT's GEMM-1024 (a MatMul model) at `threads` threads, GFLOP/s.
+async function ortGemm(threads) {
+  const ort = await quietly(() => import('onnxruntime-web'));
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmPaths = { wasm: pathToFileURL(ORT_WASM_FILE).href };
+  ort.env.logLevel = 'error';
+  const { matmulModel } = await import('./onnx-writer.mjs');
+  const sess = await quietly(() => ort.InferenceSession.create(matmulModel(N, N, N), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 }));
+  const feeds = { A: new ort.Tensor('float32', randomF32(N * N, 1, -1, 1), [N, N]), B: new ort.Tensor('float32', randomF32(N * N, 2, -1, 1), [N, N]) };
+  const st = await timeItStats(() => sess.run(feeds), { warmup: 2, reps: quick ? 4 : 8, minMs: quick ? 400 : 1500 });
+  return (2 * N ** 3) / (st.median / 1000) / 1e9;
+}
+
+const ortAt = argv.indexOf('--ort-gemm');
+if (ortAt >= 0) {
+  process.stdout.write(JSON.stringify(await ortGemm(Number(argv[ortAt + 1]))) + '\n');
+  process.exit(0);
+}
+
+const threadsAt = argv.indexOf('--threads');
+const threads = Number(argv[threadsAt + 1]);
+if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads needs a whole number >= 1, got ${argv[threadsAt + 1]}`);
+const et = await import('../dist/node.js');
+const opts = { warmup: 3, reps: quick ? 6 : 15, minMs: quick ? 400 : 1500 };
+
+// One model per thread count; the first runs start the pool, threadsReady waits for its workers.
+async function timed(make, step) {
+  const out = {};
+  for (const t of [1, threads]) {
+    const m = make(t);
+    step(m);
+    await et.threadsReady();
+    out[t] = timeItSync(() => step(m), opts);
+    log(`  ${t} thread(s): median ${out[t].toFixed(2)} ms (${m.threads.threads} thread(s), worker tiles ${m.threads.workerTiles})`);
+  }
+  return out;
+}
+
+const rows = [];
+log(`GEMM-${N} ...`);
+const x = et.tensor(randomF32(N * N, 3, -1, 1), [N, N]);
+const gemm = await timed((t) => {
+  et.setSeed(1);
+  const m = et.sequential([et.layers.dense(N, { inputShape: [N], useBias: false })]);
+  m.planInference(N, undefined, t);
+  return m;
+}, (m) => m.predict(x, { batchSize: N }));
+const gflops = (ms) => (2 * N ** 3) / (ms / 1000) / 1e9;
+log('ort-web GEMM ...');
+const ortN = await ortGemm(threads);
+const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--ort-gemm', '1', ...(quick ? ['--quick'] : [])], { encoding: 'utf8' });
+const ort1 = child.status === 0 ? JSON.parse(child.stdout.trim().split('\n').at(-1)) : NaN;
+rows.push(['gemm-1024', 'GFLOP/s', gflops(gemm[1]), gflops(gemm[threads]), ort1, ortN]);
+
+log('MLP training step (784-256-256-10, Adam, batch 64) ...');
+const mx = et.tensor(randomF32(64 * 784, 10, 0, 1), [64, 784]);
+const my = et.tensor(Int32Array.from({ length: 64 }, (_, j) => (j * 7) % 10), [64]);
+const mlp = await timed((t) => {
+  et.setSeed(1234);
+  const m = et.sequential([
+    et.layers.dense(256, { activation: 'relu', inputShape: [784] }), et.layers.dense(256, { activation: 'relu' }), et.layers.dense(10, { activation: 'softmax' }),
+  ]);
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64, threads: t });
+  return m;
+}, (m) => m.trainOnBatch(mx, my));
+rows.push(['mlp-train-b64', 'ms/step', mlp[1], mlp[threads], undefined, undefined]);
+
+log('CNN training step (batch 64) ...');
+const { layers } = et;
+const cx = et.tensor(randomF32(64 * 784, 4321, 0, 1), [64, 28, 28, 1]);
+const cy = et.tensor(Int32Array.from({ length: 64 }, (_, i) => (i * 3) % 10), [64]);
+const cnn = await timed((t) => {
+  et.setSeed(5);
+  const m = et.sequential([
+    layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', useBias: false, inputShape: [28, 28, 1] }),
+    layers.batchNormalization(), layers.relu(), layers.maxPooling2d({ poolSize: 2 }),
+    layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', useBias: false }),
+    layers.batchNormalization(), layers.relu(), layers.maxPooling2d({ poolSize: 2 }),
+    layers.flatten(), layers.dense(10, { activation: 'softmax' }),
+  ]);
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64, threads: t });
+  return m;
+}, (m) => m.trainOnBatch(cx, cy));
+rows.push(['cnn-train-b64', 'ms/step', cnn[1], cnn[threads], undefined, undefined]);
+
+const f = (v) => (v === undefined ? '-' : Number.isNaN(v) ? 'failed' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
+const lines = [
+  `edgetune threads bench (--threads ${threads}; medians; ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${et.MAX_THREADS} max)`, '',
+  `| workload | unit | edgetune 1 | edgetune ${threads} | speed-up | ort-web 1 | ort-web ${threads} | edgetune ${threads} vs ort-web ${threads} |`,
+  '|---|---|---|---|---|---|---|---|',
+];
+for (const [w, unit, e1, eN, o1, oN] of rows) {
+  const higher = unit === 'GFLOP/s';
+  const speedup = higher ? eN / e1 : e1 / eN;
+  const vsOrt = oN === undefined ? '(no ort-web row)' : `${(higher ? eN / oN : oN / eN).toFixed(2)}x`;
+  lines.push(`| ${w} | ${unit} | ${f(e1)} | ${f(eN)} | ${speedup.toFixed(2)}x | ${f(o1)} | ${f(oN)} | ${vsOrt} |`);
+}
+process.stdout.write(lines.join('\n') + '\n');
+process.exit(0);

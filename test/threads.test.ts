@@ -1,0 +1,115 @@
+// Threads (docs/threads.md): a model trained or run on 1, 2 or 3 threads gives the same bits
+// (GEMM tiles partition the output; every element is computed by the same code in the same
+// order whoever runs its tile), the workers really run tiles, and bad thread counts are typed
+// errors. The worker-failure case is in threads-fallback.test.ts (its own process: the pool
+// stays on one thread once a worker fails).
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, layers, sequential, setSeed, setThreads, tensor, threadsReady } from '../dist/node.js';
+import { randomArray } from './support/harness';
+
+type Trained = { weights: Float32Array[]; predictions: Float32Array; workerTiles: number; threads: number; loss: number[]; more: () => Promise<number> };
+
+// Two epochs of training, then predictions. Sizes chosen so every dense GEMM is large enough to
+// be split (m * n * k >= 64^3) and small enough for a test.
+async function trainMlp(threads: number): Promise<Trained> {
+  setSeed(11);
+  const m = sequential([
+    layers.dense(192, { activation: 'relu', inputShape: [256] }),
+    layers.dense(96, { activation: 'tanh' }),
+    layers.dense(10, { activation: 'softmax' }),
+  ]);
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64, threads });
+  return trainAndPredict(m, randomArray(256 * 256, 5), [256, 256], 10);
+}
+
+async function trainCnn(threads: number): Promise<Trained> {
+  setSeed(23);
+  const m = sequential([
+    layers.conv2d(16, { kernelSize: 3, padding: 'same', inputShape: [16, 16, 3] }),
+    layers.batchNormalization(),
+    layers.activation('relu'),
+    layers.conv2d(24, { kernelSize: 3, strides: 2 }),
+    layers.batchNormalization(),
+    layers.activation('relu'),
+    layers.flatten(),
+    layers.dense(5, { activation: 'softmax' }),
+  ]);
+  m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', batchSize: 32, threads });
+  return trainAndPredict(m, randomArray(96 * 16 * 16 * 3, 9), [96, 16, 16, 3], 5);
+}
+
+async function trainAndPredict(m: ReturnType<typeof sequential>, xs: Float32Array, shape: number[], classes: number): Promise<Trained> {
+  const n = shape[0];
+  const ys = new Float32Array(n).map((_, i) => (i * 7) % classes);
+  // The pool starts on the first run; wait for its workers so the later epochs use them.
+  await m.fit(tensor(xs, shape), tensor(ys, [n]), { epochs: 1, batchSize: 32, shuffle: false });
+  await threadsReady();
+  const h = await m.fit(tensor(xs, shape), tensor(ys, [n]), { epochs: 2, batchSize: 32, shuffle: false });
+  const weights = m.layers.flatMap((l) => l.getWeights());
+  const predictions = (m.predict(tensor(xs, shape)) as { data: Float32Array }).data.slice();
+  // More steps, for a loaded machine where the workers were not scheduled in time to claim a tile.
+  const more = async () => {
+    await m.fit(tensor(xs, shape), tensor(ys, [n]), { epochs: 1, batchSize: 32, shuffle: false });
+    return m.threads.workerTiles;
+  };
+  return { weights, predictions, workerTiles: m.threads.workerTiles, threads: m.threads.threads, loss: h.history.loss as number[], more };
+}
+
+const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
+
+function expectSameBits(a: Trained, b: Trained): void {
+  expect(b.weights.length).toBe(a.weights.length);
+  a.weights.forEach((w, i) => expect(bits(b.weights[i]), `weight ${i}`).toEqual(bits(w)));
+  expect(bits(b.predictions)).toEqual(bits(a.predictions));
+  expect(b.loss).toEqual(a.loss);
+}
+
+describe('threads: the same bits for any thread count', () => {
+  for (const [name, train] of [['MLP (dense GEMMs, adam)', trainMlp], ['CNN with batch norm (conv GEMMs, sgd)', trainCnn]] as const) {
+    it(`${name}: 1, 2 and 3 threads give bit-identical weights, losses and predictions`, async () => {
+      const one = await train(1);
+      expect(one.threads).toBe(1);
+      expect(one.workerTiles).toBe(0);
+      for (const threads of [2, 3]) {
+        const many = await train(threads);
+        expect(many.threads).toBe(threads);
+        expectSameBits(one, many);
+        // The workers ran some of the tiles (the driver claims the rest).
+        let workerTiles = many.workerTiles;
+        for (let i = 0; i < 20 && workerTiles === 0; i++) workerTiles = await many.more();
+        expect(workerTiles).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it('summary() states the thread count', () => {
+    const m = sequential([layers.dense(4, { inputShape: [3] })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', threads: 2 });
+    expect(m.summary(null)).toMatch(/^Threads: 2$/m);
+    m.compile({ optimizer: 'sgd', loss: 'mse', threads: 1 });
+    expect(m.summary(null)).toMatch(/^Threads: 1$/m);
+  });
+
+  it('setThreads, compile and planInference refuse 0, negative and non-integer counts with typed errors', () => {
+    const m = sequential([layers.dense(4, { inputShape: [3] })]);
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => setThreads(bad)).toThrow(InvalidArgumentError);
+      expect(() => m.compile({ optimizer: 'sgd', loss: 'mse', threads: bad })).toThrow(/compile \(model .*\): threads must be a whole number >= 1/);
+      expect(() => m.planInference(8, undefined, bad)).toThrow(InvalidArgumentError);
+    }
+    expect(() => setThreads('2' as unknown as number)).toThrow(/setThreads: threads must be a whole number >= 1 .*got string/);
+  });
+
+  it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
+    setSeed(2);
+    const m = sequential([layers.dense(128, { inputShape: [128], activation: 'relu' }), layers.dense(64)]);
+    const x = tensor(randomArray(64 * 128, 3), [64, 128]);
+    m.planInference(64, undefined, 1);
+    const one = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect(m.threads.threads).toBe(1);
+    m.planInference(64, undefined, 3);
+    const three = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect(m.threads.threads).toBe(3);
+    expect(bits(three)).toEqual(bits(one));
+  });
+});
