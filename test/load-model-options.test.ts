@@ -41,8 +41,18 @@ describe('loadModel options', () => {
     expect(m.inputShape).toEqual([5, 5, 3]);
     const x = tensor(randomArray(2 * 75, 8, -1, 1), [2, 5, 5, 3]);
     expect(Array.from(m.predict(x).data)).toEqual(Array.from(ref.predict(x).data));
-    const cut = await loadModel(bytes, { inputShape: [3, 5, 5], outputs: ['c'], trainable: false });
+    const cut = await loadModel(bytes, { inputShape: [3, 5, 5], outputs: ['c'], trainable: false, outputLayout: 'nhwc' });
     expect(cut.layers.map((l) => l.kind)).toEqual(['conv2d']);
+    // the default returns the cut's image output NCHW, as onnxruntime does
+    const nchw = await loadModel(bytes, { inputShape: [3, 5, 5], outputs: ['c'] });
+    const [n1, n2] = [cut.predict(x), nchw.predict(x)];
+    expect(n2.shape).toEqual([2, n1.shape[3], n1.shape[1], n1.shape[2]]);
+    const [, H, W, C] = n1.shape;
+    for (let i = 0; i < n1.data.length; i++) {
+      const c = i % C, w = Math.floor(i / C) % W, h = Math.floor(i / (C * W)) % H, b = Math.floor(i / (C * W * H));
+      expect(n2.data[((b * C + c) * H + h) * W + w]).toBe(n1.data[i]);
+    }
+    await expect(loadModel(join(MODELS, 'emotion.json'), { outputLayout: 'nhwc' })).rejects.toThrow(/'outputLayout' applies to ONNX models only/);
     expect(cut.layers.every((l) => !l.trainable)).toBe(true);
     const unknown = await refusal(() => loadModel(bytes, { outputs: ['nope'], inputShape: [3, 5, 5] }));
     expect(unknown.message).toMatch(/nope/);

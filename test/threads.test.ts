@@ -83,11 +83,15 @@ describe('threads: the same bits for any thread count', () => {
   }
 
   it('summary() states the thread count', () => {
-    const m = sequential([layers.dense(4, { inputShape: [3] })]);
-    m.compile({ optimizer: 'sgd', loss: 'mse', threads: 2 });
+    const m = sequential([layers.dense(256, { inputShape: [256] })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', threads: 2, batchSize: 8 });
     expect(m.summary(null)).toMatch(/^Threads: 2$/m);
-    m.compile({ optimizer: 'sgd', loss: 'mse', threads: 1 });
+    m.compile({ optimizer: 'sgd', loss: 'mse', threads: 1, batchSize: 8 });
     expect(m.summary(null)).toMatch(/^Threads: 1$/m);
+    // A plan with nothing worth splitting runs on one thread, and says why.
+    const small = sequential([layers.dense(4, { inputShape: [3] })]);
+    small.compile({ optimizer: 'sgd', loss: 'mse', threads: 2 });
+    expect(small.summary(null)).toMatch(/^Threads: 1 \(asked for 2; one thread because no op of this plan is large enough to split/m);
   });
 
   it('setThreads, compile and planInference refuse 0, negative and non-integer counts with typed errors', () => {

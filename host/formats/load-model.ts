@@ -19,10 +19,13 @@ export interface LoadModelOptions {
   // ONNX and TF.js graph models: the per-sample shape (no batch; ONNX order for ONNX) of an input
   // whose size the file leaves open: one shape for a single input, or { inputName: shape }.
   inputShape?: number[] | Record<string, number[]>;
+  // ONNX only: 'nchw' (the default) returns image outputs in the file's layout as onnxruntime does;
+  // 'nhwc' keeps them NHWC, without the final permute (docs/importers.md).
+  outputLayout?: 'nchw' | 'nhwc';
   // Any format: every layer's trainable flag after loading (false: a frozen base to put a head on).
   trainable?: boolean;
 }
-const OPTIONS = optionNames<LoadModelOptions>()(['inputs', 'outputs', 'inputShape', 'trainable']);
+const OPTIONS = optionNames<LoadModelOptions>()(['inputs', 'outputs', 'inputShape', 'outputLayout', 'trainable']);
 const GRAPH_OPTIONS = ['inputs', 'outputs', 'inputShape'] as const;
 
 // A safetensors file: an 8-byte little-endian header length, then that much JSON ('{').
@@ -50,8 +53,14 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string, optio
   if (given.length && format !== 'onnx' && format !== 'tfjs-graph') {
     throw new InvalidArgumentError(`loadModel: ${name} is ${other?.what ?? 'an edgetune (safetensors) model'}; option${given.length > 1 ? 's' : ''} ${given.map((k) => `'${k}'`).join(', ')} appl${given.length > 1 ? 'y' : 'ies'} to ONNX and TF.js graph models only`);
   }
+  if (options.outputLayout !== undefined && format !== 'onnx') {
+    throw new InvalidArgumentError(`loadModel: ${name} is ${other?.what ?? 'an edgetune (safetensors) model'}; option 'outputLayout' applies to ONNX models only`);
+  }
   let model: Model;
-  if (format === 'onnx') model = (await import('../import/onnx')).importOnnx(bytes, name, graphOptions);
+  if (format === 'onnx') {
+    const onnxOptions = options.outputLayout === undefined ? graphOptions : { ...graphOptions, outputLayout: options.outputLayout };
+    model = (await import('../import/onnx')).importOnnx(bytes, name, onnxOptions);
+  }
   else if (format === 'tfjs-graph' || format === 'tfjs-layers') {
     if (path === null) {
       throw new ModelFormatError(`${name}: this is ${other!.what}; loadModel reads one from its path (its weight shards are files next to it), or import it with ${other!.importer}`, name);

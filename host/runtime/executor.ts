@@ -50,6 +50,20 @@ function threadsModule(): WebAssembly.Module {
   return threadsCompiled;
 }
 
+// Whether a plan has an op the threads build splits worth a second thread: a GEMM of at least
+// GEMM_SPLIT_MIN (64^3, assembly/kernels/threads.ts) multiply-adds at the plan's batch size, or an
+// im2col convolution (forward or backward). A plan without one runs on the plain build: no threads
+// build read, no shared memory, no workers (the same bits either way).
+const SPLIT_MIN = 64 ** 3;
+function hasSplittableWork(plan: Plan): boolean {
+  return Object.values(plan.programs).some((p) => p!.ops.some((o) => {
+    if (o.op === 'conv2d_forward' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_input') return true;
+    if (o.op !== 'gemm') return false;
+    const f = o.args.batchFlags, b = plan.batchSize;
+    return o.args.m * (f & 1 ? b : 1) * o.args.n * (f & 2 ? b : 1) * o.args.k * (f & 4 ? b : 1) >= SPLIT_MIN;
+  }));
+}
+
 // Why a model asking for `threads` runs on one (null: it gets them): no threads in this engine,
 // or a worker failed to start.
 export function threadsFallback(threads: number): string | null {
@@ -108,7 +122,9 @@ export class Executor {
   private pool: PoolTarget | null = null;
 
   constructor(readonly plan: Plan, threads = defaultThreads()) {
-    this.threadsNote = threadsFallback(threads);
+    this.threadsNote = threads > 1 && !hasSplittableWork(plan)
+      ? 'no op of this plan is large enough to split (a GEMM of at least 64^3 multiply-adds or a convolution)'
+      : threadsFallback(threads);
     this.threads = this.threadsNote ? 1 : threads;
     const aShuffle = gemmLoadShape() === 'broadcast' ? 1 : 0;
     if (this.threads > 1) {
