@@ -135,10 +135,12 @@ describe('plan', () => {
     // On 3 threads (docs/threads.md): the plan, then a 128-byte control block and each of the
     // two workers' GEMM packing scratch (4 * (KC * NC + KC * MR) bytes), to the page; shared,
     // and still never grown.
-    m.compile({ optimizer: optimizers.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 16, threads: 3 });
-    const threaded = m.trainingExecutor();
+    // (A model with a GEMM worth splitting: a plan without one runs on one thread.)
+    const big = mlp([256, 256, 10]);
+    big.compile({ optimizer: optimizers.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 16, threads: 3 });
+    const threaded = big.trainingExecutor();
     expect(threaded.threads).toBe(3);
-    expect(threaded.memory.buffer.byteLength).toBe((m.plan.pages + Math.ceil((128 + 2 * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR)) / 65536)) * 65536);
+    expect(threaded.memory.buffer.byteLength).toBe((big.plan.pages + Math.ceil((128 + 2 * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR)) / 65536)) * 65536);
     expect(threaded.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(() => threaded.memory.grow(1)).toThrow();
   });
