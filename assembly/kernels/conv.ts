@@ -22,20 +22,8 @@
 import { gemm_f32 } from './gemm';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
+import { endTap, firstTap } from './taps';
 
-// First tap t (of K, spacing D) with i0 + t*D >= 0.
-// @ts-ignore: decorator
-@inline
-function firstTap(i0: i32, d: i32, k: i32): i32 {
-  return i0 >= 0 ? 0 : min(k, (d - 1 - i0) / d);
-}
-
-// One past the last tap t (of K, spacing D) with i0 + t*D < size; never below `lo`.
-// @ts-ignore: decorator
-@inline
-function endTap(i0: i32, d: i32, size: i32, k: i32, lo: i32): i32 {
-  return i0 >= size ? lo : max(lo, min(k, (size - i0 + d - 1) / d));
-}
 
 // @ts-ignore: decorator
 @inline

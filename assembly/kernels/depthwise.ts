@@ -11,6 +11,7 @@
 // tap-major with contiguous channels. Border pixels and other shapes take the general loop.
 // Every output sums bias first, then taps in (kh, kw) order, mul then add; the scalar build and
 // the channel tail sum in the same order, so all paths give the same bits.
+import { endTap, firstTap } from './taps';
 
 // The general path for one output pixel: taps kh in [khLo, khHi), kw in [kwLo, kwHi) (those inside
 // the image), vectorised over channels for M == 1 or M % 4 == 0.
@@ -121,19 +122,6 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
   }
 }
 
-// First tap t (of K, spacing D) with i0 + t*D >= 0 (as conv.ts).
-// @ts-ignore: decorator
-@inline
-function firstTap(i0: i32, d: i32, k: i32): i32 {
-  return i0 >= 0 ? 0 : min(k, (d - 1 - i0) / d);
-}
-
-// One past the last tap t (of K, spacing D) with i0 + t*D < size; never below `lo`.
-// @ts-ignore: decorator
-@inline
-function endTap(i0: i32, d: i32, size: i32, k: i32, lo: i32): i32 {
-  return i0 >= size ? lo : max(lo, min(k, (size - i0 + d - 1) / d));
-}
 
 export function depthwise_conv2d_forward_clamp(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
