@@ -47,6 +47,16 @@ const rnd = mulberry32(7);
 const sample = new Float32Array(SIZES[0]);
 for (let i = 0; i < sample.length; i++) sample[i] = rnd();
 
+// TF.js on its wasm backend, one thread, production mode: as the bench's other tfjs-wasm rows.
+async function singleThreadedWasm(tf, wasm) {
+  tf.enableProdMode();
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  wasm.setThreadsCount(1);
+  wasm.setWasmPaths(path.join(NM, '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep);
+  await tf.setBackend('wasm');
+  await tf.ready();
+}
+
 async function tfjsWasm() {
   const phases = {};
   const t0 = performance.now();
@@ -57,12 +67,7 @@ async function tfjsWasm() {
   ]);
   const t1 = performance.now();
   phases.import = t1 - t0;
-  tf.enableProdMode();
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  wasm.setThreadsCount(1);
-  wasm.setWasmPaths(path.join(NM, '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep);
-  await tf.setBackend('wasm');
-  await tf.ready();
+  await singleThreadedWasm(tf, wasm);
   const t2 = performance.now();
   phases.init = t2 - t1;
   const model = tfl.sequential();
@@ -194,12 +199,7 @@ async function tfjsWasmEmotion() {
     import('@tensorflow/tfjs-backend-wasm'),
     import('@tensorflow/tfjs-converter'),
   ]);
-  tf.enableProdMode();
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  wasm.setThreadsCount(1);
-  wasm.setWasmPaths(path.join(NM, '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep);
-  await tf.setBackend('wasm');
-  await tf.ready();
+  await singleThreadedWasm(tf, wasm);
   const t1 = performance.now();
   phases.import = t1 - t0;
   const model = await tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: 'graph-model' }));
