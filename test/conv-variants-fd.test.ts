@@ -3,7 +3,7 @@
 // depthwiseConv2d, conv2dTranspose in its Keras and explicit-pad forms, and pooling with explicit
 // pads, ceilMode and countIncludePad. Each also runs with a layer before it, so that the input
 // gradient of the variant itself is checked through that layer's weights.
-import { describe, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { layers, type SymbolicTensor } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { fdCheck, problem } from './support/layer-fd';
@@ -18,6 +18,9 @@ function distinct(n: number, seed: number): Float32Array {
   order.forEach((i, rank) => { x[i] = -1 + rank * (2 / n); });
   return x;
 }
+
+// fdCheck asserts each compared gradient (test/support/layer-fd.ts); a case that compared nothing fails.
+beforeEach(() => { expect.hasAssertions(); });
 
 describe('finite differences: grouped and explicitly padded convolutions', () => {
   it('conv2d groups 2, 3x3 stride 2, pads [[1, 0], [0, 2]], tanh', () => {
