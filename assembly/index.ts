@@ -25,6 +25,7 @@ export {
 } from './kernels/conv';
 export { depthwise_conv2d_forward_clamp } from './kernels/depthwise';
 export { conv2d_direct_f32_4x8 } from './kernels/conv-direct';
+export { conv2d_igemm_f32 } from './kernels/conv-igemm';
 export {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,
   avg_pool2d_forward_include_pad, avg_pool2d_backward_include_pad,

@@ -23,6 +23,7 @@ import { gemm_f32 } from './gemm';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
+import { conv2d_igemm_f32 } from './conv-igemm';
 
 
 // @ts-ignore: decorator
@@ -211,6 +212,12 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
       gemm_f32(y + (<usize>(g * Fg) << 2), x + (<usize>(g * Cg) << 2), w + (<usize>(g * Fg) << 2), N, Fg, Cg, C, 1, F, 1, F, acc, pack);
     }
     if (relu) relu_forward(y, y, N * F);
+    return;
+  }
+  // One group, no pooling: packed straight from x, no im2col (conv-igemm.ts; the same bits). The
+  // threads build keeps the chunked GEMMs, which its thread pool splits.
+  if (!ASC_FEATURE_THREADS && G == 1 && !pool && !accumulate && N >= 4) {
+    conv2d_igemm_f32(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, relu, pack);
     return;
   }
   const chunk = min(max(chunkRows, 1), N);

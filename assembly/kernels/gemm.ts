@@ -22,10 +22,10 @@ import { gemm_split } from './threads';
 
 // These four must equal GEMM_MR, GEMM_NR, GEMM_KC, GEMM_NC in host/compile/gemm-scratch.ts.
 
-const MR = 4;
-const NR = 8;
-const KC = 256;
-const NC = 128;
+export const MR = 4;
+export const NR = 8;
+export const KC = 256;
+export const NC = 128;
 // The largest packing scratch any call needs, in floats (a thread's own scratch, threads.ts).
 export const GEMM_SCRATCH_FLOATS: i32 = KC * NC + KC * MR;
 
@@ -77,7 +77,7 @@ function zeroMatrix(c: usize, m: i32, n: i32, ldc: i32): void {
 // dst (kc, roundUp(nc, NR)) as NR-wide k-major panels: panel q holds b[0..kc, q*NR .. q*NR+NR),
 // zero past nc so the microkernel never needs a column tail in its loop. Full panels of the two
 // dense-layer layouts go through SIMD; the last, partial panel and other strides are scalar.
-function packB(dst: usize, b: usize, kc: i32, nc: i32, rsb: i32, csb: i32): void {
+export function packB(dst: usize, b: usize, kc: i32, nc: i32, rsb: i32, csb: i32): void {
   const rowBytes = <usize>rsb << 2;
   const colBytes = <usize>csb << 2;
   const panelBytes = <usize>(kc * NR) << 2;
@@ -212,7 +212,7 @@ export function gemm_set_a_broadcast(shuffle: i32): void {
 // loops deep) it was unrolled 2x, and as a per-panel function not at all.
 // @ts-ignore: decorator
 @inline
-function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nc: i32, accumulate: i32): void {
+export function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nc: i32, accumulate: i32): void {
   const c0 = c;
   const c1 = mr > 1 ? c0 + ldc : c0;
   const c2 = mr > 2 ? c1 + ldc : c1;
