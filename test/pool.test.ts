@@ -17,6 +17,7 @@ import {
   ConvGeometry, avgPoolBackwardRef, avgPoolRef, globalAvgPoolRef, maxPoolBackwardRef, maxPoolRef,
 } from './reference/conv';
 import { conv2dOutputSize } from '../host/compile/conv-scratch';
+import { layers, sequential, setSeed, tensor } from '../dist/node.js';
 
 const ARENA_BYTES = 4 << 20;
 
@@ -80,6 +81,10 @@ function runPoolCase(a: Arena, p: PoolCase, seed: number): string[] {
   const arg = a.readI32(argmax, outCount);
   if (!arg.every((v, i) => v === max.argmax[i])) fails.push(name('max argmax'));
   const argp = a.putI32(arg);
+  // Without argmax (inference): the same bits, and nothing written at address 0.
+  const yNoArg = a.alloc(outCount);
+  k.max_pool2d_forward(yNoArg, 0, xp, ...poolArgs(g));
+  if (!a.read(yNoArg, outCount).every((v, i) => Object.is(v, a.read(y, outCount)[i]))) fails.push(name('max forward without argmax differs'));
 
   const avg = a.alloc(outCount);
   k.avg_pool2d_forward(avg, xp, ...poolArgs(g));
@@ -152,6 +157,33 @@ for (const [buildName, arena] of [['SIMD build', simd], ['scalar build', scalarK
       a.k.max_pool2d_forward(y, argmax, a.put(x), ...poolArgs(g));
       expect(Array.from(a.read(y, outCount))).toEqual(new Array(outCount).fill(-3));
       expect(Array.from(a.readI32(argmax, outCount))).toEqual(Array.from(maxPoolRef(g, x).argmax));
+    });
+
+    it('max pooling without argmax: ties, signed zeros and NaN resolve as with argmax (the first wins)', () => {
+      const a = arena();
+      const g = geometry({ B: 1, H: 4, W: 4, C: 6, KH: 2, KW: 2, S: 2, padding: 'valid' })!;
+      const inCount = g.H * g.W * g.C, outCount = g.OH * g.OW * g.C;
+      const x = randomArray(inCount, 9, -1, 1);
+      // Window (0,0): channel 0 starts with -0 then +0 twice; channel 1 NaN first; channel 2 NaN
+      // second (never beats the max); channel 5 all equal.
+      const at = (ih: number, iw: number, c: number) => (ih * g.W + iw) * g.C + c;
+      [[0, 0], [0, 1], [1, 0], [1, 1]].forEach(([ih, iw], t) => {
+        x[at(ih, iw, 0)] = t === 0 ? -0 : 0;
+        x[at(ih, iw, 5)] = 0.25;
+      });
+      x[at(0, 0, 1)] = NaN;
+      x[at(0, 1, 2)] = NaN;
+      const xp = a.put(x);
+      const y = a.alloc(outCount), argmax = a.alloc(outCount), y0 = a.alloc(outCount);
+      a.k.max_pool2d_forward(y, argmax, xp, ...poolArgs(g));
+      a.k.max_pool2d_forward(y0, 0, xp, ...poolArgs(g));
+      const withArg = a.read(y, outCount), without = a.read(y0, outCount);
+      expect(Object.is(without[0], -0)).toBe(true);
+      expect(Number.isNaN(without[1])).toBe(true);
+      expect(Number.isNaN(without[2])).toBe(false);
+      expect(without[5]).toBe(0.25);
+      expect(Array.from(without, (v, i) => Object.is(v, withArg[i]))).toEqual(new Array(outCount).fill(true));
+      expect(a.guardsIntact()).toBe(true);
     });
 
     it('a 0 output pointer writes nothing', () => {
@@ -260,5 +292,50 @@ describe('against TensorFlow.js', () => {
       expect(compare(`max ${label(g)}`, a.read(y, outCount), wantMax.dataSync(), 1)).toBe('');
       expect(compare(`avg ${label(g)}`, a.read(avg, outCount), wantAvg.dataSync(), g.KH * g.KW)).toBe('');
     }
+  });
+});
+
+describe('max pooling in plans', () => {
+  it('inference computes no argmax (the kernel gets 0, no region is planned); training keeps it', () => {
+    setSeed(5);
+    const m = sequential([
+      layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', inputShape: [5, 6, 3] }),
+      layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+      layers.flatten(),
+      layers.dense(2),
+    ]);
+    m.compile({ optimizer: 'sgd', loss: 'meanSquaredError', batchSize: 2 });
+    const inference = m.planInference(2).programs.forward!.ops.find((o) => o.op === 'maxpool_forward')!;
+    expect(inference.args.argmax).toBe(0);
+    expect(inference.uses.argmax).toBeUndefined();
+    const train = m.plan.programs.train!.ops.find((o) => o.op === 'maxpool_forward')!;
+    expect(train.uses.argmax).toBeDefined();
+    expect(train.args.argmax).toBeGreaterThan(0);
+    expect(m.plan.programs.train!.ops.some((o) => o.op === 'maxpool_backward')).toBe(true);
+    // The prediction is still the max pooling of the convolution's output.
+    const x = randomArray(2 * 5 * 6 * 3, 31, -1, 1);
+    const [w, b] = m.layers[0].getWeights();
+    const [dw, db] = m.layers[3].getWeights();
+    const conv = new Float64Array(2 * 5 * 6 * 4);
+    for (let n = 0; n < 2; n++) for (let oh = 0; oh < 5; oh++) for (let ow = 0; ow < 6; ow++) for (let f = 0; f < 4; f++) {
+      let s = b[f];
+      for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) for (let c = 0; c < 3; c++) {
+        const ih = oh + kh - 1, iw = ow + kw - 1;
+        if (ih >= 0 && ih < 5 && iw >= 0 && iw < 6) s += x[((n * 5 + ih) * 6 + iw) * 3 + c] * w[((kh * 3 + kw) * 3 + c) * 4 + f];
+      }
+      conv[((n * 5 + oh) * 6 + ow) * 4 + f] = s;
+    }
+    const gp = geometry({ B: 2, H: 5, W: 6, C: 4, KH: 3, KW: 3, S: 2, padding: 'same' })!;
+    const pooled = maxPoolRef(gp, conv).y;
+    const per = pooled.length / 2;
+    const want = Array.from({ length: 4 }, (_, i) => {
+      const n = Math.floor(i / 2), o = i % 2;
+      let s = db[o];
+      for (let j = 0; j < per; j++) s += pooled[n * per + j] * dw[j * 2 + o];
+      return s;
+    });
+    const got = m.predict(tensor(x, [2, 5, 6, 3])).data;
+    const c = closeness(got, want, 1e-5, 1e-5);
+    expect(c.ratio, describeCloseness('predict vs f64 conv + max pool + dense', c)).toBeLessThanOrEqual(1);
   });
 });

@@ -22,11 +22,73 @@ function endTap(i0: i32, size: i32, k: i32, lo: i32): i32 {
   return max(lo, min(k, size - i0));
 }
 
+// max_pool2d_forward without argmax. best = pmax(best, v) is `v > best ? v : best`, the argmax
+// path's comparison, so the same value wins (a NaN only when it comes first; of +-0, the first).
+function maxPoolValues(y: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  const pixel = <usize>C << 2;
+  const rowBytes = <usize>W * pixel;
+  let yo = y;
+  for (let n = 0; n < B; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, KH), khHi = endTap(ih0, H, KH, khLo);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, KW), kwHi = endTap(iw0, W, KW, kwLo);
+        if (khLo == khHi || kwLo == kwHi) {
+          fill_f32(yo, 0, C);
+        } else {
+          const first = x + (<usize>(((n * H + ih0 + khLo) * W + iw0 + kwLo) * C) << 2);
+          let c = 0;
+          if (ASC_FEATURE_SIMD) {
+            for (; c + 4 <= C; c += 4) {
+              const o = <usize>c << 2;
+              let best = v128.load(first + o);
+              let row = first + o;
+              for (let kh = khLo; kh < khHi; kh++) {
+                let p = row;
+                for (let kw = kwLo; kw < kwHi; kw++) {
+                  best = f32x4.pmax(best, v128.load(p));
+                  p += pixel;
+                }
+                row += rowBytes;
+              }
+              v128.store(yo + o, best);
+            }
+          }
+          for (; c < C; c++) {
+            const o = <usize>c << 2;
+            let best = load<f32>(first + o);
+            let row = first + o;
+            for (let kh = khLo; kh < khHi; kh++) {
+              let p = row;
+              for (let kw = kwLo; kw < kwHi; kw++) {
+                const v = load<f32>(p);
+                if (v > best) best = v;
+                p += pixel;
+              }
+              row += rowBytes;
+            }
+            store<f32>(yo + o, best);
+          }
+        }
+        yo += pixel;
+      }
+    }
+  }
+}
+
 // y (B, OH, OW, C) = max of x (B, H, W, C) over each window; argmax (B, OH, OW, C) i32 = flat index
 // ((b*H + ih)*W + iw)*C + c of the input element that won (the first one in (kh, kw) order on ties),
 // so that the backward pass needs no x. A NaN in the window wins only if it comes first.
+// argmax == 0 (inference: no gradient flows back): the maxima only, the same values.
 export function max_pool2d_forward(y: usize, argmax: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  if (argmax == 0) {
+    maxPoolValues(y, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW);
+    return;
+  }
   const rowBytes = <usize>C << 2;
   let yo = y;
   let ao = argmax;

@@ -159,7 +159,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   depthwise_forward: { access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * m', 'r'], ['b?', 'c * m', 'r']], disjoint: [['y', 'x']] },
   depthwise_backward_input: { access: [['dy', DEPTH_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', 'kh * kw * c * m', 'r']], disjoint: [['dx', 'dy']] },
   depthwise_backward_filter: { access: [['dy', DEPTH_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * m', 'w'], ['db?', 'c * m', 'w']] },
-  maxpool_forward: { access: [['y', POOL_OUT, 'w'], ['argmax', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
+  maxpool_forward: { access: [['y', POOL_OUT, 'w'], ['argmax?', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
   maxpool_backward: { access: [['dx?', 'B * inputCount', 'w'], ['dy', 'B * count', 'r'], ['argmax', 'B * count', 'r']], disjoint: [['dx', 'dy']] },
   avgpool_forward: { access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
   avgpool_backward: { access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },

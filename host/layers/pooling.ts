@@ -96,6 +96,11 @@ export const MAX_POOLING2D: LayerDef = {
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);
+    // The winners' indices only where a gradient flows back through this node (not in inference).
+    if (!p.gradNodes.has(node.id)) {
+      p.emit('maxpool_forward', layer.name, { y, x: x.region }, { argmax: 0, ...poolGeometry(layer, x.shape) });
+      return { region: y, shape };
+    }
     const argmax = p.activation(`${node.name}:argmax`, count * ctx.batch);
     p.emit('maxpool_forward', layer.name, { y, argmax, x: x.region }, poolGeometry(layer, x.shape));
     return { region: y, shape, argmax };
