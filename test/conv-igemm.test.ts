@@ -6,7 +6,8 @@
 //
 // Sweep: kernels 3x3, 5x5, 2x3, 7x7, 1x1 with stride 2, 3x3 with dilation 2; strides 1 and 2;
 // 'same', 'valid' and asymmetric explicit padding; C over 1, 3, 4, 5, 8, 13 and 40 (K = 360, two
-// k slices), F over 1, 3, 8, 9, 24 and 130 (two column blocks); batch 1, 2 and 8; output counts
+// k slices), F over 1, 3, 8, 9, 24 and 130 (two column blocks); batch 1, 2 and 8; several row
+// blocks; output counts
 // that are and are not multiples of the 4-row tile, fewer than 4 included. With and without bias
 // and ReLU. Outputs start as NaN; guard words round every buffer must come back unchanged.
 // Tolerance against the f64 twin as test/conv.test.ts: atol 1e-5*(sqrt(L) + 1), rtol 1e-5.
@@ -56,6 +57,9 @@ function cases(): Case[] {
     if (B === 8 && H * W * C * F > 60000) continue; // keep the f64 twin quick
     out.push({ g: { B, H, W, C, KH, KW, SH: S, SW: S, DH: D, DW: D, PT: r.padBefore, PL: c.padBefore, OH: r.out, OW: c.out }, F, bias: i % 2 === 0, relu: i % 3 !== 1 });
   }
+  // Several row blocks (a block holds about 32768 / F output rows): F 130 over 392 rows, 7x7 stride 2.
+  out.push({ g: { B: 2, H: 14, W: 14, C: 5, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 14, OW: 14 }, F: 130, bias: true, relu: true });
+  out.push({ g: { B: 8, H: 20, W: 20, C: 3, KH: 7, KW: 7, SH: 2, SW: 2, DH: 1, DW: 1, PT: 3, PL: 3, OH: 10, OW: 10 }, F: 130, bias: false, relu: true });
   return out;
 }
 
@@ -110,6 +114,7 @@ describe('conv2d_igemm_f32', () => {
     expect(all.some((c) => c.g.B === 8)).toBe(true);
     expect(all.some((c) => c.g.B * c.g.OH * c.g.OW < 4)).toBe(true);
     expect(all.some((c) => c.g.KH * c.g.KW * c.g.C > 256 && c.F > 128)).toBe(true);
+    expect(all.some((c) => c.g.B * c.g.OH * c.g.OW * c.F > 2 * 32768)).toBe(true);
     const fails: string[] = [];
     all.forEach((c, i) => {
       const s = runIgemm(simd, c, 20 + 7 * i), t = runIgemm(sc, c, 20 + 7 * i);

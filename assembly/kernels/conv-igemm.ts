@@ -14,15 +14,15 @@
 //
 // The same bits as im2col + gemm_f32: the same column blocks, the same even k slices, the same
 // microkernel (gemm_f32_4x8) on the same packed values; the bias is written into y before the
-// first slice adds onto it and the ReLU runs after the last, as conv2d_forward_fused does.
+// first slice adds onto it and the ReLU runs after the last, as in conv2d_forward_fused.
 // Scratch at `pack`: gemmScratch(N, F, K) bytes (host/compile/gemm-scratch.ts), which the
 // forward conv2dPackBytes covers whenever N >= 4. Nothing else is written outside y.
 import { gemm_f32_4x8, KC, MR, NC, NR, packB } from './gemm';
 import { bias_fill, relu_forward } from './elementwise';
 
-// Output rows per block: a block's slab of y (mc x F floats, at most MC_FLOATS: 256 KB) stays in cache
+// Output rows per block: a block's slab of y (mc x F floats, at most MC_FLOATS: 128 KB) stays in cache
 // while every k slice adds onto it; w is packed once per block, so blocks are at least MC_MIN rows.
-const MC_FLOATS = 65536;
+const MC_FLOATS = 32768;
 const MC_MIN = 64;
 
 export function conv2d_igemm_f32(y: usize, x: usize, w: usize, b: usize,
@@ -49,63 +49,64 @@ function convBlock(y: usize, x: usize, w: usize, b: usize, H: i32, W: i32, C: i3
   const ldcBytes = <usize>F << 2;
   const kcStep = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
   const withBias = b != 0 ? 1 : 0;
+  // The bias goes in first and every slice adds onto it; the ReLU runs once the block is done,
+  // each one call over the block's rows (contiguous, in cache), as conv2d_forward_fused does per chunk.
+  const yBlock = y + (<usize>i0 * <usize>F << 2);
+  if (withBias) bias_fill(yBlock, b, iEnd - i0, F);
   for (let jc = 0; jc < F; jc += NC) {
     const nc = min(NC, F - jc);
     for (let pc = 0; pc < K; pc += kcStep) {
       const kc = min(kcStep, K - pc);
       const acc = pc > 0 ? 1 : withBias;
-      const last = pc + kc >= K;
       packB(pack, w + (<usize>(pc * F + jc) << 2), kc, nc, F, 1);
+      // Position i0 as (image, output row, output column), then stepped MR at a time.
+      let ow = i0 % OW, oh = (i0 / OW) % OH, n = i0 / (OW * OH);
       for (let ic = i0; ic < iEnd; ic += MR) {
         const mr = min(MR, iEnd - ic);
-        packPatches(packA, x, H, W, C, KW, SH, SW, DH, DW, PT, PL, OH, OW, ic, mr, pc, kc);
-        const c = y + (<usize>(ic * F + jc) << 2);
-        if (pc == 0 && withBias) {
-          for (let i = 0; i < mr; i++) bias_fill(c + <usize>i * ldcBytes, b + (<usize>jc << 2), 1, nc);
-        }
-        gemm_f32_4x8(c, ldcBytes, packA, pack, kc, mr, nc, acc);
-        if (last && relu) {
-          for (let i = 0; i < mr; i++) relu_forward(c + <usize>i * ldcBytes, c + <usize>i * ldcBytes, nc);
+        packPatches(packA, x, H, W, C, KW, SH, SW, DH, DW, PT, PL, OH, OW, n, oh, ow, mr, pc, kc);
+        gemm_f32_4x8(y + (<usize>(ic * F + jc) << 2), ldcBytes, packA, pack, kc, mr, nc, acc);
+        ow += MR;
+        while (ow >= OW) {
+          ow -= OW;
+          if (++oh == OH) { oh = 0; n++; }
         }
       }
     }
   }
+  if (relu) relu_forward(yBlock, yBlock, (iEnd - i0) * F);
 }
 
-// dst (kc, MR): dst[p*MR + i] = patch value k = k0 + p of output position r0 + i, for i < mr;
-// positions past mr repeat position r0 + mr - 1 (the microkernel's aliased rows).
+// dst (kc, MR): dst[p*MR + i] = patch value k = k0 + p of output position i of the band whose
+// first position is image n, output row oh, column ow; positions past mr repeat the last one
+// (the microkernel's aliased rows). No divisions per band: positions step along (n, oh, ow).
 function packPatches(dst: usize, x: usize, H: i32, W: i32, C: i32, KW: i32, SH: i32, SW: i32,
-  DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, r0: i32, mr: i32, k0: i32, kc: i32): void {
+  DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, n: i32, oh: i32, ow: i32, mr: i32, k0: i32, kc: i32): void {
   // Position i's top-left input row and column, and its float offset in x (may point before x).
-  let r = r0;
-  let ow = r % OW, t = r / OW;
-  const ih0 = (t % OH) * SH - PT, iw0 = ow * SW - PL;
-  const o0 = ((t / OH * H + ih0) * W + iw0) * C;
-  r = mr > 1 ? r + 1 : r;
-  ow = r % OW; t = r / OW;
-  const ih1 = (t % OH) * SH - PT, iw1 = ow * SW - PL;
-  const o1 = ((t / OH * H + ih1) * W + iw1) * C;
-  r = mr > 2 ? r + 1 : r;
-  ow = r % OW; t = r / OW;
-  const ih2 = (t % OH) * SH - PT, iw2 = ow * SW - PL;
-  const o2 = ((t / OH * H + ih2) * W + iw2) * C;
-  r = mr > 3 ? r + 1 : r;
-  ow = r % OW; t = r / OW;
-  const ih3 = (t % OH) * SH - PT, iw3 = ow * SW - PL;
-  const o3 = ((t / OH * H + ih3) * W + iw3) * C;
+  const ih0 = oh * SH - PT, iw0 = ow * SW - PL;
+  const o0 = ((n * H + ih0) * W + iw0) * C;
+  if (mr > 1 && ++ow == OW) { ow = 0; if (++oh == OH) { oh = 0; n++; } }
+  const ih1 = oh * SH - PT, iw1 = ow * SW - PL;
+  const o1 = ((n * H + ih1) * W + iw1) * C;
+  if (mr > 2 && ++ow == OW) { ow = 0; if (++oh == OH) { oh = 0; n++; } }
+  const ih2 = oh * SH - PT, iw2 = ow * SW - PL;
+  const o2 = ((n * H + ih2) * W + iw2) * C;
+  if (mr > 3 && ++ow == OW) { ow = 0; if (++oh == OH) { oh = 0; n++; } }
+  const ih3 = oh * SH - PT, iw3 = ow * SW - PL;
+  const o3 = ((n * H + ih3) * W + iw3) * C;
+  // With DW == 1 the rest of a kernel row is one contiguous run of x when every position has
+  // all of it inside the image: one run instead of KW - kw (a 3-channel stem's runs are 3 floats).
+  const iwMin = min(min(iw0, iw1), min(iw2, iw3)), iwMax = max(max(iw0, iw1), max(iw2, iw3));
   const kEnd = k0 + kc;
-  let tap = k0 / C;
+  const tap = k0 / C;
   let c = k0 - tap * C;
+  let kh = tap / KW, kw = tap - kh * KW;
   let d = dst;
   for (let k = k0; k < kEnd; ) {
-    const kh = tap / KW, kw = tap - kh * KW;
     const dy = kh * DH, dx = kw * DW;
-    // With DW == 1 the rest of a kernel row is one contiguous run of x when every position has
-    // all of it inside the image: one run instead of KW - kw (a 3-channel stem's runs are 3 floats).
-    const rowRun = DW == 1 && min(min(iw0, iw1), min(iw2, iw3)) + dx >= 0 && max(max(iw0, iw1), max(iw2, iw3)) + KW - 1 < W;
+    const rowRun = DW == 1 && iwMin + dx >= 0 && iwMax + KW - 1 < W;
     const run = min(rowRun ? (KW - kw) * C - c : C - c, kEnd - k);
     const tapOff = (dy * W + dx) * C + c;
-    // A position whose tap falls in the padding reads as 0 (p = 0 marks it).
+    // A position whose tap falls in the padding reads as 0 (p = 0 marks it; x is never at 0).
     const p0 = <u32>(ih0 + dy) < <u32>H && <u32>(iw0 + dx) < <u32>W ? x + (<usize>(o0 + tapOff) << 2) : 0;
     const p1 = <u32>(ih1 + dy) < <u32>H && <u32>(iw1 + dx) < <u32>W ? x + (<usize>(o1 + tapOff) << 2) : 0;
     const p2 = <u32>(ih2 + dy) < <u32>H && <u32>(iw2 + dx) < <u32>W ? x + (<usize>(o2 + tapOff) << 2) : 0;
@@ -113,11 +114,12 @@ function packPatches(dst: usize, x: usize, H: i32, W: i32, C: i32, KW: i32, SH: 
     packRun(d, p0, p1, p2, p3, run);
     d += <usize>run << 4;
     k += run;
-    // The next tap and channel (after a row run, the next kernel row's first tap, or the same row
-    // when the slice ended inside the run).
-    const next = tap * C + c + run;
-    tap = next / C;
-    c = next - tap * C;
+    // A run ends at the end of its tap or kernel row, or at kEnd (the loop ends then).
+    c = 0;
+    if (rowRun || ++kw == KW) {
+      kw = 0;
+      kh++;
+    }
   }
 }
 
