@@ -77,6 +77,27 @@ function suite(name: string, make: () => Arena) {
       expect(a.guardsIntact()).toBe(true);
     });
 
+    it('two-group channel shuffles (pairs interleaved, and back) over every tail of the 4-wide loop', () => {
+      const fails: string[] = [];
+      for (const d4 of [1, 2, 3, 4, 5, 8, 24, 25, 48]) for (const [B, d3] of [[1, 1], [2, 3], [8, 5]]) {
+        const a = make();
+        // Interleave: y (B, d3, d4, 2) from x (B, d3, 2, d4); the rows of x optionally gapped.
+        const gap = d4 % 2;
+        const xs = [d3 * (2 * d4 + gap), 0, 0, 2 * d4 + gap, 1, d4 + gap], ys = [d3 * 2 * d4, 0, 0, 2 * d4, 2, 1];
+        const dims = [B, 1, 1, d3, d4, 2];
+        for (const [yStr, xStr, what] of [[ys, xs, 'interleave'], [xs, ys, 'deinterleave']] as const) {
+          const xn = ndExtent(dims, xStr as number[]), yn = ndExtent(dims, yStr as number[]);
+          const x = randomArray(xn, d4 * 31 + d3), y0 = randomArray(yn, d4 + 7);
+          const px = a.put(x), py = a.put(y0);
+          run(a, py, px, dims, [...yStr], [...xStr], 0);
+          const ref = ndCopyRef(y0, 0, [...yStr], x, 0, [...xStr], dims, 0);
+          if (!a.read(py, yn).every((v, i) => Object.is(v, Math.fround(ref[i])))) fails.push(`${what} B${B} d3 ${d3} d4 ${d4}`);
+          if (!a.guardsIntact()) fails.push(`${what} B${B} d3 ${d3} d4 ${d4}: wrote past a buffer`);
+        }
+      }
+      expect(fails).toEqual([]);
+    });
+
     it('touches exactly the floats of its footprint (host/compile/ops.ts): the lowest element at the pointer, the highest at extent - 1', () => {
       const r = rng(11);
       for (let trial = 0; trial < 40; trial++) {

@@ -18,10 +18,22 @@ export function nd_copy_f32(y: usize, x: usize, batch: i32, d1: i32, d2: i32, d3
   const y0 = far(batch, ys0) + far(d1, ys1) + far(d2, ys2) + far(d3, ys3) + far(d4, ys4) + far(d5, ys5);
   const x0 = far(batch, xs0) + far(d1, xs1) + far(d2, xs2) + far(d3, xs3) + far(d4, xs4) + far(d5, xs5);
   const contiguous = ys5 == 1 && xs5 == 1;
+  // A (2, d4) block of x transposed into d4 pairs (ShuffleNet's channel shuffle of two groups),
+  // or back: two rows at a time instead of d4 copies of 2 floats.
+  const interleave = !accumulate && d5 == 2 && ys5 == 1 && ys4 == 2 && xs4 == 1 && xs5 > 0;
+  const deinterleave = !accumulate && d5 == 2 && xs5 == 1 && xs4 == 2 && ys4 == 1 && ys5 > 0;
   for (let n = 0, yn = y0, xn = x0; n < batch; n++, yn += ys0, xn += xs0) {
     for (let a = 0, ya = yn, xa = xn; a < d1; a++, ya += ys1, xa += xs1) {
       for (let b = 0, yb = ya, xb = xa; b < d2; b++, yb += ys2, xb += xs2) {
         for (let c = 0, yc = yb, xc = xb; c < d3; c++, yc += ys3, xc += xs3) {
+          if (interleave) {
+            interleave2(y + (<usize>yc << 2), x + (<usize>xc << 2), x + (<usize>(xc + xs5) << 2), d4);
+            continue;
+          }
+          if (deinterleave) {
+            deinterleave2(y + (<usize>yc << 2), y + (<usize>(yc + ys5) << 2), x + (<usize>xc << 2), d4);
+            continue;
+          }
           for (let d = 0, yd = yc, xd = xc; d < d4; d++, yd += ys4, xd += xs4) {
             const py = y + (<usize>yd << 2);
             const px = x + (<usize>xd << 2);
@@ -49,5 +61,41 @@ function run(y: usize, x: usize, n: i32, sy: i32, sx: i32, accumulate: i32): voi
     for (let i = 0; i < n; i++, py += by, px += bx) store<f32>(py, load<f32>(py) + load<f32>(px));
   } else {
     for (let i = 0; i < n; i++, py += by, px += bx) store<f32>(py, load<f32>(px));
+  }
+}
+
+// y (n, 2) = the pairs (a[i], b[i]) of a (n) and b (n).
+function interleave2(y: usize, a: usize, b: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const va = v128.load(a + (<usize>i << 2)), vb = v128.load(b + (<usize>i << 2));
+      const o = y + (<usize>i << 3);
+      v128.store(o, v128.shuffle<f32>(va, vb, 0, 4, 1, 5));
+      v128.store(o, v128.shuffle<f32>(va, vb, 2, 6, 3, 7), 16);
+    }
+  }
+  for (; i < n; i++) {
+    const o = y + (<usize>i << 3);
+    store<f32>(o, load<f32>(a + (<usize>i << 2)));
+    store<f32>(o, load<f32>(b + (<usize>i << 2)), 4);
+  }
+}
+
+// a (n), b (n) = the first and second of the pairs x (n, 2).
+function deinterleave2(a: usize, b: usize, x: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const o = x + (<usize>i << 3);
+      const v0 = v128.load(o), v1 = v128.load(o, 16);
+      v128.store(a + (<usize>i << 2), v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
+      v128.store(b + (<usize>i << 2), v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
+    }
+  }
+  for (; i < n; i++) {
+    const o = x + (<usize>i << 3);
+    store<f32>(a + (<usize>i << 2), load<f32>(o));
+    store<f32>(b + (<usize>i << 2), load<f32>(o, 4));
   }
 }
