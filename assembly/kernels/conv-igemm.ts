@@ -7,7 +7,8 @@
 // into the GEMM's MR-row panels, and since gemm_f32 is called once per chunk it packs all of w
 // again for every chunk (ResNet's 3x3 512->512 convolution at 7x7: 49 rows in chunks of 12, so
 // 9.4 MB of weights packed five times). Here, as in gemm_f32 (BLIS order), each NC-wide column
-// block and KC-deep slice of w is packed once per call, and each MR-row band of the patches is
+// block and KC-deep slice of w is packed once per row block (MC_FLOATS of y; one block for most
+// layers past the stem), and each MR-row band of the patches is
 // packed straight from x into the panel the microkernel reads: a tap's run of channels is
 // contiguous in x, so four output positions' runs are transposed 4x4 at a time, and taps in the
 // padding are written as zeros (like XNNPACK's indirection buffer pointing at a zero row).
