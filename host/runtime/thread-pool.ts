@@ -52,16 +52,24 @@ export function defaultThreads(): number {
   return requested ?? Math.min(reportedCores(), MAX_THREADS);
 }
 
-// Why this engine cannot have threads (null: it can). Decided once per process.
-let unavailable: string | null | undefined;
-export function threadsUnavailable(threadsBuildValid: () => boolean): string | null {
-  if (unavailable !== undefined) return unavailable;
-  if (typeof g.SharedArrayBuffer !== 'function') unavailable = 'this engine has no SharedArrayBuffer';
-  else if (g.crossOriginIsolated === false) unavailable = 'the page is not cross-origin isolated (serve it with COOP/COEP headers)';
-  else if (!workerFactory()) unavailable = 'this engine has no workers';
-  else if (!threadsBuildValid()) unavailable = 'this engine rejects wasm threads';
-  else unavailable = null;
-  return unavailable;
+// Why this engine cannot have threads (null: it can): no shared memory, a page that is not
+// cross-origin isolated, no workers. Decided once per process.
+let engineReason: string | null | undefined;
+export function engineLacksThreads(): string | null {
+  if (engineReason !== undefined) return engineReason;
+  // Isolation first: a page without it has no SharedArrayBuffer either, and this says what to do.
+  if (g.crossOriginIsolated === false) engineReason = 'the page is not cross-origin isolated (serve it with COOP/COEP headers)';
+  else if (typeof g.SharedArrayBuffer !== 'function') engineReason = 'this engine has no SharedArrayBuffer';
+  else if (!workerFactory()) engineReason = 'this engine has no workers';
+  else engineReason = null;
+  return engineReason;
+}
+
+// Why a model cannot have threads here (null: it can): the engine's reason, else the threads
+// build's (`buildProblem`: not loaded, or rejected by the engine), asked each time: a page's
+// ready() may load the build after a first look.
+export function threadsUnavailable(buildProblem: () => string | null): string | null {
+  return engineLacksThreads() ?? buildProblem();
 }
 
 interface WebWorker {
