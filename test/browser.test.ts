@@ -357,7 +357,7 @@ function expectThreadsBits(inPage: ThreadsCheck, node: Scenario, threaded: boole
 }
 
 describe('the page served without COOP/COEP', () => {
-  it('falls back to one thread silently, says why in summary(), and gives the same bits', async () => {
+  it('falls back to one thread silently, says why in summary(), gives the same bits; isolated once its service worker serves it', async () => {
     await buildBrowser();
     const { server, url } = await serveBrowser({ isolate: false });
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
@@ -372,6 +372,12 @@ describe('the page served without COOP/COEP', () => {
       expect(inPage.isolated).toBe(false);
       expect(inPage.summary).toBe('Threads: 1 (asked for 2; one thread because the page is not cross-origin isolated (serve it with COOP/COEP headers))');
       expectThreadsBits(inPage, await runThreadsScenario(edgetune, 1), false);
+      // Once its service worker controls the page, the worker's responses carry COOP/COEP even
+      // though this server sends neither: from the second load the page is isolated.
+      await page.waitForSelector('#offline[data-ready="true"]', { timeout: 60_000 });
+      await page.reload({ timeout: 60_000 });
+      await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
