@@ -194,6 +194,18 @@ const flops2n3 = (n, ms) => (2 * n * n * n) / (ms / 1e3) / 1e9;
 let tfjs = null; // {tf, tfl, wasm}
 let tfjsWasmInfo = null; // {binaries, threads}
 
+// The threads the peers are asked for (scripts/bench-threads.mjs: --threads N); set before the
+// first peer loads (each initializes its wasm once per process). tfjs-wasm gets setThreadsCount,
+// which in Node changes nothing: the threaded binary's pthread pool makes its workers from blob:
+// URLs, which node:worker_threads refuses (ERR_WORKER_PATH), so its backend fails to start, and
+// the non-threaded binary it loads instead has no pool (WASM_HAS_MULTITHREAD_SUPPORT is false in
+// Node: https://github.com/tensorflow/tfjs/issues/3830). onnxruntime-web gets env.wasm.numThreads.
+let peerThreads = 1;
+export function setPeerThreads(n) {
+  if (tfjs || ortMod) throw new Error('setPeerThreads: a peer is already loaded in this process');
+  peerThreads = n;
+}
+
 async function loadTfjs() {
   if (tfjs) return tfjs;
   const [tf, wasm, tfl] = await quietly(async () => {
@@ -209,7 +221,7 @@ async function loadTfjs() {
   // WASM_HAS_MULTITHREAD_SUPPORT already evaluates to false (https://github.com/tensorflow/tfjs/issues/3830),
   // we pin it anyway so the threaded binary can never be selected.
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  wasm.setThreadsCount(1);
+  wasm.setThreadsCount(peerThreads);
   // Explicit directory prefix (Emscripten reads it with fs in Node).
   wasm.setWasmPaths(TFJS_WASM_DIST + path.sep);
   tfjs = { tf, tfl, wasm };
@@ -256,7 +268,7 @@ async function loadOrt() {
   if (ortMod) return ortMod;
   const ort = await quietly(() => import('onnxruntime-web'));
   // Must be set before the first session is created (wasm init happens once).
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = peerThreads;
   ort.env.wasm.proxy = false;
   // Pin the binary explicitly. In Node, Emscripten reads file:// URLs with fs.
   ort.env.wasm.wasmPaths = { wasm: pathToFileURL(ORT_WASM_FILE).href };

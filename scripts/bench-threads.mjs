@@ -1,9 +1,12 @@
 // npm run bench -- --threads N [--quick]: edgetune on 1 and N threads (setThreads / compile
 // `threads`, docs/threads.md) beside onnxruntime-web with env.wasm.numThreads = N and = 1, in one
 // table: GEMM-1024 (a 1024-unit dense layer, batch 1024, no bias: one 1024^3 GEMM), the MLP and
-// CNN training steps of scripts/bench.mjs. ORT initializes its thread pool once per process, so
-// its 1-thread figure comes from a child process (`--ort-gemm 1`). The machine is shared: every
-// figure is a median, and the ratios are within this run.
+// CNN training steps of scripts/bench.mjs, and the real models of scripts/bench-models.mjs at
+// batch 1 beside their peers (onnxruntime-web, or tfjs-wasm for the TF.js graph models). ORT
+// initializes its thread pool once per process, so its 1-thread figure comes from a child process
+// (`--ort-gemm 1`), and the model rows from one child per thread count (`--models-at T`: edgetune
+// and the peers on T threads). tfjs-wasm stays on one thread in Node (scripts/bench-peers.mjs,
+// setPeerThreads). The machine is shared: every figure is a median, and the ratios are within this run.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { log, ORT_WASM_FILE, quietly, randomF32, timeItStats, timeItSync } from './bench-peers.mjs';
@@ -29,6 +32,20 @@ async function ortGemm(threads) {
 const ortAt = argv.indexOf('--ort-gemm');
 if (ortAt >= 0) {
   process.stdout.write(JSON.stringify(await ortGemm(Number(argv[ortAt + 1]))) + '\n');
+  process.exit(0);
+}
+
+// Child: the real-model rows with edgetune and the peers on T threads, as JSON.
+const modelsAt = argv.indexOf('--models-at');
+if (modelsAt >= 0) {
+  const t = Number(argv[modelsAt + 1]);
+  const et = await import('../dist/node.js');
+  et.setThreads(t);
+  const { setPeerThreads } = await import('./bench-peers.mjs');
+  setPeerThreads(t);
+  const { modelRows } = await import('./bench-models.mjs');
+  const records = await modelRows(et, { quick, selected: (w) => w.endsWith('-b1') });
+  process.stdout.write(JSON.stringify(records) + '\n');
   process.exit(0);
 }
 
@@ -98,17 +115,33 @@ const cnn = await timed((t) => {
 }, (m) => m.trainOnBatch(cx, cy));
 rows.push(['cnn-train-b64', 'ms/step', cnn[1], cnn[threads], undefined, undefined]);
 
+log('real models at batch 1 (scripts/bench-models.mjs), one child process per thread count ...');
+const modelsOn = (t) => {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--models-at', String(t), ...(quick ? ['--quick'] : [])],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (r.status !== 0) log(`  the ${t}-thread model run failed (exit ${r.status ?? r.signal})`);
+  return r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)) : [];
+};
+const models1 = modelsOn(1);
+const modelsN = modelsOn(threads);
+const value = (records, workload, edgetune) => records.find((r) => r.workload === workload && (r.impl === 'edgetune') === edgetune)?.value;
+for (const r of models1.filter((m) => m.impl === 'edgetune')) {
+  const peer = models1.find((m) => m.workload === r.workload && m.impl !== 'edgetune')?.impl ?? 'peer';
+  rows.push([r.workload, r.unit, r.value, value(modelsN, r.workload, true), value(models1, r.workload, false), value(modelsN, r.workload, false), peer]);
+}
+
 const f = (v) => (v === undefined ? '-' : Number.isNaN(v) ? 'failed' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
 const lines = [
   `edgetune threads bench (--threads ${threads}; medians; ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${et.MAX_THREADS} max)`, '',
-  `| workload | unit | edgetune 1 | edgetune ${threads} | speed-up | ort-web 1 | ort-web ${threads} | edgetune ${threads} vs ort-web ${threads} |`,
-  '|---|---|---|---|---|---|---|---|',
+  `| workload | unit | edgetune 1 | edgetune ${threads} | speed-up | peer | peer 1 | peer ${threads} | edgetune ${threads} vs peer ${threads} |`,
+  '|---|---|---|---|---|---|---|---|---|',
 ];
-for (const [w, unit, e1, eN, o1, oN] of rows) {
+for (const [w, unit, e1, eN, o1, oN, peer = 'ort-web'] of rows) {
   const higher = unit === 'GFLOP/s';
   const speedup = higher ? eN / e1 : e1 / eN;
-  const vsOrt = oN === undefined ? '(no ort-web row)' : `${(higher ? eN / oN : oN / eN).toFixed(2)}x`;
-  lines.push(`| ${w} | ${unit} | ${f(e1)} | ${f(eN)} | ${speedup.toFixed(2)}x | ${f(o1)} | ${f(oN)} | ${vsOrt} |`);
+  const vsPeer = oN === undefined ? '(no peer row)' : `${(higher ? eN / oN : oN / eN).toFixed(2)}x`;
+  lines.push(`| ${w} | ${unit} | ${f(e1)} | ${f(eN)} | ${speedup.toFixed(2)}x | ${peer} | ${f(o1)} | ${f(oN)} | ${vsPeer} |`);
 }
+lines.push('', `tfjs-wasm runs on one thread in both columns: in Node its threaded binary cannot start its workers (scripts/bench-peers.mjs, setPeerThreads).`);
 process.stdout.write(lines.join('\n') + '\n');
 process.exit(0);

@@ -1,6 +1,7 @@
 // Builds the offline fine-tuning page (examples/browser/) into examples/browser/dist/: the page and
-// its worker bundled by esbuild, the two kernel builds beside the worker (it loads the one the engine
-// runs, as dist/ does: host/runtime/kernel-source.ts), the bundled base model
+// its worker bundled by esbuild, the kernel builds beside the worker (it loads the one the engine
+// runs, as dist/ does: host/runtime/kernel-source.ts, and the threads build where the page is
+// cross-origin isolated), the bundled base model
 // and samples.bin, real MNIST digits 5-9 from the `mnist` package, and a service worker that keeps
 // them for offline use. Everything the page loads is in that one directory, served from one origin.
 import { build } from 'esbuild';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BROWSER_DIST = join(root, 'examples/browser/dist');
-const KERNEL_FILES = ['edgetune.wasm', 'edgetune-nosimd.wasm'];
+const KERNEL_FILES = ['edgetune.wasm', 'edgetune-nosimd.wasm', 'edgetune-threads.wasm'];
 export const SAMPLE_DIGITS = [5, 6, 7, 8, 9];
 export const TRAIN_PER_CLASS = 10;
 export const HELD_OUT_PER_CLASS = 40;

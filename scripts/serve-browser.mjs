@@ -1,6 +1,9 @@
 // `npm run serve:browser`: builds the offline fine-tuning page (scripts/build-browser.mjs) and
 // serves examples/browser/dist/ on localhost. A plain node:http static server: GET and HEAD of files
 // inside that directory, nothing else. `--port N` (default 8080; 0 picks a free one).
+// Every response carries the COOP/COEP headers (ISOLATION) that make the page cross-origin
+// isolated, so it gets SharedArrayBuffer and threads (docs/threads.md); `isolate: false` leaves
+// them out (the page then runs on one thread).
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -12,10 +15,13 @@ const TYPES = {
   '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream', '.bin': 'application/octet-stream', '.png': 'image/png',
 };
 
+export const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 // Resolves with { server, url } once listening on 127.0.0.1.
-export function serveBrowser({ root = BROWSER_DIST, port = 0, log = () => {} } = {}) {
+export function serveBrowser({ root = BROWSER_DIST, port = 0, log = () => {}, isolate = true } = {}) {
   const base = resolve(root);
   const server = createServer((req, res) => {
+    if (isolate) for (const [name, value] of Object.entries(ISOLATION)) res.setHeader(name, value);
     let path;
     try {
       path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);

@@ -16,8 +16,9 @@ import { toMnistInput } from '../examples/browser/preprocess';
 import { decodeSamples } from '../examples/browser/samples';
 import { fitOptions, headDigest, toClassIndices, transferModel } from '../examples/browser/recipe';
 import { runScenario } from '../examples/common/determinism.mjs';
+import { runThreadsScenario } from '../examples/common/threads-scenario.mjs';
 import { buildBrowser, HELD_OUT_PER_CLASS, TRAIN_PER_CLASS } from '../scripts/build-browser.mjs';
-import { serveBrowser } from '../scripts/serve-browser.mjs';
+import { ISOLATION, serveBrowser } from '../scripts/serve-browser.mjs';
 import { tf, tfjsCopy } from './tfjs';
 
 const CHROMIUM = process.env.EDGETUNE_CHROMIUM ?? '/usr/bin/chromium';
@@ -88,6 +89,10 @@ describe('scripts/serve-browser.mjs', () => {
       expect(home.status).toBe(200);
       expect(home.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(await home.text()).toBe('<p>hello</p>');
+      // Cross-origin isolation (docs/threads.md): the page gets SharedArrayBuffer, so threads.
+      for (const [name, value] of Object.entries(ISOLATION)) expect(home.headers.get(name)).toBe(value);
+      expect(home.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect(home.headers.get('cross-origin-opener-policy')).toBe('same-origin');
       expect((await fetch(`${url}missing.js`)).status).toBe(404);
       // '..%2f' survives URL normalisation and decodes to '../': outside the root, so not found.
       expect((await fetch(`${url}..%2f..%2f..%2fetc%2fpasswd`)).status).toBe(404);
@@ -263,6 +268,8 @@ describe('offline fine-tuning page in headless Chromium', () => {
     now = await hooks();
     expect(now.digest).toBe(state.digest);
     expect(now.heldOutProbs).toEqual(state.heldOutProbs);
+    // The service worker's cached responses keep the COOP/COEP headers: still isolated, so threads.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     ({ server } = await serveBrowser({ port }));
 
     await context!.close();
@@ -316,9 +323,66 @@ describe('offline fine-tuning page in headless Chromium', () => {
     expect((inNode as { predictions: number[] }).predictions.length).toBe(20);
   }, 120_000);
 
+  it('the page is cross-origin isolated: its worker trains on 1, 2 and 3 threads with the bits Node gets', async () => {
+    const inPage = await page.evaluate(() => (window as unknown as { edgetuneDemo: { threads(): Promise<ThreadsCheck> } }).edgetuneDemo.threads());
+    expect(inPage.isolated).toBe(true);
+    expect(inPage.summary).toBe('Threads: 2');
+    expectThreadsBits(inPage, await runThreadsScenario(edgetune, 1), true);
+  }, 240_000);
+
   it('the page asked for nothing outside its own origin and raised no errors', () => {
     expect(requests.length).toBeGreaterThan(5);
     expect(requests.filter((r) => !r.startsWith(url))).toEqual([]);
     expect(errors).toEqual([]);
   });
+});
+
+type Scenario = Awaited<ReturnType<typeof runThreadsScenario>>;
+type ThreadsCheck = { isolated: boolean; summary: string; byThreads: Record<number, Scenario> };
+
+// Every thread count's MLP and CNN give Node's bits; with `threaded`, on the threads asked for and
+// with the workers running tiles, else on one thread.
+function expectThreadsBits(inPage: ThreadsCheck, node: Scenario, threaded: boolean): void {
+  for (const threads of [1, 2, 3]) {
+    for (const net of ['mlp', 'cnn'] as const) {
+      const got = inPage.byThreads[threads][net];
+      const where = `${net}, ${threads} threads`;
+      expect(got.threads, where).toBe(threaded ? threads : 1);
+      expect(got.weightsHex, where).toEqual(node[net].weightsHex);
+      expect(got.predictions, where).toBe(node[net].predictions);
+      expect(got.loss, where).toEqual(node[net].loss);
+      if (threaded && threads > 1) expect(got.workerTiles, where).toBeGreaterThan(0);
+    }
+  }
+}
+
+describe('the page served without COOP/COEP', () => {
+  it('falls back to one thread silently, says why in summary(), gives the same bits; isolated once its service worker serves it', async () => {
+    await buildBrowser();
+    const { server, url } = await serveBrowser({ isolate: false });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
+      await page.goto(url, { timeout: 60_000 });
+      await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+      const inPage = await page.evaluate(() => (window as unknown as { edgetuneDemo: { threads(): Promise<ThreadsCheck> } }).edgetuneDemo.threads());
+      expect(inPage.isolated).toBe(false);
+      expect(inPage.summary).toBe('Threads: 1 (asked for 2; one thread because the page is not cross-origin isolated (serve it with COOP/COEP headers))');
+      expectThreadsBits(inPage, await runThreadsScenario(edgetune, 1), false);
+      // Once its service worker controls the page, the worker's responses carry COOP/COEP even
+      // though this server sends neither: from the second load the page is isolated.
+      await page.waitForSelector('#offline[data-ready="true"]', { timeout: 60_000 });
+      await page.reload({ timeout: 60_000 });
+      await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      server.close();
+      server.closeAllConnections();
+    }
+  }, 240_000);
 });

@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as edgetune from '../dist/index.js';
 import { digestWeights, runScenario } from '../examples/common/determinism.mjs';
+import { runThreadsScenario } from '../examples/common/threads-scenario.mjs';
 import { ROOT, runToEnd, scratchDir } from './runtime-spawn';
 
 const SMOKE = join(ROOT, 'examples/runtimes/smoke.mjs');
+const THREADS = join(ROOT, 'examples/runtimes/threads.mjs');
 const modelBytes = new Uint8Array(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
 
 describe('Deno and Bun smoke suite, determinism against Node', () => {
@@ -49,5 +51,35 @@ describe('Deno and Bun smoke suite, determinism against Node', () => {
       expect(out.files.original).toBe(digestWeights(bundled.layers.flatMap((l: { getWeights(): Float32Array[] }) => l.getWeights())));
       expect(out.files.reloaded).toBe(out.files.original);
     });
+  }
+});
+
+// docs/threads.md: Deno runs the pool on node:worker_threads, Bun on its Web Workers; both on the
+// shared memory of the threads build. 1, 2 and 3 threads give Node's bits.
+describe('Deno and Bun threads: 1, 2 and 3 threads give the bits Node gives on one', () => {
+  let node: Awaited<ReturnType<typeof runThreadsScenario>>;
+  const scratch = scratchDir('edgetune-runtimes-threads-');
+  beforeAll(async () => {
+    node = await runThreadsScenario(edgetune, 1);
+  }, 120_000);
+  afterAll(() => scratch.remove());
+
+  for (const runtime of ['deno', 'bun'] as const) {
+    it(`${runtime}: MLP (adam) and CNN with batch norm (sgd), weights, losses and predictions`, async () => {
+      const out = JSON.parse((await runToEnd(runtime, THREADS, [], scratch.dir, 120_000)).trim().split('\n').pop()!);
+      expect(out.runtime).toMatch(new RegExp(`^${runtime} `));
+      for (const threads of [1, 2, 3]) {
+        for (const net of ['mlp', 'cnn'] as const) {
+          const got = out.byThreads[threads][net];
+          const where = `${runtime}, ${net}, ${threads} threads`;
+          expect(got.threads, where).toBe(threads);
+          expect(got.weightsHex, where).toEqual(node[net].weightsHex);
+          expect(got.predictions, where).toBe(node[net].predictions);
+          expect(got.loss, where).toEqual(node[net].loss);
+          // The workers ran tiles (the driver claims the rest).
+          if (threads > 1) expect(got.workerTiles, where).toBeGreaterThan(0);
+        }
+      }
+    }, 150_000);
   }
 });

@@ -42,4 +42,22 @@ describe('threads: the pool does not keep a process alive', () => {
     expect(out.threads).toEqual({ threads: 2, asked: 2, fallback: null, workerTiles: out.threads.workerTiles });
     expect(out.summary).toBe('Threads: 2');
   });
+
+  it('a script that awaits threadsReady() at top level gets its workers (they are referenced until ready)', () => {
+    const script = `
+import { layers, sequential, tensor, threadsReady } from ${JSON.stringify(`${ROOT}dist/node.js`)};
+const m = sequential([layers.dense(128, { inputShape: [128] })]);
+m.compile({ optimizer: 'sgd', loss: 'mse', batchSize: 64, threads: 2 });
+const x = tensor(new Float32Array(64 * 128).map((_, i) => Math.sin(i)), [64, 128]);
+await m.fit(x, x, { epochs: 1, verbose: 0 });
+await threadsReady();
+await m.fit(x, x, { epochs: 1, verbose: 0 });
+console.log(JSON.stringify(m.threads));
+`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    // Before: the workers were unreferenced from the start, so the event loop emptied while
+    // threadsReady() was pending and Node exited with 13 (unsettled top-level await).
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!), r.stdout).toMatchObject({ threads: 2, fallback: null });
+  });
 });

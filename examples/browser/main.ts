@@ -256,11 +256,14 @@ interface Hooks {
   persisted: Persisted | null;
   heldOutProbs: number[];
   determinism(): Promise<unknown>;
+  threads(): Promise<unknown>;
 }
-const hooks: Hooks = { digest: '', persisted: null, heldOutProbs: [], determinism: () => Promise.reject(new Error('not ready')) };
+const hooks: Hooks = { digest: '', persisted: null, heldOutProbs: [], determinism: () => Promise.reject(new Error('not ready')), threads: () => Promise.reject(new Error('not ready')) };
 (window as unknown as { edgetuneDemo: Hooks }).edgetuneDemo = hooks;
 let determinismReply: ((r: unknown) => void) | null = null;
 hooks.determinism = () => new Promise((resolve) => { determinismReply = resolve; send({ type: 'determinism' }); });
+let threadsReply: ((r: unknown) => void) | null = null;
+hooks.threads = () => new Promise((resolve) => { threadsReply = resolve; send({ type: 'threads' }); });
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
@@ -308,6 +311,10 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case 'determinism':
       determinismReply?.(m.result);
       determinismReply = null;
+      break;
+    case 'threads':
+      threadsReply?.(m.result);
+      threadsReply = null;
       break;
     case 'error':
       busy = false;

@@ -22,7 +22,8 @@ export type ToWorker =
   | { type: 'predict'; id: number; x: Float32Array }
   | { type: 'train'; x: Float32Array; digits: Uint8Array; current: Float32Array | null; paceMs: number }
   | { type: 'reset' }
-  | { type: 'determinism' };
+  | { type: 'determinism' }
+  | { type: 'threads' };
 
 export type Persisted = Omit<SavedModel, 'bytes'> & { byteLength: number };
 
@@ -33,4 +34,13 @@ export type FromWorker =
   | { type: 'trained'; persisted: Persisted; digest: string; seconds: number; heldOut: Float32Array }
   | { type: 'reset'; digest: string; heldOut: Float32Array }
   | { type: 'determinism'; result: { digest: string; weightsHex: string[]; predictions: number[] } }
+  | { type: 'threads'; result: ThreadsCheck }
   | { type: 'error'; message: string };
+
+// The threads scenario (examples/common/threads-scenario.mjs) on 1, 2 and 3 threads in the worker,
+// whether the page is cross-origin isolated, and the Threads: line of a model asking for 2.
+export interface ThreadsCheck {
+  isolated: boolean;
+  summary: string;
+  byThreads: Record<number, unknown>;
+}

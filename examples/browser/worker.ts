@@ -5,7 +5,8 @@
 // result to IndexedDB.
 import * as edgetune from '../../host/index';
 import { runScenario } from '../common/determinism.mjs';
-import type { FromWorker, PlanSummary, Prediction, ToWorker } from './protocol';
+import { runThreadsScenario } from '../common/threads-scenario.mjs';
+import type { FromWorker, PlanSummary, Prediction, ThreadsCheck, ToWorker } from './protocol';
 import { fitOptions, headDigest, type Model, toClassIndices, transferModel } from './recipe';
 import { forgetSaved, loadSaved, type SavedModel, storeSaved } from './store';
 
@@ -100,6 +101,15 @@ async function train(msg: Extract<ToWorker, { type: 'train' }>) {
   post({ type: 'trained', persisted: { ...rest, byteLength: bytes.byteLength }, digest: record.digest, seconds, heldOut: predictHeldOut() });
 }
 
+async function threadsCheck(): Promise<ThreadsCheck> {
+  const probe = edgetune.sequential([edgetune.layers.dense(256, { inputShape: [256] })]);
+  probe.compile({ optimizer: 'sgd', loss: 'mse', batchSize: 64, threads: 2 });
+  const summary = probe.summary(null).split('\n').find((l) => l.startsWith('Threads:')) ?? '';
+  const byThreads: Record<number, unknown> = {};
+  for (const threads of [1, 2, 3]) byThreads[threads] = await runThreadsScenario(edgetune, threads);
+  return { isolated: (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true, summary, byThreads };
+}
+
 let queue = Promise.resolve();
 scope.onmessage = (e) => {
   const msg = e.data;
@@ -116,6 +126,8 @@ scope.onmessage = (e) => {
         return post({ type: 'reset', digest: headDigest(model), heldOut: predictHeldOut() });
       case 'determinism':
         return post({ type: 'determinism', result: await runScenario(edgetune, baseBytes) });
+      case 'threads':
+        return post({ type: 'threads', result: await threadsCheck() });
     }
   }).catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
 };

@@ -4,10 +4,10 @@ import { EdgetuneError, KernelStatusError } from '../core/errors';
 import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
 import { gemmLoadShape } from './engine';
-import { compileKernelModule, kernelModuleSync, kernelVariant, threadsKernelBytes } from './kernel-source';
+import { compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
-import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, poolFailure, type PoolTarget, threadsUnavailable } from './thread-pool';
+import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, engineLacksThreads, poolFailure, type PoolTarget, threadsUnavailable } from './thread-pool';
 
 let checked: WebAssembly.Module | null = null;
 
@@ -26,8 +26,14 @@ function checkModule(module: WebAssembly.Module): WebAssembly.Module {
 // where the chosen build's .wasm file is served when a bundler did not keep it beside the code
 // (default: new URL('./edgetune.wasm', import.meta.url), or edgetune-nosimd.wasm). Without it
 // awaited, the first model compiles the kernels synchronously, which Node, Deno and Bun allow.
+// Where the threads build cannot be read synchronously (a cross-origin isolated page), ready()
+// also fetches it, from beside `source` (docs/threads.md); without it models run on one thread.
 export function ready(source?: URL | string): Promise<WebAssembly.Module> {
-  return compileKernelModule(source).then(checkModule);
+  const kernels = compileKernelModule(source).then(checkModule);
+  const url = threadsKernelUrl(source);
+  if (threadsCompiled || url.protocol === 'file:' || kernelVariant() !== 'simd' || engineLacksThreads()) return kernels;
+  threadsFetching ??= fetchThreadsKernels(url).then((m) => { threadsCompiled ??= m; });
+  return Promise.all([kernels, threadsFetching]).then(([m]) => m);
 }
 
 export function kernelModule(): WebAssembly.Module {
@@ -35,17 +41,19 @@ export function kernelModule(): WebAssembly.Module {
 }
 
 // The threads build (SIMD only: every engine with wasm threads has SIMD), read and compiled on
-// first use where the file can be read synchronously (Node, Deno, Bun); elsewhere (a browser page)
-// models run on one thread.
+// first use where the file can be read synchronously (Node, Deno, Bun); fetched by ready()
+// elsewhere (a cross-origin isolated page).
 let threadsBytes: Uint8Array | null = null;
 let threadsCompiled: WebAssembly.Module | null = null;
-function threadsBuildValid(): boolean {
-  if (kernelVariant() !== 'simd') return false;
+let threadsFetching: Promise<void> | null = null;
+function threadsBuildProblem(): string | null {
+  if (kernelVariant() !== 'simd') return 'the scalar kernel build has no threads build';
+  if (threadsCompiled) return null;
   threadsBytes ??= threadsKernelBytes();
-  return threadsBytes !== null && WebAssembly.validate(threadsBytes as BufferSource);
+  if (!threadsBytes) return `the threads build (${threadsKernelUrl().href}) is not loaded: ready() fetches it in a cross-origin isolated page`;
+  return WebAssembly.validate(threadsBytes as BufferSource) ? null : 'this engine rejects wasm threads';
 }
 function threadsModule(): WebAssembly.Module {
-  threadsBuildValid();
   threadsCompiled ??= new WebAssembly.Module(threadsBytes as BufferSource);
   return threadsCompiled;
 }
@@ -67,7 +75,7 @@ function hasSplittableWork(plan: Plan): boolean {
 // Why a model asking for `threads` runs on one (null: it gets them): no threads in this engine,
 // or a worker failed to start.
 export function threadsFallback(threads: number): string | null {
-  return threads > 1 ? threadsUnavailable(threadsBuildValid) ?? poolFailure() : null;
+  return threads > 1 ? threadsUnavailable(threadsBuildProblem) ?? poolFailure() : null;
 }
 
 // The bytes past the plan a threaded executor adds: the control block and each worker's GEMM

@@ -49,11 +49,29 @@ export function kernelBytesSync(build: KernelBuild): Uint8Array {
   return bytes;
 }
 
-// The threads build's bytes (dist/edgetune-threads.wasm, docs/threads.md) where the file can be
-// read synchronously; null elsewhere or when it is missing (the model then runs on one thread).
+// The threads build (dist/edgetune-threads.wasm, docs/threads.md): beside this bundle, or beside
+// the kernels' `source` when ready(source) names where they are served.
+export const THREADS_KERNEL_FILE = 'edgetune-threads.wasm';
+export function threadsKernelUrl(source?: URL | string): URL {
+  if (source === undefined) return new URL(`./${THREADS_KERNEL_FILE}`, import.meta.url);
+  return new URL(THREADS_KERNEL_FILE, new URL(source, (globalThis as { location?: { href: string } }).location?.href));
+}
+
+// Its bytes where the file can be read synchronously; null elsewhere or when it is missing (the
+// model then runs on one thread).
 export function threadsKernelBytes(): Uint8Array | null {
   try {
-    return readFileUrl(new URL('./edgetune-threads.wasm', import.meta.url));
+    return readFileUrl(threadsKernelUrl());
+  } catch {
+    return null;
+  }
+}
+
+// The threads build compiled from a URL that cannot be read synchronously (a page: fetched), for
+// ready(); null when it is missing or the engine rejects it (models then run on one thread).
+export async function fetchThreadsKernels(url: URL): Promise<WebAssembly.Module | null> {
+  try {
+    return await compileKernels(url);
   } catch {
     return null;
   }

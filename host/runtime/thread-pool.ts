@@ -23,7 +23,7 @@ interface Globals {
   crossOriginIsolated?: boolean;
   navigator?: { hardwareConcurrency?: number };
   process?: { versions?: { node?: string }; getBuiltinModule?: (name: string) => unknown };
-  Worker?: new (url: string | URL, options?: { type?: string }) => WebWorker;
+  Worker?: new (url: string | URL, options?: { type?: string }) => WebWorker & { unref?: () => void };
   window?: unknown;
   document?: unknown;
   Blob?: new (parts: string[], options: { type: string }) => unknown;
@@ -52,17 +52,24 @@ export function defaultThreads(): number {
   return requested ?? Math.min(reportedCores(), MAX_THREADS);
 }
 
-// Why this engine cannot have threads (null: it can). Decided once per process.
-let unavailable: string | null | undefined;
-export function threadsUnavailable(threadsBuildValid: () => boolean): string | null {
-  if (unavailable !== undefined) return unavailable;
-  if (typeof g.SharedArrayBuffer !== 'function') unavailable = 'this engine has no SharedArrayBuffer';
-  else if (g.crossOriginIsolated === false) unavailable = 'the page is not cross-origin isolated (serve it with COOP/COEP headers)';
-  else if (g.Deno !== undefined || g.Bun !== undefined) unavailable = 'the thread pool is not wired for Deno and Bun yet';
-  else if (!workerFactory()) unavailable = 'this engine has no workers';
-  else if (!threadsBuildValid()) unavailable = 'this engine rejects wasm threads';
-  else unavailable = null;
-  return unavailable;
+// Why this engine cannot have threads (null: it can): no shared memory, a page that is not
+// cross-origin isolated, no workers. Decided once per process.
+let engineReason: string | null | undefined;
+export function engineLacksThreads(): string | null {
+  if (engineReason !== undefined) return engineReason;
+  // Isolation first: a page without it has no SharedArrayBuffer either, and this says what to do.
+  if (g.crossOriginIsolated === false) engineReason = 'the page is not cross-origin isolated (serve it with COOP/COEP headers)';
+  else if (typeof g.SharedArrayBuffer !== 'function') engineReason = 'this engine has no SharedArrayBuffer';
+  else if (!workerFactory()) engineReason = 'this engine has no workers';
+  else engineReason = null;
+  return engineReason;
+}
+
+// Why a model cannot have threads here (null: it can): the engine's reason, else the threads
+// build's (`buildProblem`: not loaded, or rejected by the engine), asked each time: a page's
+// ready() may load the build after a first look.
+export function threadsUnavailable(buildProblem: () => string | null): string | null {
+  return engineLacksThreads() ?? buildProblem();
 }
 
 interface WebWorker {
@@ -118,7 +125,9 @@ const attach = (m) => {
   };
   loop();
 };`;
-const NODE_WORKER = `const { parentPort } = require('node:worker_threads');${WORKER_BODY}
+// An eval worker is CommonJS unless the process runs with --input-type=module, which the worker
+// inherits; then it has no require.
+const NODE_WORKER = `const { parentPort } = typeof require === 'function' ? require('node:worker_threads') : process.getBuiltinModule('node:worker_threads');${WORKER_BODY}
 parentPort.on('message', attach);
 parentPort.postMessage('ready');`;
 const WEB_WORKER = `${WORKER_BODY}
@@ -134,36 +143,47 @@ export function setWorkerFactory(f: Factory | null): void {
   factoryOverride = f;
 }
 
+// How this runtime makes workers. Node and Deno: node:worker_threads, unref'd so an idle pool
+// does not keep the process alive (Deno's Web Workers have no unref: a script would never exit).
+// Bun and browsers: module Web Workers (Bun's unref like Node's).
 function workerFactory(): Factory | null {
   if (factoryOverride) return factoryOverride;
+  if (g.Bun === undefined) {
+    const node = nodeWorkers();
+    if (node || g.Deno !== undefined) return node;
+  }
+  return webWorkers();
+}
+
+function nodeWorkers(): Factory | null {
   const threads = g.process?.versions?.node ? g.process.getBuiltinModule?.('node:worker_threads') as
     { Worker: new (code: string, options: { eval: boolean }) => NodeWorker } | undefined : undefined;
-  if (threads) {
-    // At exit, send the workers back to JavaScript so the engine can stop them at once.
-    if (!exitHooked) (g.process as { once?: (e: string, f: () => void) => void }).once?.('exit', () => { if (attached) detach(attached); });
-    exitHooked = true;
-    return (onReady, onError) => {
-      const w = new threads.Worker(NODE_WORKER, { eval: true });
-      w.on('message', (m) => { if (m === 'ready') onReady(); });
-      w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
-      w.on('exit', (code) => onError(`the worker exited with code ${code}`));
-      // After the listeners: adding a 'message' listener refs the worker again, and a referenced
-      // worker keeps Node from exiting.
-      w.unref();
-      return { post: (m) => w.postMessage(m) };
-    };
-  }
-  if (g.Worker && g.Blob && g.URL) {
-    const WorkerClass = g.Worker;
-    const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
-    return (onReady, onError) => {
-      const w = new WorkerClass(url, { type: 'module' });
-      w.addEventListener('message', (e) => { if (e.data === 'ready') onReady(); });
-      w.addEventListener('error', (e) => onError(e.message ?? String(e.error)));
-      return { post: (m) => w.postMessage(m) };
-    };
-  }
-  return null;
+  if (!threads) return null;
+  // At exit, send the workers back to JavaScript so the engine can stop them at once.
+  if (!exitHooked) (g.process as { once?: (e: string, f: () => void) => void }).once?.('exit', () => { if (attached) detach(attached); });
+  exitHooked = true;
+  return (onReady, onError) => {
+    const w = new threads.Worker(NODE_WORKER, { eval: true });
+    // Referenced until it is ready (threadsReady() awaited at a module's top level must not see
+    // an empty event loop), then unreferenced: an idle pool must not keep the process alive.
+    w.on('message', (m) => { if (m === 'ready') { w.unref(); onReady(); } });
+    w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
+    w.on('exit', (code) => onError(`the worker exited with code ${code}`));
+    return { post: (m) => w.postMessage(m) };
+  };
+}
+
+function webWorkers(): Factory | null {
+  if (!g.Worker || !g.Blob || !g.URL) return null;
+  const WorkerClass = g.Worker;
+  const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
+  return (onReady, onError) => {
+    const w = new WorkerClass(url, { type: 'module' });
+    // Bun: unreferenced once ready, as on Node.
+    w.addEventListener('message', (e) => { if (e.data === 'ready') { w.unref?.(); onReady(); } });
+    w.addEventListener('error', (e) => onError(e.message ?? String(e.error)));
+    return { post: (m) => w.postMessage(m) };
+  };
 }
 
 // What a worker needs to join an executor.
