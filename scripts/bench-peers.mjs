@@ -80,6 +80,33 @@ export async function timeIt(fn, opts) {
   return (await timeItStats(fn, opts)).median;
 }
 
+/**
+ * Times several (sync or async) functions in alternation: after `warmup` calls of each, rounds
+ * of one timed call of each, until every one has `reps` samples and `minMs` of timed time.
+ * Returns the median ms per call of each, in order. On a shared machine a burst of load that
+ * lands in one stretch of time slows every function of the rounds it covers, not just the one
+ * being timed then, so their ratio holds (timed one after the other, a burst during one
+ * function's short window made mobilenet_v2 at batch 1 read 2.8x slower than batch 8 per sample,
+ * when its CPU time per sample was the same).
+ */
+export async function timeInterleaved(fns, opts) {
+  const { warmup, reps, minMs, maxReps } = normOpts(opts);
+  for (const fn of fns) for (let i = 0; i < warmup; i++) await fn();
+  const samples = fns.map(() => []);
+  const totals = fns.map(() => 0);
+  const more = () => samples[0].length < maxReps && fns.some((_, i) => samples[i].length < reps || totals[i] < minMs);
+  while (more()) {
+    for (let i = 0; i < fns.length; i++) {
+      const t0 = performance.now();
+      await fns[i]();
+      const dt = performance.now() - t0;
+      totals[i] += dt;
+      samples[i].push(dt);
+    }
+  }
+  return samples.map((s) => median(s));
+}
+
 /** Synchronous variant of timeItStats (no await between calls). */
 export function timeItSyncStats(fn, opts) {
   const { warmup, reps, minMs, maxReps, inner } = normOpts(opts);

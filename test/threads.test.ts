@@ -104,6 +104,26 @@ describe('threads: the same bits for any thread count', () => {
     expect(() => setThreads('2' as unknown as number)).toThrow(/setThreads: threads must be a whole number >= 1 .*got string/);
   });
 
+  it('an inference plan with packed weights (conv2d_forward_packed, gemm_packed) splits them, with the same bits', async () => {
+    setSeed(4);
+    const m = sequential([
+      layers.conv2d(32, { kernelSize: 1, inputShape: [24, 24, 16], activation: 'relu' }), layers.conv2d(24, { kernelSize: 3, padding: 'same' }),
+      layers.flatten(), layers.dense(64, { activation: 'relu' }),
+    ]);
+    const x = tensor(randomArray(32 * 24 * 24 * 16, 8), [32, 24, 24, 16]);
+    m.planInference(32, undefined, 1);
+    const one = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect(m.plan.programs.forward!.ops.map((o) => o.op)).toEqual(['conv2d_forward_packed', 'conv2d_forward_packed', 'gemm_packed']);
+    m.planInference(32, undefined, 2);
+    (m.predict(x) as { data: Float32Array });
+    await threadsReady();
+    let two = (m.predict(x) as { data: Float32Array }).data.slice();
+    for (let i = 0; i < 20 && m.threads.workerTiles === 0; i++) two = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect(m.threads.threads).toBe(2);
+    expect(m.threads.workerTiles).toBeGreaterThan(0);
+    expect(bits(two)).toEqual(bits(one));
+  });
+
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
     setSeed(2);
     const m = sequential([layers.dense(128, { inputShape: [128], activation: 'relu' }), layers.dense(64)]);

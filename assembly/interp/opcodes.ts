@@ -79,6 +79,9 @@ export const OP_CONV2D_DIRECT: i32 = 202;
 export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;
+export const OP_PACK_B: i32 = 230;
+export const OP_GEMM_PACKED: i32 = 231;
+export const OP_CONV2D_FORWARD_PACKED: i32 = 232;
 export const OP_DEQUANTIZE_I8: i32 = 220;
 export const OP_LOSS_WEIGHTED: i32 = 51;
 

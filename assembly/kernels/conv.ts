@@ -20,6 +20,7 @@
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
 import { gemm_f32 } from './gemm';
+import { gemm_f32_packed } from './gemm-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
@@ -183,6 +184,28 @@ export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize): void {
   conv2dGroups(y, x, w, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0);
+}
+
+// conv2d_forward_fused with the kernel packed once (gemm_pack_b of w as a (K, F) matrix,
+// assembly/kernels/gemm-packed.ts): y = clamp(conv(x) + b, lo, hi), the bias and the clamp run on
+// each GEMM tile in cache instead of in passes over y. Same bits as conv2d_forward_fused (and its
+// ReLU). Scratch: cols as conv2d_forward_fused's, pack min(K, KC) * MR floats.
+export function conv2d_forward_packed(y: usize, x: usize, wp: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, lo: f32, hi: f32): void {
+  const N = B * OH * OW;
+  if (N <= 0 || F <= 0) return;
+  const K = KH * KW * C;
+  if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
+    gemm_f32_packed(y, x, wp, b, N, F, C, C, 1, F, 0, lo, hi, pack);
+    return;
+  }
+  const chunk = min(max(chunkRows, 1), N);
+  for (let r0 = 0; r0 < N; r0 += chunk) {
+    const rows = min(chunk, N - r0);
+    im2colChannels(cols, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+    gemm_f32_packed(y + (<usize>r0 * <usize>F << 2), cols, wp, b, rows, F, K, K, 1, F, 0, lo, hi, pack);
+  }
 }
 
 // Grouped convolution (Keras Conv2D groups, ONNX group): G groups, Cg = C/G input and Fg = F/G

@@ -50,7 +50,7 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   const ldcBytes = <usize>ldc << 2;
   // Even k slices (784 = 4 x 196 rather than 3 x 256 + 16): no short slice paying the
   // per-tile load and store of c for a handful of k steps.
-  const kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+  const kcStep = kSliceStep(k);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
     for (let pc = 0; pc < k; pc += kcStep) {
@@ -65,6 +65,13 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
       }
     }
   }
+}
+
+// The depth of gemm_f32's k slices: k cut into ceil(k / KC) even slices (the last one shorter).
+// @ts-ignore: decorator
+@inline
+export function kSliceStep(k: i32): i32 {
+  return (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
 }
 
 function zeroMatrix(c: usize, m: i32, n: i32, ldc: i32): void {
@@ -162,7 +169,7 @@ function transpose4x4(d: usize, pitch: usize, s: usize, stride: usize): void {
 
 // dst (kc, MR): dst[p*MR + r] = a[r, p] for r < mr; rows r >= mr alias row mr-1, so the
 // microkernel computes them redundantly instead of branching.
-function packAPanel(dst: usize, a: usize, kc: i32, mr: i32, rsa: i32, csa: i32): void {
+export function packAPanel(dst: usize, a: usize, kc: i32, mr: i32, rsa: i32, csa: i32): void {
   const rowBytes = <usize>rsa << 2;
   const colBytes = <usize>csa << 2;
   const a0 = a;
@@ -340,7 +347,7 @@ export function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32
 // zero in k order into `tmp` (NC floats of the pack scratch), then added to c.
 function gemm_f32_rows(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsb: i32, ldc: i32, accumulate: i32, tmp: usize): void {
-  const kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+  const kcStep = kSliceStep(k);
   for (let i = 0; i < m; i++) {
     const ci = c + (<usize>(i * ldc) << 2);
     for (let jc = 0; jc < n; jc += NC) {

@@ -324,8 +324,9 @@ function scale_shift_column(y: usize, x: usize, M: i32, stride: usize, scale: f3
 
 // Folds an inference-mode batch normalization into the layer before it: with inv = gamma/sqrt(mv+eps),
 // wf (K,F) = w (K,F) * inv (per column) and bf (F) = (b - mm) * inv + beta, so that
-// conv(x, wf) + bf = BN(conv(x, w) + b). b, gamma and beta may be 0 (none, 1, 0). Runs at the start
-// of every program that uses it, so the folded copy always follows the current weights.
+// conv(x, wf) + bf = BN(conv(x, w) + b). b, gamma and beta may be 0 (none, 1, 0). An inference
+// plan runs it in its prepare program when the weights change; a training plan at the start of
+// every program that uses it (the kernel may be training), so the copy follows the weights.
 export function batchnorm_fold(wf: usize, bf: usize, w: usize, b: usize, gamma: usize, beta: usize, movingMean: usize,
   movingVar: usize, K: i32, F: i32, epsilon: f32): void {
   for (let f = 0; f < F; f++) {

@@ -18,6 +18,7 @@
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS } from './gemm';
+import { gemm_f32_packed } from './gemm-packed';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -30,6 +31,7 @@ const WORKER_TILES: usize = 96;
 const CTL_BYTES: usize = 128;
 const CLOSED: i64 = 0x7fffffff;
 const JOB_GEMM: i32 = 1;
+const JOB_GEMM_PACKED: i32 = 2;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
 const GEMM_SPLIT_MIN: f64 = 262144;
 const MR = 4;
@@ -85,7 +87,9 @@ function runTiles(ctl: usize, scratch: usize, worker: bool): void {
 }
 
 function runTile(ctl: usize, tile: i32, count: i32, scratch: usize): void {
-  if (load<i32>(ctl + KIND) == JOB_GEMM) gemmTile(ctl + ARGS, tile, count, scratch);
+  const kind = load<i32>(ctl + KIND);
+  if (kind == JOB_GEMM) gemmTile(ctl + ARGS, tile, count, scratch);
+  else if (kind == JOB_GEMM_PACKED) gemmPackedTile(ctl + ARGS, tile, count, scratch);
 }
 
 // Publishes a job of `count` tiles (arguments already written), runs tiles itself, waits for all.
@@ -145,4 +149,30 @@ function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
     const j1 = min(n, (tile + 1) * units / count * NR);
     if (j1 > j0) gemm_f32(c + (<usize>j0 << 2), a, b + (<usize>(j0 * csb) << 2), m, j1 - j0, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
   }
+}
+
+// gemm_f32_packed (B packed once) split into `threads` tiles of rows in MR multiples, each tile
+// >= 2 MR rows; false (run it whole) when smaller, or too small to be worth a wake-up.
+export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, ldc: i32, accumulate: i32, lo: f32, hi: f32, pack: usize): bool {
+  if (!ASC_FEATURE_THREADS || threads <= 1 || inTile) return false;
+  if (m / MR < threads * 2 || <f64>m * <f64>n * <f64>k < GEMM_SPLIT_MIN) return false;
+  const args = ctlBlock + ARGS;
+  store<u32>(args, <u32>c); store<u32>(args, <u32>a, 4); store<u32>(args, <u32>bp, 8); store<u32>(args, <u32>bias, 12);
+  store<i32>(args, m, 16); store<i32>(args, n, 20); store<i32>(args, k, 24);
+  store<i32>(args, rsa, 28); store<i32>(args, csa, 32); store<i32>(args, ldc, 36); store<i32>(args, accumulate, 40);
+  store<f32>(args, lo, 44); store<f32>(args, hi, 48);
+  runJob(JOB_GEMM_PACKED, threads, pack);
+  return true;
+}
+
+function gemmPackedTile(args: usize, tile: i32, count: i32, pack: usize): void {
+  const c = <usize>load<u32>(args), a = <usize>load<u32>(args, 4), bp = <usize>load<u32>(args, 8), bias = <usize>load<u32>(args, 12);
+  const m = load<i32>(args, 16), n = load<i32>(args, 20), k = load<i32>(args, 24);
+  const rsa = load<i32>(args, 28), csa = load<i32>(args, 32), ldc = load<i32>(args, 36), accumulate = load<i32>(args, 40);
+  const units = m / MR;
+  const i0 = tile * units / count * MR;
+  const i1 = tile == count - 1 ? m : (tile + 1) * units / count * MR;
+  gemm_f32_packed(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), bp, bias, i1 - i0, n, k, rsa, csa, ldc, accumulate,
+    load<f32>(args, 44), load<f32>(args, 48), pack);
 }

@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 3540;
+export const TEXT_BYTES: usize = 3592;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -133,28 +133,30 @@ export function textBlob(): usize {
     97, 116, 99, 104, 101, 100, 95, 103, 101, 109, 109, 23, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111,
     114, 119, 97, 114, 100, 95, 99, 108, 97, 109, 112, 13, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99,
     116, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111,
-    98, 115, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101,
-    105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115,
-    97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100,
-    99, 4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115,
-    97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 1, 120, 2, 100, 120,
-    9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114,
-    115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111,
-    108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107,
-    82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2,
-    115, 119, 2, 112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116,
-    67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119,
-    77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109,
-    111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109,
-    109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102,
-    2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115,
-    101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49,
-    3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121,
-    52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51,
-    3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51,
-    3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5,
-    97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 6, 100, 97, 108, 112, 104, 97,
-    6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
+    98, 115, 6, 112, 97, 99, 107, 95, 98, 11, 103, 101, 109, 109, 95, 112, 97, 99, 107, 101, 100, 21, 99, 111,
+    110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112, 97, 99, 107, 101, 100, 13, 100, 101, 113, 117,
+    97, 110, 116, 105, 122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1,
+    97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97,
+    1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2,
+    98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95,
+    2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2,
+    112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117,
+    110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2,
+    100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112,
+    97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112,
+    111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105,
+    110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100,
+    7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101,
+    116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6,
+    100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100,
+    120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6,
+    111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121,
+    48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110,
+    52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50,
+    3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50,
+    3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114,
+    2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 6, 100, 97,
+    108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -349,117 +351,123 @@ export const OPN_conv2d_direct: Text = 2987; // "conv2d_direct"
 export const OPN_mse: Text = 3001; // "mse"
 export const OPN_bce_logits: Text = 3005; // "bce_logits"
 export const OPN_bce_probs: Text = 3016; // "bce_probs"
-export const OPN_dequantize_i8: Text = 3026; // "dequantize_i8"
-export const OPN_loss_weighted: Text = 3040; // "loss_weighted"
-export const ARGN_a: Text = 3054; // "a"
-export const ARGN_batchFlags: Text = 3056; // "batchFlags"
-export const ARGN_m: Text = 3067; // "m"
-export const ARGN_rsa: Text = 3069; // "rsa"
-export const ARGN_k: Text = 3073; // "k"
-export const ARGN_csa: Text = 3075; // "csa"
-export const ARGN_b: Text = 3079; // "b"
-export const ARGN_rsb: Text = 3081; // "rsb"
-export const ARGN_n: Text = 3085; // "n"
-export const ARGN_csb: Text = 3087; // "csb"
-export const ARGN_c: Text = 3091; // "c"
-export const ARGN_ldc: Text = 3093; // "ldc"
-export const ARGN_pack: Text = 3097; // "pack"
-export const ARGN_y: Text = 3102; // "y"
-export const ARGN_rows: Text = 3104; // "rows"
-export const ARGN_pa: Text = 3109; // "pa"
-export const ARGN_count: Text = 3112; // "count"
-export const ARGN_sa: Text = 3118; // "sa"
-export const ARGN_pb: Text = 3121; // "pb"
-export const ARGN_sb: Text = 3124; // "sb"
-export const ARGN_pc: Text = 3127; // "pc"
-export const ARGN_sc: Text = 3130; // "sc"
-export const ARGN_db: Text = 3133; // "db"
-export const ARGN_dy: Text = 3136; // "dy"
-export const ARGN_x: Text = 3139; // "x"
-export const ARGN_dx: Text = 3141; // "dx"
-export const ARGN_perSample: Text = 3144; // "perSample"
-export const ARGN_labels: Text = 3154; // "labels"
-export const ARGN_p: Text = 3161; // "p"
-export const ARGN_sparse: Text = 3163; // "sparse"
-export const ARGN_g: Text = 3170; // "g"
-export const ARGN_w: Text = 3172; // "w"
-export const ARGN_s1: Text = 3174; // "s1"
-export const ARGN_kind: Text = 3177; // "kind"
-export const ARGN_s2: Text = 3182; // "s2"
-export const ARGN_s3: Text = 3185; // "s3"
-export const ARGN_pool: Text = 3188; // "pool"
-export const ARGN_oh: Text = 3193; // "oh"
-export const ARGN_ow: Text = 3196; // "ow"
-export const ARGN_f: Text = 3199; // "f"
-export const ARGN_chunkOut: Text = 3201; // "chunkOut"
-export const ARGN_chunkRows: Text = 3210; // "chunkRows"
-export const ARGN_h: Text = 3220; // "h"
-export const ARGN_w_: Text = 3222; // "w_"
-export const ARGN_kh: Text = 3225; // "kh"
-export const ARGN_kw: Text = 3228; // "kw"
-export const ARGN_cols: Text = 3231; // "cols"
-export const ARGN_sh: Text = 3236; // "sh"
-export const ARGN_sw: Text = 3239; // "sw"
-export const ARGN_pt: Text = 3242; // "pt"
-export const ARGN_pl: Text = 3245; // "pl"
-export const ARGN_dw: Text = 3248; // "dw"
-export const ARGN_argmax: Text = 3251; // "argmax"
-export const ARGN_inputCount: Text = 3258; // "inputCount"
-export const ARGN_hw: Text = 3269; // "hw"
-export const ARGN_mean: Text = 3272; // "mean"
-export const ARGN_invstd: Text = 3277; // "invstd"
-export const ARGN_newMean: Text = 3284; // "newMean"
-export const ARGN_newVar: Text = 3292; // "newVar"
-export const ARGN_gamma: Text = 3299; // "gamma"
-export const ARGN_beta: Text = 3305; // "beta"
-export const ARGN_movingMean: Text = 3310; // "movingMean"
-export const ARGN_movingVar: Text = 3321; // "movingVar"
-export const ARGN_dgamma: Text = 3331; // "dgamma"
-export const ARGN_dbeta: Text = 3338; // "dbeta"
-export const ARGN_mask: Text = 3344; // "mask"
-export const ARGN_ldy: Text = 3349; // "ldy"
-export const ARGN_ldx: Text = 3353; // "ldx"
-export const ARGN_wf: Text = 3357; // "wf"
-export const ARGN_bf: Text = 3360; // "bf"
-export const ARGN_output: Text = 3363; // "output"
-export const ARGN_pr: Text = 3370; // "pr"
-export const ARGN_scale: Text = 3373; // "scale"
-export const ARGN_offset: Text = 3379; // "offset"
-export const ARGN_d1: Text = 3386; // "d1"
-export const ARGN_d2: Text = 3389; // "d2"
-export const ARGN_d3: Text = 3392; // "d3"
-export const ARGN_d4: Text = 3395; // "d4"
-export const ARGN_d5: Text = 3398; // "d5"
-export const ARGN_sy0: Text = 3401; // "sy0"
-export const ARGN_n1: Text = 3405; // "n1"
-export const ARGN_sy1: Text = 3408; // "sy1"
-export const ARGN_n2: Text = 3412; // "n2"
-export const ARGN_sy2: Text = 3415; // "sy2"
-export const ARGN_n3: Text = 3419; // "n3"
-export const ARGN_sy3: Text = 3422; // "sy3"
-export const ARGN_n4: Text = 3426; // "n4"
-export const ARGN_sy4: Text = 3429; // "sy4"
-export const ARGN_n5: Text = 3433; // "n5"
-export const ARGN_sy5: Text = 3436; // "sy5"
-export const ARGN_sa0: Text = 3440; // "sa0"
-export const ARGN_sa1: Text = 3444; // "sa1"
-export const ARGN_sa2: Text = 3448; // "sa2"
-export const ARGN_sa3: Text = 3452; // "sa3"
-export const ARGN_sa4: Text = 3456; // "sa4"
-export const ARGN_sa5: Text = 3460; // "sa5"
-export const ARGN_sb0: Text = 3464; // "sb0"
-export const ARGN_sb1: Text = 3468; // "sb1"
-export const ARGN_sb2: Text = 3472; // "sb2"
-export const ARGN_sb3: Text = 3476; // "sb3"
-export const ARGN_sb4: Text = 3480; // "sb4"
-export const ARGN_sb5: Text = 3484; // "sb5"
-export const ARGN_outer: Text = 3488; // "outer"
-export const ARGN_inner: Text = 3494; // "inner"
-export const ARGN_d0: Text = 3500; // "d0"
-export const ARGN_alpha: Text = 3503; // "alpha"
-export const ARGN_shared: Text = 3509; // "shared"
-export const ARGN_ch: Text = 3516; // "ch"
-export const ARGN_q: Text = 3519; // "q"
-export const ARGN_dalpha: Text = 3521; // "dalpha"
-export const ARGN_groups: Text = 3528; // "groups"
-export const ARGN_zero: Text = 3535; // "zero"
+export const OPN_pack_b: Text = 3026; // "pack_b"
+export const OPN_gemm_packed: Text = 3033; // "gemm_packed"
+export const OPN_conv2d_forward_packed: Text = 3045; // "conv2d_forward_packed"
+export const OPN_dequantize_i8: Text = 3067; // "dequantize_i8"
+export const OPN_loss_weighted: Text = 3081; // "loss_weighted"
+export const ARGN_a: Text = 3095; // "a"
+export const ARGN_batchFlags: Text = 3097; // "batchFlags"
+export const ARGN_m: Text = 3108; // "m"
+export const ARGN_rsa: Text = 3110; // "rsa"
+export const ARGN_k: Text = 3114; // "k"
+export const ARGN_csa: Text = 3116; // "csa"
+export const ARGN_b: Text = 3120; // "b"
+export const ARGN_rsb: Text = 3122; // "rsb"
+export const ARGN_n: Text = 3126; // "n"
+export const ARGN_csb: Text = 3128; // "csb"
+export const ARGN_c: Text = 3132; // "c"
+export const ARGN_ldc: Text = 3134; // "ldc"
+export const ARGN_pack: Text = 3138; // "pack"
+export const ARGN_bp: Text = 3143; // "bp"
+export const ARGN_bias: Text = 3146; // "bias"
+export const ARGN_y: Text = 3151; // "y"
+export const ARGN_oh: Text = 3153; // "oh"
+export const ARGN_ow: Text = 3156; // "ow"
+export const ARGN_f: Text = 3159; // "f"
+export const ARGN_x: Text = 3161; // "x"
+export const ARGN_h: Text = 3163; // "h"
+export const ARGN_w_: Text = 3165; // "w_"
+export const ARGN_wp: Text = 3168; // "wp"
+export const ARGN_kh: Text = 3171; // "kh"
+export const ARGN_kw: Text = 3174; // "kw"
+export const ARGN_cols: Text = 3177; // "cols"
+export const ARGN_sh: Text = 3182; // "sh"
+export const ARGN_sw: Text = 3185; // "sw"
+export const ARGN_pt: Text = 3188; // "pt"
+export const ARGN_pl: Text = 3191; // "pl"
+export const ARGN_chunkRows: Text = 3194; // "chunkRows"
+export const ARGN_rows: Text = 3204; // "rows"
+export const ARGN_pa: Text = 3209; // "pa"
+export const ARGN_count: Text = 3212; // "count"
+export const ARGN_sa: Text = 3218; // "sa"
+export const ARGN_pb: Text = 3221; // "pb"
+export const ARGN_sb: Text = 3224; // "sb"
+export const ARGN_pc: Text = 3227; // "pc"
+export const ARGN_sc: Text = 3230; // "sc"
+export const ARGN_db: Text = 3233; // "db"
+export const ARGN_dy: Text = 3236; // "dy"
+export const ARGN_dx: Text = 3239; // "dx"
+export const ARGN_perSample: Text = 3242; // "perSample"
+export const ARGN_labels: Text = 3252; // "labels"
+export const ARGN_p: Text = 3259; // "p"
+export const ARGN_sparse: Text = 3261; // "sparse"
+export const ARGN_g: Text = 3268; // "g"
+export const ARGN_w: Text = 3270; // "w"
+export const ARGN_s1: Text = 3272; // "s1"
+export const ARGN_kind: Text = 3275; // "kind"
+export const ARGN_s2: Text = 3280; // "s2"
+export const ARGN_s3: Text = 3283; // "s3"
+export const ARGN_pool: Text = 3286; // "pool"
+export const ARGN_chunkOut: Text = 3291; // "chunkOut"
+export const ARGN_dw: Text = 3300; // "dw"
+export const ARGN_argmax: Text = 3303; // "argmax"
+export const ARGN_inputCount: Text = 3310; // "inputCount"
+export const ARGN_hw: Text = 3321; // "hw"
+export const ARGN_mean: Text = 3324; // "mean"
+export const ARGN_invstd: Text = 3329; // "invstd"
+export const ARGN_newMean: Text = 3336; // "newMean"
+export const ARGN_newVar: Text = 3344; // "newVar"
+export const ARGN_gamma: Text = 3351; // "gamma"
+export const ARGN_beta: Text = 3357; // "beta"
+export const ARGN_movingMean: Text = 3362; // "movingMean"
+export const ARGN_movingVar: Text = 3373; // "movingVar"
+export const ARGN_dgamma: Text = 3383; // "dgamma"
+export const ARGN_dbeta: Text = 3390; // "dbeta"
+export const ARGN_mask: Text = 3396; // "mask"
+export const ARGN_ldy: Text = 3401; // "ldy"
+export const ARGN_ldx: Text = 3405; // "ldx"
+export const ARGN_wf: Text = 3409; // "wf"
+export const ARGN_bf: Text = 3412; // "bf"
+export const ARGN_output: Text = 3415; // "output"
+export const ARGN_pr: Text = 3422; // "pr"
+export const ARGN_scale: Text = 3425; // "scale"
+export const ARGN_offset: Text = 3431; // "offset"
+export const ARGN_d1: Text = 3438; // "d1"
+export const ARGN_d2: Text = 3441; // "d2"
+export const ARGN_d3: Text = 3444; // "d3"
+export const ARGN_d4: Text = 3447; // "d4"
+export const ARGN_d5: Text = 3450; // "d5"
+export const ARGN_sy0: Text = 3453; // "sy0"
+export const ARGN_n1: Text = 3457; // "n1"
+export const ARGN_sy1: Text = 3460; // "sy1"
+export const ARGN_n2: Text = 3464; // "n2"
+export const ARGN_sy2: Text = 3467; // "sy2"
+export const ARGN_n3: Text = 3471; // "n3"
+export const ARGN_sy3: Text = 3474; // "sy3"
+export const ARGN_n4: Text = 3478; // "n4"
+export const ARGN_sy4: Text = 3481; // "sy4"
+export const ARGN_n5: Text = 3485; // "n5"
+export const ARGN_sy5: Text = 3488; // "sy5"
+export const ARGN_sa0: Text = 3492; // "sa0"
+export const ARGN_sa1: Text = 3496; // "sa1"
+export const ARGN_sa2: Text = 3500; // "sa2"
+export const ARGN_sa3: Text = 3504; // "sa3"
+export const ARGN_sa4: Text = 3508; // "sa4"
+export const ARGN_sa5: Text = 3512; // "sa5"
+export const ARGN_sb0: Text = 3516; // "sb0"
+export const ARGN_sb1: Text = 3520; // "sb1"
+export const ARGN_sb2: Text = 3524; // "sb2"
+export const ARGN_sb3: Text = 3528; // "sb3"
+export const ARGN_sb4: Text = 3532; // "sb4"
+export const ARGN_sb5: Text = 3536; // "sb5"
+export const ARGN_outer: Text = 3540; // "outer"
+export const ARGN_inner: Text = 3546; // "inner"
+export const ARGN_d0: Text = 3552; // "d0"
+export const ARGN_alpha: Text = 3555; // "alpha"
+export const ARGN_shared: Text = 3561; // "shared"
+export const ARGN_ch: Text = 3568; // "ch"
+export const ARGN_q: Text = 3571; // "q"
+export const ARGN_dalpha: Text = 3573; // "dalpha"
+export const ARGN_groups: Text = 3580; // "groups"
+export const ARGN_zero: Text = 3587; // "zero"

@@ -11,7 +11,7 @@ import { activationClamp, type Clamp } from './activation-lowering';
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import {
-  align16, type BackwardArgs, type CompileContext, type ForwardArgs, type GradState, last, needScratch, type NodeValue,
+  align16, type BackwardArgs, type CompileContext, derivedRegion, type ForwardArgs, type GradState, last, needScratch, type NodeValue,
   type ProgramBuilder, SCRATCH, weightRegions,
 } from './program';
 
@@ -78,13 +78,15 @@ function convForwardWithFusion(a: ForwardArgs): NodeValue {
   const g = geometry(layer, x.shape);
   const f = last(a.shape);
   const { chunkRows, colsBytes } = convChunk(ctx, g, f);
+  // The direct kernel and the packed-weights one (an inference plan's constant kernel) take any clamp.
+  const anyClamp = usesDirectConv(g, f) || (ctx.prepare !== null && ctx.regions[w].kind === 'param');
   const bnNode = fusibleBatchNorm(ctx, node, a.training);
-  if (!bnNode) return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, node, usesDirectConv(g, f)));
+  if (!bnNode) return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, node, anyClamp));
   [w, b] = foldBatchNorm(ctx, p, node, bnNode, g, f, w, b);
   const next = ctx.consumers.get(bnNode.id) ?? [];
   const r = next.length === 1 ? ctx.graph.nodes[next[0]] : null;
   if (!(r && r.layer?.kind === 'activation' && r.layer.config.activation === 'relu' && !isOutput(ctx.graph, r.id))) {
-    return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, bnNode, usesDirectConv(g, f)));
+    return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, bnNode, anyClamp));
   }
   p.absorbed.add(r.id);
   const pool = fusiblePool(ctx, p, node, r, g);
@@ -105,15 +107,18 @@ function convForwardWithFusion(a: ForwardArgs): NodeValue {
 }
 
 // Emits the fold of bnNode's moving statistics into the convolution's kernel and bias; returns
-// the folded kernel and bias regions.
+// the folded kernel and bias regions. An inference plan folds once, in its prepare program, into
+// regions of its own (never into the layers' weights); a training plan folds in every run (the
+// convolution's kernel may be training).
 function foldBatchNorm(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, bnNode: GraphNode, g: ConvGeometry, f: number,
   w: number, b: number | undefined): [number, number] {
   const bnLayer = bnNode.layer!;
   const bn = weightRegions(bnLayer, ctx.paramRegions.get(bnLayer)!);
   const k = g.kh * g.kw * g.c;
-  const wf = p.activation(`${node.name}:folded_kernel`, k * f);
-  const bf = p.activation(`${node.name}:folded_bias`, f);
-  p.emit('bn_fold', bnLayer.name, {
+  const once = ctx.prepare !== null && ctx.regions[w].kind === 'param';
+  const wf = once ? derivedRegion(ctx, `${node.name} folded kernel`, k * f) : p.activation(`${node.name}:folded_kernel`, k * f);
+  const bf = once ? derivedRegion(ctx, `${node.name} folded bias`, f) : p.activation(`${node.name}:folded_bias`, f);
+  (once ? ctx.prepare! : p).emit('bn_fold', bnLayer.name, {
     wf, bf, w, ...(b !== undefined ? { b } : {}), movingMean: bn.moving_mean, movingVar: bn.moving_variance,
     ...(bn.gamma !== undefined ? { gamma: bn.gamma } : {}), ...(bn.beta !== undefined ? { beta: bn.beta } : {}),
   }, { ...(b !== undefined ? {} : { b: 0 }), ...(bn.gamma !== undefined ? {} : { gamma: 0 }), ...(bn.beta !== undefined ? {} : { beta: 0 }), k, f, epsilon: bnLayer.config.epsilon as number });

@@ -265,6 +265,18 @@ export const OP_TABLE = {
   mse: { code: 90, args: LOSS_ARGS('p'), run: LOSS_CALL('mse_loss', 'p') },
   bce_logits: { code: 91, args: LOSS_ARGS('x'), run: LOSS_CALL('bce_logits_loss', 'x') },
   bce_probs: { code: 92, args: LOSS_ARGS('p'), run: LOSS_CALL('bce_probs_loss', 'p') },
+  // Constant weights packed once, 230-239 (assembly/kernels/gemm-packed.ts): pack_b runs in an
+  // inference plan's 'prepare' program; the others read its panels, with the bias and a clamp
+  // (lo/hi: [0, inf) ReLU, [0, 6] ReLU6, +-inf none) on each output tile. gemm_packed's m is per sample.
+  pack_b: { code: 230, args: 'bp:ptr b:ptr n k rsb csb', run: 'gemm_pack_b(bp, b, n, k, rsb, csb)' },
+  gemm_packed: {
+    code: 231, args: 'c:ptr a:ptr bp:ptr bias:ptr m n k rsa csa ldc lo:f32 hi:f32 pack:ptr',
+    run: 'gemm_f32_packed(c, a, bp, bias, m * batch, n, k, rsa, csa, ldc, 0, lo, hi, pack)',
+  },
+  conv2d_forward_packed: {
+    code: 232, args: `y:ptr x:ptr wp:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr lo:f32 hi:f32`,
+    run: `conv2d_forward_packed(y, x, wp, b, batch, ${CONV_CALL}, chunkRows, cols, pack, lo, hi)`,
+  },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is

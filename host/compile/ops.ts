@@ -87,6 +87,9 @@ const LOSS = (p: string): OpFootprintSpec => ({ access: [['dx?', ROWS_N, 'w'], [
 const STRIDED = (s: string) => `(B - 1) * ${s}0 + (n1 - 1) * ${s}1 + (n2 - 1) * ${s}2 + (n3 - 1) * ${s}3 + (n4 - 1) * ${s}4 + (n5 - 1) * ${s}5 + 1`;
 const PRELU_X = 'B * d0 * d1 * d2 * d3';
 const PRELU_ALPHA = '(shared & 1 ? 1 : d0) * (shared & 2 ? 1 : d1) * (shared & 4 ? 1 : d2) * (shared & 8 ? 1 : d3)';
+// A (k, n) weight in GEMM panels (gemm_pack_b), and gemm_f32_packed's scratch (one packed band of a).
+const PACKED = (n: string, k: string) => `(${k}) * ceil((${n}) / 8) * 8`;
+const PACKED_SCRATCH = (k: string) => `min(${k}, 256) * 4`;
 const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
@@ -103,6 +106,21 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
       ['pack', `gemmScratch(${GM}, ${GN}, ${GK}) / 4`, 'w'],
     ],
     disjoint: [['c', 'a'], ['c', 'b']],
+  },
+  pack_b: { access: [['bp', PACKED('n', 'k'), 'w'], ['b', '(k - 1) * rsb + (n - 1) * csb + 1', 'r']], disjoint: [['bp', 'b']] },
+  gemm_packed: {
+    access: [
+      ['a', '(m * B - 1) * rsa + (k - 1) * csa + 1', 'r'], ['bp', PACKED('n', 'k'), 'r'], ['bias?', 'n', 'r'],
+      ['c', '(m * B - 1) * ldc + n', 'w'], ['pack', PACKED_SCRATCH('k'), 'w'],
+    ],
+    disjoint: [['c', 'a'], ['c', 'bp']],
+  },
+  conv2d_forward_packed: {
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['wp', PACKED('f', 'kh * kw * c'), 'r'], ['b?', 'f', 'r'],
+      ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'], ['pack', PACKED_SCRATCH('kh * kw * c'), 'w'],
+    ],
+    disjoint: [['y', 'x']],
   },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
   batched_gemm: {

@@ -122,6 +122,9 @@ export interface PlanOptions {
   // Give each output with a loss a per-sample weights region that its loss ops scale by (Keras
   // sample_weight / class_weight).
   sampleWeights?: boolean;
+  // Inference plans: pack constant GEMM weights into panels and fold batch norms once, in a
+  // 'prepare' program (default true; a plan over the memory budget is retried without them).
+  prepareWeights?: boolean;
 }
 
 // Convolution column buffers the planner tries, largest first, until the plan fits the budget
@@ -137,8 +140,13 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
   const label = userBound ? 'memory budget' : `wasm memory limit (${WASM_MAX_PAGES} pages of 64 KiB)`;
   let last: MemoryBudgetError | null = null;
   for (const limit of options.convScratchLimit !== undefined ? [options.convScratchLimit] : CONV_SCRATCH_LIMITS) {
-    const plan = compileWithLimit(graph, options, limit);
+    let plan = compileWithLimit(graph, options, limit);
     if (plan.pages * WASM_PAGE <= budget) return plan;
+    // Packed copies of the weights are a speed-up the budget may not afford.
+    if (plan.breakdown.derivedWeights > 0) {
+      plan = compileWithLimit(graph, { ...options, prepareWeights: false }, limit);
+      if (plan.pages * WASM_PAGE <= budget) return plan;
+    }
     last = new MemoryBudgetError(budget, plan.pages * WASM_PAGE, plan.breakdown, label);
     if (plan.breakdown.scratch <= (16 << 10)) break; // smaller columns cannot help any more
   }
@@ -191,10 +199,15 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
   const ctx: CompileContext = {
     graph, batch, regions, paramRegions: weights.paramRegions, gradRegions: weights.gradRegions, gradWritten: new Set(), int8Kernels: weights.int8Kernels,
     scratchBytes: 0, convScratchLimit, fusedOutputs, consumers,
+    prepare: !training && options.prepareWeights !== false ? new ProgramBuilder('prepare', regions) : null,
   };
   const b: PlanBuild = { graph, batch, training, losses, regions, header, ...io, ...weights, ctx };
 
   const built = buildPrograms(b, options);
+  if (ctx.prepare?.ops.length) {
+    built.builders.push(ctx.prepare);
+    built.outputs.prepare = { output: header, outputs: [header], metrics: null };
+  }
   const { programRegion, scratch, activationBytes, totalBytes } = layoutArena(b, built.builders);
   const { params, trainableParams } = b;
   const trainableSlab = trainableParams.length
@@ -496,6 +509,7 @@ function layoutArena(b: PlanBuild, builders: ProgramBuilder[]) {
   const place = (i: number) => { regions[i].offset = cursor; cursor += regions[i].bytes; };
   for (const kind of ['header', 'program', 'input', 'labels'] as const) regions.forEach((r, i) => { if (r.kind === kind) place(i); });
   for (const p of b.params) { place(p.region); if (p.int8Scale !== undefined) place(p.int8Scale); }
+  regions.forEach((r, i) => { if (r.kind === 'derived') place(i); });
   for (const p of b.trainableParams) place(p.grad!);
   b.slotNames.forEach((_, s) => { for (const p of b.trainableParams) place(p.slots[s]); });
   place(scratch);
@@ -530,9 +544,10 @@ function memoryBreakdown(regions: Region[], activationBytes: number, totalBytes:
     state: sum('state'),
     activations: activationBytes,
     scratch: sum('scratch'),
+    derivedWeights: sum('derived'),
     other: 0,
   };
-  breakdown.other = totalBytes - breakdown.weights - breakdown.gradients - breakdown.optimizerState - breakdown.state - breakdown.activations - breakdown.scratch;
+  breakdown.other = totalBytes - breakdown.derivedWeights - breakdown.weights - breakdown.gradients - breakdown.optimizerState - breakdown.state - breakdown.activations - breakdown.scratch;
   return breakdown;
 }
 

@@ -3,7 +3,7 @@
 // leaves behind, the compile context, and the helpers that emit into gradient buffers. Backward ops
 // write a gradient the first time a buffer receives one and accumulate afterwards, so fan-out in
 // a DAG needs no extra pass.
-import { gemmScratchBytes } from './gemm-scratch';
+import { GEMM_KC, GEMM_MR, GEMM_NR, gemmScratchBytes } from './gemm-scratch';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
@@ -11,8 +11,10 @@ import type { OpName } from './ops';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
 // gradients with respect to every trainable weight and the input, without an update.
-export type ProgramName = 'train' | 'evaluate' | 'forward' | 'gradients' | 'init';
-export type RegionKind = 'static' | 'header' | 'program' | 'input' | 'labels' | 'param' | 'grad' | 'slot' | 'state' | 'scratch' | 'activation';
+// prepare: what an inference plan derives from its weights once, whenever they change (packed
+// GEMM panels, batch norm folded into a convolution); the executor runs it, not each predict.
+export type ProgramName = 'train' | 'evaluate' | 'forward' | 'gradients' | 'init' | 'prepare';
+export type RegionKind = 'static' | 'header' | 'program' | 'input' | 'labels' | 'param' | 'grad' | 'slot' | 'state' | 'scratch' | 'activation' | 'derived';
 
 export interface Region {
   name: string;
@@ -109,6 +111,33 @@ export interface CompileContext {
   convScratchLimit: number; // bytes of im2col columns a convolution may use
   fusedOutputs: Set<number>; // output nodes whose softmax + cross-entropy is computed from logits
   consumers: Map<number, number[]>; // node id -> ids of the nodes that read its output
+  // Inference plans: the 'prepare' program, which writes 'derived' regions (weights packed into
+  // GEMM panels, folded kernels) from the weights once; null where weights change every step.
+  prepare: ProgramBuilder | null;
+}
+
+// A region that `prepare` derives from constant weights: alive for the whole run of every program.
+export function derivedRegion(ctx: CompileContext, name: string, floats: number): number {
+  ctx.regions.push({ name, kind: 'derived', offset: -1, bytes: align16(floats * 4) });
+  return ctx.regions.length - 1;
+}
+
+// Floats of a (k, n) weight packed by gemm_pack_b (assembly/kernels/gemm-packed.ts).
+export const packedFloats = (n: number, k: number) => k * Math.ceil(n / GEMM_NR) * GEMM_NR;
+
+// Bytes of gemm_f32_packed's scratch for depth k: one packed band of a.
+export const packedScratchBytes = (k: number) => 4 * Math.min(k, GEMM_KC) * GEMM_MR;
+
+// The region holding weight w ((k, n), row stride rsb, column stride csb) packed into GEMM panels
+// by `prepare`, or null when the plan has no prepare program or w is not a weight the plan keeps
+// constant (an int8 kernel's per-run f32 copy). One packed copy per weight region.
+export function packedWeight(ctx: CompileContext, layer: string, w: number, n: number, k: number, rsb = n, csb = 1): number | null {
+  if (!ctx.prepare) return null;
+  const kind = ctx.regions[w].kind;
+  if (kind !== 'param' && kind !== 'derived') return null;
+  const bp = derivedRegion(ctx, `${layer} packed ${ctx.regions[w].name}`, packedFloats(n, k));
+  ctx.prepare.emit('pack_b', layer, { bp, b: w }, { n, k, rsb, csb });
+  return bp;
 }
 
 // What a layer record's forward lowering gets: the node, its input values, and where its

@@ -31,6 +31,9 @@ export interface MemoryBreakdown {
   state: number;
   activations: number;
   scratch: number;
+  // Inference plans: weights packed into GEMM panels and kernels with a batch norm folded in,
+  // derived once from the weights (host/compile/program.ts packedWeight).
+  derivedWeights: number;
   other: number;
 }
 
@@ -85,7 +88,8 @@ export function formatBytes(n: number): string {
 }
 
 export function describeBreakdown(b: MemoryBreakdown): string {
-  return `weights ${formatBytes(b.weights)} + gradients ${formatBytes(b.gradients)} + optimizer state ` +
+  const derived = b.derivedWeights > 0 ? ` + packed and folded weights ${formatBytes(b.derivedWeights)}` : '';
+  return `weights ${formatBytes(b.weights)}${derived} + gradients ${formatBytes(b.gradients)} + optimizer state ` +
     `${formatBytes(b.optimizerState)} + non-trainable state ${formatBytes(b.state)} + activations ` +
     `${formatBytes(b.activations)} + scratch ${formatBytes(b.scratch)} + plan, I/O and kernel statics ${formatBytes(b.other)}`;
 }

@@ -23,11 +23,11 @@ export const STEP_CONTRACT = 2;
 const FILE_PROGRAMS: ProgramName[] = ['train', 'init'];
 // Every program has an id (regions name the program their activations belong to); the file holds
 // the words of train and init only.
-export const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5 };
+export const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5, prepare: 6 };
 const PROGRAM_OF_ID = Object.fromEntries(Object.entries(PROGRAM_ID_OF).map(([name, id]) => [id, name as ProgramName]));
 
 // Region kinds and slabs in the region table (assembly/wasi/plan-verify.ts K_*, SLAB_*).
-export const REGION_KINDS: RegionKind[] = ['static', 'header', 'program', 'input', 'labels', 'param', 'state', 'grad', 'slot', 'scratch', 'activation'];
+export const REGION_KINDS: RegionKind[] = ['static', 'header', 'program', 'input', 'labels', 'param', 'state', 'grad', 'slot', 'scratch', 'activation', 'derived'];
 const FIXED_SLABS = ['', 'trainable', 'frozen', 'state', 'grads'];
 export const REGION_RECORD_BYTES = 28;
 

@@ -273,7 +273,10 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     if (!meta.training_config) throw new ModelFormatError(`${source}: optimizer_state without a training_config`, source);
     checkOptimizerState(optimizerState!, source);
   }
-  for (const a of assignments) a.layer.values[a.index].set(a.values);
+  for (const a of assignments) {
+    a.layer.values[a.index].set(a.values);
+    a.layer.weightsVersion++;
+  }
   for (const { layer, kernel } of int8) layer.int8 = kernel;
   if (meta.training_config) {
     try {

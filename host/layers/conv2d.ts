@@ -8,7 +8,7 @@ import { activationClamp, activationForward, type Clamp, gradThroughActivation }
 import { convChunk, type ConvGeometry, geometry, usesDirectConv } from '../compile/conv-lowering';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { type ForwardArgs, gradTarget, last, type NodeValue, paramGrad, type Ref, SCRATCH } from '../compile/program';
+import { type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH } from '../compile/program';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -54,8 +54,19 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   const z = p.activation(node.name, count * ctx.batch);
   const direct = usesDirectConv(g, last(shape));
   const own = fused ? null : activationClamp(layer.config.activation);
-  const clamp = fused ?? (own && (direct || own[1] === Infinity) ? own : null);
   const bias: Record<string, number> = b !== undefined ? { b } : {};
+  const packed = direct ? null : packedWeight(ctx, layer.name, w, last(shape), g.kh * g.kw * g.c);
+  if (packed !== null) {
+    // Weights packed by the plan's prepare program; the clamp (fused or the layer's own) in the epilogue.
+    const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
+    needScratch(ctx, colsBytes + packedScratchBytes(g.kh * g.kw * g.c));
+    p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
+      { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi });
+    if (fused ?? own) return { region: z, shape };
+    const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
+    return { region: y, shape, pre: y === z ? undefined : z };
+  }
+  const clamp = fused ?? (own && (direct || own[1] === Infinity) ? own : null);
   if (direct) {
     const [lo, hi] = clamp ?? [-Infinity, Infinity];
     p.emit('conv2d_direct', layer.name, { y: z, x: x.region, w, ...bias, zero: [SCRATCH, 0] }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), lo, hi });

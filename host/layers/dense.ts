@@ -1,7 +1,7 @@
 // Keras Dense: y = activation(x . kernel + bias), on the last axis of x.
 import { optionNames } from '../core/options';
-import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
-import { gemm, gradTarget, last, paramGrad, rowsOf } from '../compile/program';
+import { activationClamp, activationForward, gradThroughActivation } from '../compile/activation-lowering';
+import { gemm, gradTarget, last, needScratch, packedScratchBytes, packedWeight, paramGrad, rowsOf, SCRATCH } from '../compile/program';
 import { sizeOf } from '../compile/graph';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -46,6 +46,19 @@ export const DENSE: LayerDef = {
     const rows = rowsOf(shape);
     const features = last(shape);
     const z = p.activation(node.name, count * ctx.batch);
+    const k = last(x.shape);
+    const packed = packedWeight(ctx, layer.name, w, features, k);
+    if (packed !== null) {
+      // Kernel packed once by the plan's prepare program; bias and a ReLU / ReLU6 on each tile.
+      const clamp = activationClamp(layer.config.activation);
+      const [lo, hi] = clamp ?? [-Infinity, Infinity];
+      needScratch(ctx, packedScratchBytes(k));
+      p.emit('gemm_packed', layer.name, { c: z, a: x.region, bp: packed, ...(b !== undefined ? { bias: b } : {}), pack: SCRATCH },
+        { ...(b !== undefined ? {} : { bias: 0 }), m: rows, n: features, k, rsa: k, csa: 1, ldc: features, lo, hi });
+      if (clamp) return { region: z, shape };
+      const y = activationForward(p, layer, node, z, shape, outputLogits, ctx.batch, true);
+      return { region: y, shape, pre: y === z ? undefined : z };
+    }
     if (b !== undefined) p.emit('bias_fill', layer.name, { y: z, b }, { rows, n: features });
     gemm(ctx, p, layer.name, z, x.region, w, {
       m: rows, n: features, k: last(x.shape), rsa: last(x.shape), csa: 1, rsb: features, csb: 1, ldc: features,

@@ -93,6 +93,8 @@ export class Layer {
   values: Float32Array[] = [];
   /** @internal the arena the values live in, or null for host arrays */
   home: WeightHome | null = null;
+  /** @internal bumped by setWeights and loads: plans re-derive packed or folded copies when it moves */
+  weightsVersion = 0;
   /** @internal the int8 kernel (weight 0) after quantize('int8'); values[0] then holds q / scale */
   int8: Int8Kernel | null = null;
   /** @internal called with the weight specs before any weight is allocated: a loader checks them
@@ -201,6 +203,7 @@ export class Layer {
       }
     });
     weights.forEach((w, i) => this.values[i].set(w));
+    this.weightsVersion++;
     if (this.int8) {
       this.int8 = quantizeKernel(this.values[0], outputChannels(this));
       this.values[0].set(dequantizeKernel(this.int8));

@@ -65,7 +65,8 @@ function threadsModule(): WebAssembly.Module {
 const SPLIT_MIN = 64 ** 3;
 function hasSplittableWork(plan: Plan): boolean {
   return Object.values(plan.programs).some((p) => p!.ops.some((o) => {
-    if (o.op === 'conv2d_forward' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_input') return true;
+    if (o.op === 'conv2d_forward' || o.op === 'conv2d_forward_packed' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_input') return true;
+    if (o.op === 'gemm_packed') return o.args.m * plan.batchSize * o.args.n * o.args.k >= SPLIT_MIN;
     if (o.op !== 'gemm') return false;
     const f = o.args.batchFlags, b = plan.batchSize;
     return o.args.m * (f & 1 ? b : 1) * o.args.n * (f & 2 ? b : 1) * o.args.k * (f & 4 ? b : 1) >= SPLIT_MIN;
@@ -128,6 +129,8 @@ export class Executor {
   threads: number;
   threadsNote: string | null;
   private pool: PoolTarget | null = null;
+  // The layers' weight versions the prepare program last ran for (host/training/arena.ts); null: never.
+  preparedFor: string | null = null;
 
   constructor(readonly plan: Plan, threads = defaultThreads()) {
     this.threadsNote = threads > 1 && !hasSplittableWork(plan)

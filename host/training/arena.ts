@@ -71,6 +71,7 @@ export class ModelArena {
       const layer = this.layerNamed(b.layer);
       if (layer.home === exec) continue;
       if (b.int8Scale !== undefined) { // frozen: the layer keeps its host arrays
+        exec.preparedFor = null;
         new Int8Array(exec.memory.buffer, exec.plan.regions[b.region].offset, layer.int8!.q.length).set(layer.int8!.q);
         exec.view(b.int8Scale, layer.int8!.scale.length).set(layer.int8!.scale);
         continue;
@@ -78,6 +79,7 @@ export class ModelArena {
       const i = layer.weightSpecs.findIndex((s) => s.name === b.weight);
       const view = exec.view(b.region, sizeOf(b.shape));
       view.set(layer.values[i]);
+      exec.preparedFor = null;
       layer.values[i] = view;
     }
     for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
@@ -98,6 +100,18 @@ export class ModelArena {
     const keep = e && e.plan.mode === mode && !switched ? e.plan.batchSize : 0;
     if (stale) this.replan(Math.max(batchSize, keep), mode, false, c, micro);
     else this.bindWeights(e);
+    this.prepare(this.executor!);
     return this.executor!;
+  }
+
+  // Runs the plan's prepare program (weights packed into GEMM panels, batch norms folded) when the
+  // weights changed since it last ran: set through setWeights or a load (each bumps the layer's
+  // weightsVersion), or copied in from another model's arena by bindWeights.
+  private prepare(exec: Executor): void {
+    if (!exec.plan.programs.prepare) return;
+    const versions = this.layers.map((l) => l.weightsVersion).join(',');
+    if (exec.preparedFor === versions) return;
+    exec.run('prepare');
+    exec.preparedFor = versions;
   }
 }

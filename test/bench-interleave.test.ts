@@ -1,0 +1,28 @@
+// The real-model rows of the bench time edgetune and its peer in alternating rounds
+// (scripts/bench-peers.mjs timeInterleaved), so that a burst of load on the shared machine slows
+// both rather than the one timed during it (README's mobilenet_v2 batch-1 row read 2.8x slower
+// per sample than batch 8 while the CPU time per sample was the same).
+import { describe, expect, it } from 'vitest';
+import { timeInterleaved } from '../scripts/bench-peers.mjs';
+
+describe('timeInterleaved', () => {
+  it('alternates the functions call by call after their warm-up, and returns each one\'s median', async () => {
+    const log: string[] = [];
+    const busy = (ms: number) => { const t = performance.now(); while (performance.now() - t < ms); };
+    const [a, b] = await timeInterleaved([() => { log.push('a'); busy(2); }, async () => { log.push('b'); busy(6); }], { warmup: 2, reps: 5, minMs: 0 });
+    expect(log.slice(0, 4)).toEqual(['a', 'a', 'b', 'b']);
+    expect(log.slice(4).join('')).toBe('ababababab');
+    expect(a).toBeGreaterThanOrEqual(2);
+    expect(b).toBeGreaterThanOrEqual(6);
+    expect(b).toBeGreaterThan(a);
+  });
+
+  it('keeps going until every function has minMs of timed calls', async () => {
+    let fast = 0;
+    let slow = 0;
+    const busy = (ms: number) => { const t = performance.now(); while (performance.now() - t < ms); };
+    await timeInterleaved([() => { fast++; }, () => { slow++; busy(1); }], { warmup: 0, reps: 3, minMs: 20 });
+    expect(slow).toBeGreaterThanOrEqual(20);
+    expect(fast).toBe(slow);
+  });
+});
