@@ -137,19 +137,23 @@ export function setWorkerFactory(f: Factory | null): void {
 function workerFactory(): Factory | null {
   if (factoryOverride) return factoryOverride;
   const threads = g.process?.versions?.node ? g.process.getBuiltinModule?.('node:worker_threads') as
-    { Worker: new (code: string, options: { eval: boolean }) => NodeWorker } | undefined : undefined;
+    { Worker: new (code: string, options: { eval: boolean; execArgv?: string[] }) => NodeWorker } | undefined : undefined;
   if (threads) {
     // At exit, send the workers back to JavaScript so the engine can stop them at once.
     if (!exitHooked) (g.process as { once?: (e: string, f: () => void) => void }).once?.('exit', () => { if (attached) detach(attached); });
     exitHooked = true;
     return (onReady, onError) => {
-      const w = new threads.Worker(NODE_WORKER, { eval: true });
-      w.on('message', (m) => { if (m === 'ready') onReady(); });
+      // The worker's program is CommonJS: a parent started with --input-type=module would pass
+      // that flag on and make `require` undefined in it.
+      const execArgv = (g.process as { execArgv?: string[] }).execArgv?.filter((a, i, all) => !a.startsWith('--input-type') && all[i - 1] !== '--input-type');
+      const w = new threads.Worker(NODE_WORKER, { eval: true, execArgv });
+      // Referenced until it reports ready, so that a caller awaiting threadsReady() keeps Node
+      // alive meanwhile (an unref'd worker's pending message does not: exit code 13). Then
+      // unref'd, after the listeners (adding a 'message' listener refs it again): a referenced
+      // worker keeps Node from exiting.
+      w.on('message', (m) => { if (m === 'ready') { w.unref(); onReady(); } });
       w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
       w.on('exit', (code) => onError(`the worker exited with code ${code}`));
-      // After the listeners: adding a 'message' listener refs the worker again, and a referenced
-      // worker keeps Node from exiting.
-      w.unref();
       return { post: (m) => w.postMessage(m) };
     };
   }
