@@ -7,7 +7,7 @@ import { gemmLoadShape } from './engine';
 import { compileKernelModule, kernelModuleSync, kernelVariant, threadsKernelBytes } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
-import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, poolFailure, type PoolTarget, threadsUnavailable } from './thread-pool';
+import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, poolFailure, type PoolTarget, splitJobs, threadsUnavailable } from './thread-pool';
 
 let checked: WebAssembly.Module | null = null;
 
@@ -73,7 +73,7 @@ export function threadsFallback(threads: number): string | null {
 // The bytes past the plan a threaded executor adds: the control block and each worker's GEMM
 // packing scratch (threads_region_bytes in assembly/kernels/threads.ts).
 export function threadsRegionBytes(threads: number): number {
-  return 128 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
+  return 256 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
 }
 
 // The optimizer's scalars kept in the step header (the rest of the header is per step): Keras's
@@ -263,6 +263,11 @@ export class Executor {
   // Tiles the workers ran for this executor (0 on one thread).
   get workerTiles(): number {
     return this.pool ? workerTiles(this.pool) : 0;
+  }
+
+  // Ops this executor split across its threads since it was made, by kind (null on one thread).
+  get splitJobs(): ReturnType<typeof splitJobs> | null {
+    return this.pool ? splitJobs(this.pool) : null;
   }
 
   view(region: number, floats?: number): Float32Array {
