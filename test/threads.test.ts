@@ -4,7 +4,9 @@
 // errors. The worker-failure case is in threads-fallback.test.ts (its own process: the pool
 // stays on one thread once a worker fails).
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, layers, sequential, setSeed, setThreads, tensor, threadsReady } from '../dist/node.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { importTfjsGraphModel, InvalidArgumentError, layers, sequential, setSeed, setThreads, tensor, threadsReady } from '../dist/node.js';
 import { randomArray } from './support/harness';
 
 type Jobs = Record<string, number> | null;
@@ -125,7 +127,8 @@ describe('threads: the same bits for any thread count', () => {
   it('summary() states the thread count', () => {
     const m = sequential([layers.dense(256, { inputShape: [256] })]);
     m.compile({ optimizer: 'sgd', loss: 'mse', threads: 2, batchSize: 8 });
-    expect(m.summary(null)).toMatch(/^Threads: 2$/m);
+    // The memory past the arena is stated: the control block and one worker's packing scratch.
+    expect(m.summary(null)).toMatch(/^Threads: 2 \(\+192\.0 KB outside the planned arena: the pool's control block and each worker's GEMM packing scratch\)$/m);
     m.compile({ optimizer: 'sgd', loss: 'mse', threads: 1, batchSize: 8 });
     expect(m.summary(null)).toMatch(/^Threads: 1$/m);
     // A plan with nothing worth splitting runs on one thread, and says why.
@@ -155,5 +158,24 @@ describe('threads: the same bits for any thread count', () => {
     const three = (m.predict(x) as { data: Float32Array }).data.slice();
     expect(m.threads.threads).toBe(3);
     expect(bits(three)).toEqual(bits(one));
+  });
+
+  it('an imported model (emotion, a TF.js graph model) predicts the same bits on 1, 2 and 3 threads', async () => {
+    const dir = join(__dirname, 'fixtures/models');
+    const json = JSON.parse(readFileSync(join(dir, 'emotion.json'), 'utf8'));
+    const m = await importTfjsGraphModel(json, async (p: string) => new Uint8Array(readFileSync(join(dir, p))), 'emotion.json');
+    const x = tensor(randomArray(8 * 64 * 64, 17).map((v) => Math.abs(v)), [8, 64, 64, 1]);
+    const run = (threads: number) => {
+      m.planInference(8, undefined, threads);
+      return (m.predict(x, { batchSize: 8 }) as { data: Float32Array }).data.slice();
+    };
+    const one = run(1);
+    for (const threads of [2, 3]) {
+      const many = run(threads);
+      expect(m.threads.threads).toBe(threads);
+      expect(bits(many)).toEqual(bits(one));
+      const jobs = splitJobs(m as unknown as ReturnType<typeof sequential>)!;
+      expect(jobs['conv2d chunk'] + jobs.gemm, 'ops split').toBeGreaterThan(0);
+    }
   });
 });

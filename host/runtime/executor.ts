@@ -76,6 +76,12 @@ export function threadsRegionBytes(threads: number): number {
   return 256 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
 }
 
+// What that region adds to the executor's memory, in whole wasm pages: memory outside the plan's
+// arena and its memoryBudget (summary() and inspect state it).
+export function threadsExtraBytes(threads: number): number {
+  return threads > 1 ? Math.ceil(threadsRegionBytes(threads) / WASM_PAGE) * WASM_PAGE : 0;
+}
+
 // The optimizer's scalars kept in the step header (the rest of the header is per step): Keras's
 // optimizer.iterations, the learning-rate variable, the momentum (or beta_1) in effect, Nadam's
 // running product of momenta, and the LR finder's rate override (0: none).
@@ -129,7 +135,7 @@ export class Executor {
     const aShuffle = gemmLoadShape() === 'broadcast' ? 1 : 0;
     if (this.threads > 1) {
       // The plan's arena, then the pool's control block and scratch; shared, never grown.
-      const pages = plan.pages + Math.ceil(threadsRegionBytes(this.threads) / WASM_PAGE);
+      const pages = plan.pages + threadsExtraBytes(this.threads) / WASM_PAGE;
       this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
       const module = threadsModule();
       const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
