@@ -112,6 +112,7 @@ describe('threads: the same bits for any thread count', () => {
         let workerTiles = many.workerTiles;
         for (let i = 0; i < 20 && workerTiles === 0; i++) workerTiles = await many.more();
         expect(workerTiles).toBeGreaterThan(0);
+        if (train === trainMlp) expect(many.trainJobs!['optimizer update'], 'adam over the slab').toBeGreaterThan(0);
         if (train === trainDepthwiseCnn) {
           // Every kind was split, so the bits above cover each kind's tiles.
           for (const kind of ['conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward']) {

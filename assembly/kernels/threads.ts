@@ -23,6 +23,7 @@ import { gemm_f32, GEMM_SCRATCH_FLOATS } from './gemm';
 import { conv2d_chunk } from './conv';
 import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
 import { depthwise_forward_rows } from './depthwise';
+import { update_range } from './optim';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -41,7 +42,8 @@ const JOB_CONV_CHUNK: i32 = 2;
 const JOB_BN_FORWARD_TRAIN: i32 = 3;
 const JOB_BN_BACKWARD_TRAIN: i32 = 4;
 const JOB_DEPTHWISE_FORWARD: i32 = 5;
-const JOB_KINDS: i32 = 5;
+const JOB_UPDATE: i32 = 6;
+const JOB_KINDS: i32 = 6;
 // Below this many elements a tile of a memory-bound op (batch norm, depthwise) is not worth a wake-up.
 const ELEMENT_TILE_MIN: f64 = 32768;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
@@ -110,6 +112,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize): void {
     case JOB_BN_FORWARD_TRAIN: bnForwardTile(args, tile, count); break;
     case JOB_BN_BACKWARD_TRAIN: bnBackwardTile(args, tile, count); break;
     case JOB_DEPTHWISE_FORWARD: depthwiseTile(args, tile, count); break;
+    case JOB_UPDATE: updateTile(args, tile, count); break;
   }
 }
 
@@ -325,4 +328,30 @@ function depthwiseTile(args: usize, tile: i32, count: i32): void {
     arg(args, 4), arg(args, 5), arg(args, 6), arg(args, 7), arg(args, 8), arg(args, 9), arg(args, 10),
     arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18),
     argf(args, 19), argf(args, 20), tileStart(tile, count, units), tileStart(tile + 1, count, units));
+}
+
+// An optimizer update (assembly/kernels/optim.ts) split into ranges of the slab, in multiples of 4
+// elements: every element takes the vector or scalar path it takes in the whole call.
+export function update_split(scalars: usize, kind: i32, w: usize, g: usize, s1: usize, s2: usize, s3: usize, n: i32,
+  lr: f32, mu: f32, t: i32, cmul: f32, cdiv: f32, lo: f32, hi: f32, wd: f32, h1: f32, h2: f32, flags: i32): bool {
+  if (!canSplit() || n <= 0) return false;
+  const count = tilesFor(n >> 2, <f64>n, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setArgp(0, scalars); setArg(1, kind); setArgp(2, w); setArgp(3, g); setArgp(4, s1); setArgp(5, s2); setArgp(6, s3);
+  setArg(7, n); setArgf(8, lr); setArgf(9, mu); setArg(10, t); setArgf(11, cmul); setArgf(12, cdiv);
+  setArgf(13, lo); setArgf(14, hi); setArgf(15, wd); setArgf(16, h1); setArgf(17, h2); setArg(18, flags);
+  runJob(JOB_UPDATE, count, 0);
+  return true;
+}
+
+function updateTile(args: usize, tile: i32, count: i32): void {
+  const n = arg(args, 7);
+  const units = n >> 2;
+  const i0 = tileStart(tile, count, units) * 4;
+  const i1 = tile == count - 1 ? n : tileStart(tile + 1, count, units) * 4;
+  const at = <usize>i0 << 2;
+  const s1 = argp(args, 4), s2 = argp(args, 5), s3 = argp(args, 6);
+  update_range(argp(args, 0), arg(args, 1), argp(args, 2) + at, argp(args, 3) + at, s1 ? s1 + at : 0, s2 ? s2 + at : 0, s3 ? s3 + at : 0,
+    i1 - i0, argf(args, 8), argf(args, 9), arg(args, 10), argf(args, 11), argf(args, 12), argf(args, 13), argf(args, 14),
+    argf(args, 15), argf(args, 16), argf(args, 17), arg(args, 18));
 }
