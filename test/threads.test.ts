@@ -45,7 +45,8 @@ async function trainCnn(threads: number): Promise<Trained> {
 }
 
 // Big enough that a 2-thread plan splits every kind of op it can: conv chunks (im2col, GEMM,
-// ReLU and pooling of a chunk's positions), batch norm by channel blocks, depthwise by output rows.
+// ReLU and pooling of a chunk's positions), batch norm by channel blocks, depthwise by output rows,
+// ReLU layers by element ranges.
 async function trainDepthwiseCnn(threads: number): Promise<Trained> {
   setSeed(31);
   const m = sequential([
@@ -115,7 +116,7 @@ describe('threads: the same bits for any thread count', () => {
         if (train === trainMlp) expect(many.trainJobs!['optimizer update'], 'adam over the slab').toBeGreaterThan(0);
         if (train === trainDepthwiseCnn) {
           // Every kind was split, so the bits above cover each kind's tiles.
-          for (const kind of ['conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward']) {
+          for (const kind of ['conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'elementwise']) {
             expect(many.trainJobs![kind], `${kind} in training`).toBeGreaterThan(0);
           }
           expect(many.predictJobs!['conv2d chunk'], 'conv2d chunk in predict').toBeGreaterThan(0);

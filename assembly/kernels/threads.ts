@@ -24,6 +24,8 @@ import { conv2d_chunk } from './conv';
 import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
 import { depthwise_forward_rows } from './depthwise';
 import { update_range } from './optim';
+import { relu_backward, relu_forward } from './elementwise';
+import { activation_backward, activation_forward } from './activations';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -43,7 +45,13 @@ const JOB_BN_FORWARD_TRAIN: i32 = 3;
 const JOB_BN_BACKWARD_TRAIN: i32 = 4;
 const JOB_DEPTHWISE_FORWARD: i32 = 5;
 const JOB_UPDATE: i32 = 6;
-const JOB_KINDS: i32 = 6;
+const JOB_ELEMENTWISE: i32 = 7;
+const JOB_KINDS: i32 = 7;
+// The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
+export const EW_RELU_FORWARD: i32 = 1;
+export const EW_RELU_BACKWARD: i32 = 2;
+export const EW_ACT_FORWARD: i32 = 3;
+export const EW_ACT_BACKWARD: i32 = 4;
 // Below this many elements a tile of a memory-bound op (batch norm, depthwise) is not worth a wake-up.
 const ELEMENT_TILE_MIN: f64 = 32768;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
@@ -113,6 +121,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize): void {
     case JOB_BN_BACKWARD_TRAIN: bnBackwardTile(args, tile, count); break;
     case JOB_DEPTHWISE_FORWARD: depthwiseTile(args, tile, count); break;
     case JOB_UPDATE: updateTile(args, tile, count); break;
+    case JOB_ELEMENTWISE: elementwiseTile(args, tile, count); break;
   }
 }
 
@@ -350,8 +359,43 @@ function updateTile(args: usize, tile: i32, count: i32): void {
   const i0 = tileStart(tile, count, units) * 4;
   const i1 = tile == count - 1 ? n : tileStart(tile + 1, count, units) * 4;
   const at = <usize>i0 << 2;
-  const s1 = argp(args, 4), s2 = argp(args, 5), s3 = argp(args, 6);
-  update_range(argp(args, 0), arg(args, 1), argp(args, 2) + at, argp(args, 3) + at, s1 ? s1 + at : 0, s2 ? s2 + at : 0, s3 ? s3 + at : 0,
+  update_range(argp(args, 0), arg(args, 1), argp(args, 2) + at, argp(args, 3) + at, offset(argp(args, 4), at), offset(argp(args, 5), at), offset(argp(args, 6), at),
     i1 - i0, argf(args, 8), argf(args, 9), arg(args, 10), argf(args, 11), argf(args, 12), argf(args, 13), argf(args, 14),
     argf(args, 15), argf(args, 16), argf(args, 17), arg(args, 18));
+}
+
+// An elementwise kernel over n elements (relu, activations; `which`: EW_*) split into ranges of
+// multiples of 4: each tile calls the same kernel on its range (inside a tile it runs whole), so
+// every element takes the vector or scalar path it takes in the whole call. Pointers p0..p3 are
+// the kernel's in order; a 0 pointer (not given) stays 0.
+export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
+  kind: i32, alpha: f32, accumulate: i32): bool {
+  if (!canSplit() || n <= 0) return false;
+  const count = tilesFor(n >> 2, <f64>n, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setArg(0, which); setArgp(1, p0); setArgp(2, p1); setArgp(3, p2); setArgp(4, p3);
+  setArg(5, n); setArg(6, kind); setArgf(7, alpha); setArg(8, accumulate);
+  runJob(JOB_ELEMENTWISE, count, 0);
+  return true;
+}
+
+// @ts-ignore: decorator
+@inline function offset(p: usize, at: usize): usize {
+  return p ? p + at : 0;
+}
+
+function elementwiseTile(args: usize, tile: i32, count: i32): void {
+  const n = arg(args, 5);
+  const units = n >> 2;
+  const i0 = tileStart(tile, count, units) * 4;
+  const i1 = tile == count - 1 ? n : tileStart(tile + 1, count, units) * 4;
+  const at = <usize>i0 << 2;
+  const p0 = offset(argp(args, 1), at), p1 = offset(argp(args, 2), at), p2 = offset(argp(args, 3), at), p3 = offset(argp(args, 4), at);
+  const kind = arg(args, 6), alpha = argf(args, 7), accumulate = arg(args, 8);
+  switch (arg(args, 0)) {
+    case EW_RELU_FORWARD: relu_forward(p0, p1, i1 - i0); break;
+    case EW_RELU_BACKWARD: relu_backward(p0, p1, p2, i1 - i0, accumulate); break;
+    case EW_ACT_FORWARD: activation_forward(kind, p0, p1, i1 - i0, alpha); break;
+    case EW_ACT_BACKWARD: activation_backward(kind, p0, p1, p2, p3, i1 - i0, alpha, accumulate); break;
+  }
 }

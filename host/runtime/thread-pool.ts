@@ -253,7 +253,7 @@ export function workerTiles(target: PoolTarget): number {
 
 // The ops the threads build splits, in the order of its job kinds (JOB_* in
 // assembly/kernels/threads.ts), and how many of each `target` split since it was made.
-export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update'] as const;
+export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise'] as const;
 const JOBS = 100;
 export function splitJobs(target: PoolTarget): Record<(typeof SPLIT_JOBS)[number], number> {
   const i32 = new Int32Array(target.memory.buffer);
