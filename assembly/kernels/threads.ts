@@ -1,9 +1,10 @@
 // The thread pool's wasm side (threads build only: --enable threads, shared imported memory;
 // docs/threads.md). The interpreter stays the single driver of a step: a heavy op (GEMM, and with
 // it every conv GEMM; a convolution's im2col chunk; batch-norm training by channel blocks; depthwise
-// forward by output rows) is cut into tiles that partition its OUTPUT, published in a control
-// block, claimed by the driver and by the workers (each another instance of this module on the
-// same shared memory, parked in memory.atomic.wait32), and joined by a barrier before the next op.
+// forward by output rows; the optimizer update and activations by element ranges) is cut into
+// tiles that partition its OUTPUT, published in a control block, claimed by the driver and by the
+// workers (each another instance of this module on the same shared memory, parked in JavaScript's
+// Atomics.wait between jobs), and joined by a barrier before the next op.
 // No output element is computed by two threads and each one is computed by the same code in the
 // same order whatever tile holds it, so any thread count gives the same bits.
 //
@@ -16,7 +17,7 @@
 //   24 i32 workers attached
 //   28 i32 job kind (JOB_*)
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
-//   100 i32 per job kind 1..JOB_KINDS: jobs split since the executor was made (tests and inspect)
+//   100 i32 per job kind 1..JOB_KINDS (at most 7): jobs split since the executor was made (tests)
 //   128 job arguments (ARG_WORDS i32 or f32 words)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS } from './gemm';
@@ -52,7 +53,8 @@ export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
 export const EW_ACT_FORWARD: i32 = 3;
 export const EW_ACT_BACKWARD: i32 = 4;
-// Below this many elements a tile of a memory-bound op (batch norm, depthwise) is not worth a wake-up.
+// Below this many elements a tile of a memory-bound op (batch norm, optimizer, activations) is not
+// worth a wake-up.
 const ELEMENT_TILE_MIN: f64 = 32768;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
 const GEMM_SPLIT_MIN: f64 = 262144;
