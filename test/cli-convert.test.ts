@@ -218,7 +218,7 @@ describe('edgetune inspect', () => {
     expect(text.stdout).toMatch(/Total params: 276 {2}\(trainable 276, frozen 0\)/);
     expect(text.stdout).toMatch(/lower bound [\d.]+ KB \(largest live set of activations [\d.]+ KB, at train op#\d+ .*\); planned \/ bound = 1\.\d\dx/);
     // The threads its models run on (docs/threads.md): the cores reported here, up to 8.
-    expect(text.stdout).toMatch(/^Threads: [1-8]$/m);
+    expect(text.stdout).toMatch(/^Threads: [1-8]( \(\+[\d.]+ KB outside the planned arena: .*\))?$/m);
     const bad = cli('inspect', input, '--freeze', 'nope');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no layer 'nope'/);

@@ -40,7 +40,28 @@ describe('threads: the pool does not keep a process alive', () => {
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(out.threads).toEqual({ threads: 2, asked: 2, fallback: null, workerTiles: out.threads.workerTiles });
-    expect(out.summary).toBe('Threads: 2');
+    expect(out.summary).toMatch(/^Threads: 2 \(\+192\.0 KB outside the planned arena/);
+  });
+});
+
+describe('threads: threadsReady() keeps the process alive until the workers are up', () => {
+  it('awaiting threadsReady() right after the first step resolves (Node does not exit with an unsettled await)', () => {
+    // The first run starts the workers; they take tens of milliseconds to come up, far longer than
+    // this step. Before the fix the unref'd workers' pending 'ready' held nothing: exit code 13.
+    const script = `
+import { layers, sequential, tensor, threadsReady } from ${JSON.stringify(`${ROOT}dist/node.js`)};
+const m = sequential([layers.dense(128, { inputShape: [128] })]);
+m.planInference(64, undefined, 2);
+const x = tensor(new Float32Array(64 * 128).fill(0.5), [64, 128]);
+m.predict(x, { batchSize: 64 });
+await threadsReady();
+m.predict(x, { batchSize: 64 });
+console.log(JSON.stringify(m.threads));
+`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.signal, 'killed by the 30 s timeout: the process did not exit').toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim()).threads, r.stdout).toBe(2);
   });
 
   it('a script that awaits threadsReady() at top level gets its workers (they are referenced until ready)', () => {

@@ -4,10 +4,16 @@
 // errors. The worker-failure case is in threads-fallback.test.ts (its own process: the pool
 // stays on one thread once a worker fails).
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, layers, sequential, setSeed, setThreads, tensor, threadsReady } from '../dist/node.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { importTfjsGraphModel, InvalidArgumentError, layers, sequential, setSeed, setThreads, tensor, threadsReady } from '../dist/node.js';
 import { randomArray } from './support/harness';
 
-type Trained = { weights: Float32Array[]; predictions: Float32Array; workerTiles: number; threads: number; loss: number[]; more: () => Promise<number> };
+type Jobs = Record<string, number> | null;
+type Trained = { weights: Float32Array[]; predictions: Float32Array; workerTiles: number; threads: number; loss: number[]; more: () => Promise<number>; trainJobs: Jobs; predictJobs: Jobs };
+
+// Ops the executor split across threads so far, by kind (null on one thread).
+const splitJobs = (m: ReturnType<typeof sequential>): Jobs => (m as unknown as { arena: { executor: { splitJobs: Jobs } | null } }).arena.executor?.splitJobs ?? null;
 
 // Two epochs of training, then predictions. Sizes chosen so every dense GEMM is large enough to
 // be split (m * n * k >= 64^3) and small enough for a test.
@@ -38,6 +44,27 @@ async function trainCnn(threads: number): Promise<Trained> {
   return trainAndPredict(m, randomArray(96 * 16 * 16 * 3, 9), [96, 16, 16, 3], 5);
 }
 
+// Big enough that a 2-thread plan splits every kind of op it can: conv chunks (im2col, GEMM,
+// ReLU and pooling of a chunk's positions), batch norm by channel blocks, depthwise by output rows,
+// ReLU layers by element ranges.
+async function trainDepthwiseCnn(threads: number): Promise<Trained> {
+  setSeed(31);
+  const m = sequential([
+    layers.conv2d(16, { kernelSize: 3, padding: 'same', inputShape: [24, 24, 8] }),
+    layers.batchNormalization(),
+    layers.activation('relu'),
+    layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }),
+    layers.batchNormalization(),
+    layers.activation('relu'),
+    layers.maxPooling2d({ poolSize: 2 }),
+    layers.conv2d(12, { kernelSize: 3, activation: 'relu' }),
+    layers.flatten(),
+    layers.dense(4, { activation: 'softmax' }),
+  ]);
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 32, threads });
+  return trainAndPredict(m, randomArray(64 * 24 * 24 * 8, 13), [64, 24, 24, 8], 4);
+}
+
 async function trainAndPredict(m: ReturnType<typeof sequential>, xs: Float32Array, shape: number[], classes: number): Promise<Trained> {
   const n = shape[0];
   const ys = new Float32Array(n).map((_, i) => (i * 7) % classes);
@@ -46,13 +73,15 @@ async function trainAndPredict(m: ReturnType<typeof sequential>, xs: Float32Arra
   await threadsReady();
   const h = await m.fit(tensor(xs, shape), tensor(ys, [n]), { epochs: 2, batchSize: 32, shuffle: false });
   const weights = m.layers.flatMap((l) => l.getWeights());
+  const trainJobs = splitJobs(m);
   const predictions = (m.predict(tensor(xs, shape)) as { data: Float32Array }).data.slice();
+  const predictJobs = splitJobs(m);
   // More steps, for a loaded machine where the workers were not scheduled in time to claim a tile.
   const more = async () => {
     await m.fit(tensor(xs, shape), tensor(ys, [n]), { epochs: 1, batchSize: 32, shuffle: false });
     return m.threads.workerTiles;
   };
-  return { weights, predictions, workerTiles: m.threads.workerTiles, threads: m.threads.threads, loss: h.history.loss as number[], more };
+  return { weights, predictions, workerTiles: m.threads.workerTiles, threads: m.threads.threads, loss: h.history.loss as number[], more, trainJobs, predictJobs };
 }
 
 const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
@@ -65,11 +94,17 @@ function expectSameBits(a: Trained, b: Trained): void {
 }
 
 describe('threads: the same bits for any thread count', () => {
-  for (const [name, train] of [['MLP (dense GEMMs, adam)', trainMlp], ['CNN with batch norm (conv GEMMs, sgd)', trainCnn]] as const) {
+  const models = [
+    ['MLP (dense GEMMs, adam)', trainMlp],
+    ['CNN with batch norm (conv GEMMs, sgd)', trainCnn],
+    ['CNN with batch norm, depthwise and pooling (conv chunks, channel blocks, depthwise rows; adam)', trainDepthwiseCnn],
+  ] as const;
+  for (const [name, train] of models) {
     it(`${name}: 1, 2 and 3 threads give bit-identical weights, losses and predictions`, async () => {
       const one = await train(1);
       expect(one.threads).toBe(1);
       expect(one.workerTiles).toBe(0);
+      expect(one.trainJobs).toBeNull();
       for (const threads of [2, 3]) {
         const many = await train(threads);
         expect(many.threads).toBe(threads);
@@ -78,6 +113,15 @@ describe('threads: the same bits for any thread count', () => {
         let workerTiles = many.workerTiles;
         for (let i = 0; i < 20 && workerTiles === 0; i++) workerTiles = await many.more();
         expect(workerTiles).toBeGreaterThan(0);
+        if (train === trainMlp) expect(many.trainJobs!['optimizer update'], 'adam over the slab').toBeGreaterThan(0);
+        if (train === trainDepthwiseCnn) {
+          // Every kind was split, so the bits above cover each kind's tiles.
+          for (const kind of ['conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'elementwise']) {
+            expect(many.trainJobs![kind], `${kind} in training`).toBeGreaterThan(0);
+          }
+          expect(many.predictJobs!['conv2d chunk'], 'conv2d chunk in predict').toBeGreaterThan(0);
+          expect(many.predictJobs!['depthwise forward'], 'depthwise forward in predict').toBeGreaterThan(0);
+        }
       }
     });
   }
@@ -85,7 +129,8 @@ describe('threads: the same bits for any thread count', () => {
   it('summary() states the thread count', () => {
     const m = sequential([layers.dense(256, { inputShape: [256] })]);
     m.compile({ optimizer: 'sgd', loss: 'mse', threads: 2, batchSize: 8 });
-    expect(m.summary(null)).toMatch(/^Threads: 2$/m);
+    // The memory past the arena is stated: the control block and one worker's packing scratch.
+    expect(m.summary(null)).toMatch(/^Threads: 2 \(\+192\.0 KB outside the planned arena: the pool's control block and each worker's GEMM packing scratch\)$/m);
     m.compile({ optimizer: 'sgd', loss: 'mse', threads: 1, batchSize: 8 });
     expect(m.summary(null)).toMatch(/^Threads: 1$/m);
     // A plan with nothing worth splitting runs on one thread, and says why.
@@ -135,5 +180,24 @@ describe('threads: the same bits for any thread count', () => {
     const three = (m.predict(x) as { data: Float32Array }).data.slice();
     expect(m.threads.threads).toBe(3);
     expect(bits(three)).toEqual(bits(one));
+  });
+
+  it('an imported model (emotion, a TF.js graph model) predicts the same bits on 1, 2 and 3 threads', async () => {
+    const dir = join(__dirname, 'fixtures/models');
+    const json = JSON.parse(readFileSync(join(dir, 'emotion.json'), 'utf8'));
+    const m = await importTfjsGraphModel(json, async (p: string) => new Uint8Array(readFileSync(join(dir, p))), 'emotion.json');
+    const x = tensor(randomArray(8 * 64 * 64, 17).map((v) => Math.abs(v)), [8, 64, 64, 1]);
+    const run = (threads: number) => {
+      m.planInference(8, undefined, threads);
+      return (m.predict(x, { batchSize: 8 }) as { data: Float32Array }).data.slice();
+    };
+    const one = run(1);
+    for (const threads of [2, 3]) {
+      const many = run(threads);
+      expect(m.threads.threads).toBe(threads);
+      expect(bits(many)).toEqual(bits(one));
+      const jobs = splitJobs(m as unknown as ReturnType<typeof sequential>)!;
+      expect(jobs['conv2d chunk'] + jobs.gemm + jobs['gemm packed'], 'ops split').toBeGreaterThan(0);
+    }
   });
 });

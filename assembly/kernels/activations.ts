@@ -36,6 +36,7 @@ import {
   Elu, Gelu, GeluTanh, HardSigmoid, HardSwish, LeakyRelu, Linear, Relu, Relu6, Selu, Sigmoid, Swish, Tanh,
   Abs, Ceil, Clip, Cos, Erf, Exp, Floor, HardSigmoidLinear, Log, Neg, Reciprocal, Round, Rsqrt, Sign, Sin, Softplus, Softsign, Sqrt, Square,
 } from './activation-kinds';
+import { elementwise_split, EW_ACT_BACKWARD, EW_ACT_FORWARD } from './threads';
 
 export const ACT_LINEAR: i32 = 0;
 export const ACT_RELU: i32 = 1;
@@ -73,6 +74,8 @@ export const ACT_CLIP: i32 = 31;
 // y (n) = f(x (n)). alpha is read by leaky_relu and elu only. An unknown kind traps.
 export function activation_forward(kind: i32, y: usize, x: usize, n: i32, alpha: f32): void {
   if (n <= 0) return;
+  // With a thread pool attached, ranges go to the threads (threads.ts).
+  if (ASC_FEATURE_THREADS && elementwise_split(EW_ACT_FORWARD, y, x, 0, 0, n, kind, alpha, 0)) return;
   switch (kind) {
     case ACT_LINEAR: {
       if (y != x) memory.copy(y, x, <usize>n << 2);
@@ -104,6 +107,7 @@ export function activation_forward(kind: i32, y: usize, x: usize, n: i32, alpha:
 // (relu'(0) = 0, leaky_relu'(0) = alpha, relu6'(0) = relu6'(6) = 0, hard_sigmoid'(+-3) = 0).
 export function activation_backward(kind: i32, dx: usize, dy: usize, x: usize, y: usize, n: i32, alpha: f32, accumulate: i32): void {
   if (n <= 0) return;
+  if (ASC_FEATURE_THREADS && elementwise_split(EW_ACT_BACKWARD, dx, dy, x, y, n, kind, alpha, accumulate)) return;
   if (x != 0 && x != y) {
     switch (kind) {
       case ACT_LINEAR: { backward_from_input<Linear>(dx, dy, x, n, alpha, accumulate); return; }

@@ -25,6 +25,7 @@ import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise'
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { conv2d_igemm_f32 } from './conv-igemm';
+import { conv_chunk_split } from './threads';
 
 
 // @ts-ignore: decorator
@@ -246,17 +247,34 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
   const chunk = min(max(chunkRows, 1), N);
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
-    const yc = pool ? chunkOut : y + (<usize>r0 * <usize>F << 2);
-    // The bias goes in first and the GEMM adds onto it, while this chunk of y is in cache.
-    if (withBias) bias_fill(yc, b, rows, F);
-    // One group at a time: its patches (rows, Kg) stay in cache for its GEMM.
-    for (let g = 0; g < G; g++) {
-      im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-      gemm_f32(yc + (<usize>(g * Fg) << 2), cols, w + (<usize>(g * Fg) << 2), rows, Fg, Kg, Kg, 1, F, 1, F, acc, pack);
-    }
-    if (relu) relu_forward(yc, yc, rows * F);
-    if (pool) max_pool_2x2_rows(y + (<usize>((r0 / (2 * OW)) * (OW >> 1) * F) << 2), yc, rows / (2 * OW), OW, F);
+    // With a thread pool attached, the chunk is cut into tiles of positions (threads.ts).
+    if (ASC_FEATURE_THREADS && conv_chunk_split(y, x, w, b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, relu, pool, chunkOut, accumulate, r0, rows, pack)) continue;
+    conv2d_chunk(y, x, w, b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, pack, relu, pool, chunkOut, accumulate, r0, rows);
   }
+}
+
+// Output positions r0 .. r0+rows-1 of conv2dGroups (not pointwise): bias, per group im2col into
+// cols (rows, Kg) and GEMM, then ReLU and 2x2 pooling (r0 and rows multiples of 2*OW). With
+// pooling the rows go to chunkOut (rows, F) first. A thread's tile of a chunk is a call with its
+// own r0, rows and parts of cols and chunkOut (threads.ts).
+export function conv2d_chunk(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32,
+  r0: i32, rows: i32): void {
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
+  const withBias = b != 0 ? 1 : 0;
+  const acc = withBias | accumulate;
+  const yc = pool ? chunkOut : y + (<usize>r0 * <usize>F << 2);
+  // The bias goes in first and the GEMM adds onto it, while this chunk of y is in cache.
+  if (withBias) bias_fill(yc, b, rows, F);
+  // One group at a time: its patches (rows, Kg) stay in cache for its GEMM.
+  for (let g = 0; g < G; g++) {
+    im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+    gemm_f32(yc + (<usize>(g * Fg) << 2), cols, w + (<usize>(g * Fg) << 2), rows, Fg, Kg, Kg, 1, F, 1, F, acc, pack);
+  }
+  if (relu) relu_forward(yc, yc, rows * F);
+  if (pool) max_pool_2x2_rows(y + (<usize>((r0 / (2 * OW)) * (OW >> 1) * F) << 2), yc, rows / (2 * OW), OW, F);
 }
 
 // out (pairs, OW/2, F) = 2x2 stride-2 max over `pairs` pairs of output rows of in (2*pairs, OW, F).

@@ -12,6 +12,7 @@
 // Every output sums bias first, then taps in (kh, kw) order, mul then add; the scalar build and
 // the channel tail sum in the same order, so all paths give the same bits.
 import { endTap, firstTap } from './taps';
+import { depthwise_forward_split } from './threads';
 
 // The general path for one output pixel: taps kh in [khLo, khHi), kw in [kwLo, kwHi) (those inside
 // the image), vectorised over channels for M == 1 or M % 4 == 0.
@@ -126,25 +127,33 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
 export function depthwise_conv2d_forward_clamp(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): void {
+  // With a thread pool attached, output rows go to the threads (threads.ts).
+  if (ASC_FEATURE_THREADS && depthwise_forward_split(y, x, w, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi)) return;
+  depthwise_forward_rows(y, x, w, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi, 0, B * OH);
+}
+
+// depthwise_conv2d_forward_clamp of output rows row0 .. row1-1, row = n*OH + oh.
+export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, row0: i32, row1: i32): void {
   const tapBytes = <usize>(C * M) << 2;
   const direct = ASC_FEATURE_SIMD && M == 1 && DH == 1 && DW == 1 && KH == KW && (KH == 3 || KH == 5);
-  let yo = y;
-  for (let n = 0; n < B; n++) {
+  let yo = y + <usize>row0 * <usize>OW * tapBytes;
+  for (let row = row0; row < row1; row++) {
+    const n = row / OH, oh = row % OH;
     const xb = x + (<usize>(n * H * W * C) << 2);
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * SH - PT;
-      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
-      const rowInside = direct && khLo == 0 && khHi == KH;
-      for (let ow = 0; ow < OW; ow++) {
-        const iw0 = ow * SW - PL;
-        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-        if (rowInside && kwLo == 0 && kwHi == KW) {
-          interiorPixel(yo, xb + (<usize>((ih0 * W + iw0) * C) << 2), w, b, W, C, KH, lo, hi);
-        } else {
-          depthwisePixel(yo, xb, w, b, W, C, M, KW, DH, DW, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
-        }
-        yo += tapBytes;
+    const ih0 = oh * SH - PT;
+    const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+    const rowInside = direct && khLo == 0 && khHi == KH;
+    for (let ow = 0; ow < OW; ow++) {
+      const iw0 = ow * SW - PL;
+      const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+      if (rowInside && kwLo == 0 && kwHi == KW) {
+        interiorPixel(yo, xb + (<usize>((ih0 * W + iw0) * C) << 2), w, b, W, C, KH, lo, hi);
+      } else {
+        depthwisePixel(yo, xb, w, b, W, C, M, KW, DH, DW, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
       }
+      yo += tapBytes;
     }
   }
 }

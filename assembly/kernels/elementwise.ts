@@ -1,6 +1,7 @@
 // Elementwise and broadcast kernels: bias, activations, fills. f32, pointers are byte offsets.
 // Backward kernels take `accumulate`: 0 writes the gradient, 1 adds to it (fan-out in a DAG).
 // The vector loop is compiled only with SIMD; the scalar loop finishes the tail (or does all of it).
+import { elementwise_split, EW_RELU_BACKWARD, EW_RELU_FORWARD } from './threads';
 
 // y (M,N) = broadcast b (N) over rows.
 export function bias_fill(y: usize, b: usize, m: i32, n: i32): void {
@@ -35,6 +36,8 @@ export function bias_backward(db: usize, dy: usize, m: i32, n: i32, accumulate: 
 
 // y (n) = max(x, 0). y may equal x (in place).
 export function relu_forward(y: usize, x: usize, n: i32): void {
+  // With a thread pool attached, ranges go to the threads (threads.ts).
+  if (ASC_FEATURE_THREADS && elementwise_split(EW_RELU_FORWARD, y, x, 0, 0, n, 0, 0, 0)) return;
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const zero = f32x4.splat(0);
@@ -52,6 +55,7 @@ export function relu_forward(y: usize, x: usize, n: i32): void {
 
 // dx (n) [+]= dy * (y > 0), with y the forward output.
 export function relu_backward(dx: usize, dy: usize, y: usize, n: i32, accumulate: i32): void {
+  if (ASC_FEATURE_THREADS && elementwise_split(EW_RELU_BACKWARD, dx, dy, y, 0, n, 0, 0, accumulate)) return;
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const zero = f32x4.splat(0);

@@ -9,6 +9,7 @@
 // kernel (`*_channel`), which returns its two f32 coefficients packed in a u64.
 //
 // gamma and beta may be 0 (scale / center false: gamma 1, beta 0). y may equal x; dx may equal dy.
+import { bn_backward_train_split, bn_forward_train_split } from './threads';
 
 // y (M,C) = x*inv + (beta - mean*inv), inv = gamma/sqrt(var + eps), with the batch mean and biased
 // variance of each channel. Saves mean (C) and invstd (C) = 1/sqrt(var + eps) for the backward pass
@@ -20,10 +21,19 @@
 export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
   x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
   if (M <= 0 || C <= 0) return;
+  // With a thread pool attached, blocks of channels go to the threads (threads.ts).
+  if (ASC_FEATURE_THREADS && bn_forward_train_split(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, M, C, momentum, epsilon)) return;
+  batchnorm_forward_train_channels(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, M, C, momentum, epsilon, 0, C);
+}
+
+// batchnorm_forward_train of channels cFrom .. cTo-1 (cFrom a multiple of 4).
+export function batchnorm_forward_train_channels(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
+  x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32,
+  cFrom: i32, cTo: i32): void {
   const stride = <usize>C << 2;
-  let c = 0;
+  let c = cFrom;
   if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
+    for (; c + 4 <= cTo; c += 4) {
       const col = <usize>c << 2;
       const k = v128.load(x + col);
       const klo = lo_f64(k);
@@ -49,7 +59,7 @@ export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, ne
       scale_shift_tile(y + col, x + col, M, stride, firsts(c0, c1, c2, c3), seconds(c0, c1, c2, c3));
     }
   }
-  for (; c < C; c++) {
+  for (; c < cTo; c++) {
     const col = <usize>c << 2;
     const k = <f64>load<f32>(x + col);
     let s1: f64 = 0;
@@ -109,10 +119,18 @@ export function batchnorm_forward_inference(y: usize, x: usize, gamma: usize, be
 export function batchnorm_backward_train(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
   gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32): void {
   if (M <= 0 || C <= 0) return;
+  // With a thread pool attached, blocks of channels go to the threads (threads.ts).
+  if (ASC_FEATURE_THREADS && bn_backward_train_split(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, C, accumulate, accumulateParams)) return;
+  batchnorm_backward_train_channels(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, C, accumulate, accumulateParams, 0, C);
+}
+
+// batchnorm_backward_train of channels cFrom .. cTo-1 (cFrom a multiple of 4).
+export function batchnorm_backward_train_channels(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
+  gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32, cFrom: i32, cTo: i32): void {
   const stride = <usize>C << 2;
-  let c = 0;
+  let c = cFrom;
   if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
+    for (; c + 4 <= cTo; c += 4) {
       const col = <usize>c << 2;
       const mu = v128.load(mean + col);
       const is = v128.load(invstd + col);
@@ -154,7 +172,7 @@ export function batchnorm_backward_train(dx: usize, dgamma: usize, dbeta: usize,
       }
     }
   }
-  for (; c < C; c++) {
+  for (; c < cTo; c++) {
     const col = <usize>c << 2;
     const mu = load<f32>(mean + col);
     const is = load<f32>(invstd + col);

@@ -1,3 +1,4 @@
+import { update_split } from './threads';
 import {
   S_LR, S_MOMENTUM, S_ITER, S_GRAD_NORM_SQ, S_NADAM_U, S_BASE_LR, S_LR_OVERRIDE, CLIP_VALUE, CLIP_NORM, CLIP_GLOBAL_NORM,
   OPT_SGD, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM, OPT_NADAM, OPT_ADAMAX,
@@ -409,6 +410,16 @@ export function apply_gradients(scalars: usize, kind: i32, w: usize, g: usize, s
   } else if (clipMode == CLIP_GLOBAL_NORM) {
     cmul = <f32>(<f64>clip / Math.max(Math.sqrt(load<f64>(scalars + S_GRAD_NORM_SQ)), <f64>clip));
   }
+  // With a thread pool attached, ranges of the slab go to the threads (threads.ts); the clip
+  // norm above was summed whole, on this thread.
+  if (ASC_FEATURE_THREADS && update_split(scalars, kind, w, g, s1, s2, s3, n, lr, mu, t, cmul, cdiv, lo, hi, wd, h1, h2, flags)) return;
+  update_range(scalars, kind, w, g, s1, s2, s3, n, lr, mu, t, cmul, cdiv, lo, hi, wd, h1, h2, flags);
+}
+
+// The update of apply_gradients over w (n), its scalars worked out; slot pointers s1..s3 may be 0
+// (not kept). A thread's tile is a call over its range of the slab (threads.ts).
+export function update_range(scalars: usize, kind: i32, w: usize, g: usize, s1: usize, s2: usize, s3: usize, n: i32,
+  lr: f32, mu: f32, t: i32, cmul: f32, cdiv: f32, lo: f32, hi: f32, wd: f32, h1: f32, h2: f32, flags: i32): void {
   switch (kind) {
     case OPT_SGD: sgd_update(w, g, s1, n, lr, s1 ? mu : 0, flags & 1, cmul, cdiv, lo, hi, wd); break;
     case OPT_ADAGRAD: adagrad_update(w, g, s1, n, lr, h2, cmul, cdiv, lo, hi, wd); break;

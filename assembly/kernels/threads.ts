@@ -1,8 +1,11 @@
 // The thread pool's wasm side (threads build only: --enable threads, shared imported memory;
-// docs/threads.md). The interpreter stays the single driver of a step: a heavy op (today GEMM,
-// and with it every conv GEMM) is cut into tiles that partition its OUTPUT, published in a control
-// block, claimed by the driver and by the workers (each another instance of this module on the
-// same shared memory, parked in memory.atomic.wait32), and joined by a barrier before the next op.
+// docs/threads.md). The interpreter stays the single driver of a step: a heavy op (GEMM, and with
+// it every conv GEMM; the GEMM over weights an inference plan packed once; a convolution's im2col
+// chunk; batch-norm training by channel blocks; depthwise forward by output rows; the optimizer
+// update and activations by element ranges) is cut into
+// tiles that partition its OUTPUT, published in a control block, claimed by the driver and by the
+// workers (each another instance of this module on the same shared memory, parked in JavaScript's
+// Atomics.wait between jobs), and joined by a barrier before the next op.
 // No output element is computed by two threads and each one is computed by the same code in the
 // same order whatever tile holds it, so any thread count gives the same bits.
 //
@@ -13,12 +16,19 @@
 //   16 i32 tiles in this generation
 //   20 i32 epoch: the attachment; when the host moves it on, workers leave this memory
 //   24 i32 workers attached
-//   28 i32 job kind (JOB_GEMM)
-//   32 job arguments (i32 words)
+//   28 i32 job kind (JOB_*)
+//   32 i32 per job kind 1..JOB_KINDS (at most 16): jobs split since the executor was made (tests)
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
+//   128 job arguments (ARG_WORDS i32 or f32 words)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
+import { conv2d_chunk } from './conv';
+import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
+import { depthwise_forward_rows } from './depthwise';
+import { update_range } from './optim';
+import { relu_backward, relu_forward } from './elementwise';
+import { activation_backward, activation_forward } from './activations';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -26,16 +36,37 @@ const DONE: usize = 12;
 const TILES: usize = 16;
 const ATTACHED: usize = 24;
 const KIND: usize = 28;
-const ARGS: usize = 32;
 const WORKER_TILES: usize = 96;
-const CTL_BYTES: usize = 128;
+const JOBS: usize = 32;
+const ARGS: usize = 128;
+const ARG_WORDS: i32 = 32;
+const CTL_BYTES: usize = ARGS + (<usize>ARG_WORDS << 2);
 const CLOSED: i64 = 0x7fffffff;
 const JOB_GEMM: i32 = 1;
-const JOB_GEMM_PACKED: i32 = 2;
+const JOB_CONV_CHUNK: i32 = 2;
+const JOB_BN_FORWARD_TRAIN: i32 = 3;
+const JOB_BN_BACKWARD_TRAIN: i32 = 4;
+const JOB_DEPTHWISE_FORWARD: i32 = 5;
+const JOB_UPDATE: i32 = 6;
+const JOB_ELEMENTWISE: i32 = 7;
+const JOB_GEMM_PACKED: i32 = 8;
+const JOB_KINDS: i32 = 8;
+// The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
+export const EW_RELU_FORWARD: i32 = 1;
+export const EW_RELU_BACKWARD: i32 = 2;
+export const EW_ACT_FORWARD: i32 = 3;
+export const EW_ACT_BACKWARD: i32 = 4;
+// Below this many elements a tile of a memory-bound op (batch norm, optimizer, activations) is not
+// worth a wake-up.
+const ELEMENT_TILE_MIN: f64 = 32768;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
 const GEMM_SPLIT_MIN: f64 = 262144;
 const MR = 4;
 const NR = 8;
+const TILES_PER_THREAD = 4;
+const TILE_MIN_WORK: f64 = 131072;
+const ROW_TILE_MIN = 32;
+const COL_TILE_MIN = 16;
 
 // The driver's state (per instance: workers keep threads = 1, so their own GEMMs never split).
 let ctlBlock: usize = 0;
@@ -87,9 +118,60 @@ function runTiles(ctl: usize, scratch: usize, worker: bool): void {
 }
 
 function runTile(ctl: usize, tile: i32, count: i32, scratch: usize): void {
-  const kind = load<i32>(ctl + KIND);
-  if (kind == JOB_GEMM) gemmTile(ctl + ARGS, tile, count, scratch);
-  else if (kind == JOB_GEMM_PACKED) gemmPackedTile(ctl + ARGS, tile, count, scratch);
+  const args = ctl + ARGS;
+  switch (load<i32>(ctl + KIND)) {
+    case JOB_GEMM: gemmTile(args, tile, count, scratch); break;
+    case JOB_CONV_CHUNK: convChunkTile(args, tile, count, scratch); break;
+    case JOB_BN_FORWARD_TRAIN: bnForwardTile(args, tile, count); break;
+    case JOB_BN_BACKWARD_TRAIN: bnBackwardTile(args, tile, count); break;
+    case JOB_DEPTHWISE_FORWARD: depthwiseTile(args, tile, count); break;
+    case JOB_UPDATE: updateTile(args, tile, count); break;
+    case JOB_ELEMENTWISE: elementwiseTile(args, tile, count); break;
+    case JOB_GEMM_PACKED: gemmPackedTile(args, tile, count, scratch); break;
+  }
+}
+
+// Whether this instance may publish a job now: a driver with workers, not already inside a tile.
+// @ts-ignore: decorator
+@inline function canSplit(): bool {
+  return ASC_FEATURE_THREADS && threads > 1 && !inTile;
+}
+
+// Tiles for `units` units of an op whose whole work is `work` and whose tiles must each be at
+// least `tileMin` of it: up to TILES_PER_THREAD a thread; fewer than 2 means run it whole.
+function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
+  return min(min(threads * TILES_PER_THREAD, units), <i32>min(work / tileMin, <f64>0x7fffffff));
+}
+
+// The first unit of tile `tile` of `count` over `units` units (the last tile ends at `units`).
+// @ts-ignore: decorator
+@inline function tileStart(tile: i32, count: i32, units: i32): i32 {
+  return <i32>(<i64>tile * <i64>units / <i64>count);
+}
+
+// @ts-ignore: decorator
+@inline function arg(args: usize, i: i32): i32 {
+  return load<i32>(args + (<usize>i << 2));
+}
+// @ts-ignore: decorator
+@inline function argp(args: usize, i: i32): usize {
+  return <usize>load<u32>(args + (<usize>i << 2));
+}
+// @ts-ignore: decorator
+@inline function argf(args: usize, i: i32): f32 {
+  return load<f32>(args + (<usize>i << 2));
+}
+// @ts-ignore: decorator
+@inline function setArg(i: i32, v: i32): void {
+  store<i32>(ctlBlock + ARGS + (<usize>i << 2), v);
+}
+// @ts-ignore: decorator
+@inline function setArgp(i: i32, v: usize): void {
+  store<u32>(ctlBlock + ARGS + (<usize>i << 2), <u32>v);
+}
+// @ts-ignore: decorator
+@inline function setArgf(i: i32, v: f32): void {
+  store<f32>(ctlBlock + ARGS + (<usize>i << 2), v);
 }
 
 // Publishes a job of `count` tiles (arguments already written), runs tiles itself, waits for all.
@@ -97,6 +179,7 @@ function runJob(kind: i32, count: i32, scratch: usize): void {
   if (ASC_FEATURE_THREADS) {
     const ctl = ctlBlock;
     store<i32>(ctl + KIND, kind);
+    if (kind <= JOB_KINDS) store<i32>(ctl + JOBS + (<usize>(kind - 1) << 2), load<i32>(ctl + JOBS + (<usize>(kind - 1) << 2)) + 1);
     atomic.store<i32>(ctl + DONE, 0);
     atomic.store<i32>(ctl + TILES, count);
     const generation = atomic.load<i32>(ctl + WAKE) + 1;
@@ -114,39 +197,46 @@ function runJob(kind: i32, count: i32, scratch: usize): void {
   }
 }
 
-// GEMM split into `threads` tiles: by rows in MR multiples (each tile keeps >= 2 MR rows, so
-// the path gemm_f32 takes, packed or row-streamed, is the one the whole call takes), else by
-// columns in NR multiples. Returns false (run it whole) when too small to be worth a wake-up.
+// GEMM split into output tiles: by rows in MR multiples (at least ROW_TILE_MIN rows a tile: each
+// tile packs all of b again, and keeps the packed path the whole call takes), else by columns in
+// NR multiples (at least COL_TILE_MIN). Up to TILES_PER_THREAD tiles a thread, none under
+// TILE_MIN_WORK multiply-adds: more tiles than threads let whoever is free take the rest, so a
+// worker woken late or descheduled mid-op costs one small tile, not half the op. Returns false
+// (run it whole) when too small to be worth a wake-up.
 export function gemm_split(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, accumulate: i32, pack: usize): bool {
-  if (!ASC_FEATURE_THREADS || threads <= 1 || inTile) return false;
-  if (m <= 0 || n <= 0 || k <= 0 || <f64>m * <f64>n * <f64>k < GEMM_SPLIT_MIN) return false;
-  let byRows = 0;
-  if (m / MR >= threads * 2) byRows = 1;
-  else if ((n + NR - 1) / NR < threads) return false;
-  const args = ctlBlock + ARGS;
-  store<u32>(args, <u32>c); store<u32>(args, <u32>a, 4); store<u32>(args, <u32>b, 8);
-  store<i32>(args, m, 12); store<i32>(args, n, 16); store<i32>(args, k, 20);
-  store<i32>(args, rsa, 24); store<i32>(args, csa, 28); store<i32>(args, rsb, 32); store<i32>(args, csb, 36);
-  store<i32>(args, ldc, 40); store<i32>(args, accumulate, 44); store<i32>(args, byRows, 48);
-  runJob(JOB_GEMM, threads, pack);
+  if (!canSplit()) return false;
+  const work = <f64>m * <f64>n * <f64>k;
+  if (m <= 0 || n <= 0 || k <= 0 || work < GEMM_SPLIT_MIN) return false;
+  let byRows = 1;
+  let count = tilesFor(m / ROW_TILE_MIN, work, TILE_MIN_WORK);
+  if (count < 2) {
+    byRows = 0;
+    count = tilesFor(n / COL_TILE_MIN, work, TILE_MIN_WORK);
+    if (count < 2) return false;
+  }
+  setArgp(0, c); setArgp(1, a); setArgp(2, b);
+  setArg(3, m); setArg(4, n); setArg(5, k);
+  setArg(6, rsa); setArg(7, csa); setArg(8, rsb); setArg(9, csb);
+  setArg(10, ldc); setArg(11, accumulate); setArg(12, byRows);
+  runJob(JOB_GEMM, count, pack);
   return true;
 }
 
 function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
-  const c = <usize>load<u32>(args), a = <usize>load<u32>(args, 4), b = <usize>load<u32>(args, 8);
-  const m = load<i32>(args, 12), n = load<i32>(args, 16), k = load<i32>(args, 20);
-  const rsa = load<i32>(args, 24), csa = load<i32>(args, 28), rsb = load<i32>(args, 32), csb = load<i32>(args, 36);
-  const ldc = load<i32>(args, 40), accumulate = load<i32>(args, 44);
-  if (load<i32>(args, 48)) {
+  const c = argp(args, 0), a = argp(args, 1), b = argp(args, 2);
+  const m = arg(args, 3), n = arg(args, 4), k = arg(args, 5);
+  const rsa = arg(args, 6), csa = arg(args, 7), rsb = arg(args, 8), csb = arg(args, 9);
+  const ldc = arg(args, 10), accumulate = arg(args, 11);
+  if (arg(args, 12)) {
     const units = m / MR;
-    const i0 = tile * units / count * MR;
-    const i1 = tile == count - 1 ? m : (tile + 1) * units / count * MR;
+    const i0 = tileStart(tile, count, units) * MR;
+    const i1 = tile == count - 1 ? m : tileStart(tile + 1, count, units) * MR;
     gemm_f32(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), b, i1 - i0, n, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
   } else {
     const units = (n + NR - 1) / NR;
-    const j0 = tile * units / count * NR;
-    const j1 = min(n, (tile + 1) * units / count * NR);
+    const j0 = tileStart(tile, count, units) * NR;
+    const j1 = min(n, tileStart(tile + 1, count, units) * NR);
     if (j1 > j0) gemm_f32(c + (<usize>j0 << 2), a, b + (<usize>(j0 * csb) << 2), m, j1 - j0, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
   }
 }
@@ -155,7 +245,7 @@ function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
 // >= 2 MR rows; false (run it whole) when smaller, or too small to be worth a wake-up.
 export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, accumulate: i32, lo: f32, hi: f32, pack: usize): bool {
-  if (!ASC_FEATURE_THREADS || threads <= 1 || inTile) return false;
+  if (!canSplit()) return false;
   if (m / MR < threads * 2 || <f64>m * <f64>n * <f64>k < GEMM_SPLIT_MIN) return false;
   const args = ctlBlock + ARGS;
   store<u32>(args, <u32>c); store<u32>(args, <u32>a, 4); store<u32>(args, <u32>bp, 8); store<u32>(args, <u32>bias, 12);
@@ -175,4 +265,169 @@ function gemmPackedTile(args: usize, tile: i32, count: i32, pack: usize): void {
   const i1 = tile == count - 1 ? m : (tile + 1) * units / count * MR;
   gemm_f32_packed(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), bp, bias, i1 - i0, n, k, rsa, csa, ldc, accumulate,
     load<f32>(args, 44), load<f32>(args, 48), pack);
+}
+
+// A convolution's chunk of output positions r0 .. r0+rows-1 (conv2d_chunk: bias, im2col, GEMM,
+// ReLU, 2x2 pooling) split into tiles of whole positions: each tile unfolds its own rows into its
+// part of `cols` and runs its rows of the GEMM, so the im2col and the epilogue are split too and
+// the chunk has one barrier. Tiles hold multiples of `unit` rows (MR, or two output rows when
+// pooling) and at least ROW_TILE_MIN. Arguments as conv2d_chunk's, without pack.
+export function conv_chunk_split(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, cols: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32,
+  r0: i32, rows: i32, pack: usize): bool {
+  if (!canSplit()) return false;
+  const unit = pool ? 2 * OW : MR;
+  const work = <f64>rows * <f64>(KH * KW * C) * <f64>(F / G);
+  if (work < GEMM_SPLIT_MIN) return false;
+  const count = tilesFor(rows / max(unit, ROW_TILE_MIN), work, TILE_MIN_WORK);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, x); setArgp(2, w); setArgp(3, b);
+  setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, F); setArg(9, G);
+  setArg(10, KH); setArg(11, KW); setArg(12, SH); setArg(13, SW); setArg(14, DH); setArg(15, DW);
+  setArg(16, PT); setArg(17, PL); setArg(18, OH); setArg(19, OW);
+  setArgp(20, cols); setArg(21, relu); setArg(22, pool); setArgp(23, chunkOut); setArg(24, accumulate);
+  setArg(25, r0); setArg(26, rows); setArg(27, unit);
+  runJob(JOB_CONV_CHUNK, count, pack);
+  return true;
+}
+
+function convChunkTile(args: usize, tile: i32, count: i32, pack: usize): void {
+  const rows = arg(args, 26), unit = arg(args, 27);
+  const units = rows / unit;
+  const s0 = tileStart(tile, count, units) * unit;
+  const s1 = tile == count - 1 ? rows : tileStart(tile + 1, count, units) * unit;
+  const C = arg(args, 7), F = arg(args, 8), G = arg(args, 9), KH = arg(args, 10), KW = arg(args, 11);
+  const colsRow = <usize>(KH * KW * (C / G)) << 2;
+  conv2d_chunk(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3),
+    arg(args, 4), arg(args, 5), arg(args, 6), C, F, G, KH, KW, arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15),
+    arg(args, 16), arg(args, 17), arg(args, 18), arg(args, 19),
+    argp(args, 20) + <usize>s0 * colsRow, pack, arg(args, 21), arg(args, 22), argp(args, 23) + (<usize>s0 * <usize>F << 2), arg(args, 24),
+    arg(args, 25) + s0, s1 - s0);
+}
+
+// Batch-norm training passes (assembly/kernels/norm.ts) split into blocks of four channels: each
+// channel's statistics, sums and outputs are computed whole by one tile, in the kernel's order.
+export function bn_forward_train_split(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
+  x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): bool {
+  if (!canSplit() || M <= 0 || C <= 0) return false;
+  const count = tilesFor((C + 3) >> 2, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, mean); setArgp(2, invstd); setArgp(3, newMean); setArgp(4, newVar);
+  setArgp(5, x); setArgp(6, gamma); setArgp(7, beta); setArgp(8, movingMean); setArgp(9, movingVar);
+  setArg(10, M); setArg(11, C); setArgf(12, momentum); setArgf(13, epsilon);
+  runJob(JOB_BN_FORWARD_TRAIN, count, 0);
+  return true;
+}
+
+function bnForwardTile(args: usize, tile: i32, count: i32): void {
+  const C = arg(args, 11);
+  const units = (C + 3) >> 2;
+  batchnorm_forward_train_channels(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4),
+    argp(args, 5), argp(args, 6), argp(args, 7), argp(args, 8), argp(args, 9), arg(args, 10), C, argf(args, 12), argf(args, 13),
+    tileStart(tile, count, units) * 4, min(C, tileStart(tile + 1, count, units) * 4));
+}
+
+export function bn_backward_train_split(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
+  gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32): bool {
+  if (!canSplit() || M <= 0 || C <= 0) return false;
+  const count = tilesFor((C + 3) >> 2, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setArgp(0, dx); setArgp(1, dgamma); setArgp(2, dbeta); setArgp(3, dy); setArgp(4, x); setArgp(5, mean); setArgp(6, invstd);
+  setArgp(7, gamma); setArg(8, M); setArg(9, C); setArg(10, accumulate); setArg(11, accumulateParams);
+  runJob(JOB_BN_BACKWARD_TRAIN, count, 0);
+  return true;
+}
+
+function bnBackwardTile(args: usize, tile: i32, count: i32): void {
+  const C = arg(args, 9);
+  const units = (C + 3) >> 2;
+  batchnorm_backward_train_channels(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4), argp(args, 5), argp(args, 6),
+    argp(args, 7), arg(args, 8), C, arg(args, 10), arg(args, 11),
+    tileStart(tile, count, units) * 4, min(C, tileStart(tile + 1, count, units) * 4));
+}
+
+// Depthwise forward (assembly/kernels/depthwise.ts) split into output rows (b, oh): every output
+// pixel is computed whole by one tile.
+export function depthwise_forward_split(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): bool {
+  if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
+  const count = tilesFor(B * OH, <f64>B * <f64>(OH * OW) * <f64>(C * M) * <f64>(KH * KW), TILE_MIN_WORK);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, x); setArgp(2, w); setArgp(3, b);
+  setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, M); setArg(9, KH); setArg(10, KW);
+  setArg(11, SH); setArg(12, SW); setArg(13, DH); setArg(14, DW); setArg(15, PT); setArg(16, PL); setArg(17, OH); setArg(18, OW);
+  setArgf(19, lo); setArgf(20, hi);
+  runJob(JOB_DEPTHWISE_FORWARD, count, 0);
+  return true;
+}
+
+function depthwiseTile(args: usize, tile: i32, count: i32): void {
+  const units = arg(args, 4) * arg(args, 17);
+  depthwise_forward_rows(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3),
+    arg(args, 4), arg(args, 5), arg(args, 6), arg(args, 7), arg(args, 8), arg(args, 9), arg(args, 10),
+    arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18),
+    argf(args, 19), argf(args, 20), tileStart(tile, count, units), tileStart(tile + 1, count, units));
+}
+
+// An optimizer update (assembly/kernels/optim.ts) split into ranges of the slab, in multiples of 4
+// elements: every element takes the vector or scalar path it takes in the whole call.
+export function update_split(scalars: usize, kind: i32, w: usize, g: usize, s1: usize, s2: usize, s3: usize, n: i32,
+  lr: f32, mu: f32, t: i32, cmul: f32, cdiv: f32, lo: f32, hi: f32, wd: f32, h1: f32, h2: f32, flags: i32): bool {
+  if (!canSplit() || n <= 0) return false;
+  const count = tilesFor(n >> 2, <f64>n, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setArgp(0, scalars); setArg(1, kind); setArgp(2, w); setArgp(3, g); setArgp(4, s1); setArgp(5, s2); setArgp(6, s3);
+  setArg(7, n); setArgf(8, lr); setArgf(9, mu); setArg(10, t); setArgf(11, cmul); setArgf(12, cdiv);
+  setArgf(13, lo); setArgf(14, hi); setArgf(15, wd); setArgf(16, h1); setArgf(17, h2); setArg(18, flags);
+  runJob(JOB_UPDATE, count, 0);
+  return true;
+}
+
+function updateTile(args: usize, tile: i32, count: i32): void {
+  const n = arg(args, 7);
+  const units = n >> 2;
+  const i0 = tileStart(tile, count, units) * 4;
+  const i1 = tile == count - 1 ? n : tileStart(tile + 1, count, units) * 4;
+  const at = <usize>i0 << 2;
+  update_range(argp(args, 0), arg(args, 1), argp(args, 2) + at, argp(args, 3) + at, offset(argp(args, 4), at), offset(argp(args, 5), at), offset(argp(args, 6), at),
+    i1 - i0, argf(args, 8), argf(args, 9), arg(args, 10), argf(args, 11), argf(args, 12), argf(args, 13), argf(args, 14),
+    argf(args, 15), argf(args, 16), argf(args, 17), arg(args, 18));
+}
+
+// An elementwise kernel over n elements (relu, activations; `which`: EW_*) split into ranges of
+// multiples of 4: each tile calls the same kernel on its range (inside a tile it runs whole), so
+// every element takes the vector or scalar path it takes in the whole call. Pointers p0..p3 are
+// the kernel's in order; a 0 pointer (not given) stays 0.
+export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
+  kind: i32, alpha: f32, accumulate: i32): bool {
+  if (!canSplit() || n <= 0) return false;
+  const count = tilesFor(n >> 2, <f64>n, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setArg(0, which); setArgp(1, p0); setArgp(2, p1); setArgp(3, p2); setArgp(4, p3);
+  setArg(5, n); setArg(6, kind); setArgf(7, alpha); setArg(8, accumulate);
+  runJob(JOB_ELEMENTWISE, count, 0);
+  return true;
+}
+
+// @ts-ignore: decorator
+@inline function offset(p: usize, at: usize): usize {
+  return p ? p + at : 0;
+}
+
+function elementwiseTile(args: usize, tile: i32, count: i32): void {
+  const n = arg(args, 5);
+  const units = n >> 2;
+  const i0 = tileStart(tile, count, units) * 4;
+  const i1 = tile == count - 1 ? n : tileStart(tile + 1, count, units) * 4;
+  const at = <usize>i0 << 2;
+  const p0 = offset(argp(args, 1), at), p1 = offset(argp(args, 2), at), p2 = offset(argp(args, 3), at), p3 = offset(argp(args, 4), at);
+  const kind = arg(args, 6), alpha = argf(args, 7), accumulate = arg(args, 8);
+  switch (arg(args, 0)) {
+    case EW_RELU_FORWARD: relu_forward(p0, p1, i1 - i0); break;
+    case EW_RELU_BACKWARD: relu_backward(p0, p1, p2, i1 - i0, accumulate); break;
+    case EW_ACT_FORWARD: activation_forward(kind, p0, p1, i1 - i0, alpha); break;
+    case EW_ACT_BACKWARD: activation_backward(kind, p0, p1, p2, p3, i1 - i0, alpha, accumulate); break;
+  }
 }

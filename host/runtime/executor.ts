@@ -7,7 +7,7 @@ import { gemmLoadShape } from './engine';
 import { compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
-import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, engineLacksThreads, poolFailure, type PoolTarget, threadsUnavailable } from './thread-pool';
+import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, engineLacksThreads, poolFailure, type PoolTarget, splitJobs, threadsUnavailable } from './thread-pool';
 
 let checked: WebAssembly.Module | null = null;
 
@@ -82,7 +82,13 @@ export function threadsFallback(threads: number): string | null {
 // The bytes past the plan a threaded executor adds: the control block and each worker's GEMM
 // packing scratch (threads_region_bytes in assembly/kernels/threads.ts).
 export function threadsRegionBytes(threads: number): number {
-  return 128 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
+  return 256 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
+}
+
+// What that region adds to the executor's memory, in whole wasm pages: memory outside the plan's
+// arena and its memoryBudget (summary() and inspect state it).
+export function threadsExtraBytes(threads: number): number {
+  return threads > 1 ? Math.ceil(threadsRegionBytes(threads) / WASM_PAGE) * WASM_PAGE : 0;
 }
 
 // The optimizer's scalars kept in the step header (the rest of the header is per step): Keras's
@@ -140,7 +146,7 @@ export class Executor {
     const aShuffle = gemmLoadShape() === 'broadcast' ? 1 : 0;
     if (this.threads > 1) {
       // The plan's arena, then the pool's control block and scratch; shared, never grown.
-      const pages = plan.pages + Math.ceil(threadsRegionBytes(this.threads) / WASM_PAGE);
+      const pages = plan.pages + threadsExtraBytes(this.threads) / WASM_PAGE;
       this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
       const module = threadsModule();
       const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
@@ -274,6 +280,11 @@ export class Executor {
   // Tiles the workers ran for this executor (0 on one thread).
   get workerTiles(): number {
     return this.pool ? workerTiles(this.pool) : 0;
+  }
+
+  // Ops this executor split across its threads since it was made, by kind (null on one thread).
+  get splitJobs(): ReturnType<typeof splitJobs> | null {
+    return this.pool ? splitJobs(this.pool) : null;
   }
 
   view(region: number, floats?: number): Float32Array {

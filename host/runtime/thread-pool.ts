@@ -267,6 +267,15 @@ export function workerTiles(target: PoolTarget): number {
   return Atomics.load(new Int32Array(target.memory.buffer), (target.ctl + WORKER_TILES) >> 2);
 }
 
+// The ops the threads build splits, in the order of its job kinds (JOB_* in
+// assembly/kernels/threads.ts), and how many of each `target` split since it was made.
+export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed'] as const;
+const JOBS = 32;
+export function splitJobs(target: PoolTarget): Record<(typeof SPLIT_JOBS)[number], number> {
+  const i32 = new Int32Array(target.memory.buffer);
+  return Object.fromEntries(SPLIT_JOBS.map((name, i) => [name, Atomics.load(i32, (target.ctl + JOBS) / 4 + i)])) as Record<(typeof SPLIT_JOBS)[number], number>;
+}
+
 // Resolves once every worker started so far is ready (or one failed).
 export function poolReady(): Promise<void> {
   if (readyCount >= started || failure) return Promise.resolve();

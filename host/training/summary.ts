@@ -3,6 +3,7 @@
 import { describeBreakdown, formatBytes } from '../core/errors';
 import { describeLowerBound, type Plan } from '../compile/plan';
 import type { Layer } from '../layers/layer';
+import { threadsExtraBytes } from '../runtime/executor';
 import type { Model, Prediction } from './model';
 
 export function countParams(layers: readonly Layer[]): { total: number; trainable: number; nonTrainable: number } {
@@ -63,5 +64,8 @@ export function modelSummary(model: Model<Prediction>, inference: Plan, training
 
 // The summary's and inspect's line on threads: the count, and why one where more were asked.
 export function threadsLine(t: { threads: number; asked: number; fallback: string | null }): string {
-  return `Threads: ${t.threads}${t.fallback ? ` (asked for ${t.asked}; one thread because ${t.fallback})` : ''}`;
+  if (t.fallback) return `Threads: ${t.threads} (asked for ${t.asked}; one thread because ${t.fallback})`;
+  // Not in memoryBudget nor in the planned arena above: the memory past the plan (docs/threads.md).
+  if (t.threads > 1) return `Threads: ${t.threads} (+${formatBytes(threadsExtraBytes(t.threads))} outside the planned arena: the pool's control block and each worker's GEMM packing scratch)`;
+  return `Threads: ${t.threads}`;
 }
