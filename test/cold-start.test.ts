@@ -1,0 +1,37 @@
+// The cold-start path (import -> ready() -> build -> first prediction, a fresh Node process on
+// dist/): the kernel module is compiled once, synchronously from the file it read, and
+// instantiated twice, once for the small scratch instance that checks its static data and draws
+// the initial weights (host/runtime/init-fill.ts), once for the model's executor.
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const DIST = new URL('../dist/index.js', import.meta.url).href;
+
+function coldStart(): { compiles: string[]; instances: number; out: number } {
+  const script = `
+    const calls = { compiles: [], instances: 0 };
+    const W = WebAssembly, Module = W.Module, Instance = W.Instance, compile = W.compile, compileStreaming = W.compileStreaming;
+    W.Module = function (bytes) { calls.compiles.push('Module ' + bytes.byteLength); return new Module(bytes); };
+    W.Module.prototype = Module.prototype; W.Module.exports = Module.exports; W.Module.imports = Module.imports;
+    W.compile = (bytes) => { calls.compiles.push('compile ' + bytes.byteLength); return compile(bytes); };
+    W.compileStreaming = (r) => { calls.compiles.push('compileStreaming'); return compileStreaming(r); };
+    W.Instance = function (module, imports) { calls.instances++; return new Instance(module, imports); };
+    const et = await import(${JSON.stringify(DIST)});
+    await et.ready();
+    const m = et.sequential([et.layers.dense(16, { activation: 'relu', inputShape: [8] }), et.layers.dense(3, { activation: 'softmax' })]);
+    const y = m.predict(et.tensor(new Float32Array(8).fill(0.5), [1, 8]), { batchSize: 1 }).data;
+    console.log(JSON.stringify({ ...calls, out: y.reduce((a, b) => a + b, 0) }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, EDGETUNE_SIMD: '' } });
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout);
+}
+
+describe('cold start', () => {
+  it('compiles the kernels once, synchronously from the file it read, and instantiates them twice', () => {
+    const { compiles, instances, out } = coldStart();
+    const size = statSync(new URL('../dist/edgetune.wasm', import.meta.url)).size;
+    expect({ compiles, instances }).toEqual({ compiles: [`Module ${size}`], instances: 2 });
+    expect(out).toBeCloseTo(1, 5); // softmax: the prediction ran
+  });
+});
