@@ -76,9 +76,7 @@ export class ModelArena {
         continue;
       }
       const i = layer.weightSpecs.findIndex((s) => s.name === b.weight);
-      const view = exec.view(b.region, sizeOf(b.shape));
-      view.set(layer.values[i]);
-      layer.values[i] = view;
+      layer.moveValue(i, exec.view(b.region, sizeOf(b.shape)));
     }
     for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
   }
