@@ -34,4 +34,14 @@ describe('cold start', () => {
     expect({ compiles, instances }).toEqual({ compiles: [`Module ${size}`], instances: 2 });
     expect(out).toBeCloseTo(1, 5); // softmax: the prediction ran
   });
+
+  it('the bench probe runs edgetune on one thread, as its peers (a convolution plan would otherwise start workers)', () => {
+    const probe = new URL('../scripts/cold-start-peer.mjs', import.meta.url).pathname;
+    for (const workload of ['mlp', 'emotion']) {
+      const r = spawnSync(process.execPath, [probe, 'edgetune', workload], { encoding: 'utf8' });
+      const result = JSON.parse(r.stdout) as { threads: string; totalMs: number };
+      expect(result.threads, workload).toMatch(/^edgetune=1 /);
+      expect(result.totalMs).toBeGreaterThan(0);
+    }
+  });
 });
