@@ -175,7 +175,7 @@ async function edgetuneEmotion() {
   const t0 = performance.now();
   const [et, importers] = await Promise.all([
     import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'index.js')).href),
-    import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'import', 'index.js')).href),
+    import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'import', 'tfjs.js')).href), // edgetune/import/tfjs
   ]);
   et.setThreads(1); // single-threaded, as TF.js is (a plan with a convolution would start workers)
   await et.ready();

@@ -3,7 +3,7 @@
 // instantiated twice, once for the small scratch instance that checks its static data and draws
 // the initial weights (host/runtime/init-fill.ts), once for the model's executor.
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const DIST = new URL('../dist/index.js', import.meta.url).href;
@@ -43,5 +43,27 @@ describe('cold start', () => {
       expect(result.threads, workload).toMatch(/^edgetune=1 /);
       expect(result.totalMs).toBeGreaterThan(0);
     }
+  });
+
+  it('edgetune/import/tfjs loads the TF.js importers without the ONNX and PyTorch ones', () => {
+    // every .js file node loads for `import 'edgetune/import/tfjs'`, and what they define
+    const script = `
+      import { readFileSync } from 'node:fs';
+      const tfjs = await import(${JSON.stringify(new URL('../dist/import/tfjs.js', import.meta.url).href)});
+      console.log(JSON.stringify(Object.keys(tfjs).sort()));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(r.stdout)).toEqual(['UnsupportedOpError', 'importTfjsGraphModel', 'importTfjsLayersModel', 'shardPathProblem']);
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(new URL(file, DIST), 'utf8');
+      for (const m of text.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*["'](\.{1,2}\/[^"']+)["'];/gm)) visit(new URL(m[1], new URL(file, DIST)).href);
+    };
+    visit(new URL('../dist/import/tfjs.js', import.meta.url).href);
+    const defined = (name: string) => [...seen].some((f) => readFileSync(new URL(f), 'utf8').includes(`function ${name}(`));
+    expect(defined('importTfjsGraphModel')).toBe(true);
+    expect(defined('importOnnx')).toBe(false);
+    expect(defined('importPytorchSafetensors')).toBe(false);
   });
 });
