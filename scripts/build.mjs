@@ -32,9 +32,11 @@ async function buildDist() {
   await build({
     // The Keras importer is an entry of its own (edgetune/import/keras): it is the only code that loads
     // h5wasm (one copy, bundled into a chunk it imports on first use), so the core entry never reaches it.
-    // The importers are an entry of their own (edgetune/import), so the core entry carries none.
+    // The importers are an entry of their own (edgetune/import), so the core entry carries none;
+    // the TF.js ones also have one without ONNX and PyTorch (edgetune/import/tfjs).
     entryPoints: {
       index: 'host/index.ts', node: 'host/node.ts', 'import/index': 'host/import/public.ts', 'import/keras': 'host/import/keras.ts',
+      'import/tfjs': 'host/import/tfjs.ts',
       cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts',
     },
     outdir: 'dist',

@@ -132,12 +132,16 @@ async function ortWeb() {
   };
 }
 
+// The threads a model ran on, from its summary (after the clock).
+const ranOn = (model) => `edgetune=${/^Threads: (\d+)/m.exec(model.summary(null))?.[1] ?? '?'}`;
+
 // edgetune: import the bundle, build the same MLP (glorot-uniform weights), plan it for inference
 // (one fixed arena), predict one sample.
 async function edgetune() {
   const phases = {};
   const t0 = performance.now();
   const et = await import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'index.js')).href);
+  et.setThreads(1); // single-threaded, as the peers are
   await et.ready();
   const t1 = performance.now();
   phases.import = t1 - t0;
@@ -152,7 +156,7 @@ async function edgetune() {
   const t3 = performance.now();
   phases.predict = t3 - t2;
   if (out.length !== SIZES[3] || !Number.isFinite(out[0])) throw new Error('bad prediction');
-  return { totalMs: t3 - t0, phases, binary: 'dist/edgetune.wasm', threads: `os=${osThreads()}` };
+  return { totalMs: t3 - t0, phases, binary: 'dist/edgetune.wasm', threads: `${ranOn(model)} os=${osThreads()}` };
 }
 
 // The emotion model's files, read before the clock starts (as if fetched), and one input.
@@ -171,8 +175,9 @@ async function edgetuneEmotion() {
   const t0 = performance.now();
   const [et, importers] = await Promise.all([
     import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'index.js')).href),
-    import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'import', 'index.js')).href),
+    import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'import', 'tfjs.js')).href), // edgetune/import/tfjs
   ]);
+  et.setThreads(1); // single-threaded, as TF.js is (a plan with a convolution would start workers)
   await et.ready();
   const t1 = performance.now();
   phases.import = t1 - t0;
@@ -183,7 +188,7 @@ async function edgetuneEmotion() {
   const t3 = performance.now();
   phases.predict = t3 - t2;
   if (out.length !== 7 || !Number.isFinite(out[0])) throw new Error('bad prediction');
-  return { totalMs: t3 - t0, phases, binary: 'dist/edgetune.wasm', threads: `os=${osThreads()}` };
+  return { totalMs: t3 - t0, phases, binary: 'dist/edgetune.wasm', threads: `${ranOn(model)} os=${osThreads()}` };
 }
 
 async function tfjsWasmEmotion() {

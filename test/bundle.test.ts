@@ -42,7 +42,7 @@ describe('bundle', () => {
     // conditions nest ({ node: { types, default } }): every file they name
     const targets = (e: unknown): string[] => (typeof e === 'string' ? [e] : Object.values(e as object).flatMap(targets));
     const publicFiles = new Set(targets(pkg.exports).filter((f) => f.endsWith('.js')));
-    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/index.js', './dist/node.js']);
+    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/import/tfjs.js', './dist/index.js', './dist/node.js']);
     expect(publicFiles.has('./dist/examples.js')).toBe(false);
     for (const file of publicFiles) {
       const entry = (await import(new URL(file, new URL('../', import.meta.url)).href)) as Record<string, unknown>;

@@ -42,8 +42,13 @@ export function fans(shape: readonly number[]): { fanIn: number; fanOut: number 
 }
 
 export function initialize(spec: InitializerConfig, shape: readonly number[], seed: number): Float32Array {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(size);
+  return initializeInto(new Float32Array(shape.reduce((a, b) => a * b, 1)), spec, shape, seed, true);
+}
+
+// initialize() drawn into `out` (shape's size): an arena region, so the values need no host array
+// (host/layers/layer.ts moveValue). `zeroed`: out holds zeros already (a new array).
+export function initializeInto(out: Float32Array, spec: InitializerConfig, shape: readonly number[], seed: number, zeroed = false): Float32Array {
+  const size = out.length;
   const { fanIn, fanOut } = fans(shape);
   const uniform = (limit: number) => {
     if (fillWithKernels('uniform', out, (spec.seed ?? seed) >>> 0, limit) === null) new Random(spec.seed ?? seed).fillUniform(out, limit);
@@ -66,7 +71,7 @@ export function initialize(spec: InitializerConfig, shape: readonly number[], se
     case 'heNormal': truncatedNormal(2 / fanIn); break;
     case 'lecunUniform': uniform(Math.sqrt(3 / fanIn)); break;
     case 'lecunNormal': truncatedNormal(1 / fanIn); break;
-    case 'zeros': break;
+    case 'zeros': if (!zeroed) out.fill(0); break;
     case 'ones': out.fill(1); break;
     case 'constant': out.fill(spec.value ?? 0); break;
   }

@@ -5,12 +5,15 @@
 // arena (the arena is the single copy the kernels update).
 import { InvalidArgumentError, ShapeError } from '../core/errors';
 import type { LayerDef } from './def';
-import { type InitializerConfig, initialize } from './initializers';
+import { type InitializerConfig, initialize, initializeInto } from './initializers';
 import { nextSeed } from '../core/random';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
 import { flag, type LayerOptions } from './config';
 import { checkOptions } from '../core/options';
 import { type Int8Kernel, dequantizeKernel, outputChannels, quantizeKernel, quantizeLayer } from './quantize';
+
+// The array of a weight whose initial value is still pending (Layer.pending).
+const EMPTY = new Float32Array(0);
 
 export type { ActivationName } from './activations';
 export type { LayerOptions } from './config';
@@ -89,8 +92,22 @@ export class Layer {
   readonly inputShape: number[] | null;
   weightSpecs: WeightSpec[] = [];
   builtInputShapes: number[][] | null = null;
-  /** @internal current weight arrays (host arrays or arena views) */
-  values: Float32Array[] = [];
+  /** @internal current weight arrays (host arrays or arena views); reading them draws the
+   * initial values still pending */
+  get values(): Float32Array[] {
+    if (this.pending) this.pending.forEach((p, i) => { if (p) this.arrays[i] = initialize(p.initializer, p.shape, p.seed); });
+    this.pending = null;
+    return this.arrays;
+  }
+  set values(values: Float32Array[]) {
+    this.arrays = values;
+    this.pending = null;
+  }
+  private arrays: Float32Array[] = [];
+  // Initial values not drawn yet (null: drawn or set), with the seed taken when the layer was
+  // built, so they are the same values whenever they are drawn: straight into the arena when the
+  // model is first planned (moveValue), which spares the cold start a host copy of every weight.
+  private pending: ({ initializer: InitializerConfig; shape: number[]; seed: number } | null)[] | null = null;
   /** @internal the arena the values live in, or null for host arrays */
   home: WeightHome | null = null;
   /** @internal bumped by setWeights and loads: plans re-derive packed or folded copies when it moves */
@@ -148,7 +165,9 @@ export class Layer {
     const specs = def.weights?.(this, s) ?? [];
     this.checkWeights?.(specs);
     this.weightSpecs = specs;
-    this.values = def.initialValues?.(this, s) ?? specs.map((w) => initialize(w.initializer, w.shape, nextSeed()));
+    const initial = def.initialValues?.(this, s);
+    this.values = initial ?? specs.map(() => EMPTY);
+    if (!initial && specs.length) this.pending = specs.map((w) => ({ initializer: w.initializer, shape: w.shape, seed: nextSeed() }));
     this.home = null;
     this.builtInputShapes = inputShapes.map((x) => [...x]);
   }
@@ -180,6 +199,19 @@ export class Layer {
     return this.weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   }
 
+  /** @internal makes `view` (an arena region of weight i's size) hold weight i and become its
+   * array: a pending initial value is drawn straight into it */
+  moveValue(i: number, view: Float32Array): void {
+    const p = this.pending?.[i];
+    if (p) {
+      initializeInto(view, p.initializer, p.shape, p.seed);
+      this.pending![i] = null;
+    } else {
+      view.set(this.arrays[i]);
+    }
+    this.arrays[i] = view;
+  }
+
   countTrainableParams(): number {
     return this.weightSpecs.filter((w) => w.trainable).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   }
@@ -202,7 +234,11 @@ export class Layer {
         throw new ShapeError(`layer ${this.name} weight '${spec.name}' has shape [${spec.shape}] (${size} values), got ${w.length} values`, this.name, spec.shape);
       }
     });
-    weights.forEach((w, i) => this.values[i].set(w));
+    weights.forEach((w, i) => {
+      if (!this.pending?.[i]) return this.arrays[i].set(w);
+      this.pending[i] = null; // set before it was drawn: never drawn
+      this.arrays[i] = Float32Array.from(w);
+    });
     this.weightsVersion++;
     if (this.int8) {
       this.int8 = quantizeKernel(this.values[0], outputChannels(this));

@@ -4,6 +4,7 @@ import { EdgetuneError, KernelStatusError } from '../core/errors';
 import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
 import { gemmLoadShape } from './engine';
+import { scratchKernels } from './init-fill';
 import { compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
@@ -13,8 +14,7 @@ let checked: WebAssembly.Module | null = null;
 
 function checkModule(module: WebAssembly.Module): WebAssembly.Module {
   if (module === checked) return module;
-  const probe = new WebAssembly.Instance(module, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 1 }) } });
-  const heapBase = (probe.exports.heap_base as () => number)();
+  const heapBase = scratchKernels(module)!.kernels.heap_base();
   if (heapBase > KERNEL_STATIC_BYTES) {
     throw new EdgetuneError('KernelBuild', `kernel static data ends at ${heapBase}, past the ${KERNEL_STATIC_BYTES} bytes plans reserve for it`);
   }

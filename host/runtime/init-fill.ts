@@ -6,17 +6,21 @@ import type { KernelExports } from './executor';
 import { kernelModuleIfLoadable } from './kernel-source';
 
 const SCRATCH_PAGES = 2;
-let scratch: { kernels: KernelExports; f32: Float32Array; base: number; floats: number } | null = null;
+export interface ScratchKernels { module: WebAssembly.Module; kernels: KernelExports; f32: Float32Array; base: number; floats: number }
+let scratch: ScratchKernels | null = null;
 
-function scratchKernels(): typeof scratch {
-  if (scratch) return scratch;
-  const module = kernelModuleIfLoadable();
+// One instance of the kernel module on a small memory of its own, made once per module: the
+// executor's static-data check (checkModule) reads heap_base from it and the draws below run in
+// it, so a cold start instantiates the module twice (this and the model's executor), not three
+// times (an instance of the 80 KB module costs about 1 ms). `module`: the kernels, where they can
+// be had (null: a browser before ready(), host sources with no .wasm beside them).
+export function scratchKernels(module: WebAssembly.Module | null = scratch?.module ?? kernelModuleIfLoadable()): ScratchKernels | null {
   if (!module) return null;
+  if (scratch?.module === module) return scratch;
   const memory = new WebAssembly.Memory({ initial: SCRATCH_PAGES, maximum: SCRATCH_PAGES });
   const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
-  if (!kernels.init_uniform || !kernels.init_truncated_normal) return null;
   const base = Math.ceil(kernels.heap_base() / 16) * 16;
-  scratch = { kernels, f32: new Float32Array(memory.buffer), base, floats: (SCRATCH_PAGES * 65536 - base) >> 2 };
+  scratch = { module, kernels, f32: new Float32Array(memory.buffer), base, floats: (SCRATCH_PAGES * 65536 - base) >> 2 };
   return scratch;
 }
 
@@ -26,7 +30,7 @@ function scratchKernels(): typeof scratch {
 // before ready()), and the caller draws in JavaScript.
 export function fillWithKernels(kind: 'uniform' | 'truncatedNormal', out: Float32Array, state: number, scale: number): number | null {
   const s = scratchKernels();
-  if (!s) return null;
+  if (!s || !s.kernels.init_uniform || !s.kernels.init_truncated_normal) return null;
   const fill = kind === 'uniform' ? s.kernels.init_uniform : s.kernels.init_truncated_normal;
   for (let at = 0; at < out.length; at += s.floats) {
     const n = Math.min(s.floats, out.length - at);

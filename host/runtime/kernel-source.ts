@@ -77,11 +77,13 @@ export async function fetchThreadsKernels(url: URL): Promise<WebAssembly.Module 
   }
 }
 
-// Compiles the kernels from a URL: read as a file where that is possible, else fetched and
-// compiled as the bytes arrive (WebAssembly.compileStreaming needs the application/wasm type).
+// Compiles the kernels from a URL: read as a file where that is possible, and then compiled
+// synchronously (Node, Deno and Bun allow it on any thread; the asynchronous compile costs more
+// CPU and two trips through the event loop on the cold-start path), else fetched and compiled as
+// the bytes arrive (WebAssembly.compileStreaming needs the application/wasm type).
 export async function compileKernels(url: URL): Promise<WebAssembly.Module> {
   const bytes = readFileUrl(url);
-  if (bytes) return WebAssembly.compile(bytes as BufferSource);
+  if (bytes) return new WebAssembly.Module(bytes as BufferSource);
   const response = await fetch(url);
   if (!response.ok) throw new EdgetuneError('KernelBuild', `could not load the kernels from ${url.href}: HTTP ${response.status}`);
   const streaming = typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.split(';')[0].trim() === 'application/wasm';

@@ -77,10 +77,8 @@ export class ModelArena {
         continue;
       }
       const i = layer.weightSpecs.findIndex((s) => s.name === b.weight);
-      const view = exec.view(b.region, sizeOf(b.shape));
-      view.set(layer.values[i]);
+      layer.moveValue(i, exec.view(b.region, sizeOf(b.shape)));
       exec.preparedFor = null;
-      layer.values[i] = view;
     }
     for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
   }

@@ -1,0 +1,7 @@
+// The TF.js importers' entry (edgetune/import/tfjs): layers and graph models (model.json and its
+// weight shards) without the ONNX and PyTorch importers, so an app (or a cold start) that reads
+// TF.js models parses only these. edgetune/import has them all.
+export { importTfjsLayersModel } from './tfjs-layers';
+export { importTfjsGraphModel, type TfjsGraphImportOptions } from './tfjs-graph';
+export { shardPathProblem, type ShardReader } from './tfjs-weights';
+export { UnsupportedOpError } from './errors';
