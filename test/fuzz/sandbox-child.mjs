@@ -32,7 +32,7 @@ async function handle(m) {
     }
   }
   try {
-    runs(await importKeras(m.bytes, m.name));
+    runs(await importKeras(m.bytes, m.name, { timeoutMs: 2000 })); // a reader stopped at 2 s is a typed refusal
     return { accepted: true };
   } catch (e) {
     return { error: String(e?.stack ?? e).split('\n').slice(0, 3).join(' | '), typed: e instanceof EdgetuneError };
