@@ -48,6 +48,7 @@ describe('mutation fuzzer', () => {
       const slow: string[] = [];
       const memory: string[] = [];
       let typed = 0;
+      let stopped = 0; // typed refusals by a reader stopped at its timeout (Keras HDF5)
       let accepted = 0;
       const rss0 = process.memoryUsage().rss;
       for (let i = 0; i < N; i++) {
@@ -59,7 +60,7 @@ describe('mutation fuzzer', () => {
           else accepted++;
         } catch (e) {
           if (e instanceof SandboxFailure && e.why !== 'crash') (e.why === 'memory' ? memory : slow).push(`case ${i + 1}: ${e.message}`);
-          else if (e instanceof EdgetuneError) typed++;
+          else if (e instanceof EdgetuneError) { typed++; if (/the HDF5 reader did not finish in \d+ ms/.test(e.message)) stopped++; }
           else untyped.push(`case ${i + 1}: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? e}`);
         }
         const ms = performance.now() - t0;
@@ -67,7 +68,7 @@ describe('mutation fuzzer', () => {
       }
       const rssGrowthMB = (process.memoryUsage().rss - rss0) / 2 ** 20;
       report[t.name] = {
-        tried: N, typed, accepted, untyped: untyped.length, slow: slow.length, memory: memory.length, rssGrowthMB: Math.round(rssGrowthMB),
+        tried: N, typed, stopped, accepted, untyped: untyped.length, slow: slow.length, memory: memory.length, rssGrowthMB: Math.round(rssGrowthMB),
         examples: [...untyped, ...slow, ...memory].slice(0, 5),
       };
       if (process.env.FUZZ_REPORT) writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(report, null, 1));

@@ -1,7 +1,8 @@
 // The long fuzz run: `npm run fuzz -- --n 10000 [--only safetensors-model,onnx]`. Runs
 // test/fuzz/fuzz.test.ts with FUZZ_N cases per format and prints, per format: tried, typed error
-// (or clean refusal), accepted, untyped, slow (> 5 s), memory (a sandboxed case over 1 GB) and RSS
-// growth of the test process over the format's run.
+// (or clean refusal; `stopped`: of those, a reader stopped at its timeout), accepted, untyped,
+// slow (> 5 s), memory (a sandboxed case over 1 GB) and RSS growth of the test process over the
+// format's run.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,9 +20,9 @@ const r = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mj
 });
 let rows = {};
 try { rows = JSON.parse(readFileSync(report, 'utf8')); } catch { /* no format finished */ }
-console.log(`format                   tried   typed accepted untyped slow memory rss+MB`);
+console.log(`format                   tried   typed stopped accepted untyped slow memory rss+MB`);
 for (const [name, s] of Object.entries(rows)) {
-  console.log(`${name.padEnd(22)} ${String(s.tried).padStart(7)} ${String(s.typed).padStart(7)} ${String(s.accepted).padStart(8)} ${String(s.untyped).padStart(7)} ${String(s.slow).padStart(4)} ${String(s.memory ?? 0).padStart(6)} ${String(s.rssGrowthMB).padStart(6)}`);
+  console.log(`${name.padEnd(22)} ${String(s.tried).padStart(7)} ${String(s.typed).padStart(7)} ${String(s.stopped ?? 0).padStart(7)} ${String(s.accepted).padStart(8)} ${String(s.untyped).padStart(7)} ${String(s.slow).padStart(4)} ${String(s.memory ?? 0).padStart(6)} ${String(s.rssGrowthMB).padStart(6)}`);
   for (const e of s.examples) console.log(`    ${e}`);
 }
 console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s, vitest exit ${r.status}`);
