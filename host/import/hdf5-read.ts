@@ -68,6 +68,13 @@ function webReader(): Reader | null {
 }
 
 let kept: Reader | null = null; // Node's worker, reused
+function startNodeReader(): Reader | null {
+  try {
+    return nodeReader();
+  } catch {
+    return null;
+  }
+}
 let nextId = 0;
 
 // One request; the timeout counts from the worker's ready signal (a loaded machine can take
@@ -100,7 +107,8 @@ export async function readHdf5(bytes: Uint8Array, source: string, timeoutMs = DE
   const reply = await ask(reader, bytes, source, timeoutMs);
   if (!reusable || reply.fatal || reader.dead) {
     reader.end();
-    if (kept === reader) kept = null;
+    // Node: the replacement starts now, loading h5wasm while the caller handles this file's error.
+    if (kept === reader) kept = startNodeReader();
   }
   if (reply.tree) return reply.tree;
   throw new ModelFormatError(`${reply.typed ? '' : `${source}: `}${reply.error}`, source);

@@ -1,4 +1,4 @@
-// The long fuzz run: `npm run fuzz -- --n 10000 [--only safetensors-model,onnx]`. Runs
+// The long fuzz run: `npm run fuzz -- --n 10000 [--only safetensors-model,onnx] [--from 0]`. Runs
 // test/fuzz/fuzz.test.ts with FUZZ_N cases per format and prints, per format: tried, typed error
 // (or clean refusal; `stopped`: of those, a reader stopped at its timeout), accepted, untyped,
 // slow (> 5 s), memory (a sandboxed case over 1 GB) and RSS growth of the test process over the
@@ -11,12 +11,13 @@ import { join } from 'node:path';
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
 const n = Number(arg('n', 2000));
 const only = arg('only');
+const from = arg('from'); // the first case: a long run split across processes
 const report = join(mkdtempSync(join(tmpdir(), 'edgetune-fuzz-')), 'report.json');
 const root = new URL('../..', import.meta.url).pathname;
 const t0 = Date.now();
 const r = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', 'test/fuzz/fuzz.test.ts'], {
   cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 30,
-  env: { ...process.env, FUZZ_N: String(n), FUZZ_REPORT: report, ...(only ? { FUZZ_ONLY: only } : {}) },
+  env: { ...process.env, FUZZ_N: String(n), FUZZ_REPORT: report, ...(only ? { FUZZ_ONLY: only } : {}), ...(from ? { FUZZ_FROM: from } : {}) },
 });
 let rows = {};
 try { rows = JSON.parse(readFileSync(report, 'utf8')); } catch { /* no format finished */ }
