@@ -1,4 +1,4 @@
-// The long fuzz run: `npm run fuzz -- --n 10000 [--only safetensors-model,onnx] [--from 0]`. Runs
+// The long fuzz run: `npm run fuzz -- --n 10000 [--only safetensors-model,onnx] [--from 0] [--minutes M]`. Runs
 // test/fuzz/fuzz.test.ts with FUZZ_N cases per format and prints, per format: tried, typed error
 // (or clean refusal; `stopped`: of those, a reader stopped at its timeout), accepted, untyped,
 // slow (> 5 s), memory (a sandboxed case over 1 GB) and RSS growth of the test process over the
@@ -12,12 +12,13 @@ const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); r
 const n = Number(arg('n', 2000));
 const only = arg('only');
 const from = arg('from'); // the first case: a long run split across processes
+const until = arg('minutes'); // stop after this long; each format reports the cases it tried
 const report = join(mkdtempSync(join(tmpdir(), 'edgetune-fuzz-')), 'report.json');
 const root = new URL('../..', import.meta.url).pathname;
 const t0 = Date.now();
 const r = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', 'test/fuzz/fuzz.test.ts'], {
   cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 30,
-  env: { ...process.env, FUZZ_N: String(n), FUZZ_REPORT: report, ...(only ? { FUZZ_ONLY: only } : {}), ...(from ? { FUZZ_FROM: from } : {}) },
+  env: { ...process.env, FUZZ_N: String(n), FUZZ_REPORT: report, ...(only ? { FUZZ_ONLY: only } : {}), ...(from ? { FUZZ_FROM: from } : {}), ...(until ? { FUZZ_UNTIL: String(Date.now() + 60_000 * Number(until)) } : {}) },
 });
 let rows = {};
 try { rows = JSON.parse(readFileSync(report, 'utf8')); } catch { /* no format finished */ }
