@@ -38,6 +38,9 @@ async function buildDist() {
       index: 'host/index.ts', node: 'host/node.ts', 'import/index': 'host/import/public.ts', 'import/keras': 'host/import/keras.ts',
       'import/tfjs': 'host/import/tfjs.ts',
       cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts',
+      // The worker that reads HDF5 for the Keras importer (host/import/hdf5-read.ts loads it by URL
+      // beside the chunk that holds the importer, at the root of dist/).
+      'keras-hdf5-worker': 'host/import/hdf5-worker.ts',
     },
     outdir: 'dist',
     bundle: true,

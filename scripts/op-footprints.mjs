@@ -72,6 +72,7 @@ export function footprintTexts(t) {
       texts.set(`ARGN_${arg.replace('?', '')}`, arg.replace('?', ''));
       for (const n of t.sizeNames(t.parseSize(floats))) if (n !== 'B') texts.set(`ARGN_${n}`, n);
     }
+    for (const n of t.sizeNames(t.parseSize(t.opWork(spec)))) if (n !== 'B') texts.set(`ARGN_${n}`, n);
   }
   return [...texts];
 }
@@ -79,7 +80,7 @@ export function footprintTexts(t) {
 // The table: u16 per opcode 0..MAX (offset of its record, 0xffff: unknown), then the records:
 // u8 nargs, u16 name | u8 sizes, each u8 arg, u16 name | u8 accesses, each u8 arg, u8 mode
 // (bit 2: 0 is "not wanted"), u16 name, u16 length, bytecode | u8 disjoint pairs, each u8 written,
-// u8 read, u16 name, u16 name. Names are the TEXT_* offsets of the driver's blob, resolved by `textOffset`.
+// u8 read, u16 name, u16 name | u16 length, bytecode of the op's work (host/compile/ops.ts opWork). Names are the TEXT_* offsets of the driver's blob, resolved by `textOffset`.
 export function footprintTable(t, textOffset) {
   const specs = Object.entries(t.OP_SPECS);
   const maxCode = Math.max(...specs.map(([, s]) => s.code));
@@ -92,7 +93,7 @@ export function footprintTable(t, textOffset) {
     const index = (arg) => { const i = spec.args.indexOf(arg); if (i < 0 || i > 63) throw new Error(`op-footprints: ${op} has no argument ${arg}`); return i; };
     const r = [spec.args.length, ...u16(textOffset(`OPN_${op}`))];
     const sizes = new Set();
-    for (const [, floats] of fp.access) for (const n of t.sizeNames(t.parseSize(floats))) if (n !== 'B') sizes.add(n);
+    for (const e of [...fp.access.map(([, floats]) => floats), t.opWork(fp)]) for (const n of t.sizeNames(t.parseSize(e))) if (n !== 'B') sizes.add(n);
     r.push(sizes.size);
     for (const n of sizes) r.push(index(n), ...u16(textOffset(`ARGN_${n}`)));
     r.push(fp.access.length);
@@ -104,6 +105,8 @@ export function footprintTable(t, textOffset) {
     const pairs = fp.disjoint ?? [];
     r.push(pairs.length);
     for (const [w, rd] of pairs) r.push(index(w), index(rd), ...u16(textOffset(`ARGN_${w}`)), ...u16(textOffset(`ARGN_${rd}`)));
+    const work = bytecode(t, t.parseSize(t.opWork(fp)), (n) => (n === 'B' ? BC.B : index(n)));
+    r.push(...u16(work.length), ...work);
     at[spec.code] = offset;
     offset += r.length;
     records.push(...r);
@@ -122,6 +125,7 @@ export function footprintsSource(t, textOffset) {
 // (layout: scripts/op-footprints.mjs footprintTable; evaluated by assembly/wasi/plan-verify.ts).
 export const OPCODE_MAX: i32 = ${maxCode};
 export const FOOTPRINT_BYTES: usize = ${bytes.length};
+export const PLAN_WORK_LIMIT: f64 = ${t.PLAN_WORK_LIMIT};
 ${Object.entries(BC).map(([k, v]) => `export const BC_${{ '+': 'ADD', '-': 'SUB', '*': 'MUL', '/': 'DIV', '<': 'LT', '<=': 'LE', '>': 'GT', '>=': 'GE', '==': 'EQ', '&&': 'AND', '||': 'OR', '&': 'BIT' }[k] ?? k.toUpperCase()}: u8 = ${v};`).join('\n')}
 export function footprintTable(): usize {
   return memory.data<u8>([

@@ -132,6 +132,9 @@ export const TEXTS = [
   ['V_PARTS', 'the step header, input, labels or program words are not regions of their kind'],
   ['V_EXCEEDS', ' exceeds the planned batch '],
   ['V_CLASSES_FEWER', ' classes, fewer than the header\'s '],
+  ['V_WORK_TRAIN', 'train program: a step does '],
+  ['V_WORK_INIT', 'init program: a step does '],
+  ['V_WORK_OVER', ' element operations, over the limit of '],
 ];
 
 export function messagesSource(extra = [], offsets = new Map()) {

@@ -25,7 +25,7 @@ describe('crash-safe save', () => {
     const dir = join(scratch.dir, 'kill');
     const dest = join(dir, 'model.safetensors');
     const sets = [weightSet(0).toBytes(), weightSet(1).toBytes()].map((b) => Buffer.from(b));
-    expect(sets[0].length).toBeGreaterThan(4_000_000);
+    expect(sets[0].length).toBeGreaterThan(256 * 1024);
     expect(sets[0].equals(sets[1])).toBe(false);
     await weightSet(0).save(dest);
 
@@ -40,7 +40,7 @@ describe('crash-safe save', () => {
         child.stderr.on('data', (d) => (err += d));
         const closed = new Promise<void>((resolve) => child.on('close', (code, signal) => { if (signal !== 'SIGKILL') exits.push(`exit ${code}: ${err}`); resolve(); }));
         await new Promise((resolve) => { child.stdout.once('data', resolve); child.once('close', resolve); });
-        await sleep(Math.random() * 80); // a save of this model takes about 20-60 ms here (more under load)
+        await sleep(Math.random() * 20); // the child saves in a loop: most moments are mid-save
         child.kill('SIGKILL');
         await closed;
         kills++;
@@ -54,7 +54,7 @@ describe('crash-safe save', () => {
     await Promise.all([lane(), lane(), lane(), lane()]);
 
     expect(exits).toEqual([]); // no save failed: concurrent savers kept their temporaries
-    expect((await loadModel(dest)).countParams().total).toBe(512 * 2048 + 2048);
+    expect((await loadModel(dest)).countParams().total).toBe(128 * 512 + 512);
     await weightSet(1).save(dest); // the final successful save
     expect(temporaries(dir)).toEqual([]);
     expect(readFileSync(dest).equals(sets[1])).toBe(true);

@@ -175,6 +175,15 @@ describe('WASI module: hostile plan files are refused before anything runs', () 
     refused('gemm-k', (b, l) => setArg(b, trainOp(l, 'gemm'), 'k', 0x7fffffff), /^edgetune-wasi: plan: train op \d+ \(gemm\) argument '[abc]' touches \[\d+, \d+\) outside/);
   });
 
+  it('a GEMM with zero strides and k = 2^30: every range is one float, the loops take hours; the work estimate refuses it', () => {
+    const bytes = refused('gemm-zero-strides', (b, l) => {
+      const g = trainOp(l, 'gemm');
+      for (const s of ['rsa', 'csa', 'rsb', 'csb']) setArg(b, g, s, 0);
+      setArg(b, g, 'k', 2 ** 30);
+    }, /^edgetune-wasi: plan: train program: a step does \d+ element operations, over the limit of 4398046511104$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/train program: a step does \d+ element operations, over the limit of 4398046511104/);
+  });
+
   it('an absurd count and a negative count', () => {
     refused('count-huge', (b, l) => setArg(b, trainOp(l, 'relu_forward') ?? trainOp(l, 'act_forward'), 'count', 0x7fffffff), /argument '[xy]' touches \[\d+, \d+\) outside region/);
     refused('count-negative', (b, l) => setArg(b, trainOp(l, 'bias_fill'), 'n', -5), /^edgetune-wasi: plan: train op \d+ \(bias_fill\) argument 'n' is -5, not a size$/);

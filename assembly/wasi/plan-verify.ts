@@ -11,7 +11,7 @@ import * as T from './wasi-messages';
 import { OP_XENT_LOGITS_SPARSE, S_BATCH } from '../interp/opcodes';
 import {
   BC_ABS, BC_ADD, BC_AND, BC_B, BC_BIT, BC_CEIL, BC_DIV, BC_EQ, BC_GE, BC_GT, BC_LE, BC_LT, BC_MIN, BC_MUL, BC_OR, BC_SELECT, BC_SUB,
-  BC_U16, BC_U32, BC_U8, OPCODE_MAX,
+  BC_U16, BC_U32, BC_U8, OPCODE_MAX, PLAN_WORK_LIMIT,
 } from './op-footprints';
 
 // Region kinds and slabs as host/formats/plan-file.ts writes them (REGION_KINDS, FIXED_SLABS).
@@ -43,6 +43,7 @@ let program: u32 = 0;
 let opIndex: i32 = 0;
 let op: usize = 0;
 let uses: usize = 0;
+let work: f64 = 0; // element operations of the program's ops so far (host/compile/ops.ts opWork)
 
 function text(t: T.Text): void {
   if (notes < 32) { store<u32>(note + (<usize>notes << 4), 0); store<u64>(note + (<usize>notes << 4) + 8, <u64>t); notes++; }
@@ -140,6 +141,7 @@ export function verifyPrograms(table: usize, count: i32, words: usize, useTable:
 // One program's words (as in the file) and its uses table (one word per op word: 1 + region).
 function verifyProgram(id: u32, words: usize, wordCount: u32, ops: i32, useTable: usize, batch: i32): bool {
   program = id;
+  work = 0;
   const end = words + (<usize>wordCount << 2);
   let p = words;
   for (opIndex = 0; opIndex < ops; opIndex++) {
@@ -161,11 +163,15 @@ function verifyProgram(id: u32, words: usize, wordCount: u32, ops: i32, useTable
     p += 8 + (<usize>nargs << 2);
   }
   if (p != end) { text(T.V_PROGRAM); return false; }
+  if (!(work <= PLAN_WORK_LIMIT)) { // zero strides, a huge k or window: valid ops that loop for hours
+    text(program == 5 ? T.V_WORK_INIT : T.V_WORK_TRAIN); num(<u64>Math.min(work, 1e18)); text(T.V_WORK_OVER); num(<u64>PLAN_WORK_LIMIT);
+    return false;
+  }
   return true;
 }
 
 // The op at `op`, run with `batch` rows: its size arguments, then each pointer argument's range,
-// then its disjoint pairs, from its record in the generated table.
+// then its disjoint pairs, from its record in the generated table; adds its work to `work`.
 function checkOp(rec: usize, batch: f64): bool {
   let q = rec + 3;
   for (let n = <i32>load<u8>(q++); n > 0; n--, q += 3) if (!size(<i32>load<u8>(q), <T.Text>load<u16>(q + 1))) return false;
@@ -179,6 +185,7 @@ function checkOp(rec: usize, batch: f64): bool {
   for (let n = <i32>load<u8>(q++); n > 0; n--, q += 6) {
     if (!apart(<i32>load<u8>(q), <i32>load<u8>(q + 1), <T.Text>load<u16>(q + 2), <T.Text>load<u16>(q + 4))) return false;
   }
+  work += evaluate(q + 2, <usize>load<u16>(q), batch);
   return true;
 }
 

@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 3592;
+export const TEXT_BYTES: usize = 3687;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -83,80 +83,84 @@ export function textBlob(): usize {
     116, 104, 101, 105, 114, 32, 107, 105, 110, 100, 27, 32, 101, 120, 99, 101, 101, 100, 115, 32, 116, 104, 101, 32,
     112, 108, 97, 110, 110, 101, 100, 32, 98, 97, 116, 99, 104, 32, 34, 32, 99, 108, 97, 115, 115, 101, 115, 44,
     32, 102, 101, 119, 101, 114, 32, 116, 104, 97, 110, 32, 116, 104, 101, 32, 104, 101, 97, 100, 101, 114, 39, 115,
-    32, 4, 103, 101, 109, 109, 9, 98, 105, 97, 115, 95, 102, 105, 108, 108, 13, 98, 105, 97, 115, 95, 98, 97,
-    99, 107, 119, 97, 114, 100, 12, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 13, 114, 101, 108, 117,
-    95, 98, 97, 99, 107, 119, 97, 114, 100, 15, 115, 111, 102, 116, 109, 97, 120, 95, 102, 111, 114, 119, 97, 114,
-    100, 16, 115, 111, 102, 116, 109, 97, 120, 95, 98, 97, 99, 107, 119, 97, 114, 100, 4, 102, 105, 108, 108, 4,
-    99, 111, 112, 121, 18, 120, 101, 110, 116, 95, 108, 111, 103, 105, 116, 115, 95, 115, 112, 97, 114, 115, 101, 17,
-    120, 101, 110, 116, 95, 108, 111, 103, 105, 116, 115, 95, 100, 101, 110, 115, 101, 10, 120, 101, 110, 116, 95, 112,
-    114, 111, 98, 115, 8, 97, 99, 99, 117, 114, 97, 99, 121, 10, 99, 104, 101, 99, 107, 95, 108, 111, 115, 115,
-    9, 103, 114, 97, 100, 95, 110, 111, 114, 109, 11, 99, 104, 101, 99, 107, 95, 103, 114, 97, 100, 115, 15, 97,
-    112, 112, 108, 121, 95, 103, 114, 97, 100, 105, 101, 110, 116, 115, 8, 115, 99, 104, 101, 100, 117, 108, 101, 11,
-    97, 99, 116, 95, 102, 111, 114, 119, 97, 114, 100, 12, 97, 99, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100,
-    14, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 98,
-    97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 21, 99, 111, 110, 118, 50, 100, 95, 98, 97,
-    99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 17, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102,
-    111, 114, 119, 97, 114, 100, 24, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114,
-    100, 95, 105, 110, 112, 117, 116, 25, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97,
-    114, 100, 95, 102, 105, 108, 116, 101, 114, 15, 109, 97, 120, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114,
-    100, 16, 109, 97, 120, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97, 114, 100, 15, 97, 118, 103, 112, 111,
-    111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 97, 118, 103, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119,
-    97, 114, 100, 11, 103, 97, 112, 95, 102, 111, 114, 119, 97, 114, 100, 12, 103, 97, 112, 95, 98, 97, 99, 107,
-    119, 97, 114, 100, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 16, 98, 110,
-    95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97,
-    114, 100, 95, 116, 114, 97, 105, 110, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 102,
-    101, 114, 15, 100, 114, 111, 112, 111, 117, 116, 95, 102, 111, 114, 119, 97, 114, 100, 16, 100, 114, 111, 112, 111,
-    117, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 99, 111, 112, 121, 95, 115, 116, 114, 105, 100, 101, 100,
-    11, 114, 101, 103, 95, 112, 101, 110, 97, 108, 116, 121, 12, 114, 101, 103, 95, 103, 114, 97, 100, 105, 101, 110,
-    116, 8, 109, 97, 120, 95, 110, 111, 114, 109, 7, 110, 111, 110, 95, 110, 101, 103, 9, 117, 110, 105, 116, 95,
-    110, 111, 114, 109, 7, 98, 110, 95, 102, 111, 108, 100, 14, 111, 112, 116, 105, 109, 105, 122, 101, 114, 95, 105,
-    110, 105, 116, 9, 115, 116, 101, 112, 95, 100, 111, 110, 101, 10, 110, 97, 100, 97, 109, 95, 112, 114, 101, 112,
-    12, 99, 111, 109, 109, 105, 116, 95, 115, 116, 97, 116, 101, 14, 111, 117, 116, 112, 117, 116, 95, 109, 101, 116,
-    114, 105, 99, 115, 4, 97, 120, 112, 121, 3, 109, 117, 108, 18, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100,
-    95, 102, 111, 114, 119, 97, 114, 100, 19, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 98, 97, 99, 107,
-    119, 97, 114, 100, 23, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 102, 111, 114,
-    119, 97, 114, 100, 24, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 98, 97, 99,
-    107, 119, 97, 114, 100, 14, 99, 104, 97, 110, 110, 101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97,
-    110, 110, 101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99,
-    111, 112, 121, 9, 98, 114, 111, 97, 100, 99, 97, 115, 116, 20, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120,
-    105, 115, 95, 102, 111, 114, 119, 97, 114, 100, 21, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95,
-    98, 97, 99, 107, 119, 97, 114, 100, 13, 117, 110, 97, 114, 121, 95, 102, 111, 114, 119, 97, 114, 100, 14, 117,
-    110, 97, 114, 121, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 114, 101, 115, 105, 122, 101, 95, 102, 111, 114,
-    119, 97, 114, 100, 15, 114, 101, 115, 105, 122, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 112, 114, 101,
-    108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 14, 112, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114,
-    100, 22, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 102, 111, 114, 119, 97, 114, 100,
-    30, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100,
-    95, 102, 105, 108, 116, 101, 114, 29, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98,
-    97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110,
-    99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 102, 111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111,
-    108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 98,
-    97, 116, 99, 104, 101, 100, 95, 103, 101, 109, 109, 23, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111,
-    114, 119, 97, 114, 100, 95, 99, 108, 97, 109, 112, 13, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99,
-    116, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111,
-    98, 115, 6, 112, 97, 99, 107, 95, 98, 11, 103, 101, 109, 109, 95, 112, 97, 99, 107, 101, 100, 21, 99, 111,
-    110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112, 97, 99, 107, 101, 100, 13, 100, 101, 113, 117,
-    97, 110, 116, 105, 122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1,
-    97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97,
-    1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2,
-    98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95,
-    2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2,
-    112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117,
-    110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2,
-    100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112,
-    97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112,
-    111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105,
-    110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100,
-    7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101,
-    116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6,
-    100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100,
-    120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6,
-    111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121,
-    48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110,
-    52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50,
-    3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50,
-    3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114,
-    2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 6, 100, 97,
-    108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
+    32, 27, 116, 114, 97, 105, 110, 32, 112, 114, 111, 103, 114, 97, 109, 58, 32, 97, 32, 115, 116, 101, 112, 32,
+    100, 111, 101, 115, 32, 26, 105, 110, 105, 116, 32, 112, 114, 111, 103, 114, 97, 109, 58, 32, 97, 32, 115, 116,
+    101, 112, 32, 100, 111, 101, 115, 32, 39, 32, 101, 108, 101, 109, 101, 110, 116, 32, 111, 112, 101, 114, 97, 116,
+    105, 111, 110, 115, 44, 32, 111, 118, 101, 114, 32, 116, 104, 101, 32, 108, 105, 109, 105, 116, 32, 111, 102, 32,
+    4, 103, 101, 109, 109, 9, 98, 105, 97, 115, 95, 102, 105, 108, 108, 13, 98, 105, 97, 115, 95, 98, 97, 99,
+    107, 119, 97, 114, 100, 12, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 13, 114, 101, 108, 117, 95,
+    98, 97, 99, 107, 119, 97, 114, 100, 15, 115, 111, 102, 116, 109, 97, 120, 95, 102, 111, 114, 119, 97, 114, 100,
+    16, 115, 111, 102, 116, 109, 97, 120, 95, 98, 97, 99, 107, 119, 97, 114, 100, 4, 102, 105, 108, 108, 4, 99,
+    111, 112, 121, 18, 120, 101, 110, 116, 95, 108, 111, 103, 105, 116, 115, 95, 115, 112, 97, 114, 115, 101, 17, 120,
+    101, 110, 116, 95, 108, 111, 103, 105, 116, 115, 95, 100, 101, 110, 115, 101, 10, 120, 101, 110, 116, 95, 112, 114,
+    111, 98, 115, 8, 97, 99, 99, 117, 114, 97, 99, 121, 10, 99, 104, 101, 99, 107, 95, 108, 111, 115, 115, 9,
+    103, 114, 97, 100, 95, 110, 111, 114, 109, 11, 99, 104, 101, 99, 107, 95, 103, 114, 97, 100, 115, 15, 97, 112,
+    112, 108, 121, 95, 103, 114, 97, 100, 105, 101, 110, 116, 115, 8, 115, 99, 104, 101, 100, 117, 108, 101, 11, 97,
+    99, 116, 95, 102, 111, 114, 119, 97, 114, 100, 12, 97, 99, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14,
+    99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 98, 97,
+    99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 21, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99,
+    107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 17, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111,
+    114, 119, 97, 114, 100, 24, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100,
+    95, 105, 110, 112, 117, 116, 25, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114,
+    100, 95, 102, 105, 108, 116, 101, 114, 15, 109, 97, 120, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100,
+    16, 109, 97, 120, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97, 114, 100, 15, 97, 118, 103, 112, 111, 111,
+    108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 97, 118, 103, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97,
+    114, 100, 11, 103, 97, 112, 95, 102, 111, 114, 119, 97, 114, 100, 12, 103, 97, 112, 95, 98, 97, 99, 107, 119,
+    97, 114, 100, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 16, 98, 110, 95,
+    102, 111, 114, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114,
+    100, 95, 116, 114, 97, 105, 110, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 102, 101,
+    114, 15, 100, 114, 111, 112, 111, 117, 116, 95, 102, 111, 114, 119, 97, 114, 100, 16, 100, 114, 111, 112, 111, 117,
+    116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 99, 111, 112, 121, 95, 115, 116, 114, 105, 100, 101, 100, 11,
+    114, 101, 103, 95, 112, 101, 110, 97, 108, 116, 121, 12, 114, 101, 103, 95, 103, 114, 97, 100, 105, 101, 110, 116,
+    8, 109, 97, 120, 95, 110, 111, 114, 109, 7, 110, 111, 110, 95, 110, 101, 103, 9, 117, 110, 105, 116, 95, 110,
+    111, 114, 109, 7, 98, 110, 95, 102, 111, 108, 100, 14, 111, 112, 116, 105, 109, 105, 122, 101, 114, 95, 105, 110,
+    105, 116, 9, 115, 116, 101, 112, 95, 100, 111, 110, 101, 10, 110, 97, 100, 97, 109, 95, 112, 114, 101, 112, 12,
+    99, 111, 109, 109, 105, 116, 95, 115, 116, 97, 116, 101, 14, 111, 117, 116, 112, 117, 116, 95, 109, 101, 116, 114,
+    105, 99, 115, 4, 97, 120, 112, 121, 3, 109, 117, 108, 18, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95,
+    102, 111, 114, 119, 97, 114, 100, 19, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 98, 97, 99, 107, 119,
+    97, 114, 100, 23, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 102, 111, 114, 119,
+    97, 114, 100, 24, 114, 101, 115, 105, 122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 98, 97, 99, 107,
+    119, 97, 114, 100, 14, 99, 104, 97, 110, 110, 101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110,
+    110, 101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111,
+    112, 121, 9, 98, 114, 111, 97, 100, 99, 97, 115, 116, 20, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105,
+    115, 95, 102, 111, 114, 119, 97, 114, 100, 21, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98,
+    97, 99, 107, 119, 97, 114, 100, 13, 117, 110, 97, 114, 121, 95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110,
+    97, 114, 121, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119,
+    97, 114, 100, 15, 114, 101, 115, 105, 122, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108,
+    117, 95, 102, 111, 114, 119, 97, 114, 100, 14, 112, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100,
+    22, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 102, 111, 114, 119, 97, 114, 100, 30,
+    99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95,
+    102, 105, 108, 116, 101, 114, 29, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97,
+    99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99,
+    108, 117, 100, 101, 95, 112, 97, 100, 95, 102, 111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108,
+    95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 98, 97,
+    116, 99, 104, 101, 100, 95, 103, 101, 109, 109, 23, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114,
+    119, 97, 114, 100, 95, 99, 108, 97, 109, 112, 13, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116,
+    3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98,
+    115, 6, 112, 97, 99, 107, 95, 98, 11, 103, 101, 109, 109, 95, 112, 97, 99, 107, 101, 100, 21, 99, 111, 110,
+    118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112, 97, 99, 107, 101, 100, 13, 100, 101, 113, 117, 97,
+    110, 116, 105, 122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97,
+    10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1,
+    98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2, 98,
+    112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95, 2,
+    119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112,
+    108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110,
+    116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100,
+    120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97,
+    114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111,
+    111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110,
+    112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7,
+    110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116,
+    97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100,
+    103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120,
+    2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111,
+    102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48,
+    2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52,
+    3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3,
+    115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3,
+    115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2,
+    100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 6, 100, 97, 108,
+    112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -272,202 +276,205 @@ export const V_BATCH: Text = 1665; // "step header batch "
 export const V_PARTS: Text = 1684; // "the step header, input, labels or program words are not regions of their kind"
 export const V_EXCEEDS: Text = 1762; // " exceeds the planned batch "
 export const V_CLASSES_FEWER: Text = 1790; // " classes, fewer than the header's "
-export const OPN_gemm: Text = 1825; // "gemm"
-export const OPN_bias_fill: Text = 1830; // "bias_fill"
-export const OPN_bias_backward: Text = 1840; // "bias_backward"
-export const OPN_relu_forward: Text = 1854; // "relu_forward"
-export const OPN_relu_backward: Text = 1867; // "relu_backward"
-export const OPN_softmax_forward: Text = 1881; // "softmax_forward"
-export const OPN_softmax_backward: Text = 1897; // "softmax_backward"
-export const OPN_fill: Text = 1914; // "fill"
-export const OPN_copy: Text = 1919; // "copy"
-export const OPN_xent_logits_sparse: Text = 1924; // "xent_logits_sparse"
-export const OPN_xent_logits_dense: Text = 1943; // "xent_logits_dense"
-export const OPN_xent_probs: Text = 1961; // "xent_probs"
-export const OPN_accuracy: Text = 1972; // "accuracy"
-export const OPN_check_loss: Text = 1981; // "check_loss"
-export const OPN_grad_norm: Text = 1992; // "grad_norm"
-export const OPN_check_grads: Text = 2002; // "check_grads"
-export const OPN_apply_gradients: Text = 2014; // "apply_gradients"
-export const OPN_schedule: Text = 2030; // "schedule"
-export const OPN_act_forward: Text = 2039; // "act_forward"
-export const OPN_act_backward: Text = 2051; // "act_backward"
-export const OPN_conv2d_forward: Text = 2064; // "conv2d_forward"
-export const OPN_conv2d_backward_filter: Text = 2079; // "conv2d_backward_filter"
-export const OPN_conv2d_backward_input: Text = 2102; // "conv2d_backward_input"
-export const OPN_depthwise_forward: Text = 2124; // "depthwise_forward"
-export const OPN_depthwise_backward_input: Text = 2142; // "depthwise_backward_input"
-export const OPN_depthwise_backward_filter: Text = 2167; // "depthwise_backward_filter"
-export const OPN_maxpool_forward: Text = 2193; // "maxpool_forward"
-export const OPN_maxpool_backward: Text = 2209; // "maxpool_backward"
-export const OPN_avgpool_forward: Text = 2226; // "avgpool_forward"
-export const OPN_avgpool_backward: Text = 2242; // "avgpool_backward"
-export const OPN_gap_forward: Text = 2259; // "gap_forward"
-export const OPN_gap_backward: Text = 2271; // "gap_backward"
-export const OPN_bn_forward_train: Text = 2284; // "bn_forward_train"
-export const OPN_bn_forward_infer: Text = 2301; // "bn_forward_infer"
-export const OPN_bn_backward_train: Text = 2318; // "bn_backward_train"
-export const OPN_bn_backward_infer: Text = 2336; // "bn_backward_infer"
-export const OPN_dropout_forward: Text = 2354; // "dropout_forward"
-export const OPN_dropout_backward: Text = 2370; // "dropout_backward"
-export const OPN_copy_strided: Text = 2387; // "copy_strided"
-export const OPN_reg_penalty: Text = 2400; // "reg_penalty"
-export const OPN_reg_gradient: Text = 2412; // "reg_gradient"
-export const OPN_max_norm: Text = 2425; // "max_norm"
-export const OPN_non_neg: Text = 2434; // "non_neg"
-export const OPN_unit_norm: Text = 2442; // "unit_norm"
-export const OPN_bn_fold: Text = 2452; // "bn_fold"
-export const OPN_optimizer_init: Text = 2460; // "optimizer_init"
-export const OPN_step_done: Text = 2475; // "step_done"
-export const OPN_nadam_prep: Text = 2485; // "nadam_prep"
-export const OPN_commit_state: Text = 2496; // "commit_state"
-export const OPN_output_metrics: Text = 2509; // "output_metrics"
-export const OPN_axpy: Text = 2524; // "axpy"
-export const OPN_mul: Text = 2529; // "mul"
-export const OPN_zero_pad2d_forward: Text = 2533; // "zero_pad2d_forward"
-export const OPN_zero_pad2d_backward: Text = 2552; // "zero_pad2d_backward"
-export const OPN_resize_bilinear_forward: Text = 2572; // "resize_bilinear_forward"
-export const OPN_resize_bilinear_backward: Text = 2596; // "resize_bilinear_backward"
-export const OPN_channel_affine: Text = 2621; // "channel_affine"
-export const OPN_channel_scale_backward: Text = 2636; // "channel_scale_backward"
-export const OPN_nd_copy: Text = 2659; // "nd_copy"
-export const OPN_broadcast: Text = 2667; // "broadcast"
-export const OPN_softmax_axis_forward: Text = 2677; // "softmax_axis_forward"
-export const OPN_softmax_axis_backward: Text = 2698; // "softmax_axis_backward"
-export const OPN_unary_forward: Text = 2720; // "unary_forward"
-export const OPN_unary_backward: Text = 2734; // "unary_backward"
-export const OPN_resize_forward: Text = 2749; // "resize_forward"
-export const OPN_resize_backward: Text = 2764; // "resize_backward"
-export const OPN_prelu_forward: Text = 2780; // "prelu_forward"
-export const OPN_prelu_backward: Text = 2794; // "prelu_backward"
-export const OPN_conv2d_grouped_forward: Text = 2809; // "conv2d_grouped_forward"
-export const OPN_conv2d_grouped_backward_filter: Text = 2832; // "conv2d_grouped_backward_filter"
-export const OPN_conv2d_grouped_backward_input: Text = 2863; // "conv2d_grouped_backward_input"
-export const OPN_avgpool_include_pad_forward: Text = 2893; // "avgpool_include_pad_forward"
-export const OPN_avgpool_include_pad_backward: Text = 2921; // "avgpool_include_pad_backward"
-export const OPN_batched_gemm: Text = 2950; // "batched_gemm"
-export const OPN_depthwise_forward_clamp: Text = 2963; // "depthwise_forward_clamp"
-export const OPN_conv2d_direct: Text = 2987; // "conv2d_direct"
-export const OPN_mse: Text = 3001; // "mse"
-export const OPN_bce_logits: Text = 3005; // "bce_logits"
-export const OPN_bce_probs: Text = 3016; // "bce_probs"
-export const OPN_pack_b: Text = 3026; // "pack_b"
-export const OPN_gemm_packed: Text = 3033; // "gemm_packed"
-export const OPN_conv2d_forward_packed: Text = 3045; // "conv2d_forward_packed"
-export const OPN_dequantize_i8: Text = 3067; // "dequantize_i8"
-export const OPN_loss_weighted: Text = 3081; // "loss_weighted"
-export const ARGN_a: Text = 3095; // "a"
-export const ARGN_batchFlags: Text = 3097; // "batchFlags"
-export const ARGN_m: Text = 3108; // "m"
-export const ARGN_rsa: Text = 3110; // "rsa"
-export const ARGN_k: Text = 3114; // "k"
-export const ARGN_csa: Text = 3116; // "csa"
-export const ARGN_b: Text = 3120; // "b"
-export const ARGN_rsb: Text = 3122; // "rsb"
-export const ARGN_n: Text = 3126; // "n"
-export const ARGN_csb: Text = 3128; // "csb"
-export const ARGN_c: Text = 3132; // "c"
-export const ARGN_ldc: Text = 3134; // "ldc"
-export const ARGN_pack: Text = 3138; // "pack"
-export const ARGN_bp: Text = 3143; // "bp"
-export const ARGN_bias: Text = 3146; // "bias"
-export const ARGN_y: Text = 3151; // "y"
-export const ARGN_oh: Text = 3153; // "oh"
-export const ARGN_ow: Text = 3156; // "ow"
-export const ARGN_f: Text = 3159; // "f"
-export const ARGN_x: Text = 3161; // "x"
-export const ARGN_h: Text = 3163; // "h"
-export const ARGN_w_: Text = 3165; // "w_"
-export const ARGN_wp: Text = 3168; // "wp"
-export const ARGN_kh: Text = 3171; // "kh"
-export const ARGN_kw: Text = 3174; // "kw"
-export const ARGN_cols: Text = 3177; // "cols"
-export const ARGN_sh: Text = 3182; // "sh"
-export const ARGN_sw: Text = 3185; // "sw"
-export const ARGN_pt: Text = 3188; // "pt"
-export const ARGN_pl: Text = 3191; // "pl"
-export const ARGN_chunkRows: Text = 3194; // "chunkRows"
-export const ARGN_rows: Text = 3204; // "rows"
-export const ARGN_pa: Text = 3209; // "pa"
-export const ARGN_count: Text = 3212; // "count"
-export const ARGN_sa: Text = 3218; // "sa"
-export const ARGN_pb: Text = 3221; // "pb"
-export const ARGN_sb: Text = 3224; // "sb"
-export const ARGN_pc: Text = 3227; // "pc"
-export const ARGN_sc: Text = 3230; // "sc"
-export const ARGN_db: Text = 3233; // "db"
-export const ARGN_dy: Text = 3236; // "dy"
-export const ARGN_dx: Text = 3239; // "dx"
-export const ARGN_perSample: Text = 3242; // "perSample"
-export const ARGN_labels: Text = 3252; // "labels"
-export const ARGN_p: Text = 3259; // "p"
-export const ARGN_sparse: Text = 3261; // "sparse"
-export const ARGN_g: Text = 3268; // "g"
-export const ARGN_w: Text = 3270; // "w"
-export const ARGN_s1: Text = 3272; // "s1"
-export const ARGN_kind: Text = 3275; // "kind"
-export const ARGN_s2: Text = 3280; // "s2"
-export const ARGN_s3: Text = 3283; // "s3"
-export const ARGN_pool: Text = 3286; // "pool"
-export const ARGN_chunkOut: Text = 3291; // "chunkOut"
-export const ARGN_dw: Text = 3300; // "dw"
-export const ARGN_argmax: Text = 3303; // "argmax"
-export const ARGN_inputCount: Text = 3310; // "inputCount"
-export const ARGN_hw: Text = 3321; // "hw"
-export const ARGN_mean: Text = 3324; // "mean"
-export const ARGN_invstd: Text = 3329; // "invstd"
-export const ARGN_newMean: Text = 3336; // "newMean"
-export const ARGN_newVar: Text = 3344; // "newVar"
-export const ARGN_gamma: Text = 3351; // "gamma"
-export const ARGN_beta: Text = 3357; // "beta"
-export const ARGN_movingMean: Text = 3362; // "movingMean"
-export const ARGN_movingVar: Text = 3373; // "movingVar"
-export const ARGN_dgamma: Text = 3383; // "dgamma"
-export const ARGN_dbeta: Text = 3390; // "dbeta"
-export const ARGN_mask: Text = 3396; // "mask"
-export const ARGN_ldy: Text = 3401; // "ldy"
-export const ARGN_ldx: Text = 3405; // "ldx"
-export const ARGN_wf: Text = 3409; // "wf"
-export const ARGN_bf: Text = 3412; // "bf"
-export const ARGN_output: Text = 3415; // "output"
-export const ARGN_pr: Text = 3422; // "pr"
-export const ARGN_scale: Text = 3425; // "scale"
-export const ARGN_offset: Text = 3431; // "offset"
-export const ARGN_d1: Text = 3438; // "d1"
-export const ARGN_d2: Text = 3441; // "d2"
-export const ARGN_d3: Text = 3444; // "d3"
-export const ARGN_d4: Text = 3447; // "d4"
-export const ARGN_d5: Text = 3450; // "d5"
-export const ARGN_sy0: Text = 3453; // "sy0"
-export const ARGN_n1: Text = 3457; // "n1"
-export const ARGN_sy1: Text = 3460; // "sy1"
-export const ARGN_n2: Text = 3464; // "n2"
-export const ARGN_sy2: Text = 3467; // "sy2"
-export const ARGN_n3: Text = 3471; // "n3"
-export const ARGN_sy3: Text = 3474; // "sy3"
-export const ARGN_n4: Text = 3478; // "n4"
-export const ARGN_sy4: Text = 3481; // "sy4"
-export const ARGN_n5: Text = 3485; // "n5"
-export const ARGN_sy5: Text = 3488; // "sy5"
-export const ARGN_sa0: Text = 3492; // "sa0"
-export const ARGN_sa1: Text = 3496; // "sa1"
-export const ARGN_sa2: Text = 3500; // "sa2"
-export const ARGN_sa3: Text = 3504; // "sa3"
-export const ARGN_sa4: Text = 3508; // "sa4"
-export const ARGN_sa5: Text = 3512; // "sa5"
-export const ARGN_sb0: Text = 3516; // "sb0"
-export const ARGN_sb1: Text = 3520; // "sb1"
-export const ARGN_sb2: Text = 3524; // "sb2"
-export const ARGN_sb3: Text = 3528; // "sb3"
-export const ARGN_sb4: Text = 3532; // "sb4"
-export const ARGN_sb5: Text = 3536; // "sb5"
-export const ARGN_outer: Text = 3540; // "outer"
-export const ARGN_inner: Text = 3546; // "inner"
-export const ARGN_d0: Text = 3552; // "d0"
-export const ARGN_alpha: Text = 3555; // "alpha"
-export const ARGN_shared: Text = 3561; // "shared"
-export const ARGN_ch: Text = 3568; // "ch"
-export const ARGN_q: Text = 3571; // "q"
-export const ARGN_dalpha: Text = 3573; // "dalpha"
-export const ARGN_groups: Text = 3580; // "groups"
-export const ARGN_zero: Text = 3587; // "zero"
+export const V_WORK_TRAIN: Text = 1825; // "train program: a step does "
+export const V_WORK_INIT: Text = 1853; // "init program: a step does "
+export const V_WORK_OVER: Text = 1880; // " element operations, over the limit of "
+export const OPN_gemm: Text = 1920; // "gemm"
+export const OPN_bias_fill: Text = 1925; // "bias_fill"
+export const OPN_bias_backward: Text = 1935; // "bias_backward"
+export const OPN_relu_forward: Text = 1949; // "relu_forward"
+export const OPN_relu_backward: Text = 1962; // "relu_backward"
+export const OPN_softmax_forward: Text = 1976; // "softmax_forward"
+export const OPN_softmax_backward: Text = 1992; // "softmax_backward"
+export const OPN_fill: Text = 2009; // "fill"
+export const OPN_copy: Text = 2014; // "copy"
+export const OPN_xent_logits_sparse: Text = 2019; // "xent_logits_sparse"
+export const OPN_xent_logits_dense: Text = 2038; // "xent_logits_dense"
+export const OPN_xent_probs: Text = 2056; // "xent_probs"
+export const OPN_accuracy: Text = 2067; // "accuracy"
+export const OPN_check_loss: Text = 2076; // "check_loss"
+export const OPN_grad_norm: Text = 2087; // "grad_norm"
+export const OPN_check_grads: Text = 2097; // "check_grads"
+export const OPN_apply_gradients: Text = 2109; // "apply_gradients"
+export const OPN_schedule: Text = 2125; // "schedule"
+export const OPN_act_forward: Text = 2134; // "act_forward"
+export const OPN_act_backward: Text = 2146; // "act_backward"
+export const OPN_conv2d_forward: Text = 2159; // "conv2d_forward"
+export const OPN_conv2d_backward_filter: Text = 2174; // "conv2d_backward_filter"
+export const OPN_conv2d_backward_input: Text = 2197; // "conv2d_backward_input"
+export const OPN_depthwise_forward: Text = 2219; // "depthwise_forward"
+export const OPN_depthwise_backward_input: Text = 2237; // "depthwise_backward_input"
+export const OPN_depthwise_backward_filter: Text = 2262; // "depthwise_backward_filter"
+export const OPN_maxpool_forward: Text = 2288; // "maxpool_forward"
+export const OPN_maxpool_backward: Text = 2304; // "maxpool_backward"
+export const OPN_avgpool_forward: Text = 2321; // "avgpool_forward"
+export const OPN_avgpool_backward: Text = 2337; // "avgpool_backward"
+export const OPN_gap_forward: Text = 2354; // "gap_forward"
+export const OPN_gap_backward: Text = 2366; // "gap_backward"
+export const OPN_bn_forward_train: Text = 2379; // "bn_forward_train"
+export const OPN_bn_forward_infer: Text = 2396; // "bn_forward_infer"
+export const OPN_bn_backward_train: Text = 2413; // "bn_backward_train"
+export const OPN_bn_backward_infer: Text = 2431; // "bn_backward_infer"
+export const OPN_dropout_forward: Text = 2449; // "dropout_forward"
+export const OPN_dropout_backward: Text = 2465; // "dropout_backward"
+export const OPN_copy_strided: Text = 2482; // "copy_strided"
+export const OPN_reg_penalty: Text = 2495; // "reg_penalty"
+export const OPN_reg_gradient: Text = 2507; // "reg_gradient"
+export const OPN_max_norm: Text = 2520; // "max_norm"
+export const OPN_non_neg: Text = 2529; // "non_neg"
+export const OPN_unit_norm: Text = 2537; // "unit_norm"
+export const OPN_bn_fold: Text = 2547; // "bn_fold"
+export const OPN_optimizer_init: Text = 2555; // "optimizer_init"
+export const OPN_step_done: Text = 2570; // "step_done"
+export const OPN_nadam_prep: Text = 2580; // "nadam_prep"
+export const OPN_commit_state: Text = 2591; // "commit_state"
+export const OPN_output_metrics: Text = 2604; // "output_metrics"
+export const OPN_axpy: Text = 2619; // "axpy"
+export const OPN_mul: Text = 2624; // "mul"
+export const OPN_zero_pad2d_forward: Text = 2628; // "zero_pad2d_forward"
+export const OPN_zero_pad2d_backward: Text = 2647; // "zero_pad2d_backward"
+export const OPN_resize_bilinear_forward: Text = 2667; // "resize_bilinear_forward"
+export const OPN_resize_bilinear_backward: Text = 2691; // "resize_bilinear_backward"
+export const OPN_channel_affine: Text = 2716; // "channel_affine"
+export const OPN_channel_scale_backward: Text = 2731; // "channel_scale_backward"
+export const OPN_nd_copy: Text = 2754; // "nd_copy"
+export const OPN_broadcast: Text = 2762; // "broadcast"
+export const OPN_softmax_axis_forward: Text = 2772; // "softmax_axis_forward"
+export const OPN_softmax_axis_backward: Text = 2793; // "softmax_axis_backward"
+export const OPN_unary_forward: Text = 2815; // "unary_forward"
+export const OPN_unary_backward: Text = 2829; // "unary_backward"
+export const OPN_resize_forward: Text = 2844; // "resize_forward"
+export const OPN_resize_backward: Text = 2859; // "resize_backward"
+export const OPN_prelu_forward: Text = 2875; // "prelu_forward"
+export const OPN_prelu_backward: Text = 2889; // "prelu_backward"
+export const OPN_conv2d_grouped_forward: Text = 2904; // "conv2d_grouped_forward"
+export const OPN_conv2d_grouped_backward_filter: Text = 2927; // "conv2d_grouped_backward_filter"
+export const OPN_conv2d_grouped_backward_input: Text = 2958; // "conv2d_grouped_backward_input"
+export const OPN_avgpool_include_pad_forward: Text = 2988; // "avgpool_include_pad_forward"
+export const OPN_avgpool_include_pad_backward: Text = 3016; // "avgpool_include_pad_backward"
+export const OPN_batched_gemm: Text = 3045; // "batched_gemm"
+export const OPN_depthwise_forward_clamp: Text = 3058; // "depthwise_forward_clamp"
+export const OPN_conv2d_direct: Text = 3082; // "conv2d_direct"
+export const OPN_mse: Text = 3096; // "mse"
+export const OPN_bce_logits: Text = 3100; // "bce_logits"
+export const OPN_bce_probs: Text = 3111; // "bce_probs"
+export const OPN_pack_b: Text = 3121; // "pack_b"
+export const OPN_gemm_packed: Text = 3128; // "gemm_packed"
+export const OPN_conv2d_forward_packed: Text = 3140; // "conv2d_forward_packed"
+export const OPN_dequantize_i8: Text = 3162; // "dequantize_i8"
+export const OPN_loss_weighted: Text = 3176; // "loss_weighted"
+export const ARGN_a: Text = 3190; // "a"
+export const ARGN_batchFlags: Text = 3192; // "batchFlags"
+export const ARGN_m: Text = 3203; // "m"
+export const ARGN_rsa: Text = 3205; // "rsa"
+export const ARGN_k: Text = 3209; // "k"
+export const ARGN_csa: Text = 3211; // "csa"
+export const ARGN_b: Text = 3215; // "b"
+export const ARGN_rsb: Text = 3217; // "rsb"
+export const ARGN_n: Text = 3221; // "n"
+export const ARGN_csb: Text = 3223; // "csb"
+export const ARGN_c: Text = 3227; // "c"
+export const ARGN_ldc: Text = 3229; // "ldc"
+export const ARGN_pack: Text = 3233; // "pack"
+export const ARGN_bp: Text = 3238; // "bp"
+export const ARGN_bias: Text = 3241; // "bias"
+export const ARGN_y: Text = 3246; // "y"
+export const ARGN_oh: Text = 3248; // "oh"
+export const ARGN_ow: Text = 3251; // "ow"
+export const ARGN_f: Text = 3254; // "f"
+export const ARGN_x: Text = 3256; // "x"
+export const ARGN_h: Text = 3258; // "h"
+export const ARGN_w_: Text = 3260; // "w_"
+export const ARGN_wp: Text = 3263; // "wp"
+export const ARGN_kh: Text = 3266; // "kh"
+export const ARGN_kw: Text = 3269; // "kw"
+export const ARGN_cols: Text = 3272; // "cols"
+export const ARGN_sh: Text = 3277; // "sh"
+export const ARGN_sw: Text = 3280; // "sw"
+export const ARGN_pt: Text = 3283; // "pt"
+export const ARGN_pl: Text = 3286; // "pl"
+export const ARGN_chunkRows: Text = 3289; // "chunkRows"
+export const ARGN_rows: Text = 3299; // "rows"
+export const ARGN_pa: Text = 3304; // "pa"
+export const ARGN_count: Text = 3307; // "count"
+export const ARGN_sa: Text = 3313; // "sa"
+export const ARGN_pb: Text = 3316; // "pb"
+export const ARGN_sb: Text = 3319; // "sb"
+export const ARGN_pc: Text = 3322; // "pc"
+export const ARGN_sc: Text = 3325; // "sc"
+export const ARGN_db: Text = 3328; // "db"
+export const ARGN_dy: Text = 3331; // "dy"
+export const ARGN_dx: Text = 3334; // "dx"
+export const ARGN_perSample: Text = 3337; // "perSample"
+export const ARGN_labels: Text = 3347; // "labels"
+export const ARGN_p: Text = 3354; // "p"
+export const ARGN_sparse: Text = 3356; // "sparse"
+export const ARGN_g: Text = 3363; // "g"
+export const ARGN_w: Text = 3365; // "w"
+export const ARGN_s1: Text = 3367; // "s1"
+export const ARGN_kind: Text = 3370; // "kind"
+export const ARGN_s2: Text = 3375; // "s2"
+export const ARGN_s3: Text = 3378; // "s3"
+export const ARGN_pool: Text = 3381; // "pool"
+export const ARGN_chunkOut: Text = 3386; // "chunkOut"
+export const ARGN_dw: Text = 3395; // "dw"
+export const ARGN_argmax: Text = 3398; // "argmax"
+export const ARGN_inputCount: Text = 3405; // "inputCount"
+export const ARGN_hw: Text = 3416; // "hw"
+export const ARGN_mean: Text = 3419; // "mean"
+export const ARGN_invstd: Text = 3424; // "invstd"
+export const ARGN_newMean: Text = 3431; // "newMean"
+export const ARGN_newVar: Text = 3439; // "newVar"
+export const ARGN_gamma: Text = 3446; // "gamma"
+export const ARGN_beta: Text = 3452; // "beta"
+export const ARGN_movingMean: Text = 3457; // "movingMean"
+export const ARGN_movingVar: Text = 3468; // "movingVar"
+export const ARGN_dgamma: Text = 3478; // "dgamma"
+export const ARGN_dbeta: Text = 3485; // "dbeta"
+export const ARGN_mask: Text = 3491; // "mask"
+export const ARGN_ldy: Text = 3496; // "ldy"
+export const ARGN_ldx: Text = 3500; // "ldx"
+export const ARGN_wf: Text = 3504; // "wf"
+export const ARGN_bf: Text = 3507; // "bf"
+export const ARGN_output: Text = 3510; // "output"
+export const ARGN_pr: Text = 3517; // "pr"
+export const ARGN_scale: Text = 3520; // "scale"
+export const ARGN_offset: Text = 3526; // "offset"
+export const ARGN_d1: Text = 3533; // "d1"
+export const ARGN_d2: Text = 3536; // "d2"
+export const ARGN_d3: Text = 3539; // "d3"
+export const ARGN_d4: Text = 3542; // "d4"
+export const ARGN_d5: Text = 3545; // "d5"
+export const ARGN_sy0: Text = 3548; // "sy0"
+export const ARGN_n1: Text = 3552; // "n1"
+export const ARGN_sy1: Text = 3555; // "sy1"
+export const ARGN_n2: Text = 3559; // "n2"
+export const ARGN_sy2: Text = 3562; // "sy2"
+export const ARGN_n3: Text = 3566; // "n3"
+export const ARGN_sy3: Text = 3569; // "sy3"
+export const ARGN_n4: Text = 3573; // "n4"
+export const ARGN_sy4: Text = 3576; // "sy4"
+export const ARGN_n5: Text = 3580; // "n5"
+export const ARGN_sy5: Text = 3583; // "sy5"
+export const ARGN_sa0: Text = 3587; // "sa0"
+export const ARGN_sa1: Text = 3591; // "sa1"
+export const ARGN_sa2: Text = 3595; // "sa2"
+export const ARGN_sa3: Text = 3599; // "sa3"
+export const ARGN_sa4: Text = 3603; // "sa4"
+export const ARGN_sa5: Text = 3607; // "sa5"
+export const ARGN_sb0: Text = 3611; // "sb0"
+export const ARGN_sb1: Text = 3615; // "sb1"
+export const ARGN_sb2: Text = 3619; // "sb2"
+export const ARGN_sb3: Text = 3623; // "sb3"
+export const ARGN_sb4: Text = 3627; // "sb4"
+export const ARGN_sb5: Text = 3631; // "sb5"
+export const ARGN_outer: Text = 3635; // "outer"
+export const ARGN_inner: Text = 3641; // "inner"
+export const ARGN_d0: Text = 3647; // "d0"
+export const ARGN_alpha: Text = 3650; // "alpha"
+export const ARGN_shared: Text = 3656; // "shared"
+export const ARGN_ch: Text = 3663; // "ch"
+export const ARGN_q: Text = 3666; // "q"
+export const ARGN_dalpha: Text = 3668; // "dalpha"
+export const ARGN_groups: Text = 3675; // "groups"
+export const ARGN_zero: Text = 3682; // "zero"

@@ -61,6 +61,20 @@ export type AccessMode = 'r' | 'w' | 'p' | 's';
 export interface OpFootprintSpec {
   access: [arg: string, floats: string, mode: AccessMode][];
   disjoint?: [string, string][];
+  // Element operations of one call, where the loops are not bounded by what the op touches
+  // (contractions, windows, and strided ops whose strides may be 0); default: the floats of
+  // every access (opWork).
+  work?: string;
+}
+
+// A plan's step may do at most this many element operations per program (verifyPlan and the
+// WASI verifier): about 2^42, an hour of a phone core. Zero strides, a huge k or a huge window
+// make valid ops loop this long over a few bytes; no legitimate plan comes near (a ResNet-50
+// training step at batch 64 does about 2^39.5).
+export const PLAN_WORK_LIMIT = 2 ** 42;
+// One op's work as a size expression (host/compile/size-expr.ts), for both verifiers.
+export function opWork(spec: OpFootprintSpec): string {
+  return spec.work ?? (spec.access.length ? spec.access.map(([, floats]) => `(${floats})`).join(' + ') : '0');
 }
 
 const ROWS_N = 'rows * B * n';
@@ -70,6 +84,10 @@ const CONV_OUT = 'B * oh * ow * f';
 const POOL_IN = 'B * h * w_ * c';
 const POOL_OUT = 'B * oh * ow * c';
 const DEPTH_OUT = 'B * oh * ow * c * m';
+// Element operations of the window ops: every output element visits its window.
+const DEPTH_WORK = `${DEPTH_OUT} * kh * kw`;
+const POOL_WORK = 'B * oh * ow * c * kh * kw';
+const GROUPED_WORK = 'B * oh * ow * f * kh * kw * c / groups';
 const CONV_DIRECT = 'kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w_';
 // A grouped kernel (KH, KW, C/G, F); the kernels read floor(C/G) input channels per group.
 const GROUPED_W = 'kh * kw * c / groups * f';
@@ -99,6 +117,7 @@ const ND_EXTENT = (side: string) => ['(B - 1) * abs(' + side + '0)', ...[1, 2, 3
 
 export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   gemm: {
+    work: `${GM} * ${GN} * ${GK}`,
     access: [
       ['a', `(${GM} - 1) * rsa + (${GK} - 1) * csa + 1`, 'r'],
       ['b', `(${GK} - 1) * rsb + (${GN} - 1) * csb + 1`, 'r'],
@@ -107,8 +126,9 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     ],
     disjoint: [['c', 'a'], ['c', 'b']],
   },
-  pack_b: { access: [['bp', PACKED('n', 'k'), 'w'], ['b', '(k - 1) * rsb + (n - 1) * csb + 1', 'r']], disjoint: [['bp', 'b']] },
+  pack_b: { work: 'n * k', access: [['bp', PACKED('n', 'k'), 'w'], ['b', '(k - 1) * rsb + (n - 1) * csb + 1', 'r']], disjoint: [['bp', 'b']] },
   gemm_packed: {
+    work: 'm * B * n * k',
     access: [
       ['a', '(m * B - 1) * rsa + (k - 1) * csa + 1', 'r'], ['bp', PACKED('n', 'k'), 'r'], ['bias?', 'n', 'r'],
       ['c', '(m * B - 1) * ldc + n', 'w'], ['pack', PACKED_SCRATCH('k'), 'w'],
@@ -116,6 +136,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     disjoint: [['c', 'a'], ['c', 'bp']],
   },
   conv2d_forward_packed: {
+    work: 'B * oh * ow * f * kh * kw * c',
     access: [
       ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['wp', PACKED('f', 'kh * kw * c'), 'r'], ['b?', 'f', 'r'],
       ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'], ['pack', PACKED_SCRATCH('kh * kw * c'), 'w'],
@@ -124,6 +145,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
   batched_gemm: {
+    work: 'B * count * m * n * k',
     access: [
       ['a', '(B - 1) * pa + (count - 1) * sa + (m - 1) * rsa + (k - 1) * csa + 1', 'r'],
       ['b', '(B - 1) * pb + (count - 1) * sb + (k - 1) * rsb + (n - 1) * csb + 1', 'r'],
@@ -160,6 +182,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   act_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
   act_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['x?', 'count * B', 'r'], ['y?', 'count * B', 'r']] },
   conv2d_forward: {
+    work: 'B * oh * ow * f * kh * kw * c',
     access: [
       ['y', `pool ? ${CONV_OUT} / 4 : ${CONV_OUT}`, 'w'], ['chunkOut', 'pool ? chunkRows * f : 0', 'w'], ['x', CONV_IN, 'r'],
       ['w', 'kh * kw * c * f', 'r'], ['b?', 'f', 'r'], ...CONV_SCRATCH,
@@ -167,20 +190,22 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     disjoint: [['y', 'x']],
   },
   conv2d_backward_filter: {
+    work: 'B * oh * ow * f * kh * kw * c',
     access: [['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * f', 'w'], ['db?', 'f', 'w'], ...CONV_SCRATCH],
     disjoint: [['dw', 'dy'], ['dw', 'x']],
   },
   conv2d_backward_input: {
+    work: 'B * oh * ow * f * kh * kw * c',
     access: [['dy', CONV_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', 'kh * kw * c * f', 'r'], ...CONV_SCRATCH],
     disjoint: [['dx', 'dy']],
   },
-  depthwise_forward: { access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * m', 'r'], ['b?', 'c * m', 'r']], disjoint: [['y', 'x']] },
-  depthwise_backward_input: { access: [['dy', DEPTH_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', 'kh * kw * c * m', 'r']], disjoint: [['dx', 'dy']] },
-  depthwise_backward_filter: { access: [['dy', DEPTH_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * m', 'w'], ['db?', 'c * m', 'w']] },
-  maxpool_forward: { access: [['y', POOL_OUT, 'w'], ['argmax?', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
+  depthwise_forward: { work: DEPTH_WORK, access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * m', 'r'], ['b?', 'c * m', 'r']], disjoint: [['y', 'x']] },
+  depthwise_backward_input: { work: DEPTH_WORK, access: [['dy', DEPTH_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', 'kh * kw * c * m', 'r']], disjoint: [['dx', 'dy']] },
+  depthwise_backward_filter: { work: DEPTH_WORK, access: [['dy', DEPTH_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * m', 'w'], ['db?', 'c * m', 'w']] },
+  maxpool_forward: { work: POOL_WORK, access: [['y', POOL_OUT, 'w'], ['argmax?', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
   maxpool_backward: { access: [['dx?', 'B * inputCount', 'w'], ['dy', 'B * count', 'r'], ['argmax', 'B * count', 'r']], disjoint: [['dx', 'dy']] },
-  avgpool_forward: { access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
-  avgpool_backward: { access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },
+  avgpool_forward: { work: POOL_WORK, access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
+  avgpool_backward: { work: POOL_WORK, access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },
   gap_forward: { access: [['y', 'B * c', 'w'], ['x', 'B * hw * c', 'r']], disjoint: [['y', 'x']] },
   gap_backward: { access: [['dx', 'B * hw * c', 'w'], ['dy', 'B * c', 'r']], disjoint: [['dx', 'dy']] },
   bn_forward_train: {
@@ -200,7 +225,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   bn_backward_infer: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['gamma?', 'c', 'r'], ['movingVar', 'c', 'r']] },
   dropout_forward: { access: [['y', 'count * B', 'w'], ['mask', 'count * B / 4', 'w'], ['x', 'count * B', 'r']] },
   dropout_backward: { access: [['dx', 'count * B', 'w'], ['dy', 'count * B', 'r'], ['mask', 'count * B / 4', 'r']] },
-  copy_strided: { access: [['y', '(rows * B - 1) * ldy + cols', 'w'], ['x', '(rows * B - 1) * ldx + cols', 'r']], disjoint: [['y', 'x']] },
+  copy_strided: { work: 'rows * B * cols', access: [['y', '(rows * B - 1) * ldy + cols', 'w'], ['x', '(rows * B - 1) * ldx + cols', 'r']], disjoint: [['y', 'x']] },
   reg_penalty: { access: [['w', 'count', 'r']] },
   reg_gradient: { access: [['g', 'count', 'w'], ['w', 'count', 'r']] },
   max_norm: { access: [['w', 'rows * cols', 'p']] },
@@ -225,8 +250,8 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   resize_bilinear_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']] },
   channel_affine: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['scale', 'c', 'r'], ['offset', 'c', 'r']] },
   channel_scale_backward: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['scale', 'c', 'r']] },
-  nd_copy: { access: [['y', ND_EXTENT('ys'), 'w'], ['x', ND_EXTENT('xs'), 'r']] },
-  broadcast: { access: [['y', STRIDED('sy'), 'w'], ['g?', 'B * n1 * n2 * n3 * n4 * n5', 'r'], ['a?', STRIDED('sa'), 'r'], ['b?', STRIDED('sb'), 'r']] },
+  nd_copy: { work: 'B * d1 * d2 * d3 * d4 * d5', access: [['y', ND_EXTENT('ys'), 'w'], ['x', ND_EXTENT('xs'), 'r']] },
+  broadcast: { work: 'B * n1 * n2 * n3 * n4 * n5', access: [['y', STRIDED('sy'), 'w'], ['g?', 'B * n1 * n2 * n3 * n4 * n5', 'r'], ['a?', STRIDED('sa'), 'r'], ['b?', STRIDED('sb'), 'r']] },
   softmax_axis_forward: { access: [['y', 'outer * B * n * inner', 'w'], ['x', 'outer * B * n * inner', 'r']] },
   softmax_axis_backward: { access: [['dx', 'outer * B * n * inner', 'w'], ['dy', 'outer * B * n * inner', 'r'], ['y', 'outer * B * n * inner', 'r']] },
   unary_forward: { access: [['y', 'count * B', 'w'], ['x', 'count * B', 'r']] },
@@ -241,23 +266,28 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],
   },
   conv2d_grouped_forward: {
+    work: GROUPED_WORK,
     access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', GROUPED_W, 'r'], ['b?', 'f', 'r'], ...GROUPED_SCRATCH],
     disjoint: [['y', 'x']],
   },
   conv2d_grouped_backward_filter: {
+    work: GROUPED_WORK,
     access: [['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', GROUPED_W, 'w'], ['db?', 'f', 'w'], ...GROUPED_SCRATCH],
     disjoint: [['dw', 'dy'], ['dw', 'x']],
   },
   conv2d_grouped_backward_input: {
+    work: GROUPED_WORK,
     access: [['dy', CONV_OUT, 'r'], ['dx?', CONV_IN, 'w'], ['w', GROUPED_W, 'r'], ...GROUPED_SCRATCH],
     disjoint: [['dx', 'dy']],
   },
-  avgpool_include_pad_forward: { access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
-  avgpool_include_pad_backward: { access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },
+  avgpool_include_pad_forward: { work: POOL_WORK, access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r']], disjoint: [['y', 'x']] },
+  avgpool_include_pad_backward: { work: POOL_WORK, access: [['dx?', POOL_IN, 'w'], ['dy', POOL_OUT, 'r']], disjoint: [['dx', 'dy']] },
   depthwise_forward_clamp: {
+    work: DEPTH_WORK,
     access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * m', 'r'], ['b?', 'c * m', 'r']], disjoint: [['y', 'x']],
   },
   conv2d_direct: {
+    work: 'B * oh * ow * f * kh * kw * c',
     access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * f', 'r'], ['b?', 'f', 'r'], ['zero', 'c', 'w']],
     disjoint: [['y', 'x']],
   },

@@ -1,7 +1,7 @@
 // Independent checks of a plan's memory safety, from the plan data alone: regions are aligned
 // and inside the arena, no two regions alive at the same time overlap, and every kernel call
 // (its footprint, computed from its arguments) stays inside the regions it was given.
-import { type AccessMode, OP_FOOTPRINTS, opFootprint } from './ops';
+import { type AccessMode, OP_FOOTPRINTS, opFootprint, opWork, PLAN_WORK_LIMIT } from './ops';
 import type { RegionKind } from './lower';
 import { evalSize, parseSize, sizeNames } from './size-expr';
 import { type Plan, type ProgramName, WASM_PAGE } from './plan';
@@ -46,14 +46,17 @@ export function verifyPlan(plan: Plan): string[] {
     }
   }
   for (const [name, program] of Object.entries(plan.programs) as [ProgramName, NonNullable<Plan['programs'][ProgramName]>][]) {
+    let work = 0;
     program.ops.forEach((op, at) => {
       const spec = OP_FOOTPRINTS[op.op];
       const where = (arg: string) => `${name} op ${at} (${op.op}, ${op.layer}) argument '${arg}'`;
       // Sizes are products of the integer arguments: a negative one would make a range wrap.
-      for (const [arg, floats] of spec.access) {
-        for (const n of sizeNames(parseSize(floats))) {
-          if (n !== 'B' && !(op.args[n] >= 0 && op.args[n] < 2 ** 31)) problems.push(`${where(n)} is ${op.args[n]}, not a size`);
-        }
+      const sizes = new Set([...spec.access.map(([, floats]) => floats), opWork(spec)].flatMap((e) => [...sizeNames(parseSize(e))]));
+      for (const n of sizes) {
+        if (n !== 'B' && !(op.args[n] >= 0 && op.args[n] < 2 ** 31)) problems.push(`${where(n)} is ${op.args[n]}, not a size`);
+      }
+      work += evalSize(parseSize(opWork(spec)), (n) => (n === 'B' ? plan.batchSize : op.args[n]));
+      for (const [arg] of spec.access) {
         const pointer = arg.replace('?', '');
         if (!(op.args[pointer] >= 0 && op.args[pointer] < 2 ** 32)) problems.push(`${where(pointer)} is ${op.args[pointer]}, not an offset`);
       }
@@ -92,6 +95,7 @@ export function verifyPlan(plan: Plan): string[] {
         }
       }
     });
+    if (!(work <= PLAN_WORK_LIMIT)) problems.push(`${name} program: a step does ${work} element operations, over the limit of ${PLAN_WORK_LIMIT}`);
   }
   return problems;
 }

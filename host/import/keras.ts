@@ -4,53 +4,28 @@
 //   (the k-th layer of that class in model order; vars in the layer's creation order).
 // - legacy `.h5` (Keras 2 model.save): root attribute model_config (JSON), weights under
 //   model_weights/<layer>/, listed in order by the group's weight_names attribute.
-// HDF5 is read with h5wasm, loaded on first use so the core bundle stays small; the zip is
-// inflated with the platform's DecompressionStream('deflate-raw') (no Node modules).
+// HDF5 is read with h5wasm, loaded on first use so the core bundle stays small, in a worker that
+// is stopped after `timeoutMs` (host/import/hdf5-read.ts: a corrupt file can hang h5wasm's C
+// reader); the zip is inflated with the platform's DecompressionStream('deflate-raw') (no Node modules).
 import { ModelFormatError } from '../core/errors';
 import type { Model } from '../training/model';
+import { DEFAULT_HDF5_TIMEOUT_MS, readHdf5 } from './hdf5-read';
+import type { Hdf5Tree } from './hdf5-tree';
 import { assignWeights, type FoundWeight, type ImportedLayer, modelFromKeras } from './keras-topology';
 
-type H5Module = typeof import('h5wasm');
-type H5File = InstanceType<H5Module['File']>;
-
-let h5: Promise<{ lib: H5Module['default']; FS: { writeFile(p: string, b: Uint8Array): void; unlink(p: string): void } }> | null = null;
-function loadH5() {
-  h5 ??= import('h5wasm').then(async (m) => {
-    const lib = (m as { default?: H5Module['default'] }).default ?? (m as unknown as H5Module['default']);
-    const module = await lib.ready;
-    return { lib, FS: module.FS as unknown as { writeFile(p: string, b: Uint8Array): void; unlink(p: string): void } };
-  });
-  return h5;
-}
-
-let openCount = 0;
-// Opens HDF5 bytes in h5wasm's in-memory file system for the duration of `use`.
-async function withH5<T>(bytes: Uint8Array, source: string, use: (f: H5File) => T): Promise<T> {
-  const { lib, FS } = await loadH5();
-  const path = `/edgetune-import-${openCount++}.h5`;
-  FS.writeFile(path, bytes);
-  let file: H5File;
-  try {
-    file = new lib.File(path, 'r');
-  } catch (e) {
-    FS.unlink(path);
-    throw new ModelFormatError(`${source}: not a readable HDF5 file: ${(e as Error).message}`, source);
-  }
-  try {
-    return use(file);
-  } finally {
-    file.close();
-    FS.unlink(path);
-  }
+export interface KerasImportOptions {
+  // How long the HDF5 reader may take before the file is refused (default 30 s).
+  timeoutMs?: number;
 }
 
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 const isHdf5 = (b: Uint8Array) => [0, 512, 1024, 2048].some((o) => HDF5_MAGIC.every((v, i) => b[o + i] === v));
 const isZip = (b: Uint8Array) => b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
 
-export async function importKeras(bytes: Uint8Array, fileName: string): Promise<Model> {
-  if (isZip(bytes)) return importKerasZip(bytes, fileName);
-  if (isHdf5(bytes)) return importLegacyH5(bytes, fileName);
+export async function importKeras(bytes: Uint8Array, fileName: string, options: KerasImportOptions = {}): Promise<Model> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HDF5_TIMEOUT_MS;
+  if (isZip(bytes)) return importKerasZip(bytes, fileName, timeoutMs);
+  if (isHdf5(bytes)) return importLegacyH5(await readHdf5(bytes, fileName, timeoutMs), fileName);
   throw new ModelFormatError(`${fileName}: neither a .keras zip nor an HDF5 (.h5) file`, fileName);
 }
 
@@ -59,19 +34,12 @@ export function toSnakeCase(name: string): string {
   return name.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
-function float32Of(value: unknown, name: string, source: string): Float32Array {
-  if (value instanceof Float32Array) return value;
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Float32Array.from(value as unknown as ArrayLike<number>, Number);
-  throw new ModelFormatError(`${source}: dataset '${name}' does not hold numbers`, source, name);
+function readDataset(f: Hdf5Tree, path: string): FoundWeight | undefined {
+  const d = f.datasets[path];
+  return d && { name: path, shape: d.shape, values: d.values };
 }
 
-function readDataset(f: H5File, path: string, source: string): FoundWeight | undefined {
-  const d = f.get(path) as { type?: string; shape?: number[] | null; value?: unknown } | null;
-  if (!d || d.type !== 'Dataset') return undefined;
-  return { name: path, shape: [...(d.shape ?? [])], values: float32Of(d.value, path, source) };
-}
-
-async function importKerasZip(bytes: Uint8Array, source: string): Promise<Model> {
+async function importKerasZip(bytes: Uint8Array, source: string, timeoutMs: number): Promise<Model> {
   const entries = await unzip(bytes, source);
   const config = entries.get('config.json');
   const weights = entries.get('model.weights.h5');
@@ -85,10 +53,9 @@ async function importKerasZip(bytes: Uint8Array, source: string): Promise<Model>
   }
   const imported = modelFromKeras(topology, source);
   const where = `${source}/model.weights.h5`;
-  await withH5(weights, where, (f) => {
-    const paths = kerasPaths(imported.imported);
-    assignWeights(imported, (layer, _weight, index) => readDataset(f, `${paths.get(layer)}/vars/${index}`, where), where);
-  });
+  const f = await readHdf5(weights, where, timeoutMs);
+  const paths = kerasPaths(imported.imported);
+  assignWeights(imported, (layer, _weight, index) => readDataset(f, `${paths.get(layer)}/vars/${index}`), where);
   return imported.model;
 }
 
@@ -105,27 +72,22 @@ function kerasPaths(list: ImportedLayer[]): Map<ImportedLayer, string> {
   return out;
 }
 
-async function importLegacyH5(bytes: Uint8Array, source: string): Promise<Model> {
-  return withH5(bytes, source, (f) => {
-    const attr = f.attrs?.model_config as { value?: unknown } | undefined;
-    if (!attr) throw new ModelFormatError(`${source}: the HDF5 file has no model_config attribute (a weights-only file needs the model's topology)`, source);
-    const raw = attr.value;
-    const text = typeof raw === 'string' ? raw : raw instanceof Uint8Array ? new TextDecoder().decode(raw) : String(raw);
-    const imported = modelFromKeras(text, source);
-    const root = f.get('model_weights') ? 'model_weights' : '';
-    assignWeights(imported, (layer, weight, index) => {
-      const group = `${root ? `${root}/` : ''}${layer.kerasName}`;
-      const g = f.get(group) as { attrs?: Record<string, { value?: unknown }> } | null;
-      if (!g) return undefined;
-      const listed = g.attrs?.weight_names?.value;
-      const names = (Array.isArray(listed) ? listed : typeof listed === 'string' ? [listed] : []).map(String);
-      const bare = (n: string) => n.replace(/:\d+$/, '').split('/').pop();
-      const hit = names.find((n) => bare(n) === weight) ?? (weight === 'depthwise_kernel' ? names.find((n) => bare(n) === 'kernel') : undefined) ?? names[index];
-      if (hit) return readDataset(f, `${group}/${hit}`, source);
-      return readDataset(f, `${group}/${layer.kerasName}/${weight}:0`, source) ?? readDataset(f, `${group}/${layer.kerasName}/${weight}`, source);
-    }, source);
-    return imported.model;
-  });
+function importLegacyH5(f: Hdf5Tree, source: string): Model {
+  const text = f.attrs['']?.model_config;
+  if (typeof text !== 'string') throw new ModelFormatError(`${source}: the HDF5 file has no model_config attribute (a weights-only file needs the model's topology)`, source);
+  const imported = modelFromKeras(text, source);
+  const root = f.groups.includes('model_weights') ? 'model_weights' : '';
+  assignWeights(imported, (layer, weight, index) => {
+    const group = `${root ? `${root}/` : ''}${layer.kerasName}`;
+    if (!f.groups.includes(group)) return undefined;
+    const listed = f.attrs[group]?.weight_names;
+    const names = Array.isArray(listed) ? listed : typeof listed === 'string' ? [listed] : [];
+    const bare = (n: string) => n.replace(/:\d+$/, '').split('/').pop();
+    const hit = names.find((n) => bare(n) === weight) ?? (weight === 'depthwise_kernel' ? names.find((n) => bare(n) === 'kernel') : undefined) ?? names[index];
+    if (hit) return readDataset(f, `${group}/${hit}`);
+    return readDataset(f, `${group}/${layer.kerasName}/${weight}:0`) ?? readDataset(f, `${group}/${layer.kerasName}/${weight}`);
+  }, source);
+  return imported.model;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -170,12 +170,11 @@ export async function targets(): Promise<Target[]> {
     tfjsJsonTarget('tfjs-layers', tfjs.modelJson, tfjs.shards[0].bytes, importTfjsLayersModel),
     { ...tfjsJsonTarget('tfjs-graph', emotion, emotionBin, importTfjsGraphModel), smoke: 60 },
     { name: 'onnx', mutate: (r) => mutateBytes(onnx, r).bytes, run: async (b) => runs(importOnnx(b, 'fuzz.onnx')) },
-    // KNOWN SLOW (open): case 13 takes 15 s inside h5wasm's reader of the zipped weights.
-    { name: 'keras-zip', smoke: 12, mutate: (r) => mutateBytes(dotKeras, r).bytes, run: (b) => kerasRun(b, 'fuzz.keras') },
-    // KNOWN HANG (open): mutated .h5 files (case 30: digits inserted at byte 3322) never return
-    // from h5wasm's HDF5 reader: not in the smoke set (smoke 0) until the reader is bounded;
-    // `npm run fuzz -- --only keras-h5` shows it.
-    { name: 'keras-h5', smoke: 0, mutate: (r) => mutateBytes(h5, r).bytes, run: (b) => kerasRun(b, 'fuzz.h5') },
+    // h5wasm's C reader loops forever on some mutated files (about 1 in 25 .h5 cases): importKeras
+    // stops its worker after the 2 s the sandbox child gives it and refuses the file (the run
+    // counts these as `stopped`, within typed; test/keras-hdf5-bounded.test.ts).
+    { name: 'keras-zip', smoke: 40, mutate: (r) => mutateBytes(dotKeras, r).bytes, run: (b) => kerasRun(b, 'fuzz.keras') },
+    { name: 'keras-h5', smoke: 24, mutate: (r) => mutateBytes(h5, r).bytes, run: (b) => kerasRun(b, 'fuzz.h5') },
     { name: 'pytorch-safetensors', mutate: (r) => mutateSafetensors(torch, r), run: async (b) => runs(importPytorchSafetensors(b, torchModel(), {}, 'fuzz.safetensors')) },
     { name: 'plan-js', mutate: (r) => mutateBytes(plan, r).bytes, run: async (b) => void readPlanFileInfo(b, 'fuzz.plan') },
     { name: 'wasi-plan', smoke: 200, mutate: (r) => ({ plan: mutateBytes(plan, r).bytes, data: etd }), run: wasiRun },
