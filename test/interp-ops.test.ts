@@ -21,6 +21,7 @@ import {
   ACT, activationGradRef, activationRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, dropoutBackwardRef, l1l2GradientRef,
   l1l2PenaltyRef, maxNormRef, nonNegRef, normalizeRef, unitNormRef,
 } from './reference/layers';
+import { conv2dI8Twin, depthwiseI8Twin, gemmI8Twin } from './reference/int8';
 import { nadamU, sgdRef } from './reference/optimizers';
 import { exponentialRef } from './reference/schedules';
 import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
@@ -41,6 +42,13 @@ class Ctx {
     return { p: this.h.put(v), v };
   }
   out(n: number): number { return this.h.alloc(n); }
+  // n int8 values in [-127, 127].
+  int8(n: number): { p: number; v: Int8Array } {
+    const v = Int8Array.from(randomArray(n, this.seed++, -127.99, 127.99), Math.trunc);
+    const p = this.h.alloc(Math.ceil(n / 4));
+    new Int8Array(this.h.memory.buffer, p, n).set(v);
+    return { p, v };
+  }
   f32(p: number, n: number): Float32Array { return this.h.read(p, n); }
   i32(p: number, n: number): Int32Array { return new Int32Array(this.h.memory.buffer, p, n).slice(); }
   putI32(data: ArrayLike<number>): number {
@@ -613,6 +621,27 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     const scale = c.input(3, 10, 200), y = c.out(15);
     c.run('dequantize_i8', { y, q: qp, scale: scale.p, rows: 5, ch: 3 });
     c.expect('y', c.f32(y, 15), Array.from(q, (v, i) => v / scale.v[i % 3]));
+  },
+  gemm_i8(c) {
+    const m = 3, n = 5, k = 4;
+    const a = c.input(m * B * k), q = c.int8(k * n), scale = c.input(n, 10, 200), y = c.out(m * B * n);
+    c.run('gemm_i8', { c: y, a: a.p, q: q.p, scale: scale.p, m, n, k, rsa: k, csa: 1, rsq: n, ldc: n, accumulate: 0, pack: c.out(SCRATCH) });
+    const want = new Float32Array(m * B * n);
+    gemmI8Twin(want, a.v, q.v, scale.v, m * B, n, k, k, 1, n, n, 0);
+    c.expect('c', c.f32(y, m * B * n), want);
+  },
+  conv2d_forward_i8(c) {
+    const f = 2, x = c.input(nIn(CONV)), q = c.int8(9 * CONV.C * f), scale = c.input(f, 10, 200), b = c.input(f), y = c.out(nOut(CONV, f));
+    c.run('conv2d_forward_i8', {
+      y, x: x.p, q: q.p, scale: scale.p, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), relu: 1, pool: 0, chunkOut: 0,
+    });
+    c.expect('y', c.f32(y, nOut(CONV, f)), conv2dI8Twin(CONV, f, x.v, q.v, scale.v, b.v, true));
+  },
+  depthwise_forward_i8(c) {
+    const m = 2, x = c.input(nIn(CONV), -3, 3), q = c.int8(9 * CONV.C * m), scale = c.input(CONV.C * m, 10, 200), b = c.input(CONV.C * m);
+    const y = c.out(nOut(CONV, CONV.C * m));
+    c.run('depthwise_forward_i8', { y, x: x.p, q: q.p, scale: scale.p, b: b.p, ...convArgs(CONV, m, 'm'), lo: 0, hi: 0.5 });
+    c.expect('y', c.f32(y, nOut(CONV, CONV.C * m)), depthwiseI8Twin({ ...CONV, M: m }, x.v, q.v, scale.v, b.v, 0, 0.5));
   },
 };
 

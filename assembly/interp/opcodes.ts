@@ -80,6 +80,9 @@ export const OP_MSE: i32 = 90;
 export const OP_BCE_LOGITS: i32 = 91;
 export const OP_BCE_PROBS: i32 = 92;
 export const OP_DEQUANTIZE_I8: i32 = 220;
+export const OP_GEMM_I8: i32 = 221;
+export const OP_CONV2D_FORWARD_I8: i32 = 222;
+export const OP_DEPTHWISE_FORWARD_I8: i32 = 223;
 export const OP_LOSS_WEIGHTED: i32 = 51;
 
 // apply_gradients kinds and clip modes.

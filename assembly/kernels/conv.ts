@@ -19,7 +19,7 @@
 //
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
-import { gemm_f32 } from './gemm';
+import { gemm_f32, gemm_i8f32 } from './gemm';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
@@ -181,7 +181,15 @@ function col2imChannels(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, 
 export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize): void {
-  conv2dGroups(y, x, w, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0);
+  conv2dGroups(y, x, w, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0, 0);
+}
+
+// conv2d_forward_fused with a frozen layer's int8 kernel q (KH, KW, C, F) and its per-filter f32
+// scales: the GEMM reads q itself (gemm_i8f32), so no f32 copy of the kernel is made.
+export function conv2d_forward_i8(y: usize, x: usize, q: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize): void {
+  conv2dGroups(y, x, q, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0, scale);
 }
 
 // Grouped convolution (Keras Conv2D groups, ONNX group): G groups, Cg = C/G input and Fg = F/G
@@ -193,12 +201,14 @@ export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
 export function conv2d_grouped_forward(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
-  conv2dGroups(y, x, w, accumulate ? 0 : b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, 0, 0, 0, accumulate);
+  conv2dGroups(y, x, w, accumulate ? 0 : b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, 0, 0, 0, accumulate, 0);
 }
 
 function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32): void {
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32,
+  scale: usize): void {
+  // scale != 0: w is int8 (G == 1 only, so no group offsets into it).
   const N = B * OH * OW;
   if (N <= 0 || F <= 0 || G <= 0) return;
   const Cg = C / G, Fg = F / G;
@@ -208,7 +218,8 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
     if (withBias) bias_fill(y, b, N, F);
     for (let g = 0; g < G; g++) {
-      gemm_f32(y + (<usize>(g * Fg) << 2), x + (<usize>(g * Cg) << 2), w + (<usize>(g * Fg) << 2), N, Fg, Cg, C, 1, F, 1, F, acc, pack);
+      if (scale != 0) gemm_i8f32(y, x, w, scale, N, F, C, C, 1, F, F, acc, pack);
+      else gemm_f32(y + (<usize>(g * Fg) << 2), x + (<usize>(g * Cg) << 2), w + (<usize>(g * Fg) << 2), N, Fg, Cg, C, 1, F, 1, F, acc, pack);
     }
     if (relu) relu_forward(y, y, N * F);
     return;
@@ -222,7 +233,8 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
     // One group at a time: its patches (rows, Kg) stay in cache for its GEMM.
     for (let g = 0; g < G; g++) {
       im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-      gemm_f32(yc + (<usize>(g * Fg) << 2), cols, w + (<usize>(g * Fg) << 2), rows, Fg, Kg, Kg, 1, F, 1, F, acc, pack);
+      if (scale != 0) gemm_i8f32(yc, cols, w, scale, rows, F, Kg, Kg, 1, F, F, acc, pack);
+      else gemm_f32(yc + (<usize>(g * Fg) << 2), cols, w + (<usize>(g * Fg) << 2), rows, Fg, Kg, Kg, 1, F, 1, F, acc, pack);
     }
     if (relu) relu_forward(yc, yc, rows * F);
     if (pool) max_pool_2x2_rows(y + (<usize>((r0 / (2 * OW)) * (OW >> 1) * F) << 2), yc, rows / (2 * OW), OW, F);

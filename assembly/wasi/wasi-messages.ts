@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 3540;
+export const TEXT_BYTES: usize = 3591;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -133,28 +133,30 @@ export function textBlob(): usize {
     97, 116, 99, 104, 101, 100, 95, 103, 101, 109, 109, 23, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111,
     114, 119, 97, 114, 100, 95, 99, 108, 97, 109, 112, 13, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99,
     116, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111,
-    98, 115, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101,
-    105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115,
-    97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100,
-    99, 4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115,
-    97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 1, 120, 2, 100, 120,
-    9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114,
-    115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111,
-    108, 2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107,
-    82, 111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2,
-    115, 119, 2, 112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116,
-    67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119,
-    77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109,
-    111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109,
-    109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102,
-    2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115,
-    101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49,
-    3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121,
-    52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51,
-    3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51,
-    3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5,
-    97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 6, 100, 97, 108, 112, 104, 97,
-    6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
+    98, 115, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56, 7, 103, 101, 109, 109, 95, 105, 56,
+    17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 20, 100, 101, 112, 116, 104,
+    119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105,
+    103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97,
+    1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99,
+    4, 112, 97, 99, 107, 1, 121, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97,
+    2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 1, 120, 2, 100, 120, 9,
+    112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115,
+    101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108,
+    2, 111, 104, 2, 111, 119, 1, 102, 8, 99, 104, 117, 110, 107, 79, 117, 116, 9, 99, 104, 117, 110, 107, 82,
+    111, 119, 115, 1, 104, 2, 119, 95, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115,
+    119, 2, 112, 116, 2, 112, 108, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67,
+    111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77,
+    101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111,
+    118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109,
+    97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2,
+    98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101,
+    116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3,
+    115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52,
+    2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3,
+    115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3,
+    115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97,
+    108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 3, 114, 115, 113, 6, 100, 97, 108,
+    112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -350,116 +352,120 @@ export const OPN_mse: Text = 3001; // "mse"
 export const OPN_bce_logits: Text = 3005; // "bce_logits"
 export const OPN_bce_probs: Text = 3016; // "bce_probs"
 export const OPN_dequantize_i8: Text = 3026; // "dequantize_i8"
-export const OPN_loss_weighted: Text = 3040; // "loss_weighted"
-export const ARGN_a: Text = 3054; // "a"
-export const ARGN_batchFlags: Text = 3056; // "batchFlags"
-export const ARGN_m: Text = 3067; // "m"
-export const ARGN_rsa: Text = 3069; // "rsa"
-export const ARGN_k: Text = 3073; // "k"
-export const ARGN_csa: Text = 3075; // "csa"
-export const ARGN_b: Text = 3079; // "b"
-export const ARGN_rsb: Text = 3081; // "rsb"
-export const ARGN_n: Text = 3085; // "n"
-export const ARGN_csb: Text = 3087; // "csb"
-export const ARGN_c: Text = 3091; // "c"
-export const ARGN_ldc: Text = 3093; // "ldc"
-export const ARGN_pack: Text = 3097; // "pack"
-export const ARGN_y: Text = 3102; // "y"
-export const ARGN_rows: Text = 3104; // "rows"
-export const ARGN_pa: Text = 3109; // "pa"
-export const ARGN_count: Text = 3112; // "count"
-export const ARGN_sa: Text = 3118; // "sa"
-export const ARGN_pb: Text = 3121; // "pb"
-export const ARGN_sb: Text = 3124; // "sb"
-export const ARGN_pc: Text = 3127; // "pc"
-export const ARGN_sc: Text = 3130; // "sc"
-export const ARGN_db: Text = 3133; // "db"
-export const ARGN_dy: Text = 3136; // "dy"
-export const ARGN_x: Text = 3139; // "x"
-export const ARGN_dx: Text = 3141; // "dx"
-export const ARGN_perSample: Text = 3144; // "perSample"
-export const ARGN_labels: Text = 3154; // "labels"
-export const ARGN_p: Text = 3161; // "p"
-export const ARGN_sparse: Text = 3163; // "sparse"
-export const ARGN_g: Text = 3170; // "g"
-export const ARGN_w: Text = 3172; // "w"
-export const ARGN_s1: Text = 3174; // "s1"
-export const ARGN_kind: Text = 3177; // "kind"
-export const ARGN_s2: Text = 3182; // "s2"
-export const ARGN_s3: Text = 3185; // "s3"
-export const ARGN_pool: Text = 3188; // "pool"
-export const ARGN_oh: Text = 3193; // "oh"
-export const ARGN_ow: Text = 3196; // "ow"
-export const ARGN_f: Text = 3199; // "f"
-export const ARGN_chunkOut: Text = 3201; // "chunkOut"
-export const ARGN_chunkRows: Text = 3210; // "chunkRows"
-export const ARGN_h: Text = 3220; // "h"
-export const ARGN_w_: Text = 3222; // "w_"
-export const ARGN_kh: Text = 3225; // "kh"
-export const ARGN_kw: Text = 3228; // "kw"
-export const ARGN_cols: Text = 3231; // "cols"
-export const ARGN_sh: Text = 3236; // "sh"
-export const ARGN_sw: Text = 3239; // "sw"
-export const ARGN_pt: Text = 3242; // "pt"
-export const ARGN_pl: Text = 3245; // "pl"
-export const ARGN_dw: Text = 3248; // "dw"
-export const ARGN_argmax: Text = 3251; // "argmax"
-export const ARGN_inputCount: Text = 3258; // "inputCount"
-export const ARGN_hw: Text = 3269; // "hw"
-export const ARGN_mean: Text = 3272; // "mean"
-export const ARGN_invstd: Text = 3277; // "invstd"
-export const ARGN_newMean: Text = 3284; // "newMean"
-export const ARGN_newVar: Text = 3292; // "newVar"
-export const ARGN_gamma: Text = 3299; // "gamma"
-export const ARGN_beta: Text = 3305; // "beta"
-export const ARGN_movingMean: Text = 3310; // "movingMean"
-export const ARGN_movingVar: Text = 3321; // "movingVar"
-export const ARGN_dgamma: Text = 3331; // "dgamma"
-export const ARGN_dbeta: Text = 3338; // "dbeta"
-export const ARGN_mask: Text = 3344; // "mask"
-export const ARGN_ldy: Text = 3349; // "ldy"
-export const ARGN_ldx: Text = 3353; // "ldx"
-export const ARGN_wf: Text = 3357; // "wf"
-export const ARGN_bf: Text = 3360; // "bf"
-export const ARGN_output: Text = 3363; // "output"
-export const ARGN_pr: Text = 3370; // "pr"
-export const ARGN_scale: Text = 3373; // "scale"
-export const ARGN_offset: Text = 3379; // "offset"
-export const ARGN_d1: Text = 3386; // "d1"
-export const ARGN_d2: Text = 3389; // "d2"
-export const ARGN_d3: Text = 3392; // "d3"
-export const ARGN_d4: Text = 3395; // "d4"
-export const ARGN_d5: Text = 3398; // "d5"
-export const ARGN_sy0: Text = 3401; // "sy0"
-export const ARGN_n1: Text = 3405; // "n1"
-export const ARGN_sy1: Text = 3408; // "sy1"
-export const ARGN_n2: Text = 3412; // "n2"
-export const ARGN_sy2: Text = 3415; // "sy2"
-export const ARGN_n3: Text = 3419; // "n3"
-export const ARGN_sy3: Text = 3422; // "sy3"
-export const ARGN_n4: Text = 3426; // "n4"
-export const ARGN_sy4: Text = 3429; // "sy4"
-export const ARGN_n5: Text = 3433; // "n5"
-export const ARGN_sy5: Text = 3436; // "sy5"
-export const ARGN_sa0: Text = 3440; // "sa0"
-export const ARGN_sa1: Text = 3444; // "sa1"
-export const ARGN_sa2: Text = 3448; // "sa2"
-export const ARGN_sa3: Text = 3452; // "sa3"
-export const ARGN_sa4: Text = 3456; // "sa4"
-export const ARGN_sa5: Text = 3460; // "sa5"
-export const ARGN_sb0: Text = 3464; // "sb0"
-export const ARGN_sb1: Text = 3468; // "sb1"
-export const ARGN_sb2: Text = 3472; // "sb2"
-export const ARGN_sb3: Text = 3476; // "sb3"
-export const ARGN_sb4: Text = 3480; // "sb4"
-export const ARGN_sb5: Text = 3484; // "sb5"
-export const ARGN_outer: Text = 3488; // "outer"
-export const ARGN_inner: Text = 3494; // "inner"
-export const ARGN_d0: Text = 3500; // "d0"
-export const ARGN_alpha: Text = 3503; // "alpha"
-export const ARGN_shared: Text = 3509; // "shared"
-export const ARGN_ch: Text = 3516; // "ch"
-export const ARGN_q: Text = 3519; // "q"
-export const ARGN_dalpha: Text = 3521; // "dalpha"
-export const ARGN_groups: Text = 3528; // "groups"
-export const ARGN_zero: Text = 3535; // "zero"
+export const OPN_gemm_i8: Text = 3040; // "gemm_i8"
+export const OPN_conv2d_forward_i8: Text = 3048; // "conv2d_forward_i8"
+export const OPN_depthwise_forward_i8: Text = 3066; // "depthwise_forward_i8"
+export const OPN_loss_weighted: Text = 3087; // "loss_weighted"
+export const ARGN_a: Text = 3101; // "a"
+export const ARGN_batchFlags: Text = 3103; // "batchFlags"
+export const ARGN_m: Text = 3114; // "m"
+export const ARGN_rsa: Text = 3116; // "rsa"
+export const ARGN_k: Text = 3120; // "k"
+export const ARGN_csa: Text = 3122; // "csa"
+export const ARGN_b: Text = 3126; // "b"
+export const ARGN_rsb: Text = 3128; // "rsb"
+export const ARGN_n: Text = 3132; // "n"
+export const ARGN_csb: Text = 3134; // "csb"
+export const ARGN_c: Text = 3138; // "c"
+export const ARGN_ldc: Text = 3140; // "ldc"
+export const ARGN_pack: Text = 3144; // "pack"
+export const ARGN_y: Text = 3149; // "y"
+export const ARGN_rows: Text = 3151; // "rows"
+export const ARGN_pa: Text = 3156; // "pa"
+export const ARGN_count: Text = 3159; // "count"
+export const ARGN_sa: Text = 3165; // "sa"
+export const ARGN_pb: Text = 3168; // "pb"
+export const ARGN_sb: Text = 3171; // "sb"
+export const ARGN_pc: Text = 3174; // "pc"
+export const ARGN_sc: Text = 3177; // "sc"
+export const ARGN_db: Text = 3180; // "db"
+export const ARGN_dy: Text = 3183; // "dy"
+export const ARGN_x: Text = 3186; // "x"
+export const ARGN_dx: Text = 3188; // "dx"
+export const ARGN_perSample: Text = 3191; // "perSample"
+export const ARGN_labels: Text = 3201; // "labels"
+export const ARGN_p: Text = 3208; // "p"
+export const ARGN_sparse: Text = 3210; // "sparse"
+export const ARGN_g: Text = 3217; // "g"
+export const ARGN_w: Text = 3219; // "w"
+export const ARGN_s1: Text = 3221; // "s1"
+export const ARGN_kind: Text = 3224; // "kind"
+export const ARGN_s2: Text = 3229; // "s2"
+export const ARGN_s3: Text = 3232; // "s3"
+export const ARGN_pool: Text = 3235; // "pool"
+export const ARGN_oh: Text = 3240; // "oh"
+export const ARGN_ow: Text = 3243; // "ow"
+export const ARGN_f: Text = 3246; // "f"
+export const ARGN_chunkOut: Text = 3248; // "chunkOut"
+export const ARGN_chunkRows: Text = 3257; // "chunkRows"
+export const ARGN_h: Text = 3267; // "h"
+export const ARGN_w_: Text = 3269; // "w_"
+export const ARGN_kh: Text = 3272; // "kh"
+export const ARGN_kw: Text = 3275; // "kw"
+export const ARGN_cols: Text = 3278; // "cols"
+export const ARGN_sh: Text = 3283; // "sh"
+export const ARGN_sw: Text = 3286; // "sw"
+export const ARGN_pt: Text = 3289; // "pt"
+export const ARGN_pl: Text = 3292; // "pl"
+export const ARGN_dw: Text = 3295; // "dw"
+export const ARGN_argmax: Text = 3298; // "argmax"
+export const ARGN_inputCount: Text = 3305; // "inputCount"
+export const ARGN_hw: Text = 3316; // "hw"
+export const ARGN_mean: Text = 3319; // "mean"
+export const ARGN_invstd: Text = 3324; // "invstd"
+export const ARGN_newMean: Text = 3331; // "newMean"
+export const ARGN_newVar: Text = 3339; // "newVar"
+export const ARGN_gamma: Text = 3346; // "gamma"
+export const ARGN_beta: Text = 3352; // "beta"
+export const ARGN_movingMean: Text = 3357; // "movingMean"
+export const ARGN_movingVar: Text = 3368; // "movingVar"
+export const ARGN_dgamma: Text = 3378; // "dgamma"
+export const ARGN_dbeta: Text = 3385; // "dbeta"
+export const ARGN_mask: Text = 3391; // "mask"
+export const ARGN_ldy: Text = 3396; // "ldy"
+export const ARGN_ldx: Text = 3400; // "ldx"
+export const ARGN_wf: Text = 3404; // "wf"
+export const ARGN_bf: Text = 3407; // "bf"
+export const ARGN_output: Text = 3410; // "output"
+export const ARGN_pr: Text = 3417; // "pr"
+export const ARGN_scale: Text = 3420; // "scale"
+export const ARGN_offset: Text = 3426; // "offset"
+export const ARGN_d1: Text = 3433; // "d1"
+export const ARGN_d2: Text = 3436; // "d2"
+export const ARGN_d3: Text = 3439; // "d3"
+export const ARGN_d4: Text = 3442; // "d4"
+export const ARGN_d5: Text = 3445; // "d5"
+export const ARGN_sy0: Text = 3448; // "sy0"
+export const ARGN_n1: Text = 3452; // "n1"
+export const ARGN_sy1: Text = 3455; // "sy1"
+export const ARGN_n2: Text = 3459; // "n2"
+export const ARGN_sy2: Text = 3462; // "sy2"
+export const ARGN_n3: Text = 3466; // "n3"
+export const ARGN_sy3: Text = 3469; // "sy3"
+export const ARGN_n4: Text = 3473; // "n4"
+export const ARGN_sy4: Text = 3476; // "sy4"
+export const ARGN_n5: Text = 3480; // "n5"
+export const ARGN_sy5: Text = 3483; // "sy5"
+export const ARGN_sa0: Text = 3487; // "sa0"
+export const ARGN_sa1: Text = 3491; // "sa1"
+export const ARGN_sa2: Text = 3495; // "sa2"
+export const ARGN_sa3: Text = 3499; // "sa3"
+export const ARGN_sa4: Text = 3503; // "sa4"
+export const ARGN_sa5: Text = 3507; // "sa5"
+export const ARGN_sb0: Text = 3511; // "sb0"
+export const ARGN_sb1: Text = 3515; // "sb1"
+export const ARGN_sb2: Text = 3519; // "sb2"
+export const ARGN_sb3: Text = 3523; // "sb3"
+export const ARGN_sb4: Text = 3527; // "sb4"
+export const ARGN_sb5: Text = 3531; // "sb5"
+export const ARGN_outer: Text = 3535; // "outer"
+export const ARGN_inner: Text = 3541; // "inner"
+export const ARGN_d0: Text = 3547; // "d0"
+export const ARGN_alpha: Text = 3550; // "alpha"
+export const ARGN_shared: Text = 3556; // "shared"
+export const ARGN_ch: Text = 3563; // "ch"
+export const ARGN_q: Text = 3566; // "q"
+export const ARGN_rsq: Text = 3568; // "rsq"
+export const ARGN_dalpha: Text = 3572; // "dalpha"
+export const ARGN_groups: Text = 3579; // "groups"
+export const ARGN_zero: Text = 3586; // "zero"

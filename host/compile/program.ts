@@ -164,6 +164,14 @@ export function gemm(ctx: CompileContext, p: ProgramBuilder, layer: string, c: n
   const bn = dims.n * (dims.batchFlags & 2 ? ctx.batch : 1);
   const bk = dims.k * (dims.batchFlags & 4 ? ctx.batch : 1);
   needScratch(ctx, gemmScratchBytes(bm, bn, bk));
+  const int8 = ctx.int8Kernels.get(b);
+  if (int8) {
+    // A frozen int8 kernel is only ever b of a forward product x.W (row-major, per-sample rows).
+    if (dims.csb !== 1 || dims.batchFlags !== 1) throw new Error(`gemm: int8 kernel of ${layer} read as other than x.W`);
+    const { m, n, k, rsa, csa, rsb, ldc, accumulate } = dims;
+    p.emit('gemm_i8', layer, { c, a, q: b, scale: int8.scale, pack: SCRATCH }, { m, n, k, rsa, csa, rsq: rsb, ldc, accumulate });
+    return;
+  }
   p.emit('gemm', layer, { c, a, b, pack: SCRATCH }, dims);
 }
 

@@ -1,0 +1,81 @@
+// Depthwise convolution forward with a frozen layer's int8 kernel (Keras 3 quantize('int8')),
+// NHWC, geometry as assembly/kernels/conv.ts; pointers are byte offsets.
+//
+// y (B, OH, OW, C*M) = clamp(sum over taps of x * q (KH, KW, C, M) / scale (C*M) [+ b (C*M)], lo, hi).
+// q is widened to f32 in registers; each output sums its in-image taps in (kh, kw) order from 0
+// (mul then add), divides by its channel's scale, adds the bias, clamps: one order on every path
+// (four channels a vector for M == 1 or M % 4 == 0, scalar otherwise and for the channel tail,
+// and the --disable simd build), so all give the same bits.
+import { endTap, firstTap } from './taps';
+
+// Four int8 taps at p as f32x4.
+// @ts-ignore: decorator
+@inline
+function widen4(p: usize): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(p))));
+}
+
+// One output pixel: taps kh in [khLo, khHi), kw in [kwLo, kwHi).
+// @ts-ignore: decorator
+@inline
+function pixelI8(yo: usize, xb: usize, q: usize, scale: usize, b: usize, W: i32, C: i32, M: i32, KW: i32, DH: i32, DW: i32,
+  ih0: i32, iw0: i32, khLo: i32, khHi: i32, kwLo: i32, kwHi: i32, lo: f32, hi: f32): void {
+  const CM = C * M;
+  const tap = <usize>CM; // bytes between taps of q
+  let o = 0;
+  if (ASC_FEATURE_SIMD && (M == 1 || (M & 3) == 0)) {
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    for (; o + 4 <= CM; o += 4) {
+      const oo = <usize>o << 2;
+      const xc = xb + (<usize>(o / M) << 2);
+      let acc = f32x4.splat(0);
+      for (let kh = khLo; kh < khHi; kh++) {
+        const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
+        const qr = q + <usize>(kh * KW) * tap + <usize>o;
+        for (let kw = kwLo; kw < kwHi; kw++) {
+          const xp = xr + (<usize>((iw0 + kw * DW) * C) << 2);
+          const xv = M == 1 ? v128.load(xp) : v128.load32_splat(xp);
+          acc = f32x4.add(acc, f32x4.mul(xv, widen4(qr + <usize>kw * tap)));
+        }
+      }
+      acc = f32x4.div(acc, v128.load(scale + oo));
+      if (b != 0) acc = f32x4.add(acc, v128.load(b + oo));
+      v128.store(yo + oo, f32x4.min(f32x4.max(acc, vlo), vhi));
+    }
+  }
+  for (; o < CM; o++) {
+    const oo = <usize>o << 2;
+    const xc = xb + (<usize>(o / M) << 2);
+    let acc: f32 = 0;
+    for (let kh = khLo; kh < khHi; kh++) {
+      const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
+      const qr = q + <usize>(kh * KW) * tap + <usize>o;
+      for (let kw = kwLo; kw < kwHi; kw++) {
+        acc += load<f32>(xr + (<usize>((iw0 + kw * DW) * C) << 2)) * <f32>load<i8>(qr + <usize>kw * tap);
+      }
+    }
+    acc /= load<f32>(scale + oo);
+    if (b != 0) acc += load<f32>(b + oo);
+    store<f32>(yo + oo, min<f32>(max<f32>(acc, lo), hi));
+  }
+}
+
+export function depthwise_conv2d_forward_i8(y: usize, x: usize, q: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): void {
+  const CM = C * M;
+  let yo = y;
+  for (let n = 0; n < B; n++) {
+    const xb = x + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+        pixelI8(yo, xb, q, scale, b, W, C, M, KW, DH, DW, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
+        yo += <usize>CM << 2;
+      }
+    }
+  }
+}
