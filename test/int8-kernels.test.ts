@@ -96,6 +96,8 @@ const GEOMETRIES = [
   g2({ H: 6, W: 7, KH: 5, KW: 5, SH: 1, SW: 2, PT: 2, PL: 2 }),
   g2({ H: 7, W: 7, KH: 3, KW: 3, SH: 1, SW: 1, PT: 2, PL: 2, DH: 2, DW: 2 }),
   g2({ H: 5, W: 4, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0 }),
+  g2({ H: 2, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1 }),
+  g2({ H: 9, W: 10, KH: 3, KW: 3, SH: 2, SW: 3, PT: 1, PL: 0 }),
 ];
 
 describe('conv2d_forward_i8', () => {
