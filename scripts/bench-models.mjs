@@ -5,7 +5,7 @@
 //     $EDGETUNE_BENCH_CACHE or <tmpdir>/edgetune-bench-models): onnxruntime-web. Without PyTorch
 //     they are skipped, and the reason printed.
 //   - `model-<name>-int8-b1` / `-b8`: the same model with every layer frozen and quantize('int8')
-//     (docs/int8.md), timed in the same process right after the float32 row; its top-1 agreement
+//     (docs/int8.md), timed alternately with the float32 model (int8Row); its top-1 agreement
 //     with float32 on the bench input and the int8 / float32 ratio of medians are printed.
 // With `profile`, edgetune's time per op kind is printed for each model (opProfile below).
 import { execFileSync } from 'node:child_process';
@@ -84,16 +84,29 @@ function quantized(m) {
   return m.quantize('int8');
 }
 
-// The int8 row of one workload, after its float32 row (floatMs, or null when that was not run).
-function int8Row(workload, model, x, batch, floatOut, floatMs, opts) {
+// The int8 row of one workload: the int8 and float32 models timed alternately, run for run (a
+// machine shared with other work drifts less between the two than between two timed blocks); the
+// row is the int8 median, and the ratio of the two medians is printed.
+function int8Row(workload, model, floatModel, x, batch, floatOut, { warmup, reps, minMs }) {
   const wl = workload.replace(/-b(\d+)$/, '-int8-b$1');
   const out = model.predict(x, { batchSize: batch }).data;
   const classes = out.length / batch;
   const top = (d, i) => { let b = 0; for (let j = 1; j < classes; j++) if (d[i * classes + j] > d[i * classes + b]) b = j; return b; };
   let same = 0;
   for (let i = 0; i < batch; i++) if (top(out, i) === top(floatOut, i)) same++;
-  const ms = timeItSync(() => model.predict(x, { batchSize: batch }), opts);
-  log(`${wl}: ${ms.toFixed(2)} ms${floatMs ? `, int8 / float32 = ${(ms / floatMs).toFixed(2)}` : ''}; top-1 agreement with float32 ${same}/${batch}`);
+  const time = (m) => { const t0 = performance.now(); m.predict(x, { batchSize: batch }); return performance.now() - t0; };
+  for (let i = 0; i < warmup; i++) { time(floatModel); time(model); }
+  const tq = [], tf = [];
+  let total = 0;
+  while (tq.length < reps || total < minMs) {
+    tf.push(time(floatModel));
+    tq.push(time(model));
+    total += tq.at(-1) + tf.at(-1);
+  }
+  const median = (a) => a.sort((p, q) => p - q)[a.length >> 1];
+  const ms = median(tq), floatMs = median(tf);
+  const best = Math.min(...tq) / Math.min(...tf);
+  log(`${wl}: ${ms.toFixed(2)} ms, float32 ${floatMs.toFixed(2)} ms run alternately (n=${tq.length}): int8 / float32 = ${(ms / floatMs).toFixed(2)} (medians), ${best.toFixed(2)} (fastest runs); top-1 agreement with float32 ${same}/${batch}`);
   return { workload: wl, impl: 'edgetune', value: ms, unit: 'ms' };
 }
 
@@ -118,18 +131,16 @@ async function graphModelRows(et, name, { quick, profile, selected }) {
     const xd = randomF32(batch * 64 * 64, 500 + batch, 0, 1);
     const x = et.tensor(xd, [batch, 64, 64, 1]);
     const mine = model.predict(x, { batchSize: batch }).data;
-    let floatMs = null;
     if (selected(workload)) {
       const tx = tf.tensor(xd, [batch, 64, 64, 1]);
       const theirs = oracle.predict(tx).dataSync();
       checkClose(workload, mine, theirs);
-      floatMs = timeItSync(() => model.predict(x, { batchSize: batch }), timing(quick));
-      out.push({ workload, impl: 'edgetune', value: floatMs, unit: 'ms' });
+      out.push({ workload, impl: 'edgetune', value: timeItSync(() => model.predict(x, { batchSize: batch }), timing(quick)), unit: 'ms' });
       if (profile) printProfile(workload, opProfile(model));
       out.push({ workload, impl: 'tfjs-wasm', value: await timeIt(async () => { const y = oracle.predict(tx); await y.data(); y.dispose(); }, timing(quick)), unit: 'ms' });
       tx.dispose();
     }
-    if (wantInt8) out.push(int8Row(workload, int8, x, batch, mine, floatMs, timing(quick)));
+    if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, timing(quick)));
   }
   oracle.dispose();
   return out;
@@ -152,16 +163,14 @@ async function torchvisionRows(et, name, onnx, { quick, profile, selected }) {
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', xd, [batch, 3, 224, 224]) };
     const mine = model.predict(x, { batchSize: batch }).data;
     const opts = { ...timing(quick), warmup: 1, reps: quick ? 3 : 7 };
-    let floatMs = null;
     if (selected(workload)) {
       const theirs = (await session.run(feeds))[session.outputNames[0]].data;
       checkClose(workload, mine, theirs);
-      floatMs = timeItSync(() => model.predict(x, { batchSize: batch }), opts);
-      out.push({ workload, impl: 'edgetune', value: floatMs, unit: 'ms' });
+      out.push({ workload, impl: 'edgetune', value: timeItSync(() => model.predict(x, { batchSize: batch }), opts), unit: 'ms' });
       if (profile) printProfile(workload, opProfile(model, 3));
       out.push({ workload, impl: 'ort-web', value: await timeIt(() => session.run(feeds), opts), unit: 'ms' });
     }
-    if (wantInt8) out.push(int8Row(workload, int8, x, batch, mine, floatMs, opts));
+    if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, opts));
   }
   await session.release();
   return out;
