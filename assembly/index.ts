@@ -1,5 +1,5 @@
 // edgetune kernels: raw byte-offset exports over one imported memory. Nothing here allocates.
-export { gemm_f32, gemm_set_a_broadcast } from './kernels/gemm';
+export { gemm_f32, gemm_i8f32, gemm_set_a_broadcast } from './kernels/gemm';
 export { gemm_pack_b, gemm_f32_packed, gemm_packed_floats } from './kernels/gemm-packed';
 export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32, copy_strided_f32,
@@ -20,11 +20,12 @@ export function heap_base(): usize {
   return __heap_base;
 }
 export {
-  conv2d_forward_fused, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
+  conv2d_forward_fused, conv2d_forward_i8, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
   conv2d_forward_packed, conv2d_grouped_forward, conv2d_grouped_backward_filter, conv2d_grouped_backward_input,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './kernels/conv';
 export { depthwise_conv2d_forward_clamp } from './kernels/depthwise';
+export { depthwise_conv2d_forward_i8 } from './kernels/depthwise-i8';
 export { conv2d_direct_f32_4x8 } from './kernels/conv-direct';
 export { conv2d_igemm_f32 } from './kernels/conv-igemm';
 export {

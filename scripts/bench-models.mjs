@@ -4,6 +4,9 @@
 //   - torchvision exports at 224x224 (test/torch/export.py with /usr/bin/python3, cached in
 //     $EDGETUNE_BENCH_CACHE or <tmpdir>/edgetune-bench-models): onnxruntime-web. Without PyTorch
 //     they are skipped, and the reason printed.
+//   - `model-<name>-int8-b1` / `-b8`: the same model with every layer frozen and quantize('int8')
+//     (docs/int8.md), timed alternately with the float32 model (int8Row); its top-1 agreement
+//     with float32 on the bench input and the int8 / float32 ratio of medians are printed.
 // With `profile`, edgetune's time per op kind is printed for each model (opProfile below).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -75,6 +78,38 @@ function printProfile(workload, profile) {
 
 const timing = (quick) => ({ warmup: 2, reps: quick ? 5 : 15, minMs: quick ? 200 : 1000 });
 
+// Every layer frozen, every dense / conv2d / depthwise kernel int8.
+function quantized(m) {
+  for (const l of m.layers) l.trainable = false;
+  return m.quantize('int8');
+}
+
+// The int8 row of one workload: the int8 and float32 models timed alternately, run for run (a
+// machine shared with other work drifts less between the two than between two timed blocks); the
+// row is the int8 median, and the ratio of the two medians is printed.
+function int8Row(workload, model, floatModel, x, batch, floatOut, { warmup, reps, minMs }) {
+  const wl = workload.replace(/-b(\d+)$/, '-int8-b$1');
+  const out = model.predict(x, { batchSize: batch }).data;
+  const classes = out.length / batch;
+  const top = (d, i) => { let b = 0; for (let j = 1; j < classes; j++) if (d[i * classes + j] > d[i * classes + b]) b = j; return b; };
+  let same = 0;
+  for (let i = 0; i < batch; i++) if (top(out, i) === top(floatOut, i)) same++;
+  const time = (m) => { const t0 = performance.now(); m.predict(x, { batchSize: batch }); return performance.now() - t0; };
+  for (let i = 0; i < warmup; i++) { time(floatModel); time(model); }
+  const tq = [], tf = [];
+  let total = 0;
+  while (tq.length < reps || total < minMs) {
+    tf.push(time(floatModel));
+    tq.push(time(model));
+    total += tq.at(-1) + tf.at(-1);
+  }
+  const median = (a) => a.sort((p, q) => p - q)[a.length >> 1];
+  const ms = median(tq), floatMs = median(tf);
+  const best = Math.min(...tq) / Math.min(...tf);
+  log(`${wl}: ${ms.toFixed(2)} ms, float32 ${floatMs.toFixed(2)} ms run alternately (n=${tq.length}): int8 / float32 = ${(ms / floatMs).toFixed(2)} (medians), ${best.toFixed(2)} (fastest runs); top-1 agreement with float32 ${same}/${batch}`);
+  return { workload: wl, impl: 'edgetune', value: ms, unit: 'ms' };
+}
+
 async function graphModelRows(et, name, { quick, profile, selected }) {
   const out = [];
   const json = JSON.parse(readFileSync(join(GRAPH_DIR, `${name}.json`), 'utf8'));
@@ -83,27 +118,33 @@ async function graphModelRows(et, name, { quick, profile, selected }) {
   const weightData = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
   shards.reduce((o, s) => (weightData.set(s, o), o + s.length), 0);
   const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
-  const model = await et.importTfjsGraphModel(json, async (p) => new Uint8Array(readFileSync(join(GRAPH_DIR, p))), `${name}.json`);
+  const load = () => et.importTfjsGraphModel(json, async (p) => new Uint8Array(readFileSync(join(GRAPH_DIR, p))), `${name}.json`);
+  const model = await load();
+  const int8 = quantized(await load());
   const { tf } = await useTfBackend('wasm');
   const tfconv = await import('@tensorflow/tfjs-converter');
   const oracle = await tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: 'graph-model' }));
   for (const batch of BATCHES) {
     const workload = `model-${name}-b${batch}`;
-    if (!selected(workload)) continue;
+    const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
+    if (!selected(workload) && !wantInt8) continue;
     const xd = randomF32(batch * 64 * 64, 500 + batch, 0, 1);
     const x = et.tensor(xd, [batch, 64, 64, 1]);
     const mine = model.predict(x, { batchSize: batch }).data;
-    const tx = tf.tensor(xd, [batch, 64, 64, 1]);
-    const theirs = oracle.predict(tx).dataSync();
-    checkClose(workload, mine, theirs);
-    const [mineMs, theirsMs] = await timeInterleaved([
-      () => model.predict(x, { batchSize: batch }),
-      async () => { const y = oracle.predict(tx); await y.data(); y.dispose(); },
-    ], timing(quick));
-    out.push({ workload, impl: 'edgetune', value: mineMs, unit: 'ms' });
-    if (profile) printProfile(workload, opProfile(model));
-    out.push({ workload, impl: 'tfjs-wasm', value: theirsMs, unit: 'ms' });
-    tx.dispose();
+    if (selected(workload)) {
+      const tx = tf.tensor(xd, [batch, 64, 64, 1]);
+      const theirs = oracle.predict(tx).dataSync();
+      checkClose(workload, mine, theirs);
+      const [mineMs, theirsMs] = await timeInterleaved([
+        () => model.predict(x, { batchSize: batch }),
+        async () => { const y = oracle.predict(tx); await y.data(); y.dispose(); },
+      ], timing(quick));
+      out.push({ workload, impl: 'edgetune', value: mineMs, unit: 'ms' });
+      if (profile) printProfile(workload, opProfile(model));
+      out.push({ workload, impl: 'tfjs-wasm', value: theirsMs, unit: 'ms' });
+      tx.dispose();
+    }
+    if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, timing(quick)));
   }
   oracle.dispose();
   return out;
@@ -112,24 +153,29 @@ async function graphModelRows(et, name, { quick, profile, selected }) {
 async function torchvisionRows(et, name, onnx, { quick, profile, selected }) {
   const out = [];
   const model = et.importOnnx(onnx, `${name}.onnx`);
+  const int8 = quantized(et.importOnnx(onnx, `${name}.onnx`));
   const session = await ortSession(onnx);
   const ort = await import('onnxruntime-web');
   for (const batch of BATCHES) {
     const workload = `model-${name}-b${batch}`;
-    if (!selected(workload)) continue;
+    const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
+    if (!selected(workload) && !wantInt8) continue;
     const xd = randomF32(batch * 3 * 224 * 224, 700 + batch, -1, 1);
     const nhwc = new Float32Array(xd.length);
     for (let b = 0; b < batch; b++) for (let c = 0; c < 3; c++) for (let p = 0; p < 224 * 224; p++) nhwc[(b * 224 * 224 + p) * 3 + c] = xd[(b * 3 + c) * 224 * 224 + p];
     const x = et.tensor(nhwc, [batch, 224, 224, 3]);
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', xd, [batch, 3, 224, 224]) };
     const mine = model.predict(x, { batchSize: batch }).data;
-    const theirs = (await session.run(feeds))[session.outputNames[0]].data;
-    checkClose(workload, mine, theirs);
     const opts = { ...timing(quick), warmup: 1, reps: quick ? 3 : 7 };
-    const [mineMs, theirsMs] = await timeInterleaved([() => model.predict(x, { batchSize: batch }), () => session.run(feeds)], opts);
-    out.push({ workload, impl: 'edgetune', value: mineMs, unit: 'ms' });
-    if (profile) printProfile(workload, opProfile(model, 3));
-    out.push({ workload, impl: 'ort-web', value: theirsMs, unit: 'ms' });
+    if (selected(workload)) {
+      const theirs = (await session.run(feeds))[session.outputNames[0]].data;
+      checkClose(workload, mine, theirs);
+      const [mineMs, theirsMs] = await timeInterleaved([() => model.predict(x, { batchSize: batch }), () => session.run(feeds)], opts);
+      out.push({ workload, impl: 'edgetune', value: mineMs, unit: 'ms' });
+      if (profile) printProfile(workload, opProfile(model, 3));
+      out.push({ workload, impl: 'ort-web', value: theirsMs, unit: 'ms' });
+    }
+    if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, opts));
   }
   await session.release();
   return out;
@@ -150,9 +196,9 @@ export async function modelRows(et, { quick = false, profile = false, selected =
   const out = [];
   const opts = { quick, profile, selected };
   for (const name of GRAPH_MODELS) {
-    if (BATCHES.some((b) => selected(`model-${name}-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
+    if (BATCHES.some((b) => selected(`model-${name}-b${b}`) || selected(`model-${name}-int8-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
   }
-  const wanted = TORCHVISION_MODELS.filter((n) => BATCHES.some((b) => selected(`model-${n}-b${b}`)));
+  const wanted = TORCHVISION_MODELS.filter((n) => BATCHES.some((b) => selected(`model-${n}-b${b}`) || selected(`model-${n}-int8-b${b}`)));
   if (!wanted.length) return out;
   const { files, reason } = torchvisionFiles(wanted);
   if (!files) {

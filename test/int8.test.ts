@@ -90,7 +90,11 @@ describe("model.quantize('int8')", () => {
       expect(regions.find((r) => r.name === name)!.bytes).toBe(Math.ceil(kernels[i] / 16) * 16);
     }
     expect(q.plan.breakdown.weights).toBeLessThan(floatWeights - 2.5 * kernels.reduce((a, b) => a + b, 0));
-    expect(q.plan.programs.forward!.ops.filter((o) => o.op === 'dequantize_i8').map((o) => o.layer)).toEqual(['c1', 'dw', 'd1']);
+    // The kernels read q themselves: no f32 copy of any kernel in the plan (docs/int8.md).
+    const ops = q.plan.programs.forward!.ops;
+    expect(ops.filter((o) => o.op === 'dequantize_i8')).toEqual([]);
+    expect(ops.filter((o) => o.op.endsWith('_i8')).map((o) => [o.op, o.layer])).toEqual([['conv2d_forward_i8', 'c1'], ['depthwise_forward_i8', 'dw'], ['gemm_i8', 'd1']]);
+    expect(q.plan.regions.filter((r) => r.name.endsWith('kernel f32'))).toEqual([]);
     expect(verifyPlan(q.plan)).toEqual([]);
   });
 

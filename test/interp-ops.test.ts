@@ -21,6 +21,7 @@ import {
   ACT, activationGradRef, activationRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, dropoutBackwardRef, l1l2GradientRef,
   l1l2PenaltyRef, maxNormRef, nonNegRef, normalizeRef, unitNormRef,
 } from './reference/layers';
+import { conv2dI8Twin, depthwiseI8Twin, gemmI8Twin } from './reference/int8';
 import { nadamU, sgdRef } from './reference/optimizers';
 import { exponentialRef } from './reference/schedules';
 import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
@@ -41,6 +42,13 @@ class Ctx {
     return { p: this.h.put(v), v };
   }
   out(n: number): number { return this.h.alloc(n); }
+  // n int8 values in [-127, 127].
+  int8(n: number): { p: number; v: Int8Array } {
+    const v = Int8Array.from(randomArray(n, this.seed++, -127.99, 127.99), Math.trunc);
+    const p = this.h.alloc(Math.ceil(n / 4));
+    new Int8Array(this.h.memory.buffer, p, n).set(v);
+    return { p, v };
+  }
   f32(p: number, n: number): Float32Array { return this.h.read(p, n); }
   i32(p: number, n: number): Int32Array { return new Int32Array(this.h.memory.buffer, p, n).slice(); }
   putI32(data: ArrayLike<number>): number {
@@ -606,6 +614,34 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
   mse: (c) => lossCase(c, 'mse', (p, z) => [(p - z) ** 2, 2 * (p - z)]),
   bce_logits: (c) => lossCase(c, 'bce_logits', (x, z) => [Math.max(x, 0) - x * z + Math.log1p(Math.exp(-Math.abs(x))), 1 / (1 + Math.exp(-x)) - z]),
   bce_probs: (c) => lossCase(c, 'bce_probs', (p, z) => [-(z * Math.log(p) + (1 - z) * Math.log(1 - p)), (p - z) / (p * (1 - p))]),
+  pack_b(c) {
+    // The panels pack_b writes are read back by gemm_packed: their product must be the plain one.
+    const m = 3, n = 11, k = 5;
+    const a = c.input(m * B * k), b = c.input(k * n), bp = c.out(k * 16), y = c.out(m * B * n);
+    c.run('pack_b', { bp, b: b.p, n, k, rsb: n, csb: 1 });
+    c.run('gemm_packed', { c: y, a: a.p, bp, bias: 0, m, n, k, rsa: k, csa: 1, ldc: n, lo: -Infinity, hi: Infinity, pack: c.out(SCRATCH) });
+    const want = new Float32Array(m * B * n);
+    gemmReference(want, a.v, b.v, m * B, n, k, k, 1, n, 1, n, 0);
+    c.expect('c', c.f32(y, m * B * n), want);
+  },
+  gemm_packed(c) {
+    // b stored transposed (rsb 1, csb k), a bias and a ReLU6 clamp in the epilogue.
+    const m = 2, n = 9, k = 6;
+    const a = c.input(m * B * k, -2, 2), b = c.input(n * k, -2, 2), bias = c.input(n), bp = c.out(k * 16), y = c.out(m * B * n);
+    c.run('pack_b', { bp, b: b.p, n, k, rsb: 1, csb: k });
+    c.run('gemm_packed', { c: y, a: a.p, bp, bias: bias.p, m, n, k, rsa: k, csa: 1, ldc: n, lo: 0, hi: 6, pack: c.out(SCRATCH) });
+    const want = new Float32Array(m * B * n);
+    gemmReference(want, a.v, b.v, m * B, n, k, k, 1, 1, k, n, 0);
+    c.expect('c', c.f32(y, m * B * n), Array.from(want, (v, i) => Math.min(6, Math.max(0, v + bias.v[i % n]))));
+  },
+  conv2d_forward_packed(c) {
+    const f = 3, K = 9 * CONV.C, x = c.input(nIn(CONV)), w = c.input(K * f), b = c.input(f), wp = c.out(K * 8), y = c.out(nOut(CONV, f));
+    c.run('pack_b', { bp: wp, b: w.p, n: f, k: K, rsb: f, csb: 1 });
+    c.run('conv2d_forward_packed', {
+      y, x: x.p, wp, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), lo: 0, hi: Infinity,
+    });
+    c.expect('y', c.f32(y, nOut(CONV, f)), Array.from(conv2dRef(CONV, f, x.v, w.v, b.v), (v) => Math.max(0, v)));
+  },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3
     const qp = c.out(4);
@@ -613,6 +649,27 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     const scale = c.input(3, 10, 200), y = c.out(15);
     c.run('dequantize_i8', { y, q: qp, scale: scale.p, rows: 5, ch: 3 });
     c.expect('y', c.f32(y, 15), Array.from(q, (v, i) => v / scale.v[i % 3]));
+  },
+  gemm_i8(c) {
+    const m = 3, n = 5, k = 4;
+    const a = c.input(m * B * k), q = c.int8(k * n), scale = c.input(n, 10, 200), y = c.out(m * B * n);
+    c.run('gemm_i8', { c: y, a: a.p, q: q.p, scale: scale.p, m, n, k, rsa: k, csa: 1, rsq: n, ldc: n, accumulate: 0, pack: c.out(SCRATCH) });
+    const want = new Float32Array(m * B * n);
+    gemmI8Twin(want, a.v, q.v, scale.v, m * B, n, k, k, 1, n, n, 0);
+    c.expect('c', c.f32(y, m * B * n), want);
+  },
+  conv2d_forward_i8(c) {
+    const f = 2, x = c.input(nIn(CONV)), q = c.int8(9 * CONV.C * f), scale = c.input(f, 10, 200), b = c.input(f), y = c.out(nOut(CONV, f));
+    c.run('conv2d_forward_i8', {
+      y, x: x.p, q: q.p, scale: scale.p, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), relu: 1, pool: 0, chunkOut: 0,
+    });
+    c.expect('y', c.f32(y, nOut(CONV, f)), conv2dI8Twin(CONV, f, x.v, q.v, scale.v, b.v, true));
+  },
+  depthwise_forward_i8(c) {
+    const m = 2, x = c.input(nIn(CONV), -3, 3), q = c.int8(9 * CONV.C * m), scale = c.input(CONV.C * m, 10, 200), b = c.input(CONV.C * m);
+    const y = c.out(nOut(CONV, CONV.C * m));
+    c.run('depthwise_forward_i8', { y, x: x.p, q: q.p, scale: scale.p, b: b.p, ...convArgs(CONV, m, 'm'), lo: 0, hi: 0.5 });
+    c.expect('y', c.f32(y, nOut(CONV, CONV.C * m)), depthwiseI8Twin({ ...CONV, M: m }, x.v, q.v, scale.v, b.v, 0, 0.5));
   },
 };
 

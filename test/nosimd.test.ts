@@ -53,8 +53,9 @@ describe('no-SIMD kernels', () => {
     // generated from host/compile/ops.ts and the op and argument names it prints) took the SIMD module
     // from 64,699 to 72,927 bytes (measured); issue 11's operators (the strided copy and broadcast
     // kernels, resize, pointwise, grouped and transposed convolution) add to both, so the limits
-    // are the measured sizes after them plus about 10%.
+    // are the measured sizes after them plus about 10%. The int8 kernels (ops 221-223) took the SIMD
+    // module from 94.1 KB to 96.2 KB.
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(80 * 1024);
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(96 * 1024);
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(100 * 1024);
   });
 });

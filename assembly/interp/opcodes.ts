@@ -83,6 +83,9 @@ export const OP_PACK_B: i32 = 230;
 export const OP_GEMM_PACKED: i32 = 231;
 export const OP_CONV2D_FORWARD_PACKED: i32 = 232;
 export const OP_DEQUANTIZE_I8: i32 = 220;
+export const OP_GEMM_I8: i32 = 221;
+export const OP_CONV2D_FORWARD_I8: i32 = 222;
+export const OP_DEPTHWISE_FORWARD_I8: i32 = 223;
 export const OP_LOSS_WEIGHTED: i32 = 51;
 
 // apply_gradients kinds and clip modes.

@@ -65,7 +65,7 @@ function convBlock(y: usize, x: usize, w: usize, b: usize, H: i32, W: i32, C: i3
       for (let ic = i0; ic < iEnd; ic += MR) {
         const mr = min(MR, iEnd - ic);
         packPatches(packA, x, H, W, C, KW, SH, SW, DH, DW, PT, PL, OH, OW, n, oh, ow, mr, pc, kc);
-        gemm_f32_4x8(y + (<usize>(ic * F + jc) << 2), ldcBytes, packA, pack, kc, mr, nc, acc);
+        gemm_f32_4x8(y + (<usize>(ic * F + jc) << 2), ldcBytes, packA, pack, kc, mr, nc, acc, 0);
         ow += MR;
         while (ow >= OW) {
           ow -= OW;

@@ -19,7 +19,7 @@
 //
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
-import { gemm_f32 } from './gemm';
+import { gemm_f32, gemm_i8f32 } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
@@ -184,7 +184,15 @@ function col2imChannels(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, 
 export function conv2d_forward_fused(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize): void {
-  conv2dGroups(y, x, w, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0);
+  conv2dGroups(y, x, w, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0, 0);
+}
+
+// conv2d_forward_fused with a frozen layer's int8 kernel q (KH, KW, C, F) and its per-filter f32
+// scales: the GEMM reads q itself (gemm_i8f32), so no f32 copy of the kernel is made.
+export function conv2d_forward_i8(y: usize, x: usize, q: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize): void {
+  conv2dGroups(y, x, q, b, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, relu, pool, chunkOut, 0, scale);
 }
 
 // conv2d_forward_fused with the kernel packed once (gemm_pack_b of w as a (K, F) matrix,
@@ -218,12 +226,14 @@ export function conv2d_forward_packed(y: usize, x: usize, wp: usize, b: usize,
 export function conv2d_grouped_forward(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
-  conv2dGroups(y, x, w, accumulate ? 0 : b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, 0, 0, 0, accumulate);
+  conv2dGroups(y, x, w, accumulate ? 0 : b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunkRows, cols, pack, 0, 0, 0, accumulate, 0);
 }
 
 function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32): void {
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32,
+  scale: usize): void {
+  // scale != 0: w is int8 (G == 1 only, so no group offsets into it).
   const N = B * OH * OW;
   if (N <= 0 || F <= 0 || G <= 0) return;
   const Cg = C / G, Fg = F / G;
@@ -233,34 +243,36 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
     if (withBias) bias_fill(y, b, N, F);
     for (let g = 0; g < G; g++) {
-      gemm_f32(y + (<usize>(g * Fg) << 2), x + (<usize>(g * Cg) << 2), w + (<usize>(g * Fg) << 2), N, Fg, Cg, C, 1, F, 1, F, acc, pack);
+      if (scale != 0) gemm_i8f32(y, x, w, scale, N, F, C, C, 1, F, F, acc, pack);
+      else gemm_f32(y + (<usize>(g * Fg) << 2), x + (<usize>(g * Cg) << 2), w + (<usize>(g * Fg) << 2), N, Fg, Cg, C, 1, F, 1, F, acc, pack);
     }
     if (relu) relu_forward(y, y, N * F);
     return;
   }
   // One group, no pooling: packed straight from x, no im2col (conv-igemm.ts; the same bits). The
   // threads build keeps the chunked GEMMs, which its thread pool splits.
-  if (!ASC_FEATURE_THREADS && G == 1 && !pool && !accumulate && N >= 4) {
+  if (!ASC_FEATURE_THREADS && scale == 0 && G == 1 && !pool && !accumulate && N >= 4) {
     conv2d_igemm_f32(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, relu, pack);
     return;
   }
   const chunk = min(max(chunkRows, 1), N);
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
-    // With a thread pool attached, the chunk is cut into tiles of positions (threads.ts).
-    if (ASC_FEATURE_THREADS && conv_chunk_split(y, x, w, b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, relu, pool, chunkOut, accumulate, r0, rows, pack)) continue;
-    conv2d_chunk(y, x, w, b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, pack, relu, pool, chunkOut, accumulate, r0, rows);
+    // With a thread pool attached, the chunk is cut into tiles of positions (threads.ts); an int8
+    // kernel's chunks run on this thread.
+    if (ASC_FEATURE_THREADS && scale == 0 && conv_chunk_split(y, x, w, b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, relu, pool, chunkOut, accumulate, r0, rows, pack)) continue;
+    conv2d_chunk(y, x, w, b, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, pack, relu, pool, chunkOut, accumulate, r0, rows, scale);
   }
 }
 
 // Output positions r0 .. r0+rows-1 of conv2dGroups (not pointwise): bias, per group im2col into
 // cols (rows, Kg) and GEMM, then ReLU and 2x2 pooling (r0 and rows multiples of 2*OW). With
 // pooling the rows go to chunkOut (rows, F) first. A thread's tile of a chunk is a call with its
-// own r0, rows and parts of cols and chunkOut (threads.ts).
+// own r0, rows and parts of cols and chunkOut (threads.ts). scale != 0: w is int8 (G == 1).
 export function conv2d_chunk(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, cols: usize, pack: usize, relu: i32, pool: i32, chunkOut: usize, accumulate: i32,
-  r0: i32, rows: i32): void {
+  r0: i32, rows: i32, scale: usize): void {
   const Cg = C / G, Fg = F / G;
   const Kg = KH * KW * Cg;
   const withBias = b != 0 ? 1 : 0;
@@ -271,7 +283,8 @@ export function conv2d_chunk(y: usize, x: usize, w: usize, b: usize,
   // One group at a time: its patches (rows, Kg) stay in cache for its GEMM.
   for (let g = 0; g < G; g++) {
     im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-    gemm_f32(yc + (<usize>(g * Fg) << 2), cols, w + (<usize>(g * Fg) << 2), rows, Fg, Kg, Kg, 1, F, 1, F, acc, pack);
+    if (scale != 0) gemm_i8f32(yc, cols, w, scale, rows, F, Kg, Kg, 1, F, F, acc, pack);
+    else gemm_f32(yc + (<usize>(g * Fg) << 2), cols, w + (<usize>(g * Fg) << 2), rows, Fg, Kg, Kg, 1, F, 1, F, acc, pack);
   }
   if (relu) relu_forward(yc, yc, rows * F);
   if (pool) max_pool_2x2_rows(y + (<usize>((r0 / (2 * OW)) * (OW >> 1) * F) << 2), yc, rows / (2 * OW), OW, F);

@@ -66,7 +66,7 @@ export function gemm_f32_packed(c: usize, a: usize, bp: usize, bias: usize, m: i
         const mr = min(MR, m - ic);
         const ct = c + (<usize>(ic * ldc + jc) << 2);
         packAPanel(pack, a + (<usize>(ic * rsa + pc * csa) << 2), kc, mr, rsa, csa);
-        gemm_f32_4x8(ct, ldcBytes, pack, panels, kc, mr, nc, acc);
+        gemm_f32_4x8(ct, ldcBytes, pack, panels, kc, mr, nc, acc, 0);
         epilogue(ct, ldcBytes, mr, nc, withBias, biasAt, last, lo, hi);
       }
     }

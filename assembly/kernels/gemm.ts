@@ -19,6 +19,7 @@
 
 import { loadPartial, storeTail } from './vector-tail';
 import { gemm_split } from './threads';
+import { gemmI8Rows, packBI8 } from './gemm-i8';
 
 // These four must equal GEMM_MR, GEMM_NR, GEMM_KC, GEMM_NC in host/compile/gemm-scratch.ts.
 
@@ -33,6 +34,21 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, accumulate: i32, pack: usize): void {
   // With a thread pool attached, a large call is cut into output tiles run by every thread.
   if (ASC_FEATURE_THREADS && gemm_split(c, a, b, m, n, k, rsa, csa, rsb, csb, ldc, accumulate, pack)) return;
+  gemmPacked(c, a, b, 0, m, n, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
+}
+
+// c (M,N) = [c +] a (M,K) . (q (K,N) / scale (N)): b is a frozen layer's int8 kernel, row-major
+// with row stride rsq bytes, and one f32 scale per column (assembly/kernels/gemm-i8.ts). The same
+// blocking and order as gemm_f32; each k slice's f32 sum is divided by the column's scale before
+// it is added to c (docs/int8.md). One thread; scratch as gemm_f32's.
+export function gemm_i8f32(c: usize, a: usize, q: usize, scale: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, rsq: i32, ldc: i32, accumulate: i32, pack: usize): void {
+  gemmPacked(c, a, q, scale, m, n, k, rsa, csa, rsq, 1, ldc, accumulate, pack);
+}
+
+// b f32 when scale == 0, else int8 with csb == 1 and per-column scales at `scale`.
+function gemmPacked(c: usize, a: usize, b: usize, scale: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, accumulate: i32, pack: usize): void {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (!accumulate) zeroMatrix(c, m, n, ldc);
@@ -41,7 +57,8 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   // Fewer rows than a tile with b row-major (batch-1 inference): packing b would cost more than
   // the product itself, so stream b once, a row of c at a time.
   if (m < MR && csb == 1) {
-    gemm_f32_rows(c, a, b, m, n, k, rsa, csa, rsb, ldc, accumulate, pack);
+    if (scale != 0) gemmI8Rows(c, a, b, scale, m, n, k, rsa, csa, rsb, ldc, accumulate, pack);
+    else gemm_f32_rows(c, a, b, m, n, k, rsa, csa, rsb, ldc, accumulate, pack);
     return;
   }
   const kcMax = min(k, KC);
@@ -57,11 +74,13 @@ export function gemm_f32(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
       const kc = min(kcStep, k - pc);
       // Later k slices add onto what the first one wrote.
       const acc = pc > 0 ? 1 : accumulate;
-      packB(pack, b + (<usize>(pc * rsb + jc * csb) << 2), kc, nc, rsb, csb);
+      if (scale != 0) packBI8(pack, b + <usize>(pc * rsb + jc), kc, nc, rsb);
+      else packB(pack, b + (<usize>(pc * rsb + jc * csb) << 2), kc, nc, rsb, csb);
+      const colScale = scale != 0 ? scale + (<usize>jc << 2) : 0;
       for (let ic = 0; ic < m; ic += MR) {
         const mr = min(MR, m - ic);
         packAPanel(packA, a + (<usize>(ic * rsa + pc * csa) << 2), kc, mr, rsa, csa);
-        gemm_f32_4x8(c + (<usize>(ic * ldc + jc) << 2), ldcBytes, packA, pack, kc, mr, nc, acc);
+        gemm_f32_4x8(c + (<usize>(ic * ldc + jc) << 2), ldcBytes, packA, pack, kc, mr, nc, acc, colScale);
       }
     }
   }
@@ -219,7 +238,7 @@ export function gemm_set_a_broadcast(shuffle: i32): void {
 // loops deep) it was unrolled 2x, and as a per-panel function not at all.
 // @ts-ignore: decorator
 @inline
-export function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nc: i32, accumulate: i32): void {
+export function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32, mr: i32, nc: i32, accumulate: i32, scale: usize): void {
   const c0 = c;
   const c1 = mr > 1 ? c0 + ldc : c0;
   const c2 = mr > 2 ? c1 + ldc : c1;
@@ -268,6 +287,16 @@ export function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32
           a += MR << 2;
           bp += NR << 2;
         } while (a != apEnd);
+      }
+      if (scale != 0) {
+        // int8 b (gemm_i8f32): the tile's sums divided by their columns' scales (lanes past nc
+        // divide by 0 and are never stored).
+        const s0 = nc >= NR ? v128.load(scale + o) : loadPartial(scale + o, min(nc, 4));
+        const s1 = nc >= NR ? v128.load(scale + o, 16) : loadPartial(scale + o + 16, max(nc - 4, 0));
+        x00 = f32x4.div(x00, s0); x01 = f32x4.div(x01, s1);
+        x10 = f32x4.div(x10, s0); x11 = f32x4.div(x11, s1);
+        x20 = f32x4.div(x20, s0); x21 = f32x4.div(x21, s1);
+        x30 = f32x4.div(x30, s0); x31 = f32x4.div(x31, s1);
       }
       if (nc >= NR) {
         if (accumulate) {
@@ -324,6 +353,14 @@ export function gemm_f32_4x8(c: usize, ldc: usize, ap: usize, bp: usize, kc: i32
         }
         const cols = min(nr - h, 4);
         const o = <usize>(j0 + h) << 2;
+        if (scale != 0) {
+          const q0 = load<f32>(scale + o), q1 = cols > 1 ? load<f32>(scale + o, 4) : 1;
+          const q2 = cols > 2 ? load<f32>(scale + o, 8) : 1, q3 = cols > 3 ? load<f32>(scale + o, 12) : 1;
+          s00 /= q0; s01 /= q1; s02 /= q2; s03 /= q3;
+          s10 /= q0; s11 /= q1; s12 /= q2; s13 /= q3;
+          s20 /= q0; s21 /= q1; s22 /= q2; s23 /= q3;
+          s30 /= q0; s31 /= q1; s32 /= q2; s33 /= q3;
+        }
         // Read all four rows before writing any (aliased rows).
         if (accumulate) {
           s00 += load<f32>(c0 + o); s10 += load<f32>(c1 + o); s20 += load<f32>(c2 + o); s30 += load<f32>(c3 + o);

@@ -303,7 +303,7 @@ function convChunkTile(args: usize, tile: i32, count: i32, pack: usize): void {
     arg(args, 4), arg(args, 5), arg(args, 6), C, F, G, KH, KW, arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15),
     arg(args, 16), arg(args, 17), arg(args, 18), arg(args, 19),
     argp(args, 20) + <usize>s0 * colsRow, pack, arg(args, 21), arg(args, 22), argp(args, 23) + (<usize>s0 * <usize>F << 2), arg(args, 24),
-    arg(args, 25) + s0, s1 - s0);
+    arg(args, 25) + s0, s1 - s0, 0);
 }
 
 // Batch-norm training passes (assembly/kernels/norm.ts) split into blocks of four channels: each

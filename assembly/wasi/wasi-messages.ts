@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 3687;
+export const TEXT_BYTES: usize = 3738;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -139,28 +139,30 @@ export function textBlob(): usize {
     3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98,
     115, 6, 112, 97, 99, 107, 95, 98, 11, 103, 101, 109, 109, 95, 112, 97, 99, 107, 101, 100, 21, 99, 111, 110,
     118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112, 97, 99, 107, 101, 100, 13, 100, 101, 113, 117, 97,
-    110, 116, 105, 122, 101, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97,
-    10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1,
-    98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2, 98,
-    112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95, 2,
-    119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112,
-    108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110,
-    116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100,
-    120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97,
-    114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111,
-    111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110,
-    112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7,
-    110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116,
-    97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100,
-    103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120,
-    2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111,
-    102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48,
-    2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52,
-    3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3,
-    115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3,
-    115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2,
-    100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 6, 100, 97, 108,
-    112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
+    110, 116, 105, 122, 101, 95, 105, 56, 7, 103, 101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95,
+    102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114,
+    119, 97, 114, 100, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97, 10,
+    98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98,
+    3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2, 98, 112,
+    4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95, 2, 119,
+    112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108,
+    9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116,
+    2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120,
+    9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114,
+    115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111,
+    108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112,
+    117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110,
+    101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97,
+    10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103,
+    97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2,
+    119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102,
+    102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2,
+    110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3,
+    115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115,
+    97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115,
+    98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100,
+    48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 3, 114, 115, 113, 6,
+    100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -362,119 +364,123 @@ export const OPN_pack_b: Text = 3121; // "pack_b"
 export const OPN_gemm_packed: Text = 3128; // "gemm_packed"
 export const OPN_conv2d_forward_packed: Text = 3140; // "conv2d_forward_packed"
 export const OPN_dequantize_i8: Text = 3162; // "dequantize_i8"
-export const OPN_loss_weighted: Text = 3176; // "loss_weighted"
-export const ARGN_a: Text = 3190; // "a"
-export const ARGN_batchFlags: Text = 3192; // "batchFlags"
-export const ARGN_m: Text = 3203; // "m"
-export const ARGN_rsa: Text = 3205; // "rsa"
-export const ARGN_k: Text = 3209; // "k"
-export const ARGN_csa: Text = 3211; // "csa"
-export const ARGN_b: Text = 3215; // "b"
-export const ARGN_rsb: Text = 3217; // "rsb"
-export const ARGN_n: Text = 3221; // "n"
-export const ARGN_csb: Text = 3223; // "csb"
-export const ARGN_c: Text = 3227; // "c"
-export const ARGN_ldc: Text = 3229; // "ldc"
-export const ARGN_pack: Text = 3233; // "pack"
-export const ARGN_bp: Text = 3238; // "bp"
-export const ARGN_bias: Text = 3241; // "bias"
-export const ARGN_y: Text = 3246; // "y"
-export const ARGN_oh: Text = 3248; // "oh"
-export const ARGN_ow: Text = 3251; // "ow"
-export const ARGN_f: Text = 3254; // "f"
-export const ARGN_x: Text = 3256; // "x"
-export const ARGN_h: Text = 3258; // "h"
-export const ARGN_w_: Text = 3260; // "w_"
-export const ARGN_wp: Text = 3263; // "wp"
-export const ARGN_kh: Text = 3266; // "kh"
-export const ARGN_kw: Text = 3269; // "kw"
-export const ARGN_cols: Text = 3272; // "cols"
-export const ARGN_sh: Text = 3277; // "sh"
-export const ARGN_sw: Text = 3280; // "sw"
-export const ARGN_pt: Text = 3283; // "pt"
-export const ARGN_pl: Text = 3286; // "pl"
-export const ARGN_chunkRows: Text = 3289; // "chunkRows"
-export const ARGN_rows: Text = 3299; // "rows"
-export const ARGN_pa: Text = 3304; // "pa"
-export const ARGN_count: Text = 3307; // "count"
-export const ARGN_sa: Text = 3313; // "sa"
-export const ARGN_pb: Text = 3316; // "pb"
-export const ARGN_sb: Text = 3319; // "sb"
-export const ARGN_pc: Text = 3322; // "pc"
-export const ARGN_sc: Text = 3325; // "sc"
-export const ARGN_db: Text = 3328; // "db"
-export const ARGN_dy: Text = 3331; // "dy"
-export const ARGN_dx: Text = 3334; // "dx"
-export const ARGN_perSample: Text = 3337; // "perSample"
-export const ARGN_labels: Text = 3347; // "labels"
-export const ARGN_p: Text = 3354; // "p"
-export const ARGN_sparse: Text = 3356; // "sparse"
-export const ARGN_g: Text = 3363; // "g"
-export const ARGN_w: Text = 3365; // "w"
-export const ARGN_s1: Text = 3367; // "s1"
-export const ARGN_kind: Text = 3370; // "kind"
-export const ARGN_s2: Text = 3375; // "s2"
-export const ARGN_s3: Text = 3378; // "s3"
-export const ARGN_pool: Text = 3381; // "pool"
-export const ARGN_chunkOut: Text = 3386; // "chunkOut"
-export const ARGN_dw: Text = 3395; // "dw"
-export const ARGN_argmax: Text = 3398; // "argmax"
-export const ARGN_inputCount: Text = 3405; // "inputCount"
-export const ARGN_hw: Text = 3416; // "hw"
-export const ARGN_mean: Text = 3419; // "mean"
-export const ARGN_invstd: Text = 3424; // "invstd"
-export const ARGN_newMean: Text = 3431; // "newMean"
-export const ARGN_newVar: Text = 3439; // "newVar"
-export const ARGN_gamma: Text = 3446; // "gamma"
-export const ARGN_beta: Text = 3452; // "beta"
-export const ARGN_movingMean: Text = 3457; // "movingMean"
-export const ARGN_movingVar: Text = 3468; // "movingVar"
-export const ARGN_dgamma: Text = 3478; // "dgamma"
-export const ARGN_dbeta: Text = 3485; // "dbeta"
-export const ARGN_mask: Text = 3491; // "mask"
-export const ARGN_ldy: Text = 3496; // "ldy"
-export const ARGN_ldx: Text = 3500; // "ldx"
-export const ARGN_wf: Text = 3504; // "wf"
-export const ARGN_bf: Text = 3507; // "bf"
-export const ARGN_output: Text = 3510; // "output"
-export const ARGN_pr: Text = 3517; // "pr"
-export const ARGN_scale: Text = 3520; // "scale"
-export const ARGN_offset: Text = 3526; // "offset"
-export const ARGN_d1: Text = 3533; // "d1"
-export const ARGN_d2: Text = 3536; // "d2"
-export const ARGN_d3: Text = 3539; // "d3"
-export const ARGN_d4: Text = 3542; // "d4"
-export const ARGN_d5: Text = 3545; // "d5"
-export const ARGN_sy0: Text = 3548; // "sy0"
-export const ARGN_n1: Text = 3552; // "n1"
-export const ARGN_sy1: Text = 3555; // "sy1"
-export const ARGN_n2: Text = 3559; // "n2"
-export const ARGN_sy2: Text = 3562; // "sy2"
-export const ARGN_n3: Text = 3566; // "n3"
-export const ARGN_sy3: Text = 3569; // "sy3"
-export const ARGN_n4: Text = 3573; // "n4"
-export const ARGN_sy4: Text = 3576; // "sy4"
-export const ARGN_n5: Text = 3580; // "n5"
-export const ARGN_sy5: Text = 3583; // "sy5"
-export const ARGN_sa0: Text = 3587; // "sa0"
-export const ARGN_sa1: Text = 3591; // "sa1"
-export const ARGN_sa2: Text = 3595; // "sa2"
-export const ARGN_sa3: Text = 3599; // "sa3"
-export const ARGN_sa4: Text = 3603; // "sa4"
-export const ARGN_sa5: Text = 3607; // "sa5"
-export const ARGN_sb0: Text = 3611; // "sb0"
-export const ARGN_sb1: Text = 3615; // "sb1"
-export const ARGN_sb2: Text = 3619; // "sb2"
-export const ARGN_sb3: Text = 3623; // "sb3"
-export const ARGN_sb4: Text = 3627; // "sb4"
-export const ARGN_sb5: Text = 3631; // "sb5"
-export const ARGN_outer: Text = 3635; // "outer"
-export const ARGN_inner: Text = 3641; // "inner"
-export const ARGN_d0: Text = 3647; // "d0"
-export const ARGN_alpha: Text = 3650; // "alpha"
-export const ARGN_shared: Text = 3656; // "shared"
-export const ARGN_ch: Text = 3663; // "ch"
-export const ARGN_q: Text = 3666; // "q"
-export const ARGN_dalpha: Text = 3668; // "dalpha"
-export const ARGN_groups: Text = 3675; // "groups"
-export const ARGN_zero: Text = 3682; // "zero"
+export const OPN_gemm_i8: Text = 3176; // "gemm_i8"
+export const OPN_conv2d_forward_i8: Text = 3184; // "conv2d_forward_i8"
+export const OPN_depthwise_forward_i8: Text = 3202; // "depthwise_forward_i8"
+export const OPN_loss_weighted: Text = 3223; // "loss_weighted"
+export const ARGN_a: Text = 3237; // "a"
+export const ARGN_batchFlags: Text = 3239; // "batchFlags"
+export const ARGN_m: Text = 3250; // "m"
+export const ARGN_rsa: Text = 3252; // "rsa"
+export const ARGN_k: Text = 3256; // "k"
+export const ARGN_csa: Text = 3258; // "csa"
+export const ARGN_b: Text = 3262; // "b"
+export const ARGN_rsb: Text = 3264; // "rsb"
+export const ARGN_n: Text = 3268; // "n"
+export const ARGN_csb: Text = 3270; // "csb"
+export const ARGN_c: Text = 3274; // "c"
+export const ARGN_ldc: Text = 3276; // "ldc"
+export const ARGN_pack: Text = 3280; // "pack"
+export const ARGN_bp: Text = 3285; // "bp"
+export const ARGN_bias: Text = 3288; // "bias"
+export const ARGN_y: Text = 3293; // "y"
+export const ARGN_oh: Text = 3295; // "oh"
+export const ARGN_ow: Text = 3298; // "ow"
+export const ARGN_f: Text = 3301; // "f"
+export const ARGN_x: Text = 3303; // "x"
+export const ARGN_h: Text = 3305; // "h"
+export const ARGN_w_: Text = 3307; // "w_"
+export const ARGN_wp: Text = 3310; // "wp"
+export const ARGN_kh: Text = 3313; // "kh"
+export const ARGN_kw: Text = 3316; // "kw"
+export const ARGN_cols: Text = 3319; // "cols"
+export const ARGN_sh: Text = 3324; // "sh"
+export const ARGN_sw: Text = 3327; // "sw"
+export const ARGN_pt: Text = 3330; // "pt"
+export const ARGN_pl: Text = 3333; // "pl"
+export const ARGN_chunkRows: Text = 3336; // "chunkRows"
+export const ARGN_rows: Text = 3346; // "rows"
+export const ARGN_pa: Text = 3351; // "pa"
+export const ARGN_count: Text = 3354; // "count"
+export const ARGN_sa: Text = 3360; // "sa"
+export const ARGN_pb: Text = 3363; // "pb"
+export const ARGN_sb: Text = 3366; // "sb"
+export const ARGN_pc: Text = 3369; // "pc"
+export const ARGN_sc: Text = 3372; // "sc"
+export const ARGN_db: Text = 3375; // "db"
+export const ARGN_dy: Text = 3378; // "dy"
+export const ARGN_dx: Text = 3381; // "dx"
+export const ARGN_perSample: Text = 3384; // "perSample"
+export const ARGN_labels: Text = 3394; // "labels"
+export const ARGN_p: Text = 3401; // "p"
+export const ARGN_sparse: Text = 3403; // "sparse"
+export const ARGN_g: Text = 3410; // "g"
+export const ARGN_w: Text = 3412; // "w"
+export const ARGN_s1: Text = 3414; // "s1"
+export const ARGN_kind: Text = 3417; // "kind"
+export const ARGN_s2: Text = 3422; // "s2"
+export const ARGN_s3: Text = 3425; // "s3"
+export const ARGN_pool: Text = 3428; // "pool"
+export const ARGN_chunkOut: Text = 3433; // "chunkOut"
+export const ARGN_dw: Text = 3442; // "dw"
+export const ARGN_argmax: Text = 3445; // "argmax"
+export const ARGN_inputCount: Text = 3452; // "inputCount"
+export const ARGN_hw: Text = 3463; // "hw"
+export const ARGN_mean: Text = 3466; // "mean"
+export const ARGN_invstd: Text = 3471; // "invstd"
+export const ARGN_newMean: Text = 3478; // "newMean"
+export const ARGN_newVar: Text = 3486; // "newVar"
+export const ARGN_gamma: Text = 3493; // "gamma"
+export const ARGN_beta: Text = 3499; // "beta"
+export const ARGN_movingMean: Text = 3504; // "movingMean"
+export const ARGN_movingVar: Text = 3515; // "movingVar"
+export const ARGN_dgamma: Text = 3525; // "dgamma"
+export const ARGN_dbeta: Text = 3532; // "dbeta"
+export const ARGN_mask: Text = 3538; // "mask"
+export const ARGN_ldy: Text = 3543; // "ldy"
+export const ARGN_ldx: Text = 3547; // "ldx"
+export const ARGN_wf: Text = 3551; // "wf"
+export const ARGN_bf: Text = 3554; // "bf"
+export const ARGN_output: Text = 3557; // "output"
+export const ARGN_pr: Text = 3564; // "pr"
+export const ARGN_scale: Text = 3567; // "scale"
+export const ARGN_offset: Text = 3573; // "offset"
+export const ARGN_d1: Text = 3580; // "d1"
+export const ARGN_d2: Text = 3583; // "d2"
+export const ARGN_d3: Text = 3586; // "d3"
+export const ARGN_d4: Text = 3589; // "d4"
+export const ARGN_d5: Text = 3592; // "d5"
+export const ARGN_sy0: Text = 3595; // "sy0"
+export const ARGN_n1: Text = 3599; // "n1"
+export const ARGN_sy1: Text = 3602; // "sy1"
+export const ARGN_n2: Text = 3606; // "n2"
+export const ARGN_sy2: Text = 3609; // "sy2"
+export const ARGN_n3: Text = 3613; // "n3"
+export const ARGN_sy3: Text = 3616; // "sy3"
+export const ARGN_n4: Text = 3620; // "n4"
+export const ARGN_sy4: Text = 3623; // "sy4"
+export const ARGN_n5: Text = 3627; // "n5"
+export const ARGN_sy5: Text = 3630; // "sy5"
+export const ARGN_sa0: Text = 3634; // "sa0"
+export const ARGN_sa1: Text = 3638; // "sa1"
+export const ARGN_sa2: Text = 3642; // "sa2"
+export const ARGN_sa3: Text = 3646; // "sa3"
+export const ARGN_sa4: Text = 3650; // "sa4"
+export const ARGN_sa5: Text = 3654; // "sa5"
+export const ARGN_sb0: Text = 3658; // "sb0"
+export const ARGN_sb1: Text = 3662; // "sb1"
+export const ARGN_sb2: Text = 3666; // "sb2"
+export const ARGN_sb3: Text = 3670; // "sb3"
+export const ARGN_sb4: Text = 3674; // "sb4"
+export const ARGN_sb5: Text = 3678; // "sb5"
+export const ARGN_outer: Text = 3682; // "outer"
+export const ARGN_inner: Text = 3688; // "inner"
+export const ARGN_d0: Text = 3694; // "d0"
+export const ARGN_alpha: Text = 3697; // "alpha"
+export const ARGN_shared: Text = 3703; // "shared"
+export const ARGN_ch: Text = 3710; // "ch"
+export const ARGN_q: Text = 3713; // "q"
+export const ARGN_rsq: Text = 3715; // "rsq"
+export const ARGN_dalpha: Text = 3719; // "dalpha"
+export const ARGN_groups: Text = 3726; // "groups"
+export const ARGN_zero: Text = 3733; // "zero"

@@ -7,7 +7,7 @@ import { type GraphNode, isOutput, sizeOf } from './graph';
 import { LAYER_DEFS } from '../layers/index';
 import type { Layer } from '../layers/layer';
 import { conv2dForward } from '../layers/conv2d';
-import { activationClamp, type Clamp } from './activation-lowering';
+import { activationClamp, activationForward, type Clamp } from './activation-lowering';
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import {
@@ -32,7 +32,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
   if (p.absorbed.has(node.id)) return { region: inputs[0].region, shape: node.shape };
   const a: ForwardArgs = {
     ctx, p, node, layer, inputs, x: inputs[0], shape: node.shape, count: sizeOf(node.shape),
-    params: floatParams(ctx, p, layer), training, outputLogits,
+    params: readsInt8(layer) ? ctx.paramRegions.get(layer) ?? [] : floatParams(ctx, p, layer), training, outputLogits,
   };
   if (layer.kind === 'conv2d' && layer.config.groups === 1) return convForwardWithFusion(a);
   if (layer.kind === 'depthwiseConv2d') return depthwiseForwardWithClamp(a);
@@ -53,17 +53,25 @@ export function backwardNode(ctx: CompileContext, p: ProgramBuilder, g: GradStat
   LAYER_DEFS[layer.kind].backward(a);
 }
 
+// Layers whose forward kernels read an int8 kernel themselves (gemm_i8, conv2d_forward_i8,
+// depthwise_forward_i8; docs/int8.md): their forward gets the int8 region as it is.
+function readsInt8(layer: Layer): boolean {
+  return layer.kind === 'dense' || layer.kind === 'depthwiseConv2d' || (layer.kind === 'conv2d' && layer.config.groups === 1);
+}
+
 // A layer's weight regions, an int8 kernel unpacked into a f32 activation first (alive from here
-// to the layer's kernels that read it).
+// to the layer's kernels that read it): for the kernels with no int8 form (backward to a
+// trainable layer below, a batch norm folded into the kernel, grouped convolution).
 function floatParams(ctx: CompileContext, p: ProgramBuilder, layer: Layer): number[] {
-  const params = ctx.paramRegions.get(layer) ?? [];
-  return params.map((r) => {
-    const k = ctx.int8Kernels.get(r);
-    if (!k) return r;
-    const y = p.activation(`${layer.name} kernel f32`, k.rows * k.ch);
-    p.emit('dequantize_i8', layer.name, { y, q: r, scale: k.scale }, { rows: k.rows, ch: k.ch });
-    return y;
-  });
+  return (ctx.paramRegions.get(layer) ?? []).map((r) => floatKernel(ctx, p, layer, r));
+}
+
+function floatKernel(ctx: CompileContext, p: ProgramBuilder, layer: Layer, r: number): number {
+  const k = ctx.int8Kernels.get(r);
+  if (!k) return r;
+  const y = p.activation(`${layer.name} kernel f32`, k.rows * k.ch);
+  p.emit('dequantize_i8', layer.name, { y, q: r, scale: k.scale }, { rows: k.rows, ch: k.ch });
+  return y;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,11 +86,13 @@ function convForwardWithFusion(a: ForwardArgs): NodeValue {
   const g = geometry(layer, x.shape);
   const f = last(a.shape);
   const { chunkRows, colsBytes } = convChunk(ctx, g, f);
-  // The direct kernel and the packed-weights one (an inference plan's constant kernel) take any clamp.
-  const anyClamp = usesDirectConv(g, f) || (ctx.prepare !== null && ctx.regions[w].kind === 'param');
+  // The direct kernel and the packed-weights one (an inference plan's constant kernel) take any
+  // clamp; an int8 kernel's does not.
+  const int8 = ctx.int8Kernels.has(w);
+  const anyClamp = !int8 && (usesDirectConv(g, f) || (ctx.prepare !== null && ctx.regions[w].kind === 'param'));
   const bnNode = fusibleBatchNorm(ctx, node, a.training);
   if (!bnNode) return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, node, anyClamp));
-  [w, b] = foldBatchNorm(ctx, p, node, bnNode, g, f, w, b);
+  [w, b] = foldBatchNorm(ctx, p, node, bnNode, g, f, floatKernel(ctx, p, layer, w), b);
   const next = ctx.consumers.get(bnNode.id) ?? [];
   const r = next.length === 1 ? ctx.graph.nodes[next[0]] : null;
   if (!(r && r.layer?.kind === 'activation' && r.layer.config.activation === 'relu' && !isOutput(ctx.graph, r.id))) {
@@ -176,10 +186,25 @@ function depthwiseForwardWithClamp(a: ForwardArgs): NodeValue {
   const { ctx, p, node, layer, x, shape, count } = a;
   const own = layer.config.activation === 'linear' ? null : activationClamp(layer.config.activation);
   const clamp = own ?? (layer.config.activation === 'linear' ? absorbClamp(ctx, p, node, true) : null);
-  if (!clamp) return LAYER_DEFS[layer.kind].forward(a);
   const [w, b] = a.params;
+  const int8 = ctx.int8Kernels.get(w);
+  if (int8) return depthwiseForwardI8(a, w, int8.scale, b, clamp);
+  if (!clamp) return LAYER_DEFS[layer.kind].forward(a);
   const z = p.activation(node.name, count * ctx.batch);
   p.emit('depthwise_forward_clamp', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}) },
     { ...(b !== undefined ? {} : { b: 0 }), ...geometry(layer, x.shape), m: layer.config.depthMultiplier as number, lo: clamp[0], hi: clamp[1] });
   return { region: z, shape };
+}
+
+// A depthwise convolution reading its int8 kernel q (per-channel scales): the clamp of its own or an
+// absorbed ReLU / ReLU6 in the epilogue, any other activation after it.
+function depthwiseForwardI8(a: ForwardArgs, q: number, scale: number, b: number | undefined, clamp: Clamp | null): NodeValue {
+  const { ctx, p, node, layer, x, shape, count } = a;
+  const z = p.activation(node.name, count * ctx.batch);
+  const [lo, hi] = clamp ?? [-Infinity, Infinity];
+  p.emit('depthwise_forward_i8', layer.name, { y: z, x: x.region, q, scale, ...(b !== undefined ? { b } : {}) },
+    { ...(b !== undefined ? {} : { b: 0 }), ...geometry(layer, x.shape), m: layer.config.depthMultiplier as number, lo, hi });
+  if (clamp) return { region: z, shape };
+  const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
+  return { region: y, shape, pre: y === z ? undefined : z };
 }

@@ -279,6 +279,20 @@ export const OP_TABLE = {
   },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
+  // Kernels that read a frozen layer's int8 kernel q and its per-output-channel f32 scales directly
+  // (docs/int8.md): dense's y = x.W, conv2d's forward (im2col or 1x1), depthwise's forward.
+  gemm_i8: {
+    code: 221, args: 'c:ptr a:ptr q:ptr scale:ptr m n k rsa csa rsq ldc accumulate pack:ptr',
+    run: 'gemm_i8f32(c, a, q, scale, m * batch, n, k, rsa, csa, rsq, ldc, accumulate, pack)',
+  },
+  conv2d_forward_i8: {
+    code: 222, args: `y:ptr x:ptr q:ptr scale:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr relu pool chunkOut:ptr`,
+    run: `conv2d_forward_i8(y, x, q, scale, b, batch, ${CONV_CALL}, chunkRows, cols, pack, relu, pool, chunkOut)`,
+  },
+  depthwise_forward_i8: {
+    code: 223, args: `y:ptr x:ptr q:ptr scale:ptr b:ptr ${DEPTHWISE_GEOMETRY} lo:f32 hi:f32`,
+    run: `depthwise_conv2d_forward_i8(y, x, q, scale, b, batch, ${DEPTHWISE_CALL}, lo, hi)`,
+  },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
   // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
   loss_weighted: {

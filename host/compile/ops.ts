@@ -261,6 +261,25 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   prelu_forward: { access: [['y', PRELU_X, 'w'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']] },
   // q is int8: rows * ch bytes.
   dequantize_i8: { access: [['y', 'rows * ch', 'w'], ['q', 'rows * ch / 4', 'r'], ['scale', 'ch', 'r']] },
+  // q is int8 (1 byte a weight: a quarter of the floats).
+  gemm_i8: {
+    access: [
+      ['a', '(m * B - 1) * rsa + (k - 1) * csa + 1', 'r'], ['q', '((k - 1) * rsq + n) / 4', 'r'], ['scale', 'n', 'r'],
+      ['c', '(m * B - 1) * ldc + n', 'w'], ['pack', 'gemmScratch(m * B, n, k) / 4', 'w'],
+    ],
+    disjoint: [['c', 'a']],
+  },
+  conv2d_forward_i8: {
+    access: [
+      ['y', `pool ? ${CONV_OUT} / 4 : ${CONV_OUT}`, 'w'], ['chunkOut', 'pool ? chunkRows * f : 0', 'w'], ['x', CONV_IN, 'r'],
+      ['q', 'kh * kw * c * f / 4', 'r'], ['scale', 'f', 'r'], ['b?', 'f', 'r'], ...CONV_SCRATCH,
+    ],
+    disjoint: [['y', 'x']],
+  },
+  depthwise_forward_i8: {
+    access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['q', 'kh * kw * c * m / 4', 'r'], ['scale', 'c * m', 'r'], ['b?', 'c * m', 'r']],
+    disjoint: [['y', 'x']],
+  },
   prelu_backward: {
     access: [['dx?', PRELU_X, 'w'], ['dalpha?', PRELU_ALPHA, 'w'], ['dy', PRELU_X, 'r'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']],
     disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],

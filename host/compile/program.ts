@@ -132,7 +132,8 @@ export const packedScratchBytes = (k: number) => 4 * Math.min(k, GEMM_KC) * GEMM
 // by `prepare`, or null when the plan has no prepare program or w is not a weight the plan keeps
 // constant (an int8 kernel's per-run f32 copy). One packed copy per weight region.
 export function packedWeight(ctx: CompileContext, layer: string, w: number, n: number, k: number, rsb = n, csb = 1): number | null {
-  if (!ctx.prepare) return null;
+  // An int8 kernel stays int8: its own kernels read it (packing it as f32 would undo the 4x).
+  if (!ctx.prepare || ctx.int8Kernels.has(w)) return null;
   const kind = ctx.regions[w].kind;
   if (kind !== 'param' && kind !== 'derived') return null;
   const bp = derivedRegion(ctx, `${layer} packed ${ctx.regions[w].name}`, packedFloats(n, k));
@@ -193,6 +194,14 @@ export function gemm(ctx: CompileContext, p: ProgramBuilder, layer: string, c: n
   const bn = dims.n * (dims.batchFlags & 2 ? ctx.batch : 1);
   const bk = dims.k * (dims.batchFlags & 4 ? ctx.batch : 1);
   needScratch(ctx, gemmScratchBytes(bm, bn, bk));
+  const int8 = ctx.int8Kernels.get(b);
+  if (int8) {
+    // A frozen int8 kernel is only ever b of a forward product x.W (row-major, per-sample rows).
+    if (dims.csb !== 1 || dims.batchFlags !== 1) throw new Error(`gemm: int8 kernel of ${layer} read as other than x.W`);
+    const { m, n, k, rsa, csa, rsb, ldc, accumulate } = dims;
+    p.emit('gemm_i8', layer, { c, a, q: b, scale: int8.scale, pack: SCRATCH }, { m, n, k, rsa, csa, rsq: rsb, ldc, accumulate });
+    return;
+  }
   p.emit('gemm', layer, { c, a, b, pack: SCRATCH }, dims);
 }
 

@@ -52,7 +52,9 @@ export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions)
 export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, g: ConvGeometry, chunkRows: number, colsBytes: number, fused: Clamp | null): NodeValue {
   const { ctx, p, node, layer, x, shape, count } = a;
   const z = p.activation(node.name, count * ctx.batch);
-  const direct = usesDirectConv(g, last(shape));
+  // A frozen int8 kernel is read by the im2col / 1x1 GEMM itself (conv2d_forward_i8).
+  const int8 = ctx.int8Kernels.get(w);
+  const direct = !int8 && usesDirectConv(g, last(shape));
   const own = fused ? null : activationClamp(layer.config.activation);
   const bias: Record<string, number> = b !== undefined ? { b } : {};
   const packed = direct ? null : packedWeight(ctx, layer.name, w, last(shape), g.kh * g.kw * g.c);
@@ -72,7 +74,8 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
     p.emit('conv2d_direct', layer.name, { y: z, x: x.region, w, ...bias, zero: [SCRATCH, 0] }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), lo, hi });
   } else {
     const relu = clamp && clamp[0] === 0 && clamp[1] === Infinity ? 1 : 0;
-    p.emit('conv2d_forward', layer.name, { y: z, x: x.region, w, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
+    const weights: Record<string, number> = int8 ? { q: w, scale: int8.scale } : { w };
+    p.emit(int8 ? 'conv2d_forward_i8' : 'conv2d_forward', layer.name, { y: z, x: x.region, ...weights, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
       { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, relu, pool: 0, chunkOut: 0 });
   }
   if (clamp) return { region: z, shape };

@@ -1,8 +1,9 @@
 // int8 weights for frozen layers (Keras 3 model.quantize('int8')): per-output-channel symmetric
 // kernels, scale = 127 / (max|w| of the channel + 1e-7), q = round-half-even(w * scale) clipped to
 // [-127, 127], w ~ q / scale (docs/formats.md: the I8 kernel and its F32 kernel_scale). A quantized
-// layer is frozen for good: its arena holds q (one byte a weight) and the scales, and the plan
-// unpacks the kernel into f32 just before the layer's kernels read it (dequantize_i8).
+// layer is frozen for good: its arena holds q (one byte a weight) and the scales; its forward
+// kernels read q directly (docs/int8.md), and the plan unpacks the kernel into f32
+// (dequantize_i8) only for the kernels with no int8 form.
 import { InvalidArgumentError } from '../core/errors';
 import type { Layer, LayerKind } from './layer';
 

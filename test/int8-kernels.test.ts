@@ -1,0 +1,164 @@
+// The kernels that read int8 weights directly (issue 14 item 1; docs/int8.md): gemm_i8f32,
+// conv2d_forward_i8 and depthwise_conv2d_forward_i8 against their naive twins (test/reference/int8.ts,
+// the same numerics: exact bits) and against the dequantize-then-f32 references in f64 (within
+// rounding), in the SIMD build and, for the GEMM and the depthwise kernel, compiled with --disable simd.
+// Sweeps m < MR (the row-streamed path) and m % MR, n % NR and n past NC, prime and KC-crossing k,
+// accumulate 0 (outputs start as NaN) and 1; guard words around every buffer must survive.
+//
+// Tolerance against the dequantized reference: w = q / scale is up to wMax; an entry is a k-term sum
+// of terms up to wMax, and the int8 kernel's rounding (one division per k slice instead of one per
+// weight) differs from f32 dequantization by a few ulp of the sum: atol 1e-5 * (sqrt(k) + 1) * wMax.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { harness, randomArray } from './support/harness';
+import { type Arena, scalarArena, scalarModule } from './support/arena';
+import { expectClose, expectSame } from './support/close';
+import { gemmReference } from './reference/gemm';
+import { conv2dRef, depthwiseRef } from './reference/conv';
+import { depthwiseI8Twin, type DepthwiseGeometry, gemmI8Twin } from './reference/int8';
+import { gemmScratchBytes } from '../host/compile/gemm-scratch';
+
+const randomQ = (n: number, seed: number) => Int8Array.from(randomArray(n, seed, -127.99, 127.99), (v) => Math.trunc(v));
+
+function putQ(t: Arena, q: Int8Array): number {
+  const p = t.alloc(Math.ceil(q.length / 4));
+  new Int8Array(t.memory.buffer).set(q, p);
+  return p;
+}
+
+interface GemmCase { m: number; n: number; k: number; accumulate: number; rsq: number; ldc: number }
+
+function gemmCases(full: boolean): GemmCase[] {
+  const out: GemmCase[] = [];
+  const ms = full ? [1, 2, 3, 4, 5, 7, 9] : [1, 3, 5];
+  const ns = full ? [1, 3, 4, 5, 8, 9, 15, 17, 33, 130] : [1, 5, 9, 17, 130];
+  const ks = full ? [1, 2, 7, 17, 300, 513] : [1, 7, 300];
+  for (const m of ms) for (const n of ns) for (const k of ks) for (const accumulate of [0, 1]) {
+    const odd = (m + n + k) % 3 === 0; // some cases with row gaps in q and c
+    out.push({ m, n, k, accumulate, rsq: odd ? n + 3 : n, ldc: odd ? n + 2 : n });
+  }
+  return out;
+}
+
+function checkGemm(t: Arena, cases: GemmCase[], againstFloat: boolean): void {
+  for (const [i, { m, n, k, accumulate, rsq, ldc }] of cases.entries()) {
+    t.reset();
+    const what = `m=${m} n=${n} k=${k} acc=${accumulate} rsq=${rsq} ldc=${ldc}`;
+    const a = randomArray(m * k, 11 + i);
+    const q = randomQ((k - 1) * rsq + n, 13 + i);
+    const scale = randomArray(n, 17 + i, 20, 300);
+    const c0 = randomArray((m - 1) * ldc + n, 19 + i);
+    const cp = accumulate ? t.put(c0) : t.buf((m - 1) * ldc + n);
+    const ap = t.put(a), qp = putQ(t, q), sp = t.put(scale);
+    const pack = t.buf(gemmScratchBytes(m, n, k) / 4);
+    if (!accumulate && ldc > n) for (let r = 0; r + 1 < m; r++) t.write(cp + 4 * (r * ldc + n), [0, 0]); // the row gaps are not c
+    t.k.gemm_i8f32(cp, ap, qp, sp, m, n, k, k, 1, rsq, ldc, accumulate, pack);
+    const got = t.read(cp, (m - 1) * ldc + n);
+    const twin = accumulate ? c0.slice() : got.map((v, j) => (j % ldc >= n ? v : NaN));
+    gemmI8Twin(twin, a, q, scale, m, n, k, k, 1, rsq, ldc, accumulate);
+    expectSame(got, twin, what);
+    if (againstFloat) {
+      const w = Float32Array.from(q, (v, j) => Math.fround(v / scale[j % rsq] || 0));
+      const ref = accumulate ? c0.slice() : new Float32Array(got.length);
+      gemmReference(ref, a, w, m, n, k, k, 1, rsq, 1, ldc, accumulate);
+      const wMax = Math.max(...Array.from(w, Math.abs));
+      for (let r = 0; r < m; r++) {
+        expectClose(got.subarray(r * ldc, r * ldc + n), ref.subarray(r * ldc, r * ldc + n), 1e-5, 1e-5 * (Math.sqrt(k) + 1) * wMax, `${what} row ${r} vs dequantized`);
+      }
+    }
+    expect(t.brokenGuards(), what).toEqual([]);
+  }
+}
+
+let scalarGemm: WebAssembly.Module;
+let scalarDepthwise: WebAssembly.Module;
+beforeAll(async () => {
+  scalarGemm = await scalarModule(['assembly/kernels/gemm.ts'], 'gemm-i8-scalar.wasm');
+  scalarDepthwise = await scalarModule(['assembly/kernels/depthwise-i8.ts'], 'depthwise-i8-scalar.wasm');
+}, 120_000);
+
+describe('gemm_i8f32', () => {
+  it('is its naive twin bit for bit and the dequantize-then-f32 product within rounding (SIMD build)', () => {
+    checkGemm(harness(256), gemmCases(true), true);
+  });
+  it('gives the same bits compiled with --disable simd', () => {
+    checkGemm(scalarArena(scalarGemm, 256, 200 * 65536), gemmCases(false), false);
+  });
+});
+
+const g2 = (o: Partial<DepthwiseGeometry> & { H: number; W: number; KH: number; KW: number; SH: number; SW: number; PT: number; PL: number; DH?: number; DW?: number }) => {
+  const DH = o.DH ?? 1, DW = o.DW ?? 1;
+  const span = (size: number, k: number, s: number, d: number, pad: number) => Math.floor((size + 2 * pad - (k - 1) * d - 1) / s) + 1;
+  return { B: 2, C: 1, M: 1, ...o, DH, DW, OH: span(o.H, o.KH, o.SH, DH, o.PT), OW: span(o.W, o.KW, o.SW, DW, o.PL) };
+};
+const GEOMETRIES = [
+  g2({ H: 7, W: 6, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1 }),
+  g2({ H: 9, W: 8, KH: 3, KW: 3, SH: 2, SW: 2, PT: 0, PL: 0 }),
+  g2({ H: 6, W: 7, KH: 5, KW: 5, SH: 1, SW: 2, PT: 2, PL: 2 }),
+  g2({ H: 7, W: 7, KH: 3, KW: 3, SH: 1, SW: 1, PT: 2, PL: 2, DH: 2, DW: 2 }),
+  g2({ H: 5, W: 4, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0 }),
+  g2({ H: 2, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1 }),
+  g2({ H: 9, W: 10, KH: 3, KW: 3, SH: 2, SW: 3, PT: 1, PL: 0 }),
+];
+
+describe('conv2d_forward_i8', () => {
+  it('im2col and 1x1 convolutions reading int8 kernels: the dequantized f64 convolution within rounding, every output written', () => {
+    const t = harness(256);
+    let n = 0;
+    for (const base of GEOMETRIES) {
+      for (const [C, F] of [[1, 1], [3, 5], [4, 8], [5, 13], [16, 33]]) {
+        for (const [bias, relu, chunkRows] of [[1, 0, 4], [0, 1, 1000], [1, 1, 6]] as const) {
+          t.reset();
+          const g = { ...base, C };
+          const K = g.KH * g.KW * C, N = g.B * g.OH * g.OW;
+          const what = `${JSON.stringify(g)} F=${F} bias=${bias} relu=${relu} chunk=${chunkRows}`;
+          const x = randomArray(g.B * g.H * g.W * C, ++n), q = randomQ(K * F, ++n), scale = randomArray(F, ++n, 20, 300);
+          const b = randomArray(F, ++n);
+          const yp = t.buf(N * F), xp = t.put(x), qp = putQ(t, q), sp = t.put(scale), bp = bias ? t.put(b) : 0;
+          const chunk = Math.min(chunkRows, N);
+          const cols = t.buf(chunk * K), pack = t.buf(gemmScratchBytes(Math.max(chunk, N), F, K) / 4);
+          t.k.conv2d_forward_i8(yp, xp, qp, sp, bp, g.B, g.H, g.W, C, F, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, chunk, cols, pack, relu, 0, 0);
+          const w = Float32Array.from(q, (v, j) => Math.fround(v / scale[j % F]));
+          const ref = Array.from(conv2dRef(g, F, x, w, bias ? b : undefined), (v) => (relu ? Math.max(v, 0) : v));
+          const wMax = Math.max(...Array.from(w, Math.abs));
+          expectClose(t.read(yp, N * F), ref, 1e-5, 1e-5 * (Math.sqrt(K) + 1) * wMax, what);
+          expect(t.brokenGuards(), what).toEqual([]);
+        }
+      }
+    }
+  });
+});
+
+function checkDepthwise(t: Arena, full: boolean): void {
+  let n = 0;
+  for (const base of full ? GEOMETRIES : GEOMETRIES.slice(0, 2)) {
+    for (const C of full ? [1, 2, 3, 4, 5, 7, 8, 9, 17] : [3, 8]) {
+      for (const M of [1, 2, 4]) {
+        for (const [bias, lo, hi] of [[1, -Infinity, Infinity], [0, 0, 6]] as const) {
+          t.reset();
+          const g = { ...base, C, M };
+          const CM = C * M, outs = g.B * g.OH * g.OW * CM;
+          const what = `${JSON.stringify(g)} bias=${bias} clamp=[${lo}, ${hi}]`;
+          const x = randomArray(g.B * g.H * g.W * C, ++n, -2, 2), q = randomQ(g.KH * g.KW * CM, ++n), scale = randomArray(CM, ++n, 20, 300);
+          const b = randomArray(CM, ++n);
+          const yp = t.buf(outs), xp = t.put(x), qp = putQ(t, q), sp = t.put(scale), bp = bias ? t.put(b) : 0;
+          t.k.depthwise_conv2d_forward_i8(yp, xp, qp, sp, bp, g.B, g.H, g.W, C, M, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, lo, hi);
+          const got = t.read(yp, outs);
+          expectSame(got, depthwiseI8Twin(g, x, q, scale, bias ? b : null, lo, hi), what);
+          const w = Float32Array.from(q, (v, j) => Math.fround(v / scale[j % CM]));
+          const ref = Array.from(depthwiseRef(g, M, x, w, bias ? b : undefined), (v) => Math.min(Math.max(v, lo), hi));
+          expectClose(got, ref, 1e-5, 1e-4 * Math.max(...Array.from(w, Math.abs)), `${what} vs dequantized`);
+          expect(t.brokenGuards(), what).toEqual([]);
+        }
+      }
+    }
+  }
+}
+
+describe('depthwise_conv2d_forward_i8', () => {
+  it('is its naive twin bit for bit and the dequantized f64 depthwise convolution within rounding (SIMD build)', () => {
+    checkDepthwise(harness(256), true);
+  });
+  it('gives the same bits compiled with --disable simd', () => {
+    checkDepthwise(scalarArena(scalarDepthwise, 64, 32 * 65536), false);
+  });
+});
