@@ -97,6 +97,8 @@ describe('micro-batched plan files with int8 weights (WASI)', () => {
       expect(out, runtime).toMatch(/^plan: micro-batch 1, step batch 16, arena [\d.]+ KB planned in 4 wasm page\(s\) = 256\.0 KB/m);
       expect(printedBits(out), runtime).toEqual(hostLosses);
       expect(out, runtime).toMatch(/^wrote model\.safetensors after 32 steps$/m);
+      // The module's whole memory: the arena and one page of I/O region (sized to what it holds).
+      expect(out, runtime).toMatch(/^WASI module memory: 320\.0 KB = the plan's arena 256\.0 KB \+ its I\/O region 64\.0 KB /m);
       expect(/^held-out accuracy on digits 5-9: ([\d.]+)%/m.exec(out)?.[1], runtime).toBe((100 * r.accuracy).toFixed(2));
       const written = readFileSync(join(dir, 'model.safetensors'));
       expect(Buffer.compare(written, hostBytes), runtime).toBe(0);

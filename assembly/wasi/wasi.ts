@@ -347,10 +347,17 @@ export function _start(): void {
     putU64(dataBytes); put(T.TRUNCATED_Q); fail();
   }
 
-  // Size the memory once: arena, then the I/O region.
+  // Size the memory once: arena, then the I/O region, sized to what it holds (in order: the plan
+  // file, the weights header, 16 bytes per binding, the weights path and its temporary name, the
+  // verifier's notes, the texts, the small buffers and the message line), so that a small plan's
+  // I/O region is one page.
+  if (load<u32>(planHead + P_BINDINGS) > 1024) outside(); // the I/O region keeps 16 bytes per binding
+  if (weightsRelLen > 8000) usage();
   const io = arenaPages * PAGE;
   const textBytes = ((T.TEXT_BYTES + 15) & ~15) + ((FOOTPRINT_BYTES + 15) & ~15);
-  const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + textBytes + 65536;
+  const foundBytes = <usize>load<u32>(planHead + P_BINDINGS) << 4;
+  const pathBytes = (2 * <usize>weightsRelLen + 16 + <usize>textLen(T.TMP_SUFFIX) + 15) & ~15;
+  const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + foundBytes + pathBytes + 1024 + textBytes + 2048;
   const totalPages = (io + ioBytes + PAGE - 1) / PAGE;
   if (totalPages > 65536 || memory.grow(<i32>(totalPages - <usize>memory.size())) < 0) {
     failWith(T.OUT_OF_MEMORY);
@@ -364,9 +371,8 @@ export function _start(): void {
   plan = io;
   stHeader = io + <usize>((planBytes + 15) & ~15);
   found = stHeader + <usize>((stHeaderBytes + 15) & ~15);
-  relPath = found + 16384;
+  relPath = found + foundBytes;
   // The weights path, relative to its directory, and the temporary name next to it.
-  if (weightsRelLen > 8000) usage();
   memory.copy(relPath, weightsRel, <usize>weightsRelLen);
   relLen = weightsRelLen;
   tmpPath = relPath + <usize>relLen + 16;
@@ -409,7 +415,6 @@ export function _start(): void {
   const programCount = <i32>pu(P_PROGRAMS);
   bindingCount = <i32>pu(P_BINDINGS);
   const regionCount = pu(P_REGIONS);
-  // the I/O region keeps 16 bytes per binding, 16 KB
   if (<u32>programCount > 8 || <u32>bindingCount > 1024 || regionCount > 65536) outside();
   if (<u64>P_FIXED_BYTES + (<u64>pu(P_INPUT_RANK) << 2) + (<u64>programCount << 4) > planBytes) outside();
   let p = plan + P_FIXED_BYTES + (<usize>pu(P_INPUT_RANK) << 2);
