@@ -54,8 +54,9 @@ describe('no-SIMD kernels', () => {
     // from 64,699 to 72,927 bytes (measured); issue 11's operators (the strided copy and broadcast
     // kernels, resize, pointwise, grouped and transposed convolution) add to both, so the limits
     // are the measured sizes after them plus about 10%. The int8 kernels (ops 221-223) took the SIMD
-    // module from 94.1 KB to 96.2 KB.
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(80 * 1024);
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(100 * 1024);
+    // module from 94.1 KB to 96.2 KB; the packed-weight ops (230-232), the implicit-GEMM convolution
+    // and micro-batched int8 plan files took it to 108.6 KB and the no-SIMD one to 80.8 KB.
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(88 * 1024);
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(118 * 1024);
   });
 });

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileModelFile, EdgetuneError, OP_SPECS, packDataFile, readPlanFileInfo } from '../dist/node.js';
+import { compileModelFile, EdgetuneError, loadModel, OP_SPECS, packDataFile, readPlanFileInfo, readSafetensors } from '../dist/node.js';
 import { mnistData } from '../dist/examples.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -76,6 +76,24 @@ function setArg(bytes: Buffer, op: Op, arg: string, value: number, region?: numb
   if (region !== undefined) bytes.writeUInt32LE(region + 1, op.uses + 8 + 4 * i);
 }
 
+// A copy of the valid set in `base` with its plan mutated; the module must refuse it with one line.
+function refusedIn(base: string, plan: Buffer, name: string, mutate: (bytes: Buffer, l: ReturnType<typeof layout>) => void, reason: RegExp, planBytes?: Buffer) {
+  const dir = join(work, name);
+  cpSync(base, dir, { recursive: true });
+  const bytes = planBytes ?? Buffer.from(plan);
+  if (!planBytes) mutate(bytes, layout(bytes));
+  writeFileSync(join(dir, 'p/model.plan'), bytes);
+  const before = hashes(dir);
+  const r = run(dir);
+  expect(r.stderr, name).toHaveLength(1);
+  expect(r.stderr[0], name).toMatch(reason);
+  expect(r.status, name).toBe(1);
+  expect(r.stdout, name).toBe('');
+  expect(hashes(dir), name).toEqual(before);
+  expect(r.ms, name).toBeLessThan(5000);
+  return bytes;
+}
+
 describe('WASI module: hostile plan files are refused before anything runs', () => {
   let base = '';
   let plan: Buffer;
@@ -89,23 +107,8 @@ describe('WASI module: hostile plan files are refused before anything runs', () 
     plan = readFileSync(join(base, 'p/model.plan'));
   });
 
-  // A copy of the valid set with the plan mutated; the module must refuse it with one line.
-  function refused(name: string, mutate: (bytes: Buffer, l: ReturnType<typeof layout>) => void, reason: RegExp, planBytes?: Buffer) {
-    const dir = join(work, name);
-    cpSync(base, dir, { recursive: true });
-    const bytes = planBytes ?? Buffer.from(plan);
-    if (!planBytes) mutate(bytes, layout(bytes));
-    writeFileSync(join(dir, 'p/model.plan'), bytes);
-    const before = hashes(dir);
-    const r = run(dir);
-    expect(r.stderr, name).toHaveLength(1);
-    expect(r.stderr[0], name).toMatch(reason);
-    expect(r.status, name).toBe(1);
-    expect(r.stdout, name).toBe('');
-    expect(hashes(dir), name).toEqual(before);
-    expect(r.ms, name).toBeLessThan(5000);
-    return bytes;
-  }
+  const refused = (name: string, mutate: (bytes: Buffer, l: ReturnType<typeof layout>) => void, reason: RegExp, planBytes?: Buffer) =>
+    refusedIn(base, plan, name, mutate, reason, planBytes);
   const initFill = (l: ReturnType<typeof layout>) => l.ops.find((o) => o.program === 5 && o.name === 'fill')!;
   const trainOp = (l: ReturnType<typeof layout>, name: string) => l.ops.find((o) => o.program === 1 && o.name === name)!;
   const frozen = (l: ReturnType<typeof layout>) => l.bindings.find((b) => b.name === 'base_dense_1/kernel')!;
@@ -248,5 +251,76 @@ describe('WASI module: hostile plan files are refused before anything runs', () 
       refused(`v1-${f}`, () => {}, /^edgetune-wasi: plan: file format version 1, this module reads version 2: recompile the plan$/, readFileSync(join(FIXTURES, f)));
       expect(() => readPlanFileInfo(readFileSync(join(FIXTURES, f)))).toThrow(/version 1, this build reads version 2: recompile the plan/);
     }
+  });
+});
+
+describe('WASI module: hostile micro-batched plans with int8 weights', () => {
+  // The valid set: the MLP with base_dense_1 frozen and int8, micro-batches of 4 in steps of 16.
+  let base = '';
+  let plan: Buffer;
+  beforeAll(async () => {
+    base = join(work, 'micro-base');
+    for (const d of ['p', 'w', 'd']) mkdirSync(join(base, d), { recursive: true });
+    const model = await loadModel(readFileSync(join(FIXTURES, 'w/model.safetensors')));
+    model.layers[0].trainable = false;
+    model.quantize('int8');
+    writeFileSync(join(base, 'w/model.safetensors'), model.toBytes());
+    await compileModelFile(join(base, 'w/model.safetensors'), join(base, 'p/model.plan'), { batch: 16, microBatch: 4 });
+    await packDataFile(join(base, 'd/train.etd'), mnistData([5, 6, 7, 8, 9], 40));
+    plan = readFileSync(join(base, 'p/model.plan'));
+  });
+  const refused = (name: string, mutate: (bytes: Buffer, l: ReturnType<typeof layout>) => void, reason: RegExp) => refusedIn(base, plan, name, mutate, reason);
+  const int8Kernel = (l: ReturnType<typeof layout>) => l.bindings.find((b) => b.name === 'base_dense_1/kernel')!;
+
+  it('the valid plan runs: steps of 16, 16 and 8 rows; the int8 kernel is written back unchanged, the trainable weights changed', () => {
+    const dir = join(work, 'micro-valid');
+    cpSync(base, dir, { recursive: true });
+    const before = readFileSync(join(dir, 'w/model.safetensors'));
+    const r = run(dir);
+    expect(r.stderr).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^wrote model\.safetensors after 3 steps$/m);
+    expect(plan.readUInt32LE(12)).toBe(3); // step contract 3
+    const after = readFileSync(join(dir, 'w/model.safetensors'));
+    const k = int8Kernel(layout(plan));
+    expect(k.flags & 4).toBe(4);
+    const data = (b: Buffer, name: string) => Buffer.from(readSafetensors(b).tensors.get(name)!.data);
+    expect(data(after, 'base_dense_1/kernel').equals(data(before, 'base_dense_1/kernel'))).toBe(true);
+    expect(data(after, 'base_dense_2/kernel').equals(data(before, 'base_dense_2/kernel'))).toBe(false);
+  });
+
+  it('a loss scale that is not 1 / the step batch', () => {
+    const bytes = refused('micro-loss-scale', (b) => b.writeFloatLE(1 / 15, 92), /^edgetune-wasi: plan: loss scale is not 1 \/ the step batch 16$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/loss scale 0\.066\d+ is not 1 \/ the step batch 16/);
+  });
+
+  it('a step batch the micro-batch does not divide (its loss scale consistent)', () => {
+    const bytes = refused('micro-divide', (b) => { b.writeUInt32LE(18, 88); b.writeFloatLE(1 / 18, 92); }, /^edgetune-wasi: plan: micro-batch 4 does not divide the step batch 18$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/micro-batch 4 does not divide the step batch 18/);
+  });
+
+  it('a micro-batched plan relabelled whole-batch (step contract 2): its step fields are refused', () => {
+    const bytes = refused('micro-contract', (b) => b.writeUInt32LE(2, 12), /^edgetune-wasi: plan: a whole-batch plan \(step contract 2\) has a step batch or loss scale$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/a whole-batch plan \(step contract 2\) has step batch 16/);
+  });
+
+  it('the optimizer aimed at the int8 kernel\'s region', () => {
+    const bytes = refused('int8-written', (b, l) => {
+      const update = l.ops.find((o) => o.program === 1 && o.name === 'apply_gradients')!;
+      const k = int8Kernel(l);
+      setArg(b, update, 'w', k.offset, l.regionAt(k.offset));
+    }, /^edgetune-wasi: plan: train op \d+ \(apply_gradients\) argument 'w' may not write region \d+$/);
+    expect(() => readPlanFileInfo(bytes)).toThrow(/train op \d+ \(apply_gradients, op \d+\) argument 'w' may not write 'region \d+'/);
+  });
+
+  it('the int8 kernel flagged trainable, or its region put in the trainable slab', () => {
+    const reason = /^edgetune-wasi: plan: int8 tensor 'base_dense_1\/kernel' is trainable or in a writable region; an int8 kernel stays frozen$/;
+    const flagged = refused('int8-trainable', (b) => {
+      const nameAt = b.indexOf(Buffer.from('base_dense_1/kernel'));
+      b.writeUInt32LE(b.readUInt32LE(nameAt - 20) | 1, nameAt - 20); // rank 2: flags are 20 bytes before the name
+    }, reason);
+    expect(() => readPlanFileInfo(flagged)).toThrow(/int8 tensor 'base_dense_1\/kernel' is trainable or in a writable region/);
+    const moved = refused('int8-slab', (b, l) => b.writeUInt32LE(1, l.region(l.regionAt(int8Kernel(l).offset)).at + 24), reason);
+    expect(() => readPlanFileInfo(moved)).toThrow(/int8 tensor 'base_dense_1\/kernel' is trainable or in a writable region/);
   });
 });

@@ -21,10 +21,16 @@ export const P_PROGRAMS: usize = 68;
 export const P_BINDINGS: usize = 72;
 export const P_INPUT_RANK: usize = 76;
 export const P_REGIONS: usize = 84;
+export const P_STEP_BATCH: usize = 88; // micro-batched plans: rows per optimizer step
+export const P_LOSS_SCALE: usize = 92; // f32: 1 / the step batch (micro-batched plans)
 export const P_FIXED_BYTES: usize = 96;
 export const PROGRAM_TRAIN: u32 = 1;
+export const PROGRAM_GRADIENTS: u32 = 4;
 export const PROGRAM_INIT: u32 = 5;
 export const STEP_CONTRACT: u32 = 2;
+export const STEP_CONTRACT_MICRO: u32 = 3;
+export const BINDING_TRAINABLE: u32 = 1;
+export const BINDING_INT8: u32 = 4;
 
 // ---- Data file layout (host/formats/data-file.ts) ----------------------------------------------------
 export const DATA_MAGIC: u32 = 0x44535445; // 'ETSD'

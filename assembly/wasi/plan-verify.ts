@@ -22,6 +22,7 @@ const K_INPUT: u32 = 3;
 const K_LABELS: u32 = 4;
 export const K_PARAM: u32 = 5;
 const K_STATE: u32 = 6;
+const K_GRAD: u32 = 7;
 const K_ACTIVATION: u32 = 10;
 const K_COUNT: u32 = 11;
 const SLAB_TRAINABLE: u32 = 1;
@@ -68,7 +69,7 @@ function regionNote(r: u32): void {
   text(T.V_REGION); num(<u64>r);
 }
 function opNote(arg: T.Text): void {
-  text(program == 5 ? T.V_INIT : T.V_TRAIN); num(<u64>opIndex);
+  text(program == 5 ? T.V_INIT : program == 4 ? T.V_GRADIENTS : T.V_TRAIN); num(<u64>opIndex);
   const rec = recordOf(load<i32>(op));
   if (rec) { text(T.V_OPEN); text(<T.Text>load<u16>(rec + 1)); text(T.CLOSE); }
   if (arg >= 0) { text(T.V_ARGUMENT); text(arg); text(T.V_QUOTE); }
@@ -107,6 +108,21 @@ export function hasRegion(offset: u64, bytes: u64, kind: u32): bool {
   return false;
 }
 
+// An int8 kernel's region: a weights region (not state) outside the trainable slab, which no
+// op may write (allowed() below), so the write-back returns its bytes unchanged.
+export function frozenRegion(offset: u64, bytes: u64): bool {
+  for (let r: u32 = 0; r < regionCount; r++) {
+    if (rf(r, 8) == K_PARAM && rf(r, 24) != SLAB_TRAINABLE && <u64>rf(r, 0) == offset && bytes <= <u64>rf(r, 4)) return true;
+  }
+  return false;
+}
+
+// Zeroes every gradient region (a micro-batched step adds each micro-batch's gradients into them;
+// host/runtime/executor.ts zeroGradients).
+export function clearGradients(): void {
+  for (let r: u32 = 0; r < regionCount; r++) if (rf(r, 8) == K_GRAD) memory.fill(<usize>rf(r, 0), 0, <usize>rf(r, 4));
+}
+
 // The parts the driver uses directly are regions of their kind: the step header (whose image
 // holds a batch no larger than the plan's), the input and labels (a batch of rows each).
 export function verifyParts(header: usize, headerBytes: usize, image: usize, input: usize, inputRow: u64, labels: usize, labelRow: u64,
@@ -123,15 +139,17 @@ export function verifyParts(header: usize, headerBytes: usize, image: usize, inp
 // Every program (table entries of 16 bytes: id, arena offset, ops, words; the words follow in
 // order from `words`, the uses tables from `useTable`), its words in a program region. `classes`
 // bounds the data file's sparse labels (0 for dense targets): a sparse cross-entropy op over fewer
-// classes would read a label's logit past its row.
+// classes would read a label's logit past its row. The train program runs with up to `stepBatch`
+// rows in S_BATCH (a micro-batched plan's whole step), the others with up to `batch`.
 let labelClasses: i32 = 0;
-export function verifyPrograms(table: usize, count: i32, words: usize, useTable: usize, batch: i32, classes: i32): bool {
+export function verifyPrograms(table: usize, count: i32, words: usize, useTable: usize, batch: i32, stepBatch: i32, classes: i32): bool {
   labelClasses = classes;
   for (let i = 0; i < count; i++) {
     const e = table + (<usize>i << 4);
     const n = load<u32>(e + 12);
     if (!hasRegion(<u64>load<u32>(e + 4), <u64>n << 2, K_PROGRAM)) { text(T.V_PARTS); return false; }
-    if (!verifyProgram(load<u32>(e), words, n, <i32>load<u32>(e + 8), useTable, batch)) return false;
+    const id = load<u32>(e);
+    if (!verifyProgram(id, words, n, <i32>load<u32>(e + 8), useTable, id == 1 ? stepBatch : batch)) return false;
     words += <usize>n << 2;
     useTable += <usize>n << 2;
   }

@@ -12,9 +12,9 @@
 // headers are read; nothing allocates.
 import * as T from './wasi-messages';
 import { run } from '../interp/run';
-import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY } from '../interp/opcodes';
+import { S_BATCH, S_GRAD_NORM_SQ, S_LOSS_SUM, S_CORRECT, S_PENALTY, S_LOSS_SCALE } from '../interp/opcodes';
 import { FOOTPRINT_BYTES } from './op-footprints';
-import { K_PARAM, REGION_RECORD, verifyRegions, hasRegion, verifyParts, verifyPrograms } from './plan-verify';
+import { K_PARAM, REGION_RECORD, verifyRegions, hasRegion, frozenRegion, clearGradients, verifyParts, verifyPrograms } from './plan-verify';
 import {
   path_open, fd_sync, fd_close, path_rename, RIGHT_FD_SEEK, RIGHT_FD_SYNC, RIGHT_FD_WRITE, OFLAG_CREAT, OFLAG_TRUNC,
 } from './syscalls';
@@ -22,6 +22,7 @@ import {
   PLAN_MAGIC, PLAN_VERSION, P_FILE_BYTES, P_CONTRACT, P_PAGES, P_STATIC_BYTES, P_BATCH, P_HEADER_OFFSET, P_HEADER_BYTES,
   P_INPUT_OFFSET, P_INPUT_FLOATS, P_LABELS_OFFSET, P_LABEL_WORDS, P_LABEL_KIND, P_CLASSES, P_PROGRAMS, P_BINDINGS, P_INPUT_RANK,
   P_REGIONS, P_FIXED_BYTES, PROGRAM_TRAIN, PROGRAM_INIT, STEP_CONTRACT, DATA_MAGIC, DATA_VERSION, DATA_HEADER_BYTES,
+  P_STEP_BATCH, P_LOSS_SCALE, PROGRAM_GRADIENTS, STEP_CONTRACT_MICRO, BINDING_TRAINABLE, BINDING_INT8,
 } from './file-layouts';
 import {
   ARENA_BASE, PAGE, small, msg, text, footprints, textAt, textLen, checkStatics, putByte, put, putBytes, putU64, putHex64,
@@ -94,6 +95,7 @@ function tensorEntry(nameStart: usize, nameLen: i32): void {
   const dims = small + 96; // up to DIMS_MAX u32
   let rank = -1;
   let f32 = false;
+  let i8 = false;
   let first: u64 = 0;
   let last: u64 = 0;
   expect(123);
@@ -101,7 +103,7 @@ function tensorEntry(nameStart: usize, nameLen: i32): void {
     while (true) {
       str();
       expect(58);
-      if (keyIs(T.KEY_DTYPE)) { str(); f32 = keyIs(T.F32); }
+      if (keyIs(T.KEY_DTYPE)) { str(); f32 = keyIs(T.F32); i8 = keyIs(T.I8); }
       else if (keyIs(T.KEY_SHAPE)) {
         expect(91);
         rank = 0;
@@ -126,7 +128,8 @@ function tensorEntry(nameStart: usize, nameLen: i32): void {
       if (c != 44) badHeader();
     }
   }
-  if (!f32) { put(T.TENSOR); putBindingName(b); failWith(T.NOT_F32); }
+  // An int8 kernel's binding holds I8 bytes; every other tensor is F32.
+  if (load<u32>(b + 8) & BINDING_INT8 ? !i8 : !f32) { put(T.TENSOR); putBindingName(b); failWith(load<u32>(b + 8) & BINDING_INT8 ? T.NOT_I8 : T.NOT_F32); }
   const planRank = <i32>load<u32>(b + 12);
   let same = rank == planRank;
   for (let i = 0; same && i < rank; i++) same = load<u32>(dims + (<usize>i << 2)) == load<u32>(b + 16 + (<usize>i << 2));
@@ -194,6 +197,98 @@ function beginStep(h: usize, rows: i32): void {
   store<f64>(h + S_CORRECT, 0);
   store<f64>(h + S_GRAD_NORM_SQ, 0);
   store<f64>(h + S_PENALTY, 0);
+  store<f32>(h + S_LOSS_SCALE, 0);
+}
+
+// The data file's next `rows` records (the first is record `first`, for the messages) into the
+// input and labels regions, each checked as it is read.
+let dataFd: i32 = 0;
+let inputOffset: usize = 0;
+let labelsOffset: usize = 0;
+let xFloats: u32 = 0;
+let labelWords: u32 = 0;
+let labelKind: u32 = 0;
+let classes: i32 = 0;
+function loadRows(first: i32, rows: i32): void {
+  const xBytes = <usize>xFloats << 2;
+  const lBytes = <usize>labelWords << 2;
+  for (let j = 0; j < rows; j++) {
+    const x = inputOffset + <usize>j * xBytes;
+    const y = labelsOffset + <usize>j * lBytes;
+    readExact(dataFd, x, xBytes, T.DATA_FILE);
+    readExact(dataFd, y, lBytes, T.DATA_FILE);
+    for (let k: u32 = 0; k < xFloats; k++) {
+      if (!isFinite(load<f32>(x + (<usize>k << 2)))) {
+        put(T.RECORD); putU64(<u64>(first + j)); failWith(T.NON_FINITE_INPUT);
+      }
+    }
+    for (let k: u32 = 0; k < labelWords; k++) {
+      const a = y + (<usize>k << 2);
+      if (labelKind == 0 ? <u32>load<i32>(a) >= <u32>classes : !isFinite(load<f32>(a))) {
+        put(T.RECORD); putU64(<u64>(first + j)); put(T.LABEL_OUTSIDE); putU64(<u64>classes); failWith(T.CLASSES);
+      }
+    }
+  }
+}
+
+// One optimizer step over the next `count` records; returns the run status. Whole-batch plans
+// (step contract 2) run `train` once. Micro-batched ones (contract 3, host/training/micro-batch.ts
+// microBatchStep) zero the gradients, run `gradients` per micro-batch of the plan's batch with the
+// loss gradient scaled by 1 / count, then `train` with S_BATCH = count and the step's loss and
+// correct counts kept. stepLoss: the data loss summed over the step's rows (f64, in run order);
+// stepPenalty: the penalty of the weights before the update.
+let train: usize = 0;
+let trainOps: i32 = 0;
+let grads: usize = 0;
+let gradsOps: i32 = 0;
+let stepLoss: f64 = 0;
+let stepPenalty: f64 = 0;
+function step(h: usize, batch: i32, first: i32, count: i32): i32 {
+  if (!grads) {
+    loadRows(first, count);
+    beginStep(h, count);
+    const status = run(train, trainOps, h);
+    stepLoss = load<f64>(h + S_LOSS_SUM);
+    stepPenalty = load<f64>(h + S_PENALTY);
+    return status;
+  }
+  clearGradients();
+  stepLoss = 0;
+  for (let at = 0; at < count; at += batch) {
+    const rows = min(batch, count - at);
+    loadRows(first + at, rows);
+    beginStep(h, rows);
+    store<f32>(h + S_LOSS_SCALE, <f32>(1.0 / <f64>count));
+    const status = run(grads, gradsOps, h);
+    if (status != 0) return status;
+    stepLoss += load<f64>(h + S_LOSS_SUM);
+  }
+  stepPenalty = load<f64>(h + S_PENALTY);
+  store<i32>(h + S_BATCH, count);
+  store<f64>(h + S_GRAD_NORM_SQ, 0);
+  store<f64>(h + S_PENALTY, 0);
+  store<f32>(h + S_LOSS_SCALE, 0);
+  return run(train, trainOps, h);
+}
+
+// The step contract's fields (docs/wasi.md): a whole-batch plan has none; a micro-batched one
+// a step batch that the plan's batch divides, the f32 of 1 / it as loss scale, and a gradients
+// program. Returns the rows of one optimizer step.
+function checkStep(contract: u32, batch: i32, table: usize, programCount: i32): i32 {
+  const stepBatch = pu(P_STEP_BATCH);
+  const lossScale = load<f32>(plan + P_LOSS_SCALE);
+  if (contract == STEP_CONTRACT) {
+    if (stepBatch != 0 || lossScale != 0) failWith(T.WHOLE_BATCH_STEP);
+    return batch;
+  }
+  if (stepBatch < <u32>batch || stepBatch % <u32>batch != 0 || stepBatch > 0x7fffffff) {
+    put(T.MICRO_BATCH); putU64(<u64>batch); put(T.NOT_DIVIDE_STEP); putU64(<u64>stepBatch); fail();
+  }
+  if (lossScale != <f32>(1.0 / <f64>stepBatch)) { put(T.BAD_LOSS_SCALE); putU64(<u64>stepBatch); fail(); }
+  let found = false;
+  for (let i = 0; i < programCount; i++) if (load<u32>(table + (<usize>i << 4)) == PROGRAM_GRADIENTS) found = true;
+  if (!found) failWith(T.NO_GRADIENTS);
+  return <i32>stepBatch;
 }
 
 // ---- The command ------------------------------------------------------------------------------
@@ -209,7 +304,7 @@ export function _start(): void {
   weightsDir = resolvedDir;
   const weightsRel = resolvedRel;
   const weightsRelLen = resolvedRelLen;
-  const dataFd = openFile(argData, T.DATA, false);
+  dataFd = openFile(argData, T.DATA, false);
 
   // Headers first: they size the memory.
   const planHead = small + 128; // 96 bytes
@@ -221,7 +316,8 @@ export function _start(): void {
     put(T.PLAN_VERSION_IS); putU64(<u64>load<u32>(planHead + 4)); put(T.READS_VERSION); putU64(<u64>PLAN_VERSION); put(T.V_RECOMPILE); fail();
   }
   if (<u64>load<u32>(planHead + P_FILE_BYTES) != planBytes) { failWith(T.PLAN_TRUNCATED); }
-  if (load<u32>(planHead + P_CONTRACT) != STEP_CONTRACT) { failWith(T.BAD_CONTRACT); }
+  const contract = load<u32>(planHead + P_CONTRACT);
+  if (contract != STEP_CONTRACT && contract != STEP_CONTRACT_MICRO) { failWith(T.BAD_CONTRACT); }
   if (<usize>load<u32>(planHead + P_STATIC_BYTES) != ARENA_BASE) { failWith(T.BAD_ARENA); }
   const arenaPages = <usize>load<u32>(planHead + P_PAGES);
   if (arenaPages < 1 || arenaPages > 32768) { failWith(T.BAD_ARENA); }
@@ -241,9 +337,9 @@ export function _start(): void {
   if (load<u32>(dataHead + 4) != DATA_VERSION) { put(T.DATA_VERSION_IS); putU64(<u64>load<u32>(dataHead + 4)); fail(); }
   const dataStart = <u64>load<u32>(dataHead + 8);
   const records = <u64>load<u32>(dataHead + 12);
-  const xFloats = load<u32>(dataHead + 16);
-  const labelKind = load<u32>(dataHead + 20);
-  const labelWords = load<u32>(dataHead + 24);
+  xFloats = load<u32>(dataHead + 16);
+  labelKind = load<u32>(dataHead + 20);
+  labelWords = load<u32>(dataHead + 24);
   const recordBytes = (<u64>xFloats + <u64>labelWords) << 2;
   if (!records) { failWith(T.NO_RECORDS); }
   if (dataStart + records * recordBytes != dataBytes) {
@@ -251,10 +347,17 @@ export function _start(): void {
     putU64(dataBytes); put(T.TRUNCATED_Q); fail();
   }
 
-  // Size the memory once: arena, then the I/O region.
+  // Size the memory once: arena, then the I/O region, sized to what it holds (in order: the plan
+  // file, the weights header, 16 bytes per binding, the weights path and its temporary name, the
+  // verifier's notes, the texts, the small buffers and the message line), so that a small plan's
+  // I/O region is one page.
+  if (load<u32>(planHead + P_BINDINGS) > 1024) outside(); // the I/O region keeps 16 bytes per binding
+  if (weightsRelLen > 8000) usage();
   const io = arenaPages * PAGE;
   const textBytes = ((T.TEXT_BYTES + 15) & ~15) + ((FOOTPRINT_BYTES + 15) & ~15);
-  const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + textBytes + 65536;
+  const foundBytes = <usize>load<u32>(planHead + P_BINDINGS) << 4;
+  const pathBytes = (2 * <usize>weightsRelLen + 16 + <usize>textLen(T.TMP_SUFFIX) + 15) & ~15;
+  const ioBytes = <usize>((planBytes + 15) & ~15) + <usize>((stHeaderBytes + 15) & ~15) + foundBytes + pathBytes + 1024 + textBytes + 2048;
   const totalPages = (io + ioBytes + PAGE - 1) / PAGE;
   if (totalPages > 65536 || memory.grow(<i32>(totalPages - <usize>memory.size())) < 0) {
     failWith(T.OUT_OF_MEMORY);
@@ -268,9 +371,8 @@ export function _start(): void {
   plan = io;
   stHeader = io + <usize>((planBytes + 15) & ~15);
   found = stHeader + <usize>((stHeaderBytes + 15) & ~15);
-  relPath = found + 16384;
+  relPath = found + foundBytes;
   // The weights path, relative to its directory, and the temporary name next to it.
-  if (weightsRelLen > 8000) usage();
   memory.copy(relPath, weightsRel, <usize>weightsRelLen);
   relLen = weightsRelLen;
   tmpPath = relPath + <usize>relLen + 16;
@@ -294,12 +396,12 @@ export function _start(): void {
   const planEnd = plan + <usize>planBytes;
   const batch = <i32>pu(P_BATCH);
   const h = <usize>pu(P_HEADER_OFFSET);
-  const inputOffset = <usize>pu(P_INPUT_OFFSET);
+  inputOffset = <usize>pu(P_INPUT_OFFSET);
   const inputFloats = pu(P_INPUT_FLOATS);
-  const labelsOffset = <usize>pu(P_LABELS_OFFSET);
+  labelsOffset = <usize>pu(P_LABELS_OFFSET);
   const planLabelWords = pu(P_LABEL_WORDS);
   const planLabelKind = pu(P_LABEL_KIND);
-  const classes = <i32>pu(P_CLASSES);
+  classes = <i32>pu(P_CLASSES);
   if (batch < 1 || !inside(<u64>h, 64) || !inside(<u64>inputOffset, <u64>batch * <u64>inputFloats * 4) ||
     !inside(<u64>labelsOffset, <u64>batch * <u64>planLabelWords * 4)) {
     outside();
@@ -313,12 +415,9 @@ export function _start(): void {
   const programCount = <i32>pu(P_PROGRAMS);
   bindingCount = <i32>pu(P_BINDINGS);
   const regionCount = pu(P_REGIONS);
-  // the I/O region keeps 16 bytes per binding, 16 KB
   if (<u32>programCount > 8 || <u32>bindingCount > 1024 || regionCount > 65536) outside();
   if (<u64>P_FIXED_BYTES + (<u64>pu(P_INPUT_RANK) << 2) + (<u64>programCount << 4) > planBytes) outside();
   let p = plan + P_FIXED_BYTES + (<usize>pu(P_INPUT_RANK) << 2);
-  let train: usize = 0;
-  let trainOps: i32 = 0;
   let init: usize = 0;
   let initOps: i32 = 0;
   let words = p + (<usize>programCount << 4);
@@ -341,17 +440,22 @@ export function _start(): void {
   for (let i = 0; i < programCount; i++) tableAt += <u64>load<u32>(p + (<usize>i << 4) + 12) << 2;
   const useTableAt = tableAt + <u64>regionCount * REGION_RECORD;
   if (useTableAt + (tableAt - <u64>words) != <u64>planEnd) { outside(); }
+  const stepBatch = checkStep(contract, batch, p, programCount);
   let table = <usize>tableAt;
   let useTable = <usize>useTableAt;
   const notes = text - 1024; // free I/O memory below the texts
   if (!verifyRegions(notes, footprints, table, regionCount, <u64>ARENA_BASE, <u64>arenaEnd) ||
     !verifyParts(h, headerBytes, headerImage, inputOffset, <u64>inputFloats << 2, labelsOffset, <u64>planLabelWords << 2, batch) ||
-    !verifyPrograms(p, programCount, words, useTable, batch, planLabelKind == 0 ? classes : 0)) {
+    !verifyPrograms(p, programCount, words, useTable, batch, stepBatch, planLabelKind == 0 ? classes : 0)) {
     refuse(notes);
   }
   for (let i = 0; i < bindingCount; i++) {
     const b = bindingAt(i);
     if (!hasRegion(<u64>load<u32>(b), <u64>load<u32>(b + 4), K_PARAM)) outside(); // weights or state
+    const flags = load<u32>(b + 8);
+    if (flags & BINDING_INT8 && (flags & BINDING_TRAINABLE || !frozenRegion(<u64>load<u32>(b), <u64>load<u32>(b + 4)))) {
+      put(T.INT8_TENSOR); putBindingName(b); failWith(T.INT8_WRITABLE);
+    }
   }
   memory.copy(h, headerImage, headerBytes);
   for (let i = 0; i < programCount; i++, p += 16) {
@@ -360,6 +464,7 @@ export function _start(): void {
     memory.copy(offset, words, count << 2);
     if (load<u32>(p) == PROGRAM_TRAIN) { train = offset; trainOps = <i32>load<u32>(p + 8); }
     if (load<u32>(p) == PROGRAM_INIT) { init = offset; initOps = <i32>load<u32>(p + 8); }
+    if (load<u32>(p) == PROGRAM_GRADIENTS && contract == STEP_CONTRACT_MICRO) { grads = offset; gradsOps = <i32>load<u32>(p + 8); }
     words += count << 2;
   }
   if (!train) { failWith(T.NO_TRAIN); }
@@ -377,35 +482,15 @@ export function _start(): void {
   // A fresh optimizer, as the JS executor starts one: iteration 0, its scalars, slot start values.
   if (init && run(init, initOps, h) != 0) { failWith(T.INIT_FAILED); }
 
-  // Epochs over the records in file order, batches of the plan's batch, the last one partial.
+  // Epochs over the records in file order, steps of the plan's step batch, the last one partial.
   const n = <i32>records;
-  const xBytes = <usize>xFloats << 2;
-  const lBytes = <usize>labelWords << 2;
   let t = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     seek(dataFd, dataStart);
     let lossSum: f64 = 0;
-    for (let start = 0, b = 0; start < n; start += batch, b++) {
-      const count = min(batch, n - start);
-      for (let j = 0; j < count; j++) {
-        const x = inputOffset + <usize>j * xBytes;
-        const y = labelsOffset + <usize>j * lBytes;
-        readExact(dataFd, x, xBytes, T.DATA_FILE);
-        readExact(dataFd, y, lBytes, T.DATA_FILE);
-        for (let k: u32 = 0; k < xFloats; k++) {
-          if (!isFinite(load<f32>(x + (<usize>k << 2)))) {
-            put(T.RECORD); putU64(<u64>(start + j)); failWith(T.NON_FINITE_INPUT);
-          }
-        }
-        for (let k: u32 = 0; k < labelWords; k++) {
-          const a = y + (<usize>k << 2);
-          if (labelKind == 0 ? <u32>load<i32>(a) >= <u32>classes : !isFinite(load<f32>(a))) {
-            put(T.RECORD); putU64(<u64>(start + j)); put(T.LABEL_OUTSIDE); putU64(<u64>classes); failWith(T.CLASSES);
-          }
-        }
-      }
-      beginStep(h, count);
-      const status = run(train, trainOps, h);
+    for (let start = 0, b = 0; start < n; start += stepBatch, b++) {
+      const count = min(stepBatch, n - start);
+      const status = step(h, batch, start, count);
       if (status != 0) {
         if (status < 0) put(T.UNKNOWN_OPCODE);
         else put(T.NON_FINITE);
@@ -413,7 +498,7 @@ export function _start(): void {
         { put(T.CLOSE); unchanged(); };
       }
       t++;
-      lossSum += load<f64>(h + S_LOSS_SUM) + load<f64>(h + S_PENALTY) * <f64>count;
+      lossSum += stepLoss + stepPenalty * <f64>count;
     }
     const loss = lossSum / <f64>n;
     put(T.EPOCH); putU64(<u64>(epoch + 1)); putByte(47); putU64(<u64>epochs); put(T.LOSS); putFixed6(loss);

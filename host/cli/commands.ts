@@ -78,6 +78,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     options: [
       { flag: '--train', help: 'a training plan (required: only training plans are written to files)' },
       { flag: '--batch', value: 'N', help: 'batch size (default 32)' },
+      { flag: '--micro-batch', value: 'N', help: 'run N rows at a time and accumulate the gradients of each batch (N divides --batch)' },
       { flag: '--freeze', value: '<layer>', help: 'freeze every layer up to and including this one' },
       { flag: '--budget', value: 'SIZE', help: 'fail unless the arena fits, e.g. 256KB' },
       { flag: '--optimizer', value: 'NAME', help: 'optimizer (default: the model\'s saved training configuration)' },

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dataToFileBytes, type TrainingData } from '../formats/data-file';
 import { InvalidArgumentError, parseBytes } from '../core/errors';
 import { resolveLoss } from '../training/losses';
+import { checkMicroBatch } from '../training/micro-batch';
 import { loadMnist, selectDigits } from './mnist';
 import type { Model } from '../training/model';
 import { resolveOptimizer, type OptimizerConfig } from '../training/optimizers';
@@ -17,6 +18,9 @@ import { commandUsage, parseCommandArgs } from './commands';
 
 export interface CompileFileOptions {
   batch: number;
+  // Gradient accumulation (fit's microBatch): the plan runs `microBatch` rows at a time and the
+  // optimizer steps once per `batch` rows.
+  microBatch?: number;
   freeze?: string; // freeze every layer up to and including this one
   budget?: number | string;
   optimizer?: string;
@@ -51,8 +55,9 @@ export function compileTrainPlan(model: Model, options: CompileFileOptions): Pla
   if (!model.layers.some((l) => l.trainable && l.weightSpecs.some((s) => s.trainable))) {
     throw new InvalidArgumentError(`nothing to fine-tune: every layer of ${model.name} is frozen`);
   }
+  const microBatch = checkMicroBatch(options.microBatch, options.batch, '--micro-batch');
   return compilePlan(model.graph, {
-    batchSize: options.batch, mode: 'training', loss, optimizer,
+    batchSize: microBatch ?? options.batch, mode: 'training', loss, optimizer, microBatching: microBatch !== undefined,
     memoryBudget: options.budget === undefined ? undefined : parseBytes(options.budget),
   });
 }
@@ -60,7 +65,7 @@ export function compileTrainPlan(model: Model, options: CompileFileOptions): Pla
 export async function compileModelFile(modelPath: string, outPath: string, options: CompileFileOptions): Promise<Plan> {
   const model = modelFromBytes(new Uint8Array(await readFile(modelPath)), modelPath);
   const plan = compileTrainPlan(model, options);
-  await writeFileAtomic(outPath, planToFileBytes(plan));
+  await writeFileAtomic(outPath, planToFileBytes(plan, plan.microBatching ? { stepBatch: options.batch } : {}));
   return plan;
 }
 
@@ -126,11 +131,13 @@ export async function compileCommand(args: string[], log: (s: string) => void): 
   if (positional.length !== 1 || !flags.o) throw new InvalidArgumentError(commandUsage('compile'));
   if (!('train' in flags)) throw new InvalidArgumentError('compile: only training plans are written to files: pass --train');
   const batch = flags.batch === undefined ? 32 : Number(flags.batch);
+  const microBatch = flags['micro-batch'] === undefined ? undefined : Number(flags['micro-batch']);
   const plan = await compileModelFile(positional[0], flags.o, {
-    batch, freeze: flags.freeze, budget: flags.budget, optimizer: flags.optimizer, lr: flags.lr === undefined ? undefined : Number(flags.lr), loss: flags.loss,
+    batch, microBatch, freeze: flags.freeze, budget: flags.budget, optimizer: flags.optimizer, lr: flags.lr === undefined ? undefined : Number(flags.lr), loss: flags.loss,
   });
   const trainable = plan.params.filter((p) => p.trainable).map((p) => `${p.layer}/${p.weight}`);
-  log(`wrote ${flags.o}: batch ${plan.batchSize}, arena ${plan.pages} pages (${plan.pages * 64} KB), ${plan.programs.train!.ops.length} train ops, trainable: ${trainable.join(', ')}`);
+  const micro = plan.microBatching ? ` in micro-batches of ${plan.batchSize}, ${plan.programs.gradients!.ops.length} gradients ops` : '';
+  log(`wrote ${flags.o}: batch ${batch}${micro}, arena ${plan.pages} pages (${plan.pages * 64} KB), ${plan.programs.train!.ops.length} train ops, trainable: ${trainable.join(', ')}`);
   return 0;
 }
 

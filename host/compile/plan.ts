@@ -57,6 +57,7 @@ export interface ParamBinding {
   grad: number | null;
   slots: number[]; // one region per optimizer slot, in optimizerSlots() order
   int8Scale?: number; // an int8 kernel (region of shape's bytes): the region of its f32 scales
+  int8Channels?: number; // and how many scales it holds (one per output channel)
 }
 
 export interface Plan {
@@ -257,6 +258,7 @@ function weightRegions(regions: Region[], graph: Graph, training: boolean, optim
         paramRegions.get(l)![i] = region;
         const binding: ParamBinding = { layer: l.name, weight: s.name, shape: [...s.shape], trainable: slab === 'trainable', region, grad: null, slots: [] };
         if (int8) {
+          binding.int8Channels = l.int8!.scale.length;
           binding.int8Scale = addRegion(regions, { name: `${l.name}/${s.name}_scale`, kind: 'param', offset: -1, bytes: align16(l.int8!.scale.length * 4), slab });
           int8Kernels.set(region, { scale: binding.int8Scale, ch: l.int8!.scale.length, rows: sizeOf(s.shape) / l.int8!.scale.length });
         }

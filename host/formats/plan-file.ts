@@ -7,6 +7,7 @@ import { sizeOf } from '../compile/graph';
 import { encodeOps, HEADER, OP_SPECS, type OpName, OPT_KIND } from '../compile/ops';
 import { verifyPlan } from '../compile/plan-check';
 import { baseLearningRate } from '../training/optimizers';
+import { checkMicroBatch } from '../training/micro-batch';
 import { KERNEL_STATIC_BYTES, WASM_PAGE, type Plan, type PlanOpWithRegions, type ProgramName, type RegionKind } from '../compile/plan';
 
 export const PLAN_FILE_MAGIC = 0x4c505445; // 'ETPL' read as a little-endian u32
@@ -16,11 +17,16 @@ export const PLAN_FILE_VERSION = 2;
 export const PLAN_FILE_HEADER_BYTES = 96;
 // Which step contract the driver follows (docs/wasi.md): 2 = run `init` once, then per step write
 // S_BATCH and clear the accumulators; the train program computes the learning rate, bias corrections
-// and clipping and counts the iteration itself (host/runtime/executor.ts setStep).
+// and clipping and counts the iteration itself (host/runtime/executor.ts setStep). 3 = micro-batched
+// (host/training/micro-batch.ts microBatchStep): per step of up to `stepBatch` rows, zero the
+// gradients, run `gradients` once per micro-batch of the plan's batch with the loss scale
+// 1 / the step's rows, then `train` once.
 export const STEP_CONTRACT = 2;
+export const STEP_CONTRACT_MICRO = 3;
 
 // Programs the WASI driver runs; 'init' joins when the plan has one.
 const FILE_PROGRAMS: ProgramName[] = ['train', 'init'];
+const MICRO_PROGRAMS: ProgramName[] = ['gradients', 'train', 'init'];
 // Every program has an id (regions name the program their activations belong to); the file holds
 // the words of train and init only.
 export const PROGRAM_ID_OF: Record<ProgramName, number> = { train: 1, forward: 2, evaluate: 3, gradients: 4, init: 5, prepare: 6 };
@@ -33,11 +39,19 @@ export const REGION_RECORD_BYTES = 28;
 
 export const BINDING_TRAINABLE = 1;
 export const BINDING_STATE = 2;
+export const BINDING_INT8 = 4; // an I8 tensor (a frozen int8 kernel); its f32 scales are the next binding
+
+export interface PlanFileOptions {
+  // A micro-batched plan (compiled with microBatching): the rows of one optimizer step, a multiple
+  // of the plan's batch (the micro-batch).
+  stepBatch?: number;
+}
 
 export interface PlanFileInfo {
   version: number;
   pages: number;
   batchSize: number;
+  stepBatch: number; // rows per optimizer step: the batch size, or the micro-batched plan's effective batch
   bindings: { name: string; offset: number; bytes: number; flags: number; shape: number[] }[];
   programs: { id: number; offset: number; ops: number; words: number }[];
 }
@@ -65,7 +79,20 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
-export function planToFileBytes(plan: Plan): Uint8Array {
+// The rows of one optimizer step, checked: the plan's batch, or for a micro-batched plan the
+// effective batch, a multiple of the plan's (micro-)batch.
+function stepBatchOf(plan: Plan, options: PlanFileOptions): number {
+  const step = options.stepBatch;
+  if (!plan.microBatching) {
+    if (step !== undefined && step !== plan.batchSize) throw new InvalidArgumentError(`a plan file's step batch ${step} needs a micro-batched plan; this plan runs whole batches of ${plan.batchSize}`);
+    return plan.batchSize;
+  }
+  if (step === undefined) throw new InvalidArgumentError(`a micro-batched plan file needs its step batch (the rows of one optimizer step, a multiple of the micro-batch ${plan.batchSize})`);
+  checkMicroBatch(plan.batchSize, step, 'plan file');
+  return step;
+}
+
+export function planToFileBytes(plan: Plan, options: PlanFileOptions = {}): Uint8Array {
   if (plan.mode !== 'training' || !plan.programs.train || plan.labelsRegion === null || !plan.labels || !plan.optimizer) {
     throw new InvalidArgumentError('a plan file needs a training plan (compile with --train): it has no train program, labels or optimizer');
   }
@@ -73,26 +100,30 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   if (plan.outputs.some((o) => o.weightsRegion !== null)) {
     throw new InvalidArgumentError('a plan file (the WASI runner) feeds no sample weights; this plan was made for sampleWeight / classWeight');
   }
-  if (plan.inputs.length !== 1 || plan.outputs.length !== 1 || plan.programs.train.metrics !== null) {
+  const lossProgram = plan.microBatching ? plan.programs.gradients : plan.programs.train;
+  if (plan.inputs.length !== 1 || plan.outputs.length !== 1 || !lossProgram || lossProgram.metrics !== null) {
     throw new InvalidArgumentError(`a plan file (the WASI runner) takes a model with one input and one output and an unweighted loss; this plan has ${plan.inputs.length} inputs (${plan.inputs.map((i) => i.name).join(', ')}) and ${plan.outputs.length} outputs (${plan.outputs.map((o) => o.name).join(', ')})`);
   }
-  const int8 = plan.params.find((b) => b.int8Scale !== undefined);
-  if (int8) throw new InvalidArgumentError(`a plan file's weights are float32; layer ${int8.layer} has an int8 kernel (the WASI runner does not load int8 weights yet)`);
-  if (plan.microBatching) throw new InvalidArgumentError('a plan file holds a whole-batch train program; this plan is micro-batched');
+  const stepBatch = stepBatchOf(plan, options);
   const enc = new TextEncoder();
-  const programs = FILE_PROGRAMS.filter((name) => (plan.programs as Record<string, unknown>)[name])
+  const programs = (plan.microBatching ? MICRO_PROGRAMS : FILE_PROGRAMS).filter((name) => (plan.programs as Record<string, unknown>)[name])
     .map((name) => {
       const p = (plan.programs as Record<string, NonNullable<Plan['programs']['train']>>)[name];
       const words = encodeOps(p.ops);
       return { id: PROGRAM_ID_OF[name], offset: plan.regions[p.region].offset, ops: p.ops.length, words, uses: encodeUses(p.ops, words) };
     });
-  const bindings = plan.params.map((b) => ({
-    name: enc.encode(`${b.layer}/${b.weight}`),
-    offset: plan.regions[b.region].offset,
-    bytes: sizeOf(b.shape) * 4,
-    flags: (b.trainable ? BINDING_TRAINABLE : 0) | (plan.regions[b.region].kind === 'state' ? BINDING_STATE : 0),
-    shape: b.shape,
-  }));
+  // An int8 kernel is two safetensors tensors (host/formats/save.ts): the I8 kernel and its F32
+  // '<kernel>_scale', one per output channel.
+  const bindings = plan.params.flatMap((b) => {
+    const name = `${b.layer}/${b.weight}`;
+    const flags = (b.trainable ? BINDING_TRAINABLE : 0) | (plan.regions[b.region].kind === 'state' ? BINDING_STATE : 0);
+    if (b.int8Scale === undefined) return [{ name: enc.encode(name), offset: plan.regions[b.region].offset, bytes: sizeOf(b.shape) * 4, flags, shape: b.shape }];
+    const ch = b.int8Channels!;
+    return [
+      { name: enc.encode(name), offset: plan.regions[b.region].offset, bytes: sizeOf(b.shape), flags: flags | BINDING_INT8, shape: b.shape },
+      { name: enc.encode(`${name}_scale`), offset: plan.regions[b.int8Scale].offset, bytes: ch * 4, flags, shape: [ch] },
+    ];
+  });
   const headerRegion = plan.regions[plan.header];
   let size = PLAN_FILE_HEADER_BYTES + 4 * plan.inputShape.length + 16 * programs.length;
   for (const b of bindings) size += 16 + 4 * b.shape.length + 4 + pad4(b.name.length);
@@ -108,7 +139,7 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   u32(PLAN_FILE_MAGIC);
   u32(PLAN_FILE_VERSION);
   u32(size);
-  u32(STEP_CONTRACT);
+  u32(plan.microBatching ? STEP_CONTRACT_MICRO : STEP_CONTRACT);
   u32(plan.pages);
   u32(KERNEL_STATIC_BYTES);
   u32(plan.batchSize);
@@ -127,7 +158,10 @@ export function planToFileBytes(plan: Plan): Uint8Array {
   u32(plan.inputShape.length);
   u32(HEADER.bytes);
   u32(plan.regions.length);
-  at = PLAN_FILE_HEADER_BYTES; // the rest of the fixed header is reserved (zero)
+  // Micro-batched plans: the step batch and the loss gradient's scale of a whole step (f32 of
+  // 1 / stepBatch, as the executor's lossScale setter stores it); zero for whole-batch plans.
+  u32(plan.microBatching ? stepBatch : 0);
+  view.setFloat32(at, plan.microBatching ? 1 / stepBatch : 0, true); at += 4;
   for (const d of plan.inputShape) u32(d);
   for (const p of programs) { u32(p.id); u32(p.offset); u32(p.ops); u32(p.words.length); }
   for (const b of bindings) {
@@ -181,7 +215,7 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
   // regions and ops): a plan file is data from anywhere.
   at += (u(32) + 3) & ~3;
   const wordsAt = programs.map((p) => { const w = at; at += 4 * p.words; return w; });
-  const regions = [];
+  const regions: { name: string; offset: number; bytes: number; kind: RegionKind; program?: ProgramName; live?: [number, number]; slab?: string }[] = [];
   for (let i = 0; i < u(84); i++, at += REGION_RECORD_BYTES) {
     const kind = REGION_KINDS[u(at + 8)];
     regions.push({
@@ -215,7 +249,41 @@ export function readPlanFileInfo(bytes: Uint8Array, source = '<plan>'): PlanFile
     at += 4 * p.words;
     planPrograms[PROGRAM_OF_ID[p.id]] = { ops, region: -1, output: -1, outputs: [], metrics: null };
   });
-  const problems = verifyPlan({ regions, programs: planPrograms, batchSize: u(24), pages: u(16), totalBytes: u(16) * WASM_PAGE } as unknown as Plan);
+  const stepBatch = checkStep(u(12), u(24), u(88), view.getFloat32(92, true), planPrograms, fail);
+  checkInt8Bindings(bindings, regions, fail);
+  // The train program of a micro-batched plan runs with S_BATCH = the step's rows: its footprints
+  // are checked at the step batch, the other programs' at the plan's batch.
+  const { train, ...rest } = planPrograms;
+  const check = (programs: Partial<Plan['programs']>, batchSize: number) =>
+    verifyPlan({ regions, programs, batchSize, pages: u(16), totalBytes: u(16) * WASM_PAGE } as unknown as Plan);
+  const problems = [...check(rest, u(24)), ...check(train ? { train } : {}, stepBatch)];
   if (problems.length) throw fail(`refused: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`);
-  return { version: u(4), pages: u(16), batchSize: u(24), bindings, programs };
+  return { version: u(4), pages: u(16), batchSize: u(24), stepBatch, bindings, programs };
+}
+
+// The step contract and its fields (docs/wasi.md), as the WASI module checks them: a whole-batch
+// plan has no step batch or loss scale; a micro-batched one a step batch that the plan's batch
+// divides, the f32 of 1 / it as loss scale, and a gradients program. Returns the step batch.
+function checkStep(contract: number, batch: number, step: number, lossScale: number, programs: Partial<Plan['programs']>,
+  fail: (why: string) => Error): number {
+  if (contract === STEP_CONTRACT) {
+    if (step !== 0 || lossScale !== 0) throw fail(`refused: a whole-batch plan (step contract ${STEP_CONTRACT}) has step batch ${step} and loss scale ${lossScale}; both must be 0`);
+    return batch;
+  }
+  if (contract !== STEP_CONTRACT_MICRO) throw fail(`unsupported step contract ${contract} (this build runs ${STEP_CONTRACT} and ${STEP_CONTRACT_MICRO})`);
+  if (!(batch >= 1 && step >= batch && step % batch === 0)) throw fail(`refused: micro-batch ${batch} does not divide the step batch ${step}`);
+  if (lossScale !== Math.fround(1 / step)) throw fail(`refused: loss scale ${lossScale} is not 1 / the step batch ${step}`);
+  if (!programs.gradients) throw fail('refused: a micro-batched plan (step contract 3) has no gradients program');
+  return step;
+}
+
+// An int8 kernel is frozen: not flagged trainable, in a region no optimizer may write (the frozen
+// slab), followed by its f32 scales.
+function checkInt8Bindings(bindings: PlanFileInfo['bindings'], regions: { offset: number; kind: RegionKind; slab?: string }[], fail: (why: string) => Error): void {
+  bindings.forEach((b, i) => {
+    if (!(b.flags & BINDING_INT8)) return;
+    const region = regions.find((r) => r.kind === 'param' && r.offset === b.offset);
+    if (b.flags & BINDING_TRAINABLE || !region || region.slab === 'trainable') throw fail(`refused: int8 tensor '${b.name}' is trainable or in a writable region; an int8 kernel stays frozen`);
+    if (bindings[i + 1]?.name !== `${b.name}_scale`) throw fail(`refused: int8 tensor '${b.name}' is not followed by its scales '${b.name}_scale'`);
+  });
 }

@@ -54,7 +54,9 @@ function int8Kernel(tensors: TensorTable, l: Layer, index: number, data: Uint8Ar
   }
   const scale = toFloat32(s);
   if (!scale.every((v) => Number.isFinite(v) && v > 0)) throw new ModelFormatError(`${source}: '${name}_scale' must hold finite positive scales`, source, `${name}_scale`);
-  return { q: new Int8Array(data.slice().buffer), scale };
+  // A copy of exactly the tensor's bytes: `data` may be a Node Buffer, whose slice() is a view of
+  // the whole file's memory (loadModel(readFileSync(path)) read every byte of the file as q).
+  return { q: new Int8Array(data.buffer, data.byteOffset, data.length).slice(), scale };
 }
 
 function weightTensor(tensors: TensorTable, layer: string, spec: { name: string; shape: readonly number[] }, source: string) {

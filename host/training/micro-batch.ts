@@ -16,15 +16,16 @@ import type { Executor, RunResult } from '../runtime/executor';
 import { loadBatch } from './inputs';
 import { readOutputMetrics } from './model-io';
 
-// microBatch as given to fit (undefined: none), checked against batchSize.
-export function checkMicroBatch(microBatch: unknown, batchSize: number): number | undefined {
+// microBatch as given to fit (undefined: none), checked against batchSize. `where` names the
+// caller in the message (edgetune compile and plan files check the same).
+export function checkMicroBatch(microBatch: unknown, batchSize: number, where = 'fit'): number | undefined {
   if (microBatch === undefined) return undefined;
   if (typeof microBatch !== 'number' || !Number.isInteger(microBatch) || microBatch <= 0) {
-    throw new InvalidArgumentError(`fit: microBatch must be a positive integer, got ${String(microBatch)}`);
+    throw new InvalidArgumentError(`${where}: microBatch must be a positive integer, got ${String(microBatch)}`);
   }
-  if (microBatch > batchSize) throw new InvalidArgumentError(`fit: microBatch ${microBatch} exceeds batchSize ${batchSize}; it must divide it`);
+  if (microBatch > batchSize) throw new InvalidArgumentError(`${where}: microBatch ${microBatch} exceeds batchSize ${batchSize}; it must divide it`);
   if (batchSize % microBatch !== 0) {
-    throw new InvalidArgumentError(`fit: microBatch ${microBatch} does not divide batchSize ${batchSize} (a batch would end in a smaller micro-batch); use a divisor of ${batchSize}`);
+    throw new InvalidArgumentError(`${where}: microBatch ${microBatch} does not divide batchSize ${batchSize} (a batch would end in a smaller micro-batch); use a divisor of ${batchSize}`);
   }
   return microBatch;
 }

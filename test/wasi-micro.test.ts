@@ -1,0 +1,112 @@
+// Micro-batched plans and int8 weights in plan files and the WASI module (issue 14, items 2 and
+// 5): the module runs a micro-batched train program (gradients per micro-batch, scaled by 1 / the
+// step's rows, then one update) on a model with int8 frozen kernels and writes the same bytes as
+// model.fit with microBatch; the 256 KB showcase (examples/mcu) does so under node:wasi and Bun.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  compileModelFile, InvalidArgumentError, layers, loadModel, packDataFile, readPlanFileInfo, readSafetensors, sequential, setSeed, tensor,
+} from '../dist/node.js';
+import { mnistData } from '../dist/examples.js';
+import { BUN, ROOT, runToEnd } from './runtime-spawn';
+
+const work = mkdtempSync(join(tmpdir(), 'edgetune-wasi-micro-'));
+const RUNNER = join(ROOT, 'test/wasi/run-wasi.mjs');
+const bitsHex = (v: number) => {
+  const b = new DataView(new ArrayBuffer(8));
+  b.setFloat64(0, v);
+  return b.getBigUint64(0).toString(16).padStart(16, '0');
+};
+const printedBits = (stdout: string) => [...stdout.matchAll(/^epoch \d+\/\d+ loss \S+ f64 0x([0-9a-f]{16})$/gm)].map((m) => m[1]);
+const tensorBytes = (file: Uint8Array, name: string) => Buffer.from(readSafetensors(file).tensors.get(name)!.data);
+
+describe('micro-batched plan files with int8 weights (WASI)', () => {
+  it('loadModel reads an int8 model from a Node Buffer (readFileSync): only the kernel\'s bytes become its int8 values', async () => {
+    setSeed(4);
+    const m = sequential([layers.dense(6, { inputShape: [5], name: 'q1' }), layers.dense(2, { name: 'out' })]);
+    m.layers[0].trainable = false;
+    m.quantize('int8');
+    const path = join(work, 'int8.safetensors');
+    writeFileSync(path, m.toBytes());
+    const back = await loadModel(readFileSync(path));
+    const x = tensor(Float32Array.from({ length: 10 }, (_, i) => i / 7 - 0.5), [2, 5]);
+    expect(back.predict(x).data).toEqual(m.predict(x).data);
+  });
+
+  it('edgetune compile --micro-batch 4 --batch 16 on an int8 base: the WASI module writes the bytes of fit({batchSize: 16, microBatch: 4}), losses too', async () => {
+    // The MLP base, base_dense_1 frozen and int8; 50 records: 3 steps of 16 (4 micro-batches of
+    // 4) and a last step of 2 rows (one micro-batch of 2, loss scale 1/2).
+    const base = await loadModel(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
+    base.layers[0].trainable = false;
+    base.quantize('int8');
+    const cfg = base.compileConfig!;
+    base.compile({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batchSize: cfg.batchSize });
+    const bytes = base.toBytes();
+    const dir = join(work, 'mlp');
+    for (const d of ['p', 'w', 'd']) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, 'w/model.safetensors'), bytes);
+    const plan = await compileModelFile(join(dir, 'w/model.safetensors'), join(dir, 'p/model.plan'), { batch: 16, microBatch: 4 });
+    expect([plan.batchSize, plan.microBatching]).toEqual([4, true]);
+    const info = readPlanFileInfo(readFileSync(join(dir, 'p/model.plan')));
+    expect([info.batchSize, info.stepBatch]).toEqual([4, 16]);
+    expect(info.bindings.filter((b) => b.flags & 4).map((b) => [b.name, b.bytes])).toEqual([['base_dense_1/kernel', 784 * 300]]);
+    const data = mnistData([5, 6, 7, 8, 9], 50);
+    await packDataFile(join(dir, 'd/train.etd'), data);
+
+    const preopens = { '/p': join(dir, 'p'), '/w': join(dir, 'w'), '/d': join(dir, 'd') };
+    const out = await runToEnd('node', RUNNER, [join(ROOT, 'build/edgetune-wasi.wasm'), JSON.stringify(preopens),
+      'train', '--plan', '/p/model.plan', '--weights', '/w/model.safetensors', '--data', '/d/train.etd', '--epochs', '2'], work);
+    expect(out).toMatch(/^wrote model\.safetensors after 8 steps$/m);
+    const after = readFileSync(join(dir, 'w/model.safetensors'));
+
+    const host = await loadModel(bytes);
+    const history = await host.fit(tensor(data.x, [50, 784]), tensor(data.labels, [50]), { epochs: 2, batchSize: 16, microBatch: 4, shuffle: false, verbose: 0 });
+    expect(host.plan.microBatching).toBe(true);
+    expect(after.equals(Buffer.from(bytes))).toBe(false);
+    expect(Buffer.compare(after, Buffer.from(host.toBytes()))).toBe(0);
+    expect(printedBits(out)).toEqual((history.history.loss as number[]).map(bitsHex));
+    // The int8 kernel and its scales come back unchanged.
+    for (const name of ['base_dense_1/kernel', 'base_dense_1/kernel_scale']) expect(tensorBytes(after, name).equals(tensorBytes(bytes, name)), name).toBe(true);
+  }, 120_000);
+
+  it('--micro-batch that does not divide --batch, or exceeds it: a typed error naming both, and no plan written', async () => {
+    const model = join(ROOT, 'models/mnist-base-0to4.safetensors');
+    for (const [microBatch, why] of [[5, /--micro-batch: microBatch 5 does not divide batchSize 16/], [32, /--micro-batch: microBatch 32 exceeds batchSize 16/]] as const) {
+      const out = join(work, `bad-${microBatch}.plan`);
+      const p = compileModelFile(model, out, { batch: 16, microBatch, freeze: 'base_dense_1' });
+      await expect(p).rejects.toThrow(InvalidArgumentError);
+      await expect(compileModelFile(model, out, { batch: 16, microBatch, freeze: 'base_dense_1' })).rejects.toThrow(why);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it('the 256 KB showcase (examples/mcu/finetune-wasi.mjs) under node:wasi and Bun: weights and losses bit-identical to fit, arena within 256 KB', async () => {
+    // @ts-expect-error: plain JavaScript module without types
+    const { mcuFinetune, ARENA_BUDGET } = await import('../examples/mcu/finetune-lib.mjs');
+    const r = await mcuFinetune({ epochs: 2 });
+    const hostBytes = Buffer.from(r.model.toBytes());
+    const hostLosses = (r.history.history.loss as number[]).map(bitsHex);
+    expect(r.plan.totalBytes).toBeLessThanOrEqual(ARENA_BUDGET);
+    expect(r.plan.pages * 65536).toBeLessThanOrEqual(256 * 1024);
+    for (const runtime of ['node', 'bun'] as const) {
+      const dir = join(work, `mcu-${runtime}`);
+      mkdirSync(dir, { recursive: true });
+      const out = await runToEnd(runtime, join(ROOT, 'examples/mcu/finetune-wasi.mjs'), [dir, '--epochs', '2'], work, 120_000);
+      expect(out, runtime).toMatch(/^plan: micro-batch 1, step batch 16, arena [\d.]+ KB planned in 4 wasm page\(s\) = 256\.0 KB/m);
+      expect(printedBits(out), runtime).toEqual(hostLosses);
+      expect(out, runtime).toMatch(/^wrote model\.safetensors after 32 steps$/m);
+      // The module's whole memory: the arena and one page of I/O region (sized to what it holds).
+      expect(out, runtime).toMatch(/^WASI module memory: 320\.0 KB = the plan's arena 256\.0 KB \+ its I\/O region 64\.0 KB /m);
+      expect(/^held-out accuracy on digits 5-9: ([\d.]+)%/m.exec(out)?.[1], runtime).toBe((100 * r.accuracy).toFixed(2));
+      const written = readFileSync(join(dir, 'model.safetensors'));
+      expect(Buffer.compare(written, hostBytes), runtime).toBe(0);
+      // The frozen int8 kernels and their scales are written back as they were read.
+      for (const name of ['base_conv_1/kernel', 'base_conv_1/kernel_scale', 'base_conv_2/kernel', 'base_conv_2/kernel_scale']) {
+        expect(tensorBytes(written, name).equals(tensorBytes(r.initialBytes, name)), `${runtime} ${name}`).toBe(true);
+      }
+    }
+    expect(existsSync(BUN)).toBe(true);
+  }, 240_000);
+});
