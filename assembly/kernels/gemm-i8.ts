@@ -5,9 +5,7 @@
 // scale before it is added to c: c[i,j] (+)= (sum over the slice of a[i,p] * q[p,j]) / scale[j].
 // Nothing is allocated; the f32 kernel never exists outside the GEMM's packing scratch.
 
-const NR = 8; // must equal NR in gemm.ts
-const NC = 128; // must equal NC in gemm.ts
-const KC = 256; // must equal KC in gemm.ts
+import { kSliceStep, NC, NR } from './gemm';
 
 // dst (kc, roundUp(nc, NR)) f32 panels as packB in gemm.ts writes them, from int8 q (row stride rsq
 // bytes): panel j holds q[0..kc, j*NR .. j*NR+NR) widened to f32, zero past nc.
@@ -42,7 +40,7 @@ export function packBI8(dst: usize, q: usize, kc: i32, nc: i32, rsq: i32): void 
 // column's scale, then added to c: the same bits as the packed path.
 export function gemmI8Rows(c: usize, a: usize, q: usize, scale: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsq: i32, ldc: i32, accumulate: i32, tmp: usize): void {
-  const kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+  const kcStep = kSliceStep(k);
   for (let i = 0; i < m; i++) {
     const ci = c + (<usize>(i * ldc) << 2);
     for (let jc = 0; jc < n; jc += NC) {
