@@ -71,6 +71,42 @@ describe('micro-batched plan files with int8 weights (WASI)', () => {
     for (const name of ['base_dense_1/kernel', 'base_dense_1/kernel_scale']) expect(tensorBytes(after, name).equals(tensorBytes(bytes, name)), name).toBe(true);
   }, 120_000);
 
+  it('the no-SIMD WASI module (build/edgetune-wasi-nosimd.wasm) runs micro-batched int8 plans with the bytes of fit: gemm_i8 (MLP) and conv2d_forward_i8 (the 256 KB CNN)', async () => {
+    // Micro-batches of 4 on the MLP base with an int8 dense kernel; micro-batch 1 on the CNN base
+    // with int8 convolutions (the showcase's plan and files). The scalar kernels add in the SIMD
+    // order, so both runs must end on fit's weights and losses bit for bit.
+    const base = await loadModel(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
+    base.layers[0].trainable = false;
+    base.quantize('int8');
+    const cfg = base.compileConfig!;
+    base.compile({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batchSize: cfg.batchSize });
+    const bytes = base.toBytes();
+    const dir = join(work, 'mlp-nosimd');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'model.safetensors'), bytes);
+    await compileModelFile(join(dir, 'model.safetensors'), join(dir, 'model.plan'), { batch: 16, microBatch: 4 });
+    const data = mnistData([5, 6, 7, 8, 9], 40);
+    await packDataFile(join(dir, 'train.etd'), data);
+    const nosimd = join(ROOT, 'build/edgetune-wasi-nosimd.wasm');
+    const trainArgs = (epochs: number) => ['train', '--plan', '/m/model.plan', '--weights', '/m/model.safetensors', '--data', '/m/train.etd', '--epochs', String(epochs)];
+    const out = await runToEnd('node', RUNNER, [nosimd, JSON.stringify({ '/m': dir }), ...trainArgs(2)], work);
+    const host = await loadModel(bytes);
+    const history = await host.fit(tensor(data.x, [40, 784]), tensor(data.labels, [40]), { epochs: 2, batchSize: 16, microBatch: 4, shuffle: false, verbose: 0 });
+    expect(Buffer.compare(readFileSync(join(dir, 'model.safetensors')), Buffer.from(host.toBytes()))).toBe(0);
+    expect(printedBits(out)).toEqual((history.history.loss as number[]).map(bitsHex));
+
+    // @ts-expect-error: plain JavaScript module without types
+    const { mcuFinetune, mcuWasiFiles } = await import('../examples/mcu/finetune-lib.mjs');
+    const cnn = join(work, 'mcu-nosimd');
+    mkdirSync(cnn, { recursive: true });
+    await mcuWasiFiles(cnn);
+    const r = await mcuFinetune({ epochs: 1 });
+    const cnnOut = await runToEnd('node', RUNNER, [nosimd, JSON.stringify({ '/m': cnn }), ...trainArgs(1)], work, 120_000);
+    expect(cnnOut).toMatch(/^wrote model\.safetensors after 16 steps$/m);
+    expect(printedBits(cnnOut)).toEqual((r.history.history.loss as number[]).map(bitsHex));
+    expect(Buffer.compare(readFileSync(join(cnn, 'model.safetensors')), Buffer.from(r.model.toBytes()))).toBe(0);
+  }, 240_000);
+
   it('--micro-batch that does not divide --batch, or exceeds it: a typed error naming both, and no plan written', async () => {
     const model = join(ROOT, 'models/mnist-base-0to4.safetensors');
     for (const [microBatch, why] of [[5, /--micro-batch: microBatch 5 does not divide batchSize 16/], [32, /--micro-batch: microBatch 32 exceeds batchSize 16/]] as const) {
