@@ -26,6 +26,7 @@ export interface CompileFileOptions {
   optimizer?: string;
   lr?: number;
   loss?: string;
+  bandRows?: number; // the frozen prefix in row bands (host/compile/band.ts); a budget may choose them itself
 }
 
 // The training plan the JS host would build for this model after model.compile({...batchSize})
@@ -58,7 +59,7 @@ export function compileTrainPlan(model: Model, options: CompileFileOptions): Pla
   const microBatch = checkMicroBatch(options.microBatch, options.batch, '--micro-batch');
   return compilePlan(model.graph, {
     batchSize: microBatch ?? options.batch, mode: 'training', loss, optimizer, microBatching: microBatch !== undefined,
-    memoryBudget: options.budget === undefined ? undefined : parseBytes(options.budget),
+    memoryBudget: options.budget === undefined ? undefined : parseBytes(options.budget), bandRows: options.bandRows,
   });
 }
 

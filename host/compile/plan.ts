@@ -20,6 +20,7 @@ import {
 import { CLIP_MODE, OPT_KIND } from './ops';
 import { scheduleOp } from '../training/schedules';
 import { constraintView } from '../layers/regularizers';
+import { bandPrograms, fitByBanding, type PlanBanding } from './band';
 
 export const PLAN_FORMAT = 'edgetune-plan';
 export const PLAN_VERSION = 1;
@@ -88,6 +89,7 @@ export interface Plan {
   breakdown: MemoryBreakdown;
   lowerBound: LiveSetBound;
   microBatching: boolean; // PlanOptions.microBatching
+  banding: PlanBanding | null; // the frozen prefix computed in row bands (band.ts), or null
 }
 
 // The bytes any layout of this plan's regions needs: every region that lives for the whole run
@@ -126,6 +128,9 @@ export interface PlanOptions {
   // Inference plans: pack constant GEMM weights into panels and fold batch norms once, in a
   // 'prepare' program (default true; a plan over the memory budget is retried without them).
   prepareWeights?: boolean;
+  // Batch-1 plans: compute the frozen convolution prefix in bands of this many rows of its last
+  // tensor (host/compile/band.ts). compilePlan picks a height itself when the whole maps do not fit.
+  bandRows?: number;
 }
 
 // Convolution column buffers the planner tries, largest first, until the plan fits the budget
@@ -140,7 +145,8 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
   const budget = userBound ? options.memoryBudget! : wasmLimit;
   const label = userBound ? 'memory budget' : `wasm memory limit (${WASM_MAX_PAGES} pages of 64 KiB)`;
   let last: MemoryBudgetError | null = null;
-  for (const limit of options.convScratchLimit !== undefined ? [options.convScratchLimit] : CONV_SCRATCH_LIMITS) {
+  const limits = options.convScratchLimit !== undefined ? [options.convScratchLimit] : CONV_SCRATCH_LIMITS;
+  for (const limit of limits) {
     let plan = compileWithLimit(graph, options, limit);
     if (plan.pages * WASM_PAGE <= budget) return plan;
     // Packed copies of the weights are a speed-up the budget may not afford.
@@ -150,6 +156,11 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
     }
     last = new MemoryBudgetError(budget, plan.pages * WASM_PAGE, plan.breakdown, label);
     if (plan.breakdown.scratch <= (16 << 10)) break; // smaller columns cannot help any more
+  }
+  // Still over: a batch-1 plan may compute its frozen convolution prefix in row bands (band.ts).
+  for (const limit of options.batchSize === 1 && options.bandRows === undefined ? limits : []) {
+    const banded = fitByBanding((bandRows) => compileWithLimit(graph, { ...options, prepareWeights: false, bandRows }, limit), budget);
+    if (banded) return banded;
   }
   throw last!;
 }
@@ -209,6 +220,8 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     built.builders.push(ctx.prepare);
     built.outputs.prepare = { output: header, outputs: [header], metrics: null };
   }
+  const kept = new Map(Object.entries(built.outputs).map(([name, o]) => [name, [...o!.outputs, ...(o!.metrics !== null ? [o!.metrics] : [])]]));
+  const banding = options.bandRows !== undefined ? bandPrograms(built.builders, kept, regions, batch, options.bandRows) : null;
   const { programRegion, scratch, activationBytes, totalBytes } = layoutArena(b, built.builders);
   const { params, trainableParams } = b;
   const trainableSlab = trainableParams.length
@@ -227,7 +240,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     input: in0.region, labelsRegion: out0.labelsRegion, trainableSlab,
     totalBytes, pages: Math.ceil(totalBytes / WASM_PAGE), breakdown: memoryBreakdown(regions, activationBytes, totalBytes),
     lowerBound: liveSetBound(regions, built.builders, totalBytes),
-    microBatching: training && !!options.microBatching,
+    microBatching: training && !!options.microBatching, banding,
   };
 }
 
