@@ -11,6 +11,7 @@ import { loadMnist, selectDigits } from './mnist';
 import type { Model } from '../training/model';
 import { resolveOptimizer, type OptimizerConfig } from '../training/optimizers';
 import { compilePlan, type Plan } from '../compile/plan';
+import { describeBanding } from '../compile/band';
 import { planToFileBytes } from '../formats/plan-file';
 import { modelFromBytes } from '../formats/serialize';
 import { writeFileAtomic } from '../core/node-fs';
@@ -138,7 +139,8 @@ export async function compileCommand(args: string[], log: (s: string) => void): 
   });
   const trainable = plan.params.filter((p) => p.trainable).map((p) => `${p.layer}/${p.weight}`);
   const micro = plan.microBatching ? ` in micro-batches of ${plan.batchSize}, ${plan.programs.gradients!.ops.length} gradients ops` : '';
-  log(`wrote ${flags.o}: batch ${batch}${micro}, arena ${plan.pages} pages (${plan.pages * 64} KB), ${plan.programs.train!.ops.length} train ops, trainable: ${trainable.join(', ')}`);
+  log(`wrote ${flags.o}: batch ${batch}${micro}, arena ${plan.pages} pages (${plan.pages * 64} KB), ${plan.programs.train!.ops.length} train ops, trainable: ${trainable.join(', ')}` +
+    (plan.banding ? `; ${describeBanding(plan.banding)}` : ''));
   return 0;
 }
 

@@ -103,17 +103,10 @@ function macsPerRow(op: string, a: Record<string, number>): number {
   return 0;
 }
 
-// Rewrites p's chain into bands of `bandRows` rows of its last tensor (an activation's regions
-// whole tensors become 0 bytes; one band buffer each instead). `keep`: regions the host reads
-// after the run. Returns what was banded, or null when p has no chain of two ops or more.
-export function bandPrefix(p: ProgramBuilder, regions: Region[], bandRows: number, keep: Set<number>): Banding | null {
-  const chain = findChain(p, regions, keep);
-  if (!chain) return null;
-  const { stages, hoisted } = chain;
-  const ops = stages.map((s) => p.ops[s.op]);
+// Per band of `rows` rows of the last tensor, the rows of every tensor: ranges[band][k] are the
+// rows of stage k's input, ranges[band][k + 1] of its output.
+function bandRanges(stages: Stage[], ops: SymbolicOp[], rows: number): [number, number][][] {
   const outRows = stages[stages.length - 1].y.h;
-  const rows = Math.max(1, Math.min(bandRows, outRows));
-  // Per band, the rows of every tensor: ranges[band][k] are the rows of stage k's output.
   const ranges: [number, number][][] = [];
   for (let a = 0; a < outRows; a += rows) {
     const r: [number, number][] = new Array(stages.length + 1);
@@ -121,6 +114,48 @@ export function bandPrefix(p: ProgramBuilder, regions: Region[], bandRows: numbe
     for (let k = stages.length - 1; k >= 0; k--) r[k] = inputRows(stages[k], ops[k].args, r[k + 1][0], r[k + 1][1]);
     ranges.push(r);
   }
+  return ranges;
+}
+
+// Where the chain should end: a longer chain has wider halos in every band, a shorter one leaves
+// whole maps to the ops after it. The end is the one with the smallest peak: its band buffers and
+// last tensor, or the largest input and output of an op of the rest of the chain run whole, in
+// floats, in bands of `bandRows` rows of that end's output (the whole chain when bands cover every row).
+function shortestPeak(stages: Stage[], p: ProgramBuilder, bandRows: number): Stage[] {
+  if (bandRows >= stages[stages.length - 1].y.h) return stages;
+  const whole = (t: Tensor) => t.h * t.w * t.c;
+  let best = stages;
+  let least = Infinity;
+  for (let n = 2; n <= stages.length; n++) {
+    const chain = stages.slice(0, n);
+    const end = chain[n - 1];
+    if (end.x.region === end.y.region) continue;
+    const ranges = bandRanges(chain, chain.map((s) => p.ops[s.op]), Math.min(bandRows, end.y.h));
+    const seen = new Set<number>();
+    let floats = whole(end.y);
+    chain.slice(0, -1).forEach((s, k) => {
+      if (seen.has(s.y.region)) return;
+      seen.add(s.y.region);
+      floats += Math.max(...ranges.map((r) => r[k + 1][1] - r[k + 1][0])) * s.y.w * s.y.c;
+    });
+    for (const s of stages.slice(n)) floats = Math.max(floats, whole(s.x) + (s.x.region === s.y.region ? 0 : whole(s.y)));
+    if (floats < least) { least = floats; best = chain; }
+  }
+  return best;
+}
+
+// Rewrites p's chain into bands of `bandRows` rows of its last tensor (an activation's regions
+// whole tensors become 0 bytes; one band buffer each instead). `keep`: regions the host reads
+// after the run. Returns what was banded, or null when p has no chain of two ops or more.
+export function bandPrefix(p: ProgramBuilder, regions: Region[], bandRows: number, keep: Set<number>): Banding | null {
+  const chain = findChain(p, regions, keep);
+  if (!chain) return null;
+  const stages = shortestPeak(chain.stages, p, bandRows);
+  const hoisted = chain.hoisted.filter((i) => i < stages[stages.length - 1].op);
+  const ops = stages.map((s) => p.ops[s.op]);
+  const outRows = stages[stages.length - 1].y.h;
+  const rows = Math.max(1, Math.min(bandRows, outRows));
+  const ranges = bandRanges(stages, ops, rows);
   // One buffer per banded tensor (stage outputs but the last, unless written in place).
   const buffers = new Map<number, number>();
   stages.slice(0, -1).forEach((s, k) => {
@@ -165,8 +200,9 @@ export function bandPrefix(p: ProgramBuilder, regions: Region[], bandRows: numbe
 }
 
 export function describeBanding(b: Banding): string {
-  const pct = b.macs > 0 ? ` (+${((100 * b.extraMacs) / b.macs).toFixed(1)}% multiply-adds recomputed in the halos)` : '';
-  return `frozen prefix banded: ${b.layers.join(', ')} in ${b.bands} bands of ${b.bandRows} output rows${pct}`;
+  const pct = b.macs > 0 ? `; +${((100 * b.extraMacs) / b.macs).toFixed(1)}% multiply-adds recomputed in the halos` : '';
+  return `frozen prefix in row bands: ${b.layers.join(', ')} run in ${b.bands} bands of ${b.bandRows} of the ${b.outputRows} output rows of ` +
+    `${b.layers[b.layers.length - 1]}${pct}`;
 }
 
 // Bands the chain of every program that runs the forward pass (forward, evaluate, gradients,

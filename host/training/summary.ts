@@ -2,6 +2,7 @@
 // frozen parameters, and the planned arenas.
 import { describeBreakdown, formatBytes } from '../core/errors';
 import { describeLowerBound, type Plan } from '../compile/plan';
+import { describeBanding } from '../compile/band';
 import type { Layer } from '../layers/layer';
 import { threadsExtraBytes } from '../runtime/executor';
 import type { Model, Prediction } from './model';
@@ -51,10 +52,12 @@ export function modelSummary(model: Model<Prediction>, inference: Plan, training
   lines.push(`Total params: ${p.total}`, `Trainable params: ${p.trainable}`, `Non-trainable (frozen) params: ${p.nonTrainable}`);
   lines.push(`Planned arena, inference (batch ${inference.batchSize}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
   lines.push(`  ${describeLowerBound(inference.lowerBound)}`);
+  if (inference.banding) lines.push(`  ${describeBanding(inference.banding)}`);
   if (training) {
     const t = training;
     lines.push(`Planned arena, training (batch ${t.batchSize}): ${formatBytes(t.pages * 65536)} = ${describeBreakdown(t.breakdown)}`);
     lines.push(`  ${describeLowerBound(t.lowerBound)}`);
+    if (t.banding) lines.push(`  ${describeBanding(t.banding)}`);
   }
   if (threads) lines.push(threadsLine(threads));
   const text = lines.join('\n');
