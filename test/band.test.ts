@@ -134,6 +134,14 @@ describe('row bands for the frozen prefix', () => {
     expect(plan.regions[tcForward.uses.x].bytes).toBe(11 * 11 * 16 * 4);
   });
 
+  it('edgetune inspect --batch 1 --budget 128KB on the MNIST CNN base: only a banded inference plan fits, and inspect says so with the band height', async () => {
+    const base = await loadModel(readFileSync(join(ROOT, 'models/mnist-cnn-base-0to4.safetensors')));
+    expect(() => compilePlan(base.graph, { batchSize: 1, mode: 'inference', memoryBudget: 128 * 1024, bandRows: Infinity })).toThrow(MemoryBudgetError);
+    const out = await runToEnd('node', join(ROOT, 'dist/cli.js'), ['inspect', join(ROOT, 'models/mnist-cnn-base-0to4.safetensors'), '--batch', '1', '--budget', '128KB'], work);
+    expect(out).toMatch(/^Planned arena, inference \(batch 1\): 128\.0 KB = /m);
+    expect(out).toMatch(/^ {2}frozen prefix in row bands: base_conv_1, base_pool_1, base_conv_2, base_pool_2 run in 7 bands of 1 of the 7 output rows of base_pool_2; \+9\.5% multiply-adds recomputed in the halos$/m);
+  });
+
   it('bandRows on a plan of batch 2, or not a positive integer: a typed error', () => {
     const m = cnn96('dense');
     expect(() => compilePlan(m.graph, { batchSize: 2, mode: 'inference', bandRows: 2 })).toThrow(InvalidArgumentError);

@@ -50,6 +50,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       { flag: '--batch', value: 'N', help: 'batch size to plan for (default 32)' },
       { flag: '--train', help: 'plan for training, not inference' },
       { flag: '--freeze', value: '<layer>', help: 'freeze every layer up to and including this one (implies --train)' },
+      { flag: '--budget', value: 'SIZE', help: 'plan within this many bytes, e.g. 256KB (at --batch 1 the frozen convolution prefix may run in row bands)' },
       { flag: '--json', help: 'print the report as JSON' },
       { flag: '--outputs', value: 'NAMES', help: 'ONNX: return these tensors (comma-separated), cutting the graph there' },
       { flag: '--inputs', value: 'NAMES', help: 'ONNX: start the graph at these tensors (comma-separated)' },

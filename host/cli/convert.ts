@@ -4,7 +4,7 @@
 // failure writes nothing (or removes what it wrote).
 import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InvalidArgumentError, describeBreakdown, formatBytes, type MemoryBreakdown } from '../core/errors';
+import { InvalidArgumentError, describeBreakdown, formatBytes, type MemoryBreakdown, parseBytes } from '../core/errors';
 import { toTfjsLayersModel } from '../formats/export-tfjs';
 import { importModelFile } from '../import/index';
 import type { OnnxImportOptions } from '../import/onnx';
@@ -14,6 +14,7 @@ import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
 import { threadsLine } from '../training/summary';
 import { compilePlan, describeLowerBound, type LiveSetBound, type Plan } from '../compile/plan';
+import { describeBanding, type PlanBanding } from '../compile/band';
 import { modelToBytes } from '../formats/save';
 import { commandUsage, parseCommandArgs } from './commands';
 
@@ -111,12 +112,13 @@ interface PlanReport {
   bytes: number;
   breakdown: MemoryBreakdown;
   lowerBound: LiveSetBound;
+  banding: PlanBanding | null;
   loss?: string;
   optimizer?: string;
 }
 
 const report = (p: Plan): PlanReport => ({
-  mode: p.mode, batch: p.batchSize, bytes: p.pages * 65536, breakdown: p.breakdown, lowerBound: p.lowerBound,
+  mode: p.mode, batch: p.batchSize, bytes: p.pages * 65536, breakdown: p.breakdown, lowerBound: p.lowerBound, banding: p.banding,
   ...(p.loss ? { loss: p.loss.className + (p.loss.fromLogits ? ' (from logits)' : '') } : {}),
   ...(p.optimizer ? { optimizer: p.optimizer.className } : {}),
 });
@@ -130,8 +132,9 @@ export async function runInspect(argv: string[]): Promise<number> {
   const freeze = flags.freeze;
   if (typeof freeze === 'string') model.freeze(freeze);
   const training = 'train' in flags || typeof freeze === 'string';
-  const inference = model.planInference(batch);
-  const train = training ? trainingPlan(model, batch) : null;
+  const budget = flags.budget === undefined ? undefined : parseBytes(flags.budget);
+  const inference = model.planInference(batch, budget);
+  const train = training ? trainingPlan(model, batch, budget) : null;
   const layerRows = model.layers.map((l) => {
     const node = model.graph.nodes.find((n) => n.layer === l)!;
     return { name: l.name, kind: l.kind === 'activation' ? String(l.config.activation) : l.kind, outputShape: node.shape, params: l.countParams(), trainable: l.trainable, int8: l.int8 !== null };
@@ -160,10 +163,12 @@ export async function runInspect(argv: string[]): Promise<number> {
   out.push(`Total params: ${params.total}  (trainable ${params.trainable}, frozen ${params.nonTrainable})`);
   out.push(`Planned arena, inference (batch ${batch}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);
   out.push(`  ${describeLowerBound(inference.lowerBound)}`);
+  if (inference.banding) out.push(`  ${describeBanding(inference.banding)}`);
   if (train) {
     out.push(`Planned arena, training (batch ${batch}, ${train.optimizer!.className}, ${train.outputs.map((o) => o.loss!.className).join(' + ')}${freeze ? `, frozen up to ${freeze}` : ''}): ` +
       `${formatBytes(train.pages * 65536)} = ${describeBreakdown(train.breakdown)}`);
     out.push(`  ${describeLowerBound(train.lowerBound)}`);
+    if (train.banding) out.push(`  ${describeBanding(train.banding)}`);
   }
   out.push(threadsLine(model.threads));
   process.stdout.write(`${out.join('\n')}\n`);
@@ -172,7 +177,7 @@ export async function runInspect(argv: string[]): Promise<number> {
 
 // The training plan with the model's saved training configuration, or Adam and a loss that fits
 // the output (cross-entropy after a softmax, else mean squared error).
-function trainingPlan(model: Model<Prediction>, batch: number): Plan {
+function trainingPlan(model: Model<Prediction>, batch: number, memoryBudget?: number): Plan {
   const cfg = model.compileConfig;
   const defaults = model.graph.outputs.map((id) => {
     const last = model.graph.nodes[id].layer;
@@ -180,5 +185,5 @@ function trainingPlan(model: Model<Prediction>, batch: number): Plan {
   });
   const loss = cfg?.loss ?? (defaults.length === 1 ? defaults[0] : defaults);
   const optimizer = cfg?.optimizer ?? resolveOptimizer('adam');
-  return compilePlan(model.graph, { batchSize: batch, mode: 'training', loss, optimizer, ...(cfg?.lossWeights ? { lossWeights: cfg.lossWeights } : {}) });
+  return compilePlan(model.graph, { batchSize: batch, mode: 'training', loss, optimizer, memoryBudget, ...(cfg?.lossWeights ? { lossWeights: cfg.lossWeights } : {}) });
 }
