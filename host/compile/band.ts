@@ -144,9 +144,9 @@ function shortestPeak(stages: Stage[], p: ProgramBuilder, bandRows: number): Sta
   return best;
 }
 
-// Rewrites p's chain into bands of `bandRows` rows of its last tensor (an activation's regions
-// whole tensors become 0 bytes; one band buffer each instead). `keep`: regions the host reads
-// after the run. Returns what was banded, or null when p has no chain of two ops or more.
+// Rewrites p's chain into bands of `bandRows` rows of its last tensor: each intermediate tensor's
+// region becomes 0 bytes and a band buffer takes its place. `keep`: regions the host reads after
+// the run. Returns what was banded, or null when p has no chain of two ops or more.
 export function bandPrefix(p: ProgramBuilder, regions: Region[], bandRows: number, keep: Set<number>): Banding | null {
   const chain = findChain(p, regions, keep);
   if (!chain) return null;
