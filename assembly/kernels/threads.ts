@@ -59,9 +59,10 @@ export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
 export const EW_ACT_FORWARD: i32 = 3;
 export const EW_ACT_BACKWARD: i32 = 4;
-// Below this many elements a tile of a memory-bound op (batch norm, optimizer, activations) is not
-// worth a wake-up.
+// Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
+// wake-up; an activation's tile (one pass, a few cycles an element) needs more.
 const ELEMENT_TILE_MIN: f64 = 32768;
+const ACTIVATION_TILE_MIN: f64 = 131072;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
 const GEMM_SPLIT_MIN: f64 = 262144;
 const TILES_PER_THREAD = 4;
@@ -208,28 +209,31 @@ function runJob(kind: i32, count: i32, scratch: usize): void {
   }
 }
 
-// GEMM split into output tiles: by rows in MR multiples (at least ROW_TILE_MIN rows a tile: each
-// tile packs all of b again, and keeps the packed path the whole call takes), else by columns in
-// NR multiples (at least COL_TILE_MIN). Up to TILES_PER_THREAD tiles a thread, none under
-// TILE_MIN_WORK multiply-adds: more tiles than threads let whoever is free take the rest, so a
-// worker woken late or descheduled mid-op costs one small tile, not half the op. Returns false
-// (run it whole) when too small to be worth a wake-up.
+// GEMM split into output tiles. First choice: column blocks of NC, gemm_f32's own blocks, so
+// every operand is packed as often as in the whole call (a tile packs its block's b slices once
+// and a once, as the whole call does per block). With fewer blocks than threads: rows in MR
+// multiples (at least ROW_TILE_MIN a tile; each tile packs all of b again) when b is the smaller
+// operand, else columns in NR multiples (at least COL_TILE_MIN; each tile packs a again). Each
+// tile keeps the path of the whole call (gemm_f32_rows below MR rows). Up to TILES_PER_THREAD
+// tiles a thread, none under TILE_MIN_WORK multiply-adds: more tiles than threads let whoever is
+// free take the rest, so a worker woken late or descheduled mid-op costs one small tile, not half
+// the op. Returns false (run it whole) when too small to be worth a wake-up.
 export function gemm_split(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, accumulate: i32, pack: usize): bool {
   if (!canSplit()) return false;
   const work = <f64>m * <f64>n * <f64>k;
   if (m <= 0 || n <= 0 || k <= 0 || work < GEMM_SPLIT_MIN) return false;
-  let byRows = 1;
-  let count = tilesFor(m / ROW_TILE_MIN, work, TILE_MIN_WORK);
-  if (count < 2) {
-    byRows = 0;
-    count = tilesFor(n / COL_TILE_MIN, work, TILE_MIN_WORK);
+  let width = NC;
+  let count = tilesFor((n + NC - 1) / NC, work, TILE_MIN_WORK);
+  if (count < threads) {
+    width = m >= n ? 0 : NR;
+    count = width == 0 ? tilesFor(m / ROW_TILE_MIN, work, TILE_MIN_WORK) : tilesFor(n / COL_TILE_MIN, work, TILE_MIN_WORK);
     if (count < 2) return false;
   }
   setArgp(0, c); setArgp(1, a); setArgp(2, b);
   setArg(3, m); setArg(4, n); setArg(5, k);
   setArg(6, rsa); setArg(7, csa); setArg(8, rsb); setArg(9, csb);
-  setArg(10, ldc); setArg(11, accumulate); setArg(12, byRows);
+  setArg(10, ldc); setArg(11, accumulate); setArg(12, width);
   runJob(JOB_GEMM, count, pack);
   return true;
 }
@@ -238,23 +242,23 @@ function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
   const c = argp(args, 0), a = argp(args, 1), b = argp(args, 2);
   const m = arg(args, 3), n = arg(args, 4), k = arg(args, 5);
   const rsa = arg(args, 6), csa = arg(args, 7), rsb = arg(args, 8), csb = arg(args, 9);
-  const ldc = arg(args, 10), accumulate = arg(args, 11);
-  if (arg(args, 12)) {
+  const ldc = arg(args, 10), accumulate = arg(args, 11), width = arg(args, 12);
+  if (width == 0) {
     const units = m / MR;
     const i0 = tileStart(tile, count, units) * MR;
     const i1 = tile == count - 1 ? m : tileStart(tile + 1, count, units) * MR;
     gemm_f32(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), b, i1 - i0, n, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
   } else {
-    const units = (n + NR - 1) / NR;
-    const j0 = tileStart(tile, count, units) * NR;
-    const j1 = min(n, tileStart(tile + 1, count, units) * NR);
+    const units = (n + width - 1) / width;
+    const j0 = tileStart(tile, count, units) * width;
+    const j1 = min(n, tileStart(tile + 1, count, units) * width);
     if (j1 > j0) gemm_f32(c + (<usize>j0 << 2), a, b + (<usize>(j0 * csb) << 2), m, j1 - j0, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
   }
 }
 
-// gemm_f32_packed (B packed once) split by bands of rows in MR multiples (at least
-// PACKED_ROWS_MIN rows a tile), else, for a call with too few rows (a convolution's chunk of a
-// few positions over a deep K), by column blocks of NC: the packed panels of block jc start at
+// gemm_f32_packed (B packed once) split by column blocks of NC when every thread can take two,
+// else by bands of rows in MR multiples (at least PACKED_ROWS_MIN rows a tile), else, for a call
+// with too few rows (a convolution's chunk of a few positions over a deep K), by column blocks: the packed panels of block jc start at
 // bp + 4*k*jc, so a tile is the same call on a narrower c, bias and bp. Up to TILES_PER_THREAD
 // tiles a thread, none under TILE_MIN_WORK; false (run it whole) when too small.
 export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
@@ -262,11 +266,14 @@ export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m:
   if (!canSplit()) return false;
   const work = <f64>m * <f64>n * <f64>k;
   if (m < MR || work < GEMM_SPLIT_MIN) return false;
-  let byRows = 1;
-  let count = tilesFor(m / PACKED_ROWS_MIN, work, TILE_MIN_WORK);
+  // Column blocks when there are enough for every thread to take two: each tile then sweeps all
+  // rows past one block's panels, which stay in its core's cache (GEMM-1024: 8 blocks).
+  const blocks = tilesFor((n + NC - 1) / NC, work, TILE_MIN_WORK);
+  let byRows = blocks >= 2 * threads ? 0 : 1;
+  let count = byRows ? tilesFor(m / PACKED_ROWS_MIN, work, TILE_MIN_WORK) : blocks;
   if (count < 2) {
     byRows = 0;
-    count = tilesFor((n + NC - 1) / NC, work, TILE_MIN_WORK);
+    count = blocks;
     if (count < 2) return false;
   }
   setArgp(0, c); setArgp(1, a); setArgp(2, bp); setArgp(3, bias);
@@ -505,7 +512,7 @@ function updateTile(args: usize, tile: i32, count: i32): void {
 export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
   kind: i32, alpha: f32, accumulate: i32): bool {
   if (!canSplit() || n <= 0) return false;
-  const count = tilesFor(n >> 2, <f64>n, ELEMENT_TILE_MIN);
+  const count = tilesFor(n >> 2, <f64>n, ACTIVATION_TILE_MIN);
   if (count < 2) return false;
   setArg(0, which); setArgp(1, p0); setArgp(2, p1); setArgp(3, p2); setArgp(4, p3);
   setArg(5, n); setArg(6, kind); setArgf(7, alpha); setArg(8, accumulate);
