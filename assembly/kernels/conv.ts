@@ -25,7 +25,7 @@ import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise'
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { conv2d_igemm_f32 } from './conv-igemm';
-import { conv_chunk_split, conv_igemm_split, conv_packed_split } from './threads';
+import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
 
 
 // @ts-ignore: decorator
@@ -86,6 +86,8 @@ export function im2col_f32(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32
 export function im2colChannels(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
+  // With a thread pool attached, a large unfold goes to the threads by rows (threads.ts).
+  if (ASC_FEATURE_THREADS && im2col_split(cols, x, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows)) return;
   const tapRow = KW * Cg;
   const rowBytes = <usize>(KH * tapRow) << 2;
   const runs = DW == 1 && Cg == C; // a tap row's channels are one contiguous run of the input
@@ -138,9 +140,22 @@ export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i3
 function col2imChannels(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
+  // With a thread pool attached, a large scatter goes to the threads by channels (threads.ts).
+  if (ASC_FEATURE_THREADS && col2im_split(dx, cols, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows)) return;
+  col2im_channel_range(dx, cols, B, H, W, C, c0, Cg, 0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+}
+
+// col2imChannels into channels c0+j0 .. c0+j1-1 only: each of those dx elements gets the same
+// additions in the same order as in the whole call, so channel ranges split it across threads.
+export function col2im_channel_range(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32, j0: i32, j1: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
   const tapRow = KW * Cg;
   const rowBytes = <usize>(KH * tapRow) << 2;
-  const runs = DW == 1 && Cg == C;
+  const runs = DW == 1 && Cg == C && j0 == 0 && j1 == Cg;
+  const cn = j1 - j0;
+  cols += <usize>j0 << 2;
+  c0 += j0;
   let ow = row0 % OW;
   let t = row0 / OW;
   let oh = t % OH;
@@ -158,7 +173,7 @@ function col2imChannels(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, 
         addFloats(d, s, (kwHi - kwLo) * C);
       } else {
         for (let kw = 0; kw < kwHi - kwLo; kw++) {
-          addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * Cg) << 2), Cg);
+          addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * Cg) << 2), cn);
         }
       }
     }

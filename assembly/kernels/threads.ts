@@ -23,7 +23,7 @@
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS, MR, NC, NR } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
-import { conv2d_chunk, im2colChannels } from './conv';
+import { col2im_channel_range, conv2d_chunk, im2colChannels } from './conv';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
 import { depthwise_forward_rows } from './depthwise';
@@ -53,7 +53,9 @@ const JOB_ELEMENTWISE: i32 = 7;
 const JOB_GEMM_PACKED: i32 = 8;
 const JOB_CONV_PACKED: i32 = 9;
 const JOB_CONV_IGEMM: i32 = 10;
-const JOB_KINDS: i32 = 10;
+const JOB_IM2COL: i32 = 11;
+const JOB_COL2IM: i32 = 12;
+const JOB_KINDS: i32 = 12;
 // The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
 export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
@@ -63,6 +65,9 @@ export const EW_ACT_BACKWARD: i32 = 4;
 // wake-up; an activation's tile (one pass, a few cycles an element) needs more.
 const ELEMENT_TILE_MIN: f64 = 32768;
 const ACTIVATION_TILE_MIN: f64 = 131072;
+// An im2col or col2im (a convolution's backward chunk: a few hundred positions) is a copy; split
+// from this many floats a tile, it is mostly run beside the GEMMs around it rather than alone.
+const COPY_TILE_MIN: f64 = 16384;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
 const GEMM_SPLIT_MIN: f64 = 262144;
 const TILES_PER_THREAD = 4;
@@ -140,6 +145,8 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_GEMM_PACKED: gemmPackedTile(args, tile, count, scratch); break;
     case JOB_CONV_PACKED: convPackedTile(args, tile, count, scratch, slot); break;
     case JOB_CONV_IGEMM: convIgemmTile(args, tile, count, scratch); break;
+    case JOB_IM2COL: im2colTile(args, tile, count); break;
+    case JOB_COL2IM: col2imTile(args, tile, count); break;
   }
 }
 
@@ -539,4 +546,55 @@ function elementwiseTile(args: usize, tile: i32, count: i32): void {
     case EW_ACT_FORWARD: activation_forward(kind, p0, p1, i1 - i0, alpha); break;
     case EW_ACT_BACKWARD: activation_backward(kind, p0, p1, p2, p3, i1 - i0, alpha, accumulate); break;
   }
+}
+
+// An im2col (conv.ts im2colChannels: the backward passes' chunks, the chunks a split GEMM
+// follows) split by rows of cols: a copy, so any split gives the same bits.
+export function im2col_split(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, row0: i32, rows: i32): bool {
+  if (!canSplit() || rows <= 0) return false;
+  const count = tilesFor(rows, <f64>rows * <f64>(KH * KW * Cg), COPY_TILE_MIN);
+  if (count < 2) return false;
+  setGeometry(cols, x, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+  runJob(JOB_IM2COL, count, 0);
+  return true;
+}
+
+function im2colTile(args: usize, tile: i32, count: i32): void {
+  const rows = arg(args, 19), Cg = arg(args, 7), KH = arg(args, 8), KW = arg(args, 9);
+  const r0 = tileStart(tile, count, rows), r1 = tileStart(tile + 1, count, rows);
+  im2colChannels(argp(args, 0) + <usize>r0 * (<usize>(KH * KW * Cg) << 2), argp(args, 1), arg(args, 2), arg(args, 3), arg(args, 4), arg(args, 5),
+    arg(args, 6), Cg, KH, KW, arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15),
+    arg(args, 16), arg(args, 17), arg(args, 18) + r0, r1 - r0);
+}
+
+// A col2im (conv.ts, the input gradient's scatter-add) split by channels in multiples of 4:
+// positions' patches overlap in dx, channels never do, and each dx element gets its additions in
+// the order of the whole call.
+export function col2im_split(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, row0: i32, rows: i32): bool {
+  if (!canSplit() || rows <= 0) return false;
+  const count = tilesFor(Cg >> 2, <f64>rows * <f64>(KH * KW * Cg), COPY_TILE_MIN);
+  if (count < 2) return false;
+  setGeometry(dx, cols, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+  runJob(JOB_COL2IM, count, 0);
+  return true;
+}
+
+function col2imTile(args: usize, tile: i32, count: i32): void {
+  const Cg = arg(args, 7);
+  const units = Cg >> 2;
+  const j0 = tileStart(tile, count, units) * 4;
+  const j1 = tile == count - 1 ? Cg : tileStart(tile + 1, count, units) * 4;
+  col2im_channel_range(argp(args, 0), argp(args, 1), arg(args, 2), arg(args, 3), arg(args, 4), arg(args, 5),
+    arg(args, 6), Cg, j0, j1, arg(args, 8), arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13),
+    arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), arg(args, 19));
+}
+
+// The arguments im2col and col2im share: two pointers, then the geometry of im2colChannels.
+function setGeometry(p: usize, q: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, row0: i32, rows: i32): void {
+  setArgp(0, p); setArgp(1, q); setArg(2, B); setArg(3, H); setArg(4, W); setArg(5, C); setArg(6, c0); setArg(7, Cg);
+  setArg(8, KH); setArg(9, KW); setArg(10, SH); setArg(11, SW); setArg(12, DH); setArg(13, DW); setArg(14, PT); setArg(15, PL);
+  setArg(16, OH); setArg(17, OW); setArg(18, row0); setArg(19, rows);
 }
