@@ -1,8 +1,10 @@
 // The thread pool's wasm side (threads build only: --enable threads, shared imported memory;
 // docs/threads.md). The interpreter stays the single driver of a step: a heavy op (GEMM, and with
-// it every conv GEMM; the GEMM over weights an inference plan packed once; a convolution's im2col
-// chunk; batch-norm training by channel blocks; depthwise forward by output rows; the optimizer
-// update and activations by element ranges) is cut into
+// it every conv GEMM; the GEMM over weights an inference plan packed once; a packed convolution
+// over all its positions; the implicit-GEMM convolution by images; a convolution's im2col chunk;
+// the backward passes' im2col by rows and col2im by channels; batch-norm training by channel
+// blocks; depthwise forward by output rows; the optimizer update and activations by element
+// ranges) is cut into
 // tiles that partition its OUTPUT, published in a control block, claimed by the driver and by the
 // workers (each another instance of this module on the same shared memory, parked in JavaScript's
 // Atomics.wait between jobs), and joined by a barrier before the next op.
