@@ -175,6 +175,23 @@ describe('threads: the same bits for any thread count', () => {
     expect(jobs['gemm packed'], 'gemm packed').toBeGreaterThan(0);
   });
 
+  it('a packed convolution whose last im2col chunk has one position (1-row GEMM alone) gives the same bits split over all positions', async () => {
+    // 57 * 57 = 3249 positions in chunks of 112: one thread's last chunk is a single row; split,
+    // that row ends a sub-chunk of at least 4.
+    setSeed(3);
+    const m = sequential([layers.conv2d(32, { kernelSize: 3, padding: 'same', inputShape: [57, 57, 64] })]);
+    const x = tensor(randomArray(57 * 57 * 64, 21), [1, 57, 57, 64]);
+    m.planInference(1, undefined, 1);
+    const one = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect((m.plan.programs.forward!.ops[0].args as { chunkRows: number }).chunkRows).toBe(112);
+    for (const threads of [2, 3]) {
+      m.planInference(1, undefined, threads);
+      const many = (m.predict(x) as { data: Float32Array }).data.slice();
+      expect(bits(many)).toEqual(bits(one));
+      expect(splitJobs(m)!['conv2d packed']).toBe(1);
+    }
+  });
+
   it('a packed convolution over a few positions splits its GEMM by column blocks, with the same bits on 1, 2 and 3 threads', async () => {
     // Batch 1, 3x3 outputs: 9 rows are too few for row tiles; 256 filters are two column blocks.
     setSeed(6);

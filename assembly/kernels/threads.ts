@@ -64,9 +64,10 @@ export const EW_RELU_BACKWARD: i32 = 2;
 export const EW_ACT_FORWARD: i32 = 3;
 export const EW_ACT_BACKWARD: i32 = 4;
 // Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
-// wake-up; an activation's tile (one pass, a few cycles an element) needs more.
+// wake-up; an activation's tile (one pass, a few cycles an element) needs more, so the small
+// activations of a batch-1 model stay on the driver.
 const ELEMENT_TILE_MIN: f64 = 32768;
-const ACTIVATION_TILE_MIN: f64 = 131072;
+const ACTIVATION_TILE_MIN: f64 = 65536;
 // An im2col or col2im (a convolution's backward chunk: a few hundred positions) is a copy; split
 // from this many floats a tile, it is mostly run beside the GEMMs around it rather than alone.
 const COPY_TILE_MIN: f64 = 16384;
@@ -80,9 +81,6 @@ const COL_TILE_MIN = 16;
 // thread's im2col share of conv_packed_split unfolds at once at least.
 const PACKED_ROWS_MIN = 8;
 const PACKED_SUB_MIN = 16;
-// Depthwise tiles are memory-bound (9 or 25 taps an output): a tile this small is done before a
-// woken worker arrives, which then holds the driver at the barrier with the last tile.
-const DEPTHWISE_TILE_MIN: f64 = 262144;
 
 // The driver's state (per instance: workers keep threads = 1, so their own GEMMs never split).
 let ctlBlock: usize = 0;
@@ -471,7 +469,7 @@ export function depthwise_forward_split(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): bool {
   if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
-  const count = tilesFor(B * OH, <f64>B * <f64>(OH * OW) * <f64>(C * M) * <f64>(KH * KW), DEPTHWISE_TILE_MIN);
+  const count = tilesFor(B * OH, <f64>B * <f64>(OH * OW) * <f64>(C * M) * <f64>(KH * KW), TILE_MIN_WORK);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, x); setArgp(2, w); setArgp(3, b);
   setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, M); setArg(9, KH); setArg(10, KW);
