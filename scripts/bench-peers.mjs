@@ -97,6 +97,10 @@ export async function timeInterleaved(fns, opts) {
   const more = () => samples[0].length < maxReps && fns.some((_, i) => samples[i].length < reps || totals[i] < minMs);
   while (more()) {
     for (let i = 0; i < fns.length; i++) {
+      // With threads, one runtime's pool still spins right after its run (onnxruntime-web's
+      // does, and edgetune's workers briefly) and takes the next runtime's second core: each
+      // timed call follows an untimed call of the same function.
+      if (peerThreads > 1) await fns[i]();
       const t0 = performance.now();
       await fns[i]();
       const dt = performance.now() - t0;

@@ -44,9 +44,9 @@ async function trainCnn(threads: number): Promise<Trained> {
   return trainAndPredict(m, randomArray(96 * 16 * 16 * 3, 9), [96, 16, 16, 3], 5);
 }
 
-// Big enough that a 2-thread plan splits every kind of op it can: conv chunks (im2col, GEMM,
-// ReLU and pooling of a chunk's positions), batch norm by channel blocks, depthwise by output rows,
-// ReLU layers by element ranges.
+// Big enough that a 2-thread plan splits every kind of op it can: implicit-GEMM convolutions by
+// images, conv chunks (im2col, GEMM, ReLU and pooling of a chunk's positions: the last, grouped,
+// convolution), batch norm by channel blocks, depthwise by output rows, ReLU layers by element ranges.
 async function trainDepthwiseCnn(threads: number): Promise<Trained> {
   setSeed(31);
   const m = sequential([
@@ -57,7 +57,7 @@ async function trainDepthwiseCnn(threads: number): Promise<Trained> {
     layers.batchNormalization(),
     layers.activation('relu'),
     layers.maxPooling2d({ poolSize: 2 }),
-    layers.conv2d(12, { kernelSize: 3, activation: 'relu' }),
+    layers.conv2d(12, { kernelSize: 3, activation: 'relu', groups: 2 }),
     layers.flatten(),
     layers.dense(4, { activation: 'softmax' }),
   ]);
@@ -116,10 +116,11 @@ describe('threads: the same bits for any thread count', () => {
         if (train === trainMlp) expect(many.trainJobs!['optimizer update'], 'adam over the slab').toBeGreaterThan(0);
         if (train === trainDepthwiseCnn) {
           // Every kind was split, so the bits above cover each kind's tiles.
-          for (const kind of ['conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'elementwise']) {
+          for (const kind of ['conv2d igemm', 'conv2d chunk', 'im2col', 'col2im', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'elementwise']) {
             expect(many.trainJobs![kind], `${kind} in training`).toBeGreaterThan(0);
           }
-          expect(many.predictJobs!['conv2d chunk'], 'conv2d chunk in predict').toBeGreaterThan(0);
+          expect(many.predictJobs!['conv2d igemm'] - many.trainJobs!['conv2d igemm'], 'conv2d igemm in predict').toBeGreaterThan(0);
+          expect(many.predictJobs!['conv2d chunk'] - many.trainJobs!['conv2d chunk'], 'conv2d chunk in predict').toBeGreaterThan(0);
           expect(many.predictJobs!['depthwise forward'], 'depthwise forward in predict').toBeGreaterThan(0);
         }
       }
@@ -167,6 +168,46 @@ describe('threads: the same bits for any thread count', () => {
     expect(m.threads.threads).toBe(2);
     expect(m.threads.workerTiles).toBeGreaterThan(0);
     expect(bits(two)).toEqual(bits(one));
+    // The 3x3 convolution is one job over all its positions, each thread with its share of the
+    // im2col buffer; the pointwise one and the dense layer are packed GEMMs split by rows.
+    const jobs = splitJobs(m)!;
+    expect(jobs['conv2d packed'], 'conv2d packed').toBeGreaterThan(0);
+    expect(jobs['gemm packed'], 'gemm packed').toBeGreaterThan(0);
+  });
+
+  it('a packed convolution whose last im2col chunk has one position (1-row GEMM alone) gives the same bits split over all positions', async () => {
+    // 57 * 57 = 3249 positions in chunks of 112: one thread's last chunk is a single row; split,
+    // that row ends a sub-chunk of at least 4.
+    setSeed(3);
+    const m = sequential([layers.conv2d(32, { kernelSize: 3, padding: 'same', inputShape: [57, 57, 64] })]);
+    const x = tensor(randomArray(57 * 57 * 64, 21), [1, 57, 57, 64]);
+    m.planInference(1, undefined, 1);
+    const one = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect((m.plan.programs.forward!.ops[0].args as { chunkRows: number }).chunkRows).toBe(112);
+    for (const threads of [2, 3]) {
+      m.planInference(1, undefined, threads);
+      const many = (m.predict(x) as { data: Float32Array }).data.slice();
+      expect(bits(many)).toEqual(bits(one));
+      expect(splitJobs(m)!['conv2d packed']).toBe(1);
+    }
+  });
+
+  it('a packed convolution over a few positions splits its GEMM by column blocks, with the same bits on 1, 2 and 3 threads', async () => {
+    // Batch 1, 3x3 outputs: 9 rows are too few for row tiles; 256 filters are two column blocks.
+    setSeed(6);
+    const m = sequential([layers.conv2d(256, { kernelSize: 3, inputShape: [5, 5, 64], activation: 'relu' })]);
+    const x = tensor(randomArray(5 * 5 * 64, 12), [1, 5, 5, 64]);
+    m.planInference(1, undefined, 1);
+    const one = (m.predict(x) as { data: Float32Array }).data.slice();
+    for (const threads of [2, 3]) {
+      m.planInference(1, undefined, threads);
+      const many = (m.predict(x) as { data: Float32Array }).data.slice();
+      expect(m.threads.threads).toBe(threads);
+      expect(bits(many)).toEqual(bits(one));
+      const jobs = splitJobs(m)!;
+      expect(jobs['gemm packed'], 'gemm packed by columns').toBeGreaterThan(0);
+      expect(jobs['conv2d packed'], 'too few positions for row tiles').toBe(0);
+    }
   });
 
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {

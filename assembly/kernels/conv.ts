@@ -25,7 +25,7 @@ import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise'
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { conv2d_igemm_f32 } from './conv-igemm';
-import { conv_chunk_split } from './threads';
+import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
 
 
 // @ts-ignore: decorator
@@ -83,9 +83,11 @@ export function im2col_f32(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32
 
 // im2col_f32 of the Cg channels c0 .. c0+Cg-1 of x (a grouped convolution's group): cols (rows,
 // KH*KW*Cg), column (kh*KW + kw)*Cg + j holding x[b, ih, iw, c0 + j].
-function im2colChannels(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
+export function im2colChannels(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
+  // With a thread pool attached, a large unfold goes to the threads by rows (threads.ts).
+  if (ASC_FEATURE_THREADS && im2col_split(cols, x, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows)) return;
   const tapRow = KW * Cg;
   const rowBytes = <usize>(KH * tapRow) << 2;
   const runs = DW == 1 && Cg == C; // a tap row's channels are one contiguous run of the input
@@ -138,9 +140,22 @@ export function col2im_f32(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i3
 function col2imChannels(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   row0: i32, rows: i32): void {
+  // With a thread pool attached, a large scatter goes to the threads by channels (threads.ts).
+  if (ASC_FEATURE_THREADS && col2im_split(dx, cols, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows)) return;
+  col2im_channel_range(dx, cols, B, H, W, C, c0, Cg, 0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+}
+
+// col2imChannels into channels c0+j0 .. c0+j1-1 only: each of those dx elements gets the same
+// additions in the same order as in the whole call, so channel ranges split it across threads.
+export function col2im_channel_range(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32, j0: i32, j1: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
   const tapRow = KW * Cg;
   const rowBytes = <usize>(KH * tapRow) << 2;
-  const runs = DW == 1 && Cg == C;
+  const runs = DW == 1 && Cg == C && j0 == 0 && j1 == Cg;
+  const cn = j1 - j0;
+  cols += <usize>j0 << 2;
+  c0 += j0;
   let ow = row0 % OW;
   let t = row0 / OW;
   let oh = t % OH;
@@ -158,7 +173,7 @@ function col2imChannels(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, 
         addFloats(d, s, (kwHi - kwLo) * C);
       } else {
         for (let kw = 0; kw < kwHi - kwLo; kw++) {
-          addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * Cg) << 2), Cg);
+          addFloats(d + (<usize>(kw * DW * C) << 2), s + (<usize>(kw * Cg) << 2), cn);
         }
       }
     }
@@ -210,6 +225,9 @@ export function conv2d_forward_packed(y: usize, x: usize, wp: usize, b: usize,
     return;
   }
   const chunk = min(max(chunkRows, 1), N);
+  // With a thread pool attached, the whole layer's positions go to the threads, each with its
+  // share of cols (threads.ts); else each chunk's GEMM may be split.
+  if (ASC_FEATURE_THREADS && conv_packed_split(y, x, wp, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, lo, hi, pack)) return;
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
     im2colChannels(cols, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
@@ -250,10 +268,13 @@ function conv2dGroups(y: usize, x: usize, w: usize, b: usize,
     return;
   }
   // One group, no pooling: packed straight from x, no im2col (conv-igemm.ts; the same bits). The
-  // threads build keeps the chunked GEMMs, which its thread pool splits.
-  if (!ASC_FEATURE_THREADS && scale == 0 && G == 1 && !pool && !accumulate && N >= 4) {
-    conv2d_igemm_f32(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, relu, pack);
-    return;
+  // threads build splits it by images, or else keeps the chunked GEMMs, which it splits.
+  if (scale == 0 && G == 1 && !pool && !accumulate && N >= 4) {
+    if (!ASC_FEATURE_THREADS) {
+      conv2d_igemm_f32(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, relu, pack);
+      return;
+    }
+    if (conv_igemm_split(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, relu, pack)) return;
   }
   const chunk = min(max(chunkRows, 1), N);
   for (let r0 = 0; r0 < N; r0 += chunk) {

@@ -1,8 +1,10 @@
 // The thread pool's wasm side (threads build only: --enable threads, shared imported memory;
 // docs/threads.md). The interpreter stays the single driver of a step: a heavy op (GEMM, and with
-// it every conv GEMM; the GEMM over weights an inference plan packed once; a convolution's im2col
-// chunk; batch-norm training by channel blocks; depthwise forward by output rows; the optimizer
-// update and activations by element ranges) is cut into
+// it every conv GEMM; the GEMM over weights an inference plan packed once; a packed convolution
+// over all its positions; the implicit-GEMM convolution by images; a convolution's im2col chunk;
+// the backward passes' im2col by rows and col2im by channels; batch-norm training by channel
+// blocks; depthwise forward by output rows; the optimizer update and activations by element
+// ranges) is cut into
 // tiles that partition its OUTPUT, published in a control block, claimed by the driver and by the
 // workers (each another instance of this module on the same shared memory, parked in JavaScript's
 // Atomics.wait between jobs), and joined by a barrier before the next op.
@@ -21,9 +23,10 @@
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
 //   128 job arguments (ARG_WORDS i32 or f32 words)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
-import { gemm_f32, GEMM_SCRATCH_FLOATS } from './gemm';
+import { gemm_f32, GEMM_SCRATCH_FLOATS, MR, NC, NR } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
-import { conv2d_chunk } from './conv';
+import { col2im_channel_range, conv2d_chunk, im2colChannels } from './conv';
+import { conv2d_igemm_f32 } from './conv-igemm';
 import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
 import { depthwise_forward_rows } from './depthwise';
 import { update_range } from './optim';
@@ -50,23 +53,34 @@ const JOB_DEPTHWISE_FORWARD: i32 = 5;
 const JOB_UPDATE: i32 = 6;
 const JOB_ELEMENTWISE: i32 = 7;
 const JOB_GEMM_PACKED: i32 = 8;
-const JOB_KINDS: i32 = 8;
+const JOB_CONV_PACKED: i32 = 9;
+const JOB_CONV_IGEMM: i32 = 10;
+const JOB_IM2COL: i32 = 11;
+const JOB_COL2IM: i32 = 12;
+const JOB_KINDS: i32 = 12;
 // The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
 export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
 export const EW_ACT_FORWARD: i32 = 3;
 export const EW_ACT_BACKWARD: i32 = 4;
-// Below this many elements a tile of a memory-bound op (batch norm, optimizer, activations) is not
-// worth a wake-up.
+// Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
+// wake-up; an activation's tile (one pass, a few cycles an element) needs more, so the small
+// activations of a batch-1 model stay on the driver.
 const ELEMENT_TILE_MIN: f64 = 32768;
+const ACTIVATION_TILE_MIN: f64 = 65536;
+// An im2col or col2im (a convolution's backward chunk: a few hundred positions) is a copy; split
+// from this many floats a tile, it is mostly run beside the GEMMs around it rather than alone.
+const COPY_TILE_MIN: f64 = 16384;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
 const GEMM_SPLIT_MIN: f64 = 262144;
-const MR = 4;
-const NR = 8;
 const TILES_PER_THREAD = 4;
 const TILE_MIN_WORK: f64 = 131072;
 const ROW_TILE_MIN = 32;
 const COL_TILE_MIN = 16;
+// Rows a tile of a packed GEMM holds at least (gemm_packed_split), and rows of positions each
+// thread's im2col share of conv_packed_split unfolds at once at least.
+const PACKED_ROWS_MIN = 8;
+const PACKED_SUB_MIN = 16;
 
 // The driver's state (per instance: workers keep threads = 1, so their own GEMMs never split).
 let ctlBlock: usize = 0;
@@ -95,12 +109,13 @@ export function threads_attach(ctl: usize, count: i32): void {
 // compiler (Liftoff, Node 20) lost a local across memory.atomic.wait32 in a wasm loop, so no wasm
 // here waits.
 export function threads_run(ctl: usize, worker: i32): void {
-  if (ASC_FEATURE_THREADS) runTiles(ctl, ctl + CTL_BYTES + ((<usize>worker * <usize>GEMM_SCRATCH_FLOATS) << 2), true);
+  if (ASC_FEATURE_THREADS) runTiles(ctl, ctl + CTL_BYTES + ((<usize>worker * <usize>GEMM_SCRATCH_FLOATS) << 2), worker + 1);
 }
 
 // Claims tiles of the current generation until none is left; the claim word carries the
-// generation, so a claim can never land in a later job.
-function runTiles(ctl: usize, scratch: usize, worker: bool): void {
+// generation, so a claim can never land in a later job. `slot`: 0 the driver, w + 1 worker w
+// (which share of a job's per-thread scratch it uses).
+function runTiles(ctl: usize, scratch: usize, slot: i32): void {
   if (ASC_FEATURE_THREADS) {
     while (true) {
       const word = atomic.load<i64>(ctl + CLAIM);
@@ -109,15 +124,15 @@ function runTiles(ctl: usize, scratch: usize, worker: bool): void {
       const count = atomic.load<i32>(ctl + TILES);
       if (tile >= count) return;
       if (atomic.cmpxchg<i64>(ctl + CLAIM, word, word + 1) != word) continue;
-      runTile(ctl, tile, count, scratch);
-      if (worker) atomic.add<i32>(ctl + WORKER_TILES, 1);
+      runTile(ctl, tile, count, scratch, slot);
+      if (slot > 0) atomic.add<i32>(ctl + WORKER_TILES, 1);
+      // Nobody waits on DONE (the driver spins on it): no notify.
       atomic.add<i32>(ctl + DONE, 1);
-      atomic.notify(ctl + DONE, 1);
     }
   }
 }
 
-function runTile(ctl: usize, tile: i32, count: i32, scratch: usize): void {
+function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): void {
   const args = ctl + ARGS;
   switch (load<i32>(ctl + KIND)) {
     case JOB_GEMM: gemmTile(args, tile, count, scratch); break;
@@ -128,6 +143,10 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize): void {
     case JOB_UPDATE: updateTile(args, tile, count); break;
     case JOB_ELEMENTWISE: elementwiseTile(args, tile, count); break;
     case JOB_GEMM_PACKED: gemmPackedTile(args, tile, count, scratch); break;
+    case JOB_CONV_PACKED: convPackedTile(args, tile, count, scratch, slot); break;
+    case JOB_CONV_IGEMM: convIgemmTile(args, tile, count, scratch); break;
+    case JOB_IM2COL: im2colTile(args, tile, count); break;
+    case JOB_COL2IM: col2imTile(args, tile, count); break;
   }
 }
 
@@ -187,7 +206,7 @@ function runJob(kind: i32, count: i32, scratch: usize): void {
     atomic.store<i32>(ctl + WAKE, generation);
     if (atomic.load<i32>(ctl + ATTACHED) > 0) atomic.notify(ctl + WAKE, count - 1);
     inTile = true;
-    runTiles(ctl, scratch, false);
+    runTiles(ctl, scratch, 0);
     inTile = false;
     // Spin until every tile is done (a browser's main thread may not block; the other tiles are
     // already running).
@@ -197,28 +216,31 @@ function runJob(kind: i32, count: i32, scratch: usize): void {
   }
 }
 
-// GEMM split into output tiles: by rows in MR multiples (at least ROW_TILE_MIN rows a tile: each
-// tile packs all of b again, and keeps the packed path the whole call takes), else by columns in
-// NR multiples (at least COL_TILE_MIN). Up to TILES_PER_THREAD tiles a thread, none under
-// TILE_MIN_WORK multiply-adds: more tiles than threads let whoever is free take the rest, so a
-// worker woken late or descheduled mid-op costs one small tile, not half the op. Returns false
-// (run it whole) when too small to be worth a wake-up.
+// GEMM split into output tiles. First choice: column blocks of NC, gemm_f32's own blocks, so
+// every operand is packed as often as in the whole call (a tile packs its block's b slices once
+// and a once, as the whole call does per block). With fewer blocks than threads: rows in MR
+// multiples (at least ROW_TILE_MIN a tile; each tile packs all of b again) when b is the smaller
+// operand, else columns in NR multiples (at least COL_TILE_MIN; each tile packs a again). Each
+// tile keeps the path of the whole call (gemm_f32_rows below MR rows). Up to TILES_PER_THREAD
+// tiles a thread, none under TILE_MIN_WORK multiply-adds: more tiles than threads let whoever is
+// free take the rest, so a worker woken late or descheduled mid-op costs one small tile, not half
+// the op. Returns false (run it whole) when too small to be worth a wake-up.
 export function gemm_split(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, rsb: i32, csb: i32, ldc: i32, accumulate: i32, pack: usize): bool {
   if (!canSplit()) return false;
   const work = <f64>m * <f64>n * <f64>k;
   if (m <= 0 || n <= 0 || k <= 0 || work < GEMM_SPLIT_MIN) return false;
-  let byRows = 1;
-  let count = tilesFor(m / ROW_TILE_MIN, work, TILE_MIN_WORK);
-  if (count < 2) {
-    byRows = 0;
-    count = tilesFor(n / COL_TILE_MIN, work, TILE_MIN_WORK);
+  let width = NC;
+  let count = tilesFor((n + NC - 1) / NC, work, TILE_MIN_WORK);
+  if (count < threads) {
+    width = m >= n ? 0 : NR;
+    count = width == 0 ? tilesFor(m / ROW_TILE_MIN, work, TILE_MIN_WORK) : tilesFor(n / COL_TILE_MIN, work, TILE_MIN_WORK);
     if (count < 2) return false;
   }
   setArgp(0, c); setArgp(1, a); setArgp(2, b);
   setArg(3, m); setArg(4, n); setArg(5, k);
   setArg(6, rsa); setArg(7, csa); setArg(8, rsb); setArg(9, csb);
-  setArg(10, ldc); setArg(11, accumulate); setArg(12, byRows);
+  setArg(10, ldc); setArg(11, accumulate); setArg(12, width);
   runJob(JOB_GEMM, count, pack);
   return true;
 }
@@ -227,44 +249,138 @@ function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
   const c = argp(args, 0), a = argp(args, 1), b = argp(args, 2);
   const m = arg(args, 3), n = arg(args, 4), k = arg(args, 5);
   const rsa = arg(args, 6), csa = arg(args, 7), rsb = arg(args, 8), csb = arg(args, 9);
-  const ldc = arg(args, 10), accumulate = arg(args, 11);
-  if (arg(args, 12)) {
+  const ldc = arg(args, 10), accumulate = arg(args, 11), width = arg(args, 12);
+  if (width == 0) {
     const units = m / MR;
     const i0 = tileStart(tile, count, units) * MR;
     const i1 = tile == count - 1 ? m : tileStart(tile + 1, count, units) * MR;
     gemm_f32(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), b, i1 - i0, n, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
   } else {
-    const units = (n + NR - 1) / NR;
-    const j0 = tileStart(tile, count, units) * NR;
-    const j1 = min(n, tileStart(tile + 1, count, units) * NR);
+    const units = (n + width - 1) / width;
+    const j0 = tileStart(tile, count, units) * width;
+    const j1 = min(n, tileStart(tile + 1, count, units) * width);
     if (j1 > j0) gemm_f32(c + (<usize>j0 << 2), a, b + (<usize>(j0 * csb) << 2), m, j1 - j0, k, rsa, csa, rsb, csb, ldc, accumulate, pack);
   }
 }
 
-// gemm_f32_packed (B packed once) split into `threads` tiles of rows in MR multiples, each tile
-// >= 2 MR rows; false (run it whole) when smaller, or too small to be worth a wake-up.
+// gemm_f32_packed (B packed once) split by column blocks of NC when every thread can take two,
+// else by bands of rows in MR multiples (at least PACKED_ROWS_MIN rows a tile), else, for a call
+// with too few rows (a convolution's chunk of a few positions over a deep K), by column blocks: the packed panels of block jc start at
+// bp + 4*k*jc, so a tile is the same call on a narrower c, bias and bp. Up to TILES_PER_THREAD
+// tiles a thread, none under TILE_MIN_WORK; false (run it whole) when too small.
 export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, accumulate: i32, lo: f32, hi: f32, pack: usize): bool {
   if (!canSplit()) return false;
-  if (m / MR < threads * 2 || <f64>m * <f64>n * <f64>k < GEMM_SPLIT_MIN) return false;
-  const args = ctlBlock + ARGS;
-  store<u32>(args, <u32>c); store<u32>(args, <u32>a, 4); store<u32>(args, <u32>bp, 8); store<u32>(args, <u32>bias, 12);
-  store<i32>(args, m, 16); store<i32>(args, n, 20); store<i32>(args, k, 24);
-  store<i32>(args, rsa, 28); store<i32>(args, csa, 32); store<i32>(args, ldc, 36); store<i32>(args, accumulate, 40);
-  store<f32>(args, lo, 44); store<f32>(args, hi, 48);
-  runJob(JOB_GEMM_PACKED, threads, pack);
+  const work = <f64>m * <f64>n * <f64>k;
+  if (m < MR || work < GEMM_SPLIT_MIN) return false;
+  // Column blocks when there are enough for every thread to take two: each tile then sweeps all
+  // rows past one block's panels, which stay in its core's cache (GEMM-1024: 8 blocks).
+  const blocks = tilesFor((n + NC - 1) / NC, work, TILE_MIN_WORK);
+  let byRows = blocks >= 2 * threads ? 0 : 1;
+  let count = byRows ? tilesFor(m / PACKED_ROWS_MIN, work, TILE_MIN_WORK) : blocks;
+  if (count < 2) {
+    byRows = 0;
+    count = blocks;
+    if (count < 2) return false;
+  }
+  setArgp(0, c); setArgp(1, a); setArgp(2, bp); setArgp(3, bias);
+  setArg(4, m); setArg(5, n); setArg(6, k); setArg(7, rsa); setArg(8, csa); setArg(9, ldc); setArg(10, accumulate);
+  setArgf(11, lo); setArgf(12, hi); setArg(13, byRows);
+  runJob(JOB_GEMM_PACKED, count, pack);
   return true;
 }
 
 function gemmPackedTile(args: usize, tile: i32, count: i32, pack: usize): void {
-  const c = <usize>load<u32>(args), a = <usize>load<u32>(args, 4), bp = <usize>load<u32>(args, 8), bias = <usize>load<u32>(args, 12);
-  const m = load<i32>(args, 16), n = load<i32>(args, 20), k = load<i32>(args, 24);
-  const rsa = load<i32>(args, 28), csa = load<i32>(args, 32), ldc = load<i32>(args, 36), accumulate = load<i32>(args, 40);
-  const units = m / MR;
-  const i0 = tile * units / count * MR;
-  const i1 = tile == count - 1 ? m : (tile + 1) * units / count * MR;
-  gemm_f32_packed(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), bp, bias, i1 - i0, n, k, rsa, csa, ldc, accumulate,
-    load<f32>(args, 44), load<f32>(args, 48), pack);
+  const c = argp(args, 0), a = argp(args, 1), bp = argp(args, 2), bias = argp(args, 3);
+  const m = arg(args, 4), n = arg(args, 5), k = arg(args, 6);
+  const rsa = arg(args, 7), csa = arg(args, 8), ldc = arg(args, 9), accumulate = arg(args, 10);
+  const lo = argf(args, 11), hi = argf(args, 12);
+  if (arg(args, 13)) {
+    const units = m / MR;
+    const i0 = tileStart(tile, count, units) * MR;
+    const i1 = tile == count - 1 ? m : tileStart(tile + 1, count, units) * MR;
+    gemm_f32_packed(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), bp, bias, i1 - i0, n, k, rsa, csa, ldc, accumulate, lo, hi, pack);
+  } else {
+    const units = (n + NC - 1) / NC;
+    const j0 = tileStart(tile, count, units) * NC;
+    const j1 = min(n, tileStart(tile + 1, count, units) * NC);
+    const at = <usize>j0 << 2;
+    gemm_f32_packed(c + at, a, bp + <usize>k * at, offset(bias, at), m, j1 - j0, k, rsa, csa, ldc, accumulate, lo, hi, pack);
+  }
+}
+
+// conv2d_forward_packed (not pointwise) split over its N output positions, one job for the whole
+// layer: each thread unfolds its tiles' positions into its own 1/threads share of `cols`
+// (chunkRows / threads rows, by the slot it runs in), a few at a time, and runs gemm_f32_packed
+// on them. A sub-chunk never has fewer than MR rows unless the call has, so every row takes the
+// 4-row microkernel it takes in the whole call (and the 1-row one otherwise: the same bits).
+// False (per-chunk GEMMs, gemm_packed_split) when a thread's share is under PACKED_SUB_MIN rows.
+export function conv_packed_split(y: usize, x: usize, wp: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, lo: f32, hi: f32, pack: usize): bool {
+  if (!canSplit()) return false;
+  const N = B * OH * OW;
+  const K = KH * KW * C;
+  const sub = ((chunkRows / threads - (MR - 1)) / MR) * MR;
+  if (sub < PACKED_SUB_MIN) return false;
+  const work = <f64>N * <f64>K * <f64>F;
+  if (work < GEMM_SPLIT_MIN) return false;
+  const count = tilesFor(N / ROW_TILE_MIN, work, TILE_MIN_WORK);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, x); setArgp(2, wp); setArgp(3, b);
+  setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, F); setArg(9, KH); setArg(10, KW);
+  setArg(11, SH); setArg(12, SW); setArg(13, DH); setArg(14, DW); setArg(15, PT); setArg(16, PL); setArg(17, OH); setArg(18, OW);
+  setArgp(19, cols); setArgf(20, lo); setArgf(21, hi); setArg(22, sub);
+  runJob(JOB_CONV_PACKED, count, pack);
+  return true;
+}
+
+function convPackedTile(args: usize, tile: i32, count: i32, pack: usize, slot: i32): void {
+  const B = arg(args, 4), C = arg(args, 7), F = arg(args, 8), KH = arg(args, 9), KW = arg(args, 10);
+  const OH = arg(args, 17), OW = arg(args, 18), sub = arg(args, 22);
+  const N = B * OH * OW, K = KH * KW * C;
+  const units = N / MR;
+  const s0 = tileStart(tile, count, units) * MR;
+  const s1 = tile == count - 1 ? N : tileStart(tile + 1, count, units) * MR;
+  // This thread's share of cols: sub + MR - 1 rows at most.
+  const cols = argp(args, 19) + <usize>slot * <usize>(sub + MR - 1) * (<usize>K << 2);
+  const y = argp(args, 0), wp = argp(args, 2), b = argp(args, 3), lo = argf(args, 20), hi = argf(args, 21);
+  for (let r = s0; r < s1; ) {
+    let rows = min(sub, s1 - r);
+    if (s1 - r - rows < MR) rows = s1 - r;
+    im2colChannels(cols, argp(args, 1), B, arg(args, 5), arg(args, 6), C, 0, C, KH, KW, arg(args, 11), arg(args, 12),
+      arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16), OH, OW, r, rows);
+    gemm_f32_packed(y + (<usize>r * <usize>F << 2), cols, wp, b, rows, F, K, K, 1, F, 0, lo, hi, pack);
+    r += rows;
+  }
+}
+
+// The implicit-GEMM convolution (conv-igemm.ts) split by whole images: a tile is the same call on
+// its images' slices of x and y (each output position's sums do not depend on its row block).
+// False (the chunked path, conv_chunk_split) for fewer images than tiles worth a wake-up.
+export function conv_igemm_split(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, relu: i32, pack: usize): bool {
+  if (!canSplit() || OH * OW < MR) return false;
+  const work = <f64>B * <f64>(OH * OW) * <f64>(KH * KW * C) * <f64>F;
+  if (work < GEMM_SPLIT_MIN) return false;
+  const count = tilesFor(B, work, TILE_MIN_WORK);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, x); setArgp(2, w); setArgp(3, b);
+  setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, F); setArg(9, KH); setArg(10, KW);
+  setArg(11, SH); setArg(12, SW); setArg(13, DH); setArg(14, DW); setArg(15, PT); setArg(16, PL); setArg(17, OH); setArg(18, OW);
+  setArg(19, relu);
+  runJob(JOB_CONV_IGEMM, count, pack);
+  return true;
+}
+
+function convIgemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
+  const B = arg(args, 4), H = arg(args, 5), W = arg(args, 6), C = arg(args, 7), F = arg(args, 8);
+  const OH = arg(args, 17), OW = arg(args, 18);
+  const b0 = tileStart(tile, count, B), b1 = tileStart(tile + 1, count, B);
+  conv2d_igemm_f32(argp(args, 0) + (<usize>(b0 * OH * OW) * <usize>F << 2), argp(args, 1) + (<usize>(b0 * H * W) * <usize>C << 2),
+    argp(args, 2), argp(args, 3), b1 - b0, H, W, C, F, arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12),
+    arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16), OH, OW, arg(args, 19), pack);
 }
 
 // A convolution's chunk of output positions r0 .. r0+rows-1 (conv2d_chunk: bias, im2col, GEMM,
@@ -403,7 +519,7 @@ function updateTile(args: usize, tile: i32, count: i32): void {
 export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
   kind: i32, alpha: f32, accumulate: i32): bool {
   if (!canSplit() || n <= 0) return false;
-  const count = tilesFor(n >> 2, <f64>n, ELEMENT_TILE_MIN);
+  const count = tilesFor(n >> 2, <f64>n, ACTIVATION_TILE_MIN);
   if (count < 2) return false;
   setArg(0, which); setArgp(1, p0); setArgp(2, p1); setArgp(3, p2); setArgp(4, p3);
   setArg(5, n); setArg(6, kind); setArgf(7, alpha); setArg(8, accumulate);
@@ -430,4 +546,55 @@ function elementwiseTile(args: usize, tile: i32, count: i32): void {
     case EW_ACT_FORWARD: activation_forward(kind, p0, p1, i1 - i0, alpha); break;
     case EW_ACT_BACKWARD: activation_backward(kind, p0, p1, p2, p3, i1 - i0, alpha, accumulate); break;
   }
+}
+
+// An im2col (conv.ts im2colChannels: the backward passes' chunks, the chunks a split GEMM
+// follows) split by rows of cols: a copy, so any split gives the same bits.
+export function im2col_split(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, row0: i32, rows: i32): bool {
+  if (!canSplit() || rows <= 0) return false;
+  const count = tilesFor(rows, <f64>rows * <f64>(KH * KW * Cg), COPY_TILE_MIN);
+  if (count < 2) return false;
+  setGeometry(cols, x, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+  runJob(JOB_IM2COL, count, 0);
+  return true;
+}
+
+function im2colTile(args: usize, tile: i32, count: i32): void {
+  const rows = arg(args, 19), Cg = arg(args, 7), KH = arg(args, 8), KW = arg(args, 9);
+  const r0 = tileStart(tile, count, rows), r1 = tileStart(tile + 1, count, rows);
+  im2colChannels(argp(args, 0) + <usize>r0 * (<usize>(KH * KW * Cg) << 2), argp(args, 1), arg(args, 2), arg(args, 3), arg(args, 4), arg(args, 5),
+    arg(args, 6), Cg, KH, KW, arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15),
+    arg(args, 16), arg(args, 17), arg(args, 18) + r0, r1 - r0);
+}
+
+// A col2im (conv.ts, the input gradient's scatter-add) split by channels in multiples of 4:
+// positions' patches overlap in dx, channels never do, and each dx element gets its additions in
+// the order of the whole call.
+export function col2im_split(dx: usize, cols: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, row0: i32, rows: i32): bool {
+  if (!canSplit() || rows <= 0) return false;
+  const count = tilesFor(Cg >> 2, <f64>rows * <f64>(KH * KW * Cg), COPY_TILE_MIN);
+  if (count < 2) return false;
+  setGeometry(dx, cols, B, H, W, C, c0, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, row0, rows);
+  runJob(JOB_COL2IM, count, 0);
+  return true;
+}
+
+function col2imTile(args: usize, tile: i32, count: i32): void {
+  const Cg = arg(args, 7);
+  const units = Cg >> 2;
+  const j0 = tileStart(tile, count, units) * 4;
+  const j1 = tile == count - 1 ? Cg : tileStart(tile + 1, count, units) * 4;
+  col2im_channel_range(argp(args, 0), argp(args, 1), arg(args, 2), arg(args, 3), arg(args, 4), arg(args, 5),
+    arg(args, 6), Cg, j0, j1, arg(args, 8), arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13),
+    arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), arg(args, 19));
+}
+
+// The arguments im2col and col2im share: two pointers, then the geometry of im2colChannels.
+function setGeometry(p: usize, q: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, row0: i32, rows: i32): void {
+  setArgp(0, p); setArgp(1, q); setArg(2, B); setArg(3, H); setArg(4, W); setArg(5, C); setArg(6, c0); setArg(7, Cg);
+  setArg(8, KH); setArg(9, KW); setArg(10, SH); setArg(11, SW); setArg(12, DH); setArg(13, DW); setArg(14, PT); setArg(15, PL);
+  setArg(16, OH); setArg(17, OW); setArg(18, row0); setArg(19, rows);
 }

@@ -269,7 +269,7 @@ export function workerTiles(target: PoolTarget): number {
 
 // The ops the threads build splits, in the order of its job kinds (JOB_* in
 // assembly/kernels/threads.ts), and how many of each `target` split since it was made.
-export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed'] as const;
+export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed', 'conv2d packed', 'conv2d igemm', 'im2col', 'col2im'] as const;
 const JOBS = 32;
 export function splitJobs(target: PoolTarget): Record<(typeof SPLIT_JOBS)[number], number> {
   const i32 = new Int32Array(target.memory.buffer);
