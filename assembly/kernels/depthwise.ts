@@ -9,9 +9,9 @@
 // four channels per vector (XNNPACK's dwconv up9 / up25 shape: the channels are the vector, the
 // taps the unrolled loop); the weights are read in place, their (KH, KW, C) layout already being
 // tap-major with contiguous channels. Border pixels and other shapes take the general loop.
-// For 3x3, the interior run of each output row goes channel tile by channel tile instead
-// (interiorRow3): the tile's nine weight vectors stay in registers and two pixels are summed side by
-// side, so the two dependent add chains overlap and no weight is loaded per pixel.
+// The interior run of each output row goes channel tile by channel tile instead (interiorRow3,
+// interiorRow5): two pixels are summed side by side, so their dependent add chains overlap, and
+// each weight vector serves both (3x3: the tile's nine stay in registers for the whole run).
 // Every output sums bias first, then taps in (kh, kw) order, mul then add; the scalar build and
 // the channel tail sum in the same order, so all paths give the same bits.
 import { endTap, firstTap } from './taps';
@@ -156,16 +156,18 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
     const ih0 = oh * SH - PT;
     const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
     const rowInside = direct && khLo == 0 && khHi == KH;
-    // The interior run [owLo, owHi) of a 3x3 row: whole window inside the image.
+    // The interior run [owLo, owHi) of the row: whole window inside the image.
     let owLo = OW, owHi = OW;
-    if (rowInside && KH == 3) {
+    if (rowInside) {
       const lim = W - KW + PL;
       owLo = min(OW, (PL + SW - 1) / SW);
       owHi = lim < 0 ? owLo : max(owLo, min(OW, lim / SW + 1));
     }
     for (let ow = 0; ow < OW; ow++) {
       if (ow == owLo && owHi > owLo) {
-        interiorRow3(yo, xb + (<usize>((ih0 * W + owLo * SW - PL) * C) << 2), w, b, W, C, SW, owHi - owLo, lo, hi);
+        const x0 = xb + (<usize>((ih0 * W + owLo * SW - PL) * C) << 2);
+        if (KH == 3) interiorRow3(yo, x0, w, b, W, C, SW, owHi - owLo, lo, hi);
+        else interiorRow5(yo, x0, w, b, W, C, SW, owHi - owLo, lo, hi);
         yo += <usize>(owHi - owLo) * tapBytes;
         ow = owHi - 1;
         continue;
@@ -179,6 +181,52 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
       }
       yo += tapBytes;
     }
+  }
+}
+
+// interiorRow3 for 5x5: 25 weight vectors do not fit the registers, so each is loaded once per
+// pixel pair and used for both (for an odd count the last pair's second pixel aliases the first
+// and is not stored). The same sums in the same order as interiorPixel, so the same bits.
+function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+  const step = <usize>C << 2;
+  const rowBytes = <usize>(W * C) << 2;
+  const xStep = <usize>SW * step;
+  const wRow = step * 5;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      const bias = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      let xp = x0 + o, yp = yo + o;
+      for (let i = 0; i < count; i += 2) {
+        const two = i + 1 < count;
+        let a0 = bias, a1 = bias;
+        let xr = xp, xs = two ? xp + xStep : xp, wr = w + o;
+        for (let kh = 0; kh < 5; kh++) {
+          let wv = v128.load(wr);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs), wv));
+          wv = v128.load(wr + step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + step), wv));
+          wv = v128.load(wr + 2 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 2 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 2 * step), wv));
+          wv = v128.load(wr + 3 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 3 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 3 * step), wv));
+          wv = v128.load(wr + 4 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 4 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 4 * step), wv));
+          xr += rowBytes;
+          xs += rowBytes;
+          wr += wRow;
+        }
+        v128.store(yp, f32x4.min(f32x4.max(a0, vlo), vhi));
+        if (two) v128.store(yp + step, f32x4.min(f32x4.max(a1, vlo), vhi));
+        xp += 2 * xStep;
+        yp += 2 * step;
+      }
+    }
+  }
+  if (c < C) {
+    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, rowBytes, step, 5, c, C, lo, hi);
   }
 }
 
