@@ -6,7 +6,8 @@
 // Sweeps: direct conv with C = 1..8 and K = KH*KW*C up to 256, F over every column tail of the
 // 8-wide tile, output rows that are and are not multiples of the 4-pixel tile, strides 1 and 2,
 // dilation 1 and 2, 'same' and 'valid'; depthwise 3x3 and 5x5 (the unrolled interior path) and
-// 2x2, 3x3 dilation 2 (the general path) at strides 1 and 2, 'same' and 'valid', channel counts
+// 2x2, 3x3 dilation 2 (the general path) at strides 1 and 2, 'same' and 'valid', rows whose
+// interior run (the 3x3 channel-tiled path) has even and odd lengths, channel counts
 // that are and are not multiples of 4, M = 1, 2, 4, images smaller than the kernel. Each with and
 // without bias, and clamps none, ReLU, ReLU6. Outputs start as NaN; guard words round every
 // buffer must come back unchanged, and the inputs too.
@@ -108,7 +109,7 @@ function depthwiseCases(): DepthwiseCase[] {
   let i = 0;
   const kernels: [number, number, number][] = [[3, 3, 1], [5, 5, 1], [2, 2, 1], [3, 3, 2]];
   for (const [K, KW, D] of kernels) for (const S of [1, 2]) for (const padding of ['same', 'valid'] as Padding[]) {
-    for (const [H, W] of [[1, 1], [4, 3], [7, 9], [12, 11]]) for (const C of [1, 3, 4, 5, 8, 13]) {
+    for (const [H, W] of [[1, 1], [4, 3], [7, 9], [12, 11], [6, 24]]) for (const C of [1, 3, 4, 5, 8, 13]) {
       const r = conv2dOutputSize(H, K, S, D, padding), c = conv2dOutputSize(W, KW, S, D, padding);
       i++;
       if (r.out <= 0 || c.out <= 0) continue;

@@ -3,8 +3,9 @@
 // in the SIMD build and the same sources compiled with --disable simd.
 //
 // Sweeps m = 1, 2, 3 (the one-row path, batch-1 dense layers and SE blocks) and m past the 4-row
-// tile, n over every tail of the 8-wide panel and past the 128-column block, prime k and k past
-// the 256-deep slice, ldc > n, with and without bias, clamps none, ReLU, ReLU6, and accumulate.
+// tile with every row tail (with k up to 256, the one-slice path that reads a in place), n over
+// every tail of the 8-wide panel and past the 128-column block, prime k and k past the 256-deep
+// slice, ldc > n, with and without bias, clamps none, ReLU, ReLU6, and accumulate.
 // Outputs start as NaN, the packed panels too (every float of them must be written, the zero
 // padding included); guard words round every buffer must come back unchanged, and the inputs too.
 //
@@ -36,7 +37,7 @@ interface GemmCase { m: number; n: number; k: number; ldc: number; bias: boolean
 function gemmCases(): GemmCase[] {
   const cases: GemmCase[] = [];
   let i = 0;
-  for (const m of [1, 2, 3, 4, 5, 9]) for (const n of [1, 3, 4, 5, 8, 9, 13, 130]) for (const k of [1, 2, 7, 64, 257, 523]) {
+  for (const m of [1, 2, 3, 4, 5, 7, 9, 14]) for (const n of [1, 3, 4, 5, 8, 9, 13, 130]) for (const k of [1, 2, 7, 64, 257, 523]) {
     i++;
     const accumulate = i % 5 === 0 ? 1 : 0;
     cases.push({ m, n, k, ldc: n + (i % 3 === 0 ? 3 : 0), bias: accumulate === 0 && i % 2 === 0, clampAt: i % 3, accumulate });

@@ -27,8 +27,10 @@ export function conv2d_direct_f32_4x8(y: usize, x: usize, w: usize, b: usize,
       const xb = x + (<usize>(n * H * W * C) << 2);
       for (let oh = 0; oh < OH; oh++) {
         const yr = y + (<usize>(((n * OH + oh) * OW) * F) << 2);
+        // Two inlined copies: with every filter block 8 wide, the loads of w are plain loads.
         for (let ow = 0; ow < OW; ow += 4) {
-          directTile(yr, xb, w, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero);
+          if ((F & 7) == 0) directTile(yr, xb, w, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, true);
+          else directTile(yr, xb, w, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, false);
         }
       }
     }
@@ -44,9 +46,12 @@ function tapPointer(xb: usize, ih: i32, iw: i32, H: i32, W: i32, C: i32, zero: u
   return ih >= 0 && ih < H && iw >= 0 && iw < W ? xb + (<usize>((ih * W + iw) * C) << 2) : zero;
 }
 
-// Output pixels ow0 .. ow0+count-1 (count <= 4) of one output row (yr: its first pixel), all F filters.
+// Output pixels ow0 .. ow0+count-1 (count <= 4) of one output row (yr: its first pixel), all F
+// filters; full: F % 8 == 0 (a constant where it is inlined).
+// @ts-ignore: decorator
+@inline
 function directTile(yr: usize, xb: usize, w: usize, b: usize, H: i32, W: i32, C: i32, F: i32,
-  KH: i32, KW: i32, SW: i32, DH: i32, DW: i32, ih0: i32, ow0: i32, count: i32, PL: i32, lo: f32, hi: f32, zero: usize): void {
+  KH: i32, KW: i32, SW: i32, DH: i32, DW: i32, ih0: i32, ow0: i32, count: i32, PL: i32, lo: f32, hi: f32, zero: usize, full: bool): void {
   const fBytes = <usize>F << 2;
   const cBytes = <usize>C << 2;
   const iw0 = ow0 * SW - PL;
@@ -58,8 +63,11 @@ function directTile(yr: usize, xb: usize, w: usize, b: usize, H: i32, W: i32, C:
   const y2 = count > 2 ? y1 + fBytes : y1;
   const y3 = count > 3 ? y2 + fBytes : y2;
   const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+  // Every tap of the four pixels inside the image (nearly all tiles): pointers by arithmetic alone.
+  const inside = ih0 >= 0 && ih0 + (KH - 1) * DH < H && iw0 >= 0 && iw3 + (KW - 1) * DW < W;
+  const sBytes = <usize>(iw1 - iw0) * cBytes;
   for (let j = 0; j < F; j += 8) {
-    const nr = min(8, F - j);
+    const nr = full ? 8 : min(8, F - j);
     const nlo = min(nr, 4), nhi = max(nr - 4, 0);
     let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
     let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
@@ -70,10 +78,18 @@ function directTile(yr: usize, xb: usize, w: usize, b: usize, H: i32, W: i32, C:
       const ih = ih0 + kh * DH;
       for (let kw = 0; kw < KW; kw++) {
         const dw = kw * DW;
-        const p0 = tapPointer(xb, ih, iw0 + dw, H, W, C, zero);
-        const p1 = tapPointer(xb, ih, iw1 + dw, H, W, C, zero);
-        const p2 = tapPointer(xb, ih, iw2 + dw, H, W, C, zero);
-        const p3 = tapPointer(xb, ih, iw3 + dw, H, W, C, zero);
+        let p0: usize, p1: usize, p2: usize, p3: usize;
+        if (inside) {
+          p0 = xb + (<usize>((ih * W + iw0 + dw) * C) << 2);
+          p1 = p0 + sBytes;
+          p2 = count > 2 ? p1 + sBytes : p1;
+          p3 = count > 3 ? p2 + sBytes : p2;
+        } else {
+          p0 = tapPointer(xb, ih, iw0 + dw, H, W, C, zero);
+          p1 = tapPointer(xb, ih, iw1 + dw, H, W, C, zero);
+          p2 = tapPointer(xb, ih, iw2 + dw, H, W, C, zero);
+          p3 = tapPointer(xb, ih, iw3 + dw, H, W, C, zero);
+        }
         for (let q: usize = 0; q < cBytes; q += 4) {
           const b0 = nr == 8 ? v128.load(wp) : loadPartial(wp, nlo);
           const b1 = nr == 8 ? v128.load(wp, 16) : loadPartial(wp + 16, nhi);

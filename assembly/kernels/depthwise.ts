@@ -9,6 +9,9 @@
 // four channels per vector (XNNPACK's dwconv up9 / up25 shape: the channels are the vector, the
 // taps the unrolled loop); the weights are read in place, their (KH, KW, C) layout already being
 // tap-major with contiguous channels. Border pixels and other shapes take the general loop.
+// The interior run of each output row goes channel tile by channel tile instead (interiorRow3,
+// interiorRow5): two pixels are summed side by side, so their dependent add chains overlap, and
+// each weight vector serves both (3x3: the tile's nine stay in registers for the whole run).
 // Every output sums bias first, then taps in (kh, kw) order, mul then add; the scalar build and
 // the channel tail sum in the same order, so all paths give the same bits.
 import { endTap, firstTap } from './taps';
@@ -111,7 +114,15 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
       v128.store(yo + o, f32x4.min(f32x4.max(acc, vlo), vhi));
     }
   }
-  for (; c < C; c++) {
+  interiorTail(yo, x0, w, b, rowBytes, step, K, c, C, lo, hi);
+}
+
+// Channels c0 .. C-1 of one interior pixel (as interiorPixel), one at a time.
+// @ts-ignore: decorator
+@inline
+function interiorTail(yo: usize, x0: usize, w: usize, b: usize, rowBytes: usize, step: usize, K: i32, c0: i32, C: i32, lo: f32, hi: f32): void {
+  const wRow = <usize>K * step;
+  for (let c = c0; c < C; c++) {
     const o = <usize>c << 2;
     let acc: f32 = b != 0 ? load<f32>(b + o) : 0;
     for (let kh = 0; kh < K; kh++) {
@@ -145,7 +156,22 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
     const ih0 = oh * SH - PT;
     const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
     const rowInside = direct && khLo == 0 && khHi == KH;
+    // The interior run [owLo, owHi) of the row: whole window inside the image.
+    let owLo = OW, owHi = OW;
+    if (rowInside) {
+      const lim = W - KW + PL;
+      owLo = min(OW, (PL + SW - 1) / SW);
+      owHi = lim < 0 ? owLo : max(owLo, min(OW, lim / SW + 1));
+    }
     for (let ow = 0; ow < OW; ow++) {
+      if (ow == owLo && owHi > owLo) {
+        const x0 = xb + (<usize>((ih0 * W + owLo * SW - PL) * C) << 2);
+        if (KH == 3) interiorRow3(yo, x0, w, b, W, C, SW, owHi - owLo, lo, hi);
+        else interiorRow5(yo, x0, w, b, W, C, SW, owHi - owLo, lo, hi);
+        yo += <usize>(owHi - owLo) * tapBytes;
+        ow = owHi - 1;
+        continue;
+      }
       const iw0 = ow * SW - PL;
       const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
       if (rowInside && kwLo == 0 && kwHi == KW) {
@@ -155,5 +181,109 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
       }
       yo += tapBytes;
     }
+  }
+}
+
+// interiorRow3 for 5x5: 25 weight vectors do not fit the registers, so each is loaded once per
+// pixel pair and used for both (for an odd count the last pair's second pixel aliases the first
+// and is not stored). The same sums in the same order as interiorPixel, so the same bits.
+function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+  const step = <usize>C << 2;
+  const rowBytes = <usize>(W * C) << 2;
+  const xStep = <usize>SW * step;
+  const wRow = step * 5;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      const bias = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      let xp = x0 + o, yp = yo + o;
+      for (let i = 0; i < count; i += 2) {
+        const two = i + 1 < count;
+        let a0 = bias, a1 = bias;
+        let xr = xp, xs = two ? xp + xStep : xp, wr = w + o;
+        for (let kh = 0; kh < 5; kh++) {
+          let wv = v128.load(wr);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs), wv));
+          wv = v128.load(wr + step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + step), wv));
+          wv = v128.load(wr + 2 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 2 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 2 * step), wv));
+          wv = v128.load(wr + 3 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 3 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 3 * step), wv));
+          wv = v128.load(wr + 4 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 4 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 4 * step), wv));
+          xr += rowBytes;
+          xs += rowBytes;
+          wr += wRow;
+        }
+        v128.store(yp, f32x4.min(f32x4.max(a0, vlo), vhi));
+        if (two) v128.store(yp + step, f32x4.min(f32x4.max(a1, vlo), vhi));
+        xp += 2 * xStep;
+        yp += 2 * step;
+      }
+    }
+  }
+  if (c < C) {
+    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, rowBytes, step, 5, c, C, lo, hi);
+  }
+}
+
+// x (3 rows of the window) times one 3x3 channel tile's weights, added to acc in (kh, kw) order.
+// @ts-ignore: decorator
+@inline
+function taps3x3(acc: v128, xp: usize, step: usize, rowBytes: usize,
+  w00: v128, w01: v128, w02: v128, w10: v128, w11: v128, w12: v128, w20: v128, w21: v128, w22: v128): v128 {
+  acc = f32x4.add(acc, f32x4.mul(v128.load(xp), w00));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(xp + step), w01));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(xp + 2 * step), w02));
+  const x1 = xp + rowBytes;
+  acc = f32x4.add(acc, f32x4.mul(v128.load(x1), w10));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(x1 + step), w11));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(x1 + 2 * step), w12));
+  const x2 = x1 + rowBytes;
+  acc = f32x4.add(acc, f32x4.mul(v128.load(x2), w20));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(x2 + step), w21));
+  acc = f32x4.add(acc, f32x4.mul(v128.load(x2 + 2 * step), w22));
+  return acc;
+}
+
+// `count` interior output pixels of one row of a 3x3, M = 1, dilation-1 depthwise conv, stride SW
+// along the row: yo is the first one's output, x0 its window's top-left input pixel. Channel tiles
+// of four outside, pixels inside (two at a time); the channel tail (C % 4) as interiorPixel's.
+// The same sums in the same order as interiorPixel, so the same bits.
+function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+  const step = <usize>C << 2;
+  const rowBytes = <usize>(W * C) << 2;
+  const xStep = <usize>SW * step;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      const wp = w + o;
+      const w00 = v128.load(wp), w01 = v128.load(wp + step), w02 = v128.load(wp + 2 * step);
+      const w10 = v128.load(wp + 3 * step), w11 = v128.load(wp + 4 * step), w12 = v128.load(wp + 5 * step);
+      const w20 = v128.load(wp + 6 * step), w21 = v128.load(wp + 7 * step), w22 = v128.load(wp + 8 * step);
+      const bias = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      let xp = x0 + o, yp = yo + o;
+      let i = 0;
+      for (; i + 2 <= count; i += 2) {
+        const a0 = taps3x3(bias, xp, step, rowBytes, w00, w01, w02, w10, w11, w12, w20, w21, w22);
+        const a1 = taps3x3(bias, xp + xStep, step, rowBytes, w00, w01, w02, w10, w11, w12, w20, w21, w22);
+        v128.store(yp, f32x4.min(f32x4.max(a0, vlo), vhi));
+        v128.store(yp + step, f32x4.min(f32x4.max(a1, vlo), vhi));
+        xp += 2 * xStep;
+        yp += 2 * step;
+      }
+      if (i < count) {
+        const a0 = taps3x3(bias, xp, step, rowBytes, w00, w01, w02, w10, w11, w12, w20, w21, w22);
+        v128.store(yp, f32x4.min(f32x4.max(a0, vlo), vhi));
+      }
+    }
+  }
+  if (c < C) {
+    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, rowBytes, step, 3, c, C, lo, hi);
   }
 }
