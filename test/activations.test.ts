@@ -190,10 +190,12 @@ describe('activations', () => {
     });
   });
 
-  // exp-f32.ts clamps e^x's argument with pmax, which must act as max: NaN kept, -Infinity and
-  // everything below the clamp (-104) saturated, subnormals and -0 passed through.
-  it('the SIMD body and the scalar tail agree at the exp clamp and on special values', () => {
-    const x = Float32Array.from([NaN, -Infinity, Infinity, -0, 0, -104, -103.99, -104.01, -150, -1e30, 1e-45, -1e-45, -1.2e-38, 88.7, -88.7, -87.4, 1e30]);
+  // exp-f32.ts clamps e^x's argument with pmax, and hard_sigmoid / hard_swish clamp x + 3 with
+  // pmax and pmin, which must act as max and min: NaN kept, -Infinity and everything below the
+  // exp clamp (-104) saturated, subnormals and -0 passed through, x + 3 at 0 and 6 exactly.
+  it('the SIMD body and the scalar tail agree at the clamps and on special values', () => {
+    const x = Float32Array.from([NaN, -Infinity, Infinity, -0, 0, -104, -103.99, -104.01, -150, -1e30, 1e-45, -1e-45, -1.2e-38, 88.7, -88.7, -87.4, 1e30,
+      -3, 3, -3.0000002, -2.9999998, 2.9999998, 3.0000002]);
     const n = x.length;
     const h = harness(16);
     const xp = h.put(x);
@@ -212,6 +214,9 @@ describe('activations', () => {
     expect(sig[2]).toBe(1);
     expect(sig[14]).toBeGreaterThan(0); // e^-88.7: a subnormal, not flushed
     expect(sig[14]).toBeLessThan(1.2e-38);
+    const hs = y(12); // hard_swish
+    expect([hs[17], hs[18]]).toEqual([-0, 3]);
+    expect(Number.isNaN(hs[0]) && Number.isNaN(y(11)[0])).toBe(true);
   });
 
   it('NaN in, NaN out', () => {
