@@ -190,6 +190,35 @@ describe('activations', () => {
     });
   });
 
+  // exp-f32.ts clamps e^x's argument with pmax, and hard_sigmoid / hard_swish clamp x + 3 with
+  // pmax and pmin, which must act as max and min: NaN kept, -Infinity and everything below the
+  // exp clamp (-104) saturated, subnormals and -0 passed through, x + 3 at 0 and 6 exactly.
+  it('the SIMD body and the scalar tail agree at the clamps and on special values', () => {
+    const x = Float32Array.from([NaN, -Infinity, Infinity, -0, 0, -104, -103.99, -104.01, -150, -1e30, 1e-45, -1e-45, -1.2e-38, 88.7, -88.7, -87.4, 1e30,
+      -3, 3, -3.0000002, -2.9999998, 2.9999998, 3.0000002]);
+    const n = x.length;
+    const h = harness(16);
+    const xp = h.put(x);
+    const all = h.alloc(n);
+    const one = h.alloc(n);
+    run(KINDS, (name, kind, alpha) => {
+      h.k.activation_forward(kind, all, xp, n, alpha);
+      for (let i = 0; i < n; i++) h.k.activation_forward(kind, one + 4 * i, xp + 4 * i, 1, alpha);
+      const a = h.read(all, n), b = h.read(one, n);
+      expect(Array.from(a).every((v, i) => Object.is(v, b[i])), `${name}: ${Array.from(a)} vs ${Array.from(b)}`).toBe(true);
+      expect(Number.isNaN(a[0]), `${name}(NaN)`).toBe(true);
+    });
+    const y = (kind: number) => { h.k.activation_forward(kind, all, xp, n, 1); return h.read(all, n); };
+    const sig = y(2);
+    expect([sig[1], sig[8], sig[9]]).toEqual([0, 0, 0]); // sigmoid(-inf), (-150), (-1e30)
+    expect(sig[2]).toBe(1);
+    expect(sig[14]).toBeGreaterThan(0); // e^-88.7: a subnormal, not flushed
+    expect(sig[14]).toBeLessThan(1.2e-38);
+    const hs = y(12); // hard_swish
+    expect([hs[17], hs[18]]).toEqual([-0, 3]);
+    expect(Number.isNaN(hs[0]) && Number.isNaN(y(11)[0])).toBe(true);
+  });
+
   it('NaN in, NaN out', () => {
     const h = harness(16);
     const xp = h.put([NaN, 1, NaN, -1, NaN]);

@@ -227,6 +227,26 @@ describe('plans with the activation in the convolution epilogue', () => {
     expect(want.some((v) => v > 0.1)).toBe(true);
   });
 
+  // The clamps in the direct and packed kernels' epilogues are pmax / pmin, which must keep NaN
+  // as max / min do: a NaN bias gives its filter NaN everywhere, the other filters stay finite.
+  it('a NaN stays NaN through the clamped epilogues (direct and packed kernels, ReLU and ReLU6)', () => {
+    for (const activation of ['relu', 'relu6'] as const) {
+      for (const [kernelSize, filters, op] of [[3, 6, 'conv2d_direct'], [1, 12, 'conv2d_forward_packed']] as const) {
+        setSeed(3);
+        const m = sequential([layers.conv2d({ filters, kernelSize, padding: 'same', activation, inputShape: [5, 5, 2] })]);
+        expect(m.planInference(1).programs.forward!.ops.map((o) => o.op)).toEqual([op]);
+        const [w, b] = m.layers[0].getWeights();
+        b[filters - 3] = NaN;
+        m.layers[0].setWeights([w.map((v) => 8 * v), b]); // big enough to clip at 0 and at 6
+        const y = m.predict(tensor(randomArray(50, 4, -2, 2), [1, 5, 5, 2])).data;
+        const what = `${op} ${activation}`;
+        for (let i = 0; i < y.length; i++) expect(Number.isNaN(y[i]), `${what} output ${i}`).toBe(i % filters === filters - 3);
+        expect(y.some((v) => v === 0), what).toBe(true);
+        if (activation === 'relu6') expect(y.some((v) => v === 6), what).toBe(true);
+      }
+    }
+  });
+
   it('keeps the activation layers when a gradient flows through them (training)', () => {
     const m = build();
     m.compile({ optimizer: 'sgd', loss: 'meanSquaredError', batchSize: 2 });

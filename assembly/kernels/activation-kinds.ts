@@ -221,13 +221,21 @@ const SIXTH: f32 = <f32>(1.0 / 6.0);
   @inline dys(y: f32, a: f32): f32 { return this.dxs(y, a); }
 }
 
+// relu6(x + 3) of hard_sigmoid and hard_swish with pmax and pmin (one maxps / minps each;
+// f32x4.max and min cost about seven instructions for their NaN and -0 rules), the same values:
+// x + 3 is never -0, and pmax(v, 0) = v < 0 ? 0 : v, pmin(w, 6) = 6 < w ? 6 : w keep NaN.
+// @ts-ignore: decorator
+@inline function relu6Shifted(x: v128, six: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(f32x4.add(x, f32x4.splat(3)), f32x4.splat(0)), six);
+}
+
 // relu6(x + 3)/6, as Keras 3 computes it (f32 sum, then a division); f' = 1/6 where 0 < x+3 < 6.
 // @ts-ignore: decorator
 @final @unmanaged export class HardSigmoid {
   // @ts-ignore: decorator
   @inline fv(x: v128, a: v128): v128 {
     const six = f32x4.splat(6);
-    return f32x4.div(f32x4.min(f32x4.max(f32x4.add(x, f32x4.splat(3)), f32x4.splat(0)), six), six);
+    return f32x4.div(relu6Shifted(x, six), six);
   }
   // @ts-ignore: decorator
   @inline fs(x: f32, a: f32): f32 { return min<f32>(max<f32>(x + 3, 0), 6) / 6; }
@@ -256,7 +264,7 @@ const SIXTH: f32 = <f32>(1.0 / 6.0);
   // @ts-ignore: decorator
   @inline fv(x: v128, a: v128): v128 {
     const six = f32x4.splat(6);
-    return f32x4.div(f32x4.mul(x, f32x4.min(f32x4.max(f32x4.add(x, f32x4.splat(3)), f32x4.splat(0)), six)), six);
+    return f32x4.div(f32x4.mul(x, relu6Shifted(x, six)), six);
   }
   // @ts-ignore: decorator
   @inline fs(x: f32, a: f32): f32 { return (x * min<f32>(max<f32>(x + 3, 0), 6)) / 6; }

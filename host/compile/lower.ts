@@ -2,12 +2,14 @@
 // backward, is in its record (host/layers/<kind>.ts); here is the dispatch and the fusion across
 // layers: an inference-mode batch norm folded into the convolution it alone reads, and a ReLU and
 // 2x2 max pooling after that run in the convolution's epilogue; a ReLU / ReLU6 activation layer
-// after a convolution or depthwise convolution (no gradient through them) runs in its epilogue.
+// after a convolution or depthwise convolution (no gradient through them) runs in its epilogue;
+// x * sigmoid(x) (PyTorch's SiLU as ONNX exports it: Sigmoid, then Mul) runs as one swish pass.
 import { type GraphNode, isOutput, sizeOf } from './graph';
 import { LAYER_DEFS } from '../layers/index';
 import type { Layer } from '../layers/layer';
 import { conv2dForward } from '../layers/conv2d';
 import { activationClamp, activationForward, type Clamp } from './activation-lowering';
+import { ACTIVATION_KIND } from '../layers/activations';
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import {
@@ -34,6 +36,8 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
     ctx, p, node, layer, inputs, x: inputs[0], shape: node.shape, count: sizeOf(node.shape),
     params: readsInt8(layer) ? ctx.paramRegions.get(layer) ?? [] : floatParams(ctx, p, layer), training, outputLogits,
   };
+  if (swishMultiply(ctx, p, node)) return { region: a.x.region, shape: node.shape };
+  if (layer.kind === 'multiply' && node.inputs.some((i) => swishMultiply(ctx, p, ctx.graph.nodes[i]))) return swishForward(a);
   if (layer.kind === 'conv2d' && layer.config.groups === 1) return convForwardWithFusion(a);
   if (layer.kind === 'depthwiseConv2d') return depthwiseForwardWithClamp(a);
   return LAYER_DEFS[layer.kind].forward(a);
@@ -207,4 +211,31 @@ function depthwiseForwardI8(a: ForwardArgs, q: number, scale: number, b: number 
   if (clamp) return { region: z, shape };
   const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
   return { region: y, shape, pre: y === z ? undefined : z };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Swish fusion
+
+// The multiply node that reads `node` and node's own input, when `node` is a sigmoid activation
+// layer that only it reads (x * sigmoid(x), EfficientNet's SiLU as PyTorch exports it to ONNX)
+// and no gradient flows through either in this program. The sigmoid then emits nothing and
+// passes x on; the multiply runs act_forward swish on x instead of a sigmoid pass and a mul pass
+// over its output (the same bits: swish is x * the sigmoid's own expression, in f32).
+function swishMultiply(ctx: CompileContext, p: ProgramBuilder, node: GraphNode): GraphNode | null {
+  const l = node.layer;
+  if (l?.kind !== 'activation' || l.config.activation !== 'sigmoid' || isOutput(ctx.graph, node.id) || p.gradNodes.has(node.id)) return null;
+  const next = ctx.consumers.get(node.id) ?? [];
+  if (next.length !== 1) return null;
+  const m = ctx.graph.nodes[next[0]];
+  if (m.layer?.kind !== 'multiply' || m.inputs.length !== 2 || p.gradNodes.has(m.id)) return null;
+  const [a, b] = m.inputs;
+  return (a === node.id && b === node.inputs[0]) || (b === node.id && a === node.inputs[0]) ? m : null;
+}
+
+// The multiply of swishMultiply: both its inputs' regions are x's (the sigmoid passed x on).
+function swishForward(a: ForwardArgs): NodeValue {
+  const { ctx, p, node, layer, x, shape, count } = a;
+  const y = p.activation(node.name, count * ctx.batch);
+  p.emit('act_forward', layer.name, { y, x: x.region }, { kind: ACTIVATION_KIND.swish, count, alpha: 0 });
+  return { region: y, shape };
 }
