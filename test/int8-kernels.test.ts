@@ -98,6 +98,8 @@ const GEOMETRIES = [
   g2({ H: 5, W: 4, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0 }),
   g2({ H: 2, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1 }),
   g2({ H: 9, W: 10, KH: 3, KW: 3, SH: 2, SW: 3, PT: 1, PL: 0 }),
+  g2({ H: 8, W: 11, KH: 5, KW: 5, SH: 1, SW: 1, PT: 2, PL: 2 }), // 5x5: rows of several interior pixels
+  g2({ H: 9, W: 9, KH: 5, KW: 5, SH: 2, SW: 2, PT: 1, PL: 2 }),
 ];
 
 describe('conv2d_forward_i8', () => {
