@@ -1,6 +1,7 @@
 // edgetune kernels: raw byte-offset exports over one imported memory. Nothing here allocates.
 export { gemm_f32, gemm_i8f32, gemm_set_a_broadcast } from './kernels/gemm';
 export { gemm_pack_b, gemm_f32_packed, gemm_packed_floats } from './kernels/gemm-packed';
+export { gemm_pack_b_i8, gemm_i8_packed } from './kernels/gemm-i8-packed';
 export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32, copy_strided_f32,
 } from './kernels/elementwise';
@@ -21,7 +22,7 @@ export function heap_base(): usize {
 }
 export {
   conv2d_forward_fused, conv2d_forward_i8, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
-  conv2d_forward_packed, conv2d_grouped_forward, conv2d_grouped_backward_filter, conv2d_grouped_backward_input,
+  conv2d_forward_packed, conv2d_forward_i8_packed, conv2d_grouped_forward, conv2d_grouped_backward_filter, conv2d_grouped_backward_input,
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './kernels/conv';
 export { depthwise_conv2d_forward_clamp } from './kernels/depthwise';

@@ -1,5 +1,6 @@
 // The kernels that read int8 weights directly (issue 14 item 1; docs/int8.md): gemm_i8f32,
-// conv2d_forward_i8 and depthwise_conv2d_forward_i8 against their naive twins (test/reference/int8.ts,
+// conv2d_forward_i8, depthwise_conv2d_forward_i8 and the packed-panel gemm_i8_packed and
+// conv2d_forward_i8_packed against their naive twins (test/reference/int8.ts,
 // the same numerics: exact bits) and against the dequantize-then-f32 references in f64 (within
 // rounding), in the SIMD build and, for the GEMM and the depthwise kernel, compiled with --disable simd.
 // Sweeps m < MR (the row-streamed path) and m % MR, n % NR and n past NC, prime and KC-crossing k,
@@ -14,7 +15,7 @@ import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { expectClose, expectSame } from './support/close';
 import { gemmReference } from './reference/gemm';
 import { conv2dRef, depthwiseRef } from './reference/conv';
-import { depthwiseI8Twin, type DepthwiseGeometry, gemmI8Twin } from './reference/int8';
+import { conv2dI8Twin, depthwiseI8Twin, type DepthwiseGeometry, gemmI8Twin } from './reference/int8';
 import { gemmScratchBytes } from '../host/compile/gemm-scratch';
 
 const randomQ = (n: number, seed: number) => Int8Array.from(randomArray(n, seed, -127.99, 127.99), (v) => Math.trunc(v));
@@ -69,10 +70,36 @@ function checkGemm(t: Arena, cases: GemmCase[], againstFloat: boolean): void {
   }
 }
 
+// gemm_i8_packed on q packed by gemm_pack_b_i8 (an inference plan's int8 kernels): gemmI8Twin's
+// bits after the bias, then the clamp, i.e. gemm_i8f32's after bias_fill; the packed panels hold
+// exactly k * roundUp(n, 8) bytes (guard words after them) and the scratch gemmScratchBytes.
+function checkGemmPacked(t: Arena, cases: GemmCase[]): void {
+  for (const [i, { m, n, k, accumulate: withBias, ldc }] of cases.entries()) {
+    t.reset();
+    const [lo, hi] = i % 3 === 0 ? [-Infinity, Infinity] : i % 3 === 1 ? [0, Infinity] : [0, 0.5];
+    const what = `m=${m} n=${n} k=${k} bias=${withBias} ldc=${ldc} clamp=[${lo}, ${hi}]`;
+    const a = randomArray(m * k, 31 + i), q = randomQ(k * n, 37 + i), scale = randomArray(n, 41 + i, 20, 300), b = randomArray(n, 43 + i);
+    const ap = t.put(a), qp = putQ(t, q), sp = t.put(scale), bp = withBias ? t.put(b) : 0;
+    const panels = t.buf((k * Math.ceil(n / 8) * 8) / 4);
+    t.k.gemm_pack_b_i8(panels, qp, n, k, n);
+    const cp = t.buf((m - 1) * ldc + n);
+    if (ldc > n) for (let r = 0; r + 1 < m; r++) t.write(cp + 4 * (r * ldc + n), [0, 0]); // the row gaps are not c
+    const pack = t.buf(gemmScratchBytes(m, n, k) / 4);
+    t.k.gemm_i8_packed(cp, ap, panels, sp, bp, m, n, k, k, 1, ldc, lo, hi, pack);
+    const got = t.read(cp, (m - 1) * ldc + n);
+    const twin = got.map((v, j) => (j % ldc >= n ? v : withBias ? b[j % ldc] : NaN));
+    gemmI8Twin(twin, a, q, scale, m, n, k, k, 1, n, ldc, withBias);
+    expectSame(got, twin.map((v, j) => (j % ldc >= n ? v : Math.min(Math.max(v, lo), hi))), what);
+    expect(t.brokenGuards(), what).toEqual([]);
+  }
+}
+
 let scalarGemm: WebAssembly.Module;
+let scalarGemmPacked: WebAssembly.Module;
 let scalarDepthwise: WebAssembly.Module;
 beforeAll(async () => {
   scalarGemm = await scalarModule(['assembly/kernels/gemm.ts'], 'gemm-i8-scalar.wasm');
+  scalarGemmPacked = await scalarModule(['assembly/kernels/gemm-i8-packed.ts'], 'gemm-i8-packed-scalar.wasm');
   scalarDepthwise = await scalarModule(['assembly/kernels/depthwise-i8.ts'], 'depthwise-i8-scalar.wasm');
 }, 120_000);
 
@@ -82,6 +109,15 @@ describe('gemm_i8f32', () => {
   });
   it('gives the same bits compiled with --disable simd', () => {
     checkGemm(scalarArena(scalarGemm, 256, 200 * 65536), gemmCases(false), false);
+  });
+});
+
+describe('gemm_i8_packed', () => {
+  it('on panels packed by gemm_pack_b_i8 is its naive twin bit for bit, bias and clamp in the epilogue (SIMD build)', () => {
+    checkGemmPacked(harness(256), gemmCases(true));
+  });
+  it('gives the same bits compiled with --disable simd', () => {
+    checkGemmPacked(scalarArena(scalarGemmPacked, 256, 200 * 65536), gemmCases(false));
   });
 });
 
@@ -98,6 +134,8 @@ const GEOMETRIES = [
   g2({ H: 5, W: 4, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0 }),
   g2({ H: 2, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1 }),
   g2({ H: 9, W: 10, KH: 3, KW: 3, SH: 2, SW: 3, PT: 1, PL: 0 }),
+  g2({ H: 8, W: 11, KH: 5, KW: 5, SH: 1, SW: 1, PT: 2, PL: 2 }), // 5x5: rows of several interior pixels
+  g2({ H: 9, W: 9, KH: 5, KW: 5, SH: 2, SW: 2, PT: 1, PL: 2 }),
 ];
 
 describe('conv2d_forward_i8', () => {
@@ -121,6 +159,33 @@ describe('conv2d_forward_i8', () => {
           const ref = Array.from(conv2dRef(g, F, x, w, bias ? b : undefined), (v) => (relu ? Math.max(v, 0) : v));
           const wMax = Math.max(...Array.from(w, Math.abs));
           expectClose(t.read(yp, N * F), ref, 1e-5, 1e-5 * (Math.sqrt(K) + 1) * wMax, what);
+          expect(t.brokenGuards(), what).toEqual([]);
+        }
+      }
+    }
+  });
+});
+
+describe('conv2d_forward_i8_packed', () => {
+  it('on q packed by gemm_pack_b_i8: conv2d_forward_i8 bit for bit (its naive twin), bias and clamp in the epilogue, every output written', () => {
+    const t = harness(256);
+    let n = 100;
+    for (const base of GEOMETRIES) {
+      for (const [C, F] of [[1, 1], [4, 8], [5, 13], [16, 33], [3, 130]]) {
+        for (const [bias, lo, hi, chunkRows] of [[1, -Infinity, Infinity, 4], [0, 0, Infinity, 1000], [1, 0, 0.5, 6]] as const) {
+          t.reset();
+          const g = { ...base, C };
+          const K = g.KH * g.KW * C, N = g.B * g.OH * g.OW;
+          const what = `${JSON.stringify(g)} F=${F} bias=${bias} clamp=[${lo}, ${hi}] chunk=${chunkRows}`;
+          const x = randomArray(g.B * g.H * g.W * C, ++n), q = randomQ(K * F, ++n), scale = randomArray(F, ++n, 20, 300), b = randomArray(F, ++n);
+          const yp = t.buf(N * F), xp = t.put(x), qp = putQ(t, q), sp = t.put(scale), bp = bias ? t.put(b) : 0;
+          const panels = t.buf((K * Math.ceil(F / 8) * 8) / 4);
+          t.k.gemm_pack_b_i8(panels, qp, F, K, F);
+          const chunk = Math.min(chunkRows, N);
+          const cols = t.buf(chunk * K), pack = t.buf(gemmScratchBytes(N, F, K) / 4);
+          t.k.conv2d_forward_i8_packed(yp, xp, panels, sp, bp, g.B, g.H, g.W, C, F, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, chunk, cols, pack, lo, hi);
+          const twin = conv2dI8Twin(g, F, x, q, scale, bias ? b : null, false).map((v) => Math.min(Math.max(v, lo), hi));
+          expectSame(t.read(yp, N * F), twin, what);
           expect(t.brokenGuards(), what).toEqual([]);
         }
       }

@@ -29,7 +29,7 @@ describe('dequantize_i8', () => {
   });
 });
 
-function base(): Model {
+function base(compiled = true): Model {
   setSeed(17);
   const m = sequential([
     layers.conv2d({ filters: 6, kernelSize: 3, activation: 'relu', inputShape: [9, 9, 2], name: 'c1' }),
@@ -39,7 +39,7 @@ function base(): Model {
     layers.dense(4, { activation: 'softmax', name: 'head' }),
   ]);
   m.freeze('d1');
-  m.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy', batchSize: 8 });
+  if (compiled) m.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy', batchSize: 8 });
   return m;
 }
 
@@ -96,6 +96,27 @@ describe("model.quantize('int8')", () => {
     expect(ops.filter((o) => o.op.endsWith('_i8')).map((o) => [o.op, o.layer])).toEqual([['conv2d_forward_i8', 'c1'], ['depthwise_forward_i8', 'dw'], ['gemm_i8', 'd1']]);
     expect(q.plan.regions.filter((r) => r.name.endsWith('kernel f32'))).toEqual([]);
     expect(verifyPlan(q.plan)).toEqual([]);
+  });
+
+  it('an inference plan packs each int8 conv and dense kernel once, a byte a weight, and predicts the bits of the per-call int8 kernels', () => {
+    const lean = base(false).quantize('int8'); // never compiled: predict plans for inference
+    const got = lean.predict(x, { batchSize: 16 }).data;
+    const plan = lean.plan;
+    expect(plan.mode).toBe('inference');
+    expect(plan.programs.forward!.ops.filter((o) => o.op.includes('_i8')).map((o) => [o.op, o.layer])).toEqual([
+      ['conv2d_forward_i8_packed', 'c1'], ['depthwise_forward_i8', 'dw'], ['gemm_i8_packed', 'd1']]);
+    // No f32 copy of an int8 kernel: only int8 panels (k x roundUp(n, 8) bytes), never pack_b's floats.
+    expect(plan.programs.prepare!.ops.filter((o) => o.op.startsWith('pack_b')).map((o) => [o.op, o.layer])).toEqual([
+      ['pack_b_i8', 'c1'], ['pack_b_i8', 'd1'], ['pack_b', 'head']]);
+    const bytes = (name: string) => plan.regions.find((r) => r.kind === 'derived' && r.name.startsWith(`${name} packed`))!.bytes;
+    expect([bytes('c1'), bytes('d1')]).toEqual([Math.ceil((3 * 3 * 2 * 8) / 16) * 16, Math.ceil((5 * 5 * 12 * 16) / 16) * 16]);
+    expect(verifyPlan(plan)).toEqual([]);
+    // The compiled twin's training plan reads q per call (conv2d_forward_i8, gemm_i8): the same bits.
+    const q = base().quantize('int8');
+    const want = q.predict(x, { batchSize: 16 }).data;
+    expect(q.plan.programs.forward!.ops.map((o) => o.op)).toEqual(expect.arrayContaining(['conv2d_forward_i8', 'gemm_i8']));
+    expect(Array.from(got)).toEqual(Array.from(want));
+    expect(new Set(got).size).toBeGreaterThan(16); // not a constant output
   });
 
   it('refuses a trainable layer, a layer with no int8 kernel and a model with nothing frozen; an int8 layer cannot be unfrozen', async () => {

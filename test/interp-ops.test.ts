@@ -665,6 +665,35 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     });
     c.expect('y', c.f32(y, nOut(CONV, f)), conv2dI8Twin(CONV, f, x.v, q.v, scale.v, b.v, true));
   },
+  pack_b_i8(c) {
+    // The int8 panels pack_b_i8 writes (k * 8 bytes for n <= 8, a quarter of the floats) are read
+    // back by gemm_i8_packed: gemm_i8's product.
+    const m = 3, n = 5, k = 6;
+    const a = c.input(m * B * k), q = c.int8(k * n), scale = c.input(n, 10, 200), bp = c.out(k * 2), y = c.out(m * B * n);
+    c.run('pack_b_i8', { bp, q: q.p, n, k, rsq: n });
+    c.run('gemm_i8_packed', { c: y, a: a.p, bp, scale: scale.p, bias: 0, m, n, k, rsa: k, csa: 1, ldc: n, lo: -Infinity, hi: Infinity, pack: c.out(SCRATCH) });
+    const want = new Float32Array(m * B * n);
+    gemmI8Twin(want, a.v, q.v, scale.v, m * B, n, k, k, 1, n, n, 0);
+    c.expect('c', c.f32(y, m * B * n), want);
+  },
+  gemm_i8_packed(c) {
+    // Past one 8-wide panel, a bias and a ReLU6 clamp in the epilogue.
+    const m = 2, n = 11, k = 7;
+    const a = c.input(m * B * k, -2, 2), q = c.int8(k * n), scale = c.input(n, 10, 200), bias = c.input(n), bp = c.out(k * 4), y = c.out(m * B * n);
+    c.run('pack_b_i8', { bp, q: q.p, n, k, rsq: n });
+    c.run('gemm_i8_packed', { c: y, a: a.p, bp, scale: scale.p, bias: bias.p, m, n, k, rsa: k, csa: 1, ldc: n, lo: 0, hi: 6, pack: c.out(SCRATCH) });
+    const want = Float32Array.from({ length: m * B * n }, (_, i) => bias.v[i % n]);
+    gemmI8Twin(want, a.v, q.v, scale.v, m * B, n, k, k, 1, n, n, 1);
+    c.expect('c', c.f32(y, m * B * n), Array.from(want, (v) => Math.min(6, Math.max(0, v))));
+  },
+  conv2d_forward_i8_packed(c) {
+    const f = 2, K = 9 * CONV.C, x = c.input(nIn(CONV)), q = c.int8(K * f), scale = c.input(f, 10, 200), b = c.input(f), bp = c.out(K * 2), y = c.out(nOut(CONV, f));
+    c.run('pack_b_i8', { bp, q: q.p, n: f, k: K, rsq: f });
+    c.run('conv2d_forward_i8_packed', {
+      y, x: x.p, bp, scale: scale.p, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), lo: 0, hi: Infinity,
+    });
+    c.expect('y', c.f32(y, nOut(CONV, f)), conv2dI8Twin(CONV, f, x.v, q.v, scale.v, b.v, true));
+  },
   depthwise_forward_i8(c) {
     const m = 2, x = c.input(nIn(CONV), -3, 3), q = c.int8(9 * CONV.C * m), scale = c.input(CONV.C * m, 10, 200), b = c.input(CONV.C * m);
     const y = c.out(nOut(CONV, CONV.C * m));

@@ -21,6 +21,7 @@
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
 import { gemm_f32, gemm_i8f32 } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
+import { gemm_i8_packed } from './gemm-i8-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
@@ -232,6 +233,28 @@ export function conv2d_forward_packed(y: usize, x: usize, wp: usize, b: usize,
     const rows = min(chunk, N - r0);
     im2colChannels(cols, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
     gemm_f32_packed(y + (<usize>r0 * <usize>F << 2), cols, wp, b, rows, F, K, K, 1, F, 0, lo, hi, pack);
+  }
+}
+
+// conv2d_forward_packed with a frozen layer's int8 kernel packed once (gemm_pack_b_i8 of q as a
+// (K, F) matrix, assembly/kernels/gemm-i8-packed.ts) and its per-filter f32 scales: the same bits
+// as conv2d_forward_i8 (and its ReLU). Scratch: cols as conv2d_forward_i8's, pack
+// gemmScratch(rows, F, K) for the chunk's rows (N when pointwise).
+export function conv2d_forward_i8_packed(y: usize, x: usize, qp: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, lo: f32, hi: f32): void {
+  const N = B * OH * OW;
+  if (N <= 0 || F <= 0) return;
+  const K = KH * KW * C;
+  if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
+    gemm_i8_packed(y, x, qp, scale, b, N, F, C, C, 1, F, lo, hi, pack);
+    return;
+  }
+  const chunk = min(max(chunkRows, 1), N);
+  for (let r0 = 0; r0 < N; r0 += chunk) {
+    const rows = min(chunk, N - r0);
+    im2colChannels(cols, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+    gemm_i8_packed(y + (<usize>r0 * <usize>F << 2), cols, qp, scale, b, rows, F, K, K, 1, F, lo, hi, pack);
   }
 }
 

@@ -157,9 +157,10 @@ function gemm_f32_4x8_rows(c: usize, a: usize, bp: usize, bias: usize, m: i32, n
 }
 
 // A tile of rows x nc of c just written: + bias (first k slice), then the clamp (last slice).
+// Exported for the int8 packed GEMM (gemm-i8-packed.ts).
 // @ts-ignore: decorator
 @inline
-function epilogue(c: usize, ldcBytes: usize, rows: i32, nc: i32, withBias: bool, bias: usize, clamp: bool, lo: f32, hi: f32): void {
+export function epilogue(c: usize, ldcBytes: usize, rows: i32, nc: i32, withBias: bool, bias: usize, clamp: bool, lo: f32, hi: f32): void {
   if (!withBias && !clamp) return;
   for (let r = 0; r < rows; r++) {
     const row = c + <usize>r * ldcBytes;

@@ -90,11 +90,12 @@ function convForwardWithFusion(a: ForwardArgs): NodeValue {
   const g = geometry(layer, x.shape);
   const f = last(a.shape);
   const { chunkRows, colsBytes } = convChunk(ctx, g, f);
-  // The direct kernel and the packed-weights one (an inference plan's constant kernel) take any
-  // clamp; an int8 kernel's does not.
+  // The direct kernel and the packed-weights ones (an inference plan's constant kernel, f32 or
+  // int8) take any clamp; an int8 kernel unpacked for a batch norm fold (conv2d_forward) does not.
   const int8 = ctx.int8Kernels.has(w);
-  const anyClamp = !int8 && (usesDirectConv(g, f) || (ctx.prepare !== null && ctx.regions[w].kind === 'param'));
+  const packable = ctx.prepare !== null && ctx.regions[w].kind === 'param';
   const bnNode = fusibleBatchNorm(ctx, node, a.training);
+  const anyClamp = int8 ? packable && !bnNode : usesDirectConv(g, f) || packable;
   if (!bnNode) return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, node, anyClamp));
   [w, b] = foldBatchNorm(ctx, p, node, bnNode, g, f, floatKernel(ctx, p, layer, w), b);
   const next = ctx.consumers.get(bnNode.id) ?? [];

@@ -293,6 +293,18 @@ export const OP_TABLE = {
     code: 223, args: `y:ptr x:ptr q:ptr scale:ptr b:ptr ${DEPTHWISE_GEOMETRY} lo:f32 hi:f32`,
     run: `depthwise_conv2d_forward_i8(y, x, q, scale, b, batch, ${DEPTHWISE_CALL}, lo, hi)`,
   },
+  // int8 kernels packed once, 250-254 (assembly/kernels/gemm-i8-packed.ts): pack_b_i8 runs in an
+  // inference plan's 'prepare' program (gemm_pack_b's panels, a byte a weight); the others widen a
+  // block of panels per call and run the bias and a clamp on each output tile, as 231 and 232 do.
+  pack_b_i8: { code: 250, args: 'bp:ptr q:ptr n k rsq', run: 'gemm_pack_b_i8(bp, q, n, k, rsq)' },
+  gemm_i8_packed: {
+    code: 251, args: 'c:ptr a:ptr bp:ptr scale:ptr bias:ptr m n k rsa csa ldc lo:f32 hi:f32 pack:ptr',
+    run: 'gemm_i8_packed(c, a, bp, scale, bias, m * batch, n, k, rsa, csa, ldc, lo, hi, pack)',
+  },
+  conv2d_forward_i8_packed: {
+    code: 252, args: `y:ptr x:ptr bp:ptr scale:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr lo:f32 hi:f32`,
+    run: `conv2d_forward_i8_packed(y, x, bp, scale, b, batch, ${CONV_CALL}, chunkRows, cols, pack, lo, hi)`,
+  },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
   // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
   loss_weighted: {

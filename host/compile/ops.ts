@@ -280,6 +280,24 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['q', 'kh * kw * c * m / 4', 'r'], ['scale', 'c * m', 'r'], ['b?', 'c * m', 'r']],
     disjoint: [['y', 'x']],
   },
+  // bp is int8 panels: a byte a weight.
+  pack_b_i8: { work: 'n * k', access: [['bp', `(${PACKED('n', 'k')}) / 4`, 'w'], ['q', '((k - 1) * rsq + n) / 4', 'r']], disjoint: [['bp', 'q']] },
+  gemm_i8_packed: {
+    work: 'm * B * n * k',
+    access: [
+      ['a', '(m * B - 1) * rsa + (k - 1) * csa + 1', 'r'], ['bp', `(${PACKED('n', 'k')}) / 4`, 'r'], ['scale', 'n', 'r'], ['bias?', 'n', 'r'],
+      ['c', '(m * B - 1) * ldc + n', 'w'], ['pack', 'gemmScratch(m * B, n, k) / 4', 'w'],
+    ],
+    disjoint: [['c', 'a'], ['c', 'bp']],
+  },
+  conv2d_forward_i8_packed: {
+    work: 'B * oh * ow * f * kh * kw * c',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['bp', `(${PACKED('f', 'kh * kw * c')}) / 4`, 'r'], ['scale', 'f', 'r'], ['b?', 'f', 'r'],
+      ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'], ['pack', 'gemmScratch(B * oh * ow, f, kh * kw * c) / 4', 'w'],
+    ],
+    disjoint: [['y', 'x']],
+  },
   prelu_backward: {
     access: [['dx?', PRELU_X, 'w'], ['dalpha?', PRELU_ALPHA, 'w'], ['dy', PRELU_X, 'r'], ['x', PRELU_X, 'r'], ['alpha', PRELU_ALPHA, 'r']],
     disjoint: [['dalpha', 'dy'], ['dalpha', 'x'], ['dalpha', 'alpha']],

@@ -141,6 +141,16 @@ export function packedWeight(ctx: CompileContext, layer: string, w: number, n: n
   return bp;
 }
 
+// The region holding int8 kernel q ((k, n) row-major) packed into GEMM panels at a byte a weight
+// by `prepare` (gemm_pack_b_i8), or null when the plan has no prepare program or q is not an int8
+// kernel the plan keeps constant. One packed copy per kernel region; its scales stay where they are.
+export function packedInt8Weight(ctx: CompileContext, layer: string, q: number, n: number, k: number): number | null {
+  if (!ctx.prepare || !ctx.int8Kernels.has(q) || ctx.regions[q].kind !== 'param') return null;
+  const bp = derivedRegion(ctx, `${layer} packed ${ctx.regions[q].name}`, packedFloats(n, k) / 4);
+  ctx.prepare.emit('pack_b_i8', layer, { bp, q }, { n, k, rsq: n });
+  return bp;
+}
+
 // What a layer record's forward lowering gets: the node, its input values, and where its
 // weights live. `training` selects Keras training-mode behaviour (batch statistics for trainable
 // BatchNormalization, active dropout); `outputLogits` leaves a softmax output as logits for the

@@ -8,7 +8,8 @@ import { activationClamp, activationForward, type Clamp, gradThroughActivation }
 import { convChunk, type ConvGeometry, geometry, usesDirectConv } from '../compile/conv-lowering';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH } from '../compile/program';
+import { type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH } from '../compile/program';
+import { gemmScratchBytes } from '../compile/gemm-scratch';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -52,18 +53,25 @@ export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions)
 export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, g: ConvGeometry, chunkRows: number, colsBytes: number, fused: Clamp | null): NodeValue {
   const { ctx, p, node, layer, x, shape, count } = a;
   const z = p.activation(node.name, count * ctx.batch);
-  // A frozen int8 kernel is read by the im2col / 1x1 GEMM itself (conv2d_forward_i8).
+  // A frozen int8 kernel is read by the im2col / 1x1 GEMM itself (conv2d_forward_i8; in an
+  // inference plan, packed once at a byte a weight: conv2d_forward_i8_packed).
   const int8 = ctx.int8Kernels.get(w);
   const direct = !int8 && usesDirectConv(g, last(shape));
   const own = fused ? null : activationClamp(layer.config.activation);
   const bias: Record<string, number> = b !== undefined ? { b } : {};
-  const packed = direct ? null : packedWeight(ctx, layer.name, w, last(shape), g.kh * g.kw * g.c);
+  const k = g.kh * g.kw * g.c;
+  const packed = direct ? null : int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k);
   if (packed !== null) {
     // Weights packed by the plan's prepare program; the clamp (fused or the layer's own) in the epilogue.
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
-    needScratch(ctx, colsBytes + packedScratchBytes(g.kh * g.kw * g.c));
-    p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },
-      { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi });
+    const dims = { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi };
+    if (int8) {
+      needScratch(ctx, colsBytes + gemmScratchBytes(chunkRows, last(shape), k));
+      p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
+    } else {
+      needScratch(ctx, colsBytes + packedScratchBytes(k));
+      p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
+    }
     if (fused ?? own) return { region: z, shape };
     const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
     return { region: y, shape, pre: y === z ? undefined : z };

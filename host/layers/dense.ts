@@ -1,7 +1,8 @@
 // Keras Dense: y = activation(x . kernel + bias), on the last axis of x.
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, gradThroughActivation } from '../compile/activation-lowering';
-import { gemm, gradTarget, last, needScratch, packedScratchBytes, packedWeight, paramGrad, rowsOf, SCRATCH } from '../compile/program';
+import { gemm, gradTarget, last, needScratch, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, rowsOf, SCRATCH } from '../compile/program';
+import { gemmScratchBytes } from '../compile/gemm-scratch';
 import { sizeOf } from '../compile/graph';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -47,14 +48,20 @@ export const DENSE: LayerDef = {
     const features = last(shape);
     const z = p.activation(node.name, count * ctx.batch);
     const k = last(x.shape);
-    const packed = packedWeight(ctx, layer.name, w, features, k);
+    const int8 = ctx.int8Kernels.get(w);
+    const packed = int8 ? packedInt8Weight(ctx, layer.name, w, features, k) : packedWeight(ctx, layer.name, w, features, k);
     if (packed !== null) {
       // Kernel packed once by the plan's prepare program; bias and a ReLU / ReLU6 on each tile.
       const clamp = activationClamp(layer.config.activation);
       const [lo, hi] = clamp ?? [-Infinity, Infinity];
-      needScratch(ctx, packedScratchBytes(k));
-      p.emit('gemm_packed', layer.name, { c: z, a: x.region, bp: packed, ...(b !== undefined ? { bias: b } : {}), pack: SCRATCH },
-        { ...(b !== undefined ? {} : { bias: 0 }), m: rows, n: features, k, rsa: k, csa: 1, ldc: features, lo, hi });
+      const bias = { ...(b !== undefined ? { bias: b } : {}) }, dims = { ...(b !== undefined ? {} : { bias: 0 }), m: rows, n: features, k, rsa: k, csa: 1, ldc: features, lo, hi };
+      if (int8) {
+        needScratch(ctx, gemmScratchBytes(rows * ctx.batch, features, k));
+        p.emit('gemm_i8_packed', layer.name, { c: z, a: x.region, bp: packed, scale: int8.scale, ...bias, pack: SCRATCH }, dims);
+      } else {
+        needScratch(ctx, packedScratchBytes(k));
+        p.emit('gemm_packed', layer.name, { c: z, a: x.region, bp: packed, ...bias, pack: SCRATCH }, dims);
+      }
       if (clamp) return { region: z, shape };
       const y = activationForward(p, layer, node, z, shape, outputLogits, ctx.batch, true);
       return { region: y, shape, pre: y === z ? undefined : z };

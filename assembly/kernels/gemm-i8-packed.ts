@@ -1,0 +1,162 @@
+// GEMM with a frozen layer's int8 kernel packed once (issue 14): an inference plan's prepare
+// program packs q (k, n) into gemm_pack_b's panel layout at one byte a weight, and the forward
+// widens one KC x NC block of panels to f32 into its scratch per call, amortised over all m rows,
+// then runs gemm_f32's microkernel on it with the bias and the clamp on each tile (gemm-packed.ts).
+//
+// Layout of qp, gemm_pack_b_i8 (k * roundUp(n, NR) bytes): gemm_pack_b's, a byte per weight: for
+// each NC-wide column block jc and each of gemm_f32's even k slices pc, the NR-wide zero-padded
+// k-major panels of q; block (jc, pc) starts at byte k*jc + pc*roundUp(nc, NR).
+//
+// Same bits as gemm_i8f32 (gemm.ts, gemm-i8.ts) on the unpacked q after bias_fill: each slice
+// summed from zero in k order, divided by its column's scale, added to c; the bias joins the
+// first slice's quotient (s1 / scale + b == b + s1 / scale), the clamp runs on the final values.
+import { gemm_f32_4x8, KC, kSliceStep, MR, NC, NR, packAPanel } from './gemm';
+import { epilogue } from './gemm-packed';
+import { loadPartial, storeTail } from './vector-tail';
+
+// qp (packed, see above) = q (k, n) int8, row stride rsq bytes.
+export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): void {
+  if (n <= 0 || k <= 0) return;
+  const kcStep = kSliceStep(k);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    const ncPad = (nc + NR - 1) & ~(NR - 1);
+    for (let pc = 0; pc < k; pc += kcStep) {
+      const kc = min(kcStep, k - pc);
+      const block = qp + <usize>(k * jc + pc * ncPad);
+      const src = q + <usize>(pc * rsq + jc);
+      for (let j0 = 0; j0 < nc; j0 += NR) {
+        const cols = min(NR, nc - j0);
+        const panel = block + <usize>(j0 * kc);
+        for (let p = 0; p < kc; p++) {
+          const s = src + <usize>(p * rsq + j0);
+          const d = panel + <usize>(p * NR);
+          if (cols == NR) {
+            store<u64>(d, load<u64>(s));
+          } else {
+            let j = 0;
+            for (; j < cols; j++) store<i8>(d + <usize>j, load<i8>(s + <usize>j));
+            for (; j < NR; j++) store<i8>(d + <usize>j, 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+// c (m, n; row stride ldc floats) = clamp(a (m, k) . (q / scale (n)) [+ bias (n)], lo, hi), q
+// packed by gemm_pack_b_i8; a[i, p] at a + 4*(i*rsa + p*csa); bias 0 for none; lo/hi -inf/inf
+// for no clamp. Scratch at `pack`: gemmScratch(m, n, k) bytes (host/compile/gemm-scratch.ts): the
+// widened block of panels, then the packed band of a. Fewer rows than a tile (batch-1 dense
+// layers, SE blocks) read the int8 panels once per row, widened in registers (gemm_i8_1x8).
+export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  const kcStep = kSliceStep(k);
+  const ldcBytes = <usize>ldc << 2;
+  const clamp = lo > -Infinity || hi < Infinity;
+  const packA = pack + (<usize>(min(k, KC) * ((min(n, NC) + NR - 1) & ~(NR - 1))) << 2);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    const ncPad = (nc + NR - 1) & ~(NR - 1);
+    const colScale = scale + (<usize>jc << 2);
+    const biasAt = bias + (<usize>jc << 2);
+    for (let pc = 0; pc < k; pc += kcStep) {
+      const kc = min(kcStep, k - pc);
+      const acc = pc > 0 ? 1 : 0;
+      const panels = qp + <usize>(k * jc + pc * ncPad);
+      const withBias = pc == 0 && bias != 0;
+      const last = pc + kc >= k && clamp;
+      if (m < MR) {
+        for (let i = 0; i < m; i++) {
+          const ci = c + <usize>i * ldcBytes + (<usize>jc << 2);
+          gemm_i8_1x8(ci, a + (<usize>(i * rsa + pc * csa) << 2), csa, panels, colScale, kc, nc, acc);
+          epilogue(ci, ldcBytes, 1, nc, withBias, biasAt, last, lo, hi);
+        }
+        continue;
+      }
+      widenI8(pack, panels, kc * ncPad);
+      for (let ic = 0; ic < m; ic += MR) {
+        const mr = min(MR, m - ic);
+        const ct = c + (<usize>(ic * ldc + jc) << 2);
+        packAPanel(packA, a + (<usize>(ic * rsa + pc * csa) << 2), kc, mr, rsa, csa);
+        gemm_f32_4x8(ct, ldcBytes, packA, pack, kc, mr, nc, acc, colScale);
+        epilogue(ct, ldcBytes, mr, nc, withBias, biasAt, last, lo, hi);
+      }
+    }
+  }
+}
+
+// dst (count floats) = src (count int8, count a multiple of 8) widened.
+function widenI8(dst: usize, src: usize, count: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 16 <= count; i += 16) {
+      const v = v128.load(src + <usize>i);
+      const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+      const d = dst + (<usize>i << 2);
+      v128.store(d, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)));
+      v128.store(d, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), 16);
+      v128.store(d, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), 32);
+      v128.store(d, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), 48);
+    }
+  }
+  for (; i < count; i++) store<f32>(dst + (<usize>i << 2), <f32>load<i8>(src + <usize>i));
+}
+
+// One row of c (nc columns) = [c +] (a (kc; stride csa floats) . the kc-deep int8 panels at qp
+// (kc * NR bytes apart)) / scale: gemm_f32_4x8's sums and order for one row, q widened as read.
+function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: i32, nc: i32, accumulate: i32): void {
+  const aStep = <usize>csa << 2;
+  for (let j0 = 0; j0 < nc; j0 += NR) {
+    const cols = min(NR, nc - j0);
+    const o = <usize>j0 << 2;
+    if (ASC_FEATURE_SIMD) {
+      let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
+      let pa = a;
+      let pb = qp;
+      for (let p = 0; p < kc; p++) {
+        const va = v128.load32_splat(pa);
+        const h = v128.load8x8_s(pb);
+        x0 = f32x4.add(x0, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h))));
+        x1 = f32x4.add(x1, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h))));
+        pa += aStep;
+        pb += NR;
+      }
+      if (cols == NR) {
+        x0 = f32x4.div(x0, v128.load(scale + o));
+        x1 = f32x4.div(x1, v128.load(scale + o, 16));
+        if (accumulate) {
+          x0 = f32x4.add(x0, v128.load(c + o));
+          x1 = f32x4.add(x1, v128.load(c + o, 16));
+        }
+        v128.store(c + o, x0);
+        v128.store(c + o, x1, 16);
+      } else {
+        // Lanes past cols divide by 0 and are never stored.
+        x0 = f32x4.div(x0, loadPartial(scale + o, min(cols, 4)));
+        x1 = f32x4.div(x1, loadPartial(scale + o + 16, max(cols - 4, 0)));
+        if (accumulate) {
+          x0 = f32x4.add(x0, loadPartial(c + o, min(cols, 4)));
+          x1 = f32x4.add(x1, loadPartial(c + o + 16, max(cols - 4, 0)));
+        }
+        storeTail(c + o, x0, x1, cols);
+      }
+    } else {
+      for (let j = 0; j < cols; j++) {
+        let s: f32 = 0;
+        let pa = a;
+        let pb = qp + <usize>j;
+        for (let p = 0; p < kc; p++) {
+          s += load<f32>(pa) * <f32>load<i8>(pb);
+          pa += aStep;
+          pb += NR;
+        }
+        s /= load<f32>(scale + o + (<usize>j << 2));
+        const at = c + o + (<usize>j << 2);
+        store<f32>(at, accumulate ? s + load<f32>(at) : s);
+      }
+    }
+    qp += <usize>(kc * NR);
+  }
+}
