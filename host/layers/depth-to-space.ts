@@ -50,7 +50,7 @@ function toDepth(layer: Layer, [h, w, c]: readonly number[]): Relayout {
 export const DEPTH_TO_SPACE: LayerDef = {
   kind: 'depthToSpace',
   snake: 'depth_to_space',
-  options: optionNames<DepthToSpaceOptions>()([...LAYER_OPTION_NAMES, 'blockSize', 'mode']),
+  get options() { return optionNames<DepthToSpaceOptions>()([...LAYER_OPTION_NAMES, 'blockSize', 'mode']); },
   outputShape(layer, [s], fail) {
     const b = layer.config.blockSize as number;
     if (s.length !== 3 || s[2] % (b * b) !== 0) throw fail(`needs a (height, width, channels) input with channels a multiple of ${b * b}, got [${s}]`);
@@ -67,7 +67,7 @@ export const DEPTH_TO_SPACE: LayerDef = {
 export const SPACE_TO_DEPTH: LayerDef = {
   kind: 'spaceToDepth',
   snake: 'space_to_depth',
-  options: optionNames<SpaceToDepthOptions>()([...LAYER_OPTION_NAMES, 'blockSize']),
+  get options() { return optionNames<SpaceToDepthOptions>()([...LAYER_OPTION_NAMES, 'blockSize']); },
   outputShape(layer, [s], fail) {
     const b = layer.config.blockSize as number;
     if (s.length !== 3 || s[0] % b !== 0 || s[1] % b !== 0) throw fail(`needs a (height, width, channels) input with height and width multiples of ${b}, got [${s}]`);

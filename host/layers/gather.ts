@@ -52,7 +52,7 @@ function selection(layer: Layer, inShape: readonly number[]): Relayout {
 export const GATHER: LayerDef = {
   kind: 'gather',
   snake: 'gather',
-  options: optionNames<GatherOptions>()([...LAYER_OPTION_NAMES, 'indices', 'axis']),
+  get options() { return optionNames<GatherOptions>()([...LAYER_OPTION_NAMES, 'indices', 'axis']); },
   outputShape(layer, [s], fail) {
     const { indices, axis, keepAxis } = layer.config as { indices: number[]; axis: number; keepAxis: boolean };
     const a = sampleAxis(axis, s.length);

@@ -119,7 +119,7 @@ function backward({ ctx, p, g, layer, inputNodes, values, v, dy, needsInputGrad 
 export const MAT_MUL: LayerDef = {
   kind: 'matMul',
   snake: 'mat_mul',
-  options: optionNames<MatMulOptions>()([...LAYER_OPTION_NAMES, 'transposeA', 'transposeB']),
+  get options() { return optionNames<MatMulOptions>()([...LAYER_OPTION_NAMES, 'transposeA', 'transposeB']); },
   multiInput: true,
   outputShape(layer, shapes, fail) {
     if (shapes.length !== 2) throw fail(`needs exactly two inputs, got ${shapes.length}`);

@@ -80,7 +80,7 @@ function padding(layer: Layer, inShape: readonly number[], outShape: readonly nu
 export const PAD: LayerDef = {
   kind: 'pad',
   snake: 'pad',
-  options: optionNames<PadOptions>()([...LAYER_OPTION_NAMES, 'paddings', 'constantValue', 'mode']),
+  get options() { return optionNames<PadOptions>()([...LAYER_OPTION_NAMES, 'paddings', 'constantValue', 'mode']); },
   outputShape(layer, [s], fail) {
     const { paddings, mode } = layer.config as { paddings: [number, number][]; mode: PadMode };
     if (paddings.length !== s.length) throw fail(`paddings has ${paddings.length} entries but the input has ${s.length} axes per sample ([${s}])`);

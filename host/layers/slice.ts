@@ -53,7 +53,7 @@ function window(layer: Layer, inShape: readonly number[]): Relayout {
 export const SLICE: LayerDef = {
   kind: 'slice',
   snake: 'slice',
-  options: optionNames<SliceOptions>()([...LAYER_OPTION_NAMES, 'begin', 'end', 'strides']),
+  get options() { return optionNames<SliceOptions>()([...LAYER_OPTION_NAMES, 'begin', 'end', 'strides']); },
   outputShape(layer, [s], fail) {
     const c = layer.config as { begin: number[] };
     if (c.begin.length !== s.length) throw fail(`begin/end/strides have ${c.begin.length} entries but the input has ${s.length} axes per sample ([${s}])`);
