@@ -77,5 +77,5 @@ export const CONSTANT_OP: LayerDef = {
   // The value is the weight 'value', set when the file's weights are loaded.
   fromKeras: (c, r) => constantOp({ ...r.base, op: c.op, shape: c.shape, value: new Float32Array(sizeOf(Array.isArray(c.shape) ? c.shape : [])) }),
   kerasWeights: () => ['value'],
-  toTfjs: noTfjs('edgetune>ConstantOp'),
+  toTfjs: /* @__PURE__ */ noTfjs('edgetune>ConstantOp'),
 };

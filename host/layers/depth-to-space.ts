@@ -59,7 +59,7 @@ export const DEPTH_TO_SPACE: LayerDef = {
   forward: (a) => relayoutForward(a, toSpace(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, toSpace(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>DepthToSpace'],
-  toTfjs: noTfjsCounterpart('edgetune>DepthToSpace'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>DepthToSpace'),
   toKeras: (l) => ({ class_name: 'edgetune>DepthToSpace', config: { ...kerasBase(l), block_size: l.config.blockSize, mode: l.config.mode } }),
   fromKeras: (c, r) => depthToSpace({ ...r.base, blockSize: c.block_size, mode: c.mode }),
 };
@@ -76,7 +76,7 @@ export const SPACE_TO_DEPTH: LayerDef = {
   forward: (a) => relayoutForward(a, toDepth(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, toDepth(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>SpaceToDepth'],
-  toTfjs: noTfjsCounterpart('edgetune>SpaceToDepth'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>SpaceToDepth'),
   toKeras: (l) => ({ class_name: 'edgetune>SpaceToDepth', config: { ...kerasBase(l), block_size: l.config.blockSize } }),
   fromKeras: (c, r) => spaceToDepth({ ...r.base, blockSize: c.block_size }),
 };

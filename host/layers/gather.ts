@@ -65,7 +65,7 @@ export const GATHER: LayerDef = {
   forward: (a) => relayoutForward(a, selection(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, selection(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>Gather'],
-  toTfjs: noTfjsCounterpart('edgetune>Gather'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Gather'),
   toKeras: (l) => ({
     class_name: 'edgetune>Gather',
     config: { ...kerasBase(l), indices: l.config.keepAxis ? l.config.indices : (l.config.indices as number[])[0], axis: l.config.axis },

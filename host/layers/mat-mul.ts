@@ -133,7 +133,7 @@ export const MAT_MUL: LayerDef = {
   forward,
   backward,
   kerasClasses: ['edgetune>MatMul'],
-  toTfjs: noTfjsCounterpart('edgetune>MatMul'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>MatMul'),
   toKeras: (l) => ({ class_name: 'edgetune>MatMul', config: { ...kerasBase(l), transpose_a: l.config.transposeA, transpose_b: l.config.transposeB } }),
   fromKeras: (c, r) => matMul({ ...r.base, transposeA: c.transpose_a, transposeB: c.transpose_b }),
 };

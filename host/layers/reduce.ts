@@ -94,5 +94,5 @@ export const REDUCE: LayerDef = {
   kerasClasses: ['edgetune>Reduce'],
   toKeras: (l) => ({ class_name: 'edgetune>Reduce', config: { ...kerasBase(l), op: l.config.op, axis: l.config.axis, keepdims: l.config.keepdims } }),
   fromKeras: (c, r) => reduce({ ...r.base, op: c.op, axis: c.axis, keepdims: c.keepdims ?? undefined }),
-  toTfjs: noTfjs('edgetune>Reduce'),
+  toTfjs: /* @__PURE__ */ noTfjs('edgetune>Reduce'),
 };

@@ -64,7 +64,7 @@ export const SLICE: LayerDef = {
   forward: (a) => relayoutForward(a, window(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, window(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>Slice'],
-  toTfjs: noTfjsCounterpart('edgetune>Slice'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Slice'),
   toKeras: (l) => ({ class_name: 'edgetune>Slice', config: { ...kerasBase(l), begin: l.config.begin, end: l.config.end, strides: l.config.strides } }),
   fromKeras: (c, r) => slice({ ...r.base, begin: c.begin, end: c.end, strides: c.strides }),
 };

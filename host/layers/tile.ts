@@ -44,7 +44,7 @@ export const TILE: LayerDef = {
   forward: (a) => relayoutForward(a, tiling(a.layer, a.x.shape, a.shape)),
   backward: (a) => relayoutBackward(a, tiling(a.layer, a.x.shape, a.v.shape)),
   kerasClasses: ['edgetune>Tile'],
-  toTfjs: noTfjsCounterpart('edgetune>Tile'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Tile'),
   toKeras: (l) => ({ class_name: 'edgetune>Tile', config: { ...kerasBase(l), multiples: l.config.multiples } }),
   fromKeras: (c, r) => tile({ ...r.base, multiples: c.multiples }),
 };
