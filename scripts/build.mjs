@@ -37,6 +37,8 @@ async function buildDist() {
     entryPoints: {
       index: 'host/index.ts', node: 'host/node.ts', 'import/index': 'host/import/public.ts', 'import/keras': 'host/import/keras.ts',
       'import/tfjs': 'host/import/tfjs.ts',
+      // The layer factories as named exports (edgetune/layers): a bundler keeps only those imported.
+      layers: 'host/layers/factories.ts',
       cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts',
       // The worker that reads HDF5 for the Keras importer (host/import/hdf5-read.ts loads it by URL
       // beside the chunk that holds the importer, at the root of dist/).

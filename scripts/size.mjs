@@ -1,7 +1,8 @@
 // npm run size: what a browser app that builds, trains and runs a model downloads: the core entry
 // bundled by esbuild (--bundle --minify --platform=browser) plus the one kernel module it loads
 // (dist/edgetune.wasm, the SIMD build), each gzipped (level 9). Prints one line; bench.mjs
-// reports the total as its bundle-gz row.
+// reports the total as its bundle-gz row. The app imports its layers by name from edgetune/layers
+// (dist/layers.js), as the README recommends for bundles: the `layers` object holds every kind.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -11,9 +12,10 @@ import { gzipSync } from 'node:zlib';
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 // The app: an MLP built, fitted for two epochs and run on one sample.
-export const SIZE_APP = `import { layers, ready, sequential, tensor } from './index.js';
+export const SIZE_APP = `import { ready, sequential, tensor } from './index.js';
+import { dense } from './layers.js';
 await ready();
-const model = sequential([layers.dense(32, { activation: 'relu', inputShape: [4] }), layers.dense(3, { activation: 'softmax' })]);
+const model = sequential([dense(32, { activation: 'relu', inputShape: [4] }), dense(3, { activation: 'softmax' })]);
 model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
 await model.fit(tensor(new Float32Array(64), [16, 4]), tensor(new Int32Array(16), [16]), { epochs: 2 });
 console.log(model.predict(tensor(new Float32Array(4), [1, 4])).data);

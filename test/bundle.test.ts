@@ -42,7 +42,7 @@ describe('bundle', () => {
     // conditions nest ({ node: { types, default } }): every file they name
     const targets = (e: unknown): string[] => (typeof e === 'string' ? [e] : Object.values(e as object).flatMap(targets));
     const publicFiles = new Set(targets(pkg.exports).filter((f) => f.endsWith('.js')));
-    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/import/tfjs.js', './dist/index.js', './dist/node.js']);
+    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/import/tfjs.js', './dist/index.js', './dist/layers.js', './dist/node.js']);
     expect(publicFiles.has('./dist/examples.js')).toBe(false);
     for (const file of publicFiles) {
       const entry = (await import(new URL(file, new URL('../', import.meta.url)).href)) as Record<string, unknown>;
@@ -74,9 +74,8 @@ describe('bundle', () => {
   });
 
   it('the core entry carries no importer: they are in edgetune/import, which the Node entry re-exports', async () => {
-    // loadModel imports the ONNX and TF.js graph importers on demand (import()), when it reads such
-    // a file: what loading the core entry parses and runs is its static import graph.
-    const reached = [...importGraph('index.js', false).keys()].map((f) => readFileSync(new URL(`../dist/${f}`, import.meta.url), 'utf8')).join('\n');
+    // nor does it import() them: loadModel uses the importers these entries register when loaded
+    const reached = [...importGraph('index.js').keys()].map((f) => readFileSync(new URL(`../dist/${f}`, import.meta.url), 'utf8')).join('\n');
     // function names of the ONNX, TF.js graph and layers, and PyTorch importers
     for (const name of ['function importOnnx', 'function importTfjsGraphModel', 'function importTfjsLayersModel', 'function importPytorchSafetensors', 'function parseOnnxModel']) {
       expect(reached.includes(name), name).toBe(false);
@@ -90,6 +89,49 @@ describe('bundle', () => {
     }
     expect(core.importOnnx).toBeUndefined();
     expect(core.UnsupportedOpError).toBe(importers.UnsupportedOpError); // the error class stays in the core (layer configs throw it)
+  });
+
+  it('an app importing its layers by name from edgetune/layers bundles only those kinds; the layers object brings them all', async () => {
+    const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+    const bundle = async (code: string) => (await build({
+      stdin: { contents: code, resolveDir: dist, loader: 'js' }, bundle: true, minify: true, write: false, format: 'esm', platform: 'browser', logLevel: 'silent',
+    })).outputFiles[0].text;
+    const app = (layer: string) => `import { sequential, tensor } from './index.js';
+      ${layer}
+      const m = sequential([dense(8, { activation: 'relu', inputShape: [4] }), dense(2, { activation: 'softmax' })]);
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+      await m.fit(tensor(new Float32Array(8), [2, 4]), tensor(new Int32Array(2), [2]), { epochs: 1 });
+      console.log(m.predict(tensor(new Float32Array(4), [1, 4])).data);`;
+    const byName = await bundle(app("import { dense } from './layers.js';"));
+    const whole = await bundle(app("import { layers } from './index.js'; const { dense } = layers;"));
+    // each kind's record names it: kind: "conv2dTranspose"
+    const kinds = (text: string) => [...text.matchAll(/kind:"([A-Za-z0-9]+)",snake:/g)].map((m) => m[1]).sort();
+    expect(kinds(byName)).toEqual(['dense']);
+    expect(kinds(whole).length).toBeGreaterThan(30);
+    expect(byName.length).toBeLessThan(0.75 * whole.length);
+    // the named exports are the layers object's factories
+    const named = (await import('../dist/layers.js')) as Record<string, unknown>;
+    const core = (await import('../dist/index.js')) as { layers: Record<string, unknown> };
+    expect(Object.keys(named).sort()).toEqual(Object.keys(core.layers).sort());
+    for (const k of Object.keys(named)) expect(named[k], k).toBe(core.layers[k]);
+  });
+
+  it('the core entry reads ONNX and TF.js files with loadModel once edgetune/import is loaded, and says to load it before', () => {
+    // A fresh process on the core entry alone: its loadModel has no importer until the app loads one.
+    const script = `
+      import { mlpModel } from ${JSON.stringify(new URL('../scripts/onnx-writer.mjs', import.meta.url).href)};
+      const et = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const w = [new Float32Array(6).fill(0.5)], b = [new Float32Array(2)];
+      const bytes = mlpModel([3, 2], { weights: w, biases: b });
+      const before = await et.loadModel(bytes).then(() => 'loaded', (e) => e.name + ': ' + e.message);
+      await import(${JSON.stringify(new URL('../dist/import/index.js', import.meta.url).href)});
+      const m = await et.loadModel(bytes);
+      console.log(JSON.stringify({ before, out: [...m.predict(et.tensor(new Float32Array([1, 2, 3]), [1, 3])).data] }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const { before, out } = JSON.parse(r.stdout) as { before: string; out: number[] };
+    expect(before).toMatch(/^ModelFormatError: <bytes>: this is an ONNX model; .*import 'edgetune\/import' first/);
+    expect(out).toEqual([0.5, 0.5]); // softmax of two equal logits
   });
 
   it('the kernels ship as .wasm files beside the bundles, not inlined as base64', () => {

@@ -135,6 +135,34 @@ describe('the installed package', () => {
     expect(full.stdout).toMatch(/on 300 images/);
   }, 120_000);
 
+  it('edgetune/layers resolves in the installed package: its types, its factories, and a browser bundle that keeps only the kinds it imports', async () => {
+    writeFileSync(join(app, 'layers-app.mjs'), [
+      "import { sequential, tensor, layers } from 'edgetune';",
+      "import { dense, conv2d } from 'edgetune/layers';",
+      'const m = sequential([dense(4, { activation: "relu", inputShape: [3] }), dense(2, { activation: "softmax" })]);',
+      'const y = m.predict(tensor(new Float32Array([1, 2, 3]), [1, 3])).data;',
+      'console.log(JSON.stringify({ sum: y[0] + y[1], same: dense === layers.dense && conv2d === layers.conv2d }));',
+      '',
+    ].join('\n'));
+    const { stdout } = await run(process.execPath, ['layers-app.mjs'], { cwd: app });
+    const r = JSON.parse(stdout) as { sum: number; same: boolean };
+    expect(r.sum).toBeCloseTo(1, 5);
+    expect(r.same).toBe(true);
+    // the types: a wrong option of a named factory is an error under NodeNext resolution
+    writeFileSync(join(app, 'layers-types.ts'), "import { dense } from 'edgetune/layers';\nexport const d = dense(2, { activation: 'reluu' });\n");
+    writeFileSync(join(app, 'tsconfig.layers.json'), JSON.stringify({ extends: './tsconfig.init.json', compilerOptions: { skipLibCheck: false, noEmit: true }, include: ['layers-types.ts'] }));
+    const errors = (await typecheck('tsconfig.layers.json')).split('\n').filter((l) => l.includes('error TS'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^layers-types\.ts\(2,29\): error TS2\d+: Type '"reluu"' is not assignable to type 'ActivationSpec/);
+    // what a bundler makes of it (esbuild --bundle --minify --platform=browser, from node_modules)
+    const { build } = await import('esbuild');
+    const out = await build({
+      stdin: { contents: "import { sequential } from 'edgetune'; import { dense } from 'edgetune/layers'; console.log(sequential([dense(1, { inputShape: [1] })]));", resolveDir: app, loader: 'js' },
+      bundle: true, minify: true, write: false, format: 'esm', platform: 'browser', logLevel: 'silent',
+    });
+    expect([...out.outputFiles[0].text.matchAll(/kind:"([A-Za-z0-9]+)",snake:/g)].map((m) => m[1])).toEqual(['dense']);
+  }, 90_000);
+
   it('the tarball has no h5wasm dependency and one copy of it, the docs and the license', () => {
     const pkg = JSON.parse(readFileSync(join(app, 'node_modules/edgetune/package.json'), 'utf8'));
     expect(pkg.dependencies?.h5wasm).toBeUndefined();

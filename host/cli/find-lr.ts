@@ -3,6 +3,7 @@
 import { baseModel } from './demo';
 import { InvalidArgumentError } from '../core/errors';
 import { loadModel } from '../index';
+import '../import/public'; // loadModel then reads ONNX and TF.js models too
 import { findLearningRate } from '../training/lr-finder';
 import { loadMnist, selectDigits } from './mnist';
 import type { Model } from '../training/model';

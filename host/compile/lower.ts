@@ -5,7 +5,6 @@
 // after a convolution or depthwise convolution (no gradient through them) runs in its epilogue;
 // x * sigmoid(x) (PyTorch's SiLU as ONNX exports it: Sigmoid, then Mul) runs as one swish pass.
 import { type GraphNode, isOutput, sizeOf } from './graph';
-import { LAYER_DEFS } from '../layers/index';
 import type { Layer } from '../layers/layer';
 import { conv2dForward } from '../layers/conv2d';
 import { activationClamp, activationForward, type Clamp } from './activation-lowering';
@@ -40,7 +39,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
   if (layer.kind === 'multiply' && node.inputs.some((i) => swishMultiply(ctx, p, ctx.graph.nodes[i]))) return swishForward(a);
   if (layer.kind === 'conv2d' && layer.config.groups === 1) return convForwardWithFusion(a);
   if (layer.kind === 'depthwiseConv2d') return depthwiseForwardWithClamp(a);
-  return LAYER_DEFS[layer.kind].forward(a);
+  return layer.def.forward(a);
 }
 
 // Emits one node's backward pass, given the gradient dy of its output. needsInputGrad: some node
@@ -54,7 +53,7 @@ export function backwardNode(ctx: CompileContext, p: ProgramBuilder, g: GradStat
     ctx, p, g, node, layer, values, v, inputNodes, input: inputNodes[0], x: values[inputNodes[0].id], count: sizeOf(v.shape),
     grads: ctx.gradRegions.get(layer), params: needsInputGrad ? floatParams(ctx, p, layer) : ctx.paramRegions.get(layer) ?? [], needsInputGrad, dy, fusedOutput,
   };
-  LAYER_DEFS[layer.kind].backward(a);
+  layer.def.backward(a);
 }
 
 // Layers whose forward kernels read an int8 kernel themselves (gemm_i8, conv2d_forward_i8,
@@ -194,7 +193,7 @@ function depthwiseForwardWithClamp(a: ForwardArgs): NodeValue {
   const [w, b] = a.params;
   const int8 = ctx.int8Kernels.get(w);
   if (int8) return depthwiseForwardI8(a, w, int8.scale, b, clamp);
-  if (!clamp) return LAYER_DEFS[layer.kind].forward(a);
+  if (!clamp) return layer.def.forward(a);
   const z = p.activation(node.name, count * ctx.batch);
   p.emit('depthwise_forward_clamp', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}) },
     { ...(b !== undefined ? {} : { b: 0 }), ...geometry(layer, x.shape), m: layer.config.depthMultiplier as number, lo: clamp[0], hi: clamp[1] });

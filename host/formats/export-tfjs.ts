@@ -6,7 +6,6 @@ import { ModelFormatError } from '../core/errors';
 import type { Model, Prediction } from '../training/model';
 import { float32ToFloat16Bits } from '../core/float16';
 import { topologyOf } from './save';
-import { LAYER_DEFS } from '../layers/index';
 import type { LayerJson } from '../layers/keras-json';
 
 export interface TfjsLayersArtifacts {
@@ -38,7 +37,7 @@ export function toTfjsLayersModel(model: Model<Prediction>, options: { quantize?
     if (j.class_name === 'InputLayer') continue;
     tfjsLayerConfig(j);
     const l = byName.get(j.config.name as string)!;
-    LAYER_DEFS[l.kind].toTfjs?.(l, j, where, options.source);
+    l.def.toTfjs?.(l, j, where, options.source);
   }
   const half = options.quantize === 'float16';
   const weights: Record<string, unknown>[] = [];
@@ -46,7 +45,7 @@ export function toTfjsLayersModel(model: Model<Prediction>, options: { quantize?
   let total = 0;
   for (const l of model.layers) {
     // Only the weights Keras has (rescaling's constants are config there).
-    const kerasWeights = LAYER_DEFS[l.kind].kerasWeights?.(l.config) ?? [];
+    const kerasWeights = l.def.kerasWeights?.(l.config) ?? [];
     l.weightSpecs.forEach((s, i) => {
       if (!kerasWeights.includes(s.name)) return;
       const values = l.values[i];

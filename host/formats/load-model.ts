@@ -2,12 +2,18 @@
 // its bytes: ONNX (bytes or a path) and TF.js layers or graph models (a model.json path, whose
 // weight shards are read next to it) go to their importers with the options that apply to them.
 // Keras files (edgetune/import/keras, which brings h5wasm) and anything else are refused with the
-// importer to use (serialize.ts otherModelFormat). The importers are loaded only when such a file
-// is read, so a bundle that only loads edgetune models does not carry them.
+// importer to use (serialize.ts otherModelFormat). The core entry carries no importer: loadModel
+// uses those that 'edgetune/import' or 'edgetune/import/tfjs' (both re-exported by the Node entry)
+// registered when they were loaded, so a bundle that only loads edgetune models does not carry
+// them. (Not an import() here: a bundler without code splitting, esbuild's default, then wraps
+// every module the importers reach and can drop none of them, unused layer kinds included.)
 import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { requireFileSystem } from '../core/io';
 import { checkOptions, optionNames } from '../core/options';
 import type { ShardReader } from '../import/tfjs-weights';
+import type { importOnnx } from '../import/onnx';
+import type { importTfjsGraphModel } from '../import/tfjs-graph';
+import type { importTfjsLayersModel } from '../import/tfjs-layers';
 import type { Model } from '../training/model';
 import { modelFromBytes, otherModelFormat } from './serialize';
 
@@ -27,6 +33,25 @@ export interface LoadModelOptions {
 }
 const OPTIONS = optionNames<LoadModelOptions>()(['inputs', 'outputs', 'inputShape', 'outputLayout', 'trainable']);
 const GRAPH_OPTIONS = ['inputs', 'outputs', 'inputShape'] as const;
+
+// The importers loadModel hands other formats to, as the importer entries registered them.
+export interface ModelImporters {
+  importOnnx?: typeof importOnnx;
+  importTfjsGraphModel?: typeof importTfjsGraphModel;
+  importTfjsLayersModel?: typeof importTfjsLayersModel;
+}
+const importers: ModelImporters = {};
+
+/** @internal called by the importer entries (host/import/public.ts, host/import/tfjs.ts) when loaded */
+export function registerImporters(more: ModelImporters): void {
+  Object.assign(importers, more);
+}
+
+function importer<K extends keyof ModelImporters>(key: K, name: string, what: string, entry: string): NonNullable<ModelImporters[K]> {
+  const f = importers[key];
+  if (!f) throw new ModelFormatError(`${name}: this is ${what}; loadModel reads it once the importers are loaded: import '${entry}' first (the core entry carries none), or call its ${key} directly`, name);
+  return f;
+}
 
 // A safetensors file: an 8-byte little-endian header length, then that much JSON ('{').
 function isSafetensors(bytes: Uint8Array): boolean {
@@ -59,7 +84,7 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string, optio
   let model: Model;
   if (format === 'onnx') {
     const onnxOptions = options.outputLayout === undefined ? graphOptions : { ...graphOptions, outputLayout: options.outputLayout };
-    model = (await import('../import/onnx')).importOnnx(bytes, name, onnxOptions);
+    model = importer('importOnnx', name, other!.what, 'edgetune/import')(bytes, name, onnxOptions);
   }
   else if (format === 'tfjs-graph' || format === 'tfjs-layers') {
     if (path === null) {
@@ -70,8 +95,8 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string, optio
     const dir = dirOf(path);
     const readShard: ShardReader = fs.shardReader?.(dir) ?? ((rel) => fs.readFile(dir + rel));
     model = format === 'tfjs-graph'
-      ? await (await import('../import/tfjs-graph')).importTfjsGraphModel(json, readShard, path, graphOptions) as Model
-      : await (await import('../import/tfjs-layers')).importTfjsLayersModel(json, readShard, path);
+      ? await importer('importTfjsGraphModel', name, other!.what, 'edgetune/import/tfjs')(json, readShard, path, graphOptions) as Model
+      : await importer('importTfjsLayersModel', name, other!.what, 'edgetune/import/tfjs')(json, readShard, path);
   } else model = modelFromBytes(bytes, name);
   if (options.trainable !== undefined) for (const l of model.layers) l.trainable = options.trainable;
   return model;

@@ -6,7 +6,6 @@
 import { checkOptions, optionNames } from '../core/options';
 import type { Graph } from '../compile/graph';
 import type { Layer } from '../layers/layer';
-import { LAYER_DEFS } from '../layers/index';
 import type { LayerJson } from '../layers/keras-json';
 import type { OptimizerSnapshot } from '../training/optimizer-state';
 import { type TensorToWrite, writeSafetensors } from './safetensors';
@@ -28,7 +27,7 @@ export const MODEL_FORMAT_VERSION = '1';
 // A layer's Keras JSON is its record's (host/layers/<kind>.ts); edgetune's files carry the full
 // config (initializers, regularizers, constraints).
 function layerToJson(l: Layer): LayerJson {
-  return LAYER_DEFS[l.kind].toKeras(l);
+  return l.def.toKeras(l);
 }
 
 export function topologyOf(model: SavableModel): unknown {

@@ -99,7 +99,7 @@ export const ACTIVATION: LayerDef = {
   nameBase: activationLayerBase,
   kind: 'activation',
   snake: 'activation',
-  options: optionNames<ActivationOptions & LeakyReluOptions & SoftmaxOptions>()([...LAYER_OPTION_NAMES, 'activation', 'alpha', 'negativeSlope', 'axis']),
+  get options() { return optionNames<ActivationOptions & LeakyReluOptions & SoftmaxOptions>()([...LAYER_OPTION_NAMES, 'activation', 'alpha', 'negativeSlope', 'axis']); },
   outputShape(layer, [s], fail) {
     if (layer.config.axis !== undefined) perSampleAxes([layer.config.axis as number], s.length, fail);
     return [...s];

@@ -15,7 +15,7 @@ export function add(options: LayerOptions = {}): Layer {
 export const ADD: LayerDef = {
   kind: 'add',
   snake: 'add',
-  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
+  get options() { return optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]); },
   multiInput: true,
   outputShape: (_layer, shapes, fail) => mergeShape(shapes, fail),
   forward(args) {

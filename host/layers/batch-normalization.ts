@@ -54,7 +54,7 @@ function gammaBeta(named: Record<string, number>): { refs: Record<string, number
 export const BATCH_NORMALIZATION: LayerDef = {
   kind: 'batchNormalization',
   snake: 'batch_normalization',
-  options: optionNames<BatchNormalizationOptions>()([...LAYER_OPTION_NAMES, 'axis', 'momentum', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer', 'movingMeanInitializer', 'movingVarianceInitializer']),
+  get options() { return optionNames<BatchNormalizationOptions>()([...LAYER_OPTION_NAMES, 'axis', 'momentum', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer', 'movingMeanInitializer', 'movingVarianceInitializer']); },
   outputShape: (_layer, [s]) => [...s],
   weights({ config: c }, s) {
     const ch = s[s.length - 1];

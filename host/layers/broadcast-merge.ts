@@ -61,7 +61,7 @@ export function sumBackward({ ctx, p, g, layer, inputNodes, values, v, dy, needs
 }
 
 // Kinds TF.js layers lacks: exporting one to a TF.js layers model is refused.
-export function noTfjs(className: string): LayerDef['toTfjs'] {
+/* @__NO_SIDE_EFFECTS__ */ export function noTfjs(className: string): LayerDef['toTfjs'] {
   return (l, _j, where, source) => {
     throw new ModelFormatError(`${where}: layer '${l.name}' (${className}) has no TF.js layers counterpart; cannot export to a TF.js layers model`, source, l.name);
   };
@@ -107,15 +107,15 @@ export function average(options: LayerOptions = {}): Layer {
   return new Layer(AVERAGE, {}, options);
 }
 
-export const MAXIMUM = binaryMergeDef('maximum', 'max', 'Maximum', maximum, true);
-export const MINIMUM = binaryMergeDef('minimum', 'min', 'Minimum', minimum, true);
-export const DIVIDE = binaryMergeDef('divide', 'div', 'edgetune>Divide', divide, false);
-export const ATAN2 = binaryMergeDef('atan2', 'atan2', 'edgetune>Atan2', atan2, false);
+export const MAXIMUM = /* @__PURE__ */ binaryMergeDef('maximum', 'max', 'Maximum', maximum, true);
+export const MINIMUM = /* @__PURE__ */ binaryMergeDef('minimum', 'min', 'Minimum', minimum, true);
+export const DIVIDE = /* @__PURE__ */ binaryMergeDef('divide', 'div', 'edgetune>Divide', divide, false);
+export const ATAN2 = /* @__PURE__ */ binaryMergeDef('atan2', 'atan2', 'edgetune>Atan2', atan2, false);
 
 export const AVERAGE: LayerDef = {
   kind: 'average',
   snake: 'average',
-  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
+  get options() { return optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]); },
   multiInput: true,
   outputShape: (_layer, shapes, fail) => mergeShape(shapes, fail),
   forward: (a) => sumForward(a, 1 / a.inputs.length),

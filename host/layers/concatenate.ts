@@ -37,7 +37,7 @@ function placements(layer: Layer, shapes: readonly (readonly number[])[], out: r
 export const CONCATENATE: LayerDef = {
   kind: 'concatenate',
   snake: 'concatenate',
-  options: optionNames<ConcatenateOptions>()([...LAYER_OPTION_NAMES, 'axis']),
+  get options() { return optionNames<ConcatenateOptions>()([...LAYER_OPTION_NAMES, 'axis']); },
   multiInput: true,
   outputShape(layer, inputShapes, fail) {
     const [s] = inputShapes;

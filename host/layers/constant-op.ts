@@ -56,7 +56,7 @@ function operands(layer: Layer, x: Operand, c: number): [Operand, Operand, numbe
 export const CONSTANT_OP: LayerDef = {
   kind: 'constantOp',
   snake: 'constant_op',
-  options: optionNames<ConstantOpOptions>()([...LAYER_OPTION_NAMES, 'op', 'value', 'shape']),
+  get options() { return optionNames<ConstantOpOptions>()([...LAYER_OPTION_NAMES, 'op', 'value', 'shape']); },
   outputShape: (layer, [s], fail) => mergeShape([s, layer.config.shape as number[]], fail),
   weights: (layer) => [weightSpec('value', [...(layer.config.shape as number[])], zeros, null, null, false)],
   initialValues: (layer) => [Float32Array.from(layer.config.value as Float32Array)],
@@ -77,5 +77,5 @@ export const CONSTANT_OP: LayerDef = {
   // The value is the weight 'value', set when the file's weights are loaded.
   fromKeras: (c, r) => constantOp({ ...r.base, op: c.op, shape: c.shape, value: new Float32Array(sizeOf(Array.isArray(c.shape) ? c.shape : [])) }),
   kerasWeights: () => ['value'],
-  toTfjs: noTfjs('edgetune>ConstantOp'),
+  toTfjs: /* @__PURE__ */ noTfjs('edgetune>ConstantOp'),
 };

@@ -103,9 +103,11 @@ function transposedGeometry(layer: Layer, inShape: readonly number[]): ConvGeome
 export const CONV2D_TRANSPOSE: LayerDef = {
   kind: 'conv2dTranspose',
   snake: 'conv2d_transpose',
-  options: optionNames<Conv2dTransposeOptions>()([
-    ...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'outputPadding', 'dilationRate', 'activation', 'useBias', 'groups',
-  ]),
+  get options() {
+    return optionNames<Conv2dTransposeOptions>()([
+      ...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'outputPadding', 'dilationRate', 'activation', 'useBias', 'groups',
+    ]);
+  },
   outputShape(layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     const groups = layer.config.groups as number;

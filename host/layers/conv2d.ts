@@ -94,7 +94,7 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
   snake: 'conv2d',
-  options: optionNames<Conv2dOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias']),
+  get options() { return optionNames<Conv2dOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias']); },
   outputShape(layer, [s], fail) {
     const out = spatialOutputShape(layer, s, fail, layer.config.filters as number);
     const groups = layer.config.groups as number;

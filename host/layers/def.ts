@@ -2,6 +2,9 @@
 // backward lowering into a program, and its Keras JSON. Each kind's record is in
 // host/layers/<kind>.ts; host/layers/index.ts collects them in LAYER_DEFS. The Layer class, the
 // plan's graph walk (host/compile/lower.ts) and the Keras readers and writers dispatch through it.
+// A record's literal calls and spreads nothing at load (`options` is a getter, shared lowering is
+// called from arrow functions, helpers it calls are marked pure): a bundler can then drop the
+// kinds an app never makes (edgetune/layers, test/bundle.test.ts).
 import type { BackwardArgs, ForwardArgs, NodeValue } from '../compile/program';
 import type { LayerJson, KerasReader } from './keras-json';
 import type { Layer, LayerKind, WeightSpec } from './layer';

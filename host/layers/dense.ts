@@ -31,7 +31,7 @@ export function dense(units: number | DenseOptions, options?: DenseOptions): Lay
 export const DENSE: LayerDef = {
   kind: 'dense',
   snake: 'dense',
-  options: optionNames<DenseOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'units', 'activation', 'useBias']),
+  get options() { return optionNames<DenseOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'units', 'activation', 'useBias']); },
   outputShape(layer, [s], fail) {
     if (s.length < 1) throw fail('needs an input of rank >= 1 per sample');
     return [...s.slice(0, -1), layer.config.units as number];

@@ -50,7 +50,7 @@ function toDepth(layer: Layer, [h, w, c]: readonly number[]): Relayout {
 export const DEPTH_TO_SPACE: LayerDef = {
   kind: 'depthToSpace',
   snake: 'depth_to_space',
-  options: optionNames<DepthToSpaceOptions>()([...LAYER_OPTION_NAMES, 'blockSize', 'mode']),
+  get options() { return optionNames<DepthToSpaceOptions>()([...LAYER_OPTION_NAMES, 'blockSize', 'mode']); },
   outputShape(layer, [s], fail) {
     const b = layer.config.blockSize as number;
     if (s.length !== 3 || s[2] % (b * b) !== 0) throw fail(`needs a (height, width, channels) input with channels a multiple of ${b * b}, got [${s}]`);
@@ -59,7 +59,7 @@ export const DEPTH_TO_SPACE: LayerDef = {
   forward: (a) => relayoutForward(a, toSpace(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, toSpace(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>DepthToSpace'],
-  toTfjs: noTfjsCounterpart('edgetune>DepthToSpace'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>DepthToSpace'),
   toKeras: (l) => ({ class_name: 'edgetune>DepthToSpace', config: { ...kerasBase(l), block_size: l.config.blockSize, mode: l.config.mode } }),
   fromKeras: (c, r) => depthToSpace({ ...r.base, blockSize: c.block_size, mode: c.mode }),
 };
@@ -67,7 +67,7 @@ export const DEPTH_TO_SPACE: LayerDef = {
 export const SPACE_TO_DEPTH: LayerDef = {
   kind: 'spaceToDepth',
   snake: 'space_to_depth',
-  options: optionNames<SpaceToDepthOptions>()([...LAYER_OPTION_NAMES, 'blockSize']),
+  get options() { return optionNames<SpaceToDepthOptions>()([...LAYER_OPTION_NAMES, 'blockSize']); },
   outputShape(layer, [s], fail) {
     const b = layer.config.blockSize as number;
     if (s.length !== 3 || s[0] % b !== 0 || s[1] % b !== 0) throw fail(`needs a (height, width, channels) input with height and width multiples of ${b}, got [${s}]`);
@@ -76,7 +76,7 @@ export const SPACE_TO_DEPTH: LayerDef = {
   forward: (a) => relayoutForward(a, toDepth(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, toDepth(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>SpaceToDepth'],
-  toTfjs: noTfjsCounterpart('edgetune>SpaceToDepth'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>SpaceToDepth'),
   toKeras: (l) => ({ class_name: 'edgetune>SpaceToDepth', config: { ...kerasBase(l), block_size: l.config.blockSize } }),
   fromKeras: (c, r) => spaceToDepth({ ...r.base, blockSize: c.block_size }),
 };

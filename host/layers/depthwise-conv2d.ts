@@ -63,7 +63,7 @@ export function depthwiseOptionsFromKeras(c: Record<string, any>): DepthwiseConv
 export const DEPTHWISE_CONV2D: LayerDef = {
   kind: 'depthwiseConv2d',
   snake: 'depthwise_conv2d',
-  options: optionNames<DepthwiseConv2dOptions>()([...LAYER_OPTION_NAMES, 'kernelSize', 'strides', 'padding', 'depthMultiplier', 'dilationRate', 'activation', 'useBias', 'depthwiseInitializer', 'biasInitializer', 'depthwiseRegularizer', 'biasRegularizer', 'depthwiseConstraint', 'biasConstraint']),
+  get options() { return optionNames<DepthwiseConv2dOptions>()([...LAYER_OPTION_NAMES, 'kernelSize', 'strides', 'padding', 'depthMultiplier', 'dilationRate', 'activation', 'useBias', 'depthwiseInitializer', 'biasInitializer', 'depthwiseRegularizer', 'biasRegularizer', 'depthwiseConstraint', 'biasConstraint']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2] * (layer.config.depthMultiplier as number)),
   weights({ config: c }, s) {
     const [kh, kw] = c.kernelSize as number[];

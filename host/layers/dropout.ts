@@ -26,7 +26,7 @@ export function dropout(rate: number | DropoutOptions, options?: DropoutOptions)
 export const DROPOUT: LayerDef = {
   kind: 'dropout',
   snake: 'dropout',
-  options: optionNames<DropoutOptions>()([...LAYER_OPTION_NAMES, 'rate', 'seed']),
+  get options() { return optionNames<DropoutOptions>()([...LAYER_OPTION_NAMES, 'rate', 'seed']); },
   outputShape: (_layer, [s]) => [...s],
   forward({ ctx, p, node, layer, x, shape, count, training }) {
     const rate = layer.config.rate as number;

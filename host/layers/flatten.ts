@@ -14,7 +14,7 @@ export function flatten(options: LayerOptions = {}): Layer {
 export const FLATTEN: LayerDef = {
   kind: 'flatten',
   snake: 'flatten',
-  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
+  get options() { return optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]); },
   outputShape: (_layer, [s]) => [s.reduce((a, b) => a * b, 1)],
   forward: ({ x, shape }) => ({ region: x.region, shape }), // same bytes, another shape
   backward({ ctx, p, g, layer, input, dy, count, needsInputGrad }) {

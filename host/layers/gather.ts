@@ -52,7 +52,7 @@ function selection(layer: Layer, inShape: readonly number[]): Relayout {
 export const GATHER: LayerDef = {
   kind: 'gather',
   snake: 'gather',
-  options: optionNames<GatherOptions>()([...LAYER_OPTION_NAMES, 'indices', 'axis']),
+  get options() { return optionNames<GatherOptions>()([...LAYER_OPTION_NAMES, 'indices', 'axis']); },
   outputShape(layer, [s], fail) {
     const { indices, axis, keepAxis } = layer.config as { indices: number[]; axis: number; keepAxis: boolean };
     const a = sampleAxis(axis, s.length);
@@ -65,7 +65,7 @@ export const GATHER: LayerDef = {
   forward: (a) => relayoutForward(a, selection(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, selection(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>Gather'],
-  toTfjs: noTfjsCounterpart('edgetune>Gather'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Gather'),
   toKeras: (l) => ({
     class_name: 'edgetune>Gather',
     config: { ...kerasBase(l), indices: l.config.keepAxis ? l.config.indices : (l.config.indices as number[])[0], axis: l.config.axis },

@@ -15,7 +15,7 @@ export function globalAveragePooling2d(options: LayerOptions = {}): Layer {
 export const GLOBAL_AVERAGE_POOLING2D: LayerDef = {
   kind: 'globalAveragePooling2d',
   snake: 'global_average_pooling2d',
-  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
+  get options() { return optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]); },
   outputShape(_layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     return [s[2]];

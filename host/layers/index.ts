@@ -1,6 +1,6 @@
 // Every layer kind's record (host/layers/<kind>.ts), and the `layers` factories. Adding a layer
-// kind: one file with its factory and record, one line in each table below, its kernels and its
-// tests.
+// kind: one file with its factory and record, one line in each table below and one in
+// factories.ts, its kernels and its tests.
 import { ACTIVATION, activation, elu, leakyRelu, relu, softmax } from './activation';
 import { ADD, add } from './add';
 import { BATCH_NORMALIZATION, batchNormalization } from './batch-normalization';
@@ -11,6 +11,7 @@ import { CONV2D, conv2d } from './conv2d';
 import { CONV2D_TRANSPOSE, conv2dTranspose } from './conv2d-transpose';
 import { flag } from './config';
 import type { LayerDef } from './def';
+import type * as factories from './factories';
 import { DENSE, dense } from './dense';
 import { DEPTH_TO_SPACE, depthToSpace, SPACE_TO_DEPTH, spaceToDepth } from './depth-to-space';
 import { DEPTHWISE_CONV2D, depthwiseConv2d } from './depthwise-conv2d';
@@ -56,14 +57,16 @@ export function layerDefForKerasClass(className: string): LayerDef | undefined {
 }
 
 // Keras-style factories: Keras's positional first argument where Keras has one, or one options
-// object (layers.dense(10) and layers.dense({ units: 10 })).
+// object (layers.dense(10) and layers.dense({ units: 10 })). The same factories are the named
+// exports of factories.ts (the 'edgetune/layers' entry, which bundlers tree-shake); `satisfies`
+// holds the two lists equal. A plain object literal: a bundle that never reads `layers` drops it.
 export const layers = {
   dense, conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, flatten, reshape, batchNormalization,
   dropout, activation, relu, softmax, leakyRelu, elu, add, concatenate, zeroPadding2d, subtract, multiply, rescaling, resizing,
   permute, slice, pad, depthToSpace, spaceToDepth, tile, gather,
   maximum, minimum, average, divide, reduce, constantOp,
   unary, clip, prelu, upSampling2d, conv2dTranspose, matMul, atan2,
-};
+} satisfies typeof factories;
 
 // One layer's Keras JSON reader: `own` for edgetune's files (see KerasReader). Undefined when no
 // record reads the class.

@@ -36,7 +36,7 @@ export function unsupported(r: KerasReader, detail: string): UnsupportedOpError 
 }
 
 // The toTfjs of a kind that TF.js layers has no class for (edgetune>Slice, ...): exporting it is refused.
-export function noTfjsCounterpart(className: string) {
+/* @__NO_SIDE_EFFECTS__ */ export function noTfjsCounterpart(className: string) {
   return (l: Layer, _j: LayerJson, where: string, source: string | undefined): never => {
     throw new ModelFormatError(`${where}: layer '${l.name}' (${className}) has no TF.js layers counterpart; cannot export to a TF.js layers model`, source, l.name);
   };

@@ -119,7 +119,7 @@ function backward({ ctx, p, g, layer, inputNodes, values, v, dy, needsInputGrad 
 export const MAT_MUL: LayerDef = {
   kind: 'matMul',
   snake: 'mat_mul',
-  options: optionNames<MatMulOptions>()([...LAYER_OPTION_NAMES, 'transposeA', 'transposeB']),
+  get options() { return optionNames<MatMulOptions>()([...LAYER_OPTION_NAMES, 'transposeA', 'transposeB']); },
   multiInput: true,
   outputShape(layer, shapes, fail) {
     if (shapes.length !== 2) throw fail(`needs exactly two inputs, got ${shapes.length}`);
@@ -133,7 +133,7 @@ export const MAT_MUL: LayerDef = {
   forward,
   backward,
   kerasClasses: ['edgetune>MatMul'],
-  toTfjs: noTfjsCounterpart('edgetune>MatMul'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>MatMul'),
   toKeras: (l) => ({ class_name: 'edgetune>MatMul', config: { ...kerasBase(l), transpose_a: l.config.transposeA, transpose_b: l.config.transposeB } }),
   fromKeras: (c, r) => matMul({ ...r.base, transposeA: c.transpose_a, transposeB: c.transpose_b }),
 };

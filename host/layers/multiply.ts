@@ -15,7 +15,7 @@ export function multiply(options: LayerOptions = {}): Layer {
 export const MULTIPLY: LayerDef = {
   kind: 'multiply',
   snake: 'multiply',
-  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
+  get options() { return optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]); },
   multiInput: true,
   outputShape: (_layer, shapes, fail) => mergeShape(shapes, fail, 2),
   forward(args) {

@@ -80,7 +80,7 @@ function padding(layer: Layer, inShape: readonly number[], outShape: readonly nu
 export const PAD: LayerDef = {
   kind: 'pad',
   snake: 'pad',
-  options: optionNames<PadOptions>()([...LAYER_OPTION_NAMES, 'paddings', 'constantValue', 'mode']),
+  get options() { return optionNames<PadOptions>()([...LAYER_OPTION_NAMES, 'paddings', 'constantValue', 'mode']); },
   outputShape(layer, [s], fail) {
     const { paddings, mode } = layer.config as { paddings: [number, number][]; mode: PadMode };
     if (paddings.length !== s.length) throw fail(`paddings has ${paddings.length} entries but the input has ${s.length} axes per sample ([${s}])`);
@@ -95,7 +95,7 @@ export const PAD: LayerDef = {
   forward: (a) => relayoutForward(a, padding(a.layer, a.x.shape, a.shape)),
   backward: (a) => relayoutBackward(a, padding(a.layer, a.x.shape, a.v.shape)),
   kerasClasses: ['edgetune>Pad'],
-  toTfjs: noTfjsCounterpart('edgetune>Pad'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Pad'),
   toKeras: (l) => ({ class_name: 'edgetune>Pad', config: { ...kerasBase(l), paddings: l.config.paddings, constant_value: l.config.constantValue, mode: l.config.mode } }),
   fromKeras: (c, r) => pad({ ...r.base, paddings: c.paddings, mode: c.mode, ...(c.mode === undefined || c.mode === 'constant' ? { constantValue: c.constant_value } : {}) }),
 };

@@ -33,7 +33,7 @@ function permutation(layer: Layer, inShape: readonly number[], outShape: readonl
 export const PERMUTE: LayerDef = {
   kind: 'permute',
   snake: 'permute',
-  options: optionNames<PermuteOptions>()([...LAYER_OPTION_NAMES, 'dims']),
+  get options() { return optionNames<PermuteOptions>()([...LAYER_OPTION_NAMES, 'dims']); },
   outputShape(layer, [s], fail) {
     const dims = layer.config.dims as number[];
     if (dims.length !== s.length) throw fail(`dims [${dims}] permute ${dims.length} axes but the input has ${s.length} per sample ([${s}])`);

@@ -92,7 +92,7 @@ function optionsFromKeras(c: Record<string, any>, r: KerasReader): AveragePoolin
 export const MAX_POOLING2D: LayerDef = {
   kind: 'maxPooling2d',
   snake: 'max_pooling2d',
-  options: optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode']),
+  get options() { return optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);
@@ -124,7 +124,7 @@ export const MAX_POOLING2D: LayerDef = {
 export const AVERAGE_POOLING2D: LayerDef = {
   kind: 'averagePooling2d',
   snake: 'average_pooling2d',
-  options: optionNames<AveragePooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode', 'countIncludePad']),
+  get options() { return optionNames<AveragePooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode', 'countIncludePad']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
     const y = p.activation(node.name, count * ctx.batch);

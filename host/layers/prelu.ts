@@ -71,7 +71,7 @@ export function collapsedDims(layer: Layer, s: readonly number[]): { d0: number;
 export const PRELU: LayerDef = {
   kind: 'prelu',
   snake: 'p_re_lu',
-  options: optionNames<PreluOptions>()([...LAYER_OPTION_NAMES, 'sharedAxes', 'alphaInitializer', 'alphaRegularizer', 'alphaConstraint']),
+  get options() { return optionNames<PreluOptions>()([...LAYER_OPTION_NAMES, 'sharedAxes', 'alphaInitializer', 'alphaRegularizer', 'alphaConstraint']); },
   outputShape(layer, [s]) {
     collapsedDims(layer, s); // refuses shared axes outside the rank or that the kernel cannot express
     return [...s];

@@ -60,7 +60,7 @@ const failHere = (layer: Layer) => (what: string) => new InvalidArgumentError(`l
 export const REDUCE: LayerDef = {
   kind: 'reduce',
   snake: 'reduce',
-  options: optionNames<ReduceOptions>()([...LAYER_OPTION_NAMES, 'op', 'axis', 'keepdims']),
+  get options() { return optionNames<ReduceOptions>()([...LAYER_OPTION_NAMES, 'op', 'axis', 'keepdims']); },
   outputShape(layer, [s], fail) {
     const axes = perSampleAxes(layer.config.axis as number[], s.length, fail);
     return layer.config.keepdims ? s.map((d, i) => (axes.includes(i) ? 1 : d)) : s.filter((_, i) => !axes.includes(i));
@@ -94,5 +94,5 @@ export const REDUCE: LayerDef = {
   kerasClasses: ['edgetune>Reduce'],
   toKeras: (l) => ({ class_name: 'edgetune>Reduce', config: { ...kerasBase(l), op: l.config.op, axis: l.config.axis, keepdims: l.config.keepdims } }),
   fromKeras: (c, r) => reduce({ ...r.base, op: c.op, axis: c.axis, keepdims: c.keepdims ?? undefined }),
-  toTfjs: noTfjs('edgetune>Reduce'),
+  toTfjs: /* @__PURE__ */ noTfjs('edgetune>Reduce'),
 };

@@ -35,7 +35,7 @@ const constant = { className: 'constant', value: 0 } as InitializerConfig;
 export const RESCALING: LayerDef = {
   kind: 'rescaling',
   snake: 'rescaling',
-  options: optionNames<RescalingOptions>()([...LAYER_OPTION_NAMES, 'scale', 'offset']),
+  get options() { return optionNames<RescalingOptions>()([...LAYER_OPTION_NAMES, 'scale', 'offset']); },
   outputShape(layer, [s], fail) {
     const ch = s[s.length - 1];
     for (const k of ['scale', 'offset']) {

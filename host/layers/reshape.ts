@@ -25,7 +25,7 @@ export function reshape(targetShape: number[] | ReshapeOptions, options?: LayerO
 export const RESHAPE: LayerDef = {
   kind: 'reshape',
   snake: 'reshape',
-  options: optionNames<ReshapeOptions>()([...LAYER_OPTION_NAMES, 'targetShape']),
+  get options() { return optionNames<ReshapeOptions>()([...LAYER_OPTION_NAMES, 'targetShape']); },
   outputShape(layer, [s], fail) {
     const c = layer.config;
     const target = [...(c.targetShape as number[])];

@@ -140,12 +140,13 @@ function resizeArgs(layer: Layer, s: readonly number[], out: readonly number[]):
 export const RESIZING: LayerDef = {
   kind: 'resizing',
   snake: 'resizing',
-  options: optionNames<ResizingOptions>()([...LAYER_OPTION_NAMES, 'height', 'width', 'interpolation', 'coordinateTransform', 'nearestMode']),
+  get options() { return optionNames<ResizingOptions>()([...LAYER_OPTION_NAMES, 'height', 'width', 'interpolation', 'coordinateTransform', 'nearestMode']); },
   outputShape(layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     return [layer.config.height as number, layer.config.width as number, s[2]];
   },
-  ...RESIZE_LOWERING,
+  forward: (a) => RESIZE_LOWERING.forward(a),
+  backward: (a) => RESIZE_LOWERING.backward(a),
   kerasClasses: ['Resizing', 'edgetune>Resizing'],
   toKeras(l) {
     const c = l.config;

@@ -53,7 +53,7 @@ function window(layer: Layer, inShape: readonly number[]): Relayout {
 export const SLICE: LayerDef = {
   kind: 'slice',
   snake: 'slice',
-  options: optionNames<SliceOptions>()([...LAYER_OPTION_NAMES, 'begin', 'end', 'strides']),
+  get options() { return optionNames<SliceOptions>()([...LAYER_OPTION_NAMES, 'begin', 'end', 'strides']); },
   outputShape(layer, [s], fail) {
     const c = layer.config as { begin: number[] };
     if (c.begin.length !== s.length) throw fail(`begin/end/strides have ${c.begin.length} entries but the input has ${s.length} axes per sample ([${s}])`);
@@ -64,7 +64,7 @@ export const SLICE: LayerDef = {
   forward: (a) => relayoutForward(a, window(a.layer, a.x.shape)),
   backward: (a) => relayoutBackward(a, window(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>Slice'],
-  toTfjs: noTfjsCounterpart('edgetune>Slice'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Slice'),
   toKeras: (l) => ({ class_name: 'edgetune>Slice', config: { ...kerasBase(l), begin: l.config.begin, end: l.config.end, strides: l.config.strides } }),
   fromKeras: (c, r) => slice({ ...r.base, begin: c.begin, end: c.end, strides: c.strides }),
 };

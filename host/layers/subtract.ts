@@ -16,7 +16,7 @@ export function subtract(options: LayerOptions = {}): Layer {
 export const SUBTRACT: LayerDef = {
   kind: 'subtract',
   snake: 'subtract',
-  options: optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]),
+  get options() { return optionNames<LayerOptions>()([...LAYER_OPTION_NAMES]); },
   multiInput: true,
   outputShape: (_layer, shapes, fail) => mergeShape(shapes, fail, 2),
   forward(args) {

@@ -35,7 +35,7 @@ function tiling(layer: Layer, inShape: readonly number[], outShape: readonly num
 export const TILE: LayerDef = {
   kind: 'tile',
   snake: 'tile',
-  options: optionNames<TileOptions>()([...LAYER_OPTION_NAMES, 'multiples']),
+  get options() { return optionNames<TileOptions>()([...LAYER_OPTION_NAMES, 'multiples']); },
   outputShape(layer, [s], fail) {
     const m = layer.config.multiples as number[];
     if (m.length !== s.length) throw fail(`multiples [${m}] has ${m.length} entries but the input has ${s.length} axes per sample ([${s}])`);
@@ -44,7 +44,7 @@ export const TILE: LayerDef = {
   forward: (a) => relayoutForward(a, tiling(a.layer, a.x.shape, a.shape)),
   backward: (a) => relayoutBackward(a, tiling(a.layer, a.x.shape, a.v.shape)),
   kerasClasses: ['edgetune>Tile'],
-  toTfjs: noTfjsCounterpart('edgetune>Tile'),
+  toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Tile'),
   toKeras: (l) => ({ class_name: 'edgetune>Tile', config: { ...kerasBase(l), multiples: l.config.multiples } }),
   fromKeras: (c, r) => tile({ ...r.base, multiples: c.multiples }),
 };

@@ -4,7 +4,7 @@
 // written to Keras JSON as the custom classes 'edgetune>Unary' and 'edgetune>Clip'.
 import { optionNames } from '../core/options';
 import { ownEntry } from '../core/lookup';
-import { gradTarget } from '../compile/program';
+import { type BackwardArgs, type ForwardArgs, gradTarget, type NodeValue } from '../compile/program';
 import { sizeOf } from '../compile/graph';
 import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
@@ -69,29 +69,31 @@ export function clip(options: ClipOptions): Layer {
   return new Layer(CLIP, { min, max }, o);
 }
 
-// Both kinds: y = f(x) into a new region (the backward pass reads x), dx from x.
-function pointwise(kind: (c: Record<string, unknown>) => { kind: number; alpha: number; beta: number }): Pick<LayerDef, 'outputShape' | 'forward' | 'backward'> {
-  return {
-    outputShape: (_layer, [s]) => [...s],
-    forward({ ctx, p, node, layer, x, shape, count }) {
-      const y = p.activation(node.name, count * ctx.batch);
-      p.emit('unary_forward', layer.name, { y, x: x.region }, { ...kind(layer.config), count });
-      return { region: y, shape };
-    },
-    backward({ ctx, p, g, layer, input, x, dy, count, needsInputGrad }) {
-      if (!needsInputGrad) return;
-      const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
-      p.emit('unary_backward', layer.name, { dx: dx.region, dy, x: x.region }, { ...kind(layer.config), count, accumulate: dx.accumulate });
-    },
-  };
+// Both kinds: y = f(x) into a new region (the backward pass reads x), dx from x. `params`: the
+// kind's kernel parameters from the layer config. (The records call these from arrow functions,
+// so that their literals stay free of calls and a bundle without these layers drops them.)
+type PointwiseParams = (c: Record<string, unknown>) => { kind: number; alpha: number; beta: number };
+function pointwiseForward({ ctx, p, node, layer, x, shape, count }: ForwardArgs, params: PointwiseParams): NodeValue {
+  const y = p.activation(node.name, count * ctx.batch);
+  p.emit('unary_forward', layer.name, { y, x: x.region }, { ...params(layer.config), count });
+  return { region: y, shape };
 }
+function pointwiseBackward({ ctx, p, g, layer, input, x, dy, count, needsInputGrad }: BackwardArgs, params: PointwiseParams): void {
+  if (!needsInputGrad) return;
+  const dx = gradTarget(p, g, input, sizeOf(x.shape) * ctx.batch);
+  p.emit('unary_backward', layer.name, { dx: dx.region, dy, x: x.region }, { ...params(layer.config), count, accumulate: dx.accumulate });
+}
+const unaryParams: PointwiseParams = (c) => ({ kind: UNARY_KIND[c.op as UnaryOp], alpha: (c.alpha as number | undefined) ?? 0, beta: (c.beta as number | undefined) ?? 0 });
+const clipParams: PointwiseParams = (c) => ({ kind: UNARY_KIND.clip, alpha: c.min as number, beta: c.max as number });
 
 export const UNARY: LayerDef = {
   kind: 'unary',
   snake: 'unary',
   nameBase: (c) => SNAKE[c.op as UnaryOp] ?? (c.op as string),
-  options: optionNames<UnaryOptions>()([...LAYER_OPTION_NAMES, 'op', 'alpha', 'beta']),
-  ...pointwise((c) => ({ kind: UNARY_KIND[c.op as UnaryOp], alpha: (c.alpha as number | undefined) ?? 0, beta: (c.beta as number | undefined) ?? 0 })),
+  get options() { return optionNames<UnaryOptions>()([...LAYER_OPTION_NAMES, 'op', 'alpha', 'beta']); },
+  outputShape: (_layer, [s]) => [...s],
+  forward: (a) => pointwiseForward(a, unaryParams),
+  backward: (a) => pointwiseBackward(a, unaryParams),
   kerasClasses: ['edgetune>Unary'],
   toKeras(l) {
     const c = l.config;
@@ -116,8 +118,10 @@ const bound = (v: unknown) => (Number.isFinite(v) ? v : null);
 export const CLIP: LayerDef = {
   kind: 'clip',
   snake: 'clip',
-  options: optionNames<ClipOptions>()([...LAYER_OPTION_NAMES, 'min', 'max']),
-  ...pointwise((c) => ({ kind: UNARY_KIND.clip, alpha: c.min as number, beta: c.max as number })),
+  get options() { return optionNames<ClipOptions>()([...LAYER_OPTION_NAMES, 'min', 'max']); },
+  outputShape: (_layer, [s]) => [...s],
+  forward: (a) => pointwiseForward(a, clipParams),
+  backward: (a) => pointwiseBackward(a, clipParams),
   kerasClasses: ['edgetune>Clip'],
   toKeras: (l) => ({ class_name: 'edgetune>Clip', config: { ...kerasBase(l), min: bound(l.config.min), max: bound(l.config.max) } }),
   fromKeras: (c, r) => clip({ ...r.base, min: c.min ?? undefined, max: c.max ?? undefined }),

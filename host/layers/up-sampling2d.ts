@@ -30,13 +30,14 @@ export function upSampling2d(size?: number | [number, number] | UpSampling2dOpti
 export const UP_SAMPLING2D: LayerDef = {
   kind: 'upSampling2d',
   snake: 'up_sampling2d',
-  options: optionNames<UpSampling2dOptions>()([...LAYER_OPTION_NAMES, 'size', 'interpolation', 'coordinateTransform', 'nearestMode']),
+  get options() { return optionNames<UpSampling2dOptions>()([...LAYER_OPTION_NAMES, 'size', 'interpolation', 'coordinateTransform', 'nearestMode']); },
   outputShape(layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     const [sh, sw] = layer.config.size as number[];
     return [s[0] * sh, s[1] * sw, s[2]];
   },
-  ...RESIZE_LOWERING,
+  forward: (a) => RESIZE_LOWERING.forward(a),
+  backward: (a) => RESIZE_LOWERING.backward(a),
   kerasClasses: ['UpSampling2D', 'edgetune>UpSampling2D'],
   toKeras(l) {
     const c = l.config;

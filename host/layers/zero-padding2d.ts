@@ -30,7 +30,7 @@ function padGeometry(layer: Layer, inShape: readonly number[]): Record<string, n
 export const ZERO_PADDING2D: LayerDef = {
   kind: 'zeroPadding2d',
   snake: 'zero_padding2d',
-  options: optionNames<ZeroPadding2dOptions>()([...LAYER_OPTION_NAMES, 'padding']),
+  get options() { return optionNames<ZeroPadding2dOptions>()([...LAYER_OPTION_NAMES, 'padding']); },
   outputShape(layer, [s], fail) {
     if (s.length !== 3) throw fail(`needs a (height, width, channels) input per sample, got [${s}]`);
     const [[t, b], [l, r]] = layer.config.padding as [[number, number], [number, number]];
