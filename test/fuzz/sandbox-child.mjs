@@ -5,6 +5,7 @@
 // so neither this child's start nor the IPC round trip counts against a case.
 //   { kind: 'wasi', args, preopens }  -> { code } (the module's exit code) or { trap }
 //   { kind: 'keras', bytes, name }    -> { accepted } or { error, typed }
+//   { kind: 'spin', ms }              -> { spun }    (busy for ms of CPU: test/fuzz/sandbox.test.ts)
 // Every answer also has { wallMs, cpuMs }.
 import { openSync, readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
@@ -32,6 +33,11 @@ function wasiExit(args, preopens) {
 }
 
 async function handle(m) {
+  if (m.kind === 'spin') {
+    const c0 = process.cpuUsage();
+    for (let c = { user: 0, system: 0 }; (c.user + c.system) / 1000 < m.ms; c = process.cpuUsage(c0));
+    return { spun: m.ms };
+  }
   if (m.kind === 'wasi') {
     try {
       return { code: wasiExit(m.args, m.preopens) };
