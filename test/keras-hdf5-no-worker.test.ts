@@ -19,7 +19,7 @@ describe('Keras HDF5 where no worker can start', () => {
     for (const [bytes, file, where] of [[legacyH5(net), 'net.h5', 'net.h5'], [keras3(net), 'net.keras', 'net.keras/model.weights.h5']] as const) {
       const e = await importKeras(bytes, file, { timeoutMs: 5000 }).then(() => null, (x) => x);
       expect(e, file).toBeInstanceOf(InvalidArgumentError);
-      expect(e.message).toBe(`${where}: no worker can start here to read HDF5 within the 5000 ms time limit (a corrupt file can hang h5wasm's reader forever); ` +
+      expect(e.message).toBe(`${where}: no worker can start here to read HDF5 within the 5000 ms time limit (a corrupt file can hang the HDF5 reader forever); ` +
         'pass { inThread: true } to importKeras to read it in this thread without a time limit');
       const m = await importKeras(bytes, file, { inThread: true });
       expect(Array.from(m.layers.at(-1)!.values[0]), file).toEqual(want);

@@ -108,7 +108,7 @@ export async function readHdf5(bytes: Uint8Array, source: string, timeoutMs = DE
   }
   if (!reader) {
     throw new InvalidArgumentError(`${source}: no worker can start here to read HDF5 within the ${timeoutMs} ms time limit (a corrupt file can hang ` +
-      'h5wasm\'s reader forever); pass { inThread: true } to importKeras to read it in this thread without a time limit');
+      'the HDF5 reader forever); pass { inThread: true } to importKeras to read it in this thread without a time limit');
   }
   const reply = await ask(reader, bytes, source, timeoutMs);
   if (!reusable || reply.fatal || reader.dead) {
