@@ -5,7 +5,7 @@
 // from IndexedDB after a reload and a browser restart, and that the cross-runtime determinism
 // scenario gives the same bits in the page's worker as here.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -19,7 +19,8 @@ import { runScenario } from '../examples/common/determinism.mjs';
 import { runThreadsScenario } from '../examples/common/threads-scenario.mjs';
 import { buildBrowser, HELD_OUT_PER_CLASS, TRAIN_PER_CLASS } from '../scripts/build-browser.mjs';
 import { ISOLATION, serveBrowser } from '../scripts/serve-browser.mjs';
-import { tf, tfjsCopy } from './tfjs';
+import { legacyH5 } from './support/keras-files';
+import { tf, tfjsCopy, tfl } from './tfjs';
 
 const CHROMIUM = process.env.EDGETUNE_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -385,4 +386,75 @@ describe('the page served without COOP/COEP', () => {
       server.closeAllConnections();
     }
   }, 240_000);
+});
+
+// importKeras's HDF5 reader in a page: dist/ served as is, the reader in a Web Worker loaded from
+// dist/keras-hdf5-worker.js (host/import/hdf5-read.ts), stopped after timeoutMs.
+describe('Keras HDF5 in Chromium, through the Web Worker', () => {
+  let server: Server;
+  let browser: Awaited<ReturnType<typeof chromium.launch>>;
+  let page: Page;
+  const workers: string[] = [];
+  const closed: string[] = [];
+  const TYPES: Record<string, string> = { js: 'text/javascript', wasm: 'application/wasm', html: 'text/html' };
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const path = req.url === '/' ? null : new URL(req.url!, 'http://x').pathname;
+      if (path && !/^\/dist\/[\w./-]+$/.test(path)) { res.writeHead(404).end(); return; }
+      try {
+        const body = path ? readFileSync(`.${path}`) : '<!doctype html><title>hdf5</title>';
+        res.writeHead(200, { 'content-type': TYPES[path?.split('.').pop() ?? 'html'] ?? 'application/octet-stream' }).end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
+    page = await browser.newPage();
+    page.on('worker', (w) => { workers.push(w.url()); w.on('close', () => closed.push(w.url())); });
+    await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`, { timeout: 60_000 });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+    server?.closeAllConnections();
+  });
+
+  // importKeras in the page: every layer's weights, or the error's class and message.
+  const importInPage = (bytes: Uint8Array, name: string, timeoutMs?: number) => page.evaluate(async ({ bytes, name, timeoutMs }) => {
+    // A dynamic import written as text: vitest would rewrite an import() in this function.
+    const { importKeras } = await (new Function('u', 'return import(u)'))('/dist/import/keras.js');
+    try {
+      const m = await importKeras(new Uint8Array(bytes), name, { timeoutMs });
+      return { weights: m.layers.map((l: { values: Float32Array[] }) => l.values.map((v) => Array.from(v))) };
+    } catch (e) {
+      return { error: (e as Error).name, message: (e as Error).message };
+    }
+  }, { bytes: Array.from(bytes), name, timeoutMs });
+
+  it('imports a legacy .h5 in a worker with the weights Node reads', async () => {
+    const net = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 5, activation: 'relu' }), tfl.layers.dense({ units: 2, activation: 'softmax' })] });
+    const bytes = legacyH5(net);
+    const inNode = await (await import('../dist/import/keras.js')).importKeras(bytes, 'net.h5');
+    const got = await importInPage(bytes, 'net.h5');
+    expect(got.error).toBeUndefined();
+    expect(got.weights).toEqual(inNode.layers.map((l) => l.values.map((v) => Array.from(v))));
+    expect(got.weights![1][0]).toEqual(Array.from(net.layers[1].getWeights()[0].dataSync()));
+    expect(workers.filter((u) => u.endsWith('/dist/keras-hdf5-worker.js'))).toHaveLength(1);
+  }, 120_000);
+
+  it('stops a worker that hangs on a hostile .h5 after timeoutMs: a ModelFormatError, then the next file reads', async () => {
+    const hostile = new Uint8Array(readFileSync('test/fixtures/keras/h5wasm-hang-1.h5'));
+    const before = workers.length;
+    const t0 = performance.now();
+    const got = await importInPage(hostile, 'hang.h5', 1500);
+    expect(got).toEqual({ error: 'ModelFormatError', message: 'hang.h5: the HDF5 reader did not finish in 1500 ms (a corrupt or hostile file)' });
+    expect(performance.now() - t0).toBeLessThan(60_000);
+    expect(workers.length).toBe(before + 1);
+    await expect.poll(() => closed.length, { timeout: 10_000 }).toBe(workers.length); // the stuck worker was terminated
+    const net = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [3], units: 2 })] });
+    const ok = await importInPage(legacyH5(net), 'ok.h5');
+    expect(ok.weights![0][0]).toEqual(Array.from(net.layers[0].getWeights()[0].dataSync()));
+  }, 120_000);
 });

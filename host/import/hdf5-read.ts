@@ -2,8 +2,10 @@
 // h5wasm's C reader can loop forever on a corrupt file, and a caller of importKeras must get a
 // ModelFormatError, not a hang. Node (worker_threads) keeps one worker between calls, unref'd so
 // it never keeps the process alive; where there is a Web Worker (browsers, Deno, Bun) each call
-// gets one and ends it. Where there is neither, the file is read in-thread, without the timeout.
-import { ModelFormatError } from '../core/errors';
+// gets one and ends it. Where there is neither (Node before 20.16, a sandbox without threads, a
+// bundle without the worker file), the caller gets an InvalidArgumentError saying so, unless it
+// asked for `inThread`: then the file is read in the calling thread, without the time limit.
+import { InvalidArgumentError, ModelFormatError } from '../core/errors';
 import { type Hdf5Tree, readHdf5Tree } from './hdf5-tree';
 
 // A legitimate Keras file is read at tens of MB per second; a stuck reader is stopped after this.
@@ -94,7 +96,8 @@ function ask(r: Reader, bytes: Uint8Array, source: string, timeoutMs: number): P
   });
 }
 
-export async function readHdf5(bytes: Uint8Array, source: string, timeoutMs = DEFAULT_HDF5_TIMEOUT_MS): Promise<Hdf5Tree> {
+export async function readHdf5(bytes: Uint8Array, source: string, timeoutMs = DEFAULT_HDF5_TIMEOUT_MS, inThread = false): Promise<Hdf5Tree> {
+  if (inThread) return readHdf5Tree(bytes, source);
   const reusable = !!g.process?.versions?.node;
   let reader: Reader | null;
   try {
@@ -103,7 +106,10 @@ export async function readHdf5(bytes: Uint8Array, source: string, timeoutMs = DE
   } catch {
     reader = null; // no worker here (a bundle without the worker file, a sandbox without threads)
   }
-  if (!reader) return readHdf5Tree(bytes, source);
+  if (!reader) {
+    throw new InvalidArgumentError(`${source}: no worker can start here to read HDF5 within the ${timeoutMs} ms time limit (a corrupt file can hang ` +
+      'the HDF5 reader forever); pass { inThread: true } to importKeras to read it in this thread without a time limit');
+  }
   const reply = await ask(reader, bytes, source, timeoutMs);
   if (!reusable || reply.fatal || reader.dead) {
     reader.end();

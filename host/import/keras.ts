@@ -16,6 +16,10 @@ import { assignWeights, type FoundWeight, type ImportedLayer, modelFromKeras } f
 export interface KerasImportOptions {
   // How long the HDF5 reader may take before the file is refused (default 30 s).
   timeoutMs?: number;
+  // Read HDF5 in the calling thread, without the time limit (a corrupt file can then hang the
+  // caller). Where no worker can start, importKeras refuses HDF5 with an InvalidArgumentError
+  // unless this is set.
+  inThread?: boolean;
 }
 
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -24,8 +28,9 @@ const isZip = (b: Uint8Array) => b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03
 
 export async function importKeras(bytes: Uint8Array, fileName: string, options: KerasImportOptions = {}): Promise<Model> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_HDF5_TIMEOUT_MS;
-  if (isZip(bytes)) return importKerasZip(bytes, fileName, timeoutMs);
-  if (isHdf5(bytes)) return importLegacyH5(await readHdf5(bytes, fileName, timeoutMs), fileName);
+  const read = (b: Uint8Array, where: string) => readHdf5(b, where, timeoutMs, options.inThread);
+  if (isZip(bytes)) return importKerasZip(bytes, fileName, read);
+  if (isHdf5(bytes)) return importLegacyH5(await read(bytes, fileName), fileName);
   throw new ModelFormatError(`${fileName}: neither a .keras zip nor an HDF5 (.h5) file`, fileName);
 }
 
@@ -39,7 +44,7 @@ function readDataset(f: Hdf5Tree, path: string): FoundWeight | undefined {
   return d && { name: path, shape: d.shape, values: d.values };
 }
 
-async function importKerasZip(bytes: Uint8Array, source: string, timeoutMs: number): Promise<Model> {
+async function importKerasZip(bytes: Uint8Array, source: string, read: (b: Uint8Array, where: string) => Promise<Hdf5Tree>): Promise<Model> {
   const entries = await unzip(bytes, source);
   const config = entries.get('config.json');
   const weights = entries.get('model.weights.h5');
@@ -53,7 +58,7 @@ async function importKerasZip(bytes: Uint8Array, source: string, timeoutMs: numb
   }
   const imported = modelFromKeras(topology, source);
   const where = `${source}/model.weights.h5`;
-  const f = await readHdf5(weights, where, timeoutMs);
+  const f = await read(weights, where);
   const paths = kerasPaths(imported.imported);
   assignWeights(imported, (layer, _weight, index) => readDataset(f, `${paths.get(layer)}/vars/${index}`), where);
   return imported.model;

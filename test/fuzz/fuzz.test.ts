@@ -1,15 +1,18 @@
 // The mutation fuzzer over every loader (test/fuzz/targets.ts): FUZZ_N cases per format (200 in
 // `npm test`; `npm run fuzz -- --n 10000` for the long run). Every refusal must be a typed error
-// (an EdgetuneError subclass), no input may take over 5 s or grow a sandboxed case's process past
-// 1 GB (test/fuzz/sandbox.ts: WASI and Keras cases), and an accepted input must give a model
-// that runs (for safetensors: weights equal to the file's bytes). FUZZ_REPORT names a JSON file
+// (an EdgetuneError subclass), no input may be slow or grow a sandboxed case's process past 1 GB
+// (test/fuzz/sandbox.ts: WASI and Keras cases), and an accepted input must give a model that
+// runs (for safetensors: weights equal to the file's bytes). Slow: over 5 s of the case's own CPU
+// time (process time, all threads; measured in the sandbox child for sandboxed cases, so a
+// child's start never counts), or no answer within the sandbox's 60 s (the child is killed). Wall
+// time over 5 s without that CPU is a loaded machine, counted apart (`wallOver`). FUZZ_REPORT names a JSON file
 // for the per-format counts that test/fuzz/run.mjs prints.
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EdgetuneError } from '../../dist/node.js';
 import { rng } from './mutate';
 import { SandboxFailure } from './sandbox';
-import { closeSandbox, targets } from './targets';
+import { closeSandbox, sandboxStarts, sandboxTime, targets } from './targets';
 
 const LONG = process.env.FUZZ_N ? Number(process.env.FUZZ_N) : undefined;
 // FUZZ_FROM: the first case of a long run (a run split across processes: 0, 2500, ...).
@@ -54,13 +57,18 @@ describe('mutation fuzzer', () => {
       let typed = 0;
       let stopped = 0; // typed refusals by a reader stopped at its timeout (Keras HDF5)
       let accepted = 0;
+      let wallOver = 0; // cases over 5 s of their own wall time (a loaded machine) but not of CPU
+      let maxWall = 0;
+      let maxCpu = 0;
       const rss0 = process.memoryUsage().rss;
+      const starts0 = sandboxStarts();
       let tried = 0;
       for (let i = 0; i < N && Date.now() < UNTIL; i++, tried++) {
         const c = FROM + i + 1;
         const input = t.mutate(rng(c));
         if (process.env.FUZZ_TRACE) writeFileSync(process.env.FUZZ_TRACE, `${t.name} case ${c}\n`);
-        const t0 = performance.now();
+        const w0 = performance.now();
+        const c0 = process.cpuUsage();
         try {
           if ((await t.run(input)) === 'refused') typed++;
           else accepted++;
@@ -69,12 +77,19 @@ describe('mutation fuzzer', () => {
           else if (e instanceof EdgetuneError) { typed++; if (/the HDF5 reader did not finish in \d+ ms/.test(e.message)) stopped++; }
           else untyped.push(`case ${c}: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? e}`);
         }
-        const ms = performance.now() - t0;
-        if (ms > SLOW_MS && !slow.some((s) => s.startsWith(`case ${c}:`))) slow.push(`case ${c}: ${ms.toFixed(0)} ms`);
+        // The case's own time: measured by the sandbox child for sandboxed targets, here otherwise.
+        const cpu = process.cpuUsage(c0);
+        const own = t.sandboxed ? sandboxTime() : { wallMs: performance.now() - w0, cpuMs: (cpu.user + cpu.system) / 1000 };
+        if (!own) continue; // killed or crashed: counted above
+        maxWall = Math.max(maxWall, own.wallMs);
+        maxCpu = Math.max(maxCpu, own.cpuMs);
+        if (own.cpuMs > SLOW_MS) slow.push(`case ${c}: ${own.cpuMs.toFixed(0)} ms of CPU (${own.wallMs.toFixed(0)} ms wall)`);
+        else if (own.wallMs > SLOW_MS) wallOver++;
       }
       const rssGrowthMB = (process.memoryUsage().rss - rss0) / 2 ** 20;
       report[t.name] = {
         tried, typed, stopped, accepted, untyped: untyped.length, slow: slow.length, memory: memory.length, rssGrowthMB: Math.round(rssGrowthMB),
+        wallOver, maxWallMs: Math.round(maxWall), maxCpuMs: Math.round(maxCpu), ...(t.sandboxed ? { restarts: sandboxStarts() - starts0 } : {}),
         examples: [...untyped, ...slow, ...memory].slice(0, 5),
       };
       if (process.env.FUZZ_REPORT) writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(report, null, 1));

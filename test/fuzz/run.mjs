@@ -1,8 +1,11 @@
 // The long fuzz run: `npm run fuzz -- --n 10000 [--only safetensors-model,onnx] [--from 0] [--minutes M]`. Runs
 // test/fuzz/fuzz.test.ts with FUZZ_N cases per format and prints, per format: tried, typed error
 // (or clean refusal; `stopped`: of those, a reader stopped at its timeout), accepted, untyped,
-// slow (> 5 s), memory (a sandboxed case over 1 GB) and RSS growth of the test process over the
-// format's run.
+// slow (over 5 s of the case's own CPU time, or no answer from the sandbox child in 60 s), memory
+// (a sandboxed case over 1 GB), wall>5s (cases over 5 s of their own wall time but not of CPU: a
+// loaded machine), the largest case's own wall and CPU time, restarts (sandbox children started
+// during the format's run: after a case that killed, hung or over-grew one) and the RSS growth of
+// the test process over the format's run.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,9 +25,10 @@ const r = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mj
 });
 let rows = {};
 try { rows = JSON.parse(readFileSync(report, 'utf8')); } catch { /* no format finished */ }
-console.log(`format                   tried   typed stopped accepted untyped slow memory rss+MB`);
+console.log(`format                   tried   typed stopped accepted untyped slow memory wall>5s maxWall/CPU ms restarts rss+MB`);
 for (const [name, s] of Object.entries(rows)) {
-  console.log(`${name.padEnd(22)} ${String(s.tried).padStart(7)} ${String(s.typed).padStart(7)} ${String(s.stopped ?? 0).padStart(7)} ${String(s.accepted).padStart(8)} ${String(s.untyped).padStart(7)} ${String(s.slow).padStart(4)} ${String(s.memory ?? 0).padStart(6)} ${String(s.rssGrowthMB).padStart(6)}`);
+  const cols = [[s.tried, 7], [s.typed, 7], [s.stopped ?? 0, 7], [s.accepted, 8], [s.untyped, 7], [s.slow, 4], [s.memory ?? 0, 6], [s.wallOver, 7], [`${s.maxWallMs}/${s.maxCpuMs}`, 14], [s.restarts ?? '-', 8], [s.rssGrowthMB, 6]];
+  console.log(`${name.padEnd(22)} ${cols.map(([v, w]) => String(v).padStart(w)).join(' ')}`);
   for (const e of s.examples) console.log(`    ${e}`);
 }
 console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s, vitest exit ${r.status}`);

@@ -1,13 +1,12 @@
-// A child process that runs fuzz cases which can take the process down: a WASI run of a mutated
-// plan (the module grows its memory to the plan's page count; Node 20's node:wasi aborts or
-// crashes the process past ~32 MB of memory unless fast API calls are off, see docs/wasi.md) and
-// the HDF5 reader (h5wasm can hang on a mutated file). Each case gets `timeoutMs` and the child at
-// most `maxRssBytes` of resident memory (polled from /proc on Linux); over either, or dead, the
-// child is killed, the case reported as 'timeout', 'memory' or 'crash', and a new child started
-// for the next case. The child is also replaced every RECYCLE_EVERY cases: node:wasi closes a WASI
-// instance's preopened and opened files only when the instance is garbage collected, and a child
-// that ran 3,672 cases without a collection failed with EMFILE. The child is
-// test/fuzz/sandbox-child.mjs.
+// A long-lived child process that runs fuzz cases which can take a process down: a WASI run of a
+// mutated plan (the module grows its memory to the plan's page count; Node 20's node:wasi aborts
+// or crashes the process past ~32 MB of memory unless fast API calls are off, see docs/wasi.md)
+// and the HDF5 reader (h5wasm can hang on a mutated file). The child (test/fuzz/sandbox-child.mjs)
+// serves many cases over IPC and times each one itself (wall and CPU), so its start (seconds on a
+// loaded machine: it loads the library, compiles the kernels and h5wasm) is never counted against
+// a case. It is replaced only after a case killed it ('crash'), did not answer within `hangMs` of
+// wall time ('timeout': killed) or grew its resident memory past `maxRssBytes` ('memory': killed,
+// polled from /proc on Linux); the next case waits for the new child to be ready.
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -15,9 +14,9 @@ const CHILD = new URL('./sandbox-child.mjs', import.meta.url).pathname;
 // Node 20's node:wasi fast API path crashes with large memories (docs/wasi.md).
 export const WASI_NODE_FLAGS = ['--no-turbo-fast-api-calls', '--no-warnings'];
 
-const RECYCLE_EVERY = 500;
-
-export type SandboxOutcome = { ok: true; value: any } | { ok: false; why: 'timeout' | 'memory' | 'crash'; detail: string };
+// A case's own time, measured in the child.
+export interface CaseTime { wallMs: number; cpuMs: number }
+export type SandboxOutcome = { ok: true; value: any; time: CaseTime } | { ok: false; why: 'timeout' | 'memory' | 'crash'; detail: string };
 
 // A case the sandbox had to stop: the fuzzer counts it by `why`, never as a typed refusal.
 export class SandboxFailure extends Error {
@@ -36,10 +35,12 @@ function rssOf(pid: number): number {
 
 export class Sandbox {
   private child?: Promise<ChildProcess>;
-  private cases = 0;
-  constructor(private readonly timeoutMs = 5000, private readonly maxRssBytes = 1024 * 2 ** 20) {}
+  starts = 0; // children started: 1 + the cases that killed, hung or over-grew one
+  last?: CaseTime; // the own time of the last case that answered
+  constructor(private readonly hangMs = 60_000, private readonly maxRssBytes = 1024 * 2 ** 20) {}
 
   private start(): Promise<ChildProcess> {
+    this.starts++;
     const child = fork(CHILD, [], { execArgv: WASI_NODE_FLAGS, serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     return new Promise((resolve, reject) => {
       child.once('message', () => resolve(child));
@@ -48,7 +49,7 @@ export class Sandbox {
   }
 
   async run(message: object): Promise<SandboxOutcome> {
-    if (++this.cases % RECYCLE_EVERY === 0) this.close();
+    this.last = undefined;
     const child = await (this.child ??= this.start());
     return new Promise((resolve) => {
       let done = false;
@@ -66,12 +67,15 @@ export class Sandbox {
         child.kill('SIGKILL');
         finish({ ok: false, why, detail });
       };
-      const onMessage = (value: unknown) => finish({ ok: true, value });
+      const onMessage = ({ wallMs, cpuMs, ...value }: any) => {
+        this.last = { wallMs, cpuMs };
+        finish({ ok: true, value, time: this.last });
+      };
       const onExit = (code: number | null, signal: string | null) => {
         this.child = undefined;
         finish({ ok: false, why: 'crash', detail: `the child died (${signal ?? `exit ${code}`})` });
       };
-      const timer = setTimeout(() => stop('timeout', `over ${this.timeoutMs} ms`), this.timeoutMs);
+      const timer = setTimeout(() => stop('timeout', `no answer in ${this.hangMs} ms (killed)`), this.hangMs);
       const watch = setInterval(() => {
         const rss = rssOf(child.pid!);
         if (rss > this.maxRssBytes) stop('memory', `resident memory ${Math.round(rss / 2 ** 20)} MB over ${Math.round(this.maxRssBytes / 2 ** 20)} MB`);

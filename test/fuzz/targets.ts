@@ -27,6 +27,7 @@ export interface Target {
   // Resolves 'refused' for a clean refusal that is not a thrown error (a WASI exit 1, an HTTP 4xx).
   run: (input: any) => Promise<void | 'refused'>;
   smoke?: number; // cases in `npm test` when it is slow per case (default 200)
+  sandboxed?: true; // runs in the sandbox child, which times the case (sandboxTime)
 }
 
 // A safetensors file's header as JSON, to mutate it and write it back with its length prefix.
@@ -89,6 +90,10 @@ function tfjsJsonTarget(name: string, json: unknown, shard: Uint8Array, load: (j
 // crashes, hangs or grows the process past 1 GB is reported, and the next case gets a new child.
 const sandbox = new Sandbox();
 export const closeSandbox = () => sandbox.close();
+// The last sandboxed case's own time (undefined if the child did not answer), and how many
+// children the run started.
+export const sandboxTime = () => sandbox.last;
+export const sandboxStarts = () => sandbox.starts;
 async function wasiExit(args: string[], preopens: Record<string, string>): Promise<number> {
   const r = await sandbox.value({ kind: 'wasi', args, preopens });
   if (r.trap) throw new Error(`the WASI run threw (a trap?): ${r.trap}`);
@@ -173,12 +178,12 @@ export async function targets(): Promise<Target[]> {
     // h5wasm's C reader loops forever on some mutated files (about 1 in 25 .h5 cases): importKeras
     // stops its worker after the 2 s the sandbox child gives it and refuses the file (the run
     // counts these as `stopped`, within typed; test/keras-hdf5-bounded.test.ts).
-    { name: 'keras-zip', smoke: 40, mutate: (r) => mutateBytes(dotKeras, r).bytes, run: (b) => kerasRun(b, 'fuzz.keras') },
-    { name: 'keras-h5', smoke: 24, mutate: (r) => mutateBytes(h5, r).bytes, run: (b) => kerasRun(b, 'fuzz.h5') },
+    { name: 'keras-zip', smoke: 40, sandboxed: true, mutate: (r) => mutateBytes(dotKeras, r).bytes, run: (b) => kerasRun(b, 'fuzz.keras') },
+    { name: 'keras-h5', smoke: 24, sandboxed: true, mutate: (r) => mutateBytes(h5, r).bytes, run: (b) => kerasRun(b, 'fuzz.h5') },
     { name: 'pytorch-safetensors', mutate: (r) => mutateSafetensors(torch, r), run: async (b) => runs(importPytorchSafetensors(b, torchModel(), {}, 'fuzz.safetensors')) },
     { name: 'plan-js', mutate: (r) => mutateBytes(plan, r).bytes, run: async (b) => void readPlanFileInfo(b, 'fuzz.plan') },
-    { name: 'wasi-plan', smoke: 200, mutate: (r) => ({ plan: mutateBytes(plan, r).bytes, data: etd }), run: wasiRun },
-    { name: 'wasi-etd', smoke: 200, mutate: (r) => ({ plan, data: mutateBytes(etd, r).bytes }), run: wasiRun },
+    { name: 'wasi-plan', smoke: 200, sandboxed: true, mutate: (r) => ({ plan: mutateBytes(plan, r).bytes, data: etd }), run: wasiRun },
+    { name: 'wasi-etd', smoke: 200, sandboxed: true, mutate: (r) => ({ plan, data: mutateBytes(etd, r).bytes }), run: wasiRun },
     {
       name: 'edge-requests', smoke: 100,
       mutate: (r) => {
