@@ -57,6 +57,6 @@ describe('no-SIMD kernels', () => {
     // module from 94.1 KB to 96.2 KB; the packed-weight ops (230-232), the implicit-GEMM convolution
     // and micro-batched int8 plan files took it to 108.6 KB and the no-SIMD one to 80.8 KB.
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(88 * 1024);
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(118 * 1024);
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(124 * 1024);
   });
 });
