@@ -275,10 +275,9 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
     if (!meta.training_config) throw new ModelFormatError(`${source}: optimizer_state without a training_config`, source);
     checkOptimizerState(optimizerState!, source);
   }
-  for (const a of assignments) {
-    a.layer.values[a.index].set(a.values);
-    a.layer.weightsVersion++;
-  }
+  // toFloat32 and dequantizeKernel return fresh arrays: the layers adopt them (no initial value is
+  // drawn only to be overwritten, and no second host copy is made)
+  for (const a of assignments) a.layer.adoptValue(a.index, a.values);
   for (const { layer, kernel } of int8) layer.int8 = kernel;
   if (meta.training_config) {
     try {

@@ -212,6 +212,15 @@ export class Layer {
     this.arrays[i] = view;
   }
 
+  /** @internal makes `values` (weight i's size, a fresh array the caller gives up: a loader's decoded
+   * tensor) weight i's array, so a pending initial value is never drawn and nothing is copied */
+  adoptValue(i: number, values: Float32Array): void {
+    if (this.home) this.arrays[i].set(values); // planned: the arena view stays the array
+    else this.arrays[i] = values;
+    if (this.pending) this.pending[i] = null;
+    this.weightsVersion++;
+  }
+
   countTrainableParams(): number {
     return this.weightSpecs.filter((w) => w.trainable).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   }
