@@ -22,6 +22,16 @@ const bitsHex = (v: number) => {
 const printedBits = (stdout: string) => [...stdout.matchAll(/^epoch \d+\/\d+ loss \S+ f64 0x([0-9a-f]{16})$/gm)].map((m) => m[1]);
 const tensorBytes = (file: Uint8Array, name: string) => Buffer.from(readSafetensors(file).tensors.get(name)!.data);
 
+// The bundled MLP base with base_dense_1 frozen and int8, compiled with its training config: its bytes.
+async function int8MlpBase(): Promise<Uint8Array> {
+  const base = await loadModel(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
+  base.layers[0].trainable = false;
+  base.quantize('int8');
+  const cfg = base.compileConfig!;
+  base.compile({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batchSize: cfg.batchSize });
+  return base.toBytes();
+}
+
 describe('micro-batched plan files with int8 weights (WASI)', () => {
   it('loadModel reads an int8 model from a Node Buffer (readFileSync): only the kernel\'s bytes become its int8 values', async () => {
     setSeed(4);
@@ -38,12 +48,7 @@ describe('micro-batched plan files with int8 weights (WASI)', () => {
   it('edgetune compile --micro-batch 4 --batch 16 on an int8 base: the WASI module writes the bytes of fit({batchSize: 16, microBatch: 4}), losses too', async () => {
     // The MLP base, base_dense_1 frozen and int8; 50 records: 3 steps of 16 (4 micro-batches of
     // 4) and a last step of 2 rows (one micro-batch of 2, loss scale 1/2).
-    const base = await loadModel(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
-    base.layers[0].trainable = false;
-    base.quantize('int8');
-    const cfg = base.compileConfig!;
-    base.compile({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batchSize: cfg.batchSize });
-    const bytes = base.toBytes();
+    const bytes = await int8MlpBase();
     const dir = join(work, 'mlp');
     for (const d of ['p', 'w', 'd']) mkdirSync(join(dir, d), { recursive: true });
     writeFileSync(join(dir, 'w/model.safetensors'), bytes);
@@ -75,12 +80,7 @@ describe('micro-batched plan files with int8 weights (WASI)', () => {
     // Micro-batches of 4 on the MLP base with an int8 dense kernel; micro-batch 1 on the CNN base
     // with int8 convolutions (the showcase's plan and files). The scalar kernels add in the SIMD
     // order, so both runs must end on fit's weights and losses bit for bit.
-    const base = await loadModel(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
-    base.layers[0].trainable = false;
-    base.quantize('int8');
-    const cfg = base.compileConfig!;
-    base.compile({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batchSize: cfg.batchSize });
-    const bytes = base.toBytes();
+    const bytes = await int8MlpBase();
     const dir = join(work, 'mlp-nosimd');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'model.safetensors'), bytes);
