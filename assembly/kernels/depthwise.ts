@@ -234,10 +234,11 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
 // along the row: yo is the first one's output, x0 its window's top-left input pixel. Four pixels
 // at a time, and for each four every channel tile in turn: the four add chains overlap, each
 // weight vector loaded serves four pixels, and x, y and the weights (9 * C floats, in L1) are
-// walked in memory order. (Channel tiles outside with the nine weights held in registers and
-// pixels inside, as before, ran at 11-17 GFLOP/s on emotion's and gender's layers; this order at
-// 16-22, 1.2-1.4x kernel against kernel.) The leftover pixels go through interiorPixel. The same
-// sums in the same order as interiorPixel, so the same bits.
+// walked in memory order; at stride 1 the four windows' six input columns of a kernel row are
+// loaded once (loads, not the arithmetic, bound this kernel). Channel tiles outside with the nine
+// weights held in registers and pixels inside, as before, ran at 11-17 GFLOP/s on emotion's and
+// gender's layers; this at 17-26 (1.3-1.6x kernel against kernel). The leftover pixels go through
+// interiorPixel. The same sums in the same order as interiorPixel, so the same bits.
 function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
   const step = <usize>C << 2;
   const rowBytes = <usize>(W * C) << 2;
@@ -254,16 +255,30 @@ function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
         let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
         let xr = xq + o, wr = w + o;
         for (let kh = 0; kh < 3; kh++) {
-          for (let kw = 0; kw < 3; kw++) {
-            const wv = v128.load(wr);
-            a0 = f32x4.add(a0, f32x4.mul(v128.load(xr), wv));
-            a1 = f32x4.add(a1, f32x4.mul(v128.load(xr + xStep), wv));
-            a2 = f32x4.add(a2, f32x4.mul(v128.load(xr + 2 * xStep), wv));
-            a3 = f32x4.add(a3, f32x4.mul(v128.load(xr + 3 * xStep), wv));
-            xr += step;
-            wr += step;
+          if (SW == 1) {
+            const v0 = v128.load(xr), v1 = v128.load(xr + step), v2 = v128.load(xr + 2 * step);
+            const v3 = v128.load(xr + 3 * step), v4 = v128.load(xr + 4 * step), v5 = v128.load(xr + 5 * step);
+            let wv = v128.load(wr);
+            a0 = f32x4.add(a0, f32x4.mul(v0, wv)); a1 = f32x4.add(a1, f32x4.mul(v1, wv));
+            a2 = f32x4.add(a2, f32x4.mul(v2, wv)); a3 = f32x4.add(a3, f32x4.mul(v3, wv));
+            wv = v128.load(wr + step);
+            a0 = f32x4.add(a0, f32x4.mul(v1, wv)); a1 = f32x4.add(a1, f32x4.mul(v2, wv));
+            a2 = f32x4.add(a2, f32x4.mul(v3, wv)); a3 = f32x4.add(a3, f32x4.mul(v4, wv));
+            wv = v128.load(wr + 2 * step);
+            a0 = f32x4.add(a0, f32x4.mul(v2, wv)); a1 = f32x4.add(a1, f32x4.mul(v3, wv));
+            a2 = f32x4.add(a2, f32x4.mul(v4, wv)); a3 = f32x4.add(a3, f32x4.mul(v5, wv));
+          } else {
+            for (let kw = 0; kw < 3; kw++) {
+              const xk = xr + <usize>kw * step;
+              const wv = v128.load(wr + <usize>kw * step);
+              a0 = f32x4.add(a0, f32x4.mul(v128.load(xk), wv));
+              a1 = f32x4.add(a1, f32x4.mul(v128.load(xk + xStep), wv));
+              a2 = f32x4.add(a2, f32x4.mul(v128.load(xk + 2 * xStep), wv));
+              a3 = f32x4.add(a3, f32x4.mul(v128.load(xk + 3 * xStep), wv));
+            }
           }
-          xr += rowBytes - 3 * step;
+          xr += rowBytes;
+          wr += 3 * step;
         }
         const yp = yq + o;
         v128.store(yp, f32x4.pmin(f32x4.pmax(a0, vlo), vhi));
