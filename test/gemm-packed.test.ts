@@ -5,7 +5,8 @@
 // Sweeps m = 1, 2, 3 (the one-row path, batch-1 dense layers and SE blocks) and m past the 4-row
 // tile with every row tail (with k up to 256, the one-slice path that reads a in place), n over
 // every tail of the 8-wide panel and past the 128-column block, prime k and k past the 256-deep
-// slice, ldc > n, with and without bias, clamps none, ReLU, ReLU6, and accumulate.
+// slice, ldc > n, with and without bias, clamps none, ReLU, ReLU6, and accumulate. The packed
+// convolution: 1x1 at strides 1, 2, 3 ('same', 'valid', explicit bottom / right padding), 3x3, 5x5.
 // Outputs start as NaN, the packed panels too (every float of them must be written, the zero
 // padding included); guard words round every buffer must come back unchanged, and the inputs too.
 //
@@ -116,7 +117,7 @@ interface ConvCase { g: ConvGeometry; F: number; bias: boolean; clampAt: number;
 function convCases(): ConvCase[] {
   const cases: ConvCase[] = [];
   let i = 0;
-  const kernels: [number, number, number, string][] = [[1, 1, 1, 'valid'], [1, 1, 2, 'valid'], [3, 3, 1, 'same'], [3, 3, 2, 'same'], [3, 3, 2, 'valid'], [5, 5, 1, 'same']];
+  const kernels: [number, number, number, string][] = [[1, 1, 1, 'valid'], [1, 1, 2, 'valid'], [1, 1, 2, 'same'], [1, 1, 3, 'valid'], [3, 3, 1, 'same'], [3, 3, 2, 'same'], [3, 3, 2, 'valid'], [5, 5, 1, 'same']];
   for (const [K, , S, padding] of kernels) for (const [H, W] of [[1, 1], [5, 7], [9, 10]]) for (const C of [3, 5, 16, 40]) {
     i++;
     const r = conv2dOutputSize(H, K, S, 1, padding as 'same' | 'valid'), c = conv2dOutputSize(W, K, S, 1, padding as 'same' | 'valid');
@@ -124,6 +125,12 @@ function convCases(): ConvCase[] {
     const g = { B: 1 + (i % 2), H, W, C, KH: K, KW: K, SH: S, SW: S, DH: 1, DW: 1, PT: r.padBefore, PL: c.padBefore, OH: r.out, OW: c.out };
     const rows = g.B * g.OH * g.OW;
     cases.push({ g, F: [1, 5, 8, 20, 33][i % 5], bias: i % 2 === 0, clampAt: i % 3, chunkRows: i % 4 === 0 ? Math.max(1, rows >> 2) : rows });
+  }
+  // 1x1 kernels with explicit bottom / right padding (output rows and columns past the image),
+  // at strides 1 and 2: not the in-place GEMM of the strided 1x1 path, which must not read past x.
+  for (const S of [1, 2]) {
+    const g = { B: 2, H: 5, W: 6, C: 5, KH: 1, KW: 1, SH: S, SW: S, DH: 1, DW: 1, PT: 0, PL: 0, OH: Math.floor(5 / S) + 1, OW: Math.floor(6 / S) + 1 };
+    cases.push({ g, F: 9, bias: true, clampAt: S - 1, chunkRows: g.B * g.OH * g.OW });
   }
   return cases;
 }

@@ -229,6 +229,16 @@ export function conv2d_forward_packed(y: usize, x: usize, wp: usize, b: usize,
   // With a thread pool attached, the whole layer's positions go to the threads, each with its
   // share of cols (threads.ts); else each chunk's GEMM may be split.
   if (ASC_FEATURE_THREADS && conv_packed_split(y, x, wp, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, lo, hi, pack)) return;
+  // A strided unpadded 1x1 kernel (a residual shortcut's projection): an output row's inputs are
+  // rows of x SW*C floats apart, so each output row is one GEMM on x in place (no im2col copy).
+  if (KH == 1 && KW == 1 && PT == 0 && PL == 0 && (OH - 1) * SH < H && (OW - 1) * SW < W) {
+    for (let r = 0; r < B * OH; r++) {
+      const n = r / OH, ih = (r % OH) * SH;
+      const xr = x + (<usize>((n * H + ih) * W * C) << 2);
+      gemm_f32_packed(y + (<usize>r * <usize>(OW * F) << 2), xr, wp, b, OW, F, C, SW * C, 1, F, 0, lo, hi, pack);
+    }
+    return;
+  }
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
     im2colChannels(cols, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
