@@ -179,25 +179,28 @@ describe('depthwise_conv2d_forward_clamp', () => {
     expect(fails).toEqual([]);
   });
 
-  // The clamp is pmax / pmin on the interior rows (one instruction each where f32x4.max / min take
+  // The clamp is pmax / pmin (one instruction each where f32x4.max / min take
   // about eight), and those differ from max / min only on a -0 sum: a -0 bias with every product
   // -0 (zero inputs, negative weights). max(-0, 0) is +0, and with no clamp the -0 stays.
   it('keeps the sign of a zero sum as max / min do: -0 with no clamp, +0 under ReLU and ReLU6', () => {
     const simd = simdArena(ARENA_BYTES), sc = scalarArena(scalar, 16 + (ARENA_BYTES >> 16), ARENA_BYTES);
-    const g = { B: 2, H: 6, W: 14, C: 12, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 6, OW: 14 };
-    const x = new Float32Array(g.B * g.H * g.W * g.C);
-    const w = randomArray(9 * g.C, 5, -2, -0.5), b = new Float32Array(g.C).fill(-0);
     const fails: string[] = [];
-    for (const [name, lo, hi] of CLAMPS) {
-      const want = lo === 0 ? 0 : -0;
-      for (const [build, a] of [['simd', simd], ['scalar', sc]] as const) {
-        a.reset();
-        const n = g.B * g.OH * g.OW * g.C;
-        const yp = a.alloc(n);
-        a.k.depthwise_conv2d_forward_clamp(yp, a.put(x), a.put(w), a.put(b), g.B, g.H, g.W, g.C, 1, 3, 3, 1, 1, 1, 1, 1, 1, g.OH, g.OW, lo, hi);
-        const y = a.read(yp, n);
-        const bad = y.findIndex((v) => !Object.is(v, want));
-        if (bad >= 0) fails.push(`${build} ${name}: y[${bad}] = ${Object.is(y[bad], -0) ? '-0' : y[bad]}, want ${Object.is(want, -0) ? '-0' : want}`);
+    // 3x3 and 5x5 (their interior rows), M = 4 (the general path); 'same', so borders too.
+    for (const [K, M] of [[3, 1], [5, 1], [3, 4]]) {
+      const g = { B: 2, H: 7, W: 14, C: 12, KH: K, KW: K, SH: 1, SW: 1, DH: 1, DW: 1, PT: K >> 1, PL: K >> 1, OH: 7, OW: 14 };
+      const x = new Float32Array(g.B * g.H * g.W * g.C);
+      const w = randomArray(K * K * g.C * M, 5, -2, -0.5), b = new Float32Array(g.C * M).fill(-0);
+      for (const [name, lo, hi] of CLAMPS) {
+        const want = lo === 0 ? 0 : -0;
+        for (const [build, a] of [['simd', simd], ['scalar', sc]] as const) {
+          a.reset();
+          const n = g.B * g.OH * g.OW * g.C * M;
+          const yp = a.alloc(n);
+          a.k.depthwise_conv2d_forward_clamp(yp, a.put(x), a.put(w), a.put(b), g.B, g.H, g.W, g.C, M, K, K, 1, 1, 1, 1, g.PT, g.PL, g.OH, g.OW, lo, hi);
+          const y = a.read(yp, n);
+          const bad = y.findIndex((v) => !Object.is(v, want));
+          if (bad >= 0) fails.push(`${build} k${K} M${M} ${name}: y[${bad}] = ${Object.is(y[bad], -0) ? '-0' : y[bad]}, want ${Object.is(want, -0) ? '-0' : want}`);
+        }
       }
     }
     expect(fails).toEqual([]);

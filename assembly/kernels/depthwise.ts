@@ -31,7 +31,7 @@ function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32
     if (M == 1) {
       for (; o + 4 <= CM; o += 4) {
         const oo = <usize>o << 2;
-        let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
+        let acc = startSum(b, oo, lo);
         for (let kh = khLo; kh < khHi; kh++) {
           const xr = xb + (<usize>((ih0 + kh * DH) * W * C) << 2) + oo;
           const wr = w + <usize>(kh * KW) * tapBytes + oo;
@@ -40,13 +40,13 @@ function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32
             acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
           }
         }
-        v128.store(yo + oo, f32x4.min(f32x4.max(acc, vlo), vhi));
+        v128.store(yo + oo, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
       }
     } else if ((M & 3) == 0) {
       for (; o < CM; o += 4) {
         const oo = <usize>o << 2;
         const xc = xb + (<usize>(o / M) << 2);
-        let acc = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
+        let acc = startSum(b, oo, lo);
         for (let kh = khLo; kh < khHi; kh++) {
           const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
           const wr = w + <usize>(kh * KW) * tapBytes + oo;
@@ -55,7 +55,7 @@ function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32
             acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
           }
         }
-        v128.store(yo + oo, f32x4.min(f32x4.max(acc, vlo), vhi));
+        v128.store(yo + oo, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
       }
     }
   }
@@ -102,7 +102,7 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     for (; c + 4 <= C; c += 4) {
       const o = <usize>c << 2;
-      let acc = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      let acc = startSum(b, o, lo);
       const xp = x0 + o, wp = w + o;
       acc = tapRow(acc, xp, wp, step, K);
       acc = tapRow(acc, xp + rowBytes, wp + wRow, step, K);
@@ -111,7 +111,7 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
         acc = tapRow(acc, xp + 3 * rowBytes, wp + 3 * wRow, step, K);
         acc = tapRow(acc, xp + 4 * rowBytes, wp + 4 * wRow, step, K);
       }
-      v128.store(yo + o, f32x4.min(f32x4.max(acc, vlo), vhi));
+      v128.store(yo + o, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
     }
   }
   interiorTail(yo, x0, w, b, rowBytes, step, K, c, C, lo, hi);
@@ -197,7 +197,7 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     for (; c + 4 <= C; c += 4) {
       const o = <usize>c << 2;
-      const bias = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      const bias = startSum(b, o, lo);
       let xp = x0 + o, yp = yo + o;
       for (let i = 0; i < count; i += 2) {
         const two = i + 1 < count;
@@ -218,8 +218,8 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
           xs += rowBytes;
           wr += wRow;
         }
-        v128.store(yp, f32x4.min(f32x4.max(a0, vlo), vhi));
-        if (two) v128.store(yp + step, f32x4.min(f32x4.max(a1, vlo), vhi));
+        v128.store(yp, f32x4.pmin(f32x4.pmax(a0, vlo), vhi));
+        if (two) v128.store(yp + step, f32x4.pmin(f32x4.pmax(a1, vlo), vhi));
         xp += 2 * xStep;
         yp += 2 * step;
       }
