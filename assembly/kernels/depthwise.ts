@@ -114,18 +114,19 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
       v128.store(yo + o, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
     }
   }
-  interiorTail(yo, x0, w, b, rowBytes, step, K, c, C, lo, hi);
+  interiorTail(yo, x0, w, b, rowBytes, step, K, c, C, lo, hi, 0, K);
 }
 
-// Channels c0 .. C-1 of one interior pixel (as interiorPixel), one at a time.
+// Channels c0 .. C-1 of one interior pixel (as interiorPixel), one at a time; window rows khLo .. khHi-1.
 // @ts-ignore: decorator
 @inline
-function interiorTail(yo: usize, x0: usize, w: usize, b: usize, rowBytes: usize, step: usize, K: i32, c0: i32, C: i32, lo: f32, hi: f32): void {
+function interiorTail(yo: usize, x0: usize, w: usize, b: usize, rowBytes: usize, step: usize, K: i32, c0: i32, C: i32, lo: f32, hi: f32,
+  khLo: i32, khHi: i32): void {
   const wRow = <usize>K * step;
   for (let c = c0; c < C; c++) {
     const o = <usize>c << 2;
     let acc: f32 = b != 0 ? load<f32>(b + o) : 0;
-    for (let kh = 0; kh < K; kh++) {
+    for (let kh = khLo; kh < khHi; kh++) {
       const xr = x0 + o + <usize>kh * rowBytes;
       const wr = w + o + <usize>kh * wRow;
       for (let kw = 0; kw < K; kw++) acc += load<f32>(xr + <usize>kw * step) * load<f32>(wr + <usize>kw * step);
@@ -156,9 +157,10 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
     const ih0 = oh * SH - PT;
     const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
     const rowInside = direct && khLo == 0 && khHi == KH;
-    // The interior run [owLo, owHi) of the row: whole window inside the image.
+    // The interior run [owLo, owHi) of the row: the windows' columns inside the image, and their
+    // rows too (3x3: the rows inside the image, the first and last rows of a padded image included).
     let owLo = OW, owHi = OW;
-    if (rowInside) {
+    if (rowInside || (direct && KH == 3 && khHi > khLo)) {
       const lim = W - KW + PL;
       owLo = min(OW, (PL + SW - 1) / SW);
       owHi = lim < 0 ? owLo : max(owLo, min(OW, lim / SW + 1));
@@ -166,10 +168,12 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
     for (let ow = 0; ow < OW; ow++) {
       if (ow == owLo && owHi > owLo) {
         const x0 = xb + (<usize>((ih0 * W + owLo * SW - PL) * C) << 2);
-        if (KH == 3) interiorRow3(yo, x0, w, b, W, C, SW, owHi - owLo, lo, hi);
-        else interiorRow5(yo, x0, w, b, W, C, SW, owHi - owLo, lo, hi);
-        yo += <usize>(owHi - owLo) * tapBytes;
-        ow = owHi - 1;
+        let done = owHi - owLo;
+        if (KH == 3) done = interiorRow3(yo, x0, w, b, W, C, SW, done, lo, hi, khLo, khHi);
+        else interiorRow5(yo, x0, w, b, W, C, SW, done, lo, hi);
+        yo += <usize>done * tapBytes;
+        ow = owLo + done - 1;
+        owLo = OW; // the pixels left run one by one below
         continue;
       }
       const iw0 = ow * SW - PL;
@@ -226,35 +230,40 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
     }
   }
   if (c < C) {
-    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, rowBytes, step, 5, c, C, lo, hi);
+    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, rowBytes, step, 5, c, C, lo, hi, 0, 5);
   }
 }
 
-// `count` interior output pixels of one row of a 3x3, M = 1, dilation-1 depthwise conv, stride SW
-// along the row: yo is the first one's output, x0 its window's top-left input pixel. Four pixels
+// `count` output pixels of one row of a 3x3, M = 1, dilation-1 depthwise conv whose windows' columns
+// are inside the image and rows khLo .. khHi-1 (all three but in the first and last rows of a
+// padded image): yo is the first one's output, x0 its window's top-left input pixel (its top row may
+// be padding, never read); stride SW along the row. Returns how many it wrote: count, or 0 when
+// count < 4 (the caller runs those one by one). Four pixels
 // at a time, and for each four every channel tile in turn: the four add chains overlap, each
 // weight vector loaded serves four pixels, and x, y and the weights (9 * C floats, in L1) are
 // walked in memory order; at stride 1 the four windows' six input columns of a kernel row are
 // loaded once (loads, not the arithmetic, bound this kernel). Channel tiles outside with the nine
 // weights held in registers and pixels inside, as before, ran at 11-17 GFLOP/s on emotion's and
-// gender's layers; this at 17-26 (1.3-1.6x kernel against kernel). The leftover pixels go through
-// interiorPixel. The same sums in the same order as interiorPixel, so the same bits.
-function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+// gender's layers; this at 17-26 (1.3-1.6x kernel against kernel). The same sums in the same order
+// as interiorPixel and depthwisePixel (taps outside the image skipped), so the same bits.
+function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32, khLo: i32, khHi: i32): i32 {
   const step = <usize>C << 2;
   const rowBytes = <usize>(W * C) << 2;
   const xStep = <usize>SW * step;
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
+  if (!ASC_FEATURE_SIMD || count < 4) return 0;
+  {
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     const c4 = C & ~3;
     const c4Bytes = <usize>c4 << 2;
-    for (; i + 4 <= count; i += 4) {
+    for (let i0 = 0; i0 < count; i0 += 4) {
+      // The last four end at count, overlapping the previous four (the same values again).
+      const i = min(i0, count - 4);
       const xq = x0 + <usize>i * xStep, yq = yo + <usize>i * step;
       for (let o: usize = 0; o < c4Bytes; o += 16) {
         const bias = startSum(b, o, lo);
         let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-        let xr = xq + o, wr = w + o;
-        for (let kh = 0; kh < 3; kh++) {
+        let xr = xq + o + <usize>khLo * rowBytes, wr = w + o + <usize>(khLo * 3) * step;
+        for (let kh = khLo; kh < khHi; kh++) {
           if (SW == 1) {
             const v0 = v128.load(xr), v1 = v128.load(xr + step), v2 = v128.load(xr + 2 * step);
             const v3 = v128.load(xr + 3 * step), v4 = v128.load(xr + 4 * step), v5 = v128.load(xr + 5 * step);
@@ -287,11 +296,11 @@ function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
         v128.store(yp + 3 * step, f32x4.pmin(f32x4.pmax(a3, vlo), vhi));
       }
       if (c4 < C) {
-        for (let j = 0; j < 4; j++) interiorTail(yq + <usize>j * step, xq + <usize>j * xStep, w, b, rowBytes, step, 3, c4, C, lo, hi);
+        for (let j = 0; j < 4; j++) interiorTail(yq + <usize>j * step, xq + <usize>j * xStep, w, b, rowBytes, step, 3, c4, C, lo, hi, khLo, khHi);
       }
     }
   }
-  for (; i < count; i++) interiorPixel(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, W, C, 3, lo, hi);
+  return count;
 }
 
 // The start of a sum that pmax / pmin will clamp: the bias tile at b + o (0 without bias), plus +0
