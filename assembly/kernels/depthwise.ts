@@ -29,19 +29,23 @@ function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32
   if (ASC_FEATURE_SIMD) {
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     if (M == 1) {
-      for (; o + 4 <= CM; o += 4) {
-        const oo = <usize>o << 2;
-        let acc = startSum(b, oo, lo);
-        for (let kh = khLo; kh < khHi; kh++) {
-          const xr = xb + (<usize>((ih0 + kh * DH) * W * C) << 2) + oo;
-          const wr = w + <usize>(kh * KW) * tapBytes + oo;
-          for (let kw = kwLo; kw < kwHi; kw++) {
-            const xv = v128.load(xr + (<usize>((iw0 + kw * DW) * C) << 2));
-            acc = f32x4.add(acc, f32x4.mul(xv, v128.load(wr + <usize>kw * tapBytes)));
+      // Taps outside, channel tiles inside, the sums kept in y (a tap's loop over the channels is
+      // long and plain where the taps' loops, two or three steps each, are not): each output
+      // still sums its bias, then its taps in (kh, kw) order, then the clamp.
+      const cBytes = <usize>(CM & ~3) << 2;
+      for (let oo: usize = 0; oo < cBytes; oo += 16) v128.store(yo + oo, startSum(b, oo, lo));
+      for (let kh = khLo; kh < khHi; kh++) {
+        const xr = xb + (<usize>((ih0 + kh * DH) * W * C) << 2);
+        const wr = w + <usize>(kh * KW) * tapBytes;
+        for (let kw = kwLo; kw < kwHi; kw++) {
+          const xt = xr + (<usize>((iw0 + kw * DW) * C) << 2), wt = wr + <usize>kw * tapBytes;
+          for (let oo: usize = 0; oo < cBytes; oo += 16) {
+            v128.store(yo + oo, f32x4.add(v128.load(yo + oo), f32x4.mul(v128.load(xt + oo), v128.load(wt + oo))));
           }
         }
-        v128.store(yo + oo, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
       }
+      for (let oo: usize = 0; oo < cBytes; oo += 16) v128.store(yo + oo, f32x4.pmin(f32x4.pmax(v128.load(yo + oo), vlo), vhi));
+      o = CM & ~3;
     } else if ((M & 3) == 0) {
       for (; o < CM; o += 4) {
         const oo = <usize>o << 2;
