@@ -152,6 +152,12 @@ if (selected('bundle-gz')) {
   log(`bundle: JS ${size.jsGz} B gz (${size.jsBytes} B minified) + edgetune.wasm ${size.wasmGz} B gz`);
   add('bundle-gz', 'edgetune', size.totalGz / 1024, 'KB');
 }
+// The same app on edgetune/lite, which loads the lite kernels (dense networks only).
+if (selected('bundle-gz-lite')) {
+  const size = await bundleSize('lite');
+  log(`bundle (edgetune/lite): JS ${size.jsGz} B gz (${size.jsBytes} B minified) + edgetune-lite.wasm ${size.wasmGz} B gz`);
+  add('bundle-gz-lite', 'edgetune', size.totalGz / 1024, 'KB');
+}
 
 // ---------------------------------------------------------------------------------------------
 // Optimizer update throughput on a 1M-parameter slab: one apply_gradients op (the fused clip,

@@ -33,9 +33,10 @@ async function buildDist() {
     // The Keras importer is an entry of its own (edgetune/import/keras): it is the only code that loads
     // h5wasm (one copy, bundled into a chunk it imports on first use), so the core entry never reaches it.
     // The importers are an entry of their own (edgetune/import), so the core entry carries none;
+    // edgetune/lite is the core entry on the lite kernel build (dense networks only);
     // the TF.js ones also have one without ONNX and PyTorch (edgetune/import/tfjs).
     entryPoints: {
-      index: 'host/index.ts', node: 'host/node.ts', 'import/index': 'host/import/public.ts', 'import/keras': 'host/import/keras.ts',
+      index: 'host/index.ts', lite: 'host/lite.ts', node: 'host/node.ts', 'import/index': 'host/import/public.ts', 'import/keras': 'host/import/keras.ts',
       'import/tfjs': 'host/import/tfjs.ts',
       // The layer factories as named exports (edgetune/layers): a bundler keeps only those imported.
       layers: 'host/layers/factories.ts',
@@ -53,7 +54,7 @@ async function buildDist() {
     external: ['node:*'],
     logLevel: 'warning',
   });
-  for (const file of ['edgetune.wasm', 'edgetune-nosimd.wasm', 'edgetune-threads.wasm']) copyFileSync(`build/${file}`, `dist/${file}`);
+  for (const file of ['edgetune.wasm', 'edgetune-nosimd.wasm', 'edgetune-threads.wasm', 'edgetune-lite.wasm', 'edgetune-lite-nosimd.wasm']) copyFileSync(`build/${file}`, `dist/${file}`);
 }
 
 // host/ imports without extensions (bundler resolution); under NodeNext and Node16 a relative
@@ -78,7 +79,7 @@ function fullySpecifyDeclarations(dir) {
 }
 
 const kb = (f) => (statSync(f).size / 1024).toFixed(1);
-const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-threads', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
+const sizes = ['edgetune', 'edgetune-nosimd', 'edgetune-lite', 'edgetune-threads', 'edgetune-wasi', 'edgetune-wasi-nosimd'].map((n) => `${n}.wasm ${kb(`build/${n}.wasm`)} KB`).join(', ');
 console.log(`built ${sizes}, dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // The kernel modules: build/edgetune.wasm and the WASI command module, each with and without SIMD.
@@ -97,6 +98,11 @@ async function buildKernels() {
   await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release']);
   await compileWasm(['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-nosimd.wasm', '--textFile', 'build/edgetune-nosimd.wat']);
   await compileWasm(['assembly/wasi/wasi.ts', '--config', 'asconfig.wasi.json', '--target', 'release', '--disable', 'simd', '--outFile', 'build/edgetune-wasi-nosimd.wasm']);
+  // The lite build (edgetune/lite): the same kernels and flags, the interpreter without the ops
+  // host/runtime/lite-ops.ts leaves out (convolution, pooling, resizing, int8), with and without SIMD.
+  const lite = ['assembly/lite.ts', '--config', 'asconfig.json', '--target', 'release', '--use', 'EDGETUNE_LITE=1'];
+  await compileWasm([...lite, '--outFile', 'build/edgetune-lite.wasm', '--textFile', 'build/edgetune-lite.wat']);
+  await compileWasm([...lite, '--disable', 'simd', '--outFile', 'build/edgetune-lite-nosimd.wasm', '--textFile', 'build/edgetune-lite-nosimd.wat']);
   // The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
   // round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
   // float semantics.

@@ -27,10 +27,11 @@ function importGraph(entry: string, dynamic = true): Map<string, string[]> {
 }
 
 describe('bundle', () => {
-  it('the core entry (dist/index.js) imports no node: module, directly or through a chunk', () => {
-    const graph = importGraph('index.js');
-    const external = [...graph.values()].flat().filter((s) => !s.startsWith('./'));
-    expect(external).toEqual([]);
+  it('the core entry (dist/index.js) and edgetune/lite import no node: module, directly or through a chunk', () => {
+    for (const entry of ['index.js', 'lite.js']) {
+      const external = [...importGraph(entry).values()].flat().filter((s) => !s.startsWith('./'));
+      expect(external, entry).toEqual([]);
+    }
     // the Node entry does use them, so the scan does find node: imports where they are
     const nodeExternal = [...importGraph('node.js').values()].flat().filter((s) => s.startsWith('node:'));
     expect(nodeExternal.length).toBeGreaterThan(0);
@@ -42,7 +43,7 @@ describe('bundle', () => {
     // conditions nest ({ node: { types, default } }): every file they name
     const targets = (e: unknown): string[] => (typeof e === 'string' ? [e] : Object.values(e as object).flatMap(targets));
     const publicFiles = new Set(targets(pkg.exports).filter((f) => f.endsWith('.js')));
-    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/import/tfjs.js', './dist/index.js', './dist/layers.js', './dist/node.js']);
+    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/import/tfjs.js', './dist/index.js', './dist/layers.js', './dist/lite.js', './dist/node.js']);
     expect(publicFiles.has('./dist/examples.js')).toBe(false);
     for (const file of publicFiles) {
       const entry = (await import(new URL(file, new URL('../', import.meta.url)).href)) as Record<string, unknown>;

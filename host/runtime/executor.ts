@@ -5,7 +5,7 @@ import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
 import { gemmLoadShape } from './engine';
 import { scratchKernels } from './init-fill';
-import { compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
+import { checkKernelSetRuns, compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
 import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, engineLacksThreads, poolFailure, type PoolTarget, splitJobs, threadsUnavailable } from './thread-pool';
@@ -155,6 +155,7 @@ export class Executor {
       this.kernels.threads_attach(ctl, this.threads);
       this.pool = { module, memory: this.memory, ctl, threads: this.threads, aShuffle };
     } else {
+      checkKernelSetRuns(plan.programs); // edgetune/lite: before the memory is made
       this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
       const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
       this.kernels = instance.exports as unknown as KernelExports;
