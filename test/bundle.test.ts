@@ -37,6 +37,20 @@ describe('bundle', () => {
     expect(nodeExternal.length).toBeGreaterThan(0);
   });
 
+  it("the core entry's modules are one chunk (plus the errors the HDF5 worker shares): Node links ES modules at a cost per file", () => {
+    // scripts/build.mjs: every entry but the worker imports the core, so esbuild keeps its modules together
+    const files = [...importGraph('index.js').keys()];
+    expect(files).toHaveLength(3);
+    const size = (f: string) => readFileSync(new URL(`../dist/${f}`, import.meta.url)).length;
+    const core = files.reduce((a, b) => (size(a) >= size(b) ? a : b));
+    expect(size(core)).toBeGreaterThan(0.95 * files.reduce((n, f) => n + size(f), 0)); // one chunk holds the core
+    expect([...importGraph('keras-hdf5-worker.js').keys()]).not.toContain(core); // the worker stays small
+    for (const entry of ['lite.js', 'node.js', 'layers.js', 'import/tfjs.js']) {
+      const shared = [...importGraph(entry).keys()];
+      for (const f of files.filter((f) => f !== 'index.js')) expect(shared, entry).toContain(f);
+    }
+  });
+
   it('the MNIST demos are not library API: only the non-public dist/examples.js entry has them', async () => {
     const demos = ['loadMnist', 'selectDigits', 'runDemo', 'trainBase', 'baseModel', 'cnnBaseModel', 'BASE_MODEL_PATH', 'CNN_BASE_MODEL_PATH', 'mnistCnn', 'trainMnistCnn', 'mnistData'];
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
