@@ -11,7 +11,7 @@ import { LITE_OPS } from '../host/runtime/lite-ops';
 
 const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url);
 
-interface Run { compiled: number[]; weights: string; predictions: number[]; conv: { name: string; code: string; message: string } | null }
+interface Run { compiled: number[]; weights: string; predictions: number[]; conv: { name: string; code: string; message: string } | null; convThreads: string | null }
 
 function trainAndRun(entry: 'index.js' | 'lite.js', simd = ''): Run {
   const script = `
@@ -37,7 +37,13 @@ function trainAndRun(entry: 'index.js' | 'lite.js', simd = ''): Run {
     try {
       et.sequential([et.layers.conv2d(2, { kernelSize: 3, inputShape: [6, 6, 1], name: 'edge_conv' })]).predict(et.tensor(new Float32Array(36), [1, 6, 6, 1]));
     } catch (e) { conv = { name: e.name, code: e.code, message: e.message }; }
-    console.log(JSON.stringify({ compiled, weights, predictions, conv }));`;
+    // on two threads a convolution this size runs on the threads build: lite refuses it all the same
+    et.setThreads(2);
+    let convThreads = null;
+    try {
+      et.sequential([et.layers.conv2d(32, { kernelSize: 3, inputShape: [32, 32, 16], name: 'wide_conv' })]).predict(et.tensor(new Float32Array(32 * 32 * 16), [1, 32, 32, 16]), { batchSize: 1 });
+    } catch (e) { convThreads = e.code; }
+    console.log(JSON.stringify({ compiled, weights, predictions, conv, convThreads }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, EDGETUNE_SIMD: simd } });
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as Run;
@@ -47,8 +53,8 @@ describe('edgetune/lite', () => {
   it('trains and runs an MLP (batch norm, dropout, a regularizer, Adam) on the lite kernels, with and without SIMD, bit for bit as the full build', () => {
     const full = trainAndRun('index.js');
     const lite = trainAndRun('lite.js');
-    expect(full.compiled).toEqual([statSync(dist('edgetune.wasm')).size]);
-    expect(lite.compiled).toEqual([statSync(dist('edgetune-lite.wasm')).size]);
+    expect(full.compiled[0]).toBe(statSync(dist('edgetune.wasm')).size);
+    expect(lite.compiled).toEqual([statSync(dist('edgetune-lite.wasm')).size]); // never the full or threads build
     expect(lite.predictions).toHaveLength(6);
     expect(lite.predictions[0] + lite.predictions[1] + lite.predictions[2]).toBeCloseTo(1, 5);
     expect(lite.weights.split('/')).toHaveLength(8); // two dense kernels and biases, batch norm's four
@@ -61,6 +67,8 @@ describe('edgetune/lite', () => {
     expect(scalar.conv?.code).toBe('KernelBuild');
     // a convolution: the full build runs it; the lite one refuses the plan, naming op and layer
     expect(full.conv).toBeNull();
+    expect(full.convThreads).toBeNull();
+    expect(lite.convThreads).toBe('KernelBuild');
     expect(lite.conv?.name).toBe('EdgetuneError');
     expect(lite.conv?.code).toBe('KernelBuild');
     expect(lite.conv?.message).toMatch(/^layer 'edge_conv' needs the op 'conv2d_\w+' \(forward program\), which the lite kernels \(edgetune\/lite: dense networks\) do not have/);

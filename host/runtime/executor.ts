@@ -137,6 +137,9 @@ export class Executor {
   preparedFor: string | null = null;
 
   constructor(readonly plan: Plan, threads = defaultThreads()) {
+    // edgetune/lite: a plan with an op its kernels lack is refused before any memory is made,
+    // whatever the threads (the threads build has every op, but a lite app should not need it).
+    checkKernelSetRuns(plan.programs);
     this.threadsNote = threads > 1 && !hasSplittableWork(plan)
       ? 'no op of this plan is large enough to split (a GEMM of at least 64^3 multiply-adds or a convolution)'
       : threadsFallback(threads);
@@ -153,7 +156,6 @@ export class Executor {
       this.kernels.threads_attach(ctl, this.threads);
       this.pool = { module, memory: this.memory, ctl, threads: this.threads, aShuffle };
     } else {
-      checkKernelSetRuns(plan.programs); // edgetune/lite: before the memory is made
       this.memory = new WebAssembly.Memory({ initial: plan.pages, maximum: plan.pages });
       const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
       this.kernels = instance.exports as unknown as KernelExports;
