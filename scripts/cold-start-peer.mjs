@@ -1,5 +1,5 @@
 // Cold-start probe, run in a fresh process by bench-peers.mjs:
-//   node scripts/cold-start-peer.mjs edgetune|tfjs-wasm|ort-web [mlp|emotion]
+//   node scripts/cold-start-peer.mjs edgetune|edgetune-lite|tfjs-wasm|ort-web [mlp|emotion]
 // Measures "import the library" -> "first prediction available", single-threaded, at batch 1:
 // mlp, the 784-256-256-10 MLP (random init); emotion, the TF.js graph model (mini-Xception,
 // 64x64x1; edgetune imports it, TF.js runs tf.loadGraphModel), its files read before the clock.
@@ -136,11 +136,12 @@ async function ortWeb() {
 const ranOn = (model) => `edgetune=${/^Threads: (\d+)/m.exec(model.summary(null))?.[1] ?? '?'}`;
 
 // edgetune: import the bundle, build the same MLP (glorot-uniform weights), plan it for inference
-// (one fixed arena), predict one sample.
-async function edgetune() {
+// (one fixed arena), predict one sample. edgetune-lite: the same on edgetune/lite (dist/lite.js and
+// the lite kernels, dense networks only).
+async function edgetune(entry = 'index.js') {
   const phases = {};
   const t0 = performance.now();
-  const et = await import(pathToFileURL(path.resolve(HERE, '..', 'dist', 'index.js')).href);
+  const et = await import(pathToFileURL(path.resolve(HERE, '..', 'dist', entry)).href);
   et.setThreads(1); // single-threaded, as the peers are
   await et.ready();
   const t1 = performance.now();
@@ -156,7 +157,7 @@ async function edgetune() {
   const t3 = performance.now();
   phases.predict = t3 - t2;
   if (out.length !== SIZES[3] || !Number.isFinite(out[0])) throw new Error('bad prediction');
-  return { totalMs: t3 - t0, phases, binary: 'dist/edgetune.wasm', threads: `${ranOn(model)} os=${osThreads()}` };
+  return { totalMs: t3 - t0, phases, binary: entry === 'lite.js' ? 'dist/edgetune-lite.wasm' : 'dist/edgetune.wasm', threads: `${ranOn(model)} os=${osThreads()}` };
 }
 
 // The emotion model's files, read before the clock starts (as if fetched), and one input.
@@ -218,11 +219,11 @@ async function tfjsWasmEmotion() {
 }
 
 const runners = {
-  mlp: { 'tfjs-wasm': tfjsWasm, 'ort-web': ortWeb, edgetune },
+  mlp: { 'tfjs-wasm': tfjsWasm, 'ort-web': ortWeb, edgetune: () => edgetune(), 'edgetune-lite': () => edgetune('lite.js') },
   emotion: { 'tfjs-wasm': tfjsWasmEmotion, edgetune: edgetuneEmotion },
 }[workload];
 if (!runners?.[impl]) {
-  toErr('usage: node cold-start-peer.mjs edgetune|tfjs-wasm|ort-web [mlp|emotion] (emotion: edgetune|tfjs-wasm)');
+  toErr('usage: node cold-start-peer.mjs edgetune|edgetune-lite|tfjs-wasm|ort-web [mlp|emotion] (emotion: edgetune|tfjs-wasm)');
   process.exit(2);
 }
 const result = await runners[impl]();

@@ -4,6 +4,7 @@
 // table). scripts/build.mjs runs this before compiling; `node scripts/gen-ops.mjs` by hand.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { loadTables } from './op-footprints.mjs';
 
 const ASSEMBLY = fileURLToPath(new URL('../assembly/', import.meta.url));
@@ -42,7 +43,7 @@ function kernelFiles() {
 const DECODE = { ptr: 'argp', i32: 'arg', f32: 'argf' };
 
 // One op's case: the table's `run` with each argument name replaced by its decoded word.
-function caseLine(t, name, kernels, used) {
+function caseLine(t, name, kernels, used, lite) {
   const spec = t.OP_SPECS[name];
   const template = t.OP_TABLE[name].run;
   const n = spec.args.length;
@@ -60,13 +61,16 @@ function caseLine(t, name, kernels, used) {
   });
   for (const a of spec.args) if (!seen.has(a)) throw new Error(`gen-ops: ${name}: argument ${a} is not used by its run template`);
   const statement = body.endsWith('}') ? body : `${body};`;
-  return `      case OP_${name.toUpperCase()}: ${statement} break;`;
+  // Not in the lite build: its case stops the run there, so the kernel is not compiled in.
+  const guard = lite ? '' : 'if (LITE) return unknownOp(scalars, index); ';
+  return `      case OP_${name.toUpperCase()}: ${guard}${statement} break;`;
 }
 
-export function runSource(t) {
+export function runSource(t, liteOps) {
   const kernels = kernelFiles();
   const used = { kernels: new Set(), header: new Set(['S_BATCH', 'S_ITER', 'S_FAILED_OP', 'S_LOSS_SCALE']) };
-  const cases = Object.keys(t.OP_SPECS).map((name) => caseLine(t, name, kernels, used));
+  for (const name of liteOps) if (!t.OP_SPECS[name]) throw new Error(`gen-ops: host/runtime/lite-ops.ts lists ${name}, which the op table does not have`);
+  const cases = Object.keys(t.OP_SPECS).map((name) => caseLine(t, name, kernels, used, liteOps.has(name)));
   const byFile = new Map();
   for (const k of [...used.kernels].sort()) byFile.set(kernels.get(k), [...(byFile.get(kernels.get(k)) ?? []), k]);
   const imports = [...byFile].sort(([a], [b]) => a.localeCompare(b)).map(([file, names]) => `import { ${names.join(', ')} } from '../kernels/${file}';`);
@@ -92,6 +96,17 @@ ${opcodes.map((o) => `  ${o},`).join('\n')}
   return load<f32>(p + (<usize>(i + 2) << 2));
 }
 
+// The lite build (assembly/lite.ts, compiled with --use EDGETUNE_LITE=1) keeps the cases of the ops
+// in host/runtime/lite-ops.ts only; any other opcode stops its run as one the build does not know.
+// @ts-ignore: compile-time constant
+const LITE: bool = isDefined(EDGETUNE_LITE);
+
+// @ts-ignore: decorator
+@inline function unknownOp(scalars: usize, index: i32): i32 {
+  store<i32>(scalars + S_FAILED_OP, index);
+  return -(index + 1);
+}
+
 // Runs \`count\` ops starting at byte offset \`ops\`. Returns 0, or 1 + the index of the op that found
 // a non-finite loss or gradient (nothing after it ran: no update touched the weights), or
 // -(1 + the index) of an op whose opcode this build does not know (nothing after it ran).
@@ -107,10 +122,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
   for (let index = 0; index < count; index++) {
     switch (load<i32>(at)) {
 ${cases.join('\n')}
-      default: {
-        store<i32>(scalars + S_FAILED_OP, index);
-        return -(index + 1);
-      }
+      default: return unknownOp(scalars, index);
     }
     at += <usize>(load<i32>(at + 4) + 2) << 2;
   }
@@ -119,9 +131,16 @@ ${cases.join('\n')}
 `;
 }
 
+// host/runtime/lite-ops.ts's list, bundled so that plain Node can import it.
+async function liteOps() {
+  const out = await build({ entryPoints: [fileURLToPath(new URL('../host/runtime/lite-ops.ts', import.meta.url))], bundle: true, write: false, format: 'esm', logLevel: 'warning' });
+  const { LITE_OPS } = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
+  return new Set(LITE_OPS);
+}
+
 export async function generatedOps() {
   const t = await loadTables();
-  return { opcodes: opcodesSource(t), run: runSource(t) };
+  return { opcodes: opcodesSource(t), run: runSource(t, await liteOps()) };
 }
 
 // Writes each file only when it changes (keeps its timestamp and a clean tree otherwise).

@@ -16,7 +16,7 @@ describe('bench --json', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trimStart().startsWith('[')).toBe(true);
     const records = JSON.parse(r.stdout) as { workload: string; impl: string; value: number; unit: string }[];
-    expect(records.map((x) => [x.workload, x.impl, x.unit])).toEqual([['bundle-gz', 'edgetune', 'KB']]);
+    expect(records.map((x) => [x.workload, x.impl, x.unit])).toEqual([['bundle-gz', 'edgetune', 'KB'], ['bundle-gz-lite', 'edgetune', 'KB']]);
     expect(r.stderr).toContain('bundle: JS');
   });
 
@@ -29,5 +29,15 @@ describe('bench --json', () => {
     // the JS is a real bundle of the library (the MLP app's code alone is a few hundred bytes)
     expect(size.jsBytes).toBeGreaterThan(10_000);
     expect(size.jsGz).toBeLessThan(size.jsBytes);
+  });
+
+  it('bundle-gz-lite: the same app on edgetune/lite with the lite kernels, whose file is smaller', async () => {
+    const [full, lite] = [await bundleSize(), await bundleSize('lite')];
+    const wasm = readFileSync(`${ROOT}dist/edgetune-lite.wasm`);
+    expect(lite.wasmBytes).toBe(wasm.length);
+    expect(lite.wasmGz).toBe(gzipSync(wasm, { level: 9 }).length);
+    expect(lite.totalGz).toBe(lite.jsGz + lite.wasmGz);
+    expect(lite.wasmGz).toBeLessThan(0.75 * full.wasmGz);
+    expect(Math.abs(lite.jsBytes - full.jsBytes)).toBeLessThan(4096); // the same core, plus the lite op list
   });
 });

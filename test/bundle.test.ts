@@ -27,13 +27,28 @@ function importGraph(entry: string, dynamic = true): Map<string, string[]> {
 }
 
 describe('bundle', () => {
-  it('the core entry (dist/index.js) imports no node: module, directly or through a chunk', () => {
-    const graph = importGraph('index.js');
-    const external = [...graph.values()].flat().filter((s) => !s.startsWith('./'));
-    expect(external).toEqual([]);
+  it('the core entry (dist/index.js) and edgetune/lite import no node: module, directly or through a chunk', () => {
+    for (const entry of ['index.js', 'lite.js']) {
+      const external = [...importGraph(entry).values()].flat().filter((s) => !s.startsWith('./'));
+      expect(external, entry).toEqual([]);
+    }
     // the Node entry does use them, so the scan does find node: imports where they are
     const nodeExternal = [...importGraph('node.js').values()].flat().filter((s) => s.startsWith('node:'));
     expect(nodeExternal.length).toBeGreaterThan(0);
+  });
+
+  it("the core entry's modules are one chunk (plus the errors the HDF5 worker shares): Node links ES modules at a cost per file", () => {
+    // scripts/build.mjs: every entry but the worker imports the core, so esbuild keeps its modules together
+    const files = [...importGraph('index.js').keys()];
+    expect(files).toHaveLength(3);
+    const size = (f: string) => readFileSync(new URL(`../dist/${f}`, import.meta.url)).length;
+    const core = files.reduce((a, b) => (size(a) >= size(b) ? a : b));
+    expect(size(core)).toBeGreaterThan(0.95 * files.reduce((n, f) => n + size(f), 0)); // one chunk holds the core
+    expect([...importGraph('keras-hdf5-worker.js').keys()]).not.toContain(core); // the worker stays small
+    for (const entry of ['lite.js', 'node.js', 'layers.js', 'import/tfjs.js']) {
+      const shared = [...importGraph(entry).keys()];
+      for (const f of files.filter((f) => f !== 'index.js')) expect(shared, entry).toContain(f);
+    }
   });
 
   it('the MNIST demos are not library API: only the non-public dist/examples.js entry has them', async () => {
@@ -42,7 +57,7 @@ describe('bundle', () => {
     // conditions nest ({ node: { types, default } }): every file they name
     const targets = (e: unknown): string[] => (typeof e === 'string' ? [e] : Object.values(e as object).flatMap(targets));
     const publicFiles = new Set(targets(pkg.exports).filter((f) => f.endsWith('.js')));
-    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/import/tfjs.js', './dist/index.js', './dist/layers.js', './dist/node.js']);
+    expect([...publicFiles].sort()).toEqual(['./dist/import/index.js', './dist/import/keras.js', './dist/import/tfjs.js', './dist/index.js', './dist/layers.js', './dist/lite.js', './dist/node.js']);
     expect(publicFiles.has('./dist/examples.js')).toBe(false);
     for (const file of publicFiles) {
       const entry = (await import(new URL(file, new URL('../', import.meta.url)).href)) as Record<string, unknown>;

@@ -4,7 +4,7 @@
 // (a wrong type and an unknown activation are errors), and the README's quickstart runs under node.
 // `types: []` as tsc --init writes it: the declarations must not need @types/node.
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -161,6 +161,32 @@ describe('the installed package', () => {
       bundle: true, minify: true, write: false, format: 'esm', platform: 'browser', logLevel: 'silent',
     });
     expect([...out.outputFiles[0].text.matchAll(/kind:"([A-Za-z0-9]+)",snake:/g)].map((m) => m[1])).toEqual(['dense']);
+  }, 90_000);
+
+  it('edgetune/lite resolves in the installed package: its types, the lite kernel file it loads, and its refusal of a convolution', async () => {
+    writeFileSync(join(app, 'lite-app.mjs'), [
+      "import { sequential, tensor, layers, ready } from 'edgetune/lite';",
+      'const sizes = [];',
+      'const Module = WebAssembly.Module;',
+      'WebAssembly.Module = function (bytes) { sizes.push(bytes.byteLength); return new Module(bytes); };',
+      'await ready();',
+      'const m = sequential([layers.dense(4, { activation: "relu", inputShape: [3] }), layers.dense(2, { activation: "softmax" })]);',
+      'const y = m.predict(tensor(new Float32Array([1, 2, 3]), [1, 3])).data;',
+      'let refused = null;',
+      'try { sequential([layers.conv2d(1, { kernelSize: 3, inputShape: [4, 4, 1] })]).predict(tensor(new Float32Array(16), [1, 4, 4, 1])); } catch (e) { refused = e.code; }',
+      'console.log(JSON.stringify({ sum: y[0] + y[1], sizes, refused }));',
+      '',
+    ].join('\n'));
+    const { stdout } = await run(process.execPath, ['lite-app.mjs'], { cwd: app });
+    const r = JSON.parse(stdout) as { sum: number; sizes: number[]; refused: string | null };
+    expect(r.sum).toBeCloseTo(1, 5);
+    expect(r.sizes).toEqual([statSync(join(app, 'node_modules/edgetune/dist/edgetune-lite.wasm')).size]);
+    expect(r.refused).toBe('KernelBuild');
+    writeFileSync(join(app, 'lite-types.ts'), "import { layers } from 'edgetune/lite';\nexport const d = layers.dense(2, { activation: 'reluu' });\n");
+    writeFileSync(join(app, 'tsconfig.lite.json'), JSON.stringify({ extends: './tsconfig.init.json', compilerOptions: { skipLibCheck: false, noEmit: true }, include: ['lite-types.ts'] }));
+    const errors = (await typecheck('tsconfig.lite.json')).split('\n').filter((l) => l.includes('error TS'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^lite-types\.ts\(2,36\): error TS2\d+: Type '"reluu"' is not assignable to type 'ActivationSpec/);
   }, 90_000);
 
   it('the tarball has no h5wasm dependency and one copy of it, the docs and the license', () => {

@@ -78,4 +78,34 @@ describe('weight initialisation kernels', () => {
     }
     expect(scratchInstances).toBe(1);
   });
+
+  it("weights planned before they are read are drawn in place in the model's arena: the same bits, no scratch instance", async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { createHash } = await import('node:crypto');
+    // a fresh process: this one's scratch instance exists already
+    const script = `
+      const Original = WebAssembly.Instance;
+      let scratch = 0;
+      WebAssembly.Instance = function (module, imports) {
+        if (imports?.env?.memory?.buffer.byteLength === 2 * 65536) scratch++;
+        return new Original(module, imports);
+      };
+      const et = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const names = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'zeros', 'ones', 'constant'];
+      const layers = names.map((className, i) => et.layers.dense(i % 2 ? 29 : 330, { kernelInitializer: { className, seed: 77 + i, value: 0.25 }, inputShape: [i % 2 ? 37 : 400] }));
+      layers.forEach((l, i) => et.sequential([l]).predict(et.tensor(new Float32Array(i % 2 ? 37 : 400), [1, i % 2 ? 37 : 400])));
+      const { createHash } = await import('node:crypto');
+      const weights = layers.map((l) => { const w = l.getWeights()[0]; return createHash('sha256').update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)).digest('hex'); });
+      console.log(JSON.stringify({ scratch, weights }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const { scratch, weights } = JSON.parse(r.stdout) as { scratch: number; weights: string[] };
+    expect(scratch).toBe(0);
+    const names: InitializerName[] = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'zeros', 'ones', 'constant'];
+    names.forEach((className, i) => {
+      const shape = i % 2 ? [37, 29] : [400, 330];
+      const js = initialize(normalizeInitializer({ className, seed: 77 + i, value: 0.25 }), shape, 0);
+      expect(weights[i], className).toBe(createHash('sha256').update(new Uint8Array(js.buffer, js.byteOffset, js.byteLength)).digest('hex'));
+    });
+  });
 });

@@ -4,21 +4,19 @@ import { EdgetuneError, KernelStatusError } from '../core/errors';
 import { encodeOps, HEADER } from '../compile/ops';
 import { KERNEL_STATIC_BYTES, type Plan, type ProgramName, WASM_PAGE } from '../compile/plan';
 import { gemmLoadShape } from './engine';
-import { scratchKernels } from './init-fill';
-import { compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
+import { drawInto } from './init-fill';
+import { checkKernelSetRuns, compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
 import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, engineLacksThreads, poolFailure, type PoolTarget, splitJobs, threadsUnavailable } from './thread-pool';
 
-let checked: WebAssembly.Module | null = null;
-
-function checkModule(module: WebAssembly.Module): WebAssembly.Module {
-  if (module === checked) return module;
-  const heapBase = scratchKernels(module)!.kernels.heap_base();
+// Checked on each executor's own instance (a fresh memory: the static data it just wrote lies
+// below every plan region when this passes), so a cold start instantiates the kernels once.
+function checkStaticData(kernels: KernelExports): void {
+  const heapBase = kernels.heap_base();
   if (heapBase > KERNEL_STATIC_BYTES) {
     throw new EdgetuneError('KernelBuild', `kernel static data ends at ${heapBase}, past the ${KERNEL_STATIC_BYTES} bytes plans reserve for it`);
   }
-  return (checked = module);
 }
 
 // Compiles the kernel module once per process, asynchronously (browsers' main threads refuse
@@ -29,7 +27,7 @@ function checkModule(module: WebAssembly.Module): WebAssembly.Module {
 // Where the threads build cannot be read synchronously (a cross-origin isolated page), ready()
 // also fetches it, from beside `source` (docs/threads.md); without it models run on one thread.
 export function ready(source?: URL | string): Promise<WebAssembly.Module> {
-  const kernels = compileKernelModule(source).then(checkModule);
+  const kernels = compileKernelModule(source);
   const url = threadsKernelUrl(source);
   if (threadsCompiled || url.protocol === 'file:' || kernelVariant() !== 'simd' || engineLacksThreads()) return kernels;
   threadsFetching ??= fetchThreadsKernels(url).then((m) => { threadsCompiled ??= m; });
@@ -37,7 +35,7 @@ export function ready(source?: URL | string): Promise<WebAssembly.Module> {
 }
 
 export function kernelModule(): WebAssembly.Module {
-  return checkModule(kernelModuleSync());
+  return kernelModuleSync();
 }
 
 // The threads build (SIMD only: every engine with wasm threads has SIMD), read and compiled on
@@ -139,6 +137,9 @@ export class Executor {
   preparedFor: string | null = null;
 
   constructor(readonly plan: Plan, threads = defaultThreads()) {
+    // edgetune/lite: a plan with an op its kernels lack is refused before any memory is made,
+    // whatever the threads (the threads build has every op, but a lite app should not need it).
+    checkKernelSetRuns(plan.programs);
     this.threadsNote = threads > 1 && !hasSplittableWork(plan)
       ? 'no op of this plan is large enough to split (a GEMM of at least 64^3 multiply-adds or a convolution)'
       : threadsFallback(threads);
@@ -159,6 +160,8 @@ export class Executor {
       const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
       this.kernels = instance.exports as unknown as KernelExports;
     }
+    checkStaticData(this.kernels);
+    drawInto(this.memory, this.kernels); // initial weights drawn straight into this arena
     this.kernels.gemm_set_a_broadcast?.(aShuffle);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);

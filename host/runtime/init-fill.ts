@@ -1,7 +1,8 @@
 // Initial weights drawn by the kernels (assembly/kernels/init.ts) rather than a JavaScript loop:
-// the same generator and draws, bit for bit, at wasm speed on the cold-start path. The tensor is
-// filled in chunks through one small scratch memory, each chunk continuing the stream where the
-// last one stopped.
+// the same generator and draws, bit for bit, at wasm speed on the cold-start path. A weight being
+// moved into a model's arena (host/layers/layer.ts moveValue) is drawn in place by the executor's
+// own instance; a host array is filled in chunks through one small scratch memory, each chunk
+// continuing the stream where the last one stopped.
 import type { KernelExports } from './executor';
 import { kernelModuleIfLoadable } from './kernel-source';
 
@@ -9,11 +10,10 @@ const SCRATCH_PAGES = 2;
 export interface ScratchKernels { module: WebAssembly.Module; kernels: KernelExports; f32: Float32Array; base: number; floats: number }
 let scratch: ScratchKernels | null = null;
 
-// One instance of the kernel module on a small memory of its own, made once per module: the
-// executor's static-data check (checkModule) reads heap_base from it and the draws below run in
-// it, so a cold start instantiates the module twice (this and the model's executor), not three
-// times (an instance of the 80 KB module costs about 1 ms). `module`: the kernels, where they can
-// be had (null: a browser before ready(), host sources with no .wasm beside them).
+// One instance of the kernel module on a small memory of its own, made once per module, on first
+// use: only weights read before any plan need it (a cold start that plans first instantiates the
+// kernels once, for the executor). `module`: the kernels, where they can be had (null: a browser
+// before ready(), host sources with no .wasm beside them).
 export function scratchKernels(module: WebAssembly.Module | null = scratch?.module ?? kernelModuleIfLoadable()): ScratchKernels | null {
   if (!module) return null;
   if (scratch?.module === module) return scratch;
@@ -24,11 +24,22 @@ export function scratchKernels(module: WebAssembly.Module | null = scratch?.modu
   return scratch;
 }
 
+// Executors' memories (host/runtime/executor.ts), each with the instance that runs over it: a
+// weight array that is a view of one is drawn in place, with no scratch copy.
+const arenas = new WeakMap<ArrayBufferLike, KernelExports>();
+export function drawInto(memory: WebAssembly.Memory, kernels: KernelExports): void {
+  arenas.set(memory.buffer, kernels);
+}
+
 // Fills out[i] = (2u - 1) * scale ('uniform') or z * scale with z a standard normal redrawn beyond
 // 2 ('truncatedNormal'), the stream of the generator in `state` (Random's mulberry32); returns the
 // state after the draws, or null where the kernels cannot be loaded synchronously (a browser
 // before ready()), and the caller draws in JavaScript.
 export function fillWithKernels(kind: 'uniform' | 'truncatedNormal', out: Float32Array, state: number, scale: number): number | null {
+  const arena = arenas.get(out.buffer);
+  if (arena?.init_uniform && arena.init_truncated_normal) {
+    return (kind === 'uniform' ? arena.init_uniform : arena.init_truncated_normal)(out.byteOffset, out.length, state, scale) >>> 0;
+  }
   const s = scratchKernels();
   if (!s || !s.kernels.init_uniform || !s.kernels.init_truncated_normal) return null;
   const fill = kind === 'uniform' ? s.kernels.init_uniform : s.kernels.init_truncated_normal;

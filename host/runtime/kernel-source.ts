@@ -7,6 +7,14 @@ import { EdgetuneError } from '../core/errors';
 
 export type KernelBuild = 'simd' | 'scalar';
 export const KERNEL_FILES: Record<KernelBuild, string> = { simd: 'edgetune.wasm', scalar: 'edgetune-nosimd.wasm' };
+// The lite kernel set (the `edgetune/lite` entry): the ops of host/runtime/lite-ops.ts only.
+export const LITE_KERNEL_FILES: Record<KernelBuild, string> = { simd: 'edgetune-lite.wasm', scalar: 'edgetune-lite-nosimd.wasm' };
+export type KernelSet = 'full' | 'lite';
+let kernelSetInUse: KernelSet = 'full';
+// The lite set's refusal of a plan with an op it lacks (host/runtime/lite-ops.ts), given by the
+// entry that chooses it, so the full entry's bundles carry no list of lite ops.
+type PlanOps = Partial<Record<string, { ops: readonly { op: string; layer: string }[] }>>;
+let refusePlan: ((programs: PlanOps) => void) | null = null;
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): valid only where the
 // engine has SIMD, so validating it decides the build without reading either file.
@@ -16,8 +24,27 @@ export function engineHasSimd(): boolean {
   return WebAssembly.validate(SIMD_PROBE);
 }
 
-export function kernelUrl(build: KernelBuild): URL {
-  return new URL(`./${KERNEL_FILES[build]}`, import.meta.url);
+export function kernelUrl(build: KernelBuild, set: KernelSet = kernelSetInUse): URL {
+  return new URL(`./${(set === 'lite' ? LITE_KERNEL_FILES : KERNEL_FILES)[build]}`, import.meta.url);
+}
+
+// Which kernel set this process loads: 'full' unless the `edgetune/lite` entry chose 'lite'
+// (before any kernels were compiled: one module per process).
+export function kernelSet(): KernelSet {
+  return kernelSetInUse;
+}
+// `refuse` throws for a plan the set cannot run (null: the full set runs every plan).
+export function useKernelSet(set: KernelSet, refuse: ((programs: PlanOps) => void) | null): void {
+  if ((compiled || compiling) && set !== kernelSetInUse) {
+    throw new EdgetuneError('KernelBuild', `the ${kernelSetInUse} kernels are already loaded in this process: import 'edgetune/lite' and 'edgetune' in separate processes`);
+  }
+  kernelSetInUse = set;
+  refusePlan = refuse;
+}
+
+// Throws when the kernel set in use lacks an op of these programs (a plan's).
+export function checkKernelSetRuns(programs: PlanOps): void {
+  refusePlan?.(programs);
 }
 
 interface FileGlobals {
