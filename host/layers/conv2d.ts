@@ -8,7 +8,7 @@ import { activationClamp, activationForward, type Clamp, gradThroughActivation }
 import { convChunk, type ConvGeometry, geometry, usesDirectConv } from '../compile/conv-lowering';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH } from '../compile/program';
+import { type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight } from '../compile/program';
 import { gemmScratchBytes } from '../compile/gemm-scratch';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -56,7 +56,10 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   // A frozen int8 kernel is read by the im2col / 1x1 GEMM itself (conv2d_forward_i8; in an
   // inference plan, packed once at a byte a weight: conv2d_forward_i8_packed).
   const int8 = ctx.int8Kernels.get(w);
-  const direct = !int8 && usesDirectConv(g, last(shape));
+  // An int8 kernel runs direct on its q widened once by `prepare` (conv2d_direct_i8); without a
+  // prepare program (training plans), im2col + the int8 GEMM.
+  const widened = int8 && usesDirectConv(g, last(shape)) ? widenedInt8Weight(ctx, layer.name, w) : null;
+  const direct = int8 ? widened !== null : usesDirectConv(g, last(shape));
   const own = fused ? null : activationClamp(layer.config.activation);
   const bias: Record<string, number> = b !== undefined ? { b } : {};
   const k = g.kh * g.kw * g.c;
@@ -79,7 +82,8 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   const clamp = fused ?? (own && (direct || own[1] === Infinity) ? own : null);
   if (direct) {
     const [lo, hi] = clamp ?? [-Infinity, Infinity];
-    p.emit('conv2d_direct', layer.name, { y: z, x: x.region, w, ...bias, zero: [SCRATCH, 0] }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), lo, hi });
+    const weights: Record<string, number> = int8 ? { qf: widened!, scale: int8.scale } : { w };
+    p.emit(int8 ? 'conv2d_direct_i8' : 'conv2d_direct', layer.name, { y: z, x: x.region, ...weights, ...bias, zero: [SCRATCH, 0] }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), lo, hi });
   } else {
     const relu = clamp && clamp[0] === 0 && clamp[1] === Infinity ? 1 : 0;
     const weights: Record<string, number> = int8 ? { q: w, scale: int8.scale } : { w };
