@@ -32,7 +32,7 @@ function gemmCases(full: boolean): GemmCase[] {
   const out: GemmCase[] = [];
   const ms = full ? [1, 2, 3, 4, 5, 7, 9] : [1, 3, 5];
   const ns = full ? [1, 3, 4, 5, 8, 9, 15, 17, 33, 130] : [1, 5, 9, 17, 130];
-  const ks = full ? [1, 2, 7, 17, 300, 513] : [1, 7, 300];
+  const ks = full ? [1, 2, 7, 17, 64, 300, 513] : [1, 7, 300];
   for (const m of ms) for (const n of ns) for (const k of ks) for (const accumulate of [0, 1]) {
     const odd = (m + n + k) % 3 === 0; // some cases with row gaps in q and c
     out.push({ m, n, k, accumulate, rsq: odd ? n + 3 : n, ldc: odd ? n + 2 : n });
