@@ -121,6 +121,31 @@ describe("model.quantize('int8')", () => {
     expect(new Set(got).size).toBeGreaterThan(16); // not a constant output
   });
 
+  it('an inference plan gives a deep int8 im2col convolution chunks of at least 128 positions (each chunk widens every block of panels once), with the bits of the per-call kernels', () => {
+    // 3x3x128 kernel: K = 1152, so the 256 KB im2col limit alone allows 56 positions a chunk.
+    const deep = (compiled: boolean) => {
+      setSeed(5);
+      const m = sequential([
+        layers.conv2d({ filters: 24, kernelSize: 3, padding: 'same', inputShape: [12, 12, 128], name: 'c' }),
+        layers.flatten(),
+        layers.dense(3, { name: 'head' }),
+      ]);
+      m.freeze('c');
+      if (compiled) m.compile({ optimizer: optimizers.sgd({ learningRate: 0.01 }), loss: 'meanSquaredError', batchSize: 2 });
+      return m.quantize('int8', { layers: ['c'] });
+    };
+    const input = tensor(randomArray(2 * 12 * 12 * 128, 9, -1, 1), [2, 12, 12, 128]);
+    const lean = deep(false);
+    const got = lean.predict(input, { batchSize: 2 }).data;
+    const op = lean.plan.programs.forward!.ops.find((o) => o.op === 'conv2d_forward_i8_packed')!;
+    expect(op.args.chunkRows).toBe(128); // of 2 * 144 positions
+    expect(verifyPlan(lean.plan)).toEqual([]);
+    const q = deep(true);
+    const want = q.predict(input, { batchSize: 2 }).data;
+    expect(q.plan.programs.forward!.ops.find((o) => o.op === 'conv2d_forward_i8')!.args.chunkRows).toBe(56);
+    expect(Array.from(got)).toEqual(Array.from(want));
+  });
+
   it('refuses a trainable layer, a layer with no int8 kernel and a model with nothing frozen; an int8 layer cannot be unfrozen', async () => {
     const m = base();
     expect(() => m.quantize('int8', { layers: ['c1', 'head'] })).toThrow(InvalidArgumentError);

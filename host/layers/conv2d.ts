@@ -5,10 +5,11 @@
 // host/compile/lower.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
-import { convChunk, type ConvGeometry, geometry, usesDirectConv } from '../compile/conv-lowering';
+import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from '../compile/conv-lowering';
+import { convColsBytes } from '../compile/conv-scratch';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight } from '../compile/program';
+import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight } from '../compile/program';
 import { gemmScratchBytes } from '../compile/gemm-scratch';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -69,8 +70,14 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
     const dims = { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi };
     if (int8) {
-      needScratch(ctx, colsBytes + gemmScratchBytes(chunkRows, last(shape), k));
-      p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
+      // The int8 GEMM widens each block of panels once per call, so a call of few rows (an im2col
+      // chunk of a deep kernel: 12 rows of resnet18's 3x3x512) pays it for few products: at least
+      // INT8_CHUNK_ROWS rows a chunk (more scratch; a plan over its budget drops the packed kernels).
+      const rows = ctx.batch * g.oh * g.ow;
+      const chunk = isPointwise(g) ? chunkRows : Math.max(chunkRows, Math.min(rows, INT8_CHUNK_ROWS));
+      const cols = isPointwise(g) ? colsBytes : align16(convColsBytes(chunk, g.kh, g.kw, g.c));
+      needScratch(ctx, cols + gemmScratchBytes(chunk, last(shape), k));
+      p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, cols] }, { ...dims, chunkRows: chunk });
     } else {
       needScratch(ctx, colsBytes + packedScratchBytes(k));
       p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
@@ -94,6 +101,9 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
   return { region: y, shape, pre: y === z ? undefined : z };
 }
+
+// Fewest output positions an int8 im2col chunk takes in an inference plan (conv2dForward).
+const INT8_CHUNK_ROWS = 128;
 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
