@@ -121,12 +121,12 @@ describe("model.quantize('int8')", () => {
     expect(new Set(got).size).toBeGreaterThan(16); // not a constant output
   });
 
-  it('an inference plan gives a deep int8 im2col convolution chunks of at least 128 positions (each chunk widens every block of panels once), with the bits of the per-call kernels', () => {
+  it('an inference plan gives a deep int8 im2col convolution of 64 filters chunks of at least 128 positions (each chunk widens every block of panels once), with the bits of the per-call kernels', () => {
     // 3x3x128 kernel: K = 1152, so the 256 KB im2col limit alone allows 56 positions a chunk.
     const deep = (compiled: boolean) => {
       setSeed(5);
       const m = sequential([
-        layers.conv2d({ filters: 24, kernelSize: 3, padding: 'same', inputShape: [12, 12, 128], name: 'c' }),
+        layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', inputShape: [12, 12, 128], name: 'c' }),
         layers.flatten(),
         layers.dense(3, { name: 'head' }),
       ]);

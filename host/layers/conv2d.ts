@@ -73,9 +73,12 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
       // The int8 GEMM widens each block of panels once per call, so a call of few rows (an im2col
       // chunk of a deep kernel: 12 rows of resnet18's 3x3x512) pays it for few products: at least
       // INT8_CHUNK_ROWS rows a chunk (more scratch; a plan over its budget drops the packed kernels).
+      // Not for few filters, where the im2col copy outweighs the GEMM and larger columns fall out
+      // of cache (emotion's 3x3x256 -> 7: 1.12x slower at 128 rows than at 28).
       const rows = ctx.batch * g.oh * g.ow;
-      const chunk = isPointwise(g) ? chunkRows : Math.max(chunkRows, Math.min(rows, INT8_CHUNK_ROWS));
-      const cols = isPointwise(g) ? colsBytes : align16(convColsBytes(chunk, g.kh, g.kw, g.c));
+      const wide = !isPointwise(g) && last(shape) >= INT8_CHUNK_MIN_FILTERS;
+      const chunk = wide ? Math.max(chunkRows, Math.min(rows, INT8_CHUNK_ROWS)) : chunkRows;
+      const cols = wide ? align16(convColsBytes(chunk, g.kh, g.kw, g.c)) : colsBytes;
       needScratch(ctx, cols + gemmScratchBytes(chunk, last(shape), k));
       p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, cols] }, { ...dims, chunkRows: chunk });
     } else {
@@ -102,8 +105,10 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   return { region: y, shape, pre: y === z ? undefined : z };
 }
 
-// Fewest output positions an int8 im2col chunk takes in an inference plan (conv2dForward).
+// Fewest output positions an int8 im2col chunk of at least INT8_CHUNK_MIN_FILTERS filters takes
+// in an inference plan (conv2dForward).
 const INT8_CHUNK_ROWS = 128;
+const INT8_CHUNK_MIN_FILTERS = 64;
 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
