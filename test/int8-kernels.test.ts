@@ -32,7 +32,7 @@ function gemmCases(full: boolean): GemmCase[] {
   const out: GemmCase[] = [];
   const ms = full ? [1, 2, 3, 4, 5, 7, 9] : [1, 3, 5];
   const ns = full ? [1, 3, 4, 5, 8, 9, 15, 17, 33, 130] : [1, 5, 9, 17, 130];
-  const ks = full ? [1, 2, 7, 17, 300, 513] : [1, 7, 300];
+  const ks = full ? [1, 2, 7, 17, 64, 300, 513] : [1, 7, 300];
   for (const m of ms) for (const n of ns) for (const k of ks) for (const accumulate of [0, 1]) {
     const odd = (m + n + k) % 3 === 0; // some cases with row gaps in q and c
     out.push({ m, n, k, accumulate, rsq: odd ? n + 3 : n, ldc: odd ? n + 2 : n });
@@ -97,7 +97,9 @@ function checkGemmPacked(t: Arena, cases: GemmCase[]): void {
 let scalarGemm: WebAssembly.Module;
 let scalarGemmPacked: WebAssembly.Module;
 let scalarDepthwise: WebAssembly.Module;
+let scalarDirect: WebAssembly.Module;
 beforeAll(async () => {
+  scalarDirect = await scalarModule(['assembly/kernels/conv-direct-i8.ts', 'assembly/kernels/gemm-i8-packed.ts'], 'conv-direct-i8-scalar.wasm');
   scalarGemm = await scalarModule(['assembly/kernels/gemm.ts'], 'gemm-i8-scalar.wasm');
   scalarGemmPacked = await scalarModule(['assembly/kernels/gemm-i8-packed.ts'], 'gemm-i8-packed-scalar.wasm');
   scalarDepthwise = await scalarModule(['assembly/kernels/depthwise-i8.ts'], 'depthwise-i8-scalar.wasm');
@@ -190,6 +192,40 @@ describe('conv2d_forward_i8_packed', () => {
         }
       }
     }
+  });
+});
+
+// conv2d_direct_i8 on q widened by widen_i8: K = KH*KW*C <= 256 (one k slice), so the bits of
+// conv2d_forward_i8 (its naive twin: im2col + the int8 GEMM), the clamp after.
+function checkDirect(t: Arena, full: boolean): void {
+  let n = 300;
+  for (const base of full ? GEOMETRIES : GEOMETRIES.slice(0, 3)) {
+    for (const [C, F] of full ? [[1, 1], [1, 8], [1, 16], [2, 5], [3, 8], [3, 13], [4, 16], [8, 8], [8, 17]] : [[1, 8], [3, 13]]) {
+      for (const [bias, lo, hi] of [[1, -Infinity, Infinity], [0, 0, Infinity], [1, 0, 0.5]] as const) {
+        t.reset();
+        const g = { ...base, C };
+        const K = g.KH * g.KW * C, N = g.B * g.OH * g.OW;
+        const what = `${JSON.stringify(g)} F=${F} bias=${bias} clamp=[${lo}, ${hi}]`;
+        const x = randomArray(g.B * g.H * g.W * C, ++n, -2, 2), q = randomQ(K * F, ++n), scale = randomArray(F, ++n, 20, 300), b = randomArray(F, ++n);
+        const yp = t.buf(N * F), xp = t.put(x), qp = putQ(t, q), sp = t.put(scale), bp = bias ? t.put(b) : 0;
+        const qf = t.buf(K * F), zero = t.buf(C);
+        t.k.widen_i8(qf, qp, K * F);
+        expectSame(t.read(qf, K * F), Float32Array.from(q), `${what} widened`);
+        t.k.conv2d_direct_i8(yp, xp, qf, sp, bp, g.B, g.H, g.W, C, F, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, lo, hi, zero);
+        const twin = conv2dI8Twin(g, F, x, q, scale, bias ? b : null, false).map((v) => Math.min(Math.max(v, lo), hi));
+        expectSame(t.read(yp, N * F), twin, what);
+        expect(t.brokenGuards(), what).toEqual([]);
+      }
+    }
+  }
+}
+
+describe('conv2d_direct_i8', () => {
+  it('on q widened by widen_i8 is conv2d_forward_i8 bit for bit (its naive twin), bias and clamp on the registers (SIMD build)', () => {
+    checkDirect(harness(256), true);
+  });
+  it('gives the same bits compiled with --disable simd', () => {
+    checkDirect(scalarArena(scalarDirect, 64, 32 * 65536), false);
   });
 });
 

@@ -103,13 +103,15 @@ describe("model.quantize('int8')", () => {
     const got = lean.predict(x, { batchSize: 16 }).data;
     const plan = lean.plan;
     expect(plan.mode).toBe('inference');
+    // c1 (2 channels, 6 filters: float32 runs it direct) runs direct on its q widened once.
     expect(plan.programs.forward!.ops.filter((o) => o.op.includes('_i8')).map((o) => [o.op, o.layer])).toEqual([
-      ['conv2d_forward_i8_packed', 'c1'], ['depthwise_forward_i8', 'dw'], ['gemm_i8_packed', 'd1']]);
-    // No f32 copy of an int8 kernel: only int8 panels (k x roundUp(n, 8) bytes), never pack_b's floats.
-    expect(plan.programs.prepare!.ops.filter((o) => o.op.startsWith('pack_b')).map((o) => [o.op, o.layer])).toEqual([
-      ['pack_b_i8', 'c1'], ['pack_b_i8', 'd1'], ['pack_b', 'head']]);
-    const bytes = (name: string) => plan.regions.find((r) => r.kind === 'derived' && r.name.startsWith(`${name} packed`))!.bytes;
-    expect([bytes('c1'), bytes('d1')]).toEqual([Math.ceil((3 * 3 * 2 * 8) / 16) * 16, Math.ceil((5 * 5 * 12 * 16) / 16) * 16]);
+      ['conv2d_direct_i8', 'c1'], ['depthwise_forward_i8', 'dw'], ['gemm_i8_packed', 'd1']]);
+    // No f32 copy of a large int8 kernel: int8 panels (k x roundUp(n, 8) bytes), never pack_b's
+    // floats; only the few-channel c1's 108 weights widened to f32 (432 bytes).
+    expect(plan.programs.prepare!.ops.filter((o) => o.op.startsWith('pack_b') || o.op === 'widen_i8').map((o) => [o.op, o.layer])).toEqual([
+      ['widen_i8', 'c1'], ['pack_b_i8', 'd1'], ['pack_b', 'head']]);
+    const bytes = (name: string, kind: string) => plan.regions.find((r) => r.kind === 'derived' && r.name.startsWith(`${name} ${kind}`))!.bytes;
+    expect([bytes('c1', 'widened'), bytes('d1', 'packed')]).toEqual([3 * 3 * 2 * 6 * 4, Math.ceil((5 * 5 * 12 * 16) / 16) * 16]);
     expect(verifyPlan(plan)).toEqual([]);
     // The compiled twin's training plan reads q per call (conv2d_forward_i8, gemm_i8): the same bits.
     const q = base().quantize('int8');
@@ -117,6 +119,31 @@ describe("model.quantize('int8')", () => {
     expect(q.plan.programs.forward!.ops.map((o) => o.op)).toEqual(expect.arrayContaining(['conv2d_forward_i8', 'gemm_i8']));
     expect(Array.from(got)).toEqual(Array.from(want));
     expect(new Set(got).size).toBeGreaterThan(16); // not a constant output
+  });
+
+  it('an inference plan gives a deep int8 im2col convolution of 64 filters chunks of at least 128 positions (each chunk widens every block of panels once), with the bits of the per-call kernels', () => {
+    // 3x3x128 kernel: K = 1152, so the 256 KB im2col limit alone allows 56 positions a chunk.
+    const deep = (compiled: boolean) => {
+      setSeed(5);
+      const m = sequential([
+        layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', inputShape: [12, 12, 128], name: 'c' }),
+        layers.flatten(),
+        layers.dense(3, { name: 'head' }),
+      ]);
+      m.freeze('c');
+      if (compiled) m.compile({ optimizer: optimizers.sgd({ learningRate: 0.01 }), loss: 'meanSquaredError', batchSize: 2 });
+      return m.quantize('int8', { layers: ['c'] });
+    };
+    const input = tensor(randomArray(2 * 12 * 12 * 128, 9, -1, 1), [2, 12, 12, 128]);
+    const lean = deep(false);
+    const got = lean.predict(input, { batchSize: 2 }).data;
+    const op = lean.plan.programs.forward!.ops.find((o) => o.op === 'conv2d_forward_i8_packed')!;
+    expect(op.args.chunkRows).toBe(128); // of 2 * 144 positions
+    expect(verifyPlan(lean.plan)).toEqual([]);
+    const q = deep(true);
+    const want = q.predict(input, { batchSize: 2 }).data;
+    expect(q.plan.programs.forward!.ops.find((o) => o.op === 'conv2d_forward_i8')!.args.chunkRows).toBe(56);
+    expect(Array.from(got)).toEqual(Array.from(want));
   });
 
   it('refuses a trainable layer, a layer with no int8 kernel and a model with nothing frozen; an int8 layer cannot be unfrozen', async () => {

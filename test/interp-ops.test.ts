@@ -694,6 +694,18 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     });
     c.expect('y', c.f32(y, nOut(CONV, f)), conv2dI8Twin(CONV, f, x.v, q.v, scale.v, b.v, true));
   },
+  widen_i8(c) {
+    const n = 21, q = c.int8(n), y = c.out(n);
+    c.run('widen_i8', { y, q: q.p, count: n });
+    c.expect('y', c.f32(y, n), Float32Array.from(q.v));
+  },
+  conv2d_direct_i8(c) {
+    // q widened by widen_i8, then the direct kernel: conv2d_forward_i8's bits (K <= 256), clamped.
+    const f = 3, K = 9 * CONV.C, x = c.input(nIn(CONV)), q = c.int8(K * f), scale = c.input(f, 10, 200), b = c.input(f), qf = c.out(K * f), y = c.out(nOut(CONV, f));
+    c.run('widen_i8', { y: qf, q: q.p, count: K * f });
+    c.run('conv2d_direct_i8', { y, x: x.p, qf, scale: scale.p, b: b.p, ...convArgs(CONV, f), lo: 0, hi: 0.5, zero: c.out(CONV.C) });
+    c.expect('y', c.f32(y, nOut(CONV, f)), conv2dI8Twin(CONV, f, x.v, q.v, scale.v, b.v, false).map((v) => Math.min(Math.max(v, 0), 0.5)));
+  },
   depthwise_forward_i8(c) {
     const m = 2, x = c.input(nIn(CONV), -3, 3), q = c.int8(9 * CONV.C * m), scale = c.input(CONV.C * m, 10, 200), b = c.input(CONV.C * m);
     const y = c.out(nOut(CONV, CONV.C * m));

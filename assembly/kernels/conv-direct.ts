@@ -21,6 +21,14 @@ import { loadPartial, storeTail } from './vector-tail';
 export function conv2d_direct_f32_4x8(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, zero: usize): void {
+  conv2d_direct_4x8(y, x, w, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi, zero);
+}
+
+// With scale != 0 (F floats), each filter's sum is divided by its scale before the bias: w is a
+// frozen layer's int8 kernel widened to f32 (exact), for conv-direct-i8.ts.
+export function conv2d_direct_4x8(y: usize, x: usize, w: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, zero: usize): void {
   if (ASC_FEATURE_SIMD) {
     for (let c = 0; c < C; c++) store<f32>(zero + (<usize>c << 2), 0);
     for (let n = 0; n < B; n++) {
@@ -29,13 +37,13 @@ export function conv2d_direct_f32_4x8(y: usize, x: usize, w: usize, b: usize,
         const yr = y + (<usize>(((n * OH + oh) * OW) * F) << 2);
         // Two inlined copies: with every filter block 8 wide, the loads of w are plain loads.
         for (let ow = 0; ow < OW; ow += 4) {
-          if ((F & 7) == 0) directTile(yr, xb, w, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, true);
-          else directTile(yr, xb, w, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, false);
+          if ((F & 7) == 0) directTile(yr, xb, w, scale, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, true);
+          else directTile(yr, xb, w, scale, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, false);
         }
       }
     }
   } else {
-    directScalar(y, x, w, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi);
+    directScalar(y, x, w, scale, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi);
   }
 }
 
@@ -50,7 +58,7 @@ function tapPointer(xb: usize, ih: i32, iw: i32, H: i32, W: i32, C: i32, zero: u
 // filters; full: F % 8 == 0 (a constant where it is inlined).
 // @ts-ignore: decorator
 @inline
-function directTile(yr: usize, xb: usize, w: usize, b: usize, H: i32, W: i32, C: i32, F: i32,
+function directTile(yr: usize, xb: usize, w: usize, scale: usize, b: usize, H: i32, W: i32, C: i32, F: i32,
   KH: i32, KW: i32, SW: i32, DH: i32, DW: i32, ih0: i32, ow0: i32, count: i32, PL: i32, lo: f32, hi: f32, zero: usize, full: bool): void {
   const fBytes = <usize>F << 2;
   const cBytes = <usize>C << 2;
@@ -106,6 +114,13 @@ function directTile(yr: usize, xb: usize, w: usize, b: usize, H: i32, W: i32, C:
       }
     }
     const o = <usize>j << 2;
+    if (scale != 0) {
+      const s0 = loadPartial(scale + o, nlo), s1 = loadPartial(scale + o + 16, nhi);
+      a00 = f32x4.div(a00, s0); a01 = f32x4.div(a01, s1);
+      a10 = f32x4.div(a10, s0); a11 = f32x4.div(a11, s1);
+      a20 = f32x4.div(a20, s0); a21 = f32x4.div(a21, s1);
+      a30 = f32x4.div(a30, s0); a31 = f32x4.div(a31, s1);
+    }
     if (b != 0) {
       const bb0 = loadPartial(b + o, nlo), bb1 = loadPartial(b + o + 16, nhi);
       a00 = f32x4.add(a00, bb0); a01 = f32x4.add(a01, bb1);
@@ -134,7 +149,7 @@ function directTile(yr: usize, xb: usize, w: usize, b: usize, H: i32, W: i32, C:
 }
 
 // The no-SIMD build: one output at a time, taps inside the image only, in the same order.
-function directScalar(y: usize, x: usize, w: usize, b: usize,
+function directScalar(y: usize, x: usize, w: usize, scale: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): void {
   let yo = y;
@@ -155,6 +170,7 @@ function directScalar(y: usize, x: usize, w: usize, b: usize,
               for (let c = 0; c < C; c++) s += load<f32>(xp + (<usize>c << 2)) * load<f32>(wp + <usize>(c * F) * 4);
             }
           }
+          if (scale != 0) s = s / load<f32>(scale + (<usize>f << 2));
           if (b != 0) s = s + load<f32>(b + (<usize>f << 2));
           store<f32>(yo + (<usize>f << 2), min<f32>(max<f32>(s, lo), hi));
         }

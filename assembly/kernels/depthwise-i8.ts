@@ -144,13 +144,14 @@ function row5(acc: v128, xp: usize, pix: usize, w0: v128, w1: v128, w2: v128, w3
   return f32x4.add(acc, f32x4.mul(v128.load(xp + 4 * pix), w4));
 }
 
-// clamp(acc / scale [+ b]) of channels o .. o+3, stored at yo.
+// clamp(acc / scale [+ b]) of channels o .. o+3, stored at yo. pmax / pmin (one instruction each;
+// max / min cost ~7): the same values, NaN stays NaN and the sums are never -0 (they start from +0).
 // @ts-ignore: decorator
 @inline
 function finish(yo: usize, acc: v128, sv: v128, bv: v128, withBias: bool, vlo: v128, vhi: v128): void {
   acc = f32x4.div(acc, sv);
   if (withBias) acc = f32x4.add(acc, bv);
-  v128.store(yo, f32x4.min(f32x4.max(acc, vlo), vhi));
+  v128.store(yo, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
 }
 
 // Channels o .. o+3 of `count` interior pixels of an output row (y at y0, x window of the first at
@@ -169,14 +170,22 @@ function interiorRow3(y0: usize, x0: usize, q: usize, scale: usize, b: usize, o:
   const step = <usize>SW * pix;
   let xp = x0 + oo;
   let yo = y0 + oo;
-  for (let i = 0; i < count; i++) {
+  // Two pixels side by side, so their dependent add chains overlap (as depthwise.ts's f32 rows);
+  // for an odd count the last pair's second pixel aliases the first and is not stored.
+  for (let i = 0; i < count; i += 2) {
+    const two = i + 1 < count;
+    const xq = two ? xp + step : xp;
     // From +0 as pixelI8 sums (a sum of -0 products stays +0 there too).
-    let acc = row3(f32x4.splat(0), xp, pix, w0, w1, w2);
-    acc = row3(acc, xp + rowBytes, pix, w3, w4, w5);
-    acc = row3(acc, xp + 2 * rowBytes, pix, w6, w7, w8);
-    finish(yo, acc, sv, bv, b != 0, vlo, vhi);
-    xp += step;
-    yo += pix;
+    let a0 = row3(f32x4.splat(0), xp, pix, w0, w1, w2);
+    let a1 = row3(f32x4.splat(0), xq, pix, w0, w1, w2);
+    a0 = row3(a0, xp + rowBytes, pix, w3, w4, w5);
+    a1 = row3(a1, xq + rowBytes, pix, w3, w4, w5);
+    a0 = row3(a0, xp + 2 * rowBytes, pix, w6, w7, w8);
+    a1 = row3(a1, xq + 2 * rowBytes, pix, w6, w7, w8);
+    finish(yo, a0, sv, bv, b != 0, vlo, vhi);
+    if (two) finish(yo + pix, a1, sv, bv, b != 0, vlo, vhi);
+    xp += 2 * step;
+    yo += 2 * pix;
   }
 }
 
@@ -197,14 +206,23 @@ function interiorRow5(y0: usize, x0: usize, q: usize, scale: usize, b: usize, o:
   const step = <usize>SW * pix;
   let xp = x0 + oo;
   let yo = y0 + oo;
-  for (let i = 0; i < count; i++) {
-    let acc = row5(f32x4.splat(0), xp, pix, w00, w01, w02, w03, w04);
-    acc = row5(acc, xp + rowBytes, pix, w10, w11, w12, w13, w14);
-    acc = row5(acc, xp + 2 * rowBytes, pix, w20, w21, w22, w23, w24);
-    acc = row5(acc, xp + 3 * rowBytes, pix, w30, w31, w32, w33, w34);
-    acc = row5(acc, xp + 4 * rowBytes, pix, w40, w41, w42, w43, w44);
-    finish(yo, acc, sv, bv, b != 0, vlo, vhi);
-    xp += step;
-    yo += pix;
+  // Two pixels side by side, as interiorRow3.
+  for (let i = 0; i < count; i += 2) {
+    const two = i + 1 < count;
+    const xq = two ? xp + step : xp;
+    let a0 = row5(f32x4.splat(0), xp, pix, w00, w01, w02, w03, w04);
+    let a1 = row5(f32x4.splat(0), xq, pix, w00, w01, w02, w03, w04);
+    a0 = row5(a0, xp + rowBytes, pix, w10, w11, w12, w13, w14);
+    a1 = row5(a1, xq + rowBytes, pix, w10, w11, w12, w13, w14);
+    a0 = row5(a0, xp + 2 * rowBytes, pix, w20, w21, w22, w23, w24);
+    a1 = row5(a1, xq + 2 * rowBytes, pix, w20, w21, w22, w23, w24);
+    a0 = row5(a0, xp + 3 * rowBytes, pix, w30, w31, w32, w33, w34);
+    a1 = row5(a1, xq + 3 * rowBytes, pix, w30, w31, w32, w33, w34);
+    a0 = row5(a0, xp + 4 * rowBytes, pix, w40, w41, w42, w43, w44);
+    a1 = row5(a1, xq + 4 * rowBytes, pix, w40, w41, w42, w43, w44);
+    finish(yo, a0, sv, bv, b != 0, vlo, vhi);
+    if (two) finish(yo + pix, a1, sv, bv, b != 0, vlo, vhi);
+    xp += 2 * step;
+    yo += 2 * pix;
   }
 }

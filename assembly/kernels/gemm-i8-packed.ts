@@ -75,7 +75,7 @@ export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias
         }
         continue;
       }
-      widenI8(pack, panels, kc * ncPad);
+      widen_i8(pack, panels, kc * ncPad);
       for (let ic = 0; ic < m; ic += MR) {
         const mr = min(MR, m - ic);
         const ct = c + (<usize>(ic * ldc + jc) << 2);
@@ -87,8 +87,9 @@ export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias
   }
 }
 
-// dst (count floats) = src (count int8, count a multiple of 8) widened.
-function widenI8(dst: usize, src: usize, count: i32): void {
+// dst (count floats) = src (count int8) widened, exactly. Also an inference plan's prepare op
+// (widen_i8) for the direct int8 convolution's kernel (conv-direct-i8.ts).
+export function widen_i8(dst: usize, src: usize, count: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     for (; i + 16 <= count; i += 16) {

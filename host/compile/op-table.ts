@@ -305,6 +305,14 @@ export const OP_TABLE = {
     code: 252, args: `y:ptr x:ptr bp:ptr scale:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr lo:f32 hi:f32`,
     run: `conv2d_forward_i8_packed(y, x, bp, scale, b, batch, ${CONV_CALL}, chunkRows, cols, pack, lo, hi)`,
   },
+  // The few-channel first layers with an int8 kernel, 253-254 (assembly/kernels/conv-direct-i8.ts):
+  // widen_i8 runs in an inference plan's prepare program (q to f32, exact: K*F floats); the direct
+  // convolution reads it and divides each filter's sum by its scale before the bias and the clamp.
+  widen_i8: { code: 253, args: 'y:ptr q:ptr count', run: 'widen_i8(y, q, count)' },
+  conv2d_direct_i8: {
+    code: 254, args: `y:ptr x:ptr qf:ptr scale:ptr b:ptr ${CONV_GEOMETRY} lo:f32 hi:f32 zero:ptr`,
+    run: `conv2d_direct_i8(y, x, qf, scale, b, batch, ${CONV_CALL}, lo, hi, zero)`,
+  },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
   // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
   loss_weighted: {

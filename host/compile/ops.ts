@@ -323,6 +323,12 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     work: DEPTH_WORK,
     access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * m', 'r'], ['b?', 'c * m', 'r']], disjoint: [['y', 'x']],
   },
+  widen_i8: { work: 'count', access: [['y', 'count', 'w'], ['q', 'count / 4', 'r']], disjoint: [['y', 'q']] },
+  conv2d_direct_i8: {
+    work: 'B * oh * ow * f * kh * kw * c',
+    access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['qf', 'kh * kw * c * f', 'r'], ['scale', 'f', 'r'], ['b?', 'f', 'r'], ['zero', 'c', 'w']],
+    disjoint: [['y', 'x']],
+  },
   conv2d_direct: {
     work: 'B * oh * ow * f * kh * kw * c',
     access: [['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['w', 'kh * kw * c * f', 'r'], ['b?', 'f', 'r'], ['zero', 'c', 'w']],

@@ -151,6 +151,17 @@ export function packedInt8Weight(ctx: CompileContext, layer: string, q: number, 
   return bp;
 }
 
+// The region holding int8 kernel q widened to f32 (exact, 4 bytes a weight) by `prepare`
+// (widen_i8), for the direct int8 convolution of a few-channel layer (conv2d_direct_i8: a few KB),
+// or null when the plan has no prepare program or q is not an int8 kernel the plan keeps constant.
+export function widenedInt8Weight(ctx: CompileContext, layer: string, q: number): number | null {
+  const k = ctx.int8Kernels.get(q);
+  if (!ctx.prepare || !k || ctx.regions[q].kind !== 'param') return null;
+  const y = derivedRegion(ctx, `${layer} widened ${ctx.regions[q].name}`, k.rows * k.ch);
+  ctx.prepare.emit('widen_i8', layer, { y, q }, { count: k.rows * k.ch });
+  return y;
+}
+
 // What a layer record's forward lowering gets: the node, its input values, and where its
 // weights live. `training` selects Keras training-mode behaviour (batch statistics for trainable
 // BatchNormalization, active dropout); `outputLogits` leaves a softmax output as logits for the

@@ -5,10 +5,11 @@
 // host/compile/lower.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
-import { convChunk, type ConvGeometry, geometry, usesDirectConv } from '../compile/conv-lowering';
+import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from '../compile/conv-lowering';
+import { convColsBytes } from '../compile/conv-scratch';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH } from '../compile/program';
+import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight } from '../compile/program';
 import { gemmScratchBytes } from '../compile/gemm-scratch';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -56,7 +57,10 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   // A frozen int8 kernel is read by the im2col / 1x1 GEMM itself (conv2d_forward_i8; in an
   // inference plan, packed once at a byte a weight: conv2d_forward_i8_packed).
   const int8 = ctx.int8Kernels.get(w);
-  const direct = !int8 && usesDirectConv(g, last(shape));
+  // An int8 kernel runs direct on its q widened once by `prepare` (conv2d_direct_i8); without a
+  // prepare program (training plans), im2col + the int8 GEMM.
+  const widened = int8 && usesDirectConv(g, last(shape)) ? widenedInt8Weight(ctx, layer.name, w) : null;
+  const direct = int8 ? widened !== null : usesDirectConv(g, last(shape));
   const own = fused ? null : activationClamp(layer.config.activation);
   const bias: Record<string, number> = b !== undefined ? { b } : {};
   const k = g.kh * g.kw * g.c;
@@ -66,8 +70,17 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
     const dims = { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi };
     if (int8) {
-      needScratch(ctx, colsBytes + gemmScratchBytes(chunkRows, last(shape), k));
-      p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
+      // The int8 GEMM widens each block of panels once per call, so a call of few rows (an im2col
+      // chunk of a deep kernel: 12 rows of resnet18's 3x3x512) pays it for few products: at least
+      // INT8_CHUNK_ROWS rows a chunk (more scratch; a plan over its budget drops the packed kernels).
+      // Not for few filters, where the im2col copy outweighs the GEMM and larger columns fall out
+      // of cache (emotion's 3x3x256 -> 7: 1.12x slower at 128 rows than at 28).
+      const rows = ctx.batch * g.oh * g.ow;
+      const wide = !isPointwise(g) && last(shape) >= INT8_CHUNK_MIN_FILTERS;
+      const chunk = wide ? Math.max(chunkRows, Math.min(rows, INT8_CHUNK_ROWS)) : chunkRows;
+      const cols = wide ? align16(convColsBytes(chunk, g.kh, g.kw, g.c)) : colsBytes;
+      needScratch(ctx, cols + gemmScratchBytes(chunk, last(shape), k));
+      p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, cols] }, { ...dims, chunkRows: chunk });
     } else {
       needScratch(ctx, colsBytes + packedScratchBytes(k));
       p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
@@ -79,7 +92,8 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   const clamp = fused ?? (own && (direct || own[1] === Infinity) ? own : null);
   if (direct) {
     const [lo, hi] = clamp ?? [-Infinity, Infinity];
-    p.emit('conv2d_direct', layer.name, { y: z, x: x.region, w, ...bias, zero: [SCRATCH, 0] }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), lo, hi });
+    const weights: Record<string, number> = int8 ? { qf: widened!, scale: int8.scale } : { w };
+    p.emit(int8 ? 'conv2d_direct_i8' : 'conv2d_direct', layer.name, { y: z, x: x.region, ...weights, ...bias, zero: [SCRATCH, 0] }, { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), lo, hi });
   } else {
     const relu = clamp && clamp[0] === 0 && clamp[1] === Infinity ? 1 : 0;
     const weights: Record<string, number> = int8 ? { q: w, scale: int8.scale } : { w };
@@ -90,6 +104,11 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
   return { region: y, shape, pre: y === z ? undefined : z };
 }
+
+// Fewest output positions an int8 im2col chunk of at least INT8_CHUNK_MIN_FILTERS filters takes
+// in an inference plan (conv2dForward).
+const INT8_CHUNK_ROWS = 128;
+const INT8_CHUNK_MIN_FILTERS = 64;
 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
