@@ -269,14 +269,15 @@ function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
 
 // gemm_f32_packed (B packed once) split by column blocks of NC when every thread can take two,
 // else by bands of rows in MR multiples (at least PACKED_ROWS_MIN rows a tile), else, for a call
-// with too few rows (a convolution's chunk of a few positions over a deep K), by column blocks: the packed panels of block jc start at
-// bp + 4*k*jc, so a tile is the same call on a narrower c, bias and bp. Up to TILES_PER_THREAD
-// tiles a thread, none under TILE_MIN_WORK; false (run it whole) when too small.
+// with too few rows (a convolution's chunk of a few positions over a deep K; a batch-1 classifier,
+// fewer rows than MR, bound by reading its weights once), by column blocks: the packed panels of
+// block jc start at bp + 4*k*jc, so a tile is the same call on a narrower c, bias and bp. Up to
+// TILES_PER_THREAD tiles a thread, none under TILE_MIN_WORK; false (run it whole) when too small.
 export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, accumulate: i32, lo: f32, hi: f32, pack: usize): bool {
   if (!canSplit()) return false;
   const work = <f64>m * <f64>n * <f64>k;
-  if (m < MR || work < GEMM_SPLIT_MIN) return false;
+  if (work < GEMM_SPLIT_MIN) return false;
   // Column blocks when there are enough for every thread to take two: each tile then sweeps all
   // rows past one block's panels, which stay in its core's cache (GEMM-1024: 8 blocks).
   const blocks = tilesFor((n + NC - 1) / NC, work, TILE_MIN_WORK);
