@@ -210,6 +210,23 @@ describe('threads: the same bits for any thread count', () => {
     }
   });
 
+  it('a batch-1 dense layer (fewer rows than a GEMM tile) splits its packed GEMM by column blocks, with the same bits on 1, 2 and 3 threads', () => {
+    // A classifier at batch 1: 1 x 640 . 640 x 1000, five column blocks of 128 and one of 104,
+    // bound by reading the weights once; split, each thread reads its blocks' panels.
+    setSeed(8);
+    const m = sequential([layers.dense(1000, { inputShape: [640], activation: 'relu' })]);
+    const x = tensor(randomArray(640, 14), [1, 640]);
+    m.planInference(1, undefined, 1);
+    const one = (m.predict(x) as { data: Float32Array }).data.slice();
+    for (const threads of [2, 3]) {
+      m.planInference(1, undefined, threads);
+      const many = (m.predict(x) as { data: Float32Array }).data.slice();
+      expect(m.threads.threads).toBe(threads);
+      expect(bits(many)).toEqual(bits(one));
+      expect(splitJobs(m)!['gemm packed'], 'gemm packed by column blocks').toBe(1);
+    }
+  });
+
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
     setSeed(2);
     const m = sequential([layers.dense(128, { inputShape: [128], activation: 'relu' }), layers.dense(64)]);

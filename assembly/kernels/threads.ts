@@ -12,7 +12,8 @@
 // same order whatever tile holds it, so any thread count gives the same bits.
 //
 // Control block at `ctl` (64-byte aligned, outside the plan, host/runtime/thread-pool.ts):
-//   0  i64 claim: (generation << 32) | next tile; a closed job has tile CLOSED
+//   0  i64 claim: (generation << 32) | (back << 16) | front: tiles front .. back-1 are unclaimed
+//      (front >= back: none, a closed job)
 //   8  i32 wake: generation, what parked workers wait on
 //   12 i32 done: tiles finished in this generation
 //   16 i32 tiles in this generation
@@ -44,7 +45,6 @@ const JOBS: usize = 32;
 const ARGS: usize = 128;
 const ARG_WORDS: i32 = 32;
 const CTL_BYTES: usize = ARGS + (<usize>ARG_WORDS << 2);
-const CLOSED: i64 = 0x7fffffff;
 const JOB_GEMM: i32 = 1;
 const JOB_CONV_CHUNK: i32 = 2;
 const JOB_BN_FORWARD_TRAIN: i32 = 3;
@@ -98,9 +98,9 @@ export function threads_attach(ctl: usize, count: i32): void {
   if (ASC_FEATURE_THREADS) {
     ctlBlock = ctl;
     threads = count;
-    // Generation 0 is closed: a worker arriving before the first job must find nothing to claim
-    // (a zeroed claim word would read as tile 0 of an open job).
-    if (count > 1) atomic.store<i64>(ctl + CLAIM, CLOSED);
+    // Generation 0 is closed (front 0 = back 0): a worker arriving before the first job finds
+    // nothing to claim.
+    if (count > 1) atomic.store<i64>(ctl + CLAIM, 0);
   }
 }
 
@@ -114,16 +114,20 @@ export function threads_run(ctl: usize, worker: i32): void {
 
 // Claims tiles of the current generation until none is left; the claim word carries the
 // generation, so a claim can never land in a later job. `slot`: 0 the driver, w + 1 worker w
-// (which share of a job's per-thread scratch it uses).
+// (which share of a job's per-thread scratch it uses). The driver claims from the front of the
+// tile list and the workers from the back: with two threads of equal speed the driver runs the
+// first half of every op's output and the worker the second, so an op mostly reads what the
+// same core wrote in the op before (its cache) rather than what the other core wrote; a thread
+// that comes late or is descheduled still leaves its tiles to the other.
 function runTiles(ctl: usize, scratch: usize, slot: i32): void {
   if (ASC_FEATURE_THREADS) {
     while (true) {
       const word = atomic.load<i64>(ctl + CLAIM);
-      const tile = <i32>(word & 0xffffffff);
-      if (<i64>tile >= CLOSED) return;
+      const front = <i32>(word & 0xffff), back = <i32>((word >> 16) & 0xffff);
+      if (front >= back) return;
       const count = atomic.load<i32>(ctl + TILES);
-      if (tile >= count) return;
-      if (atomic.cmpxchg<i64>(ctl + CLAIM, word, word + 1) != word) continue;
+      const tile = slot == 0 ? front : back - 1;
+      if (atomic.cmpxchg<i64>(ctl + CLAIM, word, slot == 0 ? word + 1 : word - 0x10000) != word) continue;
       runTile(ctl, tile, count, scratch, slot);
       if (slot > 0) atomic.add<i32>(ctl + WORKER_TILES, 1);
       // Nobody waits on DONE (the driver spins on it): no notify.
@@ -202,7 +206,7 @@ function runJob(kind: i32, count: i32, scratch: usize): void {
     atomic.store<i32>(ctl + DONE, 0);
     atomic.store<i32>(ctl + TILES, count);
     const generation = atomic.load<i32>(ctl + WAKE) + 1;
-    atomic.store<i64>(ctl + CLAIM, <i64>generation << 32);
+    atomic.store<i64>(ctl + CLAIM, (<i64>generation << 32) | (<i64>count << 16));
     atomic.store<i32>(ctl + WAKE, generation);
     if (atomic.load<i32>(ctl + ATTACHED) > 0) atomic.notify(ctl + WAKE, count - 1);
     inTile = true;
@@ -212,7 +216,7 @@ function runJob(kind: i32, count: i32, scratch: usize): void {
     // already running).
     while (atomic.load<i32>(ctl + DONE) < count) {}
     // Close the generation: a worker still looping over claims finds nothing to take.
-    atomic.store<i64>(ctl + CLAIM, (<i64>generation << 32) | CLOSED);
+    atomic.store<i64>(ctl + CLAIM, <i64>generation << 32);
   }
 }
 
@@ -265,14 +269,15 @@ function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
 
 // gemm_f32_packed (B packed once) split by column blocks of NC when every thread can take two,
 // else by bands of rows in MR multiples (at least PACKED_ROWS_MIN rows a tile), else, for a call
-// with too few rows (a convolution's chunk of a few positions over a deep K), by column blocks: the packed panels of block jc start at
-// bp + 4*k*jc, so a tile is the same call on a narrower c, bias and bp. Up to TILES_PER_THREAD
-// tiles a thread, none under TILE_MIN_WORK; false (run it whole) when too small.
+// with too few rows (a convolution's chunk of a few positions over a deep K; a batch-1 classifier,
+// fewer rows than MR, bound by reading its weights once), by column blocks: the packed panels of
+// block jc start at bp + 4*k*jc, so a tile is the same call on a narrower c, bias and bp. Up to
+// TILES_PER_THREAD tiles a thread, none under TILE_MIN_WORK; false (run it whole) when too small.
 export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, accumulate: i32, lo: f32, hi: f32, pack: usize): bool {
   if (!canSplit()) return false;
   const work = <f64>m * <f64>n * <f64>k;
-  if (m < MR || work < GEMM_SPLIT_MIN) return false;
+  if (work < GEMM_SPLIT_MIN) return false;
   // Column blocks when there are enough for every thread to take two: each tile then sweeps all
   // rows past one block's panels, which stay in its core's cache (GEMM-1024: 8 blocks).
   const blocks = tilesFor((n + NC - 1) / NC, work, TILE_MIN_WORK);
