@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 4159;
+export const TEXT_BYTES: usize = 4179;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -156,31 +156,32 @@ export function textBlob(): usize {
     95, 112, 97, 99, 107, 101, 100, 21, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112,
     97, 99, 107, 101, 100, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56, 7, 103, 101, 109, 109,
     95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 20, 100, 101,
-    112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 9, 112, 97, 99, 107, 95,
-    98, 95, 105, 56, 14, 103, 101, 109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118,
-    50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 13, 108, 111, 115,
-    115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1,
-    109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1,
-    99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2,
-    111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108,
-    115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4,
-    114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112,
-    99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6,
-    108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107,
-    105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2,
-    100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4,
-    109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86,
-    97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110,
-    9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4,
-    109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117,
-    116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 2, 100, 49, 2, 100, 50, 2,
-    100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115,
-    121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3,
-    115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3,
-    115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5,
-    111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97,
-    114, 101, 100, 2, 99, 104, 1, 113, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117,
-    112, 115, 4, 122, 101, 114, 111,
+    112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 11, 105, 110, 116, 101, 114,
+    108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95, 98, 95, 105, 56, 14, 103, 101, 109, 109, 95, 105, 56,
+    95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105,
+    56, 95, 112, 97, 99, 107, 101, 100, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97,
+    10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1,
+    98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2, 98,
+    112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95, 2,
+    119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112,
+    108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110,
+    116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100,
+    120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97,
+    114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111,
+    111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110,
+    112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7,
+    110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116,
+    97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100,
+    103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120,
+    2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101, 6, 111,
+    102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100,
+    52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110,
+    51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3,
+    115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3,
+    115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101,
+    114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2,
+    99, 104, 1, 113, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 4, 122,
+    101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -395,123 +396,126 @@ export const OPN_dequantize_i8: Text = 3533; // "dequantize_i8"
 export const OPN_gemm_i8: Text = 3547; // "gemm_i8"
 export const OPN_conv2d_forward_i8: Text = 3555; // "conv2d_forward_i8"
 export const OPN_depthwise_forward_i8: Text = 3573; // "depthwise_forward_i8"
-export const OPN_pack_b_i8: Text = 3594; // "pack_b_i8"
-export const OPN_gemm_i8_packed: Text = 3604; // "gemm_i8_packed"
-export const OPN_conv2d_forward_i8_packed: Text = 3619; // "conv2d_forward_i8_packed"
-export const OPN_loss_weighted: Text = 3644; // "loss_weighted"
-export const ARGN_a: Text = 3658; // "a"
-export const ARGN_batchFlags: Text = 3660; // "batchFlags"
-export const ARGN_m: Text = 3671; // "m"
-export const ARGN_rsa: Text = 3673; // "rsa"
-export const ARGN_k: Text = 3677; // "k"
-export const ARGN_csa: Text = 3679; // "csa"
-export const ARGN_b: Text = 3683; // "b"
-export const ARGN_rsb: Text = 3685; // "rsb"
-export const ARGN_n: Text = 3689; // "n"
-export const ARGN_csb: Text = 3691; // "csb"
-export const ARGN_c: Text = 3695; // "c"
-export const ARGN_ldc: Text = 3697; // "ldc"
-export const ARGN_pack: Text = 3701; // "pack"
-export const ARGN_bp: Text = 3706; // "bp"
-export const ARGN_bias: Text = 3709; // "bias"
-export const ARGN_y: Text = 3714; // "y"
-export const ARGN_oh: Text = 3716; // "oh"
-export const ARGN_ow: Text = 3719; // "ow"
-export const ARGN_f: Text = 3722; // "f"
-export const ARGN_x: Text = 3724; // "x"
-export const ARGN_h: Text = 3726; // "h"
-export const ARGN_w_: Text = 3728; // "w_"
-export const ARGN_wp: Text = 3731; // "wp"
-export const ARGN_kh: Text = 3734; // "kh"
-export const ARGN_kw: Text = 3737; // "kw"
-export const ARGN_cols: Text = 3740; // "cols"
-export const ARGN_sh: Text = 3745; // "sh"
-export const ARGN_sw: Text = 3748; // "sw"
-export const ARGN_pt: Text = 3751; // "pt"
-export const ARGN_pl: Text = 3754; // "pl"
-export const ARGN_chunkRows: Text = 3757; // "chunkRows"
-export const ARGN_rows: Text = 3767; // "rows"
-export const ARGN_pa: Text = 3772; // "pa"
-export const ARGN_count: Text = 3775; // "count"
-export const ARGN_sa: Text = 3781; // "sa"
-export const ARGN_pb: Text = 3784; // "pb"
-export const ARGN_sb: Text = 3787; // "sb"
-export const ARGN_pc: Text = 3790; // "pc"
-export const ARGN_sc: Text = 3793; // "sc"
-export const ARGN_db: Text = 3796; // "db"
-export const ARGN_dy: Text = 3799; // "dy"
-export const ARGN_dx: Text = 3802; // "dx"
-export const ARGN_perSample: Text = 3805; // "perSample"
-export const ARGN_labels: Text = 3815; // "labels"
-export const ARGN_p: Text = 3822; // "p"
-export const ARGN_sparse: Text = 3824; // "sparse"
-export const ARGN_g: Text = 3831; // "g"
-export const ARGN_w: Text = 3833; // "w"
-export const ARGN_s1: Text = 3835; // "s1"
-export const ARGN_kind: Text = 3838; // "kind"
-export const ARGN_s2: Text = 3843; // "s2"
-export const ARGN_s3: Text = 3846; // "s3"
-export const ARGN_pool: Text = 3849; // "pool"
-export const ARGN_chunkOut: Text = 3854; // "chunkOut"
-export const ARGN_dw: Text = 3863; // "dw"
-export const ARGN_argmax: Text = 3866; // "argmax"
-export const ARGN_inputCount: Text = 3873; // "inputCount"
-export const ARGN_hw: Text = 3884; // "hw"
-export const ARGN_mean: Text = 3887; // "mean"
-export const ARGN_invstd: Text = 3892; // "invstd"
-export const ARGN_newMean: Text = 3899; // "newMean"
-export const ARGN_newVar: Text = 3907; // "newVar"
-export const ARGN_gamma: Text = 3914; // "gamma"
-export const ARGN_beta: Text = 3920; // "beta"
-export const ARGN_movingMean: Text = 3925; // "movingMean"
-export const ARGN_movingVar: Text = 3936; // "movingVar"
-export const ARGN_dgamma: Text = 3946; // "dgamma"
-export const ARGN_dbeta: Text = 3953; // "dbeta"
-export const ARGN_mask: Text = 3959; // "mask"
-export const ARGN_ldy: Text = 3964; // "ldy"
-export const ARGN_ldx: Text = 3968; // "ldx"
-export const ARGN_wf: Text = 3972; // "wf"
-export const ARGN_bf: Text = 3975; // "bf"
-export const ARGN_output: Text = 3978; // "output"
-export const ARGN_pr: Text = 3985; // "pr"
-export const ARGN_scale: Text = 3988; // "scale"
-export const ARGN_offset: Text = 3994; // "offset"
-export const ARGN_d1: Text = 4001; // "d1"
-export const ARGN_d2: Text = 4004; // "d2"
-export const ARGN_d3: Text = 4007; // "d3"
-export const ARGN_d4: Text = 4010; // "d4"
-export const ARGN_d5: Text = 4013; // "d5"
-export const ARGN_sy0: Text = 4016; // "sy0"
-export const ARGN_n1: Text = 4020; // "n1"
-export const ARGN_sy1: Text = 4023; // "sy1"
-export const ARGN_n2: Text = 4027; // "n2"
-export const ARGN_sy2: Text = 4030; // "sy2"
-export const ARGN_n3: Text = 4034; // "n3"
-export const ARGN_sy3: Text = 4037; // "sy3"
-export const ARGN_n4: Text = 4041; // "n4"
-export const ARGN_sy4: Text = 4044; // "sy4"
-export const ARGN_n5: Text = 4048; // "n5"
-export const ARGN_sy5: Text = 4051; // "sy5"
-export const ARGN_sa0: Text = 4055; // "sa0"
-export const ARGN_sa1: Text = 4059; // "sa1"
-export const ARGN_sa2: Text = 4063; // "sa2"
-export const ARGN_sa3: Text = 4067; // "sa3"
-export const ARGN_sa4: Text = 4071; // "sa4"
-export const ARGN_sa5: Text = 4075; // "sa5"
-export const ARGN_sb0: Text = 4079; // "sb0"
-export const ARGN_sb1: Text = 4083; // "sb1"
-export const ARGN_sb2: Text = 4087; // "sb2"
-export const ARGN_sb3: Text = 4091; // "sb3"
-export const ARGN_sb4: Text = 4095; // "sb4"
-export const ARGN_sb5: Text = 4099; // "sb5"
-export const ARGN_outer: Text = 4103; // "outer"
-export const ARGN_inner: Text = 4109; // "inner"
-export const ARGN_d0: Text = 4115; // "d0"
-export const ARGN_alpha: Text = 4118; // "alpha"
-export const ARGN_shared: Text = 4124; // "shared"
-export const ARGN_ch: Text = 4131; // "ch"
-export const ARGN_q: Text = 4134; // "q"
-export const ARGN_rsq: Text = 4136; // "rsq"
-export const ARGN_dalpha: Text = 4140; // "dalpha"
-export const ARGN_groups: Text = 4147; // "groups"
-export const ARGN_zero: Text = 4154; // "zero"
+export const OPN_interleave2: Text = 3594; // "interleave2"
+export const OPN_pack_b_i8: Text = 3606; // "pack_b_i8"
+export const OPN_gemm_i8_packed: Text = 3616; // "gemm_i8_packed"
+export const OPN_conv2d_forward_i8_packed: Text = 3631; // "conv2d_forward_i8_packed"
+export const OPN_loss_weighted: Text = 3656; // "loss_weighted"
+export const ARGN_a: Text = 3670; // "a"
+export const ARGN_batchFlags: Text = 3672; // "batchFlags"
+export const ARGN_m: Text = 3683; // "m"
+export const ARGN_rsa: Text = 3685; // "rsa"
+export const ARGN_k: Text = 3689; // "k"
+export const ARGN_csa: Text = 3691; // "csa"
+export const ARGN_b: Text = 3695; // "b"
+export const ARGN_rsb: Text = 3697; // "rsb"
+export const ARGN_n: Text = 3701; // "n"
+export const ARGN_csb: Text = 3703; // "csb"
+export const ARGN_c: Text = 3707; // "c"
+export const ARGN_ldc: Text = 3709; // "ldc"
+export const ARGN_pack: Text = 3713; // "pack"
+export const ARGN_bp: Text = 3718; // "bp"
+export const ARGN_bias: Text = 3721; // "bias"
+export const ARGN_y: Text = 3726; // "y"
+export const ARGN_oh: Text = 3728; // "oh"
+export const ARGN_ow: Text = 3731; // "ow"
+export const ARGN_f: Text = 3734; // "f"
+export const ARGN_x: Text = 3736; // "x"
+export const ARGN_h: Text = 3738; // "h"
+export const ARGN_w_: Text = 3740; // "w_"
+export const ARGN_wp: Text = 3743; // "wp"
+export const ARGN_kh: Text = 3746; // "kh"
+export const ARGN_kw: Text = 3749; // "kw"
+export const ARGN_cols: Text = 3752; // "cols"
+export const ARGN_sh: Text = 3757; // "sh"
+export const ARGN_sw: Text = 3760; // "sw"
+export const ARGN_pt: Text = 3763; // "pt"
+export const ARGN_pl: Text = 3766; // "pl"
+export const ARGN_chunkRows: Text = 3769; // "chunkRows"
+export const ARGN_rows: Text = 3779; // "rows"
+export const ARGN_pa: Text = 3784; // "pa"
+export const ARGN_count: Text = 3787; // "count"
+export const ARGN_sa: Text = 3793; // "sa"
+export const ARGN_pb: Text = 3796; // "pb"
+export const ARGN_sb: Text = 3799; // "sb"
+export const ARGN_pc: Text = 3802; // "pc"
+export const ARGN_sc: Text = 3805; // "sc"
+export const ARGN_db: Text = 3808; // "db"
+export const ARGN_dy: Text = 3811; // "dy"
+export const ARGN_dx: Text = 3814; // "dx"
+export const ARGN_perSample: Text = 3817; // "perSample"
+export const ARGN_labels: Text = 3827; // "labels"
+export const ARGN_p: Text = 3834; // "p"
+export const ARGN_sparse: Text = 3836; // "sparse"
+export const ARGN_g: Text = 3843; // "g"
+export const ARGN_w: Text = 3845; // "w"
+export const ARGN_s1: Text = 3847; // "s1"
+export const ARGN_kind: Text = 3850; // "kind"
+export const ARGN_s2: Text = 3855; // "s2"
+export const ARGN_s3: Text = 3858; // "s3"
+export const ARGN_pool: Text = 3861; // "pool"
+export const ARGN_chunkOut: Text = 3866; // "chunkOut"
+export const ARGN_dw: Text = 3875; // "dw"
+export const ARGN_argmax: Text = 3878; // "argmax"
+export const ARGN_inputCount: Text = 3885; // "inputCount"
+export const ARGN_hw: Text = 3896; // "hw"
+export const ARGN_mean: Text = 3899; // "mean"
+export const ARGN_invstd: Text = 3904; // "invstd"
+export const ARGN_newMean: Text = 3911; // "newMean"
+export const ARGN_newVar: Text = 3919; // "newVar"
+export const ARGN_gamma: Text = 3926; // "gamma"
+export const ARGN_beta: Text = 3932; // "beta"
+export const ARGN_movingMean: Text = 3937; // "movingMean"
+export const ARGN_movingVar: Text = 3948; // "movingVar"
+export const ARGN_dgamma: Text = 3958; // "dgamma"
+export const ARGN_dbeta: Text = 3965; // "dbeta"
+export const ARGN_mask: Text = 3971; // "mask"
+export const ARGN_ldy: Text = 3976; // "ldy"
+export const ARGN_ldx: Text = 3980; // "ldx"
+export const ARGN_wf: Text = 3984; // "wf"
+export const ARGN_bf: Text = 3987; // "bf"
+export const ARGN_output: Text = 3990; // "output"
+export const ARGN_pr: Text = 3997; // "pr"
+export const ARGN_scale: Text = 4000; // "scale"
+export const ARGN_offset: Text = 4006; // "offset"
+export const ARGN_lda: Text = 4013; // "lda"
+export const ARGN_ldb: Text = 4017; // "ldb"
+export const ARGN_d1: Text = 4021; // "d1"
+export const ARGN_d2: Text = 4024; // "d2"
+export const ARGN_d3: Text = 4027; // "d3"
+export const ARGN_d4: Text = 4030; // "d4"
+export const ARGN_d5: Text = 4033; // "d5"
+export const ARGN_sy0: Text = 4036; // "sy0"
+export const ARGN_n1: Text = 4040; // "n1"
+export const ARGN_sy1: Text = 4043; // "sy1"
+export const ARGN_n2: Text = 4047; // "n2"
+export const ARGN_sy2: Text = 4050; // "sy2"
+export const ARGN_n3: Text = 4054; // "n3"
+export const ARGN_sy3: Text = 4057; // "sy3"
+export const ARGN_n4: Text = 4061; // "n4"
+export const ARGN_sy4: Text = 4064; // "sy4"
+export const ARGN_n5: Text = 4068; // "n5"
+export const ARGN_sy5: Text = 4071; // "sy5"
+export const ARGN_sa0: Text = 4075; // "sa0"
+export const ARGN_sa1: Text = 4079; // "sa1"
+export const ARGN_sa2: Text = 4083; // "sa2"
+export const ARGN_sa3: Text = 4087; // "sa3"
+export const ARGN_sa4: Text = 4091; // "sa4"
+export const ARGN_sa5: Text = 4095; // "sa5"
+export const ARGN_sb0: Text = 4099; // "sb0"
+export const ARGN_sb1: Text = 4103; // "sb1"
+export const ARGN_sb2: Text = 4107; // "sb2"
+export const ARGN_sb3: Text = 4111; // "sb3"
+export const ARGN_sb4: Text = 4115; // "sb4"
+export const ARGN_sb5: Text = 4119; // "sb5"
+export const ARGN_outer: Text = 4123; // "outer"
+export const ARGN_inner: Text = 4129; // "inner"
+export const ARGN_d0: Text = 4135; // "d0"
+export const ARGN_alpha: Text = 4138; // "alpha"
+export const ARGN_shared: Text = 4144; // "shared"
+export const ARGN_ch: Text = 4151; // "ch"
+export const ARGN_q: Text = 4154; // "q"
+export const ARGN_rsq: Text = 4156; // "rsq"
+export const ARGN_dalpha: Text = 4160; // "dalpha"
+export const ARGN_groups: Text = 4167; // "groups"
+export const ARGN_zero: Text = 4174; // "zero"

@@ -11,6 +11,7 @@ import { activationClamp, activationForward, type Clamp } from './activation-low
 import { ACTIVATION_KIND } from '../layers/activations';
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
+import { gatherForward, materializeInputs } from './channel-gather';
 import {
   align16, type BackwardArgs, type CompileContext, derivedRegion, type ForwardArgs, type GradState, last, needScratch, type NodeValue,
   type ProgramBuilder, SCRATCH, weightRegions,
@@ -27,8 +28,12 @@ export { isSoftmaxOutput } from './activation-lowering';
 // Emits one node's forward pass. `training` selects Keras training-mode behaviour (batch
 // statistics for trainable BatchNormalization, active dropout); `outputLogits` leaves a softmax
 // output as logits for the fused loss.
-export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[], training: boolean, outputLogits: boolean): NodeValue {
+export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, given: NodeValue[], training: boolean, outputLogits: boolean): NodeValue {
   const layer = node.layer!;
+  // Channel re-layouts that stay gathers, or write one from its sources (channel-gather.ts).
+  const gathered = gatherForward(ctx, p, node, given);
+  if (gathered) return gathered;
+  const inputs = materializeInputs(ctx, p, node, given);
   // A node whose work an earlier kernel already did passes its input's region on.
   if (p.absorbed.has(node.id)) return { region: inputs[0].region, shape: node.shape };
   const a: ForwardArgs = {
