@@ -100,6 +100,9 @@ export interface NodeValue {
   // A re-layout planned away (host/compile/channel-gather.ts): region is -1, the bytes are where
   // the gather says; only re-layout consumers read it, through gatherForward / materializeInputs.
   gather?: ChannelGather;
+  // A ZeroPadding2D folded into its readers (host/compile/pad-fold.ts): region and shape are its
+  // input's, and each reader pads by this much in its kernel.
+  pad?: [[number, number], [number, number]];
 }
 
 export interface CompileContext {
