@@ -62,6 +62,20 @@ describe('channel gathers: concatenate / shuffle / split written once from their
     expect(ops.filter((o) => o === 'interleave2').length).toBe(4);
   });
 
+  it('reshapes read by a concatenation that is not per pixel stay free (no copy of the reshaped tensor)', () => {
+    // Two detection heads' outputs as anchors x 4: reshaped, then joined along the anchors.
+    const a = input({ shape: [2, 3, 4] }), b = input({ shape: [3, 3, 4] });
+    const joined = layers.concatenate({ axis: 1 }).apply([layers.reshape([6, 4]).apply(a), layers.reshape([9, 4]).apply(b)]);
+    const m = model({ inputs: [a, b], outputs: [joined] });
+    const av = randomArray(2 * 24, 11, -1, 1), bv = randomArray(2 * 36, 12, -1, 1);
+    const got = m.predict([tensor(av, [2, 2, 3, 4]), tensor(bv, [2, 3, 3, 4])], { batchSize: 2 }) as { data: Float32Array };
+    expect(Array.from(got.data)).toEqual([0, 1].flatMap((n) => [...av.slice(n * 24, n * 24 + 24), ...bv.slice(n * 36, n * 36 + 36)]));
+    const plan = m.planInference(2);
+    expect(verifyPlan(plan)).toEqual([]);
+    // One copy per input of the concatenation, nothing for the reshapes.
+    expect(plan.programs.forward!.ops.map((o) => o.op)).toEqual(['nd_copy', 'nd_copy']);
+  });
+
   it('a gradient through the re-layouts keeps them as copies (training), and the step trains', () => {
     const x = input({ shape: [H, W, 2] });
     const conv = layers.conv2d({ filters: C, kernelSize: 1, activation: 'tanh' }).apply(x);

@@ -116,19 +116,22 @@ export function gatherForward(ctx: CompileContext, p: ProgramBuilder, node: Grap
   const g = composeGather(layer, inputs, node.shape);
   if (!g) return null;
   if (virtual) return { region: -1, shape: node.shape, gather: g };
-  const y = p.activation(node.name, sizeOf(node.shape) * ctx.batch);
-  emitGather(p, layer.name, y, g);
-  return { region: y, shape: node.shape };
+  return materialize(ctx, p, node.name, layer.name, node.shape, g);
 }
 
 // The inputs with every gather written into a region of its own (for a layer that reads bytes).
 export function materializeInputs(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[]): NodeValue[] {
-  return inputs.map((v, i) => {
-    if (!v.gather) return v;
-    const y = p.activation(`${ctx.graph.nodes[node.inputs[i]].name}`, sizeOf(v.shape) * ctx.batch);
-    emitGather(p, node.layer!.name, y, v.gather);
-    return { region: y, shape: v.shape };
-  });
+  return inputs.map((v, i) => (v.gather ? materialize(ctx, p, ctx.graph.nodes[node.inputs[i]].name, node.layer!.name, v.shape, v.gather) : v));
+}
+
+// A gather's bytes: its source's region when it is that source channel for channel (a reshape
+// of it, whose readers could not compose), else a region written from the sources.
+function materialize(ctx: CompileContext, p: ProgramBuilder, name: string, layer: string, shape: number[], g: ChannelGather): NodeValue {
+  const [src] = g.sources;
+  if (g.sources.length === 1 && sizeOf(src.shape) === g.pixels * g.channels && g.channel.every((c, j) => c === j)) return { region: src.region, shape };
+  const y = p.activation(name, sizeOf(shape) * ctx.batch);
+  emitGather(p, layer, y, g);
+  return { region: y, shape };
 }
 
 interface Run { s: number; j0: number; c0: number; so: number; si: number; n: number }
