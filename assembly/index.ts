@@ -49,7 +49,7 @@ export { dropout_forward, dropout_backward } from './kernels/dropout';
 export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './kernels/regularize';
 export { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './kernels/merge';
 export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resize_bilinear_backward } from './kernels/spatial';
-export { nd_copy_f32 } from './kernels/nd-copy';
+export { interleave2_f32, nd_copy_f32 } from './kernels/nd-copy';
 export { broadcast_f32 } from './kernels/broadcast';
 export { softmax_axis_forward, softmax_axis_backward } from './kernels/softmax-axis';
 export { init_uniform, init_truncated_normal } from './kernels/init';

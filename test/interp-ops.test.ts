@@ -460,6 +460,17 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       ...Object.fromEntries(xs.map((s, k) => [`xs${k}`, s])), accumulate: 0 });
     c.expect('y', c.f32(y, B * 12), ndCopyRef(new Float64Array(B * 12), 0, ys, x.v, 0, xs, dims, 0));
   },
+  interleave2(c) {
+    // rows of 5 pairs from a (ld 7) and b (ld 6) at odd offsets, into y (ld 13) at float 1; the rest of y stays NaN.
+    const rows = 3, n = 5, a = c.input(rows * B * 7), b = c.input(rows * B * 6), y = c.out(rows * B * 13);
+    c.run('interleave2', { y: y + 4, ldy: 13, a: a.p + 8, lda: 7, b: b.p + 4, ldb: 6, rows, n });
+    const got = c.f32(y, rows * B * 13), want: number[] = [], at: number[] = [];
+    for (let r = 0; r < rows * B; r++) {
+      for (let i = 0; i < n; i++) { at.push(r * 13 + 1 + 2 * i, r * 13 + 2 + 2 * i); want.push(a.v[r * 7 + 2 + i], b.v[r * 6 + 1 + i]); }
+    }
+    c.expect('y', at.map((k) => got[k]), want);
+    c.expect('y outside the pairs untouched (NaN)', got.filter((_, k) => !at.includes(k)).map((v) => Number(Number.isNaN(v))), new Array(rows * B * 3).fill(1));
+  },
   reg_penalty(c) {
     const w = c.input(9);
     c.run('reg_penalty', { w: w.p, count: 9, l1: 0.01, l2: 0.02 });

@@ -186,6 +186,31 @@ for (const [buildName, arena] of [['SIMD build', simd], ['scalar build', scalarK
       expect(a.guardsIntact()).toBe(true);
     });
 
+    it('3x3 max pooling, whole windows unrolled (maxWindow3x3): the explicit pad 1 stride 2 of ShuffleNet and more, against the reference and the argmax path, bit for bit', () => {
+      const a = arena();
+      const fails: string[] = [];
+      let seed = 50;
+      for (const C of [1, 3, 4, 7, 8, 24, 25]) for (const [S, P] of [[2, 1], [1, 1], [2, 0], [1, 0]]) for (const [H, W] of [[11, 12], [7, 5]]) {
+        const OH = Math.floor((H + 2 * P - 3) / S) + 1, OW = Math.floor((W + 2 * P - 3) / S) + 1;
+        const g: ConvGeometry = { B: 2, H, W, C, KH: 3, KW: 3, SH: S, SW: S, DH: 1, DW: 1, PT: P, PL: P, OH, OW };
+        a.reset();
+        const inCount = g.B * H * W * C, outCount = g.B * OH * OW * C;
+        const x = randomArray(inCount, seed++);
+        // A NaN, signed zeros and a tie inside whole windows: the first in window order wins.
+        x[(W + 1) * C] = NaN;
+        x[(2 * W + 2) * C + C - 1] = -0;
+        x[(2 * W + 3) * C + C - 1] = 0;
+        const xp = a.put(x), y = a.alloc(outCount), y0 = a.alloc(outCount), argmax = a.alloc(outCount);
+        a.k.max_pool2d_forward(y, argmax, xp, ...poolArgs(g));
+        a.k.max_pool2d_forward(y0, 0, xp, ...poolArgs(g));
+        const ref = maxPoolRef(g, x).y, withArg = a.read(y, outCount), without = a.read(y0, outCount);
+        const bad = Array.from(without).findIndex((v, i) => !Object.is(v, withArg[i]) || !(Object.is(v, ref[i]) || (v === ref[i] && v !== 0)));
+        if (bad >= 0) fails.push(`${label(g)}: element ${bad} is ${without[bad]}, argmax path ${withArg[bad]}, reference ${ref[bad]}`);
+        if (!a.guardsIntact()) fails.push(`${label(g)}: wrote past a buffer`);
+      }
+      expect(fails).toEqual([]);
+    });
+
     it('a 0 output pointer writes nothing', () => {
       const a = arena();
       const g = geometry({ B: 2, H: 5, W: 5, C: 4, KH: 2, KW: 2, S: 2, padding: 'same' })!;

@@ -15,7 +15,7 @@ import { gemm_i8_packed, gemm_pack_b_i8, widen_i8 } from '../kernels/gemm-i8-pac
 import { gemm_f32_packed, gemm_pack_b } from '../kernels/gemm-packed';
 import { accuracy_count, bce_logits_loss, bce_probs_loss, loss_sample_weighted, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
-import { nd_copy_f32 } from '../kernels/nd-copy';
+import { interleave2_f32, nd_copy_f32 } from '../kernels/nd-copy';
 import { batchnorm_backward_inference, batchnorm_backward_train, batchnorm_fold, batchnorm_forward_inference, batchnorm_forward_train } from '../kernels/norm';
 import { apply_gradients, nadam_prep, optimizer_init, sumsq_f32 } from '../kernels/optim';
 import { avg_pool2d_backward, avg_pool2d_backward_include_pad, avg_pool2d_forward, avg_pool2d_forward_include_pad, global_avg_pool_backward, global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward } from '../kernels/pool';
@@ -113,6 +113,7 @@ import {
   OP_GEMM_I8,
   OP_CONV2D_FORWARD_I8,
   OP_DEPTHWISE_FORWARD_I8,
+  OP_INTERLEAVE2,
   OP_PACK_B_I8,
   OP_GEMM_I8_PACKED,
   OP_CONV2D_FORWARD_I8_PACKED,
@@ -253,6 +254,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_GEMM_I8: if (LITE) return unknownOp(scalars, index); gemm_i8f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), argp(at, 12)); break;
       case OP_CONV2D_FORWARD_I8: if (LITE) return unknownOp(scalars, index); conv2d_forward_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22), arg(at, 23), argp(at, 24)); break;
       case OP_DEPTHWISE_FORWARD_I8: if (LITE) return unknownOp(scalars, index); depthwise_conv2d_forward_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argf(at, 19), argf(at, 20)); break;
+      case OP_INTERLEAVE2: if (LITE) return unknownOp(scalars, index); interleave2_f32(argp(at, 0), arg(at, 1), argp(at, 2), arg(at, 3), argp(at, 4), arg(at, 5), arg(at, 6) * batch, arg(at, 7)); break;
       case OP_PACK_B_I8: if (LITE) return unknownOp(scalars, index); gemm_pack_b_i8(argp(at, 0), argp(at, 1), arg(at, 2), arg(at, 3), arg(at, 4)); break;
       case OP_GEMM_I8_PACKED: if (LITE) return unknownOp(scalars, index); gemm_i8_packed(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5) * batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), argf(at, 11), argf(at, 12), argp(at, 13)); break;
       case OP_CONV2D_FORWARD_I8_PACKED: if (LITE) return unknownOp(scalars, index); conv2d_forward_i8_packed(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), argf(at, 22), argf(at, 23)); break;

@@ -64,6 +64,15 @@ function run(y: usize, x: usize, n: i32, sy: i32, sx: i32, accumulate: i32): voi
   }
 }
 
+// y (rows, ldy) = rows of n pairs (a[r, i], b[r, i]) from a (rows, lda) and b (rows, ldb): two
+// tensors' channels interleaved, the channel shuffle of a ShuffleNet unit's two halves written
+// straight from where they were computed (host/compile/channel-gather.ts).
+export function interleave2_f32(y: usize, ldy: i32, a: usize, lda: i32, b: usize, ldb: i32, rows: i32, n: i32): void {
+  for (let r = 0; r < rows; r++) {
+    interleave2(y + (<usize>(r * ldy) << 2), a + (<usize>(r * lda) << 2), b + (<usize>(r * ldb) << 2), n);
+  }
+}
+
 // y (n, 2) = the pairs (a[i], b[i]) of a (n) and b (n).
 function interleave2(y: usize, a: usize, b: usize, n: i32): void {
   let i = 0;

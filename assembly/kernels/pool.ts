@@ -38,6 +38,8 @@ function maxPoolValues(y: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
         const kwLo = firstTap(iw0, KW), kwHi = endTap(iw0, W, KW, kwLo);
         if (khLo == khHi || kwLo == kwHi) {
           fill_f32(yo, 0, C);
+        } else if (KH == 3 && KW == 3 && khHi - khLo == 3 && kwHi - kwLo == 3) {
+          maxWindow3x3(yo, x + (<usize>(((n * H + ih0) * W + iw0) * C) << 2), C, pixel, rowBytes);
         } else {
           const first = x + (<usize>(((n * H + ih0 + khLo) * W + iw0 + kwLo) * C) << 2);
           let c = 0;
@@ -76,6 +78,39 @@ function maxPoolValues(y: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
         yo += pixel;
       }
     }
+  }
+}
+
+// y (C) = the max of a whole 3x3 window (first tap at `first`, taps `pixel` and `rowBytes`
+// apart): maxPoolValues' loops unrolled, the same (kh, kw) order of pmax, so the same bits.
+function maxWindow3x3(y: usize, first: usize, C: i32, pixel: usize, rowBytes: usize): void {
+  const p2 = pixel << 1;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; c + 4 <= C; c += 4) {
+      const r0 = first + (<usize>c << 2), r1 = r0 + rowBytes, r2 = r1 + rowBytes;
+      let best = v128.load(r0);
+      best = f32x4.pmax(best, v128.load(r0 + pixel));
+      best = f32x4.pmax(best, v128.load(r0 + p2));
+      best = f32x4.pmax(best, v128.load(r1));
+      best = f32x4.pmax(best, v128.load(r1 + pixel));
+      best = f32x4.pmax(best, v128.load(r1 + p2));
+      best = f32x4.pmax(best, v128.load(r2));
+      best = f32x4.pmax(best, v128.load(r2 + pixel));
+      best = f32x4.pmax(best, v128.load(r2 + p2));
+      v128.store(y + (<usize>c << 2), best);
+    }
+  }
+  for (; c < C; c++) {
+    let row = first + (<usize>c << 2);
+    let best = load<f32>(row);
+    for (let kh = 0; kh < 3; kh++, row += rowBytes) {
+      for (let kw = kh == 0 ? 1 : 0; kw < 3; kw++) {
+        const v = load<f32>(row + <usize>kw * pixel);
+        if (v > best) best = v;
+      }
+    }
+    store<f32>(y + (<usize>c << 2), best);
   }
 }
 

@@ -11,6 +11,8 @@ import { activationClamp, activationForward, type Clamp } from './activation-low
 import { ACTIVATION_KIND } from '../layers/activations';
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
+import { gatherForward, materializeInputs } from './channel-gather';
+import { foldsIntoReaders, type Pads2d, withPadding } from './pad-fold';
 import {
   align16, type BackwardArgs, type CompileContext, derivedRegion, type ForwardArgs, type GradState, last, needScratch, type NodeValue,
   type ProgramBuilder, SCRATCH, weightRegions,
@@ -27,13 +29,20 @@ export { isSoftmaxOutput } from './activation-lowering';
 // Emits one node's forward pass. `training` selects Keras training-mode behaviour (batch
 // statistics for trainable BatchNormalization, active dropout); `outputLogits` leaves a softmax
 // output as logits for the fused loss.
-export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[], training: boolean, outputLogits: boolean): NodeValue {
-  const layer = node.layer!;
+export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, given: NodeValue[], training: boolean, outputLogits: boolean): NodeValue {
+  // Channel re-layouts that stay gathers, or write one from its sources (channel-gather.ts).
+  const gathered = gatherForward(ctx, p, node, given);
+  if (gathered) return gathered;
+  const inputs = materializeInputs(ctx, p, node, given);
+  // A zero pad that its convolutions do in their kernels (pad-fold.ts).
+  if (foldsIntoReaders(ctx, p, node, inputs[0])) return { region: inputs[0].region, shape: inputs[0].shape, pad: node.layer!.config.padding as Pads2d };
+  const pad = inputs[0]?.pad;
+  const layer = pad ? withPadding(node.layer!, pad, inputs[0].shape[0], inputs[0].shape[1]) : node.layer!;
   // A node whose work an earlier kernel already did passes its input's region on.
   if (p.absorbed.has(node.id)) return { region: inputs[0].region, shape: node.shape };
   const a: ForwardArgs = {
     ctx, p, node, layer, inputs, x: inputs[0], shape: node.shape, count: sizeOf(node.shape),
-    params: readsInt8(layer) ? ctx.paramRegions.get(layer) ?? [] : floatParams(ctx, p, layer), training, outputLogits,
+    params: readsInt8(layer) ? ctx.paramRegions.get(node.layer!) ?? [] : floatParams(ctx, p, node.layer!), training, outputLogits,
   };
   if (swishMultiply(ctx, p, node)) return { region: a.x.region, shape: node.shape };
   if (layer.kind === 'multiply' && node.inputs.some((i) => swishMultiply(ctx, p, ctx.graph.nodes[i]))) return swishForward(a);

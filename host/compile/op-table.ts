@@ -293,6 +293,9 @@ export const OP_TABLE = {
     code: 223, args: `y:ptr x:ptr q:ptr scale:ptr b:ptr ${DEPTHWISE_GEOMETRY} lo:f32 hi:f32`,
     run: `depthwise_conv2d_forward_i8(y, x, q, scale, b, batch, ${DEPTHWISE_CALL}, lo, hi)`,
   },
+  // Channel gathers of the planned-away re-layouts, 245-249 (host/compile/channel-gather.ts): y
+  // (rows, ldy) = the pairs of a (rows, lda) and b (rows, ldb), n per row; rows per sample.
+  interleave2: { code: 245, args: 'y:ptr ldy a:ptr lda b:ptr ldb rows n', run: 'interleave2_f32(y, ldy, a, lda, b, ldb, rows * batch, n)' },
   // int8 kernels packed once, 250-254 (assembly/kernels/gemm-i8-packed.ts): pack_b_i8 runs in an
   // inference plan's 'prepare' program (gemm_pack_b's panels, a byte a weight); the others widen a
   // block of panels per call and run the bias and a clamp on each output tile, as 231 and 232 do.

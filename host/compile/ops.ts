@@ -250,6 +250,11 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   resize_bilinear_backward: { access: [['dy', POOL_OUT, 'r'], ['dx', CONV_IN, 'w']] },
   channel_affine: { access: [['y', ROWS_C, 'w'], ['x', ROWS_C, 'r'], ['scale', 'c', 'r'], ['offset', 'c', 'r']] },
   channel_scale_backward: { access: [['dx', ROWS_C, 'w'], ['dy', ROWS_C, 'r'], ['scale', 'c', 'r']] },
+  interleave2: {
+    work: 'rows * B * n * 2',
+    access: [['y', '(rows * B - 1) * ldy + 2 * n', 'w'], ['a', '(rows * B - 1) * lda + n', 'r'], ['b', '(rows * B - 1) * ldb + n', 'r']],
+    disjoint: [['y', 'a'], ['y', 'b']],
+  },
   nd_copy: { work: 'B * d1 * d2 * d3 * d4 * d5', access: [['y', ND_EXTENT('ys'), 'w'], ['x', ND_EXTENT('xs'), 'r']] },
   broadcast: { work: 'B * n1 * n2 * n3 * n4 * n5', access: [['y', STRIDED('sy'), 'w'], ['g?', 'B * n1 * n2 * n3 * n4 * n5', 'r'], ['a?', STRIDED('sa'), 'r'], ['b?', STRIDED('sb'), 'r']] },
   softmax_axis_forward: { access: [['y', 'outer * B * n * inner', 'w'], ['x', 'outer * B * n * inner', 'r']] },

@@ -8,6 +8,7 @@ import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
 import type { OpName } from './ops';
+import type { ChannelGather } from './channel-gather';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
 // gradients with respect to every trainable weight and the input, without an update.
@@ -96,6 +97,12 @@ export interface NodeValue {
   mask?: number; // dropout mask
   argmax?: number; // max pooling: flat index of each output's maximum
   bnTraining?: boolean;
+  // A re-layout planned away (host/compile/channel-gather.ts): region is -1, the bytes are where
+  // the gather says; only re-layout consumers read it, through gatherForward / materializeInputs.
+  gather?: ChannelGather;
+  // A ZeroPadding2D folded into its readers (host/compile/pad-fold.ts): region and shape are its
+  // input's, and each reader pads by this much in its kernel.
+  pad?: [[number, number], [number, number]];
 }
 
 export interface CompileContext {

@@ -23,7 +23,7 @@ export function concatenate(axis?: number | ConcatenateOptions, options?: Concat
 const axisOf = (layer: Layer, rank: number) => sampleAxis(layer.config.axis as number, rank) as number;
 
 // Where input i's box lies in the output: its offset along the axis times the axis's stride.
-function placements(layer: Layer, shapes: readonly (readonly number[])[], out: readonly number[]) {
+export function placements(layer: Layer, shapes: readonly (readonly number[])[], out: readonly number[]) {
   const a = axisOf(layer, out.length);
   const ys = rowMajor(out);
   let at = 0;

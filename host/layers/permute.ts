@@ -21,7 +21,7 @@ export function permute(dims: number[] | PermuteOptions, options?: LayerOptions)
   return new Layer(PERMUTE, { dims: d }, o);
 }
 
-function permutation(layer: Layer, inShape: readonly number[], outShape: readonly number[]): Relayout {
+export function permutation(layer: Layer, inShape: readonly number[], outShape: readonly number[]): Relayout {
   const dims = layer.config.dims as number[];
   const xs = rowMajor(inShape);
   return {

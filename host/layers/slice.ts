@@ -38,7 +38,7 @@ function bounds(layer: Layer, s: readonly number[]): { start: number[]; count: n
   return { start, count, step: c.strides };
 }
 
-function window(layer: Layer, inShape: readonly number[]): Relayout {
+export function window(layer: Layer, inShape: readonly number[]): Relayout {
   const { start, count, step } = bounds(layer, inShape);
   const xs = rowMajor(inShape);
   return {
