@@ -27,6 +27,7 @@ import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
+import { conv_filter_split, conv_input_split } from './threads-train';
 
 
 // @ts-ignore: decorator
@@ -117,6 +118,38 @@ export function im2colChannels(cols: usize, x: usize, B: i32, H: i32, W: i32, C:
       zeroFloats(d + (<usize>(kwHi * Cg) << 2), (KW - kwHi) * Cg);
     }
     zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
+    dst += rowBytes;
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        b++;
+      }
+    }
+  }
+}
+
+// Columns k0 .. k1-1 only of im2colChannels' cols (rows, KH*KW*Cg); the other columns are not
+// touched, so tiles with disjoint column ranges may unfold into one buffer at once.
+export function im2colColumns(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32, k0: i32, k1: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
+  const rowBytes = <usize>(KH * KW * Cg) << 2;
+  let ow = row0 % OW;
+  let t = row0 / OW;
+  let oh = t % OH;
+  let b = t / OH;
+  let dst = cols;
+  for (let r = 0; r < rows; r++) {
+    const ih0 = oh * SH - PT;
+    const iw0 = ow * SW - PL;
+    for (let tap = k0 / Cg; tap * Cg < k1; tap++) {
+      const j0 = max(k0 - tap * Cg, 0), j1 = min(k1 - tap * Cg, Cg);
+      const ih = ih0 + (tap / KW) * DH, iw = iw0 + (tap % KW) * DW;
+      const d = dst + (<usize>(tap * Cg + j0) << 2);
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) zeroFloats(d, j1 - j0);
+      else copyFloats(d, x + (<usize>(((b * H + ih) * W + iw) * C + c0 + j0) << 2), j1 - j0);
+    }
     dst += rowBytes;
     if (++ow == OW) {
       ow = 0;
@@ -380,27 +413,42 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
   const N = B * OH * OW;
   if (db != 0) bias_backward(db, dy, N, F, accumulate);
   if (dw == 0 || F <= 0 || G <= 0) return;
-  const Cg = C / G, Fg = F / G;
-  const Kg = KH * KW * Cg;
+  const Kg = KH * KW * (C / G);
   if (N <= 0) {
     if (!accumulate) fill_f32(dw, 0, Kg * F);
     return;
   }
-  const pointwise = isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW);
   // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
   const chunk = min(max(chunkRows, 1), N);
+  // With a thread pool attached, dw's rows go to the threads, each over every chunk (threads-train.ts).
+  if (ASC_FEATURE_THREADS && conv_filter_split(dw, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
+  conv2d_backward_filter_rows(dw, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, Kg);
+}
+
+// Rows k0 .. k1-1 of every group's dw block (Kg, F/G) of conv2d_grouped_backward_filter, over
+// every chunk of `chunk` positions: only columns k0 .. k1-1 of cols are unfolded and read, so
+// tiles with disjoint row ranges share cols, and each dw element gets the sums of the whole call.
+export function conv2d_backward_filter_rows(dw: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, cols: usize, pack: usize, accumulate: i32, k0: i32, k1: i32): void {
+  const N = B * OH * OW;
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
+  const pointwise = isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW);
+  const whole = k0 == 0 && k1 == Kg;
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
     const acc = r0 > 0 ? 1 : accumulate;
     for (let g = 0; g < G; g++) {
-      const dwg = dw + (<usize>(g * Fg) << 2);
+      const dwg = dw + (<usize>(k0 * F + g * Fg) << 2);
       const dyg = dyc + (<usize>(g * Fg) << 2);
       if (pointwise) {
-        gemm_f32(dwg, x + ((<usize>r0 * <usize>C + <usize>(g * Cg)) << 2), dyg, Cg, Fg, rows, 1, C, F, 1, F, acc, pack);
+        gemm_f32(dwg, x + ((<usize>r0 * <usize>C + <usize>(g * Cg + k0)) << 2), dyg, k1 - k0, Fg, rows, 1, C, F, 1, F, acc, pack);
       } else {
-        im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-        gemm_f32(dwg, cols, dyg, Kg, Fg, rows, 1, Kg, F, 1, F, acc, pack);
+        if (whole) im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+        else im2colColumns(cols, x, B, H, W, C, g * Cg, Cg, k0, k1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+        gemm_f32(dwg, cols + (<usize>k0 << 2), dyg, k1 - k0, Fg, rows, 1, Kg, F, 1, F, acc, pack);
       }
     }
   }
@@ -421,18 +469,31 @@ export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
   if (dx == 0 || G <= 0) return;
   const N = B * OH * OW;
   const Cg = C / G, Fg = F / G;
-  const Kg = KH * KW * Cg;
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
     for (let g = 0; g < G; g++) {
       gemm_f32(dx + (<usize>(g * Cg) << 2), dy + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), N, Cg, Fg, F, 1, 1, F, C, accumulate, pack);
     }
     return;
   }
-  if (!accumulate) fill_f32(dx, 0, B * H * W * C);
-  if (N <= 0) return;
-  const chunk = min(max(chunkRows, 1), N);
-  for (let r0 = 0; r0 < N; r0 += chunk) {
-    const rows = min(chunk, N - r0);
+  const chunk = min(max(chunkRows, 1), max(N, 1));
+  // With a thread pool attached, whole images go to the threads, each with its share of cols (threads-train.ts).
+  if (ASC_FEATURE_THREADS && conv_input_split(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
+  conv2d_backward_input_images(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, B);
+}
+
+// conv2d_grouped_backward_input (not pointwise) for images b0 .. b1-1, `chunk` positions at a
+// time: an image's patches never reach another image, and each dx element gets its additions in
+// the order of its positions whatever the chunks, so image ranges split it across threads.
+export function conv2d_backward_input_images(dx: usize, dy: usize, w: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, cols: usize, pack: usize, accumulate: i32, b0: i32, b1: i32): void {
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
+  const image = H * W * C;
+  if (!accumulate) fill_f32(dx + (<usize>(b0 * image) << 2), 0, (b1 - b0) * image);
+  const end = b1 * OH * OW;
+  for (let r0 = b0 * OH * OW; r0 < end; r0 += chunk) {
+    const rows = min(chunk, end - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
     for (let g = 0; g < G; g++) {
       gemm_f32(cols, dyc + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), rows, Kg, Fg, F, 1, 1, F, Kg, 0, pack);

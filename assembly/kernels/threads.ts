@@ -32,6 +32,7 @@ import { depthwise_forward_rows } from './depthwise';
 import { update_range } from './optim';
 import { relu_backward, relu_forward } from './elementwise';
 import { activation_backward, activation_forward } from './activations';
+import { trainTile } from './threads-train';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -58,6 +59,8 @@ const JOB_CONV_IGEMM: i32 = 10;
 const JOB_IM2COL: i32 = 11;
 const JOB_COL2IM: i32 = 12;
 const JOB_KINDS: i32 = 12;
+// Counters for kinds 1..JOB_KINDS_MAX (the training kinds of threads-train.ts count down from it).
+const JOB_KINDS_MAX: i32 = 16;
 // The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
 export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
@@ -72,10 +75,10 @@ const ACTIVATION_TILE_MIN: f64 = 65536;
 // from this many floats a tile, it is mostly run beside the GEMMs around it rather than alone.
 const COPY_TILE_MIN: f64 = 16384;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
-const GEMM_SPLIT_MIN: f64 = 262144;
+export const GEMM_SPLIT_MIN: f64 = 262144;
 const TILES_PER_THREAD = 4;
-const TILE_MIN_WORK: f64 = 131072;
-const ROW_TILE_MIN = 32;
+export const TILE_MIN_WORK: f64 = 131072;
+export const ROW_TILE_MIN = 32;
 const COL_TILE_MIN = 16;
 // Rows a tile of a packed GEMM holds at least (gemm_packed_split), and rows of positions each
 // thread's im2col share of conv_packed_split unfolds at once at least.
@@ -147,33 +150,39 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_CONV_IGEMM: convIgemmTile(args, tile, count, scratch); break;
     case JOB_IM2COL: im2colTile(args, tile, count); break;
     case JOB_COL2IM: col2imTile(args, tile, count); break;
+    default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
+}
+
+// The thread count this instance splits its ops for (1: it does not).
+export function splitThreads(): i32 {
+  return threads;
 }
 
 // Whether this instance may publish a job now: a driver with workers, not already inside a tile.
 // @ts-ignore: decorator
-@inline function canSplit(): bool {
+@inline export function canSplit(): bool {
   return ASC_FEATURE_THREADS && threads > 1 && !inTile;
 }
 
 // Tiles for `units` units of an op whose whole work is `work` and whose tiles must each be at
 // least `tileMin` of it: up to TILES_PER_THREAD a thread; fewer than 2 means run it whole.
-function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
+export function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
   return min(min(threads * TILES_PER_THREAD, units), <i32>min(work / tileMin, <f64>0x7fffffff));
 }
 
 // The first unit of tile `tile` of `count` over `units` units (the last tile ends at `units`).
 // @ts-ignore: decorator
-@inline function tileStart(tile: i32, count: i32, units: i32): i32 {
+@inline export function tileStart(tile: i32, count: i32, units: i32): i32 {
   return <i32>(<i64>tile * <i64>units / <i64>count);
 }
 
 // @ts-ignore: decorator
-@inline function arg(args: usize, i: i32): i32 {
+@inline export function arg(args: usize, i: i32): i32 {
   return load<i32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
-@inline function argp(args: usize, i: i32): usize {
+@inline export function argp(args: usize, i: i32): usize {
   return <usize>load<u32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
@@ -181,11 +190,11 @@ function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
   return load<f32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
-@inline function setArg(i: i32, v: i32): void {
+@inline export function setArg(i: i32, v: i32): void {
   store<i32>(ctlBlock + ARGS + (<usize>i << 2), v);
 }
 // @ts-ignore: decorator
-@inline function setArgp(i: i32, v: usize): void {
+@inline export function setArgp(i: i32, v: usize): void {
   store<u32>(ctlBlock + ARGS + (<usize>i << 2), <u32>v);
 }
 // @ts-ignore: decorator
@@ -194,11 +203,11 @@ function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
 }
 
 // Publishes a job of `count` tiles (arguments already written), runs tiles itself, waits for all.
-function runJob(kind: i32, count: i32, scratch: usize): void {
+export function runJob(kind: i32, count: i32, scratch: usize): void {
   if (ASC_FEATURE_THREADS) {
     const ctl = ctlBlock;
     store<i32>(ctl + KIND, kind);
-    if (kind <= JOB_KINDS) store<i32>(ctl + JOBS + (<usize>(kind - 1) << 2), load<i32>(ctl + JOBS + (<usize>(kind - 1) << 2)) + 1);
+    if (kind <= JOB_KINDS_MAX) store<i32>(ctl + JOBS + (<usize>(kind - 1) << 2), load<i32>(ctl + JOBS + (<usize>(kind - 1) << 2)) + 1);
     atomic.store<i32>(ctl + DONE, 0);
     atomic.store<i32>(ctl + TILES, count);
     const generation = atomic.load<i32>(ctl + WAKE) + 1;

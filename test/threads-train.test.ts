@@ -1,0 +1,51 @@
+// Threads in the training passes (docs/threads.md): the convolution gradients split as one job a
+// layer (the filter gradient by rows of dw over every chunk, the input gradient by whole images)
+// give the same bits on 1, 2 and 3 threads, and each kind really ran split.
+import { describe, expect, it } from 'vitest';
+import { layers, sequential, setSeed, tensor, threadsReady } from '../dist/node.js';
+import { randomArray } from './support/harness';
+
+type Jobs = Record<string, number>;
+const splitJobs = (m: ReturnType<typeof sequential>): Jobs | null =>
+  (m as unknown as { arena: { executor: { splitJobs: Jobs | null } } }).arena.executor.splitJobs;
+const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
+
+// Every convolution form whose gradients the training splits cover: 'same' and strided, dilated,
+// pointwise (dw by rows of the channel-major GEMM) and grouped (dx by images, per group).
+async function train(threads: number) {
+  setSeed(41);
+  const m = sequential([
+    layers.conv2d(16, { kernelSize: 3, padding: 'same', inputShape: [12, 12, 8] }),
+    layers.conv2d(32, { kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    layers.conv2d(64, { kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' }),
+    layers.conv2d(8, { kernelSize: 1 }),
+    layers.conv2d(16, { kernelSize: 3, padding: 'same', groups: 2, activation: 'relu' }),
+    layers.flatten(),
+    layers.dense(5, { activation: 'softmax' }),
+  ]);
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 32, threads });
+  const x = tensor(randomArray(64 * 12 * 12 * 8, 17), [64, 12, 12, 8]);
+  const y = tensor(new Float32Array(64).map((_, i) => (i * 3) % 5), [64]);
+  await m.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false });
+  await threadsReady();
+  const h = await m.fit(x, y, { epochs: 2, batchSize: 32, shuffle: false });
+  return { weights: m.layers.flatMap((l) => l.getWeights()), loss: h.history.loss as number[], jobs: splitJobs(m), threads: m.threads.threads };
+}
+
+describe('threads: training passes split with the same bits', () => {
+  it('convolution filter and input gradients: 1, 2 and 3 threads give bit-identical weights and losses, each split', async () => {
+    const one = await train(1);
+    expect(one.jobs).toBeNull();
+    for (const threads of [2, 3]) {
+      const many = await train(threads);
+      expect(many.threads).toBe(threads);
+      expect(many.weights.length).toBe(one.weights.length);
+      one.weights.forEach((w, i) => expect(bits(many.weights[i]), `weight ${i} on ${threads} threads`).toEqual(bits(w)));
+      expect(many.loss).toEqual(one.loss);
+      // 5 convolutions' dw (4 split: the grouped one's 36 rows are too few) and 4 dx (3 split:
+      // the pointwise one is a GEMM) a step, 2 steps an epoch, 3 epochs.
+      expect(many.jobs!['conv2d backward filter'], 'dw split').toBe(4 * 6);
+      expect(many.jobs!['conv2d backward input'], 'dx split').toBe(3 * 6);
+    }
+  });
+});
