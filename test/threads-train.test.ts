@@ -11,20 +11,22 @@ const splitJobs = (m: ReturnType<typeof sequential>): Jobs | null =>
 const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 
 // Every convolution form whose gradients the training splits cover: 'same' and strided, dilated,
-// pointwise (dw by rows of the channel-major GEMM) and grouped (dx by images, per group).
+// pointwise (dw by rows of the channel-major GEMM) and grouped (dx by images, per group); max
+// pooling with overlapping windows (an input element may win two windows).
 async function train(threads: number) {
   setSeed(41);
   const m = sequential([
-    layers.conv2d(16, { kernelSize: 3, padding: 'same', inputShape: [12, 12, 8] }),
+    layers.conv2d(16, { kernelSize: 3, padding: 'same', inputShape: [16, 16, 8] }),
+    layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
     layers.conv2d(32, { kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
     layers.conv2d(64, { kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' }),
-    layers.conv2d(8, { kernelSize: 1 }),
+    layers.conv2d(16, { kernelSize: 1 }),
     layers.conv2d(16, { kernelSize: 3, padding: 'same', groups: 2, activation: 'relu' }),
     layers.flatten(),
     layers.dense(5, { activation: 'softmax' }),
   ]);
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 32, threads });
-  const x = tensor(randomArray(64 * 12 * 12 * 8, 17), [64, 12, 12, 8]);
+  const x = tensor(randomArray(64 * 16 * 16 * 8, 17), [64, 16, 16, 8]);
   const y = tensor(new Float32Array(64).map((_, i) => (i * 3) % 5), [64]);
   await m.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false });
   await threadsReady();
@@ -33,7 +35,7 @@ async function train(threads: number) {
 }
 
 describe('threads: training passes split with the same bits', () => {
-  it('convolution filter and input gradients: 1, 2 and 3 threads give bit-identical weights and losses, each split', async () => {
+  it('convolution filter and input gradients, max pooling: 1, 2 and 3 threads give bit-identical weights and losses, each split', async () => {
     const one = await train(1);
     expect(one.jobs).toBeNull();
     for (const threads of [2, 3]) {
@@ -42,10 +44,12 @@ describe('threads: training passes split with the same bits', () => {
       expect(many.weights.length).toBe(one.weights.length);
       one.weights.forEach((w, i) => expect(bits(many.weights[i]), `weight ${i} on ${threads} threads`).toEqual(bits(w)));
       expect(many.loss).toEqual(one.loss);
-      // 5 convolutions' dw (4 split: the grouped one's 36 rows are too few) and 4 dx (3 split:
-      // the pointwise one is a GEMM) a step, 2 steps an epoch, 3 epochs.
-      expect(many.jobs!['conv2d backward filter'], 'dw split').toBe(4 * 6);
+      // Each step: 5 convolutions' dw, 3 dx (the first layer has none, the pointwise one's is a
+      // GEMM) and the pooling both ways; 2 steps an epoch, 3 epochs.
+      expect(many.jobs!['conv2d backward filter'], 'dw split').toBe(5 * 6);
       expect(many.jobs!['conv2d backward input'], 'dx split').toBe(3 * 6);
+      expect(many.jobs!['maxpool forward'], 'max pooling forward split').toBe(6);
+      expect(many.jobs!['maxpool backward'], 'max pooling backward split').toBe(6);
     }
   });
 });

@@ -2,18 +2,23 @@
 // kinds counted down from JOB_KINDS_MAX (threads.ts counts its own up from 1). As there, tiles
 // partition each op's OUTPUT, and each output element is computed by the same code in the same
 // order whatever tile holds it, so any thread count gives the same bits.
-import { arg, argp, canSplit, runJob, setArg, setArgp, splitThreads, tileStart, tilesFor, GEMM_SPLIT_MIN, ROW_TILE_MIN, TILE_MIN_WORK } from './threads';
+import { arg, argp, canSplit, runJob, setArg, setArgp, splitThreads, tileStart, tilesFor, ELEMENT_TILE_MIN, GEMM_SPLIT_MIN, ROW_TILE_MIN, TILE_MIN_WORK } from './threads';
 import { MR } from './gemm';
 import { conv2d_backward_filter_rows, conv2d_backward_input_images } from './conv';
+import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
 
 export const JOB_CONV_FILTER: i32 = 16;
 export const JOB_CONV_INPUT: i32 = 15;
+export const JOB_MAXPOOL_FORWARD: i32 = 14;
+export const JOB_MAXPOOL_BACKWARD: i32 = 13;
 
 // A tile of one of the kinds above (threads.ts runTile hands over the kinds it does not know).
 export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch: usize, slot: i32): void {
   switch (kind) {
     case JOB_CONV_FILTER: convFilterTile(args, tile, count, scratch); break;
     case JOB_CONV_INPUT: convInputTile(args, tile, count, scratch, slot); break;
+    case JOB_MAXPOOL_FORWARD: maxpoolForwardTile(args, tile, count); break;
+    case JOB_MAXPOOL_BACKWARD: maxpoolBackwardTile(args, tile, count); break;
   }
 }
 
@@ -91,4 +96,66 @@ function convInputTile(args: usize, tile: i32, count: i32, pack: usize, slot: i3
     C, arg(args, 7), G, KH, KW, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
     arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), share, cols, pack, arg(args, 21),
     tileStart(tile, count, B), tileStart(tile + 1, count, B));
+}
+
+// Max pooling forward (assembly/kernels/pool.ts) split by whole images: a tile pools its images
+// as a batch of its own, then moves its argmax entries (flat indices into its images) to the
+// whole batch's. At least TILE_MIN_WORK window taps a tile.
+export function maxpool_forward_split(y: usize, argmax: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): bool {
+  if (!canSplit() || B < 2) return false;
+  const count = tilesFor(B, <f64>B * <f64>(OH * OW) * <f64>C * <f64>(KH * KW), TILE_MIN_WORK);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, argmax); setArgp(2, x);
+  setArg(3, B); setArg(4, H); setArg(5, W); setArg(6, C); setArg(7, KH); setArg(8, KW);
+  setArg(9, SH); setArg(10, SW); setArg(11, PT); setArg(12, PL); setArg(13, OH); setArg(14, OW);
+  runJob(JOB_MAXPOOL_FORWARD, count, 0);
+  return true;
+}
+
+function maxpoolForwardTile(args: usize, tile: i32, count: i32): void {
+  const B = arg(args, 3), H = arg(args, 4), W = arg(args, 5), C = arg(args, 6), OH = arg(args, 13), OW = arg(args, 14);
+  const b0 = tileStart(tile, count, B), b1 = tileStart(tile + 1, count, B);
+  const out = <usize>(b0 * OH * OW * C) << 2;
+  const argmax = argp(args, 1);
+  max_pool2d_forward(argp(args, 0) + out, argmax ? argmax + out : 0, argp(args, 2) + (<usize>(b0 * H * W * C) << 2), b1 - b0, H, W, C,
+    arg(args, 7), arg(args, 8), arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), OH, OW);
+  if (argmax) addToIndices(argmax + out, (b1 - b0) * OH * OW * C, b0 * H * W * C);
+}
+
+// a (n) i32 += base where a >= 0 (an empty window's -1 stays).
+function addToIndices(a: usize, n: i32, base: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vb = i32x4.splat(base);
+    const none = i32x4.splat(-1);
+    for (; i + 4 <= n; i += 4) {
+      const p = a + (<usize>i << 2);
+      const v = v128.load(p);
+      v128.store(p, i32x4.add(v, v128.and(vb, i32x4.gt_s(v, none))));
+    }
+  }
+  for (; i < n; i++) {
+    const p = a + (<usize>i << 2);
+    const v = load<i32>(p);
+    if (v >= 0) store<i32>(p, v + base);
+  }
+}
+
+// Max pooling backward (the argmax scatter) split by ranges of dx, one a thread: every tile reads
+// all of argmax (a window may name any input element), so more tiles would read it more often.
+export function maxpool_backward_split(dx: usize, dy: usize, argmax: usize, count: i32, inputCount: i32, accumulate: i32): bool {
+  if (!canSplit() || count <= 0 || inputCount < 8) return false;
+  const tiles = min(splitThreads(), <i32>((<f64>count + <f64>inputCount) / ELEMENT_TILE_MIN));
+  if (tiles < 2) return false;
+  setArgp(0, dx); setArgp(1, dy); setArgp(2, argmax); setArg(3, count); setArg(4, inputCount); setArg(5, accumulate);
+  runJob(JOB_MAXPOOL_BACKWARD, tiles, 0);
+  return true;
+}
+
+function maxpoolBackwardTile(args: usize, tile: i32, count: i32): void {
+  const units = arg(args, 4) >> 2;
+  const d0 = tileStart(tile, count, units) * 4;
+  const d1 = tile == count - 1 ? arg(args, 4) : tileStart(tile + 1, count, units) * 4;
+  max_pool2d_backward_range(argp(args, 0), argp(args, 1), argp(args, 2), arg(args, 3), d0, d1, arg(args, 5));
 }

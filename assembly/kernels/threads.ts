@@ -69,7 +69,7 @@ export const EW_ACT_BACKWARD: i32 = 4;
 // Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
 // wake-up; an activation's tile (one pass, a few cycles an element) needs more, so the small
 // activations of a batch-1 model stay on the driver.
-const ELEMENT_TILE_MIN: f64 = 32768;
+export const ELEMENT_TILE_MIN: f64 = 32768;
 const ACTIVATION_TILE_MIN: f64 = 65536;
 // An im2col or col2im (a convolution's backward chunk: a few hundred positions) is a copy; split
 // from this many floats a tile, it is mostly run beside the GEMMs around it rather than alone.

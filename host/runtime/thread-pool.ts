@@ -271,7 +271,7 @@ export function workerTiles(target: PoolTarget): number {
 // assembly/kernels/threads.ts), and how many of each `target` split since it was made.
 export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed', 'conv2d packed', 'conv2d igemm', 'im2col', 'col2im'] as const;
 // The training passes' kinds (assembly/kernels/threads-train.ts) count down from kind 16.
-export const TRAIN_SPLIT_JOBS = ['conv2d backward filter', 'conv2d backward input'] as const;
+export const TRAIN_SPLIT_JOBS = ['conv2d backward filter', 'conv2d backward input', 'maxpool forward', 'maxpool backward'] as const;
 const JOBS = 32;
 const JOB_KINDS_MAX = 16;
 type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number];
