@@ -12,11 +12,13 @@ const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 
 // Every convolution form whose gradients the training splits cover: 'same' and strided, dilated,
 // pointwise (dw by rows of the channel-major GEMM) and grouped (dx by images, per group); max
-// pooling with overlapping windows (an input element may win two windows).
+// pooling with overlapping windows (an input element may win two windows); batch norm over 32
+// channels (blocks of 16 a tile).
 async function train(threads: number) {
   setSeed(41);
   const m = sequential([
-    layers.conv2d(16, { kernelSize: 3, padding: 'same', inputShape: [16, 16, 8] }),
+    layers.conv2d(32, { kernelSize: 3, padding: 'same', inputShape: [16, 16, 8] }),
+    layers.batchNormalization(),
     layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
     layers.conv2d(32, { kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
     layers.conv2d(64, { kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' }),
@@ -50,6 +52,8 @@ describe('threads: training passes split with the same bits', () => {
       expect(many.jobs!['conv2d backward input'], 'dx split').toBe(3 * 6);
       expect(many.jobs!['maxpool forward'], 'max pooling forward split').toBe(6);
       expect(many.jobs!['maxpool backward'], 'max pooling backward split').toBe(6);
+      expect(many.jobs!['batchnorm forward'], 'batch norm forward split').toBe(6);
+      expect(many.jobs!['batchnorm backward'], 'batch norm backward split').toBe(6);
     }
   });
 });

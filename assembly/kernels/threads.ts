@@ -431,12 +431,20 @@ function convChunkTile(args: usize, tile: i32, count: i32, pack: usize): void {
     arg(args, 25) + s0, s1 - s0, 0);
 }
 
-// Batch-norm training passes (assembly/kernels/norm.ts) split into blocks of four channels: each
+// Batch-norm training passes (assembly/kernels/norm.ts) split into blocks of channels: each
 // channel's statistics, sums and outputs are computed whole by one tile, in the kernel's order.
+// Blocks of 16 channels (64 bytes of a row) when there are two, else of 4: two threads writing
+// parts of one cache line of each row would pass it back and forth all the way down the rows.
+// @ts-ignore: decorator
+@inline function bnChannelBlock(C: i32): i32 {
+  return C >= 32 ? 16 : 4;
+}
+
 export function bn_forward_train_split(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
   x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): bool {
   if (!canSplit() || M <= 0 || C <= 0) return false;
-  const count = tilesFor((C + 3) >> 2, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  const block = bnChannelBlock(C);
+  const count = tilesFor((C + block - 1) / block, <f64>M * <f64>C, ELEMENT_TILE_MIN);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, mean); setArgp(2, invstd); setArgp(3, newMean); setArgp(4, newVar);
   setArgp(5, x); setArgp(6, gamma); setArgp(7, beta); setArgp(8, movingMean); setArgp(9, movingVar);
@@ -447,16 +455,18 @@ export function bn_forward_train_split(y: usize, mean: usize, invstd: usize, new
 
 function bnForwardTile(args: usize, tile: i32, count: i32): void {
   const C = arg(args, 11);
-  const units = (C + 3) >> 2;
+  const block = bnChannelBlock(C);
+  const units = (C + block - 1) / block;
   batchnorm_forward_train_channels(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4),
     argp(args, 5), argp(args, 6), argp(args, 7), argp(args, 8), argp(args, 9), arg(args, 10), C, argf(args, 12), argf(args, 13),
-    tileStart(tile, count, units) * 4, min(C, tileStart(tile + 1, count, units) * 4));
+    tileStart(tile, count, units) * block, min(C, tileStart(tile + 1, count, units) * block));
 }
 
 export function bn_backward_train_split(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
   gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32): bool {
   if (!canSplit() || M <= 0 || C <= 0) return false;
-  const count = tilesFor((C + 3) >> 2, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  const block = bnChannelBlock(C);
+  const count = tilesFor((C + block - 1) / block, <f64>M * <f64>C, ELEMENT_TILE_MIN);
   if (count < 2) return false;
   setArgp(0, dx); setArgp(1, dgamma); setArgp(2, dbeta); setArgp(3, dy); setArgp(4, x); setArgp(5, mean); setArgp(6, invstd);
   setArgp(7, gamma); setArg(8, M); setArg(9, C); setArg(10, accumulate); setArg(11, accumulateParams);
@@ -466,10 +476,11 @@ export function bn_backward_train_split(dx: usize, dgamma: usize, dbeta: usize, 
 
 function bnBackwardTile(args: usize, tile: i32, count: i32): void {
   const C = arg(args, 9);
-  const units = (C + 3) >> 2;
+  const block = bnChannelBlock(C);
+  const units = (C + block - 1) / block;
   batchnorm_backward_train_channels(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4), argp(args, 5), argp(args, 6),
     argp(args, 7), arg(args, 8), C, arg(args, 10), arg(args, 11),
-    tileStart(tile, count, units) * 4, min(C, tileStart(tile + 1, count, units) * 4));
+    tileStart(tile, count, units) * block, min(C, tileStart(tile + 1, count, units) * block));
 }
 
 // Depthwise forward (assembly/kernels/depthwise.ts) split into output rows (b, oh): every output
