@@ -411,6 +411,12 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
   const N = B * OH * OW;
+  // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
+  const chunk = min(max(chunkRows, 1), max(N, 1));
+  // With a thread pool attached, dw's rows go to the threads, each over every chunk, and db's
+  // columns with them (threads-train.ts).
+  if (ASC_FEATURE_THREADS && dw != 0 && F > 0 && G > 0 && N > 0 &&
+    conv_filter_split(dw, db, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
   if (db != 0) bias_backward(db, dy, N, F, accumulate);
   if (dw == 0 || F <= 0 || G <= 0) return;
   const Kg = KH * KW * (C / G);
@@ -418,10 +424,6 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
     if (!accumulate) fill_f32(dw, 0, Kg * F);
     return;
   }
-  // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
-  const chunk = min(max(chunkRows, 1), N);
-  // With a thread pool attached, dw's rows go to the threads, each over every chunk (threads-train.ts).
-  if (ASC_FEATURE_THREADS && conv_filter_split(dw, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
   conv2d_backward_filter_rows(dw, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, Kg);
 }
 

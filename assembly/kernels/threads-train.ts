@@ -6,6 +6,7 @@ import { arg, argp, canSplit, runJob, setArg, setArgp, splitThreads, tileStart, 
 import { MR } from './gemm';
 import { conv2d_backward_filter_rows, conv2d_backward_input_images } from './conv';
 import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
+import { bias_backward_columns } from './elementwise';
 
 export const JOB_CONV_FILTER: i32 = 16;
 export const JOB_CONV_INPUT: i32 = 15;
@@ -39,8 +40,9 @@ function setConvArgs(p: usize, q: usize, r: usize, B: i32, H: i32, W: i32, C: i3
 // ROW_TILE_MIN a tile): a tile unfolds its own columns of each chunk into the shared cols and
 // runs its rows of the chunk's GEMM, so the op has one barrier rather than two a chunk, and each
 // dw element is summed over the chunks in the whole call's order (a GEMM row's sums do not
-// depend on the rows beside it).
-export function conv_filter_split(dw: usize, x: usize, dy: usize, B: i32, H: i32, W: i32, C: i32, F: i32, G: i32,
+// depend on the rows beside it). db (0: not wanted) goes with it by ranges of columns, each
+// column summed whole by one tile.
+export function conv_filter_split(dw: usize, db: usize, x: usize, dy: usize, B: i32, H: i32, W: i32, C: i32, F: i32, G: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   chunk: i32, cols: usize, pack: usize, accumulate: i32): bool {
   if (!canSplit()) return false;
@@ -50,6 +52,7 @@ export function conv_filter_split(dw: usize, x: usize, dy: usize, B: i32, H: i32
   const count = tilesFor(Kg / max(MR, ROW_TILE_MIN), work, TILE_MIN_WORK);
   if (count < 2) return false;
   setConvArgs(dw, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, accumulate);
+  setArgp(22, db);
   runJob(JOB_CONV_FILTER, count, pack);
   return true;
 }
@@ -59,6 +62,13 @@ function convFilterTile(args: usize, tile: i32, count: i32, pack: usize): void {
   const units = Kg / MR;
   const k0 = tileStart(tile, count, units) * MR;
   const k1 = tile == count - 1 ? Kg : tileStart(tile + 1, count, units) * MR;
+  const db = argp(args, 22);
+  if (db) {
+    const F = arg(args, 7), fours = F >> 2;
+    const f0 = tileStart(tile, count, fours) * 4;
+    const f1 = tile == count - 1 ? F : tileStart(tile + 1, count, fours) * 4;
+    bias_backward_columns(db, argp(args, 2), arg(args, 3) * arg(args, 17) * arg(args, 18), F, f0, f1, arg(args, 21));
+  }
   conv2d_backward_filter_rows(argp(args, 0), argp(args, 1), argp(args, 2), arg(args, 3), arg(args, 4), arg(args, 5),
     arg(args, 6), arg(args, 7), arg(args, 8), arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12),
     arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18),
