@@ -13,13 +13,15 @@ const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 // Every convolution form whose gradients the training splits cover: 'same' and strided, dilated,
 // pointwise (dw by rows of the channel-major GEMM) and grouped (dx by images, per group); max
 // pooling with overlapping windows (an input element may win two windows); batch norm over 32
-// channels (blocks of 16 a tile).
+// channels (blocks of 16 a tile); depthwise with a depth multiplier (dx by images, dw and db by
+// channel ranges).
 async function train(threads: number) {
   setSeed(41);
   const m = sequential([
     layers.conv2d(32, { kernelSize: 3, padding: 'same', inputShape: [16, 16, 8] }),
     layers.batchNormalization(),
     layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+    layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier: 2 }),
     layers.conv2d(32, { kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
     layers.conv2d(64, { kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' }),
     layers.conv2d(16, { kernelSize: 1 }),
@@ -37,7 +39,7 @@ async function train(threads: number) {
 }
 
 describe('threads: training passes split with the same bits', () => {
-  it('convolution filter and input gradients, max pooling: 1, 2 and 3 threads give bit-identical weights and losses, each split', async () => {
+  it('convolution and depthwise gradients, max pooling, batch norm: 1, 2 and 3 threads give bit-identical weights and losses, each split', async () => {
     const one = await train(1);
     expect(one.jobs).toBeNull();
     for (const threads of [2, 3]) {
@@ -54,6 +56,8 @@ describe('threads: training passes split with the same bits', () => {
       expect(many.jobs!['maxpool backward'], 'max pooling backward split').toBe(6);
       expect(many.jobs!['batchnorm forward'], 'batch norm forward split').toBe(6);
       expect(many.jobs!['batchnorm backward'], 'batch norm backward split').toBe(6);
+      expect(many.jobs!['depthwise backward input'], 'depthwise dx split').toBe(6);
+      expect(many.jobs!['depthwise backward filter'], 'depthwise dw split').toBe(6);
     }
   });
 });

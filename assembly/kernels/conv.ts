@@ -27,7 +27,7 @@ import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
-import { conv_filter_split, conv_input_split } from './threads-train';
+import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_input_split } from './threads-train';
 
 
 // @ts-ignore: decorator
@@ -523,6 +523,8 @@ export function depthwise_conv2d_backward_input(dx: usize, dy: usize, w: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
   if (dx == 0) return;
+  // With a thread pool attached, whole images go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && depthwise_input_split(dx, dy, w, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
   if (!accumulate) fill_f32(dx, 0, B * H * W * C);
   const CM = C * M;
   const tapBytes = <usize>CM << 2;
@@ -570,9 +572,21 @@ export function depthwise_conv2d_backward_filter(dw: usize, db: usize, x: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
   const CM = C * M;
+  // With a thread pool attached, ranges of channels (dw's and db's) go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && depthwise_filter_split(dw, db, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
   if (db != 0) bias_backward(db, dy, B * OH * OW, CM, accumulate);
   if (dw == 0) return;
-  if (!accumulate) fill_f32(dw, 0, KH * KW * CM);
+  depthwise_backward_filter_channels(dw, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate, 0, C);
+}
+
+// dw of depthwise_conv2d_backward_filter for input channels c0 .. c1-1 (outputs c0*M .. c1*M-1)
+// only: each element gets the whole call's products in the whole call's order.
+export function depthwise_backward_filter_channels(dw: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32, c0: i32, c1: i32): void {
+  const CM = C * M;
+  const o0 = c0 * M, o1 = c1 * M;
+  for (let k = 0; k < KH * KW && !accumulate; k++) fill_f32(dw + (<usize>(k * CM + o0) << 2), 0, o1 - o0);
   const tapBytes = <usize>CM << 2;
   let dyo = dy;
   for (let n = 0; n < B; n++) {
@@ -587,23 +601,23 @@ export function depthwise_conv2d_backward_filter(dw: usize, db: usize, x: usize,
           for (let kw = kwLo; kw < kwHi; kw++) {
             const xs = xb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
             const d = dw + <usize>(kh * KW + kw) * tapBytes;
-            let o = 0;
+            let o = o0;
             if (ASC_FEATURE_SIMD) {
               if (M == 1) {
-                for (; o + 4 <= CM; o += 4) {
+                for (; o + 4 <= o1; o += 4) {
                   const oo = <usize>o << 2;
                   const g = f32x4.mul(v128.load(xs + oo), v128.load(dyo + oo));
                   v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
                 }
               } else if ((M & 3) == 0) {
-                for (; o < CM; o += 4) {
+                for (; o < o1; o += 4) {
                   const oo = <usize>o << 2;
                   const g = f32x4.mul(v128.load32_splat(xs + (<usize>(o / M) << 2)), v128.load(dyo + oo));
                   v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
                 }
               }
             }
-            for (; o < CM; o++) {
+            for (; o < o1; o++) {
               const oo = <usize>o << 2;
               store<f32>(d + oo, load<f32>(d + oo) + load<f32>(xs + (<usize>(o / M) << 2)) * load<f32>(dyo + oo));
             }

@@ -1,17 +1,21 @@
 // The training passes' splits (docs/threads.md), on the pool of assembly/kernels/threads.ts: job
-// kinds counted down from JOB_KINDS_MAX (threads.ts counts its own up from 1). As there, tiles
+// kinds from TRAIN_KINDS_FROM (threads.ts has its own from 1). As there, tiles
 // partition each op's OUTPUT, and each output element is computed by the same code in the same
 // order whatever tile holds it, so any thread count gives the same bits.
 import { arg, argp, canSplit, runJob, setArg, setArgp, splitThreads, tileStart, tilesFor, ELEMENT_TILE_MIN, GEMM_SPLIT_MIN, ROW_TILE_MIN, TILE_MIN_WORK } from './threads';
 import { MR } from './gemm';
-import { conv2d_backward_filter_rows, conv2d_backward_input_images } from './conv';
+import { conv2d_backward_filter_rows, conv2d_backward_input_images, depthwise_backward_filter_channels, depthwise_conv2d_backward_input } from './conv';
 import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
 import { bias_backward_columns } from './elementwise';
 
-export const JOB_CONV_FILTER: i32 = 16;
-export const JOB_CONV_INPUT: i32 = 15;
-export const JOB_MAXPOOL_FORWARD: i32 = 14;
-export const JOB_MAXPOOL_BACKWARD: i32 = 13;
+// From threads.ts's TRAIN_KINDS_FROM (33), in the order of TRAIN_SPLIT_JOBS (host/runtime/thread-pool.ts);
+// at most 7 (their counters).
+const JOB_CONV_FILTER: i32 = 33;
+const JOB_CONV_INPUT: i32 = 34;
+const JOB_MAXPOOL_FORWARD: i32 = 35;
+const JOB_MAXPOOL_BACKWARD: i32 = 36;
+const JOB_DEPTHWISE_INPUT: i32 = 37;
+const JOB_DEPTHWISE_FILTER: i32 = 38;
 
 // A tile of one of the kinds above (threads.ts runTile hands over the kinds it does not know).
 export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch: usize, slot: i32): void {
@@ -20,6 +24,8 @@ export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch
     case JOB_CONV_INPUT: convInputTile(args, tile, count, scratch, slot); break;
     case JOB_MAXPOOL_FORWARD: maxpoolForwardTile(args, tile, count); break;
     case JOB_MAXPOOL_BACKWARD: maxpoolBackwardTile(args, tile, count); break;
+    case JOB_DEPTHWISE_INPUT: depthwiseInputTile(args, tile, count); break;
+    case JOB_DEPTHWISE_FILTER: depthwiseFilterTile(args, tile, count); break;
   }
 }
 
@@ -168,4 +174,62 @@ function maxpoolBackwardTile(args: usize, tile: i32, count: i32): void {
   const d0 = tileStart(tile, count, units) * 4;
   const d1 = tile == count - 1 ? arg(args, 4) : tileStart(tile + 1, count, units) * 4;
   max_pool2d_backward_range(argp(args, 0), argp(args, 1), argp(args, 2), arg(args, 3), d0, d1, arg(args, 5));
+}
+
+// Depthwise backward (assembly/kernels/conv.ts): the input gradient by whole images (a tile runs
+// the kernel on its images as a batch of their own), the filter and bias gradients by ranges of
+// input channels (16 floats of each dw row at least when there are that many, so two threads
+// never write one cache line), each element summed over every position in the whole call's order.
+export function depthwise_input_split(dx: usize, dy: usize, w: usize, B: i32, H: i32, W: i32, C: i32, M: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): bool {
+  if (!canSplit() || B < 2) return false;
+  const count = tilesFor(B, <f64>B * <f64>(OH * OW) * <f64>(C * M) * <f64>(KH * KW), TILE_MIN_WORK);
+  if (count < 2) return false;
+  setDepthwiseArgs(dx, dy, w, 0, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate);
+  runJob(JOB_DEPTHWISE_INPUT, count, 0);
+  return true;
+}
+
+function depthwiseInputTile(args: usize, tile: i32, count: i32): void {
+  const B = arg(args, 4), H = arg(args, 5), W = arg(args, 6), C = arg(args, 7), M = arg(args, 8), OH = arg(args, 17), OW = arg(args, 18);
+  const b0 = tileStart(tile, count, B), b1 = tileStart(tile + 1, count, B);
+  depthwise_conv2d_backward_input(argp(args, 0) + (<usize>(b0 * H * W * C) << 2), argp(args, 1) + (<usize>(b0 * OH * OW * C * M) << 2), argp(args, 2),
+    b1 - b0, H, W, C, M, arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
+    arg(args, 15), arg(args, 16), OH, OW, arg(args, 19));
+}
+
+// Input channels a depthwise filter tile holds a multiple of.
+// @ts-ignore: decorator
+@inline function depthwiseChannelUnit(C: i32, M: i32): i32 {
+  return C * M >= 32 ? max(1, 16 / M) : 1;
+}
+
+export function depthwise_filter_split(dw: usize, db: usize, x: usize, dy: usize, B: i32, H: i32, W: i32, C: i32, M: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): bool {
+  if (!canSplit() || dw == 0 || B <= 0 || OH <= 0 || OW <= 0) return false;
+  const count = tilesFor(C / depthwiseChannelUnit(C, M), <f64>B * <f64>(OH * OW) * <f64>(C * M) * <f64>(KH * KW), TILE_MIN_WORK);
+  if (count < 2) return false;
+  setDepthwiseArgs(dw, x, dy, db, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate);
+  runJob(JOB_DEPTHWISE_FILTER, count, 0);
+  return true;
+}
+
+function depthwiseFilterTile(args: usize, tile: i32, count: i32): void {
+  const B = arg(args, 4), C = arg(args, 7), M = arg(args, 8), OH = arg(args, 17), OW = arg(args, 18);
+  const unit = depthwiseChannelUnit(C, M), units = C / unit;
+  const c0 = tileStart(tile, count, units) * unit;
+  const c1 = tile == count - 1 ? C : tileStart(tile + 1, count, units) * unit;
+  const db = argp(args, 3);
+  if (db) bias_backward_columns(db, argp(args, 2), B * OH * OW, C * M, c0 * M, c1 * M, arg(args, 19));
+  depthwise_backward_filter_channels(argp(args, 0), argp(args, 1), argp(args, 2), B, arg(args, 5), arg(args, 6), C, M,
+    arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16),
+    OH, OW, arg(args, 19), c0, c1);
+}
+
+function setDepthwiseArgs(p: usize, q: usize, r: usize, s: usize, B: i32, H: i32, W: i32, C: i32, M: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
+  setArgp(0, p); setArgp(1, q); setArgp(2, r); setArgp(3, s);
+  setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, M); setArg(9, KH); setArg(10, KW);
+  setArg(11, SH); setArg(12, SW); setArg(13, DH); setArg(14, DW); setArg(15, PT); setArg(16, PL); setArg(17, OH); setArg(18, OW);
+  setArg(19, accumulate);
 }

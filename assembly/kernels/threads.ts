@@ -21,6 +21,7 @@
 //   28 i32 job kind (JOB_*)
 //   32 i32 per job kind 1..JOB_KINDS (at most 16): jobs split since the executor was made (tests)
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
+//   100 i32 per training kind TRAIN_KINDS_FROM.. (at most 7, threads-train.ts): jobs split, as at 32
 //   128 job arguments (ARG_WORDS i32 or f32 words)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS, MR, NC, NR } from './gemm';
@@ -59,8 +60,9 @@ const JOB_CONV_IGEMM: i32 = 10;
 const JOB_IM2COL: i32 = 11;
 const JOB_COL2IM: i32 = 12;
 const JOB_KINDS: i32 = 12;
-// Counters for kinds 1..JOB_KINDS_MAX (the training kinds of threads-train.ts count down from it).
-const JOB_KINDS_MAX: i32 = 16;
+// The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS.
+export const TRAIN_KINDS_FROM: i32 = 33;
+const TRAIN_JOBS: usize = 100;
 // The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
 export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
@@ -207,7 +209,8 @@ export function runJob(kind: i32, count: i32, scratch: usize): void {
   if (ASC_FEATURE_THREADS) {
     const ctl = ctlBlock;
     store<i32>(ctl + KIND, kind);
-    if (kind <= JOB_KINDS_MAX) store<i32>(ctl + JOBS + (<usize>(kind - 1) << 2), load<i32>(ctl + JOBS + (<usize>(kind - 1) << 2)) + 1);
+    const counter = kind >= TRAIN_KINDS_FROM ? ctl + TRAIN_JOBS + (<usize>(kind - TRAIN_KINDS_FROM) << 2) : ctl + JOBS + (<usize>(kind - 1) << 2);
+    store<i32>(counter, load<i32>(counter) + 1);
     atomic.store<i32>(ctl + DONE, 0);
     atomic.store<i32>(ctl + TILES, count);
     const generation = atomic.load<i32>(ctl + WAKE) + 1;
