@@ -12,7 +12,8 @@ const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 
 // Every convolution form whose gradients the training splits cover: a first layer over one
 // channel (dw by columns: 9 rows are too few to split), 'same' and strided, dilated,
-// pointwise (dw by rows of the channel-major GEMM) and grouped (dx by images, per group); max
+// pointwise (dw by rows of the channel-major GEMM; over 16 channels, too few rows, it is not split
+// by columns: a pointwise convolution has no im2col buffer) and grouped (dx by images, per group); max
 // pooling with overlapping windows (an input element may win two windows); batch norm over 32
 // channels (blocks of 16 a tile); depthwise with a depth multiplier (dx by images, dw and db by
 // channel ranges).
@@ -26,6 +27,7 @@ async function train(threads: number) {
     layers.conv2d(32, { kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
     layers.conv2d(64, { kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' }),
     layers.conv2d(16, { kernelSize: 1 }),
+    layers.conv2d(32, { kernelSize: 1 }),
     layers.conv2d(16, { kernelSize: 3, padding: 'same', groups: 2, activation: 'relu' }),
     layers.flatten(),
     layers.dense(5, { activation: 'softmax' }),
@@ -49,8 +51,8 @@ describe('threads: training passes split with the same bits', () => {
       expect(many.weights.length).toBe(one.weights.length);
       one.weights.forEach((w, i) => expect(bits(many.weights[i]), `weight ${i} on ${threads} threads`).toEqual(bits(w)));
       expect(many.loss).toEqual(one.loss);
-      // Each step: 5 convolutions' dw, 3 dx (the first layer has none, the pointwise one's is a
-      // GEMM) and the pooling both ways; 2 steps an epoch, 3 epochs.
+      // Each step: 5 convolutions' dw (not the pointwise one over 16 channels), 3 dx (the first
+      // layer has none, the pointwise ones' are GEMMs) and the pooling both ways; 2 steps an epoch, 3 epochs.
       expect(many.jobs!['conv2d backward filter'], 'dw split').toBe(5 * 6);
       expect(many.jobs!['conv2d backward input'], 'dx split').toBe(3 * 6);
       expect(many.jobs!['maxpool forward'], 'max pooling forward split').toBe(6);

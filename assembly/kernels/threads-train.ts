@@ -60,7 +60,9 @@ export function conv_filter_split(dw: usize, db: usize, x: usize, dy: usize, B: 
   let count = tilesFor(Kg / max(MR, ROW_TILE_MIN), work, TILE_MIN_WORK);
   const byColumns = count < 2;
   if (byColumns) {
-    if (G != 1) return false;
+    // A pointwise convolution has no cols (its GEMM reads x itself), and one group only.
+    const pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
+    if (G != 1 || pointwise) return false;
     count = min(splitThreads(), tilesFor(F / NR, work, TILE_MIN_WORK));
     if (count < 2) return false;
     // A worker's GEMM packing (KC x its columns, and KC x MR) and its unfolded slice (KC x Kg)
