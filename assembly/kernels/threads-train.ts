@@ -42,7 +42,7 @@ function setConvArgs(p: usize, q: usize, r: usize, B: i32, H: i32, W: i32, C: i3
 }
 
 // The filter gradient dw (Kg, F) of conv2d_grouped_backward_filter as one job over all its
-// chunks, split by rows of dw (each group's tap-channels k, in MR multiples, at least
+// chunks, split by rows of dw (each group's tap-channels k, in multiples of 16, at least
 // ROW_TILE_MIN a tile): a tile unfolds its own columns of each chunk into the shared cols and
 // runs its rows of the chunk's GEMM, so the op has one barrier rather than two a chunk, and each
 // dw element is summed over the chunks in the whole call's order (a GEMM row's sums do not
@@ -57,7 +57,9 @@ export function conv_filter_split(dw: usize, db: usize, x: usize, dy: usize, B: 
   const Kg = KH * KW * (C / G);
   const work = <f64>B * <f64>(OH * OW) * <f64>Kg * <f64>F;
   if (work < GEMM_SPLIT_MIN) return false;
-  let count = tilesFor(Kg / max(MR, ROW_TILE_MIN), work, TILE_MIN_WORK);
+  // One tile a thread: every tile packs each chunk's dy again, which costs a GEMM of few rows
+  // as much as a good part of its multiply-adds.
+  let count = min(splitThreads(), tilesFor(Kg / max(MR, ROW_TILE_MIN), work, TILE_MIN_WORK));
   const byColumns = count < 2;
   if (byColumns) {
     // A pointwise convolution has no cols (its GEMM reads x itself), and one group only.
@@ -77,6 +79,8 @@ export function conv_filter_split(dw: usize, db: usize, x: usize, dy: usize, B: 
   return true;
 }
 
+const ROW_UNIT = 16;
+
 function convFilterTile(args: usize, tile: i32, count: i32, pack: usize, slot: i32): void {
   const Kg = arg(args, 9) * arg(args, 10) * (arg(args, 6) / arg(args, 8));
   const F = arg(args, 7);
@@ -94,9 +98,11 @@ function convFilterTile(args: usize, tile: i32, count: i32, pack: usize, slot: i
       arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), arg(args, 19), buf, pack, arg(args, 21), f0, f1);
     return;
   }
-  const units = Kg / MR;
-  const k0 = tileStart(tile, count, units) * MR;
-  const k1 = tile == count - 1 ? Kg : tileStart(tile + 1, count, units) * MR;
+  // Rows in multiples of 16 (every tile has at least 32): a tile's columns of each cols row are
+  // then whole 64-byte lines, which no other thread writes.
+  const units = Kg / ROW_UNIT;
+  const k0 = tileStart(tile, count, units) * ROW_UNIT;
+  const k1 = tile == count - 1 ? Kg : tileStart(tile + 1, count, units) * ROW_UNIT;
   conv2d_backward_filter_rows(argp(args, 0), argp(args, 1), argp(args, 2), arg(args, 3), arg(args, 4), arg(args, 5),
     arg(args, 6), arg(args, 7), arg(args, 8), arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12),
     arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18),
