@@ -116,7 +116,7 @@ describe('threads: the same bits for any thread count', () => {
         if (train === trainMlp) expect(many.trainJobs!['optimizer update'], 'adam over the slab').toBeGreaterThan(0);
         if (train === trainDepthwiseCnn) {
           // Every kind was split, so the bits above cover each kind's tiles.
-          for (const kind of ['conv2d igemm', 'conv2d chunk', 'im2col', 'col2im', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'elementwise']) {
+          for (const kind of ['conv2d igemm', 'conv2d chunk', 'conv2d backward filter', 'conv2d backward input', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'elementwise']) {
             expect(many.trainJobs![kind], `${kind} in training`).toBeGreaterThan(0);
           }
           expect(many.predictJobs!['conv2d igemm'] - many.trainJobs!['conv2d igemm'], 'conv2d igemm in predict').toBeGreaterThan(0);

@@ -19,7 +19,7 @@
 //
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
-import { gemm_f32, gemm_i8f32 } from './gemm';
+import { gemm_f32, gemm_i8f32, kSliceStep } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
 import { gemm_i8_packed } from './gemm-i8-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
@@ -27,6 +27,7 @@ import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
+import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_input_split } from './threads-train';
 
 
 // @ts-ignore: decorator
@@ -117,6 +118,38 @@ export function im2colChannels(cols: usize, x: usize, B: i32, H: i32, W: i32, C:
       zeroFloats(d + (<usize>(kwHi * Cg) << 2), (KW - kwHi) * Cg);
     }
     zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
+    dst += rowBytes;
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        b++;
+      }
+    }
+  }
+}
+
+// Columns k0 .. k1-1 only of im2colChannels' cols (rows, KH*KW*Cg); the other columns are not
+// touched, so tiles with disjoint column ranges may unfold into one buffer at once.
+export function im2colColumns(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32, k0: i32, k1: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  row0: i32, rows: i32): void {
+  const rowBytes = <usize>(KH * KW * Cg) << 2;
+  let ow = row0 % OW;
+  let t = row0 / OW;
+  let oh = t % OH;
+  let b = t / OH;
+  let dst = cols;
+  for (let r = 0; r < rows; r++) {
+    const ih0 = oh * SH - PT;
+    const iw0 = ow * SW - PL;
+    for (let tap = k0 / Cg; tap * Cg < k1; tap++) {
+      const j0 = max(k0 - tap * Cg, 0), j1 = min(k1 - tap * Cg, Cg);
+      const ih = ih0 + (tap / KW) * DH, iw = iw0 + (tap % KW) * DW;
+      const d = dst + (<usize>(tap * Cg + j0) << 2);
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) zeroFloats(d, j1 - j0);
+      else copyFloats(d, x + (<usize>(((b * H + ih) * W + iw) * C + c0 + j0) << 2), j1 - j0);
+    }
     dst += rowBytes;
     if (++ow == OW) {
       ow = 0;
@@ -388,29 +421,46 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunkRows: i32, cols: usize, pack: usize, accumulate: i32): void {
   const N = B * OH * OW;
+  // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
+  const chunk = min(max(chunkRows, 1), max(N, 1));
+  // With a thread pool attached, dw's rows go to the threads, each over every chunk, and db's
+  // columns with them (threads-train.ts).
+  if (ASC_FEATURE_THREADS && dw != 0 && F > 0 && G > 0 && N > 0 &&
+    conv_filter_split(dw, db, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
   if (db != 0) bias_backward(db, dy, N, F, accumulate);
   if (dw == 0 || F <= 0 || G <= 0) return;
-  const Cg = C / G, Fg = F / G;
-  const Kg = KH * KW * Cg;
+  const Kg = KH * KW * (C / G);
   if (N <= 0) {
     if (!accumulate) fill_f32(dw, 0, Kg * F);
     return;
   }
+  conv2d_backward_filter_rows(dw, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, Kg);
+}
+
+// Rows k0 .. k1-1 of every group's dw block (Kg, F/G) of conv2d_grouped_backward_filter, over
+// every chunk of `chunk` positions: only columns k0 .. k1-1 of cols are unfolded and read, so
+// tiles with disjoint row ranges share cols, and each dw element gets the sums of the whole call.
+export function conv2d_backward_filter_rows(dw: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, cols: usize, pack: usize, accumulate: i32, k0: i32, k1: i32): void {
+  const N = B * OH * OW;
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
   const pointwise = isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW);
-  // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
-  const chunk = min(max(chunkRows, 1), N);
+  const whole = k0 == 0 && k1 == Kg;
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
     const acc = r0 > 0 ? 1 : accumulate;
     for (let g = 0; g < G; g++) {
-      const dwg = dw + (<usize>(g * Fg) << 2);
+      const dwg = dw + (<usize>(k0 * F + g * Fg) << 2);
       const dyg = dyc + (<usize>(g * Fg) << 2);
       if (pointwise) {
-        gemm_f32(dwg, x + ((<usize>r0 * <usize>C + <usize>(g * Cg)) << 2), dyg, Cg, Fg, rows, 1, C, F, 1, F, acc, pack);
+        gemm_f32(dwg, x + ((<usize>r0 * <usize>C + <usize>(g * Cg + k0)) << 2), dyg, k1 - k0, Fg, rows, 1, C, F, 1, F, acc, pack);
       } else {
-        im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-        gemm_f32(dwg, cols, dyg, Kg, Fg, rows, 1, Kg, F, 1, F, acc, pack);
+        if (whole) im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+        else im2colColumns(cols, x, B, H, W, C, g * Cg, Cg, k0, k1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+        gemm_f32(dwg, cols + (<usize>k0 << 2), dyg, k1 - k0, Fg, rows, 1, Kg, F, 1, F, acc, pack);
       }
     }
   }
@@ -431,18 +481,53 @@ export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
   if (dx == 0 || G <= 0) return;
   const N = B * OH * OW;
   const Cg = C / G, Fg = F / G;
-  const Kg = KH * KW * Cg;
   if (isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) {
     for (let g = 0; g < G; g++) {
       gemm_f32(dx + (<usize>(g * Cg) << 2), dy + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), N, Cg, Fg, F, 1, 1, F, C, accumulate, pack);
     }
     return;
   }
-  if (!accumulate) fill_f32(dx, 0, B * H * W * C);
-  if (N <= 0) return;
-  const chunk = min(max(chunkRows, 1), N);
+  const chunk = min(max(chunkRows, 1), max(N, 1));
+  // With a thread pool attached, whole images go to the threads, each with its share of cols (threads-train.ts).
+  if (ASC_FEATURE_THREADS && conv_input_split(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
+  conv2d_backward_input_images(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, B);
+}
+
+// Columns f0 .. f1-1 of dw (K, F) of conv2d_backward_filter (one group), for a kernel with too
+// few taps x channels to split by rows (a first layer's 3x3 over one channel): each chunk is
+// unfolded one k slice of its GEMM at a time (kSliceStep rows) into `buf` (min(chunk, KC) x K
+// floats), and a GEMM over one slice sums exactly what the chunk's GEMM sums in that slice, so
+// each dw element gets the whole call's bits.
+export function conv2d_backward_filter_columns(dw: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, buf: usize, pack: usize, accumulate: i32, f0: i32, f1: i32): void {
+  const N = B * OH * OW;
+  const K = KH * KW * C;
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
+    const step = kSliceStep(rows);
+    for (let p0 = 0; p0 < rows; p0 += step) {
+      const kc = min(step, rows - p0);
+      im2colChannels(buf, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0 + p0, kc);
+      gemm_f32(dw + (<usize>f0 << 2), buf, dy + (<usize>((r0 + p0) * F + f0) << 2), K, f1 - f0, kc, 1, K, F, 1, F,
+        r0 > 0 || p0 > 0 ? 1 : accumulate, pack);
+    }
+  }
+}
+
+// conv2d_grouped_backward_input (not pointwise) for images b0 .. b1-1, `chunk` positions at a
+// time: an image's patches never reach another image, and each dx element gets its additions in
+// the order of its positions whatever the chunks, so image ranges split it across threads.
+export function conv2d_backward_input_images(dx: usize, dy: usize, w: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, cols: usize, pack: usize, accumulate: i32, b0: i32, b1: i32): void {
+  const Cg = C / G, Fg = F / G;
+  const Kg = KH * KW * Cg;
+  const image = H * W * C;
+  if (!accumulate) fill_f32(dx + (<usize>(b0 * image) << 2), 0, (b1 - b0) * image);
+  const end = b1 * OH * OW;
+  for (let r0 = b0 * OH * OW; r0 < end; r0 += chunk) {
+    const rows = min(chunk, end - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
     for (let g = 0; g < G; g++) {
       gemm_f32(cols, dyc + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), rows, Kg, Fg, F, 1, 1, F, Kg, 0, pack);
@@ -470,6 +555,8 @@ export function depthwise_conv2d_backward_input(dx: usize, dy: usize, w: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
   if (dx == 0) return;
+  // With a thread pool attached, whole images go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && depthwise_input_split(dx, dy, w, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
   if (!accumulate) fill_f32(dx, 0, B * H * W * C);
   const CM = C * M;
   const tapBytes = <usize>CM << 2;
@@ -517,9 +604,21 @@ export function depthwise_conv2d_backward_filter(dw: usize, db: usize, x: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
   const CM = C * M;
+  // With a thread pool attached, ranges of channels (dw's and db's) go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && depthwise_filter_split(dw, db, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
   if (db != 0) bias_backward(db, dy, B * OH * OW, CM, accumulate);
   if (dw == 0) return;
-  if (!accumulate) fill_f32(dw, 0, KH * KW * CM);
+  depthwise_backward_filter_channels(dw, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate, 0, C);
+}
+
+// dw of depthwise_conv2d_backward_filter for input channels c0 .. c1-1 (outputs c0*M .. c1*M-1)
+// only: each element gets the whole call's products in the whole call's order.
+export function depthwise_backward_filter_channels(dw: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32, c0: i32, c1: i32): void {
+  const CM = C * M;
+  const o0 = c0 * M, o1 = c1 * M;
+  for (let k = 0; k < KH * KW && !accumulate; k++) fill_f32(dw + (<usize>(k * CM + o0) << 2), 0, o1 - o0);
   const tapBytes = <usize>CM << 2;
   let dyo = dy;
   for (let n = 0; n < B; n++) {
@@ -534,23 +633,23 @@ export function depthwise_conv2d_backward_filter(dw: usize, db: usize, x: usize,
           for (let kw = kwLo; kw < kwHi; kw++) {
             const xs = xb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
             const d = dw + <usize>(kh * KW + kw) * tapBytes;
-            let o = 0;
+            let o = o0;
             if (ASC_FEATURE_SIMD) {
               if (M == 1) {
-                for (; o + 4 <= CM; o += 4) {
+                for (; o + 4 <= o1; o += 4) {
                   const oo = <usize>o << 2;
                   const g = f32x4.mul(v128.load(xs + oo), v128.load(dyo + oo));
                   v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
                 }
               } else if ((M & 3) == 0) {
-                for (; o < CM; o += 4) {
+                for (; o < o1; o += 4) {
                   const oo = <usize>o << 2;
                   const g = f32x4.mul(v128.load32_splat(xs + (<usize>(o / M) << 2)), v128.load(dyo + oo));
                   v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
                 }
               }
             }
-            for (; o < CM; o++) {
+            for (; o < o1; o++) {
               const oo = <usize>o << 2;
               store<f32>(d + oo, load<f32>(d + oo) + load<f32>(xs + (<usize>(o / M) << 2)) * load<f32>(dyo + oo));
             }

@@ -17,17 +17,23 @@ export function bias_fill(y: usize, b: usize, m: i32, n: i32): void {
 
 // db (N) [+]= sum over rows of dy (M,N).
 export function bias_backward(db: usize, dy: usize, m: i32, n: i32, accumulate: i32): void {
-  if (!accumulate) fill_f32(db, 0, n);
+  bias_backward_columns(db, dy, m, n, 0, n, accumulate);
+}
+
+// bias_backward of columns j0 .. j1-1 only (each column's sum is the whole call's: a split by
+// column ranges, assembly/kernels/threads-train.ts).
+export function bias_backward_columns(db: usize, dy: usize, m: i32, n: i32, j0: i32, j1: i32, accumulate: i32): void {
+  if (!accumulate) fill_f32(db + (<usize>j0 << 2), 0, j1 - j0);
   for (let i = 0; i < m; i++) {
     const row = dy + (<usize>(i * n) << 2);
-    let j = 0;
+    let j = j0;
     if (ASC_FEATURE_SIMD) {
-      for (; j + 4 <= n; j += 4) {
+      for (; j + 4 <= j1; j += 4) {
         const p = db + (<usize>j << 2);
         v128.store(p, f32x4.add(v128.load(p), v128.load(row + (<usize>j << 2))));
       }
     }
-    for (; j < n; j++) {
+    for (; j < j1; j++) {
       const p = db + (<usize>j << 2);
       store<f32>(p, load<f32>(p) + load<f32>(row + (<usize>j << 2)));
     }

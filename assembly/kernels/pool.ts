@@ -9,6 +9,7 @@
 // Every kernel is vectorised over channels (f32x4) with a scalar tail.
 // Backward kernels take `accumulate` (0 = write, 1 = add); dx == 0 does nothing.
 import { fill_f32 } from './elementwise';
+import { maxpool_backward_split, maxpool_forward_split } from './threads-train';
 
 // @ts-ignore: decorator
 @inline
@@ -120,6 +121,8 @@ function maxWindow3x3(y: usize, first: usize, C: i32, pixel: usize, rowBytes: us
 // argmax == 0 (inference: no gradient flows back): the maxima only, the same values.
 export function max_pool2d_forward(y: usize, argmax: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  // With a thread pool attached, whole images go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && maxpool_forward_split(y, argmax, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW)) return;
   if (argmax == 0) {
     maxPoolValues(y, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW);
     return;
@@ -188,10 +191,19 @@ export function max_pool2d_forward(y: usize, argmax: usize, x: usize, B: i32, H:
 // is data, and the plan verifier can only bound the buffers, so the scatter bounds itself.
 export function max_pool2d_backward(dx: usize, dy: usize, argmax: usize, count: i32, inputCount: i32, accumulate: i32): void {
   if (dx == 0) return;
-  if (!accumulate) fill_f32(dx, 0, inputCount);
+  // With a thread pool attached, ranges of dx go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && maxpool_backward_split(dx, dy, argmax, count, inputCount, accumulate)) return;
+  max_pool2d_backward_range(dx, dy, argmax, count, 0, inputCount, accumulate);
+}
+
+// max_pool2d_backward into dx elements d0 .. d1-1 only: every argmax entry is read, the ones
+// naming another range are skipped, and each element gets its additions in the whole call's order.
+export function max_pool2d_backward_range(dx: usize, dy: usize, argmax: usize, count: i32, d0: i32, d1: i32, accumulate: i32): void {
+  if (!accumulate) fill_f32(dx + (<usize>d0 << 2), 0, d1 - d0);
+  const span = <u32>(d1 - d0);
   for (let i = 0; i < count; i++) {
     const at = load<i32>(argmax + (<usize>i << 2));
-    if (<u32>at >= <u32>inputCount) continue;
+    if (<u32>(at - d0) >= span) continue;
     const p = dx + (<usize>at << 2);
     store<f32>(p, load<f32>(p) + load<f32>(dy + (<usize>i << 2)));
   }

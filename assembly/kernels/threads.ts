@@ -22,6 +22,7 @@
 //   28 i32 job kind (JOB_*)
 //   32 i32 per job kind 1..JOB_KINDS (at most 16): jobs split since the executor was made (tests)
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
+//   100 i32 per training kind TRAIN_KINDS_FROM.. (at most 7, threads-train.ts): jobs split, as at 32
 //   128 job arguments (ARG_WORDS i32 or f32 words)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS, MR, NC, NR } from './gemm';
@@ -33,6 +34,7 @@ import { depthwise_forward_rows } from './depthwise';
 import { update_range } from './optim';
 import { relu_backward, relu_forward } from './elementwise';
 import { activation_backward, activation_forward } from './activations';
+import { trainTile } from './threads-train';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -58,6 +60,9 @@ const JOB_CONV_IGEMM: i32 = 10;
 const JOB_IM2COL: i32 = 11;
 const JOB_COL2IM: i32 = 12;
 const JOB_KINDS: i32 = 12;
+// The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS.
+export const TRAIN_KINDS_FROM: i32 = 33;
+const TRAIN_JOBS: usize = 100;
 // The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
 export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
@@ -66,16 +71,16 @@ export const EW_ACT_BACKWARD: i32 = 4;
 // Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
 // wake-up; an activation's tile (one pass, a few cycles an element) needs more, so the small
 // activations of a batch-1 model stay on the driver.
-const ELEMENT_TILE_MIN: f64 = 32768;
+export const ELEMENT_TILE_MIN: f64 = 32768;
 const ACTIVATION_TILE_MIN: f64 = 65536;
 // An im2col or col2im (a convolution's backward chunk: a few hundred positions) is a copy; split
 // from this many floats a tile, it is mostly run beside the GEMMs around it rather than alone.
 const COPY_TILE_MIN: f64 = 16384;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
-const GEMM_SPLIT_MIN: f64 = 262144;
+export const GEMM_SPLIT_MIN: f64 = 262144;
 const TILES_PER_THREAD = 4;
-const TILE_MIN_WORK: f64 = 131072;
-const ROW_TILE_MIN = 32;
+export const TILE_MIN_WORK: f64 = 131072;
+export const ROW_TILE_MIN = 32;
 const COL_TILE_MIN = 16;
 // Rows a tile of a packed GEMM holds at least (gemm_packed_split), and rows of positions each
 // thread's im2col share of conv_packed_split unfolds at once at least.
@@ -151,33 +156,39 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_CONV_IGEMM: convIgemmTile(args, tile, count, scratch); break;
     case JOB_IM2COL: im2colTile(args, tile, count); break;
     case JOB_COL2IM: col2imTile(args, tile, count); break;
+    default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
+}
+
+// The thread count this instance splits its ops for (1: it does not).
+export function splitThreads(): i32 {
+  return threads;
 }
 
 // Whether this instance may publish a job now: a driver with workers, not already inside a tile.
 // @ts-ignore: decorator
-@inline function canSplit(): bool {
+@inline export function canSplit(): bool {
   return ASC_FEATURE_THREADS && threads > 1 && !inTile;
 }
 
 // Tiles for `units` units of an op whose whole work is `work` and whose tiles must each be at
 // least `tileMin` of it: up to TILES_PER_THREAD a thread; fewer than 2 means run it whole.
-function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
+export function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
   return min(min(threads * TILES_PER_THREAD, units), <i32>min(work / tileMin, <f64>0x7fffffff));
 }
 
 // The first unit of tile `tile` of `count` over `units` units (the last tile ends at `units`).
 // @ts-ignore: decorator
-@inline function tileStart(tile: i32, count: i32, units: i32): i32 {
+@inline export function tileStart(tile: i32, count: i32, units: i32): i32 {
   return <i32>(<i64>tile * <i64>units / <i64>count);
 }
 
 // @ts-ignore: decorator
-@inline function arg(args: usize, i: i32): i32 {
+@inline export function arg(args: usize, i: i32): i32 {
   return load<i32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
-@inline function argp(args: usize, i: i32): usize {
+@inline export function argp(args: usize, i: i32): usize {
   return <usize>load<u32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
@@ -185,11 +196,11 @@ function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
   return load<f32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
-@inline function setArg(i: i32, v: i32): void {
+@inline export function setArg(i: i32, v: i32): void {
   store<i32>(ctlBlock + ARGS + (<usize>i << 2), v);
 }
 // @ts-ignore: decorator
-@inline function setArgp(i: i32, v: usize): void {
+@inline export function setArgp(i: i32, v: usize): void {
   store<u32>(ctlBlock + ARGS + (<usize>i << 2), <u32>v);
 }
 // @ts-ignore: decorator
@@ -198,11 +209,12 @@ function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
 }
 
 // Publishes a job of `count` tiles (arguments already written), runs tiles itself, waits for all.
-function runJob(kind: i32, count: i32, scratch: usize): void {
+export function runJob(kind: i32, count: i32, scratch: usize): void {
   if (ASC_FEATURE_THREADS) {
     const ctl = ctlBlock;
     store<i32>(ctl + KIND, kind);
-    if (kind <= JOB_KINDS) store<i32>(ctl + JOBS + (<usize>(kind - 1) << 2), load<i32>(ctl + JOBS + (<usize>(kind - 1) << 2)) + 1);
+    const counter = kind >= TRAIN_KINDS_FROM ? ctl + TRAIN_JOBS + (<usize>(kind - TRAIN_KINDS_FROM) << 2) : ctl + JOBS + (<usize>(kind - 1) << 2);
+    store<i32>(counter, load<i32>(counter) + 1);
     atomic.store<i32>(ctl + DONE, 0);
     atomic.store<i32>(ctl + TILES, count);
     const generation = atomic.load<i32>(ctl + WAKE) + 1;
@@ -427,12 +439,20 @@ function convChunkTile(args: usize, tile: i32, count: i32, pack: usize): void {
     arg(args, 25) + s0, s1 - s0, 0);
 }
 
-// Batch-norm training passes (assembly/kernels/norm.ts) split into blocks of four channels: each
+// Batch-norm training passes (assembly/kernels/norm.ts) split into blocks of channels: each
 // channel's statistics, sums and outputs are computed whole by one tile, in the kernel's order.
+// Blocks of 16 channels (64 bytes of a row) when there are two, else of 4: two threads writing
+// parts of one cache line of each row would pass it back and forth all the way down the rows.
+// @ts-ignore: decorator
+@inline function bnChannelBlock(C: i32): i32 {
+  return C >= 32 ? 16 : 4;
+}
+
 export function bn_forward_train_split(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
   x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): bool {
   if (!canSplit() || M <= 0 || C <= 0) return false;
-  const count = tilesFor((C + 3) >> 2, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  const block = bnChannelBlock(C);
+  const count = tilesFor((C + block - 1) / block, <f64>M * <f64>C, ELEMENT_TILE_MIN);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, mean); setArgp(2, invstd); setArgp(3, newMean); setArgp(4, newVar);
   setArgp(5, x); setArgp(6, gamma); setArgp(7, beta); setArgp(8, movingMean); setArgp(9, movingVar);
@@ -443,16 +463,18 @@ export function bn_forward_train_split(y: usize, mean: usize, invstd: usize, new
 
 function bnForwardTile(args: usize, tile: i32, count: i32): void {
   const C = arg(args, 11);
-  const units = (C + 3) >> 2;
+  const block = bnChannelBlock(C);
+  const units = (C + block - 1) / block;
   batchnorm_forward_train_channels(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4),
     argp(args, 5), argp(args, 6), argp(args, 7), argp(args, 8), argp(args, 9), arg(args, 10), C, argf(args, 12), argf(args, 13),
-    tileStart(tile, count, units) * 4, min(C, tileStart(tile + 1, count, units) * 4));
+    tileStart(tile, count, units) * block, min(C, tileStart(tile + 1, count, units) * block));
 }
 
 export function bn_backward_train_split(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
   gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32): bool {
   if (!canSplit() || M <= 0 || C <= 0) return false;
-  const count = tilesFor((C + 3) >> 2, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  const block = bnChannelBlock(C);
+  const count = tilesFor((C + block - 1) / block, <f64>M * <f64>C, ELEMENT_TILE_MIN);
   if (count < 2) return false;
   setArgp(0, dx); setArgp(1, dgamma); setArgp(2, dbeta); setArgp(3, dy); setArgp(4, x); setArgp(5, mean); setArgp(6, invstd);
   setArgp(7, gamma); setArg(8, M); setArg(9, C); setArg(10, accumulate); setArg(11, accumulateParams);
@@ -462,10 +484,11 @@ export function bn_backward_train_split(dx: usize, dgamma: usize, dbeta: usize, 
 
 function bnBackwardTile(args: usize, tile: i32, count: i32): void {
   const C = arg(args, 9);
-  const units = (C + 3) >> 2;
+  const block = bnChannelBlock(C);
+  const units = (C + block - 1) / block;
   batchnorm_backward_train_channels(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4), argp(args, 5), argp(args, 6),
     argp(args, 7), arg(args, 8), C, arg(args, 10), arg(args, 11),
-    tileStart(tile, count, units) * 4, min(C, tileStart(tile + 1, count, units) * 4));
+    tileStart(tile, count, units) * block, min(C, tileStart(tile + 1, count, units) * block));
 }
 
 // Depthwise forward (assembly/kernels/depthwise.ts) split into output rows (b, oh): every output

@@ -270,10 +270,18 @@ export function workerTiles(target: PoolTarget): number {
 // The ops the threads build splits, in the order of its job kinds (JOB_* in
 // assembly/kernels/threads.ts), and how many of each `target` split since it was made.
 export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed', 'conv2d packed', 'conv2d igemm', 'im2col', 'col2im'] as const;
+// The training passes' kinds (assembly/kernels/threads-train.ts), their counters from word 100.
+export const TRAIN_SPLIT_JOBS = ['conv2d backward filter', 'conv2d backward input', 'maxpool forward', 'maxpool backward', 'depthwise backward input', 'depthwise backward filter'] as const;
 const JOBS = 32;
-export function splitJobs(target: PoolTarget): Record<(typeof SPLIT_JOBS)[number], number> {
+const TRAIN_JOBS = 100;
+type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number];
+export function splitJobs(target: PoolTarget): Record<SplitJob, number> {
   const i32 = new Int32Array(target.memory.buffer);
-  return Object.fromEntries(SPLIT_JOBS.map((name, i) => [name, Atomics.load(i32, (target.ctl + JOBS) / 4 + i)])) as Record<(typeof SPLIT_JOBS)[number], number>;
+  const count = (word: number): number => Atomics.load(i32, word);
+  return Object.fromEntries([
+    ...SPLIT_JOBS.map((name, i) => [name, count((target.ctl + JOBS) / 4 + i)]),
+    ...TRAIN_SPLIT_JOBS.map((name, i) => [name, count((target.ctl + TRAIN_JOBS) / 4 + i)]),
+  ]) as Record<SplitJob, number>;
 }
 
 // Resolves once every worker started so far is ready (or one failed).

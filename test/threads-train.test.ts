@@ -1,0 +1,66 @@
+// Threads in the training passes (docs/threads.md): the convolution gradients split as one job a
+// layer (the filter gradient by rows of dw over every chunk, the input gradient by whole images)
+// give the same bits on 1, 2 and 3 threads, and each kind really ran split.
+import { describe, expect, it } from 'vitest';
+import { layers, sequential, setSeed, tensor, threadsReady } from '../dist/node.js';
+import { randomArray } from './support/harness';
+
+type Jobs = Record<string, number>;
+const splitJobs = (m: ReturnType<typeof sequential>): Jobs | null =>
+  (m as unknown as { arena: { executor: { splitJobs: Jobs | null } } }).arena.executor.splitJobs;
+const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
+
+// Every convolution form whose gradients the training splits cover: a first layer over one
+// channel (dw by columns: 9 rows are too few to split), 'same' and strided, dilated,
+// pointwise (dw by rows of the channel-major GEMM; over 16 channels, too few rows, it is not split
+// by columns: a pointwise convolution has no im2col buffer) and grouped (dx by images, per group); max
+// pooling with overlapping windows (an input element may win two windows); batch norm over 32
+// channels (blocks of 16 a tile); depthwise with a depth multiplier (dx by images, dw and db by
+// channel ranges).
+async function train(threads: number) {
+  setSeed(41);
+  const m = sequential([
+    layers.conv2d(32, { kernelSize: 3, padding: 'same', inputShape: [16, 16, 1] }),
+    layers.batchNormalization(),
+    layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+    layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier: 2 }),
+    layers.conv2d(32, { kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    layers.conv2d(64, { kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh' }),
+    layers.conv2d(16, { kernelSize: 1 }),
+    layers.conv2d(32, { kernelSize: 1 }),
+    layers.conv2d(16, { kernelSize: 3, padding: 'same', groups: 2, activation: 'relu' }),
+    layers.flatten(),
+    layers.dense(5, { activation: 'softmax' }),
+  ]);
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 32, threads });
+  const x = tensor(randomArray(64 * 16 * 16 * 1, 17), [64, 16, 16, 1]);
+  const y = tensor(new Float32Array(64).map((_, i) => (i * 3) % 5), [64]);
+  await m.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false });
+  await threadsReady();
+  const h = await m.fit(x, y, { epochs: 2, batchSize: 32, shuffle: false });
+  return { weights: m.layers.flatMap((l) => l.getWeights()), loss: h.history.loss as number[], jobs: splitJobs(m), threads: m.threads.threads };
+}
+
+describe('threads: training passes split with the same bits', () => {
+  it('convolution and depthwise gradients, max pooling, batch norm: 1, 2 and 3 threads give bit-identical weights and losses, each split', async () => {
+    const one = await train(1);
+    expect(one.jobs).toBeNull();
+    for (const threads of [2, 3]) {
+      const many = await train(threads);
+      expect(many.threads).toBe(threads);
+      expect(many.weights.length).toBe(one.weights.length);
+      one.weights.forEach((w, i) => expect(bits(many.weights[i]), `weight ${i} on ${threads} threads`).toEqual(bits(w)));
+      expect(many.loss).toEqual(one.loss);
+      // Each step: 5 convolutions' dw (not the pointwise one over 16 channels), 3 dx (the first
+      // layer has none, the pointwise ones' are GEMMs) and the pooling both ways; 2 steps an epoch, 3 epochs.
+      expect(many.jobs!['conv2d backward filter'], 'dw split').toBe(5 * 6);
+      expect(many.jobs!['conv2d backward input'], 'dx split').toBe(3 * 6);
+      expect(many.jobs!['maxpool forward'], 'max pooling forward split').toBe(6);
+      expect(many.jobs!['maxpool backward'], 'max pooling backward split').toBe(6);
+      expect(many.jobs!['batchnorm forward'], 'batch norm forward split').toBe(6);
+      expect(many.jobs!['batchnorm backward'], 'batch norm backward split').toBe(6);
+      expect(many.jobs!['depthwise backward input'], 'depthwise dx split').toBe(6);
+      expect(many.jobs!['depthwise backward filter'], 'depthwise dw split').toBe(6);
+    }
+  });
+});
