@@ -25,6 +25,7 @@ import { gemm_i8_packed } from './gemm-i8-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
+import { im2colColumns } from './im2col-columns';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
 import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_input_split } from './threads-train';
@@ -32,7 +33,7 @@ import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_
 
 // @ts-ignore: decorator
 @inline
-function copyFloats(dst: usize, src: usize, n: i32): void {
+export function copyFloats(dst: usize, src: usize, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
@@ -42,7 +43,7 @@ function copyFloats(dst: usize, src: usize, n: i32): void {
 
 // @ts-ignore: decorator
 @inline
-function zeroFloats(dst: usize, n: i32): void {
+export function zeroFloats(dst: usize, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const z = f32x4.splat(0);
@@ -118,38 +119,6 @@ export function im2colChannels(cols: usize, x: usize, B: i32, H: i32, W: i32, C:
       zeroFloats(d + (<usize>(kwHi * Cg) << 2), (KW - kwHi) * Cg);
     }
     zeroFloats(dst + (<usize>(khHi * tapRow) << 2), (KH - khHi) * tapRow);
-    dst += rowBytes;
-    if (++ow == OW) {
-      ow = 0;
-      if (++oh == OH) {
-        oh = 0;
-        b++;
-      }
-    }
-  }
-}
-
-// Columns k0 .. k1-1 only of im2colChannels' cols (rows, KH*KW*Cg); the other columns are not
-// touched, so tiles with disjoint column ranges may unfold into one buffer at once.
-export function im2colColumns(cols: usize, x: usize, B: i32, H: i32, W: i32, C: i32, c0: i32, Cg: i32, k0: i32, k1: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
-  row0: i32, rows: i32): void {
-  const rowBytes = <usize>(KH * KW * Cg) << 2;
-  let ow = row0 % OW;
-  let t = row0 / OW;
-  let oh = t % OH;
-  let b = t / OH;
-  let dst = cols;
-  for (let r = 0; r < rows; r++) {
-    const ih0 = oh * SH - PT;
-    const iw0 = ow * SW - PL;
-    for (let tap = k0 / Cg; tap * Cg < k1; tap++) {
-      const j0 = max(k0 - tap * Cg, 0), j1 = min(k1 - tap * Cg, Cg);
-      const ih = ih0 + (tap / KW) * DH, iw = iw0 + (tap % KW) * DW;
-      const d = dst + (<usize>(tap * Cg + j0) << 2);
-      if (ih < 0 || ih >= H || iw < 0 || iw >= W) zeroFloats(d, j1 - j0);
-      else copyFloats(d, x + (<usize>(((b * H + ih) * W + iw) * C + c0 + j0) << 2), j1 - j0);
-    }
     dst += rowBytes;
     if (++ow == OW) {
       ow = 0;
