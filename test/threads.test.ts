@@ -93,6 +93,20 @@ function expectSameBits(a: Trained, b: Trained): void {
   expect(b.loss).toEqual(a.loss);
 }
 
+// Batch-1 predictions of m on 1 thread, then on 2 and 3: the same bits each time; `check` sees the
+// split job counts of each multi-thread plan.
+function sameBitsOnThreads(m: ReturnType<typeof sequential>, x: ReturnType<typeof tensor>, check: (jobs: Record<string, number>, threads: number) => void): void {
+  m.planInference(1, undefined, 1);
+  const one = (m.predict(x) as { data: Float32Array }).data.slice();
+  for (const threads of [2, 3]) {
+    m.planInference(1, undefined, threads);
+    const many = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect(m.threads.threads).toBe(threads);
+    expect(bits(many)).toEqual(bits(one));
+    check(splitJobs(m)!, threads);
+  }
+}
+
 describe('threads: the same bits for any thread count', () => {
   const models = [
     ['MLP (dense GEMMs, adam)', trainMlp],
@@ -182,14 +196,9 @@ describe('threads: the same bits for any thread count', () => {
     const m = sequential([layers.conv2d(32, { kernelSize: 3, padding: 'same', inputShape: [57, 57, 64] })]);
     const x = tensor(randomArray(57 * 57 * 64, 21), [1, 57, 57, 64]);
     m.planInference(1, undefined, 1);
-    const one = (m.predict(x) as { data: Float32Array }).data.slice();
+    m.predict(x);
     expect((m.plan.programs.forward!.ops[0].args as { chunkRows: number }).chunkRows).toBe(112);
-    for (const threads of [2, 3]) {
-      m.planInference(1, undefined, threads);
-      const many = (m.predict(x) as { data: Float32Array }).data.slice();
-      expect(bits(many)).toEqual(bits(one));
-      expect(splitJobs(m)!['conv2d packed']).toBe(1);
-    }
+    sameBitsOnThreads(m, x, (jobs) => expect(jobs['conv2d packed']).toBe(1));
   });
 
   it('a packed convolution over a few positions splits its GEMM by column blocks, with the same bits on 1, 2 and 3 threads', async () => {
@@ -197,17 +206,10 @@ describe('threads: the same bits for any thread count', () => {
     setSeed(6);
     const m = sequential([layers.conv2d(256, { kernelSize: 3, inputShape: [5, 5, 64], activation: 'relu' })]);
     const x = tensor(randomArray(5 * 5 * 64, 12), [1, 5, 5, 64]);
-    m.planInference(1, undefined, 1);
-    const one = (m.predict(x) as { data: Float32Array }).data.slice();
-    for (const threads of [2, 3]) {
-      m.planInference(1, undefined, threads);
-      const many = (m.predict(x) as { data: Float32Array }).data.slice();
-      expect(m.threads.threads).toBe(threads);
-      expect(bits(many)).toEqual(bits(one));
-      const jobs = splitJobs(m)!;
+    sameBitsOnThreads(m, x, (jobs) => {
       expect(jobs['gemm packed'], 'gemm packed by columns').toBeGreaterThan(0);
       expect(jobs['conv2d packed'], 'too few positions for row tiles').toBe(0);
-    }
+    });
   });
 
   it('a batch-1 dense layer (fewer rows than a GEMM tile) splits its packed GEMM by column blocks, with the same bits on 1, 2 and 3 threads', () => {
@@ -216,15 +218,7 @@ describe('threads: the same bits for any thread count', () => {
     setSeed(8);
     const m = sequential([layers.dense(1000, { inputShape: [640], activation: 'relu' })]);
     const x = tensor(randomArray(640, 14), [1, 640]);
-    m.planInference(1, undefined, 1);
-    const one = (m.predict(x) as { data: Float32Array }).data.slice();
-    for (const threads of [2, 3]) {
-      m.planInference(1, undefined, threads);
-      const many = (m.predict(x) as { data: Float32Array }).data.slice();
-      expect(m.threads.threads).toBe(threads);
-      expect(bits(many)).toEqual(bits(one));
-      expect(splitJobs(m)!['gemm packed'], 'gemm packed by column blocks').toBe(1);
-    }
+    sameBitsOnThreads(m, x, (jobs) => expect(jobs['gemm packed'], 'gemm packed by column blocks').toBe(1));
   });
 
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
