@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { OP_SPECS } from '../dist/node.js';
+import { OP_SPECS as SOURCE_OP_SPECS, OP_TABLE } from '../host/compile/op-table';
 
 function importGraph(entry: string, dynamic = true): Map<string, string[]> {
   const graph = new Map<string, string[]>();
@@ -189,6 +190,19 @@ describe('bundle', () => {
     const asc = new Map([...text.matchAll(/export const OP_([A-Z0-9_]+): i32 = (\d+);/g)].map((m) => [m[1].toLowerCase(), Number(m[2])]));
     const host = new Map(Object.entries(OP_SPECS).map(([name, spec]) => [name, spec.code]));
     expect(asc).toEqual(host);
+  });
+
+  it("the dist's op table has the source's opcodes and arguments but none of the interpreter's run templates", () => {
+    // scripts/build.mjs strips them: only scripts/gen-ops.mjs reads them, at build time
+    expect(OP_SPECS).toEqual(SOURCE_OP_SPECS);
+    const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js') && !f.startsWith('hdf5_hl'));
+    const text = files.map((f) => readFileSync(`${dist}${f}`, 'utf8')).join('\n');
+    // a template's kernel call up to its first argument, e.g. "gemm_pack_b_i8(bp", or its interpreter locals
+    const calls = Object.values(OP_TABLE).map((row) => row.run.split(',')[0]).filter((call) => call.includes('('));
+    expect(calls.length).toBeGreaterThan(80);
+    expect(calls.filter((call) => text.includes(call))).toEqual([]);
+    expect(text).not.toContain('S_LOSS_SUM');
   });
 
   it('the kernel module imports only env.memory and exports the interpreter', () => {
