@@ -4,12 +4,15 @@
 // reports the total as its bundle-gz row. The app imports its layers by name from edgetune/layers
 // (dist/layers.js), as the README recommends for bundles: the `layers` object holds every kind.
 // The same app on edgetune/lite (dist/lite.js, which loads dist/edgetune-lite.wasm: dense networks
-// only) is the bundle-gz-lite row.
+// only) is the bundle-gz-lite row. `--modules` also lists what each host/ module costs in the app:
+// the same app bundled from the sources (host/index.ts, host/layers/factories.ts, host/lite.ts), as
+// esbuild's metafile counts minified bytes per input.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { opTableWithoutTemplates } from './op-table-strip.mjs';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
@@ -34,10 +37,28 @@ export async function bundleSize(entry = 'index') {
   return { jsBytes: js.length, jsGz: gz(js), wasmBytes: wasm.length, wasmGz: gz(wasm), totalGz: gz(js) + gz(wasm) };
 }
 
+// Minified bytes per host/ module of the size app built from the sources (dist/ has chunks, not
+// modules) with the build's op-table transform, largest first, and the bundle's own size.
+export async function bundleModules(entry = 'index') {
+  const SOURCES = { index: 'host/index.ts', layers: 'host/layers/factories.ts', lite: 'host/lite.ts' };
+  const app = SIZE_APP.replace("'./index.js'", `'./${entry}.js'`).replace(/'\.\/(index|layers|lite)\.js'/g, (_, name) => `'../${SOURCES[name]}'`);
+  const out = await build({
+    stdin: { contents: app, resolveDir: DIST, loader: 'js' },
+    bundle: true, minify: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', plugins: [opTableWithoutTemplates()],
+  });
+  const inputs = Object.values(out.metafile.outputs)[0].inputs;
+  const modules = Object.entries(inputs).map(([path, { bytesInOutput }]) => ({ path, bytes: bytesInOutput })).filter((m) => m.bytes > 0);
+  return { bytes: out.outputFiles[0].contents.length, modules: modules.sort((a, b) => b.bytes - a.bytes) };
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
   for (const [entry, wasm] of [['index', 'edgetune.wasm'], ['lite', 'edgetune-lite.wasm']]) {
     const s = await bundleSize(entry);
     console.log(`bundle${entry === 'lite' ? ' (edgetune/lite)' : ''} (build, train, run an MLP in a browser): JS ${kb(s.jsBytes)} min, ${kb(s.jsGz)} gz + ${wasm} ${kb(s.wasmBytes)}, ${kb(s.wasmGz)} gz = ${kb(s.totalGz)} gz (target <= 50 KB)`);
+    if (!process.argv.includes('--modules')) continue;
+    const { bytes, modules } = await bundleModules(entry);
+    console.log(`  its JS from the sources, ${kb(bytes)} min, by module:`);
+    for (const m of modules) console.log(`  ${kb(m.bytes).padStart(9)}  ${m.path}`);
   }
 }

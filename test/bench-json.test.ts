@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { bundleSize } from '../scripts/size.mjs';
+import { bundleModules, bundleSize } from '../scripts/size.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -39,5 +39,19 @@ describe('bench --json', () => {
     expect(lite.totalGz).toBe(lite.jsGz + lite.wasmGz);
     expect(lite.wasmGz).toBeLessThan(0.75 * full.wasmGz);
     expect(Math.abs(lite.jsBytes - full.jsBytes)).toBeLessThan(4096); // the same core, plus the lite op list
+  });
+
+  it('size --modules: the per-module view bundles the sources as dist/ ships them (no op-table run templates)', async () => {
+    for (const entry of ['index', 'lite']) {
+      const [dist, sources] = [await bundleSize(entry), await bundleModules(entry)];
+      // the same code; a few bytes differ (the entry modules' paths)
+      expect(Math.abs(sources.bytes - dist.jsBytes), entry).toBeLessThan(256);
+      expect(sources.modules.reduce((n, m) => n + m.bytes, 0)).toBeLessThanOrEqual(sources.bytes);
+      const paths = sources.modules.map((m) => m.path);
+      expect(paths, entry).toContain('host/training/model.ts');
+      expect(paths.filter((p) => p.startsWith('host/import/') && !p.endsWith('errors.ts')), entry).toEqual([]); // no importer
+      // the op table without its 93 templates: about 9 KB where it was 15.5
+      expect(sources.modules.find((m) => m.path === 'host/compile/op-table.ts')!.bytes).toBeLessThan(12_000);
+    }
   });
 });
