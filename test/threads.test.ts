@@ -84,6 +84,12 @@ async function trainAndPredict(m: ReturnType<typeof sequential>, xs: Float32Arra
   return { weights, predictions, workerTiles: m.threads.workerTiles, threads: m.threads.threads, loss: h.history.loss as number[], more, trainJobs, predictJobs };
 }
 
+// Tiles of the last job the executor split (the control block's word 16, assembly/kernels/threads.ts).
+function lastJobTiles(m: ReturnType<typeof sequential>): number {
+  const { pool } = (m as unknown as { arena: { executor: { pool: { memory: WebAssembly.Memory; ctl: number } } } }).arena.executor;
+  return new Int32Array(pool.memory.buffer)[(pool.ctl + 16) >> 2];
+}
+
 const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 
 function expectSameBits(a: Trained, b: Trained): void {
@@ -219,6 +225,21 @@ describe('threads: the same bits for any thread count', () => {
     const m = sequential([layers.dense(1000, { inputShape: [640], activation: 'relu' })]);
     const x = tensor(randomArray(640, 14), [1, 640]);
     sameBitsOnThreads(m, x, (jobs) => expect(jobs['gemm packed'], 'gemm packed by column blocks').toBe(1));
+  });
+
+  it('a job with more tiles than threads has a multiple of the threads (3 equal tiles on 2 threads leave one thread two), with the same bits', () => {
+    // The last job, a depthwise 3x3 over 16x16x192 at batch 1: 442368 taps, 3.4 tiles of 131072
+    // taps at least (the pointwise convolution before it makes the plan worth threads).
+    setSeed(9);
+    const m = sequential([
+      layers.conv2d(192, { kernelSize: 1, inputShape: [16, 16, 16] }),
+      layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }),
+    ]);
+    const x = tensor(randomArray(16 * 16 * 16, 19), [1, 16, 16, 16]);
+    sameBitsOnThreads(m, x, (jobs, threads) => {
+      expect(jobs['depthwise forward'], 'depthwise forward').toBe(1);
+      expect(lastJobTiles(m), `tiles on ${threads} threads`).toBe(threads === 2 ? 2 : 3);
+    });
   });
 
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {

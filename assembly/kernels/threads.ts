@@ -172,9 +172,13 @@ export function splitThreads(): i32 {
 }
 
 // Tiles for `units` units of an op whose whole work is `work` and whose tiles must each be at
-// least `tileMin` of it: up to TILES_PER_THREAD a thread; fewer than 2 means run it whole.
+// least `tileMin` of it: up to TILES_PER_THREAD a thread; fewer than 2 means run it whole. More
+// tiles than threads come in a multiple of the threads: 3 equal tiles on 2 threads leave one
+// thread 2 of them while the other waits (at best 1.5x), 2 tiles make 2x; the same bits either
+// way, as tiles partition the output.
 export function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
-  return min(min(threads * TILES_PER_THREAD, units), <i32>min(work / tileMin, <f64>0x7fffffff));
+  const count = min(min(threads * TILES_PER_THREAD, units), <i32>min(work / tileMin, <f64>0x7fffffff));
+  return count > threads ? count - count % threads : count;
 }
 
 // The first unit of tile `tile` of `count` over `units` units (the last tile ends at `units`).
