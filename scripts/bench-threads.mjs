@@ -18,6 +18,9 @@ import { cpuPerRun, log, ORT_WASM_FILE, quietly, randomF32, timeInterleavedRound
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const profile = argv.includes('--profile');
+// `--models a,b`: only these real models (names as in scripts/bench-models.mjs, e.g. resnet18).
+const only = argv.includes('--models') ? argv[argv.indexOf('--models') + 1].split(',') : null;
+const wanted = (workload) => workload.endsWith('-b1') && (!only || only.some((n) => workload === `model-${n}-b1`));
 const N = 1024;
 
 // ORT's GEMM-1024 (a MatMul model) at `threads` threads, GFLOP/s.
@@ -50,7 +53,7 @@ if (modelsAt >= 0) {
   const { setPeerThreads } = await import('./bench-peers.mjs');
   setPeerThreads(t);
   const { modelRows } = await import('./bench-models.mjs');
-  const records = await modelRows(et, { quick, profile: profile && t > 1, selected: (w) => w.endsWith('-b1'), threads: t > 1 ? [1, t] : [1] });
+  const records = await modelRows(et, { quick, profile: profile && t > 1, selected: wanted, threads: t > 1 ? [1, t] : [1] });
   process.stdout.write(JSON.stringify(records) + '\n');
   process.exit(0);
 }
@@ -129,7 +132,7 @@ rows.push(['cnn-train-b64', 'ms/step', cnn[1], cnn[threads], undefined, undefine
 
 log('real models at batch 1 (scripts/bench-models.mjs), one child process per peer thread count ...');
 const modelsOn = (t) => {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--models-at', String(t), ...(quick ? ['--quick'] : []), ...(profile ? ['--profile'] : [])],
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--models-at', String(t), ...(quick ? ['--quick'] : []), ...(profile ? ['--profile'] : []), ...(only ? ['--models', only.join(',')] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   if (r.status !== 0) log(`  the ${t}-thread model run failed (exit ${r.status ?? r.signal})`);
   return r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)) : [];
