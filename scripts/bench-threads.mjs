@@ -74,7 +74,7 @@ async function timed(make, step) {
   for (const m of models) step(m);
   await et.threadsReady();
   const { medians, rounds } = await timeInterleavedRounds(models.map((m) => () => step(m)), opts);
-  const out = { rounds };
+  const out = { rounds, models };
   ts.forEach((t, i) => {
     out[t] = medians[i];
     const cpu = cpuPerRun(() => step(models[i]), opts.reps);
@@ -93,6 +93,14 @@ const gemm = await timed((t) => {
   return m;
 }, (m) => m.predict(x, { batchSize: N }));
 const gflops = (ms) => (2 * N ** 3) / (ms / 1000) / 1e9;
+// predict's own work (the input's finite check and copy in, a fresh 4 MB output array and its
+// first writes: page faults) is serial on any thread count: the bound it puts on the speed-up.
+{
+  const one = gemm.models[0];
+  const runCpu = cpuPerRun(() => one.arena.executor.run('forward'), opts.reps);
+  const own = cpuPerRun(() => one.predict(x, { batchSize: N }), opts.reps) - runCpu;
+  log(`  1 thread, CPU ms a call: the forward program ${runCpu.toFixed(2)}, predict's own work ${own.toFixed(2)} more: on ${threads} threads predict is at most ${((runCpu + own) / (runCpu / threads + own)).toFixed(2)}x faster`);
+}
 log('ort-web GEMM ...');
 const ortN = await ortGemm(threads);
 const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--ort-gemm', '1', ...(quick ? ['--quick'] : [])], { encoding: 'utf8' });
