@@ -8,12 +8,15 @@
 //     (docs/int8.md), timed alternately with the float32 model (int8Row); its top-1 agreement
 //     with float32 on the bench input and the int8 / float32 ratio of medians are printed.
 // With `profile`, edgetune's time per op kind is printed for each model (opProfile below).
+// With `threads` (a list of thread counts, scripts/bench-threads.mjs), edgetune runs one model per
+// count, all timed in the same rounds as the peer; each record then carries its `threads` and
+// every record the `rounds` timed.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { log, ortSession, randomF32, timeInterleaved, useTfBackend } from './bench-peers.mjs';
+import { cpuPerRun, log, ortSession, randomF32, timeInterleavedRounds, useTfBackend } from './bench-peers.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const GRAPH_DIR = join(ROOT, 'test/fixtures/models');
@@ -42,22 +45,13 @@ function torchvisionFiles(names) {
 // Time per op kind of one forward run: each op of the program run alone through the interpreter's
 // `run(offset, 1, header)`, the program's words walked as [opcode, nargs, args...].
 export function opProfile(model, reps = 5) {
-  const exec = model.arena.executor;
-  const program = exec.plan.programs.forward;
-  const region = exec.plan.regions[program.region];
-  const header = exec.headerOffset;
-  const offsets = [];
-  let at = region.offset;
-  for (let i = 0; i < program.ops.length; i++) {
-    offsets.push(at);
-    at += 4 * (2 + exec.i32[at / 4 + 1]);
-  }
+  const { program, runOp } = forwardOps(model);
   const byKind = new Map();
-  for (let i = 0; i < offsets.length; i++) {
+  for (let i = 0; i < program.ops.length; i++) {
     const samples = [];
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
-      exec.kernels.run(offsets[i], 1, header);
+      runOp(i);
       samples.push(performance.now() - t0);
     }
     samples.sort((a, b) => a - b);
@@ -68,6 +62,25 @@ export function opProfile(model, reps = 5) {
     byKind.set(kind, k);
   }
   return [...byKind].sort((a, b) => b[1].ms - a[1].ms);
+}
+
+// The forward program of a model's current plan and a function running its op i alone.
+export function forwardOps(model) {
+  const exec = model.arena.executor;
+  const program = exec.plan.programs.forward;
+  const header = exec.headerOffset;
+  const offsets = [];
+  let at = exec.plan.regions[program.region].offset;
+  for (let i = 0; i < program.ops.length; i++) {
+    offsets.push(at);
+    at += 4 * (2 + exec.i32[at / 4 + 1]);
+  }
+  return { program, runOp: (i) => exec.kernels.run(offsets[i], 1, header) };
+}
+
+function printProfiles(workload, model, models, threads, reps) {
+  if (threads) threadsProfile(workload, models, threads, 3 * reps);
+  else printProfile(workload, opProfile(model, reps));
 }
 
 function printProfile(workload, profile) {
@@ -110,7 +123,67 @@ function int8Row(workload, model, floatModel, x, batch, floatOut, { warmup, reps
   return { workload: wl, impl: 'edgetune', value: ms, unit: 'ms' };
 }
 
-async function graphModelRows(et, name, { quick, profile, selected }) {
+// edgetune's models of one workload (one per thread count with `threads`, else `model` alone),
+// timed in the same rounds as the peer: its records, the peer's last.
+// With `threads`, each record also has `cpu`: the process's CPU ms a run (driver and workers,
+// spinning included) over back-to-back runs of that model alone.
+async function timedRows(workload, models, threads, mineFn, peer, peerFn, opts) {
+  const { medians, rounds } = await timeInterleavedRounds([...models.map(mineFn), peerFn], opts);
+  const out = models.map((m, i) => ({ workload, impl: 'edgetune', value: medians[i], unit: 'ms', rounds,
+    ...(threads ? { threads: threads[i], cpu: cpuPerRun(mineFn(m), 5 * opts.reps) } : {}) }));
+  out.push({ workload, impl: peer, value: medians.at(-1), unit: 'ms', rounds });
+  return out;
+}
+
+// Per op kind, the forward ops of one model per thread count, each op run alone by every model in
+// turn `reps` times (medians): where a split pays and where it loses (its ms on N threads against
+// the 1-thread ms / N).
+export function threadsProfile(workload, models, threads, reps = 9) {
+  // The peer's pool spins a while after its last run and would take the second core: let it park.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  const runs = models.map(forwardOps);
+  const ops = runs[0].program.ops;
+  const byKind = new Map();
+  for (let i = 0; i < ops.length; i++) {
+    const samples = models.map(() => []);
+    for (let r = 0; r < reps; r++) {
+      runs.forEach(({ runOp }, k) => {
+        const t0 = performance.now();
+        runOp(i);
+        samples[k].push(performance.now() - t0);
+      });
+    }
+    const k = byKind.get(ops[i].op) ?? { ms: threads.map(() => 0), count: 0 };
+    samples.forEach((s, j) => { k.ms[j] += s.sort((a, b) => a - b)[reps >> 1]; });
+    k.count++;
+    byKind.set(ops[i].op, k);
+  }
+  const last = threads.length - 1;
+  const lost = (k) => k.ms[last] - k.ms[0] / threads[last];
+  const rows = [...byKind].sort((a, b) => lost(b[1]) - lost(a[1]));
+  const total = (j) => rows.reduce((s, [, k]) => s + k.ms[j], 0);
+  log(`${workload}: ops run alone, ${reps} rounds (medians), ms on ${threads.join(' / ')} thread(s): ${threads.map((_, j) => total(j).toFixed(2)).join(' / ')}`);
+  log(`  ${'op'.padEnd(28)} ${threads.map((t) => `${t}T ms`.padStart(8)).join(' ')}  speed-up  lost ms (vs 1T / ${threads[last]})`);
+  for (const [kind, k] of rows) {
+    log(`  ${`${kind} x${k.count}`.padEnd(28)} ${k.ms.map((v) => v.toFixed(3).padStart(8)).join(' ')}  ${(k.ms[0] / k.ms[last]).toFixed(2).padStart(7)}x  ${lost(k).toFixed(3).padStart(7)}`);
+  }
+}
+
+// One model per thread count (planned now, so the first timed runs need no plan; the pool's
+// workers started), or `model`.
+async function perThreads(et, model, load, threads) {
+  if (!threads) return [model];
+  const models = [];
+  for (const t of threads) {
+    const m = await load();
+    m.planInference(1, undefined, t);
+    models.push(m);
+  }
+  await et.threadsReady();
+  return models;
+}
+
+async function graphModelRows(et, name, { quick, profile, selected, threads }) {
   const out = [];
   const json = JSON.parse(readFileSync(join(GRAPH_DIR, `${name}.json`), 'utf8'));
   const paths = json.weightsManifest.flatMap((g) => g.paths);
@@ -135,13 +208,10 @@ async function graphModelRows(et, name, { quick, profile, selected }) {
       const tx = tf.tensor(xd, [batch, 64, 64, 1]);
       const theirs = oracle.predict(tx).dataSync();
       checkClose(workload, mine, theirs);
-      const [mineMs, theirsMs] = await timeInterleaved([
-        () => model.predict(x, { batchSize: batch }),
-        async () => { const y = oracle.predict(tx); await y.data(); y.dispose(); },
-      ], timing(quick));
-      out.push({ workload, impl: 'edgetune', value: mineMs, unit: 'ms' });
-      if (profile) printProfile(workload, opProfile(model));
-      out.push({ workload, impl: 'tfjs-wasm', value: theirsMs, unit: 'ms' });
+      const models = await perThreads(et, model, load, threads);
+      out.push(...(await timedRows(workload, models, threads, (m) => () => m.predict(x, { batchSize: batch }),
+        'tfjs-wasm', async () => { const y = oracle.predict(tx); await y.data(); y.dispose(); }, timing(quick))));
+      if (profile) printProfiles(workload, model, models, threads, 5);
       tx.dispose();
     }
     if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, timing(quick)));
@@ -150,7 +220,7 @@ async function graphModelRows(et, name, { quick, profile, selected }) {
   return out;
 }
 
-async function torchvisionRows(et, name, onnx, { quick, profile, selected }) {
+async function torchvisionRows(et, name, onnx, { quick, profile, selected, threads }) {
   const out = [];
   const model = et.importOnnx(onnx, `${name}.onnx`);
   const int8 = quantized(et.importOnnx(onnx, `${name}.onnx`));
@@ -170,10 +240,9 @@ async function torchvisionRows(et, name, onnx, { quick, profile, selected }) {
     if (selected(workload)) {
       const theirs = (await session.run(feeds))[session.outputNames[0]].data;
       checkClose(workload, mine, theirs);
-      const [mineMs, theirsMs] = await timeInterleaved([() => model.predict(x, { batchSize: batch }), () => session.run(feeds)], opts);
-      out.push({ workload, impl: 'edgetune', value: mineMs, unit: 'ms' });
-      if (profile) printProfile(workload, opProfile(model, 3));
-      out.push({ workload, impl: 'ort-web', value: theirsMs, unit: 'ms' });
+      const models = await perThreads(et, model, () => et.importOnnx(onnx, `${name}.onnx`), threads);
+      out.push(...(await timedRows(workload, models, threads, (m) => () => m.predict(x, { batchSize: batch }), 'ort-web', () => session.run(feeds), opts)));
+      if (profile) printProfiles(workload, model, models, threads, 3);
     }
     if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, opts));
   }
@@ -192,9 +261,9 @@ function checkClose(workload, mine, theirs) {
   if (mine.length !== theirs.length || !(worst <= 1e-4 * scale)) throw new Error(`${workload}: edgetune and its peer differ by ${worst} (scale ${scale}, ${mine.length} vs ${theirs.length} outputs)`);
 }
 
-export async function modelRows(et, { quick = false, profile = false, selected = () => true } = {}) {
+export async function modelRows(et, { quick = false, profile = false, selected = () => true, threads = null } = {}) {
   const out = [];
-  const opts = { quick, profile, selected };
+  const opts = { quick, profile, selected, threads };
   for (const name of GRAPH_MODELS) {
     if (BATCHES.some((b) => selected(`model-${name}-b${b}`) || selected(`model-${name}-int8-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
   }

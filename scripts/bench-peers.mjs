@@ -90,6 +90,11 @@ export async function timeIt(fn, opts) {
  * when its CPU time per sample was the same).
  */
 export async function timeInterleaved(fns, opts) {
+  return (await timeInterleavedRounds(fns, opts)).medians;
+}
+
+/** timeInterleaved, with the number of rounds timed (each function ran once a round). */
+export async function timeInterleavedRounds(fns, opts) {
   const { warmup, reps, minMs, maxReps } = normOpts(opts);
   for (const fn of fns) for (let i = 0; i < warmup; i++) await fn();
   const samples = fns.map(() => []);
@@ -108,7 +113,21 @@ export async function timeInterleaved(fns, opts) {
       samples[i].push(dt);
     }
   }
-  return samples.map((s) => median(s));
+  return { medians: samples.map((s) => median(s)), rounds: samples[0].length };
+}
+
+/**
+ * CPU ms per call of a synchronous fn over `runs` back-to-back calls, after one untimed call.
+ * process.cpuUsage counts every thread of the process (a thread pool's spinning included); a
+ * thread running on another core is accounted with a lag of up to a scheduler tick, small beside
+ * a long stretch of calls.
+ */
+export function cpuPerRun(fn, runs) {
+  fn();
+  const u = process.cpuUsage();
+  for (let i = 0; i < runs; i++) fn();
+  const d = process.cpuUsage(u);
+  return (d.user + d.system) / 1000 / runs;
 }
 
 /** Synchronous variant of timeItStats (no await between calls). */

@@ -4,15 +4,23 @@
 // CNN training steps of scripts/bench.mjs, and the real models of scripts/bench-models.mjs at
 // batch 1 beside their peers (onnxruntime-web, or tfjs-wasm for the TF.js graph models). ORT
 // initializes its thread pool once per process, so its 1-thread figure comes from a child process
-// (`--ort-gemm 1`), and the model rows from one child per thread count (`--models-at T`: edgetune
-// and the peers on T threads). tfjs-wasm stays on one thread in Node (scripts/bench-peers.mjs,
-// setPeerThreads). The machine is shared: every figure is a median, and the ratios are within this run.
+// (`--ort-gemm 1`), and the model rows from one child per peer thread count (`--models-at T`: the
+// peers on T threads; edgetune on 1 and T threads, one model each, timed in the same rounds as the
+// peer, so edgetune's speed-up is never a ratio across processes). tfjs-wasm stays on one thread in
+// Node (scripts/bench-peers.mjs, setPeerThreads). The machine is shared: every figure is a median
+// of alternated rounds (the rounds column), and the ratios are within one process.
+// `--profile`: each model's forward ops run alone on 1 and N threads in turn, per op kind
+// (scripts/bench-models.mjs threadsProfile), to stderr.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { log, ORT_WASM_FILE, quietly, randomF32, timeInterleaved, timeItStats } from './bench-peers.mjs';
+import { cpuPerRun, log, ORT_WASM_FILE, quietly, randomF32, timeInterleavedRounds, timeItStats } from './bench-peers.mjs';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
+const profile = argv.includes('--profile');
+// `--models a,b`: only these real models (names as in scripts/bench-models.mjs, e.g. resnet18).
+const only = argv.includes('--models') ? argv[argv.indexOf('--models') + 1].split(',') : null;
+const wanted = (workload) => workload.endsWith('-b1') && (!only || only.some((n) => workload === `model-${n}-b1`));
 const N = 1024;
 
 // ORT's GEMM-1024 (a MatMul model) at `threads` threads, GFLOP/s.
@@ -35,16 +43,17 @@ if (ortAt >= 0) {
   process.exit(0);
 }
 
-// Child: the real-model rows with edgetune and the peers on T threads, as JSON.
+// Child: the real-model rows with the peers on T threads and edgetune on 1 and T, as JSON.
 const modelsAt = argv.indexOf('--models-at');
 if (modelsAt >= 0) {
   const t = Number(argv[modelsAt + 1]);
   const et = await import('../dist/node.js');
-  et.setThreads(t);
+  // Models without a thread count of their own (the one checked against the peer) stay on one.
+  et.setThreads(1);
   const { setPeerThreads } = await import('./bench-peers.mjs');
   setPeerThreads(t);
   const { modelRows } = await import('./bench-models.mjs');
-  const records = await modelRows(et, { quick, selected: (w) => w.endsWith('-b1') });
+  const records = await modelRows(et, { quick, profile: profile && t > 1, selected: wanted, threads: t > 1 ? [1, t] : [1] });
   process.stdout.write(JSON.stringify(records) + '\n');
   process.exit(0);
 }
@@ -64,11 +73,12 @@ async function timed(make, step) {
   const models = ts.map((t) => make(t));
   for (const m of models) step(m);
   await et.threadsReady();
-  const medians = await timeInterleaved(models.map((m) => () => step(m)), opts);
-  const out = {};
+  const { medians, rounds } = await timeInterleavedRounds(models.map((m) => () => step(m)), opts);
+  const out = { rounds, models };
   ts.forEach((t, i) => {
     out[t] = medians[i];
-    log(`  ${t} thread(s): median ${out[t].toFixed(2)} ms (${models[i].threads.threads} thread(s), worker tiles ${models[i].threads.workerTiles})`);
+    const cpu = cpuPerRun(() => step(models[i]), opts.reps);
+    log(`  ${t} thread(s): median ${out[t].toFixed(2)} ms of ${rounds} rounds, CPU ${cpu.toFixed(2)} ms a run (${models[i].threads.threads} thread(s), worker tiles ${models[i].threads.workerTiles})`);
   });
   return out;
 }
@@ -83,11 +93,19 @@ const gemm = await timed((t) => {
   return m;
 }, (m) => m.predict(x, { batchSize: N }));
 const gflops = (ms) => (2 * N ** 3) / (ms / 1000) / 1e9;
+// predict's own work (the input's finite check and copy in, a fresh 4 MB output array and its
+// first writes: page faults) is serial on any thread count: the bound it puts on the speed-up.
+{
+  const one = gemm.models[0];
+  const runCpu = cpuPerRun(() => one.arena.executor.run('forward'), opts.reps);
+  const own = cpuPerRun(() => one.predict(x, { batchSize: N }), opts.reps) - runCpu;
+  log(`  1 thread, CPU ms a call: the forward program ${runCpu.toFixed(2)}, predict's own work ${own.toFixed(2)} more: on ${threads} threads predict is at most ${((runCpu + own) / (runCpu / threads + own)).toFixed(2)}x faster`);
+}
 log('ort-web GEMM ...');
 const ortN = await ortGemm(threads);
 const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--ort-gemm', '1', ...(quick ? ['--quick'] : [])], { encoding: 'utf8' });
 const ort1 = child.status === 0 ? JSON.parse(child.stdout.trim().split('\n').at(-1)) : NaN;
-rows.push(['gemm-1024', 'GFLOP/s', gflops(gemm[1]), gflops(gemm[threads]), ort1, ortN]);
+rows.push(['gemm-1024', 'GFLOP/s', gflops(gemm[1]), gflops(gemm[threads]), ort1, ortN, 'ort-web', gemm.rounds]);
 
 log('MLP training step (784-256-256-10, Adam, batch 64) ...');
 const mx = et.tensor(randomF32(64 * 784, 10, 0, 1), [64, 784]);
@@ -100,7 +118,7 @@ const mlp = await timed((t) => {
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64, threads: t });
   return m;
 }, (m) => m.trainOnBatch(mx, my));
-rows.push(['mlp-train-b64', 'ms/step', mlp[1], mlp[threads], undefined, undefined]);
+rows.push(['mlp-train-b64', 'ms/step', mlp[1], mlp[threads], undefined, undefined, 'ort-web', mlp.rounds]);
 
 log('CNN training step (batch 64) ...');
 const { layers } = et;
@@ -118,35 +136,38 @@ const cnn = await timed((t) => {
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64, threads: t });
   return m;
 }, (m) => m.trainOnBatch(cx, cy));
-rows.push(['cnn-train-b64', 'ms/step', cnn[1], cnn[threads], undefined, undefined]);
+rows.push(['cnn-train-b64', 'ms/step', cnn[1], cnn[threads], undefined, undefined, 'ort-web', cnn.rounds]);
 
-log('real models at batch 1 (scripts/bench-models.mjs), one child process per thread count ...');
+log('real models at batch 1 (scripts/bench-models.mjs), one child process per peer thread count ...');
 const modelsOn = (t) => {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--models-at', String(t), ...(quick ? ['--quick'] : [])],
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--models-at', String(t), ...(quick ? ['--quick'] : []), ...(profile ? ['--profile'] : []), ...(only ? ['--models', only.join(',')] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   if (r.status !== 0) log(`  the ${t}-thread model run failed (exit ${r.status ?? r.signal})`);
   return r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)) : [];
 };
 const models1 = modelsOn(1);
-const modelsN = modelsOn(threads);
-const value = (records, workload, edgetune) => records.find((r) => r.workload === workload && (r.impl === 'edgetune') === edgetune)?.value;
-for (const r of models1.filter((m) => m.impl === 'edgetune')) {
-  const peer = models1.find((m) => m.workload === r.workload && m.impl !== 'edgetune')?.impl ?? 'peer';
-  rows.push([r.workload, r.unit, r.value, value(modelsN, r.workload, true), value(models1, r.workload, false), value(modelsN, r.workload, false), peer]);
+const modelsN = threads > 1 ? modelsOn(threads) : models1;
+// edgetune on t threads (from the N-thread child, where both counts ran in the same rounds), or the peer.
+const record = (records, workload, t) => records.find((r) => r.workload === workload && (t ? r.impl === 'edgetune' && r.threads === t : r.impl !== 'edgetune'));
+for (const r of modelsN.filter((m) => m.impl === 'edgetune' && m.threads === 1)) {
+  const mine = record(modelsN, r.workload, threads), peer = record(modelsN, r.workload, 0);
+  log(`  ${r.workload}: edgetune CPU ms a run ${r.cpu.toFixed(2)} on 1 thread, ${mine?.cpu.toFixed(2)} on ${threads}`);
+  rows.push([r.workload, r.unit, r.value, mine?.value, record(models1, r.workload, 0)?.value, peer?.value, peer?.impl ?? 'peer', r.rounds]);
 }
 
 const f = (v) => (v === undefined ? '-' : Number.isNaN(v) ? 'failed' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
 const lines = [
   `edgetune threads bench (--threads ${threads}; medians; ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${et.MAX_THREADS} max)`, '',
-  `| workload | unit | edgetune 1 | edgetune ${threads} | speed-up | peer | peer 1 | peer ${threads} | edgetune ${threads} vs peer ${threads} |`,
-  '|---|---|---|---|---|---|---|---|---|',
+  `| workload | unit | edgetune 1 | edgetune ${threads} | speed-up | rounds | peer | peer 1 | peer ${threads} | edgetune ${threads} vs peer ${threads} |`,
+  '|---|---|---|---|---|---|---|---|---|---|',
 ];
-for (const [w, unit, e1, eN, o1, oN, peer = 'ort-web'] of rows) {
+for (const [w, unit, e1, eN, o1, oN, peer, rounds] of rows) {
   const higher = unit === 'GFLOP/s';
   const speedup = higher ? eN / e1 : e1 / eN;
   const vsPeer = oN === undefined ? '(no peer row)' : `${(higher ? eN / oN : oN / eN).toFixed(2)}x`;
-  lines.push(`| ${w} | ${unit} | ${f(e1)} | ${f(eN)} | ${speedup.toFixed(2)}x | ${peer} | ${f(o1)} | ${f(oN)} | ${vsPeer} |`);
+  lines.push(`| ${w} | ${unit} | ${f(e1)} | ${f(eN)} | ${speedup.toFixed(2)}x | ${rounds} | ${peer} | ${f(o1)} | ${f(oN)} | ${vsPeer} |`);
 }
-lines.push('', `tfjs-wasm runs on one thread in both columns: in Node its threaded binary cannot start its workers (scripts/bench-peers.mjs, setPeerThreads).`);
+lines.push('', `edgetune 1 and ${threads}: one model each, timed in alternation in one process over the rounds given (medians); a model row's peer ${threads} ran in the same rounds, its peer 1 in a child process of its own.`);
+lines.push(`tfjs-wasm runs on one thread in both columns: in Node its threaded binary cannot start its workers (scripts/bench-peers.mjs, setPeerThreads).`);
 process.stdout.write(lines.join('\n') + '\n');
 process.exit(0);

@@ -3,7 +3,7 @@
 // both rather than the one timed during it (README's mobilenet_v2 batch-1 row read 2.8x slower
 // per sample than batch 8 while the CPU time per sample was the same).
 import { describe, expect, it } from 'vitest';
-import { timeInterleaved } from '../scripts/bench-peers.mjs';
+import { timeInterleaved, timeInterleavedRounds } from '../scripts/bench-peers.mjs';
 
 describe('timeInterleaved', () => {
   it('alternates the functions call by call after their warm-up, and returns each one\'s median', async () => {
@@ -24,5 +24,14 @@ describe('timeInterleaved', () => {
     await timeInterleaved([() => { fast++; }, () => { slow++; busy(1); }], { warmup: 0, reps: 3, minMs: 20 });
     expect(slow).toBeGreaterThanOrEqual(20);
     expect(fast).toBe(slow);
+  });
+
+  it('says how many rounds it timed (the threads bench prints them beside each row)', async () => {
+    let calls = 0;
+    const busy = (ms: number) => { const t = performance.now(); while (performance.now() - t < ms); };
+    const { medians, rounds } = await timeInterleavedRounds([() => { calls++; busy(1); }, () => busy(2)], { warmup: 1, reps: 4, minMs: 12 });
+    expect(rounds).toBe(calls - 1);
+    expect(rounds).toBeGreaterThanOrEqual(4);
+    expect(medians[1]).toBeGreaterThan(medians[0]);
   });
 });

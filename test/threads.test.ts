@@ -84,6 +84,14 @@ async function trainAndPredict(m: ReturnType<typeof sequential>, xs: Float32Arra
   return { weights, predictions, workerTiles: m.threads.workerTiles, threads: m.threads.threads, loss: h.history.loss as number[], more, trainJobs, predictJobs };
 }
 
+// The last job the executor split: its tiles (the control block's word 4) and arguments (from
+// word 32; assembly/kernels/threads.ts).
+function lastJob(m: ReturnType<typeof sequential>): { tiles: number; args: Int32Array } {
+  const { pool } = (m as unknown as { arena: { executor: { pool: { memory: WebAssembly.Memory; ctl: number } } } }).arena.executor;
+  const words = new Int32Array(pool.memory.buffer, pool.ctl, 64);
+  return { tiles: words[4], args: words.slice(32) };
+}
+
 const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 
 function expectSameBits(a: Trained, b: Trained): void {
@@ -219,6 +227,40 @@ describe('threads: the same bits for any thread count', () => {
     const m = sequential([layers.dense(1000, { inputShape: [640], activation: 'relu' })]);
     const x = tensor(randomArray(640, 14), [1, 640]);
     sameBitsOnThreads(m, x, (jobs) => expect(jobs['gemm packed'], 'gemm packed by column blocks').toBe(1));
+  });
+
+  it('a job with more tiles than threads has a multiple of the threads (3 equal tiles on 2 threads leave one thread two), with the same bits', () => {
+    // The last job, a depthwise 3x3 over 16x16x192 at batch 1: 442368 taps, 3.4 tiles of 131072
+    // taps at least (the pointwise convolution before it makes the plan worth threads).
+    setSeed(9);
+    const m = sequential([
+      layers.conv2d(192, { kernelSize: 1, inputShape: [16, 16, 16] }),
+      layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }),
+    ]);
+    const x = tensor(randomArray(16 * 16 * 16, 19), [1, 16, 16, 16]);
+    sameBitsOnThreads(m, x, (jobs, threads) => {
+      expect(jobs['depthwise forward'], 'depthwise forward').toBe(1);
+      expect(lastJob(m).tiles, `tiles on ${threads} threads`).toBe(threads === 2 ? 2 : 3);
+    });
+  });
+
+  it('a packed GEMM with more columns than rows and whole column blocks for every thread splits by columns, with the same bits on 1, 2 and 3 threads', () => {
+    // 28 x 512 . 512 x 256: by rows, 7 units of 4 rows make tiles of 3 and 4 units on 2 threads
+    // (each thread reading all the weights); by its 2 column blocks, one block a thread.
+    setSeed(12);
+    const m = sequential([layers.dense(256, { inputShape: [512] })]);
+    const x = tensor(randomArray(28 * 512, 23), [28, 512]);
+    const run = (threads: number) => {
+      m.planInference(28, undefined, threads);
+      return (m.predict(x, { batchSize: 28 }) as { data: Float32Array }).data.slice();
+    };
+    const one = run(1);
+    for (const threads of [2, 3]) {
+      expect(bits(run(threads)), `${threads} threads`).toEqual(bits(one));
+      expect(splitJobs(m)!['gemm packed']).toBe(1);
+      // gemm_packed_split's byRows argument (word 13 of the job's arguments, from word 32).
+      expect(lastJob(m).args[13], `by rows on ${threads} threads`).toBe(threads === 2 ? 0 : 1);
+    }
   });
 
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
