@@ -2,7 +2,8 @@
 // A plan is plain data: programs (op lists with resolved byte offsets) and the regions of one
 // fixed arena. Parameters, gradients, optimizer slots and non-trainable state are slabs; the
 // activations of each program are packed by live range so buffers never alive together share
-// bytes. Everything is 16-byte aligned. Nothing here touches wasm: the executor only copies it in.
+// bytes. Everything is 16-byte aligned, the scratch and the activations on 64-byte cache lines
+// (the threads' tiles). Nothing here touches wasm: the executor only copies it in.
 import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError, formatBytes } from '../core/errors';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
