@@ -36,6 +36,15 @@ describe('bad input', () => {
     data[2 * 4 + 3] = NaN;
     await expect(m.fit(tensor(data, [8, 4]), y)).rejects.toThrow(/sample 2 has a non-finite value \(NaN\) at element 3/);
     expect(() => m.predict(tensor(data, [8, 4]))).toThrow(InvalidArgumentError);
+    // Infinities too, in every lane of the four-wide check and in its scalar tail (7 x 3 values).
+    const odd = () => sequential([layers.dense(2, { inputShape: [3] })]);
+    for (const bad of [Infinity, -Infinity]) {
+      for (const at of [0, 5, 10, 15, 20]) {
+        const d = new Float32Array(7 * 3).fill(-0.25);
+        d[at] = bad;
+        expect(() => odd().predict(tensor(d, [7, 3])), `${bad} at ${at}`).toThrow(new RegExp(`sample ${Math.floor(at / 3)} has a non-finite value \\(${String(bad).replace('-', '\\-')}\\) at element ${at % 3}`));
+      }
+    }
   });
 
   it('batch size 0, no samples and unknown names are refused', async () => {

@@ -64,3 +64,26 @@ describe('threads: training passes split with the same bits', () => {
     }
   });
 });
+
+// A thread's tile ends on a multiple of 16 floats of a row (batch-norm channel blocks, the filter
+// gradient's im2col columns): a line boundary only if the tensor starts on one. Off a line (the
+// plan placed the scratch and activations at 16-byte offsets: 48 past a line in this model), the
+// two threads wrote parts of one line of every row (batch norm over 32 channels did not scale).
+describe('threads: the plan lays tiles on whole cache lines', () => {
+  it('the scratch and every activation of a training plan start on a 64-byte line', () => {
+    setSeed(5);
+    const m = sequential([
+      layers.conv2d(32, { kernelSize: 3, padding: 'same', useBias: false, inputShape: [28, 28, 1] }),
+      layers.batchNormalization(), layers.relu(), layers.maxPooling2d({ poolSize: 2 }),
+      layers.conv2d(64, { kernelSize: 3, padding: 'same', useBias: false }),
+      layers.batchNormalization(), layers.relu(), layers.maxPooling2d({ poolSize: 2 }),
+      layers.flatten(), layers.dense(10, { activation: 'softmax' }),
+    ]);
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 64, threads: 2 });
+    m.trainOnBatch(tensor(randomArray(64 * 784, 3), [64, 28, 28, 1]), tensor(new Float32Array(64).map((_, i) => i % 10), [64]));
+    const regions = (m as unknown as { arena: { executor: { plan: { regions: { name: string; kind: string; offset: number }[] } } } }).arena.executor.plan.regions;
+    const lined = regions.filter((r) => r.kind === 'activation' || r.kind === 'scratch');
+    expect(lined.length).toBeGreaterThan(10);
+    for (const r of lined) expect(r.offset % 64, `${r.kind} ${r.name} at ${r.offset}`).toBe(0);
+  });
+});

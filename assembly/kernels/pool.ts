@@ -189,10 +189,11 @@ export function max_pool2d_forward(y: usize, argmax: usize, x: usize, B: i32, H:
 // dx (inputCount) [+]= scatter of dy (count) to the input elements argmax (count, i32) names.
 // Entries of argmax below 0 (empty windows) are skipped, and so are entries past inputCount: argmax
 // is data, and the plan verifier can only bound the buffers, so the scatter bounds itself.
-export function max_pool2d_backward(dx: usize, dy: usize, argmax: usize, count: i32, inputCount: i32, accumulate: i32): void {
+// `images` (0: not known) is the batch both counts cover, for the threads' split by images.
+export function max_pool2d_backward(dx: usize, dy: usize, argmax: usize, count: i32, inputCount: i32, accumulate: i32, images: i32): void {
   if (dx == 0) return;
-  // With a thread pool attached, ranges of dx go to the threads (threads-train.ts).
-  if (ASC_FEATURE_THREADS && maxpool_backward_split(dx, dy, argmax, count, inputCount, accumulate)) return;
+  // With a thread pool attached, images or ranges of dx go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && maxpool_backward_split(dx, dy, argmax, count, inputCount, accumulate, images)) return;
   max_pool2d_backward_range(dx, dy, argmax, count, 0, inputCount, accumulate);
 }
 

@@ -186,22 +186,36 @@ function addToIndices(a: usize, n: i32, base: i32): void {
   }
 }
 
-// Max pooling backward (the argmax scatter) split by ranges of dx, one a thread: every tile reads
-// all of argmax (a window may name any input element), so more tiles would read it more often.
-export function maxpool_backward_split(dx: usize, dy: usize, argmax: usize, count: i32, inputCount: i32, accumulate: i32): bool {
+// Max pooling backward (the argmax scatter). By whole images when the batch is known: a tile
+// scatters its images' entries into its images' part of dx (max_pool2d_forward names inputs of
+// an entry's own image; the range still bounds every write), so each tile reads only its share of
+// argmax and dy. Otherwise by ranges of dx, one a thread: every tile reads all of argmax (a window
+// may name any input element), so more tiles would read it more often.
+export function maxpool_backward_split(dx: usize, dy: usize, argmax: usize, count: i32, inputCount: i32, accumulate: i32, images: i32): bool {
   if (!canSplit() || count <= 0 || inputCount < 8) return false;
-  const tiles = min(splitThreads(), <i32>((<f64>count + <f64>inputCount) / ELEMENT_TILE_MIN));
+  const work = <f64>count + <f64>inputCount;
+  const byImages = images >= 2 && count % images == 0 && inputCount % images == 0;
+  const tiles = byImages ? tilesFor(images, work, ELEMENT_TILE_MIN) : min(splitThreads(), <i32>(work / ELEMENT_TILE_MIN));
   if (tiles < 2) return false;
   setArgp(0, dx); setArgp(1, dy); setArgp(2, argmax); setArg(3, count); setArg(4, inputCount); setArg(5, accumulate);
+  setArg(6, byImages ? images : 0);
   runJob(JOB_MAXPOOL_BACKWARD, tiles, 0);
   return true;
 }
 
 function maxpoolBackwardTile(args: usize, tile: i32, count: i32): void {
-  const units = arg(args, 4) >> 2;
+  const entries = arg(args, 3), inputCount = arg(args, 4), images = arg(args, 6);
+  if (images) {
+    const b0 = tileStart(tile, count, images), b1 = tileStart(tile + 1, count, images);
+    const per = entries / images, inPer = inputCount / images;
+    const at = <usize>(b0 * per) << 2;
+    max_pool2d_backward_range(argp(args, 0), argp(args, 1) + at, argp(args, 2) + at, (b1 - b0) * per, b0 * inPer, b1 * inPer, arg(args, 5));
+    return;
+  }
+  const units = inputCount >> 2;
   const d0 = tileStart(tile, count, units) * 4;
-  const d1 = tile == count - 1 ? arg(args, 4) : tileStart(tile + 1, count, units) * 4;
-  max_pool2d_backward_range(argp(args, 0), argp(args, 1), argp(args, 2), arg(args, 3), d0, d1, arg(args, 5));
+  const d1 = tile == count - 1 ? inputCount : tileStart(tile + 1, count, units) * 4;
+  max_pool2d_backward_range(argp(args, 0), argp(args, 1), argp(args, 2), entries, d0, d1, arg(args, 5));
 }
 
 // Depthwise backward (assembly/kernels/conv.ts): the input gradient by whole images (a tile runs

@@ -109,7 +109,7 @@ export const OP_TABLE = {
   maxpool_forward: { code: 27, args: `y:ptr argmax:ptr x:ptr ${POOL_GEOMETRY}`, run: `max_pool2d_forward(y, argmax, x, batch, ${POOL_CALL})` },
   maxpool_backward: {
     code: 28, args: 'dx:ptr dy:ptr argmax:ptr count inputCount accumulate',
-    run: 'max_pool2d_backward(dx, dy, argmax, count * batch, inputCount * batch, accumulate)',
+    run: 'max_pool2d_backward(dx, dy, argmax, count * batch, inputCount * batch, accumulate, batch)',
   },
   avgpool_forward: { code: 29, args: `y:ptr x:ptr ${POOL_GEOMETRY}`, run: `avg_pool2d_forward(y, x, batch, ${POOL_CALL})` },
   avgpool_backward: { code: 30, args: `dx:ptr dy:ptr ${POOL_GEOMETRY} accumulate`, run: `avg_pool2d_backward(dx, dy, batch, ${POOL_CALL}, accumulate)` },

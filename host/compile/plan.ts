@@ -2,7 +2,8 @@
 // A plan is plain data: programs (op lists with resolved byte offsets) and the regions of one
 // fixed arena. Parameters, gradients, optimizer slots and non-trainable state are slabs; the
 // activations of each program are packed by live range so buffers never alive together share
-// bytes. Everything is 16-byte aligned. Nothing here touches wasm: the executor only copies it in.
+// bytes. Everything is 16-byte aligned, the scratch and the activations on 64-byte cache lines
+// (the threads' tiles). Nothing here touches wasm: the executor only copies it in.
 import { MemoryBudgetError, type MemoryBreakdown, InvalidArgumentError, formatBytes } from '../core/errors';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
@@ -527,8 +528,11 @@ function layoutArena(b: PlanBuild, builders: ProgramBuilder[]) {
   regions.forEach((r, i) => { if (r.kind === 'derived') place(i); });
   for (const p of b.trainableParams) place(p.grad!);
   b.slotNames.forEach((_, s) => { for (const p of b.trainableParams) place(p.slots[s]); });
+  // The scratch and the activations start on cache lines (below): a thread tile that ends on a
+  // line boundary of its tensor then shares no line with the next tile.
+  cursor = alignLine(cursor);
   place(scratch);
-  const activationBase = cursor;
+  const activationBase = alignLine(cursor);
   let activationBytes = 0;
   for (const p of builders) activationBytes = Math.max(activationBytes, packActivations(regions, p, activationBase));
   return { programRegion, scratch, activationBytes, totalBytes: activationBase + activationBytes };
@@ -614,8 +618,14 @@ function liveSetBound(regions: Region[], builders: ProgramBuilder[], totalBytes:
   return { bytes, liveActivations, at, ratio: totalBytes / bytes };
 }
 
-// Greedy packing by live range (largest first, lowest offset that overlaps nothing alive at the
-// same time). Returns the bytes the program's activations need.
+// The cache line of the threads' tiles (docs/threads.md): two threads writing parts of one line
+// pass it back and forth; the activations and the scratch start on a line so that a tile boundary
+// at a multiple of 16 floats of a row is one in memory too.
+const CACHE_LINE = 64;
+const alignLine = (n: number) => Math.ceil(n / CACHE_LINE) * CACHE_LINE;
+
+// Greedy packing by live range (largest first, lowest line-aligned offset that overlaps nothing
+// alive at the same time). Returns the bytes the program's activations need.
 function packActivations(regions: Region[], p: ProgramBuilder, base: number): number {
   const refRegion = (ref: Ref) => (typeof ref === 'number' ? ref : ref[0]);
   const mine: number[] = [];
@@ -640,7 +650,7 @@ function packActivations(regions: Region[], p: ProgramBuilder, base: number): nu
     let offset = base;
     for (const q of conflicts) {
       if (offset + r.bytes <= q.offset) break;
-      offset = Math.max(offset, q.offset + q.bytes);
+      offset = Math.max(offset, alignLine(q.offset + q.bytes));
     }
     r.offset = offset;
     placed.push(i);
