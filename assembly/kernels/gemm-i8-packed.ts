@@ -52,7 +52,7 @@ export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): v
 export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
   if (m <= 0 || n <= 0 || k <= 0) return;
-  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && csa == 1) {
+  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && k * n <= ROWS_MAX_KN && csa == 1) {
     // One k slice: each column block's panels widened once, then every row band reads a in place.
     for (let jc = 0; jc < n; jc += NC) {
       const nc = min(NC, n - jc);
@@ -172,11 +172,16 @@ function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: 
   }
 }
 
-// The deepest k that gemm_i8_4x8_rows takes: gemm-packed.ts's ROWS_MAX_K for f32 (one k slice,
-// the 1x1 convolutions and short im2col rows of mobile networks).
+// What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and a small
+// product per row band (k * n <= 512: gender's 1x1 layers of 8 and 16 channels, mobilenet_v2's
+// 32 -> 16). There the packed band's fixed cost per band (packing a, the epilogue pass) is most of
+// the band's work: 0.78-0.96x the packed-band path's time (3600 x 16 x 8 .. 900 x 32 x 16, 12544 x 16
+// x 32); past it the band path's one-pointer inner loop wins (900 x 32 x 32: 1.07x, 225 x 64 x 64:
+// 1.15x, 784 x 256 x 48: 1.12x; kernel against kernel by CPU time, 31 alternated rounds).
 const ROWS_MAX_K = 64;
+const ROWS_MAX_KN = 512;
 
-// gemm-packed.ts's gemm_f32_4x8_rows for int8 (m >= MR, k <= ROWS_MAX_K, a row-major): c (m, nc;
+// gemm-packed.ts's gemm_f32_4x8_rows for int8 (m >= MR, k and k * n as above, a row-major): c (m, nc;
 // row stride ldc floats) = clamp(a (m, k) . bf / scale (nc) [+ bias (nc)], lo, hi), bf: the column
 // block's panels already widened to f32 (k * NR floats apart). Each 4-row band reads a in place
 // through four row pointers (rows past m alias the last), and the division, the bias and the clamp
