@@ -27,7 +27,7 @@ export {
   depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './kernels/conv';
 export { depthwise_conv2d_forward_clamp } from './kernels/depthwise';
-export { depthwise_conv2d_forward_i8 } from './kernels/depthwise-i8';
+export { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from './kernels/depthwise-i8';
 export { conv2d_direct_f32_4x8 } from './kernels/conv-direct';
 export { conv2d_igemm_f32 } from './kernels/conv-igemm';
 export {

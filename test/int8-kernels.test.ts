@@ -138,6 +138,11 @@ const GEOMETRIES = [
   g2({ H: 9, W: 10, KH: 3, KW: 3, SH: 2, SW: 3, PT: 1, PL: 0 }),
   g2({ H: 8, W: 11, KH: 5, KW: 5, SH: 1, SW: 1, PT: 2, PL: 2 }), // 5x5: rows of several interior pixels
   g2({ H: 9, W: 9, KH: 5, KW: 5, SH: 2, SW: 2, PT: 1, PL: 2 }),
+  // depthwise_conv2d_forward_i8_wide's rows of four: 11 interior pixels (the last four overlap),
+  // stride 2 with 5, and 'valid' 3x3 with 9 (no first or last padded row).
+  g2({ H: 4, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1 }),
+  g2({ H: 6, W: 12, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1 }),
+  g2({ H: 5, W: 11, KH: 3, KW: 3, SH: 1, SW: 1, PT: 0, PL: 0 }),
 ];
 
 describe('conv2d_forward_i8', () => {
@@ -229,9 +234,10 @@ describe('conv2d_direct_i8', () => {
   });
 });
 
-function checkDepthwise(t: Arena, full: boolean): void {
+// wide: depthwise_conv2d_forward_i8_wide (q widened into scratch wf, guarded: exactly KH*KW*C*M floats).
+function checkDepthwise(t: Arena, full: boolean, wide = false): void {
   let n = 0;
-  for (const base of full ? GEOMETRIES : GEOMETRIES.slice(0, 2)) {
+  for (const base of full ? GEOMETRIES : wide ? [...GEOMETRIES.slice(0, 3), ...GEOMETRIES.slice(-3)] : GEOMETRIES.slice(0, 2)) {
     for (const C of full ? [1, 2, 3, 4, 5, 7, 8, 9, 17] : [3, 8]) {
       for (const M of [1, 2, 4]) {
         for (const [bias, lo, hi] of [[1, -Infinity, Infinity], [0, 0, 6]] as const) {
@@ -242,7 +248,9 @@ function checkDepthwise(t: Arena, full: boolean): void {
           const x = randomArray(g.B * g.H * g.W * C, ++n, -2, 2), q = randomQ(g.KH * g.KW * CM, ++n), scale = randomArray(CM, ++n, 20, 300);
           const b = randomArray(CM, ++n);
           const yp = t.buf(outs), xp = t.put(x), qp = putQ(t, q), sp = t.put(scale), bp = bias ? t.put(b) : 0;
-          t.k.depthwise_conv2d_forward_i8(yp, xp, qp, sp, bp, g.B, g.H, g.W, C, M, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, lo, hi);
+          const args = [yp, xp, qp, sp, bp, g.B, g.H, g.W, C, M, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, lo, hi];
+          if (wide) t.k.depthwise_conv2d_forward_i8_wide(...args, t.buf(g.KH * g.KW * CM));
+          else t.k.depthwise_conv2d_forward_i8(...args);
           const got = t.read(yp, outs);
           expectSame(got, depthwiseI8Twin(g, x, q, scale, bias ? b : null, lo, hi), what);
           const w = Float32Array.from(q, (v, j) => Math.fround(v / scale[j % CM]));
@@ -261,5 +269,14 @@ describe('depthwise_conv2d_forward_i8', () => {
   });
   it('gives the same bits compiled with --disable simd', () => {
     checkDepthwise(scalarArena(scalarDepthwise, 64, 32 * 65536), false);
+  });
+});
+
+describe('depthwise_conv2d_forward_i8_wide', () => {
+  it('rows of four (3x3) and two (5x5) on q widened into scratch: its naive twin bit for bit, every output written (SIMD build)', () => {
+    checkDepthwise(harness(256), true, true);
+  });
+  it('gives the same bits compiled with --disable simd', () => {
+    checkDepthwise(scalarArena(scalarDepthwise, 64, 32 * 65536), false, true);
   });
 });

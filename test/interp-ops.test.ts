@@ -723,6 +723,13 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.run('depthwise_forward_i8', { y, x: x.p, q: q.p, scale: scale.p, b: b.p, ...convArgs(CONV, m, 'm'), lo: 0, hi: 0.5 });
     c.expect('y', c.f32(y, nOut(CONV, CONV.C * m)), depthwiseI8Twin({ ...CONV, M: m }, x.v, q.v, scale.v, b.v, 0, 0.5));
   },
+  depthwise_forward_i8_wide(c) {
+    // M = 1, 3x3: q widened into wf, the rows in depthwise.ts's order.
+    const x = c.input(nIn(CONV), -3, 3), q = c.int8(9 * CONV.C), scale = c.input(CONV.C, 10, 200), b = c.input(CONV.C);
+    const y = c.out(nOut(CONV, CONV.C));
+    c.run('depthwise_forward_i8_wide', { y, x: x.p, q: q.p, scale: scale.p, b: b.p, ...convArgs(CONV, 1, 'm'), lo: 0, hi: 0.5, wf: c.out(9 * CONV.C) });
+    c.expect('y', c.f32(y, nOut(CONV, CONV.C)), depthwiseI8Twin({ ...CONV, M: 1 }, x.v, q.v, scale.v, b.v, 0, 0.5));
+  },
 };
 
 describe('the interpreter runs every op of the op table like its naive twin', () => {

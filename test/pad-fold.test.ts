@@ -50,6 +50,28 @@ describe('a zero pad read only by convolutions runs in their kernels', () => {
     expect([dwOp.args.h, dwOp.args.w_, dwOp.args.pt, dwOp.args.pl, dwOp.args.oh, dwOp.args.ow]).toEqual([H, W, t, l, 5, 4]);
   });
 
+  it('int8 readers (depthwise op 246, packed conv2d) fold it too: the bits of the same int8 layers padding by themselves', () => {
+    const C8 = 8;
+    const build = (pad: boolean) => {
+      const x = input({ shape: [H, W, C8] });
+      const p = pad ? layers.zeroPadding2d({ padding: PAD }).apply(x) : x;
+      const own = pad ? 'valid' : PAD;
+      const dw = layers.depthwiseConv2d({ kernelSize: 3, padding: own, name: 'dw' }).apply(p);
+      const conv = layers.conv2d({ filters: 16, kernelSize: 3, strides: [2, 1], padding: own, name: 'conv' }).apply(p);
+      return model({ inputs: [x], outputs: [dw, conv] });
+    };
+    const folded = build(true), own = build(false);
+    for (const name of ['dw', 'conv']) own.getLayer(name).setWeights(folded.getLayer(name).getWeights());
+    for (const m of [folded, own]) { for (const l of m.layers) l.trainable = false; m.quantize('int8'); }
+    const batch = 2;
+    const x = tensor(randomArray(batch * H * W * C8, 9, -1, 1), [batch, H, W, C8]);
+    const got = folded.predict(x, { batchSize: batch }) as { data: Float32Array }[];
+    const want = own.predict(x, { batchSize: batch }) as { data: Float32Array }[];
+    expect(got.map((g) => Array.from(g.data))).toEqual(want.map((g) => Array.from(g.data)));
+    const ops = folded.planInference(batch).programs.forward!.ops.map((o) => o.op);
+    expect(ops).toEqual(['depthwise_forward_i8_wide', 'conv2d_forward_i8_packed']);
+  });
+
   it('a gradient through the pad keeps its copy (training), and the step trains', () => {
     const m = padded();
     m.compile({ optimizer: optimizers.sgd(0.05), loss: 'meanSquaredError' });

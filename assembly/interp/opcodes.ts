@@ -86,6 +86,7 @@ export const OP_DEQUANTIZE_I8: i32 = 220;
 export const OP_GEMM_I8: i32 = 221;
 export const OP_CONV2D_FORWARD_I8: i32 = 222;
 export const OP_DEPTHWISE_FORWARD_I8: i32 = 223;
+export const OP_DEPTHWISE_FORWARD_I8_WIDE: i32 = 246;
 export const OP_INTERLEAVE2: i32 = 245;
 export const OP_PACK_B_I8: i32 = 250;
 export const OP_GEMM_I8_PACKED: i32 = 251;

@@ -7,7 +7,7 @@ import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, co
 import { conv2d_direct_f32_4x8 } from '../kernels/conv-direct';
 import { conv2d_direct_i8 } from '../kernels/conv-direct-i8';
 import { depthwise_conv2d_forward_clamp } from '../kernels/depthwise';
-import { depthwise_conv2d_forward_i8 } from '../kernels/depthwise-i8';
+import { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from '../kernels/depthwise-i8';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
 import { batched_gemm_f32, gemm_f32, gemm_i8f32 } from '../kernels/gemm';
@@ -113,6 +113,7 @@ import {
   OP_GEMM_I8,
   OP_CONV2D_FORWARD_I8,
   OP_DEPTHWISE_FORWARD_I8,
+  OP_DEPTHWISE_FORWARD_I8_WIDE,
   OP_INTERLEAVE2,
   OP_PACK_B_I8,
   OP_GEMM_I8_PACKED,
@@ -254,6 +255,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_GEMM_I8: if (LITE) return unknownOp(scalars, index); gemm_i8f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), argp(at, 12)); break;
       case OP_CONV2D_FORWARD_I8: if (LITE) return unknownOp(scalars, index); conv2d_forward_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22), arg(at, 23), argp(at, 24)); break;
       case OP_DEPTHWISE_FORWARD_I8: if (LITE) return unknownOp(scalars, index); depthwise_conv2d_forward_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argf(at, 19), argf(at, 20)); break;
+      case OP_DEPTHWISE_FORWARD_I8_WIDE: if (LITE) return unknownOp(scalars, index); depthwise_conv2d_forward_i8_wide(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argf(at, 19), argf(at, 20), argp(at, 21)); break;
       case OP_INTERLEAVE2: if (LITE) return unknownOp(scalars, index); interleave2_f32(argp(at, 0), arg(at, 1), argp(at, 2), arg(at, 3), argp(at, 4), arg(at, 5), arg(at, 6) * batch, arg(at, 7)); break;
       case OP_PACK_B_I8: if (LITE) return unknownOp(scalars, index); gemm_pack_b_i8(argp(at, 0), argp(at, 1), arg(at, 2), arg(at, 3), arg(at, 4)); break;
       case OP_GEMM_I8_PACKED: if (LITE) return unknownOp(scalars, index); gemm_i8_packed(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5) * batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), argf(at, 11), argf(at, 12), argp(at, 13)); break;

@@ -5,8 +5,10 @@
 // q is widened to f32 in registers; each output sums its in-image taps in (kh, kw) order from 0
 // (mul then add), divides by its channel's scale, adds the bias, clamps: one order on every path
 // (four channels a vector for M == 1 or M % 4 == 0, scalar otherwise and for the channel tail,
-// and the --disable simd build), so all give the same bits.
+// and the --disable simd build), so all give the same bits. depthwise_conv2d_forward_i8_wide (op
+// 246, below) runs the 3x3 / 5x5 layers on q widened into scratch, in depthwise.ts's order.
 import { endTap, firstTap } from './taps';
+import { widen_i8 } from './gemm-i8-packed';
 
 // Four int8 taps at p as f32x4.
 // @ts-ignore: decorator
@@ -64,10 +66,6 @@ export function depthwise_conv2d_forward_i8(y: usize, x: usize, q: usize, scale:
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): void {
   const CM = C * M;
-  if (ASC_FEATURE_SIMD && KH == KW && (KH == 3 || KH == 5) && M == 1 && DH == 1 && DW == 1 && C >= 4) {
-    depthwiseSquareI8(y, x, q, scale, b, B, H, W, C, KH, SH, SW, PT, PL, OH, OW, lo, hi);
-    return;
-  }
   let yo = y;
   for (let n = 0; n < B; n++) {
     const xb = x + (<usize>(n * H * W * C) << 2);
@@ -84,66 +82,6 @@ export function depthwise_conv2d_forward_i8(y: usize, x: usize, q: usize, scale:
   }
 }
 
-// 3x3 or 5x5 (K), M == 1, no dilation (the depthwise layers of MobileNets, EfficientNet and
-// Xception): a row of output pixels at a time; for each group of four channels its K*K widened
-// taps, scale and bias are held over the row's pixels whose window lies inside the image (their
-// input rows are in cache: K rows of the image; a 5x5 group's 25 taps are more than the register
-// file, and what spills is reloaded as f32, never widened again). Border pixels and the channel
-// tail take pixelI8. The same order of sums as pixelI8, so the same bits.
-function depthwiseSquareI8(y: usize, x: usize, q: usize, scale: usize, b: usize, B: i32, H: i32, W: i32, C: i32, K: i32,
-  SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): void {
-  const C4 = C & ~3;
-  const pix = <usize>C << 2;
-  const rowBytes = <usize>(W * C) << 2;
-  // Output columns whose K taps are inside [0, W): ow*SW - PL >= 0 and ow*SW - PL + K <= W.
-  const owLo = min(OW, (PL + SW - 1) / SW);
-  const owHi = max(owLo, min(OW, W - K + PL >= 0 ? (W - K + PL) / SW + 1 : 0));
-  for (let n = 0; n < B; n++) {
-    const xb = x + <usize>n * <usize>H * rowBytes;
-    for (let oh = 0; oh < OH; oh++) {
-      const yr = y + (<usize>((n * OH + oh) * OW) * pix);
-      const ih0 = oh * SH - PT;
-      const khLo = firstTap(ih0, 1, K), khHi = endTap(ih0, 1, H, K, khLo);
-      const inside = khLo == 0 && khHi == K;
-      for (let ow = 0; ow < OW; ow++) {
-        if (inside && ow >= owLo && ow < owHi) { ow = owHi - 1; continue; }
-        const iw0 = ow * SW - PL;
-        const kwLo = firstTap(iw0, 1, K), kwHi = endTap(iw0, 1, W, K, kwLo);
-        pixelI8(yr + <usize>ow * pix, xb, q, scale, b, W, C, 1, K, 1, 1, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi, 0);
-      }
-      if (!inside || owHi <= owLo) continue;
-      const x0 = xb + <usize>ih0 * rowBytes + <usize>(owLo * SW - PL) * pix;
-      const y0 = yr + <usize>owLo * pix;
-      for (let o = 0; o < C4; o += 4) {
-        if (K == 3) interiorRow3(y0, x0, q, scale, b, o, pix, rowBytes, SW, owHi - owLo, lo, hi);
-        else interiorRow5(y0, x0, q, scale, b, o, pix, rowBytes, SW, owHi - owLo, lo, hi);
-      }
-      if (C4 < C) {
-        for (let ow = owLo; ow < owHi; ow++) {
-          pixelI8(yr + <usize>ow * pix, xb, q, scale, b, W, C, 1, K, 1, 1, ih0, ow * SW - PL, 0, K, 0, K, lo, hi, C4);
-        }
-      }
-    }
-  }
-}
-
-// acc + the products of K taps along a row (x at xp, pix bytes apart), in kw order.
-// @ts-ignore: decorator
-@inline
-function row3(acc: v128, xp: usize, pix: usize, w0: v128, w1: v128, w2: v128): v128 {
-  acc = f32x4.add(acc, f32x4.mul(v128.load(xp), w0));
-  acc = f32x4.add(acc, f32x4.mul(v128.load(xp + pix), w1));
-  return f32x4.add(acc, f32x4.mul(v128.load(xp + 2 * pix), w2));
-}
-
-// @ts-ignore: decorator
-@inline
-function row5(acc: v128, xp: usize, pix: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128): v128 {
-  acc = row3(acc, xp, pix, w0, w1, w2);
-  acc = f32x4.add(acc, f32x4.mul(v128.load(xp + 3 * pix), w3));
-  return f32x4.add(acc, f32x4.mul(v128.load(xp + 4 * pix), w4));
-}
-
 // clamp(acc / scale [+ b]) of channels o .. o+3, stored at yo. pmax / pmin (one instruction each;
 // max / min cost ~7): the same values, NaN stays NaN and the sums are never -0 (they start from +0).
 // @ts-ignore: decorator
@@ -154,75 +92,220 @@ function finish(yo: usize, acc: v128, sv: v128, bv: v128, withBias: bool, vlo: v
   v128.store(yo, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
 }
 
-// Channels o .. o+3 of `count` interior pixels of an output row (y at y0, x window of the first at
-// x0, SW pixels apart), 3x3.
-function interiorRow3(y0: usize, x0: usize, q: usize, scale: usize, b: usize, o: i32, pix: usize, rowBytes: usize,
-  SW: i32, count: i32, lo: f32, hi: f32): void {
-  const oo = <usize>o << 2;
-  const tap = pix >> 2;
-  const qo = q + <usize>o;
-  const w0 = widen4(qo), w1 = widen4(qo + tap), w2 = widen4(qo + 2 * tap);
-  const w3 = widen4(qo + 3 * tap), w4 = widen4(qo + 4 * tap), w5 = widen4(qo + 5 * tap);
-  const w6 = widen4(qo + 6 * tap), w7 = widen4(qo + 7 * tap), w8 = widen4(qo + 8 * tap);
-  const sv = v128.load(scale + oo);
-  const bv = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
-  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-  const step = <usize>SW * pix;
-  let xp = x0 + oo;
-  let yo = y0 + oo;
-  // Two pixels side by side, so their dependent add chains overlap (as depthwise.ts's f32 rows);
-  // for an odd count the last pair's second pixel aliases the first and is not stored.
-  for (let i = 0; i < count; i += 2) {
-    const two = i + 1 < count;
-    const xq = two ? xp + step : xp;
-    // From +0 as pixelI8 sums (a sum of -0 products stays +0 there too).
-    let a0 = row3(f32x4.splat(0), xp, pix, w0, w1, w2);
-    let a1 = row3(f32x4.splat(0), xq, pix, w0, w1, w2);
-    a0 = row3(a0, xp + rowBytes, pix, w3, w4, w5);
-    a1 = row3(a1, xq + rowBytes, pix, w3, w4, w5);
-    a0 = row3(a0, xp + 2 * rowBytes, pix, w6, w7, w8);
-    a1 = row3(a1, xq + 2 * rowBytes, pix, w6, w7, w8);
-    finish(yo, a0, sv, bv, b != 0, vlo, vhi);
-    if (two) finish(yo + pix, a1, sv, bv, b != 0, vlo, vhi);
-    xp += 2 * step;
-    yo += 2 * pix;
+// depthwise_conv2d_forward_i8 with `wf` scratch (KH*KW*C*M floats): for the 3x3 and 5x5, M = 1,
+// dilation-1 layers, q is widened into wf once per call (exact; the layer's weights stay int8 in
+// the arena) and the rows run in depthwise.ts's f32 order: pixels outside, channel tiles inside,
+// x, y and the weights walked in memory order (3x3: four pixels side by side, the first and last
+// rows of a padded image included; 5x5: two). Holding a channel group's widened taps over a whole
+// row instead (depthwiseSquareI8) walks x a channel tile at a time, C floats apart, and misses L1
+// on the wide layers. The same sums in the same order as pixelI8, so the same bits; other shapes
+// go to depthwise_conv2d_forward_i8.
+export function depthwise_conv2d_forward_i8_wide(y: usize, x: usize, q: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, wf: usize): void {
+  if (!(M == 1 && DH == 1 && DW == 1 && KH == KW && (KH == 3 || KH == 5))) {
+    depthwise_conv2d_forward_i8(y, x, q, scale, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi);
+    return;
+  }
+  const K = KH;
+  widen_i8(wf, q, K * K * C);
+  const pix = <usize>C << 2;
+  let yo = y;
+  for (let row = 0; row < B * OH; row++) {
+    const n = row / OH, oh = row % OH;
+    const xb = x + (<usize>(n * H * W * C) << 2);
+    const ih0 = oh * SH - PT;
+    const khLo = firstTap(ih0, 1, K), khHi = endTap(ih0, 1, H, K, khLo);
+    // The interior run [owLo, owHi): windows whose columns are inside the image, and (5x5) rows too.
+    let owLo = OW, owHi = OW;
+    if (ASC_FEATURE_SIMD && khHi > khLo && (K == 3 || (khLo == 0 && khHi == K))) {
+      const lim = W - K + PL;
+      owLo = min(OW, (PL + SW - 1) / SW);
+      owHi = lim < 0 ? owLo : max(owLo, min(OW, lim / SW + 1));
+    }
+    for (let ow = 0; ow < OW; ow++) {
+      if (ow == owLo && owHi > owLo) {
+        const x0 = xb + (<usize>((ih0 * W + owLo * SW - PL) * C) << 2);
+        let done = owHi - owLo;
+        if (K == 3) done = wideRow3(yo, x0, wf, scale, b, W, C, SW, done, lo, hi, khLo, khHi);
+        else wideRow5(yo, x0, wf, scale, b, W, C, SW, done, lo, hi);
+        yo += <usize>done * pix;
+        ow = owLo + done - 1;
+        owLo = OW; // the pixels left run one by one below
+        continue;
+      }
+      const iw0 = ow * SW - PL;
+      const kwLo = firstTap(iw0, 1, K), kwHi = endTap(iw0, 1, W, K, kwLo);
+      widePixel(yo, xb, wf, scale, b, W, C, K, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
+      yo += pix;
+    }
   }
 }
 
-// interiorRow3 for 5x5.
-function interiorRow5(y0: usize, x0: usize, q: usize, scale: usize, b: usize, o: i32, pix: usize, rowBytes: usize,
-  SW: i32, count: i32, lo: f32, hi: f32): void {
-  const oo = <usize>o << 2;
-  const tap = pix >> 2;
-  const qo = q + <usize>o;
-  const w00 = widen4(qo), w01 = widen4(qo + tap), w02 = widen4(qo + 2 * tap), w03 = widen4(qo + 3 * tap), w04 = widen4(qo + 4 * tap);
-  const w10 = widen4(qo + 5 * tap), w11 = widen4(qo + 6 * tap), w12 = widen4(qo + 7 * tap), w13 = widen4(qo + 8 * tap), w14 = widen4(qo + 9 * tap);
-  const w20 = widen4(qo + 10 * tap), w21 = widen4(qo + 11 * tap), w22 = widen4(qo + 12 * tap), w23 = widen4(qo + 13 * tap), w24 = widen4(qo + 14 * tap);
-  const w30 = widen4(qo + 15 * tap), w31 = widen4(qo + 16 * tap), w32 = widen4(qo + 17 * tap), w33 = widen4(qo + 18 * tap), w34 = widen4(qo + 19 * tap);
-  const w40 = widen4(qo + 20 * tap), w41 = widen4(qo + 21 * tap), w42 = widen4(qo + 22 * tap), w43 = widen4(qo + 23 * tap), w44 = widen4(qo + 24 * tap);
-  const sv = v128.load(scale + oo);
-  const bv = b != 0 ? v128.load(b + oo) : f32x4.splat(0);
+// One output pixel of depthwise_conv2d_forward_i8_wide (M = 1, dilation 1), taps kh in
+// [khLo, khHi), kw in [kwLo, kwHi), weights wf widened: the sums kept in y (taps outside,
+// channel tiles inside, as depthwise.ts's depthwisePixel), then / scale, + b and the clamp.
+// @ts-ignore: decorator
+@inline
+function widePixel(yo: usize, xb: usize, wf: usize, scale: usize, b: usize, W: i32, C: i32, K: i32,
+  ih0: i32, iw0: i32, khLo: i32, khHi: i32, kwLo: i32, kwHi: i32, lo: f32, hi: f32): void {
+  const tap = <usize>C << 2;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const cBytes = <usize>(C & ~3) << 2;
+    for (let o: usize = 0; o < cBytes; o += 16) v128.store(yo + o, f32x4.splat(0));
+    for (let kh = khLo; kh < khHi; kh++) {
+      const xr = xb + (<usize>((ih0 + kh) * W) * tap);
+      const wr = wf + <usize>(kh * K) * tap;
+      for (let kw = kwLo; kw < kwHi; kw++) {
+        const xt = xr + <usize>(iw0 + kw) * tap, wt = wr + <usize>kw * tap;
+        for (let o: usize = 0; o < cBytes; o += 16) {
+          v128.store(yo + o, f32x4.add(v128.load(yo + o), f32x4.mul(v128.load(xt + o), v128.load(wt + o))));
+        }
+      }
+    }
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    for (let o: usize = 0; o < cBytes; o += 16) {
+      finish(yo + o, v128.load(yo + o), v128.load(scale + o), b != 0 ? v128.load(b + o) : f32x4.splat(0), b != 0, vlo, vhi);
+    }
+    c = C & ~3;
+  }
+  for (; c < C; c++) {
+    const o = <usize>c << 2;
+    let acc: f32 = 0;
+    for (let kh = khLo; kh < khHi; kh++) {
+      const xr = xb + (<usize>((ih0 + kh) * W) * tap) + o;
+      const wr = wf + <usize>(kh * K) * tap + o;
+      for (let kw = kwLo; kw < kwHi; kw++) acc += load<f32>(xr + <usize>(iw0 + kw) * tap) * load<f32>(wr + <usize>kw * tap);
+    }
+    acc /= load<f32>(scale + o);
+    if (b != 0) acc += load<f32>(b + o);
+    store<f32>(yo + o, min<f32>(max<f32>(acc, lo), hi));
+  }
+}
+
+// Channels c0 .. C-1 of one interior pixel (window rows khLo .. khHi-1, all K columns), one at a time.
+// @ts-ignore: decorator
+@inline
+function wideTail(yo: usize, x0: usize, wf: usize, scale: usize, b: usize, rowBytes: usize, tap: usize, K: i32, c0: i32, C: i32,
+  lo: f32, hi: f32, khLo: i32, khHi: i32): void {
+  for (let c = c0; c < C; c++) {
+    const o = <usize>c << 2;
+    let acc: f32 = 0;
+    for (let kh = khLo; kh < khHi; kh++) {
+      const xr = x0 + o + <usize>kh * rowBytes;
+      const wr = wf + o + <usize>(kh * K) * tap;
+      for (let kw = 0; kw < K; kw++) acc += load<f32>(xr + <usize>kw * tap) * load<f32>(wr + <usize>kw * tap);
+    }
+    acc /= load<f32>(scale + o);
+    if (b != 0) acc += load<f32>(b + o);
+    store<f32>(yo + o, min<f32>(max<f32>(acc, lo), hi));
+  }
+}
+
+// depthwise.ts's interiorRow3 on widened int8 weights: `count` output pixels of one row (yo the
+// first one's output, x0 its window's top-left input pixel, rows khLo .. khHi-1 inside the image),
+// four at a time, the last four overlapping the previous ones; each channel tile's four sums from
+// +0, then / scale, + b, the clamp. Returns count, or 0 when count < 4 (run one by one).
+function wideRow3(yo: usize, x0: usize, wf: usize, scale: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32,
+  khLo: i32, khHi: i32): i32 {
+  if (!ASC_FEATURE_SIMD || count < 4) return 0;
+  const step = <usize>C << 2;
+  const rowBytes = <usize>(W * C) << 2;
+  const xStep = <usize>SW * step;
   const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-  const step = <usize>SW * pix;
-  let xp = x0 + oo;
-  let yo = y0 + oo;
-  // Two pixels side by side, as interiorRow3.
-  for (let i = 0; i < count; i += 2) {
-    const two = i + 1 < count;
-    const xq = two ? xp + step : xp;
-    let a0 = row5(f32x4.splat(0), xp, pix, w00, w01, w02, w03, w04);
-    let a1 = row5(f32x4.splat(0), xq, pix, w00, w01, w02, w03, w04);
-    a0 = row5(a0, xp + rowBytes, pix, w10, w11, w12, w13, w14);
-    a1 = row5(a1, xq + rowBytes, pix, w10, w11, w12, w13, w14);
-    a0 = row5(a0, xp + 2 * rowBytes, pix, w20, w21, w22, w23, w24);
-    a1 = row5(a1, xq + 2 * rowBytes, pix, w20, w21, w22, w23, w24);
-    a0 = row5(a0, xp + 3 * rowBytes, pix, w30, w31, w32, w33, w34);
-    a1 = row5(a1, xq + 3 * rowBytes, pix, w30, w31, w32, w33, w34);
-    a0 = row5(a0, xp + 4 * rowBytes, pix, w40, w41, w42, w43, w44);
-    a1 = row5(a1, xq + 4 * rowBytes, pix, w40, w41, w42, w43, w44);
-    finish(yo, a0, sv, bv, b != 0, vlo, vhi);
-    if (two) finish(yo + pix, a1, sv, bv, b != 0, vlo, vhi);
-    xp += 2 * step;
-    yo += 2 * pix;
+  const c4 = C & ~3;
+  const c4Bytes = <usize>c4 << 2;
+  for (let i0 = 0; i0 < count; i0 += 4) {
+    const i = min(i0, count - 4);
+    const xq = x0 + <usize>i * xStep, yq = yo + <usize>i * step;
+    for (let o: usize = 0; o < c4Bytes; o += 16) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let xr = xq + o + <usize>khLo * rowBytes, wr = wf + o + <usize>(khLo * 3) * step;
+      for (let kh = khLo; kh < khHi; kh++) {
+        if (SW == 1) {
+          const v0 = v128.load(xr), v1 = v128.load(xr + step), v2 = v128.load(xr + 2 * step);
+          const v3 = v128.load(xr + 3 * step), v4 = v128.load(xr + 4 * step), v5 = v128.load(xr + 5 * step);
+          let wv = v128.load(wr);
+          a0 = f32x4.add(a0, f32x4.mul(v0, wv)); a1 = f32x4.add(a1, f32x4.mul(v1, wv));
+          a2 = f32x4.add(a2, f32x4.mul(v2, wv)); a3 = f32x4.add(a3, f32x4.mul(v3, wv));
+          wv = v128.load(wr + step);
+          a0 = f32x4.add(a0, f32x4.mul(v1, wv)); a1 = f32x4.add(a1, f32x4.mul(v2, wv));
+          a2 = f32x4.add(a2, f32x4.mul(v3, wv)); a3 = f32x4.add(a3, f32x4.mul(v4, wv));
+          wv = v128.load(wr + 2 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v2, wv)); a1 = f32x4.add(a1, f32x4.mul(v3, wv));
+          a2 = f32x4.add(a2, f32x4.mul(v4, wv)); a3 = f32x4.add(a3, f32x4.mul(v5, wv));
+        } else {
+          for (let kw = 0; kw < 3; kw++) {
+            const xk = xr + <usize>kw * step;
+            const wv = v128.load(wr + <usize>kw * step);
+            a0 = f32x4.add(a0, f32x4.mul(v128.load(xk), wv));
+            a1 = f32x4.add(a1, f32x4.mul(v128.load(xk + xStep), wv));
+            a2 = f32x4.add(a2, f32x4.mul(v128.load(xk + 2 * xStep), wv));
+            a3 = f32x4.add(a3, f32x4.mul(v128.load(xk + 3 * xStep), wv));
+          }
+        }
+        xr += rowBytes;
+        wr += 3 * step;
+      }
+      const sv = v128.load(scale + o);
+      const bv = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      const yp = yq + o;
+      finish(yp, a0, sv, bv, b != 0, vlo, vhi);
+      finish(yp + step, a1, sv, bv, b != 0, vlo, vhi);
+      finish(yp + 2 * step, a2, sv, bv, b != 0, vlo, vhi);
+      finish(yp + 3 * step, a3, sv, bv, b != 0, vlo, vhi);
+    }
+    if (c4 < C) {
+      for (let j = 0; j < 4; j++) wideTail(yq + <usize>j * step, xq + <usize>j * xStep, wf, scale, b, rowBytes, step, 3, c4, C, lo, hi, khLo, khHi);
+    }
+  }
+  return count;
+}
+
+// depthwise.ts's interiorRow5 on widened int8 weights: two pixels side by side (25 weight vectors
+// do not fit the registers; each is loaded once per pair), for an odd count the last pair's second
+// pixel aliasing the first and not stored. Sums as wideRow3's.
+function wideRow5(yo: usize, x0: usize, wf: usize, scale: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+  const step = <usize>C << 2;
+  const rowBytes = <usize>(W * C) << 2;
+  const xStep = <usize>SW * step;
+  const wRow = step * 5;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      const sv = v128.load(scale + o);
+      const bv = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      let xp = x0 + o, yp = yo + o;
+      for (let i = 0; i < count; i += 2) {
+        const two = i + 1 < count;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+        let xr = xp, xs = two ? xp + xStep : xp, wr = wf + o;
+        for (let kh = 0; kh < 5; kh++) {
+          let wv = v128.load(wr);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs), wv));
+          wv = v128.load(wr + step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + step), wv));
+          wv = v128.load(wr + 2 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 2 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 2 * step), wv));
+          wv = v128.load(wr + 3 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 3 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 3 * step), wv));
+          wv = v128.load(wr + 4 * step);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 4 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 4 * step), wv));
+          xr += rowBytes;
+          xs += rowBytes;
+          wr += wRow;
+        }
+        finish(yp, a0, sv, bv, b != 0, vlo, vhi);
+        if (two) finish(yp + step, a1, sv, bv, b != 0, vlo, vhi);
+        xp += 2 * xStep;
+        yp += 2 * step;
+      }
+    }
+  }
+  if (c < C) {
+    for (let i = 0; i < count; i++) wideTail(yo + <usize>i * step, x0 + <usize>i * xStep, wf, scale, b, rowBytes, step, 5, c, C, lo, hi, 0, 5);
   }
 }

@@ -26,7 +26,7 @@ export interface Banding {
 // The window ops (geometry h w_ c kh sh dh pt oh ow) and the channels of their output.
 const WINDOW_OPS: Record<string, (a: Record<string, number>) => number> = {
   conv2d_forward: (a) => a.f, conv2d_forward_i8: (a) => a.f, conv2d_forward_packed: (a) => a.f, conv2d_direct: (a) => a.f,
-  depthwise_forward: (a) => a.c * a.m, depthwise_forward_clamp: (a) => a.c * a.m, depthwise_forward_i8: (a) => a.c * a.m,
+  depthwise_forward: (a) => a.c * a.m, depthwise_forward_clamp: (a) => a.c * a.m, depthwise_forward_i8: (a) => a.c * a.m, depthwise_forward_i8_wide: (a) => a.c * a.m,
   maxpool_forward: (a) => a.c, avgpool_forward: (a) => a.c,
 };
 // Elementwise ops over whole rows, and the argument that counts per-sample rows (bn_forward_infer:

@@ -215,8 +215,15 @@ function depthwiseForwardI8(a: ForwardArgs, q: number, scale: number, b: number 
   const { ctx, p, node, layer, x, shape, count } = a;
   const z = p.activation(node.name, count * ctx.batch);
   const [lo, hi] = clamp ?? [-Infinity, Infinity];
-  p.emit('depthwise_forward_i8', layer.name, { y: z, x: x.region, q, scale, ...(b !== undefined ? { b } : {}) },
-    { ...(b !== undefined ? {} : { b: 0 }), ...geometry(layer, x.shape), m: layer.config.depthMultiplier as number, lo, hi });
+  const g = geometry(layer, x.shape);
+  const m = layer.config.depthMultiplier as number;
+  // The 3x3 / 5x5 layers of mobile networks widen q into scratch per call and run in the f32
+  // kernel's order (depthwise_forward_i8_wide); other shapes read q in registers.
+  const wide = m === 1 && g.dh === 1 && g.dw_ === 1 && g.kh === g.kw && (g.kh === 3 || g.kh === 5);
+  if (wide) needScratch(ctx, g.kh * g.kw * g.c * 4);
+  p.emit(wide ? 'depthwise_forward_i8_wide' : 'depthwise_forward_i8', layer.name,
+    { y: z, x: x.region, q, scale, ...(b !== undefined ? { b } : {}), ...(wide ? { wf: SCRATCH } : {}) },
+    { ...(b !== undefined ? {} : { b: 0 }), ...g, m, lo, hi });
   if (clamp) return { region: z, shape };
   const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
   return { region: y, shape, pre: y === z ? undefined : z };

@@ -293,6 +293,12 @@ export const OP_TABLE = {
     code: 223, args: `y:ptr x:ptr q:ptr scale:ptr b:ptr ${DEPTHWISE_GEOMETRY} lo:f32 hi:f32`,
     run: `depthwise_conv2d_forward_i8(y, x, q, scale, b, batch, ${DEPTHWISE_CALL}, lo, hi)`,
   },
+  // depthwise_forward_i8 with wf scratch (kh * kw * c * m floats), 246: the 3x3 / 5x5 layers
+  // widen q into it per call and run in depthwise.ts's f32 order (assembly/kernels/depthwise-i8.ts).
+  depthwise_forward_i8_wide: {
+    code: 246, args: `y:ptr x:ptr q:ptr scale:ptr b:ptr ${DEPTHWISE_GEOMETRY} lo:f32 hi:f32 wf:ptr`,
+    run: `depthwise_conv2d_forward_i8_wide(y, x, q, scale, b, batch, ${DEPTHWISE_CALL}, lo, hi, wf)`,
+  },
   // Channel gathers of the planned-away re-layouts, 245-249 (host/compile/channel-gather.ts): y
   // (rows, ldy) = the pairs of a (rows, lda) and b (rows, ldb), n per row; rows per sample.
   interleave2: { code: 245, args: 'y:ptr ldy a:ptr lda b:ptr ldb rows n', run: 'interleave2_f32(y, ldy, a, lda, b, ldb, rows * batch, n)' },

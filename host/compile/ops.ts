@@ -285,6 +285,13 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     access: [['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['q', 'kh * kw * c * m / 4', 'r'], ['scale', 'c * m', 'r'], ['b?', 'c * m', 'r']],
     disjoint: [['y', 'x']],
   },
+  depthwise_forward_i8_wide: {
+    access: [
+      ['y', DEPTH_OUT, 'w'], ['x', CONV_IN, 'r'], ['q', 'kh * kw * c * m / 4', 'r'], ['scale', 'c * m', 'r'], ['b?', 'c * m', 'r'],
+      ['wf', 'kh * kw * c * m', 'w'],
+    ],
+    disjoint: [['y', 'x']],
+  },
   // bp is int8 panels: a byte a weight.
   pack_b_i8: { work: 'n * k', access: [['bp', `(${PACKED('n', 'k')}) / 4`, 'w'], ['q', '((k - 1) * rsq + n) / 4', 'r']], disjoint: [['bp', 'q']] },
   gemm_i8_packed: {
