@@ -278,7 +278,10 @@ describe('edge function', () => {
         // reading past the limit (once seen: all 50 MB taken), but keeps none of it: the RSS bound
         // below holds for every runtime.
         if (runtime === 'node') expect(big.sentMB).toBeLessThan(40);
-        expect(peak - before, `RSS ${before} -> ${peak}`).toBeLessThan(2 * LIMIT);
+        // Bounded, not exact: the 4 MB read, the runtime's socket buffers and heap growth (which
+        // under load reached 8.75-9.3 MB) stay under 3x the limit; a server that kept what it was
+        // sent would grow by the 40-200 MB streamed.
+        expect(peak - before, `RSS ${before} -> ${peak}`).toBeLessThan(3 * LIMIT);
 
         const trainAlpha: Req = { method: 'POST', path: '/tenants/alpha/train', body: { inputs: train1.inputs.slice(0, 4), labels: [5, 6, 7, 8], epochs: 2 } };
         const trained = await overHttp(port, trainAlpha, { authorization: 'Bearer s3cret' });
