@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 4208;
+export const TEXT_BYTES: usize = 4258;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -154,35 +154,37 @@ export function textBlob(): usize {
     110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105,
     116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 6, 112, 97, 99, 107, 95, 98, 11, 103, 101, 109, 109,
     95, 112, 97, 99, 107, 101, 100, 21, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112,
-    97, 99, 107, 101, 100, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56, 7, 103, 101, 109, 109,
-    95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 20, 100, 101,
-    112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 11, 105, 110, 116, 101, 114,
-    108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95, 98, 95, 105, 56, 14, 103, 101, 109, 109, 95, 105, 56,
-    95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105,
-    56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105, 100, 101, 110, 95, 105, 56, 16, 99, 111, 110, 118, 50, 100,
-    95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100,
-    1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115,
-    97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107,
-    2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119,
-    95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116,
-    2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111,
-    117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121,
-    2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115,
-    112, 97, 114, 115, 101, 1, 103, 1, 119, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4,
-    112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10,
-    105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116,
-    100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98,
-    101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114,
-    6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108,
-    100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97, 108, 101,
-    6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100, 49, 2, 100, 50, 2, 100, 51,
-    2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50,
-    2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97,
-    48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98,
-    48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117,
-    116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101,
-    100, 2, 99, 104, 1, 113, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115,
-    2, 113, 102, 4, 122, 101, 114, 111,
+    97, 99, 107, 101, 100, 13, 119, 105, 110, 111, 103, 114, 97, 100, 95, 112, 97, 99, 107, 15, 99, 111, 110, 118,
+    50, 100, 95, 119, 105, 110, 111, 103, 114, 97, 100, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105,
+    56, 7, 103, 101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100,
+    95, 105, 56, 20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56,
+    11, 105, 110, 116, 101, 114, 108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95, 98, 95, 105, 56, 14, 103,
+    101, 109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114,
+    119, 97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105, 100, 101, 110, 95, 105, 56, 16,
+    99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101,
+    105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115,
+    97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100,
+    99, 4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102,
+    1, 120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104,
+    2, 115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 117, 1, 119, 3,
+    116, 109, 112, 7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 4, 114, 111, 119, 115, 2, 112,
+    97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100,
+    98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115,
+    1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115,
+    51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97,
+    120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118,
+    115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97,
+    4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86,
+    97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121,
+    3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99, 97,
+    108, 101, 6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100, 49, 2, 100, 50, 2,
+    100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115,
+    121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3,
+    115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3,
+    115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5,
+    111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97,
+    114, 101, 100, 2, 99, 104, 1, 113, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117,
+    112, 115, 2, 113, 102, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -393,133 +395,139 @@ export const OPN_bce_probs: Text = 3482; // "bce_probs"
 export const OPN_pack_b: Text = 3492; // "pack_b"
 export const OPN_gemm_packed: Text = 3499; // "gemm_packed"
 export const OPN_conv2d_forward_packed: Text = 3511; // "conv2d_forward_packed"
-export const OPN_dequantize_i8: Text = 3533; // "dequantize_i8"
-export const OPN_gemm_i8: Text = 3547; // "gemm_i8"
-export const OPN_conv2d_forward_i8: Text = 3555; // "conv2d_forward_i8"
-export const OPN_depthwise_forward_i8: Text = 3573; // "depthwise_forward_i8"
-export const OPN_interleave2: Text = 3594; // "interleave2"
-export const OPN_pack_b_i8: Text = 3606; // "pack_b_i8"
-export const OPN_gemm_i8_packed: Text = 3616; // "gemm_i8_packed"
-export const OPN_conv2d_forward_i8_packed: Text = 3631; // "conv2d_forward_i8_packed"
-export const OPN_widen_i8: Text = 3656; // "widen_i8"
-export const OPN_conv2d_direct_i8: Text = 3665; // "conv2d_direct_i8"
-export const OPN_loss_weighted: Text = 3682; // "loss_weighted"
-export const ARGN_a: Text = 3696; // "a"
-export const ARGN_batchFlags: Text = 3698; // "batchFlags"
-export const ARGN_m: Text = 3709; // "m"
-export const ARGN_rsa: Text = 3711; // "rsa"
-export const ARGN_k: Text = 3715; // "k"
-export const ARGN_csa: Text = 3717; // "csa"
-export const ARGN_b: Text = 3721; // "b"
-export const ARGN_rsb: Text = 3723; // "rsb"
-export const ARGN_n: Text = 3727; // "n"
-export const ARGN_csb: Text = 3729; // "csb"
-export const ARGN_c: Text = 3733; // "c"
-export const ARGN_ldc: Text = 3735; // "ldc"
-export const ARGN_pack: Text = 3739; // "pack"
-export const ARGN_bp: Text = 3744; // "bp"
-export const ARGN_bias: Text = 3747; // "bias"
-export const ARGN_y: Text = 3752; // "y"
-export const ARGN_oh: Text = 3754; // "oh"
-export const ARGN_ow: Text = 3757; // "ow"
-export const ARGN_f: Text = 3760; // "f"
-export const ARGN_x: Text = 3762; // "x"
-export const ARGN_h: Text = 3764; // "h"
-export const ARGN_w_: Text = 3766; // "w_"
-export const ARGN_wp: Text = 3769; // "wp"
-export const ARGN_kh: Text = 3772; // "kh"
-export const ARGN_kw: Text = 3775; // "kw"
-export const ARGN_cols: Text = 3778; // "cols"
-export const ARGN_sh: Text = 3783; // "sh"
-export const ARGN_sw: Text = 3786; // "sw"
-export const ARGN_pt: Text = 3789; // "pt"
-export const ARGN_pl: Text = 3792; // "pl"
-export const ARGN_chunkRows: Text = 3795; // "chunkRows"
-export const ARGN_rows: Text = 3805; // "rows"
-export const ARGN_pa: Text = 3810; // "pa"
-export const ARGN_count: Text = 3813; // "count"
-export const ARGN_sa: Text = 3819; // "sa"
-export const ARGN_pb: Text = 3822; // "pb"
-export const ARGN_sb: Text = 3825; // "sb"
-export const ARGN_pc: Text = 3828; // "pc"
-export const ARGN_sc: Text = 3831; // "sc"
-export const ARGN_db: Text = 3834; // "db"
-export const ARGN_dy: Text = 3837; // "dy"
-export const ARGN_dx: Text = 3840; // "dx"
-export const ARGN_perSample: Text = 3843; // "perSample"
-export const ARGN_labels: Text = 3853; // "labels"
-export const ARGN_p: Text = 3860; // "p"
-export const ARGN_sparse: Text = 3862; // "sparse"
-export const ARGN_g: Text = 3869; // "g"
-export const ARGN_w: Text = 3871; // "w"
-export const ARGN_s1: Text = 3873; // "s1"
-export const ARGN_kind: Text = 3876; // "kind"
-export const ARGN_s2: Text = 3881; // "s2"
-export const ARGN_s3: Text = 3884; // "s3"
-export const ARGN_pool: Text = 3887; // "pool"
-export const ARGN_chunkOut: Text = 3892; // "chunkOut"
-export const ARGN_dw: Text = 3901; // "dw"
-export const ARGN_argmax: Text = 3904; // "argmax"
-export const ARGN_inputCount: Text = 3911; // "inputCount"
-export const ARGN_hw: Text = 3922; // "hw"
-export const ARGN_mean: Text = 3925; // "mean"
-export const ARGN_invstd: Text = 3930; // "invstd"
-export const ARGN_newMean: Text = 3937; // "newMean"
-export const ARGN_newVar: Text = 3945; // "newVar"
-export const ARGN_gamma: Text = 3952; // "gamma"
-export const ARGN_beta: Text = 3958; // "beta"
-export const ARGN_movingMean: Text = 3963; // "movingMean"
-export const ARGN_movingVar: Text = 3974; // "movingVar"
-export const ARGN_dgamma: Text = 3984; // "dgamma"
-export const ARGN_dbeta: Text = 3991; // "dbeta"
-export const ARGN_mask: Text = 3997; // "mask"
-export const ARGN_ldy: Text = 4002; // "ldy"
-export const ARGN_ldx: Text = 4006; // "ldx"
-export const ARGN_wf: Text = 4010; // "wf"
-export const ARGN_bf: Text = 4013; // "bf"
-export const ARGN_output: Text = 4016; // "output"
-export const ARGN_pr: Text = 4023; // "pr"
-export const ARGN_scale: Text = 4026; // "scale"
-export const ARGN_offset: Text = 4032; // "offset"
-export const ARGN_lda: Text = 4039; // "lda"
-export const ARGN_ldb: Text = 4043; // "ldb"
-export const ARGN_d1: Text = 4047; // "d1"
-export const ARGN_d2: Text = 4050; // "d2"
-export const ARGN_d3: Text = 4053; // "d3"
-export const ARGN_d4: Text = 4056; // "d4"
-export const ARGN_d5: Text = 4059; // "d5"
-export const ARGN_sy0: Text = 4062; // "sy0"
-export const ARGN_n1: Text = 4066; // "n1"
-export const ARGN_sy1: Text = 4069; // "sy1"
-export const ARGN_n2: Text = 4073; // "n2"
-export const ARGN_sy2: Text = 4076; // "sy2"
-export const ARGN_n3: Text = 4080; // "n3"
-export const ARGN_sy3: Text = 4083; // "sy3"
-export const ARGN_n4: Text = 4087; // "n4"
-export const ARGN_sy4: Text = 4090; // "sy4"
-export const ARGN_n5: Text = 4094; // "n5"
-export const ARGN_sy5: Text = 4097; // "sy5"
-export const ARGN_sa0: Text = 4101; // "sa0"
-export const ARGN_sa1: Text = 4105; // "sa1"
-export const ARGN_sa2: Text = 4109; // "sa2"
-export const ARGN_sa3: Text = 4113; // "sa3"
-export const ARGN_sa4: Text = 4117; // "sa4"
-export const ARGN_sa5: Text = 4121; // "sa5"
-export const ARGN_sb0: Text = 4125; // "sb0"
-export const ARGN_sb1: Text = 4129; // "sb1"
-export const ARGN_sb2: Text = 4133; // "sb2"
-export const ARGN_sb3: Text = 4137; // "sb3"
-export const ARGN_sb4: Text = 4141; // "sb4"
-export const ARGN_sb5: Text = 4145; // "sb5"
-export const ARGN_outer: Text = 4149; // "outer"
-export const ARGN_inner: Text = 4155; // "inner"
-export const ARGN_d0: Text = 4161; // "d0"
-export const ARGN_alpha: Text = 4164; // "alpha"
-export const ARGN_shared: Text = 4170; // "shared"
-export const ARGN_ch: Text = 4177; // "ch"
-export const ARGN_q: Text = 4180; // "q"
-export const ARGN_rsq: Text = 4182; // "rsq"
-export const ARGN_dalpha: Text = 4186; // "dalpha"
-export const ARGN_groups: Text = 4193; // "groups"
-export const ARGN_qf: Text = 4200; // "qf"
-export const ARGN_zero: Text = 4203; // "zero"
+export const OPN_winograd_pack: Text = 3533; // "winograd_pack"
+export const OPN_conv2d_winograd: Text = 3547; // "conv2d_winograd"
+export const OPN_dequantize_i8: Text = 3563; // "dequantize_i8"
+export const OPN_gemm_i8: Text = 3577; // "gemm_i8"
+export const OPN_conv2d_forward_i8: Text = 3585; // "conv2d_forward_i8"
+export const OPN_depthwise_forward_i8: Text = 3603; // "depthwise_forward_i8"
+export const OPN_interleave2: Text = 3624; // "interleave2"
+export const OPN_pack_b_i8: Text = 3636; // "pack_b_i8"
+export const OPN_gemm_i8_packed: Text = 3646; // "gemm_i8_packed"
+export const OPN_conv2d_forward_i8_packed: Text = 3661; // "conv2d_forward_i8_packed"
+export const OPN_widen_i8: Text = 3686; // "widen_i8"
+export const OPN_conv2d_direct_i8: Text = 3695; // "conv2d_direct_i8"
+export const OPN_loss_weighted: Text = 3712; // "loss_weighted"
+export const ARGN_a: Text = 3726; // "a"
+export const ARGN_batchFlags: Text = 3728; // "batchFlags"
+export const ARGN_m: Text = 3739; // "m"
+export const ARGN_rsa: Text = 3741; // "rsa"
+export const ARGN_k: Text = 3745; // "k"
+export const ARGN_csa: Text = 3747; // "csa"
+export const ARGN_b: Text = 3751; // "b"
+export const ARGN_rsb: Text = 3753; // "rsb"
+export const ARGN_n: Text = 3757; // "n"
+export const ARGN_csb: Text = 3759; // "csb"
+export const ARGN_c: Text = 3763; // "c"
+export const ARGN_ldc: Text = 3765; // "ldc"
+export const ARGN_pack: Text = 3769; // "pack"
+export const ARGN_bp: Text = 3774; // "bp"
+export const ARGN_bias: Text = 3777; // "bias"
+export const ARGN_y: Text = 3782; // "y"
+export const ARGN_oh: Text = 3784; // "oh"
+export const ARGN_ow: Text = 3787; // "ow"
+export const ARGN_f: Text = 3790; // "f"
+export const ARGN_x: Text = 3792; // "x"
+export const ARGN_h: Text = 3794; // "h"
+export const ARGN_w_: Text = 3796; // "w_"
+export const ARGN_wp: Text = 3799; // "wp"
+export const ARGN_kh: Text = 3802; // "kh"
+export const ARGN_kw: Text = 3805; // "kw"
+export const ARGN_cols: Text = 3808; // "cols"
+export const ARGN_sh: Text = 3813; // "sh"
+export const ARGN_sw: Text = 3816; // "sw"
+export const ARGN_pt: Text = 3819; // "pt"
+export const ARGN_pl: Text = 3822; // "pl"
+export const ARGN_chunkRows: Text = 3825; // "chunkRows"
+export const ARGN_u: Text = 3835; // "u"
+export const ARGN_w: Text = 3837; // "w"
+export const ARGN_tmp: Text = 3839; // "tmp"
+export const ARGN_scratch: Text = 3843; // "scratch"
+export const ARGN_tiles: Text = 3851; // "tiles"
+export const ARGN_rows: Text = 3857; // "rows"
+export const ARGN_pa: Text = 3862; // "pa"
+export const ARGN_count: Text = 3865; // "count"
+export const ARGN_sa: Text = 3871; // "sa"
+export const ARGN_pb: Text = 3874; // "pb"
+export const ARGN_sb: Text = 3877; // "sb"
+export const ARGN_pc: Text = 3880; // "pc"
+export const ARGN_sc: Text = 3883; // "sc"
+export const ARGN_db: Text = 3886; // "db"
+export const ARGN_dy: Text = 3889; // "dy"
+export const ARGN_dx: Text = 3892; // "dx"
+export const ARGN_perSample: Text = 3895; // "perSample"
+export const ARGN_labels: Text = 3905; // "labels"
+export const ARGN_p: Text = 3912; // "p"
+export const ARGN_sparse: Text = 3914; // "sparse"
+export const ARGN_g: Text = 3921; // "g"
+export const ARGN_s1: Text = 3923; // "s1"
+export const ARGN_kind: Text = 3926; // "kind"
+export const ARGN_s2: Text = 3931; // "s2"
+export const ARGN_s3: Text = 3934; // "s3"
+export const ARGN_pool: Text = 3937; // "pool"
+export const ARGN_chunkOut: Text = 3942; // "chunkOut"
+export const ARGN_dw: Text = 3951; // "dw"
+export const ARGN_argmax: Text = 3954; // "argmax"
+export const ARGN_inputCount: Text = 3961; // "inputCount"
+export const ARGN_hw: Text = 3972; // "hw"
+export const ARGN_mean: Text = 3975; // "mean"
+export const ARGN_invstd: Text = 3980; // "invstd"
+export const ARGN_newMean: Text = 3987; // "newMean"
+export const ARGN_newVar: Text = 3995; // "newVar"
+export const ARGN_gamma: Text = 4002; // "gamma"
+export const ARGN_beta: Text = 4008; // "beta"
+export const ARGN_movingMean: Text = 4013; // "movingMean"
+export const ARGN_movingVar: Text = 4024; // "movingVar"
+export const ARGN_dgamma: Text = 4034; // "dgamma"
+export const ARGN_dbeta: Text = 4041; // "dbeta"
+export const ARGN_mask: Text = 4047; // "mask"
+export const ARGN_ldy: Text = 4052; // "ldy"
+export const ARGN_ldx: Text = 4056; // "ldx"
+export const ARGN_wf: Text = 4060; // "wf"
+export const ARGN_bf: Text = 4063; // "bf"
+export const ARGN_output: Text = 4066; // "output"
+export const ARGN_pr: Text = 4073; // "pr"
+export const ARGN_scale: Text = 4076; // "scale"
+export const ARGN_offset: Text = 4082; // "offset"
+export const ARGN_lda: Text = 4089; // "lda"
+export const ARGN_ldb: Text = 4093; // "ldb"
+export const ARGN_d1: Text = 4097; // "d1"
+export const ARGN_d2: Text = 4100; // "d2"
+export const ARGN_d3: Text = 4103; // "d3"
+export const ARGN_d4: Text = 4106; // "d4"
+export const ARGN_d5: Text = 4109; // "d5"
+export const ARGN_sy0: Text = 4112; // "sy0"
+export const ARGN_n1: Text = 4116; // "n1"
+export const ARGN_sy1: Text = 4119; // "sy1"
+export const ARGN_n2: Text = 4123; // "n2"
+export const ARGN_sy2: Text = 4126; // "sy2"
+export const ARGN_n3: Text = 4130; // "n3"
+export const ARGN_sy3: Text = 4133; // "sy3"
+export const ARGN_n4: Text = 4137; // "n4"
+export const ARGN_sy4: Text = 4140; // "sy4"
+export const ARGN_n5: Text = 4144; // "n5"
+export const ARGN_sy5: Text = 4147; // "sy5"
+export const ARGN_sa0: Text = 4151; // "sa0"
+export const ARGN_sa1: Text = 4155; // "sa1"
+export const ARGN_sa2: Text = 4159; // "sa2"
+export const ARGN_sa3: Text = 4163; // "sa3"
+export const ARGN_sa4: Text = 4167; // "sa4"
+export const ARGN_sa5: Text = 4171; // "sa5"
+export const ARGN_sb0: Text = 4175; // "sb0"
+export const ARGN_sb1: Text = 4179; // "sb1"
+export const ARGN_sb2: Text = 4183; // "sb2"
+export const ARGN_sb3: Text = 4187; // "sb3"
+export const ARGN_sb4: Text = 4191; // "sb4"
+export const ARGN_sb5: Text = 4195; // "sb5"
+export const ARGN_outer: Text = 4199; // "outer"
+export const ARGN_inner: Text = 4205; // "inner"
+export const ARGN_d0: Text = 4211; // "d0"
+export const ARGN_alpha: Text = 4214; // "alpha"
+export const ARGN_shared: Text = 4220; // "shared"
+export const ARGN_ch: Text = 4227; // "ch"
+export const ARGN_q: Text = 4230; // "q"
+export const ARGN_rsq: Text = 4232; // "rsq"
+export const ARGN_dalpha: Text = 4236; // "dalpha"
+export const ARGN_groups: Text = 4243; // "groups"
+export const ARGN_qf: Text = 4250; // "qf"
+export const ARGN_zero: Text = 4253; // "zero"
