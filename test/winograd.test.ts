@@ -5,8 +5,8 @@
 // --disable simd (the same bits).
 //
 // Sweep: 3x3, stride 1; 'same', 'valid' and explicit paddings up to 3 (pad-folded ZeroPadding2D);
-// odd and even H and W, 1x1 included; C over 1, 3, 5, 8, 16, 33 and 300 (two k slices of the
-// GEMM), F over 1, 3, 7, 9, 24 and 130 (two column blocks); batch 1, 2 and 8; blocks of 1, 3, 16
+// odd and even H and W, 1x1 included; C over 4, 5, 7, 8, 13, 16, 33 and 300 (two k slices of the
+// GEMM), F over 4, 5, 7, 9, 24 and 130 (two column blocks; the kernel takes C, F >= 4); batch 1, 2 and 8; blocks of 1, 3, 16
 // and all tiles; with and without bias, no clamp, ReLU and ReLU6. Outputs start as NaN; guard
 // words round every buffer must come back unchanged.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -35,8 +35,8 @@ function cases(): Case[] {
   // [top, bottom, left, right]
   const pads = [[1, 1, 1, 1], [0, 0, 0, 0], [2, 0, 0, 1], [1, 2, 3, 0], [0, 1, 1, 0]];
   const images = [[1, 1], [2, 3], [5, 7], [9, 10], [14, 14]];
-  const channels = [1, 3, 5, 8, 16, 33];
-  const filters = [1, 3, 7, 9, 24, 130];
+  const channels = [4, 5, 7, 8, 13, 16, 33];
+  const filters = [4, 5, 7, 9, 24, 130];
   let i = 0;
   for (const [pt, pb, pl, pr] of pads) for (const [H, W] of images) {
     i++;
@@ -112,5 +112,15 @@ describe('conv2d_winograd_f23', () => {
       if (close.ratio > 1) fails.push(describeCloseness(label(c), close));
     });
     expect(fails).toEqual([]);
+  });
+
+  it('writes nothing for fewer than 4 channels or filters (its whole-vector transforms need 4; the planner picks it for 8 and more)', () => {
+    const a = simdArena(1 << 20);
+    for (const [C, F] of [[3, 8], [8, 3]]) {
+      const c: Case = { g: { B: 1, H: 4, W: 4, C, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 4, OW: 4 }, F, bias: true, clamp: [-Infinity, Infinity], tiles: 4 };
+      const { y, fails } = runWinograd(a, c, 5);
+      expect(fails).toEqual([]);
+      expect(y.every((v) => Number.isNaN(v))).toBe(true);
+    }
   });
 });

@@ -17,7 +17,6 @@
 // the same order however its rows are split. Not the bits of the direct convolution: the error
 // analysis and the measured error are in docs/profile-conv.md.
 import { gemm_f32_packed, gemm_pack_b, gemm_packed_floats } from './gemm-packed';
-import { KC, MR } from './gemm';
 import { fill_f32 } from './elementwise';
 
 // u: the 16 matrices U[xi] (C, F), each in gemm_pack_b's panels (gemm_packed_floats(F, C) floats
@@ -42,14 +41,14 @@ export function winograd_f23_pack(u: usize, w: usize, C: i32, F: i32, tmp: usize
 // Row r of G times (a0, a1, a2).
 function gRow(r: i32, a0: f32, a1: f32, a2: f32): f32 {
   if (r == 0) return a0;
-  if (r == 1) return (a0 + a1 + a2) * 0.5;
-  if (r == 2) return (a0 - a1 + a2) * 0.5;
-  return a2;
+  if (r == 3) return a2;
+  return (a0 + (r == 1 ? a1 : -a1) + a2) * 0.5; // a0 + -a1 is a0 - a1, exactly
 }
 
-// Bytes of conv2d_winograd_f23's scratch for blocks of `tiles` tiles.
+// Bytes of conv2d_winograd_f23's scratch for blocks of `tiles` tiles: a bound that covers its
+// parts (64 + 4 cp + 64 tiles (cp + fp) + 16 min(C, KC), cp and fp C and F rounded up to 4).
 export function winograd_f23_scratch(C: i32, F: i32, tiles: i32): i32 {
-  return 64 + (((C + 3) & ~3) << 2) + ((16 * max(tiles, 1) * (C + F)) << 2) + ((min(C, KC) * MR) << 2);
+  return 64 * (max(tiles, 1) + 1) * (C + F + 6);
 }
 
 // y (B, OH, OW, F) = clamp(conv3x3(x (B, H, W, C)) + b (F), lo, hi), stride 1, dilation 1, padding
@@ -57,19 +56,24 @@ export function winograd_f23_scratch(C: i32, F: i32, tiles: i32): i32 {
 // winograd_f23_pack into u; b 0 for none, lo/hi -inf/inf for no clamp. `tiles`: tiles per block
 // (V and M of a block stay in cache). Scratch: winograd_f23_scratch(C, F, tiles) bytes: the tap
 // table (16 pointers), a zero row (C floats), V (16, tiles, C), M (16, tiles, F), the GEMM's pack.
+// V's and M's rows are padded to a multiple of 4 floats, so that the SIMD transforms store whole
+// vectors (the pad lanes are never read as values).
 export function conv2d_winograd_f23(y: usize, x: usize, u: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   tiles: i32, scratch: usize, lo: f32, hi: f32): void {
   const TH = (OH + 1) >> 1, TW = (OW + 1) >> 1;
   const T = B * TH * TW;
-  if (T <= 0 || F <= 0 || C <= 0) return;
+  // The SIMD transforms read and write whole vectors of channels: C and F at least 4 (the
+  // planner picks this kernel for 8 and more, conv-lowering.ts usesWinograd).
+  if (T <= 0 || F < 4 || C < 4) return;
   tiles = max(tiles, 1);
+  const cp = (C + 3) & ~3, fp = (F + 3) & ~3;
   const taps = scratch;
   const zero = scratch + 64;
-  const v = zero + (<usize>((C + 3) & ~3) << 2);
-  const vStep = <usize>(tiles * C) << 2;
+  const v = zero + (<usize>cp << 2);
+  const vStep = <usize>(tiles * cp) << 2;
   const m = v + 16 * vStep;
-  const mStep = <usize>(tiles * F) << 2;
+  const mStep = <usize>(tiles * fp) << 2;
   const pack = m + 16 * mStep;
   const panel = <usize>gemm_packed_floats(F, C) << 2;
   fill_f32(zero, 0, C);
@@ -77,10 +81,10 @@ export function conv2d_winograd_f23(y: usize, x: usize, u: usize, b: usize,
     const n = min(tiles, T - t0);
     for (let t = 0; t < n; t++) {
       tapTable(taps, zero, x, t0 + t, TH, TW, H, W, C, PT, PL);
-      inputTile(v + (<usize>(t * C) << 2), vStep, taps, C);
+      inputTile(v + (<usize>(t * cp) << 2), vStep, taps, C);
     }
     for (let xi = 0; xi < 16; xi++) {
-      gemm_f32_packed(m + <usize>xi * mStep, v + <usize>xi * vStep, u + <usize>xi * panel, 0, n, F, C, C, 1, F, 0,
+      gemm_f32_packed(m + <usize>xi * mStep, v + <usize>xi * vStep, u + <usize>xi * panel, 0, n, F, C, cp, 1, fp, 0,
         <f32>-Infinity, <f32>Infinity, pack);
     }
     for (let t = 0; t < n; t++) {
@@ -91,7 +95,7 @@ export function conv2d_winograd_f23(y: usize, x: usize, u: usize, b: usize,
       const y01 = ow + 1 < OW ? y00 + (<usize>F << 2) : y00;
       const y10 = oh + 1 < OH ? y00 + (<usize>(OW * F) << 2) : y00;
       const y11 = ow + 1 < OW ? y10 + (<usize>F << 2) : y10;
-      outputTile(y00, y01, y10, y11, m + (<usize>(t * F) << 2), mStep, b, F, lo, hi);
+      outputTile(y00, y01, y10, y11, m + (<usize>(t * fp) << 2), mStep, b, F, lo, hi);
     }
   }
 }
@@ -112,105 +116,109 @@ function tapTable(taps: usize, zero: usize, x: usize, q: i32, TH: i32, TW: i32, 
 
 // @ts-ignore: decorator
 @inline
-function tapAt(taps: usize, r: i32, s: i32): usize {
-  return load<usize>(taps + (<usize>(4 * r + s) << 2));
+function tapVector(taps: usize, r: i32, s: i32, o: usize): v128 {
+  return v128.load(load<usize>(taps + (<usize>(4 * r + s) << 2)) + o);
 }
 
 // V[4i + j] (at v + (4i + j) * vStep) = (B^T d B)[i, j] for the patch whose taps are in `taps`, all
-// C channels. Column j of d B is (d0 - d2, d1 + d2, d2 - d1, d1 - d3)[j] of each row; B^T then
-// combines the rows the same way.
+// C channels: first d B row by row into V (row r: d0 - d2, d1 + d2, d2 - d1, d1 - d3), then B^T
+// (d B) column by column in place, the same four sums over the rows.
 function inputTile(v: usize, vStep: usize, taps: usize, C: i32): void {
-  let c = 0;
   if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
-      const o = <usize>c << 2;
-      for (let j = 0; j < 4; j++) {
-        const a = j == 0 ? 0 : j == 3 ? 1 : j, bb = j == 0 ? 2 : j == 3 ? 3 : 3 - j;
-        // t_r = d[r, a] (+ or -) d[r, bb]: j = 0: d0 - d2; 1: d1 + d2; 2: d2 - d1; 3: d1 - d3.
-        const t0 = colB(v128.load(tapAt(taps, 0, a) + o), v128.load(tapAt(taps, 0, bb) + o), j);
-        const t1 = colB(v128.load(tapAt(taps, 1, a) + o), v128.load(tapAt(taps, 1, bb) + o), j);
-        const t2 = colB(v128.load(tapAt(taps, 2, a) + o), v128.load(tapAt(taps, 2, bb) + o), j);
-        const t3 = colB(v128.load(tapAt(taps, 3, a) + o), v128.load(tapAt(taps, 3, bb) + o), j);
-        const vj = v + <usize>j * vStep + o;
-        v128.store(vj, f32x4.sub(t0, t2));
-        v128.store(vj + 4 * vStep, f32x4.add(t1, t2));
-        v128.store(vj + 8 * vStep, f32x4.sub(t2, t1));
-        v128.store(vj + 12 * vStep, f32x4.sub(t1, t3));
+    // Whole vectors: the last one overlaps the one before it (C >= 4) and writes the same values
+    // again; B^T then runs over V's padded rows, pad lanes included (never read as values).
+    for (let c = 0; c < C; c += 4) {
+      const o = <usize>min(c, C - 4) << 2;
+      for (let r = 0; r < 4; r++) {
+        const d1 = tapVector(taps, r, 1, o), d2 = tapVector(taps, r, 2, o);
+        const vr = v + <usize>(4 * r) * vStep + o;
+        v128.store(vr, f32x4.sub(tapVector(taps, r, 0, o), d2));
+        v128.store(vr + vStep, f32x4.add(d1, d2));
+        v128.store(vr + 2 * vStep, f32x4.sub(d2, d1));
+        v128.store(vr + 3 * vStep, f32x4.sub(d1, tapVector(taps, r, 3, o)));
       }
     }
-  }
-  for (; c < C; c++) {
-    const o = <usize>c << 2;
-    for (let j = 0; j < 4; j++) {
-      const a = j == 0 ? 0 : j == 3 ? 1 : j, bb = j == 0 ? 2 : j == 3 ? 3 : 3 - j;
-      const t0 = colBf(load<f32>(tapAt(taps, 0, a) + o), load<f32>(tapAt(taps, 0, bb) + o), j);
-      const t1 = colBf(load<f32>(tapAt(taps, 1, a) + o), load<f32>(tapAt(taps, 1, bb) + o), j);
-      const t2 = colBf(load<f32>(tapAt(taps, 2, a) + o), load<f32>(tapAt(taps, 2, bb) + o), j);
-      const t3 = colBf(load<f32>(tapAt(taps, 3, a) + o), load<f32>(tapAt(taps, 3, bb) + o), j);
-      const vj = v + <usize>j * vStep + o;
-      store<f32>(vj, t0 - t2);
-      store<f32>(vj + 4 * vStep, t1 + t2);
-      store<f32>(vj + 8 * vStep, t2 - t1);
-      store<f32>(vj + 12 * vStep, t1 - t3);
+    for (let c = 0; c < C; c += 4) {
+      const o = <usize>c << 2;
+      for (let j: usize = 0; j < 4; j++) {
+        const vj = v + j * vStep + o;
+        const t1 = v128.load(vj + 4 * vStep), t2 = v128.load(vj + 8 * vStep);
+        v128.store(vj, f32x4.sub(v128.load(vj), t2));
+        v128.store(vj + 8 * vStep, f32x4.sub(t2, t1));
+        v128.store(vj + 4 * vStep, f32x4.add(t1, t2));
+        v128.store(vj + 12 * vStep, f32x4.sub(t1, v128.load(vj + 12 * vStep)));
+      }
     }
+    return;
+  }
+  // Without SIMD, smaller: the patch copied into V, then B^T along its rows and its columns in place.
+  for (let c = 0; c < C; c++) {
+    const o = <usize>c << 2;
+    for (let k: usize = 0; k < 16; k++) store<f32>(v + k * vStep + o, load<f32>(load<usize>(taps + (k << 2)) + o));
+    for (let r: usize = 0; r < 4; r++) bt4(v + 4 * r * vStep + o, vStep);
+    for (let j: usize = 0; j < 4; j++) bt4(v + j * vStep + o, 4 * vStep);
   }
 }
 
-// Element j of a row of d times B, from its two inputs p = d[a], q = d[bb] (see inputTile).
-// @ts-ignore: decorator
-@inline
-function colB(p: v128, q: v128, j: i32): v128 {
-  return j == 1 ? f32x4.add(p, q) : f32x4.sub(p, q);
+// (t0, t1, t2, t3) at p, p + step, p + 2 step, p + 3 step = B^T of themselves: t0 - t2, t1 + t2,
+// t2 - t1, t1 - t3 (the scalar transforms; the same sums as the SIMD ones).
+function bt4(p: usize, step: usize): void {
+  const t1 = load<f32>(p + step), t2 = load<f32>(p + 2 * step);
+  store<f32>(p, load<f32>(p) - t2);
+  store<f32>(p + 2 * step, t2 - t1);
+  store<f32>(p + step, t1 + t2);
+  store<f32>(p + 3 * step, t1 - load<f32>(p + 3 * step));
 }
 
-// @ts-ignore: decorator
-@inline
-function colBf(p: f32, q: f32, j: i32): f32 {
-  return j == 1 ? p + q : p - q;
+// (m0, m1, m2, m3) at p, p + step, .. -> A^T of them at p and p + step: m0 + m1 + m2, m1 - m2 - m3.
+function at4(p: usize, step: usize): void {
+  const m1 = load<f32>(p + step), m2 = load<f32>(p + 2 * step);
+  store<f32>(p, load<f32>(p) + m1 + m2);
+  store<f32>(p + step, m1 - m2 - load<f32>(p + 3 * step));
 }
 
 // The tile's four outputs (y00, y01 / y10, y11; one that falls outside y aliases an earlier one and
 // is stored first, so the valid store wins) = clamp(A^T M A + b, lo, hi), M[xi] at m + xi * mStep.
-// Rows of A^T M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (per column), then the same along the row.
+// First A^T M in place over M's first two rows (s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 per column),
+// then the same along each of those rows: two short loops rather than 24 loads in flight.
 function outputTile(y00: usize, y01: usize, y10: usize, y11: usize, m: usize, mStep: usize, b: usize, F: i32, lo: f32, hi: f32): void {
-  let f = 0;
   if (ASC_FEATURE_SIMD) {
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-    for (; f + 4 <= F; f += 4) {
-      const o = <usize>f << 2;
-      const p = m + o;
-      const s00 = f32x4.add(f32x4.add(v128.load(p), v128.load(p + 4 * mStep)), v128.load(p + 8 * mStep));
-      const s10 = f32x4.sub(f32x4.sub(v128.load(p + 4 * mStep), v128.load(p + 8 * mStep)), v128.load(p + 12 * mStep));
-      const s01 = f32x4.add(f32x4.add(v128.load(p + mStep), v128.load(p + 5 * mStep)), v128.load(p + 9 * mStep));
-      const s11 = f32x4.sub(f32x4.sub(v128.load(p + 5 * mStep), v128.load(p + 9 * mStep)), v128.load(p + 13 * mStep));
-      const s02 = f32x4.add(f32x4.add(v128.load(p + 2 * mStep), v128.load(p + 6 * mStep)), v128.load(p + 10 * mStep));
-      const s12 = f32x4.sub(f32x4.sub(v128.load(p + 6 * mStep), v128.load(p + 10 * mStep)), v128.load(p + 14 * mStep));
-      const s03 = f32x4.add(f32x4.add(v128.load(p + 3 * mStep), v128.load(p + 7 * mStep)), v128.load(p + 11 * mStep));
-      const s13 = f32x4.sub(f32x4.sub(v128.load(p + 7 * mStep), v128.load(p + 11 * mStep)), v128.load(p + 15 * mStep));
-      const bv = b != 0 ? v128.load(b + o) : f32x4.splat(0);
-      // pmax / pmin: the same values as max / min here (NaN stays NaN; no sum is -0, the GEMM's
-      // start from +0 and x - x is +0), one instruction each.
-      v128.store(y11 + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.sub(f32x4.sub(s11, s12), s13), bv), vlo), vhi));
-      v128.store(y10 + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.add(f32x4.add(s10, s11), s12), bv), vlo), vhi));
-      v128.store(y01 + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.sub(f32x4.sub(s01, s02), s03), bv), vlo), vhi));
-      v128.store(y00 + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.add(f32x4.add(s00, s01), s02), bv), vlo), vhi));
+    for (let f = 0; f < F; f += 4) {
+      const pq = m + (<usize>f << 2);
+      for (let q: usize = 0; q < 4; q++) {
+        const p = pq + q * mStep;
+        const m1 = v128.load(p + 4 * mStep), m2 = v128.load(p + 8 * mStep);
+        v128.store(p, f32x4.add(f32x4.add(v128.load(p), m1), m2));
+        v128.store(p + 4 * mStep, f32x4.sub(f32x4.sub(m1, m2), v128.load(p + 12 * mStep)));
+      }
     }
+    // The last vector overlaps the one before it (F >= 4) and stores the same values again.
+    for (let f = 0; f < F; f += 4) {
+      const o = <usize>min(f, F - 4) << 2;
+      const bv = b != 0 ? v128.load(b + o) : f32x4.splat(0);
+      for (let r = 1; r >= 0; r--) {
+        const pr = m + o + <usize>(4 * r) * mStep;
+        const s1 = v128.load(pr + mStep), s2 = v128.load(pr + 2 * mStep);
+        // pmax / pmin: the same values as max / min here (NaN stays NaN; no sum is -0, the GEMM's
+        // start from +0 and x - x is +0), one instruction each.
+        v128.store((r ? y11 : y01) + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.sub(f32x4.sub(s1, s2), v128.load(pr + 3 * mStep)), bv), vlo), vhi));
+        v128.store((r ? y10 : y00) + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.add(f32x4.add(v128.load(pr), s1), s2), bv), vlo), vhi));
+      }
+    }
+    return;
   }
-  for (; f < F; f++) {
+  // Without SIMD, smaller: A^T along M's columns and then along its first two rows, in place.
+  for (let f = 0; f < F; f++) {
     const p = m + (<usize>f << 2);
-    const s00 = load<f32>(p) + load<f32>(p + 4 * mStep) + load<f32>(p + 8 * mStep);
-    const s10 = load<f32>(p + 4 * mStep) - load<f32>(p + 8 * mStep) - load<f32>(p + 12 * mStep);
-    const s01 = load<f32>(p + mStep) + load<f32>(p + 5 * mStep) + load<f32>(p + 9 * mStep);
-    const s11 = load<f32>(p + 5 * mStep) - load<f32>(p + 9 * mStep) - load<f32>(p + 13 * mStep);
-    const s02 = load<f32>(p + 2 * mStep) + load<f32>(p + 6 * mStep) + load<f32>(p + 10 * mStep);
-    const s12 = load<f32>(p + 6 * mStep) - load<f32>(p + 10 * mStep) - load<f32>(p + 14 * mStep);
-    const s03 = load<f32>(p + 3 * mStep) + load<f32>(p + 7 * mStep) + load<f32>(p + 11 * mStep);
-    const s13 = load<f32>(p + 7 * mStep) - load<f32>(p + 11 * mStep) - load<f32>(p + 15 * mStep);
+    for (let q: usize = 0; q < 4; q++) at4(p + q * mStep, 4 * mStep);
+    at4(p, mStep);
+    at4(p + 4 * mStep, mStep);
     const bf: f32 = b != 0 ? load<f32>(b + (<usize>f << 2)) : 0;
     const o = <usize>f << 2;
-    store<f32>(y11 + o, min(max(s11 - s12 - s13 + bf, lo), hi));
-    store<f32>(y10 + o, min(max(s10 + s11 + s12 + bf, lo), hi));
-    store<f32>(y01 + o, min(max(s01 - s02 - s03 + bf, lo), hi));
-    store<f32>(y00 + o, min(max(s00 + s01 + s02 + bf, lo), hi));
+    store<f32>(y11 + o, min(max(load<f32>(p + 5 * mStep) + bf, lo), hi));
+    store<f32>(y10 + o, min(max(load<f32>(p + 4 * mStep) + bf, lo), hi));
+    store<f32>(y01 + o, min(max(load<f32>(p + mStep) + bf, lo), hi));
+    store<f32>(y00 + o, min(max(load<f32>(p) + bf, lo), hi));
   }
 }

@@ -4,7 +4,6 @@ import { conv2dPackBytes, convColsBytes, windowAxis } from './conv-scratch';
 import type { ConvPadding } from '../layers/config';
 import type { Layer } from '../layers/layer';
 import { align16, type CompileContext, needScratch } from './program';
-import { GEMM_KC, GEMM_MR } from './gemm-scratch';
 
 export interface ConvGeometry {
   h: number; w_: number; c: number; kh: number; kw: number; sh: number; sw: number; dh: number; dw_: number;
@@ -59,7 +58,7 @@ export function usesDirectConv(g: ConvGeometry, f: number): boolean {
 // for an input and an output transform. Chosen where it measured faster kernel against kernel
 // (docs/profile-conv.md, "Winograd"): at least WINOGRAD_MIN_CHANNELS input channels and filters,
 // below which the transforms (per channel and per filter) outweigh the products saved.
-export const WINOGRAD_MIN_CHANNELS = 16;
+export const WINOGRAD_MIN_CHANNELS = 8;
 export function usesWinograd(g: ConvGeometry, f: number): boolean {
   return g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw_ === 1 &&
     g.c >= WINOGRAD_MIN_CHANNELS && f >= WINOGRAD_MIN_CHANNELS && g.oh > 0 && g.ow > 0;
@@ -75,8 +74,7 @@ export function winogradTiles(batch: number, g: ConvGeometry, f: number): number
 }
 
 // Bytes of conv2d_winograd's scratch (winograd_f23_scratch in assembly/kernels/winograd.ts).
-export const winogradScratchBytes = (c: number, f: number, tiles: number) =>
-  64 + Math.ceil(c / 4) * 16 + 64 * Math.max(tiles, 1) * (c + f) + Math.min(c, GEMM_KC) * GEMM_MR * 4;
+export const winogradScratchBytes = (c: number, f: number, tiles: number) => 64 * (Math.max(tiles, 1) + 1) * (c + f + 6);
 
 // Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM
 // tile height), at least 4. The scratch holds the columns, then the GEMM packing buffer. A grouped

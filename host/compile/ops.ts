@@ -109,7 +109,7 @@ const PRELU_ALPHA = '(shared & 1 ? 1 : d0) * (shared & 2 ? 1 : d1) * (shared & 4
 const PACKED = (n: string, k: string) => `(${k}) * ceil((${n}) / 8) * 8`;
 const PACKED_SCRATCH = (k: string) => `min(${k}, 256) * 4`;
 // conv2d_winograd's scratch in bytes (winograd_f23_scratch, assembly/kernels/winograd.ts).
-const WINOGRAD_SCRATCH = '64 + ceil(c / 4) * 16 + 64 * max(tiles, 1) * (c + f) + min(c, 256) * 16';
+const WINOGRAD_SCRATCH = '64 * (max(tiles, 1) + 1) * (c + f + 6)';
 const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
