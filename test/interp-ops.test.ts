@@ -84,6 +84,8 @@ const convArgs = (g: ConvGeometry, f: number, key: 'f' | 'm' = 'f') => ({
 });
 const poolArgs = (g: ConvGeometry) => ({ h: g.H, w_: g.W, c: g.C, kh: g.KH, kw: g.KW, sh: g.SH, sw: g.SW, pt: g.PT, pl: g.PL, oh: g.OH, ow: g.OW });
 const CONV = geometry({ H: 5, W: 4, KH: 3, KW: 3, PT: 1, PL: 1 });
+// Winograd F(2x2, 3x3) takes at least 4 channels; odd output height, padding 1.
+const WINO = geometry({ H: 5, W: 4, C: 5, KH: 3, KW: 3, PT: 1, PL: 1 });
 const POOL = geometry({ H: 4, W: 6, KH: 2, KW: 2, SH: 2, SW: 2 });
 // 3x2 kernel over 4 channels in 2 groups, stride 2, pads top 1 / left 0 and an output row that
 // overhangs the bottom (explicit pads); a 3x3 stride-2 ceil-mode window with top/left padding 1.
@@ -652,6 +654,27 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       y, x: x.p, wp, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), lo: 0, hi: Infinity,
     });
     c.expect('y', c.f32(y, nOut(CONV, f)), Array.from(conv2dRef(CONV, f, x.v, w.v, b.v), (v) => Math.max(0, v)));
+  },
+  winograd_pack(c) {
+    // U[xi] = G g G^T per (channel, filter), in gemm_pack_b's panels: here one panel 8 wide per xi.
+    const C = 5, f = 6, w = c.input(9 * C * f), u = c.out(16 * C * 8);
+    c.run('winograd_pack', { u, w: w.p, c: C, f, tmp: c.out(C * f) });
+    const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+    const want = new Float64Array(16 * C * 8);
+    for (let xi = 0; xi < 16; xi++) for (let ch = 0; ch < C; ch++) for (let o = 0; o < f; o++) {
+      let s = 0;
+      for (let k = 0; k < 3; k++) for (let l = 0; l < 3; l++) s += G[xi >> 2][k] * w.v[(k * 3 + l) * C * f + ch * f + o] * G[xi & 3][l];
+      want[(xi * C + ch) * 8 + o] = s;
+    }
+    c.expect('u', c.f32(u, 16 * C * 8), want);
+  },
+  conv2d_winograd(c) {
+    const g = WINO, f = 6, x = c.input(nIn(g)), w = c.input(9 * g.C * f), b = c.input(f), u = c.out(16 * g.C * 8), y = c.out(nOut(g, f));
+    c.run('winograd_pack', { u, w: w.p, c: g.C, f, tmp: c.out(g.C * f) });
+    c.run('conv2d_winograd', {
+      y, x: x.p, u, b: b.p, h: g.H, w_: g.W, c: g.C, f, pt: g.PT, pl: g.PL, oh: g.OH, ow: g.OW, tiles: 3, scratch: c.out(SCRATCH), lo: 0, hi: Infinity,
+    });
+    c.expect('y', c.f32(y, nOut(g, f)), Array.from(conv2dRef(g, f, x.v, w.v, b.v), (v) => Math.max(0, v)));
   },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3

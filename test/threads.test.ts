@@ -175,7 +175,7 @@ describe('threads: the same bits for any thread count', () => {
   it('an inference plan with packed weights (conv2d_forward_packed, gemm_packed) splits them, with the same bits', async () => {
     setSeed(4);
     const m = sequential([
-      layers.conv2d(32, { kernelSize: 1, inputShape: [24, 24, 16], activation: 'relu' }), layers.conv2d(24, { kernelSize: 3, padding: 'same' }),
+      layers.conv2d(32, { kernelSize: 1, inputShape: [24, 24, 16], activation: 'relu' }), layers.conv2d(24, { kernelSize: 3, padding: 'same', dilationRate: 2 }), // dilated: not Winograd
       layers.flatten(), layers.dense(64, { activation: 'relu' }),
     ]);
     const x = tensor(randomArray(32 * 24 * 24 * 16, 8), [32, 24, 24, 16]);
@@ -201,7 +201,7 @@ describe('threads: the same bits for any thread count', () => {
     // 57 * 57 = 3249 positions in chunks of 112: one thread's last chunk is a single row; split,
     // that row ends a sub-chunk of at least 4.
     setSeed(3);
-    const m = sequential([layers.conv2d(32, { kernelSize: 3, padding: 'same', inputShape: [57, 57, 64] })]);
+    const m = sequential([layers.conv2d(32, { kernelSize: 3, padding: 'same', dilationRate: 2, inputShape: [57, 57, 64] })]); // not Winograd
     const x = tensor(randomArray(57 * 57 * 64, 21), [1, 57, 57, 64]);
     m.planInference(1, undefined, 1);
     m.predict(x);
@@ -210,10 +210,11 @@ describe('threads: the same bits for any thread count', () => {
   });
 
   it('a packed convolution over a few positions splits its GEMM by column blocks, with the same bits on 1, 2 and 3 threads', async () => {
-    // Batch 1, 3x3 outputs: 9 rows are too few for row tiles; 256 filters are two column blocks.
+    // Batch 1, 3x3 outputs: 9 rows are too few for row tiles; 256 filters are two column blocks
+    // (dilated: a stride-1 3x3 would run as Winograd).
     setSeed(6);
-    const m = sequential([layers.conv2d(256, { kernelSize: 3, inputShape: [5, 5, 64], activation: 'relu' })]);
-    const x = tensor(randomArray(5 * 5 * 64, 12), [1, 5, 5, 64]);
+    const m = sequential([layers.conv2d(256, { kernelSize: 3, dilationRate: 2, inputShape: [7, 7, 64], activation: 'relu' })]);
+    const x = tensor(randomArray(7 * 7 * 64, 12), [1, 7, 7, 64]);
     sameBitsOnThreads(m, x, (jobs) => {
       expect(jobs['gemm packed'], 'gemm packed by columns').toBeGreaterThan(0);
       expect(jobs['conv2d packed'], 'too few positions for row tiles').toBe(0);

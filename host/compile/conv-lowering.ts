@@ -53,6 +53,29 @@ export function usesDirectConv(g: ConvGeometry, f: number): boolean {
   return g.c <= 8 && g.kh * g.kw * g.c <= 256 && (f <= 8 || (g.c === 1 && f <= 16)) && !isPointwise(g);
 }
 
+// Winograd F(2x2, 3x3) (assembly/kernels/winograd.ts, conv2d_winograd) for a 3x3 convolution with
+// stride 1 and dilation 1 whose kernel an inference plan transforms once: 2.25x fewer multiplies
+// for an input and an output transform. Chosen where it measured faster kernel against kernel
+// (docs/profile-conv.md, "Winograd"): at least WINOGRAD_MIN_CHANNELS input channels and filters,
+// below which the transforms (per channel and per filter) outweigh the products saved.
+export const WINOGRAD_MIN_CHANNELS = 8;
+export function usesWinograd(g: ConvGeometry, f: number): boolean {
+  return g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw_ === 1 &&
+    g.c >= WINOGRAD_MIN_CHANNELS && f >= WINOGRAD_MIN_CHANNELS && g.oh > 0 && g.ow > 0;
+}
+
+// Tiles per block of conv2d_winograd: its transformed inputs and products (64 * (c + f) bytes a
+// tile) kept within WINOGRAD_BLOCK_BYTES so they stay in cache between the transforms and the
+// 16 GEMMs; at least 16 so that each GEMM reads its kernel panels for more than a few rows.
+const WINOGRAD_BLOCK_BYTES = 256 << 10;
+export function winogradTiles(batch: number, g: ConvGeometry, f: number): number {
+  const all = batch * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2);
+  return Math.min(all, Math.max(16, Math.floor(WINOGRAD_BLOCK_BYTES / (64 * (g.c + f)) / 4) * 4));
+}
+
+// Bytes of conv2d_winograd's scratch (winograd_f23_scratch in assembly/kernels/winograd.ts).
+export const winogradScratchBytes = (c: number, f: number, tiles: number) => 64 * (Math.max(tiles, 1) + 1) * (c + f + 6);
+
 // Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM
 // tile height), at least 4. The scratch holds the columns, then the GEMM packing buffer. A grouped
 // convolution unfolds one group's C/groups channels at a time.

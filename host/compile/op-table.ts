@@ -277,6 +277,14 @@ export const OP_TABLE = {
     code: 232, args: `y:ptr x:ptr wp:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr lo:f32 hi:f32`,
     run: `conv2d_forward_packed(y, x, wp, b, batch, ${CONV_CALL}, chunkRows, cols, pack, lo, hi)`,
   },
+  // Winograd F(2x2, 3x3), 240-244 (assembly/kernels/winograd.ts): winograd_pack runs in an inference
+  // plan's 'prepare' program (the 16 transformed kernels U, each in gemm_pack_b's panels; tmp c*f
+  // floats of scratch); conv2d_winograd reads them, with the bias and a clamp on each output tile.
+  winograd_pack: { code: 240, args: 'u:ptr w:ptr c f tmp:ptr', run: 'winograd_f23_pack(u, w, c, f, tmp)' },
+  conv2d_winograd: {
+    code: 241, args: 'y:ptr x:ptr u:ptr b:ptr h w_ c f pt pl oh ow tiles scratch:ptr lo:f32 hi:f32',
+    run: 'conv2d_winograd_f23(y, x, u, b, batch, h, w_, c, f, pt, pl, oh, ow, tiles, scratch, lo, hi)',
+  },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
   // Kernels that read a frozen layer's int8 kernel q and its per-output-channel f32 scales directly

@@ -108,6 +108,8 @@ const PRELU_ALPHA = '(shared & 1 ? 1 : d0) * (shared & 2 ? 1 : d1) * (shared & 4
 // A (k, n) weight in GEMM panels (gemm_pack_b), and gemm_f32_packed's scratch (one packed band of a).
 const PACKED = (n: string, k: string) => `(${k}) * ceil((${n}) / 8) * 8`;
 const PACKED_SCRATCH = (k: string) => `min(${k}, 256) * 4`;
+// conv2d_winograd's scratch in bytes (winograd_f23_scratch, assembly/kernels/winograd.ts).
+const WINOGRAD_SCRATCH = '64 * (max(tiles, 1) + 1) * (c + f + 6)';
 const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
@@ -140,6 +142,19 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     access: [
       ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['wp', PACKED('f', 'kh * kw * c'), 'r'], ['b?', 'f', 'r'],
       ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'], ['pack', PACKED_SCRATCH('kh * kw * c'), 'w'],
+    ],
+    disjoint: [['y', 'x']],
+  },
+  winograd_pack: {
+    work: '16 * c * f',
+    access: [['u', `16 * ${PACKED('f', 'c')}`, 'w'], ['w', '9 * c * f', 'r'], ['tmp', 'c * f', 'w']],
+    disjoint: [['u', 'w'], ['tmp', 'w']],
+  },
+  conv2d_winograd: {
+    work: 'B * oh * ow * f * 9 * c',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['u', `16 * ${PACKED('f', 'c')}`, 'r'], ['b?', 'f', 'r'],
+      ['scratch', `${WINOGRAD_SCRATCH} / 4`, 'w'],
     ],
     disjoint: [['y', 'x']],
   },

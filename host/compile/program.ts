@@ -148,6 +148,19 @@ export function packedWeight(ctx: CompileContext, layer: string, w: number, n: n
   return bp;
 }
 
+// The region holding a 3x3 kernel w (3, 3, c, f) transformed for Winograd F(2x2, 3x3) by `prepare`
+// (winograd_pack: 16 matrices (c, f) in GEMM panels, 16/9 of the kernel's packed size), or null
+// when the plan has no prepare program or w is not a constant f32 weight.
+export function winogradWeight(ctx: CompileContext, layer: string, w: number, c: number, f: number): number | null {
+  if (!ctx.prepare || ctx.int8Kernels.has(w)) return null;
+  const kind = ctx.regions[w].kind;
+  if (kind !== 'param' && kind !== 'derived') return null;
+  const u = derivedRegion(ctx, `${layer} winograd ${ctx.regions[w].name}`, 16 * packedFloats(f, c));
+  needScratch(ctx, 4 * c * f);
+  ctx.prepare.emit('winograd_pack', layer, { u, w, tmp: [SCRATCH, 0] }, { c, f });
+  return u;
+}
+
 // The region holding int8 kernel q ((k, n) row-major) packed into GEMM panels at a byte a weight
 // by `prepare` (gemm_pack_b_i8), or null when the plan has no prepare program or q is not an int8
 // kernel the plan keeps constant. One packed copy per kernel region; its scales stay where they are.

@@ -5,11 +5,11 @@
 // host/compile/lower.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
-import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from '../compile/conv-lowering';
+import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWinograd, winogradScratchBytes, winogradTiles } from '../compile/conv-lowering';
 import { convColsBytes } from '../compile/conv-scratch';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight } from '../compile/program';
+import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight, winogradWeight } from '../compile/program';
 import { gemmScratchBytes } from '../compile/gemm-scratch';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -64,12 +64,20 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   const own = fused ? null : activationClamp(layer.config.activation);
   const bias: Record<string, number> = b !== undefined ? { b } : {};
   const k = g.kh * g.kw * g.c;
-  const packed = direct ? null : int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k);
+  // A 3x3 stride-1 kernel an inference plan transforms once runs as Winograd F(2x2, 3x3) (usesWinograd).
+  const wino = !direct && !int8 && usesWinograd(g, last(shape)) ? winogradWeight(ctx, layer.name, w, g.c, last(shape)) : null;
+  const packed = direct ? null : wino ?? (int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k));
   if (packed !== null) {
     // Weights packed by the plan's prepare program; the clamp (fused or the layer's own) in the epilogue.
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
     const dims = { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi };
-    if (int8) {
+    if (wino !== null) {
+      const tiles = winogradTiles(ctx.batch, g, last(shape));
+      needScratch(ctx, winogradScratchBytes(g.c, last(shape), tiles));
+      const { h, w_, c, pt, pl, oh, ow } = g;
+      p.emit('conv2d_winograd', layer.name, { y: z, x: x.region, u: wino, ...bias, scratch: [SCRATCH, 0] },
+        { ...(b !== undefined ? {} : { b: 0 }), h, w_, c, f: last(shape), pt, pl, oh, ow, tiles, lo, hi });
+    } else if (int8) {
       // The int8 GEMM widens each block of panels once per call, so a call of few rows (an im2col
       // chunk of a deep kernel: 12 rows of resnet18's 3x3x512) pays it for few products: at least
       // INT8_CHUNK_ROWS rows a chunk (more scratch; a plan over its budget drops the packed kernels).
