@@ -9,8 +9,8 @@
 //     with float32 on the bench input and the int8 / float32 ratio of medians are printed.
 // With `profile`, edgetune's time per op kind is printed for each model (opProfile below).
 // With `threads` (a list of thread counts, scripts/bench-threads.mjs), edgetune runs one model per
-// count, all timed in the same rounds as the peer; each record then carries its `threads` and
-// every record the `rounds` timed.
+// count, timed in alternation after the peer (timedRows); each record then carries its `threads`
+// and every record the `rounds` timed.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -125,22 +125,35 @@ function int8Row(workload, model, floatModel, x, batch, floatOut, { warmup, reps
 
 // edgetune's models of one workload (one per thread count with `threads`, else `model` alone),
 // timed in the same rounds as the peer: its records, the peer's last.
-// With `threads`, each record also has `cpu`: the process's CPU ms a run (driver and workers,
-// spinning included) over back-to-back runs of that model alone.
+// With `threads`, the peer is timed first, alone, then edgetune's models in alternation among
+// themselves after a pause: onnxruntime-web's pool spins for a while after each of its runs, and
+// alternated with them it took the second core from edgetune's worker (shufflenet_v2_x0_5 b1 read
+// 0.67x on 2 threads beside the peer, 1.17x without it). Each edgetune record also has `cpu`: the
+// process's CPU ms a run (driver and workers, spinning included) over back-to-back runs.
 async function timedRows(workload, models, threads, mineFn, peer, peerFn, opts) {
-  const { medians, rounds } = await timeInterleavedRounds([...models.map(mineFn), peerFn], opts);
+  if (!threads) {
+    const { medians, rounds } = await timeInterleavedRounds([...models.map(mineFn), peerFn], opts);
+    return [{ workload, impl: 'edgetune', value: medians[0], unit: 'ms', rounds }, { workload, impl: peer, value: medians[1], unit: 'ms', rounds }];
+  }
+  const theirs = await timeInterleavedRounds([peerFn], opts);
+  parkPeerPool();
+  const { medians, rounds } = await timeInterleavedRounds(models.map(mineFn), opts);
   const out = models.map((m, i) => ({ workload, impl: 'edgetune', value: medians[i], unit: 'ms', rounds,
-    ...(threads ? { threads: threads[i], cpu: cpuPerRun(mineFn(m), 5 * opts.reps) } : {}) }));
-  out.push({ workload, impl: peer, value: medians.at(-1), unit: 'ms', rounds });
+    threads: threads[i], cpu: cpuPerRun(mineFn(m), 5 * opts.reps) }));
+  out.push({ workload, impl: peer, value: theirs.medians[0], unit: 'ms', rounds: theirs.rounds });
   return out;
+}
+
+// The peer's pool spins a while after its last run and would take the second core: let it park.
+function parkPeerPool() {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
 }
 
 // Per op kind, the forward ops of one model per thread count, each op run alone by every model in
 // turn `reps` times (medians): where a split pays and where it loses (its ms on N threads against
 // the 1-thread ms / N).
 export function threadsProfile(workload, models, threads, reps = 9) {
-  // The peer's pool spins a while after its last run and would take the second core: let it park.
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  parkPeerPool();
   const runs = models.map(forwardOps);
   const ops = runs[0].program.ops;
   const byKind = new Map();

@@ -5,8 +5,9 @@
 // batch 1 beside their peers (onnxruntime-web, or tfjs-wasm for the TF.js graph models). ORT
 // initializes its thread pool once per process, so its 1-thread figure comes from a child process
 // (`--ort-gemm 1`), and the model rows from one child per peer thread count (`--models-at T`: the
-// peers on T threads; edgetune on 1 and T threads, one model each, timed in the same rounds as the
-// peer, so edgetune's speed-up is never a ratio across processes). tfjs-wasm stays on one thread in
+// peers on T threads, timed first; then edgetune on 1 and T threads, one model each, timed in
+// alternation with each other, so edgetune's speed-up is never a ratio across processes, and the
+// peer's spinning pool does not take edgetune's second core, scripts/bench-models.mjs timedRows). tfjs-wasm stays on one thread in
 // Node (scripts/bench-peers.mjs, setPeerThreads). The machine is shared: every figure is a median
 // of alternated rounds (the rounds column), and the ratios are within one process.
 // `--profile`: each model's forward ops run alone on 1 and N threads in turn, per op kind
@@ -167,7 +168,7 @@ for (const [w, unit, e1, eN, o1, oN, peer, rounds] of rows) {
   const vsPeer = oN === undefined ? '(no peer row)' : `${(higher ? eN / oN : oN / eN).toFixed(2)}x`;
   lines.push(`| ${w} | ${unit} | ${f(e1)} | ${f(eN)} | ${speedup.toFixed(2)}x | ${rounds} | ${peer} | ${f(o1)} | ${f(oN)} | ${vsPeer} |`);
 }
-lines.push('', `edgetune 1 and ${threads}: one model each, timed in alternation in one process over the rounds given (medians); a model row's peer ${threads} ran in the same rounds, its peer 1 in a child process of its own.`);
+lines.push('', `edgetune 1 and ${threads}: one model each, timed in alternation in one process over the rounds given (medians); a model row's peer ${threads} ran just before them in the same process (its rounds may differ), its peer 1 in a child process of its own.`);
 lines.push(`tfjs-wasm runs on one thread in both columns: in Node its threaded binary cannot start its workers (scripts/bench-peers.mjs, setPeerThreads).`);
 process.stdout.write(lines.join('\n') + '\n');
 process.exit(0);
