@@ -67,8 +67,9 @@ describe('Winograd F(2x2, 3x3) in inference plans', () => {
     }
   });
 
-  it('gives the same bits on 1, 2 and 3 threads, its GEMMs split between them', () => {
-    // 128 -> 128 at 14x14, batch 1: 49 tiles in blocks of 16, each of the 16 GEMMs 16 x 128 x 128.
+  it('gives the same bits on 1, 2 and 3 threads, split by blocks of tiles', () => {
+    // 128 -> 128 at 14x14, batch 1: 49 tiles in blocks of 16 on one thread, of 4 a thread on 2 or 3
+    // (the shares of the scratch for 16); the last block, tile 48, takes the GEMMs' 1-row path.
     setSeed(5);
     const m = sequential([layers.conv2d(128, { kernelSize: 3, padding: 'same', inputShape: [14, 14, 128], activation: 'relu' })]);
     const x = tensor(randomArray(14 * 14 * 128, 9), [1, 14, 14, 128]);
@@ -81,7 +82,10 @@ describe('Winograd F(2x2, 3x3) in inference plans', () => {
       expect(m.threads.threads).toBe(threads);
       expect(bits(many)).toEqual(bits(one));
       const jobs = (m as unknown as { arena: { executor: { splitJobs: Record<string, number> | null } } }).arena.executor.splitJobs;
-      expect(jobs?.['gemm packed'], 'the 16 GEMMs split').toBeGreaterThan(0);
+      // One job a layer, each thread running whole blocks (tap tables, transforms, the 16 GEMMs)
+      // in its share of the scratch; no GEMM split again inside it.
+      expect(jobs?.['conv2d winograd'], 'the layer split by tile blocks').toBe(1);
+      expect(jobs?.['gemm packed'], 'no nested split').toBe(0);
     }
   });
 });

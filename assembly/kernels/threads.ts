@@ -2,9 +2,9 @@
 // docs/threads.md). The interpreter stays the single driver of a step: a heavy op (GEMM, and with
 // it every conv GEMM; the GEMM over weights an inference plan packed once; a packed convolution
 // over all its positions; the implicit-GEMM convolution by images; a convolution's im2col chunk;
-// the backward passes' im2col by rows and col2im by channels; batch-norm training by channel
-// blocks; depthwise forward by output rows; the optimizer update and activations by element
-// ranges) is cut into
+// a Winograd convolution by tile blocks; the backward passes' im2col by rows and col2im by
+// channels; batch-norm training by channel blocks; depthwise forward by output rows; the
+// optimizer update and activations by element ranges) is cut into
 // tiles that partition its OUTPUT, published in a control block, claimed by the driver and by the
 // workers (each another instance of this module on the same shared memory, parked in JavaScript's
 // Atomics.wait between jobs), and joined by a barrier before the next op.
@@ -35,6 +35,7 @@ import { update_range } from './optim';
 import { relu_backward, relu_forward } from './elementwise';
 import { activation_backward, activation_forward } from './activations';
 import { trainTile } from './threads-train';
+import { winogradTile } from './winograd';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -59,7 +60,9 @@ const JOB_CONV_PACKED: i32 = 9;
 const JOB_CONV_IGEMM: i32 = 10;
 const JOB_IM2COL: i32 = 11;
 const JOB_COL2IM: i32 = 12;
-const JOB_KINDS: i32 = 12;
+// A Winograd convolution by groups of tile blocks (winograd.ts winograd_split).
+export const JOB_WINOGRAD: i32 = 13;
+const JOB_KINDS: i32 = 13;
 // The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS.
 export const TRAIN_KINDS_FROM: i32 = 33;
 const TRAIN_JOBS: usize = 100;
@@ -156,6 +159,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_CONV_IGEMM: convIgemmTile(args, tile, count, scratch); break;
     case JOB_IM2COL: im2colTile(args, tile, count); break;
     case JOB_COL2IM: col2imTile(args, tile, count); break;
+    case JOB_WINOGRAD: winogradTile(args, tile, count, slot); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
 }
@@ -196,7 +200,7 @@ export function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
   return <usize>load<u32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
-@inline function argf(args: usize, i: i32): f32 {
+@inline export function argf(args: usize, i: i32): f32 {
   return load<f32>(args + (<usize>i << 2));
 }
 // @ts-ignore: decorator
@@ -208,7 +212,7 @@ export function tilesFor(units: i32, work: f64, tileMin: f64): i32 {
   store<u32>(ctlBlock + ARGS + (<usize>i << 2), <u32>v);
 }
 // @ts-ignore: decorator
-@inline function setArgf(i: i32, v: f32): void {
+@inline export function setArgf(i: i32, v: f32): void {
   store<f32>(ctlBlock + ARGS + (<usize>i << 2), v);
 }
 

@@ -18,6 +18,7 @@
 // analysis and the measured error are in docs/profile-conv.md.
 import { gemm_f32_packed, gemm_pack_b, gemm_packed_floats } from './gemm-packed';
 import { fill_f32 } from './elementwise';
+import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, tilesFor, GEMM_SPLIT_MIN, JOB_WINOGRAD, TILE_MIN_WORK } from './threads';
 
 // u: the 16 matrices U[xi] (C, F), each in gemm_pack_b's panels (gemm_packed_floats(F, C) floats
 // apart), from w (3, 3, C, F) HWIO. tmp: C*F floats of scratch.
@@ -61,12 +62,23 @@ export function winograd_f23_scratch(C: i32, F: i32, tiles: i32): i32 {
 export function conv2d_winograd_f23(y: usize, x: usize, u: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   tiles: i32, scratch: usize, lo: f32, hi: f32): void {
-  const TH = (OH + 1) >> 1, TW = (OW + 1) >> 1;
-  const T = B * TH * TW;
+  const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
   // The SIMD transforms read and write whole vectors of channels: C and F at least 4 (the
   // planner picks this kernel for 8 and more, conv-lowering.ts usesWinograd).
   if (T <= 0 || F < 4 || C < 4) return;
   tiles = max(tiles, 1);
+  if (ASC_FEATURE_THREADS && winograd_split(y, x, u, b, B, H, W, C, F, PT, PL, OH, OW, tiles, scratch, lo, hi)) return;
+  winograd_f23_range(y, x, u, b, B, H, W, C, F, PT, PL, OH, OW, 0, T, tiles, scratch, lo, hi);
+}
+
+// Tiles q0 .. q1-1 of conv2d_winograd_f23 (arguments as its own), in blocks of `tiles` from q0:
+// per block the tap tables and input transforms into V, the 16 GEMMs, the output transforms. The
+// whole call and each thread's share of a split one (threads.ts winograd_split, in its share of
+// the scratch) run this.
+export function winograd_f23_range(y: usize, x: usize, u: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  q0: i32, q1: i32, tiles: i32, scratch: usize, lo: f32, hi: f32): void {
+  const TH = (OH + 1) >> 1, TW = (OW + 1) >> 1;
   const cp = (C + 3) & ~3, fp = (F + 3) & ~3;
   const taps = scratch;
   const zero = scratch + 64;
@@ -77,8 +89,8 @@ export function conv2d_winograd_f23(y: usize, x: usize, u: usize, b: usize,
   const pack = m + 16 * mStep;
   const panel = <usize>gemm_packed_floats(F, C) << 2;
   fill_f32(zero, 0, C);
-  for (let t0 = 0; t0 < T; t0 += tiles) {
-    const n = min(tiles, T - t0);
+  for (let t0 = q0; t0 < q1; t0 += tiles) {
+    const n = min(tiles, q1 - t0);
     for (let t = 0; t < n; t++) {
       tapTable(taps, zero, x, t0 + t, TH, TW, H, W, C, PT, PL);
       inputTile(v + (<usize>(t * cp) << 2), vStep, taps, C);
@@ -221,4 +233,42 @@ function outputTile(y00: usize, y01: usize, y10: usize, y11: usize, m: usize, mS
     store<f32>(y01 + o, min(max(load<f32>(p + mStep) + bf, lo), hi));
     store<f32>(y00 + o, min(max(load<f32>(p) + bf, lo), hi));
   }
+}
+
+// conv2d_winograd_f23 split over threads by groups of tiles (threads build; docs/threads.md): each
+// thread runs winograd_f23_range on its groups, in blocks of `sub` tiles in its own share of the
+// scratch (slot s at scratch + s * winograd_f23_scratch(C, F, sub)): sub = the largest multiple of
+// 4 whose shares for all threads fit the plan's scratch for `tiles`. Groups start at multiples of 4
+// tiles, and so do blocks (sub and the whole call's `tiles` are multiples of 4, or it has one
+// block): the same rows of each GEMM are the 1-row tail of the 4-row microkernel on any thread
+// count, so the same bits. Inside a job gemm_f32_packed does not split again (canSplit). False
+// (the whole call, its GEMMs split) when a share would be under 4 tiles or the work too small.
+export function winograd_split(y: usize, x: usize, u: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  tiles: i32, scratch: usize, lo: f32, hi: f32): bool {
+  if (!canSplit()) return false;
+  const threads = splitThreads();
+  const sub = ((tiles + 1) / threads - 1) & ~3;
+  if (sub < 4) return false;
+  const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
+  const work = <f64>T * 16 * <f64>C * <f64>F;
+  if (work < GEMM_SPLIT_MIN) return false;
+  const count = tilesFor(T >> 2, work, TILE_MIN_WORK);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, x); setArgp(2, u); setArgp(3, b);
+  setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, F); setArg(9, PT); setArg(10, PL); setArg(11, OH); setArg(12, OW);
+  setArg(13, sub); setArgp(14, scratch); setArgf(15, lo); setArgf(16, hi);
+  runJob(JOB_WINOGRAD, count, 0);
+  return true;
+}
+
+export function winogradTile(args: usize, tile: i32, count: i32, slot: i32): void {
+  const B = arg(args, 4), C = arg(args, 7), F = arg(args, 8), OH = arg(args, 11), OW = arg(args, 12), sub = arg(args, 13);
+  const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
+  const units = T >> 2;
+  const q0 = tileStart(tile, count, units) << 2;
+  const q1 = tile == count - 1 ? T : tileStart(tile + 1, count, units) << 2;
+  winograd_f23_range(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), B, arg(args, 5), arg(args, 6), C, F,
+    arg(args, 9), arg(args, 10), OH, OW, q0, q1, sub, argp(args, 14) + <usize>slot * <usize>winograd_f23_scratch(C, F, sub),
+    argf(args, 15), argf(args, 16));
 }
