@@ -3,7 +3,7 @@
 // (regions of the arena, in the plan's breakdown), predictions against a training plan of the same
 // model (which keeps im2col + GEMM), and the same bits on 1, 2 and 3 threads.
 import { describe, expect, it } from 'vitest';
-import { layers, sequential, setSeed, tensor } from '../dist/node.js';
+import { layers, sequential, setSeed, tensor, threadsReady } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { closeness, describeCloseness } from './support/close';
 
@@ -67,7 +67,7 @@ describe('Winograd F(2x2, 3x3) in inference plans', () => {
     }
   });
 
-  it('gives the same bits on 1, 2 and 3 threads, split by blocks of tiles', () => {
+  it('gives the same bits on 1, 2 and 3 threads, split by blocks of tiles that the workers run', async () => {
     // 128 -> 128 at 14x14, batch 1: 49 tiles in blocks of 16 on one thread, of 4 a thread on 2 or 3
     // (the shares of the scratch for 16); the last block, tile 48, takes the GEMMs' 1-row path.
     setSeed(5);
@@ -78,13 +78,19 @@ describe('Winograd F(2x2, 3x3) in inference plans', () => {
     expect(m.plan.programs.forward!.ops.map((o) => o.op)).toEqual(['conv2d_winograd']);
     for (const threads of [2, 3]) {
       m.planInference(1, undefined, threads);
-      const many = m.predict(x).data.slice();
+      // The pool starts on the first run: wait for its workers, then run until they have taken
+      // tiles (a loaded machine may not schedule them in time for one run), every run the same bits.
+      let runs = 0;
+      for (; runs < 40 && (runs < 2 || m.threads.workerTiles === 0); runs++) {
+        if (runs === 1) await threadsReady();
+        expect(bits(m.predict(x).data.slice()), `${threads} threads, run ${runs}`).toEqual(bits(one));
+      }
       expect(m.threads.threads).toBe(threads);
-      expect(bits(many)).toEqual(bits(one));
+      expect(m.threads.workerTiles, 'tiles the workers ran').toBeGreaterThan(0);
       const jobs = (m as unknown as { arena: { executor: { splitJobs: Record<string, number> | null } } }).arena.executor.splitJobs;
       // One job a layer, each thread running whole blocks (tap tables, transforms, the 16 GEMMs)
       // in its share of the scratch; no GEMM split again inside it.
-      expect(jobs?.['conv2d winograd'], 'the layer split by tile blocks').toBe(1);
+      expect(jobs?.['conv2d winograd'], 'the layer split by tile blocks, once a run').toBe(runs);
       expect(jobs?.['gemm packed'], 'no nested split').toBe(0);
     }
   });
