@@ -237,8 +237,10 @@ function outputTile(y00: usize, y01: usize, y10: usize, y11: usize, m: usize, mS
 
 // conv2d_winograd_f23 split over threads by groups of tiles (threads build; docs/threads.md): each
 // thread runs winograd_f23_range on its groups, in blocks of `sub` tiles in its own share of the
-// scratch (slot s at scratch + s * winograd_f23_scratch(C, F, sub)): sub = the largest multiple of
-// 4 whose shares for all threads fit the plan's scratch for `tiles`. Groups start at multiples of 4
+// scratch (slot s at scratch + s * winogradShare(C, F, sub)): sub = the largest multiple of 4
+// (at most `tiles`) whose exact shares for all threads fit the plan's scratch for `tiles`
+// (winograd_f23_scratch's bound would halve it again: 4 tiles a block, each GEMM reading all of U
+// for 4 rows). Groups start at multiples of 4
 // tiles, and so do blocks (sub and the whole call's `tiles` are multiples of 4, or it has one
 // block): the same rows of each GEMM are the 1-row tail of the 4-row microkernel on any thread
 // count, so the same bits. Inside a job gemm_f32_packed does not split again (canSplit). False
@@ -248,7 +250,8 @@ export function winograd_split(y: usize, x: usize, u: usize, b: usize,
   tiles: i32, scratch: usize, lo: f32, hi: f32): bool {
   if (!canSplit()) return false;
   const threads = splitThreads();
-  const sub = ((tiles + 1) / threads - 1) & ~3;
+  const cp = (C + 3) & ~3, fp = (F + 3) & ~3;
+  const sub = min(tiles, (winograd_f23_scratch(C, F, tiles) / threads - (127 + 4 * cp + 16 * C)) / (64 * (cp + fp))) & ~3;
   if (sub < 4) return false;
   const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
   const work = <f64>T * 16 * <f64>C * <f64>F;
@@ -269,6 +272,13 @@ export function winogradTile(args: usize, tile: i32, count: i32, slot: i32): voi
   const q0 = tileStart(tile, count, units) << 2;
   const q1 = tile == count - 1 ? T : tileStart(tile + 1, count, units) << 2;
   winograd_f23_range(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), B, arg(args, 5), arg(args, 6), C, F,
-    arg(args, 9), arg(args, 10), OH, OW, q0, q1, sub, argp(args, 14) + <usize>slot * <usize>winograd_f23_scratch(C, F, sub),
+    arg(args, 9), arg(args, 10), OH, OW, q0, q1, sub, argp(args, 14) + <usize>slot * <usize>winogradShare(C, F, sub),
     argf(args, 15), argf(args, 16));
+}
+
+// Bytes of winograd_f23_range's scratch for blocks of `sub` tiles, exactly (its parts, as listed at
+// winograd_f23_scratch, the GEMM's pack at most 16 C), rounded up to 64 bytes.
+function winogradShare(C: i32, F: i32, sub: i32): i32 {
+  const cp = (C + 3) & ~3, fp = (F + 3) & ~3;
+  return (127 + 4 * cp + 64 * sub * (cp + fp) + 16 * C) & ~63;
 }
