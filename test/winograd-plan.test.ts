@@ -68,8 +68,8 @@ describe('Winograd F(2x2, 3x3) in inference plans', () => {
   });
 
   it('gives the same bits on 1, 2 and 3 threads, split by blocks of tiles that the workers run', async () => {
-    // 128 -> 128 at 14x14, batch 1: 49 tiles in blocks of 16 on one thread, of 4 a thread on 2 or 3
-    // (the shares of the scratch for 16); the last block, tile 48, takes the GEMMs' 1-row path.
+    // 128 -> 128 at 14x14, batch 1: 49 tiles in blocks of 16 on one thread, of 8 a thread on 2 and
+    // 4 on 3 (their shares of the scratch for 16); the last block, tile 48, takes the GEMMs' 1-row path.
     setSeed(5);
     const m = sequential([layers.conv2d(128, { kernelSize: 3, padding: 'same', inputShape: [14, 14, 128], activation: 'relu' })]);
     const x = tensor(randomArray(14 * 14 * 128, 9), [1, 14, 14, 128]);
