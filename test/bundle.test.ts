@@ -132,6 +132,32 @@ describe('bundle', () => {
     for (const k of Object.keys(named)) expect(named[k], k).toBe(core.layers[k]);
   });
 
+  it('an MLP app bundles no convolution fusion, pad fold or channel gather: they come with the layer kinds that start them', async () => {
+    // Built from the sources (esbuild's metafile names the modules), as scripts/size.mjs --modules does.
+    const modules = async (factories: string, model: string) => {
+      const code = `import { sequential, tensor } from '../host/index.ts';
+        import { ${factories} } from '../host/layers/factories.ts';
+        const m = sequential([${model}]);
+        m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+        await m.fit(tensor(new Float32Array(128), [2, 8, 8, 1]), tensor(new Int32Array(2), [2]), { epochs: 1 });
+        console.log(m.predict(tensor(new Float32Array(64), [1, 8, 8, 1])).data);`;
+      const out = await build({
+        stdin: { contents: code, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts' }, bundle: true, minify: true, write: false, metafile: true,
+        format: 'esm', platform: 'browser', logLevel: 'silent',
+      });
+      return Object.entries(Object.values(out.metafile.outputs)[0].inputs).filter(([, v]) => v.bytesInOutput > 0).map(([path]) => path.replace(/^.*host\//, ''));
+    };
+    const convOnly = ['compile/conv-fusion.ts', 'compile/conv-lowering.ts', 'compile/conv-scratch.ts', 'compile/pad-fold.ts', 'layers/conv2d.ts', 'layers/depthwise-conv2d.ts'];
+    const relayoutOnly = ['compile/channel-gather.ts', 'layers/concatenate.ts', 'layers/permute.ts', 'layers/slice.ts'];
+    const mlp = await modules('dense, flatten', "flatten({ inputShape: [8, 8, 1] }), dense(8, { activation: 'relu' }), dense(2, { activation: 'softmax' })");
+    expect(mlp).toContain('compile/lower.ts');
+    expect(mlp.filter((m) => convOnly.includes(m) || relayoutOnly.includes(m))).toEqual([]);
+    // the same app with a convolution has them (so the check above can fail), still no gathers
+    const cnn = await modules('conv2d, dense, flatten', "conv2d(4, { kernelSize: 3, inputShape: [8, 8, 1] }), flatten(), dense(2, { activation: 'softmax' })");
+    expect(cnn.filter((m) => convOnly.includes(m)).sort()).toEqual(convOnly.filter((m) => m !== 'layers/depthwise-conv2d.ts').sort());
+    expect(cnn.filter((m) => relayoutOnly.includes(m))).toEqual([]);
+  });
+
   it('the core entry reads ONNX and TF.js files with loadModel once edgetune/import is loaded, and says to load it before', () => {
     // A fresh process on the core entry alone: its loadModel has no importer until the app loads one.
     const script = `

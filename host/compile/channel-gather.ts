@@ -8,11 +8,8 @@
 // Forward only: nothing here runs where a gradient flows through the node or its consumers.
 import { isOutput, type GraphNode, sizeOf } from './graph';
 import { at, type CopyBox, emitNdCopy } from './nd-copy';
-import { type CompileContext, last, type NodeValue, type ProgramBuilder, rowsOf } from './program';
+import { type CompileContext, type ForwardArgs, last, type NodeValue, type ProgramBuilder, rowsOf } from './program';
 import type { Layer } from '../layers/layer';
-import { placements } from '../layers/concatenate';
-import { permutation } from '../layers/permute';
-import { window } from '../layers/slice';
 
 export interface ChannelGather {
   pixels: number; // P per sample; every source holds P pixels too
@@ -34,18 +31,9 @@ function asGather(v: NodeValue): ChannelGather {
   return { pixels: rowsOf(v.shape), channels: c, sources: [v], source: new Int32Array(c), channel: Int32Array.from({ length: c }, (_, j) => j) };
 }
 
-// The copy boxes of a re-layout layer's forward, each with the input it reads; null when the
-// layer's output is not only copies of its inputs.
-function relayoutBoxes(layer: Layer, inShapes: number[][], outShape: number[]): { input: number; box: CopyBox }[] | null {
-  const n = sizeOf(outShape);
-  switch (layer.kind) {
-    case 'reshape': return [{ input: 0, box: { dims: [n], y: { offset: 0, strides: [1] }, x: { offset: 0, strides: [1] } } }];
-    case 'permute': return permutation(layer, inShapes[0], outShape).steps.map((box) => ({ input: 0, box }));
-    case 'slice': return window(layer, inShapes[0]).steps.map((box) => ({ input: 0, box }));
-    case 'concatenate': return placements(layer, inShapes, outShape).map((box, input) => ({ input, box }));
-    default: return null;
-  }
-}
+// The copy boxes of a re-layout layer's forward, each with the input it reads (given by its
+// record: host/layers/concatenate.ts, reshape.ts, permute.ts, slice.ts).
+export type RelayoutBoxes = (layer: Layer, inShapes: number[][], outShape: number[]) => { input: number; box: CopyBox }[];
 
 // out[y] = base + x over the box (flat per-sample indices of both sides).
 function applyBox(out: Int32Array, box: CopyBox, base: number): void {
@@ -68,12 +56,11 @@ function applyBox(out: Int32Array, box: CopyBox, base: number): void {
 
 // The gather of `node`'s output from its inputs' gathers, when its forward is a per-pixel channel
 // permutation of them (same pixel in, same pixel out, for every pixel); null otherwise.
-export function composeGather(layer: Layer, inputs: NodeValue[], shape: number[]): ChannelGather | null {
+export function composeGather(layer: Layer, inputs: NodeValue[], shape: number[], relayoutBoxes: RelayoutBoxes): ChannelGather | null {
   const gs = inputs.map(asGather);
   const P = gs[0].pixels;
   if (gs.some((g) => g.pixels !== P) || sizeOf(shape) % P !== 0) return null;
   const boxes = relayoutBoxes(layer, inputs.map((v) => v.shape), shape);
-  if (!boxes) return null;
   const C = sizeOf(shape) / P;
   const bases: number[] = [];
   gs.reduce((b, g) => (bases.push(b), b + P * g.channels), 0);
@@ -106,21 +93,33 @@ function staysVirtual(ctx: CompileContext, p: ProgramBuilder, node: GraphNode): 
   return next.length > 0 && next.every((id) => COMPOSES.has(ctx.graph.nodes[id].layer?.kind ?? '') && !p.gradNodes.has(id));
 }
 
+// A re-layout record's forward (concatenate, reshape, permute, slice: LayerDef.readsGathers), given
+// its copy boxes: its value as a gather, or its output written from the sources, or else `own`
+// (the record's own forward) on its inputs with every gather written out. Reached only through
+// those records, so an app without them bundles none of this.
+export function gatherOrForward(a: ForwardArgs, boxes: RelayoutBoxes, own: (a: ForwardArgs) => NodeValue): NodeValue {
+  const gathered = gatherForward(a.ctx, a.p, a.node, a.inputs, boxes);
+  if (gathered) return gathered;
+  if (!a.inputs.some((v) => v.gather)) return own(a);
+  const inputs = materializeInputs(a.ctx, a.p, a.node, a.inputs);
+  return own({ ...a, inputs, x: inputs[0] });
+}
+
 // The forward of a re-layout node that reads a gather or may stay one: its gather, or its output
 // written from the sources; null when the layer's own forward runs (on materialized inputs).
-export function gatherForward(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[]): NodeValue | null {
+function gatherForward(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[], boxes: RelayoutBoxes): NodeValue | null {
   const layer = node.layer!;
   if (!COMPOSES.has(layer.kind)) return null;
   const virtual = staysVirtual(ctx, p, node);
   if (!virtual && !inputs.some((v) => v.gather)) return null;
-  const g = composeGather(layer, inputs, node.shape);
+  const g = composeGather(layer, inputs, node.shape, boxes);
   if (!g) return null;
   if (virtual) return { region: -1, shape: node.shape, gather: g };
   return materialize(ctx, p, node.name, layer.name, node.shape, g);
 }
 
 // The inputs with every gather written into a region of its own (for a layer that reads bytes).
-export function materializeInputs(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[]): NodeValue[] {
+function materializeInputs(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, inputs: NodeValue[]): NodeValue[] {
   return inputs.map((v, i) => (v.gather ? materialize(ctx, p, ctx.graph.nodes[node.inputs[i]].name, node.layer!.name, v.shape, v.gather) : v));
 }
 

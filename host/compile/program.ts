@@ -98,7 +98,7 @@ export interface NodeValue {
   argmax?: number; // max pooling: flat index of each output's maximum
   bnTraining?: boolean;
   // A re-layout planned away (host/compile/channel-gather.ts): region is -1, the bytes are where
-  // the gather says; only re-layout consumers read it, through gatherForward / materializeInputs.
+  // the gather says; only re-layout consumers read it, through gatherOrForward.
   gather?: ChannelGather;
   // A ZeroPadding2D folded into its readers (host/compile/pad-fold.ts): region and shape are its
   // input's, and each reader pads by this much in its kernel.

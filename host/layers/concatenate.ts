@@ -1,9 +1,10 @@
 // Keras Concatenate on any per-sample axis (axis 0, the batch, is refused; negative counts from the
 // end). The last axis keeps its row copies (copy_strided); other axes are one strided N-D copy per input.
 import { optionNames } from '../core/options';
-import { gradTarget, last, rowsOf } from '../compile/program';
+import { type ForwardArgs, gradTarget, last, type NodeValue, rowsOf } from '../compile/program';
 import { sizeOf } from '../compile/graph';
 import { emitNdCopy, rowMajor } from '../compile/nd-copy';
+import { gatherOrForward } from '../compile/channel-gather';
 import { InvalidArgumentError } from '../core/errors';
 import { type LayerOptions, pending, positionalOrOptions, sampleAxis, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -34,6 +35,23 @@ export function placements(layer: Layer, shapes: readonly (readonly number[])[],
   });
 }
 
+// Its inputs copied side by side along the axis (forward when it is not a channel gather).
+function concatenateForward({ ctx, p, node, layer, inputs, shape, count }: ForwardArgs): NodeValue {
+  const y = p.activation(node.name, count * ctx.batch);
+  if (axisOf(layer, shape.length) === shape.length - 1) {
+    const total = last(shape);
+    let col = 0;
+    for (const v of inputs) {
+      const cols = last(v.shape);
+      p.emit('copy_strided', layer.name, { y: [y, col * 4], x: v.region }, { ldy: total, ldx: cols, rows: rowsOf(shape), cols, accumulate: 0 });
+      col += cols;
+    }
+  } else {
+    placements(layer, inputs.map((v) => v.shape), shape).forEach((box, i) => emitNdCopy(p, layer.name, y, inputs[i].region, box, count, sizeOf(inputs[i].shape), 0));
+  }
+  return { region: y, shape };
+}
+
 export const CONCATENATE: LayerDef = {
   kind: 'concatenate',
   snake: 'concatenate',
@@ -49,21 +67,8 @@ export const CONCATENATE: LayerDef = {
     }
     return s.map((d, i) => (i === a ? inputShapes.reduce((n, t) => n + t[a], 0) : d));
   },
-  forward({ ctx, p, node, layer, inputs, shape, count }) {
-    const y = p.activation(node.name, count * ctx.batch);
-    if (axisOf(layer, shape.length) === shape.length - 1) {
-      const total = last(shape);
-      let col = 0;
-      for (const v of inputs) {
-        const cols = last(v.shape);
-        p.emit('copy_strided', layer.name, { y: [y, col * 4], x: v.region }, { ldy: total, ldx: cols, rows: rowsOf(shape), cols, accumulate: 0 });
-        col += cols;
-      }
-    } else {
-      placements(layer, inputs.map((v) => v.shape), shape).forEach((box, i) => emitNdCopy(p, layer.name, y, inputs[i].region, box, count, sizeOf(inputs[i].shape), 0));
-    }
-    return { region: y, shape };
-  },
+  forward: (a) => gatherOrForward(a, (l, ins, out) => placements(l, ins, out).map((box, input) => ({ input, box })), concatenateForward),
+  readsGathers: true,
   backward({ ctx, p, g, layer, v, inputNodes, dy, count, needsInputGrad }) {
     if (!needsInputGrad) return;
     const lastAxis = axisOf(layer, v.shape.length) === v.shape.length - 1;

@@ -2,11 +2,12 @@
 // limit, then a GEMM (one per group); 1x1 stride-1 convolutions read the input directly. Padding is
 // 'valid', 'same' or explicit [[top, bottom], [left, right]] (PyTorch, ONNX, TF EXPLICIT). Folding a
 // following batch norm and ReLU / max pooling into the kernel is cross-layer fusion, in
-// host/compile/lower.ts (ungrouped convolutions only).
+// host/compile/conv-fusion.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWinograd, winogradScratchBytes, winogradTiles } from '../compile/conv-lowering';
 import { convColsBytes } from '../compile/conv-scratch';
+import { convForwardWithFusion } from '../compile/conv-fusion';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight, winogradWeight } from '../compile/program';
@@ -138,11 +139,11 @@ export const CONV2D: LayerDef = {
     ];
   },
   forward(a) {
+    if (a.layer.config.groups === 1) return convForwardWithFusion(a, conv2dForward);
     const [w, b] = a.params;
     const g = geometry(a.layer, a.x.shape);
     const groups = a.layer.config.groups as number;
     const { chunkRows, colsBytes } = convChunk(a.ctx, g, last(a.shape), groups);
-    if (groups === 1) return conv2dForward(a, w, b, g, chunkRows, colsBytes, null);
     const { ctx, p, node, layer, x, shape, count } = a;
     const z = p.activation(node.name, count * ctx.batch);
     p.emit('conv2d_grouped_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] },

@@ -30,6 +30,9 @@ export interface LayerDef {
   // Initial weight values taken from the config rather than from the initializers (rescaling).
   initialValues?(layer: Layer, inputShape: readonly number[]): Float32Array[];
   forward(a: ForwardArgs): NodeValue;
+  // The channel re-layouts (concatenate, reshape, permute, slice): their forward is given channel
+  // gathers (host/compile/channel-gather.ts relayoutForward); every other kind reads regions.
+  readsGathers?: true;
   backward(a: BackwardArgs): void;
   // The Keras classes this kind reads (the first is the one it writes, unless toKeras says else).
   kerasClasses: string[];

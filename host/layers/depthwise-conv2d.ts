@@ -5,7 +5,8 @@ import { optionNames } from '../core/options';
 import { activationForward, gradThroughActivation } from '../compile/activation-lowering';
 import { geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
-import { gradTarget, paramGrad } from '../compile/program';
+import { type ForwardArgs, gradTarget, type NodeValue, paramGrad } from '../compile/program';
+import { depthwiseForwardWithClamp } from '../compile/conv-fusion';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -60,6 +61,17 @@ export function depthwiseOptionsFromKeras(c: Record<string, any>): DepthwiseConv
   };
 }
 
+// The depthwise convolution with its activation, if any, in a pass of its own.
+export function depthwiseForward({ ctx, p, node, layer, x, shape, count, params, outputLogits }: ForwardArgs): NodeValue {
+  const [w, b] = params;
+  const g = geometry(layer, x.shape);
+  const z = p.activation(node.name, count * ctx.batch);
+  p.emit('depthwise_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}) },
+    { ...(b !== undefined ? {} : { b: 0 }), ...g, m: layer.config.depthMultiplier as number });
+  const y = activationForward(p, layer, node, z, shape, outputLogits, ctx.batch, true);
+  return { region: y, shape, pre: y === z ? undefined : z };
+}
+
 export const DEPTHWISE_CONV2D: LayerDef = {
   kind: 'depthwiseConv2d',
   snake: 'depthwise_conv2d',
@@ -72,15 +84,8 @@ export const DEPTHWISE_CONV2D: LayerDef = {
       ...(c.useBias ? [weightSpec('bias', [s[2] * (c.depthMultiplier as number)], c.biasInitializer, c.biasRegularizer, c.biasConstraint)] : []),
     ];
   },
-  forward({ ctx, p, node, layer, x, shape, count, params, outputLogits }) {
-    const [w, b] = params;
-    const g = geometry(layer, x.shape);
-    const z = p.activation(node.name, count * ctx.batch);
-    p.emit('depthwise_forward', layer.name, { y: z, x: x.region, w, ...(b !== undefined ? { b } : {}) },
-      { ...(b !== undefined ? {} : { b: 0 }), ...g, m: layer.config.depthMultiplier as number });
-    const y = activationForward(p, layer, node, z, shape, outputLogits, ctx.batch, true);
-    return { region: y, shape, pre: y === z ? undefined : z };
-  },
+  // With its bias and a clamp in the epilogue where it can (host/compile/conv-fusion.ts), else depthwiseForward.
+  forward: (a) => depthwiseForwardWithClamp(a, depthwiseForward),
   backward(a) {
     const { ctx, p, g, layer, x, grads, params, input } = a;
     const dz = gradThroughActivation(a);

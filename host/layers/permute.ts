@@ -2,6 +2,7 @@
 // any per-sample rank up to 5. The backward is the inverse permutation.
 import { optionNames } from '../core/options';
 import { relayoutBackward, relayoutForward, type Relayout, rowMajor } from '../compile/nd-copy';
+import { gatherOrForward } from '../compile/channel-gather';
 import { InvalidArgumentError } from '../core/errors';
 import { intList, type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -39,7 +40,8 @@ export const PERMUTE: LayerDef = {
     if (dims.length !== s.length) throw fail(`dims [${dims}] permute ${dims.length} axes but the input has ${s.length} per sample ([${s}])`);
     return dims.map((d) => s[d - 1]);
   },
-  forward: (a) => relayoutForward(a, permutation(a.layer, a.x.shape, a.shape)),
+  forward: (a) => gatherOrForward(a, (l, [s], out) => permutation(l, s, out).steps.map((box) => ({ input: 0, box })), (m) => relayoutForward(m, permutation(m.layer, m.x.shape, m.shape))),
+  readsGathers: true,
   backward: (a) => relayoutBackward(a, permutation(a.layer, a.x.shape, a.v.shape)),
   kerasClasses: ['Permute'],
   toKeras: (l) => ({ class_name: 'Permute', config: { ...kerasBase(l), dims: l.config.dims } }),

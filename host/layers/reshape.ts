@@ -1,6 +1,8 @@
 // Keras Reshape(target_shape): the same bytes in another per-sample shape; one -1 is inferred.
 import { optionNames } from '../core/options';
 import { passGradient } from '../compile/program';
+import { sizeOf } from '../compile/graph';
+import { gatherOrForward } from '../compile/channel-gather';
 import { InvalidArgumentError } from '../core/errors';
 import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -38,7 +40,9 @@ export const RESHAPE: LayerDef = {
     }
     return target;
   },
-  forward: ({ x, shape }) => ({ region: x.region, shape }), // same bytes, another shape
+  // the same bytes in another shape: one copy box over all of them, or no op
+  forward: (a) => gatherOrForward(a, (_, __, out) => [{ input: 0, box: { dims: [sizeOf(out)], y: { offset: 0, strides: [1] }, x: { offset: 0, strides: [1] } } }], ({ x, shape }) => ({ region: x.region, shape })),
+  readsGathers: true,
   backward({ ctx, p, g, layer, input, dy, count, needsInputGrad }) {
     if (needsInputGrad) passGradient(ctx, p, g, layer.name, input, dy, count);
   },

@@ -4,6 +4,7 @@
 // zero gradient.
 import { optionNames } from '../core/options';
 import { relayoutBackward, relayoutForward, type Relayout, rowMajor } from '../compile/nd-copy';
+import { gatherOrForward } from '../compile/channel-gather';
 import { InvalidArgumentError } from '../core/errors';
 import { intList, type LayerOptions, pending, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -61,7 +62,8 @@ export const SLICE: LayerDef = {
     if (count.some((n) => n === 0)) throw fail(`the slice of [${s}] is empty (${count.join(' x ')})`);
     return count;
   },
-  forward: (a) => relayoutForward(a, window(a.layer, a.x.shape)),
+  forward: (a) => gatherOrForward(a, (l, [s]) => window(l, s).steps.map((box) => ({ input: 0, box })), (m) => relayoutForward(m, window(m.layer, m.x.shape))),
+  readsGathers: true,
   backward: (a) => relayoutBackward(a, window(a.layer, a.x.shape)),
   kerasClasses: ['edgetune>Slice'],
   toTfjs: /* @__PURE__ */ noTfjsCounterpart('edgetune>Slice'),

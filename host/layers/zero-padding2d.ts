@@ -2,6 +2,7 @@
 import { optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
+import { foldsIntoReaders, type Pads2d } from '../compile/pad-fold';
 import { InvalidArgumentError } from '../core/errors';
 import { type LayerOptions, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -37,6 +38,8 @@ export const ZERO_PADDING2D: LayerDef = {
     return [s[0] + t + b, s[1] + l + r, s[2]];
   },
   forward({ ctx, p, node, layer, x, shape, count }) {
+    // A zero pad that the convolutions reading it do in their kernels (pad-fold.ts): no op.
+    if (foldsIntoReaders(ctx, p, node, x)) return { region: x.region, shape: x.shape, pad: layer.config.padding as Pads2d };
     const y = p.activation(node.name, count * ctx.batch);
     p.emit('zero_pad2d_forward', layer.name, { y, x: x.region }, { ...padGeometry(layer, x.shape) });
     return { region: y, shape };
