@@ -45,6 +45,18 @@ describe('cold start', () => {
     }
   });
 
+  it('scripts/bench-cold.mjs gives each phase its CPU time and page faults: the first predict faults in its arena, the second hardly', () => {
+    const script = new URL('../scripts/bench-cold.mjs', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [script, '--runs', '1'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const line = r.stdout.trim().split('\n')[1];
+    const phase = (name: string) => { const m = new RegExp(`${name} ([\\d.]+) / ([\\d.]+)`).exec(line)!; return [Number(m[1]), Number(m[2])]; };
+    for (const name of ['import', 'ready', 'build', 'predict', 'predict2']) expect(phase(name)[0], name).toBeGreaterThan(0);
+    // the MLP's arena is 34 pages of 64 KiB: over 500 pages of 4 KiB are first touched by its first predict
+    expect(phase('predict')[1]).toBeGreaterThan(500);
+    expect(phase('predict2')[1]).toBeLessThan(100);
+  });
+
   it('edgetune/import/tfjs loads the TF.js importers without the ONNX and PyTorch ones', () => {
     // every .js file node loads for `import 'edgetune/import/tfjs'`, and what they define
     const script = `
