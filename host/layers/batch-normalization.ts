@@ -1,7 +1,7 @@
 // Keras BatchNormalization on the last axis: batch statistics (and a moving-average update) in
 // training when trainable, the moving statistics otherwise. gamma and beta are trainable;
 // moving_mean and moving_variance are state that no optimizer touches. In inference a batch norm
-// that alone reads a convolution is folded into it (host/compile/lower.ts).
+// that alone reads a convolution is folded into it (host/compile/conv-fusion.ts).
 import { optionNames } from '../core/options';
 import { sizeOf } from '../compile/graph';
 import { gradTarget, last, paramGrad, rowsOf, weightRegions } from '../compile/program';

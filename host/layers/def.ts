@@ -31,7 +31,7 @@ export interface LayerDef {
   initialValues?(layer: Layer, inputShape: readonly number[]): Float32Array[];
   forward(a: ForwardArgs): NodeValue;
   // The channel re-layouts (concatenate, reshape, permute, slice): their forward is given channel
-  // gathers (host/compile/channel-gather.ts relayoutForward); every other kind reads regions.
+  // gathers (host/compile/channel-gather.ts gatherOrForward); every other kind reads regions.
   readsGathers?: true;
   backward(a: BackwardArgs): void;
   // The Keras classes this kind reads (the first is the one it writes, unless toKeras says else).
