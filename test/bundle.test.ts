@@ -132,7 +132,7 @@ describe('bundle', () => {
     for (const k of Object.keys(named)) expect(named[k], k).toBe(core.layers[k]);
   });
 
-  it('an MLP app bundles no convolution fusion, pad fold or channel gather: they come with the layer kinds that start them', async () => {
+  it('an MLP app bundles no convolution fusion, pad fold, channel gather or op footprints: they come with what uses them', async () => {
     // Built from the sources (esbuild's metafile names the modules), as scripts/size.mjs --modules does.
     const modules = async (factories: string, model: string) => {
       const code = `import { sequential, tensor } from '../host/index.ts';
@@ -145,17 +145,21 @@ describe('bundle', () => {
         stdin: { contents: code, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts' }, bundle: true, minify: true, write: false, metafile: true,
         format: 'esm', platform: 'browser', logLevel: 'silent',
       });
-      return Object.entries(Object.values(out.metafile.outputs)[0].inputs).filter(([, v]) => v.bytesInOutput > 0).map(([path]) => path.replace(/^.*host\//, ''));
+      const inputs = Object.entries(Object.values(out.metafile.outputs)[0].inputs).filter(([, v]) => v.bytesInOutput > 0);
+      return new Map(inputs.map(([path, v]) => [path.replace(/^.*host\//, ''), v.bytesInOutput]));
     };
     const convOnly = ['compile/conv-fusion.ts', 'compile/conv-lowering.ts', 'compile/conv-scratch.ts', 'compile/pad-fold.ts', 'layers/conv2d.ts', 'layers/depthwise-conv2d.ts'];
     const relayoutOnly = ['compile/channel-gather.ts', 'layers/concatenate.ts', 'layers/permute.ts', 'layers/slice.ts'];
     const mlp = await modules('dense, flatten', "flatten({ inputShape: [8, 8, 1] }), dense(8, { activation: 'relu' }), dense(2, { activation: 'softmax' })");
-    expect(mlp).toContain('compile/lower.ts');
-    expect(mlp.filter((m) => convOnly.includes(m) || relayoutOnly.includes(m))).toEqual([]);
+    expect(mlp.has('compile/lower.ts')).toBe(true);
+    expect([...mlp.keys()].filter((m) => convOnly.includes(m) || relayoutOnly.includes(m))).toEqual([]);
+    // ops.ts: encodeOps only; OP_FOOTPRINTS (about 11 KB minified) is read by verifyPlan and opFootprint alone
+    expect(mlp.get('compile/ops.ts')).toBeLessThan(2048);
+    expect([...mlp.keys()]).not.toContain('compile/plan-check.ts');
     // the same app with a convolution has them (so the check above can fail), still no gathers
     const cnn = await modules('conv2d, dense, flatten', "conv2d(4, { kernelSize: 3, inputShape: [8, 8, 1] }), flatten(), dense(2, { activation: 'softmax' })");
-    expect(cnn.filter((m) => convOnly.includes(m)).sort()).toEqual(convOnly.filter((m) => m !== 'layers/depthwise-conv2d.ts').sort());
-    expect(cnn.filter((m) => relayoutOnly.includes(m))).toEqual([]);
+    expect([...cnn.keys()].filter((m) => convOnly.includes(m)).sort()).toEqual(convOnly.filter((m) => m !== 'layers/depthwise-conv2d.ts').sort());
+    expect([...cnn.keys()].filter((m) => relayoutOnly.includes(m))).toEqual([]);
   });
 
   it('the core entry reads ONNX and TF.js files with loadModel once edgetune/import is loaded, and says to load it before', () => {

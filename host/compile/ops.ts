@@ -117,7 +117,9 @@ const GK = '(batchFlags & 4 ? k * B : k)';
 // A strided access of the N-D copy: sum over the axes of (d_k - 1) * |s_k|, plus one.
 const ND_EXTENT = (side: string) => ['(B - 1) * abs(' + side + '0)', ...[1, 2, 3, 4, 5].map((k) => `(d${k} - 1) * abs(${side}${k})`), '1'].join(' + ');
 
-export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
+// Built in a pure function: the spreads of shared access lists below would otherwise make a bundler
+// keep the table in every app, and only the verifier and opFootprint read it (not planning).
+export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ (() => ({
   gemm: {
     work: `${GM} * ${GN} * ${GK}`,
     access: [
@@ -365,7 +367,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
   bce_logits: LOSS('x'),
   bce_probs: LOSS('p'),
   loss_weighted: { access: [['dx?', ROWS_N, 'w'], ['x', ROWS_N, 'r'], ['y', `sparse ? rows * B : ${ROWS_N}`, 'r'], ['sw', 'B', 'r']] },
-};
+}))();
 
 // The byte ranges an op reads and writes when run with `batch` rows, from its arguments alone
 // (OP_FOOTPRINTS). A pointer argument of 0 means "not wanted" (access omitted); an access of no
