@@ -260,6 +260,7 @@ export class Executor {
   // `sideWork` runs once during the run, on this thread: with workers, while they take the tiles
   // of the first op split across them (assembly/kernels/threads-side.ts), so it costs the run
   // about half its time rather than all of it; else (one thread, or no op split) before it returns.
+  // It must not throw: thrown inside a job, it would leave the job's tiles to the workers.
   run(program: ProgramName, sideWork?: () => void): RunResult {
     const p = this.programWords[program];
     if (!p) throw new EdgetuneError('PlanInvalid', `this plan has no '${program}' program (it was compiled for ${this.plan.mode})`);
