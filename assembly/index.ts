@@ -16,6 +16,7 @@ export { schedule_lr } from './kernels/schedule';
 export { run } from './interp/run';
 export { dequantize_i8 } from './kernels/quantize';
 export { threads_attach, threads_run, threads_region_bytes } from './kernels/threads';
+export { threads_side_work } from './kernels/threads-side';
 
 // End of the module's static data: plans keep their regions above it.
 export function heap_base(): usize {

@@ -1,6 +1,7 @@
 // Batch normalization kernels (assembly/kernels/norm.ts) against the f64 twins in test/reference/layers.ts.
 //
-// Sizes sweep channels C in {1,3,4,5,8,13} (the four-wide tiles and every scalar tail) and rows M in
+// Sizes sweep channels C in {1,3,4,5,8,13,16,37} (the sixteen- and four-wide walks and every scalar
+// tail) and rows M in
 // {1,2,5,16}; channels get offsets up to 100 and spreads down to 1e-2, so a naive sum of squares
 // would cancel. Outputs start as NaN and buffers carry guard words.
 //
@@ -17,7 +18,7 @@ import {
   batchStatsRef, bnBackwardInferenceRef, bnBackwardTrainRef, bnForwardTrainRef, normalizeRef,
 } from './reference/layers';
 
-const CHANNELS = [1, 3, 4, 5, 8, 13];
+const CHANNELS = [1, 3, 4, 5, 8, 13, 16, 37];
 const ROWS = [1, 2, 5, 16];
 const RTOL = 1e-6;
 const MOMENTUM = Math.fround(0.99);
@@ -125,10 +126,11 @@ describe('batch normalization', () => {
     expect(g.guardsIntact()).toBe(true);
   });
 
-  it('a channel gets the same bits in a four-channel tile as in the scalar tail', () => {
+  it('a channel gets the same bits in a sixteen- or four-channel walk as in the scalar tail', () => {
     const h = harness(16);
     const m = 16;
-    const c = 8;
+    // 37 channels: 0-15 and 16-31 in sixteen-wide walks, 32-35 four-wide, 36 alone.
+    const c = 37;
     const t = makeCase(m, c, 77);
     const col = (a: Float32Array, j: number, rows: number, cols: number) => Float32Array.from({ length: rows }, (_, i) => a[i * cols + j]);
     const full = {
@@ -137,7 +139,7 @@ describe('batch normalization', () => {
     };
     h.k.batchnorm_forward_train(full.y, full.mean, full.invstd, full.mm, full.mv, full.x, full.gamma, full.beta, full.mm, full.mv, m, c, MOMENTUM, EPSILON);
     h.k.batchnorm_backward_train(full.dx, full.dg, full.db, full.dy, full.x, full.mean, full.invstd, full.gamma, m, c, 0, 0);
-    for (const j of [2, 5]) {
+    for (const j of [2, 5, 17, 30, 33, 36]) {
       const one = {
         y: h.alloc(m), mean: h.alloc(1), invstd: h.alloc(1), mm: h.put([t.movingMean[j]]), mv: h.put([t.movingVar[j]]),
         x: h.put(col(t.x, j, m, c)), gamma: h.put([t.gamma[j]]), beta: h.put([t.beta[j]]), dy: h.put(col(t.dy, j, m, c)),

@@ -19,7 +19,7 @@
 //
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
-import { gemm_f32, gemm_i8f32, kSliceStep } from './gemm';
+import { gemm_f32, gemm_i8f32 } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
 import { gemm_i8_packed } from './gemm-i8-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
@@ -460,28 +460,6 @@ export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
   // With a thread pool attached, whole images go to the threads, each with its share of cols (threads-train.ts).
   if (ASC_FEATURE_THREADS && conv_input_split(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
   conv2d_backward_input_images(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, B);
-}
-
-// Columns f0 .. f1-1 of dw (K, F) of conv2d_backward_filter (one group), for a kernel with too
-// few taps x channels to split by rows (a first layer's 3x3 over one channel): each chunk is
-// unfolded one k slice of its GEMM at a time (kSliceStep rows) into `buf` (min(chunk, KC) x K
-// floats), and a GEMM over one slice sums exactly what the chunk's GEMM sums in that slice, so
-// each dw element gets the whole call's bits.
-export function conv2d_backward_filter_columns(dw: usize, x: usize, dy: usize,
-  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, buf: usize, pack: usize, accumulate: i32, f0: i32, f1: i32): void {
-  const N = B * OH * OW;
-  const K = KH * KW * C;
-  for (let r0 = 0; r0 < N; r0 += chunk) {
-    const rows = min(chunk, N - r0);
-    const step = kSliceStep(rows);
-    for (let p0 = 0; p0 < rows; p0 += step) {
-      const kc = min(step, rows - p0);
-      im2colChannels(buf, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0 + p0, kc);
-      gemm_f32(dw + (<usize>f0 << 2), buf, dy + (<usize>((r0 + p0) * F + f0) << 2), K, f1 - f0, kc, 1, K, F, 1, F,
-        r0 > 0 || p0 > 0 ? 1 : accumulate, pack);
-    }
-  }
 }
 
 // conv2d_grouped_backward_input (not pointwise) for images b0 .. b1-1, `chunk` positions at a

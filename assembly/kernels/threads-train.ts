@@ -3,8 +3,8 @@
 // partition each op's OUTPUT, and each output element is computed by the same code in the same
 // order whatever tile holds it, so any thread count gives the same bits.
 import { arg, argp, canSplit, runJob, setArg, setArgp, splitThreads, tileStart, tilesFor, ELEMENT_TILE_MIN, GEMM_SPLIT_MIN, ROW_TILE_MIN, TILE_MIN_WORK } from './threads';
-import { GEMM_SCRATCH_FLOATS, KC, MR, NR } from './gemm';
-import { conv2d_backward_filter_columns, conv2d_backward_filter_rows, conv2d_backward_input_images, depthwise_backward_filter_channels, depthwise_conv2d_backward_input } from './conv';
+import { MR } from './gemm';
+import { conv2d_backward_filter_rows, conv2d_backward_input_images, depthwise_backward_filter_channels, depthwise_conv2d_backward_input } from './conv';
 import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
 import { bias_backward_columns } from './elementwise';
 
@@ -20,7 +20,7 @@ const JOB_DEPTHWISE_FILTER: i32 = 38;
 // A tile of one of the kinds above (threads.ts runTile hands over the kinds it does not know).
 export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch: usize, slot: i32): void {
   switch (kind) {
-    case JOB_CONV_FILTER: convFilterTile(args, tile, count, scratch, slot); break;
+    case JOB_CONV_FILTER: convFilterTile(args, tile, count, scratch); break;
     case JOB_CONV_INPUT: convInputTile(args, tile, count, scratch, slot); break;
     case JOB_MAXPOOL_FORWARD: maxpoolForwardTile(args, tile, count); break;
     case JOB_MAXPOOL_BACKWARD: maxpoolBackwardTile(args, tile, count); break;
@@ -46,10 +46,13 @@ function setConvArgs(p: usize, q: usize, r: usize, B: i32, H: i32, W: i32, C: i3
 // ROW_TILE_MIN a tile): a tile unfolds its own columns of each chunk into the shared cols and
 // runs its rows of the chunk's GEMM, so the op has one barrier rather than two a chunk, and each
 // dw element is summed over the chunks in the whole call's order (a GEMM row's sums do not
-// depend on the rows beside it). With too few rows for two tiles (one group), by columns of dw
-// in NR multiples instead, one tile a thread (each unfolds every position again, a GEMM k slice
-// at a time: the driver into cols, a worker into the end of its GEMM scratch). db (0: not
-// wanted) goes with it by ranges of columns, each column summed whole by one tile.
+// depend on the rows beside it). db (0: not wanted) goes with it by ranges of columns, each
+// column summed whole by one tile. With too few rows for two tiles (a first layer's 3x3 over one
+// channel: 9) it runs whole on the driver: split by columns of dw, each tile unfolded every
+// position again and read every line of dy (a tile's 16 of 32 floats of a row are half of a
+// 128-byte line pair), and the bench CNN's first layer cost 2.4x its CPU time whole (6.6 against
+// 2.8 ms; by rows of 4 taps, each tile unfolding only its own, 7.9 ms: each read all of dy), so
+// two threads ran it slower than one.
 export function conv_filter_split(dw: usize, db: usize, x: usize, dy: usize, B: i32, H: i32, W: i32, C: i32, F: i32, G: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   chunk: i32, cols: usize, pack: usize, accumulate: i32): bool {
@@ -59,45 +62,25 @@ export function conv_filter_split(dw: usize, db: usize, x: usize, dy: usize, B: 
   if (work < GEMM_SPLIT_MIN) return false;
   // One tile a thread: every tile packs each chunk's dy again, which costs a GEMM of few rows
   // as much as a good part of its multiply-adds.
-  let count = min(splitThreads(), tilesFor(Kg / max(MR, ROW_TILE_MIN), work, TILE_MIN_WORK));
-  const byColumns = count < 2;
-  if (byColumns) {
-    // A pointwise convolution has no cols (its GEMM reads x itself), and one group only.
-    const pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
-    if (G != 1 || pointwise) return false;
-    count = min(splitThreads(), tilesFor(F / NR, work, TILE_MIN_WORK));
-    if (count < 2) return false;
-    // A worker's GEMM packing (KC x its columns, and KC x MR) and its unfolded slice (KC x Kg)
-    // must fit in its scratch.
-    const width = min(((F / NR + count - 1) / count) * NR + NR, 128);
-    if (KC * (width + MR + Kg) > GEMM_SCRATCH_FLOATS) return false;
-  }
+  const count = min(splitThreads(), tilesFor(Kg / max(MR, ROW_TILE_MIN), work, TILE_MIN_WORK));
+  if (count < 2) return false;
   setConvArgs(dw, x, dy, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, accumulate);
   setArgp(22, db);
-  setArg(23, byColumns ? 1 : 0);
   runJob(JOB_CONV_FILTER, count, pack);
   return true;
 }
 
 const ROW_UNIT = 16;
 
-function convFilterTile(args: usize, tile: i32, count: i32, pack: usize, slot: i32): void {
+function convFilterTile(args: usize, tile: i32, count: i32, pack: usize): void {
   const Kg = arg(args, 9) * arg(args, 10) * (arg(args, 6) / arg(args, 8));
   const F = arg(args, 7);
-  const byColumns = arg(args, 23);
-  // Columns of db (and of dw by columns): NR multiples by columns, else multiples of 4.
-  const unit = byColumns ? NR : 4, fUnits = F / unit;
-  const f0 = tileStart(tile, count, fUnits) * unit;
-  const f1 = tile == count - 1 ? F : tileStart(tile + 1, count, fUnits) * unit;
+  // Columns of db in multiples of 4.
+  const fUnits = F / 4;
+  const f0 = tileStart(tile, count, fUnits) * 4;
+  const f1 = tile == count - 1 ? F : tileStart(tile + 1, count, fUnits) * 4;
   const db = argp(args, 22);
   if (db) bias_backward_columns(db, argp(args, 2), arg(args, 3) * arg(args, 17) * arg(args, 18), F, f0, f1, arg(args, 21));
-  if (byColumns) {
-    const buf = slot == 0 ? argp(args, 20) : pack + (<usize>(GEMM_SCRATCH_FLOATS - KC * Kg) << 2);
-    conv2d_backward_filter_columns(argp(args, 0), argp(args, 1), argp(args, 2), arg(args, 3), arg(args, 4), arg(args, 5),
-      arg(args, 6), F, arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
-      arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), arg(args, 19), buf, pack, arg(args, 21), f0, f1);
-    return;
-  }
   // Rows in multiples of 16 (every tile has at least 32): a tile's columns of each cols row are
   // then whole 64-byte lines, which no other thread writes.
   const units = Kg / ROW_UNIT;

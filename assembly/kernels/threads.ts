@@ -36,6 +36,7 @@ import { relu_backward, relu_forward } from './elementwise';
 import { activation_backward, activation_forward } from './activations';
 import { trainTile } from './threads-train';
 import { winogradTile } from './winograd';
+import { takeSideWork } from './threads-side';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -229,6 +230,7 @@ export function runJob(kind: i32, count: i32, scratch: usize): void {
     atomic.store<i64>(ctl + CLAIM, (<i64>generation << 32) | (<i64>count << 16));
     atomic.store<i32>(ctl + WAKE, generation);
     if (atomic.load<i32>(ctl + ATTACHED) > 0) atomic.notify(ctl + WAKE, count - 1);
+    takeSideWork();
     inTile = true;
     runTiles(ctl, scratch, 0);
     inTile = false;

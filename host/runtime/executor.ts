@@ -133,6 +133,8 @@ export class Executor {
   threads: number;
   threadsNote: string | null;
   private pool: PoolTarget | null = null;
+  // run()'s side work until the driver (or run() itself) runs it.
+  private sideWork: (() => void) | null = null;
   // The layers' weight versions the prepare program last ran for (host/training/arena.ts); null: never.
   preparedFor: string | null = null;
 
@@ -150,7 +152,7 @@ export class Executor {
       const pages = plan.pages + threadsExtraBytes(this.threads) / WASM_PAGE;
       this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
       const module = threadsModule();
-      const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+      const instance = new WebAssembly.Instance(module, { env: { memory: this.memory, side_work: () => this.runSideWork() } });
       this.kernels = instance.exports as unknown as KernelExports;
       const ctl = plan.pages * WASM_PAGE;
       this.kernels.threads_attach(ctl, this.threads);
@@ -255,7 +257,11 @@ export class Executor {
   // 1 + i, op i (a check_loss or check_grads) found a non-finite loss or gradient before any
   // update ran, returned as `nonFinite`; -(1 + i), op i has an opcode this kernel build does not
   // know, thrown as a KernelStatusError (as is a stop at any other op).
-  run(program: ProgramName): RunResult {
+  // `sideWork` runs once during the run, on this thread: with workers, while they take the tiles
+  // of the first op split across them (assembly/kernels/threads-side.ts), so it costs the run
+  // about half its time rather than all of it; else (one thread, or no op split) before it returns.
+  // It must not throw: thrown inside a job, it would leave the job's tiles to the workers.
+  run(program: ProgramName, sideWork?: () => void): RunResult {
     const p = this.programWords[program];
     if (!p) throw new EdgetuneError('PlanInvalid', `this plan has no '${program}' program (it was compiled for ${this.plan.mode})`);
     if (this.pool) {
@@ -263,7 +269,27 @@ export class Executor {
       const failed = poolFailure();
       if (failed) this.dropThreads(failed);
     }
-    return runResult(program, this.kernels.run(p.offset, p.count, this.headerOffset), this.plan.programs[program]!.ops);
+    if (sideWork && !this.pool) sideWork();
+    else if (sideWork) {
+      this.sideWork = sideWork;
+      this.kernels.threads_side_work(1);
+    }
+    let status: number;
+    try {
+      status = this.kernels.run(p.offset, p.count, this.headerOffset);
+    } finally {
+      if (this.sideWork) {
+        this.kernels.threads_side_work(0);
+        this.runSideWork();
+      }
+    }
+    return runResult(program, status, this.plan.programs[program]!.ops);
+  }
+
+  private runSideWork(): void {
+    const work = this.sideWork;
+    this.sideWork = null;
+    work?.();
   }
 
   // A worker failed to start: this executor goes on alone (its driver runs every tile).

@@ -97,7 +97,7 @@ const IDLE_WAITS = 20;
 // (assembly/kernels/threads.ts).
 const WORKER_BODY = `
 const attach = (m) => {
-  const x = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
+  const x = new WebAssembly.Instance(m.module, { env: { memory: m.memory, side_work: () => {} } }).exports;
   x.gemm_set_a_broadcast(m.aShuffle);
   const i32 = new Int32Array(m.memory.buffer);
   const wake = (m.ctl + 8) >> 2, epoch = (m.ctl + 20) >> 2, attached = (m.ctl + 24) >> 2;

@@ -15,7 +15,7 @@ import { compilePlan, type Plan } from '../compile/plan';
 import { requireFileSystem } from '../core/io';
 import { modelToBytes } from '../formats/save';
 import { asF32, positiveInF32, type Tensor } from '../core/tensor';
-import { checkInputs, loadBatch, prepareLabels } from './inputs';
+import { checkInputs, loadBatch, prepareLabels, touchPages } from './inputs';
 import { commonRows, type LossesArg, lossOf, readOutputMetrics, resolveLosses, sliceRows, type TensorArgs, tensorList } from './model-io';
 import { fitLoop } from './fit';
 import { checkMicroBatch } from './micro-batch';
@@ -527,11 +527,13 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     const per = this.outputShapes.map(sizeOf);
     const outs = per.map((p) => new Float32Array(n * p));
     const program = exec.plan.programs.forward!;
+    // The outputs' first writes (page faults) run beside the workers' tiles of the first batch.
+    const firstWrites = () => outs.forEach(touchPages);
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
       loadBatch(exec, xs, null, null, start, count);
       exec.setStep(count);
-      exec.run('forward');
+      exec.run('forward', start === 0 ? firstWrites : undefined);
       program.outputs.forEach((r, i) => outs[i].set(exec.view(r, count * per[i]), start * per[i]));
     }
     const tensors = outs.map((data, i) => ({ data, shape: [n, ...this.outputShapes[i]] }));
