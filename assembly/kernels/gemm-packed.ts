@@ -89,6 +89,17 @@ const ROWS_MAX_K = 64;
 // in the same order (from zero in k order, then + bias, then the clamp), so the same bits.
 function gemm_f32_4x8_rows(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, ldc: i32, lo: f32, hi: f32): void {
+  gemm_4x8_rows(c, a, bp, false, 0, bias, m, n, k, rsa, ldc, lo, hi);
+}
+
+// gemm_f32_4x8_rows, and when `scaled` the int8 packed GEMM's on its widened panels
+// (gemm-i8-packed.ts): the sums divided by scale (n) before the bias, in gemm_i8_packed's order.
+// `scaled` is a constant at each call, so each inlined copy keeps only its own epilogue.
+// @ts-ignore: decorator
+@inline
+export function gemm_4x8_rows(c: usize, a: usize, bp: usize, scaled: bool, scale: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, ldc: i32, lo: f32, hi: f32): void {
+  if (!ASC_FEATURE_SIMD) return; // an export: compiled in the scalar builds too, never called there
   const ldcBytes = <usize>ldc << 2;
   const rowBytes = <usize>rsa << 2;
   const kBytes = <usize>k << 2;
@@ -128,6 +139,15 @@ function gemm_f32_4x8_rows(c: usize, a: usize, bp: usize, bias: usize, m: i32, n
         } while (p != kBytes);
         const cols = min(NR, nc - j0);
         const o = <usize>j0 << 2;
+        if (scaled) {
+          // Lanes past cols divide by 0 and are never stored.
+          const s0 = loadPartial(scale + (<usize>(jc + j0) << 2), min(cols, 4));
+          const s1 = loadPartial(scale + (<usize>(jc + j0) << 2) + 16, max(cols - 4, 0));
+          x00 = f32x4.div(x00, s0); x01 = f32x4.div(x01, s1);
+          x10 = f32x4.div(x10, s0); x11 = f32x4.div(x11, s1);
+          x20 = f32x4.div(x20, s0); x21 = f32x4.div(x21, s1);
+          x30 = f32x4.div(x30, s0); x31 = f32x4.div(x31, s1);
+        }
         if (bias != 0) {
           const bb0 = loadPartial(bias + (<usize>(jc + j0) << 2), min(cols, 4));
           const bb1 = loadPartial(bias + (<usize>(jc + j0) << 2) + 16, max(cols - 4, 0));
