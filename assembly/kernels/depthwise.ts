@@ -118,22 +118,28 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
       v128.store(yo + o, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
     }
   }
-  interiorTail(yo, x0, w, b, rowBytes, step, K, c, C, lo, hi, 0, K);
+  interiorTail(yo, x0, w, false, 0, b, rowBytes, step, K, c, C, lo, hi, 0, K);
 }
 
 // Channels c0 .. C-1 of one interior pixel (as interiorPixel), one at a time; window rows khLo .. khHi-1.
+// `scaled` (a constant at each call): the int8 kernel's order instead (depthwise-i8.ts): the sums
+// from 0, then / scale, + b.
 // @ts-ignore: decorator
 @inline
-function interiorTail(yo: usize, x0: usize, w: usize, b: usize, rowBytes: usize, step: usize, K: i32, c0: i32, C: i32, lo: f32, hi: f32,
-  khLo: i32, khHi: i32): void {
+export function interiorTail(yo: usize, x0: usize, w: usize, scaled: bool, scale: usize, b: usize, rowBytes: usize, step: usize,
+  K: i32, c0: i32, C: i32, lo: f32, hi: f32, khLo: i32, khHi: i32): void {
   const wRow = <usize>K * step;
   for (let c = c0; c < C; c++) {
     const o = <usize>c << 2;
-    let acc: f32 = b != 0 ? load<f32>(b + o) : 0;
+    let acc: f32 = !scaled && b != 0 ? load<f32>(b + o) : 0;
     for (let kh = khLo; kh < khHi; kh++) {
       const xr = x0 + o + <usize>kh * rowBytes;
       const wr = w + o + <usize>kh * wRow;
       for (let kw = 0; kw < K; kw++) acc += load<f32>(xr + <usize>kw * step) * load<f32>(wr + <usize>kw * step);
+    }
+    if (scaled) {
+      acc /= load<f32>(scale + o);
+      if (b != 0) acc += load<f32>(b + o);
     }
     store<f32>(yo + o, min<f32>(max<f32>(acc, lo), hi));
   }
@@ -196,6 +202,15 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
 // pixel pair and used for both (for an odd count the last pair's second pixel aliases the first
 // and is not stored). The same sums in the same order as interiorPixel, so the same bits.
 function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+  interiorRow5Of(yo, x0, w, false, 0, b, W, C, SW, count, lo, hi);
+}
+
+// interiorRow5, and when `scaled` (a constant at each call) the int8 kernel's (depthwise-i8.ts) on
+// its widened weights: each sum from +0, then / scale (C), + b, the clamp.
+// @ts-ignore: decorator
+@inline
+export function interiorRow5Of(yo: usize, x0: usize, w: usize, scaled: bool, scale: usize, b: usize, W: i32, C: i32, SW: i32,
+  count: i32, lo: f32, hi: f32): void {
   const step = <usize>C << 2;
   const rowBytes = <usize>(W * C) << 2;
   const xStep = <usize>SW * step;
@@ -205,7 +220,9 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     for (; c + 4 <= C; c += 4) {
       const o = <usize>c << 2;
-      const bias = startSum(b, o, lo);
+      const bias = scaled ? f32x4.splat(0) : startSum(b, o, lo);
+      const sv = scaled ? v128.load(scale + o) : bias;
+      const bv = scaled && b != 0 ? v128.load(b + o) : bias;
       let xp = x0 + o, yp = yo + o;
       for (let i = 0; i < count; i += 2) {
         const two = i + 1 < count;
@@ -226,6 +243,10 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
           xs += rowBytes;
           wr += wRow;
         }
+        if (scaled) {
+          a0 = dequantize(a0, sv, bv, b != 0);
+          a1 = dequantize(a1, sv, bv, b != 0);
+        }
         v128.store(yp, f32x4.pmin(f32x4.pmax(a0, vlo), vhi));
         if (two) v128.store(yp + step, f32x4.pmin(f32x4.pmax(a1, vlo), vhi));
         xp += 2 * xStep;
@@ -234,7 +255,7 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
     }
   }
   if (c < C) {
-    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, rowBytes, step, 5, c, C, lo, hi, 0, 5);
+    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, scaled, scale, b, rowBytes, step, 5, c, C, lo, hi, 0, 5);
   }
 }
 
@@ -251,6 +272,15 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
 // gender's layers; this at 17-26 (1.3-1.6x kernel against kernel). The same sums in the same order
 // as interiorPixel and depthwisePixel (taps outside the image skipped), so the same bits.
 function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32, khLo: i32, khHi: i32): i32 {
+  return interiorRow3Of(yo, x0, w, false, 0, b, W, C, SW, count, lo, hi, khLo, khHi);
+}
+
+// interiorRow3, and when `scaled` (a constant at each call) the int8 kernel's (depthwise-i8.ts) on
+// its widened weights: each sum from +0, then / scale (C), + b, the clamp.
+// @ts-ignore: decorator
+@inline
+export function interiorRow3Of(yo: usize, x0: usize, w: usize, scaled: bool, scale: usize, b: usize, W: i32, C: i32, SW: i32,
+  count: i32, lo: f32, hi: f32, khLo: i32, khHi: i32): i32 {
   const step = <usize>C << 2;
   const rowBytes = <usize>(W * C) << 2;
   const xStep = <usize>SW * step;
@@ -264,7 +294,7 @@ function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
       const i = min(i0, count - 4);
       const xq = x0 + <usize>i * xStep, yq = yo + <usize>i * step;
       for (let o: usize = 0; o < c4Bytes; o += 16) {
-        const bias = startSum(b, o, lo);
+        const bias = scaled ? f32x4.splat(0) : startSum(b, o, lo);
         let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
         let xr = xq + o + <usize>khLo * rowBytes, wr = w + o + <usize>(khLo * 3) * step;
         for (let kh = khLo; kh < khHi; kh++) {
@@ -294,13 +324,18 @@ function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
           wr += 3 * step;
         }
         const yp = yq + o;
+        if (scaled) {
+          const sv = v128.load(scale + o), bv = b != 0 ? v128.load(b + o) : bias;
+          a0 = dequantize(a0, sv, bv, b != 0); a1 = dequantize(a1, sv, bv, b != 0);
+          a2 = dequantize(a2, sv, bv, b != 0); a3 = dequantize(a3, sv, bv, b != 0);
+        }
         v128.store(yp, f32x4.pmin(f32x4.pmax(a0, vlo), vhi));
         v128.store(yp + step, f32x4.pmin(f32x4.pmax(a1, vlo), vhi));
         v128.store(yp + 2 * step, f32x4.pmin(f32x4.pmax(a2, vlo), vhi));
         v128.store(yp + 3 * step, f32x4.pmin(f32x4.pmax(a3, vlo), vhi));
       }
       if (c4 < C) {
-        for (let j = 0; j < 4; j++) interiorTail(yq + <usize>j * step, xq + <usize>j * xStep, w, b, rowBytes, step, 3, c4, C, lo, hi, khLo, khHi);
+        for (let j = 0; j < 4; j++) interiorTail(yq + <usize>j * step, xq + <usize>j * xStep, w, scaled, scale, b, rowBytes, step, 3, c4, C, lo, hi, khLo, khHi);
       }
     }
   }
@@ -320,4 +355,13 @@ function startSum(b: usize, o: usize, lo: f32): v128 {
   if (b == 0) return f32x4.splat(0);
   const bias = v128.load(b + o);
   return lo >= 0 ? f32x4.add(bias, f32x4.splat(0)) : bias;
+}
+
+// acc / scale [+ bias]: an int8 kernel's sums (from +0, on widened weights) made its outputs
+// before the clamp (interiorRow3Of, interiorRow5Of).
+// @ts-ignore: decorator
+@inline
+function dequantize(acc: v128, scale: v128, bias: v128, withBias: bool): v128 {
+  acc = f32x4.div(acc, scale);
+  return withBias ? f32x4.add(acc, bias) : acc;
 }
