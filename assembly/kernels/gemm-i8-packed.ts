@@ -11,8 +11,7 @@
 // summed from zero in k order, divided by its column's scale, added to c; the bias joins the
 // first slice's quotient (s1 / scale + b == b + s1 / scale), the clamp runs on the final values.
 import { gemm_f32_4x8, KC, kSliceStep, MR, NC, NR, packAPanel } from './gemm';
-import { epilogue, gemm_4x8_rows } from './gemm-packed';
-import { loadPartial, storeTail } from './vector-tail';
+import { epilogue, gemm_1x8, gemm_4x8_rows } from './gemm-packed';
 
 // qp (packed, see above) = q (k, n) int8, row stride rsq bytes.
 export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): void {
@@ -118,58 +117,7 @@ export function widen_i8(dst: usize, src: usize, count: i32): void {
 // One row of c (nc columns) = [c +] (a (kc; stride csa floats) . the kc-deep int8 panels at qp
 // (kc * NR bytes apart)) / scale: gemm_f32_4x8's sums and order for one row, q widened as read.
 function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: i32, nc: i32, accumulate: i32): void {
-  const aStep = <usize>csa << 2;
-  for (let j0 = 0; j0 < nc; j0 += NR) {
-    const cols = min(NR, nc - j0);
-    const o = <usize>j0 << 2;
-    if (ASC_FEATURE_SIMD) {
-      let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
-      let pa = a;
-      let pb = qp;
-      for (let p = 0; p < kc; p++) {
-        const va = v128.load32_splat(pa);
-        const h = v128.load8x8_s(pb);
-        x0 = f32x4.add(x0, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h))));
-        x1 = f32x4.add(x1, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h))));
-        pa += aStep;
-        pb += NR;
-      }
-      if (cols == NR) {
-        x0 = f32x4.div(x0, v128.load(scale + o));
-        x1 = f32x4.div(x1, v128.load(scale + o, 16));
-        if (accumulate) {
-          x0 = f32x4.add(x0, v128.load(c + o));
-          x1 = f32x4.add(x1, v128.load(c + o, 16));
-        }
-        v128.store(c + o, x0);
-        v128.store(c + o, x1, 16);
-      } else {
-        // Lanes past cols divide by 0 and are never stored.
-        x0 = f32x4.div(x0, loadPartial(scale + o, min(cols, 4)));
-        x1 = f32x4.div(x1, loadPartial(scale + o + 16, max(cols - 4, 0)));
-        if (accumulate) {
-          x0 = f32x4.add(x0, loadPartial(c + o, min(cols, 4)));
-          x1 = f32x4.add(x1, loadPartial(c + o + 16, max(cols - 4, 0)));
-        }
-        storeTail(c + o, x0, x1, cols);
-      }
-    } else {
-      for (let j = 0; j < cols; j++) {
-        let s: f32 = 0;
-        let pa = a;
-        let pb = qp + <usize>j;
-        for (let p = 0; p < kc; p++) {
-          s += load<f32>(pa) * <f32>load<i8>(pb);
-          pa += aStep;
-          pb += NR;
-        }
-        s /= load<f32>(scale + o + (<usize>j << 2));
-        const at = c + o + (<usize>j << 2);
-        store<f32>(at, accumulate ? s + load<f32>(at) : s);
-      }
-    }
-    qp += <usize>(kc * NR);
-  }
+  gemm_1x8(c, a, csa, qp, true, scale, kc, nc, accumulate);
 }
 
 // What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and a small
