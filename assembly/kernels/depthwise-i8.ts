@@ -9,6 +9,7 @@
 // 246, below) runs the 3x3 / 5x5 layers on q widened into scratch, in depthwise.ts's order.
 import { endTap, firstTap } from './taps';
 import { widen_i8 } from './gemm-i8-packed';
+import { depthwiseRowsOf } from './depthwise';
 
 // Four int8 taps at p as f32x4.
 // @ts-ignore: decorator
@@ -82,19 +83,10 @@ export function depthwise_conv2d_forward_i8(y: usize, x: usize, q: usize, scale:
   }
 }
 
-// clamp(acc / scale [+ b]) of channels o .. o+3, stored at yo. pmax / pmin (one instruction each;
-// max / min cost ~7): the same values, NaN stays NaN and the sums are never -0 (they start from +0).
-// @ts-ignore: decorator
-@inline
-function finish(yo: usize, acc: v128, sv: v128, bv: v128, withBias: bool, vlo: v128, vhi: v128): void {
-  acc = f32x4.div(acc, sv);
-  if (withBias) acc = f32x4.add(acc, bv);
-  v128.store(yo, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
-}
-
 // depthwise_conv2d_forward_i8 with `wf` scratch (KH*KW*C*M floats): for the 3x3 and 5x5, M = 1,
 // dilation-1 layers, q is widened into wf once per call (exact; the layer's weights stay int8 in
-// the arena) and the rows run in depthwise.ts's f32 order: pixels outside, channel tiles inside,
+// the arena) and the rows run through depthwise.ts's f32 kernels (depthwiseRowsOf, scaled: the
+// sums from +0, then / scale, + b, the clamp): pixels outside, channel tiles inside,
 // x, y and the weights walked in memory order (3x3: four pixels side by side, the first and last
 // rows of a padded image included; 5x5: two). Holding a channel group's widened taps over a whole
 // row instead (depthwiseSquareI8) walks x a channel tile at a time, C floats apart, and misses L1
@@ -107,205 +99,7 @@ export function depthwise_conv2d_forward_i8_wide(y: usize, x: usize, q: usize, s
     depthwise_conv2d_forward_i8(y, x, q, scale, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi);
     return;
   }
-  const K = KH;
-  widen_i8(wf, q, K * K * C);
-  const pix = <usize>C << 2;
-  let yo = y;
-  for (let row = 0; row < B * OH; row++) {
-    const n = row / OH, oh = row % OH;
-    const xb = x + (<usize>(n * H * W * C) << 2);
-    const ih0 = oh * SH - PT;
-    const khLo = firstTap(ih0, 1, K), khHi = endTap(ih0, 1, H, K, khLo);
-    // The interior run [owLo, owHi): windows whose columns are inside the image, and (5x5) rows too.
-    let owLo = OW, owHi = OW;
-    if (ASC_FEATURE_SIMD && khHi > khLo && (K == 3 || (khLo == 0 && khHi == K))) {
-      const lim = W - K + PL;
-      owLo = min(OW, (PL + SW - 1) / SW);
-      owHi = lim < 0 ? owLo : max(owLo, min(OW, lim / SW + 1));
-    }
-    for (let ow = 0; ow < OW; ow++) {
-      if (ow == owLo && owHi > owLo) {
-        const x0 = xb + (<usize>((ih0 * W + owLo * SW - PL) * C) << 2);
-        let done = owHi - owLo;
-        if (K == 3) done = wideRow3(yo, x0, wf, scale, b, W, C, SW, done, lo, hi, khLo, khHi);
-        else wideRow5(yo, x0, wf, scale, b, W, C, SW, done, lo, hi);
-        yo += <usize>done * pix;
-        ow = owLo + done - 1;
-        owLo = OW; // the pixels left run one by one below
-        continue;
-      }
-      const iw0 = ow * SW - PL;
-      const kwLo = firstTap(iw0, 1, K), kwHi = endTap(iw0, 1, W, K, kwLo);
-      widePixel(yo, xb, wf, scale, b, W, C, K, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
-      yo += pix;
-    }
-  }
-}
-
-// One output pixel of depthwise_conv2d_forward_i8_wide (M = 1, dilation 1), taps kh in
-// [khLo, khHi), kw in [kwLo, kwHi), weights wf widened: the sums kept in y (taps outside,
-// channel tiles inside, as depthwise.ts's depthwisePixel), then / scale, + b and the clamp.
-// @ts-ignore: decorator
-@inline
-function widePixel(yo: usize, xb: usize, wf: usize, scale: usize, b: usize, W: i32, C: i32, K: i32,
-  ih0: i32, iw0: i32, khLo: i32, khHi: i32, kwLo: i32, kwHi: i32, lo: f32, hi: f32): void {
-  const tap = <usize>C << 2;
-  let c = 0;
-  if (ASC_FEATURE_SIMD) {
-    const cBytes = <usize>(C & ~3) << 2;
-    for (let o: usize = 0; o < cBytes; o += 16) v128.store(yo + o, f32x4.splat(0));
-    for (let kh = khLo; kh < khHi; kh++) {
-      const xr = xb + (<usize>((ih0 + kh) * W) * tap);
-      const wr = wf + <usize>(kh * K) * tap;
-      for (let kw = kwLo; kw < kwHi; kw++) {
-        const xt = xr + <usize>(iw0 + kw) * tap, wt = wr + <usize>kw * tap;
-        for (let o: usize = 0; o < cBytes; o += 16) {
-          v128.store(yo + o, f32x4.add(v128.load(yo + o), f32x4.mul(v128.load(xt + o), v128.load(wt + o))));
-        }
-      }
-    }
-    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-    for (let o: usize = 0; o < cBytes; o += 16) {
-      finish(yo + o, v128.load(yo + o), v128.load(scale + o), b != 0 ? v128.load(b + o) : f32x4.splat(0), b != 0, vlo, vhi);
-    }
-    c = C & ~3;
-  }
-  for (; c < C; c++) {
-    const o = <usize>c << 2;
-    let acc: f32 = 0;
-    for (let kh = khLo; kh < khHi; kh++) {
-      const xr = xb + (<usize>((ih0 + kh) * W) * tap) + o;
-      const wr = wf + <usize>(kh * K) * tap + o;
-      for (let kw = kwLo; kw < kwHi; kw++) acc += load<f32>(xr + <usize>(iw0 + kw) * tap) * load<f32>(wr + <usize>kw * tap);
-    }
-    acc /= load<f32>(scale + o);
-    if (b != 0) acc += load<f32>(b + o);
-    store<f32>(yo + o, min<f32>(max<f32>(acc, lo), hi));
-  }
-}
-
-// Channels c0 .. C-1 of one interior pixel (window rows khLo .. khHi-1, all K columns), one at a time.
-// @ts-ignore: decorator
-@inline
-function wideTail(yo: usize, x0: usize, wf: usize, scale: usize, b: usize, rowBytes: usize, tap: usize, K: i32, c0: i32, C: i32,
-  lo: f32, hi: f32, khLo: i32, khHi: i32): void {
-  for (let c = c0; c < C; c++) {
-    const o = <usize>c << 2;
-    let acc: f32 = 0;
-    for (let kh = khLo; kh < khHi; kh++) {
-      const xr = x0 + o + <usize>kh * rowBytes;
-      const wr = wf + o + <usize>(kh * K) * tap;
-      for (let kw = 0; kw < K; kw++) acc += load<f32>(xr + <usize>kw * tap) * load<f32>(wr + <usize>kw * tap);
-    }
-    acc /= load<f32>(scale + o);
-    if (b != 0) acc += load<f32>(b + o);
-    store<f32>(yo + o, min<f32>(max<f32>(acc, lo), hi));
-  }
-}
-
-// depthwise.ts's interiorRow3 on widened int8 weights: `count` output pixels of one row (yo the
-// first one's output, x0 its window's top-left input pixel, rows khLo .. khHi-1 inside the image),
-// four at a time, the last four overlapping the previous ones; each channel tile's four sums from
-// +0, then / scale, + b, the clamp. Returns count, or 0 when count < 4 (run one by one).
-function wideRow3(yo: usize, x0: usize, wf: usize, scale: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32,
-  khLo: i32, khHi: i32): i32 {
-  if (!ASC_FEATURE_SIMD || count < 4) return 0;
-  const step = <usize>C << 2;
-  const rowBytes = <usize>(W * C) << 2;
-  const xStep = <usize>SW * step;
-  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-  const c4 = C & ~3;
-  const c4Bytes = <usize>c4 << 2;
-  for (let i0 = 0; i0 < count; i0 += 4) {
-    const i = min(i0, count - 4);
-    const xq = x0 + <usize>i * xStep, yq = yo + <usize>i * step;
-    for (let o: usize = 0; o < c4Bytes; o += 16) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let xr = xq + o + <usize>khLo * rowBytes, wr = wf + o + <usize>(khLo * 3) * step;
-      for (let kh = khLo; kh < khHi; kh++) {
-        if (SW == 1) {
-          const v0 = v128.load(xr), v1 = v128.load(xr + step), v2 = v128.load(xr + 2 * step);
-          const v3 = v128.load(xr + 3 * step), v4 = v128.load(xr + 4 * step), v5 = v128.load(xr + 5 * step);
-          let wv = v128.load(wr);
-          a0 = f32x4.add(a0, f32x4.mul(v0, wv)); a1 = f32x4.add(a1, f32x4.mul(v1, wv));
-          a2 = f32x4.add(a2, f32x4.mul(v2, wv)); a3 = f32x4.add(a3, f32x4.mul(v3, wv));
-          wv = v128.load(wr + step);
-          a0 = f32x4.add(a0, f32x4.mul(v1, wv)); a1 = f32x4.add(a1, f32x4.mul(v2, wv));
-          a2 = f32x4.add(a2, f32x4.mul(v3, wv)); a3 = f32x4.add(a3, f32x4.mul(v4, wv));
-          wv = v128.load(wr + 2 * step);
-          a0 = f32x4.add(a0, f32x4.mul(v2, wv)); a1 = f32x4.add(a1, f32x4.mul(v3, wv));
-          a2 = f32x4.add(a2, f32x4.mul(v4, wv)); a3 = f32x4.add(a3, f32x4.mul(v5, wv));
-        } else {
-          for (let kw = 0; kw < 3; kw++) {
-            const xk = xr + <usize>kw * step;
-            const wv = v128.load(wr + <usize>kw * step);
-            a0 = f32x4.add(a0, f32x4.mul(v128.load(xk), wv));
-            a1 = f32x4.add(a1, f32x4.mul(v128.load(xk + xStep), wv));
-            a2 = f32x4.add(a2, f32x4.mul(v128.load(xk + 2 * xStep), wv));
-            a3 = f32x4.add(a3, f32x4.mul(v128.load(xk + 3 * xStep), wv));
-          }
-        }
-        xr += rowBytes;
-        wr += 3 * step;
-      }
-      const sv = v128.load(scale + o);
-      const bv = b != 0 ? v128.load(b + o) : f32x4.splat(0);
-      const yp = yq + o;
-      finish(yp, a0, sv, bv, b != 0, vlo, vhi);
-      finish(yp + step, a1, sv, bv, b != 0, vlo, vhi);
-      finish(yp + 2 * step, a2, sv, bv, b != 0, vlo, vhi);
-      finish(yp + 3 * step, a3, sv, bv, b != 0, vlo, vhi);
-    }
-    if (c4 < C) {
-      for (let j = 0; j < 4; j++) wideTail(yq + <usize>j * step, xq + <usize>j * xStep, wf, scale, b, rowBytes, step, 3, c4, C, lo, hi, khLo, khHi);
-    }
-  }
-  return count;
-}
-
-// depthwise.ts's interiorRow5 on widened int8 weights: two pixels side by side (25 weight vectors
-// do not fit the registers; each is loaded once per pair), for an odd count the last pair's second
-// pixel aliasing the first and not stored. Sums as wideRow3's.
-function wideRow5(yo: usize, x0: usize, wf: usize, scale: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
-  const step = <usize>C << 2;
-  const rowBytes = <usize>(W * C) << 2;
-  const xStep = <usize>SW * step;
-  const wRow = step * 5;
-  let c = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-    for (; c + 4 <= C; c += 4) {
-      const o = <usize>c << 2;
-      const sv = v128.load(scale + o);
-      const bv = b != 0 ? v128.load(b + o) : f32x4.splat(0);
-      let xp = x0 + o, yp = yo + o;
-      for (let i = 0; i < count; i += 2) {
-        const two = i + 1 < count;
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
-        let xr = xp, xs = two ? xp + xStep : xp, wr = wf + o;
-        for (let kh = 0; kh < 5; kh++) {
-          let wv = v128.load(wr);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs), wv));
-          wv = v128.load(wr + step);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + step), wv));
-          wv = v128.load(wr + 2 * step);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 2 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 2 * step), wv));
-          wv = v128.load(wr + 3 * step);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 3 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 3 * step), wv));
-          wv = v128.load(wr + 4 * step);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + 4 * step), wv)); a1 = f32x4.add(a1, f32x4.mul(v128.load(xs + 4 * step), wv));
-          xr += rowBytes;
-          xs += rowBytes;
-          wr += wRow;
-        }
-        finish(yp, a0, sv, bv, b != 0, vlo, vhi);
-        if (two) finish(yp + step, a1, sv, bv, b != 0, vlo, vhi);
-        xp += 2 * xStep;
-        yp += 2 * step;
-      }
-    }
-  }
-  if (c < C) {
-    for (let i = 0; i < count; i++) wideTail(yo + <usize>i * step, x0 + <usize>i * xStep, wf, scale, b, rowBytes, step, 5, c, C, lo, hi, 0, 5);
-  }
+  widen_i8(wf, q, KH * KW * C);
+  // M, DH and DW as the constants they are here (the copy inlined for int8 folds them away).
+  depthwiseRowsOf(y, x, wf, true, scale, b, B, H, W, C, 1, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, lo, hi, 0, B * OH);
 }

@@ -18,11 +18,12 @@ import { endTap, firstTap } from './taps';
 import { depthwise_forward_split } from './threads';
 
 // The general path for one output pixel: taps kh in [khLo, khHi), kw in [kwLo, kwHi) (those inside
-// the image), vectorised over channels for M == 1 or M % 4 == 0.
+// the image), vectorised over channels for M == 1 or M % 4 == 0. `scaled` (a constant at each
+// call; M == 1): the int8 kernel's order on widened weights (interiorRow3Of), / scale after the sums.
 // @ts-ignore: decorator
 @inline
-function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32, M: i32, KW: i32, DH: i32, DW: i32,
-  ih0: i32, iw0: i32, khLo: i32, khHi: i32, kwLo: i32, kwHi: i32, lo: f32, hi: f32): void {
+function depthwisePixel(yo: usize, xb: usize, w: usize, scaled: bool, scale: usize, b: usize, W: i32, C: i32, M: i32, KW: i32,
+  DH: i32, DW: i32, ih0: i32, iw0: i32, khLo: i32, khHi: i32, kwLo: i32, kwHi: i32, lo: f32, hi: f32): void {
   const CM = C * M;
   const tapBytes = <usize>CM << 2;
   let o = 0;
@@ -33,7 +34,7 @@ function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32
       // long and plain where the taps' loops, two or three steps each, are not): each output
       // still sums its bias, then its taps in (kh, kw) order, then the clamp.
       const cBytes = <usize>(CM & ~3) << 2;
-      for (let oo: usize = 0; oo < cBytes; oo += 16) v128.store(yo + oo, startSum(b, oo, lo));
+      for (let oo: usize = 0; oo < cBytes; oo += 16) v128.store(yo + oo, scaled ? f32x4.splat(0) : startSum(b, oo, lo));
       for (let kh = khLo; kh < khHi; kh++) {
         const xr = xb + (<usize>((ih0 + kh * DH) * W * C) << 2);
         const wr = w + <usize>(kh * KW) * tapBytes;
@@ -44,9 +45,13 @@ function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32
           }
         }
       }
-      for (let oo: usize = 0; oo < cBytes; oo += 16) v128.store(yo + oo, f32x4.pmin(f32x4.pmax(v128.load(yo + oo), vlo), vhi));
+      for (let oo: usize = 0; oo < cBytes; oo += 16) {
+        let acc = v128.load(yo + oo);
+        if (scaled) acc = dequantize(acc, v128.load(scale + oo), b != 0 ? v128.load(b + oo) : acc, b != 0);
+        v128.store(yo + oo, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
+      }
       o = CM & ~3;
-    } else if ((M & 3) == 0) {
+    } else if (!scaled && (M & 3) == 0) {
       for (; o < CM; o += 4) {
         const oo = <usize>o << 2;
         const xc = xb + (<usize>(o / M) << 2);
@@ -66,13 +71,17 @@ function depthwisePixel(yo: usize, xb: usize, w: usize, b: usize, W: i32, C: i32
   for (; o < CM; o++) {
     const oo = <usize>o << 2;
     const xc = xb + (<usize>(o / M) << 2);
-    let acc: f32 = b != 0 ? load<f32>(b + oo) : 0;
+    let acc: f32 = !scaled && b != 0 ? load<f32>(b + oo) : 0;
     for (let kh = khLo; kh < khHi; kh++) {
       const xr = xc + (<usize>((ih0 + kh * DH) * W * C) << 2);
       const wr = w + <usize>(kh * KW) * tapBytes + oo;
       for (let kw = kwLo; kw < kwHi; kw++) {
         acc += load<f32>(xr + (<usize>((iw0 + kw * DW) * C) << 2)) * load<f32>(wr + <usize>kw * tapBytes);
       }
+    }
+    if (scaled) {
+      acc /= load<f32>(scale + oo);
+      if (b != 0) acc += load<f32>(b + oo);
     }
     store<f32>(yo + oo, min<f32>(max<f32>(acc, lo), hi));
   }
@@ -97,7 +106,7 @@ function tapRow(acc: v128, xp: usize, wp: usize, step: usize, K: i32): v128 {
 // top-left input pixel. The channel tail (C % 4) goes through depthwisePixel's scalar loop.
 // @ts-ignore: decorator
 @inline
-function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, K: i32, lo: f32, hi: f32): void {
+function interiorPixel(yo: usize, x0: usize, w: usize, scaled: bool, scale: usize, b: usize, W: i32, C: i32, K: i32, lo: f32, hi: f32): void {
   const step = <usize>C << 2;
   const rowBytes = <usize>(W * C) << 2;
   const wRow = <usize>K * step;
@@ -106,7 +115,7 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     for (; c + 4 <= C; c += 4) {
       const o = <usize>c << 2;
-      let acc = startSum(b, o, lo);
+      let acc = scaled ? f32x4.splat(0) : startSum(b, o, lo);
       const xp = x0 + o, wp = w + o;
       acc = tapRow(acc, xp, wp, step, K);
       acc = tapRow(acc, xp + rowBytes, wp + wRow, step, K);
@@ -115,25 +124,32 @@ function interiorPixel(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32,
         acc = tapRow(acc, xp + 3 * rowBytes, wp + 3 * wRow, step, K);
         acc = tapRow(acc, xp + 4 * rowBytes, wp + 4 * wRow, step, K);
       }
+      if (scaled) acc = dequantize(acc, v128.load(scale + o), b != 0 ? v128.load(b + o) : acc, b != 0);
       v128.store(yo + o, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
     }
   }
-  interiorTail(yo, x0, w, b, rowBytes, step, K, c, C, lo, hi, 0, K);
+  interiorTail(yo, x0, w, scaled, scale, b, rowBytes, step, K, c, C, lo, hi, 0, K);
 }
 
 // Channels c0 .. C-1 of one interior pixel (as interiorPixel), one at a time; window rows khLo .. khHi-1.
+// `scaled` (a constant at each call): the int8 kernel's order instead (depthwise-i8.ts): the sums
+// from 0, then / scale, + b.
 // @ts-ignore: decorator
 @inline
-function interiorTail(yo: usize, x0: usize, w: usize, b: usize, rowBytes: usize, step: usize, K: i32, c0: i32, C: i32, lo: f32, hi: f32,
-  khLo: i32, khHi: i32): void {
+function interiorTail(yo: usize, x0: usize, w: usize, scaled: bool, scale: usize, b: usize, rowBytes: usize, step: usize,
+  K: i32, c0: i32, C: i32, lo: f32, hi: f32, khLo: i32, khHi: i32): void {
   const wRow = <usize>K * step;
   for (let c = c0; c < C; c++) {
     const o = <usize>c << 2;
-    let acc: f32 = b != 0 ? load<f32>(b + o) : 0;
+    let acc: f32 = !scaled && b != 0 ? load<f32>(b + o) : 0;
     for (let kh = khLo; kh < khHi; kh++) {
       const xr = x0 + o + <usize>kh * rowBytes;
       const wr = w + o + <usize>kh * wRow;
       for (let kw = 0; kw < K; kw++) acc += load<f32>(xr + <usize>kw * step) * load<f32>(wr + <usize>kw * step);
+    }
+    if (scaled) {
+      acc /= load<f32>(scale + o);
+      if (b != 0) acc += load<f32>(b + o);
     }
     store<f32>(yo + o, min<f32>(max<f32>(acc, lo), hi));
   }
@@ -150,6 +166,17 @@ export function depthwise_conv2d_forward_clamp(y: usize, x: usize, w: usize, b: 
 
 // depthwise_conv2d_forward_clamp of output rows row0 .. row1-1, row = n*OH + oh.
 export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, row0: i32, row1: i32): void {
+  depthwiseRowsOf(y, x, w, false, 0, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi, row0, row1);
+}
+
+// depthwise_forward_rows, and when `scaled` (a constant at each call) the int8 kernel's on widened
+// weights (depthwise-i8.ts's depthwise_conv2d_forward_i8_wide: M == 1): each sum from +0, then
+// / scale (C), + b, the clamp.
+// @ts-ignore: decorator
+@inline
+export function depthwiseRowsOf(y: usize, x: usize, w: usize, scaled: bool, scale: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, row0: i32, row1: i32): void {
   const tapBytes = <usize>(C * M) << 2;
@@ -173,8 +200,13 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
       if (ow == owLo && owHi > owLo) {
         const x0 = xb + (<usize>((ih0 * W + owLo * SW - PL) * C) << 2);
         let done = owHi - owLo;
-        if (KH == 3) done = interiorRow3(yo, x0, w, b, W, C, SW, done, lo, hi, khLo, khHi);
-        else interiorRow5(yo, x0, w, b, W, C, SW, done, lo, hi);
+        if (scaled) {
+          if (KH == 3) done = scaledRow3(yo, x0, w, scale, b, W, C, SW, done, lo, hi, khLo, khHi);
+          else scaledRow5(yo, x0, w, scale, b, W, C, SW, done, lo, hi);
+        } else {
+          if (KH == 3) done = interiorRow3(yo, x0, w, b, W, C, SW, done, lo, hi, khLo, khHi);
+          else interiorRow5(yo, x0, w, b, W, C, SW, done, lo, hi);
+        }
         yo += <usize>done * tapBytes;
         ow = owLo + done - 1;
         owLo = OW; // the pixels left run one by one below
@@ -183,9 +215,9 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
       const iw0 = ow * SW - PL;
       const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
       if (rowInside && kwLo == 0 && kwHi == KW) {
-        interiorPixel(yo, xb + (<usize>((ih0 * W + iw0) * C) << 2), w, b, W, C, KH, lo, hi);
+        interiorPixel(yo, xb + (<usize>((ih0 * W + iw0) * C) << 2), w, scaled, scale, b, W, C, KH, lo, hi);
       } else {
-        depthwisePixel(yo, xb, w, b, W, C, M, KW, DH, DW, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
+        depthwisePixel(yo, xb, w, scaled, scale, b, W, C, M, KW, DH, DW, ih0, iw0, khLo, khHi, kwLo, kwHi, lo, hi);
       }
       yo += tapBytes;
     }
@@ -196,6 +228,20 @@ export function depthwise_forward_rows(y: usize, x: usize, w: usize, b: usize,
 // pixel pair and used for both (for an odd count the last pair's second pixel aliases the first
 // and is not stored). The same sums in the same order as interiorPixel, so the same bits.
 function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+  interiorRow5Of(yo, x0, w, false, 0, b, W, C, SW, count, lo, hi);
+}
+
+// interiorRow5 on int8 weights widened to w (depthwise-i8.ts): the sums / scale (C), + b, the clamp.
+function scaledRow5(yo: usize, x0: usize, w: usize, scale: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32): void {
+  interiorRow5Of(yo, x0, w, true, scale, b, W, C, SW, count, lo, hi);
+}
+
+// interiorRow5, and when `scaled` (a constant at each call) the int8 kernel's (depthwise-i8.ts) on
+// its widened weights: each sum from +0, then / scale (C), + b, the clamp.
+// @ts-ignore: decorator
+@inline
+function interiorRow5Of(yo: usize, x0: usize, w: usize, scaled: bool, scale: usize, b: usize, W: i32, C: i32, SW: i32,
+  count: i32, lo: f32, hi: f32): void {
   const step = <usize>C << 2;
   const rowBytes = <usize>(W * C) << 2;
   const xStep = <usize>SW * step;
@@ -205,7 +251,9 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     for (; c + 4 <= C; c += 4) {
       const o = <usize>c << 2;
-      const bias = startSum(b, o, lo);
+      const bias = scaled ? f32x4.splat(0) : startSum(b, o, lo);
+      const sv = scaled ? v128.load(scale + o) : bias;
+      const bv = scaled && b != 0 ? v128.load(b + o) : bias;
       let xp = x0 + o, yp = yo + o;
       for (let i = 0; i < count; i += 2) {
         const two = i + 1 < count;
@@ -226,6 +274,10 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
           xs += rowBytes;
           wr += wRow;
         }
+        if (scaled) {
+          a0 = dequantize(a0, sv, bv, b != 0);
+          a1 = dequantize(a1, sv, bv, b != 0);
+        }
         v128.store(yp, f32x4.pmin(f32x4.pmax(a0, vlo), vhi));
         if (two) v128.store(yp + step, f32x4.pmin(f32x4.pmax(a1, vlo), vhi));
         xp += 2 * xStep;
@@ -234,7 +286,7 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
     }
   }
   if (c < C) {
-    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, b, rowBytes, step, 5, c, C, lo, hi, 0, 5);
+    for (let i = 0; i < count; i++) interiorTail(yo + <usize>i * step, x0 + <usize>i * xStep, w, scaled, scale, b, rowBytes, step, 5, c, C, lo, hi, 0, 5);
   }
 }
 
@@ -251,6 +303,21 @@ function interiorRow5(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
 // gender's layers; this at 17-26 (1.3-1.6x kernel against kernel). The same sums in the same order
 // as interiorPixel and depthwisePixel (taps outside the image skipped), so the same bits.
 function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32, khLo: i32, khHi: i32): i32 {
+  return interiorRow3Of(yo, x0, w, false, 0, b, W, C, SW, count, lo, hi, khLo, khHi);
+}
+
+// interiorRow3 on int8 weights widened to w (depthwise-i8.ts): the sums / scale (C), + b, the clamp.
+function scaledRow3(yo: usize, x0: usize, w: usize, scale: usize, b: usize, W: i32, C: i32, SW: i32, count: i32, lo: f32, hi: f32,
+  khLo: i32, khHi: i32): i32 {
+  return interiorRow3Of(yo, x0, w, true, scale, b, W, C, SW, count, lo, hi, khLo, khHi);
+}
+
+// interiorRow3, and when `scaled` (a constant at each call) the int8 kernel's (depthwise-i8.ts) on
+// its widened weights: each sum from +0, then / scale (C), + b, the clamp.
+// @ts-ignore: decorator
+@inline
+function interiorRow3Of(yo: usize, x0: usize, w: usize, scaled: bool, scale: usize, b: usize, W: i32, C: i32, SW: i32,
+  count: i32, lo: f32, hi: f32, khLo: i32, khHi: i32): i32 {
   const step = <usize>C << 2;
   const rowBytes = <usize>(W * C) << 2;
   const xStep = <usize>SW * step;
@@ -264,7 +331,7 @@ function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
       const i = min(i0, count - 4);
       const xq = x0 + <usize>i * xStep, yq = yo + <usize>i * step;
       for (let o: usize = 0; o < c4Bytes; o += 16) {
-        const bias = startSum(b, o, lo);
+        const bias = scaled ? f32x4.splat(0) : startSum(b, o, lo);
         let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
         let xr = xq + o + <usize>khLo * rowBytes, wr = w + o + <usize>(khLo * 3) * step;
         for (let kh = khLo; kh < khHi; kh++) {
@@ -294,13 +361,18 @@ function interiorRow3(yo: usize, x0: usize, w: usize, b: usize, W: i32, C: i32, 
           wr += 3 * step;
         }
         const yp = yq + o;
+        if (scaled) {
+          const sv = v128.load(scale + o), bv = b != 0 ? v128.load(b + o) : bias;
+          a0 = dequantize(a0, sv, bv, b != 0); a1 = dequantize(a1, sv, bv, b != 0);
+          a2 = dequantize(a2, sv, bv, b != 0); a3 = dequantize(a3, sv, bv, b != 0);
+        }
         v128.store(yp, f32x4.pmin(f32x4.pmax(a0, vlo), vhi));
         v128.store(yp + step, f32x4.pmin(f32x4.pmax(a1, vlo), vhi));
         v128.store(yp + 2 * step, f32x4.pmin(f32x4.pmax(a2, vlo), vhi));
         v128.store(yp + 3 * step, f32x4.pmin(f32x4.pmax(a3, vlo), vhi));
       }
       if (c4 < C) {
-        for (let j = 0; j < 4; j++) interiorTail(yq + <usize>j * step, xq + <usize>j * xStep, w, b, rowBytes, step, 3, c4, C, lo, hi, khLo, khHi);
+        for (let j = 0; j < 4; j++) interiorTail(yq + <usize>j * step, xq + <usize>j * xStep, w, scaled, scale, b, rowBytes, step, 3, c4, C, lo, hi, khLo, khHi);
       }
     }
   }
@@ -320,4 +392,13 @@ function startSum(b: usize, o: usize, lo: f32): v128 {
   if (b == 0) return f32x4.splat(0);
   const bias = v128.load(b + o);
   return lo >= 0 ? f32x4.add(bias, f32x4.splat(0)) : bias;
+}
+
+// acc / scale [+ bias]: an int8 kernel's sums (from +0, on widened weights) made its outputs
+// before the clamp (interiorRow3Of, interiorRow5Of).
+// @ts-ignore: decorator
+@inline
+function dequantize(acc: v128, scale: v128, bias: v128, withBias: bool): v128 {
+  acc = f32x4.div(acc, scale);
+  return withBias ? f32x4.add(acc, bias) : acc;
 }

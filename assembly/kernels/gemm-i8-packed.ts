@@ -11,8 +11,7 @@
 // summed from zero in k order, divided by its column's scale, added to c; the bias joins the
 // first slice's quotient (s1 / scale + b == b + s1 / scale), the clamp runs on the final values.
 import { gemm_f32_4x8, KC, kSliceStep, MR, NC, NR, packAPanel } from './gemm';
-import { epilogue } from './gemm-packed';
-import { loadPartial, storeTail } from './vector-tail';
+import { epilogue, gemm_1x8, gemm_4x8_rows } from './gemm-packed';
 
 // qp (packed, see above) = q (k, n) int8, row stride rsq bytes.
 export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): void {
@@ -118,58 +117,7 @@ export function widen_i8(dst: usize, src: usize, count: i32): void {
 // One row of c (nc columns) = [c +] (a (kc; stride csa floats) . the kc-deep int8 panels at qp
 // (kc * NR bytes apart)) / scale: gemm_f32_4x8's sums and order for one row, q widened as read.
 function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: i32, nc: i32, accumulate: i32): void {
-  const aStep = <usize>csa << 2;
-  for (let j0 = 0; j0 < nc; j0 += NR) {
-    const cols = min(NR, nc - j0);
-    const o = <usize>j0 << 2;
-    if (ASC_FEATURE_SIMD) {
-      let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
-      let pa = a;
-      let pb = qp;
-      for (let p = 0; p < kc; p++) {
-        const va = v128.load32_splat(pa);
-        const h = v128.load8x8_s(pb);
-        x0 = f32x4.add(x0, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h))));
-        x1 = f32x4.add(x1, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h))));
-        pa += aStep;
-        pb += NR;
-      }
-      if (cols == NR) {
-        x0 = f32x4.div(x0, v128.load(scale + o));
-        x1 = f32x4.div(x1, v128.load(scale + o, 16));
-        if (accumulate) {
-          x0 = f32x4.add(x0, v128.load(c + o));
-          x1 = f32x4.add(x1, v128.load(c + o, 16));
-        }
-        v128.store(c + o, x0);
-        v128.store(c + o, x1, 16);
-      } else {
-        // Lanes past cols divide by 0 and are never stored.
-        x0 = f32x4.div(x0, loadPartial(scale + o, min(cols, 4)));
-        x1 = f32x4.div(x1, loadPartial(scale + o + 16, max(cols - 4, 0)));
-        if (accumulate) {
-          x0 = f32x4.add(x0, loadPartial(c + o, min(cols, 4)));
-          x1 = f32x4.add(x1, loadPartial(c + o + 16, max(cols - 4, 0)));
-        }
-        storeTail(c + o, x0, x1, cols);
-      }
-    } else {
-      for (let j = 0; j < cols; j++) {
-        let s: f32 = 0;
-        let pa = a;
-        let pb = qp + <usize>j;
-        for (let p = 0; p < kc; p++) {
-          s += load<f32>(pa) * <f32>load<i8>(pb);
-          pa += aStep;
-          pb += NR;
-        }
-        s /= load<f32>(scale + o + (<usize>j << 2));
-        const at = c + o + (<usize>j << 2);
-        store<f32>(at, accumulate ? s + load<f32>(at) : s);
-      }
-    }
-    qp += <usize>(kc * NR);
-  }
+  gemm_1x8(c, a, csa, qp, true, scale, kc, nc, accumulate);
 }
 
 // What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and a small
@@ -183,77 +131,9 @@ const ROWS_MAX_KN = 512;
 
 // gemm-packed.ts's gemm_f32_4x8_rows for int8 (m >= MR, k and k * n as above, a row-major): c (m, nc;
 // row stride ldc floats) = clamp(a (m, k) . bf / scale (nc) [+ bias (nc)], lo, hi), bf: the column
-// block's panels already widened to f32 (k * NR floats apart). Each 4-row band reads a in place
-// through four row pointers (rows past m alias the last), and the division, the bias and the clamp
-// run on the registers before the one store, where the general path packs a, stores the tile and
-// passes over it again. The same sums in the same order (from zero in k order, / scale, + bias,
-// the clamp), so the same bits; pmax / pmin as there (the sums start from +0, scales are > 0).
+// block's panels already widened to f32 (k * NR floats apart). The same sums in the same order
+// (from zero in k order, / scale, + bias, the clamp), so the same bits as the general path.
 function gemm_i8_4x8_rows(c: usize, a: usize, bf: usize, scale: usize, bias: usize, m: i32, nc: i32, k: i32,
   rsa: i32, ldc: i32, lo: f32, hi: f32): void {
-  const ldcBytes = <usize>ldc << 2;
-  const rowBytes = <usize>rsa << 2;
-  const kBytes = <usize>k << 2;
-  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
-  for (let ic = 0; ic < m; ic += MR) {
-    const mr = min(MR, m - ic);
-    const a0 = a + <usize>ic * rowBytes;
-    const a1 = mr > 1 ? a0 + rowBytes : a0;
-    const a2 = mr > 2 ? a1 + rowBytes : a1;
-    const a3 = mr > 3 ? a2 + rowBytes : a2;
-    const c0 = c + <usize>ic * ldcBytes;
-    const c1 = mr > 1 ? c0 + ldcBytes : c0;
-    const c2 = mr > 2 ? c1 + ldcBytes : c1;
-    const c3 = mr > 3 ? c2 + ldcBytes : c2;
-    let pb = bf;
-    for (let j0 = 0; j0 < nc; j0 += NR) {
-      let x00 = f32x4.splat(0), x01 = f32x4.splat(0);
-      let x10 = f32x4.splat(0), x11 = f32x4.splat(0);
-      let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
-      let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
-      let p: usize = 0;
-      do {
-        const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-        let va = v128.load32_splat(a0 + p);
-        x00 = f32x4.add(x00, f32x4.mul(va, b0)); x01 = f32x4.add(x01, f32x4.mul(va, b1));
-        va = v128.load32_splat(a1 + p);
-        x10 = f32x4.add(x10, f32x4.mul(va, b0)); x11 = f32x4.add(x11, f32x4.mul(va, b1));
-        va = v128.load32_splat(a2 + p);
-        x20 = f32x4.add(x20, f32x4.mul(va, b0)); x21 = f32x4.add(x21, f32x4.mul(va, b1));
-        va = v128.load32_splat(a3 + p);
-        x30 = f32x4.add(x30, f32x4.mul(va, b0)); x31 = f32x4.add(x31, f32x4.mul(va, b1));
-        p += 4;
-        pb += NR << 2;
-      } while (p != kBytes);
-      const cols = min(NR, nc - j0);
-      const o = <usize>j0 << 2;
-      // Lanes past cols divide by 0 and are never stored.
-      const s0 = loadPartial(scale + o, min(cols, 4)), s1 = loadPartial(scale + o + 16, max(cols - 4, 0));
-      x00 = f32x4.div(x00, s0); x01 = f32x4.div(x01, s1);
-      x10 = f32x4.div(x10, s0); x11 = f32x4.div(x11, s1);
-      x20 = f32x4.div(x20, s0); x21 = f32x4.div(x21, s1);
-      x30 = f32x4.div(x30, s0); x31 = f32x4.div(x31, s1);
-      if (bias != 0) {
-        const bb0 = loadPartial(bias + o, min(cols, 4)), bb1 = loadPartial(bias + o + 16, max(cols - 4, 0));
-        x00 = f32x4.add(x00, bb0); x01 = f32x4.add(x01, bb1);
-        x10 = f32x4.add(x10, bb0); x11 = f32x4.add(x11, bb1);
-        x20 = f32x4.add(x20, bb0); x21 = f32x4.add(x21, bb1);
-        x30 = f32x4.add(x30, bb0); x31 = f32x4.add(x31, bb1);
-      }
-      x00 = f32x4.pmin(f32x4.pmax(x00, vlo), vhi); x01 = f32x4.pmin(f32x4.pmax(x01, vlo), vhi);
-      x10 = f32x4.pmin(f32x4.pmax(x10, vlo), vhi); x11 = f32x4.pmin(f32x4.pmax(x11, vlo), vhi);
-      x20 = f32x4.pmin(f32x4.pmax(x20, vlo), vhi); x21 = f32x4.pmin(f32x4.pmax(x21, vlo), vhi);
-      x30 = f32x4.pmin(f32x4.pmax(x30, vlo), vhi); x31 = f32x4.pmin(f32x4.pmax(x31, vlo), vhi);
-      if (cols == NR) {
-        v128.store(c3 + o, x30); v128.store(c3 + o, x31, 16);
-        v128.store(c2 + o, x20); v128.store(c2 + o, x21, 16);
-        v128.store(c1 + o, x10); v128.store(c1 + o, x11, 16);
-        v128.store(c0 + o, x00); v128.store(c0 + o, x01, 16);
-      } else {
-        storeTail(c3 + o, x30, x31, cols);
-        storeTail(c2 + o, x20, x21, cols);
-        storeTail(c1 + o, x10, x11, cols);
-        storeTail(c0 + o, x00, x01, cols);
-      }
-    }
-  }
+  gemm_4x8_rows(c, a, bf, true, scale, bias, m, nc, k, rsa, ldc, lo, hi);
 }

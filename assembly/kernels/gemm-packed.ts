@@ -89,6 +89,17 @@ const ROWS_MAX_K = 64;
 // in the same order (from zero in k order, then + bias, then the clamp), so the same bits.
 function gemm_f32_4x8_rows(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, ldc: i32, lo: f32, hi: f32): void {
+  gemm_4x8_rows(c, a, bp, false, 0, bias, m, n, k, rsa, ldc, lo, hi);
+}
+
+// gemm_f32_4x8_rows, and when `scaled` the int8 packed GEMM's on its widened panels
+// (gemm-i8-packed.ts): the sums divided by scale (n) before the bias, in gemm_i8_packed's order.
+// `scaled` is a constant at each call, so each inlined copy keeps only its own epilogue.
+// @ts-ignore: decorator
+@inline
+export function gemm_4x8_rows(c: usize, a: usize, bp: usize, scaled: bool, scale: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, ldc: i32, lo: f32, hi: f32): void {
+  if (!ASC_FEATURE_SIMD) return; // an export: compiled in the scalar builds too, never called there
   const ldcBytes = <usize>ldc << 2;
   const rowBytes = <usize>rsa << 2;
   const kBytes = <usize>k << 2;
@@ -128,6 +139,15 @@ function gemm_f32_4x8_rows(c: usize, a: usize, bp: usize, bias: usize, m: i32, n
         } while (p != kBytes);
         const cols = min(NR, nc - j0);
         const o = <usize>j0 << 2;
+        if (scaled) {
+          // Lanes past cols divide by 0 and are never stored.
+          const s0 = loadPartial(scale + (<usize>(jc + j0) << 2), min(cols, 4));
+          const s1 = loadPartial(scale + (<usize>(jc + j0) << 2) + 16, max(cols - 4, 0));
+          x00 = f32x4.div(x00, s0); x01 = f32x4.div(x01, s1);
+          x10 = f32x4.div(x10, s0); x11 = f32x4.div(x11, s1);
+          x20 = f32x4.div(x20, s0); x21 = f32x4.div(x21, s1);
+          x30 = f32x4.div(x30, s0); x31 = f32x4.div(x31, s1);
+        }
         if (bias != 0) {
           const bb0 = loadPartial(bias + (<usize>(jc + j0) << 2), min(cols, 4));
           const bb1 = loadPartial(bias + (<usize>(jc + j0) << 2) + 16, max(cols - 4, 0));
@@ -193,6 +213,16 @@ export function epilogue(c: usize, ldcBytes: usize, rows: i32, nc: i32, withBias
 // column block's roundUp(nc, NR) / NR panels, kc * NR floats apart): every B element is read
 // once, the few-row product being bound by that read.
 function gemm_f32_1x8(c: usize, a: usize, csa: i32, bp: usize, kc: i32, nc: i32, accumulate: i32): void {
+  gemm_1x8(c, a, csa, bp, false, 0, kc, nc, accumulate);
+}
+
+// gemm_f32_1x8, and when `int8` (a constant at each call) the int8 packed GEMM's (gemm-i8-packed.ts):
+// the panels one byte a weight, widened as read, and each sum divided by scale (nc) before c is
+// added, in gemm_i8_packed's order. Each inlined copy keeps only its own loads and epilogue.
+// @ts-ignore: decorator
+@inline
+export function gemm_1x8(c: usize, a: usize, csa: i32, bp: usize, int8: bool, scale: usize, kc: i32, nc: i32, accumulate: i32): void {
+  const panelStep: usize = int8 ? NR : NR << 2; // bytes between a panel's k rows
   const aStep = <usize>csa << 2;
   for (let j0 = 0; j0 < nc; j0 += NR) {
     const cols = min(NR, nc - j0);
@@ -203,22 +233,38 @@ function gemm_f32_1x8(c: usize, a: usize, csa: i32, bp: usize, kc: i32, nc: i32,
       let pb = bp;
       for (let p = 0; p < kc; p++) {
         const va = v128.load32_splat(pa);
-        x0 = f32x4.add(x0, f32x4.mul(va, v128.load(pb)));
-        x1 = f32x4.add(x1, f32x4.mul(va, v128.load(pb, 16)));
+        if (int8) {
+          const h = v128.load8x8_s(pb);
+          x0 = f32x4.add(x0, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h))));
+          x1 = f32x4.add(x1, f32x4.mul(va, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h))));
+        } else {
+          x0 = f32x4.add(x0, f32x4.mul(va, v128.load(pb)));
+          x1 = f32x4.add(x1, f32x4.mul(va, v128.load(pb, 16)));
+        }
         pa += aStep;
-        pb += NR << 2;
+        pb += panelStep;
       }
       if (cols == NR) {
+        if (int8) {
+          x0 = f32x4.div(x0, v128.load(scale + o));
+          x1 = f32x4.div(x1, v128.load(scale + o, 16));
+        }
         if (accumulate) {
-          x0 = f32x4.add(v128.load(c + o), x0);
-          x1 = f32x4.add(v128.load(c + o, 16), x1);
+          x0 = int8 ? f32x4.add(x0, v128.load(c + o)) : f32x4.add(v128.load(c + o), x0);
+          x1 = int8 ? f32x4.add(x1, v128.load(c + o, 16)) : f32x4.add(v128.load(c + o, 16), x1);
         }
         v128.store(c + o, x0);
         v128.store(c + o, x1, 16);
       } else {
+        if (int8) {
+          // Lanes past cols divide by 0 and are never stored.
+          x0 = f32x4.div(x0, loadPartial(scale + o, min(cols, 4)));
+          x1 = f32x4.div(x1, loadPartial(scale + o + 16, max(cols - 4, 0)));
+        }
         if (accumulate) {
-          x0 = f32x4.add(loadPartial(c + o, min(cols, 4)), x0);
-          x1 = f32x4.add(loadPartial(c + o + 16, max(cols - 4, 0)), x1);
+          const c0 = loadPartial(c + o, min(cols, 4)), c1 = loadPartial(c + o + 16, max(cols - 4, 0));
+          x0 = int8 ? f32x4.add(x0, c0) : f32x4.add(c0, x0);
+          x1 = int8 ? f32x4.add(x1, c1) : f32x4.add(c1, x1);
         }
         storeTail(c + o, x0, x1, cols);
       }
@@ -226,16 +272,17 @@ function gemm_f32_1x8(c: usize, a: usize, csa: i32, bp: usize, kc: i32, nc: i32,
       for (let j = 0; j < cols; j++) {
         let s: f32 = 0;
         let pa = a;
-        let pb = bp + (<usize>j << 2);
+        let pb = bp + (int8 ? <usize>j : <usize>j << 2);
         for (let p = 0; p < kc; p++) {
-          s += load<f32>(pa) * load<f32>(pb);
+          s += load<f32>(pa) * (int8 ? <f32>load<i8>(pb) : load<f32>(pb));
           pa += aStep;
-          pb += NR << 2;
+          pb += panelStep;
         }
+        if (int8) s /= load<f32>(scale + o + (<usize>j << 2));
         const at = c + o + (<usize>j << 2);
-        store<f32>(at, accumulate ? load<f32>(at) + s : s);
+        store<f32>(at, accumulate ? (int8 ? s + load<f32>(at) : load<f32>(at) + s) : s);
       }
     }
-    bp += <usize>(kc * NR) << 2;
+    bp += <usize>kc * panelStep;
   }
 }
