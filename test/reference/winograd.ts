@@ -2,7 +2,8 @@
 // f32 arithmetic (Math.fround after every operation) in the kernel's order, so it gives the
 // kernel's bits: the weight transform h = g G^T, G h; the input transform (d B), B^T (d B); the
 // per-element channel sums in the packed GEMM's k slices (each slice summed from zero in order,
-// then added to the previous slices' sum); the output transform A^T M, (A^T M) A, + bias, clamp.
+// then added to the previous slices' sum); the output transform A^T M, (A^T M) A, + bias, clamp
+// (with an int8 kernel's scale, winograd-i8.ts: / scale before the bias).
 // Also the bound of its rounding error (winogradErrorBound), from the same steps on |values|.
 import type { ConvGeometry } from './conv';
 
@@ -26,7 +27,7 @@ function gRow(r: number, a0: number, a1: number, a2: number, round: (v: number) 
 // One pass of the algorithm; `round` is Math.fround (the kernel) or the identity with `abs` (the
 // magnitudes of every intermediate, for the error bound).
 function winograd(g: ConvGeometry, F: number, x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | undefined,
-  lo: number, hi: number, round: (v: number) => number, abs: boolean): Float64Array {
+  lo: number, hi: number, round: (v: number) => number, abs: boolean, scale?: ArrayLike<number>): Float64Array {
   const { B, H, W, C, PT, PL, OH, OW } = g;
   const mag = (v: number) => (abs ? Math.abs(v) : v);
   const add = (a: number, b: number) => round(a + b);
@@ -76,9 +77,10 @@ function winograd(g: ConvGeometry, F: number, x: ArrayLike<number>, w: ArrayLike
       const s0 = (q: number) => add(add(M[q], M[4 + q]), M[8 + q]);
       const s1 = (q: number) => sub(sub(M[4 + q], M[8 + q]), M[12 + q]);
       const bv = bias ? mag(bias[fo]) : 0;
+      const div = (v: number) => (scale ? round(v / scale[fo]) : v);
       const out = [
-        add(add(add(s0(0), s0(1)), s0(2)), bv), add(sub(sub(s0(1), s0(2)), s0(3)), bv),
-        add(add(add(s1(0), s1(1)), s1(2)), bv), add(sub(sub(s1(1), s1(2)), s1(3)), bv),
+        add(div(add(add(s0(0), s0(1)), s0(2))), bv), add(div(sub(sub(s0(1), s0(2)), s0(3))), bv),
+        add(div(add(add(s1(0), s1(1)), s1(2))), bv), add(div(sub(sub(s1(1), s1(2)), s1(3))), bv),
       ];
       for (let r = 0; r < 2; r++) for (let s = 0; s < 2; s++) {
         const oh = 2 * th + r, ow = 2 * tw + s;
@@ -89,20 +91,22 @@ function winograd(g: ConvGeometry, F: number, x: ArrayLike<number>, w: ArrayLike
   return y;
 }
 
-// The kernel's output, bit for bit (as f32 values in an f64 array): y = clamp(winograd(x, w) + b, lo, hi).
+// The kernel's output, bit for bit (as f32 values in an f64 array): y = clamp(winograd(x, w) + b, lo, hi);
+// with `scale`, conv2d_winograd_i8's on an int8 kernel w: clamp(winograd(x, w) / scale + b, lo, hi).
 export function winogradF23Ref(g: ConvGeometry, F: number, x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | undefined,
-  lo = -Infinity, hi = Infinity): Float64Array {
-  return winograd(g, F, x, w, bias, lo, hi, f, false);
+  lo = -Infinity, hi = Infinity, scale?: ArrayLike<number>): Float64Array {
+  return winograd(g, F, x, w, bias, lo, hi, f, false, scale);
 }
 
 // A bound of |kernel - exact convolution| per output, from the standard forward error analysis:
 // every value is a sum of terms each rounded at most n times (n = C + 10: 3 roundings in the
 // weight transform, 2 in the input transform, C in the channel sum, 4 in the output transform
-// and the bias), so its error is at most gamma_n = n u / (1 - n u) (u = 2^-24) times the same
-// computation on absolute values (|x|, |w|, |b|, every minus taken as a plus). The clamp only
-// moves values toward each other.
-export function winogradErrorBound(g: ConvGeometry, F: number, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>): Float64Array {
-  const n = g.C + 10, u = 2 ** -24;
+// and the bias; one more for the division by an int8 kernel's scale), so its error is at most
+// gamma_n = n u / (1 - n u) (u = 2^-24) times the same computation on absolute values (|x|, |w|,
+// |b|, every minus taken as a plus). The clamp only moves values toward each other.
+export function winogradErrorBound(g: ConvGeometry, F: number, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>,
+  scale?: ArrayLike<number>): Float64Array {
+  const n = g.C + (scale ? 11 : 10), u = 2 ** -24;
   const gamma = (n * u) / (1 - n * u);
-  return winograd(g, F, x, w, bias, -Infinity, Infinity, (v) => v, true).map((v) => gamma * v);
+  return winograd(g, F, x, w, bias, -Infinity, Infinity, (v) => v, true, scale).map((v) => gamma * v);
 }
