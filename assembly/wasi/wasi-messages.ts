@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 4306;
+export const TEXT_BYTES: usize = 4309;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -169,24 +169,24 @@ export function textBlob(): usize {
     97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1, 120, 1,
     104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2, 115, 119,
     2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 117, 1, 119, 3, 116, 109, 112,
-    7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 1, 113, 5, 115, 99, 97, 108, 101, 2, 102,
-    98, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98,
-    2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108,
-    101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115, 49, 4, 107,
-    105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2,
-    100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4,
-    109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86,
-    97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110,
-    9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4,
-    109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117,
-    116, 2, 112, 114, 6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100, 49, 2, 100,
-    50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50,
-    3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121,
-    53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97,
-    53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98,
-    53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115,
-    104, 97, 114, 101, 100, 2, 99, 104, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117,
-    112, 115, 2, 113, 102, 4, 122, 101, 114, 111,
+    7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 1, 113, 5, 115, 99, 97, 108, 101, 2, 99,
+    98, 2, 102, 98, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98,
+    2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97,
+    109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115,
+    49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79,
+    117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2,
+    104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110,
+    101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77,
+    101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101,
+    116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117,
+    116, 112, 117, 116, 2, 112, 114, 6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100,
+    49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49,
+    2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53,
+    3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52,
+    3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52,
+    3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104,
+    97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103,
+    114, 111, 117, 112, 115, 2, 113, 102, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -450,89 +450,90 @@ export const ARGN_scratch: Text = 3888; // "scratch"
 export const ARGN_tiles: Text = 3896; // "tiles"
 export const ARGN_q: Text = 3902; // "q"
 export const ARGN_scale: Text = 3904; // "scale"
-export const ARGN_fb: Text = 3910; // "fb"
-export const ARGN_rows: Text = 3913; // "rows"
-export const ARGN_pa: Text = 3918; // "pa"
-export const ARGN_count: Text = 3921; // "count"
-export const ARGN_sa: Text = 3927; // "sa"
-export const ARGN_pb: Text = 3930; // "pb"
-export const ARGN_sb: Text = 3933; // "sb"
-export const ARGN_pc: Text = 3936; // "pc"
-export const ARGN_sc: Text = 3939; // "sc"
-export const ARGN_db: Text = 3942; // "db"
-export const ARGN_dy: Text = 3945; // "dy"
-export const ARGN_dx: Text = 3948; // "dx"
-export const ARGN_perSample: Text = 3951; // "perSample"
-export const ARGN_labels: Text = 3961; // "labels"
-export const ARGN_p: Text = 3968; // "p"
-export const ARGN_sparse: Text = 3970; // "sparse"
-export const ARGN_g: Text = 3977; // "g"
-export const ARGN_s1: Text = 3979; // "s1"
-export const ARGN_kind: Text = 3982; // "kind"
-export const ARGN_s2: Text = 3987; // "s2"
-export const ARGN_s3: Text = 3990; // "s3"
-export const ARGN_pool: Text = 3993; // "pool"
-export const ARGN_chunkOut: Text = 3998; // "chunkOut"
-export const ARGN_dw: Text = 4007; // "dw"
-export const ARGN_argmax: Text = 4010; // "argmax"
-export const ARGN_inputCount: Text = 4017; // "inputCount"
-export const ARGN_hw: Text = 4028; // "hw"
-export const ARGN_mean: Text = 4031; // "mean"
-export const ARGN_invstd: Text = 4036; // "invstd"
-export const ARGN_newMean: Text = 4043; // "newMean"
-export const ARGN_newVar: Text = 4051; // "newVar"
-export const ARGN_gamma: Text = 4058; // "gamma"
-export const ARGN_beta: Text = 4064; // "beta"
-export const ARGN_movingMean: Text = 4069; // "movingMean"
-export const ARGN_movingVar: Text = 4080; // "movingVar"
-export const ARGN_dgamma: Text = 4090; // "dgamma"
-export const ARGN_dbeta: Text = 4097; // "dbeta"
-export const ARGN_mask: Text = 4103; // "mask"
-export const ARGN_ldy: Text = 4108; // "ldy"
-export const ARGN_ldx: Text = 4112; // "ldx"
-export const ARGN_wf: Text = 4116; // "wf"
-export const ARGN_bf: Text = 4119; // "bf"
-export const ARGN_output: Text = 4122; // "output"
-export const ARGN_pr: Text = 4129; // "pr"
-export const ARGN_offset: Text = 4132; // "offset"
-export const ARGN_lda: Text = 4139; // "lda"
-export const ARGN_ldb: Text = 4143; // "ldb"
-export const ARGN_d1: Text = 4147; // "d1"
-export const ARGN_d2: Text = 4150; // "d2"
-export const ARGN_d3: Text = 4153; // "d3"
-export const ARGN_d4: Text = 4156; // "d4"
-export const ARGN_d5: Text = 4159; // "d5"
-export const ARGN_sy0: Text = 4162; // "sy0"
-export const ARGN_n1: Text = 4166; // "n1"
-export const ARGN_sy1: Text = 4169; // "sy1"
-export const ARGN_n2: Text = 4173; // "n2"
-export const ARGN_sy2: Text = 4176; // "sy2"
-export const ARGN_n3: Text = 4180; // "n3"
-export const ARGN_sy3: Text = 4183; // "sy3"
-export const ARGN_n4: Text = 4187; // "n4"
-export const ARGN_sy4: Text = 4190; // "sy4"
-export const ARGN_n5: Text = 4194; // "n5"
-export const ARGN_sy5: Text = 4197; // "sy5"
-export const ARGN_sa0: Text = 4201; // "sa0"
-export const ARGN_sa1: Text = 4205; // "sa1"
-export const ARGN_sa2: Text = 4209; // "sa2"
-export const ARGN_sa3: Text = 4213; // "sa3"
-export const ARGN_sa4: Text = 4217; // "sa4"
-export const ARGN_sa5: Text = 4221; // "sa5"
-export const ARGN_sb0: Text = 4225; // "sb0"
-export const ARGN_sb1: Text = 4229; // "sb1"
-export const ARGN_sb2: Text = 4233; // "sb2"
-export const ARGN_sb3: Text = 4237; // "sb3"
-export const ARGN_sb4: Text = 4241; // "sb4"
-export const ARGN_sb5: Text = 4245; // "sb5"
-export const ARGN_outer: Text = 4249; // "outer"
-export const ARGN_inner: Text = 4255; // "inner"
-export const ARGN_d0: Text = 4261; // "d0"
-export const ARGN_alpha: Text = 4264; // "alpha"
-export const ARGN_shared: Text = 4270; // "shared"
-export const ARGN_ch: Text = 4277; // "ch"
-export const ARGN_rsq: Text = 4280; // "rsq"
-export const ARGN_dalpha: Text = 4284; // "dalpha"
-export const ARGN_groups: Text = 4291; // "groups"
-export const ARGN_qf: Text = 4298; // "qf"
-export const ARGN_zero: Text = 4301; // "zero"
+export const ARGN_cb: Text = 3910; // "cb"
+export const ARGN_fb: Text = 3913; // "fb"
+export const ARGN_rows: Text = 3916; // "rows"
+export const ARGN_pa: Text = 3921; // "pa"
+export const ARGN_count: Text = 3924; // "count"
+export const ARGN_sa: Text = 3930; // "sa"
+export const ARGN_pb: Text = 3933; // "pb"
+export const ARGN_sb: Text = 3936; // "sb"
+export const ARGN_pc: Text = 3939; // "pc"
+export const ARGN_sc: Text = 3942; // "sc"
+export const ARGN_db: Text = 3945; // "db"
+export const ARGN_dy: Text = 3948; // "dy"
+export const ARGN_dx: Text = 3951; // "dx"
+export const ARGN_perSample: Text = 3954; // "perSample"
+export const ARGN_labels: Text = 3964; // "labels"
+export const ARGN_p: Text = 3971; // "p"
+export const ARGN_sparse: Text = 3973; // "sparse"
+export const ARGN_g: Text = 3980; // "g"
+export const ARGN_s1: Text = 3982; // "s1"
+export const ARGN_kind: Text = 3985; // "kind"
+export const ARGN_s2: Text = 3990; // "s2"
+export const ARGN_s3: Text = 3993; // "s3"
+export const ARGN_pool: Text = 3996; // "pool"
+export const ARGN_chunkOut: Text = 4001; // "chunkOut"
+export const ARGN_dw: Text = 4010; // "dw"
+export const ARGN_argmax: Text = 4013; // "argmax"
+export const ARGN_inputCount: Text = 4020; // "inputCount"
+export const ARGN_hw: Text = 4031; // "hw"
+export const ARGN_mean: Text = 4034; // "mean"
+export const ARGN_invstd: Text = 4039; // "invstd"
+export const ARGN_newMean: Text = 4046; // "newMean"
+export const ARGN_newVar: Text = 4054; // "newVar"
+export const ARGN_gamma: Text = 4061; // "gamma"
+export const ARGN_beta: Text = 4067; // "beta"
+export const ARGN_movingMean: Text = 4072; // "movingMean"
+export const ARGN_movingVar: Text = 4083; // "movingVar"
+export const ARGN_dgamma: Text = 4093; // "dgamma"
+export const ARGN_dbeta: Text = 4100; // "dbeta"
+export const ARGN_mask: Text = 4106; // "mask"
+export const ARGN_ldy: Text = 4111; // "ldy"
+export const ARGN_ldx: Text = 4115; // "ldx"
+export const ARGN_wf: Text = 4119; // "wf"
+export const ARGN_bf: Text = 4122; // "bf"
+export const ARGN_output: Text = 4125; // "output"
+export const ARGN_pr: Text = 4132; // "pr"
+export const ARGN_offset: Text = 4135; // "offset"
+export const ARGN_lda: Text = 4142; // "lda"
+export const ARGN_ldb: Text = 4146; // "ldb"
+export const ARGN_d1: Text = 4150; // "d1"
+export const ARGN_d2: Text = 4153; // "d2"
+export const ARGN_d3: Text = 4156; // "d3"
+export const ARGN_d4: Text = 4159; // "d4"
+export const ARGN_d5: Text = 4162; // "d5"
+export const ARGN_sy0: Text = 4165; // "sy0"
+export const ARGN_n1: Text = 4169; // "n1"
+export const ARGN_sy1: Text = 4172; // "sy1"
+export const ARGN_n2: Text = 4176; // "n2"
+export const ARGN_sy2: Text = 4179; // "sy2"
+export const ARGN_n3: Text = 4183; // "n3"
+export const ARGN_sy3: Text = 4186; // "sy3"
+export const ARGN_n4: Text = 4190; // "n4"
+export const ARGN_sy4: Text = 4193; // "sy4"
+export const ARGN_n5: Text = 4197; // "n5"
+export const ARGN_sy5: Text = 4200; // "sy5"
+export const ARGN_sa0: Text = 4204; // "sa0"
+export const ARGN_sa1: Text = 4208; // "sa1"
+export const ARGN_sa2: Text = 4212; // "sa2"
+export const ARGN_sa3: Text = 4216; // "sa3"
+export const ARGN_sa4: Text = 4220; // "sa4"
+export const ARGN_sa5: Text = 4224; // "sa5"
+export const ARGN_sb0: Text = 4228; // "sb0"
+export const ARGN_sb1: Text = 4232; // "sb1"
+export const ARGN_sb2: Text = 4236; // "sb2"
+export const ARGN_sb3: Text = 4240; // "sb3"
+export const ARGN_sb4: Text = 4244; // "sb4"
+export const ARGN_sb5: Text = 4248; // "sb5"
+export const ARGN_outer: Text = 4252; // "outer"
+export const ARGN_inner: Text = 4258; // "inner"
+export const ARGN_d0: Text = 4264; // "d0"
+export const ARGN_alpha: Text = 4267; // "alpha"
+export const ARGN_shared: Text = 4273; // "shared"
+export const ARGN_ch: Text = 4280; // "ch"
+export const ARGN_rsq: Text = 4283; // "rsq"
+export const ARGN_dalpha: Text = 4287; // "dalpha"
+export const ARGN_groups: Text = 4294; // "groups"
+export const ARGN_qf: Text = 4301; // "qf"
+export const ARGN_zero: Text = 4304; // "zero"

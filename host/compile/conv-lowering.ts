@@ -78,14 +78,15 @@ export const winogradScratchBytes = (c: number, f: number, tiles: number) => 64 
 
 // An int8 kernel's 3x3 stride-1 convolution in an inference plan runs as Winograd too
 // (assembly/kernels/winograd-i8.ts, conv2d_winograd_i8), reading q as int8 and transforming it per
-// call: blocks of fb filters whose transformed kernel (64 c fb bytes) fits WINOGRAD_I8_U_BYTES (all
-// filters, so a call transforms q once, when c * f <= 4096), then the tiles a block as winogradTiles
-// for fb filters.
-const WINOGRAD_I8_U_BYTES = 256 << 10;
-export function winogradI8Blocks(batch: number, g: ConvGeometry, f: number): { tiles: number; fb: number } {
-  const all = Math.min(f, 128);
-  const fb = 64 * g.c * Math.ceil(all / 8) * 8 <= WINOGRAD_I8_U_BYTES ? all : Math.max(8, Math.floor(WINOGRAD_I8_U_BYTES / (64 * g.c) / 8) * 8);
-  return { tiles: winogradTiles(batch, g, fb), fb };
+// call in blocks of at most WINOGRAD_I8_CHANNELS channels and WINOGRAD_I8_FILTERS filters (64 c f
+// bytes: 256 KB; once a call when c and f fit one block), then tiles a block as winogradTiles for
+// those blocks: at most ~0.5 MB of scratch whatever c and f.
+const WINOGRAD_I8_CHANNELS = 64;
+const WINOGRAD_I8_FILTERS = 64;
+export function winogradI8Blocks(batch: number, g: ConvGeometry, f: number): { tiles: number; fb: number; cb: number } {
+  const fb = Math.min(f, WINOGRAD_I8_FILTERS);
+  const cb = Math.min(g.c, WINOGRAD_I8_CHANNELS);
+  return { tiles: winogradTiles(batch, { ...g, c: cb }, fb), fb, cb };
 }
 
 // Whether an int8 kernel's convolution (in an inference plan) runs as conv2d_winograd_i8.
@@ -93,11 +94,13 @@ export function usesWinogradI8(batch: number, g: ConvGeometry, f: number): boole
   return usesWinograd(g, f);
 }
 
-// Bytes of conv2d_winograd_i8's scratch (winograd_i8_scratch in assembly/kernels/winograd-i8.ts, before its rounding).
-export function winogradI8ScratchBytes(c: number, f: number, tiles: number, fb: number): number {
+// Bytes of conv2d_winograd_i8's scratch (winograd_i8_scratch in assembly/kernels/winograd-i8.ts,
+// before its rounding): cw the widest of its blocks of channels.
+export function winogradI8ScratchBytes(c: number, f: number, tiles: number, fb: number, cb: number): number {
   const nb = Math.min(fb, f, 128);
-  const cp = Math.ceil(c / 4) * 4, fp = Math.ceil(nb / 4) * 4;
-  return 127 + 4 * cp + 64 * Math.max(tiles, 1) * (cp + fp) + 64 * c * Math.ceil(nb / 8) * 8 + 16 * c;
+  const cw = Math.ceil(c / Math.ceil(c / Math.min(Math.max(cb, 8), 256)));
+  const cp = Math.ceil(cw / 4) * 4, fp = Math.ceil(nb / 4) * 4;
+  return 127 + 3072 + 4 * cp + 64 * Math.max(tiles, 1) * (cp + fp) + 64 * cw * Math.ceil(nb / 8) * 8 + 16 * cw;
 }
 
 // Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM

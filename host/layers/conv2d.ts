@@ -74,11 +74,11 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
     const dims = { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi };
     if (winoI8) {
-      const { tiles, fb } = winogradI8Blocks(ctx.batch, g, last(shape));
-      needScratch(ctx, winogradI8ScratchBytes(g.c, last(shape), tiles, fb));
+      const { tiles, fb, cb } = winogradI8Blocks(ctx.batch, g, last(shape));
+      needScratch(ctx, winogradI8ScratchBytes(g.c, last(shape), tiles, fb, cb));
       const { h, w_, c, pt, pl, oh, ow } = g;
       p.emit('conv2d_winograd_i8', layer.name, { y: z, x: x.region, q: w, scale: int8!.scale, ...bias, scratch: [SCRATCH, 0] },
-        { ...(b !== undefined ? {} : { b: 0 }), h, w_, c, f: last(shape), pt, pl, oh, ow, tiles, fb, lo, hi });
+        { ...(b !== undefined ? {} : { b: 0 }), h, w_, c, f: last(shape), pt, pl, oh, ow, tiles, fb, cb, lo, hi });
     } else if (wino !== null) {
       const tiles = winogradTiles(ctx.batch, g, last(shape));
       needScratch(ctx, winogradScratchBytes(g.c, last(shape), tiles));
