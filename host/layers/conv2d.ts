@@ -67,7 +67,7 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   // A 3x3 stride-1 kernel an inference plan transforms once runs as Winograd F(2x2, 3x3) (usesWinograd).
   const wino = !direct && !int8 && usesWinograd(g, last(shape)) ? winogradWeight(ctx, layer.name, w, g.c, last(shape)) : null;
   // An int8 one in an inference plan too, on q itself (usesWinogradI8).
-  const winoI8 = !direct && int8 !== undefined && ctx.prepare !== null && ctx.regions[w].kind === 'param' && usesWinogradI8(ctx.batch, g, last(shape));
+  const winoI8 = !direct && int8 !== undefined && ctx.prepare !== null && ctx.regions[w].kind === 'param' && usesWinogradI8(g, last(shape));
   const packed = direct || winoI8 ? null : wino ?? (int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k));
   if (packed !== null || winoI8) {
     // Weights packed by the plan's prepare program; the clamp (fused or the layer's own) in the epilogue.
