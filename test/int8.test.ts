@@ -123,10 +123,11 @@ describe("model.quantize('int8')", () => {
 
   it('an inference plan gives a deep int8 im2col convolution of 64 filters chunks of at least 128 positions (each chunk widens every block of panels once), with the bits of the per-call kernels', () => {
     // 3x3x128 kernel: K = 1152, so the 256 KB im2col limit alone allows 56 positions a chunk.
+    // Dilated, so not Winograd (conv2d_winograd_i8 takes the undilated stride-1 3x3 ones).
     const deep = (compiled: boolean) => {
       setSeed(5);
       const m = sequential([
-        layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', inputShape: [12, 12, 128], name: 'c' }),
+        layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', dilationRate: 2, inputShape: [12, 12, 128], name: 'c' }),
         layers.flatten(),
         layers.dense(3, { name: 'head' }),
       ]);

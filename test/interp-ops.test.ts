@@ -676,6 +676,15 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     });
     c.expect('y', c.f32(y, nOut(g, f)), Array.from(conv2dRef(g, f, x.v, w.v, b.v), (v) => Math.max(0, v)));
   },
+  conv2d_winograd_i8(c) {
+    const g = WINO, f = 6, x = c.input(nIn(g)), q = c.int8(9 * g.C * f), scale = c.input(f, 10, 200), b = c.input(f), y = c.out(nOut(g, f));
+    c.run('conv2d_winograd_i8', {
+      y, x: x.p, q: q.p, scale: scale.p, b: b.p, h: g.H, w_: g.W, c: g.C, f, pt: g.PT, pl: g.PL, oh: g.OH, ow: g.OW, tiles: 3, fb: 8, cb: 64,
+      scratch: c.out(SCRATCH), lo: 0, hi: Infinity,
+    });
+    const w = Float64Array.from(q.v, (v, i) => v / scale.v[i % f]);
+    c.expect('y', c.f32(y, nOut(g, f)), Array.from(conv2dRef(g, f, x.v, w, b.v), (v) => Math.max(0, v)));
+  },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3
     const qp = c.out(4);

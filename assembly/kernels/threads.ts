@@ -37,6 +37,7 @@ import { activation_backward, activation_forward } from './activations';
 import { trainTile } from './threads-train';
 import { winogradTile } from './winograd';
 import { takeSideWork } from './threads-side';
+import { winogradI8Tile } from './winograd-i8';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -63,7 +64,9 @@ const JOB_IM2COL: i32 = 11;
 const JOB_COL2IM: i32 = 12;
 // A Winograd convolution by groups of tile blocks (winograd.ts winograd_split).
 export const JOB_WINOGRAD: i32 = 13;
-const JOB_KINDS: i32 = 13;
+// The same on a frozen layer's int8 kernel (winograd-i8.ts winograd_i8_split).
+export const JOB_WINOGRAD_I8: i32 = 14;
+const JOB_KINDS: i32 = 14;
 // The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS.
 export const TRAIN_KINDS_FROM: i32 = 33;
 const TRAIN_JOBS: usize = 100;
@@ -161,6 +164,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_IM2COL: im2colTile(args, tile, count); break;
     case JOB_COL2IM: col2imTile(args, tile, count); break;
     case JOB_WINOGRAD: winogradTile(args, tile, count, slot); break;
+    case JOB_WINOGRAD_I8: winogradI8Tile(args, tile, count, slot); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
 }

@@ -39,8 +39,8 @@ export function winograd_f23_pack(u: usize, w: usize, C: i32, F: i32, tmp: usize
   }
 }
 
-// Row r of G times (a0, a1, a2).
-function gRow(r: i32, a0: f32, a1: f32, a2: f32): f32 {
+// Row r of G times (a0, a1, a2). Also the scalar int8 kernel transform (winograd-i8.ts).
+export function gRow(r: i32, a0: f32, a1: f32, a2: f32): f32 {
   if (r == 0) return a0;
   if (r == 3) return a2;
   return (a0 + (r == 1 ? a1 : -a1) + a2) * 0.5; // a0 + -a1 is a0 - a1, exactly
@@ -107,13 +107,13 @@ export function winograd_f23_range(y: usize, x: usize, u: usize, b: usize,
       const y01 = ow + 1 < OW ? y00 + (<usize>F << 2) : y00;
       const y10 = oh + 1 < OH ? y00 + (<usize>(OW * F) << 2) : y00;
       const y11 = ow + 1 < OW ? y10 + (<usize>F << 2) : y10;
-      outputTile(y00, y01, y10, y11, m + (<usize>(t * fp) << 2), mStep, b, F, lo, hi);
+      outputTile(y00, y01, y10, y11, m + (<usize>(t * fp) << 2), mStep, b, 0, F, lo, hi);
     }
   }
 }
 
 // taps[4r + s] = where the patch of tile q reads row r, column s: x's pixel, or the zero row.
-function tapTable(taps: usize, zero: usize, x: usize, q: i32, TH: i32, TW: i32, H: i32, W: i32, C: i32, PT: i32, PL: i32): void {
+export function tapTable(taps: usize, zero: usize, x: usize, q: i32, TH: i32, TW: i32, H: i32, W: i32, C: i32, PT: i32, PL: i32): void {
   const tw = q % TW, th = (q / TW) % TH, bi = q / (TW * TH);
   const ih0 = 2 * th - PT, iw0 = 2 * tw - PL;
   for (let r = 0; r < 4; r++) {
@@ -135,7 +135,7 @@ function tapVector(taps: usize, r: i32, s: i32, o: usize): v128 {
 // V[4i + j] (at v + (4i + j) * vStep) = (B^T d B)[i, j] for the patch whose taps are in `taps`, all
 // C channels: first d B row by row into V (row r: d0 - d2, d1 + d2, d2 - d1, d1 - d3), then B^T
 // (d B) column by column in place, the same four sums over the rows.
-function inputTile(v: usize, vStep: usize, taps: usize, C: i32): void {
+export function inputTile(v: usize, vStep: usize, taps: usize, C: i32): void {
   if (ASC_FEATURE_SIMD) {
     // Whole vectors: the last one overlaps the one before it (C >= 4) and writes the same values
     // again; B^T then runs over V's padded rows, pad lanes included (never read as values).
@@ -190,10 +190,11 @@ function at4(p: usize, step: usize): void {
 }
 
 // The tile's four outputs (y00, y01 / y10, y11; one that falls outside y aliases an earlier one and
-// is stored first, so the valid store wins) = clamp(A^T M A + b, lo, hi), M[xi] at m + xi * mStep.
+// is stored first, so the valid store wins) = clamp(A^T M A [/ scale] + b, lo, hi), M[xi] at
+// m + xi * mStep; scale (F per-filter divisors, winograd-i8.ts's int8 kernels) 0 for none.
 // First A^T M in place over M's first two rows (s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 per column),
 // then the same along each of those rows: two short loops rather than 24 loads in flight.
-function outputTile(y00: usize, y01: usize, y10: usize, y11: usize, m: usize, mStep: usize, b: usize, F: i32, lo: f32, hi: f32): void {
+export function outputTile(y00: usize, y01: usize, y10: usize, y11: usize, m: usize, mStep: usize, b: usize, scale: usize, F: i32, lo: f32, hi: f32): void {
   if (ASC_FEATURE_SIMD) {
     const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
     for (let f = 0; f < F; f += 4) {
@@ -212,10 +213,17 @@ function outputTile(y00: usize, y01: usize, y10: usize, y11: usize, m: usize, mS
       for (let r = 1; r >= 0; r--) {
         const pr = m + o + <usize>(4 * r) * mStep;
         const s1 = v128.load(pr + mStep), s2 = v128.load(pr + 2 * mStep);
+        let right = f32x4.sub(f32x4.sub(s1, s2), v128.load(pr + 3 * mStep));
+        let left = f32x4.add(f32x4.add(v128.load(pr), s1), s2);
+        if (scale != 0) {
+          const sv = v128.load(scale + o);
+          right = f32x4.div(right, sv);
+          left = f32x4.div(left, sv);
+        }
         // pmax / pmin: the same values as max / min here (NaN stays NaN; no sum is -0, the GEMM's
-        // start from +0 and x - x is +0), one instruction each.
-        v128.store((r ? y11 : y01) + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.sub(f32x4.sub(s1, s2), v128.load(pr + 3 * mStep)), bv), vlo), vhi));
-        v128.store((r ? y10 : y00) + o, f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.add(f32x4.add(v128.load(pr), s1), s2), bv), vlo), vhi));
+        // start from +0 and x - x is +0; scales are > 0), one instruction each.
+        v128.store((r ? y11 : y01) + o, f32x4.pmin(f32x4.pmax(f32x4.add(right, bv), vlo), vhi));
+        v128.store((r ? y10 : y00) + o, f32x4.pmin(f32x4.pmax(f32x4.add(left, bv), vlo), vhi));
       }
     }
     return;
@@ -228,10 +236,15 @@ function outputTile(y00: usize, y01: usize, y10: usize, y11: usize, m: usize, mS
     at4(p + 4 * mStep, mStep);
     const bf: f32 = b != 0 ? load<f32>(b + (<usize>f << 2)) : 0;
     const o = <usize>f << 2;
-    store<f32>(y11 + o, min(max(load<f32>(p + 5 * mStep) + bf, lo), hi));
-    store<f32>(y10 + o, min(max(load<f32>(p + 4 * mStep) + bf, lo), hi));
-    store<f32>(y01 + o, min(max(load<f32>(p + mStep) + bf, lo), hi));
-    store<f32>(y00 + o, min(max(load<f32>(p) + bf, lo), hi));
+    let v11 = load<f32>(p + 5 * mStep), v10 = load<f32>(p + 4 * mStep), v01 = load<f32>(p + mStep), v00 = load<f32>(p);
+    if (scale != 0) {
+      const sf = load<f32>(scale + o);
+      v11 /= sf; v10 /= sf; v01 /= sf; v00 /= sf;
+    }
+    store<f32>(y11 + o, min(max(v11 + bf, lo), hi));
+    store<f32>(y10 + o, min(max(v10 + bf, lo), hi));
+    store<f32>(y01 + o, min(max(v01 + bf, lo), hi));
+    store<f32>(y00 + o, min(max(v00 + bf, lo), hi));
   }
 }
 

@@ -76,6 +76,36 @@ export function winogradTiles(batch: number, g: ConvGeometry, f: number): number
 // Bytes of conv2d_winograd's scratch (winograd_f23_scratch in assembly/kernels/winograd.ts).
 export const winogradScratchBytes = (c: number, f: number, tiles: number) => 64 * (Math.max(tiles, 1) + 1) * (c + f + 6);
 
+// An int8 kernel's 3x3 stride-1 convolution in an inference plan runs as Winograd too
+// (assembly/kernels/winograd-i8.ts, conv2d_winograd_i8), reading q as int8 and transforming it per
+// call in blocks of at most WINOGRAD_I8_CHANNELS channels and WINOGRAD_I8_FILTERS filters (64 c f
+// bytes: 256 KB; once a call when c and f fit one block), then tiles a block as winogradTiles for
+// those blocks: at most ~0.5 MB of scratch whatever c and f.
+const WINOGRAD_I8_CHANNELS = 64;
+const WINOGRAD_I8_FILTERS = 64;
+export function winogradI8Blocks(batch: number, g: ConvGeometry, f: number): { tiles: number; fb: number; cb: number } {
+  const fb = Math.min(f, WINOGRAD_I8_FILTERS);
+  const cb = Math.min(g.c, WINOGRAD_I8_CHANNELS);
+  return { tiles: winogradTiles(batch, { ...g, c: cb }, fb), fb, cb };
+}
+
+// Whether an int8 kernel's convolution (in an inference plan) runs as conv2d_winograd_i8: where
+// float32 runs Winograd. Kernel against kernel it beat the int8 im2col + GEMM on every layer of
+// resnet18, squeezenet1_1 and emotion at batch 1 and 8 (docs/int8.md, stop 25: 0.51-0.79x), the
+// closest resnet18's 7x7x512 -> 512 at batch 1 (16 tiles for one transform of q: 0.72x).
+export function usesWinogradI8(g: ConvGeometry, f: number): boolean {
+  return usesWinograd(g, f);
+}
+
+// Bytes of conv2d_winograd_i8's scratch (winograd_i8_scratch in assembly/kernels/winograd-i8.ts,
+// before its rounding): cw the widest of its blocks of channels.
+export function winogradI8ScratchBytes(c: number, f: number, tiles: number, fb: number, cb: number): number {
+  const nb = Math.min(fb, f, 128);
+  const cw = Math.ceil(c / Math.ceil(c / Math.min(Math.max(cb, 8), 256)));
+  const cp = Math.ceil(cw / 4) * 4, fp = Math.ceil(nb / 4) * 4;
+  return 127 + 3072 + 4 * cp + 64 * Math.max(tiles, 1) * (cp + fp) + 64 * cw * Math.ceil(nb / 8) * 8 + 16 * cw;
+}
+
 // Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM
 // tile height), at least 4. The scratch holds the columns, then the GEMM packing buffer. A grouped
 // convolution unfolds one group's C/groups channels at a time.

@@ -285,6 +285,13 @@ export const OP_TABLE = {
     code: 241, args: 'y:ptr x:ptr u:ptr b:ptr h w_ c f pt pl oh ow tiles scratch:ptr lo:f32 hi:f32',
     run: 'conv2d_winograd_f23(y, x, u, b, batch, h, w_, c, f, pt, pl, oh, ow, tiles, scratch, lo, hi)',
   },
+  // Winograd F(2x2, 3x3) on a frozen layer's int8 kernel q (3, 3, c, f), 242 (assembly/kernels/
+  // winograd-i8.ts): q stays int8; each call transforms it into the scratch a block of cb channels
+  // and fb filters at a time, and divides each filter's outputs by its scale before the bias and the clamp.
+  conv2d_winograd_i8: {
+    code: 242, args: 'y:ptr x:ptr q:ptr scale:ptr b:ptr h w_ c f pt pl oh ow tiles fb cb scratch:ptr lo:f32 hi:f32',
+    run: 'conv2d_winograd_i8(y, x, q, scale, b, batch, h, w_, c, f, pt, pl, oh, ow, tiles, fb, cb, scratch, lo, hi)',
+  },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
   // Kernels that read a frozen layer's int8 kernel q and its per-output-channel f32 scales directly

@@ -110,6 +110,12 @@ const PACKED = (n: string, k: string) => `(${k}) * ceil((${n}) / 8) * 8`;
 const PACKED_SCRATCH = (k: string) => `min(${k}, 256) * 4`;
 // conv2d_winograd's scratch in bytes (winograd_f23_scratch, assembly/kernels/winograd.ts).
 const WINOGRAD_SCRATCH = '64 * (max(tiles, 1) + 1) * (c + f + 6)';
+// conv2d_winograd_i8's (winograd_i8_scratch, assembly/kernels/winograd-i8.ts): fb at most f and
+// 128, the widest block of channels ceil(c / blocks), blocks = ceil(c / cb), cb from 8 to 256.
+const WINOGRAD_I8_FB = 'min(min(fb, f), 128)';
+const WINOGRAD_I8_CW = 'ceil(c / ceil(c / min(max(cb, 8), 256)))';
+const WINOGRAD_I8_SCRATCH = `(127 + 3072 + 4 * ceil(${WINOGRAD_I8_CW} / 4) * 4 + 64 * max(tiles, 1) * (ceil(${WINOGRAD_I8_CW} / 4) * 4 + ceil(${WINOGRAD_I8_FB} / 4) * 4) + ` +
+  `64 * ${WINOGRAD_I8_CW} * ceil(${WINOGRAD_I8_FB} / 8) * 8 + 16 * ${WINOGRAD_I8_CW})`;
 const GM = '(batchFlags & 1 ? m * B : m)';
 const GN = '(batchFlags & 2 ? n * B : n)';
 const GK = '(batchFlags & 4 ? k * B : k)';
@@ -157,6 +163,14 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     access: [
       ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['u', `16 * ${PACKED('f', 'c')}`, 'r'], ['b?', 'f', 'r'],
       ['scratch', `${WINOGRAD_SCRATCH} / 4`, 'w'],
+    ],
+    disjoint: [['y', 'x']],
+  },
+  conv2d_winograd_i8: {
+    work: 'B * oh * ow * f * 9 * c',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['q', '9 * c * f / 4', 'r'], ['scale', 'f', 'r'], ['b?', 'f', 'r'],
+      ['scratch', `${WINOGRAD_I8_SCRATCH} / 4`, 'w'],
     ],
     disjoint: [['y', 'x']],
   },

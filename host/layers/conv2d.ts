@@ -5,7 +5,7 @@
 // host/compile/conv-fusion.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
-import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWinograd, winogradScratchBytes, winogradTiles } from '../compile/conv-lowering';
+import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWinograd, usesWinogradI8, winogradI8Blocks, winogradI8ScratchBytes, winogradScratchBytes, winogradTiles } from '../compile/conv-lowering';
 import { convColsBytes } from '../compile/conv-scratch';
 import { convForwardWithFusion } from '../compile/conv-fusion';
 import { InvalidArgumentError } from '../core/errors';
@@ -67,12 +67,20 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   const k = g.kh * g.kw * g.c;
   // A 3x3 stride-1 kernel an inference plan transforms once runs as Winograd F(2x2, 3x3) (usesWinograd).
   const wino = !direct && !int8 && usesWinograd(g, last(shape)) ? winogradWeight(ctx, layer.name, w, g.c, last(shape)) : null;
-  const packed = direct ? null : wino ?? (int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k));
-  if (packed !== null) {
+  // An int8 one in an inference plan too, on q itself (usesWinogradI8).
+  const winoI8 = !direct && int8 !== undefined && ctx.prepare !== null && ctx.regions[w].kind === 'param' && usesWinogradI8(g, last(shape));
+  const packed = direct || winoI8 ? null : wino ?? (int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k));
+  if (packed !== null || winoI8) {
     // Weights packed by the plan's prepare program; the clamp (fused or the layer's own) in the epilogue.
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
     const dims = { ...(b !== undefined ? {} : { b: 0 }), ...g, f: last(shape), chunkRows, lo, hi };
-    if (wino !== null) {
+    if (winoI8) {
+      const { tiles, fb, cb } = winogradI8Blocks(ctx.batch, g, last(shape));
+      needScratch(ctx, winogradI8ScratchBytes(g.c, last(shape), tiles, fb, cb));
+      const { h, w_, c, pt, pl, oh, ow } = g;
+      p.emit('conv2d_winograd_i8', layer.name, { y: z, x: x.region, q: w, scale: int8!.scale, ...bias, scratch: [SCRATCH, 0] },
+        { ...(b !== undefined ? {} : { b: 0 }), h, w_, c, f: last(shape), pt, pl, oh, ow, tiles, fb, cb, lo, hi });
+    } else if (wino !== null) {
       const tiles = winogradTiles(ctx.batch, g, last(shape));
       needScratch(ctx, winogradScratchBytes(g.c, last(shape), tiles));
       const { h, w_, c, pt, pl, oh, ow } = g;
@@ -89,10 +97,10 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
       const chunk = wide ? Math.max(chunkRows, Math.min(rows, INT8_CHUNK_ROWS)) : chunkRows;
       const cols = wide ? align16(convColsBytes(chunk, g.kh, g.kw, g.c)) : colsBytes;
       needScratch(ctx, cols + gemmScratchBytes(chunk, last(shape), k));
-      p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, cols] }, { ...dims, chunkRows: chunk });
+      p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed!, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, cols] }, { ...dims, chunkRows: chunk });
     } else {
       needScratch(ctx, colsBytes + packedScratchBytes(k));
-      p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
+      p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed!, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
     }
     if (fused ?? own) return { region: z, shape };
     const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
