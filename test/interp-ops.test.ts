@@ -676,6 +676,18 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     });
     c.expect('y', c.f32(y, nOut(g, f)), Array.from(conv2dRef(g, f, x.v, w.v, b.v), (v) => Math.max(0, v)));
   },
+  conv_gap(c) {
+    // The mean over positions of a padded 3x3 convolution + bias, from tap sums and one product.
+    const f = 3, K = 9 * CONV.C, x = c.input(nIn(CONV)), w = c.input(K * f), b = c.input(f), wp = c.out(K * 8), y = c.out(B * f);
+    c.run('pack_b', { bp: wp, b: w.p, n: f, k: K, rsb: f, csb: 1 });
+    c.run('conv_gap', { y, x: x.p, wp, b: b.p, ...convArgs(CONV, f), scratch: c.out(SCRATCH), pack: c.out(SCRATCH) });
+    const conv = conv2dRef(CONV, f, x.v, w.v, b.v), P = CONV.OH * CONV.OW;
+    c.expect('y', c.f32(y, B * f), Float64Array.from({ length: B * f }, (_, i) => {
+      let s = 0;
+      for (let p = 0; p < P; p++) s += conv[(Math.floor(i / f) * P + p) * f + (i % f)];
+      return s / P;
+    }));
+  },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3
     const qp = c.out(4);

@@ -3,7 +3,8 @@
 // layers: an inference-mode batch norm folded into the convolution it alone reads, and a ReLU and
 // 2x2 max pooling after that run in the convolution's epilogue; a ReLU / ReLU6 activation layer
 // after a convolution or depthwise convolution (no gradient through them) runs in its epilogue;
-// x * sigmoid(x) (PyTorch's SiLU as ONNX exports it: Sigmoid, then Mul) runs as one swish pass.
+// x * sigmoid(x) (PyTorch's SiLU as ONNX exports it: Sigmoid, then Mul) runs as one swish pass;
+// a linear convolution read only by a global average pooling runs as one conv_gap (conv-gap.ts).
 import { type GraphNode, isOutput, sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
 import { conv2dForward } from '../layers/conv2d';
@@ -13,6 +14,7 @@ import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } f
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import { gatherForward, materializeInputs } from './channel-gather';
 import { foldsIntoReaders, type Pads2d, withPadding } from './pad-fold';
+import { convGapForward } from './conv-gap';
 import {
   align16, type BackwardArgs, type CompileContext, derivedRegion, type ForwardArgs, type GradState, last, needScratch, type NodeValue,
   type ProgramBuilder, SCRATCH, weightRegions,
@@ -46,7 +48,7 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
   };
   if (swishMultiply(ctx, p, node)) return { region: a.x.region, shape: node.shape };
   if (layer.kind === 'multiply' && node.inputs.some((i) => swishMultiply(ctx, p, ctx.graph.nodes[i]))) return swishForward(a);
-  if (layer.kind === 'conv2d' && layer.config.groups === 1) return convForwardWithFusion(a);
+  if (layer.kind === 'conv2d' && layer.config.groups === 1) return convGapForward(a) ?? convForwardWithFusion(a);
   if (layer.kind === 'depthwiseConv2d') return depthwiseForwardWithClamp(a);
   return layer.def.forward(a);
 }

@@ -285,6 +285,14 @@ export const OP_TABLE = {
     code: 241, args: 'y:ptr x:ptr u:ptr b:ptr h w_ c f pt pl oh ow tiles scratch:ptr lo:f32 hi:f32',
     run: 'conv2d_winograd_f23(y, x, u, b, batch, h, w_, c, f, pt, pl, oh, ow, tiles, scratch, lo, hi)',
   },
+  // Fusions of the emotion model's layers, 247-249 (issue 12). conv_gap: a linear convolution read
+  // only by a global average pooling, y (F per sample) = the mean of conv(x) + b, from tap sums of x
+  // and one product with the kernel packed once (assembly/kernels/conv-gap.ts); scratch:
+  // conv_gap_scratch_floats, pack: the packed GEMM's for k = kh*kw*c.
+  conv_gap: {
+    code: 247, args: `y:ptr x:ptr wp:ptr b:ptr ${CONV_GEOMETRY} scratch:ptr pack:ptr`,
+    run: `conv_gap_f32(y, x, wp, b, batch, ${CONV_CALL}, scratch, pack)`,
+  },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
   // Kernels that read a frozen layer's int8 kernel q and its per-output-channel f32 scales directly

@@ -158,6 +158,14 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     ],
     disjoint: [['y', 'x']],
   },
+  conv_gap: {
+    work: 'B * f * kh * kw * c + B * h * w_ * kw * c',
+    access: [
+      ['y', 'B * f', 'w'], ['x', CONV_IN, 'r'], ['wp', PACKED('f', 'kh * kw * c'), 'r'], ['b?', 'f', 'r'],
+      ['scratch', '(B * kh + 1) * kw * c', 'w'], ['pack', PACKED_SCRATCH('kh * kw * c'), 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'scratch']],
+  },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
   batched_gemm: {
     work: 'B * count * m * n * k',
