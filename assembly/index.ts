@@ -55,3 +55,4 @@ export { softmax_axis_forward, softmax_axis_backward } from './kernels/softmax-a
 export { init_uniform, init_truncated_normal } from './kernels/init';
 export { conv2d_winograd_f23, winograd_f23_pack, winograd_f23_scratch } from './kernels/winograd';
 export { conv_gap_f32, conv_gap_scratch_floats } from './kernels/conv-gap';
+export { max_pool2d_add } from './kernels/pool-add';

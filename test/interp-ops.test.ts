@@ -336,6 +336,13 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.expect('y', c.f32(y, nOut(POOL, POOL.C)), want.y);
     c.expect('argmax', c.i32(argmax, nOut(POOL, POOL.C)), want.argmax);
   },
+  maxpool_add(c) {
+    // A padded 3x3 stride-2 pooling plus s, then the ReLU.
+    const g = PADDED_POOL, n = nOut(g, g.C), x = c.input(nIn(g)), s = c.input(n), y = c.out(n);
+    c.run('maxpool_add', { y, x: x.p, s: s.p, ...poolArgs(g), relu: 1 });
+    const m = maxPoolRef(g, x.v).y;
+    c.expect('y', c.f32(y, n), Float64Array.from({ length: n }, (_, i) => Math.max(0, m[i] + s.v[i])));
+  },
   maxpool_backward(c) {
     const argmax = maxPoolRef(POOL, randomArray(nIn(POOL), 3)).argmax;
     const count = nOut(POOL, POOL.C) / B, dy = c.input(count * B), dx = c.out(nIn(POOL));

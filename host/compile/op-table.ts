@@ -293,6 +293,9 @@ export const OP_TABLE = {
     code: 247, args: `y:ptr x:ptr wp:ptr b:ptr ${CONV_GEOMETRY} scratch:ptr pack:ptr`,
     run: `conv_gap_f32(y, x, wp, b, batch, ${CONV_CALL}, scratch, pack)`,
   },
+  // maxpool_add: a max pooling read only by an add of two same-shape tensors, y = [relu](maxpool(x)
+  // + s) image by image (assembly/kernels/pool-add.ts); relu 1 for a ReLU layer after the add.
+  maxpool_add: { code: 248, args: `y:ptr x:ptr s:ptr ${POOL_GEOMETRY} relu`, run: `max_pool2d_add(y, x, s, batch, ${POOL_CALL}, relu)` },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
   // Kernels that read a frozen layer's int8 kernel q and its per-output-channel f32 scales directly

@@ -166,6 +166,9 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = {
     ],
     disjoint: [['y', 'x'], ['y', 'scratch']],
   },
+  maxpool_add: {
+    work: POOL_WORK, access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r'], ['s', POOL_OUT, 'r']], disjoint: [['y', 'x'], ['y', 's']],
+  },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
   batched_gemm: {
     work: 'B * count * m * n * k',

@@ -103,6 +103,9 @@ export interface NodeValue {
   // A ZeroPadding2D folded into its readers (host/compile/pad-fold.ts): region and shape are its
   // input's, and each reader pads by this much in its kernel.
   pad?: [[number, number], [number, number]];
+  // A max pooling run by the add that alone reads it (host/compile/pool-add.ts): region is the
+  // pooling's input, shape its output's; only that add reads it.
+  pooledBy?: Record<string, number>;
 }
 
 export interface CompileContext {
