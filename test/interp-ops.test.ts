@@ -695,6 +695,22 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       return s / P;
     }));
   },
+  sepconv(c) {
+    // A padded 3x3 depthwise convolution (ReLU6) into a 1x1 convolution of 4 filters, bands of 2 rows.
+    const g = CONV, f = 4, x = c.input(nIn(g)), wd = c.input(9 * g.C), bd = c.input(g.C), w = c.input(g.C * f), b = c.input(f);
+    const wp = c.out(g.C * 8), y = c.out(nOut(g, f));
+    c.run('pack_b', { bp: wp, b: w.p, n: f, k: g.C, rsb: f, csb: 1 });
+    c.run('sepconv', {
+      y, x: x.p, wd: wd.p, bd: bd.p, wp, b: b.p, ...convArgs(g, f), dlo: 0, dhi: 6, lo: -Infinity, hi: Infinity, bandRows: 2, band: c.out(SCRATCH), pack: c.out(SCRATCH),
+    });
+    const z = depthwiseRef(g, 1, x.v, wd.v, bd.v).map((v) => Math.min(Math.max(v, 0), 6));
+    c.expect('y', c.f32(y, nOut(g, f)), Float64Array.from({ length: nOut(g, f) }, (_, i) => {
+      const px = Math.floor(i / f), o = i % f;
+      let s = b.v[o];
+      for (let ch = 0; ch < g.C; ch++) s += z[px * g.C + ch] * w.v[ch * f + o];
+      return s;
+    }));
+  },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3
     const qp = c.out(4);

@@ -86,6 +86,7 @@ export const OP_WINOGRAD_PACK: i32 = 240;
 export const OP_CONV2D_WINOGRAD: i32 = 241;
 export const OP_CONV_GAP: i32 = 247;
 export const OP_MAXPOOL_ADD: i32 = 248;
+export const OP_SEPCONV: i32 = 249;
 export const OP_DEQUANTIZE_I8: i32 = 220;
 export const OP_GEMM_I8: i32 = 221;
 export const OP_CONV2D_FORWARD_I8: i32 = 222;

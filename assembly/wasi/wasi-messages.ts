@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 4307;
+export const TEXT_BYTES: usize = 4335;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -156,37 +156,38 @@ export function textBlob(): usize {
     95, 112, 97, 99, 107, 101, 100, 21, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112,
     97, 99, 107, 101, 100, 13, 119, 105, 110, 111, 103, 114, 97, 100, 95, 112, 97, 99, 107, 15, 99, 111, 110, 118,
     50, 100, 95, 119, 105, 110, 111, 103, 114, 97, 100, 8, 99, 111, 110, 118, 95, 103, 97, 112, 11, 109, 97, 120,
-    112, 111, 111, 108, 95, 97, 100, 100, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56, 7, 103,
-    101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56,
-    20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 25, 100, 101,
-    112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 119, 105, 100, 101, 11,
-    105, 110, 116, 101, 114, 108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95, 98, 95, 105, 56, 14, 103, 101,
-    109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119,
-    97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105, 100, 101, 110, 95, 105, 56, 16, 99,
-    111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119, 101, 105,
-    103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114, 115, 97,
-    1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108, 100, 99,
-    4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1, 102, 1,
-    120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115, 104, 2,
-    115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 117, 1, 119, 3, 116,
-    109, 112, 7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 1, 115, 4, 114, 111, 119, 115, 2,
-    112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2,
-    100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108,
-    115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2,
-    115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109,
-    97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110,
-    118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109,
-    97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103,
-    86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100,
-    121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 5, 115, 99,
-    97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100, 49, 2, 100, 50,
-    2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3,
-    115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53,
-    3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53,
-    3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53,
-    5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104,
-    97, 114, 101, 100, 2, 99, 104, 1, 113, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111,
-    117, 112, 115, 2, 113, 102, 4, 122, 101, 114, 111,
+    112, 111, 111, 108, 95, 97, 100, 100, 7, 115, 101, 112, 99, 111, 110, 118, 13, 100, 101, 113, 117, 97, 110, 116,
+    105, 122, 101, 95, 105, 56, 7, 103, 101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111,
+    114, 119, 97, 114, 100, 95, 105, 56, 20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97,
+    114, 100, 95, 105, 56, 25, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95,
+    105, 56, 95, 119, 105, 100, 101, 11, 105, 110, 116, 101, 114, 108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107,
+    95, 98, 95, 105, 56, 14, 103, 101, 109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110,
+    118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105,
+    100, 101, 110, 95, 105, 56, 16, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13,
+    108, 111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97,
+    103, 115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99,
+    115, 98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2,
+    111, 104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4,
+    99, 111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111,
+    119, 115, 1, 117, 1, 119, 3, 116, 109, 112, 7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115,
+    1, 115, 2, 119, 100, 2, 98, 100, 4, 98, 97, 110, 100, 8, 98, 97, 110, 100, 82, 111, 119, 115, 4, 114,
+    111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99,
+    2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108,
+    97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115, 49, 4, 107, 105, 110, 100,
+    2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6,
+    97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97,
+    110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5,
+    103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111,
+    118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115,
+    107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112,
+    114, 5, 115, 99, 97, 108, 101, 6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100,
+    49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49,
+    2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53,
+    3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52,
+    3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52,
+    3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104,
+    97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 1, 113, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97,
+    6, 103, 114, 111, 117, 112, 115, 2, 113, 102, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -401,139 +402,144 @@ export const OPN_winograd_pack: Text = 3533; // "winograd_pack"
 export const OPN_conv2d_winograd: Text = 3547; // "conv2d_winograd"
 export const OPN_conv_gap: Text = 3563; // "conv_gap"
 export const OPN_maxpool_add: Text = 3572; // "maxpool_add"
-export const OPN_dequantize_i8: Text = 3584; // "dequantize_i8"
-export const OPN_gemm_i8: Text = 3598; // "gemm_i8"
-export const OPN_conv2d_forward_i8: Text = 3606; // "conv2d_forward_i8"
-export const OPN_depthwise_forward_i8: Text = 3624; // "depthwise_forward_i8"
-export const OPN_depthwise_forward_i8_wide: Text = 3645; // "depthwise_forward_i8_wide"
-export const OPN_interleave2: Text = 3671; // "interleave2"
-export const OPN_pack_b_i8: Text = 3683; // "pack_b_i8"
-export const OPN_gemm_i8_packed: Text = 3693; // "gemm_i8_packed"
-export const OPN_conv2d_forward_i8_packed: Text = 3708; // "conv2d_forward_i8_packed"
-export const OPN_widen_i8: Text = 3733; // "widen_i8"
-export const OPN_conv2d_direct_i8: Text = 3742; // "conv2d_direct_i8"
-export const OPN_loss_weighted: Text = 3759; // "loss_weighted"
-export const ARGN_a: Text = 3773; // "a"
-export const ARGN_batchFlags: Text = 3775; // "batchFlags"
-export const ARGN_m: Text = 3786; // "m"
-export const ARGN_rsa: Text = 3788; // "rsa"
-export const ARGN_k: Text = 3792; // "k"
-export const ARGN_csa: Text = 3794; // "csa"
-export const ARGN_b: Text = 3798; // "b"
-export const ARGN_rsb: Text = 3800; // "rsb"
-export const ARGN_n: Text = 3804; // "n"
-export const ARGN_csb: Text = 3806; // "csb"
-export const ARGN_c: Text = 3810; // "c"
-export const ARGN_ldc: Text = 3812; // "ldc"
-export const ARGN_pack: Text = 3816; // "pack"
-export const ARGN_bp: Text = 3821; // "bp"
-export const ARGN_bias: Text = 3824; // "bias"
-export const ARGN_y: Text = 3829; // "y"
-export const ARGN_oh: Text = 3831; // "oh"
-export const ARGN_ow: Text = 3834; // "ow"
-export const ARGN_f: Text = 3837; // "f"
-export const ARGN_x: Text = 3839; // "x"
-export const ARGN_h: Text = 3841; // "h"
-export const ARGN_w_: Text = 3843; // "w_"
-export const ARGN_wp: Text = 3846; // "wp"
-export const ARGN_kh: Text = 3849; // "kh"
-export const ARGN_kw: Text = 3852; // "kw"
-export const ARGN_cols: Text = 3855; // "cols"
-export const ARGN_sh: Text = 3860; // "sh"
-export const ARGN_sw: Text = 3863; // "sw"
-export const ARGN_pt: Text = 3866; // "pt"
-export const ARGN_pl: Text = 3869; // "pl"
-export const ARGN_chunkRows: Text = 3872; // "chunkRows"
-export const ARGN_u: Text = 3882; // "u"
-export const ARGN_w: Text = 3884; // "w"
-export const ARGN_tmp: Text = 3886; // "tmp"
-export const ARGN_scratch: Text = 3890; // "scratch"
-export const ARGN_tiles: Text = 3898; // "tiles"
-export const ARGN_s: Text = 3904; // "s"
-export const ARGN_rows: Text = 3906; // "rows"
-export const ARGN_pa: Text = 3911; // "pa"
-export const ARGN_count: Text = 3914; // "count"
-export const ARGN_sa: Text = 3920; // "sa"
-export const ARGN_pb: Text = 3923; // "pb"
-export const ARGN_sb: Text = 3926; // "sb"
-export const ARGN_pc: Text = 3929; // "pc"
-export const ARGN_sc: Text = 3932; // "sc"
-export const ARGN_db: Text = 3935; // "db"
-export const ARGN_dy: Text = 3938; // "dy"
-export const ARGN_dx: Text = 3941; // "dx"
-export const ARGN_perSample: Text = 3944; // "perSample"
-export const ARGN_labels: Text = 3954; // "labels"
-export const ARGN_p: Text = 3961; // "p"
-export const ARGN_sparse: Text = 3963; // "sparse"
-export const ARGN_g: Text = 3970; // "g"
-export const ARGN_s1: Text = 3972; // "s1"
-export const ARGN_kind: Text = 3975; // "kind"
-export const ARGN_s2: Text = 3980; // "s2"
-export const ARGN_s3: Text = 3983; // "s3"
-export const ARGN_pool: Text = 3986; // "pool"
-export const ARGN_chunkOut: Text = 3991; // "chunkOut"
-export const ARGN_dw: Text = 4000; // "dw"
-export const ARGN_argmax: Text = 4003; // "argmax"
-export const ARGN_inputCount: Text = 4010; // "inputCount"
-export const ARGN_hw: Text = 4021; // "hw"
-export const ARGN_mean: Text = 4024; // "mean"
-export const ARGN_invstd: Text = 4029; // "invstd"
-export const ARGN_newMean: Text = 4036; // "newMean"
-export const ARGN_newVar: Text = 4044; // "newVar"
-export const ARGN_gamma: Text = 4051; // "gamma"
-export const ARGN_beta: Text = 4057; // "beta"
-export const ARGN_movingMean: Text = 4062; // "movingMean"
-export const ARGN_movingVar: Text = 4073; // "movingVar"
-export const ARGN_dgamma: Text = 4083; // "dgamma"
-export const ARGN_dbeta: Text = 4090; // "dbeta"
-export const ARGN_mask: Text = 4096; // "mask"
-export const ARGN_ldy: Text = 4101; // "ldy"
-export const ARGN_ldx: Text = 4105; // "ldx"
-export const ARGN_wf: Text = 4109; // "wf"
-export const ARGN_bf: Text = 4112; // "bf"
-export const ARGN_output: Text = 4115; // "output"
-export const ARGN_pr: Text = 4122; // "pr"
-export const ARGN_scale: Text = 4125; // "scale"
-export const ARGN_offset: Text = 4131; // "offset"
-export const ARGN_lda: Text = 4138; // "lda"
-export const ARGN_ldb: Text = 4142; // "ldb"
-export const ARGN_d1: Text = 4146; // "d1"
-export const ARGN_d2: Text = 4149; // "d2"
-export const ARGN_d3: Text = 4152; // "d3"
-export const ARGN_d4: Text = 4155; // "d4"
-export const ARGN_d5: Text = 4158; // "d5"
-export const ARGN_sy0: Text = 4161; // "sy0"
-export const ARGN_n1: Text = 4165; // "n1"
-export const ARGN_sy1: Text = 4168; // "sy1"
-export const ARGN_n2: Text = 4172; // "n2"
-export const ARGN_sy2: Text = 4175; // "sy2"
-export const ARGN_n3: Text = 4179; // "n3"
-export const ARGN_sy3: Text = 4182; // "sy3"
-export const ARGN_n4: Text = 4186; // "n4"
-export const ARGN_sy4: Text = 4189; // "sy4"
-export const ARGN_n5: Text = 4193; // "n5"
-export const ARGN_sy5: Text = 4196; // "sy5"
-export const ARGN_sa0: Text = 4200; // "sa0"
-export const ARGN_sa1: Text = 4204; // "sa1"
-export const ARGN_sa2: Text = 4208; // "sa2"
-export const ARGN_sa3: Text = 4212; // "sa3"
-export const ARGN_sa4: Text = 4216; // "sa4"
-export const ARGN_sa5: Text = 4220; // "sa5"
-export const ARGN_sb0: Text = 4224; // "sb0"
-export const ARGN_sb1: Text = 4228; // "sb1"
-export const ARGN_sb2: Text = 4232; // "sb2"
-export const ARGN_sb3: Text = 4236; // "sb3"
-export const ARGN_sb4: Text = 4240; // "sb4"
-export const ARGN_sb5: Text = 4244; // "sb5"
-export const ARGN_outer: Text = 4248; // "outer"
-export const ARGN_inner: Text = 4254; // "inner"
-export const ARGN_d0: Text = 4260; // "d0"
-export const ARGN_alpha: Text = 4263; // "alpha"
-export const ARGN_shared: Text = 4269; // "shared"
-export const ARGN_ch: Text = 4276; // "ch"
-export const ARGN_q: Text = 4279; // "q"
-export const ARGN_rsq: Text = 4281; // "rsq"
-export const ARGN_dalpha: Text = 4285; // "dalpha"
-export const ARGN_groups: Text = 4292; // "groups"
-export const ARGN_qf: Text = 4299; // "qf"
-export const ARGN_zero: Text = 4302; // "zero"
+export const OPN_sepconv: Text = 3584; // "sepconv"
+export const OPN_dequantize_i8: Text = 3592; // "dequantize_i8"
+export const OPN_gemm_i8: Text = 3606; // "gemm_i8"
+export const OPN_conv2d_forward_i8: Text = 3614; // "conv2d_forward_i8"
+export const OPN_depthwise_forward_i8: Text = 3632; // "depthwise_forward_i8"
+export const OPN_depthwise_forward_i8_wide: Text = 3653; // "depthwise_forward_i8_wide"
+export const OPN_interleave2: Text = 3679; // "interleave2"
+export const OPN_pack_b_i8: Text = 3691; // "pack_b_i8"
+export const OPN_gemm_i8_packed: Text = 3701; // "gemm_i8_packed"
+export const OPN_conv2d_forward_i8_packed: Text = 3716; // "conv2d_forward_i8_packed"
+export const OPN_widen_i8: Text = 3741; // "widen_i8"
+export const OPN_conv2d_direct_i8: Text = 3750; // "conv2d_direct_i8"
+export const OPN_loss_weighted: Text = 3767; // "loss_weighted"
+export const ARGN_a: Text = 3781; // "a"
+export const ARGN_batchFlags: Text = 3783; // "batchFlags"
+export const ARGN_m: Text = 3794; // "m"
+export const ARGN_rsa: Text = 3796; // "rsa"
+export const ARGN_k: Text = 3800; // "k"
+export const ARGN_csa: Text = 3802; // "csa"
+export const ARGN_b: Text = 3806; // "b"
+export const ARGN_rsb: Text = 3808; // "rsb"
+export const ARGN_n: Text = 3812; // "n"
+export const ARGN_csb: Text = 3814; // "csb"
+export const ARGN_c: Text = 3818; // "c"
+export const ARGN_ldc: Text = 3820; // "ldc"
+export const ARGN_pack: Text = 3824; // "pack"
+export const ARGN_bp: Text = 3829; // "bp"
+export const ARGN_bias: Text = 3832; // "bias"
+export const ARGN_y: Text = 3837; // "y"
+export const ARGN_oh: Text = 3839; // "oh"
+export const ARGN_ow: Text = 3842; // "ow"
+export const ARGN_f: Text = 3845; // "f"
+export const ARGN_x: Text = 3847; // "x"
+export const ARGN_h: Text = 3849; // "h"
+export const ARGN_w_: Text = 3851; // "w_"
+export const ARGN_wp: Text = 3854; // "wp"
+export const ARGN_kh: Text = 3857; // "kh"
+export const ARGN_kw: Text = 3860; // "kw"
+export const ARGN_cols: Text = 3863; // "cols"
+export const ARGN_sh: Text = 3868; // "sh"
+export const ARGN_sw: Text = 3871; // "sw"
+export const ARGN_pt: Text = 3874; // "pt"
+export const ARGN_pl: Text = 3877; // "pl"
+export const ARGN_chunkRows: Text = 3880; // "chunkRows"
+export const ARGN_u: Text = 3890; // "u"
+export const ARGN_w: Text = 3892; // "w"
+export const ARGN_tmp: Text = 3894; // "tmp"
+export const ARGN_scratch: Text = 3898; // "scratch"
+export const ARGN_tiles: Text = 3906; // "tiles"
+export const ARGN_s: Text = 3912; // "s"
+export const ARGN_wd: Text = 3914; // "wd"
+export const ARGN_bd: Text = 3917; // "bd"
+export const ARGN_band: Text = 3920; // "band"
+export const ARGN_bandRows: Text = 3925; // "bandRows"
+export const ARGN_rows: Text = 3934; // "rows"
+export const ARGN_pa: Text = 3939; // "pa"
+export const ARGN_count: Text = 3942; // "count"
+export const ARGN_sa: Text = 3948; // "sa"
+export const ARGN_pb: Text = 3951; // "pb"
+export const ARGN_sb: Text = 3954; // "sb"
+export const ARGN_pc: Text = 3957; // "pc"
+export const ARGN_sc: Text = 3960; // "sc"
+export const ARGN_db: Text = 3963; // "db"
+export const ARGN_dy: Text = 3966; // "dy"
+export const ARGN_dx: Text = 3969; // "dx"
+export const ARGN_perSample: Text = 3972; // "perSample"
+export const ARGN_labels: Text = 3982; // "labels"
+export const ARGN_p: Text = 3989; // "p"
+export const ARGN_sparse: Text = 3991; // "sparse"
+export const ARGN_g: Text = 3998; // "g"
+export const ARGN_s1: Text = 4000; // "s1"
+export const ARGN_kind: Text = 4003; // "kind"
+export const ARGN_s2: Text = 4008; // "s2"
+export const ARGN_s3: Text = 4011; // "s3"
+export const ARGN_pool: Text = 4014; // "pool"
+export const ARGN_chunkOut: Text = 4019; // "chunkOut"
+export const ARGN_dw: Text = 4028; // "dw"
+export const ARGN_argmax: Text = 4031; // "argmax"
+export const ARGN_inputCount: Text = 4038; // "inputCount"
+export const ARGN_hw: Text = 4049; // "hw"
+export const ARGN_mean: Text = 4052; // "mean"
+export const ARGN_invstd: Text = 4057; // "invstd"
+export const ARGN_newMean: Text = 4064; // "newMean"
+export const ARGN_newVar: Text = 4072; // "newVar"
+export const ARGN_gamma: Text = 4079; // "gamma"
+export const ARGN_beta: Text = 4085; // "beta"
+export const ARGN_movingMean: Text = 4090; // "movingMean"
+export const ARGN_movingVar: Text = 4101; // "movingVar"
+export const ARGN_dgamma: Text = 4111; // "dgamma"
+export const ARGN_dbeta: Text = 4118; // "dbeta"
+export const ARGN_mask: Text = 4124; // "mask"
+export const ARGN_ldy: Text = 4129; // "ldy"
+export const ARGN_ldx: Text = 4133; // "ldx"
+export const ARGN_wf: Text = 4137; // "wf"
+export const ARGN_bf: Text = 4140; // "bf"
+export const ARGN_output: Text = 4143; // "output"
+export const ARGN_pr: Text = 4150; // "pr"
+export const ARGN_scale: Text = 4153; // "scale"
+export const ARGN_offset: Text = 4159; // "offset"
+export const ARGN_lda: Text = 4166; // "lda"
+export const ARGN_ldb: Text = 4170; // "ldb"
+export const ARGN_d1: Text = 4174; // "d1"
+export const ARGN_d2: Text = 4177; // "d2"
+export const ARGN_d3: Text = 4180; // "d3"
+export const ARGN_d4: Text = 4183; // "d4"
+export const ARGN_d5: Text = 4186; // "d5"
+export const ARGN_sy0: Text = 4189; // "sy0"
+export const ARGN_n1: Text = 4193; // "n1"
+export const ARGN_sy1: Text = 4196; // "sy1"
+export const ARGN_n2: Text = 4200; // "n2"
+export const ARGN_sy2: Text = 4203; // "sy2"
+export const ARGN_n3: Text = 4207; // "n3"
+export const ARGN_sy3: Text = 4210; // "sy3"
+export const ARGN_n4: Text = 4214; // "n4"
+export const ARGN_sy4: Text = 4217; // "sy4"
+export const ARGN_n5: Text = 4221; // "n5"
+export const ARGN_sy5: Text = 4224; // "sy5"
+export const ARGN_sa0: Text = 4228; // "sa0"
+export const ARGN_sa1: Text = 4232; // "sa1"
+export const ARGN_sa2: Text = 4236; // "sa2"
+export const ARGN_sa3: Text = 4240; // "sa3"
+export const ARGN_sa4: Text = 4244; // "sa4"
+export const ARGN_sa5: Text = 4248; // "sa5"
+export const ARGN_sb0: Text = 4252; // "sb0"
+export const ARGN_sb1: Text = 4256; // "sb1"
+export const ARGN_sb2: Text = 4260; // "sb2"
+export const ARGN_sb3: Text = 4264; // "sb3"
+export const ARGN_sb4: Text = 4268; // "sb4"
+export const ARGN_sb5: Text = 4272; // "sb5"
+export const ARGN_outer: Text = 4276; // "outer"
+export const ARGN_inner: Text = 4282; // "inner"
+export const ARGN_d0: Text = 4288; // "d0"
+export const ARGN_alpha: Text = 4291; // "alpha"
+export const ARGN_shared: Text = 4297; // "shared"
+export const ARGN_ch: Text = 4304; // "ch"
+export const ARGN_q: Text = 4307; // "q"
+export const ARGN_rsq: Text = 4309; // "rsq"
+export const ARGN_dalpha: Text = 4313; // "dalpha"
+export const ARGN_groups: Text = 4320; // "groups"
+export const ARGN_qf: Text = 4327; // "qf"
+export const ARGN_zero: Text = 4330; // "zero"

@@ -14,6 +14,8 @@ export const convGapScratchFloats = (batch: number, c: number, kh: number, kw: n
 // output), when no gradient flows through either in this program.
 function gapReader(a: ForwardArgs): GraphNode | null {
   const { ctx, p, node, layer } = a;
+  // A depthwise convolution deferred into this one (sepconv.ts) runs with it instead.
+  if (a.x.depthwise) return null;
   if (layer.kind !== 'conv2d' || layer.config.groups !== 1 || (layer.config.activation ?? 'linear') !== 'linear') return null;
   if (isOutput(ctx.graph, node.id) || p.gradNodes.has(node.id)) return null;
   const next = ctx.consumers.get(node.id) ?? [];

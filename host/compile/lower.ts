@@ -5,7 +5,8 @@
 // after a convolution or depthwise convolution (no gradient through them) runs in its epilogue;
 // x * sigmoid(x) (PyTorch's SiLU as ONNX exports it: Sigmoid, then Mul) runs as one swish pass;
 // a linear convolution read only by a global average pooling runs as one conv_gap (conv-gap.ts);
-// a max pooling read only by an add runs inside it, with a ReLU after it (pool-add.ts).
+// a max pooling read only by an add runs inside it, with a ReLU after it (pool-add.ts); a depthwise
+// convolution read only by a 1x1 convolution runs inside it, a band of rows at a time (sepconv.ts).
 import { type GraphNode, isOutput, sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
 import { conv2dForward } from '../layers/conv2d';
@@ -17,6 +18,7 @@ import { gatherForward, materializeInputs } from './channel-gather';
 import { foldsIntoReaders, type Pads2d, withPadding } from './pad-fold';
 import { convGapForward } from './conv-gap';
 import { deferredPool, poolAddForward } from './pool-add';
+import { deferredDepthwise } from './sepconv';
 import {
   align16, type BackwardArgs, type CompileContext, derivedRegion, type ForwardArgs, type GradState, last, needScratch, type NodeValue,
   type ProgramBuilder, SCRATCH, weightRegions,
@@ -48,9 +50,10 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
     ctx, p, node, layer, inputs, x: inputs[0], shape: node.shape, count: sizeOf(node.shape),
     params: readsInt8(layer) ? ctx.paramRegions.get(node.layer!) ?? [] : floatParams(ctx, p, node.layer!), training, outputLogits,
   };
-  // A residual block's max pooling run by its add (pool-add.ts).
-  const pooled = deferredPool(a) ?? poolAddForward(a);
-  if (pooled) return pooled;
+  // A residual block's max pooling run by its add (pool-add.ts); a depthwise convolution run by
+  // the 1x1 convolution after it (sepconv.ts).
+  const deferred = deferredPool(a) ?? poolAddForward(a) ?? deferredDepthwise(a);
+  if (deferred) return deferred;
   if (swishMultiply(ctx, p, node)) return { region: a.x.region, shape: node.shape };
   if (layer.kind === 'multiply' && node.inputs.some((i) => swishMultiply(ctx, p, ctx.graph.nodes[i]))) return swishForward(a);
   if (layer.kind === 'conv2d' && layer.config.groups === 1) return convGapForward(a) ?? convForwardWithFusion(a);
