@@ -31,6 +31,7 @@ import { col2im_channel_range, conv2d_chunk, im2colChannels } from './conv';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
 import { depthwise_forward_rows } from './depthwise';
+import { JOB_SEPCONV, sepconvTile } from './sepconv';
 import { update_range } from './optim';
 import { relu_backward, relu_forward } from './elementwise';
 import { activation_backward, activation_forward } from './activations';
@@ -160,6 +161,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_IM2COL: im2colTile(args, tile, count); break;
     case JOB_COL2IM: col2imTile(args, tile, count); break;
     case JOB_WINOGRAD: winogradTile(args, tile, count, slot); break;
+    case JOB_SEPCONV: sepconvTile(args, tile, count, scratch); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
 }
