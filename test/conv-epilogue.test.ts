@@ -227,8 +227,9 @@ describe('plans with the activation in the convolution epilogue', () => {
     // Weights large enough that ReLU6 clips at 6 as well as at 0.
     for (const l of m.layers) if (l.weightSpecs.length) l.setWeights(l.getWeights().map((w, i) => w.map((v, j) => (i === 0 ? 4 * v : 0.5 * Math.sin(j + 1)))));
     const ops = m.planInference(2).programs.forward!.ops.map((o) => o.op);
-    // The 1x1 and 3x3 im2col convolutions read their kernels packed once (test/prepare-weights.test.ts).
-    expect(ops).toEqual(['conv2d_direct', 'depthwise_forward_clamp', 'depthwise_forward_clamp', 'conv2d_forward_packed', 'conv2d_forward_packed', 'gap_forward']);
+    // The 1x1 and 3x3 im2col convolutions read their kernels packed once (test/prepare-weights.test.ts);
+    // the second depthwise (its own ReLU6) runs inside the 1x1 after it (sepconv, test/sepconv.test.ts).
+    expect(ops).toEqual(['conv2d_direct', 'depthwise_forward_clamp', 'sepconv', 'conv2d_forward_packed', 'gap_forward']);
     const x = randomArray(2 * 9 * 7 * 5, 99, -2, 2);
     const got = m.predict(tensor(x, [2, 9, 7, 5])).data;
     // The reference: each layer from its definition (f64), activations applied separately.

@@ -336,6 +336,13 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.expect('y', c.f32(y, nOut(POOL, POOL.C)), want.y);
     c.expect('argmax', c.i32(argmax, nOut(POOL, POOL.C)), want.argmax);
   },
+  maxpool_add(c) {
+    // A padded 3x3 stride-2 pooling plus s, then the ReLU.
+    const g = PADDED_POOL, n = nOut(g, g.C), x = c.input(nIn(g)), s = c.input(n), y = c.out(n);
+    c.run('maxpool_add', { y, x: x.p, s: s.p, ...poolArgs(g), relu: 1 });
+    const m = maxPoolRef(g, x.v).y;
+    c.expect('y', c.f32(y, n), Float64Array.from({ length: n }, (_, i) => Math.max(0, m[i] + s.v[i])));
+  },
   maxpool_backward(c) {
     const argmax = maxPoolRef(POOL, randomArray(nIn(POOL), 3)).argmax;
     const count = nOut(POOL, POOL.C) / B, dy = c.input(count * B), dx = c.out(nIn(POOL));
@@ -684,6 +691,34 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     });
     const w = Float64Array.from(q.v, (v, i) => v / scale.v[i % f]);
     c.expect('y', c.f32(y, nOut(g, f)), Array.from(conv2dRef(g, f, x.v, w, b.v), (v) => Math.max(0, v)));
+  },
+  conv_gap(c) {
+    // The mean over positions of a padded 3x3 convolution + bias, from tap sums and one product.
+    const f = 3, K = 9 * CONV.C, x = c.input(nIn(CONV)), w = c.input(K * f), b = c.input(f), wp = c.out(K * 8), y = c.out(B * f);
+    c.run('pack_b', { bp: wp, b: w.p, n: f, k: K, rsb: f, csb: 1 });
+    c.run('conv_gap', { y, x: x.p, wp, b: b.p, ...convArgs(CONV, f), scratch: c.out(SCRATCH), pack: c.out(SCRATCH) });
+    const conv = conv2dRef(CONV, f, x.v, w.v, b.v), P = CONV.OH * CONV.OW;
+    c.expect('y', c.f32(y, B * f), Float64Array.from({ length: B * f }, (_, i) => {
+      let s = 0;
+      for (let p = 0; p < P; p++) s += conv[(Math.floor(i / f) * P + p) * f + (i % f)];
+      return s / P;
+    }));
+  },
+  sepconv(c) {
+    // A padded 3x3 depthwise convolution (ReLU6) into a 1x1 convolution of 4 filters, bands of 2 rows.
+    const g = CONV, f = 4, x = c.input(nIn(g)), wd = c.input(9 * g.C), bd = c.input(g.C), w = c.input(g.C * f), b = c.input(f);
+    const wp = c.out(g.C * 8), y = c.out(nOut(g, f));
+    c.run('pack_b', { bp: wp, b: w.p, n: f, k: g.C, rsb: f, csb: 1 });
+    c.run('sepconv', {
+      y, x: x.p, wd: wd.p, bd: bd.p, wp, b: b.p, ...convArgs(g, f), dlo: 0, dhi: 6, lo: -Infinity, hi: Infinity, bandRows: 2, band: c.out(SCRATCH), pack: c.out(SCRATCH),
+    });
+    const z = depthwiseRef(g, 1, x.v, wd.v, bd.v).map((v) => Math.min(Math.max(v, 0), 6));
+    c.expect('y', c.f32(y, nOut(g, f)), Float64Array.from({ length: nOut(g, f) }, (_, i) => {
+      const px = Math.floor(i / f), o = i % f;
+      let s = b.v[o];
+      for (let ch = 0; ch < g.C; ch++) s += z[px * g.C + ch] * w.v[ch * f + o];
+      return s;
+    }));
   },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3

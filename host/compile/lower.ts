@@ -3,8 +3,10 @@
 // no record starts: x * sigmoid(x) (PyTorch's SiLU as ONNX exports it: Sigmoid, then Mul) runs as
 // one swish pass. The fusions that start at a layer are reached through its record, so a bundle
 // without that kind has none of their code: a convolution's batch norm, activation and pooling
-// (conv-fusion.ts), a zero pad folded into the convolutions that read it (pad-fold.ts), channel
-// re-layouts planned as gathers (channel-gather.ts).
+// (conv-fusion.ts), a linear convolution read only by a global average pooling (conv-gap.ts), a
+// max pooling run inside the add that alone reads it (pool-add.ts), a depthwise convolution run
+// inside the 1x1 convolution that alone reads it (sepconv.ts), a zero pad folded into the
+// convolutions that read it (pad-fold.ts), channel re-layouts planned as gathers (channel-gather.ts).
 import { type GraphNode, isOutput, sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
 import { ACTIVATION_KIND } from '../layers/activations';

@@ -292,6 +292,24 @@ export const OP_TABLE = {
     code: 242, args: 'y:ptr x:ptr q:ptr scale:ptr b:ptr h w_ c f pt pl oh ow tiles fb cb scratch:ptr lo:f32 hi:f32',
     run: 'conv2d_winograd_i8(y, x, q, scale, b, batch, h, w_, c, f, pt, pl, oh, ow, tiles, fb, cb, scratch, lo, hi)',
   },
+  // Fusions of the emotion model's layers, 247-249 (issue 12). conv_gap: a linear convolution read
+  // only by a global average pooling, y (F per sample) = the mean of conv(x) + b, from tap sums of x
+  // and one product with the kernel packed once (assembly/kernels/conv-gap.ts); scratch:
+  // conv_gap_scratch_floats, pack: the packed GEMM's for k = kh*kw*c.
+  conv_gap: {
+    code: 247, args: `y:ptr x:ptr wp:ptr b:ptr ${CONV_GEOMETRY} scratch:ptr pack:ptr`,
+    run: `conv_gap_f32(y, x, wp, b, batch, ${CONV_CALL}, scratch, pack)`,
+  },
+  // maxpool_add: a max pooling read only by an add of two same-shape tensors, y = [relu](maxpool(x)
+  // + s) image by image (assembly/kernels/pool-add.ts); relu 1 for a ReLU layer after the add.
+  maxpool_add: { code: 248, args: `y:ptr x:ptr s:ptr ${POOL_GEOMETRY} relu`, run: `max_pool2d_add(y, x, s, batch, ${POOL_CALL}, relu)` },
+  // sepconv: a depthwise convolution (multiplier 1, clamp dlo/dhi) and the 1x1 convolution that
+  // alone reads it, its kernel packed once: the depthwise output a band of bandRows output rows at
+  // a time into scratch, the 1x1 GEMM on the band (assembly/kernels/sepconv.ts). f: the 1x1's filters.
+  sepconv: {
+    code: 249, args: `y:ptr x:ptr wd:ptr bd:ptr wp:ptr b:ptr ${CONV_GEOMETRY} dlo:f32 dhi:f32 lo:f32 hi:f32 bandRows band:ptr pack:ptr`,
+    run: `sepconv_f32(y, x, wd, bd, wp, b, batch, ${CONV_CALL}, dlo, dhi, lo, hi, bandRows, band, pack)`,
+  },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
   // Kernels that read a frozen layer's int8 kernel q and its per-output-channel f32 scales directly

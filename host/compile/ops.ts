@@ -174,6 +174,25 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     ],
     disjoint: [['y', 'x']],
   },
+  conv_gap: {
+    work: 'B * f * kh * kw * c + B * h * w_ * kw * c',
+    access: [
+      ['y', 'B * f', 'w'], ['x', CONV_IN, 'r'], ['wp', PACKED('f', 'kh * kw * c'), 'r'], ['b?', 'f', 'r'],
+      ['scratch', '(B * kh + 1) * kw * c', 'w'], ['pack', PACKED_SCRATCH('kh * kw * c'), 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'scratch']],
+  },
+  maxpool_add: {
+    work: POOL_WORK, access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r'], ['s', POOL_OUT, 'r']], disjoint: [['y', 'x'], ['y', 's']],
+  },
+  sepconv: {
+    work: 'B * oh * ow * c * (kh * kw + f)',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['wd', 'kh * kw * c', 'r'], ['bd?', 'c', 'r'], ['wp', PACKED('f', 'c'), 'r'], ['b?', 'f', 'r'],
+      ['band', 'bandRows * ow * c', 'w'], ['pack', PACKED_SCRATCH('c'), 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'band']],
+  },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
   batched_gemm: {
     work: 'B * count * m * n * k',

@@ -9,6 +9,7 @@ import { sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
 import type { OpName } from './ops';
 import type { ChannelGather } from './channel-gather';
+import type { DeferredDepthwise } from './sepconv';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
 // gradients with respect to every trainable weight and the input, without an update.
@@ -103,6 +104,12 @@ export interface NodeValue {
   // A ZeroPadding2D folded into its readers (host/compile/pad-fold.ts): region and shape are its
   // input's, and each reader pads by this much in its kernel.
   pad?: [[number, number], [number, number]];
+  // A max pooling run by the add that alone reads it (host/compile/pool-add.ts): region is the
+  // pooling's input, shape its output's; only that add reads it.
+  pooledBy?: Record<string, number>;
+  // A depthwise convolution run by the 1x1 convolution that alone reads it (host/compile/sepconv.ts):
+  // region is the depthwise's input, shape its output's; only that convolution reads it.
+  depthwise?: DeferredDepthwise;
 }
 
 export interface CompileContext {

@@ -6,6 +6,7 @@ import type { LayerOptions } from './config';
 import type { LayerDef } from './def';
 import { allSameShape, mergeShape, sumBackward, sumForward } from './broadcast-merge';
 import { kerasBase } from './keras-json';
+import { poolAddForward } from '../compile/pool-add';
 import { Layer } from './layer';
 
 export function add(options: LayerOptions = {}): Layer {
@@ -19,6 +20,9 @@ export const ADD: LayerDef = {
   multiInput: true,
   outputShape: (_layer, shapes, fail) => mergeShape(shapes, fail),
   forward(args) {
+    // One input a max pooling deferred to this add: maxpool_add (host/compile/pool-add.ts).
+    const pooled = poolAddForward(args);
+    if (pooled) return pooled;
     const { ctx, p, node, layer, inputs, shape, count } = args;
     if (!allSameShape(inputs.map((v) => v.shape))) return sumForward(args, 1);
     const y = p.activation(node.name, count * ctx.batch);

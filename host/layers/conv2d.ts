@@ -12,6 +12,8 @@ import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight, winogradWeight } from '../compile/program';
 import { gemmScratchBytes } from '../compile/gemm-scratch';
+import { sepconvForward } from '../compile/sepconv';
+import { convGapForward } from '../compile/conv-gap';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -70,6 +72,8 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   // An int8 one in an inference plan too, on q itself (usesWinogradI8).
   const winoI8 = !direct && int8 !== undefined && ctx.prepare !== null && ctx.regions[w].kind === 'param' && usesWinogradI8(g, last(shape));
   const packed = direct || winoI8 ? null : wino ?? (int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k));
+  // A depthwise convolution deferred into this 1x1 one (host/compile/sepconv.ts) needs the packed f32 path.
+  if (x.depthwise && (packed === null || wino !== null || int8)) throw new Error(`internal: ${layer.name} cannot run the depthwise convolution deferred into it`);
   if (packed !== null || winoI8) {
     // Weights packed by the plan's prepare program; the clamp (fused or the layer's own) in the epilogue.
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
@@ -98,6 +102,8 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
       const cols = wide ? align16(convColsBytes(chunk, g.kh, g.kw, g.c)) : colsBytes;
       needScratch(ctx, cols + gemmScratchBytes(chunk, last(shape), k));
       p.emit('conv2d_forward_i8_packed', layer.name, { y: z, x: x.region, bp: packed!, scale: int8.scale, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, cols] }, { ...dims, chunkRows: chunk });
+    } else if (x.depthwise) {
+      sepconvForward(a, z, packed!, b, last(shape), lo, hi);
     } else {
       needScratch(ctx, colsBytes + packedScratchBytes(k));
       p.emit('conv2d_forward_packed', layer.name, { y: z, x: x.region, wp: packed!, ...bias, cols: [SCRATCH, 0], pack: [SCRATCH, colsBytes] }, dims);
@@ -147,7 +153,8 @@ export const CONV2D: LayerDef = {
     ];
   },
   forward(a) {
-    if (a.layer.config.groups === 1) return convForwardWithFusion(a, conv2dForward);
+    // A linear one read only by a global average pooling as conv_gap (host/compile/conv-gap.ts).
+    if (a.layer.config.groups === 1) return convGapForward(a) ?? convForwardWithFusion(a, conv2dForward);
     const [w, b] = a.params;
     const g = geometry(a.layer, a.x.shape);
     const groups = a.layer.config.groups as number;

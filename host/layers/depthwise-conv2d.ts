@@ -7,6 +7,7 @@ import { geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { type ForwardArgs, gradTarget, type NodeValue, paramGrad } from '../compile/program';
 import { depthwiseForwardWithClamp } from '../compile/conv-fusion';
+import { deferredDepthwise } from '../compile/sepconv';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -84,8 +85,9 @@ export const DEPTHWISE_CONV2D: LayerDef = {
       ...(c.useBias ? [weightSpec('bias', [s[2] * (c.depthMultiplier as number)], c.biasInitializer, c.biasRegularizer, c.biasConstraint)] : []),
     ];
   },
-  // With its bias and a clamp in the epilogue where it can (host/compile/conv-fusion.ts), else depthwiseForward.
-  forward: (a) => depthwiseForwardWithClamp(a, depthwiseForward),
+  // Run inside the 1x1 convolution that alone reads it (host/compile/sepconv.ts), or with its bias and a
+  // clamp in the epilogue where it can (host/compile/conv-fusion.ts), else depthwiseForward.
+  forward: (a) => deferredDepthwise(a) ?? depthwiseForwardWithClamp(a, depthwiseForward),
   backward(a) {
     const { ctx, p, g, layer, x, grads, params, input } = a;
     const dz = gradThroughActivation(a);

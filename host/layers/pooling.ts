@@ -6,6 +6,7 @@ import { optionNames } from '../core/options';
 import { poolGeometry, windowAxes } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { gradTarget } from '../compile/program';
+import { deferredPool } from '../compile/pool-add';
 import { InvalidArgumentError } from '../core/errors';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
 import type { LayerDef } from './def';
@@ -94,7 +95,11 @@ export const MAX_POOLING2D: LayerDef = {
   snake: 'max_pooling2d',
   get options() { return optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
-  forward({ ctx, p, node, layer, x, shape, count }) {
+  forward(a) {
+    // Run by the add that alone reads it (host/compile/pool-add.ts), or here.
+    const deferred = deferredPool(a);
+    if (deferred) return deferred;
+    const { ctx, p, node, layer, x, shape, count } = a;
     const y = p.activation(node.name, count * ctx.batch);
     // The winners' indices only where a gradient flows back through this node (not in inference).
     if (!p.gradNodes.has(node.id)) {

@@ -1,0 +1,178 @@
+// A linear convolution read only by a global average pooling, as one op (issue 12; kernel
+// assembly/kernels/conv-gap.ts, lowering host/compile/conv-gap.ts): the mean over positions of
+// conv(x) + b from tap sums of x and one product with the packed kernel.
+//
+// Kernel: against the f64 twin (test/reference/conv.ts, then the mean) within the rounding bound of
+// its summation order, the SIMD build and the same sources compiled with --disable simd giving the
+// same bits. Sweep: kernels 1x1, 3x3, 5x3; strides 1, 2, 3; dilation 1 and 2; 'valid', 'same' and
+// explicit asymmetric paddings; images down to 1x1; C over 1, 3, 4, 5, 8, 13 and 300 (two k slices
+// of the product); F over 1, 7, 8, 9 and 130 (two column blocks); batch 1, 2, 3 (the product's
+// one-row path) and 8; with and without bias. Outputs start as NaN; guard words round every buffer
+// must come back unchanged, and the inputs too.
+// Plans: which convolutions take it (inference, linear, read only by the pooling) and which keep
+// their own op, and predictions of the fused plan against the unfused one within the same bound.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { input, layers, model, sequential, setSeed, tensor } from '../dist/node.js';
+import { randomArray, simdArena } from './support/harness';
+import { closeness, describeCloseness } from './support/close';
+import { type Arena, scalarArena, scalarModule } from './support/arena';
+import { type ConvGeometry, conv2dRef } from './reference/conv';
+import { packedFloats, packedScratchBytes } from '../host/compile/program';
+import { convGapScratchFloats } from '../host/compile/conv-gap';
+
+const ARENA_BYTES = 32 << 20;
+const U = 2 ** -24;
+const gamma = (n: number) => (n * U) / (1 - n * U);
+
+let scalar: WebAssembly.Module;
+beforeAll(async () => {
+  scalar = await scalarModule(['assembly/kernels/conv-gap.ts', 'assembly/kernels/gemm-packed.ts'], 'conv-gap-scalar.wasm');
+}, 120_000);
+
+const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+
+interface Case { g: ConvGeometry; F: number; bias: boolean }
+
+// Output size of one axis for padding before / after.
+const out = (n: number, k: number, s: number, d: number, before: number, after: number) => Math.floor((n + before + after - d * (k - 1) - 1) / s) + 1;
+
+function cases(): Case[] {
+  const all: Case[] = [];
+  // [KH, KW, SH, SW, DH, DW]
+  const kernels = [[1, 1, 1, 1, 1, 1], [3, 3, 1, 1, 1, 1], [3, 3, 2, 2, 1, 1], [5, 3, 1, 3, 1, 1], [3, 3, 1, 1, 2, 2], [1, 1, 2, 2, 1, 1]];
+  // [top, bottom, left, right]
+  const pads = [[0, 0, 0, 0], [1, 1, 1, 1], [2, 0, 0, 1], [0, 3, 2, 2]];
+  const images = [[1, 1], [8, 8], [5, 7], [9, 4]];
+  const channels = [1, 3, 4, 5, 8, 13];
+  const filters = [1, 7, 8, 9, 130];
+  let i = 0;
+  for (const [KH, KW, SH, SW, DH, DW] of kernels) for (const [pt, pb, pl, pr] of pads) for (const [H, W] of images) {
+    i++;
+    const OH = out(H, KH, SH, DH, pt, pb), OW = out(W, KW, SW, DW, pl, pr);
+    if (OH <= 0 || OW <= 0) continue;
+    const g = { B: [1, 2, 3, 8][i % 4], H, W, C: channels[i % channels.length], KH, KW, SH, SW, DH, DW, PT: pt, PL: pl, OH, OW };
+    all.push({ g, F: filters[(i * 3) % filters.length], bias: i % 2 === 0 });
+  }
+  // Two k slices of the product (k = 2700 > 256) and emotion's head (3x3 'same' 256 -> 7 at 8x8, batch 8).
+  all.push({ g: { B: 2, H: 4, W: 3, C: 300, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 4, OW: 3 }, F: 20, bias: true });
+  all.push({ g: { B: 8, H: 8, W: 8, C: 256, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 8, OW: 8 }, F: 7, bias: true });
+  return all;
+}
+
+function data({ g, F }: Case, seed: number) {
+  return { x: randomArray(g.B * g.H * g.W * g.C, seed, -2, 2), w: randomArray(g.KH * g.KW * g.C * F, seed + 1), b: randomArray(F, seed + 2, -3, 3) };
+}
+
+const label = ({ g, F, bias }: Case) =>
+  `B${g.B} ${g.H}x${g.W}x${g.C} k${g.KH}x${g.KW} s${g.SH},${g.SW} d${g.DH},${g.DW} pad ${g.PT},${g.PL} out ${g.OH}x${g.OW} F${F}${bias ? ' +bias' : ''}`;
+
+function runConvGap(a: Arena, c: Case, seed: number): { y: Float32Array; fails: string[] } {
+  a.reset();
+  const { g, F } = c;
+  const { x, w, b } = data(c, seed);
+  const k = g.KH * g.KW * g.C;
+  const xp = a.put(x), wt = a.put(w), bp = a.put(b);
+  const wp = a.alloc(packedFloats(F, k));
+  a.k.gemm_pack_b(wp, wt, F, k, F, 1);
+  const yp = a.alloc(g.B * F);
+  const scratch = a.alloc(convGapScratchFloats(g.B, g.C, g.KH, g.KW));
+  const pack = a.alloc(packedScratchBytes(k) / 4);
+  a.k.conv_gap_f32(yp, xp, wp, c.bias ? bp : 0, g.B, g.H, g.W, g.C, F, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, scratch, pack);
+  const fails: string[] = [];
+  if (!a.guardsIntact()) fails.push(`${label(c)}: wrote past a buffer`);
+  if (!sameBits(a.read(xp, x.length), x) || !sameBits(a.read(wt, w.length), w) || !sameBits(a.read(bp, b.length), b)) fails.push(`${label(c)}: modified an input`);
+  return { y: a.read(yp, g.B * F), fails };
+}
+
+// The mean over output positions of an f64 convolution (B, OH, OW, F) -> (B, F).
+function meanOverPositions(y: Float64Array, g: ConvGeometry, F: number): Float64Array {
+  const P = g.OH * g.OW;
+  const m = new Float64Array(g.B * F);
+  for (let n = 0; n < g.B; n++) for (let p = 0; p < P; p++) for (let f = 0; f < F; f++) m[n * F + f] += y[(n * P + p) * F + f] / P;
+  return m;
+}
+
+// Exact conv + mean, and the bound on the kernel's error: every term is rounded at most
+// OH + OW (the tap sums), k (the product), and 2 (the division, the bias) times, so
+// |computed - exact| <= gamma(OH + OW + k + 2) times the same sums over |x|, |w|, |b|.
+function exactAndBound(c: Case, x: Float32Array, w: Float32Array, b: Float32Array): { exact: Float64Array; bound: Float64Array } {
+  const { g, F } = c;
+  const exact = meanOverPositions(conv2dRef(g, F, x, w, c.bias ? b : undefined), g, F);
+  const abs = (v: Float32Array) => v.map(Math.abs);
+  const n = g.OH + g.OW + g.KH * g.KW * g.C + 2;
+  const bound = meanOverPositions(conv2dRef(g, F, abs(x), abs(w), c.bias ? abs(b) : undefined), g, F).map((v) => gamma(n) * v);
+  return { exact, bound };
+}
+
+describe('conv_gap_f32', () => {
+  it('is within the rounding bound of the f64 convolution + mean, and gives the same bits in the SIMD and scalar builds', () => {
+    const simd = simdArena(ARENA_BYTES), sc = scalarArena(scalar, 16 + (ARENA_BYTES >> 16), ARENA_BYTES);
+    const all = cases();
+    expect(all.length).toBeGreaterThan(60);
+    const fails: string[] = [];
+    let worst = 0;
+    all.forEach((c, i) => {
+      const s = runConvGap(simd, c, 40 + 3 * i), t = runConvGap(sc, c, 40 + 3 * i);
+      fails.push(...s.fails, ...t.fails.map((f) => `scalar build: ${f}`));
+      if (!sameBits(t.y, s.y)) fails.push(`${label(c)}: the scalar build's bits differ from the SIMD build's`);
+      const { x, w, b } = data(c, 40 + 3 * i);
+      const { exact, bound } = exactAndBound(c, x, w, b);
+      for (let j = 0; j < exact.length; j++) {
+        const err = Math.abs(s.y[j] - exact[j]);
+        if (!(err <= bound[j])) { fails.push(`${label(c)}: y[${j}] = ${s.y[j]}, exact ${exact[j]}, bound ${bound[j]}`); break; }
+        if (bound[j] > 0) worst = Math.max(worst, err / bound[j]);
+      }
+    });
+    expect(fails).toEqual([]);
+    // The bound is not vacuous: the largest error uses a visible part of it.
+    expect(worst).toBeGreaterThan(1e-4);
+    expect(worst).toBeLessThan(0.5);
+  });
+
+  it('host and kernel agree on the scratch size', () => {
+    const a = simdArena(1 << 20);
+    for (const [B, C, KH, KW] of [[1, 1, 1, 1], [8, 256, 3, 3], [3, 5, 5, 3]]) expect(a.k.conv_gap_scratch_floats(B, C, KH, KW)).toBe(convGapScratchFloats(B, C, KH, KW));
+  });
+});
+
+// conv (3x3 'same', 12 -> 7) -> global average pooling; with `alsoOut`, the convolution is a model
+// output as well (so it must be kept: the unfused plan of the same weights).
+function head(alsoOut = false, activation = 'linear') {
+  setSeed(23);
+  const inp = input({ shape: [6, 5, 12] });
+  const c = layers.conv2d({ filters: 7, kernelSize: 3, padding: 'same', activation }).apply(inp);
+  const g = layers.globalAveragePooling2d().apply(c);
+  return model({ inputs: inp, outputs: alsoOut ? [g, c] : g });
+}
+
+const opNames = (m: { planInference: (b: number) => { programs: { forward?: { ops: { op: string }[] } } } }, batch: number) =>
+  m.planInference(batch).programs.forward!.ops.map((o) => o.op);
+
+describe('conv -> global average pooling in plans', () => {
+  it('runs as one conv_gap in inference, within the bound of the unfused plan', () => {
+    const m = head();
+    expect(opNames(m, 3)).toEqual(['conv_gap']);
+    const x = randomArray(3 * 6 * 5 * 12, 9, -2, 2);
+    const got = m.predict(tensor(x, [3, 6, 5, 12])).data;
+    const u = head(true);
+    u.layers.forEach((l, i) => { if (l.weightSpecs.length) l.setWeights(m.layers[i].getWeights()); });
+    const uops = opNames(u, 3);
+    expect(uops).not.toContain('conv_gap');
+    expect(uops).toContain('gap_forward');
+    const [want] = u.predict(tensor(x, [3, 6, 5, 12])) as unknown as { data: Float32Array }[];
+    expect(got.length).toBe(21);
+    const close = closeness(got, want.data, 1e-5, 1e-5);
+    expect(close.ratio, describeCloseness('fused vs unfused', close)).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps the convolution and the pooling where the convolution has an activation or a gradient flows', () => {
+    expect(opNames(head(false, 'relu'), 2)).not.toContain('conv_gap');
+    const m = sequential([layers.conv2d({ filters: 4, kernelSize: 3, inputShape: [5, 5, 2] }), layers.globalAveragePooling2d()]);
+    m.compile({ optimizer: 'sgd', loss: 'meanSquaredError', batchSize: 2 });
+    const train = m.plan.programs.train!.ops.map((o: { op: string }) => o.op);
+    expect(train).not.toContain('conv_gap');
+    expect(train).toContain('gap_forward');
+    // The same model's inference plan fuses them.
+    expect(opNames(m, 2)).toEqual(['conv_gap']);
+  });
+});
