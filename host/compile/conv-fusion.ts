@@ -20,7 +20,7 @@ type Conv2dForward = (a: ForwardArgs, w: number, b: number | undefined, g: ConvG
 
 // The layer a convolution reads its input with: itself, or, when that input is a zero pad folded
 // into it (pad-fold.ts), a view of it with the pad added to its own padding.
-function withFoldedPad(a: ForwardArgs): ForwardArgs {
+export function withFoldedPad(a: ForwardArgs): ForwardArgs {
   const pad = a.x.pad;
   return pad ? { ...a, layer: withPadding(a.layer, pad, a.x.shape[0], a.x.shape[1]) } : a;
 }

@@ -7,7 +7,7 @@ import { optionNames } from '../core/options';
 import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWinograd, usesWinogradI8, winogradI8Blocks, winogradI8ScratchBytes, winogradScratchBytes, winogradTiles } from '../compile/conv-lowering';
 import { convColsBytes } from '../compile/conv-scratch';
-import { convForwardWithFusion } from '../compile/conv-fusion';
+import { convForwardWithFusion, withFoldedPad } from '../compile/conv-fusion';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
 import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight, winogradWeight } from '../compile/program';
@@ -154,7 +154,7 @@ export const CONV2D: LayerDef = {
   },
   forward(a) {
     // A linear one read only by a global average pooling as conv_gap (host/compile/conv-gap.ts).
-    if (a.layer.config.groups === 1) return convGapForward(a) ?? convForwardWithFusion(a, conv2dForward);
+    if (a.layer.config.groups === 1) return convGapForward(withFoldedPad(a)) ?? convForwardWithFusion(a, conv2dForward);
     const [w, b] = a.params;
     const g = geometry(a.layer, a.x.shape);
     const groups = a.layer.config.groups as number;

@@ -6,7 +6,7 @@ import { activationForward, gradThroughActivation } from '../compile/activation-
 import { geometry } from '../compile/conv-lowering';
 import { sizeOf } from '../compile/graph';
 import { type ForwardArgs, gradTarget, type NodeValue, paramGrad } from '../compile/program';
-import { depthwiseForwardWithClamp } from '../compile/conv-fusion';
+import { depthwiseForwardWithClamp, withFoldedPad } from '../compile/conv-fusion';
 import { deferredDepthwise } from '../compile/sepconv';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, LAYER_OPTION_NAMES } from './config';
@@ -87,7 +87,7 @@ export const DEPTHWISE_CONV2D: LayerDef = {
   },
   // Run inside the 1x1 convolution that alone reads it (host/compile/sepconv.ts), or with its bias and a
   // clamp in the epilogue where it can (host/compile/conv-fusion.ts), else depthwiseForward.
-  forward: (a) => deferredDepthwise(a) ?? depthwiseForwardWithClamp(a, depthwiseForward),
+  forward: (a) => deferredDepthwise(withFoldedPad(a)) ?? depthwiseForwardWithClamp(a, depthwiseForward),
   backward(a) {
     const { ctx, p, g, layer, x, grads, params, input } = a;
     const dz = gradThroughActivation(a);
