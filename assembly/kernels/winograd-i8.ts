@@ -24,8 +24,8 @@
 import { gemm_f32_packed } from './gemm-packed';
 import { KC, kSliceStep, NC, NR } from './gemm';
 import { fill_f32 } from './elementwise';
-import { gRow, inputTile, outputTile, tapTable } from './winograd';
-import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, tilesFor, GEMM_SPLIT_MIN, JOB_WINOGRAD_I8, TILE_MIN_WORK } from './threads';
+import { gRow, inputTile, outputTile, tapTable, winogradJobTiles } from './winograd';
+import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, JOB_WINOGRAD_I8 } from './threads';
 
 // Filters per block as the kernel runs it: fb, at most F and NC (one column block of the GEMM).
 function blockFilters(F: i32, fb: i32): i32 {
@@ -237,10 +237,7 @@ function winograd_i8_split(y: usize, x: usize, q: usize, scale: usize, b: usize,
     fbt = max(8, (fbt >> 1) & ~7);
   }
   if (sub < 4) return false;
-  const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
-  const work = <f64>T * 16 * <f64>C * <f64>F;
-  if (work < GEMM_SPLIT_MIN) return false;
-  const count = tilesFor(T >> 2, work, TILE_MIN_WORK);
+  const count = winogradJobTiles(B, C, F, OH, OW);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, x); setArgp(2, q); setArgp(3, scale); setArgp(4, b);
   setArg(5, B); setArg(6, H); setArg(7, W); setArg(8, C); setArg(9, F); setArg(10, PT); setArg(11, PL); setArg(12, OH); setArg(13, OW);

@@ -266,16 +266,22 @@ export function winograd_split(y: usize, x: usize, u: usize, b: usize,
   const cp = (C + 3) & ~3, fp = (F + 3) & ~3;
   const sub = min(tiles, (winograd_f23_scratch(C, F, tiles) / threads - (127 + 4 * cp + 16 * C)) / (64 * (cp + fp))) & ~3;
   if (sub < 4) return false;
-  const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
-  const work = <f64>T * 16 * <f64>C * <f64>F;
-  if (work < GEMM_SPLIT_MIN) return false;
-  const count = tilesFor(T >> 2, work, TILE_MIN_WORK);
+  const count = winogradJobTiles(B, C, F, OH, OW);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, x); setArgp(2, u); setArgp(3, b);
   setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, F); setArg(9, PT); setArg(10, PL); setArg(11, OH); setArg(12, OW);
   setArg(13, sub); setArgp(14, scratch); setArgf(15, lo); setArgf(16, hi);
   runJob(JOB_WINOGRAD, count, 0);
   return true;
+}
+
+// The thread tiles a Winograd call of B images (C channels, F filters, OH x OW outputs) is split
+// into (by units of 4 tiles), below 2 when it is too small to split. Shared with winograd-i8.ts.
+export function winogradJobTiles(B: i32, C: i32, F: i32, OH: i32, OW: i32): i32 {
+  const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
+  const work = <f64>T * 16 * <f64>C * <f64>F;
+  if (work < GEMM_SPLIT_MIN) return 0;
+  return tilesFor(T >> 2, work, TILE_MIN_WORK);
 }
 
 export function winogradTile(args: usize, tile: i32, count: i32, slot: i32): void {
