@@ -132,7 +132,7 @@ describe('bundle', () => {
     for (const k of Object.keys(named)) expect(named[k], k).toBe(core.layers[k]);
   });
 
-  it('an MLP app bundles no convolution fusion, pad fold, channel gather or op footprints: they come with what uses them', async () => {
+  it('an MLP app bundles no convolution fusion, pad fold, row banding, channel gather or op footprints: they come with what uses them', async () => {
     // Built from the sources (esbuild's metafile names the modules), as scripts/size.mjs --modules does.
     const modules = async (factories: string, model: string) => {
       const code = `import { sequential, tensor } from '../host/index.ts';
@@ -156,10 +156,13 @@ describe('bundle', () => {
     // ops.ts: encodeOps only; OP_FOOTPRINTS (about 11 KB minified) is read by verifyPlan and opFootprint alone
     expect(mlp.get('compile/ops.ts')).toBeLessThan(2048);
     expect([...mlp.keys()]).not.toContain('compile/plan-check.ts');
+    // band.ts: describeBanding only (the summary's line); row bands come with the window layers' records
+    expect(mlp.get('compile/band.ts')).toBeLessThan(512);
     // the same app with a convolution has them (so the check above can fail), still no gathers
     const cnn = await modules('conv2d, dense, flatten', "conv2d(4, { kernelSize: 3, inputShape: [8, 8, 1] }), flatten(), dense(2, { activation: 'softmax' })");
     expect([...cnn.keys()].filter((m) => convOnly.includes(m)).sort()).toEqual(convOnly.filter((m) => m !== 'layers/depthwise-conv2d.ts').sort());
     expect([...cnn.keys()].filter((m) => relayoutOnly.includes(m))).toEqual([]);
+    expect(cnn.get('compile/band.ts')).toBeGreaterThan(3000);
   });
 
   it('the core entry reads ONNX and TF.js files with loadModel once edgetune/import is loaded, and says to load it before', () => {

@@ -11,7 +11,6 @@
 // Batch 1 only: a plan's ops run over the step's batch with the planned per-sample strides, and
 // a band of one sample's rows is not a band of the next one's (micro-batching makes any batch
 // from steps of 1).
-import { InvalidArgumentError } from '../core/errors';
 import type { ProgramBuilder, Ref, Region, SymbolicOp } from './program';
 
 export interface Banding {
@@ -207,10 +206,9 @@ export function describeBanding(b: Banding): string {
 
 // Bands the chain of every program that runs the forward pass (forward, evaluate, gradients,
 // train), each with the regions the host reads after it kept whole. The plan reports the first
-// program's banding, with the names of every program banded.
+// program's banding, with the names of every program banded. host/compile/plan.ts checks bandRows
+// and the batch first.
 export function bandPrograms(builders: ProgramBuilder[], keep: Map<string, number[]>, regions: Region[], batch: number, bandRows: number): PlanBanding | null {
-  if (!(Number.isInteger(bandRows) && bandRows > 0) && bandRows !== Infinity) throw new InvalidArgumentError(`bandRows must be a positive integer, got ${bandRows}`);
-  if (batch !== 1) throw new InvalidArgumentError(`bandRows: row bands need a plan of batch 1 (fit's microBatch: 1 for training), got batch ${batch}`);
   let first: PlanBanding | null = null;
   for (const p of builders) {
     if (!['forward', 'evaluate', 'gradients', 'train'].includes(p.name)) continue;
@@ -223,6 +221,12 @@ export function bandPrograms(builders: ProgramBuilder[], keep: Map<string, numbe
 }
 
 export interface PlanBanding extends Banding { programs: string[] }
+
+// What the plan compiler calls, held by the records of the layers whose ops start a chain
+// (conv2d, depthwiseConv2d, the poolings: host/layers/def.ts `banding`), so that an app without
+// them bundles none of this file (test/bundle.test.ts).
+export const ROW_BANDING = { bandPrograms, fitByBanding };
+export type RowBanding = typeof ROW_BANDING;
 
 // When the whole-map plan is over the budget: the largest band height (halving from half the
 // chain's last rows) whose plan fits, or null if none does or the plan has nothing to band.

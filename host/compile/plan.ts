@@ -22,7 +22,7 @@ import {
 import { CLIP_MODE, OPT_KIND } from './ops';
 import { scheduleOp } from '../training/schedules';
 import { constraintView } from '../layers/regularizers';
-import { bandPrograms, fitByBanding, type PlanBanding } from './band';
+import type { PlanBanding, RowBanding } from './band';
 
 export const PLAN_FORMAT = 'edgetune-plan';
 export const PLAN_VERSION = 1;
@@ -160,11 +160,25 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
     if (plan.breakdown.scratch <= (16 << 10)) break; // smaller columns cannot help any more
   }
   // Still over: a batch-1 plan may compute its frozen convolution prefix in row bands (band.ts).
-  for (const limit of options.batchSize === 1 && options.bandRows === undefined ? limits : []) {
-    const banded = fitByBanding((bandRows) => compileWithLimit(graph, { ...options, prepareWeights: false, bandRows }, limit), budget);
+  const banding = rowBanding(graph);
+  for (const limit of banding && options.batchSize === 1 && options.bandRows === undefined ? limits : []) {
+    const banded = banding!.fitByBanding((bandRows) => compileWithLimit(graph, { ...options, prepareWeights: false, bandRows }, limit), budget);
     if (banded) return banded;
   }
   throw last!;
+}
+
+// Row bands come with the layers that can start a banded chain (band.ts, ROW_BANDING): a graph
+// without them has nothing to band, and an app without them bundles no banding code.
+function rowBanding(graph: Graph): RowBanding | null {
+  return graph.nodes.find((n) => n.layer?.def.banding)?.layer!.def.banding ?? null;
+}
+
+// The plan's row bands for bandRows (options.bandRows): none for a graph without such layers.
+function bandPrograms(graph: Graph, builders: ProgramBuilder[], keep: Map<string, number[]>, regions: Region[], batch: number, bandRows: number): PlanBanding | null {
+  if (!(Number.isInteger(bandRows) && bandRows > 0) && bandRows !== Infinity) throw new InvalidArgumentError(`bandRows must be a positive integer, got ${bandRows}`);
+  if (batch !== 1) throw new InvalidArgumentError(`bandRows: row bands need a plan of batch 1 (fit's microBatch: 1 for training), got batch ${batch}`);
+  return rowBanding(graph)?.bandPrograms(builders, keep, regions, batch, bandRows) ?? null;
 }
 
 // What the steps of one compilation share: the graph, the arena's regions as they are added, and
@@ -223,7 +237,7 @@ function compileWithLimit(graph: Graph, options: PlanOptions, convScratchLimit: 
     built.outputs.prepare = { output: header, outputs: [header], metrics: null };
   }
   const kept = new Map(Object.entries(built.outputs).map(([name, o]) => [name, [...o!.outputs, ...(o!.metrics !== null ? [o!.metrics] : [])]]));
-  const banding = options.bandRows !== undefined ? bandPrograms(built.builders, kept, regions, batch, options.bandRows) : null;
+  const banding = options.bandRows !== undefined ? bandPrograms(graph, built.builders, kept, regions, batch, options.bandRows) : null;
   const { programRegion, scratch, activationBytes, totalBytes } = layoutArena(b, built.builders);
   const { params, trainableParams } = b;
   const trainableSlab = trainableParams.length

@@ -16,6 +16,7 @@ import { sepconvForward } from '../compile/sepconv';
 import { convGapForward } from '../compile/conv-gap';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
+import { ROW_BANDING } from '../compile/band';
 import type { LayerDef } from './def';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, paddingFromKeras, paddingToKeras, refuseTfjsExtensions, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
 import { Layer, weightSpec } from './layer';
@@ -135,6 +136,7 @@ const INT8_CHUNK_MIN_FILTERS = 64;
 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
+  banding: ROW_BANDING,
   snake: 'conv2d',
   get options() { return optionNames<Conv2dOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias']); },
   outputShape(layer, [s], fail) {

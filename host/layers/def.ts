@@ -5,6 +5,7 @@
 // A record's literal calls and spreads nothing at load (`options` is a getter, shared lowering is
 // called from arrow functions, helpers it calls are marked pure): a bundler can then drop the
 // kinds an app never makes (edgetune/layers, test/bundle.test.ts).
+import type { RowBanding } from '../compile/band';
 import type { BackwardArgs, ForwardArgs, NodeValue } from '../compile/program';
 import type { LayerJson, KerasReader } from './keras-json';
 import type { Layer, LayerKind, WeightSpec } from './layer';
@@ -33,6 +34,9 @@ export interface LayerDef {
   // The channel re-layouts (concatenate, reshape, permute, slice): their forward is given channel
   // gathers (host/compile/channel-gather.ts gatherOrForward); every other kind reads regions.
   readsGathers?: true;
+  // The kinds whose window ops can start a frozen prefix computed in row bands (host/compile/band.ts):
+  // the plan compiler bands a graph through the first such record it finds.
+  banding?: RowBanding;
   backward(a: BackwardArgs): void;
   // The Keras classes this kind reads (the first is the one it writes, unless toKeras says else).
   kerasClasses: string[];

@@ -10,6 +10,7 @@ import { depthwiseForwardWithClamp, withFoldedPad } from '../compile/conv-fusion
 import { deferredDepthwise } from '../compile/sepconv';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, LAYER_OPTION_NAMES } from './config';
+import { ROW_BANDING } from '../compile/band';
 import type { LayerDef } from './def';
 import { type InitializerSpec, normalizeInitializer } from './initializers';
 import { activationOf, channelsLast, kerasActivation, kerasBase, pairOf, paddingFromKeras, paddingToKeras, refuseTfjsExtensions, weightOptionsFromKeras, weightOptionsToKeras } from './keras-json';
@@ -75,6 +76,7 @@ export function depthwiseForward({ ctx, p, node, layer, x, shape, count, params,
 
 export const DEPTHWISE_CONV2D: LayerDef = {
   kind: 'depthwiseConv2d',
+  banding: ROW_BANDING,
   snake: 'depthwise_conv2d',
   get options() { return optionNames<DepthwiseConv2dOptions>()([...LAYER_OPTION_NAMES, 'kernelSize', 'strides', 'padding', 'depthMultiplier', 'dilationRate', 'activation', 'useBias', 'depthwiseInitializer', 'biasInitializer', 'depthwiseRegularizer', 'biasRegularizer', 'depthwiseConstraint', 'biasConstraint']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2] * (layer.config.depthMultiplier as number)),

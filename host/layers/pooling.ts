@@ -9,6 +9,7 @@ import { gradTarget } from '../compile/program';
 import { deferredPool } from '../compile/pool-add';
 import { InvalidArgumentError } from '../core/errors';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, LAYER_OPTION_NAMES } from './config';
+import { ROW_BANDING } from '../compile/band';
 import type { LayerDef } from './def';
 import { channelsLast, kerasBase, pairOf, paddingFromKeras, paddingToKeras, refuseTfjsExtensions, type KerasReader } from './keras-json';
 import { Layer } from './layer';
@@ -92,6 +93,7 @@ function optionsFromKeras(c: Record<string, any>, r: KerasReader): AveragePoolin
 
 export const MAX_POOLING2D: LayerDef = {
   kind: 'maxPooling2d',
+  banding: ROW_BANDING,
   snake: 'max_pooling2d',
   get options() { return optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
@@ -128,6 +130,7 @@ export const MAX_POOLING2D: LayerDef = {
 
 export const AVERAGE_POOLING2D: LayerDef = {
   kind: 'averagePooling2d',
+  banding: ROW_BANDING,
   snake: 'average_pooling2d',
   get options() { return optionNames<AveragePooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode', 'countIncludePad']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
