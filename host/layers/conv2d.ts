@@ -136,8 +136,8 @@ const INT8_CHUNK_MIN_FILTERS = 64;
 
 export const CONV2D: LayerDef = {
   kind: 'conv2d',
-  banding: ROW_BANDING,
   snake: 'conv2d',
+  banding: ROW_BANDING,
   get options() { return optionNames<Conv2dOptions>()([...LAYER_OPTION_NAMES, ...WEIGHT_OPTION_NAMES, 'filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias']); },
   outputShape(layer, [s], fail) {
     const out = spatialOutputShape(layer, s, fail, layer.config.filters as number);

@@ -76,8 +76,8 @@ export function depthwiseForward({ ctx, p, node, layer, x, shape, count, params,
 
 export const DEPTHWISE_CONV2D: LayerDef = {
   kind: 'depthwiseConv2d',
-  banding: ROW_BANDING,
   snake: 'depthwise_conv2d',
+  banding: ROW_BANDING,
   get options() { return optionNames<DepthwiseConv2dOptions>()([...LAYER_OPTION_NAMES, 'kernelSize', 'strides', 'padding', 'depthMultiplier', 'dilationRate', 'activation', 'useBias', 'depthwiseInitializer', 'biasInitializer', 'depthwiseRegularizer', 'biasRegularizer', 'depthwiseConstraint', 'biasConstraint']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2] * (layer.config.depthMultiplier as number)),
   weights({ config: c }, s) {

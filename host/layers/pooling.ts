@@ -93,8 +93,8 @@ function optionsFromKeras(c: Record<string, any>, r: KerasReader): AveragePoolin
 
 export const MAX_POOLING2D: LayerDef = {
   kind: 'maxPooling2d',
-  banding: ROW_BANDING,
   snake: 'max_pooling2d',
+  banding: ROW_BANDING,
   get options() { return optionNames<Pooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward(a) {
@@ -130,8 +130,8 @@ export const MAX_POOLING2D: LayerDef = {
 
 export const AVERAGE_POOLING2D: LayerDef = {
   kind: 'averagePooling2d',
-  banding: ROW_BANDING,
   snake: 'average_pooling2d',
+  banding: ROW_BANDING,
   get options() { return optionNames<AveragePooling2dOptions>()([...LAYER_OPTION_NAMES, 'poolSize', 'strides', 'padding', 'ceilMode', 'countIncludePad']); },
   outputShape: (layer, [s], fail) => spatialOutputShape(layer, s, fail, s[2]),
   forward({ ctx, p, node, layer, x, shape, count }) {
