@@ -160,21 +160,19 @@ export function compilePlan(graph: Graph, options: PlanOptions): Plan {
     if (plan.breakdown.scratch <= (16 << 10)) break; // smaller columns cannot help any more
   }
   // Still over: a batch-1 plan may compute its frozen convolution prefix in row bands (band.ts).
-  const banding = rowBanding(graph);
-  for (const limit of banding && options.batchSize === 1 && options.bandRows === undefined ? limits : []) {
-    const banded = banding!.fitByBanding((bandRows) => compileWithLimit(graph, { ...options, prepareWeights: false, bandRows }, limit), budget);
+  const banding = options.batchSize === 1 && options.bandRows === undefined ? rowBanding(graph) : null;
+  if (banding) for (const limit of limits) {
+    const banded = banding.fitByBanding((bandRows) => compileWithLimit(graph, { ...options, prepareWeights: false, bandRows }, limit), budget);
     if (banded) return banded;
   }
   throw last!;
 }
 
-// Row bands come with the layers that can start a banded chain (band.ts, ROW_BANDING): a graph
-// without them has nothing to band, and an app without them bundles no banding code.
+// Row bands come with the layers that can start a banded chain (band.ts ROW_BANDING, held by their
+// records), so an app without them bundles no banding code; options.bandRows bands nothing else.
 function rowBanding(graph: Graph): RowBanding | null {
   return graph.nodes.find((n) => n.layer?.def.banding)?.layer!.def.banding ?? null;
 }
-
-// The plan's row bands for bandRows (options.bandRows): none for a graph without such layers.
 function bandPrograms(graph: Graph, builders: ProgramBuilder[], keep: Map<string, number[]>, regions: Region[], batch: number, bandRows: number): PlanBanding | null {
   if (!(Number.isInteger(bandRows) && bandRows > 0) && bandRows !== Infinity) throw new InvalidArgumentError(`bandRows must be a positive integer, got ${bandRows}`);
   if (batch !== 1) throw new InvalidArgumentError(`bandRows: row bands need a plan of batch 1 (fit's microBatch: 1 for training), got batch ${batch}`);
