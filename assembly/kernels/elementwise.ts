@@ -1,7 +1,7 @@
 // Elementwise and broadcast kernels: bias, activations, fills. f32, pointers are byte offsets.
 // Backward kernels take `accumulate`: 0 writes the gradient, 1 adds to it (fan-out in a DAG).
 // The vector loop is compiled only with SIMD; the scalar loop finishes the tail (or does all of it).
-import { elementwise_split, EW_RELU_BACKWARD, EW_RELU_FORWARD } from './threads';
+import { elementwise_split, EW_RELU_BACKWARD, EW_RELU_FORWARD } from './threads-elementwise';
 
 // y (M,N) = broadcast b (N) over rows.
 export function bias_fill(y: usize, b: usize, m: i32, n: i32): void {
