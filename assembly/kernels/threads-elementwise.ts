@@ -3,7 +3,7 @@
 // runs whole), so every element takes the vector or scalar path it takes in the whole call and
 // any thread count gives the same bits. Job kind JOB_ELEMENTWISE (threads.ts).
 import { arg, argf, argp, canSplit, JOB_ELEMENTWISE, offset, runJob, setArg, setArgf, setArgp, tileStart, tilesFor } from './threads';
-import { relu_backward, relu_forward } from './elementwise';
+import { copy_f32, relu_backward, relu_forward } from './elementwise';
 import { activation_backward, activation_forward, ACT_ELU, ACT_GELU, ACT_GELU_TANH, ACT_SELU, ACT_SIGMOID, ACT_SWISH, ACT_TANH } from './activations';
 
 // The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
@@ -11,11 +11,23 @@ export const EW_RELU_FORWARD: i32 = 1;
 export const EW_RELU_BACKWARD: i32 = 2;
 export const EW_ACT_FORWARD: i32 = 3;
 export const EW_ACT_BACKWARD: i32 = 4;
+export const EW_COPY: i32 = 5;
 
-// Below this much work (elements times activationCost) a tile is not worth a wake-up: 64K
-// elements of ReLU, about 13 us here, so the small activations of a batch-1 model stay on the
-// driver.
-const ACTIVATION_TILE_MIN: f64 = 65536;
+// Below this much work (elements times activationCost) a tile is not worth a wake-up: 32K
+// elements of ReLU or a copy, about 6 us here. A split job costs about 2 us with the worker spinning
+// (resnet18's 200704-element ReLU run alone 2000 times at real-time priority: 35.5 us on one
+// thread, 19.8 on two); and a copy or ReLU left whole pulls both cores' halves of its data to the
+// driver and the next split op pulls half back: resnet18's residual sums (a copy, an adding copy,
+// a ReLU over 200704 elements) took 0.12 ms on 2 threads whole against 0.10 on one, 0.06 split
+// (2026-12-05). At 64K the 100352-element ones of its 28x28 stage stayed whole.
+const ACTIVATION_TILE_MIN: f64 = 32768;
+
+// Whether n elements of a ReLU-cheap kernel make two tiles: copy_f32 asks this first, since other
+// kernels call it in their inner loops on a few channels.
+// @ts-ignore: decorator
+@inline export function twoCheapTiles(n: i32): bool {
+  return <f64>n >= 2 * ACTIVATION_TILE_MIN;
+}
 
 // An activation's cost an element in units of ReLU's (0.2 ns an element forward on one thread
 // here, 2026-12-05): the e^x kinds (sigmoid, tanh, elu, selu, swish) cost 1.7 to 2.2 ns, gelu_tanh
@@ -29,7 +41,7 @@ const ACTIVATION_TILE_MIN: f64 = 65536;
   return kind == ACT_SIGMOID || kind == ACT_TANH || kind == ACT_ELU || kind == ACT_SELU || kind == ACT_SWISH ? 8 : 1;
 }
 
-// An elementwise kernel over n elements (relu, activations; `which`: EW_*) split into ranges of
+// An elementwise kernel over n elements (relu, activations, copies; `which`: EW_*) split into ranges of
 // multiples of 4. Pointers p0..p3 are the kernel's in order; a 0 pointer (not given) stays 0.
 export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
   kind: i32, alpha: f32, accumulate: i32): bool {
@@ -55,5 +67,6 @@ export function elementwiseTile(args: usize, tile: i32, count: i32): void {
     case EW_RELU_BACKWARD: relu_backward(p0, p1, p2, i1 - i0, accumulate); break;
     case EW_ACT_FORWARD: activation_forward(kind, p0, p1, i1 - i0, alpha); break;
     case EW_ACT_BACKWARD: activation_backward(kind, p0, p1, p2, p3, i1 - i0, alpha, accumulate); break;
+    case EW_COPY: copy_f32(p0, p1, i1 - i0, accumulate); break;
   }
 }
