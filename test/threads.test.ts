@@ -8,12 +8,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importTfjsGraphModel, InvalidArgumentError, layers, sequential, setSeed, setThreads, tensor, threadsReady } from '../dist/node.js';
 import { randomArray } from './support/harness';
+import { bits, lastJob, sameBitsOnThreads, splitJobs } from './support/threads';
 
 type Jobs = Record<string, number> | null;
 type Trained = { weights: Float32Array[]; predictions: Float32Array; workerTiles: number; threads: number; loss: number[]; more: () => Promise<number>; trainJobs: Jobs; predictJobs: Jobs };
-
-// Ops the executor split across threads so far, by kind (null on one thread).
-const splitJobs = (m: ReturnType<typeof sequential>): Jobs => (m as unknown as { arena: { executor: { splitJobs: Jobs } | null } }).arena.executor?.splitJobs ?? null;
 
 // Two epochs of training, then predictions. Sizes chosen so every dense GEMM is large enough to
 // be split (m * n * k >= 64^3) and small enough for a test.
@@ -84,35 +82,11 @@ async function trainAndPredict(m: ReturnType<typeof sequential>, xs: Float32Arra
   return { weights, predictions, workerTiles: m.threads.workerTiles, threads: m.threads.threads, loss: h.history.loss as number[], more, trainJobs, predictJobs };
 }
 
-// The last job the executor split: its tiles (the control block's word 4) and arguments (from
-// word 32; assembly/kernels/threads.ts).
-function lastJob(m: ReturnType<typeof sequential>): { tiles: number; args: Int32Array } {
-  const { pool } = (m as unknown as { arena: { executor: { pool: { memory: WebAssembly.Memory; ctl: number } } } }).arena.executor;
-  const words = new Int32Array(pool.memory.buffer, pool.ctl, 64);
-  return { tiles: words[4], args: words.slice(32) };
-}
-
-const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
-
 function expectSameBits(a: Trained, b: Trained): void {
   expect(b.weights.length).toBe(a.weights.length);
   a.weights.forEach((w, i) => expect(bits(b.weights[i]), `weight ${i}`).toEqual(bits(w)));
   expect(bits(b.predictions)).toEqual(bits(a.predictions));
   expect(b.loss).toEqual(a.loss);
-}
-
-// Batch-1 predictions of m on 1 thread, then on 2 and 3: the same bits each time; `check` sees the
-// split job counts of each multi-thread plan.
-function sameBitsOnThreads(m: ReturnType<typeof sequential>, x: ReturnType<typeof tensor>, check: (jobs: Record<string, number>, threads: number) => void): void {
-  m.planInference(1, undefined, 1);
-  const one = (m.predict(x) as { data: Float32Array }).data.slice();
-  for (const threads of [2, 3]) {
-    m.planInference(1, undefined, threads);
-    const many = (m.predict(x) as { data: Float32Array }).data.slice();
-    expect(m.threads.threads).toBe(threads);
-    expect(bits(many)).toEqual(bits(one));
-    check(splitJobs(m)!, threads);
-  }
 }
 
 describe('threads: the same bits for any thread count', () => {
@@ -259,7 +233,7 @@ describe('threads: the same bits for any thread count', () => {
     for (const threads of [2, 3]) {
       expect(bits(run(threads)), `${threads} threads`).toEqual(bits(one));
       expect(splitJobs(m)!['gemm packed']).toBe(1);
-      // gemm_packed_split's byRows argument (word 13 of the job's arguments, from word 32).
+      // gemm_packed_split's byRows argument (word 13 of the job's arguments).
       expect(lastJob(m).args[13], `by rows on ${threads} threads`).toBe(threads === 2 ? 0 : 1);
     }
   });

@@ -36,7 +36,7 @@ import {
   Elu, Gelu, GeluTanh, HardSigmoid, HardSwish, LeakyRelu, Linear, Relu, Relu6, Selu, Sigmoid, Swish, Tanh,
   Abs, Ceil, Clip, Cos, Erf, Exp, Floor, HardSigmoidLinear, Log, Neg, Reciprocal, Round, Rsqrt, Sign, Sin, Softplus, Softsign, Sqrt, Square,
 } from './activation-kinds';
-import { elementwise_split, EW_ACT_BACKWARD, EW_ACT_FORWARD } from './threads';
+import { elementwise_split, EW_ACT_BACKWARD, EW_ACT_FORWARD } from './threads-elementwise';
 
 export const ACT_LINEAR: i32 = 0;
 export const ACT_RELU: i32 = 1;

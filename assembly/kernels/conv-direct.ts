@@ -17,6 +17,10 @@
 // A padded tap adds 0*w = +-0, which leaves a sum that is never -0 unchanged, so the scalar build
 // skips those taps and still gives the same bits.
 import { loadPartial, storeTail } from './vector-tail';
+import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
+
+// The thread job of a split direct convolution (assembly/kernels/threads.ts runs convDirectTile).
+export const JOB_CONV_DIRECT: i32 = 18;
 
 export function conv2d_direct_f32_4x8(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
@@ -31,20 +35,56 @@ export function conv2d_direct_4x8(y: usize, x: usize, w: usize, scale: usize, b:
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, zero: usize): void {
   if (ASC_FEATURE_SIMD) {
     for (let c = 0; c < C; c++) store<f32>(zero + (<usize>c << 2), 0);
-    for (let n = 0; n < B; n++) {
-      const xb = x + (<usize>(n * H * W * C) << 2);
-      for (let oh = 0; oh < OH; oh++) {
-        const yr = y + (<usize>(((n * OH + oh) * OW) * F) << 2);
-        // Two inlined copies: with every filter block 8 wide, the loads of w are plain loads.
-        for (let ow = 0; ow < OW; ow += 4) {
-          if ((F & 7) == 0) directTile(yr, xb, w, scale, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, true);
-          else directTile(yr, xb, w, scale, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, false);
-        }
-      }
-    }
+    // With a thread pool attached, ranges of output rows go to the threads (zero cleared first:
+    // every tile reads it).
+    if (ASC_FEATURE_THREADS && convDirectSplit(y, x, w, scale, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi, zero)) return;
+    directRows(y, x, w, scale, b, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi, zero, 0, B * OH);
   } else {
     directScalar(y, x, w, scale, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, lo, hi);
   }
+}
+
+// Output rows r0 .. r1-1 (row = n*OH + oh) of the SIMD path; `zero` already cleared.
+function directRows(y: usize, x: usize, w: usize, scale: usize, b: usize,
+  H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, zero: usize, r0: i32, r1: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let r = r0; r < r1; r++) {
+      const n = r / OH, oh = r % OH;
+      const xb = x + (<usize>(n * H * W * C) << 2);
+      const yr = y + (<usize>(r * OW * F) << 2);
+      // Two inlined copies: with every filter block 8 wide, the loads of w are plain loads.
+      for (let ow = 0; ow < OW; ow += 4) {
+        if ((F & 7) == 0) directTile(yr, xb, w, scale, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, true);
+        else directTile(yr, xb, w, scale, b, H, W, C, F, KH, KW, SW, DH, DW, oh * SH - PT, ow, min(4, OW - ow), PL, lo, hi, zero, false);
+      }
+    }
+  }
+}
+
+// The split: tiles of whole output rows (each pixel computed whole by one tile, as above, so the
+// same bits), at least TILE_MIN_WORK multiply-adds a tile. gender's two first layers (64x64 and
+// 62x62 over 1 and 8 channels, 42 and 104 us) ran whole on the driver: 20% of its forward.
+function convDirectSplit(y: usize, x: usize, w: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, zero: usize): bool {
+  if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
+  const count = tilesFor(B * OH, <f64>(B * OH * OW) * <f64>(KH * KW * C) * <f64>F, TILE_MIN_WORK);
+  if (count < 2) return false;
+  setArgp(0, y); setArgp(1, x); setArgp(2, w); setArgp(3, scale); setArgp(4, b);
+  setArg(5, B); setArg(6, H); setArg(7, W); setArg(8, C); setArg(9, F); setArg(10, KH); setArg(11, KW);
+  setArg(12, SH); setArg(13, SW); setArg(14, DH); setArg(15, DW); setArg(16, PT); setArg(17, PL); setArg(18, OH); setArg(19, OW);
+  setArgf(20, lo); setArgf(21, hi); setArgp(22, zero);
+  runJob(JOB_CONV_DIRECT, count, 0);
+  return true;
+}
+
+export function convDirectTile(args: usize, tile: i32, count: i32): void {
+  const rows = arg(args, 5) * arg(args, 18);
+  directRows(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4),
+    arg(args, 6), arg(args, 7), arg(args, 8), arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13),
+    arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), arg(args, 19), argf(args, 20), argf(args, 21), argp(args, 22),
+    tileStart(tile, count, rows), tileStart(tile + 1, count, rows));
 }
 
 // The input pointer of tap column iw on input row ih (of image xb), or `zero` in the padding.

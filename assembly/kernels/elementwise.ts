@@ -1,7 +1,7 @@
 // Elementwise and broadcast kernels: bias, activations, fills. f32, pointers are byte offsets.
 // Backward kernels take `accumulate`: 0 writes the gradient, 1 adds to it (fan-out in a DAG).
 // The vector loop is compiled only with SIMD; the scalar loop finishes the tail (or does all of it).
-import { elementwise_split, EW_RELU_BACKWARD, EW_RELU_FORWARD } from './threads';
+import { elementwise_split, EW_COPY, EW_RELU_BACKWARD, EW_RELU_FORWARD, twoCheapTiles } from './threads-elementwise';
 
 // y (M,N) = broadcast b (N) over rows.
 export function bias_fill(y: usize, b: usize, m: i32, n: i32): void {
@@ -122,6 +122,9 @@ export function fill_f32(y: usize, value: f32, n: i32): void {
 
 // y (n) [+]= x (n).
 export function copy_f32(y: usize, x: usize, n: i32, accumulate: i32): void {
+  // With a thread pool attached, ranges of a large copy go to the threads (threads-elementwise.ts):
+  // each core then keeps its half of a residual block's sum in its cache for the ops around it.
+  if (ASC_FEATURE_THREADS && twoCheapTiles(n) && elementwise_split(EW_COPY, y, x, 0, 0, n, 0, 0, accumulate)) return;
   if (!accumulate) {
     memory.copy(y, x, <usize>n << 2);
     return;

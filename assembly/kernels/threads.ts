@@ -23,7 +23,8 @@
 //   32 i32 per job kind 1..JOB_KINDS (at most 16): jobs split since the executor was made (tests)
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
 //   100 i32 per training kind TRAIN_KINDS_FROM.. (at most 7, threads-train.ts): jobs split, as at 32
-//   128 job arguments (ARG_WORDS i32 or f32 words)
+//   128 i32 per job kind MORE_KINDS_FROM.. (at most 16): jobs split, as at 32
+//   192 job arguments (ARG_WORDS i32 or f32 words)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS, MR, NC, NR } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
@@ -33,12 +34,13 @@ import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } f
 import { depthwise_forward_rows } from './depthwise';
 import { JOB_SEPCONV, sepconvTile } from './sepconv';
 import { update_range } from './optim';
-import { relu_backward, relu_forward } from './elementwise';
-import { activation_backward, activation_forward } from './activations';
+import { elementwiseTile } from './threads-elementwise';
 import { trainTile } from './threads-train';
 import { winogradTile } from './winograd';
 import { takeSideWork } from './threads-side';
 import { winogradI8Tile } from './winograd-i8';
+import { broadcastTile, JOB_BROADCAST } from './broadcast';
+import { convDirectTile, JOB_CONV_DIRECT } from './conv-direct';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -48,7 +50,8 @@ const ATTACHED: usize = 24;
 const KIND: usize = 28;
 const WORKER_TILES: usize = 96;
 const JOBS: usize = 32;
-const ARGS: usize = 128;
+const MORE_JOBS: usize = 128;
+const ARGS: usize = 192;
 const ARG_WORDS: i32 = 32;
 const CTL_BYTES: usize = ARGS + (<usize>ARG_WORDS << 2);
 const JOB_GEMM: i32 = 1;
@@ -57,7 +60,8 @@ const JOB_BN_FORWARD_TRAIN: i32 = 3;
 const JOB_BN_BACKWARD_TRAIN: i32 = 4;
 const JOB_DEPTHWISE_FORWARD: i32 = 5;
 const JOB_UPDATE: i32 = 6;
-const JOB_ELEMENTWISE: i32 = 7;
+// ReLU and activations by element ranges (threads-elementwise.ts).
+export const JOB_ELEMENTWISE: i32 = 7;
 const JOB_GEMM_PACKED: i32 = 8;
 const JOB_CONV_PACKED: i32 = 9;
 const JOB_CONV_IGEMM: i32 = 10;
@@ -68,19 +72,15 @@ export const JOB_WINOGRAD: i32 = 13;
 // The same on a frozen layer's int8 kernel (winograd-i8.ts winograd_i8_split).
 export const JOB_WINOGRAD_I8: i32 = 14;
 const JOB_KINDS: i32 = 15; // 15: JOB_SEPCONV (sepconv.ts)
+// Kinds past the 16 counters at JOBS, their counters at MORE_JOBS: 17 JOB_BROADCAST (broadcast.ts),
+// 18 JOB_CONV_DIRECT (conv-direct.ts).
+const MORE_KINDS_FROM: i32 = 17;
 // The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS.
 export const TRAIN_KINDS_FROM: i32 = 33;
 const TRAIN_JOBS: usize = 100;
-// The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
-export const EW_RELU_FORWARD: i32 = 1;
-export const EW_RELU_BACKWARD: i32 = 2;
-export const EW_ACT_FORWARD: i32 = 3;
-export const EW_ACT_BACKWARD: i32 = 4;
 // Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
-// wake-up; an activation's tile (one pass, a few cycles an element) needs more, so the small
-// activations of a batch-1 model stay on the driver.
+// wake-up (activations: threads-elementwise.ts).
 export const ELEMENT_TILE_MIN: f64 = 32768;
-const ACTIVATION_TILE_MIN: f64 = 65536;
 // An im2col or col2im (a convolution's backward chunk: a few hundred positions) is a copy; split
 // from this many floats a tile, it is mostly run beside the GEMMs around it rather than alone.
 const COPY_TILE_MIN: f64 = 16384;
@@ -167,6 +167,8 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_WINOGRAD: winogradTile(args, tile, count, slot); break;
     case JOB_WINOGRAD_I8: winogradI8Tile(args, tile, count, slot); break;
     case JOB_SEPCONV: sepconvTile(args, tile, count, scratch); break;
+    case JOB_BROADCAST: broadcastTile(args, tile, count); break;
+    case JOB_CONV_DIRECT: convDirectTile(args, tile, count); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
 }
@@ -228,7 +230,8 @@ export function runJob(kind: i32, count: i32, scratch: usize): void {
   if (ASC_FEATURE_THREADS) {
     const ctl = ctlBlock;
     store<i32>(ctl + KIND, kind);
-    const counter = kind >= TRAIN_KINDS_FROM ? ctl + TRAIN_JOBS + (<usize>(kind - TRAIN_KINDS_FROM) << 2) : ctl + JOBS + (<usize>(kind - 1) << 2);
+    const counter = kind >= TRAIN_KINDS_FROM ? ctl + TRAIN_JOBS + (<usize>(kind - TRAIN_KINDS_FROM) << 2)
+      : kind >= MORE_KINDS_FROM ? ctl + MORE_JOBS + (<usize>(kind - MORE_KINDS_FROM) << 2) : ctl + JOBS + (<usize>(kind - 1) << 2);
     store<i32>(counter, load<i32>(counter) + 1);
     atomic.store<i32>(ctl + DONE, 0);
     atomic.store<i32>(ctl + TILES, count);
@@ -561,40 +564,9 @@ function updateTile(args: usize, tile: i32, count: i32): void {
     argf(args, 15), argf(args, 16), argf(args, 17), arg(args, 18));
 }
 
-// An elementwise kernel over n elements (relu, activations; `which`: EW_*) split into ranges of
-// multiples of 4: each tile calls the same kernel on its range (inside a tile it runs whole), so
-// every element takes the vector or scalar path it takes in the whole call. Pointers p0..p3 are
-// the kernel's in order; a 0 pointer (not given) stays 0.
-export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
-  kind: i32, alpha: f32, accumulate: i32): bool {
-  if (!canSplit() || n <= 0) return false;
-  const count = tilesFor(n >> 2, <f64>n, ACTIVATION_TILE_MIN);
-  if (count < 2) return false;
-  setArg(0, which); setArgp(1, p0); setArgp(2, p1); setArgp(3, p2); setArgp(4, p3);
-  setArg(5, n); setArg(6, kind); setArgf(7, alpha); setArg(8, accumulate);
-  runJob(JOB_ELEMENTWISE, count, 0);
-  return true;
-}
-
 // @ts-ignore: decorator
-@inline function offset(p: usize, at: usize): usize {
+@inline export function offset(p: usize, at: usize): usize {
   return p ? p + at : 0;
-}
-
-function elementwiseTile(args: usize, tile: i32, count: i32): void {
-  const n = arg(args, 5);
-  const units = n >> 2;
-  const i0 = tileStart(tile, count, units) * 4;
-  const i1 = tile == count - 1 ? n : tileStart(tile + 1, count, units) * 4;
-  const at = <usize>i0 << 2;
-  const p0 = offset(argp(args, 1), at), p1 = offset(argp(args, 2), at), p2 = offset(argp(args, 3), at), p3 = offset(argp(args, 4), at);
-  const kind = arg(args, 6), alpha = argf(args, 7), accumulate = arg(args, 8);
-  switch (arg(args, 0)) {
-    case EW_RELU_FORWARD: relu_forward(p0, p1, i1 - i0); break;
-    case EW_RELU_BACKWARD: relu_backward(p0, p1, p2, i1 - i0, accumulate); break;
-    case EW_ACT_FORWARD: activation_forward(kind, p0, p1, i1 - i0, alpha); break;
-    case EW_ACT_BACKWARD: activation_backward(kind, p0, p1, p2, p3, i1 - i0, alpha, accumulate); break;
-  }
 }
 
 // An im2col (conv.ts im2colChannels: the backward passes' chunks, the chunks a split GEMM

@@ -63,7 +63,7 @@ function threadsModule(): WebAssembly.Module {
 const SPLIT_MIN = 64 ** 3;
 function hasSplittableWork(plan: Plan): boolean {
   return Object.values(plan.programs).some((p) => p!.ops.some((o) => {
-    if (o.op === 'conv2d_forward' || o.op === 'conv2d_forward_packed' || o.op === 'conv2d_winograd' || o.op === 'conv2d_winograd_i8' || o.op === 'sepconv' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_input') return true;
+    if (o.op === 'conv2d_forward' || o.op === 'conv2d_forward_packed' || o.op === 'conv2d_direct' || o.op === 'conv2d_winograd' || o.op === 'conv2d_winograd_i8' || o.op === 'sepconv' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_input') return true;
     if (o.op === 'gemm_packed') return o.args.m * plan.batchSize * o.args.n * o.args.k >= SPLIT_MIN;
     if (o.op !== 'gemm') return false;
     const f = o.args.batchFlags, b = plan.batchSize;
@@ -80,7 +80,7 @@ export function threadsFallback(threads: number): string | null {
 // The bytes past the plan a threaded executor adds: the control block and each worker's GEMM
 // packing scratch (threads_region_bytes in assembly/kernels/threads.ts).
 export function threadsRegionBytes(threads: number): number {
-  return 256 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
+  return 320 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
 }
 
 // What that region adds to the executor's memory, in whole wasm pages: memory outside the plan's

@@ -272,15 +272,19 @@ export function workerTiles(target: PoolTarget): number {
 export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed', 'conv2d packed', 'conv2d igemm', 'im2col', 'col2im', 'conv2d winograd', 'conv2d winograd i8', 'sepconv'] as const;
 // The training passes' kinds (assembly/kernels/threads-train.ts), their counters from word 100.
 export const TRAIN_SPLIT_JOBS = ['conv2d backward filter', 'conv2d backward input', 'maxpool forward', 'maxpool backward', 'depthwise backward input', 'depthwise backward filter'] as const;
+// The kinds past the first 16 (from 17), their counters from word 128.
+export const MORE_SPLIT_JOBS = ['broadcast', 'conv2d direct'] as const;
 const JOBS = 32;
 const TRAIN_JOBS = 100;
-type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number];
+const MORE_JOBS = 128;
+type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number] | (typeof MORE_SPLIT_JOBS)[number];
 export function splitJobs(target: PoolTarget): Record<SplitJob, number> {
   const i32 = new Int32Array(target.memory.buffer);
   const count = (word: number): number => Atomics.load(i32, word);
   return Object.fromEntries([
     ...SPLIT_JOBS.map((name, i) => [name, count((target.ctl + JOBS) / 4 + i)]),
     ...TRAIN_SPLIT_JOBS.map((name, i) => [name, count((target.ctl + TRAIN_JOBS) / 4 + i)]),
+    ...MORE_SPLIT_JOBS.map((name, i) => [name, count((target.ctl + MORE_JOBS) / 4 + i)]),
   ]) as Record<SplitJob, number>;
 }
 

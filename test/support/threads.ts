@@ -1,0 +1,34 @@
+// Helpers of the threads tests (docs/threads.md): split-job counters, the last job's control words,
+// and batch-1 predictions compared bit for bit on 1, 2 and 3 threads.
+import { expect } from 'vitest';
+import type { sequential, tensor } from '../../dist/node.js';
+
+type Jobs = Record<string, number> | null;
+type Planned = Pick<ReturnType<typeof sequential>, 'planInference' | 'predict' | 'threads'>;
+
+// Ops the executor split across threads so far, by kind (null on one thread).
+export const splitJobs = (m: Planned): Jobs => (m as unknown as { arena: { executor: { splitJobs: Jobs } | null } }).arena.executor?.splitJobs ?? null;
+
+// The last job the executor split: its tiles (the control block's word 4) and arguments (from
+// word 48, byte 192; assembly/kernels/threads.ts).
+export function lastJob(m: Planned): { tiles: number; args: Int32Array } {
+  const { pool } = (m as unknown as { arena: { executor: { pool: { memory: WebAssembly.Memory; ctl: number } } } }).arena.executor;
+  const words = new Int32Array(pool.memory.buffer, pool.ctl, 80);
+  return { tiles: words[4], args: words.slice(48) };
+}
+
+export const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
+
+// Batch-1 predictions of m on 1 thread, then on 2 and 3: the same bits each time; `check` sees the
+// split job counts of each multi-thread plan.
+export function sameBitsOnThreads(m: Planned, x: ReturnType<typeof tensor>, check: (jobs: Record<string, number>, threads: number) => void): void {
+  m.planInference(1, undefined, 1);
+  const one = (m.predict(x) as { data: Float32Array }).data.slice();
+  for (const threads of [2, 3]) {
+    m.planInference(1, undefined, threads);
+    const many = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect(m.threads.threads).toBe(threads);
+    expect(bits(many)).toEqual(bits(one));
+    check(splitJobs(m)!, threads);
+  }
+}
