@@ -26,6 +26,7 @@ import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise'
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { im2colColumns } from './im2col-columns';
+import { conv2d_backward_filter_parts, filterPartsSub } from './conv-filter-parts';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
 import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_input_split } from './threads-train';
@@ -392,6 +393,13 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
   const N = B * OH * OW;
   // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
   const chunk = min(max(chunkRows, 1), max(N, 1));
+  // Few rows of dw (a first layer): sums over fixed ranges of positions (conv-filter-parts.ts).
+  const sub = dw != 0 && F > 0 && G > 0 ? filterPartsSub(N, KH * KW * (C / G), F, G, chunk, isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) : 0;
+  if (sub > 0) {
+    if (db != 0) bias_backward(db, dy, N, F, accumulate);
+    conv2d_backward_filter_parts(dw, x, dy, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, sub, cols, pack, accumulate);
+    return;
+  }
   // With a thread pool attached, dw's rows go to the threads, each over every chunk, and db's
   // columns with them (threads-train.ts).
   if (ASC_FEATURE_THREADS && dw != 0 && F > 0 && G > 0 && N > 0 &&
