@@ -64,10 +64,11 @@ export function opProfile(model, reps = 5) {
   return [...byKind].sort((a, b) => b[1].ms - a[1].ms);
 }
 
-// The forward program of a model's current plan and a function running its op i alone.
-export function forwardOps(model) {
+// A program of a model's current plan (its forward one unless named) and a function running its
+// op i alone.
+export function forwardOps(model, name = 'forward') {
   const exec = model.arena.executor;
-  const program = exec.plan.programs.forward;
+  const program = exec.plan.programs[name];
   const header = exec.headerOffset;
   const offsets = [];
   let at = exec.plan.regions[program.region].offset;
@@ -152,9 +153,11 @@ function parkPeerPool() {
 // Per op kind, the forward ops of one model per thread count, each op run alone by every model in
 // turn `reps` times (medians): where a split pays and where it loses (its ms on N threads against
 // the 1-thread ms / N).
-export function threadsProfile(workload, models, threads, reps = 9) {
+// `program`: which program's ops (a training plan's 'train': its step op by op, each op run
+// alone, so the optimizer and the batch-norm statistics move on every run; times only).
+export function threadsProfile(workload, models, threads, reps = 9, program = 'forward') {
   parkPeerPool();
-  const runs = models.map(forwardOps);
+  const runs = models.map((m) => forwardOps(m, program));
   const ops = runs[0].program.ops;
   const byKind = new Map();
   for (let i = 0; i < ops.length; i++) {

@@ -11,10 +11,12 @@
 // Node (scripts/bench-peers.mjs, setPeerThreads). The machine is shared: every figure is a median
 // of alternated rounds (the rounds column), and the ratios are within one process.
 // `--profile`: each model's forward ops run alone on 1 and N threads in turn, per op kind
-// (scripts/bench-models.mjs threadsProfile), to stderr.
+// (scripts/bench-models.mjs threadsProfile), to stderr; for the MLP and CNN training steps, their
+// train program's ops the same way.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuPerRun, log, ORT_WASM_FILE, quietly, randomF32, timeInterleavedRounds, timeItStats } from './bench-peers.mjs';
+import { threadsProfile } from './bench-models.mjs';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -127,6 +129,7 @@ const mlp = await timed((t) => {
   return m;
 }, (m) => m.trainOnBatch(mx, my));
 rows.push(['mlp-train-b64', 'ms/step', mlp[1], mlp[threads], undefined, undefined, 'ort-web', mlp.rounds]);
+if (profile) threadsProfile('mlp-train-b64', mlp.models, [1, threads], 15, 'train');
 
 log('CNN training step (batch 64) ...');
 const { layers } = et;
@@ -145,6 +148,7 @@ const cnn = await timed((t) => {
   return m;
 }, (m) => m.trainOnBatch(cx, cy));
 rows.push(['cnn-train-b64', 'ms/step', cnn[1], cnn[threads], undefined, undefined, 'ort-web', cnn.rounds]);
+if (profile) threadsProfile('cnn-train-b64', cnn.models, [1, threads], 15, 'train');
 
 log('real models at batch 1 (scripts/bench-models.mjs), one child process per peer thread count ...');
 const modelsOn = (t) => {

@@ -96,6 +96,15 @@ const WIDE: ConvCase[] = [
   { s: { B: 2, H: 10, W: 12, C: 8, KH: 1, KW: 1, S: 1, D: 1, padding: 'same' }, F: 16, chunk: 300 },
 ];
 
+// Filter gradients that assembly/kernels/conv-filter-parts.ts sums over eight ranges of positions
+// (dw with under 64 rows, enough positions and scratch): a first layer over one channel, 1440
+// positions in shares of 168, and three channels through a strided, dilated 5x3 kernel, 816
+// positions in shares of 92; parts end mid-share and mid-image.
+const FEW_TAPS: ConvCase[] = [
+  { s: { B: 4, H: 20, W: 18, C: 1, KH: 3, KW: 3, S: 1, D: 1, padding: 'same' }, F: 8, chunk: 'all' },
+  { s: { B: 3, H: 40, W: 37, C: 3, KH: 5, KW: 3, S: 2, D: 2, padding: 'valid' }, F: 9, chunk: 'all' },
+];
+
 function runConvCase(a: Arena, { s, F, chunk }: ConvCase, seed: number): string[] {
   const g = geometry(s);
   if (!g) return [];
@@ -233,6 +242,10 @@ for (const build of BUILDS) {
 
     it('products past the GEMM blocking (K > KC, F > NC) and the 1x1 shortcut', () => {
       expect(WIDE.flatMap((c, i) => runConvCase(a, c, 5000 + 10 * i))).toEqual([]);
+    });
+
+    it('a filter gradient with few taps (KH*KW*C < 64, 512 positions or more) summed as eight parts of the positions', () => {
+      expect(FEW_TAPS.flatMap((c, i) => runConvCase(a, c, 7000 + 10 * i))).toEqual([]);
     });
 
     it('im2col_f32 reads each patch exactly; col2im_f32 is its adjoint and adds into dx', () => {

@@ -11,8 +11,8 @@ const splitJobs = (m: ReturnType<typeof sequential>): Jobs | null =>
 const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 
 // Every convolution form whose gradients the training splits cover: a first layer over one
-// channel (its dw runs whole: 9 rows are too few to split, and by columns it cost more than it
-// saved), 'same' and strided, dilated,
+// channel (its dw as eight sums over ranges of positions, added in order: 9 rows are too few to
+// split by rows, and by columns it cost more than it saved), 'same' and strided, dilated,
 // pointwise (dw by rows of the channel-major GEMM; over 16 channels, too few rows, it is not split
 // by columns: a pointwise convolution has no im2col buffer) and grouped (dx by images, per group); max
 // pooling with overlapping windows (an input element may win two windows); batch norm over 32
@@ -63,6 +63,7 @@ describe('threads: training passes split with the same bits', () => {
       expect(many.jobs!['batchnorm backward'], 'batch norm backward split').toBe(6);
       expect(many.jobs!['depthwise backward input'], 'depthwise dx split').toBe(6);
       expect(many.jobs!['depthwise backward filter'], 'depthwise dw split').toBe(6);
+      expect(many.jobs!['conv2d backward filter parts'], 'first layer dw split by positions').toBe(6);
     }
   });
 });

@@ -26,6 +26,7 @@ import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise'
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { im2colColumns } from './im2col-columns';
+import { conv2d_backward_filter_parts, filterPartsSub } from './conv-filter-parts';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
 import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_input_split } from './threads-train';
@@ -392,6 +393,13 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
   const N = B * OH * OW;
   // Chunked even when pointwise: the GEMM's depth is the chunk, which bounds its pack scratch.
   const chunk = min(max(chunkRows, 1), max(N, 1));
+  // Few rows of dw (a first layer): sums over fixed ranges of positions (conv-filter-parts.ts).
+  const sub = dw != 0 && F > 0 && G > 0 ? filterPartsSub(N, KH * KW * (C / G), F, G, chunk, isPointwise(H, W, KH, KW, SH, SW, PT, PL, OH, OW)) : 0;
+  if (sub > 0) {
+    if (db != 0) bias_backward(db, dy, N, F, accumulate);
+    conv2d_backward_filter_parts(dw, x, dy, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, sub, cols, pack, accumulate);
+    return;
+  }
   // With a thread pool attached, dw's rows go to the threads, each over every chunk, and db's
   // columns with them (threads-train.ts).
   if (ASC_FEATURE_THREADS && dw != 0 && F > 0 && G > 0 && N > 0 &&
@@ -407,8 +415,9 @@ export function conv2d_grouped_backward_filter(dw: usize, db: usize, x: usize, d
 }
 
 // Rows k0 .. k1-1 of every group's dw block (Kg, F/G) of conv2d_grouped_backward_filter, over
-// every chunk of `chunk` positions: only columns k0 .. k1-1 of cols are unfolded and read, so
-// tiles with disjoint row ranges share cols, and each dw element gets the sums of the whole call.
+// every chunk of `chunk` positions: only columns k0 .. k1-1 of the unfold are made and read, as a
+// (rows, k1-k0) matrix at offset chunk*k0 of cols (im2colColumns), so tiles with disjoint row ranges
+// share cols without sharing a row of it, and each dw element gets the sums of the whole call.
 export function conv2d_backward_filter_rows(dw: usize, x: usize, dy: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, cols: usize, pack: usize, accumulate: i32, k0: i32, k1: i32): void {
@@ -427,9 +436,12 @@ export function conv2d_backward_filter_rows(dw: usize, x: usize, dy: usize,
       if (pointwise) {
         gemm_f32(dwg, x + ((<usize>r0 * <usize>C + <usize>(g * Cg + k0)) << 2), dyg, k1 - k0, Fg, rows, 1, C, F, 1, F, acc, pack);
       } else {
+        // A tile's columns (rows, k1-k0) sit at offset chunk*k0 of the buffer: its own part
+        // whatever chunk the other tiles are on (a last, shorter chunk included).
+        const part = whole ? cols : cols + (<usize>chunk * <usize>k0 << 2);
         if (whole) im2colChannels(cols, x, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-        else im2colColumns(cols, x, B, H, W, C, g * Cg, Cg, k0, k1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-        gemm_f32(dwg, cols + (<usize>k0 << 2), dyg, k1 - k0, Fg, rows, 1, Kg, F, 1, F, acc, pack);
+        else im2colColumns(part, x, B, H, W, C, g * Cg, Cg, k0, k1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+        gemm_f32(dwg, part, dyg, k1 - k0, Fg, rows, 1, k1 - k0, F, 1, F, acc, pack);
       }
     }
   }

@@ -7,6 +7,7 @@ import { MR } from './gemm';
 import { conv2d_backward_filter_rows, conv2d_backward_input_images, depthwise_backward_filter_channels, depthwise_conv2d_backward_input } from './conv';
 import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
 import { bias_backward_columns } from './elementwise';
+import { filter_part, FILTER_PARTS, FILTER_SHARES } from './conv-filter-parts';
 
 // From threads.ts's TRAIN_KINDS_FROM (33), in the order of TRAIN_SPLIT_JOBS (host/runtime/thread-pool.ts);
 // at most 7 (their counters).
@@ -16,6 +17,7 @@ const JOB_MAXPOOL_FORWARD: i32 = 35;
 const JOB_MAXPOOL_BACKWARD: i32 = 36;
 const JOB_DEPTHWISE_INPUT: i32 = 37;
 const JOB_DEPTHWISE_FILTER: i32 = 38;
+const JOB_CONV_FILTER_PARTS: i32 = 39;
 
 // A tile of one of the kinds above (threads.ts runTile hands over the kinds it does not know).
 export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch: usize, slot: i32): void {
@@ -26,6 +28,7 @@ export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch
     case JOB_MAXPOOL_BACKWARD: maxpoolBackwardTile(args, tile, count); break;
     case JOB_DEPTHWISE_INPUT: depthwiseInputTile(args, tile, count); break;
     case JOB_DEPTHWISE_FILTER: depthwiseFilterTile(args, tile, count); break;
+    case JOB_CONV_FILTER_PARTS: convFilterPartsTile(args, tile, count, scratch, slot); break;
   }
 }
 
@@ -90,6 +93,30 @@ function convFilterTile(args: usize, tile: i32, count: i32, pack: usize): void {
     arg(args, 6), arg(args, 7), arg(args, 8), arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12),
     arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18),
     arg(args, 19), argp(args, 20), pack, arg(args, 21), k0, k1);
+}
+
+// The parts of conv2d_backward_filter_parts (conv-filter-parts.ts: a filter gradient with too few
+// rows of dw to split by rows) as one job: a tile computes whole parts, each into its own partial
+// sum, unfolding into its thread's share of cols; the driver adds the parts in order afterwards.
+// Up to FILTER_SHARES threads (one share each).
+export function conv_filter_parts_split(x: usize, dy: usize, B: i32, H: i32, W: i32, C: i32, F: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  sub: i32, cols: usize, pack: usize): bool {
+  if (!canSplit() || splitThreads() > FILTER_SHARES) return false;
+  const count = tilesFor(FILTER_PARTS, <f64>B * <f64>(OH * OW) * <f64>(KH * KW * C) * <f64>F, TILE_MIN_WORK);
+  if (count < 2) return false;
+  setConvArgs(x, dy, 0, B, H, W, C, F, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, sub, cols, 0);
+  runJob(JOB_CONV_FILTER_PARTS, count, pack);
+  return true;
+}
+
+function convFilterPartsTile(args: usize, tile: i32, count: i32, pack: usize, slot: i32): void {
+  const p1 = tileStart(tile + 1, count, FILTER_PARTS);
+  for (let p = tileStart(tile, count, FILTER_PARTS); p < p1; p++) {
+    filter_part(p, argp(args, 0), argp(args, 1), arg(args, 3), arg(args, 4), arg(args, 5), arg(args, 6), arg(args, 7),
+      arg(args, 9), arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14), arg(args, 15), arg(args, 16),
+      arg(args, 17), arg(args, 18), arg(args, 19), argp(args, 20), pack, slot);
+  }
 }
 
 // The input gradient of conv2d_grouped_backward_input (not pointwise) split by whole images: a
