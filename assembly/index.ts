@@ -53,7 +53,7 @@ export { zero_pad2d_forward, zero_pad2d_backward, resize_bilinear_forward, resiz
 export { interleave2_f32, nd_copy_f32 } from './kernels/nd-copy';
 export { broadcast_f32 } from './kernels/broadcast';
 export { softmax_axis_forward, softmax_axis_backward } from './kernels/softmax-axis';
-export { init_uniform, init_truncated_normal } from './kernels/init';
+export { init_uniform, init_uniform_packed, init_truncated_normal } from './kernels/init';
 export { conv2d_winograd_f23, winograd_f23_pack, winograd_f23_scratch } from './kernels/winograd';
 export { conv2d_winograd_i8, winograd_i8_scratch, winograd_i8_transform } from './kernels/winograd-i8';
 export { conv_gap_f32, conv_gap_scratch_floats } from './kernels/conv-gap';

@@ -152,6 +152,19 @@ describe('TF.js layers import: forms and failures', () => {
     expect(again.predict(x).data).toEqual(b.predict(x).data);
   });
 
+  it('float32 weights are the shards\' bytes, copied as they are: -0, subnormals and a NaN payload keep their bits, across a shard boundary', async () => {
+    const m = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [2] })] });
+    const kernel = new Uint32Array([0x80000000, 0x00000001, 0x7f7fffff, 0x7fa00001, 0x3f800000, 0xbf000000]); // kernel [2, 3]
+    const bias = new Uint32Array([0x00800000, 0xff800000, 0x12345678]);
+    m.layers[0].setWeights([tf.tensor(new Float32Array(kernel.buffer), [2, 3]), tf.tensor(new Float32Array(bias.buffer), [3])]);
+    const a = await artifactsOf(m);
+    a.weightData = new Uint8Array([...new Uint8Array(kernel.buffer), ...new Uint8Array(bias.buffer)]).buffer; // TF.js may quiet the NaN
+    const f = files(a, 'none', 10); // shards of 10 bytes: a float split across two of them
+    const [k, b] = (await importTfjsLayersModel(f.json, f.readFile, 'model.json')).layers[0].getWeights();
+    expect(Array.from(new Uint32Array(k.buffer, k.byteOffset, 6))).toEqual(Array.from(kernel));
+    expect(Array.from(new Uint32Array(b.buffer, b.byteOffset, 3))).toEqual(Array.from(bias));
+  });
+
   it('names the file and tensor for a missing shard, a short shard, a wrong shape and an unsupported layer', async () => {
     const f = files(await artifactsOf(sequentialCnn()), 'none', 1000);
     const n = f.json.weightsManifest[0].paths.length;

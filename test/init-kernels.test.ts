@@ -2,12 +2,12 @@
 // JavaScript generator they replace on the cold-start path (host/core/random.ts mulberry32,
 // host/layers/initializers.ts draws): called directly in chunks, and through the public API for
 // every initializer.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as et from '../dist/index.js';
 import { Random } from '../host/core/random';
 import { initialize, type InitializerName, normalizeInitializer } from '../host/layers/initializers';
 import { kernelModuleIfLoadable } from '../host/runtime/kernel-source';
-import { harness } from './support/harness';
+import { harness, randomArray } from './support/harness';
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 const SEEDS = [0, 1, 1234, 0x7fffffff, 0xfffffffe];
@@ -29,6 +29,25 @@ describe('weight initialisation kernels', () => {
         const state = h.k.init_uniform(y, cut, seed, limit) >>> 0;
         h.k.init_uniform(y + 4 * cut, n - cut, state, limit);
         expect(bits(h.read(y, n)), `seed ${seed}, n ${n}`).toEqual(bits(js));
+        expect(h.brokenGuards()).toEqual([]);
+        h.reset();
+      }
+    }
+  });
+
+  it('init_uniform_packed: the panels gemm_pack_b makes of init_uniform draws, bit for bit (tails, several column blocks and k slices, strides)', () => {
+    const h = harness(128);
+    // (n, k, rsb, csb): panel tails (n % 8), NC = 128 column blocks, KC = 256 k slices (prime k), a transposed b
+    const cases = [[1, 1, 1, 1], [7, 3, 7, 1], [8, 8, 8, 1], [9, 17, 9, 1], [130, 300, 130, 1], [256, 784, 256, 1], [33, 521, 33, 1], [20, 37, 1, 37]];
+    for (const seed of SEEDS) {
+      for (const [n, k, rsb, csb] of cases) {
+        const floats = k * Math.ceil(n / 8) * 8;
+        const b = h.alloc(n * k), want = h.alloc(floats), got = h.alloc(floats);
+        h.k.init_uniform(b, n * k, seed, 0.3);
+        h.k.gemm_pack_b(want, b, n, k, rsb, csb);
+        h.k.init_uniform_packed(got, n, k, rsb, csb, seed, 0.3);
+        const g = bits(h.read(got, floats)), w = bits(h.read(want, floats));
+        expect(g.findIndex((v, i) => v !== w[i]), `seed ${seed}, n ${n}, k ${k}, strides ${rsb} ${csb}: first differing float`).toBe(-1);
         expect(h.brokenGuards()).toEqual([]);
         h.reset();
       }
@@ -107,5 +126,45 @@ describe('weight initialisation kernels', () => {
       const js = initialize(normalizeInitializer({ className, seed: 77 + i, value: 0.25 }), shape, 0);
       expect(weights[i], className).toBe(createHash('sha256').update(new Uint8Array(js.buffer, js.byteOffset, js.byteLength)).digest('hex'));
     });
+  });
+  it('an inference plan draws pending uniform kernels straight into their packed copies: no weight written, no pack run, the same bits', () => {
+    type Exec = { plan: { params: { layer: string; weight: string; region: number }[] }; view(r: number): Float32Array; run(p: string): unknown };
+    const make = () => {
+      et.setSeed(21);
+      return et.sequential([
+        et.layers.dense(140, { activation: 'relu', inputShape: [300] }), // two column blocks, two k slices
+        et.layers.dense(9, { kernelInitializer: 'heUniform' }),
+        et.layers.dense(3, { kernelInitializer: 'lecunUniform', activation: 'softmax' }),
+      ]);
+    };
+    const x = () => et.tensor(randomArray(2 * 300, 3), [2, 300]);
+    const m = make();
+    const y = m.predict(x()).data;
+    const exec = (m as unknown as { arena: { executor: Exec } }).arena.executor;
+    const kernels = exec.plan.params.filter((b) => b.weight === 'kernel');
+    // the kernels' regions are as the memory began: the packed copies alone were drawn
+    for (const b of kernels) expect(exec.view(b.region).every((v) => v === 0), b.layer).toBe(true);
+    // the reference: the same model with its weights read before it plans (drawn, then packed by prepare)
+    const ref = make();
+    const refWeights = ref.layers.map((l) => l.getWeights());
+    expect(bits(y)).toEqual(bits(ref.predict(x()).data));
+    // read now, they are drawn in the arena with the reference's bits
+    m.layers.forEach((l, i) => l.getWeights().forEach((w, j) => expect(bits(w), `${l.name} ${j}`).toEqual(bits(refWeights[i][j]))));
+    expect(bits(exec.view(kernels[0].region))).toEqual(bits(refWeights[0][0]));
+    // new weights reach the plan (prepare packs them), as in the reference
+    const run = vi.spyOn(exec, 'run');
+    const w1 = refWeights[1].map((w) => w.map((v) => 2 * v));
+    m.layers[1].setWeights(w1);
+    ref.layers[1].setWeights(w1);
+    const after = m.predict(x()).data;
+    expect(run.mock.calls.map((c) => c[0])).toEqual(['prepare', 'forward']);
+    expect(bits(after)).toEqual(bits(ref.predict(x()).data));
+    expect(bits(after)).not.toEqual(bits(y));
+    // set before any weight was read: prepare packs it, and the others drawn in the arena first
+    const m2 = make();
+    m2.predict(x());
+    m2.layers[1].setWeights(w1);
+    expect(bits(m2.predict(x()).data)).toEqual(bits(after));
+    m2.layers.forEach((l, i) => l.getWeights().forEach((w, j) => expect(bits(w), `${l.name} ${j}`).toEqual(bits(i === 1 ? w1[j] : refWeights[i][j]))));
   });
 });

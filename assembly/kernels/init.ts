@@ -3,6 +3,8 @@
 // bit-for-bit the one the JavaScript code gives. Each call fills n floats and returns the
 // generator's state after them; the host continues the stream with it chunk by chunk.
 
+import { kSliceStep, NC, NR } from './gemm';
+
 // @ts-ignore: decorator
 @inline function next_u32(state: u32): u32 {
   let t = state;
@@ -25,6 +27,40 @@ export function init_uniform(y: usize, n: i32, state: u32, limit: f64): u32 {
     store<f32>(y + (<usize>i << 2), <f32>((2.0 * uniform01(next_u32(state)) - 1.0) * limit));
   }
   return state;
+}
+
+// bp (gemm_pack_b's panels, assembly/kernels/gemm-packed.ts) = the panels gemm_pack_b would make
+// of b (k, n), b[p, j] at element p*rsb + j*csb, after init_uniform(b, k * n, state, limit). The
+// generator is a counter (draw i uses state + (i + 1) * step), so each panel entry is drawn in its
+// place and b is never written: a cold start touches the packed copy alone.
+export function init_uniform_packed(bp: usize, n: i32, k: i32, rsb: i32, csb: i32, state: u32, limit: f64): void {
+  if (n <= 0 || k <= 0) return;
+  const kcStep = kSliceStep(k);
+  let d = bp;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += kcStep) {
+      const kc = min(kcStep, k - pc);
+      for (let j0 = 0; j0 < nc; j0 += NR) {
+        const cols = min(NR, nc - j0);
+        for (let p = 0; p < kc; p++) {
+          draw_panel_row(d, state + (<u32>((pc + p) * rsb + (jc + j0) * csb) + 1) * 0x6d2b79f5, <u32>csb * 0x6d2b79f5, cols, limit);
+          d += NR << 2;
+        }
+      }
+    }
+  }
+}
+
+// d[j] = the draw from state first + j * step for j < cols, zeros up to NR.
+// @ts-ignore: decorator
+@inline function draw_panel_row(d: usize, first: u32, step: u32, cols: i32, limit: f64): void {
+  let j = 0;
+  for (; j < cols; j++) {
+    store<f32>(d + (<usize>j << 2), <f32>((2.0 * uniform01(next_u32(first)) - 1.0) * limit));
+    first += step;
+  }
+  for (; j < NR; j++) store<f32>(d + (<usize>j << 2), 0);
 }
 
 const LN2: f64 = 0.6931471805599453;

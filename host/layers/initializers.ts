@@ -45,14 +45,27 @@ export function initialize(spec: InitializerConfig, shape: readonly number[], se
   return initializeInto(new Float32Array(shape.reduce((a, b) => a * b, 1)), spec, shape, seed, true);
 }
 
+// The uniform draw an initializer makes, as the kernels take it (the generator's state and the
+// limit), or null for one that draws otherwise: a uniform draw can be made straight into a layout
+// of its own (init_uniform_packed, host/runtime/init-fill.ts).
+export function uniformDraw(spec: InitializerConfig, shape: readonly number[], seed: number): { state: number; limit: number } | null {
+  const { fanIn, fanOut } = fans(shape);
+  const limit = spec.className === 'glorotUniform' ? Math.sqrt(6 / (fanIn + fanOut))
+    : spec.className === 'heUniform' ? Math.sqrt(6 / fanIn)
+    : spec.className === 'lecunUniform' ? Math.sqrt(3 / fanIn) : null;
+  return limit === null ? null : { state: (spec.seed ?? seed) >>> 0, limit };
+}
+
 // initialize() drawn into `out` (shape's size): an arena region, so the values need no host array
 // (host/layers/layer.ts moveValue). `zeroed`: out holds zeros already (a new array).
 export function initializeInto(out: Float32Array, spec: InitializerConfig, shape: readonly number[], seed: number, zeroed = false): Float32Array {
   const size = out.length;
   const { fanIn, fanOut } = fans(shape);
-  const uniform = (limit: number) => {
-    if (fillWithKernels('uniform', out, (spec.seed ?? seed) >>> 0, limit) === null) new Random(spec.seed ?? seed).fillUniform(out, limit);
-  };
+  const uniform = uniformDraw(spec, shape, seed);
+  if (uniform) {
+    if (fillWithKernels('uniform', out, uniform.state, uniform.limit) === null) new Random(spec.seed ?? seed).fillUniform(out, uniform.limit);
+    return out;
+  }
   // Keras VarianceScaling 'truncated_normal': stddev = sqrt(scale / fan) / 0.8796..., redraw beyond 2 sigma.
   const truncatedNormal = (variance: number) => {
     const stddev = Math.sqrt(variance) / 0.87962566103423978;
@@ -65,11 +78,8 @@ export function initializeInto(out: Float32Array, spec: InitializerConfig, shape
     }
   };
   switch (spec.className) {
-    case 'glorotUniform': uniform(Math.sqrt(6 / (fanIn + fanOut))); break;
     case 'glorotNormal': truncatedNormal(2 / (fanIn + fanOut)); break;
-    case 'heUniform': uniform(Math.sqrt(6 / fanIn)); break;
     case 'heNormal': truncatedNormal(2 / fanIn); break;
-    case 'lecunUniform': uniform(Math.sqrt(3 / fanIn)); break;
     case 'lecunNormal': truncatedNormal(1 / fanIn); break;
     case 'zeros': if (!zeroed) out.fill(0); break;
     case 'ones': out.fill(1); break;

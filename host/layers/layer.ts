@@ -5,7 +5,7 @@
 // arena (the arena is the single copy the kernels update).
 import { InvalidArgumentError, ShapeError } from '../core/errors';
 import type { LayerDef } from './def';
-import { type InitializerConfig, initialize, initializeInto } from './initializers';
+import { type InitializerConfig, initialize, initializeInto, uniformDraw } from './initializers';
 import { nextSeed } from '../core/random';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
 import { flag, type LayerOptions } from './config';
@@ -95,9 +95,17 @@ export class Layer {
   /** @internal current weight arrays (host arrays or arena views); reading them draws the
    * initial values still pending */
   get values(): Float32Array[] {
-    if (this.pending) this.pending.forEach((p, i) => { if (p) this.arrays[i] = initialize(p.initializer, p.shape, p.seed); });
-    this.pending = null;
+    this.drawPending();
     return this.arrays;
+  }
+  /** @internal draws the initial values still pending (into the arena views left undrawn) */
+  drawPending(): void {
+    if (this.pending) {
+      this.pending.forEach((p, i) => {
+        if (p) this.arrays[i] = p.inArena ? initializeInto(this.arrays[i], p.initializer, p.shape, p.seed) : initialize(p.initializer, p.shape, p.seed);
+      });
+    }
+    this.pending = null;
   }
   set values(values: Float32Array[]) {
     this.arrays = values;
@@ -107,7 +115,8 @@ export class Layer {
   // Initial values not drawn yet (null: drawn or set), with the seed taken when the layer was
   // built, so they are the same values whenever they are drawn: straight into the arena when the
   // model is first planned (moveValue), which spares the cold start a host copy of every weight.
-  private pending: ({ initializer: InitializerConfig; shape: number[]; seed: number } | null)[] | null = null;
+  // inArena: the array is an arena view left undrawn (bindUndrawn), drawn there when read.
+  private pending: ({ initializer: InitializerConfig; shape: number[]; seed: number; inArena?: boolean } | null)[] | null = null;
   /** @internal the arena the values live in, or null for host arrays */
   home: WeightHome | null = null;
   /** @internal bumped by setWeights and loads: plans re-derive packed or folded copies when it moves */
@@ -212,6 +221,21 @@ export class Layer {
     this.arrays[i] = view;
   }
 
+  /** @internal the uniform draw weight i's pending initial value makes (its generator state and
+   * limit), or null: drawn or set already, or not a uniform draw */
+  pendingUniform(i: number): { state: number; limit: number } | null {
+    const p = this.pending?.[i];
+    return p ? uniformDraw(p.initializer, p.shape, p.seed) : null;
+  }
+
+  /** @internal makes `view` (an arena region of weight i's size) weight i's array, its pending
+   * uniform draw left undrawn: the plan's packed copy was drawn in its place instead
+   * (host/runtime/init-fill.ts drawPacked), and reading `values` draws this one */
+  bindUndrawn(i: number, view: Float32Array): void {
+    this.pending![i]!.inArena = true;
+    this.arrays[i] = view;
+  }
+
   /** @internal makes `values` (weight i's size, a fresh array the caller gives up: a loader's decoded
    * tensor) weight i's array, so a pending initial value is never drawn and nothing is copied */
   adoptValue(i: number, values: Float32Array): void {
@@ -244,9 +268,10 @@ export class Layer {
       }
     });
     weights.forEach((w, i) => {
-      if (!this.pending?.[i]) return this.arrays[i].set(w);
-      this.pending[i] = null; // set before it was drawn: never drawn
-      this.arrays[i] = Float32Array.from(w);
+      const p = this.pending?.[i];
+      if (p) this.pending![i] = null; // set before it was drawn: never drawn
+      if (p && !p.inArena) this.arrays[i] = Float32Array.from(w);
+      else this.arrays[i].set(w);
     });
     this.weightsVersion++;
     if (this.int8) {

@@ -3,6 +3,7 @@
 // moved into a model's arena (host/layers/layer.ts moveValue) is drawn in place by the executor's
 // own instance; a host array is filled in chunks through one small scratch memory, each chunk
 // continuing the stream where the last one stopped.
+import type { Plan, PlanOpWithRegions } from '../compile/plan';
 import type { KernelExports } from './executor';
 import { kernelModuleIfLoadable } from './kernel-source';
 
@@ -49,4 +50,31 @@ export function fillWithKernels(kind: 'uniform' | 'truncatedNormal', out: Float3
     out.set(s.f32.subarray(s.base >> 2, (s.base >> 2) + n), at);
   }
   return state;
+}
+
+// The weights an inference plan could draw straight into their packed copies, by region, with the
+// pack_b op of each: when its prepare program is pack_b ops alone and each packs a weight region
+// (from its start) that no other op of any program reads, the forward reads only the packed
+// copies, so the weights themselves need not be written before a run (null: not such a plan).
+export function packedOnlyWeights(plan: Plan): Map<number, PlanOpWithRegions> | null {
+  const prepare = plan.programs.prepare;
+  if (!prepare?.ops.length || prepare.ops.some((o) => o.op !== 'pack_b')) return null;
+  const readers = new Map<number, number>();
+  for (const program of Object.values(plan.programs)) {
+    for (const o of program!.ops) for (const r of Object.values(o.uses)) readers.set(r, (readers.get(r) ?? 0) + 1);
+  }
+  const packs = new Map<number, PlanOpWithRegions>();
+  for (const o of prepare.ops) {
+    const w = o.uses.b;
+    if (readers.get(w) !== 1 || plan.regions[w].kind !== 'param' || o.args.b !== plan.regions[w].offset) return null;
+    packs.set(w, o);
+  }
+  return packs;
+}
+
+// Draws weight values init_uniform would make from `draw` into the panels `pack` (a pack_b op)
+// writes, in the executor's memory, without the weight itself (assembly/kernels/init.ts).
+export function drawPacked(kernels: KernelExports, pack: PlanOpWithRegions, draw: { state: number; limit: number }): void {
+  const { bp, n, k, rsb, csb } = pack.args;
+  kernels.init_uniform_packed(bp, n, k, rsb, csb, draw.state, draw.limit);
 }

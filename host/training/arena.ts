@@ -6,6 +6,8 @@ import { sizeOf, type Graph } from '../compile/graph';
 import { compilePlan } from '../compile/plan';
 import type { Layer } from '../layers/layer';
 import { Executor } from '../runtime/executor';
+import { drawPacked, packedOnlyWeights } from '../runtime/init-fill';
+import type { PlanOpWithRegions } from '../compile/plan';
 import { defaultThreads } from '../runtime/thread-pool';
 import type { LossConfig } from './losses';
 import type { OptimizerConfig } from './optimizers';
@@ -67,6 +69,7 @@ export class ModelArena {
   // Makes this model's arena hold the current weights of every layer (a layer shared with another
   // model may have been trained there), and points the layers' weight arrays at it.
   private bindWeights(exec: Executor): void {
+    const packed = this.packedDraws(exec);
     for (const b of exec.plan.params) {
       const layer = this.layerNamed(b.layer);
       if (layer.home === exec) continue;
@@ -77,10 +80,34 @@ export class ModelArena {
         continue;
       }
       const i = layer.weightSpecs.findIndex((s) => s.name === b.weight);
-      layer.moveValue(i, exec.view(b.region, sizeOf(b.shape)));
+      const pack = packed?.get(b.region);
+      if (pack) {
+        drawPacked(exec.kernels, pack, layer.pendingUniform(i)!);
+        layer.bindUndrawn(i, exec.view(b.region, sizeOf(b.shape)));
+      } else layer.moveValue(i, exec.view(b.region, sizeOf(b.shape)));
       exec.preparedFor = null;
     }
     for (const l of this.layers) if (l.weightSpecs.length) l.home = exec;
+    if (packed) exec.preparedFor = this.weightVersions(); // the packed copies are drawn: nothing to prepare
+  }
+
+  // A fresh inference executor whose prepare program only packs weights that are initial uniform
+  // draws still pending: each is drawn straight into its packed copy (no weight written, no pack
+  // run; the weight is drawn in the arena when read), by region. Null: bind as usual.
+  private packedDraws(exec: Executor): Map<number, PlanOpWithRegions> | null {
+    if (exec.preparedFor !== null || !exec.kernels.init_uniform_packed) return null;
+    const packs = packedOnlyWeights(exec.plan);
+    if (!packs) return null;
+    for (const b of exec.plan.params) {
+      if (!packs.has(b.region)) continue;
+      const layer = this.layerNamed(b.layer);
+      if (layer.home === exec || !layer.pendingUniform(layer.weightSpecs.findIndex((s) => s.name === b.weight))) return null;
+    }
+    return packs.size === exec.plan.params.filter((b) => packs.has(b.region)).length ? packs : null;
+  }
+
+  private weightVersions(): string {
+    return this.layers.map((l) => l.weightsVersion).join(',');
   }
 
   // The executor for a run (training needs `c`), re-planned if stale, weights bound. microBatching:
@@ -107,8 +134,9 @@ export class ModelArena {
   // weightsVersion), or copied in from another model's arena by bindWeights.
   private prepare(exec: Executor): void {
     if (!exec.plan.programs.prepare) return;
-    const versions = this.layers.map((l) => l.weightsVersion).join(',');
+    const versions = this.weightVersions();
     if (exec.preparedFor === versions) return;
+    for (const l of this.layers) l.drawPending(); // packs read every weight: none may be left undrawn
     exec.run('prepare');
     exec.preparedFor = versions;
   }
