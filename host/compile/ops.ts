@@ -193,6 +193,16 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     ],
     disjoint: [['y', 'x'], ['y', 'band']],
   },
+  // qd and qp are int8: a byte a weight.
+  sepconv_i8: {
+    work: 'B * oh * ow * c * (kh * kw + f)',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['qd', 'kh * kw * c / 4', 'r'], ['sd', 'c', 'r'], ['bd?', 'c', 'r'],
+      ['qp', `(${PACKED('f', 'c')}) / 4`, 'r'], ['sp', 'f', 'r'], ['b?', 'f', 'r'],
+      ['wf', 'kh * kw * c', 'w'], ['band', 'bandRows * ow * c', 'w'], ['pack', 'gemmScratch(bandRows * ow, f, c) / 4', 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'band'], ['y', 'wf']],
+  },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
   batched_gemm: {
     work: 'B * count * m * n * k',
