@@ -704,6 +704,19 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       return s / P;
     }));
   },
+  conv_gap_i8(c) {
+    // conv_gap on a frozen int8 kernel: w = q / scale.
+    const f = 3, K = 9 * CONV.C, x = c.input(nIn(CONV)), q = c.int8(K * f), scale = c.input(f, 10, 200), b = c.input(f), qp = c.out(K * 2), y = c.out(B * f);
+    c.run('pack_b_i8', { bp: qp, q: q.p, n: f, k: K, rsq: f });
+    c.run('conv_gap_i8', { y, x: x.p, qp, scale: scale.p, b: b.p, ...convArgs(CONV, f), scratch: c.out(SCRATCH), pack: c.out(SCRATCH) });
+    const w = Float64Array.from(q.v, (v, i) => v / scale.v[i % f]);
+    const conv = conv2dRef(CONV, f, x.v, w, b.v), P = CONV.OH * CONV.OW;
+    c.expect('y', c.f32(y, B * f), Float64Array.from({ length: B * f }, (_, i) => {
+      let s = 0;
+      for (let p = 0; p < P; p++) s += conv[(Math.floor(i / f) * P + p) * f + (i % f)];
+      return s / P;
+    }));
+  },
   sepconv(c) {
     // A padded 3x3 depthwise convolution (ReLU6) into a 1x1 convolution of 4 filters, bands of 2 rows.
     const g = CONV, f = 4, x = c.input(nIn(g)), wd = c.input(9 * g.C), bd = c.input(g.C), w = c.input(g.C * f), b = c.input(f);

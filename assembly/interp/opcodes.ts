@@ -89,6 +89,7 @@ export const OP_CONV_GAP: i32 = 247;
 export const OP_MAXPOOL_ADD: i32 = 248;
 export const OP_SEPCONV: i32 = 249;
 export const OP_SEPCONV_I8: i32 = 243;
+export const OP_CONV_GAP_I8: i32 = 244;
 export const OP_DEQUANTIZE_I8: i32 = 220;
 export const OP_GEMM_I8: i32 = 221;
 export const OP_CONV2D_FORWARD_I8: i32 = 222;
