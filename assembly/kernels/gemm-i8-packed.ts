@@ -123,12 +123,12 @@ function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: 
 // What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and a small
 // product per row band (k * n <= 512: gender's 1x1 layers of 8 and 16 channels, mobilenet_v2's
 // 32 -> 16) or few columns (n <= 64). There the packed band's fixed cost per band (packing a, the
-// epilogue pass) is most of the band's work: 0.78-0.96x the packed-band path's time (3600 x 16 x 8
-// .. 900 x 32 x 16, 12544 x 16 x 32); with few columns too: 0.83x at 3136 x 24 x 27 (shufflenet's
-// stem, an im2col chunk), 0.85x at 784 x 24 x 24, 0.92x at 900 x 32 x 32, 0.96x at 196 x 48 x 48,
-// 0.99x at 225 x 64 x 64; past 64 columns the band path's one-pointer inner loop is as fast or
-// faster (784 x 128 x 40: 1.00x, 784 x 256 x 48: 1.05x, 900 x 384 x 64: 1.01x the band path's
-// time; kernel against kernel by the medians of 41 alternated calls, 2026-12-05).
+// epilogue pass) is a large part of the band's work: 0.78-0.96x the packed-band path's time (3600 x
+// 16 x 8 .. 900 x 32 x 16, 12544 x 16 x 32); with few columns 0.84-1.00x (3136 x 24 x 27, shufflenet's
+// stem im2col chunks, 0.88; 784 x 24 x 24 0.85; 3025 x 64 x 16 0.89; 900 x 32 x 32 0.91; 196 x 48 x 48
+// 0.96; 225 x 64 x 64 1.00); past 64 columns the band path's one-pointer inner loop is as fast or
+// faster (16 x 128 x 64 and 49 x 128 x 64: 0.89-0.90 the rows path's time). Kernel against kernel,
+// medians of 41 alternated calls after a warm-up pass, 2026-12-05.
 const ROWS_MAX_K = 64;
 const ROWS_MAX_KN = 512;
 const ROWS_MAX_N = 64;
