@@ -26,8 +26,8 @@ function gapReader(a: ForwardArgs): GraphNode | null {
 }
 
 // Emits conv_gap for a convolution read only by a global average pooling, with a constant f32
-// kernel an inference plan packs once (conv_gap_i8 for a frozen int8 kernel); the pooling is absorbed (it passes this region on, F floats
-// a sample). null: not fused.
+// kernel an inference plan packs once (conv_gap_i8 for a frozen int8 kernel); the pooling is
+// absorbed (it passes this region on, F floats a sample). null: not fused.
 export function convGapForward(a: ForwardArgs): NodeValue | null {
   const gap = gapReader(a);
   if (!gap) return null;
