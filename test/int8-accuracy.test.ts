@@ -55,10 +55,10 @@ describe('int8 top-1 agreement with float32 on held-out inputs', () => {
     // too slow here for all 300).
     const theirs = runGraph(json, decodeWeights(json, shards), tf.tensor(x.data.subarray(0, 8 * 4096), [8, 64, 64, 1])).dataSync();
     expect(top1(yf.subarray(0, 8 * classes), classes)).toEqual(top1(theirs, classes));
-    // Its inference plan packs eight conv kernels once at a byte a weight (docs/int8.md); the 3x3
-    // stride-1 32 -> 64 one runs as Winograd on q (conv2d_winograd_i8); the 3x3 depthwise kernels
-    // widen into scratch per call.
-    expect(int8Ops(q).sort()).toEqual([...Array(8).fill('conv2d_forward_i8_packed'), 'conv2d_winograd_i8', ...Array(4).fill('depthwise_forward_i8_wide')].sort());
+    // Its inference plan packs the conv kernels once at a byte a weight (docs/int8.md); the 3x3
+    // stride-1 32 -> 64 one runs as Winograd on q (conv2d_winograd_i8); each 3x3 depthwise runs
+    // inside the 1x1 after it (sepconv_i8) and the 3x3 head inside the mean (conv_gap_i8).
+    expect(int8Ops(q).sort()).toEqual([...Array(3).fill('conv2d_forward_i8_packed'), 'conv2d_winograd_i8', ...Array(4).fill('sepconv_i8'), 'conv_gap_i8'].sort());
     expect(agreement(top1(yq, classes), top1(yf, classes))).toBeGreaterThanOrEqual(0.97);
     expect(new Set(top1(yf, classes)).size).toBeGreaterThan(1); // the reference is not one class everywhere
   }, 120_000);

@@ -143,6 +143,10 @@ const GEOMETRIES = [
   g2({ H: 4, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1 }),
   g2({ H: 6, W: 12, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1 }),
   g2({ H: 5, W: 11, KH: 3, KW: 3, SH: 1, SW: 1, PT: 0, PL: 0 }),
+  // Strided unpadded 1x1 (residual shortcuts): conv2d_forward_i8_packed's GEMM on x in place for
+  // rows of at least 16 positions (17 here), im2col for shorter ones (3).
+  g2({ H: 5, W: 34, KH: 1, KW: 1, SH: 2, SW: 2, PT: 0, PL: 0 }),
+  g2({ H: 6, W: 8, KH: 1, KW: 1, SH: 2, SW: 3, PT: 0, PL: 0 }),
 ];
 
 describe('conv2d_forward_i8', () => {

@@ -704,6 +704,19 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       return s / P;
     }));
   },
+  conv_gap_i8(c) {
+    // conv_gap on a frozen int8 kernel: w = q / scale.
+    const f = 3, K = 9 * CONV.C, x = c.input(nIn(CONV)), q = c.int8(K * f), scale = c.input(f, 10, 200), b = c.input(f), qp = c.out(K * 2), y = c.out(B * f);
+    c.run('pack_b_i8', { bp: qp, q: q.p, n: f, k: K, rsq: f });
+    c.run('conv_gap_i8', { y, x: x.p, qp, scale: scale.p, b: b.p, ...convArgs(CONV, f), scratch: c.out(SCRATCH), pack: c.out(SCRATCH) });
+    const w = Float64Array.from(q.v, (v, i) => v / scale.v[i % f]);
+    const conv = conv2dRef(CONV, f, x.v, w, b.v), P = CONV.OH * CONV.OW;
+    c.expect('y', c.f32(y, B * f), Float64Array.from({ length: B * f }, (_, i) => {
+      let s = 0;
+      for (let p = 0; p < P; p++) s += conv[(Math.floor(i / f) * P + p) * f + (i % f)];
+      return s / P;
+    }));
+  },
   sepconv(c) {
     // A padded 3x3 depthwise convolution (ReLU6) into a 1x1 convolution of 4 filters, bands of 2 rows.
     const g = CONV, f = 4, x = c.input(nIn(g)), wd = c.input(9 * g.C), bd = c.input(g.C), w = c.input(g.C * f), b = c.input(f);
@@ -719,6 +732,21 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       for (let ch = 0; ch < g.C; ch++) s += z[px * g.C + ch] * w.v[ch * f + o];
       return s;
     }));
+  },
+  sepconv_i8(c) {
+    // sepconv on int8 kernels: the padded 3x3 depthwise (ReLU6) into a 1x1 of 4 filters, bands of 2 rows.
+    const g = CONV, f = 4, x = c.input(nIn(g)), qd = c.int8(9 * g.C), sd = c.input(g.C, 10, 200), bd = c.input(g.C);
+    const q = c.int8(g.C * f), sp = c.input(f, 10, 200), b = c.input(f), qp = c.out(2 * g.C), y = c.out(nOut(g, f));
+    c.run('pack_b_i8', { bp: qp, q: q.p, n: f, k: g.C, rsq: f });
+    c.run('sepconv_i8', {
+      y, x: x.p, qd: qd.p, sd: sd.p, bd: bd.p, qp, sp: sp.p, b: b.p, ...convArgs(g, f), dlo: 0, dhi: 6, lo: -Infinity, hi: Infinity, bandRows: 2,
+      wf: c.out(9 * g.C), band: c.out(SCRATCH), pack: c.out(SCRATCH),
+    });
+    const z = depthwiseI8Twin({ ...g, M: 1 }, x.v, qd.v, sd.v, bd.v, 0, 6);
+    const want = new Float32Array(nOut(g, f));
+    for (let p = 0; p < nOut(g, f) / f; p++) want.set(b.v, p * f);
+    gemmI8Twin(want, z, q.v, sp.v, nOut(g, f) / f, f, g.C, g.C, 1, f, f, 1);
+    c.expect('y', c.f32(y, nOut(g, f)), want);
   },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3

@@ -11,7 +11,7 @@
 // without either bias; clamps none, ReLU, ReLU6 on either side. Outputs start as NaN; guard words
 // round every buffer must come back unchanged, and the inputs too.
 // Plans: which pairs fuse, predictions bit for bit against the unfused plan, training plans left
-// alone, and the same bits on 1, 2 and 3 threads.
+// alone, and the same bits on 1, 2 and 3 threads (f32 and int8).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { input, layers, model, setSeed, tensor, threadsReady } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
@@ -197,13 +197,18 @@ describe('depthwise -> 1x1 in plans', () => {
     expect(ops.filter((o: string) => o.startsWith('depthwise_forward')).length).toBe(2);
   });
 
-  it('gives the same bits on 1, 2 and 3 threads, split by whole bands that the workers run', async () => {
+  // f32, and int8 (every layer frozen and quantized: sepconv_i8, test/sepconv-i8.test.ts).
+  it.each([['f32', 'sepconv', 'sepconv'], ['int8', 'sepconv_i8', 'sepconv i8']])('%s: gives the same bits on 1, 2 and 3 threads, split by whole bands that the workers run', async (kind, op, job) => {
     setSeed(8);
     const inp = input({ shape: [30, 30, 64] });
     const y = layers.conv2d({ filters: 128, kernelSize: 1 }).apply(layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }).apply(inp));
     const m = model({ inputs: inp, outputs: y });
+    if (kind === 'int8') {
+      for (const l of m.layers) l.trainable = false;
+      m.quantize('int8');
+    }
     const x = tensor(randomArray(2 * 30 * 30 * 64, 4), [2, 30, 30, 64]);
-    expect(opNames(m, 2, 1)).toEqual(['sepconv']);
+    expect(opNames(m, 2, 1)).toEqual([op]);
     const one = m.predict(x).data.slice();
     for (const threads of [2, 3]) {
       opNames(m, 2, threads);
@@ -216,9 +221,9 @@ describe('depthwise -> 1x1 in plans', () => {
       }
       expect(m.threads.threads).toBe(threads);
       expect(m.threads.workerTiles, 'bands the workers ran').toBeGreaterThan(0);
-      // Jobs of kind 15 (JOB_SEPCONV); no GEMM split again inside a band.
+      // Jobs of kind 15 (JOB_SEPCONV) or 16 (JOB_SEPCONV_I8); no GEMM split again inside a band.
       const ex = (m as unknown as { arena: { executor: { splitJobs: Record<string, number> } } }).arena.executor;
-      expect(ex.splitJobs.sepconv, 'sepconv jobs').toBeGreaterThan(0);
+      expect(ex.splitJobs[job], `${op} jobs`).toBeGreaterThan(0);
       expect(ex.splitJobs['gemm packed'], 'no nested split').toBe(0);
     }
   });

@@ -6,7 +6,7 @@ import { broadcast_f32 } from '../kernels/broadcast';
 import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, conv2d_forward_i8, conv2d_forward_i8_packed, conv2d_forward_packed, conv2d_grouped_backward_filter, conv2d_grouped_backward_input, conv2d_grouped_forward, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
 import { conv2d_direct_f32_4x8 } from '../kernels/conv-direct';
 import { conv2d_direct_i8 } from '../kernels/conv-direct-i8';
-import { conv_gap_f32 } from '../kernels/conv-gap';
+import { conv_gap_f32, conv_gap_i8 } from '../kernels/conv-gap';
 import { depthwise_conv2d_forward_clamp } from '../kernels/depthwise';
 import { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from '../kernels/depthwise-i8';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
@@ -26,7 +26,7 @@ import { dequantize_i8 } from '../kernels/quantize';
 import { l1l2_gradient, l1l2_penalty, max_norm, non_neg, unit_norm } from '../kernels/regularize';
 import { resize2d_backward, resize2d_forward } from '../kernels/resize';
 import { schedule_lr } from '../kernels/schedule';
-import { sepconv_f32 } from '../kernels/sepconv';
+import { sepconv_f32, sepconv_i8 } from '../kernels/sepconv';
 import { softmax_axis_backward, softmax_axis_forward } from '../kernels/softmax-axis';
 import { resize_bilinear_backward, resize_bilinear_forward, zero_pad2d_backward, zero_pad2d_forward } from '../kernels/spatial';
 import { conv2d_winograd_f23, winograd_f23_pack } from '../kernels/winograd';
@@ -120,6 +120,8 @@ import {
   OP_CONV_GAP,
   OP_MAXPOOL_ADD,
   OP_SEPCONV,
+  OP_SEPCONV_I8,
+  OP_CONV_GAP_I8,
   OP_DEQUANTIZE_I8,
   OP_GEMM_I8,
   OP_CONV2D_FORWARD_I8,
@@ -268,6 +270,8 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_CONV_GAP: if (LITE) return unknownOp(scalars, index); conv_gap_f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), argp(at, 18), argp(at, 19)); break;
       case OP_MAXPOOL_ADD: if (LITE) return unknownOp(scalars, index); max_pool2d_add(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14)); break;
       case OP_SEPCONV: if (LITE) return unknownOp(scalars, index); sepconv_f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argf(at, 20), argf(at, 21), argf(at, 22), argf(at, 23), arg(at, 24), argp(at, 25), argp(at, 26)); break;
+      case OP_SEPCONV_I8: if (LITE) return unknownOp(scalars, index); sepconv_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), argp(at, 6), argp(at, 7), batch, arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argf(at, 20), argf(at, 21), argf(at, 22), argf(at, 23), arg(at, 24), argp(at, 25), argp(at, 26), argp(at, 27)); break;
+      case OP_CONV_GAP_I8: if (LITE) return unknownOp(scalars, index); conv_gap_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20)); break;
       case OP_DEQUANTIZE_I8: if (LITE) return unknownOp(scalars, index); dequantize_i8(argp(at, 0), argp(at, 1), argp(at, 2), arg(at, 3), arg(at, 4)); break;
       case OP_GEMM_I8: if (LITE) return unknownOp(scalars, index); gemm_i8f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), arg(at, 4) * batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), argp(at, 12)); break;
       case OP_CONV2D_FORWARD_I8: if (LITE) return unknownOp(scalars, index); conv2d_forward_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), arg(at, 22), arg(at, 23), argp(at, 24)); break;

@@ -9,10 +9,12 @@
 // test/conv-gap.test.ts): for each input row ih, Q[kw, c] = the sum from zero over the output
 // columns ow (ascending) whose tap kw reads inside the row; then S[kh, kw, c] += Q[kw, c] for each kh
 // that an output row reads ih with (rows ascending, S from zero); y = (S . w) / P + b, the product
-// by gemm_f32_packed. Channels run four lanes at a time with a scalar tail in the same order per
-// channel, so the SIMD and scalar builds give the same bits; a thread split of the product (by rows
-// or column blocks) does not change them either.
+// by gemm_f32_packed (conv_gap_i8: gemm_i8_packed on a frozen int8 kernel). Channels run four
+// lanes at a time with a scalar tail in the same order per channel, so the SIMD and scalar builds
+// give the same bits; a thread split of the product (by rows or column blocks) does not change
+// them either.
 import { gemm_f32_packed } from './gemm-packed';
+import { gemm_i8_packed } from './gemm-i8-packed';
 import { zeroFloats } from './conv';
 import { copy_f32 } from './elementwise';
 
@@ -29,6 +31,29 @@ export function conv_gap_f32(y: usize, x: usize, wp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, scratch: usize, pack: usize): void {
   if (B <= 0 || F <= 0) return;
+  const K = KH * KW * C;
+  tapSums(scratch, x, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW);
+  gemm_f32_packed(y, scratch, wp, 0, B, F, K, K, 1, F, 0, <f32>-Infinity, <f32>Infinity, pack);
+  meanAndBias(y, b, B, F, <f32>(OH * OW));
+}
+
+// conv_gap_f32 with a frozen layer's int8 kernel (issue 14, docs/int8.md): q packed by
+// gemm_pack_b_i8 at qp, its per-filter scales at scale; y = ((S . q) / scale) / P + b, the product
+// by gemm_i8_packed (each k slice's sums divided by the scale, as the int8 convolution's are).
+// pack: gemm_i8_packed's scratch, gemmScratch(B, F, KH*KW*C) bytes.
+export function conv_gap_i8(y: usize, x: usize, qp: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, scratch: usize, pack: usize): void {
+  if (B <= 0 || F <= 0) return;
+  const K = KH * KW * C;
+  tapSums(scratch, x, B, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW);
+  gemm_i8_packed(y, scratch, qp, scale, 0, B, F, K, K, 1, F, <f32>-Infinity, <f32>Infinity, pack);
+  meanAndBias(y, b, B, F, <f32>(OH * OW));
+}
+
+// S (B, KH*KW*C) at scratch, Q (KW*C) after it: the tap sums of x (the order above).
+function tapSums(scratch: usize, x: usize, B: i32, H: i32, W: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32): void {
   const K = KH * KW * C;
   const tapBytes = <usize>C << 2;
   const q = scratch + (<usize>(B * K) << 2);
@@ -50,8 +75,6 @@ export function conv_gap_f32(y: usize, x: usize, wp: usize, b: usize,
       }
     }
   }
-  gemm_f32_packed(y, scratch, wp, 0, B, F, K, K, 1, F, 0, <f32>-Infinity, <f32>Infinity, pack);
-  meanAndBias(y, b, B, F, <f32>(OH * OW));
 }
 
 // q (KW, C) = for each tap kw, the sum over output columns ow of the input pixel it reads in `row`

@@ -100,6 +100,15 @@ export function depthwise_conv2d_forward_i8_wide(y: usize, x: usize, q: usize, s
     return;
   }
   widen_i8(wf, q, KH * KW * C);
+  depthwise_i8_rows(y, x, wf, scale, b, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, lo, hi, 0, B * OH);
+}
+
+// depthwise_conv2d_forward_i8_wide's output rows row0 .. row1-1 (row = n*OH + oh) on q already
+// widened to wf (M = 1, dilation 1, KH == KW in {3, 5}): the wide kernel runs all rows, the int8
+// sepconv (sepconv.ts) a band at a time. The one copy of depthwiseRowsOf's int8 order.
+export function depthwise_i8_rows(y: usize, x: usize, wf: usize, scale: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  lo: f32, hi: f32, row0: i32, row1: i32): void {
   // M, DH and DW as the constants they are here (the copy inlined for int8 folds them away).
-  depthwiseRowsOf(y, x, wf, true, scale, b, B, H, W, C, 1, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, lo, hi, 0, B * OH);
+  depthwiseRowsOf(y, x, wf, true, scale, b, B, H, W, C, 1, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, lo, hi, row0, row1);
 }

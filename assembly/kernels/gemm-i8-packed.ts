@@ -51,7 +51,7 @@ export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): v
 export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
   if (m <= 0 || n <= 0 || k <= 0) return;
-  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && k * n <= ROWS_MAX_KN && csa == 1) {
+  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && (k * n <= ROWS_MAX_KN || n <= ROWS_MAX_N) && csa == 1) {
     // One k slice: each column block's panels widened once, then every row band reads a in place.
     for (let jc = 0; jc < n; jc += NC) {
       const nc = min(NC, n - jc);
@@ -122,12 +122,16 @@ function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: 
 
 // What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and a small
 // product per row band (k * n <= 512: gender's 1x1 layers of 8 and 16 channels, mobilenet_v2's
-// 32 -> 16). There the packed band's fixed cost per band (packing a, the epilogue pass) is most of
-// the band's work: 0.78-0.96x the packed-band path's time (3600 x 16 x 8 .. 900 x 32 x 16, 12544 x 16
-// x 32); past it the band path's one-pointer inner loop wins (900 x 32 x 32: 1.07x, 225 x 64 x 64:
-// 1.15x, 784 x 256 x 48: 1.12x; kernel against kernel by CPU time, 31 alternated rounds).
+// 32 -> 16) or few columns (n <= 64). There the packed band's fixed cost per band (packing a, the
+// epilogue pass) is a large part of the band's work: 0.78-0.96x the packed-band path's time (3600 x
+// 16 x 8 .. 900 x 32 x 16, 12544 x 16 x 32); with few columns 0.84-1.00x (3136 x 24 x 27, shufflenet's
+// stem im2col chunks, 0.88; 784 x 24 x 24 0.85; 3025 x 64 x 16 0.89; 900 x 32 x 32 0.91; 196 x 48 x 48
+// 0.96; 225 x 64 x 64 1.00); past 64 columns the band path's one-pointer inner loop is as fast or
+// faster (16 x 128 x 64 and 49 x 128 x 64: 0.89-0.90 the rows path's time). Kernel against kernel,
+// medians of 41 alternated calls after a warm-up pass, 2026-12-05.
 const ROWS_MAX_K = 64;
 const ROWS_MAX_KN = 512;
+const ROWS_MAX_N = 64;
 
 // gemm-packed.ts's gemm_f32_4x8_rows for int8 (m >= MR, k and k * n as above, a row-major): c (m, nc;
 // row stride ldc floats) = clamp(a (m, k) . bf / scale (nc) [+ bias (nc)], lo, hi), bf: the column

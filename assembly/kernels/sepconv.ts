@@ -5,13 +5,19 @@
 // The same bits as depthwise_conv2d_forward_clamp then conv2d_forward_packed's pointwise GEMM: each
 // depthwise output row is computed by depthwise_forward_rows as the whole-batch call computes it,
 // and each GEMM row depends only on its own row of the band (the same k order, bias, clamp).
+// sepconv_i8 is the same for frozen int8 kernels (issue 14, docs/int8.md): the depthwise's q widened
+// once per call, its rows by depthwise_i8_rows (depthwise_conv2d_forward_i8_wide's), the 1x1 by
+// gemm_i8_packed on its byte panels; the same bits as those two kernels run apart.
 import { depthwise_forward_rows } from './depthwise';
+import { depthwise_i8_rows } from './depthwise-i8';
 import { gemm_f32_packed } from './gemm-packed';
-import { GEMM_SCRATCH_FLOATS, KC, MR } from './gemm';
+import { gemm_i8_packed, widen_i8 } from './gemm-i8-packed';
+import { GEMM_SCRATCH_FLOATS, KC, MR, NC, NR } from './gemm';
 import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 
-// The thread job of a split sepconv (assembly/kernels/threads.ts runs sepconvTile for it).
+// The thread jobs of a split sepconv (assembly/kernels/threads.ts runs sepconvTile / sepconvI8Tile).
 export const JOB_SEPCONV: i32 = 15;
+export const JOB_SEPCONV_I8: i32 = 16;
 
 // y (B, OH, OW, F) = clamp(z . wp [+ b], lo, hi), z (B, OH, OW, C) = clamp(depthwise(x (B, H, W,
 // C), wd (KH, KW, C)) [+ bd], dlo, dhi) (depthwise multiplier 1); wp the (C, F) 1x1 kernel packed by
@@ -21,21 +27,59 @@ export function sepconv_f32(y: usize, x: usize, wd: usize, bd: usize, wp: usize,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, band: usize, pack: usize): void {
   const step = max(bandRows, 1);
   // With a thread pool attached, whole bands go to the threads, each with a band of its own.
-  if (ASC_FEATURE_THREADS && sepconvSplit(y, x, wd, bd, wp, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band)) return;
-  sepconvBands(y, x, wd, bd, wp, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
+  if (ASC_FEATURE_THREADS && sepconvSplit(false, y, x, wd, 0, bd, wp, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band)) return;
+  bandsF32(y, x, wd, bd, wp, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
 }
 
-// Output rows row0 .. row1-1 (row = n*OH + oh), step rows a band.
-function sepconvBands(y: usize, x: usize, wd: usize, bd: usize, wp: usize, b: usize,
+// sepconv_f32 with int8 kernels: y = clamp(z . (q / sp (F)) [+ b], lo, hi), z = clamp(depthwise(x,
+// qd (KH, KW, C) / sd (C)) [+ bd], dlo, dhi); qp the 1x1's q (C, F) packed by gemm_pack_b_i8. The
+// depthwise is one depthwise_conv2d_forward_i8_wide widens (multiplier 1, dilation 1, KH == KW in
+// {3, 5}). Scratch: wf (KH * KW * C floats, qd widened), band (bandRows * OW * C floats), pack
+// (gemm_i8_packed's for a band: gemmScratch(bandRows * OW, F, C) bytes).
+export function sepconv_i8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, pack: usize): void {
+  const step = max(bandRows, 1);
+  // Widened once here; the threads' bands read it too.
+  widen_i8(wf, qd, KH * KW * C);
+  if (ASC_FEATURE_THREADS && sepconvSplit(true, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band)) return;
+  bandsI8(y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
+}
+
+// Output rows row0 .. row1-1 (row = n*OH + oh), step rows a band: one copy per kind.
+function bandsF32(y: usize, x: usize, wd: usize, bd: usize, wp: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
+  sepconvBands(false, y, x, wd, 0, bd, wp, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+}
+
+function bandsI8(y: usize, x: usize, wf: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
+  sepconvBands(true, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+}
+
+// The bands of either kind (`int8` a constant at each call): wd is the depthwise's f32 kernel or
+// its q widened (scales sd), wp the 1x1's f32 panels or byte panels (scales sp).
+// @ts-ignore: decorator
+@inline
+function sepconvBands(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
   const rowBytes = <usize>(OW * C) << 2;
   for (let r0 = row0; r0 < row1; r0 += step) {
     const r1 = min(row1, r0 + step);
-    // depthwise_forward_rows writes output row r at its y + r * rowBytes: y shifted so that row r0
+    // The depthwise rows write output row r at their y + r * rowBytes: y shifted so that row r0
     // lands at band (wrapping u32 arithmetic; every byte written is inside the band).
-    depthwise_forward_rows(band - <usize>r0 * rowBytes, x, wd, bd, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, r0, r1);
-    gemm_f32_packed(y + (<usize>(r0 * OW * F) << 2), band, wp, b, (r1 - r0) * OW, F, C, C, 1, F, 0, lo, hi, pack);
+    const z = band - <usize>r0 * rowBytes;
+    const yb = y + (<usize>(r0 * OW * F) << 2);
+    if (int8) {
+      depthwise_i8_rows(z, x, wd, sd, bd, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, r0, r1);
+      gemm_i8_packed(yb, band, wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
+    } else {
+      depthwise_forward_rows(z, x, wd, bd, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, r0, r1);
+      gemm_f32_packed(yb, band, wp, b, (r1 - r0) * OW, F, C, C, 1, F, 0, lo, hi, pack);
+    }
   }
 }
 
@@ -47,15 +91,26 @@ function bandBytes(step: i32, OW: i32, C: i32): usize {
   return ((<usize>(step * OW * C) << 2) + 15) & ~(<usize>15);
 }
 
+// The packing buffer a band's GEMM needs: gemm_f32_packed's band of a; gemm_i8_packed's widened
+// block of panels and then that band (gemmScratch, host/compile/size-expr.ts).
+// @ts-ignore: decorator
+@inline
+function packBytes(int8: bool, C: i32, F: i32): usize {
+  const panels = int8 ? ((min(F, NC) + NR - 1) & ~(NR - 1)) : 0;
+  return <usize>(min(C, KC) * (panels + MR)) << 2;
+}
+
 // The split: tiles of whole bands (the same rows, band by band, as one thread runs them, so the
 // same bits). The driver's band and packing buffer are the op's scratch, a worker's are in its
 // GEMM scratch (GEMM_SCRATCH_FLOATS), so only bands that fit there split; inside a tile the GEMM
 // runs whole (a tile does not split again).
-function sepconvSplit(y: usize, x: usize, wd: usize, bd: usize, wp: usize, b: usize,
+// @ts-ignore: decorator
+@inline
+function sepconvSplit(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, band: usize): bool {
   if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
-  if (bandBytes(step, OW, C) + (<usize>(min(C, KC) * MR) << 2) > (<usize>GEMM_SCRATCH_FLOATS << 2)) return false;
+  if (bandBytes(step, OW, C) + packBytes(int8, C, F) > (<usize>GEMM_SCRATCH_FLOATS << 2)) return false;
   const bands = (B * OH + step - 1) / step;
   const count = tilesFor(bands, <f64>(B * OH * OW) * <f64>C * <f64>(KH * KW + F), TILE_MIN_WORK);
   if (count < 2) return false;
@@ -63,17 +118,35 @@ function sepconvSplit(y: usize, x: usize, wd: usize, bd: usize, wp: usize, b: us
   setArg(6, B); setArg(7, H); setArg(8, W); setArg(9, C); setArg(10, F); setArg(11, KH); setArg(12, KW);
   setArg(13, SH); setArg(14, SW); setArg(15, DH); setArg(16, DW); setArg(17, PT); setArg(18, PL); setArg(19, OH); setArg(20, OW);
   setArgf(21, dlo); setArgf(22, dhi); setArgf(23, lo); setArgf(24, hi); setArg(25, step);
-  runJob(JOB_SEPCONV, count, band);
+  setArgp(26, sd); setArgp(27, sp);
+  runJob(int8 ? JOB_SEPCONV_I8 : JOB_SEPCONV, count, band);
   return true;
 }
 
 // One tile of the split: bands tileStart(tile) .. tileStart(tile + 1) - 1, in `scratch`.
 export function sepconvTile(args: usize, tile: i32, count: i32, scratch: usize): void {
-  const B = arg(args, 6), C = arg(args, 9), OH = arg(args, 19), OW = arg(args, 20), step = arg(args, 25);
+  sepconvTileOf(false, args, tile, count, scratch);
+}
+
+export function sepconvI8Tile(args: usize, tile: i32, count: i32, scratch: usize): void {
+  sepconvTileOf(true, args, tile, count, scratch);
+}
+
+// @ts-ignore: decorator
+@inline
+function sepconvTileOf(int8: bool, args: usize, tile: i32, count: i32, scratch: usize): void {
+  const B = arg(args, 6), C = arg(args, 9), F = arg(args, 10), OH = arg(args, 19), OW = arg(args, 20), step = arg(args, 25);
   const bands = (B * OH + step - 1) / step;
   const row0 = tileStart(tile, count, bands) * step, row1 = min(B * OH, tileStart(tile + 1, count, bands) * step);
-  sepconvBands(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4), argp(args, 5),
-    B, arg(args, 7), arg(args, 8), C, arg(args, 10), arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
-    arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), OH, OW, argf(args, 21), argf(args, 22), argf(args, 23), argf(args, 24),
-    step, row0, row1, scratch, scratch + bandBytes(step, OW, C));
+  const pack = scratch + bandBytes(step, OW, C);
+  if (int8) {
+    bandsI8(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 27), argp(args, 5),
+      B, arg(args, 7), arg(args, 8), C, F, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
+      arg(args, 17), arg(args, 18), OH, OW, argf(args, 21), argf(args, 22), argf(args, 23), argf(args, 24), step, row0, row1, scratch, pack);
+  } else {
+    bandsF32(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 3), argp(args, 4), argp(args, 5),
+      B, arg(args, 7), arg(args, 8), C, F, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
+      arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), OH, OW, argf(args, 21), argf(args, 22), argf(args, 23), argf(args, 24),
+      step, row0, row1, scratch, pack);
+  }
 }

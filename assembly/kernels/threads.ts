@@ -32,7 +32,7 @@ import { col2im_channel_range, conv2d_chunk, im2colChannels } from './conv';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
 import { depthwise_forward_rows } from './depthwise';
-import { JOB_SEPCONV, sepconvTile } from './sepconv';
+import { JOB_SEPCONV, JOB_SEPCONV_I8, sepconvI8Tile, sepconvTile } from './sepconv';
 import { update_range } from './optim';
 import { elementwiseTile } from './threads-elementwise';
 import { trainTile } from './threads-train';
@@ -71,7 +71,7 @@ const JOB_COL2IM: i32 = 12;
 export const JOB_WINOGRAD: i32 = 13;
 // The same on a frozen layer's int8 kernel (winograd-i8.ts winograd_i8_split).
 export const JOB_WINOGRAD_I8: i32 = 14;
-const JOB_KINDS: i32 = 15; // 15: JOB_SEPCONV (sepconv.ts)
+const JOB_KINDS: i32 = 16; // 15, 16: JOB_SEPCONV, JOB_SEPCONV_I8 (sepconv.ts)
 // Kinds past the 16 counters at JOBS, their counters at MORE_JOBS: 17 JOB_BROADCAST (broadcast.ts),
 // 18 JOB_CONV_DIRECT (conv-direct.ts).
 const MORE_KINDS_FROM: i32 = 17;
@@ -167,6 +167,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_WINOGRAD: winogradTile(args, tile, count, slot); break;
     case JOB_WINOGRAD_I8: winogradI8Tile(args, tile, count, slot); break;
     case JOB_SEPCONV: sepconvTile(args, tile, count, scratch); break;
+    case JOB_SEPCONV_I8: sepconvI8Tile(args, tile, count, scratch); break;
     case JOB_BROADCAST: broadcastTile(args, tile, count); break;
     case JOB_CONV_DIRECT: convDirectTile(args, tile, count); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);

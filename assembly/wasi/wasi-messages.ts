@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 4360;
+export const TEXT_BYTES: usize = 4395;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -157,38 +157,40 @@ export function textBlob(): usize {
     97, 99, 107, 101, 100, 13, 119, 105, 110, 111, 103, 114, 97, 100, 95, 112, 97, 99, 107, 15, 99, 111, 110, 118,
     50, 100, 95, 119, 105, 110, 111, 103, 114, 97, 100, 18, 99, 111, 110, 118, 50, 100, 95, 119, 105, 110, 111, 103,
     114, 97, 100, 95, 105, 56, 8, 99, 111, 110, 118, 95, 103, 97, 112, 11, 109, 97, 120, 112, 111, 111, 108, 95,
-    97, 100, 100, 7, 115, 101, 112, 99, 111, 110, 118, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105,
-    56, 7, 103, 101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100,
-    95, 105, 56, 20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56,
-    25, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 119, 105,
-    100, 101, 11, 105, 110, 116, 101, 114, 108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95, 98, 95, 105, 56,
-    14, 103, 101, 109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118, 50, 100, 95, 102,
-    111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105, 100, 101, 110, 95, 105,
-    56, 16, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13, 108, 111, 115, 115, 95,
-    119, 101, 105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3,
-    114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3,
-    108, 100, 99, 4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119,
-    1, 102, 1, 120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2,
-    115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 117, 1,
-    119, 3, 116, 109, 112, 7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 1, 113, 5, 115, 99,
-    97, 108, 101, 2, 99, 98, 2, 102, 98, 1, 115, 2, 119, 100, 2, 98, 100, 4, 98, 97, 110, 100, 8, 98,
-    97, 110, 100, 82, 111, 119, 115, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97,
-    2, 112, 98, 2, 115, 98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101,
-    114, 83, 97, 109, 112, 108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1,
-    103, 2, 115, 49, 4, 107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117,
-    110, 107, 79, 117, 116, 2, 100, 119, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117,
-    110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97,
-    110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105,
-    110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5,
-    100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2, 119, 102, 2, 98, 102,
-    6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100,
-    98, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3,
-    115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52,
-    2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3,
-    115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3,
-    115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97,
-    108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104,
-    97, 6, 103, 114, 111, 117, 112, 115, 2, 113, 102, 4, 122, 101, 114, 111,
+    97, 100, 100, 7, 115, 101, 112, 99, 111, 110, 118, 10, 115, 101, 112, 99, 111, 110, 118, 95, 105, 56, 11, 99,
+    111, 110, 118, 95, 103, 97, 112, 95, 105, 56, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56,
+    7, 103, 101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95,
+    105, 56, 20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 25,
+    100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 119, 105, 100,
+    101, 11, 105, 110, 116, 101, 114, 108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95, 98, 95, 105, 56, 14,
+    103, 101, 109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118, 50, 100, 95, 102, 111,
+    114, 119, 97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105, 100, 101, 110, 95, 105, 56,
+    16, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119,
+    101, 105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114,
+    115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108,
+    100, 99, 4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1,
+    102, 1, 120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115,
+    104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 117, 1, 119,
+    3, 116, 109, 112, 7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 1, 113, 5, 115, 99, 97,
+    108, 101, 2, 99, 98, 2, 102, 98, 2, 113, 112, 1, 115, 2, 119, 100, 2, 98, 100, 4, 98, 97, 110, 100,
+    8, 98, 97, 110, 100, 82, 111, 119, 115, 2, 113, 100, 2, 115, 100, 2, 115, 112, 2, 119, 102, 4, 114, 111,
+    119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2,
+    115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97,
+    98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115, 49, 4, 107, 105, 110, 100, 2,
+    115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97,
+    114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110,
+    6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103,
+    97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118,
+    105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107,
+    3, 108, 100, 121, 3, 108, 100, 120, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 6, 111, 102,
+    102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52,
+    2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51,
+    3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115,
+    97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115,
+    98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114,
+    5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99,
+    104, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 2, 113, 102, 4, 122,
+    101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -405,145 +407,151 @@ export const OPN_conv2d_winograd_i8: Text = 3563; // "conv2d_winograd_i8"
 export const OPN_conv_gap: Text = 3582; // "conv_gap"
 export const OPN_maxpool_add: Text = 3591; // "maxpool_add"
 export const OPN_sepconv: Text = 3603; // "sepconv"
-export const OPN_dequantize_i8: Text = 3611; // "dequantize_i8"
-export const OPN_gemm_i8: Text = 3625; // "gemm_i8"
-export const OPN_conv2d_forward_i8: Text = 3633; // "conv2d_forward_i8"
-export const OPN_depthwise_forward_i8: Text = 3651; // "depthwise_forward_i8"
-export const OPN_depthwise_forward_i8_wide: Text = 3672; // "depthwise_forward_i8_wide"
-export const OPN_interleave2: Text = 3698; // "interleave2"
-export const OPN_pack_b_i8: Text = 3710; // "pack_b_i8"
-export const OPN_gemm_i8_packed: Text = 3720; // "gemm_i8_packed"
-export const OPN_conv2d_forward_i8_packed: Text = 3735; // "conv2d_forward_i8_packed"
-export const OPN_widen_i8: Text = 3760; // "widen_i8"
-export const OPN_conv2d_direct_i8: Text = 3769; // "conv2d_direct_i8"
-export const OPN_loss_weighted: Text = 3786; // "loss_weighted"
-export const ARGN_a: Text = 3800; // "a"
-export const ARGN_batchFlags: Text = 3802; // "batchFlags"
-export const ARGN_m: Text = 3813; // "m"
-export const ARGN_rsa: Text = 3815; // "rsa"
-export const ARGN_k: Text = 3819; // "k"
-export const ARGN_csa: Text = 3821; // "csa"
-export const ARGN_b: Text = 3825; // "b"
-export const ARGN_rsb: Text = 3827; // "rsb"
-export const ARGN_n: Text = 3831; // "n"
-export const ARGN_csb: Text = 3833; // "csb"
-export const ARGN_c: Text = 3837; // "c"
-export const ARGN_ldc: Text = 3839; // "ldc"
-export const ARGN_pack: Text = 3843; // "pack"
-export const ARGN_bp: Text = 3848; // "bp"
-export const ARGN_bias: Text = 3851; // "bias"
-export const ARGN_y: Text = 3856; // "y"
-export const ARGN_oh: Text = 3858; // "oh"
-export const ARGN_ow: Text = 3861; // "ow"
-export const ARGN_f: Text = 3864; // "f"
-export const ARGN_x: Text = 3866; // "x"
-export const ARGN_h: Text = 3868; // "h"
-export const ARGN_w_: Text = 3870; // "w_"
-export const ARGN_wp: Text = 3873; // "wp"
-export const ARGN_kh: Text = 3876; // "kh"
-export const ARGN_kw: Text = 3879; // "kw"
-export const ARGN_cols: Text = 3882; // "cols"
-export const ARGN_sh: Text = 3887; // "sh"
-export const ARGN_sw: Text = 3890; // "sw"
-export const ARGN_pt: Text = 3893; // "pt"
-export const ARGN_pl: Text = 3896; // "pl"
-export const ARGN_chunkRows: Text = 3899; // "chunkRows"
-export const ARGN_u: Text = 3909; // "u"
-export const ARGN_w: Text = 3911; // "w"
-export const ARGN_tmp: Text = 3913; // "tmp"
-export const ARGN_scratch: Text = 3917; // "scratch"
-export const ARGN_tiles: Text = 3925; // "tiles"
-export const ARGN_q: Text = 3931; // "q"
-export const ARGN_scale: Text = 3933; // "scale"
-export const ARGN_cb: Text = 3939; // "cb"
-export const ARGN_fb: Text = 3942; // "fb"
-export const ARGN_s: Text = 3945; // "s"
-export const ARGN_wd: Text = 3947; // "wd"
-export const ARGN_bd: Text = 3950; // "bd"
-export const ARGN_band: Text = 3953; // "band"
-export const ARGN_bandRows: Text = 3958; // "bandRows"
-export const ARGN_rows: Text = 3967; // "rows"
-export const ARGN_pa: Text = 3972; // "pa"
-export const ARGN_count: Text = 3975; // "count"
-export const ARGN_sa: Text = 3981; // "sa"
-export const ARGN_pb: Text = 3984; // "pb"
-export const ARGN_sb: Text = 3987; // "sb"
-export const ARGN_pc: Text = 3990; // "pc"
-export const ARGN_sc: Text = 3993; // "sc"
-export const ARGN_db: Text = 3996; // "db"
-export const ARGN_dy: Text = 3999; // "dy"
-export const ARGN_dx: Text = 4002; // "dx"
-export const ARGN_perSample: Text = 4005; // "perSample"
-export const ARGN_labels: Text = 4015; // "labels"
-export const ARGN_p: Text = 4022; // "p"
-export const ARGN_sparse: Text = 4024; // "sparse"
-export const ARGN_g: Text = 4031; // "g"
-export const ARGN_s1: Text = 4033; // "s1"
-export const ARGN_kind: Text = 4036; // "kind"
-export const ARGN_s2: Text = 4041; // "s2"
-export const ARGN_s3: Text = 4044; // "s3"
-export const ARGN_pool: Text = 4047; // "pool"
-export const ARGN_chunkOut: Text = 4052; // "chunkOut"
-export const ARGN_dw: Text = 4061; // "dw"
-export const ARGN_argmax: Text = 4064; // "argmax"
-export const ARGN_inputCount: Text = 4071; // "inputCount"
-export const ARGN_hw: Text = 4082; // "hw"
-export const ARGN_mean: Text = 4085; // "mean"
-export const ARGN_invstd: Text = 4090; // "invstd"
-export const ARGN_newMean: Text = 4097; // "newMean"
-export const ARGN_newVar: Text = 4105; // "newVar"
-export const ARGN_gamma: Text = 4112; // "gamma"
-export const ARGN_beta: Text = 4118; // "beta"
-export const ARGN_movingMean: Text = 4123; // "movingMean"
-export const ARGN_movingVar: Text = 4134; // "movingVar"
-export const ARGN_dgamma: Text = 4144; // "dgamma"
-export const ARGN_dbeta: Text = 4151; // "dbeta"
-export const ARGN_mask: Text = 4157; // "mask"
-export const ARGN_ldy: Text = 4162; // "ldy"
-export const ARGN_ldx: Text = 4166; // "ldx"
-export const ARGN_wf: Text = 4170; // "wf"
-export const ARGN_bf: Text = 4173; // "bf"
-export const ARGN_output: Text = 4176; // "output"
-export const ARGN_pr: Text = 4183; // "pr"
-export const ARGN_offset: Text = 4186; // "offset"
-export const ARGN_lda: Text = 4193; // "lda"
-export const ARGN_ldb: Text = 4197; // "ldb"
-export const ARGN_d1: Text = 4201; // "d1"
-export const ARGN_d2: Text = 4204; // "d2"
-export const ARGN_d3: Text = 4207; // "d3"
-export const ARGN_d4: Text = 4210; // "d4"
-export const ARGN_d5: Text = 4213; // "d5"
-export const ARGN_sy0: Text = 4216; // "sy0"
-export const ARGN_n1: Text = 4220; // "n1"
-export const ARGN_sy1: Text = 4223; // "sy1"
-export const ARGN_n2: Text = 4227; // "n2"
-export const ARGN_sy2: Text = 4230; // "sy2"
-export const ARGN_n3: Text = 4234; // "n3"
-export const ARGN_sy3: Text = 4237; // "sy3"
-export const ARGN_n4: Text = 4241; // "n4"
-export const ARGN_sy4: Text = 4244; // "sy4"
-export const ARGN_n5: Text = 4248; // "n5"
-export const ARGN_sy5: Text = 4251; // "sy5"
-export const ARGN_sa0: Text = 4255; // "sa0"
-export const ARGN_sa1: Text = 4259; // "sa1"
-export const ARGN_sa2: Text = 4263; // "sa2"
-export const ARGN_sa3: Text = 4267; // "sa3"
-export const ARGN_sa4: Text = 4271; // "sa4"
-export const ARGN_sa5: Text = 4275; // "sa5"
-export const ARGN_sb0: Text = 4279; // "sb0"
-export const ARGN_sb1: Text = 4283; // "sb1"
-export const ARGN_sb2: Text = 4287; // "sb2"
-export const ARGN_sb3: Text = 4291; // "sb3"
-export const ARGN_sb4: Text = 4295; // "sb4"
-export const ARGN_sb5: Text = 4299; // "sb5"
-export const ARGN_outer: Text = 4303; // "outer"
-export const ARGN_inner: Text = 4309; // "inner"
-export const ARGN_d0: Text = 4315; // "d0"
-export const ARGN_alpha: Text = 4318; // "alpha"
-export const ARGN_shared: Text = 4324; // "shared"
-export const ARGN_ch: Text = 4331; // "ch"
-export const ARGN_rsq: Text = 4334; // "rsq"
-export const ARGN_dalpha: Text = 4338; // "dalpha"
-export const ARGN_groups: Text = 4345; // "groups"
-export const ARGN_qf: Text = 4352; // "qf"
-export const ARGN_zero: Text = 4355; // "zero"
+export const OPN_sepconv_i8: Text = 3611; // "sepconv_i8"
+export const OPN_conv_gap_i8: Text = 3622; // "conv_gap_i8"
+export const OPN_dequantize_i8: Text = 3634; // "dequantize_i8"
+export const OPN_gemm_i8: Text = 3648; // "gemm_i8"
+export const OPN_conv2d_forward_i8: Text = 3656; // "conv2d_forward_i8"
+export const OPN_depthwise_forward_i8: Text = 3674; // "depthwise_forward_i8"
+export const OPN_depthwise_forward_i8_wide: Text = 3695; // "depthwise_forward_i8_wide"
+export const OPN_interleave2: Text = 3721; // "interleave2"
+export const OPN_pack_b_i8: Text = 3733; // "pack_b_i8"
+export const OPN_gemm_i8_packed: Text = 3743; // "gemm_i8_packed"
+export const OPN_conv2d_forward_i8_packed: Text = 3758; // "conv2d_forward_i8_packed"
+export const OPN_widen_i8: Text = 3783; // "widen_i8"
+export const OPN_conv2d_direct_i8: Text = 3792; // "conv2d_direct_i8"
+export const OPN_loss_weighted: Text = 3809; // "loss_weighted"
+export const ARGN_a: Text = 3823; // "a"
+export const ARGN_batchFlags: Text = 3825; // "batchFlags"
+export const ARGN_m: Text = 3836; // "m"
+export const ARGN_rsa: Text = 3838; // "rsa"
+export const ARGN_k: Text = 3842; // "k"
+export const ARGN_csa: Text = 3844; // "csa"
+export const ARGN_b: Text = 3848; // "b"
+export const ARGN_rsb: Text = 3850; // "rsb"
+export const ARGN_n: Text = 3854; // "n"
+export const ARGN_csb: Text = 3856; // "csb"
+export const ARGN_c: Text = 3860; // "c"
+export const ARGN_ldc: Text = 3862; // "ldc"
+export const ARGN_pack: Text = 3866; // "pack"
+export const ARGN_bp: Text = 3871; // "bp"
+export const ARGN_bias: Text = 3874; // "bias"
+export const ARGN_y: Text = 3879; // "y"
+export const ARGN_oh: Text = 3881; // "oh"
+export const ARGN_ow: Text = 3884; // "ow"
+export const ARGN_f: Text = 3887; // "f"
+export const ARGN_x: Text = 3889; // "x"
+export const ARGN_h: Text = 3891; // "h"
+export const ARGN_w_: Text = 3893; // "w_"
+export const ARGN_wp: Text = 3896; // "wp"
+export const ARGN_kh: Text = 3899; // "kh"
+export const ARGN_kw: Text = 3902; // "kw"
+export const ARGN_cols: Text = 3905; // "cols"
+export const ARGN_sh: Text = 3910; // "sh"
+export const ARGN_sw: Text = 3913; // "sw"
+export const ARGN_pt: Text = 3916; // "pt"
+export const ARGN_pl: Text = 3919; // "pl"
+export const ARGN_chunkRows: Text = 3922; // "chunkRows"
+export const ARGN_u: Text = 3932; // "u"
+export const ARGN_w: Text = 3934; // "w"
+export const ARGN_tmp: Text = 3936; // "tmp"
+export const ARGN_scratch: Text = 3940; // "scratch"
+export const ARGN_tiles: Text = 3948; // "tiles"
+export const ARGN_q: Text = 3954; // "q"
+export const ARGN_scale: Text = 3956; // "scale"
+export const ARGN_cb: Text = 3962; // "cb"
+export const ARGN_fb: Text = 3965; // "fb"
+export const ARGN_qp: Text = 3968; // "qp"
+export const ARGN_s: Text = 3971; // "s"
+export const ARGN_wd: Text = 3973; // "wd"
+export const ARGN_bd: Text = 3976; // "bd"
+export const ARGN_band: Text = 3979; // "band"
+export const ARGN_bandRows: Text = 3984; // "bandRows"
+export const ARGN_qd: Text = 3993; // "qd"
+export const ARGN_sd: Text = 3996; // "sd"
+export const ARGN_sp: Text = 3999; // "sp"
+export const ARGN_wf: Text = 4002; // "wf"
+export const ARGN_rows: Text = 4005; // "rows"
+export const ARGN_pa: Text = 4010; // "pa"
+export const ARGN_count: Text = 4013; // "count"
+export const ARGN_sa: Text = 4019; // "sa"
+export const ARGN_pb: Text = 4022; // "pb"
+export const ARGN_sb: Text = 4025; // "sb"
+export const ARGN_pc: Text = 4028; // "pc"
+export const ARGN_sc: Text = 4031; // "sc"
+export const ARGN_db: Text = 4034; // "db"
+export const ARGN_dy: Text = 4037; // "dy"
+export const ARGN_dx: Text = 4040; // "dx"
+export const ARGN_perSample: Text = 4043; // "perSample"
+export const ARGN_labels: Text = 4053; // "labels"
+export const ARGN_p: Text = 4060; // "p"
+export const ARGN_sparse: Text = 4062; // "sparse"
+export const ARGN_g: Text = 4069; // "g"
+export const ARGN_s1: Text = 4071; // "s1"
+export const ARGN_kind: Text = 4074; // "kind"
+export const ARGN_s2: Text = 4079; // "s2"
+export const ARGN_s3: Text = 4082; // "s3"
+export const ARGN_pool: Text = 4085; // "pool"
+export const ARGN_chunkOut: Text = 4090; // "chunkOut"
+export const ARGN_dw: Text = 4099; // "dw"
+export const ARGN_argmax: Text = 4102; // "argmax"
+export const ARGN_inputCount: Text = 4109; // "inputCount"
+export const ARGN_hw: Text = 4120; // "hw"
+export const ARGN_mean: Text = 4123; // "mean"
+export const ARGN_invstd: Text = 4128; // "invstd"
+export const ARGN_newMean: Text = 4135; // "newMean"
+export const ARGN_newVar: Text = 4143; // "newVar"
+export const ARGN_gamma: Text = 4150; // "gamma"
+export const ARGN_beta: Text = 4156; // "beta"
+export const ARGN_movingMean: Text = 4161; // "movingMean"
+export const ARGN_movingVar: Text = 4172; // "movingVar"
+export const ARGN_dgamma: Text = 4182; // "dgamma"
+export const ARGN_dbeta: Text = 4189; // "dbeta"
+export const ARGN_mask: Text = 4195; // "mask"
+export const ARGN_ldy: Text = 4200; // "ldy"
+export const ARGN_ldx: Text = 4204; // "ldx"
+export const ARGN_bf: Text = 4208; // "bf"
+export const ARGN_output: Text = 4211; // "output"
+export const ARGN_pr: Text = 4218; // "pr"
+export const ARGN_offset: Text = 4221; // "offset"
+export const ARGN_lda: Text = 4228; // "lda"
+export const ARGN_ldb: Text = 4232; // "ldb"
+export const ARGN_d1: Text = 4236; // "d1"
+export const ARGN_d2: Text = 4239; // "d2"
+export const ARGN_d3: Text = 4242; // "d3"
+export const ARGN_d4: Text = 4245; // "d4"
+export const ARGN_d5: Text = 4248; // "d5"
+export const ARGN_sy0: Text = 4251; // "sy0"
+export const ARGN_n1: Text = 4255; // "n1"
+export const ARGN_sy1: Text = 4258; // "sy1"
+export const ARGN_n2: Text = 4262; // "n2"
+export const ARGN_sy2: Text = 4265; // "sy2"
+export const ARGN_n3: Text = 4269; // "n3"
+export const ARGN_sy3: Text = 4272; // "sy3"
+export const ARGN_n4: Text = 4276; // "n4"
+export const ARGN_sy4: Text = 4279; // "sy4"
+export const ARGN_n5: Text = 4283; // "n5"
+export const ARGN_sy5: Text = 4286; // "sy5"
+export const ARGN_sa0: Text = 4290; // "sa0"
+export const ARGN_sa1: Text = 4294; // "sa1"
+export const ARGN_sa2: Text = 4298; // "sa2"
+export const ARGN_sa3: Text = 4302; // "sa3"
+export const ARGN_sa4: Text = 4306; // "sa4"
+export const ARGN_sa5: Text = 4310; // "sa5"
+export const ARGN_sb0: Text = 4314; // "sb0"
+export const ARGN_sb1: Text = 4318; // "sb1"
+export const ARGN_sb2: Text = 4322; // "sb2"
+export const ARGN_sb3: Text = 4326; // "sb3"
+export const ARGN_sb4: Text = 4330; // "sb4"
+export const ARGN_sb5: Text = 4334; // "sb5"
+export const ARGN_outer: Text = 4338; // "outer"
+export const ARGN_inner: Text = 4344; // "inner"
+export const ARGN_d0: Text = 4350; // "d0"
+export const ARGN_alpha: Text = 4353; // "alpha"
+export const ARGN_shared: Text = 4359; // "shared"
+export const ARGN_ch: Text = 4366; // "ch"
+export const ARGN_rsq: Text = 4369; // "rsq"
+export const ARGN_dalpha: Text = 4373; // "dalpha"
+export const ARGN_groups: Text = 4380; // "groups"
+export const ARGN_qf: Text = 4387; // "qf"
+export const ARGN_zero: Text = 4390; // "zero"

@@ -7,7 +7,7 @@
 // with its padding grown (pad-fold.ts).
 import { type GraphNode, isOutput } from './graph';
 import { activationClamp, activationForward, type Clamp } from './activation-lowering';
-import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
+import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWideDepthwiseI8 } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import { withPadding } from './pad-fold';
 import { floatKernel } from './lower';
@@ -89,7 +89,7 @@ function foldBatchNorm(ctx: CompileContext, p: ProgramBuilder, node: GraphNode, 
 
 // The batch normalization node that alone reads `node` (a convolution with no activation), when
 // that BN runs in inference mode in this program (not training, or frozen) and is not the output.
-function fusibleBatchNorm(ctx: CompileContext, node: GraphNode, training: boolean): GraphNode | null {
+export function fusibleBatchNorm(ctx: CompileContext, node: GraphNode, training: boolean): GraphNode | null {
   // A model output keeps its own value, so nothing may be folded into it.
   if (node.layer!.config.activation !== 'linear' || isOutput(ctx.graph, node.id)) return null;
   const next = ctx.consumers.get(node.id) ?? [];
@@ -159,7 +159,7 @@ function depthwiseForwardI8(a: ForwardArgs, q: number, scale: number, b: number 
   const m = layer.config.depthMultiplier as number;
   // The 3x3 / 5x5 layers of mobile networks widen q into scratch per call and run in the f32
   // kernel's order (depthwise_forward_i8_wide); other shapes read q in registers.
-  const wide = m === 1 && g.dh === 1 && g.dw_ === 1 && g.kh === g.kw && (g.kh === 3 || g.kh === 5);
+  const wide = usesWideDepthwiseI8(g, m);
   if (wide) needScratch(ctx, g.kh * g.kw * g.c * 4);
   p.emit(wide ? 'depthwise_forward_i8_wide' : 'depthwise_forward_i8', layer.name,
     { y: z, x: x.region, q, scale, ...(b !== undefined ? { b } : {}), ...(wide ? { wf: SCRATCH } : {}) },

@@ -5,7 +5,8 @@
 // order is not the convolution's; test/conv-gap.test.ts bounds the error against f64.
 import { type GraphNode, isOutput } from './graph';
 import { geometry } from './conv-lowering';
-import { align16, type ForwardArgs, last, needScratch, type NodeValue, packedScratchBytes, packedWeight, SCRATCH } from './program';
+import { gemmScratchBytes } from './gemm-scratch';
+import { align16, type ForwardArgs, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, SCRATCH } from './program';
 
 // Floats of conv_gap_f32's scratch before its packing buffer (conv_gap_scratch_floats).
 export const convGapScratchFloats = (batch: number, c: number, kh: number, kw: number) => (batch * kh + 1) * kw * c;
@@ -25,8 +26,8 @@ function gapReader(a: ForwardArgs): GraphNode | null {
 }
 
 // Emits conv_gap for a convolution read only by a global average pooling, with a constant f32
-// kernel an inference plan packs once; the pooling is absorbed (it passes this region on, F floats
-// a sample). null: not fused.
+// kernel an inference plan packs once (conv_gap_i8 for a frozen int8 kernel); the pooling is
+// absorbed (it passes this region on, F floats a sample). null: not fused.
 export function convGapForward(a: ForwardArgs): NodeValue | null {
   const gap = gapReader(a);
   if (!gap) return null;
@@ -35,12 +36,15 @@ export function convGapForward(a: ForwardArgs): NodeValue | null {
   const g = geometry(layer, x.shape);
   const f = last(a.shape);
   const k = g.kh * g.kw * g.c;
-  const wp = packedWeight(ctx, layer.name, w, f, k);
+  // A frozen int8 kernel: packed at a byte a weight, its product by the int8 GEMM (conv_gap_i8).
+  const int8 = ctx.int8Kernels.get(w);
+  const wp = int8 ? packedInt8Weight(ctx, layer.name, w, f, k) : packedWeight(ctx, layer.name, w, f, k);
   if (wp === null) return null;
   const sums = align16(4 * convGapScratchFloats(ctx.batch, g.c, g.kh, g.kw));
-  needScratch(ctx, sums + packedScratchBytes(k));
+  needScratch(ctx, sums + (int8 ? gemmScratchBytes(ctx.batch, f, k) : packedScratchBytes(k)));
   const y = p.activation(gap.name, f * ctx.batch);
-  p.emit('conv_gap', layer.name, { y, x: x.region, wp, ...(b !== undefined ? { b } : {}), scratch: [SCRATCH, 0], pack: [SCRATCH, sums] },
+  const weights: Record<string, number> = int8 ? { qp: wp, scale: int8.scale } : { wp };
+  p.emit(int8 ? 'conv_gap_i8' : 'conv_gap', layer.name, { y, x: x.region, ...weights, ...(b !== undefined ? { b } : {}), scratch: [SCRATCH, 0], pack: [SCRATCH, sums] },
     { ...(b !== undefined ? {} : { b: 0 }), ...g, f });
   p.absorbed.add(gap.id);
   return { region: y, shape: a.shape };

@@ -53,6 +53,12 @@ export function usesDirectConv(g: ConvGeometry, f: number): boolean {
   return g.c <= 8 && g.kh * g.kw * g.c <= 256 && (f <= 8 || (g.c === 1 && f <= 16)) && !isPointwise(g);
 }
 
+// The int8 depthwise convolutions that widen q into scratch per call and run in the f32 kernel's
+// order (depthwise_forward_i8_wide, and inside sepconv_i8): the 3x3 / 5x5 layers of mobile networks.
+export function usesWideDepthwiseI8(g: ConvGeometry, m: number): boolean {
+  return m === 1 && g.dh === 1 && g.dw_ === 1 && g.kh === g.kw && (g.kh === 3 || g.kh === 5);
+}
+
 // Winograd F(2x2, 3x3) (assembly/kernels/winograd.ts, conv2d_winograd) for a 3x3 convolution with
 // stride 1 and dilation 1 whose kernel an inference plan transforms once: 2.25x fewer multiplies
 // for an input and an output transform. Chosen where it measured faster kernel against kernel

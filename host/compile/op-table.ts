@@ -310,6 +310,19 @@ export const OP_TABLE = {
     code: 249, args: `y:ptr x:ptr wd:ptr bd:ptr wp:ptr b:ptr ${CONV_GEOMETRY} dlo:f32 dhi:f32 lo:f32 hi:f32 bandRows band:ptr pack:ptr`,
     run: `sepconv_f32(y, x, wd, bd, wp, b, batch, ${CONV_CALL}, dlo, dhi, lo, hi, bandRows, band, pack)`,
   },
+  // sepconv on frozen int8 kernels, 243 (assembly/kernels/sepconv.ts sepconv_i8): the depthwise's
+  // q (kh, kw, c) widened into wf per call (multiplier 1, dilation 1, kh == kw in {3, 5}), its rows
+  // in depthwise_forward_i8_wide's order a band at a time, the 1x1's q packed by pack_b_i8 (qp).
+  sepconv_i8: {
+    code: 243, args: 'y:ptr x:ptr qd:ptr sd:ptr bd:ptr qp:ptr sp:ptr b:ptr h w_ c f kh kw sh sw pt pl oh ow dlo:f32 dhi:f32 lo:f32 hi:f32 bandRows wf:ptr band:ptr pack:ptr',
+    run: 'sepconv_i8(y, x, qd, sd, bd, qp, sp, b, batch, h, w_, c, f, kh, kw, sh, sw, pt, pl, oh, ow, dlo, dhi, lo, hi, bandRows, wf, band, pack)',
+  },
+  // conv_gap on a frozen int8 kernel, 244 (assembly/kernels/conv-gap.ts conv_gap_i8): q packed by
+  // pack_b_i8 (qp) and its scales; pack: gemm_i8_packed's scratch for (batch, f, kh*kw*c).
+  conv_gap_i8: {
+    code: 244, args: `y:ptr x:ptr qp:ptr scale:ptr b:ptr ${CONV_GEOMETRY} scratch:ptr pack:ptr`,
+    run: `conv_gap_i8(y, x, qp, scale, b, batch, ${CONV_CALL}, scratch, pack)`,
+  },
   // int8 weights, 220-239: a frozen layer's kernel unpacked to f32 where it is used.
   dequantize_i8: { code: 220, args: 'y:ptr q:ptr scale:ptr rows ch', run: 'dequantize_i8(y, q, scale, rows, ch)' },
   // Kernels that read a frozen layer's int8 kernel q and its per-output-channel f32 scales directly

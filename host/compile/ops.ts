@@ -182,6 +182,15 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     ],
     disjoint: [['y', 'x'], ['y', 'scratch']],
   },
+  // qp is int8 panels: a byte a weight.
+  conv_gap_i8: {
+    work: 'B * f * kh * kw * c + B * h * w_ * kw * c',
+    access: [
+      ['y', 'B * f', 'w'], ['x', CONV_IN, 'r'], ['qp', `(${PACKED('f', 'kh * kw * c')}) / 4`, 'r'], ['scale', 'f', 'r'], ['b?', 'f', 'r'],
+      ['scratch', '(B * kh + 1) * kw * c', 'w'], ['pack', 'gemmScratch(B, f, kh * kw * c) / 4', 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'scratch']],
+  },
   maxpool_add: {
     work: POOL_WORK, access: [['y', POOL_OUT, 'w'], ['x', POOL_IN, 'r'], ['s', POOL_OUT, 'r']], disjoint: [['y', 'x'], ['y', 's']],
   },
@@ -192,6 +201,16 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
       ['band', 'bandRows * ow * c', 'w'], ['pack', PACKED_SCRATCH('c'), 'w'],
     ],
     disjoint: [['y', 'x'], ['y', 'band']],
+  },
+  // qd and qp are int8: a byte a weight.
+  sepconv_i8: {
+    work: 'B * oh * ow * c * (kh * kw + f)',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['qd', 'kh * kw * c / 4', 'r'], ['sd', 'c', 'r'], ['bd?', 'c', 'r'],
+      ['qp', `(${PACKED('f', 'c')}) / 4`, 'r'], ['sp', 'f', 'r'], ['b?', 'f', 'r'],
+      ['wf', 'kh * kw * c', 'w'], ['band', 'bandRows * ow * c', 'w'], ['pack', 'gemmScratch(bandRows * ow, f, c) / 4', 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'band'], ['y', 'wf']],
   },
   bias_fill: { access: [['y', ROWS_N, 'w'], ['b', 'n', 'r']] },
   batched_gemm: {

@@ -73,8 +73,8 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   // An int8 one in an inference plan too, on q itself (usesWinogradI8).
   const winoI8 = !direct && int8 !== undefined && ctx.prepare !== null && ctx.regions[w].kind === 'param' && usesWinogradI8(g, last(shape));
   const packed = direct || winoI8 ? null : wino ?? (int8 ? packedInt8Weight(ctx, layer.name, w, last(shape), k) : packedWeight(ctx, layer.name, w, last(shape), k));
-  // A depthwise convolution deferred into this 1x1 one (host/compile/sepconv.ts) needs the packed f32 path.
-  if (x.depthwise && (packed === null || wino !== null || int8)) throw new Error(`internal: ${layer.name} cannot run the depthwise convolution deferred into it`);
+  // A depthwise convolution deferred into this 1x1 one (host/compile/sepconv.ts) needs a packed path.
+  if (x.depthwise && (packed === null || wino !== null)) throw new Error(`internal: ${layer.name} cannot run the depthwise convolution deferred into it`);
   if (packed !== null || winoI8) {
     // Weights packed by the plan's prepare program; the clamp (fused or the layer's own) in the epilogue.
     const [lo, hi] = fused ?? own ?? [-Infinity, Infinity];
@@ -91,6 +91,8 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
       const { h, w_, c, pt, pl, oh, ow } = g;
       p.emit('conv2d_winograd', layer.name, { y: z, x: x.region, u: wino, ...bias, scratch: [SCRATCH, 0] },
         { ...(b !== undefined ? {} : { b: 0 }), h, w_, c, f: last(shape), pt, pl, oh, ow, tiles, lo, hi });
+    } else if (int8 && x.depthwise) {
+      sepconvForward(a, z, packed!, b, last(shape), lo, hi, int8.scale);
     } else if (int8) {
       // The int8 GEMM widens each block of panels once per call, so a call of few rows (an im2col
       // chunk of a deep kernel: 12 rows of resnet18's 3x3x512) pays it for few products: at least

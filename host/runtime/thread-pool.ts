@@ -269,7 +269,7 @@ export function workerTiles(target: PoolTarget): number {
 
 // The ops the threads build splits, in the order of its job kinds (JOB_* in
 // assembly/kernels/threads.ts), and how many of each `target` split since it was made.
-export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed', 'conv2d packed', 'conv2d igemm', 'im2col', 'col2im', 'conv2d winograd', 'conv2d winograd i8', 'sepconv'] as const;
+export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'optimizer update', 'elementwise', 'gemm packed', 'conv2d packed', 'conv2d igemm', 'im2col', 'col2im', 'conv2d winograd', 'conv2d winograd i8', 'sepconv', 'sepconv i8'] as const;
 // The training passes' kinds (assembly/kernels/threads-train.ts), their counters from word 100.
 export const TRAIN_SPLIT_JOBS = ['conv2d backward filter', 'conv2d backward input', 'maxpool forward', 'maxpool backward', 'depthwise backward input', 'depthwise backward filter', 'conv2d backward filter parts'] as const;
 // The kinds past the first 16 (from 17), their counters from word 128.
