@@ -12,9 +12,11 @@ import { bundleSize } from '../scripts/size.mjs';
 
 // What the size app (scripts/size.mjs: build, train and run an MLP in a browser) downloads on
 // edgetune/lite, JS and edgetune-lite.wasm gzipped: the figure `node scripts/size.mjs` printed
-// when it last went down (2026-12-05: 39.8 + 25.8 = 65.6 KB), with a little slack. Lower it when
-// the bundle shrinks; the target is 50 KB (issue 12).
-const LITE_BUNDLE_GZ_KB = 66;
+// when it last went down (2026-12-05: 39.8 + 25.8 = 65.6 KB), with a little slack, raised once on
+// purpose: drawing a fresh MLP's kernels straight into their packed copies (cold start, 61.8 vs 68.0
+// CPU ms) costs the app 0.9 KB (40.5 + 26.0 = 66.5 KB). Lower it when the bundle shrinks; the target
+// is 50 KB (issue 12).
+const LITE_BUNDLE_GZ_KB = 67;
 
 function importGraph(entry: string, dynamic = true): Map<string, string[]> {
   const graph = new Map<string, string[]>();
