@@ -20,7 +20,7 @@
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
 import { gemm_f32, gemm_i8f32 } from './gemm';
-import { gemm_f32_packed } from './gemm-packed';
+import { gemm_f32_packed, gemm_f32_packed_panels, gemm_pack_b, gemm_packed_floats } from './gemm-packed';
 import { gemm_i8_packed } from './gemm-i8-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
@@ -28,7 +28,7 @@ import { endTap, firstTap } from './taps';
 import { im2colColumns } from './im2col-columns';
 import { conv2d_backward_filter_parts, filterPartsSub } from './conv-filter-parts';
 import { conv2d_igemm_f32 } from './conv-igemm';
-import { col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
+import { canSplit, col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
 import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_input_split } from './threads-train';
 
 
@@ -485,16 +485,45 @@ export function conv2d_grouped_backward_input(dx: usize, dy: usize, w: usize,
     }
     return;
   }
-  const chunk = min(max(chunkRows, 1), max(N, 1));
+  let chunk = min(max(chunkRows, 1), max(N, 1));
+  // One group: w^T packed once into GEMM panels at the head of cols (gemm_pack_b), every chunk's
+  // GEMM reading them (gemm_f32_packed: the same sums in the same order as gemm_f32, so the same
+  // bits), the chunks in the rest. Packed per chunk, w^T cost the bench CNN's second layer 56
+  // packs of 73.7 KB a step on one thread, and twice as many on two (each thread's chunks half
+  // as long): 1.78x on 2 threads, 1.9x packed once (docs/threads.md).
+  let bp: usize = 0;
+  if (G == 1) {
+    const Kg = KH * KW * C;
+    // Floats of cols, and of the panels on whole 64-byte lines.
+    const capacity = chunk * Kg;
+    const packed = (gemm_packed_floats(Kg, F) + 15) & ~15;
+    const rest = packed < capacity ? (capacity - packed) / Kg : 0;
+    if (rest >= min(PACKED_INPUT_CHUNK_MIN, N)) {
+      bp = cols;
+      gemm_pack_b(bp, w, Kg, F, 1, F);
+      cols += <usize>packed << 2;
+      chunk = min(rest, N);
+    }
+  }
   // With a thread pool attached, whole images go to the threads, each with its share of cols (threads-train.ts).
-  if (ASC_FEATURE_THREADS && conv_input_split(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
-  conv2d_backward_input_images(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, B);
+  if (ASC_FEATURE_THREADS && conv_input_split(dx, dy, w, bp, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate)) return;
+  // Not split by images (one image) with a pool attached: each chunk's gemm_f32 is split instead.
+  if (ASC_FEATURE_THREADS && bp != 0 && canSplit()) {
+    chunk = min(max(chunkRows, 1), max(N, 1));
+    cols = bp;
+    bp = 0;
+  }
+  conv2d_backward_input_images(dx, dy, w, bp, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, chunk, cols, pack, accumulate, 0, B);
 }
+
+// The fewest positions a chunk of the input gradient may keep beside the packed w^T.
+const PACKED_INPUT_CHUNK_MIN = 32;
 
 // conv2d_grouped_backward_input (not pointwise) for images b0 .. b1-1, `chunk` positions at a
 // time: an image's patches never reach another image, and each dx element gets its additions in
 // the order of its positions whatever the chunks, so image ranges split it across threads.
-export function conv2d_backward_input_images(dx: usize, dy: usize, w: usize,
+// bp: w^T in GEMM panels (G == 1), or 0 to pack it in every chunk's GEMM.
+export function conv2d_backward_input_images(dx: usize, dy: usize, w: usize, bp: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, G: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, chunk: i32, cols: usize, pack: usize, accumulate: i32, b0: i32, b1: i32): void {
   const Cg = C / G, Fg = F / G;
@@ -505,6 +534,11 @@ export function conv2d_backward_input_images(dx: usize, dy: usize, w: usize,
   for (let r0 = b0 * OH * OW; r0 < end; r0 += chunk) {
     const rows = min(chunk, end - r0);
     const dyc = dy + (<usize>r0 * <usize>F << 2);
+    if (bp) {
+      gemm_f32_packed_panels(cols, dyc, bp, 0, rows, Kg, F, F, 1, Kg, 0, <f32>-Infinity, <f32>Infinity, pack);
+      col2imChannels(dx, cols, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
+      continue;
+    }
     for (let g = 0; g < G; g++) {
       gemm_f32(cols, dyc + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), rows, Kg, Fg, F, 1, 1, F, Kg, 0, pack);
       col2imChannels(dx, cols, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);

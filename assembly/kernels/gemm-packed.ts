@@ -46,6 +46,16 @@ export function gemm_f32_packed(c: usize, a: usize, bp: usize, bias: usize, m: i
     gemm_f32_4x8_rows(c, a, bp, bias, m, n, k, rsa, ldc, lo, hi);
     return;
   }
+  gemm_f32_packed_panels(c, a, bp, bias, m, n, k, rsa, csa, ldc, accumulate, lo, hi, pack);
+}
+
+// gemm_f32_packed on one thread without its short-k rows path: a packed into MR-row panels as
+// gemm_f32 does. The input gradient of a convolution (conv.ts, k = its filters) runs this: there
+// the rows path, rereading a's four rows for each 8-column panel, was 6% slower than packing them.
+export function gemm_f32_packed_panels(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, ldc: i32, accumulate: i32, lo: f32, hi: f32, pack: usize): void {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  const kcStep = kSliceStep(k);
   const ldcBytes = <usize>ldc << 2;
   const clamp = lo > -Infinity || hi < Infinity;
   for (let jc = 0; jc < n; jc += NC) {

@@ -124,7 +124,7 @@ function convFilterPartsTile(args: usize, tile: i32, count: i32, pack: usize, sl
 // 1/threads share of cols, so the op has one barrier rather than two a chunk. Each dx element
 // gets its additions in the order of its image's positions whatever the chunks, and each cols
 // row is its GEMM row whatever the rows beside it: the same bits.
-export function conv_input_split(dx: usize, dy: usize, w: usize, B: i32, H: i32, W: i32, C: i32, F: i32, G: i32,
+export function conv_input_split(dx: usize, dy: usize, w: usize, bp: usize, B: i32, H: i32, W: i32, C: i32, F: i32, G: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   chunk: i32, cols: usize, pack: usize, accumulate: i32): bool {
   if (!canSplit() || B < 2) return false;
@@ -138,6 +138,7 @@ export function conv_input_split(dx: usize, dy: usize, w: usize, B: i32, H: i32,
   const count = tilesFor(B, work, TILE_MIN_WORK);
   if (count < 2) return false;
   setConvArgs(dx, dy, w, B, H, W, C, F, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, share, cols, accumulate);
+  setArgp(22, bp);
   runJob(JOB_CONV_INPUT, count, pack);
   return true;
 }
@@ -146,7 +147,7 @@ function convInputTile(args: usize, tile: i32, count: i32, pack: usize, slot: i3
   const B = arg(args, 3), C = arg(args, 6), G = arg(args, 8), KH = arg(args, 9), KW = arg(args, 10);
   const share = arg(args, 19);
   const cols = argp(args, 20) + <usize>slot * <usize>share * (<usize>(KH * KW * (C / G)) << 2);
-  conv2d_backward_input_images(argp(args, 0), argp(args, 1), argp(args, 2), B, arg(args, 4), arg(args, 5),
+  conv2d_backward_input_images(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 22), B, arg(args, 4), arg(args, 5),
     C, arg(args, 7), G, KH, KW, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
     arg(args, 15), arg(args, 16), arg(args, 17), arg(args, 18), share, cols, pack, arg(args, 21),
     tileStart(tile, count, B), tileStart(tile + 1, count, B));
