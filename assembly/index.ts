@@ -30,6 +30,7 @@ export {
 export { depthwise_conv2d_forward_clamp } from './kernels/depthwise';
 export { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from './kernels/depthwise-i8';
 export { conv2d_direct_f32_4x8 } from './kernels/conv-direct';
+export { conv2d_backward_filter_by_parts } from './kernels/conv-filter-parts';
 export { conv2d_igemm_f32 } from './kernels/conv-igemm';
 export {
   max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward,

@@ -297,6 +297,16 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.expect('dw', c.f32(dw, 9 * CONV.C * f), want.dw);
     c.expect('db', c.f32(db, f), want.db);
   },
+  // 40 positions in 8 parts of 5, unfolded 4 at a time (a tail of 1 in every part).
+  conv2d_backward_filter_parts(c) {
+    const f = 3, x = c.input(nIn(WINO)), dy = c.input(nOut(WINO, f)), dw = c.out(9 * WINO.C * f), db = c.out(f);
+    c.run('conv2d_backward_filter_parts', {
+      dw, db, x: x.p, dy: dy.p, ...convArgs(WINO, f), sub: 4, parts: c.out(SCRATCH), pack: c.out(SCRATCH), accumulate: 0,
+    });
+    const want = conv2dBackwardFilterRef(WINO, f, x.v, dy.v);
+    c.expect('dw', c.f32(dw, 9 * WINO.C * f), want.dw);
+    c.expect('db', c.f32(db, f), want.db);
+  },
   conv2d_backward_input(c) {
     const f = 2, w = c.input(9 * CONV.C * f), dy = c.input(nOut(CONV, f)), dx = c.out(nIn(CONV));
     c.run('conv2d_backward_input', { dx, dy: dy.p, w: w.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), accumulate: 0 });

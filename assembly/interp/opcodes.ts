@@ -22,6 +22,7 @@ export const OP_ACT_FORWARD: i32 = 19;
 export const OP_ACT_BACKWARD: i32 = 20;
 export const OP_CONV2D_FORWARD: i32 = 21;
 export const OP_CONV2D_BACKWARD_FILTER: i32 = 22;
+export const OP_CONV2D_BACKWARD_FILTER_PARTS: i32 = 255;
 export const OP_CONV2D_BACKWARD_INPUT: i32 = 23;
 export const OP_DEPTHWISE_FORWARD: i32 = 24;
 export const OP_DEPTHWISE_BACKWARD_INPUT: i32 = 25;

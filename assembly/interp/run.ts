@@ -6,6 +6,7 @@ import { broadcast_f32 } from '../kernels/broadcast';
 import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, conv2d_forward_i8, conv2d_forward_i8_packed, conv2d_forward_packed, conv2d_grouped_backward_filter, conv2d_grouped_backward_input, conv2d_grouped_forward, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
 import { conv2d_direct_f32_4x8 } from '../kernels/conv-direct';
 import { conv2d_direct_i8 } from '../kernels/conv-direct-i8';
+import { conv2d_backward_filter_by_parts } from '../kernels/conv-filter-parts';
 import { conv_gap_f32, conv_gap_i8 } from '../kernels/conv-gap';
 import { depthwise_conv2d_forward_clamp } from '../kernels/depthwise';
 import { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from '../kernels/depthwise-i8';
@@ -54,6 +55,7 @@ import {
   OP_ACT_BACKWARD,
   OP_CONV2D_FORWARD,
   OP_CONV2D_BACKWARD_FILTER,
+  OP_CONV2D_BACKWARD_FILTER_PARTS,
   OP_CONV2D_BACKWARD_INPUT,
   OP_DEPTHWISE_FORWARD,
   OP_DEPTHWISE_BACKWARD_INPUT,
@@ -204,6 +206,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_ACT_BACKWARD: activation_backward(arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5) * batch, argf(at, 6), arg(at, 7)); break;
       case OP_CONV2D_FORWARD: if (LITE) return unknownOp(scalars, index); conv2d_forward_fused(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20), arg(at, 21), arg(at, 22), argp(at, 23)); break;
       case OP_CONV2D_BACKWARD_FILTER: if (LITE) return unknownOp(scalars, index); conv2d_backward_filter(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20), arg(at, 21)); break;
+      case OP_CONV2D_BACKWARD_FILTER_PARTS: if (LITE) return unknownOp(scalars, index); conv2d_backward_filter_by_parts(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argp(at, 19), argp(at, 20), arg(at, 21)); break;
       case OP_CONV2D_BACKWARD_INPUT: if (LITE) return unknownOp(scalars, index); conv2d_backward_input(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), argp(at, 18), argp(at, 19), arg(at, 20)); break;
       case OP_DEPTHWISE_FORWARD: if (LITE) return unknownOp(scalars, index); depthwise_conv2d_forward(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), batch, arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17)); break;
       case OP_DEPTHWISE_BACKWARD_INPUT: if (LITE) return unknownOp(scalars, index); depthwise_conv2d_backward_input(argp(at, 0), argp(at, 1), argp(at, 2), batch, arg(at, 3), arg(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17)); break;

@@ -9,6 +9,7 @@
 // partial sums (Kg, F) first, each on whole 64-byte lines, then FILTER_SHARES unfold shares of
 // `sub` rows of Kg floats, one for each thread that may run a part at once (a thread's `slot`).
 import { im2colChannels } from './conv';
+import { bias_backward, fill_f32 } from './elementwise';
 import { gemm_f32 } from './gemm';
 import { conv_filter_parts_split } from './threads-train';
 
@@ -47,6 +48,21 @@ export function conv2d_backward_filter_parts(dw: usize, x: usize, dy: usize, B: 
   combineParts(dw, cols, KH * KW * C, F, accumulate);
 }
 
+// The plan's filter gradient by parts (op conv2d_backward_filter_parts): a layer with more rows of
+// dw whose FILTER_PARTS partial sums the plan gave room for (host/compile/conv-lowering.ts
+// convFilterParts: 8 x (Kg, F) floats and FILTER_SHARES unfold shares of `sub` positions, in that
+// order from `parts`; the GEMM scratch at `pack`). Split by rows of dw, as the row split does, each
+// of two threads packed every chunk's dy again and unfolded its columns of every position: the
+// bench CNN's second layer (Kg 288, F 64) ran 1.6x faster on 2 threads; by parts each thread
+// unfolds and packs only its own positions. db (0: not wanted) is summed whole first.
+export function conv2d_backward_filter_by_parts(dw: usize, db: usize, x: usize, dy: usize, B: i32, H: i32, W: i32, C: i32, F: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  sub: i32, parts: usize, pack: usize, accumulate: i32): void {
+  if (db != 0) bias_backward(db, dy, B * OH * OW, F, accumulate);
+  if (dw == 0 || F <= 0 || sub <= 0) return;
+  conv2d_backward_filter_parts(dw, x, dy, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, sub, parts, pack, accumulate);
+}
+
 // Part p: positions p*N/FILTER_PARTS .. (p+1)*N/FILTER_PARTS - 1, `sub` at a time, unfolded into
 // share `slot`, summed into the part's (Kg, F) block of cols.
 export function filter_part(p: i32, x: usize, dy: usize, B: i32, H: i32, W: i32, C: i32, F: i32,
@@ -56,6 +72,8 @@ export function filter_part(p: i32, x: usize, dy: usize, B: i32, H: i32, W: i32,
   const part = cols + (<usize>(p * partFloats(Kg, F)) << 2);
   const share = cols + (<usize>(FILTER_PARTS * partFloats(Kg, F) + slot * sub * Kg) << 2);
   const p0 = <i32>(<i64>p * <i64>N / FILTER_PARTS), p1 = <i32>(<i64>(p + 1) * <i64>N / FILTER_PARTS);
+  // A batch smaller than the plan's may leave a part no positions: its sum is 0.
+  if (p0 >= p1) fill_f32(part, 0, Kg * F);
   for (let r0 = p0; r0 < p1; r0 += sub) {
     const rows = min(sub, p1 - r0);
     im2colChannels(share, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);

@@ -2,7 +2,7 @@
 // The WASI driver's texts as one blob of UTF-8 bytes, each a length byte then its bytes; a Text is
 // the offset of its length byte.
 export type Text = i32;
-export const TEXT_BYTES: usize = 4395;
+export const TEXT_BYTES: usize = 4434;
 // A function, not a global: the blob is placed in static data when this is first compiled, which
 // wasi.ts arranges to be after the kernels' math tables (see checkStatics there).
 export function textBlob(): usize {
@@ -114,83 +114,84 @@ export function textBlob(): usize {
     8, 115, 99, 104, 101, 100, 117, 108, 101, 11, 97, 99, 116, 95, 102, 111, 114, 119, 97, 114, 100, 12, 97, 99,
     116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114,
     100, 22, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114,
-    21, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 17, 100,
-    101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 24, 100, 101, 112, 116, 104, 119, 105,
-    115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 25, 100, 101, 112, 116, 104, 119,
-    105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 15, 109, 97, 120, 112,
-    111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 109, 97, 120, 112, 111, 111, 108, 95, 98, 97, 99, 107,
-    119, 97, 114, 100, 15, 97, 118, 103, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 97, 118, 103,
-    112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97, 114, 100, 11, 103, 97, 112, 95, 102, 111, 114, 119, 97, 114,
-    100, 12, 103, 97, 112, 95, 98, 97, 99, 107, 119, 97, 114, 100, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114,
-    100, 95, 116, 114, 97, 105, 110, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114,
-    17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 17, 98, 110, 95, 98, 97,
-    99, 107, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114, 15, 100, 114, 111, 112, 111, 117, 116, 95, 102, 111, 114,
-    119, 97, 114, 100, 16, 100, 114, 111, 112, 111, 117, 116, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 99, 111,
-    112, 121, 95, 115, 116, 114, 105, 100, 101, 100, 11, 114, 101, 103, 95, 112, 101, 110, 97, 108, 116, 121, 12, 114,
-    101, 103, 95, 103, 114, 97, 100, 105, 101, 110, 116, 8, 109, 97, 120, 95, 110, 111, 114, 109, 7, 110, 111, 110,
-    95, 110, 101, 103, 9, 117, 110, 105, 116, 95, 110, 111, 114, 109, 7, 98, 110, 95, 102, 111, 108, 100, 14, 111,
-    112, 116, 105, 109, 105, 122, 101, 114, 95, 105, 110, 105, 116, 9, 115, 116, 101, 112, 95, 100, 111, 110, 101, 10,
-    110, 97, 100, 97, 109, 95, 112, 114, 101, 112, 12, 99, 111, 109, 109, 105, 116, 95, 115, 116, 97, 116, 101, 14,
-    111, 117, 116, 112, 117, 116, 95, 109, 101, 116, 114, 105, 99, 115, 4, 97, 120, 112, 121, 3, 109, 117, 108, 18,
-    122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 19, 122, 101, 114, 111, 95,
-    112, 97, 100, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 23, 114, 101, 115, 105, 122, 101, 95, 98, 105,
-    108, 105, 110, 101, 97, 114, 95, 102, 111, 114, 119, 97, 114, 100, 24, 114, 101, 115, 105, 122, 101, 95, 98, 105,
-    108, 105, 110, 101, 97, 114, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 104, 97, 110, 110, 101, 108, 95,
-    97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110, 101, 108, 95, 115, 99, 97, 108, 101, 95, 98, 97, 99,
-    107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111, 112, 121, 9, 98, 114, 111, 97, 100, 99, 97, 115, 116, 20,
-    115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 102, 111, 114, 119, 97, 114, 100, 21, 115, 111, 102,
-    116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 117, 110, 97, 114, 121,
-    95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110, 97, 114, 121, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14,
-    114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119, 97, 114, 100, 15, 114, 101, 115, 105, 122, 101, 95, 98, 97,
-    99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114, 100, 14, 112, 114, 101,
-    108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112,
-    101, 100, 95, 102, 111, 114, 119, 97, 114, 100, 30, 99, 111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101,
-    100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 29, 99, 111, 110, 118, 50, 100,
-    95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 27,
-    97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95, 102, 111, 114, 119,
-    97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100, 95,
-    98, 97, 99, 107, 119, 97, 114, 100, 12, 98, 97, 116, 99, 104, 101, 100, 95, 103, 101, 109, 109, 23, 100, 101,
-    112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 99, 108, 97, 109, 112, 13, 99, 111,
-    110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 3, 109, 115, 101, 10, 98, 99, 101, 95, 108, 111, 103, 105,
-    116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 6, 112, 97, 99, 107, 95, 98, 11, 103, 101, 109, 109,
-    95, 112, 97, 99, 107, 101, 100, 21, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 112,
-    97, 99, 107, 101, 100, 13, 119, 105, 110, 111, 103, 114, 97, 100, 95, 112, 97, 99, 107, 15, 99, 111, 110, 118,
-    50, 100, 95, 119, 105, 110, 111, 103, 114, 97, 100, 18, 99, 111, 110, 118, 50, 100, 95, 119, 105, 110, 111, 103,
-    114, 97, 100, 95, 105, 56, 8, 99, 111, 110, 118, 95, 103, 97, 112, 11, 109, 97, 120, 112, 111, 111, 108, 95,
-    97, 100, 100, 7, 115, 101, 112, 99, 111, 110, 118, 10, 115, 101, 112, 99, 111, 110, 118, 95, 105, 56, 11, 99,
-    111, 110, 118, 95, 103, 97, 112, 95, 105, 56, 13, 100, 101, 113, 117, 97, 110, 116, 105, 122, 101, 95, 105, 56,
-    7, 103, 101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95,
-    105, 56, 20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 25,
-    100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 119, 105, 100,
-    101, 11, 105, 110, 116, 101, 114, 108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95, 98, 95, 105, 56, 14,
-    103, 101, 109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118, 50, 100, 95, 102, 111,
-    114, 119, 97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105, 100, 101, 110, 95, 105, 56,
-    16, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13, 108, 111, 115, 115, 95, 119,
-    101, 105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103, 115, 1, 109, 3, 114,
-    115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115, 98, 1, 99, 3, 108,
-    100, 99, 4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111, 104, 2, 111, 119, 1,
-    102, 1, 120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99, 111, 108, 115, 2, 115,
-    104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119, 115, 1, 117, 1, 119,
-    3, 116, 109, 112, 7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 1, 113, 5, 115, 99, 97,
-    108, 101, 2, 99, 98, 2, 102, 98, 2, 113, 112, 1, 115, 2, 119, 100, 2, 98, 100, 4, 98, 97, 110, 100,
-    8, 98, 97, 110, 100, 82, 111, 119, 115, 2, 113, 100, 2, 115, 100, 2, 115, 112, 2, 119, 102, 4, 114, 111,
-    119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115, 98, 2, 112, 99, 2,
-    115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112, 108, 101, 6, 108, 97,
-    98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115, 49, 4, 107, 105, 110, 100, 2,
-    115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116, 2, 100, 119, 6, 97,
-    114, 103, 109, 97, 120, 10, 105, 110, 112, 117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110,
-    6, 105, 110, 118, 115, 116, 100, 7, 110, 101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103,
-    97, 109, 109, 97, 4, 98, 101, 116, 97, 10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118,
-    105, 110, 103, 86, 97, 114, 6, 100, 103, 97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107,
-    3, 108, 100, 121, 3, 108, 100, 120, 2, 98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 6, 111, 102,
-    102, 115, 101, 116, 3, 108, 100, 97, 3, 108, 100, 98, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52,
-    2, 100, 53, 3, 115, 121, 48, 2, 110, 49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51,
-    3, 115, 121, 51, 2, 110, 52, 3, 115, 121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115,
-    97, 49, 3, 115, 97, 50, 3, 115, 97, 51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115,
-    98, 49, 3, 115, 98, 50, 3, 115, 98, 51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114,
-    5, 105, 110, 110, 101, 114, 2, 100, 48, 5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99,
-    104, 3, 114, 115, 113, 6, 100, 97, 108, 112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 2, 113, 102, 4, 122,
-    101, 114, 111,
+    28, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 95,
+    112, 97, 114, 116, 115, 21, 99, 111, 110, 118, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110,
+    112, 117, 116, 17, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 24, 100, 101,
+    112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 112, 117, 116, 25, 100,
+    101, 112, 116, 104, 119, 105, 115, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114,
+    15, 109, 97, 120, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114, 100, 16, 109, 97, 120, 112, 111, 111, 108,
+    95, 98, 97, 99, 107, 119, 97, 114, 100, 15, 97, 118, 103, 112, 111, 111, 108, 95, 102, 111, 114, 119, 97, 114,
+    100, 16, 97, 118, 103, 112, 111, 111, 108, 95, 98, 97, 99, 107, 119, 97, 114, 100, 11, 103, 97, 112, 95, 102,
+    111, 114, 119, 97, 114, 100, 12, 103, 97, 112, 95, 98, 97, 99, 107, 119, 97, 114, 100, 16, 98, 110, 95, 102,
+    111, 114, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 16, 98, 110, 95, 102, 111, 114, 119, 97, 114, 100, 95,
+    105, 110, 102, 101, 114, 17, 98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 116, 114, 97, 105, 110, 17,
+    98, 110, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105, 110, 102, 101, 114, 15, 100, 114, 111, 112, 111, 117,
+    116, 95, 102, 111, 114, 119, 97, 114, 100, 16, 100, 114, 111, 112, 111, 117, 116, 95, 98, 97, 99, 107, 119, 97,
+    114, 100, 12, 99, 111, 112, 121, 95, 115, 116, 114, 105, 100, 101, 100, 11, 114, 101, 103, 95, 112, 101, 110, 97,
+    108, 116, 121, 12, 114, 101, 103, 95, 103, 114, 97, 100, 105, 101, 110, 116, 8, 109, 97, 120, 95, 110, 111, 114,
+    109, 7, 110, 111, 110, 95, 110, 101, 103, 9, 117, 110, 105, 116, 95, 110, 111, 114, 109, 7, 98, 110, 95, 102,
+    111, 108, 100, 14, 111, 112, 116, 105, 109, 105, 122, 101, 114, 95, 105, 110, 105, 116, 9, 115, 116, 101, 112, 95,
+    100, 111, 110, 101, 10, 110, 97, 100, 97, 109, 95, 112, 114, 101, 112, 12, 99, 111, 109, 109, 105, 116, 95, 115,
+    116, 97, 116, 101, 14, 111, 117, 116, 112, 117, 116, 95, 109, 101, 116, 114, 105, 99, 115, 4, 97, 120, 112, 121,
+    3, 109, 117, 108, 18, 122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 19,
+    122, 101, 114, 111, 95, 112, 97, 100, 50, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 23, 114, 101, 115, 105,
+    122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 102, 111, 114, 119, 97, 114, 100, 24, 114, 101, 115, 105,
+    122, 101, 95, 98, 105, 108, 105, 110, 101, 97, 114, 95, 98, 97, 99, 107, 119, 97, 114, 100, 14, 99, 104, 97,
+    110, 110, 101, 108, 95, 97, 102, 102, 105, 110, 101, 22, 99, 104, 97, 110, 110, 101, 108, 95, 115, 99, 97, 108,
+    101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 7, 110, 100, 95, 99, 111, 112, 121, 9, 98, 114, 111, 97, 100,
+    99, 97, 115, 116, 20, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 102, 111, 114, 119, 97, 114,
+    100, 21, 115, 111, 102, 116, 109, 97, 120, 95, 97, 120, 105, 115, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13,
+    117, 110, 97, 114, 121, 95, 102, 111, 114, 119, 97, 114, 100, 14, 117, 110, 97, 114, 121, 95, 98, 97, 99, 107,
+    119, 97, 114, 100, 14, 114, 101, 115, 105, 122, 101, 95, 102, 111, 114, 119, 97, 114, 100, 15, 114, 101, 115, 105,
+    122, 101, 95, 98, 97, 99, 107, 119, 97, 114, 100, 13, 112, 114, 101, 108, 117, 95, 102, 111, 114, 119, 97, 114,
+    100, 14, 112, 114, 101, 108, 117, 95, 98, 97, 99, 107, 119, 97, 114, 100, 22, 99, 111, 110, 118, 50, 100, 95,
+    103, 114, 111, 117, 112, 101, 100, 95, 102, 111, 114, 119, 97, 114, 100, 30, 99, 111, 110, 118, 50, 100, 95, 103,
+    114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 102, 105, 108, 116, 101, 114, 29, 99,
+    111, 110, 118, 50, 100, 95, 103, 114, 111, 117, 112, 101, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 95, 105,
+    110, 112, 117, 116, 27, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101, 95, 112, 97, 100,
+    95, 102, 111, 114, 119, 97, 114, 100, 28, 97, 118, 103, 112, 111, 111, 108, 95, 105, 110, 99, 108, 117, 100, 101,
+    95, 112, 97, 100, 95, 98, 97, 99, 107, 119, 97, 114, 100, 12, 98, 97, 116, 99, 104, 101, 100, 95, 103, 101,
+    109, 109, 23, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 99, 108, 97,
+    109, 112, 13, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 3, 109, 115, 101, 10, 98, 99, 101,
+    95, 108, 111, 103, 105, 116, 115, 9, 98, 99, 101, 95, 112, 114, 111, 98, 115, 6, 112, 97, 99, 107, 95, 98,
+    11, 103, 101, 109, 109, 95, 112, 97, 99, 107, 101, 100, 21, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114, 119,
+    97, 114, 100, 95, 112, 97, 99, 107, 101, 100, 13, 119, 105, 110, 111, 103, 114, 97, 100, 95, 112, 97, 99, 107,
+    15, 99, 111, 110, 118, 50, 100, 95, 119, 105, 110, 111, 103, 114, 97, 100, 18, 99, 111, 110, 118, 50, 100, 95,
+    119, 105, 110, 111, 103, 114, 97, 100, 95, 105, 56, 8, 99, 111, 110, 118, 95, 103, 97, 112, 11, 109, 97, 120,
+    112, 111, 111, 108, 95, 97, 100, 100, 7, 115, 101, 112, 99, 111, 110, 118, 10, 115, 101, 112, 99, 111, 110, 118,
+    95, 105, 56, 11, 99, 111, 110, 118, 95, 103, 97, 112, 95, 105, 56, 13, 100, 101, 113, 117, 97, 110, 116, 105,
+    122, 101, 95, 105, 56, 7, 103, 101, 109, 109, 95, 105, 56, 17, 99, 111, 110, 118, 50, 100, 95, 102, 111, 114,
+    119, 97, 114, 100, 95, 105, 56, 20, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114,
+    100, 95, 105, 56, 25, 100, 101, 112, 116, 104, 119, 105, 115, 101, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105,
+    56, 95, 119, 105, 100, 101, 11, 105, 110, 116, 101, 114, 108, 101, 97, 118, 101, 50, 9, 112, 97, 99, 107, 95,
+    98, 95, 105, 56, 14, 103, 101, 109, 109, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 24, 99, 111, 110, 118,
+    50, 100, 95, 102, 111, 114, 119, 97, 114, 100, 95, 105, 56, 95, 112, 97, 99, 107, 101, 100, 8, 119, 105, 100,
+    101, 110, 95, 105, 56, 16, 99, 111, 110, 118, 50, 100, 95, 100, 105, 114, 101, 99, 116, 95, 105, 56, 13, 108,
+    111, 115, 115, 95, 119, 101, 105, 103, 104, 116, 101, 100, 1, 97, 10, 98, 97, 116, 99, 104, 70, 108, 97, 103,
+    115, 1, 109, 3, 114, 115, 97, 1, 107, 3, 99, 115, 97, 1, 98, 3, 114, 115, 98, 1, 110, 3, 99, 115,
+    98, 1, 99, 3, 108, 100, 99, 4, 112, 97, 99, 107, 2, 98, 112, 4, 98, 105, 97, 115, 1, 121, 2, 111,
+    104, 2, 111, 119, 1, 102, 1, 120, 1, 104, 2, 119, 95, 2, 119, 112, 2, 107, 104, 2, 107, 119, 4, 99,
+    111, 108, 115, 2, 115, 104, 2, 115, 119, 2, 112, 116, 2, 112, 108, 9, 99, 104, 117, 110, 107, 82, 111, 119,
+    115, 1, 117, 1, 119, 3, 116, 109, 112, 7, 115, 99, 114, 97, 116, 99, 104, 5, 116, 105, 108, 101, 115, 1,
+    113, 5, 115, 99, 97, 108, 101, 2, 99, 98, 2, 102, 98, 2, 113, 112, 1, 115, 2, 119, 100, 2, 98, 100,
+    4, 98, 97, 110, 100, 8, 98, 97, 110, 100, 82, 111, 119, 115, 2, 113, 100, 2, 115, 100, 2, 115, 112, 2,
+    119, 102, 4, 114, 111, 119, 115, 2, 112, 97, 5, 99, 111, 117, 110, 116, 2, 115, 97, 2, 112, 98, 2, 115,
+    98, 2, 112, 99, 2, 115, 99, 2, 100, 98, 2, 100, 121, 2, 100, 120, 9, 112, 101, 114, 83, 97, 109, 112,
+    108, 101, 6, 108, 97, 98, 101, 108, 115, 1, 112, 6, 115, 112, 97, 114, 115, 101, 1, 103, 2, 115, 49, 4,
+    107, 105, 110, 100, 2, 115, 50, 2, 115, 51, 4, 112, 111, 111, 108, 8, 99, 104, 117, 110, 107, 79, 117, 116,
+    2, 100, 119, 5, 112, 97, 114, 116, 115, 3, 115, 117, 98, 6, 97, 114, 103, 109, 97, 120, 10, 105, 110, 112,
+    117, 116, 67, 111, 117, 110, 116, 2, 104, 119, 4, 109, 101, 97, 110, 6, 105, 110, 118, 115, 116, 100, 7, 110,
+    101, 119, 77, 101, 97, 110, 6, 110, 101, 119, 86, 97, 114, 5, 103, 97, 109, 109, 97, 4, 98, 101, 116, 97,
+    10, 109, 111, 118, 105, 110, 103, 77, 101, 97, 110, 9, 109, 111, 118, 105, 110, 103, 86, 97, 114, 6, 100, 103,
+    97, 109, 109, 97, 5, 100, 98, 101, 116, 97, 4, 109, 97, 115, 107, 3, 108, 100, 121, 3, 108, 100, 120, 2,
+    98, 102, 6, 111, 117, 116, 112, 117, 116, 2, 112, 114, 6, 111, 102, 102, 115, 101, 116, 3, 108, 100, 97, 3,
+    108, 100, 98, 2, 100, 49, 2, 100, 50, 2, 100, 51, 2, 100, 52, 2, 100, 53, 3, 115, 121, 48, 2, 110,
+    49, 3, 115, 121, 49, 2, 110, 50, 3, 115, 121, 50, 2, 110, 51, 3, 115, 121, 51, 2, 110, 52, 3, 115,
+    121, 52, 2, 110, 53, 3, 115, 121, 53, 3, 115, 97, 48, 3, 115, 97, 49, 3, 115, 97, 50, 3, 115, 97,
+    51, 3, 115, 97, 52, 3, 115, 97, 53, 3, 115, 98, 48, 3, 115, 98, 49, 3, 115, 98, 50, 3, 115, 98,
+    51, 3, 115, 98, 52, 3, 115, 98, 53, 5, 111, 117, 116, 101, 114, 5, 105, 110, 110, 101, 114, 2, 100, 48,
+    5, 97, 108, 112, 104, 97, 6, 115, 104, 97, 114, 101, 100, 2, 99, 104, 3, 114, 115, 113, 6, 100, 97, 108,
+    112, 104, 97, 6, 103, 114, 111, 117, 112, 115, 2, 113, 102, 4, 122, 101, 114, 111,
   ]);
 }
 export const PREFIX: Text = 0; // "edgetune-wasi: "
@@ -341,217 +342,220 @@ export const OPN_act_forward: Text = 2505; // "act_forward"
 export const OPN_act_backward: Text = 2517; // "act_backward"
 export const OPN_conv2d_forward: Text = 2530; // "conv2d_forward"
 export const OPN_conv2d_backward_filter: Text = 2545; // "conv2d_backward_filter"
-export const OPN_conv2d_backward_input: Text = 2568; // "conv2d_backward_input"
-export const OPN_depthwise_forward: Text = 2590; // "depthwise_forward"
-export const OPN_depthwise_backward_input: Text = 2608; // "depthwise_backward_input"
-export const OPN_depthwise_backward_filter: Text = 2633; // "depthwise_backward_filter"
-export const OPN_maxpool_forward: Text = 2659; // "maxpool_forward"
-export const OPN_maxpool_backward: Text = 2675; // "maxpool_backward"
-export const OPN_avgpool_forward: Text = 2692; // "avgpool_forward"
-export const OPN_avgpool_backward: Text = 2708; // "avgpool_backward"
-export const OPN_gap_forward: Text = 2725; // "gap_forward"
-export const OPN_gap_backward: Text = 2737; // "gap_backward"
-export const OPN_bn_forward_train: Text = 2750; // "bn_forward_train"
-export const OPN_bn_forward_infer: Text = 2767; // "bn_forward_infer"
-export const OPN_bn_backward_train: Text = 2784; // "bn_backward_train"
-export const OPN_bn_backward_infer: Text = 2802; // "bn_backward_infer"
-export const OPN_dropout_forward: Text = 2820; // "dropout_forward"
-export const OPN_dropout_backward: Text = 2836; // "dropout_backward"
-export const OPN_copy_strided: Text = 2853; // "copy_strided"
-export const OPN_reg_penalty: Text = 2866; // "reg_penalty"
-export const OPN_reg_gradient: Text = 2878; // "reg_gradient"
-export const OPN_max_norm: Text = 2891; // "max_norm"
-export const OPN_non_neg: Text = 2900; // "non_neg"
-export const OPN_unit_norm: Text = 2908; // "unit_norm"
-export const OPN_bn_fold: Text = 2918; // "bn_fold"
-export const OPN_optimizer_init: Text = 2926; // "optimizer_init"
-export const OPN_step_done: Text = 2941; // "step_done"
-export const OPN_nadam_prep: Text = 2951; // "nadam_prep"
-export const OPN_commit_state: Text = 2962; // "commit_state"
-export const OPN_output_metrics: Text = 2975; // "output_metrics"
-export const OPN_axpy: Text = 2990; // "axpy"
-export const OPN_mul: Text = 2995; // "mul"
-export const OPN_zero_pad2d_forward: Text = 2999; // "zero_pad2d_forward"
-export const OPN_zero_pad2d_backward: Text = 3018; // "zero_pad2d_backward"
-export const OPN_resize_bilinear_forward: Text = 3038; // "resize_bilinear_forward"
-export const OPN_resize_bilinear_backward: Text = 3062; // "resize_bilinear_backward"
-export const OPN_channel_affine: Text = 3087; // "channel_affine"
-export const OPN_channel_scale_backward: Text = 3102; // "channel_scale_backward"
-export const OPN_nd_copy: Text = 3125; // "nd_copy"
-export const OPN_broadcast: Text = 3133; // "broadcast"
-export const OPN_softmax_axis_forward: Text = 3143; // "softmax_axis_forward"
-export const OPN_softmax_axis_backward: Text = 3164; // "softmax_axis_backward"
-export const OPN_unary_forward: Text = 3186; // "unary_forward"
-export const OPN_unary_backward: Text = 3200; // "unary_backward"
-export const OPN_resize_forward: Text = 3215; // "resize_forward"
-export const OPN_resize_backward: Text = 3230; // "resize_backward"
-export const OPN_prelu_forward: Text = 3246; // "prelu_forward"
-export const OPN_prelu_backward: Text = 3260; // "prelu_backward"
-export const OPN_conv2d_grouped_forward: Text = 3275; // "conv2d_grouped_forward"
-export const OPN_conv2d_grouped_backward_filter: Text = 3298; // "conv2d_grouped_backward_filter"
-export const OPN_conv2d_grouped_backward_input: Text = 3329; // "conv2d_grouped_backward_input"
-export const OPN_avgpool_include_pad_forward: Text = 3359; // "avgpool_include_pad_forward"
-export const OPN_avgpool_include_pad_backward: Text = 3387; // "avgpool_include_pad_backward"
-export const OPN_batched_gemm: Text = 3416; // "batched_gemm"
-export const OPN_depthwise_forward_clamp: Text = 3429; // "depthwise_forward_clamp"
-export const OPN_conv2d_direct: Text = 3453; // "conv2d_direct"
-export const OPN_mse: Text = 3467; // "mse"
-export const OPN_bce_logits: Text = 3471; // "bce_logits"
-export const OPN_bce_probs: Text = 3482; // "bce_probs"
-export const OPN_pack_b: Text = 3492; // "pack_b"
-export const OPN_gemm_packed: Text = 3499; // "gemm_packed"
-export const OPN_conv2d_forward_packed: Text = 3511; // "conv2d_forward_packed"
-export const OPN_winograd_pack: Text = 3533; // "winograd_pack"
-export const OPN_conv2d_winograd: Text = 3547; // "conv2d_winograd"
-export const OPN_conv2d_winograd_i8: Text = 3563; // "conv2d_winograd_i8"
-export const OPN_conv_gap: Text = 3582; // "conv_gap"
-export const OPN_maxpool_add: Text = 3591; // "maxpool_add"
-export const OPN_sepconv: Text = 3603; // "sepconv"
-export const OPN_sepconv_i8: Text = 3611; // "sepconv_i8"
-export const OPN_conv_gap_i8: Text = 3622; // "conv_gap_i8"
-export const OPN_dequantize_i8: Text = 3634; // "dequantize_i8"
-export const OPN_gemm_i8: Text = 3648; // "gemm_i8"
-export const OPN_conv2d_forward_i8: Text = 3656; // "conv2d_forward_i8"
-export const OPN_depthwise_forward_i8: Text = 3674; // "depthwise_forward_i8"
-export const OPN_depthwise_forward_i8_wide: Text = 3695; // "depthwise_forward_i8_wide"
-export const OPN_interleave2: Text = 3721; // "interleave2"
-export const OPN_pack_b_i8: Text = 3733; // "pack_b_i8"
-export const OPN_gemm_i8_packed: Text = 3743; // "gemm_i8_packed"
-export const OPN_conv2d_forward_i8_packed: Text = 3758; // "conv2d_forward_i8_packed"
-export const OPN_widen_i8: Text = 3783; // "widen_i8"
-export const OPN_conv2d_direct_i8: Text = 3792; // "conv2d_direct_i8"
-export const OPN_loss_weighted: Text = 3809; // "loss_weighted"
-export const ARGN_a: Text = 3823; // "a"
-export const ARGN_batchFlags: Text = 3825; // "batchFlags"
-export const ARGN_m: Text = 3836; // "m"
-export const ARGN_rsa: Text = 3838; // "rsa"
-export const ARGN_k: Text = 3842; // "k"
-export const ARGN_csa: Text = 3844; // "csa"
-export const ARGN_b: Text = 3848; // "b"
-export const ARGN_rsb: Text = 3850; // "rsb"
-export const ARGN_n: Text = 3854; // "n"
-export const ARGN_csb: Text = 3856; // "csb"
-export const ARGN_c: Text = 3860; // "c"
-export const ARGN_ldc: Text = 3862; // "ldc"
-export const ARGN_pack: Text = 3866; // "pack"
-export const ARGN_bp: Text = 3871; // "bp"
-export const ARGN_bias: Text = 3874; // "bias"
-export const ARGN_y: Text = 3879; // "y"
-export const ARGN_oh: Text = 3881; // "oh"
-export const ARGN_ow: Text = 3884; // "ow"
-export const ARGN_f: Text = 3887; // "f"
-export const ARGN_x: Text = 3889; // "x"
-export const ARGN_h: Text = 3891; // "h"
-export const ARGN_w_: Text = 3893; // "w_"
-export const ARGN_wp: Text = 3896; // "wp"
-export const ARGN_kh: Text = 3899; // "kh"
-export const ARGN_kw: Text = 3902; // "kw"
-export const ARGN_cols: Text = 3905; // "cols"
-export const ARGN_sh: Text = 3910; // "sh"
-export const ARGN_sw: Text = 3913; // "sw"
-export const ARGN_pt: Text = 3916; // "pt"
-export const ARGN_pl: Text = 3919; // "pl"
-export const ARGN_chunkRows: Text = 3922; // "chunkRows"
-export const ARGN_u: Text = 3932; // "u"
-export const ARGN_w: Text = 3934; // "w"
-export const ARGN_tmp: Text = 3936; // "tmp"
-export const ARGN_scratch: Text = 3940; // "scratch"
-export const ARGN_tiles: Text = 3948; // "tiles"
-export const ARGN_q: Text = 3954; // "q"
-export const ARGN_scale: Text = 3956; // "scale"
-export const ARGN_cb: Text = 3962; // "cb"
-export const ARGN_fb: Text = 3965; // "fb"
-export const ARGN_qp: Text = 3968; // "qp"
-export const ARGN_s: Text = 3971; // "s"
-export const ARGN_wd: Text = 3973; // "wd"
-export const ARGN_bd: Text = 3976; // "bd"
-export const ARGN_band: Text = 3979; // "band"
-export const ARGN_bandRows: Text = 3984; // "bandRows"
-export const ARGN_qd: Text = 3993; // "qd"
-export const ARGN_sd: Text = 3996; // "sd"
-export const ARGN_sp: Text = 3999; // "sp"
-export const ARGN_wf: Text = 4002; // "wf"
-export const ARGN_rows: Text = 4005; // "rows"
-export const ARGN_pa: Text = 4010; // "pa"
-export const ARGN_count: Text = 4013; // "count"
-export const ARGN_sa: Text = 4019; // "sa"
-export const ARGN_pb: Text = 4022; // "pb"
-export const ARGN_sb: Text = 4025; // "sb"
-export const ARGN_pc: Text = 4028; // "pc"
-export const ARGN_sc: Text = 4031; // "sc"
-export const ARGN_db: Text = 4034; // "db"
-export const ARGN_dy: Text = 4037; // "dy"
-export const ARGN_dx: Text = 4040; // "dx"
-export const ARGN_perSample: Text = 4043; // "perSample"
-export const ARGN_labels: Text = 4053; // "labels"
-export const ARGN_p: Text = 4060; // "p"
-export const ARGN_sparse: Text = 4062; // "sparse"
-export const ARGN_g: Text = 4069; // "g"
-export const ARGN_s1: Text = 4071; // "s1"
-export const ARGN_kind: Text = 4074; // "kind"
-export const ARGN_s2: Text = 4079; // "s2"
-export const ARGN_s3: Text = 4082; // "s3"
-export const ARGN_pool: Text = 4085; // "pool"
-export const ARGN_chunkOut: Text = 4090; // "chunkOut"
-export const ARGN_dw: Text = 4099; // "dw"
-export const ARGN_argmax: Text = 4102; // "argmax"
-export const ARGN_inputCount: Text = 4109; // "inputCount"
-export const ARGN_hw: Text = 4120; // "hw"
-export const ARGN_mean: Text = 4123; // "mean"
-export const ARGN_invstd: Text = 4128; // "invstd"
-export const ARGN_newMean: Text = 4135; // "newMean"
-export const ARGN_newVar: Text = 4143; // "newVar"
-export const ARGN_gamma: Text = 4150; // "gamma"
-export const ARGN_beta: Text = 4156; // "beta"
-export const ARGN_movingMean: Text = 4161; // "movingMean"
-export const ARGN_movingVar: Text = 4172; // "movingVar"
-export const ARGN_dgamma: Text = 4182; // "dgamma"
-export const ARGN_dbeta: Text = 4189; // "dbeta"
-export const ARGN_mask: Text = 4195; // "mask"
-export const ARGN_ldy: Text = 4200; // "ldy"
-export const ARGN_ldx: Text = 4204; // "ldx"
-export const ARGN_bf: Text = 4208; // "bf"
-export const ARGN_output: Text = 4211; // "output"
-export const ARGN_pr: Text = 4218; // "pr"
-export const ARGN_offset: Text = 4221; // "offset"
-export const ARGN_lda: Text = 4228; // "lda"
-export const ARGN_ldb: Text = 4232; // "ldb"
-export const ARGN_d1: Text = 4236; // "d1"
-export const ARGN_d2: Text = 4239; // "d2"
-export const ARGN_d3: Text = 4242; // "d3"
-export const ARGN_d4: Text = 4245; // "d4"
-export const ARGN_d5: Text = 4248; // "d5"
-export const ARGN_sy0: Text = 4251; // "sy0"
-export const ARGN_n1: Text = 4255; // "n1"
-export const ARGN_sy1: Text = 4258; // "sy1"
-export const ARGN_n2: Text = 4262; // "n2"
-export const ARGN_sy2: Text = 4265; // "sy2"
-export const ARGN_n3: Text = 4269; // "n3"
-export const ARGN_sy3: Text = 4272; // "sy3"
-export const ARGN_n4: Text = 4276; // "n4"
-export const ARGN_sy4: Text = 4279; // "sy4"
-export const ARGN_n5: Text = 4283; // "n5"
-export const ARGN_sy5: Text = 4286; // "sy5"
-export const ARGN_sa0: Text = 4290; // "sa0"
-export const ARGN_sa1: Text = 4294; // "sa1"
-export const ARGN_sa2: Text = 4298; // "sa2"
-export const ARGN_sa3: Text = 4302; // "sa3"
-export const ARGN_sa4: Text = 4306; // "sa4"
-export const ARGN_sa5: Text = 4310; // "sa5"
-export const ARGN_sb0: Text = 4314; // "sb0"
-export const ARGN_sb1: Text = 4318; // "sb1"
-export const ARGN_sb2: Text = 4322; // "sb2"
-export const ARGN_sb3: Text = 4326; // "sb3"
-export const ARGN_sb4: Text = 4330; // "sb4"
-export const ARGN_sb5: Text = 4334; // "sb5"
-export const ARGN_outer: Text = 4338; // "outer"
-export const ARGN_inner: Text = 4344; // "inner"
-export const ARGN_d0: Text = 4350; // "d0"
-export const ARGN_alpha: Text = 4353; // "alpha"
-export const ARGN_shared: Text = 4359; // "shared"
-export const ARGN_ch: Text = 4366; // "ch"
-export const ARGN_rsq: Text = 4369; // "rsq"
-export const ARGN_dalpha: Text = 4373; // "dalpha"
-export const ARGN_groups: Text = 4380; // "groups"
-export const ARGN_qf: Text = 4387; // "qf"
-export const ARGN_zero: Text = 4390; // "zero"
+export const OPN_conv2d_backward_filter_parts: Text = 2568; // "conv2d_backward_filter_parts"
+export const OPN_conv2d_backward_input: Text = 2597; // "conv2d_backward_input"
+export const OPN_depthwise_forward: Text = 2619; // "depthwise_forward"
+export const OPN_depthwise_backward_input: Text = 2637; // "depthwise_backward_input"
+export const OPN_depthwise_backward_filter: Text = 2662; // "depthwise_backward_filter"
+export const OPN_maxpool_forward: Text = 2688; // "maxpool_forward"
+export const OPN_maxpool_backward: Text = 2704; // "maxpool_backward"
+export const OPN_avgpool_forward: Text = 2721; // "avgpool_forward"
+export const OPN_avgpool_backward: Text = 2737; // "avgpool_backward"
+export const OPN_gap_forward: Text = 2754; // "gap_forward"
+export const OPN_gap_backward: Text = 2766; // "gap_backward"
+export const OPN_bn_forward_train: Text = 2779; // "bn_forward_train"
+export const OPN_bn_forward_infer: Text = 2796; // "bn_forward_infer"
+export const OPN_bn_backward_train: Text = 2813; // "bn_backward_train"
+export const OPN_bn_backward_infer: Text = 2831; // "bn_backward_infer"
+export const OPN_dropout_forward: Text = 2849; // "dropout_forward"
+export const OPN_dropout_backward: Text = 2865; // "dropout_backward"
+export const OPN_copy_strided: Text = 2882; // "copy_strided"
+export const OPN_reg_penalty: Text = 2895; // "reg_penalty"
+export const OPN_reg_gradient: Text = 2907; // "reg_gradient"
+export const OPN_max_norm: Text = 2920; // "max_norm"
+export const OPN_non_neg: Text = 2929; // "non_neg"
+export const OPN_unit_norm: Text = 2937; // "unit_norm"
+export const OPN_bn_fold: Text = 2947; // "bn_fold"
+export const OPN_optimizer_init: Text = 2955; // "optimizer_init"
+export const OPN_step_done: Text = 2970; // "step_done"
+export const OPN_nadam_prep: Text = 2980; // "nadam_prep"
+export const OPN_commit_state: Text = 2991; // "commit_state"
+export const OPN_output_metrics: Text = 3004; // "output_metrics"
+export const OPN_axpy: Text = 3019; // "axpy"
+export const OPN_mul: Text = 3024; // "mul"
+export const OPN_zero_pad2d_forward: Text = 3028; // "zero_pad2d_forward"
+export const OPN_zero_pad2d_backward: Text = 3047; // "zero_pad2d_backward"
+export const OPN_resize_bilinear_forward: Text = 3067; // "resize_bilinear_forward"
+export const OPN_resize_bilinear_backward: Text = 3091; // "resize_bilinear_backward"
+export const OPN_channel_affine: Text = 3116; // "channel_affine"
+export const OPN_channel_scale_backward: Text = 3131; // "channel_scale_backward"
+export const OPN_nd_copy: Text = 3154; // "nd_copy"
+export const OPN_broadcast: Text = 3162; // "broadcast"
+export const OPN_softmax_axis_forward: Text = 3172; // "softmax_axis_forward"
+export const OPN_softmax_axis_backward: Text = 3193; // "softmax_axis_backward"
+export const OPN_unary_forward: Text = 3215; // "unary_forward"
+export const OPN_unary_backward: Text = 3229; // "unary_backward"
+export const OPN_resize_forward: Text = 3244; // "resize_forward"
+export const OPN_resize_backward: Text = 3259; // "resize_backward"
+export const OPN_prelu_forward: Text = 3275; // "prelu_forward"
+export const OPN_prelu_backward: Text = 3289; // "prelu_backward"
+export const OPN_conv2d_grouped_forward: Text = 3304; // "conv2d_grouped_forward"
+export const OPN_conv2d_grouped_backward_filter: Text = 3327; // "conv2d_grouped_backward_filter"
+export const OPN_conv2d_grouped_backward_input: Text = 3358; // "conv2d_grouped_backward_input"
+export const OPN_avgpool_include_pad_forward: Text = 3388; // "avgpool_include_pad_forward"
+export const OPN_avgpool_include_pad_backward: Text = 3416; // "avgpool_include_pad_backward"
+export const OPN_batched_gemm: Text = 3445; // "batched_gemm"
+export const OPN_depthwise_forward_clamp: Text = 3458; // "depthwise_forward_clamp"
+export const OPN_conv2d_direct: Text = 3482; // "conv2d_direct"
+export const OPN_mse: Text = 3496; // "mse"
+export const OPN_bce_logits: Text = 3500; // "bce_logits"
+export const OPN_bce_probs: Text = 3511; // "bce_probs"
+export const OPN_pack_b: Text = 3521; // "pack_b"
+export const OPN_gemm_packed: Text = 3528; // "gemm_packed"
+export const OPN_conv2d_forward_packed: Text = 3540; // "conv2d_forward_packed"
+export const OPN_winograd_pack: Text = 3562; // "winograd_pack"
+export const OPN_conv2d_winograd: Text = 3576; // "conv2d_winograd"
+export const OPN_conv2d_winograd_i8: Text = 3592; // "conv2d_winograd_i8"
+export const OPN_conv_gap: Text = 3611; // "conv_gap"
+export const OPN_maxpool_add: Text = 3620; // "maxpool_add"
+export const OPN_sepconv: Text = 3632; // "sepconv"
+export const OPN_sepconv_i8: Text = 3640; // "sepconv_i8"
+export const OPN_conv_gap_i8: Text = 3651; // "conv_gap_i8"
+export const OPN_dequantize_i8: Text = 3663; // "dequantize_i8"
+export const OPN_gemm_i8: Text = 3677; // "gemm_i8"
+export const OPN_conv2d_forward_i8: Text = 3685; // "conv2d_forward_i8"
+export const OPN_depthwise_forward_i8: Text = 3703; // "depthwise_forward_i8"
+export const OPN_depthwise_forward_i8_wide: Text = 3724; // "depthwise_forward_i8_wide"
+export const OPN_interleave2: Text = 3750; // "interleave2"
+export const OPN_pack_b_i8: Text = 3762; // "pack_b_i8"
+export const OPN_gemm_i8_packed: Text = 3772; // "gemm_i8_packed"
+export const OPN_conv2d_forward_i8_packed: Text = 3787; // "conv2d_forward_i8_packed"
+export const OPN_widen_i8: Text = 3812; // "widen_i8"
+export const OPN_conv2d_direct_i8: Text = 3821; // "conv2d_direct_i8"
+export const OPN_loss_weighted: Text = 3838; // "loss_weighted"
+export const ARGN_a: Text = 3852; // "a"
+export const ARGN_batchFlags: Text = 3854; // "batchFlags"
+export const ARGN_m: Text = 3865; // "m"
+export const ARGN_rsa: Text = 3867; // "rsa"
+export const ARGN_k: Text = 3871; // "k"
+export const ARGN_csa: Text = 3873; // "csa"
+export const ARGN_b: Text = 3877; // "b"
+export const ARGN_rsb: Text = 3879; // "rsb"
+export const ARGN_n: Text = 3883; // "n"
+export const ARGN_csb: Text = 3885; // "csb"
+export const ARGN_c: Text = 3889; // "c"
+export const ARGN_ldc: Text = 3891; // "ldc"
+export const ARGN_pack: Text = 3895; // "pack"
+export const ARGN_bp: Text = 3900; // "bp"
+export const ARGN_bias: Text = 3903; // "bias"
+export const ARGN_y: Text = 3908; // "y"
+export const ARGN_oh: Text = 3910; // "oh"
+export const ARGN_ow: Text = 3913; // "ow"
+export const ARGN_f: Text = 3916; // "f"
+export const ARGN_x: Text = 3918; // "x"
+export const ARGN_h: Text = 3920; // "h"
+export const ARGN_w_: Text = 3922; // "w_"
+export const ARGN_wp: Text = 3925; // "wp"
+export const ARGN_kh: Text = 3928; // "kh"
+export const ARGN_kw: Text = 3931; // "kw"
+export const ARGN_cols: Text = 3934; // "cols"
+export const ARGN_sh: Text = 3939; // "sh"
+export const ARGN_sw: Text = 3942; // "sw"
+export const ARGN_pt: Text = 3945; // "pt"
+export const ARGN_pl: Text = 3948; // "pl"
+export const ARGN_chunkRows: Text = 3951; // "chunkRows"
+export const ARGN_u: Text = 3961; // "u"
+export const ARGN_w: Text = 3963; // "w"
+export const ARGN_tmp: Text = 3965; // "tmp"
+export const ARGN_scratch: Text = 3969; // "scratch"
+export const ARGN_tiles: Text = 3977; // "tiles"
+export const ARGN_q: Text = 3983; // "q"
+export const ARGN_scale: Text = 3985; // "scale"
+export const ARGN_cb: Text = 3991; // "cb"
+export const ARGN_fb: Text = 3994; // "fb"
+export const ARGN_qp: Text = 3997; // "qp"
+export const ARGN_s: Text = 4000; // "s"
+export const ARGN_wd: Text = 4002; // "wd"
+export const ARGN_bd: Text = 4005; // "bd"
+export const ARGN_band: Text = 4008; // "band"
+export const ARGN_bandRows: Text = 4013; // "bandRows"
+export const ARGN_qd: Text = 4022; // "qd"
+export const ARGN_sd: Text = 4025; // "sd"
+export const ARGN_sp: Text = 4028; // "sp"
+export const ARGN_wf: Text = 4031; // "wf"
+export const ARGN_rows: Text = 4034; // "rows"
+export const ARGN_pa: Text = 4039; // "pa"
+export const ARGN_count: Text = 4042; // "count"
+export const ARGN_sa: Text = 4048; // "sa"
+export const ARGN_pb: Text = 4051; // "pb"
+export const ARGN_sb: Text = 4054; // "sb"
+export const ARGN_pc: Text = 4057; // "pc"
+export const ARGN_sc: Text = 4060; // "sc"
+export const ARGN_db: Text = 4063; // "db"
+export const ARGN_dy: Text = 4066; // "dy"
+export const ARGN_dx: Text = 4069; // "dx"
+export const ARGN_perSample: Text = 4072; // "perSample"
+export const ARGN_labels: Text = 4082; // "labels"
+export const ARGN_p: Text = 4089; // "p"
+export const ARGN_sparse: Text = 4091; // "sparse"
+export const ARGN_g: Text = 4098; // "g"
+export const ARGN_s1: Text = 4100; // "s1"
+export const ARGN_kind: Text = 4103; // "kind"
+export const ARGN_s2: Text = 4108; // "s2"
+export const ARGN_s3: Text = 4111; // "s3"
+export const ARGN_pool: Text = 4114; // "pool"
+export const ARGN_chunkOut: Text = 4119; // "chunkOut"
+export const ARGN_dw: Text = 4128; // "dw"
+export const ARGN_parts: Text = 4131; // "parts"
+export const ARGN_sub: Text = 4137; // "sub"
+export const ARGN_argmax: Text = 4141; // "argmax"
+export const ARGN_inputCount: Text = 4148; // "inputCount"
+export const ARGN_hw: Text = 4159; // "hw"
+export const ARGN_mean: Text = 4162; // "mean"
+export const ARGN_invstd: Text = 4167; // "invstd"
+export const ARGN_newMean: Text = 4174; // "newMean"
+export const ARGN_newVar: Text = 4182; // "newVar"
+export const ARGN_gamma: Text = 4189; // "gamma"
+export const ARGN_beta: Text = 4195; // "beta"
+export const ARGN_movingMean: Text = 4200; // "movingMean"
+export const ARGN_movingVar: Text = 4211; // "movingVar"
+export const ARGN_dgamma: Text = 4221; // "dgamma"
+export const ARGN_dbeta: Text = 4228; // "dbeta"
+export const ARGN_mask: Text = 4234; // "mask"
+export const ARGN_ldy: Text = 4239; // "ldy"
+export const ARGN_ldx: Text = 4243; // "ldx"
+export const ARGN_bf: Text = 4247; // "bf"
+export const ARGN_output: Text = 4250; // "output"
+export const ARGN_pr: Text = 4257; // "pr"
+export const ARGN_offset: Text = 4260; // "offset"
+export const ARGN_lda: Text = 4267; // "lda"
+export const ARGN_ldb: Text = 4271; // "ldb"
+export const ARGN_d1: Text = 4275; // "d1"
+export const ARGN_d2: Text = 4278; // "d2"
+export const ARGN_d3: Text = 4281; // "d3"
+export const ARGN_d4: Text = 4284; // "d4"
+export const ARGN_d5: Text = 4287; // "d5"
+export const ARGN_sy0: Text = 4290; // "sy0"
+export const ARGN_n1: Text = 4294; // "n1"
+export const ARGN_sy1: Text = 4297; // "sy1"
+export const ARGN_n2: Text = 4301; // "n2"
+export const ARGN_sy2: Text = 4304; // "sy2"
+export const ARGN_n3: Text = 4308; // "n3"
+export const ARGN_sy3: Text = 4311; // "sy3"
+export const ARGN_n4: Text = 4315; // "n4"
+export const ARGN_sy4: Text = 4318; // "sy4"
+export const ARGN_n5: Text = 4322; // "n5"
+export const ARGN_sy5: Text = 4325; // "sy5"
+export const ARGN_sa0: Text = 4329; // "sa0"
+export const ARGN_sa1: Text = 4333; // "sa1"
+export const ARGN_sa2: Text = 4337; // "sa2"
+export const ARGN_sa3: Text = 4341; // "sa3"
+export const ARGN_sa4: Text = 4345; // "sa4"
+export const ARGN_sa5: Text = 4349; // "sa5"
+export const ARGN_sb0: Text = 4353; // "sb0"
+export const ARGN_sb1: Text = 4357; // "sb1"
+export const ARGN_sb2: Text = 4361; // "sb2"
+export const ARGN_sb3: Text = 4365; // "sb3"
+export const ARGN_sb4: Text = 4369; // "sb4"
+export const ARGN_sb5: Text = 4373; // "sb5"
+export const ARGN_outer: Text = 4377; // "outer"
+export const ARGN_inner: Text = 4383; // "inner"
+export const ARGN_d0: Text = 4389; // "d0"
+export const ARGN_alpha: Text = 4392; // "alpha"
+export const ARGN_shared: Text = 4398; // "shared"
+export const ARGN_ch: Text = 4405; // "ch"
+export const ARGN_rsq: Text = 4408; // "rsq"
+export const ARGN_dalpha: Text = 4412; // "dalpha"
+export const ARGN_groups: Text = 4419; // "groups"
+export const ARGN_qf: Text = 4426; // "qf"
+export const ARGN_zero: Text = 4429; // "zero"

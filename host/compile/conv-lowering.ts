@@ -1,6 +1,7 @@
 // Convolution and pooling geometry in a program, and how a convolution's im2col work is chunked
 // to fit the scratch limit.
-import { conv2dPackBytes, convColsBytes, windowAxis } from './conv-scratch';
+import { conv2dPackBytes, convColsBytes, FILTER_PARTS, FILTER_SHARES, windowAxis } from './conv-scratch';
+import { gemmScratchBytes } from './gemm-scratch';
 import type { ConvPadding } from '../layers/config';
 import type { Layer } from '../layers/layer';
 import { align16, type CompileContext, needScratch } from './program';
@@ -110,6 +111,28 @@ export function winogradI8ScratchBytes(c: number, f: number, tiles: number, fb: 
   const cw = Math.ceil(c / Math.ceil(c / Math.min(Math.max(cb, 8), 256)));
   const cp = Math.ceil(cw / 4) * 4, fp = Math.ceil(nb / 4) * 4;
   return 127 + 3072 + 4 * cp + 64 * Math.max(tiles, 1) * (cp + fp) + 64 * cw * Math.ceil(nb / 8) * 8 + 16 * cw;
+}
+
+// The training filter gradient as FILTER_PARTS partial sums over fixed ranges of positions, added in
+// their order (op conv2d_backward_filter_parts, assembly/kernels/conv-filter-parts.ts), when its
+// partial sums (8 x kh*kw*c x f floats) take at most 4 column buffers and every part has at least
+// one unfold of `sub` positions: each thread then unfolds and packs only its own parts' positions,
+// where split by rows of dw every thread packed all of dy and unfolded its columns of every
+// position. The same parts and order on any thread count, so the same bits. Fewer than 64 rows of
+// dw (a first layer) take the kernel's own parts path inside the column buffer (conv.ts). `sub`
+// fills 2 column buffers with the FILTER_SHARES unfold shares; `bytes` is parts and shares, the
+// GEMM scratch after them. null: rows of dw as before (a tighter memory budget gets there through
+// the smaller column limits, 64 KB and less).
+export function convFilterParts(ctx: CompileContext, g: ConvGeometry, f: number): { sub: number; bytes: number; scratch: number } | null {
+  if (isPointwise(g)) return null;
+  const k = g.kh * g.kw * g.c;
+  if (k < 64) return null;
+  const partFloats = Math.ceil((k * f) / 16) * 16;
+  if (FILTER_PARTS * partFloats * 4 > 4 * ctx.convScratchLimit) return null;
+  const sub = Math.floor((2 * ctx.convScratchLimit) / (FILTER_SHARES * 4 * k) / 4) * 4;
+  if (sub < 32 || ctx.batch * g.oh * g.ow < FILTER_PARTS * sub) return null;
+  const bytes = 4 * (FILTER_PARTS * partFloats + FILTER_SHARES * sub * k);
+  return { sub, bytes, scratch: bytes + gemmScratchBytes(k, f, sub) };
 }
 
 // Output positions per im2col chunk: as many as fit the scratch limit (a multiple of 4, the GEMM

@@ -42,6 +42,11 @@ export function windowAxis(inSize: number, k: number, stride: number, dilation: 
   return { out, padBefore: before, padAfter: after };
 }
 
+// The filter gradient's fixed partial sums and its unfold shares (one a thread the host allows):
+// FILTER_PARTS and FILTER_SHARES of assembly/kernels/conv-filter-parts.ts.
+export const FILTER_PARTS = 8;
+export const FILTER_SHARES = 8;
+
 // Bytes of the im2col buffer `cols`: chunkRows output positions by KH*KW*C patch values.
 export function convColsBytes(chunkRows: number, KH: number, KW: number, C: number): number {
   return callSize('convCols', [chunkRows, KH, KW, C]);

@@ -91,6 +91,12 @@ export const OP_TABLE = {
     code: 22, args: `dw:ptr db:ptr x:ptr dy:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr accumulate`,
     run: `conv2d_backward_filter(dw, db, x, dy, batch, ${CONV_CALL}, chunkRows, cols, pack, accumulate)`,
   },
+  // The filter gradient as FILTER_PARTS partial sums over fixed ranges of positions, in the scratch
+  // the plan gave them (host/compile/conv-lowering.ts convFilterParts).
+  conv2d_backward_filter_parts: {
+    code: 255, args: `dw:ptr db:ptr x:ptr dy:ptr ${CONV_GEOMETRY} sub parts:ptr pack:ptr accumulate`,
+    run: `conv2d_backward_filter_by_parts(dw, db, x, dy, batch, ${CONV_CALL}, sub, parts, pack, accumulate)`,
+  },
   conv2d_backward_input: {
     code: 23, args: `dx:ptr dy:ptr w:ptr ${CONV_GEOMETRY} chunkRows cols:ptr pack:ptr accumulate`,
     run: `conv2d_backward_input(dx, dy, w, batch, ${CONV_CALL}, chunkRows, cols, pack, accumulate)`,

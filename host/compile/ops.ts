@@ -3,6 +3,7 @@
 // stream that assembly/interp/run.ts executes, and `opFootprint` lets a test or a loader check that every
 // kernel call stays inside its regions without trusting the planner.
 import { evalSize, parseSize } from './size-expr';
+import { FILTER_PARTS, FILTER_SHARES } from './conv-scratch';
 import { OP_SPECS, type OpName } from './op-table';
 
 export { CLIP_MODE, HEADER, OP_SPECS, OPT_KIND, type OpName } from './op-table';
@@ -261,6 +262,14 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
   conv2d_backward_filter: {
     work: 'B * oh * ow * f * kh * kw * c',
     access: [['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * f', 'w'], ['db?', 'f', 'w'], ...CONV_SCRATCH],
+    disjoint: [['dw', 'dy'], ['dw', 'x']],
+  },
+  conv2d_backward_filter_parts: {
+    work: 'B * oh * ow * f * kh * kw * c',
+    access: [
+      ['dy', CONV_OUT, 'r'], ['x', CONV_IN, 'r'], ['dw?', 'kh * kw * c * f', 'w'], ['db?', 'f', 'w'],
+      ['parts', `${FILTER_PARTS} * ceil(kh * kw * c * f / 16) * 16 + ${FILTER_SHARES} * sub * kh * kw * c`, 'w'], ['pack', 'gemmScratch(kh * kw * c, f, sub) / 4', 'w'],
+    ],
     disjoint: [['dw', 'dy'], ['dw', 'x']],
   },
   conv2d_backward_input: {

@@ -5,7 +5,7 @@
 // host/compile/conv-fusion.ts (ungrouped convolutions only).
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, type Clamp, gradThroughActivation } from '../compile/activation-lowering';
-import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWinograd, usesWinogradI8, winogradI8Blocks, winogradI8ScratchBytes, winogradScratchBytes, winogradTiles } from '../compile/conv-lowering';
+import { convChunk, convFilterParts, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWinograd, usesWinogradI8, winogradI8Blocks, winogradI8ScratchBytes, winogradScratchBytes, winogradTiles } from '../compile/conv-lowering';
 import { convColsBytes } from '../compile/conv-scratch';
 import { convForwardWithFusion, withFoldedPad } from '../compile/conv-fusion';
 import { InvalidArgumentError } from '../core/errors';
@@ -183,7 +183,12 @@ export const CONV2D: LayerDef = {
       const dw = paramGrad(ctx, grads[0]!);
       const db = grads[1] !== undefined && grads[1] !== null ? paramGrad(ctx, grads[1]) : null;
       if (db && db.accumulate !== dw.accumulate) throw new Error(`internal: ${layer.name} kernel and bias gradients disagree on accumulation`);
-      p.emit(groups === 1 ? 'conv2d_backward_filter' : 'conv2d_grouped_backward_filter', layer.name,
+      const parts = groups === 1 ? convFilterParts(ctx, geo, f) : null;
+      if (parts) {
+        needScratch(ctx, parts.scratch);
+        p.emit('conv2d_backward_filter_parts', layer.name, { dw: dw.region, ...(db ? { db: db.region } : {}), x: x.region, dy: dz, parts: [SCRATCH, 0], pack: [SCRATCH, parts.bytes] },
+          { ...(db ? {} : { db: 0 }), ...geo, f, sub: parts.sub, accumulate: dw.accumulate });
+      } else p.emit(groups === 1 ? 'conv2d_backward_filter' : 'conv2d_grouped_backward_filter', layer.name,
         { dw: dw.region, ...(db ? { db: db.region } : {}), x: x.region, dy: dz, ...scratch }, { ...(db ? {} : { db: 0 }), ...sizes, accumulate: dw.accumulate });
     }
     if (a.needsInputGrad) {

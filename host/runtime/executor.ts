@@ -63,7 +63,7 @@ function threadsModule(): WebAssembly.Module {
 const SPLIT_MIN = 64 ** 3;
 function hasSplittableWork(plan: Plan): boolean {
   return Object.values(plan.programs).some((p) => p!.ops.some((o) => {
-    if (o.op === 'conv2d_forward' || o.op === 'conv2d_forward_packed' || o.op === 'conv2d_direct' || o.op === 'conv2d_winograd' || o.op === 'conv2d_winograd_i8' || o.op === 'sepconv' || o.op === 'sepconv_i8' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_input') return true;
+    if (o.op === 'conv2d_forward' || o.op === 'conv2d_forward_packed' || o.op === 'conv2d_direct' || o.op === 'conv2d_winograd' || o.op === 'conv2d_winograd_i8' || o.op === 'sepconv' || o.op === 'sepconv_i8' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_filter_parts' || o.op === 'conv2d_backward_input') return true;
     if (o.op === 'gemm_packed') return o.args.m * plan.batchSize * o.args.n * o.args.k >= SPLIT_MIN;
     if (o.op !== 'gemm') return false;
     const f = o.args.batchFlags, b = plan.batchSize;
