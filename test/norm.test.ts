@@ -2,7 +2,7 @@
 //
 // Sizes sweep channels C in {1,3,4,5,8,13,16,37} (the sixteen- and four-wide walks and every scalar
 // tail) and rows M in
-// {1,2,5,16}; channels get offsets up to 100 and spreads down to 1e-2, so a naive sum of squares
+// {1,2,5,16,300} (300: by rows, its sums in eight parts of 37 and 38 rows); channels get offsets up to 100 and spreads down to 1e-2, so a naive sum of squares
 // would cancel. Outputs start as NaN and buffers carry guard words.
 //
 // Tolerances: statistics are summed in f64 and rounded once, so mean, invstd, the moving
@@ -19,7 +19,7 @@ import {
 } from './reference/layers';
 
 const CHANNELS = [1, 3, 4, 5, 8, 13, 16, 37];
-const ROWS = [1, 2, 5, 16];
+const ROWS = [1, 2, 5, 16, 300];
 const RTOL = 1e-6;
 const MOMENTUM = Math.fround(0.99);
 const EPSILON = Math.fround(1e-3);
@@ -126,9 +126,8 @@ describe('batch normalization', () => {
     expect(g.guardsIntact()).toBe(true);
   });
 
-  it('a channel gets the same bits in a sixteen- or four-channel walk as in the scalar tail', () => {
+  it.each([16, 300])('a channel gets the same bits in a sixteen- or four-channel walk as in the scalar tail (%i rows)', (m) => {
     const h = harness(16);
-    const m = 16;
     // 37 channels: 0-15 and 16-31 in sixteen-wide walks, 32-35 four-wide, 36 alone.
     const c = 37;
     const t = makeCase(m, c, 77);

@@ -17,7 +17,7 @@ const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 // pointwise (dw by rows of the channel-major GEMM; over 16 channels, too few rows, it is not split
 // by columns: a pointwise convolution has no im2col buffer) and grouped (dx by images, per group); max
 // pooling with overlapping windows (an input element may win two windows); batch norm over 32
-// channels (blocks of 16 a tile); depthwise with a depth multiplier (dx by images, dw and db by
+// channels (by rows: sums in eight fixed parts, then rows in ranges of 16); depthwise with a depth multiplier (dx by images, dw and db by
 // channel ranges).
 async function train(threads: number) {
   setSeed(41);
@@ -61,8 +61,11 @@ describe('threads: training passes split with the same bits', () => {
       expect(many.jobs!['conv2d backward input'], 'dx split').toBe(3 * 6);
       expect(many.jobs!['maxpool forward'], 'max pooling forward split').toBe(6);
       expect(many.jobs!['maxpool backward'], 'max pooling backward split').toBe(6);
-      expect(many.jobs!['batchnorm forward'], 'batch norm forward split').toBe(6);
-      expect(many.jobs!['batchnorm backward'], 'batch norm backward split').toBe(6);
+      // Batch norm by rows: its sums in fixed parts, then its rows, both ways.
+      for (const kind of ['batchnorm forward sums', 'batchnorm forward rows', 'batchnorm backward sums', 'batchnorm backward rows'] as const) {
+        expect(many.jobs![kind], `${kind} split`).toBe(6);
+      }
+      expect(many.jobs!['batchnorm forward'] + many.jobs!['batchnorm backward'], 'no batch norm by channels').toBe(0);
       expect(many.jobs!['depthwise backward input'], 'depthwise dx split').toBe(6);
       expect(many.jobs!['depthwise backward filter'], 'depthwise dw split').toBe(6);
       expect(many.jobs!['conv2d backward filter parts'], 'first and dilated layers\' dw split by positions').toBe(2 * 6);

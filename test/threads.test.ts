@@ -44,7 +44,7 @@ async function trainCnn(threads: number): Promise<Trained> {
 
 // Big enough that a 2-thread plan splits every kind of op it can: implicit-GEMM convolutions by
 // images, conv chunks (im2col, GEMM, ReLU and pooling of a chunk's positions: the last, grouped,
-// convolution), batch norm by channel blocks, depthwise by output rows, ReLU layers by element ranges.
+// convolution), batch norm by rows (sums in fixed parts), depthwise by output rows, ReLU layers by element ranges.
 async function trainDepthwiseCnn(threads: number): Promise<Trained> {
   setSeed(31);
   const m = sequential([
@@ -93,7 +93,7 @@ describe('threads: the same bits for any thread count', () => {
   const models = [
     ['MLP (dense GEMMs, adam)', trainMlp],
     ['CNN with batch norm (conv GEMMs, sgd)', trainCnn],
-    ['CNN with batch norm, depthwise and pooling (conv chunks, channel blocks, depthwise rows; adam)', trainDepthwiseCnn],
+    ['CNN with batch norm, depthwise and pooling (conv chunks, batch norm rows, depthwise rows; adam)', trainDepthwiseCnn],
   ] as const;
   for (const [name, train] of models) {
     it(`${name}: 1, 2 and 3 threads give bit-identical weights, losses and predictions`, async () => {
@@ -112,7 +112,8 @@ describe('threads: the same bits for any thread count', () => {
         if (train === trainMlp) expect(many.trainJobs!['optimizer update'], 'adam over the slab').toBeGreaterThan(0);
         if (train === trainDepthwiseCnn) {
           // Every kind was split, so the bits above cover each kind's tiles.
-          for (const kind of ['conv2d igemm', 'conv2d chunk', 'conv2d backward filter', 'conv2d backward input', 'batchnorm forward', 'batchnorm backward', 'depthwise forward', 'elementwise']) {
+          for (const kind of ['conv2d igemm', 'conv2d chunk', 'conv2d backward filter', 'conv2d backward input', 'batchnorm forward sums', 'batchnorm forward rows',
+            'batchnorm backward sums', 'batchnorm backward rows', 'depthwise forward', 'elementwise']) {
             expect(many.trainJobs![kind], `${kind} in training`).toBeGreaterThan(0);
           }
           expect(many.predictJobs!['conv2d igemm'] - many.trainJobs!['conv2d igemm'], 'conv2d igemm in predict').toBeGreaterThan(0);

@@ -10,6 +10,7 @@
 //
 // gamma and beta may be 0 (scale / center false: gamma 1, beta 0). y may equal x; dx may equal dy.
 import { bn_backward_train_split, bn_forward_train_split } from './threads';
+import { bn_rows_split, bn_sums_split } from './threads-train';
 
 // y (M,C) = x*inv + (beta - mean*inv), inv = gamma/sqrt(var + eps), with the batch mean and biased
 // variance of each channel. Saves mean (C) and invstd (C) = 1/sqrt(var + eps) for the backward pass
@@ -21,6 +22,10 @@ import { bn_backward_train_split, bn_forward_train_split } from './threads';
 export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
   x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
   if (M <= 0 || C <= 0) return;
+  if (y != x && M >= BN_ROWS_MIN) {
+    forward_train_rows(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, M, C, momentum, epsilon);
+    return;
+  }
   // With a thread pool attached, blocks of channels go to the threads (threads.ts).
   if (ASC_FEATURE_THREADS && bn_forward_train_split(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, M, C, momentum, epsilon)) return;
   batchnorm_forward_train_channels(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, M, C, momentum, epsilon, 0, C);
@@ -75,6 +80,287 @@ export function batchnorm_forward_train_channels(y: usize, mean: usize, invstd: 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// By rows (M >= BN_ROWS_MIN, y apart from x): each channel's sums over BN_PARTS fixed ranges of
+// rows, added in their order, then y row by row. Split by channels, each thread walked every row
+// of x for its channels, half of each 128-byte row of the bench CNN's first batch norm (32
+// channels), and read and wrote lines the other core had written: in a training step it ran no
+// faster on 2 threads than on one (docs/threads.md). By rows each thread reads and writes the
+// rows (images) the convolution before it wrote on the same thread. The parts and their order do
+// not depend on the thread count, so neither do the bits.
+//
+// Scratch in y, which the op writes last: row 0 the channels' scales, row 1 their shifts, from
+// row 2 the parts' sums (s1 (C) then s2 (C), f64, part after part). The rows from 2 are computed
+// first (as a thread job), rows 0 and 1 last, four channels at a time, each group's scale and
+// shift read before they are overwritten.
+export const BN_PARTS = 8;
+// Rows a batch norm needs to go by rows: its scratch (2 + 32 rows) and parts of some length.
+const BN_ROWS_MIN = 256;
+// Rows of a part summed per block: the accumulators go back to the part's sums between blocks
+// (the same additions in the same order), while the block's rows stay in cache for every channel.
+const BN_SUM_BLOCK = 256;
+
+// @ts-ignore: decorator
+@inline function partSums(y: usize, C: i32, p: i32): usize {
+  return y + (<usize>(2 * C) << 2) + (<usize>(p * 2 * C) << 3);
+}
+
+function forward_train_rows(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
+  x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
+  if (!(ASC_FEATURE_THREADS && bn_sums_split(y, x, M, C, 0, 0, 0, 0, 0))) {
+    for (let p = 0; p < BN_PARTS; p++) batchnorm_forward_sums(y, x, M, C, p);
+  }
+  const stride = <usize>C << 2;
+  for (let c = 0; c < C; c++) {
+    const o = <usize>c << 3;
+    let s1 = load<f64>(partSums(y, C, 0) + o);
+    let s2 = load<f64>(partSums(y, C, 0) + stride * 2 + o);
+    for (let p = 1; p < BN_PARTS; p++) {
+      s1 += load<f64>(partSums(y, C, p) + o);
+      s2 += load<f64>(partSums(y, C, p) + stride * 2 + o);
+    }
+    const cc = train_channel(c, s1, s2, <f64>load<f32>(x + (<usize>c << 2)), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
+    store<f32>(y + (<usize>c << 2), first(cc));
+    store<f32>(y + stride + (<usize>c << 2), second(cc));
+  }
+  if (!(ASC_FEATURE_THREADS && bn_rows_split(y, x, M, C, 0, 0, 0, 0, 0))) batchnorm_forward_rows(y, x, C, 2, M);
+  batchnorm_forward_rows(y, x, C, 0, 2);
+}
+
+// Part p's sums of batchnorm_forward_train by rows: over rows p*M/BN_PARTS .. (p+1)*M/BN_PARTS - 1,
+// s1 = sum(x - k) and s2 = sum((x - k)^2) per channel in f64, k the channel's value in row 0 (as
+// the channel walk shifts them), into the part's sums in y.
+export function batchnorm_forward_sums(y: usize, x: usize, M: i32, C: i32, p: i32): void {
+  const r0 = <i32>(<i64>p * <i64>M / BN_PARTS), r1 = <i32>(<i64>(p + 1) * <i64>M / BN_PARTS);
+  const s = partSums(y, C, p);
+  const stride = <usize>C << 2;
+  const sq = stride * 2;
+  memory.fill(s, 0, stride * 4);
+  for (let b0 = r0; b0 < r1; b0 += BN_SUM_BLOCK) {
+    const b1 = min(b0 + BN_SUM_BLOCK, r1);
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 4 <= C; c += 4) {
+        const col = <usize>c << 2;
+        const at = s + (<usize>c << 3);
+        const k = v128.load(x + col);
+        const klo = lo_f64(k);
+        const khi = hi_f64(k);
+        let s1lo = v128.load(at), s1hi = v128.load(at, 16);
+        let s2lo = v128.load(at + sq), s2hi = v128.load(at + sq, 16);
+        let q = x + <usize>b0 * stride + col;
+        for (let r = b0; r < b1; r++, q += stride) {
+          const v = v128.load(q);
+          const dlo = f64x2.sub(lo_f64(v), klo);
+          const dhi = f64x2.sub(hi_f64(v), khi);
+          s1lo = f64x2.add(s1lo, dlo);
+          s1hi = f64x2.add(s1hi, dhi);
+          s2lo = f64x2.add(s2lo, f64x2.mul(dlo, dlo));
+          s2hi = f64x2.add(s2hi, f64x2.mul(dhi, dhi));
+        }
+        v128.store(at, s1lo); v128.store(at, s1hi, 16);
+        v128.store(at + sq, s2lo); v128.store(at + sq, s2hi, 16);
+      }
+    }
+    for (; c < C; c++) {
+      const col = <usize>c << 2;
+      const at = s + (<usize>c << 3);
+      const k = <f64>load<f32>(x + col);
+      let s1 = load<f64>(at);
+      let s2 = load<f64>(at + sq);
+      let q = x + <usize>b0 * stride + col;
+      for (let r = b0; r < b1; r++, q += stride) {
+        const d = <f64>load<f32>(q) - k;
+        s1 += d;
+        s2 += d * d;
+      }
+      store<f64>(at, s1);
+      store<f64>(at + sq, s2);
+    }
+  }
+}
+
+// Rows r0 .. r1-1 of y = x*scale + shift, scale and shift in rows 0 and 1 of y. Rows 0 and 1
+// themselves (r0 = 0, r1 = 2) four channels at a time: each group's scale and shift are read
+// before its two stores.
+export function batchnorm_forward_rows(y: usize, x: usize, C: i32, r0: i32, r1: i32): void {
+  const stride = <usize>C << 2;
+  for (let r = r0; r < r1; r += 2) {
+    const two = r + 1 < r1;
+    const ya = y + <usize>r * stride, xa = x + <usize>r * stride;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 4 <= C; c += 4) {
+        const o = <usize>c << 2;
+        const scale = v128.load(y + o), shift = v128.load(y + stride + o);
+        const a = f32x4.add(f32x4.mul(v128.load(xa + o), scale), shift);
+        if (two) v128.store(ya + stride + o, f32x4.add(f32x4.mul(v128.load(xa + stride + o), scale), shift));
+        v128.store(ya + o, a);
+      }
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      const scale = load<f32>(y + o), shift = load<f32>(y + stride + o);
+      const a = load<f32>(xa + o) * scale + shift;
+      if (two) store<f32>(ya + stride + o, load<f32>(xa + stride + o) * scale + shift);
+      store<f32>(ya + o, a);
+    }
+  }
+}
+
+// The backward pass by rows (dx wanted, apart from dy and x, not accumulated), as the forward:
+// sg = sum(dy) and sx = sum(dy*xhat) per channel over BN_PARTS fixed ranges of rows, added in
+// their order, then dx row by row. Scratch in dx: row 0 mean(dy), row 1 mean(dy*xhat), from row 2
+// the parts' sums (sg (C) then sx (C), f64).
+function backward_train_rows(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
+  gamma: usize, M: i32, C: i32, accumulateParams: i32): void {
+  if (!(ASC_FEATURE_THREADS && bn_sums_split(dx, x, M, C, 1, dy, mean, invstd, gamma))) {
+    for (let p = 0; p < BN_PARTS; p++) batchnorm_backward_sums(dx, dy, x, mean, invstd, M, C, p);
+  }
+  const stride = <usize>C << 2;
+  for (let c = 0; c < C; c++) {
+    const o = <usize>c << 3;
+    let sg = load<f64>(partSums(dx, C, 0) + o);
+    let sx = load<f64>(partSums(dx, C, 0) + stride * 2 + o);
+    for (let p = 1; p < BN_PARTS; p++) {
+      sg += load<f64>(partSums(dx, C, p) + o);
+      sx += load<f64>(partSums(dx, C, p) + stride * 2 + o);
+    }
+    const cc = train_grad_channel(c, sg, sx, M, dgamma, dbeta, accumulateParams);
+    store<f32>(dx + (<usize>c << 2), first(cc));
+    store<f32>(dx + stride + (<usize>c << 2), second(cc));
+  }
+  if (!(ASC_FEATURE_THREADS && bn_rows_split(dx, x, M, C, 1, dy, mean, invstd, gamma))) batchnorm_backward_rows(dx, dy, x, mean, invstd, gamma, C, 2, M);
+  batchnorm_backward_rows(dx, dy, x, mean, invstd, gamma, C, 0, 2);
+}
+
+// Part p's sums of the backward pass by rows, into the part's sums in dx: channels sixteen at a
+// time (four f32x4 columns, as backward_train_16), then four, then one, each channel's operations
+// those of the channel walk.
+export function batchnorm_backward_sums(dx: usize, dy: usize, x: usize, mean: usize, invstd: usize, M: i32, C: i32, p: i32): void {
+  const r0 = <i32>(<i64>p * <i64>M / BN_PARTS), r1 = <i32>(<i64>(p + 1) * <i64>M / BN_PARTS);
+  const s = partSums(dx, C, p);
+  const stride = <usize>C << 2;
+  const sq = stride * 2;
+  memory.fill(s, 0, stride * 4);
+  for (let b0 = r0; b0 < r1; b0 += BN_SUM_BLOCK) {
+    const b1 = min(b0 + BN_SUM_BLOCK, r1);
+    const rowAt = <usize>b0 * stride;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 16 <= C; c += 16) sums16(s + (<usize>c << 3), sq, dy + rowAt + (<usize>c << 2), x + rowAt + (<usize>c << 2), mean + (<usize>c << 2), invstd + (<usize>c << 2), b1 - b0, stride);
+      for (; c + 4 <= C; c += 4) {
+        const col = <usize>c << 2;
+        const at = s + (<usize>c << 3);
+        const mu = v128.load(mean + col), is = v128.load(invstd + col);
+        const mulo = lo_f64(mu), muhi = hi_f64(mu), islo = lo_f64(is), ishi = hi_f64(is);
+        let sglo = v128.load(at), sghi = v128.load(at, 16);
+        let sxlo = v128.load(at + sq), sxhi = v128.load(at + sq, 16);
+        let px = x + rowAt + col, pg = dy + rowAt + col;
+        for (let r = b0; r < b1; r++, px += stride, pg += stride) {
+          const v = v128.load(px);
+          const g = v128.load(pg);
+          const glo = lo_f64(g);
+          const ghi = hi_f64(g);
+          sglo = f64x2.add(sglo, glo);
+          sghi = f64x2.add(sghi, ghi);
+          sxlo = f64x2.add(sxlo, f64x2.mul(glo, f64x2.mul(f64x2.sub(lo_f64(v), mulo), islo)));
+          sxhi = f64x2.add(sxhi, f64x2.mul(ghi, f64x2.mul(f64x2.sub(hi_f64(v), muhi), ishi)));
+        }
+        v128.store(at, sglo); v128.store(at, sghi, 16);
+        v128.store(at + sq, sxlo); v128.store(at + sq, sxhi, 16);
+      }
+    }
+    for (; c < C; c++) {
+      const col = <usize>c << 2;
+      const at = s + (<usize>c << 3);
+      const mu64 = <f64>load<f32>(mean + col);
+      const is64 = <f64>load<f32>(invstd + col);
+      let sg = load<f64>(at);
+      let sx = load<f64>(at + sq);
+      let px = x + rowAt + col, pg = dy + rowAt + col;
+      for (let r = b0; r < b1; r++, px += stride, pg += stride) {
+        const g = <f64>load<f32>(pg);
+        sg += g;
+        sx += g * ((<f64>load<f32>(px) - mu64) * is64);
+      }
+      store<f64>(at, sg);
+      store<f64>(at + sq, sx);
+    }
+  }
+}
+
+// Sixteen channels of batchnorm_backward_sums over `rows` rows from dy and x: sg at s, sx at s + sq.
+function sums16(s: usize, sq: usize, dy: usize, x: usize, mean: usize, invstd: usize, rows: i32, stride: usize): void {
+  const mu0 = v128.load(mean), mu1 = v128.load(mean, 16), mu2 = v128.load(mean, 32), mu3 = v128.load(mean, 48);
+  const is0 = v128.load(invstd), is1 = v128.load(invstd, 16), is2 = v128.load(invstd, 32), is3 = v128.load(invstd, 48);
+  const m0 = lo_f64(mu0), m1 = hi_f64(mu0), m2 = lo_f64(mu1), m3 = hi_f64(mu1), m4 = lo_f64(mu2), m5 = hi_f64(mu2), m6 = lo_f64(mu3), m7 = hi_f64(mu3);
+  const i0 = lo_f64(is0), i1 = hi_f64(is0), i2 = lo_f64(is1), i3 = hi_f64(is1), i4 = lo_f64(is2), i5 = hi_f64(is2), i6 = lo_f64(is3), i7 = hi_f64(is3);
+  let g0 = v128.load(s), g1 = v128.load(s, 16), g2 = v128.load(s, 32), g3 = v128.load(s, 48);
+  let g4 = v128.load(s, 64), g5 = v128.load(s, 80), g6 = v128.load(s, 96), g7 = v128.load(s, 112);
+  const t = s + sq;
+  let h0 = v128.load(t), h1 = v128.load(t, 16), h2 = v128.load(t, 32), h3 = v128.load(t, 48);
+  let h4 = v128.load(t, 64), h5 = v128.load(t, 80), h6 = v128.load(t, 96), h7 = v128.load(t, 112);
+  let px = x, pg = dy;
+  for (let r = 0; r < rows; r++, px += stride, pg += stride) {
+    const v0 = v128.load(px), v1 = v128.load(px, 16), v2 = v128.load(px, 32), v3 = v128.load(px, 48);
+    const w0 = v128.load(pg), w1 = v128.load(pg, 16), w2 = v128.load(pg, 32), w3 = v128.load(pg, 48);
+    const e0 = lo_f64(w0), e1 = hi_f64(w0), e2 = lo_f64(w1), e3 = hi_f64(w1), e4 = lo_f64(w2), e5 = hi_f64(w2), e6 = lo_f64(w3), e7 = hi_f64(w3);
+    g0 = f64x2.add(g0, e0); g1 = f64x2.add(g1, e1); g2 = f64x2.add(g2, e2); g3 = f64x2.add(g3, e3);
+    g4 = f64x2.add(g4, e4); g5 = f64x2.add(g5, e5); g6 = f64x2.add(g6, e6); g7 = f64x2.add(g7, e7);
+    h0 = f64x2.add(h0, f64x2.mul(e0, f64x2.mul(f64x2.sub(lo_f64(v0), m0), i0)));
+    h1 = f64x2.add(h1, f64x2.mul(e1, f64x2.mul(f64x2.sub(hi_f64(v0), m1), i1)));
+    h2 = f64x2.add(h2, f64x2.mul(e2, f64x2.mul(f64x2.sub(lo_f64(v1), m2), i2)));
+    h3 = f64x2.add(h3, f64x2.mul(e3, f64x2.mul(f64x2.sub(hi_f64(v1), m3), i3)));
+    h4 = f64x2.add(h4, f64x2.mul(e4, f64x2.mul(f64x2.sub(lo_f64(v2), m4), i4)));
+    h5 = f64x2.add(h5, f64x2.mul(e5, f64x2.mul(f64x2.sub(hi_f64(v2), m5), i5)));
+    h6 = f64x2.add(h6, f64x2.mul(e6, f64x2.mul(f64x2.sub(lo_f64(v3), m6), i6)));
+    h7 = f64x2.add(h7, f64x2.mul(e7, f64x2.mul(f64x2.sub(hi_f64(v3), m7), i7)));
+  }
+  v128.store(s, g0); v128.store(s, g1, 16); v128.store(s, g2, 32); v128.store(s, g3, 48);
+  v128.store(s, g4, 64); v128.store(s, g5, 80); v128.store(s, g6, 96); v128.store(s, g7, 112);
+  v128.store(t, h0); v128.store(t, h1, 16); v128.store(t, h2, 32); v128.store(t, h3, 48);
+  v128.store(t, h4, 64); v128.store(t, h5, 80); v128.store(t, h6, 96); v128.store(t, h7, 112);
+}
+
+// Rows r0 .. r1-1 of dx = k*((dy - a) - xhat*b), xhat = (x - mean)*invstd, k = gamma*invstd, with
+// a = mean(dy) and b = mean(dy*xhat) in rows 0 and 1 of dx; rows 0 and 1 themselves as
+// batchnorm_forward_rows does them.
+export function batchnorm_backward_rows(dx: usize, dy: usize, x: usize, mean: usize, invstd: usize, gamma: usize, C: i32, r0: i32, r1: i32): void {
+  const stride = <usize>C << 2;
+  for (let r = r0; r < r1; r += 2) {
+    const two = r + 1 < r1;
+    const at = <usize>r * stride;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 4 <= C; c += 4) {
+        const o = <usize>c << 2;
+        const mu = v128.load(mean + o), is = v128.load(invstd + o);
+        const k = gamma ? f32x4.mul(v128.load(gamma + o), is) : is;
+        const a = v128.load(dx + o), b = v128.load(dx + stride + o);
+        const d = f32x4.mul(k, f32x4.sub(f32x4.sub(v128.load(dy + at + o), a), f32x4.mul(f32x4.mul(f32x4.sub(v128.load(x + at + o), mu), is), b)));
+        if (two) {
+          const q = at + stride + o;
+          v128.store(dx + q, f32x4.mul(k, f32x4.sub(f32x4.sub(v128.load(dy + q), a), f32x4.mul(f32x4.mul(f32x4.sub(v128.load(x + q), mu), is), b))));
+        }
+        v128.store(dx + at + o, d);
+      }
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      const mu = load<f32>(mean + o), is = load<f32>(invstd + o);
+      const k = gamma ? load<f32>(gamma + o) * is : is;
+      const a = load<f32>(dx + o), b = load<f32>(dx + stride + o);
+      const d = k * ((load<f32>(dy + at + o) - a) - ((load<f32>(x + at + o) - mu) * is) * b);
+      if (two) {
+        const q = at + stride + o;
+        store<f32>(dx + q, k * ((load<f32>(dy + q) - a) - ((load<f32>(x + q) - mu) * is) * b));
+      }
+      store<f32>(dx + at + o, d);
+    }
+  }
+}
+
 // y (M,C) = x*inv + (beta - movingMean*inv), inv = gamma/sqrt(movingVar + eps). Reads the moving
 // statistics only (inference, or a frozen layer in training).
 // Rows per cache block in the inference pass (64 rows of 64 channels: 16 KB of x, 16 KB of y).
@@ -119,6 +405,10 @@ export function batchnorm_forward_inference(y: usize, x: usize, gamma: usize, be
 export function batchnorm_backward_train(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
   gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32): void {
   if (M <= 0 || C <= 0) return;
+  if (dx != 0 && dx != dy && dx != x && !accumulate && M >= BN_ROWS_MIN) {
+    backward_train_rows(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, C, accumulateParams);
+    return;
+  }
   // With a thread pool attached, blocks of channels go to the threads (threads.ts).
   if (ASC_FEATURE_THREADS && bn_backward_train_split(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, C, accumulate, accumulateParams)) return;
   batchnorm_backward_train_channels(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, C, accumulate, accumulateParams, 0, C);

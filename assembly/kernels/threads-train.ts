@@ -8,6 +8,7 @@ import { conv2d_backward_filter_rows, conv2d_backward_input_images, depthwise_ba
 import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
 import { bias_backward_columns } from './elementwise';
 import { filter_part, FILTER_PARTS, FILTER_SHARES } from './conv-filter-parts';
+import { batchnorm_backward_rows, batchnorm_backward_sums, batchnorm_forward_rows, batchnorm_forward_sums, BN_PARTS } from './norm';
 
 // From threads.ts's TRAIN_KINDS_FROM (33), in the order of TRAIN_SPLIT_JOBS (host/runtime/thread-pool.ts);
 // at most 7 (their counters).
@@ -18,6 +19,11 @@ const JOB_MAXPOOL_BACKWARD: i32 = 36;
 const JOB_DEPTHWISE_INPUT: i32 = 37;
 const JOB_DEPTHWISE_FILTER: i32 = 38;
 const JOB_CONV_FILTER_PARTS: i32 = 39;
+// From 40 (TRAIN_MORE_SPLIT_JOBS, their counters at word 192 of the control block).
+const JOB_BN_FORWARD_SUMS: i32 = 40;
+const JOB_BN_FORWARD_ROWS: i32 = 41;
+const JOB_BN_BACKWARD_SUMS: i32 = 42;
+const JOB_BN_BACKWARD_ROWS: i32 = 43;
 
 // A tile of one of the kinds above (threads.ts runTile hands over the kinds it does not know).
 export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch: usize, slot: i32): void {
@@ -29,6 +35,10 @@ export function trainTile(kind: i32, args: usize, tile: i32, count: i32, scratch
     case JOB_DEPTHWISE_INPUT: depthwiseInputTile(args, tile, count); break;
     case JOB_DEPTHWISE_FILTER: depthwiseFilterTile(args, tile, count); break;
     case JOB_CONV_FILTER_PARTS: convFilterPartsTile(args, tile, count, scratch, slot); break;
+    case JOB_BN_FORWARD_SUMS: bnSumsTile(args, tile, count); break;
+    case JOB_BN_FORWARD_ROWS: bnRowsTile(args, tile, count); break;
+    case JOB_BN_BACKWARD_SUMS: bnSumsTile(args, tile, count); break;
+    case JOB_BN_BACKWARD_ROWS: bnRowsTile(args, tile, count); break;
   }
 }
 
@@ -285,4 +295,50 @@ function setDepthwiseArgs(p: usize, q: usize, r: usize, s: usize, B: i32, H: i32
   setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, M); setArg(9, KH); setArg(10, KW);
   setArg(11, SH); setArg(12, SW); setArg(13, DH); setArg(14, DW); setArg(15, PT); setArg(16, PL); setArg(17, OH); setArg(18, OW);
   setArg(19, accumulate);
+}
+
+// Batch norm in training by rows (norm.ts): the parts' sums as one job of whole parts, and the
+// elementwise pass over rows 2 .. M-1 by ranges of 16 rows (64 bytes a channel: whole lines), so
+// each thread reads and writes the rows the op before it wrote on the same thread. `which`: 0 the
+// forward pass (out = y), 1 the backward (out = dx, with dy, mean, invstd and gamma).
+export function bn_sums_split(out: usize, x: usize, M: i32, C: i32, which: i32, dy: usize, mean: usize, invstd: usize, gamma: usize): bool {
+  if (!canSplit()) return false;
+  const count = tilesFor(BN_PARTS, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setBnArgs(out, x, M, C, dy, mean, invstd, gamma);
+  runJob(which ? JOB_BN_BACKWARD_SUMS : JOB_BN_FORWARD_SUMS, count, 0);
+  return true;
+}
+
+function setBnArgs(out: usize, x: usize, M: i32, C: i32, dy: usize, mean: usize, invstd: usize, gamma: usize): void {
+  setArgp(0, out); setArgp(1, x); setArg(2, M); setArg(3, C); setArgp(4, dy); setArgp(5, mean); setArgp(6, invstd); setArgp(7, gamma);
+}
+
+function bnSumsTile(args: usize, tile: i32, count: i32): void {
+  const p1 = tileStart(tile + 1, count, BN_PARTS);
+  const backward = argp(args, 4) != 0;
+  for (let p = tileStart(tile, count, BN_PARTS); p < p1; p++) {
+    if (backward) batchnorm_backward_sums(argp(args, 0), argp(args, 4), argp(args, 1), argp(args, 5), argp(args, 6), arg(args, 2), arg(args, 3), p);
+    else batchnorm_forward_sums(argp(args, 0), argp(args, 1), arg(args, 2), arg(args, 3), p);
+  }
+}
+
+const BN_ROW_UNIT = 16;
+
+export function bn_rows_split(out: usize, x: usize, M: i32, C: i32, which: i32, dy: usize, mean: usize, invstd: usize, gamma: usize): bool {
+  if (!canSplit()) return false;
+  const count = tilesFor(M / BN_ROW_UNIT, <f64>M * <f64>C, ELEMENT_TILE_MIN);
+  if (count < 2) return false;
+  setBnArgs(out, x, M, C, dy, mean, invstd, gamma);
+  runJob(which ? JOB_BN_BACKWARD_ROWS : JOB_BN_FORWARD_ROWS, count, 0);
+  return true;
+}
+
+function bnRowsTile(args: usize, tile: i32, count: i32): void {
+  const M = arg(args, 2), units = M / BN_ROW_UNIT;
+  const r0 = tile == 0 ? 2 : tileStart(tile, count, units) * BN_ROW_UNIT;
+  const r1 = tile == count - 1 ? M : tileStart(tile + 1, count, units) * BN_ROW_UNIT;
+  const dy = argp(args, 4);
+  if (dy) batchnorm_backward_rows(argp(args, 0), dy, argp(args, 1), argp(args, 5), argp(args, 6), argp(args, 7), arg(args, 3), r0, r1);
+  else batchnorm_forward_rows(argp(args, 0), argp(args, 1), arg(args, 3), r0, r1);
 }

@@ -24,7 +24,8 @@
 //   96 i32 tiles run by workers since the executor was made (tests and inspect)
 //   100 i32 per training kind TRAIN_KINDS_FROM.. (at most 7, threads-train.ts): jobs split, as at 32
 //   128 i32 per job kind MORE_KINDS_FROM.. (at most 16): jobs split, as at 32
-//   192 job arguments (ARG_WORDS i32 or f32 words)
+//   192 i32 per training kind TRAIN_KINDS_FROM + 7.. (at most 8: 40..47): jobs split, as at 32
+//   224 job arguments (ARG_WORDS i32 or f32 words)
 //   CTL_BYTES: worker w's GEMM packing scratch, SCRATCH_BYTES each
 import { gemm_f32, GEMM_SCRATCH_FLOATS, MR, NC, NR } from './gemm';
 import { gemm_f32_packed } from './gemm-packed';
@@ -51,7 +52,8 @@ const KIND: usize = 28;
 const WORKER_TILES: usize = 96;
 const JOBS: usize = 32;
 const MORE_JOBS: usize = 128;
-const ARGS: usize = 192;
+const TRAIN_MORE_JOBS: usize = 192;
+const ARGS: usize = 224;
 const ARG_WORDS: i32 = 32;
 const CTL_BYTES: usize = ARGS + (<usize>ARG_WORDS << 2);
 const JOB_GEMM: i32 = 1;
@@ -231,7 +233,8 @@ export function runJob(kind: i32, count: i32, scratch: usize): void {
   if (ASC_FEATURE_THREADS) {
     const ctl = ctlBlock;
     store<i32>(ctl + KIND, kind);
-    const counter = kind >= TRAIN_KINDS_FROM ? ctl + TRAIN_JOBS + (<usize>(kind - TRAIN_KINDS_FROM) << 2)
+    const counter = kind >= TRAIN_KINDS_FROM + 7 ? ctl + TRAIN_MORE_JOBS + (<usize>(kind - TRAIN_KINDS_FROM - 7) << 2)
+      : kind >= TRAIN_KINDS_FROM ? ctl + TRAIN_JOBS + (<usize>(kind - TRAIN_KINDS_FROM) << 2)
       : kind >= MORE_KINDS_FROM ? ctl + MORE_JOBS + (<usize>(kind - MORE_KINDS_FROM) << 2) : ctl + JOBS + (<usize>(kind - 1) << 2);
     store<i32>(counter, load<i32>(counter) + 1);
     atomic.store<i32>(ctl + DONE, 0);

@@ -80,7 +80,7 @@ export function threadsFallback(threads: number): string | null {
 // The bytes past the plan a threaded executor adds: the control block and each worker's GEMM
 // packing scratch (threads_region_bytes in assembly/kernels/threads.ts).
 export function threadsRegionBytes(threads: number): number {
-  return 320 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
+  return 352 + (threads - 1) * 4 * (GEMM_KC * GEMM_NC + GEMM_KC * GEMM_MR);
 }
 
 // What that region adds to the executor's memory, in whole wasm pages: memory outside the plan's

@@ -274,10 +274,13 @@ export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchno
 export const TRAIN_SPLIT_JOBS = ['conv2d backward filter', 'conv2d backward input', 'maxpool forward', 'maxpool backward', 'depthwise backward input', 'depthwise backward filter', 'conv2d backward filter parts'] as const;
 // The kinds past the first 16 (from 17), their counters from word 128.
 export const MORE_SPLIT_JOBS = ['broadcast', 'conv2d direct'] as const;
+// The training passes' kinds from 40, their counters from word 192.
+export const TRAIN_MORE_SPLIT_JOBS = ['batchnorm forward sums', 'batchnorm forward rows', 'batchnorm backward sums', 'batchnorm backward rows'] as const;
 const JOBS = 32;
 const TRAIN_JOBS = 100;
 const MORE_JOBS = 128;
-type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number] | (typeof MORE_SPLIT_JOBS)[number];
+const TRAIN_MORE_JOBS = 192;
+type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number] | (typeof MORE_SPLIT_JOBS)[number] | (typeof TRAIN_MORE_SPLIT_JOBS)[number];
 export function splitJobs(target: PoolTarget): Record<SplitJob, number> {
   const i32 = new Int32Array(target.memory.buffer);
   const count = (word: number): number => Atomics.load(i32, word);
@@ -285,6 +288,7 @@ export function splitJobs(target: PoolTarget): Record<SplitJob, number> {
     ...SPLIT_JOBS.map((name, i) => [name, count((target.ctl + JOBS) / 4 + i)]),
     ...TRAIN_SPLIT_JOBS.map((name, i) => [name, count((target.ctl + TRAIN_JOBS) / 4 + i)]),
     ...MORE_SPLIT_JOBS.map((name, i) => [name, count((target.ctl + MORE_JOBS) / 4 + i)]),
+    ...TRAIN_MORE_SPLIT_JOBS.map((name, i) => [name, count((target.ctl + TRAIN_MORE_JOBS) / 4 + i)]),
   ]) as Record<SplitJob, number>;
 }
 

@@ -10,11 +10,11 @@ type Planned = Pick<ReturnType<typeof sequential>, 'planInference' | 'predict' |
 export const splitJobs = (m: Planned): Jobs => (m as unknown as { arena: { executor: { splitJobs: Jobs } | null } }).arena.executor?.splitJobs ?? null;
 
 // The last job the executor split: its tiles (the control block's word 4) and arguments (from
-// word 48, byte 192; assembly/kernels/threads.ts).
+// word 56, byte 224; assembly/kernels/threads.ts).
 export function lastJob(m: Planned): { tiles: number; args: Int32Array } {
   const { pool } = (m as unknown as { arena: { executor: { pool: { memory: WebAssembly.Memory; ctl: number } } } }).arena.executor;
-  const words = new Int32Array(pool.memory.buffer, pool.ctl, 80);
-  return { tiles: words[4], args: words.slice(48) };
+  const words = new Int32Array(pool.memory.buffer, pool.ctl, 88);
+  return { tiles: words[4], args: words.slice(56) };
 }
 
 export const bits = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
