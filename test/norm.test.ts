@@ -19,6 +19,7 @@ import {
 } from './reference/layers';
 
 const CHANNELS = [1, 3, 4, 5, 8, 13, 16, 37];
+const bitsOf = (f: Float32Array) => new Uint32Array(Float32Array.from(f).buffer);
 const ROWS = [1, 2, 5, 16, 300];
 const RTOL = 1e-6;
 const MOMENTUM = Math.fround(0.99);
@@ -124,6 +125,31 @@ describe('batch normalization', () => {
     expect(g.read(inPlace, m * c)).toEqual(g.read(r.y, m * c));
     expect(g.read(mm, c)).toEqual(g.read(r.movingMean, c));
     expect(g.guardsIntact()).toBe(true);
+  });
+
+  // From 256 rows, y apart from x and dx apart from dy (not accumulated) go by rows (sums over
+  // eight fixed parts of the rows, then the rows); in place they walk channels, summing the same
+  // parts in the same order: the same bits.
+  it('by rows and in place by channels: the same bits, forward and backward (300 rows, 37 channels)', () => {
+    const h = harness(64);
+    const m = 300, c = 37;
+    const t = makeCase(m, c, 91);
+    const r = forwardTrain(h, h, t, m, c, true);
+    const gamma = h.buf(c, t.gamma), beta = h.buf(c, t.beta);
+    const inPlace = h.buf(m * c, t.x);
+    const mean = h.buf(c), invstd = h.buf(c), mm = h.buf(c, t.movingMean), mv = h.buf(c, t.movingVar);
+    h.k.batchnorm_forward_train(inPlace, mean, invstd, mm, mv, inPlace, gamma, beta, mm, mv, m, c, MOMENTUM, EPSILON);
+    expect(bitsOf(h.read(inPlace, m * c))).toEqual(bitsOf(h.read(r.y, m * c)));
+    for (const [a, b] of [[mean, r.mean], [invstd, r.invstd], [mm, r.movingMean], [mv, r.movingVar]]) expect(bitsOf(h.read(a, c))).toEqual(bitsOf(h.read(b, c)));
+    const x = h.buf(m * c, t.x), dy = h.buf(m * c, t.dy);
+    const dx = h.buf(m * c), dg = h.buf(c), db = h.buf(c);
+    h.k.batchnorm_backward_train(dx, dg, db, dy, x, r.mean, r.invstd, gamma, m, c, 0, 0);
+    const dxy = h.buf(m * c, t.dy), dg2 = h.buf(c), db2 = h.buf(c);
+    h.k.batchnorm_backward_train(dxy, dg2, db2, dxy, x, r.mean, r.invstd, gamma, m, c, 0, 0);
+    expect(bitsOf(h.read(dxy, m * c))).toEqual(bitsOf(h.read(dx, m * c)));
+    expect(bitsOf(h.read(dg2, c))).toEqual(bitsOf(h.read(dg, c)));
+    expect(bitsOf(h.read(db2, c))).toEqual(bitsOf(h.read(db, c)));
+    expect(h.guardsIntact()).toBe(true);
   });
 
   it.each([16, 300])('a channel gets the same bits in a sixteen- or four-channel walk as in the scalar tail (%i rows)', (m) => {

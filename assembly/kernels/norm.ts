@@ -22,7 +22,7 @@ import { bn_rows_split, bn_sums_split } from './threads-train';
 export function batchnorm_forward_train(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
   x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
   if (M <= 0 || C <= 0) return;
-  if (y != x && M >= BN_ROWS_MIN) {
+  if (BY_ROWS && y != x && M >= BN_ROWS_MIN) {
     forward_train_rows(y, mean, invstd, newMean, newVar, x, gamma, beta, movingMean, movingVar, M, C, momentum, epsilon);
     return;
   }
@@ -43,19 +43,25 @@ export function batchnorm_forward_train_channels(y: usize, mean: usize, invstd: 
       const k = v128.load(x + col);
       const klo = lo_f64(k);
       const khi = hi_f64(k);
-      let s1lo = f64x2.splat(0);
-      let s1hi = f64x2.splat(0);
-      let s2lo = f64x2.splat(0);
-      let s2hi = f64x2.splat(0);
-      let p = x + col;
-      for (let r = 0; r < M; r++, p += stride) {
-        const v = v128.load(p);
-        const dlo = f64x2.sub(lo_f64(v), klo);
-        const dhi = f64x2.sub(hi_f64(v), khi);
-        s1lo = f64x2.add(s1lo, dlo);
-        s1hi = f64x2.add(s1hi, dhi);
-        s2lo = f64x2.add(s2lo, f64x2.mul(dlo, dlo));
-        s2hi = f64x2.add(s2hi, f64x2.mul(dhi, dhi));
+      let s1lo = f64x2.splat(0), s1hi = f64x2.splat(0), s2lo = f64x2.splat(0), s2hi = f64x2.splat(0);
+      for (let part = 0; part < BN_PARTS; part++) {
+        const r0 = partStart(part, M), r1 = partStart(part + 1, M);
+        let t1lo = f64x2.splat(0), t1hi = f64x2.splat(0), t2lo = f64x2.splat(0), t2hi = f64x2.splat(0);
+        let p = x + <usize>r0 * stride + col;
+        for (let r = r0; r < r1; r++, p += stride) {
+          const v = v128.load(p);
+          const dlo = f64x2.sub(lo_f64(v), klo);
+          const dhi = f64x2.sub(hi_f64(v), khi);
+          t1lo = f64x2.add(t1lo, dlo);
+          t1hi = f64x2.add(t1hi, dhi);
+          t2lo = f64x2.add(t2lo, f64x2.mul(dlo, dlo));
+          t2hi = f64x2.add(t2hi, f64x2.mul(dhi, dhi));
+        }
+        if (part == 0) {
+          s1lo = t1lo; s1hi = t1hi; s2lo = t2lo; s2hi = t2hi;
+        } else {
+          s1lo = f64x2.add(s1lo, t1lo); s1hi = f64x2.add(s1hi, t1hi); s2lo = f64x2.add(s2lo, t2lo); s2hi = f64x2.add(s2hi, t2hi);
+        }
       }
       const c0 = train_channel(c, f64x2.extract_lane(s1lo, 0), f64x2.extract_lane(s2lo, 0), f64x2.extract_lane(klo, 0), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
       const c1 = train_channel(c + 1, f64x2.extract_lane(s1lo, 1), f64x2.extract_lane(s2lo, 1), f64x2.extract_lane(klo, 1), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
@@ -69,11 +75,18 @@ export function batchnorm_forward_train_channels(y: usize, mean: usize, invstd: 
     const k = <f64>load<f32>(x + col);
     let s1: f64 = 0;
     let s2: f64 = 0;
-    let p = x + col;
-    for (let r = 0; r < M; r++, p += stride) {
-      const d = <f64>load<f32>(p) - k;
-      s1 += d;
-      s2 += d * d;
+    for (let part = 0; part < BN_PARTS; part++) {
+      const r0 = partStart(part, M), r1 = partStart(part + 1, M);
+      let t1: f64 = 0;
+      let t2: f64 = 0;
+      let p = x + <usize>r0 * stride + col;
+      for (let r = r0; r < r1; r++, p += stride) {
+        const d = <f64>load<f32>(p) - k;
+        t1 += d;
+        t2 += d * d;
+      }
+      s1 = part == 0 ? t1 : s1 + t1;
+      s2 = part == 0 ? t2 : s2 + t2;
     }
     const cc = train_channel(c, s1, s2, k, M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
     scale_shift_column(y + col, x + col, M, stride, first(cc), second(cc));
@@ -94,11 +107,20 @@ export function batchnorm_forward_train_channels(y: usize, mean: usize, invstd: 
 // first (as a thread job), rows 0 and 1 last, four channels at a time, each group's scale and
 // shift read before they are overwritten.
 export const BN_PARTS = 8;
+// The lite build (dense networks, assembly/lite.ts) keeps the channel walk only, four channels at a
+// time: the same sums in the same parts and order, so the same bits, in less code.
+const BY_ROWS: bool = !isDefined(EDGETUNE_LITE);
 // Rows a batch norm needs to go by rows: its scratch (2 + 32 rows) and parts of some length.
 const BN_ROWS_MIN = 256;
 // Rows of a part summed per block: the accumulators go back to the part's sums between blocks
 // (the same additions in the same order), while the block's rows stay in cache for every channel.
 const BN_SUM_BLOCK = 256;
+
+// The first row of part p of M rows (p = BN_PARTS: M).
+// @ts-ignore: decorator
+@inline function partStart(p: i32, M: i32): i32 {
+  return <i32>(<i64>p * <i64>M / BN_PARTS);
+}
 
 // @ts-ignore: decorator
 @inline function partSums(y: usize, C: i32, p: i32): usize {
@@ -131,7 +153,7 @@ function forward_train_rows(y: usize, mean: usize, invstd: usize, newMean: usize
 // s1 = sum(x - k) and s2 = sum((x - k)^2) per channel in f64, k the channel's value in row 0 (as
 // the channel walk shifts them), into the part's sums in y.
 export function batchnorm_forward_sums(y: usize, x: usize, M: i32, C: i32, p: i32): void {
-  const r0 = <i32>(<i64>p * <i64>M / BN_PARTS), r1 = <i32>(<i64>(p + 1) * <i64>M / BN_PARTS);
+  const r0 = partStart(p, M), r1 = partStart(p + 1, M);
   const s = partSums(y, C, p);
   const stride = <usize>C << 2;
   const sq = stride * 2;
@@ -238,7 +260,7 @@ function backward_train_rows(dx: usize, dgamma: usize, dbeta: usize, dy: usize, 
 // time (four f32x4 columns, as backward_train_16), then four, then one, each channel's operations
 // those of the channel walk.
 export function batchnorm_backward_sums(dx: usize, dy: usize, x: usize, mean: usize, invstd: usize, M: i32, C: i32, p: i32): void {
-  const r0 = <i32>(<i64>p * <i64>M / BN_PARTS), r1 = <i32>(<i64>(p + 1) * <i64>M / BN_PARTS);
+  const r0 = partStart(p, M), r1 = partStart(p + 1, M);
   const s = partSums(dx, C, p);
   const stride = <usize>C << 2;
   const sq = stride * 2;
@@ -248,7 +270,12 @@ export function batchnorm_backward_sums(dx: usize, dy: usize, x: usize, mean: us
     const rowAt = <usize>b0 * stride;
     let c = 0;
     if (ASC_FEATURE_SIMD) {
-      for (; c + 16 <= C; c += 16) sums16(s + (<usize>c << 3), sq, dy + rowAt + (<usize>c << 2), x + rowAt + (<usize>c << 2), mean + (<usize>c << 2), invstd + (<usize>c << 2), b1 - b0, stride);
+      for (; c + 16 <= C; c += 16) {
+        const at = s + (<usize>c << 3), col = <usize>c << 2;
+        sums16Load(at, sq);
+        sums16(dy + rowAt + col, x + rowAt + col, mean + col, invstd + col, b1 - b0, stride);
+        sums16Store(at, sq);
+      }
       for (; c + 4 <= C; c += 4) {
         const col = <usize>c << 2;
         const at = s + (<usize>c << 3);
@@ -290,17 +317,28 @@ export function batchnorm_backward_sums(dx: usize, dy: usize, x: usize, mean: us
   }
 }
 
-// Sixteen channels of batchnorm_backward_sums over `rows` rows from dy and x: sg at s, sx at s + sq.
-function sums16(s: usize, sq: usize, dy: usize, x: usize, mean: usize, invstd: usize, rows: i32, stride: usize): void {
+// The running sums of sums16 for sixteen channels: sg in sumG0..7, sx in sumH0..7 (f64x2 pairs of
+// channels in order). Globals, so an instance's own: every thread of the pool has its own. Lazy:
+// compiled only where used, so not in the scalar builds.
+// @ts-ignore: decorator
+@lazy let sumG0 = f64x2.splat(0), sumG1 = f64x2.splat(0), sumG2 = f64x2.splat(0), sumG3 = f64x2.splat(0);
+// @ts-ignore: decorator
+@lazy let sumG4 = f64x2.splat(0), sumG5 = f64x2.splat(0), sumG6 = f64x2.splat(0), sumG7 = f64x2.splat(0);
+// @ts-ignore: decorator
+@lazy let sumH0 = f64x2.splat(0), sumH1 = f64x2.splat(0), sumH2 = f64x2.splat(0), sumH3 = f64x2.splat(0);
+// @ts-ignore: decorator
+@lazy let sumH4 = f64x2.splat(0), sumH5 = f64x2.splat(0), sumH6 = f64x2.splat(0), sumH7 = f64x2.splat(0);
+
+// Adds `rows` rows of sixteen channels (dy and x at their first channel, rows `stride` bytes apart)
+// to the running sums: sg += dy, sx += dy*((x - mean)*invstd) in f64, each channel in row order.
+// The walk was bound by the latency of its chains of sums four channels at a time (16 chains here).
+function sums16(dy: usize, x: usize, mean: usize, invstd: usize, rows: i32, stride: usize): void {
   const mu0 = v128.load(mean), mu1 = v128.load(mean, 16), mu2 = v128.load(mean, 32), mu3 = v128.load(mean, 48);
   const is0 = v128.load(invstd), is1 = v128.load(invstd, 16), is2 = v128.load(invstd, 32), is3 = v128.load(invstd, 48);
   const m0 = lo_f64(mu0), m1 = hi_f64(mu0), m2 = lo_f64(mu1), m3 = hi_f64(mu1), m4 = lo_f64(mu2), m5 = hi_f64(mu2), m6 = lo_f64(mu3), m7 = hi_f64(mu3);
   const i0 = lo_f64(is0), i1 = hi_f64(is0), i2 = lo_f64(is1), i3 = hi_f64(is1), i4 = lo_f64(is2), i5 = hi_f64(is2), i6 = lo_f64(is3), i7 = hi_f64(is3);
-  let g0 = v128.load(s), g1 = v128.load(s, 16), g2 = v128.load(s, 32), g3 = v128.load(s, 48);
-  let g4 = v128.load(s, 64), g5 = v128.load(s, 80), g6 = v128.load(s, 96), g7 = v128.load(s, 112);
-  const t = s + sq;
-  let h0 = v128.load(t), h1 = v128.load(t, 16), h2 = v128.load(t, 32), h3 = v128.load(t, 48);
-  let h4 = v128.load(t, 64), h5 = v128.load(t, 80), h6 = v128.load(t, 96), h7 = v128.load(t, 112);
+  let g0 = sumG0, g1 = sumG1, g2 = sumG2, g3 = sumG3, g4 = sumG4, g5 = sumG5, g6 = sumG6, g7 = sumG7;
+  let h0 = sumH0, h1 = sumH1, h2 = sumH2, h3 = sumH3, h4 = sumH4, h5 = sumH5, h6 = sumH6, h7 = sumH7;
   let px = x, pg = dy;
   for (let r = 0; r < rows; r++, px += stride, pg += stride) {
     const v0 = v128.load(px), v1 = v128.load(px, 16), v2 = v128.load(px, 32), v3 = v128.load(px, 48);
@@ -317,10 +355,25 @@ function sums16(s: usize, sq: usize, dy: usize, x: usize, mean: usize, invstd: u
     h6 = f64x2.add(h6, f64x2.mul(e6, f64x2.mul(f64x2.sub(lo_f64(v3), m6), i6)));
     h7 = f64x2.add(h7, f64x2.mul(e7, f64x2.mul(f64x2.sub(hi_f64(v3), m7), i7)));
   }
-  v128.store(s, g0); v128.store(s, g1, 16); v128.store(s, g2, 32); v128.store(s, g3, 48);
-  v128.store(s, g4, 64); v128.store(s, g5, 80); v128.store(s, g6, 96); v128.store(s, g7, 112);
-  v128.store(t, h0); v128.store(t, h1, 16); v128.store(t, h2, 32); v128.store(t, h3, 48);
-  v128.store(t, h4, 64); v128.store(t, h5, 80); v128.store(t, h6, 96); v128.store(t, h7, 112);
+  sumG0 = g0; sumG1 = g1; sumG2 = g2; sumG3 = g3; sumG4 = g4; sumG5 = g5; sumG6 = g6; sumG7 = g7;
+  sumH0 = h0; sumH1 = h1; sumH2 = h2; sumH3 = h3; sumH4 = h4; sumH5 = h5; sumH6 = h6; sumH7 = h7;
+}
+
+// The running sums from / to memory: sg (16 f64) at s, sx at s + sq.
+function sums16Load(s: usize, sq: usize): void {
+  sumG0 = v128.load(s); sumG1 = v128.load(s, 16); sumG2 = v128.load(s, 32); sumG3 = v128.load(s, 48);
+  sumG4 = v128.load(s, 64); sumG5 = v128.load(s, 80); sumG6 = v128.load(s, 96); sumG7 = v128.load(s, 112);
+  const t = s + sq;
+  sumH0 = v128.load(t); sumH1 = v128.load(t, 16); sumH2 = v128.load(t, 32); sumH3 = v128.load(t, 48);
+  sumH4 = v128.load(t, 64); sumH5 = v128.load(t, 80); sumH6 = v128.load(t, 96); sumH7 = v128.load(t, 112);
+}
+
+function sums16Store(s: usize, sq: usize): void {
+  v128.store(s, sumG0); v128.store(s, sumG1, 16); v128.store(s, sumG2, 32); v128.store(s, sumG3, 48);
+  v128.store(s, sumG4, 64); v128.store(s, sumG5, 80); v128.store(s, sumG6, 96); v128.store(s, sumG7, 112);
+  const t = s + sq;
+  v128.store(t, sumH0); v128.store(t, sumH1, 16); v128.store(t, sumH2, 32); v128.store(t, sumH3, 48);
+  v128.store(t, sumH4, 64); v128.store(t, sumH5, 80); v128.store(t, sumH6, 96); v128.store(t, sumH7, 112);
 }
 
 // Rows r0 .. r1-1 of dx = k*((dy - a) - xhat*b), xhat = (x - mean)*invstd, k = gamma*invstd, with
@@ -405,7 +458,7 @@ export function batchnorm_forward_inference(y: usize, x: usize, gamma: usize, be
 export function batchnorm_backward_train(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
   gamma: usize, M: i32, C: i32, accumulate: i32, accumulateParams: i32): void {
   if (M <= 0 || C <= 0) return;
-  if (dx != 0 && dx != dy && dx != x && !accumulate && M >= BN_ROWS_MIN) {
+  if (BY_ROWS && dx != 0 && dx != dy && dx != x && !accumulate && M >= BN_ROWS_MIN) {
     backward_train_rows(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, C, accumulateParams);
     return;
   }
@@ -420,8 +473,11 @@ export function batchnorm_backward_train_channels(dx: usize, dgamma: usize, dbet
   const stride = <usize>C << 2;
   let c = cFrom;
   if (ASC_FEATURE_SIMD) {
-    for (; c + 16 <= cTo; c += 16) {
-      backward_train_16(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, stride, accumulate, accumulateParams, c);
+    // Not in the lite build: its four-channel walk gives each channel the same bits.
+    if (BY_ROWS) {
+      for (; c + 16 <= cTo; c += 16) {
+        backward_train_16(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, M, stride, accumulate, accumulateParams, c);
+      }
     }
     for (; c + 4 <= cTo; c += 4) {
       const col = <usize>c << 2;
@@ -435,26 +491,33 @@ export function batchnorm_backward_train_channels(dx: usize, dgamma: usize, dbet
       let sghi = f64x2.splat(0);
       let sxlo = f64x2.splat(0);
       let sxhi = f64x2.splat(0);
-      let px = x + col;
-      let pg = dy + col;
-      for (let r = 0; r < M; r++, px += stride, pg += stride) {
-        const v = v128.load(px);
-        const g = v128.load(pg);
-        const glo = lo_f64(g);
-        const ghi = hi_f64(g);
-        sglo = f64x2.add(sglo, glo);
-        sghi = f64x2.add(sghi, ghi);
-        sxlo = f64x2.add(sxlo, f64x2.mul(glo, f64x2.mul(f64x2.sub(lo_f64(v), mulo), islo)));
-        sxhi = f64x2.add(sxhi, f64x2.mul(ghi, f64x2.mul(f64x2.sub(hi_f64(v), muhi), ishi)));
+      for (let part = 0; part < BN_PARTS; part++) {
+        const r0 = partStart(part, M), r1 = partStart(part + 1, M);
+        let tglo = f64x2.splat(0), tghi = f64x2.splat(0), txlo = f64x2.splat(0), txhi = f64x2.splat(0);
+        let px = x + <usize>r0 * stride + col;
+        let pg = dy + <usize>r0 * stride + col;
+        for (let r = r0; r < r1; r++, px += stride, pg += stride) {
+          const v = v128.load(px);
+          const g = v128.load(pg);
+          const glo = lo_f64(g);
+          const ghi = hi_f64(g);
+          tglo = f64x2.add(tglo, glo);
+          tghi = f64x2.add(tghi, ghi);
+          txlo = f64x2.add(txlo, f64x2.mul(glo, f64x2.mul(f64x2.sub(lo_f64(v), mulo), islo)));
+          txhi = f64x2.add(txhi, f64x2.mul(ghi, f64x2.mul(f64x2.sub(hi_f64(v), muhi), ishi)));
+        }
+        if (part == 0) {
+          sglo = tglo; sghi = tghi; sxlo = txlo; sxhi = txhi;
+        } else {
+          sglo = f64x2.add(sglo, tglo); sghi = f64x2.add(sghi, tghi); sxlo = f64x2.add(sxlo, txlo); sxhi = f64x2.add(sxhi, txhi);
+        }
       }
       train_grad_group(c, sglo, sghi, sxlo, sxhi, M, dgamma, dbeta, accumulateParams);
       if (!dx) continue;
       const a = groupFirsts();
       const b = groupSeconds();
       const k = gamma ? f32x4.mul(v128.load(gamma + col), is) : is;
-      let pd = dx + col;
-      px = x + col;
-      pg = dy + col;
+      let pd = dx + col, px = x + col, pg = dy + col;
       for (let r = 0; r < M; r++, px += stride, pg += stride, pd += stride) {
         const xhat = f32x4.mul(f32x4.sub(v128.load(px), mu), is);
         const d = f32x4.mul(k, f32x4.sub(f32x4.sub(v128.load(pg), a), f32x4.mul(xhat, b)));
@@ -470,21 +533,26 @@ export function batchnorm_backward_train_channels(dx: usize, dgamma: usize, dbet
     const is64 = <f64>is;
     let sg: f64 = 0;
     let sx: f64 = 0;
-    let px = x + col;
-    let pg = dy + col;
-    for (let r = 0; r < M; r++, px += stride, pg += stride) {
-      const g = <f64>load<f32>(pg);
-      sg += g;
-      sx += g * ((<f64>load<f32>(px) - mu64) * is64);
+    for (let part = 0; part < BN_PARTS; part++) {
+      const r0 = partStart(part, M), r1 = partStart(part + 1, M);
+      let tg: f64 = 0;
+      let tx: f64 = 0;
+      let px = x + <usize>r0 * stride + col;
+      let pg = dy + <usize>r0 * stride + col;
+      for (let r = r0; r < r1; r++, px += stride, pg += stride) {
+        const g = <f64>load<f32>(pg);
+        tg += g;
+        tx += g * ((<f64>load<f32>(px) - mu64) * is64);
+      }
+      sg = part == 0 ? tg : sg + tg;
+      sx = part == 0 ? tx : sx + tx;
     }
     const cc = train_grad_channel(c, sg, sx, M, dgamma, dbeta, accumulateParams);
     if (!dx) continue;
     const a = first(cc);
     const b = second(cc);
     const k = gamma ? load<f32>(gamma + col) * is : is;
-    let pd = dx + col;
-    px = x + col;
-    pg = dy + col;
+    let pd = dx + col, px = x + col, pg = dy + col;
     for (let r = 0; r < M; r++, px += stride, pg += stride, pd += stride) {
       const xhat = (load<f32>(px) - mu) * is;
       const d = k * ((load<f32>(pg) - a) - xhat * b);
@@ -503,30 +571,26 @@ export function batchnorm_backward_train_channels(dx: usize, dgamma: usize, dbet
 function backward_train_16(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
   gamma: usize, M: i32, stride: usize, accumulate: i32, accumulateParams: i32, c: i32): void {
   const col = <usize>c << 2;
+  const zero = f64x2.splat(0);
+  let g0 = zero, g1 = zero, g2 = zero, g3 = zero, g4 = zero, g5 = zero, g6 = zero, g7 = zero;
+  let h0 = zero, h1 = zero, h2 = zero, h3 = zero, h4 = zero, h5 = zero, h6 = zero, h7 = zero;
+  for (let part = 0; part < BN_PARTS; part++) {
+    const r0 = partStart(part, M), at = <usize>r0 * stride + col;
+    sumG0 = zero; sumG1 = zero; sumG2 = zero; sumG3 = zero; sumG4 = zero; sumG5 = zero; sumG6 = zero; sumG7 = zero;
+    sumH0 = zero; sumH1 = zero; sumH2 = zero; sumH3 = zero; sumH4 = zero; sumH5 = zero; sumH6 = zero; sumH7 = zero;
+    sums16(dy + at, x + at, mean + col, invstd + col, partStart(part + 1, M) - r0, stride);
+    if (part == 0) {
+      g0 = sumG0; g1 = sumG1; g2 = sumG2; g3 = sumG3; g4 = sumG4; g5 = sumG5; g6 = sumG6; g7 = sumG7;
+      h0 = sumH0; h1 = sumH1; h2 = sumH2; h3 = sumH3; h4 = sumH4; h5 = sumH5; h6 = sumH6; h7 = sumH7;
+    } else {
+      g0 = f64x2.add(g0, sumG0); g1 = f64x2.add(g1, sumG1); g2 = f64x2.add(g2, sumG2); g3 = f64x2.add(g3, sumG3);
+      g4 = f64x2.add(g4, sumG4); g5 = f64x2.add(g5, sumG5); g6 = f64x2.add(g6, sumG6); g7 = f64x2.add(g7, sumG7);
+      h0 = f64x2.add(h0, sumH0); h1 = f64x2.add(h1, sumH1); h2 = f64x2.add(h2, sumH2); h3 = f64x2.add(h3, sumH3);
+      h4 = f64x2.add(h4, sumH4); h5 = f64x2.add(h5, sumH5); h6 = f64x2.add(h6, sumH6); h7 = f64x2.add(h7, sumH7);
+    }
+  }
   const mu0 = v128.load(mean + col), mu1 = v128.load(mean + col + 16), mu2 = v128.load(mean + col + 32), mu3 = v128.load(mean + col + 48);
   const is0 = v128.load(invstd + col), is1 = v128.load(invstd + col + 16), is2 = v128.load(invstd + col + 32), is3 = v128.load(invstd + col + 48);
-  const m0 = lo_f64(mu0), m1 = hi_f64(mu0), m2 = lo_f64(mu1), m3 = hi_f64(mu1), m4 = lo_f64(mu2), m5 = hi_f64(mu2), m6 = lo_f64(mu3), m7 = hi_f64(mu3);
-  const i0 = lo_f64(is0), i1 = hi_f64(is0), i2 = lo_f64(is1), i3 = hi_f64(is1), i4 = lo_f64(is2), i5 = hi_f64(is2), i6 = lo_f64(is3), i7 = hi_f64(is3);
-  let g0 = f64x2.splat(0), g1 = f64x2.splat(0), g2 = f64x2.splat(0), g3 = f64x2.splat(0);
-  let g4 = f64x2.splat(0), g5 = f64x2.splat(0), g6 = f64x2.splat(0), g7 = f64x2.splat(0);
-  let h0 = f64x2.splat(0), h1 = f64x2.splat(0), h2 = f64x2.splat(0), h3 = f64x2.splat(0);
-  let h4 = f64x2.splat(0), h5 = f64x2.splat(0), h6 = f64x2.splat(0), h7 = f64x2.splat(0);
-  let px = x + col, pg = dy + col;
-  for (let r = 0; r < M; r++, px += stride, pg += stride) {
-    const v0 = v128.load(px), v1 = v128.load(px + 16), v2 = v128.load(px + 32), v3 = v128.load(px + 48);
-    const w0 = v128.load(pg), w1 = v128.load(pg + 16), w2 = v128.load(pg + 32), w3 = v128.load(pg + 48);
-    const e0 = lo_f64(w0), e1 = hi_f64(w0), e2 = lo_f64(w1), e3 = hi_f64(w1), e4 = lo_f64(w2), e5 = hi_f64(w2), e6 = lo_f64(w3), e7 = hi_f64(w3);
-    g0 = f64x2.add(g0, e0); g1 = f64x2.add(g1, e1); g2 = f64x2.add(g2, e2); g3 = f64x2.add(g3, e3);
-    g4 = f64x2.add(g4, e4); g5 = f64x2.add(g5, e5); g6 = f64x2.add(g6, e6); g7 = f64x2.add(g7, e7);
-    h0 = f64x2.add(h0, f64x2.mul(e0, f64x2.mul(f64x2.sub(lo_f64(v0), m0), i0)));
-    h1 = f64x2.add(h1, f64x2.mul(e1, f64x2.mul(f64x2.sub(hi_f64(v0), m1), i1)));
-    h2 = f64x2.add(h2, f64x2.mul(e2, f64x2.mul(f64x2.sub(lo_f64(v1), m2), i2)));
-    h3 = f64x2.add(h3, f64x2.mul(e3, f64x2.mul(f64x2.sub(hi_f64(v1), m3), i3)));
-    h4 = f64x2.add(h4, f64x2.mul(e4, f64x2.mul(f64x2.sub(lo_f64(v2), m4), i4)));
-    h5 = f64x2.add(h5, f64x2.mul(e5, f64x2.mul(f64x2.sub(hi_f64(v2), m5), i5)));
-    h6 = f64x2.add(h6, f64x2.mul(e6, f64x2.mul(f64x2.sub(lo_f64(v3), m6), i6)));
-    h7 = f64x2.add(h7, f64x2.mul(e7, f64x2.mul(f64x2.sub(hi_f64(v3), m7), i7)));
-  }
   train_grad_group(c, g0, g1, h0, h1, M, dgamma, dbeta, accumulateParams);
   const a0 = groupFirsts(), b0 = groupSeconds();
   train_grad_group(c + 4, g2, g3, h2, h3, M, dgamma, dbeta, accumulateParams);
@@ -538,9 +602,7 @@ function backward_train_16(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x:
   if (!dx) return;
   const k0 = gamma ? f32x4.mul(v128.load(gamma + col), is0) : is0, k1 = gamma ? f32x4.mul(v128.load(gamma + col + 16), is1) : is1;
   const k2 = gamma ? f32x4.mul(v128.load(gamma + col + 32), is2) : is2, k3 = gamma ? f32x4.mul(v128.load(gamma + col + 48), is3) : is3;
-  let pd = dx + col;
-  px = x + col;
-  pg = dy + col;
+  let pd = dx + col, px = x + col, pg = dy + col;
   for (let r = 0; r < M; r++, px += stride, pg += stride, pd += stride) {
     const d0 = f32x4.mul(k0, f32x4.sub(f32x4.sub(v128.load(pg), a0), f32x4.mul(f32x4.mul(f32x4.sub(v128.load(px), mu0), is0), b0)));
     const d1 = f32x4.mul(k1, f32x4.sub(f32x4.sub(v128.load(pg + 16), a1), f32x4.mul(f32x4.mul(f32x4.sub(v128.load(px + 16), mu1), is1), b1)));
