@@ -45,22 +45,13 @@ export function batchnorm_forward_train_channels(y: usize, mean: usize, invstd: 
       const khi = hi_f64(k);
       let s1lo = f64x2.splat(0), s1hi = f64x2.splat(0), s2lo = f64x2.splat(0), s2hi = f64x2.splat(0);
       for (let part = 0; part < BN_PARTS; part++) {
-        const r0 = partStart(part, M), r1 = partStart(part + 1, M);
-        let t1lo = f64x2.splat(0), t1hi = f64x2.splat(0), t2lo = f64x2.splat(0), t2hi = f64x2.splat(0);
-        let p = x + <usize>r0 * stride + col;
-        for (let r = r0; r < r1; r++, p += stride) {
-          const v = v128.load(p);
-          const dlo = f64x2.sub(lo_f64(v), klo);
-          const dhi = f64x2.sub(hi_f64(v), khi);
-          t1lo = f64x2.add(t1lo, dlo);
-          t1hi = f64x2.add(t1hi, dhi);
-          t2lo = f64x2.add(t2lo, f64x2.mul(dlo, dlo));
-          t2hi = f64x2.add(t2hi, f64x2.mul(dhi, dhi));
-        }
+        const r0 = partStart(part, M), zero = f64x2.splat(0);
+        sumG0 = zero; sumG1 = zero; sumH0 = zero; sumH1 = zero;
+        forward_sums4(x + <usize>r0 * stride + col, klo, khi, partStart(part + 1, M) - r0, stride);
         if (part == 0) {
-          s1lo = t1lo; s1hi = t1hi; s2lo = t2lo; s2hi = t2hi;
+          s1lo = sumG0; s1hi = sumG1; s2lo = sumH0; s2hi = sumH1;
         } else {
-          s1lo = f64x2.add(s1lo, t1lo); s1hi = f64x2.add(s1hi, t1hi); s2lo = f64x2.add(s2lo, t2lo); s2hi = f64x2.add(s2hi, t2hi);
+          s1lo = f64x2.add(s1lo, sumG0); s1hi = f64x2.add(s1hi, sumG1); s2lo = f64x2.add(s2lo, sumH0); s2hi = f64x2.add(s2hi, sumH1);
         }
       }
       const c0 = train_channel(c, f64x2.extract_lane(s1lo, 0), f64x2.extract_lane(s2lo, 0), f64x2.extract_lane(klo, 0), M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
@@ -76,17 +67,11 @@ export function batchnorm_forward_train_channels(y: usize, mean: usize, invstd: 
     let s1: f64 = 0;
     let s2: f64 = 0;
     for (let part = 0; part < BN_PARTS; part++) {
-      const r0 = partStart(part, M), r1 = partStart(part + 1, M);
-      let t1: f64 = 0;
-      let t2: f64 = 0;
-      let p = x + <usize>r0 * stride + col;
-      for (let r = r0; r < r1; r++, p += stride) {
-        const d = <f64>load<f32>(p) - k;
-        t1 += d;
-        t2 += d * d;
-      }
-      s1 = part == 0 ? t1 : s1 + t1;
-      s2 = part == 0 ? t2 : s2 + t2;
+      const r0 = partStart(part, M);
+      sumA = 0; sumB = 0;
+      forward_sums1(x + <usize>r0 * stride + col, k, partStart(part + 1, M) - r0, stride);
+      s1 = part == 0 ? sumA : s1 + sumA;
+      s2 = part == 0 ? sumB : s2 + sumB;
     }
     const cc = train_channel(c, s1, s2, k, M, mean, invstd, newMean, newVar, movingMean, movingVar, gamma, beta, momentum, epsilon);
     scale_shift_column(y + col, x + col, M, stride, first(cc), second(cc));
@@ -130,7 +115,7 @@ const BN_SUM_BLOCK = 256;
 function forward_train_rows(y: usize, mean: usize, invstd: usize, newMean: usize, newVar: usize,
   x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, M: i32, C: i32, momentum: f32, epsilon: f32): void {
   if (!(ASC_FEATURE_THREADS && bn_sums_split(y, x, M, C, 0, 0, 0, 0, 0))) {
-    for (let p = 0; p < BN_PARTS; p++) batchnorm_forward_sums(y, x, M, C, p);
+    for (let p = 0; p < BN_PARTS; p++) batchnorm_part_sums(y, x, 0, 0, 0, M, C, p);
   }
   const stride = <usize>C << 2;
   for (let c = 0; c < C; c++) {
@@ -147,59 +132,6 @@ function forward_train_rows(y: usize, mean: usize, invstd: usize, newMean: usize
   }
   if (!(ASC_FEATURE_THREADS && bn_rows_split(y, x, M, C, 0, 0, 0, 0, 0))) batchnorm_forward_rows(y, x, C, 2, M);
   batchnorm_forward_rows(y, x, C, 0, 2);
-}
-
-// Part p's sums of batchnorm_forward_train by rows: over rows p*M/BN_PARTS .. (p+1)*M/BN_PARTS - 1,
-// s1 = sum(x - k) and s2 = sum((x - k)^2) per channel in f64, k the channel's value in row 0 (as
-// the channel walk shifts them), into the part's sums in y.
-export function batchnorm_forward_sums(y: usize, x: usize, M: i32, C: i32, p: i32): void {
-  const r0 = partStart(p, M), r1 = partStart(p + 1, M);
-  const s = partSums(y, C, p);
-  const stride = <usize>C << 2;
-  const sq = stride * 2;
-  memory.fill(s, 0, stride * 4);
-  for (let b0 = r0; b0 < r1; b0 += BN_SUM_BLOCK) {
-    const b1 = min(b0 + BN_SUM_BLOCK, r1);
-    let c = 0;
-    if (ASC_FEATURE_SIMD) {
-      for (; c + 4 <= C; c += 4) {
-        const col = <usize>c << 2;
-        const at = s + (<usize>c << 3);
-        const k = v128.load(x + col);
-        const klo = lo_f64(k);
-        const khi = hi_f64(k);
-        let s1lo = v128.load(at), s1hi = v128.load(at, 16);
-        let s2lo = v128.load(at + sq), s2hi = v128.load(at + sq, 16);
-        let q = x + <usize>b0 * stride + col;
-        for (let r = b0; r < b1; r++, q += stride) {
-          const v = v128.load(q);
-          const dlo = f64x2.sub(lo_f64(v), klo);
-          const dhi = f64x2.sub(hi_f64(v), khi);
-          s1lo = f64x2.add(s1lo, dlo);
-          s1hi = f64x2.add(s1hi, dhi);
-          s2lo = f64x2.add(s2lo, f64x2.mul(dlo, dlo));
-          s2hi = f64x2.add(s2hi, f64x2.mul(dhi, dhi));
-        }
-        v128.store(at, s1lo); v128.store(at, s1hi, 16);
-        v128.store(at + sq, s2lo); v128.store(at + sq, s2hi, 16);
-      }
-    }
-    for (; c < C; c++) {
-      const col = <usize>c << 2;
-      const at = s + (<usize>c << 3);
-      const k = <f64>load<f32>(x + col);
-      let s1 = load<f64>(at);
-      let s2 = load<f64>(at + sq);
-      let q = x + <usize>b0 * stride + col;
-      for (let r = b0; r < b1; r++, q += stride) {
-        const d = <f64>load<f32>(q) - k;
-        s1 += d;
-        s2 += d * d;
-      }
-      store<f64>(at, s1);
-      store<f64>(at + sq, s2);
-    }
-  }
 }
 
 // Rows r0 .. r1-1 of y = x*scale + shift, scale and shift in rows 0 and 1 of y. Rows 0 and 1
@@ -237,7 +169,7 @@ export function batchnorm_forward_rows(y: usize, x: usize, C: i32, r0: i32, r1: 
 function backward_train_rows(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invstd: usize,
   gamma: usize, M: i32, C: i32, accumulateParams: i32): void {
   if (!(ASC_FEATURE_THREADS && bn_sums_split(dx, x, M, C, 1, dy, mean, invstd, gamma))) {
-    for (let p = 0; p < BN_PARTS; p++) batchnorm_backward_sums(dx, dy, x, mean, invstd, M, C, p);
+    for (let p = 0; p < BN_PARTS; p++) batchnorm_part_sums(dx, x, dy, mean, invstd, M, C, p);
   }
   const stride = <usize>C << 2;
   for (let c = 0; c < C; c++) {
@@ -256,65 +188,107 @@ function backward_train_rows(dx: usize, dgamma: usize, dbeta: usize, dy: usize, 
   batchnorm_backward_rows(dx, dy, x, mean, invstd, gamma, C, 0, 2);
 }
 
-// Part p's sums of the backward pass by rows, into the part's sums in dx: channels sixteen at a
-// time (four f32x4 columns, as backward_train_16), then four, then one, each channel's operations
-// those of the channel walk.
-export function batchnorm_backward_sums(dx: usize, dy: usize, x: usize, mean: usize, invstd: usize, M: i32, C: i32, p: i32): void {
+// Part p's sums of a batch norm by rows, over rows p*M/BN_PARTS .. (p+1)*M/BN_PARTS - 1, into the
+// part's sums in `out` (y or dx), block by block of rows. Forward (dy == 0): s1 = sum(x - k),
+// s2 = sum((x - k)^2), k the channel's value in row 0 (as the channel walk shifts them).
+// Backward: sg = sum(dy), sx = sum(dy*xhat), sixteen channels at a time, then four, then one.
+// Each channel's operations and their order are the channel walk's.
+export function batchnorm_part_sums(out: usize, x: usize, dy: usize, mean: usize, invstd: usize, M: i32, C: i32, p: i32): void {
   const r0 = partStart(p, M), r1 = partStart(p + 1, M);
-  const s = partSums(dx, C, p);
+  const s = partSums(out, C, p);
   const stride = <usize>C << 2;
   const sq = stride * 2;
   memory.fill(s, 0, stride * 4);
   for (let b0 = r0; b0 < r1; b0 += BN_SUM_BLOCK) {
-    const b1 = min(b0 + BN_SUM_BLOCK, r1);
+    const rows = min(b0 + BN_SUM_BLOCK, r1) - b0;
     const rowAt = <usize>b0 * stride;
     let c = 0;
     if (ASC_FEATURE_SIMD) {
-      for (; c + 16 <= C; c += 16) {
-        const at = s + (<usize>c << 3), col = <usize>c << 2;
-        sums16Load(at, sq);
-        sums16(dy + rowAt + col, x + rowAt + col, mean + col, invstd + col, b1 - b0, stride);
-        sums16Store(at, sq);
+      if (dy) {
+        for (; c + 16 <= C; c += 16) {
+          const at = s + (<usize>c << 3), col = <usize>c << 2;
+          sums16Load(at, sq);
+          sums16(dy + rowAt + col, x + rowAt + col, mean + col, invstd + col, rows, stride);
+          sums16Store(at, sq);
+        }
       }
       for (; c + 4 <= C; c += 4) {
-        const col = <usize>c << 2;
-        const at = s + (<usize>c << 3);
-        const mu = v128.load(mean + col), is = v128.load(invstd + col);
-        const mulo = lo_f64(mu), muhi = hi_f64(mu), islo = lo_f64(is), ishi = hi_f64(is);
-        let sglo = v128.load(at), sghi = v128.load(at, 16);
-        let sxlo = v128.load(at + sq), sxhi = v128.load(at + sq, 16);
-        let px = x + rowAt + col, pg = dy + rowAt + col;
-        for (let r = b0; r < b1; r++, px += stride, pg += stride) {
-          const v = v128.load(px);
-          const g = v128.load(pg);
-          const glo = lo_f64(g);
-          const ghi = hi_f64(g);
-          sglo = f64x2.add(sglo, glo);
-          sghi = f64x2.add(sghi, ghi);
-          sxlo = f64x2.add(sxlo, f64x2.mul(glo, f64x2.mul(f64x2.sub(lo_f64(v), mulo), islo)));
-          sxhi = f64x2.add(sxhi, f64x2.mul(ghi, f64x2.mul(f64x2.sub(hi_f64(v), muhi), ishi)));
+        const col = <usize>c << 2, at = s + (<usize>c << 3);
+        sumG0 = v128.load(at); sumG1 = v128.load(at, 16); sumH0 = v128.load(at + sq); sumH1 = v128.load(at + sq, 16);
+        if (dy) {
+          const mu = v128.load(mean + col), is = v128.load(invstd + col);
+          backward_sums4(dy + rowAt + col, x + rowAt + col, lo_f64(mu), hi_f64(mu), lo_f64(is), hi_f64(is), rows, stride);
+        } else {
+          const k = v128.load(x + col);
+          forward_sums4(x + rowAt + col, lo_f64(k), hi_f64(k), rows, stride);
         }
-        v128.store(at, sglo); v128.store(at, sghi, 16);
-        v128.store(at + sq, sxlo); v128.store(at + sq, sxhi, 16);
+        v128.store(at, sumG0); v128.store(at, sumG1, 16); v128.store(at + sq, sumH0); v128.store(at + sq, sumH1, 16);
       }
     }
     for (; c < C; c++) {
-      const col = <usize>c << 2;
-      const at = s + (<usize>c << 3);
-      const mu64 = <f64>load<f32>(mean + col);
-      const is64 = <f64>load<f32>(invstd + col);
-      let sg = load<f64>(at);
-      let sx = load<f64>(at + sq);
-      let px = x + rowAt + col, pg = dy + rowAt + col;
-      for (let r = b0; r < b1; r++, px += stride, pg += stride) {
-        const g = <f64>load<f32>(pg);
-        sg += g;
-        sx += g * ((<f64>load<f32>(px) - mu64) * is64);
-      }
-      store<f64>(at, sg);
-      store<f64>(at + sq, sx);
+      const col = <usize>c << 2, at = s + (<usize>c << 3);
+      sumA = load<f64>(at); sumB = load<f64>(at + sq);
+      if (dy) backward_sums1(dy + rowAt + col, x + rowAt + col, <f64>load<f32>(mean + col), <f64>load<f32>(invstd + col), rows, stride);
+      else forward_sums1(x + rowAt + col, <f64>load<f32>(x + col), rows, stride);
+      store<f64>(at, sumA); store<f64>(at + sq, sumB);
     }
   }
+}
+
+// The sums of one part's rows, for both walks (the channel walk and the row path's parts): four
+// channels (f64x2 pairs; sumG0/1 and sumH0/1), one (sumA, sumB), sixteen (sums16 below), added
+// to the running sums in row order. Forward: s1 += x - k, s2 += (x - k)^2. Backward:
+// sg += dy, sx += dy*((x - mean)*invstd).
+// @ts-ignore: decorator
+@lazy let sumA: f64 = 0, sumB: f64 = 0;
+
+function forward_sums4(x: usize, klo: v128, khi: v128, rows: i32, stride: usize): void {
+  let s1lo = sumG0, s1hi = sumG1, s2lo = sumH0, s2hi = sumH1;
+  for (let r = 0; r < rows; r++, x += stride) {
+    const v = v128.load(x);
+    const dlo = f64x2.sub(lo_f64(v), klo);
+    const dhi = f64x2.sub(hi_f64(v), khi);
+    s1lo = f64x2.add(s1lo, dlo);
+    s1hi = f64x2.add(s1hi, dhi);
+    s2lo = f64x2.add(s2lo, f64x2.mul(dlo, dlo));
+    s2hi = f64x2.add(s2hi, f64x2.mul(dhi, dhi));
+  }
+  sumG0 = s1lo; sumG1 = s1hi; sumH0 = s2lo; sumH1 = s2hi;
+}
+
+function forward_sums1(x: usize, k: f64, rows: i32, stride: usize): void {
+  let s1 = sumA, s2 = sumB;
+  for (let r = 0; r < rows; r++, x += stride) {
+    const d = <f64>load<f32>(x) - k;
+    s1 += d;
+    s2 += d * d;
+  }
+  sumA = s1; sumB = s2;
+}
+
+function backward_sums4(dy: usize, x: usize, mulo: v128, muhi: v128, islo: v128, ishi: v128, rows: i32, stride: usize): void {
+  let sglo = sumG0, sghi = sumG1, sxlo = sumH0, sxhi = sumH1;
+  for (let r = 0; r < rows; r++, x += stride, dy += stride) {
+    const v = v128.load(x);
+    const g = v128.load(dy);
+    const glo = lo_f64(g);
+    const ghi = hi_f64(g);
+    sglo = f64x2.add(sglo, glo);
+    sghi = f64x2.add(sghi, ghi);
+    sxlo = f64x2.add(sxlo, f64x2.mul(glo, f64x2.mul(f64x2.sub(lo_f64(v), mulo), islo)));
+    sxhi = f64x2.add(sxhi, f64x2.mul(ghi, f64x2.mul(f64x2.sub(hi_f64(v), muhi), ishi)));
+  }
+  sumG0 = sglo; sumG1 = sghi; sumH0 = sxlo; sumH1 = sxhi;
+}
+
+function backward_sums1(dy: usize, x: usize, mu: f64, is: f64, rows: i32, stride: usize): void {
+  let sg = sumA, sx = sumB;
+  for (let r = 0; r < rows; r++, x += stride, dy += stride) {
+    const g = <f64>load<f32>(dy);
+    sg += g;
+    sx += g * ((<f64>load<f32>(x) - mu) * is);
+  }
+  sumA = sg; sumB = sx;
 }
 
 // The running sums of sums16 for sixteen channels: sg in sumG0..7, sx in sumH0..7 (f64x2 pairs of
@@ -492,24 +466,13 @@ export function batchnorm_backward_train_channels(dx: usize, dgamma: usize, dbet
       let sxlo = f64x2.splat(0);
       let sxhi = f64x2.splat(0);
       for (let part = 0; part < BN_PARTS; part++) {
-        const r0 = partStart(part, M), r1 = partStart(part + 1, M);
-        let tglo = f64x2.splat(0), tghi = f64x2.splat(0), txlo = f64x2.splat(0), txhi = f64x2.splat(0);
-        let px = x + <usize>r0 * stride + col;
-        let pg = dy + <usize>r0 * stride + col;
-        for (let r = r0; r < r1; r++, px += stride, pg += stride) {
-          const v = v128.load(px);
-          const g = v128.load(pg);
-          const glo = lo_f64(g);
-          const ghi = hi_f64(g);
-          tglo = f64x2.add(tglo, glo);
-          tghi = f64x2.add(tghi, ghi);
-          txlo = f64x2.add(txlo, f64x2.mul(glo, f64x2.mul(f64x2.sub(lo_f64(v), mulo), islo)));
-          txhi = f64x2.add(txhi, f64x2.mul(ghi, f64x2.mul(f64x2.sub(hi_f64(v), muhi), ishi)));
-        }
+        const r0 = partStart(part, M), at = <usize>r0 * stride + col, zero = f64x2.splat(0);
+        sumG0 = zero; sumG1 = zero; sumH0 = zero; sumH1 = zero;
+        backward_sums4(dy + at, x + at, mulo, muhi, islo, ishi, partStart(part + 1, M) - r0, stride);
         if (part == 0) {
-          sglo = tglo; sghi = tghi; sxlo = txlo; sxhi = txhi;
+          sglo = sumG0; sghi = sumG1; sxlo = sumH0; sxhi = sumH1;
         } else {
-          sglo = f64x2.add(sglo, tglo); sghi = f64x2.add(sghi, tghi); sxlo = f64x2.add(sxlo, txlo); sxhi = f64x2.add(sxhi, txhi);
+          sglo = f64x2.add(sglo, sumG0); sghi = f64x2.add(sghi, sumG1); sxlo = f64x2.add(sxlo, sumH0); sxhi = f64x2.add(sxhi, sumH1);
         }
       }
       train_grad_group(c, sglo, sghi, sxlo, sxhi, M, dgamma, dbeta, accumulateParams);
@@ -534,18 +497,11 @@ export function batchnorm_backward_train_channels(dx: usize, dgamma: usize, dbet
     let sg: f64 = 0;
     let sx: f64 = 0;
     for (let part = 0; part < BN_PARTS; part++) {
-      const r0 = partStart(part, M), r1 = partStart(part + 1, M);
-      let tg: f64 = 0;
-      let tx: f64 = 0;
-      let px = x + <usize>r0 * stride + col;
-      let pg = dy + <usize>r0 * stride + col;
-      for (let r = r0; r < r1; r++, px += stride, pg += stride) {
-        const g = <f64>load<f32>(pg);
-        tg += g;
-        tx += g * ((<f64>load<f32>(px) - mu64) * is64);
-      }
-      sg = part == 0 ? tg : sg + tg;
-      sx = part == 0 ? tx : sx + tx;
+      const r0 = partStart(part, M), at = <usize>r0 * stride + col;
+      sumA = 0; sumB = 0;
+      backward_sums1(dy + at, x + at, mu64, is64, partStart(part + 1, M) - r0, stride);
+      sg = part == 0 ? sumA : sg + sumA;
+      sx = part == 0 ? sumB : sx + sumB;
     }
     const cc = train_grad_channel(c, sg, sx, M, dgamma, dbeta, accumulateParams);
     if (!dx) continue;

@@ -8,7 +8,7 @@ import { conv2d_backward_filter_rows, conv2d_backward_input_images, depthwise_ba
 import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
 import { bias_backward_columns } from './elementwise';
 import { filter_part, FILTER_PARTS, FILTER_SHARES } from './conv-filter-parts';
-import { batchnorm_backward_rows, batchnorm_backward_sums, batchnorm_forward_rows, batchnorm_forward_sums, BN_PARTS } from './norm';
+import { batchnorm_backward_rows, batchnorm_forward_rows, batchnorm_part_sums, BN_PARTS } from './norm';
 
 // From threads.ts's TRAIN_KINDS_FROM (33), in the order of TRAIN_SPLIT_JOBS (host/runtime/thread-pool.ts);
 // at most 7 (their counters).
@@ -316,10 +316,8 @@ function setBnArgs(out: usize, x: usize, M: i32, C: i32, dy: usize, mean: usize,
 
 function bnSumsTile(args: usize, tile: i32, count: i32): void {
   const p1 = tileStart(tile + 1, count, BN_PARTS);
-  const backward = argp(args, 4) != 0;
   for (let p = tileStart(tile, count, BN_PARTS); p < p1; p++) {
-    if (backward) batchnorm_backward_sums(argp(args, 0), argp(args, 4), argp(args, 1), argp(args, 5), argp(args, 6), arg(args, 2), arg(args, 3), p);
-    else batchnorm_forward_sums(argp(args, 0), argp(args, 1), arg(args, 2), arg(args, 3), p);
+    batchnorm_part_sums(argp(args, 0), argp(args, 1), argp(args, 4), argp(args, 5), argp(args, 6), arg(args, 2), arg(args, 3), p);
   }
 }
 
