@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuPerRun, log, ORT_WASM_FILE, quietly, randomF32, timeInterleavedRounds, timeItStats } from './bench-peers.mjs';
-import { threadsProfile } from './bench-models.mjs';
+import { forwardOps, threadsProfile } from './bench-models.mjs';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -148,7 +148,46 @@ const cnn = await timed((t) => {
   return m;
 }, (m) => m.trainOnBatch(cx, cy));
 rows.push(['cnn-train-b64', 'ms/step', cnn[1], cnn[threads], undefined, undefined, 'ort-web', cnn.rounds]);
-if (profile) threadsProfile('cnn-train-b64', cnn.models, [1, threads], 15, 'train');
+if (profile) {
+  threadsProfile('cnn-train-b64', cnn.models, [1, threads], 15, 'train');
+  sequenceProfile('cnn-train-b64', cnn.models, [1, threads], 40);
+}
+
+// A training step's ops in program order, each op timed, `steps` steps back to back on each thread
+// count in turn (so no worker parks between them), mean ms an op by op kind. Unlike ops run alone
+// again and again, each op here reads what the op before it wrote, on whichever core wrote it: on
+// this machine the CNN's first batch norm, split by blocks of channels, ran 0.63 ms alone on 2
+// threads and 1.5 in program order, as slow as on one (docs/threads.md, stop 27).
+function sequenceProfile(workload, models, counts, steps) {
+  const totals = [];
+  const byKind = new Map();
+  models.forEach((m, j) => {
+    const { program, runOp } = forwardOps(m, 'train');
+    for (let s = 0; s < 5; s++) for (let i = 0; i < program.ops.length; i++) runOp(i);
+    const ms = new Float64Array(program.ops.length);
+    const t0 = performance.now();
+    for (let s = 0; s < steps; s++) {
+      for (let i = 0; i < program.ops.length; i++) {
+        const t = performance.now();
+        runOp(i);
+        ms[i] += performance.now() - t;
+      }
+    }
+    totals.push((performance.now() - t0) / steps);
+    program.ops.forEach((o, i) => {
+      const k = byKind.get(o.op) ?? { ms: counts.map(() => 0), count: 0 };
+      k.ms[j] += ms[i] / steps;
+      if (j === 0) k.count++;
+      byKind.set(o.op, k);
+    });
+  });
+  const last = counts.length - 1;
+  log(`${workload}: ops in program order, ${steps} steps back to back a thread count (means), ms a step on ${counts.join(' / ')} thread(s): ${totals.map((t) => t.toFixed(2)).join(' / ')} (${(totals[0] / totals[last]).toFixed(2)}x)`);
+  for (const [kind, k] of [...byKind].sort((a, b) => b[1].ms[0] - a[1].ms[0])) {
+    if (k.ms[0] < 0.05) continue;
+    log(`  ${`${kind} x${k.count}`.padEnd(34)} ${k.ms.map((v) => v.toFixed(3).padStart(8)).join(' ')}  ${(k.ms[0] / k.ms[last]).toFixed(2).padStart(5)}x`);
+  }
+}
 
 log('real models at batch 1 (scripts/bench-models.mjs), one child process per peer thread count ...');
 const modelsOn = (t) => {
