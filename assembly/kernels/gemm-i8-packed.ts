@@ -50,21 +50,39 @@ export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): v
 // layers, SE blocks) read the int8 panels once per row, widened in registers (gemm_i8_1x8).
 export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
+  gemmI8(false, c, a, qp, scale, bias, m, n, k, rsa, csa, ldc, lo, hi, pack);
+}
+
+// gemm_i8_packed on q's panels already widened whole (bf: widen_i8 of all k * roundUp(n, NR)
+// bytes of qp, gemm_pack_b's f32 layout), for a caller that runs many products on one kernel (the
+// bands of sepconv_i8): no widening here. Scratch at `pack`: min(k, KC) * MR floats. The same
+// sums as gemm_i8_packed, so the same bits.
+export function gemm_i8_widened(c: usize, a: usize, bf: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
+  gemmI8(true, c, a, bf, scale, bias, m, n, k, rsa, csa, ldc, lo, hi, pack);
+}
+
+// Either kind: b is qp's int8 panels, or their f32 widening. One copy with `widened` a run-time
+// flag (tested once per block): inlined for each, the driver's 4x8 tile doubled the module by 3 KB.
+function gemmI8(widened: bool, c: usize, a: usize, b: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
   if (m <= 0 || n <= 0 || k <= 0) return;
-  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && (k * n <= ROWS_MAX_KN || n <= ROWS_MAX_N) && csa == 1) {
+  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && (k * n <= ROWS_MAX_KN || n <= ROWS_MAX_N || m >= ROWS_MIN_M) && csa == 1) {
     // One k slice: each column block's panels widened once, then every row band reads a in place.
     for (let jc = 0; jc < n; jc += NC) {
       const nc = min(NC, n - jc);
-      widen_i8(pack, qp + <usize>(k * jc), k * ((nc + NR - 1) & ~(NR - 1)));
+      let bf = pack;
+      if (widened) bf = b + (<usize>(k * jc) << 2);
+      else widen_i8(pack, b + <usize>(k * jc), k * ((nc + NR - 1) & ~(NR - 1)));
       const jcBytes = <usize>jc << 2;
-      gemm_i8_4x8_rows(c + jcBytes, a, pack, scale + jcBytes, bias != 0 ? bias + jcBytes : 0, m, nc, k, rsa, ldc, lo, hi);
+      gemm_i8_4x8_rows(c + jcBytes, a, bf, scale + jcBytes, bias != 0 ? bias + jcBytes : 0, m, nc, k, rsa, ldc, lo, hi);
     }
     return;
   }
   const kcStep = kSliceStep(k);
   const ldcBytes = <usize>ldc << 2;
   const clamp = lo > -Infinity || hi < Infinity;
-  const packA = pack + (<usize>(min(k, KC) * ((min(n, NC) + NR - 1) & ~(NR - 1))) << 2);
+  const packA = widened ? pack : pack + (<usize>(min(k, KC) * ((min(n, NC) + NR - 1) & ~(NR - 1))) << 2);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
     const ncPad = (nc + NR - 1) & ~(NR - 1);
@@ -73,23 +91,27 @@ export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias
     for (let pc = 0; pc < k; pc += kcStep) {
       const kc = min(kcStep, k - pc);
       const acc = pc > 0 ? 1 : 0;
-      const panels = qp + <usize>(k * jc + pc * ncPad);
+      const block = <usize>(k * jc + pc * ncPad);
       const withBias = pc == 0 && bias != 0;
       const last = pc + kc >= k && clamp;
-      if (m < MR) {
+      // (Widened panels take the tile path below at any m: its rows past m alias the last, and a
+      // row's sums are those of gemm_i8_1x8.)
+      if (!widened && m < MR) {
         for (let i = 0; i < m; i++) {
           const ci = c + <usize>i * ldcBytes + (<usize>jc << 2);
-          gemm_i8_1x8(ci, a + (<usize>(i * rsa + pc * csa) << 2), csa, panels, colScale, kc, nc, acc);
+          gemm_i8_1x8(ci, a + (<usize>(i * rsa + pc * csa) << 2), csa, b + block, colScale, kc, nc, acc);
           epilogue(ci, ldcBytes, 1, nc, withBias, biasAt, last, lo, hi);
         }
         continue;
       }
-      widen_i8(pack, panels, kc * ncPad);
+      let bf = pack;
+      if (widened) bf = b + (block << 2);
+      else widen_i8(pack, b + block, kc * ncPad);
       for (let ic = 0; ic < m; ic += MR) {
         const mr = min(MR, m - ic);
         const ct = c + (<usize>(ic * ldc + jc) << 2);
         packAPanel(packA, a + (<usize>(ic * rsa + pc * csa) << 2), kc, mr, rsa, csa);
-        gemm_f32_4x8(ct, ldcBytes, packA, pack, kc, mr, nc, acc, colScale);
+        gemm_f32_4x8(ct, ldcBytes, packA, bf, kc, mr, nc, acc, colScale);
         epilogue(ct, ldcBytes, mr, nc, withBias, biasAt, last, lo, hi);
       }
     }
@@ -132,6 +154,7 @@ function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: 
 const ROWS_MAX_K = 64;
 const ROWS_MAX_KN = 512;
 const ROWS_MAX_N = 64;
+const ROWS_MIN_M = 256;
 
 // gemm-packed.ts's gemm_f32_4x8_rows for int8 (m >= MR, k and k * n as above, a row-major): c (m, nc;
 // row stride ldc floats) = clamp(a (m, k) . bf / scale (nc) [+ bias (nc)], lo, hi), bf: the column
