@@ -142,15 +142,18 @@ function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: 
   gemm_1x8(c, a, csa, qp, true, scale, kc, nc, accumulate);
 }
 
-// What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and a small
-// product per row band (k * n <= 512: gender's 1x1 layers of 8 and 16 channels, mobilenet_v2's
+// What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and many rows,
+// a small product per row band (k * n <= 512: gender's 1x1 layers of 8 and 16 channels, mobilenet_v2's
 // 32 -> 16) or few columns (n <= 64). There the packed band's fixed cost per band (packing a, the
 // epilogue pass) is a large part of the band's work: 0.78-0.96x the packed-band path's time (3600 x
 // 16 x 8 .. 900 x 32 x 16, 12544 x 16 x 32); with few columns 0.84-1.00x (3136 x 24 x 27, shufflenet's
 // stem im2col chunks, 0.88; 784 x 24 x 24 0.85; 3025 x 64 x 16 0.89; 900 x 32 x 32 0.91; 196 x 48 x 48
 // 0.96; 225 x 64 x 64 1.00); past 64 columns the band path's one-pointer inner loop is as fast or
 // faster (16 x 128 x 64 and 49 x 128 x 64: 0.89-0.90 the rows path's time). Kernel against kernel,
-// medians of 41 alternated calls after a warm-up pass, 2026-12-05.
+// medians of 41 alternated calls after a warm-up pass, 2026-12-05. With many rows (m >= 256) the
+// rows path at any width, as float32's: mobilenet_v2's expansions 12544 x 96 x 16 .. 25088 x 144 x
+// 24 0.90-0.91x the band path, 784 x 192 x 32 0.96, 1568 x 384 x 64 1.01 (scripts/bench-gemm-i8.mjs,
+// medians of 15 alternated rounds, stop 27).
 const ROWS_MAX_K = 64;
 const ROWS_MAX_KN = 512;
 const ROWS_MAX_N = 64;
