@@ -50,21 +50,16 @@ export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): v
 // layers, SE blocks) read the int8 panels once per row, widened in registers (gemm_i8_1x8).
 export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
-  gemmI8(false, c, a, qp, scale, bias, m, n, k, rsa, csa, ldc, lo, hi, pack);
+  gemm_i8_either(false, c, a, qp, scale, bias, m, n, k, rsa, csa, ldc, lo, hi, pack);
 }
 
-// gemm_i8_packed on q's panels already widened whole (bf: widen_i8 of all k * roundUp(n, NR)
-// bytes of qp, gemm_pack_b's f32 layout), for a caller that runs many products on one kernel (the
-// bands of sepconv_i8): no widening here. Scratch at `pack`: min(k, KC) * MR floats. The same
-// sums as gemm_i8_packed, so the same bits.
-export function gemm_i8_widened(c: usize, a: usize, bf: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
-  rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
-  gemmI8(true, c, a, bf, scale, bias, m, n, k, rsa, csa, ldc, lo, hi, pack);
-}
-
-// Either kind: b is qp's int8 panels, or their f32 widening. One copy with `widened` a run-time
-// flag (tested once per block): inlined for each, the driver's 4x8 tile doubled the module by 3 KB.
-function gemmI8(widened: bool, c: usize, a: usize, b: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
+// gemm_i8_packed, or with `widened` the same on q's panels already widened whole (b: widen_i8 of
+// all k * roundUp(n, NR) bytes of qp, gemm_pack_b's f32 layout), for a caller that runs many
+// products on one kernel (sepconv_i8's bands, conv2d_forward_i8_packed's chunks): no widening
+// here, and the scratch at `pack` is min(k, KC) * MR floats. The same sums either way, so the same
+// bits. One copy with `widened` a run-time flag (tested once per block): inlined for each, the
+// driver's 4x8 tile grew the module by 3 KB.
+export function gemm_i8_either(widened: bool, c: usize, a: usize, b: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
   if (m <= 0 || n <= 0 || k <= 0) return;
   if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && (k * n <= ROWS_MAX_KN || n <= ROWS_MAX_N || m >= ROWS_MIN_M) && csa == 1) {

@@ -8,11 +8,11 @@
 // sepconv_i8 is the same for frozen int8 kernels (issue 14, docs/int8.md): the depthwise's q widened
 // once per call, its rows by depthwise_i8_rows (depthwise_conv2d_forward_i8_wide's), the 1x1 by
 // gemm_i8_packed on its byte panels, or (up to SEPCONV_I8_WIDE_BYTES of them) on its panels
-// widened once per call by gemm_i8_widened; the same bits as those two kernels run apart.
+// widened once per call (gemm_i8_either); the same bits as those two kernels run apart.
 import { depthwise_forward_rows } from './depthwise';
 import { depthwise_i8_rows } from './depthwise-i8';
 import { gemm_f32_packed } from './gemm-packed';
-import { gemm_i8_packed, gemm_i8_widened, widen_i8 } from './gemm-i8-packed';
+import { gemm_i8_either, widen_i8 } from './gemm-i8-packed';
 import { GEMM_SCRATCH_FLOATS, KC, MR, NC, NR } from './gemm';
 import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 
@@ -38,7 +38,7 @@ export function sepconv_f32(y: usize, x: usize, wd: usize, bd: usize, wp: usize,
 // {3, 5}). Scratch: wf (qd widened, KH * KW * C floats, then, when the 1x1's panels widened take
 // at most SEPCONV_I8_WIDE_BYTES (sepconvI8Wide), from float roundUp(KH * KW * C, 4) on those:
 // C * roundUp(F, NR) floats, widened once per call instead of once per band), band (bandRows * OW
-// * C floats), pack: the band's GEMM scratch, gemm_i8_widened's (min(C, KC) * MR floats) or
+// * C floats), pack: the band's GEMM scratch, min(C, KC) * MR floats on widened panels, else
 // gemm_i8_packed's (gemmScratch(bandRows * OW, F, C) bytes); host/compile/size-expr.ts
 // sepconvI8Wf and sepconvI8Pack.
 export function sepconv_i8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
@@ -99,8 +99,7 @@ function sepconvBands(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: 
     const yb = y + (<usize>(r0 * OW * F) << 2);
     if (int8) {
       depthwise_i8_rows(z, x, wd, sd, bd, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, r0, r1);
-      if (wq != 0) gemm_i8_widened(yb, band, wq, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
-      else gemm_i8_packed(yb, band, wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
+      gemm_i8_either(wq != 0, yb, band, wq != 0 ? wq : wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
     } else {
       depthwise_forward_rows(z, x, wd, bd, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, r0, r1);
       gemm_f32_packed(yb, band, wp, b, (r1 - r0) * OW, F, C, C, 1, F, 0, lo, hi, pack);
@@ -116,8 +115,9 @@ function bandBytes(step: i32, OW: i32, C: i32): usize {
   return ((<usize>(step * OW * C) << 2) + 15) & ~(<usize>15);
 }
 
-// The packing buffer a band's GEMM needs: gemm_f32_packed's band of a, and gemm_i8_widened's;
-// gemm_i8_packed's widened block of panels and then that band (gemmScratch, host/compile/size-expr.ts).
+// The packing buffer a band's GEMM needs: the band of a (gemm_f32_packed, gemm_i8_either on widened
+// panels), or gemm_i8_packed's widened block of panels and then that band (gemmScratch,
+// host/compile/size-expr.ts).
 // @ts-ignore: decorator
 @inline
 function packBytes(int8: bool, C: i32, F: i32): usize {
