@@ -5,6 +5,7 @@
 // (process.cpuUsage). Also checks that the two int8 builds give the same bits.
 //   node scripts/bench-gemm-i8.mjs [--rounds N] [--base path/to/edgetune.wasm] [m,n,k ...]
 import { readFileSync } from 'node:fs';
+import { cpuPerRun } from './bench-peers.mjs';
 
 const args = process.argv.slice(2);
 const take = (flag, fallback) => { const i = args.indexOf(flag); if (i < 0) return fallback; return args.splice(i, 2)[1]; };
@@ -27,12 +28,6 @@ function alloc(bytes) {
   top += Math.ceil(bytes / 64) * 64 + 64;
   if (top > memory.buffer.byteLength) throw new Error('bench memory exhausted');
   return ptr;
-}
-function cpuMs(fn, reps) {
-  const t0 = process.cpuUsage();
-  for (let r = 0; r < reps; r++) fn();
-  const t = process.cpuUsage(t0);
-  return (t.user + t.system) / 1e3 / reps;
 }
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
@@ -63,7 +58,7 @@ for (const [m, n, k] of shapes) {
   const times = runs.map(() => []);
   for (let r = 0; r < rounds; r++) {
     const order = r & 1 ? [...runs.keys()].reverse() : [...runs.keys()];
-    for (const i of order) times[i].push(cpuMs(runs[i], reps));
+    for (const i of order) times[i].push(cpuPerRun(runs[i], reps));
   }
   const t = times.map(median);
   const fl = t.at(-1);

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forwardOps, GRAPH_MODELS } from './bench-models.mjs';
-import { randomF32 } from './bench-peers.mjs';
+import { cpuPerRun, randomF32 } from './bench-peers.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const argv = process.argv.slice(2);
@@ -44,14 +44,6 @@ async function load(name, et) {
   return { f: et.importOnnx(onnx, `${name}.onnx`), q: et.importOnnx(onnx, `${name}.onnx`), x: et.tensor(randomF32(batch * 224 * 224 * 3, 700 + batch, -1, 1), [batch, 224, 224, 3]) };
 }
 
-// CPU ms of one call of fn: calls repeated until a sample holds ~2 ms.
-function cpuMs(fn, inner) {
-  const u = process.cpuUsage();
-  for (let i = 0; i < inner; i++) fn();
-  const d = process.cpuUsage(u);
-  return (d.user + d.system) / 1000 / inner;
-}
-
 // Each label's op indices in program order.
 function byLayer(program) {
   const m = new Map();
@@ -73,7 +65,8 @@ for (const name of names) {
     const idx = layers[k].get(label) ?? [];
     return { idx, kinds: idx.map((i) => r.program.ops[i].op), run: () => { for (const i of idx) r.runOp(i); } };
   }));
-  // How many calls make ~2 ms, from one timed call of each side.
+  // How many calls make a ~2 ms sample (CPU time of that many calls after one more), from two
+  // timed calls of each side.
   const inner = groups.map((g) => g.map((s) => {
     if (!s.idx.length) return 0;
     const t0 = performance.now(); s.run(); s.run(); const t = (performance.now() - t0) / 2;
@@ -83,7 +76,7 @@ for (const name of names) {
   const order = runs.map((_, k) => k);
   for (let r = 0; r < rounds; r++) {
     groups.forEach((g, j) => {
-      for (const k of (r & 1) ? [...order].reverse() : order) if (g[k].idx.length) samples[j][k].push(cpuMs(g[k].run, inner[j][k]));
+      for (const k of (r & 1) ? [...order].reverse() : order) if (g[k].idx.length) samples[j][k].push(cpuPerRun(g[k].run, inner[j][k]));
     });
   }
   const med = (a) => (a.length ? (useMin ? Math.min(...a) : [...a].sort((p, q) => p - q)[a.length >> 1]) : 0);
