@@ -118,6 +118,10 @@ describe('gemm_i8_packed', () => {
   it('on panels packed by gemm_pack_b_i8 is its naive twin bit for bit, bias and clamp in the epilogue (SIMD build)', () => {
     checkGemmPacked(harness(256), gemmCases(true));
   });
+  it('takes the rows path for many rows past 64 columns (k <= 64, m >= 256: mobilenet_v2\'s expansions), the same bits', () => {
+    const wide = [[256, 130, 17], [301, 96, 16], [260, 144, 64], [257, 65, 1], [255, 130, 24], [300, 130, 65]];
+    checkGemmPacked(harness(256), wide.flatMap(([m, n, k], i) => [0, 1].map((bias) => ({ m, n, k, accumulate: bias, rsq: n, ldc: i % 2 ? n + 2 : n }))));
+  });
   it('gives the same bits compiled with --disable simd', () => {
     checkGemmPacked(scalarArena(scalarGemmPacked, 256, 200 * 65536), gemmCases(false));
   });

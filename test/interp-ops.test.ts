@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeOps, HEADER, OP_SPECS, OPT_KIND, type OpName } from '../host/compile/ops';
 import { expectClose } from './support/close';
+import { callSize } from '../host/compile/size-expr';
 import { harness, randomArray, type Harness } from './support/harness';
 import { gemmReference } from './reference/gemm';
 import {
@@ -750,7 +751,7 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     c.run('pack_b_i8', { bp: qp, q: q.p, n: f, k: g.C, rsq: f });
     c.run('sepconv_i8', {
       y, x: x.p, qd: qd.p, sd: sd.p, bd: bd.p, qp, sp: sp.p, b: b.p, ...convArgs(g, f), dlo: 0, dhi: 6, lo: -Infinity, hi: Infinity, bandRows: 2,
-      wf: c.out(9 * g.C), band: c.out(SCRATCH), pack: c.out(SCRATCH),
+      wf: c.out(callSize('sepconvI8Wf', [3, 3, g.C, f]) / 4), band: c.out(SCRATCH), pack: c.out(SCRATCH),
     });
     const z = depthwiseI8Twin({ ...g, M: 1 }, x.v, qd.v, sd.v, bd.v, 0, 6);
     const want = new Float32Array(nOut(g, f));

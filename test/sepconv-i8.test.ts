@@ -19,6 +19,7 @@ import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { depthwiseI8Twin, gemmI8Twin } from './reference/int8';
 import { packedFloats } from '../host/compile/program';
 import { gemmScratchBytes } from '../host/compile/gemm-scratch';
+import { callSize } from '../host/compile/size-expr';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -56,6 +57,13 @@ function cases(): Case[] {
   // Gender's 16 -> 32 (the GEMM's rows path) and emotion's 29x29 128 -> 128 (its packed-band path), bands of 4 rows.
   all.push({ g: { B: 2, H: 16, W: 16, C: 16, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: 16, OW: 16 }, F: 32, bandRows: 4, bd: true, b: true, dclamp: CLAMPS[0], clamp: CLAMPS[1] });
   all.push({ g: { B: 2, H: 29, W: 29, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: 29, OW: 29 }, F: 128, bandRows: 4, bd: false, b: true, dclamp: CLAMPS[0], clamp: CLAMPS[0] });
+  // The 1x1's panels widened once per call (at most SEPCONV_I8_WIDE_BYTES): two column blocks
+  // (F 136 > NC), two k slices (C 300 > KC), 1-row bands of fewer than 4 positions (m < MR);
+  // and past it (136 x 496 widened: 264 KB), widened per band, a block at a time.
+  all.push({ g: { B: 2, H: 5, W: 5, C: 130, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: 5, OW: 5 }, F: 136, bandRows: 2, bd: true, b: true, dclamp: CLAMPS[1], clamp: CLAMPS[2] });
+  all.push({ g: { B: 1, H: 6, W: 6, C: 300, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: 6, OW: 6 }, F: 9, bandRows: 3, bd: false, b: true, dclamp: CLAMPS[0], clamp: CLAMPS[1] });
+  all.push({ g: { B: 2, H: 3, W: 3, C: 40, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1, OH: 2, OW: 2 }, F: 200, bandRows: 1, bd: true, b: false, dclamp: CLAMPS[2], clamp: CLAMPS[0] });
+  all.push({ g: { B: 1, H: 4, W: 4, C: 136, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: 4, OW: 4 }, F: 496, bandRows: 2, bd: true, b: true, dclamp: CLAMPS[0], clamp: CLAMPS[2] });
   return all;
 }
 
@@ -86,13 +94,17 @@ function run(a: Arena, c: Case, seed: number, fused: boolean): { y: Float32Array
   const xp = a.put(d.x), qdp = putI8(a, d.qd), sdp = a.put(d.sd), bdp = a.put(d.bd), qt = putI8(a, d.q), spp = a.put(d.sp), bp = a.put(d.b);
   const qp = a.alloc(packedFloats(F, g.C) / 4);
   a.k.gemm_pack_b_i8(qp, qt, F, g.C, F);
-  const n = g.B * g.OH * g.OW * F, yp = a.alloc(n), wf = a.alloc(g.KH * g.KW * g.C);
+  const n = g.B * g.OH * g.OW * F, yp = a.alloc(n);
   const bd = c.bd ? bdp : 0, b = c.b ? bp : 0;
   if (fused) {
-    const band = a.alloc(c.bandRows * g.OW * g.C), pack = a.alloc(gemmScratchBytes(c.bandRows * g.OW, F, g.C) / 4);
+    // The plan's sizes (host/compile/size-expr.ts): the guard words past each catch a kernel that
+    // writes more.
+    const wf = a.alloc(callSize('sepconvI8Wf', [g.KH, g.KW, g.C, F]) / 4);
+    const band = a.alloc(c.bandRows * g.OW * g.C), pack = a.alloc(callSize('sepconvI8Pack', [c.bandRows * g.OW, F, g.C]) / 4);
     a.k.sepconv_i8(yp, xp, qdp, sdp, bd, qp, spp, b, g.B, g.H, g.W, g.C, F, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.OH, g.OW,
       c.dclamp[0], c.dclamp[1], c.clamp[0], c.clamp[1], c.bandRows, wf, band, pack);
   } else {
+    const wf = a.alloc(g.KH * g.KW * g.C);
     const z = a.alloc(g.B * g.OH * g.OW * g.C), pack = a.alloc(gemmScratchBytes(g.B * g.OH * g.OW, F, g.C) / 4);
     a.k.depthwise_conv2d_forward_i8_wide(z, xp, qdp, sdp, bd, g.B, g.H, g.W, g.C, 1, g.KH, g.KW, g.SH, g.SW, 1, 1, g.PT, g.PL, g.OH, g.OW, c.dclamp[0], c.dclamp[1], wf);
     a.k.conv2d_forward_i8_packed(yp, z, qp, spp, b, g.B, g.OH, g.OW, g.C, F, 1, 1, 1, 1, 1, 1, 0, 0, g.OH, g.OW, 1, 0, pack, c.clamp[0], c.clamp[1]);

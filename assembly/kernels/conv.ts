@@ -19,9 +19,9 @@
 //
 // Backward kernels take `accumulate` (0 = write, 1 = add) and a 0 pointer for an output that is not
 // wanted (a frozen layer skips dw and db, the first layer skips dx). Nothing here allocates.
-import { gemm_f32, gemm_i8f32 } from './gemm';
+import { gemm_f32, gemm_i8f32, KC, NC, NR } from './gemm';
 import { gemm_f32_packed, gemm_f32_packed_panels, gemm_pack_b, gemm_packed_floats } from './gemm-packed';
-import { gemm_i8_packed } from './gemm-i8-packed';
+import { gemm_i8_either, gemm_i8_packed, widen_i8 } from './gemm-i8-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
 import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
@@ -268,6 +268,13 @@ export function conv2d_forward_i8_packed(y: usize, x: usize, qp: usize, scale: u
     gemm_i8_packed(y, x, qp, scale, b, N, F, C, C, 1, F, lo, hi, pack);
     return;
   }
+  // The GEMMs below run per output row or im2col chunk; a kernel of one block of panels (K <= KC,
+  // F <= NC: first layers, resnet18's 7x7 stem, gender's shortcuts) is widened into pack once here
+  // instead of once per call (gemm_i8_either widened; the packed band of a after it: pack holds exactly
+  // both, gemmScratch). The same sums, so the same bits.
+  const once = K <= KC && F <= NC;
+  const widened = pack + (<usize>(K * ((F + NR - 1) & ~(NR - 1))) << 2);
+  if (once) widen_i8(pack, qp, K * ((F + NR - 1) & ~(NR - 1)));
   // A strided unpadded 1x1 kernel, as conv2d_forward_packed: each output row one GEMM on x in
   // place (rows SW*C floats apart), no im2col copy; the same a rows, so the same bits. Each call
   // widens the panels again (C * F floats against OW * C * F products), so only for rows of at
@@ -276,7 +283,8 @@ export function conv2d_forward_i8_packed(y: usize, x: usize, qp: usize, scale: u
     for (let r = 0; r < B * OH; r++) {
       const n = r / OH, ih = (r % OH) * SH;
       const xr = x + (<usize>((n * H + ih) * W * C) << 2);
-      gemm_i8_packed(y + (<usize>r * <usize>(OW * F) << 2), xr, qp, scale, b, OW, F, C, SW * C, 1, F, lo, hi, pack);
+      const yr = y + (<usize>r * <usize>(OW * F) << 2);
+      gemm_i8_either(once, yr, xr, once ? pack : qp, scale, b, OW, F, C, SW * C, 1, F, lo, hi, once ? widened : pack);
     }
     return;
   }
@@ -284,7 +292,8 @@ export function conv2d_forward_i8_packed(y: usize, x: usize, qp: usize, scale: u
   for (let r0 = 0; r0 < N; r0 += chunk) {
     const rows = min(chunk, N - r0);
     im2colChannels(cols, x, B, H, W, C, 0, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-    gemm_i8_packed(y + (<usize>r0 * <usize>F << 2), cols, qp, scale, b, rows, F, K, K, 1, F, lo, hi, pack);
+    const yr = y + (<usize>r0 * <usize>F << 2);
+    gemm_i8_either(once, yr, cols, once ? pack : qp, scale, b, rows, F, K, K, 1, F, lo, hi, once ? widened : pack);
   }
 }
 

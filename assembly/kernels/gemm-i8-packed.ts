@@ -50,21 +50,34 @@ export function gemm_pack_b_i8(qp: usize, q: usize, n: i32, k: i32, rsq: i32): v
 // layers, SE blocks) read the int8 panels once per row, widened in registers (gemm_i8_1x8).
 export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
+  gemm_i8_either(false, c, a, qp, scale, bias, m, n, k, rsa, csa, ldc, lo, hi, pack);
+}
+
+// gemm_i8_packed, or with `widened` the same on q's panels already widened whole (b: widen_i8 of
+// all k * roundUp(n, NR) bytes of qp, gemm_pack_b's f32 layout), for a caller that runs many
+// products on one kernel (sepconv_i8's bands, conv2d_forward_i8_packed's chunks): no widening
+// here, and the scratch at `pack` is min(k, KC) * MR floats. The same sums either way, so the same
+// bits. One copy with `widened` a run-time flag (tested once per block): inlined for each, the
+// driver's 4x8 tile grew the module by 3 KB.
+export function gemm_i8_either(widened: bool, c: usize, a: usize, b: usize, scale: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, csa: i32, ldc: i32, lo: f32, hi: f32, pack: usize): void {
   if (m <= 0 || n <= 0 || k <= 0) return;
-  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && (k * n <= ROWS_MAX_KN || n <= ROWS_MAX_N) && csa == 1) {
+  if (ASC_FEATURE_SIMD && m >= MR && k <= ROWS_MAX_K && (k * n <= ROWS_MAX_KN || n <= ROWS_MAX_N || m >= ROWS_MIN_M) && csa == 1) {
     // One k slice: each column block's panels widened once, then every row band reads a in place.
     for (let jc = 0; jc < n; jc += NC) {
       const nc = min(NC, n - jc);
-      widen_i8(pack, qp + <usize>(k * jc), k * ((nc + NR - 1) & ~(NR - 1)));
+      let bf = pack;
+      if (widened) bf = b + (<usize>(k * jc) << 2);
+      else widen_i8(pack, b + <usize>(k * jc), k * ((nc + NR - 1) & ~(NR - 1)));
       const jcBytes = <usize>jc << 2;
-      gemm_i8_4x8_rows(c + jcBytes, a, pack, scale + jcBytes, bias != 0 ? bias + jcBytes : 0, m, nc, k, rsa, ldc, lo, hi);
+      gemm_i8_4x8_rows(c + jcBytes, a, bf, scale + jcBytes, bias != 0 ? bias + jcBytes : 0, m, nc, k, rsa, ldc, lo, hi);
     }
     return;
   }
   const kcStep = kSliceStep(k);
   const ldcBytes = <usize>ldc << 2;
   const clamp = lo > -Infinity || hi < Infinity;
-  const packA = pack + (<usize>(min(k, KC) * ((min(n, NC) + NR - 1) & ~(NR - 1))) << 2);
+  const packA = widened ? pack : pack + (<usize>(min(k, KC) * ((min(n, NC) + NR - 1) & ~(NR - 1))) << 2);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
     const ncPad = (nc + NR - 1) & ~(NR - 1);
@@ -73,23 +86,27 @@ export function gemm_i8_packed(c: usize, a: usize, qp: usize, scale: usize, bias
     for (let pc = 0; pc < k; pc += kcStep) {
       const kc = min(kcStep, k - pc);
       const acc = pc > 0 ? 1 : 0;
-      const panels = qp + <usize>(k * jc + pc * ncPad);
+      const block = <usize>(k * jc + pc * ncPad);
       const withBias = pc == 0 && bias != 0;
       const last = pc + kc >= k && clamp;
-      if (m < MR) {
+      // (Widened panels take the tile path below at any m: its rows past m alias the last, and a
+      // row's sums are those of gemm_i8_1x8.)
+      if (!widened && m < MR) {
         for (let i = 0; i < m; i++) {
           const ci = c + <usize>i * ldcBytes + (<usize>jc << 2);
-          gemm_i8_1x8(ci, a + (<usize>(i * rsa + pc * csa) << 2), csa, panels, colScale, kc, nc, acc);
+          gemm_i8_1x8(ci, a + (<usize>(i * rsa + pc * csa) << 2), csa, b + block, colScale, kc, nc, acc);
           epilogue(ci, ldcBytes, 1, nc, withBias, biasAt, last, lo, hi);
         }
         continue;
       }
-      widen_i8(pack, panels, kc * ncPad);
+      let bf = pack;
+      if (widened) bf = b + (block << 2);
+      else widen_i8(pack, b + block, kc * ncPad);
       for (let ic = 0; ic < m; ic += MR) {
         const mr = min(MR, m - ic);
         const ct = c + (<usize>(ic * ldc + jc) << 2);
         packAPanel(packA, a + (<usize>(ic * rsa + pc * csa) << 2), kc, mr, rsa, csa);
-        gemm_f32_4x8(ct, ldcBytes, packA, pack, kc, mr, nc, acc, colScale);
+        gemm_f32_4x8(ct, ldcBytes, packA, bf, kc, mr, nc, acc, colScale);
         epilogue(ct, ldcBytes, mr, nc, withBias, biasAt, last, lo, hi);
       }
     }
@@ -120,18 +137,22 @@ function gemm_i8_1x8(c: usize, a: usize, csa: i32, qp: usize, scale: usize, kc: 
   gemm_1x8(c, a, csa, qp, true, scale, kc, nc, accumulate);
 }
 
-// What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and a small
-// product per row band (k * n <= 512: gender's 1x1 layers of 8 and 16 channels, mobilenet_v2's
+// What gemm_i8_4x8_rows takes: one k slice (k <= 64, as gemm-packed.ts's f32 rows), and many rows,
+// a small product per row band (k * n <= 512: gender's 1x1 layers of 8 and 16 channels, mobilenet_v2's
 // 32 -> 16) or few columns (n <= 64). There the packed band's fixed cost per band (packing a, the
 // epilogue pass) is a large part of the band's work: 0.78-0.96x the packed-band path's time (3600 x
 // 16 x 8 .. 900 x 32 x 16, 12544 x 16 x 32); with few columns 0.84-1.00x (3136 x 24 x 27, shufflenet's
 // stem im2col chunks, 0.88; 784 x 24 x 24 0.85; 3025 x 64 x 16 0.89; 900 x 32 x 32 0.91; 196 x 48 x 48
 // 0.96; 225 x 64 x 64 1.00); past 64 columns the band path's one-pointer inner loop is as fast or
 // faster (16 x 128 x 64 and 49 x 128 x 64: 0.89-0.90 the rows path's time). Kernel against kernel,
-// medians of 41 alternated calls after a warm-up pass, 2026-12-05.
+// medians of 41 alternated calls after a warm-up pass, 2026-12-05. With many rows (m >= 256) the
+// rows path at any width, as float32's: mobilenet_v2's expansions 12544 x 96 x 16 .. 25088 x 144 x
+// 24 0.90-0.91x the band path, 784 x 192 x 32 0.96, 1568 x 384 x 64 1.01 (scripts/bench-gemm-i8.mjs,
+// medians of 15 alternated rounds, stop 27).
 const ROWS_MAX_K = 64;
 const ROWS_MAX_KN = 512;
 const ROWS_MAX_N = 64;
+const ROWS_MIN_M = 256;
 
 // gemm-packed.ts's gemm_f32_4x8_rows for int8 (m >= MR, k and k * n as above, a row-major): c (m, nc;
 // row stride ldc floats) = clamp(a (m, k) . bf / scale (nc) [+ bias (nc)], lo, hi), bf: the column

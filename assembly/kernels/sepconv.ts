@@ -7,11 +7,12 @@
 // and each GEMM row depends only on its own row of the band (the same k order, bias, clamp).
 // sepconv_i8 is the same for frozen int8 kernels (issue 14, docs/int8.md): the depthwise's q widened
 // once per call, its rows by depthwise_i8_rows (depthwise_conv2d_forward_i8_wide's), the 1x1 by
-// gemm_i8_packed on its byte panels; the same bits as those two kernels run apart.
+// gemm_i8_packed on its byte panels, or (up to SEPCONV_I8_WIDE_BYTES of them) on its panels
+// widened once per call (gemm_i8_either); the same bits as those two kernels run apart.
 import { depthwise_forward_rows } from './depthwise';
 import { depthwise_i8_rows } from './depthwise-i8';
 import { gemm_f32_packed } from './gemm-packed';
-import { gemm_i8_packed, widen_i8 } from './gemm-i8-packed';
+import { gemm_i8_either, widen_i8 } from './gemm-i8-packed';
 import { GEMM_SCRATCH_FLOATS, KC, MR, NC, NR } from './gemm';
 import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 
@@ -34,36 +35,59 @@ export function sepconv_f32(y: usize, x: usize, wd: usize, bd: usize, wp: usize,
 // sepconv_f32 with int8 kernels: y = clamp(z . (q / sp (F)) [+ b], lo, hi), z = clamp(depthwise(x,
 // qd (KH, KW, C) / sd (C)) [+ bd], dlo, dhi); qp the 1x1's q (C, F) packed by gemm_pack_b_i8. The
 // depthwise is one depthwise_conv2d_forward_i8_wide widens (multiplier 1, dilation 1, KH == KW in
-// {3, 5}). Scratch: wf (KH * KW * C floats, qd widened), band (bandRows * OW * C floats), pack
-// (gemm_i8_packed's for a band: gemmScratch(bandRows * OW, F, C) bytes).
+// {3, 5}). Scratch: wf (qd widened, KH * KW * C floats, then, when the 1x1's panels widened take
+// at most SEPCONV_I8_WIDE_BYTES (sepconvI8Wide), from float roundUp(KH * KW * C, 4) on those:
+// C * roundUp(F, NR) floats, widened once per call instead of once per band), band (bandRows * OW
+// * C floats), pack: the band's GEMM scratch, min(C, KC) * MR floats on widened panels, else
+// gemm_i8_packed's (gemmScratch(bandRows * OW, F, C) bytes); host/compile/size-expr.ts
+// sepconvI8Wf and sepconvI8Pack.
 export function sepconv_i8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, pack: usize): void {
   const step = max(bandRows, 1);
-  // Widened once here; the threads' bands read it too.
+  // Widened once here; the threads' bands read them too.
   widen_i8(wf, qd, KH * KW * C);
-  if (ASC_FEATURE_THREADS && sepconvSplit(true, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band)) return;
-  bandsI8(y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
+  let wq: usize = 0;
+  if (sepconvI8Wide(C, F)) {
+    wq = wf + (<usize>((KH * KW * C + 3) & ~3) << 2);
+    widen_i8(wq, qp, C * ((F + NR - 1) & ~(NR - 1)));
+  }
+  if (ASC_FEATURE_THREADS && sepconvSplit(true, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band, wq)) return;
+  bandsI8(y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
+}
+
+// The bytes of a 1x1 kernel's panels widened (C * roundUp(F, NR) floats) up to which sepconv_i8
+// widens them once per call: emotion's 256 -> 256 (256 KB). Widened once per band instead (the
+// GEMM scratch's KC x NC block), they cost emotion b8's 128 and 256-channel pairs 3-7% of their
+// time (docs/int8.md). Must equal host/compile/size-expr.ts's SEPCONV_I8_WIDE_BYTES.
+export const SEPCONV_I8_WIDE_BYTES: i32 = 256 << 10;
+
+// @ts-ignore: decorator
+@inline
+function sepconvI8Wide(C: i32, F: i32): bool {
+  return <i64>C * <i64>((F + NR - 1) & ~(NR - 1)) * 4 <= <i64>SEPCONV_I8_WIDE_BYTES;
 }
 
 // Output rows row0 .. row1-1 (row = n*OH + oh), step rows a band: one copy per kind.
 function bandsF32(y: usize, x: usize, wd: usize, bd: usize, wp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
-  sepconvBands(false, y, x, wd, 0, bd, wp, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+  sepconvBands(false, y, x, wd, 0, bd, wp, 0, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
 }
 
-function bandsI8(y: usize, x: usize, wf: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
+// wq: the 1x1's panels widened (then pack holds the packed band of a only), or 0.
+function bandsI8(y: usize, x: usize, wf: usize, sd: usize, bd: usize, qp: usize, wq: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
-  sepconvBands(true, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+  sepconvBands(true, y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
 }
 
 // The bands of either kind (`int8` a constant at each call): wd is the depthwise's f32 kernel or
-// its q widened (scales sd), wp the 1x1's f32 panels or byte panels (scales sp).
+// its q widened (scales sd), wp the 1x1's f32 panels or byte panels (scales sp; wq: those widened,
+// or 0).
 // @ts-ignore: decorator
 @inline
-function sepconvBands(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, sp: usize, b: usize,
+function sepconvBands(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, wq: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
   const rowBytes = <usize>(OW * C) << 2;
@@ -75,7 +99,7 @@ function sepconvBands(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: 
     const yb = y + (<usize>(r0 * OW * F) << 2);
     if (int8) {
       depthwise_i8_rows(z, x, wd, sd, bd, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, r0, r1);
-      gemm_i8_packed(yb, band, wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
+      gemm_i8_either(wq != 0, yb, band, wq != 0 ? wq : wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
     } else {
       depthwise_forward_rows(z, x, wd, bd, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, r0, r1);
       gemm_f32_packed(yb, band, wp, b, (r1 - r0) * OW, F, C, C, 1, F, 0, lo, hi, pack);
@@ -91,12 +115,13 @@ function bandBytes(step: i32, OW: i32, C: i32): usize {
   return ((<usize>(step * OW * C) << 2) + 15) & ~(<usize>15);
 }
 
-// The packing buffer a band's GEMM needs: gemm_f32_packed's band of a; gemm_i8_packed's widened
-// block of panels and then that band (gemmScratch, host/compile/size-expr.ts).
+// The packing buffer a band's GEMM needs: the band of a (gemm_f32_packed, gemm_i8_either on widened
+// panels), or gemm_i8_packed's widened block of panels and then that band (gemmScratch,
+// host/compile/size-expr.ts).
 // @ts-ignore: decorator
 @inline
 function packBytes(int8: bool, C: i32, F: i32): usize {
-  const panels = int8 ? ((min(F, NC) + NR - 1) & ~(NR - 1)) : 0;
+  const panels = int8 && !sepconvI8Wide(C, F) ? ((min(F, NC) + NR - 1) & ~(NR - 1)) : 0;
   return <usize>(min(C, KC) * (panels + MR)) << 2;
 }
 
@@ -108,7 +133,7 @@ function packBytes(int8: bool, C: i32, F: i32): usize {
 @inline
 function sepconvSplit(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, band: usize): bool {
+  PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, band: usize, wq: usize = 0): bool {
   if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
   if (bandBytes(step, OW, C) + packBytes(int8, C, F) > (<usize>GEMM_SCRATCH_FLOATS << 2)) return false;
   const bands = (B * OH + step - 1) / step;
@@ -118,7 +143,7 @@ function sepconvSplit(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: 
   setArg(6, B); setArg(7, H); setArg(8, W); setArg(9, C); setArg(10, F); setArg(11, KH); setArg(12, KW);
   setArg(13, SH); setArg(14, SW); setArg(15, DH); setArg(16, DW); setArg(17, PT); setArg(18, PL); setArg(19, OH); setArg(20, OW);
   setArgf(21, dlo); setArgf(22, dhi); setArgf(23, lo); setArgf(24, hi); setArg(25, step);
-  setArgp(26, sd); setArgp(27, sp);
+  setArgp(26, sd); setArgp(27, sp); setArgp(28, wq);
   runJob(int8 ? JOB_SEPCONV_I8 : JOB_SEPCONV, count, band);
   return true;
 }
@@ -140,7 +165,7 @@ function sepconvTileOf(int8: bool, args: usize, tile: i32, count: i32, scratch: 
   const row0 = tileStart(tile, count, bands) * step, row1 = min(B * OH, tileStart(tile + 1, count, bands) * step);
   const pack = scratch + bandBytes(step, OW, C);
   if (int8) {
-    bandsI8(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 27), argp(args, 5),
+    bandsI8(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 28), argp(args, 27), argp(args, 5),
       B, arg(args, 7), arg(args, 8), C, F, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
       arg(args, 17), arg(args, 18), OH, OW, argf(args, 21), argf(args, 22), argf(args, 23), argf(args, 24), step, row0, row1, scratch, pack);
   } else {

@@ -15,7 +15,8 @@
 // Loop order: blocks of `tiles` tiles outside; inside, blocks of at most `fb` filters and, for each,
 // blocks of at most `cb` channels: per block of channels the input transform of those channels
 // into V, U for those channels and filters (16 cb fb floats; made once a call when one block of
-// each covers C and F, else once per block of tiles), and the 16 GEMMs, accumulating into M over
+// each covers C and F, or when one block of channels does and the blocks of filters go outside
+// the blocks of tiles, else once per block of tiles), and the 16 GEMMs, accumulating into M over
 // the blocks of channels; then the output transforms. q is read a block of whole cache lines at a
 // time (fb bytes of a row), U stays in cache, and the scratch is bounded whatever C and F are.
 // The transforms and GEMMs are winograd.ts's (its tap table, input and output transforms,
@@ -97,9 +98,17 @@ function winograd_i8_range(y: usize, x: usize, q: usize, scale: usize, b: usize,
   const pack = u + 16 * uStep;
   fill_f32(zero, 0, cw);
   let made = -1; // which block of U (f0 * nc + its block of channels) is in the scratch
-  for (let t0 = q0; t0 < q1; t0 += tiles) {
+  // Blocks of tiles outside and blocks of filters inside, or with one block of channels (C <= cb:
+  // squeezenet's fire modules) the other way round: then U is made once a call per block of
+  // filters, not once per block of tiles too, and the input transform runs as often as before
+  // (once per block of tiles and filters). Each (tile, filter) output is the same sum either way.
+  const tileBlocks = (q1 - q0 + tiles - 1) / tiles, filterBlocks = (F + fb - 1) / fb;
+  const filtersOutside = nc == 1;
+  for (let s = 0; s < tileBlocks * filterBlocks; s++) {
+    const t0 = q0 + tiles * (filtersOutside ? s % tileBlocks : s / filterBlocks);
+    const f = fb * (filtersOutside ? s / tileBlocks : s % filterBlocks);
     const n = min(tiles, q1 - t0);
-    for (let f = 0; f < F; f += fb) {
+    {
       // A last block of fewer than 4 filters moves back to end at F (its vectors need 4): those
       // filters come out again with the same bits (each GEMM column is summed on its own).
       const f0 = F - f < 4 ? F - 4 : f;

@@ -209,7 +209,7 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     access: [
       ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['qd', 'kh * kw * c / 4', 'r'], ['sd', 'c', 'r'], ['bd?', 'c', 'r'],
       ['qp', `(${PACKED('f', 'c')}) / 4`, 'r'], ['sp', 'f', 'r'], ['b?', 'f', 'r'],
-      ['wf', 'kh * kw * c', 'w'], ['band', 'bandRows * ow * c', 'w'], ['pack', 'gemmScratch(bandRows * ow, f, c) / 4', 'w'],
+      ['wf', 'sepconvI8Wf(kh, kw, c, f) / 4', 'w'], ['band', 'bandRows * ow * c', 'w'], ['pack', 'sepconvI8Pack(bandRows * ow, f, c) / 4', 'w'],
     ],
     disjoint: [['y', 'x'], ['y', 'band'], ['y', 'wf']],
   },

@@ -10,7 +10,7 @@ import { type GraphNode, isOutput } from './graph';
 import { activationClamp } from './activation-lowering';
 import { type ConvGeometry, geometry, isPointwise, usesWideDepthwiseI8 } from './conv-lowering';
 import { fusibleBatchNorm } from './conv-fusion';
-import { gemmScratchBytes } from './gemm-scratch';
+import { callSize } from './size-expr';
 import { align16, type ForwardArgs, needScratch, type NodeValue, packedScratchBytes, SCRATCH } from './program';
 
 // A deferred depthwise convolution: kernel wd (KH, KW, C), bias bd, its geometry and clamp; scale:
@@ -71,11 +71,12 @@ export function sepconvForward(a: ForwardArgs, y: number, wp: number, b: number 
   const noBias = { ...(d.bd !== undefined ? {} : { bd: 0 }), ...(b !== undefined ? {} : { b: 0 }) };
   if ((scale === undefined) !== (d.scale === undefined)) throw new Error(`internal: ${layer.name} and its deferred depthwise convolution differ in int8`);
   if (scale !== undefined) {
-    // Scratch: the depthwise's q widened, then the band, then the band's GEMM scratch (the layout
-    // assembly/kernels/sepconv.ts's threads assume: the band first in what a tile gets).
+    // Scratch: the depthwise's q widened (and the 1x1's panels, when small enough), then the band,
+    // then the band's GEMM scratch (the layout assembly/kernels/sepconv.ts's threads assume: the
+    // band first in what a tile gets).
     const { h, w_, c, kh, kw, sh, sw, pt, pl, oh, ow } = d.g;
-    const wf = align16(4 * kh * kw * c);
-    needScratch(ctx, wf + band + gemmScratchBytes(bandRows * ow, f, c));
+    const wf = align16(callSize('sepconvI8Wf', [kh, kw, c, f]));
+    needScratch(ctx, wf + band + callSize('sepconvI8Pack', [bandRows * ow, f, c]));
     p.emit('sepconv_i8', layer.name, {
       y, x: x.region, qd: d.wd, sd: d.scale!, qp: wp, sp: scale, ...biases, wf: [SCRATCH, 0], band: [SCRATCH, wf], pack: [SCRATCH, wf + band],
     }, { ...noBias, h, w_, c, f, kh, kw, sh, sw, pt, pl, oh, ow, dlo: d.lo, dhi: d.hi, lo, hi, bandRows });

@@ -15,6 +15,8 @@ export const GEMM_MR = 4;
 export const GEMM_NR = 8;
 export const GEMM_KC = 256;
 export const GEMM_NC = 128;
+// assembly/kernels/sepconv.ts SEPCONV_I8_WIDE_BYTES.
+export const SEPCONV_I8_WIDE_BYTES = 256 << 10;
 
 // Scratch sizes in bytes (host/compile/gemm-scratch.ts, host/compile/conv-scratch.ts explain them).
 export const SIZE_FUNCTIONS: Record<string, { params: string[]; bytes: string }> = {
@@ -23,6 +25,17 @@ export const SIZE_FUNCTIONS: Record<string, { params: string[]; bytes: string }>
     bytes: `m <= 0 || n <= 0 || k <= 0 ? 0 : 4 * min(k, ${GEMM_KC}) * (ceil(min(n, ${GEMM_NC}) / ${GEMM_NR}) * ${GEMM_NR} + ${GEMM_MR})`,
   },
   convCols: { params: ['rows', 'kh', 'kw', 'c'], bytes: '4 * rows * kh * kw * c' },
+  // sepconv_i8's wf and pack (assembly/kernels/sepconv.ts): a 1x1 whose panels widened take at most
+  // SEPCONV_I8_WIDE_BYTES has them widened once per call after the depthwise's widened q, and a
+  // band's GEMM then needs only its packed band of a; else gemm_i8_packed's scratch for a band.
+  sepconvI8Wf: {
+    params: ['kh', 'kw', 'c', 'f'],
+    bytes: `4 * c * ceil(f / ${GEMM_NR}) * ${GEMM_NR} <= ${SEPCONV_I8_WIDE_BYTES} ? 4 * ceil(kh * kw * c / 4) * 4 + 4 * c * ceil(f / ${GEMM_NR}) * ${GEMM_NR} : 4 * kh * kw * c`,
+  },
+  sepconvI8Pack: {
+    params: ['rows', 'f', 'c'],
+    bytes: `4 * c * ceil(f / ${GEMM_NR}) * ${GEMM_NR} <= ${SEPCONV_I8_WIDE_BYTES} ? 4 * ${GEMM_MR} * min(c, ${GEMM_KC}) : gemmScratch(rows, f, c)`,
+  },
   convPack: {
     params: ['rows', 'kh', 'kw', 'c', 'f'],
     bytes: 'max(gemmScratch(rows, f, kh * kw * c), max(gemmScratch(kh * kw * c, f, rows), gemmScratch(rows, kh * kw * c, f)))',
