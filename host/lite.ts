@@ -4,8 +4,8 @@
 // refused with an EdgetuneError (code 'KernelBuild') naming the op and its layer. One kernel set per
 // process: do not load this entry and 'edgetune' in the same one.
 import { useKernelSet } from './runtime/kernel-source';
-import { refuseOpsMissingFromLite } from './runtime/lite-ops';
 
-useKernelSet('lite', refuseOpsMissingFromLite);
+useKernelSet('lite');
 
 export * from './index';
+export { usedOps } from './runtime/kernel-source';
