@@ -19,7 +19,6 @@ function trainAndRun(entry: 'index.js' | 'lite.js', simd = ''): Run {
     const Module = WebAssembly.Module;
     WebAssembly.Module = function (bytes) { compiled.push(bytes.byteLength); return new Module(bytes); };
     WebAssembly.Module.prototype = Module.prototype;
-    Object.setPrototypeOf(WebAssembly.Module, Module); // its statics (customSections)
     const et = await import(${JSON.stringify(dist(entry).href)});
     await et.ready();
     et.setThreads(1);
