@@ -41,12 +41,11 @@ export function useKernelSet(set: KernelSet): void {
 // which the lite builds and an app's own build (scripts/build-kernels.mjs) carry; null for a
 // module without one (the full builds: every op).
 const OPS_SECTION = 'edgetune.ops';
-// Taken at import: an app that wraps WebAssembly.Module (to count compiles) keeps its statics away.
-const customSections = WebAssembly.Module.customSections;
 let opsOf: { module: WebAssembly.Module; ops: Set<string> | null } | null = null;
 function moduleOps(module: WebAssembly.Module): Set<string> | null {
   if (opsOf?.module !== module) {
-    const [section] = customSections(module, OPS_SECTION);
+    // The module's own class, not the global: an app may wrap WebAssembly.Module (to count compiles).
+    const [section] = (module.constructor as typeof WebAssembly.Module).customSections(module, OPS_SECTION);
     opsOf = { module, ops: section ? new Set(new TextDecoder().decode(section).split(',')) : null };
   }
   return opsOf.ops;
