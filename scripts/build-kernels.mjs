@@ -28,6 +28,17 @@ export function withCustomSection(wasm, name, text) {
   return Buffer.concat([Buffer.from(wasm), Buffer.from([0, ...leb(payload.length)]), payload]);
 }
 
+// The section's text: each op as name:opcode, so the host can tell a module compiled from another
+// version of the op table (its opcodes differ) from one that lacks an op.
+export function opsSectionText(t, ops) {
+  return [...new Set(ops)].sort().map((op) => `${op}:${t.OP_SPECS[op].code}`).join(',');
+}
+
+// Appends the section to a compiled module in place (scripts/build.mjs: the lite builds).
+export async function writeOpsSection(file, ops) {
+  writeFileSync(file, withCustomSection(readFileSync(file), OPS_SECTION, opsSectionText(await loadTables(), ops)));
+}
+
 // Compiles the kernels for `ops` (op names of host/compile/op-table.ts) to `outFile`; SIMD unless
 // `simd` is false. The generated interpreter and entry live in a scratch folder under build/.
 export async function buildKernels(ops, outFile, { simd = true } = {}) {
@@ -48,7 +59,7 @@ export async function buildKernels(ops, outFile, { simd = true } = {}) {
     const { error, stderr } = await asc(simd ? args : [...args, '--disable', 'simd']);
     if (error) throw new Error(`build-kernels: asc failed: ${error.message}\n${stderr.toString()}`);
     mkdirSync(dirname(resolve(outFile)), { recursive: true });
-    writeFileSync(outFile, withCustomSection(readFileSync(wasmFile), OPS_SECTION, [...new Set(ops)].sort().join(',')));
+    writeFileSync(outFile, withCustomSection(readFileSync(wasmFile), OPS_SECTION, opsSectionText(t, ops)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

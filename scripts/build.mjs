@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import binaryen from 'binaryen';
 import { writeMessages } from './wasi-messages.mjs';
 import { liteOps, writeOps } from './gen-ops.mjs';
-import { OPS_SECTION, withCustomSection } from './build-kernels.mjs';
+import { writeOpsSection } from './build-kernels.mjs';
 import { opTableWithoutTemplates } from './op-table-strip.mjs';
 
 const t0 = performance.now();
@@ -126,8 +126,7 @@ async function buildKernels() {
   await compileWasm([...lite, '--outFile', 'build/edgetune-lite.wasm', '--textFile', 'build/edgetune-lite.wat']);
   await compileWasm([...lite, '--disable', 'simd', '--outFile', 'build/edgetune-lite-nosimd.wasm', '--textFile', 'build/edgetune-lite-nosimd.wat']);
   // Their op list, which the executor reads to refuse a plan needing another op (kernel-source.ts).
-  const liteList = [...await liteOps()].sort().join(',');
-  for (const file of ['build/edgetune-lite.wasm', 'build/edgetune-lite-nosimd.wasm']) writeFileSync(file, withCustomSection(readFileSync(file), OPS_SECTION, liteList));
+  for (const file of ['build/edgetune-lite.wasm', 'build/edgetune-lite-nosimd.wasm']) await writeOpsSection(file, [...await liteOps()]);
   // The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
   // round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
   // float semantics.

@@ -5,13 +5,13 @@
 // And edgetune/lite's models (LiteModel): what they leave out is refused by name, while the core
 // entry's Model keeps all of it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_SPECS } from '../dist/index.js';
-import { buildKernels, OPS_SECTION } from '../scripts/build-kernels.mjs';
+import { buildKernels, OPS_SECTION, withCustomSection } from '../scripts/build-kernels.mjs';
 
 const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url).href;
 
@@ -89,11 +89,12 @@ describe("an app's own kernel build", () => {
   it('lists its ops in its edgetune.ops section, exports what the lite build does, has no case for other ops, and is half the lite build', () => {
     const module = new WebAssembly.Module(readFileSync(simdFile));
     const [section] = WebAssembly.Module.customSections(module, OPS_SECTION);
-    expect(new TextDecoder().decode(section)).toBe([...ops].sort().join(','));
+    // name:opcode pairs, the opcodes of this op table
+    expect(new TextDecoder().decode(section)).toBe([...ops].sort().map((op) => `${op}:${OP_SPECS[op as keyof typeof OP_SPECS].code}`).join(','));
     const lite = new WebAssembly.Module(readFileSync(new URL('../dist/edgetune-lite.wasm', import.meta.url)));
     expect(WebAssembly.Module.exports(module)).toEqual(WebAssembly.Module.exports(lite));
     // the lite build's section is host/runtime/lite-ops.ts's list
-    expect(new TextDecoder().decode(WebAssembly.Module.customSections(lite, OPS_SECTION)[0]).split(',')).toContain('act_forward');
+    expect(new TextDecoder().decode(WebAssembly.Module.customSections(lite, OPS_SECTION)[0]).split(',')).toContain(`act_forward:${OP_SPECS.act_forward.code}`);
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
     const k = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, (...a: number[]) => number>;
     const i32 = new Int32Array(memory.buffer);
@@ -109,6 +110,17 @@ describe("an app's own kernel build", () => {
       expect(ops.includes(name), name).toBe(kept);
     }
     expect(statSync(simdFile).size).toBeLessThan(0.5 * statSync(new URL('../dist/edgetune-lite.wasm', import.meta.url)).size);
+  });
+
+  it('a kernel build compiled from another version of the op table (other opcodes) is refused before it runs', () => {
+    // the full module with a section whose gemm has another opcode, as a build from an older table would
+    const stale = join(dir, 'stale.wasm');
+    writeFileSync(stale, withCustomSection(readFileSync(new URL('../dist/edgetune.wasm', import.meta.url)), OPS_SECTION, `bias_fill:${OP_SPECS.bias_fill.code},gemm:${OP_SPECS.gemm.code + 1000}`));
+    const out = node(`
+      const et = await import(${JSON.stringify(dist('lite.js'))});
+      await et.ready(${JSON.stringify(pathToFileURL(stale).href)});
+      try { et.sequential([et.layers.dense(2, { inputShape: [3] })]).predict(et.tensor(new Float32Array(3), [1, 3])); console.log('ran'); } catch (e) { console.log(e.code + ': ' + e.message); }`);
+    expect(out).toBe(`KernelBuild: the kernel build ${pathToFileURL(stale).href} was compiled from another version of the op table (its op 'gemm' is opcode ${OP_SPECS.gemm.code + 1000}, here ${OP_SPECS.gemm.code}): rebuild it (node scripts/build-kernels.mjs) from this version`);
   });
 
   it('build-kernels refuses an op name the op table does not have', async () => {

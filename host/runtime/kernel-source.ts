@@ -4,6 +4,7 @@
 // Only the build the engine runs is read. Node, Deno and Bun read the file; elsewhere it is
 // fetched and compiled while it streams in.
 import { EdgetuneError } from '../core/errors';
+import { OP_SPECS, type OpName } from '../compile/ops';
 
 export type KernelBuild = 'simd' | 'scalar';
 export const KERNEL_FILES: Record<KernelBuild, string> = { simd: 'edgetune.wasm', scalar: 'edgetune-nosimd.wasm' };
@@ -37,16 +38,20 @@ export function useKernelSet(set: KernelSet): void {
   kernelSetInUse = set;
 }
 
-// The ops a kernel module has, from its 'edgetune.ops' custom section (comma-separated names),
-// which the lite builds and an app's own build (scripts/build-kernels.mjs) carry; null for a
-// module without one (the full builds: every op).
+// The ops a kernel module has, from its 'edgetune.ops' custom section (name:opcode pairs), which
+// the lite builds and an app's own build (scripts/build-kernels.mjs) carry; null for a module
+// without one (the full builds: every op).
 const OPS_SECTION = 'edgetune.ops';
 let opsOf: { module: WebAssembly.Module; ops: Set<string> | null } | null = null;
 function moduleOps(module: WebAssembly.Module): Set<string> | null {
   if (opsOf?.module !== module) {
     // The module's own class, not the global: an app may wrap WebAssembly.Module (to count compiles).
     const [section] = (module.constructor as typeof WebAssembly.Module).customSections(module, OPS_SECTION);
-    opsOf = { module, ops: section ? new Set(new TextDecoder().decode(section).split(',')) : null };
+    const pairs = section ? new TextDecoder().decode(section).split(',').map((p) => p.split(':')) : null;
+    // A module compiled from another version of the op table would run other ops under these codes.
+    const stale = pairs?.find(([op, code]) => OP_SPECS[op as OpName]?.code !== Number(code));
+    if (stale) throw new EdgetuneError('KernelBuild', `the kernel build ${compiledFrom ?? 'in use'} was compiled from another version of the op table (its op '${stale[0]}' is opcode ${stale[1]}, here ${OP_SPECS[stale[0] as OpName]?.code ?? 'none'}): rebuild it (node scripts/build-kernels.mjs) from this version`);
+    opsOf = { module, ops: pairs && new Set(pairs.map(([op]) => op)) };
   }
   return opsOf.ops;
 }
