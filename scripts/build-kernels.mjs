@@ -10,7 +10,7 @@
 //
 // The lite build itself (dist/edgetune-lite.wasm) is this with host/runtime/lite-ops.ts's list.
 import { main as asc } from 'assemblyscript/asc';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runSource } from './gen-ops.mjs';
@@ -59,7 +59,9 @@ export async function buildKernels(ops, outFile, { simd = true } = {}) {
     const { error, stderr } = await asc(simd ? args : [...args, '--disable', 'simd']);
     if (error) throw new Error(`build-kernels: asc failed: ${error.message}\n${stderr.toString()}`);
     mkdirSync(dirname(resolve(outFile)), { recursive: true });
-    writeFileSync(outFile, withCustomSection(readFileSync(wasmFile), OPS_SECTION, opsSectionText(t, ops)));
+    // written beside and renamed: a reader of outFile (another test) never sees half a module
+    writeFileSync(`${outFile}.${process.pid}.tmp`, withCustomSection(readFileSync(wasmFile), OPS_SECTION, opsSectionText(t, ops)));
+    renameSync(`${outFile}.${process.pid}.tmp`, outFile);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
