@@ -39,10 +39,8 @@ export function sequential(layerList: Layer[], options: { name?: string; inputSh
   return new LiteModel(layerList, options);
 }
 
-// Functional model (Keras keras.Model(inputs, outputs)), as the core entry's model().
-export function model(options: { inputs: Symbolic; outputs: SymbolicTensor; name?: string }): Model;
-export function model(options: { inputs: Symbolic; outputs: SymbolicTensor[]; name?: string }): Model<Prediction>;
-export function model(options: { inputs: Symbolic; outputs: Symbolic; name?: string }): Model<Prediction>;
-export function model(options: { inputs: Symbolic; outputs: Symbolic; name?: string }): Model<Prediction> {
-  return new LiteModel<Prediction>({ inputs: options.inputs, outputs: options.outputs }, { name: options.name });
+// Functional model (Keras keras.Model(inputs, outputs)), as the core entry's model(): built from a
+// list of outputs, predict returns a list.
+export function model<O extends Symbolic>(options: { inputs: Symbolic; outputs: O; name?: string }): Model<[O] extends [SymbolicTensor] ? Tensor<Float32Array> : Prediction> {
+  return new LiteModel({ inputs: options.inputs, outputs: options.outputs }, { name: options.name });
 }

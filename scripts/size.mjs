@@ -31,7 +31,8 @@ console.log(model.predict(tensor(new Float32Array(4), [1, 4])).data);
 `;
 
 // The size app's own kernel build, for the ops its plans use (run once in Node on edgetune/lite).
-export const APP_KERNELS = fileURLToPath(new URL('../build/size-app-kernels.wasm', import.meta.url));
+// (in a folder of its own: the package ships build/*.wasm)
+export const APP_KERNELS = fileURLToPath(new URL('../build/size-app/kernels.wasm', import.meta.url));
 export async function buildAppKernels() {
   const app = SIZE_APP.replace("'./index.js'", `'${DIST}lite.js'`).replace("'./layers.js'", `'${DIST}layers.js'`).replace(/console\.log\(/, '(');
   const script = `${app}\nconsole.log((await import('${DIST}lite.js')).usedOps().join(','));\n`;
