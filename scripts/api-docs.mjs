@@ -2,6 +2,7 @@
 // regularizers and constraints, and the options of compile, fit and findLearningRate, with each
 // option's name and type as the TypeScript compiler sees them (so the page cannot drift from the
 // code; test/api-docs.test.ts checks it is current). `node scripts/api-docs.mjs` rewrites it.
+// Its last section is edgetune/lite's model and options (host/lite.ts), against the core entry's.
 import ts from 'typescript';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ const NAMES = ['ActivationName', 'ActivationSpec', 'InitializerName', 'Regulariz
 export function apiMarkdown() {
   const { config } = ts.readConfigFile(`${root}tsconfig.json`, ts.sys.readFile);
   const { options } = ts.convertCompilerOptionsFromJson(config.compilerOptions, root);
-  const program = ts.createProgram([`${root}host/index.ts`], { ...options, noEmit: true });
+  const program = ts.createProgram([`${root}host/index.ts`, `${root}host/lite.ts`], { ...options, noEmit: true });
   const checker = program.getTypeChecker();
   const entry = checker.getSymbolAtLocation(program.getSourceFile(`${root}host/index.ts`));
   const exported = new Map(checker.getExportsOfModule(entry).map((s) => [s.name, s]));
@@ -73,8 +74,38 @@ export function apiMarkdown() {
     const type = checker.getDeclaredTypeOfSymbol(resolve(exported.get(name)));
     out.push(`| \`${name}\` | ${cell(checker.typeToString(type, undefined, ts.TypeFormatFlags.InTypeAlias | ts.TypeFormatFlags.NoTruncation))} |`);
   }
-  out.push('');
+  out.push('', ...liteSection(checker, program.getSourceFile(`${root}host/lite.ts`), resolve, optionRows, text, cell, exported));
   return out.join('\n');
+}
+
+// edgetune/lite: the members of its Model (public, not @internal) with their types, the members of
+// the core entry's Model it leaves out, and its fit and evaluate options.
+function liteSection(checker, source, resolve, optionRows, text, cell, full) {
+  const entry = checker.getSymbolAtLocation(source);
+  const lite = new Map(checker.getExportsOfModule(entry).map((s) => [s.name, s]));
+  const isPublic = (p) => {
+    const decl = p.valueDeclaration ?? p.declarations?.[0];
+    const flags = decl ? ts.getCombinedModifierFlags(decl) : 0;
+    return !(flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !p.name.startsWith('#') && !ts.getJSDocTags(decl ?? {}).some((t) => t.tagName.text === 'internal')
+      && !(decl && ts.getLeadingCommentRanges(decl.getSourceFile().text, decl.pos)?.some((r) => decl.getSourceFile().text.slice(r.pos, r.end).includes('@internal')));
+  };
+  const members = (type) => checker.getPropertiesOfType(type).filter(isPublic);
+  const liteModel = members(checker.getDeclaredTypeOfSymbol(resolve(lite.get('Model'))));
+  const fullModel = members(checker.getDeclaredTypeOfSymbol(resolve(full.get('Model'))));
+  const names = new Set(liteModel.map((p) => p.name));
+  const out = ['## edgetune/lite', '',
+    "`import { ... } from 'edgetune/lite'`: the core entry's exports on the lite kernels (or an app's own kernel build,",
+    '`scripts/build-kernels.mjs`, loaded with `ready(url)`), plus `usedOps()` (the ops of every plan checked in the process,',
+    'for that build). Its `sequential` and `model` make LiteModels (`Model` is that class), which have the members below.',
+    `Left out of the core entry's Model: ${fullModel.filter((p) => !names.has(p.name)).map((p) => `\`${p.name}\``).join(', ')}; fit, evaluate and`,
+    'trainOnBatch refuse `sampleWeight` and `classWeight` with an InvalidArgumentError, and `callbacks.modelCheckpoint` refuses',
+    'a LiteModel when training begins (it has no save).', '', '### Model (edgetune/lite)', '', '| member | type |', '|---|---|'];
+  for (const p of liteModel) out.push(`| \`${p.name}\` | \`${cell(text(checker.getTypeOfSymbolAtLocation(p, p.valueDeclaration ?? p.declarations[0])).replace(/<ArrayBufferLike>/g, ''))}\` |`);
+  out.push('');
+  for (const name of ['FitOptions', 'EvaluateOptions']) {
+    out.push(`### ${name} (edgetune/lite)`, '', '| option | type |', '|---|---|', ...optionRows(checker.getDeclaredTypeOfSymbol(resolve(lite.get(name)))), '');
+  }
+  return out;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

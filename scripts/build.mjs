@@ -8,7 +8,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { dirname, join } from 'node:path';
 import binaryen from 'binaryen';
 import { writeMessages } from './wasi-messages.mjs';
-import { writeOps } from './gen-ops.mjs';
+import { liteOps, writeOps } from './gen-ops.mjs';
+import { writeOpsSection } from './build-kernels.mjs';
 import { opTableWithoutTemplates } from './op-table-strip.mjs';
 
 const t0 = performance.now();
@@ -124,6 +125,8 @@ async function buildKernels() {
   const lite = ['assembly/lite.ts', '--config', 'asconfig.json', '--target', 'release', '--use', 'EDGETUNE_LITE=1'];
   await compileWasm([...lite, '--outFile', 'build/edgetune-lite.wasm', '--textFile', 'build/edgetune-lite.wat']);
   await compileWasm([...lite, '--disable', 'simd', '--outFile', 'build/edgetune-lite-nosimd.wasm', '--textFile', 'build/edgetune-lite-nosimd.wat']);
+  // Their op list, which the executor reads to refuse a plan needing another op (kernel-source.ts).
+  for (const file of ['build/edgetune-lite.wasm', 'build/edgetune-lite-nosimd.wasm']) await writeOpsSection(file, [...await liteOps()]);
   // The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
   // round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
   // float semantics.

@@ -132,7 +132,7 @@ ${cases.join('\n')}
 }
 
 // host/runtime/lite-ops.ts's list, bundled so that plain Node can import it.
-async function liteOps() {
+export async function liteOps() {
   const out = await build({ entryPoints: [fileURLToPath(new URL('../host/runtime/lite-ops.ts', import.meta.url))], bundle: true, write: false, format: 'esm', logLevel: 'warning' });
   const { LITE_OPS } = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
   return new Set(LITE_OPS);

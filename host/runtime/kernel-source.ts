@@ -4,6 +4,7 @@
 // Only the build the engine runs is read. Node, Deno and Bun read the file; elsewhere it is
 // fetched and compiled while it streams in.
 import { EdgetuneError } from '../core/errors';
+import { OP_SPECS, type OpName } from '../compile/ops';
 
 export type KernelBuild = 'simd' | 'scalar';
 export const KERNEL_FILES: Record<KernelBuild, string> = { simd: 'edgetune.wasm', scalar: 'edgetune-nosimd.wasm' };
@@ -11,10 +12,7 @@ export const KERNEL_FILES: Record<KernelBuild, string> = { simd: 'edgetune.wasm'
 export const LITE_KERNEL_FILES: Record<KernelBuild, string> = { simd: 'edgetune-lite.wasm', scalar: 'edgetune-lite-nosimd.wasm' };
 export type KernelSet = 'full' | 'lite';
 let kernelSetInUse: KernelSet = 'full';
-// The lite set's refusal of a plan with an op it lacks (host/runtime/lite-ops.ts), given by the
-// entry that chooses it, so the full entry's bundles carry no list of lite ops.
 type PlanOps = Partial<Record<string, { ops: readonly { op: string; layer: string }[] }>>;
-let refusePlan: ((programs: PlanOps) => void) | null = null;
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): valid only where the
 // engine has SIMD, so validating it decides the build without reading either file.
@@ -33,18 +31,53 @@ export function kernelUrl(build: KernelBuild, set: KernelSet = kernelSetInUse): 
 export function kernelSet(): KernelSet {
   return kernelSetInUse;
 }
-// `refuse` throws for a plan the set cannot run (null: the full set runs every plan).
-export function useKernelSet(set: KernelSet, refuse: ((programs: PlanOps) => void) | null): void {
+export function useKernelSet(set: KernelSet): void {
   if ((compiled || compiling) && set !== kernelSetInUse) {
     throw new EdgetuneError('KernelBuild', `the ${kernelSetInUse} kernels are already loaded in this process: import 'edgetune/lite' and 'edgetune' in separate processes`);
   }
   kernelSetInUse = set;
-  refusePlan = refuse;
 }
 
-// Throws when the kernel set in use lacks an op of these programs (a plan's).
+// The ops a kernel module has, from its 'edgetune.ops' custom section (name:opcode pairs), which
+// the lite builds and an app's own build (scripts/build-kernels.mjs) carry; null for a module
+// without one (the full builds: every op).
+const OPS_SECTION = 'edgetune.ops';
+let opsOf: { module: WebAssembly.Module; ops: Set<string> | null } | null = null;
+function moduleOps(module: WebAssembly.Module): Set<string> | null {
+  if (opsOf?.module !== module) {
+    // The module's own class, not the global: an app may wrap WebAssembly.Module (to count compiles).
+    const [section] = (module.constructor as typeof WebAssembly.Module).customSections(module, OPS_SECTION);
+    const pairs = section ? new TextDecoder().decode(section).split(',').map((p) => p.split(':')) : null;
+    // A module compiled from another version of the op table would run other ops under these codes.
+    const stale = pairs?.find(([op, code]) => OP_SPECS[op as OpName]?.code !== Number(code));
+    if (stale) throw new EdgetuneError('KernelBuild', `the kernel build ${compiledFrom ?? 'in use'} was compiled from another version of the op table (its op '${stale[0]}' is opcode ${stale[1]}, here ${OP_SPECS[stale[0] as OpName]?.code ?? 'none'}): rebuild it (node scripts/build-kernels.mjs) from this version`);
+    opsOf = { module, ops: pairs && new Set(pairs.map(([op]) => op)) };
+  }
+  return opsOf.ops;
+}
+
+// Every op of the plans checked in this process (edgetune/lite's usedOps()): what an app's own
+// kernel build must have.
+const opsSeen = new Set<string>();
+export function usedOps(): string[] {
+  return [...opsSeen].sort();
+}
+
+// Refuses a plan whose programs need an op the loaded kernel module lacks, naming the op and its
+// layer (its interpreter would stop there): the executor calls it before making the plan's memory.
 export function checkKernelSetRuns(programs: PlanOps): void {
-  refusePlan?.(programs);
+  for (const p of Object.values(programs)) for (const o of p?.ops ?? []) opsSeen.add(o.op);
+  const module = compiled ?? kernelModuleIfLoadable();
+  const have = module && moduleOps(module);
+  if (!have) return;
+  for (const [program, p] of Object.entries(programs)) {
+    const missing = p?.ops.find((o) => !have.has(o.op));
+    if (!missing) continue;
+    const which = compiledFrom === null
+      ? `the lite kernels (edgetune/lite: dense networks) do not have: import from 'edgetune' for the full kernels`
+      : `the kernel build ${compiledFrom} does not have: build one with it (node scripts/build-kernels.mjs --ops, the ops of usedOps()) or load the full kernels`;
+    throw new EdgetuneError('KernelBuild', `layer '${missing.layer}' needs the op '${missing.op}' (${program} program), which ${which}`);
+  }
 }
 
 interface FileGlobals {
@@ -153,9 +186,13 @@ export function kernelVariant(): KernelBuild {
 let compiled: WebAssembly.Module | null = null;
 let compiling: Promise<WebAssembly.Module> | null = null;
 
+// Where the module came from when ready(source) named it (null: the file beside this bundle).
+let compiledFrom: string | null = null;
+
 export function compileKernelModule(source?: URL | string): Promise<WebAssembly.Module> {
   if (compiled) return Promise.resolve(compiled);
   const url = source === undefined ? kernelUrl(kernelVariant()) : new URL(source, (globalThis as { location?: { href: string } }).location?.href);
+  if (source !== undefined && !compiling) compiledFrom = url.href;
   compiling ??= compileKernels(url).then((m) => (compiled ??= m));
   return compiling;
 }

@@ -2,11 +2,10 @@
 // networks trained and run (GEMMs, activations, losses, optimizers, regularizers, batch norm,
 // dropout, element-wise and shape ops), without the convolution, depthwise, pooling, resizing,
 // padding and int8 kernels. scripts/gen-ops.mjs compiles the other ops' cases out of the lite
-// interpreter (assembly/interp/run.ts under EDGETUNE_LITE); the executor refuses a plan that
-// needs one of them, naming the op and its layer. An op missing here is simply not in the lite
-// build: new ops join it only when listed.
-import { EdgetuneError } from '../core/errors';
-
+// interpreter (assembly/interp/run.ts under EDGETUNE_LITE), and scripts/build.mjs writes this list
+// into the module's 'edgetune.ops' section, from which the executor refuses a plan that needs
+// another op, naming the op and its layer (host/runtime/kernel-source.ts). An op missing here is
+// simply not in the lite build: new ops join it only when listed.
 export const LITE_OPS: readonly string[] = [
   'gemm', 'bias_fill', 'bias_backward', 'relu_forward', 'relu_backward', 'softmax_forward', 'softmax_backward', 'fill', 'copy',
   'xent_logits_sparse', 'xent_logits_dense', 'xent_probs', 'accuracy', 'check_loss', 'grad_norm', 'check_grads', 'apply_gradients',
@@ -16,15 +15,3 @@ export const LITE_OPS: readonly string[] = [
   'channel_scale_backward', 'mse', 'bce_logits', 'bce_probs', 'nd_copy', 'broadcast', 'softmax_axis_forward', 'softmax_axis_backward',
   'unary_forward', 'unary_backward', 'prelu_forward', 'prelu_backward', 'batched_gemm', 'pack_b', 'gemm_packed',
 ];
-
-const LITE = new Set(LITE_OPS);
-
-// Refuses a plan whose programs need an op the lite build lacks, naming the op and its layer
-// (the lite interpreter would stop there): the executor calls it before making the plan's memory.
-export function refuseOpsMissingFromLite(programs: Partial<Record<string, { ops: readonly { op: string; layer: string }[] }>>): void {
-  for (const [program, p] of Object.entries(programs)) {
-    const missing = p?.ops.find((o) => !LITE.has(o.op));
-    if (!missing) continue;
-    throw new EdgetuneError('KernelBuild', `layer '${missing.layer}' needs the op '${missing.op}' (${program} program), which the lite kernels (edgetune/lite: dense networks) do not have: import from 'edgetune' for the full kernels`);
-  }
-}

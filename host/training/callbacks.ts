@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../core/errors';
 import { requireFileSystem } from '../core/io';
 import { checkOptions, optionNames } from '../core/options';
-import type { Callback, EpochLogs, Model, Prediction } from './model';
+import type { Callback, EpochLogs, LiteModel, Model, Prediction } from './model';
 
 type Mode = 'auto' | 'min' | 'max';
 
@@ -36,8 +36,8 @@ function monitored(where: string, logs: EpochLogs, monitor: string): number | un
 const warned = new Set<string>();
 
 abstract class BaseCallback implements Callback {
-  protected model!: Model<Prediction>;
-  setModel(model: Model<Prediction>): void {
+  protected model!: LiteModel<Prediction>;
+  setModel(model: LiteModel<Prediction>): void {
     this.model = model;
   }
 }
@@ -272,6 +272,8 @@ export class ModelCheckpoint extends BaseCallback {
   }
 
   onTrainBegin(): void {
+    // an edgetune/lite model (LiteModel) has no save
+    if (!('save' in this.model)) throw new InvalidArgumentError("modelCheckpoint: this model has no save(): edgetune/lite models are not saved; import from 'edgetune'");
     requireFileSystem('modelCheckpoint');
   }
 
@@ -285,7 +287,7 @@ export class ModelCheckpoint extends BaseCallback {
       if (this.verbose) console.log(`Epoch ${epoch + 1}: ${this.monitor} improved from ${this.best} to ${current}, saving the model to ${path}`);
       this.best = current;
     }
-    await this.model.save(path, { includeOptimizer: this.includeOptimizer });
+    await (this.model as Model<Prediction>).save(path, { includeOptimizer: this.includeOptimizer });
     this.saved.push(path);
   }
 }

@@ -9,10 +9,10 @@ import { readOutputMetrics } from './model-io';
 import { microBatchStep, type StepFigures } from './micro-batch';
 import { fitProgress, resolveVerbose } from './fit-progress';
 import { checkOptions } from '../core/options';
-import type { Callback, EpochLogs, FitOptions, History, Model, Prediction } from './model';
+import type { Callback, EpochLogs, FitOptions, History, LiteModel, Prediction } from './model';
 
 export async function fitLoop(
-  model: Model<Prediction>, executorFor: (batchSize: number) => Executor, xs: Float32Array[], labels: (Float32Array | Int32Array)[],
+  model: LiteModel<Prediction>, executorFor: (batchSize: number) => Executor, xs: Float32Array[], labels: (Float32Array | Int32Array)[],
   n: number, batchSize: number, epochs: number, options: FitOptions, weights: Float32Array[] | null,
 ): Promise<History> {
   const rng = new Random(options.seed ?? nextSeed());

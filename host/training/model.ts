@@ -110,7 +110,7 @@ export interface TrainOnBatchOptions {
 const TRAIN_ON_BATCH_OPTIONS = optionNames<TrainOnBatchOptions>()(['sampleWeight', 'classWeight']);
 
 export interface Callback {
-  setModel?(model: Model<Prediction>): void;
+  setModel?(model: LiteModel<Prediction>): void;
   onTrainBegin?(): void | Promise<void>;
   onEpochBegin?(epoch: number): void | Promise<void>;
   onBatchEnd?(batch: number, logs: { loss: number; lr: number }): void | Promise<void>;
@@ -152,14 +152,16 @@ export type Prediction = Tensor<Float32Array> | Tensor<Float32Array>[];
 type Symbolic = SymbolicTensor | SymbolicTensor[];
 const listOf = (t: Symbolic): SymbolicTensor[] => (Array.isArray(t) ? t : [t]);
 
+// The model without what edgetune/lite leaves out (quantize, toBytes, save, summary, and Keras
+// sample and class weights), so a bundler drops that code from a lite app; Model adds them.
 // Out: what predict returns (a model built with several outputs returns one tensor per output).
-export class Model<Out extends Prediction = Tensor<Float32Array>> {
+export class LiteModel<Out extends Prediction = Tensor<Float32Array>> {
   readonly name: string;
   readonly layers: Layer[];
   readonly graph: Graph;
-  private compiled: CompiledConfig | null = null;
+  protected compiled: CompiledConfig | null = null;
   // The plan and executor, re-planned on demand, with the layers' weights bound into its arena.
-  private readonly arena: ModelArena;
+  protected readonly arena: ModelArena;
   // Set by a callback to end fit() after the current epoch (Keras model.stop_training).
   stopTraining = false;
 
@@ -233,21 +235,6 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     const at = this.layers.findIndex((l) => l.name === untilLayerName);
     if (at < 0) this.getLayer(untilLayerName); // throws, listing the layers
     this.layers.forEach((l, i) => { l.trainable = i > at; });
-    return this;
-  }
-
-  // Keras 3 model.quantize('int8') for the frozen layers: every frozen dense, conv2d and
-  // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
-  // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
-  // as before. The next run re-plans; nothing changes if any named layer is refused.
-  quantize(mode: 'int8', options: { layers?: string[] } = {}): this {
-    if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
-    const chosen = options.layers ? options.layers.map((n) => this.getLayer(n)) : this.layers.filter((l) => canQuantize(l) && !l.trainable);
-    if (chosen.length === 0) {
-      throw new InvalidArgumentError(`model ${this.name} quantize: no frozen dense, conv2d or depthwiseConv2d layer to quantize; freeze the base first (model.freeze(name))`);
-    }
-    for (const l of chosen) if (!canQuantize(l) || l.trainable) quantizeLayer(l, `model ${this.name} quantize`); // throws
-    for (const l of chosen) l.quantize('int8');
     return this;
   }
 
@@ -410,14 +397,12 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     return result;
   }
 
-  // Keras sample_weight / class_weight as one weight array per output (null: neither given); the
-  // plans from now on have weights regions.
-  private sampleWeights(sampleWeight: SampleWeightArg | undefined, classWeight: ClassWeightArg | undefined,
-    labels: readonly (Float32Array | Int32Array)[], n: number, what: string): Float32Array[] | null {
-    const outputs = this.outputNames.map((name, i) => ({ name, shape: this.outputShapes[i], loss: lossOf(this.compiled!.loss, i) }));
-    const weights = sampleWeightsFor(sampleWeight, classWeight, labels, outputs, n, what);
-    if (weights) this.arena.planSampleWeights = true;
-    return weights;
+  // Keras sample_weight and class_weight are Model's (host/training/sample-weights.ts): edgetune/lite
+  // has neither, and refuses them by name.
+  protected sampleWeights(sampleWeight: SampleWeightArg | undefined, classWeight: ClassWeightArg | undefined,
+    _labels: readonly (Float32Array | Int32Array)[], _n: number, what: string): Float32Array[] | null {
+    if (sampleWeight === undefined && classWeight === undefined) return null;
+    throw new InvalidArgumentError(`${what}: ${sampleWeight === undefined ? 'classWeight' : 'sampleWeight'} is not in edgetune/lite (its models have no sample or class weights): import from 'edgetune'`);
   }
 
   // results() of the last run of `program` over n samples.
@@ -443,7 +428,7 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     const heldOutWeights = options.classWeight === undefined ? weights : this.sampleWeights(options.sampleWeight, undefined, labels, all, 'fit');
     const { n, validationData } = splitValidation(x, y, all, options, heldOutWeights);
     const executor = (batch: number) => (microBatch ? this.executorFor(microBatch, true, true) : this.executorFor(batch, true, false));
-    return fitLoop(this as Model<Prediction>, executor, xs, labels, n, batchSize, epochs,
+    return fitLoop(this as LiteModel<Prediction>, executor, xs, labels, n, batchSize, epochs,
       { ...options, validationData, initialEpoch }, weights);
   }
 
@@ -540,17 +525,6 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     return (tensors.length === 1 ? tensors[0] : tensors) as Out;
   }
 
-  // The model as safetensors bytes: weights, Keras-style topology and training config; with
-  // includeOptimizer, also the optimizer's slots and step (a checkpoint to resume from).
-  toBytes(options: { includeOptimizer?: boolean } = {}): Uint8Array {
-    return modelToBytes(this, options, 'toBytes');
-  }
-
-  // Writes toBytes() to `path` atomically (temporary file, then rename). Needs a file system.
-  async save(path: string, options: { includeOptimizer?: boolean } = {}): Promise<void> {
-    await requireFileSystem('model.save(path)').writeFileAtomic(path, modelToBytes(this, options, 'save'));
-  }
-
   countParams(): { total: number; trainable: number; nonTrainable: number } {
     return countParams(this.layers);
   }
@@ -565,6 +539,47 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> {
     if (e) return { threads: e.threads, asked, fallback: e.threadsNote, workerTiles: e.workerTiles };
     const fallback = threadsFallback(asked);
     return { threads: fallback ? 1 : asked, asked, fallback, workerTiles: 0 };
+  }
+}
+
+
+// The model of the `edgetune` entry: LiteModel with int8 quantization, saving, the summary and
+// Keras sample and class weights.
+export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteModel<Out> {
+  // Keras 3 model.quantize('int8') for the frozen layers: every frozen dense, conv2d and
+  // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
+  // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
+  // as before. The next run re-plans; nothing changes if any named layer is refused.
+  quantize(mode: 'int8', options: { layers?: string[] } = {}): this {
+    if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
+    const chosen = options.layers ? options.layers.map((n) => this.getLayer(n)) : this.layers.filter((l) => canQuantize(l) && !l.trainable);
+    if (chosen.length === 0) {
+      throw new InvalidArgumentError(`model ${this.name} quantize: no frozen dense, conv2d or depthwiseConv2d layer to quantize; freeze the base first (model.freeze(name))`);
+    }
+    for (const l of chosen) if (!canQuantize(l) || l.trainable) quantizeLayer(l, `model ${this.name} quantize`); // throws
+    for (const l of chosen) l.quantize('int8');
+    return this;
+  }
+
+  // Keras sample_weight / class_weight as one weight array per output (null: neither given); the
+  // plans from now on have weights regions.
+  protected override sampleWeights(sampleWeight: SampleWeightArg | undefined, classWeight: ClassWeightArg | undefined,
+    labels: readonly (Float32Array | Int32Array)[], n: number, what: string): Float32Array[] | null {
+    const outputs = this.outputNames.map((name, i) => ({ name, shape: this.outputShapes[i], loss: lossOf(this.compiled!.loss, i) }));
+    const weights = sampleWeightsFor(sampleWeight, classWeight, labels, outputs, n, what);
+    if (weights) this.arena.planSampleWeights = true;
+    return weights;
+  }
+
+  // The model as safetensors bytes: weights, Keras-style topology and training config; with
+  // includeOptimizer, also the optimizer's slots and step (a checkpoint to resume from).
+  toBytes(options: { includeOptimizer?: boolean } = {}): Uint8Array {
+    return modelToBytes(this, options, 'toBytes');
+  }
+
+  // Writes toBytes() to `path` atomically (temporary file, then rename). Needs a file system.
+  async save(path: string, options: { includeOptimizer?: boolean } = {}): Promise<void> {
+    await requireFileSystem('model.save(path)').writeFileAtomic(path, modelToBytes(this, options, 'save'));
   }
 
   // Layers, output shapes, trainable and frozen parameter counts, and the planned arena.

@@ -1,0 +1,158 @@
+// An app's own kernel build (scripts/build-kernels.mjs): the lite kernels with only the ops an
+// app's plans use, listed by edgetune/lite's usedOps(), and loaded with ready(url). An MLP trained
+// and run on it gives the full build's bits, with and without SIMD; a plan needing an op it lacks is
+// refused before it runs, naming op, layer and file; its interpreter has no case for other ops.
+// And edgetune/lite's models (LiteModel): what they leave out is refused by name, while the core
+// entry's Model keeps all of it.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OP_SPECS } from '../dist/index.js';
+import { buildKernels, OPS_SECTION, withCustomSection } from '../scripts/build-kernels.mjs';
+import { runZeroedOp } from './support/kernel-ops';
+
+const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url).href;
+
+function node(script: string, env: Record<string, string> = {}): string {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  expect(r.stderr).toBe('');
+  return r.stdout.trim().split('\n').at(-1)!;
+}
+
+// An MLP (ReLU, softmax, L2, SGD with momentum) trained for 3 epochs and run; then a model whose
+// sigmoid layer needs an op the app's kernels lack.
+function trainAndRun(entry: string, kernels: string | null, simd = ''): { compiled: number[]; weights: string; predictions: number[]; refused: { name: string; code: string; message: string } | null; ops: string[] } {
+  return JSON.parse(node(`
+    const compiled = [];
+    const Module = WebAssembly.Module;
+    WebAssembly.Module = function (bytes) { compiled.push(bytes.byteLength); return new Module(bytes); };
+    WebAssembly.Module.prototype = Module.prototype;
+    const et = await import(${JSON.stringify(dist(entry))});
+    await et.ready(${kernels ? JSON.stringify(kernels) : ''});
+    et.setSeed(7);
+    const m = et.sequential([
+      et.layers.dense(16, { activation: 'relu', inputShape: [6], kernelRegularizer: et.regularizers.l2(0.01) }),
+      et.layers.dense(4, { activation: 'softmax' }),
+    ]);
+    m.compile({ optimizer: et.optimizers.sgd({ learningRate: 0.05, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const x = new Float32Array(48 * 6).map((_, i) => Math.cos(i * 0.37));
+    const y = new Int32Array(48).map((_, i) => i % 4);
+    await m.fit(et.tensor(x, [48, 6]), et.tensor(y, [48]), { epochs: 3, batchSize: 16, verbose: 0 });
+    const predictions = Array.from(m.predict(et.tensor(x.subarray(0, 12), [2, 6])).data);
+    const weights = m.layers.flatMap((l) => l.getWeights()).map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('hex')).join('/');
+    const ops = et.usedOps ? et.usedOps() : [];
+    let refused = null;
+    try {
+      et.sequential([et.layers.dense(2, { activation: 'sigmoid', inputShape: [3], name: 'gate' })]).compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    } catch (e) { refused = { name: e.name, code: e.code, message: e.message }; }
+    console.log(JSON.stringify({ compiled, weights, predictions, refused, ops }));`, { EDGETUNE_SIMD: simd }));
+}
+
+let dir = '';
+let simdFile = '';
+let scalarFile = '';
+let ops: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'edgetune-kernels-'));
+  simdFile = join(dir, 'app.wasm');
+  scalarFile = join(dir, 'app-nosimd.wasm');
+  // the app's ops: its models run once on the lite kernels, then usedOps()
+  ops = trainAndRun('lite.js', null).ops;
+  await buildKernels(ops, simdFile);
+  await buildKernels(ops, scalarFile, { simd: false });
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("an app's own kernel build", () => {
+  it('trains and runs the MLP bit for bit as the full build, with and without SIMD, and refuses an op it lacks by name', () => {
+    expect(ops).toEqual(expect.arrayContaining(['gemm', 'bias_fill', 'relu_forward', 'softmax_forward', 'xent_logits_sparse', 'apply_gradients', 'reg_penalty']));
+    expect(ops).not.toContain('act_forward');
+    const full = trainAndRun('index.js', null);
+    expect(full.refused).toBeNull(); // the full kernels run the sigmoid layer
+    for (const [file, simd] of [[simdFile, ''], [scalarFile, '0']]) {
+      const app = trainAndRun('lite.js', pathToFileURL(file).href, simd);
+      expect(app.compiled).toEqual([statSync(file).size]); // only the app's module is compiled
+      expect(app.predictions).toHaveLength(8);
+      expect(app.weights.split('/')).toHaveLength(4);
+      expect(app.weights).toBe(full.weights);
+      expect(app.predictions).toEqual(full.predictions);
+      expect(app.refused?.name).toBe('EdgetuneError');
+      expect(app.refused?.code).toBe('KernelBuild');
+      expect(app.refused?.message).toBe(`layer 'gate' needs the op 'act_forward' (forward program), which the kernel build ${pathToFileURL(file).href} does not have: build one with it (node scripts/build-kernels.mjs --ops, the ops of usedOps()) or load the full kernels`);
+    }
+  }, 120_000);
+
+  it('lists its ops in its edgetune.ops section, exports what the lite build does, has no case for other ops, and is half the lite build', () => {
+    const module = new WebAssembly.Module(readFileSync(simdFile));
+    const [section] = WebAssembly.Module.customSections(module, OPS_SECTION);
+    // name:opcode pairs, the opcodes of this op table
+    expect(new TextDecoder().decode(section)).toBe([...ops].sort().map((op) => `${op}:${OP_SPECS[op as keyof typeof OP_SPECS].code}`).join(','));
+    const lite = new WebAssembly.Module(readFileSync(new URL('../dist/edgetune-lite.wasm', import.meta.url)));
+    expect(WebAssembly.Module.exports(module)).toEqual(WebAssembly.Module.exports(lite));
+    // the lite build's section is host/runtime/lite-ops.ts's list
+    expect(new TextDecoder().decode(WebAssembly.Module.customSections(lite, OPS_SECTION)[0]).split(',')).toContain(`act_forward:${OP_SPECS.act_forward.code}`);
+    // fill(y, n = 0, value) writes nothing; act_forward with sizes 0 would not either, had it a case
+    for (const [name, kept] of [['fill', true], ['act_forward', false], ['bn_forward_infer', false]] as const) {
+      expect(runZeroedOp(module, name), name).toBe(kept ? 0 : -1);
+      expect(ops.includes(name), name).toBe(kept);
+    }
+    expect(statSync(simdFile).size).toBeLessThan(0.5 * statSync(new URL('../dist/edgetune-lite.wasm', import.meta.url)).size);
+  });
+
+  it('a kernel build compiled from another version of the op table (other opcodes) is refused before it runs', () => {
+    // the full module with a section whose gemm has another opcode, as a build from an older table would
+    const stale = join(dir, 'stale.wasm');
+    writeFileSync(stale, withCustomSection(readFileSync(new URL('../dist/edgetune.wasm', import.meta.url)), OPS_SECTION, `bias_fill:${OP_SPECS.bias_fill.code},gemm:${OP_SPECS.gemm.code + 1000}`));
+    const out = node(`
+      const et = await import(${JSON.stringify(dist('lite.js'))});
+      await et.ready(${JSON.stringify(pathToFileURL(stale).href)});
+      try { et.sequential([et.layers.dense(2, { inputShape: [3] })]).predict(et.tensor(new Float32Array(3), [1, 3])); console.log('ran'); } catch (e) { console.log(e.code + ': ' + e.message); }`);
+    expect(out).toBe(`KernelBuild: the kernel build ${pathToFileURL(stale).href} was compiled from another version of the op table (its op 'gemm' is opcode ${OP_SPECS.gemm.code + 1000}, here ${OP_SPECS.gemm.code}): rebuild it (node scripts/build-kernels.mjs) from this version`);
+  });
+
+  it('build-kernels refuses an op name the op table does not have', async () => {
+    await expect(buildKernels(['gemm', 'conv9d_forward'], join(dir, 'x.wasm'))).rejects.toThrow("build-kernels: no op 'conv9d_forward' in the op table");
+  });
+});
+
+describe('edgetune/lite models', () => {
+  it('have no quantize, toBytes, save or summary and refuse sample and class weights by name; the core entry keeps them', () => {
+    const probe = (entry: string) => JSON.parse(node(`
+      const et = await import(${JSON.stringify(dist(entry))});
+      const m = et.sequential([et.layers.dense(3, { activation: 'softmax', inputShape: [2] })]);
+      m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+      const x = et.tensor(new Float32Array(8), [4, 2]), y = et.tensor(new Int32Array(4), [4]);
+      const refusal = (f) => { try { f(); return null; } catch (e) { return e.name + ': ' + e.message; } };
+      const refusalAsync = async (f) => { try { await f(); return null; } catch (e) { return e.name + ': ' + e.message; } };
+      console.log(JSON.stringify({
+        methods: ['quantize', 'toBytes', 'save', 'summary', 'fit', 'predict', 'evaluate', 'trainOnBatch', 'freeze', 'countParams', 'getLayer'].filter((k) => typeof m[k] === 'function'),
+        isModel: m instanceof et.Model,
+        fit: await refusalAsync(() => m.fit(x, y, { sampleWeight: new Float32Array(4), verbose: 0 })),
+        evaluate: refusal(() => m.evaluate(x, y, { sampleWeight: new Float32Array(4) })),
+        trainOnBatch: refusal(() => m.trainOnBatch(x, y, { classWeight: { 0: 2 } })),
+        validation: await refusalAsync(() => m.fit(x, y, { validationData: [x, y, new Float32Array(4)], verbose: 0 })),
+        checkpoint: await refusalAsync(() => m.fit(x, y, { verbose: 0, callbacks: [et.callbacks.modelCheckpoint({ filepath: '/tmp/never-written-{epoch}.safetensors' })] })),
+        plain: m.trainOnBatch(x, y).loss > 0,
+      }));`));
+    const lite = probe('lite.js');
+    expect(lite.methods).toEqual(['fit', 'predict', 'evaluate', 'trainOnBatch', 'freeze', 'countParams', 'getLayer']);
+    expect(lite.isModel).toBe(true);
+    expect(lite.fit).toBe("InvalidArgumentError: fit: sampleWeight is not in edgetune/lite (its models have no sample or class weights): import from 'edgetune'");
+    expect(lite.evaluate).toBe("InvalidArgumentError: evaluate: sampleWeight is not in edgetune/lite (its models have no sample or class weights): import from 'edgetune'");
+    expect(lite.trainOnBatch).toBe("InvalidArgumentError: trainOnBatch: classWeight is not in edgetune/lite (its models have no sample or class weights): import from 'edgetune'");
+    expect(lite.validation).toMatch(/^InvalidArgumentError: evaluate: sampleWeight is not in edgetune\/lite/);
+    expect(lite.checkpoint).toBe("InvalidArgumentError: modelCheckpoint: this model has no save(): edgetune/lite models are not saved; import from 'edgetune'");
+    expect(lite.plain).toBe(true);
+    const full = probe('index.js');
+    expect(full.methods).toEqual(['quantize', 'toBytes', 'save', 'summary', 'fit', 'predict', 'evaluate', 'trainOnBatch', 'freeze', 'countParams', 'getLayer']);
+    expect(full.isModel).toBe(true);
+    for (const k of ['fit', 'evaluate', 'trainOnBatch', 'validation']) expect(full[k], k).toBeNull();
+    // the core entry's checkpoint gets as far as the file system, which dist/index.js has none of
+    expect(full.checkpoint).toMatch(/^EdgetuneError: modelCheckpoint needs a file system/);
+  }, 60_000);
+});
