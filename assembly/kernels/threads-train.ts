@@ -10,8 +10,8 @@ import { bias_backward_columns } from './elementwise';
 import { filter_part, FILTER_PARTS, FILTER_SHARES } from './conv-filter-parts';
 import { batchnorm_backward_rows, batchnorm_forward_rows, batchnorm_part_sums, BN_PARTS } from './norm';
 
-// From threads.ts's TRAIN_KINDS_FROM (33), in the order of TRAIN_SPLIT_JOBS (host/runtime/thread-pool.ts);
-// at most 7 (their counters).
+// From threads.ts's TRAIN_KINDS_FROM (33), in the order of TRAIN_SPLIT_JOBS (host/runtime/thread-pool.ts):
+// 33-39 (7 counters at word 100 of the control block), then 40-47 (8 at word 192).
 const JOB_CONV_FILTER: i32 = 33;
 const JOB_CONV_INPUT: i32 = 34;
 const JOB_MAXPOOL_FORWARD: i32 = 35;
@@ -19,7 +19,7 @@ const JOB_MAXPOOL_BACKWARD: i32 = 36;
 const JOB_DEPTHWISE_INPUT: i32 = 37;
 const JOB_DEPTHWISE_FILTER: i32 = 38;
 const JOB_CONV_FILTER_PARTS: i32 = 39;
-// From 40 (TRAIN_MORE_SPLIT_JOBS, their counters at word 192 of the control block).
+// From 40: TRAIN_MORE_SPLIT_JOBS.
 const JOB_BN_FORWARD_SUMS: i32 = 40;
 const JOB_BN_FORWARD_ROWS: i32 = 41;
 const JOB_BN_BACKWARD_SUMS: i32 = 42;
