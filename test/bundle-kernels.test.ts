@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_SPECS } from '../dist/index.js';
 import { buildKernels, OPS_SECTION, withCustomSection } from '../scripts/build-kernels.mjs';
@@ -121,6 +122,44 @@ describe("an app's own kernel build", () => {
 });
 
 describe('edgetune/lite models', () => {
+  it("lite's types show an editor only what it has (TypeScript on an app importing host/lite.ts)", () => {
+    const lite = fileURLToPath(new URL('../host/lite', import.meta.url));
+    const app = join(dir, 'lite-app.ts');
+    writeFileSync(app, [
+      `import { sequential, model, input, layers, tensor, type Model, type FitOptions } from '${lite}';`,
+      "const m: Model = sequential([layers.dense(3, { activation: 'softmax', inputShape: [2] })]);",
+      "m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });",
+      'const x = tensor(new Float32Array(8), [4, 2]), y = tensor(new Int32Array(4), [4]);',
+      'export const done = m.fit(x, y, { epochs: 1, microBatch: 2 }).then(() => m.predict(x).data);',
+      'export const chained: Model = m.freeze(m.layers[0].name);',
+      'const i = input({ shape: [2] });',
+      'const two = model({ inputs: i, outputs: [layers.dense(1).apply(i), layers.dense(2).apply(i)] }).predict(x);',
+      'export const count = Array.isArray(two) ? two.length : 1;',
+      'export const one: Float32Array = model({ inputs: i, outputs: layers.dense(1).apply(i) }).predict(x).data;',
+      'export const opts: FitOptions = { validationData: [x, y] };',
+      '// @ts-expect-error: no save in edgetune/lite',
+      "m.save('m.safetensors');",
+      '// @ts-expect-error: no toBytes',
+      'm.toBytes();',
+      '// @ts-expect-error: no summary',
+      'm.summary();',
+      "// @ts-expect-error: no quantize",
+      "m.quantize('int8');",
+      '// @ts-expect-error: no sample weights',
+      'm.fit(x, y, { sampleWeight: new Float32Array(4) });',
+      '// @ts-expect-error: no class weights',
+      'm.trainOnBatch(x, y, { classWeight: { 0: 2 } });',
+      '// @ts-expect-error: no sample weights',
+      'm.evaluate(x, y, { sampleWeight: new Float32Array(4) });',
+      '',
+    ].join('\n'));
+    const { config } = ts.readConfigFile(fileURLToPath(new URL('../tsconfig.json', import.meta.url)), ts.sys.readFile);
+    const { options } = ts.convertCompilerOptionsFromJson(config.compilerOptions, fileURLToPath(new URL('..', import.meta.url)));
+    const program = ts.createProgram([app], { ...options, noEmit: true, declaration: false, declarationDir: undefined, emitDeclarationOnly: false, rootDir: undefined });
+    const errors = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName === app ? `line ${d.file.getLineAndCharacterOfPosition(d.start!).line + 1}: ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
   it('have no quantize, toBytes, save or summary and refuse sample and class weights by name; the core entry keeps them', () => {
     const probe = (entry: string) => JSON.parse(node(`
       const et = await import(${JSON.stringify(dist(entry))});

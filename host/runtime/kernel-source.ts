@@ -67,6 +67,8 @@ export function usedOps(): string[] {
 // layer (its interpreter would stop there): the executor calls it before making the plan's memory.
 export function checkKernelSetRuns(programs: PlanOps): void {
   for (const p of Object.values(programs)) for (const o of p?.ops ?? []) opsSeen.add(o.op);
+  // The full entry's own files have every op (and a plan on threads need not compile the plain one).
+  if (kernelSetInUse === 'full' && compiledFrom === null) return;
   const module = compiled ?? kernelModuleIfLoadable();
   const have = module && moduleOps(module);
   if (!have) return;

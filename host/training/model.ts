@@ -542,7 +542,6 @@ export class LiteModel<Out extends Prediction = Tensor<Float32Array>> {
   }
 }
 
-
 // The model of the `edgetune` entry: LiteModel with int8 quantization, saving, the summary and
 // Keras sample and class weights.
 export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteModel<Out> {
