@@ -1,5 +1,5 @@
 // edgetune/lite: the core entry on the lite kernel build, dist/edgetune-lite.wasm (26 KB gzipped
-// instead of 46), or on an app's own kernel build (scripts/build-kernels.mjs, loaded with
+// instead of 46), or on an app's own kernel build (`npx edgetune kernels`, host/cli/kernels.ts, loaded with
 // ready(url)): dense networks built, trained and run. A plan that needs an op the loaded kernels
 // lack is refused with an EdgetuneError (code 'KernelBuild') naming the op and its layer.
 // Its models are LiteModels: the core entry's Model without quantize, toBytes, save, summary and

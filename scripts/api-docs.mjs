@@ -95,7 +95,7 @@ function liteSection(checker, source, resolve, optionRows, text, cell, full) {
   const names = new Set(liteModel.map((p) => p.name));
   const out = ['## edgetune/lite', '',
     "`import { ... } from 'edgetune/lite'`: the core entry's exports on the lite kernels (or an app's own kernel build,",
-    '`scripts/build-kernels.mjs`, loaded with `ready(url)`), plus `usedOps()` (the ops of every plan checked in the process,',
+    '`npx edgetune kernels`, loaded with `ready(url)`), plus `usedOps()` (the ops of every plan checked in the process,',
     'for that build). Its `sequential` and `model` make LiteModels (`Model` is that class), which have the members below.',
     `Left out of the core entry's Model: ${fullModel.filter((p) => !names.has(p.name)).map((p) => `\`${p.name}\``).join(', ')}; fit, evaluate and`,
     'trainOnBatch refuse `sampleWeight` and `classWeight` with an InvalidArgumentError, and `callbacks.modelCheckpoint` refuses',

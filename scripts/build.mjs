@@ -5,11 +5,11 @@ import { main as asc } from 'assemblyscript/asc';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import binaryen from 'binaryen';
 import { writeMessages } from './wasi-messages.mjs';
 import { liteOps, writeOps } from './gen-ops.mjs';
-import { writeOpsSection } from './build-kernels.mjs';
 import { opTableWithoutTemplates } from './op-table-strip.mjs';
 
 const t0 = performance.now();
@@ -43,6 +43,8 @@ async function buildDist() {
       // The layer factories as named exports (edgetune/layers): a bundler keeps only those imported.
       layers: 'host/layers/factories.ts',
       cli: 'host/cli/main.ts', examples: 'host/cli/examples.ts',
+      // An app's own kernel build (`edgetune kernels`), also for scripts (scripts/size.mjs).
+      kernels: 'host/cli/kernels.ts',
       // The worker that reads HDF5 for the Keras importer (host/import/hdf5-read.ts loads it by URL
       // beside the chunk that holds the importer, at the root of dist/).
       'keras-hdf5-worker': 'host/import/hdf5-worker.ts',
@@ -57,6 +59,10 @@ async function buildDist() {
     external: ['node:*'],
     logLevel: 'warning',
   });
+  // The lite builds' op list, which the executor reads to refuse a plan needing another op
+  // (kernel-source.ts), written by the same code as an app's own build's (host/cli/kernels.ts).
+  const { writeOpsSection } = await import(pathToFileURL(resolve('dist/kernels.js')).href);
+  for (const file of ['build/edgetune-lite.wasm', 'build/edgetune-lite-nosimd.wasm']) writeOpsSection(file, [...await liteOps()]);
   for (const file of ['edgetune.wasm', 'edgetune-nosimd.wasm', 'edgetune-threads.wasm', 'edgetune-lite.wasm', 'edgetune-lite-nosimd.wasm']) copyFileSync(`build/${file}`, `dist/${file}`);
 }
 
@@ -125,8 +131,6 @@ async function buildKernels() {
   const lite = ['assembly/lite.ts', '--config', 'asconfig.json', '--target', 'release', '--use', 'EDGETUNE_LITE=1'];
   await compileWasm([...lite, '--outFile', 'build/edgetune-lite.wasm', '--textFile', 'build/edgetune-lite.wat']);
   await compileWasm([...lite, '--disable', 'simd', '--outFile', 'build/edgetune-lite-nosimd.wasm', '--textFile', 'build/edgetune-lite-nosimd.wat']);
-  // Their op list, which the executor reads to refuse a plan needing another op (kernel-source.ts).
-  for (const file of ['build/edgetune-lite.wasm', 'build/edgetune-lite-nosimd.wasm']) await writeOpsSection(file, [...await liteOps()]);
   // The WASI modules are compiled at shrink level 0 (AssemblyScript's table-based exp/log/pow, which
   // round as the kernel module's do; docs/wasi.md) and then shrunk by binaryen alone, which keeps
   // float semantics.

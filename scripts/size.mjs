@@ -7,7 +7,7 @@
 // only) is the bundle-gz-lite row. `--modules` also lists what each host/ module costs in the app:
 // the same app bundled from the sources (host/index.ts, host/layers/factories.ts, host/lite.ts), as
 // esbuild's metafile counts minified bytes per input. The third line, the bundle-gz-app row: the
-// same app on edgetune/lite with its own kernel build (scripts/build-kernels.mjs with the ops that
+// same app on edgetune/lite with its own kernel build (`edgetune kernels`, host/cli/kernels.ts, with the ops that
 // usedOps() lists after running the app in Node), loaded by ready(url).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { opTableWithoutTemplates } from './op-table-strip.mjs';
-import { buildKernels } from './build-kernels.mjs';
+import { buildKernels } from '../dist/kernels.js';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 

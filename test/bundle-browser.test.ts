@@ -71,7 +71,7 @@ describe('the size app on edgetune/lite with its own kernels, in Chromium', () =
       expect(errors).toEqual([]);
       expect(wasmTypes).toEqual(['application/wasm']); // one kernel file, its own
       expect(got.prediction).toBe(node.prediction);
-      expect(got.refused).toBe(`KernelBuild: layer 'gate' needs the op 'gemm_packed' (forward program), which the kernel build ${origin}/app-kernels.wasm does not have: build one with it (node scripts/build-kernels.mjs --ops, the ops of usedOps()) or load the full kernels`);
+      expect(got.refused).toBe(`KernelBuild: layer 'gate' needs the op 'gemm_packed' (forward program), which the kernel build ${origin}/app-kernels.wasm does not have: build one with it (npx edgetune kernels --ops, the ops of usedOps()) or load the full kernels`);
       expect(page.length).toBeGreaterThan(10_000);
     } finally {
       await browser.close();

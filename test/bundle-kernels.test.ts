@@ -1,21 +1,22 @@
-// An app's own kernel build (scripts/build-kernels.mjs): the lite kernels with only the ops an
+// An app's own kernel build (`edgetune kernels`, host/cli/kernels.ts): the lite kernels with only the ops an
 // app's plans use, listed by edgetune/lite's usedOps(), and loaded with ready(url). An MLP trained
 // and run on it gives the full build's bits, with and without SIMD; a plan needing an op it lacks is
 // refused before it runs, naming op, layer and file; its interpreter has no case for other ops.
 // And edgetune/lite's models (LiteModel): what they leave out is refused by name, while the core
 // entry's Model keeps all of it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_SPECS } from '../dist/index.js';
-import { buildKernels, OPS_SECTION, withCustomSection } from '../scripts/build-kernels.mjs';
+import { buildKernels, OPS_SECTION, withCustomSection } from '../host/cli/kernels';
 import { runZeroedOp } from './support/kernel-ops';
 
 const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url).href;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function node(script: string, env: Record<string, string> = {}): string {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -63,9 +64,21 @@ beforeAll(async () => {
   scalarFile = join(dir, 'app-nosimd.wasm');
   // the app's ops: its models run once on the lite kernels, then usedOps()
   ops = trainAndRun('lite.js', null).ops;
-  await buildKernels(ops, simdFile);
+  // The SIMD module as a user builds it: the CLI of the package npm would install (npm pack,
+  // unpacked outside the repository, with only AssemblyScript beside it), the ops as usedOps()
+  // gives them in a JSON file; the scalar one through the API.
+  const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+  expect(pack.status, pack.stderr).toBe(0);
+  mkdirSync(join(dir, 'installed', 'node_modules'), { recursive: true });
+  const untar = spawnSync('tar', ['-xzf', join(dir, pack.stdout.trim().split('\n').at(-1)!), '-C', join(dir, 'installed')], { encoding: 'utf8' });
+  expect(untar.status, untar.stderr).toBe(0);
+  symlinkSync(join(ROOT, 'node_modules', 'assemblyscript'), join(dir, 'installed', 'node_modules', 'assemblyscript'));
+  writeFileSync(join(dir, 'ops.json'), JSON.stringify(ops));
+  const cli = spawnSync(process.execPath, [join(dir, 'installed', 'package', 'dist', 'cli.js'), 'kernels', '--ops-file', join(dir, 'ops.json'), '--out', simdFile], { cwd: dir, encoding: 'utf8' });
+  expect(cli.stderr).toBe('');
+  expect(cli.stdout).toContain(`${simdFile}: ${ops.length} ops`);
   await buildKernels(ops, scalarFile, { simd: false });
-}, 120_000);
+}, 240_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -84,7 +97,7 @@ describe("an app's own kernel build", () => {
       expect(app.predictions).toEqual(full.predictions);
       expect(app.refused?.name).toBe('EdgetuneError');
       expect(app.refused?.code).toBe('KernelBuild');
-      expect(app.refused?.message).toBe(`layer 'gate' needs the op 'act_forward' (forward program), which the kernel build ${pathToFileURL(file).href} does not have: build one with it (node scripts/build-kernels.mjs --ops, the ops of usedOps()) or load the full kernels`);
+      expect(app.refused?.message).toBe(`layer 'gate' needs the op 'act_forward' (forward program), which the kernel build ${pathToFileURL(file).href} does not have: build one with it (npx edgetune kernels --ops, the ops of usedOps()) or load the full kernels`);
     }
   }, 120_000);
 
@@ -113,11 +126,26 @@ describe("an app's own kernel build", () => {
       const et = await import(${JSON.stringify(dist('lite.js'))});
       await et.ready(${JSON.stringify(pathToFileURL(stale).href)});
       try { et.sequential([et.layers.dense(2, { inputShape: [3] })]).predict(et.tensor(new Float32Array(3), [1, 3])); console.log('ran'); } catch (e) { console.log(e.code + ': ' + e.message); }`);
-    expect(out).toBe(`KernelBuild: the kernel build ${pathToFileURL(stale).href} was compiled from another version of the op table (its op 'gemm' is opcode ${OP_SPECS.gemm.code + 1000}, here ${OP_SPECS.gemm.code}): rebuild it (node scripts/build-kernels.mjs) from this version`);
+    expect(out).toBe(`KernelBuild: the kernel build ${pathToFileURL(stale).href} was compiled from another version of the op table (its op 'gemm' is opcode ${OP_SPECS.gemm.code + 1000}, here ${OP_SPECS.gemm.code}): rebuild it (npx edgetune kernels) with this version`);
   });
 
-  it('build-kernels refuses an op name the op table does not have', async () => {
-    await expect(buildKernels(['gemm', 'conv9d_forward'], join(dir, 'x.wasm'))).rejects.toThrow("build-kernels: no op 'conv9d_forward' in the op table");
+  it('edgetune kernels refuses an op name the op table does not have, and says what is wrong with its arguments; nothing is written', async () => {
+    await expect(buildKernels(['gemm', 'conv9d_forward'], join(dir, 'x.wasm'))).rejects.toThrow("kernels: no op 'conv9d_forward' in edgetune's op table");
+    writeFileSync(join(dir, 'not-ops.json'), '{"ops": ["gemm"]}');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url)), 'kernels', ...args], { cwd: dir, encoding: 'utf8' });
+    for (const [args, message] of [
+      [['--ops', 'gemm'], 'edgetune: kernels: --out FILE is required (the .wasm to write)'],
+      [['--out', 'x.wasm'], 'edgetune: kernels: give the ops either as --ops a,b,... or as --ops-file FILE'],
+      [['--ops', 'gemm', '--ops-file', 'ops.json', '--out', 'x.wasm'], 'edgetune: kernels: give the ops either as --ops a,b,... or as --ops-file FILE'],
+      [['--ops-file', 'not-ops.json', '--out', 'x.wasm'], 'edgetune: kernels: --ops-file not-ops.json must hold a JSON array of op names'],
+      [['--ops', 'gemm,relu_fwd', '--out', 'x.wasm'], "edgetune: kernels: no op 'relu_fwd' in edgetune's op table"],
+      [['--ops', 'gemm', '--out', 'x.wasm', '--simd'], 'edgetune: kernels: unknown option --simd'],
+    ] as const) {
+      const r = cli(...args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(message);
+    }
+    expect(existsSync(join(dir, 'x.wasm'))).toBe(false);
   });
 });
 

@@ -16,7 +16,7 @@ import { opTableWithoutTemplates } from '../scripts/op-table-strip.mjs';
 // when it last went down (2026-12-05: 35.9 + 26.5 = 62.4 KB, LiteModel without the writer, summary,
 // quantize and sample weights), with a little slack. Lower it when the bundle shrinks.
 const LITE_BUNDLE_GZ_KB = 63;
-// The same app on its own kernel build (scripts/build-kernels.mjs, the 16 ops its plans use):
+// The same app on its own kernel build (`edgetune kernels`, the 16 ops its plans use):
 // 35.9 + 12.9 = 48.9 KB on 2026-12-05; the target is 50 KB (issue 12).
 const APP_BUNDLE_GZ_KB = 49.5;
 

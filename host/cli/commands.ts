@@ -15,7 +15,7 @@ export interface CommandSpec {
   options: OptionSpec[];
 }
 
-export type CommandName = 'demo' | 'train-base' | 'convert' | 'inspect' | 'find-lr' | 'compile' | 'pack-data';
+export type CommandName = 'demo' | 'train-base' | 'convert' | 'inspect' | 'find-lr' | 'compile' | 'pack-data' | 'kernels';
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   demo: {
@@ -98,6 +98,16 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       { flag: '--count', value: 'N', help: 'with --mnist: the first N matching images' },
       { flag: '--one-hot', value: 'C', help: 'store one-hot f32 targets of C classes instead of class indices' },
       { flag: '-o', value: 'train.etd', help: 'the data file to write' },
+    ],
+  },
+  kernels: {
+    args: '',
+    summary: "compile an app's own kernel module with only the ops its models use (usedOps() of edgetune/lite), for the smallest download; needs AssemblyScript (npm i -D assemblyscript)",
+    options: [
+      { flag: '--ops', value: 'a,b,...', help: 'the op names, comma-separated (as usedOps() returns them)' },
+      { flag: '--ops-file', value: 'FILE', help: 'the op names as a JSON array, e.g. written with JSON.stringify(usedOps())' },
+      { flag: '--out', value: 'app.wasm', help: 'the module to write (load it with ready(url))' },
+      { flag: '--scalar', help: 'without WebAssembly SIMD, for engines that lack it' },
     ],
   },
 };

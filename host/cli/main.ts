@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./wasi-files')).compileCommand(argv.slice(1), console.log);
     case 'pack-data':
       return (await import('./wasi-files')).packDataCommand(argv.slice(1), console.log);
+    case 'kernels':
+      return (await import('./kernels')).kernelsCommand(argv.slice(1), console.log);
     case '--version':
     case '-v':
       process.stdout.write(`${packageVersion()}\n`);

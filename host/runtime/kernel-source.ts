@@ -39,7 +39,7 @@ export function useKernelSet(set: KernelSet): void {
 }
 
 // The ops a kernel module has, from its 'edgetune.ops' custom section (name:opcode pairs), which
-// the lite builds and an app's own build (scripts/build-kernels.mjs) carry; null for a module
+// the lite builds and an app's own build (`edgetune kernels`, host/cli/kernels.ts) carry; null for a module
 // without one (the full builds: every op).
 const OPS_SECTION = 'edgetune.ops';
 let opsOf: { module: WebAssembly.Module; ops: Set<string> | null } | null = null;
@@ -50,7 +50,7 @@ function moduleOps(module: WebAssembly.Module): Set<string> | null {
     const pairs = section ? new TextDecoder().decode(section).split(',').map((p) => p.split(':')) : null;
     // A module compiled from another version of the op table would run other ops under these codes.
     const stale = pairs?.find(([op, code]) => OP_SPECS[op as OpName]?.code !== Number(code));
-    if (stale) throw new EdgetuneError('KernelBuild', `the kernel build ${compiledFrom ?? 'in use'} was compiled from another version of the op table (its op '${stale[0]}' is opcode ${stale[1]}, here ${OP_SPECS[stale[0] as OpName]?.code ?? 'none'}): rebuild it (node scripts/build-kernels.mjs) from this version`);
+    if (stale) throw new EdgetuneError('KernelBuild', `the kernel build ${compiledFrom ?? 'in use'} was compiled from another version of the op table (its op '${stale[0]}' is opcode ${stale[1]}, here ${OP_SPECS[stale[0] as OpName]?.code ?? 'none'}): rebuild it (npx edgetune kernels) with this version`);
     opsOf = { module, ops: pairs && new Set(pairs.map(([op]) => op)) };
   }
   return opsOf.ops;
@@ -77,7 +77,7 @@ export function checkKernelSetRuns(programs: PlanOps): void {
     if (!missing) continue;
     const which = compiledFrom === null
       ? `the lite kernels (edgetune/lite: dense networks) do not have: import from 'edgetune' for the full kernels`
-      : `the kernel build ${compiledFrom} does not have: build one with it (node scripts/build-kernels.mjs --ops, the ops of usedOps()) or load the full kernels`;
+      : `the kernel build ${compiledFrom} does not have: build one with it (npx edgetune kernels --ops, the ops of usedOps()) or load the full kernels`;
     throw new EdgetuneError('KernelBuild', `layer '${missing.layer}' needs the op '${missing.op}' (${program} program), which ${which}`);
   }
 }
