@@ -16,7 +16,7 @@ describe('bench --json', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trimStart().startsWith('[')).toBe(true);
     const records = JSON.parse(r.stdout) as { workload: string; impl: string; value: number; unit: string }[];
-    expect(records.map((x) => [x.workload, x.impl, x.unit])).toEqual([['bundle-gz', 'edgetune', 'KB'], ['bundle-gz-lite', 'edgetune', 'KB']]);
+    expect(records.map((x) => [x.workload, x.impl, x.unit])).toEqual([['bundle-gz', 'edgetune', 'KB'], ['bundle-gz-lite', 'edgetune', 'KB'], ['bundle-gz-app', 'edgetune', 'KB']]);
     expect(r.stderr).toContain('bundle: JS');
   });
 
