@@ -132,8 +132,8 @@ async function ortWeb() {
   };
 }
 
-// The threads a model ran on, from its summary (after the clock).
-const ranOn = (model) => `edgetune=${/^Threads: (\d+)/m.exec(model.summary(null))?.[1] ?? '?'}`;
+// The threads a model ran on (after the clock; `model.threads`, which edgetune/lite's models have too).
+const ranOn = (model) => `edgetune=${model.threads.threads}`;
 
 // edgetune: import the bundle, build the same MLP (glorot-uniform weights), plan it for inference
 // (one fixed arena), predict one sample. edgetune-lite: the same on edgetune/lite (dist/lite.js and
