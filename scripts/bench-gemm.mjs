@@ -4,17 +4,18 @@
 // Square row-major products are the ones compared with onnxruntime-web; the three MLP forms are
 // what a dense layer calls: forward y = x.W, dX = dY.W^T, dW = X^T.dY.
 import { readFileSync } from 'node:fs';
-import { transformSync } from 'esbuild';
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 9;
 const wasmPath = args[0] ?? new URL('../build/edgetune.wasm', import.meta.url);
 
-// The scratch size formula lives in host/compile/gemm-scratch.ts; load it as the planner would.
-const scratchSource = readFileSync(new URL('../host/gemm-scratch.ts', import.meta.url), 'utf8');
-const { code } = transformSync(scratchSource, { loader: 'ts', format: 'esm' });
-const { gemmScratchBytes } = await import(`data:text/javascript,${encodeURIComponent(code)}`);
+// The scratch size formula lives in host/compile/gemm-scratch.ts (over size-expr.ts): bundled and
+// loaded as the planner would.
+const { outputFiles } = await build({ entryPoints: [fileURLToPath(new URL('../host/compile/gemm-scratch.ts', import.meta.url))], bundle: true, write: false, format: 'esm', platform: 'neutral', logLevel: 'warning' });
+const { gemmScratchBytes } = await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].text).toString('base64')}`);
 
 const memory = new WebAssembly.Memory({ initial: 2048, maximum: 2048 }); // 128 MiB
 const { exports: kernels } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), { env: { memory } });
