@@ -75,7 +75,7 @@ async function buildDist() {
 // Bundles built from dist/ are no larger: bundlers drop what an app does not use statement by
 // statement, not file by file (scripts/size.mjs).
 function wholeCore() {
-  const entries = /host\/(node|lite|import\/public|import\/keras|import\/tfjs|layers\/factories|cli\/main|cli\/examples|cli\/wasi-files)\.ts$/;
+  const entries = /host\/(node|lite|import\/public|import\/keras|import\/tfjs|layers\/factories|cli\/main|cli\/examples|cli\/wasi-files|cli\/kernels)\.ts$/;
   const core = JSON.stringify(join(process.cwd(), 'host/index.ts'));
   return {
     name: 'whole-core',
