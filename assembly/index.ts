@@ -43,10 +43,8 @@ export {
 } from './kernels/activations';
 export { resize2d_forward, resize2d_backward } from './kernels/resize';
 export { prelu_forward, prelu_backward } from './kernels/prelu';
-export {
-  batchnorm_forward_train, batchnorm_forward_inference, batchnorm_backward_train, batchnorm_backward_inference,
-  batchnorm_fold,
-} from './kernels/norm';
+export { batchnorm_forward_train, batchnorm_backward_train } from './kernels/norm';
+export { batchnorm_forward_inference, batchnorm_backward_inference, batchnorm_fold } from './kernels/norm-inference';
 export { dropout_forward, dropout_backward } from './kernels/dropout';
 export { l1l2_penalty, l1l2_gradient, max_norm, unit_norm, non_neg } from './kernels/regularize';
 export { axpy_f32, mul_f32, channel_affine_f32, channel_scale_backward } from './kernels/merge';

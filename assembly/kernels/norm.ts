@@ -1,5 +1,6 @@
 // Batch normalization over channel-last data: x (M,C), M = batch*H*W rows, one set of statistics
-// per channel (Keras BatchNormalization, axis -1; docs/numerics.md). f32 buffers.
+// per channel (Keras BatchNormalization, axis -1; docs/numerics.md). f32 buffers. Training-mode
+// passes here; inference mode (moving statistics, folding) in norm-inference.ts.
 //
 // Sums over rows run in f64 (batch variance from sums shifted by the channel's first value, so
 // nothing cancels); the per-element arithmetic is f32. Channels go four at a time, one f32x4
@@ -11,6 +12,7 @@
 // gamma and beta may be 0 (scale / center false: gamma 1, beta 0). y may equal x; dx may equal dy.
 import { bn_backward_train_split, bn_forward_train_split } from './threads';
 import { bn_rows_split, bn_sums_split } from './threads-train';
+import { first, firsts, hi_f64, lanes, lo_f64, pack, second, seconds } from './norm-lanes';
 
 // y (M,C) = x*inv + (beta - mean*inv), inv = gamma/sqrt(var + eps), with the batch mean and biased
 // variance of each channel. Saves mean (C) and invstd (C) = 1/sqrt(var + eps) for the backward pass
@@ -388,40 +390,6 @@ export function batchnorm_backward_rows(dx: usize, dy: usize, x: usize, mean: us
   }
 }
 
-// y (M,C) = x*inv + (beta - movingMean*inv), inv = gamma/sqrt(movingVar + eps). Reads the moving
-// statistics only (inference, or a frozen layer in training).
-// Rows per cache block in the inference pass (64 rows of 64 channels: 16 KB of x, 16 KB of y).
-const BN_ROW_BLOCK: i32 = 64;
-
-export function batchnorm_forward_inference(y: usize, x: usize, gamma: usize, beta: usize, movingMean: usize, movingVar: usize,
-  M: i32, C: i32, epsilon: f32): void {
-  if (M <= 0 || C <= 0) return;
-  const stride = <usize>C << 2;
-  // Blocks of rows that stay in cache while every channel group passes over them: walking a
-  // whole column group at a time would stream the tensor once per group.
-  for (let r0 = 0; r0 < M; r0 += BN_ROW_BLOCK) {
-    const rows = min(BN_ROW_BLOCK, M - r0);
-    const yb = y + <usize>r0 * stride;
-    const xb = x + <usize>r0 * stride;
-    let c = 0;
-    if (ASC_FEATURE_SIMD) {
-      for (; c + 4 <= C; c += 4) {
-        const c0 = inference_channel(c, gamma, beta, movingMean, movingVar, epsilon);
-        const c1 = inference_channel(c + 1, gamma, beta, movingMean, movingVar, epsilon);
-        const c2 = inference_channel(c + 2, gamma, beta, movingMean, movingVar, epsilon);
-        const c3 = inference_channel(c + 3, gamma, beta, movingMean, movingVar, epsilon);
-        const col = <usize>c << 2;
-        scale_shift_tile(yb + col, xb + col, rows, stride, firsts(c0, c1, c2, c3), seconds(c0, c1, c2, c3));
-      }
-    }
-    for (; c < C; c++) {
-      const cc = inference_channel(c, gamma, beta, movingMean, movingVar, epsilon);
-      const col = <usize>c << 2;
-      scale_shift_column(yb + col, xb + col, rows, stride, first(cc), second(cc));
-    }
-  }
-}
-
 // Training-mode backward with mean (C) and invstd (C) as saved by batchnorm_forward_train (both
 // required), xhat = (x - mean)*invstd:
 //   dbeta (C) [+]= sum(dy), dgamma (C) [+]= sum(dy*xhat)            (accumulateParams)
@@ -571,40 +539,6 @@ function backward_train_16(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x:
   }
 }
 
-// Inference-mode backward: dx (M,C) [+]= dy * gamma/sqrt(movingVar + eps). The moving statistics
-// are constants here, so this is all of dx.
-export function batchnorm_backward_inference(dx: usize, dy: usize, gamma: usize, movingVar: usize, M: i32, C: i32,
-  epsilon: f32, accumulate: i32): void {
-  if (M <= 0 || C <= 0) return;
-  const stride = <usize>C << 2;
-  let c = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
-      const k = lanes(
-        inference_scale(c, gamma, movingVar, epsilon), inference_scale(c + 1, gamma, movingVar, epsilon),
-        inference_scale(c + 2, gamma, movingVar, epsilon), inference_scale(c + 3, gamma, movingVar, epsilon),
-      );
-      const col = <usize>c << 2;
-      let pg = dy + col;
-      let pd = dx + col;
-      for (let r = 0; r < M; r++, pg += stride, pd += stride) {
-        const d = f32x4.mul(v128.load(pg), k);
-        v128.store(pd, accumulate ? f32x4.add(v128.load(pd), d) : d);
-      }
-    }
-  }
-  for (; c < C; c++) {
-    const k = inference_scale(c, gamma, movingVar, epsilon);
-    const col = <usize>c << 2;
-    let pg = dy + col;
-    let pd = dx + col;
-    for (let r = 0; r < M; r++, pg += stride, pd += stride) {
-      const d = load<f32>(pg) * k;
-      store<f32>(pd, accumulate ? load<f32>(pd) + d : d);
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Per-channel arithmetic (f64), shared by the four-channel and the one-channel paths.
 
@@ -625,20 +559,6 @@ function train_channel(c: i32, s1: f64, s2: f64, k: f64, m: i32, mean: usize, in
   const scale = (gamma ? <f64>load<f32>(gamma + o) : 1) * is;
   const shift = (beta ? <f64>load<f32>(beta + o) : 0) - mu * scale;
   return pack(<f32>scale, <f32>shift);
-}
-
-// (scale, shift) = (gamma/sqrt(mv + eps), beta - mm*scale).
-function inference_channel(c: i32, gamma: usize, beta: usize, movingMean: usize, movingVar: usize, epsilon: f32): u64 {
-  const o = <usize>c << 2;
-  const scale = (gamma ? <f64>load<f32>(gamma + o) : 1) / Math.sqrt(<f64>load<f32>(movingVar + o) + <f64>epsilon);
-  const shift = (beta ? <f64>load<f32>(beta + o) : 0) - <f64>load<f32>(movingMean + o) * scale;
-  return pack(<f32>scale, <f32>shift);
-}
-
-// gamma/sqrt(mv + eps), rounded once: the forward inference scale.
-function inference_scale(c: i32, gamma: usize, movingVar: usize, epsilon: f32): f32 {
-  const o = <usize>c << 2;
-  return <f32>((gamma ? <f64>load<f32>(gamma + o) : 1) / Math.sqrt(<f64>load<f32>(movingVar + o) + <f64>epsilon));
 }
 
 // Channels c .. c+3 of train_grad_channel from their sums (lanes: sglo, sxlo c and c+1; the hi
@@ -671,41 +591,16 @@ function train_grad_channel(c: i32, sg: f64, sx: f64, m: i32, dgamma: usize, dbe
 // Helpers.
 
 // y[r, 0..3] = x[r, 0..3]*scale + shift down the M rows of a four-channel column.
-function scale_shift_tile(y: usize, x: usize, M: i32, stride: usize, scale: v128, shift: v128): void {
+export function scale_shift_tile(y: usize, x: usize, M: i32, stride: usize, scale: v128, shift: v128): void {
   for (let r = 0; r < M; r++, x += stride, y += stride) {
     v128.store(y, f32x4.add(f32x4.mul(v128.load(x), scale), shift));
   }
 }
 
-function scale_shift_column(y: usize, x: usize, M: i32, stride: usize, scale: f32, shift: f32): void {
+export function scale_shift_column(y: usize, x: usize, M: i32, stride: usize, scale: f32, shift: f32): void {
   for (let r = 0; r < M; r++, x += stride, y += stride) {
     store<f32>(y, load<f32>(x) * scale + shift);
   }
-}
-
-// @ts-ignore: decorator
-@inline function pack(a: f32, b: f32): u64 {
-  return (<u64>reinterpret<u32>(b) << 32) | <u64>reinterpret<u32>(a);
-}
-
-// @ts-ignore: decorator
-@inline function first(p: u64): f32 {
-  return reinterpret<f32>(<u32>p);
-}
-
-// @ts-ignore: decorator
-@inline function second(p: u64): f32 {
-  return reinterpret<f32>(<u32>(p >> 32));
-}
-
-// @ts-ignore: decorator
-@inline function firsts(p0: u64, p1: u64, p2: u64, p3: u64): v128 {
-  return lanes(first(p0), first(p1), first(p2), first(p3));
-}
-
-// @ts-ignore: decorator
-@inline function seconds(p0: u64, p1: u64, p2: u64, p3: u64): v128 {
-  return lanes(second(p0), second(p1), second(p2), second(p3));
 }
 
 // @ts-ignore: decorator
@@ -718,37 +613,3 @@ function scale_shift_column(y: usize, x: usize, M: i32, stride: usize, scale: f3
   return seconds(group0, group1, group2, group3);
 }
 
-// @ts-ignore: decorator
-@inline function lanes(a: f32, b: f32, c: f32, d: f32): v128 {
-  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(a), 1, b), 2, c), 3, d);
-}
-
-// Lanes 0-1 and 2-3 of an f32x4, widened to f64x2.
-// @ts-ignore: decorator
-@inline function lo_f64(v: v128): v128 {
-  return f64x2.promote_low_f32x4(v);
-}
-
-// @ts-ignore: decorator
-@inline function hi_f64(v: v128): v128 {
-  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
-}
-
-// Folds an inference-mode batch normalization into the layer before it: with inv = gamma/sqrt(mv+eps),
-// wf (K,F) = w (K,F) * inv (per column) and bf (F) = (b - mm) * inv + beta, so that
-// conv(x, wf) + bf = BN(conv(x, w) + b). b, gamma and beta may be 0 (none, 1, 0). An inference
-// plan runs it in its prepare program when the weights change; a training plan at the start of
-// every program that uses it (the kernel may be training), so the copy follows the weights.
-export function batchnorm_fold(wf: usize, bf: usize, w: usize, b: usize, gamma: usize, beta: usize, movingMean: usize,
-  movingVar: usize, K: i32, F: i32, epsilon: f32): void {
-  for (let f = 0; f < F; f++) {
-    const o = <usize>f << 2;
-    const inv = <f32>((gamma ? <f64>load<f32>(gamma + o) : 1) / Math.sqrt(<f64>load<f32>(movingVar + o) + <f64>epsilon));
-    const bias: f32 = b ? load<f32>(b + o) : 0;
-    store<f32>(bf + o, (bias - load<f32>(movingMean + o)) * inv + (beta ? load<f32>(beta + o) : 0));
-    for (let k = 0; k < K; k++) {
-      const p = <usize>(k * F + f) << 2;
-      store<f32>(wf + p, load<f32>(w + p) * inv);
-    }
-  }
-}
