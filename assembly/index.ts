@@ -25,9 +25,10 @@ export function heap_base(): usize {
 export {
   conv2d_forward_fused, conv2d_forward_i8, conv2d_backward_filter, conv2d_backward_input, im2col_f32, col2im_f32,
   conv2d_forward_packed, conv2d_forward_i8_packed, conv2d_grouped_forward, conv2d_grouped_backward_filter, conv2d_grouped_backward_input,
-  depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
 } from './kernels/conv';
-export { depthwise_conv2d_forward_clamp } from './kernels/depthwise';
+export {
+  depthwise_conv2d_forward_clamp, depthwise_conv2d_forward, depthwise_conv2d_backward_input, depthwise_conv2d_backward_filter,
+} from './kernels/depthwise';
 export { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from './kernels/depthwise-i8';
 export { conv2d_direct_f32_4x8 } from './kernels/conv-direct';
 export { conv2d_backward_filter_by_parts } from './kernels/conv-filter-parts';

@@ -3,12 +3,12 @@
 // whole training step (forward, loss, backward, update) costs one host -> wasm transition.
 import { activation_backward, activation_forward, unary_backward, unary_forward } from '../kernels/activations';
 import { broadcast_f32 } from '../kernels/broadcast';
-import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, conv2d_forward_i8, conv2d_forward_i8_packed, conv2d_forward_packed, conv2d_grouped_backward_filter, conv2d_grouped_backward_input, conv2d_grouped_forward, depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward } from '../kernels/conv';
+import { conv2d_backward_filter, conv2d_backward_input, conv2d_forward_fused, conv2d_forward_i8, conv2d_forward_i8_packed, conv2d_forward_packed, conv2d_grouped_backward_filter, conv2d_grouped_backward_input, conv2d_grouped_forward } from '../kernels/conv';
 import { conv2d_direct_f32_4x8 } from '../kernels/conv-direct';
 import { conv2d_direct_i8 } from '../kernels/conv-direct-i8';
 import { conv2d_backward_filter_by_parts } from '../kernels/conv-filter-parts';
 import { conv_gap_f32, conv_gap_i8 } from '../kernels/conv-gap';
-import { depthwise_conv2d_forward_clamp } from '../kernels/depthwise';
+import { depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward, depthwise_conv2d_forward_clamp } from '../kernels/depthwise';
 import { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from '../kernels/depthwise-i8';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';

@@ -23,13 +23,12 @@ import { gemm_f32, gemm_i8f32, KC, NC, NR } from './gemm';
 import { gemm_f32_packed, gemm_f32_packed_panels, gemm_pack_b, gemm_packed_floats } from './gemm-packed';
 import { gemm_i8_either, gemm_i8_packed, widen_i8 } from './gemm-i8-packed';
 import { bias_backward, bias_fill, fill_f32, relu_forward } from './elementwise';
-import { depthwise_conv2d_forward_clamp } from './depthwise';
 import { endTap, firstTap } from './taps';
 import { im2colColumns } from './im2col-columns';
 import { conv2d_backward_filter_parts, filterPartsSub } from './conv-filter-parts';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { canSplit, col2im_split, conv_chunk_split, conv_igemm_split, conv_packed_split, im2col_split } from './threads';
-import { conv_filter_split, conv_input_split, depthwise_filter_split, depthwise_input_split } from './threads-train';
+import { conv_filter_split, conv_input_split } from './threads-train';
 
 
 // @ts-ignore: decorator
@@ -551,131 +550,6 @@ export function conv2d_backward_input_images(dx: usize, dy: usize, w: usize, bp:
     for (let g = 0; g < G; g++) {
       gemm_f32(cols, dyc + (<usize>(g * Fg) << 2), w + (<usize>(g * Fg) << 2), rows, Kg, Fg, F, 1, 1, F, Kg, 0, pack);
       col2imChannels(dx, cols, B, H, W, C, g * Cg, Cg, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, r0, rows);
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Depthwise: direct loops over output positions and taps, vectorised over channels with f32x4:
-// dw for M == 1 or M % 4 == 0, dx for M == 1 (M > 1 sums over m per input channel); scalar
-// otherwise and for the channel tail. The forward pass is in assembly/kernels/depthwise.ts.
-
-// y (B, OH, OW, C*M) = depthwise conv(x (B, H, W, C), w (KH, KW, C, M)) [+ b (C*M) when b != 0]:
-// depthwise_conv2d_forward_clamp (assembly/kernels/depthwise.ts) with no clamp.
-export function depthwise_conv2d_forward(y: usize, x: usize, w: usize, b: usize,
-  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32): void {
-  depthwise_conv2d_forward_clamp(y, x, w, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, <f32>-Infinity, <f32>Infinity);
-}
-
-// dx (B, H, W, C) [+]= sum over output positions, taps and m of dy (B, OH, OW, C*M) * w (KH, KW, C, M),
-// scattered to the input element each tap read. dx == 0 does nothing.
-export function depthwise_conv2d_backward_input(dx: usize, dy: usize, w: usize,
-  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
-  if (dx == 0) return;
-  // With a thread pool attached, whole images go to the threads (threads-train.ts).
-  if (ASC_FEATURE_THREADS && depthwise_input_split(dx, dy, w, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
-  if (!accumulate) fill_f32(dx, 0, B * H * W * C);
-  const CM = C * M;
-  const tapBytes = <usize>CM << 2;
-  let dyo = dy;
-  for (let n = 0; n < B; n++) {
-    const dxb = dx + (<usize>(n * H * W * C) << 2);
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * SH - PT;
-      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
-      for (let ow = 0; ow < OW; ow++) {
-        const iw0 = ow * SW - PL;
-        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-        for (let kh = khLo; kh < khHi; kh++) {
-          for (let kw = kwLo; kw < kwHi; kw++) {
-            const d = dxb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
-            const wt = w + <usize>(kh * KW + kw) * tapBytes;
-            let c = 0;
-            if (ASC_FEATURE_SIMD) {
-              if (M == 1) {
-                for (; c + 4 <= C; c += 4) {
-                  const cc = <usize>c << 2;
-                  const g = f32x4.mul(v128.load(dyo + cc), v128.load(wt + cc));
-                  v128.store(d + cc, f32x4.add(v128.load(d + cc), g));
-                }
-              }
-            }
-            for (; c < C; c++) {
-              let s: f32 = 0;
-              const o = <usize>(c * M) << 2;
-              for (let m = 0; m < M; m++) s += load<f32>(dyo + o + (<usize>m << 2)) * load<f32>(wt + o + (<usize>m << 2));
-              const p = d + (<usize>c << 2);
-              store<f32>(p, load<f32>(p) + s);
-            }
-          }
-        }
-        dyo += tapBytes;
-      }
-    }
-  }
-}
-
-// dw (KH, KW, C, M) [+]= sum over output positions of x (at the tap's input position, channel c) *
-// dy (B, OH, OW, C*M);  db (C*M) [+]= column sums of dy. Either may be 0 (not wanted).
-export function depthwise_conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize,
-  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
-  const CM = C * M;
-  // With a thread pool attached, ranges of channels (dw's and db's) go to the threads (threads-train.ts).
-  if (ASC_FEATURE_THREADS && depthwise_filter_split(dw, db, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
-  if (db != 0) bias_backward(db, dy, B * OH * OW, CM, accumulate);
-  if (dw == 0) return;
-  depthwise_backward_filter_channels(dw, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate, 0, C);
-}
-
-// dw of depthwise_conv2d_backward_filter for input channels c0 .. c1-1 (outputs c0*M .. c1*M-1)
-// only: each element gets the whole call's products in the whole call's order.
-export function depthwise_backward_filter_channels(dw: usize, x: usize, dy: usize,
-  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32, c0: i32, c1: i32): void {
-  const CM = C * M;
-  const o0 = c0 * M, o1 = c1 * M;
-  for (let k = 0; k < KH * KW && !accumulate; k++) fill_f32(dw + (<usize>(k * CM + o0) << 2), 0, o1 - o0);
-  const tapBytes = <usize>CM << 2;
-  let dyo = dy;
-  for (let n = 0; n < B; n++) {
-    const xb = x + (<usize>(n * H * W * C) << 2);
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * SH - PT;
-      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
-      for (let ow = 0; ow < OW; ow++) {
-        const iw0 = ow * SW - PL;
-        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
-        for (let kh = khLo; kh < khHi; kh++) {
-          for (let kw = kwLo; kw < kwHi; kw++) {
-            const xs = xb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
-            const d = dw + <usize>(kh * KW + kw) * tapBytes;
-            let o = o0;
-            if (ASC_FEATURE_SIMD) {
-              if (M == 1) {
-                for (; o + 4 <= o1; o += 4) {
-                  const oo = <usize>o << 2;
-                  const g = f32x4.mul(v128.load(xs + oo), v128.load(dyo + oo));
-                  v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
-                }
-              } else if ((M & 3) == 0) {
-                for (; o < o1; o += 4) {
-                  const oo = <usize>o << 2;
-                  const g = f32x4.mul(v128.load32_splat(xs + (<usize>(o / M) << 2)), v128.load(dyo + oo));
-                  v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
-                }
-              }
-            }
-            for (; o < o1; o++) {
-              const oo = <usize>o << 2;
-              store<f32>(d + oo, load<f32>(d + oo) + load<f32>(xs + (<usize>(o / M) << 2)) * load<f32>(dyo + oo));
-            }
-          }
-        }
-        dyo += tapBytes;
-      }
     }
   }
 }

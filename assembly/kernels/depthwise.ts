@@ -1,6 +1,7 @@
-// Depthwise convolution forward, NHWC (geometry as assembly/kernels/conv.ts), with the layer's
-// bias and a clamp (ReLU: [0, inf), ReLU6: [0, 6], none: +-inf) applied before the one store.
-// f32; pointers are byte offsets.
+// Depthwise convolution, NHWC (geometry as assembly/kernels/conv.ts): the forward pass with the
+// layer's bias and a clamp (ReLU: [0, inf), ReLU6: [0, 6], none: +-inf) applied before the one store,
+// and (at the end of the file) the training passes' input and filter gradients. f32; pointers are
+// byte offsets.
 //
 // y (B, OH, OW, C*M) = clamp(depthwise conv(x (B, H, W, C), w (KH, KW, C, M)) [+ b (C*M)], lo, hi).
 //
@@ -15,7 +16,9 @@
 // Every output sums bias first, then taps in (kh, kw) order, mul then add; the scalar build and
 // the channel tail sum in the same order, so all paths give the same bits.
 import { endTap, firstTap } from './taps';
+import { bias_backward, fill_f32 } from './elementwise';
 import { depthwise_forward_split } from './threads';
+import { depthwise_filter_split, depthwise_input_split } from './threads-train';
 
 // The general path for one output pixel: taps kh in [khLo, khHi), kw in [kwLo, kwHi) (those inside
 // the image), vectorised over channels for M == 1 or M % 4 == 0. `scaled` (a constant at each
@@ -401,4 +404,129 @@ function startSum(b: usize, o: usize, lo: f32): v128 {
 function dequantize(acc: v128, scale: v128, bias: v128, withBias: bool): v128 {
   acc = f32x4.div(acc, scale);
   return withBias ? f32x4.add(acc, bias) : acc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise: direct loops over output positions and taps, vectorised over channels with f32x4:
+// dw for M == 1 or M % 4 == 0, dx for M == 1 (M > 1 sums over m per input channel); scalar
+// otherwise and for the channel tail (the training passes; the forward pass is above).
+
+// y (B, OH, OW, C*M) = depthwise conv(x (B, H, W, C), w (KH, KW, C, M)) [+ b (C*M) when b != 0]:
+// depthwise_conv2d_forward_clamp with no clamp.
+export function depthwise_conv2d_forward(y: usize, x: usize, w: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32): void {
+  depthwise_conv2d_forward_clamp(y, x, w, b, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, <f32>-Infinity, <f32>Infinity);
+}
+
+// dx (B, H, W, C) [+]= sum over output positions, taps and m of dy (B, OH, OW, C*M) * w (KH, KW, C, M),
+// scattered to the input element each tap read. dx == 0 does nothing.
+export function depthwise_conv2d_backward_input(dx: usize, dy: usize, w: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
+  if (dx == 0) return;
+  // With a thread pool attached, whole images go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && depthwise_input_split(dx, dy, w, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
+  if (!accumulate) fill_f32(dx, 0, B * H * W * C);
+  const CM = C * M;
+  const tapBytes = <usize>CM << 2;
+  let dyo = dy;
+  for (let n = 0; n < B; n++) {
+    const dxb = dx + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+        for (let kh = khLo; kh < khHi; kh++) {
+          for (let kw = kwLo; kw < kwHi; kw++) {
+            const d = dxb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
+            const wt = w + <usize>(kh * KW + kw) * tapBytes;
+            let c = 0;
+            if (ASC_FEATURE_SIMD) {
+              if (M == 1) {
+                for (; c + 4 <= C; c += 4) {
+                  const cc = <usize>c << 2;
+                  const g = f32x4.mul(v128.load(dyo + cc), v128.load(wt + cc));
+                  v128.store(d + cc, f32x4.add(v128.load(d + cc), g));
+                }
+              }
+            }
+            for (; c < C; c++) {
+              let s: f32 = 0;
+              const o = <usize>(c * M) << 2;
+              for (let m = 0; m < M; m++) s += load<f32>(dyo + o + (<usize>m << 2)) * load<f32>(wt + o + (<usize>m << 2));
+              const p = d + (<usize>c << 2);
+              store<f32>(p, load<f32>(p) + s);
+            }
+          }
+        }
+        dyo += tapBytes;
+      }
+    }
+  }
+}
+
+// dw (KH, KW, C, M) [+]= sum over output positions of x (at the tap's input position, channel c) *
+// dy (B, OH, OW, C*M);  db (C*M) [+]= column sums of dy. Either may be 0 (not wanted).
+export function depthwise_conv2d_backward_filter(dw: usize, db: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32): void {
+  const CM = C * M;
+  // With a thread pool attached, ranges of channels (dw's and db's) go to the threads (threads-train.ts).
+  if (ASC_FEATURE_THREADS && depthwise_filter_split(dw, db, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate)) return;
+  if (db != 0) bias_backward(db, dy, B * OH * OW, CM, accumulate);
+  if (dw == 0) return;
+  depthwise_backward_filter_channels(dw, x, dy, B, H, W, C, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, accumulate, 0, C);
+}
+
+// dw of depthwise_conv2d_backward_filter for input channels c0 .. c1-1 (outputs c0*M .. c1*M-1)
+// only: each element gets the whole call's products in the whole call's order.
+export function depthwise_backward_filter_channels(dw: usize, x: usize, dy: usize,
+  B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, OH: i32, OW: i32, accumulate: i32, c0: i32, c1: i32): void {
+  const CM = C * M;
+  const o0 = c0 * M, o1 = c1 * M;
+  for (let k = 0; k < KH * KW && !accumulate; k++) fill_f32(dw + (<usize>(k * CM + o0) << 2), 0, o1 - o0);
+  const tapBytes = <usize>CM << 2;
+  let dyo = dy;
+  for (let n = 0; n < B; n++) {
+    const xb = x + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - PT;
+      const khLo = firstTap(ih0, DH, KH), khHi = endTap(ih0, DH, H, KH, khLo);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw0 = ow * SW - PL;
+        const kwLo = firstTap(iw0, DW, KW), kwHi = endTap(iw0, DW, W, KW, kwLo);
+        for (let kh = khLo; kh < khHi; kh++) {
+          for (let kw = kwLo; kw < kwHi; kw++) {
+            const xs = xb + (<usize>(((ih0 + kh * DH) * W + iw0 + kw * DW) * C) << 2);
+            const d = dw + <usize>(kh * KW + kw) * tapBytes;
+            let o = o0;
+            if (ASC_FEATURE_SIMD) {
+              if (M == 1) {
+                for (; o + 4 <= o1; o += 4) {
+                  const oo = <usize>o << 2;
+                  const g = f32x4.mul(v128.load(xs + oo), v128.load(dyo + oo));
+                  v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
+                }
+              } else if ((M & 3) == 0) {
+                for (; o < o1; o += 4) {
+                  const oo = <usize>o << 2;
+                  const g = f32x4.mul(v128.load32_splat(xs + (<usize>(o / M) << 2)), v128.load(dyo + oo));
+                  v128.store(d + oo, f32x4.add(v128.load(d + oo), g));
+                }
+              }
+            }
+            for (; o < o1; o++) {
+              const oo = <usize>o << 2;
+              store<f32>(d + oo, load<f32>(d + oo) + load<f32>(xs + (<usize>(o / M) << 2)) * load<f32>(dyo + oo));
+            }
+          }
+        }
+        dyo += tapBytes;
+      }
+    }
+  }
 }

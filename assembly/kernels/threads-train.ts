@@ -4,7 +4,8 @@
 // order whatever tile holds it, so any thread count gives the same bits.
 import { arg, argp, canSplit, runJob, setArg, setArgp, splitThreads, tileStart, tilesFor, ELEMENT_TILE_MIN, GEMM_SPLIT_MIN, ROW_TILE_MIN, TILE_MIN_WORK } from './threads';
 import { MR } from './gemm';
-import { conv2d_backward_filter_rows, conv2d_backward_input_images, depthwise_backward_filter_channels, depthwise_conv2d_backward_input } from './conv';
+import { conv2d_backward_filter_rows, conv2d_backward_input_images } from './conv';
+import { depthwise_backward_filter_channels, depthwise_conv2d_backward_input } from './depthwise';
 import { max_pool2d_backward_range, max_pool2d_forward } from './pool';
 import { bias_backward_columns } from './elementwise';
 import { filter_part, FILTER_PARTS, FILTER_SHARES } from './conv-filter-parts';
