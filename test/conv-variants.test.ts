@@ -17,7 +17,7 @@ import { conv2dPackBytes, convColsBytes, windowAxis } from '../host/compile/conv
 const ARENA_BYTES = 8 << 20;
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/kernels/conv.ts', 'assembly/kernels/pool.ts'], 'conv-variants-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/conv.ts', 'assembly/kernels/depthwise.ts', 'assembly/kernels/pool.ts'], 'conv-variants-scalar.wasm');
 });
 const BUILDS: { name: string; arena: () => Arena }[] = [
   { name: 'SIMD build', arena: () => simdArena(ARENA_BYTES) },

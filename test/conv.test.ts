@@ -32,7 +32,7 @@ interface Kernels { name: string; arena: () => Arena }
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/kernels/conv.ts', 'assembly/kernels/pool.ts'], 'conv-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/conv.ts', 'assembly/kernels/depthwise.ts', 'assembly/kernels/pool.ts'], 'conv-scalar.wasm');
 });
 const simd = () => simdArena(ARENA_BYTES);
 const scalarKernels = () => scalarArena(scalar, 256, ARENA_BYTES);

@@ -1,4 +1,4 @@
-// Batch normalization kernels (assembly/kernels/norm.ts) against the f64 twins in test/reference/layers.ts.
+// Batch normalization kernels (assembly/kernels/norm.ts, norm-inference.ts) against the f64 twins in test/reference/layers.ts.
 //
 // Sizes sweep channels C in {1,3,4,5,8,13,16,37} (the sixteen- and four-wide walks and every scalar
 // tail) and rows M in
