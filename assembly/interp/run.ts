@@ -15,6 +15,7 @@ import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_ba
 import { batched_gemm_f32, gemm_f32, gemm_i8f32 } from '../kernels/gemm';
 import { gemm_i8_packed, gemm_pack_b_i8, widen_i8 } from '../kernels/gemm-i8-packed';
 import { gemm_f32_packed, gemm_pack_b } from '../kernels/gemm-packed';
+import { gemm_pack_b_q8, gemm_q8 } from '../kernels/gemm-q8';
 import { accuracy_count, bce_logits_loss, bce_probs_loss, loss_sample_weighted, mse_loss, output_metrics, softmax_xent_dense, softmax_xent_sparse, xent_probs } from '../kernels/loss';
 import { axpy_f32, channel_affine_f32, channel_scale_backward, mul_f32 } from '../kernels/merge';
 import { interleave2_f32, nd_copy_f32 } from '../kernels/nd-copy';
@@ -136,6 +137,8 @@ import {
   OP_CONV2D_FORWARD_I8_PACKED,
   OP_WIDEN_I8,
   OP_CONV2D_DIRECT_I8,
+  OP_PACK_B_Q8,
+  OP_GEMM_Q8,
   OP_LOSS_WEIGHTED,
   S_BATCH,
   S_CORRECT,
@@ -287,6 +290,8 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_CONV2D_FORWARD_I8_PACKED: if (LITE) return unknownOp(scalars, index); conv2d_forward_i8_packed(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), argf(at, 22), argf(at, 23)); break;
       case OP_WIDEN_I8: if (LITE) return unknownOp(scalars, index); widen_i8(argp(at, 0), argp(at, 1), arg(at, 2)); break;
       case OP_CONV2D_DIRECT_I8: if (LITE) return unknownOp(scalars, index); conv2d_direct_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argf(at, 19), argf(at, 20), argp(at, 21)); break;
+      case OP_PACK_B_Q8: if (LITE) return unknownOp(scalars, index); gemm_pack_b_q8(argp(at, 0), argp(at, 1), arg(at, 2), arg(at, 3), arg(at, 4)); break;
+      case OP_GEMM_Q8: if (LITE) return unknownOp(scalars, index); gemm_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5) * batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), argf(at, 10), argf(at, 11), argp(at, 12)); break;
       case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       default: return unknownOp(scalars, index);
     }

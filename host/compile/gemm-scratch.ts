@@ -14,3 +14,12 @@ export { GEMM_KC, GEMM_MR, GEMM_NC, GEMM_NR } from './size-expr';
 export function gemmScratchBytes(m: number, n: number, k: number): number {
   return callSize('gemmScratch', [m, n, k]);
 }
+
+// gemm_q8's k-pair panels of an int8 (k, n) kernel, and its scratch (assembly/kernels/gemm-q8.ts;
+// SIZE_FUNCTIONS.q8PackedBytes / q8ScratchBytes).
+export function q8PackedBytes(n: number, k: number): number {
+  return callSize('q8PackedBytes', [n, k]);
+}
+export function q8ScratchBytes(k: number): number {
+  return callSize('q8ScratchBytes', [k]);
+}

@@ -374,6 +374,16 @@ export const OP_TABLE = {
     code: 254, args: `y:ptr x:ptr qf:ptr scale:ptr b:ptr ${CONV_GEOMETRY} lo:f32 hi:f32 zero:ptr`,
     run: `conv2d_direct_i8(y, x, qf, scale, b, batch, ${CONV_CALL}, lo, hi, zero)`,
   },
+  // Keras 3's int8 x int8 -> int32 product with the absmax activation quantizer, 256-257
+  // (assembly/kernels/gemm-q8.ts; docs/int8.md "absmax"): pack_b_q8 lays q (k, n) out in k-pair
+  // panels (in an inference plan's prepare program, or per call in a training plan); gemm_q8
+  // quantizes a's rows 4 at a time (xs = 127 / (max|x| + 1e-7)) and divides the int32 sums by
+  // xs * ks before the bias and the clamp. scratch: q8ScratchBytes(k).
+  pack_b_q8: { code: 256, args: 'bp:ptr q:ptr n k rsq', run: 'gemm_pack_b_q8(bp, q, n, k, rsq)' },
+  gemm_q8: {
+    code: 257, args: 'c:ptr a:ptr bp:ptr scale:ptr bias:ptr m n k rsa ldc lo:f32 hi:f32 scratch:ptr',
+    run: 'gemm_q8(c, a, bp, scale, bias, m * batch, n, k, rsa, ldc, lo, hi, scratch)',
+  },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
   // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
   loss_weighted: {

@@ -380,6 +380,16 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     ],
     disjoint: [['c', 'a'], ['c', 'bp']],
   },
+  // bp is int8 k-pair panels: roundUp(n, 8) * roundUp(k, 2) bytes.
+  pack_b_q8: { work: 'n * k', access: [['bp', 'q8PackedBytes(n, k) / 4', 'w'], ['q', '((k - 1) * rsq + n) / 4', 'r']], disjoint: [['bp', 'q']] },
+  gemm_q8: {
+    work: 'm * B * n * k',
+    access: [
+      ['a', '(m * B - 1) * rsa + k', 'r'], ['bp', 'q8PackedBytes(n, k) / 4', 'r'], ['scale', 'n', 'r'], ['bias?', 'n', 'r'],
+      ['c', '(m * B - 1) * ldc + n', 'w'], ['scratch', 'q8ScratchBytes(k) / 4', 'w'],
+    ],
+    disjoint: [['c', 'a'], ['c', 'bp']],
+  },
   conv2d_forward_i8_packed: {
     work: 'B * oh * ow * f * kh * kw * c',
     access: [

@@ -24,6 +24,10 @@ export const SIZE_FUNCTIONS: Record<string, { params: string[]; bytes: string }>
     params: ['m', 'n', 'k'],
     bytes: `m <= 0 || n <= 0 || k <= 0 ? 0 : 4 * min(k, ${GEMM_KC}) * (ceil(min(n, ${GEMM_NC}) / ${GEMM_NR}) * ${GEMM_NR} + ${GEMM_MR})`,
   },
+  // gemm_q8's k-pair panels of an int8 kernel (k, n) and its scratch (assembly/kernels/gemm-q8.ts):
+  // 4 row scales, then 4 quantized rows of roundUp(k, 8) int16.
+  q8PackedBytes: { params: ['n', 'k'], bytes: 'ceil(n / 8) * 8 * ceil(k / 2) * 2' },
+  q8ScratchBytes: { params: ['k'], bytes: '16 + 8 * ceil(k / 8) * 8' },
   convCols: { params: ['rows', 'kh', 'kw', 'c'], bytes: '4 * rows * kh * kw * c' },
   // sepconv_i8's wf and pack (assembly/kernels/sepconv.ts): a 1x1 whose panels widened take at most
   // SEPCONV_I8_WIDE_BYTES has them widened once per call after the depthwise's widened q, and a
