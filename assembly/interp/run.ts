@@ -8,6 +8,7 @@ import { conv2d_direct_f32_4x8 } from '../kernels/conv-direct';
 import { conv2d_direct_i8 } from '../kernels/conv-direct-i8';
 import { conv2d_backward_filter_by_parts } from '../kernels/conv-filter-parts';
 import { conv_gap_f32, conv_gap_i8 } from '../kernels/conv-gap';
+import { conv2d_q8 } from '../kernels/conv-q8';
 import { depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, depthwise_conv2d_forward, depthwise_conv2d_forward_clamp } from '../kernels/depthwise';
 import { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from '../kernels/depthwise-i8';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
@@ -139,6 +140,7 @@ import {
   OP_CONV2D_DIRECT_I8,
   OP_PACK_B_Q8,
   OP_GEMM_Q8,
+  OP_CONV2D_Q8,
   OP_LOSS_WEIGHTED,
   S_BATCH,
   S_CORRECT,
@@ -292,6 +294,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_CONV2D_DIRECT_I8: if (LITE) return unknownOp(scalars, index); conv2d_direct_i8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), argf(at, 19), argf(at, 20), argp(at, 21)); break;
       case OP_PACK_B_Q8: if (LITE) return unknownOp(scalars, index); gemm_pack_b_q8(argp(at, 0), argp(at, 1), arg(at, 2), arg(at, 3), arg(at, 4)); break;
       case OP_GEMM_Q8: if (LITE) return unknownOp(scalars, index); gemm_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5) * batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), argf(at, 10), argf(at, 11), argp(at, 12)); break;
+      case OP_CONV2D_Q8: if (LITE) return unknownOp(scalars, index); conv2d_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), argf(at, 22), argf(at, 23)); break;
       case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       default: return unknownOp(scalars, index);
     }

@@ -12,7 +12,7 @@ import { resolveLoss } from '../training/losses';
 import type { Model, Prediction } from '../training/model';
 import { shardReader, writeFileAtomic } from '../core/node-fs';
 import { resolveOptimizer } from '../training/optimizers';
-import { threadsLine } from '../training/summary';
+import { frozenKind, threadsLine } from '../training/summary';
 import { compilePlan, describeLowerBound, type LiveSetBound, type Plan } from '../compile/plan';
 import { describeBanding, type PlanBanding } from '../compile/band';
 import { modelToBytes } from '../formats/save';
@@ -137,7 +137,7 @@ export async function runInspect(argv: string[]): Promise<number> {
   const train = training ? trainingPlan(model, batch, budget) : null;
   const layerRows = model.layers.map((l) => {
     const node = model.graph.nodes.find((n) => n.layer === l)!;
-    return { name: l.name, kind: l.kind === 'activation' ? String(l.config.activation) : l.kind, outputShape: node.shape, params: l.countParams(), trainable: l.trainable, int8: l.int8 !== null };
+    return { name: l.name, kind: l.kind === 'activation' ? String(l.config.activation) : l.kind, outputShape: node.shape, params: l.countParams(), trainable: l.trainable, int8: l.int8 !== null, ...(l.int8?.activationQuantizer ? { activationQuantizer: l.int8.activationQuantizer } : {}) };
   });
   const params = model.countParams();
   if ('json' in flags) {
@@ -158,7 +158,7 @@ export async function runInspect(argv: string[]): Promise<number> {
   }
   const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(40)}${b.padEnd(22)}${c.padStart(10)}  ${d}`;
   out.push(row('Layer (type)', 'Output Shape', 'Param #', 'Trainable'), '='.repeat(84));
-  for (const l of layerRows) out.push(row(`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params), l.params ? (l.trainable ? 'yes' : l.int8 ? 'frozen, int8' : 'frozen') : '-'));
+  for (const l of layerRows) out.push(row(`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params), l.params ? (l.trainable ? 'yes' : frozenKind(model.getLayer(l.name))) : '-'));
   out.push('='.repeat(84));
   out.push(`Total params: ${params.total}  (trainable ${params.trainable}, frozen ${params.nonTrainable})`);
   out.push(`Planned arena, inference (batch ${batch}): ${formatBytes(inference.pages * 65536)} = ${describeBreakdown(inference.breakdown)}`);

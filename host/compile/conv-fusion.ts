@@ -40,8 +40,12 @@ export function convForwardWithFusion(given: ForwardArgs, conv2dForward: Conv2dF
   // int8) take any clamp; an int8 kernel unpacked for a batch norm fold (conv2d_forward) does not.
   const int8 = ctx.int8Kernels.has(w);
   const packable = ctx.prepare !== null && ctx.regions[w].kind === 'param';
-  const bnNode = fusibleBatchNorm(ctx, node, a.training);
-  const anyClamp = int8 ? packable && !bnNode : usesDirectConv(g, f) || packable;
+  // An absmax kernel (conv2d_q8, any plan) takes any clamp, and no batch norm folds into it: the
+  // fold would make the kernel f32 and drop the quantization of its inputs (Keras runs the
+  // quantized convolution, then the batch norm).
+  const absmax = ctx.int8Kernels.get(w)?.absmax === true;
+  const bnNode = absmax ? null : fusibleBatchNorm(ctx, node, a.training);
+  const anyClamp = absmax || (int8 ? packable && !bnNode : usesDirectConv(g, f) || packable);
   if (!bnNode) return conv2dForward(a, w, b, g, chunkRows, colsBytes, absorbClamp(ctx, p, node, anyClamp));
   [w, b] = foldBatchNorm(ctx, p, node, bnNode, g, f, floatKernel(ctx, p, layer, w), b);
   const next = ctx.consumers.get(bnNode.id) ?? [];

@@ -38,6 +38,8 @@ export function convGapForward(a: ForwardArgs): NodeValue | null {
   const k = g.kh * g.kw * g.c;
   // A frozen int8 kernel: packed at a byte a weight, its product by the int8 GEMM (conv_gap_i8).
   const int8 = ctx.int8Kernels.get(w);
+  // An absmax kernel quantizes each position's patch (conv2d_q8); tap sums would quantize their sum.
+  if (int8?.absmax) return null;
   const wp = int8 ? packedInt8Weight(ctx, layer.name, w, f, k) : packedWeight(ctx, layer.name, w, f, k);
   if (wp === null) return null;
   const sums = align16(4 * convGapScratchFloats(ctx.batch, g.c, g.kh, g.kw));

@@ -384,6 +384,12 @@ export const OP_TABLE = {
     code: 257, args: 'c:ptr a:ptr bp:ptr scale:ptr bias:ptr m n k rsa ldc lo:f32 hi:f32 scratch:ptr',
     run: 'gemm_q8(c, a, bp, scale, bias, m * batch, n, k, rsa, ldc, lo, hi, scratch)',
   },
+  // conv2d (one group) as that product on its im2col rows, 258 (assembly/kernels/conv-q8.ts): bp
+  // is q (kh*kw*c, f) packed by pack_b_q8; cols the im2col chunk, scratch gemm_q8's.
+  conv2d_q8: {
+    code: 258, args: `y:ptr x:ptr bp:ptr scale:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr scratch:ptr lo:f32 hi:f32`,
+    run: `conv2d_q8(y, x, bp, scale, b, batch, ${CONV_CALL}, chunkRows, cols, scratch, lo, hi)`,
+  },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
   // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
   loss_weighted: {

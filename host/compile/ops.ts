@@ -390,6 +390,14 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     ],
     disjoint: [['c', 'a'], ['c', 'bp']],
   },
+  conv2d_q8: {
+    work: 'B * oh * ow * f * kh * kw * c',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['bp', 'q8PackedBytes(f, kh * kw * c) / 4', 'r'], ['scale', 'f', 'r'], ['b?', 'f', 'r'],
+      ['cols', `${CONV_DIRECT} ? 0 : convCols(chunkRows, kh, kw, c) / 4`, 'w'], ['scratch', 'q8ScratchBytes(kh * kw * c) / 4', 'w'],
+    ],
+    disjoint: [['y', 'x']],
+  },
   conv2d_forward_i8_packed: {
     work: 'B * oh * ow * f * kh * kw * c',
     access: [

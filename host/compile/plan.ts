@@ -287,7 +287,7 @@ function weightRegions(regions: Region[], graph: Graph, training: boolean, optim
         if (int8) {
           binding.int8Channels = l.int8!.scale.length;
           binding.int8Scale = addRegion(regions, { name: `${l.name}/${s.name}_scale`, kind: 'param', offset: -1, bytes: align16(l.int8!.scale.length * 4), slab });
-          int8Kernels.set(region, { scale: binding.int8Scale, ch: l.int8!.scale.length, rows: sizeOf(s.shape) / l.int8!.scale.length });
+          int8Kernels.set(region, { scale: binding.int8Scale, ch: l.int8!.scale.length, rows: sizeOf(s.shape) / l.int8!.scale.length, absmax: l.int8!.activationQuantizer === 'absmax' });
         }
         params.push(binding);
       });

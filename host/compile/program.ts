@@ -3,7 +3,8 @@
 // leaves behind, the compile context, and the helpers that emit into gradient buffers. Backward ops
 // write a gradient the first time a buffer receives one and accumulate afterwards, so fan-out in
 // a DAG needs no extra pass.
-import { GEMM_KC, GEMM_MR, GEMM_NR, gemmScratchBytes } from './gemm-scratch';
+import { GEMM_KC, GEMM_MR, GEMM_NR, gemmScratchBytes, q8PackedBytes } from './gemm-scratch';
+import { InvalidArgumentError } from '../core/errors';
 import type { Graph, GraphNode } from './graph';
 import { sizeOf } from './graph';
 import type { Layer } from '../layers/layer';
@@ -120,7 +121,8 @@ export interface CompileContext {
   gradRegions: Map<Layer, (number | null)[]>; // trainable layers: gradient region per weight
   gradWritten: Set<number>; // parameter-gradient regions already written this step
   // int8 kernel regions (q, rows * ch bytes) -> the region of their ch f32 scales.
-  int8Kernels: Map<number, { scale: number; rows: number; ch: number }>;
+  // absmax: the layer's inputs are quantized per row (Keras's AbsMaxQuantizer, gemm_q8: docs/int8.md).
+  int8Kernels: Map<number, { scale: number; rows: number; ch: number; absmax: boolean }>;
   scratchBytes: number;
   convScratchLimit: number; // bytes of im2col columns a convolution may use
   fusedOutputs: Set<number>; // output nodes whose softmax + cross-entropy is computed from logits
@@ -175,6 +177,25 @@ export function packedInt8Weight(ctx: CompileContext, layer: string, q: number, 
   if (!ctx.prepare || !ctx.int8Kernels.has(q) || ctx.regions[q].kind !== 'param') return null;
   const bp = derivedRegion(ctx, `${layer} packed ${ctx.regions[q].name}`, packedFloats(n, k) / 4);
   ctx.prepare.emit('pack_b_i8', layer, { bp, q }, { n, k, rsq: n });
+  return bp;
+}
+
+// The region holding int8 kernel q ((k, n) row-major) in gemm_q8's k-pair panels (gemm_pack_b_q8,
+// assembly/kernels/gemm-q8.ts): packed once by `prepare` in an inference plan, else per call into
+// a region of the forward program (training plans: a frozen absmax base under a trainable head).
+// Refuses a depth whose int32 sums could overflow (127 * 127 * k >= 2^31).
+export function packedQ8Weight(ctx: CompileContext, p: ProgramBuilder, layer: string, q: number, n: number, k: number): number {
+  if (127 * 127 * k >= 2 ** 31) {
+    throw new InvalidArgumentError(`layer ${layer}: an absmax int8 product over ${k} inputs can overflow its int32 sums (at most ${Math.floor((2 ** 31 - 1) / (127 * 127))}); quantize it with activationQuantizer: null`);
+  }
+  const floats = q8PackedBytes(n, k) / 4;
+  if (ctx.prepare && ctx.regions[q].kind === 'param') {
+    const bp = derivedRegion(ctx, `${layer} q8 panels ${ctx.regions[q].name}`, floats);
+    ctx.prepare.emit('pack_b_q8', layer, { bp, q }, { n, k, rsq: n });
+    return bp;
+  }
+  const bp = p.activation(`${layer} q8 panels`, floats);
+  p.emit('pack_b_q8', layer, { bp, q }, { n, k, rsq: n });
   return bp;
 }
 

@@ -37,6 +37,8 @@ function pointwiseReader(a: ForwardArgs, int8: boolean): GraphNode | null {
   // (a fold makes it f32, host/compile/conv-fusion.ts).
   const [w] = ctx.paramRegions.get(l) ?? [];
   if (w === undefined || ctx.regions[w].kind !== 'param' || ctx.int8Kernels.has(w) !== int8) return null;
+  // An absmax 1x1 quantizes its input rows (conv2d_q8): sepconv_i8's pointwise half does not.
+  if (ctx.int8Kernels.get(w)?.absmax) return null;
   return int8 && fusibleBatchNorm(ctx, conv, a.training) ? null : conv;
 }
 

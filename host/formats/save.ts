@@ -118,6 +118,9 @@ export function modelToBytes(model: SavableModel, options: SaveOptions = {}, whe
     tensors[at] = { name, dtype: 'I8', shape: l.weightSpecs[0].shape, data: new Uint8Array(l.int8.q.buffer, l.int8.q.byteOffset, l.int8.q.length) };
     tensors.push({ name: `${name}_scale`, dtype: 'F32', shape: [l.int8.scale.length], data: l.int8.scale });
   }
+  // The int8 layers whose inputs Keras's absmax quantizer quantizes (docs/formats.md), by name.
+  const absmax = model.layers.filter((l) => l.int8?.activationQuantizer === 'absmax').map((l) => l.name);
+  if (absmax.length) metadata.int8_activation_quantizer = JSON.stringify(Object.fromEntries(absmax.map((n) => [n, 'absmax'])));
   if (options.includeOptimizer && cfg) {
     const snap = model.optimizerSnapshot();
     const state: OptimizerStateJson = {

@@ -10,7 +10,7 @@ import { Model } from '../training/model';
 import { MODEL_FORMAT, type OptimizerStateJson } from './save';
 import { readSafetensors, SafetensorsError, toFloat32 } from './safetensors';
 import { asF32, finiteInF32 } from '../core/tensor';
-import { canQuantize, dequantizeKernel, type Int8Kernel, outputChannels } from '../layers/quantize';
+import { canQuantize, dequantizeKernel, type Int8Kernel, outputChannels, takesActivationQuantizer } from '../layers/quantize';
 
 // A config the layer refuses (units 0, trainable "abc") is a malformed file, named with the layer.
 function layerFromJson(j: LayerJson, source: string): Layer {
@@ -57,6 +57,19 @@ function int8Kernel(tensors: TensorTable, l: Layer, index: number, data: Uint8Ar
   // A copy of exactly the tensor's bytes: `data` may be a Node Buffer, whose slice() is a view of
   // the whole file's memory (loadModel(readFileSync(path)) read every byte of the file as q).
   return { q: new Int8Array(data.buffer, data.byteOffset, data.length).slice(), scale };
+}
+
+// metadata 'int8_activation_quantizer': a JSON object of layer name -> quantizer, or absent.
+function activationQuantizers(text: string | undefined, source: string): Record<string, unknown> {
+  if (text === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new ModelFormatError(`${source}: metadata 'int8_activation_quantizer' is not valid JSON`, source);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ModelFormatError(`${source}: metadata 'int8_activation_quantizer' must be an object of layer name -> 'absmax'`, source);
+  return v as Record<string, unknown>;
 }
 
 function weightTensor(tensors: TensorTable, layer: string, spec: { name: string; shape: readonly number[] }, source: string) {
@@ -250,6 +263,15 @@ export function modelFromBytes(bytes: Uint8Array, source = '<bytes>'): Model {
       if (values.length !== sizeOf(s.shape)) throw new ModelFormatError(`${source}: tensor '${name}' has ${values.length} values`, source, name);
       assignments.push({ layer: l, index, values });
     });
+  }
+  // The int8 layers whose inputs Keras's absmax quantizer quantizes (docs/formats.md).
+  for (const [name, mode] of Object.entries(activationQuantizers(meta.int8_activation_quantizer, source))) {
+    const entry = int8.find((e) => e.layer.name === name);
+    if (!entry || !takesActivationQuantizer(entry.layer)) {
+      throw new ModelFormatError(`${source}: metadata 'int8_activation_quantizer' names layer ${name}, which is not an int8 dense or one-group conv2d layer of this model`, source);
+    }
+    if (mode !== 'absmax') throw new ModelFormatError(`${source}: metadata 'int8_activation_quantizer': layer ${name}: activation quantizer must be 'absmax', got ${JSON.stringify(mode)}`, source);
+    entry.kernel.activationQuantizer = 'absmax';
   }
   // Optimizer slots of a checkpoint: each must match a weight's shape.
   const slots = new Map<string, Float32Array>();

@@ -10,8 +10,8 @@ import { convColsBytes } from '../compile/conv-scratch';
 import { convForwardWithFusion, withFoldedPad } from '../compile/conv-fusion';
 import { InvalidArgumentError } from '../core/errors';
 import { sizeOf } from '../compile/graph';
-import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight, winogradWeight } from '../compile/program';
-import { gemmScratchBytes } from '../compile/gemm-scratch';
+import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedQ8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight, winogradWeight } from '../compile/program';
+import { gemmScratchBytes, q8ScratchBytes } from '../compile/gemm-scratch';
 import { sepconvForward } from '../compile/sepconv';
 import { convGapForward } from '../compile/conv-gap';
 import { type ActivationSpec, resolveActivation } from './activations';
@@ -61,6 +61,7 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   // A frozen int8 kernel is read by the im2col / 1x1 GEMM itself (conv2d_forward_i8; in an
   // inference plan, packed once at a byte a weight: conv2d_forward_i8_packed).
   const int8 = ctx.int8Kernels.get(w);
+  if (int8?.absmax) return conv2dQ8(a, z, w, int8.scale, b, g, chunkRows, colsBytes, fused);
   // An int8 kernel runs direct on its q widened once by `prepare` (conv2d_direct_i8); without a
   // prepare program (training plans), im2col + the int8 GEMM.
   const widened = int8 && usesDirectConv(g, last(shape)) ? widenedInt8Weight(ctx, layer.name, w) : null;
@@ -128,6 +129,24 @@ export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, 
   }
   if (clamp) return { region: z, shape };
   const y = activationForward(p, layer, node, z, shape, a.outputLogits, ctx.batch, true);
+  return { region: y, shape, pre: y === z ? undefined : z };
+}
+
+// A convolution with Keras's absmax activation quantizer, in every plan (conv2d_q8, docs/int8.md):
+// each output position's im2col row quantized on its own, int8 x int8 -> int32; q packed once by
+// prepare, or per call; the clamp (fused or the layer's own) in the epilogue.
+function conv2dQ8(a: ForwardArgs, z: number, q: number, scale: number, b: number | undefined, g: ConvGeometry,
+  chunkRows: number, colsBytes: number, fused: Clamp | null): NodeValue {
+  const { ctx, p, layer, x, shape } = a;
+  const f = last(shape), k = g.kh * g.kw * g.c;
+  const bp = packedQ8Weight(ctx, p, layer.name, q, f, k);
+  const clamp = fused ?? activationClamp(layer.config.activation);
+  const [lo, hi] = clamp ?? [-Infinity, Infinity];
+  needScratch(ctx, colsBytes + q8ScratchBytes(k));
+  p.emit('conv2d_q8', layer.name, { y: z, x: x.region, bp, scale, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], scratch: [SCRATCH, colsBytes] },
+    { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows, lo, hi });
+  if (clamp) return { region: z, shape };
+  const y = activationForward(p, layer, a.node, z, shape, a.outputLogits, ctx.batch, true);
   return { region: y, shape, pre: y === z ? undefined : z };
 }
 

@@ -1,8 +1,8 @@
 // Keras Dense: y = activation(x . kernel + bias), on the last axis of x.
 import { optionNames } from '../core/options';
 import { activationClamp, activationForward, gradThroughActivation } from '../compile/activation-lowering';
-import { gemm, gradTarget, last, needScratch, packedInt8Weight, packedScratchBytes, packedWeight, paramGrad, rowsOf, SCRATCH } from '../compile/program';
-import { gemmScratchBytes } from '../compile/gemm-scratch';
+import { gemm, gradTarget, last, needScratch, packedInt8Weight, packedQ8Weight, packedScratchBytes, packedWeight, paramGrad, rowsOf, SCRATCH } from '../compile/program';
+import { gemmScratchBytes, q8ScratchBytes } from '../compile/gemm-scratch';
 import { sizeOf } from '../compile/graph';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -49,6 +49,19 @@ export const DENSE: LayerDef = {
     const z = p.activation(node.name, count * ctx.batch);
     const k = last(x.shape);
     const int8 = ctx.int8Kernels.get(w);
+    if (int8?.absmax) {
+      // Keras 3's int8 x int8 -> int32 product, the inputs quantized per row (gemm_q8), in every
+      // plan: q packed once by prepare, or per call; bias and a ReLU / ReLU6 in the epilogue.
+      const bp = packedQ8Weight(ctx, p, layer.name, w, features, k);
+      const clamp = activationClamp(layer.config.activation);
+      const [lo, hi] = clamp ?? [-Infinity, Infinity];
+      needScratch(ctx, q8ScratchBytes(k));
+      p.emit('gemm_q8', layer.name, { c: z, a: x.region, bp, scale: int8.scale, ...(b !== undefined ? { bias: b } : {}), scratch: SCRATCH },
+        { ...(b !== undefined ? {} : { bias: 0 }), m: rows, n: features, k, rsa: k, ldc: features, lo, hi });
+      if (clamp) return { region: z, shape };
+      const y = activationForward(p, layer, node, z, shape, outputLogits, ctx.batch, true);
+      return { region: y, shape, pre: y === z ? undefined : z };
+    }
     const packed = int8 ? packedInt8Weight(ctx, layer.name, w, features, k) : packedWeight(ctx, layer.name, w, features, k);
     if (packed !== null) {
       // Kernel packed once by the plan's prepare program; bias and a ReLU / ReLU6 on each tile.

@@ -10,7 +10,7 @@ import { nextSeed } from '../core/random';
 import type { ConstraintConfig, RegularizerConfig } from './regularizers';
 import { flag, type LayerOptions } from './config';
 import { checkOptions } from '../core/options';
-import { type Int8Kernel, dequantizeKernel, outputChannels, quantizeKernel, quantizeLayer } from './quantize';
+import { type ActivationQuantizer, type Int8Kernel, checkActivationQuantizer, dequantizeKernel, outputChannels, quantizeKernel, quantizeLayer } from './quantize';
 
 // The array of a weight whose initial value is still pending (Layer.pending).
 const EMPTY = new Float32Array(0);
@@ -275,7 +275,9 @@ export class Layer {
     });
     this.weightsVersion++;
     if (this.int8) {
+      const mode = this.int8.activationQuantizer;
       this.int8 = quantizeKernel(this.values[0], outputChannels(this));
+      if (mode) this.int8.activationQuantizer = mode;
       this.values[0].set(dequantizeKernel(this.int8));
       this.home = null; // the arena's copy is stale
     }
@@ -284,9 +286,12 @@ export class Layer {
   // Keras 3 quantize('int8') for this frozen dense, conv2d or depthwiseConv2d layer: its kernel
   // becomes per-output-channel int8 with f32 scales (host/layers/quantize.ts); a typed error for a
   // trainable layer or another kind. A model re-plans before its next run.
-  quantize(mode: 'int8'): void {
+  // options.activationQuantizer: 'absmax' (Keras's default AbsMaxQuantizer(axis=-1): int8 inputs,
+  // int32 products, for dense and one-group conv2d layers) or null (weight-only, the default).
+  quantize(mode: 'int8', options: { activationQuantizer?: ActivationQuantizer } = {}): void {
     if (mode !== 'int8') throw new InvalidArgumentError(`layer ${this.name}: quantize mode must be 'int8', got '${String(mode)}'`);
-    quantizeLayer(this, `layer ${this.name} quantize`);
+    const where = `layer ${this.name} quantize`;
+    quantizeLayer(this, where, checkActivationQuantizer(options.activationQuantizer, where));
   }
 }
 

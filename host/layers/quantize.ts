@@ -10,6 +10,27 @@ import type { Layer, LayerKind } from './layer';
 export interface Int8Kernel {
   q: Int8Array; // the kernel's shape, Keras order
   scale: Float32Array; // one per output channel
+  // Keras 3's activation quantizer of the layer's inputs (Int8QuantizationConfig
+  // activation_quantizer): 'absmax' = AbsMaxQuantizer(axis=-1), the product then int8 x int8 ->
+  // int32 (docs/int8.md "absmax"); absent = weight-only (the inputs stay f32).
+  activationQuantizer?: 'absmax';
+}
+
+// model.quantize's activationQuantizer option: Keras's 'default' (AbsMaxQuantizer(axis=-1)) is ours
+// 'absmax'; null is weight-only.
+export type ActivationQuantizer = 'absmax' | null;
+
+// The layers whose inputs the absmax quantizer applies to: dense, and conv2d with one group (its
+// im2col rows, or a 1x1's pixels, are the rows Keras quantizes for Dense). depthwiseConv2d (which
+// Keras does not quantize) and grouped conv2d stay weight-only in either mode.
+export function takesActivationQuantizer(layer: Layer): boolean {
+  return layer.kind === 'dense' || (layer.kind === 'conv2d' && (layer.config.groups ?? 1) === 1);
+}
+
+export function checkActivationQuantizer(value: unknown, where: string): ActivationQuantizer {
+  if (value === undefined || value === null) return null;
+  if (value === 'absmax') return 'absmax';
+  throw new InvalidArgumentError(`${where}: activationQuantizer must be 'absmax' (Keras's default AbsMaxQuantizer) or null (weight-only), got ${JSON.stringify(value)}`);
 }
 
 // The layers with an int8 kernel, and how many output channels their kernel (weight 0) has: the
@@ -51,8 +72,10 @@ export function dequantizeKernel(k: Int8Kernel): Float32Array {
 }
 
 // Quantizes one frozen layer's kernel in place: the layer keeps q and the scales, and its kernel
-// values become q / scale (what it computes with from now on).
-export function quantizeLayer(layer: Layer, where: string): void {
+// values become q / scale (what it computes with from now on). `activation`: the quantizer of its
+// inputs, kept only where it applies (takesActivationQuantizer); an int8 layer quantized again
+// keeps its q and takes the new mode.
+export function quantizeLayer(layer: Layer, where: string, activation: ActivationQuantizer = null): void {
   if (!canQuantize(layer)) {
     throw new InvalidArgumentError(`${where}: layer ${layer.name} (${layer.kind}) has no int8 kernel; only dense, conv2d and depthwiseConv2d layers can be quantized`);
   }
@@ -60,8 +83,14 @@ export function quantizeLayer(layer: Layer, where: string): void {
     throw new InvalidArgumentError(`${where}: layer ${layer.name} is trainable; freeze it first (layer.trainable = false): an int8 layer cannot train`);
   }
   if (!layer.built) throw new InvalidArgumentError(`${where}: layer ${layer.name} is not built yet (it has no weights to quantize)`);
-  if (layer.int8) return;
+  const absmax = activation === 'absmax' && takesActivationQuantizer(layer);
+  if (layer.int8) {
+    if (absmax) layer.int8.activationQuantizer = 'absmax';
+    else delete layer.int8.activationQuantizer;
+    return;
+  }
   const k = quantizeKernel(layer.values[0], outputChannels(layer));
+  if (absmax) k.activationQuantizer = 'absmax';
   layer.values[0] = dequantizeKernel(k);
   layer.int8 = k;
   layer.home = null;

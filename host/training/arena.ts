@@ -40,9 +40,10 @@ export class ModelArena {
     return this.layers.map((l) => (l.trainable ? '1' : '0')).join('');
   }
 
-  // Which layers hold int8 kernels (their regions differ in size: any plan is stale after quantize).
+  // Which layers hold int8 kernels (their regions differ in size: any plan is stale after quantize),
+  // and which of those quantize their inputs (absmax: other ops).
   private int8Signature(): string {
-    return this.layers.map((l) => (l.int8 ? 'q' : '-')).join('');
+    return this.layers.map((l) => (l.int8 ? (l.int8.activationQuantizer === 'absmax' ? 'a' : 'q') : '-')).join('');
   }
 
   replan(batchSize: number, mode: 'training' | 'inference', resetOptimizer: boolean, c: TrainingSetup | null, microBatching = false): void {

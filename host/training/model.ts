@@ -19,7 +19,7 @@ import { checkInputs, loadBatch, prepareLabels, touchPages } from './inputs';
 import { commonRows, type LossesArg, lossOf, readOutputMetrics, resolveLosses, sliceRows, type TensorArgs, tensorList } from './model-io';
 import { fitLoop } from './fit';
 import { checkMicroBatch } from './micro-batch';
-import { canQuantize, quantizeLayer } from '../layers/quantize';
+import { type ActivationQuantizer, canQuantize, checkActivationQuantizer, quantizeLayer } from '../layers/quantize';
 import { countParams, modelSummary } from './summary';
 import { checkOptions, optionNames } from '../core/options';
 import { type ClassWeightArg, type SampleWeightArg, sampleWeightsFor } from './sample-weights';
@@ -549,14 +549,19 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteMo
   // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
   // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
   // as before. The next run re-plans; nothing changes if any named layer is refused.
-  quantize(mode: 'int8', options: { layers?: string[] } = {}): this {
+  // activationQuantizer: Keras 3's Int8QuantizationConfig activation_quantizer: 'absmax' (Keras's
+  // default, AbsMaxQuantizer(axis=-1)) quantizes the inputs of the dense and one-group conv2d layers
+  // per row at run time and multiplies in int32; null (our default: weight-only) keeps them f32
+  // (docs/int8.md "absmax").
+  quantize(mode: 'int8', options: { layers?: string[]; activationQuantizer?: ActivationQuantizer } = {}): this {
     if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
+    const activationQuantizer = checkActivationQuantizer(options.activationQuantizer, `model ${this.name} quantize`);
     const chosen = options.layers ? options.layers.map((n) => this.getLayer(n)) : this.layers.filter((l) => canQuantize(l) && !l.trainable);
     if (chosen.length === 0) {
       throw new InvalidArgumentError(`model ${this.name} quantize: no frozen dense, conv2d or depthwiseConv2d layer to quantize; freeze the base first (model.freeze(name))`);
     }
     for (const l of chosen) if (!canQuantize(l) || l.trainable) quantizeLayer(l, `model ${this.name} quantize`); // throws
-    for (const l of chosen) l.quantize('int8');
+    for (const l of chosen) l.quantize('int8', { activationQuantizer });
     return this;
   }
 

@@ -41,7 +41,7 @@ export function modelSummary(model: Model<Prediction>, inference: Plan, training
     const nodes = g.nodes.filter((nd) => nd.layer === l);
     const kind = l.kind === 'activation' ? String(l.config.activation) : l.kind;
     const connected = functional ? [nodes.flatMap((nd) => nd.inputs.map((i) => refs.get(i)!)).join(', ')] : [];
-    cells.push([`${l.name} (${kind})`, `(None, ${nodes[0].shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : 'frozen') : '-', ...connected]);
+    cells.push([`${l.name} (${kind})`, `(None, ${nodes[0].shape.join(', ')})`, String(l.countParams()), l.countParams() ? (l.trainable ? 'yes' : frozenKind(l)) : '-', ...connected]);
   }
   // Each column as wide as its longest cell (long layer names never run into the shapes).
   const width = cells[0].map((_, c) => Math.max(...cells.map((r) => r[c].length)));
@@ -71,4 +71,10 @@ export function threadsLine(t: { threads: number; asked: number; fallback: strin
   // Not in memoryBudget nor in the planned arena above: the memory past the plan (docs/threads.md).
   if (t.threads > 1) return `Threads: ${t.threads} (+${formatBytes(threadsExtraBytes(t.threads))} outside the planned arena: the pool's control block and each worker's GEMM packing scratch)`;
   return `Threads: ${t.threads}`;
+}
+
+// A frozen layer's Trainable cell: its int8 kernel and, with Keras's absmax activation
+// quantizer, that too (docs/int8.md), as `edgetune inspect` shows them.
+export function frozenKind(l: Layer): string {
+  return l.int8 ? (l.int8.activationQuantizer === 'absmax' ? 'frozen, int8 absmax' : 'frozen, int8') : 'frozen';
 }

@@ -1,0 +1,176 @@
+// model.quantize('int8', { activationQuantizer: 'absmax' }) (docs/int8.md "absmax"): Keras 3's int8
+// layers with the default AbsMaxQuantizer on their inputs (Dense._int8_call: the inputs quantized per
+// row at run time, int8 x int8 -> int32, one division by the product of the scales), against an
+// independent numpy reference of that formula (test/torch/absmax_int8.py, run by /usr/bin/python3):
+// dense at batch 1 and 8, conv2d 1x1 and 3x3 at strides 1 and 2 with padding, with and without
+// bias, ReLU / ReLU6 / linear. Bit for bit. Also: the mode saved and loaded, shown by the summary,
+// kept by setWeights; a head trained on an absmax base (the training plan's forward) against the
+// same head trained on the base's predictions; weight-only stays the default; bad input.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { randomArray } from './support/harness';
+import { expectSame } from './support/close';
+import { input, layers, model, sequential, optimizers, tensor, setSeed, loadModel, InvalidArgumentError, ModelFormatError, readSafetensors, writeSafetensors, type Layer, type Model } from '../dist/node.js';
+
+const SCRIPT = new URL('./torch/absmax_int8.py', import.meta.url).pathname;
+const PYTHON = process.env.EDGETUNE_PYTHON ?? '/usr/bin/python3';
+
+interface RefCase {
+  kind: 'dense' | 'conv'; x: number[]; xShape: number[]; q: number[]; ks: number[]; b: number[] | null; act: string;
+  kh?: number; kw?: number; sh?: number; sw?: number; padding?: string;
+}
+
+function numpy(cases: RefCase[]): number[][] {
+  const out = execFileSync(PYTHON, [SCRIPT], { input: JSON.stringify(cases), maxBuffer: 256 << 20, timeout: 300_000 });
+  return JSON.parse(out.toString()) as number[][];
+}
+
+const int8Of = (l: Layer) => (l as unknown as { int8: { q: Int8Array; scale: Float32Array; activationQuantizer?: string } | null }).int8;
+
+// The numpy case of an absmax layer l on input x (shape with the batch).
+function refCase(l: Layer, x: Float32Array, xShape: number[]): RefCase {
+  const k = int8Of(l)!;
+  expect(k.activationQuantizer, `${l.name} is absmax`).toBe('absmax');
+  const w = l.getWeights();
+  const c = l.config as Record<string, unknown>;
+  const conv = l.kind === 'conv2d';
+  const [kh, kw] = conv ? (c.kernelSize as number[]) : [1, 1];
+  const [sh, sw] = conv ? (c.strides as number[]) : [1, 1];
+  return {
+    kind: conv ? 'conv' : 'dense', x: Array.from(x), xShape, q: Array.from(k.q), ks: Array.from(k.scale), b: w.length > 1 ? Array.from(w[1]) : null,
+    act: String(c.activation), kh, kw, sh, sw, padding: conv ? String(c.padding) : undefined,
+  };
+}
+
+function denseModel(k: number, n: number, activation: string, useBias: boolean): Model {
+  setSeed(3 + k + n);
+  const m = sequential([layers.dense(n, { activation, useBias, inputShape: [k], name: 'd' })]);
+  m.freeze('d');
+  // Biases drawn too (zeros would hide their add); large enough to cross ReLU6's 6.
+  if (useBias) m.getLayer('d').setWeights([m.getLayer('d').getWeights()[0], randomArray(n, 7 + n, -2, 2)]);
+  return m.quantize('int8', { activationQuantizer: 'absmax' });
+}
+
+function convModel(shape: number[], filters: number, kernelSize: number, strides: number, padding: string, activation: string, useBias: boolean): Model {
+  setSeed(5 + filters + kernelSize);
+  const m = sequential([layers.conv2d({ filters, kernelSize, strides, padding, activation, useBias, inputShape: shape, name: 'c' })]);
+  m.freeze('c');
+  if (useBias) m.getLayer('c').setWeights([m.getLayer('c').getWeights()[0], randomArray(filters, 9 + filters, -1, 1)]);
+  return m.quantize('int8', { activationQuantizer: 'absmax' });
+}
+
+// Inputs with rows of very different ranges (a row's scale is its own), one row all zero.
+function rowsOf(batch: number, per: number, seed: number, scale = 3): Float32Array {
+  const x = randomArray(batch * per, seed, -scale, scale);
+  for (let r = 0; r < batch; r++) for (let i = 0; i < per; i++) x[r * per + i] *= [1, 0.01, 40, 0][r % 4];
+  return x;
+}
+
+describe("quantize('int8', { activationQuantizer: 'absmax' }): the numpy reference's bits", () => {
+  it('dense at batch 1 and 8: ReLU with bias, linear without, ReLU6 over 1280 inputs', () => {
+    const cases: { m: Model; x: Float32Array; shape: number[]; batch: number }[] = [];
+    for (const [k, n, act, bias] of [[37, 19, 'relu', true], [64, 8, 'linear', false], [1280, 10, 'relu6', true], [1, 3, 'linear', true]] as const) {
+      for (const batch of [1, 8]) {
+        const m = denseModel(k, n, act, bias);
+        cases.push({ m, x: rowsOf(batch, k, k + batch), shape: [batch, k], batch });
+      }
+    }
+    const want = numpy(cases.map(({ m, x, shape }) => refCase(m.getLayer('d'), x, shape)));
+    cases.forEach(({ m, x, shape, batch }, i) => {
+      const got = m.predict(tensor(x, shape), { batchSize: batch }).data;
+      expectSame(got, want[i], `dense case ${i} (${shape}, ${m.getLayer('d').config.activation})`);
+    });
+  });
+});
+
+describe('conv2d with the absmax quantizer: each output position\'s im2col row quantized on its own', () => {
+  it('1x1 (pointwise, strided in place, padded) and 3x3 / 5x5 at strides 1 and 2 with padding, the numpy reference\'s bits', () => {
+    const cases: { m: Model; x: Float32Array; shape: number[] }[] = [];
+    const specs: [number[], number, number, number, string, string, boolean][] = [
+      [[6, 5, 16], 24, 1, 1, 'valid', 'relu', true], // pointwise: one GEMM over every pixel
+      [[9, 7, 12], 10, 1, 2, 'valid', 'linear', false], // strided 1x1: rows read in place
+      [[4, 4, 9], 8, 1, 2, 'same', 'relu6', true],
+      [[7, 6, 5], 9, 3, 1, 'same', 'relu', true],
+      [[9, 8, 4], 17, 3, 2, 'same', 'linear', true],
+      [[8, 8, 3], 16, 3, 2, 'valid', 'relu', false],
+      [[11, 9, 6], 12, 5, 2, 'same', 'relu6', true],
+    ];
+    for (const [i, [shape, filters, ks, st, pad, act, bias]] of specs.entries()) {
+      const m = convModel(shape, filters, ks, st, pad, act, bias);
+      const per = shape[0] * shape[1] * shape[2];
+      const x = randomArray(2 * per, 90 + i, -2, 2);
+      for (let j = 0; j < shape[2] * 5; j++) x[per + j] *= 30; // a few large pixels in the second image
+      cases.push({ m, x, shape: [2, ...shape] });
+    }
+    const want = numpy(cases.map(({ m, x, shape }) => refCase(m.getLayer('c'), x, shape)));
+    cases.forEach(({ m, x, shape }, i) => {
+      const got = m.predict(tensor(x, shape)).data;
+      expectSame(got, want[i], `conv case ${i} (${JSON.stringify(specs[i])})`);
+    });
+  });
+
+  it('a batch norm after an absmax conv is not folded into it, and a depthwise layer stays weight-only', () => {
+    setSeed(8);
+    const m = sequential([
+      layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', inputShape: [6, 6, 3], name: 'c' }),
+      layers.batchNormalization({ name: 'bn' }),
+      layers.depthwiseConv2d({ kernelSize: 3, name: 'dw' }),
+    ]);
+    m.freeze('dw');
+    m.quantize('int8', { activationQuantizer: 'absmax' });
+    expect(int8Of(m.getLayer('c'))!.activationQuantizer).toBe('absmax');
+    expect(int8Of(m.getLayer('dw'))!.activationQuantizer).toBeUndefined();
+    const ops = m.planInference(2).programs.forward!.ops.map((o) => o.op);
+    expect(ops).toContain('conv2d_q8');
+    expect(ops).toContain('bn_forward_infer');
+  });
+});
+
+describe('the absmax mode as model state', () => {
+  it('weight-only stays the default: no mode, the weight-only bits', () => {
+    const a = sequential([layers.dense(5, { inputShape: [7], name: 'd' })]);
+    a.freeze('d');
+    a.quantize('int8');
+    expect(int8Of(a.getLayer('d'))!.activationQuantizer).toBeUndefined();
+    const x = rowsOf(4, 7, 1);
+    const w = a.getLayer('d').getWeights();
+    const want = Array.from({ length: 20 }, (_, j) => {
+      const r = Math.floor(j / 5), c = j % 5;
+      let s = 0;
+      for (let p = 0; p < 7; p++) s = Math.fround(s + Math.fround(x[r * 7 + p] * int8Of(a.getLayer('d'))!.q[p * 5 + c]));
+      return Math.fround(Math.fround(s / int8Of(a.getLayer('d'))!.scale[c]) + w[1][c]);
+    });
+    expectSame(a.predict(tensor(x, [4, 7])).data, want, 'weight-only dense');
+  });
+
+  it('is saved and loaded (safetensors metadata), giving the same bits; kept through setWeights', async () => {
+    const m = denseModel(33, 12, 'relu', true);
+    const x = rowsOf(8, 33, 4);
+    const before = m.predict(tensor(x, [8, 33])).data;
+    const bytes = m.toBytes();
+    const file = readSafetensors(bytes);
+    expect(JSON.parse(file.metadata.int8_activation_quantizer)).toEqual({ d: 'absmax' });
+    const back = await loadModel(bytes);
+    expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBe('absmax');
+    expectSame(back.predict(tensor(x, [8, 33])).data, before, 'loaded');
+    back.getLayer('d').setWeights(back.getLayer('d').getWeights());
+    expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBe('absmax');
+    expect(back.summary()).toMatch(/int8 absmax/);
+  });
+
+  it('refuses a bad value naming the model or layer, and a file whose metadata names a wrong layer or value', async () => {
+    const m = sequential([layers.dense(5, { inputShape: [7], name: 'd' }), layers.dense(2, { name: 'head' })]);
+    m.freeze('d');
+    expect(() => m.quantize('int8', { activationQuantizer: 'minmax' as never })).toThrow(InvalidArgumentError);
+    expect(() => m.quantize('int8', { activationQuantizer: 'minmax' as never })).toThrow(/activationQuantizer must be 'absmax'.*"minmax"/);
+    expect(() => m.getLayer('d').quantize('int8', { activationQuantizer: 1 as never })).toThrow(/layer d quantize: activationQuantizer/);
+    expect(int8Of(m.getLayer('d'))).toBeNull(); // nothing changed
+    m.quantize('int8', { activationQuantizer: 'absmax' });
+    const file = readSafetensors(m.toBytes());
+    const rewrite = (meta: string) => writeSafetensors([...file.tensors].map(([name, t]) => ({ name, ...t })), { ...file.metadata, int8_activation_quantizer: meta });
+    await expect(loadModel(rewrite('{"head":"absmax"}'))).rejects.toThrow(ModelFormatError);
+    await expect(loadModel(rewrite('{"head":"absmax"}'))).rejects.toThrow(/layer head/);
+    await expect(loadModel(rewrite('{"d":"minmax"}'))).rejects.toThrow(/layer d: activation quantizer must be 'absmax', got "minmax"/);
+    await expect(loadModel(rewrite('[1]'))).rejects.toThrow(ModelFormatError);
+  });
+});
