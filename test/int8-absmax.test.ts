@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { randomArray } from './support/harness';
 import { expectSame } from './support/close';
-import { input, layers, model, sequential, optimizers, tensor, setSeed, loadModel, InvalidArgumentError, ModelFormatError, readSafetensors, writeSafetensors, type Layer, type Model } from '../dist/node.js';
+import { layers, sequential, optimizers, tensor, setSeed, loadModel, verifyPlan, InvalidArgumentError, ModelFormatError, readSafetensors, writeSafetensors, type Layer, type Model } from '../dist/node.js';
 
 const SCRIPT = new URL('./torch/absmax_int8.py', import.meta.url).pathname;
 const PYTHON = process.env.EDGETUNE_PYTHON ?? '/usr/bin/python3';
@@ -123,6 +123,59 @@ describe('conv2d with the absmax quantizer: each output position\'s im2col row q
     const ops = m.planInference(2).programs.forward!.ops.map((o) => o.op);
     expect(ops).toContain('conv2d_q8');
     expect(ops).toContain('bn_forward_infer');
+  });
+});
+
+describe('an absmax base in training plans (q packed per call) and under a trainable head', () => {
+  const build = (withHead: boolean, compiled: boolean) => {
+    setSeed(21);
+    const m = sequential([
+      layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, activation: 'relu', inputShape: [9, 9, 2], name: 'c1' }),
+      layers.flatten(),
+      layers.dense(10, { activation: 'relu', name: 'd1' }),
+      ...(withHead ? [layers.dense(4, { activation: 'softmax', name: 'head' })] : []),
+    ]);
+    m.freeze('d1');
+    m.quantize('int8', { activationQuantizer: 'absmax' });
+    if (compiled) m.compile({ optimizer: optimizers.sgd({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', batchSize: 8 });
+    return m;
+  };
+  const x = tensor(randomArray(16 * 162, 5, 0, 1), [16, 9, 9, 2]);
+  const y = tensor(Int32Array.from({ length: 16 }, (_, i) => i % 4), [16]);
+
+  it('the training plan packs q per call and predicts the inference plan\'s bits', () => {
+    const lean = build(true, false);
+    const want = lean.predict(x, { batchSize: 8 }).data;
+    expect(lean.plan.programs.prepare!.ops.filter((o) => o.op === 'pack_b_q8').map((o) => o.layer)).toEqual(['c1', 'd1']);
+    const q = build(true, true);
+    expect(Array.from(q.predict(x, { batchSize: 8 }).data)).toEqual(Array.from(want));
+    const ops = q.plan.programs.forward!.ops.map((o) => [o.op, o.layer]);
+    expect(ops).toEqual(expect.arrayContaining([['pack_b_q8', 'c1'], ['conv2d_q8', 'c1'], ['pack_b_q8', 'd1'], ['gemm_q8', 'd1']]));
+    expect(verifyPlan(q.plan)).toEqual([]);
+    expect(verifyPlan(lean.plan)).toEqual([]);
+  });
+
+  it('a head fit on the absmax base learns what the same head fit on the base\'s predictions learns', async () => {
+    const features = build(false, false).predict(x, { batchSize: 8 });
+    const q = build(true, true);
+    setSeed(22);
+    const head = sequential([layers.dense(4, { activation: 'softmax', inputShape: [10], name: 'head' })]);
+    head.compile({ optimizer: optimizers.sgd({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', batchSize: 8 });
+    head.getLayer('head').setWeights(q.getLayer('head').getWeights());
+    const hq = await q.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 });
+    const hh = await head.fit(features, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 });
+    expect(hq.history.loss).toEqual(hh.history.loss);
+    expectSame(q.getLayer('head').getWeights()[0], head.getLayer('head').getWeights()[0], 'head kernel');
+    expect(hq.history.loss[2]).toBeLessThan(hq.history.loss[0]);
+  });
+
+  it('gives the same bits on 1, 2 and 3 threads', () => {
+    const want = build(true, false).predict(x, { batchSize: 16 }).data;
+    for (const threads of [2, 3]) {
+      const m = build(true, false);
+      m.planInference(16, undefined, threads);
+      expect(Array.from(m.predict(x, { batchSize: 16 }).data), `${threads} threads`).toEqual(Array.from(want));
+    }
   });
 });
 
