@@ -7,6 +7,9 @@
 //   - `model-<name>-int8-b1` / `-b8`: the same model with every layer frozen and quantize('int8')
 //     (docs/int8.md), timed alternately with the float32 model (int8Row); its top-1 agreement
 //     with float32 on the bench input and the int8 / float32 ratio of medians are printed.
+//   - `model-<name>-int8a-b1` / `-b8`: the same with quantize('int8', { activationQuantizer: 'absmax' })
+//     (Keras 3's default int8 config: the dense and conv2d inputs quantized per row, int32
+//     products; docs/int8.md "absmax"), timed and reported as the int8 rows.
 // With `profile`, edgetune's time per op kind is printed for each model (opProfile below).
 // With `threads` (a list of thread counts, scripts/bench-threads.mjs), edgetune runs one model per
 // count, timed in alternation after the peer (timedRows); each record then carries its `threads`
@@ -92,17 +95,18 @@ function printProfile(workload, profile) {
 
 const timing = (quick) => ({ warmup: 2, reps: quick ? 5 : 15, minMs: quick ? 200 : 1000 });
 
-// Every layer frozen, every dense / conv2d / depthwise kernel int8.
-function quantized(m) {
+// Every layer frozen, every dense / conv2d / depthwise kernel int8; with `absmax`, Keras's
+// activation quantizer on the dense and conv2d layers.
+function quantized(m, absmax = false) {
   for (const l of m.layers) l.trainable = false;
-  return m.quantize('int8');
+  return m.quantize('int8', { activationQuantizer: absmax ? 'absmax' : null });
 }
 
 // The int8 row of one workload: the int8 and float32 models timed alternately, run for run (a
 // machine shared with other work drifts less between the two than between two timed blocks); the
 // row is the int8 median, and the ratio of the two medians is printed.
-function int8Row(workload, model, floatModel, x, batch, floatOut, { warmup, reps, minMs }) {
-  const wl = workload.replace(/-b(\d+)$/, '-int8-b$1');
+function int8Row(workload, model, floatModel, x, batch, floatOut, { warmup, reps, minMs }, tag = 'int8') {
+  const wl = workload.replace(/-b(\d+)$/, `-${tag}-b$1`);
   const out = model.predict(x, { batchSize: batch }).data;
   const classes = out.length / batch;
   const top = (d, i) => { let b = 0; for (let j = 1; j < classes; j++) if (d[i * classes + j] > d[i * classes + b]) b = j; return b; };
@@ -120,7 +124,7 @@ function int8Row(workload, model, floatModel, x, batch, floatOut, { warmup, reps
   const median = (a) => a.sort((p, q) => p - q)[a.length >> 1];
   const ms = median(tq), floatMs = median(tf);
   const best = Math.min(...tq) / Math.min(...tf);
-  log(`${wl}: ${ms.toFixed(2)} ms, float32 ${floatMs.toFixed(2)} ms run alternately (n=${tq.length}): int8 / float32 = ${(ms / floatMs).toFixed(2)} (medians), ${best.toFixed(2)} (fastest runs); top-1 agreement with float32 ${same}/${batch}`);
+  log(`${wl}: ${ms.toFixed(2)} ms, float32 ${floatMs.toFixed(2)} ms run alternately (n=${tq.length}): ${tag} / float32 = ${(ms / floatMs).toFixed(2)} (medians), ${best.toFixed(2)} (fastest runs); top-1 agreement with float32 ${same}/${batch}`);
   return { workload: wl, impl: 'edgetune', value: ms, unit: 'ms' };
 }
 
@@ -210,13 +214,15 @@ async function graphModelRows(et, name, { quick, profile, selected, threads }) {
   const load = () => et.importTfjsGraphModel(json, async (p) => new Uint8Array(readFileSync(join(GRAPH_DIR, p))), `${name}.json`);
   const model = await load();
   const int8 = quantized(await load());
+  const int8a = quantized(await load(), true);
   const { tf } = await useTfBackend('wasm');
   const tfconv = await import('@tensorflow/tfjs-converter');
   const oracle = await tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: 'graph-model' }));
   for (const batch of BATCHES) {
     const workload = `model-${name}-b${batch}`;
     const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
-    if (!selected(workload) && !wantInt8) continue;
+    const wantInt8a = selected(workload.replace(/-b\d+$/, '-int8a-b'));
+    if (!selected(workload) && !wantInt8 && !wantInt8a) continue;
     const xd = randomF32(batch * 64 * 64, 500 + batch, 0, 1);
     const x = et.tensor(xd, [batch, 64, 64, 1]);
     const mine = model.predict(x, { batchSize: batch }).data;
@@ -231,6 +237,7 @@ async function graphModelRows(et, name, { quick, profile, selected, threads }) {
       tx.dispose();
     }
     if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, timing(quick)));
+    if (wantInt8a) out.push(int8Row(workload, int8a, model, x, batch, mine, timing(quick), 'int8a'));
   }
   oracle.dispose();
   return out;
@@ -240,12 +247,14 @@ async function torchvisionRows(et, name, onnx, { quick, profile, selected, threa
   const out = [];
   const model = et.importOnnx(onnx, `${name}.onnx`);
   const int8 = quantized(et.importOnnx(onnx, `${name}.onnx`));
+  const int8a = quantized(et.importOnnx(onnx, `${name}.onnx`), true);
   const session = await ortSession(onnx);
   const ort = await import('onnxruntime-web');
   for (const batch of BATCHES) {
     const workload = `model-${name}-b${batch}`;
     const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
-    if (!selected(workload) && !wantInt8) continue;
+    const wantInt8a = selected(workload.replace(/-b\d+$/, '-int8a-b'));
+    if (!selected(workload) && !wantInt8 && !wantInt8a) continue;
     const xd = randomF32(batch * 3 * 224 * 224, 700 + batch, -1, 1);
     const nhwc = new Float32Array(xd.length);
     for (let b = 0; b < batch; b++) for (let c = 0; c < 3; c++) for (let p = 0; p < 224 * 224; p++) nhwc[(b * 224 * 224 + p) * 3 + c] = xd[(b * 3 + c) * 224 * 224 + p];
@@ -261,6 +270,7 @@ async function torchvisionRows(et, name, onnx, { quick, profile, selected, threa
       if (profile) printProfiles(workload, model, models, threads, 3);
     }
     if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, opts));
+    if (wantInt8a) out.push(int8Row(workload, int8a, model, x, batch, mine, opts, 'int8a'));
   }
   await session.release();
   return out;
@@ -281,9 +291,9 @@ export async function modelRows(et, { quick = false, profile = false, selected =
   const out = [];
   const opts = { quick, profile, selected, threads };
   for (const name of GRAPH_MODELS) {
-    if (BATCHES.some((b) => selected(`model-${name}-b${b}`) || selected(`model-${name}-int8-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
+    if (BATCHES.some((b) => selected(`model-${name}-b${b}`) || selected(`model-${name}-int8-b${b}`) || selected(`model-${name}-int8a-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
   }
-  const wanted = TORCHVISION_MODELS.filter((n) => BATCHES.some((b) => selected(`model-${n}-b${b}`) || selected(`model-${n}-int8-b${b}`)));
+  const wanted = TORCHVISION_MODELS.filter((n) => BATCHES.some((b) => selected(`model-${n}-b${b}`) || selected(`model-${n}-int8-b${b}`) || selected(`model-${n}-int8a-b${b}`)));
   if (!wanted.length) return out;
   const { files, reason } = torchvisionFiles(wanted);
   if (!files) {
