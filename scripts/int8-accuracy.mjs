@@ -7,7 +7,9 @@
 //   - the torchvision zoo (test/torch/export.py, random weights with randomised BN statistics, as
 //     the bench uses): top-1 agreement with float32 on generated images (below);
 //   - each model's inference arena at batch 1 and 8, float32 and int8.
-// Usage: npm run build && node scripts/int8-accuracy.mjs [--zoo-only | --emotion-only [--no-transfer]] [images per zoo model]
+// --absmax: the int8 models quantize their dense and conv2d inputs too (Keras's activation
+// quantizer, quantize('int8', { activationQuantizer: 'absmax' }); docs/int8.md "absmax").
+// Usage: npm run build && node scripts/int8-accuracy.mjs [--absmax] [--zoo-only | --emotion-only [--no-transfer]] [images per zoo model]
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,11 +23,12 @@ const ZOO_DIR = process.env.EDGETUNE_BENCH_CACHE ?? join(tmpdir(), 'edgetune-ben
 const ZOO = ['mobilenet_v2', 'mobilenet_v3_small', 'efficientnet_b0', 'resnet18', 'squeezenet1_1', 'shufflenet_v2_x0_5'];
 const args = process.argv.slice(2);
 const zooImages = Number(args.find((a) => /^\d+$/.test(a)) ?? 32);
+const activationQuantizer = args.includes('--absmax') ? 'absmax' : null;
 
 // Every frozen dense / conv2d / depthwise layer of m in int8 (all layers frozen first).
 export function quantizeAll(m) {
   for (const l of m.layers) l.trainable = false;
-  return m.quantize('int8');
+  return m.quantize('int8', { activationQuantizer });
 }
 
 const argmax = (d, off, n) => { let b = 0; for (let j = 1; j < n; j++) if (d[off + j] > d[off + b]) b = j; return b; };
@@ -80,7 +83,7 @@ async function transferHead(train, test, int8) {
   const pooled = layers.globalAveragePooling2d().apply(features);
   const m = model({ inputs: inp, outputs: layers.dense(10, { activation: 'softmax', name: 'digit_head' }).apply(pooled) });
   for (const l of base.layers) l.trainable = false;
-  if (int8) m.quantize('int8');
+  if (int8) m.quantize('int8', { activationQuantizer });
   m.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 32 });
   await m.fit(tensor(train.x, [train.n, 28, 28, 1]), tensor(train.y, [train.n]), { epochs: 20, batchSize: 32, seed: 1, verbose: 0 });
   const r = m.evaluate(tensor(test.x, [test.n, 28, 28, 1]), tensor(test.y, [test.n]), { batchSize: 64 });

@@ -35,20 +35,22 @@ export function mcuData({ perClass = 50 } = {}) {
 
 // The model before training: the frozen base (int8 kernels) and a fresh head, compiled at one
 // sample per run; the budget covers the whole arena, so a plan that does not fit is refused up front.
-export async function mcuModel() {
+// activationQuantizer 'absmax': the base's conv2d and dense inputs quantized too (Keras's default
+// int8 config, docs/int8.md "absmax"); null (default) weight-only.
+export async function mcuModel({ activationQuantizer = null } = {}) {
   setSeed(7);
   const base = await loadModel(BASE);
   const reused = base.layers.slice(0, -1);
   for (const l of reused) l.trainable = false;
   const model = sequential([...reused, layers.dense(5, { activation: 'softmax', name: 'head_5to9' })], { name: 'mcu_finetune' });
-  model.quantize('int8');
+  model.quantize('int8', { activationQuantizer });
   model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], batchSize: 1, memoryBudget: ARENA_BUDGET });
   return model;
 }
 
-export async function mcuFinetune({ epochs = 20, perClass = 50, batchSize = 16, log = () => {} } = {}) {
+export async function mcuFinetune({ epochs = 20, perClass = 50, batchSize = 16, log = () => {}, activationQuantizer = null } = {}) {
   const { train, test } = mcuData({ perClass });
-  const model = await mcuModel();
+  const model = await mcuModel({ activationQuantizer });
   const initialBytes = model.toBytes();
   const history = await model.fit(tensor(train.x, [train.n, 28, 28, 1]), tensor(train.y, [train.n]), {
     epochs, batchSize, microBatch: 1, shuffle: false, verbose: 0,
@@ -61,10 +63,10 @@ export async function mcuFinetune({ epochs = 20, perClass = 50, batchSize = 16, 
 // The WASI module's inputs, in `dir`: model.safetensors (the model before training), model.plan
 // (the same micro-batched plan fit runs, at most ARENA_BUDGET) and train.etd (the rows in fit's
 // order). Returns the plan.
-export async function mcuWasiFiles(dir, { perClass = 50, batchSize = 16 } = {}) {
+export async function mcuWasiFiles(dir, { perClass = 50, batchSize = 16, activationQuantizer = null } = {}) {
   const { writeFileSync } = await import('node:fs');
   const { train } = mcuData({ perClass });
-  const bytes = (await mcuModel()).toBytes();
+  const bytes = (await mcuModel({ activationQuantizer })).toBytes();
   writeFileSync(`${dir}/model.safetensors`, bytes);
   const plan = compileTrainPlan(await loadModel(bytes), { batch: batchSize, microBatch: 1, budget: ARENA_BUDGET });
   writeFileSync(`${dir}/model.plan`, planToFileBytes(plan, { stepBatch: batchSize }));
