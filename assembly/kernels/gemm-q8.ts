@@ -21,6 +21,9 @@
 // quantized rows of roundUp(k, 8) i16. Rows are quantized 4 at a time, just before their tile row.
 import { loadPartial, storeTail } from './vector-tail';
 
+// The lite build (dense networks, small batches; its size is bounded) runs every row on the one-row
+// tile: the same integer sums, so the same bits.
+const LITE: bool = isDefined(EDGETUNE_LITE);
 // @ts-ignore: decorator
 @inline const Q8_NR: i32 = 8;
 // @ts-ignore: decorator
@@ -156,7 +159,7 @@ export function gemm_q8(c: usize, a: usize, bp: usize, ks: usize, bias: usize, m
     const mr = min(Q8_MR, m - i0);
     quantize_rows_q8(xq, xs, a + (<usize>(i0 * rsa) << 2), mr, k, rsa);
     const c0 = c + (<usize>(i0 * ldc) << 2);
-    if (ASC_FEATURE_SIMD && mr == Q8_MR) {
+    if (ASC_FEATURE_SIMD && mr == Q8_MR && !LITE) {
       gemm_q8_4x8(c0, ldc, xq, rowBytes, xs, bp, ks, bias, n, k, lo, hi);
     } else {
       for (let r = 0; r < mr; r++) {

@@ -1,7 +1,7 @@
 // The ops of the lite kernel build (dist/edgetune-lite.wasm, the `edgetune/lite` entry): dense
 // networks trained and run (GEMMs, activations, losses, optimizers, regularizers, batch norm,
 // dropout, element-wise and shape ops), without the convolution, depthwise, pooling, resizing,
-// padding and int8 kernels. scripts/gen-ops.mjs compiles the other ops' cases out of the lite
+// padding and weight-only int8 kernels. scripts/gen-ops.mjs compiles the other ops' cases out of the lite
 // interpreter (assembly/interp/run.ts under EDGETUNE_LITE), and scripts/build.mjs writes this list
 // into the module's 'edgetune.ops' section, from which the executor refuses a plan that needs
 // another op, naming the op and its layer (host/runtime/kernel-source.ts). An op missing here is
@@ -14,4 +14,6 @@ export const LITE_OPS: readonly string[] = [
   'optimizer_init', 'step_done', 'nadam_prep', 'commit_state', 'output_metrics', 'loss_weighted', 'axpy', 'mul', 'channel_affine',
   'channel_scale_backward', 'mse', 'bce_logits', 'bce_probs', 'nd_copy', 'broadcast', 'softmax_axis_forward', 'softmax_axis_backward',
   'unary_forward', 'unary_backward', 'prelu_forward', 'prelu_backward', 'batched_gemm', 'pack_b', 'gemm_packed',
+  // A loaded int8 dense model in Keras's absmax mode (docs/int8.md "absmax"); lite has no quantize.
+  'pack_b_q8', 'gemm_q8',
 ];
