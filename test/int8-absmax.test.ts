@@ -6,7 +6,7 @@
 // bias, ReLU / ReLU6 / linear. Bit for bit. Also: the mode saved and loaded, shown by the summary,
 // kept by setWeights; a head trained on an absmax base (the training plan's forward) against the
 // same head trained on the base's predictions; weight-only stays the default; bad input.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { randomArray } from './support/harness';
 import { expectSame } from './support/close';
@@ -209,6 +209,27 @@ describe('the absmax mode as model state', () => {
     back.getLayer('d').setWeights(back.getLayer('d').getWeights());
     expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBe('absmax');
     expect(back.summary()).toMatch(/int8 absmax/);
+  });
+
+  it('a lite process (edgetune/lite) runs a loaded absmax dense model with the full build\'s bits, batch 1 and 5', () => {
+    const m = sequential([layers.dense(16, { inputShape: [20], activation: 'relu', name: 'd1' }), layers.dense(3, { name: 'head' })]);
+    m.freeze('d1');
+    m.quantize('int8', { activationQuantizer: 'absmax' });
+    const x = rowsOf(5, 20, 6);
+    const want = [1, 5].map((b) => Array.from(m.predict(tensor(x.slice(0, 20 * b), [b, 20]), { batchSize: b }).data));
+    const script = `
+      const et = await import(${JSON.stringify(new URL('../dist/lite.js', import.meta.url).href)});
+      await et.ready();
+      const chunks = [];
+      for await (const c of process.stdin) chunks.push(c);
+      const { model, x } = JSON.parse(Buffer.concat(chunks).toString());
+      const m = await et.loadModel(Uint8Array.from(model));
+      const out = [1, 5].map((b) => Array.from(m.predict(et.tensor(Float32Array.from(x.slice(0, 20 * b)), [b, 20]), { batchSize: b }).data));
+      process.stdout.write(JSON.stringify({ out }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { input: JSON.stringify({ model: Array.from(m.toBytes()), x: Array.from(x) }), encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const got = JSON.parse(r.stdout) as { out: number[][] };
+    got.out.forEach((o, i) => expectSame(o, want[i], `lite batch ${[1, 5][i]}`));
   });
 
   it('refuses a bad value naming the model or layer, and a file whose metadata names a wrong layer or value', async () => {
