@@ -7,6 +7,9 @@
 // kept by setWeights; a head trained on an absmax base (the training plan's forward) against the
 // same head trained on the base's predictions; weight-only stays the default; bad input.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { randomArray } from './support/harness';
 import { expectSame } from './support/close';
@@ -201,14 +204,20 @@ describe('the absmax mode as model state', () => {
     const x = rowsOf(8, 33, 4);
     const before = m.predict(tensor(x, [8, 33])).data;
     const bytes = m.toBytes();
-    const file = readSafetensors(bytes);
-    expect(JSON.parse(file.metadata.int8_activation_quantizer)).toEqual({ d: 'absmax' });
+    expect(JSON.parse(readSafetensors(bytes).metadata.int8_activation_quantizer)).toEqual({ d: 'absmax' });
     const back = await loadModel(bytes);
     expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBe('absmax');
     expectSame(back.predict(tensor(x, [8, 33])).data, before, 'loaded');
     back.getLayer('d').setWeights(back.getLayer('d').getWeights());
     expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBe('absmax');
-    expect(back.summary()).toMatch(/int8 absmax/);
+    expect(back.summary()).toMatch(/d \(dense\).*frozen, int8 absmax/);
+    // edgetune inspect shows it too, in its table and its JSON
+    const file = join(mkdtempSync(join(tmpdir(), 'absmax-')), 'm.safetensors');
+    writeFileSync(file, bytes);
+    const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+    expect(execFileSync(process.execPath, [cli, 'inspect', file], { encoding: 'utf8' })).toMatch(/d \(dense\).*frozen, int8 absmax/);
+    const json = JSON.parse(execFileSync(process.execPath, [cli, 'inspect', file, '--json'], { encoding: 'utf8' }));
+    expect(json.layers[0]).toMatchObject({ name: 'd', int8: true, activationQuantizer: 'absmax' });
   });
 
   it('a lite process (edgetune/lite) runs a loaded absmax dense model with the full build\'s bits, batch 1 and 5', () => {
