@@ -23,6 +23,7 @@ import {
   l1l2PenaltyRef, maxNormRef, nonNegRef, normalizeRef, unitNormRef,
 } from './reference/layers';
 import { conv2dI8Twin, depthwiseI8Twin, gemmI8Twin } from './reference/int8';
+import { conv2dQ8Twin, gemmQ8Twin } from './reference/q8';
 import { nadamU, sgdRef } from './reference/optimizers';
 import { exponentialRef } from './reference/schedules';
 import { padBackwardRef, padRef, resizeBackwardRef, resizeRef } from './reference/spatial';
@@ -810,6 +811,34 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       y, x: x.p, bp, scale: scale.p, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), pack: c.out(SCRATCH), lo: 0, hi: Infinity,
     });
     c.expect('y', c.f32(y, nOut(CONV, f)), conv2dI8Twin(CONV, f, x.v, q.v, scale.v, b.v, true));
+  },
+  pack_b_q8(c) {
+    // The k-pair panels pack_b_q8 writes (roundUp(n, 8) * roundUp(k, 2) bytes) read back by gemm_q8.
+    const m = 3, n = 5, k = 7;
+    const a = c.input(m * B * k, -2, 2), q = c.int8(k * n), scale = c.input(n, 10, 200), bp = c.out(8 * 8 / 4), y = c.out(m * B * n);
+    c.run('pack_b_q8', { bp, q: q.p, n, k, rsq: n });
+    c.run('gemm_q8', { c: y, a: a.p, bp, scale: scale.p, bias: 0, m, n, k, rsa: k, ldc: n, lo: -Infinity, hi: Infinity, scratch: c.out(SCRATCH) });
+    const want = new Float32Array(m * B * n);
+    gemmQ8Twin(want, a.v, q.v, scale.v, null, m * B, n, k, n, -Infinity, Infinity);
+    c.expect('c', c.f32(y, m * B * n), want);
+  },
+  gemm_q8(c) {
+    // Past one 8-wide panel, a bias and a ReLU6 clamp in the epilogue; 5 rows a sample (a 4-row tile and one row).
+    const m = 5, n = 11, k = 6;
+    const a = c.input(m * B * k, -2, 2), q = c.int8(k * n), scale = c.input(n, 10, 200), bias = c.input(n), bp = c.out(16 * 6 / 4), y = c.out(m * B * n);
+    c.run('pack_b_q8', { bp, q: q.p, n, k, rsq: n });
+    c.run('gemm_q8', { c: y, a: a.p, bp, scale: scale.p, bias: bias.p, m, n, k, rsa: k, ldc: n, lo: 0, hi: 6, scratch: c.out(SCRATCH) });
+    const want = new Float32Array(m * B * n);
+    gemmQ8Twin(want, a.v, q.v, scale.v, bias.v, m * B, n, k, n, 0, 6);
+    c.expect('c', c.f32(y, m * B * n), want);
+  },
+  conv2d_q8(c) {
+    // A padded 3x3 convolution of 3 filters, im2col chunks of 7 positions, ReLU.
+    const f = 3, K = 9 * CONV.C, x = c.input(nIn(CONV)), q = c.int8(K * f), scale = c.input(f, 10, 200), b = c.input(f);
+    const bp = c.out(8 * (K + 1) / 4), y = c.out(nOut(CONV, f));
+    c.run('pack_b_q8', { bp, q: q.p, n: f, k: K, rsq: f });
+    c.run('conv2d_q8', { y, x: x.p, bp, scale: scale.p, b: b.p, ...convArgs(CONV, f), chunkRows: 7, cols: c.out(SCRATCH), scratch: c.out(SCRATCH), lo: 0, hi: Infinity });
+    c.expect('y', c.f32(y, nOut(CONV, f)), conv2dQ8Twin({ ...CONV, B }, f, x.v, q.v, scale.v, b.v, 0, Infinity));
   },
   widen_i8(c) {
     const n = 21, q = c.int8(n), y = c.out(n);

@@ -34,3 +34,28 @@ export function gemmQ8Twin(c: Float32Array, a: ArrayLike<number>, q: Int8Array, 
     }
   }
 }
+
+export interface Q8ConvGeometry {
+  B: number; H: number; W: number; C: number;
+  KH: number; KW: number; SH: number; SW: number; DH: number; DW: number;
+  PT: number; PL: number; OH: number; OW: number;
+}
+
+// conv2d_q8's twin: y (B*OH*OW, F) = gemmQ8Twin on the im2col rows of x (B, H, W, C): row o holds
+// x[b, ih, iw, c] at column (kh*KW + kw)*C + c, 0 where the tap falls outside the input.
+export function conv2dQ8Twin(g: Q8ConvGeometry, F: number, x: ArrayLike<number>, q: Int8Array, ks: Float32Array, b: Float32Array | null,
+  lo: number, hi: number): Float32Array {
+  const K = g.KH * g.KW * g.C, N = g.B * g.OH * g.OW;
+  const rows = new Float32Array(N * K);
+  for (let n = 0; n < g.B; n++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++) {
+    const o = (n * g.OH + oh) * g.OW + ow;
+    for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
+      const ih = oh * g.SH - g.PT + kh * g.DH, iw = ow * g.SW - g.PL + kw * g.DW;
+      if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+      for (let c = 0; c < g.C; c++) rows[o * K + (kh * g.KW + kw) * g.C + c] = x[((n * g.H + ih) * g.W + iw) * g.C + c];
+    }
+  }
+  const y = new Float32Array(N * F);
+  gemmQ8Twin(y, rows, q, ks, b, N, F, K, F, lo, hi);
+  return y;
+}
