@@ -8,16 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { harness, randomArray } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { expectSame } from './support/close';
+import { putQ, randomQ } from './support/int8';
 import { absmaxRow, gemmQ8Twin } from './reference/q8';
 import { q8PackedBytes, q8ScratchBytes } from '../host/compile/gemm-scratch';
 
-const randomQ = (n: number, seed: number) => Int8Array.from(randomArray(n, seed, -127.99, 127.99), (v) => Math.trunc(v));
-
-function putQ(t: Arena, q: Int8Array): number {
-  const p = t.alloc(Math.ceil(q.length / 4));
-  new Int8Array(t.memory.buffer).set(q, p);
-  return p;
-}
 
 interface Case { m: number; n: number; k: number; bias: boolean; rsa: number; ldc: number }
 

@@ -13,18 +13,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { harness, randomArray } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { expectClose, expectSame } from './support/close';
+import { putQ, randomQ } from './support/int8';
 import { gemmReference } from './reference/gemm';
 import { conv2dRef, depthwiseRef } from './reference/conv';
 import { conv2dI8Twin, depthwiseI8Twin, type DepthwiseGeometry, gemmI8Twin } from './reference/int8';
 import { gemmScratchBytes } from '../host/compile/gemm-scratch';
 
-const randomQ = (n: number, seed: number) => Int8Array.from(randomArray(n, seed, -127.99, 127.99), (v) => Math.trunc(v));
-
-function putQ(t: Arena, q: Int8Array): number {
-  const p = t.alloc(Math.ceil(q.length / 4));
-  new Int8Array(t.memory.buffer).set(q, p);
-  return p;
-}
 
 interface GemmCase { m: number; n: number; k: number; accumulate: number; rsq: number; ldc: number }
 

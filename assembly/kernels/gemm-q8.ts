@@ -173,6 +173,18 @@ export function gemm_q8(c: usize, a: usize, bp: usize, ks: usize, bias: usize, m
   }
 }
 
+// A panel's per-column floats (scales, bias) for columns 0-3 and 4-7 of cols (zeros past cols).
+// @ts-ignore: decorator
+@inline
+function colsLo(p: usize, cols: i32): v128 {
+  return loadPartial(p, min(cols, 4));
+}
+// @ts-ignore: decorator
+@inline
+function colsHi(p: usize, cols: i32): v128 {
+  return loadPartial(p + 16, max(cols - 4, 0));
+}
+
 // The epilogue of one 4-column group: f32(acc) / (xs * ks) [+ bias], clamped.
 // @ts-ignore: decorator
 @inline
@@ -220,9 +232,8 @@ function gemm_q8_4x8(c: usize, ldc: i32, xq: usize, rowBytes: usize, xs: usize, 
     const cols = min(Q8_NR, n - j0);
     const o = <usize>j0 << 2;
     // Lanes past cols divide by 0 and are never stored.
-    const k0 = loadPartial(ks + o, min(cols, 4)), k1 = loadPartial(ks + o + 16, max(cols - 4, 0));
-    const b0 = withBias ? loadPartial(bias + o, min(cols, 4)) : k0;
-    const b1 = withBias ? loadPartial(bias + o + 16, max(cols - 4, 0)) : k1;
+    const k0 = colsLo(ks + o, cols), k1 = colsHi(ks + o, cols);
+    const b0 = withBias ? colsLo(bias + o, cols) : k0, b1 = withBias ? colsHi(bias + o, cols) : k1;
     const y00 = finish(x00, s0, k0, b0, withBias, vlo, vhi), y01 = finish(x01, s0, k1, b1, withBias, vlo, vhi);
     const y10 = finish(x10, s1, k0, b0, withBias, vlo, vhi), y11 = finish(x11, s1, k1, b1, withBias, vlo, vhi);
     const y20 = finish(x20, s2, k0, b0, withBias, vlo, vhi), y21 = finish(x21, s2, k1, b1, withBias, vlo, vhi);
@@ -262,9 +273,8 @@ function gemm_q8_1x8(c: usize, xq: usize, xs: f32, bp: usize, ks: usize, bias: u
     } while (p != pairBytes);
     const cols = min(Q8_NR, n - j0);
     const o = <usize>j0 << 2;
-    const k0 = loadPartial(ks + o, min(cols, 4)), k1 = loadPartial(ks + o + 16, max(cols - 4, 0));
-    const b0 = withBias ? loadPartial(bias + o, min(cols, 4)) : k0;
-    const b1 = withBias ? loadPartial(bias + o + 16, max(cols - 4, 0)) : k1;
+    const k0 = colsLo(ks + o, cols), k1 = colsHi(ks + o, cols);
+    const b0 = withBias ? colsLo(bias + o, cols) : k0, b1 = withBias ? colsHi(bias + o, cols) : k1;
     const y0 = finish(x0, s, k0, b0, withBias, vlo, vhi), y1 = finish(x1, s, k1, b1, withBias, vlo, vhi);
     if (cols == Q8_NR) {
       v128.store(c + o, y0); v128.store(c + o, y1, 16);
