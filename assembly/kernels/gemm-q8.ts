@@ -20,6 +20,11 @@
 // Scratch at `scratch` (q8ScratchBytes(k), host/compile/gemm-scratch.ts): the 4 row scales, then 4
 // quantized rows of roundUp(k, 8) i16. Rows are quantized 4 at a time, just before their tile row.
 import { loadPartial, storeTail } from './vector-tail';
+import { GEMM_SCRATCH_FLOATS } from './gemm';
+import { arg, argf, argp, canSplit, GEMM_SPLIT_MIN, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
+
+// The thread job of a split gemm_q8 (assembly/kernels/threads.ts runs gemmQ8Tile).
+export const JOB_GEMM_Q8: i32 = 19;
 
 // The lite build (dense networks, small batches; its size is bounded) runs every row on the one-row
 // tile: the same integer sums, so the same bits.
@@ -153,6 +158,53 @@ function quantize4(xq: usize, xs: usize, a: usize, rows: i32, k: i32, rsa: i32):
 export function gemm_q8(c: usize, a: usize, bp: usize, ks: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, ldc: i32, lo: f32, hi: f32, scratch: usize): void {
   if (m <= 0 || n <= 0) return;
+  if (ASC_FEATURE_THREADS && gemmQ8Split(c, a, bp, ks, bias, m, n, k, rsa, ldc, lo, hi, scratch)) return;
+  gemmQ8Rows(c, a, bp, ks, bias, m, n, k, rsa, ldc, lo, hi, scratch);
+}
+
+// The split (threads build): tiles of whole 4-row bands, each quantized and multiplied by one
+// thread in its own scratch (a worker's GEMM scratch: k up to ~16,800), or with fewer bands than
+// two a thread (dense layers at small batches) tiles of whole 8-column panels, each thread
+// quantizing all the rows for its own; at least TILE_MIN_WORK multiply-adds a tile. A row's sums
+// are exact integers, so the bits do not depend on the split.
+function gemmQ8Split(c: usize, a: usize, bp: usize, ks: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, ldc: i32, lo: f32, hi: f32, scratch: usize): bool {
+  if (!canSplit()) return false;
+  const work = <f64>m * <f64>n * <f64>k;
+  if (work < GEMM_SPLIT_MIN || 16 + 8 * rowStride(k) > GEMM_SCRATCH_FLOATS << 2) return false;
+  const bands = (m + Q8_MR - 1) / Q8_MR;
+  let byRows = bands >= 2 * splitThreads() ? 1 : 0;
+  let count = tilesFor(byRows ? bands : (n + Q8_NR - 1) / Q8_NR, work, TILE_MIN_WORK);
+  if (count < 2 && byRows == 0) {
+    byRows = 1;
+    count = tilesFor(bands, work, TILE_MIN_WORK);
+  }
+  if (count < 2) return false;
+  setArgp(0, c); setArgp(1, a); setArgp(2, bp); setArgp(3, ks); setArgp(4, bias);
+  setArg(5, m); setArg(6, n); setArg(7, k); setArg(8, rsa); setArg(9, ldc); setArgf(10, lo); setArgf(11, hi); setArg(12, byRows);
+  runJob(JOB_GEMM_Q8, count, scratch);
+  return true;
+}
+
+export function gemmQ8Tile(args: usize, tile: i32, count: i32, scratch: usize): void {
+  const c = argp(args, 0), a = argp(args, 1), bp = argp(args, 2), ks = argp(args, 3), bias = argp(args, 4);
+  const m = arg(args, 5), n = arg(args, 6), k = arg(args, 7), rsa = arg(args, 8), ldc = arg(args, 9);
+  if (arg(args, 12)) {
+    const bands = (m + Q8_MR - 1) / Q8_MR;
+    const i0 = tileStart(tile, count, bands) * Q8_MR, i1 = min(m, tileStart(tile + 1, count, bands) * Q8_MR);
+    gemmQ8Rows(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), bp, ks, bias, i1 - i0, n, k, rsa, ldc, argf(args, 10), argf(args, 11), scratch);
+  } else {
+    const panels = (n + Q8_NR - 1) / Q8_NR;
+    const j0 = tileStart(tile, count, panels) * Q8_NR, j1 = min(n, tileStart(tile + 1, count, panels) * Q8_NR);
+    const o = <usize>j0 << 2;
+    gemmQ8Rows(c + o, a, bp + <usize>(j0 * (((k + 1) >> 1) << 1)), ks + o, bias != 0 ? bias + o : 0, m, j1 - j0, k, rsa, ldc,
+      argf(args, 10), argf(args, 11), scratch);
+  }
+}
+
+// gemm_q8 on one thread.
+function gemmQ8Rows(c: usize, a: usize, bp: usize, ks: usize, bias: usize, m: i32, n: i32, k: i32,
+  rsa: i32, ldc: i32, lo: f32, hi: f32, scratch: usize): void {
   const xs = scratch, xq = scratch + 16;
   const rowBytes = <usize>rowStride(k) << 1;
   for (let i0 = 0; i0 < m; i0 += Q8_MR) {
