@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { randomArray } from './support/harness';
-import { expectSame } from './support/close';
+import { expectClose, expectSame } from './support/close';
 import { layers, sequential, optimizers, tensor, setSeed, loadModel, verifyPlan, threadsReady, InvalidArgumentError, ModelFormatError, readSafetensors, writeSafetensors, type Layer, type Model } from '../dist/node.js';
 
 const SCRIPT = new URL('./torch/absmax_int8.py', import.meta.url).pathname;
@@ -172,20 +172,52 @@ describe('an absmax base in training plans (q packed per call) and under a train
     expect(hq.history.loss[2]).toBeLessThan(hq.history.loss[0]);
   });
 
+  it('the gradient through a frozen absmax layer to a trainable layer below uses the dequantized kernel (Keras\'s custom gradient)', async () => {
+    setSeed(30);
+    const m = sequential([
+      layers.dense(4, { useBias: false, inputShape: [3], name: 'below' }),
+      layers.dense(5, { useBias: false, name: 'mid' }),
+    ]);
+    m.getLayer('mid').trainable = false;
+    m.quantize('int8', { layers: ['mid'], activationQuantizer: 'absmax' });
+    const lr = 0.1, n = 6;
+    m.compile({ optimizer: optimizers.sgd({ learningRate: lr }), loss: 'meanSquaredError', batchSize: n });
+    const xv = randomArray(n * 3, 41, -1, 1), yv = randomArray(n * 5, 43, -1, 1);
+    const w1 = m.getLayer('below').getWeights()[0];
+    const z = m.predict(tensor(xv, [n, 3])).data; // the absmax forward, checked against numpy above
+    const k = int8Of(m.getLayer('mid'))!;
+    const wq = Float64Array.from(k.q, (v, i) => v / k.scale[i % 5]);
+    await m.fit(tensor(xv, [n, 3]), tensor(yv, [n, 5]), { epochs: 1, batchSize: n, shuffle: false, verbose: 0 });
+    // dL/dz = 2 (z - y) / (n * 5); dL/dh = dL/dz . wq^T; dL/dw1 = x^T . dL/dh
+    const want = Float64Array.from(w1, (w, idx) => {
+      const i = Math.floor(idx / 4), j = idx % 4;
+      let g = 0;
+      for (let r = 0; r < n; r++) {
+        let dh = 0;
+        for (let o = 0; o < 5; o++) dh += (2 * (z[r * 5 + o] - yv[r * 5 + o]) / (n * 5)) * wq[j * 5 + o];
+        g += xv[r * 3 + i] * dh;
+      }
+      return w - lr * g;
+    });
+    expectClose(m.getLayer('below').getWeights()[0], want, 1e-5, 1e-6, 'below kernel after one step');
+    expect(Math.max(...Array.from(want, (v, i) => Math.abs(v - w1[i])))).toBeGreaterThan(1e-3); // it moved
+  });
+
   it('gives the same bits on 1, 2 and 3 threads, gemm_q8 split by bands of rows that the workers run', async () => {
-    // A 3x3 conv of 8 -> 16 channels over 16x16 at batch 4 (1024 im2col rows of 72) and a dense
-    // 4096 -> 32 (the flattened maps): each product at least GEMM_SPLIT_MIN multiply-adds.
+    // A 3x3 conv of 16 -> 32 channels over 24x24 at batch 4 (2304 im2col rows of 144: tiles long
+    // enough for a worker to wake and take some) and a dense 18432 -> 32 (the flattened maps, 4
+    // rows: split by panels): each product at least GEMM_SPLIT_MIN multiply-adds.
     const big = () => {
       setSeed(12);
       const m = sequential([
-        layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [16, 16, 8], name: 'c' }),
+        layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [24, 24, 16], name: 'c' }),
         layers.flatten(),
         layers.dense(32, { activation: 'relu', name: 'd' }),
       ]);
       m.freeze('d');
       return m.quantize('int8', { activationQuantizer: 'absmax' });
     };
-    const xb = tensor(randomArray(4 * 16 * 16 * 8, 31, -1, 1), [4, 16, 16, 8]);
+    const xb = tensor(randomArray(4 * 24 * 24 * 16, 31, -1, 1), [4, 24, 24, 16]);
     const m = big();
     m.planInference(4, undefined, 1);
     const one = Array.from(m.predict(xb, { batchSize: 4 }).data);
@@ -278,5 +310,16 @@ describe('the absmax mode as model state', () => {
     await expect(loadModel(rewrite('{"head":"absmax"}'))).rejects.toThrow(/layer head/);
     await expect(loadModel(rewrite('{"d":"minmax"}'))).rejects.toThrow(/layer d: activation quantizer must be 'absmax', got "minmax"/);
     await expect(loadModel(rewrite('[1]'))).rejects.toThrow(ModelFormatError);
+  });
+
+  it('refuses, at plan time and naming the layer, a product whose int32 sums could overflow (127 * 127 * k >= 2^31)', () => {
+    const at = (k: number) => {
+      const m = sequential([layers.dense(1, { inputShape: [k], name: 'wide' })]);
+      m.freeze('wide');
+      return m.quantize('int8', { activationQuantizer: 'absmax' });
+    };
+    expect(() => at(133_145).planInference(1)).toThrow(InvalidArgumentError);
+    expect(() => at(133_145).planInference(1)).toThrow(/layer wide: an absmax int8 product over 133145 inputs can overflow/);
+    expect(() => at(133_144).planInference(1)).not.toThrow();
   });
 });
