@@ -186,6 +186,24 @@ describe('edgetune convert --quantize int8', () => {
     expect(bad.stderr).toMatch(/no frozen dense, conv2d or depthwiseConv2d layer to quantize/);
     expect(readdirSync(dir)).toEqual(['base-int8.safetensors']);
   });
+
+  it('--activation-quantizer absmax: the frozen dense/conv2d layers quantize their inputs too, saved and shown; a bad value refused', () => {
+    const dir = tmp();
+    const base = new URL('../models/mnist-cnn-base-0to4.safetensors', import.meta.url).pathname;
+    const out = join(dir, 'base-absmax.safetensors');
+    const r = cli('convert', base, out, '--quantize', 'int8', '--freeze', 'base_conv_2', '--activation-quantizer', 'absmax');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/int8 kernels in base_conv_1, base_conv_2 \(absmax inputs where dense or conv2d\)/);
+    const j = JSON.parse(cli('inspect', out, '--json').stdout);
+    expect(j.layers.filter((l: { activationQuantizer?: string }) => l.activationQuantizer === 'absmax').map((l: { name: string }) => l.name)).toEqual(['base_conv_1', 'base_conv_2']);
+    expect(cli('inspect', out).stdout).toMatch(/base_conv_2 \(conv2d\) .* frozen, int8 absmax/);
+    const bad = cli('convert', base, join(dir, 'bad.safetensors'), '--quantize', 'int8', '--freeze', 'base_conv_2', '--activation-quantizer', 'minmax');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--activation-quantizer takes absmax, with --quantize int8; got 'minmax'/);
+    const alone = cli('convert', base, join(dir, 'alone.safetensors'), '--activation-quantizer', 'absmax');
+    expect(alone.stderr).toMatch(/without --quantize int8/);
+    expect(readdirSync(dir)).toEqual(['base-absmax.safetensors']);
+  });
 });
 
 describe('edgetune inspect', () => {
