@@ -265,6 +265,16 @@ describe('the absmax mode as model state', () => {
     expectSame(back.predict(tensor(x, [8, 33])).data, before, 'loaded');
     back.getLayer('d').setWeights(back.getLayer('d').getWeights());
     expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBe('absmax');
+    // quantize again without the option keeps the mode; with null, weight-only (a new plan, other
+    // bits). (setWeights above quantized q / scale again: scales within an ulp, so a new reference.)
+    const after = back.predict(tensor(x, [8, 33])).data.slice();
+    back.quantize('int8');
+    expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBe('absmax');
+    expectSame(back.predict(tensor(x, [8, 33])).data, after, 'quantized again, mode kept');
+    back.quantize('int8', { activationQuantizer: null });
+    expect(int8Of(back.getLayer('d'))!.activationQuantizer).toBeUndefined();
+    expect(Array.from(back.predict(tensor(x, [8, 33])).data)).not.toEqual(Array.from(after));
+    back.quantize('int8', { activationQuantizer: 'absmax' });
     expect(back.summary()).toMatch(/d \(dense\).*frozen, int8 absmax/);
     // edgetune inspect shows it too, in its table and its JSON
     const file = join(mkdtempSync(join(tmpdir(), 'absmax-')), 'm.safetensors');

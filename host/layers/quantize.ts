@@ -27,8 +27,10 @@ export function takesActivationQuantizer(layer: Layer): boolean {
   return layer.kind === 'dense' || (layer.kind === 'conv2d' && (layer.config.groups ?? 1) === 1);
 }
 
-export function checkActivationQuantizer(value: unknown, where: string): ActivationQuantizer {
-  if (value === undefined || value === null) return null;
+// undefined (not given) stays undefined: quantizeLayer then leaves an int8 layer's mode as it is.
+export function checkActivationQuantizer(value: unknown, where: string): ActivationQuantizer | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return null;
   if (value === 'absmax') return 'absmax';
   throw new InvalidArgumentError(`${where}: activationQuantizer must be 'absmax' (Keras's default AbsMaxQuantizer) or null (weight-only), got ${JSON.stringify(value)}`);
 }
@@ -74,8 +76,8 @@ export function dequantizeKernel(k: Int8Kernel): Float32Array {
 // Quantizes one frozen layer's kernel in place: the layer keeps q and the scales, and its kernel
 // values become q / scale (what it computes with from now on). `activation`: the quantizer of its
 // inputs, kept only where it applies (takesActivationQuantizer); an int8 layer quantized again
-// keeps its q and takes the new mode.
-export function quantizeLayer(layer: Layer, where: string, activation: ActivationQuantizer = null): void {
+// keeps its q and takes the mode given, or keeps its own when none is given (undefined).
+export function quantizeLayer(layer: Layer, where: string, activation?: ActivationQuantizer): void {
   if (!canQuantize(layer)) {
     throw new InvalidArgumentError(`${where}: layer ${layer.name} (${layer.kind}) has no int8 kernel; only dense, conv2d and depthwiseConv2d layers can be quantized`);
   }
@@ -85,6 +87,7 @@ export function quantizeLayer(layer: Layer, where: string, activation: Activatio
   if (!layer.built) throw new InvalidArgumentError(`${where}: layer ${layer.name} is not built yet (it has no weights to quantize)`);
   const absmax = activation === 'absmax' && takesActivationQuantizer(layer);
   if (layer.int8) {
+    if (activation === undefined) return;
     if (absmax) layer.int8.activationQuantizer = 'absmax';
     else delete layer.int8.activationQuantizer;
     return;
