@@ -176,7 +176,8 @@ describe('edgetune convert --quantize int8', () => {
     const out = join(dir, 'base-int8.safetensors');
     const r = cli('convert', base, out, '--quantize', 'int8', '--freeze', 'base_conv_2');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/int8 kernels in base_conv_1, base_conv_2, float32 otherwise/);
+    // absmax by default (Keras's int8 config): the inputs of both convolutions are quantized too
+    expect(r.stdout).toMatch(/int8 kernels in base_conv_1, base_conv_2 \(absmax inputs where dense or conv2d\), float32 otherwise/);
     expect(readFileSync(base).length - readFileSync(out).length).toBeGreaterThan(3 * (144 + 4608) - 512);
     const j = JSON.parse(cli('inspect', out, '--json').stdout);
     expect(j.layers.filter((l: { int8: boolean }) => l.int8).map((l: { name: string }) => l.name)).toEqual(['base_conv_1', 'base_conv_2']);
@@ -187,9 +188,17 @@ describe('edgetune convert --quantize int8', () => {
     expect(readdirSync(dir)).toEqual(['base-int8.safetensors']);
   });
 
-  it('--activation-quantizer absmax: the frozen dense/conv2d layers quantize their inputs too, saved and shown; a bad value refused', () => {
+  it('--activation-quantizer absmax (the default) or none (weight-only): saved and shown; a bad value refused', () => {
     const dir = tmp();
     const base = new URL('../models/mnist-cnn-base-0to4.safetensors', import.meta.url).pathname;
+    const plain = join(dir, 'base-weight-only.safetensors');
+    const w = cli('convert', base, plain, '--quantize', 'int8', '--freeze', 'base_conv_2', '--activation-quantizer', 'none');
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toMatch(/int8 kernels in base_conv_1, base_conv_2 \(weight-only\), float32 otherwise/);
+    const jw = JSON.parse(cli('inspect', plain, '--json').stdout);
+    expect(jw.layers.filter((l: { int8: boolean }) => l.int8).map((l: { name: string }) => l.name)).toEqual(['base_conv_1', 'base_conv_2']);
+    expect(jw.layers.some((l: { activationQuantizer?: string }) => l.activationQuantizer !== undefined)).toBe(false);
+    expect(cli('inspect', plain).stdout).not.toMatch(/int8 absmax/);
     const out = join(dir, 'base-absmax.safetensors');
     const r = cli('convert', base, out, '--quantize', 'int8', '--freeze', 'base_conv_2', '--activation-quantizer', 'absmax');
     expect(r.code, r.stderr).toBe(0);
@@ -199,10 +208,10 @@ describe('edgetune convert --quantize int8', () => {
     expect(cli('inspect', out).stdout).toMatch(/base_conv_2 \(conv2d\) .* frozen, int8 absmax/);
     const bad = cli('convert', base, join(dir, 'bad.safetensors'), '--quantize', 'int8', '--freeze', 'base_conv_2', '--activation-quantizer', 'minmax');
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/--activation-quantizer takes absmax, with --quantize int8; got 'minmax'/);
+    expect(bad.stderr).toMatch(/--activation-quantizer takes absmax or none, with --quantize int8; got 'minmax'/);
     const alone = cli('convert', base, join(dir, 'alone.safetensors'), '--activation-quantizer', 'absmax');
     expect(alone.stderr).toMatch(/without --quantize int8/);
-    expect(readdirSync(dir)).toEqual(['base-absmax.safetensors']);
+    expect(readdirSync(dir).sort()).toEqual(['base-absmax.safetensors', 'base-weight-only.safetensors']);
   });
 });
 

@@ -5,7 +5,7 @@
 // dense at batch 1 and 8, conv2d 1x1 and 3x3 at strides 1 and 2 with padding, with and without
 // bias, ReLU / ReLU6 / linear. Bit for bit. Also: the mode saved and loaded, shown by the summary,
 // kept by setWeights; a head trained on an absmax base (the training plan's forward) against the
-// same head trained on the base's predictions; weight-only stays the default; bad input.
+// same head trained on the base's predictions; absmax is the default, null weight-only; bad input.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -238,12 +238,22 @@ describe('an absmax base in training plans (q packed per call) and under a train
 });
 
 describe('the absmax mode as model state', () => {
-  it('weight-only stays the default: no mode, the weight-only bits', () => {
+  it("absmax is the default (Keras 3's Int8QuantizationConfig); null gives no mode and the weight-only bits", () => {
+    const x = rowsOf(4, 7, 1);
+    setSeed(3);
+    const byDefault = sequential([layers.dense(5, { inputShape: [7], name: 'd' })]);
+    byDefault.freeze('d');
+    const named = sequential([layers.dense(5, { inputShape: [7], name: 'd' })]);
+    named.freeze('d');
+    named.getLayer('d').setWeights(byDefault.getLayer('d').getWeights());
+    byDefault.quantize('int8');
+    named.quantize('int8', { activationQuantizer: 'absmax' });
+    expect(int8Of(byDefault.getLayer('d'))!.activationQuantizer).toBe('absmax');
+    expectSame(byDefault.predict(tensor(x, [4, 7])).data, named.predict(tensor(x, [4, 7])).data, 'default = absmax');
     const a = sequential([layers.dense(5, { inputShape: [7], name: 'd' })]);
     a.freeze('d');
-    a.quantize('int8');
+    a.quantize('int8', { activationQuantizer: null });
     expect(int8Of(a.getLayer('d'))!.activationQuantizer).toBeUndefined();
-    const x = rowsOf(4, 7, 1);
     const w = a.getLayer('d').getWeights();
     const want = Array.from({ length: 20 }, (_, j) => {
       const r = Math.floor(j / 5), c = j % 5;

@@ -25,19 +25,23 @@ function top1(d: ArrayLike<number>, classes: number): number[] {
 }
 const agreement = (a: number[], b: number[]) => a.filter((v, i) => v === b[i]).length / a.length;
 
-function quantizeAll(m: Model): Model {
+type Mode = 'absmax' | null;
+// quantize('int8') with no option is the absmax mode (Keras's default); null is weight-only.
+function quantizeAll(m: Model, mode: Mode): Model {
   for (const l of m.layers) l.trainable = false;
-  return m.quantize('int8');
+  return mode === 'absmax' ? m.quantize('int8') : m.quantize('int8', { activationQuantizer: null });
 }
 
 function int8Ops(m: Model): string[] {
-  return m.plan.programs.forward!.ops.map((o) => o.op).filter((op) => op.includes('_i8') || op === 'dequantize_i8');
+  return m.plan.programs.forward!.ops.map((o) => o.op).filter((op) => op.includes('_i8') || op.includes('_q8') || op === 'dequantize_i8');
 }
+
+const MODES: Mode[] = ['absmax', null];
 
 describe('int8 top-1 agreement with float32 on held-out inputs', () => {
   const digits = loadMnist({ allowSubset: true });
 
-  it('emotion (int8) agrees with float32 on >= 97% of 300 MNIST test digits at 64x64', async () => {
+  it.each(MODES)('emotion (int8, activationQuantizer %s) agrees with float32 on >= 97% of 300 MNIST test digits at 64x64', async (mode) => {
     const test = selectDigits(digits, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'test');
     const n = Math.min(HELD_OUT, test.n);
     const inp = input({ shape: [28, 28, 1] });
@@ -47,7 +51,7 @@ describe('int8 top-1 agreement with float32 on held-out inputs', () => {
     const shards = json.weightsManifest.map((g: { paths: string[] }) => g.paths.map((p: string) => readFileSync(join(MODELS, p))));
     const load = () => importTfjsGraphModel(json, async (p: string) => new Uint8Array(readFileSync(join(MODELS, p))), 'emotion.json');
     const f = await load();
-    const q = quantizeAll(await load());
+    const q = quantizeAll(await load(), mode);
     const yf = f.predict(x, { batchSize: 50 }).data;
     const yq = q.predict(x, { batchSize: 50 }).data;
     const classes = yf.length / n;
@@ -55,21 +59,28 @@ describe('int8 top-1 agreement with float32 on held-out inputs', () => {
     // too slow here for all 300).
     const theirs = runGraph(json, decodeWeights(json, shards), tf.tensor(x.data.subarray(0, 8 * 4096), [8, 64, 64, 1])).dataSync();
     expect(top1(yf.subarray(0, 8 * classes), classes)).toEqual(top1(theirs, classes));
-    // Its inference plan packs the conv kernels once at a byte a weight (docs/int8.md); the 3x3
-    // stride-1 32 -> 64 one runs as Winograd on q (conv2d_winograd_i8); each 3x3 depthwise runs
-    // inside the 1x1 after it (sepconv_i8) and the 3x3 head inside the mean (conv_gap_i8).
-    expect(int8Ops(q).sort()).toEqual([...Array(3).fill('conv2d_forward_i8_packed'), 'conv2d_winograd_i8', ...Array(4).fill('sepconv_i8'), 'conv_gap_i8'].sort());
+    if (mode === null) {
+      // Weight-only: its inference plan packs the conv kernels once at a byte a weight
+      // (docs/int8.md); the 3x3 stride-1 32 -> 64 one runs as Winograd on q (conv2d_winograd_i8);
+      // each 3x3 depthwise runs inside the 1x1 after it (sepconv_i8) and the 3x3 head inside the
+      // mean (conv_gap_i8).
+      expect(int8Ops(q).sort()).toEqual([...Array(3).fill('conv2d_forward_i8_packed'), 'conv2d_winograd_i8', ...Array(4).fill('sepconv_i8'), 'conv_gap_i8'].sort());
+    } else {
+      // absmax: each of the 9 conv2d layers (4 plain, 4 pointwise, the head) runs the int32
+      // product on its quantized rows (conv2d_q8), the 4 depthwise layers stay weight-only.
+      expect(int8Ops(q).sort()).toEqual([...Array(9).fill('conv2d_q8'), ...Array(4).fill('depthwise_forward_i8_wide')].sort());
+    }
     expect(agreement(top1(yq, classes), top1(yf, classes))).toBeGreaterThanOrEqual(0.97);
     expect(new Set(top1(yf, classes)).size).toBeGreaterThan(1); // the reference is not one class everywhere
   }, 120_000);
 
-  it('the MNIST CNN base (int8) agrees with its float32 self on >= 99% of 300 held-out digits 0-4', async () => {
+  it.each(MODES)('the MNIST CNN base (int8, activationQuantizer %s) agrees with its float32 self on >= 99% of 300 held-out digits 0-4', async (mode) => {
     const base = new URL('../models/mnist-cnn-base-0to4.safetensors', import.meta.url).pathname;
     const test = selectDigits(digits, [0, 1, 2, 3, 4], 'test');
     const n = Math.min(HELD_OUT, test.n);
     const x = tensor(test.x.subarray(0, n * 784), [n, 28, 28, 1]);
     const f = await loadModel(base);
-    const q = quantizeAll(await loadModel(base));
+    const q = quantizeAll(await loadModel(base), mode);
     const yf = f.predict(x, { batchSize: 50 }).data, yq = q.predict(x, { batchSize: 50 }).data;
     expect(int8Ops(q).length).toBeGreaterThan(0);
     expect(int8Ops(q)).not.toContain('dequantize_i8');

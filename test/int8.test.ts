@@ -1,4 +1,5 @@
-// int8 weights for frozen layers (issue 14, item 1; Keras 3 model.quantize('int8')): the
+// int8 weights for frozen layers (issue 14, item 1; Keras 3 model.quantize('int8')), weight-only
+// (activationQuantizer: null; the absmax default has test/int8-absmax*.test.ts): the
 // dequantize_i8 kernel against its naive twin, the quantization's own guarantees, a frozen int8
 // base computing exactly what a float model holding q / scale computes (forward and a head
 // fine-tune), 1 byte a kernel weight in the arena, and the refusals.
@@ -50,7 +51,7 @@ describe("model.quantize('int8')", () => {
   it('per-output-channel symmetric: |q| <= 127 with 127 reached in each channel, |w - q/scale| <= half a step', () => {
     const m = base();
     const before = m.layers.map((l) => l.getWeights());
-    m.quantize('int8');
+    m.quantize('int8', { activationQuantizer: null });
     for (const [i, name] of [[0, 'c1'], [1, 'dw'], [3, 'd1']] as const) {
       const l = m.getLayer(name);
       const k = (l as unknown as { int8: { q: Int8Array; scale: Float32Array } }).int8;
@@ -75,7 +76,7 @@ describe("model.quantize('int8')", () => {
   it('an int8 base computes what a float base holding q / scale computes, predicting and fine-tuning the head; its kernels take 1 byte a weight', async () => {
     const q = base();
     const floatWeights = q.plan.breakdown.weights;
-    q.quantize('int8');
+    q.quantize('int8', { activationQuantizer: null });
     const f = base();
     f.layers.forEach((l, i) => l.setWeights(q.layers[i].getWeights())); // the float twin: q / scale as f32
     expectClose(q.predict(x).data, f.predict(x).data, 1e-6, 1e-7, 'predict');
@@ -99,7 +100,7 @@ describe("model.quantize('int8')", () => {
   });
 
   it('an inference plan packs each int8 conv and dense kernel once, a byte a weight, and predicts the bits of the per-call int8 kernels', () => {
-    const lean = base(false).quantize('int8'); // never compiled: predict plans for inference
+    const lean = base(false).quantize('int8', { activationQuantizer: null }); // never compiled: predict plans for inference
     const got = lean.predict(x, { batchSize: 16 }).data;
     const plan = lean.plan;
     expect(plan.mode).toBe('inference');
@@ -114,7 +115,7 @@ describe("model.quantize('int8')", () => {
     expect([bytes('c1', 'widened'), bytes('d1', 'packed')]).toEqual([3 * 3 * 2 * 6 * 4, Math.ceil((5 * 5 * 12 * 16) / 16) * 16]);
     expect(verifyPlan(plan)).toEqual([]);
     // The compiled twin's training plan reads q per call (conv2d_forward_i8, gemm_i8): the same bits.
-    const q = base().quantize('int8');
+    const q = base().quantize('int8', { activationQuantizer: null });
     const want = q.predict(x, { batchSize: 16 }).data;
     expect(q.plan.programs.forward!.ops.map((o) => o.op)).toEqual(expect.arrayContaining(['conv2d_forward_i8', 'gemm_i8']));
     expect(Array.from(got)).toEqual(Array.from(want));
@@ -133,7 +134,7 @@ describe("model.quantize('int8')", () => {
       ]);
       m.freeze('c');
       if (compiled) m.compile({ optimizer: optimizers.sgd({ learningRate: 0.01 }), loss: 'meanSquaredError', batchSize: 2 });
-      return m.quantize('int8', { layers: ['c'] });
+      return m.quantize('int8', { layers: ['c'], activationQuantizer: null });
     };
     const input = tensor(randomArray(2 * 12 * 12 * 128, 9, -1, 1), [2, 12, 12, 128]);
     const lean = deep(false);
@@ -158,7 +159,7 @@ describe("model.quantize('int8')", () => {
     setSeed(1);
     const open = sequential([layers.dense(3, { inputShape: [4] })]);
     expect(() => open.quantize('int8')).toThrow(/no frozen dense, conv2d or depthwiseConv2d layer to quantize/);
-    m.quantize('int8');
+    m.quantize('int8', { activationQuantizer: null });
     m.getLayer('d1').trainable = true;
     await expect(m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 })).rejects.toThrow(/layer d1 has an int8 kernel and cannot train/);
   });
@@ -166,7 +167,7 @@ describe("model.quantize('int8')", () => {
   it('saves I8 kernels with F32 <kernel>_scale tensors and loads them back bit for bit; a bad int8 file is refused', async () => {
     const m = base();
     const floatBytes = m.toBytes();
-    m.quantize('int8');
+    m.quantize('int8', { activationQuantizer: null });
     const bytes = m.toBytes();
     const file = readSafetensors(bytes);
     expect(file.tensors.get('c1/kernel')!.dtype).toBe('I8');

@@ -22,11 +22,15 @@ const bitsHex = (v: number) => {
 const printedBits = (stdout: string) => [...stdout.matchAll(/^epoch \d+\/\d+ loss \S+ f64 0x([0-9a-f]{16})$/gm)].map((m) => m[1]);
 const tensorBytes = (file: Uint8Array, name: string) => Buffer.from(readSafetensors(file).tensors.get(name)!.data);
 
-// The bundled MLP base with base_dense_1 frozen and int8, compiled with its training config: its bytes.
-async function int8MlpBase(): Promise<Uint8Array> {
+// Every op of every program of a plan (a micro-batched plan's forward is not in its train program).
+const allOps = (plan: { programs: Record<string, { ops: { op: string }[] } | undefined> }) => Object.values(plan.programs).flatMap((p) => p?.ops.map((o) => o.op) ?? []);
+
+// The bundled MLP base with base_dense_1 frozen and int8 (absmax, the default, or weight-only),
+// compiled with its training config: its bytes.
+async function int8MlpBase(activationQuantizer?: 'absmax' | null): Promise<Uint8Array> {
   const base = await loadModel(readFileSync(join(ROOT, 'models/mnist-base-0to4.safetensors')));
   base.layers[0].trainable = false;
-  base.quantize('int8');
+  base.quantize('int8', { activationQuantizer });
   const cfg = base.compileConfig!;
   base.compile({ optimizer: cfg.optimizer, loss: cfg.loss, metrics: cfg.metrics, batchSize: cfg.batchSize });
   return base.toBytes();
@@ -76,12 +80,15 @@ describe('micro-batched plan files with int8 weights (WASI)', () => {
     for (const name of ['base_dense_1/kernel', 'base_dense_1/kernel_scale']) expect(tensorBytes(after, name).equals(tensorBytes(bytes, name)), name).toBe(true);
   }, 120_000);
 
-  it('the no-SIMD WASI module (build/edgetune-wasi-nosimd.wasm) runs micro-batched int8 plans with the bytes of fit: gemm_i8 (MLP) and conv2d_forward_i8 (the 256 KB CNN)', async () => {
+  it.each([
+    [null, 'gemm_i8 (MLP) and conv2d_forward_i8 (the 256 KB CNN), weight-only'],
+    ['absmax' as const, 'gemm_q8 (MLP) and conv2d_q8 (the 256 KB CNN), absmax'],
+  ])('the no-SIMD WASI module (build/edgetune-wasi-nosimd.wasm) runs micro-batched int8 plans with the bytes of fit (activationQuantizer %s): %s', async (activationQuantizer) => {
     // Micro-batches of 4 on the MLP base with an int8 dense kernel; micro-batch 1 on the CNN base
     // with int8 convolutions (the showcase's plan and files). The scalar kernels add in the SIMD
     // order, so both runs must end on fit's weights and losses bit for bit.
-    const bytes = await int8MlpBase();
-    const dir = join(work, 'mlp-nosimd');
+    const bytes = await int8MlpBase(activationQuantizer);
+    const dir = join(work, `mlp-nosimd-${activationQuantizer}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'model.safetensors'), bytes);
     await compileModelFile(join(dir, 'model.safetensors'), join(dir, 'model.plan'), { batch: 16, microBatch: 4 });
@@ -94,17 +101,19 @@ describe('micro-batched plan files with int8 weights (WASI)', () => {
     const history = await host.fit(tensor(data.x, [40, 784]), tensor(data.labels, [40]), { epochs: 2, batchSize: 16, microBatch: 4, shuffle: false, verbose: 0 });
     expect(Buffer.compare(readFileSync(join(dir, 'model.safetensors')), Buffer.from(host.toBytes()))).toBe(0);
     expect(printedBits(out)).toEqual((history.history.loss as number[]).map(bitsHex));
+    expect(allOps(host.plan!)).toContain(activationQuantizer ? 'gemm_q8' : 'gemm_i8');
 
     // @ts-expect-error: plain JavaScript module without types
     const { mcuFinetune, mcuWasiFiles } = await import('../examples/mcu/finetune-lib.mjs');
-    const cnn = join(work, 'mcu-nosimd');
+    const cnn = join(work, `mcu-nosimd-${activationQuantizer}`);
     mkdirSync(cnn, { recursive: true });
-    await mcuWasiFiles(cnn);
-    const r = await mcuFinetune({ epochs: 1 });
+    await mcuWasiFiles(cnn, { activationQuantizer });
+    const r = await mcuFinetune({ epochs: 1, activationQuantizer });
     const cnnOut = await runToEnd('node', RUNNER, [nosimd, JSON.stringify({ '/m': cnn }), ...trainArgs(1)], work, 120_000);
     expect(cnnOut).toMatch(/^wrote model\.safetensors after 16 steps$/m);
     expect(printedBits(cnnOut)).toEqual((r.history.history.loss as number[]).map(bitsHex));
     expect(Buffer.compare(readFileSync(join(cnn, 'model.safetensors')), Buffer.from(r.model.toBytes()))).toBe(0);
+    expect(allOps(r.plan)).toContain(activationQuantizer ? 'conv2d_q8' : 'conv2d_forward_i8');
   }, 240_000);
 
   it('--micro-batch that does not divide --batch, or exceeds it: a typed error naming both, and no plan written', async () => {

@@ -35,9 +35,9 @@ export function mcuData({ perClass = 50 } = {}) {
 
 // The model before training: the frozen base (int8 kernels) and a fresh head, compiled at one
 // sample per run; the budget covers the whole arena, so a plan that does not fit is refused up front.
-// activationQuantizer 'absmax': the base's conv2d and dense inputs quantized too (Keras's default
-// int8 config, docs/int8.md "absmax"); null (default) weight-only.
-export async function mcuModel({ activationQuantizer = null } = {}) {
+// activationQuantizer: 'absmax' (not given: the default, Keras's int8 config) quantizes the base's
+// conv2d and dense inputs too (docs/int8.md "absmax"); null is weight-only.
+export async function mcuModel({ activationQuantizer } = {}) {
   setSeed(7);
   const base = await loadModel(BASE);
   const reused = base.layers.slice(0, -1);
@@ -48,7 +48,7 @@ export async function mcuModel({ activationQuantizer = null } = {}) {
   return model;
 }
 
-export async function mcuFinetune({ epochs = 20, perClass = 50, batchSize = 16, log = () => {}, activationQuantizer = null } = {}) {
+export async function mcuFinetune({ epochs = 20, perClass = 50, batchSize = 16, log = () => {}, activationQuantizer } = {}) {
   const { train, test } = mcuData({ perClass });
   const model = await mcuModel({ activationQuantizer });
   const initialBytes = model.toBytes();
@@ -63,7 +63,7 @@ export async function mcuFinetune({ epochs = 20, perClass = 50, batchSize = 16, 
 // The WASI module's inputs, in `dir`: model.safetensors (the model before training), model.plan
 // (the same micro-batched plan fit runs, at most ARENA_BUDGET) and train.etd (the rows in fit's
 // order). Returns the plan.
-export async function mcuWasiFiles(dir, { perClass = 50, batchSize = 16, activationQuantizer = null } = {}) {
+export async function mcuWasiFiles(dir, { perClass = 50, batchSize = 16, activationQuantizer } = {}) {
   const { writeFileSync } = await import('node:fs');
   const { train } = mcuData({ perClass });
   const bytes = (await mcuModel({ activationQuantizer })).toBytes();

@@ -61,15 +61,17 @@ export async function runConvert(argv: string[]): Promise<number> {
   if (quantize !== undefined && quantize !== 'float16' && quantize !== 'int8') throw new InvalidArgumentError(`convert: --quantize takes float16 or int8, got '${quantize}'`);
   if (quantize === 'int8' && !output.toLowerCase().endsWith('.safetensors')) throw new InvalidArgumentError(`convert: --quantize int8 writes .safetensors only, got ${output}`);
   const activation = flags['activation-quantizer'];
-  if (activation !== undefined && (activation !== 'absmax' || quantize !== 'int8')) {
-    throw new InvalidArgumentError(`convert: --activation-quantizer takes absmax, with --quantize int8; got '${activation}'${quantize === 'int8' ? '' : ' without --quantize int8'}`);
+  if (activation !== undefined && ((activation !== 'absmax' && activation !== 'none') || quantize !== 'int8')) {
+    throw new InvalidArgumentError(`convert: --activation-quantizer takes absmax or none, with --quantize int8; got '${activation}'${quantize === 'int8' ? '' : ' without --quantize int8'}`);
   }
+  const weightOnly = activation === 'none';
   const bar = progressBar('progress' in flags || !!process.stderr.isTTY);
   const { model, format } = await importModelFile(input, localFiles, bar.draw, importOptions(flags));
   bar.end();
   if (typeof flags.freeze === 'string') model.freeze(flags.freeze);
-  // every frozen dense/conv kernel, or a typed error; with absmax, their inputs too (docs/int8.md)
-  if (quantize === 'int8') model.quantize('int8', { activationQuantizer: activation === 'absmax' ? 'absmax' : null });
+  // every frozen dense/conv kernel, or a typed error; with absmax (the default, as Keras's), their
+  // inputs too (docs/int8.md)
+  if (quantize === 'int8') model.quantize('int8', { activationQuantizer: weightOnly ? null : 'absmax' });
   const half = quantize === 'float16';
   const lower = output.toLowerCase();
   if (lower.endsWith('.safetensors')) {
@@ -79,7 +81,7 @@ export async function runConvert(argv: string[]): Promise<number> {
     bar.draw('writing', 1, 1);
     bar.end();
     const int8 = model.layers.filter((l) => l.int8).map((l) => l.name);
-    const absmax = activation === 'absmax' ? ' (absmax inputs where dense or conv2d)' : '';
+    const absmax = weightOnly ? ' (weight-only)' : ' (absmax inputs where dense or conv2d)';
     const dtype = half ? 'float16' : int8.length ? `int8 kernels in ${int8.join(', ')}${absmax}, float32 otherwise` : 'float32';
     process.stdout.write(`converted ${input} (${format}) -> ${output} (edgetune safetensors, ${dtype}, ${formatBytes(bytes.length)})\n`);
     return 0;

@@ -24,7 +24,7 @@ export interface Banding {
 
 // The window ops (geometry h w_ c kh sh dh pt oh ow) and the channels of their output.
 const WINDOW_OPS: Record<string, (a: Record<string, number>) => number> = {
-  conv2d_forward: (a) => a.f, conv2d_forward_i8: (a) => a.f, conv2d_forward_packed: (a) => a.f, conv2d_direct: (a) => a.f,
+  conv2d_forward: (a) => a.f, conv2d_forward_i8: (a) => a.f, conv2d_forward_packed: (a) => a.f, conv2d_direct: (a) => a.f, conv2d_q8: (a) => a.f,
   depthwise_forward: (a) => a.c * a.m, depthwise_forward_clamp: (a) => a.c * a.m, depthwise_forward_i8: (a) => a.c * a.m, depthwise_forward_i8_wide: (a) => a.c * a.m,
   maxpool_forward: (a) => a.c, avgpool_forward: (a) => a.c,
 };
@@ -32,8 +32,10 @@ const WINDOW_OPS: Record<string, (a: Record<string, number>) => number> = {
 // positions) or floats.
 const ELEMENTWISE_OPS: Record<string, 'count' | 'rows'> = { act_forward: 'count', relu_forward: 'count', bn_forward_infer: 'rows' };
 // Ops that read only weights and write a per-run copy the chain's ops read (an int8 kernel
-// unpacked, a batch norm folded into a convolution): moved ahead of the bands.
-const HOISTED_OPS = new Set(['dequantize_i8', 'bn_fold']);
+// unpacked or packed into absmax panels, a batch norm folded into a convolution): moved ahead of
+// the bands. (An absmax convolution quantizes each output position's patch on its own, so a band
+// of rows gives the bits of the whole map.)
+const HOISTED_OPS = new Set(['dequantize_i8', 'pack_b_q8', 'bn_fold']);
 
 interface Tensor { region: number; offset: number; h: number; w: number; c: number }
 interface Stage { op: number; x: Tensor; y: Tensor; window: boolean; pool: boolean }

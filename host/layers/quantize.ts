@@ -75,8 +75,9 @@ export function dequantizeKernel(k: Int8Kernel): Float32Array {
 
 // Quantizes one frozen layer's kernel in place: the layer keeps q and the scales, and its kernel
 // values become q / scale (what it computes with from now on). `activation`: the quantizer of its
-// inputs, kept only where it applies (takesActivationQuantizer); an int8 layer quantized again
-// keeps its q and takes the mode given, or keeps its own when none is given (undefined).
+// inputs, kept only where it applies (takesActivationQuantizer): 'absmax' when not given, Keras 3's
+// default; null is weight-only. An int8 layer quantized again keeps its q and takes the mode given,
+// or keeps its own when none is given (undefined).
 export function quantizeLayer(layer: Layer, where: string, activation?: ActivationQuantizer): void {
   if (!canQuantize(layer)) {
     throw new InvalidArgumentError(`${where}: layer ${layer.name} (${layer.kind}) has no int8 kernel; only dense, conv2d and depthwiseConv2d layers can be quantized`);
@@ -85,13 +86,15 @@ export function quantizeLayer(layer: Layer, where: string, activation?: Activati
     throw new InvalidArgumentError(`${where}: layer ${layer.name} is trainable; freeze it first (layer.trainable = false): an int8 layer cannot train`);
   }
   if (!layer.built) throw new InvalidArgumentError(`${where}: layer ${layer.name} is not built yet (it has no weights to quantize)`);
-  const absmax = activation === 'absmax' && takesActivationQuantizer(layer);
   if (layer.int8) {
     if (activation === undefined) return;
+    const absmax = activation === 'absmax' && takesActivationQuantizer(layer);
     if (absmax) layer.int8.activationQuantizer = 'absmax';
     else delete layer.int8.activationQuantizer;
     return;
   }
+  // Not given: Keras 3's default Int8QuantizationConfig, the absmax activation quantizer.
+  const absmax = (activation === undefined || activation === 'absmax') && takesActivationQuantizer(layer);
   const k = quantizeKernel(layer.values[0], outputChannels(layer));
   if (absmax) k.activationQuantizer = 'absmax';
   layer.values[0] = dequantizeKernel(k);

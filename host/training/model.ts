@@ -549,9 +549,9 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteMo
   // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
   // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
   // as before. The next run re-plans; nothing changes if any named layer is refused.
-  // activationQuantizer: Keras 3's Int8QuantizationConfig activation_quantizer: 'absmax' (Keras's
-  // default, AbsMaxQuantizer(axis=-1)) quantizes the inputs of the dense and one-group conv2d layers
-  // per row at run time and multiplies in int32; null (our default: weight-only) keeps them f32
+  // activationQuantizer: Keras 3's Int8QuantizationConfig activation_quantizer: 'absmax' (the
+  // default, as in Keras: AbsMaxQuantizer(axis=-1)) quantizes the inputs of the dense and one-group
+  // conv2d layers per row at run time and multiplies in int32; null (weight-only) keeps them f32
   // (docs/int8.md "absmax").
   quantize(mode: 'int8', options: { layers?: string[]; activationQuantizer?: ActivationQuantizer } = {}): this {
     if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
