@@ -5,11 +5,12 @@
 //     $EDGETUNE_BENCH_CACHE or <tmpdir>/edgetune-bench-models): onnxruntime-web. Without PyTorch
 //     they are skipped, and the reason printed.
 //   - `model-<name>-int8-b1` / `-b8`: the same model with every layer frozen and quantize('int8')
-//     (docs/int8.md), timed alternately with the float32 model (int8Row); its top-1 agreement
-//     with float32 on the bench input and the int8 / float32 ratio of medians are printed.
-//   - `model-<name>-int8a-b1` / `-b8`: the same with quantize('int8', { activationQuantizer: 'absmax' })
-//     (Keras 3's default int8 config: the dense and conv2d inputs quantized per row, int32
-//     products; docs/int8.md "absmax"), timed and reported as the int8 rows.
+//     (the default, Keras 3's int8 config: the dense and conv2d inputs quantized per row by
+//     absmax, int32 products; docs/int8.md "absmax"), timed alternately with the float32 model
+//     (int8Row); its top-1 agreement with float32 on the bench input and the int8 / float32 ratio
+//     of medians are printed.
+//   - `model-<name>-int8w-b1` / `-b8`: the same with quantize('int8', { activationQuantizer: null }),
+//     weight-only (the inputs stay f32), timed and reported as the int8 rows.
 // With `profile`, edgetune's time per op kind is printed for each model (opProfile below).
 // With `threads` (a list of thread counts, scripts/bench-threads.mjs), edgetune runs one model per
 // count, timed in alternation after the peer (timedRows); each record then carries its `threads`
@@ -95,7 +96,7 @@ function printProfile(workload, profile) {
 
 const timing = (quick) => ({ warmup: 2, reps: quick ? 5 : 15, minMs: quick ? 200 : 1000 });
 
-// Every layer frozen, every dense / conv2d / depthwise kernel int8; with `absmax`, Keras's
+// Every layer frozen, every dense / conv2d / depthwise kernel int8; with `absmax` (the int8 rows), Keras's
 // activation quantizer on the dense and conv2d layers.
 function quantized(m, absmax = false) {
   for (const l of m.layers) l.trainable = false;
@@ -213,15 +214,15 @@ async function graphModelRows(et, name, { quick, profile, selected, threads }) {
   const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
   const load = () => et.importTfjsGraphModel(json, async (p) => new Uint8Array(readFileSync(join(GRAPH_DIR, p))), `${name}.json`);
   const model = await load();
-  const int8 = quantized(await load());
-  const int8a = quantized(await load(), true);
+  const int8 = quantized(await load(), true);
+  const int8w = quantized(await load());
   const { tf } = await useTfBackend('wasm');
   const tfconv = await import('@tensorflow/tfjs-converter');
   const oracle = await tfconv.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: 'graph-model' }));
   for (const batch of BATCHES) {
     const workload = `model-${name}-b${batch}`;
     const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
-    const wantInt8a = selected(workload.replace(/-b\d+$/, '-int8a-b'));
+    const wantInt8w = selected(workload.replace(/-b\d+$/, '-int8w-b'));
     if (!selected(workload) && !wantInt8 && !wantInt8a) continue;
     const xd = randomF32(batch * 64 * 64, 500 + batch, 0, 1);
     const x = et.tensor(xd, [batch, 64, 64, 1]);
@@ -237,7 +238,7 @@ async function graphModelRows(et, name, { quick, profile, selected, threads }) {
       tx.dispose();
     }
     if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, timing(quick)));
-    if (wantInt8a) out.push(int8Row(workload, int8a, model, x, batch, mine, timing(quick), 'int8a'));
+    if (wantInt8w) out.push(int8Row(workload, int8w, model, x, batch, mine, timing(quick), 'int8w'));
   }
   oracle.dispose();
   return out;
@@ -246,14 +247,14 @@ async function graphModelRows(et, name, { quick, profile, selected, threads }) {
 async function torchvisionRows(et, name, onnx, { quick, profile, selected, threads }) {
   const out = [];
   const model = et.importOnnx(onnx, `${name}.onnx`);
-  const int8 = quantized(et.importOnnx(onnx, `${name}.onnx`));
-  const int8a = quantized(et.importOnnx(onnx, `${name}.onnx`), true);
+  const int8 = quantized(et.importOnnx(onnx, `${name}.onnx`), true);
+  const int8w = quantized(et.importOnnx(onnx, `${name}.onnx`));
   const session = await ortSession(onnx);
   const ort = await import('onnxruntime-web');
   for (const batch of BATCHES) {
     const workload = `model-${name}-b${batch}`;
     const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
-    const wantInt8a = selected(workload.replace(/-b\d+$/, '-int8a-b'));
+    const wantInt8w = selected(workload.replace(/-b\d+$/, '-int8w-b'));
     if (!selected(workload) && !wantInt8 && !wantInt8a) continue;
     const xd = randomF32(batch * 3 * 224 * 224, 700 + batch, -1, 1);
     const nhwc = new Float32Array(xd.length);
@@ -270,7 +271,7 @@ async function torchvisionRows(et, name, onnx, { quick, profile, selected, threa
       if (profile) printProfiles(workload, model, models, threads, 3);
     }
     if (wantInt8) out.push(int8Row(workload, int8, model, x, batch, mine, opts));
-    if (wantInt8a) out.push(int8Row(workload, int8a, model, x, batch, mine, opts, 'int8a'));
+    if (wantInt8w) out.push(int8Row(workload, int8w, model, x, batch, mine, opts, 'int8w'));
   }
   await session.release();
   return out;
@@ -291,9 +292,9 @@ export async function modelRows(et, { quick = false, profile = false, selected =
   const out = [];
   const opts = { quick, profile, selected, threads };
   for (const name of GRAPH_MODELS) {
-    if (BATCHES.some((b) => selected(`model-${name}-b${b}`) || selected(`model-${name}-int8-b${b}`) || selected(`model-${name}-int8a-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
+    if (BATCHES.some((b) => selected(`model-${name}-b${b}`) || selected(`model-${name}-int8-b${b}`) || selected(`model-${name}-int8w-b${b}`))) out.push(...(await graphModelRows(et, name, opts)));
   }
-  const wanted = TORCHVISION_MODELS.filter((n) => BATCHES.some((b) => selected(`model-${n}-b${b}`) || selected(`model-${n}-int8-b${b}`) || selected(`model-${n}-int8a-b${b}`)));
+  const wanted = TORCHVISION_MODELS.filter((n) => BATCHES.some((b) => selected(`model-${n}-b${b}`) || selected(`model-${n}-int8-b${b}`) || selected(`model-${n}-int8w-b${b}`)));
   if (!wanted.length) return out;
   const { files, reason } = torchvisionFiles(wanted);
   if (!files) {
