@@ -21,6 +21,7 @@ import { fitLoop } from './fit';
 import { checkMicroBatch } from './micro-batch';
 import { type ActivationQuantizer, canQuantize, checkActivationQuantizer, quantizeLayer } from '../layers/quantize';
 import { countParams, modelSummary } from './summary';
+import { setModelWeights } from './model-weights';
 import { checkOptions, optionNames } from '../core/options';
 import { type ClassWeightArg, type SampleWeightArg, sampleWeightsFor } from './sample-weights';
 import { checkThreads, defaultThreads } from '../runtime/thread-pool';
@@ -545,6 +546,11 @@ export class LiteModel<Out extends Prediction = Tensor<Float32Array>> {
 // The model of the `edgetune` entry: LiteModel with int8 quantization, saving, the summary and
 // Keras sample and class weights.
 export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteModel<Out> {
+  // Keras get_weights() / set_weights() (TF.js getWeights / setWeights): copies of every layer's
+  // weights, layer by layer, each in its Keras order; setWeights checks all before any changes.
+  getWeights(): Float32Array[] { return this.layers.flatMap((l) => l.getWeights()); }
+  setWeights(weights: ArrayLike<number>[]): void { setModelWeights(this.name, this.layers, weights); }
+
   // Keras 3 model.quantize('int8') for the frozen layers: every frozen dense, conv2d and
   // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
   // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
