@@ -29,9 +29,13 @@ describe('timeInterleaved', () => {
   it('says how many rounds it timed (the threads bench prints them beside each row)', async () => {
     let calls = 0;
     const busy = (ms: number) => { const t = performance.now(); while (performance.now() - t < ms); };
-    const { medians, rounds } = await timeInterleavedRounds([() => { calls++; busy(1); }, () => busy(2)], { warmup: 1, reps: 4, minMs: 12 });
+    // 1 ms against 10 ms of busy waiting: a loaded machine stretches a wait (a full test run read a
+    // median of 4 ms for 1 ms against 2 ms), never shortens it.
+    const { medians, rounds } = await timeInterleavedRounds([() => { calls++; busy(1); }, () => busy(10)], { warmup: 1, reps: 4, minMs: 12 });
     expect(rounds).toBe(calls - 1);
     expect(rounds).toBeGreaterThanOrEqual(4);
+    expect(medians[0]).toBeGreaterThanOrEqual(1);
+    expect(medians[1]).toBeGreaterThanOrEqual(10);
     expect(medians[1]).toBeGreaterThan(medians[0]);
   });
 });
