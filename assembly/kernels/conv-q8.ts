@@ -5,7 +5,7 @@
 // so the bits are.
 import { im2colChannels } from './conv';
 import { gemm_q8, gemm_q8_1x8, gemm_q8_4x8 } from './gemm-q8';
-import { maxLanes4, quantize8, rowStride, storeScales4 } from './q8-rows';
+import { quantize8, rowStride } from './q8-rows';
 import { loadPartial } from './vector-tail';
 import { arg, argf, argp, canSplit, GEMM_SPLIT_MIN, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 import { GEMM_SCRATCH_FLOATS } from './gemm';
@@ -80,9 +80,8 @@ export function convQ8Tile(args: usize, tile: i32, count: i32, scratch: usize): 
 }
 
 // Output positions o0 .. o1-1 (o = (n*OH + oh)*OW + ow) of the SIMD path, 4 at a time: each
-// position's patch maximum read from x, the 4 scales with one division, each patch quantized from
-// x into its int16 row of the scratch (the layout of gemm_q8's, zeros where padded and past K),
-// then gemm_q8_4x8 (gemm_q8_1x8 for the last rows).
+// position's patch gathered from x into its int16 row of the scratch (the layout of gemm_q8's:
+// zeros where padded and past K) with its scale, then gemm_q8_4x8 (gemm_q8_1x8 for the last rows).
 function gatherRows(y: usize, x: usize, bp: usize, ks: usize, b: usize,
   H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32, scratch: usize, o0: i32, o1: i32): void {
@@ -90,20 +89,28 @@ function gatherRows(y: usize, x: usize, bp: usize, ks: usize, b: usize,
   const K = KH * KW * C;
   const xs = scratch, xq = scratch + 16;
   const rowBytes = <usize>rowStride(K) << 1;
+  const imageBytes = <usize>(H * W * C) << 2;
   // Rows past K stay zero: only a border position's row is written where it has no tap.
   zeroBytes(xq, rowBytes << 2);
+  // The position o as (n, oh, ow), advanced one at a time (no division per position).
+  let ow = o0 % OW, oh = (o0 / OW) % OH, xn = x + <usize>(o0 / (OW * OH)) * imageBytes;
   for (let o = o0; o < o1; o += 4) {
     const mr = min(4, o1 - o);
-    // Rows past mr alias the last (their scales are not stored).
-    const none = f32x4.splat(0);
-    const m0 = patchPass(x, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, o, 0, rowBytes, none);
-    const m1 = mr > 1 ? patchPass(x, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, o + 1, 0, rowBytes, none) : m0;
-    const m2 = mr > 2 ? patchPass(x, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, o + 2, 0, rowBytes, none) : m1;
-    const m3 = mr > 3 ? patchPass(x, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, o + 3, 0, rowBytes, none) : m2;
-    storeScales4(xs, maxLanes4(m0, m1, m2, m3), mr);
     for (let r = 0; r < mr; r++) {
-      const row = xq + <usize>r * rowBytes;
-      patchPass(x, H, W, C, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, o + r, row, rowBytes, f32x4.splat(load<f32>(xs + (<usize>r << 2))));
+      const ih0 = oh * SH - PT, iw0 = ow * SW - PL;
+      const row = xq + <usize>r * rowBytes, at = xs + (<usize>r << 2);
+      if (DW == 1 && ih0 >= 0 && ih0 + (KH - 1) * DH < H && iw0 >= 0 && iw0 + KW - 1 < W) {
+        interiorRow(row, at, xn + (<usize>((ih0 * W + iw0) * C) << 2), <usize>(DH * W * C) << 2, KH, KW * C);
+      } else {
+        borderRow(row, at, rowBytes, xn, H, W, C, KH, KW, DH, DW, ih0, iw0);
+      }
+      if (++ow == OW) {
+        ow = 0;
+        if (++oh == OH) {
+          oh = 0;
+          xn += imageBytes;
+        }
+      }
     }
     const c = y + (<usize>o * <usize>F << 2);
     if (mr == 4) {
@@ -116,40 +123,60 @@ function gatherRows(y: usize, x: usize, bp: usize, ks: usize, b: usize,
   }
 }
 
-// One pass over position o's patch, taps in im2col order, a run of KW*C floats per kernel row
-// when DW is 1 (C per tap otherwise), clipped to the input: with row 0, the patch's partial maxima
-// of |x| (4 lanes); else its values quantized by the scale in vs into the int16 row at row
-// (rowBytes), zeroed first where the patch crosses the padding.
-function patchPass(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, o: i32, row: usize, rowBytes: usize, vs: v128): v128 {
-  if (!ASC_FEATURE_SIMD) return vs;
-  const ow = o % OW, t = o / OW, oh = t % OH, n = t / OH;
-  const ih0 = oh * SH - PT, iw0 = ow * SW - PL;
-  const inside = ih0 >= 0 && ih0 + (KH - 1) * DH < H && iw0 >= 0 && iw0 + (KW - 1) * DW < W;
+// A patch inside the input without dilation across: KH runs of L = KW*C floats, runBytes apart
+// from src; its row (K = KH*L i16) and its scale at xs.
+// @ts-ignore: decorator
+@inline
+function interiorRow(row: usize, xs: usize, src: usize, runBytes: usize, KH: i32, L: i32): void {
   let m = f32x4.splat(0);
-  if (row != 0 && !inside) zeroBytes(row, rowBytes);
-  // The runs of kernel row kh: taps kw0 .. kw1-1 contiguous when DW is 1, else one tap each.
+  for (let kh = 0; kh < KH; kh++) m = f32x4.pmax(m, runMax(src + <usize>kh * runBytes, L));
+  const s = scaleOf(m);
+  store<f32>(xs, s);
+  const vs = f32x4.splat(s);
+  for (let kh = 0; kh < KH; kh++) quantizeRun(row + (<usize>(kh * L) << 1), src + <usize>kh * runBytes, L, vs);
+}
+
+// A patch crossing the padding (or with a dilation across): its row zeroed, then its taps in
+// im2col order, one run of KW*C floats per kernel row when DW is 1 (C per tap otherwise), clipped
+// to the input image at xn; its scale at xs.
+function borderRow(row: usize, xs: usize, rowBytes: usize, xn: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, DH: i32, DW: i32,
+  ih0: i32, iw0: i32): void {
+  if (!ASC_FEATURE_SIMD) return;
+  zeroBytes(row, rowBytes);
   const runTaps = DW == 1 ? KW : 1;
-  for (let kh = 0; kh < KH; kh++) {
-    const ih = ih0 + kh * DH;
-    if (ih < 0 || ih >= H) continue;
-    const xr = x + (<usize>((n * H + ih) * W) * <usize>C << 2);
-    for (let k0 = 0; k0 < KW; k0 += runTaps) {
-      let kw0 = k0, kw1 = k0 + runTaps;
-      if (DW == 1) {
-        kw0 = max(0, -iw0);
-        kw1 = min(KW, W - iw0);
-      } else if (iw0 + k0 * DW < 0 || iw0 + k0 * DW >= W) {
-        continue;
+  let m = f32x4.splat(0);
+  for (let pass = 0; pass < 2; pass++) {
+    const vs = f32x4.splat(pass == 0 ? 0 : load<f32>(xs));
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = ih0 + kh * DH;
+      if (ih < 0 || ih >= H) continue;
+      const xr = xn + (<usize>(ih * W) * <usize>C << 2);
+      for (let k0 = 0; k0 < KW; k0 += runTaps) {
+        let kw0 = k0, kw1 = k0 + runTaps;
+        if (DW == 1) {
+          kw0 = max(0, -iw0);
+          kw1 = min(KW, W - iw0);
+        } else if (iw0 + k0 * DW < 0 || iw0 + k0 * DW >= W) {
+          continue;
+        }
+        if (kw1 <= kw0) continue;
+        const src = xr + (<usize>((iw0 + kw0 * DW) * C) << 2);
+        const len = (kw1 - kw0) * C;
+        if (pass == 0) m = f32x4.pmax(m, runMax(src, len));
+        else quantizeRun(row + (<usize>((kh * KW + kw0) * C) << 1), src, len, vs);
       }
-      if (kw1 <= kw0) continue;
-      const src = xr + (<usize>((iw0 + kw0 * DW) * C) << 2);
-      const len = (kw1 - kw0) * C;
-      if (row == 0) m = f32x4.pmax(m, runMax(src, len));
-      else quantizeRun(row + (<usize>((kh * KW + kw0) * C) << 1), src, len, vs);
     }
+    if (pass == 0) store<f32>(xs, scaleOf(m));
   }
-  return m;
+}
+
+// Keras's scale 127 / (max|x| + 1e-7) of a patch whose partial maxima are m's lanes.
+// @ts-ignore: decorator
+@inline
+function scaleOf(m: v128): f32 {
+  const m2 = f32x4.pmax(m, v128.shuffle<f32>(m, m, 2, 3, 2, 3));
+  const amax = max(f32x4.extract_lane(m2, 0), f32x4.extract_lane(m2, 1));
+  return <f32>127 / (amax + <f32>1e-7);
 }
 
 // Partial maxima of |x| over len floats at src (4 lanes; a tail's missing lanes read as 0).
@@ -163,7 +190,8 @@ function runMax(src: usize, len: i32): v128 {
   return m;
 }
 
-// dst (len i16) = the quantized values of len floats at src by the scale in vs (quantize8's rounding).
+// dst (len i16) = the quantized values of len floats at src by the scale in vs (quantize8's
+// rounding; a tail of at most 4 rounds one vector).
 // @ts-ignore: decorator
 @inline
 function quantizeRun(dst: usize, src: usize, len: i32, vs: v128): void {
@@ -172,7 +200,8 @@ function quantizeRun(dst: usize, src: usize, len: i32, vs: v128): void {
   const rest = len - p;
   if (rest > 0) {
     const s = src + (<usize>p << 2);
-    storeI16Tail(dst + (<usize>p << 1), quantize8(loadPartial(s, min(rest, 4)), loadPartial(s + 16, max(rest - 4, 0)), vs), rest);
+    const lo4 = loadPartial(s, min(rest, 4));
+    storeI16Tail(dst + (<usize>p << 1), quantize8(lo4, rest > 4 ? loadPartial(s + 16, rest - 4) : lo4, vs), rest);
   }
 }
 
