@@ -3,6 +3,7 @@ export { gemm_f32, gemm_i8f32, gemm_set_a_broadcast } from './kernels/gemm';
 export { gemm_pack_b, gemm_f32_packed, gemm_packed_floats } from './kernels/gemm-packed';
 export { gemm_pack_b_i8, gemm_i8_packed, widen_i8 } from './kernels/gemm-i8-packed';
 export { gemm_pack_b_q8, quantize_rows_q8, gemm_q8 } from './kernels/gemm-q8';
+export { conv2d_q8 } from './kernels/conv-q8';
 export { conv2d_direct_i8 } from './kernels/conv-direct-i8';
 export {
   bias_fill, bias_backward, relu_forward, relu_backward, softmax_forward, softmax_backward, fill_f32, copy_f32, copy_strided_f32,

@@ -9,8 +9,9 @@ import { harness, randomArray } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { expectSame } from './support/close';
 import { putQ, randomQ } from './support/int8';
-import { absmaxRow, gemmQ8Twin } from './reference/q8';
+import { absmaxRow, conv2dQ8Twin, gemmQ8Twin, type Q8ConvGeometry } from './reference/q8';
 import { q8PackedBytes, q8ScratchBytes } from '../host/compile/gemm-scratch';
+import { convColsBytes } from '../host/compile/conv-scratch';
 
 
 interface Case { m: number; n: number; k: number; bias: boolean; rsa: number; ldc: number }
@@ -68,7 +69,7 @@ function check(t: Arena, list: Case[]): void {
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {
-  scalar = await scalarModule(['assembly/kernels/gemm-q8.ts'], 'gemm-q8-scalar.wasm');
+  scalar = await scalarModule(['assembly/kernels/gemm-q8.ts', 'assembly/kernels/conv-q8.ts'], 'gemm-q8-scalar.wasm');
 }, 120_000);
 
 describe('quantize_rows_q8', () => {
@@ -101,5 +102,71 @@ describe('gemm_q8', () => {
   });
   it('gives the same bits compiled with --disable simd', () => {
     check(scalarArena(scalar, 256, 200 * 65536), cases(false));
+  });
+});
+
+// conv2d_q8 (assembly/kernels/conv-q8.ts, op 258): every k x k convolution's patches gathered from
+// x straight into the quantized rows in the SIMD build (4 positions at a time, the last 1-3 alone;
+// one run of KW*C floats per kernel row, one tap at a time with a dilation), im2col chunks in the
+// scalar build: against the twin's im2col rows, bit for bit.
+type ConvCase = Q8ConvGeometry & { F: number; what: string };
+
+function convCase(B: number, H: number, W: number, C: number, F: number, KH: number, KW: number, SH: number, SW: number,
+  pad: 'same' | 'valid', DH = 1, DW = 1): ConvCase {
+  const axis = (n: number, k: number, s: number, d: number) => {
+    const span = (k - 1) * d + 1;
+    if (pad === 'valid') return { out: Math.floor((n - span) / s) + 1, before: 0 };
+    const out = Math.ceil(n / s);
+    return { out, before: Math.floor(Math.max((out - 1) * s + span - n, 0) / 2) };
+  };
+  const y = axis(H, KH, SH, DH), x = axis(W, KW, SW, DW);
+  return { B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT: y.before, PL: x.before, OH: y.out, OW: x.out,
+    what: `B=${B} ${H}x${W}x${C} -> ${F} ${KH}x${KW} s${SH},${SW} d${DH},${DW} ${pad}` };
+}
+
+const CONV_CASES: ConvCase[] = [
+  // gender's first layers: 1 -> 8 and 8 -> 8, 3x3 'same', strides 1 and 2, batch 1 and 8
+  convCase(1, 12, 10, 1, 8, 3, 3, 1, 1, 'same'), convCase(8, 9, 9, 1, 8, 3, 3, 2, 2, 'same'),
+  convCase(1, 11, 13, 8, 8, 3, 3, 1, 1, 'same'), convCase(8, 10, 7, 8, 8, 3, 3, 2, 2, 'same'),
+  // filters off the 8-column panels, channels off the 4- and 8-value vectors, positions % 4
+  convCase(1, 7, 5, 3, 13, 3, 3, 1, 1, 'same'), convCase(3, 6, 7, 5, 3, 3, 3, 2, 1, 'valid'),
+  convCase(2, 8, 9, 16, 17, 5, 5, 1, 1, 'same'), convCase(1, 9, 9, 2, 1, 5, 5, 2, 2, 'same'),
+  convCase(2, 5, 11, 3, 8, 1, 3, 1, 2, 'same'), convCase(1, 13, 6, 4, 9, 7, 1, 3, 1, 'same'),
+  convCase(1, 3, 3, 2, 4, 3, 3, 1, 1, 'valid'), convCase(1, 1, 1, 7, 5, 3, 3, 1, 1, 'same'),
+  // a dilation (one tap per run), a 1x1 with a stride (in place) and with padding (gathered)
+  convCase(2, 10, 9, 3, 8, 3, 3, 1, 1, 'same', 2, 2), convCase(1, 11, 8, 5, 6, 3, 2, 2, 1, 'valid', 1, 3),
+  convCase(2, 6, 7, 9, 10, 1, 1, 2, 2, 'valid'), { ...convCase(1, 4, 5, 6, 7, 1, 1, 1, 1, 'valid'), PT: 1, PL: 1, OH: 6, OW: 7, what: '1x1 padded by 1' },
+];
+
+function checkConv(t: Arena, list: ConvCase[]): void {
+  for (const [i, g] of list.entries()) {
+    t.reset();
+    const [lo, hi] = i % 3 === 0 ? [-Infinity, Infinity] : i % 3 === 1 ? [0, Infinity] : [0, 6];
+    const K = g.KH * g.KW * g.C, N = g.B * g.OH * g.OW, bias = i % 2 === 0;
+    const x = randomArray(g.B * g.H * g.W * g.C, 61 + i, -3, 3);
+    // One pixel's channels on .5 after a scale of 1 (a patch holding 127 and no larger |x|), one
+    // image's first pixel all zeros.
+    for (let c = 0; c < g.C; c++) x[c] = 0;
+    if (x.length > 2 * g.C) for (let c = 0; c < g.C; c++) x[g.C + c] = c === 0 ? 127 : [2.5, -3.5, 0.5, -0.5, 1.5, 126.5][c % 6];
+    const q = randomQ(K * g.F, 63 + i), ks = randomArray(g.F, 65 + i, 20, 300), b = randomArray(g.F, 67 + i, -2, 2);
+    const qp = putQ(t, q), sp = t.put(ks), bp = bias ? t.put(b) : 0;
+    const panels = t.buf(q8PackedBytes(g.F, K) / 4);
+    t.k.gemm_pack_b_q8(panels, qp, g.F, K, g.F);
+    const chunkRows = 5 + (i % 4);
+    const y = t.buf(N * g.F), cols = t.buf(convColsBytes(chunkRows, g.KH, g.KW, g.C) / 4), scratch = t.buf(q8ScratchBytes(K) / 4);
+    t.k.conv2d_q8(y, t.put(x), panels, sp, bp, g.B, g.H, g.W, g.C, g.F, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW,
+      chunkRows, cols, scratch, lo, hi);
+    const what = `${g.what} bias=${bias} clamp=[${lo}, ${hi}]`;
+    expectSame(t.read(y, N * g.F), conv2dQ8Twin(g, g.F, x, q, ks, bias ? b : null, lo, hi), what);
+    expect(t.brokenGuards(), what).toEqual([]);
+  }
+}
+
+describe('conv2d_q8', () => {
+  it('gathers and quantizes each patch from x: the twin\'s im2col rows bit for bit (SIMD build)', () => {
+    checkConv(harness(256), CONV_CASES);
+  });
+  it('gives the same bits compiled with --disable simd (im2col chunks)', () => {
+    checkConv(scalarArena(scalar, 256, 200 * 65536), CONV_CASES);
   });
 });

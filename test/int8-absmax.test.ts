@@ -89,7 +89,7 @@ describe("quantize('int8', { activationQuantizer: 'absmax' }): the numpy referen
 describe('conv2d with the absmax quantizer: each output position\'s im2col row quantized on its own', () => {
   it('1x1 (pointwise, strided in place, padded) and 3x3 / 5x5 at strides 1 and 2 with padding, the numpy reference\'s bits', () => {
     const cases: { m: Model; x: Float32Array; shape: number[] }[] = [];
-    const specs: [number[], number, number, number, string, string, boolean][] = [
+    const specs: [number[], number, number, number, string, string, boolean, number?][] = [
       [[6, 5, 16], 24, 1, 1, 'valid', 'relu', true], // pointwise: one GEMM over every pixel
       [[9, 7, 12], 10, 1, 2, 'valid', 'linear', false], // strided 1x1: rows read in place
       [[4, 4, 9], 8, 1, 2, 'same', 'relu6', true],
@@ -97,13 +97,17 @@ describe('conv2d with the absmax quantizer: each output position\'s im2col row q
       [[9, 8, 4], 17, 3, 2, 'same', 'linear', true],
       [[8, 8, 3], 16, 3, 2, 'valid', 'relu', false],
       [[11, 9, 6], 12, 5, 2, 'same', 'relu6', true],
+      // gender's few-channel first layers (1 -> 8, 8 -> 8 3x3 'same', ReLU), batch 1 and 8: each
+      // patch gathered from x and quantized as it goes (conv-q8.ts)
+      [[12, 10, 1], 8, 3, 1, 'same', 'relu', true, 1], [[11, 9, 1], 8, 3, 2, 'same', 'relu', true, 8],
+      [[10, 12, 8], 8, 3, 1, 'same', 'relu', true, 8], [[9, 9, 8], 8, 3, 2, 'same', 'relu', false, 1],
     ];
-    for (const [i, [shape, filters, ks, st, pad, act, bias]] of specs.entries()) {
+    for (const [i, [shape, filters, ks, st, pad, act, bias, batch = 2]] of specs.entries()) {
       const m = convModel(shape, filters, ks, st, pad, act, bias);
       const per = shape[0] * shape[1] * shape[2];
-      const x = randomArray(2 * per, 90 + i, -2, 2);
-      for (let j = 0; j < shape[2] * 5; j++) x[per + j] *= 30; // a few large pixels in the second image
-      cases.push({ m, x, shape: [2, ...shape] });
+      const x = randomArray(batch * per, 90 + i, -2, 2);
+      for (let j = 0; j < shape[2] * 5; j++) x[(batch - 1) * per + j] *= 30; // a few large pixels in the last image
+      cases.push({ m, x, shape: [batch, ...shape] });
     }
     const want = numpy(cases.map(({ m, x, shape }) => refCase(m.getLayer('c'), x, shape)));
     cases.forEach(({ m, x, shape }, i) => {
@@ -203,10 +207,10 @@ describe('an absmax base in training plans (q packed per call) and under a train
     expect(Math.max(...Array.from(want, (v, i) => Math.abs(v - w1[i])))).toBeGreaterThan(1e-3); // it moved
   });
 
-  it('gives the same bits on 1, 2 and 3 threads, gemm_q8 split by bands of rows that the workers run', async () => {
+  it('gives the same bits on 1, 2 and 3 threads, conv2d_q8 split by bands of 4 positions that the workers run', async () => {
     // A 3x3 conv of 16 -> 32 channels over 24x24 at batch 4 (2304 im2col rows of 144: tiles long
-    // enough for a worker to wake and take some) and a dense 18432 -> 32 (the flattened maps, 4
-    // rows: split by panels): each product at least GEMM_SPLIT_MIN multiply-adds.
+    // enough for a worker to wake and take some: split by bands of 4 positions, job kind 20) and a
+    // dense 18432 -> 32 (the flattened maps, 4 rows; its k past a worker's scratch: one thread).
     const big = () => {
       setSeed(12);
       const m = sequential([
@@ -232,7 +236,7 @@ describe('an absmax base in training plans (q packed per call) and under a train
       expect(m.threads.threads).toBe(threads);
       expect(m.threads.workerTiles, 'tiles the workers ran').toBeGreaterThan(0);
       const jobs = (m as unknown as { arena: { executor: { splitJobs: Record<string, number> | null } } }).arena.executor.splitJobs;
-      expect(jobs?.['gemm q8'], 'the conv\'s and the dense layer\'s products split').toBeGreaterThanOrEqual(2 * runs);
+      expect(jobs?.['conv2d q8'], 'the conv\'s gathered products split').toBeGreaterThanOrEqual(runs);
     }
   });
 });

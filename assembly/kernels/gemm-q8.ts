@@ -20,6 +20,7 @@
 // Scratch at `scratch` (q8ScratchBytes(k), host/compile/gemm-scratch.ts): the 4 row scales, then 4
 // quantized rows of roundUp(k, 8) i16. Rows are quantized 4 at a time, just before their tile row.
 import { loadPartial, storeTail } from './vector-tail';
+import { maxLanes4, quantize8, rowStride, storeScales4 } from './q8-rows';
 import { GEMM_SCRATCH_FLOATS } from './gemm';
 import { arg, argf, argp, canSplit, GEMM_SPLIT_MIN, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 
@@ -33,13 +34,6 @@ const LITE: bool = isDefined(EDGETUNE_LITE);
 @inline const Q8_NR: i32 = 8;
 // @ts-ignore: decorator
 @inline const Q8_MR: i32 = 4;
-
-// i16 per quantized row in the scratch (16-byte rows).
-// @ts-ignore: decorator
-@inline
-function rowStride(k: i32): i32 {
-  return (k + 7) & ~7;
-}
 
 // bp (packed, see above) = q (k, n) int8, row stride rsq bytes.
 export function gemm_pack_b_q8(bp: usize, q: usize, n: i32, k: i32, rsq: i32): void {
@@ -106,24 +100,10 @@ function rowMax4(x0: usize, x1: usize, x2: usize, x3: usize, k: i32): v128 {
     m2 = f32x4.pmax(m2, f32x4.abs(loadPartial(x2 + full, k & 3)));
     m3 = f32x4.pmax(m3, f32x4.abs(loadPartial(x3 + full, k & 3)));
   }
-  // Transposed reduction: lane r of the result is row r's maximum (max is exact in any order).
-  const m01 = f32x4.pmax(v128.shuffle<f32>(m0, m1, 0, 1, 4, 5), v128.shuffle<f32>(m0, m1, 2, 3, 6, 7));
-  const m23 = f32x4.pmax(v128.shuffle<f32>(m2, m3, 0, 1, 4, 5), v128.shuffle<f32>(m2, m3, 2, 3, 6, 7));
-  return f32x4.pmax(v128.shuffle<f32>(m01, m23, 0, 2, 4, 6), v128.shuffle<f32>(m01, m23, 1, 3, 5, 7));
+  return maxLanes4(m0, m1, m2, m3);
 }
 
-// One row's 8 values from x: clipped to +-127 after the scale, then + 1.5 * 2^23, which rounds
-// |v| <= 127 to an integer half to even (the sum's ulp is 1) held in its low bits: 4 instructions a
-// vector where nearest and trunc_sat take ~8.
-// @ts-ignore: decorator
-@inline
-function quantize8(lo4: v128, hi4: v128, vs: v128): v128 {
-  const magic = f32x4.splat(12582912), bits = i32x4.splat(0x4b400000);
-  const vlo = f32x4.splat(-127), vhi = f32x4.splat(127);
-  const v0 = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.mul(lo4, vs), vlo), vhi), magic);
-  const v1 = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.mul(hi4, vs), vlo), vhi), magic);
-  return i16x8.narrow_i32x4_s(i32x4.sub(v0, bits), i32x4.sub(v1, bits));
-}
+
 
 // quantize_rows_q8 of up to 4 rows (SIMD builds): the 4 maxima as one vector, one division for
 // the 4 scales, then each row 8 values at a time (the last 8 with zeros past k: the padding).
@@ -131,11 +111,7 @@ function quantize4(xq: usize, xs: usize, a: usize, rows: i32, k: i32, rsa: i32):
   if (!ASC_FEATURE_SIMD) return;
   const rowBytes = <usize>rsa << 2;
   const x0 = a, x1 = rows > 1 ? x0 + rowBytes : x0, x2 = rows > 2 ? x1 + rowBytes : x1, x3 = rows > 3 ? x2 + rowBytes : x2;
-  const vxs = f32x4.div(f32x4.splat(127), f32x4.add(rowMax4(x0, x1, x2, x3, k), f32x4.splat(1e-7)));
-  store<f32>(xs, f32x4.extract_lane(vxs, 0));
-  if (rows > 1) store<f32>(xs, f32x4.extract_lane(vxs, 1), 4);
-  if (rows > 2) store<f32>(xs, f32x4.extract_lane(vxs, 2), 8);
-  if (rows > 3) store<f32>(xs, f32x4.extract_lane(vxs, 3), 12);
+  storeScales4(xs, rowMax4(x0, x1, x2, x3, k), rows);
   const stride = <usize>rowStride(k) << 1;
   const full = k & ~7;
   for (let r = 0; r < rows; r++) {
@@ -249,7 +225,7 @@ function finish(acc: v128, vxs: v128, vks: v128, vb: v128, withBias: bool, vlo: 
 }
 
 // A 4-row band of c (n columns): the quantized rows at xq (rowBytes apart), their scales at xs.
-function gemm_q8_4x8(c: usize, ldc: i32, xq: usize, rowBytes: usize, xs: usize, bp: usize, ks: usize, bias: usize,
+export function gemm_q8_4x8(c: usize, ldc: i32, xq: usize, rowBytes: usize, xs: usize, bp: usize, ks: usize, bias: usize,
   n: i32, k: i32, lo: f32, hi: f32): void {
   if (!ASC_FEATURE_SIMD) return;
   const pairBytes = <usize>((k + 1) >> 1) << 2; // bytes of the a row's pairs (4 a pair)
@@ -306,7 +282,7 @@ function gemm_q8_4x8(c: usize, ldc: i32, xq: usize, rowBytes: usize, xs: usize, 
 
 // One row of c (n columns): the quantized row at xq, its scale xs. Batch-1 dense layers: per
 // k-pair 8 SIMD instructions for 16 products (f32's 1x8: ~7 for 8).
-function gemm_q8_1x8(c: usize, xq: usize, xs: f32, bp: usize, ks: usize, bias: usize, n: i32, k: i32, lo: f32, hi: f32): void {
+export function gemm_q8_1x8(c: usize, xq: usize, xs: f32, bp: usize, ks: usize, bias: usize, n: i32, k: i32, lo: f32, hi: f32): void {
   if (!ASC_FEATURE_SIMD) return;
   const pairBytes = <usize>((k + 1) >> 1) << 2;
   const s = f32x4.splat(xs), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);

@@ -43,6 +43,7 @@ import { winogradI8Tile } from './winograd-i8';
 import { broadcastTile, JOB_BROADCAST } from './broadcast';
 import { convDirectTile, JOB_CONV_DIRECT } from './conv-direct';
 import { gemmQ8Tile, JOB_GEMM_Q8 } from './gemm-q8';
+import { convQ8Tile, JOB_CONV_Q8 } from './conv-q8';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -76,7 +77,7 @@ export const JOB_WINOGRAD: i32 = 13;
 export const JOB_WINOGRAD_I8: i32 = 14;
 const JOB_KINDS: i32 = 16; // 15, 16: JOB_SEPCONV, JOB_SEPCONV_I8 (sepconv.ts)
 // Kinds past the 16 counters at JOBS, their counters at MORE_JOBS: 17 JOB_BROADCAST (broadcast.ts),
-// 18 JOB_CONV_DIRECT (conv-direct.ts), 19 JOB_GEMM_Q8 (gemm-q8.ts).
+// 18 JOB_CONV_DIRECT (conv-direct.ts), 19 JOB_GEMM_Q8 (gemm-q8.ts), 20 JOB_CONV_Q8 (conv-q8.ts).
 const MORE_KINDS_FROM: i32 = 17;
 // The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS.
 export const TRAIN_KINDS_FROM: i32 = 33;
@@ -174,6 +175,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_BROADCAST: broadcastTile(args, tile, count); break;
     case JOB_CONV_DIRECT: convDirectTile(args, tile, count); break;
     case JOB_GEMM_Q8: gemmQ8Tile(args, tile, count, scratch); break;
+    case JOB_CONV_Q8: convQ8Tile(args, tile, count, scratch); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
 }
