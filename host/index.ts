@@ -31,7 +31,8 @@ export { opFootprint, OP_SPECS, type PlanOp } from './compile/ops';
 export { setSeed } from './core/random';
 export { ready } from './runtime/executor';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './runtime/executor';
-export { setThreads, MAX_THREADS, poolReady as threadsReady } from './runtime/thread-pool';
+export { setThreads, poolReady as threadsReady } from './runtime/thread-pool';
+export { MAX_THREADS } from './runtime/threads';
 export {
   EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, KernelStatusError, ModelFormatError, FileAccessError, parseBytes, formatBytes,
   type MemoryBreakdown, type ByteSize,

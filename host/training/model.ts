@@ -23,7 +23,8 @@ import { type ActivationQuantizer, canQuantize, checkActivationQuantizer, quanti
 import { countParams, modelSummary } from './summary';
 import { checkOptions, optionNames } from '../core/options';
 import { type ClassWeightArg, type SampleWeightArg, sampleWeightsFor } from './sample-weights';
-import { checkThreads, defaultThreads } from '../runtime/thread-pool';
+import { checkThreads, defaultThreads } from '../runtime/threads';
+import { usePool } from '../runtime/thread-pool';
 import { threadsFallback } from '../runtime/executor';
 
 export interface CompileOptions {
@@ -545,6 +546,13 @@ export class LiteModel<Out extends Prediction = Tensor<Float32Array>> {
 // The model of the `edgetune` entry: LiteModel with int8 quantization, saving, the summary and
 // Keras sample and class weights.
 export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteModel<Out> {
+  // Its models run on threads by default (docs/threads.md): it brings the thread pool, which a
+  // LiteModel gets only from setThreads.
+  constructor(structure: Layer[] | { inputs: Symbolic; outputs: Symbolic }, options: { name?: string; inputShape?: number[] } = {}) {
+    super(structure, options);
+    usePool();
+  }
+
   // Keras 3 model.quantize('int8') for the frozen layers: every frozen dense, conv2d and
   // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
   // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
