@@ -54,7 +54,8 @@ const IDLE_WAITS = 20;
 // ${IDLE_WAITS} idle waits it parks with Atomics.waitAsync, back in its event loop: a worker held
 // in a synchronous loop keeps Node from exiting. Control words: WAKE 8, EPOCH 20, ATTACHED 24
 // (assembly/kernels/threads.ts).
-const WORKER_BODY = `
+// (Functions, not constants: a bundler keeps a template with substitutions even where unused.)
+const workerBody = (): string => `
 const attach = (m) => {
   const x = new WebAssembly.Instance(m.module, { env: { memory: m.memory, side_work: () => {} } }).exports;
   x.gemm_set_a_broadcast(m.aShuffle);
@@ -86,10 +87,10 @@ const attach = (m) => {
 };`;
 // An eval worker is CommonJS unless the process runs with --input-type=module, which the worker
 // inherits; then it has no require.
-const NODE_WORKER = `const { parentPort } = typeof require === 'function' ? require('node:worker_threads') : process.getBuiltinModule('node:worker_threads');${WORKER_BODY}
+const nodeWorker = (): string => `const { parentPort } = typeof require === 'function' ? require('node:worker_threads') : process.getBuiltinModule('node:worker_threads');${workerBody()}
 parentPort.on('message', attach);
 parentPort.postMessage('ready');`;
-const WEB_WORKER = `${WORKER_BODY}
+const webWorker = (): string => `${workerBody()}
 self.onmessage = (e) => attach(e.data);
 self.postMessage('ready');`;
 
@@ -122,7 +123,7 @@ function nodeWorkers(): Factory | null {
   if (!exitHooked) (g.process as { once?: (e: string, f: () => void) => void }).once?.('exit', () => { if (attached) detach(attached); });
   exitHooked = true;
   return (onReady, onError) => {
-    const w = new threads.Worker(NODE_WORKER, { eval: true });
+    const w = new threads.Worker(nodeWorker(), { eval: true });
     // Referenced until it is ready (threadsReady() awaited at a module's top level must not see
     // an empty event loop), then unreferenced: an idle pool must not keep the process alive.
     w.on('message', (m) => { if (m === 'ready') { w.unref(); onReady(); } });
@@ -135,7 +136,7 @@ function nodeWorkers(): Factory | null {
 function webWorkers(): Factory | null {
   if (!g.Worker || !g.Blob || !g.URL) return null;
   const WorkerClass = g.Worker;
-  const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
+  const url = g.URL.createObjectURL(new g.Blob([webWorker()], { type: 'text/javascript' }));
   return (onReady, onError) => {
     const w = new WorkerClass(url, { type: 'module' });
     // Bun: unreferenced once ready, as on Node.
