@@ -2,9 +2,10 @@
 // (build/edgetune-threads.wasm) on the shared memory of the executor that is running, parked in
 // wasm's atomic wait between ops (assembly/kernels/threads.ts). One pool serves every model: it
 // is attached to an executor when that executor runs, and leaves the previous one. It reaches the
-// executor through host/runtime/threads.ts, installed by usePool (the `edgetune` entry's Model) or
-// setThreads, so that an app that uses neither does not carry it.
+// executor through host/runtime/threads.ts, installed by usePool (the `edgetune` entry's ready() and
+// Model) or setThreads, so that an app that uses neither does not carry it.
 import { checkThreads, installPool, type PoolTarget, requestThreads } from './threads';
+import { ready } from './executor';
 
 // The thread count of every model planned from now on that does not name its own (compile or
 // planInference `threads`). Default: the cores the engine reports, at most MAX_THREADS. 1 is the
@@ -247,6 +248,14 @@ function splitJobs(target: PoolTarget): Record<SplitJob, number> {
 export function poolReady(): Promise<void> {
   if (readyCount >= started || failure) return Promise.resolve();
   return new Promise((resolve) => readyWaiters.push(resolve));
+}
+
+// The `edgetune` entry's ready(): the executor's, with the pool installed first, so that a page's
+// ready() also fetches the threads build before any model is made (edgetune/lite's ready() is the
+// executor's own: its page fetches that build only after setThreads).
+export function readyWithPool(source?: URL | string): Promise<WebAssembly.Module> {
+  usePool();
+  return ready(source);
 }
 
 // Installs the pool (once is enough): the threaded path of every model planned from now on.

@@ -1,7 +1,7 @@
 // Threads (docs/threads.md): the process-wide thread count, whether this engine can have threads,
 // and the hook the thread pool (host/runtime/thread-pool.ts) installs itself through. Every model
-// reaches this file; only the threaded path reaches the pool: the `edgetune` entry's Model installs
-// it, and so does setThreads, so an edgetune/lite app that never calls setThreads carries no worker
+// reaches this file; only the threaded path reaches the pool: the `edgetune` entry's ready() and
+// Model install it, and so does setThreads, so an edgetune/lite app that never calls setThreads carries no worker
 // code (scripts/size.mjs) and its models run on one thread.
 import { InvalidArgumentError } from '../core/errors';
 import type { SplitJob } from './thread-pool';
