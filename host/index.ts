@@ -29,9 +29,9 @@ export { tensor, type Tensor, type NestedNumbers } from './core/tensor';
 export { compilePlan, type Plan, type Region, type ParamBinding, type Program, type ProgramName, PLAN_FORMAT, PLAN_VERSION } from './compile/plan';
 export { opFootprint, OP_SPECS, type PlanOp } from './compile/ops';
 export { setSeed } from './core/random';
-export { ready } from './runtime/executor';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './runtime/executor';
-export { setThreads, MAX_THREADS, poolReady as threadsReady } from './runtime/thread-pool';
+export { setThreads, poolReady as threadsReady, readyWithPool as ready } from './runtime/thread-pool';
+export { MAX_THREADS } from './runtime/threads';
 export {
   EdgetuneError, ShapeError, InvalidArgumentError, MemoryBudgetError, NonFiniteError, KernelStatusError, ModelFormatError, FileAccessError, parseBytes, formatBytes,
   type MemoryBreakdown, type ByteSize,

@@ -14,6 +14,8 @@ import type { TensorArgs } from './training/model-io';
 useKernelSet('lite');
 
 export * from './index';
+// The executor's ready(), not the core entry's: that one brings the thread pool (docs/threads.md).
+export { ready } from './runtime/executor';
 export { usedOps } from './runtime/kernel-source';
 
 // fit without sampleWeight and classWeight (validationData without a third entry).

@@ -99,7 +99,8 @@ function liteSection(checker, source, resolve, optionRows, text, cell, full) {
     'for that build). Its `sequential` and `model` make LiteModels (`Model` is that class), which have the members below.',
     `Left out of the core entry's Model: ${fullModel.filter((p) => !names.has(p.name)).map((p) => `\`${p.name}\``).join(', ')}; fit, evaluate and`,
     'trainOnBatch refuse `sampleWeight` and `classWeight` with an InvalidArgumentError, and `callbacks.modelCheckpoint` refuses',
-    'a LiteModel when training begins (it has no save).', '', '### Model (edgetune/lite)', '', '| member | type |', '|---|---|'];
+    'a LiteModel when training begins (it has no save). Its models run on one thread until the app calls `setThreads`, which',
+    'brings the thread pool (in a page, before `ready()`; docs/threads.md).', '', '### Model (edgetune/lite)', '', '| member | type |', '|---|---|'];
   for (const p of liteModel) out.push(`| \`${p.name}\` | \`${cell(text(checker.getTypeOfSymbolAtLocation(p, p.valueDeclaration ?? p.declarations[0])).replace(/<ArrayBufferLike>/g, ''))}\` |`);
   out.push('');
   for (const name of ['FitOptions', 'EvaluateOptions']) {

@@ -101,3 +101,17 @@ export function quantizeLayer(layer: Layer, where: string, activation?: Activati
   layer.int8 = k;
   layer.home = null;
 }
+
+// model.quantize('int8') (host/training/model.ts): the layers named (`named`, which must all be
+// frozen and of the int8 kinds) or else every frozen dense, conv2d and depthwiseConv2d layer of
+// the model; every one is checked before any is quantized, so a refused name changes nothing.
+export function quantizeModel(model: string, named: Layer[] | null, layers: readonly Layer[], activationQuantizer: unknown): void {
+  const where = `model ${model} quantize`;
+  const mode = checkActivationQuantizer(activationQuantizer, where);
+  const chosen = named ?? layers.filter((l) => canQuantize(l) && !l.trainable);
+  if (chosen.length === 0) {
+    throw new InvalidArgumentError(`${where}: no frozen dense, conv2d or depthwiseConv2d layer to quantize; freeze the base first (model.freeze(name))`);
+  }
+  for (const l of chosen) if (!canQuantize(l) || l.trainable) quantizeLayer(l, where); // throws
+  for (const l of chosen) l.quantize('int8', { activationQuantizer: mode });
+}

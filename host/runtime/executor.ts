@@ -8,7 +8,7 @@ import { drawInto } from './init-fill';
 import { checkKernelSetRuns, compileKernelModule, fetchThreadsKernels, kernelModuleSync, kernelVariant, threadsKernelBytes, threadsKernelUrl } from './kernel-source';
 export { setKernelVariant, kernelVariant, type KernelVariant } from './kernel-source';
 import { GEMM_KC, GEMM_MR, GEMM_NC } from '../compile/gemm-scratch';
-import { attachPool, attachedWorkers, workerTiles, defaultThreads, detach, engineLacksThreads, poolFailure, type PoolTarget, splitJobs, threadsUnavailable } from './thread-pool';
+import { defaultThreads, engineLacksThreads, type PoolTarget, type ThreadPool, threadPool, threadsUnavailable } from './threads';
 
 // Checked on each executor's own instance (a fresh memory: the static data it just wrote lies
 // below every plan region when this passes), so a cold start instantiates the kernels once.
@@ -76,7 +76,7 @@ function hasSplittableWork(plan: Plan): boolean {
 // Why a model asking for `threads` runs on one (null: it gets them): no threads in this engine,
 // or a worker failed to start.
 export function threadsFallback(threads: number): string | null {
-  return threads > 1 ? threadsUnavailable(threadsBuildProblem) ?? poolFailure() : null;
+  return threads > 1 ? threadsUnavailable(threadsBuildProblem) ?? threadPool().failure() : null;
 }
 
 // The bytes past the plan a threaded executor adds: the control block and each worker's GEMM
@@ -267,8 +267,8 @@ export class Executor {
     const p = this.programWords[program];
     if (!p) throw new EdgetuneError('PlanInvalid', `this plan has no '${program}' program (it was compiled for ${this.plan.mode})`);
     if (this.pool) {
-      attachPool(this.pool);
-      const failed = poolFailure();
+      threadPool().attach(this.pool);
+      const failed = threadPool().failure();
       if (failed) this.dropThreads(failed);
     }
     if (sideWork && !this.pool) sideWork();
@@ -296,7 +296,7 @@ export class Executor {
 
   // A worker failed to start: this executor goes on alone (its driver runs every tile).
   private dropThreads(cause: string): void {
-    detach(this.pool!);
+    threadPool().detach(this.pool!);
     this.pool = null;
     this.kernels.threads_attach(0, 1);
     this.threads = 1;
@@ -305,17 +305,17 @@ export class Executor {
 
   // Workers running tiles for this executor right now (they join after their first attach).
   get workersAttached(): number {
-    return this.pool ? attachedWorkers(this.pool) : 0;
+    return this.pool ? threadPool().attachedWorkers(this.pool) : 0;
   }
 
   // Tiles the workers ran for this executor (0 on one thread).
   get workerTiles(): number {
-    return this.pool ? workerTiles(this.pool) : 0;
+    return this.pool ? threadPool().workerTiles(this.pool) : 0;
   }
 
   // Ops this executor split across its threads since it was made, by kind (null on one thread).
-  get splitJobs(): ReturnType<typeof splitJobs> | null {
-    return this.pool ? splitJobs(this.pool) : null;
+  get splitJobs(): ReturnType<ThreadPool['splitJobs']> | null {
+    return this.pool ? threadPool().splitJobs(this.pool) : null;
   }
 
   view(region: number, floats?: number): Float32Array {

@@ -1,75 +1,35 @@
-// Threads (docs/threads.md): the process-wide thread count, whether this engine can have threads
-// at all, and the pool of workers. Each worker runs the threads build of the kernels
+// The thread pool (docs/threads.md): the workers, each running the threads build of the kernels
 // (build/edgetune-threads.wasm) on the shared memory of the executor that is running, parked in
 // wasm's atomic wait between ops (assembly/kernels/threads.ts). One pool serves every model: it
-// is attached to an executor when that executor runs, and leaves the previous one.
-import { InvalidArgumentError } from '../core/errors';
+// is attached to an executor when that executor runs, and leaves the previous one. It reaches the
+// executor through host/runtime/threads.ts, installed by usePool (the `edgetune` entry's ready() and
+// Model) or setThreads, so that an app that uses neither does not carry it.
+import { checkThreads, installPool, type PoolTarget, requestThreads } from './threads';
+import { ready } from './executor';
 
-// More threads than this buy little for the op sizes edgetune plans, and each costs a worker.
-export const MAX_THREADS = 8;
-
-// Checks a thread count given by a caller (setThreads, compile, planInference).
-export function checkThreads(n: unknown, where: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`${where}: threads must be a whole number >= 1 (1: no workers), got ${typeof n === 'number' ? n : typeof n}`);
-  }
-  return Math.min(n, MAX_THREADS);
+// The thread count of every model planned from now on that does not name its own (compile or
+// planInference `threads`). Default: the cores the engine reports, at most MAX_THREADS. 1 is the
+// single-threaded runtime: no workers, no shared memory. It brings the pool with it.
+export function setThreads(n: number): void {
+  requestThreads(checkThreads(n, 'setThreads'));
+  usePool();
 }
 
 interface Globals {
   Deno?: unknown;
   Bun?: unknown;
-  SharedArrayBuffer?: unknown;
-  crossOriginIsolated?: boolean;
-  navigator?: { hardwareConcurrency?: number };
   process?: { versions?: { node?: string }; getBuiltinModule?: (name: string) => unknown };
   Worker?: new (url: string | URL, options?: { type?: string }) => WebWorker & { unref?: () => void };
-  window?: unknown;
-  document?: unknown;
   Blob?: new (parts: string[], options: { type: string }) => unknown;
   URL?: { createObjectURL(blob: unknown): string };
 }
 const g = globalThis as unknown as Globals;
 
-// The cores the engine reports (navigator.hardwareConcurrency; os.availableParallelism on Node 20).
-export function reportedCores(): number {
-  const fromNavigator = g.navigator?.hardwareConcurrency;
-  if (fromNavigator && fromNavigator > 0) return fromNavigator;
-  const os = g.process?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
-  return os?.availableParallelism?.() ?? 1;
-}
-
-let requested: number | null = null;
-
-// The thread count of every model planned from now on that does not name its own (compile or
-// planInference `threads`). Default: the cores the engine reports, at most MAX_THREADS. 1 is the
-// single-threaded runtime: no workers, no shared memory.
-export function setThreads(n: number): void {
-  requested = checkThreads(n, 'setThreads');
-}
-
-export function defaultThreads(): number {
-  return requested ?? Math.min(reportedCores(), MAX_THREADS);
-}
-
-// Why this engine cannot have threads (null: it can): no shared memory, a page that is not
-// cross-origin isolated, no workers. Decided once per process.
-let engineReason: string | null | undefined;
-export function engineLacksThreads(): string | null {
-  if (engineReason !== undefined) return engineReason;
-  // Isolation first: a page without it has no SharedArrayBuffer either, and this says what to do.
-  if (g.crossOriginIsolated === false) engineReason = 'the page is not cross-origin isolated (serve it with COOP/COEP headers)';
-  else if (typeof g.SharedArrayBuffer !== 'function') engineReason = 'this engine has no SharedArrayBuffer';
-  else if (!workerFactory()) engineReason = 'this engine has no workers';
-  else engineReason = null;
-  return engineReason;
-}
-
-// Why a model cannot have threads here (null: it can): the engine's reason, else the threads
-// build's (`buildProblem`: not loaded, or rejected by the engine), asked each time: a page's
-// ready() may load the build after a first look.
-export function threadsUnavailable(buildProblem: () => string | null): string | null {
-  return engineLacksThreads() ?? buildProblem();
+// Whether this engine makes workers, decided once per process.
+let workersReason: string | null | undefined;
+function lacksWorkers(): string | null {
+  workersReason ??= workerFactory() ? null : 'this engine has no workers';
+  return workersReason;
 }
 
 interface WebWorker {
@@ -95,7 +55,8 @@ const IDLE_WAITS = 20;
 // ${IDLE_WAITS} idle waits it parks with Atomics.waitAsync, back in its event loop: a worker held
 // in a synchronous loop keeps Node from exiting. Control words: WAKE 8, EPOCH 20, ATTACHED 24
 // (assembly/kernels/threads.ts).
-const WORKER_BODY = `
+// (Functions, not constants: a bundler keeps a template with substitutions even where unused.)
+const workerBody = (): string => `
 const attach = (m) => {
   const x = new WebAssembly.Instance(m.module, { env: { memory: m.memory, side_work: () => {} } }).exports;
   x.gemm_set_a_broadcast(m.aShuffle);
@@ -127,10 +88,10 @@ const attach = (m) => {
 };`;
 // An eval worker is CommonJS unless the process runs with --input-type=module, which the worker
 // inherits; then it has no require.
-const NODE_WORKER = `const { parentPort } = typeof require === 'function' ? require('node:worker_threads') : process.getBuiltinModule('node:worker_threads');${WORKER_BODY}
+const nodeWorker = (): string => `const { parentPort } = typeof require === 'function' ? require('node:worker_threads') : process.getBuiltinModule('node:worker_threads');${workerBody()}
 parentPort.on('message', attach);
 parentPort.postMessage('ready');`;
-const WEB_WORKER = `${WORKER_BODY}
+const webWorker = (): string => `${workerBody()}
 self.onmessage = (e) => attach(e.data);
 self.postMessage('ready');`;
 
@@ -163,7 +124,7 @@ function nodeWorkers(): Factory | null {
   if (!exitHooked) (g.process as { once?: (e: string, f: () => void) => void }).once?.('exit', () => { if (attached) detach(attached); });
   exitHooked = true;
   return (onReady, onError) => {
-    const w = new threads.Worker(NODE_WORKER, { eval: true });
+    const w = new threads.Worker(nodeWorker(), { eval: true });
     // Referenced until it is ready (threadsReady() awaited at a module's top level must not see
     // an empty event loop), then unreferenced: an idle pool must not keep the process alive.
     w.on('message', (m) => { if (m === 'ready') { w.unref(); onReady(); } });
@@ -176,7 +137,7 @@ function nodeWorkers(): Factory | null {
 function webWorkers(): Factory | null {
   if (!g.Worker || !g.Blob || !g.URL) return null;
   const WorkerClass = g.Worker;
-  const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
+  const url = g.URL.createObjectURL(new g.Blob([webWorker()], { type: 'text/javascript' }));
   return (onReady, onError) => {
     const w = new WorkerClass(url, { type: 'module' });
     // Bun: unreferenced once ready, as on Node.
@@ -184,15 +145,6 @@ function webWorkers(): Factory | null {
     w.addEventListener('error', (e) => onError(e.message ?? String(e.error)));
     return { post: (m) => w.postMessage(m) };
   };
-}
-
-// What a worker needs to join an executor.
-export interface PoolTarget {
-  module: WebAssembly.Module;
-  memory: WebAssembly.Memory;
-  ctl: number; // byte offset of the control block
-  threads: number;
-  aShuffle: number;
 }
 
 // Control-block words the host touches (assembly/kernels/threads.ts).
@@ -210,7 +162,7 @@ const readyWaiters: (() => void)[] = [];
 
 // Why the pool could not start a worker (null: every worker started). Set once; then every
 // model runs on one thread (the warning names the cause).
-export function poolFailure(): string | null {
+function poolFailure(): string | null {
   return failure;
 }
 
@@ -236,7 +188,7 @@ function fail(index: number, cause: string): void {
 // Attaches the pool to `target` (its driver is about to run): the previous executor's workers
 // leave it, and `threads - 1` workers join this one. Workers join whenever they are ready; a
 // tile is claimed by whoever comes first, so the bits do not depend on when they arrive.
-export function attachPool(target: PoolTarget): void {
+function attachPool(target: PoolTarget): void {
   if (attached === target) return;
   if (attached) detach(attached);
   attached = target;
@@ -249,7 +201,7 @@ export function attachPool(target: PoolTarget): void {
 }
 
 // Sends the workers of `target` back to JavaScript: a new epoch, and a wake-up to notice it.
-export function detach(target: PoolTarget): void {
+function detach(target: PoolTarget): void {
   const i32 = new Int32Array(target.memory.buffer);
   Atomics.add(i32, (target.ctl + EPOCH) >> 2, 1);
   Atomics.add(i32, (target.ctl + WAKE) >> 2, 1);
@@ -258,12 +210,12 @@ export function detach(target: PoolTarget): void {
 }
 
 // Workers attached to `target` right now (for tests and inspect).
-export function attachedWorkers(target: PoolTarget): number {
+function attachedWorkers(target: PoolTarget): number {
   return Atomics.load(new Int32Array(target.memory.buffer), (target.ctl + ATTACHED) >> 2);
 }
 
 // Tiles the workers ran for `target` since it was made.
-export function workerTiles(target: PoolTarget): number {
+function workerTiles(target: PoolTarget): number {
   return Atomics.load(new Int32Array(target.memory.buffer), (target.ctl + WORKER_TILES) >> 2);
 }
 
@@ -280,8 +232,8 @@ const JOBS = 32;
 const TRAIN_JOBS = 100;
 const MORE_JOBS = 128;
 const TRAIN_MORE_JOBS = 192;
-type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number] | (typeof MORE_SPLIT_JOBS)[number] | (typeof TRAIN_MORE_SPLIT_JOBS)[number];
-export function splitJobs(target: PoolTarget): Record<SplitJob, number> {
+export type SplitJob = (typeof SPLIT_JOBS)[number] | (typeof TRAIN_SPLIT_JOBS)[number] | (typeof MORE_SPLIT_JOBS)[number] | (typeof TRAIN_MORE_SPLIT_JOBS)[number];
+function splitJobs(target: PoolTarget): Record<SplitJob, number> {
   const i32 = new Int32Array(target.memory.buffer);
   const count = (word: number): number => Atomics.load(i32, word);
   return Object.fromEntries([
@@ -296,4 +248,18 @@ export function splitJobs(target: PoolTarget): Record<SplitJob, number> {
 export function poolReady(): Promise<void> {
   if (readyCount >= started || failure) return Promise.resolve();
   return new Promise((resolve) => readyWaiters.push(resolve));
+}
+
+// The `edgetune` entry's ready(): the executor's, with the pool installed first, so that a page's
+// ready() also fetches the threads build before any model is made (edgetune/lite's ready() is the
+// executor's own: its page fetches that build only after setThreads).
+export function readyWithPool(source?: URL | string): Promise<WebAssembly.Module> {
+  usePool();
+  return ready(source);
+}
+
+// Installs the pool (once is enough): the threaded path of every model planned from now on.
+const POOL = { lacksWorkers, failure: poolFailure, attach: attachPool, detach, attachedWorkers, workerTiles, splitJobs };
+export function usePool(): void {
+  installPool(POOL);
 }

@@ -8,7 +8,7 @@ import type { Layer } from '../layers/layer';
 import { Executor } from '../runtime/executor';
 import { drawPacked, packedOnlyWeights } from '../runtime/init-fill';
 import type { PlanOpWithRegions } from '../compile/plan';
-import { defaultThreads } from '../runtime/thread-pool';
+import { defaultThreads } from '../runtime/threads';
 import type { LossConfig } from './losses';
 import type { OptimizerConfig } from './optimizers';
 import { applyOptimizerSnapshot, copyOptimizerState, type OptimizerSnapshot } from './optimizer-state';

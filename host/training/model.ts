@@ -19,12 +19,13 @@ import { checkInputs, loadBatch, prepareLabels, touchPages } from './inputs';
 import { commonRows, type LossesArg, lossOf, readOutputMetrics, resolveLosses, sliceRows, type TensorArgs, tensorList } from './model-io';
 import { fitLoop } from './fit';
 import { checkMicroBatch } from './micro-batch';
-import { type ActivationQuantizer, canQuantize, checkActivationQuantizer, quantizeLayer } from '../layers/quantize';
+import { type ActivationQuantizer, quantizeModel } from '../layers/quantize';
 import { countParams, modelSummary } from './summary';
 import { setModelWeights } from './model-weights';
 import { checkOptions, optionNames } from '../core/options';
 import { type ClassWeightArg, type SampleWeightArg, sampleWeightsFor } from './sample-weights';
-import { checkThreads, defaultThreads } from '../runtime/thread-pool';
+import { checkThreads, defaultThreads } from '../runtime/threads';
+import { usePool } from '../runtime/thread-pool';
 import { threadsFallback } from '../runtime/executor';
 
 export interface CompileOptions {
@@ -546,28 +547,27 @@ export class LiteModel<Out extends Prediction = Tensor<Float32Array>> {
 // The model of the `edgetune` entry: LiteModel with int8 quantization, saving, the summary and
 // Keras sample and class weights.
 export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteModel<Out> {
+  // Its models run on threads by default (docs/threads.md): it brings the thread pool, which a
+  // LiteModel gets only from setThreads.
+  constructor(structure: Layer[] | { inputs: Symbolic; outputs: Symbolic }, options: { name?: string; inputShape?: number[] } = {}) {
+    super(structure, options);
+    usePool();
+  }
+
   // Keras get_weights() / set_weights() (TF.js getWeights / setWeights): copies of every layer's
   // weights, layer by layer, each in its Keras order; setWeights checks all before any changes.
   getWeights(): Float32Array[] { return this.layers.flatMap((l) => l.getWeights()); }
   setWeights(weights: ArrayLike<number>[]): void { setModelWeights(this.name, this.layers, weights); }
 
-  // Keras 3 model.quantize('int8') for the frozen layers: every frozen dense, conv2d and
-  // depthwiseConv2d layer (or those named in `layers`, which must all be frozen and of those kinds)
-  // gets a per-output-channel int8 kernel with f32 scales; trainable layers stay float32 and train
-  // as before. The next run re-plans; nothing changes if any named layer is refused.
-  // activationQuantizer: Keras 3's Int8QuantizationConfig activation_quantizer: 'absmax' (the
-  // default, as in Keras: AbsMaxQuantizer(axis=-1)) quantizes the inputs of the dense and one-group
-  // conv2d layers per row at run time and multiplies in int32; null (weight-only) keeps them f32
-  // (docs/int8.md "absmax").
+  // Keras 3 model.quantize('int8') for the frozen layers (or those named in `layers`): per-output-
+  // channel int8 kernels with f32 scales (host/layers/quantize.ts quantizeModel); trainable layers
+  // stay float32. activationQuantizer: Keras 3's Int8QuantizationConfig activation_quantizer:
+  // 'absmax' (the default, as in Keras: AbsMaxQuantizer(axis=-1)) quantizes the inputs of the dense
+  // and one-group conv2d layers per row at run time and multiplies in int32; null (weight-only)
+  // keeps them f32 (docs/int8.md "absmax"). The next run re-plans.
   quantize(mode: 'int8', options: { layers?: string[]; activationQuantizer?: ActivationQuantizer } = {}): this {
     if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
-    const activationQuantizer = checkActivationQuantizer(options.activationQuantizer, `model ${this.name} quantize`);
-    const chosen = options.layers ? options.layers.map((n) => this.getLayer(n)) : this.layers.filter((l) => canQuantize(l) && !l.trainable);
-    if (chosen.length === 0) {
-      throw new InvalidArgumentError(`model ${this.name} quantize: no frozen dense, conv2d or depthwiseConv2d layer to quantize; freeze the base first (model.freeze(name))`);
-    }
-    for (const l of chosen) if (!canQuantize(l) || l.trainable) quantizeLayer(l, `model ${this.name} quantize`); // throws
-    for (const l of chosen) l.quantize('int8', { activationQuantizer });
+    quantizeModel(this.name, options.layers ? options.layers.map((n) => this.getLayer(n)) : null, this.layers, options.activationQuantizer);
     return this;
   }
 
