@@ -223,7 +223,7 @@ async function graphModelRows(et, name, { quick, profile, selected, threads }) {
     const workload = `model-${name}-b${batch}`;
     const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
     const wantInt8w = selected(workload.replace(/-b\d+$/, '-int8w-b'));
-    if (!selected(workload) && !wantInt8 && !wantInt8a) continue;
+    if (!selected(workload) && !wantInt8 && !wantInt8w) continue;
     const xd = randomF32(batch * 64 * 64, 500 + batch, 0, 1);
     const x = et.tensor(xd, [batch, 64, 64, 1]);
     const mine = model.predict(x, { batchSize: batch }).data;
@@ -255,7 +255,7 @@ async function torchvisionRows(et, name, onnx, { quick, profile, selected, threa
     const workload = `model-${name}-b${batch}`;
     const wantInt8 = selected(workload.replace(/-b\d+$/, '-int8-b'));
     const wantInt8w = selected(workload.replace(/-b\d+$/, '-int8w-b'));
-    if (!selected(workload) && !wantInt8 && !wantInt8a) continue;
+    if (!selected(workload) && !wantInt8 && !wantInt8w) continue;
     const xd = randomF32(batch * 3 * 224 * 224, 700 + batch, -1, 1);
     const nhwc = new Float32Array(xd.length);
     for (let b = 0; b < batch; b++) for (let c = 0; c < 3; c++) for (let p = 0; p < 224 * 224; p++) nhwc[(b * 224 * 224 + p) * 3 + c] = xd[(b * 3 + c) * 224 * 224 + p];
