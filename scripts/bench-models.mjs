@@ -5,8 +5,8 @@
 //     $EDGETUNE_BENCH_CACHE or <tmpdir>/edgetune-bench-models): onnxruntime-web. Without PyTorch
 //     they are skipped, and the reason printed.
 //   - `model-<name>-int8-b1` / `-b8`: the same model with every layer frozen and quantize('int8')
-//     (the default, Keras 3's int8 config: the dense and conv2d inputs quantized per row by
-//     absmax, int32 products; docs/int8.md "absmax"), timed alternately with the float32 model
+//     (the default config: the dense inputs, and the conv2d inputs where that pays, quantized
+//     per row by absmax, int32 products; docs/int8.md "absmax"), timed alternately with the float32 model
 //     (int8Row); its top-1 agreement with float32 on the bench input and the int8 / float32 ratio
 //     of medians are printed.
 //   - `model-<name>-int8w-b1` / `-b8`: the same with quantize('int8', { activationQuantizer: null }),
@@ -96,11 +96,12 @@ function printProfile(workload, profile) {
 
 const timing = (quick) => ({ warmup: 2, reps: quick ? 5 : 15, minMs: quick ? 200 : 1000 });
 
-// Every layer frozen, every dense / conv2d / depthwise kernel int8; with `absmax` (the int8 rows), Keras's
-// activation quantizer on the dense and conv2d layers.
+// Every layer frozen, every dense / conv2d / depthwise kernel int8; with `absmax` (the int8 rows), the
+// default config: Keras's activation quantizer on the dense layers and on the conv2d layers where
+// int32 pays (docs/int8.md "Which layers").
 function quantized(m, absmax = false) {
   for (const l of m.layers) l.trainable = false;
-  return m.quantize('int8', { activationQuantizer: absmax ? 'absmax' : null });
+  return m.quantize('int8', { activationQuantizer: absmax ? 'default' : null });
 }
 
 // The int8 row of one workload: the int8 and float32 models timed alternately, run for run (a

@@ -7,9 +7,10 @@
 //   - the torchvision zoo (test/torch/export.py, random weights with randomised BN statistics, as
 //     the bench uses): top-1 agreement with float32 on generated images (below);
 //   - each model's inference arena at batch 1 and 8, float32 and int8.
-// The int8 models quantize their dense and conv2d inputs too (the default, Keras's activation
-// quantizer 'absmax', docs/int8.md "absmax"); --weight-only: quantize('int8', { activationQuantizer:
-// null }), the inputs stay float32 (--absmax, the default, is accepted too).
+// The int8 models quantize their dense inputs too, and their conv2d inputs where int32 pays (the
+// default config, Keras's activation quantizer, docs/int8.md "absmax" and "Which layers");
+// --absmax: on every dense and conv2d layer; --weight-only: quantize('int8', { activationQuantizer:
+// null }), the inputs stay float32.
 // Usage: npm run build && node scripts/int8-accuracy.mjs [--weight-only] [--zoo-only | --emotion-only [--no-transfer]] [images per zoo model]
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -24,7 +25,7 @@ const ZOO_DIR = process.env.EDGETUNE_BENCH_CACHE ?? join(tmpdir(), 'edgetune-ben
 const ZOO = ['mobilenet_v2', 'mobilenet_v3_small', 'efficientnet_b0', 'resnet18', 'squeezenet1_1', 'shufflenet_v2_x0_5'];
 const args = process.argv.slice(2);
 const zooImages = Number(args.find((a) => /^\d+$/.test(a)) ?? 32);
-const activationQuantizer = args.includes('--weight-only') ? null : 'absmax';
+const activationQuantizer = args.includes('--weight-only') ? null : args.includes('--absmax') ? 'absmax' : 'default';
 
 // Every frozen dense / conv2d / depthwise layer of m in int8 (all layers frozen first).
 export function quantizeAll(m) {

@@ -7,7 +7,8 @@
 // --with <dist dir>: a third column, the int8 model of another build (its dist/) loaded in the same
 // process and alternated with the two (a probe build, or main's).
 // --absmax: instead, the third column is this build's model quantized with Keras's activation
-// quantizer (quantize('int8', { activationQuantizer: 'absmax' }), docs/int8.md "absmax").
+// quantizer on every dense and conv2d layer (quantize('int8', { activationQuantizer: 'absmax' }),
+// docs/int8.md "absmax"); --default: the default config (quantize('int8'): absmax where it pays).
 // Torchvision models are read from $EDGETUNE_BENCH_CACHE (default <tmpdir>/edgetune-bench-models),
 // exported by scripts/bench-models.mjs (or test/torch/export.py) beforehand.
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,7 +27,10 @@ const top = flag('--top', 24);
 const useMin = argv.includes('--min') ? (argv.splice(argv.indexOf('--min'), 1), true) : false;
 const withAt = argv.indexOf('--with');
 const other = withAt < 0 ? null : argv.splice(withAt, 2)[1];
-const absmax = argv.includes('--absmax') ? (argv.splice(argv.indexOf('--absmax'), 1), true) : false;
+const third = ['--absmax', '--default'].find((f) => argv.includes(f));
+if (third) argv.splice(argv.indexOf(third), 1);
+const absmax = third !== undefined;
+const thirdMode = third === '--default' ? 'default' : 'absmax';
 const names = argv.length ? argv : ['emotion', 'gender'];
 
 const et = await import('../dist/node.js');
@@ -59,7 +63,7 @@ for (const name of names) {
   const models = [f, q];
   if (et2) { const o = await load(name, et2); models.push(o.q); o.x2 = o.x; models.x2 = o.x; }
   if (absmax) { const o = await load(name, et); models.push(o.q); models.x2 = x; }
-  models.slice(1).forEach((m, k) => { for (const l of m.layers) l.trainable = false; m.quantize('int8', { activationQuantizer: absmax && k === 1 ? 'absmax' : null }); });
+  models.slice(1).forEach((m, k) => { for (const l of m.layers) l.trainable = false; m.quantize('int8', { activationQuantizer: absmax && k === 1 ? thirdMode : null }); });
   models.forEach((m, k) => { const xin = k === 2 ? models.x2 : x; m.planInference(batch); m.predict(xin, { batchSize: batch }); m.predict(xin, { batchSize: batch }); });
   const runs = models.map((m) => forwardOps(m));
   const sides = runs.length;

@@ -242,7 +242,7 @@ describe('an absmax base in training plans (q packed per call) and under a train
 });
 
 describe('the absmax mode as model state', () => {
-  it("absmax is the default (Keras 3's Int8QuantizationConfig); null gives no mode and the weight-only bits", () => {
+  it("absmax is the default for dense (Keras 3's Int8QuantizationConfig); null gives no mode and the weight-only bits", () => {
     const x = rowsOf(4, 7, 1);
     setSeed(3);
     const byDefault = sequential([layers.dense(5, { inputShape: [7], name: 'd' })]);
@@ -254,6 +254,10 @@ describe('the absmax mode as model state', () => {
     named.quantize('int8', { activationQuantizer: 'absmax' });
     expect(int8Of(byDefault.getLayer('d'))!.activationQuantizer).toBe('absmax');
     expectSame(byDefault.predict(tensor(x, [4, 7])).data, named.predict(tensor(x, [4, 7])).data, 'default = absmax');
+    // a dense layer of 2 units is absmax by default too: Keras quantizes every Dense
+    const tiny = sequential([layers.dense(2, { inputShape: [3], name: 't' })]);
+    tiny.freeze('t');
+    expect(int8Of(tiny.quantize('int8').getLayer('t'))!.activationQuantizer).toBe('absmax');
     const a = sequential([layers.dense(5, { inputShape: [7], name: 'd' })]);
     a.freeze('d');
     a.quantize('int8', { activationQuantizer: null });
@@ -266,6 +270,50 @@ describe('the absmax mode as model state', () => {
       return Math.fround(Math.fround(s / int8Of(a.getLayer('d'))!.scale[c]) + w[1][c]);
     });
     expectSame(a.predict(tensor(x, [4, 7])).data, want, 'weight-only dense');
+  });
+
+  it("the default takes conv2d inputs only with >= 16 filters and >= 16 patch values; 'absmax' takes every conv2d's; the bits are each layer's own mode", async () => {
+    // stem 1 -> 16 3x3 (patch 9: weight-only), mid 16 -> 8 3x3 (8 filters: weight-only), wide
+    // 8 -> 32 3x3 (absmax), pw 32 -> 16 1x1 (absmax), thin 16 -> 16 1x1 (patch 16: absmax),
+    // head dense 4 (absmax, as every Dense)
+    const build = () => {
+      setSeed(21);
+      const m = sequential([
+        layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [9, 9, 1], name: 'stem' }),
+        layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'mid' }),
+        layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'wide' }),
+        layers.conv2d({ filters: 16, kernelSize: 1, activation: 'relu', name: 'pw' }),
+        layers.conv2d({ filters: 16, kernelSize: 1, name: 'thin' }),
+        layers.flatten({ name: 'f' }),
+        layers.dense(4, { name: 'head' }),
+      ]);
+      for (const l of m.layers) l.trainable = false;
+      return m;
+    };
+    const modes = (m: Model) => Object.fromEntries(m.layers.filter((l) => int8Of(l)).map((l) => [l.name, int8Of(l)!.activationQuantizer ?? 'weight-only']));
+    const byDefault = build().quantize('int8');
+    expect(modes(byDefault)).toEqual({ stem: 'weight-only', mid: 'weight-only', wide: 'absmax', pw: 'absmax', thin: 'absmax', head: 'absmax' });
+    expect(modes(build().quantize('int8', { activationQuantizer: 'default' }))).toEqual(modes(byDefault));
+    const all = build().quantize('int8', { activationQuantizer: 'absmax' });
+    expect(Object.values(modes(all)).every((v) => v === 'absmax')).toBe(true);
+    // the default model's bits = a model whose layers were each given that mode by name (each
+    // mode's formula is checked against numpy above and in test/int8.test.ts)
+    const byName = build();
+    for (const l of byName.layers) if (l.kind !== 'flatten') l.quantize('int8', { activationQuantizer: ['stem', 'mid'].includes(l.name) ? null : 'absmax' });
+    const x = randomArray(3 * 81, 17, -2, 2);
+    expectSame(byDefault.predict(tensor(x, [3, 9, 9, 1])).data, byName.predict(tensor(x, [3, 9, 9, 1])).data, 'default = per-layer modes');
+    expect(Array.from(all.predict(tensor(x, [3, 9, 9, 1])).data)).not.toEqual(Array.from(byDefault.predict(tensor(x, [3, 9, 9, 1])).data));
+    // the numpy reference for the absmax layer 'wide' on its input (the model's 'mid' output)
+    const upTo = build();
+    const cut = sequential(upTo.layers.slice(0, 2));
+    for (const l of cut.layers) l.quantize('int8', { activationQuantizer: null });
+    const mid = cut.predict(tensor(x, [3, 9, 9, 1])).data;
+    const wide = sequential([byDefault.getLayer('wide')]);
+    const [want] = numpy([refCase(byDefault.getLayer('wide'), mid, [3, 9, 9, 8])]);
+    expectSame(wide.predict(tensor(mid, [3, 9, 9, 8])).data, want, 'wide (absmax by default) = numpy');
+    // saved per layer, loaded as saved
+    expect(JSON.parse(readSafetensors(byDefault.toBytes()).metadata.int8_activation_quantizer)).toEqual({ wide: 'absmax', pw: 'absmax', thin: 'absmax', head: 'absmax' });
+    expect(modes(await loadModel(byDefault.toBytes()))).toEqual(modes(byDefault));
   });
 
   it('is saved and loaded (safetensors metadata), giving the same bits; kept through setWeights', async () => {
@@ -324,7 +372,7 @@ describe('the absmax mode as model state', () => {
     const m = sequential([layers.dense(5, { inputShape: [7], name: 'd' }), layers.dense(2, { name: 'head' })]);
     m.freeze('d');
     expect(() => m.quantize('int8', { activationQuantizer: 'minmax' as never })).toThrow(InvalidArgumentError);
-    expect(() => m.quantize('int8', { activationQuantizer: 'minmax' as never })).toThrow(/activationQuantizer must be 'absmax'.*"minmax"/);
+    expect(() => m.quantize('int8', { activationQuantizer: 'minmax' as never })).toThrow(/activationQuantizer must be 'default'.*'absmax'.*"minmax"/);
     expect(() => m.getLayer('d').quantize('int8', { activationQuantizer: 1 as never })).toThrow(/layer d quantize: activationQuantizer/);
     expect(int8Of(m.getLayer('d'))).toBeNull(); // nothing changed
     m.quantize('int8', { activationQuantizer: 'absmax' });

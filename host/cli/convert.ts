@@ -61,17 +61,17 @@ export async function runConvert(argv: string[]): Promise<number> {
   if (quantize !== undefined && quantize !== 'float16' && quantize !== 'int8') throw new InvalidArgumentError(`convert: --quantize takes float16 or int8, got '${quantize}'`);
   if (quantize === 'int8' && !output.toLowerCase().endsWith('.safetensors')) throw new InvalidArgumentError(`convert: --quantize int8 writes .safetensors only, got ${output}`);
   const activation = flags['activation-quantizer'];
-  if (activation !== undefined && ((activation !== 'absmax' && activation !== 'none') || quantize !== 'int8')) {
-    throw new InvalidArgumentError(`convert: --activation-quantizer takes absmax or none, with --quantize int8; got '${activation}'${quantize === 'int8' ? '' : ' without --quantize int8'}`);
+  if (activation !== undefined && ((activation !== 'default' && activation !== 'absmax' && activation !== 'none') || quantize !== 'int8')) {
+    throw new InvalidArgumentError(`convert: --activation-quantizer takes default, absmax or none, with --quantize int8; got '${activation}'${quantize === 'int8' ? '' : ' without --quantize int8'}`);
   }
   const weightOnly = activation === 'none';
   const bar = progressBar('progress' in flags || !!process.stderr.isTTY);
   const { model, format } = await importModelFile(input, localFiles, bar.draw, importOptions(flags));
   bar.end();
   if (typeof flags.freeze === 'string') model.freeze(flags.freeze);
-  // every frozen dense/conv kernel, or a typed error; with absmax (the default, as Keras's), their
-  // inputs too (docs/int8.md)
-  if (quantize === 'int8') model.quantize('int8', { activationQuantizer: weightOnly ? null : 'absmax' });
+  // every frozen dense/conv kernel, or a typed error; by default (Keras's) the dense inputs too,
+  // and the conv2d inputs where int32 pays; absmax: every dense/conv2d's (docs/int8.md)
+  if (quantize === 'int8') model.quantize('int8', { activationQuantizer: weightOnly ? null : activation === 'absmax' ? 'absmax' : 'default' });
   const half = quantize === 'float16';
   const lower = output.toLowerCase();
   if (lower.endsWith('.safetensors')) {
@@ -81,7 +81,8 @@ export async function runConvert(argv: string[]): Promise<number> {
     bar.draw('writing', 1, 1);
     bar.end();
     const int8 = model.layers.filter((l) => l.int8).map((l) => l.name);
-    const absmax = weightOnly ? ' (weight-only)' : ' (absmax inputs where dense or conv2d)';
+    const absmaxLayers = model.layers.filter((l) => l.int8?.activationQuantizer === 'absmax').length;
+    const absmax = absmaxLayers ? ` (absmax inputs in ${absmaxLayers} of them)` : ' (weight-only)';
     const dtype = half ? 'float16' : int8.length ? `int8 kernels in ${int8.join(', ')}${absmax}, float32 otherwise` : 'float32';
     process.stdout.write(`converted ${input} (${format}) -> ${output} (edgetune safetensors, ${dtype}, ${formatBytes(bytes.length)})\n`);
     return 0;

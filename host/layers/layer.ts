@@ -286,8 +286,10 @@ export class Layer {
   // Keras 3 quantize('int8') for this frozen dense, conv2d or depthwiseConv2d layer: its kernel
   // becomes per-output-channel int8 with f32 scales (host/layers/quantize.ts); a typed error for a
   // trainable layer or another kind. A model re-plans before its next run.
-  // options.activationQuantizer: 'absmax' (the default, as Keras's AbsMaxQuantizer(axis=-1): int8
-  // inputs, int32 products, for dense and one-group conv2d layers) or null (weight-only).
+  // options.activationQuantizer: 'default' (when not given: a dense layer's inputs quantized as
+  // Keras's AbsMaxQuantizer(axis=-1), int32 products; a one-group conv2d's too where that pays,
+  // host/layers/quantize.ts absmaxPays), 'absmax' (dense or one-group conv2d: always) or null
+  // (weight-only).
   quantize(mode: 'int8', options: { activationQuantizer?: ActivationQuantizer } = {}): void {
     if (mode !== 'int8') throw new InvalidArgumentError(`layer ${this.name}: quantize mode must be 'int8', got '${String(mode)}'`);
     const where = `layer ${this.name} quantize`;

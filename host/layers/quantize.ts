@@ -16,9 +16,11 @@ export interface Int8Kernel {
   activationQuantizer?: 'absmax';
 }
 
-// model.quantize's activationQuantizer option: Keras's 'default' (AbsMaxQuantizer(axis=-1)) is ours
-// 'absmax'; null is weight-only.
-export type ActivationQuantizer = 'absmax' | null;
+// model.quantize's activationQuantizer option. 'default' (or not given), as Keras 3's
+// Int8QuantizationConfig default: AbsMaxQuantizer(axis=-1) on the inputs of every dense layer and of
+// the one-group conv2d layers where int32 products pay (absmaxPays); 'absmax': on every dense and
+// one-group conv2d layer; null: none (weight-only).
+export type ActivationQuantizer = 'default' | 'absmax' | null;
 
 // The layers whose inputs the absmax quantizer applies to: dense, and conv2d with one group (its
 // im2col rows, or a 1x1's pixels, are the rows Keras quantizes for Dense). depthwiseConv2d (which
@@ -27,12 +29,31 @@ export function takesActivationQuantizer(layer: Layer): boolean {
   return layer.kind === 'dense' || (layer.kind === 'conv2d' && (layer.config.groups ?? 1) === 1);
 }
 
+// Filters and patch values (kh * kw * cin) a conv2d needs at least for the default config to
+// quantize its inputs. Keras 3 quantizes Dense only; for convolutions the choice is ours, made
+// where int32 products pay: each output position quantizes its own patch (kh * kw * cin values)
+// and uses it for `filters` products a value, so a few-filter or few-value conv spends more on
+// quantizing than dot_i16x8_s saves (docs/int8.md "Which layers"). Measured on gender and
+// emotion (scripts/profile-int8.mjs): their 1 -> 8 and 8 -> 8 3x3 layers ran 2.4x and 1.4x
+// float32's time in absmax, their 2- and 7-filter heads 3.5x and 7.7x; every conv with >= 16
+// filters and >= 16 patch values ran 0.55-0.98x, except emotion's 1-channel 3x3 stem (1.18x).
+export const ABSMAX_MIN_FILTERS = 16;
+export const ABSMAX_MIN_PATCH = 16;
+
+// Whether the default config quantizes this layer's inputs: every dense layer (as Keras), and
+// the one-group conv2d layers with enough filters and patch values (above).
+export function absmaxPays(layer: Layer): boolean {
+  if (!takesActivationQuantizer(layer)) return false;
+  if (layer.kind === 'dense') return true;
+  const [kh, kw, cin, filters] = layer.weightSpecs[0].shape;
+  return filters >= ABSMAX_MIN_FILTERS && kh * kw * cin >= ABSMAX_MIN_PATCH;
+}
+
 // undefined (not given) stays undefined: quantizeLayer then leaves an int8 layer's mode as it is.
 export function checkActivationQuantizer(value: unknown, where: string): ActivationQuantizer | undefined {
   if (value === undefined) return undefined;
-  if (value === null) return null;
-  if (value === 'absmax') return 'absmax';
-  throw new InvalidArgumentError(`${where}: activationQuantizer must be 'absmax' (Keras's default AbsMaxQuantizer) or null (weight-only), got ${JSON.stringify(value)}`);
+  if (value === null || value === 'default' || value === 'absmax') return value;
+  throw new InvalidArgumentError(`${where}: activationQuantizer must be 'default' (Keras's AbsMaxQuantizer where it pays), 'absmax' (on every dense and conv2d layer) or null (weight-only), got ${JSON.stringify(value)}`);
 }
 
 // The layers with an int8 kernel, and how many output channels their kernel (weight 0) has: the
@@ -75,9 +96,9 @@ export function dequantizeKernel(k: Int8Kernel): Float32Array {
 
 // Quantizes one frozen layer's kernel in place: the layer keeps q and the scales, and its kernel
 // values become q / scale (what it computes with from now on). `activation`: the quantizer of its
-// inputs, kept only where it applies (takesActivationQuantizer): 'absmax' when not given, Keras 3's
-// default; null is weight-only. An int8 layer quantized again keeps its q and takes the mode given,
-// or keeps its own when none is given (undefined).
+// inputs: 'default' (also when not given) where absmaxPays, 'absmax' where it applies at all
+// (takesActivationQuantizer), null nowhere (weight-only). An int8 layer quantized again keeps its q
+// and takes the mode given, or keeps its own when none is given (undefined).
 export function quantizeLayer(layer: Layer, where: string, activation?: ActivationQuantizer): void {
   if (!canQuantize(layer)) {
     throw new InvalidArgumentError(`${where}: layer ${layer.name} (${layer.kind}) has no int8 kernel; only dense, conv2d and depthwiseConv2d layers can be quantized`);
@@ -88,18 +109,20 @@ export function quantizeLayer(layer: Layer, where: string, activation?: Activati
   if (!layer.built) throw new InvalidArgumentError(`${where}: layer ${layer.name} is not built yet (it has no weights to quantize)`);
   if (layer.int8) {
     if (activation === undefined) return;
-    const absmax = activation === 'absmax' && takesActivationQuantizer(layer);
-    if (absmax) layer.int8.activationQuantizer = 'absmax';
+    if (quantizesInputs(layer, activation)) layer.int8.activationQuantizer = 'absmax';
     else delete layer.int8.activationQuantizer;
     return;
   }
-  // Not given: Keras 3's default Int8QuantizationConfig, the absmax activation quantizer.
-  const absmax = (activation === undefined || activation === 'absmax') && takesActivationQuantizer(layer);
+  const absmax = quantizesInputs(layer, activation === undefined ? 'default' : activation);
   const k = quantizeKernel(layer.values[0], outputChannels(layer));
   if (absmax) k.activationQuantizer = 'absmax';
   layer.values[0] = dequantizeKernel(k);
   layer.int8 = k;
   layer.home = null;
+}
+
+function quantizesInputs(layer: Layer, activation: ActivationQuantizer): boolean {
+  return activation === 'absmax' ? takesActivationQuantizer(layer) : activation === 'default' && absmaxPays(layer);
 }
 
 // model.quantize('int8') (host/training/model.ts): the layers named (`named`, which must all be
