@@ -177,7 +177,7 @@ describe('edgetune convert --quantize int8', () => {
     const r = cli('convert', base, out, '--quantize', 'int8', '--freeze', 'base_conv_2');
     expect(r.code, r.stderr).toBe(0);
     // Keras's default config: the inputs of base_conv_2 (32 filters, 3x3x16 patches) are quantized
-    // too; base_conv_1's (3x3x1 patches) stay f32 (docs/int8.md "Which layers")
+    // too; base_conv_1's (3x3x1 patches, 144 products each) stay f32 (docs/int8.md "Which layers")
     expect(r.stdout).toMatch(/int8 kernels in base_conv_1, base_conv_2 \(absmax inputs in 1 of them\), float32 otherwise/);
     expect(readFileSync(base).length - readFileSync(out).length).toBeGreaterThan(3 * (144 + 4608) - 512);
     const j = JSON.parse(cli('inspect', out, '--json').stdout);

@@ -272,18 +272,18 @@ describe('the absmax mode as model state', () => {
     expectSame(a.predict(tensor(x, [4, 7])).data, want, 'weight-only dense');
   });
 
-  it("the default takes conv2d inputs only with >= 16 filters and >= 16 patch values; 'absmax' takes every conv2d's; the bits are each layer's own mode", async () => {
-    // stem 1 -> 16 3x3 (patch 9: weight-only), mid 16 -> 8 3x3 (8 filters: weight-only), wide
-    // 8 -> 32 3x3 (absmax), pw 32 -> 16 1x1 (absmax), thin 16 -> 16 1x1 (patch 16: absmax),
-    // head dense 4 (absmax, as every Dense)
+  it("the default takes conv2d inputs only with >= 16 filters and >= 1024 products a patch; 'absmax' takes every conv2d's; the bits are each layer's own mode", async () => {
+    // stem 1 -> 16 3x3 (144 products a patch: weight-only), mid 16 -> 8 3x3 (8 filters:
+    // weight-only), wide 8 -> 32 3x3 (72 x 32: absmax), few 32 -> 16 1x1 (512: weight-only), edge
+    // 16 -> 64 1x1 (1024, the bound: absmax), head dense 4 (absmax, as every Dense)
     const build = () => {
       setSeed(21);
       const m = sequential([
         layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [9, 9, 1], name: 'stem' }),
         layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'mid' }),
         layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'wide' }),
-        layers.conv2d({ filters: 16, kernelSize: 1, activation: 'relu', name: 'pw' }),
-        layers.conv2d({ filters: 16, kernelSize: 1, name: 'thin' }),
+        layers.conv2d({ filters: 16, kernelSize: 1, activation: 'relu', name: 'few' }),
+        layers.conv2d({ filters: 64, kernelSize: 1, name: 'edge' }),
         layers.flatten({ name: 'f' }),
         layers.dense(4, { name: 'head' }),
       ]);
@@ -292,14 +292,14 @@ describe('the absmax mode as model state', () => {
     };
     const modes = (m: Model) => Object.fromEntries(m.layers.filter((l) => int8Of(l)).map((l) => [l.name, int8Of(l)!.activationQuantizer ?? 'weight-only']));
     const byDefault = build().quantize('int8');
-    expect(modes(byDefault)).toEqual({ stem: 'weight-only', mid: 'weight-only', wide: 'absmax', pw: 'absmax', thin: 'absmax', head: 'absmax' });
+    expect(modes(byDefault)).toEqual({ stem: 'weight-only', mid: 'weight-only', wide: 'absmax', few: 'weight-only', edge: 'absmax', head: 'absmax' });
     expect(modes(build().quantize('int8', { activationQuantizer: 'default' }))).toEqual(modes(byDefault));
     const all = build().quantize('int8', { activationQuantizer: 'absmax' });
     expect(Object.values(modes(all)).every((v) => v === 'absmax')).toBe(true);
     // the default model's bits = a model whose layers were each given that mode by name (each
     // mode's formula is checked against numpy above and in test/int8.test.ts)
     const byName = build();
-    for (const l of byName.layers) if (l.kind !== 'flatten') l.quantize('int8', { activationQuantizer: ['stem', 'mid'].includes(l.name) ? null : 'absmax' });
+    for (const l of byName.layers) if (l.kind !== 'flatten') l.quantize('int8', { activationQuantizer: ['stem', 'mid', 'few'].includes(l.name) ? null : 'absmax' });
     const x = randomArray(3 * 81, 17, -2, 2);
     expectSame(byDefault.predict(tensor(x, [3, 9, 9, 1])).data, byName.predict(tensor(x, [3, 9, 9, 1])).data, 'default = per-layer modes');
     expect(Array.from(all.predict(tensor(x, [3, 9, 9, 1])).data)).not.toEqual(Array.from(byDefault.predict(tensor(x, [3, 9, 9, 1])).data));
@@ -312,7 +312,7 @@ describe('the absmax mode as model state', () => {
     const [want] = numpy([refCase(byDefault.getLayer('wide'), mid, [3, 9, 9, 8])]);
     expectSame(wide.predict(tensor(mid, [3, 9, 9, 8])).data, want, 'wide (absmax by default) = numpy');
     // saved per layer, loaded as saved
-    expect(JSON.parse(readSafetensors(byDefault.toBytes()).metadata.int8_activation_quantizer)).toEqual({ wide: 'absmax', pw: 'absmax', thin: 'absmax', head: 'absmax' });
+    expect(JSON.parse(readSafetensors(byDefault.toBytes()).metadata.int8_activation_quantizer)).toEqual({ wide: 'absmax', edge: 'absmax', head: 'absmax' });
     expect(modes(await loadModel(byDefault.toBytes()))).toEqual(modes(byDefault));
   });
 

@@ -36,7 +36,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     options: [
       { flag: '--quantize', value: 'float16|int8', help: 'store the weights as float16, or the frozen dense/conv kernels as int8 (with --freeze)' },
       { flag: '--freeze', value: '<layer>', help: 'freeze every layer up to and including this one (what --quantize int8 quantizes)' },
-      { flag: '--activation-quantizer', value: 'default|absmax|none', help: "with --quantize int8: default (Keras 3's AbsMaxQuantizer) quantizes the dense inputs too at run time, int32 products, and the conv2d inputs where that pays (>= 16 filters and patch values); absmax: every dense/conv2d's; none keeps them float32 (weight-only)" },
+      { flag: '--activation-quantizer', value: 'default|absmax|none', help: "with --quantize int8: default (Keras 3's AbsMaxQuantizer) quantizes the dense inputs too at run time, int32 products, and the conv2d inputs where that pays (>= 16 filters, 1024 products a patch); absmax: every dense/conv2d's; none keeps them float32 (weight-only)" },
       { flag: '--progress', help: 'draw a progress bar on stderr even when it is not a terminal' },
       { flag: '--outputs', value: 'NAMES', help: 'ONNX: return these tensors (comma-separated), cutting the graph there' },
       { flag: '--inputs', value: 'NAMES', help: 'ONNX: start the graph at these tensors (comma-separated)' },

@@ -29,24 +29,25 @@ export function takesActivationQuantizer(layer: Layer): boolean {
   return layer.kind === 'dense' || (layer.kind === 'conv2d' && (layer.config.groups ?? 1) === 1);
 }
 
-// Filters and patch values (kh * kw * cin) a conv2d needs at least for the default config to
-// quantize its inputs. Keras 3 quantizes Dense only; for convolutions the choice is ours, made
-// where int32 products pay: each output position quantizes its own patch (kh * kw * cin values)
-// and uses it for `filters` products a value, so a few-filter or few-value conv spends more on
-// quantizing than dot_i16x8_s saves (docs/int8.md "Which layers"). Measured on gender and
-// emotion (scripts/profile-int8.mjs): their 1 -> 8 and 8 -> 8 3x3 layers ran 2.4x and 1.4x
-// float32's time in absmax, their 2- and 7-filter heads 3.5x and 7.7x; every conv with >= 16
-// filters and >= 16 patch values ran 0.55-0.98x, except emotion's 1-channel 3x3 stem (1.18x).
+// What a conv2d needs for the default config to quantize its inputs. Keras 3 quantizes Dense only;
+// for convolutions the choice is ours, made where int32 products pay: each output position
+// quantizes its own patch (kh * kw * cin values) and uses it for patch * filters products, so a
+// convolution needs at least two 8-column panels of filters and ABSMAX_MIN_PRODUCTS products a
+// quantized patch (docs/int8.md "Which layers"). Measured per layer (scripts/profile-int8.mjs,
+// CPU time, b1), absmax / float32: gender's 1 -> 8 and 8 -> 8 3x3 layers 2.37x and 1.44x, its 2-
+// and emotion's 7-filter heads 3.5x and 7.7x, emotion's 1-channel 3x3 stem (9 x 32 products a
+// patch) 1.18x, gender's 1x1s with 128-512 products a pixel 1.03-1.53x (with their depthwise
+// halves), those with 1024-16384 0.56-0.95x.
 export const ABSMAX_MIN_FILTERS = 16;
-export const ABSMAX_MIN_PATCH = 16;
+export const ABSMAX_MIN_PRODUCTS = 1024;
 
 // Whether the default config quantizes this layer's inputs: every dense layer (as Keras), and
-// the one-group conv2d layers with enough filters and patch values (above).
+// the one-group conv2d layers with enough filters and products a patch (above).
 export function absmaxPays(layer: Layer): boolean {
   if (!takesActivationQuantizer(layer)) return false;
   if (layer.kind === 'dense') return true;
   const [kh, kw, cin, filters] = layer.weightSpecs[0].shape;
-  return filters >= ABSMAX_MIN_FILTERS && kh * kw * cin >= ABSMAX_MIN_PATCH;
+  return filters >= ABSMAX_MIN_FILTERS && kh * kw * cin * filters >= ABSMAX_MIN_PRODUCTS;
 }
 
 // undefined (not given) stays undefined: quantizeLayer then leaves an int8 layer's mode as it is.

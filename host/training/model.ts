@@ -563,7 +563,7 @@ export class Model<Out extends Prediction = Tensor<Float32Array>> extends LiteMo
   // channel int8 kernels with f32 scales (host/layers/quantize.ts quantizeModel); trainable layers
   // stay float32. activationQuantizer (Keras 3's Int8QuantizationConfig activation_quantizer):
   // 'default' (when not given) quantizes the inputs of dense layers, as Keras's AbsMaxQuantizer, and
-  // of conv2d layers where int32 pays (>= 16 filters and patch values), per row at run time, int32
+  // of conv2d layers where int32 pays (>= 16 filters, 1024 products a patch), per row at run time, int32
   // products; 'absmax' every dense and one-group conv2d; null none (docs/int8.md). Re-plans.
   quantize(mode: 'int8', options: { layers?: string[]; activationQuantizer?: ActivationQuantizer } = {}): this {
     if (mode !== 'int8') throw new InvalidArgumentError(`model ${this.name} quantize: mode must be 'int8', got '${String(mode)}'`);
