@@ -60,16 +60,7 @@ export function sepconv_f32(y: usize, x: usize, wd: usize, bd: usize, wp: usize,
 export function sepconv_i8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, pack: usize): void {
-  const step = max(bandRows, 1);
-  // Widened once here; the threads' bands read them too.
-  widen_i8(wf, qd, KH * KW * C);
-  let wq: usize = 0;
-  if (sepconvI8Wide(C, F)) {
-    wq = wf + (<usize>((KH * KW * C + 3) & ~3) << 2);
-    widen_i8(wq, qp, C * ((F + NR - 1) & ~(NR - 1)));
-  }
-  if (ASC_FEATURE_THREADS && sepconvSplit(I8, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band, wq)) return;
-  bandsI8(y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
+  sepconvInt8(false, y, x, qd, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, bandRows, wf, band, pack);
 }
 
 // sepconv_i8's depthwise half under an absmax 1x1: y = clamp(absmax(z) . qp / (xs * ks (F)) [+ b],
@@ -79,10 +70,24 @@ export function sepconv_i8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, 
 export function sepconv_q8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, bp: usize, ks: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, q8: usize): void {
+  sepconvInt8(true, y, x, qd, sd, bd, bp, ks, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, bandRows, wf, band, q8);
+}
+
+// sepconv_i8, or with `q8` sepconv_q8 (qp, sp, pack then bp, ks, q8): one copy for both (a flag
+// tested once per band), so the WASI module carries one.
+function sepconvInt8(q8: bool, y: usize, x: usize, qd: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, pack: usize): void {
   const step = max(bandRows, 1);
+  // Widened once here; the threads' bands read them too.
   widen_i8(wf, qd, KH * KW * C);
-  if (ASC_FEATURE_THREADS && sepconvSplit(Q8, y, x, wf, sd, bd, bp, ks, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band)) return;
-  bandsQ8(y, x, wf, sd, bd, bp, ks, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, q8);
+  let wq: usize = 0;
+  if (!q8 && sepconvI8Wide(C, F)) {
+    wq = wf + (<usize>((KH * KW * C + 3) & ~3) << 2);
+    widen_i8(wq, qp, C * ((F + NR - 1) & ~(NR - 1)));
+  }
+  if (ASC_FEATURE_THREADS && sepconvSplit(q8 ? Q8 : I8, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band, wq)) return;
+  bandsInt8(q8, y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
 }
 
 // The bytes of a 1x1 kernel's panels widened (C * roundUp(F, NR) floats) up to which sepconv_i8
@@ -101,29 +106,23 @@ function sepconvI8Wide(C: i32, F: i32): bool {
 function bandsF32(y: usize, x: usize, wd: usize, bd: usize, wp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
-  sepconvBands(F32, y, x, wd, 0, bd, wp, 0, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+  sepconvBands(false, false, y, x, wd, 0, bd, wp, 0, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
 }
 
-// wq: the 1x1's panels widened (then pack holds the packed band of a only), or 0.
-function bandsI8(y: usize, x: usize, wf: usize, sd: usize, bd: usize, qp: usize, wq: usize, sp: usize, b: usize,
+// wq: the 1x1's panels widened (then pack holds the packed band of a only), or 0. With q8, qp
+// and sp are the 1x1's k-pair panels (gemm_pack_b_q8) and scales, pack gemm_q8's scratch.
+function bandsInt8(q8: bool, y: usize, x: usize, wf: usize, sd: usize, bd: usize, qp: usize, wq: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
-  sepconvBands(I8, y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+  sepconvBands(true, q8, y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
 }
 
-// q8: gemm_q8's scratch for k = C.
-function bandsQ8(y: usize, x: usize, wf: usize, sd: usize, bd: usize, bp: usize, ks: usize, b: usize,
-  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, q8: usize): void {
-  sepconvBands(Q8, y, x, wf, sd, bd, bp, 0, ks, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, q8);
-}
-
-// The bands of any kind (`kind` a constant at each call): wd is the depthwise's f32 kernel or
+// The bands of either kind (`int8` a constant at each call): wd is the depthwise's f32 kernel or
 // its q widened (scales sd), wp the 1x1's f32 panels, byte panels (scales sp; wq: those widened,
-// or 0) or k-pair panels (Q8, scales sp).
+// or 0) or, with `q8`, k-pair panels (scales sp).
 // @ts-ignore: decorator
 @inline
-function sepconvBands(kind: i32, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, wq: usize, sp: usize, b: usize,
+function sepconvBands(int8: bool, q8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, wq: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
   const rowBytes = <usize>(OW * C) << 2;
@@ -133,12 +132,10 @@ function sepconvBands(kind: i32, y: usize, x: usize, wd: usize, sd: usize, bd: u
     // lands at band (wrapping u32 arithmetic; every byte written is inside the band).
     const z = band - <usize>r0 * rowBytes;
     const yb = y + (<usize>(r0 * OW * F) << 2);
-    if (kind == Q8) {
+    if (int8) {
       depthwise_i8_rows(z, x, wd, sd, bd, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, r0, r1);
-      gemmQ8Rows(yb, band, wp, sp, b, (r1 - r0) * OW, F, C, C, F, lo, hi, pack);
-    } else if (kind == I8) {
-      depthwise_i8_rows(z, x, wd, sd, bd, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, r0, r1);
-      gemm_i8_either(wq != 0, yb, band, wq != 0 ? wq : wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
+      if (q8) gemmQ8Rows(yb, band, wp, sp, b, (r1 - r0) * OW, F, C, C, F, lo, hi, pack);
+      else gemm_i8_either(wq != 0, yb, band, wq != 0 ? wq : wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
     } else {
       depthwise_forward_rows(z, x, wd, bd, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, r0, r1);
       gemm_f32_packed(yb, band, wp, b, (r1 - r0) * OW, F, C, C, 1, F, 0, lo, hi, pack);
@@ -208,12 +205,8 @@ function sepconvTileOf(kind: i32, args: usize, tile: i32, count: i32, scratch: u
   const bands = (B * OH + step - 1) / step;
   const row0 = tileStart(tile, count, bands) * step, row1 = min(B * OH, tileStart(tile + 1, count, bands) * step);
   const pack = scratch + bandBytes(step, OW, C);
-  if (kind == Q8) {
-    bandsQ8(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 27), argp(args, 5),
-      B, arg(args, 7), arg(args, 8), C, F, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
-      arg(args, 17), arg(args, 18), OH, OW, argf(args, 21), argf(args, 22), argf(args, 23), argf(args, 24), step, row0, row1, scratch, pack);
-  } else if (kind == I8) {
-    bandsI8(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 28), argp(args, 27), argp(args, 5),
+  if (kind != F32) {
+    bandsInt8(kind == Q8, argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 28), argp(args, 27), argp(args, 5),
       B, arg(args, 7), arg(args, 8), C, F, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
       arg(args, 17), arg(args, 18), OH, OW, argf(args, 21), argf(args, 22), argf(args, 23), argf(args, 24), step, row0, row1, scratch, pack);
   } else {
