@@ -2,9 +2,10 @@
 // one op (the depthwise a band of rows into scratch, the band quantized and multiplied while in
 // cache) against the same pair run apart as the unfused plan runs them (depthwise_conv2d_forward_i8_wide
 // over the whole batch, then conv2d_q8 as a 1x1: one gemm_q8 over every pixel), and float32's fused
-// sepconv_f32 on the same shapes for scale; kernel against kernel on gender's 8 separable pairs:
+// sepconv_f32 on the same shapes for scale; kernel against kernel on gender's 8 separable pairs
+// (--emotion: emotion's 4):
 // CPU time, ROUNDS alternated rounds (default 15), medians; and whether fused and apart give the same bits.
-//   npm run build && node scripts/bench-sepconv-q8.mjs [--batch 8]
+//   npm run build && node scripts/bench-sepconv-q8.mjs [--batch 8] [--emotion]
 // BAND_BYTES=<bytes> sizes the fused op's bands (the plan's: 64 KB of depthwise rows).
 import { readFileSync } from 'node:fs';
 const bytes = readFileSync(new URL('../dist/edgetune.wasm', import.meta.url));
@@ -19,7 +20,9 @@ const B = argv.includes('--batch') ? Number(argv[argv.indexOf('--batch') + 1]) :
 const BAND_BYTES = Number(process.env.BAND_BYTES ?? 65536);
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 // gender's pairs: H (= W), C, F (3x3 'same', stride 1), with the clamp of the 1x1 (ReLU or none)
-const pairs = [[60, 8, 16, 0], [60, 16, 16, 1], [30, 16, 32, 0], [30, 32, 32, 1], [15, 32, 64, 0], [15, 64, 64, 1], [8, 64, 128, 0], [8, 128, 128, 1]];
+const gender = [[60, 8, 16, 0], [60, 16, 16, 1], [30, 16, 32, 0], [30, 32, 32, 1], [15, 32, 64, 0], [15, 64, 64, 1], [8, 64, 128, 0], [8, 128, 128, 1]];
+const emotion = [[29, 64, 128, 0], [29, 128, 128, 1], [15, 128, 256, 0], [15, 256, 256, 1]];
+const pairs = argv.includes('--emotion') ? emotion : gender;
 const med = (v) => [...v].sort((p, q) => p - q)[v.length >> 1];
 let sums = [0, 0, 0];
 for (const [H, C, F, linear] of pairs) {
@@ -57,4 +60,4 @@ for (const [H, C, F, linear] of pairs) {
   sums = [sums[0] + a, sums[1] + c, sums[2] + f];
   console.log(`B${B} ${H}x${W} ${C} -> ${F} band ${bandRows}: sepconv_q8 ${a.toFixed(4)} ms, apart ${c.toFixed(4)} ms, sepconv_f32 ${f.toFixed(4)} ms; fused / apart ${(a / c).toFixed(3)}, fused / f32 ${(a / f).toFixed(3)}  same bits ${same}`);
 }
-console.log(`sum of the 8 pairs: sepconv_q8 ${sums[0].toFixed(3)} ms, apart ${sums[1].toFixed(3)} ms, sepconv_f32 ${sums[2].toFixed(3)} ms; fused / apart ${(sums[0] / sums[1]).toFixed(3)}, fused / f32 ${(sums[0] / sums[2]).toFixed(3)}`);
+console.log(`sum of the ${pairs.length} pairs: sepconv_q8 ${sums[0].toFixed(3)} ms, apart ${sums[1].toFixed(3)} ms, sepconv_f32 ${sums[2].toFixed(3)} ms; fused / apart ${(sums[0] / sums[1]).toFixed(3)}, fused / f32 ${(sums[0] / sums[2]).toFixed(3)}`);

@@ -18,7 +18,7 @@ import { input, layers, model, setSeed, tensor, threadsReady, verifyPlan, type L
 import { randomArray, simdArena } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { expectSame } from './support/close';
-import { putQ, randomQ } from './support/int8';
+import { inputsIntact, putQ, randomQ } from './support/int8';
 import { depthwiseI8Twin } from './reference/int8';
 import { gemmQ8Twin } from './reference/q8';
 import { q8PackedBytes, q8ScratchBytes } from '../host/compile/gemm-scratch';
@@ -113,9 +113,7 @@ function run(a: Arena, c: Case, seed: number, fused: boolean): { y: Float32Array
   }
   const fails: string[] = [];
   if (!a.guardsIntact()) fails.push(`${label(c)}: wrote past a buffer`);
-  const bytes = (p: number, v: Int8Array) => new Int8Array(a.memory.buffer, p, v.length).every((q, i) => q === v[i]);
-  const floats: [number, Float32Array][] = [[xp, d.x], [sdp, d.sd], [bdp, d.bd], [ksp, d.ks], [bp, d.b]];
-  if (!floats.every(([p, v]) => sameBits(a.read(p, v.length), v)) || !bytes(qdp, d.qd) || !bytes(qt, d.q)) fails.push(`${label(c)}: modified an input`);
+  if (!inputsIntact(a, [[xp, d.x], [sdp, d.sd], [bdp, d.bd], [ksp, d.ks], [bp, d.b]], [[qdp, d.qd], [qt, d.q]])) fails.push(`${label(c)}: modified an input`);
   return { y: a.read(yp, n), fails };
 }
 
