@@ -158,7 +158,8 @@ function absmax<M extends Model>(m: M): M {
 
 // gender's separable blocks on a smaller map: depthwise 3x3 'same' (no bias) -> 1x1 8 -> 16 ReLU,
 // depthwise -> 1x1 16 -> 16 + batch norm (not folded into an absmax kernel: it runs after the fused
-// op), then a stride-2 depthwise with bias and ReLU6 -> 1x1 16 -> 32 without bias.
+// op), then a stride-2 depthwise with bias and ReLU6 -> 1x1 16 -> 32 without bias, then a
+// depthwise -> 1x1 32 -> 8 with swish (no clamp: the activation runs after the fused op).
 // `alsoOut`: the depthwise outputs are model outputs too, so nothing fuses (the pair run apart).
 function genderBlocks(alsoOut = false): Model {
   setSeed(29);
@@ -169,7 +170,9 @@ function genderBlocks(alsoOut = false): Model {
   const c2 = layers.batchNormalization({ name: 'bn2' }).apply(layers.conv2d({ name: 'pw2', filters: 16, kernelSize: 1, useBias: false }).apply(d2));
   const d3 = layers.depthwiseConv2d({ name: 'dw3', kernelSize: 3, strides: 2, padding: 'same', activation: 'relu6' }).apply(c2);
   const c3 = layers.conv2d({ name: 'pw3', filters: 32, kernelSize: 1, useBias: false }).apply(d3);
-  const m = model({ inputs: inp, outputs: alsoOut ? [c3, d1, d2, d3] : c3 });
+  const d4 = layers.depthwiseConv2d({ name: 'dw4', kernelSize: 3, padding: 'same', useBias: false }).apply(c3);
+  const c4 = layers.conv2d({ name: 'pw4', filters: 8, kernelSize: 1, activation: 'swish' }).apply(d4);
+  const m = model({ inputs: inp, outputs: alsoOut ? [c4, d1, d2, d3, d4] : c4 });
   // Moving statistics and depthwise biases drawn (the defaults would hide them).
   const bn = m.getLayer('bn2');
   bn.setWeights(bn.getWeights().map((w, k) => w.map((_, i) => [0.5 + 0.1 * i, 0.2 * Math.sin(i), 0.3 * Math.cos(i), 0.5 + 0.05 * i][k])));
@@ -186,18 +189,19 @@ describe('int8 depthwise -> absmax 1x1 in plans', () => {
     for (const batch of [1, 8]) {
       const plan = m.planInference(batch);
       const ops = plan.programs.forward!.ops.map((o) => o.op);
-      expect(ops.filter((o) => o === 'sepconv_q8').length).toBe(3);
+      expect(ops.filter((o) => o === 'sepconv_q8').length).toBe(4);
       expect(ops.filter((o) => o.startsWith('depthwise_forward') || o === 'conv2d_q8' || o === 'sepconv_i8')).toEqual([]);
       expect(ops).toContain('bn_forward_infer');
+      expect(ops.at(-1)).toBe('act_forward');
       expect(verifyPlan(plan)).toEqual([]);
       const uops = opNames(u, batch);
-      expect(uops.filter((o) => o === 'depthwise_forward_i8_wide').length).toBe(3);
-      expect(uops.filter((o) => o === 'conv2d_q8').length).toBe(3);
+      expect(uops.filter((o) => o === 'depthwise_forward_i8_wide').length).toBe(4);
+      expect(uops.filter((o) => o === 'conv2d_q8').length).toBe(4);
       const x = randomArray(batch * 14 * 12 * 8, 40 + batch, -2, 2);
       x.fill(0, 0, 12 * 8); // an all-zero first row
       const got = m.predict(tensor(x, [batch, 14, 12, 8])).data;
       const [want] = u.predict(tensor(x, [batch, 14, 12, 8])) as unknown as { data: Float32Array }[];
-      expect(got.length).toBe(batch * 7 * 6 * 32);
+      expect(got.length).toBe(batch * 7 * 6 * 8);
       expect(sameBits(got, want.data), `batch ${batch}`).toBe(true);
     }
   });
