@@ -22,7 +22,8 @@ import { rowStride } from './q8-rows';
 import { GEMM_SCRATCH_FLOATS, KC, MR, NC, NR } from './gemm';
 import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 
-// The thread jobs of a split sepconv (assembly/kernels/threads.ts runs sepconvTile / sepconvI8Tile).
+// The thread jobs of a split sepconv (assembly/kernels/threads.ts runs sepconvTile / sepconvI8Tile /
+// sepconvQ8Tile).
 export const JOB_SEPCONV: i32 = 15;
 export const JOB_SEPCONV_I8: i32 = 16;
 // Past threads.ts's first 16 kinds and the training kinds 33-43; its counter is the 5th from word 192.

@@ -36,8 +36,8 @@ function pointwiseReader(a: ForwardArgs, int8: boolean): GraphNode | null {
   const l = conv.layer;
   if (l?.kind !== 'conv2d' || l.config.groups !== 1 || conv.inputs.length !== 1 || p.gradNodes.has(conv.id)) return null;
   if (!isPointwise(geometry(l, node.shape))) return null;
-  // The packed paths only: f32 panels, or int8 byte panels of a kernel no batch norm is folded into
-  // (a fold makes it f32, host/compile/conv-fusion.ts).
+  // The packed paths only: f32 panels, or int8 byte panels (absmax: k-pair panels) of a kernel no
+  // batch norm is folded into (a fold makes it f32, host/compile/conv-fusion.ts).
   const [w] = ctx.paramRegions.get(l) ?? [];
   if (w === undefined || ctx.regions[w].kind !== 'param' || ctx.int8Kernels.has(w) !== int8) return null;
   // No batch norm folds into an absmax 1x1 (host/compile/conv-fusion.ts): it runs after sepconv_q8.
