@@ -60,4 +60,4 @@ export { conv2d_winograd_f23, winograd_f23_pack, winograd_f23_scratch } from './
 export { conv2d_winograd_i8, winograd_i8_scratch, winograd_i8_transform } from './kernels/winograd-i8';
 export { conv_gap_f32, conv_gap_i8, conv_gap_scratch_floats } from './kernels/conv-gap';
 export { max_pool2d_add } from './kernels/pool-add';
-export { sepconv_f32, sepconv_i8 } from './kernels/sepconv';
+export { sepconv_f32, sepconv_i8, sepconv_q8 } from './kernels/sepconv';

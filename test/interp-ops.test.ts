@@ -760,6 +760,21 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
     gemmI8Twin(want, z, q.v, sp.v, nOut(g, f) / f, f, g.C, g.C, 1, f, f, 1);
     c.expect('y', c.f32(y, nOut(g, f)), want);
   },
+  sepconv_q8(c) {
+    // The int8 depthwise (ReLU6) under an absmax 1x1 of 5 filters (ReLU), bands of 3 rows: the
+    // depthwise twin's rows, each quantized by Keras's absmax (the q8 twin).
+    const g = CONV, f = 5, x = c.input(nIn(g)), qd = c.int8(9 * g.C), sd = c.input(g.C, 10, 200), bd = c.input(g.C);
+    const q = c.int8(g.C * f), ks = c.input(f, 10, 200), b = c.input(f), bp = c.out(8 * (g.C + 1) / 4), y = c.out(nOut(g, f));
+    c.run('pack_b_q8', { bp, q: q.p, n: f, k: g.C, rsq: f });
+    c.run('sepconv_q8', {
+      y, x: x.p, qd: qd.p, sd: sd.p, bd: bd.p, bp, ks: ks.p, b: b.p, ...convArgs(g, f), dlo: 0, dhi: 6, lo: 0, hi: Infinity, bandRows: 3,
+      wf: c.out(9 * g.C), band: c.out(SCRATCH), q8: c.out(SCRATCH),
+    });
+    const z = depthwiseI8Twin({ ...g, M: 1 }, x.v, qd.v, sd.v, bd.v, 0, 6);
+    const want = new Float32Array(nOut(g, f));
+    gemmQ8Twin(want, z, q.v, ks.v, b.v, nOut(g, f) / f, f, g.C, f, 0, Infinity);
+    c.expect('y', c.f32(y, nOut(g, f)), want);
+  },
   dequantize_i8(c) {
     const q = Int8Array.from([-127, 0, 5, 127, -3, 64, 1, -1, 100, -100, 7, 12, 33, -77, 90]); // rows 5, ch 3
     const qp = c.out(4);

@@ -60,7 +60,9 @@ describe('no-SIMD kernels', () => {
     // Stop 27's training splits (batch norm by rows, the filter gradient by parts in planned
     // scratch, op 255) took them from 135.6 KB and 94.9 KB to 140.8 KB and 97.2 KB; stop 28's absmax
     // int8 ops (256-258: the row quantizer, the int32 GEMM, its convolution) to 146.9 KB and 99.5 KB.
+    // Stop 29's sepconv_q8 (op 259) took the SIMD one from 153,369 to 153,834 bytes (+465: its case,
+    // its footprint row, the band loop it shares with sepconv_i8).
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(102 * 1024);
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(150 * 1024);
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(150.5 * 1024);
   });
 });

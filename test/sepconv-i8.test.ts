@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { input, layers, model, setSeed, tensor } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
+import { inputsIntact } from './support/int8';
 import { depthwiseI8Twin, gemmI8Twin } from './reference/int8';
 import { packedFloats } from '../host/compile/program';
 import { gemmScratchBytes } from '../host/compile/gemm-scratch';
@@ -111,9 +112,7 @@ function run(a: Arena, c: Case, seed: number, fused: boolean): { y: Float32Array
   }
   const fails: string[] = [];
   if (!a.guardsIntact()) fails.push(`${label(c)}: wrote past a buffer`);
-  const bytes = (p: number, v: Int8Array) => new Int8Array(a.memory.buffer, p, v.length).every((q, i) => q === v[i]);
-  const floats: [number, Float32Array][] = [[xp, d.x], [sdp, d.sd], [bdp, d.bd], [spp, d.sp], [bp, d.b]];
-  if (!floats.every(([p, v]) => sameBits(a.read(p, v.length), v)) || !bytes(qdp, d.qd) || !bytes(qt, d.q)) fails.push(`${label(c)}: modified an input`);
+  if (!inputsIntact(a, [[xp, d.x], [sdp, d.sd], [bdp, d.bd], [spp, d.sp], [bp, d.b]], [[qdp, d.qd], [qt, d.q]])) fails.push(`${label(c)}: modified an input`);
   return { y: a.read(yp, n), fails };
 }
 

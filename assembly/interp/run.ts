@@ -30,7 +30,7 @@ import { dequantize_i8 } from '../kernels/quantize';
 import { l1l2_gradient, l1l2_penalty, max_norm, non_neg, unit_norm } from '../kernels/regularize';
 import { resize2d_backward, resize2d_forward } from '../kernels/resize';
 import { schedule_lr } from '../kernels/schedule';
-import { sepconv_f32, sepconv_i8 } from '../kernels/sepconv';
+import { sepconv_f32, sepconv_i8, sepconv_q8 } from '../kernels/sepconv';
 import { softmax_axis_backward, softmax_axis_forward } from '../kernels/softmax-axis';
 import { resize_bilinear_backward, resize_bilinear_forward, zero_pad2d_backward, zero_pad2d_forward } from '../kernels/spatial';
 import { conv2d_winograd_f23, winograd_f23_pack } from '../kernels/winograd';
@@ -141,6 +141,7 @@ import {
   OP_PACK_B_Q8,
   OP_GEMM_Q8,
   OP_CONV2D_Q8,
+  OP_SEPCONV_Q8,
   OP_LOSS_WEIGHTED,
   S_BATCH,
   S_CORRECT,
@@ -295,6 +296,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_PACK_B_Q8: gemm_pack_b_q8(argp(at, 0), argp(at, 1), arg(at, 2), arg(at, 3), arg(at, 4)); break;
       case OP_GEMM_Q8: gemm_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5) * batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), argf(at, 10), argf(at, 11), argp(at, 12)); break;
       case OP_CONV2D_Q8: if (LITE) return unknownOp(scalars, index); conv2d_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), argf(at, 22), argf(at, 23)); break;
+      case OP_SEPCONV_Q8: if (LITE) return unknownOp(scalars, index); sepconv_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), argp(at, 6), argp(at, 7), batch, arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argf(at, 20), argf(at, 21), argf(at, 22), argf(at, 23), arg(at, 24), argp(at, 25), argp(at, 26), argp(at, 27)); break;
       case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       default: return unknownOp(scalars, index);
     }

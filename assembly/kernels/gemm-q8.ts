@@ -178,8 +178,8 @@ export function gemmQ8Tile(args: usize, tile: i32, count: i32, scratch: usize): 
   }
 }
 
-// gemm_q8 on one thread.
-function gemmQ8Rows(c: usize, a: usize, bp: usize, ks: usize, bias: usize, m: i32, n: i32, k: i32,
+// gemm_q8 on one thread (also sepconv_q8's bands, sepconv.ts: a band never splits again).
+export function gemmQ8Rows(c: usize, a: usize, bp: usize, ks: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, ldc: i32, lo: f32, hi: f32, scratch: usize): void {
   const xs = scratch, xq = scratch + 16;
   const rowBytes = <usize>rowStride(k) << 1;

@@ -9,16 +9,33 @@
 // once per call, its rows by depthwise_i8_rows (depthwise_conv2d_forward_i8_wide's), the 1x1 by
 // gemm_i8_packed on its byte panels, or (up to SEPCONV_I8_WIDE_BYTES of them) on its panels
 // widened once per call (gemm_i8_either); the same bits as those two kernels run apart.
+// sepconv_q8 is sepconv_i8's depthwise half under a 1x1 with Keras's absmax activation quantizer
+// (docs/int8.md "absmax"): each band's rows (one pixel's C channels each) quantized and multiplied
+// by gemm_q8's row driver on the 1x1's k-pair panels; a row's quantization and integer sums depend
+// on that row alone, so the bits are those of depthwise_conv2d_forward_i8_wide then conv2d_q8.
 import { depthwise_forward_rows } from './depthwise';
 import { depthwise_i8_rows } from './depthwise-i8';
 import { gemm_f32_packed } from './gemm-packed';
 import { gemm_i8_either, widen_i8 } from './gemm-i8-packed';
+import { gemmQ8Rows } from './gemm-q8';
+import { rowStride } from './q8-rows';
 import { GEMM_SCRATCH_FLOATS, KC, MR, NC, NR } from './gemm';
 import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 
-// The thread jobs of a split sepconv (assembly/kernels/threads.ts runs sepconvTile / sepconvI8Tile).
+// The thread jobs of a split sepconv (assembly/kernels/threads.ts runs sepconvTile / sepconvI8Tile /
+// sepconvQ8Tile).
 export const JOB_SEPCONV: i32 = 15;
 export const JOB_SEPCONV_I8: i32 = 16;
+// Past threads.ts's first 16 kinds and the training kinds 33-43; its counter is the 5th from word 192.
+export const JOB_SEPCONV_Q8: i32 = 44;
+
+// The kinds of separable pair, constants at each call of the inlined functions below.
+// @ts-ignore: decorator
+@inline const F32: i32 = 0;
+// @ts-ignore: decorator
+@inline const I8: i32 = 1;
+// @ts-ignore: decorator
+@inline const Q8: i32 = 2;
 
 // y (B, OH, OW, F) = clamp(z . wp [+ b], lo, hi), z (B, OH, OW, C) = clamp(depthwise(x (B, H, W,
 // C), wd (KH, KW, C)) [+ bd], dlo, dhi) (depthwise multiplier 1); wp the (C, F) 1x1 kernel packed by
@@ -28,7 +45,7 @@ export function sepconv_f32(y: usize, x: usize, wd: usize, bd: usize, wp: usize,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, band: usize, pack: usize): void {
   const step = max(bandRows, 1);
   // With a thread pool attached, whole bands go to the threads, each with a band of its own.
-  if (ASC_FEATURE_THREADS && sepconvSplit(false, y, x, wd, 0, bd, wp, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band)) return;
+  if (ASC_FEATURE_THREADS && sepconvSplit(F32, y, x, wd, 0, bd, wp, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band)) return;
   bandsF32(y, x, wd, bd, wp, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
 }
 
@@ -44,16 +61,34 @@ export function sepconv_f32(y: usize, x: usize, wd: usize, bd: usize, wp: usize,
 export function sepconv_i8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
   dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, pack: usize): void {
+  sepconvInt8(false, y, x, qd, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, bandRows, wf, band, pack);
+}
+
+// sepconv_i8's depthwise half under an absmax 1x1: y = clamp(absmax(z) . qp / (xs * ks (F)) [+ b],
+// lo, hi) per row of z (one pixel's C channels), z as in sepconv_i8; bp the 1x1's q (C, F) packed
+// by gemm_pack_b_q8. Scratch: wf (qd widened, KH * KW * C floats), band (bandRows * OW * C floats),
+// q8: gemm_q8's for k = C (q8ScratchBytes(C)). Requires 127 * 127 * C < 2^31 (the plan checks it).
+export function sepconv_q8(y: usize, x: usize, qd: usize, sd: usize, bd: usize, bp: usize, ks: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, q8: usize): void {
+  sepconvInt8(true, y, x, qd, sd, bd, bp, ks, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, bandRows, wf, band, q8);
+}
+
+// sepconv_i8, or with `q8` sepconv_q8 (qp, sp, pack then bp, ks, q8): one copy for both (a flag
+// tested once per band), so the WASI module carries one.
+function sepconvInt8(q8: bool, y: usize, x: usize, qd: usize, sd: usize, bd: usize, qp: usize, sp: usize, b: usize,
+  B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32,
+  dlo: f32, dhi: f32, lo: f32, hi: f32, bandRows: i32, wf: usize, band: usize, pack: usize): void {
   const step = max(bandRows, 1);
   // Widened once here; the threads' bands read them too.
   widen_i8(wf, qd, KH * KW * C);
   let wq: usize = 0;
-  if (sepconvI8Wide(C, F)) {
+  if (!q8 && sepconvI8Wide(C, F)) {
     wq = wf + (<usize>((KH * KW * C + 3) & ~3) << 2);
     widen_i8(wq, qp, C * ((F + NR - 1) & ~(NR - 1)));
   }
-  if (ASC_FEATURE_THREADS && sepconvSplit(true, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band, wq)) return;
-  bandsI8(y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
+  if (ASC_FEATURE_THREADS && sepconvSplit(q8 ? Q8 : I8, y, x, wf, sd, bd, qp, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, band, wq)) return;
+  bandsInt8(q8, y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, 0, B * OH, band, pack);
 }
 
 // The bytes of a 1x1 kernel's panels widened (C * roundUp(F, NR) floats) up to which sepconv_i8
@@ -72,22 +107,23 @@ function sepconvI8Wide(C: i32, F: i32): bool {
 function bandsF32(y: usize, x: usize, wd: usize, bd: usize, wp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
-  sepconvBands(false, y, x, wd, 0, bd, wp, 0, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+  sepconvBands(false, false, y, x, wd, 0, bd, wp, 0, 0, b, B, H, W, C, F, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
 }
 
-// wq: the 1x1's panels widened (then pack holds the packed band of a only), or 0.
-function bandsI8(y: usize, x: usize, wf: usize, sd: usize, bd: usize, qp: usize, wq: usize, sp: usize, b: usize,
+// wq: the 1x1's panels widened (then pack holds the packed band of a only), or 0. With q8, qp
+// and sp are the 1x1's k-pair panels (gemm_pack_b_q8) and scales, pack gemm_q8's scratch.
+function bandsInt8(q8: bool, y: usize, x: usize, wf: usize, sd: usize, bd: usize, qp: usize, wq: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
-  sepconvBands(true, y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
+  sepconvBands(true, q8, y, x, wf, sd, bd, qp, wq, sp, b, B, H, W, C, F, KH, KW, SH, SW, 1, 1, PT, PL, OH, OW, dlo, dhi, lo, hi, step, row0, row1, band, pack);
 }
 
 // The bands of either kind (`int8` a constant at each call): wd is the depthwise's f32 kernel or
-// its q widened (scales sd), wp the 1x1's f32 panels or byte panels (scales sp; wq: those widened,
-// or 0).
+// its q widened (scales sd), wp the 1x1's f32 panels, byte panels (scales sp; wq: those widened,
+// or 0) or, with `q8`, k-pair panels (scales sp).
 // @ts-ignore: decorator
 @inline
-function sepconvBands(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, wq: usize, sp: usize, b: usize,
+function sepconvBands(int8: bool, q8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, wq: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, row0: i32, row1: i32, band: usize, pack: usize): void {
   const rowBytes = <usize>(OW * C) << 2;
@@ -99,7 +135,8 @@ function sepconvBands(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: 
     const yb = y + (<usize>(r0 * OW * F) << 2);
     if (int8) {
       depthwise_i8_rows(z, x, wd, sd, bd, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, dlo, dhi, r0, r1);
-      gemm_i8_either(wq != 0, yb, band, wq != 0 ? wq : wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
+      if (q8) gemmQ8Rows(yb, band, wp, sp, b, (r1 - r0) * OW, F, C, C, F, lo, hi, pack);
+      else gemm_i8_either(wq != 0, yb, band, wq != 0 ? wq : wp, sp, b, (r1 - r0) * OW, F, C, C, 1, F, lo, hi, pack);
     } else {
       depthwise_forward_rows(z, x, wd, bd, B, H, W, C, 1, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, dlo, dhi, r0, r1);
       gemm_f32_packed(yb, band, wp, b, (r1 - r0) * OW, F, C, C, 1, F, 0, lo, hi, pack);
@@ -117,11 +154,12 @@ function bandBytes(step: i32, OW: i32, C: i32): usize {
 
 // The packing buffer a band's GEMM needs: the band of a (gemm_f32_packed, gemm_i8_either on widened
 // panels), or gemm_i8_packed's widened block of panels and then that band (gemmScratch,
-// host/compile/size-expr.ts).
+// host/compile/size-expr.ts), or gemm_q8's 4 row scales and 4 quantized rows (q8ScratchBytes).
 // @ts-ignore: decorator
 @inline
-function packBytes(int8: bool, C: i32, F: i32): usize {
-  const panels = int8 && !sepconvI8Wide(C, F) ? ((min(F, NC) + NR - 1) & ~(NR - 1)) : 0;
+function packBytes(kind: i32, C: i32, F: i32): usize {
+  if (kind == Q8) return 16 + (<usize>rowStride(C) << 3);
+  const panels = kind == I8 && !sepconvI8Wide(C, F) ? ((min(F, NC) + NR - 1) & ~(NR - 1)) : 0;
   return <usize>(min(C, KC) * (panels + MR)) << 2;
 }
 
@@ -131,11 +169,11 @@ function packBytes(int8: bool, C: i32, F: i32): usize {
 // runs whole (a tile does not split again).
 // @ts-ignore: decorator
 @inline
-function sepconvSplit(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, sp: usize, b: usize,
+function sepconvSplit(kind: i32, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, sp: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, F: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, band: usize, wq: usize = 0): bool {
   if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
-  if (bandBytes(step, OW, C) + packBytes(int8, C, F) > (<usize>GEMM_SCRATCH_FLOATS << 2)) return false;
+  if (bandBytes(step, OW, C) + packBytes(kind, C, F) > (<usize>GEMM_SCRATCH_FLOATS << 2)) return false;
   const bands = (B * OH + step - 1) / step;
   const count = tilesFor(bands, <f64>(B * OH * OW) * <f64>C * <f64>(KH * KW + F), TILE_MIN_WORK);
   if (count < 2) return false;
@@ -144,28 +182,32 @@ function sepconvSplit(int8: bool, y: usize, x: usize, wd: usize, sd: usize, bd: 
   setArg(13, SH); setArg(14, SW); setArg(15, DH); setArg(16, DW); setArg(17, PT); setArg(18, PL); setArg(19, OH); setArg(20, OW);
   setArgf(21, dlo); setArgf(22, dhi); setArgf(23, lo); setArgf(24, hi); setArg(25, step);
   setArgp(26, sd); setArgp(27, sp); setArgp(28, wq);
-  runJob(int8 ? JOB_SEPCONV_I8 : JOB_SEPCONV, count, band);
+  runJob(kind == Q8 ? JOB_SEPCONV_Q8 : kind == I8 ? JOB_SEPCONV_I8 : JOB_SEPCONV, count, band);
   return true;
 }
 
 // One tile of the split: bands tileStart(tile) .. tileStart(tile + 1) - 1, in `scratch`.
 export function sepconvTile(args: usize, tile: i32, count: i32, scratch: usize): void {
-  sepconvTileOf(false, args, tile, count, scratch);
+  sepconvTileOf(F32, args, tile, count, scratch);
 }
 
 export function sepconvI8Tile(args: usize, tile: i32, count: i32, scratch: usize): void {
-  sepconvTileOf(true, args, tile, count, scratch);
+  sepconvTileOf(I8, args, tile, count, scratch);
+}
+
+export function sepconvQ8Tile(args: usize, tile: i32, count: i32, scratch: usize): void {
+  sepconvTileOf(Q8, args, tile, count, scratch);
 }
 
 // @ts-ignore: decorator
 @inline
-function sepconvTileOf(int8: bool, args: usize, tile: i32, count: i32, scratch: usize): void {
+function sepconvTileOf(kind: i32, args: usize, tile: i32, count: i32, scratch: usize): void {
   const B = arg(args, 6), C = arg(args, 9), F = arg(args, 10), OH = arg(args, 19), OW = arg(args, 20), step = arg(args, 25);
   const bands = (B * OH + step - 1) / step;
   const row0 = tileStart(tile, count, bands) * step, row1 = min(B * OH, tileStart(tile + 1, count, bands) * step);
   const pack = scratch + bandBytes(step, OW, C);
-  if (int8) {
-    bandsI8(argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 28), argp(args, 27), argp(args, 5),
+  if (kind != F32) {
+    bandsInt8(kind == Q8, argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 28), argp(args, 27), argp(args, 5),
       B, arg(args, 7), arg(args, 8), C, F, arg(args, 11), arg(args, 12), arg(args, 13), arg(args, 14),
       arg(args, 17), arg(args, 18), OH, OW, argf(args, 21), argf(args, 22), argf(args, 23), argf(args, 24), step, row0, row1, scratch, pack);
   } else {

@@ -33,7 +33,7 @@ import { col2im_channel_range, conv2d_chunk, im2colChannels } from './conv';
 import { conv2d_igemm_f32 } from './conv-igemm';
 import { batchnorm_backward_train_channels, batchnorm_forward_train_channels } from './norm';
 import { depthwise_forward_rows } from './depthwise';
-import { JOB_SEPCONV, JOB_SEPCONV_I8, sepconvI8Tile, sepconvTile } from './sepconv';
+import { JOB_SEPCONV, JOB_SEPCONV_I8, JOB_SEPCONV_Q8, sepconvI8Tile, sepconvQ8Tile, sepconvTile } from './sepconv';
 import { update_range } from './optim';
 import { elementwiseTile } from './threads-elementwise';
 import { trainTile } from './threads-train';
@@ -79,7 +79,8 @@ const JOB_KINDS: i32 = 16; // 15, 16: JOB_SEPCONV, JOB_SEPCONV_I8 (sepconv.ts)
 // Kinds past the 16 counters at JOBS, their counters at MORE_JOBS: 17 JOB_BROADCAST (broadcast.ts),
 // 18 JOB_CONV_DIRECT (conv-direct.ts), 19 JOB_GEMM_Q8 (gemm-q8.ts), 20 JOB_CONV_Q8 (conv-q8.ts).
 const MORE_KINDS_FROM: i32 = 17;
-// The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS.
+// The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS (33-39)
+// and TRAIN_MORE_JOBS (40-47; 44 is an inference kind, JOB_SEPCONV_Q8 (sepconv.ts), run below).
 export const TRAIN_KINDS_FROM: i32 = 33;
 const TRAIN_JOBS: usize = 100;
 // Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
@@ -176,6 +177,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_CONV_DIRECT: convDirectTile(args, tile, count); break;
     case JOB_GEMM_Q8: gemmQ8Tile(args, tile, count, scratch); break;
     case JOB_CONV_Q8: convQ8Tile(args, tile, count, scratch); break;
+    case JOB_SEPCONV_Q8: sepconvQ8Tile(args, tile, count, scratch); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
 }

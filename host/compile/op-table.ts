@@ -390,6 +390,13 @@ export const OP_TABLE = {
     code: 258, args: `y:ptr x:ptr bp:ptr scale:ptr b:ptr ${CONV_GEOMETRY} chunkRows cols:ptr scratch:ptr lo:f32 hi:f32`,
     run: `conv2d_q8(y, x, bp, scale, b, batch, ${CONV_CALL}, chunkRows, cols, scratch, lo, hi)`,
   },
+  // sepconv_i8's depthwise half under a 1x1 with the absmax quantizer, 259 (assembly/kernels/sepconv.ts
+  // sepconv_q8): each band's rows quantized and multiplied as gemm_q8 does on the 1x1's q packed by
+  // pack_b_q8 (bp) and its scales ks; wf the depthwise's q widened, q8 gemm_q8's scratch for k = c.
+  sepconv_q8: {
+    code: 259, args: 'y:ptr x:ptr qd:ptr sd:ptr bd:ptr bp:ptr ks:ptr b:ptr h w_ c f kh kw sh sw pt pl oh ow dlo:f32 dhi:f32 lo:f32 hi:f32 bandRows wf:ptr band:ptr q8:ptr',
+    run: 'sepconv_q8(y, x, qd, sd, bd, bp, ks, b, batch, h, w_, c, f, kh, kw, sh, sw, pt, pl, oh, ow, dlo, dhi, lo, hi, bandRows, wf, band, q8)',
+  },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
   // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
   loss_weighted: {

@@ -398,6 +398,16 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     ],
     disjoint: [['y', 'x']],
   },
+  // qd is int8, bp int8 k-pair panels.
+  sepconv_q8: {
+    work: 'B * oh * ow * c * (kh * kw + f)',
+    access: [
+      ['y', CONV_OUT, 'w'], ['x', CONV_IN, 'r'], ['qd', 'kh * kw * c / 4', 'r'], ['sd', 'c', 'r'], ['bd?', 'c', 'r'],
+      ['bp', 'q8PackedBytes(f, c) / 4', 'r'], ['ks', 'f', 'r'], ['b?', 'f', 'r'],
+      ['wf', 'kh * kw * c', 'w'], ['band', 'bandRows * ow * c', 'w'], ['q8', 'q8ScratchBytes(c) / 4', 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'band'], ['y', 'wf']],
+  },
   conv2d_forward_i8_packed: {
     work: 'B * oh * ow * f * kh * kw * c',
     access: [

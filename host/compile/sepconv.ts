@@ -5,12 +5,15 @@
 // emits nothing and passes its input on with its weights and geometry; the 1x1 convolution (after
 // its batch norm fold and clamp absorption, host/layers/conv2d.ts) emits the fused op. The same bits.
 // Both layers' frozen int8 kernels (docs/int8.md) fuse as sepconv_i8: the depthwise a wide one
-// (usesWideDepthwiseI8), the 1x1's q packed at a byte a weight.
+// (usesWideDepthwiseI8), the 1x1's q packed at a byte a weight; as sepconv_q8 when the 1x1 takes
+// Keras's absmax activation quantizer (its q in pack_b_q8's k-pair panels, each band's rows
+// quantized as conv2d_q8 quantizes them: the bits of depthwise_forward_i8_wide then conv2d_q8).
 import { type GraphNode, isOutput } from './graph';
 import { activationClamp } from './activation-lowering';
 import { type ConvGeometry, geometry, isPointwise, usesWideDepthwiseI8 } from './conv-lowering';
 import { fusibleBatchNorm } from './conv-fusion';
 import { callSize } from './size-expr';
+import { q8ScratchBytes } from './gemm-scratch';
 import { align16, type ForwardArgs, needScratch, type NodeValue, packedScratchBytes, SCRATCH } from './program';
 
 // A deferred depthwise convolution: kernel wd (KH, KW, C), bias bd, its geometry and clamp; scale:
@@ -33,13 +36,13 @@ function pointwiseReader(a: ForwardArgs, int8: boolean): GraphNode | null {
   const l = conv.layer;
   if (l?.kind !== 'conv2d' || l.config.groups !== 1 || conv.inputs.length !== 1 || p.gradNodes.has(conv.id)) return null;
   if (!isPointwise(geometry(l, node.shape))) return null;
-  // The packed paths only: f32 panels, or int8 byte panels of a kernel no batch norm is folded into
-  // (a fold makes it f32, host/compile/conv-fusion.ts).
+  // The packed paths only: f32 panels, or int8 byte panels (absmax: k-pair panels) of a kernel no
+  // batch norm is folded into (a fold makes it f32, host/compile/conv-fusion.ts).
   const [w] = ctx.paramRegions.get(l) ?? [];
   if (w === undefined || ctx.regions[w].kind !== 'param' || ctx.int8Kernels.has(w) !== int8) return null;
-  // An absmax 1x1 quantizes its input rows (conv2d_q8): sepconv_i8's pointwise half does not.
-  if (ctx.int8Kernels.get(w)?.absmax) return null;
-  return int8 && fusibleBatchNorm(ctx, conv, a.training) ? null : conv;
+  // No batch norm folds into an absmax 1x1 (host/compile/conv-fusion.ts): it runs after sepconv_q8.
+  const absmax = ctx.int8Kernels.get(w)?.absmax === true;
+  return int8 && !absmax && fusibleBatchNorm(ctx, conv, a.training) ? null : conv;
 }
 
 // At a depthwise convolution (multiplier 1, linear or a clamp activation; an f32 kernel, or an int8
@@ -60,10 +63,10 @@ export function deferredDepthwise(a: ForwardArgs): NodeValue | null {
   };
 }
 
-// Emits sepconv (sepconv_i8 with `scale`, the region of the 1x1's int8 scales) for the 1x1
-// convolution a.layer (f filters, kernel packed at wp, bias b, clamp lo / hi) reading a deferred
-// depthwise convolution, writing y.
-export function sepconvForward(a: ForwardArgs, y: number, wp: number, b: number | undefined, f: number, lo: number, hi: number, scale?: number): void {
+// Emits sepconv (sepconv_i8 with `scale`, the region of the 1x1's int8 scales; sepconv_q8 when
+// also `absmax`, wp then pack_b_q8's panels) for the 1x1 convolution a.layer (f filters, kernel
+// packed at wp, bias b, clamp lo / hi) reading a deferred depthwise convolution, writing y.
+export function sepconvForward(a: ForwardArgs, y: number, wp: number, b: number | undefined, f: number, lo: number, hi: number, scale?: number, absmax = false): void {
   const { ctx, p, layer, x } = a;
   const d = x.depthwise!;
   const rowBytes = 4 * d.g.ow * d.g.c;
@@ -72,6 +75,17 @@ export function sepconvForward(a: ForwardArgs, y: number, wp: number, b: number 
   const biases = { ...(d.bd !== undefined ? { bd: d.bd } : {}), ...(b !== undefined ? { b } : {}) };
   const noBias = { ...(d.bd !== undefined ? {} : { bd: 0 }), ...(b !== undefined ? {} : { b: 0 }) };
   if ((scale === undefined) !== (d.scale === undefined)) throw new Error(`internal: ${layer.name} and its deferred depthwise convolution differ in int8`);
+  if (scale !== undefined && absmax) {
+    // Scratch: the depthwise's q widened, the band, then gemm_q8's (4 row scales, 4 quantized rows;
+    // the band first in what a tile gets, as below).
+    const { h, w_, c, kh, kw, sh, sw, pt, pl, oh, ow } = d.g;
+    const wf = align16(4 * kh * kw * c);
+    needScratch(ctx, wf + band + q8ScratchBytes(c));
+    p.emit('sepconv_q8', layer.name, {
+      y, x: x.region, qd: d.wd, sd: d.scale!, bp: wp, ks: scale, ...biases, wf: [SCRATCH, 0], band: [SCRATCH, wf], q8: [SCRATCH, wf + band],
+    }, { ...noBias, h, w_, c, f, kh, kw, sh, sw, pt, pl, oh, ow, dlo: d.lo, dhi: d.hi, lo, hi, bandRows });
+    return;
+  }
   if (scale !== undefined) {
     // Scratch: the depthwise's q widened (and the 1x1's panels, when small enough), then the band,
     // then the band's GEMM scratch (the layout assembly/kernels/sepconv.ts's threads assume: the

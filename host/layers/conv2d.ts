@@ -142,9 +142,14 @@ function conv2dQ8(a: ForwardArgs, z: number, q: number, scale: number, b: number
   const bp = packedQ8Weight(ctx, p, layer.name, q, f, k);
   const clamp = fused ?? activationClamp(layer.config.activation);
   const [lo, hi] = clamp ?? [-Infinity, Infinity];
-  needScratch(ctx, colsBytes + q8ScratchBytes(k));
-  p.emit('conv2d_q8', layer.name, { y: z, x: x.region, bp, scale, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], scratch: [SCRATCH, colsBytes] },
-    { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows, lo, hi });
+  if (x.depthwise) {
+    // The 1x1 reading a deferred int8 depthwise convolution (host/compile/sepconv.ts): sepconv_q8.
+    sepconvForward(a, z, bp, b, f, lo, hi, scale, true);
+  } else {
+    needScratch(ctx, colsBytes + q8ScratchBytes(k));
+    p.emit('conv2d_q8', layer.name, { y: z, x: x.region, bp, scale, ...(b !== undefined ? { b } : {}), cols: [SCRATCH, 0], scratch: [SCRATCH, colsBytes] },
+      { ...(b !== undefined ? {} : { b: 0 }), ...g, f, chunkRows, lo, hi });
+  }
   if (clamp) return { region: z, shape };
   const y = activationForward(p, layer, a.node, z, shape, a.outputLogits, ctx.batch, true);
   return { region: y, shape, pre: y === z ? undefined : z };

@@ -9,3 +9,9 @@ export function putQ(t: Arena, q: Int8Array): number {
   new Int8Array(t.memory.buffer).set(q, p);
   return p;
 }
+
+// Whether a kernel call left its inputs as they were: f32 buffers bit for bit, int8 ones byte for byte.
+export function inputsIntact(t: Arena, floats: [number, Float32Array][], int8s: [number, Int8Array][]): boolean {
+  return floats.every(([p, v]) => t.read(p, v.length).every((x, i) => Object.is(x, v[i])))
+    && int8s.every(([p, v]) => new Int8Array(t.memory.buffer, p, v.length).every((q, i) => q === v[i]));
+}
