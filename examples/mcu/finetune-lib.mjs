@@ -35,8 +35,9 @@ export function mcuData({ perClass = 50 } = {}) {
 
 // The model before training: the frozen base (int8 kernels) and a fresh head, compiled at one
 // sample per run; the budget covers the whole arena, so a plan that does not fit is refused up front.
-// activationQuantizer: 'absmax' (not given: the default, Keras's int8 config) quantizes the base's
-// conv2d and dense inputs too (docs/int8.md "absmax"); null is weight-only.
+// activationQuantizer: not given (the default config) quantizes base_conv_2's inputs too, not
+// base_conv_1's 9-value patches (docs/int8.md "Which layers"); 'absmax' both convolutions'; null
+// is weight-only.
 export async function mcuModel({ activationQuantizer } = {}) {
   setSeed(7);
   const base = await loadModel(BASE);
