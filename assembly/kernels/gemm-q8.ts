@@ -19,7 +19,7 @@
 //
 // Scratch at `scratch` (q8ScratchBytes(k), host/compile/gemm-scratch.ts): the 4 row scales, then 4
 // quantized rows of roundUp(k, 8) i16. Rows are quantized 4 at a time, just before their tile row.
-import { loadPartial, storeTail } from './vector-tail';
+import { loadPartial, storeRow } from './vector-tail';
 import { maxLanes4, quantize8, rowStride, storeScales4 } from './q8-rows';
 import { GEMM_SCRATCH_FLOATS } from './gemm';
 import { arg, argf, argp, canSplit, GEMM_SPLIT_MIN, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
@@ -266,17 +266,10 @@ export function gemm_q8_4x8(c: usize, ldc: i32, xq: usize, rowBytes: usize, xs: 
     const y10 = finish(x10, s1, k0, b0, withBias, vlo, vhi), y11 = finish(x11, s1, k1, b1, withBias, vlo, vhi);
     const y20 = finish(x20, s2, k0, b0, withBias, vlo, vhi), y21 = finish(x21, s2, k1, b1, withBias, vlo, vhi);
     const y30 = finish(x30, s3, k0, b0, withBias, vlo, vhi), y31 = finish(x31, s3, k1, b1, withBias, vlo, vhi);
-    if (cols == Q8_NR) {
-      v128.store(c + o, y00); v128.store(c + o, y01, 16);
-      v128.store(c1 + o, y10); v128.store(c1 + o, y11, 16);
-      v128.store(c2 + o, y20); v128.store(c2 + o, y21, 16);
-      v128.store(c3 + o, y30); v128.store(c3 + o, y31, 16);
-    } else {
-      storeTail(c + o, y00, y01, cols);
-      storeTail(c1 + o, y10, y11, cols);
-      storeTail(c2 + o, y20, y21, cols);
-      storeTail(c3 + o, y30, y31, cols);
-    }
+    storeRow(c + o, y00, y01, cols);
+    storeRow(c1 + o, y10, y11, cols);
+    storeRow(c2 + o, y20, y21, cols);
+    storeRow(c3 + o, y30, y31, cols);
   }
 }
 
@@ -304,11 +297,7 @@ export function gemm_q8_1x8(c: usize, xq: usize, xs: f32, bp: usize, ks: usize, 
     const k0 = colsLo(ks + o, cols), k1 = colsHi(ks + o, cols);
     const b0 = withBias ? colsLo(bias + o, cols) : k0, b1 = withBias ? colsHi(bias + o, cols) : k1;
     const y0 = finish(x0, s, k0, b0, withBias, vlo, vhi), y1 = finish(x1, s, k1, b1, withBias, vlo, vhi);
-    if (cols == Q8_NR) {
-      v128.store(c + o, y0); v128.store(c + o, y1, 16);
-    } else {
-      storeTail(c + o, y0, y1, cols);
-    }
+    storeRow(c + o, y0, y1, cols);
   }
 }
 

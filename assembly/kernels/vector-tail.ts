@@ -35,3 +35,15 @@ export function storeTail(p: usize, lo: v128, hi: v128, nr: i32): void {
     v128.store32_lane(p, lo, 0);
   }
 }
+
+// Stores the first nr (<= 8) columns of the row (lo, hi) at p: both vectors whole when nr is 8.
+// @ts-ignore: decorator
+@inline
+export function storeRow(p: usize, lo: v128, hi: v128, nr: i32): void {
+  if (nr == 8) {
+    v128.store(p, lo);
+    v128.store(p, hi, 16);
+  } else {
+    storeTail(p, lo, hi, nr);
+  }
+}
