@@ -239,6 +239,31 @@ describe('threads: the same bits for any thread count', () => {
     }
   });
 
+  it('a non-finite input, checked beside the workers on 2 and 3 threads, throws naming the sample and element; the next predict has the same bits', () => {
+    // predict's finite check runs as the first job's side work on more than one thread, and throws
+    // once the batch has run (host/training/inputs.ts predictSideWork): the same error as on one.
+    setSeed(13);
+    const m = sequential([layers.dense(256, { inputShape: [512] })]);
+    const good = randomArray(28 * 512, 29);
+    const badData = good.slice();
+    badData[5 * 512 + 77] = NaN;
+    const bad = tensor(badData, [28, 512]);
+    const x = tensor(good, [28, 512]);
+    for (const threads of [1, 2, 3]) {
+      m.planInference(28, undefined, threads);
+      expect(() => m.predict(bad, { batchSize: 28 }), `${threads} threads`).toThrow(/^predict: input sample 5 has a non-finite value \(NaN\) at element 77$/);
+      expect(() => m.predict(bad, { batchSize: 28 }), `${threads} threads`).toThrow(InvalidArgumentError);
+      if (threads > 1) expect(splitJobs(m)!['gemm packed'], `split on ${threads} threads`).toBe(2);
+    }
+    m.planInference(28, undefined, 1);
+    const one = (m.predict(x, { batchSize: 28 }) as { data: Float32Array }).data.slice();
+    for (const threads of [2, 3]) {
+      m.planInference(28, undefined, threads);
+      expect(() => m.predict(bad, { batchSize: 28 })).toThrow(InvalidArgumentError);
+      expect(bits((m.predict(x, { batchSize: 28 }) as { data: Float32Array }).data), `${threads} threads`).toEqual(bits(one));
+    }
+  });
+
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
     setSeed(2);
     const m = sequential([layers.dense(128, { inputShape: [128], activation: 'relu' }), layers.dense(64)]);

@@ -15,7 +15,7 @@ import { compilePlan, type Plan } from '../compile/plan';
 import { requireFileSystem } from '../core/io';
 import { modelToBytes } from '../formats/save';
 import { asF32, positiveInF32, type Tensor } from '../core/tensor';
-import { checkInputs, loadBatch, prepareLabels, touchPages } from './inputs';
+import { checkInputs, loadBatch, predictSideWork, prepareLabels } from './inputs';
 import { commonRows, type LossesArg, lossOf, readOutputMetrics, resolveLosses, sliceRows, type TensorArgs, tensorList } from './model-io';
 import { fitLoop } from './fit';
 import { checkMicroBatch } from './micro-batch';
@@ -363,13 +363,13 @@ export class LiteModel<Out extends Prediction = Tensor<Float32Array>> {
     this.compile(options, false);
   }
 
-  // x as one checked array per input (model order) and the number of samples.
-  private inputData(x: TensorArgs, what: string): { xs: Float32Array[]; n: number } {
+  // x as one checked array per input (model order) and the number of samples (finiteLater: predictSideWork checks the values).
+  private inputData(x: TensorArgs, what: string, finiteLater = false): { xs: Float32Array[]; n: number } {
     const names = this.inputNames;
     const list = tensorList(x, names, 'input', what);
     const n = commonRows(list, names, 'input', what);
     const single = list.length === 1;
-    list.forEach((t, i) => checkInputs(t, this.inputShapes[i], single ? this.layers[0].name : names[i], what));
+    list.forEach((t, i) => checkInputs(t, this.inputShapes[i], single ? this.layers[0].name : names[i], what, finiteLater));
     return { xs: list.map((t) => t.data as Float32Array), n };
   }
 
@@ -508,19 +508,20 @@ export class LiteModel<Out extends Prediction = Tensor<Float32Array>> {
     checkOptions('predict', options, BATCH_OPTIONS);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
-    const { xs, n } = this.inputData(x, 'predict');
+    const { xs, n } = this.inputData(x, 'predict', true);
     const exec = this.executorFor(Math.min(planBatch(batchSize, n), this.trainingPlanBatch()), false);
     const step = exec.plan.batchSize;
     const per = this.outputShapes.map(sizeOf);
     const outs = per.map((p) => new Float32Array(n * p));
     const program = exec.plan.programs.forward!;
-    // The outputs' first writes (page faults) run beside the workers' tiles of the first batch.
-    const firstWrites = () => outs.forEach(touchPages);
+    // The inputs' finite check and the outputs' first writes run beside the first batch's tiles.
+    const side = predictSideWork(xs, this.inputShapes, outs, exec.threads);
     for (let start = 0; start < n; start += step) {
       const count = Math.min(step, n - start);
       loadBatch(exec, xs, null, null, start, count);
       exec.setStep(count);
-      exec.run('forward', start === 0 ? firstWrites : undefined);
+      exec.run('forward', start === 0 ? side.work : undefined);
+      side.rethrow();
       program.outputs.forEach((r, i) => outs[i].set(exec.view(r, count * per[i]), start * per[i]));
     }
     const tensors = outs.map((data, i) => ({ data, shape: [n, ...this.outputShapes[i]] }));
