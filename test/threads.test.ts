@@ -264,6 +264,25 @@ describe('threads: the same bits for any thread count', () => {
     }
   });
 
+  it('a packed GEMM with more rows than its depth splits by rows even with column blocks for every thread, with the same bits on 1, 2 and 3 threads', () => {
+    // 196 x 96 . 96 x 576 (mobilenet_v2's 14x14 expansion as a dense layer): five column blocks,
+    // but the 221 KB of weights weigh less than the 451 KB of output rows, which the next op
+    // reads by rows: by rows on 2 and 3 threads (threads.ts gemm_packed_split).
+    setSeed(14);
+    const m = sequential([layers.dense(576, { inputShape: [96], activation: 'relu6' })]);
+    const x = tensor(randomArray(196 * 96, 31), [196, 96]);
+    const run = (threads: number) => {
+      m.planInference(196, undefined, threads);
+      return (m.predict(x, { batchSize: 196 }) as { data: Float32Array }).data.slice();
+    };
+    const one = run(1);
+    for (const threads of [2, 3]) {
+      expect(bits(run(threads)), `${threads} threads`).toEqual(bits(one));
+      expect(splitJobs(m)!['gemm packed']).toBe(1);
+      expect(lastJob(m).args[13], `by rows on ${threads} threads`).toBe(1);
+    }
+  });
+
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
     setSeed(2);
     const m = sequential([layers.dense(128, { inputShape: [128], activation: 'relu' }), layers.dense(64)]);
