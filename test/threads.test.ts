@@ -124,6 +124,24 @@ describe('threads: the same bits for any thread count', () => {
     });
   }
 
+  it('an Adam update over 38K parameters splits in two tiles (an element counted as two), with the same bits on 1, 2 and 3 threads', async () => {
+    // 300 x 128 + 128 + 128 x 4 + 4 = 39044 parameters: under 64K elements the update used to run
+    // whole on the driver, reading the gradients the worker had just written (threads.ts update_split).
+    const train = async (threads: number) => {
+      setSeed(17);
+      const m = sequential([layers.dense(128, { activation: 'relu', inputShape: [300] }), layers.dense(4, { activation: 'softmax' })]);
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', batchSize: 32, threads });
+      return trainAndPredict(m, randomArray(64 * 300, 41), [64, 300], 4);
+    };
+    const one = await train(1);
+    for (const threads of [2, 3]) {
+      const many = await train(threads);
+      expectSameBits(one, many);
+      // Two fits of two batches each: one update job a step.
+      expect(many.trainJobs!['optimizer update'], `${threads} threads`).toBe(6);
+    }
+  });
+
   it('summary() states the thread count', () => {
     const m = sequential([layers.dense(256, { inputShape: [256] })]);
     m.compile({ optimizer: 'sgd', loss: 'mse', threads: 2, batchSize: 8 });
