@@ -14,6 +14,7 @@
 // (scripts/bench-models.mjs threadsProfile), to stderr; for the MLP and CNN training steps, their
 // train program's ops the same way.
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuPerRun, log, ORT_WASM_FILE, quietly, randomF32, timeInterleavedRounds, timeItStats } from './bench-peers.mjs';
 import { forwardOps, threadsProfile } from './bench-models.mjs';
@@ -88,6 +89,25 @@ async function timed(make, step) {
   });
   return out;
 }
+
+// Each core's speed alone (Linux with taskset): a child pinned to it runs a streaming loop over
+// 1 MB for 300 ms; rates relative to the fastest. On this VM the two vCPUs often differ (one at
+// 60% of the other, which one changing within minutes: other tenants of the host), and a speed-up
+// over one thread depends on which core that thread ran on; the table's footer prints both probes.
+function coreSpeeds() {
+  const probe = 'const a=new Float32Array(262144).fill(1),b=new Float32Array(262144);let n=0;const t=Date.now();' +
+    'while(Date.now()-t<300){for(let i=0;i<a.length;i+=4){b[i]=a[i]*2+b[i+1];b[i+1]=a[i+1];b[i+2]=a[i+2]+1;b[i+3]=a[i+3];}n++;}console.log(n)';
+  const cores = Math.min(8, availableParallelism());
+  const rates = [];
+  for (let c = 0; c < cores; c++) {
+    const r = spawnSync('taskset', ['-c', String(c), process.execPath, '-e', probe], { encoding: 'utf8' });
+    if (r.status !== 0) return null;
+    rates.push(Number(r.stdout.trim()));
+  }
+  const top = Math.max(...rates);
+  return rates.map((v) => (v / top).toFixed(2)).join(' / ');
+}
+const speedsBefore = process.platform === 'linux' ? coreSpeeds() : null;
 
 const rows = [];
 log(`GEMM-${N} ...`);
@@ -220,5 +240,7 @@ for (const [w, unit, e1, eN, o1, oN, peer, rounds] of rows) {
 }
 lines.push('', `edgetune 1 and ${threads}: one model each, timed in alternation in one process over the rounds given (medians); a model row's peer ${threads} ran just before them in the same process (its rounds may differ), its peer 1 in a child process of its own.`);
 lines.push(`tfjs-wasm runs on one thread in both columns: in Node its threaded binary cannot start its workers (scripts/bench-peers.mjs, setPeerThreads).`);
+const speedsAfter = speedsBefore ? coreSpeeds() : null;
+if (speedsBefore) lines.push(`Each core's speed alone (a streaming loop pinned to it, relative to the fastest), before the run: ${speedsBefore}; after: ${speedsAfter ?? '-'}.`);
 process.stdout.write(lines.join('\n') + '\n');
 process.exit(0);
