@@ -89,6 +89,23 @@ function expectSameBits(a: Trained, b: Trained): void {
   expect(b.loss).toEqual(a.loss);
 }
 
+// A one-layer dense model's packed GEMM over all of x's rows: on 2 and 3 threads the same bits as
+// on 1, one split job, split by rows (1) or column blocks (0) as `byRows` says (gemm_packed_split's
+// byRows argument, word 13 of the job's arguments).
+function expectPackedSplit(m: ReturnType<typeof sequential>, x: ReturnType<typeof tensor>, byRows: (threads: number) => number): void {
+  const rows = x.shape[0];
+  const run = (threads: number) => {
+    m.planInference(rows, undefined, threads);
+    return (m.predict(x, { batchSize: rows }) as { data: Float32Array }).data.slice();
+  };
+  const one = run(1);
+  for (const threads of [2, 3]) {
+    expect(bits(run(threads)), `${threads} threads`).toEqual(bits(one));
+    expect(splitJobs(m)!['gemm packed']).toBe(1);
+    expect(lastJob(m).args[13], `by rows on ${threads} threads`).toBe(byRows(threads));
+  }
+}
+
 describe('threads: the same bits for any thread count', () => {
   const models = [
     ['MLP (dense GEMMs, adam)', trainMlp],
@@ -243,18 +260,7 @@ describe('threads: the same bits for any thread count', () => {
     // (each thread reading all the weights); by its 2 column blocks, one block a thread.
     setSeed(12);
     const m = sequential([layers.dense(256, { inputShape: [512] })]);
-    const x = tensor(randomArray(28 * 512, 23), [28, 512]);
-    const run = (threads: number) => {
-      m.planInference(28, undefined, threads);
-      return (m.predict(x, { batchSize: 28 }) as { data: Float32Array }).data.slice();
-    };
-    const one = run(1);
-    for (const threads of [2, 3]) {
-      expect(bits(run(threads)), `${threads} threads`).toEqual(bits(one));
-      expect(splitJobs(m)!['gemm packed']).toBe(1);
-      // gemm_packed_split's byRows argument (word 13 of the job's arguments).
-      expect(lastJob(m).args[13], `by rows on ${threads} threads`).toBe(threads === 2 ? 0 : 1);
-    }
+    expectPackedSplit(m, tensor(randomArray(28 * 512, 23), [28, 512]), (threads) => (threads === 2 ? 0 : 1));
   });
 
   it('a non-finite input, checked beside the workers on 2 and 3 threads, throws naming the sample and element; the next predict has the same bits', () => {
@@ -288,17 +294,7 @@ describe('threads: the same bits for any thread count', () => {
     // reads by rows: by rows on 2 and 3 threads (threads.ts gemm_packed_split).
     setSeed(14);
     const m = sequential([layers.dense(576, { inputShape: [96], activation: 'relu6' })]);
-    const x = tensor(randomArray(196 * 96, 31), [196, 96]);
-    const run = (threads: number) => {
-      m.planInference(196, undefined, threads);
-      return (m.predict(x, { batchSize: 196 }) as { data: Float32Array }).data.slice();
-    };
-    const one = run(1);
-    for (const threads of [2, 3]) {
-      expect(bits(run(threads)), `${threads} threads`).toEqual(bits(one));
-      expect(splitJobs(m)!['gemm packed']).toBe(1);
-      expect(lastJob(m).args[13], `by rows on ${threads} threads`).toBe(1);
-    }
+    expectPackedSplit(m, tensor(randomArray(196 * 96, 31), [196, 96]), () => 1);
   });
 
   it('planInference(batch, budget, threads) sets the threads predict runs on', () => {
