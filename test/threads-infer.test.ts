@@ -3,7 +3,7 @@
 // activations by element ranges, the activations' sized by their cost) give the same bits on 1, 2
 // and 3 threads.
 import { describe, expect, it } from 'vitest';
-import { input, layers, model, setSeed, tensor } from '../dist/node.js';
+import { input, layers, model, sequential, setSeed, tensor } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { bits, lastJob, sameBitsOnThreads } from './support/threads';
 
@@ -42,6 +42,37 @@ describe('threads at batch 1: the ops that ran whole on the driver', () => {
     for (let i = 0; i < 20 && m.threads.workerTiles === 0; i++) expect(bits((m.predict(x) as { data: Float32Array }).data)).toEqual(reference);
     expect(m.threads.workerTiles).toBeGreaterThan(0);
     expect(three).toEqual(reference);
+  });
+
+  it('max pooling at batch 1 splits by output rows: the naive maxima, the same bits on 1, 2 and 3 threads', () => {
+    // resnet18's stem pooling shape, narrower: 3x3, stride 2, TF 'same' (pads 0 top-left, 1
+    // bottom-right) over 56 x 56 x 64. 28 x 28 x 64 windows of 9 taps: 3 tiles of 128K taps, 2 on 2
+    // threads. Whole on the driver at batch 1 it read the half of its input the other core wrote.
+    // A 1x1 convolution in front (a plan of pooling alone takes no threads), its kernel the
+    // identity: its output is x exactly (x * 1 plus zeros).
+    const m = sequential([
+      layers.conv2d(64, { kernelSize: 1, inputShape: [56, 56, 64] }),
+      layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+    ]);
+    const eye = new Float32Array(64 * 64);
+    for (let c = 0; c < 64; c++) eye[c * 64 + c] = 1;
+    m.setWeights([eye, new Float32Array(64)]);
+    const xs = randomArray(56 * 56 * 64, 8);
+    const x = tensor(xs, [1, 56, 56, 64]);
+    m.planInference(1, undefined, 1);
+    const y = (m.predict(x) as { data: Float32Array }).data;
+    expect(m.plan.programs.forward!.ops.map((o) => o.op)).toEqual(['conv2d_forward_packed', 'maxpool_forward']);
+    const want = new Float32Array(28 * 28 * 64).fill(-Infinity);
+    for (let oh = 0; oh < 28; oh++) for (let ow = 0; ow < 28; ow++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
+      const ih = 2 * oh + kh, iw = 2 * ow + kw;
+      if (ih >= 56 || iw >= 56) continue;
+      for (let c = 0; c < 64; c++) want[(oh * 28 + ow) * 64 + c] = Math.max(want[(oh * 28 + ow) * 64 + c], xs[(ih * 56 + iw) * 64 + c]);
+    }
+    expect(bits(y)).toEqual(bits(want));
+    sameBitsOnThreads(m, x, (jobs, threads) => {
+      expect(jobs['maxpool forward'], `max pooling on ${threads} threads`).toBe(1);
+      expect(lastJob(m).tiles, `its tiles on ${threads} threads`).toBe(threads === 2 ? 2 : 3);
+    });
   });
 
   it('a residual sum (a copy, an adding copy) and the activation after it split by element ranges, the activation in tiles sized by its cost', () => {

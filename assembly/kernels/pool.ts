@@ -25,65 +25,66 @@ function endTap(i0: i32, size: i32, k: i32, lo: i32): i32 {
 
 // max_pool2d_forward without argmax. best = pmax(best, v) is `v > best ? v : best`, the argmax
 // path's comparison, so the same value wins (a NaN only when it comes first; of +-0, the first).
-function maxPoolValues(y: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+// Output rows row0 .. row1-1 (row = n*OH + oh): the whole call, or a tile of the threads' split by
+// rows (threads-train.ts maxpool_forward_split, batch 1), each row computed the same either way.
+export function max_pool_values_rows(y: usize, x: usize, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32, row0: i32, row1: i32): void {
   const pixel = <usize>C << 2;
   const rowBytes = <usize>W * pixel;
-  let yo = y;
-  for (let n = 0; n < B; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * SH - PT;
-      const khLo = firstTap(ih0, KH), khHi = endTap(ih0, H, KH, khLo);
-      for (let ow = 0; ow < OW; ow++) {
-        const iw0 = ow * SW - PL;
-        const kwLo = firstTap(iw0, KW), kwHi = endTap(iw0, W, KW, kwLo);
-        if (khLo == khHi || kwLo == kwHi) {
-          fill_f32(yo, 0, C);
-        } else if (KH == 3 && KW == 3 && khHi - khLo == 3 && kwHi - kwLo == 3) {
-          maxWindow3x3(yo, x + (<usize>(((n * H + ih0) * W + iw0) * C) << 2), C, pixel, rowBytes);
-        } else {
-          const first = x + (<usize>(((n * H + ih0 + khLo) * W + iw0 + kwLo) * C) << 2);
-          let c = 0;
-          if (ASC_FEATURE_SIMD) {
-            for (; c + 4 <= C; c += 4) {
-              const o = <usize>c << 2;
-              let best = v128.load(first + o);
-              let row = first + o;
-              for (let kh = khLo; kh < khHi; kh++) {
-                let p = row;
-                for (let kw = kwLo; kw < kwHi; kw++) {
-                  best = f32x4.pmax(best, v128.load(p));
-                  p += pixel;
-                }
-                row += rowBytes;
-              }
-              v128.store(yo + o, best);
-            }
-          }
-          for (; c < C; c++) {
+  let yo = y + <usize>row0 * <usize>OW * pixel;
+  for (let r = row0; r < row1; r++) {
+    const n = r / OH, oh = r % OH;
+    const ih0 = oh * SH - PT;
+    const khLo = firstTap(ih0, KH), khHi = endTap(ih0, H, KH, khLo);
+    for (let ow = 0; ow < OW; ow++) {
+      const iw0 = ow * SW - PL;
+      const kwLo = firstTap(iw0, KW), kwHi = endTap(iw0, W, KW, kwLo);
+      if (khLo == khHi || kwLo == kwHi) {
+        fill_f32(yo, 0, C);
+      } else if (KH == 3 && KW == 3 && khHi - khLo == 3 && kwHi - kwLo == 3) {
+        maxWindow3x3(yo, x + (<usize>(((n * H + ih0) * W + iw0) * C) << 2), C, pixel, rowBytes);
+      } else {
+        const first = x + (<usize>(((n * H + ih0 + khLo) * W + iw0 + kwLo) * C) << 2);
+        let c = 0;
+        if (ASC_FEATURE_SIMD) {
+          for (; c + 4 <= C; c += 4) {
             const o = <usize>c << 2;
-            let best = load<f32>(first + o);
+            let best = v128.load(first + o);
             let row = first + o;
             for (let kh = khLo; kh < khHi; kh++) {
               let p = row;
               for (let kw = kwLo; kw < kwHi; kw++) {
-                const v = load<f32>(p);
-                if (v > best) best = v;
+                best = f32x4.pmax(best, v128.load(p));
                 p += pixel;
               }
               row += rowBytes;
             }
-            store<f32>(yo + o, best);
+            v128.store(yo + o, best);
           }
         }
-        yo += pixel;
+        for (; c < C; c++) {
+          const o = <usize>c << 2;
+          let best = load<f32>(first + o);
+          let row = first + o;
+          for (let kh = khLo; kh < khHi; kh++) {
+            let p = row;
+            for (let kw = kwLo; kw < kwHi; kw++) {
+              const v = load<f32>(p);
+              if (v > best) best = v;
+              p += pixel;
+            }
+            row += rowBytes;
+          }
+          store<f32>(yo + o, best);
+        }
       }
+      yo += pixel;
     }
   }
 }
 
 // y (C) = the max of a whole 3x3 window (first tap at `first`, taps `pixel` and `rowBytes`
-// apart): maxPoolValues' loops unrolled, the same (kh, kw) order of pmax, so the same bits.
+// apart): max_pool_values_rows' loops unrolled, the same (kh, kw) order of pmax, so the same bits.
 function maxWindow3x3(y: usize, first: usize, C: i32, pixel: usize, rowBytes: usize): void {
   const p2 = pixel << 1;
   let c = 0;
@@ -124,7 +125,7 @@ export function max_pool2d_forward(y: usize, argmax: usize, x: usize, B: i32, H:
   // With a thread pool attached, whole images go to the threads (threads-train.ts).
   if (ASC_FEATURE_THREADS && maxpool_forward_split(y, argmax, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW)) return;
   if (argmax == 0) {
-    maxPoolValues(y, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW);
+    max_pool_values_rows(y, x, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, 0, B * OH);
     return;
   }
   const rowBytes = <usize>C << 2;
