@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { layers, sequential, setSeed, tensor, threadsReady } from '../dist/node.js';
 import { randomArray } from './support/harness';
 import { closeness, describeCloseness } from './support/close';
+import { lastJob } from './support/threads';
 
 // 3x3 'same' 16 -> 24 + BN + ReLU (folded, clamp in the epilogue); a ZeroPadding2D folded into a
 // 3x3 'valid' 24 -> 12 with ReLU6 (explicit asymmetric padding); then 3x3 convolutions that keep
@@ -70,6 +71,8 @@ describe('Winograd F(2x2, 3x3) in inference plans', () => {
   it('gives the same bits on 1, 2 and 3 threads, split by blocks of tiles that the workers run', async () => {
     // 128 -> 128 at 14x14, batch 1: 49 tiles in blocks of 16 on one thread, of 8 a thread on 2 and
     // 4 on 3 (their shares of the scratch for 16); the last block, tile 48, takes the GEMMs' 1-row path.
+    // No job tile holds fewer tiles than a block: 6 job tiles of 8 (the last 9) on 2 threads, where
+    // tiles of 4 would read U twice as often; 12 of 4 on 3.
     setSeed(5);
     const m = sequential([layers.conv2d(128, { kernelSize: 3, padding: 'same', inputShape: [14, 14, 128], activation: 'relu' })]);
     const x = tensor(randomArray(14 * 14 * 128, 9), [1, 14, 14, 128]);
@@ -92,6 +95,7 @@ describe('Winograd F(2x2, 3x3) in inference plans', () => {
       // in its share of the scratch; no GEMM split again inside it.
       expect(jobs?.['conv2d winograd'], 'the layer split by tile blocks, once a run').toBe(runs);
       expect(jobs?.['gemm packed'], 'no nested split').toBe(0);
+      expect(lastJob(m).tiles, `job tiles on ${threads} threads`).toBe(threads === 2 ? 6 : 12);
     }
   });
 });

@@ -246,7 +246,7 @@ function winograd_i8_split(y: usize, x: usize, q: usize, scale: usize, b: usize,
     fbt = max(8, (fbt >> 1) & ~7);
   }
   if (sub < 4) return false;
-  const count = winogradJobTiles(B, C, F, OH, OW);
+  const count = winogradJobTiles(B, C, F, OH, OW, sub);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, x); setArgp(2, q); setArgp(3, scale); setArgp(4, b);
   setArg(5, B); setArg(6, H); setArg(7, W); setArg(8, C); setArg(9, F); setArg(10, PT); setArg(11, PL); setArg(12, OH); setArg(13, OW);

@@ -266,7 +266,7 @@ export function winograd_split(y: usize, x: usize, u: usize, b: usize,
   const cp = (C + 3) & ~3, fp = (F + 3) & ~3;
   const sub = min(tiles, (winograd_f23_scratch(C, F, tiles) / threads - (127 + 4 * cp + 16 * C)) / (64 * (cp + fp))) & ~3;
   if (sub < 4) return false;
-  const count = winogradJobTiles(B, C, F, OH, OW);
+  const count = winogradJobTiles(B, C, F, OH, OW, sub);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, x); setArgp(2, u); setArgp(3, b);
   setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, F); setArg(9, PT); setArg(10, PL); setArg(11, OH); setArg(12, OW);
@@ -276,12 +276,21 @@ export function winograd_split(y: usize, x: usize, u: usize, b: usize,
 }
 
 // The thread tiles a Winograd call of B images (C channels, F filters, OH x OW outputs) is split
-// into (by units of 4 tiles), below 2 when it is too small to split. Shared with winograd-i8.ts.
-export function winogradJobTiles(B: i32, C: i32, F: i32, OH: i32, OW: i32): i32 {
+// into (by units of 4 tiles), below 2 when it is too small to split; none holds fewer than a
+// block of `sub` tiles when there are enough blocks for every thread: each of a tile's 16 GEMMs
+// reads all of U once for the tile's rows, so tiles of 4 rows where a thread's share of the
+// scratch takes 8 read U twice as often (resnet18 at batch 1 on 2 threads: the 7x7 stage's 16
+// tiles went as 4 job tiles of 4, the 14x14 stage's 49 as 12; as 2 and 6, the model ran 31.9 ->
+// 29.5 and 37.3 -> 34.8 ms, alternated in one process). Shared with winograd-i8.ts.
+export function winogradJobTiles(B: i32, C: i32, F: i32, OH: i32, OW: i32, sub: i32): i32 {
   const T = B * ((OH + 1) >> 1) * ((OW + 1) >> 1);
   const work = <f64>T * 16 * <f64>C * <f64>F;
   if (work < GEMM_SPLIT_MIN) return 0;
-  return tilesFor(T >> 2, work, TILE_MIN_WORK);
+  const count = tilesFor(T >> 2, work, TILE_MIN_WORK);
+  const blocks = (T >> 2) / max(sub >> 2, 1);
+  const threads = splitThreads();
+  if (blocks >= count || blocks < threads) return count;
+  return blocks - blocks % threads;
 }
 
 export function winogradTile(args: usize, tile: i32, count: i32, slot: i32): void {
