@@ -540,12 +540,17 @@ function bnBackwardTile(args: usize, tile: i32, count: i32): void {
 }
 
 // Depthwise forward (assembly/kernels/depthwise.ts) split into output rows (b, oh): every output
-// pixel is computed whole by one tile.
+// pixel is computed whole by one tile. Tiles of at least DEPTHWISE_TILE_MIN taps: at TILE_MIN_WORK
+// the 7x7 and 14x14 layers of mobile networks (30-75 us) made 2 to 4 tiles of 3 or 4 rows, which
+// left the faster of two unequal cores waiting (mobilenet_v2 at batch 1 on 2 threads, alternated
+// in one process over 100 rounds, five runs: 0.3-2% faster with a quarter of the minimum, the
+// most with the cores at unequal speeds).
+const DEPTHWISE_TILE_MIN: f64 = TILE_MIN_WORK / 4;
 export function depthwise_forward_split(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
   PT: i32, PL: i32, OH: i32, OW: i32, lo: f32, hi: f32): bool {
   if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
-  const count = tilesFor(B * OH, <f64>B * <f64>(OH * OW) * <f64>(C * M) * <f64>(KH * KW), TILE_MIN_WORK);
+  const count = tilesFor(B * OH, <f64>B * <f64>(OH * OW) * <f64>(C * M) * <f64>(KH * KW), DEPTHWISE_TILE_MIN);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, x); setArgp(2, w); setArgp(3, b);
   setArg(4, B); setArg(5, H); setArg(6, W); setArg(7, C); setArg(8, M); setArg(9, KH); setArg(10, KW);
