@@ -122,7 +122,8 @@ function maxWindow3x3(y: usize, first: usize, C: i32, pixel: usize, rowBytes: us
 // argmax == 0 (inference: no gradient flows back): the maxima only, the same values.
 export function max_pool2d_forward(y: usize, argmax: usize, x: usize, B: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
-  // With a thread pool attached, whole images go to the threads (threads-train.ts).
+  // With a thread pool attached, whole images go to the threads (threads-train.ts); at inference
+  // with fewer images than two a thread, ranges of output rows.
   if (ASC_FEATURE_THREADS && maxpool_forward_split(y, argmax, x, B, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW)) return;
   if (argmax == 0) {
     max_pool_values_rows(y, x, H, W, C, KH, KW, SH, SW, PT, PL, OH, OW, 0, B * OH);

@@ -539,12 +539,8 @@ function bnBackwardTile(args: usize, tile: i32, count: i32): void {
     tileStart(tile, count, units) * block, min(C, tileStart(tile + 1, count, units) * block));
 }
 
-// Depthwise forward (assembly/kernels/depthwise.ts) split into output rows (b, oh): every output
-// pixel is computed whole by one tile. Tiles of at least DEPTHWISE_TILE_MIN taps: at TILE_MIN_WORK
-// the 7x7 and 14x14 layers of mobile networks (30-75 us) made 2 to 4 tiles of 3 or 4 rows, which
-// left the faster of two unequal cores waiting (mobilenet_v2 at batch 1 on 2 threads, alternated
-// in one process over 100 rounds, five runs: 0.3-2% faster with a quarter of the minimum, the
-// most with the cores at unequal speeds).
+// Depthwise forward (depthwise.ts) by output rows (b, oh), each pixel computed whole by one tile;
+// tiles of a quarter of TILE_MIN_WORK taps: mobile networks' 7x7 and 14x14 layers made 2-4 at it.
 const DEPTHWISE_TILE_MIN: f64 = TILE_MIN_WORK / 4;
 export function depthwise_forward_split(y: usize, x: usize, w: usize, b: usize,
   B: i32, H: i32, W: i32, C: i32, M: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
