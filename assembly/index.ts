@@ -61,3 +61,4 @@ export { conv2d_winograd_i8, winograd_i8_scratch, winograd_i8_transform } from '
 export { conv_gap_f32, conv_gap_i8, conv_gap_scratch_floats } from './kernels/conv-gap';
 export { max_pool2d_add } from './kernels/pool-add';
 export { sepconv_f32, sepconv_i8, sepconv_q8 } from './kernels/sepconv';
+export { expand_depthwise_f32 } from './kernels/expand-depthwise';

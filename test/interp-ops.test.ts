@@ -745,6 +745,24 @@ const CASES: Record<OpName, (c: Ctx) => void> = {
       return s;
     }));
   },
+  expand_depthwise(c) {
+    // A 1x1 convolution to 6 channels (ReLU6) into a padded 3x3 depthwise convolution (ReLU) over
+    // them, bands of 4 expanded rows (2 output rows: each band moves the 2 rows it shares).
+    const e = 6, g = CONV, d = { ...CONV, C: e }, x = c.input(nIn(g)), w = c.input(g.C * e), be = c.input(e), wd = c.input(9 * e), bd = c.input(e);
+    const wp = c.out(g.C * 8), y = c.out(nOut(d, e));
+    c.run('pack_b', { bp: wp, b: w.p, n: e, k: g.C, rsb: e, csb: 1 });
+    c.run('expand_depthwise', {
+      y, x: x.p, wp, be: be.p, wd: wd.p, bd: bd.p, h: g.H, w_: g.W, c: g.C, e, kh: 3, kw: 3, sh: 1, sw: 1, pt: g.PT, pl: g.PL, oh: g.OH, ow: g.OW,
+      elo: 0, ehi: 6, dlo: 0, dhi: Infinity, bandBytes: 16 + 4 * 4 * g.W * e, band: c.out(SCRATCH), pack: c.out(SCRATCH),
+    });
+    const z = Float64Array.from({ length: nIn(d) }, (_, i) => {
+      const px = Math.floor(i / e), o = i % e;
+      let s = be.v[o];
+      for (let ch = 0; ch < g.C; ch++) s += x.v[px * g.C + ch] * w.v[ch * e + o];
+      return Math.min(Math.max(s, 0), 6);
+    });
+    c.expect('y', c.f32(y, nOut(d, e)), depthwiseRef(d, 1, z, wd.v, bd.v).map((v) => Math.max(v, 0)));
+  },
   sepconv_i8(c) {
     // sepconv on int8 kernels: the padded 3x3 depthwise (ReLU6) into a 1x1 of 4 filters, bands of 2 rows.
     const g = CONV, f = 4, x = c.input(nIn(g)), qd = c.int8(9 * g.C), sd = c.input(g.C, 10, 200), bd = c.input(g.C);

@@ -61,8 +61,9 @@ describe('no-SIMD kernels', () => {
     // scratch, op 255) took them from 135.6 KB and 94.9 KB to 140.8 KB and 97.2 KB; stop 28's absmax
     // int8 ops (256-258: the row quantizer, the int32 GEMM, its convolution) to 146.9 KB and 99.5 KB.
     // Stop 29's sepconv_q8 (op 259) took the SIMD one from 153,369 to 153,834 bytes (+465: its case,
-    // its footprint row, the band loop it shares with sepconv_i8).
+    // its footprint row, the band loop it shares with sepconv_i8). Stop 32's expand_depthwise (op 260)
+    // took it from 153,834 to 154,803 bytes (+969: its band loop, its case and footprint row).
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(102 * 1024);
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(150.5 * 1024);
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(151.5 * 1024);
   });
 });

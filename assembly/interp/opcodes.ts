@@ -106,6 +106,7 @@ export const OP_PACK_B_Q8: i32 = 256;
 export const OP_GEMM_Q8: i32 = 257;
 export const OP_CONV2D_Q8: i32 = 258;
 export const OP_SEPCONV_Q8: i32 = 259;
+export const OP_EXPAND_DEPTHWISE: i32 = 260;
 export const OP_LOSS_WEIGHTED: i32 = 51;
 
 // apply_gradients kinds and clip modes.

@@ -13,6 +13,7 @@ import { depthwise_conv2d_backward_filter, depthwise_conv2d_backward_input, dept
 import { depthwise_conv2d_forward_i8, depthwise_conv2d_forward_i8_wide } from '../kernels/depthwise-i8';
 import { dropout_backward, dropout_forward } from '../kernels/dropout';
 import { bias_backward, bias_fill, copy_f32, copy_strided_f32, fill_f32, relu_backward, relu_forward, softmax_backward, softmax_forward } from '../kernels/elementwise';
+import { expand_depthwise_f32 } from '../kernels/expand-depthwise';
 import { batched_gemm_f32, gemm_f32, gemm_i8f32 } from '../kernels/gemm';
 import { gemm_i8_packed, gemm_pack_b_i8, widen_i8 } from '../kernels/gemm-i8-packed';
 import { gemm_f32_packed, gemm_pack_b } from '../kernels/gemm-packed';
@@ -142,6 +143,7 @@ import {
   OP_GEMM_Q8,
   OP_CONV2D_Q8,
   OP_SEPCONV_Q8,
+  OP_EXPAND_DEPTHWISE,
   OP_LOSS_WEIGHTED,
   S_BATCH,
   S_CORRECT,
@@ -297,6 +299,7 @@ export function run(ops: usize, count: i32, scalars: usize): i32 {
       case OP_GEMM_Q8: gemm_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5) * batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), argf(at, 10), argf(at, 11), argp(at, 12)); break;
       case OP_CONV2D_Q8: if (LITE) return unknownOp(scalars, index); conv2d_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), batch, arg(at, 5), arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argp(at, 20), argp(at, 21), argf(at, 22), argf(at, 23)); break;
       case OP_SEPCONV_Q8: if (LITE) return unknownOp(scalars, index); sepconv_q8(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), argp(at, 6), argp(at, 7), batch, arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), arg(at, 18), arg(at, 19), argf(at, 20), argf(at, 21), argf(at, 22), argf(at, 23), arg(at, 24), argp(at, 25), argp(at, 26), argp(at, 27)); break;
+      case OP_EXPAND_DEPTHWISE: if (LITE) return unknownOp(scalars, index); expand_depthwise_f32(argp(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), argp(at, 5), batch, arg(at, 6), arg(at, 7), arg(at, 8), arg(at, 9), arg(at, 10), arg(at, 11), arg(at, 12), arg(at, 13), arg(at, 14), arg(at, 15), arg(at, 16), arg(at, 17), argf(at, 18), argf(at, 19), argf(at, 20), argf(at, 21), arg(at, 22), argp(at, 23), argp(at, 24)); break;
       case OP_LOSS_WEIGHTED: loss_sample_weighted(scalars + S_LOSS_SUM, arg(at, 0), argp(at, 1), argp(at, 2), argp(at, 3), argp(at, 4), arg(at, 5), arg(at, 6), arg(at, 7), batch, invBatch); break;
       default: return unknownOp(scalars, index);
     }

@@ -1,11 +1,8 @@
 // The thread pool's wasm side (threads build only: --enable threads, shared imported memory;
-// docs/threads.md). The interpreter stays the single driver of a step: a heavy op (GEMM, and with
-// it every conv GEMM; the GEMM over weights an inference plan packed once; a packed convolution
-// over all its positions; the implicit-GEMM convolution by images; a convolution's im2col chunk;
-// a Winograd convolution by tile blocks; the backward passes' im2col by rows and col2im by
-// channels; batch-norm training by channel blocks; depthwise forward by output rows; the
-// optimizer update and activations by element ranges) is cut into
-// tiles that partition its OUTPUT, published in a control block, claimed by the driver and by the
+// docs/threads.md). The interpreter stays the single driver of a step: a heavy op (GEMMs, packed,
+// implicit-GEMM, Winograd and im2col convolutions, depthwise forward by output rows, the backward
+// passes' im2col and col2im, batch norm, the optimizer update, activations; docs/threads.md lists
+// each split) is cut into tiles that partition its OUTPUT, published in a control block, claimed by the
 // workers (each another instance of this module on the same shared memory, parked in JavaScript's
 // Atomics.wait between jobs), and joined by a barrier before the next op.
 // No output element is computed by two threads and each one is computed by the same code in the
@@ -44,6 +41,7 @@ import { broadcastTile, JOB_BROADCAST } from './broadcast';
 import { convDirectTile, JOB_CONV_DIRECT } from './conv-direct';
 import { gemmQ8Tile, JOB_GEMM_Q8 } from './gemm-q8';
 import { convQ8Tile, JOB_CONV_Q8 } from './conv-q8';
+import { expandDepthwiseTile, JOB_EXPAND_DEPTHWISE } from './expand-depthwise';
 
 const CLAIM: usize = 0;
 const WAKE: usize = 8;
@@ -80,7 +78,8 @@ const JOB_KINDS: i32 = 16; // 15, 16: JOB_SEPCONV, JOB_SEPCONV_I8 (sepconv.ts)
 // 18 JOB_CONV_DIRECT (conv-direct.ts), 19 JOB_GEMM_Q8 (gemm-q8.ts), 20 JOB_CONV_Q8 (conv-q8.ts).
 const MORE_KINDS_FROM: i32 = 17;
 // The training passes' kinds (threads-train.ts) from here on, their counters at TRAIN_JOBS (33-39)
-// and TRAIN_MORE_JOBS (40-47; 44 is an inference kind, JOB_SEPCONV_Q8 (sepconv.ts), run below).
+// and TRAIN_MORE_JOBS (40-47; 44 and 45 are inference kinds, JOB_SEPCONV_Q8 (sepconv.ts) and
+// JOB_EXPAND_DEPTHWISE (expand-depthwise.ts), run below).
 export const TRAIN_KINDS_FROM: i32 = 33;
 const TRAIN_JOBS: usize = 100;
 // Below this many elements a tile of a memory-bound op (batch norm, optimizer) is not worth a
@@ -184,6 +183,7 @@ function runTile(ctl: usize, tile: i32, count: i32, scratch: usize, slot: i32): 
     case JOB_GEMM_Q8: gemmQ8Tile(args, tile, count, scratch); break;
     case JOB_CONV_Q8: convQ8Tile(args, tile, count, scratch); break;
     case JOB_SEPCONV_Q8: sepconvQ8Tile(args, tile, count, scratch); break;
+    case JOB_EXPAND_DEPTHWISE: expandDepthwiseTile(args, tile, count, scratch, slot); break;
     default: trainTile(load<i32>(ctl + KIND), args, tile, count, scratch, slot);
   }
 }

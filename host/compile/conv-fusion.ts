@@ -10,6 +10,7 @@ import { activationClamp, activationForward, type Clamp } from './activation-low
 import { convChunk, type ConvGeometry, geometry, isPointwise, usesDirectConv, usesWideDepthwiseI8 } from './conv-lowering';
 import { conv2dPackBytes, convColsBytes } from './conv-scratch';
 import { withPadding } from './pad-fold';
+import { expandDepthwiseForward } from './expand-depthwise';
 import { floatKernel } from './lower';
 import {
   align16, type CompileContext, derivedRegion, type ForwardArgs, last, needScratch, type NodeValue, type ProgramBuilder, SCRATCH, weightRegions,
@@ -144,6 +145,8 @@ export function depthwiseForwardWithClamp(given: ForwardArgs, depthwiseForward: 
   const own = layer.config.activation === 'linear' ? null : activationClamp(layer.config.activation);
   const clamp = own ?? (layer.config.activation === 'linear' ? absorbClamp(ctx, p, node, true) : null);
   const [w, b] = a.params;
+  // The 1x1 convolution it alone reads, run inside it (expand-depthwise.ts).
+  if (x.expand) return expandDepthwiseForward(a, ...(clamp ?? [-Infinity, Infinity]));
   const int8 = ctx.int8Kernels.get(w);
   if (int8) return depthwiseForwardI8(a, w, int8.scale, b, clamp);
   if (!clamp) return depthwiseForward(a);

@@ -28,8 +28,10 @@ export function forwardNode(ctx: CompileContext, p: ProgramBuilder, node: GraphN
   // A channel gather (channel-gather.ts) is made only where every reader is a re-layout, whose
   // record reads it (or writes its bytes first); any other layer reads regions.
   if (!layer.def.readsGathers && given.some((v) => v.gather)) throw new Error(`internal: ${node.name} (${layer.kind}) was given a channel gather`);
-  // A node whose work an earlier kernel already did passes its input's region on.
-  if (p.absorbed.has(node.id)) return { region: given[0].region, shape: node.shape };
+  // A node whose work an earlier kernel already did passes its input's region on (and a deferred
+  // 1x1 convolution, expand-depthwise.ts).
+  if (p.absorbed.has(node.id)) return { region: given[0].region, shape: node.shape, ...(given[0].expand ? { expand: given[0].expand } : {}) };
+  if (layer.kind !== 'depthwiseConv2d' && layer.kind !== 'zeroPadding2d' && given.some((v) => v.expand)) throw new Error(`internal: ${node.name} (${layer.kind}) was given a deferred 1x1 convolution`);
   const a: ForwardArgs = {
     ctx, p, node, layer, inputs: given, x: given[0], shape: node.shape, count: sizeOf(node.shape),
     params: readsInt8(layer) ? ctx.paramRegions.get(layer) ?? [] : floatParams(ctx, p, layer), training, outputLogits,

@@ -397,6 +397,14 @@ export const OP_TABLE = {
     code: 259, args: 'y:ptr x:ptr qd:ptr sd:ptr bd:ptr bp:ptr ks:ptr b:ptr h w_ c f kh kw sh sw pt pl oh ow dlo:f32 dhi:f32 lo:f32 hi:f32 bandRows wf:ptr band:ptr q8:ptr',
     run: 'sepconv_q8(y, x, qd, sd, bd, bp, ks, b, batch, h, w_, c, f, kh, kw, sh, sw, pt, pl, oh, ow, dlo, dhi, lo, hi, bandRows, wf, band, q8)',
   },
+  // expand_depthwise: a 1x1 convolution (its kernel packed once, clamp elo/ehi) and the depthwise
+  // convolution (multiplier 1, dilation 1, clamp dlo/dhi) that alone reads it: the expanded rows a
+  // band at a time into scratch (bandBytes, shared by the threads), the depthwise rows on them
+  // (assembly/kernels/expand-depthwise.ts). e: the expanded channels.
+  expand_depthwise: {
+    code: 260, args: 'y:ptr x:ptr wp:ptr be:ptr wd:ptr bd:ptr h w_ c e kh kw sh sw pt pl oh ow elo:f32 ehi:f32 dlo:f32 dhi:f32 bandBytes band:ptr pack:ptr',
+    run: 'expand_depthwise_f32(y, x, wp, be, wd, bd, batch, h, w_, c, e, kh, kw, sh, sw, pt, pl, oh, ow, elo, ehi, dlo, dhi, bandBytes, band, pack)',
+  },
   // A loss with Keras sample weights sw (one per sample, filled per batch): kind is
   // WEIGHTED_LOSS_KIND (host/compile/loss-ops.ts); see assembly/kernels/loss.ts.
   loss_weighted: {

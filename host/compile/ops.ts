@@ -408,6 +408,14 @@ export const OP_FOOTPRINTS: Record<OpName, OpFootprintSpec> = /* @__PURE__ */ ((
     ],
     disjoint: [['y', 'x'], ['y', 'band'], ['y', 'wf']],
   },
+  expand_depthwise: {
+    work: 'B * (h * w_ * c * e + oh * ow * e * kh * kw)',
+    access: [
+      ['y', 'B * oh * ow * e', 'w'], ['x', 'B * h * w_ * c', 'r'], ['wp', PACKED('e', 'c'), 'r'], ['be?', 'e', 'r'],
+      ['wd', 'kh * kw * e', 'r'], ['bd?', 'e', 'r'], ['band', 'bandBytes / 4', 'w'], ['pack', PACKED_SCRATCH('c'), 'w'],
+    ],
+    disjoint: [['y', 'x'], ['y', 'band'], ['x', 'band']],
+  },
   conv2d_forward_i8_packed: {
     work: 'B * oh * ow * f * kh * kw * c',
     access: [

@@ -11,6 +11,7 @@ import type { Layer } from '../layers/layer';
 import type { OpName } from './ops';
 import type { ChannelGather } from './channel-gather';
 import type { DeferredDepthwise } from './sepconv';
+import type { DeferredExpansion } from './expand-depthwise';
 
 // forward: predict; evaluate: loss and metrics; train: one optimizer step; gradients: the loss's
 // gradients with respect to every trainable weight and the input, without an update.
@@ -111,6 +112,10 @@ export interface NodeValue {
   // A depthwise convolution run by the 1x1 convolution that alone reads it (host/compile/sepconv.ts):
   // region is the depthwise's input, shape its output's; only that convolution reads it.
   depthwise?: DeferredDepthwise;
+  // A 1x1 convolution run by the depthwise convolution that alone reads it
+  // (host/compile/expand-depthwise.ts): region is the 1x1's input, shape its output's; only that
+  // depthwise convolution reads it (the nodes it absorbed pass it on).
+  expand?: DeferredExpansion;
 }
 
 export interface CompileContext {

@@ -50,7 +50,7 @@ function pointwiseReader(a: ForwardArgs, int8: boolean): GraphNode | null {
 // depthwise's weights (no op), or null.
 export function deferredDepthwise(a: ForwardArgs): NodeValue | null {
   const { ctx, layer, x } = a;
-  if (layer.kind !== 'depthwiseConv2d' || layer.config.depthMultiplier !== 1) return null;
+  if (layer.kind !== 'depthwiseConv2d' || layer.config.depthMultiplier !== 1 || x.expand) return null;
   const act = (layer.config.activation as string | undefined) ?? 'linear';
   const clamp = act === 'linear' ? [-Infinity, Infinity] : activationClamp(act);
   const [wd, bd] = a.params;

@@ -13,6 +13,7 @@ import { sizeOf } from '../compile/graph';
 import { align16, type ForwardArgs, gradTarget, last, needScratch, type NodeValue, packedInt8Weight, packedQ8Weight, packedScratchBytes, packedWeight, paramGrad, type Ref, SCRATCH, widenedInt8Weight, winogradWeight } from '../compile/program';
 import { gemmScratchBytes, q8ScratchBytes } from '../compile/gemm-scratch';
 import { sepconvForward } from '../compile/sepconv';
+import { deferredExpansion } from '../compile/expand-depthwise';
 import { convGapForward } from '../compile/conv-gap';
 import { type ActivationSpec, resolveActivation } from './activations';
 import { flag, type LayerOptions, pair, padding, type ConvPadding, pending, positionalOrOptions, positiveInt, weightConfig, type WeightOptions, LAYER_OPTION_NAMES, WEIGHT_OPTION_NAMES } from './config';
@@ -56,6 +57,9 @@ export function conv2d(filters: number | Conv2dOptions, options?: Conv2dOptions)
 // the layer's own ReLU (or ReLU6, on the direct kernel) runs there instead of in a pass of its
 // own. Few channels and filters (usesDirectConv: first layers) run as conv2d_direct.
 export function conv2dForward(a: ForwardArgs, w: number, b: number | undefined, g: ConvGeometry, chunkRows: number, colsBytes: number, fused: Clamp | null): NodeValue {
+  // A 1x1 convolution read only by a depthwise one runs inside it (host/compile/expand-depthwise.ts).
+  const expansion = deferredExpansion(a, w, b, g, fused);
+  if (expansion) return expansion;
   const { ctx, p, node, layer, x, shape, count } = a;
   const z = p.activation(node.name, count * ctx.batch);
   // A frozen int8 kernel is read by the im2col / 1x1 GEMM itself (conv2d_forward_i8; in an

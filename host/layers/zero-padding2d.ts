@@ -39,7 +39,9 @@ export const ZERO_PADDING2D: LayerDef = {
   },
   forward({ ctx, p, node, layer, x, shape, count }) {
     // A zero pad that the convolutions reading it do in their kernels (pad-fold.ts): no op.
-    if (foldsIntoReaders(ctx, p, node, x)) return { region: x.region, shape: x.shape, pad: layer.config.padding as Pads2d };
+    // A deferred 1x1 convolution (host/compile/expand-depthwise.ts) passes on to that convolution.
+    if (foldsIntoReaders(ctx, p, node, x)) return { region: x.region, shape: x.shape, pad: layer.config.padding as Pads2d, ...(x.expand ? { expand: x.expand } : {}) };
+    if (x.expand) throw new Error(`internal: ${node.name} does not fold into its reader, which runs a deferred 1x1 convolution`);
     const y = p.activation(node.name, count * ctx.batch);
     p.emit('zero_pad2d_forward', layer.name, { y, x: x.region }, { ...padGeometry(layer, x.shape) });
     return { region: y, shape };

@@ -58,13 +58,13 @@ function threadsModule(): WebAssembly.Module {
 
 // Whether a plan has an op the threads build splits worth a second thread: a GEMM of at least
 // GEMM_SPLIT_MIN (64^3, assembly/kernels/threads.ts) multiply-adds at the plan's batch size, or an
-// im2col convolution (forward or backward), or a sepconv (f32, int8 or absmax); an absmax int8 product
+// im2col convolution (forward or backward), a sepconv (f32, int8 or absmax) or an expand_depthwise; an absmax int8 product
 // (gemm_q8, conv2d_q8) of at least GEMM_SPLIT_MIN. A plan without one runs on the plain build: no threads
 // build read, no shared memory, no workers (the same bits either way).
 const SPLIT_MIN = 64 ** 3;
 function hasSplittableWork(plan: Plan): boolean {
   return Object.values(plan.programs).some((p) => p!.ops.some((o) => {
-    if (o.op === 'conv2d_forward' || o.op === 'conv2d_forward_packed' || o.op === 'conv2d_direct' || o.op === 'conv2d_winograd' || o.op === 'conv2d_winograd_i8' || o.op === 'sepconv' || o.op === 'sepconv_i8' || o.op === 'sepconv_q8' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_filter_parts' || o.op === 'conv2d_backward_input') return true;
+    if (o.op === 'conv2d_forward' || o.op === 'conv2d_forward_packed' || o.op === 'conv2d_direct' || o.op === 'conv2d_winograd' || o.op === 'conv2d_winograd_i8' || o.op === 'sepconv' || o.op === 'sepconv_i8' || o.op === 'sepconv_q8' || o.op === 'expand_depthwise' || o.op === 'conv2d_backward_filter' || o.op === 'conv2d_backward_filter_parts' || o.op === 'conv2d_backward_input') return true;
     if (o.op === 'gemm_packed' || o.op === 'gemm_q8') return o.args.m * plan.batchSize * o.args.n * o.args.k >= SPLIT_MIN;
     if (o.op === 'conv2d_q8') return plan.batchSize * o.args.oh * o.args.ow * o.args.f * o.args.kh * o.args.kw * o.args.c >= SPLIT_MIN;
     if (o.op !== 'gemm') return false;

@@ -226,8 +226,9 @@ export const SPLIT_JOBS = ['gemm', 'conv2d chunk', 'batchnorm forward', 'batchno
 export const TRAIN_SPLIT_JOBS = ['conv2d backward filter', 'conv2d backward input', 'maxpool forward', 'maxpool backward', 'depthwise backward input', 'depthwise backward filter', 'conv2d backward filter parts'] as const;
 // The kinds past the first 16 (from 17), their counters from word 128.
 export const MORE_SPLIT_JOBS = ['broadcast', 'conv2d direct', 'gemm q8', 'conv2d q8'] as const;
-// The kinds from 40 (the training passes', then 44: the absmax sepconv), their counters from word 192.
-export const TRAIN_MORE_SPLIT_JOBS = ['batchnorm forward sums', 'batchnorm forward rows', 'batchnorm backward sums', 'batchnorm backward rows', 'sepconv q8'] as const;
+// The kinds from 40 (the training passes', then 44: the absmax sepconv, 45: expand_depthwise), their
+// counters from word 192.
+export const TRAIN_MORE_SPLIT_JOBS = ['batchnorm forward sums', 'batchnorm forward rows', 'batchnorm backward sums', 'batchnorm backward rows', 'sepconv q8', 'expand depthwise'] as const;
 const JOBS = 32;
 const TRAIN_JOBS = 100;
 const MORE_JOBS = 128;
