@@ -263,6 +263,21 @@ describe('threads: the same bits for any thread count', () => {
     expectPackedSplit(m, tensor(randomArray(28 * 512, 23), [28, 512]), (threads) => (threads === 2 ? 0 : 1));
   });
 
+  it('a packed GEMM of many rows split by column blocks cuts each block into bands of rows, with the same bits on 1, 2 and 3 threads', () => {
+    // 512 x 1024 . 1024 x 1024: 8 column blocks, on 2 threads 8 column tiles of 2 bands of 256 rows
+    // (16 tiles); on 3, 6 column tiles (8 blocks) of 4 bands of 128 rows (24 tiles). Words 14 and
+    // 15 of the job's arguments: the column tiles and the bands.
+    setSeed(14);
+    const m = sequential([layers.dense(1024, { inputShape: [1024] })]);
+    const want = { 2: [8, 2], 3: [6, 4] } as Record<number, [number, number]>;
+    expectPackedSplit(m, tensor(randomArray(512 * 1024, 31), [512, 1024]), (threads) => {
+      const job = lastJob(m);
+      expect([job.args[14], job.args[15]], `column tiles and bands on ${threads} threads`).toEqual(want[threads]);
+      expect(job.tiles).toBe(want[threads][0] * want[threads][1]);
+      return 0;
+    });
+  });
+
   it('a non-finite input, checked beside the workers on 2 and 3 threads, throws naming the sample and element; the next predict has the same bits', () => {
     // predict's finite check runs as the first job's side work on more than one thread, and throws
     // once the batch has run (host/training/inputs.ts predictSideWork): the same error as on one.

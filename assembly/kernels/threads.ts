@@ -90,12 +90,7 @@ export const ELEMENT_TILE_MIN: f64 = 32768;
 const COPY_TILE_MIN: f64 = 16384;
 // Below this many multiply-adds a GEMM runs on the driver alone: waking a worker costs more.
 export const GEMM_SPLIT_MIN: f64 = 262144;
-// Tiles a job has at most per thread. The two vCPUs here often run at different speeds (a streaming
-// loop alone on each, minutes apart: 7.6-8.0 against 12.3-13.0 units, which core is the slow one
-// changing): the faster core should take more of the tiles, and finer tiles let it. Alternated in
-// one process, 8 against 4 on 2 threads: mobilenet_v2 10.41 -> 10.09 ms and 9.98 -> 9.66, resnet18
-// 34.2 -> 32.8, efficientnet_b0 22.5 -> 22.0, the MLP step 1.93 -> 1.84; the CNN step and GEMM-1024
-// (8 column blocks either way) within noise.
+// Tiles a job has at most per thread: the faster of two unequal cores takes more (docs/threads.md).
 const TILES_PER_THREAD = 8;
 export const TILE_MIN_WORK: f64 = 131072;
 export const ROW_TILE_MIN = 32;
@@ -103,6 +98,7 @@ const COL_TILE_MIN = 16;
 // Rows a tile of a packed GEMM holds at least (gemm_packed_split), and rows of positions each
 // thread's im2col share of conv_packed_split unfolds at once at least.
 const PACKED_ROWS_MIN = 8;
+const PART_ROWS_MIN = 64;
 const PACKED_SUB_MIN = 16;
 
 // The driver's state (per instance: workers keep threads = 1, so their own GEMMs never split).
@@ -320,6 +316,8 @@ function gemmTile(args: usize, tile: i32, count: i32, pack: usize): void {
 // fewer rows than MR, bound by reading its weights once), by column blocks: the packed panels of
 // block jc start at bp + 4*k*jc, so a tile is the same call on a narrower c, bias and bp. Up to
 // TILES_PER_THREAD tiles a thread, none under TILE_MIN_WORK; false (run it whole) when too small.
+// Column tiles fewer than that are cut in `parts` bands of rows (PART_ROWS_MIN at least), a block's
+// bands adjacent in tile order (docs/threads.md: GEMM-1024 and the driver's side work).
 export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m: i32, n: i32, k: i32,
   rsa: i32, csa: i32, ldc: i32, accumulate: i32, lo: f32, hi: f32, pack: usize): bool {
   if (!canSplit()) return false;
@@ -350,8 +348,9 @@ export function gemm_packed_split(c: usize, a: usize, bp: usize, bias: usize, m:
   }
   setArgp(0, c); setArgp(1, a); setArgp(2, bp); setArgp(3, bias);
   setArg(4, m); setArg(5, n); setArg(6, k); setArg(7, rsa); setArg(8, csa); setArg(9, ldc); setArg(10, accumulate);
-  setArgf(11, lo); setArgf(12, hi); setArg(13, byRows);
-  runJob(JOB_GEMM_PACKED, count, pack);
+  const parts = byRows ? 1 : max(1, min(threads * TILES_PER_THREAD / count, min(m / PART_ROWS_MIN, <i32>(work / count / TILE_MIN_WORK))));
+  setArgf(11, lo); setArgf(12, hi); setArg(13, byRows); setArg(14, count); setArg(15, parts);
+  runJob(JOB_GEMM_PACKED, count * parts, pack);
   return true;
 }
 
@@ -366,11 +365,12 @@ function gemmPackedTile(args: usize, tile: i32, count: i32, pack: usize): void {
     const i1 = tile == count - 1 ? m : tileStart(tile + 1, count, units) * MR;
     gemm_f32_packed(c + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), bp, bias, i1 - i0, n, k, rsa, csa, ldc, accumulate, lo, hi, pack);
   } else {
-    const units = (n + NC - 1) / NC;
-    const j0 = tileStart(tile, count, units) * NC;
-    const j1 = min(n, tileStart(tile + 1, count, units) * NC);
-    const at = <usize>j0 << 2;
-    gemm_f32_packed(c + at, a, bp + <usize>k * at, offset(bias, at), m, j1 - j0, k, rsa, csa, ldc, accumulate, lo, hi, pack);
+    const units = (n + NC - 1) / NC, blocks = arg(args, 14), parts = arg(args, 15), part = tile % parts;
+    const j0 = tileStart(tile / parts, blocks, units) * NC;
+    const j1 = min(n, tileStart(tile / parts + 1, blocks, units) * NC);
+    const i0 = tileStart(part, parts, m / MR) * MR, i1 = part == parts - 1 ? m : tileStart(part + 1, parts, m / MR) * MR;
+    const at = (<usize>j0 << 2) + (<usize>(i0 * ldc) << 2);
+    gemm_f32_packed(c + at, a + (<usize>(i0 * rsa) << 2), bp + <usize>k * (<usize>j0 << 2), offset(bias, <usize>j0 << 2), i1 - i0, j1 - j0, k, rsa, csa, ldc, accumulate, lo, hi, pack);
   }
 }
 
