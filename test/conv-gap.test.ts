@@ -22,6 +22,7 @@ import { type ConvGeometry, conv2dRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
 import { gemmScratchBytes } from '../host/compile/gemm-scratch';
 import { convGapScratchFloats } from '../host/compile/conv-gap';
+import { opNames } from './support/plans';
 
 const ARENA_BYTES = 32 << 20;
 const U = 2 ** -24;
@@ -171,9 +172,6 @@ function head(alsoOut = false, activation = 'linear') {
   const g = layers.globalAveragePooling2d().apply(c);
   return model({ inputs: inp, outputs: alsoOut ? [g, c] : g });
 }
-
-const opNames = (m: { planInference: (b: number) => { programs: { forward?: { ops: { op: string }[] } } } }, batch: number) =>
-  m.planInference(batch).programs.forward!.ops.map((o) => o.op);
 
 describe('conv -> global average pooling in plans', () => {
   it('runs as one conv_gap in inference, within the bound of the unfused plan', () => {

@@ -21,6 +21,7 @@ import { closeness, describeCloseness } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, depthwiseRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
+import { copyWeights, opNames } from './support/plans';
 
 const ARENA_BYTES = 48 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -151,13 +152,6 @@ function net(alsoOut = false) {
   return model({ inputs: inp, outputs: alsoOut ? [d2, e1, e2] : d2 });
 }
 
-function sameWeights(from: ReturnType<typeof net>, to: ReturnType<typeof net>): void {
-  for (const l of from.layers) if (l.weightSpecs.length) to.layers.find((t) => t.name === l.name)!.setWeights(l.getWeights());
-}
-
-const opNames = (m: { planInference: (b: number, o?: unknown, t?: number) => { programs: { forward?: { ops: { op: string }[] } } } }, batch: number, threads?: number) =>
-  m.planInference(batch, undefined, threads).programs.forward!.ops.map((o) => o.op);
-
 describe('1x1 -> depthwise in plans', () => {
   it('runs each pair as one expand_depthwise in inference, bit for bit as the unfused plan', () => {
     const m = net();
@@ -168,7 +162,7 @@ describe('1x1 -> depthwise in plans', () => {
     const ops = opNames(m, 3);
     expect(ops).toEqual(['expand_depthwise', 'conv2d_forward_packed', 'expand_depthwise']);
     const u = net(true);
-    sameWeights(m, u);
+    copyWeights(m, u);
     const uops = opNames(u, 3);
     expect(uops).not.toContain('expand_depthwise');
     expect(uops.filter((o) => o === 'depthwise_forward_clamp').length).toBe(2);

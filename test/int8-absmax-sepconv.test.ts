@@ -22,6 +22,7 @@ import { inputsIntact, putQ, randomQ } from './support/int8';
 import { depthwiseI8Twin } from './reference/int8';
 import { gemmQ8Twin } from './reference/q8';
 import { q8PackedBytes, q8ScratchBytes } from '../host/compile/gemm-scratch';
+import { opNames } from './support/plans';
 
 const ARENA_BYTES = 48 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -181,8 +182,6 @@ function genderBlocks(alsoOut = false): Model {
   dw3.setWeights([dw3.getWeights()[0], randomArray(16, 5, -0.5, 0.5)]);
   return absmax(m);
 }
-
-const opNames = (m: Model, batch: number, threads?: number) => m.planInference(batch, undefined, threads).programs.forward!.ops.map((o) => o.op);
 
 describe('int8 depthwise -> absmax 1x1 in plans', () => {
   it('runs each pair as one sepconv_q8, bit for bit the plan that runs them apart (batch 1 and 8)', () => {

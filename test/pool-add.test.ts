@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { importTfjsGraphModel, input, layers, model, setSeed, tensor } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
+import { opNames } from './support/plans';
 
 const ARENA_BYTES = 8 << 20;
 const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
@@ -94,9 +95,6 @@ function block(poolOut = false, swap = false) {
   const out = layers.globalAveragePooling2d().apply(layers.activation('relu').apply(sum));
   return model({ inputs: inp, outputs: poolOut ? [out, pool] : out });
 }
-
-const opNames = (m: { planInference: (b: number) => { programs: { forward?: { ops: { op: string }[] } } } }, batch: number) =>
-  m.planInference(batch).programs.forward!.ops.map((o) => o.op);
 
 describe('max pooling + add in plans', () => {
   it('runs the pooling, the add and the ReLU as one maxpool_add, bit for bit as the unfused plan, either input order', () => {

@@ -21,6 +21,7 @@ import { depthwiseI8Twin, gemmI8Twin } from './reference/int8';
 import { packedFloats } from '../host/compile/program';
 import { gemmScratchBytes } from '../host/compile/gemm-scratch';
 import { callSize } from '../host/compile/size-expr';
+import { opNames } from './support/plans';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -168,9 +169,6 @@ function net(alsoOut = false) {
   const c3 = layers.activation('relu').apply(bn3);
   return int8(model({ inputs: inp, outputs: alsoOut ? [c3, d1, d2] : c3 }));
 }
-
-const opNames = (m: { planInference: (b: number, o?: unknown, t?: number) => { programs: { forward?: { ops: { op: string }[] } } } }, batch: number, threads?: number) =>
-  m.planInference(batch, undefined, threads).programs.forward!.ops.map((o) => o.op);
 
 describe('int8 depthwise -> 1x1 in plans', () => {
   it('runs each int8 pair as one sepconv_i8 in inference, bit for bit as the unfused plan; a 1x1 with a batch norm folded stays apart', () => {

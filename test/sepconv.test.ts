@@ -19,6 +19,7 @@ import { closeness, describeCloseness } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, depthwiseRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
+import { copyWeights, opNames } from './support/plans';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -141,13 +142,6 @@ function net(alsoOut = false) {
   return model({ inputs: inp, outputs: alsoOut ? [c2, d1, d2] : c2 });
 }
 
-function sameWeights(from: ReturnType<typeof net>, to: ReturnType<typeof net>): void {
-  for (const l of from.layers) if (l.weightSpecs.length) to.layers.find((t) => t.name === l.name)!.setWeights(l.getWeights());
-}
-
-const opNames = (m: { planInference: (b: number, o?: unknown, t?: number) => { programs: { forward?: { ops: { op: string }[] } } } }, batch: number, threads?: number) =>
-  m.planInference(batch, undefined, threads).programs.forward!.ops.map((o) => o.op);
-
 describe('depthwise -> 1x1 in plans', () => {
   it('runs each pair as one sepconv in inference, bit for bit as the unfused plan', () => {
     const m = net();
@@ -158,7 +152,7 @@ describe('depthwise -> 1x1 in plans', () => {
     expect(ops.filter((o) => o === 'sepconv').length).toBe(2);
     for (const gone of ['depthwise_forward', 'depthwise_forward_clamp', 'conv2d_forward_packed']) expect(ops).not.toContain(gone);
     const u = net(true);
-    sameWeights(m, u);
+    copyWeights(m, u);
     const uops = opNames(u, 3);
     expect(uops).not.toContain('sepconv');
     expect(uops).toEqual(expect.arrayContaining(['depthwise_forward', 'depthwise_forward_clamp']));
