@@ -15,13 +15,14 @@
 // folded into a stride-2 depthwise), predictions bit for bit against the unfused plan, training
 // plans left alone, and the same bits on 1, 2 and 3 threads with the workers running tiles.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { input, layers, model, setSeed, tensor, threadsReady } from '../dist/node.js';
+import { input, layers, model, setSeed, tensor } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
 import { closeness, describeCloseness } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, depthwiseRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
 import { copyWeights, opNames } from './support/plans';
+import { sameBitsWithWorkers } from './support/threads';
 
 const ARENA_BYTES = 48 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -189,21 +190,6 @@ describe('1x1 -> depthwise in plans', () => {
     const m = model({ inputs: inp, outputs: layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu6' }).apply(e) });
     const x = tensor(randomArray(2 * 40 * 40 * 24, 4, -2, 2), [2, 40, 40, 24]);
     expect(opNames(m, 2, 1)).toEqual(['expand_depthwise']);
-    const one = m.predict(x).data.slice();
-    for (const threads of [2, 3]) {
-      opNames(m, 2, threads);
-      // The pool starts on the first run: wait for its workers, then run until they have taken
-      // tiles (a loaded machine may not schedule them in time for one run), every run the same bits.
-      let runs = 0;
-      for (; runs < 40 && (runs < 2 || m.threads.workerTiles === 0); runs++) {
-        if (runs === 1) await threadsReady();
-        expect(sameBits(m.predict(x).data, one), `${threads} threads, run ${runs}`).toBe(true);
-      }
-      expect(m.threads.threads).toBe(threads);
-      expect(m.threads.workerTiles, 'tiles the workers ran').toBeGreaterThan(0);
-      const ex = (m as unknown as { arena: { executor: { splitJobs: Record<string, number> } } }).arena.executor;
-      expect(ex.splitJobs['expand depthwise'], 'expand_depthwise jobs').toBeGreaterThan(0);
-      expect(ex.splitJobs['gemm packed'], 'no nested split').toBe(0);
-    }
+    await sameBitsWithWorkers(m, x, 2, 'expand depthwise', 'gemm packed');
   });
 });

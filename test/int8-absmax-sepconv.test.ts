@@ -14,7 +14,7 @@
 // - a block against numpy's absmax 1x1 (test/torch/absmax_int8.py) on the naive depthwise twin's output.
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { input, layers, model, setSeed, tensor, threadsReady, verifyPlan, type Layer, type Model } from '../dist/node.js';
+import { input, layers, model, setSeed, tensor, verifyPlan, type Layer, type Model } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { expectSame } from './support/close';
@@ -23,6 +23,7 @@ import { depthwiseI8Twin } from './reference/int8';
 import { gemmQ8Twin } from './reference/q8';
 import { q8PackedBytes, q8ScratchBytes } from '../host/compile/gemm-scratch';
 import { opNames } from './support/plans';
+import { sameBitsWithWorkers } from './support/threads';
 
 const ARENA_BYTES = 48 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -213,20 +214,7 @@ describe('int8 depthwise -> absmax 1x1 in plans', () => {
     const m = absmax(model({ inputs: inp, outputs: y }));
     const x = tensor(randomArray(4 * 30 * 30 * 32, 9, -1, 1), [4, 30, 30, 32]);
     expect(opNames(m, 4, 1)).toEqual(['sepconv_q8']);
-    const one = m.predict(x).data.slice();
-    for (const threads of [2, 3]) {
-      opNames(m, 4, threads);
-      let runs = 0;
-      for (; runs < 40 && (runs < 2 || m.threads.workerTiles === 0); runs++) {
-        if (runs === 1) await threadsReady();
-        expect(sameBits(m.predict(x).data, one), `${threads} threads, run ${runs}`).toBe(true);
-      }
-      expect(m.threads.threads).toBe(threads);
-      expect(m.threads.workerTiles, 'bands the workers ran').toBeGreaterThan(0);
-      const ex = (m as unknown as { arena: { executor: { splitJobs: Record<string, number> } } }).arena.executor;
-      expect(ex.splitJobs['sepconv q8'], 'sepconv_q8 jobs').toBeGreaterThanOrEqual(runs);
-      expect(ex.splitJobs['gemm q8'], 'no nested split').toBe(0);
-    }
+    await sameBitsWithWorkers(m, x, 4, 'sepconv q8', 'gemm q8');
   });
 });
 

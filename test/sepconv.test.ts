@@ -13,13 +13,14 @@
 // Plans: which pairs fuse, predictions bit for bit against the unfused plan, training plans left
 // alone, and the same bits on 1, 2 and 3 threads (f32 and int8).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { input, layers, model, setSeed, tensor, threadsReady } from '../dist/node.js';
+import { input, layers, model, setSeed, tensor } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
 import { closeness, describeCloseness } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, depthwiseRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
 import { copyWeights, opNames } from './support/plans';
+import { sameBitsWithWorkers } from './support/threads';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -203,22 +204,7 @@ describe('depthwise -> 1x1 in plans', () => {
     }
     const x = tensor(randomArray(2 * 30 * 30 * 64, 4), [2, 30, 30, 64]);
     expect(opNames(m, 2, 1)).toEqual([op]);
-    const one = m.predict(x).data.slice();
-    for (const threads of [2, 3]) {
-      opNames(m, 2, threads);
-      // The pool starts on the first run: wait for its workers, then run until they have taken
-      // bands (a loaded machine may not schedule them in time for one run), every run the same bits.
-      let runs = 0;
-      for (; runs < 40 && (runs < 2 || m.threads.workerTiles === 0); runs++) {
-        if (runs === 1) await threadsReady();
-        expect(sameBits(m.predict(x).data, one), `${threads} threads, run ${runs}`).toBe(true);
-      }
-      expect(m.threads.threads).toBe(threads);
-      expect(m.threads.workerTiles, 'bands the workers ran').toBeGreaterThan(0);
-      // Jobs of kind 15 (JOB_SEPCONV) or 16 (JOB_SEPCONV_I8); no GEMM split again inside a band.
-      const ex = (m as unknown as { arena: { executor: { splitJobs: Record<string, number> } } }).arena.executor;
-      expect(ex.splitJobs[job], `${op} jobs`).toBeGreaterThan(0);
-      expect(ex.splitJobs['gemm packed'], 'no nested split').toBe(0);
-    }
+    // Jobs of kind 15 (JOB_SEPCONV) or 16 (JOB_SEPCONV_I8); no GEMM split again inside a band.
+    await sameBitsWithWorkers(m, x, 2, job, 'gemm packed');
   });
 });

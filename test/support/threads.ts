@@ -1,7 +1,7 @@
 // Helpers of the threads tests (docs/threads.md): split-job counters, the last job's control words,
 // and batch-1 predictions compared bit for bit on 1, 2 and 3 threads.
 import { expect } from 'vitest';
-import type { sequential, tensor } from '../../dist/node.js';
+import { type sequential, type tensor, threadsReady } from '../../dist/node.js';
 
 type Jobs = Record<string, number> | null;
 type Planned = Pick<ReturnType<typeof sequential>, 'planInference' | 'predict' | 'threads'>;
@@ -30,5 +30,26 @@ export function sameBitsOnThreads(m: Planned, x: ReturnType<typeof tensor>, chec
     expect(m.threads.threads).toBe(threads);
     expect(bits(many)).toEqual(bits(one));
     check(splitJobs(m)!, threads);
+  }
+}
+
+// m's predictions of x (plans of `batch` rows) on 1 thread, then on 2 and 3, with the workers
+// running tiles: the pool starts on the first run, so wait for its workers, then run until they
+// have taken tiles (a loaded machine may not schedule them in time for one run), every run the
+// same bits. Then `job` ran split, and `nested` (the GEMM inside its tiles) never did.
+export async function sameBitsWithWorkers(m: Planned, x: ReturnType<typeof tensor>, batch: number, job: string, nested: string): Promise<void> {
+  m.planInference(batch, undefined, 1);
+  const one = (m.predict(x) as { data: Float32Array }).data.slice();
+  for (const threads of [2, 3]) {
+    m.planInference(batch, undefined, threads);
+    let runs = 0;
+    for (; runs < 40 && (runs < 2 || m.threads.workerTiles === 0); runs++) {
+      if (runs === 1) await threadsReady();
+      expect(bits((m.predict(x) as { data: Float32Array }).data), `${threads} threads, run ${runs}`).toEqual(bits(one));
+    }
+    expect(m.threads.threads).toBe(threads);
+    expect(m.threads.workerTiles, 'tiles the workers ran').toBeGreaterThan(0);
+    expect(splitJobs(m)![job], `${job} jobs`).toBeGreaterThanOrEqual(runs);
+    expect(splitJobs(m)![nested], 'no nested split').toBe(0);
   }
 }
