@@ -369,8 +369,8 @@ function gemmPackedTile(args: usize, tile: i32, count: i32, pack: usize): void {
     const j0 = tileStart(tile / parts, blocks, units) * NC;
     const j1 = min(n, tileStart(tile / parts + 1, blocks, units) * NC);
     const i0 = tileStart(part, parts, m / MR) * MR, i1 = part == parts - 1 ? m : tileStart(part + 1, parts, m / MR) * MR;
-    const at = (<usize>j0 << 2) + (<usize>(i0 * ldc) << 2);
-    gemm_f32_packed(c + at, a + (<usize>(i0 * rsa) << 2), bp + <usize>k * (<usize>j0 << 2), offset(bias, <usize>j0 << 2), i1 - i0, j1 - j0, k, rsa, csa, ldc, accumulate, lo, hi, pack);
+    const col = <usize>j0 << 2;
+    gemm_f32_packed(c + col + (<usize>(i0 * ldc) << 2), a + (<usize>(i0 * rsa) << 2), bp + <usize>k * col, offset(bias, col), i1 - i0, j1 - j0, k, rsa, csa, ldc, accumulate, lo, hi, pack);
   }
 }
 

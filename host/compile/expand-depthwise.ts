@@ -10,6 +10,7 @@ import { type GraphNode, isOutput } from './graph';
 import { activationClamp, type Clamp } from './activation-lowering';
 import { type ConvGeometry, geometry, isPointwise, usesDirectConv } from './conv-lowering';
 import { foldsIntoReaders } from './pad-fold';
+import { GEMM_MR } from './gemm-scratch';
 import { align16, type ForwardArgs, last, needScratch, type NodeValue, packedScratchBytes, packedWeight, SCRATCH } from './program';
 
 // A deferred 1x1 convolution: its kernel packed at wp (c input channels), bias b, clamp lo / hi.
@@ -28,9 +29,6 @@ const BAND_THREADS = 4;
 // tensor that stays in cache gains nothing, and where two threads meet each computes the rows
 // their windows share (1 of 7 at 14x14).
 const EXPANDED_MIN_BYTES = 1 << 20;
-// The GEMM's microkernel rows (assembly/kernels/gemm.ts MR): every expanded row is computed in a
-// call of at least this many rows, as in the whole 1x1 convolution, so an image row must hold them.
-const GEMM_MR = 4;
 
 // At a 1x1 convolution about to run (kernel w, bias b, geometry g, the clamp its epilogue would
 // run): when a depthwise convolution alone reads its output and both can fuse, its input passed
@@ -40,6 +38,8 @@ export function deferredExpansion(a: ForwardArgs, w: number, b: number | undefin
   if (ctx.prepare === null || x.depthwise || x.expand || x.pad || p.gradNodes.has(node.id) || isOutput(ctx.graph, node.id)) return null;
   const kind = ctx.regions[w].kind;
   const f = last(shape);
+  // Every expanded row is computed in a GEMM call of at least the microkernel's rows, as in the
+  // whole 1x1 convolution (the same bits), so an image row must hold them.
   if (ctx.int8Kernels.has(w) || (kind !== 'param' && kind !== 'derived') || !isPointwise(g) || usesDirectConv(g, f) || g.w_ < GEMM_MR) return null;
   if (4 * ctx.batch * g.h * g.w_ * f < EXPANDED_MIN_BYTES) return null;
   const clamp = fused ?? activationClamp(layer.config.activation ?? 'linear');
