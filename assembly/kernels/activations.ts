@@ -82,14 +82,14 @@ export function activation_forward(kind: i32, y: usize, x: usize, n: i32, alpha:
       return;
     }
     case ACT_RELU: { forward<Relu>(y, x, n, alpha); return; }
-    case ACT_SIGMOID: { forward<Sigmoid>(y, x, n, alpha); return; }
-    case ACT_TANH: { forward<Tanh>(y, x, n, alpha); return; }
+    case ACT_SIGMOID: { forwardExp<Sigmoid>(y, x, n, alpha); return; }
+    case ACT_TANH: { forwardExp<Tanh>(y, x, n, alpha); return; }
     case ACT_LEAKY_RELU: { forward<LeakyRelu>(y, x, n, alpha); return; }
-    case ACT_ELU: { forward<Elu>(y, x, n, alpha); return; }
-    case ACT_SELU: { forward<Selu>(y, x, n, alpha); return; }
+    case ACT_ELU: { forwardExp<Elu>(y, x, n, alpha); return; }
+    case ACT_SELU: { forwardExp<Selu>(y, x, n, alpha); return; }
     case ACT_GELU: { forward_f64<Gelu>(y, x, n); return; }
     case ACT_GELU_TANH: { forward_f64<GeluTanh>(y, x, n); return; }
-    case ACT_SWISH: { forward<Swish>(y, x, n, alpha); return; }
+    case ACT_SWISH: { forwardExp<Swish>(y, x, n, alpha); return; }
     case ACT_RELU6: { forward<Relu6>(y, x, n, alpha); return; }
     case ACT_HARD_SIGMOID: { forward<HardSigmoid>(y, x, n, alpha); return; }
     case ACT_HARD_SWISH: { forward<HardSwish>(y, x, n, alpha); return; }
@@ -220,6 +220,25 @@ function forward<K>(y: usize, x: usize, n: i32, alpha: f32): void {
     const o = <usize>i << 2;
     store<f32>(y + o, k.fs(load<f32>(x + o), alpha));
   }
+}
+
+// forward for the kinds built on e^x (exp-f32.ts), four vectors at a time: each vector's value is
+// one long chain of dependent operations, and four side by side overlap where one a step did not
+// (efficientnet_b0's SiLU over 1.2M floats: 2.44 -> 1.56 ns a float on one thread here). The same
+// operations per element, so the same bits.
+function forwardExp<K>(y: usize, x: usize, n: i32, alpha: f32): void {
+  const k = changetype<K>(0);
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = f32x4.splat(alpha);
+    for (; i + 16 <= n; i += 16) {
+      const o = <usize>i << 2;
+      const x0 = v128.load(x + o), x1 = v128.load(x + o, 16), x2 = v128.load(x + o, 32), x3 = v128.load(x + o, 48);
+      const y0 = k.fv(x0, va), y1 = k.fv(x1, va), y2 = k.fv(x2, va), y3 = k.fv(x3, va);
+      v128.store(y + o, y0); v128.store(y + o, y1, 16); v128.store(y + o, y2, 32); v128.store(y + o, y3, 48);
+    }
+  }
+  forward<K>(y + (<usize>i << 2), x + (<usize>i << 2), n - i, alpha);
 }
 
 function backward_from_input<K>(dx: usize, dy: usize, x: usize, n: i32, alpha: f32, accumulate: i32): void {
