@@ -16,7 +16,8 @@ import { ACT, activationGradRef, activationKinks, activationRef, type ActName } 
 import { ACTIVATION_KIND } from '../host/layers/activations';
 
 const KINDS = Object.keys(ACT) as ActName[];
-const SIZES = [1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100];
+// 23 and 47: the four-vector loop of the e^x kinds (activations.ts forwardExp), then the one-vector loop, then the scalar tail.
+const SIZES = [1, 3, 4, 5, 7, 8, 9, 16, 17, 23, 33, 47, 100];
 const FROM_OUTPUT: ActName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'leakyRelu', 'elu', 'selu', 'relu6', 'hardSigmoid'];
 const ALPHAS: Record<ActName, number[]> = {
   linear: [0], relu: [0], sigmoid: [0], tanh: [0], leakyRelu: [0.3, 0.2, 0], elu: [1, 0.5], selu: [0], gelu: [0],
