@@ -16,7 +16,7 @@ import { ACT, activationGradRef, activationKinks, activationRef, type ActName } 
 import { ACTIVATION_KIND } from '../host/layers/activations';
 
 const KINDS = Object.keys(ACT) as ActName[];
-// 23 and 47: the four-vector loop of the e^x kinds (activations.ts forwardExp), then the one-vector loop, then the scalar tail.
+// 23 and 47: the four-vector loop of sigmoid and swish (activations.ts forwardExp), then the one-vector loop, then the scalar tail.
 const SIZES = [1, 3, 4, 5, 7, 8, 9, 16, 17, 23, 33, 47, 100];
 const FROM_OUTPUT: ActName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'leakyRelu', 'elu', 'selu', 'relu6', 'hardSigmoid'];
 const ALPHAS: Record<ActName, number[]> = {

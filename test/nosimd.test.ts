@@ -62,8 +62,10 @@ describe('no-SIMD kernels', () => {
     // int8 ops (256-258: the row quantizer, the int32 GEMM, its convolution) to 146.9 KB and 99.5 KB.
     // Stop 29's sepconv_q8 (op 259) took the SIMD one from 153,369 to 153,834 bytes (+465: its case,
     // its footprint row, the band loop it shares with sepconv_i8). Stop 32's expand_depthwise (op 260)
-    // took it from 153,834 to 154,803 bytes (+969: its band loop, its case and footprint row).
+    // took it from 153,834 to 154,803 bytes (+969: its band loop, its case and footprint row). Stop
+    // 33's four-vector sigmoid and swish (activations.ts forwardExp: efficientnet_b0 0.90x the time)
+    // to 157,311 (+2,508).
     expect(readFileSync(join(ROOT, 'build/edgetune-wasi-nosimd.wasm')).length).toBeLessThan(102 * 1024);
-    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(151.5 * 1024);
+    expect(readFileSync(join(ROOT, 'build/edgetune-wasi.wasm')).length).toBeLessThan(154 * 1024);
   });
 });

@@ -83,10 +83,10 @@ export function activation_forward(kind: i32, y: usize, x: usize, n: i32, alpha:
     }
     case ACT_RELU: { forward<Relu>(y, x, n, alpha); return; }
     case ACT_SIGMOID: { forwardExp<Sigmoid>(y, x, n, alpha); return; }
-    case ACT_TANH: { forwardExp<Tanh>(y, x, n, alpha); return; }
+    case ACT_TANH: { forward<Tanh>(y, x, n, alpha); return; }
     case ACT_LEAKY_RELU: { forward<LeakyRelu>(y, x, n, alpha); return; }
-    case ACT_ELU: { forwardExp<Elu>(y, x, n, alpha); return; }
-    case ACT_SELU: { forwardExp<Selu>(y, x, n, alpha); return; }
+    case ACT_ELU: { forward<Elu>(y, x, n, alpha); return; }
+    case ACT_SELU: { forward<Selu>(y, x, n, alpha); return; }
     case ACT_GELU: { forward_f64<Gelu>(y, x, n); return; }
     case ACT_GELU_TANH: { forward_f64<GeluTanh>(y, x, n); return; }
     case ACT_SWISH: { forwardExp<Swish>(y, x, n, alpha); return; }
@@ -222,14 +222,18 @@ function forward<K>(y: usize, x: usize, n: i32, alpha: f32): void {
   }
 }
 
-// forward for the kinds built on e^x (exp-f32.ts), four vectors at a time: each vector's value is
-// one long chain of dependent operations, and four side by side overlap where one a step did not
-// (efficientnet_b0's SiLU over 1.2M floats: 2.44 -> 1.56 ns a float on one thread here). The same
-// operations per element, so the same bits.
+// forward for sigmoid and swish (the gates and SiLU of EfficientNet- and MobileNetV3-like
+// networks), four vectors at a time: each vector's e^x (exp-f32.ts) is one long chain of dependent
+// operations, and four side by side overlap where one a step did not (efficientnet_b0's SiLU over
+// 1.2M floats: 2.44 -> 1.56 ns a float on one thread here). The same operations per element, so
+// the same bits. About 1.2 KB of code a kind: tanh, elu and selu (tanh 1.5x and elu 1.4x faster
+// the same way on 1 MB in cache) and the lite build (dense networks, sized for a download) keep one
+// vector a step.
+const EXP_BY_FOUR: bool = !isDefined(EDGETUNE_LITE);
 function forwardExp<K>(y: usize, x: usize, n: i32, alpha: f32): void {
   const k = changetype<K>(0);
   let i = 0;
-  if (ASC_FEATURE_SIMD) {
+  if (ASC_FEATURE_SIMD && EXP_BY_FOUR) {
     const va = f32x4.splat(alpha);
     for (; i + 16 <= n; i += 16) {
       const o = <usize>i << 2;
