@@ -17,7 +17,7 @@
 // order). Tolerance against the f64 twins as test/conv.test.ts: atol 1e-5*(sqrt(L) + 1), rtol 1e-5.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomArray, simdArena } from './support/harness';
-import { closeness, describeCloseness } from './support/close';
+import { closeness, describeCloseness, sameBits } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, conv2dRef, depthwiseRef } from './reference/conv';
 import { conv2dOutputSize, conv2dPackBytes, convColsBytes } from '../host/compile/conv-scratch';
@@ -38,7 +38,6 @@ function compare(what: string, actual: ArrayLike<number>, expected: ArrayLike<nu
   return c.ratio <= 1 ? '' : describeCloseness(what, c);
 }
 
-const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 interface DirectCase { g: ConvGeometry; F: number; bias: boolean; clampAt: number }
 

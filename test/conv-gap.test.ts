@@ -16,7 +16,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { input, layers, model, sequential, setSeed, tensor } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
-import { closeness, describeCloseness } from './support/close';
+import { closeness, describeCloseness, sameBits } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, conv2dRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
@@ -33,7 +33,6 @@ beforeAll(async () => {
   scalar = await scalarModule(['assembly/kernels/conv-gap.ts', 'assembly/kernels/gemm-packed.ts', 'assembly/kernels/gemm-i8-packed.ts'], 'conv-gap-scalar.wasm');
 }, 120_000);
 
-const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
 
 // int8: a frozen int8 kernel (conv_gap_i8): w is q / scale per filter, q random in [-127, 127].
 interface Case { g: ConvGeometry; F: number; bias: boolean; int8?: boolean }

@@ -13,7 +13,7 @@
 // Tolerance against the f64 twin as test/conv.test.ts: atol 1e-5*(sqrt(L) + 1), rtol 1e-5.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomArray, simdArena } from './support/harness';
-import { closeness, describeCloseness } from './support/close';
+import { closeness, describeCloseness, sameBits } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, conv2dRef } from './reference/conv';
 import { conv2dOutputSize, conv2dPackBytes } from '../host/compile/conv-scratch';
@@ -26,7 +26,6 @@ beforeAll(async () => {
     'conv-igemm-scalar.wasm');
 }, 120_000);
 
-const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 const geoArgs = (g: ConvGeometry, F: number) => [g.B, g.H, g.W, g.C, F, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW];
 
 interface Case { g: ConvGeometry; F: number; bias: boolean; relu: boolean }

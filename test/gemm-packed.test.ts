@@ -15,7 +15,7 @@
 // SIMD one. Tolerance against the f64 twins as test/gemm.test.ts: atol 1e-5*(sqrt(k) + 1), rtol 1e-5.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomArray, simdArena } from './support/harness';
-import { closeness, describeCloseness } from './support/close';
+import { closeness, describeCloseness, sameBits } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { gemmReference } from './reference/gemm';
 import { type ConvGeometry, conv2dRef } from './reference/conv';
@@ -25,7 +25,6 @@ import { packedFloats, packedScratchBytes } from '../host/compile/program';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [string, number, number][] = [['none', -Infinity, Infinity], ['relu', 0, Infinity], ['relu6', 0, 6]];
-const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 const clampF32 = (v: Float32Array, lo: number, hi: number) => Float32Array.from(v, (e) => Math.min(Math.max(e, lo), hi));
 
 let scalar: WebAssembly.Module;

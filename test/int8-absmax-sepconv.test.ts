@@ -17,7 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { input, layers, model, setSeed, tensor, verifyPlan, type Layer, type Model } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
-import { expectSame } from './support/close';
+import { expectSame, sameBits } from './support/close';
 import { inputsIntact, putQ, randomQ } from './support/int8';
 import { depthwiseI8Twin } from './reference/int8';
 import { gemmQ8Twin } from './reference/q8';
@@ -27,7 +27,6 @@ import { sameBitsWithWorkers } from './support/threads';
 
 const ARENA_BYTES = 48 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
-const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {

@@ -14,9 +14,9 @@ import { importTfjsGraphModel, input, layers, model, setSeed, tensor } from '../
 import { randomArray, simdArena } from './support/harness';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { opNames } from './support/plans';
+import { sameBits } from './support/close';
 
 const ARENA_BYTES = 8 << 20;
-const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {

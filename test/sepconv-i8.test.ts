@@ -22,10 +22,10 @@ import { packedFloats } from '../host/compile/program';
 import { gemmScratchBytes } from '../host/compile/gemm-scratch';
 import { callSize } from '../host/compile/size-expr';
 import { opNames } from './support/plans';
+import { sameBits } from './support/close';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
-const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {

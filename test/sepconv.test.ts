@@ -15,7 +15,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { input, layers, model, setSeed, tensor } from '../dist/node.js';
 import { randomArray, simdArena } from './support/harness';
-import { closeness, describeCloseness } from './support/close';
+import { closeness, describeCloseness, sameBits } from './support/close';
 import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, depthwiseRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
@@ -24,7 +24,6 @@ import { sameBitsWithWorkers } from './support/threads';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
-const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
 
 let scalar: WebAssembly.Module;
 beforeAll(async () => {

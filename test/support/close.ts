@@ -48,6 +48,14 @@ export function expectSame(actual: ArrayLike<number>, expected: ArrayLike<number
   }
 }
 
+// The same bits elementwise (Object.is: -0 differs from +0, NaN matches NaN), for results that
+// must not depend on the path that computed them (a fused op and its ops apart, SIMD and scalar).
+export function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
 export function expectNear(actual: number, expected: number, rtol: number, atol: number, what: string): void {
   expectClose([actual], [expected], rtol, atol, what);
 }
