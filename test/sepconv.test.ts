@@ -20,7 +20,7 @@ import { type Arena, scalarArena, scalarModule } from './support/arena';
 import { type ConvGeometry, depthwiseRef } from './reference/conv';
 import { packedFloats, packedScratchBytes } from '../host/compile/program';
 import { copyWeights, opNames } from './support/plans';
-import { sameBitsWithWorkers } from './support/threads';
+import { lastJob, sameBitsWithWorkers } from './support/threads';
 
 const ARENA_BYTES = 32 << 20;
 const CLAMPS: [number, number][] = [[-Infinity, Infinity], [0, Infinity], [0, 6]];
@@ -205,5 +205,23 @@ describe('depthwise -> 1x1 in plans', () => {
     expect(opNames(m, 2, 1)).toEqual([op]);
     // Jobs of kind 15 (JOB_SEPCONV) or 16 (JOB_SEPCONV_I8); no GEMM split again inside a band.
     await sameBitsWithWorkers(m, x, 2, job, 'gemm packed');
+    // Whole bands (assembly/kernels/sepconv.ts's argument 29: 0).
+    expect(lastJob(m).args[29]).toBe(0);
+  });
+
+  it('f32 with fewer bands than two a thread: split by output rows, bands starting inside a tile and across images, the same bits on 1, 2 and 3 threads', async () => {
+    // 7x7x96: one band of 24 rows holds both images (shufflenet_v2's stage 4), which whole bands
+    // left on the driver.
+    setSeed(9);
+    const inp = input({ shape: [7, 7, 96] });
+    const y = layers.conv2d({ filters: 96, kernelSize: 1 }).apply(layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }).apply(inp));
+    const m = model({ inputs: inp, outputs: y });
+    const x = tensor(randomArray(2 * 7 * 7 * 96, 5), [2, 7, 7, 96]);
+    expect(opNames(m, 2, 1)).toEqual(['sepconv']);
+    await sameBitsWithWorkers(m, x, 2, 'sepconv', 'gemm packed');
+    // On 3 threads: 14 rows in 6 tiles of 2 or 3 (argument 29: by rows).
+    const job = lastJob(m);
+    expect(job.args[29]).toBe(1);
+    expect(job.tiles).toBe(6);
   });
 });

@@ -20,7 +20,7 @@ import { gemm_i8_either, widen_i8 } from './gemm-i8-packed';
 import { gemmQ8Rows } from './gemm-q8';
 import { rowStride } from './q8-rows';
 import { GEMM_SCRATCH_FLOATS, KC, MR, NC, NR } from './gemm';
-import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
+import { arg, argf, argp, canSplit, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, tilesFor, TILE_MIN_WORK } from './threads';
 
 // The thread jobs of a split sepconv (assembly/kernels/threads.ts runs sepconvTile / sepconvI8Tile /
 // sepconvQ8Tile).
@@ -163,10 +163,18 @@ function packBytes(kind: i32, C: i32, F: i32): usize {
   return <usize>(min(C, KC) * (panels + MR)) << 2;
 }
 
-// The split: tiles of whole bands (the same rows, band by band, as one thread runs them, so the
-// same bits). The driver's band and packing buffer are the op's scratch, a worker's are in its
-// GEMM scratch (GEMM_SCRATCH_FLOATS), so only bands that fit there split; inside a tile the GEMM
-// runs whole (a tile does not split again).
+// The split: tiles of whole bands, the same bands as one thread runs, when there are two a
+// thread; else (f32, OW >= MR) tiles of output rows, each run band by band (at most `step` rows a
+// band) from its first row: a GEMM row's sums depend on that row alone in any call of at least MR
+// rows (gemm-packed.ts), and a band of one output row holds OW >= MR of them, so bands starting
+// anywhere give the whole call's bits. Tiles of whole bands only left layers of one or two bands
+// (shufflenet_v2_x0_5's at 28x28 and below: 24 rows a band of 64 KB) whole on the driver or in
+// two unequal tiles, reading the half of their input the worker had written (19 layers, 0.58 ms
+// on one thread, 0.55 on two; by rows 0.32). Rows everywhere cost emotion 3-4% on two threads:
+// each tile's GEMM reads the 1x1's whole kernel (up to 256 KB), once a band of one or two rows.
+// The driver's band and packing buffer are the op's scratch, a worker's are in its GEMM scratch
+// (GEMM_SCRATCH_FLOATS), so only bands that fit there split; inside a tile the GEMM runs whole (a
+// tile does not split again).
 // @ts-ignore: decorator
 @inline
 function sepconvSplit(kind: i32, y: usize, x: usize, wd: usize, sd: usize, bd: usize, wp: usize, sp: usize, b: usize,
@@ -174,19 +182,21 @@ function sepconvSplit(kind: i32, y: usize, x: usize, wd: usize, sd: usize, bd: u
   PT: i32, PL: i32, OH: i32, OW: i32, dlo: f32, dhi: f32, lo: f32, hi: f32, step: i32, band: usize, wq: usize = 0): bool {
   if (!canSplit() || B <= 0 || OH <= 0 || OW <= 0) return false;
   if (bandBytes(step, OW, C) + packBytes(kind, C, F) > (<usize>GEMM_SCRATCH_FLOATS << 2)) return false;
-  const bands = (B * OH + step - 1) / step;
-  const count = tilesFor(bands, <f64>(B * OH * OW) * <f64>C * <f64>(KH * KW + F), TILE_MIN_WORK);
+  const work = <f64>(B * OH * OW) * <f64>C * <f64>(KH * KW + F);
+  let count = tilesFor((B * OH + step - 1) / step, work, TILE_MIN_WORK);
+  const byRows = count < 2 * splitThreads() && kind == F32 && OW >= MR;
+  if (byRows) count = tilesFor(B * OH, work, TILE_MIN_WORK);
   if (count < 2) return false;
   setArgp(0, y); setArgp(1, x); setArgp(2, wd); setArgp(3, bd); setArgp(4, wp); setArgp(5, b);
   setArg(6, B); setArg(7, H); setArg(8, W); setArg(9, C); setArg(10, F); setArg(11, KH); setArg(12, KW);
   setArg(13, SH); setArg(14, SW); setArg(15, DH); setArg(16, DW); setArg(17, PT); setArg(18, PL); setArg(19, OH); setArg(20, OW);
   setArgf(21, dlo); setArgf(22, dhi); setArgf(23, lo); setArgf(24, hi); setArg(25, step);
-  setArgp(26, sd); setArgp(27, sp); setArgp(28, wq);
+  setArgp(26, sd); setArgp(27, sp); setArgp(28, wq); setArg(29, byRows ? 1 : 0);
   runJob(kind == Q8 ? JOB_SEPCONV_Q8 : kind == I8 ? JOB_SEPCONV_I8 : JOB_SEPCONV, count, band);
   return true;
 }
 
-// One tile of the split: bands tileStart(tile) .. tileStart(tile + 1) - 1, in `scratch`.
+// One tile of the split: output rows (or whole bands) tileStart(tile) .. tileStart(tile + 1) - 1, in `scratch`.
 export function sepconvTile(args: usize, tile: i32, count: i32, scratch: usize): void {
   sepconvTileOf(F32, args, tile, count, scratch);
 }
@@ -203,8 +213,10 @@ export function sepconvQ8Tile(args: usize, tile: i32, count: i32, scratch: usize
 @inline
 function sepconvTileOf(kind: i32, args: usize, tile: i32, count: i32, scratch: usize): void {
   const B = arg(args, 6), C = arg(args, 9), F = arg(args, 10), OH = arg(args, 19), OW = arg(args, 20), step = arg(args, 25);
-  const bands = (B * OH + step - 1) / step;
-  const row0 = tileStart(tile, count, bands) * step, row1 = min(B * OH, tileStart(tile + 1, count, bands) * step);
+  const rows = B * OH, bands = (rows + step - 1) / step;
+  const byRows = arg(args, 29) != 0;
+  const row0 = byRows ? tileStart(tile, count, rows) : tileStart(tile, count, bands) * step;
+  const row1 = byRows ? tileStart(tile + 1, count, rows) : min(rows, tileStart(tile + 1, count, bands) * step);
   const pack = scratch + bandBytes(step, OW, C);
   if (kind != F32) {
     bandsInt8(kind == Q8, argp(args, 0), argp(args, 1), argp(args, 2), argp(args, 26), argp(args, 3), argp(args, 4), argp(args, 28), argp(args, 27), argp(args, 5),
