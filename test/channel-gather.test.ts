@@ -3,21 +3,23 @@
 // tensors it comes from, and the values are exactly the re-layouts' (checked against the shuffle's
 // definition written here, element for element).
 import { describe, expect, it } from 'vitest';
-import { input, layers, model, optimizers, tensor, verifyPlan, type SymbolicTensor } from '../dist/node.js';
+import { input, layers, model, optimizers, tensor, threadsReady, verifyPlan, type SymbolicTensor } from '../dist/node.js';
 import { randomArray } from './support/harness';
+import { sameBits } from './support/close';
+import { splitJobs } from './support/threads';
 
 const H = 3, W = 4, C = 8;
 const P = H * W;
 
 // PyTorch's channel_shuffle (view (g, C/g), transpose, flatten) of two groups, in NHWC: output
 // channel 2i + k is input channel k * C/2 + i.
-function shuffleRef(x: ArrayLike<number>, batch: number, c: number): number[] {
+function shuffleRef(x: ArrayLike<number>, batch: number, c: number, p = P): number[] {
   const y = new Array<number>(x.length);
-  for (let q = 0; q < batch * P; q++) for (let i = 0; i < c / 2; i++) for (let k = 0; k < 2; k++) y[q * c + 2 * i + k] = x[q * c + k * (c / 2) + i];
+  for (let q = 0; q < batch * p; q++) for (let i = 0; i < c / 2; i++) for (let k = 0; k < 2; k++) y[q * c + 2 * i + k] = x[q * c + k * (c / 2) + i];
   return y;
 }
-const concatRef = (a: ArrayLike<number>, b: ArrayLike<number>, batch: number, ca: number, cb: number) =>
-  Array.from({ length: batch * P * (ca + cb) }, (_, e) => {
+const concatRef = (a: ArrayLike<number>, b: ArrayLike<number>, batch: number, ca: number, cb: number, p = P) =>
+  Array.from({ length: batch * p * (ca + cb) }, (_, e) => {
     const q = Math.floor(e / (ca + cb)), j = e % (ca + cb);
     return j < ca ? a[q * ca + j] : b[q * cb + j - ca];
   });
@@ -74,6 +76,33 @@ describe('channel gathers: concatenate / shuffle / split written once from their
     expect(verifyPlan(plan)).toEqual([]);
     // One copy per input of the concatenation, nothing for the reshapes.
     expect(plan.programs.forward!.ops.map((o) => o.op)).toEqual(['nd_copy', 'nd_copy']);
+  });
+
+  it('on 2 and 3 threads a large interleave is split by rows: the values of the definition, the same bits as one thread', async () => {
+    // shufflenet_v2_x0_5's first stage at 224x224 (28x28, two halves of 24 channels), 8 images. One
+    // half comes through a 1x1 convolution holding the identity (x * 1 + the 0 * others: x, bit for
+    // bit), as a unit's branch does: a plan with no op large enough to split runs on one thread.
+    const h = 28, w = 28, c = 48, p = h * w, batch = 8;
+    const a = input({ shape: [h, w, c / 2] }), b = input({ shape: [h, w, c / 2] });
+    const id = layers.conv2d({ filters: c / 2, kernelSize: 1 });
+    const s = layers.reshape([h, w, c]).apply(layers.permute([1, 3, 2]).apply(layers.reshape([p, 2, c / 2]).apply(layers.concatenate().apply([id.apply(a) as SymbolicTensor, b]))));
+    const m = model({ inputs: [a, b], outputs: s });
+    id.setWeights([Float32Array.from({ length: (c / 2) ** 2 }, (_, i) => (i % (c / 2 + 1) === 0 ? 1 : 0)), new Float32Array(c / 2)]);
+    const av = randomArray(batch * p * (c / 2), 21, -1, 1), bv = randomArray(batch * p * (c / 2), 22, -1, 1);
+    const xs = [tensor(av, [batch, h, w, c / 2]), tensor(bv, [batch, h, w, c / 2])];
+    const want = Float32Array.from(shuffleRef(concatRef(av, bv, batch, c / 2, c / 2, p), batch, c, p));
+    expect(m.planInference(batch, undefined, 1).programs.forward!.ops.map((o) => o.op)).toEqual(['conv2d_forward_packed', 'interleave2']);
+    expect(sameBits((m.predict(xs, { batchSize: batch }) as { data: Float32Array }).data, want)).toBe(true);
+    for (const threads of [2, 3]) {
+      m.planInference(batch, undefined, threads);
+      // Until the pool's workers have run tiles (they start with the first run).
+      for (let runs = 0; runs < 40 && (runs < 2 || m.threads.workerTiles === 0); runs++) {
+        if (runs === 1) await threadsReady();
+        expect(sameBits((m.predict(xs, { batchSize: batch }) as { data: Float32Array }).data, want), `${threads} threads, run ${runs}`).toBe(true);
+      }
+      expect(m.threads.workerTiles, 'tiles the workers ran').toBeGreaterThan(0);
+      expect(splitJobs(m)!.elementwise, 'interleaves split (JOB_ELEMENTWISE)').toBeGreaterThan(0);
+    }
   });
 
   it('a gradient through the re-layouts keeps them as copies (training), and the step trains', () => {

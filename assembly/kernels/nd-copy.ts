@@ -2,6 +2,7 @@
 // depthToSpace / spaceToDepth, tile, gather) and their backward passes. f32, pointers are byte
 // offsets; `accumulate` 0 writes, 1 adds.
 import { copy_f32 } from './elementwise';
+import { interleave2_split } from './threads-elementwise';
 
 // y [+]= x over the box (batch, d1, d2, d3, d4, d5), the batch outermost. Element (i0, ..., i5)
 // of y is at y + 4 * sum_k (ys_k >= 0 ? i_k * ys_k : (n_k - 1 - i_k) * -ys_k), n_0 = batch,
@@ -67,8 +68,15 @@ function run(y: usize, x: usize, n: i32, sy: i32, sx: i32, accumulate: i32): voi
 // y (rows, ldy) = rows of n pairs (a[r, i], b[r, i]) from a (rows, lda) and b (rows, ldb): two
 // tensors' channels interleaved, the channel shuffle of a ShuffleNet unit's two halves written
 // straight from where they were computed (host/compile/channel-gather.ts).
+// With a thread pool attached, rows go to the threads (threads-elementwise.ts interleave2_split).
 export function interleave2_f32(y: usize, ldy: i32, a: usize, lda: i32, b: usize, ldb: i32, rows: i32, n: i32): void {
-  for (let r = 0; r < rows; r++) {
+  if (ASC_FEATURE_THREADS && interleave2_split(y, ldy, a, lda, b, ldb, rows, n)) return;
+  interleave2_rows(y, ldy, a, lda, b, ldb, n, 0, rows);
+}
+
+// interleave2_f32's rows r0 .. r1-1.
+export function interleave2_rows(y: usize, ldy: i32, a: usize, lda: i32, b: usize, ldb: i32, n: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
     interleave2(y + (<usize>(r * ldy) << 2), a + (<usize>(r * lda) << 2), b + (<usize>(r * ldb) << 2), n);
   }
 }
