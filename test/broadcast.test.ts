@@ -61,6 +61,30 @@ function suite(name: string, make: () => Arena) {
       }
     });
 
+    // The random patterns above run alpha 1 only with accumulation; the kernel's own loop for add
+    // and multiply at alpha 1 without it (productRow) is checked here: a and b each a run, one
+    // value a row, or one run for every row (a squeeze-and-excitation scale), rows of 1 to 13.
+    it('add and multiply, alpha 1, written: a and b runs or one value a row, rows of 1 to 13 points', () => {
+      const rnd = lcg(29);
+      for (const op of [BC.add, BC.mul]) {
+        for (const n5 of [1, 3, 4, 5, 8, 13]) {
+          for (const [aLast, aRow, bLast, bRow] of [[n5, 6, n5, 6], [1, 6, n5, 6], [n5, 6, 1, 6], [n5, 1, n5, 6], [n5, 6, n5, 1]]) {
+            const k = make();
+            const space = [2, 1, 1, 1, 6, n5], aShape = [2, 1, 1, 1, aRow, aLast], bShape = [2, 1, 1, 1, bRow, bLast];
+            const a = quarters(size(aShape), rnd), b = quarters(size(bShape), rnd);
+            const off = n5 % 4;
+            const pa = k.buf(a.length, a, off), pb = k.buf(b.length, b, (off + 1) % 4), py = k.buf(size(space), undefined, (off + 2) % 4);
+            const [sy, sa, sb] = [space, aShape, bShape].map((sh) => bcStrides(sh, space));
+            k.k.broadcast_f32(op, py, 0, pa, pb, space[0], ...space.slice(1), ...sy, ...sa, ...sb, 1, 0);
+            // Sums and products of quarters are exact in f32: the reference's values exactly.
+            const ref = broadcastRef(op, space, space, null, a, aShape, b, bShape, 1, null);
+            expect(Array.from(k.read(py, size(space))), `op ${op} n5 ${n5} a [${aShape}] b [${bShape}]`).toEqual(Array.from(ref));
+            expect(k.brokenGuards()).toEqual([]);
+          }
+        }
+      }
+    });
+
     it('a pointer the op reads may not be 0 (nothing is written); a negative stride does nothing', () => {
       const k = make();
       const py = k.buf(4);

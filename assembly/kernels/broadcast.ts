@@ -116,7 +116,9 @@ export const BC_G_ATAN2: i32 = 22; // g * b / (a^2 + b^2) (d/da; d/db with a and
 function broadcastRow(op: i32, y: usize, sy: i32, g: usize, sg: i32, a: usize, sa: i32, b: usize, sb: i32, n: i32, alpha: f32, into: bool): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    if (op < BC_ATAN2 && sy == 1 && sa <= 1 && sb <= 1) {
+    if ((op == BC_MUL || op == BC_ADD) && sy == 1 && !into && alpha == 1 && sa + sb >= 1 && sa <= 1 && sb <= 1) {
+      j = productRow(op == BC_MUL, y, a, sa, b, sb, n);
+    } else if (op < BC_ATAN2 && sy == 1 && sa <= 1 && sb <= 1) {
       const al = f32x4.splat(alpha);
       const g0 = f32x4.splat(load<f32>(g));
       const a0 = f32x4.splat(load<f32>(a));
@@ -137,6 +139,38 @@ function broadcastRow(op: i32, y: usize, sy: i32, g: usize, sg: i32, a: usize, s
     const v = scalarOp(op, load<f32>(g + (<usize>(j * sg) << 2)), load<f32>(a + (<usize>(j * sa) << 2)), load<f32>(b + (<usize>(j * sb) << 2)));
     store<f32>(py, combine(op, load<f32>(py), v, alpha, into));
   }
+}
+
+// y = a * b (or a + b) over the vectors of a run of n points, a and b each a run (stride 1) or one
+// value (stride 0): the loop above for alpha 1 and no accumulation (1 * v == v), without its
+// tests of the op, the strides and the accumulation at every vector, which cost a broadcast
+// multiply over short rows (mobilenet_v3_small's squeeze-and-excitation scales: 16 to 96 points a
+// row) 0.5 to 0.84 ns a point against 0.2 for a plain copy. Returns the points it wrote (a multiple
+// of 4); the scalar loop takes the rest.
+// @ts-ignore: decorator
+@inline
+function productRow(mul: bool, y: usize, a: usize, sa: i32, b: usize, sb: i32, n: i32): i32 {
+  const n4 = n & ~3;
+  const end = y + (<usize>n4 << 2);
+  if (sa == 1 && sb == 1) {
+    for (let o: usize = 0; y + o < end; o += 16) {
+      const va = v128.load(a + o), vb = v128.load(b + o);
+      v128.store(y + o, mul ? f32x4.mul(va, vb) : f32x4.add(va, vb));
+    }
+  } else if (sa == 0) {
+    const va = f32x4.splat(load<f32>(a));
+    for (let o: usize = 0; y + o < end; o += 16) {
+      const vb = v128.load(b + o);
+      v128.store(y + o, mul ? f32x4.mul(va, vb) : f32x4.add(va, vb));
+    }
+  } else {
+    const vb = f32x4.splat(load<f32>(b));
+    for (let o: usize = 0; y + o < end; o += 16) {
+      const va = v128.load(a + o);
+      v128.store(y + o, mul ? f32x4.mul(va, vb) : f32x4.add(va, vb));
+    }
+  }
+  return n4;
 }
 
 // y, a, b strided over L = [batch, n1..n5] (strides in floats, 0 = broadcast); g contiguous over L.
