@@ -1,7 +1,7 @@
 // Threads at batch 1 (docs/threads.md, issue 13): the ops that ran whole on the driver and now
-// split (a direct convolution by output rows, a broadcast multiply by rows, copies and e^x
-// activations by element ranges, the activations' sized by their cost) give the same bits on 1, 2
-// and 3 threads.
+// split (a direct convolution by output rows, a broadcast multiply by rows, copies, products of
+// two tensors and e^x activations by element ranges, the activations' sized by their cost) give
+// the same bits on 1, 2 and 3 threads.
 import { describe, expect, it } from 'vitest';
 import { input, layers, model, sequential, setSeed, tensor } from '../dist/node.js';
 import { randomArray } from './support/harness';
@@ -72,6 +72,27 @@ describe('threads at batch 1: the ops that ran whole on the driver', () => {
     sameBitsOnThreads(m, x, (jobs, threads) => {
       expect(jobs['maxpool forward'], `max pooling on ${threads} threads`).toBe(1);
       expect(lastJob(m).tiles, `its tiles on ${threads} threads`).toBe(threads === 2 ? 2 : 3);
+    });
+  });
+
+  it('a multiply of two tensors splits by element ranges: their products, the same bits on 1, 2 and 3 threads', () => {
+    // mobilenet_v3's hard-swish products as PyTorch exports them (x * hardsigmoid(x)): 73728
+    // elements, 2 tiles of at least 32K.
+    setSeed(7);
+    const inp = input({ shape: [48, 48, 3] });
+    const stem = layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(inp);
+    const a = layers.conv2d({ filters: 32, kernelSize: 1 }).apply(stem);
+    const b = layers.conv2d({ filters: 32, kernelSize: 1 }).apply(stem);
+    const m = model({ inputs: inp, outputs: layers.multiply().apply([a, b]) });
+    const x = tensor(randomArray(48 * 48 * 3, 8), [1, 48, 48, 3]);
+    m.planInference(1, undefined, 1);
+    const got = (m.predict(x) as { data: Float32Array }).data.slice();
+    expect(m.plan.programs.forward!.ops.at(-1)!.op).toBe('mul');
+    const [av, bv] = (model({ inputs: inp, outputs: [a, b] }).predict(x) as { data: Float32Array }[]).map((t) => t.data);
+    expect(bits(got)).toEqual(bits(Float32Array.from(av, (v, i) => Math.fround(v * bv[i]))));
+    sameBitsOnThreads(m, x, (jobs, threads) => {
+      expect(jobs.elementwise, `the multiply on ${threads} threads`).toBe(1);
+      expect(lastJob(m).tiles, `its tiles on ${threads} threads`).toBe(2);
     });
   });
 

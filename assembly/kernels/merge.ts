@@ -1,5 +1,6 @@
 // Elementwise merges of two same-shape tensors (Keras Subtract, Multiply) and their backward.
 // f32, pointers are byte offsets; `accumulate` 0 writes, 1 adds (fan-out in a DAG).
+import { elementwise_split, EW_MUL, twoCheapTiles } from './threads-elementwise';
 
 // y (n) [+]= alpha * x (n). Subtract: y = a, then y += -1 * b; its backward: da += dy, db += -dy.
 export function axpy_f32(y: usize, x: usize, n: i32, alpha: f32, accumulate: i32): void {
@@ -20,7 +21,14 @@ export function axpy_f32(y: usize, x: usize, n: i32, alpha: f32, accumulate: i32
 }
 
 // y (n) [+]= a (n) * b (n). Multiply's forward; its backward is da += dy * b, db += dy * a.
+// With a thread pool attached, ranges of elements go to the threads (threads-elementwise.ts).
 export function mul_f32(y: usize, a: usize, b: usize, n: i32, accumulate: i32): void {
+  if (ASC_FEATURE_THREADS && twoCheapTiles(n) && elementwise_split(EW_MUL, y, a, b, 0, n, 0, 0, accumulate)) return;
+  mul_range(y, a, b, n, accumulate);
+}
+
+// mul_f32 on one thread (a tile of its split: every element takes the path it takes in the whole call).
+export function mul_range(y: usize, a: usize, b: usize, n: i32, accumulate: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     for (; i + 4 <= n; i += 4) {

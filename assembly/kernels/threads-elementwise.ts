@@ -1,10 +1,12 @@
-// ReLU and activations split across the thread pool (threads build; docs/threads.md): ranges of
-// elements in multiples of 4, each tile calling the same kernel on its range (inside a tile it
-// runs whole), so every element takes the vector or scalar path it takes in the whole call and
-// any thread count gives the same bits. Job kind JOB_ELEMENTWISE (threads.ts).
+// ReLU, activations, copies, products and channel shuffles split across the thread pool (threads
+// build; docs/threads.md): ranges of elements in multiples of 4 (a shuffle: rows), each tile
+// calling the same kernel on its range (inside a tile it runs whole), so every element takes the
+// vector or scalar path it takes in the whole call and any thread count gives the same bits. Job
+// kind JOB_ELEMENTWISE (threads.ts).
 import { arg, argf, argp, canSplit, JOB_ELEMENTWISE, offset, runJob, setArg, setArgf, setArgp, splitThreads, tileStart, tilesFor } from './threads';
 import { copy_f32, relu_backward, relu_forward } from './elementwise';
 import { interleave2_rows } from './nd-copy';
+import { mul_range } from './merge';
 import { activation_backward, activation_forward, ACT_ELU, ACT_GELU, ACT_GELU_TANH, ACT_SELU, ACT_SIGMOID, ACT_SWISH, ACT_TANH } from './activations';
 
 // The elementwise kernels JOB_ELEMENTWISE runs (elementwise_split's `which`).
@@ -14,6 +16,7 @@ export const EW_ACT_FORWARD: i32 = 3;
 export const EW_ACT_BACKWARD: i32 = 4;
 export const EW_COPY: i32 = 5;
 export const EW_INTERLEAVE2: i32 = 6;
+export const EW_MUL: i32 = 7;
 
 // Below this much work (elements times activationCost) a tile is not worth a wake-up: 32K
 // elements of ReLU or a copy, about 6 us here. A split job costs about 2 us with the worker spinning
@@ -43,7 +46,7 @@ const ACTIVATION_TILE_MIN: f64 = 32768;
   return kind == ACT_SIGMOID || kind == ACT_TANH || kind == ACT_ELU || kind == ACT_SELU || kind == ACT_SWISH ? 8 : 1;
 }
 
-// An elementwise kernel over n elements (relu, activations, copies; `which`: EW_*) split into ranges of
+// An elementwise kernel over n elements (relu, activations, copies, products; `which`: EW_*) split into ranges of
 // multiples of 4. Pointers p0..p3 are the kernel's in order; a 0 pointer (not given) stays 0.
 export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
   kind: i32, alpha: f32, accumulate: i32): bool {
@@ -94,5 +97,6 @@ export function elementwiseTile(args: usize, tile: i32, count: i32): void {
     case EW_ACT_FORWARD: activation_forward(kind, p0, p1, i1 - i0, alpha); break;
     case EW_ACT_BACKWARD: activation_backward(kind, p0, p1, p2, p3, i1 - i0, alpha, accumulate); break;
     case EW_COPY: copy_f32(p0, p1, i1 - i0, accumulate); break;
+    case EW_MUL: mul_range(p0, p1, p2, i1 - i0, accumulate); break;
   }
 }
