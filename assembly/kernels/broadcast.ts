@@ -116,7 +116,7 @@ export const BC_G_ATAN2: i32 = 22; // g * b / (a^2 + b^2) (d/da; d/db with a and
 function broadcastRow(op: i32, y: usize, sy: i32, g: usize, sg: i32, a: usize, sa: i32, b: usize, sb: i32, n: i32, alpha: f32, into: bool): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    if ((op == BC_MUL || op == BC_ADD) && sy == 1 && !into && alpha == 1 && sa + sb >= 1 && sa <= 1 && sb <= 1) {
+    if (PRODUCT_ROW && (op == BC_MUL || op == BC_ADD) && sy == 1 && !into && alpha == 1 && sa + sb >= 1 && sa <= 1 && sb <= 1) {
       j = productRow(op == BC_MUL, y, a, sa, b, sb, n);
     } else if (op < BC_ATAN2 && sy == 1 && sa <= 1 && sb <= 1) {
       const al = f32x4.splat(alpha);
@@ -147,6 +147,9 @@ function broadcastRow(op: i32, y: usize, sy: i32, g: usize, sg: i32, a: usize, s
 // multiply over short rows (mobilenet_v3_small's squeeze-and-excitation scales: 16 to 96 points a
 // row) 0.5 to 0.84 ns a point against 0.2 for a plain copy. Returns the points it wrote (a multiple
 // of 4); the scalar loop takes the rest.
+// Not in the lite build (dense networks: its size budget, test/bundle.test.ts), which takes the loop above.
+const PRODUCT_ROW: bool = !isDefined(EDGETUNE_LITE);
+
 // @ts-ignore: decorator
 @inline
 function productRow(mul: bool, y: usize, a: usize, sa: i32, b: usize, sb: i32, n: i32): i32 {
