@@ -147,7 +147,8 @@ function broadcastRow(op: i32, y: usize, sy: i32, g: usize, sg: i32, a: usize, s
 // multiply over short rows (mobilenet_v3_small's squeeze-and-excitation scales: 16 to 96 points a
 // row) 0.5 to 0.84 ns a point against 0.2 for a plain copy. Returns the points it wrote (a multiple
 // of 4); the scalar loop takes the rest.
-// Not in the lite build (dense networks: its size budget, test/bundle.test.ts), which takes the loop above.
+// Not in the lite build (dense networks; its size budget, test/bundle.test.ts): lite takes the
+// loop above.
 const PRODUCT_ROW: bool = !isDefined(EDGETUNE_LITE);
 
 // @ts-ignore: decorator

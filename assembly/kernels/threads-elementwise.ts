@@ -46,8 +46,8 @@ const ACTIVATION_TILE_MIN: f64 = 32768;
   return kind == ACT_SIGMOID || kind == ACT_TANH || kind == ACT_ELU || kind == ACT_SELU || kind == ACT_SWISH ? 8 : 1;
 }
 
-// An elementwise kernel over n elements (relu, activations, copies, products; `which`: EW_*) split into ranges of
-// multiples of 4. Pointers p0..p3 are the kernel's in order; a 0 pointer (not given) stays 0.
+// An elementwise kernel over n elements (relu, activations, copies, products; `which`: EW_*)
+// split into ranges of multiples of 4. Pointers p0..p3 are the kernel's in order; a 0 pointer (not given) stays 0.
 export function elementwise_split(which: i32, p0: usize, p1: usize, p2: usize, p3: usize, n: i32,
   kind: i32, alpha: f32, accumulate: i32): bool {
   if (!canSplit() || n <= 0) return false;
