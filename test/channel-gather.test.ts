@@ -27,8 +27,8 @@ const channelsRef = (x: ArrayLike<number>, batch: number, c: number, from: numbe
   Array.from({ length: batch * P * (to - from) }, (_, e) => x[Math.floor(e / (to - from)) * c + from + (e % (to - from))]);
 
 // The shuffle as torchvision's ONNX export leaves it: reshape (P, 2, c/2), permute, reshape back.
-const shuffle = (t: SymbolicTensor, c: number) =>
-  layers.reshape([H, W, c]).apply(layers.permute([1, 3, 2]).apply(layers.reshape([P, 2, c / 2]).apply(t)));
+const shuffle = (t: SymbolicTensor, c: number, h = H, w = W) =>
+  layers.reshape([h, w, c]).apply(layers.permute([1, 3, 2]).apply(layers.reshape([h * w, 2, c / 2]).apply(t)));
 const half = (t: SymbolicTensor, c: number, second: boolean) =>
   layers.slice({ begin: [0, 0, second ? c / 2 : 0], end: [H, W, second ? c : c / 2] }).apply(t);
 
@@ -85,7 +85,7 @@ describe('channel gathers: concatenate / shuffle / split written once from their
     const h = 28, w = 28, c = 48, p = h * w, batch = 8;
     const a = input({ shape: [h, w, c / 2] }), b = input({ shape: [h, w, c / 2] });
     const id = layers.conv2d({ filters: c / 2, kernelSize: 1 });
-    const s = layers.reshape([h, w, c]).apply(layers.permute([1, 3, 2]).apply(layers.reshape([p, 2, c / 2]).apply(layers.concatenate().apply([id.apply(a) as SymbolicTensor, b]))));
+    const s = shuffle(layers.concatenate().apply([id.apply(a) as SymbolicTensor, b]), c, h, w);
     const m = model({ inputs: [a, b], outputs: s });
     id.setWeights([Float32Array.from({ length: (c / 2) ** 2 }, (_, i) => (i % (c / 2 + 1) === 0 ? 1 : 0)), new Float32Array(c / 2)]);
     const av = randomArray(batch * p * (c / 2), 21, -1, 1), bv = randomArray(batch * p * (c / 2), 22, -1, 1);
